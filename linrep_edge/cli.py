@@ -1,0 +1,262 @@
+"""The `linrep-edge` command line. Each subcommand is a thin layer over one module.
+
+User errors (LinRepError, bad files, bad options) print one line on stderr and exit with code 2;
+machine-readable output comes with --json; long steps show progress bars on a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import LinRepError
+
+EPILOG = """examples:
+  linrep-edge pack --default --templates 16 --seed 0 -o m.lre
+  linrep-edge pack --default --templates 16 --finetune-epochs 1 --data fashion-mnist -o m.lre
+  linrep-edge pack mypkg.models:make_net --weights net.pt --input-shape 1,3,32,32 -o net.lre
+  linrep-edge pack program.pt2 --templates 64 -o net.lre.zst
+  linrep-edge report m.lre --plot m.png
+  linrep-edge inspect m.lre
+  linrep-edge export-c m.lre -o model_blob.h
+  linrep-edge bench accuracy --templates 16 --distance signfree --scope global --json
+  linrep-edge bench cluster --kernels 1000000 --templates 256
+"""
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, sort_keys=False, default=float))
+
+
+# -- pack --------------------------------------------------------------------------------------------
+def cmd_pack(args: argparse.Namespace) -> int:
+    from .atomic import write_atomic
+    from .loading import load_default, load_factory, load_pt2
+    from .pipeline import PackSettings, pack_model
+    from .report import storage_report
+    from .transport import zstd
+
+    out = Path(args.output)
+    if args.default == bool(args.model):
+        raise LinRepError("give either --default or a MODEL (file.pt2 or package.module:factory), not both or neither")
+    if not out.parent.exists():
+        raise LinRepError(f"-o {out}: output directory {out.parent} does not exist")
+    if args.default:
+        model, example, source = *load_default(), "default"
+    elif args.model.endswith(".pt2") or Path(args.model).exists():
+        model, example = load_pt2(args.model)
+        source = args.model
+    else:
+        model, example = load_factory(args.model, args.weights, args.input_shape)
+        source = args.model
+    settings = PackSettings(args.templates, args.distance, args.scope, args.seed, args.codebook_dtype,
+                            args.weights_dtype, args.include, args.exclude, args.finetune_epochs, args.lr, args.data,
+                            args.cap_templates)
+    res = pack_model(model, example, settings, source, evaluate_on_test=args.evaluate, show_progress=not args.quiet)
+    data = zstd(res.blob) if out.name.endswith(".zst") else res.blob
+    write_atomic(out, data)
+    rep = storage_report(res.blob, str(out))
+    summary = {"output": str(out), "bytes_written": len(data), "blob_bytes": len(res.blob),
+               "conv_compression_vs_fp32": rep.conv_compression_vs_fp32,
+               "model_compression_vs_fp32": rep.model_compression_vs_fp32, **res.accuracy, **res.timings}
+    if args.json:
+        _print_json(summary)
+    else:
+        acc = "".join(f", {k.replace('_', ' ')} {100 * v:.2f}%" for k, v in res.accuracy.items())
+        print(f"wrote {out}: {len(data)} bytes (conv {rep.conv_compression_vs_fp32:.2f}x, "
+              f"model {rep.model_compression_vs_fp32:.2f}x vs fp32{acc})")
+    return 0
+
+
+# -- report / inspect / export-c -----------------------------------------------------------------------
+def cmd_report(args: argparse.Namespace) -> int:
+    from .atomic import write_atomic
+    from .reader import load_bytes
+    from .report import format_report, plot_report, storage_report
+
+    blob = load_bytes(args.file)
+    rep = storage_report(blob, args.file)
+    if args.plot:
+        write_atomic(args.plot, plot_report(rep, args.plot))
+    if args.json:
+        _print_json(rep.to_json())
+    else:
+        print(format_report(rep, f"{args.file}"))
+        if args.plot:
+            print(f"plot written to {args.plot}")
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from .inspect_blob import describe_blob
+    from .reader import load_bytes, parse
+
+    blob = load_bytes(args.file)
+    parsed = parse(blob, args.file)
+    text, obj = describe_blob(parsed, blob)
+    if args.json:
+        _print_json(obj)
+    else:
+        print(text)
+    return 0
+
+
+def cmd_export_c(args: argparse.Namespace) -> int:
+    from .atomic import write_atomic
+    from .export_c import blob_to_c_header
+    from .reader import load_bytes, parse
+
+    blob = load_bytes(args.file)
+    parse(blob, args.file)  # refuse to embed a corrupt blob
+    name = args.name or "lr_model"
+    write_atomic(args.output, blob_to_c_header(blob, name, Path(args.file).name).encode())
+    print(f"wrote {args.output}: {name}[{len(blob)}] aligned 16")
+    return 0
+
+
+# -- bench ---------------------------------------------------------------------------------------------
+def cmd_bench_accuracy(args: argparse.Namespace) -> int:
+    from .bench import accuracy
+
+    res = accuracy.run(args.templates, args.distance, args.scope, args.epochs, args.lr, args.seeds,
+                       show_progress=not args.quiet)
+    if args.json:
+        _print_json(res)
+    else:
+        print(accuracy.format_result(res))
+    return 0
+
+
+def cmd_bench_cluster(args: argparse.Namespace) -> int:
+    from .bench import cluster
+
+    rows = cluster.run(args.kernels, args.templates, args.distance, args.seed, show_progress=not args.quiet)
+    if args.json:
+        _print_json(rows)
+    else:
+        print(cluster.format_rows(rows))
+    return 0
+
+
+# -- demo ----------------------------------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .atomic import write_atomic
+    from .loading import load_default
+    from .pipeline import PackSettings, pack_model
+    from .report import format_report, storage_report
+
+    out = Path(args.output)
+    model, example = load_default()
+    settings = PackSettings(templates=16, finetune_epochs=1.0, data="fashion-mnist", seed=0)
+    print("compressing the embedded default model (ResNet-8, Fashion-MNIST) at K = 16, "
+          "fine-tuning a and b for one epoch ...", flush=True)
+    res = pack_model(model, example, settings, "default", evaluate_on_test=True, show_progress=not args.quiet)
+    a = res.accuracy
+    print(f"test accuracy: default model {100 * a['original_accuracy']:.2f}%, compressed before fine-tuning "
+          f"{100 * a['accuracy_before_finetune']:.2f}%, after {100 * a['accuracy_after_finetune']:.2f}%")
+    write_atomic(out, res.blob)
+    print()
+    print(format_report(storage_report(res.blob, str(out)), f"storage report of {out}"))
+    return 0
+
+
+# -- parser --------------------------------------------------------------------------------------------
+def _add_compress_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--templates", "-K", type=int, default=16, help="codebook size K (default 16)")
+    p.add_argument("--distance", choices=("signfree", "signed"), default="signfree",
+                   help="signfree: 1-rho^2, energy-weighted (default); signed: the paper's 1-rho")
+    p.add_argument("--scope", choices=("global", "layer"), default="global",
+                   help="one codebook per kernel shape (global, default) or per layer")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="linrep-edge", description="Compress conv kernels as a*T[idx] + b and pack "
+                                 "them for microcontrollers.", epilog=EPILOG,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("pack", help="compress a model and write a .lre blob", epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", nargs="?", help="a torch.export program (.pt2) or package.module:factory")
+    p.add_argument("--default", action="store_true", help="the embedded default model (ResNet-8, Fashion-MNIST)")
+    p.add_argument("--weights", help="state dict for package.module:factory")
+    p.add_argument("--input-shape", help="input shape with batch 1, e.g. 1,1,28,28 (factory models)")
+    _add_compress_options(p)
+    p.add_argument("--codebook-dtype", choices=("fp16", "fp32"), default="fp16")
+    p.add_argument("--weights-dtype", choices=("fp32", "fp16"), default="fp32",
+                   help="storage of tensors LinRep does not cover: 1x1 convs, linear layers, biases")
+    p.add_argument("--include", action="append", metavar="PATTERN", help="only convs whose name matches (fnmatch)")
+    p.add_argument("--exclude", action="append", metavar="PATTERN", help="skip convs whose name matches (fnmatch)")
+    p.add_argument("--cap-templates", action="store_true", help="use min(K, kernels) for small codebooks")
+    p.add_argument("--finetune-epochs", type=float, default=0.0, help="epochs of a/b fine-tuning (needs --data)")
+    p.add_argument("--lr", type=float, default=3e-4, help="fine-tuning learning rate (Adam, cosine decay)")
+    p.add_argument("--data", choices=("fashion-mnist", "digits"), help="data for fine-tuning / evaluation")
+    p.add_argument("--evaluate", action="store_true", help="report test accuracy before/after (needs --data)")
+    p.add_argument("-o", "--output", required=True, help="output .lre (or .lre.zst for the transport container)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_pack)
+
+    p = sub.add_parser("report", help="storage report of a .lre: bytes per layer and section")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--plot", metavar="PNG", help="write a stacked bar chart of bytes per layer")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("inspect", help="readable dump of a .lre: graph, tensors, sections")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("export-c", help="write a .lre as a C header for firmware (16-byte aligned array)")
+    p.add_argument("file")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--name", help="C identifier of the array (default lr_model)")
+    p.set_defaults(func=cmd_export_c)
+
+    p = sub.add_parser("demo", help="the main job on the embedded default model")
+    p.add_argument("-o", "--output", default="default_k16.lre")
+    p.set_defaults(func=cmd_demo)
+
+    bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", metavar="BENCH", required=True)
+    p = bench.add_parser("accuracy", help="K x distance x scope on the default model and the full test set")
+    p.add_argument("--templates", type=int, nargs="+", default=[4, 8, 16, 32, 64, 256])
+    p.add_argument("--distance", nargs="+", choices=("signfree", "signed"), default=["signfree", "signed"])
+    p.add_argument("--scope", nargs="+", choices=("global", "layer"), default=["global", "layer"])
+    p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_bench_accuracy)
+    p = bench.add_parser("cluster", help="clustering wall time on N real-like kernels")
+    p.add_argument("--kernels", type=int, default=1_000_000)
+    p.add_argument("--templates", type=int, default=256)
+    p.add_argument("--distance", nargs="+", choices=("signfree", "signed"), default=["signfree", "signed"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_bench_cluster)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except LinRepError as exc:
+        print(f"linrep-edge: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("linrep-edge: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

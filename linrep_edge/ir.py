@@ -1,0 +1,107 @@
+"""The graph IR: the flat list of operations the C runtime executes, with every tensor's shape.
+
+This is what `capture` produces from a torch model, what `pack` serialises into a .lre blob and what
+`read_blob` parses back. Activations are fp32, batch 1, shapes without the batch dimension ([C, H, W]
+or [F]). Constant values are held exactly as stored (fp16 storage rounds them once, in `pack`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+OP_TYPES = ("CONV2D", "LINREP_CONV2D", "LINEAR", "RELU", "RELU6", "LEAKY_RELU", "PRELU", "SIGMOID",
+            "HARDSWISH", "MAX_POOL2D", "AVG_POOL2D", "ADAPTIVE_AVG_POOL2D", "ADD", "CONCAT", "RESHAPE",
+            "SOFTMAX")
+STORAGE_DTYPES = ("fp32", "fp16")
+
+
+@dataclass
+class Tensor:
+    shape: tuple[int, ...]
+    name: str = ""
+
+    @property
+    def numel(self) -> int:
+        return int(np.prod(self.shape))
+
+
+@dataclass
+class Constant:
+    values: np.ndarray  # float32, any shape
+    dtype: str = "fp32"  # storage: "fp32" or "fp16"
+
+
+@dataclass
+class Codebook:
+    templates: np.ndarray  # (K, kh, kw) float32
+    dtype: str = "fp16"
+
+    @property
+    def size(self) -> int:
+        return int(self.templates.shape[0])
+
+
+@dataclass
+class LinRepWeights:
+    codebook: int
+    idx: np.ndarray  # (Cout, Cin/groups) int64
+    a: np.ndarray  # (Cout, Cin/groups) float32, fp16-representable once packed
+    b: np.ndarray
+    index_bits: int = 0  # 0 = ⌈log2 K⌉ of its codebook
+
+
+@dataclass
+class Op:
+    type: str
+    name: str
+    inputs: list[int]
+    output: int
+    kernel: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] = (1, 1)
+    pads: tuple[int, int, int, int] = (0, 0, 0, 0)  # top, left, bottom, right
+    dilation: tuple[int, int] = (1, 1)
+    groups: int = 1
+    out_channels: int = 0
+    count_include_pad: bool = True
+    alpha: float = 0.0
+    weight: int = -1  # index into Graph.constants
+    bias: int = -1
+    linrep: LinRepWeights | None = None
+
+
+@dataclass
+class Graph:
+    tensors: list[Tensor]
+    input: int
+    output: int
+    ops: list[Op]
+    constants: list[Constant] = field(default_factory=list)
+    codebooks: list[Codebook] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def add_tensor(self, shape: tuple[int, ...], name: str = "") -> int:
+        self.tensors.append(Tensor(tuple(int(s) for s in shape), name))
+        return len(self.tensors) - 1
+
+    def add_constant(self, values: np.ndarray, dtype: str = "fp32") -> int:
+        self.constants.append(Constant(np.ascontiguousarray(values, dtype=np.float32), dtype))
+        return len(self.constants) - 1
+
+    def weight_shape(self, op: Op) -> tuple[int, ...]:
+        """Dense weight shape of a conv/linear op (for LinRep: the shape it represents)."""
+        if op.type == "LINREP_CONV2D":
+            assert op.linrep is not None
+            return (*op.linrep.idx.shape, *self.codebooks[op.linrep.codebook].templates.shape[1:])
+        return tuple(self.constants[op.weight].values.shape)
+
+    def dense_weight(self, op: Op) -> np.ndarray:
+        """The (Cout, Cin/groups, kh, kw) float32 weight of a conv op, reconstructed for LinRep."""
+        if op.type == "LINREP_CONV2D":
+            lr = op.linrep
+            assert lr is not None
+            t = self.codebooks[lr.codebook].templates.astype(np.float32)
+            return (lr.a[..., None, None] * t[lr.idx] + lr.b[..., None, None]).astype(np.float32)
+        return self.constants[op.weight].values

@@ -1,0 +1,79 @@
+"""`LinRepConv2d`: a convolution whose kernels are a·T[idx] + b with T and idx frozen.
+
+The weight of output channel o, input channel i is `a[o, i] * templates[idx[o, i]] + b[o, i]` (b added to
+every tap). Templates and indices are buffers; a and b are the only trainable tensors (plus the conv's
+bias if it had one, frozen unless the caller unfreezes it).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class LinRepConv2d(nn.Module):
+    def __init__(self, conv: nn.Conv2d, templates: torch.Tensor, idx: torch.Tensor, a: torch.Tensor,
+                 b: torch.Tensor, codebook: int) -> None:
+        super().__init__()
+        self.in_channels = conv.in_channels
+        self.out_channels = conv.out_channels
+        self.kernel_size = tuple(conv.kernel_size)
+        self.stride = tuple(conv.stride)
+        self.padding = tuple(conv.padding)  # type: ignore[arg-type]
+        self.dilation = tuple(conv.dilation)
+        self.groups = conv.groups
+        self.codebook = codebook
+        self.register_buffer("templates", templates.detach().clone().float())
+        self.register_buffer("idx", idx.detach().clone().long())
+        self.a = nn.Parameter(a.detach().clone().float())
+        self.b = nn.Parameter(b.detach().clone().float())
+        self.bias = None if conv.bias is None else nn.Parameter(conv.bias.detach().clone(), requires_grad=False)
+
+    def weight(self) -> torch.Tensor:
+        """The dense (Cout, Cin/groups, kh, kw) weight this layer represents."""
+        t = self.templates[self.idx]  # (Cout, Cin/g, kh, kw)
+        return self.a[..., None, None] * t + self.b[..., None, None]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight(), self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def to_conv2d(self) -> nn.Conv2d:
+        """A plain nn.Conv2d holding the reconstructed weight (for export and comparison)."""
+        conv = nn.Conv2d(self.in_channels, self.out_channels, self.kernel_size, self.stride, self.padding,  # type: ignore[arg-type]
+                         self.dilation, self.groups, bias=self.bias is not None)
+        with torch.no_grad():
+            conv.weight.copy_(self.weight())
+            if self.bias is not None:
+                conv.bias.copy_(self.bias)  # type: ignore[union-attr]
+        return conv
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"templates={self.templates.shape[0]}, codebook={self.codebook}")
+
+
+@torch.no_grad()
+def round_to_storage(model: nn.Module) -> None:
+    """Round a and b of every LinRep layer to fp16-representable values: what the blob stores."""
+    for m in model.modules():
+        if isinstance(m, LinRepConv2d):
+            m.a.copy_(m.a.half().float())
+            m.b.copy_(m.b.half().float())
+
+
+def materialize(model: nn.Module) -> nn.Module:
+    """A copy of `model` with every LinRepConv2d replaced by an equivalent plain nn.Conv2d."""
+    import copy
+
+    out = copy.deepcopy(model)
+    for name, mod in list(out.named_modules()):
+        if isinstance(mod, LinRepConv2d):
+            _set_submodule(out, name, mod.to_conv2d())
+    return out
+
+
+def _set_submodule(root: nn.Module, name: str, new: nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    parent = root.get_submodule(parent_name) if parent_name else root
+    setattr(parent, child, new)

@@ -1,0 +1,102 @@
+"""pack_model: compress → (fine-tune a, b) → capture → storage settings → .lre bytes.
+
+The one function behind `linrep-edge pack`; each step is its own module. Same inputs and seed give
+byte-identical blobs (clustering, fine-tuning data order and packing are all seeded or ordered).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from .capture import capture
+from .compress import compress
+from .data import load_dataset
+from .errors import LinRepError
+from .finetune import evaluate, finetune
+from .ir import Graph
+from .pack import pack_graph
+
+VALIDATION_IMAGES = {"fashion-mnist": 5000, "digits": 200}
+
+
+@dataclass
+class PackSettings:
+    templates: int = 16
+    distance: str = "signfree"
+    scope: str = "global"
+    seed: int = 0
+    codebook_dtype: str = "fp16"
+    weights_dtype: str = "fp32"
+    include: Sequence[str] | None = None
+    exclude: Sequence[str] | None = None
+    finetune_epochs: float = 0.0
+    finetune_lr: float = 3e-4
+    data: str | None = None
+    cap_templates: bool = False
+
+    def metadata(self) -> dict[str, Any]:
+        return {"templates": self.templates, "distance": self.distance, "scope": self.scope, "seed": self.seed,
+                "codebook_dtype": self.codebook_dtype, "weights_dtype": self.weights_dtype,
+                "finetune_epochs": self.finetune_epochs, "finetune_lr": self.finetune_lr if self.finetune_epochs else None,
+                "data": self.data, "include": list(self.include or []), "exclude": list(self.exclude or [])}
+
+
+@dataclass
+class PackResult:
+    blob: bytes
+    graph: Graph
+    model: nn.Module
+    timings: dict[str, float] = field(default_factory=dict)
+    accuracy: dict[str, float] = field(default_factory=dict)
+
+
+def finetune_split(data: str, seed: int = 0):  # type: ignore[no-untyped-def]
+    """(train-minus-validation, validation, test) splits of a data set."""
+    ds = load_dataset(data)
+    train, val = ds.train_val(VALIDATION_IMAGES[data], seed=seed)
+    return train, val, ds.test
+
+
+def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, source: str = "",
+               evaluate_on_test: bool = False, show_progress: bool = True) -> PackResult:
+    """Compress `model`, optionally fine-tune a and b, and pack it. `model` itself is not modified."""
+    if settings.finetune_epochs < 0:
+        raise LinRepError(f"--finetune-epochs must be >= 0, got {settings.finetune_epochs}")
+    if settings.finetune_epochs > 0 and not settings.data:
+        raise LinRepError("fine-tuning needs data: pass --data fashion-mnist or --data digits")
+    timings: dict[str, float] = {}
+    acc: dict[str, float] = {}
+    t0 = time.perf_counter()
+    cmodel, _ = compress(model, settings.templates, settings.distance, settings.scope, settings.seed,
+                         settings.include, settings.exclude, settings.codebook_dtype,
+                         cap_templates=settings.cap_templates, show_progress=show_progress)
+    timings["compress_s"] = time.perf_counter() - t0
+    if settings.data:
+        train, _, test = finetune_split(settings.data, settings.seed)
+        if evaluate_on_test:
+            acc["original_accuracy"] = evaluate(model, test.loader(1000))
+            acc["accuracy_before_finetune"] = evaluate(cmodel, test.loader(1000))
+        if settings.finetune_epochs > 0:
+            torch.manual_seed(settings.seed)
+            t1 = time.perf_counter()
+            finetune(cmodel, train.loader(128, shuffle=True, seed=settings.seed), settings.finetune_epochs,
+                     settings.finetune_lr, show_progress=show_progress)
+            timings["finetune_s"] = time.perf_counter() - t1
+            if evaluate_on_test:
+                acc["accuracy_after_finetune"] = evaluate(cmodel, test.loader(1000))
+    t2 = time.perf_counter()
+    g = capture(cmodel, example, settings.codebook_dtype)
+    for c in g.constants:
+        c.dtype = settings.weights_dtype
+    meta = settings.metadata()
+    meta["source"] = source
+    meta["input_shape"] = list(example.shape)
+    g.metadata = meta
+    blob = pack_graph(g)
+    timings["capture_pack_s"] = time.perf_counter() - t2
+    return PackResult(blob, g, cmodel, timings, acc)

@@ -1,0 +1,144 @@
+"""Read a .lre blob (or a .lre.zst container) back into the graph IR.
+
+Checks come first: the FlatBuffers file identifier, the format version (a newer blob is refused with
+an upgrade hint), the CRC-32 and the structure (any out-of-range offset becomes a LinRepError, never a
+traceback). Values come back exactly as stored: fp16 bit patterns decode to the same float32 the C
+runtime computes.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .bitpack import fp16_values, packed_size, unpack_indices
+from .errors import LinRepError
+from .fb.DType import DType
+from .fb.Model import Model as FbModel
+from .fb.OpType import OpType
+from .ir import Codebook, Constant, Graph, LinRepWeights, Op, Tensor
+from .pack import FILE_IDENTIFIER, FORMAT_VERSION, crc_field_offset
+from .transport import is_zstd, unzstd
+
+OP_NAMES = {v: k for k, v in vars(OpType).items() if not k.startswith("_")}
+
+
+@dataclass
+class Blob:
+    graph: Graph
+    format_version: int
+    producer: str
+    size: int
+
+
+def load_bytes(path: str | Path) -> bytes:
+    """Bytes of a .lre file, decompressing a .lre.zst container; LinRepError on I/O problems."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise LinRepError(f"{p}: no such file") from None
+    except IsADirectoryError:
+        raise LinRepError(f"{p}: is a directory, not a .lre file") from None
+    except OSError as exc:
+        raise LinRepError(f"{p}: cannot read ({exc.strerror})") from None
+    if is_zstd(data):
+        data = unzstd(data, str(p))
+    return data
+
+
+def check_header(blob: bytes, where: str = "blob") -> None:
+    if len(blob) < 8:
+        raise LinRepError(f"{where}: too short to be a .lre blob ({len(blob)} bytes)")
+    if blob[4:8] != FILE_IDENTIFIER:
+        raise LinRepError(f"{where}: not a .lre blob (file identifier {blob[4:8]!r}, expected {FILE_IDENTIFIER!r})")
+
+
+def parse(blob: bytes, where: str = "blob") -> Blob:
+    """Parse and check `blob`; LinRepError names what is wrong."""
+    check_header(blob, where)
+    try:
+        return _parse(blob, where)
+    except LinRepError:
+        raise
+    except Exception as exc:  # any structural breakage inside a blob whose CRC matched
+        raise LinRepError(f"{where}: corrupt blob ({type(exc).__name__}: {exc})") from None
+
+
+def _parse(blob: bytes, where: str) -> Blob:
+    root = int.from_bytes(blob[:4], "little")
+    if root + 4 > len(blob):
+        raise LinRepError(f"{where}: truncated or corrupt (root offset {root} beyond {len(blob)} bytes)")
+    m = FbModel.GetRootAs(blob, 0)
+    version = m.FormatVersion()
+    if version > FORMAT_VERSION:
+        raise LinRepError(f"{where}: format version {version} is newer than this linrep-edge reads "
+                          f"({FORMAT_VERSION}); upgrade linrep-edge")
+    if version < 1:
+        raise LinRepError(f"{where}: invalid format version {version}")
+    off = crc_field_offset(blob)
+    if off + 4 > len(blob):
+        raise LinRepError(f"{where}: truncated or corrupt (crc field beyond the end)")
+    stored = int.from_bytes(blob[off:off + 4], "little")
+    actual = zlib.crc32(blob[:off] + b"\0\0\0\0" + blob[off + 4:]) & 0xFFFFFFFF
+    if stored != actual:
+        raise LinRepError(f"{where}: CRC mismatch (stored {stored:08x}, computed {actual:08x}): "
+                          "the file is corrupted or truncated")
+    tensors = []
+    for i in range(m.TensorsLength()):
+        t = m.Tensors(i)
+        tensors.append(Tensor(tuple(int(s) for s in t.ShapeAsNumpy()) if t.ShapeLength() else (),
+                              (t.Name() or b"").decode()))
+    constants = []
+    for i in range(m.ConstantsLength()):
+        c = m.Constants(i)
+        shape = tuple(int(s) for s in c.ShapeAsNumpy()) if c.ShapeLength() else ()
+        if c.Dtype() == DType.F16:
+            vals = fp16_values(c.F16AsNumpy()) if c.F16Length() else np.zeros(0, np.float32)
+        else:
+            vals = c.F32AsNumpy().astype(np.float32) if c.F32Length() else np.zeros(0, np.float32)
+        constants.append(Constant(vals.reshape(shape), "fp16" if c.Dtype() == DType.F16 else "fp32"))
+    codebooks = []
+    for i in range(m.CodebooksLength()):
+        cb = m.Codebooks(i)
+        shape = (cb.Size(), cb.KernelH(), cb.KernelW())
+        if cb.Dtype() == DType.F16:
+            vals = fp16_values(cb.F16AsNumpy())
+        else:
+            vals = cb.F32AsNumpy().astype(np.float32)
+        codebooks.append(Codebook(vals.reshape(shape), "fp16" if cb.Dtype() == DType.F16 else "fp32"))
+    ops = []
+    for i in range(m.OpsLength()):
+        o = m.Ops(i)
+        op = Op(OP_NAMES.get(o.Type(), f"UNKNOWN({o.Type()})"), (o.Name() or b"").decode(),
+                [int(v) for v in o.InputsAsNumpy()] if o.InputsLength() else [], o.Output(),
+                (o.KernelH(), o.KernelW()), (o.StrideH(), o.StrideW()),
+                (o.PadTop(), o.PadLeft(), o.PadBottom(), o.PadRight()), (o.DilationH(), o.DilationW()),
+                o.Groups(), o.OutChannels(), bool(o.CountIncludePad()), float(o.Alpha()), o.Weight(), o.Bias())
+        if op.type.startswith("UNKNOWN"):
+            raise LinRepError(f"{where}: op {i} has unknown type {o.Type()}")
+        lr = o.Linrep()
+        if lr is not None:
+            cin = tensors[op.inputs[0]].shape[0] // op.groups
+            n = op.out_channels * cin
+            width = lr.IndexBits()
+            raw = lr.IndicesAsNumpy().tobytes() if lr.IndicesLength() else b""
+            if len(raw) != packed_size(n, width):
+                raise LinRepError(f"{where}: op {op.name!r}: {len(raw)} index bytes, expected {packed_size(n, width)}")
+            idx = unpack_indices(raw, n, width).reshape(op.out_channels, cin)
+            op.linrep = LinRepWeights(lr.Codebook(), idx, fp16_values(lr.AAsNumpy()).reshape(op.out_channels, cin),
+                                      fp16_values(lr.BAsNumpy()).reshape(op.out_channels, cin), width)
+        ops.append(op)
+    meta_raw = m.Metadata()
+    metadata = json.loads(meta_raw.decode()) if meta_raw else {}
+    g = Graph(tensors, m.Input(), m.Output(), ops, constants, codebooks, metadata)
+    return Blob(g, version, (m.Producer() or b"").decode(), len(blob))
+
+
+def read_blob(path: str | Path) -> Blob:
+    """Load and parse a .lre or .lre.zst file."""
+    return parse(load_bytes(path), str(path))
