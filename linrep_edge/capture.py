@@ -38,7 +38,8 @@ def _module_path(node: torch.fx.Node) -> str:
     if not stack:
         return "<top level>"
     path, cls = list(stack.values())[-1]
-    return f"{path or '<top level>'} ({getattr(cls, '__name__', cls)})"
+    cls_name = getattr(cls, "__name__", None) or str(cls).rpartition(".")[2]
+    return f"{path or '<top level>'} ({cls_name})"
 
 
 def _shape(node: torch.fx.Node) -> tuple[int, ...]:
@@ -68,7 +69,7 @@ def _arg(node: torch.fx.Node, i: int, name: str, default: Any) -> Any:
 
 class _Capture:
     def __init__(self, ep: torch.export.ExportedProgram, linrep: dict[str, LinRepConv2d],
-                 names: dict[str, str], linrep_codebook_dtype: str) -> None:
+                 names: dict[str, str], linrep_codebook_dtype: str | None) -> None:
         self.ep = ep
         self.linrep = linrep
         self.names = names
@@ -141,7 +142,8 @@ class _Capture:
             if cb == len(self.g.codebooks):
                 from .ir import Codebook
 
-                self.g.codebooks.append(Codebook(m.templates.detach().numpy().astype(np.float32), self.cb_dtype))
+                self.g.codebooks.append(Codebook(m.templates.detach().numpy().astype(np.float32),
+                                                 self.cb_dtype or m.codebook_dtype))
             lr = LinRepWeights(cb, m.idx.detach().numpy().astype(np.int64), m.a.detach().double().numpy(),
                                m.b.detach().double().numpy())
             self.emit(node, "LINREP_CONV2D", [x], name=name, linrep=lr, **common)
@@ -349,8 +351,11 @@ class _Capture:
         self.emit(node, "SOFTMAX", [x])
 
 
-def capture(model: nn.Module, example: torch.Tensor, codebook_dtype: str = "fp16") -> Graph:
-    """Export `model` (eval mode) on `example` (batch 1) and return its graph IR with BN folded."""
+def capture(model: nn.Module, example: torch.Tensor, codebook_dtype: str | None = None) -> Graph:
+    """Export `model` (eval mode) on `example` (batch 1) and return its graph IR with BN folded.
+
+    Codebooks keep the storage dtype they were made with unless `codebook_dtype` overrides it.
+    """
     if example.dim() < 2 or example.shape[0] != 1:
         raise LinRepError(f"example input must have batch size 1, got shape {tuple(example.shape)}")
     model = model.eval()

@@ -133,7 +133,8 @@ def compress(model: nn.Module, templates: int = 16, distance: str = "signfree", 
             shape = s.conv.weight.shape[:2]
             rep = LayerRep(s.name, cb_id, f.idx.reshape(shape), f.a.float().reshape(shape), f.b.float().reshape(shape))
             layers.append(rep)
-            _set_submodule(out, s.name, LinRepConv2d(s.conv, codebooks[cb_id].templates, rep.idx, rep.a, rep.b, cb_id))
+            _set_submodule(out, s.name, LinRepConv2d(s.conv, codebooks[cb_id].templates, rep.idx, rep.a, rep.b, cb_id,
+                                                            codebook_dtype))
     round_to_storage(out)
     rep = Representation(codebooks, layers, distance, scope, seed, codebook_dtype)
     return out, refresh_representation(out, rep)

@@ -35,7 +35,7 @@ def _conv_module(g: Graph, op: Op) -> nn.Module:
     assert lr is not None
     t = torch.from_numpy(g.codebooks[lr.codebook].templates.copy())
     return LinRepConv2d(conv, t, torch.from_numpy(lr.idx), torch.from_numpy(lr.a.copy()),
-                        torch.from_numpy(lr.b.copy()), lr.codebook)
+                        torch.from_numpy(lr.b.copy()), lr.codebook, g.codebooks[lr.codebook].dtype)
 
 
 class GraphModel(nn.Module):

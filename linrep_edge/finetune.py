@@ -53,12 +53,20 @@ def finetune(
     train_bn: bool = False,
     train_head: bool = False,
     show_progress: bool = True,
+    teacher: nn.Module | None = None,
+    distill: float = 0.0,
 ) -> nn.Module:
     """Train only a and b (and optional extras) of `model` in place; returns the model in eval mode.
 
+    Minimises (1 − distill)·CE(labels) + distill·KL(teacher ‖ model) over `loader`; with a `teacher`
+    (the uncompressed model) and distill = 1 the compressed model learns to give the original's answers.
     `epochs` may be fractional (0.5 = half an epoch). Every other parameter and buffer is left bit for
     bit as it was: requires_grad is switched off for them during training and restored afterwards.
     """
+    if distill and teacher is None:
+        from .errors import LinRepError
+
+        raise LinRepError("distillation needs a teacher model")
     params = trainable_parameters(model, train_bn, train_head)
     if not params:
         from .errors import LinRepError
@@ -78,7 +86,14 @@ def finetune(
         with progress(total=steps, desc="fine-tune a,b", enabled=show_progress) as bar:
             while done < steps:
                 for x, y in loader:
-                    loss = F.cross_entropy(model(x), y)
+                    out = model(x)
+                    loss = F.cross_entropy(out, y) if distill < 1 else out.new_zeros(())
+                    if distill:
+                        assert teacher is not None
+                        with torch.no_grad():
+                            soft = F.log_softmax(teacher(x), 1)
+                        kl = F.kl_div(F.log_softmax(out, 1), soft, log_target=True, reduction="batchmean")
+                        loss = (1 - distill) * loss + distill * kl
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()

@@ -14,16 +14,17 @@ from torch import nn
 
 class LinRepConv2d(nn.Module):
     def __init__(self, conv: nn.Conv2d, templates: torch.Tensor, idx: torch.Tensor, a: torch.Tensor,
-                 b: torch.Tensor, codebook: int) -> None:
+                 b: torch.Tensor, codebook: int, codebook_dtype: str = "fp16") -> None:
         super().__init__()
         self.in_channels = conv.in_channels
         self.out_channels = conv.out_channels
         self.kernel_size = tuple(conv.kernel_size)
         self.stride = tuple(conv.stride)
-        self.padding = tuple(conv.padding)  # type: ignore[arg-type]
+        self.padding = conv.padding if isinstance(conv.padding, str) else tuple(conv.padding)
         self.dilation = tuple(conv.dilation)
         self.groups = conv.groups
         self.codebook = codebook
+        self.codebook_dtype = codebook_dtype  # storage precision of the templates in the blob
         self.register_buffer("templates", templates.detach().clone().float())
         self.register_buffer("idx", idx.detach().clone().long())
         self.a = nn.Parameter(a.detach().clone().float())

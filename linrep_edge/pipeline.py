@@ -90,7 +90,7 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
             if evaluate_on_test:
                 acc["accuracy_after_finetune"] = evaluate(cmodel, test.loader(1000))
     t2 = time.perf_counter()
-    g = capture(cmodel, example, settings.codebook_dtype)
+    g = capture(cmodel, example)
     for c in g.constants:
         c.dtype = settings.weights_dtype
     meta = settings.metadata()

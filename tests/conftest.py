@@ -1,0 +1,30 @@
+"""Shared fixtures: small real data and small models, so most tests run in seconds."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from linrep_edge.models import ResNet8
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from linrep_edge.data import load_digits
+
+    return load_digits()
+
+
+@pytest.fixture
+def small_resnet() -> nn.Module:
+    """A ResNet-8 with random weights and non-trivial batch-norm statistics."""
+    torch.manual_seed(0)
+    m = ResNet8(widths=(8, 16, 16)).eval()
+    for mod in m.modules():
+        if isinstance(mod, nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.5, 0.5)
+            mod.running_var.uniform_(0.5, 2.0)
+            mod.weight.data.uniform_(0.5, 1.5)
+            mod.bias.data.uniform_(-0.2, 0.2)
+    return m

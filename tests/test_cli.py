@@ -1,0 +1,140 @@
+"""The command line: contract keys, exit codes, one-line errors, no partial output files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CLI = [sys.executable, "-m", "linrep_edge.cli", "-q"]
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def packed(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("pack") / "m.lre"
+    r = run("pack", "--default", "--templates", "16", "--seed", "0", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_pack_is_deterministic_and_report_contract(packed, tmp_path):
+    again = tmp_path / "again.lre"
+    assert run("pack", "--default", "--templates", "16", "--seed", "0", "-o", str(again)).returncode == 0
+    assert again.read_bytes() == packed.read_bytes()
+    r = run("report", str(packed), "--json")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    for key in ("total_bytes", "overhead_bytes", "zstd_bytes", "conv_compression_vs_fp32", "model_compression_vs_fp32"):
+        assert key in rep
+    assert rep["total_bytes"] == packed.stat().st_size
+    assert sum(rep["sections"].values()) == rep["total_bytes"]
+    assert rep["conv_compression_vs_fp32"] >= 7.9
+    assert rep["overhead_bytes"] <= 0.03 * rep["total_bytes"]
+    assert 0 < rep["zstd_bytes"] < rep["total_bytes"]
+    for layer in rep["layers"]:
+        assert {"name", "kind", "packed_bytes", "fp32_bytes"} <= set(layer)
+
+
+def test_report_plot_and_inspect(packed, tmp_path):
+    png = tmp_path / "r.png"
+    assert run("report", str(packed), "--plot", str(png)).returncode == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    r = run("inspect", str(packed))
+    assert r.returncode == 0 and "LINREP_CONV2D" in r.stdout and "layer3.conv2" in r.stdout
+    obj = json.loads(run("inspect", str(packed), "--json").stdout)
+    assert obj["ops"][0]["type"] == "LINREP_CONV2D"
+
+
+def test_zstd_container_round_trip(tmp_path):
+    out = tmp_path / "m.lre.zst"
+    assert run("pack", "--default", "--templates", "4", "-o", str(out)).returncode == 0
+    rep = json.loads(run("report", str(out), "--json").stdout)
+    assert out.stat().st_size == rep["zstd_bytes"]
+    cut = tmp_path / "cut.lre.zst"
+    cut.write_bytes(out.read_bytes()[:-20])
+    r = run("report", str(cut))
+    assert r.returncode == 2 and "zstd" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_export_c(packed, tmp_path):
+    h = tmp_path / "model_blob.h"
+    assert run("export-c", str(packed), "-o", str(h), "--name", "my_model").returncode == 0
+    text = h.read_text()
+    assert "aligned(16)" in text and f"my_model_len = {packed.stat().st_size}u" in text
+    body = text.split("= {", 1)[1].split("};", 1)[0]
+    values = bytes(int(v, 16) for v in body.replace("\n", " ").split(",") if v.strip())
+    assert values == packed.read_bytes()
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "truncated", "wrong_type", "missing", "directory"])
+def test_bad_blobs_exit_2_with_one_line(packed, tmp_path, kind):
+    bad = tmp_path / "bad.lre"
+    data = packed.read_bytes()
+    if kind == "corrupt":
+        bad.write_bytes(data[:200] + bytes([data[200] ^ 0xFF]) + data[201:])
+    elif kind == "truncated":
+        bad.write_bytes(data[: len(data) // 2])
+    elif kind == "wrong_type":
+        bad.write_text("hello, this is not a model\n" * 10)
+    elif kind == "directory":
+        bad.mkdir()
+    for cmd in ("report", "inspect"):
+        r = run(cmd, str(bad))
+        assert r.returncode == 2, (cmd, r.stdout, r.stderr)
+        assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+        assert str(bad) in r.stderr
+
+
+def test_pack_user_errors(tmp_path):
+    cases = [
+        (["pack", "--default", "--templates", "100000", "-o", str(tmp_path / "a.lre")], "templates"),
+        (["pack", "--default", "-o", str(tmp_path / "nodir" / "a.lre")], "does not exist"),
+        (["pack", "-o", str(tmp_path / "a.lre")], "--default or a MODEL"),
+        (["pack", str(tmp_path / "nothere.pt2"), "-o", str(tmp_path / "a.lre")], "no such file"),
+        (["pack", "linrep_edge.models:ResNet8", "-o", str(tmp_path / "a.lre")], "--input-shape"),
+        (["pack", "nosuchpkg.mod:make", "--input-shape", "1,1,28,28", "-o", str(tmp_path / "a.lre")], "cannot import"),
+        (["pack", "--default", "--finetune-epochs", "1", "-o", str(tmp_path / "a.lre")], "needs data"),
+    ]
+    for args, msg in cases:
+        r = run(*args)
+        assert r.returncode == 2, (args, r.stderr)
+        assert msg in r.stderr and "Traceback" not in r.stderr
+    assert not list(tmp_path.glob("*.lre")) and not list(tmp_path.glob(".*tmp"))
+
+
+def test_pack_factory_with_weights_and_pt2(tmp_path):
+    import torch
+
+    from linrep_edge.models import ResNet8, load_default_model
+
+    weights = tmp_path / "w.pt"
+    torch.save(load_default_model().state_dict(), weights)
+    out = tmp_path / "f.lre"
+    r = run("pack", "linrep_edge.models:ResNet8", "--weights", str(weights), "--input-shape", "1,1,28,28", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    default = tmp_path / "d.lre"
+    assert run("pack", "--default", "-o", str(default)).returncode == 0
+    assert json.loads(run("report", str(out), "--json").stdout)["layers"] == \
+        json.loads(run("report", str(default), "--json").stdout)["layers"]
+    pt2 = tmp_path / "m.pt2"
+    torch.export.save(torch.export.export(load_default_model(), (torch.zeros(1, 1, 28, 28),)), str(pt2))
+    r = run("pack", str(pt2), "--templates", "16", "-o", str(tmp_path / "p.lre"), "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["conv_compression_vs_fp32"] > 7.5
+    bad = tmp_path / "bad.pt2"
+    bad.write_bytes(b"not a zip")
+    r = run("pack", str(bad), "-o", str(tmp_path / "x.lre"))
+    assert r.returncode == 2 and "not a torch.export program" in r.stderr
+    wrong = tmp_path / "wrong.pt"
+    torch.save({"x": torch.zeros(3)}, wrong)
+    r = run("pack", "linrep_edge.models:ResNet8", "--weights", str(wrong), "--input-shape", "1,1,28,28", "-o", str(out))
+    assert r.returncode == 2 and "does not match the model" in r.stderr
+    r = run("pack", "linrep_edge.models:ResNet8", "--input-shape", "1,3,28,28", "-o", str(tmp_path / "y.lre"))
+    assert r.returncode == 2 and "input shape" in r.stderr and "Traceback" not in r.stderr

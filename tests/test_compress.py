@@ -1,0 +1,153 @@
+"""compress(), LinRepConv2d and finetune() on small models and real digits."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from linrep_edge.compress import compress, representation_of
+from linrep_edge.errors import LinRepError
+from linrep_edge.finetune import evaluate, finetune
+from linrep_edge.kernels import collect_convs
+from linrep_edge.modules import LinRepConv2d
+
+
+class Mixed(nn.Module):
+    """Standard, grouped, depthwise, non-square and 1x1 convs plus a linear head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(1, 8, 3, padding=1)
+        self.g = nn.Conv2d(8, 8, 3, padding=1, groups=2)
+        self.dw = nn.Conv2d(8, 8, 5, padding=2, groups=8)
+        self.ns = nn.Conv2d(8, 4, (3, 1), padding=(1, 0))
+        self.pw = nn.Conv2d(4, 4, 1)
+        self.fc = nn.Linear(4 * 8 * 8, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.a(x))
+        x = torch.relu(self.dw(torch.relu(self.g(x))))
+        return self.fc(torch.flatten(self.pw(torch.relu(self.ns(x))), 1))
+
+
+def test_collects_every_kxk_conv_and_skips_1x1():
+    names = [s.name for s in collect_convs(Mixed())]
+    assert names == ["a", "g", "dw", "ns"]
+    assert [s.name for s in collect_convs(Mixed(), include=["g", "d*"])] == ["g", "dw"]
+    assert [s.name for s in collect_convs(Mixed(), exclude=["a"])] == ["g", "dw", "ns"]
+
+
+def test_compress_replaces_convs_and_reconstruction_matches_formula():
+    torch.manual_seed(0)
+    m = Mixed().eval()
+    cm, rep = compress(m, templates=4, show_progress=False)
+    assert isinstance(cm.a, LinRepConv2d) and isinstance(cm.ns, LinRepConv2d)
+    assert isinstance(cm.pw, nn.Conv2d) and type(m.a) is nn.Conv2d  # the input model is untouched
+    assert len(rep.codebooks) == 3  # one per kernel shape: 3x3, 5x5, 3x1
+    for lr in rep.layers:
+        mod = cm.get_submodule(lr.name)
+        t = rep.codebooks[lr.codebook].templates
+        expect = lr.a[..., None, None] * t[lr.idx] + lr.b[..., None, None]
+        assert torch.equal(mod.weight(), expect)
+        # a and b are fp16-representable (what the blob stores)
+        assert torch.equal(lr.a, lr.a.half().float()) and torch.equal(lr.b, lr.b.half().float())
+    x = torch.randn(2, 1, 8, 8)
+    assert cm(x).shape == (2, 10)
+
+
+def test_per_layer_scope_gives_one_codebook_per_layer():
+    _, rep = compress(Mixed(), templates=4, scope="layer", show_progress=False)
+    assert [cb.layers for cb in rep.codebooks] == [["a"], ["g"], ["dw"], ["ns"]]
+    back = representation_of(compress(Mixed(), templates=4, scope="layer", show_progress=False)[0])
+    assert len(back.codebooks) == 4
+
+
+def test_exact_templates_reproduce_the_model():
+    """With K = number of kernels every kernel can be its own template: output matches closely."""
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), nn.Conv2d(3, 2, 3)).eval()
+    cm, _ = compress(m, templates=9, scope="global", codebook_dtype="fp32", show_progress=False)
+    x = torch.randn(2, 1, 9, 9)
+    assert torch.allclose(cm(x), m(x), atol=2e-3)  # fp16 a and b only
+
+
+def test_compression_ratio_counts_real_bits():
+    m = nn.Sequential(nn.Conv2d(16, 16, 3)).eval()
+    _, rep = compress(m, templates=16, show_progress=False)
+    kernels = 256
+    packed = kernels * (4 + 16 + 16) + 16 * 9 * 16
+    assert rep.packed_bits() == packed
+    assert rep.conv_compression_vs_fp32() == pytest.approx(kernels * 288 / packed)
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf"])
+def test_nan_inf_weights_name_the_layer(bad):
+    m = Mixed()
+    with torch.no_grad():
+        m.g.weight[0, 0, 0, 0] = float(bad)
+    with pytest.raises(LinRepError, match="'g'.*NaN or Inf"):
+        compress(m, templates=4, show_progress=False)
+
+
+def test_no_compressible_conv_is_an_error():
+    with pytest.raises(LinRepError, match="no compressible conv"):
+        compress(nn.Sequential(nn.Conv2d(3, 3, 1), nn.Flatten(), nn.Linear(3, 2)), show_progress=False)
+
+
+def test_too_many_templates_names_the_layer():
+    m = nn.Sequential(nn.Conv2d(1, 4, 3)).eval()
+    with pytest.raises(LinRepError, match="'0'.*8 templates requested but only 4 kernels"):
+        compress(m, templates=8, show_progress=False)
+    _, rep = compress(m, templates=8, cap_templates=True, show_progress=False)
+    assert rep.codebooks[0].size == 4
+
+
+def test_bad_options_are_errors():
+    with pytest.raises(LinRepError, match="distance"):
+        compress(Mixed(), distance="cosine", show_progress=False)
+    with pytest.raises(LinRepError, match="scope"):
+        compress(Mixed(), scope="net", show_progress=False)
+    with pytest.raises(LinRepError, match="templates"):
+        compress(Mixed(), templates=0, show_progress=False)
+
+
+def test_finetune_changes_only_a_and_b(digits, small_resnet):
+    m = small_resnet
+    m.stem[0] = nn.Conv2d(1, 8, 3, 1, 1, bias=False)
+    cm, _ = compress(m, templates=8, show_progress=False)
+    before = {k: v.clone() for k, v in cm.state_dict().items()}
+    flags = [p.requires_grad for p in cm.parameters()]
+    loader = digits.train.take(256).loader(64, shuffle=True)
+    finetune(cm, loader, epochs=1, lr=1e-2, show_progress=False)
+    after = cm.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.endswith(".a") or k.endswith(".b") for k in changed)
+    assert [p.requires_grad for p in cm.parameters()] == flags  # restored after training
+    # options: batch-norm and head
+    before = {k: v.clone() for k, v in cm.state_dict().items()}
+    finetune(cm, loader, epochs=1, lr=1e-2, train_bn=True, train_head=True, show_progress=False)
+    changed = {k for k in before if not torch.equal(before[k], cm.state_dict()[k])}
+    assert any(k.startswith("fc.") for k in changed) and any(".bn1.weight" in k for k in changed)
+    assert not any("running" in k for k in changed)
+
+
+def test_finetune_improves_a_badly_compressed_model(digits, small_resnet):
+    from linrep_edge.models import ResNet8
+
+    torch.manual_seed(0)
+    m = ResNet8(widths=(8, 16, 16))
+    opt = torch.optim.Adam(m.parameters(), 1e-2)
+    for _ in range(3):
+        for x, y in digits.train.loader(64, shuffle=True):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(m(x), y).backward()
+            opt.step()
+    m.eval()
+    base = evaluate(m, digits.test.loader(400))
+    cm, _ = compress(m, templates=2, show_progress=False)
+    before = evaluate(cm, digits.test.loader(400))
+    finetune(cm, digits.train.loader(64, shuffle=True), epochs=3, lr=3e-3, show_progress=False)
+    after = evaluate(cm, digits.test.loader(400))
+    assert base > 0.85
+    assert after > before
