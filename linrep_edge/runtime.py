@@ -1,0 +1,182 @@
+"""Run a .lre blob through the C runtime (runtime_c/) via ctypes.
+
+`CRuntime(blob)` verifies the blob with `lr_init` (every offset, size, index and shape, plus the
+CRC-32) and then runs images with `lr_run`, one image at a time in one arena, exactly as firmware
+would. Errors from the C side become `LinRepError` carrying the C status name, code and text.
+
+The shared library is `<repo>/runtime_c/build/host/liblinrep.so` (build it with `make -C runtime_c`)
+or the file named by the environment variable LINREP_RUNTIME_LIB.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .errors import LinRepError
+
+DEFAULT_LIB = Path(__file__).resolve().parent.parent / "runtime_c" / "build" / "host" / "liblinrep.so"
+MAX_RANK = 4  # LR_MAX_RANK in linrep.h
+ARENA_ALIGN = 16  # LR_ARENA_ALIGN in linrep.h
+
+_lib: ctypes.CDLL | None = None
+_lib_path: Path | None = None
+
+
+def library_path() -> Path:
+    """Where the shared library is looked for: $LINREP_RUNTIME_LIB, else the in-repo build."""
+    env = os.environ.get("LINREP_RUNTIME_LIB")
+    return Path(env) if env else DEFAULT_LIB
+
+
+def load_library() -> ctypes.CDLL:
+    """Load (once per path) the C runtime and declare its function signatures."""
+    global _lib, _lib_path
+    path = library_path()
+    if _lib is not None and _lib_path == path:
+        return _lib
+    if not path.is_file():
+        raise LinRepError(f"C runtime library not found at {path}; build it with `make -C runtime_c`")
+    try:
+        lib = ctypes.CDLL(str(path))
+    except OSError as exc:
+        raise LinRepError(f"cannot load the C runtime library {path}: {exc}") from None
+    p, sz, i32p = ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_int32)
+    szp, up = ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(ctypes.c_uint)
+    sigs: dict[str, tuple[object, list[object]]] = {
+        "lr_status_str": (ctypes.c_char_p, [ctypes.c_int]),
+        "lr_model_sizeof": (sz, []),
+        "lr_init": (ctypes.c_int, [p, p, sz]),
+        "lr_error_location": (ctypes.c_int, [p, i32p, i32p]),
+        "lr_arena_size": (ctypes.c_int, [p, szp]),
+        "lr_activation_lower_bound": (ctypes.c_int, [p, szp]),
+        "lr_input_size": (ctypes.c_int, [p, szp]),
+        "lr_output_size": (ctypes.c_int, [p, szp]),
+        "lr_input_shape": (ctypes.c_int, [p, i32p, up]),
+        "lr_output_shape": (ctypes.c_int, [p, i32p, up]),
+        "lr_op_count": (ctypes.c_int, [p, up]),
+        "lr_op_info": (ctypes.c_int, [p, ctypes.c_uint, up, ctypes.POINTER(ctypes.c_char_p)]),
+        "lr_run": (ctypes.c_int, [p, p, sz, p, sz, p, sz]),
+        "lr_run_hooked": (ctypes.c_int, [p, p, sz, p, sz, p, sz, p, p]),
+    }
+    for name, (res, args) in sigs.items():
+        fn = getattr(lib, name)
+        fn.restype = res
+        fn.argtypes = args
+    _lib, _lib_path = lib, path
+    return lib
+
+
+def status_text(code: int) -> str:
+    """lr_status_str of a C status code."""
+    return load_library().lr_status_str(code).decode()
+
+
+def _status_names() -> dict[int, str]:
+    header = Path(__file__).resolve().parent.parent / "runtime_c" / "include" / "linrep.h"
+    names: dict[int, str] = {}
+    if header.is_file():
+        import re
+
+        for m in re.finditer(r"X\((LR_\w+),\s*(-?\d+),", header.read_text()):
+            names[int(m.group(2))] = m.group(1)
+    return names
+
+
+class CRuntime:
+    """A blob verified and ready to run in the C runtime.
+
+    The blob is copied once into a ctypes buffer that lives as long as this object (the C side
+    reads it in place). `run` takes a batch (N, *input_shape) and returns (N, *output_shape).
+    """
+
+    def __init__(self, blob: bytes, where: str = "blob") -> None:
+        self._lib = load_library()
+        self.where = where
+        self._blob = (ctypes.c_ubyte * max(len(blob), 1)).from_buffer_copy(blob if blob else b"\0")
+        n_words = (self._lib.lr_model_sizeof() + 7) // 8
+        self._model = (ctypes.c_uint64 * n_words)()
+        code = self._lib.lr_init(ctypes.byref(self._model), ctypes.byref(self._blob), len(blob))
+        if code != 0:
+            op, tensor = ctypes.c_int32(), ctypes.c_int32()
+            self._lib.lr_error_location(ctypes.byref(self._model), ctypes.byref(op), ctypes.byref(tensor))
+            loc = "".join([f", op {op.value}" if op.value >= 0 else "",
+                           f", tensor {tensor.value}" if tensor.value >= 0 else ""])
+            raise LinRepError(f"{where}: C runtime rejected the blob: {self._error(code)}{loc}")
+        self.arena_bytes = self._query("lr_arena_size")
+        self.activation_lower_bound_bytes = self._query("lr_activation_lower_bound")
+        self.input_size = self._query("lr_input_size")
+        self.output_size = self._query("lr_output_size")
+        self.input_shape = self._shape("lr_input_shape")
+        self.output_shape = self._shape("lr_output_shape")
+        count = ctypes.c_uint()
+        self._check(self._lib.lr_op_count(ctypes.byref(self._model), ctypes.byref(count)))
+        self.num_ops = count.value
+        # Arena with room to align its start to ARENA_ALIGN (lr_run aligns it internally anyway).
+        self._arena = np.zeros(self.arena_bytes + ARENA_ALIGN, dtype=np.uint8)
+
+    def _error(self, code: int) -> str:
+        name = _status_names().get(code, "LR_?")
+        return f"{status_text(code)} ({name} = {code})"
+
+    def _check(self, code: int) -> None:
+        if code != 0:
+            raise LinRepError(f"{self.where}: C runtime error: {self._error(code)}")
+
+    def _query(self, fn: str) -> int:
+        out = ctypes.c_size_t()
+        self._check(getattr(self._lib, fn)(ctypes.byref(self._model), ctypes.byref(out)))
+        return int(out.value)
+
+    def _shape(self, fn: str) -> tuple[int, ...]:
+        dims = (ctypes.c_int32 * MAX_RANK)()
+        rank = ctypes.c_uint()
+        self._check(getattr(self._lib, fn)(ctypes.byref(self._model), dims, ctypes.byref(rank)))
+        return tuple(int(d) for d in dims[: rank.value])
+
+    def op_info(self, index: int) -> tuple[int, str]:
+        """(OpType value, name) of op `index`."""
+        t = ctypes.c_uint()
+        name = ctypes.c_char_p()
+        self._check(self._lib.lr_op_info(ctypes.byref(self._model), index, ctypes.byref(t), ctypes.byref(name)))
+        return int(t.value), (name.value or b"").decode()
+
+    def run(self, x: np.ndarray, arena_bytes: int | None = None,
+            hook: Callable[[int], None] | None = None) -> np.ndarray:
+        """Outputs for a batch `x` of shape (N, *input_shape), as float32 (N, *output_shape).
+
+        arena_bytes: pass fewer bytes than `arena_bytes` to exercise the C side's size check
+        (raises LinRepError). hook: called with the op index after each op (lr_run_hooked).
+        """
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if x.shape[1:] != self.input_shape:
+            raise LinRepError(f"{self.where}: input batch shape {x.shape} does not match the model input "
+                              f"(N, {', '.join(map(str, self.input_shape))})")
+        n = x.shape[0]
+        out = np.empty((n, *self.output_shape), dtype=np.float32)
+        base = self._arena.ctypes.data
+        arena = base + (-base) % ARENA_ALIGN
+        size = self.arena_bytes if arena_bytes is None else arena_bytes
+        model = ctypes.byref(self._model)
+        cb = None
+        if hook is not None:
+            cb = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint)(lambda _ctx, k: hook(int(k)))
+        xp, op = x.ctypes.data, out.ctypes.data
+        xs, os_ = self.input_size * 4, self.output_size * 4
+        for i in range(n):
+            if cb is None:
+                code = self._lib.lr_run(model, arena, size, xp + i * xs, self.input_size,
+                                        op + i * os_, self.output_size)
+            else:
+                code = self._lib.lr_run_hooked(model, arena, size, xp + i * xs, self.input_size,
+                                               op + i * os_, self.output_size, ctypes.cast(cb, ctypes.c_void_p), None)
+            if code != 0:
+                self._check(code)
+        return out
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.run(x)

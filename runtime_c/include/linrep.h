@@ -1,0 +1,289 @@
+/*
+ * linrep.h -- the linrep-edge C runtime: run a .lre network read in place.
+ *
+ * This is the runtime's only public header. C99; needs <stddef.h> and <stdint.h> only.
+ *
+ * A .lre blob (FlatBuffers, schema linrep_edge/schema/lre.fbs) holds a whole CNN: tensor shapes, ops
+ * in execution order, dense constants (fp32 or fp16) and LinRep convolutions whose kernels are
+ * w = a * T[idx] + b (T a template from a codebook, idx a packed index, a and b fp16).
+ *
+ * Life cycle:
+ *
+ *     lr_model m;
+ *     if (lr_init(&m, blob, blob_len) != LR_OK) ...       verifies everything, once
+ *     lr_arena_size(&m, &n);                                caller provides n bytes (16-byte aligned)
+ *     lr_run(&m, arena, n, input, in_len, output, out_len); as often as wanted
+ *
+ * Guarantees:
+ * - Verify once, then read. lr_init checks every offset, length and value of the blob it will ever
+ *   use (structure, CRC-32, shapes, parameters, every packed index). After it succeeds, the run path
+ *   reads the blob without further checks. A truncated, corrupted or hostile blob makes lr_init
+ *   return an error; it never makes the runtime read outside [blob, blob + size).
+ * - Zero copy. The blob is read in place (it may live in flash) and must stay valid and unchanged
+ *   while the model is used. Nothing of it is copied to RAM except activations and a scratch of
+ *   at most one output channel's reconstructed kernels.
+ * - No allocation, no global mutable state, no I/O. All RAM is the caller's: the lr_model struct,
+ *   the arena and the input/output buffers. Every function is reentrant; one lr_model may be used
+ *   by several threads at once if each lr_run call has its own arena and output buffer.
+ * - Arithmetic is fp32 throughout; kernels are rebuilt as `a * t + b` (multiply, then add: build
+ *   with -ffp-contract=off so that compilers do not fuse it). The same summation order is used
+ *   for LinRep and dense weights, so identical weights give bit-identical results.
+ *
+ * Byte order of the blob is little-endian (FlatBuffers); it is read through byte helpers, so the
+ * runtime works on either host byte order and on any blob alignment.
+ */
+#ifndef LINREP_H
+#define LINREP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Format versions this runtime reads: 1 .. LR_FORMAT_VERSION. */
+#define LR_FORMAT_VERSION 1u
+
+/* Largest tensor rank (activations are [C, H, W] or [F]; constants up to [Cout, Cin/g, kh, kw]). */
+#define LR_MAX_RANK 4
+
+/* Alignment of the arena and of every buffer planned inside it, in bytes. */
+#define LR_ARENA_ALIGN 16u
+
+/*
+ * Limits. lr_init keeps one 16-byte planning record per tensor on its stack (so it needs about
+ * 16 * LR_MAX_TENSORS + 512 bytes of stack); blobs with more tensors or ops are refused with
+ * LR_ERR_TOO_MANY. Both can be raised at build time (-DLR_MAX_TENSORS=512); LR_MAX_OPS may not
+ * exceed 65000 (op indices are stored in 16 bits).
+ */
+#ifndef LR_MAX_TENSORS
+#define LR_MAX_TENSORS 128u
+#endif
+#ifndef LR_MAX_OPS
+#define LR_MAX_OPS 65000u
+#endif
+
+/*
+ * Status codes. LR_OK is 0; every error is negative. Codes and their texts (lr_status_str) come
+ * from this one list: X(name, value, text).
+ */
+#define LR_STATUS_LIST(X)                                                                          \
+    X(LR_OK, 0, "ok")                                                                              \
+    /* A required pointer argument was NULL. */                                                    \
+    X(LR_ERR_NULL_ARG, -1, "null argument")                                                        \
+    /* The blob is shorter than its header, or its root table lies past the end. */                \
+    X(LR_ERR_TRUNCATED, -2, "blob truncated or too small")                                         \
+    /* Bytes 4..7 are not the file identifier "LRE1": not a .lre blob. */                          \
+    X(LR_ERR_BAD_IDENTIFIER, -3, "bad file identifier (not a .lre blob)")                          \
+    /* format_version is 0 (invalid) or newer than LR_FORMAT_VERSION (upgrade the runtime). */     \
+    X(LR_ERR_VERSION, -4, "unsupported format version")                                            \
+    /* Model.crc32 is missing or differs from the CRC-32 of the blob: corrupted or truncated. */   \
+    X(LR_ERR_CRC, -5, "CRC-32 mismatch (blob corrupted or truncated)")                             \
+    /* An offset (root, vtable, table, vector, string) points outside the blob. */                 \
+    X(LR_ERR_OUT_OF_BOUNDS, -6, "offset out of bounds")                                            \
+    /* A table or vtable is malformed: misaligned, or a field lies outside its table. */           \
+    X(LR_ERR_BAD_TABLE, -7, "malformed table or vtable")                                           \
+    /* A vector or string has a bad length or alignment, or a string lacks its terminator. */      \
+    X(LR_ERR_BAD_VECTOR, -8, "bad vector length or alignment")                                     \
+    /* A tensor shape is invalid: rank not 1..LR_MAX_RANK, a dimension < 1, or too many elements. */\
+    X(LR_ERR_BAD_TENSOR, -9, "bad tensor shape")                                                   \
+    /* A tensor id is out of range, read before it is written, written twice, or the model input */\
+    /* is written by an op. */                                                                     \
+    X(LR_ERR_BAD_GRAPH, -10, "bad tensor reference or op order")                                   \
+    /* An op parameter is invalid (stride, dilation, kernel, padding, groups, channel counts, */    \
+    /* number of inputs, constant references) or its inputs have the wrong rank. */                \
+    X(LR_ERR_BAD_PARAMS, -11, "bad op parameters")                                                 \
+    /* An op's stored output shape differs from the one computed from its inputs and parameters. */\
+    X(LR_ERR_SHAPE_MISMATCH, -12, "op output shape does not match its inputs")                     \
+    /* A packed template index is >= the codebook size K. */                                       \
+    X(LR_ERR_INDEX_RANGE, -13, "template index out of codebook range")                             \
+    /* LinRep index_bits is not in 1..16, or the packed index vector has the wrong byte count. */  \
+    X(LR_ERR_INDEX_WIDTH, -14, "bad index bit width or packed length")                             \
+    /* A codebook is invalid: kernel size or K < 1, bad dtype, wrong number of values, or its */    \
+    /* kernel size differs from the op's. */                                                       \
+    X(LR_ERR_BAD_CODEBOOK, -15, "bad codebook")                                                    \
+    /* A constant is invalid: bad dtype, wrong number of values for its shape or dtype, or a */     \
+    /* shape that does not fit its use (weight, bias, slopes); or LinRep a/b of the wrong length. */\
+    X(LR_ERR_BAD_CONSTANT, -16, "bad constant")                                                    \
+    /* A size computed from the blob does not fit in 32 bits (blob > 2 GiB, arena, products). */   \
+    X(LR_ERR_OVERFLOW, -17, "size overflow")                                                       \
+    /* The arena passed to lr_run is smaller than lr_arena_size (plus alignment slack). */         \
+    X(LR_ERR_ARENA_TOO_SMALL, -18, "arena too small")                                              \
+    /* input_len or output_len differs from lr_input_size / lr_output_size. */                     \
+    X(LR_ERR_IO_SIZE, -19, "input or output length mismatch")                                      \
+    /* More than LR_MAX_TENSORS tensors or LR_MAX_OPS ops. */                                      \
+    X(LR_ERR_TOO_MANY, -20, "too many tensors or ops")                                             \
+    /* An op type this runtime does not know (a newer producer). */                                \
+    X(LR_ERR_UNSUPPORTED_OP, -21, "unsupported op type")                                           \
+    /* The lr_model was not set up by a successful lr_init. */                                     \
+    X(LR_ERR_NOT_INITIALIZED, -22, "model not initialised (lr_init failed or not called)")        \
+    /* An index argument (op index) is out of range. */                                            \
+    X(LR_ERR_RANGE, -23, "argument out of range")
+
+typedef enum lr_status {
+#define LR_STATUS_ENUM_(name, value, text) name = (value),
+    LR_STATUS_LIST(LR_STATUS_ENUM_)
+#undef LR_STATUS_ENUM_
+} lr_status;
+
+/*
+ * A verified model: small, fixed size, owned by the caller (stack, static or heap). It refers to
+ * the blob and holds a few offsets and sizes; it holds no other pointer. Treat the fields as
+ * private: they may change between versions. Copying the struct is allowed.
+ */
+typedef struct lr_model {
+    const unsigned char *blob; /* the caller's blob, read in place */
+    uint32_t size;             /* blob bytes */
+    uint32_t magic;            /* set by a successful lr_init */
+    uint32_t root;             /* byte offset of the Model table */
+    uint32_t tensors;          /* byte offsets of the first element of each vector, and counts */
+    uint32_t ops;
+    uint32_t constants;
+    uint32_t codebooks;
+    uint32_t n_tensors;
+    uint32_t n_ops;
+    uint32_t n_constants;
+    uint32_t n_codebooks;
+    int32_t input;             /* tensor ids */
+    int32_t output;
+    uint32_t input_len;        /* elements */
+    uint32_t output_len;
+    uint32_t plan_bytes;       /* arena: planning records, activations, kernel scratch */
+    uint32_t act_bytes;
+    uint32_t scratch_bytes;
+    uint32_t act_lower_bound;
+    int32_t fail_op;           /* where lr_init failed (-1: not in an op / not in a tensor) */
+    int32_t fail_tensor;
+} lr_model;
+
+/*
+ * Called by lr_run_hooked after op `op_index` (0-based, execution order) has written its output.
+ * `ctx` is the caller's pointer, passed through unchanged. It must not call back into the runtime
+ * with the same arena.
+ */
+typedef void (*lr_op_hook)(void *ctx, unsigned op_index);
+
+/*
+ * lr_status_str: a short, static, NUL-terminated English text for `status` ("ok" for LR_OK and
+ * "unknown status" for a value that is not an lr_status). Never returns NULL. Thread-safe.
+ */
+const char *lr_status_str(lr_status status);
+
+/*
+ * lr_init: verify `blob` (`size` bytes) completely and set up `*m` to run it.
+ *
+ * Checks, in this order: arguments; size and file identifier "LRE1"; the root table; format_version
+ * (1 .. LR_FORMAT_VERSION); the CRC-32 (zlib's, over the whole blob with the 4 bytes of the crc32
+ * field read as zero); every vtable, table, vector and string offset and length; every tensor shape;
+ * every constant and codebook size and dtype; every packed index (< K); the graph (tensor ids in
+ * range, each tensor written at most once and before it is read, the input never written); every
+ * op's parameters and its output shape recomputed from its inputs; the arena plan (sizes fit 32 bits).
+ *
+ * Returns LR_OK, or the first error found (any error code except LR_ERR_ARENA_TOO_SMALL,
+ * LR_ERR_IO_SIZE, LR_ERR_NOT_INITIALIZED and LR_ERR_RANGE). On error `*m` is cleared (lr_run then
+ * refuses it) except for the location reported by lr_error_location.
+ *
+ * Memory: writes `*m` only; no allocation. Stack: about 16 * LR_MAX_TENSORS + 512 bytes (2.5 KB
+ * with the default limit on Cortex-M4, -Os).
+ * Time: linear in the blob size plus O(tensors^2) for the plan. The blob is not modified and must
+ * outlive every use of `*m`. Thread-safe (touches nothing but `*m`).
+ */
+lr_status lr_init(lr_model *m, const void *blob, size_t size);
+
+/*
+ * lr_error_location: after lr_init failed, the op and the tensor it was checking (-1 for either when
+ * the error is not about one), e.g. op 3 for a bad stride in op 3. After success both are -1.
+ * Returns LR_ERR_NULL_ARG if any argument is NULL, otherwise LR_OK. Thread-safe.
+ */
+lr_status lr_error_location(const lr_model *m, int32_t *op_index, int32_t *tensor_index);
+
+/*
+ * lr_arena_size: the number of bytes of arena lr_run needs, for an arena aligned to LR_ARENA_ALIGN.
+ * (A misaligned arena is aligned up inside lr_run and needs up to LR_ARENA_ALIGN - 1 more bytes.)
+ * The arena holds, in order: the plan (16 bytes per tensor), the activations (tensors share
+ * buffers when their lifetimes do not overlap, greedy first-fit by size) and the kernel scratch
+ * (one output channel's kernels, Cin/groups * kh * kw floats, for LinRep and fp16 convs).
+ * Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED or LR_OK. Thread-safe.
+ */
+lr_status lr_arena_size(const lr_model *m, size_t *bytes);
+
+/*
+ * lr_activation_lower_bound: bytes of activations that must coexist at the busiest op: the maximum
+ * over ops of the sum of numel * 4 over the tensors live at that op (the model input from the start,
+ * the op's inputs and output, every tensor still to be read later, and the model output to the end).
+ * No plan that keeps whole tensors and gives an op's output its own buffer can use less; compare
+ * with lr_arena_size (which adds the plan records, alignment and kernel scratch) to judge the planner.
+ * Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED or LR_OK. Thread-safe.
+ */
+lr_status lr_activation_lower_bound(const lr_model *m, size_t *bytes);
+
+/*
+ * lr_input_size / lr_output_size: number of float elements of the model input / output.
+ * Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED or LR_OK. Thread-safe.
+ */
+lr_status lr_input_size(const lr_model *m, size_t *elems);
+lr_status lr_output_size(const lr_model *m, size_t *elems);
+
+/*
+ * lr_input_shape / lr_output_shape: the shape without batch dimension ([C, H, W] or [F]): writes
+ * `*rank` (1 .. LR_MAX_RANK) and dims[0 .. rank-1]; dims must hold LR_MAX_RANK values.
+ * Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED or LR_OK. Thread-safe.
+ */
+lr_status lr_input_shape(const lr_model *m, int32_t dims[LR_MAX_RANK], unsigned *rank);
+lr_status lr_output_shape(const lr_model *m, int32_t dims[LR_MAX_RANK], unsigned *rank);
+
+/*
+ * lr_op_count: number of ops (what lr_op_hook's op_index counts).
+ * Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED or LR_OK. Thread-safe.
+ */
+lr_status lr_op_count(const lr_model *m, unsigned *count);
+
+/*
+ * lr_op_info: the type (the schema's OpType value: linrep_edge/schema/lre.fbs, 0 = CONV2D,
+ * 1 = LINREP_CONV2D, ...) and the name (module path in the source model) of op `op_index`.
+ * `*name` points into the blob (NUL-terminated, "" when the op has none). Either output pointer may
+ * be NULL if not wanted. Returns LR_ERR_NULL_ARG (m NULL), LR_ERR_NOT_INITIALIZED, LR_ERR_RANGE
+ * (op_index >= lr_op_count) or LR_OK. Thread-safe.
+ */
+lr_status lr_op_info(const lr_model *m, unsigned op_index, unsigned *type, const char **name);
+
+/*
+ * lr_run: run the model on one input.
+ *
+ * `input` holds input_len floats (the input shape, row-major, no batch dimension); `output`
+ * receives output_len floats. `arena` is arena_bytes bytes of caller memory, ideally aligned to
+ * LR_ARENA_ALIGN; its contents on entry are ignored and on return are unspecified (each call
+ * rebuilds the plan at its head, O(tensors^2) steps). The input is copied into the arena first and
+ * the output written last, so `input` and `output` may be the same buffer; neither may overlap
+ * the arena.
+ *
+ * Returns LR_OK; LR_ERR_NULL_ARG (m, arena, input or output NULL); LR_ERR_NOT_INITIALIZED;
+ * LR_ERR_IO_SIZE (input_len or output_len wrong); LR_ERR_ARENA_TOO_SMALL (nothing is run and
+ * `output` is untouched). No other error is possible: the blob was verified by lr_init.
+ *
+ * Thread-safe for distinct arenas and outputs; reads the blob and `*m`, writes the arena and
+ * `output`. No allocation; stack use is small and constant.
+ */
+lr_status lr_run(const lr_model *m, void *arena, size_t arena_bytes, const float *input,
+                 size_t input_len, float *output, size_t output_len);
+
+/*
+ * lr_run_hooked: lr_run, calling hook(ctx, k) after op k has run (hook may be NULL). The hook sees
+ * ops in execution order, k = 0 .. lr_op_count - 1; it is not called when lr_run fails its
+ * argument checks. Same contract as lr_run otherwise.
+ */
+lr_status lr_run_hooked(const lr_model *m, void *arena, size_t arena_bytes, const float *input,
+                        size_t input_len, float *output, size_t output_len, lr_op_hook hook,
+                        void *ctx);
+
+/*
+ * lr_model_sizeof: sizeof(lr_model), for foreign-function bindings that allocate it themselves.
+ */
+size_t lr_model_sizeof(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LINREP_H */

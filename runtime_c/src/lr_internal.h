@@ -1,0 +1,313 @@
+/*
+ * lr_internal.h -- private declarations of the linrep-edge C runtime (not installed).
+ *
+ * Three layers, each trusting the one below it:
+ *   1. byte helpers (little-endian reads, fp16 decoding, index unpacking): pure functions;
+ *   2. the reader (lr_read.c): FlatBuffers accessors with NO bounds checks, valid only on a blob
+ *      that lr_verify_structure accepted;
+ *   3. the verifier (lr_verify.c), the planner (lr_plan.c) and the run path (lr_run.c + op kernels).
+ */
+#ifndef LR_INTERNAL_H
+#define LR_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "linrep.h"
+#include "lr_schema.h"
+
+#define LR_MODEL_MAGIC 0x314C524Cu /* set in lr_model.magic by a successful lr_init */
+#define LR_NO_OP 0xFFFFu           /* lr_plan_entry.first/last: no op */
+#define LR_OP_TYPE_COUNT 16u       /* OpType values 0 .. 15 are known */
+
+/* Largest blob size accepted (FlatBuffers offsets are 32-bit; keep all sums below 2^31). */
+#define LR_MAX_BLOB_BYTES 0x7FFFFFF0u
+/* Largest tensor or constant element count: numel * 4 bytes, aligned, stays below 2^31. */
+#define LR_MAX_NUMEL 0x1FFFFFF0u
+
+/* ---------------------------------------------------------------------------------------------- */
+/* 1. Byte helpers                                                                                */
+/* ---------------------------------------------------------------------------------------------- */
+
+static inline uint32_t lr_le16(const unsigned char *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8);
+}
+
+static inline uint32_t lr_le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+/* Two's-complement int32 from its bit pattern, without implementation-defined conversions. */
+static inline int32_t lr_as_i32(uint32_t v)
+{
+    return v < 0x80000000u ? (int32_t)v : (int32_t)(v - 0x80000000u) - (int32_t)0x7FFFFFFF - 1;
+}
+
+static inline int32_t lr_lei32(const unsigned char *p)
+{
+    return lr_as_i32(lr_le32(p));
+}
+
+static inline float lr_lef32(const unsigned char *p)
+{
+    uint32_t u = lr_le32(p);
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/*
+ * IEEE 754 binary16 bit pattern -> float, exactly (every binary16 value is a binary32 value):
+ * zeros keep their sign, subnormals are normalised, inf stays inf, NaN stays NaN with its payload.
+ */
+static inline float lr_fp16_to_f32(uint32_t h)
+{
+    uint32_t sign = (h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1Fu;
+    uint32_t mant = h & 0x3FFu;
+    uint32_t bits;
+    float f;
+    if (exp == 0x1Fu) {
+        bits = sign | 0x7F800000u | (mant << 13); /* inf or NaN */
+    } else if (exp != 0u) {
+        bits = sign | ((exp + 112u) << 23) | (mant << 13); /* normal: rebias 15 -> 127 */
+    } else if (mant == 0u) {
+        bits = sign; /* +-0 */
+    } else {
+        /* subnormal: mant * 2^-24; shift until the implicit bit (0x400) appears */
+        uint32_t e = 113u; /* exponent of 2^-14 in binary32, less one per shift below */
+        while ((mant & 0x400u) == 0u) {
+            mant <<= 1;
+            e--;
+        }
+        bits = sign | (e << 23) | ((mant & 0x3FFu) << 13);
+    }
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/*
+ * Index n of a packed little-endian bit stream of `width`-bit values (1..16): stream bits
+ * [n*width, (n+1)*width), bit 0 lowest; stream bit j is bit j%8 of byte j/8 (see bitpack.py).
+ * Reads only the 1..3 bytes that hold the value, so never past ceil(count*width/8) bytes.
+ * Example, width 3, values [5, 1, 7]: bytes 0xCD 0x01.
+ */
+static inline uint32_t lr_unpack_index(const unsigned char *bytes, uint32_t n, uint32_t width)
+{
+    uint32_t bit = n * width;
+    uint32_t q = bit >> 3;
+    uint32_t sh = bit & 7u;
+    uint32_t nbytes = (sh + width + 7u) >> 3;
+    uint32_t v = bytes[q];
+    if (nbytes > 1u) {
+        v |= (uint32_t)bytes[q + 1u] << 8;
+    }
+    if (nbytes > 2u) {
+        v |= (uint32_t)bytes[q + 2u] << 16;
+    }
+    return (v >> sh) & ((1u << width) - 1u);
+}
+
+/* A run of fp32 or fp16 values in the blob (read in place). p == NULL: absent. */
+typedef struct lr_values {
+    const unsigned char *p;
+    uint32_t f16; /* 1: binary16 bit patterns (2 bytes each); 0: fp32 (4 bytes each) */
+} lr_values;
+
+static inline float lr_value(lr_values v, uint32_t i)
+{
+    return v.f16 ? lr_fp16_to_f32(lr_le16(v.p + 2u * i)) : lr_lef32(v.p + 4u * i);
+}
+
+/* CRC-32 (IEEE 802.3, zlib.crc32): crc = lr_crc32_update(0, data, n) for a whole buffer. */
+uint32_t lr_crc32_update(uint32_t crc, const unsigned char *data, size_t n);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* 2. Reader: FlatBuffers accessors. NO checks: only for blobs lr_verify_structure accepted.     */
+/* Positions are byte offsets from the blob start; 0 means "absent" (no field can sit at 0).     */
+/* ---------------------------------------------------------------------------------------------- */
+
+/* Absolute position of field `slot` of the table at `t`, or 0 if the field is absent. */
+static inline uint32_t lr_field(const unsigned char *b, uint32_t t, uint32_t slot)
+{
+    uint32_t vt = t - lr_le32(b + t); /* soffset: vtable = table - soffset (mod 2^32) */
+    uint32_t entry = 4u + 2u * slot;
+    uint32_t fo;
+    if (entry + 2u > lr_le16(b + vt)) {
+        return 0u;
+    }
+    fo = lr_le16(b + vt + entry);
+    return fo == 0u ? 0u : t + fo;
+}
+
+static inline int32_t lr_get_i32(const unsigned char *b, uint32_t t, uint32_t slot, int32_t def)
+{
+    uint32_t p = lr_field(b, t, slot);
+    return p ? lr_lei32(b + p) : def;
+}
+
+static inline uint32_t lr_get_u32(const unsigned char *b, uint32_t t, uint32_t slot, uint32_t def)
+{
+    uint32_t p = lr_field(b, t, slot);
+    return p ? lr_le32(b + p) : def;
+}
+
+static inline uint32_t lr_get_u8(const unsigned char *b, uint32_t t, uint32_t slot, uint32_t def)
+{
+    uint32_t p = lr_field(b, t, slot);
+    return p ? (uint32_t)b[p] : def;
+}
+
+static inline float lr_get_f32(const unsigned char *b, uint32_t t, uint32_t slot, float def)
+{
+    uint32_t p = lr_field(b, t, slot);
+    return p ? lr_lef32(b + p) : def;
+}
+
+/* Target of an offset field (table, vector or string), or 0 if absent. */
+static inline uint32_t lr_get_ref(const unsigned char *b, uint32_t t, uint32_t slot)
+{
+    uint32_t p = lr_field(b, t, slot);
+    return p ? p + lr_le32(b + p) : 0u;
+}
+
+/* Vector field: position of its first element (0 if absent) and its length in *n (0 if absent). */
+static inline uint32_t lr_get_vec(const unsigned char *b, uint32_t t, uint32_t slot, uint32_t *n)
+{
+    uint32_t v = lr_get_ref(b, t, slot);
+    if (v == 0u) {
+        *n = 0u;
+        return 0u;
+    }
+    *n = lr_le32(b + v);
+    return v + 4u;
+}
+
+/* Element i of a vector of tables whose elements start at `elems`: the table's position. */
+static inline uint32_t lr_vec_table(const unsigned char *b, uint32_t elems, uint32_t i)
+{
+    uint32_t p = elems + 4u * i;
+    return p + lr_le32(b + p);
+}
+
+/* One op, decoded from its table (absent fields take the schema defaults). */
+typedef struct lr_op {
+    uint32_t type;
+    uint32_t name;     /* string position, 0 if absent */
+    uint32_t inputs;   /* position of the first int32 tensor id */
+    uint32_t n_inputs;
+    int32_t output;
+    int32_t kh, kw, sh, sw, pt, pl, pb, pr, dh, dw;
+    int32_t groups;
+    int32_t out_ch;
+    uint32_t count_include_pad;
+    float alpha;
+    int32_t weight;
+    int32_t bias;
+    uint32_t linrep;   /* LinRep table position, 0 if absent */
+} lr_op;
+
+/* A constant: dtype, shape (rank 0 = one value), values vector (length n). */
+typedef struct lr_const {
+    uint32_t dtype;
+    uint32_t rank;     /* as stored (may exceed LR_MAX_RANK in an unverified blob) */
+    int32_t dims[LR_MAX_RANK];
+    uint32_t f32, n_f32; /* vector elements and lengths */
+    uint32_t f16, n_f16;
+} lr_const;
+
+/* A codebook: K templates of kh x kw values, template-major. */
+typedef struct lr_codebook {
+    int32_t kh, kw, k;
+    uint32_t dtype;
+    uint32_t f32, n_f32;
+    uint32_t f16, n_f16;
+} lr_codebook;
+
+/* The LinRep weights of one op. */
+typedef struct lr_linrep {
+    int32_t codebook;
+    uint32_t bits;
+    uint32_t idx, n_idx; /* packed index bytes */
+    uint32_t a, n_a;     /* fp16 bit patterns */
+    uint32_t b, n_b;
+} lr_linrep;
+
+int32_t lr_op_input(const lr_model *m, const lr_op *op, uint32_t i);
+void lr_read_op(const lr_model *m, uint32_t k, lr_op *op);
+/* Shape of tensor `id`: returns its stored rank, copies min(rank, LR_MAX_RANK) dims. */
+uint32_t lr_tensor_shape(const lr_model *m, uint32_t id, int32_t dims[LR_MAX_RANK]);
+void lr_read_const(const lr_model *m, uint32_t id, lr_const *c);
+void lr_read_codebook(const lr_model *m, uint32_t id, lr_codebook *cb);
+void lr_read_linrep(const lr_model *m, uint32_t table, lr_linrep *lr);
+/* Values of a verified constant / codebook, in place. */
+lr_values lr_const_values(const lr_model *m, const lr_const *c);
+lr_values lr_codebook_values(const lr_model *m, const lr_codebook *cb);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* 3. Verifier, planner, kernels                                                                  */
+/* ---------------------------------------------------------------------------------------------- */
+
+/* Where verification failed (copied into lr_model.fail_op / fail_tensor). */
+typedef struct lr_where {
+    int32_t op;
+    int32_t tensor;
+} lr_where;
+
+/* Structure of the Model table only: root offset, vtable, inline fields. Cheap. */
+lr_status lr_verify_root(const unsigned char *b, uint32_t size, uint32_t *root);
+/* Every table, vector and string reachable from the Model table. */
+lr_status lr_verify_structure(const unsigned char *b, uint32_t size, uint32_t root);
+/* Tensors, constants, codebooks, ops: values, shapes, parameters (structure already verified). */
+lr_status lr_verify_semantics(const lr_model *m, uint32_t *scratch_floats, lr_where *where);
+
+/* One planning record per tensor (16 bytes). */
+typedef struct lr_plan_entry {
+    uint32_t offset; /* bytes from the start of the activation region */
+    uint32_t size;   /* bytes, multiple of LR_ARENA_ALIGN; 0: tensor never used */
+    uint16_t first;  /* op that writes it (0 for the model input), LR_NO_OP if unused */
+    uint16_t last;   /* last op that reads it (the model output: the last op) */
+    uint16_t next;   /* planner's list of placed buffers, sorted by offset */
+    uint16_t placed;
+} lr_plan_entry;
+
+/*
+ * Lifetimes (checking the graph: ids in range, written once and before being read, input never
+ * written), then the greedy plan: *act_bytes is the activation region size. If lower_bound is not
+ * NULL it receives the activation lower bound (see lr_activation_lower_bound).
+ */
+lr_status lr_plan(const lr_model *m, lr_plan_entry *e, uint32_t *act_bytes, uint32_t *lower_bound,
+                  lr_where *where);
+
+/* Geometry of a sliding-window op (conv or pool) on one [c, h, w] input. */
+typedef struct lr_geom {
+    int32_t c, h, w;        /* conv: input channels of one group */
+    int32_t kh, kw, sh, sw, dh, dw;
+    int32_t pt, pl, pb, pr;
+    int32_t oh, ow;
+} lr_geom;
+
+/* Kernels of one output channel, [c][kh][kw]: floats in RAM, or fp32 little-endian in the blob. */
+typedef struct lr_weights {
+    const float *f;           /* if not NULL */
+    const unsigned char *le;  /* otherwise */
+} lr_weights;
+
+void lr_conv2d_channel(const lr_geom *g, const float *x, lr_weights w, float bias, float *y);
+void lr_linear(const float *x, uint32_t in, uint32_t out, lr_values w, lr_values bias, float *y);
+void lr_max_pool2d(const lr_geom *g, const float *x, float *y);
+void lr_avg_pool2d(const lr_geom *g, int count_include_pad, const float *x, float *y);
+void lr_adaptive_avg_pool2d(const lr_geom *g, const float *x, float *y);
+void lr_relu(const float *x, uint32_t n, float *y);
+void lr_relu6(const float *x, uint32_t n, float *y);
+void lr_leaky_relu(const float *x, uint32_t n, float alpha, float *y);
+void lr_prelu(const float *x, uint32_t c, uint32_t inner, lr_values slopes, uint32_t n_slopes, float *y);
+void lr_sigmoid(const float *x, uint32_t n, float *y);
+void lr_hardswish(const float *x, uint32_t n, float *y);
+void lr_softmax(const float *x, uint32_t n, float *y);
+void lr_add(const float *a, const float *b, uint32_t n, float *y);
+
+#endif /* LR_INTERNAL_H */

@@ -1,0 +1,248 @@
+/*
+ * lr_model.c -- lr_init (verify everything once, plan the arena) and the model queries.
+ */
+#include "lr_internal.h"
+
+#if LR_MAX_TENSORS > 65000u || LR_MAX_TENSORS < 1u
+#error "LR_MAX_TENSORS must be 1 .. 65000 (planning records hold 16-bit tensor ids)"
+#endif
+#if LR_MAX_OPS > 65000u
+#error "LR_MAX_OPS must be at most 65000 (planning records hold 16-bit op indices)"
+#endif
+
+static uint32_t align_up(uint32_t n)
+{
+    return (n + (LR_ARENA_ALIGN - 1u)) & ~(LR_ARENA_ALIGN - 1u);
+}
+
+static uint32_t numel_of(const lr_model *m, int32_t id)
+{
+    int32_t dims[LR_MAX_RANK];
+    uint32_t rank = lr_tensor_shape(m, (uint32_t)id, dims), n = 1u, i;
+    for (i = 0; i < rank; i++) {
+        n *= (uint32_t)dims[i];
+    }
+    return n;
+}
+
+/* CRC-32 of the blob with the 4 bytes at crc_pos read as zero. */
+static uint32_t blob_crc(const unsigned char *b, uint32_t size, uint32_t crc_pos)
+{
+    static const unsigned char zeros[4] = {0, 0, 0, 0};
+    uint32_t crc = lr_crc32_update(0u, b, crc_pos);
+    crc = lr_crc32_update(crc, zeros, 4u);
+    return lr_crc32_update(crc, b + crc_pos + 4u, size - crc_pos - 4u);
+}
+
+static lr_status init(lr_model *m, const unsigned char *b, size_t size, lr_where *where)
+{
+    uint32_t root, version, crc_pos, scratch_floats, act_bytes, lower;
+    uint64_t total;
+    lr_plan_entry plan[LR_MAX_TENSORS];
+    lr_status s;
+
+    if (size < 8u) {
+        return LR_ERR_TRUNCATED;
+    }
+    if (size > LR_MAX_BLOB_BYTES) {
+        return LR_ERR_OVERFLOW;
+    }
+    if (memcmp(b + 4, LR_FILE_IDENTIFIER, 4) != 0) {
+        return LR_ERR_BAD_IDENTIFIER;
+    }
+    m->blob = b;
+    m->size = (uint32_t)size;
+    s = lr_verify_root(b, m->size, &root);
+    if (s != LR_OK) {
+        return s;
+    }
+    /* The Model table's inline fields are now known to be inside the blob. */
+    version = lr_get_u32(b, root, LR_MODEL_FORMAT_VERSION, 0u);
+    if (version < 1u || version > LR_FORMAT_VERSION) {
+        return LR_ERR_VERSION;
+    }
+    crc_pos = lr_field(b, root, LR_MODEL_CRC32);
+    if (crc_pos == 0u || blob_crc(b, m->size, crc_pos) != lr_le32(b + crc_pos)) {
+        return LR_ERR_CRC;
+    }
+    s = lr_verify_structure(b, m->size, root);
+    if (s != LR_OK) {
+        return s;
+    }
+    /* From here on the reader may be used. */
+    m->root = root;
+    m->tensors = lr_get_vec(b, root, LR_MODEL_TENSORS, &m->n_tensors);
+    m->ops = lr_get_vec(b, root, LR_MODEL_OPS, &m->n_ops);
+    m->constants = lr_get_vec(b, root, LR_MODEL_CONSTANTS, &m->n_constants);
+    m->codebooks = lr_get_vec(b, root, LR_MODEL_CODEBOOKS, &m->n_codebooks);
+    m->input = lr_get_i32(b, root, LR_MODEL_INPUT, 0);
+    m->output = lr_get_i32(b, root, LR_MODEL_OUTPUT, 0);
+    s = lr_verify_semantics(m, &scratch_floats, where);
+    if (s != LR_OK) {
+        return s;
+    }
+    s = lr_plan(m, plan, &act_bytes, &lower, where);
+    if (s != LR_OK) {
+        return s;
+    }
+    m->input_len = numel_of(m, m->input);
+    m->output_len = numel_of(m, m->output);
+    m->plan_bytes = align_up(m->n_tensors * (uint32_t)sizeof(lr_plan_entry));
+    m->act_bytes = act_bytes;
+    m->scratch_bytes = align_up(scratch_floats * 4u); /* scratch_floats <= LR_MAX_NUMEL */
+    m->act_lower_bound = lower;
+    total = (uint64_t)m->plan_bytes + m->act_bytes + m->scratch_bytes;
+    if (total > LR_MAX_BLOB_BYTES) {
+        return LR_ERR_OVERFLOW;
+    }
+    return LR_OK;
+}
+
+lr_status lr_init(lr_model *m, const void *blob, size_t size)
+{
+    lr_where where;
+    lr_status s;
+    if (m == NULL) {
+        return LR_ERR_NULL_ARG;
+    }
+    memset(m, 0, sizeof *m);
+    m->fail_op = -1;
+    m->fail_tensor = -1;
+    if (blob == NULL) {
+        return LR_ERR_NULL_ARG;
+    }
+    where.op = -1;
+    where.tensor = -1;
+    s = init(m, (const unsigned char *)blob, size, &where);
+    if (s != LR_OK) {
+        memset(m, 0, sizeof *m);
+        m->fail_op = where.op;
+        m->fail_tensor = where.tensor;
+        return s;
+    }
+    m->magic = LR_MODEL_MAGIC;
+    return LR_OK;
+}
+
+static int ready(const lr_model *m)
+{
+    return m->magic == LR_MODEL_MAGIC;
+}
+
+lr_status lr_error_location(const lr_model *m, int32_t *op_index, int32_t *tensor_index)
+{
+    if (m == NULL || op_index == NULL || tensor_index == NULL) {
+        return LR_ERR_NULL_ARG;
+    }
+    *op_index = m->fail_op;
+    *tensor_index = m->fail_tensor;
+    return LR_OK;
+}
+
+lr_status lr_arena_size(const lr_model *m, size_t *bytes)
+{
+    if (m == NULL || bytes == NULL) {
+        return LR_ERR_NULL_ARG;
+    }
+    if (!ready(m)) {
+        return LR_ERR_NOT_INITIALIZED;
+    }
+    *bytes = (size_t)m->plan_bytes + m->act_bytes + m->scratch_bytes;
+    return LR_OK;
+}
+
+lr_status lr_activation_lower_bound(const lr_model *m, size_t *bytes)
+{
+    if (m == NULL || bytes == NULL) {
+        return LR_ERR_NULL_ARG;
+    }
+    if (!ready(m)) {
+        return LR_ERR_NOT_INITIALIZED;
+    }
+    *bytes = m->act_lower_bound;
+    return LR_OK;
+}
+
+static lr_status io_size(const lr_model *m, size_t *elems, int output)
+{
+    if (m == NULL || elems == NULL) {
+        return LR_ERR_NULL_ARG;
+    }
+    if (!ready(m)) {
+        return LR_ERR_NOT_INITIALIZED;
+    }
+    *elems = output ? m->output_len : m->input_len;
+    return LR_OK;
+}
+
+lr_status lr_input_size(const lr_model *m, size_t *elems)
+{
+    return io_size(m, elems, 0);
+}
+
+lr_status lr_output_size(const lr_model *m, size_t *elems)
+{
+    return io_size(m, elems, 1);
+}
+
+static lr_status io_shape(const lr_model *m, int32_t dims[LR_MAX_RANK], unsigned *rank, int output)
+{
+    if (m == NULL || dims == NULL || rank == NULL) {
+        return LR_ERR_NULL_ARG;
+    }
+    if (!ready(m)) {
+        return LR_ERR_NOT_INITIALIZED;
+    }
+    *rank = lr_tensor_shape(m, (uint32_t)(output ? m->output : m->input), dims);
+    return LR_OK;
+}
+
+lr_status lr_input_shape(const lr_model *m, int32_t dims[LR_MAX_RANK], unsigned *rank)
+{
+    return io_shape(m, dims, rank, 0);
+}
+
+lr_status lr_output_shape(const lr_model *m, int32_t dims[LR_MAX_RANK], unsigned *rank)
+{
+    return io_shape(m, dims, rank, 1);
+}
+
+lr_status lr_op_count(const lr_model *m, unsigned *count)
+{
+    if (m == NULL || count == NULL) {
+        return LR_ERR_NULL_ARG;
+    }
+    if (!ready(m)) {
+        return LR_ERR_NOT_INITIALIZED;
+    }
+    *count = m->n_ops;
+    return LR_OK;
+}
+
+lr_status lr_op_info(const lr_model *m, unsigned op_index, unsigned *type, const char **name)
+{
+    lr_op op;
+    if (m == NULL) {
+        return LR_ERR_NULL_ARG;
+    }
+    if (!ready(m)) {
+        return LR_ERR_NOT_INITIALIZED;
+    }
+    if (op_index >= m->n_ops) {
+        return LR_ERR_RANGE;
+    }
+    lr_read_op(m, op_index, &op);
+    if (type != NULL) {
+        *type = op.type;
+    }
+    if (name != NULL) {
+        /* a verified string: length, bytes, NUL */
+        *name = op.name ? (const char *)(m->blob + op.name + 4u) : "";
+    }
+    return LR_OK;
+}
+
+size_t lr_model_sizeof(void)
+{
+    return sizeof(lr_model);
+}

@@ -1,0 +1,750 @@
+/*
+ * lr_verify.c -- the verifier: the only code that looks at untrusted bytes.
+ *
+ * lr_verify_root / lr_verify_structure check the FlatBuffers structure (flatcc-style: every
+ * table, vtable, field, vector and string reachable from the root lies inside the buffer, aligned,
+ * with lengths that fit), driven by a description of the schema's tables below.
+ * lr_verify_semantics then reads the now well-formed blob with the reader (lr_read.c) and checks
+ * values: shapes, dtypes, sizes, indices, op parameters and each op's output shape.
+ *
+ * FlatBuffers layout recap (all little-endian): the buffer starts with a uint32 offset to the root
+ * table and the 4-byte file identifier. A table starts with an int32 soffset: its vtable sits at
+ * table - soffset. A vtable is uint16 [vtable bytes, table inline bytes, field offsets...]; field i
+ * is at table + entry i (0: absent, the schema default applies). An offset field holds a uint32
+ * relative to its own position, pointing forward to a table, a vector (uint32 length, then the
+ * elements) or a string (a vector of bytes followed by a NUL).
+ */
+#include "lr_internal.h"
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Structure                                                                                      */
+/* ---------------------------------------------------------------------------------------------- */
+
+enum field_kind {
+    K_U8,        /* ubyte, bool, enum */
+    K_4,         /* int32, uint32, float */
+    K_STRING,
+    K_VEC1,      /* vector of 1-byte scalars */
+    K_VEC2,      /* vector of 2-byte scalars */
+    K_VEC4,      /* vector of 4-byte scalars */
+    K_TABLE,
+    K_VEC_TABLE
+};
+
+struct table_desc;
+
+typedef struct field_desc {
+    uint8_t slot;
+    uint8_t kind;
+    const struct table_desc *sub; /* K_TABLE / K_VEC_TABLE: the referenced table type */
+} field_desc;
+
+typedef struct table_desc {
+    const field_desc *fields;
+    uint32_t n_fields;
+} table_desc;
+
+#define N_FIELDS(a) ((uint32_t)(sizeof(a) / sizeof((a)[0])))
+
+static const field_desc tensor_fields[] = {
+    {LR_TENSOR_SHAPE, K_VEC4, NULL},
+    {LR_TENSOR_NAME, K_STRING, NULL},
+};
+static const table_desc tensor_desc = {tensor_fields, N_FIELDS(tensor_fields)};
+
+static const field_desc constant_fields[] = {
+    {LR_CONSTANT_DTYPE, K_U8, NULL},
+    {LR_CONSTANT_SHAPE, K_VEC4, NULL},
+    {LR_CONSTANT_F32, K_VEC4, NULL},
+    {LR_CONSTANT_F16, K_VEC2, NULL},
+};
+static const table_desc constant_desc = {constant_fields, N_FIELDS(constant_fields)};
+
+static const field_desc codebook_fields[] = {
+    {LR_CODEBOOK_KERNEL_H, K_4, NULL},
+    {LR_CODEBOOK_KERNEL_W, K_4, NULL},
+    {LR_CODEBOOK_SIZE, K_4, NULL},
+    {LR_CODEBOOK_DTYPE, K_U8, NULL},
+    {LR_CODEBOOK_F32, K_VEC4, NULL},
+    {LR_CODEBOOK_F16, K_VEC2, NULL},
+};
+static const table_desc codebook_desc = {codebook_fields, N_FIELDS(codebook_fields)};
+
+static const field_desc linrep_fields[] = {
+    {LR_LIN_REP_CODEBOOK, K_4, NULL},
+    {LR_LIN_REP_INDEX_BITS, K_U8, NULL},
+    {LR_LIN_REP_INDICES, K_VEC1, NULL},
+    {LR_LIN_REP_A, K_VEC2, NULL},
+    {LR_LIN_REP_B, K_VEC2, NULL},
+};
+static const table_desc linrep_desc = {linrep_fields, N_FIELDS(linrep_fields)};
+
+static const field_desc op_fields[] = {
+    {LR_OP_TYPE, K_U8, NULL},
+    {LR_OP_NAME, K_STRING, NULL},
+    {LR_OP_INPUTS, K_VEC4, NULL},
+    {LR_OP_OUTPUT, K_4, NULL},
+    {LR_OP_KERNEL_H, K_4, NULL},
+    {LR_OP_KERNEL_W, K_4, NULL},
+    {LR_OP_STRIDE_H, K_4, NULL},
+    {LR_OP_STRIDE_W, K_4, NULL},
+    {LR_OP_PAD_TOP, K_4, NULL},
+    {LR_OP_PAD_LEFT, K_4, NULL},
+    {LR_OP_PAD_BOTTOM, K_4, NULL},
+    {LR_OP_PAD_RIGHT, K_4, NULL},
+    {LR_OP_DILATION_H, K_4, NULL},
+    {LR_OP_DILATION_W, K_4, NULL},
+    {LR_OP_GROUPS, K_4, NULL},
+    {LR_OP_OUT_CHANNELS, K_4, NULL},
+    {LR_OP_COUNT_INCLUDE_PAD, K_U8, NULL},
+    {LR_OP_ALPHA, K_4, NULL},
+    {LR_OP_WEIGHT, K_4, NULL},
+    {LR_OP_BIAS, K_4, NULL},
+    {LR_OP_LINREP, K_TABLE, &linrep_desc},
+};
+static const table_desc op_desc = {op_fields, N_FIELDS(op_fields)};
+
+static const field_desc model_fields[] = {
+    {LR_MODEL_CRC32, K_4, NULL},
+    {LR_MODEL_FORMAT_VERSION, K_4, NULL},
+    {LR_MODEL_PRODUCER, K_STRING, NULL},
+    {LR_MODEL_TENSORS, K_VEC_TABLE, &tensor_desc},
+    {LR_MODEL_INPUT, K_4, NULL},
+    {LR_MODEL_OUTPUT, K_4, NULL},
+    {LR_MODEL_OPS, K_VEC_TABLE, &op_desc},
+    {LR_MODEL_CONSTANTS, K_VEC_TABLE, &constant_desc},
+    {LR_MODEL_CODEBOOKS, K_VEC_TABLE, &codebook_desc},
+    {LR_MODEL_METADATA, K_STRING, NULL},
+};
+static const table_desc model_desc = {model_fields, N_FIELDS(model_fields)};
+
+/* The buffer being verified. */
+typedef struct vbuf {
+    const unsigned char *b;
+    uint32_t size;
+} vbuf;
+
+/* A table whose header and vtable were checked. */
+typedef struct vtab {
+    uint32_t t;     /* table position */
+    uint32_t vt;    /* vtable position */
+    uint32_t vsize; /* vtable bytes */
+    uint32_t tsize; /* table inline bytes */
+} vtab;
+
+/* Table at t: soffset inside, vtable inside and well-formed, inline bytes inside. */
+static lr_status check_table(const vbuf *v, uint32_t t, vtab *out)
+{
+    uint32_t so;
+    int64_t vt;
+    if (t > v->size || v->size - t < 4u) {
+        return LR_ERR_OUT_OF_BOUNDS;
+    }
+    if ((t & 3u) != 0u) {
+        return LR_ERR_BAD_TABLE;
+    }
+    so = lr_le32(v->b + t);
+    vt = (int64_t)t - (int64_t)lr_as_i32(so);
+    if (vt < 0 || vt > (int64_t)v->size - 4) {
+        return LR_ERR_OUT_OF_BOUNDS;
+    }
+    out->t = t;
+    out->vt = (uint32_t)vt;
+    if ((out->vt & 1u) != 0u) {
+        return LR_ERR_BAD_TABLE;
+    }
+    out->vsize = lr_le16(v->b + out->vt);
+    out->tsize = lr_le16(v->b + out->vt + 2u);
+    if (out->vsize < 4u || (out->vsize & 1u) != 0u || out->tsize < 4u) {
+        return LR_ERR_BAD_TABLE;
+    }
+    if (out->vsize > v->size - out->vt || out->tsize > v->size - t) {
+        return LR_ERR_OUT_OF_BOUNDS;
+    }
+    return LR_OK;
+}
+
+/* Offset of field `slot` inside the table (0: absent); checks `width` bytes fit the table. */
+static lr_status field_offset(const vbuf *v, const vtab *tab, uint32_t slot, uint32_t width,
+                              uint32_t *fo)
+{
+    uint32_t entry = 4u + 2u * slot;
+    *fo = 0u;
+    if (entry + 2u > tab->vsize) {
+        return LR_OK; /* beyond the vtable: absent */
+    }
+    *fo = lr_le16(v->b + tab->vt + entry);
+    if (*fo != 0u && (*fo < 4u || *fo > tab->tsize || tab->tsize - *fo < width)) {
+        return LR_ERR_BAD_TABLE;
+    }
+    return LR_OK;
+}
+
+/* An offset field at position p: aligned, pointing forward inside the buffer with 4 bytes there. */
+static lr_status follow(const vbuf *v, uint32_t p, uint32_t *target)
+{
+    uint32_t u;
+    if ((p & 3u) != 0u) {
+        return LR_ERR_BAD_TABLE;
+    }
+    u = lr_le32(v->b + p);
+    if (u == 0u || u > v->size - p || v->size - p - u < 4u) {
+        return LR_ERR_OUT_OF_BOUNDS;
+    }
+    *target = p + u;
+    return LR_OK;
+}
+
+/* A vector at `vec` of n elements of `elem` bytes (plus a NUL for strings) inside the buffer. */
+static lr_status check_vector(const vbuf *v, uint32_t vec, uint32_t elem, int is_string, uint32_t *n)
+{
+    uint64_t bytes;
+    if ((vec & 3u) != 0u) {
+        return LR_ERR_BAD_VECTOR;
+    }
+    *n = lr_le32(v->b + vec);
+    bytes = (uint64_t)*n * elem + (is_string ? 1u : 0u);
+    if (bytes > (uint64_t)(v->size - vec - 4u)) {
+        return LR_ERR_BAD_VECTOR;
+    }
+    if (is_string && v->b[vec + 4u + *n] != 0u) {
+        return LR_ERR_BAD_VECTOR;
+    }
+    return LR_OK;
+}
+
+static lr_status verify_table(const vbuf *v, uint32_t t, const table_desc *d, int deep);
+
+static lr_status verify_field(const vbuf *v, const vtab *tab, const field_desc *f, int deep)
+{
+    static const uint8_t vec_elem[] = {0, 0, 1, 1, 2, 4, 0, 4}; /* by kind; strings are bytes */
+    uint32_t width = f->kind == K_U8 ? 1u : 4u;
+    uint32_t fo, target, n, i;
+    lr_status s = field_offset(v, tab, f->slot, width, &fo);
+    if (s != LR_OK || fo == 0u || f->kind == K_U8 || f->kind == K_4) {
+        return s;
+    }
+    if (!deep) {
+        return LR_OK;
+    }
+    s = follow(v, tab->t + fo, &target);
+    if (s != LR_OK) {
+        return s;
+    }
+    if (f->kind == K_TABLE) {
+        return verify_table(v, target, f->sub, deep);
+    }
+    s = check_vector(v, target, vec_elem[f->kind], f->kind == K_STRING, &n);
+    if (s != LR_OK || f->kind != K_VEC_TABLE) {
+        return s;
+    }
+    for (i = 0; i < n; i++) {
+        uint32_t elem;
+        s = follow(v, target + 4u + 4u * i, &elem);
+        if (s == LR_OK) {
+            s = verify_table(v, elem, f->sub, deep);
+        }
+        if (s != LR_OK) {
+            return s;
+        }
+    }
+    return LR_OK;
+}
+
+/* Recursion depth is bounded by the schema: Model -> Op -> LinRep. */
+static lr_status verify_table(const vbuf *v, uint32_t t, const table_desc *d, int deep)
+{
+    vtab tab;
+    uint32_t i;
+    lr_status s = check_table(v, t, &tab);
+    for (i = 0; s == LR_OK && i < d->n_fields; i++) {
+        s = verify_field(v, &tab, &d->fields[i], deep);
+    }
+    return s;
+}
+
+lr_status lr_verify_root(const unsigned char *b, uint32_t size, uint32_t *root)
+{
+    vbuf v;
+    v.b = b;
+    v.size = size;
+    *root = lr_le32(b);
+    if (*root > size || size - *root < 4u) {
+        return LR_ERR_TRUNCATED;
+    }
+    return verify_table(&v, *root, &model_desc, 0);
+}
+
+lr_status lr_verify_structure(const unsigned char *b, uint32_t size, uint32_t root)
+{
+    vbuf v;
+    v.b = b;
+    v.size = size;
+    return verify_table(&v, root, &model_desc, 1);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Semantics                                                                                      */
+/* ---------------------------------------------------------------------------------------------- */
+
+/* Element count of dims[0..rank-1], or 0 if rank is outside 1..LR_MAX_RANK (rank_min 0 allows a
+ * scalar), a dimension is < 1 or the count exceeds LR_MAX_NUMEL. */
+static uint32_t checked_numel(uint32_t rank, uint32_t rank_min, const int32_t *dims)
+{
+    uint64_t n = 1u;
+    uint32_t i;
+    if (rank < rank_min || rank > LR_MAX_RANK) {
+        return 0u;
+    }
+    for (i = 0; i < rank; i++) {
+        if (dims[i] < 1) {
+            return 0u;
+        }
+        n *= (uint64_t)dims[i];
+        if (n > LR_MAX_NUMEL) {
+            return 0u;
+        }
+    }
+    return (uint32_t)n;
+}
+
+static lr_status verify_tensors(const lr_model *m, lr_where *where)
+{
+    uint32_t i;
+    for (i = 0; i < m->n_tensors; i++) {
+        int32_t dims[LR_MAX_RANK];
+        uint32_t rank = lr_tensor_shape(m, i, dims);
+        if (checked_numel(rank, 1u, dims) == 0u) {
+            where->tensor = (int32_t)i;
+            return LR_ERR_BAD_TENSOR;
+        }
+    }
+    return LR_OK;
+}
+
+static lr_status verify_constants(const lr_model *m)
+{
+    uint32_t i;
+    for (i = 0; i < m->n_constants; i++) {
+        lr_const c;
+        uint32_t numel;
+        lr_read_const(m, i, &c);
+        numel = checked_numel(c.rank, 0u, c.dims);
+        if (numel == 0u) {
+            return LR_ERR_BAD_CONSTANT;
+        }
+        if (c.dtype == LR_DTYPE_F32) {
+            if (c.n_f32 != numel || c.n_f16 != 0u) {
+                return LR_ERR_BAD_CONSTANT;
+            }
+        } else if (c.dtype == LR_DTYPE_F16) {
+            if (c.n_f16 != numel || c.n_f32 != 0u) {
+                return LR_ERR_BAD_CONSTANT;
+            }
+        } else {
+            return LR_ERR_BAD_CONSTANT;
+        }
+    }
+    return LR_OK;
+}
+
+static lr_status verify_codebooks(const lr_model *m)
+{
+    uint32_t i;
+    for (i = 0; i < m->n_codebooks; i++) {
+        lr_codebook cb;
+        int32_t dims[3];
+        uint32_t numel;
+        lr_read_codebook(m, i, &cb);
+        dims[0] = cb.k;
+        dims[1] = cb.kh;
+        dims[2] = cb.kw;
+        numel = checked_numel(3u, 3u, dims);
+        if (numel == 0u || cb.k > 65536) {
+            return LR_ERR_BAD_CODEBOOK;
+        }
+        if (cb.dtype == LR_DTYPE_F32) {
+            if (cb.n_f32 != numel || cb.n_f16 != 0u) {
+                return LR_ERR_BAD_CODEBOOK;
+            }
+        } else if (cb.dtype == LR_DTYPE_F16) {
+            if (cb.n_f16 != numel || cb.n_f32 != 0u) {
+                return LR_ERR_BAD_CODEBOOK;
+            }
+        } else {
+            return LR_ERR_BAD_CODEBOOK;
+        }
+    }
+    return LR_OK;
+}
+
+/* A tensor shape: rank and dims (rank 0 marks "not computed"). */
+typedef struct shape {
+    uint32_t rank;
+    int32_t d[LR_MAX_RANK];
+} shape;
+
+static void get_shape(const lr_model *m, int32_t id, shape *s)
+{
+    s->rank = lr_tensor_shape(m, (uint32_t)id, s->d);
+}
+
+static int same_shape(const shape *a, const shape *b)
+{
+    uint32_t i;
+    if (a->rank != b->rank) {
+        return 0;
+    }
+    for (i = 0; i < a->rank; i++) {
+        if (a->d[i] != b->d[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static uint32_t shape_numel(const shape *s)
+{
+    uint32_t n = 1u, i;
+    for (i = 0; i < s->rank; i++) {
+        n *= (uint32_t)s->d[i]; /* tensors were checked: fits */
+    }
+    return n;
+}
+
+static void set3(shape *s, int64_t c, int64_t h, int64_t w)
+{
+    s->rank = 3u;
+    s->d[0] = (int32_t)c;
+    s->d[1] = (int32_t)h;
+    s->d[2] = (int32_t)w;
+}
+
+/* Constant `id` (must exist) with exactly `rank` dims equal to `dims`. */
+static lr_status check_const(const lr_model *m, int32_t id, uint32_t rank, const int32_t *dims)
+{
+    lr_const c;
+    uint32_t i;
+    if (id < 0 || (uint32_t)id >= m->n_constants) {
+        return LR_ERR_BAD_PARAMS;
+    }
+    lr_read_const(m, (uint32_t)id, &c);
+    if (c.rank != rank) {
+        return LR_ERR_BAD_CONSTANT;
+    }
+    for (i = 0; i < rank; i++) {
+        if (c.dims[i] != dims[i]) {
+            return LR_ERR_BAD_CONSTANT;
+        }
+    }
+    return LR_OK;
+}
+
+static lr_status check_bias(const lr_model *m, int32_t id, int32_t n)
+{
+    return id == -1 ? LR_OK : check_const(m, id, 1u, &n);
+}
+
+/* Output extent of a window op along one axis; 0 if invalid. All inputs already >= their minimum. */
+static int64_t window_out(int32_t in, int32_t k, int32_t s, int32_t d, int32_t p0, int32_t p1)
+{
+    int64_t extent = (int64_t)d * (k - 1) + 1;
+    int64_t padded = (int64_t)in + p0 + p1;
+    if (padded < extent) {
+        return 0;
+    }
+    return (padded - extent) / s + 1;
+}
+
+/*
+ * Window parameters: kernel, stride, dilation >= 1, pads >= 0, and small enough that the kernels'
+ * 32-bit index arithmetic cannot overflow: kernel extent, stride, padded input extent and kernel
+ * area all <= 2^30 (every intermediate stays within +-2^31).
+ */
+static int window_params_ok(const lr_op *op, const shape *in)
+{
+    const int64_t lim = (int64_t)1 << 30;
+    if (!(op->kh >= 1 && op->kw >= 1 && op->sh >= 1 && op->sw >= 1 && op->dh >= 1 && op->dw >= 1 &&
+          op->pt >= 0 && op->pl >= 0 && op->pb >= 0 && op->pr >= 0)) {
+        return 0;
+    }
+    return (int64_t)op->dh * (op->kh - 1) + 1 <= lim && (int64_t)op->dw * (op->kw - 1) + 1 <= lim &&
+           op->sh <= lim && op->sw <= lim && (int64_t)op->kh * op->kw <= lim &&
+           (int64_t)in->d[1] + op->pt + op->pb <= lim && (int64_t)in->d[2] + op->pl + op->pr <= lim;
+}
+
+/* LinRep weights of a conv op: codebook, index width, byte counts and every index < K. */
+static lr_status check_linrep(const lr_model *m, const lr_op *op, int32_t cin_g)
+{
+    lr_linrep lr;
+    lr_codebook cb;
+    uint64_t n64 = (uint64_t)op->out_ch * (uint64_t)cin_g;
+    uint32_t n, i;
+    const unsigned char *bytes;
+    if (op->linrep == 0u) {
+        return LR_ERR_BAD_PARAMS;
+    }
+    lr_read_linrep(m, op->linrep, &lr);
+    if (lr.codebook < 0 || (uint32_t)lr.codebook >= m->n_codebooks) {
+        return LR_ERR_BAD_CODEBOOK;
+    }
+    lr_read_codebook(m, (uint32_t)lr.codebook, &cb);
+    if (cb.kh != op->kh || cb.kw != op->kw) {
+        return LR_ERR_BAD_CODEBOOK;
+    }
+    if (lr.bits < 1u || lr.bits > 16u) {
+        return LR_ERR_INDEX_WIDTH;
+    }
+    if (n64 > LR_MAX_NUMEL) {
+        return LR_ERR_OVERFLOW;
+    }
+    n = (uint32_t)n64;
+    if ((uint64_t)lr.n_idx != ((uint64_t)n * lr.bits + 7u) / 8u) {
+        return LR_ERR_INDEX_WIDTH;
+    }
+    if (lr.n_a != n || lr.n_b != n) {
+        return LR_ERR_BAD_CONSTANT;
+    }
+    bytes = m->blob + lr.idx;
+    for (i = 0; i < n; i++) {
+        if (lr_unpack_index(bytes, i, lr.bits) >= (uint32_t)cb.k) {
+            return LR_ERR_INDEX_RANGE;
+        }
+    }
+    return LR_OK;
+}
+
+/* CONV2D / LINREP_CONV2D: parameters, weights, bias; output shape into *out; scratch floats. */
+static lr_status check_conv(const lr_model *m, const lr_op *op, const shape *in, shape *out,
+                            uint32_t *scratch)
+{
+    int32_t cin_g, wdims[4];
+    int64_t oh, ow, kk;
+    lr_status s;
+    if (op->n_inputs != 1u || in->rank != 3u || !window_params_ok(op, in) || op->groups < 1 ||
+        op->out_ch < 1 || in->d[0] % op->groups != 0 || op->out_ch % op->groups != 0) {
+        return LR_ERR_BAD_PARAMS;
+    }
+    cin_g = in->d[0] / op->groups;
+    oh = window_out(in->d[1], op->kh, op->sh, op->dh, op->pt, op->pb);
+    ow = window_out(in->d[2], op->kw, op->sw, op->dw, op->pl, op->pr);
+    kk = (int64_t)op->kh * op->kw * cin_g;
+    if (oh < 1 || ow < 1 || oh > LR_MAX_NUMEL || ow > LR_MAX_NUMEL || kk > LR_MAX_NUMEL) {
+        return LR_ERR_BAD_PARAMS;
+    }
+    set3(out, op->out_ch, oh, ow);
+    if (op->type == LR_OP_TYPE_LINREP_CONV2D) {
+        s = check_linrep(m, op, cin_g);
+        if (s == LR_OK && (uint32_t)kk > *scratch) {
+            *scratch = (uint32_t)kk;
+        }
+    } else {
+        lr_const c;
+        wdims[0] = op->out_ch;
+        wdims[1] = cin_g;
+        wdims[2] = op->kh;
+        wdims[3] = op->kw;
+        s = check_const(m, op->weight, 4u, wdims);
+        if (s == LR_OK) {
+            lr_read_const(m, (uint32_t)op->weight, &c);
+            if (c.dtype == LR_DTYPE_F16 && (uint32_t)kk > *scratch) {
+                *scratch = (uint32_t)kk;
+            }
+        }
+    }
+    return s != LR_OK ? s : check_bias(m, op->bias, op->out_ch);
+}
+
+static lr_status check_pool(const lr_op *op, const shape *in, shape *out)
+{
+    int64_t oh, ow;
+    if (op->n_inputs != 1u || in->rank != 3u || !window_params_ok(op, in)) {
+        return LR_ERR_BAD_PARAMS;
+    }
+    if (op->type == LR_OP_TYPE_MAX_POOL2D) {
+        /* torch: pad <= effective kernel / 2, so every window sees an input value */
+        int64_t eh = (int64_t)op->dh * (op->kh - 1) + 1, ew = (int64_t)op->dw * (op->kw - 1) + 1;
+        if (2 * (int64_t)op->pt > eh || 2 * (int64_t)op->pb > eh || 2 * (int64_t)op->pl > ew ||
+            2 * (int64_t)op->pr > ew) {
+            return LR_ERR_BAD_PARAMS;
+        }
+    } else {
+        /* torch: avg_pool2d has no dilation, pad <= kernel / 2 */
+        if (op->dh != 1 || op->dw != 1 || 2 * (int64_t)op->pt > op->kh || 2 * (int64_t)op->pb > op->kh ||
+            2 * (int64_t)op->pl > op->kw || 2 * (int64_t)op->pr > op->kw) {
+            return LR_ERR_BAD_PARAMS;
+        }
+    }
+    oh = window_out(in->d[1], op->kh, op->sh, op->dh, op->pt, op->pb);
+    ow = window_out(in->d[2], op->kw, op->sw, op->dw, op->pl, op->pr);
+    if (oh < 1 || ow < 1) {
+        return LR_ERR_BAD_PARAMS;
+    }
+    set3(out, in->d[0], oh, ow);
+    return LR_OK;
+}
+
+static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, uint32_t *scratch)
+{
+    shape in, out, stored;
+    uint32_t i;
+    lr_status s = LR_OK;
+    if (op->type >= LR_OP_TYPE_COUNT) {
+        return LR_ERR_UNSUPPORTED_OP;
+    }
+    for (i = 0; i < op->n_inputs; i++) {
+        int32_t id = lr_op_input(m, op, i);
+        if (id < 0 || (uint32_t)id >= m->n_tensors) {
+            return LR_ERR_BAD_GRAPH;
+        }
+    }
+    if (op->output < 0 || (uint32_t)op->output >= m->n_tensors) {
+        return LR_ERR_BAD_GRAPH;
+    }
+    if (op->n_inputs == 0u) {
+        return LR_ERR_BAD_PARAMS;
+    }
+    get_shape(m, lr_op_input(m, op, 0u), &in);
+    get_shape(m, op->output, &stored);
+    out = in; /* elementwise ops */
+    switch (op->type) {
+    case LR_OP_TYPE_CONV2D:
+    case LR_OP_TYPE_LINREP_CONV2D:
+        s = check_conv(m, op, &in, &out, scratch);
+        break;
+    case LR_OP_TYPE_LINEAR: {
+        int32_t wdims[2];
+        if (op->n_inputs != 1u || in.rank != 1u || op->out_ch < 1) {
+            return LR_ERR_BAD_PARAMS;
+        }
+        wdims[0] = op->out_ch;
+        wdims[1] = in.d[0];
+        s = check_const(m, op->weight, 2u, wdims);
+        if (s == LR_OK) {
+            s = check_bias(m, op->bias, op->out_ch);
+        }
+        out.rank = 1u;
+        out.d[0] = op->out_ch;
+        break;
+    }
+    case LR_OP_TYPE_RELU:
+    case LR_OP_TYPE_RELU6:
+    case LR_OP_TYPE_LEAKY_RELU:
+    case LR_OP_TYPE_SIGMOID:
+    case LR_OP_TYPE_HARDSWISH:
+        s = op->n_inputs == 1u ? LR_OK : LR_ERR_BAD_PARAMS;
+        break;
+    case LR_OP_TYPE_PRELU: {
+        lr_const c;
+        if (op->n_inputs != 1u || op->weight < 0 || (uint32_t)op->weight >= m->n_constants) {
+            return LR_ERR_BAD_PARAMS;
+        }
+        lr_read_const(m, (uint32_t)op->weight, &c);
+        i = c.dtype == LR_DTYPE_F16 ? c.n_f16 : c.n_f32;
+        if (i != 1u && i != (uint32_t)in.d[0]) {
+            return LR_ERR_BAD_CONSTANT;
+        }
+        break;
+    }
+    case LR_OP_TYPE_MAX_POOL2D:
+    case LR_OP_TYPE_AVG_POOL2D:
+        s = check_pool(op, &in, &out);
+        break;
+    case LR_OP_TYPE_ADAPTIVE_AVG_POOL2D:
+        /* kernel_h/kernel_w hold the output size; the kernel computes (i + 1) * H in 32 bits */
+        if (op->n_inputs != 1u || in.rank != 3u || op->kh < 1 || op->kw < 1 ||
+            ((int64_t)op->kh + 1) * in.d[1] > 0x7FFFFFFF || ((int64_t)op->kw + 1) * in.d[2] > 0x7FFFFFFF) {
+            return LR_ERR_BAD_PARAMS;
+        }
+        set3(&out, in.d[0], op->kh, op->kw);
+        break;
+    case LR_OP_TYPE_ADD: {
+        shape in2;
+        if (op->n_inputs != 2u) {
+            return LR_ERR_BAD_PARAMS;
+        }
+        get_shape(m, lr_op_input(m, op, 1u), &in2);
+        if (!same_shape(&in, &in2)) {
+            where->tensor = lr_op_input(m, op, 1u);
+            return LR_ERR_SHAPE_MISMATCH;
+        }
+        break;
+    }
+    case LR_OP_TYPE_CONCAT: {
+        int64_t c = 0;
+        for (i = 0; i < op->n_inputs; i++) {
+            shape x;
+            get_shape(m, lr_op_input(m, op, i), &x);
+            if (x.rank != 3u) {
+                return LR_ERR_BAD_PARAMS;
+            }
+            if (x.d[1] != in.d[1] || x.d[2] != in.d[2]) {
+                where->tensor = lr_op_input(m, op, i);
+                return LR_ERR_SHAPE_MISMATCH;
+            }
+            c += x.d[0];
+        }
+        if (c > LR_MAX_NUMEL) {
+            return LR_ERR_OVERFLOW;
+        }
+        set3(&out, c, in.d[1], in.d[2]);
+        break;
+    }
+    case LR_OP_TYPE_RESHAPE:
+        if (op->n_inputs != 1u) {
+            return LR_ERR_BAD_PARAMS;
+        }
+        if (shape_numel(&in) != shape_numel(&stored)) {
+            where->tensor = op->output;
+            return LR_ERR_SHAPE_MISMATCH;
+        }
+        out = stored;
+        break;
+    case LR_OP_TYPE_SOFTMAX:
+        if (op->n_inputs != 1u || in.rank != 1u) {
+            return LR_ERR_BAD_PARAMS;
+        }
+        break;
+    default:
+        return LR_ERR_UNSUPPORTED_OP;
+    }
+    if (s != LR_OK) {
+        return s;
+    }
+    if (!same_shape(&out, &stored)) {
+        where->tensor = op->output;
+        return LR_ERR_SHAPE_MISMATCH;
+    }
+    return LR_OK;
+}
+
+lr_status lr_verify_semantics(const lr_model *m, uint32_t *scratch_floats, lr_where *where)
+{
+    lr_status s;
+    uint32_t k;
+    *scratch_floats = 0u;
+    if (m->n_tensors > LR_MAX_TENSORS || m->n_ops > LR_MAX_OPS || m->n_ops > 65000u) {
+        return LR_ERR_TOO_MANY;
+    }
+    if (m->input < 0 || (uint32_t)m->input >= m->n_tensors || m->output < 0 ||
+        (uint32_t)m->output >= m->n_tensors) {
+        return LR_ERR_BAD_GRAPH;
+    }
+    s = verify_tensors(m, where);
+    if (s == LR_OK) {
+        s = verify_constants(m);
+    }
+    if (s == LR_OK) {
+        s = verify_codebooks(m);
+    }
+    for (k = 0; s == LR_OK && k < m->n_ops; k++) {
+        lr_op op;
+        lr_read_op(m, k, &op);
+        where->op = (int32_t)k;
+        s = check_op(m, &op, where, scratch_floats);
+    }
+    if (s == LR_OK) {
+        where->op = -1;
+    }
+    return s;
+}

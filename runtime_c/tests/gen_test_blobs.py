@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""Write the blobs the C tests run: `gen_test_blobs.py OUT_DIR` (called by runtime_c/Makefile).
+
+For each case NAME it writes NAME.lre (packed by linrep_edge.pack), NAME.in (N inputs, float32
+little-endian, row-major) and NAME.ref (the N outputs of GraphModel, the torch reference of exactly
+what the blob holds). manifest.txt lists "NAME N" per line (test_blobs.c reads it); corrupt.txt
+names the blobs that `make sanitize` sweeps with test_corrupt.
+
+Hostile blobs: well-formed FlatBuffers with a valid CRC whose values are wrong (extreme pads, strides
+and dilations that would overflow 32-bit index arithmetic, indices >= K, wrong constant sizes, too many
+tensors, ...). reject.txt lists "FILE STATUS" per line: lr_init must return exactly that status (and,
+under `make sanitize`, never trip ASan/UBSan on the way). Deterministic (fixed seeds).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from linrep_edge.capture import capture
+from linrep_edge.compress import compress
+from linrep_edge.execute import GraphModel
+from linrep_edge.ir import Codebook, Graph, LinRepWeights, Op
+from linrep_edge.pack import pack_graph
+from linrep_edge.reader import parse
+
+
+class Tiny(nn.Module):
+    """Small CNN touching most op types: conv (+BN), grouped and depthwise convs, pools, linear."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=2)
+        self.dw = nn.Conv2d(8, 8, (3, 1), padding=(1, 0), groups=8)
+        self.pw = nn.Conv2d(16, 12, 1)
+        self.fc = nn.Linear(12, 5)
+        self.prelu = nn.PReLU(8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.bn1(self.conv1(x)))
+        x = nn.functional.max_pool2d(x, 2)
+        y = self.prelu(self.conv2(x))
+        z = nn.functional.hardswish(self.dw(y))
+        x = torch.cat([y, torch.sigmoid(z) + y], 1)
+        x = nn.functional.avg_pool2d(self.pw(x), 3, stride=1, padding=1, count_include_pad=False)
+        x = nn.functional.leaky_relu(x, 0.1)
+        x = torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
+        return torch.softmax(nn.functional.relu6(self.fc(x)), 1)
+
+
+def _randomize_bn(model: nn.Module) -> None:
+    g = torch.Generator().manual_seed(1)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            with torch.no_grad():
+                m.running_mean.copy_(torch.rand(m.num_features, generator=g) - 0.5)
+                m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+                m.weight.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+                m.bias.copy_(torch.rand(m.num_features, generator=g) - 0.5)
+
+
+def cases() -> dict[str, bytes]:
+    torch.manual_seed(0)
+    model = Tiny().eval()
+    _randomize_bn(model)
+    example = torch.zeros(1, 3, 12, 12)
+    out: dict[str, bytes] = {}
+    out["tiny_dense"] = pack_graph(capture(model, example))
+    g = capture(model, example)
+    for c in g.constants:
+        c.dtype = "fp16"
+    out["tiny_dense_fp16"] = pack_graph(g)
+    lr, _ = compress(model, templates=4, seed=0, show_progress=False, cap_templates=True)
+    out["tiny_linrep"] = pack_graph(capture(lr, example))
+    lr32, _ = compress(model, templates=3, seed=0, show_progress=False, codebook_dtype="fp32", cap_templates=True)
+    out["tiny_linrep_fp32cb"] = pack_graph(capture(lr32, example, codebook_dtype="fp32"))
+    return out
+
+
+def _conv(kind: str = "dense", pads=(1, 1, 1, 1), stride=(1, 1), dilation=(1, 1), kernel=(3, 3), groups: int = 1,
+          shape=(4, 6, 6), cout: int = 4, out_shape=None) -> Graph:
+    """A one-conv graph (output shape as given, else computed) that hostile cases then break."""
+    rng = np.random.default_rng(0)
+    c, h, w = shape
+    kh, kw = kernel
+    oh = (h + pads[0] + pads[2] - dilation[0] * (kh - 1) - 1) // max(stride[0], 1) + 1
+    ow = (w + pads[1] + pads[3] - dilation[1] * (kw - 1) - 1) // max(stride[1], 1) + 1
+    g = Graph(tensors=[], input=-1, output=-1, ops=[])
+    g.input = g.add_tensor(shape)
+    g.output = g.add_tensor(out_shape or (cout, max(oh, 1), max(ow, 1)))
+    common = dict(kernel=kernel, stride=stride, pads=pads, dilation=dilation, groups=groups, out_channels=cout)
+    cin_g = max(c // max(groups, 1), 1)
+    if kind == "linrep":
+        g.codebooks.append(Codebook(rng.standard_normal((4, kh, kw)).astype(np.float32)))
+        shp = (cout, cin_g)
+        lr = LinRepWeights(0, rng.integers(0, 4, shp), np.ones(shp, np.float32), np.zeros(shp, np.float32), 3)
+        g.ops.append(Op("LINREP_CONV2D", "conv", [g.input], g.output, linrep=lr, **common))
+    else:
+        wc = g.add_constant(rng.standard_normal((cout, cin_g, kh, kw)))
+        g.ops.append(Op("CONV2D", "conv", [g.input], g.output, weight=wc, **common))
+    return g
+
+
+def _single(kind: str, in_shape, out_shape, **kw) -> Graph:
+    g = Graph(tensors=[], input=-1, output=-1, ops=[])
+    g.input = g.add_tensor(in_shape)
+    g.output = g.add_tensor(out_shape)
+    g.ops.append(Op(kind, kind.lower(), [g.input], g.output, **kw))
+    return g
+
+
+def hostile() -> dict[str, tuple[Graph, str]]:
+    big = 2**31 - 1
+    h: dict[str, tuple[Graph, str]] = {}
+    h["pad_huge_stride_huge"] = (_conv(pads=(big, 0, 0, 0), stride=(2**30, 1), out_shape=(4, 2, 6)), "LR_ERR_BAD_PARAMS")
+    h["stride_zero"] = (_conv(stride=(0, 1), out_shape=(4, 6, 6)), "LR_ERR_BAD_PARAMS")
+    h["pad_negative"] = (_conv(pads=(-1, 1, 1, 1), out_shape=(4, 5, 6)), "LR_ERR_BAD_PARAMS")
+    h["dilation_huge"] = (_conv(dilation=(2**30, 1), pads=(2**30, 1, 2**30, 1), out_shape=(4, 6, 6)),
+                          "LR_ERR_BAD_PARAMS")
+    h["groups_zero"] = (_conv(groups=0, out_shape=(4, 6, 6)), "LR_ERR_BAD_PARAMS")
+    h["groups_not_dividing"] = (_conv(groups=3, shape=(4, 6, 6), cout=3), "LR_ERR_BAD_PARAMS")
+    h["conv_kernel_zero"] = (_conv(kernel=(0, 3), out_shape=(4, 6, 6)), "LR_ERR_BAD_CONSTANT")  # [4,4,0,3] weight
+    h["pool_kernel_zero"] = (_single("MAX_POOL2D", (2, 5, 5), (2, 5, 3), kernel=(0, 3)), "LR_ERR_BAD_PARAMS")
+    g = _conv()
+    g.tensors[g.output].shape = (4, 6, 5)
+    h["conv_output_shape"] = (g, "LR_ERR_SHAPE_MISMATCH")
+    g = _conv()
+    g.ops[0].weight = 7
+    h["weight_id_out_of_range"] = (g, "LR_ERR_BAD_PARAMS")
+    g = _conv()
+    g.constants[0].values = g.constants[0].values[:, :, :2, :]
+    h["weight_wrong_shape"] = (g, "LR_ERR_BAD_CONSTANT")
+    g = _conv()
+    g.ops[0].bias = g.add_constant(np.zeros(5))
+    h["bias_wrong_length"] = (g, "LR_ERR_BAD_CONSTANT")
+    g = _conv("linrep")
+    g.ops[0].linrep.idx[2, 3] = 7  # 3-bit index into a 4-template codebook
+    h["index_out_of_range"] = (g, "LR_ERR_INDEX_RANGE")
+    g = _conv("linrep")
+    g.codebooks[0].templates = g.codebooks[0].templates[:, :2, :]
+    h["codebook_kernel_mismatch"] = (g, "LR_ERR_BAD_CODEBOOK")
+    g = _conv("linrep")
+    g.ops[0].linrep.codebook = 1
+    h["codebook_id_out_of_range"] = (g, "LR_ERR_BAD_CODEBOOK")
+    g = _conv("linrep")
+    g.ops[0].linrep.a = g.ops[0].linrep.a[:3]
+    h["linrep_a_short"] = (g, "LR_ERR_BAD_CONSTANT")
+    h["tensor_numel_overflow"] = (_single("RELU", (2**20, 2**20), (2**20, 2**20)), "LR_ERR_BAD_TENSOR")
+    h["tensor_rank_5"] = (_single("RELU", (1, 1, 1, 1, 2), (1, 1, 1, 1, 2)), "LR_ERR_BAD_TENSOR")
+    h["maxpool_pad_over_half"] = (_single("MAX_POOL2D", (2, 5, 5), (2, 5, 5), kernel=(3, 3), pads=(2, 2, 2, 2),
+                                          stride=(2, 2)), "LR_ERR_BAD_PARAMS")
+    h["avgpool_dilated"] = (_single("AVG_POOL2D", (2, 5, 5), (2, 3, 3), kernel=(2, 2), dilation=(2, 2)),
+                            "LR_ERR_BAD_PARAMS")
+    h["pool_area_huge"] = (_single("MAX_POOL2D", (1, 4, 4), (1, 1, 1), kernel=(2**16, 2**16),
+                                   pads=(2**15, 2**15, 2**15, 2**15)), "LR_ERR_BAD_PARAMS")
+    h["adaptive_huge"] = (_single("ADAPTIVE_AVG_POOL2D", (1, 4, 4), (1, 1, 1), kernel=(2**29, 1)), "LR_ERR_BAD_PARAMS")
+    h["softmax_rank3"] = (_single("SOFTMAX", (2, 3, 3), (2, 3, 3)), "LR_ERR_BAD_PARAMS")
+    h["reshape_numel"] = (_single("RESHAPE", (2, 3, 3), (17,)), "LR_ERR_SHAPE_MISMATCH")
+    h["linear_no_weight"] = (_single("LINEAR", (8,), (3,), out_channels=3), "LR_ERR_BAD_PARAMS")
+    g = _single("RELU", (4,), (4,))
+    g.ops[0].inputs = [g.output]  # reads its own output: never written before
+    h["read_before_write"] = (g, "LR_ERR_BAD_GRAPH")
+    g = _single("RELU", (4,), (4,))
+    g.ops.append(Op("RELU", "again", [g.input], g.output))  # written twice
+    h["written_twice"] = (g, "LR_ERR_BAD_GRAPH")
+    g = _single("RELU", (4,), (4,))
+    g.ops[0].output = g.input  # overwrites the model input
+    h["input_written"] = (g, "LR_ERR_BAD_GRAPH")
+    g = _single("RELU", (4,), (4,))
+    g.output = 5
+    h["output_id_out_of_range"] = (g, "LR_ERR_BAD_GRAPH")
+    g = _single("RELU", (4,), (4,))
+    for _ in range(200):  # more than LR_MAX_TENSORS (128) tensors
+        g.add_tensor((1,))
+    h["too_many_tensors"] = (g, "LR_ERR_TOO_MANY")
+    g = Graph(tensors=[], input=-1, output=-1, ops=[])
+    x = g.input = g.add_tensor((2, 4, 4))
+    y = g.add_tensor((2, 3, 4))
+    g.ops.append(Op("MAX_POOL2D", "p", [x], y, kernel=(2, 1), stride=(1, 1)))
+    g.output = g.add_tensor((4, 4, 4))
+    g.ops.append(Op("CONCAT", "cat", [x, y], g.output))
+    h["concat_height_mismatch"] = (g, "LR_ERR_SHAPE_MISMATCH")
+    return h
+
+
+def main() -> None:
+    out_dir = Path(sys.argv[1])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest = []
+    rng = np.random.default_rng(0)
+    for name, blob in cases().items():
+        ref_model = GraphModel(parse(blob).graph).eval()
+        shape = ref_model.graph.tensors[ref_model.graph.input].shape
+        n = 4
+        x = rng.standard_normal((n, *shape)).astype("<f4")
+        with torch.no_grad():
+            y = ref_model(torch.from_numpy(x)).numpy().astype("<f4")
+        (out_dir / f"{name}.lre").write_bytes(blob)
+        (out_dir / f"{name}.in").write_bytes(x.tobytes())
+        (out_dir / f"{name}.ref").write_bytes(y.tobytes())
+        manifest.append(f"{name} {n}")
+    (out_dir / "corrupt.txt").write_text("tiny_linrep.lre\ntiny_dense_fp16.lre\n")
+    rejects = []
+    for name, (g, status) in hostile().items():
+        (out_dir / f"hostile_{name}.lre").write_bytes(pack_graph(g))
+        rejects.append(f"hostile_{name}.lre {status}")
+    (out_dir / "reject.txt").write_text("\n".join(rejects) + "\n")
+    (out_dir / "manifest.txt").write_text("\n".join(manifest) + "\n")
+
+
+if __name__ == "__main__":
+    main()

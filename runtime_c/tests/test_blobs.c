@@ -1,0 +1,174 @@
+/*
+ * test_blobs.c -- run the blobs written by gen_test_blobs.py and compare with the torch reference.
+ *
+ * For each "NAME N" line of DIR/manifest.txt: lr_init(NAME.lre); run the N inputs of NAME.in in an
+ * arena of exactly lr_arena_size bytes (heap, so ASan sees any overrun); compare with NAME.ref
+ * (|c - r| <= 1e-5 * |r| + 1e-6); check the hook sees every op once, in order; check that every
+ * smaller arena is refused and a misaligned one works with LR_ARENA_ALIGN - 1 extra bytes.
+ * For each "FILE STATUS" line of DIR/reject.txt (hostile blobs): lr_init returns exactly STATUS.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "linrep.h"
+#include "test_util.h"
+
+typedef struct hook_log {
+    unsigned calls;
+    unsigned next;
+    int in_order;
+} hook_log;
+
+static void hook(void *ctx, unsigned op_index)
+{
+    hook_log *h = (hook_log *)ctx;
+    if (op_index != h->next) {
+        h->in_order = 0;
+    }
+    h->next = op_index + 1;
+    h->calls++;
+}
+
+static void run_case(const char *dir, const char *name, size_t n)
+{
+    char path[512];
+    size_t size, in_bytes, ref_bytes, in_len = 0, out_len = 0, arena_bytes = 0, lower = 0, i, k;
+    unsigned char *blob, *arena;
+    float *in, *ref, *out;
+    lr_model m;
+    unsigned ops = 0;
+    hook_log log;
+
+    snprintf(path, sizeof path, "%s/%s.lre", dir, name);
+    blob = tu_read_file(path, &size);
+    snprintf(path, sizeof path, "%s/%s.in", dir, name);
+    in = (float *)(void *)tu_read_file(path, &in_bytes);
+    snprintf(path, sizeof path, "%s/%s.ref", dir, name);
+    ref = (float *)(void *)tu_read_file(path, &ref_bytes);
+
+    TU_CHECK_STATUS(lr_init(&m, blob, size), LR_OK);
+    TU_CHECK_STATUS(lr_input_size(&m, &in_len), LR_OK);
+    TU_CHECK_STATUS(lr_output_size(&m, &out_len), LR_OK);
+    TU_CHECK_STATUS(lr_arena_size(&m, &arena_bytes), LR_OK);
+    TU_CHECK_STATUS(lr_activation_lower_bound(&m, &lower), LR_OK);
+    TU_CHECK_STATUS(lr_op_count(&m, &ops), LR_OK);
+    TU_CHECK(in_bytes == n * in_len * sizeof(float));
+    TU_CHECK(ref_bytes == n * out_len * sizeof(float));
+    TU_CHECK(lower > 0 && lower <= arena_bytes);
+    if (tu_failures) {
+        return;
+    }
+    out = (float *)tu_xmalloc(out_len * sizeof(float));
+    arena = (unsigned char *)tu_xmalloc(arena_bytes + LR_ARENA_ALIGN);
+    for (k = 0; k < n; k++) {
+        memset(&log, 0, sizeof log);
+        log.in_order = 1;
+        TU_CHECK_STATUS(lr_run_hooked(&m, arena, arena_bytes, in + k * in_len, in_len, out, out_len, hook, &log),
+                        LR_OK);
+        TU_CHECK(log.calls == ops && log.in_order);
+        for (i = 0; i < out_len; i++) {
+            float r = ref[k * out_len + i];
+            if (!(fabsf(out[i] - r) <= 1e-5f * fabsf(r) + 1e-6f)) {
+                fprintf(stderr, "%s image %lu output %lu: C %.9g, torch %.9g\n", name, (unsigned long)k,
+                        (unsigned long)i, (double)out[i], (double)r);
+                tu_failures++;
+                break;
+            }
+        }
+    }
+    /* every smaller arena is refused before anything runs */
+    for (i = 0; i < arena_bytes; i++) {
+        if (lr_run(&m, arena, i, in, in_len, out, out_len) != LR_ERR_ARENA_TOO_SMALL) {
+            fprintf(stderr, "%s: arena of %lu < %lu bytes accepted\n", name, (unsigned long)i,
+                    (unsigned long)arena_bytes);
+            tu_failures++;
+            break;
+        }
+    }
+    /* misaligned start (malloc gives 16-byte alignment; +1 is misaligned) */
+    TU_CHECK_STATUS(lr_run(&m, arena + 1, arena_bytes + LR_ARENA_ALIGN - 1, in, in_len, out, out_len), LR_OK);
+    TU_CHECK(fabsf(out[0] - ref[0]) <= 1e-5f * fabsf(ref[0]) + 1e-6f);
+    printf("  %-22s blob %6lu B  arena %6lu B  activation lower bound %6lu B  ops %u\n", name,
+           (unsigned long)size, (unsigned long)arena_bytes, (unsigned long)lower, ops);
+    free(arena);
+    free(out);
+    free(in);
+    free(ref);
+    free(blob);
+}
+
+static const struct {
+    const char *name;
+    lr_status code;
+} status_names[] = {
+#define X_(name, value, text) {#name, name},
+    LR_STATUS_LIST(X_)
+#undef X_
+};
+
+static void run_rejects(const char *dir)
+{
+    char path[512], file[160], want_name[64];
+    FILE *f;
+    int n = 0;
+    snprintf(path, sizeof path, "%s/reject.txt", dir);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "cannot open %s\n", path);
+        tu_failures++;
+        return;
+    }
+    while (fscanf(f, "%159s %63s", file, want_name) == 2) {
+        size_t size, i;
+        unsigned char *blob;
+        lr_model m;
+        lr_status got, want = LR_OK;
+        int32_t op, tensor;
+        for (i = 0; i < sizeof status_names / sizeof status_names[0]; i++) {
+            if (strcmp(status_names[i].name, want_name) == 0) {
+                want = status_names[i].code;
+            }
+        }
+        TU_CHECK(want != LR_OK);
+        snprintf(path, sizeof path, "%s/%s", dir, file);
+        blob = tu_read_file(path, &size);
+        got = lr_init(&m, blob, size);
+        lr_error_location(&m, &op, &tensor);
+        if (got != want) {
+            fprintf(stderr, "%s: lr_init returned %s, expected %s\n", file, lr_status_str(got), lr_status_str(want));
+            tu_failures++;
+        }
+        free(blob);
+        n++;
+    }
+    fclose(f);
+    printf("  %d hostile blobs refused with the expected status\n", n);
+    TU_CHECK(n > 0);
+}
+
+int main(int argc, char **argv)
+{
+    char path[512], name[128];
+    unsigned long n;
+    int cases = 0;
+    FILE *f;
+    if (argc < 2) {
+        fprintf(stderr, "usage: test_blobs DIR (with manifest.txt from gen_test_blobs.py)\n");
+        return 2;
+    }
+    snprintf(path, sizeof path, "%s/manifest.txt", argv[1]);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "cannot open %s\n", path);
+        return 2;
+    }
+    while (fscanf(f, "%127s %lu", name, &n) == 2) {
+        run_case(argv[1], name, (size_t)n);
+        cases++;
+    }
+    fclose(f);
+    TU_CHECK(cases > 0);
+    run_rejects(argv[1]);
+    return tu_report("test_blobs");
+}

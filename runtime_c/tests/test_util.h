@@ -1,0 +1,84 @@
+/*
+ * test_util.h -- helpers shared by the C tests (header-only): checks that count failures, file
+ * reading, a small deterministic RNG.
+ */
+#ifndef LR_TEST_UTIL_H
+#define LR_TEST_UTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int tu_failures = 0;
+
+#define TU_CHECK(cond)                                                                 \
+    do {                                                                               \
+        if (!(cond)) {                                                                 \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);  \
+            tu_failures++;                                                             \
+        }                                                                              \
+    } while (0)
+
+#define TU_CHECK_STATUS(expr, expected)                                                          \
+    do {                                                                                         \
+        lr_status tu_got_ = (expr);                                                              \
+        if (tu_got_ != (expected)) {                                                             \
+            fprintf(stderr, "%s:%d: %s returned %d (%s), expected %d (%s)\n", __FILE__, __LINE__, \
+                    #expr, (int)tu_got_, lr_status_str(tu_got_), (int)(expected),                \
+                    lr_status_str(expected));                                                    \
+            tu_failures++;                                                                       \
+        }                                                                                        \
+    } while (0)
+
+static inline void *tu_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (p == NULL) {
+        fprintf(stderr, "out of memory (%lu bytes)\n", (unsigned long)n);
+        exit(2);
+    }
+    return p;
+}
+
+/* Whole file into a malloc'd buffer; exits on error. */
+static inline unsigned char *tu_read_file(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *buf;
+    long n;
+    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fprintf(stderr, "cannot read %s\n", path);
+        exit(2);
+    }
+    buf = (unsigned char *)tu_xmalloc((size_t)n);
+    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        fprintf(stderr, "cannot read %s\n", path);
+        exit(2);
+    }
+    fclose(f);
+    *size = (size_t)n;
+    return buf;
+}
+
+/* xorshift32: deterministic, seedable (seed != 0). */
+static inline unsigned tu_rand(unsigned *state)
+{
+    unsigned x = *state;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    *state = x;
+    return x;
+}
+
+static inline int tu_report(const char *name)
+{
+    if (tu_failures) {
+        fprintf(stderr, "%s: %d check(s) failed\n", name, tu_failures);
+        return 1;
+    }
+    printf("%s: ok\n", name);
+    return 0;
+}
+
+#endif

@@ -1,0 +1,133 @@
+"""The C runtime on whole networks: the embedded default model on real Fashion-MNIST images, the
+arena plan of ResNet-8 pinned to its numbers, and the C corruption sweep under ASan + UBSan.
+
+Builds runtime_c with make first. The sweep is bounded in time (--max-seconds) so that the file
+stays well under a minute on two cores; `make -C runtime_c sanitize` runs the unbounded sweep.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from linrep_edge.capture import capture
+from linrep_edge.compress import compress
+from linrep_edge.errors import LinRepError
+from linrep_edge.execute import GraphModel
+from linrep_edge.models import ResNet8
+from linrep_edge.pack import pack_graph
+from linrep_edge.reader import parse
+
+ROOT = Path(__file__).resolve().parent.parent
+N_IMAGES = 300
+
+
+@pytest.fixture(scope="module")
+def crt():
+    """The CRuntime class, after `make -C runtime_c` (a no-op when the library is up to date)."""
+    proc = subprocess.run(["make", "-C", str(ROOT / "runtime_c"), "-j2", "all"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.fail(f"building the C runtime failed:\n{proc.stdout}\n{proc.stderr}")
+    from linrep_edge.runtime import CRuntime
+
+    return CRuntime
+
+
+def _default_model() -> nn.Module | None:
+    try:
+        from linrep_edge.models import load_default_model
+
+        return load_default_model()
+    except LinRepError:
+        return None
+
+
+@pytest.fixture(scope="module")
+def default_model() -> nn.Module:
+    model = _default_model()
+    if model is None:
+        pytest.skip("embedded default model not trained yet")
+    return model
+
+
+@pytest.fixture(scope="module")
+def default_blobs(default_model) -> dict[str, bytes]:
+    """The default model packed dense, dense with fp16 constants, and LinRep with K = 16."""
+    model = default_model
+    example = torch.zeros(1, 1, 28, 28)
+    g16 = capture(model, example)
+    for c in g16.constants:
+        c.dtype = "fp16"
+    cm, _ = compress(model, templates=16, seed=0, show_progress=False)
+    return {"dense": pack_graph(capture(model, example)), "dense_fp16": pack_graph(g16),
+            "linrep16": pack_graph(capture(cm, example))}
+
+
+@pytest.fixture(scope="module")
+def images() -> tuple[np.ndarray, np.ndarray]:
+    from linrep_edge.data import load_fashion_mnist
+
+    test = load_fashion_mnist().test.take(N_IMAGES)
+    return test.x.numpy(), test.y.numpy()
+
+
+@pytest.mark.parametrize("kind", ["dense", "dense_fp16", "linrep16"])
+def test_default_model_matches_torch(crt, default_model, default_blobs, images, kind) -> None:
+    """C logits within 1e-4 of torch on the stored weights, same predicted class on every image."""
+    x, _ = images
+    blob = default_blobs[kind]
+    c = crt(blob).run(x)
+    with torch.no_grad():
+        ref = GraphModel(parse(blob).graph).eval()(torch.from_numpy(x)).numpy()
+    assert np.abs(c - ref).max() <= 1e-4
+    assert np.array_equal(c.argmax(1), ref.argmax(1))
+    if kind == "dense":  # and the original torch module itself (BN folded by capture)
+        with torch.no_grad():
+            orig = default_model(torch.from_numpy(x)).numpy()
+        assert np.abs(c - orig).max() <= 1e-4
+        assert np.array_equal(c.argmax(1), orig.argmax(1))
+
+
+def test_resnet8_arena_pinned(crt) -> None:
+    """ResNet-8 (16/32/64) on 28x28: the plan's numbers depend on the architecture only.
+
+    Lower bound 150,528 B = three 16x28x28 fp32 tensors live at once (block input, conv output,
+    relu output). Arena = 368 B of plan (23 tensors x 16) + 150,528 B of activations (the greedy plan
+    reaches the bound) + 2,304 B of LinRep kernel scratch (64 x 3 x 3 floats: one output channel).
+    """
+    torch.manual_seed(0)
+    model = ResNet8().eval()
+    example = torch.zeros(1, 1, 28, 28)
+    dense = crt(pack_graph(capture(model, example)))
+    cm, _ = compress(model, templates=4, seed=0, show_progress=False, max_iter=2)
+    lin = crt(pack_graph(capture(cm, example)))
+    assert dense.activation_lower_bound_bytes == lin.activation_lower_bound_bytes == 150_528
+    assert dense.arena_bytes == 368 + 150_528  # dense fp32 weights are read in place: no scratch
+    assert lin.arena_bytes == 368 + 150_528 + 2_304
+
+
+def test_corruption_sweep_sanitized(tmp_path) -> None:
+    """test_corrupt (ASan + UBSan) on the default-model blob, or a small model if it is absent:
+    truncations and seeded bit flips / byte overwrites, each lr_init then lr_run; bounded in time."""
+    target = "build/sanitize/tests/test_corrupt"
+    proc = subprocess.run(["make", "-C", str(ROOT / "runtime_c"), "-j2", target], capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.fail(f"building the sanitizer sweep failed:\n{proc.stdout}\n{proc.stderr}")
+    model = _default_model()
+    if model is None:
+        torch.manual_seed(0)
+        model = ResNet8(widths=(4, 8, 8)).eval()
+    cm, _ = compress(model, templates=16, seed=0, show_progress=False, cap_templates=True, max_iter=5)
+    blob = tmp_path / "model.lre"
+    blob.write_bytes(pack_graph(capture(cm, torch.zeros(1, 1, 28, 28))))
+    run = subprocess.run([str(ROOT / "runtime_c" / target), str(blob), "--flips", "10000", "--seed", "7",
+                          "--max-seconds", "20"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "test_corrupt: ok" in run.stdout
+    assert re.search(r"\d+ x CRC-32 mismatch", run.stdout)

@@ -1,0 +1,398 @@
+"""The C runtime, op by op, against torch (via ctypes; builds runtime_c with make first).
+
+Every graph is built by hand with the IR (so that odd shapes, asymmetric padding, non-square kernels
+and both storage dtypes are covered), packed with `pack_graph`, read back with `parse` and run twice:
+in the C runtime, and in torch on exactly the stored values (`GraphModel`, or F.pad + conv2d /
+max_pool2d where torch modules cannot express asymmetric padding). Tolerance: rtol 1e-5 plus an
+absolute 1e-5 of the output's scale (sums of a few hundred fp32 products in another order).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from linrep_edge.errors import LinRepError
+from linrep_edge.execute import GraphModel
+from linrep_edge.ir import Codebook, Graph, LinRepWeights, Op
+from linrep_edge.pack import blob_crc, crc_field_offset, pack_graph
+from linrep_edge.reader import parse
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def crt():
+    """The CRuntime class, after `make -C runtime_c` (a no-op when the library is up to date)."""
+    proc = subprocess.run(["make", "-C", str(ROOT / "runtime_c"), "-j2", "all"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.fail(f"building the C runtime failed:\n{proc.stdout}\n{proc.stderr}")
+    from linrep_edge.runtime import CRuntime
+
+    return CRuntime
+
+
+def _close(c: np.ndarray, r: np.ndarray) -> None:
+    assert c.shape == r.shape
+    scale = max(1.0, float(np.abs(r[np.isfinite(r)]).max(initial=0.0)))
+    np.testing.assert_allclose(c, r, rtol=1e-5, atol=1e-5 * scale)
+
+
+def _out_size(n: int, k: int, s: int, d: int, p0: int, p1: int) -> int:
+    return (n + p0 + p1 - d * (k - 1) - 1) // s + 1
+
+
+def _reference(blob: bytes, x: np.ndarray) -> np.ndarray:
+    """torch on the stored values: GraphModel, or per op when padding is asymmetric."""
+    g = parse(blob).graph
+    if all(op.pads[:2] == op.pads[2:] for op in g.ops):
+        with torch.no_grad():
+            return GraphModel(g).eval()(torch.from_numpy(x)).numpy()
+    vals = {g.input: torch.from_numpy(x)}
+    for op in g.ops:
+        t, left = vals[op.inputs[0]], op.pads
+        pad = (left[1], left[3], left[0], left[2])  # F.pad: (left, right, top, bottom)
+        if op.type in ("CONV2D", "LINREP_CONV2D"):
+            w = torch.from_numpy(g.dense_weight(op))
+            b = torch.from_numpy(g.constants[op.bias].values) if op.bias >= 0 else None
+            y = F.conv2d(F.pad(t, pad), w, b, op.stride, 0, op.dilation, op.groups)
+        elif op.type == "MAX_POOL2D":
+            y = F.max_pool2d(F.pad(t, pad, value=-float("inf")), op.kernel, op.stride, 0, op.dilation)
+        else:
+            raise AssertionError(op.type)
+        vals[op.output] = y
+    return vals[g.output].numpy()
+
+
+def _run_both(crt, g: Graph, n: int = 2, seed: int = 0, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, bytes]:
+    blob = pack_graph(g)
+    rt = crt(blob)
+    shape = g.tensors[g.input].shape
+    x = (np.random.default_rng(seed).standard_normal((n, *shape)) * scale).astype(np.float32)
+    return rt.run(x), _reference(blob, x), blob
+
+
+def conv_graph(cin: int, h: int, w: int, cout: int, kernel: tuple[int, int], stride=(1, 1), pads=(0, 0, 0, 0),
+               dilation=(1, 1), groups: int = 1, kind: str = "dense", const_dtype: str = "fp32",
+               cb_dtype: str = "fp16", bias: bool = True, templates: int = 5, index_bits: int = 0,
+               seed: int = 0) -> Graph:
+    """One conv op. kind: "dense" (CONV2D) or "linrep" (LINREP_CONV2D with a random codebook)."""
+    rng = np.random.default_rng(seed)
+    kh, kw = kernel
+    oh = _out_size(h, kh, stride[0], dilation[0], pads[0], pads[2])
+    ow = _out_size(w, kw, stride[1], dilation[1], pads[1], pads[3])
+    g = Graph(tensors=[], input=-1, output=-1, ops=[])
+    g.input = g.add_tensor((cin, h, w), "x")
+    g.output = g.add_tensor((cout, oh, ow), "y")
+    b = g.add_constant(rng.standard_normal(cout), const_dtype) if bias else -1
+    common = dict(kernel=kernel, stride=stride, pads=pads, dilation=dilation, groups=groups, out_channels=cout, bias=b)
+    if kind == "linrep":
+        g.codebooks.append(Codebook(rng.standard_normal((templates, kh, kw)).astype(np.float32), cb_dtype))
+        shape = (cout, cin // groups)
+        lr = LinRepWeights(0, rng.integers(0, templates, shape), rng.standard_normal(shape).astype(np.float32),
+                           (0.3 * rng.standard_normal(shape)).astype(np.float32), index_bits)
+        g.ops.append(Op("LINREP_CONV2D", "conv", [g.input], g.output, linrep=lr, **common))
+    else:
+        wc = g.add_constant(rng.standard_normal((cout, cin // groups, kh, kw)), const_dtype)
+        g.ops.append(Op("CONV2D", "conv", [g.input], g.output, weight=wc, **common))
+    return g
+
+
+# (cin, h, w, cout, kernel, stride, pads (top, left, bottom, right), dilation, groups)
+CONVS = [
+    (3, 9, 11, 4, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),
+    (4, 10, 7, 6, (3, 1), (2, 1), (1, 0, 1, 0), (1, 1), 2),
+    (6, 8, 9, 6, (1, 5), (1, 2), (0, 2, 0, 2), (1, 1), 6),  # depthwise
+    (4, 13, 12, 8, (5, 3), (3, 2), (2, 1, 0, 2), (1, 2), 1),  # asymmetric
+    (8, 7, 7, 4, (3, 3), (2, 2), (0, 1, 1, 0), (2, 1), 4),  # asymmetric, dilated rows
+    (2, 5, 6, 3, (3, 3), (1, 3), (3, 3, 3, 3), (1, 1), 1),  # padding as wide as the kernel
+    (5, 12, 10, 10, (2, 2), (2, 2), (0, 0, 0, 0), (1, 1), 5),
+    (1, 28, 28, 16, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),
+    (16, 6, 6, 8, (1, 1), (2, 2), (0, 0, 0, 0), (1, 1), 1),
+    (3, 4, 4, 2, (3, 3), (1, 1), (0, 0, 0, 0), (1, 1), 1),
+    (12, 9, 9, 12, (3, 3), (1, 1), (2, 2, 2, 2), (2, 2), 3),
+    (4, 11, 8, 4, (5, 3), (3, 1), (2, 1, 2, 1), (1, 1), 4),  # depthwise 5x3, stride 3
+]
+VARIANTS = [  # (kind, const dtype, codebook dtype, index bits: 0 = ceil(log2 K))
+    ("dense", "fp32", "fp16", 0),
+    ("dense", "fp16", "fp16", 0),
+    ("linrep", "fp32", "fp16", 0),
+    ("linrep", "fp16", "fp32", 11),
+]
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: "-".join(map(str, v)))
+@pytest.mark.parametrize("cfg", CONVS, ids=lambda c: f"c{c[0]}x{c[1]}x{c[2]}-k{c[4][0]}x{c[4][1]}-s{c[5][0]}{c[5][1]}"
+                         f"-p{''.join(map(str, c[6]))}-d{c[7][0]}{c[7][1]}-g{c[8]}")
+def test_conv(crt, cfg, variant) -> None:
+    cin, h, w, cout, k, s, p, d, groups = cfg
+    kind, cdt, cbdt, bits = variant
+    g = conv_graph(cin, h, w, cout, k, s, p, d, groups, kind, cdt, cbdt, bias=bool(sum(cfg[4]) % 2 or kind == "linrep"),
+                   index_bits=bits, seed=cin * 7 + h)
+    c, r, _ = _run_both(crt, g)
+    _close(c, r)
+
+
+def test_linrep_equals_dense_bit_for_bit(crt) -> None:
+    """Same weights through LINREP_CONV2D and CONV2D (fp32): identical results, same summation order."""
+    g = conv_graph(6, 13, 11, 8, (3, 3), (2, 1), (1, 0, 2, 1), (1, 2), 2, "linrep", templates=7, seed=3)
+    dense = parse(pack_graph(g)).graph
+    op = dense.ops[0]
+    op.weight = dense.add_constant(dense.dense_weight(op))
+    op.type, op.linrep, dense.codebooks = "CONV2D", None, []
+    x = np.random.default_rng(1).standard_normal((3, 6, 13, 11)).astype(np.float32)
+    a, b = crt(pack_graph(g)).run(x), crt(pack_graph(dense)).run(x)
+    assert np.array_equal(a, b)
+
+
+def _single(in_shape, out_shape, op: Op, constants=()) -> Graph:
+    g = Graph(tensors=[], input=-1, output=-1, ops=[])
+    for values, dtype in constants:
+        g.add_constant(np.asarray(values, np.float32), dtype)
+    g.input = g.add_tensor(in_shape)
+    g.output = g.add_tensor(out_shape)
+    op.inputs, op.output = [g.input], g.output
+    g.ops.append(op)
+    return g
+
+
+# (in shape, kernel, stride, pads, dilation)
+POOLS = [
+    ((3, 9, 9), (3, 3), (2, 2), (1, 1, 1, 1), (1, 1)),
+    ((2, 10, 7), (2, 3), (1, 2), (1, 1, 1, 1), (1, 1)),
+    ((4, 11, 13), (3, 3), (2, 3), (1, 0, 1, 0), (2, 2)),
+    ((1, 5, 5), (5, 5), (1, 1), (2, 2, 2, 2), (1, 1)),
+    ((2, 8, 8), (2, 2), (2, 2), (0, 0, 0, 0), (1, 1)),
+    ((3, 7, 6), (1, 4), (3, 1), (0, 2, 0, 2), (1, 1)),
+]
+
+
+@pytest.mark.parametrize("cfg", POOLS)
+def test_max_pool(crt, cfg) -> None:
+    shape, k, s, p, d = cfg
+    out = (shape[0], _out_size(shape[1], k[0], s[0], d[0], p[0], p[2]), _out_size(shape[2], k[1], s[1], d[1], p[1], p[3]))
+    c, r, _ = _run_both(crt, _single(shape, out, Op("MAX_POOL2D", "pool", [], 0, kernel=k, stride=s, pads=p, dilation=d)))
+    _close(c, r)
+
+
+def test_max_pool_asymmetric(crt) -> None:
+    shape, k, s, p = (3, 9, 8), (3, 2), (2, 1), (0, 1, 1, 0)
+    out = (3, _out_size(9, 3, 2, 1, 0, 1), _out_size(8, 2, 1, 1, 1, 0))
+    c, r, _ = _run_both(crt, _single(shape, out, Op("MAX_POOL2D", "pool", [], 0, kernel=k, stride=s, pads=p)))
+    _close(c, r)
+
+
+@pytest.mark.parametrize("count_include_pad", [True, False])
+@pytest.mark.parametrize("cfg", [c for c in POOLS if c[4] == (1, 1)])
+def test_avg_pool(crt, cfg, count_include_pad) -> None:
+    shape, k, s, p, _ = cfg
+    out = (shape[0], _out_size(shape[1], k[0], s[0], 1, p[0], p[2]), _out_size(shape[2], k[1], s[1], 1, p[1], p[3]))
+    op = Op("AVG_POOL2D", "pool", [], 0, kernel=k, stride=s, pads=p, count_include_pad=count_include_pad)
+    c, r, _ = _run_both(crt, _single(shape, out, op))
+    _close(c, r)
+
+
+@pytest.mark.parametrize("shape,size", [((3, 10, 9), (1, 1)), ((2, 10, 9), (3, 2)), ((2, 7, 11), (5, 7)),
+                                        ((1, 3, 3), (4, 4)), ((4, 6, 6), (6, 6))])
+def test_adaptive_avg_pool(crt, shape, size) -> None:
+    op = Op("ADAPTIVE_AVG_POOL2D", "pool", [], 0, kernel=size)
+    c, r, _ = _run_both(crt, _single(shape, (shape[0], *size), op))
+    _close(c, r)
+
+
+ELEMENTWISE = ["RELU", "RELU6", "LEAKY_RELU", "SIGMOID", "HARDSWISH"]
+
+
+@pytest.mark.parametrize("kind,shape", [(k, s) for k in ELEMENTWISE for s in [(3, 5, 7), (37,)]]
+                         + [("SOFTMAX", (37,)), ("SOFTMAX", (1,))])
+def test_activation(crt, kind, shape) -> None:
+    op = Op(kind, "act", [], 0, alpha=0.2 if kind == "LEAKY_RELU" else 0.0)
+    c, r, _ = _run_both(crt, _single(shape, shape, op), scale=5.0)
+    _close(c, r)
+
+
+@pytest.mark.parametrize("kind", ELEMENTWISE)
+def test_activation_special_values(crt, kind) -> None:
+    """inf, -inf, NaN and signed zeros behave as in torch."""
+    x = np.array([[0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, -1e-40, 3.0, -3.0, 6.0, 1e30, -1e30]], np.float32)
+    g = _single((12,), (12,), Op(kind, "act", [], 0, alpha=0.2 if kind == "LEAKY_RELU" else 0.0))
+    blob = pack_graph(g)
+    c = crt(blob).run(x)
+    r = _reference(blob, x)
+    np.testing.assert_array_equal(np.isnan(c), np.isnan(r))
+    np.testing.assert_allclose(c[~np.isnan(c)], r[~np.isnan(r)], rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "fp16"])
+@pytest.mark.parametrize("shape,slopes", [((4, 3, 5), 4), ((4, 3, 5), 1), ((9,), 9)])
+def test_prelu(crt, dtype, shape, slopes) -> None:
+    w = np.linspace(-0.5, 0.8, slopes).astype(np.float32)
+    g = _single(shape, shape, Op("PRELU", "prelu", [], 0, weight=0), constants=[(w, dtype)])
+    c, r, _ = _run_both(crt, g)
+    _close(c, r)
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "fp16"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear(crt, dtype, bias) -> None:
+    rng = np.random.default_rng(5)
+    consts = [(rng.standard_normal((7, 19)), dtype)] + ([(rng.standard_normal(7), dtype)] if bias else [])
+    g = _single((19,), (7,), Op("LINEAR", "fc", [], 0, weight=0, bias=1 if bias else -1, out_channels=7), consts)
+    c, r, _ = _run_both(crt, g)
+    _close(c, r)
+
+
+def _multi_graph() -> Graph:
+    """conv -> relu -> (maxpool, avgpool) -> concat -> add(itself via second conv) -> pool -> flatten ->
+    linear -> softmax: ADD, CONCAT, RESHAPE and buffer reuse."""
+    rng = np.random.default_rng(7)
+    g = Graph(tensors=[], input=-1, output=-1, ops=[])
+    x = g.input = g.add_tensor((3, 12, 12))
+    t = g.add_tensor
+    w1 = g.add_constant(rng.standard_normal((4, 3, 3, 3)))
+    c1 = t((4, 12, 12))
+    g.ops.append(Op("CONV2D", "c1", [x], c1, kernel=(3, 3), pads=(1, 1, 1, 1), out_channels=4, weight=w1))
+    r1 = t((4, 12, 12))
+    g.ops.append(Op("RELU", "r1", [c1], r1))
+    m1 = t((4, 6, 6))
+    g.ops.append(Op("MAX_POOL2D", "m1", [r1], m1, kernel=(2, 2), stride=(2, 2)))
+    a1 = t((4, 6, 6))
+    g.ops.append(Op("AVG_POOL2D", "a1", [r1], a1, kernel=(3, 3), stride=(2, 2), pads=(1, 1, 1, 1)))
+    cat = t((8, 6, 6))
+    g.ops.append(Op("CONCAT", "cat", [m1, a1], cat))
+    w2 = g.add_constant(rng.standard_normal((8, 8, 3, 3)) * 0.2)
+    c2 = t((8, 6, 6))
+    g.ops.append(Op("CONV2D", "c2", [cat], c2, kernel=(3, 3), pads=(1, 1, 1, 1), out_channels=8, weight=w2))
+    s = t((8, 6, 6))
+    g.ops.append(Op("ADD", "add", [c2, cat], s))
+    h = t((8, 6, 6))
+    g.ops.append(Op("HARDSWISH", "hs", [s], h))
+    p = t((8, 1, 1))
+    g.ops.append(Op("ADAPTIVE_AVG_POOL2D", "gap", [h], p, kernel=(1, 1)))
+    f = t((8,))
+    g.ops.append(Op("RESHAPE", "flat", [p], f))
+    wl = g.add_constant(rng.standard_normal((5, 8)))
+    bl = g.add_constant(rng.standard_normal(5))
+    lo = t((5,))
+    g.ops.append(Op("LINEAR", "fc", [f], lo, out_channels=5, weight=wl, bias=bl))
+    sm = t((5,))
+    g.ops.append(Op("SOFTMAX", "sm", [lo], sm))
+    g.output = sm
+    return g
+
+
+def test_graph_with_reuse(crt) -> None:
+    g = _multi_graph()
+    c, r, blob = _run_both(crt, g, n=3)
+    _close(c, r)
+    rt = crt(blob)
+    total = sum(16 * -(-4 * t.numel // 16) for t in g.tensors)
+    assert rt.activation_lower_bound_bytes <= rt.arena_bytes
+    assert rt.arena_bytes < total  # buffers are shared
+    assert rt.input_shape == (3, 12, 12) and rt.output_shape == (5,)
+    assert rt.num_ops == len(g.ops)
+    assert rt.op_info(4) == (13, "cat")  # OpType.CONCAT
+    seen: list[int] = []
+    rt.run(np.zeros((1, 3, 12, 12), np.float32), hook=seen.append)
+    assert seen == list(range(len(g.ops)))
+
+
+def test_multi_op_concat_three_inputs(crt) -> None:
+    g = Graph(tensors=[], input=-1, output=-1, ops=[])
+    x = g.input = g.add_tensor((2, 4, 5))
+    a, b = g.add_tensor((2, 4, 5)), g.add_tensor((2, 4, 5))
+    g.ops += [Op("RELU", "a", [x], a), Op("SIGMOID", "b", [x], b)]
+    g.output = g.add_tensor((6, 4, 5))
+    g.ops.append(Op("CONCAT", "cat", [a, x, b], g.output))
+    c, r, _ = _run_both(crt, g)
+    _close(c, r)
+
+
+# -- errors ------------------------------------------------------------------------------------------
+
+def _small_blob() -> bytes:
+    return pack_graph(conv_graph(2, 6, 6, 3, (3, 3), pads=(1, 1, 1, 1), kind="linrep", templates=4))
+
+
+def test_arena_too_small(crt) -> None:
+    rt = crt(_small_blob())
+    x = np.zeros((1, *rt.input_shape), np.float32)
+    rt.run(x, arena_bytes=rt.arena_bytes)
+    with pytest.raises(LinRepError, match="arena too small"):
+        rt.run(x, arena_bytes=rt.arena_bytes - 1)
+
+
+def test_crc_corruption(crt) -> None:
+    blob = bytearray(_small_blob())
+    blob[len(blob) // 2] ^= 0x10
+    with pytest.raises(LinRepError, match="CRC"):
+        crt(bytes(blob))
+
+
+def _recrc(blob: bytearray) -> bytes:
+    off = crc_field_offset(bytes(blob))
+    blob[off:off + 4] = blob_crc(blob).to_bytes(4, "little")
+    return bytes(blob)
+
+
+def test_rejections(crt) -> None:
+    blob = _small_blob()
+    with pytest.raises(LinRepError, match="identifier"):
+        crt(blob[:4] + b"XXXX" + blob[8:])
+    with pytest.raises(LinRepError, match="truncated|CRC"):
+        crt(blob[:-7])
+    with pytest.raises(LinRepError, match="too small"):
+        crt(blob[:6])
+    # index >= K: 3-bit indices into a 4-template codebook
+    g = conv_graph(2, 6, 6, 3, (3, 3), kind="linrep", templates=4, index_bits=3)
+    g.ops[0].linrep.idx[1, 1] = 6
+    with pytest.raises(LinRepError, match="index out of codebook range.*op 0"):
+        crt(pack_graph(g))
+    # index width 17: the packer refuses it, so patch the stored byte (LinRep.index_bits, slot 1)
+    from linrep_edge.fb.Model import Model as FbModel
+
+    b = bytearray(pack_graph(conv_graph(2, 6, 6, 3, (3, 3), kind="linrep", templates=4, index_bits=5)))
+    lr = FbModel.GetRootAs(bytes(b), 0).Ops(0).Linrep()
+    pos = lr._tab.Pos + lr._tab.Offset(6)
+    assert b[pos] == 5
+    b[pos] = 17
+    with pytest.raises(LinRepError, match="bit width"):
+        crt(_recrc(b))
+    # a stride of 0
+    g = conv_graph(2, 6, 6, 3, (3, 3))
+    g.ops[0].stride = (0, 1)
+    with pytest.raises(LinRepError, match="bad op parameters"):
+        crt(pack_graph(g))
+    # stored output shape that the op cannot produce
+    g = conv_graph(2, 6, 6, 3, (3, 3))
+    g.tensors[g.output].shape = (3, 5, 4)
+    with pytest.raises(LinRepError, match="shape"):
+        crt(pack_graph(g))
+    # newer format version
+    b = bytearray(blob)
+    m = FbModel.GetRootAs(bytes(b), 0)
+    pos = m._tab.Pos + m._tab.Offset(6)
+    b[pos:pos + 4] = (2).to_bytes(4, "little")
+    with pytest.raises(LinRepError, match="format version"):
+        crt(_recrc(b))
+
+
+def test_library_missing(monkeypatch, tmp_path) -> None:
+    import linrep_edge.runtime as rtmod
+
+    monkeypatch.setenv("LINREP_RUNTIME_LIB", str(tmp_path / "nope.so"))
+    monkeypatch.setattr(rtmod, "_lib", None)
+    with pytest.raises(LinRepError, match="make -C runtime_c"):
+        rtmod.CRuntime(b"")
+    monkeypatch.setattr(rtmod, "_lib", None)
+
+
+def test_input_shape_checked(crt) -> None:
+    rt = crt(_small_blob())
+    with pytest.raises(LinRepError, match="input batch shape"):
+        rt.run(np.zeros((1, 3, 6, 6), np.float32))
