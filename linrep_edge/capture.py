@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from .errors import LinRepError
+from .fuse import fuse_activations
 from .ir import Graph, LinRepWeights, Op
 from .modules import LinRepConv2d, materialize
 
@@ -377,4 +378,6 @@ def capture_program(ep: torch.export.ExportedProgram) -> Graph:
 def _finish(g: Graph) -> Graph:
     if g.input < 0 or g.output < 0:
         raise LinRepError("model has no tensor input or no output")
-    return g
+    if g.output == g.input:
+        raise LinRepError("model output is its input: nothing to run")
+    return fuse_activations(g)

@@ -22,6 +22,8 @@ EPILOG = """examples:
   linrep-edge report m.lre --plot m.png
   linrep-edge inspect m.lre
   linrep-edge export-c m.lre -o model_blob.h
+  linrep-edge verify m.lre --data fashion-mnist
+  linrep-edge mcu-bench m.lre --target cortex-m4
   linrep-edge bench accuracy --templates 16 --distance signfree --scope global --json
   linrep-edge bench cluster --kernels 1000000 --templates 256
 """
@@ -117,6 +119,31 @@ def cmd_export_c(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .data import load_dataset
+    from .reader import load_bytes
+    from .verify import format_result, load_inputs, verify
+
+    blob = load_bytes(args.file)
+    if args.inputs:
+        if args.data:
+            raise LinRepError("give either --data or --inputs, not both")
+        x, y = load_inputs(args.inputs, args.labels)
+    else:
+        if args.labels:
+            raise LinRepError("--labels goes with --inputs")
+        test = load_dataset(args.data or "fashion-mnist").test.take(args.limit)
+        x, y = test.x.numpy(), test.y.numpy()
+    if args.limit is not None:
+        x, y = x[: args.limit], (y[: args.limit] if y is not None else None)
+    res = verify(blob, x, y, args.file)
+    if args.json:
+        _print_json(res)
+    else:
+        print(format_result(res))
+    return 0
+
+
 # -- bench ---------------------------------------------------------------------------------------------
 def cmd_bench_accuracy(args: argparse.Namespace) -> int:
     from .bench import accuracy
@@ -138,6 +165,41 @@ def cmd_bench_cluster(args: argparse.Namespace) -> int:
         _print_json(rows)
     else:
         print(cluster.format_rows(rows))
+    return 0
+
+
+def cmd_bench_runtime(args: argparse.Namespace) -> int:
+    from .bench import runtime
+    from .data import load_fashion_mnist
+    from .reader import load_bytes
+
+    if args.file:
+        blob = load_bytes(args.file)
+    else:
+        from .loading import load_default
+        from .pipeline import PackSettings, pack_model
+
+        blob = pack_model(*load_default(), PackSettings(templates=16), "default", show_progress=not args.quiet).blob
+    x = load_fashion_mnist().test.x[: args.images].numpy()
+    res = runtime.run(blob, x, args.rounds)
+    if args.json:
+        _print_json(res)
+    else:
+        print(runtime.format_result(res))
+    return 0
+
+
+def cmd_mcu_bench(args: argparse.Namespace) -> int:
+    from .mcu import format_result, mcu_bench
+    from .reader import load_bytes, parse
+
+    blob = load_bytes(args.file)
+    parse(blob, args.file)
+    res = mcu_bench(blob, args.target, timeout=args.timeout)
+    if args.json:
+        _print_json(res)
+    else:
+        print(format_result(res))
     return 0
 
 
@@ -218,6 +280,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="C identifier of the array (default lr_model)")
     p.set_defaults(func=cmd_export_c)
 
+    p = sub.add_parser("verify", help="run a .lre through the C runtime and torch; compare answers",
+                       epilog="examples:\n  linrep-edge verify m.lre --data fashion-mnist
+  linrep-edge mcu-bench m.lre --target cortex-m4\n"
+                              "  linrep-edge verify m.lre --inputs x.npy --labels y.npy --json",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("file")
+    p.add_argument("--data", choices=("fashion-mnist", "digits"), help="test split to run (default fashion-mnist)")
+    p.add_argument("--inputs", metavar="X.npy", help="your own inputs, float32 (N, *input_shape)")
+    p.add_argument("--labels", metavar="Y.npy", help="integer labels for --inputs")
+    p.add_argument("--limit", type=int, help="only the first N inputs")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_verify)
+
     p = sub.add_parser("demo", help="the main job on the embedded default model")
     p.add_argument("-o", "--output", default="default_k16.lre")
     p.set_defaults(func=cmd_demo)
@@ -239,6 +314,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench_cluster)
+    p = bench.add_parser("runtime", help="host latency: C runtime LinRep vs dense fp32 vs torch")
+    p.add_argument("file", nargs="?", help=".lre to time (default: the default model packed at K = 16)")
+    p.add_argument("--images", type=int, default=50)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_bench_runtime)
+
+    p = sub.add_parser("mcu-bench", help="Cortex-M under QEMU: instructions, code size, RAM, flash vs dense fp32",
+                       epilog="examples:\n  linrep-edge mcu-bench m.lre\n  linrep-edge mcu-bench m.lre --target cortex-m7 --json",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("file")
+    p.add_argument("--target", choices=("cortex-m4", "cortex-m7", "cortex-m33"), default="cortex-m4")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per QEMU run")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_mcu_bench)
     return ap
 
 

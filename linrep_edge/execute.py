@@ -100,5 +100,9 @@ class GraphModel(nn.Module):
                 y = torch.softmax(x0, 1)
             else:
                 raise LinRepError(f"op {op.name!r}: type {t} cannot be executed")
+            if op.activation == "RELU":
+                y = F.relu(y)
+            elif op.activation == "RELU6":
+                y = F.relu6(y)
             vals[op.output] = y
         return vals[g.output]

@@ -20,6 +20,8 @@ def _op_params(op) -> str:  # type: ignore[no-untyped-def]
         parts.append(f"out={op.kernel[0]}x{op.kernel[1]}")
     if op.type == "LEAKY_RELU":
         parts.append(f"alpha={op.alpha:g}")
+    if op.activation != "NONE":
+        parts.append(f"+{op.activation.lower()}")
     if op.linrep is not None:
         parts.append(f"codebook={op.linrep.codebook} bits={op.linrep.index_bits}")
     if op.weight >= 0:

@@ -16,6 +16,8 @@ OP_TYPES = ("CONV2D", "LINREP_CONV2D", "LINEAR", "RELU", "RELU6", "LEAKY_RELU", 
             "HARDSWISH", "MAX_POOL2D", "AVG_POOL2D", "ADAPTIVE_AVG_POOL2D", "ADD", "CONCAT", "RESHAPE",
             "SOFTMAX")
 STORAGE_DTYPES = ("fp32", "fp16")
+ACTIVATIONS = ("NONE", "RELU", "RELU6")
+FUSABLE = ("CONV2D", "LINREP_CONV2D", "LINEAR", "ADD")  # ops that may carry a fused activation
 
 
 @dataclass
@@ -59,6 +61,7 @@ class Op:
     name: str
     inputs: list[int]
     output: int
+    activation: str = "NONE"  # fused, applied to the result (ops in FUSABLE only)
     kernel: tuple[int, int] = (1, 1)
     stride: tuple[int, int] = (1, 1)
     pads: tuple[int, int, int, int] = (0, 0, 0, 0)  # top, left, bottom, right

@@ -20,13 +20,13 @@ from .bitpack import fp16_bits, pack_indices
 from .compress import index_bits as default_index_bits
 from .errors import LinRepError
 from .fb import Codebook as FbCodebook
-from .fb import Constant as FbConstant
 from .fb import LinRep as FbLinRep
 from .fb import Model as FbModel
 from .fb import Op as FbOp
-from .fb import Tensor as FbTensor
+from .fb.Activation import Activation
 from .fb.DType import DType
 from .fb.OpType import OpType
+from .fb.Shape import CreateShape
 from .ir import Graph
 
 FORMAT_VERSION = 1
@@ -72,27 +72,17 @@ def blob_crc(blob: bytes | bytearray) -> int:
     return zlib.crc32(bytes(blob[:off]) + b"\0\0\0\0" + bytes(blob[off + 4:])) & 0xFFFFFFFF
 
 
+def _shape_struct(shape: tuple[int, ...], where: str) -> tuple[int, int, int]:
+    if len(shape) == 3:
+        return shape[0], shape[1], shape[2]
+    if len(shape) == 1:
+        return shape[0], 0, 0
+    raise LinRepError(f"{where}: activation tensors must be [C, H, W] or [F], got shape {list(shape)}")
+
+
 def pack_graph(g: Graph, metadata: dict[str, Any] | None = None) -> bytes:
     """The .lre bytes for graph `g`."""
     b = flatbuffers.Builder(1 << 16)
-    tensors = []
-    for t in g.tensors:
-        shape = _vec(b, np.asarray(t.shape, dtype="<i4"))
-        FbTensor.Start(b)
-        FbTensor.AddShape(b, shape)
-        tensors.append(FbTensor.End(b))
-    constants = []
-    for c in g.constants:
-        shape = _vec(b, np.asarray(c.values.shape, dtype="<i4"))
-        f32, f16 = _values(b, c.values, c.dtype)
-        FbConstant.Start(b)
-        FbConstant.AddDtype(b, _dtype(c.dtype))
-        FbConstant.AddShape(b, shape)
-        if f32:
-            FbConstant.AddF32(b, f32)
-        if f16:
-            FbConstant.AddF16(b, f16)
-        constants.append(FbConstant.End(b))
     codebooks = []
     for cb in g.codebooks:
         f32, f16 = _values(b, cb.templates, cb.dtype)
@@ -106,52 +96,62 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None) -> bytes:
         if f16:
             FbCodebook.AddF16(b, f16)
         codebooks.append(FbCodebook.End(b))
+    if g.input != 0 or any(op.output != i + 1 for i, op in enumerate(g.ops)):
+        raise LinRepError("graph tensors must be numbered input 0, op i -> tensor i + 1 (run fuse.compact)")
     ops = []
-    for op in g.ops:
-        name = b.CreateString(op.name)
-        inputs = _vec(b, np.asarray(op.inputs, dtype="<i4"))
+    for i, op in enumerate(g.ops):
+        name = b.CreateString(op.name) if op.weight >= 0 or op.linrep is not None else 0
+        inputs = 0 if op.inputs == [i] else _vec(b, np.asarray(op.inputs, dtype="<i4"))
+        dtype = "fp32"
+        w32 = w16 = b32 = b16 = 0
+        if op.weight >= 0:
+            dtype = g.constants[op.weight].dtype
+            w32, w16 = _values(b, g.constants[op.weight].values, dtype)
+        if op.bias >= 0:
+            if op.weight >= 0 and g.constants[op.bias].dtype != dtype:
+                raise LinRepError(f"op {op.name!r}: weight and bias must share a storage dtype")
+            dtype = g.constants[op.bias].dtype
+            b32, b16 = _values(b, g.constants[op.bias].values, dtype)
         linrep = 0
         if op.linrep is not None:
             lr = op.linrep
             width = lr.index_bits or default_index_bits(g.codebooks[lr.codebook].size)
             idx = b.CreateByteVector(pack_indices(lr.idx, width))
-            a = _vec(b, fp16_bits(lr.a))
-            bb = _vec(b, fp16_bits(lr.b))
+            ab = _vec(b, np.stack([fp16_bits(lr.a).reshape(-1), fp16_bits(lr.b).reshape(-1)], 1))
             FbLinRep.Start(b)
             FbLinRep.AddCodebook(b, lr.codebook)
             FbLinRep.AddIndexBits(b, width)
             FbLinRep.AddIndices(b, idx)
-            FbLinRep.AddA(b, a)
-            FbLinRep.AddB(b, bb)
+            FbLinRep.AddAb(b, ab)
             linrep = FbLinRep.End(b)
         FbOp.Start(b)
-        FbOp.AddType(b, getattr(OpType, op.type))
-        FbOp.AddName(b, name)
-        FbOp.AddInputs(b, inputs)
-        FbOp.AddOutput(b, op.output)
-        FbOp.AddKernelH(b, op.kernel[0])
-        FbOp.AddKernelW(b, op.kernel[1])
-        FbOp.AddStrideH(b, op.stride[0])
-        FbOp.AddStrideW(b, op.stride[1])
-        FbOp.AddPadTop(b, op.pads[0])
-        FbOp.AddPadLeft(b, op.pads[1])
-        FbOp.AddPadBottom(b, op.pads[2])
-        FbOp.AddPadRight(b, op.pads[3])
-        FbOp.AddDilationH(b, op.dilation[0])
-        FbOp.AddDilationW(b, op.dilation[1])
-        FbOp.AddGroups(b, op.groups)
+        # 4-byte fields first, then 2-, then 1-byte: the builder packs them without padding
+        for add, off in ((FbOp.AddInputs, inputs), (FbOp.AddWeightF32, w32), (FbOp.AddWeightF16, w16),
+                         (FbOp.AddBiasF32, b32), (FbOp.AddBiasF16, b16), (FbOp.AddLinrep, linrep),
+                         (FbOp.AddName, name)):
+            if off:
+                add(b, off)
         FbOp.AddOutChannels(b, op.out_channels)
-        FbOp.AddCountIncludePad(b, op.count_include_pad)
+        FbOp.AddGroups(b, op.groups)
         FbOp.AddAlpha(b, float(op.alpha))
-        FbOp.AddWeight(b, op.weight)
-        FbOp.AddBias(b, op.bias)
-        if linrep:
-            FbOp.AddLinrep(b, linrep)
+        for add, v in ((FbOp.AddKernelH, op.kernel[0]), (FbOp.AddKernelW, op.kernel[1]),
+                       (FbOp.AddPadTop, op.pads[0]), (FbOp.AddPadLeft, op.pads[1]), (FbOp.AddPadBottom, op.pads[2]),
+                       (FbOp.AddPadRight, op.pads[3]), (FbOp.AddStrideH, op.stride[0]), (FbOp.AddStrideW, op.stride[1]),
+                       (FbOp.AddDilationH, op.dilation[0]), (FbOp.AddDilationW, op.dilation[1])):
+            if not -32768 <= v <= 32767:
+                raise LinRepError(f"op {op.name!r}: kernel/stride/padding/dilation {v} does not fit int16")
+            add(b, v)
+        FbOp.AddType(b, getattr(OpType, op.type))
+        FbOp.AddActivation(b, getattr(Activation, op.activation))
+        FbOp.AddDtype(b, _dtype(dtype))
+        FbOp.AddCountIncludePad(b, op.count_include_pad)
         ops.append(FbOp.End(b))
-    tensors_v = _table_vec(b, tensors)
     ops_v = _table_vec(b, ops)
-    constants_v = _table_vec(b, constants)
     codebooks_v = _table_vec(b, codebooks)
+    FbModel.StartTensorsVector(b, len(g.tensors))
+    for i in reversed(range(len(g.tensors))):
+        CreateShape(b, *_shape_struct(g.tensors[i].shape, f"tensor {i}"))
+    tensors_v = b.EndVector()
     producer = b.CreateString(PRODUCER)
     meta = b.CreateString(json.dumps(metadata if metadata is not None else g.metadata, sort_keys=True,
                                      separators=(",", ":")))
@@ -160,10 +160,8 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None) -> bytes:
     FbModel.AddFormatVersion(b, FORMAT_VERSION)
     FbModel.AddProducer(b, producer)
     FbModel.AddTensors(b, tensors_v)
-    FbModel.AddInput(b, g.input)
     FbModel.AddOutput(b, g.output)
     FbModel.AddOps(b, ops_v)
-    FbModel.AddConstants(b, constants_v)
     FbModel.AddCodebooks(b, codebooks_v)
     FbModel.AddMetadata(b, meta)
     b.Finish(FbModel.End(b), file_identifier=FILE_IDENTIFIER)

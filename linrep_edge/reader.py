@@ -17,6 +17,7 @@ import numpy as np
 
 from .bitpack import fp16_values, packed_size, unpack_indices
 from .errors import LinRepError
+from .fb.Activation import Activation
 from .fb.DType import DType
 from .fb.Model import Model as FbModel
 from .fb.OpType import OpType
@@ -25,6 +26,7 @@ from .pack import FILE_IDENTIFIER, FORMAT_VERSION, crc_field_offset
 from .transport import is_zstd, unzstd
 
 OP_NAMES = {v: k for k, v in vars(OpType).items() if not k.startswith("_")}
+ACT_NAMES = {v: k for k, v in vars(Activation).items() if not k.startswith("_")}
 
 
 @dataclass
@@ -91,17 +93,8 @@ def _parse(blob: bytes, where: str) -> Blob:
     tensors = []
     for i in range(m.TensorsLength()):
         t = m.Tensors(i)
-        tensors.append(Tensor(tuple(int(s) for s in t.ShapeAsNumpy()) if t.ShapeLength() else (),
-                              (t.Name() or b"").decode()))
-    constants = []
-    for i in range(m.ConstantsLength()):
-        c = m.Constants(i)
-        shape = tuple(int(s) for s in c.ShapeAsNumpy()) if c.ShapeLength() else ()
-        if c.Dtype() == DType.F16:
-            vals = fp16_values(c.F16AsNumpy()) if c.F16Length() else np.zeros(0, np.float32)
-        else:
-            vals = c.F32AsNumpy().astype(np.float32) if c.F32Length() else np.zeros(0, np.float32)
-        constants.append(Constant(vals.reshape(shape), "fp16" if c.Dtype() == DType.F16 else "fp32"))
+        c, h, w = t.C(), t.H(), t.W()
+        tensors.append(Tensor((c,) if h == 0 and w == 0 else (c, h, w)))
     codebooks = []
     for i in range(m.CodebooksLength()):
         cb = m.Codebooks(i)
@@ -112,31 +105,58 @@ def _parse(blob: bytes, where: str) -> Blob:
             vals = cb.F32AsNumpy().astype(np.float32)
         codebooks.append(Codebook(vals.reshape(shape), "fp16" if cb.Dtype() == DType.F16 else "fp32"))
     ops = []
+    constants: list[Constant] = []
     for i in range(m.OpsLength()):
         o = m.Ops(i)
         op = Op(OP_NAMES.get(o.Type(), f"UNKNOWN({o.Type()})"), (o.Name() or b"").decode(),
-                [int(v) for v in o.InputsAsNumpy()] if o.InputsLength() else [], o.Output(),
+                [int(v) for v in o.InputsAsNumpy()] if o.InputsLength() else [i], i + 1,
+                ACT_NAMES.get(o.Activation(), f"UNKNOWN({o.Activation()})"),
                 (o.KernelH(), o.KernelW()), (o.StrideH(), o.StrideW()),
                 (o.PadTop(), o.PadLeft(), o.PadBottom(), o.PadRight()), (o.DilationH(), o.DilationW()),
-                o.Groups(), o.OutChannels(), bool(o.CountIncludePad()), float(o.Alpha()), o.Weight(), o.Bias())
-        if op.type.startswith("UNKNOWN"):
-            raise LinRepError(f"{where}: op {i} has unknown type {o.Type()}")
+                o.Groups(), o.OutChannels(), bool(o.CountIncludePad()), float(o.Alpha()))
+        if op.type.startswith("UNKNOWN") or op.activation.startswith("UNKNOWN"):
+            raise LinRepError(f"{where}: op {i} has unknown type {o.Type()} or activation {o.Activation()}")
+        dtype = "fp16" if o.Dtype() == DType.F16 else "fp32"
+        x_shape = tensors[op.inputs[0]].shape if op.inputs else ()
+        if op.type == "CONV2D":
+            wshape: tuple[int, ...] = (op.out_channels, x_shape[0] // op.groups, *op.kernel)
+        elif op.type == "LINEAR":
+            wshape = (op.out_channels, int(np.prod(x_shape)))
+        else:
+            wshape = (-1,)
+        w = _vector(o, "Weight", dtype)
+        if w is not None:
+            constants.append(Constant(w.reshape(wshape), dtype))
+            op.weight = len(constants) - 1
+        bias = _vector(o, "Bias", dtype)
+        if bias is not None:
+            constants.append(Constant(bias, dtype))
+            op.bias = len(constants) - 1
         lr = o.Linrep()
         if lr is not None:
-            cin = tensors[op.inputs[0]].shape[0] // op.groups
+            cin = x_shape[0] // op.groups
             n = op.out_channels * cin
             width = lr.IndexBits()
             raw = lr.IndicesAsNumpy().tobytes() if lr.IndicesLength() else b""
             if len(raw) != packed_size(n, width):
                 raise LinRepError(f"{where}: op {op.name!r}: {len(raw)} index bytes, expected {packed_size(n, width)}")
             idx = unpack_indices(raw, n, width).reshape(op.out_channels, cin)
-            op.linrep = LinRepWeights(lr.Codebook(), idx, fp16_values(lr.AAsNumpy()).reshape(op.out_channels, cin),
-                                      fp16_values(lr.BAsNumpy()).reshape(op.out_channels, cin), width)
+            ab = fp16_values(lr.AbAsNumpy()).reshape(op.out_channels, cin, 2)
+            op.linrep = LinRepWeights(lr.Codebook(), idx, ab[..., 0].copy(), ab[..., 1].copy(), width)
         ops.append(op)
     meta_raw = m.Metadata()
     metadata = json.loads(meta_raw.decode()) if meta_raw else {}
-    g = Graph(tensors, m.Input(), m.Output(), ops, constants, codebooks, metadata)
+    g = Graph(tensors, 0, m.Output(), ops, constants, codebooks, metadata)
     return Blob(g, version, (m.Producer() or b"").decode(), len(blob))
+
+
+def _vector(o, field: str, dtype: str) -> np.ndarray | None:  # type: ignore[no-untyped-def]
+    """The op's `field` values (Weight or Bias) as float32, or None when absent."""
+    if dtype == "fp16":
+        n = getattr(o, f"{field}F16Length")()
+        return fp16_values(getattr(o, f"{field}F16AsNumpy")()) if n else None
+    n = getattr(o, f"{field}F32Length")()
+    return getattr(o, f"{field}F32AsNumpy")().astype(np.float32) if n else None
 
 
 def read_blob(path: str | Path) -> Blob:

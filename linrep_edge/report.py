@@ -90,11 +90,9 @@ class Report:
         }
 
 
-def _const_bytes(m: FbModel, i: int) -> int:
-    if i < 0:
-        return 0
-    c = m.Constants(i)
-    return c.F32Length() * 4 + c.F16Length() * 2
+def _op_tensor_bytes(o) -> int:  # type: ignore[no-untyped-def]
+    """Bytes of an op's dense weight and bias vectors as stored."""
+    return 4 * (o.WeightF32Length() + o.BiasF32Length()) + 2 * (o.WeightF16Length() + o.BiasF16Length())
 
 
 def storage_report(blob: bytes, where: str = "blob") -> Report:
@@ -108,7 +106,7 @@ def storage_report(blob: bytes, where: str = "blob") -> Report:
         cb = m.Codebooks(i)
         cb_bytes.append(cb.F32Length() * 4 + cb.F16Length() * 2)
     sec["codebooks"] = sum(cb_bytes)
-    sec["other_tensors"] = sum(_const_bytes(m, i) for i in range(m.ConstantsLength()))
+    sec["other_tensors"] = sum(_op_tensor_bytes(m.Ops(i)) for i in range(m.OpsLength()))
     cb_kernels = [0] * len(cb_bytes)
     for op in g.ops:
         if op.linrep is not None:
@@ -121,15 +119,14 @@ def storage_report(blob: bytes, where: str = "blob") -> Report:
         n = int(np.prod(shape))
         nb = g.constants[op.bias].values.size if op.bias >= 0 else 0
         cout = shape[0] if op.type != "PRELU" else 0
+        fo = m.Ops(i)
         row = LayerRow(op.name, op.type, shape, int(np.prod(shape[:2])) if len(shape) == 4 else 0,
                        4 * (n + nb), 2 * (n + nb), n + 4 * nb + 4 * cout)
-        fo = m.Ops(i)
-        row.other_bytes = _const_bytes(m, op.bias) + (_const_bytes(m, op.weight) if op.type != "LINREP_CONV2D" else 0)
+        row.other_bytes = _op_tensor_bytes(fo)
         if op.linrep is not None:
             lr = fo.Linrep()
             row.indices_bytes = lr.IndicesLength()
-            row.a_bytes = lr.ALength() * 2
-            row.b_bytes = lr.BLength() * 2
+            row.a_bytes = row.b_bytes = lr.AbLength()  # half of the interleaved fp16 pairs each
             c = op.linrep.codebook
             row.codebook_share_bytes = cb_bytes[c] * op.linrep.idx.size / cb_kernels[c]
             row.index_bits = lr.IndexBits()

@@ -63,6 +63,18 @@ def c_header() -> str:
             ident, _, value = entry.partition("=")
             lines.append(f"#define LR_{_snake(name).upper()}_{ident.strip()} {value.strip()}")
         lines.append("")
+    for name, body in re.findall(r"struct\s+(\w+)\s*\{([^}]*)\}", text):
+        fields = [f.strip() for f in body.split(";") if f.strip()]
+        sizes = {"int32": 4, "uint32": 4, "float": 4}
+        lines.append(f"/* struct {name}: byte offsets of its fields (all 4-byte scalars) */")
+        off = 0
+        for field in fields:
+            fname, _, ftype = (x.strip() for x in field.partition(":"))
+            assert ftype in sizes, f"struct field type {ftype} not handled"
+            lines.append(f"#define LR_{_snake(name).upper()}_{fname.upper()}_OFFSET {off}")
+            off += sizes[ftype]
+        lines.append(f"#define LR_{_snake(name).upper()}_SIZE {off}")
+        lines.append("")
     for name, body in re.findall(r"table\s+(\w+)\s*\{([^}]*)\}", text):
         lines.append(f"/* table {name}: field slots (vtable entry i sits at byte 4 + 2*i) */")
         slot = 0

@@ -17,7 +17,7 @@ import torch
 from ..compress import compress
 from ..finetune import evaluate, finetune
 from ..models import load_default_model
-from ..pipeline import finetune_split
+from ..pipeline import FINETUNE_BATCH, finetune_split
 
 DEFAULT_TEMPLATES = (4, 8, 16, 32, 64, 256)
 
@@ -38,7 +38,7 @@ def run(templates: list[int], distances: list[str], scopes: list[str], epochs: f
         torch.manual_seed(seed)
         t1 = time.perf_counter()
         if epochs > 0:
-            finetune(cm, train.loader(128, shuffle=True, seed=seed), epochs, lr, show_progress=show_progress)
+            finetune(cm, train.loader(FINETUNE_BATCH, shuffle=True, seed=seed), epochs, lr, show_progress=show_progress)
         t_ft = time.perf_counter() - t1
         rows.append({
             "templates": k, "distance": dist, "scope": scope, "seed": seed,
