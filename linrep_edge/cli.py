@@ -281,8 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_export_c)
 
     p = sub.add_parser("verify", help="run a .lre through the C runtime and torch; compare answers",
-                       epilog="examples:\n  linrep-edge verify m.lre --data fashion-mnist
-  linrep-edge mcu-bench m.lre --target cortex-m4\n"
+                       epilog="examples:\n  linrep-edge verify m.lre --data fashion-mnist\n"
                               "  linrep-edge verify m.lre --inputs x.npy --labels y.npy --json",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file")

@@ -296,7 +296,8 @@ def test_graph_with_reuse(crt) -> None:
     assert rt.arena_bytes < total  # buffers are shared
     assert rt.input_shape == (3, 12, 12) and rt.output_shape == (5,)
     assert rt.num_ops == len(g.ops)
-    assert rt.op_info(4) == (13, "cat")  # OpType.CONCAT
+    assert rt.op_info(4) == (13, "")  # OpType.CONCAT: names are stored for layers with weights only
+    assert rt.op_info(5) == (0, "c2")  # OpType.CONV2D
     seen: list[int] = []
     rt.run(np.zeros((1, 3, 12, 12), np.float32), hook=seen.append)
     assert seen == list(range(len(g.ops)))

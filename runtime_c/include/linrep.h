@@ -139,13 +139,11 @@ typedef struct lr_model {
     uint32_t root;             /* byte offset of the Model table */
     uint32_t tensors;          /* byte offsets of the first element of each vector, and counts */
     uint32_t ops;
-    uint32_t constants;
     uint32_t codebooks;
     uint32_t n_tensors;
     uint32_t n_ops;
-    uint32_t n_constants;
     uint32_t n_codebooks;
-    int32_t input;             /* tensor ids */
+    int32_t input;             /* tensor ids (the input is always tensor 0) */
     int32_t output;
     uint32_t input_len;        /* elements */
     uint32_t output_len;

@@ -155,6 +155,13 @@ static inline uint32_t lr_get_u32(const unsigned char *b, uint32_t t, uint32_t s
     return p ? lr_le32(b + p) : def;
 }
 
+static inline int32_t lr_get_i16(const unsigned char *b, uint32_t t, uint32_t slot, int32_t def)
+{
+    uint32_t p = lr_field(b, t, slot);
+    uint32_t u = p ? lr_le16(b + p) : 0u;
+    return p ? (u < 0x8000u ? (int32_t)u : (int32_t)u - 0x10000) : def;
+}
+
 static inline uint32_t lr_get_u8(const unsigned char *b, uint32_t t, uint32_t slot, uint32_t def)
 {
     uint32_t p = lr_field(b, t, slot);
@@ -195,29 +202,23 @@ static inline uint32_t lr_vec_table(const unsigned char *b, uint32_t elems, uint
 
 /* One op, decoded from its table (absent fields take the schema defaults). */
 typedef struct lr_op {
+    uint32_t index;    /* position in execution order; the op writes tensor index + 1 */
     uint32_t type;
     uint32_t name;     /* string position, 0 if absent */
-    uint32_t inputs;   /* position of the first int32 tensor id */
+    uint32_t inputs;   /* position of the first int32 tensor id; 0: implicit [index] */
     uint32_t n_inputs;
-    int32_t output;
+    int32_t output;    /* index + 1 */
+    uint32_t activation; /* fused Activation, applied to the result */
     int32_t kh, kw, sh, sw, pt, pl, pb, pr, dh, dw;
     int32_t groups;
     int32_t out_ch;
     uint32_t count_include_pad;
     float alpha;
-    int32_t weight;
-    int32_t bias;
+    uint32_t dtype;    /* storage of weight and bias */
+    uint32_t w32, n_w32, w16, n_w16; /* weight vectors: element positions and lengths */
+    uint32_t b32, n_b32, b16, n_b16; /* bias vectors */
     uint32_t linrep;   /* LinRep table position, 0 if absent */
 } lr_op;
-
-/* A constant: dtype, shape (rank 0 = one value), values vector (length n). */
-typedef struct lr_const {
-    uint32_t dtype;
-    uint32_t rank;     /* as stored (may exceed LR_MAX_RANK in an unverified blob) */
-    int32_t dims[LR_MAX_RANK];
-    uint32_t f32, n_f32; /* vector elements and lengths */
-    uint32_t f16, n_f16;
-} lr_const;
 
 /* A codebook: K templates of kh x kw values, template-major. */
 typedef struct lr_codebook {
@@ -232,19 +233,18 @@ typedef struct lr_linrep {
     int32_t codebook;
     uint32_t bits;
     uint32_t idx, n_idx; /* packed index bytes */
-    uint32_t a, n_a;     /* fp16 bit patterns */
-    uint32_t b, n_b;
+    uint32_t ab, n_ab;   /* fp16 bit patterns, interleaved a0 b0 a1 b1 ... */
 } lr_linrep;
 
 int32_t lr_op_input(const lr_model *m, const lr_op *op, uint32_t i);
 void lr_read_op(const lr_model *m, uint32_t k, lr_op *op);
-/* Shape of tensor `id`: returns its stored rank, copies min(rank, LR_MAX_RANK) dims. */
+/* Shape of tensor `id`: returns its rank (1 for [F], 3 for [C, H, W]), copies the dims. */
 uint32_t lr_tensor_shape(const lr_model *m, uint32_t id, int32_t dims[LR_MAX_RANK]);
-void lr_read_const(const lr_model *m, uint32_t id, lr_const *c);
 void lr_read_codebook(const lr_model *m, uint32_t id, lr_codebook *cb);
 void lr_read_linrep(const lr_model *m, uint32_t table, lr_linrep *lr);
-/* Values of a verified constant / codebook, in place. */
-lr_values lr_const_values(const lr_model *m, const lr_const *c);
+/* Weight / bias values of a verified op, in place (p == NULL: absent). */
+lr_values lr_op_weight(const lr_model *m, const lr_op *op);
+lr_values lr_op_bias(const lr_model *m, const lr_op *op);
 lr_values lr_codebook_values(const lr_model *m, const lr_codebook *cb);
 
 /* ---------------------------------------------------------------------------------------------- */

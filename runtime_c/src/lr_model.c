@@ -73,9 +73,8 @@ static lr_status init(lr_model *m, const unsigned char *b, size_t size, lr_where
     m->root = root;
     m->tensors = lr_get_vec(b, root, LR_MODEL_TENSORS, &m->n_tensors);
     m->ops = lr_get_vec(b, root, LR_MODEL_OPS, &m->n_ops);
-    m->constants = lr_get_vec(b, root, LR_MODEL_CONSTANTS, &m->n_constants);
     m->codebooks = lr_get_vec(b, root, LR_MODEL_CODEBOOKS, &m->n_codebooks);
-    m->input = lr_get_i32(b, root, LR_MODEL_INPUT, 0);
+    m->input = 0;
     m->output = lr_get_i32(b, root, LR_MODEL_OUTPUT, 0);
     s = lr_verify_semantics(m, &scratch_floats, where);
     if (s != LR_OK) {

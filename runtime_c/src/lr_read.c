@@ -1,5 +1,5 @@
 /*
- * lr_read.c -- the reader: decode tensors, ops, constants and codebooks of a blob whose structure
+ * lr_read.c -- the reader: decode tensors, ops and codebooks of a blob whose structure
  * lr_verify_structure accepted. No bounds checks here (verify once, then read): every position it
  * follows was checked to lie inside the blob, with room for the field or vector it names.
  */
@@ -7,59 +7,55 @@
 
 int32_t lr_op_input(const lr_model *m, const lr_op *op, uint32_t i)
 {
-    return lr_lei32(m->blob + op->inputs + 4u * i);
+    return op->inputs ? lr_lei32(m->blob + op->inputs + 4u * i) : (int32_t)op->index;
 }
 
 void lr_read_op(const lr_model *m, uint32_t k, lr_op *op)
 {
     const unsigned char *b = m->blob;
     uint32_t t = lr_vec_table(b, m->ops, k);
+    op->index = k;
     op->type = lr_get_u8(b, t, LR_OP_TYPE, 0u);
     op->name = lr_get_ref(b, t, LR_OP_NAME);
     op->inputs = lr_get_vec(b, t, LR_OP_INPUTS, &op->n_inputs);
-    op->output = lr_get_i32(b, t, LR_OP_OUTPUT, 0);
-    op->kh = lr_get_i32(b, t, LR_OP_KERNEL_H, LR_OP_KERNEL_H_DEFAULT);
-    op->kw = lr_get_i32(b, t, LR_OP_KERNEL_W, LR_OP_KERNEL_W_DEFAULT);
-    op->sh = lr_get_i32(b, t, LR_OP_STRIDE_H, LR_OP_STRIDE_H_DEFAULT);
-    op->sw = lr_get_i32(b, t, LR_OP_STRIDE_W, LR_OP_STRIDE_W_DEFAULT);
-    op->pt = lr_get_i32(b, t, LR_OP_PAD_TOP, 0);
-    op->pl = lr_get_i32(b, t, LR_OP_PAD_LEFT, 0);
-    op->pb = lr_get_i32(b, t, LR_OP_PAD_BOTTOM, 0);
-    op->pr = lr_get_i32(b, t, LR_OP_PAD_RIGHT, 0);
-    op->dh = lr_get_i32(b, t, LR_OP_DILATION_H, LR_OP_DILATION_H_DEFAULT);
-    op->dw = lr_get_i32(b, t, LR_OP_DILATION_W, LR_OP_DILATION_W_DEFAULT);
+    if (op->inputs == 0u) {
+        op->n_inputs = 1u; /* absent: the previous op's result */
+    }
+    op->output = (int32_t)k + 1;
+    op->activation = lr_get_u8(b, t, LR_OP_ACTIVATION, LR_ACTIVATION_NONE);
+    op->kh = lr_get_i16(b, t, LR_OP_KERNEL_H, LR_OP_KERNEL_H_DEFAULT);
+    op->kw = lr_get_i16(b, t, LR_OP_KERNEL_W, LR_OP_KERNEL_W_DEFAULT);
+    op->sh = lr_get_i16(b, t, LR_OP_STRIDE_H, LR_OP_STRIDE_H_DEFAULT);
+    op->sw = lr_get_i16(b, t, LR_OP_STRIDE_W, LR_OP_STRIDE_W_DEFAULT);
+    op->pt = lr_get_i16(b, t, LR_OP_PAD_TOP, 0);
+    op->pl = lr_get_i16(b, t, LR_OP_PAD_LEFT, 0);
+    op->pb = lr_get_i16(b, t, LR_OP_PAD_BOTTOM, 0);
+    op->pr = lr_get_i16(b, t, LR_OP_PAD_RIGHT, 0);
+    op->dh = lr_get_i16(b, t, LR_OP_DILATION_H, LR_OP_DILATION_H_DEFAULT);
+    op->dw = lr_get_i16(b, t, LR_OP_DILATION_W, LR_OP_DILATION_W_DEFAULT);
     op->groups = lr_get_i32(b, t, LR_OP_GROUPS, LR_OP_GROUPS_DEFAULT);
     op->out_ch = lr_get_i32(b, t, LR_OP_OUT_CHANNELS, 0);
     op->count_include_pad = lr_get_u8(b, t, LR_OP_COUNT_INCLUDE_PAD, LR_OP_COUNT_INCLUDE_PAD_DEFAULT) != 0u;
     op->alpha = lr_get_f32(b, t, LR_OP_ALPHA, 0.0f);
-    op->weight = lr_get_i32(b, t, LR_OP_WEIGHT, LR_OP_WEIGHT_DEFAULT);
-    op->bias = lr_get_i32(b, t, LR_OP_BIAS, LR_OP_BIAS_DEFAULT);
+    op->dtype = lr_get_u8(b, t, LR_OP_DTYPE, LR_DTYPE_F32);
+    op->w32 = lr_get_vec(b, t, LR_OP_WEIGHT_F32, &op->n_w32);
+    op->w16 = lr_get_vec(b, t, LR_OP_WEIGHT_F16, &op->n_w16);
+    op->b32 = lr_get_vec(b, t, LR_OP_BIAS_F32, &op->n_b32);
+    op->b16 = lr_get_vec(b, t, LR_OP_BIAS_F16, &op->n_b16);
     op->linrep = lr_get_ref(b, t, LR_OP_LINREP);
-}
-
-static uint32_t read_dims(const unsigned char *b, uint32_t t, uint32_t slot, int32_t dims[LR_MAX_RANK])
-{
-    uint32_t n, i;
-    uint32_t v = lr_get_vec(b, t, slot, &n);
-    for (i = 0; i < LR_MAX_RANK; i++) {
-        dims[i] = i < n ? lr_lei32(b + v + 4u * i) : 1;
-    }
-    return n;
 }
 
 uint32_t lr_tensor_shape(const lr_model *m, uint32_t id, int32_t dims[LR_MAX_RANK])
 {
-    return read_dims(m->blob, lr_vec_table(m->blob, m->tensors, id), LR_TENSOR_SHAPE, dims);
-}
-
-void lr_read_const(const lr_model *m, uint32_t id, lr_const *c)
-{
-    const unsigned char *b = m->blob;
-    uint32_t t = lr_vec_table(b, m->constants, id);
-    c->dtype = lr_get_u8(b, t, LR_CONSTANT_DTYPE, LR_DTYPE_F32);
-    c->rank = read_dims(b, t, LR_CONSTANT_SHAPE, c->dims);
-    c->f32 = lr_get_vec(b, t, LR_CONSTANT_F32, &c->n_f32);
-    c->f16 = lr_get_vec(b, t, LR_CONSTANT_F16, &c->n_f16);
+    const unsigned char *p = m->blob + m->tensors + LR_SHAPE_SIZE * id;
+    dims[0] = lr_lei32(p + LR_SHAPE_C_OFFSET);
+    dims[1] = lr_lei32(p + LR_SHAPE_H_OFFSET);
+    dims[2] = lr_lei32(p + LR_SHAPE_W_OFFSET);
+    if (dims[1] == 0 && dims[2] == 0) {
+        dims[1] = dims[2] = 1;
+        return 1u; /* a flat [F] tensor */
+    }
+    return 3u;
 }
 
 void lr_read_codebook(const lr_model *m, uint32_t id, lr_codebook *cb)
@@ -80,22 +76,28 @@ void lr_read_linrep(const lr_model *m, uint32_t table, lr_linrep *lr)
     lr->codebook = lr_get_i32(b, table, LR_LIN_REP_CODEBOOK, 0);
     lr->bits = lr_get_u8(b, table, LR_LIN_REP_INDEX_BITS, 0u);
     lr->idx = lr_get_vec(b, table, LR_LIN_REP_INDICES, &lr->n_idx);
-    lr->a = lr_get_vec(b, table, LR_LIN_REP_A, &lr->n_a);
-    lr->b = lr_get_vec(b, table, LR_LIN_REP_B, &lr->n_b);
+    lr->ab = lr_get_vec(b, table, LR_LIN_REP_AB, &lr->n_ab);
 }
 
-lr_values lr_const_values(const lr_model *m, const lr_const *c)
+static lr_values values(const lr_model *m, uint32_t dtype, uint32_t f32, uint32_t f16)
 {
     lr_values v;
-    v.f16 = c->dtype == LR_DTYPE_F16;
-    v.p = m->blob + (v.f16 ? c->f16 : c->f32);
+    v.f16 = dtype == LR_DTYPE_F16;
+    v.p = (v.f16 ? f16 : f32) ? m->blob + (v.f16 ? f16 : f32) : NULL;
     return v;
+}
+
+lr_values lr_op_weight(const lr_model *m, const lr_op *op)
+{
+    return values(m, op->dtype, op->w32, op->w16);
+}
+
+lr_values lr_op_bias(const lr_model *m, const lr_op *op)
+{
+    return values(m, op->dtype, op->b32, op->b16);
 }
 
 lr_values lr_codebook_values(const lr_model *m, const lr_codebook *cb)
 {
-    lr_values v;
-    v.f16 = cb->dtype == LR_DTYPE_F16;
-    v.p = m->blob + (v.f16 ? cb->f16 : cb->f32);
-    return v;
+    return values(m, cb->dtype, cb->f32, cb->f16);
 }

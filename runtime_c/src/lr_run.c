@@ -33,19 +33,6 @@ static uint32_t numel(const int32_t *dims, uint32_t rank)
     return n;
 }
 
-static lr_values const_values(const lr_model *m, int32_t id)
-{
-    lr_values v;
-    lr_const c;
-    if (id < 0) {
-        v.p = NULL;
-        v.f16 = 0u;
-        return v;
-    }
-    lr_read_const(m, (uint32_t)id, &c);
-    return lr_const_values(m, &c);
-}
-
 static void window_geom(const lr_op *op, const int32_t *in, const int32_t *out, lr_geom *g)
 {
     g->c = in[0];
@@ -73,16 +60,16 @@ static void conv(const run_ctx *r, const lr_op *op, const int32_t *in, const int
     const uint32_t per_o = (uint32_t)(cin_g * op->kh * op->kw); /* kernels of one output channel */
     const uint32_t kk = (uint32_t)(op->kh * op->kw);
     const int32_t plane_in = in[1] * in[2], plane_out = out[1] * out[2];
-    const lr_values bias = const_values(m, op->bias);
-    lr_values wv, tv, av, bv;
+    const lr_values bias = lr_op_bias(m, op);
+    lr_values wv, tv, abv;
     lr_linrep lr;
     lr_geom g;
     int32_t o;
     uint32_t i, t;
 
     memset(&lr, 0, sizeof lr);
-    tv.p = av.p = bv.p = wv.p = NULL;
-    tv.f16 = av.f16 = bv.f16 = wv.f16 = 0u;
+    tv.p = abv.p = wv.p = NULL;
+    tv.f16 = abv.f16 = wv.f16 = 0u;
     window_geom(op, in, out, &g);
     g.c = cin_g;
     if (op->type == LR_OP_TYPE_LINREP_CONV2D) {
@@ -90,12 +77,10 @@ static void conv(const run_ctx *r, const lr_op *op, const int32_t *in, const int
         lr_read_linrep(m, op->linrep, &lr);
         lr_read_codebook(m, (uint32_t)lr.codebook, &cb);
         tv = lr_codebook_values(m, &cb);
-        av.p = m->blob + lr.a;
-        av.f16 = 1u;
-        bv.p = m->blob + lr.b;
-        bv.f16 = 1u;
+        abv.p = m->blob + lr.ab;
+        abv.f16 = 1u;
     } else {
-        wv = const_values(m, op->weight);
+        wv = lr_op_weight(m, op);
     }
     for (o = 0; o < op->out_ch; o++) {
         lr_weights w;
@@ -107,7 +92,7 @@ static void conv(const run_ctx *r, const lr_op *op, const int32_t *in, const int
             for (i = 0; i < (uint32_t)cin_g; i++) {
                 const uint32_t n = (uint32_t)o * (uint32_t)cin_g + i;
                 const uint32_t idx = lr_unpack_index(m->blob + lr.idx, n, lr.bits);
-                const float a = lr_value(av, n), b = lr_value(bv, n);
+                const float a = lr_value(abv, 2u * n), b = lr_value(abv, 2u * n + 1u);
                 float *dst = r->scratch + i * kk;
                 for (t = 0; t < kk; t++) {
                     dst[t] = a * lr_value(tv, idx * kk + t) + b;
@@ -145,8 +130,7 @@ static void run_op(const run_ctx *r, const lr_op *op)
         conv(r, op, in, out, x, y);
         break;
     case LR_OP_TYPE_LINEAR:
-        lr_linear(x, (uint32_t)in[0], (uint32_t)op->out_ch, const_values(m, op->weight),
-                  const_values(m, op->bias), y);
+        lr_linear(x, (uint32_t)in[0], (uint32_t)op->out_ch, lr_op_weight(m, op), lr_op_bias(m, op), y);
         break;
     case LR_OP_TYPE_RELU:
         lr_relu(x, n, y);
@@ -157,13 +141,10 @@ static void run_op(const run_ctx *r, const lr_op *op)
     case LR_OP_TYPE_LEAKY_RELU:
         lr_leaky_relu(x, n, op->alpha, y);
         break;
-    case LR_OP_TYPE_PRELU: {
-        lr_const c;
-        lr_read_const(m, (uint32_t)op->weight, &c);
-        lr_prelu(x, (uint32_t)in[0], n / (uint32_t)in[0], lr_const_values(m, &c),
-                 c.dtype == LR_DTYPE_F16 ? c.n_f16 : c.n_f32, y);
+    case LR_OP_TYPE_PRELU:
+        lr_prelu(x, (uint32_t)in[0], n / (uint32_t)in[0], lr_op_weight(m, op),
+                 op->dtype == LR_DTYPE_F16 ? op->n_w16 : op->n_w32, y);
         break;
-    }
     case LR_OP_TYPE_SIGMOID:
         lr_sigmoid(x, n, y);
         break;
@@ -202,6 +183,15 @@ static void run_op(const run_ctx *r, const lr_op *op)
         break;
     default: /* unreachable: lr_init refused unknown types */
         break;
+    }
+    if (op->activation != LR_ACTIVATION_NONE) { /* fused: applied in place to the result */
+        int32_t d[LR_MAX_RANK];
+        const uint32_t k = numel(d, lr_tensor_shape(m, (uint32_t)op->output, d));
+        if (op->activation == LR_ACTIVATION_RELU) {
+            lr_relu(y, k, y);
+        } else {
+            lr_relu6(y, k, y);
+        }
     }
 }
 

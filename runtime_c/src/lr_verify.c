@@ -28,7 +28,9 @@ enum field_kind {
     K_VEC2,      /* vector of 2-byte scalars */
     K_VEC4,      /* vector of 4-byte scalars */
     K_TABLE,
-    K_VEC_TABLE
+    K_VEC_TABLE,
+    K_2,         /* int16, uint16 */
+    K_VEC_SHAPE  /* vector of Shape structs (LR_SHAPE_SIZE bytes, 4-aligned) */
 };
 
 struct table_desc;
@@ -46,20 +48,6 @@ typedef struct table_desc {
 
 #define N_FIELDS(a) ((uint32_t)(sizeof(a) / sizeof((a)[0])))
 
-static const field_desc tensor_fields[] = {
-    {LR_TENSOR_SHAPE, K_VEC4, NULL},
-    {LR_TENSOR_NAME, K_STRING, NULL},
-};
-static const table_desc tensor_desc = {tensor_fields, N_FIELDS(tensor_fields)};
-
-static const field_desc constant_fields[] = {
-    {LR_CONSTANT_DTYPE, K_U8, NULL},
-    {LR_CONSTANT_SHAPE, K_VEC4, NULL},
-    {LR_CONSTANT_F32, K_VEC4, NULL},
-    {LR_CONSTANT_F16, K_VEC2, NULL},
-};
-static const table_desc constant_desc = {constant_fields, N_FIELDS(constant_fields)};
-
 static const field_desc codebook_fields[] = {
     {LR_CODEBOOK_KERNEL_H, K_4, NULL},
     {LR_CODEBOOK_KERNEL_W, K_4, NULL},
@@ -74,33 +62,35 @@ static const field_desc linrep_fields[] = {
     {LR_LIN_REP_CODEBOOK, K_4, NULL},
     {LR_LIN_REP_INDEX_BITS, K_U8, NULL},
     {LR_LIN_REP_INDICES, K_VEC1, NULL},
-    {LR_LIN_REP_A, K_VEC2, NULL},
-    {LR_LIN_REP_B, K_VEC2, NULL},
+    {LR_LIN_REP_AB, K_VEC2, NULL},
 };
 static const table_desc linrep_desc = {linrep_fields, N_FIELDS(linrep_fields)};
 
 static const field_desc op_fields[] = {
     {LR_OP_TYPE, K_U8, NULL},
-    {LR_OP_NAME, K_STRING, NULL},
     {LR_OP_INPUTS, K_VEC4, NULL},
-    {LR_OP_OUTPUT, K_4, NULL},
-    {LR_OP_KERNEL_H, K_4, NULL},
-    {LR_OP_KERNEL_W, K_4, NULL},
-    {LR_OP_STRIDE_H, K_4, NULL},
-    {LR_OP_STRIDE_W, K_4, NULL},
-    {LR_OP_PAD_TOP, K_4, NULL},
-    {LR_OP_PAD_LEFT, K_4, NULL},
-    {LR_OP_PAD_BOTTOM, K_4, NULL},
-    {LR_OP_PAD_RIGHT, K_4, NULL},
-    {LR_OP_DILATION_H, K_4, NULL},
-    {LR_OP_DILATION_W, K_4, NULL},
-    {LR_OP_GROUPS, K_4, NULL},
+    {LR_OP_ACTIVATION, K_U8, NULL},
+    {LR_OP_KERNEL_H, K_2, NULL},
+    {LR_OP_KERNEL_W, K_2, NULL},
+    {LR_OP_PAD_TOP, K_2, NULL},
+    {LR_OP_PAD_LEFT, K_2, NULL},
+    {LR_OP_PAD_BOTTOM, K_2, NULL},
+    {LR_OP_PAD_RIGHT, K_2, NULL},
+    {LR_OP_STRIDE_H, K_2, NULL},
+    {LR_OP_STRIDE_W, K_2, NULL},
     {LR_OP_OUT_CHANNELS, K_4, NULL},
+    {LR_OP_LINREP, K_TABLE, &linrep_desc},
+    {LR_OP_BIAS_F32, K_VEC4, NULL},
+    {LR_OP_NAME, K_STRING, NULL},
+    {LR_OP_DTYPE, K_U8, NULL},
+    {LR_OP_WEIGHT_F32, K_VEC4, NULL},
+    {LR_OP_WEIGHT_F16, K_VEC2, NULL},
+    {LR_OP_BIAS_F16, K_VEC2, NULL},
+    {LR_OP_GROUPS, K_4, NULL},
+    {LR_OP_DILATION_H, K_2, NULL},
+    {LR_OP_DILATION_W, K_2, NULL},
     {LR_OP_COUNT_INCLUDE_PAD, K_U8, NULL},
     {LR_OP_ALPHA, K_4, NULL},
-    {LR_OP_WEIGHT, K_4, NULL},
-    {LR_OP_BIAS, K_4, NULL},
-    {LR_OP_LINREP, K_TABLE, &linrep_desc},
 };
 static const table_desc op_desc = {op_fields, N_FIELDS(op_fields)};
 
@@ -108,11 +98,9 @@ static const field_desc model_fields[] = {
     {LR_MODEL_CRC32, K_4, NULL},
     {LR_MODEL_FORMAT_VERSION, K_4, NULL},
     {LR_MODEL_PRODUCER, K_STRING, NULL},
-    {LR_MODEL_TENSORS, K_VEC_TABLE, &tensor_desc},
-    {LR_MODEL_INPUT, K_4, NULL},
+    {LR_MODEL_TENSORS, K_VEC_SHAPE, NULL},
     {LR_MODEL_OUTPUT, K_4, NULL},
     {LR_MODEL_OPS, K_VEC_TABLE, &op_desc},
-    {LR_MODEL_CONSTANTS, K_VEC_TABLE, &constant_desc},
     {LR_MODEL_CODEBOOKS, K_VEC_TABLE, &codebook_desc},
     {LR_MODEL_METADATA, K_STRING, NULL},
 };
@@ -217,11 +205,11 @@ static lr_status verify_table(const vbuf *v, uint32_t t, const table_desc *d, in
 
 static lr_status verify_field(const vbuf *v, const vtab *tab, const field_desc *f, int deep)
 {
-    static const uint8_t vec_elem[] = {0, 0, 1, 1, 2, 4, 0, 4}; /* by kind; strings are bytes */
-    uint32_t width = f->kind == K_U8 ? 1u : 4u;
+    static const uint8_t vec_elem[] = {0, 0, 1, 1, 2, 4, 0, 4, 0, LR_SHAPE_SIZE}; /* by kind */
+    uint32_t width = f->kind == K_U8 ? 1u : f->kind == K_2 ? 2u : 4u;
     uint32_t fo, target, n, i;
     lr_status s = field_offset(v, tab, f->slot, width, &fo);
-    if (s != LR_OK || fo == 0u || f->kind == K_U8 || f->kind == K_4) {
+    if (s != LR_OK || fo == 0u || f->kind == K_U8 || f->kind == K_2 || f->kind == K_4) {
         return s;
     }
     if (!deep) {
@@ -308,41 +296,19 @@ static uint32_t checked_numel(uint32_t rank, uint32_t rank_min, const int32_t *d
     return (uint32_t)n;
 }
 
+/* Shape structs: [c, h, w] with every dim >= 1, or a flat [F] with h = w = 0. */
 static lr_status verify_tensors(const lr_model *m, lr_where *where)
 {
     uint32_t i;
     for (i = 0; i < m->n_tensors; i++) {
-        int32_t dims[LR_MAX_RANK];
-        uint32_t rank = lr_tensor_shape(m, i, dims);
-        if (checked_numel(rank, 1u, dims) == 0u) {
+        const unsigned char *p = m->blob + m->tensors + LR_SHAPE_SIZE * i;
+        int32_t dims[3];
+        dims[0] = lr_lei32(p + LR_SHAPE_C_OFFSET);
+        dims[1] = lr_lei32(p + LR_SHAPE_H_OFFSET);
+        dims[2] = lr_lei32(p + LR_SHAPE_W_OFFSET);
+        if (dims[1] == 0 && dims[2] == 0 ? checked_numel(1u, 1u, dims) == 0u : checked_numel(3u, 3u, dims) == 0u) {
             where->tensor = (int32_t)i;
             return LR_ERR_BAD_TENSOR;
-        }
-    }
-    return LR_OK;
-}
-
-static lr_status verify_constants(const lr_model *m)
-{
-    uint32_t i;
-    for (i = 0; i < m->n_constants; i++) {
-        lr_const c;
-        uint32_t numel;
-        lr_read_const(m, i, &c);
-        numel = checked_numel(c.rank, 0u, c.dims);
-        if (numel == 0u) {
-            return LR_ERR_BAD_CONSTANT;
-        }
-        if (c.dtype == LR_DTYPE_F32) {
-            if (c.n_f32 != numel || c.n_f16 != 0u) {
-                return LR_ERR_BAD_CONSTANT;
-            }
-        } else if (c.dtype == LR_DTYPE_F16) {
-            if (c.n_f16 != numel || c.n_f32 != 0u) {
-                return LR_ERR_BAD_CONSTANT;
-            }
-        } else {
-            return LR_ERR_BAD_CONSTANT;
         }
     }
     return LR_OK;
@@ -420,29 +386,35 @@ static void set3(shape *s, int64_t c, int64_t h, int64_t w)
     s->d[2] = (int32_t)w;
 }
 
-/* Constant `id` (must exist) with exactly `rank` dims equal to `dims`. */
-static lr_status check_const(const lr_model *m, int32_t id, uint32_t rank, const int32_t *dims)
+/*
+ * The op's dense weight / bias storage: `dtype` is F32 or F16 and only that dtype's vectors are
+ * present; the weight holds exactly n_weight values (0: none allowed, -1: 1 or `alt` values) and the
+ * bias is absent or holds n_bias values.
+ */
+static lr_status check_tensors_of(const lr_op *op, int64_t n_weight, uint32_t alt, int32_t n_bias)
 {
-    lr_const c;
-    uint32_t i;
-    if (id < 0 || (uint32_t)id >= m->n_constants) {
-        return LR_ERR_BAD_PARAMS;
-    }
-    lr_read_const(m, (uint32_t)id, &c);
-    if (c.rank != rank) {
+    uint32_t nw, nb, other;
+    if (op->dtype == LR_DTYPE_F32) {
+        nw = op->n_w32;
+        nb = op->n_b32;
+        other = op->n_w16 + op->n_b16 + (op->w16 != 0u) + (op->b16 != 0u);
+    } else if (op->dtype == LR_DTYPE_F16) {
+        nw = op->n_w16;
+        nb = op->n_b16;
+        other = op->n_w32 + op->n_b32 + (op->w32 != 0u) + (op->b32 != 0u);
+    } else {
         return LR_ERR_BAD_CONSTANT;
     }
-    for (i = 0; i < rank; i++) {
-        if (c.dims[i] != dims[i]) {
-            return LR_ERR_BAD_CONSTANT;
-        }
+    if (other != 0u) {
+        return LR_ERR_BAD_CONSTANT;
+    }
+    if (n_weight < 0 ? (nw != 1u && nw != alt) : (int64_t)nw != n_weight) {
+        return LR_ERR_BAD_CONSTANT;
+    }
+    if (nb != 0u && (n_bias < 1 || nb != (uint32_t)n_bias)) {
+        return LR_ERR_BAD_CONSTANT;
     }
     return LR_OK;
-}
-
-static lr_status check_bias(const lr_model *m, int32_t id, int32_t n)
-{
-    return id == -1 ? LR_OK : check_const(m, id, 1u, &n);
 }
 
 /* Output extent of a window op along one axis; 0 if invalid. All inputs already >= their minimum. */
@@ -502,7 +474,7 @@ static lr_status check_linrep(const lr_model *m, const lr_op *op, int32_t cin_g)
     if ((uint64_t)lr.n_idx != ((uint64_t)n * lr.bits + 7u) / 8u) {
         return LR_ERR_INDEX_WIDTH;
     }
-    if (lr.n_a != n || lr.n_b != n) {
+    if ((uint64_t)lr.n_ab != 2u * (uint64_t)n) {
         return LR_ERR_BAD_CONSTANT;
     }
     bytes = m->blob + lr.idx;
@@ -518,7 +490,7 @@ static lr_status check_linrep(const lr_model *m, const lr_op *op, int32_t cin_g)
 static lr_status check_conv(const lr_model *m, const lr_op *op, const shape *in, shape *out,
                             uint32_t *scratch)
 {
-    int32_t cin_g, wdims[4];
+    int32_t cin_g;
     int64_t oh, ow, kk;
     lr_status s;
     if (op->n_inputs != 1u || in->rank != 3u || !window_params_ok(op, in) || op->groups < 1 ||
@@ -535,24 +507,19 @@ static lr_status check_conv(const lr_model *m, const lr_op *op, const shape *in,
     set3(out, op->out_ch, oh, ow);
     if (op->type == LR_OP_TYPE_LINREP_CONV2D) {
         s = check_linrep(m, op, cin_g);
+        if (s == LR_OK) {
+            s = check_tensors_of(op, 0, 0u, op->out_ch); /* bias only */
+        }
         if (s == LR_OK && (uint32_t)kk > *scratch) {
             *scratch = (uint32_t)kk;
         }
     } else {
-        lr_const c;
-        wdims[0] = op->out_ch;
-        wdims[1] = cin_g;
-        wdims[2] = op->kh;
-        wdims[3] = op->kw;
-        s = check_const(m, op->weight, 4u, wdims);
-        if (s == LR_OK) {
-            lr_read_const(m, (uint32_t)op->weight, &c);
-            if (c.dtype == LR_DTYPE_F16 && (uint32_t)kk > *scratch) {
-                *scratch = (uint32_t)kk;
-            }
+        s = op->linrep != 0u ? LR_ERR_BAD_PARAMS : check_tensors_of(op, (int64_t)op->out_ch * kk, 0u, op->out_ch);
+        if (s == LR_OK && op->dtype == LR_DTYPE_F16 && (uint32_t)kk > *scratch) {
+            *scratch = (uint32_t)kk;
         }
     }
-    return s != LR_OK ? s : check_bias(m, op->bias, op->out_ch);
+    return s;
 }
 
 static lr_status check_pool(const lr_op *op, const shape *in, shape *out)
@@ -594,15 +561,26 @@ static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, u
     }
     for (i = 0; i < op->n_inputs; i++) {
         int32_t id = lr_op_input(m, op, i);
-        if (id < 0 || (uint32_t)id >= m->n_tensors) {
+        if (id < 0 || id > (int32_t)op->index) { /* only tensors written before this op */
+            where->tensor = id;
             return LR_ERR_BAD_GRAPH;
         }
     }
-    if (op->output < 0 || (uint32_t)op->output >= m->n_tensors) {
-        return LR_ERR_BAD_GRAPH;
-    }
     if (op->n_inputs == 0u) {
         return LR_ERR_BAD_PARAMS;
+    }
+    if (op->activation > LR_ACTIVATION_RELU6 ||
+        (op->activation != LR_ACTIVATION_NONE && op->type != LR_OP_TYPE_CONV2D &&
+         op->type != LR_OP_TYPE_LINREP_CONV2D && op->type != LR_OP_TYPE_LINEAR && op->type != LR_OP_TYPE_ADD)) {
+        return LR_ERR_BAD_PARAMS;
+    }
+    if (op->linrep != 0u && op->type != LR_OP_TYPE_LINREP_CONV2D) {
+        return LR_ERR_BAD_PARAMS;
+    }
+    if (op->type != LR_OP_TYPE_CONV2D && op->type != LR_OP_TYPE_LINREP_CONV2D && op->type != LR_OP_TYPE_LINEAR &&
+        op->type != LR_OP_TYPE_PRELU && (op->n_w32 | op->n_w16 | op->n_b32 | op->n_b16 | op->w32 | op->w16 |
+                                         op->b32 | op->b16) != 0u) {
+        return LR_ERR_BAD_CONSTANT; /* weights on an op that has none */
     }
     get_shape(m, lr_op_input(m, op, 0u), &in);
     get_shape(m, op->output, &stored);
@@ -612,21 +590,15 @@ static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, u
     case LR_OP_TYPE_LINREP_CONV2D:
         s = check_conv(m, op, &in, &out, scratch);
         break;
-    case LR_OP_TYPE_LINEAR: {
-        int32_t wdims[2];
-        if (op->n_inputs != 1u || in.rank != 1u || op->out_ch < 1) {
+    case LR_OP_TYPE_LINEAR:
+        if (op->n_inputs != 1u || in.rank != 1u || op->out_ch < 1 ||
+            (int64_t)op->out_ch * in.d[0] > LR_MAX_NUMEL) {
             return LR_ERR_BAD_PARAMS;
         }
-        wdims[0] = op->out_ch;
-        wdims[1] = in.d[0];
-        s = check_const(m, op->weight, 2u, wdims);
-        if (s == LR_OK) {
-            s = check_bias(m, op->bias, op->out_ch);
-        }
+        s = check_tensors_of(op, (int64_t)op->out_ch * in.d[0], 0u, op->out_ch);
         out.rank = 1u;
         out.d[0] = op->out_ch;
         break;
-    }
     case LR_OP_TYPE_RELU:
     case LR_OP_TYPE_RELU6:
     case LR_OP_TYPE_LEAKY_RELU:
@@ -634,18 +606,12 @@ static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, u
     case LR_OP_TYPE_HARDSWISH:
         s = op->n_inputs == 1u ? LR_OK : LR_ERR_BAD_PARAMS;
         break;
-    case LR_OP_TYPE_PRELU: {
-        lr_const c;
-        if (op->n_inputs != 1u || op->weight < 0 || (uint32_t)op->weight >= m->n_constants) {
+    case LR_OP_TYPE_PRELU:
+        if (op->n_inputs != 1u) {
             return LR_ERR_BAD_PARAMS;
         }
-        lr_read_const(m, (uint32_t)op->weight, &c);
-        i = c.dtype == LR_DTYPE_F16 ? c.n_f16 : c.n_f32;
-        if (i != 1u && i != (uint32_t)in.d[0]) {
-            return LR_ERR_BAD_CONSTANT;
-        }
+        s = check_tensors_of(op, -1, (uint32_t)in.d[0], 0); /* 1 or C slopes, no bias */
         break;
-    }
     case LR_OP_TYPE_MAX_POOL2D:
     case LR_OP_TYPE_AVG_POOL2D:
         s = check_pool(op, &in, &out);
@@ -726,14 +692,11 @@ lr_status lr_verify_semantics(const lr_model *m, uint32_t *scratch_floats, lr_wh
     if (m->n_tensors > LR_MAX_TENSORS || m->n_ops > LR_MAX_OPS || m->n_ops > 65000u) {
         return LR_ERR_TOO_MANY;
     }
-    if (m->input < 0 || (uint32_t)m->input >= m->n_tensors || m->output < 0 ||
-        (uint32_t)m->output >= m->n_tensors) {
+    /* tensor 0 is the input, op k writes tensor k + 1: exactly one tensor per op, plus the input */
+    if (m->n_tensors != m->n_ops + 1u || m->output < 0 || (uint32_t)m->output >= m->n_tensors) {
         return LR_ERR_BAD_GRAPH;
     }
     s = verify_tensors(m, where);
-    if (s == LR_OK) {
-        s = verify_constants(m);
-    }
     if (s == LR_OK) {
         s = verify_codebooks(m);
     }

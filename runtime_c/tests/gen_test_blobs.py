@@ -79,7 +79,7 @@ def cases() -> dict[str, bytes]:
     lr, _ = compress(model, templates=4, seed=0, show_progress=False, cap_templates=True)
     out["tiny_linrep"] = pack_graph(capture(lr, example))
     lr32, _ = compress(model, templates=3, seed=0, show_progress=False, codebook_dtype="fp32", cap_templates=True)
-    out["tiny_linrep_fp32cb"] = pack_graph(capture(lr32, example, codebook_dtype="fp32"))
+    out["tiny_linrep_fp32cb"] = pack_graph(capture(lr32, example))
     return out
 
 
@@ -116,23 +116,24 @@ def _single(kind: str, in_shape, out_shape, **kw) -> Graph:
 
 
 def hostile() -> dict[str, tuple[Graph, str]]:
-    big = 2**31 - 1
+    big = 2**15 - 1  # window fields are int16 in the format: the largest value a blob can hold
     h: dict[str, tuple[Graph, str]] = {}
-    h["pad_huge_stride_huge"] = (_conv(pads=(big, 0, 0, 0), stride=(2**30, 1), out_shape=(4, 2, 6)), "LR_ERR_BAD_PARAMS")
+    h["pad_huge_stride_huge"] = (_conv(pads=(big, 0, 0, 0), stride=(big, 1), out_shape=(4, 2, 6)), "LR_ERR_SHAPE_MISMATCH")
     h["stride_zero"] = (_conv(stride=(0, 1), out_shape=(4, 6, 6)), "LR_ERR_BAD_PARAMS")
+    h["stride_negative"] = (_conv(stride=(-2, 1), out_shape=(4, 6, 6)), "LR_ERR_BAD_PARAMS")
     h["pad_negative"] = (_conv(pads=(-1, 1, 1, 1), out_shape=(4, 5, 6)), "LR_ERR_BAD_PARAMS")
-    h["dilation_huge"] = (_conv(dilation=(2**30, 1), pads=(2**30, 1, 2**30, 1), out_shape=(4, 6, 6)),
-                          "LR_ERR_BAD_PARAMS")
+    h["dilation_huge"] = (_conv(dilation=(big, 1), kernel=(big, 3), pads=(big, 1, big, 1), out_shape=(4, 6, 6)),
+                          "LR_ERR_BAD_PARAMS")  # the dilated kernel does not fit the padded input
     h["groups_zero"] = (_conv(groups=0, out_shape=(4, 6, 6)), "LR_ERR_BAD_PARAMS")
     h["groups_not_dividing"] = (_conv(groups=3, shape=(4, 6, 6), cout=3), "LR_ERR_BAD_PARAMS")
-    h["conv_kernel_zero"] = (_conv(kernel=(0, 3), out_shape=(4, 6, 6)), "LR_ERR_BAD_CONSTANT")  # [4,4,0,3] weight
+    h["conv_kernel_zero"] = (_conv(kernel=(0, 3), out_shape=(4, 6, 6)), "LR_ERR_BAD_PARAMS")
     h["pool_kernel_zero"] = (_single("MAX_POOL2D", (2, 5, 5), (2, 5, 3), kernel=(0, 3)), "LR_ERR_BAD_PARAMS")
     g = _conv()
     g.tensors[g.output].shape = (4, 6, 5)
     h["conv_output_shape"] = (g, "LR_ERR_SHAPE_MISMATCH")
-    g = _conv()
-    g.ops[0].weight = 7
-    h["weight_id_out_of_range"] = (g, "LR_ERR_BAD_PARAMS")
+    g = _single("RELU", (4,), (4,))
+    g.ops[0].weight = g.add_constant(np.ones(4))
+    h["weight_on_relu"] = (g, "LR_ERR_BAD_CONSTANT")
     g = _conv()
     g.constants[0].values = g.constants[0].values[:, :, :2, :]
     h["weight_wrong_shape"] = (g, "LR_ERR_BAD_CONSTANT")
@@ -150,28 +151,31 @@ def hostile() -> dict[str, tuple[Graph, str]]:
     h["codebook_id_out_of_range"] = (g, "LR_ERR_BAD_CODEBOOK")
     g = _conv("linrep")
     g.ops[0].linrep.a = g.ops[0].linrep.a[:3]
-    h["linrep_a_short"] = (g, "LR_ERR_BAD_CONSTANT")
-    h["tensor_numel_overflow"] = (_single("RELU", (2**20, 2**20), (2**20, 2**20)), "LR_ERR_BAD_TENSOR")
-    h["tensor_rank_5"] = (_single("RELU", (1, 1, 1, 1, 2), (1, 1, 1, 1, 2)), "LR_ERR_BAD_TENSOR")
+    g.ops[0].linrep.b = g.ops[0].linrep.b[:3]
+    h["linrep_ab_short"] = (g, "LR_ERR_BAD_CONSTANT")
+    h["tensor_numel_overflow"] = (_single("RELU", (2**16, 2**16, 2**16), (2**16, 2**16, 2**16)), "LR_ERR_BAD_TENSOR")
+    h["tensor_one_zero_dim"] = (_single("RELU", (4, 0, 3), (4, 0, 3)), "LR_ERR_BAD_TENSOR")
     h["maxpool_pad_over_half"] = (_single("MAX_POOL2D", (2, 5, 5), (2, 5, 5), kernel=(3, 3), pads=(2, 2, 2, 2),
                                           stride=(2, 2)), "LR_ERR_BAD_PARAMS")
     h["avgpool_dilated"] = (_single("AVG_POOL2D", (2, 5, 5), (2, 3, 3), kernel=(2, 2), dilation=(2, 2)),
                             "LR_ERR_BAD_PARAMS")
-    h["pool_area_huge"] = (_single("MAX_POOL2D", (1, 4, 4), (1, 1, 1), kernel=(2**16, 2**16),
-                                   pads=(2**15, 2**15, 2**15, 2**15)), "LR_ERR_BAD_PARAMS")
-    h["adaptive_huge"] = (_single("ADAPTIVE_AVG_POOL2D", (1, 4, 4), (1, 1, 1), kernel=(2**29, 1)), "LR_ERR_BAD_PARAMS")
+    h["pool_area_huge"] = (_single("MAX_POOL2D", (1, 4, 4), (1, 1, 1), kernel=(big, big),
+                                   pads=(2**14, 2**14, 2**14, 2**14)), "LR_ERR_BAD_PARAMS")
+    h["adaptive_negative"] = (_single("ADAPTIVE_AVG_POOL2D", (1, 4, 4), (1, 1, 1), kernel=(-3, 1)), "LR_ERR_BAD_PARAMS")
     h["softmax_rank3"] = (_single("SOFTMAX", (2, 3, 3), (2, 3, 3)), "LR_ERR_BAD_PARAMS")
     h["reshape_numel"] = (_single("RESHAPE", (2, 3, 3), (17,)), "LR_ERR_SHAPE_MISMATCH")
-    h["linear_no_weight"] = (_single("LINEAR", (8,), (3,), out_channels=3), "LR_ERR_BAD_PARAMS")
+    h["linear_no_weight"] = (_single("LINEAR", (8,), (3,), out_channels=3), "LR_ERR_BAD_CONSTANT")
+    h["activation_on_pool"] = (_single("MAX_POOL2D", (2, 4, 4), (2, 2, 2), kernel=(2, 2), stride=(2, 2),
+                                       activation="RELU"), "LR_ERR_BAD_PARAMS")
     g = _single("RELU", (4,), (4,))
     g.ops[0].inputs = [g.output]  # reads its own output: never written before
     h["read_before_write"] = (g, "LR_ERR_BAD_GRAPH")
     g = _single("RELU", (4,), (4,))
-    g.ops.append(Op("RELU", "again", [g.input], g.output))  # written twice
-    h["written_twice"] = (g, "LR_ERR_BAD_GRAPH")
+    g.ops[0].inputs = [-1]
+    h["input_id_negative"] = (g, "LR_ERR_BAD_GRAPH")
     g = _single("RELU", (4,), (4,))
-    g.ops[0].output = g.input  # overwrites the model input
-    h["input_written"] = (g, "LR_ERR_BAD_GRAPH")
+    g.add_tensor((4,))  # three tensors for one op: op i must write tensor i + 1, nothing else exists
+    h["tensor_count"] = (g, "LR_ERR_BAD_GRAPH")
     g = _single("RELU", (4,), (4,))
     g.output = 5
     h["output_id_out_of_range"] = (g, "LR_ERR_BAD_GRAPH")
@@ -208,7 +212,7 @@ def main() -> None:
     (out_dir / "corrupt.txt").write_text("tiny_linrep.lre\ntiny_dense_fp16.lre\n")
     rejects = []
     for name, (g, status) in hostile().items():
-        (out_dir / f"hostile_{name}.lre").write_bytes(pack_graph(g))
+        (out_dir / f"hostile_{name}.lre").write_bytes(pack_graph(g, strict=False))
         rejects.append(f"hostile_{name}.lre {status}")
     (out_dir / "reject.txt").write_text("\n".join(rejects) + "\n")
     (out_dir / "manifest.txt").write_text("\n".join(manifest) + "\n")

@@ -3,8 +3,9 @@
  * field, then one mutation per check (each error code the verifier can give), and the argument
  * checks of the API.
  *
- * The minimal model: tensors 0 and 1 of shape [4]; input 0, output 1; one op RELU(0) -> 1.
- * FlatBuffers layout: see lr_verify.c. Offsets are from the start of the buffer; little-endian.
+ * The minimal model: tensors 0 and 1 of shape [4]; output 1; one op RELU(0) -> 1 (op 0 writes
+ * tensor 1). FlatBuffers layout: see lr_verify.c. Offsets are from the start of the buffer;
+ * little-endian.
  */
 #include <stdint.h>
 #include <string.h>
@@ -12,49 +13,41 @@
 #include "lr_internal.h"
 #include "test_util.h"
 
-#define BLOB_SIZE 0x94
+#define BLOB_SIZE 0x74
 
 static const unsigned char valid_blob[BLOB_SIZE] = {
-    /* 0x00 root: uoffset to the Model table at 0x1C */         0x1C, 0x00, 0x00, 0x00,
+    /* 0x00 root: uoffset to the Model table at 0x18 */         0x18, 0x00, 0x00, 0x00,
     /* 0x04 file identifier */                                  'L', 'R', 'E', '1',
-    /* 0x08 Model vtable: 18 bytes, table 24 bytes */           0x12, 0x00, 0x18, 0x00,
+    /* 0x08 Model vtable: 16 bytes, table 24 bytes */           0x10, 0x00, 0x18, 0x00,
     /* 0x0C slot 0 crc32 at +4, slot 1 format_version at +8 */  0x04, 0x00, 0x08, 0x00,
     /* 0x10 slot 2 producer absent, slot 3 tensors at +12 */    0x00, 0x00, 0x0C, 0x00,
-    /* 0x14 slot 4 input absent (0), slot 5 output at +16 */    0x00, 0x00, 0x10, 0x00,
-    /* 0x18 slot 6 ops at +20; 2 bytes of padding */            0x14, 0x00, 0x00, 0x00,
-    /* 0x1C Model table: soffset 20 -> vtable at 0x08 */        0x14, 0x00, 0x00, 0x00,
-    /* 0x20 crc32 (patched by fix_crc) */                       0x00, 0x00, 0x00, 0x00,
-    /* 0x24 format_version = 1 */                               0x01, 0x00, 0x00, 0x00,
-    /* 0x28 tensors: uoffset 0x14 -> vector at 0x3C */          0x14, 0x00, 0x00, 0x00,
-    /* 0x2C output = tensor 1 */                                0x01, 0x00, 0x00, 0x00,
-    /* 0x30 ops: uoffset 0x3C -> vector at 0x6C */              0x3C, 0x00, 0x00, 0x00,
-    /* 0x34 Tensor vtable: 6 bytes, table 8, shape at +4 */     0x06, 0x00, 0x08, 0x00,
-    /* 0x38 ... ; 2 bytes of padding */                         0x04, 0x00, 0x00, 0x00,
-    /* 0x3C tensors vector: length 2 */                         0x02, 0x00, 0x00, 0x00,
-    /* 0x40 element 0: uoffset 8 -> Tensor at 0x48 */           0x08, 0x00, 0x00, 0x00,
-    /* 0x44 element 1: uoffset 12 -> Tensor at 0x50 */          0x0C, 0x00, 0x00, 0x00,
-    /* 0x48 Tensor 0: soffset 20 -> vtable at 0x34 */           0x14, 0x00, 0x00, 0x00,
-    /* 0x4C shape: uoffset 12 -> vector at 0x58 */              0x0C, 0x00, 0x00, 0x00,
-    /* 0x50 Tensor 1: soffset 28 -> vtable at 0x34 */           0x1C, 0x00, 0x00, 0x00,
-    /* 0x54 shape: uoffset 0x38 -> vector at 0x8C */            0x38, 0x00, 0x00, 0x00,
-    /* 0x58 shape of tensor 0: length 1 */                      0x01, 0x00, 0x00, 0x00,
-    /* 0x5C [4] */                                              0x04, 0x00, 0x00, 0x00,
-    /* 0x60 Op vtable: 12 bytes, table 16 bytes */              0x0C, 0x00, 0x10, 0x00,
-    /* 0x64 slot 0 type at +12, slot 1 name absent */           0x0C, 0x00, 0x00, 0x00,
-    /* 0x68 slot 2 inputs at +4, slot 3 output at +8 */         0x04, 0x00, 0x08, 0x00,
-    /* 0x6C ops vector: length 1 */                             0x01, 0x00, 0x00, 0x00,
-    /* 0x70 element 0: uoffset 4 -> Op at 0x74 */               0x04, 0x00, 0x00, 0x00,
-    /* 0x74 Op: soffset 20 -> vtable at 0x60 */                 0x14, 0x00, 0x00, 0x00,
-    /* 0x78 inputs: uoffset 12 -> vector at 0x84 */             0x0C, 0x00, 0x00, 0x00,
-    /* 0x7C output = tensor 1 */                                0x01, 0x00, 0x00, 0x00,
-    /* 0x80 type = RELU (3); 3 bytes of padding */              0x03, 0x00, 0x00, 0x00,
-    /* 0x84 inputs vector: length 1 */                          0x01, 0x00, 0x00, 0x00,
-    /* 0x88 [0] */                                              0x00, 0x00, 0x00, 0x00,
-    /* 0x8C shape of tensor 1: length 1 */                      0x01, 0x00, 0x00, 0x00,
-    /* 0x90 [4] */                                              0x04, 0x00, 0x00, 0x00,
+    /* 0x14 slot 4 output at +16, slot 5 ops at +20 */          0x10, 0x00, 0x14, 0x00,
+    /* 0x18 Model table: soffset 16 -> vtable at 0x08 */        0x10, 0x00, 0x00, 0x00,
+    /* 0x1C crc32 (patched by fix_crc) */                       0x00, 0x00, 0x00, 0x00,
+    /* 0x20 format_version = 1 */                               0x01, 0x00, 0x00, 0x00,
+    /* 0x24 tensors: uoffset 0x0C -> vector at 0x30 */          0x0C, 0x00, 0x00, 0x00,
+    /* 0x28 output = tensor 1 */                                0x01, 0x00, 0x00, 0x00,
+    /* 0x2C ops: uoffset 0x20 -> vector at 0x4C */              0x20, 0x00, 0x00, 0x00,
+    /* 0x30 tensors vector of Shape structs: length 2 */        0x02, 0x00, 0x00, 0x00,
+    /* 0x34 tensor 0: c = 4 */                                  0x04, 0x00, 0x00, 0x00,
+    /* 0x38         h = 0 (with w = 0: a flat [4]) */           0x00, 0x00, 0x00, 0x00,
+    /* 0x3C         w = 0 */                                    0x00, 0x00, 0x00, 0x00,
+    /* 0x40 tensor 1: c = 4 */                                  0x04, 0x00, 0x00, 0x00,
+    /* 0x44         h = 0 */                                    0x00, 0x00, 0x00, 0x00,
+    /* 0x48         w = 0 */                                    0x00, 0x00, 0x00, 0x00,
+    /* 0x4C ops vector: length 1 */                             0x01, 0x00, 0x00, 0x00,
+    /* 0x50 element 0: uoffset 0x10 -> Op at 0x60 */            0x10, 0x00, 0x00, 0x00,
+    /* 0x54 Op vtable: 8 bytes, table 12 bytes */               0x08, 0x00, 0x0C, 0x00,
+    /* 0x58 slot 0 type at +8, slot 1 inputs at +4 */           0x08, 0x00, 0x04, 0x00,
+    /* 0x5C padding */                                          0x00, 0x00, 0x00, 0x00,
+    /* 0x60 Op: soffset 12 -> vtable at 0x54 */                 0x0C, 0x00, 0x00, 0x00,
+    /* 0x64 inputs: uoffset 8 -> vector at 0x6C */              0x08, 0x00, 0x00, 0x00,
+    /* 0x68 type = RELU (3); 3 bytes of padding */              0x03, 0x00, 0x00, 0x00,
+    /* 0x6C inputs vector: length 1 */                          0x01, 0x00, 0x00, 0x00,
+    /* 0x70 [0] */                                              0x00, 0x00, 0x00, 0x00,
 };
 
-#define CRC_POS 0x20u
+#define CRC_POS 0x1Cu
 
 static unsigned char buf[BLOB_SIZE];
 
@@ -175,13 +168,13 @@ static void test_header(void)
     buf[CRC_POS] ^= 0x01u; /* one bit of the stored CRC */
     TU_CHECK_STATUS(init_buf(), LR_ERR_CRC);
     reset();
-    buf[0x5C] ^= 0x80u; /* a payload bit (tensor 0's dimension) without fixing the CRC */
+    buf[0x34] ^= 0x80u; /* a payload bit (tensor 0's dimension) without fixing the CRC */
     TU_CHECK_STATUS(init_buf(), LR_ERR_CRC);
     reset();
-    put32(0x24, 2u); /* format_version 2: newer than this runtime (checked before the CRC) */
+    put32(0x20, 2u); /* format_version 2: newer than this runtime (checked before the CRC) */
     TU_CHECK_STATUS(init_buf(), LR_ERR_VERSION);
     reset();
-    put32(0x24, 0u); /* format_version 0: invalid */
+    put32(0x20, 0u); /* format_version 0: invalid */
     TU_CHECK_STATUS(init_buf(), LR_ERR_VERSION);
     reset();
     put32(0x00, 0x1000u); /* root offset past the end */
@@ -194,29 +187,29 @@ static void test_header(void)
 static void test_structure(void)
 {
     /* Model soffset -1000: vtable past the end */
-    EXPECT_AFTER(put32(0x1C, (uint32_t)-1000), LR_ERR_OUT_OF_BOUNDS);
+    EXPECT_AFTER(put32(0x18, (uint32_t)-1000), LR_ERR_OUT_OF_BOUNDS);
     /* Model soffset 21: vtable at an odd position */
-    EXPECT_AFTER(put32(0x1C, 21u), LR_ERR_BAD_TABLE);
+    EXPECT_AFTER(put32(0x18, 21u), LR_ERR_BAD_TABLE);
     /* vtable size 3 (odd, < 4) */
     EXPECT_AFTER(put16(0x08, 3u), LR_ERR_BAD_TABLE);
     /* vtable claims 0x400 bytes */
     EXPECT_AFTER(put16(0x08, 0x400u), LR_ERR_OUT_OF_BOUNDS);
     /* Model field format_version at +22: 4 bytes do not fit the 24-byte table */
     EXPECT_AFTER(put16(0x0E, 22u), LR_ERR_BAD_TABLE);
-    /* tensors vector claims 1000 elements */
-    EXPECT_AFTER(put32(0x3C, 1000u), LR_ERR_BAD_VECTOR);
+    /* tensors vector claims 1000 shapes (12 bytes each) */
+    EXPECT_AFTER(put32(0x30, 1000u), LR_ERR_BAD_VECTOR);
     /* tensors uoffset +1: vector misaligned */
-    EXPECT_AFTER(put32(0x28, 0x15u), LR_ERR_BAD_VECTOR);
+    EXPECT_AFTER(put32(0x24, 0x0Du), LR_ERR_BAD_VECTOR);
     /* tensors uoffset past the end */
-    EXPECT_AFTER(put32(0x28, 0x1000u), LR_ERR_OUT_OF_BOUNDS);
+    EXPECT_AFTER(put32(0x24, 0x1000u), LR_ERR_OUT_OF_BOUNDS);
     /* tensors uoffset 0 (points at itself) */
-    EXPECT_AFTER(put32(0x28, 0u), LR_ERR_OUT_OF_BOUNDS);
-    /* tensor element 1 points to an unaligned table */
-    EXPECT_AFTER(put32(0x44, 0x0Du), LR_ERR_BAD_TABLE);
-    /* Op field output at +16 in a 16-byte table */
-    EXPECT_AFTER(put16(0x6A, 16u), LR_ERR_BAD_TABLE);
+    EXPECT_AFTER(put32(0x24, 0u), LR_ERR_OUT_OF_BOUNDS);
+    /* op element points to an unaligned table */
+    EXPECT_AFTER(put32(0x50, 0x0Du), LR_ERR_BAD_TABLE);
+    /* Op field inputs at +12 in a 12-byte table */
+    EXPECT_AFTER(put16(0x5A, 12u), LR_ERR_BAD_TABLE);
     /* inputs vector length 0x40000000: length * 4 overflows 32 bits */
-    EXPECT_AFTER(put32(0x84, 0x40000000u), LR_ERR_BAD_VECTOR);
+    EXPECT_AFTER(put32(0x6C, 0x40000000u), LR_ERR_BAD_VECTOR);
 }
 
 static void test_semantics(void)
@@ -224,32 +217,32 @@ static void test_semantics(void)
     lr_model m;
     int32_t op, tensor;
     /* tensor 0 of shape [0] */
-    EXPECT_AFTER(put32(0x5C, 0u), LR_ERR_BAD_TENSOR);
+    EXPECT_AFTER(put32(0x34, 0u), LR_ERR_BAD_TENSOR);
     /* tensor 0 of shape [-4] */
-    EXPECT_AFTER(put32(0x5C, (uint32_t)-4), LR_ERR_BAD_TENSOR);
+    EXPECT_AFTER(put32(0x34, (uint32_t)-4), LR_ERR_BAD_TENSOR);
+    /* tensor 0 of shape [4, 3, 0]: only one of h, w is zero */
+    EXPECT_AFTER(put32(0x38, 3u), LR_ERR_BAD_TENSOR);
     /* tensor 1 of shape [5]: RELU's output must be [4] */
-    EXPECT_AFTER(put32(0x90, 5u), LR_ERR_SHAPE_MISMATCH);
-    /* op output tensor 7 (only 2 tensors) */
-    EXPECT_AFTER(put32(0x7C, 7u), LR_ERR_BAD_GRAPH);
-    /* op output = tensor 0: overwrites the model input */
-    EXPECT_AFTER(put32(0x7C, 0u), LR_ERR_BAD_GRAPH);
-    /* op input = tensor 1: read before it is written */
-    EXPECT_AFTER(put32(0x88, 1u), LR_ERR_BAD_GRAPH);
+    EXPECT_AFTER(put32(0x40, 5u), LR_ERR_SHAPE_MISMATCH);
+    /* op input = tensor 1: its own output, read before it is written */
+    EXPECT_AFTER(put32(0x70, 1u), LR_ERR_BAD_GRAPH);
     /* op input -1 */
-    EXPECT_AFTER(put32(0x88, (uint32_t)-1), LR_ERR_BAD_GRAPH);
+    EXPECT_AFTER(put32(0x70, (uint32_t)-1), LR_ERR_BAD_GRAPH);
     /* model output = tensor 7 */
-    EXPECT_AFTER(put32(0x2C, 7u), LR_ERR_BAD_GRAPH);
+    EXPECT_AFTER(put32(0x28, 7u), LR_ERR_BAD_GRAPH);
+    /* one tensor for one op: op 0 would write tensor 1, which does not exist */
+    EXPECT_AFTER(put32(0x30, 1u), LR_ERR_BAD_GRAPH);
     /* op type 99: unknown */
-    EXPECT_AFTER(buf[0x80] = 99, LR_ERR_UNSUPPORTED_OP);
+    EXPECT_AFTER(buf[0x68] = 99, LR_ERR_UNSUPPORTED_OP);
     /* op type ADD with one input */
-    EXPECT_AFTER(buf[0x80] = LR_OP_TYPE_ADD, LR_ERR_BAD_PARAMS);
+    EXPECT_AFTER(buf[0x68] = LR_OP_TYPE_ADD, LR_ERR_BAD_PARAMS);
     /* op type CONV2D on a rank-1 tensor */
-    EXPECT_AFTER(buf[0x80] = LR_OP_TYPE_CONV2D, LR_ERR_BAD_PARAMS);
-    /* op type LINEAR without a weight constant */
-    EXPECT_AFTER(buf[0x80] = LR_OP_TYPE_LINEAR, LR_ERR_BAD_PARAMS);
+    EXPECT_AFTER(buf[0x68] = LR_OP_TYPE_CONV2D, LR_ERR_BAD_PARAMS);
+    /* op type LINEAR without out_channels and weights */
+    EXPECT_AFTER(buf[0x68] = LR_OP_TYPE_LINEAR, LR_ERR_BAD_PARAMS);
     /* the failing op and tensor are reported */
     reset();
-    put32(0x90, 5u);
+    put32(0x40, 5u);
     fix_crc();
     TU_CHECK_STATUS(lr_init(&m, buf, BLOB_SIZE), LR_ERR_SHAPE_MISMATCH);
     TU_CHECK_STATUS(lr_error_location(&m, &op, &tensor), LR_OK);
