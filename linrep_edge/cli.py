@@ -250,8 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-shape", help="input shape with batch 1, e.g. 1,1,28,28 (factory models)")
     _add_compress_options(p)
     p.add_argument("--codebook-dtype", choices=("fp16", "fp32"), default="fp16")
-    p.add_argument("--weights-dtype", choices=("fp32", "fp16"), default="fp32",
-                   help="storage of tensors LinRep does not cover: 1x1 convs, linear layers, biases")
+    p.add_argument("--weights-dtype", choices=("fp16", "fp32"), default="fp16",
+                   help="storage of tensors LinRep does not cover: 1x1 convs, linear layers, biases "
+                        "(default fp16)")
     p.add_argument("--include", action="append", metavar="PATTERN", help="only convs whose name matches (fnmatch)")
     p.add_argument("--exclude", action="append", metavar="PATTERN", help="skip convs whose name matches (fnmatch)")
     p.add_argument("--cap-templates", action="store_true", help="use min(K, kernels) for small codebooks")

@@ -10,8 +10,10 @@ runtime's bit for bit.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import shutil
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -38,10 +40,13 @@ def check_toolchain() -> None:
         raise LinRepError(f"{MCU_DIR} not found: mcu-bench runs from a checkout of the linrep-edge repository")
 
 
+@functools.cache
 def _driver() -> ModuleType:
+    """runtime_c/mcu/run_qemu.py (the firmware build-and-run driver), imported from the checkout."""
     spec = importlib.util.spec_from_file_location("lr_run_qemu", MCU_DIR / "run_qemu.py")
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up there
     spec.loader.exec_module(mod)
     return mod
 

@@ -20,7 +20,6 @@ from .bitpack import fp16_bits, pack_indices
 from .compress import index_bits as default_index_bits
 from .errors import LinRepError
 from .fb import Codebook as FbCodebook
-from .fb import LinRep as FbLinRep
 from .fb import Model as FbModel
 from .fb import Op as FbOp
 from .fb.Activation import Activation
@@ -72,12 +71,15 @@ def blob_crc(blob: bytes | bytearray) -> int:
     return zlib.crc32(bytes(blob[:off]) + b"\0\0\0\0" + bytes(blob[off + 4:])) & 0xFFFFFFFF
 
 
-def _shape_struct(shape: tuple[int, ...], where: str) -> tuple[int, int, int]:
-    if len(shape) == 3:
-        return shape[0], shape[1], shape[2]
+def _shape_struct(shape: tuple[int, ...], where: str, strict: bool = True) -> tuple[int, int, int]:
     if len(shape) == 1:
-        return shape[0], 0, 0
-    raise LinRepError(f"{where}: activation tensors must be [C, H, W] or [F], got shape {list(shape)}")
+        shape = (shape[0], 0, 0)
+    if len(shape) != 3:
+        raise LinRepError(f"{where}: activation tensors must be [C, H, W] or [F], got shape {list(shape)}")
+    if not (-2**31 <= shape[0] < 2**31 and 0 <= shape[1] < 2**16 and 0 <= shape[2] < 2**16) or \
+            (strict and min(shape) < 0):
+        raise LinRepError(f"{where}: shape {list(shape)} does not fit the format (H and W below 65536)")
+    return shape[0], shape[1], shape[2]
 
 
 def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = True) -> bytes:
@@ -106,7 +108,7 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = 
     for i, op in enumerate(g.ops):
         name = b.CreateString(op.name) if op.weight >= 0 or op.linrep is not None else 0
         inputs = 0 if op.inputs == [i] else _vec(b, np.asarray(op.inputs, dtype="<i4"))
-        dtype = "fp32"
+        dtype = "fp16"  # the schema default: ops without tensors store no dtype byte
         w32 = w16 = b32 = b16 = 0
         if op.weight >= 0:
             dtype = g.constants[op.weight].dtype
@@ -116,26 +118,21 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = 
                 raise LinRepError(f"op {op.name!r}: weight and bias must share a storage dtype")
             dtype = g.constants[op.bias].dtype
             b32, b16 = _values(b, g.constants[op.bias].values, dtype)
-        linrep = 0
+        idx = ab = 0
         if op.linrep is not None:
             lr = op.linrep
             width = lr.index_bits or default_index_bits(g.codebooks[lr.codebook].size)
             idx = b.CreateByteVector(pack_indices(lr.idx, width))
             ab = _vec(b, np.stack([fp16_bits(lr.a).reshape(-1), fp16_bits(lr.b).reshape(-1)], 1))
-            FbLinRep.Start(b)
-            FbLinRep.AddCodebook(b, lr.codebook)
-            FbLinRep.AddIndexBits(b, width)
-            FbLinRep.AddIndices(b, idx)
-            FbLinRep.AddAb(b, ab)
-            linrep = FbLinRep.End(b)
         FbOp.Start(b)
         # 4-byte fields first, then 2-, then 1-byte: the builder packs them without padding
         for add, off in ((FbOp.AddInputs, inputs), (FbOp.AddWeightF32, w32), (FbOp.AddWeightF16, w16),
-                         (FbOp.AddBiasF32, b32), (FbOp.AddBiasF16, b16), (FbOp.AddLinrep, linrep),
-                         (FbOp.AddName, name)):
+                         (FbOp.AddBiasF32, b32), (FbOp.AddBiasF16, b16), (FbOp.AddIndices, idx),
+                         (FbOp.AddAb, ab), (FbOp.AddName, name)):
             if off:
                 add(b, off)
-        FbOp.AddOutChannels(b, op.out_channels)
+        if op.linrep is not None:
+            FbOp.AddCodebook(b, op.linrep.codebook)
         FbOp.AddGroups(b, op.groups)
         FbOp.AddAlpha(b, float(op.alpha))
         for add, v in ((FbOp.AddKernelH, op.kernel[0]), (FbOp.AddKernelW, op.kernel[1]),
@@ -149,12 +146,14 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = 
         FbOp.AddActivation(b, getattr(Activation, op.activation))
         FbOp.AddDtype(b, _dtype(dtype))
         FbOp.AddCountIncludePad(b, op.count_include_pad)
+        if op.linrep is not None:
+            FbOp.AddIndexBits(b, width)
         ops.append(FbOp.End(b))
     ops_v = _table_vec(b, ops)
     codebooks_v = _table_vec(b, codebooks)
     FbModel.StartTensorsVector(b, len(g.tensors))
     for i in reversed(range(len(g.tensors))):
-        CreateShape(b, *_shape_struct(g.tensors[i].shape, f"tensor {i}"))
+        CreateShape(b, *_shape_struct(g.tensors[i].shape, f"tensor {i}", strict))
     tensors_v = b.EndVector()
     producer = b.CreateString(PRODUCER)
     meta = b.CreateString(json.dumps(metadata if metadata is not None else g.metadata, sort_keys=True,

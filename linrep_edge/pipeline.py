@@ -32,7 +32,7 @@ class PackSettings:
     scope: str = "global"
     seed: int = 0
     codebook_dtype: str = "fp16"
-    weights_dtype: str = "fp32"
+    weights_dtype: str = "fp16"
     include: Sequence[str] | None = None
     exclude: Sequence[str] | None = None
     finetune_epochs: float = 0.0
@@ -44,7 +44,7 @@ class PackSettings:
         """How the blob was made: the settings that differ from the defaults, and always K and the seed."""
         meta: dict[str, Any] = {"templates": self.templates, "seed": self.seed}
         for key, default in (("distance", "signfree"), ("scope", "global"), ("codebook_dtype", "fp16"),
-                             ("weights_dtype", "fp32"), ("include", None), ("exclude", None), ("data", None),
+                             ("weights_dtype", "fp16"), ("include", None), ("exclude", None), ("data", None),
                              ("finetune_epochs", 0.0), ("cap_templates", False)):
             value = getattr(self, key)
             if value != default:

@@ -113,7 +113,10 @@ def _parse(blob: bytes, where: str) -> Blob:
                 ACT_NAMES.get(o.Activation(), f"UNKNOWN({o.Activation()})"),
                 (o.KernelH(), o.KernelW()), (o.StrideH(), o.StrideW()),
                 (o.PadTop(), o.PadLeft(), o.PadBottom(), o.PadRight()), (o.DilationH(), o.DilationW()),
-                o.Groups(), o.OutChannels(), bool(o.CountIncludePad()), float(o.Alpha()))
+                o.Groups(), 0, bool(o.CountIncludePad()), float(o.Alpha()))
+        if not 0 <= op.output < len(tensors) or any(not 0 <= t < len(tensors) for t in op.inputs):
+            raise LinRepError(f"{where}: op {i} refers to a tensor that does not exist")
+        op.out_channels = tensors[op.output].shape[0] if op.type in ("CONV2D", "LINREP_CONV2D", "LINEAR") else 0
         if op.type.startswith("UNKNOWN") or op.activation.startswith("UNKNOWN"):
             raise LinRepError(f"{where}: op {i} has unknown type {o.Type()} or activation {o.Activation()}")
         dtype = "fp16" if o.Dtype() == DType.F16 else "fp32"
@@ -132,17 +135,18 @@ def _parse(blob: bytes, where: str) -> Blob:
         if bias is not None:
             constants.append(Constant(bias, dtype))
             op.bias = len(constants) - 1
-        lr = o.Linrep()
-        if lr is not None:
+        if op.type == "LINREP_CONV2D":
             cin = x_shape[0] // op.groups
             n = op.out_channels * cin
-            width = lr.IndexBits()
-            raw = lr.IndicesAsNumpy().tobytes() if lr.IndicesLength() else b""
+            width = o.IndexBits()
+            raw = o.IndicesAsNumpy().tobytes() if o.IndicesLength() else b""
             if len(raw) != packed_size(n, width):
                 raise LinRepError(f"{where}: op {op.name!r}: {len(raw)} index bytes, expected {packed_size(n, width)}")
             idx = unpack_indices(raw, n, width).reshape(op.out_channels, cin)
-            ab = fp16_values(lr.AbAsNumpy()).reshape(op.out_channels, cin, 2)
-            op.linrep = LinRepWeights(lr.Codebook(), idx, ab[..., 0].copy(), ab[..., 1].copy(), width)
+            if o.AbLength() != 2 * n or not 0 <= o.Codebook() < len(codebooks):
+                raise LinRepError(f"{where}: op {op.name!r}: bad LinRep a/b length or codebook reference")
+            ab = fp16_values(o.AbAsNumpy()).reshape(op.out_channels, cin, 2)
+            op.linrep = LinRepWeights(o.Codebook(), idx, ab[..., 0].copy(), ab[..., 1].copy(), width)
         ops.append(op)
     meta_raw = m.Metadata()
     metadata = json.loads(meta_raw.decode()) if meta_raw else {}

@@ -124,12 +124,11 @@ def storage_report(blob: bytes, where: str = "blob") -> Report:
                        4 * (n + nb), 2 * (n + nb), n + 4 * nb + 4 * cout)
         row.other_bytes = _op_tensor_bytes(fo)
         if op.linrep is not None:
-            lr = fo.Linrep()
-            row.indices_bytes = lr.IndicesLength()
-            row.a_bytes = row.b_bytes = lr.AbLength()  # half of the interleaved fp16 pairs each
+            row.indices_bytes = fo.IndicesLength()
+            row.a_bytes = row.b_bytes = fo.AbLength()  # half of the interleaved fp16 pairs each
             c = op.linrep.codebook
             row.codebook_share_bytes = cb_bytes[c] * op.linrep.idx.size / cb_kernels[c]
-            row.index_bits = lr.IndexBits()
+            row.index_bits = fo.IndexBits()
             row.templates = g.codebooks[c].size
             sec["indices"] += row.indices_bytes
             sec["a"] += row.a_bytes

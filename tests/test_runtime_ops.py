@@ -354,12 +354,16 @@ def test_rejections(crt) -> None:
     g.ops[0].linrep.idx[1, 1] = 6
     with pytest.raises(LinRepError, match="index out of codebook range.*op 0"):
         crt(pack_graph(g))
-    # index width 17: the packer refuses it, so patch the stored byte (LinRep.index_bits, slot 1)
+    # index width 17: the packer refuses it, so patch the stored byte (Op.index_bits)
     from linrep_edge.fb.Model import Model as FbModel
 
     b = bytearray(pack_graph(conv_graph(2, 6, 6, 3, (3, 3), kind="linrep", templates=4, index_bits=5)))
-    lr = FbModel.GetRootAs(bytes(b), 0).Ops(0).Linrep()
-    pos = lr._tab.Pos + lr._tab.Offset(6)
+    op = FbModel.GetRootAs(bytes(b), 0).Ops(0)
+    import re
+
+    header = (Path(__file__).resolve().parent.parent / "runtime_c/src/lr_schema.h").read_text()
+    slot = int(re.search(r"#define LR_OP_INDEX_BITS (\d+)", header).group(1))
+    pos = op._tab.Pos + op._tab.Offset(4 + 2 * slot)
     assert b[pos] == 5
     b[pos] = 17
     with pytest.raises(LinRepError, match="bit width"):

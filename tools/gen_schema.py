@@ -65,12 +65,13 @@ def c_header() -> str:
         lines.append("")
     for name, body in re.findall(r"struct\s+(\w+)\s*\{([^}]*)\}", text):
         fields = [f.strip() for f in body.split(";") if f.strip()]
-        sizes = {"int32": 4, "uint32": 4, "float": 4}
-        lines.append(f"/* struct {name}: byte offsets of its fields (all 4-byte scalars) */")
+        sizes = {"int32": 4, "uint32": 4, "float": 4, "uint16": 2, "int16": 2}
+        lines.append(f"/* struct {name}: byte offsets of its fields */")
         off = 0
         for field in fields:
             fname, _, ftype = (x.strip() for x in field.partition(":"))
             assert ftype in sizes, f"struct field type {ftype} not handled"
+            assert off % sizes[ftype] == 0, f"struct {name}: field {fname} is not naturally aligned"
             lines.append(f"#define LR_{_snake(name).upper()}_{fname.upper()}_OFFSET {off}")
             off += sizes[ftype]
         lines.append(f"#define LR_{_snake(name).upper()}_SIZE {off}")
@@ -80,10 +81,12 @@ def c_header() -> str:
         slot = 0
         for field in [f.strip() for f in body.split(";") if f.strip()]:
             fname, _, rest = field.partition(":")
-            default = rest.partition("=")[2].strip()
+            ftype, _, default = (x.strip() for x in rest.partition("="))
             lines.append(f"#define LR_{_snake(name).upper()}_{fname.strip().upper()} {slot}")
             if default:
                 default = {"true": "1", "false": "0"}.get(default, default)
+                if re.fullmatch(r"[A-Za-z_]\w*", default) and default not in ("1", "0"):
+                    default = f"LR_{_snake(ftype).upper()}_{default}"  # an enum value
                 lines.append(f"#define LR_{_snake(name).upper()}_{fname.strip().upper()}_DEFAULT {default}")
             slot += 1
         lines.append(f"#define LR_{_snake(name).upper()}_NUM_FIELDS {slot}")

@@ -211,13 +211,13 @@ typedef struct lr_op {
     uint32_t activation; /* fused Activation, applied to the result */
     int32_t kh, kw, sh, sw, pt, pl, pb, pr, dh, dw;
     int32_t groups;
-    int32_t out_ch;
+    int32_t out_ch;    /* first dimension of the output tensor (conv and linear output channels) */
     uint32_t count_include_pad;
     float alpha;
     uint32_t dtype;    /* storage of weight and bias */
     uint32_t w32, n_w32, w16, n_w16; /* weight vectors: element positions and lengths */
     uint32_t b32, n_b32, b16, n_b16; /* bias vectors */
-    uint32_t linrep;   /* LinRep table position, 0 if absent */
+    uint32_t linrep;   /* the op's table position if it has LinRep fields (indices or ab), else 0 */
 } lr_op;
 
 /* A codebook: K templates of kh x kw values, template-major. */
@@ -241,6 +241,7 @@ void lr_read_op(const lr_model *m, uint32_t k, lr_op *op);
 /* Shape of tensor `id`: returns its rank (1 for [F], 3 for [C, H, W]), copies the dims. */
 uint32_t lr_tensor_shape(const lr_model *m, uint32_t id, int32_t dims[LR_MAX_RANK]);
 void lr_read_codebook(const lr_model *m, uint32_t id, lr_codebook *cb);
+/* The LinRep fields of an op table (lr_op.linrep). */
 void lr_read_linrep(const lr_model *m, uint32_t table, lr_linrep *lr);
 /* Weight / bias values of a verified op, in place (p == NULL: absent). */
 lr_values lr_op_weight(const lr_model *m, const lr_op *op);

@@ -34,23 +34,28 @@ void lr_read_op(const lr_model *m, uint32_t k, lr_op *op)
     op->dh = lr_get_i16(b, t, LR_OP_DILATION_H, LR_OP_DILATION_H_DEFAULT);
     op->dw = lr_get_i16(b, t, LR_OP_DILATION_W, LR_OP_DILATION_W_DEFAULT);
     op->groups = lr_get_i32(b, t, LR_OP_GROUPS, LR_OP_GROUPS_DEFAULT);
-    op->out_ch = lr_get_i32(b, t, LR_OP_OUT_CHANNELS, 0);
+    op->out_ch = 0;
+    if (k + 1u < m->n_tensors) { /* verify_semantics refuses blobs without tensor k + 1 first */
+        int32_t dims[LR_MAX_RANK];
+        (void)lr_tensor_shape(m, k + 1u, dims);
+        op->out_ch = dims[0];
+    }
     op->count_include_pad = lr_get_u8(b, t, LR_OP_COUNT_INCLUDE_PAD, LR_OP_COUNT_INCLUDE_PAD_DEFAULT) != 0u;
     op->alpha = lr_get_f32(b, t, LR_OP_ALPHA, 0.0f);
-    op->dtype = lr_get_u8(b, t, LR_OP_DTYPE, LR_DTYPE_F32);
+    op->dtype = lr_get_u8(b, t, LR_OP_DTYPE, LR_OP_DTYPE_DEFAULT);
     op->w32 = lr_get_vec(b, t, LR_OP_WEIGHT_F32, &op->n_w32);
     op->w16 = lr_get_vec(b, t, LR_OP_WEIGHT_F16, &op->n_w16);
     op->b32 = lr_get_vec(b, t, LR_OP_BIAS_F32, &op->n_b32);
     op->b16 = lr_get_vec(b, t, LR_OP_BIAS_F16, &op->n_b16);
-    op->linrep = lr_get_ref(b, t, LR_OP_LINREP);
+    op->linrep = (lr_field(b, t, LR_OP_INDICES) != 0u || lr_field(b, t, LR_OP_AB) != 0u) ? t : 0u;
 }
 
 uint32_t lr_tensor_shape(const lr_model *m, uint32_t id, int32_t dims[LR_MAX_RANK])
 {
     const unsigned char *p = m->blob + m->tensors + LR_SHAPE_SIZE * id;
     dims[0] = lr_lei32(p + LR_SHAPE_C_OFFSET);
-    dims[1] = lr_lei32(p + LR_SHAPE_H_OFFSET);
-    dims[2] = lr_lei32(p + LR_SHAPE_W_OFFSET);
+    dims[1] = (int32_t)lr_le16(p + LR_SHAPE_H_OFFSET);
+    dims[2] = (int32_t)lr_le16(p + LR_SHAPE_W_OFFSET);
     if (dims[1] == 0 && dims[2] == 0) {
         dims[1] = dims[2] = 1;
         return 1u; /* a flat [F] tensor */
@@ -73,10 +78,10 @@ void lr_read_codebook(const lr_model *m, uint32_t id, lr_codebook *cb)
 void lr_read_linrep(const lr_model *m, uint32_t table, lr_linrep *lr)
 {
     const unsigned char *b = m->blob;
-    lr->codebook = lr_get_i32(b, table, LR_LIN_REP_CODEBOOK, 0);
-    lr->bits = lr_get_u8(b, table, LR_LIN_REP_INDEX_BITS, 0u);
-    lr->idx = lr_get_vec(b, table, LR_LIN_REP_INDICES, &lr->n_idx);
-    lr->ab = lr_get_vec(b, table, LR_LIN_REP_AB, &lr->n_ab);
+    lr->codebook = lr_get_i32(b, table, LR_OP_CODEBOOK, 0);
+    lr->bits = lr_get_u8(b, table, LR_OP_INDEX_BITS, 0u);
+    lr->idx = lr_get_vec(b, table, LR_OP_INDICES, &lr->n_idx);
+    lr->ab = lr_get_vec(b, table, LR_OP_AB, &lr->n_ab);
 }
 
 static lr_values values(const lr_model *m, uint32_t dtype, uint32_t f32, uint32_t f16)

@@ -58,14 +58,6 @@ static const field_desc codebook_fields[] = {
 };
 static const table_desc codebook_desc = {codebook_fields, N_FIELDS(codebook_fields)};
 
-static const field_desc linrep_fields[] = {
-    {LR_LIN_REP_CODEBOOK, K_4, NULL},
-    {LR_LIN_REP_INDEX_BITS, K_U8, NULL},
-    {LR_LIN_REP_INDICES, K_VEC1, NULL},
-    {LR_LIN_REP_AB, K_VEC2, NULL},
-};
-static const table_desc linrep_desc = {linrep_fields, N_FIELDS(linrep_fields)};
-
 static const field_desc op_fields[] = {
     {LR_OP_TYPE, K_U8, NULL},
     {LR_OP_INPUTS, K_VEC4, NULL},
@@ -78,8 +70,10 @@ static const field_desc op_fields[] = {
     {LR_OP_PAD_RIGHT, K_2, NULL},
     {LR_OP_STRIDE_H, K_2, NULL},
     {LR_OP_STRIDE_W, K_2, NULL},
-    {LR_OP_OUT_CHANNELS, K_4, NULL},
-    {LR_OP_LINREP, K_TABLE, &linrep_desc},
+    {LR_OP_CODEBOOK, K_4, NULL},
+    {LR_OP_INDEX_BITS, K_U8, NULL},
+    {LR_OP_INDICES, K_VEC1, NULL},
+    {LR_OP_AB, K_VEC2, NULL},
     {LR_OP_BIAS_F32, K_VEC4, NULL},
     {LR_OP_NAME, K_STRING, NULL},
     {LR_OP_DTYPE, K_U8, NULL},
@@ -239,7 +233,7 @@ static lr_status verify_field(const vbuf *v, const vtab *tab, const field_desc *
     return LR_OK;
 }
 
-/* Recursion depth is bounded by the schema: Model -> Op -> LinRep. */
+/* Recursion depth is bounded by the schema: Model -> Op / Codebook. */
 static lr_status verify_table(const vbuf *v, uint32_t t, const table_desc *d, int deep)
 {
     vtab tab;
@@ -304,8 +298,8 @@ static lr_status verify_tensors(const lr_model *m, lr_where *where)
         const unsigned char *p = m->blob + m->tensors + LR_SHAPE_SIZE * i;
         int32_t dims[3];
         dims[0] = lr_lei32(p + LR_SHAPE_C_OFFSET);
-        dims[1] = lr_lei32(p + LR_SHAPE_H_OFFSET);
-        dims[2] = lr_lei32(p + LR_SHAPE_W_OFFSET);
+        dims[1] = (int32_t)lr_le16(p + LR_SHAPE_H_OFFSET);
+        dims[2] = (int32_t)lr_le16(p + LR_SHAPE_W_OFFSET);
         if (dims[1] == 0 && dims[2] == 0 ? checked_numel(1u, 1u, dims) == 0u : checked_numel(3u, 3u, dims) == 0u) {
             where->tensor = (int32_t)i;
             return LR_ERR_BAD_TENSOR;

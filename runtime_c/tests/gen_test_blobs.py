@@ -153,7 +153,7 @@ def hostile() -> dict[str, tuple[Graph, str]]:
     g.ops[0].linrep.a = g.ops[0].linrep.a[:3]
     g.ops[0].linrep.b = g.ops[0].linrep.b[:3]
     h["linrep_ab_short"] = (g, "LR_ERR_BAD_CONSTANT")
-    h["tensor_numel_overflow"] = (_single("RELU", (2**16, 2**16, 2**16), (2**16, 2**16, 2**16)), "LR_ERR_BAD_TENSOR")
+    h["tensor_numel_overflow"] = (_single("RELU", (2**20, 2**15, 2**15), (2**20, 2**15, 2**15)), "LR_ERR_BAD_TENSOR")
     h["tensor_one_zero_dim"] = (_single("RELU", (4, 0, 3), (4, 0, 3)), "LR_ERR_BAD_TENSOR")
     h["maxpool_pad_over_half"] = (_single("MAX_POOL2D", (2, 5, 5), (2, 5, 5), kernel=(3, 3), pads=(2, 2, 2, 2),
                                           stride=(2, 2)), "LR_ERR_BAD_PARAMS")

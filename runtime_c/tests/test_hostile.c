@@ -13,7 +13,7 @@
 #include "lr_internal.h"
 #include "test_util.h"
 
-#define BLOB_SIZE 0x74
+#define BLOB_SIZE 0x6C
 
 static const unsigned char valid_blob[BLOB_SIZE] = {
     /* 0x00 root: uoffset to the Model table at 0x18 */         0x18, 0x00, 0x00, 0x00,
@@ -27,24 +27,22 @@ static const unsigned char valid_blob[BLOB_SIZE] = {
     /* 0x20 format_version = 1 */                               0x01, 0x00, 0x00, 0x00,
     /* 0x24 tensors: uoffset 0x0C -> vector at 0x30 */          0x0C, 0x00, 0x00, 0x00,
     /* 0x28 output = tensor 1 */                                0x01, 0x00, 0x00, 0x00,
-    /* 0x2C ops: uoffset 0x20 -> vector at 0x4C */              0x20, 0x00, 0x00, 0x00,
+    /* 0x2C ops: uoffset 0x18 -> vector at 0x44 */              0x18, 0x00, 0x00, 0x00,
     /* 0x30 tensors vector of Shape structs: length 2 */        0x02, 0x00, 0x00, 0x00,
-    /* 0x34 tensor 0: c = 4 */                                  0x04, 0x00, 0x00, 0x00,
-    /* 0x38         h = 0 (with w = 0: a flat [4]) */           0x00, 0x00, 0x00, 0x00,
-    /* 0x3C         w = 0 */                                    0x00, 0x00, 0x00, 0x00,
-    /* 0x40 tensor 1: c = 4 */                                  0x04, 0x00, 0x00, 0x00,
-    /* 0x44         h = 0 */                                    0x00, 0x00, 0x00, 0x00,
-    /* 0x48         w = 0 */                                    0x00, 0x00, 0x00, 0x00,
-    /* 0x4C ops vector: length 1 */                             0x01, 0x00, 0x00, 0x00,
-    /* 0x50 element 0: uoffset 0x10 -> Op at 0x60 */            0x10, 0x00, 0x00, 0x00,
-    /* 0x54 Op vtable: 8 bytes, table 12 bytes */               0x08, 0x00, 0x0C, 0x00,
-    /* 0x58 slot 0 type at +8, slot 1 inputs at +4 */           0x08, 0x00, 0x04, 0x00,
-    /* 0x5C padding */                                          0x00, 0x00, 0x00, 0x00,
-    /* 0x60 Op: soffset 12 -> vtable at 0x54 */                 0x0C, 0x00, 0x00, 0x00,
-    /* 0x64 inputs: uoffset 8 -> vector at 0x6C */              0x08, 0x00, 0x00, 0x00,
-    /* 0x68 type = RELU (3); 3 bytes of padding */              0x03, 0x00, 0x00, 0x00,
-    /* 0x6C inputs vector: length 1 */                          0x01, 0x00, 0x00, 0x00,
-    /* 0x70 [0] */                                              0x00, 0x00, 0x00, 0x00,
+    /* 0x34 tensor 0: c = 4 (int32) */                          0x04, 0x00, 0x00, 0x00,
+    /* 0x38         h = 0, w = 0 (uint16 each): a flat [4] */   0x00, 0x00, 0x00, 0x00,
+    /* 0x3C tensor 1: c = 4 */                                  0x04, 0x00, 0x00, 0x00,
+    /* 0x40         h = 0, w = 0 */                             0x00, 0x00, 0x00, 0x00,
+    /* 0x44 ops vector: length 1 */                             0x01, 0x00, 0x00, 0x00,
+    /* 0x48 element 0: uoffset 0x10 -> Op at 0x58 */            0x10, 0x00, 0x00, 0x00,
+    /* 0x4C Op vtable: 8 bytes, table 12 bytes */               0x08, 0x00, 0x0C, 0x00,
+    /* 0x50 slot 0 type at +8, slot 1 inputs at +4 */           0x08, 0x00, 0x04, 0x00,
+    /* 0x54 padding */                                          0x00, 0x00, 0x00, 0x00,
+    /* 0x58 Op: soffset 12 -> vtable at 0x4C */                 0x0C, 0x00, 0x00, 0x00,
+    /* 0x5C inputs: uoffset 8 -> vector at 0x64 */              0x08, 0x00, 0x00, 0x00,
+    /* 0x60 type = RELU (3); 3 bytes of padding */              0x03, 0x00, 0x00, 0x00,
+    /* 0x64 inputs vector: length 1 */                          0x01, 0x00, 0x00, 0x00,
+    /* 0x68 [0] */                                              0x00, 0x00, 0x00, 0x00,
 };
 
 #define CRC_POS 0x1Cu
@@ -196,7 +194,7 @@ static void test_structure(void)
     EXPECT_AFTER(put16(0x08, 0x400u), LR_ERR_OUT_OF_BOUNDS);
     /* Model field format_version at +22: 4 bytes do not fit the 24-byte table */
     EXPECT_AFTER(put16(0x0E, 22u), LR_ERR_BAD_TABLE);
-    /* tensors vector claims 1000 shapes (12 bytes each) */
+    /* tensors vector claims 1000 shapes (8 bytes each) */
     EXPECT_AFTER(put32(0x30, 1000u), LR_ERR_BAD_VECTOR);
     /* tensors uoffset +1: vector misaligned */
     EXPECT_AFTER(put32(0x24, 0x0Du), LR_ERR_BAD_VECTOR);
@@ -205,11 +203,11 @@ static void test_structure(void)
     /* tensors uoffset 0 (points at itself) */
     EXPECT_AFTER(put32(0x24, 0u), LR_ERR_OUT_OF_BOUNDS);
     /* op element points to an unaligned table */
-    EXPECT_AFTER(put32(0x50, 0x0Du), LR_ERR_BAD_TABLE);
+    EXPECT_AFTER(put32(0x48, 0x0Du), LR_ERR_BAD_TABLE);
     /* Op field inputs at +12 in a 12-byte table */
-    EXPECT_AFTER(put16(0x5A, 12u), LR_ERR_BAD_TABLE);
+    EXPECT_AFTER(put16(0x52, 12u), LR_ERR_BAD_TABLE);
     /* inputs vector length 0x40000000: length * 4 overflows 32 bits */
-    EXPECT_AFTER(put32(0x6C, 0x40000000u), LR_ERR_BAD_VECTOR);
+    EXPECT_AFTER(put32(0x64, 0x40000000u), LR_ERR_BAD_VECTOR);
 }
 
 static void test_semantics(void)
@@ -221,28 +219,28 @@ static void test_semantics(void)
     /* tensor 0 of shape [-4] */
     EXPECT_AFTER(put32(0x34, (uint32_t)-4), LR_ERR_BAD_TENSOR);
     /* tensor 0 of shape [4, 3, 0]: only one of h, w is zero */
-    EXPECT_AFTER(put32(0x38, 3u), LR_ERR_BAD_TENSOR);
+    EXPECT_AFTER(put16(0x38, 3u), LR_ERR_BAD_TENSOR);
     /* tensor 1 of shape [5]: RELU's output must be [4] */
-    EXPECT_AFTER(put32(0x40, 5u), LR_ERR_SHAPE_MISMATCH);
+    EXPECT_AFTER(put32(0x3C, 5u), LR_ERR_SHAPE_MISMATCH);
     /* op input = tensor 1: its own output, read before it is written */
-    EXPECT_AFTER(put32(0x70, 1u), LR_ERR_BAD_GRAPH);
+    EXPECT_AFTER(put32(0x68, 1u), LR_ERR_BAD_GRAPH);
     /* op input -1 */
-    EXPECT_AFTER(put32(0x70, (uint32_t)-1), LR_ERR_BAD_GRAPH);
+    EXPECT_AFTER(put32(0x68, (uint32_t)-1), LR_ERR_BAD_GRAPH);
     /* model output = tensor 7 */
     EXPECT_AFTER(put32(0x28, 7u), LR_ERR_BAD_GRAPH);
     /* one tensor for one op: op 0 would write tensor 1, which does not exist */
     EXPECT_AFTER(put32(0x30, 1u), LR_ERR_BAD_GRAPH);
     /* op type 99: unknown */
-    EXPECT_AFTER(buf[0x68] = 99, LR_ERR_UNSUPPORTED_OP);
+    EXPECT_AFTER(buf[0x60] = 99, LR_ERR_UNSUPPORTED_OP);
     /* op type ADD with one input */
-    EXPECT_AFTER(buf[0x68] = LR_OP_TYPE_ADD, LR_ERR_BAD_PARAMS);
+    EXPECT_AFTER(buf[0x60] = LR_OP_TYPE_ADD, LR_ERR_BAD_PARAMS);
     /* op type CONV2D on a rank-1 tensor */
-    EXPECT_AFTER(buf[0x68] = LR_OP_TYPE_CONV2D, LR_ERR_BAD_PARAMS);
-    /* op type LINEAR without out_channels and weights */
-    EXPECT_AFTER(buf[0x68] = LR_OP_TYPE_LINEAR, LR_ERR_BAD_PARAMS);
+    EXPECT_AFTER(buf[0x60] = LR_OP_TYPE_CONV2D, LR_ERR_BAD_PARAMS);
+    /* op type LINEAR without weights */
+    EXPECT_AFTER(buf[0x60] = LR_OP_TYPE_LINEAR, LR_ERR_BAD_CONSTANT);
     /* the failing op and tensor are reported */
     reset();
-    put32(0x40, 5u);
+    put32(0x3C, 5u);
     fix_crc();
     TU_CHECK_STATUS(lr_init(&m, buf, BLOB_SIZE), LR_ERR_SHAPE_MISMATCH);
     TU_CHECK_STATUS(lr_error_location(&m, &op, &tensor), LR_OK);
