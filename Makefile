@@ -1,22 +1,22 @@
 # linrep-edge: the two commands of the README, and the pieces they are made of.
-#   make demo   set everything up, pack the embedded default model, report it, verify it through C
-#   make test   set everything up and run every test (Python + C)
+#   make demo   set everything up, compress + fine-tune the default model, pack, report, verify in C
+#   make test   set everything up and run every test (C unit tests, sanitizers, Python, Cortex-M)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 CLI    := $(VENV)/bin/linrep-edge
 STAMP  := $(VENV)/.installed
 
-.PHONY: help setup apt demo test test-py test-c bench schema clean
+.PHONY: help setup apt runtime demo test bench compare schema clean
 
 help:
-	@echo "make demo    - set up, compress the default model, fine-tune, report"
-	@echo "make test    - set up and run all tests"
-	@echo "make bench   - run the benchmarks (accuracy table, clustering speed)"
+	@echo "make demo    - set up, compress + fine-tune the default model, pack, report, verify through C"
+	@echo "make test    - set up and run all tests (C, sanitizers, Python, Cortex-M under QEMU)"
+	@echo "make bench   - benchmarks: accuracy table, clustering speed, host runtime, Cortex-M"
 	@echo "make schema  - regenerate code from linrep_edge/schema/lre.fbs"
-	@echo "make setup   - create $(VENV), install torch==2.13.0 (CPU) and the package"
+	@echo "make setup   - Debian packages (as root), $(VENV) with torch==2.13.0 (CPU) and the package"
 
-# Debian packages: data set, flatc, the ARM toolchain and QEMU. Skipped (with a note) without root/apt.
+# Debian packages: data set, flatc, the ARM toolchain and QEMU. Without root/apt: a note, no failure.
 APT_PKGS := dataset-fashion-mnist flatbuffers-compiler gcc-arm-none-eabi libnewlib-arm-none-eabi \
             binutils-arm-none-eabi qemu-system-arm
 apt:
@@ -26,7 +26,7 @@ apt:
 	  echo "installing Debian packages: $$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	else \
-	  echo "note: missing Debian packages (install as root): apt-get install $$missing" >&2; \
+	  echo "note: missing Debian packages (install as root): apt-get install" $$missing >&2; \
 	fi
 
 $(STAMP): pyproject.toml
@@ -36,20 +36,29 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q -e '.[test]'
 	touch $@
 
-setup: apt $(STAMP)
+setup: apt $(STAMP) runtime
+
+runtime: $(STAMP)
+	$(MAKE) -s -C runtime_c all
 
 demo: setup
 	$(CLI) demo
 
 test: setup
+	$(MAKE) -C runtime_c test sanitize
 	$(PY) -m pytest -q
 
 bench: setup
-	$(CLI) bench cluster
 	$(CLI) bench accuracy
+	$(CLI) bench cluster
+	$(CLI) bench runtime
+	mkdir -p build
+	$(CLI) pack --default --templates 16 --seed 0 -o build/default_k16.lre
+	$(CLI) mcu-bench build/default_k16.lre --target cortex-m4
 
 schema: setup
 	$(PY) tools/gen_schema.py
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache
+	$(MAKE) -C runtime_c clean

@@ -205,23 +205,39 @@ def cmd_mcu_bench(args: argparse.Namespace) -> int:
 
 # -- demo ----------------------------------------------------------------------------------------------
 def cmd_demo(args: argparse.Namespace) -> int:
+    """The main job on the embedded default model: compress + fine-tune, pack, report, verify in C."""
+    import shutil
+
     from .atomic import write_atomic
+    from .data import load_fashion_mnist
     from .loading import load_default
     from .pipeline import PackSettings, pack_model
     from .report import format_report, storage_report
+    from .verify import format_result, verify
 
     out = Path(args.output)
     model, example = load_default()
     settings = PackSettings(templates=16, finetune_epochs=1.0, data="fashion-mnist", seed=0)
-    print("compressing the embedded default model (ResNet-8, Fashion-MNIST) at K = 16, "
-          "fine-tuning a and b for one epoch ...", flush=True)
+    print("1. compress the embedded default model (ResNet-8, Fashion-MNIST) at K = 16 templates and "
+          "fine-tune a, b for one epoch", flush=True)
     res = pack_model(model, example, settings, "default", evaluate_on_test=True, show_progress=not args.quiet)
     a = res.accuracy
-    print(f"test accuracy: default model {100 * a['original_accuracy']:.2f}%, compressed before fine-tuning "
+    print(f"   test accuracy: default model {100 * a['original_accuracy']:.2f}%, compressed before fine-tuning "
           f"{100 * a['accuracy_before_finetune']:.2f}%, after {100 * a['accuracy_after_finetune']:.2f}%")
     write_atomic(out, res.blob)
-    print()
-    print(format_report(storage_report(res.blob, str(out)), f"storage report of {out}"))
+    print(f"\n2. storage report of {out}\n")
+    print(format_report(storage_report(res.blob, str(out))))
+    print("\n3. verify through the C runtime on the 10,000 test images\n", flush=True)
+    test = load_fashion_mnist().test
+    print(format_result(verify(res.blob, test.x.numpy(), test.y.numpy(), str(out))))
+    if shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm"):
+        from .mcu import format_result as mcu_format
+        from .mcu import mcu_bench
+
+        print("\n4. on a Cortex-M4F (QEMU mps2-an386), beside the same network with dense fp32 weights\n", flush=True)
+        print(mcu_format(mcu_bench(res.blob, "cortex-m4")).split("\n\n")[0])
+    else:
+        print("\n4. skipped the Cortex-M run: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm")
     return 0
 
 
@@ -257,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exclude", action="append", metavar="PATTERN", help="skip convs whose name matches (fnmatch)")
     p.add_argument("--cap-templates", action="store_true", help="use min(K, kernels) for small codebooks")
     p.add_argument("--finetune-epochs", type=float, default=0.0, help="epochs of a/b fine-tuning (needs --data)")
-    p.add_argument("--lr", type=float, default=3e-4, help="fine-tuning learning rate (Adam, cosine decay)")
+    p.add_argument("--lr", type=float, default=1e-3, help="fine-tuning learning rate (Adam, cosine decay; default 1e-3)")
     p.add_argument("--data", choices=("fashion-mnist", "digits"), help="data for fine-tuning / evaluation")
     p.add_argument("--evaluate", action="store_true", help="report test accuracy before/after (needs --data)")
     p.add_argument("-o", "--output", required=True, help="output .lre (or .lre.zst for the transport container)")
@@ -303,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distance", nargs="+", choices=("signfree", "signed"), default=["signfree", "signed"])
     p.add_argument("--scope", nargs="+", choices=("global", "layer"), default=["global", "layer"])
     p.add_argument("--epochs", type=float, default=1.0)
-    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench_accuracy)

@@ -27,6 +27,7 @@ from .progress import progress
 
 DISTANCES = ("signfree", "signed")
 _CHUNK = 1 << 16
+_SEED_SAMPLE = 1 << 17
 _ZERO_VAR_REL = 1e-12  # centred energy below this fraction of the raw energy counts as zero variance
 
 
@@ -67,16 +68,25 @@ def canonical_templates(t: torch.Tensor, fix_sign: bool = True) -> torch.Tensor:
 
 
 def _scores(u: torch.Tensor, t: torch.Tensor, distance: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Best template per kernel and its similarity (ρ² for signfree, ρ for signed), chunked."""
-    labels = torch.empty(u.shape[0], dtype=torch.long)
-    best = torch.empty(u.shape[0], dtype=torch.float64)
+    """Best template per kernel and its similarity (ρ² for signfree, ρ for signed), chunked.
+
+    `u` is float32: assignment needs no more, and it halves the memory traffic of the big product.
+    """
+    n = u.shape[0]
+    labels = torch.empty(n, dtype=torch.long)
+    best = torch.empty(n, dtype=torch.float32)
     tf = t.to(torch.float32).T.contiguous()
-    for s in range(0, u.shape[0], _CHUNK):
-        rho = u[s:s + _CHUNK].to(torch.float32) @ tf
-        sim = rho * rho if distance == "signfree" else rho
-        val, lab = sim.max(1)
-        labels[s:s + _CHUNK] = lab
-        best[s:s + _CHUNK] = val.to(torch.float64)
+    rho = torch.empty(min(n, _CHUNK), t.shape[0], dtype=torch.float32)  # reused: no page faults per chunk
+    for s in range(0, n, _CHUNK):
+        m = min(_CHUNK, n - s)
+        r = rho[:m]
+        torch.mm(u[s:s + m], tf, out=r)
+        if distance == "signfree":
+            torch.abs(r, out=r)  # argmax ρ² = argmax |ρ|
+        torch.max(r, 1, out=(best[s:s + m], labels[s:s + m]))
+    best = best.to(torch.float64)
+    if distance == "signfree":
+        best = best * best
     return labels, best
 
 
@@ -87,7 +97,14 @@ def _losses(best: torch.Tensor, energy: torch.Tensor, distance: str) -> torch.Te
 
 
 def _seed_kmeanspp(u: torch.Tensor, w: torch.Tensor, k: int, distance: str, gen: torch.Generator) -> torch.Tensor:
-    """k-means++: each new template is drawn with probability proportional to the current loss."""
+    """k-means++: each new template is drawn with probability proportional to the current loss.
+
+    On more than _SEED_SAMPLE kernels the seeding runs on a seeded random sample of them (its K
+    sequential passes dominate otherwise); Lloyd iterations then use every kernel.
+    """
+    if u.shape[0] > _SEED_SAMPLE:
+        pick = torch.randperm(u.shape[0], generator=gen)[:_SEED_SAMPLE]
+        u, w = u[pick], w[pick]
     n = u.shape[0]
     first = int(torch.multinomial(w / w.sum(), 1, generator=gen))
     chosen = [first]
@@ -110,16 +127,22 @@ def _seed_kmeanspp(u: torch.Tensor, w: torch.Tensor, k: int, distance: str, gen:
     return u[chosen].clone()
 
 
-def _update(u: torch.Tensor, e: torch.Tensor, labels: torch.Tensor, k: int, distance: str,
+def _update(u: torch.Tensor, c32: torch.Tensor, labels: torch.Tensor, k: int, distance: str,
             old: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """New templates from assignments; returns (templates, counts). Empty clusters keep `old` rows."""
+    """New templates from assignments; returns (templates, counts). Empty clusters keep `old` rows.
+
+    signfree: top eigenvector of each cluster's scatter Σ c·cᵀ of centred kernels (`c32`, float32
+    products summed per chunk, accumulated in float64); signed: normalised mean direction.
+    """
     d = u.shape[1]
     counts = torch.bincount(labels, minlength=k)
     if distance == "signfree":
         scatter = torch.zeros(k, d * d, dtype=torch.float64)
         for s in range(0, u.shape[0], _CHUNK):
-            c = u[s:s + _CHUNK] * e[s:s + _CHUNK].sqrt()[:, None]
-            scatter.index_add_(0, labels[s:s + _CHUNK], (c[:, :, None] * c[:, None, :]).reshape(-1, d * d))
+            c = c32[s:s + _CHUNK]
+            part = torch.zeros(k, d * d, dtype=torch.float32)
+            part.index_add_(0, labels[s:s + _CHUNK], (c[:, :, None] * c[:, None, :]).reshape(-1, d * d))
+            scatter += part.to(torch.float64)
         _, vecs = torch.linalg.eigh(scatter.reshape(k, d, d))
         new = vecs[:, :, -1]
     else:
@@ -130,9 +153,12 @@ def _update(u: torch.Tensor, e: torch.Tensor, labels: torch.Tensor, k: int, dist
 
 
 def cluster_kernels(w: torch.Tensor, k: int, distance: str = "signfree", seed: int = 0, max_iter: int = 50,
-                    tol: float = 1e-7, where: str = "kernels", show_progress: bool = True) -> torch.Tensor:
+                    tol: float = 1e-4, where: str = "kernels", show_progress: bool = True,
+                    info: dict | None = None) -> torch.Tensor:
     """Cluster the rows of `w` (N, D) into `k` zero-mean unit-norm templates (k, D), float64.
 
+    Lloyd iterations stop when the objective improves by less than `tol` (relative) or after
+    `max_iter`; `info`, if given, receives the iterations run and the final objective.
     Raises LinRepError (naming `where`) if k < 1 or k exceeds the number of kernels with non-zero variance.
     """
     if distance not in DISTANCES:
@@ -146,16 +172,18 @@ def cluster_kernels(w: torch.Tensor, k: int, distance: str = "signfree", seed: i
     if k > n:
         raise LinRepError(f"{where}: {k} templates requested but only {n} kernels with non-zero variance")
     weights = e if distance == "signfree" else torch.ones_like(e)
+    u32 = u.to(torch.float32)
+    c32 = (u * e.sqrt()[:, None]).to(torch.float32)
     gen = torch.Generator().manual_seed(seed)
     fix = distance == "signfree"
     t = canonical_templates(_seed_kmeanspp(u, weights, k, distance, gen), fix)
     prev = None
     with progress(total=max_iter, desc=f"cluster {n} kernels into {k}", enabled=show_progress and n * k > 5e7) as bar:
-        for _ in range(max_iter):
-            labels, best = _scores(u, t, distance)
+        for it in range(max_iter):
+            labels, best = _scores(u32, t, distance)
             loss = _losses(best, e, distance)
             obj = float(loss.sum())
-            t, counts = _update(u, e, labels, k, distance, t)
+            t, counts = _update(u, c32, labels, k, distance, t)
             empty = torch.nonzero(counts == 0).flatten()
             if len(empty):  # re-seed from the worst-fitted kernels, largest loss first
                 worst = torch.argsort(loss, descending=True, stable=True)[: len(empty)]
@@ -164,4 +192,6 @@ def cluster_kernels(w: torch.Tensor, k: int, distance: str = "signfree", seed: i
             if prev is not None and len(empty) == 0 and prev - obj <= tol * max(prev, 1e-300):
                 break
             prev = obj
+    if info is not None:
+        info.update(iterations=it + 1, objective=obj)
     return t

@@ -49,7 +49,7 @@ def finetune(
     model: nn.Module,
     loader: torch.utils.data.DataLoader,
     epochs: float = 1.0,
-    lr: float = 3e-4,
+    lr: float = 1e-3,
     train_bn: bool = False,
     train_head: bool = False,
     show_progress: bool = True,

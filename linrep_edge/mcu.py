@@ -104,6 +104,7 @@ def _firmware(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path, ti
     dev = np.array([int(fw[f"out{i}"], 16) for i in range(rt.output_size)], dtype=np.uint32)
     rep["matches_host"] = bool(np.array_equal(dev, host_out.view(np.uint32)))
     rep["arena_bytes"] = int(fw["arena_bytes"])
+    rep["init_stack_bytes"] = int(fw["init_stack_bytes"])
     rep["activation_lower_bound_bytes"] = int(fw["activation_lower_bound_bytes"])
     rep["op_names"] = [rt.op_info(k)[1] for k in range(rt.num_ops)]
     return rep
@@ -133,7 +134,8 @@ def mcu_bench(blob: bytes, target: str = "cortex-m4", x: np.ndarray | None = Non
     lr = _firmware(blob, x, target, "-O2", root / "linrep", timeout)
     dn = _firmware(dense, x, target, "-O2", root / "dense", timeout)
     size_os = _firmware(blob, x, target, "-Os", root / "linrep-Os", timeout, run=False)
-    stack = lr["stack_painted_bytes"] or 0
+    run_stack = lr["stack_painted_bytes"] or 0
+    stack = max(run_stack, lr["init_stack_bytes"])  # lr_init runs once at boot, on the same stack
     layers = []
     for k, name in enumerate(lr["op_names"]):
         layers.append({"op": k, "name": name, "instructions": lr["segments"][k]["instructions"],
@@ -142,8 +144,9 @@ def mcu_bench(blob: bytes, target: str = "cortex-m4", x: np.ndarray | None = Non
         "target": target, "board": lr["board"], "opt": "-O2",
         "runtime_code_bytes": size_os["runtime_code_bytes"], "runtime_code_bytes_o2": lr["runtime_code_bytes"],
         "weights_flash_bytes": len(blob), "dense_weights_flash_bytes": len(dense),
-        "arena_bytes": lr["arena_bytes"], "stack_bytes": stack, "ram_bytes": lr["arena_bytes"] + stack,
-        "dense_ram_bytes": dn["arena_bytes"] + (dn["stack_painted_bytes"] or 0),
+        "arena_bytes": lr["arena_bytes"], "stack_bytes": stack, "run_stack_bytes": run_stack,
+        "init_stack_bytes": lr["init_stack_bytes"], "ram_bytes": lr["arena_bytes"] + stack,
+        "dense_ram_bytes": dn["arena_bytes"] + max(dn["stack_painted_bytes"] or 0, dn["init_stack_bytes"]),
         "activation_lower_bound_bytes": lr["activation_lower_bound_bytes"],
         "static_data_bytes": lr["code_objects"]["linked"]["data"] + lr["code_objects"]["linked"]["bss"],
         "stack_usage_max_frame": lr["stack_usage_max_frame_code_objects"],
@@ -163,7 +166,8 @@ def format_result(r: dict[str, Any]) -> str:
            f"{'instructions / inference':<28} {r['instructions']:>14} {r['dense_instructions']:>14}",
            f"{'RAM: arena + stack (bytes)':<28} {r['ram_bytes']:>14} {r['dense_ram_bytes']:>14}",
            f"runtime code: {r['runtime_code_bytes']} B at -Os, {r['runtime_code_bytes_o2']} B at -O2; "
-           f"stack {r['stack_bytes']} B (painted); activation lower bound {r['activation_lower_bound_bytes']} B",
+           f"stack {r['stack_bytes']} B (painted: lr_init {r['init_stack_bytes']} B, "
+           f"inference {r['run_stack_bytes']} B); activation lower bound {r['activation_lower_bound_bytes']} B",
            f"instructions vs dense: {r['instructions_ratio_vs_dense']:.3f}x; outputs equal the host C runtime bit for "
            f"bit: {r['matches_host']} (dense: {r['dense_matches_host']}); repeat runs identical: {r['deterministic']}",
            "", f"{'op':>3} {'name':<22} {'instructions':>13} {'dense':>13}"]

@@ -24,12 +24,12 @@ from linrep_edge.pipeline import finetune_split
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--lrs", type=float, nargs="+", default=[1e-4, 3e-4, 1e-3])
+    ap.add_argument("--lrs", type=float, nargs="+", default=[3e-4, 1e-3])
     ap.add_argument("--templates", type=int, default=16)
     ap.add_argument("--epochs", type=float, default=1.0)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--distill", type=float, nargs="+", default=[0.0])
-    ap.add_argument("--batch", type=int, nargs="+", default=[128])
+    ap.add_argument("--batch", type=int, nargs="+", default=[64])
     args = ap.parse_args()
     model = load_default_model()
     train, val, _ = finetune_split("fashion-mnist", 0)

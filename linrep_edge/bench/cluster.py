@@ -28,15 +28,18 @@ def run(kernels: int, templates: int, distances: list[str], seed: int = 0, show_
     w = real_like_kernels(kernels, seed)
     rows = []
     for d in distances:
+        info: dict[str, Any] = {}
         t0 = time.perf_counter()
-        cluster_kernels(w, templates, d, seed, show_progress=show_progress)
+        cluster_kernels(w, templates, d, seed, show_progress=show_progress, info=info)
         rows.append({"kernels": kernels, "templates": templates, "distance": d,
-                     "seconds": round(time.perf_counter() - t0, 2), "threads": torch.get_num_threads()})
+                     "seconds": round(time.perf_counter() - t0, 2), "iterations": info["iterations"],
+                     "threads": torch.get_num_threads()})
     return rows
 
 
 def format_rows(rows: list[dict[str, Any]]) -> str:
-    out = [f"{'kernels':>9} {'K':>5} {'distance':<9} {'seconds':>8} {'threads':>7}"]
+    out = [f"{'kernels':>9} {'K':>5} {'distance':<9} {'seconds':>8} {'iterations':>10} {'threads':>7}"]
     for r in rows:
-        out.append(f"{r['kernels']:>9} {r['templates']:>5} {r['distance']:<9} {r['seconds']:>8.2f} {r['threads']:>7}")
+        out.append(f"{r['kernels']:>9} {r['templates']:>5} {r['distance']:<9} {r['seconds']:>8.2f} "
+                   f"{r['iterations']:>10} {r['threads']:>7}")
     return "\n".join(out)

@@ -16,6 +16,9 @@
 #ifndef LR_MCU_BENCH_H
 #define LR_MCU_BENCH_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 int bench_setup(void);
 int bench_workload(void);
 int bench_report(void);
@@ -23,6 +26,12 @@ int bench_report(void);
 void lr_bench_begin(void);
 void lr_bench_end(void);
 void lr_bench_mark(unsigned layer);
+
+/* Stack measurement for work outside the window (model set-up): lr_bench_stack_paint fills the
+ * free stack below the caller's frame and returns the stack pointer it saw; after the work,
+ * lr_bench_stack_used(that value) is the number of bytes of stack used below it. */
+uintptr_t lr_bench_stack_paint(void);
+size_t lr_bench_stack_used(uintptr_t sp_at_paint);
 
 /* Marks beyond this many are counted by the plugin but their layer ids are
  * not printed by the firmware. */

@@ -91,6 +91,19 @@ static uintptr_t stack_low_water(void)
     return (uintptr_t)p;
 }
 
+uintptr_t lr_bench_stack_paint(void)
+{
+    uintptr_t sp = current_sp();
+    stack_paint();
+    return sp;
+}
+
+size_t lr_bench_stack_used(uintptr_t sp_at_paint)
+{
+    uintptr_t low = stack_low_water();
+    return sp_at_paint > low ? (size_t)(sp_at_paint - low) : 0u;
+}
+
 static void print_marks(void)
 {
     unsigned n = lr_mark_count;

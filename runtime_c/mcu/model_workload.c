@@ -21,6 +21,7 @@ static lr_model model;
 static unsigned char arena[LR_BENCH_ARENA_BYTES] __attribute__((aligned(16)));
 static float output[LR_BENCH_OUTPUT_LEN];
 static lr_status run_status = LR_OK;
+static unsigned init_stack_bytes;
 
 static void mark_op(void *ctx, unsigned op_index)
 {
@@ -30,8 +31,10 @@ static void mark_op(void *ctx, unsigned op_index)
 
 int bench_setup(void)
 {
+    uintptr_t sp = lr_bench_stack_paint(); /* lr_init runs once at boot: measure its stack too */
     lr_status st = lr_init(&model, lr_bench_blob, lr_bench_blob_len);
     size_t need = 0;
+    init_stack_bytes = (unsigned)lr_bench_stack_used(sp);
     if (st != LR_OK) {
         printf("lr_init=%d (%s)\n", (int)st, lr_status_str(st));
         return 1;
@@ -58,6 +61,7 @@ int bench_report(void)
     lr_arena_size(&model, &arena_bytes);
     lr_activation_lower_bound(&model, &lower);
     printf("arena_bytes=%u\n", (unsigned)arena_bytes);
+    printf("init_stack_bytes=%u\n", init_stack_bytes);
     printf("activation_lower_bound_bytes=%u\n", (unsigned)lower);
     printf("outputs=%u\n", (unsigned)LR_BENCH_OUTPUT_LEN);
     for (i = 0; i < LR_BENCH_OUTPUT_LEN; ++i) {
