@@ -138,3 +138,41 @@ def test_pack_factory_with_weights_and_pt2(tmp_path):
     assert r.returncode == 2 and "does not match the model" in r.stderr
     r = run("pack", "linrep_edge.models:ResNet8", "--input-shape", "1,3,28,28", "-o", str(tmp_path / "y.lre"))
     assert r.returncode == 2 and "input shape" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_verify_contract_and_own_inputs(packed, tmp_path):
+    import numpy as np
+
+    r = run("verify", str(packed), "--data", "fashion-mnist", "--limit", "200", "--json")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    for key in ("c_accuracy", "torch_accuracy", "original_accuracy", "top1_agreement", "max_abs_diff"):
+        assert key in res
+    assert res["images"] == 200 and res["top1_agreement"] == 1.0 and res["max_abs_diff"] <= 1e-4
+    assert res["c_accuracy"] == res["torch_accuracy"] and res["original_accuracy"] > 0.85
+    x = np.random.default_rng(0).random((7, 1, 28, 28), dtype=np.float32)
+    np.save(tmp_path / "x.npy", x)
+    res = json.loads(run("verify", str(packed), "--inputs", str(tmp_path / "x.npy"), "--json").stdout)
+    assert res["images"] == 7 and res["c_accuracy"] is None and res["torch_accuracy"] is None
+    np.save(tmp_path / "y.npy", np.arange(7) % 10)
+    res = json.loads(run("verify", str(packed), "--inputs", str(tmp_path / "x.npy"), "--labels",
+                         str(tmp_path / "y.npy"), "--json").stdout)
+    assert res["c_accuracy"] is not None and res["original_accuracy"] is not None
+
+
+def test_verify_user_errors(packed, tmp_path):
+    import numpy as np
+
+    np.save(tmp_path / "bad.npy", np.zeros((3, 1, 8, 8), np.float32))
+    np.save(tmp_path / "y.npy", np.zeros(5, np.int64))
+    np.save(tmp_path / "x.npy", np.zeros((3, 1, 28, 28), np.float32))
+    cases = [
+        (["verify", str(packed), "--inputs", str(tmp_path / "bad.npy")], "the model expects (N, 1, 28, 28)"),
+        (["verify", str(packed), "--inputs", str(tmp_path / "x.npy"), "--labels", str(tmp_path / "y.npy")],
+         "expected 3 integer labels"),
+        (["verify", str(packed), "--labels", str(tmp_path / "y.npy")], "--labels goes with --inputs"),
+        (["verify", str(packed), "--inputs", str(tmp_path / "none.npy")], "no such file"),
+    ]
+    for args, msg in cases:
+        r = run(*args)
+        assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
