@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
 
 from linrep_edge.models import ResNet8
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def crt():
+    """The CRuntime class, after `make -C runtime_c` (a no-op when the library is up to date)."""
+    proc = subprocess.run(["make", "-C", str(ROOT / "runtime_c"), "-j2", "all"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.fail(f"building the C runtime failed:\n{proc.stdout}\n{proc.stderr}")
+    from linrep_edge.runtime import CRuntime
+
+    return CRuntime
 
 
 @pytest.fixture(scope="session")

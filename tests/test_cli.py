@@ -112,7 +112,7 @@ def test_pack_user_errors(tmp_path):
 def test_pack_factory_with_weights_and_pt2(tmp_path):
     import torch
 
-    from linrep_edge.models import ResNet8, load_default_model
+    from linrep_edge.models import load_default_model
 
     weights = tmp_path / "w.pt"
     torch.save(load_default_model().state_dict(), weights)
@@ -140,7 +140,7 @@ def test_pack_factory_with_weights_and_pt2(tmp_path):
     assert r.returncode == 2 and "input shape" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_verify_contract_and_own_inputs(packed, tmp_path):
+def test_verify_contract_and_own_inputs(crt, packed, tmp_path):
     import numpy as np
 
     r = run("verify", str(packed), "--data", "fashion-mnist", "--limit", "200", "--json")
@@ -160,7 +160,7 @@ def test_verify_contract_and_own_inputs(packed, tmp_path):
     assert res["c_accuracy"] is not None and res["original_accuracy"] is not None
 
 
-def test_verify_user_errors(packed, tmp_path):
+def test_verify_user_errors(crt, packed, tmp_path):
     import numpy as np
 
     np.save(tmp_path / "bad.npy", np.zeros((3, 1, 8, 8), np.float32))

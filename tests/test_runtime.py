@@ -28,17 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 N_IMAGES = 300
 
 
-@pytest.fixture(scope="module")
-def crt():
-    """The CRuntime class, after `make -C runtime_c` (a no-op when the library is up to date)."""
-    proc = subprocess.run(["make", "-C", str(ROOT / "runtime_c"), "-j2", "all"], capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.fail(f"building the C runtime failed:\n{proc.stdout}\n{proc.stderr}")
-    from linrep_edge.runtime import CRuntime
-
-    return CRuntime
-
-
 def _default_model() -> nn.Module | None:
     try:
         from linrep_edge.models import load_default_model

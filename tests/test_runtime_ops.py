@@ -9,7 +9,6 @@ absolute 1e-5 of the output's scale (sums of a few hundred fp32 products in anot
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -24,17 +23,6 @@ from linrep_edge.pack import blob_crc, crc_field_offset, pack_graph
 from linrep_edge.reader import parse
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="session")
-def crt():
-    """The CRuntime class, after `make -C runtime_c` (a no-op when the library is up to date)."""
-    proc = subprocess.run(["make", "-C", str(ROOT / "runtime_c"), "-j2", "all"], capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.fail(f"building the C runtime failed:\n{proc.stdout}\n{proc.stderr}")
-    from linrep_edge.runtime import CRuntime
-
-    return CRuntime
 
 
 def _close(c: np.ndarray, r: np.ndarray) -> None:
