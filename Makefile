@@ -46,6 +46,7 @@ demo: setup
 
 test: setup
 	$(MAKE) -C runtime_c test sanitize
+	$(MAKE) -C runtime_c fuzz FUZZ_SECONDS=60
 	$(PY) -m pytest -q
 
 bench: setup
