@@ -18,7 +18,7 @@ from linrep_edge.pipeline import PackSettings, pack_model
 # Cortex-M4F, runtime at -O2, default model packed at K = 16, seed 0, no fine-tuning, first test image.
 # Measured with Debian's arm-none-eabi-gcc 12.2.1 and QEMU 7.2; exact and repeatable (instructions,
 # not cycles). Re-pin deliberately when the runtime gets faster; a slower runtime fails here.
-PINNED_M4_INSTRUCTIONS = 86_617_918
+PINNED_M4_INSTRUCTIONS = 85_380_720
 TOLERANCE = 0.01
 
 TOOLS = ("arm-none-eabi-gcc", "qemu-system-arm")

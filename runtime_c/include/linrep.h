@@ -21,7 +21,8 @@
  *   return an error; it never makes the runtime read outside [blob, blob + size).
  * - Zero copy. The blob is read in place (it may live in flash) and must stay valid and unchanged
  *   while the model is used. Nothing of it is copied to RAM except activations and a scratch of
- *   at most one output channel's reconstructed kernels.
+ *   one output channel's reconstructed kernels (plus, for a LinRep layer, its K templates decoded
+ *   to fp32 once per layer: K * kh * kw floats, 576 bytes at K = 16 for 3x3 kernels).
  * - No allocation, no global mutable state, no I/O. All RAM is the caller's: the lr_model struct,
  *   the arena and the input/output buffers. Every function is reentrant; one lr_model may be used
  *   by several threads at once if each lr_run call has its own arena and output buffer.
@@ -200,8 +201,10 @@ lr_status lr_error_location(const lr_model *m, int32_t *op_index, int32_t *tenso
  * lr_arena_size: the number of bytes of arena lr_run needs, for an arena aligned to LR_ARENA_ALIGN.
  * (A misaligned arena is aligned up inside lr_run and needs up to LR_ARENA_ALIGN - 1 more bytes.)
  * The arena holds, in order: the plan (16 bytes per tensor), the activations (tensors share
- * buffers when their lifetimes do not overlap, greedy first-fit by size) and the kernel scratch
- * (one output channel's kernels, Cin/groups * kh * kw floats, for LinRep and fp16 convs).
+ * buffers when their lifetimes do not overlap, greedy first-fit by size) and the kernel scratch:
+ * one output channel's kernels (Cin/groups * kh * kw floats, for LinRep and fp16 convs), after, for
+ * LinRep convs, the layer's codebook decoded to fp32 once per op (K * kh * kw floats: the templates
+ * every kernel of the layer shares, not the layer's weights).
  * Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED or LR_OK. Thread-safe.
  */
 lr_status lr_arena_size(const lr_model *m, size_t *bytes);

@@ -70,6 +70,11 @@ static inline float lr_fp16_to_f32(uint32_t h)
     uint32_t mant = h & 0x3FFu;
     uint32_t bits;
     float f;
+    if (exp - 1u < 30u) { /* normal (the common case, one branch): rebias 15 -> 127 */
+        bits = sign | (((h & 0x7FFFu) + 0x1C000u) << 13);
+        memcpy(&f, &bits, sizeof f);
+        return f;
+    }
     if (exp == 0x1Fu) {
         bits = sign | 0x7F800000u | (mant << 13); /* inf or NaN */
     } else if (exp != 0u) {

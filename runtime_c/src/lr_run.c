@@ -6,7 +6,8 @@
  * The blob was verified by lr_init: nothing here checks it again.
  *
  * Kernel reconstruction, per output channel o of a conv (never a layer's whole weight tensor):
- *   LinRep: scratch[i][t] = a[o][i] * T[idx[o][i]][t] + b[o][i]   (fp32, multiply then add)
+ *   LinRep: the codebook is decoded once per op to fp32 at the scratch head (K * kh * kw floats),
+ *           then scratch[i][t] = a[o][i] * T[idx[o][i]][t] + b[o][i]   (fp32, multiply then add)
  *   dense fp16: scratch = decoded fp16 weights of channel o
  *   dense fp32: read in place from the blob, no scratch.
  */
@@ -64,6 +65,7 @@ static void conv(const run_ctx *r, const lr_op *op, const int32_t *in, const int
     lr_values wv, tv, abv;
     lr_linrep lr;
     lr_geom g;
+    float *kernels = r->scratch; /* one output channel's kernels (LinRep: after the codebook) */
     int32_t o;
     uint32_t i, t;
 
@@ -74,11 +76,17 @@ static void conv(const run_ctx *r, const lr_op *op, const int32_t *in, const int
     g.c = cin_g;
     if (op->type == LR_OP_TYPE_LINREP_CONV2D) {
         lr_codebook cb;
+        uint32_t n_tmpl;
         lr_read_linrep(m, op->linrep, &lr);
         lr_read_codebook(m, (uint32_t)lr.codebook, &cb);
         tv = lr_codebook_values(m, &cb);
         abv.p = m->blob + lr.ab;
         abv.f16 = 1u;
+        n_tmpl = (uint32_t)cb.k * kk;
+        for (t = 0; t < n_tmpl; t++) {
+            r->scratch[t] = lr_value(tv, t); /* fp16 or fp32 in the blob -> fp32, once per op */
+        }
+        kernels = r->scratch + n_tmpl;
     } else {
         wv = lr_op_weight(m, op);
     }
@@ -86,21 +94,22 @@ static void conv(const run_ctx *r, const lr_op *op, const int32_t *in, const int
         lr_weights w;
         const float *xg = x + (o / cout_g) * cin_g * plane_in;
         const uint32_t first = (uint32_t)o * per_o;
-        w.f = r->scratch;
+        w.f = kernels;
         w.le = NULL;
         if (op->type == LR_OP_TYPE_LINREP_CONV2D) {
             for (i = 0; i < (uint32_t)cin_g; i++) {
                 const uint32_t n = (uint32_t)o * (uint32_t)cin_g + i;
                 const uint32_t idx = lr_unpack_index(m->blob + lr.idx, n, lr.bits);
                 const float a = lr_value(abv, 2u * n), b = lr_value(abv, 2u * n + 1u);
-                float *dst = r->scratch + i * kk;
+                const float *tmpl = r->scratch + idx * kk;
+                float *dst = kernels + i * kk;
                 for (t = 0; t < kk; t++) {
-                    dst[t] = a * lr_value(tv, idx * kk + t) + b;
+                    dst[t] = a * tmpl[t] + b;
                 }
             }
         } else if (wv.f16) {
             for (t = 0; t < per_o; t++) {
-                r->scratch[t] = lr_value(wv, first + t);
+                kernels[t] = lr_value(wv, first + t);
             }
         } else {
             w.f = NULL;

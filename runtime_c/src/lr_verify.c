@@ -504,8 +504,21 @@ static lr_status check_conv(const lr_model *m, const lr_op *op, const shape *in,
         if (s == LR_OK) {
             s = check_tensors_of(op, 0, 0u, op->out_ch); /* bias only */
         }
-        if (s == LR_OK && (uint32_t)kk > *scratch) {
-            *scratch = (uint32_t)kk;
+        if (s == LR_OK) {
+            /* scratch: the codebook decoded once per op (K * kh * kw floats), then one output
+             * channel's kernels */
+            lr_linrep lr;
+            lr_codebook cb;
+            uint64_t need;
+            lr_read_linrep(m, op->linrep, &lr);
+            lr_read_codebook(m, (uint32_t)lr.codebook, &cb);
+            need = (uint64_t)cb.k * (uint64_t)op->kh * (uint64_t)op->kw + (uint64_t)kk;
+            if (need > LR_MAX_NUMEL) {
+                return LR_ERR_OVERFLOW;
+            }
+            if ((uint32_t)need > *scratch) {
+                *scratch = (uint32_t)need;
+            }
         }
     } else {
         s = op->linrep != 0u ? LR_ERR_BAD_PARAMS : check_tensors_of(op, (int64_t)op->out_ch * kk, 0u, op->out_ch);
