@@ -157,7 +157,7 @@ def format_report(rep: Report, title: str = "") -> str:
                    f"{r.fp32_bytes:>9} {r.int8_bytes:>8} {r.packed_bytes:>9.0f} {ratio:>5.1f}x")
     out.append("")
     out.append("sections (bytes):  " + "  ".join(f"{k} {v}" for k, v in rep.sections.items()))
-    out.append(f"blob {rep.total_bytes} bytes on flash (overhead {100 * rep.overhead_bytes / rep.total_bytes:.1f}%), "
+    out.append(f"blob {rep.total_bytes} bytes on flash (overhead {100 * rep.overhead_bytes / rep.total_bytes:.2f}%), "
                f"zstd transport {rep.zstd_bytes} bytes")
     out.append(f"conv layers: {rep.conv_fp32_bytes} B fp32 -> {rep.conv_packed_bytes} B packed = "
                f"{rep.conv_compression_vs_fp32:.2f}x")
