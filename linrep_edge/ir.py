@@ -12,11 +12,6 @@ from typing import Any
 
 import numpy as np
 
-OP_TYPES = ("CONV2D", "LINREP_CONV2D", "LINEAR", "RELU", "RELU6", "LEAKY_RELU", "PRELU", "SIGMOID",
-            "HARDSWISH", "MAX_POOL2D", "AVG_POOL2D", "ADAPTIVE_AVG_POOL2D", "ADD", "CONCAT", "RESHAPE",
-            "SOFTMAX")
-STORAGE_DTYPES = ("fp32", "fp16")
-ACTIVATIONS = ("NONE", "RELU", "RELU6")
 FUSABLE = ("CONV2D", "LINREP_CONV2D", "LINEAR", "ADD")  # ops that may carry a fused activation
 
 
@@ -33,7 +28,7 @@ class Tensor:
 @dataclass
 class Constant:
     values: np.ndarray  # float32, any shape
-    dtype: str = "fp32"  # storage: "fp32" or "fp16"
+    dtype: str = "fp32"  # storage in the blob: "fp32" or "fp16"
 
 
 @dataclass
@@ -57,7 +52,7 @@ class LinRepWeights:
 
 @dataclass
 class Op:
-    type: str
+    type: str  # an OpType name of the schema (CONV2D, LINREP_CONV2D, LINEAR, RELU, ...)
     name: str
     inputs: list[int]
     output: int

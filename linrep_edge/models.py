@@ -8,7 +8,6 @@ downloaded at run time.
 
 from __future__ import annotations
 
-import json
 from importlib import resources
 from typing import Any
 
@@ -77,7 +76,3 @@ def load_default_model_with_meta() -> tuple[ResNet8, dict[str, Any]]:
     model = ResNet8(widths=tuple(meta["widths"]))
     model.load_state_dict(ckpt["state_dict"])
     return model.eval(), meta
-
-
-def describe(meta: dict[str, Any]) -> str:
-    return json.dumps(meta, sort_keys=True)
