@@ -45,8 +45,18 @@ def unpack_indices(data: bytes, count: int, width: int) -> np.ndarray:
 
 
 def fp16_bits(values: np.ndarray) -> np.ndarray:
-    """IEEE binary16 bit patterns (uint16) of `values`, round to nearest even."""
-    return np.asarray(values, dtype=np.float32).astype(np.float16).view(np.uint16)
+    """IEEE binary16 bit patterns (uint16) of `values`, round to nearest even (beyond ±65504: ±inf)."""
+    with np.errstate(over="ignore"):
+        return np.asarray(values, dtype=np.float32).astype(np.float16).view(np.uint16)
+
+
+def check_fp16_range(values: np.ndarray, what: str) -> None:
+    """Refuse finite values that fp16 storage would turn into infinities (|x| > 65504)."""
+    v = np.asarray(values, dtype=np.float32)
+    bad = np.isfinite(v) & (np.abs(v) >= 65520.0)  # rounds to inf in binary16
+    if bad.any():
+        raise LinRepError(f"{what}: value {float(v[bad][0]):g} does not fit fp16 (|x| <= 65504); "
+                          "store it as fp32 (--weights-dtype fp32 / --codebook-dtype fp32)")
 
 
 def fp16_values(bits: np.ndarray) -> np.ndarray:

@@ -36,13 +36,23 @@ def load_pt2(path: str | Path) -> tuple[nn.Module, torch.Tensor]:
     from .capture import capture_program
     from .execute import GraphModel
 
+    import logging
+    import zipfile
+
     p = Path(path)
     if not p.is_file():
         raise LinRepError(f"{p}: no such file")
+    if not zipfile.is_zipfile(p):
+        raise LinRepError(f"{p}: not a torch.export program (not a .pt2 zip archive)")
+    log = logging.getLogger("torch.export")
+    level = log.level
+    log.setLevel(logging.CRITICAL)  # torch logs its own traceback before raising; the error below says it
     try:
         ep = torch.export.load(str(p))
     except Exception as exc:
         raise LinRepError(f"{p}: not a torch.export program ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+    finally:
+        log.setLevel(level)
     g = capture_program(ep)
     example = torch.zeros((1, *g.tensors[g.input].shape))
     return GraphModel(g).eval(), example

@@ -16,7 +16,7 @@ import flatbuffers
 import numpy as np
 
 from . import __version__
-from .bitpack import fp16_bits, pack_indices
+from .bitpack import check_fp16_range, fp16_bits, pack_indices
 from .compress import index_bits as default_index_bits
 from .errors import LinRepError
 from .fb import Codebook as FbCodebook
@@ -50,9 +50,10 @@ def _dtype(name: str) -> int:
     return DType.F16 if name == "fp16" else DType.F32
 
 
-def _values(b: flatbuffers.Builder, values: np.ndarray, dtype: str) -> tuple[int, int]:
+def _values(b: flatbuffers.Builder, values: np.ndarray, dtype: str, what: str = "tensor") -> tuple[int, int]:
     """(f32 vector, f16 vector) offsets, one of them 0."""
     if dtype == "fp16":
+        check_fp16_range(values, what)
         return 0, _vec(b, fp16_bits(values))
     return _vec(b, np.asarray(values, dtype="<f4")), 0
 
@@ -112,17 +113,19 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = 
         w32 = w16 = b32 = b16 = 0
         if op.weight >= 0:
             dtype = g.constants[op.weight].dtype
-            w32, w16 = _values(b, g.constants[op.weight].values, dtype)
+            w32, w16 = _values(b, g.constants[op.weight].values, dtype, f"op {op.name!r} weight")
         if op.bias >= 0:
             if op.weight >= 0 and g.constants[op.bias].dtype != dtype:
                 raise LinRepError(f"op {op.name!r}: weight and bias must share a storage dtype")
             dtype = g.constants[op.bias].dtype
-            b32, b16 = _values(b, g.constants[op.bias].values, dtype)
+            b32, b16 = _values(b, g.constants[op.bias].values, dtype, f"op {op.name!r} bias")
         idx = ab = 0
         if op.linrep is not None:
             lr = op.linrep
             width = lr.index_bits or default_index_bits(g.codebooks[lr.codebook].size)
             idx = b.CreateByteVector(pack_indices(lr.idx, width))
+            check_fp16_range(lr.a, f"op {op.name!r} a")
+            check_fp16_range(lr.b, f"op {op.name!r} b")
             ab = _vec(b, np.stack([fp16_bits(lr.a).reshape(-1), fp16_bits(lr.b).reshape(-1)], 1))
         FbOp.Start(b)
         # 4-byte fields first, then 2-, then 1-byte: the builder packs them without padding

@@ -179,6 +179,12 @@ def hostile() -> dict[str, tuple[Graph, str]]:
     g = _single("RELU", (4,), (4,))
     g.output = 5
     h["output_id_out_of_range"] = (g, "LR_ERR_BAD_GRAPH")
+    g = Graph(tensors=[], input=-1, output=-1, ops=[])  # each tensor fits, the live set does not
+    g.input = g.add_tensor((2**14, 2**7, 2**7))  # 2^28 floats = 1 GiB
+    g.ops.append(Op("RELU", "r1", [g.input], g.add_tensor((2**14, 2**7, 2**7))))
+    g.ops.append(Op("ADD", "add", [g.input, 1], g.add_tensor((2**14, 2**7, 2**7))))
+    g.output = 2
+    h["arena_overflow"] = (g, "LR_ERR_OVERFLOW")
     g = _single("RELU", (4,), (4,))
     for _ in range(200):  # more than LR_MAX_TENSORS (128) tensors
         g.add_tensor((1,))

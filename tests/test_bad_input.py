@@ -1,0 +1,131 @@
+"""Bad input end to end: every row of the README's bad-input table, through the CLI.
+
+Each case: exit code 2, one line on stderr naming what is wrong and where, no traceback, and no output
+file left behind (complete or partial).
+"""
+
+from __future__ import annotations
+
+import errno
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+CLI = [sys.executable, "-m", "linrep_edge.cli", "-q"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=300)
+
+
+def assert_user_error(r: subprocess.CompletedProcess, *needles: str) -> None:
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("linrep-edge: error: "), r.stderr
+    for n in needles:
+        assert n in lines[0], (n, lines[0])
+
+
+@pytest.fixture(scope="module")
+def blob(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("b") / "m.lre"
+    assert run("pack", "--default", "--templates", "4", "-o", str(out)).returncode == 0
+    return out
+
+
+def test_missing_file(tmp_path):
+    assert_user_error(run("report", str(tmp_path / "nothere.lre")), "nothere.lre", "no such file")
+    assert_user_error(run("pack", str(tmp_path / "nothere.pt2"), "-o", str(tmp_path / "o.lre")), "no such file")
+    assert not (tmp_path / "o.lre").exists()
+
+
+def test_not_a_model(tmp_path):
+    junk = tmp_path / "notes.txt"
+    junk.write_text("not a model\n" * 20)
+    assert_user_error(run("inspect", str(junk)), "notes.txt", "not a .lre blob")
+    fake = tmp_path / "fake.pt2"
+    fake.write_bytes(b"PK\x03\x04 not really")
+    assert_user_error(run("pack", str(fake), "-o", str(tmp_path / "o.lre")), "fake.pt2", "not a torch.export program")
+    assert not (tmp_path / "o.lre").exists()
+
+
+def test_unsupported_op(tmp_path):
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.GELU()).eval()
+    pt2 = tmp_path / "gelu.pt2"
+    torch.export.save(torch.export.export(model, (torch.zeros(1, 1, 8, 8),)), str(pt2))
+    assert_user_error(run("pack", str(pt2), "-o", str(tmp_path / "o.lre")), "unsupported operation: gelu", "(GELU)")
+    assert not (tmp_path / "o.lre").exists()
+
+
+def test_wrong_input_shape(blob, tmp_path):
+    import numpy as np
+
+    r = run("pack", "linrep_edge.models:ResNet8", "--input-shape", "1,3,28,28", "-o", str(tmp_path / "o.lre"))
+    assert_user_error(r, "input shape (1, 3, 28, 28)")
+    np.save(tmp_path / "x.npy", np.zeros((2, 3, 28, 28), np.float32))
+    assert_user_error(run("verify", str(blob), "--inputs", str(tmp_path / "x.npy")), "expects (N, 1, 28, 28)")
+    assert not (tmp_path / "o.lre").exists()
+
+
+def test_k_out_of_range(tmp_path):
+    assert_user_error(run("pack", "--default", "--templates", "0", "-o", str(tmp_path / "o.lre")), "templates must be")
+    assert_user_error(run("pack", "--default", "--templates", "9000", "-o", str(tmp_path / "o.lre")),
+                      "9000 templates requested but only", "kernels")
+    assert not (tmp_path / "o.lre").exists()
+
+
+def test_corrupted_lre(blob, tmp_path):
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 3] ^= 0x04
+    bad = tmp_path / "bad.lre"
+    bad.write_bytes(bytes(data))
+    for cmd in ("report", "inspect", "verify"):
+        assert_user_error(run(cmd, str(bad)), "bad.lre", "CRC mismatch")
+    assert_user_error(run("export-c", str(bad), "-o", str(tmp_path / "m.h")), "CRC mismatch")
+    assert not (tmp_path / "m.h").exists()
+
+
+def test_truncated_lre_zst(blob, tmp_path):
+    from linrep_edge.transport import zstd
+
+    cut = tmp_path / "m.lre.zst"
+    cut.write_bytes(zstd(blob.read_bytes())[:-9])
+    assert_user_error(run("report", str(cut)), "m.lre.zst", "truncated or corrupt zstd")
+
+
+def test_newer_format_version(tmp_path, monkeypatch):
+    import linrep_edge.pack as pack_mod
+    from linrep_edge.capture import capture
+
+    monkeypatch.setattr(pack_mod, "FORMAT_VERSION", 2)
+    newer = tmp_path / "newer.lre"
+    newer.write_bytes(pack_mod.pack_graph(capture(nn.Sequential(nn.Conv2d(1, 2, 3)).eval(), torch.zeros(1, 1, 5, 5))))
+    monkeypatch.undo()
+    assert_user_error(run("report", str(newer)), "format version 2 is newer", "upgrade linrep-edge")
+
+
+def test_output_directory_not_writable(blob, tmp_path):
+    # /proc takes no new files, even for root (CI runs as root, so a chmod would not do)
+    assert_user_error(run("export-c", str(blob), "-o", "/proc/model_blob.h"), "/proc/model_blob.h", "cannot write")
+    assert_user_error(run("pack", "--default", "-o", str(tmp_path / "missing" / "o.lre")), "does not exist")
+
+
+def test_disk_full_leaves_no_partial_file(blob, tmp_path, monkeypatch, capsys):
+    """ENOSPC while the output is written (simulated at fsync): exit 2, nothing left in the folder."""
+    import linrep_edge.atomic as atomic
+    from linrep_edge.cli import main
+
+    def full(_fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "fsync", full)
+    out = tmp_path / "out"
+    out.mkdir()
+    assert main(["export-c", str(blob), "-o", str(out / "m.h")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "No space left on device" in err[0] and "m.h" in err[0]
+    assert list(out.iterdir()) == []
