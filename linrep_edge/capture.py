@@ -362,11 +362,20 @@ def capture(model: nn.Module, example: torch.Tensor, codebook_dtype: str | None 
     model = model.eval()
     linrep = {n: m for n, m in model.named_modules() if isinstance(m, LinRepConv2d)}
     plain = materialize(model).eval()
+    import logging
+
+    quiet = [logging.getLogger(n) for n in ("torch._subclasses.fake_tensor", "torch.export", "torch._dynamo")]
+    levels = [q.level for q in quiet]
+    for q in quiet:
+        q.setLevel(logging.CRITICAL)  # torch logs tracebacks before raising; the one line below says it
     try:
         ep = torch.export.export(plain, (example,))
     except Exception as exc:  # the exporter's own first line is the useful part
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise LinRepError(f"torch.export failed on input shape {tuple(example.shape)}: {msg}") from None
+    finally:
+        for q, level in zip(quiet, levels):
+            q.setLevel(level)
     return _finish(_Capture(ep, linrep, dict(getattr(model, "layer_names", {}) or {}), codebook_dtype).run())
 
 

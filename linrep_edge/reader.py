@@ -108,7 +108,7 @@ def _parse(blob: bytes, where: str) -> Blob:
     constants: list[Constant] = []
     for i in range(m.OpsLength()):
         o = m.Ops(i)
-        op = Op(OP_NAMES.get(o.Type(), f"UNKNOWN({o.Type()})"), (o.Name() or b"").decode(),
+        op = Op(OP_NAMES.get(o.Type(), f"UNKNOWN({o.Type()})"), (o.Name() or b"").decode("utf-8", "replace"),
                 [int(v) for v in o.InputsAsNumpy()] if o.InputsLength() else [i], i + 1,
                 ACT_NAMES.get(o.Activation(), f"UNKNOWN({o.Activation()})"),
                 (o.KernelH(), o.KernelW()), (o.StrideH(), o.StrideW()),
@@ -149,9 +149,19 @@ def _parse(blob: bytes, where: str) -> Blob:
             op.linrep = LinRepWeights(o.Codebook(), idx, ab[..., 0].copy(), ab[..., 1].copy(), width)
         ops.append(op)
     meta_raw = m.Metadata()
-    metadata = json.loads(meta_raw.decode()) if meta_raw else {}
+    metadata = _metadata(meta_raw) if meta_raw else {}
     g = Graph(tensors, 0, m.Output(), ops, constants, codebooks, metadata)
-    return Blob(g, version, (m.Producer() or b"").decode(), len(blob))
+    return Blob(g, version, (m.Producer() or b"").decode("utf-8", "replace"), len(blob))
+
+
+def _metadata(raw: bytes) -> dict:
+    """The metadata JSON object; strings are informational (the runtime never reads them), so a
+    damaged one is reported inside the metadata rather than making the model unreadable."""
+    try:
+        meta = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return {"unreadable_metadata": raw[:80].decode("utf-8", "replace")}
+    return meta if isinstance(meta, dict) else {"unreadable_metadata": str(meta)[:80]}
 
 
 def _vector(o, field: str, dtype: str) -> np.ndarray | None:  # type: ignore[no-untyped-def]

@@ -80,6 +80,14 @@ def cases() -> dict[str, bytes]:
     out["tiny_linrep"] = pack_graph(capture(lr, example))
     lr32, _ = compress(model, templates=3, seed=0, show_progress=False, codebook_dtype="fp32", cap_templates=True)
     out["tiny_linrep_fp32cb"] = pack_graph(capture(lr32, example))
+    # several K and index widths (wider than needed is legal: 1..16 bits), per-layer codebooks
+    for k, bits in ((2, 1), (2, 5), (8, 3), (8, 12), (16, 16)):
+        lk, _ = compress(model, templates=k, seed=1, scope="layer", show_progress=False, cap_templates=True)
+        gk = capture(lk, example)
+        for op in gk.ops:
+            if op.linrep is not None:
+                op.linrep.index_bits = max(bits, int(gk.codebooks[op.linrep.codebook].size - 1).bit_length())
+        out[f"tiny_linrep_k{k}_w{bits}"] = pack_graph(gk)
     return out
 
 
