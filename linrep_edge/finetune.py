@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .errors import LinRepError
+from .modules import LinRepConv2d, round_to_storage
 from .progress import progress
 
 
@@ -31,8 +33,6 @@ def evaluate(model: nn.Module, loader: torch.utils.data.DataLoader) -> float:
 
 def trainable_parameters(model: nn.Module, train_bn: bool = False, train_head: bool = False) -> list[nn.Parameter]:
     """a and b of every LinRep layer, plus batch-norm affine and/or the last Linear if asked."""
-    from .modules import LinRepConv2d
-
     params: list[nn.Parameter] = []
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     for m in model.modules():
@@ -64,13 +64,9 @@ def finetune(
     bit as it was: requires_grad is switched off for them during training and restored afterwards.
     """
     if distill and teacher is None:
-        from .errors import LinRepError
-
         raise LinRepError("distillation needs a teacher model")
     params = trainable_parameters(model, train_bn, train_head)
     if not params:
-        from .errors import LinRepError
-
         raise LinRepError("model has no LinRep layers to fine-tune (run compress() first)")
     chosen = {id(p) for p in params}
     saved = {}
@@ -106,7 +102,5 @@ def finetune(
     finally:
         for p in model.parameters():
             p.requires_grad_(saved[id(p)])
-    from .modules import round_to_storage
-
     round_to_storage(model)
     return model.eval()
