@@ -307,12 +307,11 @@ class _Capture:
         out = self.g.add_tensor((c, 1, 1), node.name + "_pool")
         self.g.ops.append(Op("ADAPTIVE_AVG_POOL2D", _module_path(node).split(" (")[0], [x], out, kernel=(1, 1)))
         self.producer[out] = self.g.ops[-1]
-        self.env[node.name] = out
-        if not keep:
-            self.env[node.name] = out
+        if not keep:  # [C, 1, 1] -> [C]
             op = Op("RESHAPE", self.g.ops[-1].name, [out], self.g.add_tensor((c,), node.name))
             self.g.ops.append(op)
-            self.env[node.name] = op.output
+            out = op.output
+        self.env[node.name] = out
 
     def _add(self, node: torch.fx.Node) -> None:
         if _arg(node, 2, "alpha", 1) != 1:

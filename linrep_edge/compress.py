@@ -16,7 +16,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .cluster import DISTANCES, cluster_kernels
+from .cluster import DISTANCES, cluster_kernels, normalize_kernels
 from .errors import LinRepError
 from .fit import fit_kernels
 from .kernels import collect_convs
@@ -120,7 +120,7 @@ def compress(model: nn.Module, templates: int = 16, distance: str = "signfree", 
                  else f"codebook for {kh}x{kw} kernels ({', '.join(repr(s.name) for s in members)})")
         k = templates
         if cap_templates:
-            k = max(1, min(k, int((w - w.mean(1, keepdim=True)).abs().sum(1).gt(0).sum())))
+            k = max(1, min(k, int(normalize_kernels(w).active.sum())))  # the kernels clustering can use
         t = cluster_kernels(w, k, distance, seed, max_iter=max_iter, where=where, show_progress=show_progress)
         t = t.to(CODEBOOK_DTYPES[codebook_dtype]).to(torch.float64)  # what the blob will hold
         cb_id = len(codebooks)

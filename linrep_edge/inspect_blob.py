@@ -33,7 +33,7 @@ def _op_params(op) -> str:  # type: ignore[no-untyped-def]
 
 def describe_blob(parsed: Blob, blob: bytes) -> tuple[str, dict[str, Any]]:
     g = parsed.graph
-    rep = storage_report(blob)
+    rep = storage_report(blob, parsed=parsed)
     lines = [f"format version {parsed.format_version}, producer {parsed.producer!r}, {parsed.size} bytes",
              f"metadata: {g.metadata}",
              f"input t{g.input} {list(g.tensors[g.input].shape)} -> output t{g.output} {list(g.tensors[g.output].shape)}",

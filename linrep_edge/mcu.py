@@ -75,7 +75,6 @@ def _firmware(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path, ti
 
     drv = _driver()
     rt = CRuntime(blob)
-    host_out = rt.run(x[None])[0].reshape(-1)
     build.mkdir(parents=True, exist_ok=True)
     header = build / "lr_bench_model.h"
     text = model_header(blob, x, rt.arena_bytes, rt.output_size)
@@ -101,6 +100,7 @@ def _firmware(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path, ti
         raise LinRepError(f"firmware for {target} failed (exit {rep.get('exit_code')}): "
                           f"{rep.get('fault') or ' '.join(rep.get('stdout', [])[-3:])}")
     fw = rep["firmware"]
+    host_out = rt.run(x[None])[0].reshape(-1)
     dev = np.array([int(fw[f"out{i}"], 16) for i in range(rt.output_size)], dtype=np.uint32)
     rep["matches_host"] = bool(np.array_equal(dev, host_out.view(np.uint32)))
     rep["arena_bytes"] = int(fw["arena_bytes"])

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .fb.Model import Model as FbModel
-from .reader import parse
+from .reader import Blob, parse
 from .transport import zstd
 
 SECTIONS = ("codebooks", "indices", "a", "b", "other_tensors", "overhead")
@@ -95,9 +95,9 @@ def _op_tensor_bytes(o) -> int:  # type: ignore[no-untyped-def]
     return 4 * (o.WeightF32Length() + o.BiasF32Length()) + 2 * (o.WeightF16Length() + o.BiasF16Length())
 
 
-def storage_report(blob: bytes, where: str = "blob") -> Report:
-    """Per-section and per-layer byte counts of a (valid) blob."""
-    parsed = parse(blob, where)
+def storage_report(blob: bytes, where: str = "blob", parsed: Blob | None = None) -> Report:
+    """Per-section and per-layer byte counts of a (valid) blob; `parsed` saves parsing it again."""
+    parsed = parsed or parse(blob, where)
     g = parsed.graph
     m = FbModel.GetRootAs(blob, 0)
     sec = dict.fromkeys(SECTIONS, 0)
