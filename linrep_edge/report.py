@@ -57,6 +57,8 @@ class Report:
     int8_bytes: int = 0
     conv_fp32_bytes: int = 0
     conv_packed_bytes: int = 0
+    arena_bytes: int = 0              # RAM the C runtime asks for (lr_arena_size), by validate.py's rules
+    activation_lower_bound: int = 0   # the largest live set of activations: no planner can use less
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -86,6 +88,7 @@ class Report:
             "conv_compression_vs_fp32": self.conv_compression_vs_fp32,
             "model_compression_vs_fp32": self.model_compression_vs_fp32,
             "model_compression_vs_int8": self.int8_bytes / self.total_bytes,
+            "arena_bytes": self.arena_bytes, "activation_lower_bound_bytes": self.activation_lower_bound,
             "metadata": self.metadata, "layers": layers,
         }
 
@@ -111,7 +114,8 @@ def storage_report(blob: bytes, where: str = "blob", parsed: Blob | None = None)
     for op in g.ops:
         if op.linrep is not None:
             cb_kernels[op.linrep.codebook] += op.linrep.idx.size
-    rep = Report(len(blob), len(zstd(blob)), sec, metadata=g.metadata)
+    rep = Report(len(blob), len(zstd(blob)), sec, metadata=g.metadata, arena_bytes=parsed.check.arena_bytes,
+                 activation_lower_bound=parsed.check.activation_lower_bound)
     for i, op in enumerate(g.ops):
         if op.type not in ("CONV2D", "LINREP_CONV2D", "LINEAR", "PRELU"):
             continue
@@ -163,6 +167,8 @@ def format_report(rep: Report, title: str = "") -> str:
                f"{rep.conv_compression_vs_fp32:.2f}x")
     out.append(f"whole model: {rep.fp32_bytes} B fp32, {rep.int8_bytes} B int8 -> {rep.total_bytes} B = "
                f"{rep.model_compression_vs_fp32:.2f}x vs fp32, {rep.int8_bytes / rep.total_bytes:.2f}x vs int8")
+    out.append(f"RAM: C runtime arena {rep.arena_bytes} bytes (activations lower bound "
+               f"{rep.activation_lower_bound} bytes)")
     return "\n".join(out)
 
 

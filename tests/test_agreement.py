@@ -1,14 +1,21 @@
-"""Python reader vs C verifier on mutated blobs (Hypothesis): whatever the C runtime accepts, the Python
-reader accepts too and the torch model rebuilt from it computes what C computes; whatever the Python
-reader refuses, the C runtime refuses. (The C verifier is the stricter of the two: it also checks every
-op's parameters and shapes, which Python leaves to the C side and to torch.)
+"""Python reader vs C verifier: the same verdict on every blob.
+
+On mutated blobs (Hypothesis; CRC re-fixed so that mutations reach the structure and semantic checks)
+and on every structure-aware hostile blob of runtime_c/tests/gen_test_blobs.py, the Python side
+(validate.check_blob, which reader.parse runs first) and lr_init accept the same blobs, refuse the same
+blobs with the same status, and size the same arena; where both accept, the torch model rebuilt from the
+blob computes what C computes.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import re
 import zlib
+from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,6 +27,9 @@ from linrep_edge.errors import LinRepError
 from linrep_edge.execute import GraphModel
 from linrep_edge.pack import crc_field_offset, pack_graph
 from linrep_edge.reader import parse
+from linrep_edge.validate import InvalidBlob, check_blob
+
+MAX_TENSORS = 128  # LR_MAX_TENSORS of the host build
 
 
 def _blob() -> bytes:
@@ -44,28 +54,79 @@ def _fix_crc(b: bytearray) -> None:
         b[off:off + 4] = crc.to_bytes(4, "little")
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(0, 2**32 - 1), st.integers(1, 4))
-def test_c_accepts_implies_python_accepts_and_agrees(crt, seed, n_edits):
+def _c_verdict(crt, blob: bytes):  # type: ignore[no-untyped-def]
+    """(status name or None, runtime or None) of lr_init on `blob`."""
+    try:
+        return None, crt(blob)
+    except LinRepError as exc:
+        m = re.search(r"\((LR_\w+) = -?\d+\)", str(exc))
+        assert m, str(exc)
+        return m.group(1), None
+
+
+def _py_verdict(blob: bytes) -> str | None:
+    try:
+        check_blob(blob, max_tensors=MAX_TENSORS)
+    except InvalidBlob as exc:
+        return exc.status
+    return None
+
+
+def _mutate(seed: int, n_edits: int, flips: bool) -> bytes:
     rng = np.random.default_rng(seed)  # uniform positions: every field of the blob gets hit
     b = bytearray(BLOB)
     for pos, val in zip(rng.integers(0, len(b), n_edits), rng.integers(0, 256, n_edits)):
-        b[int(pos)] = int(val)
+        b[int(pos)] = b[int(pos)] ^ (1 << int(val) % 8) if flips else int(val)
     _fix_crc(b)
-    blob = bytes(b)
-    try:
-        rt = crt(blob)
-    except LinRepError:
-        rt = None
-    try:
-        g = parse(blob).graph
-    except LinRepError:
-        g = None
-    if g is None:
-        assert rt is None, "the Python reader refused a blob that the C runtime accepted"
-        return
+    return bytes(b)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**32 - 1), st.integers(1, 4), st.booleans())
+def test_python_and_c_give_the_same_verdict(crt, seed, n_edits, flips):
+    blob = _mutate(seed, n_edits, flips)
+    c_status, rt = _c_verdict(crt, blob)
+    assert _py_verdict(blob) == c_status
+    if rt is not None:
+        assert parse(blob).check.arena_bytes == rt.arena_bytes
+
+
+def _hostile_cases():  # type: ignore[no-untyped-def]
+    path = Path(__file__).resolve().parent.parent / "runtime_c" / "tests" / "gen_test_blobs.py"
+    spec = importlib.util.spec_from_file_location("gen_test_blobs", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+GEN = _hostile_cases()
+
+
+@pytest.mark.parametrize("name", sorted(GEN.hostile()))
+def test_hostile_blob_refused_with_the_c_status(crt, name):
+    graph, status = GEN.hostile()[name]
+    blob = pack_graph(graph, strict=False)
+    with pytest.raises(InvalidBlob) as info:
+        check_blob(blob, max_tensors=MAX_TENSORS)
+    assert info.value.status == status
+    assert _c_verdict(crt, blob)[0] == status
+
+
+@pytest.mark.parametrize("name", sorted(GEN.cases()))
+def test_valid_blobs_same_arena_as_c(crt, name):
+    blob = GEN.cases()[name]
+    assert parse(blob).check.arena_bytes == crt(blob).arena_bytes
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**32 - 1), st.integers(1, 4))
+def test_accepted_mutants_compute_the_same_in_c_and_torch(crt, seed, n_edits):
+    blob = _mutate(seed, n_edits, flips=False)
+    _, rt = _c_verdict(crt, blob)
     if rt is None:
         return
+    g = parse(blob).graph
     c = rt.run(X)
     with torch.no_grad():
         ref = GraphModel(g)(torch.from_numpy(X)).numpy()

@@ -24,7 +24,7 @@ def packed(tmp_path_factory) -> Path:
     return out
 
 
-def test_pack_is_deterministic_and_report_contract(packed, tmp_path):
+def test_pack_is_deterministic_and_report_contract(packed, tmp_path, crt):
     again = tmp_path / "again.lre"
     assert run("pack", "--default", "--templates", "16", "--seed", "0", "-o", str(again)).returncode == 0
     assert again.read_bytes() == packed.read_bytes()
@@ -40,6 +40,9 @@ def test_pack_is_deterministic_and_report_contract(packed, tmp_path):
     assert 0 < rep["zstd_bytes"] < rep["total_bytes"]
     for layer in rep["layers"]:
         assert {"name", "kind", "packed_bytes", "fp32_bytes"} <= set(layer)
+    rt = crt(packed.read_bytes())  # RAM figures computed in Python are the C runtime's own
+    assert (rep["arena_bytes"], rep["activation_lower_bound_bytes"]) == (rt.arena_bytes,
+                                                                          rt.activation_lower_bound_bytes)
 
 
 def test_report_plot_and_inspect(packed, tmp_path):

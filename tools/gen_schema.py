@@ -4,6 +4,8 @@
 * linrep_edge/fb/*.py  - Python accessors and builders, by Debian's flatc (2.0.8) --python.
 * runtime_c/src/lr_schema.h - C constants: each table's field slots and each enum's values,
   parsed from the same .fbs (flatc generates no C).
+* linrep_edge/fb/slots.py - the same constants for Python (linrep_edge/validate.py, which checks a
+  blob rule for rule as the C verifier does, walks the raw bytes by slot).
 
 Every generated file starts with a banner naming this script and the schema's sha256;
 tests/test_schema.py fails when they drift from the schema.
@@ -50,9 +52,32 @@ def _strip_comments(text: str) -> str:
 
 
 def c_header() -> str:
-    text = _strip_comments(SCHEMA.read_text())
     head = banner("//").splitlines()
     lines = [f"/* {h[3:]} */" for h in head] + ["#ifndef LR_SCHEMA_H", "#define LR_SCHEMA_H", ""]
+    lines += _constant_lines()
+    lines += ["#endif /* LR_SCHEMA_H */", ""]
+    return "\n".join(lines)
+
+
+def python_slots() -> str:
+    """slots.py: every `#define LR_NAME value` of the C header as `NAME = value`."""
+    out = [banner("#").rstrip("\n"), '"""Field slots, enum values and struct offsets of lre.fbs (see tools/gen_schema.py)."""', ""]
+    for line in _constant_lines():
+        m = re.fullmatch(r"#define LR_(\w+) (.+)", line)
+        if m:
+            value = m.group(2)
+            value = value.removeprefix("LR_")
+            out.append(f"{m.group(1)} = {value}")
+        elif line.startswith("/*"):
+            out.append("# " + line[3:-3])
+        else:
+            out.append(line)
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _constant_lines() -> list[str]:
+    text = _strip_comments(SCHEMA.read_text())
+    lines: list[str] = []
     m = re.search(r'file_identifier\s+"(\w{4})"', text)
     assert m, "schema has no file_identifier"
     lines.append(f'#define LR_FILE_IDENTIFIER "{m.group(1)}"')
@@ -91,8 +116,7 @@ def c_header() -> str:
             slot += 1
         lines.append(f"#define LR_{_snake(name).upper()}_NUM_FIELDS {slot}")
         lines.append("")
-    lines += ["#endif /* LR_SCHEMA_H */", ""]
-    return "\n".join(lines)
+    return lines
 
 
 def _snake(name: str) -> str:
@@ -101,6 +125,7 @@ def _snake(name: str) -> str:
 
 def expected() -> dict[Path, str]:
     out = {PY_OUT / name: body for name, body in python_files().items()}
+    out[PY_OUT / "slots.py"] = python_slots()
     out[C_OUT] = c_header()
     return out
 
