@@ -6,13 +6,16 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 CLI    := $(VENV)/bin/linrep-edge
 STAMP  := $(VENV)/.installed
+PEERS  := $(VENV)/.peers
 
-.PHONY: help setup apt runtime demo test bench compare schema clean
+.PHONY: help setup apt runtime demo test bench peers compare schema clean
 
 help:
 	@echo "make demo    - set up, compress + fine-tune the default model, pack, report, verify through C"
 	@echo "make test    - set up and run all tests (C, sanitizers, Python, Cortex-M under QEMU)"
 	@echo "make bench   - benchmarks: accuracy table, clustering speed, host runtime, Cortex-M"
+	@echo "make compare - linrep-edge vs TFLite fp32/int8 and TFLM LUT (installs the peers extra); writes BENCHMARKS.md"
+	@echo "make peers   - install the optional peers extra (LiteRT, AI Edge Quantizer, TFLite Micro; ~1.2 GB)"
 	@echo "make schema  - regenerate code from linrep_edge/schema/lre.fbs"
 	@echo "make setup   - Debian packages (as root), $(VENV) with torch==2.13.0 (CPU) and the package"
 
@@ -36,7 +39,13 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q -e '.[test]'
 	touch $@
 
+$(PEERS): $(STAMP)
+	$(PIP) install -q -e '.[test,peers]' torch==2.13.0
+	touch $@
+
 setup: apt $(STAMP) runtime
+
+peers: setup $(PEERS)
 
 runtime: $(STAMP)
 	$(MAKE) -s -C runtime_c all
@@ -56,6 +65,9 @@ bench: setup
 	mkdir -p build
 	$(CLI) pack --default --templates 16 --seed 0 -o build/default_k16.lre
 	$(CLI) mcu-bench build/default_k16.lre --target cortex-m4
+
+compare: peers
+	$(CLI) compare --plot docs/bench/compare.png
 
 schema: setup
 	$(PY) tools/gen_schema.py

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -189,6 +190,26 @@ def cmd_bench_runtime(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .atomic import write_atomic
+    from .bench import compare
+
+    res = compare.run(args.templates, args.epochs, args.lr, args.seed, args.lut_bits, args.calibration_images,
+                      args.test_images, args.latency_images, args.latency_rounds, show_progress=not args.quiet)
+    command = " ".join(["linrep-edge", *(shlex.quote(a) for a in args.command_line)])
+    if args.markdown:
+        write_atomic(args.markdown, compare.markdown(res, command).encode())
+    if args.plot:
+        write_atomic(args.plot, compare.plot(res, args.plot))
+    if args.json:
+        _print_json(res)
+    else:
+        print(compare.format_result(res))
+        if args.markdown:
+            print(f"wrote {args.markdown}")
+    return 0
+
+
 def cmd_mcu_bench(args: argparse.Namespace) -> int:
     from .mcu import format_result, mcu_bench
     from .reader import load_bytes, parse
@@ -337,6 +358,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench_runtime)
 
+    p = sub.add_parser("compare", help="linrep-edge vs TFLite fp32/int8 (LiteRT, TFLite Micro) and TFLM LUT, one run",
+                       epilog="needs the optional peers extra: pip install 'linrep-edge[peers]'\n\n"
+                              "examples:\n  linrep-edge compare                       # full test set, writes BENCHMARKS.md\n"
+                              "  linrep-edge compare --plot pareto.png --json\n"
+                              "  linrep-edge compare --templates 16 --test-images 1000 --markdown ''",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--templates", type=int, nargs="+", default=[4, 16, 64], help="linrep-edge K values (default 4 16 64)")
+    p.add_argument("--epochs", type=float, default=1.0, help="a/b fine-tuning epochs per linrep-edge row")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lut-bits", type=int, default=4, choices=range(1, 8), metavar="{1..7}",
+                   help="TFLM LUT index width (default 4)")
+    p.add_argument("--calibration-images", type=int, default=500, help="training images for int8 calibration")
+    p.add_argument("--test-images", type=int, default=None, help="limit the test set (default: all 10,000)")
+    p.add_argument("--latency-images", type=int, default=100)
+    p.add_argument("--latency-rounds", type=int, default=3)
+    p.add_argument("--markdown", default="BENCHMARKS.md", help="write the table here ('' for none)")
+    p.add_argument("--plot", metavar="PNG", help="bytes vs accuracy plot with the Pareto front")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_compare)
+
     p = sub.add_parser("mcu-bench", help="Cortex-M under QEMU: instructions, code size, RAM, flash vs dense fp32",
                        epilog="examples:\n  linrep-edge mcu-bench m.lre\n  linrep-edge mcu-bench m.lre --target cortex-m7 --json",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -351,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     ap = build_parser()
     args = ap.parse_args(argv)
+    args.command_line = list(sys.argv[1:] if argv is None else argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
