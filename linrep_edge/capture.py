@@ -4,7 +4,7 @@ The model is exported with `torch.export` (LinRep layers are first materialised 
 the exporter sees ordinary `aten.conv2d`; their weights are then taken from the LinRep representation,
 not from the materialised tensor). Batch-norm in eval mode that directly follows a conv is folded into
 it exactly: for a scale s = γ/√(σ² + ε) per output channel, W' = s·W (for LinRep layers a' = s·a and
-b' = s·b) and bias' = s·(bias − μ) + β. Any operation outside the supported list raises LinRepError
+b' = s·b; with integer a/b the integers stay and s multiplies the per-channel scales) and bias' = s·(bias − μ) + β. Any operation outside the supported list raises LinRepError
 naming the op and the module path it comes from.
 """
 
@@ -146,7 +146,10 @@ class _Capture:
                 self.g.codebooks.append(Codebook(m.templates.detach().numpy().astype(np.float32),
                                                  self.cb_dtype or m.codebook_dtype))
             lr = LinRepWeights(cb, m.idx.detach().numpy().astype(np.int64), m.a.detach().double().numpy(),
-                               m.b.detach().double().numpy())
+                               m.b.detach().double().numpy(), ab_bits=m.ab_bits)
+            if m.ab_bits:
+                a_q, a_s, b_q, b_s = (t.detach().numpy() for t in m.quantized_ab())
+                lr.set_quantized(a_q, a_s, b_q, b_s)
             self.emit(node, "LINREP_CONV2D", [x], name=name, linrep=lr, **common)
         else:
             w = self.g.add_constant(weight.numpy())
@@ -171,9 +174,14 @@ class _Capture:
             op.bias = self.g.add_constant(new_bias)
         sn = s.numpy()
         if op.type == "LINREP_CONV2D":
-            assert op.linrep is not None
-            op.linrep.a = op.linrep.a * sn[:, None]
-            op.linrep.b = op.linrep.b * sn[:, None]
+            lr = op.linrep
+            assert lr is not None
+            if lr.ab_bits:  # integer a/b: the BN scale folds into the per-channel scales
+                assert lr.a_q is not None and lr.b_q is not None and lr.a_scale is not None and lr.b_scale is not None
+                lr.set_quantized(lr.a_q, lr.a_scale * sn, lr.b_q, lr.b_scale * sn)
+            else:
+                lr.a = lr.a * sn[:, None]
+                lr.b = lr.b * sn[:, None]
         else:
             c = self.g.constants[op.weight]
             c.values = (c.values.astype(np.float64) * sn[:, None, None, None]).astype(np.float32)

@@ -57,7 +57,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
         source = args.model
     settings = PackSettings(args.templates, args.distance, args.scope, args.seed, args.codebook_dtype,
                             args.weights_dtype, args.include, args.exclude, args.finetune_epochs, args.lr, args.data,
-                            args.cap_templates)
+                            args.cap_templates, 0 if args.ab_bits == 16 else args.ab_bits, args.ab_scale)
     res = pack_model(model, example, settings, source, evaluate_on_test=args.evaluate, show_progress=not args.quiet)
     data = zstd(res.blob) if out.name.endswith(".zst") else res.blob
     write_atomic(out, data)
@@ -287,9 +287,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-shape", help="input shape with batch 1, e.g. 1,1,28,28 (factory models)")
     _add_compress_options(p)
     p.add_argument("--codebook-dtype", choices=("fp16", "fp32"), default="fp16")
-    p.add_argument("--weights-dtype", choices=("fp16", "fp32"), default="fp16",
+    p.add_argument("--weights-dtype", choices=("fp16", "fp32", "int8"), default="fp16",
                    help="storage of tensors LinRep does not cover: 1x1 convs, linear layers, biases "
-                        "(default fp16)")
+                        "(default fp16; int8: conv/linear weights per output channel, fp32 biases)")
+    p.add_argument("--ab-bits", type=int, choices=(16, 8, 7, 6, 5, 4, 3, 2), default=16,
+                   help="storage of a and b: 16 = fp16 (default), 2..8 = integers with a scale per output "
+                        "channel, fine-tuned with the quantization in the loop (use with --finetune-epochs)")
+    p.add_argument("--ab-scale", choices=("channel", "layer"), default="channel",
+                   help="integer a/b: quantization scale per output channel (default) or per layer")
     p.add_argument("--include", action="append", metavar="PATTERN", help="only convs whose name matches (fnmatch)")
     p.add_argument("--exclude", action="append", metavar="PATTERN", help="skip convs whose name matches (fnmatch)")
     p.add_argument("--cap-templates", action="store_true", help="use min(K, kernels) for small codebooks")

@@ -27,8 +27,10 @@ class Tensor:
 
 @dataclass
 class Constant:
-    values: np.ndarray  # float32, any shape
-    dtype: str = "fp32"  # storage in the blob: "fp32" or "fp16"
+    values: np.ndarray  # float32, any shape (int8: the dequantized q * scale)
+    dtype: str = "fp32"  # storage in the blob: "fp32", "fp16" or "int8" (conv / linear weights)
+    q: np.ndarray | None = None  # int8: the stored integers
+    scale: np.ndarray | None = None  # int8: fp32 scale per output channel
 
 
 @dataclass
@@ -45,9 +47,21 @@ class Codebook:
 class LinRepWeights:
     codebook: int
     idx: np.ndarray  # (Cout, Cin/groups) int64
-    a: np.ndarray  # (Cout, Cin/groups) float32, fp16-representable once packed
+    a: np.ndarray  # (Cout, Cin/groups) float32: fp16-representable once packed, or a_q * a_scale
     b: np.ndarray
     index_bits: int = 0  # 0 = ⌈log2 K⌉ of its codebook
+    ab_bits: int = 0  # 0: a, b stored as fp16; 2..8: as integers a_q, b_q with per-output-channel scales
+    a_q: np.ndarray | None = None  # (Cout, Cin/groups) int64
+    b_q: np.ndarray | None = None
+    a_scale: np.ndarray | None = None  # (Cout,) float32
+    b_scale: np.ndarray | None = None
+
+    def set_quantized(self, a_q: np.ndarray, a_scale: np.ndarray, b_q: np.ndarray, b_scale: np.ndarray) -> None:
+        """Store integer a/b; a and b become the values the runtime computes, q * scale in fp32."""
+        self.a_q, self.b_q = a_q.astype(np.int64), b_q.astype(np.int64)
+        self.a_scale, self.b_scale = a_scale.astype(np.float32), b_scale.astype(np.float32)
+        self.a = (self.a_q.astype(np.float32) * self.a_scale[:, None]).astype(np.float32)
+        self.b = (self.b_q.astype(np.float32) * self.b_scale[:, None]).astype(np.float32)
 
 
 @dataclass

@@ -2,7 +2,9 @@
 
 The weight of output channel o, input channel i is `a[o, i] * templates[idx[o, i]] + b[o, i]` (b added to
 every tap). Templates and indices are buffers; a and b are the only trainable tensors (plus the conv's
-bias if it had one, frozen unless the caller unfreezes it).
+bias if it had one, frozen unless the caller unfreezes it). With `ab_bits` set (2..8), the forward pass
+uses a and b quantized to that many bits (quantize.py; scale per output channel, or per layer) with a
+straight-through gradient: fine-tuning sees exactly the integers the blob will hold.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .quantize import check_bits, fake_quantize, quantize
 
 
 class LinRepConv2d(nn.Module):
@@ -30,11 +34,33 @@ class LinRepConv2d(nn.Module):
         self.a = nn.Parameter(a.detach().clone().float())
         self.b = nn.Parameter(b.detach().clone().float())
         self.bias = None if conv.bias is None else nn.Parameter(conv.bias.detach().clone(), requires_grad=False)
+        self.ab_bits = 0  # 0: fp16 storage; 2..8: integer a/b (set_ab_bits)
+        self.ab_per_channel = True
+
+    def set_ab_bits(self, bits: int, per_channel: bool = True) -> None:
+        """Store a and b as `bits`-bit integers (0: fp16) with a scale per output channel or per layer."""
+        if bits:
+            check_bits(bits)
+        self.ab_bits, self.ab_per_channel = bits, per_channel
+
+    def effective_ab(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """a and b as the forward pass uses them (quantized with a straight-through gradient)."""
+        if not self.ab_bits:
+            return self.a, self.b
+        return (fake_quantize(self.a, self.ab_bits, self.ab_per_channel),
+                fake_quantize(self.b, self.ab_bits, self.ab_per_channel))
+
+    def quantized_ab(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(a_q, a_scale, b_q, b_scale) of an integer layer: what the packer stores."""
+        a_q, a_s = quantize(self.a, self.ab_bits, self.ab_per_channel)
+        b_q, b_s = quantize(self.b, self.ab_bits, self.ab_per_channel)
+        return a_q, a_s, b_q, b_s
 
     def weight(self) -> torch.Tensor:
         """The dense (Cout, Cin/groups, kh, kw) weight this layer represents."""
         t = self.templates[self.idx]  # (Cout, Cin/g, kh, kw)
-        return self.a[..., None, None] * t + self.b[..., None, None]
+        a, b = self.effective_ab()
+        return a[..., None, None] * t + b[..., None, None]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, self.weight(), self.bias, self.stride, self.padding, self.dilation, self.groups)
@@ -50,15 +76,16 @@ class LinRepConv2d(nn.Module):
         return conv
 
     def extra_repr(self) -> str:
+        bits = f", ab_bits={self.ab_bits}" if self.ab_bits else ""
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
-                f"templates={self.templates.shape[0]}, codebook={self.codebook}")
+                f"templates={self.templates.shape[0]}, codebook={self.codebook}{bits}")
 
 
 @torch.no_grad()
 def round_to_storage(model: nn.Module) -> None:
-    """Round a and b of every LinRep layer to fp16-representable values: what the blob stores."""
+    """Round a and b of every fp16 LinRep layer to fp16-representable values: what the blob stores."""
     for m in model.modules():
-        if isinstance(m, LinRepConv2d):
+        if isinstance(m, LinRepConv2d) and not m.ab_bits:
             m.a.copy_(m.a.half().float())
             m.b.copy_(m.b.half().float())
 

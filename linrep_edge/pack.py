@@ -1,7 +1,9 @@
 """Serialise a graph IR into a .lre blob (FlatBuffers, schema in linrep_edge/schema/lre.fbs).
 
-Storage rounding happens here, once: a and b become fp16 bit patterns, codebooks and other constants
-fp16 or fp32 as chosen. Output is deterministic: the same graph gives the same bytes (no timestamps,
+Storage rounding happens here, once: a and b become fp16 bit patterns (or are stored as the integers
+and scales the graph already holds), codebooks and other constants fp16 or fp32 as chosen (int8
+constants carry their integers and scales). A blob that uses integer a/b or int8 weights says format
+version 2; every other blob stays version 1, readable by older runtimes. Output is deterministic: the same graph gives the same bytes (no timestamps,
 fixed build order, metadata JSON with sorted keys). The CRC-32 of the whole blob, computed with the
 crc32 field's own 4 bytes as zero, is patched into that field last.
 """
@@ -28,7 +30,7 @@ from .fb.OpType import OpType
 from .fb.Shape import CreateShape
 from .ir import Graph
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the newest version written (and read)
 FILE_IDENTIFIER = b"LRE1"
 PRODUCER = f"linrep-edge {__version__}"
 
@@ -45,9 +47,16 @@ def _table_vec(b: flatbuffers.Builder, offsets: list[int]) -> int:
 
 
 def _dtype(name: str) -> int:
-    if name not in ("fp32", "fp16"):
-        raise LinRepError(f"unknown storage dtype {name!r}; choose fp32 or fp16")
-    return DType.F16 if name == "fp16" else DType.F32
+    if name not in ("fp32", "fp16", "int8"):
+        raise LinRepError(f"unknown storage dtype {name!r}; choose fp32, fp16 or int8")
+    return {"fp16": DType.F16, "fp32": DType.F32, "int8": DType.I8}[name]
+
+
+def format_version_needed(g: Graph) -> int:
+    """1 unless the graph uses a version-2 feature (integer a/b, int8 weights)."""
+    v2 = any((op.linrep is not None and op.linrep.ab_bits) or
+             (op.weight >= 0 and g.constants[op.weight].dtype == "int8") for op in g.ops)
+    return 2 if v2 else 1
 
 
 def _values(b: flatbuffers.Builder, values: np.ndarray, dtype: str, what: str = "tensor") -> tuple[int, int]:
@@ -110,28 +119,46 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = 
         name = b.CreateString(op.name) if op.weight >= 0 or op.linrep is not None else 0
         inputs = 0 if op.inputs == [i] else _vec(b, np.asarray(op.inputs, dtype="<i4"))
         dtype = "fp16"  # the schema default: ops without tensors store no dtype byte
-        w32 = w16 = b32 = b16 = 0
+        w32 = w16 = b32 = b16 = w8 = ws = 0
         if op.weight >= 0:
-            dtype = g.constants[op.weight].dtype
-            w32, w16 = _values(b, g.constants[op.weight].values, dtype, f"op {op.name!r} weight")
+            c = g.constants[op.weight]
+            dtype = c.dtype
+            if dtype == "int8":
+                if c.q is None or c.scale is None:
+                    raise LinRepError(f"op {op.name!r}: int8 weight without its integers and scales")
+                w8 = _vec(b, c.q.astype(np.int8))
+                ws = _vec(b, c.scale.astype("<f4"))
+            else:
+                w32, w16 = _values(b, c.values, dtype, f"op {op.name!r} weight")
         if op.bias >= 0:
-            if op.weight >= 0 and g.constants[op.bias].dtype != dtype:
-                raise LinRepError(f"op {op.name!r}: weight and bias must share a storage dtype")
-            dtype = g.constants[op.bias].dtype
-            b32, b16 = _values(b, g.constants[op.bias].values, dtype, f"op {op.name!r} bias")
-        idx = ab = 0
+            bias_dtype = g.constants[op.bias].dtype
+            if op.weight >= 0 and bias_dtype != (dtype if dtype != "int8" else "fp32"):
+                raise LinRepError(f"op {op.name!r}: weight and bias must share a storage dtype (fp32 bias with "
+                                  "int8 weights)")
+            dtype = dtype if op.weight >= 0 else bias_dtype
+            b32, b16 = _values(b, g.constants[op.bias].values, bias_dtype, f"op {op.name!r} bias")
+        idx = ab = abq = a_s = b_s = 0
         if op.linrep is not None:
             lr = op.linrep
             width = lr.index_bits or default_index_bits(g.codebooks[lr.codebook].size)
             idx = b.CreateByteVector(pack_indices(lr.idx, width))
-            check_fp16_range(lr.a, f"op {op.name!r} a")
-            check_fp16_range(lr.b, f"op {op.name!r} b")
-            ab = _vec(b, np.stack([fp16_bits(lr.a).reshape(-1), fp16_bits(lr.b).reshape(-1)], 1))
+            if lr.ab_bits:
+                if lr.a_q is None or lr.b_q is None or lr.a_scale is None or lr.b_scale is None:
+                    raise LinRepError(f"op {op.name!r}: integer a/b without their integers and scales")
+                pairs = np.stack([lr.a_q.reshape(-1), lr.b_q.reshape(-1)], 1).reshape(-1)
+                abq = b.CreateByteVector(pack_indices(pairs & ((1 << lr.ab_bits) - 1), lr.ab_bits))
+                a_s = _vec(b, lr.a_scale.astype("<f4"))
+                b_s = _vec(b, lr.b_scale.astype("<f4"))
+            else:
+                check_fp16_range(lr.a, f"op {op.name!r} a")
+                check_fp16_range(lr.b, f"op {op.name!r} b")
+                ab = _vec(b, np.stack([fp16_bits(lr.a).reshape(-1), fp16_bits(lr.b).reshape(-1)], 1))
         FbOp.Start(b)
         # 4-byte fields first, then 2-, then 1-byte: the builder packs them without padding
         for add, off in ((FbOp.AddInputs, inputs), (FbOp.AddWeightF32, w32), (FbOp.AddWeightF16, w16),
                          (FbOp.AddBiasF32, b32), (FbOp.AddBiasF16, b16), (FbOp.AddIndices, idx),
-                         (FbOp.AddAb, ab), (FbOp.AddName, name)):
+                         (FbOp.AddAb, ab), (FbOp.AddName, name), (FbOp.AddAbQ, abq), (FbOp.AddAScale, a_s),
+                         (FbOp.AddBScale, b_s), (FbOp.AddWeightI8, w8), (FbOp.AddWeightScale, ws)):
             if off:
                 add(b, off)
         if op.linrep is not None:
@@ -151,6 +178,8 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = 
         FbOp.AddCountIncludePad(b, op.count_include_pad)
         if op.linrep is not None:
             FbOp.AddIndexBits(b, width)
+            if op.linrep.ab_bits:
+                FbOp.AddAbBits(b, op.linrep.ab_bits)
         ops.append(FbOp.End(b))
     ops_v = _table_vec(b, ops)
     codebooks_v = _table_vec(b, codebooks)
@@ -163,7 +192,7 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = 
                                      separators=(",", ":")))
     FbModel.Start(b)
     FbModel.AddCrc32(b, 0xFFFFFFFF)  # placeholder, patched below
-    FbModel.AddFormatVersion(b, FORMAT_VERSION)
+    FbModel.AddFormatVersion(b, format_version_needed(g))
     FbModel.AddProducer(b, producer)
     FbModel.AddTensors(b, tensors_v)
     FbModel.AddOutput(b, g.output)

@@ -19,6 +19,8 @@ from .data import load_dataset
 from .errors import LinRepError
 from .finetune import evaluate, finetune
 from .ir import Graph
+from .modules import LinRepConv2d
+from .quantize import check_bits, quantize_int8_weights
 from .pack import pack_graph
 
 FINETUNE_BATCH = 64  # chosen with lr 1e-3 on the validation split (3 seeds): tools/choose_finetune.py
@@ -39,13 +41,16 @@ class PackSettings:
     finetune_lr: float = 1e-3
     data: str | None = None
     cap_templates: bool = False
+    ab_bits: int = 0  # 0: fp16 a/b; 2..8: integers, fine-tuned with the quantization in the loop
+    ab_scale: str = "channel"  # integer a/b: one scale per output channel, or per layer
 
     def metadata(self) -> dict[str, Any]:
         """How the blob was made: the settings that differ from the defaults, and always K and the seed."""
         meta: dict[str, Any] = {"templates": self.templates, "seed": self.seed}
         for key, default in (("distance", "signfree"), ("scope", "global"), ("codebook_dtype", "fp16"),
                              ("weights_dtype", "fp16"), ("include", None), ("exclude", None), ("data", None),
-                             ("finetune_epochs", 0.0), ("cap_templates", False)):
+                             ("finetune_epochs", 0.0), ("cap_templates", False), ("ab_bits", 0),
+                             ("ab_scale", "channel")):
             value = getattr(self, key)
             if value != default:
                 meta[key] = list(value) if isinstance(value, (list, tuple)) else value
@@ -63,6 +68,24 @@ class PackResult:
     accuracy: dict[str, float] = field(default_factory=dict)
 
 
+def set_storage(g: Graph, dtype: str) -> None:
+    """Storage of the non-LinRep constants. int8: dense conv and linear weights per output channel (their
+    bias fp32, as the format wants), every other constant fp16."""
+    if dtype not in ("fp32", "fp16", "int8"):
+        raise LinRepError(f"--weights-dtype must be fp32, fp16 or int8, got {dtype!r}")
+    for c in g.constants:
+        c.dtype = "fp16" if dtype == "int8" else dtype
+    if dtype != "int8":
+        return
+    for op in g.ops:
+        if op.type in ("CONV2D", "LINEAR") and op.weight >= 0:
+            c = g.constants[op.weight]
+            c.q, c.scale, c.values = quantize_int8_weights(c.values)
+            c.dtype = "int8"
+            if op.bias >= 0:
+                g.constants[op.bias].dtype = "fp32"
+
+
 def finetune_split(data: str, seed: int = 0):  # type: ignore[no-untyped-def]
     """(train-minus-validation, validation, test) splits of a data set."""
     ds = load_dataset(data)
@@ -73,6 +96,8 @@ def finetune_split(data: str, seed: int = 0):  # type: ignore[no-untyped-def]
 def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, source: str = "",
                evaluate_on_test: bool = False, show_progress: bool = True) -> PackResult:
     """Compress `model`, optionally fine-tune a and b, and pack it. `model` itself is not modified."""
+    if settings.ab_bits:
+        check_bits(settings.ab_bits)
     if settings.finetune_epochs < 0:
         raise LinRepError(f"--finetune-epochs must be >= 0, got {settings.finetune_epochs}")
     if settings.finetune_epochs > 0 and not settings.data:
@@ -84,6 +109,12 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
                          settings.include, settings.exclude, settings.codebook_dtype,
                          cap_templates=settings.cap_templates, show_progress=show_progress)
     timings["compress_s"] = time.perf_counter() - t0
+    if settings.ab_bits:
+        if settings.ab_scale not in ("channel", "layer"):
+            raise LinRepError(f"--ab-scale must be channel or layer, got {settings.ab_scale!r}")
+        for m in cmodel.modules():
+            if isinstance(m, LinRepConv2d):
+                m.set_ab_bits(settings.ab_bits, per_channel=settings.ab_scale == "channel")
     if settings.data:
         train, _, test = finetune_split(settings.data, settings.seed)
         if evaluate_on_test:
@@ -99,8 +130,7 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
                 acc["accuracy_after_finetune"] = evaluate(cmodel, test.loader(1000))
     t2 = time.perf_counter()
     g = capture(cmodel, example)
-    for c in g.constants:
-        c.dtype = settings.weights_dtype
+    set_storage(g, settings.weights_dtype)
     meta = settings.metadata()
     meta["source"] = source
     g.metadata = meta

@@ -88,7 +88,7 @@ def _parse(blob: bytes, check: BlobCheck) -> Blob:
                 (o.PadTop(), o.PadLeft(), o.PadBottom(), o.PadRight()), (o.DilationH(), o.DilationW()),
                 o.Groups(), 0, bool(o.CountIncludePad()), float(o.Alpha()))
         op.out_channels = tensors[op.output].shape[0] if op.type in ("CONV2D", "LINREP_CONV2D", "LINEAR") else 0
-        dtype = "fp16" if o.Dtype() == DType.F16 else "fp32"
+        dtype = {DType.F16: "fp16", DType.F32: "fp32", DType.I8: "int8"}.get(o.Dtype(), "fp16")  # no weights: unused
         x_shape = tensors[op.inputs[0]].shape if op.inputs else ()
         if op.type == "CONV2D":
             wshape: tuple[int, ...] = (op.out_channels, x_shape[0] // op.groups, *op.kernel)
@@ -96,21 +96,37 @@ def _parse(blob: bytes, check: BlobCheck) -> Blob:
             wshape = (op.out_channels, int(np.prod(x_shape)))
         else:
             wshape = (-1,)
-        w = _vector(o, "Weight", dtype)
-        if w is not None:
-            constants.append(Constant(w.reshape(wshape), dtype))
+        if dtype == "int8":
+            q = o.WeightI8AsNumpy().astype(np.int8).reshape(wshape)
+            scale = np.broadcast_to(o.WeightScaleAsNumpy().astype(np.float32), (wshape[0],)).copy()
+            deq = (q.astype(np.float32) * scale.reshape((-1,) + (1,) * (q.ndim - 1))).astype(np.float32)
+            constants.append(Constant(deq, "int8", q, scale))
             op.weight = len(constants) - 1
-        bias = _vector(o, "Bias", dtype)
+        else:
+            w = _vector(o, "Weight", dtype)
+            if w is not None:
+                constants.append(Constant(w.reshape(wshape), dtype))
+                op.weight = len(constants) - 1
+        bias_dtype = "fp32" if dtype == "int8" else dtype
+        bias = _vector(o, "Bias", bias_dtype)
         if bias is not None:
-            constants.append(Constant(bias, dtype))
+            constants.append(Constant(bias, bias_dtype))
             op.bias = len(constants) - 1
         if op.type == "LINREP_CONV2D":
             cin = x_shape[0] // op.groups
             n = op.out_channels * cin
             width = o.IndexBits()
             idx = unpack_indices(o.IndicesAsNumpy().tobytes(), n, width).reshape(op.out_channels, cin)
-            ab = fp16_values(o.AbAsNumpy()).reshape(op.out_channels, cin, 2)
-            op.linrep = LinRepWeights(o.Codebook(), idx, ab[..., 0].copy(), ab[..., 1].copy(), width)
+            bits = o.AbBits()
+            if bits:
+                raw = unpack_indices(o.AbQAsNumpy().tobytes(), 2 * n, bits)
+                pairs = np.where(raw >= 1 << (bits - 1), raw - (1 << bits), raw).reshape(op.out_channels, cin, 2)
+                op.linrep = LinRepWeights(o.Codebook(), idx, pairs[..., 0].astype(np.float32),
+                                          pairs[..., 1].astype(np.float32), width, bits)
+                op.linrep.set_quantized(pairs[..., 0], o.AScaleAsNumpy(), pairs[..., 1], o.BScaleAsNumpy())
+            else:
+                ab = fp16_values(o.AbAsNumpy()).reshape(op.out_channels, cin, 2)
+                op.linrep = LinRepWeights(o.Codebook(), idx, ab[..., 0].copy(), ab[..., 1].copy(), width)
         ops.append(op)
     meta_raw = m.Metadata()
     metadata = _metadata(meta_raw) if meta_raw else {}

@@ -37,7 +37,7 @@ MAX_TEMPLATES = 65536
 ARENA_ALIGN = 16
 PLAN_ENTRY_BYTES = 16
 OP_TYPE_COUNT = 16
-RUNTIME_FORMAT_VERSION = 1   # LR_FORMAT_VERSION: the newest format the C runtime reads
+RUNTIME_FORMAT_VERSION = 2   # LR_FORMAT_VERSION: the newest format the C runtime reads
 WINDOW_LIMIT = 1 << 30
 
 
@@ -131,7 +131,8 @@ _OP: Fields = [(slot, kind, None) for slot, kind in [
     (S.OP_INDEX_BITS, K_U8), (S.OP_INDICES, K_VEC1), (S.OP_AB, K_VEC2), (S.OP_BIAS_F32, K_VEC4),
     (S.OP_NAME, K_STRING), (S.OP_DTYPE, K_U8), (S.OP_WEIGHT_F32, K_VEC4), (S.OP_WEIGHT_F16, K_VEC2),
     (S.OP_BIAS_F16, K_VEC2), (S.OP_GROUPS, K_4), (S.OP_DILATION_H, K_2), (S.OP_DILATION_W, K_2),
-    (S.OP_COUNT_INCLUDE_PAD, K_U8), (S.OP_ALPHA, K_4)]]
+    (S.OP_COUNT_INCLUDE_PAD, K_U8), (S.OP_ALPHA, K_4), (S.OP_AB_BITS, K_U8), (S.OP_AB_Q, K_VEC1),
+    (S.OP_A_SCALE, K_VEC4), (S.OP_B_SCALE, K_VEC4), (S.OP_WEIGHT_I8, K_VEC1), (S.OP_WEIGHT_SCALE, K_VEC4)]]
 _MODEL: Fields = [(S.MODEL_CRC32, K_4, None), (S.MODEL_FORMAT_VERSION, K_4, None),
                   (S.MODEL_PRODUCER, K_STRING, None), (S.MODEL_TENSORS, K_VEC_SHAPE, None),
                   (S.MODEL_OUTPUT, K_4, None), (S.MODEL_OPS, K_VEC_TABLE, _OP),
@@ -224,6 +225,8 @@ class _Op:
     w16: tuple[int, int]
     b32: tuple[int, int]
     b16: tuple[int, int]
+    w8: tuple[int, int]
+    ws: tuple[int, int]
     table: int
     linrep: bool
 
@@ -265,8 +268,9 @@ class _Model:
                    self.raw_shape(k + 1)[0] if k + 1 < self.n_tensors else 0,
                    r.get(t, S.OP_DTYPE, "u8", S.OP_DTYPE_DEFAULT),
                    r.vec(t, S.OP_WEIGHT_F32), r.vec(t, S.OP_WEIGHT_F16), r.vec(t, S.OP_BIAS_F32),
-                   r.vec(t, S.OP_BIAS_F16), t,
-                   r.field(t, S.OP_INDICES) != 0 or r.field(t, S.OP_AB) != 0)
+                   r.vec(t, S.OP_BIAS_F16), r.vec(t, S.OP_WEIGHT_I8), r.vec(t, S.OP_WEIGHT_SCALE), t,
+                   any(r.field(t, f) for f in (S.OP_INDICES, S.OP_AB, S.OP_AB_Q, S.OP_A_SCALE, S.OP_B_SCALE,
+                                               S.OP_AB_BITS)))
 
     def codebook(self, i: int) -> tuple[int, int, int, int, tuple[int, int], tuple[int, int]]:
         """(kh, kw, K, dtype, f32 vector, f16 vector)."""
@@ -304,17 +308,26 @@ def _window_params_ok(op: _Op, x: Shape) -> bool:
 
 
 def _check_constants(op: _Op, n_weight: int, alt: int, n_bias: int) -> None:
-    """Only the op's dtype's vectors present; n_weight values (-1: 1 or `alt`); bias absent or n_bias."""
+    """Only the op's dtype's vectors present (I8: int8 weights, 1 or Cout scales, fp32 bias); n_weight
+    values (-1: 1 or `alt`, never int8); bias absent or n_bias."""
+    def present(*vecs: tuple[int, int]) -> int:
+        return sum(n + (pos != 0) for pos, n in vecs)
+
     if op.dtype == S.DTYPE_F32:
-        nw, nb = op.w32[1], op.b32[1]
-        other = op.w16[1] + op.b16[1] + (op.w16[0] != 0) + (op.b16[0] != 0)
+        nw, nb, other = op.w32[1], op.b32[1], present(op.w16, op.b16)
     elif op.dtype == S.DTYPE_F16:
-        nw, nb = op.w16[1], op.b16[1]
-        other = op.w32[1] + op.b32[1] + (op.w32[0] != 0) + (op.b32[0] != 0)
+        nw, nb, other = op.w16[1], op.b16[1], present(op.w32, op.b32)
+    elif op.dtype == S.DTYPE_I8 and n_weight > 0:
+        nw, nb, other = op.w8[1], op.b32[1], present(op.w32, op.w16, op.b16)
+        if op.ws[1] not in (1, op.out_ch):
+            raise InvalidBlob("LR_ERR_BAD_CONSTANT", f"{op.ws[1]} int8 weight scales, expected 1 or {op.out_ch}",
+                              op.index)
     else:
-        raise InvalidBlob("LR_ERR_BAD_CONSTANT", f"unknown weight dtype {op.dtype}", op.index)
+        raise InvalidBlob("LR_ERR_BAD_CONSTANT", f"weight dtype {op.dtype} not allowed here", op.index)
+    if op.dtype != S.DTYPE_I8:
+        other += present(op.w8, op.ws)
     if other:
-        raise InvalidBlob("LR_ERR_BAD_CONSTANT", "weights stored in the other dtype too", op.index)
+        raise InvalidBlob("LR_ERR_BAD_CONSTANT", "weights stored in another dtype too", op.index)
     if (nw not in (1, alt)) if n_weight < 0 else nw != n_weight:
         raise InvalidBlob("LR_ERR_BAD_CONSTANT", f"{nw} weight values, expected {n_weight if n_weight >= 0 else alt}",
                           op.index)
@@ -330,7 +343,11 @@ def _check_linrep(m: _Model, op: _Op, cin_g: int) -> int:
     cb_id = r.get(t, S.OP_CODEBOOK, "i32", 0)
     bits = r.get(t, S.OP_INDEX_BITS, "u8", 0)
     idx_pos, n_idx = r.vec(t, S.OP_INDICES)
-    _, n_ab = r.vec(t, S.OP_AB)
+    ab_pos, n_ab = r.vec(t, S.OP_AB)
+    ab_bits = r.get(t, S.OP_AB_BITS, "u8", 0)
+    abq_pos, n_abq = r.vec(t, S.OP_AB_Q)
+    as_pos, n_as = r.vec(t, S.OP_A_SCALE)
+    bs_pos, n_bs = r.vec(t, S.OP_B_SCALE)
     if not 0 <= cb_id < m.n_codebooks:
         raise InvalidBlob("LR_ERR_BAD_CODEBOOK", f"codebook {cb_id} does not exist ({m.n_codebooks} stored)", op.index)
     kh, kw, k, *_ = m.codebook(cb_id)
@@ -345,8 +362,15 @@ def _check_linrep(m: _Model, op: _Op, cin_g: int) -> int:
     if n_idx != (n * bits + 7) // 8:
         raise InvalidBlob("LR_ERR_INDEX_WIDTH", f"{n_idx} index bytes, {n} x {bits} bits need {(n * bits + 7) // 8}",
                           op.index)
-    if n_ab != 2 * n:
-        raise InvalidBlob("LR_ERR_BAD_CONSTANT", f"{n_ab} a/b values, expected {2 * n}", op.index)
+    if ab_bits == 0:
+        if n_ab != 2 * n or abq_pos or as_pos or bs_pos:
+            raise InvalidBlob("LR_ERR_BAD_CONSTANT", f"{n_ab} fp16 a/b values, expected {2 * n} (and no integer "
+                              "a/b fields)", op.index)
+    elif (not 2 <= ab_bits <= 8 or ab_pos or n_abq != (2 * n * ab_bits + 7) // 8 or n_as != op.out_ch
+          or n_bs != op.out_ch):
+        raise InvalidBlob("LR_ERR_BAD_CONSTANT", f"integer a/b: {ab_bits} bits, {n_abq} bytes, {n_as}/{n_bs} scales "
+                          f"(expected 2..8 bits, {(2 * n * max(ab_bits, 1) + 7) // 8} bytes, {op.out_ch} scales "
+                          "each)", op.index)
     idx = unpack_indices(r.b[idx_pos:idx_pos + n_idx], n, bits)
     if n and int(idx.max()) >= k:
         raise InvalidBlob("LR_ERR_INDEX_RANGE", f"kernel {int(np.argmax(idx >= k))} uses template "
@@ -376,7 +400,7 @@ def _check_conv(m: _Model, op: _Op, x: Shape, scratch: list[int]) -> Shape:
         if op.linrep:
             raise InvalidBlob("LR_ERR_BAD_PARAMS", "dense conv with LinRep fields", op.index)
         _check_constants(op, op.out_ch * kk, 0, op.out_ch)
-        if op.dtype == S.DTYPE_F16:
+        if op.dtype != S.DTYPE_F32:
             scratch[0] = max(scratch[0], kk)
     return (op.out_ch, oh, ow)
 
@@ -416,7 +440,7 @@ def _check_op(m: _Model, op: _Op, scratch: list[int]) -> None:
         raise InvalidBlob("LR_ERR_BAD_PARAMS", f"fused activation {op.activation} not allowed here", op.index)
     if op.linrep and op.type != S.OP_TYPE_LINREP_CONV2D:
         raise InvalidBlob("LR_ERR_BAD_PARAMS", "LinRep fields on an op that is not a LinRep conv", op.index)
-    if op.type not in _WEIGHTED and any(v for pair in (op.w32, op.w16, op.b32, op.b16) for v in pair):
+    if op.type not in _WEIGHTED and any(v for pair in (op.w32, op.w16, op.b32, op.b16, op.w8, op.ws) for v in pair):
         raise InvalidBlob("LR_ERR_BAD_CONSTANT", "weights on an op that has none", op.index)
     x, stored = m.shape(op.inputs[0]), m.shape(op.index + 1)
     out = x

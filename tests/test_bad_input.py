@@ -101,11 +101,11 @@ def test_newer_format_version(tmp_path, monkeypatch):
     import linrep_edge.pack as pack_mod
     from linrep_edge.capture import capture
 
-    monkeypatch.setattr(pack_mod, "FORMAT_VERSION", 2)
+    monkeypatch.setattr(pack_mod, "format_version_needed", lambda g: 3)
     newer = tmp_path / "newer.lre"
     newer.write_bytes(pack_mod.pack_graph(capture(nn.Sequential(nn.Conv2d(1, 2, 3)).eval(), torch.zeros(1, 1, 5, 5))))
     monkeypatch.undo()
-    assert_user_error(run("report", str(newer)), "format version 2 is newer", "upgrade linrep-edge")
+    assert_user_error(run("report", str(newer)), "format version 3 is newer", "upgrade linrep-edge")
 
 
 def test_output_directory_not_writable(blob, tmp_path):

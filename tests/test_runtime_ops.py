@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from linrep_edge.errors import LinRepError
 from linrep_edge.execute import GraphModel
 from linrep_edge.ir import Codebook, Graph, LinRepWeights, Op
-from linrep_edge.pack import blob_crc, crc_field_offset, pack_graph
+from linrep_edge.pack import FORMAT_VERSION, blob_crc, crc_field_offset, pack_graph
 from linrep_edge.reader import parse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -370,7 +370,7 @@ def test_rejections(crt) -> None:
     b = bytearray(blob)
     m = FbModel.GetRootAs(bytes(b), 0)
     pos = m._tab.Pos + m._tab.Offset(6)
-    b[pos:pos + 4] = (2).to_bytes(4, "little")
+    b[pos:pos + 4] = (FORMAT_VERSION + 1).to_bytes(4, "little")
     with pytest.raises(LinRepError, match="format version"):
         crt(_recrc(b))
 

@@ -4,8 +4,9 @@
  * This is the runtime's only public header. C99; needs <stddef.h> and <stdint.h> only.
  *
  * A .lre blob (FlatBuffers, schema linrep_edge/schema/lre.fbs) holds a whole CNN: tensor shapes, ops
- * in execution order, dense constants (fp32 or fp16) and LinRep convolutions whose kernels are
- * w = a * T[idx] + b (T a template from a codebook, idx a packed index, a and b fp16).
+ * in execution order, dense constants (fp32, fp16, or int8 with per-output-channel scales for conv and
+ * linear weights) and LinRep convolutions whose kernels are w = a * T[idx] + b (T a template from a
+ * codebook, idx a packed index, a and b fp16 or 2..8-bit integers with per-output-channel scales).
  *
  * Life cycle:
  *
@@ -43,8 +44,8 @@
 extern "C" {
 #endif
 
-/* Format versions this runtime reads: 1 .. LR_FORMAT_VERSION. */
-#define LR_FORMAT_VERSION 1u
+/* Format versions this runtime reads: 1 .. LR_FORMAT_VERSION (2 adds integer a/b and int8 weights). */
+#define LR_FORMAT_VERSION 2u
 
 /* Largest tensor rank (activations are [C, H, W] or [F]; constants up to [Cout, Cin/g, kh, kw]). */
 #define LR_MAX_RANK 4
@@ -202,7 +203,7 @@ lr_status lr_error_location(const lr_model *m, int32_t *op_index, int32_t *tenso
  * (A misaligned arena is aligned up inside lr_run and needs up to LR_ARENA_ALIGN - 1 more bytes.)
  * The arena holds, in order: the plan (16 bytes per tensor), the activations (tensors share
  * buffers when their lifetimes do not overlap, greedy first-fit by size) and the kernel scratch:
- * one output channel's kernels (Cin/groups * kh * kw floats, for LinRep and fp16 convs), after, for
+ * one output channel's kernels (Cin/groups * kh * kw floats, for LinRep, fp16 and int8 convs), after, for
  * LinRep convs, the layer's codebook decoded to fp32 once per op (K * kh * kw floats: the templates
  * every kernel of the layer shares, not the layer's weights).
  * Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED or LR_OK. Thread-safe.

@@ -84,14 +84,24 @@ void lr_conv2d_channel(const lr_geom *g, const float *x, lr_weights w, float bia
     }
 }
 
-/* torch.nn.functional.linear: y[o] = sum_i w[o][i] * x[i] + bias[o]. */
-void lr_linear(const float *x, uint32_t in, uint32_t out, lr_values w, lr_values bias, float *y)
+/* torch.nn.functional.linear: y[o] = sum_i w[o][i] * x[i] + bias[o]; int8 weights are dequantized
+ * first, w = q * scale[o] (fp32), as the Python reference does. */
+void lr_linear(const float *x, uint32_t in, uint32_t out, lr_values w, lr_values scale, uint32_t n_scale,
+               lr_values bias, float *y)
 {
     uint32_t o, i;
     for (o = 0; o < out; o++) {
         float acc = 0.0f;
-        for (i = 0; i < in; i++) {
-            acc += lr_value(w, o * in + i) * x[i];
+        if (scale.p != NULL) {
+            const float s = lr_value(scale, n_scale == 1u ? 0u : o);
+            for (i = 0; i < in; i++) {
+                const float wv = lr_value(w, o * in + i) * s;
+                acc += wv * x[i];
+            }
+        } else {
+            for (i = 0; i < in; i++) {
+                acc += lr_value(w, o * in + i) * x[i];
+            }
         }
         y[o] = bias.p != NULL ? acc + lr_value(bias, o) : acc;
     }

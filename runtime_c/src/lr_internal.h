@@ -116,14 +116,25 @@ static inline uint32_t lr_unpack_index(const unsigned char *bytes, uint32_t n, u
     return (v >> sh) & ((1u << width) - 1u);
 }
 
-/* A run of fp32 or fp16 values in the blob (read in place). p == NULL: absent. */
+/* Value n of a stream of `width`-bit two's-complement integers (same bit layout as the indices). */
+static inline int32_t lr_unpack_signed(const unsigned char *bytes, uint32_t n, uint32_t width)
+{
+    uint32_t u = lr_unpack_index(bytes, n, width);
+    return (u >> (width - 1u)) != 0u ? (int32_t)u - (int32_t)(1u << width) : (int32_t)u;
+}
+
+/* A run of stored values in the blob (read in place). p == NULL: absent. */
 typedef struct lr_values {
     const unsigned char *p;
-    uint32_t f16; /* 1: binary16 bit patterns (2 bytes each); 0: fp32 (4 bytes each) */
+    uint32_t f16; /* 1: binary16 bit patterns (2 bytes each); 0: fp32 (4 bytes each) or int8 */
+    uint32_t i8;  /* 1: int8 (1 byte each), the raw integer; the caller applies its scale */
 } lr_values;
 
 static inline float lr_value(lr_values v, uint32_t i)
 {
+    if (v.i8) {
+        return (float)(int32_t)(v.p[i] < 0x80u ? (int32_t)v.p[i] : (int32_t)v.p[i] - 256);
+    }
     return v.f16 ? lr_fp16_to_f32(lr_le16(v.p + 2u * i)) : lr_lef32(v.p + 4u * i);
 }
 
@@ -222,6 +233,7 @@ typedef struct lr_op {
     uint32_t dtype;    /* storage of weight and bias */
     uint32_t w32, n_w32, w16, n_w16; /* weight vectors: element positions and lengths */
     uint32_t b32, n_b32, b16, n_b16; /* bias vectors */
+    uint32_t w8, n_w8, ws, n_ws;     /* dtype I8: int8 weights and their per-output-channel fp32 scales */
     uint32_t linrep;   /* the op's table position if it has LinRep fields (indices or ab), else 0 */
 } lr_op;
 
@@ -238,8 +250,25 @@ typedef struct lr_linrep {
     int32_t codebook;
     uint32_t bits;
     uint32_t idx, n_idx; /* packed index bytes */
-    uint32_t ab, n_ab;   /* fp16 bit patterns, interleaved a0 b0 a1 b1 ... */
+    uint32_t ab, n_ab;   /* fp16 bit patterns, interleaved a0 b0 a1 b1 ... (ab_bits == 0) */
+    uint32_t ab_bits;    /* 0: fp16 `ab`; 2..8: signed integers in `abq`, scaled per output channel */
+    uint32_t abq, n_abq; /* packed a_q b_q pairs */
+    uint32_t as, n_as;   /* fp32 a scales, one per output channel */
+    uint32_t bs, n_bs;   /* fp32 b scales */
 } lr_linrep;
+
+/* a and b of kernel n (output channel o) of a verified LinRep op. */
+static inline void lr_linrep_ab(const unsigned char *blob, const lr_linrep *lr, uint32_t n, uint32_t o, float *a,
+                                float *b)
+{
+    if (lr->ab_bits == 0u) {
+        *a = lr_fp16_to_f32(lr_le16(blob + lr->ab + 4u * n));
+        *b = lr_fp16_to_f32(lr_le16(blob + lr->ab + 4u * n + 2u));
+    } else {
+        *a = (float)lr_unpack_signed(blob + lr->abq, 2u * n, lr->ab_bits) * lr_lef32(blob + lr->as + 4u * o);
+        *b = (float)lr_unpack_signed(blob + lr->abq, 2u * n + 1u, lr->ab_bits) * lr_lef32(blob + lr->bs + 4u * o);
+    }
+}
 
 int32_t lr_op_input(const lr_model *m, const lr_op *op, uint32_t i);
 void lr_read_op(const lr_model *m, uint32_t k, lr_op *op);
@@ -251,6 +280,8 @@ void lr_read_linrep(const lr_model *m, uint32_t table, lr_linrep *lr);
 /* Weight / bias values of a verified op, in place (p == NULL: absent). */
 lr_values lr_op_weight(const lr_model *m, const lr_op *op);
 lr_values lr_op_bias(const lr_model *m, const lr_op *op);
+/* Scale of output channel o's weights: dtype I8 only (1 or Cout stored scales); 1 otherwise. */
+float lr_op_weight_scale(const lr_model *m, const lr_op *op, uint32_t o);
 lr_values lr_codebook_values(const lr_model *m, const lr_codebook *cb);
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -303,7 +334,8 @@ typedef struct lr_weights {
 } lr_weights;
 
 void lr_conv2d_channel(const lr_geom *g, const float *x, lr_weights w, float bias, float *y);
-void lr_linear(const float *x, uint32_t in, uint32_t out, lr_values w, lr_values bias, float *y);
+void lr_linear(const float *x, uint32_t in, uint32_t out, lr_values w, lr_values scale, uint32_t n_scale,
+               lr_values bias, float *y);
 void lr_max_pool2d(const lr_geom *g, const float *x, float *y);
 void lr_avg_pool2d(const lr_geom *g, int count_include_pad, const float *x, float *y);
 void lr_adaptive_avg_pool2d(const lr_geom *g, const float *x, float *y);

@@ -47,7 +47,11 @@ void lr_read_op(const lr_model *m, uint32_t k, lr_op *op)
     op->w16 = lr_get_vec(b, t, LR_OP_WEIGHT_F16, &op->n_w16);
     op->b32 = lr_get_vec(b, t, LR_OP_BIAS_F32, &op->n_b32);
     op->b16 = lr_get_vec(b, t, LR_OP_BIAS_F16, &op->n_b16);
-    op->linrep = (lr_field(b, t, LR_OP_INDICES) != 0u || lr_field(b, t, LR_OP_AB) != 0u) ? t : 0u;
+    op->w8 = lr_get_vec(b, t, LR_OP_WEIGHT_I8, &op->n_w8);
+    op->ws = lr_get_vec(b, t, LR_OP_WEIGHT_SCALE, &op->n_ws);
+    op->linrep = (lr_field(b, t, LR_OP_INDICES) != 0u || lr_field(b, t, LR_OP_AB) != 0u ||
+                  lr_field(b, t, LR_OP_AB_Q) != 0u || lr_field(b, t, LR_OP_A_SCALE) != 0u ||
+                  lr_field(b, t, LR_OP_B_SCALE) != 0u || lr_field(b, t, LR_OP_AB_BITS) != 0u) ? t : 0u;
 }
 
 uint32_t lr_tensor_shape(const lr_model *m, uint32_t id, int32_t dims[LR_MAX_RANK])
@@ -82,24 +86,41 @@ void lr_read_linrep(const lr_model *m, uint32_t table, lr_linrep *lr)
     lr->bits = lr_get_u8(b, table, LR_OP_INDEX_BITS, 0u);
     lr->idx = lr_get_vec(b, table, LR_OP_INDICES, &lr->n_idx);
     lr->ab = lr_get_vec(b, table, LR_OP_AB, &lr->n_ab);
+    lr->ab_bits = lr_get_u8(b, table, LR_OP_AB_BITS, 0u);
+    lr->abq = lr_get_vec(b, table, LR_OP_AB_Q, &lr->n_abq);
+    lr->as = lr_get_vec(b, table, LR_OP_A_SCALE, &lr->n_as);
+    lr->bs = lr_get_vec(b, table, LR_OP_B_SCALE, &lr->n_bs);
 }
 
 static lr_values values(const lr_model *m, uint32_t dtype, uint32_t f32, uint32_t f16)
 {
     lr_values v;
     v.f16 = dtype == LR_DTYPE_F16;
+    v.i8 = 0u;
     v.p = (v.f16 ? f16 : f32) ? m->blob + (v.f16 ? f16 : f32) : NULL;
     return v;
 }
 
 lr_values lr_op_weight(const lr_model *m, const lr_op *op)
 {
+    lr_values v;
+    if (op->dtype == LR_DTYPE_I8) {
+        v.p = op->w8 ? m->blob + op->w8 : NULL;
+        v.f16 = 0u;
+        v.i8 = 1u;
+        return v;
+    }
     return values(m, op->dtype, op->w32, op->w16);
 }
 
 lr_values lr_op_bias(const lr_model *m, const lr_op *op)
 {
-    return values(m, op->dtype, op->b32, op->b16);
+    return values(m, op->dtype == LR_DTYPE_I8 ? LR_DTYPE_F32 : op->dtype, op->b32, op->b16);
+}
+
+float lr_op_weight_scale(const lr_model *m, const lr_op *op, uint32_t o)
+{
+    return op->dtype == LR_DTYPE_I8 ? lr_lef32(m->blob + op->ws + 4u * (op->n_ws == 1u ? 0u : o)) : 1.0f;
 }
 
 lr_values lr_codebook_values(const lr_model *m, const lr_codebook *cb)

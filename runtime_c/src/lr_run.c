@@ -8,7 +8,9 @@
  * Kernel reconstruction, per output channel o of a conv (never a layer's whole weight tensor):
  *   LinRep: the codebook is decoded once per op to fp32 at the scratch head (K * kh * kw floats),
  *           then scratch[i][t] = a[o][i] * T[idx[o][i]][t] + b[o][i]   (fp32, multiply then add)
+ *           with a, b decoded from fp16, or from ab_bits-bit integers times the channel's scales
  *   dense fp16: scratch = decoded fp16 weights of channel o
+ *   dense int8: scratch = q * scale[o] (fp32 multiply)
  *   dense fp32: read in place from the blob, no scratch.
  */
 #include "lr_internal.h"
@@ -62,7 +64,7 @@ static void conv(const run_ctx *r, const lr_op *op, const int32_t *in, const int
     const uint32_t kk = (uint32_t)(op->kh * op->kw);
     const int32_t plane_in = in[1] * in[2], plane_out = out[1] * out[2];
     const lr_values bias = lr_op_bias(m, op);
-    lr_values wv, tv, abv;
+    lr_values wv, tv;
     lr_linrep lr;
     lr_geom g;
     float *kernels = r->scratch; /* one output channel's kernels (LinRep: after the codebook) */
@@ -70,8 +72,8 @@ static void conv(const run_ctx *r, const lr_op *op, const int32_t *in, const int
     uint32_t i, t;
 
     memset(&lr, 0, sizeof lr);
-    tv.p = abv.p = wv.p = NULL;
-    tv.f16 = abv.f16 = wv.f16 = 0u;
+    tv.p = wv.p = NULL;
+    tv.f16 = wv.f16 = tv.i8 = wv.i8 = 0u;
     window_geom(op, in, out, &g);
     g.c = cin_g;
     if (op->type == LR_OP_TYPE_LINREP_CONV2D) {
@@ -80,8 +82,6 @@ static void conv(const run_ctx *r, const lr_op *op, const int32_t *in, const int
         lr_read_linrep(m, op->linrep, &lr);
         lr_read_codebook(m, (uint32_t)lr.codebook, &cb);
         tv = lr_codebook_values(m, &cb);
-        abv.p = m->blob + lr.ab;
-        abv.f16 = 1u;
         n_tmpl = (uint32_t)cb.k * kk;
         for (t = 0; t < n_tmpl; t++) {
             r->scratch[t] = lr_value(tv, t); /* fp16 or fp32 in the blob -> fp32, once per op */
@@ -100,9 +100,10 @@ static void conv(const run_ctx *r, const lr_op *op, const int32_t *in, const int
             for (i = 0; i < (uint32_t)cin_g; i++) {
                 const uint32_t n = (uint32_t)o * (uint32_t)cin_g + i;
                 const uint32_t idx = lr_unpack_index(m->blob + lr.idx, n, lr.bits);
-                const float a = lr_value(abv, 2u * n), b = lr_value(abv, 2u * n + 1u);
                 const float *tmpl = r->scratch + idx * kk;
                 float *dst = kernels + i * kk;
+                float a, b;
+                lr_linrep_ab(m->blob, &lr, n, (uint32_t)o, &a, &b);
                 for (t = 0; t < kk; t++) {
                     dst[t] = a * tmpl[t] + b;
                 }
@@ -110,6 +111,11 @@ static void conv(const run_ctx *r, const lr_op *op, const int32_t *in, const int
         } else if (wv.f16) {
             for (t = 0; t < per_o; t++) {
                 kernels[t] = lr_value(wv, first + t);
+            }
+        } else if (wv.i8) {
+            const float s = lr_op_weight_scale(m, op, (uint32_t)o);
+            for (t = 0; t < per_o; t++) {
+                kernels[t] = lr_value(wv, first + t) * s;
             }
         } else {
             w.f = NULL;
@@ -139,7 +145,12 @@ static void run_op(const run_ctx *r, const lr_op *op)
         conv(r, op, in, out, x, y);
         break;
     case LR_OP_TYPE_LINEAR:
-        lr_linear(x, (uint32_t)in[0], (uint32_t)op->out_ch, lr_op_weight(m, op), lr_op_bias(m, op), y);
+    {
+        lr_values scale;
+        scale.p = op->dtype == LR_DTYPE_I8 ? m->blob + op->ws : NULL;
+        scale.f16 = scale.i8 = 0u;
+        lr_linear(x, (uint32_t)in[0], (uint32_t)op->out_ch, lr_op_weight(m, op), scale, op->n_ws, lr_op_bias(m, op), y);
+    }
         break;
     case LR_OP_TYPE_RELU:
         lr_relu(x, n, y);

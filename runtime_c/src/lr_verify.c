@@ -85,6 +85,12 @@ static const field_desc op_fields[] = {
     {LR_OP_DILATION_W, K_2, NULL},
     {LR_OP_COUNT_INCLUDE_PAD, K_U8, NULL},
     {LR_OP_ALPHA, K_4, NULL},
+    {LR_OP_AB_BITS, K_U8, NULL},
+    {LR_OP_AB_Q, K_VEC1, NULL},
+    {LR_OP_A_SCALE, K_VEC4, NULL},
+    {LR_OP_B_SCALE, K_VEC4, NULL},
+    {LR_OP_WEIGHT_I8, K_VEC1, NULL},
+    {LR_OP_WEIGHT_SCALE, K_VEC4, NULL},
 };
 static const table_desc op_desc = {op_fields, N_FIELDS(op_fields)};
 
@@ -381,9 +387,10 @@ static void set3(shape *s, int64_t c, int64_t h, int64_t w)
 }
 
 /*
- * The op's dense weight / bias storage: `dtype` is F32 or F16 and only that dtype's vectors are
- * present; the weight holds exactly n_weight values (0: none allowed, -1: 1 or `alt` values) and the
- * bias is absent or holds n_bias values.
+ * The op's dense weight / bias storage: `dtype` is F32, F16 or I8 and only that dtype's vectors are
+ * present (I8: int8 weights with 1 or out_ch fp32 scales, fp32 bias); the weight holds exactly
+ * n_weight values (0: none allowed, -1: 1 or `alt` values, never int8) and the bias is absent or
+ * holds n_bias values.
  */
 static lr_status check_tensors_of(const lr_op *op, int64_t n_weight, uint32_t alt, int32_t n_bias)
 {
@@ -396,8 +403,18 @@ static lr_status check_tensors_of(const lr_op *op, int64_t n_weight, uint32_t al
         nw = op->n_w16;
         nb = op->n_b16;
         other = op->n_w32 + op->n_b32 + (op->w32 != 0u) + (op->b32 != 0u);
+    } else if (op->dtype == LR_DTYPE_I8 && n_weight > 0) {
+        nw = op->n_w8;
+        nb = op->n_b32;
+        other = op->n_w32 + op->n_w16 + op->n_b16 + (op->w32 != 0u) + (op->w16 != 0u) + (op->b16 != 0u);
+        if (op->n_ws != 1u && op->n_ws != (uint32_t)op->out_ch) {
+            return LR_ERR_BAD_CONSTANT;
+        }
     } else {
         return LR_ERR_BAD_CONSTANT;
+    }
+    if (op->dtype != LR_DTYPE_I8) {
+        other += op->n_w8 + op->n_ws + (op->w8 != 0u) + (op->ws != 0u);
     }
     if (other != 0u) {
         return LR_ERR_BAD_CONSTANT;
@@ -468,8 +485,14 @@ static lr_status check_linrep(const lr_model *m, const lr_op *op, int32_t cin_g)
     if ((uint64_t)lr.n_idx != ((uint64_t)n * lr.bits + 7u) / 8u) {
         return LR_ERR_INDEX_WIDTH;
     }
-    if ((uint64_t)lr.n_ab != 2u * (uint64_t)n) {
-        return LR_ERR_BAD_CONSTANT;
+    if (lr.ab_bits == 0u) { /* fp16 pairs */
+        if ((uint64_t)lr.n_ab != 2u * (uint64_t)n || lr.abq != 0u || lr.as != 0u || lr.bs != 0u) {
+            return LR_ERR_BAD_CONSTANT;
+        }
+    } else if (lr.ab_bits < 2u || lr.ab_bits > 8u || lr.ab != 0u ||
+               (uint64_t)lr.n_abq != (2u * (uint64_t)n * lr.ab_bits + 7u) / 8u ||
+               lr.n_as != (uint32_t)op->out_ch || lr.n_bs != (uint32_t)op->out_ch) {
+        return LR_ERR_BAD_CONSTANT; /* integer pairs with one a and one b scale per output channel */
     }
     bytes = m->blob + lr.idx;
     for (i = 0; i < n; i++) {
@@ -522,7 +545,7 @@ static lr_status check_conv(const lr_model *m, const lr_op *op, const shape *in,
         }
     } else {
         s = op->linrep != 0u ? LR_ERR_BAD_PARAMS : check_tensors_of(op, (int64_t)op->out_ch * kk, 0u, op->out_ch);
-        if (s == LR_OK && op->dtype == LR_DTYPE_F16 && (uint32_t)kk > *scratch) {
+        if (s == LR_OK && op->dtype != LR_DTYPE_F32 && (uint32_t)kk > *scratch) {
             *scratch = (uint32_t)kk;
         }
     }
@@ -586,7 +609,7 @@ static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, u
     }
     if (op->type != LR_OP_TYPE_CONV2D && op->type != LR_OP_TYPE_LINREP_CONV2D && op->type != LR_OP_TYPE_LINEAR &&
         op->type != LR_OP_TYPE_PRELU && (op->n_w32 | op->n_w16 | op->n_b32 | op->n_b16 | op->w32 | op->w16 |
-                                         op->b32 | op->b16) != 0u) {
+                                         op->b32 | op->b16 | op->w8 | op->n_w8 | op->ws | op->n_ws) != 0u) {
         return LR_ERR_BAD_CONSTANT; /* weights on an op that has none */
     }
     get_shape(m, lr_op_input(m, op, 0u), &in);

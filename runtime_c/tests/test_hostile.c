@@ -169,7 +169,7 @@ static void test_header(void)
     buf[0x34] ^= 0x80u; /* a payload bit (tensor 0's dimension) without fixing the CRC */
     TU_CHECK_STATUS(init_buf(), LR_ERR_CRC);
     reset();
-    put32(0x20, 2u); /* format_version 2: newer than this runtime (checked before the CRC) */
+    put32(0x20, LR_FORMAT_VERSION + 1u); /* newer than this runtime (checked before the CRC) */
     TU_CHECK_STATUS(init_buf(), LR_ERR_VERSION);
     reset();
     put32(0x20, 0u); /* format_version 0: invalid */
