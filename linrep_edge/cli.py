@@ -158,6 +158,21 @@ def cmd_bench_accuracy(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_pareto(args: argparse.Namespace) -> int:
+    from .atomic import write_atomic
+    from .bench import pareto
+
+    res = pareto.run(args.templates, args.ab_bits, args.epochs, args.lr, args.seed, args.test_images,
+                     show_progress=not args.quiet)
+    if args.plot:
+        write_atomic(args.plot, pareto.plot(res))
+    if args.json:
+        _print_json(res["points"] if not args.full_json else res)
+    else:
+        print(pareto.format_result(res))
+    return 0
+
+
 def cmd_bench_cluster(args: argparse.Namespace) -> int:
     from .bench import cluster
 
@@ -349,6 +364,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench_accuracy)
+    p = bench.add_parser("pareto", help="bytes vs accuracy over K x a/b bits, C runtime accuracy, Pareto front",
+                         epilog="examples:\n  linrep-edge bench pareto --plot pareto.png\n"
+                                "  linrep-edge bench pareto --templates 16 --ab-bits 16 6 --json",
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--templates", type=int, nargs="+", default=[8, 16])
+    p.add_argument("--ab-bits", type=int, nargs="+", choices=(16, 8, 7, 6, 5, 4, 3, 2), default=[16, 8, 6, 4],
+                   help="16 = fp16 a/b (other weights fp16); 2..8 = integer a/b (other weights int8)")
+    p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--test-images", type=int, default=None, help="limit the test set (default: all 10,000)")
+    p.add_argument("--plot", metavar="PNG")
+    p.add_argument("--json", action="store_true", help="the list of points")
+    p.add_argument("--full-json", action="store_true", help="with --json: points, baseline and best points")
+    p.set_defaults(func=cmd_bench_pareto)
     p = bench.add_parser("cluster", help="clustering wall time on N real-like kernels")
     p.add_argument("--kernels", type=int, default=1_000_000)
     p.add_argument("--templates", type=int, default=256)

@@ -22,7 +22,7 @@ from .fb.Model import Model as FbModel
 from .reader import Blob, parse
 from .transport import zstd
 
-SECTIONS = ("codebooks", "indices", "a", "b", "other_tensors", "overhead")
+SECTIONS = ("codebooks", "indices", "a", "b", "ab_scales", "other_tensors", "overhead")
 
 
 @dataclass
@@ -41,10 +41,13 @@ class LayerRow:
     other_bytes: int = 0
     index_bits: int = 0
     templates: int = 0
+    ab_bits: int = 16  # 16: fp16 a/b; 2..8: integers
+    ab_scale_bytes: int = 0  # integer a/b: the per-output-channel fp32 scales
 
     @property
     def packed_bytes(self) -> float:
-        return self.indices_bytes + self.a_bytes + self.b_bytes + self.codebook_share_bytes + self.other_bytes
+        return (self.indices_bytes + self.a_bytes + self.b_bytes + self.ab_scale_bytes + self.codebook_share_bytes
+                + self.other_bytes)
 
 
 @dataclass
@@ -94,8 +97,9 @@ class Report:
 
 
 def _op_tensor_bytes(o) -> int:  # type: ignore[no-untyped-def]
-    """Bytes of an op's dense weight and bias vectors as stored."""
-    return 4 * (o.WeightF32Length() + o.BiasF32Length()) + 2 * (o.WeightF16Length() + o.BiasF16Length())
+    """Bytes of an op's dense weight and bias vectors as stored (int8 weights with their scales)."""
+    return (4 * (o.WeightF32Length() + o.BiasF32Length() + o.WeightScaleLength()) + 2 * (o.WeightF16Length()
+            + o.BiasF16Length()) + o.WeightI8Length())
 
 
 def storage_report(blob: bytes, where: str = "blob", parsed: Blob | None = None) -> Report:
@@ -129,7 +133,13 @@ def storage_report(blob: bytes, where: str = "blob", parsed: Blob | None = None)
         row.other_bytes = _op_tensor_bytes(fo)
         if op.linrep is not None:
             row.indices_bytes = fo.IndicesLength()
-            row.a_bytes = row.b_bytes = fo.AbLength()  # half of the interleaved fp16 pairs each
+            if fo.AbBits():  # integer pairs: half the packed bytes each, plus the scales
+                row.ab_bits = fo.AbBits()
+                row.a_bytes = fo.AbQLength() // 2
+                row.b_bytes = fo.AbQLength() - row.a_bytes
+                row.ab_scale_bytes = 4 * (fo.AScaleLength() + fo.BScaleLength())
+            else:
+                row.a_bytes = row.b_bytes = fo.AbLength()  # half of the interleaved fp16 pairs each
             c = op.linrep.codebook
             row.codebook_share_bytes = cb_bytes[c] * op.linrep.idx.size / cb_kernels[c]
             row.index_bits = fo.IndexBits()
@@ -137,11 +147,12 @@ def storage_report(blob: bytes, where: str = "blob", parsed: Blob | None = None)
             sec["indices"] += row.indices_bytes
             sec["a"] += row.a_bytes
             sec["b"] += row.b_bytes
+            sec["ab_scales"] += row.ab_scale_bytes
             rep.conv_fp32_bytes += 4 * n
         rep.fp32_bytes += row.fp32_bytes
         rep.int8_bytes += row.int8_bytes
         rep.layers.append(row)
-    rep.conv_packed_bytes = sec["indices"] + sec["a"] + sec["b"] + sec["codebooks"]
+    rep.conv_packed_bytes = sec["indices"] + sec["a"] + sec["b"] + sec["ab_scales"] + sec["codebooks"]
     sec["overhead"] = len(blob) - sum(v for k, v in sec.items() if k != "overhead")
     return rep
 
@@ -151,14 +162,16 @@ def format_report(rep: Report, title: str = "") -> str:
     out = []
     if title:
         out.append(title)
-    hdr = f"{'layer':<22} {'kind':<14} {'shape':<16} {'K':>4} {'bits':>4} {'fp32':>9} {'int8':>8} {'packed':>9} {'ratio':>6}"
+    hdr = (f"{'layer':<22} {'kind':<14} {'shape':<16} {'K':>4} {'bits':>4} {'a/b':>4} {'fp32':>9} {'int8':>8} "
+           f"{'packed':>9} {'ratio':>6}")
     out.append(hdr)
     out.append("-" * len(hdr))
     for r in rep.layers:
         shape = "x".join(str(s) for s in r.shape)
         ratio = r.fp32_bytes / r.packed_bytes if r.packed_bytes else 0.0
+        ab = r.ab_bits if r.templates else ""
         out.append(f"{r.name[:22]:<22} {r.kind:<14} {shape:<16} {r.templates or '':>4} {r.index_bits or '':>4} "
-                   f"{r.fp32_bytes:>9} {r.int8_bytes:>8} {r.packed_bytes:>9.0f} {ratio:>5.1f}x")
+                   f"{ab:>4} {r.fp32_bytes:>9} {r.int8_bytes:>8} {r.packed_bytes:>9.0f} {ratio:>5.1f}x")
     out.append("")
     out.append("sections (bytes):  " + "  ".join(f"{k} {v}" for k, v in rep.sections.items()))
     out.append(f"blob {rep.total_bytes} bytes on flash (overhead {100 * rep.overhead_bytes / rep.total_bytes:.2f}%), "
@@ -188,7 +201,7 @@ def plot_report(rep: Report, path: str) -> bytes:
     ax.bar(x, [r.int8_bytes for r in rep.layers], 0.28, label="int8 (TFLite scheme)", color="#888888")
     bottom = np.zeros(len(names))
     parts = [("indices", "indices_bytes", "#1f77b4"), ("a", "a_bytes", "#ff7f0e"), ("b", "b_bytes", "#2ca02c"),
-             ("codebook share", "codebook_share_bytes", "#9467bd"), ("other tensors", "other_bytes", "#8c564b")]
+             ("a/b scales", "ab_scale_bytes", "#e377c2"), ("codebook share", "codebook_share_bytes", "#9467bd"), ("other tensors", "other_bytes", "#8c564b")]
     for label, attr, color in parts:
         vals = np.array([getattr(r, attr) for r in rep.layers], dtype=float)
         ax.bar(x + 0.3, vals, 0.28, bottom=bottom, label=f"packed: {label}", color=color)

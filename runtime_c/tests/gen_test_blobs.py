@@ -25,7 +25,9 @@ from linrep_edge.capture import capture
 from linrep_edge.compress import compress
 from linrep_edge.execute import GraphModel
 from linrep_edge.ir import Codebook, Graph, LinRepWeights, Op
+from linrep_edge.modules import LinRepConv2d
 from linrep_edge.pack import pack_graph
+from linrep_edge.pipeline import set_storage
 from linrep_edge.reader import parse
 
 
@@ -88,6 +90,15 @@ def cases() -> dict[str, bytes]:
             if op.linrep is not None:
                 op.linrep.index_bits = max(bits, int(gk.codebooks[op.linrep.codebook].size - 1).bit_length())
         out[f"tiny_linrep_k{k}_w{bits}"] = pack_graph(gk)
+    # format version 2: integer a/b (several widths, per-channel and per-layer scales), int8 conv/linear
+    for bits, per_channel, weights in ((8, True, "int8"), (4, False, "fp16"), (2, True, "fp32")):
+        lq, _ = compress(model, templates=4, seed=2, show_progress=False, cap_templates=True)
+        for m in lq.modules():
+            if isinstance(m, LinRepConv2d):
+                m.set_ab_bits(bits, per_channel)
+        gq = capture(lq, example)
+        set_storage(gq, weights)
+        out[f"tiny_linrep_ab{bits}_{weights}"] = pack_graph(gq)
     return out
 
 
@@ -204,6 +215,26 @@ def hostile() -> dict[str, tuple[Graph, str]]:
     g.output = g.add_tensor((4, 4, 4))
     g.ops.append(Op("CONCAT", "cat", [x, y], g.output))
     h["concat_height_mismatch"] = (g, "LR_ERR_SHAPE_MISMATCH")
+    for name, bits, n_scale, drop in (("ab_bits_nine", 9, 4, 0), ("ab_bits_one", 1, 4, 0),
+                                      ("ab_scale_short", 4, 3, 0), ("ab_q_short", 4, 4, 1)):
+        g = _conv("linrep")
+        lr = g.ops[0].linrep
+        q = np.ones(lr.idx.shape, np.int64)
+        lr.ab_bits = bits
+        lr.set_quantized(q, np.ones(4, np.float32), q, np.ones(4, np.float32))
+        lr.a_scale = lr.a_scale[:n_scale]
+        if drop:
+            lr.a_q = lr.a_q[:-1]
+            lr.b_q = lr.b_q[:-1]
+        h[name] = (g, "LR_ERR_BAD_CONSTANT")
+    g = _conv()
+    c = g.constants[0]
+    c.q, c.scale, c.dtype = np.ones(c.values.shape, np.int8), np.ones(3, np.float32), "int8"
+    h["int8_scale_count"] = (g, "LR_ERR_BAD_CONSTANT")
+    g = _single("PRELU", (2, 3, 3), (2, 3, 3))
+    g.ops[0].weight = g.add_constant(np.ones(2))
+    g.constants[0].q, g.constants[0].scale, g.constants[0].dtype = np.ones(2, np.int8), np.ones(2, np.float32), "int8"
+    h["int8_prelu"] = (g, "LR_ERR_BAD_CONSTANT")
     return h
 
 

@@ -1,0 +1,116 @@
+"""`linrep-edge bench pareto`: bytes vs accuracy over K x a/b bits (x sparsity), on the default model.
+
+Every point is packed by the same pipeline as `linrep-edge pack` (compress, fine-tune a and b for the
+given epochs with the a/b quantization in the loop, capture, pack) and its accuracy is measured by the C
+runtime on the test set; integer a/b points store the layers LinRep does not cover as int8, fp16 points
+as fp16. Non-dominated points (no other point is both smaller and at least as accurate) are marked.
+Pruning is not implemented yet: every point has sparsity 0.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any
+
+import torch
+
+from ..data import load_fashion_mnist
+from ..finetune import evaluate
+from ..models import load_default_model
+from ..pipeline import PackSettings, pack_model
+from ..report import storage_report
+from ..runtime import CRuntime
+
+DEFAULT_TEMPLATES = (8, 16)
+DEFAULT_AB_BITS = (16, 8, 6, 4)
+
+
+def run(templates: list[int], ab_bits: list[int], epochs: float = 1.0, lr: float = 1e-3, seed: int = 0,
+        test_limit: int | None = None, show_progress: bool = True) -> dict[str, Any]:
+    model = load_default_model().eval()
+    test = load_fashion_mnist().test.take(test_limit)
+    x, y = test.x.numpy(), test.y.numpy()
+    with torch.no_grad():
+        baseline = evaluate(model, test.loader(1000))
+    points = []
+    for k, bits in itertools.product(templates, ab_bits):
+        t0 = time.perf_counter()
+        settings = PackSettings(templates=k, seed=seed, finetune_epochs=epochs, finetune_lr=lr,
+                                data="fashion-mnist" if epochs > 0 else None, ab_bits=0 if bits == 16 else bits,
+                                weights_dtype="fp16" if bits == 16 else "int8")
+        res = pack_model(model, torch.zeros(1, *x.shape[1:]), settings, source="default", show_progress=show_progress)
+        rep = storage_report(res.blob)
+        acc = float((CRuntime(res.blob).run(x).argmax(1) == y).mean())
+        points.append({"templates": k, "ab_bits": bits, "sparsity": 0.0, "weights_dtype": settings.weights_dtype,
+                       "bytes": len(res.blob), "conv_bytes": rep.conv_packed_bytes,
+                       "conv_compression_vs_fp32": rep.conv_compression_vs_fp32, "accuracy": acc,
+                       "baseline_accuracy": baseline, "delta_pt": 100 * (acc - baseline),
+                       "seconds": round(time.perf_counter() - t0, 1)})
+    for p in points:
+        p["pareto"] = not any(o["bytes"] <= p["bytes"] and o["accuracy"] >= p["accuracy"]
+                              and (o["bytes"] < p["bytes"] or o["accuracy"] > p["accuracy"]) for o in points)
+    return {"baseline_accuracy": baseline, "test_images": len(x), "finetune_epochs": epochs, "finetune_lr": lr,
+            "seed": seed, "points": points, "best": _best(points)}
+
+
+def _best(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """The smallest blob and the highest conv compression within 0.5 and 1 pt of the default model."""
+    out: dict[str, Any] = {}
+    for limit in (0.5, 1.0):
+        ok = [p for p in points if p["delta_pt"] >= -limit]
+        out[f"smallest_within_{limit}pt"] = min(ok, key=lambda p: p["bytes"]) if ok else None
+        out[f"max_conv_compression_within_{limit}pt"] = max(ok, key=lambda p: p["conv_compression_vs_fp32"]) if ok else None
+    return out
+
+
+def _label(p: dict[str, Any]) -> str:
+    return f"K={p['templates']} a/b {'fp16' if p['ab_bits'] == 16 else str(p['ab_bits']) + '-bit'}"
+
+
+def format_result(res: dict[str, Any]) -> str:
+    out = [f"default model {100 * res['baseline_accuracy']:.2f}% on {res['test_images']:,} test images (C runtime "
+           f"accuracy per point; fine-tuned {res['finetune_epochs']:g} epoch, lr {res['finetune_lr']:g})", "",
+           "| K | a/b | other weights | bytes | conv ×fp32 | accuracy | Δ pt | Pareto |",
+           "|---:|---|---|---:|---:|---:|---:|:---:|"]
+    for p in res["points"]:
+        ab = "fp16" if p["ab_bits"] == 16 else f"int{p['ab_bits']}"
+        out.append(f"| {p['templates']} | {ab} | {p['weights_dtype']} | {p['bytes']:,} | "
+                   f"{p['conv_compression_vs_fp32']:.2f} | {100 * p['accuracy']:.2f} | {p['delta_pt']:+.2f} | "
+                   f"{'◆' if p['pareto'] else ''} |")
+    out.append("")
+    for key, p in res["best"].items():
+        if p is not None:
+            out.append(f"{key.replace('_', ' ')}: {_label(p)}, {p['bytes']:,} bytes, conv "
+                       f"{p['conv_compression_vs_fp32']:.2f}x, {p['delta_pt']:+.2f} pt")
+    return "\n".join(out)
+
+
+def plot(res: dict[str, Any]) -> bytes:
+    """PNG: blob bytes vs accuracy, one marker per point, the Pareto front joined."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for p in res["points"]:
+        ax.scatter(p["bytes"], 100 * p["accuracy"], color="C0" if p["pareto"] else "C7", zorder=3)
+        ax.annotate(_label(p), (p["bytes"], 100 * p["accuracy"]), textcoords="offset points", xytext=(4, 4),
+                    fontsize=7)
+    front = sorted((p for p in res["points"] if p["pareto"]), key=lambda p: p["bytes"])
+    ax.plot([p["bytes"] for p in front], [100 * p["accuracy"] for p in front], "--", color="C2", label="Pareto front")
+    ax.axhline(100 * res["baseline_accuracy"], color="C3", lw=0.8, label="default model (fp32)")
+    ax.axhline(100 * res["baseline_accuracy"] - 0.5, color="C3", lw=0.8, ls=":", label="-0.5 pt")
+    ax.set_xlabel("blob bytes on flash")
+    ax.set_ylabel(f"top-1 accuracy, C runtime, {res['test_images']:,} images (%)")
+    ax.set_title("linrep-edge: K x a/b bits on the default ResNet-8")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    plt.close(fig)
+    return buf.getvalue()
