@@ -44,6 +44,21 @@ def unpack_indices(data: bytes, count: int, width: int) -> np.ndarray:
     return (bits.reshape(count, width).astype(np.int64) << np.arange(width)).sum(1)
 
 
+def pack_signed(values: np.ndarray, width: int) -> bytes:
+    """Signed integers in [-2^(width-1), 2^(width-1)) as `width`-bit two's complement, same bit stream.
+    Worked example (docs/FORMAT.md): width 4, [-3, 5, 7, -8] → b"\x5d\x87"."""
+    v = np.asarray(values, dtype=np.int64).reshape(-1)
+    if v.size and (v.min() < -(1 << (width - 1)) or v.max() >= 1 << (width - 1)):
+        raise LinRepError(f"value out of range for {width}-bit signed packing: min {v.min()}, max {v.max()}")
+    return pack_indices(v & ((1 << width) - 1), width)
+
+
+def unpack_signed(data: bytes, count: int, width: int) -> np.ndarray:
+    """Inverse of pack_signed."""
+    raw = unpack_indices(data, count, width)
+    return np.where(raw >= 1 << (width - 1), raw - (1 << width), raw)
+
+
 def fp16_bits(values: np.ndarray) -> np.ndarray:
     """IEEE binary16 bit patterns (uint16) of `values`, round to nearest even (beyond ±65504: ±inf)."""
     with np.errstate(over="ignore"):

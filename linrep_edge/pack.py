@@ -18,7 +18,7 @@ import flatbuffers
 import numpy as np
 
 from . import __version__
-from .bitpack import check_fp16_range, fp16_bits, pack_indices
+from .bitpack import check_fp16_range, fp16_bits, pack_indices, pack_signed
 from .compress import index_bits as default_index_bits
 from .errors import LinRepError
 from .fb import Codebook as FbCodebook
@@ -146,7 +146,7 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = 
                 if lr.a_q is None or lr.b_q is None or lr.a_scale is None or lr.b_scale is None:
                     raise LinRepError(f"op {op.name!r}: integer a/b without their integers and scales")
                 pairs = np.stack([lr.a_q.reshape(-1), lr.b_q.reshape(-1)], 1).reshape(-1)
-                abq = b.CreateByteVector(pack_indices(pairs & ((1 << lr.ab_bits) - 1), lr.ab_bits))
+                abq = b.CreateByteVector(pack_signed(pairs, lr.ab_bits))
                 a_s = _vec(b, lr.a_scale.astype("<f4"))
                 b_s = _vec(b, lr.b_scale.astype("<f4"))
             else:

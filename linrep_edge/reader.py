@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .bitpack import fp16_values, unpack_indices
+from .bitpack import fp16_values, unpack_indices, unpack_signed
 from .errors import LinRepError
 from .fb.Activation import Activation
 from .fb.DType import DType
@@ -119,8 +119,7 @@ def _parse(blob: bytes, check: BlobCheck) -> Blob:
             idx = unpack_indices(o.IndicesAsNumpy().tobytes(), n, width).reshape(op.out_channels, cin)
             bits = o.AbBits()
             if bits:
-                raw = unpack_indices(o.AbQAsNumpy().tobytes(), 2 * n, bits)
-                pairs = np.where(raw >= 1 << (bits - 1), raw - (1 << bits), raw).reshape(op.out_channels, cin, 2)
+                pairs = unpack_signed(o.AbQAsNumpy().tobytes(), 2 * n, bits).reshape(op.out_channels, cin, 2)
                 op.linrep = LinRepWeights(o.Codebook(), idx, pairs[..., 0].astype(np.float32),
                                           pairs[..., 1].astype(np.float32), width, bits)
                 op.linrep.set_quantized(pairs[..., 0], o.AScaleAsNumpy(), pairs[..., 1], o.BScaleAsNumpy())

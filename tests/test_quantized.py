@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from linrep_edge.bitpack import pack_signed, unpack_signed
 from linrep_edge.capture import capture
 from linrep_edge.compress import compress
 from linrep_edge.execute import GraphModel
@@ -34,6 +35,15 @@ def test_quantize_closed_form(bits, per_channel):
     if per_channel:  # each non-zero channel's peak maps to ±qmax exactly
         rows = peak > 0
         assert (q.abs().amax(1)[rows] == qmax(bits)).all()
+
+
+def test_signed_packing_golden_bytes():  # the worked example of docs/FORMAT.md
+    assert pack_signed(np.array([-3, 5, 7, -8]), 4) == bytes.fromhex("5d87")
+    np.testing.assert_array_equal(unpack_signed(bytes.fromhex("5d87"), 4, 4), [-3, 5, 7, -8])
+    rng = np.random.default_rng(0)
+    for width in range(2, 9):
+        v = rng.integers(-(1 << (width - 1)), 1 << (width - 1), 101)
+        np.testing.assert_array_equal(unpack_signed(pack_signed(v, width), v.size, width), v)
 
 
 def test_straight_through_gradient():
