@@ -145,8 +145,10 @@ class _Capture:
 
                 self.g.codebooks.append(Codebook(m.templates.detach().numpy().astype(np.float32),
                                                  self.cb_dtype or m.codebook_dtype))
-            lr = LinRepWeights(cb, m.idx.detach().numpy().astype(np.int64), m.a.detach().double().numpy(),
-                               m.b.detach().double().numpy(), ab_bits=m.ab_bits)
+            a, b = m.masked_ab()
+            mask = None if bool(m.mask.all()) else m.mask.detach().numpy().astype(bool)
+            lr = LinRepWeights(cb, m.idx.detach().numpy().astype(np.int64), a.detach().double().numpy(),
+                               b.detach().double().numpy(), ab_bits=m.ab_bits, mask=mask)
             if m.ab_bits:
                 a_q, a_s, b_q, b_s = (t.detach().numpy() for t in m.quantized_ab())
                 lr.set_quantized(a_q, a_s, b_q, b_s)

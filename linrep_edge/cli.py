@@ -57,7 +57,8 @@ def cmd_pack(args: argparse.Namespace) -> int:
         source = args.model
     settings = PackSettings(args.templates, args.distance, args.scope, args.seed, args.codebook_dtype,
                             args.weights_dtype, args.include, args.exclude, args.finetune_epochs, args.lr, args.data,
-                            args.cap_templates, 0 if args.ab_bits == 16 else args.ab_bits, args.ab_scale)
+                            args.cap_templates, 0 if args.ab_bits == 16 else args.ab_bits, args.ab_scale,
+                            args.prune_sparsity, args.prune_threshold)
     res = pack_model(model, example, settings, source, evaluate_on_test=args.evaluate, show_progress=not args.quiet)
     data = zstd(res.blob) if out.name.endswith(".zst") else res.blob
     write_atomic(out, data)
@@ -162,7 +163,7 @@ def cmd_bench_pareto(args: argparse.Namespace) -> int:
     from .atomic import write_atomic
     from .bench import pareto
 
-    res = pareto.run(args.templates, args.ab_bits, args.epochs, args.lr, args.seed, args.test_images,
+    res = pareto.run(args.templates, args.ab_bits, args.sparsity, args.epochs, args.lr, args.seed, args.test_images,
                      show_progress=not args.quiet)
     if args.plot:
         write_atomic(args.plot, pareto.plot(res))
@@ -310,6 +311,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "channel, fine-tuned with the quantization in the loop (use with --finetune-epochs)")
     p.add_argument("--ab-scale", choices=("channel", "layer"), default="channel",
                    help="integer a/b: quantization scale per output channel (default) or per layer")
+    p.add_argument("--prune-sparsity", type=float, default=0.0, metavar="FRACTION",
+                   help="prune this fraction of each LinRep layer's kernels, smallest ||a*T + b|| first "
+                        "(mask fixed, then a/b fine-tuned); pruned kernels cost one mask bit")
+    p.add_argument("--prune-threshold", type=float, default=0.0, metavar="NORM",
+                   help="prune kernels whose ||a*T + b||_2 is below NORM")
     p.add_argument("--include", action="append", metavar="PATTERN", help="only convs whose name matches (fnmatch)")
     p.add_argument("--exclude", action="append", metavar="PATTERN", help="skip convs whose name matches (fnmatch)")
     p.add_argument("--cap-templates", action="store_true", help="use min(K, kernels) for small codebooks")
@@ -364,13 +370,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench_accuracy)
-    p = bench.add_parser("pareto", help="bytes vs accuracy over K x a/b bits, C runtime accuracy, Pareto front",
+    p = bench.add_parser("pareto", help="bytes vs accuracy over K x a/b bits x pruning, C runtime accuracy, Pareto front",
                          epilog="examples:\n  linrep-edge bench pareto --plot pareto.png\n"
                                 "  linrep-edge bench pareto --templates 16 --ab-bits 16 6 --json",
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--templates", type=int, nargs="+", default=[8, 16])
     p.add_argument("--ab-bits", type=int, nargs="+", choices=(16, 8, 7, 6, 5, 4, 3, 2), default=[16, 8, 6, 4],
                    help="16 = fp16 a/b (other weights fp16); 2..8 = integer a/b (other weights int8)")
+    p.add_argument("--sparsity", type=float, nargs="+", default=[0.0, 0.3],
+                   help="fractions of each LinRep layer's kernels pruned (default 0 0.3)")
     p.add_argument("--epochs", type=float, default=1.0)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)

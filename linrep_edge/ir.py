@@ -55,6 +55,7 @@ class LinRepWeights:
     b_q: np.ndarray | None = None
     a_scale: np.ndarray | None = None  # (Cout,) float32
     b_scale: np.ndarray | None = None
+    mask: np.ndarray | None = None  # (Cout, Cin/groups) bool, False = pruned (a = b = 0, no index); None: all kept
 
     def set_quantized(self, a_q: np.ndarray, a_scale: np.ndarray, b_q: np.ndarray, b_scale: np.ndarray) -> None:
         """Store integer a/b; a and b become the values the runtime computes, q * scale in fp32."""

@@ -53,8 +53,8 @@ def _dtype(name: str) -> int:
 
 
 def format_version_needed(g: Graph) -> int:
-    """1 unless the graph uses a version-2 feature (integer a/b, int8 weights)."""
-    v2 = any((op.linrep is not None and op.linrep.ab_bits) or
+    """1 unless the graph uses a version-2 feature (integer a/b, int8 weights, pruned kernels)."""
+    v2 = any((op.linrep is not None and (op.linrep.ab_bits or op.linrep.mask is not None)) or
              (op.weight >= 0 and g.constants[op.weight].dtype == "int8") for op in g.ops)
     return 2 if v2 else 1
 
@@ -137,28 +137,33 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = 
                                   "int8 weights)")
             dtype = dtype if op.weight >= 0 else bias_dtype
             b32, b16 = _values(b, g.constants[op.bias].values, bias_dtype, f"op {op.name!r} bias")
-        idx = ab = abq = a_s = b_s = 0
+        idx = ab = abq = a_s = b_s = mask = 0
         if op.linrep is not None:
             lr = op.linrep
             width = lr.index_bits or default_index_bits(g.codebooks[lr.codebook].size)
-            idx = b.CreateByteVector(pack_indices(lr.idx, width))
+            keep: Any = slice(None)  # every kernel, or those the mask keeps
+            if lr.mask is not None:  # pruned kernels: a mask bit each, no index, no a/b
+                keep = lr.mask.reshape(-1).astype(bool)
+                mask = b.CreateByteVector(pack_indices(keep.astype(np.int64), 1))
+            idx = b.CreateByteVector(pack_indices(lr.idx.reshape(-1)[keep], width))
             if lr.ab_bits:
                 if lr.a_q is None or lr.b_q is None or lr.a_scale is None or lr.b_scale is None:
                     raise LinRepError(f"op {op.name!r}: integer a/b without their integers and scales")
-                pairs = np.stack([lr.a_q.reshape(-1), lr.b_q.reshape(-1)], 1).reshape(-1)
+                pairs = np.stack([lr.a_q.reshape(-1)[keep], lr.b_q.reshape(-1)[keep]], 1).reshape(-1)
                 abq = b.CreateByteVector(pack_signed(pairs, lr.ab_bits))
                 a_s = _vec(b, lr.a_scale.astype("<f4"))
                 b_s = _vec(b, lr.b_scale.astype("<f4"))
             else:
                 check_fp16_range(lr.a, f"op {op.name!r} a")
                 check_fp16_range(lr.b, f"op {op.name!r} b")
-                ab = _vec(b, np.stack([fp16_bits(lr.a).reshape(-1), fp16_bits(lr.b).reshape(-1)], 1))
+                ab = _vec(b, np.stack([fp16_bits(lr.a).reshape(-1)[keep], fp16_bits(lr.b).reshape(-1)[keep]], 1))
         FbOp.Start(b)
         # 4-byte fields first, then 2-, then 1-byte: the builder packs them without padding
         for add, off in ((FbOp.AddInputs, inputs), (FbOp.AddWeightF32, w32), (FbOp.AddWeightF16, w16),
                          (FbOp.AddBiasF32, b32), (FbOp.AddBiasF16, b16), (FbOp.AddIndices, idx),
                          (FbOp.AddAb, ab), (FbOp.AddName, name), (FbOp.AddAbQ, abq), (FbOp.AddAScale, a_s),
-                         (FbOp.AddBScale, b_s), (FbOp.AddWeightI8, w8), (FbOp.AddWeightScale, ws)):
+                         (FbOp.AddBScale, b_s), (FbOp.AddWeightI8, w8), (FbOp.AddWeightScale, ws),
+                         (FbOp.AddKernelMask, mask)):
             if off:
                 add(b, off)
         if op.linrep is not None:

@@ -19,7 +19,7 @@ from .data import load_dataset
 from .errors import LinRepError
 from .finetune import evaluate, finetune
 from .ir import Graph
-from .modules import LinRepConv2d
+from .modules import LinRepConv2d, prune
 from .quantize import check_bits, quantize_int8_weights
 from .pack import pack_graph
 
@@ -43,6 +43,8 @@ class PackSettings:
     cap_templates: bool = False
     ab_bits: int = 0  # 0: fp16 a/b; 2..8: integers, fine-tuned with the quantization in the loop
     ab_scale: str = "channel"  # integer a/b: one scale per output channel, or per layer
+    prune_sparsity: float = 0.0  # fraction of each LinRep layer's kernels pruned (smallest ‖a·T + b‖ first)
+    prune_threshold: float = 0.0  # prune kernels with ‖a·T + b‖₂ below this
 
     def metadata(self) -> dict[str, Any]:
         """How the blob was made: the settings that differ from the defaults, and always K and the seed."""
@@ -50,7 +52,7 @@ class PackSettings:
         for key, default in (("distance", "signfree"), ("scope", "global"), ("codebook_dtype", "fp16"),
                              ("weights_dtype", "fp16"), ("include", None), ("exclude", None), ("data", None),
                              ("finetune_epochs", 0.0), ("cap_templates", False), ("ab_bits", 0),
-                             ("ab_scale", "channel")):
+                             ("ab_scale", "channel"), ("prune_sparsity", 0.0), ("prune_threshold", 0.0)):
             value = getattr(self, key)
             if value != default:
                 meta[key] = list(value) if isinstance(value, (list, tuple)) else value
@@ -115,6 +117,8 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
         for m in cmodel.modules():
             if isinstance(m, LinRepConv2d):
                 m.set_ab_bits(settings.ab_bits, per_channel=settings.ab_scale == "channel")
+    if settings.prune_sparsity or settings.prune_threshold:
+        prune(cmodel, settings.prune_sparsity, settings.prune_threshold)  # masks fixed before fine-tuning
     if settings.data:
         train, _, test = finetune_split(settings.data, settings.seed)
         if evaluate_on_test:

@@ -116,16 +116,30 @@ def _parse(blob: bytes, check: BlobCheck) -> Blob:
             cin = x_shape[0] // op.groups
             n = op.out_channels * cin
             width = o.IndexBits()
-            idx = unpack_indices(o.IndicesAsNumpy().tobytes(), n, width).reshape(op.out_channels, cin)
+            keep = np.ones(n, bool)
+            if o.KernelMaskLength():
+                keep = unpack_indices(o.KernelMaskAsNumpy().tobytes(), n, 1).astype(bool)
+            kept = int(keep.sum())
+
+            def full(values: np.ndarray, dtype: type) -> np.ndarray:
+                """(Cout, Cin/groups) array: the kept kernels' values in order, zero for pruned ones."""
+                out = np.zeros(n, dtype)
+                out[keep] = values
+                return out.reshape(op.out_channels, cin)
+
+            idx = full(unpack_indices(o.IndicesAsNumpy().tobytes(), kept, width), np.int64)
+            mask = None if not o.KernelMaskLength() else keep.reshape(op.out_channels, cin)
             bits = o.AbBits()
             if bits:
-                pairs = unpack_signed(o.AbQAsNumpy().tobytes(), 2 * n, bits).reshape(op.out_channels, cin, 2)
-                op.linrep = LinRepWeights(o.Codebook(), idx, pairs[..., 0].astype(np.float32),
-                                          pairs[..., 1].astype(np.float32), width, bits)
-                op.linrep.set_quantized(pairs[..., 0], o.AScaleAsNumpy(), pairs[..., 1], o.BScaleAsNumpy())
+                pairs = unpack_signed(o.AbQAsNumpy().tobytes(), 2 * kept, bits).reshape(kept, 2)
+                a_q, b_q = full(pairs[:, 0], np.int64), full(pairs[:, 1], np.int64)
+                op.linrep = LinRepWeights(o.Codebook(), idx, a_q.astype(np.float32), b_q.astype(np.float32), width,
+                                          bits, mask=mask)
+                op.linrep.set_quantized(a_q, o.AScaleAsNumpy(), b_q, o.BScaleAsNumpy())
             else:
-                ab = fp16_values(o.AbAsNumpy()).reshape(op.out_channels, cin, 2)
-                op.linrep = LinRepWeights(o.Codebook(), idx, ab[..., 0].copy(), ab[..., 1].copy(), width)
+                ab = fp16_values(o.AbAsNumpy()).reshape(kept, 2)
+                op.linrep = LinRepWeights(o.Codebook(), idx, full(ab[:, 0], np.float32), full(ab[:, 1], np.float32),
+                                          width, mask=mask)
         ops.append(op)
     meta_raw = m.Metadata()
     metadata = _metadata(meta_raw) if meta_raw else {}

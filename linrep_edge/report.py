@@ -22,7 +22,7 @@ from .fb.Model import Model as FbModel
 from .reader import Blob, parse
 from .transport import zstd
 
-SECTIONS = ("codebooks", "indices", "a", "b", "ab_scales", "other_tensors", "overhead")
+SECTIONS = ("codebooks", "indices", "a", "b", "ab_scales", "kernel_mask", "other_tensors", "overhead")
 
 
 @dataclass
@@ -43,11 +43,13 @@ class LayerRow:
     templates: int = 0
     ab_bits: int = 16  # 16: fp16 a/b; 2..8: integers
     ab_scale_bytes: int = 0  # integer a/b: the per-output-channel fp32 scales
+    mask_bytes: int = 0  # pruned kernels: one bit per kernel
+    sparsity: float = 0.0  # fraction of the layer's kernels pruned
 
     @property
     def packed_bytes(self) -> float:
-        return (self.indices_bytes + self.a_bytes + self.b_bytes + self.ab_scale_bytes + self.codebook_share_bytes
-                + self.other_bytes)
+        return (self.indices_bytes + self.a_bytes + self.b_bytes + self.ab_scale_bytes + self.mask_bytes
+                + self.codebook_share_bytes + self.other_bytes)
 
 
 @dataclass
@@ -148,11 +150,16 @@ def storage_report(blob: bytes, where: str = "blob", parsed: Blob | None = None)
             sec["a"] += row.a_bytes
             sec["b"] += row.b_bytes
             sec["ab_scales"] += row.ab_scale_bytes
+            row.mask_bytes = fo.KernelMaskLength()
+            if op.linrep.mask is not None:
+                row.sparsity = 1.0 - float(op.linrep.mask.mean())
+            sec["kernel_mask"] += row.mask_bytes
             rep.conv_fp32_bytes += 4 * n
         rep.fp32_bytes += row.fp32_bytes
         rep.int8_bytes += row.int8_bytes
         rep.layers.append(row)
-    rep.conv_packed_bytes = sec["indices"] + sec["a"] + sec["b"] + sec["ab_scales"] + sec["codebooks"]
+    rep.conv_packed_bytes = (sec["indices"] + sec["a"] + sec["b"] + sec["ab_scales"] + sec["kernel_mask"]
+                             + sec["codebooks"])
     sec["overhead"] = len(blob) - sum(v for k, v in sec.items() if k != "overhead")
     return rep
 
@@ -201,7 +208,8 @@ def plot_report(rep: Report, path: str) -> bytes:
     ax.bar(x, [r.int8_bytes for r in rep.layers], 0.28, label="int8 (TFLite scheme)", color="#888888")
     bottom = np.zeros(len(names))
     parts = [("indices", "indices_bytes", "#1f77b4"), ("a", "a_bytes", "#ff7f0e"), ("b", "b_bytes", "#2ca02c"),
-             ("a/b scales", "ab_scale_bytes", "#e377c2"), ("codebook share", "codebook_share_bytes", "#9467bd"), ("other tensors", "other_bytes", "#8c564b")]
+             ("a/b scales", "ab_scale_bytes", "#e377c2"), ("kernel mask", "mask_bytes", "#bcbd22"),
+             ("codebook share", "codebook_share_bytes", "#9467bd"), ("other tensors", "other_bytes", "#8c564b")]
     for label, attr, color in parts:
         vals = np.array([getattr(r, attr) for r in rep.layers], dtype=float)
         ax.bar(x + 0.3, vals, 0.28, bottom=bottom, label=f"packed: {label}", color=color)

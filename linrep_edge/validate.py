@@ -132,7 +132,8 @@ _OP: Fields = [(slot, kind, None) for slot, kind in [
     (S.OP_NAME, K_STRING), (S.OP_DTYPE, K_U8), (S.OP_WEIGHT_F32, K_VEC4), (S.OP_WEIGHT_F16, K_VEC2),
     (S.OP_BIAS_F16, K_VEC2), (S.OP_GROUPS, K_4), (S.OP_DILATION_H, K_2), (S.OP_DILATION_W, K_2),
     (S.OP_COUNT_INCLUDE_PAD, K_U8), (S.OP_ALPHA, K_4), (S.OP_AB_BITS, K_U8), (S.OP_AB_Q, K_VEC1),
-    (S.OP_A_SCALE, K_VEC4), (S.OP_B_SCALE, K_VEC4), (S.OP_WEIGHT_I8, K_VEC1), (S.OP_WEIGHT_SCALE, K_VEC4)]]
+    (S.OP_A_SCALE, K_VEC4), (S.OP_B_SCALE, K_VEC4), (S.OP_WEIGHT_I8, K_VEC1), (S.OP_WEIGHT_SCALE, K_VEC4),
+    (S.OP_KERNEL_MASK, K_VEC1)]]
 _MODEL: Fields = [(S.MODEL_CRC32, K_4, None), (S.MODEL_FORMAT_VERSION, K_4, None),
                   (S.MODEL_PRODUCER, K_STRING, None), (S.MODEL_TENSORS, K_VEC_SHAPE, None),
                   (S.MODEL_OUTPUT, K_4, None), (S.MODEL_OPS, K_VEC_TABLE, _OP),
@@ -270,7 +271,7 @@ class _Model:
                    r.vec(t, S.OP_WEIGHT_F32), r.vec(t, S.OP_WEIGHT_F16), r.vec(t, S.OP_BIAS_F32),
                    r.vec(t, S.OP_BIAS_F16), r.vec(t, S.OP_WEIGHT_I8), r.vec(t, S.OP_WEIGHT_SCALE), t,
                    any(r.field(t, f) for f in (S.OP_INDICES, S.OP_AB, S.OP_AB_Q, S.OP_A_SCALE, S.OP_B_SCALE,
-                                               S.OP_AB_BITS)))
+                                               S.OP_AB_BITS, S.OP_KERNEL_MASK)))
 
     def codebook(self, i: int) -> tuple[int, int, int, int, tuple[int, int], tuple[int, int]]:
         """(kh, kw, K, dtype, f32 vector, f16 vector)."""
@@ -348,6 +349,7 @@ def _check_linrep(m: _Model, op: _Op, cin_g: int) -> int:
     abq_pos, n_abq = r.vec(t, S.OP_AB_Q)
     as_pos, n_as = r.vec(t, S.OP_A_SCALE)
     bs_pos, n_bs = r.vec(t, S.OP_B_SCALE)
+    mask_pos, n_mask = r.vec(t, S.OP_KERNEL_MASK)
     if not 0 <= cb_id < m.n_codebooks:
         raise InvalidBlob("LR_ERR_BAD_CODEBOOK", f"codebook {cb_id} does not exist ({m.n_codebooks} stored)", op.index)
     kh, kw, k, *_ = m.codebook(cb_id)
@@ -359,6 +361,12 @@ def _check_linrep(m: _Model, op: _Op, cin_g: int) -> int:
     n = op.out_ch * cin_g
     if n > MAX_NUMEL:
         raise InvalidBlob("LR_ERR_OVERFLOW", f"{n} kernels", op.index)
+    if mask_pos:  # pruned kernels: indices and a/b of the kept ones only
+        mask = r.b[mask_pos:mask_pos + n_mask]
+        if n_mask != (n + 7) // 8 or (n % 8 and mask[-1] >> (n % 8)):
+            raise InvalidBlob("LR_ERR_BAD_CONSTANT", f"kernel mask of {n_mask} bytes for {n} kernels (or a bit set "
+                              "past the last kernel)", op.index)
+        n = int(np.unpackbits(np.frombuffer(mask, np.uint8)).sum())
     if n_idx != (n * bits + 7) // 8:
         raise InvalidBlob("LR_ERR_INDEX_WIDTH", f"{n_idx} index bytes, {n} x {bits} bits need {(n * bits + 7) // 8}",
                           op.index)

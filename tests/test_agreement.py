@@ -106,7 +106,7 @@ GEN = _hostile_cases()
 @pytest.mark.parametrize("name", sorted(GEN.hostile()))
 def test_hostile_blob_refused_with_the_c_status(crt, name):
     graph, status = GEN.hostile()[name]
-    blob = pack_graph(graph, strict=False)
+    blob = GEN.hostile_bytes(name, graph)
     with pytest.raises(InvalidBlob) as info:
         check_blob(blob, max_tensors=MAX_TENSORS)
     assert info.value.status == status

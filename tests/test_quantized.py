@@ -1,6 +1,7 @@
-"""Integer a/b and int8 weights (format version 2): the quantizer against closed forms, the straight-through
-gradient, quantize → pack → read → C runtime bit for bit on the integers and within 1e-5 on outputs,
-every option round-tripping, the storage report adding up, version-1 blobs unchanged.
+"""Format version 2 features: integer a/b, int8 weights, pruned kernels. The quantizer against closed
+forms, the straight-through gradient, quantize → pack → read → C runtime bit for bit on the integers and
+within 1e-5 on outputs, a pruned kernel contributing exactly nothing, every option round-tripping, the
+storage report adding up, version-1 blobs unchanged.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from linrep_edge.bitpack import pack_signed, unpack_signed
 from linrep_edge.capture import capture
 from linrep_edge.compress import compress
 from linrep_edge.execute import GraphModel
-from linrep_edge.modules import LinRepConv2d
+from linrep_edge.ir import Codebook, Graph, LinRepWeights, Op
+from linrep_edge.modules import LinRepConv2d, prune
 from linrep_edge.pack import pack_graph
 from linrep_edge.pipeline import PackSettings, pack_model, set_storage
 from linrep_edge.quantize import fake_quantize, qmax, quantize, quantize_int8_weights
@@ -123,20 +125,24 @@ def test_int8_weights_dequantized_as_the_reference(crt):
 
 @pytest.mark.parametrize("bits", [0, 8, 5, 2])
 @pytest.mark.parametrize("weights", ["fp32", "fp16", "int8"])
-def test_every_option_round_trips(bits, weights):
+@pytest.mark.parametrize("sparsity", [0.0, 0.45])
+def test_every_option_round_trips(bits, weights, sparsity):
     cm, _ = compress(_net(), templates=4, seed=0, show_progress=False)
     for m in cm.modules():
         if isinstance(m, LinRepConv2d):
             m.set_ab_bits(bits, per_channel=bits != 5)
+    if sparsity:
+        prune(cm, sparsity)
     g = capture(cm, torch.zeros(1, 3, 10, 10))
     set_storage(g, weights)
     blob = pack_graph(g)
     again = pack_graph(parse(blob).graph)
     assert again == blob  # read back, written again: the same bytes
-    assert parse(blob).format_version == (2 if bits or weights == "int8" else 1)
+    assert parse(blob).format_version == (2 if bits or weights == "int8" or sparsity else 1)
     rep = storage_report(blob)
     assert sum(rep.sections.values()) == len(blob)
     assert (rep.sections["ab_scales"] > 0) == bool(bits)
+    assert (rep.sections["kernel_mask"] > 0) == bool(sparsity)
 
 
 def test_pipeline_fine_tunes_with_quantization_in_the_loop(digits, crt):
@@ -159,3 +165,66 @@ def test_version_1_blobs_unchanged(small_resnet):
     cm, _ = compress(small_resnet, templates=8, seed=0, show_progress=False)
     blob = pack_graph(capture(cm, torch.zeros(1, 1, 28, 28)))
     assert parse(blob).format_version == 1  # nothing of version 2 used: older runtimes read it
+
+
+def test_prune_selects_the_smallest_kernels_and_keeps_the_mask():
+    cm, _ = compress(_net(), templates=4, seed=0, show_progress=False)
+    layers = [m for m in cm.modules() if isinstance(m, LinRepConv2d)]
+    norms = [m.kernel_norms().flatten() for m in layers]
+    reached = prune(cm, sparsity=0.25)
+    for m, nrm in zip(layers, norms):
+        n_prune = int(0.25 * nrm.numel())
+        pruned = ~m.mask.flatten()
+        assert int(pruned.sum()) == n_prune
+        assert float(nrm[pruned].max()) <= float(nrm[~pruned].min())  # the smallest contributions go
+    assert all(abs(v - int(0.25 * n.numel()) / n.numel()) < 1e-9 for v, n in zip(reached.values(), norms))
+    threshold = float(torch.cat(norms).median())
+    cm2, _ = compress(_net(), templates=4, seed=0, show_progress=False)
+    prune(cm2, threshold=threshold)
+    for m, nrm in zip([m for m in cm2.modules() if isinstance(m, LinRepConv2d)], norms):
+        assert torch.equal(~m.mask.flatten(), nrm < threshold)
+    # fine-tuning cannot revive a pruned kernel: its a and b get no gradient
+    m = layers[0]
+    cm(torch.randn(2, 3, 10, 10)).sum().backward()
+    assert (m.a.grad[~m.mask] == 0).all() and (m.b.grad[~m.mask] == 0).all()
+    w = m.weight()
+    assert (w[~m.mask] == 0).all()
+
+
+@pytest.mark.parametrize("bits", [0, 4])
+def test_pruned_kernel_contributes_exactly_nothing(crt, bits):
+    rng = np.random.default_rng(0)
+    g = Graph(tensors=[], input=-1, output=-1, ops=[])
+    g.input = g.add_tensor((3, 6, 6))
+    g.output = g.add_tensor((2, 6, 6))
+    g.codebooks.append(Codebook(rng.standard_normal((4, 3, 3)).astype(np.float32), "fp32"))
+    shape = (2, 3)
+    lr = LinRepWeights(0, rng.integers(0, 4, shape), rng.standard_normal(shape).astype(np.float32) + 2,
+                       rng.standard_normal(shape).astype(np.float32), ab_bits=bits)
+    if bits:
+        lr.set_quantized(rng.integers(-7, 8, shape), np.full(2, 0.5, np.float32), rng.integers(-7, 8, shape),
+                         np.full(2, 0.25, np.float32))
+    else:
+        lr.a, lr.b = lr.a.astype(np.float16).astype(np.float32), lr.b.astype(np.float16).astype(np.float32)
+    lr.mask = np.array([[True, False, True], [False, False, True]])
+    lr.a[~lr.mask] = 0
+    lr.b[~lr.mask] = 0
+    if bits:
+        lr.a_q[~lr.mask] = 0
+        lr.b_q[~lr.mask] = 0
+    bias = g.add_constant(np.array([0.5, -1.25], np.float32))
+    g.ops.append(Op("LINREP_CONV2D", "conv", [g.input], g.output, kernel=(3, 3), pads=(1, 1, 1, 1), out_channels=2,
+                    linrep=lr, bias=bias))
+    blob = pack_graph(g)
+    rt = crt(blob)
+    x = np.zeros((1, 3, 6, 6), np.float32)
+    x[0, 1] = rng.standard_normal((6, 6)) * 1e3  # only input channel 1, pruned for both outputs
+    np.testing.assert_array_equal(rt.run(x)[0], np.broadcast_to(np.array([0.5, -1.25], np.float32)[:, None, None],
+                                                                 (2, 6, 6)))
+    x = rng.standard_normal((4, 3, 6, 6)).astype(np.float32)
+    with torch.no_grad():
+        ref = GraphModel(parse(blob).graph)(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(rt.run(x), ref, rtol=1e-5, atol=1e-5 * float(np.abs(ref).max()))
+    back = parse(blob).graph.ops[0].linrep
+    np.testing.assert_array_equal(back.mask, lr.mask)
+    np.testing.assert_array_equal(back.idx[lr.mask], lr.idx[lr.mask])

@@ -1,10 +1,11 @@
-"""`linrep-edge bench pareto`: bytes vs accuracy over K x a/b bits (x sparsity), on the default model.
+"""`linrep-edge bench pareto`: bytes vs accuracy over K x a/b bits x sparsity, on the default model.
 
 Every point is packed by the same pipeline as `linrep-edge pack` (compress, fine-tune a and b for the
 given epochs with the a/b quantization in the loop, capture, pack) and its accuracy is measured by the C
 runtime on the test set; integer a/b points store the layers LinRep does not cover as int8, fp16 points
-as fp16. Non-dominated points (no other point is both smaller and at least as accurate) are marked.
-Pruning is not implemented yet: every point has sparsity 0.
+as fp16. Sparsity s prunes that fraction of each LinRep layer's kernels (smallest ‖a·T + b‖ first)
+before fine-tuning. Non-dominated points (no other point is both smaller and at least as accurate)
+are marked.
 """
 
 from __future__ import annotations
@@ -24,25 +25,26 @@ from ..runtime import CRuntime
 
 DEFAULT_TEMPLATES = (8, 16)
 DEFAULT_AB_BITS = (16, 8, 6, 4)
+DEFAULT_SPARSITY = (0.0, 0.3)
 
 
-def run(templates: list[int], ab_bits: list[int], epochs: float = 1.0, lr: float = 1e-3, seed: int = 0,
-        test_limit: int | None = None, show_progress: bool = True) -> dict[str, Any]:
+def run(templates: list[int], ab_bits: list[int], sparsities: list[float] = [0.0], epochs: float = 1.0,  # noqa: B006
+        lr: float = 1e-3, seed: int = 0, test_limit: int | None = None, show_progress: bool = True) -> dict[str, Any]:
     model = load_default_model().eval()
     test = load_fashion_mnist().test.take(test_limit)
     x, y = test.x.numpy(), test.y.numpy()
     with torch.no_grad():
         baseline = evaluate(model, test.loader(1000))
     points = []
-    for k, bits in itertools.product(templates, ab_bits):
+    for k, bits, sparsity in itertools.product(templates, ab_bits, sparsities):
         t0 = time.perf_counter()
         settings = PackSettings(templates=k, seed=seed, finetune_epochs=epochs, finetune_lr=lr,
                                 data="fashion-mnist" if epochs > 0 else None, ab_bits=0 if bits == 16 else bits,
-                                weights_dtype="fp16" if bits == 16 else "int8")
+                                weights_dtype="fp16" if bits == 16 else "int8", prune_sparsity=sparsity)
         res = pack_model(model, torch.zeros(1, *x.shape[1:]), settings, source="default", show_progress=show_progress)
         rep = storage_report(res.blob)
         acc = float((CRuntime(res.blob).run(x).argmax(1) == y).mean())
-        points.append({"templates": k, "ab_bits": bits, "sparsity": 0.0, "weights_dtype": settings.weights_dtype,
+        points.append({"templates": k, "ab_bits": bits, "sparsity": sparsity, "weights_dtype": settings.weights_dtype,
                        "bytes": len(res.blob), "conv_bytes": rep.conv_packed_bytes,
                        "conv_compression_vs_fp32": rep.conv_compression_vs_fp32, "accuracy": acc,
                        "baseline_accuracy": baseline, "delta_pt": 100 * (acc - baseline),
@@ -65,17 +67,18 @@ def _best(points: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _label(p: dict[str, Any]) -> str:
-    return f"K={p['templates']} a/b {'fp16' if p['ab_bits'] == 16 else str(p['ab_bits']) + '-bit'}"
+    pruned = f" {100 * p['sparsity']:.0f}% pruned" if p["sparsity"] else ""
+    return f"K={p['templates']} a/b {'fp16' if p['ab_bits'] == 16 else str(p['ab_bits']) + '-bit'}{pruned}"
 
 
 def format_result(res: dict[str, Any]) -> str:
     out = [f"default model {100 * res['baseline_accuracy']:.2f}% on {res['test_images']:,} test images (C runtime "
            f"accuracy per point; fine-tuned {res['finetune_epochs']:g} epoch, lr {res['finetune_lr']:g})", "",
-           "| K | a/b | other weights | bytes | conv ×fp32 | accuracy | Δ pt | Pareto |",
-           "|---:|---|---|---:|---:|---:|---:|:---:|"]
+           "| K | a/b | pruned | other weights | bytes | conv ×fp32 | accuracy | Δ pt | Pareto |",
+           "|---:|---|---:|---|---:|---:|---:|---:|:---:|"]
     for p in res["points"]:
         ab = "fp16" if p["ab_bits"] == 16 else f"int{p['ab_bits']}"
-        out.append(f"| {p['templates']} | {ab} | {p['weights_dtype']} | {p['bytes']:,} | "
+        out.append(f"| {p['templates']} | {ab} | {100 * p['sparsity']:.0f} % | {p['weights_dtype']} | {p['bytes']:,} | "
                    f"{p['conv_compression_vs_fp32']:.2f} | {100 * p['accuracy']:.2f} | {p['delta_pt']:+.2f} | "
                    f"{'◆' if p['pareto'] else ''} |")
     out.append("")
@@ -106,7 +109,7 @@ def plot(res: dict[str, Any]) -> bytes:
     ax.axhline(100 * res["baseline_accuracy"] - 0.5, color="C3", lw=0.8, ls=":", label="-0.5 pt")
     ax.set_xlabel("blob bytes on flash")
     ax.set_ylabel(f"top-1 accuracy, C runtime, {res['test_images']:,} images (%)")
-    ax.set_title("linrep-edge: K x a/b bits on the default ResNet-8")
+    ax.set_title("linrep-edge: K x a/b bits x pruning on the default ResNet-8")
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()

@@ -49,7 +49,8 @@ static void row_madd(float *restrict y, const float *restrict x, int32_t n, int3
     }
 }
 
-void lr_conv2d_channel(const lr_geom *g, const float *x, lr_weights w, float bias, float *y)
+void lr_conv2d_channel(const lr_geom *g, const float *x, lr_weights w, float bias, float *y,
+                       const unsigned char *mask, uint32_t mask_first)
 {
     const int32_t plane = g->h * g->w, n_out = g->oh * g->ow;
     int32_t i, ky, kx, oy, j;
@@ -58,6 +59,9 @@ void lr_conv2d_channel(const lr_geom *g, const float *x, lr_weights w, float bia
     }
     for (i = 0; i < g->c; i++) {
         const float *xc = x + i * plane;
+        if (!lr_kept(mask, mask_first + (uint32_t)i)) {
+            continue; /* a pruned kernel contributes nothing */
+        }
         for (ky = 0; ky < g->kh; ky++) {
             const int32_t off_y = ky * g->dh - g->pt;
             const int32_t oy0 = range_lo(off_y, g->sh), oy1 = range_hi(off_y, g->sh, g->h, g->oh);

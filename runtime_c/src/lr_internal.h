@@ -255,7 +255,14 @@ typedef struct lr_linrep {
     uint32_t abq, n_abq; /* packed a_q b_q pairs */
     uint32_t as, n_as;   /* fp32 a scales, one per output channel */
     uint32_t bs, n_bs;   /* fp32 b scales */
+    uint32_t mask, n_mask; /* kernel mask bytes (0: every kernel kept); then idx and a/b: kept kernels only */
 } lr_linrep;
+
+/* Whether kernel n is kept under a kernel mask (mask == NULL: all kept). */
+static inline int lr_kept(const unsigned char *mask, uint32_t n)
+{
+    return mask == NULL || ((mask[n >> 3] >> (n & 7u)) & 1u) != 0u;
+}
 
 /* a and b of kernel n (output channel o) of a verified LinRep op. */
 static inline void lr_linrep_ab(const unsigned char *blob, const lr_linrep *lr, uint32_t n, uint32_t o, float *a,
@@ -333,7 +340,10 @@ typedef struct lr_weights {
     const unsigned char *le;  /* otherwise */
 } lr_weights;
 
-void lr_conv2d_channel(const lr_geom *g, const float *x, lr_weights w, float bias, float *y);
+/* mask: kernel mask of the layer (NULL: none); input channel i of this output channel is kernel
+ * mask_first + i, skipped when pruned (its kernel slot in w is not read). */
+void lr_conv2d_channel(const lr_geom *g, const float *x, lr_weights w, float bias, float *y,
+                       const unsigned char *mask, uint32_t mask_first);
 void lr_linear(const float *x, uint32_t in, uint32_t out, lr_values w, lr_values scale, uint32_t n_scale,
                lr_values bias, float *y);
 void lr_max_pool2d(const lr_geom *g, const float *x, float *y);

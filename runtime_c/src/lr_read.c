@@ -51,7 +51,8 @@ void lr_read_op(const lr_model *m, uint32_t k, lr_op *op)
     op->ws = lr_get_vec(b, t, LR_OP_WEIGHT_SCALE, &op->n_ws);
     op->linrep = (lr_field(b, t, LR_OP_INDICES) != 0u || lr_field(b, t, LR_OP_AB) != 0u ||
                   lr_field(b, t, LR_OP_AB_Q) != 0u || lr_field(b, t, LR_OP_A_SCALE) != 0u ||
-                  lr_field(b, t, LR_OP_B_SCALE) != 0u || lr_field(b, t, LR_OP_AB_BITS) != 0u) ? t : 0u;
+                  lr_field(b, t, LR_OP_B_SCALE) != 0u || lr_field(b, t, LR_OP_AB_BITS) != 0u ||
+                  lr_field(b, t, LR_OP_KERNEL_MASK) != 0u) ? t : 0u;
 }
 
 uint32_t lr_tensor_shape(const lr_model *m, uint32_t id, int32_t dims[LR_MAX_RANK])
@@ -90,6 +91,7 @@ void lr_read_linrep(const lr_model *m, uint32_t table, lr_linrep *lr)
     lr->abq = lr_get_vec(b, table, LR_OP_AB_Q, &lr->n_abq);
     lr->as = lr_get_vec(b, table, LR_OP_A_SCALE, &lr->n_as);
     lr->bs = lr_get_vec(b, table, LR_OP_B_SCALE, &lr->n_bs);
+    lr->mask = lr_get_vec(b, table, LR_OP_KERNEL_MASK, &lr->n_mask);
 }
 
 static lr_values values(const lr_model *m, uint32_t dtype, uint32_t f32, uint32_t f16)

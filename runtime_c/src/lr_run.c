@@ -68,6 +68,8 @@ static void conv(const run_ctx *r, const lr_op *op, const int32_t *in, const int
     lr_linrep lr;
     lr_geom g;
     float *kernels = r->scratch; /* one output channel's kernels (LinRep: after the codebook) */
+    const unsigned char *mask = NULL; /* LinRep kernel mask; `kept` counts the kept kernels so far */
+    uint32_t kept = 0u;
     int32_t o;
     uint32_t i, t;
 
@@ -82,6 +84,7 @@ static void conv(const run_ctx *r, const lr_op *op, const int32_t *in, const int
         lr_read_linrep(m, op->linrep, &lr);
         lr_read_codebook(m, (uint32_t)lr.codebook, &cb);
         tv = lr_codebook_values(m, &cb);
+        mask = lr.mask != 0u ? m->blob + lr.mask : NULL;
         n_tmpl = (uint32_t)cb.k * kk;
         for (t = 0; t < n_tmpl; t++) {
             r->scratch[t] = lr_value(tv, t); /* fp16 or fp32 in the blob -> fp32, once per op */
@@ -99,11 +102,17 @@ static void conv(const run_ctx *r, const lr_op *op, const int32_t *in, const int
         if (op->type == LR_OP_TYPE_LINREP_CONV2D) {
             for (i = 0; i < (uint32_t)cin_g; i++) {
                 const uint32_t n = (uint32_t)o * (uint32_t)cin_g + i;
-                const uint32_t idx = lr_unpack_index(m->blob + lr.idx, n, lr.bits);
-                const float *tmpl = r->scratch + idx * kk;
+                uint32_t idx;
+                const float *tmpl;
                 float *dst = kernels + i * kk;
                 float a, b;
-                lr_linrep_ab(m->blob, &lr, n, (uint32_t)o, &a, &b);
+                if (!lr_kept(mask, n)) {
+                    continue; /* pruned: no index, no a/b, skipped by the conv */
+                }
+                idx = lr_unpack_index(m->blob + lr.idx, kept, lr.bits);
+                tmpl = r->scratch + idx * kk;
+                lr_linrep_ab(m->blob, &lr, kept, (uint32_t)o, &a, &b);
+                kept++;
                 for (t = 0; t < kk; t++) {
                     dst[t] = a * tmpl[t] + b;
                 }
@@ -122,7 +131,7 @@ static void conv(const run_ctx *r, const lr_op *op, const int32_t *in, const int
             w.le = wv.p + 4u * first;
         }
         lr_conv2d_channel(&g, xg, w, bias.p != NULL ? lr_value(bias, (uint32_t)o) : 0.0f,
-                          y + o * plane_out);
+                          y + o * plane_out, mask, (uint32_t)o * (uint32_t)cin_g);
     }
 }
 

@@ -456,7 +456,28 @@ static int window_params_ok(const lr_op *op, const shape *in)
            (int64_t)in->d[1] + op->pt + op->pb <= lim && (int64_t)in->d[2] + op->pl + op->pr <= lim;
 }
 
-/* LinRep weights of a conv op: codebook, index width, byte counts and every index < K. */
+/* Kept kernels under a kernel mask of n bits (LR_ERR_BAD_CONSTANT: wrong length or a padding bit set). */
+static lr_status mask_count(const unsigned char *mask, uint32_t n_bytes, uint32_t n, uint32_t *kept)
+{
+    uint32_t i, count = 0u;
+    if ((uint64_t)n_bytes != ((uint64_t)n + 7u) / 8u) {
+        return LR_ERR_BAD_CONSTANT;
+    }
+    if ((n & 7u) != 0u && (mask[n_bytes - 1u] >> (n & 7u)) != 0u) {
+        return LR_ERR_BAD_CONSTANT; /* bits past the last kernel must be zero: one encoding per mask */
+    }
+    for (i = 0; i < n_bytes; i++) {
+        uint32_t v = mask[i];
+        while (v != 0u) {
+            count += v & 1u;
+            v >>= 1;
+        }
+    }
+    *kept = count;
+    return LR_OK;
+}
+
+/* LinRep weights of a conv op: codebook, index width, mask, byte counts and every index < K. */
 static lr_status check_linrep(const lr_model *m, const lr_op *op, int32_t cin_g)
 {
     lr_linrep lr;
@@ -482,6 +503,12 @@ static lr_status check_linrep(const lr_model *m, const lr_op *op, int32_t cin_g)
         return LR_ERR_OVERFLOW;
     }
     n = (uint32_t)n64;
+    if (lr.mask != 0u) { /* pruned kernels: indices and a/b of the kept ones only */
+        lr_status s = mask_count(m->blob + lr.mask, lr.n_mask, n, &n);
+        if (s != LR_OK) {
+            return s;
+        }
+    }
     if ((uint64_t)lr.n_idx != ((uint64_t)n * lr.bits + 7u) / 8u) {
         return LR_ERR_INDEX_WIDTH;
     }

@@ -25,7 +25,7 @@ from linrep_edge.capture import capture
 from linrep_edge.compress import compress
 from linrep_edge.execute import GraphModel
 from linrep_edge.ir import Codebook, Graph, LinRepWeights, Op
-from linrep_edge.modules import LinRepConv2d
+from linrep_edge.modules import LinRepConv2d, prune
 from linrep_edge.pack import pack_graph
 from linrep_edge.pipeline import set_storage
 from linrep_edge.reader import parse
@@ -99,6 +99,14 @@ def cases() -> dict[str, bytes]:
         gq = capture(lq, example)
         set_storage(gq, weights)
         out[f"tiny_linrep_ab{bits}_{weights}"] = pack_graph(gq)
+    # pruned kernels (kernel mask), with fp16 and with integer a/b
+    for bits in (0, 6):
+        lp, _ = compress(model, templates=4, seed=3, show_progress=False, cap_templates=True)
+        for m in lp.modules():
+            if isinstance(m, LinRepConv2d):
+                m.set_ab_bits(bits)
+        prune(lp, sparsity=0.4)
+        out[f"tiny_linrep_pruned_ab{bits}"] = pack_graph(capture(lp, example))
     return out
 
 
@@ -219,7 +227,7 @@ def hostile() -> dict[str, tuple[Graph, str]]:
                                       ("ab_scale_short", 4, 3, 0), ("ab_q_short", 4, 4, 1)):
         g = _conv("linrep")
         lr = g.ops[0].linrep
-        q = np.ones(lr.idx.shape, np.int64)
+        q = np.full(lr.idx.shape, 0 if bits == 1 else 1, np.int64)
         lr.ab_bits = bits
         lr.set_quantized(q, np.ones(4, np.float32), q, np.ones(4, np.float32))
         lr.a_scale = lr.a_scale[:n_scale]
@@ -227,6 +235,12 @@ def hostile() -> dict[str, tuple[Graph, str]]:
             lr.a_q = lr.a_q[:-1]
             lr.b_q = lr.b_q[:-1]
         h[name] = (g, "LR_ERR_BAD_CONSTANT")
+    for name, fix in (("mask_short", lambda m: m[:-1]), ("mask_padding_bit", None), ("mask_count", "count")):
+        g = _conv("linrep", shape=(3, 6, 6), cout=3)  # 9 kernels: 2 mask bytes, 7 padding bits
+        lr = g.ops[0].linrep
+        lr.mask = np.ones(lr.idx.shape, bool)
+        lr.mask[0, 1] = False
+        h[name] = (g, "LR_ERR_BAD_CONSTANT" if name != "mask_count" else "LR_ERR_INDEX_WIDTH")
     g = _conv()
     c = g.constants[0]
     c.q, c.scale, c.dtype = np.ones(c.values.shape, np.int8), np.ones(3, np.float32), "int8"
@@ -236,6 +250,35 @@ def hostile() -> dict[str, tuple[Graph, str]]:
     g.constants[0].q, g.constants[0].scale, g.constants[0].dtype = np.ones(2, np.int8), np.ones(2, np.float32), "int8"
     h["int8_prelu"] = (g, "LR_ERR_BAD_CONSTANT")
     return h
+
+
+def hostile_bytes(name: str, g: Graph) -> bytes:
+    """The blob of a hostile case; the kernel-mask cases are edited after packing (the packer cannot write
+    them): a mask one byte short, a padding bit set, one more kernel kept than indices stored."""
+    blob = bytearray(pack_graph(g, strict=False))
+    if not name.startswith("mask_"):
+        return bytes(blob)
+    from linrep_edge.fb.Model import Model as FbModel
+
+    op = FbModel.GetRootAs(bytes(blob), 0).Ops(0)
+    vec = op._tab.Vector(op._tab.Offset(68))  # Op.kernel_mask (slot 32): first byte of the mask
+    if name == "mask_short":
+        blob[vec - 4:vec] = (1).to_bytes(4, "little")
+    elif name == "mask_padding_bit":
+        blob[vec + 1] |= 0x80
+    else:  # mask_count: kernel 1 marked kept again, indices and a/b stay for 8 kernels
+        blob[vec] |= 0x02
+    blob[:] = fix_crc(bytes(blob))
+    return bytes(blob)
+
+
+def fix_crc(blob: bytes) -> bytes:
+    from linrep_edge.pack import blob_crc, crc_field_offset
+
+    b = bytearray(blob)
+    off = crc_field_offset(blob)
+    b[off:off + 4] = blob_crc(b).to_bytes(4, "little")
+    return bytes(b)
 
 
 def main() -> None:
@@ -257,7 +300,7 @@ def main() -> None:
     (out_dir / "corrupt.txt").write_text("tiny_linrep.lre\ntiny_dense_fp16.lre\n")
     rejects = []
     for name, (g, status) in hostile().items():
-        (out_dir / f"hostile_{name}.lre").write_bytes(pack_graph(g, strict=False))
+        (out_dir / f"hostile_{name}.lre").write_bytes(hostile_bytes(name, g))
         rejects.append(f"hostile_{name}.lre {status}")
     (out_dir / "reject.txt").write_text("\n".join(rejects) + "\n")
     (out_dir / "manifest.txt").write_text("\n".join(manifest) + "\n")
