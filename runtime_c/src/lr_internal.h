@@ -303,6 +303,15 @@ typedef struct lr_weights {
 } lr_weights;
 
 void lr_conv2d_channel(const lr_geom *g, const float *x, lr_weights w, float bias, float *y);
+/*
+ * Template reuse (lr_reuse.c). lr_conv_cost_of: the cost model of a conv op (path: the AUTO choice
+ * for LinRep convs). lr_choose_paths: the per-op path under `path` into reuse_ops (bit k: op k runs
+ * lr_conv_reuse) and the scratch floats all ops need (at least m->direct_scratch).
+ * lr_conv_reuse: a LINREP_CONV2D op on the reuse path (scratch: as lr_choose_paths sized it).
+ */
+void lr_conv_cost_of(const lr_model *m, const lr_op *op, lr_conv_cost *cost);
+lr_status lr_choose_paths(lr_model *m, uint32_t path, uint32_t reuse_ops[], uint32_t *scratch_floats);
+void lr_conv_reuse(const lr_model *m, const lr_op *op, const float *x, float *y, void *scratch);
 void lr_linear(const float *x, uint32_t in, uint32_t out, lr_values w, lr_values bias, float *y);
 void lr_max_pool2d(const lr_geom *g, const float *x, float *y);
 void lr_avg_pool2d(const lr_geom *g, int count_include_pad, const float *x, float *y);
