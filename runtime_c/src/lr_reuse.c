@@ -62,17 +62,21 @@ static void row_madd(float *restrict y, const float *restrict x, int32_t n, int3
     }
 }
 
-static uint64_t mul_sat(uint64_t a, uint64_t b)
+#if defined(__GNUC__)
+#define LR_NOINLINE __attribute__((noinline))
+#else
+#define LR_NOINLINE
+#endif
+
+/* acc + a * b, saturating at UINT64_MAX (one out-of-line helper keeps the cost model small). */
+static LR_NOINLINE uint64_t madd_sat(uint64_t acc, uint64_t a, uint64_t b)
 {
+    uint64_t p;
     if (a != 0u && b > UINT64_MAX / a) {
         return UINT64_MAX;
     }
-    return a * b;
-}
-
-static uint64_t add_sat(uint64_t a, uint64_t b)
-{
-    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+    p = a * b;
+    return acc > UINT64_MAX - p ? UINT64_MAX : acc + p;
 }
 
 /* Everything about one conv op that the cost model and the reuse path need. */
@@ -173,7 +177,7 @@ static uint64_t valid_taps(const conv_shape *c)
         const int32_t lo = range_lo(off, c->sw), hi = range_hi(off, c->sw, c->iw, c->ow);
         rx += hi > lo ? (uint64_t)(hi - lo) : 0u;
     }
-    return mul_sat(ry, rx);
+    return madd_sat(0u, ry, rx);
 }
 
 /* U: sum over the groups' input channels of the number of distinct templates their kernels use. */
@@ -205,39 +209,38 @@ static uint64_t templates_used(const lr_model *m, const conv_shape *c)
 void lr_conv_cost_of(const lr_model *m, const lr_op *op, lr_conv_cost *cost)
 {
     conv_shape c;
-    uint64_t n, taps, p, kk, u, box;
+    uint64_t n, taps, p, kk, u, box, common;
     reuse_layout l;
     memset(cost, 0, sizeof *cost);
     if (op->type != LR_OP_TYPE_CONV2D && op->type != LR_OP_TYPE_LINREP_CONV2D) {
         return;
     }
     read_shape(m, op, &c);
-    n = (uint64_t)c.cout * (uint64_t)c.cin_g;
+    n = (uint64_t)c.cout * (uint64_t)c.cin_g; /* verified: <= LR_MAX_NUMEL, as are p and Cout * p */
     p = (uint64_t)c.oh * (uint64_t)c.ow;
     kk = (uint64_t)c.kh * (uint64_t)c.kw;
     taps = valid_taps(&c);
-    cost->kernels = (uint32_t)n; /* verified: n <= LR_MAX_NUMEL */
+    common = 3u * (uint64_t)c.cout * p; /* zero the output, add the bias */
+    cost->kernels = (uint32_t)n;
     cost->path = LR_PATH_DIRECT;
-    cost->direct_macs = mul_sat(n, taps);
-    cost->direct_words = add_sat(mul_sat(3u * n, taps), mul_sat(3u * (uint64_t)c.cout, p));
-    if (op->type != LR_OP_TYPE_LINREP_CONV2D) {
-        cost->direct_cost = add_sat(cost->direct_macs, cost->direct_words);
-        return;
+    if (op->type == LR_OP_TYPE_LINREP_CONV2D) {
+        cost->direct_macs = madd_sat(n * kk, n, taps);
+        cost->direct_words = madd_sat(common + 2u * n * kk, 3u * n, taps);
+        u = templates_used(m, &c);
+        cost->templates_used = (uint32_t)u; /* u <= n */
+        box = madd_sat(0u, (uint64_t)c.cin, (uint64_t)c.ih * (uint64_t)c.iw + 2u * (uint64_t)c.ih * (uint64_t)c.ow + p);
+        cost->reuse_macs = madd_sat(madd_sat(box, u, taps), 2u * n, p);
+        cost->reuse_words = madd_sat(madd_sat(madd_sat(common + c.k, 3u * u, taps), 4u * n, p), 2u, box);
+        cost->reuse_cost = madd_sat(cost->reuse_macs, 1u, cost->reuse_words);
+        reuse_layout_of(&c, &l);
+        cost->tile_rows = (uint32_t)l.th;
+        cost->reuse_scratch_bytes = madd_sat(0u, l.total, 4u);
+    } else {
+        cost->direct_macs = madd_sat(0u, n, taps);
+        cost->direct_words = madd_sat(common, 3u * n, taps);
     }
-    cost->direct_macs = add_sat(cost->direct_macs, n * kk);
-    cost->direct_words = add_sat(cost->direct_words, mul_sat(2u * n, kk));
-    cost->direct_cost = add_sat(cost->direct_macs, cost->direct_words);
-    u = templates_used(m, &c);
-    cost->templates_used = (uint32_t)u; /* u <= n */
-    box = mul_sat((uint64_t)c.cin, (uint64_t)c.ih * (uint64_t)c.iw + 2u * (uint64_t)c.ih * (uint64_t)c.ow + p);
-    cost->reuse_macs = add_sat(add_sat(mul_sat(u, taps), mul_sat(2u * n, p)), box);
-    cost->reuse_words = add_sat(add_sat(mul_sat(3u * u, taps), mul_sat(4u * n, p)),
-                                add_sat(mul_sat(2u, box), 3u * (uint64_t)c.cout * p + c.k));
-    cost->reuse_cost = add_sat(cost->reuse_macs, cost->reuse_words);
-    reuse_layout_of(&c, &l);
-    cost->tile_rows = (uint32_t)l.th;
-    cost->reuse_scratch_bytes = mul_sat(l.total, 4u);
-    if (cost->reuse_cost < cost->direct_cost) {
+    cost->direct_cost = madd_sat(cost->direct_macs, 1u, cost->direct_words);
+    if (cost->reuse_cost != 0u && cost->reuse_cost < cost->direct_cost) {
         cost->path = LR_PATH_REUSE; /* the AUTO choice */
     }
 }
