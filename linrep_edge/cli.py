@@ -56,7 +56,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
         source = args.model
     settings = PackSettings(args.templates, args.distance, args.scope, args.seed, args.codebook_dtype,
                             args.weights_dtype, args.include, args.exclude, args.finetune_epochs, args.lr, args.data,
-                            args.cap_templates)
+                            args.cap_templates, templates_ratio=args.templates_ratio)
     res = pack_model(model, example, settings, source, evaluate_on_test=args.evaluate, show_progress=not args.quiet)
     data = zstd(res.blob) if out.name.endswith(".zst") else res.blob
     write_atomic(out, data)
@@ -136,7 +136,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         x, y = test.x.numpy(), test.y.numpy()
     if args.limit is not None:
         x, y = x[: args.limit], (y[: args.limit] if y is not None else None)
-    res = verify(blob, x, y, args.file)
+    res = verify(blob, x, y, args.file, conv_path=args.conv_path)
     if args.json:
         _print_json(res)
     else:
@@ -186,6 +186,21 @@ def cmd_bench_runtime(args: argparse.Namespace) -> int:
         _print_json(res)
     else:
         print(runtime.format_result(res))
+    return 0
+
+
+def cmd_bench_speed(args: argparse.Namespace) -> int:
+    from .atomic import write_atomic
+    from .bench import speed
+
+    res = speed.run(args.settings, args.epochs, args.lr, args.seed, mcu=not args.no_mcu,
+                    latency_images=args.images, rounds=args.rounds, show_progress=not args.quiet)
+    if args.plot:
+        write_atomic(Path(args.plot), speed.plot(res))
+    if args.json:
+        _print_json(res)
+    else:
+        print(speed.format_result(res))
     return 0
 
 
@@ -272,6 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--include", action="append", metavar="PATTERN", help="only convs whose name matches (fnmatch)")
     p.add_argument("--exclude", action="append", metavar="PATTERN", help="skip convs whose name matches (fnmatch)")
     p.add_argument("--cap-templates", action="store_true", help="use min(K, kernels) for small codebooks")
+    p.add_argument("--templates-ratio", type=float, metavar="R",
+                   help="with --scope layer: K of each layer = max(2, round(R * its output channels)), capped "
+                        "at its kernels (e.g. 0.25; fewer templates per layer make template reuse faster)")
     p.add_argument("--finetune-epochs", type=float, default=0.0, help="epochs of a/b fine-tuning (needs --data)")
     p.add_argument("--lr", type=float, default=1e-3, help="fine-tuning learning rate (Adam, cosine decay; default 1e-3)")
     p.add_argument("--data", choices=("fashion-mnist", "digits"), help="data for fine-tuning / evaluation")
@@ -306,6 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--inputs", metavar="X.npy", help="your own inputs, float32 (N, *input_shape)")
     p.add_argument("--labels", metavar="Y.npy", help="integer labels for --inputs")
     p.add_argument("--limit", type=int, help="only the first N inputs")
+    p.add_argument("--conv-path", choices=("auto", "direct", "reuse"), default="auto",
+                   help="how the C runtime runs LinRep convs: auto (cost model, default), direct, reuse")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_verify)
 
@@ -336,6 +356,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench_runtime)
+    p = bench.add_parser("speed", help="bytes vs accuracy vs Cortex-M4F instructions: dense, direct, template reuse")
+    p.add_argument("--settings", nargs="+", choices=("global-K16", "layer-Cout/4", "layer-Cout/8"),
+                   default=["global-K16", "layer-Cout/4", "layer-Cout/8"])
+    p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--images", type=int, default=50, help="images for host latency (default 50)")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--no-mcu", action="store_true", help="skip the Cortex-M4F runs")
+    p.add_argument("--plot", metavar="PNG", help="instructions vs accuracy plot")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_bench_speed)
 
     p = sub.add_parser("mcu-bench", help="Cortex-M under QEMU: instructions, code size, RAM, flash vs dense fp32",
                        epilog="examples:\n  linrep-edge mcu-bench m.lre\n  linrep-edge mcu-bench m.lre --target cortex-m7 --json",

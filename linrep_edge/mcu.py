@@ -156,7 +156,7 @@ def mcu_bench(blob: bytes, target: str = "cortex-m4", x: np.ndarray | None = Non
                "dense_instructions": dn["segments"][k]["instructions"]}
         for path, fw in forced.items():
             row[f"{path}_instructions"] = fw["segments"][k]["instructions"]
-        if conv["path"] != "-":
+        if conv["reuse_cost"]:  # LinRep convs: the cost model's figures
             row["model"] = {key: conv[key] for key in ("templates_used", "kernels", "direct_cost", "reuse_cost")}
         layers.append(row)
     return {

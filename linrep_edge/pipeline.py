@@ -39,13 +39,14 @@ class PackSettings:
     finetune_lr: float = 1e-3
     data: str | None = None
     cap_templates: bool = False
+    templates_ratio: float | None = None  # scope "layer": K = max(2, round(ratio * Cout)) per layer
 
     def metadata(self) -> dict[str, Any]:
         """How the blob was made: the settings that differ from the defaults, and always K and the seed."""
         meta: dict[str, Any] = {"templates": self.templates, "seed": self.seed}
         for key, default in (("distance", "signfree"), ("scope", "global"), ("codebook_dtype", "fp16"),
                              ("weights_dtype", "fp16"), ("include", None), ("exclude", None), ("data", None),
-                             ("finetune_epochs", 0.0), ("cap_templates", False)):
+                             ("finetune_epochs", 0.0), ("cap_templates", False), ("templates_ratio", None)):
             value = getattr(self, key)
             if value != default:
                 meta[key] = list(value) if isinstance(value, (list, tuple)) else value
@@ -82,7 +83,8 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
     t0 = time.perf_counter()
     cmodel, _ = compress(model, settings.templates, settings.distance, settings.scope, settings.seed,
                          settings.include, settings.exclude, settings.codebook_dtype,
-                         cap_templates=settings.cap_templates, show_progress=show_progress)
+                         cap_templates=settings.cap_templates, show_progress=show_progress,
+                         templates_ratio=settings.templates_ratio)
     timings["compress_s"] = time.perf_counter() - t0
     if settings.data:
         train, _, test = finetune_split(settings.data, settings.seed)
