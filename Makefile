@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed
 help:
 	@echo "make demo    - set up, compress + fine-tune the default model, pack, report, verify through C"
 	@echo "make test    - set up and run all tests (C, sanitizers, Python, Cortex-M under QEMU)"
-	@echo "make bench   - benchmarks: accuracy table, clustering speed, host runtime, Cortex-M"
+	@echo "make bench   - benchmarks: accuracy table, clustering speed, host runtime, Cortex-M, reuse speed"
 	@echo "make schema  - regenerate code from linrep_edge/schema/lre.fbs"
 	@echo "make setup   - Debian packages (as root), $(VENV) with torch==2.13.0 (CPU) and the package"
 
@@ -56,6 +56,7 @@ bench: setup
 	mkdir -p build
 	$(CLI) pack --default --templates 16 --seed 0 -o build/default_k16.lre
 	$(CLI) mcu-bench build/default_k16.lre --target cortex-m4
+	$(CLI) bench speed --plot build/speed.png
 
 schema: setup
 	$(PY) tools/gen_schema.py

@@ -87,6 +87,20 @@ def _latency(runs: dict[str, CRuntime], x: np.ndarray, rounds: int) -> dict[str,
     return {k: 1000 * statistics.median(v) for k, v in times.items()}
 
 
+def _layer_latency(rt: CRuntime, x: np.ndarray) -> list[float]:
+    """Median ms per op over the images (time between lr_run_hooked's calls; ops with a name only)."""
+    per_op: list[list[float]] = [[] for _ in range(rt.num_ops)]
+    for i in range(len(x)):
+        stamps: list[float] = []
+        t0 = time.perf_counter()
+        rt.run(x[i:i + 1], hook=lambda k: stamps.append(time.perf_counter()))
+        prev = t0
+        for k, t in enumerate(stamps):
+            per_op[k].append(t - prev)
+            prev = t
+    return [1000 * statistics.median(v) for v in per_op]
+
+
 def run_setting(name: str, kwargs: dict[str, Any], epochs: float, lr: float, seed: int, test, mcu: bool,
                 latency_images: int, rounds: int, show_progress: bool) -> dict[str, Any]:
     from ..mcu import mcu_bench
@@ -121,9 +135,13 @@ def run_setting(name: str, kwargs: dict[str, Any], epochs: float, lr: float, see
     torch.set_num_threads(1)
     try:
         lat = _latency({"dense": dense_rt, **rt}, x[:latency_images], rounds)
+        layer_ms = {p: _layer_latency(r, x[:latency_images]) for p, r in
+                    (("dense", dense_rt), ("direct", rt["direct"]), ("reuse", rt["reuse"]))}
     finally:
         torch.set_num_threads(threads)
     row["host_ms"] = lat
+    row["host_layer_ms"] = [{"op": k, "name": op.name, **{p: round(v[k], 4) for p, v in layer_ms.items()}}
+                            for k, op in enumerate(g.ops) if op.type in ("CONV2D", "LINREP_CONV2D")]
     if mcu:
         m4 = mcu_bench(blob, "cortex-m4", x=x[0])
         layers = []
@@ -182,12 +200,16 @@ def format_result(res: dict[str, Any]) -> str:
     for r in res["rows"]:
         if "m4" not in r:
             continue
-        out += ["", f"{r['setting']}: per LinRep layer (K {r['templates_per_layer']})",
-                f"{'layer':<16} {'U':>5} {'dense':>11} {'direct':>11} {'reuse':>11}  model   faster"]
+        host = {L["name"]: L for L in r.get("host_layer_ms", [])}
+        out += ["", f"{r['setting']}: per LinRep layer (K {r['templates_per_layer']}); M4F instructions, host ms",
+                f"{'layer':<16} {'U':>5} {'M4 dense':>11} {'M4 direct':>11} {'M4 reuse':>11}  model   faster   "
+                f"{'host dense/direct/reuse ms':>26}"]
         for L in r["m4"]["layers"]:
+            h = host.get(L["name"], {})
+            hs = f"{h['dense']:.3f} / {h['direct']:.3f} / {h['reuse']:.3f}" if h else ""
             out.append(f"{L['name'][:16]:<16} {L['model']['templates_used']:>5} {L['dense_instructions']:>11,} "
                        f"{L['direct_instructions']:>11,} {L['reuse_instructions']:>11,}  {L['model_path']:<7} "
-                       f"{L['measured_faster']}{'' if L['match'] else '  (mismatch)'}")
+                       f"{L['measured_faster']:<7}{'' if L['match'] else ' (mismatch)'}  {hs:>26}")
     return "\n".join(out)
 
 
