@@ -107,3 +107,31 @@ def test_dense_conv_always_direct(crt) -> None:
     rt = crt(blob, conv_path="reuse")
     info = rt.op_conv_info(0)
     assert info["path"] == "direct" and info["reuse_cost"] == 0 and info["direct_macs"] > 0
+
+
+def test_report_shows_the_runtime_choice(crt, small_resnet) -> None:
+    """The storage report's path column (Python cost model) is what the C runtime runs by default."""
+    import torch
+
+    from linrep_edge.capture import capture
+    from linrep_edge.compress import compress
+    from linrep_edge.report import format_report, storage_report
+
+    cm, _ = compress(small_resnet, templates=4, scope="layer", templates_ratio=0.25, seed=0, show_progress=False,
+                     max_iter=2)
+    blob = pack_graph(capture(cm, torch.zeros(1, 1, 28, 28)))
+    rep = storage_report(blob)
+    rt = crt(blob)
+    by_name = {rt.op_info(k)[1]: rt.op_conv_info(k) for k in range(rt.num_ops)}
+    rows = [r for r in rep.layers if r.kind == "LINREP_CONV2D"]
+    assert rows and all(r.path == by_name[r.name]["path"] for r in rows)
+    assert all(r.cost["reuse_cost"] == by_name[r.name]["reuse_cost"] for r in rows)
+    assert {r.templates for r in rows} == {2, 4}  # K = max(2, round(Cout / 4)) for widths 8 / 16
+    assert "path" in format_report(rep)
+
+
+def test_templates_ratio_needs_layer_scope(small_resnet) -> None:
+    from linrep_edge.compress import compress
+
+    with pytest.raises(LinRepError, match="--scope layer"):
+        compress(small_resnet, templates_ratio=0.25, show_progress=False)
