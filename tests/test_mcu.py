@@ -18,9 +18,9 @@ from linrep_edge.pipeline import PackSettings, pack_model
 # Cortex-M4F, runtime at -O2, default model packed at K = 16, seed 0, no fine-tuning, first test image.
 # Measured with Debian's arm-none-eabi-gcc 12.2.1 and QEMU 7.2; exact and repeatable (instructions,
 # not cycles). Re-pin deliberately when the runtime gets faster; a slower runtime fails here.
-# 52,532,662 with the automatic conv path (every LinRep conv on template reuse); the direct path was
+# 46,736,400 with the automatic conv path (every LinRep conv on template reuse); the direct path was
 # 85,380,720 before template reuse landed.
-PINNED_M4_INSTRUCTIONS = 52_532_662
+PINNED_M4_INSTRUCTIONS = 46_736_400
 TOLERANCE = 0.01
 
 TOOLS = ("arm-none-eabi-gcc", "qemu-system-arm")
@@ -57,7 +57,7 @@ def test_m4_matches_host_and_meets_the_bars(m4):
 def test_m4_reuse_and_direct_paths(m4):
     """Both forced paths run on the device and equal the host bit for bit; reuse is the faster one."""
     assert m4["direct_matches_host"] and m4["reuse_matches_host"]
-    assert m4["reuse_instructions"] <= 0.65 * m4["dense_instructions"] < m4["direct_instructions"]
+    assert m4["reuse_instructions"] <= 0.6 * m4["dense_instructions"] < m4["direct_instructions"]
     rows = [L for L in m4["layers"] if "model" in L]
     assert len(rows) == 7 and all(L["path"] in ("direct", "reuse") for L in rows)
     for L in rows:  # the cost model's choice is the measured faster path on every LinRep layer

@@ -246,9 +246,10 @@ const char *lr_status_str(lr_status status);
  * LR_ERR_IO_SIZE, LR_ERR_NOT_INITIALIZED and LR_ERR_RANGE). On error `*m` is cleared (lr_run then
  * refuses it) except for the location reported by lr_error_location.
  *
- * Memory: writes `*m` only; no allocation. Stack: about 16 * LR_MAX_TENSORS + 512 bytes (2.5 KB
- * with the default limit on Cortex-M4, -Os).
- * Time: linear in the blob size plus O(tensors^2) for the plan. The blob is not modified and must
+ * Memory: writes `*m` only; no allocation. Stack: about 16 * LR_MAX_TENSORS + 1.1 KB (3,120 B
+ * painted with the default limit on Cortex-M4, -O2; the conv path choice takes about 600 B of it).
+ * Time: linear in the blob size plus O(tensors^2) for the plan, plus one pass over every LinRep op's
+ * packed indices for the path choice (ceil(K / 512) passes per input channel). The blob is not modified and must
  * outlive every use of `*m`. Thread-safe (touches nothing but `*m`).
  */
 lr_status lr_init(lr_model *m, const void *blob, size_t size);
