@@ -135,3 +135,28 @@ def test_templates_ratio_needs_layer_scope(small_resnet) -> None:
 
     with pytest.raises(LinRepError, match="--scope layer"):
         compress(small_resnet, templates_ratio=0.25, show_progress=False)
+
+
+def test_cli_templates_ratio_report_and_verify(tmp_path) -> None:
+    """pack --scope layer --templates-ratio 0.25: K = Cout/4 per layer; report shows each layer's path;
+    verify runs with a forced path."""
+    import json
+    import subprocess
+    import sys
+
+    cli = [sys.executable, "-m", "linrep_edge.cli", "-q"]
+    out = tmp_path / "r.lre"
+    r = subprocess.run([*cli, "pack", "--default", "--scope", "layer", "--templates-ratio", "0.25", "-o", str(out)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(subprocess.run([*cli, "report", str(out), "--json"], capture_output=True, text=True,
+                                    timeout=300).stdout)
+    lin = [L for L in rep["layers"] if L["kind"] == "LINREP_CONV2D"]
+    assert [L["templates"] for L in lin] == [4, 4, 4, 8, 8, 16, 16]
+    assert all(L["path"] == "reuse" and L["cost"]["reuse_cost"] < L["cost"]["direct_cost"] for L in lin)
+    assert rep["metadata"]["templates_ratio"] == 0.25
+    v = subprocess.run([*cli, "verify", str(out), "--limit", "20", "--conv-path", "reuse", "--json"],
+                       capture_output=True, text=True, timeout=300)
+    assert v.returncode == 0, v.stderr
+    res = json.loads(v.stdout)
+    assert res["conv_path"] == "reuse" and res["top1_agreement"] == 1.0 and res["max_abs_diff"] < 1e-4

@@ -6,12 +6,13 @@
  *   1. list the distinct templates used by channel i's kernels (one per output channel of the
  *      group) and sort those output channels by template (counting sort);
  *   2. per tile of output rows: the box-sums of x_i (running sums, see box_tile), then for each
- *      template used, its response r = x_i * T[t] on the tile (same tap loop as the direct path),
- *      and every output channel o using it adds a[o][i] * r + b[o][i] * boxsum to its rows.
+ *      template used, its response r = x_i * T[t] on the tile (the direct path's tap loop, its
+ *      stride-1 rows unrolled by four), and every output channel o using it adds
+ *      a[o][i] * r + b[o][i] * boxsum to its rows (two output channels per pass over r).
  * Outputs start from 0 and get the bias last, as on the direct path; the terms are summed in a
  * different order, so results agree with the direct path up to fp32 rounding, not bit for bit.
  *
- * Scratch layout (4-byte units, all computed by reuse_layout from the op's shape):
+ * Scratch layout (4-byte units, all computed by reuse_layout_of from the op's shape):
  *   tmpl  K*kk floats     the codebook decoded to fp32 once per op
  *   slot  K int32         template -> position in channel i's list (-1: unused), reset per channel
  *   so    cout_g int32    slot of each output channel's kernel for channel i
