@@ -13,7 +13,7 @@ PEERS  := $(VENV)/.peers
 help:
 	@echo "make demo    - set up, compress + fine-tune the default model, pack, report, verify through C"
 	@echo "make test    - set up and run all tests (C, sanitizers, Python, Cortex-M under QEMU)"
-	@echo "make bench   - benchmarks: accuracy table, clustering speed, host runtime, Cortex-M"
+	@echo "make bench   - benchmarks: accuracy table, clustering speed, host runtime, Cortex-M, reuse speed, Pareto"
 	@echo "make compare - linrep-edge vs TFLite fp32/int8 and TFLM LUT (installs the peers extra); writes BENCHMARKS.md"
 	@echo "make peers   - install the optional peers extra (LiteRT, AI Edge Quantizer, TFLite Micro; ~1.2 GB)"
 	@echo "make schema  - regenerate code from linrep_edge/schema/lre.fbs"
@@ -65,6 +65,8 @@ bench: setup
 	mkdir -p build
 	$(CLI) pack --default --templates 16 --seed 0 -o build/default_k16.lre
 	$(CLI) mcu-bench build/default_k16.lre --target cortex-m4
+	$(CLI) bench speed --plot build/speed.png
+	$(CLI) bench pareto --plot build/pareto.png
 
 compare: peers
 	$(CLI) compare --plot docs/bench/compare.png

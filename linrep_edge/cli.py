@@ -58,7 +58,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
     settings = PackSettings(args.templates, args.distance, args.scope, args.seed, args.codebook_dtype,
                             args.weights_dtype, args.include, args.exclude, args.finetune_epochs, args.lr, args.data,
                             args.cap_templates, 0 if args.ab_bits == 16 else args.ab_bits, args.ab_scale,
-                            args.prune_sparsity, args.prune_threshold)
+                            args.prune_sparsity, args.prune_threshold, args.templates_ratio)
     res = pack_model(model, example, settings, source, evaluate_on_test=args.evaluate, show_progress=not args.quiet)
     data = zstd(res.blob) if out.name.endswith(".zst") else res.blob
     write_atomic(out, data)
@@ -138,7 +138,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         x, y = test.x.numpy(), test.y.numpy()
     if args.limit is not None:
         x, y = x[: args.limit], (y[: args.limit] if y is not None else None)
-    res = verify(blob, x, y, args.file)
+    res = verify(blob, x, y, args.file, conv_path=args.conv_path)
     if args.json:
         _print_json(res)
     else:
@@ -223,6 +223,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(compare.format_result(res))
         if args.markdown:
             print(f"wrote {args.markdown}")
+    return 0
+
+
+def cmd_bench_speed(args: argparse.Namespace) -> int:
+    from .atomic import write_atomic
+    from .bench import speed
+
+    res = speed.run(args.settings, args.epochs, args.lr, args.seed, mcu=not args.no_mcu,
+                    latency_images=args.images, rounds=args.rounds, show_progress=not args.quiet)
+    if args.plot:
+        write_atomic(Path(args.plot), speed.plot(res))
+    if args.json:
+        _print_json(res)
+    else:
+        print(speed.format_result(res))
     return 0
 
 
@@ -319,6 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--include", action="append", metavar="PATTERN", help="only convs whose name matches (fnmatch)")
     p.add_argument("--exclude", action="append", metavar="PATTERN", help="skip convs whose name matches (fnmatch)")
     p.add_argument("--cap-templates", action="store_true", help="use min(K, kernels) for small codebooks")
+    p.add_argument("--templates-ratio", type=float, metavar="R",
+                   help="with --scope layer: K of each layer = max(2, round(R * its output channels)), capped "
+                        "at its kernels (e.g. 0.25; fewer templates per layer make template reuse faster)")
     p.add_argument("--finetune-epochs", type=float, default=0.0, help="epochs of a/b fine-tuning (needs --data)")
     p.add_argument("--lr", type=float, default=1e-3, help="fine-tuning learning rate (Adam, cosine decay; default 1e-3)")
     p.add_argument("--data", choices=("fashion-mnist", "digits"), help="data for fine-tuning / evaluation")
@@ -353,6 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--inputs", metavar="X.npy", help="your own inputs, float32 (N, *input_shape)")
     p.add_argument("--labels", metavar="Y.npy", help="integer labels for --inputs")
     p.add_argument("--limit", type=int, help="only the first N inputs")
+    p.add_argument("--conv-path", choices=("auto", "direct", "reuse"), default="auto",
+                   help="how the C runtime runs LinRep convs: auto (cost model, default), direct, reuse")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_verify)
 
@@ -400,6 +420,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench_runtime)
+    p = bench.add_parser("speed", help="bytes vs accuracy vs Cortex-M4F instructions: dense, direct, template reuse")
+    p.add_argument("--settings", nargs="+", choices=("global-K16", "layer-Cout/4", "layer-Cout/8"),
+                   default=["global-K16", "layer-Cout/4", "layer-Cout/8"])
+    p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--images", type=int, default=50, help="images for host latency (default 50)")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--no-mcu", action="store_true", help="skip the Cortex-M4F runs")
+    p.add_argument("--plot", metavar="PNG", help="instructions vs accuracy plot")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_bench_speed)
 
     p = sub.add_parser("compare", help="linrep-edge vs TFLite fp32/int8 (LiteRT, TFLite Micro) and TFLM LUT, one run",
                        epilog="needs the optional peers extra: pip install 'linrep-edge[peers]'\n\n"

@@ -88,12 +88,14 @@ def index_bits(k: int) -> int:
 def compress(model: nn.Module, templates: int = 16, distance: str = "signfree", scope: str = "global",
              seed: int = 0, include: Sequence[str] | None = None, exclude: Sequence[str] | None = None,
              codebook_dtype: str = "fp16", cap_templates: bool = False, max_iter: int = 50,
-             show_progress: bool = True) -> tuple[nn.Module, Representation]:
+             show_progress: bool = True, templates_ratio: float | None = None) -> tuple[nn.Module, Representation]:
     """Return a compressed copy of `model` (the input is untouched) and its representation.
 
     templates: K, the codebook size. distance: "signfree" (1 − ρ², energy-weighted) or "signed" (1 − ρ).
     scope: "global" (one codebook per kernel shape) or "layer" (one per layer). cap_templates: use
-    min(K, kernels) for codebooks with fewer kernels than K instead of raising.
+    min(K, kernels) for codebooks with fewer kernels than K instead of raising. templates_ratio
+    (scope="layer" only): K of each layer = max(2, round(ratio * Cout)) instead of `templates`, capped
+    like cap_templates (fewer templates per input channel make the runtime's template-reuse path faster).
     """
     if distance not in DISTANCES:
         raise LinRepError(f"unknown distance {distance!r}; choose one of {', '.join(DISTANCES)}")
@@ -103,6 +105,11 @@ def compress(model: nn.Module, templates: int = 16, distance: str = "signfree", 
         raise LinRepError(f"unknown codebook dtype {codebook_dtype!r}; choose fp16 or fp32")
     if not 1 <= templates <= 65536:
         raise LinRepError(f"templates must be between 1 and 65536 (indices are at most 16 bits), got {templates}")
+    if templates_ratio is not None:
+        if scope != "layer":
+            raise LinRepError("--templates-ratio needs --scope layer (one codebook per layer)")
+        if not 0 < templates_ratio <= 64:
+            raise LinRepError(f"--templates-ratio must be in (0, 64], got {templates_ratio}")
     out = copy.deepcopy(model).eval()
     sites = collect_convs(out, include, exclude)
 
@@ -119,7 +126,9 @@ def compress(model: nn.Module, templates: int = 16, distance: str = "signfree", 
         where = (f"layer {members[0].name!r}" if scope == "layer"
                  else f"codebook for {kh}x{kw} kernels ({', '.join(repr(s.name) for s in members)})")
         k = templates
-        if cap_templates:
+        if templates_ratio is not None:
+            k = min(65536, max(2, round(templates_ratio * int(members[0].conv.weight.shape[0]))))
+        if cap_templates or templates_ratio is not None:
             k = max(1, min(k, int(normalize_kernels(w).active.sum())))  # the kernels clustering can use
         t = cluster_kernels(w, k, distance, seed, max_iter=max_iter, where=where, show_progress=show_progress)
         t = t.to(CODEBOOK_DTYPES[codebook_dtype]).to(torch.float64)  # what the blob will hold

@@ -51,8 +51,11 @@ def _driver() -> ModuleType:
     return mod
 
 
-def model_header(blob: bytes, x: np.ndarray, arena_bytes: int, output_len: int) -> str:
-    """The generated header model_workload.c includes: blob, one input, arena and output sizes."""
+def model_header(blob: bytes, x: np.ndarray, arena_bytes: int, output_len: int, conv_path: str = "auto") -> str:
+    """The generated header model_workload.c includes: blob, one input, arena and output sizes, and
+    the conv path the firmware sets with lr_set_conv_path (LR_BENCH_CONV_PATH)."""
+    from .runtime import CONV_PATHS
+
     flat = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
     bits = flat.view(np.uint32)
     lines = [blob_to_c_header(blob, "lr_bench_blob", "linrep-edge mcu-bench").replace(
@@ -61,6 +64,7 @@ def model_header(blob: bytes, x: np.ndarray, arena_bytes: int, output_len: int) 
         f"#define LR_BENCH_INPUT_LEN {flat.size}u",
         f"#define LR_BENCH_OUTPUT_LEN {output_len}u",
         f"#define LR_BENCH_ARENA_BYTES {arena_bytes}u",
+        f"#define LR_BENCH_CONV_PATH {CONV_PATHS[conv_path]} /* lr_conv_path: {conv_path} */",
         "static const union { unsigned int u[LR_BENCH_INPUT_LEN]; float f[LR_BENCH_INPUT_LEN]; } lr_bench_input_ = {{",
     ]
     for i in range(0, bits.size, 8):
@@ -70,14 +74,14 @@ def model_header(blob: bytes, x: np.ndarray, arena_bytes: int, output_len: int) 
 
 
 def _firmware(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path, timeout: float,
-              run: bool = True) -> dict[str, Any]:
+              run: bool = True, conv_path: str = "auto") -> dict[str, Any]:
     from .runtime import CRuntime
 
     drv = _driver()
-    rt = CRuntime(blob)
+    rt = CRuntime(blob, conv_path=conv_path)
     build.mkdir(parents=True, exist_ok=True)
     header = build / "lr_bench_model.h"
-    text = model_header(blob, x, rt.arena_bytes, rt.output_size)
+    text = model_header(blob, x, rt.arena_bytes, rt.output_size, conv_path)
     if not header.exists() or header.read_text() != text:
         header.write_text(text)
     srcs = sorted((RUNTIME_DIR / "src").glob("*.c")) + [MCU_DIR / "model_workload.c", header]
@@ -107,6 +111,7 @@ def _firmware(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path, ti
     rep["init_stack_bytes"] = int(fw["init_stack_bytes"])
     rep["activation_lower_bound_bytes"] = int(fw["activation_lower_bound_bytes"])
     rep["op_names"] = [rt.op_info(k)[1] for k in range(rt.num_ops)]
+    rep["op_conv"] = [rt.op_conv_info(k) for k in range(rt.num_ops)]
     return rep
 
 
@@ -122,7 +127,11 @@ def default_input(blob: bytes) -> np.ndarray:
 
 
 def mcu_bench(blob: bytes, target: str = "cortex-m4", x: np.ndarray | None = None, timeout: float = 120.0,
-              build_root: Path | None = None) -> dict[str, Any]:
+              build_root: Path | None = None, compare_paths: bool = True) -> dict[str, Any]:
+    """Cortex-M figures of `blob` beside its dense fp32 twin. The LinRep firmware runs the default
+    path choice (lr_init's LR_PATH_AUTO: `instructions`); with compare_paths also every LinRep conv
+    forced to the direct path (`direct_instructions`) and to template reuse (`reuse_instructions`),
+    per layer too, each with the path AUTO chose (`path`)."""
     if target not in TARGETS:
         raise LinRepError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
     check_toolchain()
@@ -133,13 +142,23 @@ def mcu_bench(blob: bytes, target: str = "cortex-m4", x: np.ndarray | None = Non
     root = build_root or RUNTIME_DIR / "build" / "mcu" / target
     lr = _firmware(blob, x, target, "-O2", root / "linrep", timeout)
     dn = _firmware(dense, x, target, "-O2", root / "dense", timeout)
+    forced = {}
+    if compare_paths:
+        for path in ("direct", "reuse"):
+            forced[path] = _firmware(blob, x, target, "-O2", root / f"linrep-{path}", timeout, conv_path=path)
     size_os = _firmware(blob, x, target, "-Os", root / "linrep-Os", timeout, run=False)
     run_stack = lr["stack_painted_bytes"] or 0
     stack = max(run_stack, lr["init_stack_bytes"])  # lr_init runs once at boot, on the same stack
     layers = []
     for k, name in enumerate(lr["op_names"]):
-        layers.append({"op": k, "name": name, "instructions": lr["segments"][k]["instructions"],
-                       "dense_instructions": dn["segments"][k]["instructions"]})
+        conv = lr["op_conv"][k]
+        row = {"op": k, "name": name, "path": conv["path"], "instructions": lr["segments"][k]["instructions"],
+               "dense_instructions": dn["segments"][k]["instructions"]}
+        for path, fw in forced.items():
+            row[f"{path}_instructions"] = fw["segments"][k]["instructions"]
+        if conv["reuse_cost"]:  # LinRep convs: the cost model's figures
+            row["model"] = {key: conv[key] for key in ("templates_used", "kernels", "direct_cost", "reuse_cost")}
+        layers.append(row)
     return {
         "target": target, "board": lr["board"], "opt": "-O2",
         "runtime_code_bytes": size_os["runtime_code_bytes"], "runtime_code_bytes_o2": lr["runtime_code_bytes"],
@@ -152,7 +171,11 @@ def mcu_bench(blob: bytes, target: str = "cortex-m4", x: np.ndarray | None = Non
         "stack_usage_max_frame": lr["stack_usage_max_frame_code_objects"],
         "instructions": lr["instructions"], "dense_instructions": dn["instructions"],
         "instructions_ratio_vs_dense": lr["instructions"] / dn["instructions"],
-        "deterministic": bool(lr["deterministic"] and dn["deterministic"]),
+        **{f"{path}_instructions": fw["instructions"] for path, fw in forced.items()},
+        **{f"{path}_matches_host": fw["matches_host"] for path, fw in forced.items()},
+        **{f"{path}_arena_bytes": fw["arena_bytes"] for path, fw in forced.items()},
+        "deterministic": bool(lr["deterministic"] and dn["deterministic"]
+                              and all(fw["deterministic"] for fw in forced.values())),
         "matches_host": lr["matches_host"], "dense_matches_host": dn["matches_host"],
         "layers": layers,
     }
@@ -170,7 +193,15 @@ def format_result(r: dict[str, Any]) -> str:
            f"inference {r['run_stack_bytes']} B); activation lower bound {r['activation_lower_bound_bytes']} B",
            f"instructions vs dense: {r['instructions_ratio_vs_dense']:.3f}x; outputs equal the host C runtime bit for "
            f"bit: {r['matches_host']} (dense: {r['dense_matches_host']}); repeat runs identical: {r['deterministic']}",
-           "", f"{'op':>3} {'name':<22} {'instructions':>13} {'dense':>13}"]
+           ]
+    paths = [p for p in ("direct", "reuse") if f"{p}_instructions" in r]
+    if paths:
+        out.append("LinRep convs forced to one path: " + ", ".join(
+            f"{p} {r[f'{p}_instructions']} ({r[f'{p}_instructions'] / r['dense_instructions']:.3f}x dense, "
+            f"equals host: {r[f'{p}_matches_host']})" for p in paths))
+    out += ["", f"{'op':>3} {'name':<22} {'path':<7} {'instructions':>13} {'dense':>13}"
+            + "".join(f" {p:>13}" for p in paths)]
     for L in r["layers"]:
-        out.append(f"{L['op']:>3} {L['name'][:22]:<22} {L['instructions']:>13} {L['dense_instructions']:>13}")
+        out.append(f"{L['op']:>3} {L['name'][:22]:<22} {L['path']:<7} {L['instructions']:>13} {L['dense_instructions']:>13}"
+                   + "".join(f" {L[f'{p}_instructions']:>13}" for p in paths))
     return "\n".join(out)

@@ -45,6 +45,7 @@ class PackSettings:
     ab_scale: str = "channel"  # integer a/b: one scale per output channel, or per layer
     prune_sparsity: float = 0.0  # fraction of each LinRep layer's kernels pruned (smallest ‖a·T + b‖ first)
     prune_threshold: float = 0.0  # prune kernels with ‖a·T + b‖₂ below this
+    templates_ratio: float | None = None  # scope "layer": K = max(2, round(ratio * Cout)) per layer
 
     def metadata(self) -> dict[str, Any]:
         """How the blob was made: the settings that differ from the defaults, and always K and the seed."""
@@ -52,7 +53,8 @@ class PackSettings:
         for key, default in (("distance", "signfree"), ("scope", "global"), ("codebook_dtype", "fp16"),
                              ("weights_dtype", "fp16"), ("include", None), ("exclude", None), ("data", None),
                              ("finetune_epochs", 0.0), ("cap_templates", False), ("ab_bits", 0),
-                             ("ab_scale", "channel"), ("prune_sparsity", 0.0), ("prune_threshold", 0.0)):
+                             ("ab_scale", "channel"), ("prune_sparsity", 0.0), ("prune_threshold", 0.0),
+                             ("templates_ratio", None)):
             value = getattr(self, key)
             if value != default:
                 meta[key] = list(value) if isinstance(value, (list, tuple)) else value
@@ -109,7 +111,8 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
     t0 = time.perf_counter()
     cmodel, _ = compress(model, settings.templates, settings.distance, settings.scope, settings.seed,
                          settings.include, settings.exclude, settings.codebook_dtype,
-                         cap_templates=settings.cap_templates, show_progress=show_progress)
+                         cap_templates=settings.cap_templates, show_progress=show_progress,
+                         templates_ratio=settings.templates_ratio)
     timings["compress_s"] = time.perf_counter() - t0
     if settings.ab_bits:
         if settings.ab_scale not in ("channel", "layer"):

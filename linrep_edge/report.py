@@ -5,6 +5,9 @@ codebooks (templates), indices, a, b, other tensors (dense weights and biases), 
 overhead (root, tables, vtables, vector length prefixes, strings, metadata, alignment padding) as the
 remainder. So the sections add up to the file size exactly.
 
+Each LinRep conv also shows the path the C runtime's cost model picks for it (direct or template
+reuse) and the modelled cost of that path (multiply-adds + memory words, `costmodel.py`).
+
 Ratios: `conv_compression_vs_fp32` = fp32 bytes of the LinRep conv kernels / (their indices + a + b +
 the codebooks); `model_compression_vs_fp32` = fp32 bytes of every weight and bias of the BN-folded
 network / the whole blob. int8 reference bytes follow TFLite's per-channel scheme: 1 byte per weight,
@@ -19,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .fb.Model import Model as FbModel
+from .costmodel import graph_costs
 from .reader import Blob, parse
 from .transport import zstd
 
@@ -45,6 +49,8 @@ class LayerRow:
     ab_scale_bytes: int = 0  # integer a/b: the per-output-channel fp32 scales
     mask_bytes: int = 0  # pruned kernels: one bit per kernel
     sparsity: float = 0.0  # fraction of the layer's kernels pruned
+    path: str = ""  # LinRep convs: the runtime's automatic choice, "direct" or "reuse" (costmodel.py)
+    cost: dict[str, Any] = field(default_factory=dict)  # the cost model's figures for this layer
 
     @property
     def packed_bytes(self) -> float:
@@ -122,6 +128,7 @@ def storage_report(blob: bytes, where: str = "blob", parsed: Blob | None = None)
             cb_kernels[op.linrep.codebook] += op.linrep.idx.size
     rep = Report(len(blob), len(zstd(blob)), sec, metadata=g.metadata, arena_bytes=parsed.check.arena_bytes,
                  activation_lower_bound=parsed.check.activation_lower_bound)
+    costs = graph_costs(g)
     for i, op in enumerate(g.ops):
         if op.type not in ("CONV2D", "LINREP_CONV2D", "LINEAR", "PRELU"):
             continue
@@ -146,6 +153,8 @@ def storage_report(blob: bytes, where: str = "blob", parsed: Blob | None = None)
             row.codebook_share_bytes = cb_bytes[c] * op.linrep.idx.size / cb_kernels[c]
             row.index_bits = fo.IndexBits()
             row.templates = g.codebooks[c].size
+            row.path = costs[i].path
+            row.cost = costs[i].to_json()
             sec["indices"] += row.indices_bytes
             sec["a"] += row.a_bytes
             sec["b"] += row.b_bytes
@@ -170,15 +179,17 @@ def format_report(rep: Report, title: str = "") -> str:
     if title:
         out.append(title)
     hdr = (f"{'layer':<22} {'kind':<14} {'shape':<16} {'K':>4} {'bits':>4} {'a/b':>4} {'fp32':>9} {'int8':>8} "
-           f"{'packed':>9} {'ratio':>6}")
+           f"{'packed':>9} {'ratio':>6}  {'path':<6} {'cost Mops':>9}")
     out.append(hdr)
     out.append("-" * len(hdr))
     for r in rep.layers:
         shape = "x".join(str(s) for s in r.shape)
         ratio = r.fp32_bytes / r.packed_bytes if r.packed_bytes else 0.0
         ab = r.ab_bits if r.templates else ""
+        cost = f"{r.cost[f'{r.path}_cost'] / 1e6:>9.3f}" if r.path else ""
         out.append(f"{r.name[:22]:<22} {r.kind:<14} {shape:<16} {r.templates or '':>4} {r.index_bits or '':>4} "
-                   f"{ab:>4} {r.fp32_bytes:>9} {r.int8_bytes:>8} {r.packed_bytes:>9.0f} {ratio:>5.1f}x")
+                   f"{ab:>4} {r.fp32_bytes:>9} {r.int8_bytes:>8} {r.packed_bytes:>9.0f} {ratio:>5.1f}x  {r.path:<6} "
+                   f"{cost}".rstrip())
     out.append("")
     out.append("sections (bytes):  " + "  ".join(f"{k} {v}" for k, v in rep.sections.items()))
     out.append(f"blob {rep.total_bytes} bytes on flash (overhead {100 * rep.overhead_bytes / rep.total_bytes:.2f}%), "
@@ -189,6 +200,9 @@ def format_report(rep: Report, title: str = "") -> str:
                f"{rep.model_compression_vs_fp32:.2f}x vs fp32, {rep.int8_bytes / rep.total_bytes:.2f}x vs int8")
     out.append(f"RAM: C runtime arena {rep.arena_bytes} bytes (activations lower bound "
                f"{rep.activation_lower_bound} bytes)")
+    if any(r.path for r in rep.layers):
+        out.append("path: how the C runtime runs each LinRep conv by default (direct: kernels rebuilt; reuse: one "
+                   "response per input channel and template); cost: its modelled multiply-adds + memory words")
     return "\n".join(out)
 
 

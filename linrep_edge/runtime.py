@@ -22,6 +22,17 @@ from .errors import LinRepError
 DEFAULT_LIB = Path(__file__).resolve().parent.parent / "runtime_c" / "build" / "host" / "liblinrep.so"
 MAX_RANK = 4  # LR_MAX_RANK in linrep.h
 ARENA_ALIGN = 16  # LR_ARENA_ALIGN in linrep.h
+CONV_PATHS = {"auto": 0, "direct": 1, "reuse": 2}  # lr_conv_path in linrep.h
+PATH_NAMES = {0: "-", 1: "direct", 2: "reuse"}
+
+
+class ConvCost(ctypes.Structure):
+    """lr_conv_cost in linrep.h (the cost model of one conv op and the path it runs)."""
+
+    _fields_ = [("path", ctypes.c_uint32), ("templates_used", ctypes.c_uint32), ("kernels", ctypes.c_uint32),
+                ("tile_rows", ctypes.c_uint32), ("direct_macs", ctypes.c_uint64), ("direct_words", ctypes.c_uint64),
+                ("direct_cost", ctypes.c_uint64), ("reuse_macs", ctypes.c_uint64), ("reuse_words", ctypes.c_uint64),
+                ("reuse_cost", ctypes.c_uint64), ("reuse_scratch_bytes", ctypes.c_uint64)]
 
 _lib: ctypes.CDLL | None = None
 _lib_path: Path | None = None
@@ -60,6 +71,8 @@ def load_library() -> ctypes.CDLL:
         "lr_output_shape": (ctypes.c_int, [p, i32p, up]),
         "lr_op_count": (ctypes.c_int, [p, up]),
         "lr_op_info": (ctypes.c_int, [p, ctypes.c_uint, up, ctypes.POINTER(ctypes.c_char_p)]),
+        "lr_set_conv_path": (ctypes.c_int, [p, ctypes.c_int]),
+        "lr_op_conv_info": (ctypes.c_int, [p, ctypes.c_uint, ctypes.POINTER(ConvCost)]),
         "lr_run": (ctypes.c_int, [p, p, sz, p, sz, p, sz]),
         "lr_run_hooked": (ctypes.c_int, [p, p, sz, p, sz, p, sz, p, p]),
     }
@@ -92,9 +105,11 @@ class CRuntime:
 
     The blob is copied once into a ctypes buffer that lives as long as this object (the C side
     reads it in place). `run` takes a batch (N, *input_shape) and returns (N, *output_shape).
+    conv_path: how LinRep convs run ("auto": per op by the cost model, "direct", "reuse"; see
+    lr_set_conv_path in linrep.h).
     """
 
-    def __init__(self, blob: bytes, where: str = "blob") -> None:
+    def __init__(self, blob: bytes, where: str = "blob", conv_path: str = "auto") -> None:
         self._lib = load_library()
         self.where = where
         self._blob = (ctypes.c_ubyte * max(len(blob), 1)).from_buffer_copy(blob if blob else b"\0")
@@ -107,7 +122,7 @@ class CRuntime:
             loc = "".join([f", op {op.value}" if op.value >= 0 else "",
                            f", tensor {tensor.value}" if tensor.value >= 0 else ""])
             raise LinRepError(f"{where}: C runtime rejected the blob: {self._error(code)}{loc}")
-        self.arena_bytes = self._query("lr_arena_size")
+        self.set_conv_path(conv_path)
         self.activation_lower_bound_bytes = self._query("lr_activation_lower_bound")
         self.input_size = self._query("lr_input_size")
         self.output_size = self._query("lr_output_size")
@@ -116,8 +131,24 @@ class CRuntime:
         count = ctypes.c_uint()
         self._check(self._lib.lr_op_count(ctypes.byref(self._model), ctypes.byref(count)))
         self.num_ops = count.value
+
+    def set_conv_path(self, path: str) -> None:
+        """lr_set_conv_path: "auto", "direct" or "reuse" for every LinRep conv; re-sizes the arena."""
+        if path not in CONV_PATHS:
+            raise LinRepError(f"conv path must be one of {', '.join(CONV_PATHS)}, not {path!r}")
+        self._check(self._lib.lr_set_conv_path(ctypes.byref(self._model), CONV_PATHS[path]))
+        self.conv_path = path
+        self.arena_bytes = self._query("lr_arena_size")
         # Arena with room to align its start to ARENA_ALIGN (lr_run aligns it internally anyway).
         self._arena = np.zeros(self.arena_bytes + ARENA_ALIGN, dtype=np.uint8)
+
+    def op_conv_info(self, index: int) -> dict[str, int | str]:
+        """lr_op_conv_info: the cost model of op `index` and the path it runs ("-" if not a conv)."""
+        info = ConvCost()
+        self._check(self._lib.lr_op_conv_info(ctypes.byref(self._model), index, ctypes.byref(info)))
+        out: dict[str, int | str] = {name: int(getattr(info, name)) for name, _ in ConvCost._fields_}
+        out["path"] = PATH_NAMES.get(int(info.path), "?")
+        return out
 
     def _error(self, code: int) -> str:
         name = _status_names().get(code, "LR_?")

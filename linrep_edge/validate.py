@@ -504,6 +504,33 @@ def _check_op(m: _Model, op: _Op, scratch: list[int]) -> None:
         raise InvalidBlob("LR_ERR_SHAPE_MISMATCH", f"computes {out}, the blob says {stored}", op.index, op.index + 1)
 
 
+def _reuse_scratch(m: _Model) -> int:
+    """Scratch floats of the LinRep convs the runtime's automatic path choice sends to template reuse
+    (lr_choose_paths under LR_PATH_AUTO), by the cost model's mirror."""
+    from .costmodel import conv_cost, reuse_scratch_floats
+    from .ir import LinRepWeights, Op
+
+    need = 0
+    for k in range(m.n_ops):
+        o = m.op(k)
+        if o.type != S.OP_TYPE_LINREP_CONV2D or m.r.field(o.table, S.OP_KERNEL_MASK):
+            continue
+        x, y = m.shape(o.inputs[0]), m.shape(k + 1)
+        cin_g = x[0] // o.groups
+        cb = m.r.get(o.table, S.OP_CODEBOOK, "i32", 0)
+        kk = m.codebook(cb)[2]
+        bits = m.r.get(o.table, S.OP_INDEX_BITS, "u8", 0)
+        pos, n_idx = m.r.vec(o.table, S.OP_INDICES)
+        idx = unpack_indices(m.r.b[pos:pos + n_idx], o.out_ch * cin_g, bits).reshape(o.out_ch, cin_g)
+        op = Op("LINREP_CONV2D", "", list(o.inputs), k + 1, kernel=(o.kh, o.kw), stride=(o.sh, o.sw),
+                pads=(o.pt, o.pl, o.pb, o.pr), dilation=(o.dh, o.dw), groups=o.groups,
+                linrep=LinRepWeights(cb, idx, idx * 0.0, idx * 0.0))
+        words = reuse_scratch_floats(op, x, y, kk)
+        if conv_cost(op, x, y, kk).path == "reuse" and words <= MAX_NUMEL:
+            need = max(need, words)
+    return need
+
+
 def _check_semantics(m: _Model, max_tensors: int | None) -> int:
     """Returns the scratch floats the run needs."""
     if (max_tensors is not None and m.n_tensors > max_tensors) or m.n_ops > MAX_OPS:
@@ -525,7 +552,7 @@ def _check_semantics(m: _Model, max_tensors: int | None) -> int:
     scratch = [0]
     for k in range(m.n_ops):
         _check_op(m, m.op(k), scratch)
-    return scratch[0]
+    return max(scratch[0], _reuse_scratch(m))
 
 
 # -- 5: memory plan (lr_plan.c) -------------------------------------------------------------------------

@@ -63,11 +63,12 @@ def _torch_outputs(model: torch.nn.Module, x: np.ndarray, batch: int = 1000) -> 
     return np.concatenate(outs)
 
 
-def verify(blob: bytes, x: np.ndarray, labels: np.ndarray | None, where: str = "blob") -> dict[str, Any]:
+def verify(blob: bytes, x: np.ndarray, labels: np.ndarray | None, where: str = "blob",
+           conv_path: str = "auto") -> dict[str, Any]:
     from .runtime import CRuntime
 
     parsed = parse(blob, where)
-    rt = CRuntime(blob, where)
+    rt = CRuntime(blob, where, conv_path=conv_path)
     if x.shape[1:] != rt.input_shape:
         raise LinRepError(f"inputs have shape {x.shape}, the model expects (N, {', '.join(map(str, rt.input_shape))})")
     t0 = time.perf_counter()
@@ -86,6 +87,7 @@ def verify(blob: bytes, x: np.ndarray, labels: np.ndarray | None, where: str = "
         "top1_agreement": float((c_top == r_top).mean()),
         "max_abs_diff": float(np.abs(c_out - ref).max()) if len(x) else 0.0,
         "original_top1_agreement": float((c_top == o_out.reshape(len(x), -1).argmax(1)).mean()) if o_out is not None else None,
+        "conv_path": conv_path,
         "arena_bytes": rt.arena_bytes,
         "activation_lower_bound_bytes": rt.activation_lower_bound_bytes,
         "c_seconds_per_image": c_seconds / max(len(x), 1),

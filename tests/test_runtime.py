@@ -90,17 +90,24 @@ def test_resnet8_arena_pinned(crt) -> None:
     block input, the second conv's output and the sum). Arena = 256 B of plan (16 tensors x 16: the
     ReLUs are fused) + 150,528 B of activations (the greedy plan reaches the bound) + 2,448 B of
     LinRep kernel scratch (the K = 4 codebook decoded, 4 x 3 x 3 floats, then 64 x 3 x 3 floats: one
-    output channel).
+    output channel) on the direct path. On the automatic path, the scratch is the largest of the
+    reuse path's tiled scratch over the ops that take it (lr_conv_cost.reuse_scratch_bytes).
     """
     torch.manual_seed(0)
     model = ResNet8().eval()
     example = torch.zeros(1, 1, 28, 28)
     dense = crt(pack_graph(capture(model, example)))
     cm, _ = compress(model, templates=4, seed=0, show_progress=False, max_iter=2)
-    lin = crt(pack_graph(capture(cm, example)))
+    blob = pack_graph(capture(cm, example))
+    lin = crt(blob, conv_path="direct")
     assert dense.activation_lower_bound_bytes == lin.activation_lower_bound_bytes == 150_528
     assert dense.arena_bytes == 256 + 150_528  # dense fp32 weights are read in place: no scratch
     assert lin.arena_bytes == 256 + 150_528 + 4 * 9 * 4 + 2_304
+    auto = crt(blob)
+    infos = [auto.op_conv_info(k) for k in range(auto.num_ops)]
+    reuse_scratch = max(i["reuse_scratch_bytes"] for i in infos if i["path"] == "reuse")
+    assert auto.arena_bytes == 256 + 150_528 + max(4 * 9 * 4 + 2_304, (reuse_scratch + 15) // 16 * 16)
+    assert auto.arena_bytes - 256 - 150_528 <= 6 * 1024  # tiled: a few KB, not a feature map
 
 
 def test_corruption_sweep_sanitized(tmp_path) -> None:

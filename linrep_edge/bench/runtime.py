@@ -1,8 +1,8 @@
 """`linrep-edge bench runtime`: host latency of the C runtime, LinRep blob vs dense fp32 vs torch.
 
 One inference at a time, one thread, median over repeated runs on the same real images, all in one
-process run so the ratios are fair on a noisy machine: the C runtime on the LinRep blob (lazy
-reconstruction), the C runtime on the same network with dense fp32 weights, and torch (1 thread) on
+process run so the ratios are fair on a noisy machine: the C runtime on the LinRep blob (its
+automatic conv path: direct or template reuse per layer; `bench speed` compares the paths), the C runtime on the same network with dense fp32 weights, and torch (1 thread) on
 the model rebuilt from the blob.
 """
 
@@ -64,7 +64,7 @@ def format_result(r: dict[str, Any]) -> str:
     lo, hi = r["spread_linrep_vs_dense"]
     return "\n".join([
         f"median latency per inference, {r['images']} images x {r['rounds']} rounds, 1 thread:",
-        f"  C runtime, LinRep blob (lazy reconstruction): {r['c_linrep_ms']:.3f} ms",
+        f"  C runtime, LinRep blob (automatic conv path): {r['c_linrep_ms']:.3f} ms",
         f"  C runtime, dense fp32 weights:                {r['c_dense_ms']:.3f} ms",
         f"  torch (rebuilt from the blob):                {r['torch_ms']:.3f} ms",
         f"  LinRep / dense = {r['linrep_vs_dense']:.3f} (per-round range {lo:.3f}..{hi:.3f}); "

@@ -87,6 +87,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
         }
         free(arena);
+        arena = NULL;
+        /* again with every LinRep conv on the template-reuse path (its own scratch size) */
+        if (in != NULL && out != NULL && lr_set_conv_path(&m, LR_PATH_REUSE) == LR_OK &&
+            lr_arena_size(&m, &arena_bytes) == LR_OK && arena_bytes <= MAX_ARENA) {
+            arena = malloc(arena_bytes ? arena_bytes : 1u);
+            if (arena != NULL && lr_run(&m, arena, arena_bytes, in, n_in, out, n_out) != LR_OK) {
+                abort();
+            }
+        }
+        free(arena);
         free(in);
         free(out);
     }

@@ -23,7 +23,8 @@
  * - Zero copy. The blob is read in place (it may live in flash) and must stay valid and unchanged
  *   while the model is used. Nothing of it is copied to RAM except activations and a scratch of
  *   one output channel's reconstructed kernels (plus, for a LinRep layer, its K templates decoded
- *   to fp32 once per layer: K * kh * kw floats, 576 bytes at K = 16 for 3x3 kernels).
+ *   to fp32 once per layer: K * kh * kw floats, 576 bytes at K = 16 for 3x3 kernels); on the
+ *   template-reuse path, the templates and one tile of responses and box-sums instead.
  * - No allocation, no global mutable state, no I/O. All RAM is the caller's: the lr_model struct,
  *   the arena and the input/output buffers. Every function is reentrant; one lr_model may be used
  *   by several threads at once if each lr_run call has its own arena and output buffer.
@@ -52,6 +53,16 @@ extern "C" {
 
 /* Alignment of the arena and of every buffer planned inside it, in bytes. */
 #define LR_ARENA_ALIGN 16u
+
+/*
+ * Tile budget of the template-reuse convolution, in floats: its per-tile buffers (one template's
+ * responses, the box-sums and the box-sum rows of a tile of output rows) take at most this many
+ * floats when a one-row tile fits (otherwise one output row per tile). Build-time option
+ * (-DLR_REUSE_TILE_FLOATS=4096); larger tiles recompute fewer halo rows of box-sums.
+ */
+#ifndef LR_REUSE_TILE_FLOATS
+#define LR_REUSE_TILE_FLOATS 1024u
+#endif
 
 /*
  * Limits. lr_init keeps one 16-byte planning record per tensor on its stack (so it needs about
@@ -155,7 +166,59 @@ typedef struct lr_model {
     uint32_t act_lower_bound;
     int32_t fail_op;           /* where lr_init failed (-1: not in an op / not in a tensor) */
     int32_t fail_tensor;
+    uint32_t conv_path;        /* lr_conv_path in force (LR_PATH_AUTO after lr_init) */
+    uint32_t direct_scratch;   /* scratch floats of the direct path (the verifier's figure) */
+    uint32_t reuse_ops[(LR_MAX_TENSORS + 31u) / 32u]; /* bit k: op k runs the template-reuse path */
 } lr_model;
+
+/*
+ * How LINREP_CONV2D ops are computed (lr_set_conv_path). Both give the same result up to fp32
+ * rounding (the terms are summed in a different order; measured within 1e-5 relative):
+ *
+ * LR_PATH_DIRECT: the plain reference. Per output channel, its kernels are rebuilt a * T[idx] + b
+ *   and convolved: Cin/groups * Cout * kh * kw multiply-adds per output pixel.
+ * LR_PATH_REUSE: template reuse. Convolving input channel i with a * T[t] + b * 1 is
+ *   a * (x_i * T[t]) + b * boxsum(x_i). For each input channel, the responses x_i * T[t] are
+ *   computed once for every template t that its kernels use, the box-sum once (running sums:
+ *   a prefix sum along each row, then down each column, two subtractions per output pixel), and
+ *   every output channel adds a * response + b * boxsum. Multiply-adds per output pixel:
+ *   sum_i (templates used by channel i) * kh * kw + 2 * Cin/groups * Cout + the box-sums.
+ *   Tiled by output rows (LR_REUSE_TILE_FLOATS), so its scratch is small and bounded.
+ * LR_PATH_AUTO (after lr_init): per op, the cost model of lr_op_conv_info picks the cheaper path.
+ *
+ * Dense CONV2D ops, and LinRep convs with pruned kernels (a kernel mask: the direct path skips
+ * them), always run the direct path.
+ */
+typedef enum lr_conv_path {
+    LR_PATH_AUTO = 0,
+    LR_PATH_DIRECT = 1,
+    LR_PATH_REUSE = 2
+} lr_conv_path;
+
+/*
+ * The cost model of one conv op (lr_op_conv_info). A pure function of the op's shape and of the
+ * number of distinct templates each input channel's kernels use (U = the sum of those counts over
+ * the groups' input channels), mirrored by linrep_edge/costmodel.py. With P = oh * ow output
+ * pixels, n = Cout * Cin/groups kernels, kk = kh * kw, and taps = the number of (tap, output pixel)
+ * pairs of one kernel that fall inside the input (padding taps are skipped):
+ *
+ *   direct_macs  = n * taps + n * kk                       conv + kernel rebuild
+ *   direct_words = 3 * n * taps + 2 * n * kk + 3 * Cout * P  x load, y load+store; rebuild; zero+bias
+ *   box          = Cin * (ih * iw + 2 * ih * ow + P)         running box-sums (adds)
+ *   reuse_macs   = U * taps + 2 * n * P + box                responses, a*r + b*s per kernel, box-sums
+ *   reuse_words  = 3 * U * taps + 4 * n * P + 2 * box + 3 * Cout * P + K
+ *   cost = macs + words (multiply-adds plus 4-byte memory accesses); AUTO takes reuse iff
+ *   reuse_cost < direct_cost. Values saturate at UINT64_MAX.
+ */
+typedef struct lr_conv_cost {
+    uint32_t path;           /* the path op runs: LR_PATH_DIRECT or LR_PATH_REUSE; 0: not a conv */
+    uint32_t templates_used; /* U (LinRep convs; 0 otherwise) */
+    uint32_t kernels;        /* n = Cout * Cin/groups */
+    uint32_t tile_rows;      /* output rows per tile of the reuse path (LinRep convs) */
+    uint64_t direct_macs, direct_words, direct_cost;
+    uint64_t reuse_macs, reuse_words, reuse_cost; /* 0 for ops other than LinRep convs */
+    uint64_t reuse_scratch_bytes; /* scratch of the reuse path for this op (LinRep convs) */
+} lr_conv_cost;
 
 /*
  * Called by lr_run_hooked after op `op_index` (0-based, execution order) has written its output.
@@ -171,7 +234,8 @@ typedef void (*lr_op_hook)(void *ctx, unsigned op_index);
 const char *lr_status_str(lr_status status);
 
 /*
- * lr_init: verify `blob` (`size` bytes) completely and set up `*m` to run it.
+ * lr_init: verify `blob` (`size` bytes) completely and set up `*m` to run it, with LR_PATH_AUTO
+ * (each LinRep conv on the path the cost model finds cheaper, see lr_set_conv_path).
  *
  * Checks, in this order: arguments; size and file identifier "LRE1"; the root table; format_version
  * (1 .. LR_FORMAT_VERSION); the CRC-32 (zlib's, over the whole blob with the 4 bytes of the crc32
@@ -184,9 +248,10 @@ const char *lr_status_str(lr_status status);
  * LR_ERR_IO_SIZE, LR_ERR_NOT_INITIALIZED and LR_ERR_RANGE). On error `*m` is cleared (lr_run then
  * refuses it) except for the location reported by lr_error_location.
  *
- * Memory: writes `*m` only; no allocation. Stack: about 16 * LR_MAX_TENSORS + 512 bytes (2.5 KB
- * with the default limit on Cortex-M4, -Os).
- * Time: linear in the blob size plus O(tensors^2) for the plan. The blob is not modified and must
+ * Memory: writes `*m` only; no allocation. Stack: about 16 * LR_MAX_TENSORS + 1.1 KB (3,120 B
+ * painted with the default limit on Cortex-M4, -O2; the conv path choice takes about 600 B of it).
+ * Time: linear in the blob size plus O(tensors^2) for the plan, plus one pass over every LinRep op's
+ * packed indices for the path choice (ceil(K / 512) passes per input channel). The blob is not modified and must
  * outlive every use of `*m`. Thread-safe (touches nothing but `*m`).
  */
 lr_status lr_init(lr_model *m, const void *blob, size_t size);
@@ -202,10 +267,16 @@ lr_status lr_error_location(const lr_model *m, int32_t *op_index, int32_t *tenso
  * lr_arena_size: the number of bytes of arena lr_run needs, for an arena aligned to LR_ARENA_ALIGN.
  * (A misaligned arena is aligned up inside lr_run and needs up to LR_ARENA_ALIGN - 1 more bytes.)
  * The arena holds, in order: the plan (16 bytes per tensor), the activations (tensors share
- * buffers when their lifetimes do not overlap, greedy first-fit by size) and the kernel scratch:
- * one output channel's kernels (Cin/groups * kh * kw floats, for LinRep, fp16 and int8 convs), after, for
+ * buffers when their lifetimes do not overlap, greedy first-fit by size) and the kernel scratch,
+ * the largest any op needs on the path it runs (see lr_set_conv_path). Direct path: one output
+ * channel's kernels (Cin/groups * kh * kw floats, for LinRep, fp16 and int8 convs), after, for
  * LinRep convs, the layer's codebook decoded to fp32 once per op (K * kh * kw floats: the templates
- * every kernel of the layer shares, not the layer's weights).
+ * every kernel of the layer shares, not the layer's weights). Reuse path: the decoded codebook,
+ * K + 2 * Cout/groups + 2 * min(K, Cout/groups) + 2 * ow + 1 integers (one input channel's template
+ * lists, column bounds), iw floats (a row's prefix sums) and one tile (at most LR_REUSE_TILE_FLOATS
+ * floats unless a single output row needs more); its bytes per op are
+ * lr_conv_cost.reuse_scratch_bytes. The size depends on the path in force: ask again after
+ * lr_set_conv_path.
  * Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED or LR_OK. Thread-safe.
  */
 lr_status lr_arena_size(const lr_model *m, size_t *bytes);
@@ -249,6 +320,27 @@ lr_status lr_op_count(const lr_model *m, unsigned *count);
  * (op_index >= lr_op_count) or LR_OK. Thread-safe.
  */
 lr_status lr_op_info(const lr_model *m, unsigned op_index, unsigned *type, const char **name);
+
+/*
+ * lr_set_conv_path: choose how LINREP_CONV2D ops run (see lr_conv_path): LR_PATH_AUTO (the default
+ * set by lr_init: per op, the cheaper path by the cost model), or force LR_PATH_DIRECT or
+ * LR_PATH_REUSE for every LinRep op (tests, benchmarks). Recomputes the per-op choice and the
+ * scratch size: call lr_arena_size again afterwards, the arena needed may change.
+ * Time: for AUTO, one pass over every LinRep op's packed indices (ceil(K / 512) passes per
+ * input channel). Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED, LR_ERR_RANGE (path is not one
+ * of the three values; the model is unchanged), LR_ERR_OVERFLOW (the arena would not fit 32 bits;
+ * the model is unchanged) or LR_OK. Not thread-safe with lr_run on the same model (it writes *m).
+ */
+lr_status lr_set_conv_path(lr_model *m, lr_conv_path path);
+
+/*
+ * lr_op_conv_info: the cost model of op `op_index` and the path it runs under the path in force
+ * (see lr_conv_cost). For a LINREP_CONV2D op every field is filled; for a dense CONV2D op path is
+ * LR_PATH_DIRECT and the direct fields are filled (no rebuild term); for other ops every field is 0.
+ * Time: one pass over the op's packed indices. Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED,
+ * LR_ERR_RANGE (op_index >= lr_op_count) or LR_OK. Thread-safe.
+ */
+lr_status lr_op_conv_info(const lr_model *m, unsigned op_index, lr_conv_cost *info);
 
 /*
  * lr_run: run the model on one input.

@@ -5,6 +5,7 @@
  *   lr_bench_blob[], lr_bench_blob_len   the .lre blob, 16-byte aligned, in flash (`linrep-edge export-c`)
  *   lr_bench_input[LR_BENCH_INPUT_LEN]   one real test input
  *   LR_BENCH_ARENA_BYTES                 the arena size the host runtime asked for
+ *   LR_BENCH_CONV_PATH                   lr_conv_path to set after lr_init (0 = AUTO, the default)
  * bench_setup verifies the blob (outside the measured window), bench_workload runs one inference and
  * marks every op for the instruction-count plugin, bench_report prints the outputs as IEEE bit
  * patterns so the host can compare them bit for bit.
@@ -39,6 +40,13 @@ int bench_setup(void)
         printf("lr_init=%d (%s)\n", (int)st, lr_status_str(st));
         return 1;
     }
+#if defined(LR_BENCH_CONV_PATH) && LR_BENCH_CONV_PATH != 0
+    st = lr_set_conv_path(&model, (lr_conv_path)LR_BENCH_CONV_PATH);
+    if (st != LR_OK) {
+        printf("lr_set_conv_path=%d (%s)\n", (int)st, lr_status_str(st));
+        return 1;
+    }
+#endif
     st = lr_arena_size(&model, &need);
     if (st != LR_OK || need > sizeof arena) {
         printf("arena: need %u, have %u\n", (unsigned)need, (unsigned)sizeof arena);

@@ -261,7 +261,7 @@ typedef struct lr_linrep {
 /* Whether kernel n is kept under a kernel mask (mask == NULL: all kept). */
 static inline int lr_kept(const unsigned char *mask, uint32_t n)
 {
-    return mask == NULL || ((mask[n >> 3] >> (n & 7u)) & 1u) != 0u;
+    return mask == NULL || (((uint32_t)mask[n >> 3] >> (n & 7u)) & 1u) != 0u;
 }
 
 /* a and b of kernel n (output channel o) of a verified LinRep op. */
@@ -344,6 +344,15 @@ typedef struct lr_weights {
  * mask_first + i, skipped when pruned (its kernel slot in w is not read). */
 void lr_conv2d_channel(const lr_geom *g, const float *x, lr_weights w, float bias, float *y,
                        const unsigned char *mask, uint32_t mask_first);
+/*
+ * Template reuse (lr_reuse.c). lr_conv_cost_of: the cost model of a conv op (path: the AUTO choice
+ * for LinRep convs). lr_choose_paths: the per-op path under `path` into reuse_ops (bit k: op k runs
+ * lr_conv_reuse) and the scratch floats all ops need (at least m->direct_scratch).
+ * lr_conv_reuse: a LINREP_CONV2D op on the reuse path (scratch: as lr_choose_paths sized it).
+ */
+void lr_conv_cost_of(const lr_model *m, const lr_op *op, lr_conv_cost *cost);
+lr_status lr_choose_paths(lr_model *m, uint32_t path, uint32_t reuse_ops[], uint32_t *scratch_floats);
+void lr_conv_reuse(const lr_model *m, const lr_op *op, const float *x, float *y, void *scratch);
 void lr_linear(const float *x, uint32_t in, uint32_t out, lr_values w, lr_values scale, uint32_t n_scale,
                lr_values bias, float *y);
 void lr_max_pool2d(const lr_geom *g, const float *x, float *y);

@@ -34,10 +34,29 @@ static uint32_t blob_crc(const unsigned char *b, uint32_t size, uint32_t crc_pos
     return lr_crc32_update(crc, b + crc_pos + 4u, size - crc_pos - 4u);
 }
 
+/* The per-op paths under `path` and the scratch they need; *m unchanged on error. */
+static lr_status set_paths(lr_model *m, uint32_t path)
+{
+    uint32_t bits[(LR_MAX_TENSORS + 31u) / 32u];
+    uint32_t floats;
+    uint64_t total;
+    lr_status s = lr_choose_paths(m, path, bits, &floats);
+    if (s != LR_OK) {
+        return s;
+    }
+    total = (uint64_t)m->plan_bytes + m->act_bytes + align_up(floats * 4u); /* floats <= LR_MAX_NUMEL */
+    if (total > LR_MAX_BLOB_BYTES) {
+        return LR_ERR_OVERFLOW;
+    }
+    m->scratch_bytes = align_up(floats * 4u);
+    m->conv_path = path;
+    memcpy(m->reuse_ops, bits, sizeof bits);
+    return LR_OK;
+}
+
 static lr_status init(lr_model *m, const unsigned char *b, size_t size, lr_where *where)
 {
     uint32_t root, version, crc_pos, scratch_floats, act_bytes, lower;
-    uint64_t total;
     lr_plan_entry plan[LR_MAX_TENSORS];
     lr_status s;
 
@@ -88,13 +107,9 @@ static lr_status init(lr_model *m, const unsigned char *b, size_t size, lr_where
     m->output_len = numel_of(m, m->output);
     m->plan_bytes = align_up(m->n_tensors * (uint32_t)sizeof(lr_plan_entry));
     m->act_bytes = act_bytes;
-    m->scratch_bytes = align_up(scratch_floats * 4u); /* scratch_floats <= LR_MAX_NUMEL */
     m->act_lower_bound = lower;
-    total = (uint64_t)m->plan_bytes + m->act_bytes + m->scratch_bytes;
-    if (total > LR_MAX_BLOB_BYTES) {
-        return LR_ERR_OVERFLOW;
-    }
-    return LR_OK;
+    m->direct_scratch = scratch_floats;
+    return set_paths(m, LR_PATH_AUTO);
 }
 
 lr_status lr_init(lr_model *m, const void *blob, size_t size)
@@ -237,6 +252,40 @@ lr_status lr_op_info(const lr_model *m, unsigned op_index, unsigned *type, const
     if (name != NULL) {
         /* a verified string: length, bytes, NUL */
         *name = op.name ? (const char *)(m->blob + op.name + 4u) : "";
+    }
+    return LR_OK;
+}
+
+lr_status lr_set_conv_path(lr_model *m, lr_conv_path path)
+{
+    if (m == NULL) {
+        return LR_ERR_NULL_ARG;
+    }
+    if (!ready(m)) {
+        return LR_ERR_NOT_INITIALIZED;
+    }
+    if (path != LR_PATH_AUTO && path != LR_PATH_DIRECT && path != LR_PATH_REUSE) {
+        return LR_ERR_RANGE;
+    }
+    return set_paths(m, (uint32_t)path);
+}
+
+lr_status lr_op_conv_info(const lr_model *m, unsigned op_index, lr_conv_cost *info)
+{
+    lr_op op;
+    if (m == NULL || info == NULL) {
+        return LR_ERR_NULL_ARG;
+    }
+    if (!ready(m)) {
+        return LR_ERR_NOT_INITIALIZED;
+    }
+    if (op_index >= m->n_ops) {
+        return LR_ERR_RANGE;
+    }
+    lr_read_op(m, op_index, &op);
+    lr_conv_cost_of(m, &op, info);
+    if (op.type == LR_OP_TYPE_LINREP_CONV2D) {
+        info->path = ((m->reuse_ops[op_index >> 5] >> (op_index & 31u)) & 1u) ? LR_PATH_REUSE : LR_PATH_DIRECT;
     }
     return LR_OK;
 }

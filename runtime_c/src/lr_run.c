@@ -5,6 +5,8 @@
  *   [plan: one lr_plan_entry per tensor][activations: offsets from the plan][kernel scratch]
  * The blob was verified by lr_init: nothing here checks it again.
  *
+ * LinRep convs marked in m->reuse_ops (lr_set_conv_path) run the template-reuse path of lr_reuse.c;
+ * the others run the direct path below.
  * Kernel reconstruction, per output channel o of a conv (never a layer's whole weight tensor):
  *   LinRep: the codebook is decoded once per op to fp32 at the scratch head (K * kh * kw floats),
  *           then scratch[i][t] = a[o][i] * T[idx[o][i]][t] + b[o][i]   (fp32, multiply then add)
@@ -151,7 +153,11 @@ static void run_op(const run_ctx *r, const lr_op *op)
     switch (op->type) {
     case LR_OP_TYPE_CONV2D:
     case LR_OP_TYPE_LINREP_CONV2D:
-        conv(r, op, in, out, x, y);
+        if ((m->reuse_ops[op->index >> 5] >> (op->index & 31u)) & 1u) {
+            lr_conv_reuse(m, op, x, y, r->scratch); /* template reuse (lr_reuse.c) */
+        } else {
+            conv(r, op, in, out, x, y);
+        }
         break;
     case LR_OP_TYPE_LINEAR:
     {

@@ -4,7 +4,8 @@
  * For each "NAME N" line of DIR/manifest.txt: lr_init(NAME.lre); run the N inputs of NAME.in in an
  * arena of exactly lr_arena_size bytes (heap, so ASan sees any overrun); compare with NAME.ref
  * (|c - r| <= 1e-5 * |r| + 1e-6); check the hook sees every op once, in order; check that every
- * smaller arena is refused and a misaligned one works with LR_ARENA_ALIGN - 1 extra bytes.
+ * smaller arena is refused and a misaligned one works with LR_ARENA_ALIGN - 1 extra bytes. All of it
+ * under each conv path (lr_set_conv_path: AUTO, DIRECT, REUSE), each with its own arena size.
  * For each "FILE STATUS" line of DIR/reject.txt (hostile blobs): lr_init returns exactly STATUS.
  */
 #include <math.h>
@@ -30,15 +31,15 @@ static void hook(void *ctx, unsigned op_index)
     h->calls++;
 }
 
+static void run_path(const char *name, lr_model *mp, size_t n, const float *in, const float *ref, lr_conv_path cp);
+
 static void run_case(const char *dir, const char *name, size_t n)
 {
     char path[512];
-    size_t size, in_bytes, ref_bytes, in_len = 0, out_len = 0, arena_bytes = 0, lower = 0, i, k;
-    unsigned char *blob, *arena;
-    float *in, *ref, *out;
+    size_t size, in_bytes, ref_bytes, in_len = 0, out_len = 0;
+    unsigned char *blob;
+    float *in, *ref;
     lr_model m;
-    unsigned ops = 0;
-    hook_log log;
 
     snprintf(path, sizeof path, "%s/%s.lre", dir, name);
     blob = tu_read_file(path, &size);
@@ -50,11 +51,36 @@ static void run_case(const char *dir, const char *name, size_t n)
     TU_CHECK_STATUS(lr_init(&m, blob, size), LR_OK);
     TU_CHECK_STATUS(lr_input_size(&m, &in_len), LR_OK);
     TU_CHECK_STATUS(lr_output_size(&m, &out_len), LR_OK);
+    TU_CHECK(in_bytes == n * in_len * sizeof(float));
+    TU_CHECK(ref_bytes == n * out_len * sizeof(float));
+    if (tu_failures) {
+        return;
+    }
+    run_path(name, &m, n, in, ref, LR_PATH_DIRECT);
+    run_path(name, &m, n, in, ref, LR_PATH_REUSE);
+    run_path(name, &m, n, in, ref, LR_PATH_AUTO);
+    TU_CHECK_STATUS(lr_set_conv_path(&m, (lr_conv_path)3), LR_ERR_RANGE);
+    free(in);
+    free(ref);
+    free(blob);
+}
+
+static void run_path(const char *name, lr_model *mp, size_t n, const float *in, const float *ref, lr_conv_path cp)
+{
+    size_t in_len = 0, out_len = 0, arena_bytes = 0, lower = 0, i, k;
+    unsigned char *arena;
+    float *out;
+    lr_model m;
+    unsigned ops = 0;
+    hook_log log;
+
+    TU_CHECK_STATUS(lr_set_conv_path(mp, cp), LR_OK);
+    m = *mp; /* copying the struct is allowed */
+    TU_CHECK_STATUS(lr_input_size(&m, &in_len), LR_OK);
+    TU_CHECK_STATUS(lr_output_size(&m, &out_len), LR_OK);
     TU_CHECK_STATUS(lr_arena_size(&m, &arena_bytes), LR_OK);
     TU_CHECK_STATUS(lr_activation_lower_bound(&m, &lower), LR_OK);
     TU_CHECK_STATUS(lr_op_count(&m, &ops), LR_OK);
-    TU_CHECK(in_bytes == n * in_len * sizeof(float));
-    TU_CHECK(ref_bytes == n * out_len * sizeof(float));
     TU_CHECK(lower > 0 && lower <= arena_bytes);
     if (tu_failures) {
         return;
@@ -89,13 +115,10 @@ static void run_case(const char *dir, const char *name, size_t n)
     /* misaligned start (malloc gives 16-byte alignment; +1 is misaligned) */
     TU_CHECK_STATUS(lr_run(&m, arena + 1, arena_bytes + LR_ARENA_ALIGN - 1, in, in_len, out, out_len), LR_OK);
     TU_CHECK(fabsf(out[0] - ref[0]) <= 1e-5f * fabsf(ref[0]) + 1e-6f);
-    printf("  %-22s blob %6lu B  arena %6lu B  activation lower bound %6lu B  ops %u\n", name,
-           (unsigned long)size, (unsigned long)arena_bytes, (unsigned long)lower, ops);
+    printf("  %-22s path %d  arena %6lu B  activation lower bound %6lu B  ops %u\n", name, (int)cp,
+           (unsigned long)arena_bytes, (unsigned long)lower, ops);
     free(arena);
     free(out);
-    free(in);
-    free(ref);
-    free(blob);
 }
 
 static const struct {

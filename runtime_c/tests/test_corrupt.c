@@ -66,6 +66,12 @@ static lr_status try_blob(const unsigned char *data, size_t size, unsigned *rng)
         TU_CHECK_STATUS(lr_run(&m, arena, arena_bytes, in, in_len, out, out_len), LR_OK);
         runs_ok++;
         free(arena);
+        /* the same blob again with every LinRep conv on the template-reuse path */
+        TU_CHECK_STATUS(lr_set_conv_path(&m, LR_PATH_REUSE), LR_OK);
+        TU_CHECK_STATUS(lr_arena_size(&m, &arena_bytes), LR_OK);
+        arena = tu_xmalloc(arena_bytes);
+        TU_CHECK_STATUS(lr_run(&m, arena, arena_bytes, in, in_len, out, out_len), LR_OK);
+        free(arena);
         free(in);
         free(out);
     }
