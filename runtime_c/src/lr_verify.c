@@ -91,6 +91,7 @@ static const field_desc op_fields[] = {
     {LR_OP_B_SCALE, K_VEC4, NULL},
     {LR_OP_WEIGHT_I8, K_VEC1, NULL},
     {LR_OP_WEIGHT_SCALE, K_VEC4, NULL},
+    {LR_OP_KERNEL_MASK, K_VEC1, NULL},
 };
 static const table_desc op_desc = {op_fields, N_FIELDS(op_fields)};
 
