@@ -18,23 +18,6 @@
  */
 #include "lr_internal.h"
 
-/* First output index o with 0 <= o*s + off (o >= 0). */
-static int32_t range_lo(int32_t off, int32_t s)
-{
-    return off >= 0 ? 0 : (-off + s - 1) / s;
-}
-
-/* One past the last output index o (< out) with o*s + off <= in - 1. */
-static int32_t range_hi(int32_t off, int32_t s, int32_t in, int32_t out)
-{
-    int32_t hi;
-    if (in - 1 - off < 0) {
-        return 0;
-    }
-    hi = (in - 1 - off) / s + 1;
-    return hi < out ? hi : out;
-}
-
 static void row_madd(float *restrict y, const float *restrict x, int32_t n, int32_t s, float w)
 {
     int32_t j;
@@ -64,13 +47,13 @@ void lr_conv2d_channel(const lr_geom *g, const float *x, lr_weights w, float bia
         }
         for (ky = 0; ky < g->kh; ky++) {
             const int32_t off_y = ky * g->dh - g->pt;
-            const int32_t oy0 = range_lo(off_y, g->sh), oy1 = range_hi(off_y, g->sh, g->h, g->oh);
+            const int32_t oy0 = lr_range_lo(off_y, g->sh), oy1 = lr_range_hi(off_y, g->sh, g->h, g->oh);
             if (oy0 >= oy1) {
                 continue;
             }
             for (kx = 0; kx < g->kw; kx++) {
                 const int32_t off_x = kx * g->dw - g->pl;
-                const int32_t ox0 = range_lo(off_x, g->sw), ox1 = range_hi(off_x, g->sw, g->w, g->ow);
+                const int32_t ox0 = lr_range_lo(off_x, g->sw), ox1 = lr_range_hi(off_x, g->sw, g->w, g->ow);
                 const int32_t tap = (i * g->kh + ky) * g->kw + kx;
                 const float wv = w.f != NULL ? w.f[tap] : lr_lef32(w.le + 4 * tap);
                 if (ox0 >= ox1) {

@@ -326,6 +326,23 @@ typedef struct lr_plan_entry {
 lr_status lr_plan(const lr_model *m, lr_plan_entry *e, uint32_t *act_bytes, uint32_t *lower_bound,
                   lr_where *where);
 
+/* Output index range of one kernel tap along an axis (shared by the conv paths): the first output
+ * index o >= 0 with o*s + off >= 0, and one past the last o < out with o*s + off <= in - 1. */
+static inline int32_t lr_range_lo(int32_t off, int32_t s)
+{
+    return off >= 0 ? 0 : (-off + s - 1) / s;
+}
+
+static inline int32_t lr_range_hi(int32_t off, int32_t s, int32_t in, int32_t out)
+{
+    int32_t hi;
+    if (in - 1 - off < 0) {
+        return 0;
+    }
+    hi = (in - 1 - off) / s + 1;
+    return hi < out ? hi : out;
+}
+
 /* Geometry of a sliding-window op (conv or pool) on one [c, h, w] input. */
 typedef struct lr_geom {
     int32_t c, h, w;        /* conv: input channels of one group */

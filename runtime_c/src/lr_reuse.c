@@ -30,24 +30,7 @@
 
 #define BITMAP_BITS 512u
 
-/* ---- shape helpers (same rules as lr_conv.c) ------------------------------------------------- */
-
-/* First output index o with 0 <= o*s + off (o >= 0). */
-static int32_t range_lo(int32_t off, int32_t s)
-{
-    return off >= 0 ? 0 : (-off + s - 1) / s;
-}
-
-/* One past the last output index o (< out) with o*s + off <= in - 1. */
-static int32_t range_hi(int32_t off, int32_t s, int32_t in, int32_t out)
-{
-    int32_t hi;
-    if (in - 1 - off < 0) {
-        return 0;
-    }
-    hi = (in - 1 - off) / s + 1;
-    return hi < out ? hi : out;
-}
+/* ---- helpers (tap ranges: lr_range_lo / lr_range_hi in lr_internal.h, shared with lr_conv.c) ---- */
 
 /* y[j] += w * x[j * s], j < n; stride 1 unrolled by four (fewer loop instructions on Cortex-M, the
  * same arithmetic per element as lr_conv.c). */
@@ -178,12 +161,12 @@ static uint64_t valid_taps(const conv_shape *c)
     int32_t t;
     for (t = 0; t < c->kh; t++) {
         const int32_t off = t * c->dh - c->pt;
-        const int32_t lo = range_lo(off, c->sh), hi = range_hi(off, c->sh, c->ih, c->oh);
+        const int32_t lo = lr_range_lo(off, c->sh), hi = lr_range_hi(off, c->sh, c->ih, c->oh);
         ry += hi > lo ? (uint64_t)(hi - lo) : 0u;
     }
     for (t = 0; t < c->kw; t++) {
         const int32_t off = t * c->dw - c->pl;
-        const int32_t lo = range_lo(off, c->sw), hi = range_hi(off, c->sw, c->iw, c->ow);
+        const int32_t lo = lr_range_lo(off, c->sw), hi = lr_range_hi(off, c->sw, c->iw, c->ow);
         rx += hi > lo ? (uint64_t)(hi - lo) : 0u;
     }
     return madd_sat(0u, ry, rx);
@@ -336,7 +319,7 @@ static void box_tile(const conv_shape *c, const float *x, const int32_t *colb, f
     for (oy = oy0; oy < oy1; oy++) {
         const int32_t base = oy * c->sh - c->pt;
         float *s = box + (oy - oy0) * ow;
-        int32_t lo = range_lo(base, dh), hi;
+        int32_t lo = lr_range_lo(base, dh), hi;
         hi = c->ih - 1 - base < 0 ? -1 : (c->ih - 1 - base) / dh;
         hi = hi < c->kh - 1 ? hi : c->kh - 1;
         if (lo > hi) {
@@ -372,7 +355,7 @@ static void resp_tile(const conv_shape *c, const float *x, const float *w, int32
     }
     for (ky = 0; ky < c->kh; ky++) {
         const int32_t off_y = ky * c->dh - c->pt;
-        int32_t a = range_lo(off_y, c->sh), b = range_hi(off_y, c->sh, c->ih, c->oh);
+        int32_t a = lr_range_lo(off_y, c->sh), b = lr_range_hi(off_y, c->sh, c->ih, c->oh);
         a = a > oy0 ? a : oy0;
         b = b < oy1 ? b : oy1;
         if (a >= b) {
@@ -380,7 +363,7 @@ static void resp_tile(const conv_shape *c, const float *x, const float *w, int32
         }
         for (kx = 0; kx < c->kw; kx++) {
             const int32_t off_x = kx * c->dw - c->pl;
-            const int32_t ox0 = range_lo(off_x, c->sw), ox1 = range_hi(off_x, c->sw, c->iw, c->ow);
+            const int32_t ox0 = lr_range_lo(off_x, c->sw), ox1 = lr_range_hi(off_x, c->sw, c->iw, c->ow);
             const float wv = w[ky * c->kw + kx];
             if (ox0 >= ox1) {
                 continue;
@@ -456,7 +439,7 @@ void lr_conv_reuse(const lr_model *m, const lr_op *op, const float *x, float *y,
     }
     for (j = 0; j < c.ow; j++) { /* first and last valid input column of each output column */
         const int32_t c0 = j * c.sw - c.pl;
-        int32_t lo = range_lo(c0, c.dw), hi = c.iw - 1 - c0 < 0 ? -1 : (c.iw - 1 - c0) / c.dw;
+        int32_t lo = lr_range_lo(c0, c.dw), hi = c.iw - 1 - c0 < 0 ? -1 : (c.iw - 1 - c0) / c.dw;
         hi = hi < c.kw - 1 ? hi : c.kw - 1;
         colb[2 * j] = lo > hi ? 0 : c0 + lo * c.dw;
         colb[2 * j + 1] = lo > hi ? -1 : c0 + hi * c.dw;
