@@ -20,8 +20,8 @@ from .errors import LinRepError
 from .finetune import evaluate, finetune
 from .ir import Graph
 from .modules import LinRepConv2d, prune
-from .quantize import check_bits, quantize_int8_weights
 from .pack import pack_graph
+from .quantize import check_bits, quantize_int8_weights
 
 FINETUNE_BATCH = 64  # chosen with lr 1e-3 on the validation split (3 seeds): tools/choose_finetune.py
 VALIDATION_IMAGES = {"fashion-mnist": 5000, "digits": 200}

@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from .fb.Model import Model as FbModel
 from .costmodel import graph_costs
+from .fb.Model import Model as FbModel
+from .plotting import figure, png_bytes
 from .reader import Blob, parse
 from .transport import zstd
 
@@ -208,16 +209,9 @@ def format_report(rep: Report, title: str = "") -> str:
 
 def plot_report(rep: Report, path: str) -> bytes:
     """PNG bytes: per layer, packed bytes stacked by section beside the fp32 and int8 bars."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     names = [r.name for r in rep.layers]
     x = np.arange(len(names))
-    fig, ax = plt.subplots(figsize=(max(8, 0.7 * len(names)), 5))
+    fig, ax = figure((max(8, 0.7 * len(names)), 5))
     ax.bar(x - 0.3, [r.fp32_bytes for r in rep.layers], 0.28, label="fp32", color="#bbbbbb")
     ax.bar(x, [r.int8_bytes for r in rep.layers], 0.28, label="int8 (TFLite scheme)", color="#888888")
     bottom = np.zeros(len(names))
@@ -232,8 +226,4 @@ def plot_report(rep: Report, path: str) -> bytes:
     ax.set_ylabel("bytes")
     ax.set_title(f"linrep-edge storage: {rep.total_bytes} B blob, conv {rep.conv_compression_vs_fp32:.1f}x vs fp32")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return buf.getvalue()
+    return png_bytes(fig, dpi=100)

@@ -29,6 +29,7 @@ from .. import peers
 from ..finetune import evaluate
 from ..models import load_default_model
 from ..pipeline import PackSettings, finetune_split, pack_model
+from ..plotting import figure, png_bytes
 from ..progress import progress
 from ..runtime import CRuntime
 
@@ -219,14 +220,7 @@ ones: expect about 4x the RAM for the same network.
 
 def plot(res: dict[str, Any], path: str) -> bytes:
     """PNG: bytes (log) vs accuracy, Pareto front joined."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = figure((7, 4.5))
     for i, r in enumerate(res["rows"]):
         color = "C0" if r["engine"] == "linrep-c" else "C1" if r["name"].startswith("TFLite") else "C7"
         ax.scatter(r["bytes"], 100 * r["accuracy"], color=color, zorder=3)
@@ -241,8 +235,4 @@ def plot(res: dict[str, Any], path: str) -> bytes:
     ax.set_title("linrep-edge (blue) vs TFLite / TFLM (orange), default ResNet-8")
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower right")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
-    return buf.getvalue()
+    return png_bytes(fig, dpi=120)

@@ -20,6 +20,7 @@ from ..data import load_fashion_mnist
 from ..finetune import evaluate
 from ..models import load_default_model
 from ..pipeline import PackSettings, pack_model
+from ..plotting import figure, png_bytes
 from ..report import storage_report
 from ..runtime import CRuntime
 
@@ -91,14 +92,7 @@ def format_result(res: dict[str, Any]) -> str:
 
 def plot(res: dict[str, Any]) -> bytes:
     """PNG: blob bytes vs accuracy, one marker per point, the Pareto front joined."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = figure((7, 4.5))
     for p in res["points"]:
         ax.scatter(p["bytes"], 100 * p["accuracy"], color="C0" if p["pareto"] else "C7", zorder=3)
         ax.annotate(_label(p), (p["bytes"], 100 * p["accuracy"]), textcoords="offset points", xytext=(4, 4),
@@ -112,8 +106,4 @@ def plot(res: dict[str, Any]) -> bytes:
     ax.set_title("linrep-edge: K x a/b bits x pruning on the default ResNet-8")
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
-    return buf.getvalue()
+    return png_bytes(fig, dpi=120)

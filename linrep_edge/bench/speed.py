@@ -29,6 +29,7 @@ from ..ir import Graph
 from ..loading import load_default
 from ..pack import pack_graph
 from ..pipeline import PackSettings, finetune_split, pack_model
+from ..plotting import figure, png_bytes
 from ..reader import parse
 from ..report import storage_report
 from ..runtime import CRuntime
@@ -215,14 +216,7 @@ def format_result(res: dict[str, Any]) -> str:
 
 def plot(res: dict[str, Any]) -> bytes:
     """PNG: Cortex-M4F instructions vs C-runtime accuracy, one point per (setting, path)."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = figure((7, 4.5))
     for r in res["rows"]:
         if "m4" not in r:
             continue
@@ -237,8 +231,4 @@ def plot(res: dict[str, Any]) -> bytes:
     ax.set_xlabel("Cortex-M4F instructions per inference (millions)")
     ax.set_ylabel("C-runtime accuracy, 10k test images (%)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return buf.getvalue()
+    return png_bytes(fig, dpi=100)
