@@ -1,6 +1,7 @@
 # linrep-edge: the two commands of the README, and the pieces they are made of.
 #   make demo   set everything up, compress + fine-tune the default model, pack, report, verify in C
-#   make test   set everything up and run every test (C unit tests, sanitizers, Python, Cortex-M)
+#   make test   set everything up and run every test (C unit tests, sanitizers, fuzz, Python, Cortex-M,
+#               the peers): the one command CI runs (.ci/run)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
@@ -8,20 +9,23 @@ CLI    := $(VENV)/bin/linrep-edge
 STAMP  := $(VENV)/.installed
 PEERS  := $(VENV)/.peers
 
-.PHONY: help setup apt runtime demo test bench peers compare schema clean
+.PHONY: help setup apt runtime demo test test-deep fresh-check bench peers compare schema clean
 
 help:
 	@echo "make demo    - set up, compress + fine-tune the default model, pack, report, verify through C"
-	@echo "make test    - set up and run all tests (C, sanitizers, Python, Cortex-M under QEMU)"
+	@echo "make test    - set up and run all tests (C, sanitizers, fuzz, Python, Cortex-M under QEMU, peers)"
+	@echo "make test-deep - long random campaigns: property tests x LINREP_DEEP (default 20), fuzz FUZZ_SECONDS (600)"
+	@echo "make fresh-check - clone HEAD into a temporary folder and run 'make test' and 'make demo' there"
 	@echo "make bench   - benchmarks: accuracy table, clustering speed, host runtime, Cortex-M, reuse speed, Pareto"
 	@echo "make compare - linrep-edge vs TFLite fp32/int8 and TFLM LUT (installs the peers extra); writes BENCHMARKS.md"
 	@echo "make peers   - install the optional peers extra (LiteRT, AI Edge Quantizer, TFLite Micro; ~1.2 GB)"
 	@echo "make schema  - regenerate code from linrep_edge/schema/lre.fbs"
 	@echo "make setup   - Debian packages (as root), $(VENV) with torch==2.13.0 (CPU) and the package"
 
-# Debian packages: data set, flatc, the ARM toolchain and QEMU. Without root/apt: a note, no failure.
+# Debian packages: data set, flatc, the ARM toolchain, QEMU and clang (libFuzzer). Without root/apt: a
+# note naming the command; the tests that need a missing part then fail under CI=true and skip elsewhere.
 APT_PKGS := dataset-fashion-mnist flatbuffers-compiler gcc-arm-none-eabi libnewlib-arm-none-eabi \
-            binutils-arm-none-eabi qemu-system-arm
+            binutils-arm-none-eabi qemu-system-arm clang
 apt:
 	@missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -z "$$missing" ]; then exit 0; fi; \
@@ -53,10 +57,26 @@ runtime: $(STAMP)
 demo: setup
 	$(CLI) demo
 
-test: setup
+# The fuzz step follows the tests' rule for a missing part: fail under CI, skip (saying so) elsewhere.
+FUZZ_SECONDS ?= 60
+define fuzz_step
+	@if command -v clang >/dev/null; then $(MAKE) -C runtime_c fuzz FUZZ_SECONDS=$(1); \
+	elif [ -n "$$CI" ]; then echo "error: CI must install clang (apt-get install clang) for the fuzz step" >&2; exit 1; \
+	else echo "SKIPPED the fuzz step: clang missing (apt-get install clang, or make setup as root)" >&2; fi
+endef
+
+test: setup $(PEERS)
 	$(MAKE) -C runtime_c test sanitize
-	$(MAKE) -C runtime_c fuzz FUZZ_SECONDS=60
+	$(call fuzz_step,$(FUZZ_SECONDS))
 	$(PY) -m pytest -q
+
+test-deep: setup $(PEERS)
+	LINREP_DEEP=$${LINREP_DEEP:-20} $(PY) -m pytest -q tests/test_properties.py tests/test_agreement.py
+	$(call fuzz_step,$(or $(DEEP_FUZZ_SECONDS),600))
+
+# The README's two commands in a fresh clone of HEAD (commit first: only committed work is cloned).
+fresh-check:
+	bash tools/fresh_check.sh
 
 bench: setup
 	$(CLI) bench accuracy

@@ -34,6 +34,11 @@ INSTALL_HINT = "pip install 'linrep-edge[peers]'  (or: make peers)"
 PEER_MODULES = ("litert_torch", "ai_edge_quantizer", "ai_edge_litert", "tflite_micro")
 
 
+def missing_message(missing: list[str]) -> str:
+    """What `require()` says when the optional packages `missing` are not installed."""
+    return f"the peers comparison needs the optional packages {', '.join(missing)}: {INSTALL_HINT}"
+
+
 def require() -> None:
     """LinRepError naming the install command if an optional peer package is missing; imports them
     once with their start-up logging silenced."""
@@ -42,7 +47,7 @@ def require() -> None:
 
     missing = [m for m in PEER_MODULES if importlib.util.find_spec(m) is None]
     if missing:
-        raise LinRepError(f"the peers comparison needs the optional packages {', '.join(missing)}: {INSTALL_HINT}")
+        raise LinRepError(missing_message(missing))
     with quiet_fds():
         for m in PEER_MODULES:
             importlib.import_module(m)

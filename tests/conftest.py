@@ -11,6 +11,8 @@ from torch import nn
 
 from linrep_edge.models import ResNet8
 
+import campaign  # noqa: F401  (loads the Hypothesis profile before any test module)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from campaign import examples
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
@@ -81,7 +82,7 @@ def _mutate(seed: int, n_edits: int, flips: bool) -> bytes:
     return bytes(b)
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(600))
 @given(st.integers(0, 2**32 - 1), st.integers(1, 4), st.booleans())
 def test_python_and_c_give_the_same_verdict(crt, seed, n_edits, flips):
     blob = _mutate(seed, n_edits, flips)
@@ -119,7 +120,7 @@ def test_valid_blobs_same_arena_as_c(crt, name):
     assert parse(blob).check.arena_bytes == crt(blob).arena_bytes
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300))
 @given(st.integers(0, 2**32 - 1), st.integers(1, 4))
 def test_accepted_mutants_compute_the_same_in_c_and_torch(crt, seed, n_edits):
     blob = _mutate(seed, n_edits, flips=False)

@@ -7,10 +7,10 @@ setup` and .ci/run). Without them the tests skip locally and fail under CI (CI=t
 
 from __future__ import annotations
 
-import os
 import shutil
 
 import pytest
+from needs import need
 
 from linrep_edge.loading import load_default
 from linrep_edge.pipeline import PackSettings, pack_model
@@ -24,11 +24,8 @@ PINNED_M4_INSTRUCTIONS = 46_821_061
 TOLERANCE = 0.01
 
 TOOLS = ("arm-none-eabi-gcc", "qemu-system-arm")
-if any(shutil.which(t) is None for t in TOOLS):
-    if os.environ.get("CI"):
-        raise RuntimeError("CI must install gcc-arm-none-eabi, libnewlib-arm-none-eabi and qemu-system-arm")
-    pytest.skip("ARM toolchain or QEMU missing (apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi "
-                "qemu-system-arm)", allow_module_level=True)
+need(all(shutil.which(t) for t in TOOLS), "the ARM toolchain or QEMU",
+     "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm (or: make setup, as root)")
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,13 @@ install command. Without the extra these tests skip locally and fail under CI (C
 from __future__ import annotations
 
 import importlib.util
-import os
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
+
+from needs import need
 
 from linrep_edge import cli, peers
 from linrep_edge.errors import LinRepError
@@ -20,21 +21,19 @@ HAVE_PEERS = all(importlib.util.find_spec(m) is not None for m in peers.PEER_MOD
 
 
 def _need_peers() -> None:
-    if HAVE_PEERS:
-        return
-    if os.environ.get("CI"):
-        raise RuntimeError(f"CI must install the peers extra: {peers.INSTALL_HINT}")
-    pytest.skip(f"peers extra not installed ({peers.INSTALL_HINT})")
+    need(HAVE_PEERS, "the peers extra", peers.INSTALL_HINT)
 
 
 def test_missing_extra_names_the_install_command(monkeypatch, capsys):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "litert_torch" else real(name, *a))
-    with pytest.raises(LinRepError, match=r"litert_torch: pip install 'linrep-edge\[peers\]'"):
+    with pytest.raises(LinRepError) as exc:
         peers.require()
+    assert str(exc.value) == peers.missing_message(["litert_torch"])
+    assert "litert_torch" in str(exc.value) and peers.INSTALL_HINT in str(exc.value)
     assert cli.main(["compare", "--markdown", ""]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "pip install 'linrep-edge[peers]'" in err[0]
+    assert len(err) == 1 and peers.missing_message(["litert_torch"]) in err[0]
 
 
 @pytest.fixture(scope="module")
