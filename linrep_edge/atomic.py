@@ -10,7 +10,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import LinRepError
+from linrep_edge.errors import LinRepError
 
 
 def write_atomic(path: str | Path, data: bytes) -> None:

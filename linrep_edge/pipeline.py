@@ -1,7 +1,9 @@
-"""pack_model: compress → (fine-tune a, b) → capture → storage settings → .lre bytes.
+"""The pipeline: compress → (fine-tune a, b) → capture → storage settings → .lre bytes.
 
-The one function behind `linrep-edge pack`; each step is its own module. Same inputs and seed give
-byte-identical blobs (clustering, fine-tuning data order and packing are all seeded or ordered).
+`pack_model` is the one function behind `linrep-edge pack`; it is `compress_model`, `finetune` and
+`pack` in a row, and the Python API offers the three steps alone (a user's own fine-tuning loop goes
+between them). Each step is its own module. Same inputs and seed give byte-identical blobs
+(clustering, fine-tuning data order and packing are all seeded or ordered).
 """
 
 from __future__ import annotations
@@ -13,15 +15,16 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from .capture import capture
-from .compress import compress
-from .data import load_dataset
-from .errors import LinRepError
-from .finetune import evaluate, finetune
-from .ir import Graph
-from .modules import LinRepConv2d, prune
-from .pack import pack_graph
-from .quantize import check_bits, quantize_int8_weights
+from linrep_edge.graph.capture import capture
+from linrep_edge.method.compress import compress
+from linrep_edge.datasets import load_dataset
+from linrep_edge.errors import LinRepError
+from linrep_edge.method.finetune import evaluate, finetune
+from linrep_edge.format.ir import Graph
+from linrep_edge.method.linrep_conv import LinRepConv2d, prune
+from linrep_edge.format.reader import parse
+from linrep_edge.format.writer import pack_graph
+from linrep_edge.method.quantize import check_bits, quantize_int8_weights
 
 FINETUNE_BATCH = 64  # chosen with lr 1e-3 on the validation split (3 seeds): tools/choose_finetune.py
 VALIDATION_IMAGES = {"fashion-mnist": 5000, "digits": 200}
@@ -97,11 +100,38 @@ def finetune_split(data: str, seed: int = 0):  # type: ignore[no-untyped-def]
     return train, val, ds.test
 
 
+def compress_model(model: nn.Module, settings: PackSettings, show_progress: bool = True) -> nn.Module:
+    """`compress` with the settings' K, distance, scope, seed, integer a/b and pruning; a new model."""
+    if settings.ab_bits:
+        check_bits(settings.ab_bits)
+    if settings.ab_scale not in ("channel", "layer"):
+        raise LinRepError(f"--ab-scale must be channel or layer, got {settings.ab_scale!r}")
+    cmodel, _ = compress(model, settings.templates, settings.distance, settings.scope, settings.seed,
+                         settings.include, settings.exclude, settings.codebook_dtype,
+                         cap_templates=settings.cap_templates, show_progress=show_progress,
+                         templates_ratio=settings.templates_ratio)
+    if settings.ab_bits:
+        for m in cmodel.modules():
+            if isinstance(m, LinRepConv2d):
+                m.set_ab_bits(settings.ab_bits, per_channel=settings.ab_scale == "channel")
+    if settings.prune_sparsity or settings.prune_threshold:
+        prune(cmodel, settings.prune_sparsity, settings.prune_threshold)  # masks fixed before fine-tuning
+    return cmodel
+
+
+def pack(cmodel: nn.Module, example: torch.Tensor, settings: PackSettings | None = None, source: str = "") -> bytes:
+    """The .lre bytes of a compressed (and perhaps fine-tuned) model: capture at `example`'s shape, the
+    settings' storage for what LinRep does not cover, the settings as metadata."""
+    settings = settings or PackSettings()
+    g = capture(cmodel, example)
+    set_storage(g, settings.weights_dtype)
+    g.metadata = {**settings.metadata(), "source": source}
+    return pack_graph(g)
+
+
 def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, source: str = "",
                evaluate_on_test: bool = False, show_progress: bool = True) -> PackResult:
     """Compress `model`, optionally fine-tune a and b, and pack it. `model` itself is not modified."""
-    if settings.ab_bits:
-        check_bits(settings.ab_bits)
     if settings.finetune_epochs < 0:
         raise LinRepError(f"--finetune-epochs must be >= 0, got {settings.finetune_epochs}")
     if settings.finetune_epochs > 0 and not settings.data:
@@ -109,19 +139,8 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
     timings: dict[str, float] = {}
     acc: dict[str, float] = {}
     t0 = time.perf_counter()
-    cmodel, _ = compress(model, settings.templates, settings.distance, settings.scope, settings.seed,
-                         settings.include, settings.exclude, settings.codebook_dtype,
-                         cap_templates=settings.cap_templates, show_progress=show_progress,
-                         templates_ratio=settings.templates_ratio)
+    cmodel = compress_model(model, settings, show_progress)
     timings["compress_s"] = time.perf_counter() - t0
-    if settings.ab_bits:
-        if settings.ab_scale not in ("channel", "layer"):
-            raise LinRepError(f"--ab-scale must be channel or layer, got {settings.ab_scale!r}")
-        for m in cmodel.modules():
-            if isinstance(m, LinRepConv2d):
-                m.set_ab_bits(settings.ab_bits, per_channel=settings.ab_scale == "channel")
-    if settings.prune_sparsity or settings.prune_threshold:
-        prune(cmodel, settings.prune_sparsity, settings.prune_threshold)  # masks fixed before fine-tuning
     if settings.data:
         train, _, test = finetune_split(settings.data, settings.seed)
         if evaluate_on_test:
@@ -136,11 +155,6 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
             if evaluate_on_test:
                 acc["accuracy_after_finetune"] = evaluate(cmodel, test.loader(1000))
     t2 = time.perf_counter()
-    g = capture(cmodel, example)
-    set_storage(g, settings.weights_dtype)
-    meta = settings.metadata()
-    meta["source"] = source
-    g.metadata = meta
-    blob = pack_graph(g)
+    blob = pack(cmodel, example, settings, source)
     timings["capture_pack_s"] = time.perf_counter() - t2
-    return PackResult(blob, g, cmodel, timings, acc)
+    return PackResult(blob, parse(blob).graph, cmodel, timings, acc)

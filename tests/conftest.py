@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from linrep_edge.models import ResNet8
+from linrep_edge.models.resnet8 import ResNet8
 
 import campaign  # noqa: F401  (loads the Hypothesis profile before any test module)
 
@@ -22,14 +22,14 @@ def crt():
     proc = subprocess.run(["make", "-C", str(ROOT / "runtime_c"), "-j2", "all"], capture_output=True, text=True)
     if proc.returncode != 0:
         pytest.fail(f"building the C runtime failed:\n{proc.stdout}\n{proc.stderr}")
-    from linrep_edge.runtime import CRuntime
+    from linrep_edge.runtime.binding import CRuntime
 
     return CRuntime
 
 
 @pytest.fixture(scope="session")
 def digits():
-    from linrep_edge.data import load_digits
+    from linrep_edge.datasets import load_digits
 
     return load_digits()
 

@@ -1,10 +1,11 @@
-"""Python reader vs C verifier: the same verdict on every blob.
+"""Python reader vs C runtime: one verdict on every blob, and every verified blob reads.
 
-On mutated blobs (Hypothesis; CRC re-fixed so that mutations reach the structure and semantic checks)
-and on every structure-aware hostile blob of runtime_c/tests/gen_test_blobs.py, the Python side
-(validate.check_blob, which reader.parse runs first) and lr_init accept the same blobs, refuse the same
-blobs with the same status, and size the same arena; where both accept, the torch model rebuilt from the
-blob computes what C computes.
+The reader has no verifier of its own: `parse` asks lr_init (format/verifier.py). On mutated blobs
+(Hypothesis; CRC re-fixed so that mutations reach the structure and semantic checks) and on every
+structure-aware hostile blob of runtime_c/tests/gen_test_blobs.py this holds that the reader refuses
+exactly the blobs a CRuntime refuses, with the status the hostile generator planted, and that every
+blob lr_init accepts is read by the Python reader without a crash, sized with the same arena, and
+rebuilt into a torch model that computes what C computes.
 """
 
 from __future__ import annotations
@@ -22,15 +23,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from linrep_edge.capture import capture
-from linrep_edge.compress import compress
+from linrep_edge.graph.capture import capture
+from linrep_edge.method.compress import compress
 from linrep_edge.errors import LinRepError
-from linrep_edge.execute import GraphModel
-from linrep_edge.pack import crc_field_offset, pack_graph
-from linrep_edge.reader import parse
-from linrep_edge.validate import InvalidBlob, check_blob
-
-MAX_TENSORS = 128  # LR_MAX_TENSORS of the host build
+from linrep_edge.graph.executor import GraphModel
+from linrep_edge.format.writer import crc_field_offset, pack_graph
+from linrep_edge.format.reader import parse
+from linrep_edge.format.verifier import InvalidBlob
 
 
 def _blob() -> bytes:
@@ -66,10 +65,12 @@ def _c_verdict(crt, blob: bytes):  # type: ignore[no-untyped-def]
 
 
 def _py_verdict(blob: bytes) -> str | None:
+    """The reader's verdict: None when it reads the blob (and then it must read it whole)."""
     try:
-        check_blob(blob, max_tensors=MAX_TENSORS)
+        parsed = parse(blob)
     except InvalidBlob as exc:
         return exc.status
+    assert len(parsed.graph.ops) == len(parsed.check.conv)
     return None
 
 
@@ -84,7 +85,7 @@ def _mutate(seed: int, n_edits: int, flips: bool) -> bytes:
 
 @settings(max_examples=examples(600))
 @given(st.integers(0, 2**32 - 1), st.integers(1, 4), st.booleans())
-def test_python_and_c_give_the_same_verdict(crt, seed, n_edits, flips):
+def test_reader_and_c_give_the_same_verdict(crt, seed, n_edits, flips):
     blob = _mutate(seed, n_edits, flips)
     c_status, rt = _c_verdict(crt, blob)
     assert _py_verdict(blob) == c_status
@@ -109,7 +110,7 @@ def test_hostile_blob_refused_with_the_c_status(crt, name):
     graph, status = GEN.hostile()[name]
     blob = GEN.hostile_bytes(name, graph)
     with pytest.raises(InvalidBlob) as info:
-        check_blob(blob, max_tensors=MAX_TENSORS)
+        parse(blob)
     assert info.value.status == status
     assert _c_verdict(crt, blob)[0] == status
 

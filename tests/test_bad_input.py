@@ -64,7 +64,7 @@ def test_unsupported_op(tmp_path):
 def test_wrong_input_shape(blob, tmp_path):
     import numpy as np
 
-    r = run("pack", "linrep_edge.models:ResNet8", "--input-shape", "1,3,28,28", "-o", str(tmp_path / "o.lre"))
+    r = run("pack", "linrep_edge.models.resnet8:ResNet8", "--input-shape", "1,3,28,28", "-o", str(tmp_path / "o.lre"))
     assert_user_error(r, "input shape (1, 3, 28, 28)")
     np.save(tmp_path / "x.npy", np.zeros((2, 3, 28, 28), np.float32))
     assert_user_error(run("verify", str(blob), "--inputs", str(tmp_path / "x.npy")), "expects (N, 1, 28, 28)")
@@ -84,13 +84,13 @@ def test_corrupted_lre(blob, tmp_path):
     bad = tmp_path / "bad.lre"
     bad.write_bytes(bytes(data))
     for cmd in ("report", "inspect", "verify"):
-        assert_user_error(run(cmd, str(bad)), "bad.lre", "CRC mismatch")
-    assert_user_error(run("export-c", str(bad), "-o", str(tmp_path / "m.h")), "CRC mismatch")
+        assert_user_error(run(cmd, str(bad)), "bad.lre", "CRC-32 mismatch", "LR_ERR_CRC")
+    assert_user_error(run("export-c", str(bad), "-o", str(tmp_path / "m.h")), "CRC-32 mismatch")
     assert not (tmp_path / "m.h").exists()
 
 
 def test_truncated_lre_zst(blob, tmp_path):
-    from linrep_edge.transport import zstd
+    from linrep_edge.format.transport import zstd
 
     cut = tmp_path / "m.lre.zst"
     cut.write_bytes(zstd(blob.read_bytes())[:-9])
@@ -98,8 +98,8 @@ def test_truncated_lre_zst(blob, tmp_path):
 
 
 def test_newer_format_version(tmp_path, monkeypatch):
-    import linrep_edge.pack as pack_mod
-    from linrep_edge.capture import capture
+    import linrep_edge.format.writer as pack_mod
+    from linrep_edge.graph.capture import capture
 
     monkeypatch.setattr(pack_mod, "format_version_needed", lambda g: 3)
     newer = tmp_path / "newer.lre"
@@ -117,7 +117,7 @@ def test_output_directory_not_writable(blob, tmp_path):
 def test_disk_full_leaves_no_partial_file(blob, tmp_path, monkeypatch, capsys):
     """ENOSPC while the output is written (simulated at fsync): exit 2, nothing left in the folder."""
     import linrep_edge.atomic as atomic
-    from linrep_edge.cli import main
+    from linrep_edge.cli.main import main
 
     def full(_fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")

@@ -101,7 +101,7 @@ def test_pack_user_errors(tmp_path):
         (["pack", "--default", "-o", str(tmp_path / "nodir" / "a.lre")], "does not exist"),
         (["pack", "-o", str(tmp_path / "a.lre")], "--default or a MODEL"),
         (["pack", str(tmp_path / "nothere.pt2"), "-o", str(tmp_path / "a.lre")], "no such file"),
-        (["pack", "linrep_edge.models:ResNet8", "-o", str(tmp_path / "a.lre")], "--input-shape"),
+        (["pack", "linrep_edge.models.resnet8:ResNet8", "-o", str(tmp_path / "a.lre")], "--input-shape"),
         (["pack", "nosuchpkg.mod:make", "--input-shape", "1,1,28,28", "-o", str(tmp_path / "a.lre")], "cannot import"),
         (["pack", "--default", "--finetune-epochs", "1", "-o", str(tmp_path / "a.lre")], "needs data"),
     ]
@@ -115,12 +115,12 @@ def test_pack_user_errors(tmp_path):
 def test_pack_factory_with_weights_and_pt2(tmp_path):
     import torch
 
-    from linrep_edge.models import load_default_model
+    from linrep_edge.models.resnet8 import load_default_model
 
     weights = tmp_path / "w.pt"
     torch.save(load_default_model().state_dict(), weights)
     out = tmp_path / "f.lre"
-    r = run("pack", "linrep_edge.models:ResNet8", "--weights", str(weights), "--input-shape", "1,1,28,28", "-o", str(out))
+    r = run("pack", "linrep_edge.models.resnet8:ResNet8", "--weights", str(weights), "--input-shape", "1,1,28,28", "-o", str(out))
     assert r.returncode == 0, r.stderr
     default = tmp_path / "d.lre"
     assert run("pack", "--default", "-o", str(default)).returncode == 0
@@ -137,9 +137,9 @@ def test_pack_factory_with_weights_and_pt2(tmp_path):
     assert r.returncode == 2 and "not a torch.export program" in r.stderr and "Traceback" not in r.stderr
     wrong = tmp_path / "wrong.pt"
     torch.save({"x": torch.zeros(3)}, wrong)
-    r = run("pack", "linrep_edge.models:ResNet8", "--weights", str(wrong), "--input-shape", "1,1,28,28", "-o", str(out))
+    r = run("pack", "linrep_edge.models.resnet8:ResNet8", "--weights", str(wrong), "--input-shape", "1,1,28,28", "-o", str(out))
     assert r.returncode == 2 and "does not match the model" in r.stderr
-    r = run("pack", "linrep_edge.models:ResNet8", "--input-shape", "1,3,28,28", "-o", str(tmp_path / "y.lre"))
+    r = run("pack", "linrep_edge.models.resnet8:ResNet8", "--input-shape", "1,3,28,28", "-o", str(tmp_path / "y.lre"))
     assert r.returncode == 2 and "input shape" in r.stderr and "Traceback" not in r.stderr
 
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from linrep_edge.cluster import canonical_templates, cluster_kernels, normalize_kernels
+from linrep_edge.method.cluster import canonical_templates, cluster_kernels, normalize_kernels
 from linrep_edge.errors import LinRepError
-from linrep_edge.fit import fit_kernels
+from linrep_edge.method.fit import fit_kernels
 
 
 def planted(n: int, k: int, d: int = 9, noise: float = 0.01, seed: int = 1):

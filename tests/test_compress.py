@@ -6,11 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from linrep_edge.compress import compress, representation_of
+from linrep_edge.method.compress import compress, representation_of
 from linrep_edge.errors import LinRepError
-from linrep_edge.finetune import evaluate, finetune
-from linrep_edge.kernels import collect_convs
-from linrep_edge.modules import LinRepConv2d
+from linrep_edge.method.finetune import evaluate, finetune
+from linrep_edge.method.collect import collect_convs
+from linrep_edge.method.linrep_conv import LinRepConv2d
 
 
 class Mixed(nn.Module):
@@ -133,7 +133,7 @@ def test_finetune_changes_only_a_and_b(digits, small_resnet):
 
 
 def test_finetune_improves_a_badly_compressed_model(digits, small_resnet):
-    from linrep_edge.models import ResNet8
+    from linrep_edge.models.resnet8 import ResNet8
 
     torch.manual_seed(0)
     m = ResNet8(widths=(8, 16, 16))

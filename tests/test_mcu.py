@@ -12,7 +12,7 @@ import shutil
 import pytest
 from needs import need
 
-from linrep_edge.loading import load_default
+from linrep_edge.models.loading import load_default
 from linrep_edge.pipeline import PackSettings, pack_model
 
 # Cortex-M4F, runtime at -O2, default model packed at K = 16, seed 0, no fine-tuning, first test image.
@@ -36,7 +36,7 @@ def blob() -> bytes:
 
 @pytest.fixture(scope="module")
 def m4(blob, tmp_path_factory):
-    from linrep_edge.mcu import mcu_bench
+    from linrep_edge.runtime.mcu import mcu_bench
 
     return mcu_bench(blob, "cortex-m4", build_root=tmp_path_factory.mktemp("m4"))
 
@@ -69,7 +69,7 @@ def test_m4_instruction_count_is_pinned(m4):
 
 @pytest.mark.parametrize("target", ["cortex-m7", "cortex-m33"])
 def test_other_targets_match_host(blob, target, tmp_path):
-    from linrep_edge.mcu import mcu_bench
+    from linrep_edge.runtime.mcu import mcu_bench
 
     r = mcu_bench(blob, target, build_root=tmp_path, compare_paths=False)
     assert r["matches_host"] and r["dense_matches_host"] and r["deterministic"]
@@ -78,7 +78,7 @@ def test_other_targets_match_host(blob, target, tmp_path):
 def test_m4_runs_version_2_blobs_as_the_host(m4, tmp_path):
     """Integer a/b, int8 weights and pruned kernels on the board: same outputs as the host bit for bit;
     8-bit a/b costs at most 5 % more instructions than fp16 a/b (the bar of the beyond-4x issue)."""
-    from linrep_edge.mcu import mcu_bench
+    from linrep_edge.runtime.mcu import mcu_bench
 
     model, example = load_default()
     q8 = pack_model(model, example, PackSettings(templates=16, seed=0, ab_bits=8, weights_dtype="int8"), "default",

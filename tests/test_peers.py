@@ -14,7 +14,8 @@ from torch import nn
 
 from needs import need
 
-from linrep_edge import cli, peers
+from linrep_edge import cli
+from linrep_edge.bench import peers
 from linrep_edge.errors import LinRepError
 
 HAVE_PEERS = all(importlib.util.find_spec(m) is not None for m in peers.PEER_MODULES)
@@ -94,7 +95,7 @@ def test_int8_and_lut_are_faithful(tiny):
 def test_compare_rows_are_computed_in_the_run(tmp_path, crt):
     _need_peers()
     from linrep_edge.bench import compare
-    from linrep_edge.models import load_default_model
+    from linrep_edge.models.resnet8 import load_default_model
     from linrep_edge.pipeline import PackSettings, pack_model
 
     res = compare.run([4], epochs=0, test_limit=200, latency_images=3, latency_rounds=1, calibration_images=20,
@@ -109,7 +110,7 @@ def test_compare_rows_are_computed_in_the_run(tmp_path, crt):
                       show_progress=False).blob
     lr = rows["linrep-edge K=4"]
     assert lr["bytes"] == len(blob)
-    from linrep_edge.data import load_fashion_mnist
+    from linrep_edge.datasets import load_fashion_mnist
 
     test = load_fashion_mnist().test.take(200)
     rt = crt(blob)

@@ -9,12 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from linrep_edge.bitpack import fp16_bits, fp16_values, pack_indices, packed_size, unpack_indices
-from linrep_edge.capture import capture
-from linrep_edge.compress import compress
-from linrep_edge.execute import GraphModel
-from linrep_edge.pack import pack_graph
-from linrep_edge.reader import parse
+from linrep_edge.format.bitpack import fp16_bits, fp16_values, pack_indices, packed_size, unpack_indices
+from linrep_edge.graph.capture import capture
+from linrep_edge.method.compress import compress
+from linrep_edge.graph.executor import GraphModel
+from linrep_edge.format.writer import pack_graph
+from linrep_edge.format.reader import parse
 
 
 @settings(max_examples=examples(100))

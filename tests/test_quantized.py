@@ -11,17 +11,17 @@ import pytest
 import torch
 from torch import nn
 
-from linrep_edge.bitpack import pack_signed, unpack_signed
-from linrep_edge.capture import capture
-from linrep_edge.compress import compress
-from linrep_edge.execute import GraphModel
-from linrep_edge.ir import Codebook, Graph, LinRepWeights, Op
-from linrep_edge.modules import LinRepConv2d, prune
-from linrep_edge.pack import pack_graph
+from linrep_edge.format.bitpack import pack_signed, unpack_signed
+from linrep_edge.graph.capture import capture
+from linrep_edge.method.compress import compress
+from linrep_edge.graph.executor import GraphModel
+from linrep_edge.format.ir import Codebook, Graph, LinRepWeights, Op
+from linrep_edge.method.linrep_conv import LinRepConv2d, prune
+from linrep_edge.format.writer import pack_graph
 from linrep_edge.pipeline import PackSettings, pack_model, set_storage
-from linrep_edge.quantize import fake_quantize, qmax, quantize, quantize_int8_weights
-from linrep_edge.reader import parse
-from linrep_edge.report import storage_report
+from linrep_edge.method.quantize import fake_quantize, qmax, quantize, quantize_int8_weights
+from linrep_edge.format.reader import parse
+from linrep_edge.format.report import storage_report
 
 
 @pytest.mark.parametrize("bits", [2, 3, 4, 6, 8])

@@ -2,7 +2,8 @@
 
 Random LinRep convs (stride, padding, dilation, groups, odd sizes, K from 2 up, unused templates):
 the reuse path, forced, must match torch and the direct path within 1e-5 relative; the automatic
-choice must be what the Python cost model (costmodel.py) says, with the same numbers as C.
+choice must be what the cost model's closed forms (DESIGN.md; linrep.h, lr_op_conv_info) give, computed
+here independently from the layer's shape and indices.
 """
 
 from __future__ import annotations
@@ -10,10 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from linrep_edge.costmodel import graph_costs
 from linrep_edge.errors import LinRepError
-from linrep_edge.pack import pack_graph
-from linrep_edge.reader import parse
+from linrep_edge.format.writer import pack_graph
+from linrep_edge.format.reader import parse
 
 from test_runtime_ops import _close, _reference, conv_graph
 
@@ -70,15 +70,47 @@ def test_unused_templates_and_k2(crt) -> None:
         assert info["templates_used"] == sum(len(np.unique(lr.idx[:, i])) for i in range(6))
 
 
-def test_cost_model_python_equals_c(crt) -> None:
+def _taps(n_in: int, n_out: int, k: int, s: int, d: int, pad: int) -> int:
+    """Sum over the k taps of the output positions whose tap falls inside the input."""
+    total = 0
+    for t in range(k):
+        off = t * d - pad
+        lo = 0 if off >= 0 else (-off + s - 1) // s
+        hi = 0 if n_in - 1 - off < 0 else min((n_in - 1 - off) // s + 1, n_out)
+        total += max(0, hi - lo)
+    return total
+
+
+def _closed_form_cost(g) -> dict[str, int | str]:  # type: ignore[no-untyped-def]
+    """The cost model of the graph's one LinRep conv, from the formulas in linrep.h (oracle for C)."""
+    op = g.ops[0]
+    (cin, ih, iw), (cout, oh, ow) = g.tensors[op.inputs[0]].shape, g.tensors[op.output].shape
+    (kh, kw), (sh, sw), (dh, dw) = op.kernel, op.stride, op.dilation
+    idx, k = np.asarray(op.linrep.idx), g.codebooks[op.linrep.codebook].size
+    n, p, kk, cout_g = cout * (cin // op.groups), oh * ow, kh * kw, cout // op.groups
+    taps = _taps(ih, oh, kh, sh, dh, op.pads[0]) * _taps(iw, ow, kw, sw, dw, op.pads[1])
+    u = sum(len(np.unique(idx[j * cout_g:(j + 1) * cout_g, i])) for j in range(op.groups) for i in range(idx.shape[1]))
+    box = cin * (ih * iw + 2 * ih * ow + p)
+    c: dict[str, int | str] = {"templates_used": u, "kernels": n, "direct_macs": n * taps + n * kk,
+                               "direct_words": 3 * n * taps + 2 * n * kk + 3 * cout * p,
+                               "reuse_macs": u * taps + 2 * n * p + box,
+                               "reuse_words": 3 * u * taps + 4 * n * p + 2 * box + 3 * cout * p + k}
+    c["direct_cost"] = int(c["direct_macs"]) + int(c["direct_words"])
+    c["reuse_cost"] = int(c["reuse_macs"]) + int(c["reuse_words"])
+    c["path"] = "reuse" if c["reuse_cost"] < c["direct_cost"] else "direct"
+    return c
+
+
+def test_cost_model_c_equals_closed_forms(crt) -> None:
     rng = np.random.default_rng(7)
     for case in range(25):
         c = _random_conv(rng)
         g = conv_graph(c["cin"], c["h"], c["w"], c["cout"], c["kernel"], c["stride"], c["pads"], c["dilation"],
                        c["groups"], "linrep", templates=c["templates"], seed=c["seed"])
         blob = pack_graph(g)
-        py = graph_costs(parse(blob).graph)[0].to_json()
+        py = _closed_form_cost(parse(blob).graph)
         cc = crt(blob).op_conv_info(0)
+        assert parse(blob).check.conv[0] == cc  # what the reader and the report show is C's own answer
         for key in ("templates_used", "kernels", "direct_macs", "direct_words", "direct_cost", "reuse_macs",
                     "reuse_words", "reuse_cost", "path"):
             assert py[key] == cc[key], (case, key, py[key], cc[key])
@@ -113,9 +145,9 @@ def test_report_shows_the_runtime_choice(crt, small_resnet) -> None:
     """The storage report's path column (Python cost model) is what the C runtime runs by default."""
     import torch
 
-    from linrep_edge.capture import capture
-    from linrep_edge.compress import compress
-    from linrep_edge.report import format_report, storage_report
+    from linrep_edge.graph.capture import capture
+    from linrep_edge.method.compress import compress
+    from linrep_edge.format.report import format_report, storage_report
 
     cm, _ = compress(small_resnet, templates=4, scope="layer", templates_ratio=0.25, seed=0, show_progress=False,
                      max_iter=2)
@@ -131,7 +163,7 @@ def test_report_shows_the_runtime_choice(crt, small_resnet) -> None:
 
 
 def test_templates_ratio_needs_layer_scope(small_resnet) -> None:
-    from linrep_edge.compress import compress
+    from linrep_edge.method.compress import compress
 
     with pytest.raises(LinRepError, match="--scope layer"):
         compress(small_resnet, templates_ratio=0.25, show_progress=False)
@@ -144,7 +176,7 @@ def test_cli_templates_ratio_report_and_verify(tmp_path) -> None:
     import subprocess
     import sys
 
-    cli = [sys.executable, "-m", "linrep_edge.cli", "-q"]
+    cli = [sys.executable, "-m", "linrep_edge.cli.main", "-q"]
     out = tmp_path / "r.lre"
     r = subprocess.run([*cli, "pack", "--default", "--scope", "layer", "--templates-ratio", "0.25", "-o", str(out)],
                        capture_output=True, text=True, timeout=300)

@@ -16,13 +16,13 @@ import pytest
 import torch
 from torch import nn
 
-from linrep_edge.capture import capture
-from linrep_edge.compress import compress
+from linrep_edge.graph.capture import capture
+from linrep_edge.method.compress import compress
 from linrep_edge.errors import LinRepError
-from linrep_edge.execute import GraphModel
-from linrep_edge.models import ResNet8
-from linrep_edge.pack import pack_graph
-from linrep_edge.reader import parse
+from linrep_edge.graph.executor import GraphModel
+from linrep_edge.models.resnet8 import ResNet8
+from linrep_edge.format.writer import pack_graph
+from linrep_edge.format.reader import parse
 
 ROOT = Path(__file__).resolve().parent.parent
 N_IMAGES = 300
@@ -30,7 +30,7 @@ N_IMAGES = 300
 
 def _default_model() -> nn.Module | None:
     try:
-        from linrep_edge.models import load_default_model
+        from linrep_edge.models.resnet8 import load_default_model
 
         return load_default_model()
     except LinRepError:
@@ -60,7 +60,7 @@ def default_blobs(default_model) -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def images() -> tuple[np.ndarray, np.ndarray]:
-    from linrep_edge.data import load_fashion_mnist
+    from linrep_edge.datasets import load_fashion_mnist
 
     test = load_fashion_mnist().test.take(N_IMAGES)
     return test.x.numpy(), test.y.numpy()

@@ -17,10 +17,10 @@ import torch
 import torch.nn.functional as F
 
 from linrep_edge.errors import LinRepError
-from linrep_edge.execute import GraphModel
-from linrep_edge.ir import Codebook, Graph, LinRepWeights, Op
-from linrep_edge.pack import FORMAT_VERSION, blob_crc, crc_field_offset, pack_graph
-from linrep_edge.reader import parse
+from linrep_edge.graph.executor import GraphModel
+from linrep_edge.format.ir import Codebook, Graph, LinRepWeights, Op
+from linrep_edge.format.writer import FORMAT_VERSION, blob_crc, crc_field_offset, pack_graph
+from linrep_edge.format.reader import parse
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -343,7 +343,7 @@ def test_rejections(crt) -> None:
     with pytest.raises(LinRepError, match="index out of codebook range.*op 0"):
         crt(pack_graph(g))
     # index width 17: the packer refuses it, so patch the stored byte (Op.index_bits)
-    from linrep_edge.fb.Model import Model as FbModel
+    from linrep_edge.format.fb.Model import Model as FbModel
 
     b = bytearray(pack_graph(conv_graph(2, 6, 6, 3, (3, 3), kind="linrep", templates=4, index_bits=5)))
     op = FbModel.GetRootAs(bytes(b), 0).Ops(0)
@@ -376,7 +376,7 @@ def test_rejections(crt) -> None:
 
 
 def test_library_missing(monkeypatch, tmp_path) -> None:
-    import linrep_edge.runtime as rtmod
+    import linrep_edge.runtime.binding as rtmod
 
     monkeypatch.setenv("LINREP_RUNTIME_LIB", str(tmp_path / "nope.so"))
     monkeypatch.setattr(rtmod, "_lib", None)

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import test_agreement as agreement  # noqa: E402
 
-from linrep_edge.runtime import CRuntime  # noqa: E402
+from linrep_edge.runtime.binding import CRuntime  # noqa: E402
 
 
 def main() -> int:

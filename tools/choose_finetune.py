@@ -16,9 +16,9 @@ import json
 
 import torch
 
-from linrep_edge.compress import compress
-from linrep_edge.finetune import evaluate, finetune
-from linrep_edge.models import load_default_model
+from linrep_edge.method.compress import compress
+from linrep_edge.method.finetune import evaluate, finetune
+from linrep_edge.models.resnet8 import load_default_model
 from linrep_edge.pipeline import finetune_split
 
 

@@ -3,7 +3,7 @@
 
 Deterministic for a given seed. Training uses 55k images; 5k are held out as a validation split that
 picks nothing but is printed per epoch; the test set is only reported. Writes
-linrep_edge/default_model/resnet8_fmnist.pt (state dict + metadata, < 1 MB).
+linrep_edge/models/resnet8_fmnist.pt (state dict + metadata, < 1 MB).
 
     .venv/bin/python tools/train_default.py [--epochs 10] [--seed 0]
 """
@@ -17,11 +17,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from linrep_edge.data import load_fashion_mnist
-from linrep_edge.finetune import evaluate
-from linrep_edge.models import DEFAULT_CHECKPOINT, ResNet8, save_checkpoint
+from linrep_edge.datasets import load_fashion_mnist
+from linrep_edge.method.finetune import evaluate
+from linrep_edge.models.resnet8 import DEFAULT_CHECKPOINT, ResNet8, save_checkpoint
 
-OUT = Path(__file__).resolve().parent.parent / "linrep_edge" / "default_model" / DEFAULT_CHECKPOINT
+OUT = Path(__file__).resolve().parent.parent / "linrep_edge" / "models" / DEFAULT_CHECKPOINT
 
 
 def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:

@@ -14,10 +14,10 @@ from typing import Any
 
 import torch
 
-from ..compress import compress
-from ..finetune import evaluate, finetune
-from ..models import load_default_model
-from ..pipeline import FINETUNE_BATCH, finetune_split
+from linrep_edge.method.compress import compress
+from linrep_edge.method.finetune import evaluate, finetune
+from linrep_edge.models.resnet8 import load_default_model
+from linrep_edge.pipeline import FINETUNE_BATCH, finetune_split
 
 DEFAULT_TEMPLATES = (4, 8, 16, 32, 64, 256)
 

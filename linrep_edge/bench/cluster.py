@@ -11,9 +11,9 @@ from typing import Any
 
 import torch
 
-from ..cluster import cluster_kernels
-from ..kernels import collect_convs
-from ..models import load_default_model
+from linrep_edge.method.cluster import cluster_kernels
+from linrep_edge.method.collect import collect_convs
+from linrep_edge.models.resnet8 import load_default_model
 
 
 def real_like_kernels(n: int, seed: int = 0) -> torch.Tensor:

@@ -25,13 +25,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import peers
-from ..finetune import evaluate
-from ..models import load_default_model
-from ..pipeline import PackSettings, finetune_split, pack_model
-from ..plotting import figure, png_bytes
-from ..progress import progress
-from ..runtime import CRuntime
+from linrep_edge.bench import peers
+from linrep_edge.method.finetune import evaluate
+from linrep_edge.models.resnet8 import load_default_model
+from linrep_edge.pipeline import PackSettings, finetune_split, pack_model
+from linrep_edge.plotting import figure, png_bytes
+from linrep_edge.progress import progress
+from linrep_edge.runtime.binding import CRuntime
 
 Engine = Callable[[np.ndarray], np.ndarray]
 

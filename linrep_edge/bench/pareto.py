@@ -16,13 +16,13 @@ from typing import Any
 
 import torch
 
-from ..data import load_fashion_mnist
-from ..finetune import evaluate
-from ..models import load_default_model
-from ..pipeline import PackSettings, pack_model
-from ..plotting import figure, png_bytes
-from ..report import storage_report
-from ..runtime import CRuntime
+from linrep_edge.datasets import load_fashion_mnist
+from linrep_edge.method.finetune import evaluate
+from linrep_edge.models.resnet8 import load_default_model
+from linrep_edge.pipeline import PackSettings, pack_model
+from linrep_edge.plotting import figure, png_bytes
+from linrep_edge.format.report import storage_report
+from linrep_edge.runtime.binding import CRuntime
 
 DEFAULT_TEMPLATES = (8, 16)
 DEFAULT_AB_BITS = (16, 8, 6, 4)

@@ -23,16 +23,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..densify import densify
-from ..finetune import evaluate
-from ..ir import Graph
-from ..loading import load_default
-from ..pack import pack_graph
-from ..pipeline import PackSettings, finetune_split, pack_model
-from ..plotting import figure, png_bytes
-from ..reader import parse
-from ..report import storage_report
-from ..runtime import CRuntime
+from linrep_edge.graph.densify import densify
+from linrep_edge.method.finetune import evaluate
+from linrep_edge.format.ir import Graph
+from linrep_edge.models.loading import load_default
+from linrep_edge.format.writer import pack_graph
+from linrep_edge.pipeline import PackSettings, finetune_split, pack_model
+from linrep_edge.plotting import figure, png_bytes
+from linrep_edge.format.reader import parse
+from linrep_edge.format.report import storage_report
+from linrep_edge.runtime.binding import CRuntime
 
 SETTINGS = {  # name -> PackSettings keyword arguments
     "global-K16": dict(templates=16, scope="global"),
@@ -104,7 +104,7 @@ def _layer_latency(rt: CRuntime, x: np.ndarray) -> list[float]:
 
 def run_setting(name: str, kwargs: dict[str, Any], epochs: float, lr: float, seed: int, test, mcu: bool,
                 latency_images: int, rounds: int, show_progress: bool) -> dict[str, Any]:
-    from ..mcu import mcu_bench
+    from linrep_edge.runtime.mcu import mcu_bench
 
     settings = PackSettings(seed=seed, finetune_epochs=epochs, finetune_lr=lr, data="fashion-mnist", **kwargs)
     t0 = time.perf_counter()
@@ -169,8 +169,8 @@ def run_setting(name: str, kwargs: dict[str, Any], epochs: float, lr: float, see
 
 def run(settings: list[str], epochs: float = 1.0, lr: float = 1e-3, seed: int = 0, mcu: bool = True,
         latency_images: int = 50, rounds: int = 3, show_progress: bool = True) -> dict[str, Any]:
-    from ..data import load_fashion_mnist
-    from ..models import load_default_model
+    from linrep_edge.datasets import load_fashion_mnist
+    from linrep_edge.models.resnet8 import load_default_model
 
     test = load_fashion_mnist().test
     baseline = evaluate(load_default_model(), test.loader(1000))

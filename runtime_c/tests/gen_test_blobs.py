@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write the blobs the C tests run: `gen_test_blobs.py OUT_DIR` (called by runtime_c/Makefile).
 
-For each case NAME it writes NAME.lre (packed by linrep_edge.pack), NAME.in (N inputs, float32
+For each case NAME it writes NAME.lre (packed by linrep_edge.format.writer), NAME.in (N inputs, float32
 little-endian, row-major) and NAME.ref (the N outputs of GraphModel, the torch reference of exactly
 what the blob holds). manifest.txt lists "NAME N" per line (test_blobs.c reads it); corrupt.txt
 names the blobs that `make sanitize` sweeps with test_corrupt.
@@ -21,14 +21,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from linrep_edge.capture import capture
-from linrep_edge.compress import compress
-from linrep_edge.execute import GraphModel
-from linrep_edge.ir import Codebook, Graph, LinRepWeights, Op
-from linrep_edge.modules import LinRepConv2d, prune
-from linrep_edge.pack import pack_graph
+from linrep_edge.graph.capture import capture
+from linrep_edge.method.compress import compress
+from linrep_edge.graph.executor import GraphModel
+from linrep_edge.format.ir import Codebook, Graph, LinRepWeights, Op
+from linrep_edge.method.linrep_conv import LinRepConv2d, prune
+from linrep_edge.format.writer import pack_graph
 from linrep_edge.pipeline import set_storage
-from linrep_edge.reader import parse
+from linrep_edge.format.reader import parse
 
 
 class Tiny(nn.Module):
@@ -258,7 +258,7 @@ def hostile_bytes(name: str, g: Graph) -> bytes:
     blob = bytearray(pack_graph(g, strict=False))
     if not name.startswith("mask_"):
         return bytes(blob)
-    from linrep_edge.fb.Model import Model as FbModel
+    from linrep_edge.format.fb.Model import Model as FbModel
 
     op = FbModel.GetRootAs(bytes(blob), 0).Ops(0)
     vec = op._tab.Vector(op._tab.Offset(68))  # Op.kernel_mask (slot 32): first byte of the mask
@@ -273,7 +273,7 @@ def hostile_bytes(name: str, g: Graph) -> bytes:
 
 
 def fix_crc(blob: bytes) -> bytes:
-    from linrep_edge.pack import blob_crc, crc_field_offset
+    from linrep_edge.format.writer import blob_crc, crc_field_offset
 
     b = bytearray(blob)
     off = crc_field_offset(blob)

@@ -1,0 +1,223 @@
+"""The `linrep-edge` command line: the parser and the error policy. Each command is a thin layer over one
+module, in cli/pack.py, cli/blob.py and cli/bench.py.
+
+User errors (LinRepError, bad files, bad options) print one line on stderr and exit with code 2;
+machine-readable output comes with --json; long steps show progress bars on a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable
+
+from linrep_edge.cli import bench as bench_cmds
+from linrep_edge.cli import blob as blob_cmds
+from linrep_edge.cli import pack as pack_cmds
+from linrep_edge.errors import LinRepError
+
+EPILOG = """examples:
+  linrep-edge pack --default --templates 16 --seed 0 -o m.lre
+  linrep-edge pack --default --templates 16 --finetune-epochs 1 --data fashion-mnist -o m.lre
+  linrep-edge pack mypkg.models:make_net --weights net.pt --input-shape 1,3,32,32 -o net.lre
+  linrep-edge pack program.pt2 --templates 64 -o net.lre.zst
+  linrep-edge report m.lre --plot m.png
+  linrep-edge inspect m.lre
+  linrep-edge export-c m.lre -o model_blob.h
+  linrep-edge verify m.lre --data fashion-mnist
+  linrep-edge mcu-bench m.lre --target cortex-m4
+  linrep-edge bench accuracy --templates 16 --distance signfree --scope global --json
+  linrep-edge bench cluster --kernels 1000000 --templates 256
+"""
+
+
+def _add_compress_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--templates", "-K", type=int, default=16, help="codebook size K (default 16)")
+    p.add_argument("--distance", choices=("signfree", "signed"), default="signfree",
+                   help="signfree: 1-rho^2, energy-weighted (default); signed: the paper's 1-rho")
+    p.add_argument("--scope", choices=("global", "layer"), default="global",
+                   help="one codebook per kernel shape (global, default) or per layer")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="linrep-edge", description="Compress conv kernels as a*T[idx] + b and pack "
+                                 "them for microcontrollers.", epilog=EPILOG,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("pack", help="compress a model and write a .lre blob", epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", nargs="?", help="a torch.export program (.pt2) or package.module:factory")
+    p.add_argument("--default", action="store_true", help="the embedded default model (ResNet-8, Fashion-MNIST)")
+    p.add_argument("--weights", help="state dict for package.module:factory")
+    p.add_argument("--input-shape", help="input shape with batch 1, e.g. 1,1,28,28 (factory models)")
+    _add_compress_options(p)
+    p.add_argument("--codebook-dtype", choices=("fp16", "fp32"), default="fp16")
+    p.add_argument("--weights-dtype", choices=("fp16", "fp32", "int8"), default="fp16",
+                   help="storage of tensors LinRep does not cover: 1x1 convs, linear layers, biases "
+                        "(default fp16; int8: conv/linear weights per output channel, fp32 biases)")
+    p.add_argument("--ab-bits", type=int, choices=(16, 8, 7, 6, 5, 4, 3, 2), default=16,
+                   help="storage of a and b: 16 = fp16 (default), 2..8 = integers with a scale per output "
+                        "channel, fine-tuned with the quantization in the loop (use with --finetune-epochs)")
+    p.add_argument("--ab-scale", choices=("channel", "layer"), default="channel",
+                   help="integer a/b: quantization scale per output channel (default) or per layer")
+    p.add_argument("--prune-sparsity", type=float, default=0.0, metavar="FRACTION",
+                   help="prune this fraction of each LinRep layer's kernels, smallest ||a*T + b|| first "
+                        "(mask fixed, then a/b fine-tuned); pruned kernels cost one mask bit")
+    p.add_argument("--prune-threshold", type=float, default=0.0, metavar="NORM",
+                   help="prune kernels whose ||a*T + b||_2 is below NORM")
+    p.add_argument("--include", action="append", metavar="PATTERN", help="only convs whose name matches (fnmatch)")
+    p.add_argument("--exclude", action="append", metavar="PATTERN", help="skip convs whose name matches (fnmatch)")
+    p.add_argument("--cap-templates", action="store_true", help="use min(K, kernels) for small codebooks")
+    p.add_argument("--templates-ratio", type=float, metavar="R",
+                   help="with --scope layer: K of each layer = max(2, round(R * its output channels)), capped "
+                        "at its kernels (e.g. 0.25; fewer templates per layer make template reuse faster)")
+    p.add_argument("--finetune-epochs", type=float, default=0.0, help="epochs of a/b fine-tuning (needs --data)")
+    p.add_argument("--lr", type=float, default=1e-3, help="fine-tuning learning rate (Adam, cosine decay; default 1e-3)")
+    p.add_argument("--data", choices=("fashion-mnist", "digits"), help="data for fine-tuning / evaluation")
+    p.add_argument("--evaluate", action="store_true", help="report test accuracy before/after (needs --data)")
+    p.add_argument("-o", "--output", required=True, help="output .lre (or .lre.zst for the transport container)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=pack_cmds.cmd_pack)
+
+    p = sub.add_parser("report", help="storage report of a .lre: bytes per layer and section")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--plot", metavar="PNG", help="write a stacked bar chart of bytes per layer")
+    p.set_defaults(func=blob_cmds.cmd_report)
+
+    p = sub.add_parser("inspect", help="readable dump of a .lre: graph, tensors, sections")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=blob_cmds.cmd_inspect)
+
+    p = sub.add_parser("export-c", help="write a .lre as a C header for firmware (16-byte aligned array)")
+    p.add_argument("file")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--name", help="C identifier of the array (default lr_model)")
+    p.set_defaults(func=blob_cmds.cmd_export_c)
+
+    p = sub.add_parser("verify", help="run a .lre through the C runtime and torch; compare answers",
+                       epilog="examples:\n  linrep-edge verify m.lre --data fashion-mnist\n"
+                              "  linrep-edge verify m.lre --inputs x.npy --labels y.npy --json",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("file")
+    p.add_argument("--data", choices=("fashion-mnist", "digits"), help="test split to run (default fashion-mnist)")
+    p.add_argument("--inputs", metavar="X.npy", help="your own inputs, float32 (N, *input_shape)")
+    p.add_argument("--labels", metavar="Y.npy", help="integer labels for --inputs")
+    p.add_argument("--limit", type=int, help="only the first N inputs")
+    p.add_argument("--conv-path", choices=("auto", "direct", "reuse"), default="auto",
+                   help="how the C runtime runs LinRep convs: auto (cost model, default), direct, reuse")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=blob_cmds.cmd_verify)
+
+    p = sub.add_parser("demo", help="the main job on the embedded default model")
+    p.add_argument("-o", "--output", default="default_k16.lre")
+    p.set_defaults(func=pack_cmds.cmd_demo)
+
+    bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", metavar="BENCH", required=True)
+    p = bench.add_parser("accuracy", help="K x distance x scope on the default model and the full test set")
+    p.add_argument("--templates", type=int, nargs="+", default=[4, 8, 16, 32, 64, 256])
+    p.add_argument("--distance", nargs="+", choices=("signfree", "signed"), default=["signfree", "signed"])
+    p.add_argument("--scope", nargs="+", choices=("global", "layer"), default=["global", "layer"])
+    p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=bench_cmds.cmd_bench_accuracy)
+    p = bench.add_parser("pareto", help="bytes vs accuracy over K x a/b bits x pruning, C runtime accuracy, Pareto front",
+                         epilog="examples:\n  linrep-edge bench pareto --plot pareto.png\n"
+                                "  linrep-edge bench pareto --templates 16 --ab-bits 16 6 --json",
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--templates", type=int, nargs="+", default=[8, 16])
+    p.add_argument("--ab-bits", type=int, nargs="+", choices=(16, 8, 7, 6, 5, 4, 3, 2), default=[16, 8, 6, 4],
+                   help="16 = fp16 a/b (other weights fp16); 2..8 = integer a/b (other weights int8)")
+    p.add_argument("--sparsity", type=float, nargs="+", default=[0.0, 0.3],
+                   help="fractions of each LinRep layer's kernels pruned (default 0 0.3)")
+    p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--test-images", type=int, default=None, help="limit the test set (default: all 10,000)")
+    p.add_argument("--plot", metavar="PNG")
+    p.add_argument("--json", action="store_true", help="the list of points")
+    p.add_argument("--full-json", action="store_true", help="with --json: points, baseline and best points")
+    p.set_defaults(func=bench_cmds.cmd_bench_pareto)
+    p = bench.add_parser("cluster", help="clustering wall time on N real-like kernels")
+    p.add_argument("--kernels", type=int, default=1_000_000)
+    p.add_argument("--templates", type=int, default=256)
+    p.add_argument("--distance", nargs="+", choices=("signfree", "signed"), default=["signfree", "signed"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=bench_cmds.cmd_bench_cluster)
+    p = bench.add_parser("runtime", help="host latency: C runtime LinRep vs dense fp32 vs torch")
+    p.add_argument("file", nargs="?", help=".lre to time (default: the default model packed at K = 16)")
+    p.add_argument("--images", type=int, default=50)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=bench_cmds.cmd_bench_runtime)
+    p = bench.add_parser("speed", help="bytes vs accuracy vs Cortex-M4F instructions: dense, direct, template reuse")
+    p.add_argument("--settings", nargs="+", choices=("global-K16", "layer-Cout/4", "layer-Cout/8"),
+                   default=["global-K16", "layer-Cout/4", "layer-Cout/8"])
+    p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--images", type=int, default=50, help="images for host latency (default 50)")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--no-mcu", action="store_true", help="skip the Cortex-M4F runs")
+    p.add_argument("--plot", metavar="PNG", help="instructions vs accuracy plot")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=bench_cmds.cmd_bench_speed)
+
+    p = sub.add_parser("compare", help="linrep-edge vs TFLite fp32/int8 (LiteRT, TFLite Micro) and TFLM LUT, one run",
+                       epilog="needs the optional peers extra: pip install 'linrep-edge[peers]'\n\n"
+                              "examples:\n  linrep-edge compare                       # full test set, writes BENCHMARKS.md\n"
+                              "  linrep-edge compare --plot pareto.png --json\n"
+                              "  linrep-edge compare --templates 16 --test-images 1000 --markdown ''",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--templates", type=int, nargs="+", default=[4, 16, 64], help="linrep-edge K values (default 4 16 64)")
+    p.add_argument("--epochs", type=float, default=1.0, help="a/b fine-tuning epochs per linrep-edge row")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lut-bits", type=int, default=4, choices=range(1, 8), metavar="{1..7}",
+                   help="TFLM LUT index width (default 4)")
+    p.add_argument("--calibration-images", type=int, default=500, help="training images for int8 calibration")
+    p.add_argument("--test-images", type=int, default=None, help="limit the test set (default: all 10,000)")
+    p.add_argument("--latency-images", type=int, default=100)
+    p.add_argument("--latency-rounds", type=int, default=3)
+    p.add_argument("--markdown", default="BENCHMARKS.md", help="write the table here ('' for none)")
+    p.add_argument("--plot", metavar="PNG", help="bytes vs accuracy plot with the Pareto front")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=bench_cmds.cmd_compare)
+
+    p = sub.add_parser("mcu-bench", help="Cortex-M under QEMU: instructions, code size, RAM, flash vs dense fp32",
+                       epilog="examples:\n  linrep-edge mcu-bench m.lre\n  linrep-edge mcu-bench m.lre --target cortex-m7 --json",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("file")
+    p.add_argument("--target", choices=("cortex-m4", "cortex-m7", "cortex-m33"), default="cortex-m4")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per QEMU run")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=blob_cmds.cmd_mcu_bench)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    args.command_line = list(sys.argv[1:] if argv is None else argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except LinRepError as exc:
+        print(f"linrep-edge: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("linrep-edge: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""`linrep-edge pack` and `demo`: the pipeline from a model to a .lre blob, and the main job on the default model."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from linrep_edge.cli.output import emit
+from linrep_edge.errors import LinRepError
+
+
+def settings_from_args(args: argparse.Namespace) -> "PackSettings":  # noqa: F821
+    """PackSettings from `pack`'s options, by name: every PackSettings field has an option of its name
+    (`--lr` is finetune_lr; `--ab-bits 16` means fp16 a/b, stored as 0)."""
+    from dataclasses import fields
+
+    from linrep_edge.pipeline import PackSettings
+
+    rename = {"finetune_lr": "lr"}
+    values = {f.name: getattr(args, rename.get(f.name, f.name)) for f in fields(PackSettings)}
+    values["ab_bits"] = 0 if values["ab_bits"] == 16 else values["ab_bits"]
+    return PackSettings(**values)
+
+
+def cmd_pack(args: argparse.Namespace) -> int:
+    from linrep_edge.atomic import write_atomic
+    from linrep_edge.models.loading import load_default, load_factory, load_pt2
+    from linrep_edge.pipeline import pack_model
+    from linrep_edge.format.report import storage_report
+    from linrep_edge.format.transport import zstd
+
+    out = Path(args.output)
+    if args.default == bool(args.model):
+        raise LinRepError("give either --default or a MODEL (file.pt2 or package.module:factory), not both or neither")
+    if not out.parent.exists():
+        raise LinRepError(f"-o {out}: output directory {out.parent} does not exist")
+    if args.default:
+        model, example, source = *load_default(), "default"
+    elif args.model.endswith(".pt2") or Path(args.model).exists():
+        model, example = load_pt2(args.model)
+        source = args.model
+    else:
+        model, example = load_factory(args.model, args.weights, args.input_shape)
+        source = args.model
+    settings = settings_from_args(args)
+    res = pack_model(model, example, settings, source, evaluate_on_test=args.evaluate, show_progress=not args.quiet)
+    data = zstd(res.blob) if out.name.endswith(".zst") else res.blob
+    write_atomic(out, data)
+    rep = storage_report(res.blob, str(out))
+    summary = {"output": str(out), "bytes_written": len(data), "blob_bytes": len(res.blob),
+               "conv_compression_vs_fp32": rep.conv_compression_vs_fp32,
+               "model_compression_vs_fp32": rep.model_compression_vs_fp32, **res.accuracy, **res.timings}
+    acc = "".join(f", {k.replace('_', ' ')} {100 * v:.2f}%" for k, v in res.accuracy.items())
+    emit(args, summary, lambda: f"wrote {out}: {len(data)} bytes (conv {rep.conv_compression_vs_fp32:.2f}x, "
+                                f"model {rep.model_compression_vs_fp32:.2f}x vs fp32{acc})")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The main job on the embedded default model: compress + fine-tune, pack, report, verify in C."""
+    import shutil
+
+    from linrep_edge.atomic import write_atomic
+    from linrep_edge.datasets import load_fashion_mnist
+    from linrep_edge.models.loading import load_default
+    from linrep_edge.pipeline import PackSettings, pack_model
+    from linrep_edge.format.report import format_report, storage_report
+    from linrep_edge.runtime.verify import format_result, verify
+
+    out = Path(args.output)
+    model, example = load_default()
+    settings = PackSettings(templates=16, finetune_epochs=1.0, data="fashion-mnist", seed=0)
+    print("1. compress the embedded default model (ResNet-8, Fashion-MNIST) at K = 16 templates and "
+          "fine-tune a, b for one epoch", flush=True)
+    res = pack_model(model, example, settings, "default", evaluate_on_test=True, show_progress=not args.quiet)
+    a = res.accuracy
+    print(f"   test accuracy: default model {100 * a['original_accuracy']:.2f}%, compressed before fine-tuning "
+          f"{100 * a['accuracy_before_finetune']:.2f}%, after {100 * a['accuracy_after_finetune']:.2f}%")
+    write_atomic(out, res.blob)
+    print(f"\n2. storage report of {out}\n")
+    print(format_report(storage_report(res.blob, str(out))))
+    print("\n3. verify through the C runtime on the 10,000 test images\n", flush=True)
+    test = load_fashion_mnist().test
+    print(format_result(verify(res.blob, test.x.numpy(), test.y.numpy(), str(out))))
+    if shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm"):
+        from linrep_edge.runtime.mcu import format_result as mcu_format
+        from linrep_edge.runtime.mcu import mcu_bench
+
+        print("\n4. on a Cortex-M4F (QEMU mps2-an386), beside the same network with dense fp32 weights\n", flush=True)
+        print(mcu_format(mcu_bench(res.blob, "cortex-m4")).split("\n\n")[0])
+    else:
+        print("\n4. skipped the Cortex-M run: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm")
+    return 0

@@ -1,0 +1,59 @@
+"""`linrep-edge inspect`: a readable dump of a blob: header, tensors, ops with their parameters, sections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from linrep_edge.format.reader import Blob
+from linrep_edge.format.report import storage_report
+
+
+def _op_params(op) -> str:  # type: ignore[no-untyped-def]
+    parts = []
+    if op.type in ("CONV2D", "LINREP_CONV2D", "MAX_POOL2D", "AVG_POOL2D"):
+        parts.append(f"k={op.kernel[0]}x{op.kernel[1]} s={op.stride[0]},{op.stride[1]} pad={','.join(map(str, op.pads))}")
+        if op.dilation != (1, 1):
+            parts.append(f"d={op.dilation[0]},{op.dilation[1]}")
+        if op.groups != 1:
+            parts.append(f"groups={op.groups}")
+    if op.type == "ADAPTIVE_AVG_POOL2D":
+        parts.append(f"out={op.kernel[0]}x{op.kernel[1]}")
+    if op.type == "LEAKY_RELU":
+        parts.append(f"alpha={op.alpha:g}")
+    if op.activation != "NONE":
+        parts.append(f"+{op.activation.lower()}")
+    if op.linrep is not None:
+        parts.append(f"codebook={op.linrep.codebook} bits={op.linrep.index_bits}")
+    if op.weight >= 0:
+        parts.append(f"weight=c{op.weight}")
+    if op.bias >= 0:
+        parts.append(f"bias=c{op.bias}")
+    return " ".join(parts)
+
+
+def describe_blob(parsed: Blob, blob: bytes) -> tuple[str, dict[str, Any]]:
+    g = parsed.graph
+    rep = storage_report(blob, parsed=parsed)
+    lines = [f"format version {parsed.format_version}, producer {parsed.producer!r}, {parsed.size} bytes",
+             f"metadata: {g.metadata}",
+             f"input t{g.input} {list(g.tensors[g.input].shape)} -> output t{g.output} {list(g.tensors[g.output].shape)}",
+             "", f"{len(g.ops)} ops:"]
+    ops = []
+    for i, op in enumerate(g.ops):
+        ins = ",".join(f"t{t}" for t in op.inputs)
+        shape = "x".join(map(str, g.tensors[op.output].shape)) if 0 <= op.output < len(g.tensors) else "?"
+        lines.append(f"  {i:3d} {op.type:<20} {op.name:<22} ({ins}) -> t{op.output} [{shape}]  {_op_params(op)}")
+        ops.append({"index": i, "type": op.type, "name": op.name, "inputs": op.inputs, "output": op.output,
+                    "output_shape": list(g.tensors[op.output].shape), "params": _op_params(op)})
+    lines.append("")
+    lines.append(f"{len(g.codebooks)} codebooks: " + ", ".join(
+        f"#{i} K={cb.size} {cb.templates.shape[1]}x{cb.templates.shape[2]} {cb.dtype}" for i, cb in enumerate(g.codebooks)))
+    lines.append(f"{len(g.constants)} constants: " + ", ".join(
+        f"c{i} {'x'.join(map(str, c.values.shape))} {c.dtype}" for i, c in enumerate(g.constants)))
+    lines.append("sections (bytes): " + "  ".join(f"{k} {v}" for k, v in rep.sections.items()))
+    obj = {"format_version": parsed.format_version, "producer": parsed.producer, "bytes": parsed.size,
+           "metadata": g.metadata, "input": g.input, "output": g.output,
+           "tensors": [list(t.shape) for t in g.tensors], "ops": ops,
+           "codebooks": [{"templates": cb.size, "kernel": list(cb.templates.shape[1:]), "dtype": cb.dtype} for cb in g.codebooks],
+           "sections": rep.sections}
+    return "\n".join(lines), obj

@@ -1,0 +1,171 @@
+"""Read a .lre blob (or a .lre.zst container) back into the graph IR.
+
+Checks come first, and they are the C runtime's own: `verifier.check_blob` asks lr_init (file
+identifier, format version — a newer blob is refused with an upgrade hint —, CRC-32, structure,
+shapes, op parameters and indices). A blob the reader accepts is one a board accepts, and vice versa;
+only a verified blob is read. Values come back exactly as
+stored: fp16 bit patterns decode to the same float32 the C runtime computes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from linrep_edge.format.bitpack import fp16_values, unpack_indices, unpack_signed
+from linrep_edge.errors import LinRepError
+from linrep_edge.format.fb.Activation import Activation
+from linrep_edge.format.fb.DType import DType
+from linrep_edge.format.fb.Model import Model as FbModel
+from linrep_edge.format.fb.OpType import OpType
+from linrep_edge.format.ir import Codebook, Constant, Graph, LinRepWeights, Op, Tensor
+from linrep_edge.format.transport import is_zstd, unzstd
+from linrep_edge.format.verifier import BlobCheck, check_blob
+
+OP_NAMES = {v: k for k, v in vars(OpType).items() if not k.startswith("_")}
+ACT_NAMES = {v: k for k, v in vars(Activation).items() if not k.startswith("_")}
+
+
+@dataclass
+class Blob:
+    graph: Graph
+    format_version: int
+    producer: str
+    size: int
+    check: BlobCheck  # what lr_init computed: the arena it will ask for, the conv path of each op
+
+
+def load_bytes(path: str | Path) -> bytes:
+    """Bytes of a .lre file, decompressing a .lre.zst container; LinRepError on I/O problems."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise LinRepError(f"{p}: no such file") from None
+    except IsADirectoryError:
+        raise LinRepError(f"{p}: is a directory, not a .lre file") from None
+    except OSError as exc:
+        raise LinRepError(f"{p}: cannot read ({exc.strerror})") from None
+    if is_zstd(data):
+        data = unzstd(data, str(p))
+    return data
+
+
+def parse(blob: bytes, where: str = "blob") -> Blob:
+    """Verify `blob` with the C runtime, then read it; LinRepError (verifier.InvalidBlob for a blob the
+    runtime refuses, with its status name) says what is wrong and where."""
+    check = check_blob(blob, where)
+    return _parse(blob, check)
+
+
+def _parse(blob: bytes, check: BlobCheck) -> Blob:
+    m = FbModel.GetRootAs(blob, 0)
+    version = m.FormatVersion()
+    tensors = []
+    for i in range(m.TensorsLength()):
+        t = m.Tensors(i)
+        c, h, w = t.C(), t.H(), t.W()
+        tensors.append(Tensor((c,) if h == 0 and w == 0 else (c, h, w)))
+    codebooks = []
+    for i in range(m.CodebooksLength()):
+        cb = m.Codebooks(i)
+        shape = (cb.Size(), cb.KernelH(), cb.KernelW())
+        if cb.Dtype() == DType.F16:
+            vals = fp16_values(cb.F16AsNumpy())
+        else:
+            vals = cb.F32AsNumpy().astype(np.float32)
+        codebooks.append(Codebook(vals.reshape(shape), "fp16" if cb.Dtype() == DType.F16 else "fp32"))
+    ops = []
+    constants: list[Constant] = []
+    for i in range(m.OpsLength()):
+        o = m.Ops(i)
+        op = Op(OP_NAMES[o.Type()], (o.Name() or b"").decode("utf-8", "replace"),
+                [int(v) for v in o.InputsAsNumpy()] if o.InputsLength() else [i], i + 1, ACT_NAMES[o.Activation()],
+                (o.KernelH(), o.KernelW()), (o.StrideH(), o.StrideW()),
+                (o.PadTop(), o.PadLeft(), o.PadBottom(), o.PadRight()), (o.DilationH(), o.DilationW()),
+                o.Groups(), 0, bool(o.CountIncludePad()), float(o.Alpha()))
+        op.out_channels = tensors[op.output].shape[0] if op.type in ("CONV2D", "LINREP_CONV2D", "LINEAR") else 0
+        dtype = {DType.F16: "fp16", DType.F32: "fp32", DType.I8: "int8"}.get(o.Dtype(), "fp16")  # no weights: unused
+        x_shape = tensors[op.inputs[0]].shape if op.inputs else ()
+        if op.type == "CONV2D":
+            wshape: tuple[int, ...] = (op.out_channels, x_shape[0] // op.groups, *op.kernel)
+        elif op.type == "LINEAR":
+            wshape = (op.out_channels, int(np.prod(x_shape)))
+        else:
+            wshape = (-1,)
+        if dtype == "int8":
+            q = o.WeightI8AsNumpy().astype(np.int8).reshape(wshape)
+            scale = np.broadcast_to(o.WeightScaleAsNumpy().astype(np.float32), (wshape[0],)).copy()
+            deq = (q.astype(np.float32) * scale.reshape((-1,) + (1,) * (q.ndim - 1))).astype(np.float32)
+            constants.append(Constant(deq, "int8", q, scale))
+            op.weight = len(constants) - 1
+        else:
+            w = _vector(o, "Weight", dtype)
+            if w is not None:
+                constants.append(Constant(w.reshape(wshape), dtype))
+                op.weight = len(constants) - 1
+        bias_dtype = "fp32" if dtype == "int8" else dtype
+        bias = _vector(o, "Bias", bias_dtype)
+        if bias is not None:
+            constants.append(Constant(bias, bias_dtype))
+            op.bias = len(constants) - 1
+        if op.type == "LINREP_CONV2D":
+            cin = x_shape[0] // op.groups
+            n = op.out_channels * cin
+            width = o.IndexBits()
+            keep = np.ones(n, bool)
+            if o.KernelMaskLength():
+                keep = unpack_indices(o.KernelMaskAsNumpy().tobytes(), n, 1).astype(bool)
+            kept = int(keep.sum())
+
+            def full(values: np.ndarray, dtype: type) -> np.ndarray:
+                """(Cout, Cin/groups) array: the kept kernels' values in order, zero for pruned ones."""
+                out = np.zeros(n, dtype)
+                out[keep] = values
+                return out.reshape(op.out_channels, cin)
+
+            idx = full(unpack_indices(o.IndicesAsNumpy().tobytes(), kept, width), np.int64)
+            mask = None if not o.KernelMaskLength() else keep.reshape(op.out_channels, cin)
+            bits = o.AbBits()
+            if bits:
+                pairs = unpack_signed(o.AbQAsNumpy().tobytes(), 2 * kept, bits).reshape(kept, 2)
+                a_q, b_q = full(pairs[:, 0], np.int64), full(pairs[:, 1], np.int64)
+                op.linrep = LinRepWeights(o.Codebook(), idx, a_q.astype(np.float32), b_q.astype(np.float32), width,
+                                          bits, mask=mask)
+                op.linrep.set_quantized(a_q, o.AScaleAsNumpy(), b_q, o.BScaleAsNumpy())
+            else:
+                ab = fp16_values(o.AbAsNumpy()).reshape(kept, 2)
+                op.linrep = LinRepWeights(o.Codebook(), idx, full(ab[:, 0], np.float32), full(ab[:, 1], np.float32),
+                                          width, mask=mask)
+        ops.append(op)
+    meta_raw = m.Metadata()
+    metadata = _metadata(meta_raw) if meta_raw else {}
+    g = Graph(tensors, 0, m.Output(), ops, constants, codebooks, metadata)
+    return Blob(g, version, (m.Producer() or b"").decode("utf-8", "replace"), len(blob), check)
+
+
+def _metadata(raw: bytes) -> dict:
+    """The metadata JSON object; strings are informational (the runtime never reads them), so a
+    damaged one is reported inside the metadata rather than making the model unreadable."""
+    try:
+        meta = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return {"unreadable_metadata": raw[:80].decode("utf-8", "replace")}
+    return meta if isinstance(meta, dict) else {"unreadable_metadata": str(meta)[:80]}
+
+
+def _vector(o, field: str, dtype: str) -> np.ndarray | None:  # type: ignore[no-untyped-def]
+    """The op's `field` values (Weight or Bias) as float32, or None when absent."""
+    if dtype == "fp16":
+        n = getattr(o, f"{field}F16Length")()
+        return fp16_values(getattr(o, f"{field}F16AsNumpy")()) if n else None
+    n = getattr(o, f"{field}F32Length")()
+    return getattr(o, f"{field}F32AsNumpy")().astype(np.float32) if n else None
+
+
+def read_blob(path: str | Path) -> Blob:
+    """Load and parse a .lre or .lre.zst file."""
+    return parse(load_bytes(path), str(path))

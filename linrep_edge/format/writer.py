@@ -1,0 +1,210 @@
+"""Serialise a graph IR into a .lre blob (FlatBuffers, schema in linrep_edge/schema/lre.fbs).
+
+Storage rounding happens here, once: a and b become fp16 bit patterns (or are stored as the integers
+and scales the graph already holds), codebooks and other constants fp16 or fp32 as chosen (int8
+constants carry their integers and scales). A blob that uses integer a/b or int8 weights says format
+version 2; every other blob stays version 1, readable by older runtimes. Output is deterministic: the same graph gives the same bytes (no timestamps,
+fixed build order, metadata JSON with sorted keys). The CRC-32 of the whole blob, computed with the
+crc32 field's own 4 bytes as zero, is patched into that field last.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from typing import Any
+
+import flatbuffers
+import numpy as np
+
+from linrep_edge import __version__
+from linrep_edge.format.bitpack import check_fp16_range, fp16_bits, index_bits as default_index_bits, pack_indices, pack_signed
+from linrep_edge.errors import LinRepError
+from linrep_edge.format.fb import Codebook as FbCodebook
+from linrep_edge.format.fb import Model as FbModel
+from linrep_edge.format.fb import Op as FbOp
+from linrep_edge.format.fb.Activation import Activation
+from linrep_edge.format.fb.DType import DType
+from linrep_edge.format.fb.OpType import OpType
+from linrep_edge.format.fb.Shape import CreateShape
+from linrep_edge.format.ir import Graph
+
+FORMAT_VERSION = 2  # the newest version written (and read)
+FILE_IDENTIFIER = b"LRE1"
+PRODUCER = f"linrep-edge {__version__}"
+
+
+def _vec(b: flatbuffers.Builder, arr: np.ndarray) -> int:
+    return b.CreateNumpyVector(np.ascontiguousarray(arr).reshape(-1))
+
+
+def _table_vec(b: flatbuffers.Builder, offsets: list[int]) -> int:
+    b.StartVector(4, len(offsets), 4)
+    for off in reversed(offsets):
+        b.PrependUOffsetTRelative(off)
+    return b.EndVector()
+
+
+def _dtype(name: str) -> int:
+    if name not in ("fp32", "fp16", "int8"):
+        raise LinRepError(f"unknown storage dtype {name!r}; choose fp32, fp16 or int8")
+    return {"fp16": DType.F16, "fp32": DType.F32, "int8": DType.I8}[name]
+
+
+def format_version_needed(g: Graph) -> int:
+    """1 unless the graph uses a version-2 feature (integer a/b, int8 weights, pruned kernels)."""
+    v2 = any((op.linrep is not None and (op.linrep.ab_bits or op.linrep.mask is not None)) or
+             (op.weight >= 0 and g.constants[op.weight].dtype == "int8") for op in g.ops)
+    return 2 if v2 else 1
+
+
+def _values(b: flatbuffers.Builder, values: np.ndarray, dtype: str, what: str = "tensor") -> tuple[int, int]:
+    """(f32 vector, f16 vector) offsets, one of them 0."""
+    if dtype == "fp16":
+        check_fp16_range(values, what)
+        return 0, _vec(b, fp16_bits(values))
+    return _vec(b, np.asarray(values, dtype="<f4")), 0
+
+
+def crc_field_offset(blob: bytes) -> int:
+    """Absolute byte offset of Model.crc32 (raises if the field is absent)."""
+    model = FbModel.Model.GetRootAs(blob, 0)
+    o = model._tab.Offset(4)
+    if o == 0:
+        raise LinRepError("blob has no crc32 field")
+    return model._tab.Pos + o
+
+
+def blob_crc(blob: bytes | bytearray) -> int:
+    off = crc_field_offset(bytes(blob))
+    return zlib.crc32(bytes(blob[:off]) + b"\0\0\0\0" + bytes(blob[off + 4:])) & 0xFFFFFFFF
+
+
+def _shape_struct(shape: tuple[int, ...], where: str, strict: bool = True) -> tuple[int, int, int]:
+    if len(shape) == 1:
+        shape = (shape[0], 0, 0)
+    if len(shape) != 3:
+        raise LinRepError(f"{where}: activation tensors must be [C, H, W] or [F], got shape {list(shape)}")
+    if not (-2**31 <= shape[0] < 2**31 and 0 <= shape[1] < 2**16 and 0 <= shape[2] < 2**16) or \
+            (strict and min(shape) < 0):
+        raise LinRepError(f"{where}: shape {list(shape)} does not fit the format (H and W below 65536)")
+    return shape[0], shape[1], shape[2]
+
+
+def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = True) -> bytes:
+    """The .lre bytes for graph `g`.
+
+    strict=False skips the writer's own checks (tensor numbering) so that tests can build hostile
+    blobs the C verifier must refuse; values that the format cannot hold still raise.
+    """
+    b = flatbuffers.Builder(1 << 16)
+    codebooks = []
+    for cb in g.codebooks:
+        f32, f16 = _values(b, cb.templates, cb.dtype)
+        FbCodebook.Start(b)
+        FbCodebook.AddKernelH(b, int(cb.templates.shape[1]))
+        FbCodebook.AddKernelW(b, int(cb.templates.shape[2]))
+        FbCodebook.AddSize(b, cb.size)
+        FbCodebook.AddDtype(b, _dtype(cb.dtype))
+        if f32:
+            FbCodebook.AddF32(b, f32)
+        if f16:
+            FbCodebook.AddF16(b, f16)
+        codebooks.append(FbCodebook.End(b))
+    if strict and (g.input != 0 or any(op.output != i + 1 for i, op in enumerate(g.ops))):
+        raise LinRepError("graph tensors must be numbered input 0, op i -> tensor i + 1 (run fuse.compact)")
+    ops = []
+    for i, op in enumerate(g.ops):
+        name = b.CreateString(op.name) if op.weight >= 0 or op.linrep is not None else 0
+        inputs = 0 if op.inputs == [i] else _vec(b, np.asarray(op.inputs, dtype="<i4"))
+        dtype = "fp16"  # the schema default: ops without tensors store no dtype byte
+        w32 = w16 = b32 = b16 = w8 = ws = 0
+        if op.weight >= 0:
+            c = g.constants[op.weight]
+            dtype = c.dtype
+            if dtype == "int8":
+                if c.q is None or c.scale is None:
+                    raise LinRepError(f"op {op.name!r}: int8 weight without its integers and scales")
+                w8 = _vec(b, c.q.astype(np.int8))
+                ws = _vec(b, c.scale.astype("<f4"))
+            else:
+                w32, w16 = _values(b, c.values, dtype, f"op {op.name!r} weight")
+        if op.bias >= 0:
+            bias_dtype = g.constants[op.bias].dtype
+            if op.weight >= 0 and bias_dtype != (dtype if dtype != "int8" else "fp32"):
+                raise LinRepError(f"op {op.name!r}: weight and bias must share a storage dtype (fp32 bias with "
+                                  "int8 weights)")
+            dtype = dtype if op.weight >= 0 else bias_dtype
+            b32, b16 = _values(b, g.constants[op.bias].values, bias_dtype, f"op {op.name!r} bias")
+        idx = ab = abq = a_s = b_s = mask = 0
+        if op.linrep is not None:
+            lr = op.linrep
+            width = lr.index_bits or default_index_bits(g.codebooks[lr.codebook].size)
+            keep: Any = slice(None)  # every kernel, or those the mask keeps
+            if lr.mask is not None:  # pruned kernels: a mask bit each, no index, no a/b
+                keep = lr.mask.reshape(-1).astype(bool)
+                mask = b.CreateByteVector(pack_indices(keep.astype(np.int64), 1))
+            idx = b.CreateByteVector(pack_indices(lr.idx.reshape(-1)[keep], width))
+            if lr.ab_bits:
+                if lr.a_q is None or lr.b_q is None or lr.a_scale is None or lr.b_scale is None:
+                    raise LinRepError(f"op {op.name!r}: integer a/b without their integers and scales")
+                pairs = np.stack([lr.a_q.reshape(-1)[keep], lr.b_q.reshape(-1)[keep]], 1).reshape(-1)
+                abq = b.CreateByteVector(pack_signed(pairs, lr.ab_bits))
+                a_s = _vec(b, lr.a_scale.astype("<f4"))
+                b_s = _vec(b, lr.b_scale.astype("<f4"))
+            else:
+                check_fp16_range(lr.a, f"op {op.name!r} a")
+                check_fp16_range(lr.b, f"op {op.name!r} b")
+                ab = _vec(b, np.stack([fp16_bits(lr.a).reshape(-1)[keep], fp16_bits(lr.b).reshape(-1)[keep]], 1))
+        FbOp.Start(b)
+        # 4-byte fields first, then 2-, then 1-byte: the builder packs them without padding
+        for add, off in ((FbOp.AddInputs, inputs), (FbOp.AddWeightF32, w32), (FbOp.AddWeightF16, w16),
+                         (FbOp.AddBiasF32, b32), (FbOp.AddBiasF16, b16), (FbOp.AddIndices, idx),
+                         (FbOp.AddAb, ab), (FbOp.AddName, name), (FbOp.AddAbQ, abq), (FbOp.AddAScale, a_s),
+                         (FbOp.AddBScale, b_s), (FbOp.AddWeightI8, w8), (FbOp.AddWeightScale, ws),
+                         (FbOp.AddKernelMask, mask)):
+            if off:
+                add(b, off)
+        if op.linrep is not None:
+            FbOp.AddCodebook(b, op.linrep.codebook)
+        FbOp.AddGroups(b, op.groups)
+        FbOp.AddAlpha(b, float(op.alpha))
+        for add, v in ((FbOp.AddKernelH, op.kernel[0]), (FbOp.AddKernelW, op.kernel[1]),
+                       (FbOp.AddPadTop, op.pads[0]), (FbOp.AddPadLeft, op.pads[1]), (FbOp.AddPadBottom, op.pads[2]),
+                       (FbOp.AddPadRight, op.pads[3]), (FbOp.AddStrideH, op.stride[0]), (FbOp.AddStrideW, op.stride[1]),
+                       (FbOp.AddDilationH, op.dilation[0]), (FbOp.AddDilationW, op.dilation[1])):
+            if not -32768 <= v <= 32767:
+                raise LinRepError(f"op {op.name!r}: kernel/stride/padding/dilation {v} does not fit int16")
+            add(b, v)
+        FbOp.AddType(b, getattr(OpType, op.type))
+        FbOp.AddActivation(b, getattr(Activation, op.activation))
+        FbOp.AddDtype(b, _dtype(dtype))
+        FbOp.AddCountIncludePad(b, op.count_include_pad)
+        if op.linrep is not None:
+            FbOp.AddIndexBits(b, width)
+            if op.linrep.ab_bits:
+                FbOp.AddAbBits(b, op.linrep.ab_bits)
+        ops.append(FbOp.End(b))
+    ops_v = _table_vec(b, ops)
+    codebooks_v = _table_vec(b, codebooks)
+    FbModel.StartTensorsVector(b, len(g.tensors))
+    for i in reversed(range(len(g.tensors))):
+        CreateShape(b, *_shape_struct(g.tensors[i].shape, f"tensor {i}", strict))
+    tensors_v = b.EndVector()
+    producer = b.CreateString(PRODUCER)
+    meta = b.CreateString(json.dumps(metadata if metadata is not None else g.metadata, sort_keys=True,
+                                     separators=(",", ":")))
+    FbModel.Start(b)
+    FbModel.AddCrc32(b, 0xFFFFFFFF)  # placeholder, patched below
+    FbModel.AddFormatVersion(b, format_version_needed(g))
+    FbModel.AddProducer(b, producer)
+    FbModel.AddTensors(b, tensors_v)
+    FbModel.AddOutput(b, g.output)
+    FbModel.AddOps(b, ops_v)
+    FbModel.AddCodebooks(b, codebooks_v)
+    FbModel.AddMetadata(b, meta)
+    b.Finish(FbModel.End(b), file_identifier=FILE_IDENTIFIER)
+    blob = bytearray(b.Output())
+    off = crc_field_offset(bytes(blob))
+    blob[off:off + 4] = blob_crc(blob).to_bytes(4, "little")
+    return bytes(blob)

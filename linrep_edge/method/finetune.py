@@ -1,0 +1,106 @@
+"""Fine-tuning of a and b with the templates and indices fixed, and accuracy evaluation.
+
+`finetune` minimises the cross-entropy of a compressed model over a DataLoader, updating only the
+`a` and `b` parameters of its `LinRepConv2d` layers (optionally batch-norm affine parameters and the
+classifier head). Batch-norm running statistics stay frozen (the model runs in eval mode), so nothing
+outside the chosen parameters moves. The schedule is Adam with a cosine decay to zero, which does no
+harm to a model that is already right (see DESIGN.md section 1).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from linrep_edge.errors import LinRepError
+from linrep_edge.method.linrep_conv import LinRepConv2d, round_to_storage
+from linrep_edge.progress import progress
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: torch.utils.data.DataLoader) -> float:
+    """Top-1 accuracy of `model` (put in eval mode) over `loader`."""
+    model.eval()
+    correct = total = 0
+    for x, y in loader:
+        correct += int((model(x).argmax(1) == y).sum())
+        total += int(y.numel())
+    return correct / max(total, 1)
+
+
+def trainable_parameters(model: nn.Module, train_bn: bool = False, train_head: bool = False) -> list[nn.Parameter]:
+    """a and b of every LinRep layer, plus batch-norm affine and/or the last Linear if asked."""
+    params: list[nn.Parameter] = []
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    for m in model.modules():
+        if isinstance(m, LinRepConv2d):
+            params += [m.a, m.b]
+        elif train_bn and isinstance(m, nn.modules.batchnorm._BatchNorm) and m.affine:
+            params += [m.weight, m.bias]
+    if train_head and linears:
+        params += list(linears[-1].parameters())
+    return params
+
+
+def finetune(
+    model: nn.Module,
+    loader: torch.utils.data.DataLoader,
+    epochs: float = 1.0,
+    lr: float = 1e-3,
+    train_bn: bool = False,
+    train_head: bool = False,
+    show_progress: bool = True,
+    teacher: nn.Module | None = None,
+    distill: float = 0.0,
+) -> nn.Module:
+    """Train only a and b (and optional extras) of `model` in place; returns the model in eval mode.
+
+    Minimises (1 − distill)·CE(labels) + distill·KL(teacher ‖ model) over `loader`; with a `teacher`
+    (the uncompressed model) and distill = 1 the compressed model learns to give the original's answers.
+    `epochs` may be fractional (0.5 = half an epoch). Every other parameter and buffer is left bit for
+    bit as it was: requires_grad is switched off for them during training and restored afterwards.
+    """
+    if distill and teacher is None:
+        raise LinRepError("distillation needs a teacher model")
+    params = trainable_parameters(model, train_bn, train_head)
+    if not params:
+        raise LinRepError("model has no LinRep layers to fine-tune (run compress() first)")
+    chosen = {id(p) for p in params}
+    saved = {}
+    for p in model.parameters():
+        saved[id(p)] = p.requires_grad
+        p.requires_grad_(id(p) in chosen)
+    steps = max(1, math.ceil(epochs * len(loader)))
+    opt = torch.optim.Adam(params, lr=lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+    model.eval()  # frozen batch-norm statistics; no dropout
+    done = 0
+    try:
+        with progress(total=steps, desc="fine-tune a,b", enabled=show_progress) as bar:
+            while done < steps:
+                for x, y in loader:
+                    out = model(x)
+                    loss = F.cross_entropy(out, y) if distill < 1 else out.new_zeros(())
+                    if distill:
+                        assert teacher is not None
+                        with torch.no_grad():
+                            soft = F.log_softmax(teacher(x), 1)
+                        kl = F.kl_div(F.log_softmax(out, 1), soft, log_target=True, reduction="batchmean")
+                        loss = (1 - distill) * loss + distill * kl
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    sched.step()
+                    done += 1
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{loss.item():.4f}")
+                    if done >= steps:
+                        break
+    finally:
+        for p in model.parameters():
+            p.requires_grad_(saved[id(p)])
+    round_to_storage(model)
+    return model.eval()

@@ -1,0 +1,89 @@
+"""Where a model comes from: the embedded default, a torch.export program (.pt2), or
+`package.module:factory` with a state dict. Each returns an eval-mode module and an example input.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from linrep_edge.errors import LinRepError
+from linrep_edge.models.resnet8 import DEFAULT_INPUT_SHAPE, load_default_model
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """'1,1,28,28' or '1x1x28x28' → (1, 1, 28, 28)."""
+    try:
+        dims = tuple(int(p) for p in text.replace("x", ",").split(",") if p.strip())
+    except ValueError:
+        raise LinRepError(f"--input-shape {text!r}: expected integers like 1,1,28,28") from None
+    if len(dims) < 2 or any(d <= 0 for d in dims):
+        raise LinRepError(f"--input-shape {text!r}: expected positive dims, batch first (e.g. 1,1,28,28)")
+    if dims[0] != 1:
+        raise LinRepError(f"--input-shape {text!r}: batch size must be 1")
+    return dims
+
+
+def load_default() -> tuple[nn.Module, torch.Tensor]:
+    return load_default_model(), torch.zeros(DEFAULT_INPUT_SHAPE)
+
+
+def load_pt2(path: str | Path) -> tuple[nn.Module, torch.Tensor]:
+    """A torch.export program file → a trainable GraphModel (BN folded) and an example input."""
+    from linrep_edge.graph.capture import capture_program
+    from linrep_edge.graph.executor import GraphModel
+
+    import logging
+    import zipfile
+
+    p = Path(path)
+    if not p.is_file():
+        raise LinRepError(f"{p}: no such file")
+    if not zipfile.is_zipfile(p):
+        raise LinRepError(f"{p}: not a torch.export program (not a .pt2 zip archive)")
+    log = logging.getLogger("torch.export")
+    level = log.level
+    log.setLevel(logging.CRITICAL)  # torch logs its own traceback before raising; the error below says it
+    try:
+        ep = torch.export.load(str(p))
+    except Exception as exc:
+        raise LinRepError(f"{p}: not a torch.export program ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+    finally:
+        log.setLevel(level)
+    g = capture_program(ep)
+    example = torch.zeros((1, *g.tensors[g.input].shape))
+    return GraphModel(g).eval(), example
+
+
+def load_factory(spec: str, weights: str | None, input_shape: str | None) -> tuple[nn.Module, torch.Tensor]:
+    """`package.module:factory` called with no arguments, then `weights` (a state dict) loaded."""
+    mod_name, _, fn_name = spec.partition(":")
+    if not mod_name or not fn_name:
+        raise LinRepError(f"model {spec!r}: expected package.module:factory")
+    if input_shape is None:
+        raise LinRepError(f"model {spec!r}: --input-shape is required (e.g. 1,1,28,28)")
+    try:
+        factory = getattr(importlib.import_module(mod_name), fn_name)
+    except (ImportError, AttributeError) as exc:
+        raise LinRepError(f"model {spec!r}: cannot import ({exc})") from None
+    model = factory()
+    if not isinstance(model, nn.Module):
+        raise LinRepError(f"model {spec!r}: factory returned {type(model).__name__}, not a torch.nn.Module")
+    if weights:
+        wp = Path(weights)
+        if not wp.is_file():
+            raise LinRepError(f"--weights {wp}: no such file")
+        try:
+            state = torch.load(wp, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise LinRepError(f"--weights {wp}: not a torch state dict ({type(exc).__name__})") from None
+        if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+            state = state["state_dict"]
+        try:
+            model.load_state_dict(state)
+        except (RuntimeError, TypeError) as exc:
+            raise LinRepError(f"--weights {wp}: does not match the model ({str(exc).splitlines()[0]})") from None
+    return model.eval(), torch.zeros(parse_shape(input_shape))

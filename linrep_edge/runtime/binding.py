@@ -1,0 +1,235 @@
+"""Run a .lre blob through the C runtime (runtime_c/) via ctypes.
+
+`CRuntime(blob)` verifies the blob with `lr_init` (every offset, size, index and shape, plus the
+CRC-32) and then runs images with `lr_run`, one image at a time in one arena, exactly as firmware
+would. Errors from the C side become `LinRepError` carrying the C status name, code and text.
+
+The shared library is the file named by the environment variable LINREP_RUNTIME_LIB, else the
+checkout's `runtime_c/build/host/liblinrep.so`, which is built with `make -C runtime_c` the first time
+it is needed (set-up builds it too). What the binding knows of linrep.h (constants, status codes,
+lr_conv_cost) comes from `abi.py`, generated from the header by tools/gen_schema.py. This module
+needs numpy and ctypes only: the format layer asks it for the verifier's verdict.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from linrep_edge.errors import LinRepError
+from linrep_edge.runtime import abi
+
+RUNTIME_DIR = Path(__file__).resolve().parent.parent.parent / "runtime_c"
+DEFAULT_LIB = RUNTIME_DIR / "build" / "host" / "liblinrep.so"
+CONV_PATHS = abi.CONV_PATHS
+PATH_NAMES = {0: "-", **{v: k for k, v in CONV_PATHS.items() if v}}
+_CTYPES = {"uint32_t": ctypes.c_uint32, "uint64_t": ctypes.c_uint64}
+
+
+class ConvCost(ctypes.Structure):
+    """lr_conv_cost in linrep.h (the cost model of one conv op and the path it runs)."""
+
+    _fields_ = [(name, _CTYPES[ctype]) for name, ctype in abi.CONV_COST_FIELDS]
+
+
+_lib: ctypes.CDLL | None = None
+_lib_path: Path | None = None
+_build_lock = threading.Lock()
+
+
+def library_path() -> Path:
+    """Where the shared library is looked for: $LINREP_RUNTIME_LIB, else the in-repo build."""
+    env = os.environ.get("LINREP_RUNTIME_LIB")
+    return Path(env) if env else DEFAULT_LIB
+
+
+def _build_in_checkout(path: Path) -> None:
+    """Build the host library of a checkout (`make -C runtime_c all`) when it is missing."""
+    if path != DEFAULT_LIB or path.is_file() or not (RUNTIME_DIR / "Makefile").is_file():
+        return
+    if shutil.which("make") is None or shutil.which(os.environ.get("CC", "cc")) is None:
+        raise LinRepError(f"the C runtime library {path} is not built and there is no C compiler to build it: "
+                          "install make and a C compiler (apt-get install build-essential), then `make -C runtime_c`")
+    with _build_lock:
+        proc = subprocess.run(["make", "-s", "-C", str(RUNTIME_DIR), "all"], capture_output=True, text=True)
+    if proc.returncode != 0 or not path.is_file():
+        raise LinRepError(f"building the C runtime library failed (make -C {RUNTIME_DIR} all):\n"
+                          f"{(proc.stdout + proc.stderr).strip()[-2000:]}")
+
+
+def load_library() -> ctypes.CDLL:
+    """Load (once per path) the C runtime and declare its function signatures."""
+    global _lib, _lib_path
+    path = library_path()
+    if _lib is not None and _lib_path == path:
+        return _lib
+    _build_in_checkout(path)
+    if not path.is_file():
+        raise LinRepError(f"C runtime library not found at {path}; build it with `make -C runtime_c`")
+    try:
+        lib = ctypes.CDLL(str(path))
+    except OSError as exc:
+        raise LinRepError(f"cannot load the C runtime library {path}: {exc}") from None
+    p, sz, i32p = ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_int32)
+    szp, up = ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(ctypes.c_uint)
+    sigs: dict[str, tuple[object, list[object]]] = {
+        "lr_status_str": (ctypes.c_char_p, [ctypes.c_int]),
+        "lr_model_sizeof": (sz, []),
+        "lr_init": (ctypes.c_int, [p, p, sz]),
+        "lr_error_location": (ctypes.c_int, [p, i32p, i32p]),
+        "lr_arena_size": (ctypes.c_int, [p, szp]),
+        "lr_activation_lower_bound": (ctypes.c_int, [p, szp]),
+        "lr_input_size": (ctypes.c_int, [p, szp]),
+        "lr_output_size": (ctypes.c_int, [p, szp]),
+        "lr_input_shape": (ctypes.c_int, [p, i32p, up]),
+        "lr_output_shape": (ctypes.c_int, [p, i32p, up]),
+        "lr_op_count": (ctypes.c_int, [p, up]),
+        "lr_op_info": (ctypes.c_int, [p, ctypes.c_uint, up, ctypes.POINTER(ctypes.c_char_p)]),
+        "lr_set_conv_path": (ctypes.c_int, [p, ctypes.c_int]),
+        "lr_op_conv_info": (ctypes.c_int, [p, ctypes.c_uint, ctypes.POINTER(ConvCost)]),
+        "lr_run": (ctypes.c_int, [p, p, sz, p, sz, p, sz]),
+        "lr_run_hooked": (ctypes.c_int, [p, p, sz, p, sz, p, sz, p, p]),
+    }
+    for name, (res, args) in sigs.items():
+        fn = getattr(lib, name)
+        fn.restype = res
+        fn.argtypes = args
+    _lib, _lib_path = lib, path
+    return lib
+
+
+def status_name(code: int) -> str:
+    """The LR_... name of a C status code."""
+    return abi.STATUS.get(code, ("LR_?", ""))[0]
+
+
+def status_text(code: int) -> str:
+    """lr_status_str of a C status code."""
+    return load_library().lr_status_str(code).decode()
+
+
+class InitError(LinRepError):
+    """lr_init refused a blob: `status` is the LR_ERR_... name, `op`/`tensor` lr_error_location's answer."""
+
+    def __init__(self, where: str, code: int, op: int, tensor: int) -> None:
+        self.code, self.status, self.op, self.tensor = code, status_name(code), op, tensor
+        self.text = status_text(code)
+        loc = "".join([f", op {op}" if op >= 0 else "", f", tensor {tensor}" if tensor >= 0 else ""])
+        super().__init__(f"{where}: C runtime rejected the blob: {self.text} ({self.status} = {code}){loc}")
+
+
+class CRuntime:
+    """A blob verified and ready to run in the C runtime.
+
+    The blob is copied once into a ctypes buffer that lives as long as this object (the C side
+    reads it in place). `run` takes a batch (N, *input_shape) and returns (N, *output_shape).
+    conv_path: how LinRep convs run ("auto": per op by the cost model, "direct", "reuse"; see
+    lr_set_conv_path in linrep.h).
+    """
+
+    def __init__(self, blob: bytes, where: str = "blob", conv_path: str = "auto") -> None:
+        self._lib = load_library()
+        self.where = where
+        self._blob = (ctypes.c_ubyte * max(len(blob), 1)).from_buffer_copy(blob if blob else b"\0")
+        n_words = (self._lib.lr_model_sizeof() + 7) // 8
+        self._model = (ctypes.c_uint64 * n_words)()
+        code = self._lib.lr_init(ctypes.byref(self._model), ctypes.byref(self._blob), len(blob))
+        if code != 0:
+            op, tensor = ctypes.c_int32(), ctypes.c_int32()
+            self._lib.lr_error_location(ctypes.byref(self._model), ctypes.byref(op), ctypes.byref(tensor))
+            raise InitError(where, code, op.value, tensor.value)
+        self.set_conv_path(conv_path)
+        self.activation_lower_bound_bytes = self._query("lr_activation_lower_bound")
+        self.input_size = self._query("lr_input_size")
+        self.output_size = self._query("lr_output_size")
+        self.input_shape = self._shape("lr_input_shape")
+        self.output_shape = self._shape("lr_output_shape")
+        count = ctypes.c_uint()
+        self._check(self._lib.lr_op_count(ctypes.byref(self._model), ctypes.byref(count)))
+        self.num_ops = count.value
+
+    def set_conv_path(self, path: str) -> None:
+        """lr_set_conv_path: "auto", "direct" or "reuse" for every LinRep conv; re-sizes the arena."""
+        if path not in CONV_PATHS:
+            raise LinRepError(f"conv path must be one of {', '.join(CONV_PATHS)}, not {path!r}")
+        self._check(self._lib.lr_set_conv_path(ctypes.byref(self._model), CONV_PATHS[path]))
+        self.conv_path = path
+        self.arena_bytes = self._query("lr_arena_size")
+        # Arena with room to align its start to abi.ARENA_ALIGN (lr_run aligns it internally anyway).
+        self._arena = np.zeros(self.arena_bytes + abi.ARENA_ALIGN, dtype=np.uint8)
+
+    def op_conv_info(self, index: int) -> dict[str, int | str]:
+        """lr_op_conv_info: the cost model of op `index` and the path it runs ("-" if not a conv)."""
+        info = ConvCost()
+        self._check(self._lib.lr_op_conv_info(ctypes.byref(self._model), index, ctypes.byref(info)))
+        out: dict[str, int | str] = {name: int(getattr(info, name)) for name, _ in ConvCost._fields_}
+        out["path"] = PATH_NAMES.get(int(info.path), "?")
+        return out
+
+    def _error(self, code: int) -> str:
+        return f"{status_text(code)} ({status_name(code)} = {code})"
+
+    def _check(self, code: int) -> None:
+        if code != 0:
+            raise LinRepError(f"{self.where}: C runtime error: {self._error(code)}")
+
+    def _query(self, fn: str) -> int:
+        out = ctypes.c_size_t()
+        self._check(getattr(self._lib, fn)(ctypes.byref(self._model), ctypes.byref(out)))
+        return int(out.value)
+
+    def _shape(self, fn: str) -> tuple[int, ...]:
+        dims = (ctypes.c_int32 * abi.MAX_RANK)()
+        rank = ctypes.c_uint()
+        self._check(getattr(self._lib, fn)(ctypes.byref(self._model), dims, ctypes.byref(rank)))
+        return tuple(int(d) for d in dims[: rank.value])
+
+    def op_info(self, index: int) -> tuple[int, str]:
+        """(OpType value, name) of op `index`."""
+        t = ctypes.c_uint()
+        name = ctypes.c_char_p()
+        self._check(self._lib.lr_op_info(ctypes.byref(self._model), index, ctypes.byref(t), ctypes.byref(name)))
+        return int(t.value), (name.value or b"").decode()
+
+    def run(self, x: np.ndarray, arena_bytes: int | None = None,
+            hook: Callable[[int], None] | None = None) -> np.ndarray:
+        """Outputs for a batch `x` of shape (N, *input_shape), as float32 (N, *output_shape).
+
+        arena_bytes: pass fewer bytes than `arena_bytes` to exercise the C side's size check
+        (raises LinRepError). hook: called with the op index after each op (lr_run_hooked).
+        """
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if x.shape[1:] != self.input_shape:
+            raise LinRepError(f"{self.where}: input batch shape {x.shape} does not match the model input "
+                              f"(N, {', '.join(map(str, self.input_shape))})")
+        n = x.shape[0]
+        out = np.empty((n, *self.output_shape), dtype=np.float32)
+        base = self._arena.ctypes.data
+        arena = base + (-base) % abi.ARENA_ALIGN
+        size = self.arena_bytes if arena_bytes is None else arena_bytes
+        model = ctypes.byref(self._model)
+        cb = None
+        if hook is not None:
+            cb = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint)(lambda _ctx, k: hook(int(k)))
+        xp, op = x.ctypes.data, out.ctypes.data
+        xs, os_ = self.input_size * 4, self.output_size * 4
+        for i in range(n):
+            if cb is None:
+                code = self._lib.lr_run(model, arena, size, xp + i * xs, self.input_size,
+                                        op + i * os_, self.output_size)
+            else:
+                code = self._lib.lr_run_hooked(model, arena, size, xp + i * xs, self.input_size,
+                                               op + i * os_, self.output_size, ctypes.cast(cb, ctypes.c_void_p), None)
+            if code != 0:
+                self._check(code)
+        return out
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.run(x)

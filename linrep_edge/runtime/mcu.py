@@ -1,0 +1,207 @@
+"""`linrep-edge mcu-bench`: the packed model on Cortex-M under QEMU, beside its dense fp32 twin.
+
+For one real input, builds the bench firmware (runtime_c/mcu) twice — once embedding the .lre blob,
+once the same network with dense fp32 weights (`densify`) — runs both under QEMU with the project's
+TCG plugin, and reports: executed instructions (exact and repeatable; instructions, not cycles) in
+total and per op, the runtime's own code size at -Os and -O2, flash bytes of each blob, RAM as arena +
+painted stack, the activation lower bound, and whether the firmware's outputs equal the host C
+runtime's bit for bit.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import shutil
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from linrep_edge.errors import LinRepError
+from linrep_edge.format.export_c import blob_to_c_header
+from linrep_edge.format.writer import pack_graph
+from linrep_edge.format.reader import parse
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+RUNTIME_DIR = ROOT / "runtime_c"
+MCU_DIR = RUNTIME_DIR / "mcu"
+TARGETS = ("cortex-m4", "cortex-m7", "cortex-m33")
+APT_PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi qemu-system-arm"
+
+
+def check_toolchain() -> None:
+    missing = [t for t in ("arm-none-eabi-gcc", "arm-none-eabi-size", "qemu-system-arm", "gcc") if not shutil.which(t)]
+    if missing:
+        raise LinRepError(f"missing {', '.join(missing)}: install with `apt-get install {APT_PACKAGES}`")
+    if not (MCU_DIR / "run_qemu.py").exists():
+        raise LinRepError(f"{MCU_DIR} not found: mcu-bench runs from a checkout of the linrep-edge repository")
+
+
+@functools.cache
+def _driver() -> ModuleType:
+    """runtime_c/mcu/run_qemu.py (the firmware build-and-run driver), imported from the checkout."""
+    spec = importlib.util.spec_from_file_location("lr_run_qemu", MCU_DIR / "run_qemu.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def model_header(blob: bytes, x: np.ndarray, arena_bytes: int, output_len: int, conv_path: str = "auto") -> str:
+    """The generated header model_workload.c includes: blob, one input, arena and output sizes, and
+    the conv path the firmware sets with lr_set_conv_path (LR_BENCH_CONV_PATH)."""
+    from linrep_edge.runtime.binding import CONV_PATHS
+
+    flat = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
+    bits = flat.view(np.uint32)
+    lines = [blob_to_c_header(blob, "lr_bench_blob", "linrep-edge mcu-bench").replace(
+        "LR_BENCH_BLOB_H", "LR_BENCH_MODEL_BLOB_H"),
+        "/* One input, as exact float bit patterns. */",
+        f"#define LR_BENCH_INPUT_LEN {flat.size}u",
+        f"#define LR_BENCH_OUTPUT_LEN {output_len}u",
+        f"#define LR_BENCH_ARENA_BYTES {arena_bytes}u",
+        f"#define LR_BENCH_CONV_PATH {CONV_PATHS[conv_path]} /* lr_conv_path: {conv_path} */",
+        "static const union { unsigned int u[LR_BENCH_INPUT_LEN]; float f[LR_BENCH_INPUT_LEN]; } lr_bench_input_ = {{",
+    ]
+    for i in range(0, bits.size, 8):
+        lines.append("  " + ", ".join(f"0x{b:08x}u" for b in bits[i:i + 8]) + ",")
+    lines += ["}};", "#define lr_bench_input (lr_bench_input_.f)", ""]
+    return "\n".join(lines)
+
+
+def _firmware(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path, timeout: float,
+              run: bool = True, conv_path: str = "auto") -> dict[str, Any]:
+    from linrep_edge.runtime.binding import CRuntime
+
+    drv = _driver()
+    rt = CRuntime(blob, conv_path=conv_path)
+    build.mkdir(parents=True, exist_ok=True)
+    header = build / "lr_bench_model.h"
+    text = model_header(blob, x, rt.arena_bytes, rt.output_size, conv_path)
+    if not header.exists() or header.read_text() != text:
+        header.write_text(text)
+    srcs = sorted((RUNTIME_DIR / "src").glob("*.c")) + [MCU_DIR / "model_workload.c", header]
+    cflags = f"-I{RUNTIME_DIR / 'include'} -I{RUNTIME_DIR / 'src'}"
+    try:
+        if not run:
+            drv.build(target, opt, srcs, cflags, build / "fw")
+            rep: dict[str, Any] = {}
+        else:
+            rep = drv.measure(target, opt, srcs, cflags, build / "fw", code_objects=("app/lr_*.o",),
+                              timeout=timeout, repeat=2)
+    except drv.McuError as exc:
+        raise LinRepError(f"firmware for {target}: {exc}") from None
+    objs = drv.select_objects(build / "fw", ("app/lr_*.o",))
+    linked = drv.objects_linked_sizes(build / "fw" / "fw.map", objs)
+    rep["runtime_code_bytes"] = linked["text"] + linked["rodata"]
+    if not run:
+        return rep
+    if rep.get("exit_code") != 0 or rep.get("instructions") is None:
+        raise LinRepError(f"firmware for {target} failed (exit {rep.get('exit_code')}): "
+                          f"{rep.get('fault') or ' '.join(rep.get('stdout', [])[-3:])}")
+    fw = rep["firmware"]
+    host_out = rt.run(x[None])[0].reshape(-1)
+    dev = np.array([int(fw[f"out{i}"], 16) for i in range(rt.output_size)], dtype=np.uint32)
+    rep["matches_host"] = bool(np.array_equal(dev, host_out.view(np.uint32)))
+    rep["arena_bytes"] = int(fw["arena_bytes"])
+    rep["init_stack_bytes"] = int(fw["init_stack_bytes"])
+    rep["activation_lower_bound_bytes"] = int(fw["activation_lower_bound_bytes"])
+    rep["op_names"] = [rt.op_info(k)[1] for k in range(rt.num_ops)]
+    rep["op_conv"] = [rt.op_conv_info(k) for k in range(rt.num_ops)]
+    return rep
+
+
+def default_input(blob: bytes) -> np.ndarray:
+    """A real test image for default-model blobs, else a seeded normal input of the right shape."""
+    g = parse(blob).graph
+    shape = g.tensors[g.input].shape
+    if g.metadata.get("source") == "default":
+        from linrep_edge.datasets import load_fashion_mnist
+
+        return load_fashion_mnist().test.x[0].numpy()
+    return np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+
+
+def mcu_bench(blob: bytes, target: str = "cortex-m4", x: np.ndarray | None = None, timeout: float = 120.0,
+              build_root: Path | None = None, compare_paths: bool = True) -> dict[str, Any]:
+    """Cortex-M figures of `blob` beside its dense fp32 twin. The LinRep firmware runs the default
+    path choice (lr_init's LR_PATH_AUTO: `instructions`); with compare_paths also every LinRep conv
+    forced to the direct path (`direct_instructions`) and to template reuse (`reuse_instructions`),
+    per layer too, each with the path AUTO chose (`path`)."""
+    if target not in TARGETS:
+        raise LinRepError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
+    check_toolchain()
+    from linrep_edge.graph.densify import densify
+
+    dense = pack_graph(densify(parse(blob).graph))
+    x = default_input(blob) if x is None else x
+    root = build_root or RUNTIME_DIR / "build" / "mcu" / target
+    lr = _firmware(blob, x, target, "-O2", root / "linrep", timeout)
+    dn = _firmware(dense, x, target, "-O2", root / "dense", timeout)
+    forced = {}
+    if compare_paths:
+        for path in ("direct", "reuse"):
+            forced[path] = _firmware(blob, x, target, "-O2", root / f"linrep-{path}", timeout, conv_path=path)
+    size_os = _firmware(blob, x, target, "-Os", root / "linrep-Os", timeout, run=False)
+    run_stack = lr["stack_painted_bytes"] or 0
+    stack = max(run_stack, lr["init_stack_bytes"])  # lr_init runs once at boot, on the same stack
+    layers = []
+    for k, name in enumerate(lr["op_names"]):
+        conv = lr["op_conv"][k]
+        row = {"op": k, "name": name, "path": conv["path"], "instructions": lr["segments"][k]["instructions"],
+               "dense_instructions": dn["segments"][k]["instructions"]}
+        for path, fw in forced.items():
+            row[f"{path}_instructions"] = fw["segments"][k]["instructions"]
+        if conv["reuse_cost"]:  # LinRep convs: the cost model's figures
+            row["model"] = {key: conv[key] for key in ("templates_used", "kernels", "direct_cost", "reuse_cost")}
+        layers.append(row)
+    return {
+        "target": target, "board": lr["board"], "opt": "-O2",
+        "runtime_code_bytes": size_os["runtime_code_bytes"], "runtime_code_bytes_o2": lr["runtime_code_bytes"],
+        "weights_flash_bytes": len(blob), "dense_weights_flash_bytes": len(dense),
+        "arena_bytes": lr["arena_bytes"], "stack_bytes": stack, "run_stack_bytes": run_stack,
+        "init_stack_bytes": lr["init_stack_bytes"], "ram_bytes": lr["arena_bytes"] + stack,
+        "dense_ram_bytes": dn["arena_bytes"] + max(dn["stack_painted_bytes"] or 0, dn["init_stack_bytes"]),
+        "activation_lower_bound_bytes": lr["activation_lower_bound_bytes"],
+        "static_data_bytes": lr["code_objects"]["linked"]["data"] + lr["code_objects"]["linked"]["bss"],
+        "stack_usage_max_frame": lr["stack_usage_max_frame_code_objects"],
+        "instructions": lr["instructions"], "dense_instructions": dn["instructions"],
+        "instructions_ratio_vs_dense": lr["instructions"] / dn["instructions"],
+        **{f"{path}_instructions": fw["instructions"] for path, fw in forced.items()},
+        **{f"{path}_matches_host": fw["matches_host"] for path, fw in forced.items()},
+        **{f"{path}_arena_bytes": fw["arena_bytes"] for path, fw in forced.items()},
+        "deterministic": bool(lr["deterministic"] and dn["deterministic"]
+                              and all(fw["deterministic"] for fw in forced.values())),
+        "matches_host": lr["matches_host"], "dense_matches_host": dn["matches_host"],
+        "layers": layers,
+    }
+
+
+def format_result(r: dict[str, Any]) -> str:
+    out = [f"{r['target']} ({r['board']}), runtime built {r['opt']}; counts are executed instructions "
+           "(QEMU TCG plugin), not cycles",
+           f"{'':<28} {'linrep-edge':>14} {'dense fp32':>14}",
+           f"{'weights in flash (bytes)':<28} {r['weights_flash_bytes']:>14} {r['dense_weights_flash_bytes']:>14}",
+           f"{'instructions / inference':<28} {r['instructions']:>14} {r['dense_instructions']:>14}",
+           f"{'RAM: arena + stack (bytes)':<28} {r['ram_bytes']:>14} {r['dense_ram_bytes']:>14}",
+           f"runtime code: {r['runtime_code_bytes']} B at -Os, {r['runtime_code_bytes_o2']} B at -O2; "
+           f"stack {r['stack_bytes']} B (painted: lr_init {r['init_stack_bytes']} B, "
+           f"inference {r['run_stack_bytes']} B); activation lower bound {r['activation_lower_bound_bytes']} B",
+           f"instructions vs dense: {r['instructions_ratio_vs_dense']:.3f}x; outputs equal the host C runtime bit for "
+           f"bit: {r['matches_host']} (dense: {r['dense_matches_host']}); repeat runs identical: {r['deterministic']}",
+           ]
+    paths = [p for p in ("direct", "reuse") if f"{p}_instructions" in r]
+    if paths:
+        out.append("LinRep convs forced to one path: " + ", ".join(
+            f"{p} {r[f'{p}_instructions']} ({r[f'{p}_instructions'] / r['dense_instructions']:.3f}x dense, "
+            f"equals host: {r[f'{p}_matches_host']})" for p in paths))
+    out += ["", f"{'op':>3} {'name':<22} {'path':<7} {'instructions':>13} {'dense':>13}"
+            + "".join(f" {p:>13}" for p in paths)]
+    for L in r["layers"]:
+        out.append(f"{L['op']:>3} {L['name'][:22]:<22} {L['path']:<7} {L['instructions']:>13} {L['dense_instructions']:>13}"
+                   + "".join(f" {L[f'{p}_instructions']:>13}" for p in paths))
+    return "\n".join(out)
