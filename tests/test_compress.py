@@ -47,7 +47,7 @@ def test_compress_replaces_convs_and_reconstruction_matches_formula():
     assert len(rep.codebooks) == 3  # one per kernel shape: 3x3, 5x5, 3x1
     for lr in rep.layers:
         mod = cm.get_submodule(lr.name)
-        t = rep.codebooks[lr.codebook].templates
+        t = torch.from_numpy(rep.codebooks[lr.codebook].templates)
         expect = lr.a[..., None, None] * t[lr.idx] + lr.b[..., None, None]
         assert torch.equal(mod.weight(), expect)
         # a and b are fp16-representable (what the blob stores)

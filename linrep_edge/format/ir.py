@@ -35,12 +35,21 @@ class Constant:
 
 @dataclass
 class Codebook:
-    templates: np.ndarray  # (K, kh, kw) float32
-    dtype: str = "fp16"
+    """K template kernels of one shape: what the blob stores once and LinRep layers index into. The
+    method (`compress`) makes them, the graph and the blob carry them; `layers` names the layers that
+    share it (informational: the graph's ops say which codebook they use)."""
+
+    templates: np.ndarray  # (K, kh, kw) float32, zero-mean unit-norm up to storage rounding
+    dtype: str = "fp16"  # storage in the blob: "fp16" or "fp32"
+    layers: list[str] = field(default_factory=list)
 
     @property
     def size(self) -> int:
         return int(self.templates.shape[0])
+
+    @property
+    def kernel_shape(self) -> tuple[int, int]:
+        return int(self.templates.shape[1]), int(self.templates.shape[2])
 
 
 @dataclass

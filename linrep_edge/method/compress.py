@@ -9,13 +9,14 @@ a·T[idx] + b; swap each conv for a `LinRepConv2d`. a and b are rounded to fp16,
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 from torch import nn
 
 from linrep_edge.format.bitpack import index_bits
+from linrep_edge.format.ir import Codebook
 from linrep_edge.method.cluster import DISTANCES, cluster_kernels, normalize_kernels
 from linrep_edge.errors import LinRepError
 from linrep_edge.method.fit import fit_kernels
@@ -24,22 +25,6 @@ from linrep_edge.method.linrep_conv import LinRepConv2d, _set_submodule, round_t
 
 SCOPES = ("global", "layer")
 CODEBOOK_DTYPES = {"fp16": torch.float16, "fp32": torch.float32}
-
-
-@dataclass
-class Codebook:
-    """K templates of one kernel shape, shared by `layers`."""
-
-    templates: torch.Tensor  # (K, kh, kw) float32, zero-mean unit-norm up to storage rounding
-    layers: list[str] = field(default_factory=list)
-
-    @property
-    def kernel_shape(self) -> tuple[int, int]:
-        return int(self.templates.shape[1]), int(self.templates.shape[2])
-
-    @property
-    def size(self) -> int:
-        return int(self.templates.shape[0])
 
 
 @dataclass
@@ -68,13 +53,13 @@ class Representation:
     def packed_bits(self, ab_bits: int = 16) -> int:
         """Bits of the LinRep conv layers: indices + a + b + each codebook once."""
         cb_bits = 16 if self.codebook_dtype == "fp16" else 32
-        total = sum(cb.templates.numel() * cb_bits for cb in self.codebooks)
+        total = sum(cb.templates.size * cb_bits for cb in self.codebooks)
         for lr in self.layers:
             total += lr.idx.numel() * (self.index_bits(lr.codebook) + 2 * ab_bits)
         return total
 
     def fp32_bits(self) -> int:
-        return sum(32 * lr.idx.numel() * self.codebooks[lr.codebook].templates[0].numel() for lr in self.layers)
+        return sum(32 * lr.idx.numel() * self.codebooks[lr.codebook].templates[0].size for lr in self.layers)
 
     def conv_compression_vs_fp32(self, ab_bits: int = 16) -> float:
         return self.fp32_bits() / self.packed_bits(ab_bits)
@@ -128,7 +113,8 @@ def compress(model: nn.Module, templates: int = 16, distance: str = "signfree", 
         t = cluster_kernels(w, k, distance, seed, max_iter=max_iter, where=where, show_progress=show_progress)
         t = t.to(CODEBOOK_DTYPES[codebook_dtype]).to(torch.float64)  # what the blob will hold
         cb_id = len(codebooks)
-        codebooks.append(Codebook(t.reshape(k, kh, kw).float(), [s.name for s in members]))
+        stored = t.reshape(k, kh, kw).float()
+        codebooks.append(Codebook(stored.numpy(), codebook_dtype, [s.name for s in members]))
         start = 0
         for s in members:
             n = s.num_kernels
@@ -137,7 +123,7 @@ def compress(model: nn.Module, templates: int = 16, distance: str = "signfree", 
             shape = s.conv.weight.shape[:2]
             rep = LayerRep(s.name, cb_id, f.idx.reshape(shape), f.a.float().reshape(shape), f.b.float().reshape(shape))
             layers.append(rep)
-            _set_submodule(out, s.name, LinRepConv2d(s.conv, codebooks[cb_id].templates, rep.idx, rep.a, rep.b, cb_id,
+            _set_submodule(out, s.name, LinRepConv2d(s.conv, stored, rep.idx, rep.a, rep.b, cb_id,
                                                             codebook_dtype))
     round_to_storage(out)
     rep = Representation(codebooks, layers, distance, scope, seed, codebook_dtype)
@@ -163,7 +149,7 @@ def representation_of(model: nn.Module) -> Representation:
     cbs: dict[int, Codebook] = {}
     layers = []
     for n, m in mods:
-        cbs.setdefault(m.codebook, Codebook(m.templates.detach().clone(), []))
+        cbs.setdefault(m.codebook, Codebook(m.templates.detach().numpy().copy(), m.codebook_dtype, []))
         cbs[m.codebook].layers.append(n)
         layers.append(LayerRep(n, m.codebook, m.idx.detach().clone(), m.a.detach().clone(), m.b.detach().clone()))
     order = sorted(cbs)
