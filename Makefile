@@ -19,7 +19,7 @@ help:
 	@echo "make bench   - benchmarks: accuracy table, clustering speed, host runtime, Cortex-M, reuse speed, Pareto"
 	@echo "make compare - linrep-edge vs TFLite fp32/int8 and TFLM LUT (installs the peers extra); writes BENCHMARKS.md"
 	@echo "make peers   - install the optional peers extra (LiteRT, AI Edge Quantizer, TFLite Micro; ~1.2 GB)"
-	@echo "make schema  - regenerate code from linrep_edge/schema/lre.fbs"
+	@echo "make schema  - regenerate code from linrep_edge/format/schema/lre.fbs"
 	@echo "make setup   - Debian packages (as root), $(VENV) with torch==2.13.0 (CPU) and the package"
 
 # Debian packages: data set, flatc, the ARM toolchain, QEMU and clang (libFuzzer). Without root/apt: a

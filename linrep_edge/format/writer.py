@@ -1,4 +1,4 @@
-"""Serialise a graph IR into a .lre blob (FlatBuffers, schema in linrep_edge/schema/lre.fbs).
+"""Serialise a graph IR into a .lre blob (FlatBuffers, schema in linrep_edge/format/schema/lre.fbs).
 
 Storage rounding happens here, once: a and b become fp16 bit patterns (or are stored as the integers
 and scales the graph already holds), codebooks and other constants fp16 or fp32 as chosen (int8
