@@ -1,14 +1,12 @@
 /*
- * lr_conv.c -- reference kernels for CONV2D / LINREP_CONV2D (one output channel at a time) and
- * LINEAR, in plain C99 and fp32.
- *
- * Convolution (torch.nn.functional.conv2d, cross-correlation), for one output channel o:
+ * lr_conv2d_channel_f32_ref.c -- one output channel of a direct convolution, the core the dense
+ * CONV2D and the LinRep direct path share (torch.nn.functional.conv2d, cross-correlation):
  *     y[oy][ox] = sum_i sum_ky sum_kx w[i][ky][kx] * x[i][oy*sh - pt + ky*dh][ox*sw - pl + kx*dw]
- *                 + bias[o]
- * with taps that fall into the padding skipped (not multiplied by zero). Every output element
- * starts from 0, adds its terms in the same order (i, then ky, then kx), then the bias, whatever
- * produced w, so LinRep and dense weights that are equal give bit-identical outputs (and a host and
- * a Cortex-M built with -ffp-contract=off agree).
+ *                 + bias
+ * over the cin_g input channels of the group at x, with taps that fall into the padding skipped
+ * (not multiplied by zero). Every output element starts from 0, adds its terms in the same order
+ * (i, then ky, then kx), then the bias, whatever produced w, so LinRep and dense weights that are
+ * equal give bit-identical outputs (and a host and a Cortex-M built with -ffp-contract=off agree).
  *
  * Loop order: for each tap (i, ky, kx) the weight is a scalar and the valid output rows and
  * columns are computed once (no test per tap and pixel); the innermost loop runs over output x,
@@ -16,7 +14,7 @@
  * ResNet-8: fusing the kx taps of a row, register-blocked outputs and flattening rows into one loop
  * were all slower than this plain form.)
  */
-#include "lr_internal.h"
+#include "kernels/lr_kernels.h"
 
 static void row_madd(float *restrict y, const float *restrict x, int32_t n, int32_t s, float w)
 {
@@ -32,15 +30,15 @@ static void row_madd(float *restrict y, const float *restrict x, int32_t n, int3
     }
 }
 
-void lr_conv2d_channel(const lr_geom *g, const float *x, lr_weights w, float bias, float *y,
-                       const unsigned char *mask, uint32_t mask_first)
+void lr_conv2d_channel_f32_ref(const lr_geom *g, const float *x, lr_weights w, float bias, float *y,
+                               const unsigned char *mask, uint32_t mask_first)
 {
     const int32_t plane = g->h * g->w, n_out = g->oh * g->ow;
     int32_t i, ky, kx, oy, j;
     for (j = 0; j < n_out; j++) {
         y[j] = 0.0f;
     }
-    for (i = 0; i < g->c; i++) {
+    for (i = 0; i < g->cin_g; i++) {
         const float *xc = x + i * plane;
         if (!lr_kept(mask, mask_first + (uint32_t)i)) {
             continue; /* a pruned kernel contributes nothing */
@@ -68,28 +66,5 @@ void lr_conv2d_channel(const lr_geom *g, const float *x, lr_weights w, float bia
     }
     for (j = 0; j < n_out; j++) {
         y[j] += bias;
-    }
-}
-
-/* torch.nn.functional.linear: y[o] = sum_i w[o][i] * x[i] + bias[o]; int8 weights are dequantized
- * first, w = q * scale[o] (fp32), as the Python reference does. */
-void lr_linear(const float *x, uint32_t in, uint32_t out, lr_values w, lr_values scale, uint32_t n_scale,
-               lr_values bias, float *y)
-{
-    uint32_t o, i;
-    for (o = 0; o < out; o++) {
-        float acc = 0.0f;
-        if (scale.p != NULL) {
-            const float s = lr_value(scale, n_scale == 1u ? 0u : o);
-            for (i = 0; i < in; i++) {
-                const float wv = lr_value(w, o * in + i) * s;
-                acc += wv * x[i];
-            }
-        } else {
-            for (i = 0; i < in; i++) {
-                acc += lr_value(w, o * in + i) * x[i];
-            }
-        }
-        y[o] = bias.p != NULL ? acc + lr_value(bias, o) : acc;
     }
 }
