@@ -57,6 +57,50 @@ typedef struct lr_weights {
     const unsigned char *le; /* otherwise */
 } lr_weights;
 
+/*
+ * y[j] += w * x[j * s] for j < n: one row of one tap, the inner loop of both conv paths. Every
+ * element gets the same single multiply and add whatever the loop shape, so results do not depend
+ * on which form runs. Two forms, each where it measured faster (one form for both was measured on
+ * branch c-redesign-one-row-madd: the unrolled one makes the direct path 8.6 % faster on Cortex-M4
+ * but the dense 1x1 shortcuts slower):
+ *   lr_row_madd_f32       plain loop (the direct conv: GCC vectorises it on the host);
+ *   lr_row_madd_x4_f32    stride 1 unrolled by four (the reuse path's template responses: fewer
+ *                         loop instructions on Cortex-M).
+ */
+static inline void lr_row_madd_f32(float *restrict y, const float *restrict x, int32_t n, int32_t s, float w)
+{
+    int32_t j;
+    if (s == 1) {
+        for (j = 0; j < n; j++) {
+            y[j] += w * x[j];
+        }
+    } else {
+        for (j = 0; j < n; j++) {
+            y[j] += w * x[j * s];
+        }
+    }
+}
+
+static inline void lr_row_madd_x4_f32(float *restrict y, const float *restrict x, int32_t n, int32_t s, float w)
+{
+    int32_t j;
+    if (s == 1) {
+        for (j = 0; j + 4 <= n; j += 4) {
+            y[j] += w * x[j];
+            y[j + 1] += w * x[j + 1];
+            y[j + 2] += w * x[j + 2];
+            y[j + 3] += w * x[j + 3];
+        }
+        for (; j < n; j++) {
+            y[j] += w * x[j];
+        }
+    } else {
+        for (j = 0; j < n; j++) {
+            y[j] += w * x[j * s];
+        }
+    }
+}
+
 /* ---- convolutions ------------------------------------------------------------------------------ */
 
 /*

@@ -16,20 +16,6 @@
  */
 #include "kernels/lr_kernels.h"
 
-static void row_madd(float *restrict y, const float *restrict x, int32_t n, int32_t s, float w)
-{
-    int32_t j;
-    if (s == 1) {
-        for (j = 0; j < n; j++) {
-            y[j] += w * x[j];
-        }
-    } else {
-        for (j = 0; j < n; j++) {
-            y[j] += w * x[j * s];
-        }
-    }
-}
-
 void lr_conv2d_channel_f32_ref(const lr_geom *g, const float *x, lr_weights w, float bias, float *y,
                                const unsigned char *mask, uint32_t mask_first)
 {
@@ -59,7 +45,7 @@ void lr_conv2d_channel_f32_ref(const lr_geom *g, const float *x, lr_weights w, f
                 }
                 for (oy = oy0; oy < oy1; oy++) {
                     const float *xr = xc + (oy * g->sh + off_y) * g->w + ox0 * g->sw + off_x;
-                    row_madd(y + oy * g->ow + ox0, xr, ox1 - ox0, g->sw, wv);
+                    lr_row_madd_f32(y + oy * g->ow + ox0, xr, ox1 - ox0, g->sw, wv);
                 }
             }
         }

@@ -29,29 +29,6 @@
  */
 #include "kernels/lr_kernels.h"
 
-/* y[j] += w * x[j * s], j < n; stride 1 unrolled by four (fewer loop instructions on Cortex-M, the
- * same arithmetic per element as lr_conv.c). */
-static void row_madd(float *restrict y, const float *restrict x, int32_t n, int32_t s, float w)
-{
-    int32_t j;
-    if (s == 1) {
-        for (j = 0; j + 4 <= n; j += 4) {
-            y[j] += w * x[j];
-            y[j + 1] += w * x[j + 1];
-            y[j + 2] += w * x[j + 2];
-            y[j + 3] += w * x[j + 3];
-        }
-        for (; j < n; j++) {
-            y[j] += w * x[j];
-        }
-    } else {
-        for (j = 0; j < n; j++) {
-            y[j] += w * x[j * s];
-        }
-    }
-}
-
-
 /* Output rows per tile: the largest th (1 .. oh) with (2 * th + input rows of th) * ow <= budget. */
 static int32_t tile_rows(const lr_geom *c)
 {
@@ -196,7 +173,7 @@ static void resp_tile(const lr_geom *c, const float *x, const float *w, int32_t 
             }
             for (oy = a; oy < b; oy++) {
                 const float *xr = x + (oy * c->sh + off_y) * c->w + ox0 * c->sw + off_x;
-                row_madd(y + (oy - oy0) * c->ow + ox0, xr, ox1 - ox0, c->sw, wv);
+                lr_row_madd_x4_f32(y + (oy - oy0) * c->ow + ox0, xr, ox1 - ox0, c->sw, wv);
             }
         }
     }
