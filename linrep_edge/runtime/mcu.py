@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 RUNTIME_DIR = ROOT / "runtime_c"
 MCU_DIR = RUNTIME_DIR / "mcu"
 TARGETS = ("cortex-m4", "cortex-m7", "cortex-m33")
+RUNTIME_OBJECTS = ("runtime/*.o",)  # the runtime library's objects in a firmware build directory
 APT_PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi qemu-system-arm"
 
 
@@ -84,18 +85,20 @@ def _firmware(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path, ti
     text = model_header(blob, x, rt.arena_bytes, rt.output_size, conv_path)
     if not header.exists() or header.read_text() != text:
         header.write_text(text)
-    srcs = sorted((RUNTIME_DIR / "src").glob("*.c")) + [MCU_DIR / "model_workload.c", header]
-    cflags = f"-I{RUNTIME_DIR / 'include'} -I{RUNTIME_DIR / 'src'}"
+    # The workload and its model header only: the firmware links the runtime as the static library
+    # liblinrep_<target>.a that runtime_c/mcu/Makefile builds from runtime_c/runtime.mk.
+    srcs = [MCU_DIR / "model_workload.c", header]
     try:
         if not run:
-            drv.build(target, opt, srcs, cflags, build / "fw")
+            drv.build(target, opt, srcs, "", build / "fw")
             rep: dict[str, Any] = {}
         else:
-            rep = drv.measure(target, opt, srcs, cflags, build / "fw", code_objects=("app/lr_*.o",),
+            rep = drv.measure(target, opt, srcs, "", build / "fw", code_objects=RUNTIME_OBJECTS,
                               timeout=timeout, repeat=2)
     except drv.McuError as exc:
         raise LinRepError(f"firmware for {target}: {exc}") from None
-    objs = drv.select_objects(build / "fw", ("app/lr_*.o",))
+    # The runtime's own code as linked: the archive members that survived --gc-sections (fw.map).
+    objs = drv.select_objects(build / "fw", RUNTIME_OBJECTS)
     linked = drv.objects_linked_sizes(build / "fw" / "fw.map", objs)
     rep["runtime_code_bytes"] = linked["text"] + linked["rodata"]
     if not run:

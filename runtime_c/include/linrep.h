@@ -13,6 +13,8 @@
  *     lr_model m;
  *     if (lr_init(&m, blob, blob_len) != LR_OK) ...       verifies everything, once
  *     lr_arena_size(&m, &n);                                caller provides n bytes (16-byte aligned)
+ *     lr_arena_prepare(&m, arena, n);                       optional: plan the arena now, not in
+ *                                                           the first lr_run
  *     lr_run(&m, arena, n, input, in_len, output, out_len); as often as wanted
  *
  * Guarantees:
@@ -67,8 +69,10 @@ extern "C" {
 /*
  * Limits. lr_init keeps one 16-byte planning record per tensor on its stack (so it needs about
  * 16 * LR_MAX_TENSORS + 512 bytes of stack); blobs with more tensors or ops are refused with
- * LR_ERR_TOO_MANY. Both can be raised at build time (-DLR_MAX_TENSORS=512); LR_MAX_OPS may not
- * exceed 65000 (op indices are stored in 16 bits).
+ * LR_ERR_TOO_MANY. Both can be raised when the library is built (-DLR_MAX_TENSORS=512); neither
+ * changes lr_model or any other public type, so code built against this header works with a library
+ * built with other limits. LR_MAX_TENSORS and LR_MAX_OPS may not exceed 65000 (planning records
+ * hold 16-bit tensor and op indices).
  */
 #ifndef LR_MAX_TENSORS
 #define LR_MAX_TENSORS 128u
@@ -142,8 +146,9 @@ typedef enum lr_status {
 
 /*
  * A verified model: small, fixed size, owned by the caller (stack, static or heap). It refers to
- * the blob and holds a few offsets and sizes; it holds no other pointer. Treat the fields as
- * private: they may change between versions. Copying the struct is allowed.
+ * the blob and holds a few offsets and sizes; it holds no other pointer. Its size and layout do not
+ * depend on any build option (lr_model_sizeof gives it to bindings). Treat the fields as private:
+ * they may change between versions. Copying the struct is allowed.
  */
 typedef struct lr_model {
     const unsigned char *blob; /* the caller's blob, read in place */
@@ -168,7 +173,7 @@ typedef struct lr_model {
     int32_t fail_tensor;
     uint32_t conv_path;        /* lr_conv_path in force (LR_PATH_AUTO after lr_init) */
     uint32_t direct_scratch;   /* scratch floats of the direct path (the verifier's figure) */
-    uint32_t reuse_ops[(LR_MAX_TENSORS + 31u) / 32u]; /* bit k: op k runs the template-reuse path */
+    uint32_t crc32;            /* the blob's CRC-32 (identifies the model's plan in an arena) */
 } lr_model;
 
 /*
@@ -266,7 +271,8 @@ lr_status lr_error_location(const lr_model *m, int32_t *op_index, int32_t *tenso
 /*
  * lr_arena_size: the number of bytes of arena lr_run needs, for an arena aligned to LR_ARENA_ALIGN.
  * (A misaligned arena is aligned up inside lr_run and needs up to LR_ARENA_ALIGN - 1 more bytes.)
- * The arena holds, in order: the plan (16 bytes per tensor), the activations (tensors share
+ * The arena holds, in order: the plan (16 bytes per tensor while planning; kept as a tensor's
+ * offset and a bit per op, see lr_arena_prepare), the activations (tensors share
  * buffers when their lifetimes do not overlap, greedy first-fit by size) and the kernel scratch,
  * the largest any op needs on the path it runs (see lr_set_conv_path). Direct path: one output
  * channel's kernels (Cin/groups * kh * kw floats, for LinRep, fp16 and int8 convs), after, for
@@ -280,6 +286,22 @@ lr_status lr_error_location(const lr_model *m, int32_t *op_index, int32_t *tenso
  * Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED or LR_OK. Thread-safe.
  */
 lr_status lr_arena_size(const lr_model *m, size_t *bytes);
+
+/*
+ * lr_arena_prepare: plan `arena` for `m` now: what the first lr_run on an arena does otherwise. The
+ * plan (each tensor's place in the arena, the O(tensors^2) greedy planner of lr_arena_size, and each
+ * op's conv path under the path in force, which for LR_PATH_AUTO is one pass over every LinRep op's
+ * packed indices) is written at the arena head, stamped with the model (blob address, size and
+ * CRC-32, the path in force) and a checksum. Every later lr_run of `m` (or of a copy of it) on this
+ * arena finds it there (an O(tensors + ops) check) and does not plan again, as long as the caller
+ * leaves the first lr_arena_size bytes' plan part alone; if it was overwritten, or the arena was
+ * last used for another model or path, lr_run plans again. Optional: use it to keep the planning
+ * out of the first inference (firmware calls it at boot, after lr_init).
+ * Returns LR_OK; LR_ERR_NULL_ARG (m or arena NULL); LR_ERR_NOT_INITIALIZED (m not initialised, or
+ * the blob changed after lr_init); LR_ERR_ARENA_TOO_SMALL (arena_bytes below lr_arena_size plus
+ * alignment slack; the arena is untouched). Thread-safe for distinct arenas.
+ */
+lr_status lr_arena_prepare(const lr_model *m, void *arena, size_t arena_bytes);
 
 /*
  * lr_activation_lower_bound: bytes of activations that must coexist at the busiest op: the maximum
@@ -347,14 +369,17 @@ lr_status lr_op_conv_info(const lr_model *m, unsigned op_index, lr_conv_cost *in
  *
  * `input` holds input_len floats (the input shape, row-major, no batch dimension); `output`
  * receives output_len floats. `arena` is arena_bytes bytes of caller memory, ideally aligned to
- * LR_ARENA_ALIGN; its contents on entry are ignored and on return are unspecified (each call
- * rebuilds the plan at its head, O(tensors^2) steps). The input is copied into the arena first and
- * the output written last, so `input` and `output` may be the same buffer; neither may overlap
+ * LR_ARENA_ALIGN. Its head holds the plan (see lr_arena_prepare): a plan left there for this model
+ * by an earlier call is used, anything else is replaced by a new plan (O(tensors^2) steps, plus the
+ * conv path choice); the rest of the arena's contents on entry are ignored, and on return the
+ * arena holds the plan and unspecified data. The input is copied into the arena first and the
+ * output written last, so `input` and `output` may be the same buffer; neither may overlap
  * the arena.
  *
- * Returns LR_OK; LR_ERR_NULL_ARG (m, arena, input or output NULL); LR_ERR_NOT_INITIALIZED;
- * LR_ERR_IO_SIZE (input_len or output_len wrong); LR_ERR_ARENA_TOO_SMALL (nothing is run and
- * `output` is untouched). No other error is possible: the blob was verified by lr_init.
+ * Returns LR_OK; LR_ERR_NULL_ARG (m, arena, input or output NULL); LR_ERR_NOT_INITIALIZED (m not
+ * initialised, or, when it plans, the blob changed after lr_init); LR_ERR_IO_SIZE (input_len or
+ * output_len wrong); LR_ERR_ARENA_TOO_SMALL (nothing is run, arena and `output` are untouched).
+ * No other error is possible: the blob was verified by lr_init.
  *
  * Thread-safe for distinct arenas and outputs; reads the blob and `*m`, writes the arena and
  * `output`. No allocation; stack use is small and constant.

@@ -6,7 +6,8 @@
  *   lr_bench_input[LR_BENCH_INPUT_LEN]   one real test input
  *   LR_BENCH_ARENA_BYTES                 the arena size the host runtime asked for
  *   LR_BENCH_CONV_PATH                   lr_conv_path to set after lr_init (0 = AUTO, the default)
- * bench_setup verifies the blob (outside the measured window), bench_workload runs one inference and
+ * bench_setup verifies the blob and plans the arena (lr_init, lr_arena_prepare: once at boot, outside
+ * the measured window, as a firmware would), bench_workload runs one inference and
  * marks every op for the instruction-count plugin, bench_report prints the outputs as IEEE bit
  * patterns so the host can compare them bit for bit.
  */
@@ -50,6 +51,11 @@ int bench_setup(void)
     st = lr_arena_size(&model, &need);
     if (st != LR_OK || need > sizeof arena) {
         printf("arena: need %u, have %u\n", (unsigned)need, (unsigned)sizeof arena);
+        return 1;
+    }
+    st = lr_arena_prepare(&model, arena, sizeof arena);
+    if (st != LR_OK) {
+        printf("lr_arena_prepare=%d (%s)\n", (int)st, lr_status_str(st));
         return 1;
     }
     return 0;

@@ -10,8 +10,13 @@ never cycles: QEMU models no pipeline or memory timing.
 
     python3 run_qemu.py --target cortex-m4 --opt=-Os
     python3 run_qemu.py --target cortex-m33 --opt=-O2 \
-        --app-src ../src/reader.c --app-src bench_model.c --app-src model.h \
-        --app-cflags "-I../include" --code-objects 'app/reader.o' --repeat 2
+        --app-src model_workload.c --app-src lr_bench_model.h \
+        --code-objects 'runtime/*.o' --repeat 2
+
+The firmware always links the runtime as a static library, built by the Makefile from
+runtime_c/runtime.mk into BUILD/runtime/ (objects beside liblinrep_<target>.a). Linked sizes of its
+members are read from fw.map, where each is named ``.../liblinrep_<target>.a(member.o)``: a member
+counts as the object of that name beside the archive.
 """
 from __future__ import annotations
 
@@ -376,13 +381,25 @@ def linked_sizes_from_map(map_file: Path) -> dict[str, dict[str, int]]:
     return per_file
 
 
+_ARCHIVE_MEMBER = re.compile(r"^(.*\.a)\(([^()/]+)\)$")
+
+
+def _owner_object(owner: str) -> str:
+    """The object a map-file owner stands for: itself, or for an archive member
+    ``dir/lib.a(member.o)`` the object ``dir/member.o`` the archive was built from."""
+    m = _ARCHIVE_MEMBER.match(owner)
+    path = Path(m.group(1)).parent / m.group(2) if m else Path(owner)
+    return str(path.resolve())
+
+
 def objects_linked_sizes(map_file: Path, objs: Sequence[Path]) -> dict[str, int]:
-    """Sum of the linked (post-gc) sizes contributed by the given objects."""
+    """Sum of the linked (post-gc) sizes contributed by the given objects, linked directly or as
+    members of an archive built beside them."""
     per_file = linked_sizes_from_map(map_file)
     wanted = {str(o.resolve()) for o in objs}
     total = _empty_sizes()
     for owner, sizes in per_file.items():
-        if str(Path(owner).resolve()) in wanted:
+        if _owner_object(owner) in wanted:
             for k in SIZE_KEYS:
                 total[k] += sizes[k]
     return total

@@ -5,7 +5,9 @@
  *   1. byte helpers (little-endian reads, fp16 decoding, index unpacking): pure functions;
  *   2. the reader (lr_read.c): FlatBuffers accessors with NO bounds checks, valid only on a blob
  *      that lr_verify_structure accepted;
- *   3. the verifier (lr_verify.c), the planner (lr_plan.c) and the run path (lr_run.c + op kernels).
+ *   3. the verifier (lr_verify.c), the planner (lr_plan.c), the cost model and path choice
+ *      (lr_cost.c), the model queries (lr_model.c) and the run path (lr_run.c), which calls the op
+ *      kernels (kernels/lr_kernels.h: one reference kernel per op per file in kernels/ref/).
  */
 #ifndef LR_INTERNAL_H
 #define LR_INTERNAL_H
@@ -25,6 +27,25 @@
 #define LR_MAX_BLOB_BYTES 0x7FFFFFF0u
 /* Largest tensor or constant element count: numel * 4 bytes, aligned, stays below 2^31. */
 #define LR_MAX_NUMEL 0x1FFFFFF0u
+
+
+/*
+ * Helpers marked LR_HELPER are static inline, except in size-optimised builds (-Os defines
+ * __OPTIMIZE_SIZE__), where GCC keeps them out of line anyway: there they are compiled once, in
+ * lr_helpers.c, rather than once in every file that uses them (one op per file would otherwise
+ * repeat them). The code is the same either way, and so are the results.
+ */
+#if defined(__OPTIMIZE_SIZE__) && !defined(LR_HELPERS_INLINE)
+#define LR_HELPER
+#ifdef LR_HELPERS_DEFINE
+#define LR_HELPER_BODY 1 /* lr_helpers.c: the bodies */
+#else
+#define LR_HELPER_BODY 0 /* elsewhere: the declarations only */
+#endif
+#else
+#define LR_HELPER static inline
+#define LR_HELPER_BODY 1
+#endif
 
 /* ---------------------------------------------------------------------------------------------- */
 /* 1. Byte helpers                                                                                */
@@ -63,7 +84,9 @@ static inline float lr_lef32(const unsigned char *p)
  * IEEE 754 binary16 bit pattern -> float, exactly (every binary16 value is a binary32 value):
  * zeros keep their sign, subnormals are normalised, inf stays inf, NaN stays NaN with its payload.
  */
-static inline float lr_fp16_to_f32(uint32_t h)
+LR_HELPER float lr_fp16_to_f32(uint32_t h);
+#if LR_HELPER_BODY
+LR_HELPER float lr_fp16_to_f32(uint32_t h)
 {
     uint32_t sign = (h & 0x8000u) << 16;
     uint32_t exp = (h >> 10) & 0x1Fu;
@@ -93,6 +116,7 @@ static inline float lr_fp16_to_f32(uint32_t h)
     memcpy(&f, &bits, sizeof f);
     return f;
 }
+#endif
 
 /*
  * Index n of a packed little-endian bit stream of `width`-bit values (1..16): stream bits
@@ -100,7 +124,9 @@ static inline float lr_fp16_to_f32(uint32_t h)
  * Reads only the 1..3 bytes that hold the value, so never past ceil(count*width/8) bytes.
  * Example, width 3, values [5, 1, 7]: bytes 0xCD 0x01.
  */
-static inline uint32_t lr_unpack_index(const unsigned char *bytes, uint32_t n, uint32_t width)
+LR_HELPER uint32_t lr_unpack_index(const unsigned char *bytes, uint32_t n, uint32_t width);
+#if LR_HELPER_BODY
+LR_HELPER uint32_t lr_unpack_index(const unsigned char *bytes, uint32_t n, uint32_t width)
 {
     uint32_t bit = n * width;
     uint32_t q = bit >> 3;
@@ -115,13 +141,17 @@ static inline uint32_t lr_unpack_index(const unsigned char *bytes, uint32_t n, u
     }
     return (v >> sh) & ((1u << width) - 1u);
 }
+#endif
 
 /* Value n of a stream of `width`-bit two's-complement integers (same bit layout as the indices). */
-static inline int32_t lr_unpack_signed(const unsigned char *bytes, uint32_t n, uint32_t width)
+LR_HELPER int32_t lr_unpack_signed(const unsigned char *bytes, uint32_t n, uint32_t width);
+#if LR_HELPER_BODY
+LR_HELPER int32_t lr_unpack_signed(const unsigned char *bytes, uint32_t n, uint32_t width)
 {
     uint32_t u = lr_unpack_index(bytes, n, width);
     return (u >> (width - 1u)) != 0u ? (int32_t)u - (int32_t)(1u << width) : (int32_t)u;
 }
+#endif
 
 /* A run of stored values in the blob (read in place). p == NULL: absent. */
 typedef struct lr_values {
@@ -130,13 +160,16 @@ typedef struct lr_values {
     uint32_t i8;  /* 1: int8 (1 byte each), the raw integer; the caller applies its scale */
 } lr_values;
 
-static inline float lr_value(lr_values v, uint32_t i)
+LR_HELPER float lr_value(lr_values v, uint32_t i);
+#if LR_HELPER_BODY
+LR_HELPER float lr_value(lr_values v, uint32_t i)
 {
     if (v.i8) {
         return (float)(int32_t)(v.p[i] < 0x80u ? (int32_t)v.p[i] : (int32_t)v.p[i] - 256);
     }
     return v.f16 ? lr_fp16_to_f32(lr_le16(v.p + 2u * i)) : lr_lef32(v.p + 4u * i);
 }
+#endif
 
 /* CRC-32 (IEEE 802.3, zlib.crc32): crc = lr_crc32_update(0, data, n) for a whole buffer. */
 uint32_t lr_crc32_update(uint32_t crc, const unsigned char *data, size_t n);
@@ -147,7 +180,9 @@ uint32_t lr_crc32_update(uint32_t crc, const unsigned char *data, size_t n);
 /* ---------------------------------------------------------------------------------------------- */
 
 /* Absolute position of field `slot` of the table at `t`, or 0 if the field is absent. */
-static inline uint32_t lr_field(const unsigned char *b, uint32_t t, uint32_t slot)
+LR_HELPER uint32_t lr_field(const unsigned char *b, uint32_t t, uint32_t slot);
+#if LR_HELPER_BODY
+LR_HELPER uint32_t lr_field(const unsigned char *b, uint32_t t, uint32_t slot)
 {
     uint32_t vt = t - lr_le32(b + t); /* soffset: vtable = table - soffset (mod 2^32) */
     uint32_t entry = 4u + 2u * slot;
@@ -158,6 +193,7 @@ static inline uint32_t lr_field(const unsigned char *b, uint32_t t, uint32_t slo
     fo = lr_le16(b + vt + entry);
     return fo == 0u ? 0u : t + fo;
 }
+#endif
 
 static inline int32_t lr_get_i32(const unsigned char *b, uint32_t t, uint32_t slot, int32_t def)
 {
@@ -198,7 +234,9 @@ static inline uint32_t lr_get_ref(const unsigned char *b, uint32_t t, uint32_t s
 }
 
 /* Vector field: position of its first element (0 if absent) and its length in *n (0 if absent). */
-static inline uint32_t lr_get_vec(const unsigned char *b, uint32_t t, uint32_t slot, uint32_t *n)
+LR_HELPER uint32_t lr_get_vec(const unsigned char *b, uint32_t t, uint32_t slot, uint32_t *n);
+#if LR_HELPER_BODY
+LR_HELPER uint32_t lr_get_vec(const unsigned char *b, uint32_t t, uint32_t slot, uint32_t *n)
 {
     uint32_t v = lr_get_ref(b, t, slot);
     if (v == 0u) {
@@ -208,6 +246,7 @@ static inline uint32_t lr_get_vec(const unsigned char *b, uint32_t t, uint32_t s
     *n = lr_le32(b + v);
     return v + 4u;
 }
+#endif
 
 /* Element i of a vector of tables whose elements start at `elems`: the table's position. */
 static inline uint32_t lr_vec_table(const unsigned char *b, uint32_t elems, uint32_t i)
@@ -265,7 +304,10 @@ static inline int lr_kept(const unsigned char *mask, uint32_t n)
 }
 
 /* a and b of kernel n (output channel o) of a verified LinRep op. */
-static inline void lr_linrep_ab(const unsigned char *blob, const lr_linrep *lr, uint32_t n, uint32_t o, float *a,
+LR_HELPER void lr_linrep_ab(const unsigned char *blob, const lr_linrep *lr, uint32_t n, uint32_t o, float *a,
+                                float *b);
+#if LR_HELPER_BODY
+LR_HELPER void lr_linrep_ab(const unsigned char *blob, const lr_linrep *lr, uint32_t n, uint32_t o, float *a,
                                 float *b)
 {
     if (lr->ab_bits == 0u) {
@@ -276,6 +318,7 @@ static inline void lr_linrep_ab(const unsigned char *blob, const lr_linrep *lr, 
         *b = (float)lr_unpack_signed(blob + lr->abq, 2u * n + 1u, lr->ab_bits) * lr_lef32(blob + lr->bs + 4u * o);
     }
 }
+#endif
 
 int32_t lr_op_input(const lr_model *m, const lr_op *op, uint32_t i);
 void lr_read_op(const lr_model *m, uint32_t k, lr_op *op);
@@ -287,8 +330,6 @@ void lr_read_linrep(const lr_model *m, uint32_t table, lr_linrep *lr);
 /* Weight / bias values of a verified op, in place (p == NULL: absent). */
 lr_values lr_op_weight(const lr_model *m, const lr_op *op);
 lr_values lr_op_bias(const lr_model *m, const lr_op *op);
-/* Scale of output channel o's weights: dtype I8 only (1 or Cout stored scales); 1 otherwise. */
-float lr_op_weight_scale(const lr_model *m, const lr_op *op, uint32_t o);
 lr_values lr_codebook_values(const lr_model *m, const lr_codebook *cb);
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -343,45 +384,26 @@ static inline int32_t lr_range_hi(int32_t off, int32_t s, int32_t in, int32_t ou
     return hi < out ? hi : out;
 }
 
-/* Geometry of a sliding-window op (conv or pool) on one [c, h, w] input. */
-typedef struct lr_geom {
-    int32_t c, h, w;        /* conv: input channels of one group */
-    int32_t kh, kw, sh, sw, dh, dw;
-    int32_t pt, pl, pb, pr;
-    int32_t oh, ow;
-} lr_geom;
-
-/* Kernels of one output channel, [c][kh][kw]: floats in RAM, or fp32 little-endian in the blob. */
-typedef struct lr_weights {
-    const float *f;           /* if not NULL */
-    const unsigned char *le;  /* otherwise */
-} lr_weights;
-
-/* mask: kernel mask of the layer (NULL: none); input channel i of this output channel is kernel
- * mask_first + i, skipped when pruned (its kernel slot in w is not read). */
-void lr_conv2d_channel(const lr_geom *g, const float *x, lr_weights w, float bias, float *y,
-                       const unsigned char *mask, uint32_t mask_first);
 /*
- * Template reuse (lr_reuse.c). lr_conv_cost_of: the cost model of a conv op (path: the AUTO choice
- * for LinRep convs). lr_choose_paths: the per-op path under `path` into reuse_ops (bit k: op k runs
- * lr_conv_reuse) and the scratch floats all ops need (at least m->direct_scratch).
- * lr_conv_reuse: a LINREP_CONV2D op on the reuse path (scratch: as lr_choose_paths sized it).
+ * The plan lr_run uses, kept at the arena head (the plan region, lr_model.plan_bytes, 16 bytes per
+ * tensor) as 32-bit words: [stamp][key][check][offset of each tensor][per-op reuse bits], where key
+ * identifies the model (blob address, size and CRC-32, path in force, plan sizes) and check is a
+ * checksum of the rest. lr_run_plan_valid: the region holds a plan for `m` (O(tensors + ops)).
+ * lr_run_plan_build: plan the activations (lr_plan on the region), compact it to that form and
+ * choose each op's conv path; LR_ERR_NOT_INITIALIZED if the blob no longer gives the plan of lr_init.
+ */
+#define LR_RUN_PLAN_HEAD 3u /* words before the offsets */
+int lr_run_plan_valid(const lr_model *m, const uint32_t *words);
+lr_status lr_run_plan_build(const lr_model *m, uint32_t *words);
+
+/*
+ * Conv paths (lr_cost.c). lr_conv_cost_of: the cost model of a conv op (path: the AUTO choice for
+ * LinRep convs). lr_op_runs_reuse: whether op runs the template-reuse kernel under `path`
+ * (LR_PATH_*). lr_reuse_scratch: the scratch floats every op needs under `path` (at least
+ * m->direct_scratch); LR_ERR_OVERFLOW if a forced reuse op's scratch does not fit.
  */
 void lr_conv_cost_of(const lr_model *m, const lr_op *op, lr_conv_cost *cost);
-lr_status lr_choose_paths(lr_model *m, uint32_t path, uint32_t reuse_ops[], uint32_t *scratch_floats);
-void lr_conv_reuse(const lr_model *m, const lr_op *op, const float *x, float *y, void *scratch);
-void lr_linear(const float *x, uint32_t in, uint32_t out, lr_values w, lr_values scale, uint32_t n_scale,
-               lr_values bias, float *y);
-void lr_max_pool2d(const lr_geom *g, const float *x, float *y);
-void lr_avg_pool2d(const lr_geom *g, int count_include_pad, const float *x, float *y);
-void lr_adaptive_avg_pool2d(const lr_geom *g, const float *x, float *y);
-void lr_relu(const float *x, uint32_t n, float *y);
-void lr_relu6(const float *x, uint32_t n, float *y);
-void lr_leaky_relu(const float *x, uint32_t n, float alpha, float *y);
-void lr_prelu(const float *x, uint32_t c, uint32_t inner, lr_values slopes, uint32_t n_slopes, float *y);
-void lr_sigmoid(const float *x, uint32_t n, float *y);
-void lr_hardswish(const float *x, uint32_t n, float *y);
-void lr_softmax(const float *x, uint32_t n, float *y);
-void lr_add(const float *a, const float *b, uint32_t n, float *y);
+int lr_op_runs_reuse(const lr_model *m, const lr_op *op, uint32_t path);
+lr_status lr_reuse_scratch(const lr_model *m, uint32_t path, uint32_t *scratch_floats);
 
 #endif /* LR_INTERNAL_H */

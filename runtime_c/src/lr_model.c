@@ -34,13 +34,13 @@ static uint32_t blob_crc(const unsigned char *b, uint32_t size, uint32_t crc_pos
     return lr_crc32_update(crc, b + crc_pos + 4u, size - crc_pos - 4u);
 }
 
-/* The per-op paths under `path` and the scratch they need; *m unchanged on error. */
+/* The scratch the per-op paths under `path` need; *m unchanged on error. (Which op runs which path
+ * is decided again where it is needed: lr_op_runs_reuse, for the run plan and lr_op_conv_info.) */
 static lr_status set_paths(lr_model *m, uint32_t path)
 {
-    uint32_t bits[(LR_MAX_TENSORS + 31u) / 32u];
     uint32_t floats;
     uint64_t total;
-    lr_status s = lr_choose_paths(m, path, bits, &floats);
+    lr_status s = lr_reuse_scratch(m, path, &floats);
     if (s != LR_OK) {
         return s;
     }
@@ -50,7 +50,6 @@ static lr_status set_paths(lr_model *m, uint32_t path)
     }
     m->scratch_bytes = align_up(floats * 4u);
     m->conv_path = path;
-    memcpy(m->reuse_ops, bits, sizeof bits);
     return LR_OK;
 }
 
@@ -84,6 +83,7 @@ static lr_status init(lr_model *m, const unsigned char *b, size_t size, lr_where
     if (crc_pos == 0u || blob_crc(b, m->size, crc_pos) != lr_le32(b + crc_pos)) {
         return LR_ERR_CRC;
     }
+    m->crc32 = lr_le32(b + crc_pos);
     s = lr_verify_structure(b, m->size, root);
     if (s != LR_OK) {
         return s;
@@ -285,7 +285,7 @@ lr_status lr_op_conv_info(const lr_model *m, unsigned op_index, lr_conv_cost *in
     lr_read_op(m, op_index, &op);
     lr_conv_cost_of(m, &op, info);
     if (op.type == LR_OP_TYPE_LINREP_CONV2D) {
-        info->path = ((m->reuse_ops[op_index >> 5] >> (op_index & 31u)) & 1u) ? LR_PATH_REUSE : LR_PATH_DIRECT;
+        info->path = lr_op_runs_reuse(m, &op, m->conv_path) ? LR_PATH_REUSE : LR_PATH_DIRECT;
     }
     return LR_OK;
 }

@@ -8,8 +8,19 @@
  * Plan: greedy first-fit by decreasing size (ties: lower tensor id first), as TFLite Micro's
  * GreedyMemoryPlanner. Placed buffers are kept in a list sorted by offset; a new buffer goes into
  * the lowest gap between buffers whose lifetimes overlap its own, or after the last of them.
- * Deterministic: lr_init and every lr_run compute the same plan (lr_run keeps it at the arena head).
- * O(T^2) time for T tensors, no memory beyond one 16-byte record per tensor.
+ * Deterministic: lr_init and lr_run compute the same plan. O(T^2) time for T tensors, no memory
+ * beyond one 16-byte record per tensor.
+ *
+ * The run plan: lr_init keeps only the plan's sizes (the model struct has no room for per-tensor
+ * data); the first lr_run on an arena (or lr_arena_prepare) plans into the arena head and compacts
+ * the result to what running needs, stamped so that later runs on the same arena find it:
+ *   word 0          LR_RUN_PLAN_STAMP
+ *   word 1          key: FNV-1a of the blob's address, size and CRC-32, the path in force and the
+ *                   plan sizes (a plan for another model, or another path setting, never matches)
+ *   word 2          FNV-1a of words 0, 1 and 3.. (a plan overwritten by the caller does not match)
+ *   words 3..3+T-1  byte offset of each tensor in the activation region
+ *   then            ceil(ops / 32) words of per-op bits: bit k set when op k runs the reuse kernel
+ * 3 + T + ceil((T - 1) / 32) words fit in the 4 * T words of the region (ops <= T - 1).
  */
 #include "lr_internal.h"
 
@@ -157,4 +168,74 @@ lr_status lr_plan(const lr_model *m, lr_plan_entry *e, uint32_t *act_bytes, uint
     }
     *act_bytes = total;
     return s;
+}
+
+#define LR_RUN_PLAN_STAMP 0x4E4C5052u /* "RPLN" */
+
+static uint32_t fnv1a(uint32_t h, uint32_t word)
+{
+    uint32_t i;
+    for (i = 0; i < 4u; i++) {
+        h = (h ^ ((word >> (8u * i)) & 0xFFu)) * 16777619u;
+    }
+    return h;
+}
+
+static uint32_t plan_key(const lr_model *m)
+{
+    const uintptr_t addr = (uintptr_t)m->blob;
+    uint32_t h = 2166136261u;
+    h = fnv1a(h, (uint32_t)addr);
+    h = fnv1a(h, (uint32_t)((addr >> 16) >> 16));
+    h = fnv1a(h, m->size);
+    h = fnv1a(h, m->crc32);
+    h = fnv1a(h, m->conv_path);
+    h = fnv1a(h, m->n_tensors);
+    h = fnv1a(h, m->act_bytes);
+    return fnv1a(h, m->scratch_bytes);
+}
+
+static uint32_t plan_check(const lr_model *m, const uint32_t *words)
+{
+    const uint32_t n = LR_RUN_PLAN_HEAD + m->n_tensors + (m->n_ops + 31u) / 32u;
+    uint32_t h = fnv1a(fnv1a(2166136261u, words[0]), words[1]), i;
+    for (i = LR_RUN_PLAN_HEAD; i < n; i++) {
+        h = fnv1a(h, words[i]);
+    }
+    return h;
+}
+
+int lr_run_plan_valid(const lr_model *m, const uint32_t *words)
+{
+    return words[0] == LR_RUN_PLAN_STAMP && words[1] == plan_key(m) && words[2] == plan_check(m, words);
+}
+
+lr_status lr_run_plan_build(const lr_model *m, uint32_t *words)
+{
+    lr_plan_entry *e = (lr_plan_entry *)(void *)words;
+    uint32_t *bits = words + LR_RUN_PLAN_HEAD + m->n_tensors;
+    uint32_t act_bytes, i, k;
+    lr_where where;
+    if (lr_plan(m, e, &act_bytes, NULL, &where) != LR_OK || act_bytes != m->act_bytes) {
+        return LR_ERR_NOT_INITIALIZED; /* the blob changed after lr_init */
+    }
+    /* Compact in place: word 3 + i takes e[i].offset (word 4 * i); 3 + i <= 4 * i for i >= 1, and
+     * for i = 0 word 3 is e[0]'s own; every record is read before its words are overwritten. */
+    for (i = 0; i < m->n_tensors; i++) {
+        words[LR_RUN_PLAN_HEAD + i] = e[i].offset;
+    }
+    for (k = 0; k < (m->n_ops + 31u) / 32u; k++) {
+        bits[k] = 0u;
+    }
+    for (k = 0; k < m->n_ops; k++) {
+        lr_op op;
+        lr_read_op(m, k, &op);
+        if (lr_op_runs_reuse(m, &op, m->conv_path)) {
+            bits[k >> 5] |= 1u << (k & 31u);
+        }
+    }
+    words[0] = LR_RUN_PLAN_STAMP;
+    words[1] = plan_key(m);
+    words[2] = plan_check(m, words);
+    return LR_OK;
 }

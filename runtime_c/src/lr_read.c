@@ -3,7 +3,7 @@
  * lr_verify_structure accepted. No bounds checks here (verify once, then read): every position it
  * follows was checked to lie inside the blob, with room for the field or vector it names.
  */
-#include "lr_internal.h"
+#include "kernels/lr_kernels.h"
 
 int32_t lr_op_input(const lr_model *m, const lr_op *op, uint32_t i)
 {
@@ -120,12 +120,54 @@ lr_values lr_op_bias(const lr_model *m, const lr_op *op)
     return values(m, op->dtype == LR_DTYPE_I8 ? LR_DTYPE_F32 : op->dtype, op->b32, op->b16);
 }
 
-float lr_op_weight_scale(const lr_model *m, const lr_op *op, uint32_t o)
-{
-    return op->dtype == LR_DTYPE_I8 ? lr_lef32(m->blob + op->ws + 4u * (op->n_ws == 1u ? 0u : o)) : 1.0f;
-}
-
 lr_values lr_codebook_values(const lr_model *m, const lr_codebook *cb)
 {
     return values(m, cb->dtype, cb->f32, cb->f16);
+}
+
+void lr_op_geom(const lr_model *m, const lr_op *op, lr_geom *g)
+{
+    int32_t in[LR_MAX_RANK], out[LR_MAX_RANK];
+    const int conv = op->type == LR_OP_TYPE_CONV2D || op->type == LR_OP_TYPE_LINREP_CONV2D;
+    (void)lr_tensor_shape(m, (uint32_t)lr_op_input(m, op, 0u), in);
+    (void)lr_tensor_shape(m, (uint32_t)op->output, out);
+    g->c = in[0];
+    g->h = in[1];
+    g->w = in[2];
+    g->oc = out[0];
+    g->oh = out[1];
+    g->ow = out[2];
+    g->groups = conv ? op->groups : 1; /* verified for convs: divides c and oc */
+    g->cin_g = g->c / g->groups;
+    g->cout_g = g->oc / g->groups;
+    g->kh = op->kh;
+    g->kw = op->kw;
+    g->sh = op->sh;
+    g->sw = op->sw;
+    g->dh = op->dh;
+    g->dw = op->dw;
+    g->pt = op->pt;
+    g->pl = op->pl;
+    g->pb = op->pb;
+    g->pr = op->pr;
+}
+
+void lr_op_dense_params(const lr_model *m, const lr_op *op, lr_dense_params *p)
+{
+    p->w = lr_op_weight(m, op);
+    p->scale.p = op->dtype == LR_DTYPE_I8 ? m->blob + op->ws : NULL;
+    p->scale.f16 = p->scale.i8 = 0u;
+    p->n_scale = op->dtype == LR_DTYPE_I8 ? op->n_ws : 0u;
+    p->bias = lr_op_bias(m, op);
+}
+
+void lr_op_linrep_params(const lr_model *m, const lr_op *op, lr_linrep_params *p)
+{
+    lr_codebook cb;
+    p->blob = m->blob;
+    lr_read_linrep(m, op->linrep, &p->lr);
+    lr_read_codebook(m, (uint32_t)p->lr.codebook, &cb);
+    p->tmpl = lr_codebook_values(m, &cb);
+    p->k = (uint32_t)cb.k;
+    p->bias = lr_op_bias(m, op);
 }

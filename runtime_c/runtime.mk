@@ -1,0 +1,72 @@
+# runtime_c/runtime.mk -- the one build description of the linrep-edge C runtime.
+#
+# Included by runtime_c/Makefile (host library, tests, sanitizer, fuzz, Cortex-M libraries) and by
+# runtime_c/mcu/Makefile (the bench firmware, which links liblinrep_<target>.a like a user's firmware
+# would). It says, once:
+#   LR_SRCS        the runtime's sources (src/ and the reference kernels in src/kernels/ref/)
+#   LR_HDRS        the headers they depend on
+#   LR_INC         include directories (include/ is the public one; src/ is private)
+#   LR_EXACT       the flags bit-exactness rests on: every build of the runtime uses them
+#   LR_CFLAGS      language, warnings, LR_EXACT and LR_INC (every build adds its -O level)
+#   LR_CPU_<cpu>   code-generation flags per Cortex-M CPU (LR_ARM_CPUS lists them)
+#   LR_ARM_CFLAGS  the rest of a Cortex-M library build (sections for --gc-sections, stack usage)
+#   lr_lib_rules   rules for one library build: one object per source, then the archive
+#
+# A firmware project can use it the same way: include it, $(eval $(call lr_lib_rules,...)) for its
+# CPU and link the archive; or run `make -C runtime_c lib TARGET=cortex-m4` and link
+# runtime_c/build/cortex-m4-O2/liblinrep_cortex-m4.a with -I runtime_c/include (and -lm).
+
+LR_MK := $(abspath $(lastword $(MAKEFILE_LIST)))
+LR_DIR := $(patsubst %/,%,$(dir $(LR_MK)))
+
+# -- sources ---------------------------------------------------------------------------------------
+# Optimised kernels (src/kernels/dsp/, ...) will add their directory here, behind a switch.
+LR_SRC_DIRS := $(LR_DIR)/src $(LR_DIR)/src/kernels/ref
+LR_SRCS := $(foreach d,$(LR_SRC_DIRS),$(sort $(wildcard $(d)/*.c)))
+LR_HDRS := $(LR_DIR)/include/linrep.h $(foreach d,$(LR_DIR)/src $(LR_DIR)/src/kernels,$(wildcard $(d)/*.h))
+# Objects are named by the source's base name (archive members have no directory): keep them unique.
+LR_OBJ_NAMES := $(notdir $(LR_SRCS:.c=.o))
+ifneq ($(words $(LR_OBJ_NAMES)),$(words $(sort $(LR_OBJ_NAMES))))
+  $(error runtime.mk: two runtime sources share a base name)
+endif
+vpath %.c $(LR_SRC_DIRS)
+
+LR_INC := -I$(LR_DIR)/include -I$(LR_DIR)/src
+
+# -- flags -----------------------------------------------------------------------------------------
+# Bit-exactness: no fused multiply-add anywhere (a * t + b, y += w * x are rounded twice on every
+# target), so host and Cortex-M builds give the same bits. Never build the runtime without this.
+LR_EXACT := -ffp-contract=off
+LR_WARN := -Wall -Wextra -Werror -Wpedantic -Wshadow -Wconversion -Wstrict-prototypes \
+           -Wmissing-prototypes -Wcast-align -Wvla
+LR_CFLAGS := -std=c99 $(LR_WARN) $(LR_EXACT) $(LR_INC)
+
+# Cortex-M CPUs: the one place their flags are written (the bench firmware uses these too).
+LR_ARM_CPUS := cortex-m3 cortex-m4 cortex-m7 cortex-m33
+LR_CPU_cortex-m3 := -mthumb -mcpu=cortex-m3 -mfloat-abi=soft
+LR_CPU_cortex-m4 := -mthumb -mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfloat-abi=hard
+LR_CPU_cortex-m7 := -mthumb -mcpu=cortex-m7 -mfpu=fpv5-d16 -mfloat-abi=hard
+LR_CPU_cortex-m33 := -mthumb -mcpu=cortex-m33 -mfpu=fpv5-sp-d16 -mfloat-abi=hard
+LR_ARM_CFLAGS := -ffunction-sections -fdata-sections -fstack-usage
+LR_ARM_CROSS ?= arm-none-eabi-
+
+# Host: let GCC vectorise the conv's inner loop over output x (runtime trip count).
+LR_HOST_CFLAGS := -ftree-vectorize -fvect-cost-model=dynamic
+
+# Flags of a Cortex-M library: $(call lr_arm_cflags,CPU,OPT)
+lr_arm_cflags = $(LR_CFLAGS) $(2) $(LR_CPU_$(1)) $(LR_ARM_CFLAGS)
+
+# -- rules -----------------------------------------------------------------------------------------
+# $(eval $(call lr_lib_rules,OBJDIR,ARCHIVE,CC,AR,CFLAGS_VAR,EXTRA_DEPS)): OBJDIR/<name>.o for every
+# source, compiled with `CC $(CFLAGS_VAR)` (the variable's name, so that flags may contain commas),
+# and the static library ARCHIVE (a path) holding them. Objects are rebuilt when a header,
+# runtime.mk or EXTRA_DEPS change.
+define lr_lib_rules
+$(1)/%.o: %.c $$(LR_HDRS) $$(LR_MK) $(6)
+	@mkdir -p $$(@D)
+	$(3) $$($(5)) -c $$< -o $$@
+
+$(2): $$(addprefix $(1)/,$$(LR_OBJ_NAMES))
+	@rm -f $$@
+	$(4) rcs $$@ $$^
+endef

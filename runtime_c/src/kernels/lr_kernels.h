@@ -1,0 +1,158 @@
+/*
+ * lr_kernels.h -- private interface of the op kernels (not installed).
+ *
+ * One kernel per op per file, named lr_<op>[_<variant>]_<dtype>_<impl>.c (CMSIS-NN's habit):
+ * kernels/ref/ holds the plain-C99 reference kernels, which define the results bit for bit (every
+ * build uses -ffp-contract=off, runtime.mk); optimised kernels go beside them (kernels/dsp/, ...)
+ * and must match them bit for bit (kernels/README.md).
+ *
+ * Kernels know nothing of the graph, the arena plan or the verifier: the run path (lr_run.c) decodes
+ * an op of a verified blob into a geometry (lr_geom) and the parameter structs below, and passes
+ * tensors as plain float arrays. Weights stay in the blob (read in place; zero copy): parameters
+ * hold pointers into it. Inputs are const, the output comes last. Tensors are [C, H, W] row-major
+ * (no batch dimension) or flat [F]. No kernel checks its arguments: the blob was verified.
+ */
+#ifndef LR_KERNELS_H
+#define LR_KERNELS_H
+
+#include "lr_internal.h"
+
+/*
+ * Geometry of an op on one input (convs, pools), the one description of it: the input is [c, h, w],
+ * the output [oc, oh, ow]. Convs: groups g split both into g groups of cin_g = c / g input and
+ * cout_g = oc / g output channels; pools have groups 1 (cin_g = c, cout_g = oc = c). Output pixel
+ * (oy, ox) reads input row oy*sh - pt + ky*dh and column ox*sw - pl + kx*dw for tap (ky, kx);
+ * taps outside [0, h) x [0, w) are padding (skipped, or counted per the pool's rule).
+ */
+typedef struct lr_geom {
+    int32_t c, h, w;     /* input */
+    int32_t oc, oh, ow;  /* output */
+    int32_t groups, cin_g, cout_g;
+    int32_t kh, kw, sh, sw, dh, dw;
+    int32_t pt, pl, pb, pr;
+} lr_geom;
+
+/* Dense weights of a CONV2D or LINEAR op, read in place: w is [oc][cin_g][kh][kw] (conv) or
+ * [out][in] (linear), fp32, fp16 or int8; for int8, w = q * scale[o] (n_scale == 1: one scale). */
+typedef struct lr_dense_params {
+    lr_values w;
+    lr_values scale; /* fp32 scales (int8 weights only; p NULL otherwise) */
+    uint32_t n_scale;
+    lr_values bias;  /* [oc] or [out]; p NULL: no bias */
+} lr_dense_params;
+
+/* The weights of a LINREP_CONV2D op: kernel n = o * cin_g + i is a[n] * T[idx[n]] + b[n] (see
+ * lr_linrep_ab); with a kernel mask only kept kernels have idx, a and b (in kernel order). */
+typedef struct lr_linrep_params {
+    const unsigned char *blob; /* the positions in lr are byte offsets into it */
+    lr_linrep lr;
+    lr_values tmpl;            /* the codebook: k templates of kh * kw values, template-major */
+    uint32_t k;
+    lr_values bias;            /* [oc]; p NULL: no bias */
+} lr_linrep_params;
+
+/* Kernels of one output channel, [cin_g][kh][kw]: floats in RAM, or fp32 little-endian in the blob. */
+typedef struct lr_weights {
+    const float *f;          /* if not NULL */
+    const unsigned char *le; /* otherwise */
+} lr_weights;
+
+/*
+ * y[j] += w * x[j * s] for j < n: one row of one tap, the inner loop of both conv paths. Every
+ * element gets the same single multiply and add whatever the loop shape, so results do not depend
+ * on which form runs. Two forms, each where it measured faster (one form for both was measured on
+ * branch c-redesign-one-row-madd: the unrolled one makes the direct path 8.6 % faster on Cortex-M4
+ * but the dense 1x1 shortcuts slower):
+ *   lr_row_madd_f32       plain loop (the direct conv: GCC vectorises it on the host);
+ *   lr_row_madd_x4_f32    stride 1 unrolled by four (the reuse path's template responses: fewer
+ *                         loop instructions on Cortex-M).
+ */
+static inline void lr_row_madd_f32(float *restrict y, const float *restrict x, int32_t n, int32_t s, float w)
+{
+    int32_t j;
+    if (s == 1) {
+        for (j = 0; j < n; j++) {
+            y[j] += w * x[j];
+        }
+    } else {
+        for (j = 0; j < n; j++) {
+            y[j] += w * x[j * s];
+        }
+    }
+}
+
+static inline void lr_row_madd_x4_f32(float *restrict y, const float *restrict x, int32_t n, int32_t s, float w)
+{
+    int32_t j;
+    if (s == 1) {
+        for (j = 0; j + 4 <= n; j += 4) {
+            y[j] += w * x[j];
+            y[j + 1] += w * x[j + 1];
+            y[j + 2] += w * x[j + 2];
+            y[j + 3] += w * x[j + 3];
+        }
+        for (; j < n; j++) {
+            y[j] += w * x[j];
+        }
+    } else {
+        for (j = 0; j < n; j++) {
+            y[j] += w * x[j * s];
+        }
+    }
+}
+
+/* ---- convolutions ------------------------------------------------------------------------------ */
+
+/*
+ * One output channel of a direct convolution (shared by the dense and the LinRep direct convs):
+ * y[oy][ox] = sum_i sum_ky sum_kx w[i][ky][kx] * x[i][..][..], then + bias, for the cin_g input
+ * channels at x. mask: kernel mask of the layer (NULL: none); input channel i of this output
+ * channel is kernel mask_first + i, skipped when pruned (its slot in w is not read).
+ */
+void lr_conv2d_channel_f32_ref(const lr_geom *g, const float *x, lr_weights w, float bias, float *y,
+                               const unsigned char *mask, uint32_t mask_first);
+
+/* CONV2D with dense weights. Scratch: cin_g * kh * kw floats (fp16 and int8 weights). */
+void lr_conv2d_f32_ref(const lr_geom *g, const float *x, const lr_dense_params *p, float *scratch, float *y);
+
+/* LINREP_CONV2D, direct path: per output channel, its kernels rebuilt a * T[idx] + b, then convolved.
+ * Scratch: k * kh * kw floats (the codebook decoded once) + cin_g * kh * kw floats. */
+void lr_linrep_conv2d_direct_f32_ref(const lr_geom *g, const float *x, const lr_linrep_params *p,
+                                     float *scratch, float *y);
+
+/* LINREP_CONV2D, template reuse (see the file). Scratch: lr_linrep_conv2d_reuse_scratch floats. */
+void lr_linrep_conv2d_reuse_f32_ref(const lr_geom *g, const float *x, const lr_linrep_params *p,
+                                    void *scratch, float *y);
+/* Scratch of the reuse path in 4-byte units for a codebook of k templates (may exceed 32 bits:
+ * the caller checks), and its output rows per tile in *tile_rows (may be NULL). */
+uint64_t lr_linrep_conv2d_reuse_scratch(const lr_geom *g, uint32_t k, int32_t *tile_rows);
+
+/* ---- other ops ----------------------------------------------------------------------------------- */
+
+void lr_linear_f32_ref(const float *x, uint32_t in, uint32_t out, const lr_dense_params *p, float *y);
+void lr_max_pool2d_f32_ref(const lr_geom *g, const float *x, float *y);
+void lr_avg_pool2d_f32_ref(const lr_geom *g, int count_include_pad, const float *x, float *y);
+void lr_adaptive_avg_pool2d_f32_ref(const lr_geom *g, const float *x, float *y);
+void lr_relu_f32_ref(const float *x, uint32_t n, float *y);
+void lr_relu6_f32_ref(const float *x, uint32_t n, float *y);
+void lr_leaky_relu_f32_ref(const float *x, uint32_t n, float alpha, float *y);
+void lr_prelu_f32_ref(const float *x, uint32_t c, uint32_t inner, lr_values slopes, uint32_t n_slopes, float *y);
+void lr_sigmoid_f32_ref(const float *x, uint32_t n, float *y);
+void lr_hardswish_f32_ref(const float *x, uint32_t n, float *y);
+void lr_softmax_f32_ref(const float *x, uint32_t n, float *y);
+void lr_add_f32_ref(const float *a, const float *b, uint32_t n, float *y);
+/* CONCAT along channels of [C, H, W] tensors is concatenation in memory: the run path calls this
+ * once per input, in order, with y advanced past the inputs before it. */
+void lr_concat_f32_ref(const float *x, uint32_t n, float *y);
+void lr_reshape_f32_ref(const float *x, uint32_t n, float *y);
+
+/* ---- kernel arguments from a verified op (the reader, lr_read.c) ------------------------------ */
+
+/* Geometry of op `op` (its input 0 and output tensors; groups 1 unless a conv). */
+void lr_op_geom(const lr_model *m, const lr_op *op, lr_geom *g);
+/* Weights, scales and bias of a CONV2D or LINEAR op. */
+void lr_op_dense_params(const lr_model *m, const lr_op *op, lr_dense_params *p);
+/* Weights and bias of a LINREP_CONV2D op. */
+void lr_op_linrep_params(const lr_model *m, const lr_op *op, lr_linrep_params *p);
+
+#endif /* LR_KERNELS_H */
