@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-FUSABLE = ("CONV2D", "LINREP_CONV2D", "LINEAR", "ADD")  # ops that may carry a fused activation
+FUSABLE = ("CONV2D", "LINREP_CONV2D", "LINEAR", "ADD",  # ops that may carry a fused activation
+           "CONV_TRANSPOSE2D", "MUL", "AFFINE")        # (format version 3)
 
 
 @dataclass
@@ -88,10 +89,13 @@ class Op:
     groups: int = 1
     out_channels: int = 0
     count_include_pad: bool = True
-    alpha: float = 0.0
+    alpha: float = 0.0  # LEAKY_RELU slope; CLAMP lower bound; PAD value
     weight: int = -1  # index into Graph.constants
     bias: int = -1
     linrep: LinRepWeights | None = None
+    beta: float = float("inf")  # CLAMP upper bound (format version 3)
+    mode: int = 0  # RESIZE: 0 nearest, 1 bilinear, 2 bilinear with align_corners (format version 3)
+    start: int = 0  # SLICE: first channel or feature taken (format version 3)
 
 
 @dataclass
@@ -103,6 +107,12 @@ class Graph:
     constants: list[Constant] = field(default_factory=list)
     codebooks: list[Codebook] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    outputs: list[int] = field(default_factory=list)  # several results in order (format version 3); [] = [output]
+
+    @property
+    def results(self) -> list[int]:
+        """The model's result tensors in order: `outputs`, or the one `output`."""
+        return list(self.outputs) if self.outputs else [self.output]
 
     def add_tensor(self, shape: tuple[int, ...], name: str = "") -> int:
         self.tensors.append(Tensor(tuple(int(s) for s in shape), name))
