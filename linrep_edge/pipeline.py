@@ -73,6 +73,7 @@ class PackResult:
     model: nn.Module
     timings: dict[str, float] = field(default_factory=dict)
     accuracy: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what the user should know about this blob
 
 
 def set_storage(g: Graph, dtype: str) -> None:
@@ -139,6 +140,9 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
     timings: dict[str, float] = {}
     acc: dict[str, float] = {}
     t0 = time.perf_counter()
+    capture(model, example)  # every unsupported operation, at once, before any long work
+    timings["check_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
     cmodel = compress_model(model, settings, show_progress)
     timings["compress_s"] = time.perf_counter() - t0
     if settings.data:
@@ -157,4 +161,9 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
     t2 = time.perf_counter()
     blob = pack(cmodel, example, settings, source)
     timings["capture_pack_s"] = time.perf_counter() - t2
-    return PackResult(blob, parse(blob).graph, cmodel, timings, acc)
+    graph = parse(blob).graph
+    notes = []
+    if not any(op.linrep is not None for op in graph.ops):
+        notes.append("the model has no compressible conv (a Conv2d with kernel area > 1): every layer is stored "
+                     "plainly (see --weights-dtype)")
+    return PackResult(blob, graph, cmodel, timings, acc, notes)

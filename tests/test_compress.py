@@ -90,9 +90,16 @@ def test_nan_inf_weights_name_the_layer(bad):
         compress(m, templates=4, show_progress=False)
 
 
-def test_no_compressible_conv_is_an_error():
-    with pytest.raises(LinRepError, match="no compressible conv"):
-        compress(nn.Sequential(nn.Conv2d(3, 3, 1), nn.Flatten(), nn.Linear(3, 2)), show_progress=False)
+def test_no_compressible_conv_gives_a_plain_copy_and_packs_with_a_note():
+    from linrep_edge.format.reader import parse
+    from linrep_edge.pipeline import PackSettings, pack_model
+
+    m = nn.Sequential(nn.Conv2d(3, 3, 1), nn.Flatten(), nn.Linear(3, 2)).eval()
+    cm, rep = compress(m, show_progress=False)
+    assert rep.layers == [] and rep.codebooks == [] and not any(isinstance(x, LinRepConv2d) for x in cm.modules())
+    res = pack_model(m, torch.zeros(1, 3, 1, 1), PackSettings(templates=4), show_progress=False)
+    assert [op.type for op in parse(res.blob).graph.ops] == ["CONV2D", "RESHAPE", "LINEAR"]
+    assert any("no compressible conv" in n for n in res.notes)
 
 
 def test_too_many_templates_names_the_layer():

@@ -20,6 +20,7 @@ EPILOG = """examples:
   linrep-edge pack --default --templates 16 --seed 0 -o m.lre
   linrep-edge pack --default --templates 16 --finetune-epochs 1 --data fashion-mnist -o m.lre
   linrep-edge pack mypkg.models:make_net --weights net.pt --input-shape 1,3,32,32 -o net.lre
+  linrep-edge pack mypkg.models:make_net --weights net.pt --input-shape 1,3,32,32 --check
   linrep-edge pack program.pt2 --templates 64 -o net.lre.zst
   linrep-edge report m.lre --plot m.png
   linrep-edge inspect m.lre
@@ -78,7 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=1e-3, help="fine-tuning learning rate (Adam, cosine decay; default 1e-3)")
     p.add_argument("--data", choices=("fashion-mnist", "digits"), help="data for fine-tuning / evaluation")
     p.add_argument("--evaluate", action="store_true", help="report test accuracy before/after (needs --data)")
-    p.add_argument("-o", "--output", required=True, help="output .lre (or .lre.zst for the transport container)")
+    p.add_argument("-o", "--output", help="output .lre (or .lre.zst for the transport container)")
+    p.add_argument("--check", action="store_true",
+                   help="only capture the model and list every operation the runtime cannot run (no -o needed)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=pack_cmds.cmd_pack)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import Any
 from pathlib import Path
 
 from linrep_edge.cli.output import emit
@@ -22,26 +24,50 @@ def settings_from_args(args: argparse.Namespace) -> "PackSettings":  # noqa: F82
     return PackSettings(**values)
 
 
+def _load_model(args: argparse.Namespace) -> tuple[Any, Any, str]:
+    """(model, example input, source) of `pack`'s MODEL argument or --default."""
+    from linrep_edge.models.loading import load_default, load_factory, load_pt2
+
+    if args.default:
+        return *load_default(), "default"
+    if args.model.endswith(".pt2") or Path(args.model).exists():
+        return *load_pt2(args.model), args.model
+    return *load_factory(args.model, args.weights, args.input_shape), args.model
+
+
+def _check(args: argparse.Namespace) -> int:
+    """`pack --check`: capture the model as it is and list every operation the runtime cannot run."""
+    from collections import Counter
+
+    from linrep_edge.graph.capture import capture
+
+    model, example, source = _load_model(args)
+    g = capture(model, example)  # CaptureError lists every problem at once
+    counts = Counter(op.type for op in g.ops)
+    result = {"model": source, "ok": True, "ops": len(g.ops), "op_types": dict(sorted(counts.items())),
+              "input_shape": list(g.tensors[g.input].shape),
+              "output_shapes": [list(g.tensors[t].shape) for t in g.results]}
+    emit(args, result, lambda: f"{source}: every operation is supported: {len(g.ops)} ops ("
+                               + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + ")")
+    return 0
+
+
 def cmd_pack(args: argparse.Namespace) -> int:
     from linrep_edge.atomic import write_atomic
-    from linrep_edge.models.loading import load_default, load_factory, load_pt2
     from linrep_edge.pipeline import pack_model
     from linrep_edge.format.report import storage_report
     from linrep_edge.format.transport import zstd
 
-    out = Path(args.output)
     if args.default == bool(args.model):
         raise LinRepError("give either --default or a MODEL (file.pt2 or package.module:factory), not both or neither")
+    if args.check:
+        return _check(args)
+    if not args.output:
+        raise LinRepError("-o/--output is required (or --check to only list what the runtime cannot run)")
+    out = Path(args.output)
     if not out.parent.exists():
         raise LinRepError(f"-o {out}: output directory {out.parent} does not exist")
-    if args.default:
-        model, example, source = *load_default(), "default"
-    elif args.model.endswith(".pt2") or Path(args.model).exists():
-        model, example = load_pt2(args.model)
-        source = args.model
-    else:
-        model, example = load_factory(args.model, args.weights, args.input_shape)
-        source = args.model
+    model, example, source = _load_model(args)
     settings = settings_from_args(args)
     res = pack_model(model, example, settings, source, evaluate_on_test=args.evaluate, show_progress=not args.quiet)
     data = zstd(res.blob) if out.name.endswith(".zst") else res.blob
@@ -49,7 +75,10 @@ def cmd_pack(args: argparse.Namespace) -> int:
     rep = storage_report(res.blob, str(out))
     summary = {"output": str(out), "bytes_written": len(data), "blob_bytes": len(res.blob),
                "conv_compression_vs_fp32": rep.conv_compression_vs_fp32,
-               "model_compression_vs_fp32": rep.model_compression_vs_fp32, **res.accuracy, **res.timings}
+               "model_compression_vs_fp32": rep.model_compression_vs_fp32, **res.accuracy, **res.timings,
+               "notes": res.notes}
+    for note in res.notes:
+        print(f"linrep-edge: note: {note}", file=sys.stderr)
     acc = "".join(f", {k.replace('_', ' ')} {100 * v:.2f}%" for k, v in res.accuracy.items())
     emit(args, summary, lambda: f"wrote {out}: {len(data)} bytes (conv {rep.conv_compression_vs_fp32:.2f}x, "
                                 f"model {rep.model_compression_vs_fp32:.2f}x vs fp32{acc})")

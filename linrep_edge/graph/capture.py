@@ -5,7 +5,16 @@ the exporter sees ordinary `aten.conv2d`; their weights are then taken from the 
 not from the materialised tensor). Batch-norm in eval mode that directly follows a conv is folded into
 it exactly: for a scale s = γ/√(σ² + ε) per output channel, W' = s·W (for LinRep layers a' = s·a and
 b' = s·b; with integer a/b the integers stay and s multiplies the per-channel scales) and bias' = s·(bias − μ) + β. Any operation outside the supported list raises LinRepError
-naming the op and the module path it comes from.
+naming the op and the module path it comes from; every unsupported operation of a model is reported in
+one error (`check` lists them without raising), not only the first.
+
+Beyond convs, the op set is what networks deployed on microcontrollers use, written the usual ways
+(in-place or not): ReLU/ReLU6/hardtanh/clamp, LeakyReLU, PReLU, Sigmoid, Tanh, SiLU, Hardsigmoid,
+Hardswish; max/avg pooling (ceil_mode too), global pooling and `mean` over H, W; add/mul with channel
+broadcast (squeeze-and-excitation) and by scalars; nearest/bilinear upsampling; constant padding;
+channel `cat`, slicing and `split`; NCHW→NHWC `permute` feeding a flatten; softmax over features or
+over channels; batch norm after a conv (folded) or alone (a per-channel affine op); transposed
+convolution; 1-D convolution and pooling as 2-D ones with H = 1 ([C, L] activations are [C, 1, L]).
 """
 
 from __future__ import annotations
@@ -30,8 +39,20 @@ ALIAS_OPS = {aten.dropout.default, aten.clone.default, aten.alias.default, aten.
 RESHAPE_OPS = {aten.flatten.using_ints, aten.view.default, aten.reshape.default, aten._unsafe_view.default,
                aten.squeeze.dim, aten.squeeze.dims, aten.unsqueeze.default, aten.squeeze.default}
 ELEMENTWISE = {aten.relu.default: "RELU", aten.relu_.default: "RELU", aten.relu6.default: "RELU6",
-               aten.sigmoid.default: "SIGMOID", aten.hardswish.default: "HARDSWISH",
-               aten.hardswish_.default: "HARDSWISH"}
+               aten.sigmoid.default: "SIGMOID", aten.sigmoid_.default: "SIGMOID",
+               aten.hardswish.default: "HARDSWISH", aten.hardswish_.default: "HARDSWISH",
+               aten.tanh.default: "TANH", aten.tanh_.default: "TANH",
+               aten.silu.default: "SILU", aten.silu_.default: "SILU",
+               aten.hardsigmoid.default: "HARDSIGMOID", aten.hardsigmoid_.default: "HARDSIGMOID"}
+INF = float("inf")
+
+
+class _Pending:
+    """A value that is not an activation tensor of its own: an NCHW→NHWC permute waiting for the flatten
+    it must feed, or the pieces of a channel split waiting for their getitem."""
+
+    def __init__(self, kind: str, src: int, node: torch.fx.Node, pieces: list[tuple[int, int]] | None = None):
+        self.kind, self.src, self.node, self.pieces = kind, src, node, pieces or []
 
 
 def _module_path(node: torch.fx.Node) -> str:
@@ -44,12 +65,25 @@ def _module_path(node: torch.fx.Node) -> str:
 
 
 def _shape(node: torch.fx.Node) -> tuple[int, ...]:
+    """The activation's shape without the batch: [F], [C, H, W], or [C, L] of 1-D models as [C, 1, L]."""
     val = node.meta.get("val")
     if not isinstance(val, torch.Tensor):
         raise LinRepError(f"cannot infer the shape of {node.target} at {_module_path(node)}")
     if val.dim() < 1 or val.shape[0] != 1:
         raise LinRepError(f"{node.target} at {_module_path(node)}: batch dimension must be 1, shape {tuple(val.shape)}")
-    return tuple(int(s) for s in val.shape[1:])
+    shape = tuple(int(s) for s in val.shape[1:])
+    if len(shape) == 2:
+        return shape[0], 1, shape[1]
+    if len(shape) > 3:
+        raise LinRepError(f"{node.target} at {_module_path(node)}: {len(shape) + 1}-D tensors are not supported "
+                          "(activations are [N, F], [N, C, L] or [N, C, H, W])")
+    return shape
+
+
+def _rank(node: torch.fx.Node) -> int:
+    """torch's rank of an activation (with the batch dimension)."""
+    val = node.meta.get("val")
+    return int(val.dim()) if isinstance(val, torch.Tensor) else 0
 
 
 def _pair(v: Any, default: int) -> tuple[int, int]:
@@ -89,6 +123,9 @@ class _Capture:
                 self.targets[spec.arg.name] = spec.target
         self.g = Graph(tensors=[], input=-1, output=-1, ops=[])
         self.env: dict[str, int] = {}
+        self.pending: dict[str, _Pending] = {}
+        self.failed: set[str] = set()
+        self.problems: list[str] = []
         self.producer: dict[int, Op] = {}
         self.codebook_ids: dict[int, int] = {}
 
@@ -107,6 +144,15 @@ class _Capture:
         return op
 
     def tensor_in(self, arg: Any, node: torch.fx.Node) -> int:
+        if isinstance(arg, torch.fx.Node) and arg.name in self.failed:
+            raise _AlreadyReported()
+        if isinstance(arg, torch.fx.Node) and arg.name in self.pending:
+            p = self.pending[arg.name]
+            if p.kind == "permute":
+                raise LinRepError(f"unsupported operation: permute at {_module_path(p.node)} feeds "
+                                  f"{getattr(node.target, '__name__', node.target)}; a permute is supported where "
+                                  "it turns NCHW into NHWC right before a flatten")
+            raise LinRepError(f"unsupported use of split at {_module_path(p.node)}")
         if not isinstance(arg, torch.fx.Node) or arg.name not in self.env:
             raise LinRepError(f"{node.target} at {_module_path(node)}: input {arg} is not an activation "
                               "(constant or parameter operands are not supported)")
@@ -117,6 +163,9 @@ class _Capture:
         x = self.tensor_in(node.args[0], node)
         wnode = node.args[1]
         weight = self.param(wnode)
+        if weight.dim() == 3:  # conv1d: [Cout, Cin/g, k] on [C, 1, L]
+            weight = weight[:, :, None, :]
+            node.args = (node.args[0], node.args[1], *[_1d(a, i) for i, a in enumerate(node.args[2:], 2)])
         bias_node = _arg(node, 2, "bias", None)
         stride = _pair(_arg(node, 3, "stride", 1), 1)
         padding = _arg(node, 4, "padding", 0)
@@ -159,15 +208,17 @@ class _Capture:
 
     def batch_norm(self, node: torch.fx.Node, args: list[Any]) -> None:
         x_node, gamma, beta, mean, var, eps = args
-        src = self.env.get(x_node.name) if isinstance(x_node, torch.fx.Node) else None
-        op = self.producer.get(src) if src is not None else None
-        if op is None or op.type not in ("CONV2D", "LINREP_CONV2D") or len(x_node.users) != 1:
-            raise LinRepError(f"unsupported operation: batch_norm at {_module_path(node)} "
-                              "(only batch-norm directly after a conv is supported; it is folded into the conv)")
+        src = self.tensor_in(x_node, node)
+        op = self.producer.get(src)
         mu, v = self.param(mean), self.param(var)
         g = self.param(gamma) if gamma is not None else torch.ones_like(mu)
         bt = self.param(beta) if beta is not None else torch.zeros_like(mu)
         s = g / torch.sqrt(v + float(eps))
+        if (op is None or op.type not in ("CONV2D", "LINREP_CONV2D") or len(x_node.users) != 1
+                or op.activation != "NONE"):  # not foldable: a per-channel affine op of its own
+            self.emit(node, "AFFINE", [src], weight=self.g.add_constant(s.numpy()),
+                      bias=self.g.add_constant((bt - s * mu).numpy()), name=_module_path(node).split(" (")[0])
+            return
         old_bias = torch.from_numpy(self.g.constants[op.bias].values).double() if op.bias >= 0 else torch.zeros_like(mu)
         new_bias = (s * (old_bias - mu) + bt).numpy()
         if op.bias >= 0:
@@ -203,18 +254,36 @@ class _Capture:
                 self.g.input = self.g.add_tensor(_shape(node), "input")
                 self.env[node.name] = self.g.input
             elif node.op == "output":
-                outs = node.args[0]
-                if len(outs) != 1:
-                    raise LinRepError(f"models with {len(outs)} outputs are not supported (exactly one)")
-                self.g.output = self.tensor_in(outs[0], node)
+                outs = [o for o in _flatten_outputs(node.args[0])]
+                try:
+                    results = [self.tensor_in(o, node) for o in outs]
+                except _AlreadyReported:
+                    continue
+                except LinRepError as exc:
+                    self.problems.append(str(exc))
+                    continue
+                self.g.output = results[0]
+                self.g.outputs = results if len(results) > 1 else []
             elif node.op == "call_function":
                 fn = handlers.get(node.target)
-                if fn is None:
-                    name = getattr(node.target, "__name__", str(node.target))
-                    raise LinRepError(f"unsupported operation: {name} at {_module_path(node)}")
-                fn(node)
+                try:
+                    if fn is None:
+                        name = getattr(node.target, "__name__", str(node.target))
+                        raise LinRepError(f"unsupported operation: {name} at {_module_path(node)}")
+                    fn(node)
+                except _AlreadyReported:
+                    self.failed.add(node.name)
+                except LinRepError as exc:
+                    self.problems.append(str(exc))
+                    self.failed.add(node.name)
             else:
-                raise LinRepError(f"unsupported graph node {node.op} {node.target}")
+                self.problems.append(f"unsupported graph node {node.op} {node.target}")
+        for name, p in self.pending.items():
+            if p.kind == "permute" and not any(u.name in self.env or u.name in self.failed for u in p.node.users):
+                self.problems.append(f"unsupported operation: permute at {_module_path(p.node)} (a permute is "
+                                     "supported where it turns NCHW into NHWC right before a flatten)")
+        if self.problems:
+            raise CaptureError(self.problems)
         for op in self.g.ops:
             if op.linrep is not None:
                 op.linrep.a = op.linrep.a.astype(np.float32)
@@ -236,26 +305,64 @@ class _Capture:
             h[t] = self._reshape
         for t, kind in ELEMENTWISE.items():
             h[t] = lambda n, kind=kind: self.emit(n, kind, [self.tensor_in(n.args[0], n)])
-        h[aten.hardtanh.default] = self._hardtanh
-        h[aten.leaky_relu.default] = lambda n: self.emit(n, "LEAKY_RELU", [self.tensor_in(n.args[0], n)],
-                                                         alpha=float(_arg(n, 1, "negative_slope", 0.01)))
+        for t in (aten.hardtanh.default, aten.hardtanh_.default):
+            h[t] = lambda n: self._clamp(n, float(_arg(n, 1, "min_val", -1.0)), float(_arg(n, 2, "max_val", 1.0)))
+        for t in (aten.clamp.default, aten.clamp_.default):
+            h[t] = lambda n: self._clamp(n, _bound(_arg(n, 1, "min", None), -INF), _bound(_arg(n, 2, "max", None), INF))
+        for t in (aten.clamp_min.default, aten.clamp_min_.default):
+            h[t] = lambda n: self._clamp(n, float(n.args[1]), INF)
+        for t in (aten.clamp_max.default, aten.clamp_max_.default):
+            h[t] = lambda n: self._clamp(n, -INF, float(n.args[1]))
+        for t in (aten.leaky_relu.default, aten.leaky_relu_.default):
+            h[t] = lambda n: self.emit(n, "LEAKY_RELU", [self.tensor_in(n.args[0], n)],
+                                       alpha=float(_arg(n, 1, "negative_slope", 0.01)))
         h[aten.prelu.default] = self._prelu
         h[aten._prelu_kernel.default] = self._prelu
         h[aten.max_pool2d.default] = self._max_pool
         h[aten.max_pool2d_with_indices.default] = self._max_pool
+        h[aten.max_pool1d.default] = lambda n: self._max_pool(_as_2d_pool(n))
         h[aten.avg_pool2d.default] = self._avg_pool
+        h[aten.avg_pool1d.default] = lambda n: self._avg_pool(_as_2d_pool(n))
         h[aten.adaptive_avg_pool2d.default] = self._adaptive
         h[aten._adaptive_avg_pool2d.default] = self._adaptive
+        h[aten.adaptive_avg_pool1d.default] = self._adaptive
         h[aten.mean.dim] = self._mean
-        h[aten.add.Tensor] = self._add
+        for t in (aten.add.Tensor, aten.add_.Tensor):
+            h[t] = self._add
+        for t in (aten.mul.Tensor, aten.mul_.Tensor):
+            h[t] = self._mul
+        for t in (aten.div.Tensor, aten.div_.Tensor):
+            h[t] = self._div
+        h[aten.sub.Tensor] = self._sub
         h[aten.cat.default] = self._cat
         h[aten.linear.default] = self._linear
         h[aten.softmax.int] = self._softmax
         h[aten._softmax.default] = self._softmax
+        h[aten.conv1d.default] = self.conv
+        h[aten.conv1d.padding] = self.conv
+        h[aten.conv_transpose2d.input] = self._conv_transpose
+        for t in (aten.upsample_nearest2d.vec, aten.upsample_nearest2d.default):
+            h[t] = lambda n: self._resize(n, 0)
+        for t in (aten.upsample_bilinear2d.vec, aten.upsample_bilinear2d.default):
+            h[t] = lambda n: self._resize(n, 2 if bool(_arg(n, 2, "align_corners", False)) else 1)
+        h[aten.constant_pad_nd.default] = self._pad
+        h[aten.pad.default] = self._pad
+        h[aten.permute.default] = self._permute
+        h[aten.slice.Tensor] = self._slice
+        h[aten.narrow.default] = self._narrow
+        for t in (aten.split.Tensor, aten.split_with_sizes.default):
+            h[t] = self._split
         return h
 
     def _getitem(self, node: torch.fx.Node) -> None:
         src, i = node.args
+        if isinstance(src, torch.fx.Node) and src.name in self.failed:
+            raise _AlreadyReported()
+        if isinstance(src, torch.fx.Node) and src.name in self.pending and self.pending[src.name].kind == "split":
+            p = self.pending[src.name]
+            start, size = p.pieces[int(i)]
+            self._emit_slice(node, p.src, start, size)
+            return
         if i != 0:
             if len(node.users) == 0:
                 return
@@ -263,17 +370,29 @@ class _Capture:
         self.env[node.name] = self.tensor_in(src, node)
 
     def _reshape(self, node: torch.fx.Node) -> None:
-        x = self.tensor_in(node.args[0], node)
+        arg = node.args[0]
+        if isinstance(arg, torch.fx.Node) and arg.name in self.pending and self.pending[arg.name].kind == "permute":
+            p = self.pending[arg.name]
+            if len(_shape(node)) != 1:
+                raise LinRepError(f"unsupported operation: permute at {_module_path(p.node)} followed by a reshape to "
+                                  f"{list(_shape(node))} (a permute is supported right before a flatten)")
+            self.emit(node, "TRANSPOSE_HWC", [p.src])
+            return
+        x = self.tensor_in(arg, node)
         if self.g.tensors[x].shape == _shape(node):
             self.env[node.name] = x
         else:
             self.emit(node, "RESHAPE", [x])
 
-    def _hardtanh(self, node: torch.fx.Node) -> None:
-        lo, hi = float(_arg(node, 1, "min_val", -1.0)), float(_arg(node, 2, "max_val", 1.0))
-        if (lo, hi) != (0.0, 6.0):
-            raise LinRepError(f"unsupported operation: hardtanh({lo}, {hi}) at {_module_path(node)} (only relu6)")
-        self.emit(node, "RELU6", [self.tensor_in(node.args[0], node)])
+    def _clamp(self, node: torch.fx.Node, lo: float, hi: float) -> None:
+        """hardtanh / clamp: ReLU6 and ReLU where the bounds say so (fusable into the op before)."""
+        x = self.tensor_in(node.args[0], node)
+        if (lo, hi) == (0.0, 6.0):
+            self.emit(node, "RELU6", [x])
+        elif (lo, hi) == (0.0, INF):
+            self.emit(node, "RELU", [x])
+        else:
+            self.emit(node, "CLAMP", [x], alpha=lo, beta=hi)
 
     def _prelu(self, node: torch.fx.Node) -> None:
         x = self.tensor_in(node.args[0], node)
@@ -288,22 +407,42 @@ class _Capture:
         ph, pw = _pair(_arg(node, pad_index, "padding", 0), 0)
         return dict(kernel=kernel, stride=stride, pads=(ph, pw, ph, pw))
 
+    def _ceil_pads(self, node: torch.fx.Node, x: int, kw: dict[str, Any], dilation: tuple[int, int]) -> bool:
+        """ceil_mode: grow the bottom/right padding until the output has torch's size (the extra windows
+        read padding, -inf for max pooling). True if any padding was added."""
+        ih, iw = self.g.tensors[x].shape[1:]
+        oh, ow = _shape(node)[1:]
+        top, left, bottom, right = kw["pads"]
+        need_b = (oh - 1) * kw["stride"][0] + dilation[0] * (kw["kernel"][0] - 1) + 1 - ih - top
+        need_r = (ow - 1) * kw["stride"][1] + dilation[1] * (kw["kernel"][1] - 1) + 1 - iw - left
+        kw["pads"] = (top, left, max(bottom, need_b), max(right, need_r))
+        return kw["pads"] != (top, left, bottom, right)
+
     def _max_pool(self, node: torch.fx.Node) -> None:
         kw = self._pool_common(node, 3)
         dilation = _pair(_arg(node, 4, "dilation", 1), 1)
+        x = self.tensor_in(node.args[0], node)
         if _arg(node, 5, "ceil_mode", False):
-            raise LinRepError(f"unsupported operation: max_pool2d with ceil_mode=True at {_module_path(node)}")
-        self.emit(node, "MAX_POOL2D", [self.tensor_in(node.args[0], node)], dilation=dilation, **kw)
+            self._ceil_pads(node, x, kw, dilation)
+        self.emit(node, "MAX_POOL2D", [x], dilation=dilation, **kw)
 
     def _avg_pool(self, node: torch.fx.Node) -> None:
         kw = self._pool_common(node, 3)
-        if _arg(node, 4, "ceil_mode", False) or _arg(node, 6, "divisor_override", None) is not None:
-            raise LinRepError(f"unsupported operation: avg_pool2d with ceil_mode or divisor_override at {_module_path(node)}")
-        self.emit(node, "AVG_POOL2D", [self.tensor_in(node.args[0], node)],
-                  count_include_pad=bool(_arg(node, 5, "count_include_pad", True)), **kw)
+        x = self.tensor_in(node.args[0], node)
+        include_pad = bool(_arg(node, 5, "count_include_pad", True))
+        if _arg(node, 6, "divisor_override", None) is not None:
+            raise LinRepError(f"unsupported operation: avg_pool2d with divisor_override at {_module_path(node)}")
+        if _arg(node, 4, "ceil_mode", False) and self._ceil_pads(node, x, kw, (1, 1)):
+            if include_pad and kw["pads"][:2] != (0, 0):
+                raise LinRepError(f"unsupported operation: avg_pool2d with ceil_mode=True, padding and "
+                                  f"count_include_pad=True at {_module_path(node)} (torch divides the last windows by "
+                                  "a size without the overhang): set count_include_pad=False or ceil_mode=False")
+            include_pad = False  # no real padding: the overhang must not count, exactly as torch
+        self.emit(node, "AVG_POOL2D", [x], count_include_pad=include_pad, **kw)
 
     def _adaptive(self, node: torch.fx.Node) -> None:
-        oh, ow = _pair(node.args[1], 1)
+        out = node.args[1]
+        oh, ow = (1, int(out[0])) if _rank(node) == 3 else _pair(out, 1)
         self.emit(node, "ADAPTIVE_AVG_POOL2D", [self.tensor_in(node.args[0], node)], kernel=(oh, ow))
 
     def _mean(self, node: torch.fx.Node) -> None:
@@ -323,13 +462,151 @@ class _Capture:
             out = op.output
         self.env[node.name] = out
 
+    def _channel_broadcast(self, node: torch.fx.Node, a: int, b: int) -> tuple[int, int]:
+        """(full, other) for two activations of the same shape, or one [C, H, W] and one [C, 1, 1] / [C]."""
+        sa, sb = self.g.tensors[a].shape, self.g.tensors[b].shape
+        if sa == sb:
+            return a, b
+        for full, other in ((a, b), (b, a)):
+            sf, so = self.g.tensors[full].shape, self.g.tensors[other].shape
+            if len(sf) == 3 and so in ((sf[0], 1, 1), (sf[0],)):
+                return full, other
+        raise LinRepError(f"unsupported operation: {getattr(node.target, '__name__', node.target)} of shapes "
+                          f"{list(sa)} and {list(sb)} at {_module_path(node)} (same shapes, or a per-channel "
+                          "[C, 1, 1] operand of a [C, H, W] one)")
+
+    def _scalar_affine(self, node: torch.fx.Node, x: int, scale: float, shift: float) -> None:
+        """x * scale + shift as a per-channel affine op."""
+        c = self.g.tensors[x].shape[0]
+        self.emit(node, "AFFINE", [x], weight=self.g.add_constant(np.full(c, scale, np.float64)),
+                  bias=self.g.add_constant(np.full(c, shift, np.float64)))
+
+    def _binary(self, node: torch.fx.Node, kind: str) -> None:
+        a, b = node.args[0], node.args[1]
+        if isinstance(a, (int, float)) and isinstance(b, torch.fx.Node):
+            a, b = b, a
+        x = self.tensor_in(a, node)
+        if isinstance(b, (int, float)):
+            if kind == "ADD":
+                self._scalar_affine(node, x, 1.0, float(b))
+            else:
+                self._scalar_affine(node, x, float(b), 0.0)
+            return
+        if isinstance(b, torch.fx.Node) and b.name in self.values and self.values[b.name].numel() == 1:
+            v = float(self.values[b.name])
+            self._scalar_affine(node, x, 1.0 if kind == "ADD" else v, v if kind == "ADD" else 0.0)
+            return
+        full, other = self._channel_broadcast(node, x, self.tensor_in(b, node))
+        self.emit(node, kind, [full, other])
+
     def _add(self, node: torch.fx.Node) -> None:
         if _arg(node, 2, "alpha", 1) != 1:
             raise LinRepError(f"unsupported operation: add with alpha at {_module_path(node)}")
-        a, b = self.tensor_in(node.args[0], node), self.tensor_in(node.args[1], node)
-        if self.g.tensors[a].shape != self.g.tensors[b].shape:
-            raise LinRepError(f"unsupported operation: broadcasting add at {_module_path(node)}")
-        self.emit(node, "ADD", [a, b])
+        self._binary(node, "ADD")
+
+    def _mul(self, node: torch.fx.Node) -> None:
+        self._binary(node, "MUL")
+
+    def _div(self, node: torch.fx.Node) -> None:
+        if not isinstance(node.args[1], (int, float)) or node.args[1] == 0:
+            raise LinRepError(f"unsupported operation: division by a tensor at {_module_path(node)} (only by a "
+                              "non-zero number)")
+        self._scalar_affine(node, self.tensor_in(node.args[0], node), 1.0 / float(node.args[1]), 0.0)
+
+    def _sub(self, node: torch.fx.Node) -> None:
+        a, b = node.args[0], node.args[1]
+        alpha = float(_arg(node, 2, "alpha", 1))
+        if isinstance(b, (int, float)):
+            self._scalar_affine(node, self.tensor_in(a, node), 1.0, -alpha * float(b))
+        elif isinstance(a, (int, float)) and alpha == 1:
+            self._scalar_affine(node, self.tensor_in(b, node), -1.0, float(a))
+        else:
+            raise LinRepError(f"unsupported operation: subtraction of two tensors at {_module_path(node)}")
+
+    def _conv_transpose(self, node: torch.fx.Node) -> None:
+        x = self.tensor_in(node.args[0], node)
+        weight = self.param(node.args[1])
+        bias_node = _arg(node, 2, "bias", None)
+        stride = _pair(_arg(node, 3, "stride", 1), 1)
+        ph, pw = _pair(_arg(node, 4, "padding", 0), 0)
+        groups = int(_arg(node, 6, "groups", 1))
+        dilation = _pair(_arg(node, 7, "dilation", 1), 1)
+        name = self._param_module(node.args[1]) or _module_path(node).split(" (")[0]
+        self.emit(node, "CONV_TRANSPOSE2D", [x], name=name, weight=self.g.add_constant(weight.numpy()),
+                  kernel=(int(weight.shape[2]), int(weight.shape[3])), stride=stride, pads=(ph, pw, ph, pw),
+                  dilation=dilation, groups=groups, out_channels=int(weight.shape[1]) * groups,
+                  bias=self.g.add_constant(self.param(bias_node).numpy()) if bias_node is not None else -1)
+
+    def _resize(self, node: torch.fx.Node, mode: int) -> None:
+        x = self.tensor_in(node.args[0], node)
+        (_, ih, iw), (_, oh, ow) = self.g.tensors[x].shape, _shape(node)
+        if mode == 0 and (oh % ih or ow % iw):
+            raise LinRepError(f"unsupported operation: nearest upsampling from {ih}x{iw} to {oh}x{ow} at "
+                              f"{_module_path(node)} (only integer scale factors)")
+        self.emit(node, "RESIZE", [x], mode=mode)
+
+    def _pad(self, node: torch.fx.Node) -> None:
+        x = self.tensor_in(node.args[0], node)
+        pads = [int(p) for p in node.args[1]]
+        mode = _arg(node, 2, "mode", "constant") if node.target == aten.pad.default else "constant"
+        value = float(_arg(node, 3 if node.target == aten.pad.default else 2, "value", 0.0) or 0.0)
+        pads += [0] * (4 - len(pads))
+        if mode != "constant" or len(pads) > 4 or min(pads) < 0 or len(self.g.tensors[x].shape) != 3:
+            raise LinRepError(f"unsupported operation: pad {pads} ({mode}) at {_module_path(node)} (only constant, "
+                              "non-negative padding of H and W)")
+        left, right, top, bottom = pads
+        self.emit(node, "PAD", [x], pads=(top, left, bottom, right), alpha=value)
+
+    def _permute(self, node: torch.fx.Node) -> None:
+        dims = [int(d) % 4 for d in node.args[1]]
+        if dims != [0, 2, 3, 1] or _rank(node) != 4:
+            raise LinRepError(f"unsupported operation: permute {list(node.args[1])} at {_module_path(node)} (only "
+                              "NCHW -> NHWC, (0, 2, 3, 1), right before a flatten)")
+        self.pending[node.name] = _Pending("permute", self.tensor_in(node.args[0], node), node)
+
+    def _emit_slice(self, node: torch.fx.Node, x: int, start: int, size: int) -> None:
+        self.emit(node, "SLICE", [x], start=int(start), out_channels=int(size))
+
+    def _slice(self, node: torch.fx.Node) -> None:
+        x = self.tensor_in(node.args[0], node)
+        dim = int(_arg(node, 1, "dim", 0))
+        rank = _rank(node)
+        start = _arg(node, 2, "start", None) or 0
+        end = _arg(node, 3, "end", None)
+        step = int(_arg(node, 4, "step", 1))
+        n = self.g.tensors[x].shape[0]
+        start = max(0, start + n if start < 0 else start)
+        end = n if end is None else min(n, end + n if end < 0 else end)
+        if dim % rank != 1 or step != 1:
+            if start == 0 and end == n and step == 1:  # a full slice of another dim: no data changes
+                self.env[node.name] = x
+                return
+            raise LinRepError(f"unsupported operation: slice of dim {dim} (step {step}) at {_module_path(node)} "
+                              "(only channel slices with step 1)")
+        if start == 0 and end == n:
+            self.env[node.name] = x
+            return
+        self._emit_slice(node, x, start, end - start)
+
+    def _narrow(self, node: torch.fx.Node) -> None:
+        x = self.tensor_in(node.args[0], node)
+        if int(node.args[1]) % _rank(node) != 1:
+            raise LinRepError(f"unsupported operation: narrow of dim {node.args[1]} at {_module_path(node)}")
+        self._emit_slice(node, x, int(node.args[2]), int(node.args[3]))
+
+    def _split(self, node: torch.fx.Node) -> None:
+        x = self.tensor_in(node.args[0], node)
+        dim = int(_arg(node, 2, "dim", 0))
+        rank = len(self.g.tensors[x].shape) + 1
+        if dim % rank != 1:
+            raise LinRepError(f"unsupported operation: split along dim {dim} at {_module_path(node)} (only channels)")
+        n = self.g.tensors[x].shape[0]
+        size = node.args[1]
+        sizes = [int(s) for s in size] if isinstance(size, (list, tuple)) else [int(size)] * -(-n // int(size))
+        if not isinstance(size, (list, tuple)):
+            sizes[-1] = n - int(size) * (len(sizes) - 1)
+        starts = np.cumsum([0] + sizes[:-1]).tolist()
+        self.pending[node.name] = _Pending("split", x, node, list(zip(starts, sizes)))
 
     def _cat(self, node: torch.fx.Node) -> None:
         ins = [self.tensor_in(t, node) for t in node.args[0]]
@@ -355,10 +632,58 @@ class _Capture:
 
     def _softmax(self, node: torch.fx.Node) -> None:
         x = self.tensor_in(node.args[0], node)
-        dim = int(node.args[1])
-        if len(self.g.tensors[x].shape) != 1 or dim % 2 != 1:
-            raise LinRepError(f"unsupported operation: softmax over dim {dim} at {_module_path(node)} (only [N, F] over F)")
+        dim = int(node.args[1]) % _rank(node)
+        if dim != 1:
+            raise LinRepError(f"unsupported operation: softmax over dim {node.args[1]} at {_module_path(node)} "
+                              "(over the features of [N, F] or the channels of [N, C, H, W])")
         self.emit(node, "SOFTMAX", [x])
+
+
+class CaptureError(LinRepError):
+    """Every unsupported operation of a model, one line each (`problems`)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(dict.fromkeys(problems))
+        head = self.problems[0] if len(self.problems) == 1 else (
+            f"{len(self.problems)} problems:\n  " + "\n  ".join(self.problems))
+        super().__init__(head)
+
+
+class _AlreadyReported(Exception):
+    """An operation whose input failed already: its own failure is not a new problem."""
+
+
+def _flatten_outputs(out: Any) -> list[Any]:
+    if isinstance(out, (list, tuple)):
+        return [x for o in out for x in _flatten_outputs(o)]
+    return [out]
+
+
+def _bound(v: Any, default: float) -> float:
+    return default if v is None else float(v)
+
+
+def _1d(arg: Any, i: int) -> Any:
+    """conv1d's stride/padding/dilation (args 3, 4, 5) as 2-D ones with H = 1; other args unchanged."""
+    if i in (3, 5) and isinstance(arg, (list, tuple)):
+        return [1, int(arg[0])]
+    if i == 4 and isinstance(arg, (list, tuple)):
+        return [0, int(arg[0])]
+    if i == 4 and isinstance(arg, str) and arg == "same":
+        return arg
+    return arg
+
+
+def _as_2d_pool(node: torch.fx.Node) -> torch.fx.Node:
+    """max_pool1d / avg_pool1d args as 2-D ones with H = 1 (kernel, stride, padding, dilation)."""
+    args = list(node.args)
+    for i, neutral in ((1, 1), (2, 1), (3, 0), (4, 1)):
+        if len(args) > i and isinstance(args[i], (list, tuple)) and len(args[i]) == 1:
+            args[i] = [neutral, int(args[i][0])]
+    if len(args) > 2 and isinstance(args[2], (list, tuple)) and len(args[2]) == 0:
+        args[2] = []
+    node.args = tuple(args)
+    return node
 
 
 def capture(model: nn.Module, example: torch.Tensor, codebook_dtype: str | None = None) -> Graph:

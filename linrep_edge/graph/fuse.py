@@ -16,7 +16,8 @@ _FUSED = {"RELU": "RELU", "RELU6": "RELU6"}
 
 def fuse_activations(g: Graph) -> Graph:
     uses = Counter(t for op in g.ops for t in op.inputs)
-    uses[g.output] += 1
+    for t in g.results:
+        uses[t] += 1
     producer = {op.output: op for op in g.ops}
     rename: dict[int, int] = {}
     kept = []
@@ -30,6 +31,7 @@ def fuse_activations(g: Graph) -> Graph:
         kept.append(op)
     g.ops = kept
     g.output = rename.get(g.output, g.output)
+    g.outputs = [rename.get(t, t) for t in g.outputs]
     return _compact(g)
 
 
@@ -39,6 +41,7 @@ def _compact(g: Graph) -> Graph:
     g.tensors = [g.tensors[old] for old in new_id]
     g.input = new_id[g.input]
     g.output = new_id[g.output]
+    g.outputs = [new_id[t] for t in g.outputs]
     for op in g.ops:
         op.inputs = [new_id[t] for t in op.inputs]
         op.output = new_id[op.output]

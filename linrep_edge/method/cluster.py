@@ -170,7 +170,8 @@ def cluster_kernels(w: torch.Tensor, k: int, distance: str = "signfree", seed: i
     if k < 1:
         raise LinRepError(f"{where}: templates must be >= 1, got {k}")
     if k > n:
-        raise LinRepError(f"{where}: {k} templates requested but only {n} kernels with non-zero variance")
+        raise LinRepError(f"{where}: {k} templates requested but only {n} kernels with non-zero variance "
+                          "(ask for fewer templates, or cap K at what each codebook has: --cap-templates)")
     weights = e if distance == "signfree" else torch.ones_like(e)
     u32 = u.to(torch.float32)
     c32 = (u * e.sqrt()[:, None]).to(torch.float32)

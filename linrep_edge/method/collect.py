@@ -45,7 +45,7 @@ def _matches(name: str, patterns: Sequence[str] | None) -> bool:
 
 
 def collect_convs(model: nn.Module, include: Sequence[str] | None = None,
-                  exclude: Sequence[str] | None = None) -> list[ConvSite]:
+                  exclude: Sequence[str] | None = None, allow_empty: bool = False) -> list[ConvSite]:
     """All compressible convs of `model` in module order, filtered by name patterns.
 
     Raises LinRepError naming the layer if a selected conv holds NaN or Inf, uses a padding mode other
@@ -67,6 +67,6 @@ def collect_convs(model: nn.Module, include: Sequence[str] | None = None,
         if mod.padding_mode != "zeros":
             raise LinRepError(f"layer {name!r}: padding_mode {mod.padding_mode!r} is not supported (only 'zeros')")
         sites.append(ConvSite(name, mod))
-    if not sites:
+    if not sites and not allow_empty:
         raise LinRepError("model has no compressible conv (a Conv2d with kernel area > 1) after include/exclude")
     return sites

@@ -72,8 +72,10 @@ def compress(model: nn.Module, templates: int = 16, distance: str = "signfree", 
     """Return a compressed copy of `model` (the input is untouched) and its representation.
 
     templates: K, the codebook size. distance: "signfree" (1 − ρ², energy-weighted) or "signed" (1 − ρ).
-    scope: "global" (one codebook per kernel shape) or "layer" (one per layer). cap_templates: use
-    min(K, kernels) for codebooks with fewer kernels than K instead of raising. templates_ratio
+    scope: "global" (one codebook per kernel shape) or "layer" (one per layer; each uses min(K, the
+    layer's kernels of non-zero variance) templates). cap_templates: the same cap for global codebooks
+    instead of raising. A model with no compressible conv comes back as a plain copy with an empty
+    representation (everything is then stored plainly by the packer). templates_ratio
     (scope="layer" only): K of each layer = max(2, round(ratio * Cout)) instead of `templates`, capped
     like cap_templates (fewer templates per input channel make the runtime's template-reuse path faster).
     """
@@ -91,7 +93,7 @@ def compress(model: nn.Module, templates: int = 16, distance: str = "signfree", 
         if not 0 < templates_ratio <= 64:
             raise LinRepError(f"--templates-ratio must be in (0, 64], got {templates_ratio}")
     out = copy.deepcopy(model).eval()
-    sites = collect_convs(out, include, exclude)
+    sites = collect_convs(out, include, exclude, allow_empty=True)
 
     groups: dict[object, list] = {}
     for s in sites:
@@ -108,7 +110,7 @@ def compress(model: nn.Module, templates: int = 16, distance: str = "signfree", 
         k = templates
         if templates_ratio is not None:
             k = min(65536, max(2, round(templates_ratio * int(members[0].conv.weight.shape[0]))))
-        if cap_templates or templates_ratio is not None:
+        if cap_templates or templates_ratio is not None or scope == "layer":
             k = max(1, min(k, int(normalize_kernels(w).active.sum())))  # the kernels clustering can use
         t = cluster_kernels(w, k, distance, seed, max_iter=max_iter, where=where, show_progress=show_progress)
         t = t.to(CODEBOOK_DTYPES[codebook_dtype]).to(torch.float64)  # what the blob will hold
