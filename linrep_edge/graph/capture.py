@@ -241,6 +241,9 @@ class _Capture:
         self.env[node.name] = src
 
     def alias(self, node: torch.fx.Node, src: Any) -> None:
+        if isinstance(src, torch.fx.Node) and src.name in self.pending:  # e.g. .contiguous() after a permute
+            self.pending[node.name] = self.pending[src.name]
+            return
         self.env[node.name] = self.tensor_in(src, node)
 
     def run(self) -> Graph:
@@ -279,7 +282,8 @@ class _Capture:
             else:
                 self.problems.append(f"unsupported graph node {node.op} {node.target}")
         for name, p in self.pending.items():
-            if p.kind == "permute" and not any(u.name in self.env or u.name in self.failed for u in p.node.users):
+            if p.kind == "permute" and not any(u.name in self.env or u.name in self.failed or u.name in self.pending
+                                               for u in p.node.users):
                 self.problems.append(f"unsupported operation: permute at {_module_path(p.node)} (a permute is "
                                      "supported where it turns NCHW into NHWC right before a flatten)")
         if self.problems:

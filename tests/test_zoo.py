@@ -1,0 +1,86 @@
+"""Users' own networks: every architecture of tests/zoo.py, at its native input size, packs (LinRep on
+every k×k conv, K = 16 per kernel shape) and runs through the C runtime with the same answers as the
+compressed torch model (within 1e-4 of the output scale) on every output head; the torch rebuild of the
+blob agrees too. Models the runtime cannot run are refused with every problem at once.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from zoo import ZOO, build
+
+from linrep_edge.format.reader import parse
+from linrep_edge.graph.capture import CaptureError, capture
+from linrep_edge.graph.executor import GraphModel
+from linrep_edge.pipeline import PackSettings, pack_model
+
+
+def _outputs(y) -> list[np.ndarray]:  # type: ignore[no-untyped-def]
+    return [t.detach().numpy() for t in (y if isinstance(y, (tuple, list)) else (y,))]
+
+
+def _close(got: list[np.ndarray], want: list[np.ndarray], rtol: float = 1e-4) -> float:
+    """Largest error relative to each head's output scale; asserts it is within rtol."""
+    assert len(got) == len(want)
+    worst = 0.0
+    for g, w in zip(got, want):
+        g, w = g.reshape(w.shape), w
+        err = float(np.max(np.abs(g - w)) / max(float(np.max(np.abs(w))), 1e-6))
+        assert np.isfinite(g).all() and err <= rtol, err
+        worst = max(worst, err)
+    return worst
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_zoo_network_packs_and_runs_in_c_like_torch(crt, name):
+    model, example = build(name)
+    res = pack_model(model, example, PackSettings(templates=16, weights_dtype="fp32", codebook_dtype="fp32",
+                                                  cap_templates=True), name, show_progress=False)
+    g = parse(res.blob).graph
+    assert any(op.type == "LINREP_CONV2D" for op in g.ops), "no conv was compressed"
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal((2, *example.shape[1:])).astype(np.float32))
+    with torch.no_grad():
+        want = _outputs(res.model(x))
+        rebuilt = _outputs(GraphModel(g)(x))
+    rt = crt(res.blob)
+    got = rt.run_all(x.numpy())
+    assert len(got) == len(want) == len(g.results)
+    _close(got, want)
+    _close(rebuilt, want)
+
+
+def test_every_problem_is_listed_at_once(tmp_path):
+    class Odd(nn.Module):
+        def forward(self, x):  # three operations outside the op set
+            return torch.erf(x) + torch.cumsum(x, 3) + torch.atan(x)
+
+    with pytest.raises(CaptureError) as info:
+        capture(Odd().eval(), torch.zeros(1, 2, 4, 4))
+    assert len(info.value.problems) == 3
+    text = str(info.value)
+    assert "3 problems" in text and all(op in text for op in ("erf", "cumsum", "atan"))
+
+
+def test_pack_check_lists_problems_and_passes_a_supported_model(tmp_path):
+    mod = tmp_path / "user_nets.py"
+    mod.write_text("import torch\nfrom torch import nn\n"
+                   "class Bad(nn.Module):\n"
+                   "    def __init__(self):\n        super().__init__(); self.c = nn.Conv2d(1, 2, 3)\n"
+                   "    def forward(self, x):\n        return torch.erf(self.c(x)) + torch.atan(self.c(x))\n"
+                   "def bad():\n    return Bad()\n"
+                   "def good():\n    return nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU6(inplace=True))\n")
+    env = {"PYTHONPATH": str(tmp_path) + ":" + ":".join(sys.path)}
+    cli = [sys.executable, "-m", "linrep_edge.cli", "pack", "--check", "--input-shape", "1,1,8,8"]
+    bad = subprocess.run([*cli, "user_nets:bad"], capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and "erf" in bad.stderr and "atan" in bad.stderr and "Traceback" not in bad.stderr
+    good = subprocess.run([*cli, "user_nets:good", "--json"], capture_output=True, text=True, env=env)
+    assert good.returncode == 0, good.stderr
+    import json
+
+    assert json.loads(good.stdout)["op_types"] == {"CONV2D": 1}
