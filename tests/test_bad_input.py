@@ -7,6 +7,7 @@ file left behind (complete or partial).
 from __future__ import annotations
 
 import errno
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -129,3 +130,20 @@ def test_disk_full_leaves_no_partial_file(blob, tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "No space left on device" in err[0] and "m.h" in err[0]
     assert list(out.iterdir()) == []
+
+
+def test_state_dict_mismatch_names_the_keys(tmp_path):
+    """A state dict that does not fit the factory's model: the error names missing and unexpected keys and
+    the shapes that differ, not only the first mismatch."""
+    mod = tmp_path / "nets_sd.py"
+    mod.write_text("from torch import nn\ndef net():\n    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 2, 3))\n")
+    other = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Conv2d(8, 2, 3), nn.Conv2d(2, 2, 1))
+    wpath = tmp_path / "w.pt"
+    torch.save({"module." + k: v for k, v in other.state_dict().items()}, wpath)
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}:" + ":".join(sys.path)}
+    r = subprocess.run([*CLI, "pack", "nets_sd:net", "--weights", str(wpath), "--input-shape", "1,1,8,8", "-o",
+                        str(tmp_path / "m.lre")], capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "missing 4 key(s): 0.weight, 0.bias, 2.weight, 2.bias" in r.stderr
+    assert "unexpected 6 key(s): module.0.weight" in r.stderr and "strip the 'module.' prefix" in r.stderr
+    assert not (tmp_path / "m.lre").exists()

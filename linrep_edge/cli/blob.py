@@ -64,7 +64,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
         x, y = test.x.numpy(), test.y.numpy()
     if args.limit is not None:
         x, y = x[: args.limit], (y[: args.limit] if y is not None else None)
-    res = verify(blob, x, y, args.file, conv_path=args.conv_path)
+    original = None
+    if args.model:
+        from linrep_edge.models.loading import load_factory, load_pt2
+
+        if args.model.endswith(".pt2") or Path(args.model).exists():
+            original, _ = load_pt2(args.model)
+        else:
+            shape = args.input_shape or ",".join(["1", *(str(d) for d in x.shape[1:])])
+            original, _ = load_factory(args.model, args.weights, shape)
+    res = verify(blob, x, y, args.file, conv_path=args.conv_path, original=original)
     emit(args, res, lambda: format_result(res))
     return 0
 

@@ -104,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("verify", help="run a .lre through the C runtime and torch; compare answers",
                        epilog="examples:\n  linrep-edge verify m.lre --data fashion-mnist\n"
-                              "  linrep-edge verify m.lre --inputs x.npy --labels y.npy --json",
+                              "  linrep-edge verify m.lre --inputs x.npy --labels y.npy --json\n"
+                              "  linrep-edge verify net.lre --inputs x.npy --model mypkg.nets:make --weights net.pt",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file")
     p.add_argument("--data", choices=("fashion-mnist", "digits"), help="test split to run (default fashion-mnist)")
@@ -113,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="only the first N inputs")
     p.add_argument("--conv-path", choices=("auto", "direct", "reuse"), default="auto",
                    help="how the C runtime runs LinRep convs: auto (cost model, default), direct, reuse")
+    p.add_argument("--model", metavar="MODEL", help="the original model (file.pt2 or package.module:factory with "
+                   "--weights) to measure fidelity against: top-1 agreement, relative error, per-layer SQNR "
+                   "(the embedded default model is known without it)")
+    p.add_argument("--weights", help="state dict for --model package.module:factory")
+    p.add_argument("--input-shape", help="input shape with batch 1 for --model factory (default: the blob's)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=blob_cmds.cmd_verify)
 

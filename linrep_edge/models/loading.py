@@ -58,6 +58,26 @@ def load_pt2(path: str | Path) -> tuple[nn.Module, torch.Tensor]:
     return GraphModel(g).eval(), example
 
 
+def _check_state_dict(model: nn.Module, state: dict, where: str, shown: int = 6) -> None:
+    """One error naming the keys the state dict lacks, the keys it has too many, and the shapes that differ."""
+    own = model.state_dict()
+
+    def names(keys: list[str]) -> str:
+        return ", ".join(keys[:shown]) + (f" and {len(keys) - shown} more" if len(keys) > shown else "")
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f"{k} {tuple(state[k].shape)} vs the model's {tuple(own[k].shape)}" for k in own
+              if k in state and isinstance(state[k], torch.Tensor) and state[k].shape != own[k].shape]
+    parts = ([f"missing {len(missing)} key(s): {names(missing)}"] if missing else []) + \
+            ([f"unexpected {len(unexpected)} key(s): {names(unexpected)}"] if unexpected else []) + \
+            ([f"{len(shapes)} shape(s) differ: {names(shapes)}"] if shapes else [])
+    if parts:
+        hint = ""
+        if unexpected and all(k.startswith("module.") for k in unexpected):
+            hint = " (saved from DataParallel/DDP: strip the 'module.' prefix)"
+        raise LinRepError(f"--weights {where} does not match the model: " + "; ".join(parts) + hint)
+
+
 def load_factory(spec: str, weights: str | None, input_shape: str | None) -> tuple[nn.Module, torch.Tensor]:
     """`package.module:factory` called with no arguments, then `weights` (a state dict) loaded."""
     mod_name, _, fn_name = spec.partition(":")
@@ -82,6 +102,9 @@ def load_factory(spec: str, weights: str | None, input_shape: str | None) -> tup
             raise LinRepError(f"--weights {wp}: not a torch state dict ({type(exc).__name__})") from None
         if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
             state = state["state_dict"]
+        if not isinstance(state, dict):
+            raise LinRepError(f"--weights {wp}: not a state dict (a {type(state).__name__})")
+        _check_state_dict(model, state, str(wp))
         try:
             model.load_state_dict(state)
         except (RuntimeError, TypeError) as exc:

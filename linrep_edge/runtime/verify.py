@@ -2,8 +2,12 @@
 
 Runs the same inputs through (1) the C runtime reading the blob in place, (2) the torch model rebuilt
 from the blob (`GraphModel`, the reference for exactly what the blob holds) and (3) the original model
-when it is known (the embedded default). Reports the accuracy of each (when labels exist), the top-1
-agreement between C and the rebuilt torch model and the largest absolute logit difference.
+whenever it is available (given with --model, or the embedded default named by the blob's metadata).
+Reports the accuracy of each (when labels exist); C against the rebuilt model (top-1 agreement, largest
+absolute output difference: is the runtime right?); and C against the original (top-1 agreement,
+relative error of the outputs: is the compressed model still the user's model?), with a per-layer table
+of the signal-to-quantisation-noise ratio of each layer's output against the original's on the same
+inputs, so that the user sees where the error comes from.
 """
 
 from __future__ import annotations
@@ -57,14 +61,63 @@ def _accuracy(logits: np.ndarray, labels: np.ndarray | None) -> float | None:
 
 
 @torch.no_grad()
-def _torch_outputs(model: torch.nn.Module, x: np.ndarray, batch: int = 1000) -> np.ndarray:
+def _torch_outputs(model: torch.nn.Module, x: np.ndarray, batch: int = 256) -> list[np.ndarray]:
+    """Every output head of `model` on `x`, each (N, ...)."""
     model.eval()
-    outs = [model(torch.from_numpy(x[i:i + batch])).numpy() for i in range(0, len(x), batch)]
-    return np.concatenate(outs)
+    heads: list[list[np.ndarray]] = []
+    for i in range(0, len(x), batch):
+        y = model(torch.from_numpy(x[i:i + batch]))
+        for k, t in enumerate(y if isinstance(y, (tuple, list)) else (y,)):
+            if k == len(heads):
+                heads.append([])
+            heads[k].append(t.numpy())
+    return [np.concatenate(h) for h in heads]
+
+
+def _relative_error(got: list[np.ndarray], want: list[np.ndarray]) -> float:
+    """‖got − want‖ / ‖want‖ over all heads and inputs."""
+    num = sum(float(np.sum((g.reshape(w.shape).astype(np.float64) - w) ** 2)) for g, w in zip(got, want))
+    den = sum(float(np.sum(w.astype(np.float64) ** 2)) for w in want)
+    return float(np.sqrt(num / den)) if den > 0 else float(np.sqrt(num))
+
+
+def _sqnr_db(signal: np.ndarray, approx: np.ndarray) -> float | None:
+    """10·log10(Σ signal² / Σ (signal − approx)²); None when the two are equal."""
+    noise = float(np.sum((signal.astype(np.float64) - approx) ** 2))
+    power = float(np.sum(signal.astype(np.float64) ** 2))
+    return None if noise == 0 else 10 * float(np.log10(max(power, 1e-300) / noise))
+
+
+@torch.no_grad()
+def layer_fidelity(blob_graph: Any, original: torch.nn.Module, x: np.ndarray) -> list[dict[str, Any]] | str:
+    """Per op: SQNR (dB) of the blob's output of that op against the original model's output of the
+    same op, on inputs `x`. The original is captured as a graph of its own (batch norm folded alike), so
+    its ops line up with the blob's one to one; a LinRep conv stands where the original had a conv.
+    A string says why there is no table (the two graphs do not line up)."""
+    from linrep_edge.graph.capture import capture
+
+    example = torch.zeros(1, *blob_graph.tensors[blob_graph.input].shape)
+    orig_graph = capture(original, example)
+    same = {"LINREP_CONV2D": "CONV2D"}
+    if len(orig_graph.ops) != len(blob_graph.ops) or any(
+            same.get(a.type, a.type) != same.get(b.type, b.type) for a, b in zip(orig_graph.ops, blob_graph.ops)):
+        return "the blob's graph does not line up op for op with the original's (different ops)"
+    xt = torch.from_numpy(x)
+    ours = GraphModel(blob_graph).eval().trace(xt)
+    theirs = GraphModel(orig_graph).eval().trace(xt)
+    rows = []
+    for i, (a, b) in enumerate(zip(blob_graph.ops, orig_graph.ops)):
+        rows.append({"op": i, "name": a.name, "type": a.type,
+                     "sqnr_db": _sqnr_db(theirs[b.output].numpy(), ours[a.output].numpy())})
+    return rows
 
 
 def verify(blob: bytes, x: np.ndarray, labels: np.ndarray | None, where: str = "blob",
-           conv_path: str = "auto") -> dict[str, Any]:
+           conv_path: str = "auto", original: torch.nn.Module | None = None,
+           layer_images: int = 64) -> dict[str, Any]:
+    """C runtime vs the rebuilt torch model vs the original model (given, or the embedded default the
+    blob's metadata names) on inputs `x`; per-layer SQNR against the original on the first
+    `layer_images` inputs."""
     from linrep_edge.runtime.binding import CRuntime
 
     parsed = parse(blob, where)
@@ -72,37 +125,64 @@ def verify(blob: bytes, x: np.ndarray, labels: np.ndarray | None, where: str = "
     if x.shape[1:] != rt.input_shape:
         raise LinRepError(f"inputs have shape {x.shape}, the model expects (N, {', '.join(map(str, rt.input_shape))})")
     t0 = time.perf_counter()
-    c_out = rt.run(x)
+    c_out = rt.run_all(x)
     c_seconds = time.perf_counter() - t0
     ref = _torch_outputs(GraphModel(parsed.graph), x)
-    orig = original_model(parsed.graph.metadata)
+    orig = original if original is not None else original_model(parsed.graph.metadata)
     o_out = _torch_outputs(orig, x) if orig is not None else None
-    c_top = c_out.reshape(len(x), -1).argmax(1)
-    r_top = ref.reshape(len(x), -1).argmax(1)
-    return {
-        "images": int(len(x)),
-        "c_accuracy": _accuracy(c_out, labels),
-        "torch_accuracy": _accuracy(ref, labels),
-        "original_accuracy": _accuracy(o_out, labels) if o_out is not None else None,
-        "top1_agreement": float((c_top == r_top).mean()),
-        "max_abs_diff": float(np.abs(c_out - ref).max()) if len(x) else 0.0,
-        "original_top1_agreement": float((c_top == o_out.reshape(len(x), -1).argmax(1)).mean()) if o_out is not None else None,
+    n = len(x)
+    c_top = c_out[0].reshape(n, -1).argmax(1)
+    res: dict[str, Any] = {
+        "images": int(n),
+        "outputs": len(c_out),
+        "c_accuracy": _accuracy(c_out[0], labels),
+        "torch_accuracy": _accuracy(ref[0], labels),
+        "original_accuracy": _accuracy(o_out[0], labels) if o_out is not None else None,
+        "top1_agreement": float((c_top == ref[0].reshape(n, -1).argmax(1)).mean()),
+        "max_abs_diff": max(float(np.abs(c.reshape(r.shape) - r).max()) for c, r in zip(c_out, ref)) if n else 0.0,
+        "original_top1_agreement": None,
+        "original_relative_error": None,
+        "layers": None,
         "conv_path": conv_path,
         "arena_bytes": rt.arena_bytes,
         "activation_lower_bound_bytes": rt.activation_lower_bound_bytes,
-        "c_seconds_per_image": c_seconds / max(len(x), 1),
+        "c_seconds_per_image": c_seconds / max(n, 1),
     }
+    if o_out is not None:
+        if [o.shape for o in o_out] != [r.shape for r in ref]:
+            raise LinRepError(f"the original model's outputs {[o.shape for o in o_out]} do not match the blob's "
+                              f"{[r.shape for r in ref]}: is --model the model this blob was packed from?")
+        res["original_top1_agreement"] = float((c_top == o_out[0].reshape(n, -1).argmax(1)).mean())
+        res["original_relative_error"] = _relative_error(c_out, o_out)
+        res["layers"] = layer_fidelity(parsed.graph, orig, x[:layer_images])
+    return res
 
 
 def format_result(r: dict[str, Any]) -> str:
     def pct(v: float | None) -> str:
         return "n/a (no labels or no original)" if v is None else f"{100 * v:.2f}%"
 
-    return "\n".join([
-        f"{r['images']} inputs",
+    lines = [
+        f"{r['images']} inputs" + (f", {r['outputs']} outputs" if r.get("outputs", 1) > 1 else ""),
         f"accuracy: C runtime {pct(r['c_accuracy'])}, torch (rebuilt from blob) {pct(r['torch_accuracy'])}, "
         f"original model {pct(r['original_accuracy'])}",
-        f"C vs rebuilt torch: top-1 agreement {100 * r['top1_agreement']:.2f}%, max |logit diff| {r['max_abs_diff']:.3g}",
-        f"C runtime: arena {r['arena_bytes']} B (activation lower bound {r['activation_lower_bound_bytes']} B), "
-        f"{1000 * r['c_seconds_per_image']:.2f} ms per image on this host",
-    ])
+        f"C vs rebuilt torch (is the runtime right?): top-1 agreement {100 * r['top1_agreement']:.2f}%, "
+        f"max |output diff| {r['max_abs_diff']:.3g}",
+    ]
+    if r.get("original_top1_agreement") is None:
+        lines.append("C vs original model: n/a (give the original with --model to measure fidelity)")
+    else:
+        lines.append(f"C vs original model (is it still your model?): top-1 agreement "
+                     f"{100 * r['original_top1_agreement']:.2f}%, relative output error {r['original_relative_error']:.4f}")
+    lines.append(f"C runtime: arena {r['arena_bytes']} B (activation lower bound {r['activation_lower_bound_bytes']} B), "
+                 f"{1000 * r['c_seconds_per_image']:.2f} ms per image on this host")
+    layers = r.get("layers")
+    if isinstance(layers, str):
+        lines.append(f"per-layer fidelity: n/a ({layers})")
+    elif layers:
+        lines += ["", "per layer, output vs the original's on the same inputs (SQNR; higher is closer):",
+                  f"{'op':>4} {'type':<20} {'name':<28} {'SQNR dB':>8}"]
+        for row in layers:
+            db = "exact" if row["sqnr_db"] is None else f"{row['sqnr_db']:.1f}"
+            lines.append(f"{row['op']:>4} {row['type'][:20]:<20} {row['name'][:28]:<28} {db:>8}")
+    return "\n".join(lines)
