@@ -29,15 +29,16 @@ def cmd_pack(args: argparse.Namespace) -> int:
     from linrep_edge.format.report import storage_report
     from linrep_edge.format.transport import zstd
 
+    from linrep_edge.atomic import check_output
+
     out = Path(args.output)
     if args.default == bool(args.model):
         raise LinRepError("give either --default or a MODEL (file.pt2 or package.module:factory), not both or neither")
-    if not out.parent.exists():
-        raise LinRepError(f"-o {out}: output directory {out.parent} does not exist")
+    check_output(out)  # before any work: a bad -o fails now, not after the compression
     if args.default:
         model, example, source = *load_default(), "default"
     elif args.model.endswith(".pt2") or Path(args.model).exists():
-        model, example = load_pt2(args.model)
+        model, example = load_pt2(args.model, trust=args.trust_pt2)
         source = args.model
     else:
         model, example = load_factory(args.model, args.weights, args.input_shape)
@@ -67,7 +68,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from linrep_edge.format.report import format_report, storage_report
     from linrep_edge.runtime.verify import format_result, verify
 
+    from linrep_edge.atomic import check_output
+
     out = Path(args.output)
+    check_output(out)
     model, example = load_default()
     settings = PackSettings(templates=16, finetune_epochs=1.0, data="fashion-mnist", seed=0)
     print("1. compress the embedded default model (ResNet-8, Fashion-MNIST) at K = 16 templates and "
