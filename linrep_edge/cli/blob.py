@@ -65,11 +65,13 @@ def cmd_export_c(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from linrep_edge.datasets import load_dataset
-    from linrep_edge.format.reader import load_bytes
-    from linrep_edge.runtime.verify import format_result, load_inputs, verify
+    from linrep_edge.format.reader import load_bytes, parse
 
     blob = load_bytes(args.file, _max(args))
+    parsed = parse(blob, shown(args.file), max_bytes=_max(args))  # refuse a bad blob before loading torch or data
+    from linrep_edge.datasets import load_dataset
+    from linrep_edge.runtime.verify import format_result, load_inputs, verify
+
     if args.inputs:
         if args.data:
             raise LinRepError("give either --data or --inputs, not both")
@@ -83,7 +85,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         x, y = x[: args.limit], (y[: args.limit] if y is not None else None)
     if len(x) == 0:
         raise LinRepError("no inputs to verify (an empty input set proves nothing)")
-    res = verify(blob, x, y, shown(args.file), conv_path=args.conv_path, max_bytes=_max(args))
+    res = verify(blob, x, y, shown(args.file), conv_path=args.conv_path, max_bytes=_max(args), parsed=parsed)
     emit(args, res, lambda: format_result(res))
     return 0 if res["verdict"] == "pass" else 1
 

@@ -32,6 +32,17 @@ EPILOG = """examples:
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the CLI's error policy: a bad option is one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        from linrep_edge.format.text import shown
+
+        where = self.prog.removeprefix('linrep-edge').strip()
+        self.exit(2, f"linrep-edge: error: {where + ': ' if where else ''}{shown(message, 300)} "
+                     f"(see {self.prog} --help)\n")
+
+
 def _size(text: str) -> int:
     """'64M', '1G', '512K' or a byte count → bytes (argparse type for --max-size)."""
     t = text.strip().upper().removesuffix("IB").removesuffix("B")
@@ -71,7 +82,7 @@ def _add_compress_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="linrep-edge", description="Compress conv kernels as a*T[idx] + b and pack "
+    ap = _Parser(prog="linrep-edge", description="Compress conv kernels as a*T[idx] + b and pack "
                                  "them for microcontrollers.", epilog=EPILOG,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quiet", "-q", action="store_true", help="no progress bars")

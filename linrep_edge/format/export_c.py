@@ -115,7 +115,7 @@ def blob_to_c_header(blob: bytes, name: str, source: str = "", arena_bytes: int 
         f"static const unsigned int {ident}_len = {len(blob)}u;",
         f"static const unsigned char {ident}[{max(len(blob), 1)}] {macro}_ALIGN = {{",
     ]
-    for i in range(0, len(blob), 16):
-        lines.append("  " + ", ".join(f"0x{b:02x}" for b in blob[i:i + 16]) + ",")
+    view = memoryview(blob)
+    lines += [f"  0x{view[i:i + 16].hex(' ').replace(' ', ', 0x')}," for i in range(0, len(blob), 16)]
     lines += ["};", "", f"#endif /* {guard} */", ""]
     return "\n".join(lines)

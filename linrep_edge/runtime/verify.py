@@ -17,7 +17,7 @@ import torch
 
 from linrep_edge.errors import LinRepError
 from linrep_edge.graph.executor import GraphModel
-from linrep_edge.format.reader import parse
+from linrep_edge.format.reader import Blob, parse
 from linrep_edge.format.text import shown
 from linrep_edge.format.transport import DEFAULT_MAX_BYTES
 
@@ -97,7 +97,7 @@ def _torch_outputs(model: torch.nn.Module, x: np.ndarray, batch: int = 1000) -> 
 
 
 def verify(blob: bytes, x: np.ndarray, labels: np.ndarray | None, where: str = "blob",
-           conv_path: str = "auto", max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, Any]:
+           conv_path: str = "auto", max_bytes: int = DEFAULT_MAX_BYTES, parsed: Blob | None = None) -> dict[str, Any]:
     """The comparison; `verdict` is "pass" only for a non-empty input set whose outputs (C and torch)
     are all finite. Non-finite inputs are the caller's to refuse (load_inputs does)."""
     from linrep_edge.runtime.binding import CRuntime
@@ -106,7 +106,8 @@ def verify(blob: bytes, x: np.ndarray, labels: np.ndarray | None, where: str = "
         raise LinRepError("no inputs to verify (an empty input set proves nothing)")
     if not np.isfinite(x).all():
         raise LinRepError("inputs hold NaN or infinite values; a comparison on them means nothing")
-    parsed = parse(blob, where, max_bytes=max_bytes)
+    if parsed is None or not parsed.weights:
+        parsed = parse(blob, where, max_bytes=max_bytes)
     rt = CRuntime(blob, where, conv_path=conv_path)
     if x.shape[1:] != rt.input_shape:
         raise LinRepError(f"inputs have shape {x.shape}, the model expects (N, {', '.join(map(str, rt.input_shape))})")
