@@ -68,7 +68,7 @@ def unpack_indices(data: bytes, count: int, width: int, dtype: type = np.int64) 
     return out
 
 
-UNPACK_CHUNK = 1 << 20
+UNPACK_CHUNK = 1 << 16
 
 
 def pack_signed(values: np.ndarray, width: int) -> bytes:

@@ -59,8 +59,15 @@ def load_pt2(path: str | Path, trust: bool = False) -> tuple[nn.Module, torch.Te
         raise LinRepError(f"{where}: larger than {MAX_ARCHIVE_BYTES >> 20} MiB")
     if not zipfile.is_zipfile(io.BytesIO(data)):
         raise LinRepError(f"{where}: not a torch.export program (not a .pt2 zip archive)")
+    def restricted(raw: bytes) -> object:
+        import warnings
+
+        with warnings.catch_warnings():  # the restricted unpickler warns about protocols on hostile input
+            warnings.simplefilter("ignore")
+            return torch.load(io.BytesIO(raw), weights_only=True)
+
     if not trust:
-        check_pt2_archive(data, where, lambda raw: torch.load(io.BytesIO(raw), weights_only=True))
+        check_pt2_archive(data, where, restricted)
     log = logging.getLogger("torch.export")
     level = log.level
     log.setLevel(logging.CRITICAL)  # torch logs its own traceback before raising; the error below says it
