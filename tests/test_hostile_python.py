@@ -8,7 +8,6 @@ one line on stderr with exit code 2 and no file written.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import pickle

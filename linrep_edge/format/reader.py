@@ -5,6 +5,12 @@ identifier, format version — a newer blob is refused with an upgrade hint —,
 shapes, op parameters and indices). A blob the reader accepts is one a board accepts, and vice versa;
 only a verified blob is read. Values come back exactly as
 stored: fp16 bit patterns decode to the same float32 the C runtime computes.
+
+Every read is bounded before it allocates, since files are untrusted: `load_bytes` reads at most
+`max_bytes` (default 64 MiB, `--max-size`) from the file and from its zstd frame; `parse(weights=False)`
+reads the structure only (what report / inspect / export-c need, at no cost per kernel); a full read
+refuses a blob whose weight arrays would outgrow 4 x `max_bytes`; metadata is parsed only up to 1 MiB
+and a bad one (too deep, a 5,000-digit number) is reported inside the metadata, not raised.
 """
 
 from __future__ import annotations
