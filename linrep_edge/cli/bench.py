@@ -19,9 +19,11 @@ def cmd_bench_accuracy(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_pareto(args: argparse.Namespace) -> int:
-    from linrep_edge.atomic import write_atomic
+    from linrep_edge.atomic import check_output, write_atomic
     from linrep_edge.bench import pareto
 
+    if args.plot:
+        check_output(args.plot)  # before the long run
     res = pareto.run(args.templates, args.ab_bits, args.sparsity, args.epochs, args.lr, args.seed, args.test_images,
                      show_progress=not args.quiet)
     if args.plot:
@@ -57,9 +59,12 @@ def cmd_bench_runtime(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from linrep_edge.atomic import write_atomic
+    from linrep_edge.atomic import check_output, write_atomic
     from linrep_edge.bench import compare
 
+    for out in (args.markdown, args.plot):
+        if out:
+            check_output(out)  # before the long run
     res = compare.run(args.templates, args.epochs, args.lr, args.seed, args.lut_bits, args.calibration_images,
                       args.test_images, args.latency_images, args.latency_rounds, show_progress=not args.quiet)
     command = " ".join(["linrep-edge", *(shlex.quote(a) for a in args.command_line)])
@@ -72,9 +77,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_speed(args: argparse.Namespace) -> int:
-    from linrep_edge.atomic import write_atomic
+    from linrep_edge.atomic import check_output, write_atomic
     from linrep_edge.bench import speed
 
+    if args.plot:
+        check_output(args.plot)  # before the long run
     res = speed.run(args.settings, args.epochs, args.lr, args.seed, mcu=not args.no_mcu,
                     latency_images=args.images, rounds=args.rounds, show_progress=not args.quiet)
     if args.plot:

@@ -7,19 +7,28 @@ from pathlib import Path
 
 from linrep_edge.cli.output import emit
 from linrep_edge.errors import LinRepError
+from linrep_edge.format.text import shown
+
+
+def _max(args: argparse.Namespace) -> int:
+    from linrep_edge.format.transport import DEFAULT_MAX_BYTES
+
+    return getattr(args, "max_size", None) or DEFAULT_MAX_BYTES
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from linrep_edge.atomic import write_atomic
+    from linrep_edge.atomic import check_output, write_atomic
     from linrep_edge.format.reader import load_bytes
     from linrep_edge.format.report import format_report, plot_report, storage_report
 
-    blob = load_bytes(args.file)
-    rep = storage_report(blob, args.file)
+    if args.plot:
+        check_output(args.plot)
+    blob = load_bytes(args.file, _max(args))
+    rep = storage_report(blob, shown(args.file))
     if args.plot:
         write_atomic(args.plot, plot_report(rep, args.plot))
-    emit(args, rep.to_json(), lambda: format_report(rep, f"{args.file}")
-         + (f"\nplot written to {args.plot}" if args.plot else ""))
+    emit(args, rep.to_json(), lambda: format_report(rep, shown(args.file))
+         + (f"\nplot written to {shown(args.plot)}" if args.plot else ""))
     return 0
 
 
@@ -27,32 +36,42 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from linrep_edge.format.inspect import describe_blob
     from linrep_edge.format.reader import load_bytes, parse
 
-    blob = load_bytes(args.file)
-    parsed = parse(blob, args.file)
+    blob = load_bytes(args.file, _max(args))
+    parsed = parse(blob, shown(args.file), weights=False)
     text, obj = describe_blob(parsed, blob)
     emit(args, obj, lambda: text)
     return 0
 
 
 def cmd_export_c(args: argparse.Namespace) -> int:
-    from linrep_edge.atomic import write_atomic
-    from linrep_edge.format.export_c import blob_to_c_header
+    from linrep_edge.atomic import check_output, write_atomic
+    from linrep_edge.format.export_c import blob_to_c_header, check_identifier, default_identifier
     from linrep_edge.format.reader import load_bytes, parse
 
-    blob = load_bytes(args.file)
-    parse(blob, args.file)  # refuse to embed a corrupt blob
-    name = args.name or "lr_model"
-    write_atomic(args.output, blob_to_c_header(blob, name, Path(args.file).name).encode())
-    print(f"wrote {args.output}: {name}[{len(blob)}] aligned 16")
+    name = check_identifier(args.name) if args.name is not None else default_identifier(Path(args.file).name)
+    check_output(args.output)
+    blob = load_bytes(args.file, _max(args))
+    parsed = parse(blob, shown(args.file), weights=False)  # refuse to embed a corrupt blob
+    g = parsed.graph
+    ins, outs = g.tensors[g.input].shape, g.tensors[g.output].shape
+    write_atomic(args.output, blob_to_c_header(blob, name, Path(args.file).name, parsed.check.arena_bytes,
+                                               ins, outs).encode())
+    summary = {"output": shown(args.output), "identifier": name, "macro_prefix": name.upper(),
+               "blob_bytes": len(blob), "arena_bytes": parsed.check.arena_bytes, "input_shape": list(ins),
+               "output_shape": list(outs), "align": 16}
+    emit(args, summary, lambda: f"wrote {shown(args.output)}: {name}[{len(blob)}] aligned 16, arena "
+                                f"{parsed.check.arena_bytes} bytes ({name.upper()}_ARENA_SIZE)")
     return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from linrep_edge.format.reader import load_bytes, parse
+
+    blob = load_bytes(args.file, _max(args))
+    parsed = parse(blob, shown(args.file), max_bytes=_max(args))  # refuse a bad blob before loading torch or data
     from linrep_edge.datasets import load_dataset
-    from linrep_edge.format.reader import load_bytes
     from linrep_edge.runtime.verify import format_result, load_inputs, verify
 
-    blob = load_bytes(args.file)
     if args.inputs:
         if args.data:
             raise LinRepError("give either --data or --inputs, not both")
@@ -64,6 +83,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         x, y = test.x.numpy(), test.y.numpy()
     if args.limit is not None:
         x, y = x[: args.limit], (y[: args.limit] if y is not None else None)
+    if len(x) == 0:
+        raise LinRepError("no inputs to verify (an empty input set proves nothing)")
     original = None
     if args.model:
         from linrep_edge.models.loading import load_factory, load_pt2
@@ -73,17 +94,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
         else:
             shape = args.input_shape or ",".join(["1", *(str(d) for d in x.shape[1:])])
             original, _ = load_factory(args.model, args.weights, shape)
-    res = verify(blob, x, y, args.file, conv_path=args.conv_path, original=original)
+    res = verify(blob, x, y, shown(args.file), conv_path=args.conv_path, max_bytes=_max(args), parsed=parsed,
+                 original=original)
     emit(args, res, lambda: format_result(res))
-    return 0
+    return 0 if res["verdict"] == "pass" else 1
 
 
 def cmd_mcu_bench(args: argparse.Namespace) -> int:
     from linrep_edge.runtime.mcu import format_result, mcu_bench
     from linrep_edge.format.reader import load_bytes, parse
 
-    blob = load_bytes(args.file)
-    parse(blob, args.file)
+    blob = load_bytes(args.file, _max(args))
+    parse(blob, shown(args.file), max_bytes=_max(args))
     res = mcu_bench(blob, args.target, timeout=args.timeout)
     emit(args, res, lambda: format_result(res))
     return 0

@@ -15,6 +15,7 @@ from linrep_edge.cli import bench as bench_cmds
 from linrep_edge.cli import blob as blob_cmds
 from linrep_edge.cli import pack as pack_cmds
 from linrep_edge.errors import LinRepError
+from linrep_edge.format.transport import DEFAULT_MAX_BYTES
 
 EPILOG = """examples:
   linrep-edge pack --default --templates 16 --seed 0 -o m.lre
@@ -32,6 +33,46 @@ EPILOG = """examples:
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the CLI's error policy: a bad option is one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        from linrep_edge.format.text import shown
+
+        where = self.prog.removeprefix('linrep-edge').strip()
+        self.exit(2, f"linrep-edge: error: {where + ': ' if where else ''}{shown(message, 300)} "
+                     f"(see {self.prog} --help)\n")
+
+
+def _size(text: str) -> int:
+    """'64M', '1G', '512K' or a byte count → bytes (argparse type for --max-size)."""
+    t = text.strip().upper().removesuffix("IB").removesuffix("B")
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(t[-1:], 1)
+    try:
+        n = int(t[:-1] if scale > 1 else t) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a size like 64M, 1G or 1048576") from None
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be positive")
+    return n
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive integer") from None
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be at least 1")
+    return n
+
+
+def _add_read_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-size", type=_size, default=DEFAULT_MAX_BYTES, metavar="BYTES",
+                   help="refuse blobs larger than this, before or after zstd decompression, checked before "
+                        "allocating (default 64M; suffixes K, M, G)")
+
+
 def _add_compress_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--templates", "-K", type=int, default=16, help="codebook size K (default 16)")
     p.add_argument("--distance", choices=("signfree", "signed"), default="signfree",
@@ -42,7 +83,7 @@ def _add_compress_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="linrep-edge", description="Compress conv kernels as a*T[idx] + b and pack "
+    ap = _Parser(prog="linrep-edge", description="Compress conv kernels as a*T[idx] + b and pack "
                                  "them for microcontrollers.", epilog=EPILOG,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
@@ -54,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--default", action="store_true", help="the embedded default model (ResNet-8, Fashion-MNIST)")
     p.add_argument("--weights", help="state dict for package.module:factory")
     p.add_argument("--input-shape", help="input shape with batch 1, e.g. 1,1,28,28 (factory models)")
+    p.add_argument("--trust-pt2", action="store_true",
+                   help="load a .pt2 that needs pickled weights, constants or custom objects (refused by default: "
+                        "unpickling runs code, so such a file is as trusted as Python code you run)")
     _add_compress_options(p)
     p.add_argument("--codebook-dtype", choices=("fp16", "fp32"), default="fp16")
     p.add_argument("--weights-dtype", choices=("fp16", "fp32", "int8"), default="fp16",
@@ -88,18 +132,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="storage report of a .lre: bytes per layer and section")
     p.add_argument("file")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--plot", metavar="PNG", help="write a stacked bar chart of bytes per layer")
+    p.add_argument("--plot", metavar="PNG", help="write a stacked bar chart of bytes per layer (at most 40 bars: "
+                   "the largest layers, the rest summed)")
+    _add_read_options(p)
     p.set_defaults(func=blob_cmds.cmd_report)
 
     p = sub.add_parser("inspect", help="readable dump of a .lre: graph, tensors, sections")
     p.add_argument("file")
     p.add_argument("--json", action="store_true")
+    _add_read_options(p)
     p.set_defaults(func=blob_cmds.cmd_inspect)
 
-    p = sub.add_parser("export-c", help="write a .lre as a C header for firmware (16-byte aligned array)")
+    p = sub.add_parser("export-c", help="write a .lre as a C header for firmware (16-byte aligned const array)",
+                       epilog="The header defines <NAME>_SIZE, <NAME>_ARENA_SIZE (what lr_arena_size asks for), "
+                              "<NAME>_INPUT_SHAPE / _INPUT_SIZE and <NAME>_OUTPUT_SHAPE / _OUTPUT_SIZE (NAME is the "
+                              "identifier in capitals) and includes nothing; include linrep.h beside it.")
     p.add_argument("file")
     p.add_argument("-o", "--output", required=True)
-    p.add_argument("--name", help="C identifier of the array (default lr_model)")
+    p.add_argument("--name", help="C identifier of the array (default lre_<file name>, e.g. lre_model for "
+                                  "model.lre); checked: no C keyword, no lr_/LR_/linrep prefix, no reserved name")
+    p.add_argument("--json", action="store_true", help="print a summary as JSON")
+    _add_read_options(p)
     p.set_defaults(func=blob_cmds.cmd_export_c)
 
     p = sub.add_parser("verify", help="run a .lre through the C runtime and torch; compare answers",
@@ -111,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", choices=("fashion-mnist", "digits"), help="test split to run (default fashion-mnist)")
     p.add_argument("--inputs", metavar="X.npy", help="your own inputs, float32 (N, *input_shape)")
     p.add_argument("--labels", metavar="Y.npy", help="integer labels for --inputs")
-    p.add_argument("--limit", type=int, help="only the first N inputs")
+    p.add_argument("--limit", type=_positive, help="only the first N inputs (N >= 1)")
     p.add_argument("--conv-path", choices=("auto", "direct", "reuse"), default="auto",
                    help="how the C runtime runs LinRep convs: auto (cost model, default), direct, reuse")
     p.add_argument("--model", metavar="MODEL", help="the original model (file.pt2 or package.module:factory with "
@@ -120,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", help="state dict for --model package.module:factory")
     p.add_argument("--input-shape", help="input shape with batch 1 for --model factory (default: the blob's)")
     p.add_argument("--json", action="store_true")
+    _add_read_options(p)
     p.set_defaults(func=blob_cmds.cmd_verify)
 
     p = sub.add_parser("demo", help="the main job on the embedded default model")
@@ -207,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", choices=("cortex-m4", "cortex-m7", "cortex-m33"), default="cortex-m4")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per QEMU run")
     p.add_argument("--json", action="store_true")
+    _add_read_options(p)
     p.set_defaults(func=blob_cmds.cmd_mcu_bench)
     return ap
 
@@ -226,6 +281,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except (MemoryError, RecursionError, OverflowError) as exc:  # a resource limit hit: still one line, no traceback
+        what = {"MemoryError": "out of memory", "RecursionError": "input nested too deeply",
+                "OverflowError": "number out of range"}.get(type(exc).__name__, type(exc).__name__)
+        print(f"linrep-edge: error: {what} ({type(exc).__name__}); the input is too large or malformed", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

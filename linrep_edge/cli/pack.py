@@ -31,7 +31,7 @@ def _load_model(args: argparse.Namespace) -> tuple[Any, Any, str]:
     if args.default:
         return *load_default(), "default"
     if args.model.endswith(".pt2") or Path(args.model).exists():
-        return *load_pt2(args.model), args.model
+        return *load_pt2(args.model, trust=args.trust_pt2), args.model
     return *load_factory(args.model, args.weights, args.input_shape), args.model
 
 
@@ -58,6 +58,8 @@ def cmd_pack(args: argparse.Namespace) -> int:
     from linrep_edge.format.report import storage_report
     from linrep_edge.format.transport import zstd
 
+    from linrep_edge.atomic import check_output
+
     if args.default == bool(args.model):
         raise LinRepError("give either --default or a MODEL (file.pt2 or package.module:factory), not both or neither")
     if args.check:
@@ -65,8 +67,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
     if not args.output:
         raise LinRepError("-o/--output is required (or --check to only list what the runtime cannot run)")
     out = Path(args.output)
-    if not out.parent.exists():
-        raise LinRepError(f"-o {out}: output directory {out.parent} does not exist")
+    check_output(out)  # before any work: a bad -o fails now, not after the compression
     model, example, source = _load_model(args)
     settings = settings_from_args(args)
     res = pack_model(model, example, settings, source, evaluate_on_test=args.evaluate, show_progress=not args.quiet)
@@ -96,7 +97,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from linrep_edge.format.report import format_report, storage_report
     from linrep_edge.runtime.verify import format_result, verify
 
+    from linrep_edge.atomic import check_output
+
     out = Path(args.output)
+    check_output(out)
     model, example = load_default()
     settings = PackSettings(templates=16, finetune_epochs=1.0, data="fashion-mnist", seed=0)
     print("1. compress the embedded default model (ResNet-8, Fashion-MNIST) at K = 16 templates and "

@@ -41,14 +41,34 @@ def pack_indices(indices: np.ndarray, width: int) -> bytes:
     return np.packbits(bits, bitorder="little").tobytes()
 
 
-def unpack_indices(data: bytes, count: int, width: int) -> np.ndarray:
-    """Inverse of pack_indices: `count` indices of `width` bits from `data`."""
+def unpack_indices(data: bytes, count: int, width: int, dtype: type = np.int64) -> np.ndarray:
+    """Inverse of pack_indices: `count` indices of `width` bits from `data`, as `dtype`.
+
+    No per-bit expansion: an index of w <= 16 bits lies within 3 bytes starting at byte ⌊n·w/8⌋, so each
+    is gathered from those bytes and shifted, a chunk of indices at a time (temporaries stay a few MB
+    whatever `count` is). Width 1 is numpy's unpackbits, widths 8 and 16 are plain views."""
     if not 1 <= width <= 16:
         raise LinRepError(f"index width must be 1..16 bits, got {width}")
-    if len(data) < packed_size(count, width):
+    if count < 0 or len(data) < packed_size(count, width):
         raise LinRepError(f"packed indices truncated: {len(data)} bytes for {count} x {width} bits")
-    bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8), bitorder="little")[: count * width]
-    return (bits.reshape(count, width).astype(np.int64) << np.arange(width)).sum(1)
+    raw = np.frombuffer(data, dtype=np.uint8)
+    if width == 1:
+        return np.unpackbits(raw[:packed_size(count, 1)], count=count, bitorder="little").astype(dtype, copy=False)
+    if width in (8, 16):
+        return raw[:count * width // 8].view("<u1" if width == 8 else "<u2").astype(dtype)
+    padded = np.concatenate([raw[:packed_size(count, width)], np.zeros(3, np.uint8)])  # 3 zero bytes past the end
+    out = np.empty(count, dtype)
+    mask = (1 << width) - 1
+    for lo in range(0, count, UNPACK_CHUNK):
+        bit = np.arange(lo, min(lo + UNPACK_CHUNK, count), dtype=np.int64) * width
+        byte, shift = bit >> 3, (bit & 7).astype(np.uint32)
+        word = (padded[byte].astype(np.uint32) | (padded[byte + 1].astype(np.uint32) << 8)
+                | (padded[byte + 2].astype(np.uint32) << 16))
+        out[lo:lo + len(bit)] = (word >> shift) & mask
+    return out
+
+
+UNPACK_CHUNK = 1 << 16
 
 
 def pack_signed(values: np.ndarray, width: int) -> bytes:
@@ -62,8 +82,9 @@ def pack_signed(values: np.ndarray, width: int) -> bytes:
 
 def unpack_signed(data: bytes, count: int, width: int) -> np.ndarray:
     """Inverse of pack_signed."""
-    raw = unpack_indices(data, count, width)
-    return np.where(raw >= 1 << (width - 1), raw - (1 << width), raw)
+    raw = unpack_indices(data, count, width, np.int32)
+    raw[raw >= 1 << (width - 1)] -= 1 << width
+    return raw.astype(np.int64)
 
 
 def fp16_bits(values: np.ndarray) -> np.ndarray:

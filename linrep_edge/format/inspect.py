@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from linrep_edge.format.reader import Blob
 from linrep_edge.format.report import storage_report
+from linrep_edge.format.text import shown
+
+
+def _metadata_text(meta: dict[str, Any]) -> str:
+    try:
+        text = json.dumps(meta, sort_keys=True, default=str)
+    except (ValueError, RecursionError):
+        text = "(not printable)"
+    return shown(text, 400)
 
 
 def _op_params(op) -> str:  # type: ignore[no-untyped-def]
@@ -32,17 +42,19 @@ def _op_params(op) -> str:  # type: ignore[no-untyped-def]
 
 
 def describe_blob(parsed: Blob, blob: bytes) -> tuple[str, dict[str, Any]]:
+    """(text, JSON object) of a blob; the text escapes every name taken from the blob (`shown`), the
+    JSON carries them as they are (json.dumps escapes control characters)."""
     g = parsed.graph
     rep = storage_report(blob, parsed=parsed)
-    lines = [f"format version {parsed.format_version}, producer {parsed.producer!r}, {parsed.size} bytes",
-             f"metadata: {g.metadata}",
+    lines = [f"format version {parsed.format_version}, producer '{shown(parsed.producer, 80)}', {parsed.size} bytes",
+             f"metadata: {_metadata_text(g.metadata)}",
              f"input t{g.input} {list(g.tensors[g.input].shape)} -> output t{g.output} {list(g.tensors[g.output].shape)}",
              "", f"{len(g.ops)} ops:"]
     ops = []
     for i, op in enumerate(g.ops):
         ins = ",".join(f"t{t}" for t in op.inputs)
         shape = "x".join(map(str, g.tensors[op.output].shape)) if 0 <= op.output < len(g.tensors) else "?"
-        lines.append(f"  {i:3d} {op.type:<20} {op.name:<22} ({ins}) -> t{op.output} [{shape}]  {_op_params(op)}")
+        lines.append(f"  {i:3d} {op.type:<20} {shown(op.name, 60):<22} ({ins}) -> t{op.output} [{shape}]  {_op_params(op)}")
         ops.append({"index": i, "type": op.type, "name": op.name, "inputs": op.inputs, "output": op.output,
                     "output_shape": list(g.tensors[op.output].shape), "params": _op_params(op)})
     lines.append("")

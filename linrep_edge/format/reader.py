@@ -5,6 +5,12 @@ identifier, format version — a newer blob is refused with an upgrade hint —,
 shapes, op parameters and indices). A blob the reader accepts is one a board accepts, and vice versa;
 only a verified blob is read. Values come back exactly as
 stored: fp16 bit patterns decode to the same float32 the C runtime computes.
+
+Every read is bounded before it allocates, since files are untrusted: `load_bytes` reads at most
+`max_bytes` (default 64 MiB, `--max-size`) from the file and from its zstd frame; `parse(weights=False)`
+reads the structure only (what report / inspect / export-c need, at no cost per kernel); a full read
+refuses a blob whose weight arrays would outgrow 4 x `max_bytes`; metadata is parsed only up to 1 MiB
+and a bad one (too deep, a 5,000-digit number) is reported inside the metadata, not raised.
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ from linrep_edge.format.fb.DType import DType
 from linrep_edge.format.fb.Model import Model as FbModel
 from linrep_edge.format.fb.OpType import OpType
 from linrep_edge.format.ir import Codebook, Constant, Graph, LinRepWeights, Op, Tensor
-from linrep_edge.format.transport import is_zstd, unzstd
+from linrep_edge.format.text import shown
+from linrep_edge.format.transport import DEFAULT_MAX_BYTES, format_size, is_zstd, unzstd
 from linrep_edge.format.verifier import BlobCheck, check_blob
 
 OP_NAMES = {v: k for k, v in vars(OpType).items() if not k.startswith("_")}
@@ -36,32 +43,87 @@ class Blob:
     producer: str
     size: int
     check: BlobCheck  # what lr_init computed: the arena it will ask for, the conv path of each op
+    weights: bool = True  # False: a structure-only read, weight arrays are zero placeholders
 
 
-def load_bytes(path: str | Path) -> bytes:
-    """Bytes of a .lre file, decompressing a .lre.zst container; LinRepError on I/O problems."""
+def load_bytes(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """Bytes of a .lre file, decompressing a .lre.zst container; LinRepError on I/O problems and on
+    anything larger than `max_bytes` (the file or what it inflates to), checked before it is read."""
     p = Path(path)
+    where = shown(p)
     try:
-        data = p.read_bytes()
+        with open(p, "rb") as f:
+            data = f.read(max_bytes + 1)
     except FileNotFoundError:
-        raise LinRepError(f"{p}: no such file") from None
+        raise LinRepError(f"{where}: no such file") from None
     except IsADirectoryError:
-        raise LinRepError(f"{p}: is a directory, not a .lre file") from None
+        raise LinRepError(f"{where}: is a directory, not a .lre file") from None
     except OSError as exc:
-        raise LinRepError(f"{p}: cannot read ({exc.strerror})") from None
+        raise LinRepError(f"{where}: cannot read ({exc.strerror})") from None
+    if len(data) > max_bytes:
+        raise LinRepError(f"{where}: larger than the {format_size(max_bytes)} limit (raise it with --max-size if "
+                          "the file is trusted)")
     if is_zstd(data):
-        data = unzstd(data, str(p))
+        data = unzstd(data, where, max_bytes)
     return data
 
 
-def parse(blob: bytes, where: str = "blob") -> Blob:
+def parse(blob: bytes, where: str = "blob", weights: bool = True, max_bytes: int = DEFAULT_MAX_BYTES) -> Blob:
     """Verify `blob` with the C runtime, then read it; LinRepError (verifier.InvalidBlob for a blob the
-    runtime refuses, with its status name) says what is wrong and where."""
+    runtime refuses, with its status name) says what is wrong and where.
+
+    weights=False reads the structure only (what `report` and `inspect` show): every shape, codebook
+    and count, but weight arrays (dense constants and LinRep idx / a / b) are read-only zero
+    placeholders of their shape that cost no memory, and `Blob.weights` is False. weights=True expands
+    them; a blob whose expansion (plus the dense fp32 weights a torch reference rebuilds) would exceed
+    4 × `max_bytes` is refused before anything is allocated: a 441-byte .zst can hold a pruned layer
+    of 67 million kernels, one bit each, that lr_init checks in place in 98 KB.
+    """
     check = check_blob(blob, where)
-    return _parse(blob, check)
+    if weights:
+        need = expanded_bytes(blob)
+        if need > 4 * max_bytes:
+            raise LinRepError(f"{where}: reading its weights would take about {format_size(need)}, more than 4 x the "
+                              f"{format_size(max_bytes)} limit (raise it with --max-size if the file is trusted)")
+    return _parse(blob, check, weights)
 
 
-def _parse(blob: bytes, check: BlobCheck) -> Blob:
+def kept_kernels(o, n: int) -> int:  # type: ignore[no-untyped-def]
+    """How many of the op's `n` kernels its mask keeps (all when it has no mask): a popcount of the
+    packed mask bytes, no per-bit array."""
+    if not o.KernelMaskLength():
+        return n
+    raw = o.KernelMaskAsNumpy()[: (n + 7) // 8].copy()
+    if n % 8:
+        raw[-1] &= (1 << (n % 8)) - 1
+    return int(_POPCOUNT[raw].sum(dtype=np.int64))
+
+
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], np.uint8)
+
+
+def expanded_bytes(blob: bytes) -> int:
+    """Bytes the full read (and a dense fp32 torch reference) of a verified blob holds in arrays."""
+    m = FbModel.GetRootAs(blob, 0)
+    total = 0
+    for i in range(m.OpsLength()):
+        o = m.Ops(i)
+        total += 5 * (o.WeightF32Length() + o.WeightF16Length() + o.WeightI8Length() + o.BiasF32Length()
+                      + o.BiasF16Length())
+        if o.Type() == OpType.LINREP_CONV2D:
+            t = m.Tensors(o.InputsAsNumpy()[0] if o.InputsLength() else i)
+            out = m.Tensors(i + 1)
+            kernels = out.C() * (t.C() // max(o.Groups(), 1))
+            total += kernels * (41 + 4 * o.KernelH() * o.KernelW())
+    return total
+
+
+def _placeholder(shape: tuple[int, ...], dtype: type = np.float32) -> np.ndarray:
+    """A read-only array of zeros of `shape` that holds one element (structure-only reads)."""
+    return np.broadcast_to(np.zeros((), dtype), shape)
+
+
+def _parse(blob: bytes, check: BlobCheck, weights: bool = True) -> Blob:
     m = FbModel.GetRootAs(blob, 0)
     version = m.FormatVersion()
     tensors = []
@@ -96,7 +158,12 @@ def _parse(blob: bytes, check: BlobCheck) -> Blob:
             wshape = (op.out_channels, int(np.prod(x_shape)))
         else:
             wshape = (-1,)
-        if dtype == "int8":
+        if not weights:
+            if o.WeightF32Length() + o.WeightF16Length() + o.WeightI8Length():
+                n_w = o.WeightF32Length() + o.WeightF16Length() + o.WeightI8Length()
+                constants.append(Constant(_placeholder(wshape if -1 not in wshape else (n_w,)), dtype))
+                op.weight = len(constants) - 1
+        elif dtype == "int8":
             q = o.WeightI8AsNumpy().astype(np.int8).reshape(wshape)
             scale = np.broadcast_to(o.WeightScaleAsNumpy().astype(np.float32), (wshape[0],)).copy()
             deq = (q.astype(np.float32) * scale.reshape((-1,) + (1,) * (q.ndim - 1))).astype(np.float32)
@@ -108,7 +175,7 @@ def _parse(blob: bytes, check: BlobCheck) -> Blob:
                 constants.append(Constant(w.reshape(wshape), dtype))
                 op.weight = len(constants) - 1
         bias_dtype = "fp32" if dtype == "int8" else dtype
-        bias = _vector(o, "Bias", bias_dtype)
+        bias = _vector(o, "Bias", bias_dtype, weights)
         if bias is not None:
             constants.append(Constant(bias, bias_dtype))
             op.bias = len(constants) - 1
@@ -116,6 +183,12 @@ def _parse(blob: bytes, check: BlobCheck) -> Blob:
             cin = x_shape[0] // op.groups
             n = op.out_channels * cin
             width = o.IndexBits()
+            if not weights:
+                zeros = _placeholder((op.out_channels, cin))
+                op.linrep = LinRepWeights(o.Codebook(), _placeholder((op.out_channels, cin), np.int64), zeros, zeros,
+                                          width, o.AbBits())
+                ops.append(op)
+                continue
             keep = np.ones(n, bool)
             if o.KernelMaskLength():
                 keep = unpack_indices(o.KernelMaskAsNumpy().tobytes(), n, 1).astype(bool)
@@ -144,28 +217,35 @@ def _parse(blob: bytes, check: BlobCheck) -> Blob:
     meta_raw = m.Metadata()
     metadata = _metadata(meta_raw) if meta_raw else {}
     g = Graph(tensors, 0, m.Output(), ops, constants, codebooks, metadata)
-    return Blob(g, version, (m.Producer() or b"").decode("utf-8", "replace"), len(blob), check)
+    return Blob(g, version, (m.Producer() or b"").decode("utf-8", "replace"), len(blob), check, weights)
+
+
+MAX_METADATA_BYTES = 1 << 20
 
 
 def _metadata(raw: bytes) -> dict:
     """The metadata JSON object; strings are informational (the runtime never reads them), so a
-    damaged one is reported inside the metadata rather than making the model unreadable."""
+    damaged, too deep, too large or otherwise unreadable one is reported inside the metadata rather
+    than making the model unreadable. Only the first MAX_METADATA_BYTES are ever parsed."""
+    if len(raw) > MAX_METADATA_BYTES:
+        return {"unreadable_metadata": f"{len(raw)} bytes, more than the {MAX_METADATA_BYTES} read"}
     try:
         meta = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return {"unreadable_metadata": raw[:80].decode("utf-8", "replace")}
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: bad JSON, a 5,000-digit int
+        return {"unreadable_metadata": f"{type(exc).__name__}: {raw[:80].decode('utf-8', 'replace')}"}
     return meta if isinstance(meta, dict) else {"unreadable_metadata": str(meta)[:80]}
 
 
-def _vector(o, field: str, dtype: str) -> np.ndarray | None:  # type: ignore[no-untyped-def]
-    """The op's `field` values (Weight or Bias) as float32, or None when absent."""
+def _vector(o, field: str, dtype: str, weights: bool = True) -> np.ndarray | None:  # type: ignore[no-untyped-def]
+    """The op's `field` values (Weight or Bias) as float32, or None when absent (a placeholder of
+    their length when weights=False)."""
     if dtype == "fp16":
         n = getattr(o, f"{field}F16Length")()
-        return fp16_values(getattr(o, f"{field}F16AsNumpy")()) if n else None
+        return None if not n else fp16_values(getattr(o, f"{field}F16AsNumpy")()) if weights else _placeholder((n,))
     n = getattr(o, f"{field}F32Length")()
-    return getattr(o, f"{field}F32AsNumpy")().astype(np.float32) if n else None
+    return None if not n else getattr(o, f"{field}F32AsNumpy")().astype(np.float32) if weights else _placeholder((n,))
 
 
-def read_blob(path: str | Path) -> Blob:
+def read_blob(path: str | Path, weights: bool = True, max_bytes: int = DEFAULT_MAX_BYTES) -> Blob:
     """Load and parse a .lre or .lre.zst file."""
-    return parse(load_bytes(path), str(path))
+    return parse(load_bytes(path, max_bytes), shown(path), weights, max_bytes)

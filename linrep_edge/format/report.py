@@ -23,7 +23,8 @@ import numpy as np
 
 from linrep_edge.format.fb.Model import Model as FbModel
 from linrep_edge.plotting import figure, png_bytes
-from linrep_edge.format.reader import Blob, parse
+from linrep_edge.format.reader import Blob, kept_kernels, parse
+from linrep_edge.format.text import plot_label, shown
 from linrep_edge.format.transport import zstd
 
 SECTIONS = ("codebooks", "indices", "a", "b", "ab_scales", "kernel_mask", "other_tensors", "overhead")
@@ -112,7 +113,7 @@ def _op_tensor_bytes(o) -> int:  # type: ignore[no-untyped-def]
 
 def storage_report(blob: bytes, where: str = "blob", parsed: Blob | None = None) -> Report:
     """Per-section and per-layer byte counts of a (valid) blob; `parsed` saves parsing it again."""
-    parsed = parsed or parse(blob, where)
+    parsed = parsed or parse(blob, where, weights=False)  # sizes and counts only: no weight arrays
     g = parsed.graph
     m = FbModel.GetRootAs(blob, 0)
     sec = dict.fromkeys(SECTIONS, 0)
@@ -161,8 +162,8 @@ def storage_report(blob: bytes, where: str = "blob", parsed: Blob | None = None)
             sec["b"] += row.b_bytes
             sec["ab_scales"] += row.ab_scale_bytes
             row.mask_bytes = fo.KernelMaskLength()
-            if op.linrep.mask is not None:
-                row.sparsity = 1.0 - float(op.linrep.mask.mean())
+            if row.mask_bytes:
+                row.sparsity = 1.0 - kept_kernels(fo, op.linrep.idx.size) / max(op.linrep.idx.size, 1)
             sec["kernel_mask"] += row.mask_bytes
             rep.conv_fp32_bytes += 4 * n
         rep.fp32_bytes += row.fp32_bytes
@@ -188,7 +189,7 @@ def format_report(rep: Report, title: str = "") -> str:
         ratio = r.fp32_bytes / r.packed_bytes if r.packed_bytes else 0.0
         ab = r.ab_bits if r.templates else ""
         cost = f"{r.cost[f'{r.path}_cost'] / 1e6:>9.3f}" if r.path else ""
-        out.append(f"{r.name[:22]:<22} {r.kind:<14} {shape:<16} {r.templates or '':>4} {r.index_bits or '':>4} "
+        out.append(f"{shown(r.name, 22)[:22]:<22} {r.kind:<14} {shape:<16} {r.templates or '':>4} {r.index_bits or '':>4} "
                    f"{ab:>4} {r.fp32_bytes:>9} {r.int8_bytes:>8} {r.packed_bytes:>9.0f} {ratio:>5.1f}x  {r.path:<6} "
                    f"{cost}".rstrip())
     out.append("")
@@ -207,19 +208,32 @@ def format_report(rep: Report, title: str = "") -> str:
     return "\n".join(out)
 
 
+PLOT_MAX_LAYERS = 40  # more layers: the largest (by fp32 bytes) are drawn, the rest summed into one bar
+
+
 def plot_report(rep: Report, path: str) -> bytes:
-    """PNG bytes: per layer, packed bytes stacked by section beside the fp32 and int8 bars."""
-    names = [r.name for r in rep.layers]
-    x = np.arange(len(names))
-    fig, ax = figure((max(8, 0.7 * len(names)), 5))
-    ax.bar(x - 0.3, [r.fp32_bytes for r in rep.layers], 0.28, label="fp32", color="#bbbbbb")
-    ax.bar(x, [r.int8_bytes for r in rep.layers], 0.28, label="int8 (TFLite scheme)", color="#888888")
-    bottom = np.zeros(len(names))
+    """PNG bytes: per layer, packed bytes stacked by section beside the fp32 and int8 bars.
+
+    Names are escaped and shortened (`plot_label`: no mathtext, no control characters); at most
+    PLOT_MAX_LAYERS bars are drawn, so the figure's size is bounded whatever the blob holds."""
     parts = [("indices", "indices_bytes", "#1f77b4"), ("a", "a_bytes", "#ff7f0e"), ("b", "b_bytes", "#2ca02c"),
              ("a/b scales", "ab_scale_bytes", "#e377c2"), ("kernel mask", "mask_bytes", "#bcbd22"),
              ("codebook share", "codebook_share_bytes", "#9467bd"), ("other tensors", "other_bytes", "#8c564b")]
+    fields = ["fp32_bytes", "int8_bytes"] + [attr for _, attr, _ in parts]
+    rows = [(plot_label(r.name), {f: float(getattr(r, f)) for f in fields}) for r in rep.layers]
+    if len(rows) > PLOT_MAX_LAYERS:
+        order = sorted(range(len(rows)), key=lambda i: -rows[i][1]["fp32_bytes"])
+        keep = sorted(order[:PLOT_MAX_LAYERS - 1])
+        rest = [rows[i][1] for i in order[PLOT_MAX_LAYERS - 1:]]
+        rows = [rows[i] for i in keep] + [(f"{len(rest)} other layers", {f: sum(r[f] for r in rest) for f in fields})]
+    names = [name for name, _ in rows]
+    x = np.arange(len(names))
+    fig, ax = figure((max(8, 0.7 * len(names)), 5))
+    ax.bar(x - 0.3, [v["fp32_bytes"] for _, v in rows], 0.28, label="fp32", color="#bbbbbb")
+    ax.bar(x, [v["int8_bytes"] for _, v in rows], 0.28, label="int8 (TFLite scheme)", color="#888888")
+    bottom = np.zeros(len(names))
     for label, attr, color in parts:
-        vals = np.array([getattr(r, attr) for r in rep.layers], dtype=float)
+        vals = np.array([v[attr] for _, v in rows], dtype=float)
         ax.bar(x + 0.3, vals, 0.28, bottom=bottom, label=f"packed: {label}", color=color)
         bottom += vals
     ax.set_xticks(x, names, rotation=45, ha="right", fontsize=8)

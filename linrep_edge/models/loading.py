@@ -31,26 +31,51 @@ def load_default() -> tuple[nn.Module, torch.Tensor]:
     return load_default_model(), torch.zeros(DEFAULT_INPUT_SHAPE)
 
 
-def load_pt2(path: str | Path) -> tuple[nn.Module, torch.Tensor]:
-    """A torch.export program file → a trainable GraphModel (BN folded) and an example input."""
+def load_pt2(path: str | Path, trust: bool = False) -> tuple[nn.Module, torch.Tensor]:
+    """A torch.export program file → a trainable GraphModel (BN folded) and an example input.
+
+    The archive is read once into memory and vetted by `pt2_check.check_pt2_archive` (no pickles,
+    no native code, no symbolic expressions: nothing in it may run code) before torch sees the same
+    bytes; trust=True (`--trust-pt2`) skips the vetting for a file trusted like Python code."""
+    from linrep_edge.format.text import shown
     from linrep_edge.graph.capture import capture_program
     from linrep_edge.graph.executor import GraphModel
+    from linrep_edge.models.pt2_check import MAX_ARCHIVE_BYTES, check_pt2_archive
 
+    import io
     import logging
     import zipfile
 
     p = Path(path)
+    where = shown(p)
     if not p.is_file():
-        raise LinRepError(f"{p}: no such file")
-    if not zipfile.is_zipfile(p):
-        raise LinRepError(f"{p}: not a torch.export program (not a .pt2 zip archive)")
+        raise LinRepError(f"{where}: no such file")
+    try:
+        with open(p, "rb") as f:
+            data = f.read(MAX_ARCHIVE_BYTES + 1)
+    except OSError as exc:
+        raise LinRepError(f"{where}: cannot read ({exc.strerror})") from None
+    if len(data) > MAX_ARCHIVE_BYTES:
+        raise LinRepError(f"{where}: larger than {MAX_ARCHIVE_BYTES >> 20} MiB")
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        raise LinRepError(f"{where}: not a torch.export program (not a .pt2 zip archive)")
+    def restricted(raw: bytes) -> object:
+        import warnings
+
+        with warnings.catch_warnings():  # the restricted unpickler warns about protocols on hostile input
+            warnings.simplefilter("ignore")
+            return torch.load(io.BytesIO(raw), weights_only=True)
+
+    if not trust:
+        check_pt2_archive(data, where, restricted)
     log = logging.getLogger("torch.export")
     level = log.level
     log.setLevel(logging.CRITICAL)  # torch logs its own traceback before raising; the error below says it
     try:
-        ep = torch.export.load(str(p))
+        ep = torch.export.load(io.BytesIO(data))
     except Exception as exc:
-        raise LinRepError(f"{p}: not a torch.export program ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+        raise LinRepError(f"{where}: not a torch.export program ({type(exc).__name__}: "
+                          f"{shown(str(exc).splitlines()[0] if str(exc) else '', 200)})") from None
     finally:
         log.setLevel(level)
     g = capture_program(ep)

@@ -21,29 +21,62 @@ import torch
 
 from linrep_edge.errors import LinRepError
 from linrep_edge.graph.executor import GraphModel
-from linrep_edge.format.reader import parse
+from linrep_edge.format.reader import Blob, parse
+from linrep_edge.format.text import shown
+from linrep_edge.format.transport import DEFAULT_MAX_BYTES
 
 
-def load_inputs(inputs: str, labels: str | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """float32 inputs (N, *input_shape) and optional int labels (N,) from .npy files."""
-    def _load(path: str, what: str) -> np.ndarray:
-        p = Path(path)
-        if not p.is_file():
-            raise LinRepError(f"--{what} {p}: no such file")
-        try:
-            return np.load(p, allow_pickle=False)
-        except (ValueError, OSError) as exc:
-            raise LinRepError(f"--{what} {p}: not a .npy array ({exc})") from None
+def _npy(path: str, what: str, max_bytes: int) -> np.ndarray:
+    """A .npy array, its header checked against the file before anything is allocated: a 144-byte
+    file can claim 2**40 x 784 elements."""
+    p = Path(path)
+    if not p.is_file():
+        raise LinRepError(f"--{what} {shown(p)}: no such file")
+    try:
+        with open(p, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            if version not in ((1, 0), (2, 0), (3, 0)):
+                raise ValueError(f"unsupported .npy version {version}")
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0}.get(version, np.lib.format.read_array_header_2_0)
+            shape, _, dtype = read_header(f, max_header_size=10000)
+            data_bytes = p.stat().st_size - f.tell()
+        if dtype.hasobject:
+            raise ValueError("object arrays are not loaded")
+        need = dtype.itemsize
+        for d in shape:
+            need *= d
+        if need > data_bytes:
+            raise ValueError(f"header claims shape {shape} {dtype} ({need} bytes), the file holds {data_bytes}")
+        if need > max_bytes:
+            raise ValueError(f"{need} bytes, more than the --max-size limit of {max_bytes}")
+        return np.load(p, allow_pickle=False)
+    except (ValueError, OSError, EOFError, MemoryError) as exc:
+        raise LinRepError(f"--{what} {shown(p)}: not a usable .npy array ({shown(exc, 200)})") from None
 
-    x = _load(inputs, "inputs")
+
+def load_inputs(inputs: str, labels: str | None, max_bytes: int = 1 << 30) -> tuple[np.ndarray, np.ndarray | None]:
+    """float32 inputs (N, *input_shape) and optional int labels (N,) from .npy files. Inputs that are
+    not finite as float32 (NaN, ±inf, or beyond float32's range such as 1e300) are refused: a
+    comparison on them passes without meaning anything."""
+    x = _npy(inputs, "inputs", max_bytes)
     if x.dtype.kind not in "fiu":
-        raise LinRepError(f"--inputs {inputs}: expected numbers, got dtype {x.dtype}")
+        raise LinRepError(f"--inputs {shown(inputs)}: expected numbers, got dtype {x.dtype}")
+    if x.ndim < 2:
+        raise LinRepError(f"--inputs {shown(inputs)}: expected (N, *input_shape), got shape {x.shape}")
     y = None
     if labels is not None:
-        y = _load(labels, "labels")
+        y = _npy(labels, "labels", max_bytes)
         if y.ndim != 1 or y.shape[0] != x.shape[0] or y.dtype.kind not in "iu":
-            raise LinRepError(f"--labels {labels}: expected {x.shape[0]} integer labels, got shape {y.shape} {y.dtype}")
-    return x.astype(np.float32), y
+            raise LinRepError(f"--labels {shown(labels)}: expected {x.shape[0]} integer labels, got shape {y.shape} "
+                              f"{y.dtype}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        x32 = x.astype(np.float32)
+    bad = ~np.isfinite(x32)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise LinRepError(f"--inputs {shown(inputs)}: {int(bad.sum())} values are not finite as float32 (NaN, "
+                          f"infinity or beyond ±3.4e38), the first at index {first} ({x[first]!r})")
+    return x32, y
 
 
 def original_model(metadata: dict[str, Any]) -> torch.nn.Module | None:
@@ -113,14 +146,20 @@ def layer_fidelity(blob_graph: Any, original: torch.nn.Module, x: np.ndarray) ->
 
 
 def verify(blob: bytes, x: np.ndarray, labels: np.ndarray | None, where: str = "blob",
-           conv_path: str = "auto", original: torch.nn.Module | None = None,
-           layer_images: int = 64) -> dict[str, Any]:
+           conv_path: str = "auto", max_bytes: int = DEFAULT_MAX_BYTES, parsed: Blob | None = None,
+           original: torch.nn.Module | None = None, layer_images: int = 64) -> dict[str, Any]:
     """C runtime vs the rebuilt torch model vs the original model (given, or the embedded default the
     blob's metadata names) on inputs `x`; per-layer SQNR against the original on the first
-    `layer_images` inputs."""
+    `layer_images` inputs. `verdict` is "pass" only for a non-empty input set whose outputs (C and
+    torch) are all finite. Non-finite inputs are the caller's to refuse (load_inputs does)."""
     from linrep_edge.runtime.binding import CRuntime
 
-    parsed = parse(blob, where)
+    if len(x) == 0:
+        raise LinRepError("no inputs to verify (an empty input set proves nothing)")
+    if not np.isfinite(x).all():
+        raise LinRepError("inputs hold NaN or infinite values; a comparison on them means nothing")
+    if parsed is None or not parsed.weights:
+        parsed = parse(blob, where, max_bytes=max_bytes)
     rt = CRuntime(blob, where, conv_path=conv_path)
     if x.shape[1:] != rt.input_shape:
         raise LinRepError(f"inputs have shape {x.shape}, the model expects (N, {', '.join(map(str, rt.input_shape))})")
@@ -132,14 +171,19 @@ def verify(blob: bytes, x: np.ndarray, labels: np.ndarray | None, where: str = "
     o_out = _torch_outputs(orig, x) if orig is not None else None
     n = len(x)
     c_top = c_out[0].reshape(n, -1).argmax(1)
+    c_bad = sum(int((~np.isfinite(c)).sum()) for c in c_out)
+    r_bad = sum(int((~np.isfinite(r)).sum()) for r in ref)
+    finite = c_bad == 0 and r_bad == 0
     res: dict[str, Any] = {
+        "verdict": "pass" if finite else "fail",
+        "non_finite_outputs": {"c": c_bad, "torch": r_bad},
         "images": int(n),
         "outputs": len(c_out),
         "c_accuracy": _accuracy(c_out[0], labels),
         "torch_accuracy": _accuracy(ref[0], labels),
         "original_accuracy": _accuracy(o_out[0], labels) if o_out is not None else None,
         "top1_agreement": float((c_top == ref[0].reshape(n, -1).argmax(1)).mean()),
-        "max_abs_diff": max(float(np.abs(c.reshape(r.shape) - r).max()) for c, r in zip(c_out, ref)) if n else 0.0,
+        "max_abs_diff": max(float(np.abs(c.reshape(r.shape) - r).max()) for c, r in zip(c_out, ref)) if finite else None,
         "original_top1_agreement": None,
         "original_relative_error": None,
         "layers": None,
@@ -162,12 +206,17 @@ def format_result(r: dict[str, Any]) -> str:
     def pct(v: float | None) -> str:
         return "n/a (no labels or no original)" if v is None else f"{100 * v:.2f}%"
 
+    diff = "n/a" if r["max_abs_diff"] is None else f"{r['max_abs_diff']:.3g}"
+    bad = r.get("non_finite_outputs", {})
+    verdict = ("FAIL: non-finite outputs (C runtime {c}, torch {torch}); the comparison does not hold"
+               .format(**bad) if r.get("verdict") == "fail" else "pass: all outputs finite")
     lines = [
-        f"{r['images']} inputs" + (f", {r['outputs']} outputs" if r.get("outputs", 1) > 1 else ""),
+        f"{r['images']} inputs" + (f", {r['outputs']} outputs" if r.get("outputs", 1) > 1 else "")
+        + f"; verdict {verdict}",
         f"accuracy: C runtime {pct(r['c_accuracy'])}, torch (rebuilt from blob) {pct(r['torch_accuracy'])}, "
         f"original model {pct(r['original_accuracy'])}",
         f"C vs rebuilt torch (is the runtime right?): top-1 agreement {100 * r['top1_agreement']:.2f}%, "
-        f"max |output diff| {r['max_abs_diff']:.3g}",
+        f"max |output diff| {diff}",
     ]
     if r.get("original_top1_agreement") is None:
         lines.append("C vs original model: n/a (give the original with --model to measure fidelity)")
@@ -184,5 +233,5 @@ def format_result(r: dict[str, Any]) -> str:
                   f"{'op':>4} {'type':<20} {'name':<28} {'SQNR dB':>8}"]
         for row in layers:
             db = "exact" if row["sqnr_db"] is None else f"{row['sqnr_db']:.1f}"
-            lines.append(f"{row['op']:>4} {row['type'][:20]:<20} {row['name'][:28]:<28} {db:>8}")
+            lines.append(f"{row['op']:>4} {row['type'][:20]:<20} {shown(row['name'])[:28]:<28} {db:>8}")
     return "\n".join(lines)
