@@ -705,3 +705,27 @@ def v3_graph(dtype: str = "fp32") -> Graph:
     sm = op("SOFTMAX", [nn_], (3, 36, 40))
     g.output = op("TRANSPOSE_HWC", [sm], (3 * 36 * 40,))
     return g
+
+
+def test_v3_report_and_inspect() -> None:
+    """AFFINE and CONV_TRANSPOSE2D weights are counted in other_tensors and get a layer row; inspect shows the
+    version-3 parameters and every output."""
+    from linrep_edge.format.inspect import describe_blob
+    from linrep_edge.format.report import format_report, storage_report
+
+    g = v3_graph("fp16")
+    blob = pack_graph(g)
+    parsed = parse(blob)
+    rep = storage_report(blob, parsed=parsed)
+    assert rep.sections["other_tensors"] == sum(2 * c.values.size for c in g.constants)
+    rows = {r.name: r for r in rep.layers}
+    assert rows["ct"].kind == "CONV_TRANSPOSE2D" and rows["ct"].shape == [4, 3, 3, 3]
+    assert rows["ct"].other_bytes == 2 * (4 * 3 * 9 + 3) and rows["bn"].other_bytes == 2 * 16
+    assert "CONV_TRANSPOSE2D 4x3x3x3" in format_report(rep)
+    text, obj = describe_blob(parsed, blob)
+    for part in ("min=-1 max=1", "mode=bilinear", "mode=nearest", "start=2", "pad=0,1,1,1 value=0.25",
+                 "k=3x3 s=2,2 pad=1,1,1,1 +relu6"):
+        assert part in text, part
+    heads = pack_graph(_heads_graph())
+    text, obj = describe_blob(parse(heads), heads)
+    assert "output t4 [4], output t6 [72], output t1 [4, 6, 6]" in text and obj["outputs"] == [4, 6, 1]
