@@ -368,7 +368,7 @@ typedef struct lr_plan_entry {
     uint32_t offset; /* bytes from the start of the activation region */
     uint32_t size;   /* bytes, multiple of LR_ARENA_ALIGN; 0: tensor never used */
     uint16_t first;  /* op that writes it (0 for the model input), LR_NO_OP if unused */
-    uint16_t last;   /* last op that reads it (the model output: the last op) */
+    uint16_t last;   /* last op that reads it (the model's outputs: the last op) */
     uint16_t next;   /* planner's list of placed buffers, sorted by offset */
     uint16_t placed;
 } lr_plan_entry;
