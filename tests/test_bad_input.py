@@ -102,11 +102,12 @@ def test_newer_format_version(tmp_path, monkeypatch):
     import linrep_edge.format.writer as pack_mod
     from linrep_edge.graph.capture import capture
 
-    monkeypatch.setattr(pack_mod, "format_version_needed", lambda g: 3)
+    monkeypatch.setattr(pack_mod, "format_version_needed", lambda g: pack_mod.FORMAT_VERSION + 1)
     newer = tmp_path / "newer.lre"
     newer.write_bytes(pack_mod.pack_graph(capture(nn.Sequential(nn.Conv2d(1, 2, 3)).eval(), torch.zeros(1, 1, 5, 5))))
     monkeypatch.undo()
-    assert_user_error(run("report", str(newer)), "format version 3 is newer", "upgrade linrep-edge")
+    assert_user_error(run("report", str(newer)), f"format version {pack_mod.FORMAT_VERSION + 1} is newer",
+                      "upgrade linrep-edge")
 
 
 def test_output_directory_not_writable(blob, tmp_path):

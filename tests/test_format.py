@@ -214,8 +214,8 @@ def test_corrupted_truncated_wrong_type_newer_version(small_resnet, monkeypatch)
             parse(blob[:cut])
     with pytest.raises(LinRepError, match="not a .lre blob"):
         parse(b"\x89PNG\r\n\x1a\n" + bytes(100))
-    monkeypatch.setattr(pack_mod, "format_version_needed", lambda g: 3)
+    monkeypatch.setattr(pack_mod, "format_version_needed", lambda g: pack_mod.FORMAT_VERSION + 1)
     newer = _blob(small_resnet)
     monkeypatch.undo()
-    with pytest.raises(LinRepError, match="format version 3 is newer"):
+    with pytest.raises(LinRepError, match=f"format version {pack_mod.FORMAT_VERSION + 1} is newer"):
         parse(newer)

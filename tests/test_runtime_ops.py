@@ -38,7 +38,7 @@ def _out_size(n: int, k: int, s: int, d: int, p0: int, p1: int) -> int:
 def _reference(blob: bytes, x: np.ndarray) -> np.ndarray:
     """torch on the stored values: GraphModel, or per op when padding is asymmetric."""
     g = parse(blob).graph
-    if all(op.pads[:2] == op.pads[2:] for op in g.ops):
+    if all(op.pads[:2] == op.pads[2:] or op.type == "PAD" for op in g.ops):  # PAD: F.pad in GraphModel
         with torch.no_grad():
             return GraphModel(g).eval()(torch.from_numpy(x)).numpy()
     vals = {g.input: torch.from_numpy(x)}
@@ -389,3 +389,343 @@ def test_input_shape_checked(crt) -> None:
     rt = crt(_small_blob())
     with pytest.raises(LinRepError, match="input batch shape"):
         rt.run(np.zeros((1, 3, 6, 6), np.float32))
+
+
+# -- format version 3 ops ----------------------------------------------------------------------------
+
+V3_ELEMENTWISE = ["TANH", "HARDSIGMOID", "SILU", "CLAMP"]
+
+
+def _v3_op(kind: str) -> Op:
+    return Op(kind, "act", [], 0, alpha=-1.5 if kind == "CLAMP" else 0.0, beta=2.25 if kind == "CLAMP" else float("inf"))
+
+
+@pytest.mark.parametrize("kind,shape", [(k, s) for k in V3_ELEMENTWISE for s in [(3, 5, 7), (37,)]])
+def test_v3_activation(crt, kind, shape) -> None:
+    blob = pack_graph(_single(shape, shape, _v3_op(kind)))
+    assert parse(blob).format_version == 3
+    c, r, _ = _run_both(crt, _single(shape, shape, _v3_op(kind)), scale=5.0)
+    _close(c, r)
+
+
+@pytest.mark.parametrize("kind", V3_ELEMENTWISE)
+def test_v3_activation_special_values(crt, kind) -> None:
+    """inf, -inf, NaN and signed zeros behave as in torch."""
+    x = np.array([[0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, -1e-40, 3.0, -3.0, 6.0, 1e30, -1e30, 88.8, -88.8]],
+                 np.float32)
+    g = _single((x.shape[1],), (x.shape[1],), _v3_op(kind))
+    blob = pack_graph(g)
+    c = crt(blob).run(x)
+    r = _reference(blob, x)
+    np.testing.assert_array_equal(np.isnan(c), np.isnan(r))
+    np.testing.assert_allclose(c[~np.isnan(c)], r[~np.isnan(r)], rtol=1e-6)
+
+
+@pytest.mark.parametrize("lo,hi", [(-np.inf, 0.5), (-0.25, np.inf), (1.0, -1.0), (0.0, 6.0)])
+def test_clamp_bounds(crt, lo, hi) -> None:
+    """Absent bounds are infinite; lo > hi gives hi everywhere, as torch.clamp."""
+    op = Op("CLAMP", "clamp", [], 0, alpha=float(lo), beta=float(hi))
+    g = _single((2, 3, 4), (2, 3, 4), op)
+    c, r, blob = _run_both(crt, g, scale=3.0)
+    _close(c, r)
+    back = parse(blob).graph.ops[0]
+    assert (back.alpha, back.beta) == (float(lo), float(hi))
+
+
+def _binary(kind: str, a_shape, b_shape, activation: str = "NONE") -> Graph:
+    """inputs[0] = relu(x), inputs[1] = sigmoid of a pool / slice of x (or x itself): a binary op on two tensors."""
+    g = Graph(tensors=[], input=-1, output=-1, ops=[])
+    x = g.input = g.add_tensor(a_shape)
+    a = g.add_tensor(a_shape)
+    g.ops.append(Op("RELU", "a", [x], a))
+    if tuple(b_shape) == tuple(a_shape):
+        b = g.add_tensor(b_shape)
+        g.ops.append(Op("SIGMOID", "b", [x], b))
+    else:
+        p = g.add_tensor((a_shape[0], 1, 1))
+        g.ops.append(Op("ADAPTIVE_AVG_POOL2D", "gap", [x], p, kernel=(1, 1)))
+        if len(b_shape) == 1:
+            q = g.add_tensor(b_shape)
+            g.ops.append(Op("RESHAPE", "flat", [p], q))
+            p = q
+        b = g.add_tensor(b_shape)
+        g.ops.append(Op("HARDSIGMOID", "b", [p], b))
+    g.output = g.add_tensor(a_shape)
+    g.ops.append(Op(kind, kind.lower(), [a, b], g.output, activation=activation))
+    return g
+
+
+@pytest.mark.parametrize("kind", ["MUL", "ADD"])
+@pytest.mark.parametrize("a_shape,b_shape", [((3, 5, 7), (3, 5, 7)), ((4, 6, 5), (4, 1, 1)), ((4, 6, 5), (4,)),
+                                             ((9,), (9,)), ((5, 1, 1), (5,))])
+@pytest.mark.parametrize("activation", ["NONE", "RELU6"])
+def test_mul_add_broadcast(crt, kind, a_shape, b_shape, activation) -> None:
+    g = _binary(kind, a_shape, b_shape, activation)
+    c, r, blob = _run_both(crt, g, scale=4.0)
+    _close(c, r)
+    v3 = kind == "MUL" or tuple(a_shape) != tuple(b_shape)
+    assert parse(blob).format_version == (3 if v3 else 1)
+
+
+# (in shape, out size, mode): torch's F.interpolate with scale_factor 2 and 3 and odd / even sizes
+RESIZES = [((2, 4, 5), (8, 10), 0), ((3, 3, 3), (9, 9), 0), ((1, 5, 4), (10, 12), 0), ((2, 1, 1), (3, 2), 0),
+           ((2, 4, 5), (8, 10), 1), ((3, 3, 3), (9, 9), 1), ((2, 5, 4), (15, 8), 1), ((1, 7, 6), (5, 4), 1),
+           ((2, 4, 5), (8, 10), 2), ((3, 3, 3), (9, 9), 2), ((2, 5, 4), (10, 12), 2), ((2, 1, 3), (1, 7), 2)]
+
+
+@pytest.mark.parametrize("shape,size,mode", RESIZES)
+def test_resize(crt, shape, size, mode) -> None:
+    g = _single(shape, (shape[0], *size), Op("RESIZE", "up", [], 0, mode=mode))
+    c, r, blob = _run_both(crt, g)
+    _close(c, r)
+    assert parse(blob).graph.ops[0].mode == mode
+
+
+@pytest.mark.parametrize("mode", [0, 1, 2])
+@pytest.mark.parametrize("factor", [2, 3])
+@pytest.mark.parametrize("hw", [(4, 6), (5, 7)])
+def test_resize_matches_scale_factor(crt, mode, factor, hw) -> None:
+    """The blob's resize (output size) equals torch's F.interpolate(scale_factor=2 or 3) on the same input."""
+    shape = (3, *hw)
+    g = _single(shape, (3, hw[0] * factor, hw[1] * factor), Op("RESIZE", "up", [], 0, mode=mode))
+    x = np.random.default_rng(factor).standard_normal((2, *shape)).astype(np.float32)
+    c = crt(pack_graph(g)).run(x)
+    kw = {"mode": "nearest"} if mode == 0 else {"mode": "bilinear", "align_corners": mode == 2}
+    with torch.no_grad():
+        r = F.interpolate(torch.from_numpy(x), scale_factor=factor, **kw).numpy()
+    _close(c, r)
+
+
+@pytest.mark.parametrize("pads,value", [((1, 2, 3, 0), 0.0), ((0, 0, 0, 0), 1.0), ((2, 2, 2, 2), -np.inf),
+                                        ((0, 3, 1, 0), 0.5)])
+def test_pad(crt, pads, value) -> None:
+    t, l, b, r_ = pads
+    g = _single((3, 4, 5), (3, 4 + t + b, 5 + l + r_), Op("PAD", "pad", [], 0, pads=pads, alpha=float(value)))
+    c, r, _ = _run_both(crt, g)
+    np.testing.assert_array_equal(c, r)  # data movement: exact
+
+
+@pytest.mark.parametrize("shape,start,count", [((6, 3, 4), 0, 2), ((6, 3, 4), 2, 4), ((6, 3, 4), 5, 1), ((10,), 3, 5)])
+def test_slice(crt, shape, start, count) -> None:
+    g = _single(shape, (count, *shape[1:]), Op("SLICE", "slice", [], 0, start=start))
+    c, r, blob = _run_both(crt, g)
+    np.testing.assert_array_equal(c, r)
+    assert parse(blob).graph.ops[0].start == start
+
+
+@pytest.mark.parametrize("shape", [(3, 4, 5), (1, 2, 2), (7, 1, 3)])
+def test_transpose_hwc(crt, shape) -> None:
+    g = _single(shape, (int(np.prod(shape)),), Op("TRANSPOSE_HWC", "nhwc", [], 0))
+    c, r, _ = _run_both(crt, g)
+    np.testing.assert_array_equal(c, r)
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "fp16"])
+@pytest.mark.parametrize("shape", [(4, 3, 5), (9,)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_affine(crt, dtype, shape, bias) -> None:
+    rng = np.random.default_rng(3)
+    consts = [(rng.standard_normal(shape[0]), dtype)] + ([(rng.standard_normal(shape[0]), dtype)] if bias else [])
+    g = _single(shape, shape, Op("AFFINE", "bn", [], 0, weight=0, bias=1 if bias else -1, activation="RELU"), consts)
+    c, r, _ = _run_both(crt, g)
+    _close(c, r)
+
+
+def conv_transpose_graph(cin: int, h: int, w: int, cout: int, kernel, stride=(1, 1), pad=(0, 0), dilation=(1, 1),
+                         groups: int = 1, out_pad=(0, 0), dtype: str = "fp32", bias: bool = True, seed: int = 0,
+                         activation: str = "NONE") -> Graph:
+    rng = np.random.default_rng(seed)
+    oh, ow = ((i - 1) * s - 2 * p + d * (k - 1) + op + 1 for i, s, p, d, k, op in
+              ((h, stride[0], pad[0], dilation[0], kernel[0], out_pad[0]),
+               (w, stride[1], pad[1], dilation[1], kernel[1], out_pad[1])))
+    g = Graph(tensors=[], input=-1, output=-1, ops=[])
+    g.input = g.add_tensor((cin, h, w))
+    g.output = g.add_tensor((cout, oh, ow))
+    wc = g.add_constant(rng.standard_normal((cin, cout // groups, *kernel)), dtype)
+    b = g.add_constant(rng.standard_normal(cout), dtype) if bias else -1
+    g.ops.append(Op("CONV_TRANSPOSE2D", "up", [g.input], g.output, kernel=kernel, stride=stride,
+                    pads=(pad[0], pad[1], pad[0], pad[1]), dilation=dilation, groups=groups, out_channels=cout,
+                    weight=wc, bias=b, activation=activation))
+    return g
+
+
+# (cin, h, w, cout, kernel, stride, padding, dilation, groups, output_padding)
+CONV_TRANSPOSES = [
+    (3, 5, 6, 4, (3, 3), (2, 2), (1, 1), (1, 1), 1, (1, 1)),  # the usual 2x upsampling
+    (4, 4, 4, 2, (2, 2), (2, 2), (0, 0), (1, 1), 1, (0, 0)),
+    (4, 5, 3, 6, (3, 1), (3, 1), (1, 0), (1, 1), 2, (2, 0)),
+    (6, 3, 4, 6, (3, 3), (1, 2), (2, 1), (2, 1), 6, (1, 1)),  # depthwise, dilated, output_padding < dilation
+    (2, 6, 5, 3, (5, 4), (2, 3), (2, 1), (1, 2), 1, (0, 1)),
+    (1, 1, 1, 2, (3, 3), (1, 1), (0, 0), (1, 1), 1, (0, 0)),
+    (3, 4, 5, 2, (1, 1), (1, 1), (0, 0), (1, 1), 1, (0, 0)),
+]
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "fp16"])
+@pytest.mark.parametrize("cfg", CONV_TRANSPOSES, ids=lambda c: f"c{c[0]}x{c[1]}x{c[2]}-k{c[4][0]}{c[4][1]}"
+                         f"-s{c[5][0]}{c[5][1]}-p{c[6][0]}{c[6][1]}-d{c[7][0]}{c[7][1]}-g{c[8]}-op{c[9][0]}{c[9][1]}")
+def test_conv_transpose(crt, cfg, dtype) -> None:
+    cin, h, w, cout, k, s, p, d, groups, op = cfg
+    g = conv_transpose_graph(cin, h, w, cout, k, s, p, d, groups, op, dtype, bias=cin % 2 == 1, seed=cin + h,
+                             activation="RELU" if groups > 1 else "NONE")
+    c, r, blob = _run_both(crt, g)
+    _close(c, r)
+    x = np.random.default_rng(0).standard_normal((2, cin, h, w)).astype(np.float32)
+    back = parse(blob).graph
+    wt = torch.from_numpy(back.constants[back.ops[0].weight].values)
+    bt = torch.from_numpy(back.constants[back.ops[0].bias].values) if back.ops[0].bias >= 0 else None
+    with torch.no_grad():  # torch's functional form, independent of GraphModel
+        ref = F.conv_transpose2d(torch.from_numpy(x), wt, bt, s, p, op, groups, d)
+        if groups > 1:
+            ref = F.relu(ref)
+    _close(c, ref.numpy())
+
+
+@pytest.mark.parametrize("shape", [(5, 3, 4), (1, 2, 2), (3, 1, 1)])
+def test_softmax_channels(crt, shape) -> None:
+    g = _single(shape, shape, Op("SOFTMAX", "sm", [], 0))
+    c, r, blob = _run_both(crt, g, scale=4.0)
+    _close(c, r)
+    assert parse(blob).format_version == 3
+
+
+def _heads_graph() -> Graph:
+    """conv -> (cls head: gap -> flatten -> softmax, box head: 1x1 conv -> transpose_hwc, mid: the conv
+    output itself): three outputs, the first a [F] tensor, one of them read again by a later op."""
+    rng = np.random.default_rng(11)
+    g = Graph(tensors=[], input=-1, output=-1, ops=[])
+    x = g.input = g.add_tensor((3, 6, 6))
+    t = g.add_tensor
+    w = g.add_constant(rng.standard_normal((4, 3, 3, 3)))
+    c1 = t((4, 6, 6))
+    g.ops.append(Op("CONV2D", "c1", [x], c1, kernel=(3, 3), pads=(1, 1, 1, 1), out_channels=4, weight=w,
+                    activation="RELU"))
+    p = t((4, 1, 1))
+    g.ops.append(Op("ADAPTIVE_AVG_POOL2D", "gap", [c1], p, kernel=(1, 1)))
+    f = t((4,))
+    g.ops.append(Op("RESHAPE", "flat", [p], f))
+    cls = t((4,))
+    g.ops.append(Op("SOFTMAX", "cls", [f], cls))
+    w2 = g.add_constant(rng.standard_normal((2, 4, 1, 1)))
+    c2 = t((2, 6, 6))
+    g.ops.append(Op("CONV2D", "box", [c1], c2, out_channels=2, weight=w2))
+    box = t((72,))
+    g.ops.append(Op("TRANSPOSE_HWC", "nhwc", [c2], box))
+    g.output = cls
+    g.outputs = [cls, box, c1]
+    return g
+
+
+def test_multiple_outputs(crt) -> None:
+    g = _heads_graph()
+    blob = pack_graph(g)
+    back = parse(blob)
+    assert back.format_version == 3 and back.graph.outputs == [4, 6, 1] and back.graph.output == 4
+    rt = crt(blob)
+    assert rt.output_shapes == [(4,), (72,), (4, 6, 6)] and rt.output_shape == (4,)
+    assert rt.output_size == 4 + 72 + 144
+    x = np.random.default_rng(2).standard_normal((3, 3, 6, 6)).astype(np.float32)
+    outs = rt.run_all(x)
+    with torch.no_grad():
+        refs = GraphModel(back.graph).eval()(torch.from_numpy(x))
+    assert isinstance(refs, tuple) and len(refs) == 3
+    for c, r in zip(outs, refs):
+        _close(c, r.numpy())
+    with pytest.raises(LinRepError, match="3 outputs.*run_all"):
+        rt.run(x)
+    # every output stays live to the end: none may share a buffer with a later tensor
+    total = sum(16 * -(-4 * g.tensors[t].numel // 16) for t in g.outputs)
+    assert rt.activation_lower_bound_bytes >= 4 * (4 + 72 + 144)
+    assert rt.arena_bytes >= total
+
+
+def test_one_output_run_all(crt) -> None:
+    g = _multi_graph()
+    rt = crt(pack_graph(g))
+    x = np.random.default_rng(4).standard_normal((2, 3, 12, 12)).astype(np.float32)
+    (a,) = rt.run_all(x)
+    assert np.array_equal(a, rt.run(x)) and rt.output_shapes == [rt.output_shape]
+
+
+def test_outputs_round_trip_and_writer_checks() -> None:
+    g = _multi_graph()
+    plain = pack_graph(g)
+    g.outputs = [g.output]  # one output listed: stored as Model.output only, the same version-1 bytes
+    assert pack_graph(g) == plain and parse(plain).graph.outputs == [] and parse(plain).format_version == 1
+    g = _heads_graph()
+    g.outputs = [6, 4]
+    with pytest.raises(LinRepError, match="must be the first of its outputs"):
+        pack_graph(g)
+
+
+def test_v3_graph_end_to_end(crt) -> None:
+    """Every version-3 op in one network (SE block, upsampling decoder, NHWC head), fp16 constants."""
+    g = v3_graph("fp16")
+    c, r, blob = _run_both(crt, g, n=3)
+    _close(c, r)
+    assert {op.type for op in parse(blob).graph.ops} >= {"TANH", "HARDSIGMOID", "SILU", "CLAMP", "MUL", "RESIZE",
+                                                         "PAD", "SLICE", "TRANSPOSE_HWC", "AFFINE",
+                                                         "CONV_TRANSPOSE2D", "SOFTMAX"}
+
+
+def v3_graph(dtype: str = "fp32") -> Graph:
+    rng = np.random.default_rng(21)
+    g = Graph(tensors=[], input=-1, output=-1, ops=[])
+    t = g.add_tensor
+    x = g.input = t((3, 8, 8))
+
+    def op(kind: str, ins, shape, **kw) -> int:
+        out = t(shape)
+        g.ops.append(Op(kind, kw.pop("name", kind.lower()), list(ins), out, **kw))
+        return out
+
+    w1 = g.add_constant(rng.standard_normal((8, 3, 3, 3)) * 0.5, dtype)
+    c1 = op("CONV2D", [x], (8, 8, 8), kernel=(3, 3), pads=(1, 1, 1, 1), out_channels=8, weight=w1, name="c1")
+    s1 = op("SILU", [c1], (8, 8, 8))
+    gap = op("ADAPTIVE_AVG_POOL2D", [s1], (8, 1, 1), kernel=(1, 1))
+    wse = g.add_constant(rng.standard_normal((8, 8, 1, 1)) * 0.5, dtype)
+    se = op("CONV2D", [gap], (8, 1, 1), out_channels=8, weight=wse, name="se")
+    hs = op("HARDSIGMOID", [se], (8, 1, 1))
+    m = op("MUL", [s1, hs], (8, 8, 8))
+    aw = g.add_constant(rng.uniform(0.5, 1.5, 8), dtype)
+    ab = g.add_constant(rng.standard_normal(8) * 0.1, dtype)
+    bn = op("AFFINE", [m], (8, 8, 8), weight=aw, bias=ab, name="bn")
+    cl = op("CLAMP", [bn], (8, 8, 8), alpha=-1.0, beta=1.0)
+    pool = op("MAX_POOL2D", [cl], (8, 4, 4), kernel=(2, 2), stride=(2, 2))
+    up = op("RESIZE", [pool], (8, 8, 8), mode=1)
+    add = op("ADD", [up, cl], (8, 8, 8))
+    sl = op("SLICE", [add], (4, 8, 8), start=2)
+    th = op("TANH", [sl], (4, 8, 8))
+    pd = op("PAD", [th], (4, 9, 10), pads=(0, 1, 1, 1), alpha=0.25)
+    wt = g.add_constant(rng.standard_normal((4, 3, 3, 3)) * 0.3, dtype)
+    bt = g.add_constant(rng.standard_normal(3) * 0.1, dtype)
+    ct = op("CONV_TRANSPOSE2D", [pd], (3, 18, 20), kernel=(3, 3), stride=(2, 2), pads=(1, 1, 1, 1), out_channels=3,
+            weight=wt, bias=bt, activation="RELU6", name="ct")
+    nn_ = op("RESIZE", [ct], (3, 36, 40), mode=0)
+    sm = op("SOFTMAX", [nn_], (3, 36, 40))
+    g.output = op("TRANSPOSE_HWC", [sm], (3 * 36 * 40,))
+    return g
+
+
+def test_v3_report_and_inspect() -> None:
+    """AFFINE and CONV_TRANSPOSE2D weights are counted in other_tensors and get a layer row; inspect shows the
+    version-3 parameters and every output."""
+    from linrep_edge.format.inspect import describe_blob
+    from linrep_edge.format.report import format_report, storage_report
+
+    g = v3_graph("fp16")
+    blob = pack_graph(g)
+    parsed = parse(blob)
+    rep = storage_report(blob, parsed=parsed)
+    assert rep.sections["other_tensors"] == sum(2 * c.values.size for c in g.constants)
+    rows = {r.name: r for r in rep.layers}
+    assert rows["ct"].kind == "CONV_TRANSPOSE2D" and rows["ct"].shape == [4, 3, 3, 3]
+    assert rows["ct"].other_bytes == 2 * (4 * 3 * 9 + 3) and rows["bn"].other_bytes == 2 * 16
+    assert "CONV_TRANSPOSE2D 4x3x3x3" in format_report(rep)
+    text, obj = describe_blob(parsed, blob)
+    for part in ("min=-1 max=1", "mode=bilinear", "mode=nearest", "start=2", "pad=0,1,1,1 value=0.25",
+                 "k=3x3 s=2,2 pad=1,1,1,1 +relu6"):
+        assert part in text, part
+    heads = pack_graph(_heads_graph())
+    text, obj = describe_blob(parse(heads), heads)
+    assert "output t4 [4], output t6 [72], output t1 [4, 6, 6]" in text and obj["outputs"] == [4, 6, 1]

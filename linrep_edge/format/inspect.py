@@ -20,7 +20,7 @@ def _metadata_text(meta: dict[str, Any]) -> str:
 
 def _op_params(op) -> str:  # type: ignore[no-untyped-def]
     parts = []
-    if op.type in ("CONV2D", "LINREP_CONV2D", "MAX_POOL2D", "AVG_POOL2D"):
+    if op.type in ("CONV2D", "LINREP_CONV2D", "MAX_POOL2D", "AVG_POOL2D", "CONV_TRANSPOSE2D"):
         parts.append(f"k={op.kernel[0]}x{op.kernel[1]} s={op.stride[0]},{op.stride[1]} pad={','.join(map(str, op.pads))}")
         if op.dilation != (1, 1):
             parts.append(f"d={op.dilation[0]},{op.dilation[1]}")
@@ -30,6 +30,14 @@ def _op_params(op) -> str:  # type: ignore[no-untyped-def]
         parts.append(f"out={op.kernel[0]}x{op.kernel[1]}")
     if op.type == "LEAKY_RELU":
         parts.append(f"alpha={op.alpha:g}")
+    if op.type == "CLAMP":
+        parts.append(f"min={op.alpha:g} max={op.beta:g}")
+    if op.type == "RESIZE":
+        parts.append("mode=" + {0: "nearest", 1: "bilinear", 2: "bilinear-align-corners"}.get(op.mode, str(op.mode)))
+    if op.type == "PAD":
+        parts.append(f"pad={','.join(map(str, op.pads))} value={op.alpha:g}")
+    if op.type == "SLICE":
+        parts.append(f"start={op.start}")
     if op.activation != "NONE":
         parts.append(f"+{op.activation.lower()}")
     if op.linrep is not None:
@@ -48,7 +56,8 @@ def describe_blob(parsed: Blob, blob: bytes) -> tuple[str, dict[str, Any]]:
     rep = storage_report(blob, parsed=parsed)
     lines = [f"format version {parsed.format_version}, producer '{shown(parsed.producer, 80)}', {parsed.size} bytes",
              f"metadata: {_metadata_text(g.metadata)}",
-             f"input t{g.input} {list(g.tensors[g.input].shape)} -> output t{g.output} {list(g.tensors[g.output].shape)}",
+             f"input t{g.input} {list(g.tensors[g.input].shape)} -> "
+             + ", ".join(f"output t{t} {list(g.tensors[t].shape)}" for t in g.results),
              "", f"{len(g.ops)} ops:"]
     ops = []
     for i, op in enumerate(g.ops):
@@ -64,7 +73,7 @@ def describe_blob(parsed: Blob, blob: bytes) -> tuple[str, dict[str, Any]]:
         f"c{i} {'x'.join(map(str, c.values.shape))} {c.dtype}" for i, c in enumerate(g.constants)))
     lines.append("sections (bytes): " + "  ".join(f"{k} {v}" for k, v in rep.sections.items()))
     obj = {"format_version": parsed.format_version, "producer": parsed.producer, "bytes": parsed.size,
-           "metadata": g.metadata, "input": g.input, "output": g.output,
+           "metadata": g.metadata, "input": g.input, "output": g.output, "outputs": g.results,
            "tensors": [list(t.shape) for t in g.tensors], "ops": ops,
            "codebooks": [{"templates": cb.size, "kernel": list(cb.templates.shape[1:]), "dtype": cb.dtype} for cb in g.codebooks],
            "sections": rep.sections}

@@ -149,13 +149,18 @@ def _parse(blob: bytes, check: BlobCheck, weights: bool = True) -> Blob:
                 (o.KernelH(), o.KernelW()), (o.StrideH(), o.StrideW()),
                 (o.PadTop(), o.PadLeft(), o.PadBottom(), o.PadRight()), (o.DilationH(), o.DilationW()),
                 o.Groups(), 0, bool(o.CountIncludePad()), float(o.Alpha()))
-        op.out_channels = tensors[op.output].shape[0] if op.type in ("CONV2D", "LINREP_CONV2D", "LINEAR") else 0
+        op.out_channels = tensors[op.output].shape[0] if op.type in ("CONV2D", "LINREP_CONV2D", "LINEAR",
+                                                                     "CONV_TRANSPOSE2D") else 0
+        op.beta = float(o.Beta()) if op.type == "CLAMP" else op.beta  # version 3
+        op.mode, op.start = int(o.Mode()), int(o.Start())
         dtype = {DType.F16: "fp16", DType.F32: "fp32", DType.I8: "int8"}.get(o.Dtype(), "fp16")  # no weights: unused
         x_shape = tensors[op.inputs[0]].shape if op.inputs else ()
         if op.type == "CONV2D":
             wshape: tuple[int, ...] = (op.out_channels, x_shape[0] // op.groups, *op.kernel)
         elif op.type == "LINEAR":
             wshape = (op.out_channels, int(np.prod(x_shape)))
+        elif op.type == "CONV_TRANSPOSE2D":
+            wshape = (x_shape[0], op.out_channels // op.groups, *op.kernel)
         else:
             wshape = (-1,)
         if not weights:
@@ -216,7 +221,8 @@ def _parse(blob: bytes, check: BlobCheck, weights: bool = True) -> Blob:
         ops.append(op)
     meta_raw = m.Metadata()
     metadata = _metadata(meta_raw) if meta_raw else {}
-    g = Graph(tensors, 0, m.Output(), ops, constants, codebooks, metadata)
+    outputs = [int(v) for v in m.OutputsAsNumpy()] if m.OutputsLength() else []
+    g = Graph(tensors, 0, m.Output(), ops, constants, codebooks, metadata, outputs)
     return Blob(g, version, (m.Producer() or b"").decode("utf-8", "replace"), len(blob), check, weights)
 
 

@@ -1,7 +1,8 @@
 """Storage report of a .lre blob: real bytes per section and per layer, and the compression ratios.
 
 Sections are counted from the blob itself (vector lengths × element size), never from parameter counts:
-codebooks (templates), indices, a, b, other tensors (dense weights and biases), and the format's own
+codebooks (templates), indices, a, b, other tensors (dense weights and biases of every op: convs,
+transposed convs, linears, PReLU slopes, AFFINE scales and shifts), and the format's own
 overhead (root, tables, vtables, vector length prefixes, strings, metadata, alignment padding) as the
 remainder. So the sections add up to the file size exactly.
 
@@ -27,6 +28,7 @@ from linrep_edge.format.reader import Blob, kept_kernels, parse
 from linrep_edge.format.text import plot_label, shown
 from linrep_edge.format.transport import zstd
 
+WEIGHTED = ("CONV2D", "LINREP_CONV2D", "LINEAR", "PRELU", "CONV_TRANSPOSE2D", "AFFINE")  # ops with a layer row
 SECTIONS = ("codebooks", "indices", "a", "b", "ab_scales", "kernel_mask", "other_tensors", "overhead")
 
 
@@ -130,12 +132,14 @@ def storage_report(blob: bytes, where: str = "blob", parsed: Blob | None = None)
     rep = Report(len(blob), len(zstd(blob)), sec, metadata=g.metadata, arena_bytes=parsed.check.arena_bytes,
                  activation_lower_bound=parsed.check.activation_lower_bound)
     for i, op in enumerate(g.ops):
-        if op.type not in ("CONV2D", "LINREP_CONV2D", "LINEAR", "PRELU"):
+        if op.type not in WEIGHTED:
             continue
-        shape = list(g.weight_shape(op)) if op.type != "PRELU" else list(g.constants[op.weight].values.shape)
+        shape = list(g.weight_shape(op)) if op.type not in ("PRELU", "AFFINE") else \
+            list(g.constants[op.weight].values.shape)
         n = int(np.prod(shape))
         nb = g.constants[op.bias].values.size if op.bias >= 0 else 0
-        cout = shape[0] if op.type != "PRELU" else 0
+        # int8 reference: a scale per output channel (a transposed conv's weight is [Cin, Cout/groups, kh, kw])
+        cout = {"PRELU": 0, "AFFINE": 0, "CONV_TRANSPOSE2D": op.out_channels}.get(op.type, shape[0])
         fo = m.Ops(i)
         row = LayerRow(op.name, op.type, shape, int(np.prod(shape[:2])) if len(shape) == 4 else 0,
                        4 * (n + nb), 2 * (n + nb), n + 4 * nb + 4 * cout)
@@ -180,7 +184,8 @@ def format_report(rep: Report, title: str = "") -> str:
     out = []
     if title:
         out.append(title)
-    hdr = (f"{'layer':<22} {'kind':<14} {'shape':<16} {'K':>4} {'bits':>4} {'a/b':>4} {'fp32':>9} {'int8':>8} "
+    kw = max([14] + [len(r.kind) for r in rep.layers])  # CONV_TRANSPOSE2D widens the column
+    hdr = (f"{'layer':<22} {'kind':<{kw}} {'shape':<16} {'K':>4} {'bits':>4} {'a/b':>4} {'fp32':>9} {'int8':>8} "
            f"{'packed':>9} {'ratio':>6}  {'path':<6} {'cost Mops':>9}")
     out.append(hdr)
     out.append("-" * len(hdr))
@@ -189,7 +194,7 @@ def format_report(rep: Report, title: str = "") -> str:
         ratio = r.fp32_bytes / r.packed_bytes if r.packed_bytes else 0.0
         ab = r.ab_bits if r.templates else ""
         cost = f"{r.cost[f'{r.path}_cost'] / 1e6:>9.3f}" if r.path else ""
-        out.append(f"{shown(r.name, 22)[:22]:<22} {r.kind:<14} {shape:<16} {r.templates or '':>4} {r.index_bits or '':>4} "
+        out.append(f"{shown(r.name, 22)[:22]:<22} {r.kind:<{kw}} {shape:<16} {r.templates or '':>4} {r.index_bits or '':>4} "
                    f"{ab:>4} {r.fp32_bytes:>9} {r.int8_bytes:>8} {r.packed_bytes:>9.0f} {ratio:>5.1f}x  {r.path:<6} "
                    f"{cost}".rstrip())
     out.append("")

@@ -2,8 +2,11 @@
 
 Storage rounding happens here, once: a and b become fp16 bit patterns (or are stored as the integers
 and scales the graph already holds), codebooks and other constants fp16 or fp32 as chosen (int8
-constants carry their integers and scales). A blob that uses integer a/b or int8 weights says format
-version 2; every other blob stays version 1, readable by older runtimes. Output is deterministic: the same graph gives the same bytes (no timestamps,
+constants carry their integers and scales). A blob says the oldest format version that holds it, so
+older runtimes read whatever they can: 3 when it uses an op or field of version 3 (TANH ... CONV_TRANSPOSE2D,
+SOFTMAX over channels, ADD broadcast over channels, several outputs), else 2 when it uses integer a/b,
+int8 weights or pruned kernels, else 1; version-1 and -2 blobs are byte for byte what earlier writers
+wrote. Output is deterministic: the same graph gives the same bytes (no timestamps,
 fixed build order, metadata JSON with sorted keys). The CRC-32 of the whole blob, computed with the
 crc32 field's own 4 bytes as zero, is patched into that field last.
 """
@@ -29,7 +32,9 @@ from linrep_edge.format.fb.OpType import OpType
 from linrep_edge.format.fb.Shape import CreateShape
 from linrep_edge.format.ir import Graph
 
-FORMAT_VERSION = 2  # the newest version written (and read)
+FORMAT_VERSION = 3  # the newest version written (and read)
+V3_OPS = frozenset(("TANH", "HARDSIGMOID", "SILU", "CLAMP", "MUL", "RESIZE", "PAD", "SLICE", "TRANSPOSE_HWC", "AFFINE",
+                    "CONV_TRANSPOSE2D"))
 FILE_IDENTIFIER = b"LRE1"
 PRODUCER = f"linrep-edge {__version__}"
 
@@ -51,8 +56,34 @@ def _dtype(name: str) -> int:
     return {"fp16": DType.F16, "fp32": DType.F32, "int8": DType.I8}[name]
 
 
+def _shape_of(g: Graph, tensor: int) -> tuple[int, ...] | None:
+    return g.tensors[tensor].shape if 0 <= tensor < len(g.tensors) else None
+
+
+def _writes_outputs(g: Graph) -> bool:
+    """Whether Model.outputs is stored: several outputs (or, for hostile test blobs, a different one)."""
+    return bool(g.outputs) and list(g.outputs) != [g.output]
+
+
+def _uses_v3(g: Graph) -> bool:
+    if _writes_outputs(g):
+        return True
+    for op in g.ops:
+        if op.type in V3_OPS:
+            return True
+        shapes = [_shape_of(g, t) for t in op.inputs]
+        if op.type == "SOFTMAX" and shapes and shapes[0] is not None and len(shapes[0]) == 3:
+            return True  # over the channels of each pixel
+        if op.type == "ADD" and len(shapes) == 2 and shapes[0] != shapes[1]:
+            return True  # second input broadcast over channels
+    return False
+
+
 def format_version_needed(g: Graph) -> int:
-    """1 unless the graph uses a version-2 feature (integer a/b, int8 weights, pruned kernels)."""
+    """The oldest version that holds `g`: 3 with a version-3 op, field or several outputs; 2 with integer a/b,
+    int8 weights or pruned kernels; else 1."""
+    if _uses_v3(g):
+        return 3
     v2 = any((op.linrep is not None and (op.linrep.ab_bits or op.linrep.mask is not None)) or
              (op.weight >= 0 and g.constants[op.weight].dtype == "int8") for op in g.ops)
     return 2 if v2 else 1
@@ -113,6 +144,8 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = 
         codebooks.append(FbCodebook.End(b))
     if strict and (g.input != 0 or any(op.output != i + 1 for i, op in enumerate(g.ops))):
         raise LinRepError("graph tensors must be numbered input 0, op i -> tensor i + 1 (run fuse.compact)")
+    if strict and g.outputs and g.outputs[0] != g.output:
+        raise LinRepError(f"graph output {g.output} must be the first of its outputs {list(g.outputs)}")
     ops = []
     for i, op in enumerate(g.ops):
         name = b.CreateString(op.name) if op.weight >= 0 or op.linrep is not None else 0
@@ -169,6 +202,10 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = 
             FbOp.AddCodebook(b, op.linrep.codebook)
         FbOp.AddGroups(b, op.groups)
         FbOp.AddAlpha(b, float(op.alpha))
+        if op.type == "CLAMP":  # version-3 fields, only on the ops that use them
+            FbOp.AddBeta(b, float(op.beta))
+        if op.type == "SLICE":
+            FbOp.AddStart(b, op.start)
         for add, v in ((FbOp.AddKernelH, op.kernel[0]), (FbOp.AddKernelW, op.kernel[1]),
                        (FbOp.AddPadTop, op.pads[0]), (FbOp.AddPadLeft, op.pads[1]), (FbOp.AddPadBottom, op.pads[2]),
                        (FbOp.AddPadRight, op.pads[3]), (FbOp.AddStrideH, op.stride[0]), (FbOp.AddStrideW, op.stride[1]),
@@ -180,6 +217,8 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = 
         FbOp.AddActivation(b, getattr(Activation, op.activation))
         FbOp.AddDtype(b, _dtype(dtype))
         FbOp.AddCountIncludePad(b, op.count_include_pad)
+        if op.type == "RESIZE":
+            FbOp.AddMode(b, op.mode)
         if op.linrep is not None:
             FbOp.AddIndexBits(b, width)
             if op.linrep.ab_bits:
@@ -194,6 +233,7 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = 
     producer = b.CreateString(PRODUCER)
     meta = b.CreateString(json.dumps(metadata if metadata is not None else g.metadata, sort_keys=True,
                                      separators=(",", ":")))
+    outputs_v = _vec(b, np.asarray(g.outputs, dtype="<i4")) if _writes_outputs(g) else 0
     FbModel.Start(b)
     FbModel.AddCrc32(b, 0xFFFFFFFF)  # placeholder, patched below
     FbModel.AddFormatVersion(b, format_version_needed(g))
@@ -203,6 +243,8 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = 
     FbModel.AddOps(b, ops_v)
     FbModel.AddCodebooks(b, codebooks_v)
     FbModel.AddMetadata(b, meta)
+    if outputs_v:
+        FbModel.AddOutputs(b, outputs_v)
     b.Finish(FbModel.End(b), file_identifier=FILE_IDENTIFIER)
     blob = bytearray(b.Output())
     off = crc_field_offset(bytes(blob))

@@ -1,6 +1,7 @@
 """Run a graph IR in torch: the model rebuilt from a blob, op for op as the C runtime runs it.
 
-`GraphModel(graph)` is an nn.Module taking a batch (N, *input_shape) and returning (N, *output_shape).
+`GraphModel(graph)` is an nn.Module taking a batch (N, *input_shape) and returning (N, *output_shape), or
+for a graph with several outputs (`Graph.outputs`) a tuple of them, in order.
 Convs and linears become real submodules (LinRep layers become `LinRepConv2d` holding the blob's own
 templates, indices, a and b), so the rebuilt model can be evaluated, exported again, compressed (a
 model loaded from a .pt2 program takes this route) or fine-tuned. Weights are exactly the stored ones,
@@ -16,6 +17,29 @@ from torch import nn
 from linrep_edge.errors import LinRepError
 from linrep_edge.format.ir import Graph, Op
 from linrep_edge.method.linrep_conv import LinRepConv2d
+
+
+def _conv_transpose_module(g: Graph, op: Op) -> nn.Module:
+    """torch's ConvTranspose2d with the stored weight; output_padding from the stored output shape."""
+    top, left, bottom, right = op.pads
+    if (top, left) != (bottom, right):
+        raise LinRepError(f"op {op.name!r}: a transposed conv's padding must be symmetric")
+    cin, cout_g, kh, kw = g.constants[op.weight].values.shape
+    (_, h, w), (_, oh, ow) = g.tensors[op.inputs[0]].shape, g.tensors[op.output].shape
+    out_pad = tuple(o - ((i - 1) * s - 2 * p + d * (k - 1) + 1) for o, i, s, p, d, k in
+                    ((oh, h, op.stride[0], top, op.dilation[0], kh), (ow, w, op.stride[1], left, op.dilation[1], kw)))
+    conv = nn.ConvTranspose2d(cin, cout_g * op.groups, (kh, kw), op.stride, (top, left), out_pad, op.groups,
+                              op.bias >= 0, op.dilation)
+    with torch.no_grad():
+        conv.weight.copy_(torch.from_numpy(g.constants[op.weight].values))
+        if op.bias >= 0:
+            conv.bias.copy_(torch.from_numpy(g.constants[op.bias].values))  # type: ignore[union-attr]
+    return conv
+
+
+def _per_channel(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A constant of one value per channel (of [N, C, H, W]) or per feature (of [N, F]), shaped to broadcast."""
+    return v.reshape(1, -1, *([1] * (like.dim() - 2)))
 
 
 def _conv_module(g: Graph, op: Op) -> nn.Module:
@@ -56,6 +80,13 @@ class GraphModel(nn.Module):
                     if op.bias >= 0:
                         lin.bias.copy_(torch.from_numpy(graph.constants[op.bias].values))  # type: ignore[union-attr]
                 self.layers[key] = lin
+            elif op.type == "CONV_TRANSPOSE2D":
+                self.layers[key] = _conv_transpose_module(graph, op)
+            elif op.type == "AFFINE":
+                self.register_buffer(f"{key}_weight", torch.from_numpy(graph.constants[op.weight].values.reshape(-1)))
+                if op.bias >= 0:
+                    self.register_buffer(f"{key}_bias", torch.from_numpy(graph.constants[op.bias].values.reshape(-1)))
+                continue
             elif op.type == "PRELU":
                 p = nn.PReLU(graph.constants[op.weight].values.size)
                 with torch.no_grad():
@@ -65,14 +96,14 @@ class GraphModel(nn.Module):
                 continue
             self.layer_names[f"layers.{key}"] = op.name
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
         g = self.graph
         vals: dict[int, torch.Tensor] = {g.input: x.float()}
         for i, op in enumerate(g.ops):
             ins = [vals[t] for t in op.inputs]
             x0 = ins[0]
             t = op.type
-            if t in ("CONV2D", "LINREP_CONV2D", "LINEAR", "PRELU"):
+            if t in ("CONV2D", "LINREP_CONV2D", "LINEAR", "PRELU", "CONV_TRANSPOSE2D"):
                 y = self.layers[f"op{i}"](x0)
             elif t == "RELU":
                 y = F.relu(x0)
@@ -90,14 +121,40 @@ class GraphModel(nn.Module):
                 y = F.avg_pool2d(x0, op.kernel, op.stride, op.pads[:2], count_include_pad=op.count_include_pad)
             elif t == "ADAPTIVE_AVG_POOL2D":
                 y = F.adaptive_avg_pool2d(x0, op.kernel)
-            elif t == "ADD":
-                y = ins[0] + ins[1]
+            elif t in ("ADD", "MUL"):  # the second input may hold one value per channel ([C, 1, 1] or [C])
+                b = ins[1] if ins[1].shape == x0.shape else ins[1].reshape(x0.shape[0], -1, 1, 1)
+                y = x0 + b if t == "ADD" else x0 * b
             elif t == "CONCAT":
                 y = torch.cat(ins, 1)
             elif t == "RESHAPE":
                 y = x0.reshape(x0.shape[0], *g.tensors[op.output].shape)
-            elif t == "SOFTMAX":
+            elif t == "SOFTMAX":  # over [F], or over the channels of each pixel
                 y = torch.softmax(x0, 1)
+            elif t == "TANH":
+                y = torch.tanh(x0)
+            elif t == "HARDSIGMOID":
+                y = F.hardsigmoid(x0)
+            elif t == "SILU":
+                y = F.silu(x0)
+            elif t == "CLAMP":
+                y = torch.clamp(x0, op.alpha, op.beta)
+            elif t == "RESIZE":
+                size = g.tensors[op.output].shape[1:]
+                if op.mode == 0:
+                    y = F.interpolate(x0, size=size, mode="nearest")
+                else:
+                    y = F.interpolate(x0, size=size, mode="bilinear", align_corners=op.mode == 2)
+            elif t == "PAD":
+                top, left, bottom, right = op.pads
+                y = F.pad(x0, (left, right, top, bottom), value=op.alpha)
+            elif t == "SLICE":
+                y = x0[:, op.start:op.start + g.tensors[op.output].shape[0]]
+            elif t == "TRANSPOSE_HWC":
+                y = x0.permute(0, 2, 3, 1).flatten(1)
+            elif t == "AFFINE":
+                y = x0 * _per_channel(getattr(self, f"op{i}_weight"), x0)
+                if op.bias >= 0:
+                    y = y + _per_channel(getattr(self, f"op{i}_bias"), x0)
             else:
                 raise LinRepError(f"op {op.name!r}: type {t} cannot be executed")
             if op.activation == "RELU":
@@ -105,4 +162,5 @@ class GraphModel(nn.Module):
             elif op.activation == "RELU6":
                 y = F.relu6(y)
             vals[op.output] = y
-        return vals[g.output]
+        results = g.results
+        return vals[results[0]] if len(results) == 1 else tuple(vals[t] for t in results)

@@ -90,6 +90,9 @@ def load_library() -> ctypes.CDLL:
         "lr_output_size": (ctypes.c_int, [p, szp]),
         "lr_input_shape": (ctypes.c_int, [p, i32p, up]),
         "lr_output_shape": (ctypes.c_int, [p, i32p, up]),
+        "lr_output_count": (ctypes.c_int, [p, up]),
+        "lr_output_size_at": (ctypes.c_int, [p, ctypes.c_uint, szp]),
+        "lr_output_shape_at": (ctypes.c_int, [p, ctypes.c_uint, i32p, up]),
         "lr_op_count": (ctypes.c_int, [p, up]),
         "lr_op_info": (ctypes.c_int, [p, ctypes.c_uint, up, ctypes.POINTER(ctypes.c_char_p)]),
         "lr_set_conv_path": (ctypes.c_int, [p, ctypes.c_int]),
@@ -130,6 +133,9 @@ class CRuntime:
 
     The blob is copied once into a ctypes buffer that lives as long as this object (the C side
     reads it in place). `run` takes a batch (N, *input_shape) and returns (N, *output_shape).
+    A model with several outputs (format version 3) is run with `run_all`, which returns one array
+    (N, *shape) per output in order (`output_shapes`); `run` refuses such a model rather than
+    silently returning one head (for a one-output model, run_all(x) == [run(x)]).
     conv_path: how LinRep convs run ("auto": per op by the cost model, "direct", "reuse"; see
     lr_set_conv_path in linrep.h).
     """
@@ -148,9 +154,12 @@ class CRuntime:
         self.set_conv_path(conv_path)
         self.activation_lower_bound_bytes = self._query("lr_activation_lower_bound")
         self.input_size = self._query("lr_input_size")
-        self.output_size = self._query("lr_output_size")
+        self.output_size = self._query("lr_output_size")  # all outputs together
         self.input_shape = self._shape("lr_input_shape")
-        self.output_shape = self._shape("lr_output_shape")
+        self.output_shape = self._shape("lr_output_shape")  # the first output
+        count = ctypes.c_uint()
+        self._check(self._lib.lr_output_count(ctypes.byref(self._model), ctypes.byref(count)))
+        self.output_shapes = [self._shape("lr_output_shape_at", k) for k in range(count.value)]
         count = ctypes.c_uint()
         self._check(self._lib.lr_op_count(ctypes.byref(self._model), ctypes.byref(count)))
         self.num_ops = count.value
@@ -185,10 +194,10 @@ class CRuntime:
         self._check(getattr(self._lib, fn)(ctypes.byref(self._model), ctypes.byref(out)))
         return int(out.value)
 
-    def _shape(self, fn: str) -> tuple[int, ...]:
+    def _shape(self, fn: str, *index: int) -> tuple[int, ...]:
         dims = (ctypes.c_int32 * abi.MAX_RANK)()
         rank = ctypes.c_uint()
-        self._check(getattr(self._lib, fn)(ctypes.byref(self._model), dims, ctypes.byref(rank)))
+        self._check(getattr(self._lib, fn)(ctypes.byref(self._model), *index, dims, ctypes.byref(rank)))
         return tuple(int(d) for d in dims[: rank.value])
 
     def op_info(self, index: int) -> tuple[int, str]:
@@ -204,13 +213,36 @@ class CRuntime:
 
         arena_bytes: pass fewer bytes than `arena_bytes` to exercise the C side's size check
         (raises LinRepError). hook: called with the op index after each op (lr_run_hooked).
+        A model with several outputs raises LinRepError: use run_all.
         """
+        if len(self.output_shapes) != 1:
+            raise LinRepError(f"{self.where}: the model has {len(self.output_shapes)} outputs "
+                              f"({', '.join(str(list(s)) for s in self.output_shapes)}): use run_all(x), which "
+                              "returns one array per output")
+        flat = self._run_flat(x, arena_bytes, hook)
+        return flat.reshape(flat.shape[0], *self.output_shape)
+
+    def run_all(self, x: np.ndarray, arena_bytes: int | None = None,
+                hook: Callable[[int], None] | None = None) -> list[np.ndarray]:
+        """Every output for a batch `x` (N, *input_shape): a list of float32 arrays (N, *output_shapes[k]),
+        split from the concatenated output lr_run writes. Same arguments as `run`."""
+        flat = self._run_flat(x, arena_bytes, hook)
+        outs, at = [], 0
+        for shape in self.output_shapes:
+            size = int(np.prod(shape))
+            outs.append(np.ascontiguousarray(flat[:, at:at + size]).reshape(flat.shape[0], *shape))
+            at += size
+        return outs
+
+    def _run_flat(self, x: np.ndarray, arena_bytes: int | None,
+                  hook: Callable[[int], None] | None) -> np.ndarray:
+        """lr_run on each image of the batch: (N, output_size), the outputs concatenated per image."""
         x = np.ascontiguousarray(x, dtype=np.float32)
         if x.shape[1:] != self.input_shape:
             raise LinRepError(f"{self.where}: input batch shape {x.shape} does not match the model input "
                               f"(N, {', '.join(map(str, self.input_shape))})")
         n = x.shape[0]
-        out = np.empty((n, *self.output_shape), dtype=np.float32)
+        out = np.empty((n, self.output_size), dtype=np.float32)
         base = self._arena.ctypes.data
         arena = base + (-base) % abi.ARENA_ALIGN
         size = self.arena_bytes if arena_bytes is None else arena_bytes

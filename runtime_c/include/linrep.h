@@ -47,8 +47,10 @@
 extern "C" {
 #endif
 
-/* Format versions this runtime reads: 1 .. LR_FORMAT_VERSION (2 adds integer a/b and int8 weights). */
-#define LR_FORMAT_VERSION 2u
+/* Format versions this runtime reads: 1 .. LR_FORMAT_VERSION (2 adds integer a/b and int8 weights; 3 adds
+ * TANH, HARDSIGMOID, SILU, CLAMP, MUL, RESIZE, PAD, SLICE, TRANSPOSE_HWC, AFFINE, CONV_TRANSPOSE2D, ADD
+ * and MUL broadcast over channels, SOFTMAX over channels, and several model outputs). */
+#define LR_FORMAT_VERSION 3u
 
 /* Largest tensor rank (activations are [C, H, W] or [F]; constants up to [Cout, Cin/g, kh, kw]). */
 #define LR_MAX_RANK 4
@@ -162,9 +164,11 @@ typedef struct lr_model {
     uint32_t n_ops;
     uint32_t n_codebooks;
     int32_t input;             /* tensor ids (the input is always tensor 0) */
-    int32_t output;
+    int32_t output;            /* the first output */
+    uint32_t outputs;          /* byte offset of Model.outputs' first id (0: absent, the one output) */
+    uint32_t n_outputs;        /* its length */
     uint32_t input_len;        /* elements */
-    uint32_t output_len;
+    uint32_t output_len;       /* elements of all outputs together */
     uint32_t plan_bytes;       /* arena: planning records, activations, kernel scratch */
     uint32_t act_bytes;
     uint32_t scratch_bytes;
@@ -309,12 +313,15 @@ lr_status lr_arena_prepare(const lr_model *m, void *arena, size_t arena_bytes);
  * the op's inputs and output, every tensor still to be read later, and the model output to the end).
  * No plan that keeps whole tensors and gives an op's output its own buffer can use less; compare
  * with lr_arena_size (which adds the plan records, alignment and kernel scratch) to judge the planner.
+ * (With several outputs, every output stays live to the end.)
  * Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED or LR_OK. Thread-safe.
  */
 lr_status lr_activation_lower_bound(const lr_model *m, size_t *bytes);
 
 /*
- * lr_input_size / lr_output_size: number of float elements of the model input / output.
+ * lr_input_size / lr_output_size: number of float elements of the model input / output. For a model
+ * with several outputs (lr_output_count > 1), lr_output_size is their total: the length of the one
+ * output buffer lr_run fills with all of them, concatenated in order.
  * Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED or LR_OK. Thread-safe.
  */
 lr_status lr_input_size(const lr_model *m, size_t *elems);
@@ -323,10 +330,24 @@ lr_status lr_output_size(const lr_model *m, size_t *elems);
 /*
  * lr_input_shape / lr_output_shape: the shape without batch dimension ([C, H, W] or [F]): writes
  * `*rank` (1 .. LR_MAX_RANK) and dims[0 .. rank-1]; dims must hold LR_MAX_RANK values.
+ * lr_output_shape is the shape of the first output (lr_output_shape_at gives each).
  * Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED or LR_OK. Thread-safe.
  */
 lr_status lr_input_shape(const lr_model *m, int32_t dims[LR_MAX_RANK], unsigned *rank);
 lr_status lr_output_shape(const lr_model *m, int32_t dims[LR_MAX_RANK], unsigned *rank);
+
+/*
+ * Several outputs (format version 3: Model.outputs, e.g. a detector's heads). lr_output_count: how
+ * many (1 for a model with one output). lr_output_size_at / lr_output_shape_at: the element count /
+ * shape (as lr_output_shape) of output `index`, 0 .. count - 1. lr_run writes output 0 at output[0],
+ * output 1 right after it (at the sum of the sizes before it), and so on; every output is computed
+ * in full whatever the caller reads.
+ * Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED, LR_ERR_RANGE (index >= lr_output_count) or LR_OK.
+ * Thread-safe.
+ */
+lr_status lr_output_count(const lr_model *m, unsigned *count);
+lr_status lr_output_size_at(const lr_model *m, unsigned index, size_t *elems);
+lr_status lr_output_shape_at(const lr_model *m, unsigned index, int32_t dims[LR_MAX_RANK], unsigned *rank);
 
 /*
  * lr_op_count: number of ops (what lr_op_hook's op_index counts).
@@ -368,7 +389,8 @@ lr_status lr_op_conv_info(const lr_model *m, unsigned op_index, lr_conv_cost *in
  * lr_run: run the model on one input.
  *
  * `input` holds input_len floats (the input shape, row-major, no batch dimension); `output`
- * receives output_len floats. `arena` is arena_bytes bytes of caller memory, ideally aligned to
+ * receives output_len floats (lr_output_size: with several outputs, all of them concatenated in
+ * order, see lr_output_count). `arena` is arena_bytes bytes of caller memory, ideally aligned to
  * LR_ARENA_ALIGN. Its head holds the plan (see lr_arena_prepare): a plan left there for this model
  * by an earlier call is used, anything else is replaced by a new plan (O(tensors^2) steps, plus the
  * conv path choice); the rest of the arena's contents on entry are ignored, and on return the

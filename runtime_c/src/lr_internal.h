@@ -21,7 +21,7 @@
 
 #define LR_MODEL_MAGIC 0x314C524Cu /* set in lr_model.magic by a successful lr_init */
 #define LR_NO_OP 0xFFFFu           /* lr_plan_entry.first/last: no op */
-#define LR_OP_TYPE_COUNT 16u       /* OpType values 0 .. 15 are known */
+#define LR_OP_TYPE_COUNT 27u       /* OpType values 0 .. 26 are known (16 .. 26: format version 3) */
 
 /* Largest blob size accepted (FlatBuffers offsets are 32-bit; keep all sums below 2^31). */
 #define LR_MAX_BLOB_BYTES 0x7FFFFFF0u
@@ -268,7 +268,10 @@ typedef struct lr_op {
     int32_t groups;
     int32_t out_ch;    /* first dimension of the output tensor (conv and linear output channels) */
     uint32_t count_include_pad;
-    float alpha;
+    float alpha;       /* LEAKY_RELU slope; CLAMP lower bound; PAD value */
+    float beta;        /* CLAMP upper bound */
+    uint32_t mode;     /* RESIZE: 0 nearest, 1 bilinear, 2 bilinear with align_corners */
+    int32_t start;     /* SLICE: first channel (or feature) taken */
     uint32_t dtype;    /* storage of weight and bias */
     uint32_t w32, n_w32, w16, n_w16; /* weight vectors: element positions and lengths */
     uint32_t b32, n_b32, b16, n_b16; /* bias vectors */
@@ -320,6 +323,17 @@ LR_HELPER void lr_linrep_ab(const unsigned char *blob, const lr_linrep *lr, uint
 }
 #endif
 
+/* The model's results (Model.outputs, format version 3; absent: the one Model.output). */
+static inline uint32_t lr_output_count_of(const lr_model *m)
+{
+    return m->outputs != 0u ? m->n_outputs : 1u;
+}
+
+static inline int32_t lr_output_id(const lr_model *m, uint32_t i)
+{
+    return m->outputs != 0u ? lr_lei32(m->blob + m->outputs + 4u * i) : m->output;
+}
+
 int32_t lr_op_input(const lr_model *m, const lr_op *op, uint32_t i);
 void lr_read_op(const lr_model *m, uint32_t k, lr_op *op);
 /* Shape of tensor `id`: returns its rank (1 for [F], 3 for [C, H, W]), copies the dims. */
@@ -354,7 +368,7 @@ typedef struct lr_plan_entry {
     uint32_t offset; /* bytes from the start of the activation region */
     uint32_t size;   /* bytes, multiple of LR_ARENA_ALIGN; 0: tensor never used */
     uint16_t first;  /* op that writes it (0 for the model input), LR_NO_OP if unused */
-    uint16_t last;   /* last op that reads it (the model output: the last op) */
+    uint16_t last;   /* last op that reads it (the model's outputs: the last op) */
     uint16_t next;   /* planner's list of placed buffers, sorted by offset */
     uint16_t placed;
 } lr_plan_entry;

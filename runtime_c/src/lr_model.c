@@ -55,7 +55,7 @@ static lr_status set_paths(lr_model *m, uint32_t path)
 
 static lr_status init(lr_model *m, const unsigned char *b, size_t size, lr_where *where)
 {
-    uint32_t root, version, crc_pos, scratch_floats, act_bytes, lower;
+    uint32_t root, version, crc_pos, scratch_floats, act_bytes, lower, k;
     lr_plan_entry plan[LR_MAX_TENSORS];
     lr_status s;
 
@@ -95,6 +95,7 @@ static lr_status init(lr_model *m, const unsigned char *b, size_t size, lr_where
     m->codebooks = lr_get_vec(b, root, LR_MODEL_CODEBOOKS, &m->n_codebooks);
     m->input = 0;
     m->output = lr_get_i32(b, root, LR_MODEL_OUTPUT, 0);
+    m->outputs = lr_get_vec(b, root, LR_MODEL_OUTPUTS, &m->n_outputs);
     s = lr_verify_semantics(m, &scratch_floats, where);
     if (s != LR_OK) {
         return s;
@@ -104,7 +105,10 @@ static lr_status init(lr_model *m, const unsigned char *b, size_t size, lr_where
         return s;
     }
     m->input_len = numel_of(m, m->input);
-    m->output_len = numel_of(m, m->output);
+    m->output_len = 0u;
+    for (k = 0; k < lr_output_count_of(m); k++) {
+        m->output_len += numel_of(m, lr_output_id(m, k)); /* verified: the total fits */
+    }
     m->plan_bytes = align_up(m->n_tensors * (uint32_t)sizeof(lr_plan_entry));
     m->act_bytes = act_bytes;
     m->act_lower_bound = lower;
@@ -219,6 +223,48 @@ lr_status lr_input_shape(const lr_model *m, int32_t dims[LR_MAX_RANK], unsigned 
 lr_status lr_output_shape(const lr_model *m, int32_t dims[LR_MAX_RANK], unsigned *rank)
 {
     return io_shape(m, dims, rank, 1);
+}
+
+lr_status lr_output_count(const lr_model *m, unsigned *count)
+{
+    if (m == NULL || count == NULL) {
+        return LR_ERR_NULL_ARG;
+    }
+    if (!ready(m)) {
+        return LR_ERR_NOT_INITIALIZED;
+    }
+    *count = lr_output_count_of(m);
+    return LR_OK;
+}
+
+lr_status lr_output_size_at(const lr_model *m, unsigned index, size_t *elems)
+{
+    if (m == NULL || elems == NULL) {
+        return LR_ERR_NULL_ARG;
+    }
+    if (!ready(m)) {
+        return LR_ERR_NOT_INITIALIZED;
+    }
+    if (index >= lr_output_count_of(m)) {
+        return LR_ERR_RANGE;
+    }
+    *elems = numel_of(m, lr_output_id(m, index));
+    return LR_OK;
+}
+
+lr_status lr_output_shape_at(const lr_model *m, unsigned index, int32_t dims[LR_MAX_RANK], unsigned *rank)
+{
+    if (m == NULL || dims == NULL || rank == NULL) {
+        return LR_ERR_NULL_ARG;
+    }
+    if (!ready(m)) {
+        return LR_ERR_NOT_INITIALIZED;
+    }
+    if (index >= lr_output_count_of(m)) {
+        return LR_ERR_RANGE;
+    }
+    *rank = lr_tensor_shape(m, (uint32_t)lr_output_id(m, index), dims);
+    return LR_OK;
 }
 
 lr_status lr_op_count(const lr_model *m, unsigned *count)

@@ -2,7 +2,7 @@
  * lr_plan.c -- tensor lifetimes and the activation memory plan.
  *
  * Lifetime of a tensor: from the op that writes it (the model input: from op 0) to the last op
- * that reads it (the model output: to the last op). Two tensors whose lifetimes overlap get
+ * that reads it (the model's outputs, all of them: to the last op). Two tensors whose lifetimes overlap get
  * disjoint buffers; all others may share.
  *
  * Plan: greedy first-fit by decreasing size (ties: lower tensor id first), as TFLite Micro's
@@ -79,11 +79,14 @@ static lr_status lifetimes(const lr_model *m, lr_plan_entry *e, lr_where *where)
         e[op.output].first = (uint16_t)k;
         e[op.output].last = (uint16_t)k;
     }
-    if ((e[m->output].placed & F_WRITTEN) == 0u) {
-        where->tensor = m->output; /* the output is never written */
-        return LR_ERR_BAD_GRAPH;
+    for (i = 0; i < lr_output_count_of(m); i++) { /* every output stays live to the end */
+        const int32_t id = lr_output_id(m, i);
+        if ((e[id].placed & F_WRITTEN) == 0u) {
+            where->tensor = id; /* the output is never written */
+            return LR_ERR_BAD_GRAPH;
+        }
+        e[id].last = (uint16_t)(m->n_ops > 0u ? m->n_ops - 1u : 0u);
     }
-    e[m->output].last = (uint16_t)(m->n_ops > 0u ? m->n_ops - 1u : 0u);
     for (i = 0; i < m->n_tensors; i++) {
         if (e[i].first != LR_NO_OP) {
             e[i].size = align_up(tensor_bytes(m, i));

@@ -42,6 +42,9 @@ void lr_read_op(const lr_model *m, uint32_t k, lr_op *op)
     }
     op->count_include_pad = lr_get_u8(b, t, LR_OP_COUNT_INCLUDE_PAD, LR_OP_COUNT_INCLUDE_PAD_DEFAULT) != 0u;
     op->alpha = lr_get_f32(b, t, LR_OP_ALPHA, 0.0f);
+    op->beta = lr_get_f32(b, t, LR_OP_BETA, 0.0f);
+    op->mode = lr_get_u8(b, t, LR_OP_MODE, 0u);
+    op->start = lr_get_i32(b, t, LR_OP_START, 0);
     op->dtype = lr_get_u8(b, t, LR_OP_DTYPE, LR_OP_DTYPE_DEFAULT);
     op->w32 = lr_get_vec(b, t, LR_OP_WEIGHT_F32, &op->n_w32);
     op->w16 = lr_get_vec(b, t, LR_OP_WEIGHT_F16, &op->n_w16);
@@ -128,7 +131,8 @@ lr_values lr_codebook_values(const lr_model *m, const lr_codebook *cb)
 void lr_op_geom(const lr_model *m, const lr_op *op, lr_geom *g)
 {
     int32_t in[LR_MAX_RANK], out[LR_MAX_RANK];
-    const int conv = op->type == LR_OP_TYPE_CONV2D || op->type == LR_OP_TYPE_LINREP_CONV2D;
+    const int conv = op->type == LR_OP_TYPE_CONV2D || op->type == LR_OP_TYPE_LINREP_CONV2D ||
+                     op->type == LR_OP_TYPE_CONV_TRANSPOSE2D;
     (void)lr_tensor_shape(m, (uint32_t)lr_op_input(m, op, 0u), in);
     (void)lr_tensor_shape(m, (uint32_t)op->output, out);
     g->c = in[0];

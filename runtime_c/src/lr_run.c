@@ -108,7 +108,24 @@ static void run_op(const run_ctx *r, const lr_op *op)
         lr_adaptive_avg_pool2d_f32_ref(&g, x, y);
         break;
     case LR_OP_TYPE_ADD:
-        lr_add_f32_ref(x, tensor(r, lr_op_input(m, op, 1u)), n, y);
+    case LR_OP_TYPE_MUL:
+    {
+        int32_t d[LR_MAX_RANK];
+        const int32_t id = lr_op_input(m, op, 1u);
+        const float *b = tensor(r, id);
+        const int bcast = numel(d, lr_tensor_shape(m, (uint32_t)id, d)) != n; /* one value per channel */
+        if (op->type == LR_OP_TYPE_ADD) {
+            if (bcast) {
+                lr_add_channel_f32_ref(x, b, (uint32_t)in[0], n / (uint32_t)in[0], y);
+            } else {
+                lr_add_f32_ref(x, b, n, y);
+            }
+        } else if (bcast) {
+            lr_mul_channel_f32_ref(x, b, (uint32_t)in[0], n / (uint32_t)in[0], y);
+        } else {
+            lr_mul_f32_ref(x, b, n, y);
+        }
+    }
         break;
     case LR_OP_TYPE_CONCAT:
         for (i = 0; i < op->n_inputs; i++) {
@@ -123,7 +140,56 @@ static void run_op(const run_ctx *r, const lr_op *op)
         lr_reshape_f32_ref(x, n, y);
         break;
     case LR_OP_TYPE_SOFTMAX:
-        lr_softmax_f32_ref(x, n, y);
+        if (rank == 1u) {
+            lr_softmax_f32_ref(x, n, y);
+        } else {
+            lr_softmax_channel_f32_ref(x, (uint32_t)in[0], n / (uint32_t)in[0], y);
+        }
+        break;
+    case LR_OP_TYPE_TANH:
+        lr_tanh_f32_ref(x, n, y);
+        break;
+    case LR_OP_TYPE_HARDSIGMOID:
+        lr_hardsigmoid_f32_ref(x, n, y);
+        break;
+    case LR_OP_TYPE_SILU:
+        lr_silu_f32_ref(x, n, y);
+        break;
+    case LR_OP_TYPE_CLAMP:
+        lr_clamp_f32_ref(x, n, op->alpha, op->beta, y);
+        break;
+    case LR_OP_TYPE_RESIZE:
+        lr_op_geom(m, op, &g);
+        if (op->mode == 0u) {
+            lr_resize_nearest_f32_ref(&g, x, y);
+        } else {
+            lr_resize_bilinear_f32_ref(&g, op->mode == 2u, x, y);
+        }
+        break;
+    case LR_OP_TYPE_PAD:
+        lr_op_geom(m, op, &g);
+        lr_pad_f32_ref(&g, op->alpha, x, y);
+        break;
+    case LR_OP_TYPE_SLICE:
+    {
+        int32_t d[LR_MAX_RANK];
+        const uint32_t k = numel(d, lr_tensor_shape(m, (uint32_t)op->output, d));
+        lr_slice_f32_ref(x + (uint32_t)op->start * (n / (uint32_t)in[0]), k, y);
+    }
+        break;
+    case LR_OP_TYPE_TRANSPOSE_HWC:
+        lr_transpose_hwc_f32_ref(x, (uint32_t)in[0], n / (uint32_t)in[0], y);
+        break;
+    case LR_OP_TYPE_AFFINE:
+        lr_affine_f32_ref(x, (uint32_t)in[0], n / (uint32_t)in[0], lr_op_weight(m, op), lr_op_bias(m, op), y);
+        break;
+    case LR_OP_TYPE_CONV_TRANSPOSE2D:
+    {
+        lr_dense_params p;
+        lr_op_geom(m, op, &g);
+        lr_op_dense_params(m, op, &p);
+        lr_conv_transpose2d_f32_ref(&g, x, &p, y);
+    }
         break;
     default: /* unreachable: lr_init refused unknown types */
         break;
@@ -206,7 +272,13 @@ lr_status lr_run_hooked(const lr_model *m, void *arena, size_t arena_bytes, cons
             hook(ctx, k);
         }
     }
-    memcpy(output, tensor(&r, m->output), (size_t)m->output_len * sizeof(float));
+    for (k = 0; k < lr_output_count_of(m); k++) { /* the outputs, concatenated in order */
+        const int32_t id = lr_output_id(m, k);
+        int32_t d[LR_MAX_RANK];
+        const uint32_t len = numel(d, lr_tensor_shape(m, (uint32_t)id, d));
+        memcpy(output, tensor(&r, id), (size_t)len * sizeof(float));
+        output += len;
+    }
     return LR_OK;
 }
 

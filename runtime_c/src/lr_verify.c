@@ -92,6 +92,9 @@ static const field_desc op_fields[] = {
     {LR_OP_WEIGHT_I8, K_VEC1, NULL},
     {LR_OP_WEIGHT_SCALE, K_VEC4, NULL},
     {LR_OP_KERNEL_MASK, K_VEC1, NULL},
+    {LR_OP_BETA, K_4, NULL},
+    {LR_OP_MODE, K_U8, NULL},
+    {LR_OP_START, K_4, NULL},
 };
 static const table_desc op_desc = {op_fields, N_FIELDS(op_fields)};
 
@@ -104,6 +107,7 @@ static const field_desc model_fields[] = {
     {LR_MODEL_OPS, K_VEC_TABLE, &op_desc},
     {LR_MODEL_CODEBOOKS, K_VEC_TABLE, &codebook_desc},
     {LR_MODEL_METADATA, K_STRING, NULL},
+    {LR_MODEL_OUTPUTS, K_VEC4, NULL},
 };
 static const table_desc model_desc = {model_fields, N_FIELDS(model_fields)};
 
@@ -313,6 +317,41 @@ static lr_status verify_tensors(const lr_model *m, lr_where *where)
         }
     }
     return LR_OK;
+}
+
+/*
+ * Model.outputs (format version 3), when present: 1 .. LR_MAX_TENSORS entries (LR_ERR_TOO_MANY beyond),
+ * each a tensor some op writes (1 .. n_tensors - 1: not the input), the first equal to Model.output;
+ * their element counts together at most LR_MAX_NUMEL (LR_ERR_OVERFLOW). An entry may repeat.
+ */
+static lr_status verify_outputs(const lr_model *m, lr_where *where)
+{
+    uint64_t total = 0u;
+    uint32_t i;
+    if (m->outputs == 0u) {
+        return LR_OK;
+    }
+    if (m->n_outputs > LR_MAX_TENSORS) {
+        return LR_ERR_TOO_MANY;
+    }
+    if (m->n_outputs == 0u || lr_output_id(m, 0u) != m->output) {
+        return LR_ERR_BAD_GRAPH;
+    }
+    for (i = 0; i < m->n_outputs; i++) {
+        const int32_t id = lr_output_id(m, i);
+        int32_t dims[LR_MAX_RANK];
+        uint32_t rank, n = 1u, j;
+        if (id < 1 || (uint32_t)id >= m->n_tensors) {
+            where->tensor = id;
+            return LR_ERR_BAD_GRAPH;
+        }
+        rank = lr_tensor_shape(m, (uint32_t)id, dims);
+        for (j = 0; j < rank; j++) {
+            n *= (uint32_t)dims[j]; /* verified tensor: fits */
+        }
+        total += n;
+    }
+    return total > LR_MAX_NUMEL ? LR_ERR_OVERFLOW : LR_OK;
 }
 
 static lr_status verify_codebooks(const lr_model *m)
@@ -609,6 +648,85 @@ static lr_status check_pool(const lr_op *op, const shape *in, shape *out)
     return LR_OK;
 }
 
+/* ADD / MUL broadcast (format version 3): a [C, H, W] first input, a second of [C, 1, 1] or [C]. */
+static int channel_broadcast(const shape *a, const shape *b)
+{
+    return a->rank == 3u && b->d[0] == a->d[0] &&
+           (b->rank == 1u || (b->rank == 3u && b->d[1] == 1 && b->d[2] == 1));
+}
+
+/*
+ * Ops that move data without weights (format version 3): RESIZE, PAD, SLICE, TRANSPOSE_HWC. The
+ * output shape into *out (computed, or for RESIZE the stored one, whose channels must match).
+ */
+static lr_status check_layout(const lr_op *op, const shape *in, const shape *stored, shape *out)
+{
+    if (op->n_inputs != 1u || (in->rank != 3u && op->type != LR_OP_TYPE_SLICE)) {
+        return LR_ERR_BAD_PARAMS;
+    }
+    switch (op->type) {
+    case LR_OP_TYPE_RESIZE:
+        /* any output size for bilinear; nearest: integer multiples of the input (torch's scale_factor) */
+        if (op->mode > 2u || stored->rank != 3u ||
+            (op->mode == 0u && (stored->d[1] % in->d[1] != 0 || stored->d[2] % in->d[2] != 0))) {
+            return LR_ERR_BAD_PARAMS;
+        }
+        set3(out, in->d[0], stored->d[1], stored->d[2]);
+        break;
+    case LR_OP_TYPE_PAD:
+        if (op->pt < 0 || op->pl < 0 || op->pb < 0 || op->pr < 0) {
+            return LR_ERR_BAD_PARAMS;
+        }
+        set3(out, in->d[0], (int64_t)in->d[1] + op->pt + op->pb, (int64_t)in->d[2] + op->pl + op->pr);
+        break;
+    case LR_OP_TYPE_SLICE: /* channels [start, start + C_out) of [C, H, W], or features of [F] */
+        if (op->start < 0 || stored->d[0] > in->d[0] - op->start) {
+            return LR_ERR_BAD_PARAMS;
+        }
+        *out = *in;
+        out->d[0] = stored->d[0];
+        break;
+    default: /* TRANSPOSE_HWC: [C, H, W] -> [C * H * W] */
+        out->rank = 1u;
+        out->d[0] = (int32_t)shape_numel(in);
+        out->d[1] = out->d[2] = 1;
+        break;
+    }
+    return LR_OK;
+}
+
+/*
+ * CONV_TRANSPOSE2D (format version 3): torch's conv_transpose2d. Weight [C, Cout/groups, kh, kw] (fp32
+ * or fp16), optional bias [Cout]; kernel, stride, dilation >= 1; padding symmetric and >= 0; groups
+ * divide C and Cout. Along each axis the stored output size must be (in - 1) * s - 2p + d * (k - 1) + 1
+ * + output_padding with 0 <= output_padding < max(s, d); computed in 64 bits (every later index
+ * then stays below the 16-bit output sizes plus twice the padding).
+ */
+static lr_status check_conv_transpose(const lr_op *op, const shape *in, const shape *stored, shape *out)
+{
+    int64_t base_h, base_w, ph, pw;
+    if (op->n_inputs != 1u || in->rank != 3u || stored->rank != 3u || op->linrep != 0u ||
+        !(op->kh >= 1 && op->kw >= 1 && op->sh >= 1 && op->sw >= 1 && op->dh >= 1 && op->dw >= 1 &&
+          op->pt >= 0 && op->pl >= 0 && op->pt == op->pb && op->pl == op->pr) ||
+        op->groups < 1 || op->out_ch < 1 || in->d[0] % op->groups != 0 || op->out_ch % op->groups != 0) {
+        return LR_ERR_BAD_PARAMS;
+    }
+    base_h = ((int64_t)in->d[1] - 1) * op->sh - 2 * (int64_t)op->pt + (int64_t)op->dh * (op->kh - 1) + 1;
+    base_w = ((int64_t)in->d[2] - 1) * op->sw - 2 * (int64_t)op->pl + (int64_t)op->dw * (op->kw - 1) + 1;
+    ph = (int64_t)stored->d[1] - base_h;
+    pw = (int64_t)stored->d[2] - base_w;
+    if (base_h < 1 || base_w < 1 || ph < 0 || pw < 0 || ph >= (op->sh > op->dh ? op->sh : op->dh) ||
+        pw >= (op->sw > op->dw ? op->sw : op->dw)) {
+        return LR_ERR_SHAPE_MISMATCH;
+    }
+    set3(out, op->out_ch, stored->d[1], stored->d[2]);
+    if (op->dtype == LR_DTYPE_I8 || (int64_t)in->d[0] * (op->out_ch / op->groups) > LR_MAX_NUMEL) {
+        return LR_ERR_BAD_CONSTANT; /* dense fp32 / fp16 weights only, of at most LR_MAX_NUMEL values */
+    }
+    return check_tensors_of(op, (int64_t)in->d[0] * (op->out_ch / op->groups) * ((int64_t)op->kh * op->kw), 0u,
+                            op->out_ch);
+}
+
 static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, uint32_t *scratch)
 {
     shape in, out, stored;
@@ -629,15 +747,17 @@ static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, u
     }
     if (op->activation > LR_ACTIVATION_RELU6 ||
         (op->activation != LR_ACTIVATION_NONE && op->type != LR_OP_TYPE_CONV2D &&
-         op->type != LR_OP_TYPE_LINREP_CONV2D && op->type != LR_OP_TYPE_LINEAR && op->type != LR_OP_TYPE_ADD)) {
+         op->type != LR_OP_TYPE_LINREP_CONV2D && op->type != LR_OP_TYPE_LINEAR && op->type != LR_OP_TYPE_ADD &&
+         op->type != LR_OP_TYPE_CONV_TRANSPOSE2D && op->type != LR_OP_TYPE_MUL && op->type != LR_OP_TYPE_AFFINE)) {
         return LR_ERR_BAD_PARAMS;
     }
     if (op->linrep != 0u && op->type != LR_OP_TYPE_LINREP_CONV2D) {
         return LR_ERR_BAD_PARAMS;
     }
     if (op->type != LR_OP_TYPE_CONV2D && op->type != LR_OP_TYPE_LINREP_CONV2D && op->type != LR_OP_TYPE_LINEAR &&
-        op->type != LR_OP_TYPE_PRELU && (op->n_w32 | op->n_w16 | op->n_b32 | op->n_b16 | op->w32 | op->w16 |
-                                         op->b32 | op->b16 | op->w8 | op->n_w8 | op->ws | op->n_ws) != 0u) {
+        op->type != LR_OP_TYPE_PRELU && op->type != LR_OP_TYPE_AFFINE && op->type != LR_OP_TYPE_CONV_TRANSPOSE2D &&
+        (op->n_w32 | op->n_w16 | op->n_b32 | op->n_b16 | op->w32 | op->w16 |
+         op->b32 | op->b16 | op->w8 | op->n_w8 | op->ws | op->n_ws) != 0u) {
         return LR_ERR_BAD_CONSTANT; /* weights on an op that has none */
     }
     get_shape(m, lr_op_input(m, op, 0u), &in);
@@ -662,7 +782,13 @@ static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, u
     case LR_OP_TYPE_LEAKY_RELU:
     case LR_OP_TYPE_SIGMOID:
     case LR_OP_TYPE_HARDSWISH:
+    case LR_OP_TYPE_TANH:
+    case LR_OP_TYPE_HARDSIGMOID:
+    case LR_OP_TYPE_SILU:
         s = op->n_inputs == 1u ? LR_OK : LR_ERR_BAD_PARAMS;
+        break;
+    case LR_OP_TYPE_CLAMP: /* bounds may be infinite, not NaN */
+        s = op->n_inputs == 1u && op->alpha == op->alpha && op->beta == op->beta ? LR_OK : LR_ERR_BAD_PARAMS;
         break;
     case LR_OP_TYPE_PRELU:
         if (op->n_inputs != 1u) {
@@ -682,13 +808,14 @@ static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, u
         }
         set3(&out, in.d[0], op->kh, op->kw);
         break;
-    case LR_OP_TYPE_ADD: {
+    case LR_OP_TYPE_ADD:
+    case LR_OP_TYPE_MUL: {
         shape in2;
         if (op->n_inputs != 2u) {
             return LR_ERR_BAD_PARAMS;
         }
         get_shape(m, lr_op_input(m, op, 1u), &in2);
-        if (!same_shape(&in, &in2)) {
+        if (!same_shape(&in, &in2) && !channel_broadcast(&in, &in2)) {
             where->tensor = lr_op_input(m, op, 1u);
             return LR_ERR_SHAPE_MISMATCH;
         }
@@ -724,15 +851,31 @@ static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, u
         }
         out = stored;
         break;
-    case LR_OP_TYPE_SOFTMAX:
-        if (op->n_inputs != 1u || in.rank != 1u) {
-            return LR_ERR_BAD_PARAMS;
+    case LR_OP_TYPE_SOFTMAX: /* over [F], or (version 3) over the channels of each pixel of [C, H, W] */
+        s = op->n_inputs == 1u ? LR_OK : LR_ERR_BAD_PARAMS;
+        break;
+    case LR_OP_TYPE_RESIZE:
+    case LR_OP_TYPE_PAD:
+    case LR_OP_TYPE_SLICE:
+    case LR_OP_TYPE_TRANSPOSE_HWC:
+        s = check_layout(op, &in, &stored, &out);
+        break;
+    case LR_OP_TYPE_AFFINE: /* one weight per channel (or feature), optional bias of the same length */
+        if (op->n_inputs != 1u || op->dtype == LR_DTYPE_I8) {
+            return op->n_inputs != 1u ? LR_ERR_BAD_PARAMS : LR_ERR_BAD_CONSTANT;
         }
+        s = check_tensors_of(op, in.d[0], 0u, in.d[0]);
+        break;
+    case LR_OP_TYPE_CONV_TRANSPOSE2D:
+        s = check_conv_transpose(op, &in, &stored, &out);
         break;
     default:
         return LR_ERR_UNSUPPORTED_OP;
     }
     if (s != LR_OK) {
+        if (s == LR_ERR_SHAPE_MISMATCH) {
+            where->tensor = op->output;
+        }
         return s;
     }
     if (!same_shape(&out, &stored)) {
@@ -755,6 +898,9 @@ lr_status lr_verify_semantics(const lr_model *m, uint32_t *scratch_floats, lr_wh
         return LR_ERR_BAD_GRAPH;
     }
     s = verify_tensors(m, where);
+    if (s == LR_OK) {
+        s = verify_outputs(m, where);
+    }
     if (s == LR_OK) {
         s = verify_codebooks(m);
     }

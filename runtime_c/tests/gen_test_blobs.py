@@ -3,7 +3,7 @@
 
 For each case NAME it writes NAME.lre (packed by linrep_edge.format.writer), NAME.in (N inputs, float32
 little-endian, row-major) and NAME.ref (the N outputs of GraphModel, the torch reference of exactly
-what the blob holds). manifest.txt lists "NAME N" per line (test_blobs.c reads it); corrupt.txt
+what the blob holds; a model with several outputs has them concatenated per input, as lr_run writes them). manifest.txt lists "NAME N" per line (test_blobs.c reads it); corrupt.txt
 names the blobs that `make sanitize` sweeps with test_corrupt.
 
 Hostile blobs: well-formed FlatBuffers with a valid CRC whose values are wrong (extreme pads, strides
@@ -107,7 +107,69 @@ def cases() -> dict[str, bytes]:
                 m.set_ab_bits(bits)
         prune(lp, sparsity=0.4)
         out[f"tiny_linrep_pruned_ab{bits}"] = pack_graph(capture(lp, example))
+    # format version 3: every new op (fp32 and fp16 constants), and a model with several outputs
+    out["v3_ops_fp32"] = pack_graph(v3_graph("fp32"))
+    out["v3_ops_fp16"] = pack_graph(v3_graph("fp16"))
+    out["v3_heads"] = pack_graph(v3_heads())
     return out
+
+
+def _builder(shape):  # type: ignore[no-untyped-def]
+    """An empty graph with input `shape` and op(kind, inputs, out_shape, **fields) -> output tensor id."""
+    g = Graph(tensors=[], input=-1, output=-1, ops=[])
+    g.input = g.add_tensor(shape)
+
+    def op(kind: str, ins, out_shape, **kw) -> int:  # type: ignore[no-untyped-def]
+        out = g.add_tensor(out_shape)
+        g.ops.append(Op(kind, kw.pop("name", kind.lower()), list(ins), out, **kw))
+        return out
+    return g, op
+
+
+def v3_graph(dtype: str) -> Graph:
+    """The version-3 ops in one network: SE block (SILU, HARDSIGMOID, MUL by channel), AFFINE, CLAMP, ADD by
+    channel, bilinear and nearest RESIZE (align_corners too), SLICE, TANH, PAD, CONV_TRANSPOSE2D with output
+    padding, SOFTMAX over channels, TRANSPOSE_HWC."""
+    rng = np.random.default_rng(21)
+    g, op = _builder((3, 6, 6))
+    x = g.input
+    c1 = op("CONV2D", [x], (8, 6, 6), kernel=(3, 3), pads=(1, 1, 1, 1), out_channels=8, name="c1",
+            weight=g.add_constant(rng.standard_normal((8, 3, 3, 3)) * 0.5, dtype))
+    s1 = op("SILU", [c1], (8, 6, 6))
+    gap = op("ADAPTIVE_AVG_POOL2D", [s1], (8, 1, 1), kernel=(1, 1))
+    se = op("CONV2D", [gap], (8, 1, 1), out_channels=8, name="se",
+            weight=g.add_constant(rng.standard_normal((8, 8, 1, 1)) * 0.5, dtype))
+    m = op("MUL", [s1, op("HARDSIGMOID", [se], (8, 1, 1))], (8, 6, 6))
+    bn = op("AFFINE", [m], (8, 6, 6), weight=g.add_constant(rng.uniform(0.5, 1.5, 8), dtype),
+            bias=g.add_constant(rng.standard_normal(8) * 0.1, dtype), activation="RELU", name="bn")
+    cl = op("CLAMP", [bn], (8, 6, 6), alpha=-float("inf"), beta=1.5)
+    flat = op("RESHAPE", [gap], (8,))
+    shifted = op("ADD", [cl, flat], (8, 6, 6))
+    up = op("RESIZE", [op("MAX_POOL2D", [shifted], (8, 3, 3), kernel=(2, 2), stride=(2, 2))], (8, 6, 6), mode=1)
+    up2 = op("RESIZE", [up], (8, 7, 5), mode=2)
+    th = op("TANH", [op("SLICE", [up2], (4, 7, 5), start=3)], (4, 7, 5))
+    pd = op("PAD", [th], (4, 8, 7), pads=(0, 1, 1, 1), alpha=0.25)
+    ct = op("CONV_TRANSPOSE2D", [pd], (3, 16, 14), kernel=(3, 3), stride=(2, 2), pads=(1, 1, 1, 1), out_channels=3,
+            weight=g.add_constant(rng.standard_normal((4, 3, 3, 3)) * 0.3, dtype),
+            bias=g.add_constant(rng.standard_normal(3) * 0.1, dtype), activation="RELU6", name="ct")
+    sm = op("SOFTMAX", [op("RESIZE", [ct], (3, 32, 28), mode=0)], (3, 32, 28))
+    g.output = op("TRANSPOSE_HWC", [sm], (3 * 32 * 28,))
+    return g
+
+
+def v3_heads() -> Graph:
+    """Three outputs: class scores [F], an NHWC box map, and a feature map another op reads after it."""
+    rng = np.random.default_rng(22)
+    g, op = _builder((3, 6, 6))
+    c1 = op("CONV2D", [g.input], (4, 6, 6), kernel=(3, 3), pads=(1, 1, 1, 1), out_channels=4, name="c1",
+            weight=g.add_constant(rng.standard_normal((4, 3, 3, 3))), activation="RELU")
+    cls = op("SOFTMAX", [op("RESHAPE", [op("ADAPTIVE_AVG_POOL2D", [c1], (4, 1, 1), kernel=(1, 1))], (4,))], (4,))
+    box = op("CONV2D", [c1], (2, 6, 6), out_channels=2, name="box",
+             weight=g.add_constant(rng.standard_normal((2, 4, 1, 1))))
+    nhwc = op("TRANSPOSE_HWC", [box], (72,))
+    g.output = cls
+    g.outputs = [cls, nhwc, c1]
+    return g
 
 
 def _conv(kind: str = "dense", pads=(1, 1, 1, 1), stride=(1, 1), dilation=(1, 1), kernel=(3, 3), groups: int = 1,
@@ -189,7 +251,7 @@ def hostile() -> dict[str, tuple[Graph, str]]:
     h["pool_area_huge"] = (_single("MAX_POOL2D", (1, 4, 4), (1, 1, 1), kernel=(big, big),
                                    pads=(2**14, 2**14, 2**14, 2**14)), "LR_ERR_BAD_PARAMS")
     h["adaptive_negative"] = (_single("ADAPTIVE_AVG_POOL2D", (1, 4, 4), (1, 1, 1), kernel=(-3, 1)), "LR_ERR_BAD_PARAMS")
-    h["softmax_rank3"] = (_single("SOFTMAX", (2, 3, 3), (2, 3, 3)), "LR_ERR_BAD_PARAMS")
+    h.update(hostile_v3())
     h["reshape_numel"] = (_single("RESHAPE", (2, 3, 3), (17,)), "LR_ERR_SHAPE_MISMATCH")
     h["linear_no_weight"] = (_single("LINEAR", (8,), (3,), out_channels=3), "LR_ERR_BAD_CONSTANT")
     h["activation_on_pool"] = (_single("MAX_POOL2D", (2, 4, 4), (2, 2, 2), kernel=(2, 2), stride=(2, 2),
@@ -252,6 +314,87 @@ def hostile() -> dict[str, tuple[Graph, str]]:
     return h
 
 
+def _ct(pads=(1, 1, 1, 1), stride=(2, 2), dilation=(1, 1), kernel=(3, 3), out_shape=(2, 9, 9), wshape=(3, 2, 3, 3),
+        dtype: str = "fp32") -> Graph:
+    """A CONV_TRANSPOSE2D of a [3, 5, 5] input (2x upsampling plus output padding 1 by default)."""
+    g = _single("CONV_TRANSPOSE2D", (3, 5, 5), out_shape, kernel=kernel, stride=stride, pads=pads, dilation=dilation,
+                out_channels=out_shape[0])
+    g.ops[0].weight = g.add_constant(np.ones(wshape), dtype)
+    if dtype == "int8":
+        c = g.constants[0]
+        c.q, c.scale = np.ones(wshape, np.int8), np.ones(1, np.float32)
+    return g
+
+
+def hostile_v3() -> dict[str, tuple[Graph, str]]:
+    """At least one class per format-version-3 op and for Model.outputs."""
+    big = 2**15 - 1
+    h: dict[str, tuple[Graph, str]] = {}
+    g = _single("TANH", (4,), (4,))
+    g.ops[0].inputs = [0, 0]
+    h["tanh_two_inputs"] = (g, "LR_ERR_BAD_PARAMS")
+    h["hardsigmoid_shape"] = (_single("HARDSIGMOID", (2, 3, 3), (2, 3, 4)), "LR_ERR_SHAPE_MISMATCH")
+    g = _single("SILU", (4,), (4,))
+    g.ops[0].weight = g.add_constant(np.ones(4))
+    h["silu_weight"] = (g, "LR_ERR_BAD_CONSTANT")
+    h["clamp_nan_bound"] = (_single("CLAMP", (4,), (4,), alpha=0.0, beta=float("nan")), "LR_ERR_BAD_PARAMS")
+    h["activation_on_tanh"] = (_single("TANH", (4,), (4,), activation="RELU"), "LR_ERR_BAD_PARAMS")
+    # binary ops: only the op itself is wrong (the second input may broadcast over channels, never the first)
+    g, op = _builder((3, 4, 4))
+    g.output = op("MUL", [op("SLICE", [g.input], (2, 4, 4)), op("ADAPTIVE_AVG_POOL2D", [g.input], (3, 1, 1),
+                                                                   kernel=(1, 1))], (2, 4, 4))
+    h["mul_broadcast_channels"] = (g, "LR_ERR_SHAPE_MISMATCH")
+    g, op = _builder((2, 4, 4))
+    g.output = op("ADD", [g.input, op("ADAPTIVE_AVG_POOL2D", [g.input], (2, 4, 1), kernel=(4, 1))], (2, 4, 4))
+    h["add_broadcast_rows"] = (g, "LR_ERR_SHAPE_MISMATCH")
+    g, op = _builder((2, 4, 4))
+    g.output = op("MUL", [op("ADAPTIVE_AVG_POOL2D", [g.input], (2, 1, 1), kernel=(1, 1)), g.input], (2, 4, 4))
+    h["mul_broadcast_first"] = (g, "LR_ERR_SHAPE_MISMATCH")
+    g = _single("MUL", (4,), (4,))
+    h["mul_one_input"] = (g, "LR_ERR_BAD_PARAMS")
+    h["resize_mode_three"] = (_single("RESIZE", (2, 3, 3), (2, 6, 6), mode=3), "LR_ERR_BAD_PARAMS")
+    h["resize_nearest_fraction"] = (_single("RESIZE", (2, 4, 4), (2, 6, 8), mode=0), "LR_ERR_BAD_PARAMS")
+    h["resize_channels"] = (_single("RESIZE", (2, 3, 3), (3, 6, 6), mode=1), "LR_ERR_SHAPE_MISMATCH")
+    h["resize_flat"] = (_single("RESIZE", (8,), (16,), mode=0), "LR_ERR_BAD_PARAMS")
+    h["pad_negative"] = (_single("PAD", (2, 3, 3), (2, 2, 3), pads=(-1, 0, 0, 0)), "LR_ERR_BAD_PARAMS")
+    h["pad_output_shape"] = (_single("PAD", (2, 3, 3), (2, 5, 5), pads=(1, 1, 1, 0)), "LR_ERR_SHAPE_MISMATCH")
+    h["pad_huge"] = (_single("PAD", (1, 3, 3), (1, 3, 3), pads=(big, big, big, big)), "LR_ERR_SHAPE_MISMATCH")
+    h["slice_past_end"] = (_single("SLICE", (6, 2, 2), (3, 2, 2), start=4), "LR_ERR_BAD_PARAMS")
+    h["slice_negative_start"] = (_single("SLICE", (6,), (3,), start=-1), "LR_ERR_BAD_PARAMS")
+    h["slice_start_huge"] = (_single("SLICE", (6,), (3,), start=2**31 - 1), "LR_ERR_BAD_PARAMS")
+    h["slice_rows"] = (_single("SLICE", (6, 2, 2), (3, 2, 1), start=1), "LR_ERR_SHAPE_MISMATCH")
+    h["transpose_hwc_flat_input"] = (_single("TRANSPOSE_HWC", (6,), (6,)), "LR_ERR_BAD_PARAMS")
+    h["transpose_hwc_rank3_output"] = (_single("TRANSPOSE_HWC", (2, 3, 3), (3, 3, 2)), "LR_ERR_SHAPE_MISMATCH")
+    g = _single("AFFINE", (3, 2, 2), (3, 2, 2))
+    g.ops[0].weight = g.add_constant(np.ones(2))
+    h["affine_weight_count"] = (g, "LR_ERR_BAD_CONSTANT")
+    h["affine_no_weight"] = (_single("AFFINE", (3,), (3,)), "LR_ERR_BAD_CONSTANT")
+    g = _single("AFFINE", (3,), (3,))
+    g.ops[0].weight = g.add_constant(np.ones(3))
+    g.ops[0].bias = g.add_constant(np.ones(4))
+    h["affine_bias_count"] = (g, "LR_ERR_BAD_CONSTANT")
+    h["conv_transpose_output_padding"] = (_ct(out_shape=(2, 11, 9)), "LR_ERR_SHAPE_MISMATCH")  # output_padding 3 >= 2
+    h["conv_transpose_asymmetric_pad"] = (_ct(pads=(1, 1, 0, 1), out_shape=(2, 10, 9)), "LR_ERR_BAD_PARAMS")
+    h["conv_transpose_weight_shape"] = (_ct(wshape=(3, 2, 3, 2)), "LR_ERR_BAD_CONSTANT")  # not [Cin, Cout, kh, kw]
+    h["conv_transpose_int8"] = (_ct(dtype="int8"), "LR_ERR_BAD_CONSTANT")
+    h["conv_transpose_stride_zero"] = (_ct(stride=(0, 2)), "LR_ERR_BAD_PARAMS")
+    h["conv_transpose_huge"] = (_ct(stride=(big, big), dilation=(big, big), kernel=(big, 3), pads=(big, 1, big, 1),
+                                    wshape=(3, 2, big, 3)), "LR_ERR_SHAPE_MISMATCH")
+    h["softmax_two_inputs"] = (_single("SOFTMAX", (2, 3, 3), (2, 3, 3)), "LR_ERR_BAD_PARAMS")
+    h["softmax_two_inputs"][0].ops[0].inputs = [0, 0]
+    for name, outputs, status in (("outputs_input", [1, 0], "LR_ERR_BAD_GRAPH"),
+                                  ("outputs_first_not_output", [2, 1], "LR_ERR_BAD_GRAPH"),
+                                  ("outputs_out_of_range", [1, 3], "LR_ERR_BAD_GRAPH"),
+                                  ("outputs_too_many", [1] * 200, "LR_ERR_TOO_MANY")):
+        g = Graph(tensors=[], input=-1, output=-1, ops=[])
+        x = g.input = g.add_tensor((4,))
+        g.ops.append(Op("RELU", "a", [x], g.add_tensor((4,))))
+        g.ops.append(Op("SIGMOID", "b", [x], g.add_tensor((4,))))
+        g.output, g.outputs = 1, outputs
+        h[name] = (g, status)
+    return h
+
+
 def hostile_bytes(name: str, g: Graph) -> bytes:
     """The blob of a hostile case; the kernel-mask cases are edited after packing (the packer cannot write
     them): a mask one byte short, a padding bit set, one more kernel kept than indices stored."""
@@ -292,12 +435,14 @@ def main() -> None:
         n = 4
         x = rng.standard_normal((n, *shape)).astype("<f4")
         with torch.no_grad():
-            y = ref_model(torch.from_numpy(x)).numpy().astype("<f4")
+            y = ref_model(torch.from_numpy(x))
+        ys = y if isinstance(y, tuple) else (y,)  # several outputs: concatenated per input, as lr_run writes them
+        y = np.concatenate([t.reshape(n, -1).numpy() for t in ys], 1).astype("<f4")
         (out_dir / f"{name}.lre").write_bytes(blob)
         (out_dir / f"{name}.in").write_bytes(x.tobytes())
         (out_dir / f"{name}.ref").write_bytes(y.tobytes())
         manifest.append(f"{name} {n}")
-    (out_dir / "corrupt.txt").write_text("tiny_linrep.lre\ntiny_dense_fp16.lre\n")
+    (out_dir / "corrupt.txt").write_text("tiny_linrep.lre\ntiny_dense_fp16.lre\nv3_ops_fp16.lre\nv3_heads.lre\n")
     rejects = []
     for name, (g, status) in hostile().items():
         (out_dir / f"hostile_{name}.lre").write_bytes(hostile_bytes(name, g))

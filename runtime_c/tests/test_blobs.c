@@ -6,6 +6,8 @@
  * (|c - r| <= 1e-5 * |r| + 1e-6); check the hook sees every op once, in order; check that every
  * smaller arena is refused and a misaligned one works with LR_ARENA_ALIGN - 1 extra bytes. All of it
  * under each conv path (lr_set_conv_path: AUTO, DIRECT, REUSE), each with its own arena size.
+ * Models with several outputs: the sizes of lr_output_size_at add up to lr_output_size (NAME.ref holds
+ * the outputs concatenated per input, as lr_run writes them).
  * For each "FILE STATUS" line of DIR/reject.txt (hostile blobs): lr_init returns exactly STATUS.
  */
 #include <math.h>
@@ -51,6 +53,21 @@ static void run_case(const char *dir, const char *name, size_t n)
     TU_CHECK_STATUS(lr_init(&m, blob, size), LR_OK);
     TU_CHECK_STATUS(lr_input_size(&m, &in_len), LR_OK);
     TU_CHECK_STATUS(lr_output_size(&m, &out_len), LR_OK);
+    {   /* several outputs (format version 3): their sizes add up to lr_output_size, the first is lr_output_shape */
+        unsigned count = 0, k, rank = 0, rank0 = 0;
+        size_t total = 0, len = 0;
+        int32_t dims[LR_MAX_RANK], dims0[LR_MAX_RANK];
+        TU_CHECK_STATUS(lr_output_count(&m, &count), LR_OK);
+        for (k = 0; k < count; k++) {
+            TU_CHECK_STATUS(lr_output_size_at(&m, k, &len), LR_OK);
+            total += len;
+        }
+        TU_CHECK(count >= 1 && total == out_len);
+        TU_CHECK_STATUS(lr_output_size_at(&m, count, &len), LR_ERR_RANGE);
+        TU_CHECK_STATUS(lr_output_shape(&m, dims0, &rank0), LR_OK);
+        TU_CHECK_STATUS(lr_output_shape_at(&m, 0, dims, &rank), LR_OK);
+        TU_CHECK(rank == rank0 && memcmp(dims, dims0, rank * sizeof dims[0]) == 0);
+    }
     TU_CHECK(in_bytes == n * in_len * sizeof(float));
     TU_CHECK(ref_bytes == n * out_len * sizeof(float));
     if (tu_failures) {

@@ -112,6 +112,17 @@ static void test_valid_and_run(void)
     TU_CHECK(n == 4);
     TU_CHECK_STATUS(lr_output_shape(&m, dims, &rank), LR_OK);
     TU_CHECK(rank == 1 && dims[0] == 4);
+    TU_CHECK_STATUS(lr_output_count(&m, &count), LR_OK); /* no Model.outputs: the one output */
+    TU_CHECK(count == 1);
+    TU_CHECK_STATUS(lr_output_size_at(&m, 0, &n), LR_OK);
+    TU_CHECK(n == 4);
+    TU_CHECK_STATUS(lr_output_shape_at(&m, 0, dims, &rank), LR_OK);
+    TU_CHECK(rank == 1 && dims[0] == 4);
+    TU_CHECK_STATUS(lr_output_size_at(&m, 1, &n), LR_ERR_RANGE);
+    TU_CHECK_STATUS(lr_output_shape_at(&m, 1, dims, &rank), LR_ERR_RANGE);
+    TU_CHECK_STATUS(lr_output_count(&m, NULL), LR_ERR_NULL_ARG);
+    TU_CHECK_STATUS(lr_output_size_at(NULL, 0, &n), LR_ERR_NULL_ARG);
+    TU_CHECK_STATUS(lr_output_shape_at(&m, 0, NULL, &rank), LR_ERR_NULL_ARG);
     TU_CHECK_STATUS(lr_op_count(&m, &count), LR_OK);
     TU_CHECK(count == 1);
     TU_CHECK_STATUS(lr_op_info(&m, 0, &type, &name), LR_OK);
@@ -140,6 +151,9 @@ static void test_valid_and_run(void)
     TU_CHECK_STATUS(lr_arena_size(&bad, &arena_bytes), LR_ERR_NOT_INITIALIZED);
     memset(&bad, 0, sizeof bad);
     TU_CHECK_STATUS(lr_input_size(&bad, &n), LR_ERR_NOT_INITIALIZED);
+    TU_CHECK_STATUS(lr_output_count(&bad, &count), LR_ERR_NOT_INITIALIZED);
+    TU_CHECK_STATUS(lr_output_size_at(&bad, 0, &n), LR_ERR_NOT_INITIALIZED);
+    TU_CHECK_STATUS(lr_output_shape_at(&bad, 0, dims, &rank), LR_ERR_NOT_INITIALIZED);
     TU_CHECK_STATUS(lr_init(NULL, buf, BLOB_SIZE), LR_ERR_NULL_ARG);
     TU_CHECK_STATUS(lr_init(&bad, NULL, BLOB_SIZE), LR_ERR_NULL_ARG);
     TU_CHECK_STATUS(lr_arena_size(&m, NULL), LR_ERR_NULL_ARG);

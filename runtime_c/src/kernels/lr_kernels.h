@@ -127,6 +127,10 @@ void lr_linrep_conv2d_reuse_f32_ref(const lr_geom *g, const float *x, const lr_l
  * the caller checks), and its output rows per tile in *tile_rows (may be NULL). */
 uint64_t lr_linrep_conv2d_reuse_scratch(const lr_geom *g, uint32_t k, int32_t *tile_rows);
 
+/* CONV_TRANSPOSE2D with dense fp32 / fp16 weights [c][cout_g][kh][kw] (geometry: input [c, h, w], output
+ * [oc, oh, ow], pads symmetric; see the file). No scratch. */
+void lr_conv_transpose2d_f32_ref(const lr_geom *g, const float *x, const lr_dense_params *p, float *y);
+
 /* ---- other ops ----------------------------------------------------------------------------------- */
 
 void lr_linear_f32_ref(const float *x, uint32_t in, uint32_t out, const lr_dense_params *p, float *y);
@@ -141,6 +145,28 @@ void lr_sigmoid_f32_ref(const float *x, uint32_t n, float *y);
 void lr_hardswish_f32_ref(const float *x, uint32_t n, float *y);
 void lr_softmax_f32_ref(const float *x, uint32_t n, float *y);
 void lr_add_f32_ref(const float *a, const float *b, uint32_t n, float *y);
+/* Format version 3. */
+void lr_tanh_f32_ref(const float *x, uint32_t n, float *y);
+void lr_hardsigmoid_f32_ref(const float *x, uint32_t n, float *y);
+void lr_silu_f32_ref(const float *x, uint32_t n, float *y);
+void lr_clamp_f32_ref(const float *x, uint32_t n, float lo, float hi, float *y);
+void lr_mul_f32_ref(const float *a, const float *b, uint32_t n, float *y);
+/* ADD / MUL with b broadcast over channels: a is [c][inner], b has one value per channel. */
+void lr_add_channel_f32_ref(const float *a, const float *b, uint32_t c, uint32_t inner, float *y);
+void lr_mul_channel_f32_ref(const float *a, const float *b, uint32_t c, uint32_t inner, float *y);
+/* SOFTMAX over the c channels of each of the inner pixels of [c][inner]. */
+void lr_softmax_channel_f32_ref(const float *x, uint32_t c, uint32_t inner, float *y);
+/* RESIZE: nearest with integer factors (g: input c, h, w; output oh, ow), bilinear (modes 1 and 2). */
+void lr_resize_nearest_f32_ref(const lr_geom *g, const float *x, float *y);
+void lr_resize_bilinear_f32_ref(const lr_geom *g, int align_corners, const float *x, float *y);
+/* PAD by g->pt, pl, pb, pr with `value` (g: input c, h, w; output oh, ow). */
+void lr_pad_f32_ref(const lr_geom *g, float value, const float *x, float *y);
+/* SLICE: n contiguous values from x (the run path passes x + start * inner). */
+void lr_slice_f32_ref(const float *x, uint32_t n, float *y);
+/* TRANSPOSE_HWC: [c][hw] -> [hw][c]. */
+void lr_transpose_hwc_f32_ref(const float *x, uint32_t c, uint32_t hw, float *y);
+/* AFFINE: x [c][inner] * weight[ch] + bias[ch] (bias.p NULL: none), fp32 or fp16 read in place. */
+void lr_affine_f32_ref(const float *x, uint32_t c, uint32_t inner, lr_values weight, lr_values bias, float *y);
 /* CONCAT along channels of [C, H, W] tensors is concatenation in memory: the run path calls this
  * once per input, in order, with y advanced past the inputs before it. */
 void lr_concat_f32_ref(const float *x, uint32_t n, float *y);
@@ -148,9 +174,9 @@ void lr_reshape_f32_ref(const float *x, uint32_t n, float *y);
 
 /* ---- kernel arguments from a verified op (the reader, lr_read.c) ------------------------------ */
 
-/* Geometry of op `op` (its input 0 and output tensors; groups 1 unless a conv). */
+/* Geometry of op `op` (its input 0 and output tensors; groups 1 unless a conv or a transposed conv). */
 void lr_op_geom(const lr_model *m, const lr_op *op, lr_geom *g);
-/* Weights, scales and bias of a CONV2D or LINEAR op. */
+/* Weights, scales and bias of a CONV2D, CONV_TRANSPOSE2D or LINEAR op. */
 void lr_op_dense_params(const lr_model *m, const lr_op *op, lr_dense_params *p);
 /* Weights and bias of a LINREP_CONV2D op. */
 void lr_op_linrep_params(const lr_model *m, const lr_op *op, lr_linrep_params *p);
