@@ -62,6 +62,25 @@ def _conv_module(g: Graph, op: Op) -> nn.Module:
                         torch.from_numpy(lr.b.copy()), lr.codebook, g.codebooks[lr.codebook].dtype)
 
 
+def _pool(op: Op, x: torch.Tensor) -> torch.Tensor:
+    """Max or average pooling with the op's padding, which may be larger at the bottom/right (ceil_mode):
+    max pooling pads with -inf; average pooling divides by the window (count_include_pad) or by the
+    number of input values it covers."""
+    top, left, bottom, right = op.pads
+    if (top, left) == (bottom, right):
+        if op.type == "MAX_POOL2D":
+            return F.max_pool2d(x, op.kernel, op.stride, (top, left), op.dilation)
+        return F.avg_pool2d(x, op.kernel, op.stride, (top, left), count_include_pad=op.count_include_pad)
+    pad = (left, right, top, bottom)
+    if op.type == "MAX_POOL2D":
+        return F.max_pool2d(F.pad(x, pad, value=float("-inf")), op.kernel, op.stride, 0, op.dilation)
+    total = F.avg_pool2d(F.pad(x, pad), op.kernel, op.stride, 0)
+    if op.count_include_pad:
+        return total
+    count = F.avg_pool2d(F.pad(torch.ones_like(x[:1, :1]), pad), op.kernel, op.stride, 0)
+    return total / count
+
+
 class GraphModel(nn.Module):
     def __init__(self, graph: Graph) -> None:
         super().__init__()
@@ -97,8 +116,15 @@ class GraphModel(nn.Module):
             self.layer_names[f"layers.{key}"] = op.name
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        """The model's result for a batch; a tuple when the graph has several outputs."""
+        vals = self.trace(x)
+        results = self.graph.results
+        return vals[results[0]] if len(results) == 1 else tuple(vals[t] for t in results)
+
+    def trace(self, x: torch.Tensor) -> dict[int, torch.Tensor]:
+        """Every tensor of the graph (by tensor id) for a batch: the input and each op's output."""
         g = self.graph
-        vals: dict[int, torch.Tensor] = {g.input: x.float()}
+        vals: dict[int, torch.Tensor] = {g.input: x.float().reshape(x.shape[0], *g.tensors[g.input].shape)}
         for i, op in enumerate(g.ops):
             ins = [vals[t] for t in op.inputs]
             x0 = ins[0]
@@ -115,10 +141,8 @@ class GraphModel(nn.Module):
                 y = torch.sigmoid(x0)
             elif t == "HARDSWISH":
                 y = F.hardswish(x0)
-            elif t == "MAX_POOL2D":
-                y = F.max_pool2d(x0, op.kernel, op.stride, op.pads[:2], op.dilation)
-            elif t == "AVG_POOL2D":
-                y = F.avg_pool2d(x0, op.kernel, op.stride, op.pads[:2], count_include_pad=op.count_include_pad)
+            elif t in ("MAX_POOL2D", "AVG_POOL2D"):
+                y = _pool(op, x0)
             elif t == "ADAPTIVE_AVG_POOL2D":
                 y = F.adaptive_avg_pool2d(x0, op.kernel)
             elif t in ("ADD", "MUL"):  # the second input may hold one value per channel ([C, 1, 1] or [C])
@@ -162,5 +186,4 @@ class GraphModel(nn.Module):
             elif op.activation == "RELU6":
                 y = F.relu6(y)
             vals[op.output] = y
-        results = g.results
-        return vals[results[0]] if len(results) == 1 else tuple(vals[t] for t in results)
+        return vals

@@ -2,6 +2,8 @@
 
 Every `nn.Conv2d` whose kernel area is > 1 is a candidate (standard, grouped, depthwise; square or not);
 1×1 convs and linear layers are left alone. `include`/`exclude` are fnmatch patterns on module names.
+A 1-D conv (audio) is a 2-D one with H = 1: `convs_1d_as_2d` swaps each `nn.Conv1d` of a model for a
+`Conv1dAs2d` holding the equivalent `nn.Conv2d` (kernel 1×k), whose kernels are then candidates too.
 A conv of shape (Cout, Cin/groups, kh, kw) gives Cout·Cin/groups kernels of kh·kw values each.
 """
 
@@ -38,6 +40,31 @@ class ConvSite:
         """(Cout·Cin/groups, kh·kw) float64 copy of the kernels, row-major over (Cout, Cin/groups)."""
         w = self.conv.weight.detach().to(torch.float64)
         return w.reshape(w.shape[0] * w.shape[1], -1).clone()
+
+
+class Conv1dAs2d(nn.Module):
+    """An `nn.Conv1d` computed as the `nn.Conv2d` `conv` with H = 1: [N, C, L] → [N, C', L']."""
+
+    def __init__(self, c1: nn.Conv1d) -> None:
+        super().__init__()
+        pad = c1.padding if isinstance(c1.padding, str) else (0, int(c1.padding[0]))
+        self.conv = nn.Conv2d(c1.in_channels, c1.out_channels, (1, c1.kernel_size[0]), (1, c1.stride[0]), pad,
+                              (1, c1.dilation[0]), c1.groups, bias=c1.bias is not None)
+        with torch.no_grad():
+            self.conv.weight.copy_(c1.weight[:, :, None, :])
+            if c1.bias is not None:
+                self.conv.bias.copy_(c1.bias)  # type: ignore[union-attr]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x.unsqueeze(2)).squeeze(2)
+
+
+def convs_1d_as_2d(model: nn.Module) -> None:
+    """Swap, in place, every zero-padded `nn.Conv1d` of `model` with kernel > 1 for its `Conv1dAs2d`."""
+    for name, mod in list(model.named_modules()):
+        if type(mod) is nn.Conv1d and mod.kernel_size[0] > 1 and mod.padding_mode == "zeros":
+            parent, _, leaf = name.rpartition(".")
+            setattr(model.get_submodule(parent) if parent else model, leaf, Conv1dAs2d(mod))
 
 
 def _matches(name: str, patterns: Sequence[str] | None) -> bool:

@@ -20,7 +20,7 @@ from linrep_edge.format.ir import Codebook
 from linrep_edge.method.cluster import DISTANCES, cluster_kernels, normalize_kernels
 from linrep_edge.errors import LinRepError
 from linrep_edge.method.fit import fit_kernels
-from linrep_edge.method.collect import collect_convs
+from linrep_edge.method.collect import collect_convs, convs_1d_as_2d
 from linrep_edge.method.linrep_conv import LinRepConv2d, _set_submodule, round_to_storage
 
 SCOPES = ("global", "layer")
@@ -93,6 +93,7 @@ def compress(model: nn.Module, templates: int = 16, distance: str = "signfree", 
         if not 0 < templates_ratio <= 64:
             raise LinRepError(f"--templates-ratio must be in (0, 64], got {templates_ratio}")
     out = copy.deepcopy(model).eval()
+    convs_1d_as_2d(out)
     sites = collect_convs(out, include, exclude, allow_empty=True)
 
     groups: dict[object, list] = {}

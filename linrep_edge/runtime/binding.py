@@ -118,6 +118,11 @@ def status_text(code: int) -> str:
     return load_library().lr_status_str(code).decode()
 
 
+def fits_input(shape: tuple[int, ...], input_shape: tuple[int, ...]) -> bool:
+    """A sample of `shape` is the model's input up to size-1 dimensions (a 1-D model's [C, L] is [C, 1, L])."""
+    return tuple(d for d in shape if d != 1) == tuple(d for d in input_shape if d != 1)
+
+
 class InitError(LinRepError):
     """lr_init refused a blob: `status` is the LR_ERR_... name, `op`/`tensor` lr_error_location's answer."""
 
@@ -238,6 +243,8 @@ class CRuntime:
                   hook: Callable[[int], None] | None) -> np.ndarray:
         """lr_run on each image of the batch: (N, output_size), the outputs concatenated per image."""
         x = np.ascontiguousarray(x, dtype=np.float32)
+        if x.shape[1:] != self.input_shape and fits_input(x.shape[1:], self.input_shape):
+            x = x.reshape(x.shape[0], *self.input_shape)  # e.g. a 1-D model's [C, L] input is [C, 1, L] here
         if x.shape[1:] != self.input_shape:
             raise LinRepError(f"{self.where}: input batch shape {x.shape} does not match the model input "
                               f"(N, {', '.join(map(str, self.input_shape))})")

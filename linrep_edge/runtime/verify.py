@@ -152,7 +152,7 @@ def verify(blob: bytes, x: np.ndarray, labels: np.ndarray | None, where: str = "
     blob's metadata names) on inputs `x`; per-layer SQNR against the original on the first
     `layer_images` inputs. `verdict` is "pass" only for a non-empty input set whose outputs (C and
     torch) are all finite. Non-finite inputs are the caller's to refuse (load_inputs does)."""
-    from linrep_edge.runtime.binding import CRuntime
+    from linrep_edge.runtime.binding import CRuntime, fits_input
 
     if len(x) == 0:
         raise LinRepError("no inputs to verify (an empty input set proves nothing)")
@@ -161,6 +161,8 @@ def verify(blob: bytes, x: np.ndarray, labels: np.ndarray | None, where: str = "
     if parsed is None or not parsed.weights:
         parsed = parse(blob, where, max_bytes=max_bytes)
     rt = CRuntime(blob, where, conv_path=conv_path)
+    if x.shape[1:] != rt.input_shape and fits_input(x.shape[1:], rt.input_shape):
+        x = x.reshape(len(x), *rt.input_shape)  # a 1-D model's [C, L] inputs are [C, 1, L] in the blob
     if x.shape[1:] != rt.input_shape:
         raise LinRepError(f"inputs have shape {x.shape}, the model expects (N, {', '.join(map(str, rt.input_shape))})")
     t0 = time.perf_counter()
