@@ -122,12 +122,13 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(work):
         assert torch.equal(one[k], resumed[k]), k
 
 
-def test_resume_refuses_other_settings_and_world_sizes(work):
-    two = str(work / "two.lrc")
-    # a finished run: nothing to resume
-    r = subprocess.run([*CLI, "finetune", str(work / "c.lrc"), *FT, "-o", str(work / "z.lrc"), "--resume", two],
-                       capture_output=True, text=True, env=ENV)
-    assert r.returncode == 2 and "complete" in r.stderr and "Traceback" not in r.stderr
+def test_resume_refuses_other_settings_and_world_sizes(work, capsys):
+    from linrep_edge.cli.main import main
+
+    # a finished run: nothing to resume (one line, exit 2, nothing written)
+    assert main(["-q", "finetune", str(work / "c.lrc"), *FT, "-o", str(work / "z.lrc"), "--resume",
+                 str(work / "one.lrc")]) == 2
+    assert "that run is complete" in capsys.readouterr().err and not (work / "z.lrc").exists()
     # a run resumed with other settings or on another number of processes
     from linrep_edge.errors import LinRepError
     from linrep_edge.method.distributed import DistContext, TrainConfig, _check_resume

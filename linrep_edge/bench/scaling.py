@@ -7,7 +7,8 @@ items over the slowest rank's time in steps, checkpoint writing and start-up exc
 command's wall time is reported beside it. Threads: torchrun gives each of N > 1 processes one
 intra-op thread (OMP_NUM_THREADS=1); one process is measured with torch's default threads and with one,
 so the efficiency can be read both ways: speed-up over one single-threaded process / N (per-process
-scaling), and over the best single process (what the user gains on this machine).
+scaling), and over the best single process (what the user gains on this machine). The machine's load
+average before and after is part of the result: on a shared 2-core machine the figures move with it.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def run(procs: list[int], samples: int = 4096, batch: int = 64, data: str = "fas
     settings = PackSettings(templates=16)
     model, _, source = source_from_cli(None, True, None, None)
     rows = []
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as d:
         ckpt = Path(d) / "c.lrc"
         checkpoint_of(compress_model(model, settings, show_progress), source, settings).save(ckpt)
@@ -74,7 +76,7 @@ def run(procs: list[int], samples: int = 4096, batch: int = 64, data: str = "fas
         r["efficiency_vs_1_process_1_thread"] = r["speedup_vs_1_process_1_thread"] / r["processes"]
         r["speedup_vs_best_1_process"] = r["samples_per_second"] / best_single
     return {"model": "default ResNet-8, K = 16", "data": data, "samples": samples, "global_batch": batch,
-            "cpu_count": os.cpu_count(), "rows": rows}
+            "cpu_count": os.cpu_count(), "load_average_1min": [load_before, os.getloadavg()[0]], "rows": rows}
 
 
 def format_result(res: dict[str, Any]) -> str:
@@ -87,4 +89,7 @@ def format_result(res: dict[str, Any]) -> str:
                      f"{r['speedup_vs_1_process_1_thread']:>9.2f} {r['efficiency_vs_1_process_1_thread']:>11.2f} "
                      f"{r['speedup_vs_best_1_process']:>14.2f} {r['wall_seconds']:>7.1f}")
     lines.append("* against one process with one thread; efficiency = speed-up / processes")
+    lo, hi = res["load_average_1min"]
+    lines.append(f"machine load (1-min average) before / after: {lo:.2f} / {hi:.2f} on {res['cpu_count']} cores: "
+                 "other jobs share these cores")
     return "\n".join(lines)

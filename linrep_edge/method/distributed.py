@@ -208,6 +208,8 @@ class TrainConfig:
 
 
 def _check_resume(state: dict[str, Any], cfg: TrainConfig, ctx: DistContext) -> None:
+    if state.get("complete"):
+        raise LinRepError("--resume: that run is complete; start a new `finetune` from it to train further")
     old = state["config"]
     for key, value in cfg.to_dict().items():
         if key == "input_digest":
@@ -219,8 +221,6 @@ def _check_resume(state: dict[str, Any], cfg: TrainConfig, ctx: DistContext) -> 
     if state["world_size"] != ctx.world_size:
         raise LinRepError(f"--resume: that run had {state['world_size']} process(es), this one {ctx.world_size}; "
                           "bit-identical resume needs the same number")
-    if state.get("complete"):
-        raise LinRepError("--resume: that run is complete; start a new `finetune` from it to train further")
 
 
 def run_finetune(model: nn.Module, train: Dataset, cfg: TrainConfig, ctx: DistContext | None = None,
