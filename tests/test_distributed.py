@@ -72,6 +72,37 @@ def test_two_processes_equal_one_process_with_the_same_global_batch(work):
         assert h1["loss"] == pytest.approx(h2["loss"], rel=1e-5)
 
 
+def test_the_global_order_is_the_single_process_loaders_and_the_shards_tile_it(digits, small_resnet):
+    """W = 1: run_finetune is finetune() over Split.loader(shuffle=True, seed) for any number of epochs
+    (what one-shot pack ran before this loop existed); W = 2: the ranks' j-th batches make up global batch j."""
+    import copy
+
+    from linrep_edge.method.compress import compress
+    from linrep_edge.method.distributed import DistContext, ShardSampler, TrainConfig, epoch_order, run_finetune
+    from linrep_edge.method.finetune import finetune
+
+    tr = digits.train.take(650)  # not a multiple of the batch: partial last batches
+    ds = torch.utils.data.TensorDataset(tr.x, tr.y)
+    cm, _ = compress(small_resnet, templates=4, seed=3, show_progress=False)
+    c1, c2 = copy.deepcopy(cm), copy.deepcopy(cm)
+    finetune(c1, tr.loader(64, shuffle=True, seed=3), 2.5, show_progress=False)
+    m = run_finetune(c2, ds, TrainConfig("digits", 2.5, 1e-3, 64, 3), show_progress=False)
+    assert m["steps"] == 28 and len(m["history"]) == 2
+    for (n, p), q in zip(c1.named_parameters(), c2.parameters()):
+        assert torch.equal(p, q), n
+    shards = [ShardSampler(ds, DistContext(rank=r, world_size=2), seed=3) for r in (0, 1)]
+    for epoch in (0, 2, 1):
+        order = epoch_order(650, 3, epoch)
+        for s in shards:
+            s.set_epoch(epoch)
+        r0, r1 = list(shards[0]), list(shards[1])
+        for j in range(0, 325, 32):
+            assert sorted(r0[j:j + 32] + r1[j:j + 32]) == sorted(order[2 * j:2 * j + 64])
+        shards[1].start = 64
+        assert list(shards[1]) == r1[64:]  # a resume skips the consumed items
+        shards[1].start = 0
+
+
 def _interrupt(cmd: list[str], out: Path, sig: int, env: dict) -> subprocess.CompletedProcess:
     """Start `cmd`, wait until it wrote its first checkpoint, send `sig`, wait for the end."""
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)

@@ -6,15 +6,17 @@ WORLD_SIZE, LOCAL_RANK, MASTER_ADDR/PORT) and joins the process group: `gloo` on
 there (device cuda:LOCAL_RANK). The model is wrapped in `DistributedDataParallel`, which averages the
 gradients of a and b over the ranks; metrics are all-reduced; only rank 0 writes files and prints.
 
-Data order. Epoch e visits the training set in the order `randperm(n, seed + e)` — the order of
-`DistributedSampler(shuffle=True, seed=seed)` — and rank r takes items r, r + W, r + 2W, ... of it
-(padded by repeating the first items when W does not divide n). With a per-rank batch of B/W, the union
+Data order. Epoch e visits the training set in the order a single process has always used: that of
+the e-th pass of `DataLoader(shuffle=True, generator=Generator().manual_seed(seed))` (`epoch_order`;
+`DistributedSampler`'s own `randperm(n, seed + e)` would differ from it), and rank r takes items r, r + W,
+r + 2W, ... of it (`ShardSampler`, a DistributedSampler: padded by repeating the first items when W does
+not divide n). With a per-rank batch of B/W, the union
 of the ranks' j-th batches is items jB .. (j+1)B − 1 of the permutation: exactly the j-th batch of a
 single process with batch B. Every rank holds the same number of items, so the shards of a batch are
 equally large and the mean of the ranks' mean losses (DDP averages gradients) is the whole batch's mean
 loss: one process with batch B and N processes with B/N each follow the same trajectory up to float
-rounding (when W divides n; else the padding repeats a few items in the last batch). For W = 1 and one
-epoch or less, the order is also that of a DataLoader(shuffle=True, generator seeded with `seed`).
+rounding (when W divides n; else the padding repeats a few items in the last batch). For W = 1 it is
+exactly `finetune(model, split.loader(batch, shuffle=True, seed=seed))`, for any number of epochs.
 
 Resume. A checkpoint holds a, b, the Adam and scheduler states, epoch, step in the epoch, the per-rank
 torch/numpy/python RNG states and partial metrics; `--resume` restores them on every rank and skips the
@@ -125,18 +127,62 @@ def wrap(model: nn.Module, ctx: DistContext) -> nn.Module:
 
 
 class ShardSampler(DistributedSampler):
-    """`DistributedSampler` (shuffle, seed, padding) that can start `start` items into its shard."""
+    """`DistributedSampler` (sharding rank r::W, padding, set_epoch) over the global order of `epoch_order`,
+    that can start `start` items into its shard (resume)."""
 
     def __init__(self, dataset: Dataset, ctx: DistContext, seed: int, shuffle: bool = True) -> None:
         super().__init__(dataset, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=shuffle, seed=seed,
                          drop_last=False)
         self.start = 0
+        self._cache: tuple[int, torch.Tensor, list[int]] | None = None  # (epoch, generator state, order)
+
+    def global_order(self) -> list[int]:
+        n = len(self.dataset)  # type: ignore[arg-type]
+        if not self.shuffle:
+            return list(range(n))
+        if self._cache is not None and self._cache[0] == self.epoch:
+            return self._cache[2]
+        g = torch.Generator().manual_seed(self.seed)
+        first = 0
+        if self._cache is not None and self._cache[0] < self.epoch:
+            g.set_state(self._cache[1])
+            first = self._cache[0] + 1
+        order: list[int] = []
+        for _ in range(first, self.epoch + 1):
+            order = epoch_step(g, n)
+        self._cache = (self.epoch, g.get_state(), order)
+        return order
 
     def __iter__(self) -> Iterator[int]:
-        return iter(list(super().__iter__())[self.start:])
+        indices = list(self.global_order())
+        pad = self.total_size - len(indices)
+        if pad > 0:
+            indices += (indices * math.ceil(pad / len(indices)))[:pad]
+        return iter(indices[self.rank:self.total_size:self.num_replicas][self.start:])
 
     def __len__(self) -> int:
         return self.num_samples - self.start
+
+
+def epoch_step(g: torch.Generator, n: int) -> list[int]:
+    """One epoch's order from generator `g`: the draws of one full pass of `DataLoader(shuffle=True,
+    generator=g)`: an int64 (the workers' base seed), the RandomSampler's permutation, and the permutation
+    RandomSampler draws for the remainder `num_samples % n` (empty, but drawn) when the pass ends."""
+    torch.empty((), dtype=torch.int64).random_(generator=g)
+    order = torch.randperm(n, generator=g).tolist()
+    torch.randperm(n, generator=g)
+    return order
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
+    """The global order of epoch `epoch`: that of the epoch-th pass of a DataLoader(shuffle=True) whose
+    generator was seeded with `seed` — `Split.loader(shuffle=True, seed=seed)`, what `finetune()` and
+    one-shot `pack` have always used — so every process count reproduces the single-process trajectory."""
+    g = torch.Generator().manual_seed(seed)
+    order: list[int] = []
+    for _ in range(epoch + 1):
+        order = epoch_step(g, n)
+    return order
 
 
 # --- RNG states ---------------------------------------------------------------------------------
