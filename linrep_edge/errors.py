@@ -10,8 +10,9 @@ class LinRepError(ValueError):
     """A user-facing error: bad input, bad option, unsupported model or corrupt file."""
 
 
-class Interrupted(Exception):
-    """A run stopped on SIGINT/SIGTERM after writing what it had (the CLI exits with 128 + signal)."""
+class Interrupted(KeyboardInterrupt):
+    """A run stopped on SIGINT/SIGTERM after writing what it had (the CLI exits with 128 + signal). A
+    KeyboardInterrupt, so that no `except Exception` on the way swallows it."""
 
     def __init__(self, signum: int, message: str) -> None:
         super().__init__(message)

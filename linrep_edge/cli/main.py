@@ -23,6 +23,9 @@ EPILOG = """examples:
   linrep-edge pack --default --templates 16 --finetune-epochs 1 --data fashion-mnist -o m.lre
   linrep-edge pack mypkg.models:make_net --weights net.pt --input-shape 1,3,32,32 -o net.lre
   linrep-edge pack program.pt2 --templates 64 -o net.lre.zst
+  linrep-edge compress --default --templates 16 -o ckpt.lrc      # the split pipeline: docs/FINETUNE.md
+  torchrun --nproc-per-node 2 -m linrep_edge finetune ckpt.lrc --data fashion-mnist -o ft.lrc
+  linrep-edge pack ft.lrc -o m.lre
   linrep-edge report m.lre --plot m.png
   linrep-edge inspect m.lre
   linrep-edge export-c m.lre -o model_blob.h
