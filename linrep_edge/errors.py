@@ -8,3 +8,12 @@ one line on stderr and exit code 2; everything else is a bug and keeps its trace
 
 class LinRepError(ValueError):
     """A user-facing error: bad input, bad option, unsupported model or corrupt file."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """A run stopped on SIGINT/SIGTERM after writing what it had (the CLI exits with 128 + signal). A
+    KeyboardInterrupt, so that no `except Exception` on the way swallows it."""
+
+    def __init__(self, signum: int, message: str) -> None:
+        super().__init__(message)
+        self.signum = signum

@@ -19,7 +19,7 @@ from linrep_edge.graph.capture import capture
 from linrep_edge.method.compress import compress
 from linrep_edge.datasets import load_dataset
 from linrep_edge.errors import LinRepError
-from linrep_edge.method.finetune import evaluate, finetune
+from linrep_edge.method.finetune import evaluate
 from linrep_edge.format.ir import Graph
 from linrep_edge.method.linrep_conv import LinRepConv2d, prune
 from linrep_edge.format.reader import parse
@@ -151,10 +151,12 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
             acc["original_accuracy"] = evaluate(model, test.loader(1000))
             acc["accuracy_before_finetune"] = evaluate(cmodel, test.loader(1000))
         if settings.finetune_epochs > 0:
-            torch.manual_seed(settings.seed)
+            from linrep_edge.method.distributed import TrainConfig, run_finetune
+
             t1 = time.perf_counter()
-            finetune(cmodel, train.loader(FINETUNE_BATCH, shuffle=True, seed=settings.seed), settings.finetune_epochs,
-                     settings.finetune_lr, show_progress=show_progress)
+            # the loop `linrep-edge finetune` runs (world size 1 here): the same a, b as compress → finetune → pack
+            cfg = TrainConfig(settings.data, settings.finetune_epochs, settings.finetune_lr, FINETUNE_BATCH, settings.seed)
+            run_finetune(cmodel, torch.utils.data.TensorDataset(train.x, train.y), cfg, show_progress=show_progress)
             timings["finetune_s"] = time.perf_counter() - t1
             if evaluate_on_test:
                 acc["accuracy_after_finetune"] = evaluate(cmodel, test.loader(1000))

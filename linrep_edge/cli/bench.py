@@ -88,3 +88,11 @@ def cmd_bench_speed(args: argparse.Namespace) -> int:
         write_atomic(Path(args.plot), speed.plot(res))
     emit(args, res, lambda: speed.format_result(res))
     return 0
+
+
+def cmd_bench_scaling(args: argparse.Namespace) -> int:
+    from linrep_edge.bench import scaling
+
+    res = scaling.run(args.procs, args.samples, args.batch, args.data, show_progress=not args.quiet)
+    emit(args, res, lambda: scaling.format_result(res))
+    return 0

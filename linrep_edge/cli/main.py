@@ -8,13 +8,15 @@ machine-readable output comes with --json; long steps show progress bars on a te
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Callable
 
 from linrep_edge.cli import bench as bench_cmds
 from linrep_edge.cli import blob as blob_cmds
 from linrep_edge.cli import pack as pack_cmds
-from linrep_edge.errors import LinRepError
+from linrep_edge.cli import train as train_cmds
+from linrep_edge.errors import Interrupted, LinRepError
 from linrep_edge.format.transport import DEFAULT_MAX_BYTES
 
 EPILOG = """examples:
@@ -23,6 +25,9 @@ EPILOG = """examples:
   linrep-edge pack mypkg.models:make_net --weights net.pt --input-shape 1,3,32,32 -o net.lre
   linrep-edge pack mypkg.models:make_net --weights net.pt --input-shape 1,3,32,32 --check
   linrep-edge pack program.pt2 --templates 64 -o net.lre.zst
+  linrep-edge compress --default --templates 16 -o ckpt.lrc      # the split pipeline: docs/FINETUNE.md
+  torchrun --nproc-per-node 2 -m linrep_edge finetune ckpt.lrc --data fashion-mnist -o ft.lrc
+  linrep-edge pack ft.lrc -o m.lre
   linrep-edge report m.lre --plot m.png
   linrep-edge inspect m.lre
   linrep-edge export-c m.lre -o model_blob.h
@@ -73,6 +78,15 @@ def _add_read_options(p: argparse.ArgumentParser) -> None:
                         "allocating (default 64M; suffixes K, M, G)")
 
 
+TRAIN_EPILOG = """the split pipeline (docs/FINETUNE.md):
+  linrep-edge compress --default --templates 16 -o ckpt.lrc
+  linrep-edge finetune ckpt.lrc --data fashion-mnist --epochs 1 --checkpoint-every 200 -o ft.lrc
+  torchrun --nproc-per-node 2 -m linrep_edge finetune ckpt.lrc --data fashion-mnist -o ft.lrc
+  linrep-edge finetune ckpt.lrc --data fashion-mnist -o ft.lrc --resume ft.lrc   # after an interruption
+  linrep-edge pack ft.lrc -o m.lre
+"""
+
+
 def _add_compress_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--templates", "-K", type=int, default=16, help="codebook size K (default 16)")
     p.add_argument("--distance", choices=("signfree", "signed"), default="signfree",
@@ -82,27 +96,21 @@ def _add_compress_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = _Parser(prog="linrep-edge", description="Compress conv kernels as a*T[idx] + b and pack "
-                                 "them for microcontrollers.", epilog=EPILOG,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
-    sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    p = sub.add_parser("pack", help="compress a model and write a .lre blob", epilog=EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", nargs="?", help="a torch.export program (.pt2) or package.module:factory")
+def _add_model_options(p: argparse.ArgumentParser, checkpoint: bool = False) -> None:
+    """MODEL | --default, --weights, --input-shape: where the model comes from (pack and compress)."""
+    p.add_argument("model", nargs="?", help="a torch.export program (.pt2) or package.module:factory"
+                   + (", or a compressed-model checkpoint (.lrc from `compress` / `finetune`)" if checkpoint else ""))
     p.add_argument("--default", action="store_true", help="the embedded default model (ResNet-8, Fashion-MNIST)")
     p.add_argument("--weights", help="state dict for package.module:factory")
     p.add_argument("--input-shape", help="input shape with batch 1, e.g. 1,1,28,28 (factory models)")
     p.add_argument("--trust-pt2", action="store_true",
                    help="load a .pt2 that needs pickled weights, constants or custom objects (refused by default: "
                         "unpickling runs code, so such a file is as trusted as Python code you run)")
-    _add_compress_options(p)
+
+
+def _add_representation_options(p: argparse.ArgumentParser) -> None:
+    """How a and b are stored and which convs are compressed: fixed before fine-tuning (pack and compress)."""
     p.add_argument("--codebook-dtype", choices=("fp16", "fp32"), default="fp16")
-    p.add_argument("--weights-dtype", choices=("fp16", "fp32", "int8"), default="fp16",
-                   help="storage of tensors LinRep does not cover: 1x1 convs, linear layers, biases "
-                        "(default fp16; int8: conv/linear weights per output channel, fp32 biases)")
     p.add_argument("--ab-bits", type=int, choices=(16, 8, 7, 6, 5, 4, 3, 2), default=16,
                    help="storage of a and b: 16 = fp16 (default), 2..8 = integers with a scale per output "
                         "channel, fine-tuned with the quantization in the loop (use with --finetune-epochs)")
@@ -119,6 +127,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--templates-ratio", type=float, metavar="R",
                    help="with --scope layer: K of each layer = max(2, round(R * its output channels)), capped "
                         "at its kernels (e.g. 0.25; fewer templates per layer make template reuse faster)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = _Parser(prog="linrep-edge", description="Compress conv kernels as a*T[idx] + b and pack "
+                                 "them for microcontrollers.", epilog=EPILOG,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("pack", help="compress a model (or take a checkpoint) and write a .lre blob", epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_model_options(p, checkpoint=True)
+    _add_compress_options(p)
+    p.add_argument("--weights-dtype", choices=("fp16", "fp32", "int8"), default="fp16",
+                   help="storage of tensors LinRep does not cover: 1x1 convs, linear layers, biases "
+                        "(default fp16; int8: conv/linear weights per output channel, fp32 biases)")
+    _add_representation_options(p)
     p.add_argument("--finetune-epochs", type=float, default=0.0, help="epochs of a/b fine-tuning (needs --data)")
     p.add_argument("--lr", type=float, default=1e-3, help="fine-tuning learning rate (Adam, cosine decay; default 1e-3)")
     p.add_argument("--data", choices=("fashion-mnist", "digits"), help="data for fine-tuning / evaluation")
@@ -128,6 +153,43 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only capture the model and list every operation the runtime cannot run (no -o needed)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=pack_cmds.cmd_pack)
+
+    p = sub.add_parser("compress", help="cluster + fit: write a compressed-model checkpoint (.lrc) to fine-tune and pack",
+                       epilog=TRAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_model_options(p)
+    _add_compress_options(p)
+    _add_representation_options(p)
+    p.add_argument("-o", "--output", required=True, help="output checkpoint (.lrc)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=train_cmds.cmd_compress)
+
+    p = sub.add_parser("finetune", help="fine-tune a and b of a checkpoint: resumable, data-parallel under torchrun",
+                       epilog=TRAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint", help="compressed-model checkpoint (.lrc) from `compress` (or an earlier `finetune`)")
+    p.add_argument("--data", required=True, metavar="DATA",
+                   help="fashion-mnist, digits, an image folder (class per sub-folder), FILE.npz / FILE.npy, "
+                        "or package.module:function returning a torch Dataset")
+    p.add_argument("--labels", metavar="Y.npy", help="labels for --data FILE.npy")
+    p.add_argument("--transform", metavar="MODULE:FUNCTION", help="callable applied to every input (PIL image "
+                   "for folders, tensor otherwise)")
+    p.add_argument("--epochs", type=float, default=1.0, help="epochs of a/b fine-tuning (default 1; may be fractional)")
+    p.add_argument("--lr", type=float, default=1e-3, help="learning rate (Adam, cosine decay; default 1e-3)")
+    p.add_argument("--batch", type=int, default=64, help="global batch (split evenly over the processes; default 64)")
+    p.add_argument("--distill", type=float, default=0.0, metavar="F", help="loss = (1-F)*CE + F*KL(original || "
+                   "compressed); 1 = distillation only (unlabelled data)")
+    p.add_argument("--val-size", type=int, help="validation items carved from the data (default: 10%%, at most "
+                   "5000; fixed for fashion-mnist and digits)")
+    p.add_argument("--limit", type=int, help="train on the first N training items only (smoke runs, benchmarks)")
+    p.add_argument("--checkpoint-every", type=int, default=0, metavar="N",
+                   help="also write the checkpoint every N steps (always at each epoch end and on SIGINT/SIGTERM)")
+    p.add_argument("--resume", metavar="FT.lrc", help="continue the interrupted run saved in FT.lrc "
+                   "(same settings and number of processes: bit-identical)")
+    p.add_argument("--backend", choices=("auto", "gloo", "nccl"), default="auto",
+                   help="process-group backend under torchrun (auto: nccl with CUDA, else gloo)")
+    p.add_argument("--no-validate", action="store_true", help="skip the validation accuracy at the end")
+    p.add_argument("-o", "--output", required=True, help="output checkpoint (.lrc), rewritten at every checkpoint")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=train_cmds.cmd_finetune)
 
     p = sub.add_parser("report", help="storage report of a .lre: bytes per layer and section")
     p.add_argument("file")
@@ -207,6 +269,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="the list of points")
     p.add_argument("--full-json", action="store_true", help="with --json: points, baseline and best points")
     p.set_defaults(func=bench_cmds.cmd_bench_pareto)
+    p = bench.add_parser("scaling", help="fine-tuning samples/s at 1 and 2 processes (torchrun, gloo) and the "
+                         "parallel efficiency")
+    p.add_argument("--procs", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--samples", type=int, default=4096, help="training images per run (default 4096)")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--data", default="fashion-mnist")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=bench_cmds.cmd_bench_scaling)
     p = bench.add_parser("cluster", help="clustering wall time on N real-like kernels")
     p.add_argument("--kernels", type=int, default=1_000_000)
     p.add_argument("--templates", type=int, default=256)
@@ -274,8 +344,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return func(args)
     except LinRepError as exc:
-        print(f"linrep-edge: error: {exc}", file=sys.stderr)
+        rank = os.environ.get("RANK", "0") if "WORLD_SIZE" in os.environ else "0"
+        print(f"linrep-edge: error{'' if rank == '0' else f' (rank {rank})'}: {exc}", file=sys.stderr)
         return 2
+    except Interrupted as exc:
+        print(f"linrep-edge: {exc}", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("linrep-edge: interrupted", file=sys.stderr)
         return 130

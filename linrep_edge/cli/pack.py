@@ -19,7 +19,8 @@ def settings_from_args(args: argparse.Namespace) -> "PackSettings":  # noqa: F82
     from linrep_edge.pipeline import PackSettings
 
     rename = {"finetune_lr": "lr"}
-    values = {f.name: getattr(args, rename.get(f.name, f.name)) for f in fields(PackSettings)}
+    defaults = PackSettings()
+    values = {f.name: getattr(args, rename.get(f.name, f.name), getattr(defaults, f.name)) for f in fields(PackSettings)}
     values["ab_bits"] = 0 if values["ab_bits"] == 16 else values["ab_bits"]
     return PackSettings(**values)
 
@@ -52,6 +53,75 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings_for_checkpoint(args: argparse.Namespace, saved: "PackSettings") -> "PackSettings":  # noqa: F821
+    """The checkpoint's settings with the pack-time option (--weights-dtype); a compression or fine-tuning
+    option given on the command line must agree with the checkpoint (it was fixed when it was made)."""
+    from dataclasses import fields, replace
+
+    from linrep_edge.pipeline import PackSettings
+
+    given, defaults = settings_from_args(args), PackSettings()
+    if given.finetune_epochs:
+        raise LinRepError("--finetune-epochs with a checkpoint: fine-tune it with `linrep-edge finetune`, then pack")
+    flags = {"finetune_lr": "--lr", "ab_bits": "--ab-bits"}
+    for f in fields(PackSettings):
+        if f.name in ("weights_dtype", "finetune_epochs"):
+            continue
+        value, default, have = getattr(given, f.name), getattr(defaults, f.name), getattr(saved, f.name)
+        if f.name == "data" and have is None:
+            continue  # --data only for --evaluate: recorded as the one-shot pack records it
+        if value != default and value != have:
+            flag = flags.get(f.name, "--" + f.name.replace("_", "-"))
+            raise LinRepError(f"{flag} {value}: the checkpoint was made with {have}; its compression and "
+                              "fine-tuning settings are fixed (leave the option out)")
+    return replace(saved, weights_dtype=given.weights_dtype, data=saved.data or given.data)
+
+
+def _pack_checkpoint(args: argparse.Namespace, out: Path) -> int:
+    import time
+
+    from linrep_edge.atomic import write_atomic
+    from linrep_edge.format.report import storage_report
+    from linrep_edge.format.transport import zstd
+    from linrep_edge.method.checkpoint import load_checkpoint
+    from linrep_edge.pipeline import pack
+
+    for opt in ("weights", "input_shape"):
+        if getattr(args, opt):
+            raise LinRepError(f"--{opt.replace('_', '-')} with a checkpoint: the checkpoint holds the model")
+    ck = load_checkpoint(args.model)
+    if ck.train is not None and not ck.train.get("complete"):
+        raise LinRepError(f"{args.model}: an unfinished fine-tuning run (step {ck.train['global_step']} of "
+                          f"{ck.train['total_steps']}); finish it with `linrep-edge finetune ... --resume {args.model}`")
+    settings = _settings_for_checkpoint(args, ck.settings)
+    acc: dict[str, float] = {}
+    if args.evaluate:
+        if not settings.data or settings.data not in ("fashion-mnist", "digits"):
+            raise LinRepError("--evaluate needs --data fashion-mnist or digits")
+        from linrep_edge.method.finetune import evaluate
+        from linrep_edge.pipeline import finetune_split
+
+        test = finetune_split(settings.data, settings.seed)[2].loader(1000)
+        acc["original_accuracy"] = evaluate(ck.build_original()[0], test)
+        key = "accuracy_after_finetune" if settings.finetune_epochs else "accuracy_before_finetune"
+        acc[key] = evaluate(ck.build_compressed()[0], test)
+    t0 = time.perf_counter()
+    cmodel, example = ck.build_compressed()
+    blob = pack(cmodel, example, settings, ck.source.name)
+    timings = {"compress_s": 0.0, "capture_pack_s": time.perf_counter() - t0}
+    data = zstd(blob) if out.name.endswith(".zst") else blob
+    write_atomic(out, data)
+    rep = storage_report(blob, str(out))
+    summary = {"output": str(out), "bytes_written": len(data), "blob_bytes": len(blob),
+               "conv_compression_vs_fp32": rep.conv_compression_vs_fp32,
+               "model_compression_vs_fp32": rep.model_compression_vs_fp32, **acc, **timings,
+               "from_checkpoint": str(args.model)}
+    text = "".join(f", {k.replace('_', ' ')} {100 * v:.2f}%" for k, v in acc.items())
+    emit(args, summary, lambda: f"wrote {out}: {len(data)} bytes (conv {rep.conv_compression_vs_fp32:.2f}x, "
+                                f"model {rep.model_compression_vs_fp32:.2f}x vs fp32{text}) from {args.model}")
+    return 0
+
+
 def cmd_pack(args: argparse.Namespace) -> int:
     from linrep_edge.atomic import write_atomic
     from linrep_edge.pipeline import pack_model
@@ -60,6 +130,14 @@ def cmd_pack(args: argparse.Namespace) -> int:
 
     from linrep_edge.atomic import check_output
 
+    if args.model and args.model.endswith(".lrc"):  # a checkpoint (method/checkpoint.py)
+        if args.default:
+            raise LinRepError("give either --default or a MODEL (file.pt2, package.module:factory or ckpt.lrc), not both")
+        if not args.output:
+            raise LinRepError("-o/--output is required")
+        out = Path(args.output)
+        check_output(out)
+        return _pack_checkpoint(args, out)
     if args.default == bool(args.model):
         raise LinRepError("give either --default or a MODEL (file.pt2 or package.module:factory), not both or neither")
     if args.check:

@@ -45,6 +45,32 @@ def trainable_parameters(model: nn.Module, train_bn: bool = False, train_head: b
     return params
 
 
+def ab_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None, teacher: nn.Module | None = None,
+            distill: float = 0.0) -> torch.Tensor:
+    """(1 − distill)·CE(labels) + distill·KL(teacher ‖ model), each a mean over the batch (so the mean of
+    equal shards' losses is the whole batch's loss: what data-parallel training averages)."""
+    out = model(x)
+    if distill < 1:
+        if y is None:
+            raise LinRepError("the data has no labels: fine-tune by distillation (distill = 1)")
+        loss = F.cross_entropy(out, y)
+    else:
+        loss = out.new_zeros(())
+    if distill:
+        if teacher is None:
+            raise LinRepError("distillation needs a teacher model")
+        with torch.no_grad():
+            soft = F.log_softmax(teacher(x), 1)
+        kl = F.kl_div(F.log_softmax(out, 1), soft, log_target=True, reduction="batchmean")
+        loss = (1 - distill) * loss + distill * kl
+    return loss
+
+
+def cosine_schedule(opt: torch.optim.Optimizer, steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """The learning rate decays from its start to 0 over `steps` steps (half a cosine)."""
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+
+
 def finetune(
     model: nn.Module,
     loader: torch.utils.data.DataLoader,
@@ -75,21 +101,14 @@ def finetune(
         p.requires_grad_(id(p) in chosen)
     steps = max(1, math.ceil(epochs * len(loader)))
     opt = torch.optim.Adam(params, lr=lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+    sched = cosine_schedule(opt, steps)
     model.eval()  # frozen batch-norm statistics; no dropout
     done = 0
     try:
         with progress(total=steps, desc="fine-tune a,b", enabled=show_progress) as bar:
             while done < steps:
                 for x, y in loader:
-                    out = model(x)
-                    loss = F.cross_entropy(out, y) if distill < 1 else out.new_zeros(())
-                    if distill:
-                        assert teacher is not None
-                        with torch.no_grad():
-                            soft = F.log_softmax(teacher(x), 1)
-                        kl = F.kl_div(F.log_softmax(out, 1), soft, log_target=True, reduction="batchmean")
-                        loss = (1 - distill) * loss + distill * kl
+                    loss = ab_loss(model, x, y, teacher, distill)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()

@@ -1,0 +1,40 @@
+"""Tiny models for subprocess tests (importable as `tiny_models:...` with tests/ on PYTHONPATH)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import torch
+from torch import nn
+
+
+def tiny_cnn() -> nn.Module:
+    """Two 3x3 convs and a linear head for 8x8 one-channel digits; fixed weights (seeded)."""
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),
+                         nn.Flatten(), nn.Linear(8 * 64, 10)).eval()
+
+
+class _Slow(torch.utils.data.Dataset):
+    """The same items, each read after a pause (TINY_SLOW_MS): lets a test interrupt a run mid-epoch."""
+
+    def __init__(self, base: torch.utils.data.Dataset, ms: float) -> None:
+        self.base, self.s = base, ms / 1000
+
+    def __len__(self) -> int:
+        return len(self.base)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int):  # type: ignore[no-untyped-def]
+        time.sleep(self.s)
+        return self.base[i]
+
+
+def digits_dataset():  # type: ignore[no-untyped-def]
+    """A map-style Dataset of 300 digits (x, label), as a user's module:function would return."""
+    from linrep_edge.datasets import load_digits
+
+    tr = load_digits().train
+    ds = torch.utils.data.TensorDataset(tr.x[:300], tr.y[:300])
+    ms = float(os.environ.get("TINY_SLOW_MS", "0"))
+    return _Slow(ds, ms) if ms else ds
