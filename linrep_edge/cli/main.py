@@ -26,6 +26,7 @@ EPILOG = """examples:
   linrep-edge report m.lre --plot m.png
   linrep-edge inspect m.lre
   linrep-edge export-c m.lre -o model_blob.h
+  linrep-edge export-project m.lre --target cortex-m4 -o m_firmware
   linrep-edge verify m.lre --data fashion-mnist
   linrep-edge mcu-bench m.lre --target cortex-m4
   linrep-edge bench accuracy --templates 16 --distance signfree --scope global --json
@@ -154,6 +155,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a summary as JSON")
     _add_read_options(p)
     p.set_defaults(func=blob_cmds.cmd_export_c)
+
+    p = sub.add_parser("export-project", help="write a firmware project folder: runtime sources, model header, "
+                       "CMakeLists.txt (linrep::runtime), Makefile, a main.c that checks one inference",
+                       epilog="examples:\n  linrep-edge export-project m.lre --target cortex-m4 -o m_fw\n"
+                              "  cmake -S m_fw -B m_fw/build && cmake --build m_fw/build --target run\n"
+                              "  make -C m_fw run\n\nThe expected output in model/<name>_test.h is the host C "
+                              "runtime's; main.c compares bit for bit. Cortex-M projects run under QEMU (mps2 boards) "
+                              "as exported; replace board/ with your board's startup code and linker script.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("file")
+    p.add_argument("--target", choices=("host", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33"),
+                   default="cortex-m4", help="the core the project builds for (default cortex-m4)")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="the project folder (new, or empty)")
+    p.add_argument("--name", help="C identifier of the blob array (default lre_<file name>)")
+    p.add_argument("--input", metavar="X.npy", help="the test input (float32, the model's input shape; the first "
+                   "of a batch); default: a seeded normal one (the first test image for default-model blobs)")
+    p.add_argument("--force", action="store_true", help="write into a folder that is not empty")
+    p.add_argument("--json", action="store_true", help="print a summary as JSON")
+    _add_read_options(p)
+    p.set_defaults(func=blob_cmds.cmd_export_project)
 
     p = sub.add_parser("verify", help="run a .lre through the C runtime and torch; compare answers",
                        epilog="examples:\n  linrep-edge verify m.lre --data fashion-mnist\n"
