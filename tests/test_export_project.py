@@ -106,6 +106,12 @@ def test_cortex_m4_project_builds_and_passes_under_qemu(blob_file, tmp_path, too
     assert elf.suffix == ".elf"
     proc = _qemu(elf)
     assert proc.returncode == 0 and "PASS" in proc.stdout, proc.stdout + proc.stderr
+    if tool == "make":  # issue 18 item 3: the runtime's code size per archive member, as linked (mcu-bench's figures)
+        from linrep_edge.runtime.mcu import _driver
+
+        sizes = _driver().archive_member_sizes(project / "build" / "lre_demo.map", "liblinrep_cortex-m4.a")
+        assert {"lr_run.o", "lr_verify.o", "lr_conv2d_f32_ref.o"} <= set(sizes), sorted(sizes)
+        assert all(v["text"] > 0 for v in sizes.values())
 
 
 def test_wrong_expected_output_fails(blob_file, tmp_path):
