@@ -112,7 +112,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.model:
         from linrep_edge.models.loading import load_factory, load_pt2
 
-        if args.model.endswith(".pt2") or Path(args.model).exists():
+        if args.model.lower().endswith(".onnx"):
+            from linrep_edge.models.loading import parse_shape
+            from linrep_edge.models.onnx_import import load_onnx
+
+            original, _ = load_onnx(args.model, parse_shape(args.input_shape) if args.input_shape else None)
+        elif args.model.endswith(".pt2") or Path(args.model).exists():
             original, _ = load_pt2(args.model)
         else:
             shape = args.input_shape or ",".join(["1", *(str(d) for d in x.shape[1:])])

@@ -23,6 +23,7 @@ EPILOG = """examples:
   linrep-edge pack mypkg.models:make_net --weights net.pt --input-shape 1,3,32,32 -o net.lre
   linrep-edge pack mypkg.models:make_net --weights net.pt --input-shape 1,3,32,32 --check
   linrep-edge pack program.pt2 --templates 64 -o net.lre.zst
+  linrep-edge pack model.onnx --templates 16 -o net.lre
   linrep-edge report m.lre --plot m.png
   linrep-edge inspect m.lre
   linrep-edge export-c m.lre -o model_blob.h
@@ -92,10 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("pack", help="compress a model and write a .lre blob", epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", nargs="?", help="a torch.export program (.pt2) or package.module:factory")
+    p.add_argument("model", nargs="?", help="a torch.export program (.pt2), an ONNX model (.onnx; needs the onnx "
+                   "extra) or package.module:factory")
     p.add_argument("--default", action="store_true", help="the embedded default model (ResNet-8, Fashion-MNIST)")
     p.add_argument("--weights", help="state dict for package.module:factory")
-    p.add_argument("--input-shape", help="input shape with batch 1, e.g. 1,1,28,28 (factory models)")
+    p.add_argument("--input-shape", help="input shape with batch 1, e.g. 1,1,28,28 (factory models; ONNX models "
+                   "whose input shape is not static)")
     p.add_argument("--trust-pt2", action="store_true",
                    help="load a .pt2 that needs pickled weights, constants or custom objects (refused by default: "
                         "unpickling runs code, so such a file is as trusted as Python code you run)")
@@ -188,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive, help="only the first N inputs (N >= 1)")
     p.add_argument("--conv-path", choices=("auto", "direct", "reuse"), default="auto",
                    help="how the C runtime runs LinRep convs: auto (cost model, default), direct, reuse")
-    p.add_argument("--model", metavar="MODEL", help="the original model (file.pt2 or package.module:factory with "
+    p.add_argument("--model", metavar="MODEL", help="the original model (file.pt2, file.onnx or package.module:factory with "
                    "--weights) to measure fidelity against: top-1 agreement, relative error, per-layer SQNR "
                    "(the embedded default model is known without it)")
     p.add_argument("--weights", help="state dict for --model package.module:factory")
