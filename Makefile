@@ -8,6 +8,7 @@ PIP    := $(VENV)/bin/pip
 CLI    := $(VENV)/bin/linrep-edge
 STAMP  := $(VENV)/.installed
 PEERS  := $(VENV)/.peers
+ONNX   := $(VENV)/.onnx
 
 .PHONY: help setup apt runtime demo test test-deep fresh-check bench peers compare schema clean
 
@@ -22,10 +23,11 @@ help:
 	@echo "make schema  - regenerate code from linrep_edge/format/schema/lre.fbs"
 	@echo "make setup   - Debian packages (as root), $(VENV) with torch==2.13.0 (CPU) and the package"
 
-# Debian packages: data set, flatc, the ARM toolchain, QEMU and clang (libFuzzer). Without root/apt: a
-# note naming the command; the tests that need a missing part then fail under CI=true and skip elsewhere.
+# Debian packages: data set, flatc, the ARM toolchain, QEMU, clang (libFuzzer) and cmake (export-project's
+# test). Without root/apt: a note naming the command; the tests that need a missing part then fail under
+# CI=true and skip elsewhere.
 APT_PKGS := dataset-fashion-mnist flatbuffers-compiler gcc-arm-none-eabi libnewlib-arm-none-eabi \
-            binutils-arm-none-eabi qemu-system-arm clang
+            binutils-arm-none-eabi qemu-system-arm clang cmake
 apt:
 	@missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -z "$$missing" ]; then exit 0; fi; \
@@ -47,6 +49,11 @@ $(PEERS): $(STAMP)
 	$(PIP) install -q -e '.[test,peers]' torch==2.13.0
 	touch $@
 
+# `pack model.onnx` and its tests: onnx and onnxruntime (the onnx extra)
+$(ONNX): $(STAMP)
+	$(PIP) install -q -e '.[test,onnx]' torch==2.13.0
+	touch $@
+
 setup: apt $(STAMP) runtime
 
 peers: setup $(PEERS)
@@ -65,7 +72,7 @@ define fuzz_step
 	else echo "SKIPPED the fuzz step: clang missing (apt-get install clang, or make setup as root)" >&2; fi
 endef
 
-test: setup $(PEERS)
+test: setup $(PEERS) $(ONNX)
 	$(MAKE) -C runtime_c test sanitize
 	$(call fuzz_step,$(FUZZ_SECONDS))
 	$(PY) -m pytest -q

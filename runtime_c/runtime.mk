@@ -6,8 +6,9 @@
 #   LR_SRCS        the runtime's sources (src/ and the reference kernels in src/kernels/ref/)
 #   LR_HDRS        the headers they depend on
 #   LR_INC         include directories (include/ is the public one; src/ is private)
+#   LR_STD         the language standard (C99)
 #   LR_EXACT       the flags bit-exactness rests on: every build of the runtime uses them
-#   LR_CFLAGS      language, warnings, LR_EXACT and LR_INC (every build adds its -O level)
+#   LR_CFLAGS      LR_STD, warnings, LR_EXACT and LR_INC (every build adds its -O level)
 #   LR_CPU_<cpu>   code-generation flags per Cortex-M CPU (LR_ARM_CPUS lists them)
 #   LR_ARM_CFLAGS  the rest of a Cortex-M library build (sections for --gc-sections, stack usage)
 #   lr_lib_rules   rules for one library build: one object per source, then the archive
@@ -15,6 +16,8 @@
 # A firmware project can use it the same way: include it, $(eval $(call lr_lib_rules,...)) for its
 # CPU and link the archive; or run `make -C runtime_c lib TARGET=cortex-m4` and link
 # runtime_c/build/cortex-m4-O2/liblinrep_cortex-m4.a with -I runtime_c/include (and -lm).
+# `linrep-edge export-project` asks runtime_c/Makefile for these lists and flags (print-sources,
+# print-flags) and writes them into a stand-alone project's CMakeLists.txt and Makefile.
 
 LR_MK := $(abspath $(lastword $(MAKEFILE_LIST)))
 LR_DIR := $(patsubst %/,%,$(dir $(LR_MK)))
@@ -39,7 +42,8 @@ LR_INC := -I$(LR_DIR)/include -I$(LR_DIR)/src
 LR_EXACT := -ffp-contract=off
 LR_WARN := -Wall -Wextra -Werror -Wpedantic -Wshadow -Wconversion -Wstrict-prototypes \
            -Wmissing-prototypes -Wcast-align -Wvla
-LR_CFLAGS := -std=c99 $(LR_WARN) $(LR_EXACT) $(LR_INC)
+LR_STD := -std=c99
+LR_CFLAGS := $(LR_STD) $(LR_WARN) $(LR_EXACT) $(LR_INC)
 
 # Cortex-M CPUs: the one place their flags are written (the bench firmware uses these too).
 LR_ARM_CPUS := cortex-m3 cortex-m4 cortex-m7 cortex-m33

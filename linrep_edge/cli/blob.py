@@ -1,4 +1,4 @@
-"""Commands on a .lre blob: report, inspect, export-c, verify, mcu-bench."""
+"""Commands on a .lre blob: report, inspect, export-c, export-project, verify, mcu-bench."""
 
 from __future__ import annotations
 
@@ -64,6 +64,29 @@ def cmd_export_c(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_project(args: argparse.Namespace) -> int:
+    from linrep_edge.format.export_c import check_identifier, default_identifier
+    from linrep_edge.format.reader import load_bytes, parse
+    from linrep_edge.runtime.project import export_project
+
+    name = check_identifier(args.name) if args.name is not None else default_identifier(Path(args.file).name)
+    blob = load_bytes(args.file, _max(args))
+    parse(blob, shown(args.file), weights=False)  # refuse to embed a corrupt blob
+    x = None
+    if args.input:
+        from linrep_edge.runtime.verify import load_inputs
+
+        x, _ = load_inputs(args.input, None)
+        if len(x) == 0:
+            raise LinRepError(f"--input {shown(args.input)}: holds no input")
+        x = x[0]
+    res = export_project(blob, Path(args.output), args.target, name, args.file, x, force=args.force)
+    emit(args, res, lambda: f"wrote {shown(args.output)}: the runtime ({res['runtime_sources']} sources), "
+                            f"model/{name}.h, main.c, CMakeLists.txt (linrep::runtime), Makefile for {args.target}; "
+                            f"build: cmake -S {shown(args.output)} -B build && cmake --build build --target run")
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from linrep_edge.format.reader import load_bytes, parse
 
@@ -89,7 +112,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.model:
         from linrep_edge.models.loading import load_factory, load_pt2
 
-        if args.model.endswith(".pt2") or Path(args.model).exists():
+        if args.model.lower().endswith(".onnx"):
+            from linrep_edge.models.loading import parse_shape
+            from linrep_edge.models.onnx_import import load_onnx
+
+            original, _ = load_onnx(args.model, parse_shape(args.input_shape) if args.input_shape else None)
+        elif args.model.endswith(".pt2") or Path(args.model).exists():
             original, _ = load_pt2(args.model)
         else:
             shape = args.input_shape or ",".join(["1", *(str(d) for d in x.shape[1:])])

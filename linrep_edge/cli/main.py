@@ -25,12 +25,14 @@ EPILOG = """examples:
   linrep-edge pack mypkg.models:make_net --weights net.pt --input-shape 1,3,32,32 -o net.lre
   linrep-edge pack mypkg.models:make_net --weights net.pt --input-shape 1,3,32,32 --check
   linrep-edge pack program.pt2 --templates 64 -o net.lre.zst
+  linrep-edge pack model.onnx --templates 16 -o net.lre
   linrep-edge compress --default --templates 16 -o ckpt.lrc      # the split pipeline: docs/FINETUNE.md
   torchrun --nproc-per-node 2 -m linrep_edge finetune ckpt.lrc --data fashion-mnist -o ft.lrc
   linrep-edge pack ft.lrc -o m.lre
   linrep-edge report m.lre --plot m.png
   linrep-edge inspect m.lre
   linrep-edge export-c m.lre -o model_blob.h
+  linrep-edge export-project m.lre --target cortex-m4 -o m_firmware
   linrep-edge verify m.lre --data fashion-mnist
   linrep-edge mcu-bench m.lre --target cortex-m4
   linrep-edge bench accuracy --templates 16 --distance signfree --scope global --json
@@ -98,11 +100,13 @@ def _add_compress_options(p: argparse.ArgumentParser) -> None:
 
 def _add_model_options(p: argparse.ArgumentParser, checkpoint: bool = False) -> None:
     """MODEL | --default, --weights, --input-shape: where the model comes from (pack and compress)."""
-    p.add_argument("model", nargs="?", help="a torch.export program (.pt2) or package.module:factory"
+    p.add_argument("model", nargs="?", help="a torch.export program (.pt2), an ONNX model (.onnx; needs the onnx "
+                   "extra) or package.module:factory"
                    + (", or a compressed-model checkpoint (.lrc from `compress` / `finetune`)" if checkpoint else ""))
     p.add_argument("--default", action="store_true", help="the embedded default model (ResNet-8, Fashion-MNIST)")
     p.add_argument("--weights", help="state dict for package.module:factory")
-    p.add_argument("--input-shape", help="input shape with batch 1, e.g. 1,1,28,28 (factory models)")
+    p.add_argument("--input-shape", help="input shape with batch 1, e.g. 1,1,28,28 (factory models; ONNX models "
+                   "whose input shape is not static)")
     p.add_argument("--trust-pt2", action="store_true",
                    help="load a .pt2 that needs pickled weights, constants or custom objects (refused by default: "
                         "unpickling runs code, so such a file is as trusted as Python code you run)")
@@ -217,6 +221,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_read_options(p)
     p.set_defaults(func=blob_cmds.cmd_export_c)
 
+    p = sub.add_parser("export-project", help="write a firmware project folder: runtime sources, model header, "
+                       "CMakeLists.txt (linrep::runtime), Makefile, a main.c that checks one inference",
+                       epilog="examples:\n  linrep-edge export-project m.lre --target cortex-m4 -o m_fw\n"
+                              "  cmake -S m_fw -B m_fw/build && cmake --build m_fw/build --target run\n"
+                              "  make -C m_fw run\n\nThe expected output in model/<name>_test.h is the host C "
+                              "runtime's; main.c compares bit for bit. Cortex-M projects run under QEMU (mps2 boards) "
+                              "as exported; replace board/ with your board's startup code and linker script.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("file")
+    p.add_argument("--target", choices=("host", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33"),
+                   default="cortex-m4", help="the core the project builds for (default cortex-m4)")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="the project folder (new, or empty)")
+    p.add_argument("--name", help="C identifier of the blob array (default lre_<file name>)")
+    p.add_argument("--input", metavar="X.npy", help="the test input (float32, the model's input shape; the first "
+                   "of a batch); default: a seeded normal one (the first test image for default-model blobs)")
+    p.add_argument("--force", action="store_true", help="write into a folder that is not empty")
+    p.add_argument("--json", action="store_true", help="print a summary as JSON")
+    _add_read_options(p)
+    p.set_defaults(func=blob_cmds.cmd_export_project)
+
     p = sub.add_parser("verify", help="run a .lre through the C runtime and torch; compare answers",
                        epilog="examples:\n  linrep-edge verify m.lre --data fashion-mnist\n"
                               "  linrep-edge verify m.lre --inputs x.npy --labels y.npy --json\n"
@@ -229,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive, help="only the first N inputs (N >= 1)")
     p.add_argument("--conv-path", choices=("auto", "direct", "reuse"), default="auto",
                    help="how the C runtime runs LinRep convs: auto (cost model, default), direct, reuse")
-    p.add_argument("--model", metavar="MODEL", help="the original model (file.pt2 or package.module:factory with "
+    p.add_argument("--model", metavar="MODEL", help="the original model (file.pt2, file.onnx or package.module:factory with "
                    "--weights) to measure fidelity against: top-1 agreement, relative error, per-layer SQNR "
                    "(the embedded default model is known without it)")
     p.add_argument("--weights", help="state dict for --model package.module:factory")

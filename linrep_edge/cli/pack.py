@@ -31,6 +31,12 @@ def _load_model(args: argparse.Namespace) -> tuple[Any, Any, str]:
 
     if args.default:
         return *load_default(), "default"
+    if args.model.lower().endswith(".onnx"):
+        from linrep_edge.models.loading import parse_shape
+        from linrep_edge.models.onnx_import import load_onnx
+
+        shape = parse_shape(args.input_shape) if args.input_shape else None
+        return *load_onnx(args.model, shape), args.model
     if args.model.endswith(".pt2") or Path(args.model).exists():
         return *load_pt2(args.model, trust=args.trust_pt2), args.model
     return *load_factory(args.model, args.weights, args.input_shape), args.model

@@ -51,7 +51,7 @@ SUFFIX = ".lrc"
 
 @dataclass
 class ModelSource:
-    kind: str  # "default" | "factory" | "program"
+    kind: str  # "default" | "factory" | "program" (a .pt2's bytes) | "onnx" (an .onnx file's bytes)
     name: str  # the blob's "source" metadata
     example_shape: tuple[int, ...]
     factory: str | None = None
@@ -75,14 +75,18 @@ class ModelSource:
                 raise LinRepError(f"checkpoint: the weights do not match {self.factory} as it is now "
                                   f"({str(exc).splitlines()[0]})") from None
             return model.eval(), example
-        if self.kind == "program":
+        if self.kind in ("program", "onnx"):
             import tempfile
 
-            from linrep_edge.models.loading import load_pt2
-
             with tempfile.TemporaryDirectory() as d:
-                p = Path(d) / "model.pt2"
+                p = Path(d) / ("model.pt2" if self.kind == "program" else "model.onnx")
                 p.write_bytes(self.program or b"")
+                if self.kind == "onnx":
+                    from linrep_edge.models.onnx_import import load_onnx
+
+                    return load_onnx(p, self.example_shape)
+                from linrep_edge.models.loading import load_pt2
+
                 return load_pt2(p)
         raise LinRepError(f"checkpoint: unknown model source kind {self.kind!r}")
 
@@ -114,6 +118,12 @@ def source_from_cli(model: str | None, default: bool, weights: str | None,
         m, ex = load_default()
         return m, ex, ModelSource("default", "default", tuple(ex.shape))
     assert model is not None
+    if model.lower().endswith(".onnx"):
+        from linrep_edge.models.loading import parse_shape
+        from linrep_edge.models.onnx_import import load_onnx
+
+        m, ex = load_onnx(model, parse_shape(input_shape) if input_shape else None)
+        return m, ex, ModelSource("onnx", model, tuple(ex.shape), program=Path(model).read_bytes())
     if model.endswith(".pt2") or Path(model).exists():
         m, ex = load_pt2(model)
         return m, ex, ModelSource("program", model, tuple(ex.shape), program=Path(model).read_bytes())

@@ -59,8 +59,7 @@ def model_header(blob: bytes, x: np.ndarray, arena_bytes: int, output_len: int, 
 
     flat = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
     bits = flat.view(np.uint32)
-    lines = [blob_to_c_header(blob, "lr_bench_blob", "linrep-edge mcu-bench").replace(
-        "LR_BENCH_BLOB_H", "LR_BENCH_MODEL_BLOB_H"),
+    lines = [blob_to_c_header(blob, "bench_blob", "linrep-edge mcu-bench"),
         "/* One input, as exact float bit patterns. */",
         f"#define LR_BENCH_INPUT_LEN {flat.size}u",
         f"#define LR_BENCH_OUTPUT_LEN {output_len}u",
@@ -101,6 +100,7 @@ def _firmware(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path, ti
     objs = drv.select_objects(build / "fw", RUNTIME_OBJECTS)
     linked = drv.objects_linked_sizes(build / "fw" / "fw.map", objs)
     rep["runtime_code_bytes"] = linked["text"] + linked["rodata"]
+    rep["runtime_objects"] = drv.archive_member_sizes(build / "fw" / "fw.map", f"liblinrep_{target}.a")
     if not run:
         return rep
     if rep.get("exit_code") != 0 or rep.get("instructions") is None:
@@ -165,6 +165,8 @@ def mcu_bench(blob: bytes, target: str = "cortex-m4", x: np.ndarray | None = Non
     return {
         "target": target, "board": lr["board"], "opt": "-O2",
         "runtime_code_bytes": size_os["runtime_code_bytes"], "runtime_code_bytes_o2": lr["runtime_code_bytes"],
+        # per member of liblinrep_<target>.a that the firmware links (text/rodata/data/bss after --gc-sections)
+        "runtime_objects": size_os["runtime_objects"], "runtime_objects_o2": lr["runtime_objects"],
         "weights_flash_bytes": len(blob), "dense_weights_flash_bytes": len(dense),
         "arena_bytes": lr["arena_bytes"], "stack_bytes": stack, "run_stack_bytes": run_stack,
         "init_stack_bytes": lr["init_stack_bytes"], "ram_bytes": lr["arena_bytes"] + stack,
@@ -197,6 +199,10 @@ def format_result(r: dict[str, Any]) -> str:
            f"instructions vs dense: {r['instructions_ratio_vs_dense']:.3f}x; outputs equal the host C runtime bit for "
            f"bit: {r['matches_host']} (dense: {r['dense_matches_host']}); repeat runs identical: {r['deterministic']}",
            ]
+    objs = sorted(r.get("runtime_objects", {}).items(), key=lambda kv: -(kv[1]["text"] + kv[1]["rodata"]))
+    if objs:
+        out.append(f"runtime objects linked at -Os (code+rodata bytes; liblinrep_{r['target']}.a): " + ", ".join(
+            f"{name} {v['text'] + v['rodata']}" for name, v in objs))
     paths = [p for p in ("direct", "reuse") if f"{p}_instructions" in r]
     if paths:
         out.append("LinRep convs forced to one path: " + ", ".join(

@@ -2,7 +2,7 @@
  * model_workload.c -- the Cortex-M bench workload: one inference of a packed model.
  *
  * The model comes from a generated header (see linrep_edge/mcu.py) that defines:
- *   lr_bench_blob[], lr_bench_blob_len   the .lre blob, 16-byte aligned, in flash (`linrep-edge export-c`)
+ *   bench_blob[], bench_blob_len         the .lre blob, 16-byte aligned, in flash (`linrep-edge export-c`)
  *   lr_bench_input[LR_BENCH_INPUT_LEN]   one real test input
  *   LR_BENCH_ARENA_BYTES                 the arena size the host runtime asked for
  *   LR_BENCH_CONV_PATH                   lr_conv_path to set after lr_init (0 = AUTO, the default)
@@ -34,7 +34,7 @@ static void mark_op(void *ctx, unsigned op_index)
 int bench_setup(void)
 {
     uintptr_t sp = lr_bench_stack_paint(); /* lr_init runs once at boot: measure its stack too */
-    lr_status st = lr_init(&model, lr_bench_blob, lr_bench_blob_len);
+    lr_status st = lr_init(&model, bench_blob, bench_blob_len);
     size_t need = 0;
     init_stack_bytes = (unsigned)lr_bench_stack_used(sp);
     if (st != LR_OK) {

@@ -405,6 +405,20 @@ def objects_linked_sizes(map_file: Path, objs: Sequence[Path]) -> dict[str, int]
     return total
 
 
+def archive_member_sizes(map_file: Path, archive_glob: str = "liblinrep_*.a") -> dict[str, dict[str, int]]:
+    """Per member of the archives whose file name matches `archive_glob`, the sizes (text, rodata, data,
+    bss) of its sections that survived --gc-sections, from the map file: the runtime's code size per
+    object as a firmware links it. Members the linker did not take are absent."""
+    out: dict[str, dict[str, int]] = {}
+    for owner, sizes in linked_sizes_from_map(map_file).items():
+        m = _ARCHIVE_MEMBER.match(owner)
+        if m and fnmatch.fnmatch(Path(m.group(1)).name, archive_glob):
+            row = out.setdefault(m.group(2), _empty_sizes())
+            for k in SIZE_KEYS:
+                row[k] += sizes[k]
+    return dict(sorted(out.items()))
+
+
 def top_symbols(objs: Sequence[Path], count: int = 15) -> list[dict[str, Any]]:
     """Largest symbols of the objects, from `nm -S --size-sort`."""
     if not objs:

@@ -1,0 +1,152 @@
+"""`linrep-edge export-project`: the folder builds with CMake and with plain make, for the host and for a
+Cortex-M4F, and its demo runs one inference (on the M4F under QEMU mps2-an386) whose output equals the host
+C runtime's bit for bit: PASS and exit status 0. A wrong expected output gives FAIL and exit status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from needs import need
+from torch import nn
+
+from linrep_edge.pipeline import PackSettings, pack_model
+from linrep_edge.runtime.project import RUNTIME_DIR, runtime_build
+
+ARM_TOOLS = ("arm-none-eabi-gcc", "qemu-system-arm")
+APT = "apt-get install cmake gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi qemu-system-arm"
+
+
+class Net(nn.Module):
+    """Conv, depthwise, residual add, ReLU6, pooling and a linear head: ops the C runtime has today."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.dw = nn.Conv2d(8, 8, 3, padding=1, groups=8)
+        self.pw = nn.Conv2d(8, 8, 1)
+        self.fc = nn.Linear(8, 6)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.c1(x))
+        x = x + nn.functional.relu6(self.pw(self.dw(x)))
+        return self.fc(nn.functional.adaptive_avg_pool2d(x, 1).flatten(1))
+
+
+@pytest.fixture(scope="module")
+def blob_file(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    res = pack_model(Net().eval(), torch.zeros(1, 3, 16, 16), PackSettings(templates=8, cap_templates=True),
+                     "net", show_progress=False)
+    path = tmp_path_factory.mktemp("blob") / "net.lre"
+    path.write_bytes(res.blob)
+    return path
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "linrep_edge.cli", *args], capture_output=True, text=True)
+
+
+def _export(blob_file: Path, target: str, out: Path) -> dict:
+    proc = _cli("export-project", str(blob_file), "--target", target, "-o", str(out), "--json")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def _run(cmd: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def _build(project: Path, tool: str) -> Path:
+    """Build the demo with `tool` (cmake or make) in a build folder of its own; return the demo's path."""
+    if tool == "cmake":
+        build = project / "build-cmake"
+        for cmd in (["cmake", "-S", str(project), "-B", str(build)], ["cmake", "--build", str(build), "-j2"]):
+            proc = _run(cmd)
+            assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        assert list(build.glob("liblinrep_*.a")), "no library built"
+        elf = build / "lre_demo.elf"
+        return elf if elf.exists() else build / "lre_demo"
+    proc = _run(["make", "-C", str(project), "-j2"])
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    elf = project / "build" / "lre_demo.elf"
+    return elf if elf.exists() else project / "build" / "lre_demo"
+
+
+def _qemu(elf: Path) -> subprocess.CompletedProcess:
+    """The QEMU command line of runtime_c/mcu/run_qemu.py (semihosting: printf and the exit status)."""
+    return _run(["qemu-system-arm", "-machine", "mps2-an386", "-cpu", "cortex-m4", "-nographic", "-monitor", "none",
+                 "-serial", "none", "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)], timeout=60)
+
+
+@pytest.mark.parametrize("tool", ["cmake", "make"])
+def test_host_project_builds_and_passes(blob_file, tmp_path, tool):
+    need(shutil.which(tool) is not None and shutil.which("cc") is not None, tool, "apt-get install cmake gcc make")
+    project = tmp_path / "host"
+    summary = _export(blob_file, "host", project)
+    assert summary["identifier"] == "lre_net" and summary["board"] is None
+    demo = _build(project, tool)
+    proc = _run([str(demo)])
+    assert proc.returncode == 0 and "PASS" in proc.stdout, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("tool", ["cmake", "make"])
+def test_cortex_m4_project_builds_and_passes_under_qemu(blob_file, tmp_path, tool):
+    need(all(shutil.which(t) for t in ARM_TOOLS) and shutil.which(tool) is not None, "the ARM toolchain or QEMU", APT)
+    project = tmp_path / "m4"
+    summary = _export(blob_file, "cortex-m4", project)
+    assert summary["board"] == "mps2-an386"
+    elf = _build(project, tool)
+    assert elf.suffix == ".elf"
+    proc = _qemu(elf)
+    assert proc.returncode == 0 and "PASS" in proc.stdout, proc.stdout + proc.stderr
+    if tool == "make":  # issue 18 item 3: the runtime's code size per archive member, as linked (mcu-bench's figures)
+        from linrep_edge.runtime.mcu import _driver
+
+        sizes = _driver().archive_member_sizes(project / "build" / "lre_demo.map", "liblinrep_cortex-m4.a")
+        assert {"lr_run.o", "lr_verify.o", "lr_conv2d_f32_ref.o"} <= set(sizes), sorted(sizes)
+        assert all(v["text"] > 0 for v in sizes.values())
+
+
+def test_wrong_expected_output_fails(blob_file, tmp_path):
+    need(shutil.which("cc") is not None and shutil.which("make") is not None, "cc or make", "apt-get install gcc make")
+    project = tmp_path / "host"
+    _export(blob_file, "host", project)
+    test_h = project / "model" / "lre_net_test.h"
+    text = test_h.read_text()
+    start = text.index("lre_net_test_expected_bits")
+    first = text.index("0x", start)
+    test_h.write_text(text[:first] + "0x7fc00001u" + text[first + 11:])  # a NaN no run produces
+    proc = _run([str(_build(project, "make"))])
+    assert proc.returncode == 1 and "FAIL" in proc.stdout and "output[0]" in proc.stdout, proc.stdout
+
+
+def test_project_holds_the_runtime_as_runtime_mk_lists_it(blob_file, tmp_path):
+    """One source of truth: the sources and headers are the ones runtime_c/Makefile names, byte for byte, and
+    the flags bit-exactness needs are in both build files."""
+    project = tmp_path / "m4"
+    summary = _export(blob_file, "cortex-m4", project)
+    rb = runtime_build("cortex-m4")
+    assert summary["runtime_sources"] == len(rb.sources) > 10
+    for rel in (*rb.sources, *rb.headers):
+        assert (project / "linrep" / rel).read_bytes() == (RUNTIME_DIR / rel).read_bytes(), rel
+    for build_file in ("CMakeLists.txt", "Makefile"):
+        text = (project / build_file).read_text()
+        assert "-ffp-contract=off" in text and "-mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfloat-abi=hard" in text
+        assert all(f"linrep/{s}" in text for s in rb.sources)
+    assert "add_library(linrep::runtime ALIAS" in (project / "CMakeLists.txt").read_text()
+
+
+def test_refuses_a_folder_that_is_not_empty(blob_file, tmp_path):
+    (tmp_path / "keep.txt").write_text("mine")
+    proc = _cli("export-project", str(blob_file), "--target", "host", "-o", str(tmp_path))
+    assert proc.returncode == 2 and "not empty" in proc.stderr and "Traceback" not in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]  # nothing written, no temporary left
+    bad = _cli("export-project", str(blob_file), "--target", "cortex-m0", "-o", str(tmp_path / "x"))
+    assert bad.returncode == 2 and "cortex-m0" in bad.stderr
