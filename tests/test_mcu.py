@@ -48,7 +48,9 @@ def m4(blob, tmp_path_factory):
 def test_m4_matches_host_and_meets_the_bars(m4):
     assert m4["matches_host"] and m4["dense_matches_host"]
     assert m4["deterministic"]  # two QEMU runs, same counts
-    assert m4["runtime_code_bytes"] <= 16 * 1024
+    # Runtime code with every op compiled in (format version 3 added eleven ops for users' networks: 16,142 B
+    # before, 19,818 B after, Cortex-M4F -Os): the bar is issue 17's "everything compiled in <= 24 KB".
+    assert m4["runtime_code_bytes"] <= 24 * 1024
     assert m4["weights_flash_bytes"] * 6 <= m4["dense_weights_flash_bytes"]
     assert m4["ram_bytes"] <= 1.1 * m4["activation_lower_bound_bytes"] + 2048
     assert m4["instructions"] <= 1.05 * m4["dense_instructions"]

@@ -147,6 +147,16 @@ static int ready(const lr_model *m)
     return m->magic == LR_MODEL_MAGIC;
 }
 
+/* The preamble of every query: LR_ERR_NULL_ARG for a NULL model or answer, LR_ERR_NOT_INITIALIZED
+ * before a successful lr_init, LR_OK otherwise. */
+static lr_status query_ok(const lr_model *m, const void *answer)
+{
+    if (m == NULL || answer == NULL) {
+        return LR_ERR_NULL_ARG;
+    }
+    return ready(m) ? LR_OK : LR_ERR_NOT_INITIALIZED;
+}
+
 lr_status lr_error_location(const lr_model *m, int32_t *op_index, int32_t *tensor_index)
 {
     if (m == NULL || op_index == NULL || tensor_index == NULL) {
@@ -159,11 +169,9 @@ lr_status lr_error_location(const lr_model *m, int32_t *op_index, int32_t *tenso
 
 lr_status lr_arena_size(const lr_model *m, size_t *bytes)
 {
-    if (m == NULL || bytes == NULL) {
-        return LR_ERR_NULL_ARG;
-    }
-    if (!ready(m)) {
-        return LR_ERR_NOT_INITIALIZED;
+    lr_status st = query_ok(m, bytes);
+    if (st != LR_OK) {
+        return st;
     }
     *bytes = (size_t)m->plan_bytes + m->act_bytes + m->scratch_bytes;
     return LR_OK;
@@ -171,11 +179,9 @@ lr_status lr_arena_size(const lr_model *m, size_t *bytes)
 
 lr_status lr_activation_lower_bound(const lr_model *m, size_t *bytes)
 {
-    if (m == NULL || bytes == NULL) {
-        return LR_ERR_NULL_ARG;
-    }
-    if (!ready(m)) {
-        return LR_ERR_NOT_INITIALIZED;
+    lr_status st = query_ok(m, bytes);
+    if (st != LR_OK) {
+        return st;
     }
     *bytes = m->act_lower_bound;
     return LR_OK;
@@ -183,11 +189,9 @@ lr_status lr_activation_lower_bound(const lr_model *m, size_t *bytes)
 
 static lr_status io_size(const lr_model *m, size_t *elems, int output)
 {
-    if (m == NULL || elems == NULL) {
-        return LR_ERR_NULL_ARG;
-    }
-    if (!ready(m)) {
-        return LR_ERR_NOT_INITIALIZED;
+    lr_status st = query_ok(m, elems);
+    if (st != LR_OK) {
+        return st;
     }
     *elems = output ? m->output_len : m->input_len;
     return LR_OK;
@@ -205,11 +209,9 @@ lr_status lr_output_size(const lr_model *m, size_t *elems)
 
 static lr_status io_shape(const lr_model *m, int32_t dims[LR_MAX_RANK], unsigned *rank, int output)
 {
-    if (m == NULL || dims == NULL || rank == NULL) {
-        return LR_ERR_NULL_ARG;
-    }
-    if (!ready(m)) {
-        return LR_ERR_NOT_INITIALIZED;
+    lr_status st = query_ok(m, dims == NULL ? NULL : (const void *)rank);
+    if (st != LR_OK) {
+        return st;
     }
     *rank = lr_tensor_shape(m, (uint32_t)(output ? m->output : m->input), dims);
     return LR_OK;
@@ -227,11 +229,9 @@ lr_status lr_output_shape(const lr_model *m, int32_t dims[LR_MAX_RANK], unsigned
 
 lr_status lr_output_count(const lr_model *m, unsigned *count)
 {
-    if (m == NULL || count == NULL) {
-        return LR_ERR_NULL_ARG;
-    }
-    if (!ready(m)) {
-        return LR_ERR_NOT_INITIALIZED;
+    lr_status st = query_ok(m, count);
+    if (st != LR_OK) {
+        return st;
     }
     *count = lr_output_count_of(m);
     return LR_OK;
@@ -239,11 +239,9 @@ lr_status lr_output_count(const lr_model *m, unsigned *count)
 
 lr_status lr_output_size_at(const lr_model *m, unsigned index, size_t *elems)
 {
-    if (m == NULL || elems == NULL) {
-        return LR_ERR_NULL_ARG;
-    }
-    if (!ready(m)) {
-        return LR_ERR_NOT_INITIALIZED;
+    lr_status st = query_ok(m, elems);
+    if (st != LR_OK) {
+        return st;
     }
     if (index >= lr_output_count_of(m)) {
         return LR_ERR_RANGE;
@@ -254,11 +252,9 @@ lr_status lr_output_size_at(const lr_model *m, unsigned index, size_t *elems)
 
 lr_status lr_output_shape_at(const lr_model *m, unsigned index, int32_t dims[LR_MAX_RANK], unsigned *rank)
 {
-    if (m == NULL || dims == NULL || rank == NULL) {
-        return LR_ERR_NULL_ARG;
-    }
-    if (!ready(m)) {
-        return LR_ERR_NOT_INITIALIZED;
+    lr_status st = query_ok(m, dims == NULL ? NULL : (const void *)rank);
+    if (st != LR_OK) {
+        return st;
     }
     if (index >= lr_output_count_of(m)) {
         return LR_ERR_RANGE;
@@ -269,11 +265,9 @@ lr_status lr_output_shape_at(const lr_model *m, unsigned index, int32_t dims[LR_
 
 lr_status lr_op_count(const lr_model *m, unsigned *count)
 {
-    if (m == NULL || count == NULL) {
-        return LR_ERR_NULL_ARG;
-    }
-    if (!ready(m)) {
-        return LR_ERR_NOT_INITIALIZED;
+    lr_status st = query_ok(m, count);
+    if (st != LR_OK) {
+        return st;
     }
     *count = m->n_ops;
     return LR_OK;
@@ -319,11 +313,9 @@ lr_status lr_set_conv_path(lr_model *m, lr_conv_path path)
 lr_status lr_op_conv_info(const lr_model *m, unsigned op_index, lr_conv_cost *info)
 {
     lr_op op;
-    if (m == NULL || info == NULL) {
-        return LR_ERR_NULL_ARG;
-    }
-    if (!ready(m)) {
-        return LR_ERR_NOT_INITIALIZED;
+    lr_status st = query_ok(m, info);
+    if (st != LR_OK) {
+        return st;
     }
     if (op_index >= m->n_ops) {
         return LR_ERR_RANGE;
