@@ -48,15 +48,7 @@ def load_pt2(path: str | Path, trust: bool = False) -> tuple[nn.Module, torch.Te
 
     p = Path(path)
     where = shown(p)
-    if not p.is_file():
-        raise LinRepError(f"{where}: no such file")
-    try:
-        with open(p, "rb") as f:
-            data = f.read(MAX_ARCHIVE_BYTES + 1)
-    except OSError as exc:
-        raise LinRepError(f"{where}: cannot read ({exc.strerror})") from None
-    if len(data) > MAX_ARCHIVE_BYTES:
-        raise LinRepError(f"{where}: larger than {MAX_ARCHIVE_BYTES >> 20} MiB")
+    data = read_bounded(p, MAX_ARCHIVE_BYTES)
     if not zipfile.is_zipfile(io.BytesIO(data)):
         raise LinRepError(f"{where}: not a torch.export program (not a .pt2 zip archive)")
     def restricted(raw: bytes) -> object:
@@ -101,6 +93,24 @@ def _check_state_dict(model: nn.Module, state: dict, where: str, shown: int = 6)
         if unexpected and all(k.startswith("module.") for k in unexpected):
             hint = " (saved from DataParallel/DDP: strip the 'module.' prefix)"
         raise LinRepError(f"--weights {where} does not match the model: " + "; ".join(parts) + hint)
+
+
+def read_bounded(path: Path, limit: int) -> bytes:
+    """The bytes of a model file, read once and at most `limit` of them; LinRepError when it is missing,
+    unreadable or larger."""
+    from linrep_edge.format.text import shown
+
+    where = shown(path)
+    if not path.is_file():
+        raise LinRepError(f"{where}: no such file")
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise LinRepError(f"{where}: cannot read ({exc.strerror})") from None
+    if len(data) > limit:
+        raise LinRepError(f"{where}: larger than {limit >> 20} MiB")
+    return data
 
 
 def load_factory(spec: str, weights: str | None, input_shape: str | None) -> tuple[nn.Module, torch.Tensor]:

@@ -90,17 +90,11 @@ def _external_data(model: Any, folder: Path, where: str, budget: int) -> None:
 def read_onnx(path: str | Path) -> Any:
     """The checked, shape-inferred ModelProto of an .onnx file (see the module docstring)."""
     onnx = _onnx()
+    from linrep_edge.models.loading import read_bounded
+
     p = Path(path)
     where = shown(p)
-    if not p.is_file():
-        raise LinRepError(f"{where}: no such file")
-    try:
-        with open(p, "rb") as f:
-            data = f.read(MAX_ONNX_BYTES + 1)
-    except OSError as exc:
-        raise LinRepError(f"{where}: cannot read ({exc.strerror})") from None
-    if len(data) > MAX_ONNX_BYTES:
-        raise LinRepError(f"{where}: larger than {MAX_ONNX_BYTES >> 20} MiB")
+    data = read_bounded(p, MAX_ONNX_BYTES)
     try:
         model = onnx.load_model_from_string(data)
     except Exception as exc:  # protobuf's DecodeError and friends
