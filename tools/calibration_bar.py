@@ -34,33 +34,41 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1024)
     ap.add_argument("--lrs", type=float, nargs="+", default=[1e-3, 3e-3])
     ap.add_argument("--feature-weights", type=float, nargs="+", default=[0.0, 1.0])
+    ap.add_argument("--augments", type=int, nargs="+", default=[0])
+    ap.add_argument("--temperatures", type=float, nargs="+", default=[1.0])
     ap.add_argument("--epochs", type=int, default=CALIBRATION_EPOCHS)
+    ap.add_argument("--reuse", help="an earlier calibration.json: take (a) and (b) of its seeds from it")
     ap.add_argument("-o", "--output", default="docs/bench/calibration.json")
     args = ap.parse_args()
     torch.set_num_threads(1)
     model, example = load_default()
     rows = []
     out = Path(args.output)
+    old = {r["seed"]: r for r in json.loads(Path(args.reuse).read_text())["rows"]} if args.reuse else {}
     for seed in args.seeds:
         train, _, test = finetune_split("fashion-mnist", seed)
         loader = test.loader(1000)
         t0 = time.perf_counter()
-        res = pack_model(model, example, PackSettings(templates=16, finetune_epochs=1.0, data="fashion-mnist", seed=seed),
-                         "default", evaluate_on_test=True, show_progress=False)
-        row = {"seed": seed, "original_accuracy": res.accuracy["original_accuracy"],
-               "no_finetune_accuracy": res.accuracy["accuracy_before_finetune"],
-               "labelled_1epoch_accuracy": res.accuracy["accuracy_after_finetune"],
-               "labelled_seconds": round(time.perf_counter() - t0, 1)}
+        keys = ("seed", "original_accuracy", "no_finetune_accuracy", "labelled_1epoch_accuracy", "labelled_seconds")
+        if seed in old:
+            row = {k: old[seed][k] for k in keys}
+        else:
+            res = pack_model(model, example, PackSettings(templates=16, finetune_epochs=1.0, data="fashion-mnist",
+                                                          seed=seed), "default", evaluate_on_test=True, show_progress=False)
+            row = {"seed": seed, "original_accuracy": res.accuracy["original_accuracy"],
+                   "no_finetune_accuracy": res.accuracy["accuracy_before_finetune"],
+                   "labelled_1epoch_accuracy": res.accuracy["accuracy_after_finetune"],
+                   "labelled_seconds": round(time.perf_counter() - t0, 1)}
         perm = torch.randperm(train.x.shape[0], generator=torch.Generator().manual_seed(1000 + seed))
         calib = train.x[perm[:args.n]]  # unlabelled: the labels are never read
         trials = []
         best = None
-        for lr, fw in itertools.product(args.lrs, args.feature_weights):
+        for lr, fw, aug, temp in itertools.product(args.lrs, args.feature_weights, args.augments, args.temperatures):
             t1 = time.perf_counter()
             cmodel = compress_model(model, PackSettings(templates=16, seed=seed), show_progress=False)
             m = distill_calibration(cmodel, model, calib, epochs=args.epochs, lr=lr, feature_weight=fw, seed=seed,
-                                    show_progress=False)
-            trial = {"lr": lr, "feature_weight": fw, "epochs_run": m["epochs_run"], "best_epoch": m["best_epoch"],
+                                    augment=bool(aug), temperature=temp, show_progress=False)
+            trial = {"lr": lr, "feature_weight": fw, "augment": bool(aug), "temperature": temp, "epochs_run": m["epochs_run"], "best_epoch": m["best_epoch"],
                      "held_out_top1_agreement": m["top1_agreement_after"],
                      "held_out_relative_output_error": m["relative_output_error_after"],
                      "test_accuracy": evaluate(cmodel, loader),  # reported, never used to choose
@@ -72,7 +80,7 @@ def main() -> None:
                 best = (key, trial)
         assert best is not None
         chosen = best[1]
-        row.update({"calibration_images": args.n, "calibration_chosen": {k: chosen[k] for k in ("lr", "feature_weight")},
+        row.update({"calibration_images": args.n, "calibration_chosen": {k: chosen[k] for k in ("lr", "feature_weight", "augment", "temperature")},
                     "calibration_accuracy": chosen["test_accuracy"],
                     "calibration_minus_labelled_pt": round(100 * (chosen["test_accuracy"] - row["labelled_1epoch_accuracy"]), 2),
                     "calibration_trials": trials})

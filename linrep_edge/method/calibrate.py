@@ -94,6 +94,22 @@ def split_calibration(x: torch.Tensor, val_fraction: float = CALIBRATION_VAL_FRA
     return x[perm[n_val:]], x[perm[:n_val]]
 
 
+def augment_batch(x: torch.Tensor, g: torch.Generator, shift: int = 2) -> torch.Tensor:
+    """Image batches (N, C, H, W): each input flipped left-right with probability 1/2, then the batch shifted
+    by up to `shift` pixels each way (zero fill). The teacher labels whatever it is shown, so these are
+    more calibration inputs near the given ones, not noisy labels."""
+    if x.dim() != 4:
+        return x
+    flip = torch.rand(x.shape[0], generator=g) < 0.5
+    x = torch.where(flip[:, None, None, None], x.flip(3), x)
+    if shift and x.shape[2] > 2 * shift and x.shape[3] > 2 * shift:
+        dy, dx = (int(v) for v in torch.randint(-shift, shift + 1, (2,), generator=g))
+        x = torch.nn.functional.pad(x, (shift, shift, shift, shift))
+        h, w = x.shape[2] - 2 * shift, x.shape[3] - 2 * shift
+        x = x[:, :, shift + dy:shift + dy + h, shift + dx:shift + dx + w]
+    return x
+
+
 def _heads(y: Any) -> list[torch.Tensor]:
     return list(y) if isinstance(y, (tuple, list)) else [y]
 
@@ -129,6 +145,7 @@ class DistillLoss:
     teacher: nn.Module
     feature_weight: float = CALIBRATION_FEATURE_WEIGHT
     output_loss: str = "auto"  # auto | kl | mse
+    temperature: float = 1.0  # KL on softmax(logits / T), scaled by T² (Hinton et al.)
     names: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -153,8 +170,9 @@ class DistillLoss:
         if kind == "kl":
             if len(s_out) != 1 or s_out[0].dim() != 2:
                 raise LinRepError("KL distillation needs one (N, classes) logits output; use the MSE output loss")
-            loss = F.kl_div(F.log_softmax(s_out[0], 1), F.log_softmax(t_out[0], 1), log_target=True,
-                            reduction="batchmean")
+            t = self.temperature
+            loss = F.kl_div(F.log_softmax(s_out[0] / t, 1), F.log_softmax(t_out[0] / t, 1), log_target=True,
+                            reduction="batchmean") * t * t
         else:
             loss = sum(F.mse_loss(s, t) / t.var().clamp_min(1e-8) for s, t in zip(s_out, t_out))
         if self.feature_weight and self.names:
@@ -198,6 +216,8 @@ def distill_calibration(
     batch: int = CALIBRATION_BATCH,
     seed: int = 0,
     output_loss: str = "auto",
+    augment: bool = False,
+    temperature: float = 1.0,
     show_progress: bool = True,
 ) -> dict[str, Any]:
     """Fine-tune a and b of `student` in place to match `teacher` on the unlabelled inputs `x`.
@@ -226,7 +246,7 @@ def distill_calibration(
         p.requires_grad_(id(p) in chosen)
     for p in teacher.parameters():
         p.requires_grad_(False)
-    loss_fn = DistillLoss(student, teacher, feature_weight, output_loss)
+    loss_fn = DistillLoss(student, teacher, feature_weight, output_loss, temperature)
 
     @torch.no_grad()
     def held_out() -> float:
@@ -252,7 +272,8 @@ def distill_calibration(
             for epoch in range(1, epochs + 1):
                 perm = torch.randperm(int(train_x.shape[0]), generator=g)
                 for i in range(0, int(train_x.shape[0]), batch):
-                    loss = loss_fn(train_x[perm[i:i + batch]])
+                    xb = train_x[perm[i:i + batch]]
+                    loss = loss_fn(augment_batch(xb, g) if augment else xb)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
