@@ -52,7 +52,7 @@ class PackSettings:
     calibration: str | None = None  # X.npy / X.npz of unlabelled inputs: fine-tune a, b by distilling the original
     calibration_epochs: int = 30  # cap; early stopping on the held-out 20 % of the calibration inputs
     calibration_lr: float = 1e-3
-    feature_weight: float = 1.0  # weight of the feature-map term of the calibration loss
+    feature_weight: float = 3.0  # weight of the feature-map term of the calibration loss
 
     def metadata(self) -> dict[str, Any]:
         """How the blob was made: the settings that differ from the defaults, and always K and the seed."""

@@ -161,8 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration-epochs", type=int, default=30, metavar="N",
                    help="--calibration: at most N epochs (early stopping; default 30)")
     p.add_argument("--calibration-lr", type=float, default=1e-3, help="--calibration: learning rate (default 1e-3)")
-    p.add_argument("--feature-weight", type=float, default=1.0, metavar="W",
-                   help="--calibration: weight of the feature-map term (MSE / variance over compressed convs; default 1)")
+    p.add_argument("--feature-weight", type=float, default=3.0, metavar="W",
+                   help="--calibration: weight of the feature-map term (MSE / variance over compressed convs; default 3)")
     p.add_argument("-o", "--output", help="output .lre (or .lre.zst for the transport container)")
     p.add_argument("--check", action="store_true",
                    help="only capture the model and list every operation the runtime cannot run (no -o needed)")
