@@ -92,6 +92,13 @@ def test_pack_calibration_cli(tmp_path, digits):
     assert meta["calibration"] == "calib.npy" and meta["calibration_epochs"] == 3
     r = run("pack", *TINY, "--calibration", str(good), "--calibration-epochs", "1", "-o", str(tmp_path / "t.lre"))
     assert r.returncode == 0 and "held-out calibration inputs" in r.stdout and "agreement" in r.stdout
+    # integer a/b (straight-through quantizer) and pruning: the packed graph gives what the trained model gave
+    r = run("pack", *TINY, "--calibration", str(good), "--calibration-epochs", "2", "--ab-bits", "6",
+            "--prune-sparsity", "0.3", "-o", str(tmp_path / "q.lre"), "--json")
+    assert r.returncode == 0, r.stderr
+    c = json.loads(r.stdout)["calibration"]
+    assert c["packed_relative_output_error"] == pytest.approx(c["relative_output_error_after"], rel=1e-3, abs=1e-4)
+    assert c["held_out_loss_after"] <= c["held_out_loss_before"]
     bad = tmp_path / "w.lre"
     r = run("pack", *TINY, "--calibration", str(wrong), "-o", str(bad))
     assert r.returncode == 2 and "Traceback" not in r.stderr
