@@ -86,7 +86,7 @@ def main() -> None:
                     "calibration_trials": trials})
         rows.append(row)
         print(json.dumps({k: v for k, v in row.items() if k != "calibration_trials"}), flush=True)
-        mean = lambda k: sum(r[k] for r in rows) / len(rows)  # noqa: E731
+        mean = lambda k: sum(r[k] for r in rows) / len(rows)
         summary = {"bar": "--calibration with 1,024 unlabelled training images within 0.3 pt of the labelled "
                           "one-epoch fine-tune at K = 16 (default Fashion-MNIST model)",
                    "templates": 16, "seeds": [r["seed"] for r in rows], "threads": 1,
