@@ -49,6 +49,10 @@ class PackSettings:
     prune_sparsity: float = 0.0  # fraction of each LinRep layer's kernels pruned (smallest ‖a·T + b‖ first)
     prune_threshold: float = 0.0  # prune kernels with ‖a·T + b‖₂ below this
     templates_ratio: float | None = None  # scope "layer": K = max(2, round(ratio * Cout)) per layer
+    calibration: str | None = None  # X.npy / X.npz of unlabelled inputs: fine-tune a, b by distilling the original
+    calibration_epochs: int = 30  # cap; early stopping on the held-out 20 % of the calibration inputs
+    calibration_lr: float = 1e-3
+    feature_weight: float = 3.0  # weight of the feature-map term of the calibration loss
 
     def metadata(self) -> dict[str, Any]:
         """How the blob was made: the settings that differ from the defaults, and always K and the seed."""
@@ -63,6 +67,11 @@ class PackSettings:
                 meta[key] = list(value) if isinstance(value, (list, tuple)) else value
         if self.finetune_epochs:
             meta["finetune_lr"] = self.finetune_lr
+        if self.calibration:
+            from pathlib import Path
+
+            meta.update(calibration=Path(self.calibration).name, calibration_epochs=self.calibration_epochs,
+                        calibration_lr=self.calibration_lr, feature_weight=self.feature_weight)
         return meta
 
 
@@ -74,6 +83,7 @@ class PackResult:
     timings: dict[str, float] = field(default_factory=dict)
     accuracy: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what the user should know about this blob
+    calibration: dict[str, Any] = field(default_factory=dict)  # --calibration: distillation metrics, agreement
 
 
 def set_storage(g: Graph, dtype: str) -> None:
@@ -136,36 +146,113 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
     if settings.finetune_epochs < 0:
         raise LinRepError(f"--finetune-epochs must be >= 0, got {settings.finetune_epochs}")
     if settings.finetune_epochs > 0 and not settings.data:
-        raise LinRepError("fine-tuning needs data: pass --data fashion-mnist or --data digits")
+        raise LinRepError("fine-tuning needs data: pass --data fashion-mnist, --data digits, your own labelled "
+                          "data (--data X.npz, an image folder, package.module:function), or unlabelled inputs "
+                          "with --calibration X.npy")
+    if settings.calibration and settings.finetune_epochs > 0:
+        raise LinRepError("--calibration and --finetune-epochs: choose one (distillation on unlabelled inputs, or "
+                          "the labelled fine-tune on --data)")
     timings: dict[str, float] = {}
     acc: dict[str, float] = {}
     t0 = time.perf_counter()
     capture(model, example)  # every unsupported operation, at once, before any long work
+    calib_x = None
+    if settings.calibration:
+        from linrep_edge.method.calibrate import load_calibration
+
+        calib_x = load_calibration(settings.calibration, example)  # shape checked before any work
+    user = None
+    if settings.data and settings.data not in VALIDATION_IMAGES:
+        from linrep_edge.user_data import check_data, resolve_data
+
+        user = resolve_data(settings.data, tuple(example.shape), seed=settings.seed)
+        if not user.labelled and (settings.finetune_epochs > 0 or evaluate_on_test):
+            raise LinRepError(f"--data {settings.data}: the data has no labels; for unlabelled inputs use "
+                              f"--calibration {settings.data}")
+        if user.labelled:
+            check_data(user, model, example)  # input shape and class count against the model, before any work
     timings["check_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     cmodel = compress_model(model, settings, show_progress)
     timings["compress_s"] = time.perf_counter() - t0
     if settings.data:
-        train, _, test = finetune_split(settings.data, settings.seed)
+        if user is None:
+            split, _, test = finetune_split(settings.data, settings.seed)
+            train_ds: torch.utils.data.Dataset = torch.utils.data.TensorDataset(split.x, split.y)
+            eval_loader = test.loader(1000)
+            prefix = ""
+        else:
+            train_ds = user.train
+            eval_loader = torch.utils.data.DataLoader(user.val, batch_size=256)
+            prefix = "val_"  # the user's data has no test split: report on its validation part
         if evaluate_on_test:
-            acc["original_accuracy"] = evaluate(model, test.loader(1000))
-            acc["accuracy_before_finetune"] = evaluate(cmodel, test.loader(1000))
+            acc[f"original_{prefix}accuracy"] = evaluate(model, eval_loader)
+            acc[f"{prefix}accuracy_before_finetune"] = evaluate(cmodel, eval_loader)
         if settings.finetune_epochs > 0:
             from linrep_edge.method.distributed import TrainConfig, run_finetune
 
             t1 = time.perf_counter()
             # the loop `linrep-edge finetune` runs (world size 1 here): the same a, b as compress → finetune → pack
             cfg = TrainConfig(settings.data, settings.finetune_epochs, settings.finetune_lr, FINETUNE_BATCH, settings.seed)
-            run_finetune(cmodel, torch.utils.data.TensorDataset(train.x, train.y), cfg, show_progress=show_progress)
+            run_finetune(cmodel, train_ds, cfg, show_progress=show_progress)
             timings["finetune_s"] = time.perf_counter() - t1
             if evaluate_on_test:
-                acc["accuracy_after_finetune"] = evaluate(cmodel, test.loader(1000))
+                acc[f"{prefix}accuracy_after_finetune"] = evaluate(cmodel, eval_loader)
+    calib: dict[str, Any] = {}
+    if calib_x is not None:
+        from linrep_edge.method.calibrate import distill_calibration
+
+        t1 = time.perf_counter()
+        calib = distill_calibration(cmodel, model, calib_x, epochs=settings.calibration_epochs,
+                                    lr=settings.calibration_lr, feature_weight=settings.feature_weight,
+                                    seed=settings.seed, show_progress=show_progress)
+        timings["calibration_s"] = time.perf_counter() - t1
+        if evaluate_on_test and settings.data:
+            acc["accuracy_after_calibration"] = evaluate(cmodel, eval_loader)
     t2 = time.perf_counter()
     blob = pack(cmodel, example, settings, source)
     timings["capture_pack_s"] = time.perf_counter() - t2
     graph = parse(blob).graph
+    if calib_x is not None:
+        from linrep_edge.graph.executor import GraphModel
+        from linrep_edge.method.calibrate import agreement, split_calibration
+
+        held = split_calibration(calib_x, seed=settings.seed)[1]
+        calib.update({f"packed_{k}": v for k, v in agreement(GraphModel(graph), model, held).items()})
     notes = []
     if not any(op.linrep is not None for op in graph.ops):
         notes.append("the model has no compressible conv (a Conv2d with kernel area > 1): every layer is stored "
                      "plainly (see --weights-dtype)")
-    return PackResult(blob, graph, cmodel, timings, acc, notes)
+    notes += storage_notes(blob, cmodel, example, settings, source)
+    return PackResult(blob, graph, cmodel, timings, acc, notes, calib)
+
+
+def storage_notes(blob: bytes, cmodel: nn.Module, example: torch.Tensor, settings: PackSettings,
+                  source: str = "") -> list[str]:
+    """Size advice (issue 15 item 7): what --weights-dtype int8 would save when LinRep covers less than half
+    of the weights; a warning when integer a/b make the blob larger than fp16 a/b would."""
+    from linrep_edge.format.report import storage_report
+
+    notes = []
+    rep = storage_report(blob)
+    if (settings.weights_dtype != "int8" and rep.conv_fp32_bytes < 0.5 * rep.fp32_bytes
+            and rep.int8_other_tensors_saving_bytes > 0):
+        share = rep.conv_fp32_bytes / rep.fp32_bytes if rep.fp32_bytes else 0.0
+        notes.append(f"LinRep covers {100 * share:.0f}% of the weight bytes (the rest: 1x1 convs, linear layers); "
+                     f"--weights-dtype int8 would save {rep.int8_other_tensors_saving_bytes} bytes "
+                     f"({len(blob)} -> {len(blob) - rep.int8_other_tensors_saving_bytes})")
+    if settings.ab_bits:
+        layers = [m for m in cmodel.modules() if isinstance(m, LinRepConv2d)]
+        saved = [m.ab_bits for m in layers]
+        try:
+            for m in layers:
+                m.ab_bits = 0
+            fp16 = len(pack(cmodel, example, settings, source))
+        finally:
+            for m, bits in zip(layers, saved):
+                m.ab_bits = bits
+        if fp16 < len(blob):
+            notes.append(f"warning: --ab-bits {settings.ab_bits} makes the blob larger than fp16 a/b would "
+                         f"({len(blob)} bytes vs {fp16}): the per-channel scales cost more than they save on "
+                         "layers this small; leave --ab-bits out or try --ab-scale layer")
+    return notes

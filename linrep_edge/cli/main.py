@@ -150,8 +150,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_representation_options(p)
     p.add_argument("--finetune-epochs", type=float, default=0.0, help="epochs of a/b fine-tuning (needs --data)")
     p.add_argument("--lr", type=float, default=1e-3, help="fine-tuning learning rate (Adam, cosine decay; default 1e-3)")
-    p.add_argument("--data", choices=("fashion-mnist", "digits"), help="data for fine-tuning / evaluation")
-    p.add_argument("--evaluate", action="store_true", help="report test accuracy before/after (needs --data)")
+    p.add_argument("--data", metavar="DATA", help="labelled data for fine-tuning / evaluation: fashion-mnist, digits, "
+                   "an image folder (class per sub-folder), FILE.npz (arrays x, y) or package.module:function "
+                   "returning a torch Dataset; checked against the model's input shape and outputs before any work")
+    p.add_argument("--evaluate", action="store_true", help="report accuracy before/after (needs --data; the test "
+                   "set of fashion-mnist/digits, else the validation part carved from --data)")
+    p.add_argument("--calibration", metavar="X.npy", help="unlabelled inputs (N, *input shape; .npy, or .npz with "
+                   "array x; a few hundred to a few thousand): fine-tune a, b by distilling the original model's "
+                   "outputs and feature maps, early-stopped on a held-out 20%%; pack then reports agreement")
+    p.add_argument("--calibration-epochs", type=int, default=30, metavar="N",
+                   help="--calibration: at most N epochs (early stopping; default 30)")
+    p.add_argument("--calibration-lr", type=float, default=1e-3, help="--calibration: learning rate (default 1e-3)")
+    p.add_argument("--feature-weight", type=float, default=3.0, metavar="W",
+                   help="--calibration: weight of the feature-map term (MSE / variance over compressed convs; default 3)")
     p.add_argument("-o", "--output", help="output .lre (or .lre.zst for the transport container)")
     p.add_argument("--check", action="store_true",
                    help="only capture the model and list every operation the runtime cannot run (no -o needed)")

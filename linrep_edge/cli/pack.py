@@ -69,9 +69,13 @@ def _settings_for_checkpoint(args: argparse.Namespace, saved: "PackSettings") ->
     given, defaults = settings_from_args(args), PackSettings()
     if given.finetune_epochs:
         raise LinRepError("--finetune-epochs with a checkpoint: fine-tune it with `linrep-edge finetune`, then pack")
+    if given.calibration:
+        raise LinRepError("--calibration with a checkpoint: distil it with `linrep-edge finetune CKPT --data X.npy "
+                          "--distill 1`, then pack (or pack the original model with --calibration)")
     flags = {"finetune_lr": "--lr", "ab_bits": "--ab-bits"}
     for f in fields(PackSettings):
-        if f.name in ("weights_dtype", "finetune_epochs"):
+        if f.name in ("weights_dtype", "finetune_epochs", "calibration", "calibration_epochs", "calibration_lr",
+                      "feature_weight"):
             continue
         value, default, have = getattr(given, f.name), getattr(defaults, f.name), getattr(saved, f.name)
         if f.name == "data" and have is None:
@@ -162,9 +166,19 @@ def cmd_pack(args: argparse.Namespace) -> int:
                "conv_compression_vs_fp32": rep.conv_compression_vs_fp32,
                "model_compression_vs_fp32": rep.model_compression_vs_fp32, **res.accuracy, **res.timings,
                "notes": res.notes}
+    if res.calibration:
+        summary["calibration"] = res.calibration
     for note in res.notes:
         print(f"linrep-edge: note: {note}", file=sys.stderr)
     acc = "".join(f", {k.replace('_', ' ')} {100 * v:.2f}%" for k, v in res.accuracy.items())
+    c = res.calibration
+    if c:
+        agree = (f"top-1 agreement {100 * c['packed_top1_agreement']:.2f}% (before fine-tuning "
+                 f"{100 * c['top1_agreement_before']:.2f}%), " if "packed_top1_agreement" in c else "")
+        acc += (f"; on the {c['calibration_held_out']} held-out calibration inputs the packed model gives {agree}"
+                f"relative output error {c['packed_relative_output_error']:.4f} (before "
+                f"{c['relative_output_error_before']:.4f}) vs the original, after {c['epochs_run']} "
+                f"calibration epoch(s), best {c['best_epoch']}")
     emit(args, summary, lambda: f"wrote {out}: {len(data)} bytes (conv {rep.conv_compression_vs_fp32:.2f}x, "
                                 f"model {rep.model_compression_vs_fp32:.2f}x vs fp32{acc})")
     return 0

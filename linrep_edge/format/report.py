@@ -73,6 +73,7 @@ class Report:
     conv_packed_bytes: int = 0
     arena_bytes: int = 0              # RAM the C runtime asks for (lr_arena_size)
     activation_lower_bound: int = 0   # the largest live set of activations: no planner can use less
+    int8_other_tensors_saving_bytes: int = 0  # what --weights-dtype int8 would save on dense conv/linear weights
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -103,6 +104,7 @@ class Report:
             "model_compression_vs_fp32": self.model_compression_vs_fp32,
             "model_compression_vs_int8": self.int8_bytes / self.total_bytes,
             "arena_bytes": self.arena_bytes, "activation_lower_bound_bytes": self.activation_lower_bound,
+            "int8_other_tensors_saving_bytes": self.int8_other_tensors_saving_bytes,
             "metadata": self.metadata, "layers": layers,
         }
 
@@ -144,6 +146,10 @@ def storage_report(blob: bytes, where: str = "blob", parsed: Blob | None = None)
         row = LayerRow(op.name, op.type, shape, int(np.prod(shape[:2])) if len(shape) == 4 else 0,
                        4 * (n + nb), 2 * (n + nb), n + 4 * nb + 4 * cout)
         row.other_bytes = _op_tensor_bytes(fo)
+        if op.type in ("CONV2D", "LINEAR") and op.linrep is None and not fo.WeightI8Length():
+            # --weights-dtype int8: 1 byte per weight + an fp32 scale per output channel, fp32 bias
+            wn, bn = fo.WeightF32Length() + fo.WeightF16Length(), fo.BiasF32Length() + fo.BiasF16Length()
+            rep.int8_other_tensors_saving_bytes += max(0, row.other_bytes - (wn + 4 * shape[0] + 4 * bn))
         if op.linrep is not None:
             row.indices_bytes = fo.IndicesLength()
             if fo.AbBits():  # integer pairs: half the packed bytes each, plus the scales
@@ -205,6 +211,9 @@ def format_report(rep: Report, title: str = "") -> str:
                f"{rep.conv_compression_vs_fp32:.2f}x")
     out.append(f"whole model: {rep.fp32_bytes} B fp32, {rep.int8_bytes} B int8 -> {rep.total_bytes} B = "
                f"{rep.model_compression_vs_fp32:.2f}x vs fp32, {rep.int8_bytes / rep.total_bytes:.2f}x vs int8")
+    if rep.int8_other_tensors_saving_bytes:
+        out.append(f"--weights-dtype int8 would save {rep.int8_other_tensors_saving_bytes} bytes on the dense conv/linear "
+                   "weights LinRep does not cover")
     out.append(f"RAM: C runtime arena {rep.arena_bytes} bytes (activations lower bound "
                f"{rep.activation_lower_bound} bytes)")
     if any(r.path for r in rep.layers):

@@ -73,7 +73,7 @@ def cosine_schedule(opt: torch.optim.Optimizer, steps: int) -> torch.optim.lr_sc
 
 def finetune(
     model: nn.Module,
-    loader: torch.utils.data.DataLoader,
+    loader: torch.utils.data.DataLoader | torch.Tensor,
     epochs: float = 1.0,
     lr: float = 1e-3,
     train_bn: bool = False,
@@ -86,9 +86,20 @@ def finetune(
 
     Minimises (1 − distill)·CE(labels) + distill·KL(teacher ‖ model) over `loader`; with a `teacher`
     (the uncompressed model) and distill = 1 the compressed model learns to give the original's answers.
-    `epochs` may be fractional (0.5 = half an epoch). Every other parameter and buffer is left bit for
+    `epochs` may be fractional (0.5 = half an epoch).
+    `loader` may also be a tensor of unlabelled inputs (N, C, H, W) with `teacher` the original model: then
+    a and b are fitted by `calibrate.distill_calibration` (outputs + feature maps, held-out 20 %, early
+    stopping; `epochs` > 1 caps the epochs, else the default cap of 30). Every other parameter and buffer is left bit for
     bit as it was: requires_grad is switched off for them during training and restored afterwards.
     """
+    if isinstance(loader, torch.Tensor):  # unlabelled inputs: calibration by distillation (method/calibrate.py)
+        if teacher is None:
+            raise LinRepError("fine-tuning on unlabelled inputs needs teacher= (the original model)")
+        from linrep_edge.method.calibrate import CALIBRATION_EPOCHS, distill_calibration
+
+        distill_calibration(model, teacher, loader, epochs=math.ceil(epochs) if epochs > 1 else CALIBRATION_EPOCHS,
+                            lr=lr, show_progress=show_progress)
+        return model.eval()
     if distill and teacher is None:
         raise LinRepError("distillation needs a teacher model")
     params = trainable_parameters(model, train_bn, train_head)

@@ -1,0 +1,304 @@
+"""Recovery without labels: fine-tune a and b by distilling the original model on unlabelled inputs.
+
+`distill_calibration(student, teacher, x)` trains only a and b of the compressed model (`student`) so that
+its outputs and the feature maps of its compressed convs match the original's (`teacher`). The loss is
+
+    L = output term + λ · Σ_convs MSE(student feature, teacher feature) / var(teacher feature)
+
+The output term is KL(teacher ‖ student) for a single-head classifier (one (N, C) logits tensor) and the
+variance-normalised MSE of every output head otherwise (several heads, dense outputs). Feature maps are
+taken by forward hooks on the student's `LinRepConv2d` modules and the teacher's modules of the same name
+(`compress` deep-copies the model and swaps convs by name). A held-out part of the calibration set
+(`val_fraction`) is scored every epoch; the best a, b are kept and training stops after `patience` epochs
+without improvement (at most `epochs`). Integer a/b (`ab_bits`) train through the straight-through
+quantizer like the labelled fine-tune; their scales follow a and b (max-abs), so they need no training of
+their own. Pruned kernels stay pruned (their mask zeroes a, b and the gradients).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from linrep_edge.errors import LinRepError
+from linrep_edge.method.finetune import cosine_schedule, trainable_parameters
+from linrep_edge.method.linrep_conv import LinRepConv2d, round_to_storage
+from linrep_edge.progress import progress
+
+CALIBRATION_VAL_FRACTION = 0.2
+CALIBRATION_EPOCHS = 30  # the cap; early stopping usually ends sooner
+CALIBRATION_LR = 1e-3
+CALIBRATION_FEATURE_WEIGHT = 3.0  # chosen on the held-out calibration part (tools/calibration_bar.py)
+CALIBRATION_PATIENCE = 4
+CALIBRATION_BATCH = 64
+
+
+def load_calibration(path: str | Path, example: torch.Tensor) -> torch.Tensor:
+    """Unlabelled inputs (N, *input shape) float32 from X.npy or X.npz (array `x`, or its only array), checked
+    against the model's input shape (from `example`, batch 1) before any work. NHWC and (N, H, W) are
+    accepted for image models, uint8 is scaled by 1/255 (as `--data` does)."""
+    from linrep_edge.user_data import _as_inputs
+
+    p = Path(path)
+    where = f"--calibration {p}"
+    if p.suffix not in (".npy", ".npz"):
+        raise LinRepError(f"{where}: expected a .npy file (or .npz with an array 'x') of unlabelled inputs")
+    if not p.is_file():
+        raise LinRepError(f"{where}: no such file")
+    try:
+        if p.suffix == ".npz":
+            with np.load(p, allow_pickle=False) as z:
+                keys = list(z.files)
+                if "x" in keys:
+                    x = z["x"]
+                elif len(keys) == 1:
+                    x = z[keys[0]]
+                else:
+                    raise LinRepError(f"{where}: expected an array 'x' (or exactly one array), found "
+                                      f"{', '.join(keys) or 'none'}")
+        else:
+            x = np.load(p, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, LinRepError):
+            raise
+        raise LinRepError(f"{where}: cannot read the array ({exc})") from None
+    shape = tuple(example.shape)
+    channels = int(shape[1]) if len(shape) >= 2 else 1
+    xt = _as_inputs(np.asarray(x), channels, where)
+    want = shape[1:]
+    if tuple(xt.shape[1:]) != want:
+        raise LinRepError(f"{where}: inputs have shape {tuple(np.asarray(x).shape)}, i.e. items of "
+                          f"{tuple(xt.shape[1:])}, but the model takes {want} (an array (N, "
+                          f"{', '.join(map(str, want))}))")
+    if xt.shape[0] < 10:
+        raise LinRepError(f"{where}: {xt.shape[0]} inputs; give at least 10 (a few hundred to a few thousand)")
+    if not torch.isfinite(xt).all():
+        raise LinRepError(f"{where}: the inputs hold NaN or infinite values")
+    return xt
+
+
+def split_calibration(x: torch.Tensor, val_fraction: float = CALIBRATION_VAL_FRACTION,
+                      seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train, held-out) parts of the calibration inputs, by a fixed permutation of the seed."""
+    n = int(x.shape[0])
+    n_val = min(n - 1, max(1, round(val_fraction * n)))
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return x[perm[n_val:]], x[perm[:n_val]]
+
+
+def augment_batch(x: torch.Tensor, g: torch.Generator, shift: int = 2) -> torch.Tensor:
+    """Image batches (N, C, H, W): each input flipped left-right with probability 1/2, then the batch shifted
+    by up to `shift` pixels each way (zero fill). The teacher labels whatever it is shown, so these are
+    more calibration inputs near the given ones, not noisy labels."""
+    if x.dim() != 4:
+        return x
+    flip = torch.rand(x.shape[0], generator=g) < 0.5
+    x = torch.where(flip[:, None, None, None], x.flip(3), x)
+    if shift and x.shape[2] > 2 * shift and x.shape[3] > 2 * shift:
+        dy, dx = (int(v) for v in torch.randint(-shift, shift + 1, (2,), generator=g))
+        x = torch.nn.functional.pad(x, (shift, shift, shift, shift))
+        h, w = x.shape[2] - 2 * shift, x.shape[3] - 2 * shift
+        x = x[:, :, shift + dy:shift + dy + h, shift + dx:shift + dx + w]
+    return x
+
+
+def _heads(y: Any) -> list[torch.Tensor]:
+    return list(y) if isinstance(y, (tuple, list)) else [y]
+
+
+class _FeatureTap:
+    """Forward hooks that record the outputs of the named modules."""
+
+    def __init__(self, model: nn.Module, names: list[str]) -> None:
+        self.out: dict[str, torch.Tensor] = {}
+        mods = dict(model.named_modules())
+        missing = [n for n in names if n not in mods]
+        if missing:
+            raise LinRepError(f"feature distillation: the teacher has no module {missing[0]!r} (the compressed "
+                              "model must come from `compress` on this teacher)")
+        self.handles = [mods[n].register_forward_hook(self._hook(n)) for n in names]
+
+    def _hook(self, name: str) -> Any:
+        def hook(_m: nn.Module, _i: Any, o: Any) -> None:
+            self.out[name] = o
+
+        return hook
+
+    def close(self) -> None:
+        for h in self.handles:
+            h.remove()
+
+
+@dataclass
+class DistillLoss:
+    """The calibration loss between a student and its teacher (see the module docstring)."""
+
+    student: nn.Module
+    teacher: nn.Module
+    feature_weight: float = CALIBRATION_FEATURE_WEIGHT
+    output_loss: str = "auto"  # auto | kl | mse
+    temperature: float = 1.0  # KL on softmax(logits / T), scaled by T² (Hinton et al.)
+    names: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.names = [n for n, m in self.student.named_modules() if isinstance(m, LinRepConv2d)]
+        if self.output_loss not in ("auto", "kl", "mse"):
+            raise LinRepError(f"output loss must be auto, kl or mse, got {self.output_loss!r}")
+        self.s_tap = _FeatureTap(self.student, self.names if self.feature_weight else [])
+        self.t_tap = _FeatureTap(self.teacher, self.names if self.feature_weight else [])
+
+    def close(self) -> None:
+        self.s_tap.close()
+        self.t_tap.close()
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            t_out = _heads(self.teacher(x))
+            t_feat = dict(self.t_tap.out)
+        s_out = _heads(self.student(x))
+        kind = self.output_loss
+        if kind == "auto":
+            kind = "kl" if len(s_out) == 1 and s_out[0].dim() == 2 and s_out[0].shape[1] > 1 else "mse"
+        if kind == "kl":
+            if len(s_out) != 1 or s_out[0].dim() != 2:
+                raise LinRepError("KL distillation needs one (N, classes) logits output; use the MSE output loss")
+            t = self.temperature
+            loss = F.kl_div(F.log_softmax(s_out[0] / t, 1), F.log_softmax(t_out[0] / t, 1), log_target=True,
+                            reduction="batchmean") * t * t
+        else:
+            loss = sum(F.mse_loss(s, t) / t.var().clamp_min(1e-8) for s, t in zip(s_out, t_out))
+        if self.feature_weight and self.names:
+            feat = sum(F.mse_loss(self.s_tap.out[n], t_feat[n]) / t_feat[n].var().clamp_min(1e-8) for n in self.names)
+            loss = loss + self.feature_weight * feat / len(self.names)
+        return loss  # type: ignore[return-value]
+
+
+@torch.no_grad()
+def agreement(student: nn.Module, teacher: nn.Module, x: torch.Tensor, batch: int = 256) -> dict[str, float]:
+    """Top-1 agreement (first head, when it is (N, C) with C > 1) and relative output error ‖s − t‖/‖t‖ over
+    every head, of `student` against `teacher` on inputs `x`."""
+    student.eval()
+    teacher.eval()
+    same = total = 0
+    num = den = 0.0
+    for i in range(0, int(x.shape[0]), batch):
+        xb = x[i:i + batch]
+        s, t = _heads(student(xb)), _heads(teacher(xb))
+        if t[0].dim() == 2 and t[0].shape[1] > 1:
+            same += int((s[0].argmax(1) == t[0].argmax(1)).sum())
+            total += int(xb.shape[0])
+        for a, b in zip(s, t):
+            num += float(((a.double() - b.double()) ** 2).sum())
+            den += float((b.double() ** 2).sum())
+    out = {"relative_output_error": math.sqrt(num / den) if den > 0 else math.sqrt(num)}
+    if total:
+        out["top1_agreement"] = same / total
+    return out
+
+
+def distill_calibration(
+    student: nn.Module,
+    teacher: nn.Module,
+    x: torch.Tensor,
+    epochs: int = CALIBRATION_EPOCHS,
+    lr: float = CALIBRATION_LR,
+    feature_weight: float = CALIBRATION_FEATURE_WEIGHT,
+    val_fraction: float = CALIBRATION_VAL_FRACTION,
+    patience: int = CALIBRATION_PATIENCE,
+    batch: int = CALIBRATION_BATCH,
+    seed: int = 0,
+    output_loss: str = "auto",
+    augment: bool = False,
+    temperature: float = 1.0,
+    show_progress: bool = True,
+) -> dict[str, Any]:
+    """Fine-tune a and b of `student` in place to match `teacher` on the unlabelled inputs `x`.
+
+    The held-out `val_fraction` of `x` scores every epoch (the distillation loss); the a, b of the best
+    epoch are kept (epoch 0 = as compressed: the result is never worse on the held-out part than no
+    fine-tuning). Adam with a cosine decay over `epochs`; stops after `patience` epochs without improvement.
+    Returns metrics: epochs run, best epoch, held-out loss before/after, agreement before/after.
+    """
+    if epochs < 1:
+        raise LinRepError(f"--calibration-epochs must be >= 1, got {epochs}")
+    if lr <= 0:
+        raise LinRepError(f"--calibration-lr must be > 0, got {lr}")
+    if feature_weight < 0:
+        raise LinRepError(f"--feature-weight must be >= 0, got {feature_weight}")
+    params = trainable_parameters(student)
+    if not params:
+        raise LinRepError("model has no LinRep layers to fine-tune (run compress first)")
+    train_x, val_x = split_calibration(x, val_fraction, seed)
+    teacher.eval()
+    student.eval()  # frozen batch-norm statistics; no dropout
+    chosen = {id(p) for p in params}
+    saved_flags = {id(p): p.requires_grad for p in student.parameters()}
+    t_flags = {id(p): p.requires_grad for p in teacher.parameters()}
+    for p in student.parameters():
+        p.requires_grad_(id(p) in chosen)
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    loss_fn = DistillLoss(student, teacher, feature_weight, output_loss, temperature)
+
+    @torch.no_grad()
+    def held_out() -> float:
+        tot = 0.0
+        for i in range(0, int(val_x.shape[0]), 256):
+            xb = val_x[i:i + 256]
+            tot += float(loss_fn(xb)) * int(xb.shape[0])
+        return tot / int(val_x.shape[0])
+
+    steps_per_epoch = math.ceil(int(train_x.shape[0]) / batch)
+    opt = torch.optim.Adam(params, lr=lr)
+    sched = cosine_schedule(opt, epochs * steps_per_epoch)
+    g = torch.Generator().manual_seed(seed)
+    metrics: dict[str, Any] = {"calibration_inputs": int(x.shape[0]), "calibration_train": int(train_x.shape[0]),
+                               "calibration_held_out": int(val_x.shape[0])}
+    metrics.update({f"{k}_before": v for k, v in agreement(student, teacher, val_x).items()})
+    try:
+        best = held_out()
+        metrics["held_out_loss_before"] = best
+        best_state = copy.deepcopy({k: v for k, v in student.state_dict().items()})
+        best_epoch, since, history = 0, 0, []
+        with progress(total=epochs * steps_per_epoch, desc="calibrate a,b", enabled=show_progress) as bar:
+            for epoch in range(1, epochs + 1):
+                perm = torch.randperm(int(train_x.shape[0]), generator=g)
+                for i in range(0, int(train_x.shape[0]), batch):
+                    xb = train_x[perm[i:i + batch]]
+                    loss = loss_fn(augment_batch(xb, g) if augment else xb)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    sched.step()
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{loss.item():.4f}", best=f"{best:.4f}")
+                v = held_out()
+                history.append(v)
+                if v < best:
+                    best, best_epoch, since = v, epoch, 0
+                    best_state = copy.deepcopy(student.state_dict())
+                else:
+                    since += 1
+                    if since >= patience:
+                        break
+    finally:
+        loss_fn.close()
+        for p in student.parameters():
+            p.requires_grad_(saved_flags[id(p)])
+        for p in teacher.parameters():
+            p.requires_grad_(t_flags[id(p)])
+    student.load_state_dict(best_state)
+    round_to_storage(student)
+    student.eval()
+    metrics.update({"epochs_run": len(history), "best_epoch": best_epoch, "held_out_loss_after": best,
+                    "held_out_loss_history": history})
+    metrics.update({f"{k}_after": v for k, v in agreement(student, teacher, val_x).items()})
+    return metrics

@@ -1,0 +1,150 @@
+"""Issue 15 items 5-7: recovery by distillation on unlabelled calibration inputs, `pack --data` with the
+user's own data, and the size notes. Tiny models on 8x8 digits: seconds each."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from linrep_edge.errors import LinRepError
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+TINY = ["tiny_models:tiny_cnn", "--input-shape", "1,1,8,8", "--templates", "4"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(TESTS), os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "linrep_edge.cli", "-q", *args], capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def teacher(digits):
+    """tiny_cnn trained a little on digits: a teacher whose answers mean something."""
+    from tiny_models import tiny_cnn
+
+    torch.manual_seed(0)
+    m = tiny_cnn().train()
+    opt = torch.optim.Adam(m.parameters(), lr=1e-2)
+    for _ in range(3):
+        for x, y in digits.train.loader(64, shuffle=True):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(m(x), y).backward()
+            opt.step()
+    return m.eval()
+
+
+def test_distillation_from_python_improves_agreement(teacher, digits):
+    from linrep_edge.method.calibrate import agreement
+    from linrep_edge.method.finetune import finetune
+    from linrep_edge.pipeline import PackSettings, compress_model
+
+    torch.set_num_threads(1)
+    before = compress_model(teacher, PackSettings(templates=4), show_progress=False)
+    after = compress_model(teacher, PackSettings(templates=4), show_progress=False)
+    calib = digits.train.x[:400]  # unlabelled
+    finetune(after, calib, epochs=10, lr=3e-3, teacher=teacher, show_progress=False)
+    held = digits.test.x  # never seen by the distillation
+    a0, a1 = agreement(before, teacher, held), agreement(after, teacher, held)
+    assert a1["relative_output_error"] < a0["relative_output_error"]
+    assert a1["top1_agreement"] >= a0["top1_agreement"]
+    # the templates and indices did not move; only a and b did
+    for (n, p0), (_, p1) in zip(before.named_buffers(), after.named_buffers()):
+        if n.endswith(("templates", "idx")):
+            assert torch.equal(p0, p1)
+
+
+def test_calibration_checks(tmp_path):
+    from linrep_edge.method.calibrate import load_calibration
+
+    ex = torch.zeros(1, 1, 8, 8)
+    np.save(tmp_path / "nhwc.npy", np.zeros((20, 8, 8, 1), np.uint8))
+    assert load_calibration(tmp_path / "nhwc.npy", ex).shape == (20, 1, 8, 8)
+    np.savez(tmp_path / "two.npz", a=np.zeros((20, 1, 8, 8)), b=np.zeros(3))
+    with pytest.raises(LinRepError, match="array 'x'"):
+        load_calibration(tmp_path / "two.npz", ex)
+    np.save(tmp_path / "few.npy", np.zeros((3, 1, 8, 8), np.float32))
+    with pytest.raises(LinRepError, match="at least 10"):
+        load_calibration(tmp_path / "few.npy", ex)
+
+
+def test_pack_calibration_cli(tmp_path, digits):
+    good, wrong = tmp_path / "calib.npy", tmp_path / "wrong.npy"
+    np.save(good, digits.train.x[:200].numpy())
+    np.save(wrong, np.zeros((50, 1, 28, 28), np.float32))
+    out = tmp_path / "c.lre"
+    r = run("pack", *TINY, "--calibration", str(good), "--calibration-epochs", "3", "-o", str(out), "--json")
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)
+    c = s["calibration"]
+    assert c["calibration_held_out"] == 40 and 1 <= c["epochs_run"] <= 3
+    assert 0 <= c["packed_top1_agreement"] <= 1 and c["packed_relative_output_error"] >= 0
+    meta = json.loads(run("report", str(out), "--json").stdout)["metadata"]
+    assert meta["calibration"] == "calib.npy" and meta["calibration_epochs"] == 3
+    r = run("pack", *TINY, "--calibration", str(good), "--calibration-epochs", "1", "-o", str(tmp_path / "t.lre"))
+    assert r.returncode == 0 and "held-out calibration inputs" in r.stdout and "agreement" in r.stdout
+    # integer a/b (straight-through quantizer) and pruning: the packed graph gives what the trained model gave
+    r = run("pack", *TINY, "--calibration", str(good), "--calibration-epochs", "2", "--ab-bits", "6",
+            "--prune-sparsity", "0.3", "-o", str(tmp_path / "q.lre"), "--json")
+    assert r.returncode == 0, r.stderr
+    c = json.loads(r.stdout)["calibration"]
+    assert c["packed_relative_output_error"] == pytest.approx(c["relative_output_error_after"], rel=1e-3, abs=1e-4)
+    assert c["held_out_loss_after"] <= c["held_out_loss_before"]
+    bad = tmp_path / "w.lre"
+    r = run("pack", *TINY, "--calibration", str(wrong), "-o", str(bad))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.count("error") == 1 and "--calibration" in r.stderr and "(1, 8, 8)" in r.stderr
+    assert not bad.exists()
+
+
+def test_pack_user_data(tmp_path, digits):
+    x, y = digits.train.x[:300].numpy(), digits.train.y[:300].numpy()
+    np.savez(tmp_path / "lab.npz", x=x, y=y)
+    out = tmp_path / "l.lre"
+    r = run("pack", *TINY, "--data", str(tmp_path / "lab.npz"), "--finetune-epochs", "1", "--evaluate",
+            "-o", str(out), "--json")
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)
+    assert "val_accuracy_after_finetune" in s and "finetune_s" in s
+    y12 = y.copy()
+    y12[0] = 11
+    np.savez(tmp_path / "bad.npz", x=x, y=y12)
+    r = run("pack", *TINY, "--data", str(tmp_path / "bad.npz"), "--finetune-epochs", "1", "-o", str(tmp_path / "b.lre"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "0..9" in r.stderr and "10 outputs" in r.stderr
+    np.savez(tmp_path / "shape.npz", x=np.zeros((30, 1, 28, 28), np.float32), y=np.zeros(30, np.int64))
+    r = run("pack", *TINY, "--data", str(tmp_path / "shape.npz"), "--finetune-epochs", "1", "-o", str(tmp_path / "s.lre"))
+    assert r.returncode == 2 and "(1, 8, 8)" in r.stderr
+    np.save(tmp_path / "unl.npy", x)
+    r = run("pack", *TINY, "--data", str(tmp_path / "unl.npy"), "--finetune-epochs", "1", "-o", str(tmp_path / "u.lre"))
+    assert r.returncode == 2 and "--calibration" in r.stderr
+    assert not list(tmp_path.glob("[bsu].lre"))
+
+
+def test_size_notes_and_report(tmp_path):
+    from linrep_edge.format.report import storage_report
+
+    out = tmp_path / "n.lre"
+    r = run("pack", *TINY, "-o", str(out), "--json")
+    assert r.returncode == 0, r.stderr
+    notes = json.loads(r.stdout)["notes"]
+    assert any("--weights-dtype int8 would save" in n for n in notes) and "note: LinRep covers" in r.stderr
+    saving = storage_report(out.read_bytes()).int8_other_tensors_saving_bytes
+    rep = json.loads(run("report", str(out), "--json").stdout)
+    assert rep["int8_other_tensors_saving_bytes"] == saving > 0
+    assert "--weights-dtype int8 would save" in run("report", str(out)).stdout
+    i8 = tmp_path / "i8.lre"
+    r = run("pack", *TINY, "--weights-dtype", "int8", "-o", str(i8), "--json")
+    assert r.returncode == 0 and not any("int8 would save" in n for n in json.loads(r.stdout)["notes"])
+    assert len(out.read_bytes()) - len(i8.read_bytes()) == pytest.approx(saving, rel=0.02)
+    r = run("pack", *TINY, "--ab-bits", "8", "-o", str(tmp_path / "q.lre"), "--json")
+    assert r.returncode == 0
+    assert any("larger than fp16 a/b" in n for n in json.loads(r.stdout)["notes"])
