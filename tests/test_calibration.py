@@ -48,7 +48,6 @@ def test_distillation_from_python_improves_agreement(teacher, digits):
     from linrep_edge.method.finetune import finetune
     from linrep_edge.pipeline import PackSettings, compress_model
 
-    torch.set_num_threads(1)
     before = compress_model(teacher, PackSettings(templates=4), show_progress=False)
     after = compress_model(teacher, PackSettings(templates=4), show_progress=False)
     calib = digits.train.x[:400]  # unlabelled
