@@ -673,9 +673,7 @@ def _1d(arg: Any, i: int) -> Any:
         return [1, int(arg[0])]
     if i == 4 and isinstance(arg, (list, tuple)):
         return [0, int(arg[0])]
-    if i == 4 and isinstance(arg, str) and arg == "same":
-        return arg
-    return arg
+    return arg  # "same"/"valid" padding strings and the other args carry over as they are
 
 
 def _as_2d_pool(node: torch.fx.Node) -> torch.fx.Node:
@@ -684,8 +682,6 @@ def _as_2d_pool(node: torch.fx.Node) -> torch.fx.Node:
     for i, neutral in ((1, 1), (2, 1), (3, 0), (4, 1)):
         if len(args) > i and isinstance(args[i], (list, tuple)) and len(args[i]) == 1:
             args[i] = [neutral, int(args[i][0])]
-    if len(args) > 2 and isinstance(args[2], (list, tuple)) and len(args[2]) == 0:
-        args[2] = []
     node.args = tuple(args)
     return node
 
