@@ -3,6 +3,10 @@
 This is what `capture` produces from a torch model, what `pack` serialises into a .lre blob and what
 `read_blob` parses back. Activations are fp32, batch 1, shapes without the batch dimension ([C, H, W]
 or [F]). Constant values are held exactly as stored (fp16 storage rounds them once, in `pack`).
+
+An int8 graph (format version 4, docs/INTEGER.md) has every tensor int8 with its scale and zero point
+(`Tensor.dtype == "int8"`) and every op's integer arithmetic fixed in `Op.iparams`, as TFLite's Prepare
+fixes it: multipliers and shifts, int32 biases, the output clamp. `Graph.is_int8` tells which.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ FUSABLE = ("CONV2D", "LINREP_CONV2D", "LINEAR", "ADD",  # ops that may carry a f
 class Tensor:
     shape: tuple[int, ...]
     name: str = ""
+    dtype: str = "fp32"  # "fp32" or "int8" (format version 4: real = scale * (q - zero_point))
+    scale: float = 0.0  # int8: > 0, a float32 value
+    zero_point: int = 0  # int8: -128 .. 127
 
     @property
     def numel(self) -> int:
@@ -41,8 +48,10 @@ class Codebook:
     share it (informational: the graph's ops say which codebook they use)."""
 
     templates: np.ndarray  # (K, kh, kw) float32, zero-mean unit-norm up to storage rounding
-    dtype: str = "fp16"  # storage in the blob: "fp16" or "fp32"
+    dtype: str = "fp16"  # storage in the blob: "fp16", "fp32" or "int8" (int8 graphs: templates = q * scale)
     layers: list[str] = field(default_factory=list)
+    q: np.ndarray | None = None  # int8: (K, kh, kw) int8 integers t_q
+    scale: float = 0.0  # int8: the codebook's one scale
 
     @property
     def size(self) -> int:
@@ -66,6 +75,7 @@ class LinRepWeights:
     a_scale: np.ndarray | None = None  # (Cout,) float32
     b_scale: np.ndarray | None = None
     mask: np.ndarray | None = None  # (Cout, Cin/groups) bool, False = pruned (a = b = 0, no index); None: all kept
+    b_exponent: np.ndarray | None = None  # int8 graphs: (Cout,) int e_o (docs/INTEGER.md, integer LinRep)
 
     def set_quantized(self, a_q: np.ndarray, a_scale: np.ndarray, b_q: np.ndarray, b_scale: np.ndarray) -> None:
         """Store integer a/b; a and b become the values the runtime computes, q * scale in fp32."""
@@ -73,6 +83,19 @@ class LinRepWeights:
         self.a_scale, self.b_scale = a_scale.astype(np.float32), b_scale.astype(np.float32)
         self.a = (self.a_q.astype(np.float32) * self.a_scale[:, None]).astype(np.float32)
         self.b = (self.b_q.astype(np.float32) * self.b_scale[:, None]).astype(np.float32)
+
+
+@dataclass
+class IntParams:
+    """The integer arithmetic of one op of an int8 graph (docs/INTEGER.md), fixed when the graph is
+    quantised: nothing is derived from floats at run time."""
+
+    multiplier: np.ndarray  # int32, Q31: conv / linear [Cout] or [1]; ADD [in0, in1, out]; SOFTMAX [beta]
+    shift: np.ndarray  # int32, same length; > 0 left, < 0 right (TFLite's convention)
+    act_min: int = -128  # output clamp
+    act_max: int = 127
+    bias: np.ndarray | None = None  # int32 [Cout]: CONV2D, LINREP_CONV2D, LINEAR, CONV_TRANSPOSE2D
+    extra: np.ndarray | None = None  # int32, op-specific (SOFTMAX: [diff_min])
 
 
 @dataclass
@@ -96,6 +119,7 @@ class Op:
     beta: float = float("inf")  # CLAMP upper bound (format version 3)
     mode: int = 0  # RESIZE: 0 nearest, 1 bilinear, 2 bilinear with align_corners (format version 3)
     start: int = 0  # SLICE: first channel or feature taken (format version 3)
+    iparams: IntParams | None = None  # int8 graphs (format version 4): the op's integer arithmetic
 
 
 @dataclass
@@ -108,6 +132,11 @@ class Graph:
     codebooks: list[Codebook] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
     outputs: list[int] = field(default_factory=list)  # several results in order (format version 3); [] = [output]
+
+    @property
+    def is_int8(self) -> bool:
+        """Whether this is an int8 graph (format version 4): its tensors are int8."""
+        return bool(self.tensors) and self.tensors[0].dtype == "int8"
 
     @property
     def results(self) -> list[int]:
