@@ -74,14 +74,29 @@ def _options(tfl: Any, op: Any, union_names: dict[int, str]) -> dict[str, Any]:
     return {f: getattr(opt, f)() for f in _OPTION_FIELDS[name]}
 
 
-def read_tflite(path: str | Path) -> TflModel:
-    """Subgraph 0 of a .tflite file. LinRepError for an unreadable file."""
+def _builtin_code(code: Any) -> int:
+    """TFLite's GetBuiltinCode: max(builtin_code, deprecated_builtin_code). (The `tflite` package's own
+    BuiltinCode() returns the deprecated field whenever builtin_code < 127, which is 0 = ADD in files whose
+    writer leaves the deprecated field unset, as TFLite Micro's model_editor does.)"""
+    import flatbuffers
+
+    o = code._tab.Offset(10)  # field 3, builtin_code: int32
+    builtin = code._tab.Get(flatbuffers.number_types.Int32Flags, o + code._tab.Pos) if o else 0
+    return max(int(builtin), int(code.DeprecatedBuiltinCode()))
+
+
+def read_tflite(source: str | Path | bytes) -> TflModel:
+    """Subgraph 0 of a .tflite file (a path, or the file's bytes). LinRepError for an unreadable file."""
     import tflite
 
-    try:
-        buf = Path(path).read_bytes()
-    except OSError as exc:
-        raise LinRepError(f"cannot read {path}: {exc.strerror}") from None
+    if isinstance(source, bytes):
+        buf, path = source, "<.tflite bytes>"
+    else:
+        path = str(source)
+        try:
+            buf = Path(source).read_bytes()
+        except OSError as exc:
+            raise LinRepError(f"cannot read {path}: {exc.strerror}") from None
     if len(buf) < 8 or buf[4:8] != b"TFL3":
         raise LinRepError(f"{path} is not a .tflite file (no TFL3 identifier)")
     try:
@@ -106,13 +121,13 @@ def read_tflite(path: str | Path) -> TflModel:
                 if ttype not in _NUMPY_TYPES:
                     raise LinRepError(f"{path}: constant tensor {i} of type {ttype} is not supported")
                 data = b.DataAsNumpy().view(_NUMPY_TYPES[ttype]).reshape(shape)
-            tensors.append(TflTensor(t.Name().decode("utf-8", "replace"), shape, ttype, scale, zp,
+            tensors.append(TflTensor((t.Name() or f"tensor {i}".encode()).decode("utf-8", "replace"), shape, ttype, scale, zp,
                                      int(q.QuantizedDimension()) if q is not None else 0, data))
         ops = []
         for i in range(sg.OperatorsLength()):
             op = sg.Operators(i)
             code = model.OperatorCodes(op.OpcodeIndex())
-            builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+            builtin = _builtin_code(code)
             ops.append(TflOp(i, op_names.get(builtin, f"builtin {builtin}"), [int(v) for v in op.InputsAsNumpy()],
                              [int(v) for v in op.OutputsAsNumpy()], _options(tflite, op, union_names)))
         return TflModel(tensors, ops, [int(v) for v in sg.InputsAsNumpy()], [int(v) for v in sg.OutputsAsNumpy()])

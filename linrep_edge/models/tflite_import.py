@@ -482,14 +482,15 @@ class Imported:
     # TFLite holds the NHWC flatten (the FC weights after them are permuted)
 
 
-def import_tflite_mapped(path: str | Path) -> Imported:
+def import_tflite_mapped(path: str | Path | bytes) -> Imported:
     """`import_tflite` with the TFLite tensor → IR tensor map."""
-    imp = _Importer(read_tflite(path), str(path))
+    imp = _Importer(read_tflite(path), "<.tflite bytes>" if isinstance(path, bytes) else str(path))
     g = imp.run()
     return Imported(g, dict(imp.env), dict(imp.flattened))
 
 
-def import_tflite(path: str | Path) -> Graph:
-    """An fp32 or full-integer int8 `.tflite` file → the graph IR (int8 files: an int8 graph).
+def import_tflite(path: str | Path | bytes) -> Graph:
+    """An fp32 or full-integer int8 `.tflite` file (a path, or the file's bytes) → the graph IR (int8 files:
+    an int8 graph).
     LinRepError listing every operator that cannot be imported, with its index and type."""
     return import_tflite_mapped(path).graph
