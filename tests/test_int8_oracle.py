@@ -90,7 +90,7 @@ def _tflm_cases() -> list[tuple[str, object]]:
 
     return [
         ("conv same s2", lambda: tb.conv_model(1, padding=0, stride=2, dilation=1, act=0)),
-        ("conv same s1 relu6", lambda: tb.conv_model(2, padding=0, stride=1, dilation=1, act=3)),
+        ("conv same s1 relu6", lambda: tb.conv_model(2, padding=0, stride=1, dilation=1, act=3, out_scale=0.07)),
         ("conv valid dilation 2 relu", lambda: tb.conv_model(3, padding=1, stride=1, dilation=2, act=1)),
         ("conv same s2 dilation 2", lambda: tb.conv_model(4, padding=0, stride=2, dilation=2, act=2)),
         ("depthwise x1 s2", lambda: tb.depthwise_model(5, multiplier=1, stride=2)),

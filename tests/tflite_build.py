@@ -70,9 +70,9 @@ class Int8Builder:
         return bytes(self.model.build())
 
 
-def conv_model(seed: int, padding: int, stride: int, dilation: int, act: int) -> bytes:
+def conv_model(seed: int, padding: int, stride: int, dilation: int, act: int, out_scale: float | None = None) -> bytes:
     b = Int8Builder(seed)
-    x, y = b.act((1, 11, 10, 6)), b.act((1, 1, 1, 1))  # output shape fixed below
+    x, y = b.act((1, 11, 10, 6)), b.act((1, 1, 1, 1), out_scale)  # output shape fixed below
     k = 3
     eff = (k - 1) * dilation + 1
     oh = -(-11 // stride) if padding == 0 else (11 - eff + stride) // stride
