@@ -72,6 +72,7 @@ def test_mlperf_int8_import_shapes_and_integers():
     int32 biases, the flatten before the FC."""
     g = import_tflite(_mlperf("pretrainedResnet_quant"))
     assert g.is_int8 and g.tensors[g.input].shape == (3, 32, 32) and g.tensors[g.output].shape == (10,)
+    assert [op.output for op in g.ops] == list(range(1, len(g.ops) + 1))  # op i writes tensor i + 1
     assert [op.type for op in g.ops] == ["CONV2D"] * 3 + ["ADD"] + ["CONV2D"] * 3 + ["ADD"] + ["CONV2D"] * 3 + \
         ["ADD", "AVG_POOL2D", "RESHAPE", "LINEAR", "SOFTMAX"]
     for op in g.ops:
@@ -190,3 +191,43 @@ def test_bad_files_and_inputs(tmp_path):
         run_int8(g, np.zeros(g.tensors[0].shape, np.float32))
     with pytest.raises(LinRepError, match="conv_path"):
         run_int8(g, np.zeros(g.tensors[0].shape, np.int8), conv_path="fast")
+
+
+def test_float_ends_are_dropped():
+    """QUANTIZE after the input and DEQUANTIZE before the output: the int8 graph takes and gives int8 with
+    the quantisation TFLite Micro applies at the ends."""
+    _need_peers()
+    import tflite_build as tb
+    from tflite_micro.python.tflite_micro import runtime
+
+    model = tb.float_io_model(3)
+    g = import_tflite(model)
+    assert g.is_int8 and [op.type for op in g.ops] == ["AVG_POOL2D"]
+    tin, tout = g.tensors[g.input], g.tensors[g.output]
+    assert (tin.scale, tin.zero_point) == (np.float32(0.05), -3)
+    with peers.quiet_fds():
+        ip = runtime.Interpreter.from_bytes(model, arena_size=1 << 16)
+    for x in _random_inputs(tin.shape, 10, 3):
+        xf = ((x.astype(np.float32) - tin.zero_point) * np.float32(tin.scale)).transpose(1, 2, 0)[None]
+        ip.set_input(xf, 0)
+        ip.invoke()
+        y = run_int8(g, x)[0]
+        expected = ((y.astype(np.float32) - tout.zero_point) * np.float32(tout.scale)).transpose(1, 2, 0)[None]
+        assert np.array_equal(ip.get_output(0), expected)
+
+
+def test_mlperf_fp32_import_runs_in_c():
+    """The fp32 graph of an imported file packs and runs in the C runtime like GraphModel."""
+    import torch
+
+    from linrep_edge.format.writer import pack_graph
+    from linrep_edge.graph.executor import GraphModel
+    from linrep_edge.runtime.binding import CRuntime
+
+    g = import_tflite(_mlperf("kws_ref_model_float32"))
+    assert [op.output for op in g.ops] == list(range(1, len(g.ops) + 1))  # op i writes tensor i + 1
+    x = np.random.default_rng(1).standard_normal((4, *g.tensors[g.input].shape)).astype(np.float32)
+    with torch.no_grad():
+        ref = GraphModel(g).eval()(torch.from_numpy(x)).numpy()
+    y = CRuntime(pack_graph(g)).run(x)
+    assert np.abs(y - ref).max() <= 1e-5 * np.abs(ref).max()

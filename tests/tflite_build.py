@@ -158,3 +158,16 @@ def concat_pad_model(seed: int) -> bytes:
     b.op("PAD", [c, b.int32_const(np.array([[0, 0], [1, 2], [0, 1], [0, 0]]))], [p])
     b.op("MAX_POOL_2D", [p], [y], "Pool2DOptions", padding=1, strideW=2, strideH=2, filterWidth=2, filterHeight=2)
     return b.build([x], [y])
+
+
+def float_io_model(seed: int) -> bytes:
+    """float input → QUANTIZE → AVERAGE_POOL_2D → DEQUANTIZE → float output: an int8 model with float ends."""
+    b = Int8Builder(seed)
+    xf = b.me.Tensor(shape=(1, 6, 6, 3), dtype=b.tfl.TensorType.FLOAT32)
+    yf = b.me.Tensor(shape=(1, 3, 3, 3), dtype=b.tfl.TensorType.FLOAT32)
+    b.sg.tensors += [xf, yf]
+    q, p = b.act((1, 6, 6, 3), 0.05, -3), b.act((1, 3, 3, 3), 0.05, -3)
+    b.op("QUANTIZE", [xf], [q])
+    b.op("AVERAGE_POOL_2D", [q], [p], "Pool2DOptions", padding=1, strideW=2, strideH=2, filterWidth=2, filterHeight=2)
+    b.op("DEQUANTIZE", [p], [yf])
+    return b.build([xf], [yf])

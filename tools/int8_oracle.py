@@ -9,7 +9,8 @@ the two TFLite engines with each other. Prints a table and writes docs/bench/int
     PYTHONPATH=. .venv/bin/python tools/int8_oracle.py [--n 1000] [--engine python] [--models ...]
 
 Engines are functions `run(graph, x) -> list of int8 outputs` in ENGINES: "python" is the Python
-reference (`linrep_edge.integer.executor.run_int8`); the C runtime registers "c" here (`register_engine`).
+reference (`linrep_edge.integer.executor.run_int8`), "c" packs the graph (format version 4) and runs it
+with the C runtime's lr_run_i8 (`CRuntime.run_int8`); `register_engine` adds others.
 """
 
 from __future__ import annotations
@@ -30,7 +31,25 @@ from linrep_edge.integer.oracle import LiteRTRefRunner, TflmRunner
 from linrep_edge.models.tflite_import import import_tflite_mapped
 
 Engine = Callable[[Graph, np.ndarray], list[np.ndarray]]
-ENGINES: dict[str, Engine] = {"python": lambda g, x: run_int8(g, x)}
+
+
+class _CEngine:
+    """The C runtime: each graph packed once (the writer's format version 4), then lr_run_i8 per input."""
+
+    def __init__(self) -> None:
+        self._runtimes: dict[int, object] = {}
+
+    def __call__(self, graph: Graph, x: np.ndarray) -> list[np.ndarray]:
+        from linrep_edge.format.writer import pack_graph
+        from linrep_edge.runtime.binding import CRuntime
+
+        rt = self._runtimes.get(id(graph))
+        if rt is None:
+            rt = self._runtimes[id(graph)] = CRuntime(pack_graph(graph))
+        return rt.run_int8(x)  # type: ignore[attr-defined]
+
+
+ENGINES: dict[str, Engine] = {"python": lambda g, x: run_int8(g, x), "c": _CEngine()}
 MODELS = ["pretrainedResnet_quant", "kws_ref_model", "vww_96_int8"]
 ROOT = Path(__file__).resolve().parents[1]
 MLPERF = ROOT.parent / "shared" / "mlperf-tiny"
