@@ -20,8 +20,8 @@ import importlib.metadata
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
