@@ -8,6 +8,7 @@ and skips elsewhere, in both cases with the command that installs it.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -20,3 +21,13 @@ def need(available: bool, what: str, install: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"CI must install it: {message}", pytrace=False)
     pytest.skip(message, allow_module_level=True)
+
+
+MLPERF_TINY = Path(__file__).resolve().parents[1].parent / "shared" / "mlperf-tiny"
+
+
+def mlperf_model(name: str) -> Path:
+    """The MLPerf Tiny file `name`.tflite from ../shared/mlperf-tiny (beside the clone, as in CI)."""
+    path = MLPERF_TINY / f"{name}.tflite"
+    need(path.exists(), f"the MLPerf Tiny model {path}", "put shared/mlperf-tiny beside the clone (see its README)")
+    return path

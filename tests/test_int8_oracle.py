@@ -12,14 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from needs import need
+from needs import mlperf_model, need
 
 from linrep_edge.bench import peers
 from linrep_edge.errors import LinRepError
 from linrep_edge.integer.executor import run_int8
 from linrep_edge.models.tflite_import import import_tflite, import_tflite_mapped
 
-MLPERF = Path(__file__).resolve().parents[1].parent / "shared" / "mlperf-tiny"
 HAVE_PEERS = all(importlib.util.find_spec(m) is not None for m in ("tflite_micro", "ai_edge_litert"))
 INT8_MODELS = ["pretrainedResnet_quant", "kws_ref_model", "vww_96_int8"]
 FP32_MODELS = ["pretrainedResnet", "kws_ref_model_float32", "vww_96_float"]
@@ -30,9 +29,7 @@ def _need_peers() -> None:
 
 
 def _mlperf(name: str) -> Path:
-    path = MLPERF / f"{name}.tflite"
-    need(path.exists(), f"the MLPerf Tiny model {path}", "put shared/mlperf-tiny beside the clone (see its README)")
-    return path
+    return mlperf_model(name)
 
 
 def _random_inputs(shape: tuple[int, ...], n: int, seed: int) -> np.ndarray:
@@ -65,25 +62,6 @@ def test_mlperf_int8_equals_tflite_micro(name):
     _need_peers()
     path = _mlperf(name)
     assert _check_against_tflm(path, 20, seed=16) > 0
-
-
-def test_mlperf_int8_import_shapes_and_integers():
-    """What the importer makes of the IC ResNet-8: NCHW shapes, per-channel multipliers in TFLite's range,
-    int32 biases, the flatten before the FC."""
-    g = import_tflite(_mlperf("pretrainedResnet_quant"))
-    assert g.is_int8 and g.tensors[g.input].shape == (3, 32, 32) and g.tensors[g.output].shape == (10,)
-    assert [op.output for op in g.ops] == list(range(1, len(g.ops) + 1))  # op i writes tensor i + 1
-    assert [op.type for op in g.ops] == ["CONV2D"] * 3 + ["ADD"] + ["CONV2D"] * 3 + ["ADD"] + ["CONV2D"] * 3 + \
-        ["ADD", "AVG_POOL2D", "RESHAPE", "LINEAR", "SOFTMAX"]
-    for op in g.ops:
-        assert op.iparams is not None
-        if op.type == "CONV2D":
-            assert op.iparams.multiplier.shape == (op.out_channels,) and op.iparams.bias is not None
-            assert ((op.iparams.multiplier >= 1 << 30) & (op.iparams.multiplier < 1 << 31)).all()
-            assert g.constants[op.weight].q.shape[0] == op.out_channels
-    # stride-2 SAME on 32x32 with a 3x3 kernel: the extra row/column at the bottom/right
-    assert g.ops[4].stride == (2, 2) and g.ops[4].pads == (0, 0, 1, 1)
-    assert g.ops[-1].iparams.extra is not None and g.ops[-1].iparams.extra[0] < 0  # diff_min
 
 
 def _tflm_cases() -> list[tuple[str, object]]:
@@ -179,18 +157,6 @@ def test_unsupported_ops_are_listed_at_once():
     assert "op 0 LOGISTIC: unsupported operator" in msg and "op 1 TANH: unsupported operator" in msg
 
 
-def test_bad_files_and_inputs(tmp_path):
-    bad = tmp_path / "x.tflite"
-    bad.write_bytes(b"\x00" * 64)
-    with pytest.raises(LinRepError, match="not a .tflite file"):
-        import_tflite(bad)
-    with pytest.raises(LinRepError, match="cannot read"):
-        import_tflite(tmp_path / "missing.tflite")
-    g = import_tflite(_mlperf("kws_ref_model"))
-    with pytest.raises(LinRepError, match="int8 of shape"):
-        run_int8(g, np.zeros(g.tensors[0].shape, np.float32))
-    with pytest.raises(LinRepError, match="conv_path"):
-        run_int8(g, np.zeros(g.tensors[0].shape, np.int8), conv_path="fast")
 
 
 def test_float_ends_are_dropped():
@@ -214,20 +180,3 @@ def test_float_ends_are_dropped():
         y = run_int8(g, x)[0]
         expected = ((y.astype(np.float32) - tout.zero_point) * np.float32(tout.scale)).transpose(1, 2, 0)[None]
         assert np.array_equal(ip.get_output(0), expected)
-
-
-def test_mlperf_fp32_import_runs_in_c():
-    """The fp32 graph of an imported file packs and runs in the C runtime like GraphModel."""
-    import torch
-
-    from linrep_edge.format.writer import pack_graph
-    from linrep_edge.graph.executor import GraphModel
-    from linrep_edge.runtime.binding import CRuntime
-
-    g = import_tflite(_mlperf("kws_ref_model_float32"))
-    assert [op.output for op in g.ops] == list(range(1, len(g.ops) + 1))  # op i writes tensor i + 1
-    x = np.random.default_rng(1).standard_normal((4, *g.tensors[g.input].shape)).astype(np.float32)
-    with torch.no_grad():
-        ref = GraphModel(g).eval()(torch.from_numpy(x)).numpy()
-    y = CRuntime(pack_graph(g)).run(x)
-    assert np.abs(y - ref).max() <= 1e-5 * np.abs(ref).max()

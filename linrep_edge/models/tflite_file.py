@@ -130,8 +130,23 @@ def read_tflite(source: str | Path | bytes) -> TflModel:
             builtin = _builtin_code(code)
             ops.append(TflOp(i, op_names.get(builtin, f"builtin {builtin}"), [int(v) for v in op.InputsAsNumpy()],
                              [int(v) for v in op.OutputsAsNumpy()], _options(tflite, op, union_names)))
-        return TflModel(tensors, ops, [int(v) for v in sg.InputsAsNumpy()], [int(v) for v in sg.OutputsAsNumpy()])
+        model_ = TflModel(tensors, ops, [int(v) for v in sg.InputsAsNumpy()], [int(v) for v in sg.OutputsAsNumpy()])
     except LinRepError:
         raise
     except Exception as exc:  # a corrupt flatbuffer raises anything from struct.error to IndexError
         raise LinRepError(f"{path}: corrupt .tflite file ({type(exc).__name__}: {exc})") from None
+    _check_indices(model_, path)
+    return model_
+
+
+def _check_indices(m: TflModel, path: str) -> None:
+    """Every tensor index in range (-1: an absent optional input), every shape non-negative."""
+    n = len(m.tensors)
+    for op in m.ops:
+        if any(not -1 <= i < n for i in op.inputs) or any(not 0 <= i < n for i in op.outputs):
+            raise LinRepError(f"{path}: corrupt .tflite file (op {op.index} {op.type} names a tensor outside 0..{n - 1})")
+    if any(not 0 <= i < n for i in (*m.inputs, *m.outputs)) or not m.inputs or not m.outputs:
+        raise LinRepError(f"{path}: corrupt .tflite file (model inputs {m.inputs} / outputs {m.outputs})")
+    for i, t in enumerate(m.tensors):
+        if any(d < 0 for d in t.shape):
+            raise LinRepError(f"{path}: corrupt .tflite file (tensor {i} has shape {list(t.shape)})")
