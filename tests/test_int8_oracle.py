@@ -7,6 +7,7 @@ files in ../shared/mlperf-tiny (see its README)."""
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -64,8 +65,8 @@ def test_mlperf_int8_equals_tflite_micro(name):
     assert _check_against_tflm(path, 20, seed=16) > 0
 
 
-def _tflm_cases() -> list[tuple[str, object]]:
-    import tflite_build as tb
+def _tflm_cases() -> list[tuple[str, Callable[[], bytes]]]:
+    import tflite_build as tb  # numpy only at import; the builder needs tflite_micro when called
 
     return [
         ("conv same s2", lambda: tb.conv_model(1, padding=0, stride=2, dilation=1, act=0)),
@@ -85,14 +86,19 @@ def _tflm_cases() -> list[tuple[str, object]]:
         ("softmax over channels", lambda: tb.softmax_model(15, scale=0.08, flatten=False)),
         ("softmax of a flatten (transpose_hwc)", lambda: tb.softmax_model(16, scale=0.5, flatten=True)),
         ("concat pad max pool", lambda: tb.concat_pad_model(17)),
+        ("fc per-channel relu", lambda: tb.fc_per_channel_model(18)),
+        ("grouped conv", lambda: tb.grouped_conv_model(19)),
     ]
 
 
-@pytest.mark.parametrize("case", range(17))
+CASES = _tflm_cases()
+
+
+@pytest.mark.parametrize("case", range(len(CASES)), ids=[name.replace(" ", "-") for name, _ in CASES])
 def test_op_equals_tflite_micro(case):
     """One small int8 model per corner case: every tensor of 30 random inputs equal to TFLite Micro's."""
     _need_peers()
-    name, build = _tflm_cases()[case]
+    name, build = CASES[case]
     assert _check_against_tflm(build(), 30, seed=case) > 0, name
 
 

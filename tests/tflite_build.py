@@ -171,3 +171,21 @@ def float_io_model(seed: int) -> bytes:
     b.op("AVERAGE_POOL_2D", [q], [p], "Pool2DOptions", padding=1, strideW=2, strideH=2, filterWidth=2, filterHeight=2)
     b.op("DEQUANTIZE", [p], [yf])
     return b.build([xf], [yf])
+
+
+def fc_per_channel_model(seed: int) -> bytes:
+    """FULLY_CONNECTED with one weight scale per output (per-channel multipliers), fused ReLU."""
+    b = Int8Builder(seed)
+    x, z = b.act((1, 20), 0.04, 3), b.act((1, 9), 0.8, 4)
+    w = b.weights((9, 20), 0, per_channel=True)
+    b.op("FULLY_CONNECTED", [x, w, b.bias(x, w, 9)], [z], "FullyConnectedOptions", fusedActivationFunction=1)
+    return b.build([x], [z])
+
+
+def grouped_conv_model(seed: int) -> bytes:
+    """CONV_2D whose weights see 4 of the 8 input channels: a grouped conv (groups = 2)."""
+    b = Int8Builder(seed)
+    x, y = b.act((1, 6, 6, 8)), b.act((1, 6, 6, 6))
+    w = b.weights((6, 3, 3, 4), 0)
+    b.op("CONV_2D", [x, w, b.bias(x, w, 6)], [y], "Conv2DOptions", padding=0, strideW=1, strideH=1)
+    return b.build([x], [y])
