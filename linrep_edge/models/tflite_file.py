@@ -35,7 +35,7 @@ class TflOp:
     type: str  # BuiltinOperator name: CONV_2D, DEPTHWISE_CONV_2D, ...
     inputs: list[int]  # tensor indices, -1 = absent optional input
     outputs: list[int]
-    options: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)  # "type": the BuiltinOptions table's name
 
 
 @dataclass
@@ -71,7 +71,7 @@ def _options(tfl: Any, op: Any, union_names: dict[int, str]) -> dict[str, Any]:
         return {}
     opt = getattr(tfl, name)()
     opt.Init(table.Bytes, table.Pos)
-    return {f: getattr(opt, f)() for f in _OPTION_FIELDS[name]}
+    return {"type": name, **{f: getattr(opt, f)() for f in _OPTION_FIELDS[name]}}
 
 
 def _builtin_code(code: Any) -> int:

@@ -28,6 +28,10 @@ from linrep_edge.format.ir import Constant, Graph, IntParams, Op, Tensor
 from linrep_edge.integer import arith
 from linrep_edge.models.tflite_file import TflModel, TflOp, TflTensor, read_tflite
 
+# inputs each supported operator needs at least (weights, bias, shape and padding tensors included)
+MIN_INPUTS = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2, "ADD": 2, "AVERAGE_POOL_2D": 1,
+              "MAX_POOL_2D": 1, "SOFTMAX": 1, "RESHAPE": 1, "CONCATENATION": 1, "PAD": 2, "QUANTIZE": 1,
+              "DEQUANTIZE": 1}
 ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
 SOFTMAX_DIFF_INTEGER_BITS = 5
 
@@ -109,10 +113,12 @@ class _Importer:
             if t.type != "FLOAT32":
                 raise LinRepError(f"tensor {t.name!r} is {t.type} in a float model")
             return Tensor(shape, _short_name(t.name))
-        if t.type != "INT8" or t.scale.size != 1 or not t.scale[0] > 0:
+        if t.type != "INT8" or t.scale.size != 1 or not 0 < t.scale[0] < np.inf:
             raise LinRepError(f"tensor {t.name!r} is {t.type} with {t.scale.size} scales (an int8 model's "
                               "activations are int8 with one scale)")
         zp = int(t.zero_point[0]) if t.zero_point.size else 0
+        if not -128 <= zp <= 127:
+            raise LinRepError(f"tensor {t.name!r} has zero point {zp} (int8: -128 .. 127)")
         return Tensor(shape, _short_name(t.name), "int8", float(t.scale[0]), zp)
 
     def _input(self, op: TflOp, k: int = 0) -> int:
@@ -161,6 +167,17 @@ class _Importer:
                 raise LinRepError(f"input scale/zero point {self._quant(i)} differ from the output's "
                                   f"{(out.scale, out.zero_point)} (no integer form for a rescaling {op.type})")
 
+    @staticmethod
+    def _geometry(op: TflOp, options: str, keys: tuple[str, ...]) -> dict[str, int]:
+        """The op's window options (strides, dilations, filter sizes: each >= 1; padding SAME or VALID)."""
+        o = op.options
+        if o.get("type") != options:
+            raise LinRepError(f"{options} missing")
+        values = {k: int(o[k]) for k in keys}
+        if any(v < 1 for v in values.values()) or int(o["Padding"]) not in (0, 1):
+            raise LinRepError(f"bad {options}: {values}, padding {o['Padding']}")
+        return {**values, "Padding": int(o["Padding"])}
+
     def _activation(self, op: TflOp) -> str:
         act = ACTIVATIONS.get(int(op.options.get("FusedActivationFunction", 0)), "unknown")
         if act not in ("NONE", "RELU", "RELU6", "RELU_N1_TO_1"):
@@ -200,6 +217,8 @@ class _Importer:
             raise LinRepError(f"weights must be int8, symmetric, per tensor or per output channel (got {t.type}, "
                               f"{t.scale.size} scales)")
         scale = np.broadcast_to(t.scale, (w.shape[0],)).astype(np.float32)
+        if not ((scale > 0) & (scale < np.inf)).all():
+            raise LinRepError("weight scales must be positive and finite")
         values = (w.astype(np.float32) * scale.reshape(-1, *([1] * (w.ndim - 1)))).astype(np.float32)
         self.g.constants.append(Constant(values, "int8", np.ascontiguousarray(w.astype(np.int8)), scale.copy()))
         return len(self.g.constants) - 1
@@ -220,8 +239,8 @@ class _Importer:
         """Multipliers as TFLite Micro's Prepare computes them: double(s_in) · double(s_w[o]) / double(s_out),
         then QuantizeMultiplier."""
         s_in, _ = self._quant(x)
-        out = self.m.tensors[out_ti]
-        s_out, zp_out = float(out.scale[0]), int(out.zero_point[0])
+        out = self._tensor(self.m.tensors[out_ti])  # validated: int8, one finite positive scale
+        s_out, zp_out = out.scale, out.zero_point
         scales = self.g.constants[weight].scale
         assert scales is not None
         if not per_channel:
@@ -249,8 +268,9 @@ class _Importer:
                 raise LinRepError(f"weights {list(wt.shape)} for {cin} input channels")
             groups = cin // wq.shape[1]
         cout, _, kh, kw = wq.shape
-        o = op.options
-        stride, dilation = (int(o["StrideH"]), int(o["StrideW"])), (int(o["DilationHFactor"]), int(o["DilationWFactor"]))
+        o = self._geometry(op, "DepthwiseConv2DOptions" if depthwise else "Conv2DOptions",
+                           ("StrideH", "StrideW", "DilationHFactor", "DilationWFactor"))
+        stride, dilation = (o["StrideH"], o["StrideW"]), (o["DilationHFactor"], o["DilationWFactor"])
         oh, ow = (_out_size(int(o["Padding"]), s, k, st, d) for s, k, st, d in
                   ((h, kh, stride[0], dilation[0]), (w, kw, stride[1], dilation[1])))
         if _nchw(self.m.tensors[op.outputs[0]].shape) != (cout, oh, ow):
@@ -316,12 +336,14 @@ class _Importer:
             self._fp32_activation(self._emit(op, "ADD", [a, b]), act, True)
             return
         (s0, _), (s1, _) = self._quant(a), self._quant(b)
-        out = self.m.tensors[op.outputs[0]]
-        s_out, zp_out = float(out.scale[0]), int(out.zero_point[0])
+        out = self._tensor(self.m.tensors[op.outputs[0]])
+        s_out, zp_out = out.scale, out.zero_point
         # TFLite Micro's Prepare for int8 ADD (left shift 20), in double from the float32 scales
         twice_max = 2.0 * float(max(np.float32(s0), np.float32(s1)))
         reals = (float(np.float32(s0)) / twice_max, float(np.float32(s1)) / twice_max,
                  twice_max / ((1 << 20) * float(np.float32(s_out))))
+        if not reals[2] < 1.0:
+            raise LinRepError(f"output scale {s_out} too small for TFLite's int8 ADD (multiplier {reals[2]} >= 1)")
         mq = [arith.quantize_multiplier_smaller_than_one(r) for r in reals]
         lo, hi = activation_range(act, s_out, zp_out)
         self._emit(op, "ADD", [a, b], iparams=IntParams(np.array([m for m, _ in mq], np.int32),
@@ -330,8 +352,8 @@ class _Importer:
     def pool(self, op: TflOp) -> None:
         x = self._input(op)
         c, h, w = self.g.tensors[x].shape
-        o = op.options
-        k, stride = (int(o["FilterHeight"]), int(o["FilterWidth"])), (int(o["StrideH"]), int(o["StrideW"]))
+        o = self._geometry(op, "Pool2DOptions", ("FilterHeight", "FilterWidth", "StrideH", "StrideW"))
+        k, stride = (o["FilterHeight"], o["FilterWidth"]), (o["StrideH"], o["StrideW"])
         oh, ow = _out_size(int(o["Padding"]), h, k[0], stride[0], 1), _out_size(int(o["Padding"]), w, k[1], stride[1], 1)
         if _nchw(self.m.tensors[op.outputs[0]].shape) != (c, oh, ow):
             raise LinRepError(f"output shape {list(self.m.tensors[op.outputs[0]].shape)} is not [1, {oh}, {ow}, {c}]")
@@ -353,6 +375,8 @@ class _Importer:
         if len(self.g.tensors[x].shape) not in (1, 3):
             raise LinRepError("softmax over a tensor that is neither [1, F] nor [1, H, W, C]")
         beta = float(np.float32(op.options.get("Beta", 1.0)))
+        if not 0 < beta < np.inf:
+            raise LinRepError(f"softmax beta {beta}")
         new = self._emit(op, "SOFTMAX", [x])
         if not self.int8:
             if beta != 1.0:
@@ -451,6 +475,9 @@ class _Importer:
             try:
                 if fn is None:
                     raise LinRepError("unsupported operator")
+                if len(op.outputs) != 1 or len(op.inputs) < MIN_INPUTS[op.type] or \
+                        any(i < 0 for i in op.inputs[:MIN_INPUTS[op.type]]):
+                    raise LinRepError(f"malformed operator: {len(op.inputs)} inputs, {len(op.outputs)} outputs")
                 fn(op)
             except _Skip:
                 self.failed.update(op.outputs)
