@@ -126,7 +126,8 @@ static int runs_reuse(const lr_model *m, const lr_op *op, uint32_t path, uint64_
         return 0; /* pruned kernels: the direct path, which skips them, even when reuse is forced */
     }
     lr_op_geom(m, op, &c);
-    *floats = lr_linrep_conv2d_reuse_scratch(&c, p.k, NULL);
+    *floats = m->tensor_quant != 0u ? lr_linrep_conv2d_reuse_s8_scratch(&c)
+                                    : lr_linrep_conv2d_reuse_scratch(&c, p.k, NULL);
     if (path == LR_PATH_REUSE) {
         return 1;
     }
