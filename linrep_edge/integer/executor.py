@@ -1,0 +1,105 @@
+"""Run an int8 graph (format version 4) with the Python integer reference, op by op (docs/INTEGER.md).
+
+`run_int8(graph, x)` is the reference the C runtime's `lr_run_i8` equals bit for bit, and, on graphs
+imported from TFLite, TFLite Micro's result. Every op reads its integers from `Op.iparams` and the
+tensors' zero points; nothing is derived from a float here. A fused `Op.activation` is informational in
+an int8 graph: the clamp [act_min, act_max] is the activation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from linrep_edge.errors import LinRepError
+from linrep_edge.format.ir import Graph, IntParams, Op
+from linrep_edge.integer import ops
+
+WEIGHTED = ("CONV2D", "LINEAR")
+MOVES = ("RESHAPE", "TRANSPOSE_HWC", "CONCAT", "PAD", "SLICE")
+
+
+def _iparams(op: Op) -> IntParams:
+    if op.iparams is None:
+        raise LinRepError(f"op {op.name!r} ({op.type}) of an int8 graph has no integer parameters")
+    return op.iparams
+
+
+def _weight_q(graph: Graph, op: Op) -> np.ndarray:
+    c = graph.constants[op.weight]
+    if c.q is None:
+        raise LinRepError(f"op {op.name!r} ({op.type}): its weight has no int8 integers")
+    return c.q
+
+
+def _run_op(graph: Graph, op: Op, ins: list[np.ndarray], conv_path: str) -> np.ndarray:
+    t = op.type
+    zp = [graph.tensors[i].zero_point for i in op.inputs]
+    out = graph.tensors[op.output]
+    x = ins[0]
+    if t in WEIGHTED:
+        p = _iparams(op)
+        w = _weight_q(graph, op)
+        if t == "CONV2D":
+            return ops.conv2d_s8(x, w, p.bias, p.multiplier, p.shift, zp[0], out.zero_point, p.act_min, p.act_max,
+                                 op.stride, op.pads, op.dilation, op.groups)
+        return ops.linear_s8(x, w, p.bias, p.multiplier, p.shift, zp[0], out.zero_point, p.act_min, p.act_max)
+    if t == "LINREP_CONV2D":
+        from linrep_edge.integer.linrep import linrep_conv2d_s8  # int8-linrep's module
+
+        return linrep_conv2d_s8(graph, op, x, conv_path)
+    if t == "ADD":
+        p = _iparams(op)
+        return ops.add_s8(x, ins[1], zp[0], zp[1], out.zero_point, p.multiplier, p.shift, p.act_min, p.act_max)
+    if t in ("MAX_POOL2D", "AVG_POOL2D", "ADAPTIVE_AVG_POOL2D"):
+        lo, hi = (op.iparams.act_min, op.iparams.act_max) if op.iparams is not None else (-128, 127)
+        if t == "MAX_POOL2D":
+            return ops.max_pool2d_s8(x, op.kernel, op.stride, op.pads, lo, hi, op.dilation)
+        if t == "ADAPTIVE_AVG_POOL2D":
+            return ops.adaptive_avg_pool2d_s8(x, op.kernel, lo, hi)
+        if op.count_include_pad and any(op.pads):
+            raise LinRepError(f"op {op.name!r}: an int8 average pool excludes padding (count_include_pad "
+                              "must be false when there is padding)")
+        return ops.avg_pool2d_s8(x, op.kernel, op.stride, op.pads, lo, hi)
+    if t == "SOFTMAX":
+        p = _iparams(op)
+        if p.extra is None or len(p.extra) < 1:
+            raise LinRepError(f"op {op.name!r}: an int8 SOFTMAX needs diff_min in its integer parameters")
+        return ops.softmax_s8(x, int(p.multiplier[0]), int(p.shift[0]), int(p.extra[0]))
+    if t == "RESHAPE":
+        return ops.reshape_s8(x, out.shape)
+    if t == "TRANSPOSE_HWC":
+        return ops.transpose_hwc_s8(x)
+    if t == "CONCAT":
+        return ops.concat_s8(ins)
+    if t == "PAD":
+        return ops.pad_s8(x, op.pads, zp[0])
+    if t == "SLICE":
+        return ops.slice_s8(x, op.start, out.shape[0])
+    raise LinRepError(f"op {op.name!r}: type {t} has no integer form (docs/INTEGER.md)")
+
+
+def run_int8(graph: Graph, x: np.ndarray, *, conv_path: str = "direct",
+             trace: bool = False) -> list[np.ndarray]:
+    """The int8 results of `graph` for one int8 input x (the input tensor's shape, no batch dimension):
+    one array per `graph.results` tensor in order; with `trace`, every tensor's value, indexed by
+    tensor id. `conv_path` ("direct" or "reuse") chooses how LINREP_CONV2D ops compute their sums (the
+    results are equal)."""
+    if not graph.is_int8:
+        raise LinRepError("run_int8 needs an int8 graph (format version 4)")
+    if conv_path not in ("direct", "reuse"):
+        raise LinRepError(f"conv_path must be 'direct' or 'reuse', not {conv_path!r}")
+    shape = graph.tensors[graph.input].shape
+    x = np.asarray(x)
+    if x.dtype != np.int8 or x.shape != shape:
+        raise LinRepError(f"run_int8 input must be int8 of shape {shape}, got {x.dtype} {x.shape}")
+    vals: dict[int, np.ndarray] = {graph.input: x}
+    for op in graph.ops:
+        y = _run_op(graph, op, [vals[i] for i in op.inputs], conv_path)
+        expected = graph.tensors[op.output].shape
+        if y.dtype != np.int8 or y.shape != expected:
+            raise LinRepError(f"op {op.name!r} ({op.type}) produced {y.dtype} {y.shape}, the graph says "
+                              f"int8 {expected}")
+        vals[op.output] = y
+    if trace:
+        return [vals[i] if i in vals else np.zeros(t.shape, np.int8) for i, t in enumerate(graph.tensors)]
+    return [vals[i] for i in graph.results]

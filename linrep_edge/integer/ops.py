@@ -1,0 +1,276 @@
+"""TFLite's int8 reference kernels, one function per op, on numpy arrays (docs/INTEGER.md §2, §4).
+
+Tensors are int8 in our layout without the batch dimension: [C, H, W] or [F]. Every function returns an
+int8 array and reproduces TFLite's integer result bit for bit (TFLite Micro is the oracle:
+tests/test_int8_oracle.py). Accumulators are exact integers: the sums below are formed as int64, or, where
+a bound proves every partial sum below 2^53, as a float64 matrix product (BLAS), which is then exact too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from linrep_edge.integer import arith
+
+Pair = tuple[int, int]
+Pads = tuple[int, int, int, int]  # top, left, bottom, right
+
+INT32_MAX = arith.INT32_MAX
+INT32_MIN = arith.INT32_MIN
+
+
+# -- helpers ----------------------------------------------------------------------------------------------
+
+def _exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b for int64 arrays, exactly: through float64 (BLAS) when no partial sum can reach 2^53, since
+    every integer below 2^53 and every sum of them below 2^53 is exact in float64; int64 otherwise."""
+    inner = a.shape[-1]
+    bound = float(np.abs(a).max(initial=0)) * float(np.abs(b).max(initial=0)) * inner
+    if bound < 2.0 ** 53:
+        return np.matmul(a.astype(np.float64), b.astype(np.float64)).astype(np.int64)
+    return np.matmul(a.astype(np.int64), b.astype(np.int64))
+
+
+def _out_size(size: int, k: int, stride: int, pad_lo: int, pad_hi: int, dilation: int = 1) -> int:
+    return (size + pad_lo + pad_hi - dilation * (k - 1) - 1) // stride + 1
+
+
+def _windows(x: np.ndarray, kernel: Pair, stride: Pair, pads: Pads, dilation: Pair, fill: int) -> np.ndarray:
+    """[C, kh, kw, OH, OW]: the value under each tap of each window, `fill` outside the input."""
+    c, h, w = x.shape
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    top, left, bottom, right = pads
+    oh = _out_size(h, kh, sh, top, bottom, dh)
+    ow = _out_size(w, kw, sw, left, right, dw)
+    xp = np.full((c, h + top + bottom, w + left + right), fill, dtype=x.dtype)
+    xp[:, top:top + h, left:left + w] = x
+    cols = np.empty((c, kh, kw, oh, ow), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, i, j] = xp[:, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw]
+    return cols
+
+
+def _requant(acc: np.ndarray, multiplier: np.ndarray, shift: np.ndarray, zp_out: int, act_min: int,
+             act_max: int) -> np.ndarray:
+    """requant of docs/INTEGER.md §1: clamp(MBQM(acc, M, s) + zp_out, act_min, act_max) as int8."""
+    return arith.saturate_int8(arith.multiply_by_quantized_multiplier(acc, multiplier, shift) + zp_out,
+                               act_min, act_max)
+
+
+def _per_channel(v: np.ndarray | None, n: int, ndim: int) -> np.ndarray:
+    """A [n] or [1] integer vector shaped to broadcast over the channel axis of an ndim-D result."""
+    a = np.zeros(1, dtype=np.int64) if v is None else np.asarray(v, dtype=np.int64).reshape(-1)
+    if a.size not in (1, n):
+        raise ValueError(f"per-channel vector of {a.size} values for {n} channels")
+    return a.reshape(-1, *([1] * (ndim - 1)))
+
+
+# -- conv / linear ----------------------------------------------------------------------------------------
+
+def conv2d_s8(x: np.ndarray, w_q: np.ndarray, bias: np.ndarray | None, multiplier: np.ndarray,
+              shift: np.ndarray, zp_in: int, zp_out: int, act_min: int, act_max: int, stride: Pair,
+              pads: Pads, dilation: Pair, groups: int) -> np.ndarray:
+    """TFLite's ConvPerChannel / DepthwiseConvPerChannel (depthwise: groups = Cin, depth multiplier
+    Cout / Cin; output channel o reads input channel o // multiplier, as a grouped conv does).
+
+    acc[o] = bias[o] + Σ w·(x − zp_in) over the taps inside the input (padding adds nothing: padding is
+    the zero point); y = requant(acc, M[o], s[o], zp_out, act_min, act_max)."""
+    cin = x.shape[0]
+    cout, cin_g, kh, kw = w_q.shape
+    if cin != cin_g * groups or cout % groups:
+        raise ValueError(f"conv2d_s8: input of {cin} channels, weight {w_q.shape}, groups {groups}")
+    # x − zp_in with 0 outside the input: the same as padding with the zero point
+    xo = x.astype(np.int64) - int(zp_in)
+    cols = _windows(xo, (kh, kw), stride, pads, dilation, 0)  # [Cin, kh, kw, OH, OW]
+    oh, ow = cols.shape[3:]
+    cols = cols.reshape(groups, cin_g * kh * kw, oh * ow)
+    wg = w_q.astype(np.int64).reshape(groups, cout // groups, cin_g * kh * kw)
+    acc = _exact_matmul(wg, cols).reshape(cout, oh, ow) + _per_channel(bias, cout, 3)
+    return _requant(acc, _per_channel(multiplier, cout, 3), _per_channel(shift, cout, 3), zp_out, act_min, act_max)
+
+
+def linear_s8(x: np.ndarray, w_q: np.ndarray, bias: np.ndarray | None, multiplier: np.ndarray,
+              shift: np.ndarray, zp_in: int, zp_out: int, act_min: int, act_max: int) -> np.ndarray:
+    """TFLite's FullyConnected (per-tensor [1] or per-channel [Cout] multipliers): x [F], w_q [Cout, F]."""
+    cout = w_q.shape[0]
+    xo = x.reshape(-1).astype(np.int64) - int(zp_in)
+    acc = _exact_matmul(w_q.astype(np.int64), xo[:, None])[:, 0] + _per_channel(bias, cout, 1)
+    return _requant(acc, _per_channel(multiplier, cout, 1), _per_channel(shift, cout, 1), zp_out, act_min, act_max)
+
+
+# -- elementwise ------------------------------------------------------------------------------------------
+
+ADD_LEFT_SHIFT = 20  # TFLite's int8 ADD: inputs widened by 2^20 before rescaling
+
+
+def add_s8(x0: np.ndarray, x1: np.ndarray, zp0: int, zp1: int, zp_out: int, multiplier: np.ndarray,
+           shift: np.ndarray, act_min: int, act_max: int) -> np.ndarray:
+    """TFLite's int8 ADD. multiplier/shift = [in0, in1, out] (all shifts <= 0). x1 may be one value per
+    channel of x0 ([C] or [C, 1, 1]), broadcast as TFLite broadcasts it."""
+    if x1.shape != x0.shape:
+        x1 = np.broadcast_to(x1.reshape(-1, *([1] * (x0.ndim - 1))), x0.shape)
+    m = np.asarray(multiplier, dtype=np.int64)
+    s = np.asarray(shift, dtype=np.int64)
+    scaled = [arith.multiply_by_quantized_multiplier_smaller_than_one(
+        (v.astype(np.int64) - int(zp)) << ADD_LEFT_SHIFT, m[k], s[k]) for k, (v, zp) in enumerate(((x0, zp0), (x1, zp1)))]
+    raw = arith.multiply_by_quantized_multiplier_smaller_than_one(scaled[0] + scaled[1], m[2], s[2])
+    return arith.saturate_int8(raw + int(zp_out), act_min, act_max)
+
+
+# -- pooling ----------------------------------------------------------------------------------------------
+
+def max_pool2d_s8(x: np.ndarray, kernel: Pair, stride: Pair, pads: Pads, act_min: int = -128,
+                  act_max: int = 127, dilation: Pair = (1, 1)) -> np.ndarray:
+    """TFLite's int8 MaxPool: the max over the taps inside the input, clamped (in and out quant equal)."""
+    cols = _windows(x.astype(np.int64), kernel, stride, pads, dilation, np.iinfo(np.int64).min)
+    return arith.saturate_int8(cols.max(axis=(1, 2)), act_min, act_max)
+
+
+def _rounded_average(total: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """TFLite's average: (sum + n/2) / n if sum > 0 else (sum − n/2) / n, with C's truncating division."""
+    half = count // 2
+    num = np.where(total > 0, total + half, total - half)
+    q = np.abs(num) // count
+    return np.where(num < 0, -q, q)
+
+
+def avg_pool2d_s8(x: np.ndarray, kernel: Pair, stride: Pair, pads: Pads, act_min: int = -128,
+                  act_max: int = 127) -> np.ndarray:
+    """TFLite's int8 AveragePool: the sum over the taps inside the input divided by their count (padding
+    excluded), rounded half away from zero, clamped (in and out quant equal)."""
+    total = _windows(x.astype(np.int64), kernel, stride, pads, (1, 1), 0).sum(axis=(1, 2))
+    ones = np.ones((1, *x.shape[1:]), dtype=np.int64)
+    count = _windows(ones, kernel, stride, pads, (1, 1), 0).sum(axis=(1, 2))
+    if (count == 0).any():
+        raise ValueError("avg_pool2d_s8: a window covers no input value")
+    return arith.saturate_int8(_rounded_average(total, count), act_min, act_max)
+
+
+def adaptive_avg_pool2d_s8(x: np.ndarray, out_size: Pair, act_min: int = -128, act_max: int = 127) -> np.ndarray:
+    """Adaptive average pooling (torch's windows: [⌊i·H/oh⌋, ⌈(i+1)·H/oh⌉)) with TFLite's average; 1×1 is
+    the global average pool (TFLite's MEAN over H, W with equal quant computes the same)."""
+    c, h, w = x.shape
+    oh, ow = out_size
+    out = np.empty((c, oh, ow), dtype=np.int64)
+    xi = x.astype(np.int64)
+    for i in range(oh):
+        h0, h1 = (i * h) // oh, -((-(i + 1) * h) // oh)
+        for j in range(ow):
+            w0, w1 = (j * w) // ow, -((-(j + 1) * w) // ow)
+            total = xi[:, h0:h1, w0:w1].sum(axis=(1, 2))
+            out[:, i, j] = _rounded_average(total, np.int64((h1 - h0) * (w1 - w0)))
+    return arith.saturate_int8(out, act_min, act_max)
+
+
+# -- softmax (docs/INTEGER.md §4) -------------------------------------------------------------------------
+
+SOFTMAX_DIFF_INTEGER_BITS = 5  # the scaled input difference is a Q5.26 fixed-point number
+SOFTMAX_ACCUM_INTEGER_BITS = 12  # the sum of exponentials is Q12.19
+
+
+def _sat_shl(x: np.ndarray, e: int) -> np.ndarray:
+    """gemmlowp's SaturatingRoundingMultiplyByPOT<e> for e > 0: x · 2^e saturated to int32."""
+    threshold = (1 << (31 - e)) - 1
+    return np.where(x > threshold, INT32_MAX, np.where(x < -threshold, INT32_MIN, x << e))
+
+
+def _srdhm(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
+    return arith.saturating_rounding_doubling_high_mul(a, b)
+
+
+def _exp_on_interval(a: np.ndarray) -> np.ndarray:
+    """gemmlowp's exp_on_interval_between_negative_one_quarter_and_0_excl (Q0.31 in and out): a Taylor
+    series around −1/8."""
+    constant_term = 1895147668  # exp(−1/8)
+    one_third = 715827883
+    x = a + (1 << 28)  # a + 1/8
+    x2 = _srdhm(x, x)
+    x3 = _srdhm(x2, x)
+    x4 = _srdhm(x2, x2)
+    x4_over_4 = arith.rounding_divide_by_pot(x4, 2)
+    poly = arith.rounding_divide_by_pot(_srdhm(x4_over_4 + x3, one_third) + x2, 1)
+    return constant_term + _srdhm(constant_term, x + poly)  # exp(−1/8)·(1 + x + x²/2 + x³/6 + x⁴/24)
+
+
+# exp(−2^k) in Q0.31 for k = −2 .. 4: gemmlowp's barrel shifter constants
+_EXP_BARREL = ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308), (2, 39332535),
+               (3, 720401), (4, 242))
+
+
+def exp_on_negative_values(a: np.ndarray) -> np.ndarray:
+    """gemmlowp's exp_on_negative_values for a Q5.26 input a <= 0, result Q0.31."""
+    frac_bits = 31 - SOFTMAX_DIFF_INTEGER_BITS
+    quarter = 1 << (frac_bits - 2)
+    a_mod_quarter_minus_quarter = (a & (quarter - 1)) - quarter
+    result = _exp_on_interval(_sat_shl(a_mod_quarter_minus_quarter, SOFTMAX_DIFF_INTEGER_BITS))
+    remainder = a_mod_quarter_minus_quarter - a
+    for exponent, multiplier in _EXP_BARREL:
+        bit = (remainder & (1 << (frac_bits + exponent))) != 0
+        result = np.where(bit, _srdhm(result, multiplier), result)
+    return np.where(a == 0, INT32_MAX, result)
+
+
+def one_over_one_plus_x(a: np.ndarray) -> np.ndarray:
+    """gemmlowp's one_over_one_plus_x_for_x_in_0_1: Q0.31 in, Q0.31 out; Newton–Raphson division with
+    three iterations in Q2.29."""
+    total = a + INT32_MAX  # RoundingHalfSum(a, One): (sum + sign) / 2, C division
+    half_denominator = np.where(total >= 0, (total + 1) // 2, -((-total + 1) // 2))
+    x = 1515870810 + _srdhm(half_denominator, -1010580540)  # 48/17 − 32/17 · d in Q2.29
+    for _ in range(3):
+        one_minus = (1 << 29) - _srdhm(half_denominator, x)
+        x = x + _sat_shl(_srdhm(x, one_minus), 2)
+    return _sat_shl(x, 1)
+
+
+def _bit_length(x: np.ndarray) -> np.ndarray:
+    """Bits of positive integers below 2^53 (frexp is exact there)."""
+    return np.frexp(x.astype(np.float64))[1].astype(np.int64)
+
+
+def softmax_s8(x: np.ndarray, multiplier: int, shift: int, diff_min: int) -> np.ndarray:
+    """TFLite's int8 reference softmax (output scale 1/256, zero point −128) over [F], or over the
+    channels of each pixel of [C, H, W]. The algorithm is written out in docs/INTEGER.md §4."""
+    rows = x.reshape(1, -1) if x.ndim == 1 else x.reshape(x.shape[0], -1).T  # [rows, depth]
+    xi = rows.astype(np.int64)
+    diff = xi - xi.max(axis=1, keepdims=True)
+    keep = diff >= diff_min
+    rescaled = _srdhm(np.where(keep, diff, 0) << int(shift), int(multiplier))  # MBQM greater than one
+    exps = exp_on_negative_values(rescaled)
+    sum_of_exps = np.where(keep, arith.rounding_divide_by_pot(exps, SOFTMAX_ACCUM_INTEGER_BITS), 0).sum(
+        axis=1, keepdims=True)
+    headroom_plus_one = 32 - _bit_length(sum_of_exps)
+    bits_over_unit = SOFTMAX_ACCUM_INTEGER_BITS - headroom_plus_one
+    shifted_sum_minus_one = (sum_of_exps << headroom_plus_one) - (1 << 31)
+    scale = one_over_one_plus_x(shifted_sum_minus_one)
+    out = arith.rounding_divide_by_pot(_srdhm(scale, exps), bits_over_unit + 31 - 8) - 128
+    out = np.where(keep, np.clip(out, -128, 127), -128).astype(np.int8)
+    return out.reshape(x.shape) if x.ndim == 1 else out.T.reshape(x.shape)
+
+
+# -- data movement (all quantisations equal) --------------------------------------------------------------
+
+def reshape_s8(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """RESHAPE (flatten, view): the bytes unchanged."""
+    return x.reshape(shape)
+
+
+def transpose_hwc_s8(x: np.ndarray) -> np.ndarray:
+    """TRANSPOSE_HWC: [C, H, W] → [H·W·C], element (h, w, c) at (h·W + w)·C + c (TFLite's NHWC flatten)."""
+    return np.ascontiguousarray(x.transpose(1, 2, 0)).reshape(-1)
+
+
+def concat_s8(xs: list[np.ndarray]) -> np.ndarray:
+    """CONCAT along the channels (or features of [F] tensors)."""
+    return np.concatenate(xs, axis=0)
+
+
+def pad_s8(x: np.ndarray, pads: Pads, zp: int) -> np.ndarray:
+    """PAD of [C, H, W] by (top, left, bottom, right) with the zero point (the real value 0)."""
+    top, left, bottom, right = pads
+    return np.pad(x, ((0, 0), (top, bottom), (left, right)), constant_values=np.int8(zp))
+
+
+def slice_s8(x: np.ndarray, start: int, size: int) -> np.ndarray:
+    """SLICE: channels (or features) [start, start + size)."""
+    return np.ascontiguousarray(x[start:start + size])
