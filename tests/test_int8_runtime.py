@@ -158,3 +158,25 @@ def test_run_int8_refuses_fp32_models_and_float_inputs() -> None:
     assert not fp32.is_int8 and fp32.input_quant is None and fp32.output_quants == [None]
     with pytest.raises(LinRepError, match="needs an int8 model"):
         fp32.run_int8(np.zeros(fp32.input_shape, np.int8))
+
+
+def test_quantized_linrep_network() -> None:
+    """A compressed, captured and quantised network (quantize_graph: LinRep with integer a/b, dense convs,
+    ADD, pools, linear): C == Python on both LinRep paths, and the blob round-trips."""
+    from test_int8_quantize import _fp_graph  # int8-linrep's test network (needs torch)
+
+    from linrep_edge.integer.quantize import quantize_graph
+
+    g, calib = _fp_graph(1)
+    gi = quantize_graph(g, calib, ab_bits=6)
+    blob = pack_graph(gi)
+    rt = CRuntime(blob)
+    assert {op.type for op in gi.ops} >= {"LINREP_CONV2D", "CONV2D", "ADD", "LINEAR"}
+    xs = np.random.default_rng(3).integers(-128, 128, (4, *rt.input_shape)).astype(np.int8)
+    for path in ("direct", "reuse"):
+        rt.set_conv_path(path)
+        assert any(rt.op_conv_info(k)["path"] == path for k in range(rt.num_ops))
+        got = rt.run_int8(xs)[0]
+        for n, x in enumerate(xs):
+            np.testing.assert_array_equal(got[n], run_int8(gi, x, conv_path=path)[0], err_msg=path)
+    assert pack_graph(parse(blob).graph, parse(blob).graph.metadata) == blob
