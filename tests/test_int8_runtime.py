@@ -5,14 +5,18 @@ field; lr_run on an int8 model quantises and dequantises; the arena holds 1-byte
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from needs import need
 
 from linrep_edge.errors import LinRepError
 from linrep_edge.format.ir import Graph
 from linrep_edge.format.reader import parse
 from linrep_edge.format.writer import pack_graph
 from linrep_edge.integer.executor import run_int8
+from linrep_edge.models.tflite_import import import_tflite
 from linrep_edge.runtime.binding import CRuntime
 from int8_graphs import KINDS, build
 
@@ -180,3 +184,24 @@ def test_quantized_linrep_network() -> None:
         for n, x in enumerate(xs):
             np.testing.assert_array_equal(got[n], run_int8(gi, x, conv_path=path)[0], err_msg=path)
     assert pack_graph(parse(blob).graph, parse(blob).graph.metadata) == blob
+
+
+MLPERF = Path(__file__).resolve().parents[1].parent / "shared" / "mlperf-tiny"
+
+
+@pytest.mark.parametrize("name", ["pretrainedResnet_quant", "kws_ref_model", "vww_96_int8"])
+def test_mlperf_tiny_int8_every_tensor(name: str) -> None:
+    """The MLPerf Tiny int8 models imported from .tflite (import_tflite): every tensor lr_run_i8 computes
+    equals run_int8's (which equals TFLite Micro's: test_int8_oracle). Every tensor is made a model output
+    so that C returns all of them."""
+    path = MLPERF / f"{name}.tflite"
+    need(path.exists(), f"the MLPerf Tiny model {path}", "put shared/mlperf-tiny beside the clone (see its README)")
+    g = import_tflite(path)
+    g.outputs = [g.output] + [t for t in range(1, len(g.tensors)) if t != g.output]
+    rt = CRuntime(pack_graph(g), name)
+    xs = np.random.default_rng(7).integers(-128, 128, (2, *rt.input_shape)).astype(np.int8)
+    got = rt.run_int8(xs)
+    for n, x in enumerate(xs):
+        trace = run_int8(g, x, trace=True)
+        for k, t in enumerate(g.outputs):
+            np.testing.assert_array_equal(got[k][n], trace[t], err_msg=f"{name}: tensor {t} ({g.ops[t - 1].type})")
