@@ -205,3 +205,24 @@ def test_mlperf_tiny_int8_every_tensor(name: str) -> None:
         trace = run_int8(g, x, trace=True)
         for k, t in enumerate(g.outputs):
             np.testing.assert_array_equal(got[k][n], trace[t], err_msg=f"{name}: tensor {t} ({g.ops[t - 1].type})")
+
+
+def test_report_and_inspect_show_int8() -> None:
+    """Sections add up to the blob (int8 codebooks, int32 biases, the integer parameters counted); the
+    arena is the C runtime's; inspect names each tensor's quantisation and each op's integers."""
+    from linrep_edge.format.inspect import describe_blob
+    from linrep_edge.format.report import storage_report
+
+    g = build("chain", 1)
+    blob = pack_graph(g)
+    rep = storage_report(blob)
+    assert sum(rep.sections.values()) == len(blob) and rep.activations == "int8"
+    n_mult = sum(len(op.iparams.multiplier) for op in g.ops)
+    assert rep.sections["int_params"] == 5 * n_mult + 4 + 8 * len(g.tensors)  # + SOFTMAX's diff_min
+    assert rep.arena_bytes == CRuntime(blob).arena_bytes
+    text, obj = describe_blob(parse(blob, weights=False), blob)
+    assert "int8 model" in text and f"zero point {g.tensors[0].zero_point}" in text and "bias_i32[" in text
+    assert obj["tensor_quant"][0] == [g.tensors[0].scale, g.tensors[0].zero_point]
+    lr = build("linrep", 1)
+    rep = storage_report(pack_graph(lr))
+    assert rep.sections["codebooks"] == lr.codebooks[0].q.size and rep.layers[0].path in ("direct", "reuse")
