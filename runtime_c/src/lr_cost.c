@@ -105,8 +105,13 @@ void lr_conv_cost_of(const lr_model *m, const lr_op *op, lr_conv_cost *cost)
     cost->reuse_macs = madd_sat(madd_sat(box, u, taps), 2u * n, px);
     cost->reuse_words = madd_sat(madd_sat(madd_sat(common + p.k, 3u * u, taps), 4u * n, px), 2u, box);
     cost->reuse_cost = madd_sat(cost->reuse_macs, 1u, cost->reuse_words);
-    cost->reuse_scratch_bytes = madd_sat(0u, lr_linrep_conv2d_reuse_scratch(&c, p.k, &th), 4u);
-    cost->tile_rows = (uint32_t)th;
+    if (m->tensor_quant != 0u) { /* int8: one output row at a time, int32 words */
+        cost->reuse_scratch_bytes = madd_sat(0u, lr_linrep_conv2d_reuse_s8_scratch(&c), 4u);
+        cost->tile_rows = 1u;
+    } else {
+        cost->reuse_scratch_bytes = madd_sat(0u, lr_linrep_conv2d_reuse_scratch(&c, p.k, &th), 4u);
+        cost->tile_rows = (uint32_t)th;
+    }
     if (cost->reuse_cost < cost->direct_cost) {
         cost->path = LR_PATH_REUSE; /* the AUTO choice */
     }
