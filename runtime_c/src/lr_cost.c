@@ -105,7 +105,7 @@ void lr_conv_cost_of(const lr_model *m, const lr_op *op, lr_conv_cost *cost)
     cost->reuse_macs = madd_sat(madd_sat(box, u, taps), 2u * n, px);
     cost->reuse_words = madd_sat(madd_sat(madd_sat(common + p.k, 3u * u, taps), 4u * n, px), 2u, box);
     cost->reuse_cost = madd_sat(cost->reuse_macs, 1u, cost->reuse_words);
-    if (m->tensor_quant != 0u) { /* int8: one output row at a time, int32 words */
+    if (LR_IS_INT8(m)) { /* int8: one output row at a time, int32 words */
         cost->reuse_scratch_bytes = madd_sat(0u, lr_linrep_conv2d_reuse_s8_scratch(&c), 4u);
         cost->tile_rows = 1u;
     } else {
@@ -131,7 +131,7 @@ static int runs_reuse(const lr_model *m, const lr_op *op, uint32_t path, uint64_
         return 0; /* pruned kernels: the direct path, which skips them, even when reuse is forced */
     }
     lr_op_geom(m, op, &c);
-    *floats = m->tensor_quant != 0u ? lr_linrep_conv2d_reuse_s8_scratch(&c)
+    *floats = LR_IS_INT8(m) ? lr_linrep_conv2d_reuse_s8_scratch(&c)
                                     : lr_linrep_conv2d_reuse_scratch(&c, p.k, NULL);
     if (path == LR_PATH_REUSE) {
         return 1;

@@ -23,6 +23,13 @@
 #define LR_NO_OP 0xFFFFu           /* lr_plan_entry.first/last: no op */
 #define LR_OP_TYPE_COUNT 27u       /* OpType values 0 .. 26 are known (16 .. 26: format version 3) */
 
+/* Int8 models (format version 4) are supported unless the library is built with -DLR_INT8=0 (linrep.h).
+ * LR_IS_INT8(m): m is an int8 model, constant 0 in such a build so that no int8 code is linked. */
+#ifndef LR_INT8
+#define LR_INT8 1
+#endif
+#define LR_IS_INT8(m) (LR_INT8 && (m)->tensor_quant != 0u)
+
 /* Largest blob size accepted (FlatBuffers offsets are 32-bit; keep all sums below 2^31). */
 #define LR_MAX_BLOB_BYTES 0x7FFFFFF0u
 /* Largest tensor or constant element count: numel * 4 bytes, aligned, stays below 2^31. */
@@ -180,7 +187,9 @@ static inline int32_t lr_s8(unsigned char v)
 /* ---- TFLite's fixed-point arithmetic (docs/INTEGER.md section 1), integers only ------------------- */
 
 /* SRDHM: round half away from zero of a * b / 2^31; a = b = INT32_MIN gives INT32_MAX. */
-static inline int32_t lr_srdhm(int32_t a, int32_t b)
+LR_HELPER int32_t lr_srdhm(int32_t a, int32_t b);
+#if LR_HELPER_BODY
+LR_HELPER int32_t lr_srdhm(int32_t a, int32_t b)
 {
     int64_t ab, num;
     if (a == b && a == INT32_MIN) {
@@ -191,31 +200,42 @@ static inline int32_t lr_srdhm(int32_t a, int32_t b)
     /* C's truncating division by 2^31, written with unsigned shifts (no implementation-defined >>) */
     return num >= 0 ? (int32_t)((uint64_t)num >> 31) : -(int32_t)((uint64_t)(-num) >> 31);
 }
+#endif
 
-/* RDBPOT: x / 2^e rounded half away from zero (gemmlowp's RoundingDivideByPOT), 0 <= e <= 31. */
-static inline int32_t lr_rdbpot(int32_t x, int32_t e)
+/* RDBPOT: x / 2^e rounded half away from zero (gemmlowp's RoundingDivideByPOT), 0 <= e <= 31. The
+ * floor shift is written portably: ~(~x >> e) = floor(x / 2^e) for negative x. */
+LR_HELPER int32_t lr_rdbpot(int32_t x, int32_t e);
+#if LR_HELPER_BODY
+LR_HELPER int32_t lr_rdbpot(int32_t x, int32_t e)
 {
-    const int64_t v = x, p = (int64_t)1 << e;
-    const int64_t fl = v >= 0 ? (int64_t)((uint64_t)v >> e) : -(int64_t)(((uint64_t)(-v) + (uint64_t)p - 1u) >> e);
-    const int64_t rem = v - fl * p; /* x & (2^e - 1) */
-    const int64_t thr = ((p - 1) >> 1) + (x < 0 ? 1 : 0);
-    return (int32_t)(fl + (rem > thr ? 1 : 0));
+    const uint32_t mask = (uint32_t)(((uint64_t)1 << e) - 1u);
+    const int32_t rem = (int32_t)((uint32_t)x & mask);
+    const int32_t thr = (int32_t)(mask >> 1) + (x < 0 ? 1 : 0);
+    const int32_t fl = x >= 0 ? x >> e : ~(~x >> e);
+    return fl + (rem > thr ? 1 : 0);
 }
+#endif
 
 /* MBQM: TFLite's MultiplyByQuantizedMultiplier; x * 2^max(s, 0) must fit int32 (the verifier's bound). */
-static inline int32_t lr_mbqm(int32_t x, int32_t mult, int32_t shift)
+LR_HELPER int32_t lr_mbqm(int32_t x, int32_t mult, int32_t shift);
+#if LR_HELPER_BODY
+LR_HELPER int32_t lr_mbqm(int32_t x, int32_t mult, int32_t shift)
 {
     const int32_t left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
     return lr_rdbpot(lr_srdhm((int32_t)((int64_t)x * ((int64_t)1 << left)), mult), right);
 }
+#endif
 
 /* requant: clamp(MBQM(acc, M, s) + zp, lo, hi) as an int8. */
-static inline int8_t lr_requant(int32_t acc, int32_t mult, int32_t shift, int32_t zp, int32_t lo, int32_t hi)
+LR_HELPER int8_t lr_requant(int32_t acc, int32_t mult, int32_t shift, int32_t zp, int32_t lo, int32_t hi);
+#if LR_HELPER_BODY
+LR_HELPER int8_t lr_requant(int32_t acc, int32_t mult, int32_t shift, int32_t zp, int32_t lo, int32_t hi)
 {
     int32_t v = lr_mbqm(acc, mult, shift) + zp;
     v = v < lo ? lo : v > hi ? hi : v;
     return (int8_t)v;
 }
+#endif
 
 /* CRC-32 (IEEE 802.3, zlib.crc32): crc = lr_crc32_update(0, data, n) for a whole buffer. */
 uint32_t lr_crc32_update(uint32_t crc, const unsigned char *data, size_t n);

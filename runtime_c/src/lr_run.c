@@ -231,7 +231,7 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
         lr_dense_s8_params p;
         lr_op_geom(m, op, &g);
         lr_op_dense_s8_params(m, op, &p);
-        lr_conv2d_s8_ref(&g, x, &p, y);
+        lr_conv2d_s8_ref(&g, x, &p, scratch, y);
         break;
     }
     case LR_OP_TYPE_LINREP_CONV2D: {
@@ -445,7 +445,7 @@ lr_status lr_run_hooked(const lr_model *m, void *arena, size_t arena_bytes, cons
     if (s != LR_OK) {
         return s;
     }
-    if (m->tensor_quant != 0u) {
+    if (LR_IS_INT8(m)) {
         quantize_input(&r, input);
         run_ops_s8(&r, hook, ctx);
     } else {
@@ -455,7 +455,7 @@ lr_status lr_run_hooked(const lr_model *m, void *arena, size_t arena_bytes, cons
     for (k = 0; k < lr_output_count_of(m); k++) { /* the outputs, concatenated in order */
         const int32_t id = lr_output_id(m, k);
         const uint32_t len = tensor_numel(m, id);
-        if (m->tensor_quant != 0u) { /* dequantised: scale * (q - zp) */
+        if (LR_IS_INT8(m)) { /* dequantised: scale * (q - zp) */
             const float scale = quant_scale(m, id);
             const int32_t zp = lr_quant_zp(m, (uint32_t)id);
             const int8_t *q = tensor_s8(&r, id);
@@ -482,7 +482,7 @@ lr_status lr_run_i8(const lr_model *m, void *arena, size_t arena_bytes, const in
     run_ctx r;
     uint32_t k;
     lr_status s;
-    if (m != NULL && m->magic == LR_MODEL_MAGIC && m->tensor_quant == 0u) {
+    if (m != NULL && m->magic == LR_MODEL_MAGIC && !LR_IS_INT8(m)) {
         return LR_ERR_UNSUPPORTED_OP; /* an fp32 model: lr_run */
     }
     s = begin(m, arena, arena_bytes, input, input_len, output, output_len, &r);

@@ -947,8 +947,11 @@ lr_status lr_verify_semantics(const lr_model *m, uint32_t *scratch_floats, lr_wh
     if (m->n_ops <= LR_MAX_OPS && lr_get_u32(m->blob, m->root, LR_MODEL_FORMAT_VERSION, 0u) < 4u && uses_v4(m)) {
         return LR_ERR_VERSION; /* a version-4 field in a blob that says an older version */
     }
+    if (m->tensor_quant != 0u && !LR_INT8) {
+        return LR_ERR_UNSUPPORTED_OP; /* a build without int8 models (-DLR_INT8=0) */
+    }
     s = verify_tensors(m, where);
-    if (s == LR_OK && m->tensor_quant != 0u) {
+    if (s == LR_OK && LR_IS_INT8(m)) {
         s = lr_verify_quant_i8(m, where);
     }
     if (s == LR_OK) {
@@ -962,13 +965,13 @@ lr_status lr_verify_semantics(const lr_model *m, uint32_t *scratch_floats, lr_wh
         lr_read_op(m, k, &op);
         where->op = (int32_t)k;
         s = check_op(m, &op, where, scratch_floats);
-        if (s == LR_OK && m->tensor_quant != 0u) {
+        if (s == LR_OK && LR_IS_INT8(m)) {
             s = lr_verify_op_i8(m, &op, where, &scratch_i8);
         }
     }
     if (s == LR_OK) {
         where->op = -1;
-        if (m->tensor_quant != 0u) {
+        if (LR_IS_INT8(m)) {
             *scratch_floats = scratch_i8; /* the int8 kernels' int32 scratch, in 4-byte words */
         }
     }

@@ -194,7 +194,13 @@ lr_status lr_verify_op_i8(const lr_model *m, const lr_op *op, lr_where *where, u
         return LR_ERR_BAD_PARAMS;
     }
     switch (op->type) {
-    case LR_OP_TYPE_CONV2D:
+    case LR_OP_TYPE_CONV2D: {
+        const uint32_t per = op->n_w8 / (uint32_t)op->out_ch; /* verified: cin_g * kh * kw */
+        if (per > *scratch_words) {
+            *scratch_words = per; /* one output channel's weights as int32 */
+        }
+        return check_dense(m, op);
+    }
     case LR_OP_TYPE_LINEAR:
         return check_dense(m, op);
     case LR_OP_TYPE_LINREP_CONV2D: {

@@ -220,7 +220,11 @@ typedef struct lr_add_s8_params {
     int32_t zp0, zp1, zp_out, act_min, act_max;
 } lr_add_s8_params;
 
-void lr_conv2d_s8_ref(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int8_t *y);
+/* One output channel: int32 kernels w [cin_g][kh][kw] over the cin_g input channels at x, into y [oh][ow]. */
+void lr_conv2d_channel_s8_ref(const lr_geom *g, const int8_t *x, const int32_t *w, int32_t bias, int32_t in_offset,
+                              int32_t mult, int32_t shift, const lr_requant_s8 *rq, int8_t *y);
+/* Scratch: cin_g * kh * kw words (one output channel's weights widened to int32). */
+void lr_conv2d_s8_ref(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch, int8_t *y);
 void lr_linear_s8_ref(const int8_t *x, uint32_t in, uint32_t out, const lr_dense_s8_params *p, int8_t *y);
 /* Direct path: W of one output channel rebuilt as int32 in scratch (cin_g * kh * kw words). */
 void lr_linrep_conv2d_direct_s8_ref(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
