@@ -126,7 +126,9 @@ def test_lr_run_float_on_int8_model() -> None:
     rng = np.random.default_rng(5)
     x = (rng.normal(0, 60, (4, *rt.input_shape)) * s_in).astype(np.float32)
     x[0, 0, 0, 0] = np.float32(2.5 * s_in)  # a tie, away from zero
-    q = np.clip(np.sign(x / np.float32(s_in)) * np.floor(np.abs(x / np.float32(s_in)) + 0.5) + zp_in, -128, 127)
+    x[0, 0, 0, 1] = np.float32(np.nextafter(np.float32(0.5), np.float32(0)) * np.float32(s_in))  # just below a tie
+    v = (x / np.float32(s_in)).astype(np.float64)  # the fp32 quotient, rounded exactly in float64
+    q = np.clip(np.sign(v) * np.floor(np.abs(v) + 0.5) + zp_in, -128, 127)
     assert q.min() == -128 and q.max() == 127  # saturation exercised
     q = q.astype(np.int8)
     outs = rt.run_all(x)

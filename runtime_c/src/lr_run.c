@@ -9,6 +9,8 @@
  * LinRep convs run the template-reuse kernel when the plan's bit for the op says so (the path in
  * force, lr_set_conv_path); every other conv runs the direct kernels.
  */
+#include <math.h>
+
 #include "kernels/lr_kernels.h"
 
 typedef struct run_ctx {
@@ -429,7 +431,7 @@ static void quantize_input(const run_ctx *r, const float *input)
             continue;
         }
         t = v < -1000.0f ? -1000.0f : v > 1000.0f ? 1000.0f : v; /* beyond int8 anyway */
-        k = t >= 0.0f ? (int32_t)(t + 0.5f) : -(int32_t)(-t + 0.5f);
+        k = (int32_t)roundf(t); /* exact: half away from zero (t + 0.5f would round 0.49999997f up) */
         k += zp;
         q[i] = (int8_t)(k < -128 ? -128 : k > 127 ? 127 : k);
     }
