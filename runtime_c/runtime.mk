@@ -8,7 +8,7 @@
 #   LR_INC         include directories (include/ is the public one; src/ is private)
 #   LR_STD         the language standard (C99)
 #   LR_EXACT       the flags bit-exactness rests on: every build of the runtime uses them
-#   LR_CFLAGS      LR_STD, warnings, LR_EXACT and LR_INC (every build adds its -O level)
+#   LR_CFLAGS      LR_STD, warnings, LR_EXACT, LR_INC and LR_DEFINES (every build adds its -O level)
 #   LR_CPU_<cpu>   code-generation flags per Cortex-M CPU (LR_ARM_CPUS lists them)
 #   LR_ARM_CFLAGS  the rest of a Cortex-M library build (sections for --gc-sections, stack usage)
 #   lr_lib_rules   rules for one library build: one object per source, then the archive
@@ -43,7 +43,9 @@ LR_EXACT := -ffp-contract=off
 LR_WARN := -Wall -Wextra -Werror -Wpedantic -Wshadow -Wconversion -Wstrict-prototypes \
            -Wmissing-prototypes -Wcast-align -Wvla
 LR_STD := -std=c99
-LR_CFLAGS := $(LR_STD) $(LR_WARN) $(LR_EXACT) $(LR_INC)
+# Build options of the library (linrep.h), e.g. LR_DEFINES=-DLR_INT8=0 (no int8 models: no integer kernels).
+LR_DEFINES ?=
+LR_CFLAGS := $(LR_STD) $(LR_WARN) $(LR_EXACT) $(LR_INC) $(LR_DEFINES)
 
 # Cortex-M CPUs: the one place their flags are written (the bench firmware uses these too).
 LR_ARM_CPUS := cortex-m3 cortex-m4 cortex-m7 cortex-m33

@@ -44,6 +44,18 @@ def _op_params(op) -> str:  # type: ignore[no-untyped-def]
         parts.append(f"codebook={op.linrep.codebook} bits={op.linrep.index_bits}")
     if op.weight >= 0:
         parts.append(f"weight=c{op.weight}")
+    ip = op.iparams  # int8 models: the integer arithmetic
+    if ip is not None:
+        if len(ip.multiplier):
+            n = len(ip.multiplier)
+            parts.append(f"M={int(ip.multiplier[0])}" + (f",... ({n})" if n > 1 else "") +
+                         f" shift={int(ip.shift[0])}" + (",..." if n > 1 else ""))
+        if (ip.act_min, ip.act_max) != (-128, 127):
+            parts.append(f"clamp=[{ip.act_min},{ip.act_max}]")
+        if ip.bias is not None:
+            parts.append(f"bias_i32[{len(ip.bias)}]")
+        if ip.extra is not None:
+            parts.append("qparams=" + ",".join(str(int(v)) for v in ip.extra[:4]))
     if op.bias >= 0:
         parts.append(f"bias=c{op.bias}")
     return " ".join(parts)
@@ -54,10 +66,15 @@ def describe_blob(parsed: Blob, blob: bytes) -> tuple[str, dict[str, Any]]:
     JSON carries them as they are (json.dumps escapes control characters)."""
     g = parsed.graph
     rep = storage_report(blob, parsed=parsed)
-    lines = [f"format version {parsed.format_version}, producer '{shown(parsed.producer, 80)}', {parsed.size} bytes",
+    def quant(t: int) -> str:
+        q = g.tensors[t]
+        return f" int8 (scale {q.scale:.6g}, zero point {q.zero_point})" if q.dtype == "int8" else ""
+
+    lines = [f"format version {parsed.format_version}, producer '{shown(parsed.producer, 80)}', {parsed.size} bytes"
+             + (", int8 model" if g.is_int8 else ""),
              f"metadata: {_metadata_text(g.metadata)}",
-             f"input t{g.input} {list(g.tensors[g.input].shape)} -> "
-             + ", ".join(f"output t{t} {list(g.tensors[t].shape)}" for t in g.results),
+             f"input t{g.input} {list(g.tensors[g.input].shape)}{quant(g.input)} -> "
+             + ", ".join(f"output t{t} {list(g.tensors[t].shape)}{quant(t)}" for t in g.results),
              "", f"{len(g.ops)} ops:"]
     ops = []
     for i, op in enumerate(g.ops):
@@ -75,6 +92,7 @@ def describe_blob(parsed: Blob, blob: bytes) -> tuple[str, dict[str, Any]]:
     obj = {"format_version": parsed.format_version, "producer": parsed.producer, "bytes": parsed.size,
            "metadata": g.metadata, "input": g.input, "output": g.output, "outputs": g.results,
            "tensors": [list(t.shape) for t in g.tensors], "ops": ops,
+           "tensor_quant": [[t.scale, t.zero_point] for t in g.tensors] if g.is_int8 else None,
            "codebooks": [{"templates": cb.size, "kernel": list(cb.templates.shape[1:]), "dtype": cb.dtype} for cb in g.codebooks],
            "sections": rep.sections}
     return "\n".join(lines), obj

@@ -27,7 +27,7 @@ from linrep_edge.format.fb.Activation import Activation
 from linrep_edge.format.fb.DType import DType
 from linrep_edge.format.fb.Model import Model as FbModel
 from linrep_edge.format.fb.OpType import OpType
-from linrep_edge.format.ir import Codebook, Constant, Graph, LinRepWeights, Op, Tensor
+from linrep_edge.format.ir import Codebook, Constant, Graph, IntParams, LinRepWeights, Op, Tensor
 from linrep_edge.format.text import shown
 from linrep_edge.format.transport import DEFAULT_MAX_BYTES, format_size, is_zstd, unzstd
 from linrep_edge.format.verifier import BlobCheck, check_blob
@@ -131,10 +131,20 @@ def _parse(blob: bytes, check: BlobCheck, weights: bool = True) -> Blob:
         t = m.Tensors(i)
         c, h, w = t.C(), t.H(), t.W()
         tensors.append(Tensor((c,) if h == 0 and w == 0 else (c, h, w)))
+    int8 = m.TensorQuantLength() > 0  # format version 4: an int8 model
+    for i in range(m.TensorQuantLength() if int8 else 0):
+        q = m.TensorQuant(i)
+        tensors[i].dtype, tensors[i].scale, tensors[i].zero_point = "int8", float(q.Scale()), int(q.ZeroPoint())
     codebooks = []
     for i in range(m.CodebooksLength()):
         cb = m.Codebooks(i)
         shape = (cb.Size(), cb.KernelH(), cb.KernelW())
+        if cb.Dtype() == DType.I8:
+            t_q = cb.I8AsNumpy().astype(np.int8).reshape(shape)
+            scale = float(np.float32(cb.Scale()))
+            codebooks.append(Codebook((t_q.astype(np.float32) * np.float32(scale)).astype(np.float32), "int8",
+                                      q=t_q, scale=scale))
+            continue
         if cb.Dtype() == DType.F16:
             vals = fp16_values(cb.F16AsNumpy())
         else:
@@ -179,6 +189,8 @@ def _parse(blob: bytes, check: BlobCheck, weights: bool = True) -> Blob:
             if w is not None:
                 constants.append(Constant(w.reshape(wshape), dtype))
                 op.weight = len(constants) - 1
+        if int8:
+            op.iparams = _int_params(o)
         bias_dtype = "fp32" if dtype == "int8" else dtype
         bias = _vector(o, "Bias", bias_dtype, weights)
         if bias is not None:
@@ -214,6 +226,8 @@ def _parse(blob: bytes, check: BlobCheck, weights: bool = True) -> Blob:
                 op.linrep = LinRepWeights(o.Codebook(), idx, a_q.astype(np.float32), b_q.astype(np.float32), width,
                                           bits, mask=mask)
                 op.linrep.set_quantized(a_q, o.AScaleAsNumpy(), b_q, o.BScaleAsNumpy())
+                if o.BExponentLength():
+                    op.linrep.b_exponent = o.BExponentAsNumpy().astype(np.int64)
             else:
                 ab = fp16_values(o.AbAsNumpy()).reshape(kept, 2)
                 op.linrep = LinRepWeights(o.Codebook(), idx, full(ab[:, 0], np.float32), full(ab[:, 1], np.float32),
@@ -227,6 +241,18 @@ def _parse(blob: bytes, check: BlobCheck, weights: bool = True) -> Blob:
 
 
 MAX_METADATA_BYTES = 1 << 20
+
+
+def _int_params(o) -> IntParams:  # type: ignore[no-untyped-def]
+    """The integer arithmetic of one op of an int8 model (format version 4); absent vectors are empty
+    (multiplier, shift) or None (bias, qparams)."""
+    def ints(field: str) -> np.ndarray | None:
+        return getattr(o, f"{field}AsNumpy")().astype(np.int32) if getattr(o, f"{field}Length")() else None
+
+    mult, shift = ints("Multiplier"), ints("Shift")
+    return IntParams(mult if mult is not None else np.zeros(0, np.int32),
+                     shift if shift is not None else np.zeros(0, np.int32),
+                     int(o.ActMin()), int(o.ActMax()), ints("BiasI32"), ints("Qparams"))
 
 
 def _metadata(raw: bytes) -> dict:

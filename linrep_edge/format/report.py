@@ -4,7 +4,9 @@ Sections are counted from the blob itself (vector lengths × element size), neve
 codebooks (templates), indices, a, b, other tensors (dense weights and biases of every op: convs,
 transposed convs, linears, PReLU slopes, AFFINE scales and shifts), and the format's own
 overhead (root, tables, vtables, vector length prefixes, strings, metadata, alignment padding) as the
-remainder. So the sections add up to the file size exactly.
+remainder. So the sections add up to the file size exactly. Int8 models (format version 4): int8 codebooks
+count in `codebooks`, int32 biases in `other_tensors`, and `int_params` holds the rest of the integer
+arithmetic (multipliers, shifts, LinRep b exponents, op integers, each tensor's scale and zero point).
 
 Each LinRep conv also shows the path the C runtime's cost model picks for it (direct or template
 reuse) and the modelled cost of that path (multiply-adds + memory words), as lr_op_conv_info gives it.
@@ -29,7 +31,7 @@ from linrep_edge.format.text import plot_label, shown
 from linrep_edge.format.transport import zstd
 
 WEIGHTED = ("CONV2D", "LINREP_CONV2D", "LINEAR", "PRELU", "CONV_TRANSPOSE2D", "AFFINE")  # ops with a layer row
-SECTIONS = ("codebooks", "indices", "a", "b", "ab_scales", "kernel_mask", "other_tensors", "overhead")
+SECTIONS = ("codebooks", "indices", "a", "b", "ab_scales", "kernel_mask", "other_tensors", "int_params", "overhead")
 
 
 @dataclass
@@ -75,6 +77,7 @@ class Report:
     activation_lower_bound: int = 0   # the largest live set of activations: no planner can use less
     int8_other_tensors_saving_bytes: int = 0  # what --weights-dtype int8 would save on dense conv/linear weights
     metadata: dict[str, Any] = field(default_factory=dict)
+    activations: str = "fp32"  # "int8" for an int8 model (format version 4): 1-byte activations in the arena
 
     @property
     def overhead_bytes(self) -> int:
@@ -105,14 +108,19 @@ class Report:
             "model_compression_vs_int8": self.int8_bytes / self.total_bytes,
             "arena_bytes": self.arena_bytes, "activation_lower_bound_bytes": self.activation_lower_bound,
             "int8_other_tensors_saving_bytes": self.int8_other_tensors_saving_bytes,
-            "metadata": self.metadata, "layers": layers,
+            "metadata": self.metadata, "activations": self.activations, "layers": layers,
         }
 
 
 def _op_tensor_bytes(o) -> int:  # type: ignore[no-untyped-def]
     """Bytes of an op's dense weight and bias vectors as stored (int8 weights with their scales)."""
-    return (4 * (o.WeightF32Length() + o.BiasF32Length() + o.WeightScaleLength()) + 2 * (o.WeightF16Length()
-            + o.BiasF16Length()) + o.WeightI8Length())
+    return (4 * (o.WeightF32Length() + o.BiasF32Length() + o.WeightScaleLength() + o.BiasI32Length())
+            + 2 * (o.WeightF16Length() + o.BiasF16Length()) + o.WeightI8Length())
+
+
+def _op_int_param_bytes(o) -> int:  # type: ignore[no-untyped-def]
+    """Bytes of an op's integer arithmetic (format version 4): multipliers, shifts, b exponents, qparams."""
+    return 4 * (o.MultiplierLength() + o.QparamsLength()) + o.ShiftLength() + o.BExponentLength()
 
 
 def storage_report(blob: bytes, where: str = "blob", parsed: Blob | None = None) -> Report:
@@ -124,15 +132,17 @@ def storage_report(blob: bytes, where: str = "blob", parsed: Blob | None = None)
     cb_bytes = []
     for i in range(m.CodebooksLength()):
         cb = m.Codebooks(i)
-        cb_bytes.append(cb.F32Length() * 4 + cb.F16Length() * 2)
+        cb_bytes.append(cb.F32Length() * 4 + cb.F16Length() * 2 + cb.I8Length())
     sec["codebooks"] = sum(cb_bytes)
     sec["other_tensors"] = sum(_op_tensor_bytes(m.Ops(i)) for i in range(m.OpsLength()))
+    sec["int_params"] = sum(_op_int_param_bytes(m.Ops(i)) for i in range(m.OpsLength())) + 8 * m.TensorQuantLength()
     cb_kernels = [0] * len(cb_bytes)
     for op in g.ops:
         if op.linrep is not None:
             cb_kernels[op.linrep.codebook] += op.linrep.idx.size
     rep = Report(len(blob), len(zstd(blob)), sec, metadata=g.metadata, arena_bytes=parsed.check.arena_bytes,
-                 activation_lower_bound=parsed.check.activation_lower_bound)
+                 activation_lower_bound=parsed.check.activation_lower_bound,
+                 activations="int8" if g.is_int8 else "fp32")
     for i, op in enumerate(g.ops):
         if op.type not in WEIGHTED:
             continue
@@ -215,7 +225,8 @@ def format_report(rep: Report, title: str = "") -> str:
         out.append(f"--weights-dtype int8 would save {rep.int8_other_tensors_saving_bytes} bytes on the dense conv/linear "
                    "weights LinRep does not cover")
     out.append(f"RAM: C runtime arena {rep.arena_bytes} bytes (activations lower bound "
-               f"{rep.activation_lower_bound} bytes)")
+               f"{rep.activation_lower_bound} bytes)" + (", int8 activations (1 byte each), integer-only ops"
+                                                        if rep.activations == "int8" else ""))
     if any(r.path for r in rep.layers):
         out.append("path: how the C runtime runs each LinRep conv by default (direct: kernels rebuilt; reuse: one "
                    "response per input channel and template); cost: its modelled multiply-adds + memory words")

@@ -6,7 +6,10 @@ constants carry their integers and scales). A blob says the oldest format versio
 older runtimes read whatever they can: 3 when it uses an op or field of version 3 (TANH ... CONV_TRANSPOSE2D,
 SOFTMAX over channels, ADD broadcast over channels, several outputs), else 2 when it uses integer a/b,
 int8 weights or pruned kernels, else 1; version-1 and -2 blobs are byte for byte what earlier writers
-wrote. Output is deterministic: the same graph gives the same bytes (no timestamps,
+wrote. An int8 graph (`Graph.is_int8`, docs/INTEGER.md) is version 4: every tensor's scale and zero point
+(`Model.tensor_quant`), every op's integers (`IntParams`: bias_i32, multiplier, shift, act_min, act_max,
+qparams), int8 codebooks (`i8`, `scale`) and LinRep `b_exponent`; its float `op.bias` constants are not
+stored (the bias is `iparams.bias`). Output is deterministic: the same graph gives the same bytes (no timestamps,
 fixed build order, metadata JSON with sorted keys). The CRC-32 of the whole blob, computed with the
 crc32 field's own 4 bytes as zero, is patched into that field last.
 """
@@ -30,9 +33,10 @@ from linrep_edge.format.fb.Activation import Activation
 from linrep_edge.format.fb.DType import DType
 from linrep_edge.format.fb.OpType import OpType
 from linrep_edge.format.fb.Shape import CreateShape
-from linrep_edge.format.ir import Graph
+from linrep_edge.format.fb.TensorQuant import CreateTensorQuant
+from linrep_edge.format.ir import Graph, IntParams
 
-FORMAT_VERSION = 3  # the newest version written (and read)
+FORMAT_VERSION = 4  # the newest version written (and read)
 V3_OPS = frozenset(("TANH", "HARDSIGMOID", "SILU", "CLAMP", "MUL", "RESIZE", "PAD", "SLICE", "TRANSPOSE_HWC", "AFFINE",
                     "CONV_TRANSPOSE2D"))
 FILE_IDENTIFIER = b"LRE1"
@@ -80,8 +84,10 @@ def _uses_v3(g: Graph) -> bool:
 
 
 def format_version_needed(g: Graph) -> int:
-    """The oldest version that holds `g`: 3 with a version-3 op, field or several outputs; 2 with integer a/b,
-    int8 weights or pruned kernels; else 1."""
+    """The oldest version that holds `g`: 4 for an int8 graph; 3 with a version-3 op, field or several outputs;
+    2 with integer a/b, int8 weights or pruned kernels; else 1."""
+    if g.is_int8:
+        return 4
     if _uses_v3(g):
         return 3
     v2 = any((op.linrep is not None and (op.linrep.ab_bits or op.linrep.mask is not None)) or
@@ -131,7 +137,14 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = 
     b = flatbuffers.Builder(1 << 16)
     codebooks = []
     for cb in g.codebooks:
-        f32, f16 = _values(b, cb.templates, cb.dtype)
+        i8 = 0
+        if cb.dtype == "int8":
+            if cb.q is None or not cb.scale > 0:
+                raise LinRepError("int8 codebook without its integers and scale")
+            f32 = f16 = 0
+            i8 = _vec(b, np.asarray(cb.q).astype(np.int8))
+        else:
+            f32, f16 = _values(b, cb.templates, cb.dtype)
         FbCodebook.Start(b)
         FbCodebook.AddKernelH(b, int(cb.templates.shape[1]))
         FbCodebook.AddKernelW(b, int(cb.templates.shape[2]))
@@ -141,13 +154,18 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = 
             FbCodebook.AddF32(b, f32)
         if f16:
             FbCodebook.AddF16(b, f16)
+        if i8:
+            FbCodebook.AddI8(b, i8)
+            FbCodebook.AddScale(b, float(np.float32(cb.scale)))
         codebooks.append(FbCodebook.End(b))
     if strict and (g.input != 0 or any(op.output != i + 1 for i, op in enumerate(g.ops))):
         raise LinRepError("graph tensors must be numbered input 0, op i -> tensor i + 1 (run fuse.compact)")
     if strict and g.outputs and g.outputs[0] != g.output:
         raise LinRepError(f"graph output {g.output} must be the first of its outputs {list(g.outputs)}")
     ops = []
+    int8 = g.is_int8
     for i, op in enumerate(g.ops):
+        iv = _int_vectors(b, op, int8, strict)
         name = b.CreateString(op.name) if op.weight >= 0 or op.linrep is not None else 0
         inputs = 0 if op.inputs == [i] else _vec(b, np.asarray(op.inputs, dtype="<i4"))
         dtype = "fp16"  # the schema default: ops without tensors store no dtype byte
@@ -162,7 +180,7 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = 
                 ws = _vec(b, c.scale.astype("<f4"))
             else:
                 w32, w16 = _values(b, c.values, dtype, f"op {op.name!r} weight")
-        if op.bias >= 0:
+        if op.bias >= 0 and not int8:
             bias_dtype = g.constants[op.bias].dtype
             if op.weight >= 0 and bias_dtype != (dtype if dtype != "int8" else "fp32"):
                 raise LinRepError(f"op {op.name!r}: weight and bias must share a storage dtype (fp32 bias with "
@@ -195,7 +213,7 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = 
                          (FbOp.AddBiasF32, b32), (FbOp.AddBiasF16, b16), (FbOp.AddIndices, idx),
                          (FbOp.AddAb, ab), (FbOp.AddName, name), (FbOp.AddAbQ, abq), (FbOp.AddAScale, a_s),
                          (FbOp.AddBScale, b_s), (FbOp.AddWeightI8, w8), (FbOp.AddWeightScale, ws),
-                         (FbOp.AddKernelMask, mask)):
+                         (FbOp.AddKernelMask, mask), *iv.offsets()):
             if off:
                 add(b, off)
         if op.linrep is not None:
@@ -223,6 +241,9 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = 
             FbOp.AddIndexBits(b, width)
             if op.linrep.ab_bits:
                 FbOp.AddAbBits(b, op.linrep.ab_bits)
+        if int8 or op.iparams is not None:
+            FbOp.AddActMin(b, iv.act_min)
+            FbOp.AddActMax(b, iv.act_max)
         ops.append(FbOp.End(b))
     ops_v = _table_vec(b, ops)
     codebooks_v = _table_vec(b, codebooks)
@@ -234,6 +255,7 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = 
     meta = b.CreateString(json.dumps(metadata if metadata is not None else g.metadata, sort_keys=True,
                                      separators=(",", ":")))
     outputs_v = _vec(b, np.asarray(g.outputs, dtype="<i4")) if _writes_outputs(g) else 0
+    quant_v = _tensor_quant(b, g) if int8 else 0
     FbModel.Start(b)
     FbModel.AddCrc32(b, 0xFFFFFFFF)  # placeholder, patched below
     FbModel.AddFormatVersion(b, format_version_needed(g))
@@ -245,8 +267,69 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = 
     FbModel.AddMetadata(b, meta)
     if outputs_v:
         FbModel.AddOutputs(b, outputs_v)
+    if quant_v:
+        FbModel.AddTensorQuant(b, quant_v)
     b.Finish(FbModel.End(b), file_identifier=FILE_IDENTIFIER)
     blob = bytearray(b.Output())
     off = crc_field_offset(bytes(blob))
     blob[off:off + 4] = blob_crc(blob).to_bytes(4, "little")
     return bytes(blob)
+
+
+class _IntVectors:
+    """The format-version-4 vectors of one op of an int8 graph (offsets, 0 when absent) and its clamp."""
+
+    def __init__(self) -> None:
+        self.bias = self.multiplier = self.shift = self.b_exponent = self.qparams = 0
+        self.act_min, self.act_max = -128, 127
+
+    def offsets(self) -> list[tuple[Any, int]]:
+        return [(FbOp.AddBiasI32, self.bias), (FbOp.AddMultiplier, self.multiplier), (FbOp.AddQparams, self.qparams),
+                (FbOp.AddShift, self.shift), (FbOp.AddBExponent, self.b_exponent)]
+
+
+def _ints(values: np.ndarray, lo: int, hi: int, what: str) -> np.ndarray:
+    v = np.asarray(values, dtype=np.int64).reshape(-1)
+    if v.size and (v.min() < lo or v.max() > hi):
+        raise LinRepError(f"{what}: values outside [{lo}, {hi}]")
+    return v
+
+
+def _int_vectors(b: flatbuffers.Builder, op: Any, int8: bool, strict: bool = True) -> _IntVectors:
+    """Write the op's IntParams (an int8 graph's op without them has none: empty vectors, full clamp). In an
+    fp32 graph they are refused (strict=False writes them: hostile test blobs)."""
+    iv = _IntVectors()
+    if not int8:
+        if op.iparams is not None or (op.linrep is not None and op.linrep.b_exponent is not None):
+            if strict:
+                raise LinRepError(f"op {op.name!r}: integer parameters in a graph whose tensors are not int8")
+        if op.iparams is None:
+            return iv
+    ip: IntParams = op.iparams if op.iparams is not None else IntParams(np.zeros(0, np.int32), np.zeros(0, np.int32))
+    where = f"op {op.name or op.type!r}"
+    mult = _ints(ip.multiplier, -2**31, 2**31 - 1, f"{where} multiplier")
+    shift = _ints(ip.shift, -128, 127, f"{where} shift")
+    iv.act_min = int(_ints(np.array([ip.act_min]), -128, 127, f"{where} act_min")[0])
+    iv.act_max = int(_ints(np.array([ip.act_max]), -128, 127, f"{where} act_max")[0])
+    if mult.size:
+        iv.multiplier = _vec(b, mult.astype("<i4"))
+    if shift.size:
+        iv.shift = _vec(b, shift.astype(np.int8))
+    if ip.bias is not None:
+        iv.bias = _vec(b, _ints(ip.bias, -2**31, 2**31 - 1, f"{where} bias").astype("<i4"))
+    if ip.extra is not None:
+        iv.qparams = _vec(b, _ints(ip.extra, -2**31, 2**31 - 1, f"{where} qparams").astype("<i4"))
+    if op.linrep is not None and op.linrep.b_exponent is not None:
+        iv.b_exponent = _vec(b, _ints(op.linrep.b_exponent, -128, 127, f"{where} b_exponent").astype(np.int8))
+    return iv
+
+
+def _tensor_quant(b: flatbuffers.Builder, g: Graph) -> int:
+    """Model.tensor_quant: one (scale, zero point) per tensor; every tensor of an int8 graph is int8."""
+    FbModel.StartTensorQuantVector(b, len(g.tensors))
+    for i in reversed(range(len(g.tensors))):
+        t = g.tensors[i]
+        if t.dtype != "int8":
+            raise LinRepError(f"tensor {i}: an int8 graph has only int8 tensors (found {t.dtype})")
+        CreateTensorQuant(b, float(np.float32(t.scale)), int(t.zero_point))
+    return b.EndVector()

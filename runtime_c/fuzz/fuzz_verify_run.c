@@ -97,6 +97,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
         }
         free(arena);
+        arena = NULL;
+        {   /* an int8 model: the integer-only path too (zero inputs) */
+            float scale = 0.0f;
+            int32_t zp = 0;
+            if (in != NULL && out != NULL && lr_input_quant(&m, &scale, &zp) == LR_OK && scale != 0.0f &&
+                lr_arena_size(&m, &arena_bytes) == LR_OK && arena_bytes <= MAX_ARENA) {
+                arena = malloc(arena_bytes ? arena_bytes : 1u);
+                memset(in, 0, n_in); /* n_in int8 zeros: the first n_in bytes of the float buffer */
+                if (arena != NULL && lr_run_i8(&m, arena, arena_bytes, (const int8_t *)(const void *)in, n_in,
+                                               (int8_t *)(void *)out, n_out) != LR_OK) {
+                    abort();
+                }
+            }
+        }
+        free(arena);
         free(in);
         free(out);
     }

@@ -30,7 +30,8 @@
  * - No allocation, no global mutable state, no I/O. All RAM is the caller's: the lr_model struct,
  *   the arena and the input/output buffers. Every function is reentrant; one lr_model may be used
  *   by several threads at once if each lr_run call has its own arena and output buffer.
- * - Arithmetic is fp32 throughout; kernels are rebuilt as `a * t + b` (multiply, then add: build
+ * - Arithmetic is fp32 throughout for fp32 models (int8 models, format version 4: integers only, see
+ *   lr_run_i8); kernels are rebuilt as `a * t + b` (multiply, then add: build
  *   with -ffp-contract=off so that compilers do not fuse it). The same summation order is used
  *   for LinRep and dense weights, so identical weights give bit-identical results.
  *
@@ -49,8 +50,9 @@ extern "C" {
 
 /* Format versions this runtime reads: 1 .. LR_FORMAT_VERSION (2 adds integer a/b and int8 weights; 3 adds
  * TANH, HARDSIGMOID, SILU, CLAMP, MUL, RESIZE, PAD, SLICE, TRANSPOSE_HWC, AFFINE, CONV_TRANSPOSE2D, ADD
- * and MUL broadcast over channels, SOFTMAX over channels, and several model outputs). */
-#define LR_FORMAT_VERSION 3u
+ * and MUL broadcast over channels, SOFTMAX over channels, and several model outputs; 4 adds int8 models:
+ * int8 activations with a scale and zero point per tensor and integer-only ops, docs/INTEGER.md). */
+#define LR_FORMAT_VERSION 4u
 
 /* Largest tensor rank (activations are [C, H, W] or [F]; constants up to [Cout, Cin/g, kh, kw]). */
 #define LR_MAX_RANK 4
@@ -82,6 +84,13 @@ extern "C" {
 #ifndef LR_MAX_OPS
 #define LR_MAX_OPS 65000u
 #endif
+
+/*
+ * Build option: -DLR_INT8=0 leaves int8 models (format version 4) out of the library (lr_init refuses them
+ * with LR_ERR_UNSUPPORTED_OP, lr_run_i8 returns it), so a firmware that only runs fp32 models links none
+ * of the integer kernels (about 7.5 KB at -Os on Cortex-M4). A firmware that calls only lr_run_i8 never
+ * links the fp32 kernels, whatever the option. Default: 1 (both).
+ */
 
 /*
  * Status codes. LR_OK is 0; every error is negative. Codes and their texts (lr_status_str) come
@@ -178,6 +187,7 @@ typedef struct lr_model {
     uint32_t conv_path;        /* lr_conv_path in force (LR_PATH_AUTO after lr_init) */
     uint32_t direct_scratch;   /* scratch floats of the direct path (the verifier's figure) */
     uint32_t crc32;            /* the blob's CRC-32 (identifies the model's plan in an arena) */
+    uint32_t tensor_quant;     /* byte offset of Model.tensor_quant's first entry; 0: an fp32 model */
 } lr_model;
 
 /*
@@ -252,6 +262,18 @@ const char *lr_status_str(lr_status status);
  * every constant and codebook size and dtype; every packed index (< K); the graph (tensor ids in
  * range, each tensor written at most once and before it is read, the input never written); every
  * op's parameters and its output shape recomputed from its inputs; the arena plan (sizes fit 32 bits).
+ *
+ * An int8 model (format version 4, Model.tensor_quant present; docs/INTEGER.md) is checked further:
+ * every tensor's scale positive and finite and zero point in -128 .. 127; every op one with an int8 form
+ * (CONV2D incl. depthwise / groups, LINREP_CONV2D, LINEAR, ADD, MAX_POOL2D, AVG_POOL2D,
+ * ADAPTIVE_AVG_POOL2D, SOFTMAX, RESHAPE, TRANSPOSE_HWC, SLICE, CONCAT, PAD; others LR_ERR_UNSUPPORTED_OP);
+ * multipliers >= 0 and shifts in -31 .. 30 of the length the op needs, act_min <= act_max, int8
+ * weights, int32 biases, int8 codebooks, LinRep integer a/b with a b_exponent per output channel
+ * (LR_ERR_BAD_PARAMS or LR_ERR_BAD_CONSTANT / LR_ERR_BAD_CODEBOOK otherwise); quantisation equal where
+ * docs/INTEGER.md requires it (pools, byte moves; LR_ERR_BAD_PARAMS); the int32 accumulator bound of
+ * CONV2D, LINEAR and LINREP_CONV2D, |bias| + 255 * sum |W| < 2^31 per output channel, also after the
+ * requantisation's left shift (LR_ERR_BAD_PARAMS). Version-4 fields in a blob that says an older
+ * version: LR_ERR_VERSION; in an fp32 model: LR_ERR_BAD_PARAMS.
  *
  * Returns LR_OK, or the first error found (any error code except LR_ERR_ARENA_TOO_SMALL,
  * LR_ERR_IO_SIZE, LR_ERR_NOT_INITIALIZED and LR_ERR_RANGE). On error `*m` is cleared (lr_run then
@@ -398,6 +420,11 @@ lr_status lr_op_conv_info(const lr_model *m, unsigned op_index, lr_conv_cost *in
  * output written last, so `input` and `output` may be the same buffer; neither may overlap
  * the arena.
  *
+ * An int8 model (lr_input_quant gives a non-zero scale) runs its integer ops (lr_run_i8): lr_run
+ * quantises the input, q = round(x / scale) + zero_point (fp32 division, round half away from zero,
+ * saturated to -128 .. 127; NaN gives the zero point), and dequantises every output, scale * (q -
+ * zero_point) in fp32.
+ *
  * Returns LR_OK; LR_ERR_NULL_ARG (m, arena, input or output NULL); LR_ERR_NOT_INITIALIZED (m not
  * initialised, or, when it plans, the blob changed after lr_init); LR_ERR_IO_SIZE (input_len or
  * output_len wrong); LR_ERR_ARENA_TOO_SMALL (nothing is run, arena and `output` are untouched).
@@ -417,6 +444,29 @@ lr_status lr_run(const lr_model *m, void *arena, size_t arena_bytes, const float
 lr_status lr_run_hooked(const lr_model *m, void *arena, size_t arena_bytes, const float *input,
                         size_t input_len, float *output, size_t output_len, lr_op_hook hook,
                         void *ctx);
+
+/*
+ * lr_run_i8: run an int8 model (format version 4) on one int8 input, integers only: no floating-point
+ * operation is executed (it runs on an FPU-less core without soft-float routines). `input` holds
+ * input_len int8 values (lr_input_size), quantised with lr_input_quant's scale and zero point;
+ * `output` receives output_len int8 values (lr_output_size: every output, concatenated in order, each
+ * quantised as lr_output_quant_at says). The results are docs/INTEGER.md's, bit for bit (TFLite's
+ * integer arithmetic for its ops). Arena, plan, hook-less: as lr_run (the same lr_arena_size).
+ * Returns LR_OK; LR_ERR_NULL_ARG; LR_ERR_NOT_INITIALIZED; LR_ERR_UNSUPPORTED_OP (an fp32 model: use
+ * lr_run); LR_ERR_IO_SIZE; LR_ERR_ARENA_TOO_SMALL (nothing is run). Thread-safe as lr_run.
+ */
+lr_status lr_run_i8(const lr_model *m, void *arena, size_t arena_bytes, const int8_t *input, size_t input_len,
+                    int8_t *output, size_t output_len);
+
+/*
+ * lr_input_quant / lr_output_quant_at: the quantisation of the model input / of output `index`
+ * (0 .. lr_output_count - 1) of an int8 model: real = scale * (q - zero_point). For an fp32 model both
+ * are 0 (a zero scale says the model is fp32). Reads the blob's float bit pattern: no float arithmetic.
+ * Returns LR_ERR_NULL_ARG (any pointer NULL), LR_ERR_NOT_INITIALIZED, LR_ERR_RANGE (index >=
+ * lr_output_count) or LR_OK. Thread-safe.
+ */
+lr_status lr_input_quant(const lr_model *m, float *scale, int32_t *zero_point);
+lr_status lr_output_quant_at(const lr_model *m, unsigned index, float *scale, int32_t *zero_point);
 
 /*
  * lr_model_sizeof: sizeof(lr_model), for foreign-function bindings that allocate it themselves.

@@ -105,8 +105,13 @@ void lr_conv_cost_of(const lr_model *m, const lr_op *op, lr_conv_cost *cost)
     cost->reuse_macs = madd_sat(madd_sat(box, u, taps), 2u * n, px);
     cost->reuse_words = madd_sat(madd_sat(madd_sat(common + p.k, 3u * u, taps), 4u * n, px), 2u, box);
     cost->reuse_cost = madd_sat(cost->reuse_macs, 1u, cost->reuse_words);
-    cost->reuse_scratch_bytes = madd_sat(0u, lr_linrep_conv2d_reuse_scratch(&c, p.k, &th), 4u);
-    cost->tile_rows = (uint32_t)th;
+    if (LR_IS_INT8(m)) { /* int8: one output row at a time, int32 words */
+        cost->reuse_scratch_bytes = madd_sat(0u, lr_linrep_conv2d_reuse_s8_scratch(&c), 4u);
+        cost->tile_rows = 1u;
+    } else {
+        cost->reuse_scratch_bytes = madd_sat(0u, lr_linrep_conv2d_reuse_scratch(&c, p.k, &th), 4u);
+        cost->tile_rows = (uint32_t)th;
+    }
     if (cost->reuse_cost < cost->direct_cost) {
         cost->path = LR_PATH_REUSE; /* the AUTO choice */
     }
@@ -126,7 +131,8 @@ static int runs_reuse(const lr_model *m, const lr_op *op, uint32_t path, uint64_
         return 0; /* pruned kernels: the direct path, which skips them, even when reuse is forced */
     }
     lr_op_geom(m, op, &c);
-    *floats = lr_linrep_conv2d_reuse_scratch(&c, p.k, NULL);
+    *floats = LR_IS_INT8(m) ? lr_linrep_conv2d_reuse_s8_scratch(&c)
+                                    : lr_linrep_conv2d_reuse_scratch(&c, p.k, NULL);
     if (path == LR_PATH_REUSE) {
         return 1;
     }

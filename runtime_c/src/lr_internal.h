@@ -23,6 +23,13 @@
 #define LR_NO_OP 0xFFFFu           /* lr_plan_entry.first/last: no op */
 #define LR_OP_TYPE_COUNT 27u       /* OpType values 0 .. 26 are known (16 .. 26: format version 3) */
 
+/* Int8 models (format version 4) are supported unless the library is built with -DLR_INT8=0 (linrep.h).
+ * LR_IS_INT8(m): m is an int8 model, constant 0 in such a build so that no int8 code is linked. */
+#ifndef LR_INT8
+#define LR_INT8 1
+#endif
+#define LR_IS_INT8(m) (LR_INT8 && (m)->tensor_quant != 0u)
+
 /* Largest blob size accepted (FlatBuffers offsets are 32-bit; keep all sums below 2^31). */
 #define LR_MAX_BLOB_BYTES 0x7FFFFFF0u
 /* Largest tensor or constant element count: numel * 4 bytes, aligned, stays below 2^31. */
@@ -171,6 +178,65 @@ LR_HELPER float lr_value(lr_values v, uint32_t i)
 }
 #endif
 
+/* The int8 value of a stored byte (two's complement), without implementation-defined conversions. */
+static inline int32_t lr_s8(unsigned char v)
+{
+    return v < 0x80u ? (int32_t)v : (int32_t)v - 256;
+}
+
+/* ---- TFLite's fixed-point arithmetic (docs/INTEGER.md section 1), integers only ------------------- */
+
+/* SRDHM: round half away from zero of a * b / 2^31; a = b = INT32_MIN gives INT32_MAX. */
+LR_HELPER int32_t lr_srdhm(int32_t a, int32_t b);
+#if LR_HELPER_BODY
+LR_HELPER int32_t lr_srdhm(int32_t a, int32_t b)
+{
+    int64_t ab, num;
+    if (a == b && a == INT32_MIN) {
+        return INT32_MAX;
+    }
+    ab = (int64_t)a * (int64_t)b;
+    num = ab + (ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30)));
+    /* C's truncating division by 2^31, written with unsigned shifts (no implementation-defined >>) */
+    return num >= 0 ? (int32_t)((uint64_t)num >> 31) : -(int32_t)((uint64_t)(-num) >> 31);
+}
+#endif
+
+/* RDBPOT: x / 2^e rounded half away from zero (gemmlowp's RoundingDivideByPOT), 0 <= e <= 31. The
+ * floor shift is written portably: ~(~x >> e) = floor(x / 2^e) for negative x. */
+LR_HELPER int32_t lr_rdbpot(int32_t x, int32_t e);
+#if LR_HELPER_BODY
+LR_HELPER int32_t lr_rdbpot(int32_t x, int32_t e)
+{
+    const uint32_t mask = (uint32_t)(((uint64_t)1 << e) - 1u);
+    const int32_t rem = (int32_t)((uint32_t)x & mask);
+    const int32_t thr = (int32_t)(mask >> 1) + (x < 0 ? 1 : 0);
+    const int32_t fl = x >= 0 ? x >> e : ~(~x >> e);
+    return fl + (rem > thr ? 1 : 0);
+}
+#endif
+
+/* MBQM: TFLite's MultiplyByQuantizedMultiplier; x * 2^max(s, 0) must fit int32 (the verifier's bound). */
+LR_HELPER int32_t lr_mbqm(int32_t x, int32_t mult, int32_t shift);
+#if LR_HELPER_BODY
+LR_HELPER int32_t lr_mbqm(int32_t x, int32_t mult, int32_t shift)
+{
+    const int32_t left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
+    return lr_rdbpot(lr_srdhm((int32_t)((int64_t)x * ((int64_t)1 << left)), mult), right);
+}
+#endif
+
+/* requant: clamp(MBQM(acc, M, s) + zp, lo, hi) as an int8. */
+LR_HELPER int8_t lr_requant(int32_t acc, int32_t mult, int32_t shift, int32_t zp, int32_t lo, int32_t hi);
+#if LR_HELPER_BODY
+LR_HELPER int8_t lr_requant(int32_t acc, int32_t mult, int32_t shift, int32_t zp, int32_t lo, int32_t hi)
+{
+    int32_t v = lr_mbqm(acc, mult, shift) + zp;
+    v = v < lo ? lo : v > hi ? hi : v;
+    return (int8_t)v;
+}
+#endif
+
 /* CRC-32 (IEEE 802.3, zlib.crc32): crc = lr_crc32_update(0, data, n) for a whole buffer. */
 uint32_t lr_crc32_update(uint32_t crc, const unsigned char *data, size_t n);
 
@@ -277,6 +343,14 @@ typedef struct lr_op {
     uint32_t b32, n_b32, b16, n_b16; /* bias vectors */
     uint32_t w8, n_w8, ws, n_ws;     /* dtype I8: int8 weights and their per-output-channel fp32 scales */
     uint32_t linrep;   /* the op's table position if it has LinRep fields (indices or ab), else 0 */
+    /* Format version 4 (int8 models): element positions (0: absent) and lengths */
+    uint32_t bi32, n_bi32;   /* int32 bias */
+    uint32_t mult, n_mult;   /* int32 Q31 multipliers */
+    uint32_t shift, n_shift; /* int8 shifts */
+    uint32_t bexp, n_bexp;   /* int8 LinRep b exponents */
+    uint32_t qp, n_qp;       /* int32 op-specific integers */
+    int32_t act_min, act_max;
+    uint32_t v4;             /* 1 if any version-4 field is present in the op's table */
 } lr_op;
 
 /* A codebook: K templates of kh x kw values, template-major. */
@@ -285,6 +359,8 @@ typedef struct lr_codebook {
     uint32_t dtype;
     uint32_t f32, n_f32;
     uint32_t f16, n_f16;
+    uint32_t i8, n_i8; /* format version 4: int8 templates t_q */
+    uint32_t v4;       /* 1 if the i8 or scale field is present */
 } lr_codebook;
 
 /* The LinRep weights of one op. */
@@ -362,6 +438,24 @@ lr_status lr_verify_root(const unsigned char *b, uint32_t size, uint32_t *root);
 lr_status lr_verify_structure(const unsigned char *b, uint32_t size, uint32_t root);
 /* Tensors, constants, codebooks, ops: values, shapes, parameters (structure already verified). */
 lr_status lr_verify_semantics(const lr_model *m, uint32_t *scratch_floats, lr_where *where);
+
+/*
+ * Int8 models (format version 4, lr_verify_i8.c). lr_verify_quant_i8: Model.tensor_quant has one entry
+ * per tensor, each scale positive and finite, each zero point in -128 .. 127 (LR_ERR_BAD_TENSOR).
+ * lr_verify_op_i8: the int8 rules of one op that check_op accepted (docs/INTEGER.md; linrep.h lr_init);
+ * raises *scratch_words to the int32 scratch of the op's direct path.
+ */
+lr_status lr_verify_quant_i8(const lr_model *m, lr_where *where);
+lr_status lr_verify_op_i8(const lr_model *m, const lr_op *op, lr_where *where, uint32_t *scratch_words);
+/* Scale bit pattern and zero point of tensor `id` of an int8 model. */
+static inline uint32_t lr_quant_scale_bits(const lr_model *m, uint32_t id)
+{
+    return lr_le32(m->blob + m->tensor_quant + LR_TENSOR_QUANT_SIZE * id + LR_TENSOR_QUANT_SCALE_OFFSET);
+}
+static inline int32_t lr_quant_zp(const lr_model *m, uint32_t id)
+{
+    return lr_lei32(m->blob + m->tensor_quant + LR_TENSOR_QUANT_SIZE * id + LR_TENSOR_QUANT_ZERO_POINT_OFFSET);
+}
 
 /* One planning record per tensor (16 bytes). */
 typedef struct lr_plan_entry {

@@ -96,6 +96,10 @@ static lr_status init(lr_model *m, const unsigned char *b, size_t size, lr_where
     m->input = 0;
     m->output = lr_get_i32(b, root, LR_MODEL_OUTPUT, 0);
     m->outputs = lr_get_vec(b, root, LR_MODEL_OUTPUTS, &m->n_outputs);
+    {
+        uint32_t n_quant;
+        m->tensor_quant = lr_get_vec(b, root, LR_MODEL_TENSOR_QUANT, &n_quant); /* length: verified next */
+    }
     s = lr_verify_semantics(m, &scratch_floats, where);
     if (s != LR_OK) {
         return s;
@@ -326,6 +330,36 @@ lr_status lr_op_conv_info(const lr_model *m, unsigned op_index, lr_conv_cost *in
         info->path = lr_op_runs_reuse(m, &op, m->conv_path) ? LR_PATH_REUSE : LR_PATH_DIRECT;
     }
     return LR_OK;
+}
+
+static lr_status quant_of(const lr_model *m, int32_t id, float *scale, int32_t *zero_point)
+{
+    uint32_t bits = 0u;
+    *zero_point = 0;
+    if (m->tensor_quant != 0u) {
+        bits = lr_quant_scale_bits(m, (uint32_t)id);
+        *zero_point = lr_quant_zp(m, (uint32_t)id);
+    }
+    memcpy(scale, &bits, sizeof *scale); /* the stored bit pattern; 0.0f for an fp32 model */
+    return LR_OK;
+}
+
+lr_status lr_input_quant(const lr_model *m, float *scale, int32_t *zero_point)
+{
+    lr_status st = query_ok(m, scale == NULL ? NULL : (const void *)zero_point);
+    return st != LR_OK ? st : quant_of(m, m->input, scale, zero_point);
+}
+
+lr_status lr_output_quant_at(const lr_model *m, unsigned index, float *scale, int32_t *zero_point)
+{
+    lr_status st = query_ok(m, scale == NULL ? NULL : (const void *)zero_point);
+    if (st != LR_OK) {
+        return st;
+    }
+    if (index >= lr_output_count_of(m)) {
+        return LR_ERR_RANGE;
+    }
+    return quant_of(m, lr_output_id(m, index), scale, zero_point);
 }
 
 size_t lr_model_sizeof(void)

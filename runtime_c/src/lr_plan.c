@@ -36,7 +36,7 @@ static uint32_t tensor_bytes(const lr_model *m, uint32_t id)
 {
     int32_t dims[LR_MAX_RANK];
     uint32_t rank = lr_tensor_shape(m, id, dims);
-    uint32_t n = 4u, i;
+    uint32_t n = m->tensor_quant != 0u ? 1u : 4u, i; /* int8 models: one byte per element */
     for (i = 0; i < rank; i++) {
         n *= (uint32_t)dims[i]; /* verified: numel <= LR_MAX_NUMEL */
     }

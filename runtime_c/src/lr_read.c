@@ -56,6 +56,16 @@ void lr_read_op(const lr_model *m, uint32_t k, lr_op *op)
                   lr_field(b, t, LR_OP_AB_Q) != 0u || lr_field(b, t, LR_OP_A_SCALE) != 0u ||
                   lr_field(b, t, LR_OP_B_SCALE) != 0u || lr_field(b, t, LR_OP_AB_BITS) != 0u ||
                   lr_field(b, t, LR_OP_KERNEL_MASK) != 0u) ? t : 0u;
+    op->bi32 = lr_get_vec(b, t, LR_OP_BIAS_I32, &op->n_bi32);
+    op->mult = lr_get_vec(b, t, LR_OP_MULTIPLIER, &op->n_mult);
+    op->shift = lr_get_vec(b, t, LR_OP_SHIFT, &op->n_shift);
+    op->bexp = lr_get_vec(b, t, LR_OP_B_EXPONENT, &op->n_bexp);
+    op->qp = lr_get_vec(b, t, LR_OP_QPARAMS, &op->n_qp);
+    op->act_min = lr_s8((unsigned char)lr_get_u8(b, t, LR_OP_ACT_MIN, 0x80u));
+    op->act_max = lr_s8((unsigned char)lr_get_u8(b, t, LR_OP_ACT_MAX, 0x7Fu));
+    op->v4 = (lr_field(b, t, LR_OP_BIAS_I32) | lr_field(b, t, LR_OP_MULTIPLIER) | lr_field(b, t, LR_OP_SHIFT) |
+              lr_field(b, t, LR_OP_ACT_MIN) | lr_field(b, t, LR_OP_ACT_MAX) | lr_field(b, t, LR_OP_B_EXPONENT) |
+              lr_field(b, t, LR_OP_QPARAMS)) != 0u;
 }
 
 uint32_t lr_tensor_shape(const lr_model *m, uint32_t id, int32_t dims[LR_MAX_RANK])
@@ -81,6 +91,8 @@ void lr_read_codebook(const lr_model *m, uint32_t id, lr_codebook *cb)
     cb->dtype = lr_get_u8(b, t, LR_CODEBOOK_DTYPE, LR_DTYPE_F32);
     cb->f32 = lr_get_vec(b, t, LR_CODEBOOK_F32, &cb->n_f32);
     cb->f16 = lr_get_vec(b, t, LR_CODEBOOK_F16, &cb->n_f16);
+    cb->i8 = lr_get_vec(b, t, LR_CODEBOOK_I8, &cb->n_i8);
+    cb->v4 = (lr_field(b, t, LR_CODEBOOK_I8) | lr_field(b, t, LR_CODEBOOK_SCALE)) != 0u;
 }
 
 void lr_read_linrep(const lr_model *m, uint32_t table, lr_linrep *lr)
@@ -174,4 +186,35 @@ void lr_op_linrep_params(const lr_model *m, const lr_op *op, lr_linrep_params *p
     p->tmpl = lr_codebook_values(m, &cb);
     p->k = (uint32_t)cb.k;
     p->bias = lr_op_bias(m, op);
+}
+
+void lr_op_requant_s8(const lr_model *m, const lr_op *op, lr_requant_s8 *q)
+{
+    q->mult = m->blob + op->mult;
+    q->shift = m->blob + op->shift;
+    q->n = op->n_mult;
+    q->zp_out = lr_quant_zp(m, (uint32_t)op->output);
+    q->act_min = op->act_min;
+    q->act_max = op->act_max;
+}
+
+void lr_op_dense_s8_params(const lr_model *m, const lr_op *op, lr_dense_s8_params *p)
+{
+    p->w = m->blob + op->w8;
+    p->bias = op->bi32 ? m->blob + op->bi32 : NULL;
+    p->in_offset = -lr_quant_zp(m, (uint32_t)lr_op_input(m, op, 0u));
+    lr_op_requant_s8(m, op, &p->rq);
+}
+
+void lr_op_linrep_s8_params(const lr_model *m, const lr_op *op, lr_linrep_s8_params *p)
+{
+    lr_codebook cb;
+    p->blob = m->blob;
+    lr_read_linrep(m, op->linrep, &p->lr);
+    lr_read_codebook(m, (uint32_t)p->lr.codebook, &cb);
+    p->tmpl = m->blob + cb.i8;
+    p->bexp = m->blob + op->bexp;
+    p->bias = op->bi32 ? m->blob + op->bi32 : NULL;
+    p->in_offset = -lr_quant_zp(m, (uint32_t)lr_op_input(m, op, 0u));
+    lr_op_requant_s8(m, op, &p->rq);
 }

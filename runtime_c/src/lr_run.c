@@ -9,6 +9,8 @@
  * LinRep convs run the template-reuse kernel when the plan's bit for the op says so (the path in
  * force, lr_set_conv_path); every other conv runs the direct kernels.
  */
+#include <math.h>
+
 #include "kernels/lr_kernels.h"
 
 typedef struct run_ctx {
@@ -206,6 +208,112 @@ static void run_op(const run_ctx *r, const lr_op *op)
     }
 }
 
+/* ---- int8 models: integer ops only ---------------------------------------------------------------- */
+
+static int8_t *tensor_s8(const run_ctx *r, int32_t id)
+{
+    return (int8_t *)(void *)(r->act + r->offsets[id]);
+}
+
+static void run_op_s8(const run_ctx *r, const lr_op *op)
+{
+    const lr_model *m = r->m;
+    int32_t in[LR_MAX_RANK];
+    const int32_t in0 = lr_op_input(m, op, 0u);
+    const uint32_t rank = lr_tensor_shape(m, (uint32_t)in0, in);
+    const uint32_t n = numel(in, rank);
+    const int8_t *x = tensor_s8(r, in0);
+    int8_t *y = tensor_s8(r, op->output);
+    int32_t *scratch = (int32_t *)(void *)r->scratch;
+    lr_geom g;
+    uint32_t i;
+
+    switch (op->type) {
+    case LR_OP_TYPE_CONV2D: {
+        lr_dense_s8_params p;
+        lr_op_geom(m, op, &g);
+        lr_op_dense_s8_params(m, op, &p);
+        lr_conv2d_s8_ref(&g, x, &p, scratch, y);
+        break;
+    }
+    case LR_OP_TYPE_LINREP_CONV2D: {
+        lr_linrep_s8_params p;
+        lr_op_geom(m, op, &g);
+        lr_op_linrep_s8_params(m, op, &p);
+        if ((r->reuse[op->index >> 5] >> (op->index & 31u)) & 1u) {
+            lr_linrep_conv2d_reuse_s8_ref(&g, x, &p, scratch, y);
+        } else {
+            lr_linrep_conv2d_direct_s8_ref(&g, x, &p, scratch, y);
+        }
+        break;
+    }
+    case LR_OP_TYPE_LINEAR: {
+        lr_dense_s8_params p;
+        lr_op_dense_s8_params(m, op, &p);
+        lr_linear_s8_ref(x, (uint32_t)in[0], (uint32_t)op->out_ch, &p, y);
+        break;
+    }
+    case LR_OP_TYPE_ADD: {
+        lr_add_s8_params p;
+        const int32_t in1 = lr_op_input(m, op, 1u);
+        for (i = 0; i < 3u; i++) {
+            p.mult[i] = lr_lei32(m->blob + op->mult + 4u * i);
+            p.shift[i] = lr_s8(m->blob[op->shift + i]);
+        }
+        p.zp0 = lr_quant_zp(m, (uint32_t)in0);
+        p.zp1 = lr_quant_zp(m, (uint32_t)in1);
+        p.zp_out = lr_quant_zp(m, (uint32_t)op->output);
+        p.act_min = op->act_min;
+        p.act_max = op->act_max;
+        lr_add_s8_ref(x, tensor_s8(r, in1), n, &p, y);
+        break;
+    }
+    case LR_OP_TYPE_MAX_POOL2D:
+        lr_op_geom(m, op, &g);
+        lr_max_pool2d_s8_ref(&g, op->act_min, op->act_max, x, y);
+        break;
+    case LR_OP_TYPE_AVG_POOL2D:
+        lr_op_geom(m, op, &g);
+        lr_avg_pool2d_s8_ref(&g, op->act_min, op->act_max, x, y);
+        break;
+    case LR_OP_TYPE_ADAPTIVE_AVG_POOL2D:
+        lr_op_geom(m, op, &g);
+        lr_adaptive_avg_pool2d_s8_ref(&g, op->act_min, op->act_max, x, y);
+        break;
+    case LR_OP_TYPE_SOFTMAX:
+        lr_softmax_s8_ref(x, (uint32_t)in[0], n / (uint32_t)in[0], lr_lei32(m->blob + op->mult),
+                          lr_s8(m->blob[op->shift]), lr_lei32(m->blob + op->qp), y);
+        break;
+    case LR_OP_TYPE_CONCAT:
+        for (i = 0; i < op->n_inputs; i++) {
+            const int32_t id = lr_op_input(m, op, i);
+            int32_t d[LR_MAX_RANK];
+            const uint32_t k = numel(d, lr_tensor_shape(m, (uint32_t)id, d));
+            lr_concat_s8_ref(tensor_s8(r, id), k, y);
+            y += k;
+        }
+        break;
+    case LR_OP_TYPE_RESHAPE:
+        lr_reshape_s8_ref(x, n, y);
+        break;
+    case LR_OP_TYPE_PAD:
+        lr_op_geom(m, op, &g);
+        lr_pad_s8_ref(&g, (int8_t)lr_quant_zp(m, (uint32_t)in0), x, y);
+        break;
+    case LR_OP_TYPE_SLICE: {
+        int32_t d[LR_MAX_RANK];
+        const uint32_t k = numel(d, lr_tensor_shape(m, (uint32_t)op->output, d));
+        lr_slice_s8_ref(x + (uint32_t)op->start * (n / (uint32_t)in[0]), k, y);
+        break;
+    }
+    case LR_OP_TYPE_TRANSPOSE_HWC:
+        lr_transpose_hwc_s8_ref(x, (uint32_t)in[0], n / (uint32_t)in[0], y);
+        break;
+    default: /* unreachable: lr_init refused ops without an int8 form */
+        break;
+    }
+}
+
 /* The 16-byte aligned start of the arena, or NULL if it cannot hold what `m` needs. */
 static uint32_t *arena_head(const lr_model *m, void *arena, size_t arena_bytes)
 {
@@ -234,14 +342,11 @@ lr_status lr_arena_prepare(const lr_model *m, void *arena, size_t arena_bytes)
     return lr_run_plan_build(m, words);
 }
 
-lr_status lr_run_hooked(const lr_model *m, void *arena, size_t arena_bytes, const float *input,
-                        size_t input_len, float *output, size_t output_len, lr_op_hook hook,
-                        void *ctx)
+/* Argument checks and the plan; r set up to run. */
+static lr_status begin(const lr_model *m, void *arena, size_t arena_bytes, const void *input, size_t input_len,
+                       const void *output, size_t output_len, run_ctx *r)
 {
-    run_ctx r;
     uint32_t *words;
-    uint32_t k;
-
     if (m == NULL || arena == NULL || input == NULL || output == NULL) {
         return LR_ERR_NULL_ARG;
     }
@@ -258,25 +363,110 @@ lr_status lr_run_hooked(const lr_model *m, void *arena, size_t arena_bytes, cons
     if (!lr_run_plan_valid(m, words) && lr_run_plan_build(m, words) != LR_OK) {
         return LR_ERR_NOT_INITIALIZED; /* the blob changed after lr_init */
     }
-    r.m = m;
-    r.offsets = words + LR_RUN_PLAN_HEAD;
-    r.reuse = r.offsets + m->n_tensors;
-    r.act = (unsigned char *)words + m->plan_bytes;
-    r.scratch = (float *)(void *)(r.act + m->act_bytes);
-    memcpy(tensor(&r, m->input), input, (size_t)m->input_len * sizeof(float));
-    for (k = 0; k < m->n_ops; k++) {
+    r->m = m;
+    r->offsets = words + LR_RUN_PLAN_HEAD;
+    r->reuse = r->offsets + m->n_tensors;
+    r->act = (unsigned char *)words + m->plan_bytes;
+    r->scratch = (float *)(void *)(r->act + m->act_bytes);
+    return LR_OK;
+}
+
+/* The ops in order: the integer kernels of an int8 model (lr_run_i8 reaches only these), else fp32. */
+static void run_ops_s8(const run_ctx *r, lr_op_hook hook, void *ctx)
+{
+    uint32_t k;
+    for (k = 0; k < r->m->n_ops; k++) {
         lr_op op;
-        lr_read_op(m, k, &op);
-        run_op(&r, &op);
+        lr_read_op(r->m, k, &op);
+        run_op_s8(r, &op);
         if (hook != NULL) {
             hook(ctx, k);
         }
     }
+}
+
+static void run_ops_f32(const run_ctx *r, lr_op_hook hook, void *ctx)
+{
+    uint32_t k;
+    for (k = 0; k < r->m->n_ops; k++) {
+        lr_op op;
+        lr_read_op(r->m, k, &op);
+        run_op(r, &op);
+        if (hook != NULL) {
+            hook(ctx, k);
+        }
+    }
+}
+
+static uint32_t tensor_numel(const lr_model *m, int32_t id)
+{
+    int32_t d[LR_MAX_RANK];
+    return numel(d, lr_tensor_shape(m, (uint32_t)id, d));
+}
+
+/* Scale of tensor id as a float (the stored bit pattern). */
+static float quant_scale(const lr_model *m, int32_t id)
+{
+    const uint32_t bits = lr_quant_scale_bits(m, (uint32_t)id);
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* An fp32 input quantised into the int8 model's input tensor: round(x / scale) + zp, half away from
+ * zero, saturated (NaN: the zero point). */
+static void quantize_input(const run_ctx *r, const float *input)
+{
+    const lr_model *m = r->m;
+    const float scale = quant_scale(m, m->input);
+    const int32_t zp = lr_quant_zp(m, (uint32_t)m->input);
+    int8_t *q = tensor_s8(r, m->input);
+    uint32_t i;
+    for (i = 0; i < m->input_len; i++) {
+        const float v = input[i] / scale;
+        float t;
+        int32_t k;
+        if (!(v == v)) {
+            q[i] = (int8_t)zp;
+            continue;
+        }
+        t = v < -1000.0f ? -1000.0f : v > 1000.0f ? 1000.0f : v; /* beyond int8 anyway */
+        k = (int32_t)roundf(t); /* exact: half away from zero (t + 0.5f would round 0.49999997f up) */
+        k += zp;
+        q[i] = (int8_t)(k < -128 ? -128 : k > 127 ? 127 : k);
+    }
+}
+
+lr_status lr_run_hooked(const lr_model *m, void *arena, size_t arena_bytes, const float *input,
+                        size_t input_len, float *output, size_t output_len, lr_op_hook hook,
+                        void *ctx)
+{
+    run_ctx r;
+    uint32_t k, i;
+    lr_status s = begin(m, arena, arena_bytes, input, input_len, output, output_len, &r);
+    if (s != LR_OK) {
+        return s;
+    }
+    if (LR_IS_INT8(m)) {
+        quantize_input(&r, input);
+        run_ops_s8(&r, hook, ctx);
+    } else {
+        memcpy(tensor(&r, m->input), input, (size_t)m->input_len * sizeof(float));
+        run_ops_f32(&r, hook, ctx);
+    }
     for (k = 0; k < lr_output_count_of(m); k++) { /* the outputs, concatenated in order */
         const int32_t id = lr_output_id(m, k);
-        int32_t d[LR_MAX_RANK];
-        const uint32_t len = numel(d, lr_tensor_shape(m, (uint32_t)id, d));
-        memcpy(output, tensor(&r, id), (size_t)len * sizeof(float));
+        const uint32_t len = tensor_numel(m, id);
+        if (LR_IS_INT8(m)) { /* dequantised: scale * (q - zp) */
+            const float scale = quant_scale(m, id);
+            const int32_t zp = lr_quant_zp(m, (uint32_t)id);
+            const int8_t *q = tensor_s8(&r, id);
+            for (i = 0; i < len; i++) {
+                output[i] = scale * (float)((int32_t)q[i] - zp);
+            }
+        } else {
+            memcpy(output, tensor(&r, id), (size_t)len * sizeof(float));
+        }
         output += len;
     }
     return LR_OK;
@@ -286,4 +476,28 @@ lr_status lr_run(const lr_model *m, void *arena, size_t arena_bytes, const float
                  size_t input_len, float *output, size_t output_len)
 {
     return lr_run_hooked(m, arena, arena_bytes, input, input_len, output, output_len, NULL, NULL);
+}
+
+lr_status lr_run_i8(const lr_model *m, void *arena, size_t arena_bytes, const int8_t *input, size_t input_len,
+                    int8_t *output, size_t output_len)
+{
+    run_ctx r;
+    uint32_t k;
+    lr_status s;
+    if (m != NULL && m->magic == LR_MODEL_MAGIC && !LR_IS_INT8(m)) {
+        return LR_ERR_UNSUPPORTED_OP; /* an fp32 model: lr_run */
+    }
+    s = begin(m, arena, arena_bytes, input, input_len, output, output_len, &r);
+    if (s != LR_OK) {
+        return s;
+    }
+    memcpy(tensor_s8(&r, m->input), input, (size_t)m->input_len);
+    run_ops_s8(&r, NULL, NULL);
+    for (k = 0; k < lr_output_count_of(m); k++) {
+        const int32_t id = lr_output_id(m, k);
+        const uint32_t len = tensor_numel(m, id);
+        memcpy(output, tensor_s8(&r, id), (size_t)len);
+        output += len;
+    }
+    return LR_OK;
 }

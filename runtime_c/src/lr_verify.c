@@ -30,7 +30,8 @@ enum field_kind {
     K_TABLE,
     K_VEC_TABLE,
     K_2,         /* int16, uint16 */
-    K_VEC_SHAPE  /* vector of Shape structs (LR_SHAPE_SIZE bytes, 4-aligned) */
+    K_VEC_SHAPE, /* vector of Shape structs (LR_SHAPE_SIZE bytes, 4-aligned) */
+    K_VEC_QUANT  /* vector of TensorQuant structs (LR_TENSOR_QUANT_SIZE bytes, 4-aligned) */
 };
 
 struct table_desc;
@@ -55,6 +56,8 @@ static const field_desc codebook_fields[] = {
     {LR_CODEBOOK_DTYPE, K_U8, NULL},
     {LR_CODEBOOK_F32, K_VEC4, NULL},
     {LR_CODEBOOK_F16, K_VEC2, NULL},
+    {LR_CODEBOOK_I8, K_VEC1, NULL},
+    {LR_CODEBOOK_SCALE, K_4, NULL},
 };
 static const table_desc codebook_desc = {codebook_fields, N_FIELDS(codebook_fields)};
 
@@ -95,6 +98,13 @@ static const field_desc op_fields[] = {
     {LR_OP_BETA, K_4, NULL},
     {LR_OP_MODE, K_U8, NULL},
     {LR_OP_START, K_4, NULL},
+    {LR_OP_BIAS_I32, K_VEC4, NULL},
+    {LR_OP_MULTIPLIER, K_VEC4, NULL},
+    {LR_OP_SHIFT, K_VEC1, NULL},
+    {LR_OP_ACT_MIN, K_U8, NULL},
+    {LR_OP_ACT_MAX, K_U8, NULL},
+    {LR_OP_B_EXPONENT, K_VEC1, NULL},
+    {LR_OP_QPARAMS, K_VEC4, NULL},
 };
 static const table_desc op_desc = {op_fields, N_FIELDS(op_fields)};
 
@@ -108,6 +118,7 @@ static const field_desc model_fields[] = {
     {LR_MODEL_CODEBOOKS, K_VEC_TABLE, &codebook_desc},
     {LR_MODEL_METADATA, K_STRING, NULL},
     {LR_MODEL_OUTPUTS, K_VEC4, NULL},
+    {LR_MODEL_TENSOR_QUANT, K_VEC_QUANT, NULL},
 };
 static const table_desc model_desc = {model_fields, N_FIELDS(model_fields)};
 
@@ -210,7 +221,7 @@ static lr_status verify_table(const vbuf *v, uint32_t t, const table_desc *d, in
 
 static lr_status verify_field(const vbuf *v, const vtab *tab, const field_desc *f, int deep)
 {
-    static const uint8_t vec_elem[] = {0, 0, 1, 1, 2, 4, 0, 4, 0, LR_SHAPE_SIZE}; /* by kind */
+    static const uint8_t vec_elem[] = {0, 0, 1, 1, 2, 4, 0, 4, 0, LR_SHAPE_SIZE, LR_TENSOR_QUANT_SIZE}; /* by kind */
     uint32_t width = f->kind == K_U8 ? 1u : f->kind == K_2 ? 2u : 4u;
     uint32_t fo, target, n, i;
     lr_status s = field_offset(v, tab, f->slot, width, &fo);
@@ -369,7 +380,16 @@ static lr_status verify_codebooks(const lr_model *m)
         if (numel == 0u || cb.k > 65536) {
             return LR_ERR_BAD_CODEBOOK;
         }
-        if (cb.dtype == LR_DTYPE_F32) {
+        if (cb.v4 && m->tensor_quant == 0u) {
+            return LR_ERR_BAD_CODEBOOK; /* int8 templates in an fp32 model */
+        }
+        if (cb.dtype == LR_DTYPE_I8) { /* format version 4: int8 models only */
+            if (cb.n_i8 != numel || cb.n_f32 != 0u || cb.n_f16 != 0u || cb.f32 != 0u || cb.f16 != 0u) {
+                return LR_ERR_BAD_CODEBOOK;
+            }
+        } else if (cb.i8 != 0u) {
+            return LR_ERR_BAD_CODEBOOK;
+        } else if (cb.dtype == LR_DTYPE_F32) {
             if (cb.n_f32 != numel || cb.n_f16 != 0u) {
                 return LR_ERR_BAD_CODEBOOK;
             }
@@ -735,6 +755,9 @@ static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, u
     if (op->type >= LR_OP_TYPE_COUNT) {
         return LR_ERR_UNSUPPORTED_OP;
     }
+    if (op->v4 && m->tensor_quant == 0u) {
+        return LR_ERR_BAD_PARAMS; /* integer op parameters in an fp32 model */
+    }
     for (i = 0; i < op->n_inputs; i++) {
         int32_t id = lr_op_input(m, op, i);
         if (id < 0 || id > (int32_t)op->index) { /* only tensors written before this op */
@@ -885,10 +908,34 @@ static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, u
     return LR_OK;
 }
 
+/* Format version 4 fields (tensor_quant, an op's or a codebook's integer fields) need version 4. */
+static int uses_v4(const lr_model *m)
+{
+    uint32_t k;
+    if (m->tensor_quant != 0u || lr_field(m->blob, m->root, LR_MODEL_TENSOR_QUANT) != 0u) {
+        return 1;
+    }
+    for (k = 0; k < m->n_ops; k++) {
+        lr_op op;
+        lr_read_op(m, k, &op);
+        if (op.v4) {
+            return 1;
+        }
+    }
+    for (k = 0; k < m->n_codebooks; k++) {
+        lr_codebook cb;
+        lr_read_codebook(m, k, &cb);
+        if (cb.v4) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 lr_status lr_verify_semantics(const lr_model *m, uint32_t *scratch_floats, lr_where *where)
 {
     lr_status s;
-    uint32_t k;
+    uint32_t k, scratch_i8 = 0u;
     *scratch_floats = 0u;
     if (m->n_tensors > LR_MAX_TENSORS || m->n_ops > LR_MAX_OPS || m->n_ops > 65000u) {
         return LR_ERR_TOO_MANY;
@@ -897,7 +944,16 @@ lr_status lr_verify_semantics(const lr_model *m, uint32_t *scratch_floats, lr_wh
     if (m->n_tensors != m->n_ops + 1u || m->output < 0 || (uint32_t)m->output >= m->n_tensors) {
         return LR_ERR_BAD_GRAPH;
     }
+    if (m->n_ops <= LR_MAX_OPS && lr_get_u32(m->blob, m->root, LR_MODEL_FORMAT_VERSION, 0u) < 4u && uses_v4(m)) {
+        return LR_ERR_VERSION; /* a version-4 field in a blob that says an older version */
+    }
+    if (m->tensor_quant != 0u && !LR_INT8) {
+        return LR_ERR_UNSUPPORTED_OP; /* a build without int8 models (-DLR_INT8=0) */
+    }
     s = verify_tensors(m, where);
+    if (s == LR_OK && LR_IS_INT8(m)) {
+        s = lr_verify_quant_i8(m, where);
+    }
     if (s == LR_OK) {
         s = verify_outputs(m, where);
     }
@@ -909,9 +965,15 @@ lr_status lr_verify_semantics(const lr_model *m, uint32_t *scratch_floats, lr_wh
         lr_read_op(m, k, &op);
         where->op = (int32_t)k;
         s = check_op(m, &op, where, scratch_floats);
+        if (s == LR_OK && LR_IS_INT8(m)) {
+            s = lr_verify_op_i8(m, &op, where, &scratch_i8);
+        }
     }
     if (s == LR_OK) {
         where->op = -1;
+        if (LR_IS_INT8(m)) {
+            *scratch_floats = scratch_i8; /* the int8 kernels' int32 scratch, in 4-byte words */
+        }
     }
     return s;
 }

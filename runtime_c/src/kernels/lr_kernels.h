@@ -172,6 +172,84 @@ void lr_affine_f32_ref(const float *x, uint32_t c, uint32_t inner, lr_values wei
 void lr_concat_f32_ref(const float *x, uint32_t n, float *y);
 void lr_reshape_f32_ref(const float *x, uint32_t n, float *y);
 
+/* ---- int8 kernels (format version 4, docs/INTEGER.md): integers only ------------------------------ */
+
+/* Requantisation of an op's int32 accumulators: multiplier / shift [n] (n = 1: one for every channel),
+ * then + zp_out, clamped to [act_min, act_max]. Vectors are read in place (little-endian). */
+typedef struct lr_requant_s8 {
+    const unsigned char *mult;  /* int32 */
+    const unsigned char *shift; /* int8 */
+    uint32_t n;
+    int32_t zp_out, act_min, act_max;
+} lr_requant_s8;
+
+/* Channel o's multiplier and shift. */
+static inline int32_t lr_rq_mult(const lr_requant_s8 *q, uint32_t o)
+{
+    return lr_lei32(q->mult + 4u * (q->n == 1u ? 0u : o));
+}
+
+static inline int32_t lr_rq_shift(const lr_requant_s8 *q, uint32_t o)
+{
+    return lr_s8(q->shift[q->n == 1u ? 0u : o]);
+}
+
+/* CONV2D / LINEAR of an int8 model: int8 weights (zero point 0) read in place, int32 bias (NULL: 0). */
+typedef struct lr_dense_s8_params {
+    const unsigned char *w;    /* [oc][cin_g][kh][kw] or [out][in] */
+    const unsigned char *bias; /* int32 [oc] */
+    int32_t in_offset;         /* -zp_in */
+    lr_requant_s8 rq;
+} lr_dense_s8_params;
+
+/* LINREP_CONV2D of an int8 model: kernel W[o,i,k] = a_q * t_q[idx, k] * 2^max(0, -e[o]) + b_q *
+ * 2^max(0, e[o]) (docs/INTEGER.md section 3); with a kernel mask, pruned kernels are 0. */
+typedef struct lr_linrep_s8_params {
+    const unsigned char *blob;
+    lr_linrep lr;
+    const unsigned char *tmpl; /* int8 codebook: k templates of kh * kw values */
+    const unsigned char *bexp; /* int8 [oc] */
+    const unsigned char *bias; /* int32 [oc] or NULL */
+    int32_t in_offset;
+    lr_requant_s8 rq;
+} lr_linrep_s8_params;
+
+/* ADD of an int8 model: multipliers / shifts [in0, in1, out] (TFLite's, left shift 20). */
+typedef struct lr_add_s8_params {
+    int32_t mult[3], shift[3];
+    int32_t zp0, zp1, zp_out, act_min, act_max;
+} lr_add_s8_params;
+
+/* One output channel: int32 kernels w [cin_g][kh][kw] over the cin_g input channels at x, into y [oh][ow]. */
+void lr_conv2d_channel_s8_ref(const lr_geom *g, const int8_t *x, const int32_t *w, int32_t bias, int32_t in_offset,
+                              int32_t mult, int32_t shift, const lr_requant_s8 *rq, int8_t *y);
+/* Scratch: cin_g * kh * kw words (one output channel's weights widened to int32). */
+void lr_conv2d_s8_ref(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch, int8_t *y);
+void lr_linear_s8_ref(const int8_t *x, uint32_t in, uint32_t out, const lr_dense_s8_params *p, int8_t *y);
+/* Direct path: W of one output channel rebuilt as int32 in scratch (cin_g * kh * kw words). */
+void lr_linrep_conv2d_direct_s8_ref(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
+                                    int32_t *scratch, int8_t *y);
+/* Template reuse, one output row at a time (no kernel mask): int32 template responses R and box sums S
+ * of each input channel, shared by the output channels; scratch lr_linrep_conv2d_reuse_s8_scratch words. */
+void lr_linrep_conv2d_reuse_s8_ref(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
+                                   int32_t *scratch, int8_t *y);
+uint64_t lr_linrep_conv2d_reuse_s8_scratch(const lr_geom *g);
+void lr_add_s8_ref(const int8_t *a, const int8_t *b, uint32_t n, const lr_add_s8_params *p, int8_t *y);
+/* Pools: in and out quantised alike; max over / average of the in-bounds taps, clamped. */
+void lr_max_pool2d_s8_ref(const lr_geom *g, int32_t act_min, int32_t act_max, const int8_t *x, int8_t *y);
+void lr_avg_pool2d_s8_ref(const lr_geom *g, int32_t act_min, int32_t act_max, const int8_t *x, int8_t *y);
+void lr_adaptive_avg_pool2d_s8_ref(const lr_geom *g, int32_t act_min, int32_t act_max, const int8_t *x, int8_t *y);
+/* SOFTMAX (TFLite's int8 reference) over the c values of each of the inner positions of [c][inner]
+ * (inner = 1 for a [F] tensor): beta multiplier / shift, diff_min; output scale 1/256, zero point -128. */
+void lr_softmax_s8_ref(const int8_t *x, uint32_t c, uint32_t inner, int32_t mult, int32_t shift, int32_t diff_min,
+                       int8_t *y);
+/* Byte moves (every tensor quantised alike). */
+void lr_reshape_s8_ref(const int8_t *x, uint32_t n, int8_t *y);
+void lr_slice_s8_ref(const int8_t *x, uint32_t n, int8_t *y);
+void lr_concat_s8_ref(const int8_t *x, uint32_t n, int8_t *y);
+void lr_transpose_hwc_s8_ref(const int8_t *x, uint32_t c, uint32_t hw, int8_t *y);
+void lr_pad_s8_ref(const lr_geom *g, int8_t value, const int8_t *x, int8_t *y);
+
 /* ---- kernel arguments from a verified op (the reader, lr_read.c) ------------------------------ */
 
 /* Geometry of op `op` (its input 0 and output tensors; groups 1 unless a conv or a transposed conv). */
@@ -180,5 +258,9 @@ void lr_op_geom(const lr_model *m, const lr_op *op, lr_geom *g);
 void lr_op_dense_params(const lr_model *m, const lr_op *op, lr_dense_params *p);
 /* Weights and bias of a LINREP_CONV2D op. */
 void lr_op_linrep_params(const lr_model *m, const lr_op *op, lr_linrep_params *p);
+/* Int8 models: the requantisation, the dense and the LinRep integer parameters of an op. */
+void lr_op_requant_s8(const lr_model *m, const lr_op *op, lr_requant_s8 *q);
+void lr_op_dense_s8_params(const lr_model *m, const lr_op *op, lr_dense_s8_params *p);
+void lr_op_linrep_s8_params(const lr_model *m, const lr_op *op, lr_linrep_s8_params *p);
 
 #endif /* LR_KERNELS_H */

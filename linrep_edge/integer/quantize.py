@@ -1,0 +1,268 @@
+"""An fp32 IR graph → an int8 IR graph (format version 4, docs/INTEGER.md), TFLite-style post-training
+quantisation with calibration inputs.
+
+- Activation ranges: min/max of every tensor over the calibration inputs (the fp32 graph run by
+  `GraphModel.trace`), or a percentile; tensors that must share one quantisation (the ops that only move
+  bytes, pools) share the union of their ranges; SOFTMAX outputs are 1/256, −128.
+- Dense CONV2D / LINEAR: int8 weights per output channel (`method.quantize.quantize_int8_weights`), int32
+  bias at scale s_in·s_w[o].
+- LINREP_CONV2D: int8 templates with one scale per codebook, a/b integers of `ab_bits` bits with
+  per-output-channel scales and the power-of-two exponent (`scheme.py`); the accumulator bound is checked.
+- Every multiplier, shift and clamp with `linrep_edge.integer.arith` as docs/INTEGER.md says.
+Ops without an int8 form are refused, naming them.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from linrep_edge.errors import LinRepError
+from linrep_edge.format.ir import Graph, IntParams, Op
+from linrep_edge.integer import arith
+from linrep_edge.integer.linrep import accumulator_bounds, weight_scale
+from linrep_edge.integer.scheme import activation_qparams, linrep_ab_quant, template_quant
+from linrep_edge.method.quantize import quantize_int8_weights
+
+WEIGHTED = ("CONV2D", "LINREP_CONV2D", "LINEAR")
+SAME_QUANT = ("MAX_POOL2D", "AVG_POOL2D", "ADAPTIVE_AVG_POOL2D", "RESHAPE", "TRANSPOSE_HWC", "SLICE", "CONCAT", "PAD")
+SUPPORTED = (*WEIGHTED, "ADD", "SOFTMAX", *SAME_QUANT)
+ADD_LEFT_SHIFT = 20
+SOFTMAX_INT_BITS = 5  # TFLite's kScaledDiffIntegerBits
+
+
+@dataclass
+class Ranges:
+    lo: np.ndarray  # per tensor id, float64
+    hi: np.ndarray
+
+
+def check_supported(graph: Graph) -> None:
+    """Refuse every op without an int8 form, naming each."""
+    bad = [f"{op.name or '?'} ({op.type}{', fused ' + op.activation if op.activation not in ('NONE', 'RELU', 'RELU6') else ''})"
+           for op in graph.ops
+           if op.type not in SUPPORTED or op.activation not in ("NONE", "RELU", "RELU6")]
+    for op in graph.ops:
+        if op.type == "ADD" and graph.tensors[op.inputs[0]].shape != graph.tensors[op.inputs[1]].shape:
+            bad.append(f"{op.name or '?'} (ADD with a broadcast input)")
+        if op.type == "AVG_POOL2D" and any(op.pads) and op.count_include_pad:
+            bad.append(f"{op.name or '?'} (AVG_POOL2D counting padding)")
+    if bad:
+        raise LinRepError("no int8 form for: " + ", ".join(bad))
+
+
+@torch.no_grad()
+def calibrate(graph: Graph, calibration: np.ndarray, percentile: float = 100.0, batch: int = 500) -> Ranges:
+    """min/max (or the `percentile` and 100 − percentile) of every tensor over the calibration inputs."""
+    from linrep_edge.graph.executor import GraphModel
+
+    gm = GraphModel(graph).eval()
+    x = torch.from_numpy(np.ascontiguousarray(calibration, dtype=np.float32))
+    n = len(graph.tensors)
+    lo, hi = np.full(n, np.inf), np.full(n, -np.inf)
+    samples: dict[int, list[np.ndarray]] = {t: [] for t in range(n)}
+    for start in range(0, len(x), batch):
+        for t, v in gm.trace(x[start:start + batch]).items():
+            if percentile >= 100.0:
+                lo[t], hi[t] = min(lo[t], float(v.min())), max(hi[t], float(v.max()))
+            else:
+                samples[t].append(v.flatten().numpy())
+    if percentile < 100.0:
+        for t, parts in samples.items():
+            if parts:
+                allv = np.concatenate(parts)
+                lo[t], hi[t] = np.percentile(allv, 100.0 - percentile), np.percentile(allv, percentile)
+    return Ranges(lo, hi)
+
+
+def _groups(graph: Graph) -> list[int]:
+    """Union-find root per tensor: tensors of one root share their quantisation."""
+    parent = list(range(len(graph.tensors)))
+
+    def find(t: int) -> int:
+        while parent[t] != t:
+            parent[t] = parent[parent[t]]
+            t = parent[t]
+        return t
+
+    for op in graph.ops:
+        if op.type in SAME_QUANT:
+            for t in op.inputs:
+                parent[find(t)] = find(op.output)
+    return [find(t) for t in range(len(graph.tensors))]
+
+
+def assign_tensor_quant(graph: Graph, ranges: Ranges) -> None:
+    """Every tensor int8 with its scale and zero point (in place)."""
+    roots = _groups(graph)
+    lo: dict[int, float] = {}
+    hi: dict[int, float] = {}
+    for t, r in enumerate(roots):
+        if np.isfinite(ranges.lo[t]):
+            lo[r] = min(lo.get(r, 0.0), float(ranges.lo[t]))
+            hi[r] = max(hi.get(r, 0.0), float(ranges.hi[t]))
+    softmax_out = {op.output for op in graph.ops if op.type == "SOFTMAX"}
+    for t, tensor in enumerate(graph.tensors):
+        tensor.dtype = "int8"
+        if t in softmax_out:
+            tensor.scale, tensor.zero_point = 1.0 / 256.0, -128
+        else:
+            tensor.scale, tensor.zero_point = activation_qparams(lo.get(roots[t], 0.0), hi.get(roots[t], 0.0))
+
+
+def act_range(op: Op, scale: float, zp: int) -> tuple[int, int]:
+    """The output clamp of a fused activation (docs/INTEGER.md §0)."""
+    if op.activation == "RELU":
+        return max(zp, -128), 127
+    if op.activation == "RELU6":
+        return max(zp, -128), min(127, zp + int(round(6.0 / scale)))
+    return -128, 127
+
+
+def _multipliers(reals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    pairs = [arith.quantize_multiplier(float(r)) for r in reals]
+    return (np.array([m for m, _ in pairs], dtype=np.int32), np.array([s for _, s in pairs], dtype=np.int32))
+
+
+def _bias_i32(graph: Graph, op: Op, bias_scale: np.ndarray) -> np.ndarray:
+    cout = bias_scale.shape[0]
+    if op.bias < 0:
+        return np.zeros(cout, dtype=np.int32)
+    b = graph.constants[op.bias].values.astype(np.float64).reshape(-1)
+    q = np.round(b / bias_scale)
+    return np.clip(q, arith.INT32_MIN, arith.INT32_MAX).astype(np.int32)
+
+
+def _quantize_codebooks(graph: Graph, used: set[int]) -> None:
+    for c in used:
+        cb = graph.codebooks[c]
+        t_q, s_t = template_quant(torch.from_numpy(cb.templates.astype(np.float32)))
+        cb.q = t_q.numpy().astype(np.int8)
+        cb.scale = s_t
+        cb.dtype = "int8"
+        cb.templates = (cb.q.astype(np.float32) * np.float32(s_t)).astype(np.float32)
+
+
+def _quantize_linrep(graph: Graph, op: Op, ab_bits: int) -> np.ndarray:
+    """Integer a/b of a LinRep op (in place); returns s_w[o] (float64)."""
+    lr = op.linrep
+    assert lr is not None
+    cb = graph.codebooks[lr.codebook]
+    mask = np.ones(lr.idx.shape, dtype=bool) if lr.mask is None else lr.mask
+    a = torch.from_numpy(np.where(mask, lr.a, 0.0).astype(np.float32))
+    b = torch.from_numpy(np.where(mask, lr.b, 0.0).astype(np.float32))
+    a_q, s_a, b_q, e, s_b = linrep_ab_quant(a, b, cb.scale, ab_bits)
+    lr.set_quantized(a_q.numpy(), s_a.numpy(), b_q.numpy(), s_b.numpy().astype(np.float32))
+    lr.ab_bits = ab_bits
+    lr.b_exponent = e.numpy().astype(np.int64)
+    return weight_scale(graph, op)
+
+
+def _weighted_params(graph: Graph, op: Op, ab_bits: int) -> IntParams:
+    s_in = graph.tensors[op.inputs[0]].scale
+    out = graph.tensors[op.output]
+    if op.type == "LINREP_CONV2D":
+        s_w = _quantize_linrep(graph, op, ab_bits)
+        # real = s_in·s_a·s_T·2^−max(0,−e) / s_out, in double from the float32 scales (TFLite's way)
+        lr = op.linrep
+        assert lr is not None and lr.a_scale is not None and lr.b_exponent is not None
+        s_t = graph.codebooks[lr.codebook].scale
+        reals = np.array([arith.requant_scale(s_in, float(sa), s_t, divide_by=out.scale) * 2.0 ** -max(0, -int(e))
+                          for sa, e in zip(lr.a_scale, lr.b_exponent)])
+    else:
+        c = graph.constants[op.weight]
+        c.q, c.scale, c.values = quantize_int8_weights(c.values)
+        c.dtype = "int8"
+        s_w = c.scale.astype(np.float64)
+        reals = np.array([arith.requant_scale(s_in, float(sw), divide_by=out.scale) for sw in c.scale])
+    bias_scale = np.array([float(np.float32(s_in)) * float(np.float32(sw)) for sw in s_w])
+    bias = _bias_i32(graph, op, bias_scale)
+    if op.bias >= 0:  # the constant holds what the integers mean
+        graph.constants[op.bias].values = (bias.astype(np.float64) * bias_scale).astype(np.float32)
+        graph.constants[op.bias].dtype = "fp32"
+    mult, shift = _multipliers(reals)
+    lo, hi = act_range(op, out.scale, out.zero_point)
+    ip = IntParams(mult, shift, lo, hi, bias=bias)
+    if op.type == "LINREP_CONV2D":
+        direct, reuse = accumulator_bounds(graph, op, bias)
+        if (reuse >= 1 << 31).any():
+            raise LinRepError(f"layer {op.name!r}: the integer LinRep accumulator can exceed int32 "
+                              f"(bound {int(reuse.max())} >= 2^31); use fewer a/b bits")
+    else:
+        w_abs = np.abs(graph.constants[op.weight].q.astype(np.int64)).reshape(bias.shape[0], -1).sum(1)
+        if (np.abs(bias.astype(np.int64)) + 255 * w_abs >= 1 << 31).any():
+            raise LinRepError(f"layer {op.name!r}: the int8 accumulator can exceed int32")
+    return ip
+
+
+def _add_params(graph: Graph, op: Op) -> IntParams:
+    s0, s1 = (float(np.float32(graph.tensors[t].scale)) for t in op.inputs)
+    out = graph.tensors[op.output]
+    twice_max = 2.0 * max(s0, s1)
+    reals = [s0 / twice_max, s1 / twice_max, twice_max / ((1 << ADD_LEFT_SHIFT) * float(np.float32(out.scale)))]
+    pairs = [arith.quantize_multiplier_smaller_than_one(r) for r in reals]
+    lo, hi = act_range(op, out.scale, out.zero_point)
+    return IntParams(np.array([m for m, _ in pairs], dtype=np.int32), np.array([s for _, s in pairs], dtype=np.int32),
+                     lo, hi)
+
+
+def _softmax_params(graph: Graph, op: Op) -> IntParams:
+    """TFLite's PreprocessSoftmaxScaling (beta = 1) and CalculateInputRadius."""
+    s_in = float(np.float32(graph.tensors[op.inputs[0]].scale))
+    real = min(s_in * float(1 << (31 - SOFTMAX_INT_BITS)), float((1 << 31) - 1))
+    mult, shift = arith.quantize_multiplier(real)
+    radius = ((1 << SOFTMAX_INT_BITS) - 1) * float(1 << (31 - SOFTMAX_INT_BITS)) / float(1 << shift)
+    diff_min = -int(math.floor(radius))
+    return IntParams(np.array([mult], dtype=np.int32), np.array([shift], dtype=np.int32), -128, 127,
+                     extra=np.array([diff_min], dtype=np.int32))
+
+
+def fill_int_params(graph: Graph, ab_bits: int) -> None:
+    """Every op's IntParams (in place) once the tensors carry their quantisation."""
+    _quantize_codebooks(graph, {op.linrep.codebook for op in graph.ops if op.linrep is not None})
+    empty = np.zeros(0, dtype=np.int32)
+    for op in graph.ops:
+        if op.type in WEIGHTED:
+            op.iparams = _weighted_params(graph, op, ab_bits)
+        elif op.type == "ADD":
+            op.iparams = _add_params(graph, op)
+        elif op.type == "SOFTMAX":
+            op.iparams = _softmax_params(graph, op)
+        else:
+            op.iparams = IntParams(empty.copy(), empty.copy())
+
+
+def quantize_graph(graph: Graph, calibration: np.ndarray, ab_bits: int = 0, percentile: float = 100.0,
+                   ranges: Ranges | None = None) -> Graph:
+    """An int8 copy of the fp32 graph: `calibration` (N, *input_shape) float32 inputs fix the activation
+    ranges (or pass `ranges`); `ab_bits` (2..8) the width of integer a/b (0: each layer's own `ab_bits`,
+    which must then be set)."""
+    check_supported(graph)
+    if graph.is_int8:
+        raise LinRepError("the graph is already int8")
+    g = copy.deepcopy(graph)
+    for op in g.ops:
+        if op.linrep is not None:
+            bits = ab_bits or op.linrep.ab_bits
+            if bits not in range(2, 9):
+                raise LinRepError(f"layer {op.name!r}: int8 LinRep needs integer a/b (ab_bits 2..8), got {bits}")
+    if ranges is None:
+        ranges = calibrate(graph, calibration, percentile)
+    assign_tensor_quant(g, ranges)
+    _fill_with_bits(g, ab_bits)
+    g.metadata = {**g.metadata, "activations": "int8"}
+    return g
+
+
+def _fill_with_bits(g: Graph, ab_bits: int) -> None:
+    if ab_bits:
+        fill_int_params(g, ab_bits)
+        return
+    bits = {op.linrep.ab_bits for op in g.ops if op.linrep is not None}
+    if len(bits) > 1:
+        raise LinRepError(f"LinRep layers have different a/b widths {sorted(bits)}: pass ab_bits")
+    fill_int_params(g, bits.pop() if bits else 0)

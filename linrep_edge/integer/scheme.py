@@ -1,0 +1,88 @@
+"""The int8 quantisation scheme, defined once in torch: used by `quantize_graph` (numpy in, numpy out) and by
+quantisation-aware fine-tuning (`qat.py`, with straight-through gradients), so the model trained is the
+integer model the blob holds.
+
+- Activations: TFLite's asymmetric uint8-style range nudged to int8: the range always contains 0,
+  scale = (max − min) / 255 (float32), zero point = round(−128 − min / scale) clamped to [−128, 127].
+- LinRep templates: int8, one scale per codebook s_T = max|T| / 127.
+- LinRep a, b (docs/INTEGER.md §3): a_q of `bits` bits with s_a[o] = max_i |a[o, i]| / qmax (1 if all zero);
+  b_q with s_b[o] = s_a[o]·s_T·2^e[o], e[o] the smallest integer with max_i |b[o, i]| / s_b[o] <= qmax.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from linrep_edge.method.quantize import qmax
+
+E_RANGE = (-24, 24)  # b_exponent limits (an int8 in the blob; far outside what real layers need)
+
+
+def activation_qparams(lo: float, hi: float) -> tuple[float, int]:
+    """(scale float32, zero point) of a tensor whose calibrated values lie in [lo, hi]."""
+    lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
+    if hi - lo <= 0.0:
+        return 1.0, 0
+    scale = float(np.float32((hi - lo) / 255.0))
+    zp = int(np.clip(round(-128.0 - lo / scale), -128, 127))
+    return scale, zp
+
+
+def template_quant(templates: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """(t_q int64 like templates, s_T float32) of one codebook."""
+    t = templates.detach().float()
+    peak = float(t.abs().max())
+    s_t = float(np.float32(peak / 127.0)) if peak > 0 else 1.0
+    return torch.clamp(torch.round(t / s_t), -127, 127).to(torch.int64), s_t
+
+
+def b_exponents(b: torch.Tensor, s_a: torch.Tensor, s_t: float, bits: int) -> torch.Tensor:
+    """e[o]: the smallest integer with max_i |b[o, i]| <= qmax·s_a[o]·s_T·2^e (0 for an all-zero row)."""
+    peak = b.detach().double().abs().amax(1)
+    base = s_a.double() * s_t * qmax(bits)
+    out = []
+    for p, s in zip(peak.tolist(), base.tolist()):
+        if p == 0.0:
+            out.append(0)
+            continue
+        e = math.ceil(math.log2(p / s))
+        while e > E_RANGE[0] and p <= s * 2.0 ** (e - 1):  # log2 rounding: take the smallest that fits
+            e -= 1
+        while p > s * 2.0 ** e:
+            e += 1
+        out.append(int(min(max(e, E_RANGE[0]), E_RANGE[1])))
+    return torch.tensor(out, dtype=torch.int64)
+
+
+def linrep_ab_quant(a: torch.Tensor, b: torch.Tensor, s_t: float, bits: int
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(a_q, s_a float32 [Cout], b_q, e [Cout], s_b float64 [Cout]) of one LinRep layer's a, b [Cout, Cin/g]
+    (pruned kernels must already be 0 in a and b)."""
+    qm = qmax(bits)
+    a_d = a.detach().float()
+    peak = a_d.abs().amax(1)
+    s_a = torch.where(peak > 0, peak / qm, torch.ones_like(peak)).float()
+    a_q = torch.clamp(torch.round(a_d / s_a[:, None]), -qm, qm).to(torch.int64)
+    e = b_exponents(b, s_a, s_t, bits)
+    s_b = s_a.double() * s_t * torch.pow(2.0, e.double())
+    b_q = torch.clamp(torch.round(b.detach().double() / s_b[:, None]), -qm, qm).to(torch.int64)
+    return a_q, s_a, b_q, e, s_b
+
+
+def fake_linrep_ab(a: torch.Tensor, b: torch.Tensor, s_t: float, bits: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """a, b as the integer layer computes them (a_q·s_a, b_q·s_b) with straight-through gradients."""
+    a_q, s_a, b_q, _, s_b = linrep_ab_quant(a, b, s_t, bits)
+    a_deq = a_q.to(a.dtype) * s_a[:, None].to(a.dtype)
+    b_deq = (b_q.double() * s_b[:, None]).to(b.dtype)
+    return a + (a_deq - a).detach(), b + (b_deq - b).detach()
+
+
+def fake_activation(x: torch.Tensor, scale: float, zp: int, lo: int = -128, hi: int = 127) -> torch.Tensor:
+    """x through int8 with (scale, zp) and the clamp [lo, hi]: gradient 1 inside the range, 0 outside."""
+    lo_r, hi_r = (lo - zp) * scale, (hi - zp) * scale
+    xc = torch.clamp(x, lo_r, hi_r)
+    q = torch.clamp(torch.round(xc / scale) + zp, lo, hi)
+    return xc + ((q - zp) * scale - xc).detach()

@@ -1,0 +1,269 @@
+/*
+ * lr_verify_i8.c -- the verifier's rules for int8 models (format version 4, docs/INTEGER.md).
+ *
+ * Runs after lr_verify.c's structure and per-op checks (shapes, parameters, vector sizes), on a
+ * blob whose Model.tensor_quant is present. Every check is integer-only: float fields are compared by
+ * their bit patterns.
+ */
+#include "lr_internal.h"
+
+#define BOUND ((int64_t)1 << 31) /* accumulators stay strictly below this in magnitude */
+
+lr_status lr_verify_quant_i8(const lr_model *m, lr_where *where)
+{
+    uint32_t n, i;
+    (void)lr_get_vec(m->blob, m->root, LR_MODEL_TENSOR_QUANT, &n);
+    if (n != m->n_tensors) {
+        return LR_ERR_BAD_TENSOR;
+    }
+    for (i = 0; i < n; i++) {
+        const uint32_t bits = lr_quant_scale_bits(m, i);
+        const int32_t zp = lr_quant_zp(m, i);
+        /* a positive, finite, non-zero float32: sign bit clear, below the infinity pattern */
+        if (bits == 0u || bits >= 0x7F800000u || zp < -128 || zp > 127) {
+            where->tensor = (int32_t)i;
+            return LR_ERR_BAD_TENSOR;
+        }
+    }
+    return LR_OK;
+}
+
+static int same_quant(const lr_model *m, int32_t a, int32_t b)
+{
+    return lr_quant_scale_bits(m, (uint32_t)a) == lr_quant_scale_bits(m, (uint32_t)b) &&
+           lr_quant_zp(m, (uint32_t)a) == lr_quant_zp(m, (uint32_t)b);
+}
+
+static int32_t shift_at(const lr_model *m, const lr_op *op, uint32_t i)
+{
+    return lr_s8(m->blob[op->shift + i]);
+}
+
+static int32_t mult_at(const lr_model *m, const lr_op *op, uint32_t i)
+{
+    return lr_lei32(m->blob + op->mult + 4u * i);
+}
+
+static int64_t abs64(int64_t v)
+{
+    return v < 0 ? -v : v;
+}
+
+/* The accumulator bound of output channel o with sum |W| = wsum: |bias| + 255 * wsum, shifted left by
+ * the requantisation's left shift, stays below 2^31. */
+static int bound_ok(const lr_model *m, const lr_op *op, uint32_t o, int64_t wsum)
+{
+    const int64_t bias = op->bi32 ? (int64_t)lr_lei32(m->blob + op->bi32 + 4u * o) : 0;
+    const int32_t s = shift_at(m, op, op->n_shift == 1u ? 0u : o);
+    int64_t acc;
+    if (wsum >= BOUND) {
+        return 0;
+    }
+    acc = abs64(bias) + 255 * wsum;
+    return acc < BOUND && (s <= 0 || acc < (BOUND >> s));
+}
+
+/* CONV2D / LINEAR: int8 weights, int32 bias, one multiplier per output channel (or one), the bound. */
+static lr_status check_dense(const lr_model *m, const lr_op *op)
+{
+    uint32_t per, o, k;
+    if (op->dtype != LR_DTYPE_I8 || op->b32 != 0u || op->n_b32 != 0u) {
+        return LR_ERR_BAD_CONSTANT;
+    }
+    if (op->n_mult != 1u && op->n_mult != (uint32_t)op->out_ch) {
+        return LR_ERR_BAD_PARAMS;
+    }
+    per = op->n_w8 / (uint32_t)op->out_ch; /* verified: n_w8 = out_ch * per */
+    for (o = 0; o < (uint32_t)op->out_ch; o++) {
+        int64_t wsum = 0;
+        for (k = 0; k < per; k++) {
+            wsum += abs64(lr_s8(m->blob[op->w8 + o * per + k]));
+        }
+        if (!bound_ok(m, op, o, wsum)) {
+            return LR_ERR_BAD_PARAMS;
+        }
+    }
+    return LR_OK;
+}
+
+/* LINREP_CONV2D: integer a/b, an int8 codebook, b exponents in -31 .. 31, and the bound of both paths
+ * (docs/INTEGER.md section 3, linrep.accumulator_bounds): with a' = a_q * 2^max(0, -e), b' = b_q * 2^max(0, e),
+ * |bias| + 255 * sum_i (|a'| * sum_k |t_q[idx, k]| + |b'| * kh * kw) < 2^31. It bounds the direct path's
+ * sum_k |W| too, and every template response and box-sum term of the reuse path. */
+static lr_status check_linrep_i8(const lr_model *m, const lr_op *op)
+{
+    lr_linrep lr;
+    lr_codebook cb;
+    int32_t dims[LR_MAX_RANK];
+    uint32_t cin_g, kk, o, i, j, kept = 0u;
+    if (op->b32 != 0u || op->n_b32 != 0u) {
+        return LR_ERR_BAD_CONSTANT;
+    }
+    lr_read_linrep(m, op->linrep, &lr);
+    lr_read_codebook(m, (uint32_t)lr.codebook, &cb);
+    if (cb.dtype != LR_DTYPE_I8) {
+        return LR_ERR_BAD_CODEBOOK;
+    }
+    if (lr.ab_bits == 0u || op->n_bexp != (uint32_t)op->out_ch) {
+        return LR_ERR_BAD_CONSTANT;
+    }
+    if (op->n_mult != 1u && op->n_mult != (uint32_t)op->out_ch) {
+        return LR_ERR_BAD_PARAMS;
+    }
+    kk = (uint32_t)cb.kh * (uint32_t)cb.kw;
+    if (kk > 65535u) {
+        return LR_ERR_BAD_PARAMS; /* template responses 255 * 128 * kk must fit int32 */
+    }
+    (void)lr_tensor_shape(m, (uint32_t)lr_op_input(m, op, 0u), dims);
+    cin_g = (uint32_t)(dims[0] / op->groups);
+    for (o = 0; o < (uint32_t)op->out_ch; o++) {
+        const int32_t e = lr_s8(m->blob[op->bexp + o]);
+        int64_t wsum = 0;
+        if (e < -31 || e > 31) {
+            return LR_ERR_BAD_PARAMS;
+        }
+        for (i = 0; i < cin_g && wsum < BOUND; i++) {
+            const uint32_t n = o * cin_g + i;
+            int64_t a, b, tsum = 0;
+            const unsigned char *t;
+            if (!lr_kept(lr.mask ? m->blob + lr.mask : NULL, n)) {
+                continue;
+            }
+            t = m->blob + cb.i8 + kk * lr_unpack_index(m->blob + lr.idx, kept, lr.bits);
+            a = abs64((int64_t)lr_unpack_signed(m->blob + lr.abq, 2u * kept, lr.ab_bits) * ((int64_t)1 << (e < 0 ? -e : 0)));
+            b = abs64((int64_t)lr_unpack_signed(m->blob + lr.abq, 2u * kept + 1u, lr.ab_bits) * ((int64_t)1 << (e > 0 ? e : 0)));
+            kept++;
+            for (j = 0; j < kk; j++) {
+                tsum += abs64(lr_s8(t[j]));
+            }
+            /* a, b <= 2^38 and tsum, kk <= 2^23: each product below 2^61; wsum stops growing past 2^31 */
+            wsum += a * tsum + b * (int64_t)kk;
+        }
+        if (!bound_ok(m, op, o, wsum)) {
+            return LR_ERR_BAD_PARAMS;
+        }
+    }
+    return LR_OK;
+}
+
+static int op_has_int8_form(uint32_t type)
+{
+    switch (type) {
+    case LR_OP_TYPE_CONV2D:
+    case LR_OP_TYPE_LINREP_CONV2D:
+    case LR_OP_TYPE_LINEAR:
+    case LR_OP_TYPE_ADD:
+    case LR_OP_TYPE_MAX_POOL2D:
+    case LR_OP_TYPE_AVG_POOL2D:
+    case LR_OP_TYPE_ADAPTIVE_AVG_POOL2D:
+    case LR_OP_TYPE_SOFTMAX:
+    case LR_OP_TYPE_RESHAPE:
+    case LR_OP_TYPE_TRANSPOSE_HWC:
+    case LR_OP_TYPE_SLICE:
+    case LR_OP_TYPE_CONCAT:
+    case LR_OP_TYPE_PAD:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+lr_status lr_verify_op_i8(const lr_model *m, const lr_op *op, lr_where *where, uint32_t *scratch_words)
+{
+    const int conv = op->type == LR_OP_TYPE_CONV2D || op->type == LR_OP_TYPE_LINREP_CONV2D ||
+                     op->type == LR_OP_TYPE_LINEAR;
+    const int32_t in0 = lr_op_input(m, op, 0u);
+    uint32_t i, n_mult_needed = 0u;
+    if (!op_has_int8_form(op->type)) {
+        return LR_ERR_UNSUPPORTED_OP;
+    }
+    if (op->n_mult != op->n_shift || op->act_min > op->act_max) {
+        return LR_ERR_BAD_PARAMS;
+    }
+    for (i = 0; i < op->n_mult; i++) {
+        const int32_t s = shift_at(m, op, i);
+        if (mult_at(m, op, i) < 0 || s < -31 || s > 30) {
+            return LR_ERR_BAD_PARAMS;
+        }
+    }
+    if ((op->bi32 != 0u && !conv) || (op->bi32 != 0u && op->n_bi32 != (uint32_t)op->out_ch)) {
+        return LR_ERR_BAD_CONSTANT;
+    }
+    if ((op->bexp != 0u && op->type != LR_OP_TYPE_LINREP_CONV2D) ||
+        (op->qp != 0u && op->type != LR_OP_TYPE_SOFTMAX)) {
+        return LR_ERR_BAD_PARAMS;
+    }
+    switch (op->type) {
+    case LR_OP_TYPE_CONV2D: {
+        const uint32_t per = op->n_w8 / (uint32_t)op->out_ch; /* verified: cin_g * kh * kw */
+        if (per > *scratch_words) {
+            *scratch_words = per; /* one output channel's weights as int32 */
+        }
+        return check_dense(m, op);
+    }
+    case LR_OP_TYPE_LINEAR:
+        return check_dense(m, op);
+    case LR_OP_TYPE_LINREP_CONV2D: {
+        int32_t dims[LR_MAX_RANK];
+        uint32_t need;
+        lr_status s = check_linrep_i8(m, op);
+        if (s != LR_OK) {
+            return s;
+        }
+        (void)lr_tensor_shape(m, (uint32_t)in0, dims);
+        need = (uint32_t)(dims[0] / op->groups) * (uint32_t)op->kh * (uint32_t)op->kw; /* verified: fits */
+        if (need > *scratch_words) {
+            *scratch_words = need; /* the direct path: one output channel's kernels as int32 */
+        }
+        return LR_OK;
+    }
+    case LR_OP_TYPE_ADD: {
+        int32_t a[LR_MAX_RANK], b[LR_MAX_RANK];
+        const uint32_t ra = lr_tensor_shape(m, (uint32_t)in0, a);
+        const uint32_t rb = lr_tensor_shape(m, (uint32_t)lr_op_input(m, op, 1u), b);
+        if (ra != rb || a[0] != b[0] || a[1] != b[1] || a[2] != b[2] || op->n_mult != 3u) {
+            return LR_ERR_BAD_PARAMS; /* same shapes only; multipliers of both inputs and the output */
+        }
+        for (i = 0; i < 3u; i++) {
+            if (shift_at(m, op, i) > 0) {
+                return LR_ERR_BAD_PARAMS; /* TFLite's ADD multipliers are below one */
+            }
+        }
+        return LR_OK;
+    }
+    case LR_OP_TYPE_SOFTMAX: {
+        /* TFLite: output scale 1/256 (float32 bits 0x3B800000), zero point -128; diff_min <= 0 */
+        int32_t dims[LR_MAX_RANK];
+        int32_t s, diff_min;
+        (void)lr_tensor_shape(m, (uint32_t)in0, dims);
+        if (op->n_mult != 1u || op->n_qp != 1u || dims[0] > 256 ||
+            lr_quant_scale_bits(m, (uint32_t)op->output) != 0x3B800000u || lr_quant_zp(m, (uint32_t)op->output) != -128) {
+            return LR_ERR_BAD_PARAMS; /* c <= 256: the Q12.19 sum of exps keeps 4 bits of headroom */
+        }
+        s = shift_at(m, op, 0u);
+        diff_min = lr_lei32(m->blob + op->qp);
+        if (diff_min > 0 || (s > 0 && -(int64_t)diff_min >= (BOUND >> s))) {
+            return LR_ERR_BAD_PARAMS; /* the rescaled differences fit int32 */
+        }
+        return LR_OK;
+    }
+    case LR_OP_TYPE_AVG_POOL2D:
+        if ((op->pt | op->pl | op->pb | op->pr) != 0 && op->count_include_pad) {
+            return LR_ERR_BAD_PARAMS; /* TFLite's average excludes padding */
+        }
+        break;
+    default:
+        break;
+    }
+    /* pools and byte moves: no multipliers; every input quantised as the output */
+    if (op->n_mult != n_mult_needed) {
+        return LR_ERR_BAD_PARAMS;
+    }
+    for (i = 0; i < op->n_inputs; i++) {
+        if (!same_quant(m, lr_op_input(m, op, i), op->output)) {
+            where->tensor = lr_op_input(m, op, i);
+            return LR_ERR_BAD_PARAMS;
+        }
+    }
+    return LR_OK;
+}

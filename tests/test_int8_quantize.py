@@ -1,0 +1,164 @@
+"""quantize_graph: an fp32 LinRep graph → an int8 graph as docs/INTEGER.md says (tensor quantisation from
+calibration, every multiplier from arith, integer LinRep within its bound), run by the integer reference
+(`executor.run_int8`, both conv paths) and equal to the batched evaluator bit for bit; close to the fp32
+graph; ops without an int8 form refused by name."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from linrep_edge.errors import LinRepError
+from linrep_edge.graph.capture import capture
+from linrep_edge.graph.executor import GraphModel
+from linrep_edge.integer import arith
+from linrep_edge.integer.batch import quantize_input, run_int8_batch
+from linrep_edge.integer.executor import run_int8
+from linrep_edge.integer.linrep import accumulator_bound_ok, kernel_integers, linrep_conv2d_s8, weight_scale
+from linrep_edge.integer.ops import conv2d_s8
+from linrep_edge.integer.quantize import calibrate, quantize_graph
+from linrep_edge.method.compress import compress
+
+
+class _Block(nn.Module):
+    def __init__(self, c: int, d: int) -> None:
+        super().__init__()
+        self.c1, self.b1 = nn.Conv2d(c, d, 3, 2, 1, bias=False), nn.BatchNorm2d(d)
+        self.c2, self.b2 = nn.Conv2d(d, d, 3, 1, 1, bias=False), nn.BatchNorm2d(d)
+        self.sc = nn.Sequential(nn.Conv2d(c, d, 1, 2, bias=False), nn.BatchNorm2d(d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.b2(self.c2(torch.relu(self.b1(self.c1(x))))) + self.sc(x))
+
+
+class _Net(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(2, 6, 3, 1, 1), nn.BatchNorm2d(6), nn.ReLU6())
+        self.pool = nn.MaxPool2d(2)
+        self.block = _Block(6, 8)
+        self.avg = nn.AvgPool2d(2)
+        self.gap = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.gap(self.avg(self.block(self.pool(self.stem(x))))), 1))
+
+
+def _fp_graph(seed: int = 0):  # type: ignore[no-untyped-def]
+    torch.manual_seed(seed)
+    net = _Net()
+    for m in net.modules():  # non-trivial batch-norm statistics
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.3, 0.3)
+    cm, _ = compress(net.eval(), templates=4, seed=seed, show_progress=False)
+    g = capture(cm, torch.zeros(1, 2, 16, 16))
+    calib = torch.randn(64, 2, 16, 16).numpy()
+    return g, calib
+
+
+@pytest.fixture(scope="module")
+def graphs():  # type: ignore[no-untyped-def]
+    g, calib = _fp_graph()
+    return g, calib, quantize_graph(g, calib, ab_bits=6)
+
+
+def test_tensor_quantisation(graphs):
+    g, calib, gi = graphs
+    assert gi.is_int8 and not g.is_int8
+    ranges = calibrate(g, calib)
+    for t, (tf, ti) in enumerate(zip(g.tensors, gi.tensors)):
+        assert ti.dtype == "int8" and ti.scale > 0 and -128 <= ti.zero_point <= 127
+        lo, hi = ti.scale * (-128 - ti.zero_point), ti.scale * (127 - ti.zero_point)
+        assert lo <= min(ranges.lo[t], 0) + ti.scale and hi >= max(ranges.hi[t], 0) - ti.scale  # covers the range
+    for op in gi.ops:
+        out = gi.tensors[op.output]
+        if op.activation in ("RELU", "RELU6"):
+            assert out.zero_point == -128 and op.iparams.act_min == -128
+        if op.activation == "RELU6":
+            assert op.iparams.act_max == min(127, -128 + round(6 / out.scale))
+        if op.type in ("MAX_POOL2D", "AVG_POOL2D", "ADAPTIVE_AVG_POOL2D", "RESHAPE"):
+            src = gi.tensors[op.inputs[0]]
+            assert (src.scale, src.zero_point) == (out.scale, out.zero_point)
+    assert {op.type for op in gi.ops} >= {"LINREP_CONV2D", "CONV2D", "ADD", "MAX_POOL2D", "AVG_POOL2D",
+                                          "ADAPTIVE_AVG_POOL2D", "RESHAPE", "LINEAR"}
+
+
+def test_integer_parameters(graphs):
+    _, _, gi = graphs
+    for op in gi.ops:
+        s_in, s_out = gi.tensors[op.inputs[0]].scale, gi.tensors[op.output].scale
+        if op.type == "LINREP_CONV2D":
+            lr = op.linrep
+            cb = gi.codebooks[lr.codebook]
+            assert cb.dtype == "int8" and np.abs(cb.q).max() == 127
+            assert lr.ab_bits == 6 and np.abs(lr.a_q).max() <= 31 and np.abs(lr.b_q).max() <= 31
+            np.testing.assert_allclose(lr.b_scale, lr.a_scale * cb.scale * 2.0 ** lr.b_exponent, rtol=1e-6)
+            assert accumulator_bound_ok(gi, op)
+            s_w = weight_scale(gi, op)
+        elif op.type in ("CONV2D", "LINEAR"):
+            c = gi.constants[op.weight]
+            assert c.dtype == "int8" and c.q.dtype == np.int8 and (np.abs(c.q).max(axis=tuple(range(1, c.q.ndim))) == 127).all()
+            s_w = c.scale.astype(np.float64)
+        elif op.type == "ADD":
+            s0, s1 = (gi.tensors[t].scale for t in op.inputs)
+            m = 2 * max(s0, s1)
+            for k, real in enumerate((s0 / m, s1 / m, m / (2 ** 20 * s_out))):
+                assert (op.iparams.multiplier[k], op.iparams.shift[k]) == arith.quantize_multiplier(real)
+            continue
+        else:
+            continue
+        for o in range(len(s_w)):
+            real = float(np.float32(s_in)) * float(s_w[o]) / float(np.float32(s_out))
+            m, s = arith.quantize_multiplier(real)
+            assert abs(int(op.iparams.multiplier[o]) - m) <= 1 and int(op.iparams.shift[o]) == s
+        fp_bias = gi.constants[op.bias].values if op.bias >= 0 else np.zeros(len(s_w))
+        np.testing.assert_allclose(op.iparams.bias * (s_in * s_w), fp_bias, atol=1e-6)
+
+
+def test_reference_paths_and_batch_agree(graphs):
+    g, calib, gi = graphs
+    xq = quantize_input(gi, calib[:6])
+    batch = run_int8_batch(gi, xq)[0]
+    for n in range(6):
+        direct = run_int8(gi, xq[n])[0]
+        np.testing.assert_array_equal(direct, run_int8(gi, xq[n], conv_path="reuse")[0])
+        np.testing.assert_array_equal(direct, batch[n])
+    trace = run_int8(gi, xq[0], trace=True)
+    for op in gi.ops:  # the direct path is the dense integer conv of W (int8-py's conv2d_s8 on W)
+        if op.type == "LINREP_CONV2D":
+            p = op.iparams
+            dense = conv2d_s8(trace[op.inputs[0]], kernel_integers(gi, op), p.bias, p.multiplier, p.shift,
+                              gi.tensors[op.inputs[0]].zero_point, gi.tensors[op.output].zero_point, p.act_min,
+                              p.act_max, op.stride, op.pads, op.dilation, op.groups)
+            np.testing.assert_array_equal(dense, trace[op.output])
+            np.testing.assert_array_equal(linrep_conv2d_s8(gi, op, trace[op.inputs[0]], "reuse"), trace[op.output])
+
+
+def test_close_to_fp32(graphs):
+    g, calib, gi = graphs
+    x = calib[:32]
+    ref = GraphModel(g).eval()(torch.from_numpy(x)).detach().numpy()
+    out = gi.tensors[gi.output]
+    y = (run_int8_batch(gi, quantize_input(gi, x))[0].astype(np.float64) - out.zero_point) * out.scale
+    err = np.abs(y - ref).max() / np.abs(ref).max()
+    assert err < 0.1, err
+    assert (y.argmax(1) == ref.argmax(1)).mean() >= 0.85
+
+
+def test_refuses_ops_without_int8_form():
+    g, calib = _fp_graph()
+    g.ops[0].activation = "NONE"
+    sig = next(op for op in g.ops if op.type == "LINEAR")
+    sig.type = "SIGMOID"
+    sig.name = "head_sigmoid"
+    with pytest.raises(LinRepError, match="head_sigmoid \\(SIGMOID\\)"):
+        quantize_graph(g, calib, ab_bits=6)
+    g2, _ = _fp_graph()
+    with pytest.raises(LinRepError, match="ab_bits"):
+        quantize_graph(g2, calib)  # fp16 a/b and no ab_bits: no integer LinRep
