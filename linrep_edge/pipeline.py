@@ -153,8 +153,13 @@ def pack(cmodel: nn.Module, example: torch.Tensor, settings: PackSettings | None
 
 
 def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, source: str = "",
-               evaluate_on_test: bool = False, show_progress: bool = True) -> PackResult:
-    """Compress `model`, optionally fine-tune a and b, and pack it. `model` itself is not modified."""
+               evaluate_on_test: bool = False, show_progress: bool = True,
+               measure_on: torch.Tensor | None = None) -> PackResult:
+    """Compress `model`, optionally fine-tune a and b, and pack it. `model` itself is not modified.
+
+    With settings.max_bytes or settings.min_agreement, each compressible layer's storage is chosen from its
+    measured sensitivity (method/budget.py) on `measure_on` (inputs (N, *input shape)) if given, else on
+    the --calibration inputs, else on --data's training inputs."""
     if settings.finetune_epochs < 0:
         raise LinRepError(f"--finetune-epochs must be >= 0, got {settings.finetune_epochs}")
     if settings.finetune_epochs > 0 and not settings.data:
@@ -189,7 +194,9 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
     t0 = time.perf_counter()
     choice = None
     if settings.budgeted:
-        choice, sens, held, ref = _choose_budget(model, example, settings, source, calib_x, user, show_progress)
+        choice, sens, held, ref = _choose_budget(model, example, settings, source,
+                                                 measure_on if measure_on is not None else calib_x, user,
+                                                 show_progress)
         cmodel = choice.model
         timings["budget_s"] = time.perf_counter() - t0
     else:
@@ -235,7 +242,8 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
     if choice is not None:
         from linrep_edge.method.budget import choice_json, format_choice, pack_plan, packed_fidelity
 
-        blob = pack_plan(cmodel, example, settings, sens, choice.plan, choice.target, source)
+        tuned = settings.finetune_epochs > 0 or calib_x is not None
+        blob = pack_plan(cmodel, example, settings, sens, choice.plan, choice.target, source) if tuned else choice.blob
         if settings.max_bytes is not None and len(blob) > settings.max_bytes:  # fine-tuning changes values only
             raise LinRepError(f"--max-bytes {settings.max_bytes}: the fine-tuned blob is {len(blob)} bytes "
                               f"(as assembled {len(choice.blob)})")
@@ -246,7 +254,9 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
             budget["held_out_top1_agreement_assembled"] = choice.held_out_agreement
         if choice.searched:
             budget["searched"] = choice.searched
-        agree, err = packed_fidelity(blob, held, ref)  # after fine-tuning, if any
+        budget["candidates"] = sens.to_json()
+        agree, err = (packed_fidelity(blob, held, ref) if tuned  # after fine-tuning
+                      else (choice.held_out_agreement, choice.held_out_relative_error))
         budget["held_out_relative_output_error"] = err
         if agree is not None:
             budget["held_out_top1_agreement"] = agree
@@ -279,9 +289,14 @@ def _choose_budget(model: nn.Module, example: torch.Tensor, settings: PackSettin
 
     x = budget_inputs(settings, example, calib_x, user, source)
     search, held = split_calibration(x, seed=settings.seed)
-    sens = measure_sensitivity(model, example, search, settings, settings.budget_templates, show_progress)
-    ref = outputs_of(sens.base, held)
-    return choose(sens, example, settings, held, ref, source, show_progress), sens, held, ref
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # dozens of small clusterings and forward passes: one core each is faster, and fair
+    try:
+        sens = measure_sensitivity(model, example, search, settings, settings.budget_templates, show_progress)
+        ref = outputs_of(sens.base, held)
+        return choose(sens, example, settings, held, ref, source, show_progress), sens, held, ref
+    finally:
+        torch.set_num_threads(threads)
 
 
 def check_budget_settings(settings: PackSettings) -> None:

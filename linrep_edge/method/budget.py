@@ -156,17 +156,27 @@ def _fit_bytes(sens: Sensitivity, example: torch.Tensor, settings: Any, max_byte
                source: str) -> tuple[dict[str, str], nn.Module, bytes]:
     """The best plan whose packed blob is ≤ max_bytes, verified by packing."""
     aim = max_bytes - len(json.dumps(plan_metadata(sens, cheapest_plan(sens), target), separators=(",", ":")))
-    aim -= len(json.dumps(settings.metadata(), separators=(",", ":"))) + 64  # the settings, source, scope
-    blob = b""
+    aim -= len(json.dumps(settings.metadata(), separators=(",", ":")))  # the settings, source, scope
+    best: tuple[tuple[float, int], dict[str, str], nn.Module, bytes] | None = None
+    seen: set[tuple[tuple[str, str], ...]] = set()
     for _ in range(PACK_ATTEMPTS):
-        plan = plan_within(sens, aim)
-        if plan is None:
-            break
+        plan = plan_within(sens, aim) or cheapest_plan(sens)  # the estimate may be pessimistic: try it
+        key = tuple(sorted(plan.items()))
+        if key in seen:
+            break  # converged
+        seen.add(key)
         model = assemble(sens, plan)
         blob = pack_plan(model, example, settings, sens, plan, target, source)
         if len(blob) <= max_bytes:
-            return plan, model, blob
-        aim -= len(blob) - max_bytes
+            score = (sum(predicted_error(s.option(plan[s.name])) for s in sens.layers), -len(blob))
+            if best is None or score < best[0]:
+                best = (score, plan, model, blob)
+        # the estimate is off by what it does not model (metadata, vtables shared between ops, alignment):
+        # aim again with this plan's real offset, lower than before if the blob was too large
+        offset = len(blob) - sens.estimate_bytes(plan)
+        aim = max_bytes - offset if len(blob) <= max_bytes else min(max_bytes - offset, aim - (len(blob) - max_bytes))
+    if best is not None:
+        return best[1], best[2], best[3]
     low = cheapest_plan(sens)
     smallest = len(pack_plan(assemble(sens, low), example, settings, sens, low, target, source))
     choices = ", ".join(sorted(set(low.values())))

@@ -200,29 +200,30 @@ def _with(g: Graph, replace: dict[int, Any]) -> Graph:
 
 def layer_bytes(g: Graph, positions: dict[str, int], settings: Any,
                 choices: dict[str, list[tuple[str, int]]]) -> tuple[int, dict[tuple[str, str], int]]:
-    """(fixed bytes, bytes of each (layer, choice)) by packing IR variants of the dense graph `g`
-    (storage already set). Baseline: every chosen layer fp16."""
-    def fp16(h: Graph, op: Op) -> Op:
-        return _restore_dense(h, op, "fp16", settings.weights_dtype)
+    """(fixed bytes, bytes of each (layer, choice)) by packing IR variants of the dense graph `g` (storage
+    already set). The baseline has every chosen layer at its first (smallest-K) candidate, so the tables a
+    LinRep op shares with the others are counted once; each variant changes one layer. A layer's bytes
+    are its fp16 weight and bias bytes plus the blob's growth from fp16 to that candidate."""
+    def variant(dense: Op, choice: str, k: int) -> Any:  # rewrites from the captured dense op
+        if k:
+            return lambda h, _op: _as_linrep(h, dense, k, settings)
+        return lambda h, _op: _restore_dense(h, dense, choice, settings.weights_dtype)
 
-    base_g = _with(g, {i: fp16 for i in positions.values()})
-    base = len(pack_graph(base_g))
-    own: dict[str, int] = {}
-    for name, i in positions.items():
-        op = base_g.ops[i]
-        n = base_g.constants[op.weight].values.size + (base_g.constants[op.bias].values.size if op.bias >= 0 else 0)
-        own[name] = 2 * n
-    out: dict[tuple[str, str], int] = {}
+    first = {name: choices[name][0] for name in positions}
+    rewrite = {i: variant(g.ops[i], *first[n]) for n, i in positions.items()}
+    base = len(pack_graph(_with(g, rewrite)))
+    sizes: dict[tuple[str, str], int] = {}
     for name, i in positions.items():
         for choice, k in choices[name]:
-            if choice == "fp16":
-                out[(name, choice)] = own[name]
-                continue
-            fn = (lambda h, op, c=choice: _restore_dense(h, op, c, settings.weights_dtype)) if k == 0 else \
-                (lambda h, op, k=k: _as_linrep(h, op, k, settings))
-            variant = _with(base_g, {i: fn})
-            out[(name, choice)] = own[name] + len(pack_graph(variant)) - base
-    return base - sum(own.values()), out
+            sizes[(name, choice)] = base if (choice, k) == first[name] else \
+                len(pack_graph(_with(g, {**rewrite, i: variant(g.ops[i], choice, k)})))
+    own: dict[str, int] = {}
+    for name, i in positions.items():
+        op = g.ops[i]
+        own[name] = 2 * (g.constants[op.weight].values.size + (g.constants[op.bias].values.size if op.bias >= 0 else 0))
+    out = {(name, c): own[name] + sizes[(name, c)] - sizes[(name, "fp16")] for name in positions for c, _ in choices[name]}
+    all_fp16 = base + sum(sizes[(name, "fp16")] - base for name in positions)
+    return all_fp16 - sum(own.values()), out
 
 
 # ---- the measurement ----------------------------------------------------------------------------------
