@@ -16,7 +16,6 @@ import pytest
 import torch
 from torch import nn
 
-from linrep_edge.errors import LinRepError
 from linrep_edge.method.budget import assemble, pack_plan, plan_within, predicted_error
 from linrep_edge.method.sensitivity import LayerSensitivity, Option, Sensitivity, measure_sensitivity
 from linrep_edge.pipeline import PackSettings, pack_model

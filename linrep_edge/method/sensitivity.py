@@ -151,7 +151,7 @@ def _linrep_candidates(model: nn.Module, settings: Any, templates: Sequence[int]
 
 # ---- bytes, through the writer -------------------------------------------------------------------------
 
-def _restore_dense(g: Graph, op: Op, dtype: str, weights_dtype: str) -> Op:
+def _restore_dense(g: Graph, op: Op, dtype: str) -> Op:
     """A copy of conv op `op` of `g` stored dense as `dtype`, its constants new (values as captured)."""
     w = g.constants[op.weight]
     new = copy.copy(op)
@@ -207,7 +207,7 @@ def layer_bytes(g: Graph, positions: dict[str, int], settings: Any,
     def variant(dense: Op, choice: str, k: int) -> Any:  # rewrites from the captured dense op
         if k:
             return lambda h, _op: _as_linrep(h, dense, k, settings)
-        return lambda h, _op: _restore_dense(h, dense, choice, settings.weights_dtype)
+        return lambda h, _op: _restore_dense(h, dense, choice)
 
     first = {name: choices[name][0] for name in positions}
     rewrite = {i: variant(g.ops[i], *first[n]) for n, i in positions.items()}
