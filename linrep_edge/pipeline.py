@@ -57,6 +57,7 @@ class PackSettings:
     min_agreement: float | None = None  # per-layer choice: the smallest blob with this held-out top-1 agreement
     budget_templates: tuple[int, ...] = (4, 8, 16, 32, 64)  # candidate K per layer (capped by its kernels)
     budget_inputs: int = 1024  # inputs drawn from --data / the default model's training data to measure on
+    budget_cache: str | None = None  # JSON file of the per-layer measurements, reused for the same model and inputs
 
     @property
     def budgeted(self) -> bool:
@@ -285,18 +286,15 @@ def _choose_budget(model: nn.Module, example: torch.Tensor, settings: PackSettin
     distillation trains on), then choose; agreement is measured on the held-out part."""
     from linrep_edge.method.budget import budget_inputs, choose
     from linrep_edge.method.calibrate import split_calibration
-    from linrep_edge.method.sensitivity import measure_sensitivity, outputs_of
+    from linrep_edge.method.sensitivity import measure_sensitivity, one_thread, outputs_of
 
     x = budget_inputs(settings, example, calib_x, user, source)
     search, held = split_calibration(x, seed=settings.seed)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # dozens of small clusterings and forward passes: one core each is faster, and fair
-    try:
-        sens = measure_sensitivity(model, example, search, settings, settings.budget_templates, show_progress)
+    sens = measure_sensitivity(model, example, search, settings, settings.budget_templates, show_progress,
+                               cache=settings.budget_cache)
+    with one_thread():
         ref = outputs_of(sens.base, held)
         return choose(sens, example, settings, held, ref, source, show_progress), sens, held, ref
-    finally:
-        torch.set_num_threads(threads)
 
 
 def check_budget_settings(settings: PackSettings) -> None:

@@ -183,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget-inputs", type=_positive, default=1024, metavar="N",
                    help="--max-bytes / --min-agreement without --calibration: inputs drawn from --data's training data "
                         "(the default model: Fashion-MNIST's) to measure on (default 1024)")
+    p.add_argument("--budget-cache", metavar="FILE.json", help="--max-bytes / --min-agreement: keep the per-layer "
+                   "measurements in FILE.json and reuse them when the model, inputs and settings are the same (another "
+                   "budget for the same model skips the measuring)")
     p.add_argument("-o", "--output", help="output .lre (or .lre.zst for the transport container)")
     p.add_argument("--check", action="store_true",
                    help="only capture the model and list every operation the runtime cannot run (no -o needed)")

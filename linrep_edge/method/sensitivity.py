@@ -20,10 +20,14 @@ of any assignment to within alignment padding; the budget step verifies it by pa
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import hashlib
+import json
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from pathlib import Path
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -239,11 +243,58 @@ def compressible_layers(model: nn.Module, settings: Any) -> tuple[nn.Module, lis
     return base, [s.name for s in sites]
 
 
+CACHE_VERSION = 1
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """torch on one thread for the block: dozens of small clusterings and forward passes run faster on one
+    core each than on contended threads, and leave the other cores alone."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def cache_key(model: nn.Module, example: torch.Tensor, x: torch.Tensor, settings: Any, templates: Sequence[int]) -> str:
+    """What a measurement depends on: the weights, the inputs, the input shape, the storage settings, the
+    candidate K values."""
+    h = hashlib.sha256(f"linrep-edge sensitivity {CACHE_VERSION}".encode())
+    for name, t in model.state_dict().items():
+        h.update(name.encode())
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    h.update(x.detach().cpu().contiguous().numpy().tobytes())
+    what = {k: getattr(settings, k) for k in ("distance", "seed", "codebook_dtype", "ab_bits", "ab_scale", "weights_dtype")}
+    what.update(include=list(settings.include or []), exclude=list(settings.exclude or []), templates=sorted(set(templates)),
+                example=list(example.shape), inputs=list(x.shape))
+    h.update(json.dumps(what, sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def _load_cache(path: Path, key: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("key") == key else None
+
+
 def measure_sensitivity(model: nn.Module, example: torch.Tensor, x: torch.Tensor, settings: Any,
-                        templates: Sequence[int] = CANDIDATE_TEMPLATES, show_progress: bool = True) -> Sensitivity:
+                        templates: Sequence[int] = CANDIDATE_TEMPLATES, show_progress: bool = True,
+                        cache: str | Path | None = None) -> Sensitivity:
     """Every candidate of every compressible layer of `model`: bytes and fidelity on inputs `x` (that
     layer alone replaced). `settings`: a PackSettings (distance, seed, codebook dtype, a/b bits,
-    include/exclude, weights dtype)."""
+    include/exclude, weights dtype). `cache`: a JSON file of the measurements, reused when the model,
+    inputs and settings are the same (another budget for the same model), else (re)written."""
+    with one_thread():
+        return _measure(model, example, x, settings, templates, show_progress, cache)
+
+
+def _measure(model: nn.Module, example: torch.Tensor, x: torch.Tensor, settings: Any, templates: Sequence[int],
+             show_progress: bool, cache: str | Path | None) -> Sensitivity:
     from linrep_edge.graph.capture import capture
     from linrep_edge.pipeline import set_storage
 
@@ -262,6 +313,14 @@ def measure_sensitivity(model: nn.Module, example: torch.Tensor, x: torch.Tensor
         for d in DENSE_CHOICES:
             modules[(n, d)] = dense_module(mods[n], d)  # type: ignore[arg-type]
 
+    key = cache_key(model, example, x, settings, templates) if cache is not None else ""
+    hit = _load_cache(Path(cache), key) if cache is not None else None
+    if hit is not None:
+        layers = [LayerSensitivity(d["name"], d["op_name"], d["kernels"], tuple(d["kernel_shape"]),  # type: ignore[arg-type]
+                                   [Option(**o) for o in d["options"]]) for d in hit["layers"]]
+        if [s.name for s in layers] == names and all(
+                [o.choice for o in s.options] == [c for c, _ in choices[s.name]] for s in layers):
+            return Sensitivity(layers, int(hit["fixed_bytes"]), base, modules, int(x.shape[0]))
     g = capture(base, example)
     set_storage(g, settings.weights_dtype)
     layer_names = dict(getattr(base, "layer_names", {}) or {})
@@ -290,4 +349,11 @@ def measure_sensitivity(model: nn.Module, example: torch.Tensor, x: torch.Tensor
                 sens.options.append(Option(choice, k, nbytes[(n, choice)], None if agree is None else 1.0 - agree, err))
                 bar.update(1)
             layers.append(sens)
+    if cache is not None:
+        from dataclasses import asdict
+
+        from linrep_edge.atomic import write_atomic
+
+        data = {"key": key, "fixed_bytes": fixed, "layers": [asdict(s) for s in layers]}
+        write_atomic(Path(cache), (json.dumps(data) + "\n").encode())
     return Sensitivity(layers, fixed, base, modules, int(x.shape[0]))
