@@ -209,6 +209,12 @@ def test_cli_prints_the_choice_and_refuses_clearly(calib, tmp_path, capsys):
         assert code == 2 and err.count("error") == 1 and "Traceback" not in err, (args, err)
         assert all(w in err for w in words), (args, err)
         assert not bad.exists()
+    ckpt = tmp_path / "c.lrc"
+    code, _, err = _cli(capsys, "compress", "tiny_models:planted_cnn", "--input-shape", "1,8,8,8", "--templates", "4",
+                        "-o", str(ckpt))
+    assert code == 0, err
+    code, _, err = _cli(capsys, "pack", str(ckpt), "--max-bytes", "12000", "-o", str(bad))
+    assert code == 2 and "with a checkpoint" in err and not bad.exists()
 
 
 def test_default_model_at_a_budget(crt):
