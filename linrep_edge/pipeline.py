@@ -241,26 +241,14 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
     budget: dict[str, Any] = {}
     table = ""
     if choice is not None:
-        from linrep_edge.method.budget import choice_json, format_choice, pack_plan, packed_fidelity
+        from linrep_edge.method.budget import budget_summary, format_choice, pack_plan
 
         tuned = settings.finetune_epochs > 0 or calib_x is not None
         blob = pack_plan(cmodel, example, settings, sens, choice.plan, choice.target, source) if tuned else choice.blob
         if settings.max_bytes is not None and len(blob) > settings.max_bytes:  # fine-tuning changes values only
             raise LinRepError(f"--max-bytes {settings.max_bytes}: the fine-tuned blob is {len(blob)} bytes "
                               f"(as assembled {len(choice.blob)})")
-        budget = {**choice.target, "blob_bytes": len(blob), "layers": choice_json(sens, choice.plan),
-                  "held_out_inputs": int(held.shape[0]), "search_inputs": sens.inputs,
-                  "held_out_relative_output_error_assembled": choice.held_out_relative_error}
-        if choice.held_out_agreement is not None:
-            budget["held_out_top1_agreement_assembled"] = choice.held_out_agreement
-        if choice.searched:
-            budget["searched"] = choice.searched
-        budget["candidates"] = sens.to_json()
-        agree, err = (packed_fidelity(blob, held, ref) if tuned  # after fine-tuning
-                      else (choice.held_out_agreement, choice.held_out_relative_error))
-        budget["held_out_relative_output_error"] = err
-        if agree is not None:
-            budget["held_out_top1_agreement"] = agree
+        budget = budget_summary(choice, sens, blob, held, ref, tuned)
         table = format_choice(sens, choice.plan, len(blob))
     else:
         blob = pack(cmodel, example, settings, source)

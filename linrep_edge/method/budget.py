@@ -272,6 +272,26 @@ def budget_inputs(settings: Any, example: torch.Tensor, calibration: torch.Tenso
     return train.x[idx]
 
 
+def budget_summary(choice: BudgetChoice, sens: Sensitivity, blob: bytes, held: torch.Tensor,
+                   ref: list[torch.Tensor], tuned: bool) -> dict[str, Any]:
+    """`pack --json`'s "budget": the target, the blob's bytes, the choice per layer, every candidate measured,
+    and the packed model's fidelity on the held-out inputs (measured again when a and b were fine-tuned
+    after assembly; `_assembled`: before that)."""
+    out: dict[str, Any] = {**choice.target, "blob_bytes": len(blob), "layers": choice_json(sens, choice.plan),
+                           "held_out_inputs": int(held.shape[0]), "search_inputs": sens.inputs,
+                           "held_out_relative_output_error_assembled": choice.held_out_relative_error}
+    if choice.held_out_agreement is not None:
+        out["held_out_top1_agreement_assembled"] = choice.held_out_agreement
+    if choice.searched:
+        out["searched"] = choice.searched
+    out["candidates"] = sens.to_json()
+    agree, err = packed_fidelity(blob, held, ref) if tuned else (choice.held_out_agreement, choice.held_out_relative_error)
+    out["held_out_relative_output_error"] = err
+    if agree is not None:
+        out["held_out_top1_agreement"] = agree
+    return out
+
+
 def format_choice(sens: Sensitivity, plan: dict[str, str], blob_bytes: int) -> str:
     """The table `pack` prints: layer, kernels, choice, bytes, the drop measured with that layer alone."""
     w = max([5] + [len(s.op_name) for s in sens.layers])
