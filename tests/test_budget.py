@@ -165,6 +165,17 @@ def test_min_agreement_is_met_on_held_out_inputs(planted, calib):
     assert {r["layer"]: r["choice"] for r in b["layers"]}["planted"] == "K4"
 
 
+def test_min_agreement_out_of_reach_names_the_closest(sens, calib):
+    from linrep_edge.errors import LinRepError
+    from linrep_edge.method.budget import choose
+    from linrep_edge.method.sensitivity import outputs_of
+
+    held = calib[:50]
+    upside_down = [-outputs_of(sens.base, held)[0]]  # a reference no assignment agrees with
+    with pytest.raises(LinRepError, match=r"--min-agreement 0.9: not reachable; the closest is \d+\.\d\d% .* bytes"):
+        choose(sens, EXAMPLE, PackSettings(min_agreement=0.9), held, upside_down, show_progress=False)
+
+
 def _cli(capsys, *args: str) -> tuple[int, str, str]:
     from linrep_edge.cli.main import main
 

@@ -211,7 +211,7 @@ def choose(sens: Sensitivity, example: torch.Tensor, settings: Any, held: torch.
         return agree, plan
 
     lo = sens.estimate_bytes(cheapest_plan(sens))
-    hi = sens.estimate_bytes(faithful_plan(sens))
+    hi = top_bytes = sens.estimate_bytes(faithful_plan(sens))
     top, _ = agreement_at(hi)
     if top < p:
         raise LinRepError(f"--min-agreement {p:g}: not reachable; the closest is {100 * top:.2f}% top-1 agreement on "
@@ -239,7 +239,7 @@ def choose(sens: Sensitivity, example: torch.Tensor, settings: Any, held: torch.
             assert agree is not None
             if agree >= p:
                 return BudgetChoice(plan, model, blob, target, agree, err, searched)
-            if plan == faithful_plan(sens):
+            if plan == faithful_plan(sens) or hi > top_bytes:
                 raise LinRepError(f"--min-agreement {p:g}: not reachable once packed; the closest is "
                                   f"{100 * agree:.2f}% at {len(blob)} bytes; lower --min-agreement")
             hi += step
