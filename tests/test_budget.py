@@ -56,6 +56,13 @@ def test_sensitivity_finds_the_planted_layers(sens):
     assert d.option("fp16").bytes == p.option("fp16").bytes == 2 * (8 * 8 * 9 + 8)
 
 
+def test_k_is_capped_by_the_layer(planted, calib):
+    s = measure_sensitivity(planted, EXAMPLE, calib[:50], PackSettings(), templates=(4, 100, 128), show_progress=False)
+    for layer in s.layers:  # 64 kernels: 100 and 128 both become 64, listed once
+        assert [o.choice for o in layer.options] == ["K4", "K64", "int8", "fp16"]
+        assert s.modules[(layer.name, "K64")].templates.shape[0] == 64
+
+
 def test_the_sensitive_layer_gets_the_larger_k(sens):
     lo, hi = (sens.estimate_bytes({s.name: c for s in sens.layers}) for c in ("K4", "K64"))
     only_k = Sensitivity([LayerSensitivity(s.name, s.op_name, s.kernels, s.kernel_shape,
