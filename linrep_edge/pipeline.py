@@ -53,6 +53,15 @@ class PackSettings:
     calibration_epochs: int = 30  # cap; early stopping on the held-out 20 % of the calibration inputs
     calibration_lr: float = 1e-3
     feature_weight: float = 3.0  # weight of the feature-map term of the calibration loss
+    max_bytes: int | None = None  # per-layer choice: the most faithful blob of at most this many bytes
+    min_agreement: float | None = None  # per-layer choice: the smallest blob with this held-out top-1 agreement
+    budget_templates: tuple[int, ...] = (4, 8, 16, 32, 64)  # candidate K per layer (capped by its kernels)
+    budget_inputs: int = 1024  # inputs drawn from --data / the default model's training data to measure on
+    budget_cache: str | None = None  # JSON file of the per-layer measurements, reused for the same model and inputs
+
+    @property
+    def budgeted(self) -> bool:
+        return self.max_bytes is not None or self.min_agreement is not None
 
     def metadata(self) -> dict[str, Any]:
         """How the blob was made: the settings that differ from the defaults, and always K and the seed."""
@@ -67,6 +76,8 @@ class PackSettings:
                 meta[key] = list(value) if isinstance(value, (list, tuple)) else value
         if self.finetune_epochs:
             meta["finetune_lr"] = self.finetune_lr
+        if self.budgeted:
+            meta["budget_templates"] = list(self.budget_templates)
         if self.calibration:
             from pathlib import Path
 
@@ -84,6 +95,8 @@ class PackResult:
     accuracy: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what the user should know about this blob
     calibration: dict[str, Any] = field(default_factory=dict)  # --calibration: distillation metrics, agreement
+    budget: dict[str, Any] = field(default_factory=dict)  # --max-bytes / --min-agreement: the per-layer choice
+    budget_table: str = ""  # the same, as the table pack prints
 
 
 def set_storage(g: Graph, dtype: str) -> None:
@@ -141,8 +154,13 @@ def pack(cmodel: nn.Module, example: torch.Tensor, settings: PackSettings | None
 
 
 def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, source: str = "",
-               evaluate_on_test: bool = False, show_progress: bool = True) -> PackResult:
-    """Compress `model`, optionally fine-tune a and b, and pack it. `model` itself is not modified."""
+               evaluate_on_test: bool = False, show_progress: bool = True,
+               measure_on: torch.Tensor | None = None) -> PackResult:
+    """Compress `model`, optionally fine-tune a and b, and pack it. `model` itself is not modified.
+
+    With settings.max_bytes or settings.min_agreement, each compressible layer's storage is chosen from its
+    measured sensitivity (method/budget.py) on `measure_on` (inputs (N, *input shape)) if given, else on
+    the --calibration inputs, else on --data's training inputs."""
     if settings.finetune_epochs < 0:
         raise LinRepError(f"--finetune-epochs must be >= 0, got {settings.finetune_epochs}")
     if settings.finetune_epochs > 0 and not settings.data:
@@ -152,6 +170,8 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
     if settings.calibration and settings.finetune_epochs > 0:
         raise LinRepError("--calibration and --finetune-epochs: choose one (distillation on unlabelled inputs, or "
                           "the labelled fine-tune on --data)")
+    if settings.budgeted:
+        check_budget_settings(settings)
     timings: dict[str, float] = {}
     acc: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -173,8 +193,16 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
             check_data(user, model, example)  # input shape and class count against the model, before any work
     timings["check_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    cmodel = compress_model(model, settings, show_progress)
-    timings["compress_s"] = time.perf_counter() - t0
+    choice = None
+    if settings.budgeted:
+        choice, sens, held, ref = _choose_budget(model, example, settings, source,
+                                                 measure_on if measure_on is not None else calib_x, user,
+                                                 show_progress)
+        cmodel = choice.model
+        timings["budget_s"] = time.perf_counter() - t0
+    else:
+        cmodel = compress_model(model, settings, show_progress)
+        timings["compress_s"] = time.perf_counter() - t0
     if settings.data:
         if user is None:
             split, _, test = finetune_split(settings.data, settings.seed)
@@ -210,7 +238,20 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
         if evaluate_on_test and settings.data:
             acc["accuracy_after_calibration"] = evaluate(cmodel, eval_loader)
     t2 = time.perf_counter()
-    blob = pack(cmodel, example, settings, source)
+    budget: dict[str, Any] = {}
+    table = ""
+    if choice is not None:
+        from linrep_edge.method.budget import budget_summary, format_choice, pack_plan
+
+        tuned = settings.finetune_epochs > 0 or calib_x is not None
+        blob = pack_plan(cmodel, example, settings, sens, choice.plan, choice.target, source) if tuned else choice.blob
+        if settings.max_bytes is not None and len(blob) > settings.max_bytes:  # fine-tuning changes values only
+            raise LinRepError(f"--max-bytes {settings.max_bytes}: the fine-tuned blob is {len(blob)} bytes "
+                              f"(as assembled {len(choice.blob)})")
+        budget = budget_summary(choice, sens, blob, held, ref, tuned)
+        table = format_choice(sens, choice.plan, len(blob))
+    else:
+        blob = pack(cmodel, example, settings, source)
     timings["capture_pack_s"] = time.perf_counter() - t2
     graph = parse(blob).graph
     if calib_x is not None:
@@ -224,7 +265,45 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
         notes.append("the model has no compressible conv (a Conv2d with kernel area > 1): every layer is stored "
                      "plainly (see --weights-dtype)")
     notes += storage_notes(blob, cmodel, example, settings, source)
-    return PackResult(blob, graph, cmodel, timings, acc, notes, calib)
+    return PackResult(blob, graph, cmodel, timings, acc, notes, calib, budget, table)
+
+
+def _choose_budget(model: nn.Module, example: torch.Tensor, settings: PackSettings, source: str,
+                   calib_x: torch.Tensor | None, user: Any, show_progress: bool):  # type: ignore[no-untyped-def]
+    """--max-bytes / --min-agreement: measure each layer's candidates on the calibration inputs (the part
+    distillation trains on), then choose; agreement is measured on the held-out part."""
+    from linrep_edge.method.budget import budget_inputs, choose
+    from linrep_edge.method.calibrate import split_calibration
+    from linrep_edge.method.sensitivity import measure_sensitivity, one_thread, outputs_of
+
+    x = budget_inputs(settings, example, calib_x, user, source)
+    search, held = split_calibration(x, seed=settings.seed)
+    sens = measure_sensitivity(model, example, search, settings, settings.budget_templates, show_progress,
+                               cache=settings.budget_cache)
+    with one_thread():
+        ref = outputs_of(sens.base, held)
+        return choose(sens, example, settings, held, ref, source, show_progress), sens, held, ref
+
+
+def check_budget_settings(settings: PackSettings) -> None:
+    """One clear error for options that do not go with a per-layer choice, before any work."""
+    if settings.max_bytes is not None and settings.min_agreement is not None:
+        raise LinRepError("--max-bytes and --min-agreement: give one (a byte budget, or an agreement target)")
+    if settings.max_bytes is not None and settings.max_bytes <= 0:
+        raise LinRepError(f"--max-bytes must be a positive number of bytes, got {settings.max_bytes}")
+    if settings.min_agreement is not None and not 0.0 < settings.min_agreement <= 1.0:
+        raise LinRepError(f"--min-agreement must be a fraction in (0, 1] (e.g. 0.97), got {settings.min_agreement}")
+    if settings.budget_inputs < 10:
+        raise LinRepError(f"--budget-inputs must be at least 10, got {settings.budget_inputs}")
+    if not settings.budget_templates or not all(1 <= k <= 65536 for k in settings.budget_templates):
+        raise LinRepError("--budget-templates: give candidate K values between 1 and 65536")
+    for opt, bad in (("--templates-ratio", settings.templates_ratio is not None),
+                     ("--prune-sparsity", bool(settings.prune_sparsity)),
+                     ("--prune-threshold", bool(settings.prune_threshold)),
+                     ("--cap-templates", settings.cap_templates)):
+        if bad:
+            raise LinRepError(f"{opt} with --max-bytes / --min-agreement: K is chosen per layer (from "
+                              "--budget-templates, capped by each layer's kernels); leave the option out")
 
 
 def storage_notes(blob: bytes, cmodel: nn.Module, example: torch.Tensor, settings: PackSettings,

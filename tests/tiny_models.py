@@ -38,3 +38,21 @@ def digits_dataset():  # type: ignore[no-untyped-def]
     ds = torch.utils.data.TensorDataset(tr.x[:300], tr.y[:300])
     ms = float(os.environ.get("TINY_SLOW_MS", "0"))
     return _Slow(ds, ms) if ms else ds
+
+
+def planted_cnn() -> nn.Module:
+    """Two 3x3 convs with 64 kernels each (input 8x8x8) and a linear head, seeded: `diverse` keeps its random
+    kernels (sensitive to K), `planted` has kernels a*T[idx] + b over two templates only (K = 4 holds it
+    exactly): a per-layer choice must give `diverse` the larger K."""
+    from collections import OrderedDict
+
+    torch.manual_seed(0)
+    m = nn.Sequential(OrderedDict(diverse=nn.Conv2d(8, 8, 3, padding=1), act1=nn.ReLU(),
+                                  planted=nn.Conv2d(8, 8, 3, padding=1), act2=nn.ReLU(), flat=nn.Flatten(),
+                                  fc=nn.Linear(8 * 8 * 8, 10)))
+    with torch.no_grad():
+        t = torch.randn(2, 3, 3)
+        idx = torch.randint(0, 2, (8, 8))
+        a, b = 0.1 * torch.randn(8, 8), 0.01 * torch.randn(8, 8)
+        m.planted.weight.copy_(a[..., None, None] * t[idx] + b[..., None, None])
+    return m.eval()

@@ -74,6 +74,16 @@ def _positive(text: str) -> int:
     return n
 
 
+def _templates_list(text: str) -> tuple[int, ...]:
+    try:
+        ks = tuple(sorted({int(t) for t in text.split(",") if t.strip()}))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected K values like 4,8,16,32") from None
+    if not ks or not all(1 <= k <= 65536 for k in ks):
+        raise argparse.ArgumentTypeError(f"{text!r}: K values must be between 1 and 65536")
+    return ks
+
+
 def _add_read_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-size", type=_size, default=DEFAULT_MAX_BYTES, metavar="BYTES",
                    help="refuse blobs larger than this, before or after zstd decompression, checked before "
@@ -163,6 +173,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration-lr", type=float, default=1e-3, help="--calibration: learning rate (default 1e-3)")
     p.add_argument("--feature-weight", type=float, default=3.0, metavar="W",
                    help="--calibration: weight of the feature-map term (MSE / variance over compressed convs; default 3)")
+    p.add_argument("--max-bytes", type=_size, metavar="N", help="choose each compressible layer's storage (K from "
+                   "--budget-templates, capped by its kernels, or left dense int8 / fp16) from its measured sensitivity: "
+                   "the most faithful blob of at most N bytes, header and all (suffixes K, M); prints the choice")
+    p.add_argument("--min-agreement", type=float, metavar="P", help="the same choice for the smallest blob whose top-1 "
+                   "agreement with the original, on the held-out 20%% of the calibration inputs, is at least P (e.g. 0.97)")
+    p.add_argument("--budget-templates", type=_templates_list, default=(4, 8, 16, 32, 64), metavar="K,K,...",
+                   help="--max-bytes / --min-agreement: candidate K per layer (default 4,8,16,32,64)")
+    p.add_argument("--budget-inputs", type=_positive, default=1024, metavar="N",
+                   help="--max-bytes / --min-agreement without --calibration: inputs drawn from --data's training data "
+                        "(the default model: Fashion-MNIST's) to measure on (default 1024)")
+    p.add_argument("--budget-cache", metavar="FILE.json", help="--max-bytes / --min-agreement: keep the per-layer "
+                   "measurements in FILE.json and reuse them when the model, inputs and settings are the same (another "
+                   "budget for the same model skips the measuring)")
     p.add_argument("-o", "--output", help="output .lre (or .lre.zst for the transport container)")
     p.add_argument("--check", action="store_true",
                    help="only capture the model and list every operation the runtime cannot run (no -o needed)")

@@ -69,6 +69,9 @@ def _settings_for_checkpoint(args: argparse.Namespace, saved: "PackSettings") ->
     given, defaults = settings_from_args(args), PackSettings()
     if given.finetune_epochs:
         raise LinRepError("--finetune-epochs with a checkpoint: fine-tune it with `linrep-edge finetune`, then pack")
+    if given.budgeted:
+        raise LinRepError("--max-bytes / --min-agreement with a checkpoint: its layers are fixed; pack the original "
+                          "model with the budget")
     if given.calibration:
         raise LinRepError("--calibration with a checkpoint: distil it with `linrep-edge finetune CKPT --data X.npy "
                           "--distill 1`, then pack (or pack the original model with --calibration)")
@@ -168,6 +171,15 @@ def cmd_pack(args: argparse.Namespace) -> int:
                "notes": res.notes}
     if res.calibration:
         summary["calibration"] = res.calibration
+    if res.budget:
+        summary["budget"] = res.budget
+        if not args.json:
+            print(res.budget_table)
+            b = res.budget
+            agree = (f"top-1 agreement {100 * b['held_out_top1_agreement']:.2f}%, " if "held_out_top1_agreement" in b
+                     else "")
+            print(f"on the {b['held_out_inputs']} held-out inputs the packed model gives {agree}relative output error "
+                  f"{b['held_out_relative_output_error']:.4f} vs the original")
     for note in res.notes:
         print(f"linrep-edge: note: {note}", file=sys.stderr)
     acc = "".join(f", {k.replace('_', ' ')} {100 * v:.2f}%" for k, v in res.accuracy.items())

@@ -1,0 +1,254 @@
+"""Issue 15 item 8: `pack --max-bytes N` / `--min-agreement P`, per-layer storage from measured sensitivity.
+
+A planted model (tests/tiny_models.py:planted_cnn: one layer of diverse kernels, one whose kernels are
+a*T + b over two templates) checks that the measurement finds the sensitive layer and the choice spends the
+bytes there; the knapsack is checked against brute force; the default model at a budget runs in C.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from linrep_edge.method.budget import assemble, pack_plan, plan_within, predicted_error
+from linrep_edge.method.sensitivity import LayerSensitivity, Option, Sensitivity, measure_sensitivity
+from linrep_edge.pipeline import PackSettings, pack_model
+
+EXAMPLE = torch.zeros(1, 8, 8, 8)
+
+
+@pytest.fixture(scope="module")
+def planted():
+    from tiny_models import planted_cnn
+
+    return planted_cnn()
+
+
+@pytest.fixture(scope="module")
+def calib() -> torch.Tensor:
+    return torch.randn(300, 8, 8, 8, generator=torch.Generator().manual_seed(1))
+
+
+@pytest.fixture(scope="module")
+def sens(planted, calib) -> Sensitivity:
+    return measure_sensitivity(planted, EXAMPLE, calib, PackSettings(), show_progress=False)
+
+
+def test_sensitivity_finds_the_planted_layers(sens):
+    d, p = (next(s for s in sens.layers if s.name == n) for n in ("diverse", "planted"))
+    assert d.kernels == p.kernels == 64
+    assert [o.choice for o in d.options] == ["K4", "K8", "K16", "K32", "K64", "int8", "fp16"]  # K capped at 64 kernels
+    # two templates hold the planted layer exactly at any K (only fp16 rounding is left) ...
+    assert max(o.rel_error for o in p.options if o.templates) < 1e-3
+    # ... while the diverse one needs K = 64 (one template per kernel) to come close
+    k4, k64 = d.option("K4"), d.option("K64")
+    assert k4.rel_error > 100 * p.option("K4").rel_error and k4.top1_drop > 0.2
+    assert k64.rel_error < 1e-3 and d.option("K32").rel_error > 10 * k64.rel_error
+    # bytes grow with K and equal for equal shapes; dense fp16 is 2 bytes a weight and bias (8*8*9 + 8)
+    ks = [d.option(f"K{k}").bytes for k in (4, 8, 16, 32, 64)]
+    assert ks == sorted(ks) and len(set(ks)) == 5
+    assert d.option("fp16").bytes == p.option("fp16").bytes == 2 * (8 * 8 * 9 + 8)
+
+
+def test_k_is_capped_by_the_layer(planted, calib):
+    s = measure_sensitivity(planted, EXAMPLE, calib[:50], PackSettings(), templates=(4, 100, 128), show_progress=False)
+    for layer in s.layers:  # 64 kernels: 100 and 128 both become 64, listed once
+        assert [o.choice for o in layer.options] == ["K4", "K64", "int8", "fp16"]
+        assert s.modules[(layer.name, "K64")].templates.shape[0] == 64
+
+
+def test_the_sensitive_layer_gets_the_larger_k(sens):
+    lo, hi = (sens.estimate_bytes({s.name: c for s in sens.layers}) for c in ("K4", "K64"))
+    only_k = Sensitivity([LayerSensitivity(s.name, s.op_name, s.kernels, s.kernel_shape,
+                                           [o for o in s.options if o.templates]) for s in sens.layers],
+                         sens.fixed_bytes, sens.base, sens.modules, sens.inputs)
+    # every byte above K4 goes to the diverse layer: K32 half-way, K64 once it fits
+    d = next(s for s in sens.layers if s.name == "diverse")
+    up = d.option("K64").bytes - d.option("K4").bytes
+    assert plan_within(only_k, lo + up - 1) == {"diverse": "K32", "planted": "K4"}
+    assert plan_within(only_k, lo + up) == {"diverse": "K64", "planted": "K4"}
+    assert plan_within(only_k, hi - 1) == {"diverse": "K64", "planted": "K4"}
+    # with the dense candidates: dense fp16 is cheaper than K64 here and as faithful, so the diverse layer takes it
+    plan = plan_within(sens, sens.estimate_bytes({"diverse": "fp16", "planted": "K4"}))
+    assert plan == {"diverse": "fp16", "planted": "K4"}
+    assert plan_within(sens, lo - 1) is None
+
+
+def _brute(sens: Sensitivity, budget: int) -> float:
+    best = float("inf")
+    for combo in itertools.product(*(s.options for s in sens.layers)):
+        if sens.fixed_bytes + sum(o.bytes for o in combo) <= budget:
+            best = min(best, sum(predicted_error(o) for o in combo))
+    return best
+
+
+def test_knapsack_matches_brute_force():
+    rng = random.Random(0)
+    for trial in range(30):
+        layers = []
+        for i in range(rng.randint(1, 4)):
+            opts = [Option(f"c{j}", 0, rng.randint(10, 400), None, rng.random()) for j in range(rng.randint(1, 5))]
+            layers.append(LayerSensitivity(f"l{i}", f"l{i}", 1, (3, 3), opts))
+        sens = Sensitivity(layers, 100, nn.Identity(), {}, 1)
+        low = sens.fixed_bytes + sum(min(o.bytes for o in s.options) for s in layers)
+        for budget in (low - 1, low, low + rng.randint(0, 800), 10_000):
+            plan = plan_within(sens, budget)
+            want = _brute(sens, budget)
+            if want == float("inf"):
+                assert plan is None
+                continue
+            assert plan is not None and sens.estimate_bytes(plan) <= budget
+            assert sum(predicted_error(s.option(plan[s.name])) for s in layers) == pytest.approx(want, rel=1e-12)
+
+
+def test_estimate_is_the_writers(sens, planted):
+    """The per-layer bytes come from the writer: an assignment's real blob is its estimate plus what the
+    estimate leaves out (the metadata, vtables shared by LinRep ops), a few dozen bytes."""
+    for plan in ({"diverse": "K4", "planted": "K4"}, {"diverse": "int8", "planted": "K16"},
+                 {"diverse": "fp16", "planted": "fp16"}):
+        blob = pack_plan(assemble(sens, plan), EXAMPLE, PackSettings(), sens, plan, {})
+        from linrep_edge.format.reader import parse
+
+        meta = parse(blob).graph.metadata
+        assert meta["budget"] == {"layers": plan}
+        extra = len(json.dumps(meta, sort_keys=True, separators=(",", ":"))) - len("{}")
+        off = len(blob) - extra - sens.estimate_bytes(plan)
+        # exact to alignment with a LinRep layer in the blob; without any, the LinRep op's table is saved too
+        linrep = any(c.startswith("K") for c in plan.values())
+        assert (-8 <= off <= 8) if linrep else (-80 <= off <= 0), (plan, off)
+
+
+def test_measurements_are_cached_per_model_and_inputs(planted, calib, sens, tmp_path):
+    cache = tmp_path / "sens.json"
+    first = measure_sensitivity(planted, EXAMPLE, calib, PackSettings(), show_progress=False, cache=cache)
+    assert first.to_json() == sens.to_json() and first.fixed_bytes == sens.fixed_bytes
+    data = json.loads(cache.read_text())
+    data["fixed_bytes"] = 12345  # marked: a reuse returns it
+    cache.write_text(json.dumps(data))
+    again = measure_sensitivity(planted, EXAMPLE, calib, PackSettings(), show_progress=False, cache=cache)
+    assert again.fixed_bytes == 12345 and again.to_json() == sens.to_json()
+    assert set(again.modules) == set(sens.modules)  # the candidates are rebuilt: assembly works from a reuse
+    other = measure_sensitivity(planted, EXAMPLE, calib[:200], PackSettings(), show_progress=False, cache=cache)
+    assert other.fixed_bytes == sens.fixed_bytes and other.inputs == 200  # other inputs: measured again
+    assert json.loads(cache.read_text())["fixed_bytes"] == sens.fixed_bytes
+
+
+def test_max_bytes_packs_at_most_n_and_close_to_it(planted, calib, crt):
+    from linrep_edge.graph.executor import GraphModel
+
+    for n in (11_700, 12_900):
+        res = pack_model(planted, EXAMPLE, PackSettings(max_bytes=n), "planted", show_progress=False, measure_on=calib)
+        b = res.budget
+        assert len(res.blob) <= n and b["blob_bytes"] == len(res.blob) and b["max_bytes"] == n
+        plan = {r["layer"]: r["choice"] for r in b["layers"]}
+        assert res.graph.metadata["budget"] == {"max_bytes": n, "layers": plan}
+        assert "templates" not in res.graph.metadata and res.graph.metadata["scope"] == "layer"
+        # close to N: no layer's more faithful candidate would have fitted in what is left
+        cands = {c["layer"]: c["options"] for c in b["candidates"]}
+        for row in b["layers"]:
+            better = [o for o in cands[row["layer"]] if o["relative_output_error"] < row["relative_output_error"]]
+            assert all(len(res.blob) + o["bytes"] - row["bytes"] > n - 64 for o in better), (n, row, better)
+        # the C runtime runs the mixed blob (LinRep and dense int8 / fp16 convs) as torch does
+        want = GraphModel(res.graph)(calib[:16]).detach().numpy()
+        np.testing.assert_allclose(crt(res.blob).run(calib[:16].numpy()), want, rtol=1e-4, atol=1e-4)
+        assert 0.0 <= b["held_out_top1_agreement"] <= 1.0 and b["held_out_inputs"] == 60
+    assert plan["planted"] == "K4" and plan["diverse"] == "fp16"  # at 12,900 bytes
+
+
+def test_min_agreement_is_met_on_held_out_inputs(planted, calib):
+    res = pack_model(planted, EXAMPLE, PackSettings(min_agreement=0.9), "planted", show_progress=False,
+                     measure_on=calib)
+    b = res.budget
+    assert b["held_out_top1_agreement"] >= 0.9 and b["min_agreement"] == 0.9
+    assert res.graph.metadata["budget"]["min_agreement"] == 0.9
+    # the smallest: the cheapest assignment (every layer K4) falls short
+    assert any(t["held_out_agreement"] < 0.9 for t in b["searched"])
+    assert {r["layer"]: r["choice"] for r in b["layers"]}["planted"] == "K4"
+
+
+def test_min_agreement_out_of_reach_names_the_closest(sens, calib):
+    from linrep_edge.errors import LinRepError
+    from linrep_edge.method.budget import choose
+    from linrep_edge.method.sensitivity import outputs_of
+
+    held = calib[:50]
+    upside_down = [-outputs_of(sens.base, held)[0]]  # a reference no assignment agrees with
+    with pytest.raises(LinRepError, match=r"--min-agreement 0.9: not reachable; the closest is \d+\.\d\d% .* bytes"):
+        choose(sens, EXAMPLE, PackSettings(min_agreement=0.9), held, upside_down, show_progress=False)
+
+
+def _cli(capsys, *args: str) -> tuple[int, str, str]:
+    from linrep_edge.cli.main import main
+
+    try:
+        code = main(["-q", *args])
+    except SystemExit as exc:  # argparse's errors
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+PLANTED = ["pack", "tiny_models:planted_cnn", "--input-shape", "1,8,8,8"]
+
+
+def test_cli_prints_the_choice_and_refuses_clearly(calib, tmp_path, capsys):
+    x = tmp_path / "x.npy"
+    np.save(x, calib.numpy())
+    out = tmp_path / "m.lre"
+    code, text, err = _cli(capsys, *PLANTED, "--data", str(x), "--max-bytes", "12000", "-o", str(out))
+    assert code == 0, err
+    assert "choice" in text and "top-1 drop" in text and "planted" in text and "held-out" in text
+    assert out.stat().st_size <= 12000 and f"wrote {out}" in text
+    code, text, err = _cli(capsys, *PLANTED, "--data", str(x), "--max-bytes", "12k", "--budget-templates", "4,16",
+                           "-o", str(out), "--json")
+    assert code == 0, err
+    b = json.loads(text)["budget"]
+    assert b["max_bytes"] == 12 * 1024 and b["blob_bytes"] == out.stat().st_size <= 12 * 1024
+    assert {o["choice"] for c in b["candidates"] for o in c["options"]} == {"K4", "K16", "int8", "fp16"}
+    for row in b["layers"]:
+        assert {"layer", "kernels", "choice", "bytes", "top1_drop", "relative_output_error"} <= set(row)
+    bad = tmp_path / "bad.lre"
+    for args, words in (
+        (["--data", str(x), "--max-bytes", "5000"], ["--max-bytes 5000", "smallest blob", "bytes"]),
+        (["--data", str(x), "--max-bytes", "12000", "--min-agreement", "0.9"], ["give one"]),
+        (["--data", str(x), "--min-agreement", "1.5"], ["--min-agreement", "(0, 1]"]),
+        (["--data", str(x), "--max-bytes", "12000", "--scope", "layer", "--templates-ratio", "0.5"],
+         ["--templates-ratio", "per layer"]),
+        (["--max-bytes", "12000"], ["--calibration", "--data"]),
+        (["--data", str(x), "--max-bytes", "12000", "--budget-templates", "0,4"], ["--budget-templates"]),
+    ):
+        code, text, err = _cli(capsys, *PLANTED, *args, "-o", str(bad))
+        assert code == 2 and err.count("error") == 1 and "Traceback" not in err, (args, err)
+        assert all(w in err for w in words), (args, err)
+        assert not bad.exists()
+    ckpt = tmp_path / "c.lrc"
+    code, _, err = _cli(capsys, "compress", "tiny_models:planted_cnn", "--input-shape", "1,8,8,8", "--templates", "4",
+                        "-o", str(ckpt))
+    assert code == 0, err
+    code, _, err = _cli(capsys, "pack", str(ckpt), "--max-bytes", "12000", "-o", str(bad))
+    assert code == 2 and "with a checkpoint" in err and not bad.exists()
+
+
+def test_default_model_at_a_budget(crt):
+    from linrep_edge.datasets import load_fashion_mnist
+    from linrep_edge.graph.executor import GraphModel
+    from linrep_edge.models.loading import load_default
+
+    model, example = load_default()
+    res = pack_model(model, example, PackSettings(max_bytes=50_000, budget_inputs=128), "default",
+                     show_progress=False)
+    b = res.budget
+    assert 49_000 < len(res.blob) <= 50_000  # K = 4 everywhere is 44,300 bytes: the rest was spent
+    assert b["held_out_inputs"] == 26 and b["search_inputs"] == 102 and b["held_out_top1_agreement"] >= 0.8
+    choices = {r["layer"]: r["choice"] for r in b["layers"]}
+    assert len(choices) == 7 and res.graph.metadata["budget"]["layers"] == choices
+    assert all(c in ("int8", "fp16") or int(c[1:]) <= r["kernels"] for r, c in zip(b["layers"], choices.values()))
+    x = load_fashion_mnist().test.x[:32]
+    want = GraphModel(res.graph)(x).detach().numpy()
+    np.testing.assert_allclose(crt(res.blob).run(x.numpy()), want, rtol=1e-4, atol=1e-4)
