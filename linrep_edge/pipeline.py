@@ -53,6 +53,7 @@ class PackSettings:
     calibration_epochs: int = 30  # cap; early stopping on the held-out 20 % of the calibration inputs
     calibration_lr: float = 1e-3
     feature_weight: float = 3.0  # weight of the feature-map term of the calibration loss
+    activations: str = "fp32"  # "int8": an int8 graph (format version 4), a/b fine-tuned with the int8 model in the loop
 
     def metadata(self) -> dict[str, Any]:
         """How the blob was made: the settings that differ from the defaults, and always K and the seed."""
@@ -61,7 +62,7 @@ class PackSettings:
                              ("weights_dtype", "fp16"), ("include", None), ("exclude", None), ("data", None),
                              ("finetune_epochs", 0.0), ("cap_templates", False), ("ab_bits", 0),
                              ("ab_scale", "channel"), ("prune_sparsity", 0.0), ("prune_threshold", 0.0),
-                             ("templates_ratio", None)):
+                             ("templates_ratio", None), ("activations", "fp32")):
             value = getattr(self, key)
             if value != default:
                 meta[key] = list(value) if isinstance(value, (list, tuple)) else value
@@ -149,6 +150,16 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
         raise LinRepError("fine-tuning needs data: pass --data fashion-mnist, --data digits, your own labelled "
                           "data (--data X.npz, an image folder, package.module:function), or unlabelled inputs "
                           "with --calibration X.npy")
+    if settings.activations not in ("fp32", "int8"):
+        raise LinRepError(f"--activations must be fp32 or int8, got {settings.activations!r}")
+    int8 = settings.activations == "int8"
+    if int8 and settings.weights_dtype != "fp16":
+        raise LinRepError("--activations int8 stores every weight as int8 itself: leave --weights-dtype out")
+    if int8 and not settings.data and not settings.calibration:
+        raise LinRepError("--activations int8 needs inputs to calibrate the activation ranges: --data (its "
+                          "training images) or --calibration X.npy")
+    if int8 and settings.ab_scale != "channel":
+        raise LinRepError("--activations int8 has one a/b scale per output channel: leave --ab-scale out")
     if settings.calibration and settings.finetune_epochs > 0:
         raise LinRepError("--calibration and --finetune-epochs: choose one (distillation on unlabelled inputs, or "
                           "the labelled fine-tune on --data)")
@@ -175,10 +186,13 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
     t0 = time.perf_counter()
     cmodel = compress_model(model, settings, show_progress)
     timings["compress_s"] = time.perf_counter() - t0
+    train_ds: torch.utils.data.Dataset | None = None
+    eval_loader: torch.utils.data.DataLoader | None = None
+    prefix = ""
     if settings.data:
         if user is None:
             split, _, test = finetune_split(settings.data, settings.seed)
-            train_ds: torch.utils.data.Dataset = torch.utils.data.TensorDataset(split.x, split.y)
+            train_ds = torch.utils.data.TensorDataset(split.x, split.y)
             eval_loader = test.loader(1000)
             prefix = ""
         else:
@@ -188,8 +202,10 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
         if evaluate_on_test:
             acc[f"original_{prefix}accuracy"] = evaluate(model, eval_loader)
             acc[f"{prefix}accuracy_before_finetune"] = evaluate(cmodel, eval_loader)
-        if settings.finetune_epochs > 0:
+        if settings.finetune_epochs > 0 and not int8:  # int8: fine-tuned with the int8 model in the loop, below
             from linrep_edge.method.distributed import TrainConfig, run_finetune
+
+            assert train_ds is not None
 
             t1 = time.perf_counter()
             # the loop `linrep-edge finetune` runs (world size 1 here): the same a, b as compress → finetune → pack
@@ -209,6 +225,25 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
         timings["calibration_s"] = time.perf_counter() - t1
         if evaluate_on_test and settings.data:
             acc["accuracy_after_calibration"] = evaluate(cmodel, eval_loader)
+    if int8:
+        from linrep_edge.integer.pack import DEFAULT_AB_BITS, calibration_subset, int8_graph
+
+        t2 = time.perf_counter()
+        calib_in = calibration_subset(calib_x if calib_x is not None else _inputs(train_ds), seed=settings.seed)
+        bits = settings.ab_bits or DEFAULT_AB_BITS
+        qat_data = train_ds if settings.finetune_epochs > 0 else None
+        gi = int8_graph(cmodel, example, bits, calib_in, qat_data, settings.finetune_epochs, settings.finetune_lr,
+                        FINETUNE_BATCH, settings.seed, show_progress=show_progress)
+        gi.metadata = {**settings.metadata(), "ab_bits": bits, "source": source}
+        timings["int8_s"] = time.perf_counter() - t2
+        blob = pack_graph(gi)
+        graph = parse(blob).graph
+        if evaluate_on_test and eval_loader is not None:
+            from linrep_edge.integer.batch import int8_accuracy
+
+            xs, ys = zip(*eval_loader)
+            acc[f"int8_{prefix}accuracy"] = int8_accuracy(graph, torch.cat(xs).numpy(), torch.cat(ys).numpy())
+        return PackResult(blob, graph, cmodel, timings, acc, [], calib)
     t2 = time.perf_counter()
     blob = pack(cmodel, example, settings, source)
     timings["capture_pack_s"] = time.perf_counter() - t2
@@ -225,6 +260,14 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
                      "plainly (see --weights-dtype)")
     notes += storage_notes(blob, cmodel, example, settings, source)
     return PackResult(blob, graph, cmodel, timings, acc, notes, calib)
+
+
+def _inputs(ds: torch.utils.data.Dataset | None) -> torch.Tensor:
+    """The inputs of a labelled data set, stacked."""
+    if isinstance(ds, torch.utils.data.TensorDataset):
+        return ds.tensors[0]
+    assert ds is not None
+    return torch.stack([ds[i][0] for i in range(len(ds))])  # type: ignore[arg-type]
 
 
 def storage_notes(blob: bytes, cmodel: nn.Module, example: torch.Tensor, settings: PackSettings,
