@@ -54,6 +54,7 @@ class PackSettings:
     calibration_lr: float = 1e-3
     feature_weight: float = 3.0  # weight of the feature-map term of the calibration loss
     activations: str = "fp32"  # "int8": an int8 graph (format version 4), a/b fine-tuned with the int8 model in the loop
+    layer_ab_bits: Sequence[str] | None = None  # int8: "LAYER=BITS" a/b widths that differ from ab_bits
 
     def metadata(self) -> dict[str, Any]:
         """How the blob was made: the settings that differ from the defaults, and always K and the seed."""
@@ -62,7 +63,8 @@ class PackSettings:
                              ("weights_dtype", "fp16"), ("include", None), ("exclude", None), ("data", None),
                              ("finetune_epochs", 0.0), ("cap_templates", False), ("ab_bits", 0),
                              ("ab_scale", "channel"), ("prune_sparsity", 0.0), ("prune_threshold", 0.0),
-                             ("templates_ratio", None), ("activations", "fp32")):
+                             ("templates_ratio", None), ("activations", "fp32"),
+                             ("layer_ab_bits", None)):
             value = getattr(self, key)
             if value != default:
                 meta[key] = list(value) if isinstance(value, (list, tuple)) else value
@@ -155,6 +157,9 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
     int8 = settings.activations == "int8"
     if int8 and settings.weights_dtype != "fp16":
         raise LinRepError("--activations int8 stores every weight as int8 itself: leave --weights-dtype out")
+    layer_bits = parse_layer_bits(settings.layer_ab_bits)
+    if layer_bits and not int8:
+        raise LinRepError("--layer-ab-bits is for --activations int8")
     if int8 and not settings.data and not settings.calibration:
         raise LinRepError("--activations int8 needs inputs to calibrate the activation ranges: --data (its "
                           "training images) or --calibration X.npy")
@@ -233,7 +238,7 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
         bits = settings.ab_bits or DEFAULT_AB_BITS
         qat_data = train_ds if settings.finetune_epochs > 0 else None
         gi = int8_graph(cmodel, example, bits, calib_in, qat_data, settings.finetune_epochs, settings.finetune_lr,
-                        FINETUNE_BATCH, settings.seed, show_progress=show_progress)
+                        FINETUNE_BATCH, settings.seed, show_progress=show_progress, layer_bits=layer_bits)
         gi.metadata = {**settings.metadata(), "ab_bits": bits, "source": source}
         timings["int8_s"] = time.perf_counter() - t2
         blob = pack_graph(gi)
@@ -260,6 +265,18 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
                      "plainly (see --weights-dtype)")
     notes += storage_notes(blob, cmodel, example, settings, source)
     return PackResult(blob, graph, cmodel, timings, acc, notes, calib)
+
+
+def parse_layer_bits(items: Sequence[str] | None) -> dict[str, int]:
+    """{"layer3.conv2": 4} from ["layer3.conv2=4"]."""
+    out: dict[str, int] = {}
+    for item in items or ():
+        name, sep, bits = item.rpartition("=")
+        if not sep or not name or not bits.isdigit():
+            raise LinRepError(f"--layer-ab-bits wants LAYER=BITS, got {item!r}")
+        check_bits(int(bits))
+        out[name] = int(bits)
+    return out
 
 
 def _inputs(ds: torch.utils.data.Dataset | None) -> torch.Tensor:

@@ -76,8 +76,8 @@ TINY = ["pack", "tiny_models:tiny_cnn", "--input-shape", "1,1,8,8", "--templates
 
 def test_pack_activations_int8(tmp_path):
     out = tmp_path / "m.lre"
-    r = _cli(*TINY, "--activations", "int8", "--ab-bits", "5", "--data", "digits", "--finetune-epochs", "0.5",
-             "--evaluate", "--json", "-o", str(out))
+    r = _cli(*TINY, "--activations", "int8", "--ab-bits", "5", "--layer-ab-bits", "2=4", "--data", "digits",
+             "--finetune-epochs", "0.5", "--evaluate", "--json", "-o", str(out))
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout)
     assert summary["blob_bytes"] == out.stat().st_size
@@ -85,7 +85,8 @@ def test_pack_activations_int8(tmp_path):
     g = parse(out.read_bytes()).graph
     assert g.is_int8
     lr_ops = [op for op in g.ops if op.type == "LINREP_CONV2D"]
-    assert lr_ops and all(op.linrep.ab_bits == 5 and op.linrep.b_exponent is not None for op in lr_ops)
+    assert [(op.name, op.linrep.ab_bits) for op in lr_ops] == [("0", 5), ("2", 4)]
+    assert all(op.linrep.b_exponent is not None for op in lr_ops)
     assert g.metadata.get("activations") == "int8"
     x = np.random.default_rng(0).integers(-128, 128, g.tensors[g.input].shape).astype(np.int8)
     np.testing.assert_array_equal(run_int8(g, x)[0], run_int8(g, x, conv_path="reuse")[0])
@@ -102,6 +103,9 @@ def test_pack_activations_int8_refusals():
     for settings, message in ((PackSettings(templates=4, activations="int8"), "calibrate the activation ranges"),
                               (PackSettings(templates=4, activations="int8", data="digits", weights_dtype="int8"),
                                "--weights-dtype"),
-                              (PackSettings(templates=4, activations="int4", data="digits"), "fp32 or int8")):
+                              (PackSettings(templates=4, activations="int4", data="digits"), "fp32 or int8"),
+                              (PackSettings(templates=4, layer_ab_bits=["2=4"], data="digits"), "for --activations int8"),
+                              (PackSettings(templates=4, activations="int8", layer_ab_bits=["2:4"], data="digits"),
+                               "LAYER=BITS")):
         with pytest.raises(LinRepError, match=message):
             pack_model(tiny_cnn(), example, settings, show_progress=False)

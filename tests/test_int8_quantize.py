@@ -160,5 +160,7 @@ def test_refuses_ops_without_int8_form():
     with pytest.raises(LinRepError, match="head_sigmoid \\(SIGMOID\\)"):
         quantize_graph(g, calib, ab_bits=6)
     g2, _ = _fp_graph()
+    with pytest.raises(LinRepError, match="no LinRep layer named nope"):
+        quantize_graph(g2, calib, ab_bits=6, layer_bits={"nope": 4})
     with pytest.raises(LinRepError, match="ab_bits"):
         quantize_graph(g2, calib)  # fp16 a/b and no ab_bits: no integer LinRep

@@ -153,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "activations calibrated on 2000 training images of --data (or on --calibration X.npy), "
                         "int8 weights and templates, integer a/b (--ab-bits, default 6), fine-tuned with the int8 "
                         "model in the loop when --finetune-epochs is given")
+    p.add_argument("--layer-ab-bits", action="append", metavar="LAYER=BITS",
+                   help="--activations int8: a/b width of one LinRep layer (by name, as `report` lists it) when it "
+                        "differs from --ab-bits; repeatable (e.g. layer3.conv2=4)")
     p.add_argument("--finetune-epochs", type=float, default=0.0, help="epochs of a/b fine-tuning (needs --data)")
     p.add_argument("--lr", type=float, default=1e-3, help="fine-tuning learning rate (Adam, cosine decay; default 1e-3)")
     p.add_argument("--data", metavar="DATA", help="labelled data for fine-tuning / evaluation: fashion-mnist, digits, "

@@ -247,6 +247,10 @@ def quantize_graph(graph: Graph, calibration: np.ndarray, ab_bits: int = 0, perc
     if graph.is_int8:
         raise LinRepError("the graph is already int8")
     g = copy.deepcopy(graph)
+    names = [op.name for op in g.ops if op.linrep is not None]
+    unknown = sorted(set(layer_bits or {}) - set(names))
+    if unknown:
+        raise LinRepError(f"no LinRep layer named {', '.join(unknown)} (LinRep layers: {', '.join(names)})")
     for op in g.ops:
         if op.linrep is not None:
             bits = (layer_bits or {}).get(op.name, ab_bits or op.linrep.ab_bits)
