@@ -165,7 +165,7 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = 
     ops = []
     int8 = g.is_int8
     for i, op in enumerate(g.ops):
-        iv = _int_vectors(b, op, int8)
+        iv = _int_vectors(b, op, int8, strict)
         name = b.CreateString(op.name) if op.weight >= 0 or op.linrep is not None else 0
         inputs = 0 if op.inputs == [i] else _vec(b, np.asarray(op.inputs, dtype="<i4"))
         dtype = "fp16"  # the schema default: ops without tensors store no dtype byte
@@ -241,7 +241,7 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = 
             FbOp.AddIndexBits(b, width)
             if op.linrep.ab_bits:
                 FbOp.AddAbBits(b, op.linrep.ab_bits)
-        if int8:
+        if int8 or op.iparams is not None:
             FbOp.AddActMin(b, iv.act_min)
             FbOp.AddActMax(b, iv.act_max)
         ops.append(FbOp.End(b))
@@ -295,13 +295,16 @@ def _ints(values: np.ndarray, lo: int, hi: int, what: str) -> np.ndarray:
     return v
 
 
-def _int_vectors(b: flatbuffers.Builder, op: Any, int8: bool) -> _IntVectors:
-    """Write the op's IntParams (an int8 graph's op without them has none: empty vectors, full clamp)."""
+def _int_vectors(b: flatbuffers.Builder, op: Any, int8: bool, strict: bool = True) -> _IntVectors:
+    """Write the op's IntParams (an int8 graph's op without them has none: empty vectors, full clamp). In an
+    fp32 graph they are refused (strict=False writes them: hostile test blobs)."""
     iv = _IntVectors()
     if not int8:
         if op.iparams is not None or (op.linrep is not None and op.linrep.b_exponent is not None):
-            raise LinRepError(f"op {op.name!r}: integer parameters in a graph whose tensors are not int8")
-        return iv
+            if strict:
+                raise LinRepError(f"op {op.name!r}: integer parameters in a graph whose tensors are not int8")
+        if op.iparams is None:
+            return iv
     ip: IntParams = op.iparams if op.iparams is not None else IntParams(np.zeros(0, np.int32), np.zeros(0, np.int32))
     where = f"op {op.name or op.type!r}"
     mult = _ints(ip.multiplier, -2**31, 2**31 - 1, f"{where} multiplier")

@@ -99,6 +99,9 @@ def load_library() -> ctypes.CDLL:
         "lr_op_conv_info": (ctypes.c_int, [p, ctypes.c_uint, ctypes.POINTER(ConvCost)]),
         "lr_run": (ctypes.c_int, [p, p, sz, p, sz, p, sz]),
         "lr_run_hooked": (ctypes.c_int, [p, p, sz, p, sz, p, sz, p, p]),
+        "lr_run_i8": (ctypes.c_int, [p, p, sz, p, sz, p, sz]),
+        "lr_input_quant": (ctypes.c_int, [p, ctypes.POINTER(ctypes.c_float), i32p]),
+        "lr_output_quant_at": (ctypes.c_int, [p, ctypes.c_uint, ctypes.POINTER(ctypes.c_float), i32p]),
     }
     for name, (res, args) in sigs.items():
         fn = getattr(lib, name)
@@ -168,6 +171,15 @@ class CRuntime:
         count = ctypes.c_uint()
         self._check(self._lib.lr_op_count(ctypes.byref(self._model), ctypes.byref(count)))
         self.num_ops = count.value
+        # int8 models (format version 4): (scale, zero point) of the input and of each output; fp32: None
+        self.input_quant = self._quant("lr_input_quant")
+        self.output_quants = [self._quant("lr_output_quant_at", k) for k in range(len(self.output_shapes))]
+        self.is_int8 = self.input_quant is not None
+
+    def _quant(self, fn: str, *index: int) -> tuple[float, int] | None:
+        scale, zp = ctypes.c_float(), ctypes.c_int32()
+        self._check(getattr(self._lib, fn)(ctypes.byref(self._model), *index, ctypes.byref(scale), ctypes.byref(zp)))
+        return None if scale.value == 0.0 else (float(scale.value), int(zp.value))
 
     def set_conv_path(self, path: str) -> None:
         """lr_set_conv_path: "auto", "direct" or "reuse" for every LinRep conv; re-sizes the arena."""
@@ -269,6 +281,35 @@ class CRuntime:
             if code != 0:
                 self._check(code)
         return out
+
+    def run_int8(self, x: np.ndarray, arena_bytes: int | None = None) -> list[np.ndarray]:
+        """lr_run_i8 on an int8 model: `x` int8 of the input shape (one image) or (N, *input_shape); returns
+        one int8 array per output in order, (*shape) or (N, *shape) as `x` was given."""
+        if not self.is_int8:
+            raise LinRepError(f"{self.where}: run_int8 needs an int8 model (format version 4); this one is fp32")
+        x = np.asarray(x)
+        if x.dtype != np.int8:
+            raise LinRepError(f"{self.where}: run_int8 takes int8 inputs, not {x.dtype}")
+        single = x.shape == self.input_shape
+        xb = np.ascontiguousarray(x.reshape(1, *x.shape) if single else x)
+        if xb.shape[1:] != self.input_shape:
+            raise LinRepError(f"{self.where}: input shape {x.shape} does not match the model input "
+                              f"{self.input_shape} (or (N, {', '.join(map(str, self.input_shape))}))")
+        n = xb.shape[0]
+        out = np.empty((n, self.output_size), dtype=np.int8)
+        base = self._arena.ctypes.data
+        arena = base + (-base) % abi.ARENA_ALIGN
+        size = self.arena_bytes if arena_bytes is None else arena_bytes
+        for i in range(n):
+            self._check(self._lib.lr_run_i8(ctypes.byref(self._model), arena, size, xb.ctypes.data + i * self.input_size,
+                                            self.input_size, out.ctypes.data + i * self.output_size, self.output_size))
+        outs, at = [], 0
+        for shape in self.output_shapes:
+            k = int(np.prod(shape))
+            o = np.ascontiguousarray(out[:, at:at + k]).reshape(n, *shape)
+            outs.append(o[0] if single else o)
+            at += k
+        return outs
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.run(x)

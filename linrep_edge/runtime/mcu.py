@@ -118,6 +118,58 @@ def _firmware(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path, ti
     return rep
 
 
+def model_header_i8(blob: bytes, x: np.ndarray, arena_bytes: int, output_len: int, conv_path: str = "auto") -> str:
+    """The generated header model_workload_i8.c includes: blob, one int8 input, arena and output sizes."""
+    from linrep_edge.runtime.binding import CONV_PATHS
+
+    flat = np.ascontiguousarray(x, dtype=np.int8).reshape(-1)
+    lines = [blob_to_c_header(blob, "bench_blob", "linrep-edge mcu int8"),
+             "/* One int8 input. */",
+             f"#define LR_BENCH_INPUT_LEN {flat.size}u",
+             f"#define LR_BENCH_OUTPUT_LEN {output_len}u",
+             f"#define LR_BENCH_ARENA_BYTES {arena_bytes}u",
+             f"#define LR_BENCH_CONV_PATH {CONV_PATHS[conv_path]} /* lr_conv_path: {conv_path} */",
+             "static const int8_t lr_bench_input_i8[LR_BENCH_INPUT_LEN] = {"]
+    for i in range(0, flat.size, 16):
+        lines.append("  " + ", ".join(str(int(v)) for v in flat[i:i + 16]) + ",")
+    lines += ["};", ""]
+    return "\n".join(lines)
+
+
+def mcu_run_int8(blob: bytes, x: np.ndarray, target: str = "cortex-m3", conv_path: str = "auto",
+                 timeout: float = 300.0, build_root: Path | None = None) -> dict[str, Any]:
+    """Run an int8 model (format version 4) once under QEMU with lr_run_i8 (model_workload_i8.c, -O2):
+    its int8 outputs (concatenated), whether they equal the host's lr_run_i8 bit for bit, the
+    instructions executed, the arena. cortex-m3 is the FPU-less core (mps2-an385)."""
+    from linrep_edge.runtime.binding import CRuntime
+
+    check_toolchain()
+    drv = _driver()
+    rt = CRuntime(blob, conv_path=conv_path)
+    if not rt.is_int8:
+        raise LinRepError("mcu_run_int8 needs an int8 model (format version 4)")
+    build = (build_root or RUNTIME_DIR / "build" / "mcu" / f"{target}-int8") / conv_path
+    build.mkdir(parents=True, exist_ok=True)
+    header = build / "lr_bench_model.h"
+    text = model_header_i8(blob, x, rt.arena_bytes, rt.output_size, conv_path)
+    if not header.exists() or header.read_text() != text:
+        header.write_text(text)
+    try:
+        rep = drv.measure(target, "-O2", [MCU_DIR / "model_workload_i8.c", header], "", build / "fw",
+                          code_objects=RUNTIME_OBJECTS, timeout=timeout, repeat=1)
+    except drv.McuError as exc:
+        raise LinRepError(f"int8 firmware for {target}: {exc}") from None
+    if rep.get("exit_code") != 0:
+        raise LinRepError(f"int8 firmware for {target} failed (exit {rep.get('exit_code')}): "
+                          f"{rep.get('fault') or ' '.join(rep.get('stdout', [])[-3:])}")
+    fw = rep["firmware"]
+    dev = np.array([int(fw[f"out{i}"]) for i in range(rt.output_size)], dtype=np.int8)
+    host = np.concatenate([o.reshape(-1) for o in rt.run_int8(np.asarray(x, dtype=np.int8))])
+    return {"target": target, "board": rep["board"], "outputs": dev, "matches_host": bool(np.array_equal(dev, host)),
+            "instructions": rep["instructions"], "arena_bytes": int(fw["arena_bytes"]),
+            "init_stack_bytes": int(fw["init_stack_bytes"]), "stack_painted_bytes": rep["stack_painted_bytes"]}
+
+
 def default_input(blob: bytes) -> np.ndarray:
     """A real test image for default-model blobs, else a seeded normal input of the right shape."""
     g = parse(blob).graph

@@ -50,6 +50,7 @@ class Target:
 TARGETS: dict[str, Target] = {
     t.name: t
     for t in (
+        Target("cortex-m3", "mps2-an385", "cortex-m3"),  # no FPU: int8 models (lr_run_i8)
         Target("cortex-m4", "mps2-an386", "cortex-m4"),
         Target("cortex-m7", "mps2-an500", "cortex-m7"),
         Target("cortex-m33", "mps2-an505", "cortex-m33"),

@@ -165,10 +165,13 @@ __attribute__((noinline, noreturn)) static void mcu_c_startup(void)
 
 __attribute__((noreturn)) void Reset_Handler(void)
 {
+#if defined(__ARM_FP)
     /* CP10 and CP11 full access (CPACR bits 20-23): must precede the first
-     * floating-point instruction, hence nothing else happens here. */
+     * floating-point instruction, hence nothing else happens here. (Not on an
+     * FPU-less core such as the Cortex-M3.) */
     SCB_CPACR |= (0xFu << 20);
     __asm__ volatile("dsb\n\tisb" : : : "memory");
+#endif
     mcu_c_startup();
 }
 

@@ -86,8 +86,10 @@ static lr_status check_dense(const lr_model *m, const lr_op *op)
     return LR_OK;
 }
 
-/* LINREP_CONV2D: integer a/b, an int8 codebook, b exponents in -16 .. 16, the bound over the kernels
- * W = a * t * 2^max(0, -e) + b * 2^max(0, e). */
+/* LINREP_CONV2D: integer a/b, an int8 codebook, b exponents in -31 .. 31, and the bound of both paths
+ * (docs/INTEGER.md section 3, linrep.accumulator_bounds): with a' = a_q * 2^max(0, -e), b' = b_q * 2^max(0, e),
+ * |bias| + 255 * sum_i (|a'| * sum_k |t_q[idx, k]| + |b'| * kh * kw) < 2^31. It bounds the direct path's
+ * sum_k |W| too, and every template response and box-sum term of the reuse path. */
 static lr_status check_linrep_i8(const lr_model *m, const lr_op *op)
 {
     lr_linrep lr;
@@ -116,25 +118,26 @@ static lr_status check_linrep_i8(const lr_model *m, const lr_op *op)
     cin_g = (uint32_t)(dims[0] / op->groups);
     for (o = 0; o < (uint32_t)op->out_ch; o++) {
         const int32_t e = lr_s8(m->blob[op->bexp + o]);
-        const int64_t pa = (int64_t)1 << (e < 0 ? -e : 0), pb = (int64_t)1 << (e > 0 ? e : 0);
         int64_t wsum = 0;
-        if (e < -16 || e > 16) {
+        if (e < -31 || e > 31) {
             return LR_ERR_BAD_PARAMS;
         }
-        for (i = 0; i < cin_g; i++) {
+        for (i = 0; i < cin_g && wsum < BOUND; i++) {
             const uint32_t n = o * cin_g + i;
-            int64_t a, b;
+            int64_t a, b, tsum = 0;
             const unsigned char *t;
             if (!lr_kept(lr.mask ? m->blob + lr.mask : NULL, n)) {
                 continue;
             }
             t = m->blob + cb.i8 + kk * lr_unpack_index(m->blob + lr.idx, kept, lr.bits);
-            a = lr_unpack_signed(m->blob + lr.abq, 2u * kept, lr.ab_bits) * pa;
-            b = lr_unpack_signed(m->blob + lr.abq, 2u * kept + 1u, lr.ab_bits) * pb;
+            a = abs64((int64_t)lr_unpack_signed(m->blob + lr.abq, 2u * kept, lr.ab_bits) * ((int64_t)1 << (e < 0 ? -e : 0)));
+            b = abs64((int64_t)lr_unpack_signed(m->blob + lr.abq, 2u * kept + 1u, lr.ab_bits) * ((int64_t)1 << (e > 0 ? e : 0)));
             kept++;
-            for (j = 0; j < kk && wsum < BOUND; j++) {
-                wsum += abs64(a * lr_s8(t[j]) + b); /* |a|, |b| <= 2^23, |t| <= 128: no overflow */
+            for (j = 0; j < kk; j++) {
+                tsum += abs64(lr_s8(t[j]));
             }
+            /* a, b <= 2^38 and tsum, kk <= 2^23: each product below 2^61; wsum stops growing past 2^31 */
+            wsum += a * tsum + b * (int64_t)kk;
         }
         if (!bound_ok(m, op, o, wsum)) {
             return LR_ERR_BAD_PARAMS;

@@ -29,6 +29,9 @@ from linrep_edge.method.linrep_conv import LinRepConv2d, prune
 from linrep_edge.format.writer import pack_graph
 from linrep_edge.pipeline import set_storage
 from linrep_edge.format.reader import parse
+from linrep_edge.integer.executor import run_int8
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))  # tests/int8_graphs.py
 
 
 class Tiny(nn.Module):
@@ -311,7 +314,107 @@ def hostile() -> dict[str, tuple[Graph, str]]:
     g.ops[0].weight = g.add_constant(np.ones(2))
     g.constants[0].q, g.constants[0].scale, g.constants[0].dtype = np.ones(2, np.int8), np.ones(2, np.float32), "int8"
     h["int8_prelu"] = (g, "LR_ERR_BAD_CONSTANT")
+    h.update(hostile_v4())
     return h
+
+
+# hostile_v4 cases whose packed blob says another format version (patched after packing)
+VERSION_PATCH = {"i8_in_v3_blob": 3, "i8_fields_in_fp32_model": 4, "i8_codebook_in_fp32_model": 4}
+
+
+def hostile_v4() -> dict[str, tuple[Graph, str]]:
+    """Int8 models (format version 4): one class per verifier rule of docs/INTEGER.md."""
+    from int8_graphs import EMPTY, build  # tests/int8_graphs.py: random valid int8 graphs
+
+    h: dict[str, tuple[Graph, str]] = {}
+
+    def conv() -> Graph:
+        return build("conv", 7)
+
+    for name, edit, status in (
+            ("i8_shift_31", lambda ip: ip.shift.__setitem__(0, 31), "LR_ERR_BAD_PARAMS"),
+            ("i8_shift_minus_32", lambda ip: ip.shift.__setitem__(0, -32), "LR_ERR_BAD_PARAMS"),
+            ("i8_multiplier_negative", lambda ip: ip.multiplier.__setitem__(0, -5), "LR_ERR_BAD_PARAMS"),
+            ("i8_act_min_above_max", lambda ip: setattr(ip, "act_min", 100) or setattr(ip, "act_max", 99),
+             "LR_ERR_BAD_PARAMS"),
+            ("i8_accumulator_bound", lambda ip: ip.bias.__setitem__(0, 2**31 - 10), "LR_ERR_BAD_PARAMS"),
+            ("i8_bound_after_left_shift", lambda ip: ip.shift.__setitem__(slice(None), 30), "LR_ERR_BAD_PARAMS"),
+            ("i8_bias_count", lambda ip: setattr(ip, "bias", ip.bias[:-1]) if len(ip.bias) > 1 else
+             setattr(ip, "bias", np.zeros(2, np.int32)), "LR_ERR_BAD_CONSTANT"),
+            ("i8_shift_count", lambda ip: setattr(ip, "shift", np.append(ip.shift, 0)), "LR_ERR_BAD_PARAMS"),
+            ("i8_qparams_on_conv", lambda ip: setattr(ip, "extra", np.zeros(1, np.int32)), "LR_ERR_BAD_PARAMS")):
+        g = conv()
+        edit(g.ops[0].iparams)
+        h[name] = (g, status)
+    for name, field, value, status in (("i8_zero_point_200", "zero_point", 200, "LR_ERR_BAD_TENSOR"),
+                                       ("i8_scale_zero", "scale", 0.0, "LR_ERR_BAD_TENSOR"),
+                                       ("i8_scale_negative", "scale", -0.5, "LR_ERR_BAD_TENSOR"),
+                                       ("i8_scale_inf", "scale", float("inf"), "LR_ERR_BAD_TENSOR")):
+        g = conv()
+        setattr(g.tensors[1], field, value)
+        h[name] = (g, status)
+    g = conv()
+    c = g.constants[g.ops[0].weight]
+    c.dtype, c.q = "fp32", None
+    h["i8_weights_fp32"] = (g, "LR_ERR_BAD_CONSTANT")
+    g = build("linrep", 7)
+    g.ops[0].linrep.b_exponent = np.full(g.tensors[1].shape[0], 32)  # 2^32 b: beyond the exponent range
+    h["i8_linrep_exponent_range"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("linrep", 7)
+    g.ops[0].linrep.b_exponent = np.full(g.tensors[1].shape[0], 24)  # every kernel's b shifted 2^24: bound exceeded
+    g.ops[0].linrep.b_q = np.where(g.ops[0].linrep.b_q == 0, 1, g.ops[0].linrep.b_q)
+    h["i8_linrep_accumulator_bound"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("linrep", 7)
+    g.ops[0].linrep.b_exponent = None
+    h["i8_linrep_no_exponent"] = (g, "LR_ERR_BAD_CONSTANT")
+    g = build("linrep", 7)
+    cb = g.codebooks[0]
+    cb.dtype, cb.q = "fp16", None
+    h["i8_linrep_fp16_codebook"] = (g, "LR_ERR_BAD_CODEBOOK")
+    g = build("max_pool", 7)
+    g.tensors[1].zero_point = (g.tensors[0].zero_point + 1) % 100
+    h["i8_pool_quant_differs"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("concat", 7)
+    g.tensors[1].scale *= 2
+    h["i8_concat_quant_differs"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("softmax", 7)
+    g.tensors[1].zero_point = 0
+    h["i8_softmax_output_quant"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("softmax", 7)
+    g.ops[0].iparams.extra = None
+    h["i8_softmax_no_diff_min"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("add", 7)
+    g.ops[1].iparams.multiplier, g.ops[1].iparams.shift = g.ops[1].iparams.multiplier[:2], g.ops[1].iparams.shift[:2]
+    h["i8_add_two_multipliers"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("avg_pool", 7)
+    g.ops[0].pads, g.ops[0].count_include_pad = (1, 1, 1, 1), True
+    g.tensors[1].shape = (g.tensors[1].shape[0], *(((d + 2 - k) // s + 1) for d, k, s in
+                                                    zip(g.tensors[0].shape[1:], g.ops[0].kernel, g.ops[0].stride)))
+    h["i8_avg_pool_counts_padding"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("reshape", 7)
+    g.ops[0].type = "RELU"
+    g.tensors[1].shape = g.tensors[0].shape
+    h["i8_op_without_int8_form"] = (g, "LR_ERR_UNSUPPORTED_OP")
+    h["i8_in_v3_blob"] = (conv(), "LR_ERR_VERSION")
+    g = conv()
+    for t in g.tensors:
+        t.dtype = "fp32"
+    g.constants[g.ops[0].weight].dtype = "fp32"
+    h["i8_fields_in_fp32_model"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("linrep", 7)
+    for t in g.tensors:
+        t.dtype = "fp32"
+    g.ops[0].iparams, g.ops[0].linrep.b_exponent = None, None
+    h["i8_codebook_in_fp32_model"] = (g, "LR_ERR_BAD_CODEBOOK")
+    assert EMPTY.size == 0
+    return h
+
+
+def int8_cases() -> dict[str, Graph]:
+    """Valid int8 models run by test_int8.c (lr_run_i8 against the Python integer reference)."""
+    from int8_graphs import KINDS, build
+
+    return {f"i8_{kind}_{seed}": build(kind, seed) for kind in KINDS for seed in range(2)}
 
 
 def _ct(pads=(1, 1, 1, 1), stride=(2, 2), dilation=(1, 1), kernel=(3, 3), out_shape=(2, 9, 9), wshape=(3, 2, 3, 3),
@@ -399,6 +502,13 @@ def hostile_bytes(name: str, g: Graph) -> bytes:
     """The blob of a hostile case; the kernel-mask cases are edited after packing (the packer cannot write
     them): a mask one byte short, a padding bit set, one more kernel kept than indices stored."""
     blob = bytearray(pack_graph(g, strict=False))
+    if name in VERSION_PATCH:
+        from linrep_edge.format.fb.Model import Model as FbModel
+
+        model = FbModel.GetRootAs(bytes(blob), 0)
+        pos = model._tab.Pos + model._tab.Offset(6)  # Model.format_version (slot 1)
+        blob[pos:pos + 4] = VERSION_PATCH[name].to_bytes(4, "little")
+        return fix_crc(bytes(blob))
     if not name.startswith("mask_"):
         return bytes(blob)
     from linrep_edge.format.fb.Model import Model as FbModel
@@ -442,12 +552,23 @@ def main() -> None:
         (out_dir / f"{name}.in").write_bytes(x.tobytes())
         (out_dir / f"{name}.ref").write_bytes(y.tobytes())
         manifest.append(f"{name} {n}")
-    (out_dir / "corrupt.txt").write_text("tiny_linrep.lre\ntiny_dense_fp16.lre\nv3_ops_fp16.lre\nv3_heads.lre\n")
+    (out_dir / "corrupt.txt").write_text("tiny_linrep.lre\ntiny_dense_fp16.lre\nv3_ops_fp16.lre\nv3_heads.lre\n"
+                                        "i8_chain_0.lre\ni8_linrep_masked_1.lre\ni8_linrep_0.lre\n")
     rejects = []
     for name, (g, status) in hostile().items():
         (out_dir / f"hostile_{name}.lre").write_bytes(hostile_bytes(name, g))
         rejects.append(f"hostile_{name}.lre {status}")
     (out_dir / "reject.txt").write_text("\n".join(rejects) + "\n")
+    int8 = []  # NAME N: NAME.lre, NAME.in8 (N int8 inputs), NAME.ref8 (their outputs by run_int8, concatenated)
+    for name, g in int8_cases().items():
+        r = np.random.default_rng(len(int8))
+        xs = r.integers(-128, 128, (3, *g.tensors[0].shape)).astype(np.int8)
+        refs = [np.concatenate([y.reshape(-1) for y in run_int8(g, x)]) for x in xs]
+        (out_dir / f"{name}.lre").write_bytes(pack_graph(g))
+        (out_dir / f"{name}.in8").write_bytes(xs.tobytes())
+        (out_dir / f"{name}.ref8").write_bytes(np.stack(refs).astype(np.int8).tobytes())
+        int8.append(f"{name} {len(xs)}")
+    (out_dir / "int8.txt").write_text("\n".join(int8) + "\n")
     (out_dir / "manifest.txt").write_text("\n".join(manifest) + "\n")
 
 

@@ -1,0 +1,496 @@
+"""A `.tflite` model → the graph IR in our layout: `import_tflite(path) -> Graph`.
+
+fp32 files give an fp32 graph (run by `GraphModel` and the C runtime); full-integer int8 files give an
+int8 graph (format version 4) whose integers are exactly those TFLite Micro's Prepare computes, so that
+`run_int8` equals TFLite Micro byte for byte (docs/INTEGER.md).
+
+Layout: NHWC activations become [C, H, W] (no batch), [1, F] becomes [F]; OHWI conv weights become
+[O, I, kh, kw]; depthwise weights [1, kh, kw, C·M] become [C·M, 1, kh, kw] with groups = C; TF "SAME"
+padding becomes explicit pads (the odd extra row / column at the bottom / right). A RESHAPE that flattens
+[1, H, W, C] (H·W > 1) into a FULLY_CONNECTED keeps our cheap NCHW flatten: the FC's weight columns are
+permuted so that the NCHW order gives TFLite's NHWC result (no data moves at run time); a flatten that
+feeds anything else becomes TRANSPOSE_HWC. In fp32 graphs an asymmetric conv padding becomes a PAD op
+before the conv (the torch executor builds symmetric `Conv2d`s); int8 convs keep asymmetric pads.
+A QUANTIZE right after the model input and a DEQUANTIZE right before a model output are dropped: the
+int8 graph takes and gives int8 (the tensors' scales say how to convert).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from linrep_edge.errors import LinRepError
+from linrep_edge.format.ir import Constant, Graph, IntParams, Op, Tensor
+from linrep_edge.integer import arith
+from linrep_edge.models.tflite_file import TflModel, TflOp, TflTensor, read_tflite
+
+ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
+SOFTMAX_DIFF_INTEGER_BITS = 5
+
+
+class _Skip(Exception):
+    """An op whose input could not be imported: its problem was already reported."""
+
+
+def _round_half_away(x: float) -> int:
+    return int(math.floor(x + 0.5)) if x >= 0 else -int(math.floor(-x + 0.5))
+
+
+def activation_range(activation: str, scale: float, zero_point: int) -> tuple[int, int]:
+    """TFLite's CalculateActivationRangeQuantized for int8: the fused activation as an output clamp,
+    zero_point + round(f / scale) computed in float32 as TFLite does."""
+    def q(f: float) -> int:
+        return zero_point + _round_half_away(float(np.float32(f) / np.float32(scale)))
+
+    if activation == "NONE":
+        return -128, 127
+    if activation == "RELU":
+        return max(-128, q(0.0)), 127
+    if activation == "RELU6":
+        return max(-128, q(0.0)), min(127, q(6.0))
+    if activation == "RELU_N1_TO_1":
+        return max(-128, q(-1.0)), min(127, q(1.0))
+    raise LinRepError(f"fused activation {activation} is not supported")
+
+
+def same_pads(size: int, k: int, stride: int, dilation: int, out: int) -> tuple[int, int]:
+    """TFLite's SAME padding (ComputePaddingWithOffset): total split with the odd pixel after."""
+    total = max((out - 1) * stride + (k - 1) * dilation + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+def _out_size(padding: int, size: int, k: int, stride: int, dilation: int) -> int:
+    eff = (k - 1) * dilation + 1
+    return (size + stride - 1) // stride if padding == 0 else (size - eff + stride) // stride
+
+
+def _nchw(shape: tuple[int, ...]) -> tuple[int, ...]:
+    if len(shape) == 4 and shape[0] == 1:
+        return (shape[3], shape[1], shape[2])
+    if len(shape) == 2 and shape[0] == 1:
+        return (shape[1],)
+    if len(shape) == 1:
+        return shape
+    raise LinRepError(f"tensor shape {list(shape)} (only [1, H, W, C] and [1, F] activations are supported)")
+
+
+def _short_name(name: str) -> str:
+    return name.split(";")[0][:64]
+
+
+class _Importer:
+    def __init__(self, model: TflModel, path: str) -> None:
+        self.m = model
+        self.path = path
+        self.env: dict[int, int] = {}  # TFLite tensor → IR tensor
+        self.flattened: dict[int, tuple[int, int, int]] = {}  # IR tensor made by an NCHW flatten of (C, H, W)
+        self.failed: set[int] = set()  # TFLite tensors not imported
+        self.problems: list[str] = []
+        self.skipped_outputs: dict[int, int] = {}  # DEQUANTIZE output → its int8 input
+        self.g = Graph([], 0, 0, [])
+        self.int8 = self._is_int8()
+
+    # -- tensors ----------------------------------------------------------------------------------------
+    def _is_int8(self) -> bool:
+        t = self.m.tensors[self.m.inputs[0]]
+        if t.type == "INT8":
+            return True
+        first = next((op for op in self.m.ops if self.m.inputs[0] in op.inputs), None)
+        return t.type == "FLOAT32" and first is not None and first.type == "QUANTIZE" and \
+            self.m.tensors[first.outputs[0]].type == "INT8"
+
+    def _tensor(self, t: TflTensor) -> Tensor:
+        shape = _nchw(t.shape)
+        if not self.int8:
+            if t.type != "FLOAT32":
+                raise LinRepError(f"tensor {t.name!r} is {t.type} in a float model")
+            return Tensor(shape, _short_name(t.name))
+        if t.type != "INT8" or t.scale.size != 1 or not t.scale[0] > 0:
+            raise LinRepError(f"tensor {t.name!r} is {t.type} with {t.scale.size} scales (an int8 model's "
+                              "activations are int8 with one scale)")
+        zp = int(t.zero_point[0]) if t.zero_point.size else 0
+        return Tensor(shape, _short_name(t.name), "int8", float(t.scale[0]), zp)
+
+    def _input(self, op: TflOp, k: int = 0) -> int:
+        ti = op.inputs[k]
+        if ti in self.failed:
+            raise _Skip
+        if ti not in self.env:
+            what = "a constant" if self.m.tensors[ti].data is not None else "not produced before"
+            raise LinRepError(f"input {k} ({self.m.tensors[ti].name!r}) is {what} (an activation is expected)")
+        return self.env[ti]
+
+    def _new(self, shape: tuple[int, ...], like: Tensor, name: str) -> int:
+        self.g.tensors.append(Tensor(shape, name, like.dtype, like.scale, like.zero_point))
+        return len(self.g.tensors) - 1
+
+    def _emit(self, tfl: TflOp, op_type: str, inputs: list[int], **kw: object) -> Op:
+        """An op writing the TFLite op's output tensor (a new IR tensor)."""
+        t = self.m.tensors[tfl.outputs[0]]
+        self.g.tensors.append(self._tensor(t))
+        out = len(self.g.tensors) - 1
+        op = Op(op_type, _short_name(t.name), inputs, out, **kw)  # type: ignore[arg-type]
+        if self.int8 and op.iparams is None:
+            op.iparams = _no_params()
+        self.g.ops.append(op)
+        self.env[tfl.outputs[0]] = out
+        return op
+
+    def _emit_inner(self, op_type: str, inputs: list[int], shape: tuple[int, ...], name: str, **kw: object) -> int:
+        """An op of our own (PAD, RESHAPE) writing a new tensor with the input's quantisation."""
+        out = self._new(shape, self.g.tensors[inputs[0]], name)
+        self.g.ops.append(Op(op_type, name, inputs, out, **kw))  # type: ignore[arg-type]
+        if self.int8:
+            self.g.ops[-1].iparams = _no_params()
+        return out
+
+    def _quant(self, ti: int) -> tuple[float, int]:
+        t = self.g.tensors[ti]
+        return t.scale, t.zero_point
+
+    def _same_quant(self, op: TflOp, ins: list[int]) -> None:
+        if not self.int8:
+            return
+        out = self._tensor(self.m.tensors[op.outputs[0]])
+        for i in ins:
+            if self._quant(i) != (out.scale, out.zero_point):
+                raise LinRepError(f"input scale/zero point {self._quant(i)} differ from the output's "
+                                  f"{(out.scale, out.zero_point)} (no integer form for a rescaling {op.type})")
+
+    def _activation(self, op: TflOp) -> str:
+        act = ACTIVATIONS.get(int(op.options.get("FusedActivationFunction", 0)), "unknown")
+        if act not in ("NONE", "RELU", "RELU6", "RELU_N1_TO_1"):
+            raise LinRepError(f"fused activation {act} is not supported")
+        return act
+
+    def _fp32_activation(self, op: Op, act: str, fusable: bool) -> None:
+        """A fused activation in an fp32 graph: on the op if it can carry it, else a separate op."""
+        if act == "NONE":
+            return
+        if fusable and act in ("RELU", "RELU6"):
+            op.activation = act
+            return
+        y = self.g.tensors[op.output]
+        out = self._new(y.shape, y, f"{op.name}/{act.lower()}")
+        if act == "RELU_N1_TO_1":
+            self.g.ops.append(Op("CLAMP", f"{op.name}/clamp", [op.output], out, alpha=-1.0, beta=1.0))
+        else:
+            self.g.ops.append(Op(act, f"{op.name}/{act.lower()}", [op.output], out))
+        for k, v in self.env.items():
+            if v == op.output:
+                self.env[k] = out
+
+    # -- weights ----------------------------------------------------------------------------------------
+    def _weights(self, op: TflOp, w: np.ndarray, k: int = 1) -> int:
+        """Constant of weights (already in our layout, output channel first)."""
+        t = self.m.tensors[op.inputs[k]]
+        if not self.int8:
+            if t.type == "INT8" and t.scale.size in (1, w.shape[0]) and not (t.zero_point != 0).any():
+                # a dynamic-range ("hybrid") file: float activations, int8 weights, dequantized here
+                scale = np.broadcast_to(t.scale, (w.shape[0],)).astype(np.float32)
+                w = w.astype(np.float32) * scale.reshape(-1, *([1] * (w.ndim - 1)))
+            elif t.type != "FLOAT32":
+                raise LinRepError(f"weights of type {t.type} in a float model")
+            return self.g.add_constant(w.astype(np.float32))
+        if t.type != "INT8" or t.scale.size not in (1, w.shape[0]) or (t.zero_point != 0).any():
+            raise LinRepError(f"weights must be int8, symmetric, per tensor or per output channel (got {t.type}, "
+                              f"{t.scale.size} scales)")
+        scale = np.broadcast_to(t.scale, (w.shape[0],)).astype(np.float32)
+        values = (w.astype(np.float32) * scale.reshape(-1, *([1] * (w.ndim - 1)))).astype(np.float32)
+        self.g.constants.append(Constant(values, "int8", np.ascontiguousarray(w.astype(np.int8)), scale.copy()))
+        return len(self.g.constants) - 1
+
+    def _bias(self, op: TflOp, cout: int) -> np.ndarray | None:
+        if len(op.inputs) < 3 or op.inputs[2] < 0:
+            return None
+        t = self.m.tensors[op.inputs[2]]
+        if t.data is None or t.data.size != cout:
+            raise LinRepError(f"bias {t.name!r} is not a constant of {cout} values")
+        want = "INT32" if self.int8 else "FLOAT32"
+        if t.type != want:
+            raise LinRepError(f"bias of type {t.type} ({want} expected)")
+        return t.data.reshape(-1).copy()
+
+    def _weighted_params(self, x: int, weight: int, out_ti: int, bias: np.ndarray | None, act: str,
+                         per_channel: bool) -> IntParams:
+        """Multipliers as TFLite Micro's Prepare computes them: double(s_in) · double(s_w[o]) / double(s_out),
+        then QuantizeMultiplier."""
+        s_in, _ = self._quant(x)
+        out = self.m.tensors[out_ti]
+        s_out, zp_out = float(out.scale[0]), int(out.zero_point[0])
+        scales = self.g.constants[weight].scale
+        assert scales is not None
+        if not per_channel:
+            scales = scales[:1]
+        mq = [arith.quantize_multiplier(arith.requant_scale(s_in, float(s), divide_by=s_out)) for s in scales]
+        lo, hi = activation_range(act, s_out, zp_out)
+        cout = self.g.constants[weight].values.shape[0]
+        b = np.zeros(cout, np.int32) if bias is None else bias.astype(np.int32)
+        return IntParams(np.array([m for m, _ in mq], np.int32), np.array([s for _, s in mq], np.int32), lo, hi, b)
+
+    # -- ops --------------------------------------------------------------------------------------------
+    def conv(self, op: TflOp) -> None:
+        depthwise = op.type == "DEPTHWISE_CONV_2D"
+        x = self._input(op)
+        wt = self.m.tensors[op.inputs[1]]
+        if wt.data is None or len(wt.shape) != 4:
+            raise LinRepError("weights are not a 4-D constant")
+        cin, h, w = self.g.tensors[x].shape
+        if depthwise:  # [1, kh, kw, C·M] → [C·M, 1, kh, kw]
+            wq = wt.data.transpose(3, 0, 1, 2)
+            groups = cin
+        else:  # OHWI → [O, I, kh, kw]
+            wq = wt.data.transpose(0, 3, 1, 2)
+            if cin % wq.shape[1]:
+                raise LinRepError(f"weights {list(wt.shape)} for {cin} input channels")
+            groups = cin // wq.shape[1]
+        cout, _, kh, kw = wq.shape
+        o = op.options
+        stride, dilation = (int(o["StrideH"]), int(o["StrideW"])), (int(o["DilationHFactor"]), int(o["DilationWFactor"]))
+        oh, ow = (_out_size(int(o["Padding"]), s, k, st, d) for s, k, st, d in
+                  ((h, kh, stride[0], dilation[0]), (w, kw, stride[1], dilation[1])))
+        if _nchw(self.m.tensors[op.outputs[0]].shape) != (cout, oh, ow):
+            raise LinRepError(f"output shape {list(self.m.tensors[op.outputs[0]].shape)} is not [1, {oh}, {ow}, {cout}]")
+        top, bottom = same_pads(h, kh, stride[0], dilation[0], oh) if o["Padding"] == 0 else (0, 0)
+        left, right = same_pads(w, kw, stride[1], dilation[1], ow) if o["Padding"] == 0 else (0, 0)
+        act = self._activation(op)
+        bias = self._bias(op, cout)
+        weight = self._weights(op, np.ascontiguousarray(wq))
+        common = dict(kernel=(kh, kw), stride=stride, dilation=dilation, groups=groups, out_channels=cout, weight=weight)
+        if self.int8:
+            params = self._weighted_params(x, weight, op.outputs[0], bias, act, True)
+            self._emit(op, "CONV2D", [x], pads=(top, left, bottom, right), iparams=params, **common)
+            return
+        if (top, left) != (bottom, right):  # the torch executor's Conv2d pads symmetrically
+            x = self._emit_inner("PAD", [x], (cin, h + top + bottom, w + left + right),
+                                 f"{_short_name(self.m.tensors[op.outputs[0]].name)}/pad", pads=(top, left, bottom, right))
+            top = left = bottom = right = 0
+        b = self.g.add_constant(bias) if bias is not None else -1
+        new = self._emit(op, "CONV2D", [x], pads=(top, left, bottom, right), bias=b, **common)
+        self._fp32_activation(new, act, True)
+
+    def fully_connected(self, op: TflOp) -> None:
+        x = self._input(op)
+        wt = self.m.tensors[op.inputs[1]]
+        if wt.data is None or len(wt.shape) != 2:
+            raise LinRepError("weights are not a 2-D constant")
+        if op.options.get("WeightsFormat", 0) != 0:
+            raise LinRepError("shuffled weights are not supported")
+        w = wt.data
+        shape = self.g.tensors[x].shape
+        if len(shape) == 3:  # FC flattens its input (NHWC order): flatten here
+            flat = (int(np.prod(shape)),)
+            chw = (shape[0], shape[1], shape[2])
+            x = self._emit_inner("RESHAPE", [x], flat, f"{_short_name(self.m.tensors[op.outputs[0]].name)}/flatten")
+            self.flattened[x] = chw
+        if self.g.tensors[x].shape != (w.shape[1],):
+            raise LinRepError(f"input of {self.g.tensors[x].shape} for weights {list(w.shape)}")
+        if x in self.flattened:  # NCHW flatten: column c·H·W + h·W + w takes TFLite's column (h·W + w)·C + c
+            c, h, wd = self.flattened[x]
+            w = w[:, np.arange(c * h * wd).reshape(h, wd, c).transpose(2, 0, 1).reshape(-1)]
+        cout = w.shape[0]
+        if _nchw(self.m.tensors[op.outputs[0]].shape) != (cout,):
+            raise LinRepError(f"output shape {list(self.m.tensors[op.outputs[0]].shape)} is not [1, {cout}]")
+        act = self._activation(op)
+        bias = self._bias(op, cout)
+        weight = self._weights(op, np.ascontiguousarray(w))
+        if self.int8:
+            per_channel = self.m.tensors[op.inputs[1]].scale.size > 1
+            params = self._weighted_params(x, weight, op.outputs[0], bias, act, per_channel)
+            self._emit(op, "LINEAR", [x], out_channels=cout, weight=weight, iparams=params)
+            return
+        b = self.g.add_constant(bias) if bias is not None else -1
+        self._fp32_activation(self._emit(op, "LINEAR", [x], out_channels=cout, weight=weight, bias=b), act, True)
+
+    def add(self, op: TflOp) -> None:
+        a, b = self._input(op, 0), self._input(op, 1)
+        sa, sb = self.g.tensors[a].shape, self.g.tensors[b].shape
+        if sa != sb and not (sb in ((sa[0],), (sa[0], 1, 1)) and len(sa) == 3):
+            raise LinRepError(f"inputs of shapes {sa} and {sb} (equal shapes or one value per channel)")
+        act = self._activation(op)
+        if not self.int8:
+            self._fp32_activation(self._emit(op, "ADD", [a, b]), act, True)
+            return
+        (s0, _), (s1, _) = self._quant(a), self._quant(b)
+        out = self.m.tensors[op.outputs[0]]
+        s_out, zp_out = float(out.scale[0]), int(out.zero_point[0])
+        # TFLite Micro's Prepare for int8 ADD (left shift 20), in double from the float32 scales
+        twice_max = 2.0 * float(max(np.float32(s0), np.float32(s1)))
+        reals = (float(np.float32(s0)) / twice_max, float(np.float32(s1)) / twice_max,
+                 twice_max / ((1 << 20) * float(np.float32(s_out))))
+        mq = [arith.quantize_multiplier_smaller_than_one(r) for r in reals]
+        lo, hi = activation_range(act, s_out, zp_out)
+        self._emit(op, "ADD", [a, b], iparams=IntParams(np.array([m for m, _ in mq], np.int32),
+                                                        np.array([s for _, s in mq], np.int32), lo, hi))
+
+    def pool(self, op: TflOp) -> None:
+        x = self._input(op)
+        c, h, w = self.g.tensors[x].shape
+        o = op.options
+        k, stride = (int(o["FilterHeight"]), int(o["FilterWidth"])), (int(o["StrideH"]), int(o["StrideW"]))
+        oh, ow = _out_size(int(o["Padding"]), h, k[0], stride[0], 1), _out_size(int(o["Padding"]), w, k[1], stride[1], 1)
+        if _nchw(self.m.tensors[op.outputs[0]].shape) != (c, oh, ow):
+            raise LinRepError(f"output shape {list(self.m.tensors[op.outputs[0]].shape)} is not [1, {oh}, {ow}, {c}]")
+        top, bottom = same_pads(h, k[0], stride[0], 1, oh) if o["Padding"] == 0 else (0, 0)
+        left, right = same_pads(w, k[1], stride[1], 1, ow) if o["Padding"] == 0 else (0, 0)
+        self._same_quant(op, [x])
+        act = self._activation(op)
+        kind = "MAX_POOL2D" if op.type == "MAX_POOL_2D" else "AVG_POOL2D"
+        new = self._emit(op, kind, [x], kernel=k, stride=stride, pads=(top, left, bottom, right),
+                         count_include_pad=False)
+        if self.int8:
+            s, zp = self._quant(new.output)
+            new.iparams = _no_params(*activation_range(act, s, zp))
+        else:
+            self._fp32_activation(new, act, False)
+
+    def softmax(self, op: TflOp) -> None:
+        x = self._input(op)
+        if len(self.g.tensors[x].shape) not in (1, 3):
+            raise LinRepError("softmax over a tensor that is neither [1, F] nor [1, H, W, C]")
+        beta = float(np.float32(op.options.get("Beta", 1.0)))
+        new = self._emit(op, "SOFTMAX", [x])
+        if not self.int8:
+            if beta != 1.0:
+                raise LinRepError(f"softmax with beta {beta} (only 1 in float models)")
+            return
+        out = self.g.tensors[new.output]
+        if (np.float32(out.scale), out.zero_point) != (np.float32(1.0 / 256.0), -128):
+            raise LinRepError(f"int8 softmax output quantisation ({out.scale}, {out.zero_point}) is not (1/256, -128)")
+        # TFLite's PreprocessSoftmaxScaling and CalculateInputRadius (5 integer bits of the scaled difference)
+        s_in, _ = self._quant(x)
+        real = min(beta * float(np.float32(s_in)) * float(1 << (31 - SOFTMAX_DIFF_INTEGER_BITS)), float((1 << 31) - 1))
+        m, shift = arith.quantize_multiplier(real)
+        if real <= 1.0 or shift < 0:
+            raise LinRepError(f"softmax input scale {s_in} too small for TFLite's int8 softmax")
+        radius = math.floor(((1 << SOFTMAX_DIFF_INTEGER_BITS) - 1) * float(1 << (31 - SOFTMAX_DIFF_INTEGER_BITS))
+                            / float(1 << shift))
+        new.iparams = IntParams(np.array([m], np.int32), np.array([shift], np.int32), extra=np.array([-radius], np.int32))
+
+    def reshape(self, op: TflOp) -> None:
+        x = self._input(op)
+        src = self.g.tensors[x].shape
+        dst = _nchw(self.m.tensors[op.outputs[0]].shape)
+        if int(np.prod(src)) != int(np.prod(dst)):
+            raise LinRepError(f"reshape of {src} to {dst} changes the element count")
+        self._same_quant(op, [x])
+        channel_only = all(len(s) == 1 or s[1] * s[2] == 1 for s in (src, dst))
+        if src == dst:
+            self.env[op.outputs[0]] = x
+        elif channel_only:
+            self._emit(op, "RESHAPE", [x])
+        elif len(src) == 3 and len(dst) == 1:
+            consumers = [o for o in self.m.ops if op.outputs[0] in o.inputs]
+            if consumers and all(o.type == "FULLY_CONNECTED" and o.inputs[0] == op.outputs[0] for o in consumers) \
+                    and op.outputs[0] not in self.m.outputs:
+                new = self._emit(op, "RESHAPE", [x])
+                self.flattened[new.output] = (src[0], src[1], src[2])
+            else:
+                self._emit(op, "TRANSPOSE_HWC", [x])
+        else:
+            raise LinRepError(f"reshape of NHWC {list(self.m.tensors[op.inputs[0]].shape)} to "
+                              f"{list(self.m.tensors[op.outputs[0]].shape)} has no NCHW equivalent")
+
+    def concat(self, op: TflOp) -> None:
+        xs = [self._input(op, k) for k in range(len(op.inputs))]
+        rank = len(self.m.tensors[op.inputs[0]].shape)
+        axis = int(op.options.get("Axis", 0)) % rank
+        if axis != rank - 1:
+            raise LinRepError(f"concatenation along axis {axis} (only the channel axis)")
+        if self._activation(op) != "NONE":
+            raise LinRepError("fused activation on a concatenation")
+        self._same_quant(op, xs)
+        self._emit(op, "CONCAT", xs)
+
+    def pad(self, op: TflOp) -> None:
+        x = self._input(op)
+        p = self.m.tensors[op.inputs[1]].data
+        if p is None or p.shape != (4, 2) or p[0].any() or p[3].any() or (p < 0).any():
+            raise LinRepError("padding other than a constant non-negative spatial [[0,0],[t,b],[l,r],[0,0]]")
+        if len(op.inputs) > 2 and op.inputs[2] >= 0:
+            raise LinRepError("padding with a value other than zero")
+        self._same_quant(op, [x])
+        pads = (int(p[1, 0]), int(p[2, 0]), int(p[1, 1]), int(p[2, 1]))
+        self._emit(op, "PAD", [x], pads=pads, alpha=0.0)
+
+    def quantize_ends(self, op: TflOp) -> None:
+        """QUANTIZE of the model input / DEQUANTIZE to a model output: dropped (int8 graph I/O)."""
+        if op.type == "QUANTIZE" and op.inputs[0] in self.m.inputs and self.int8:
+            self.env[op.outputs[0]] = self.g.input
+            self.g.tensors[self.g.input] = self._tensor(self.m.tensors[op.outputs[0]])
+            return
+        if op.type == "DEQUANTIZE" and op.outputs[0] in self.m.outputs and self.int8:
+            self.env[op.outputs[0]] = self._input(op)
+            return
+        raise LinRepError("only a QUANTIZE of the model input or a DEQUANTIZE to a model output is supported")
+
+    # -- driver -----------------------------------------------------------------------------------------
+    def run(self) -> Graph:
+        m = self.m
+        if len(m.inputs) != 1:
+            raise LinRepError(f"{self.path}: models with {len(m.inputs)} inputs are not supported")
+        handlers = {"CONV_2D": self.conv, "DEPTHWISE_CONV_2D": self.conv, "FULLY_CONNECTED": self.fully_connected,
+                    "ADD": self.add, "AVERAGE_POOL_2D": self.pool, "MAX_POOL_2D": self.pool, "SOFTMAX": self.softmax,
+                    "RESHAPE": self.reshape, "CONCATENATION": self.concat, "PAD": self.pad,
+                    "QUANTIZE": self.quantize_ends, "DEQUANTIZE": self.quantize_ends}
+        tin = m.tensors[m.inputs[0]]
+        try:
+            if self.int8 and tin.type == "FLOAT32":  # replaced by the QUANTIZE's output
+                self.g.tensors.append(Tensor(_nchw(tin.shape), "input", "int8", 1.0, 0))
+            else:
+                self.g.tensors.append(self._tensor(tin))
+        except LinRepError as exc:
+            raise LinRepError(f"{self.path}: model input: {exc}") from None
+        self.env[m.inputs[0]] = 0
+        for op in m.ops:
+            fn = handlers.get(op.type)
+            try:
+                if fn is None:
+                    raise LinRepError("unsupported operator")
+                fn(op)
+            except _Skip:
+                self.failed.update(op.outputs)
+            except LinRepError as exc:
+                self.problems.append(f"op {op.index} {op.type}: {exc}")
+                self.failed.update(op.outputs)
+        outs = [self.env.get(t, -1) for t in m.outputs if t not in self.failed]
+        if self.problems:
+            raise LinRepError(f"cannot import {Path(self.path).name}: " + "; ".join(self.problems))
+        if -1 in outs or not outs or 0 in outs:
+            raise LinRepError(f"cannot import {Path(self.path).name}: a model output is not computed by any op")
+        self.g.output = outs[0]
+        self.g.outputs = outs if len(outs) > 1 else []
+        self.g.metadata = {"source": "tflite", "file": Path(self.path).name}
+        return self.g
+
+
+def _no_params(act_min: int = -128, act_max: int = 127) -> IntParams:
+    return IntParams(np.zeros(0, np.int32), np.zeros(0, np.int32), act_min, act_max)
+
+
+@dataclass
+class Imported:
+    """An imported model with where each TFLite tensor went (for checking every tensor against TFLite)."""
+
+    graph: Graph
+    tensor_map: dict[int, int]  # TFLite tensor index → IR tensor id (activations only)
+    flattened: dict[int, tuple[int, int, int]]  # IR tensors holding an NCHW flatten of (C, H, W) where
+    # TFLite holds the NHWC flatten (the FC weights after them are permuted)
+
+
+def import_tflite_mapped(path: str | Path | bytes) -> Imported:
+    """`import_tflite` with the TFLite tensor → IR tensor map."""
+    imp = _Importer(read_tflite(path), "<.tflite bytes>" if isinstance(path, bytes) else str(path))
+    g = imp.run()
+    return Imported(g, dict(imp.env), dict(imp.flattened))
+
+
+def import_tflite(path: str | Path | bytes) -> Graph:
+    """An fp32 or full-integer int8 `.tflite` file (a path, or the file's bytes) → the graph IR (int8 files:
+    an int8 graph).
+    LinRepError listing every operator that cannot be imported, with its index and type."""
+    return import_tflite_mapped(path).graph

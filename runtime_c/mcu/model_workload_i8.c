@@ -1,0 +1,75 @@
+/*
+ * model_workload_i8.c -- the Cortex-M workload of an int8 model (format version 4): one inference with
+ * lr_run_i8, integers only (the cortex-m3 build has no FPU and, on this path, no soft-float routine:
+ * `make -C runtime_c int8-check`).
+ *
+ * The model comes from a generated header (linrep_edge/runtime/mcu.py, model_header_i8) that defines:
+ *   bench_blob[], bench_blob_len         the .lre blob, 16-byte aligned
+ *   lr_bench_input_i8[LR_BENCH_INPUT_LEN] one int8 input
+ *   LR_BENCH_OUTPUT_LEN, LR_BENCH_ARENA_BYTES, LR_BENCH_CONV_PATH
+ * bench_setup verifies the blob and plans the arena (once, outside the measured window), bench_workload
+ * runs lr_run_i8, bench_report prints the int8 outputs so the host can compare them.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bench.h"
+#include "linrep.h"
+#include "lr_bench_model.h"
+
+static lr_model model;
+static unsigned char arena[LR_BENCH_ARENA_BYTES] __attribute__((aligned(16)));
+static int8_t output[LR_BENCH_OUTPUT_LEN];
+static unsigned init_stack_bytes;
+
+int bench_setup(void)
+{
+    uintptr_t sp = lr_bench_stack_paint();
+    lr_status st = lr_init(&model, bench_blob, bench_blob_len);
+    size_t need = 0;
+    init_stack_bytes = (unsigned)lr_bench_stack_used(sp);
+    if (st != LR_OK) {
+        printf("lr_init=%d (%s)\n", (int)st, lr_status_str(st));
+        return 1;
+    }
+#if defined(LR_BENCH_CONV_PATH) && LR_BENCH_CONV_PATH != 0
+    st = lr_set_conv_path(&model, (lr_conv_path)LR_BENCH_CONV_PATH);
+    if (st != LR_OK) {
+        printf("lr_set_conv_path=%d (%s)\n", (int)st, lr_status_str(st));
+        return 1;
+    }
+#endif
+    st = lr_arena_size(&model, &need);
+    if (st != LR_OK || need > sizeof arena) {
+        printf("arena: need %u, have %u\n", (unsigned)need, (unsigned)sizeof arena);
+        return 1;
+    }
+    st = lr_arena_prepare(&model, arena, sizeof arena);
+    if (st != LR_OK) {
+        printf("lr_arena_prepare=%d (%s)\n", (int)st, lr_status_str(st));
+        return 1;
+    }
+    return 0;
+}
+
+int bench_workload(void)
+{
+    lr_status st = lr_run_i8(&model, arena, sizeof arena, lr_bench_input_i8, LR_BENCH_INPUT_LEN, output,
+                             LR_BENCH_OUTPUT_LEN);
+    return st == LR_OK ? 0 : 1;
+}
+
+int bench_report(void)
+{
+    size_t arena_bytes = 0;
+    unsigned i;
+    lr_arena_size(&model, &arena_bytes);
+    printf("arena_bytes=%u\n", (unsigned)arena_bytes);
+    printf("init_stack_bytes=%u\n", init_stack_bytes);
+    printf("outputs=%u\n", (unsigned)LR_BENCH_OUTPUT_LEN);
+    for (i = 0; i < LR_BENCH_OUTPUT_LEN; ++i) {
+        printf("out%u=%d\n", i, (int)output[i]);
+    }
+    return 0;
+}

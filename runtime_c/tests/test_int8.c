@@ -1,0 +1,151 @@
+/*
+ * test_int8.c -- int8 models (format version 4): lr_run_i8 against the Python integer reference.
+ *
+ * For each "NAME N" line of DIR/int8.txt (written by gen_test_blobs.py): lr_init(NAME.lre); under each
+ * conv path (AUTO, DIRECT, REUSE) run the N int8 inputs of NAME.in8 with lr_run_i8 in an arena of exactly
+ * lr_arena_size bytes (heap: ASan sees any overrun) and compare with NAME.ref8 byte for byte (the
+ * outputs of linrep_edge.integer.executor.run_int8, concatenated per input); one byte less of arena is
+ * refused; lr_run (fp32) on the model runs and dequantises (its outputs are scale * (q - zp) of int8
+ * values); lr_run_i8 on an fp32 blob is refused with LR_ERR_UNSUPPORTED_OP.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "linrep.h"
+#include "test_util.h"
+
+static void run_path(const char *name, lr_model *m, size_t n, const int8_t *in, const int8_t *ref, lr_conv_path cp)
+{
+    size_t arena_bytes = 0, in_len = 0, out_len = 0, i;
+    unsigned char *arena;
+    int8_t *out;
+    TU_CHECK_STATUS(lr_set_conv_path(m, cp), LR_OK);
+    TU_CHECK_STATUS(lr_arena_size(m, &arena_bytes), LR_OK);
+    TU_CHECK_STATUS(lr_input_size(m, &in_len), LR_OK);
+    TU_CHECK_STATUS(lr_output_size(m, &out_len), LR_OK);
+    arena = (unsigned char *)tu_xmalloc(arena_bytes);
+    out = (int8_t *)tu_xmalloc(out_len);
+    for (i = 0; i < n; i++) {
+        TU_CHECK_STATUS(lr_run_i8(m, arena, arena_bytes, in + i * in_len, in_len, out, out_len), LR_OK);
+        if (memcmp(out, ref + i * out_len, out_len) != 0) {
+            fprintf(stderr, "%s: input %lu, path %d: output differs from the Python reference\n", name,
+                    (unsigned long)i, (int)cp);
+            tu_failures++;
+        }
+    }
+    TU_CHECK_STATUS(lr_run_i8(m, arena, arena_bytes - 1u, in, in_len, out, out_len), LR_ERR_ARENA_TOO_SMALL);
+    TU_CHECK_STATUS(lr_run_i8(m, arena, arena_bytes, in, in_len + 1u, out, out_len), LR_ERR_IO_SIZE);
+    free(arena);
+    free(out);
+}
+
+static void run_float(lr_model *m)
+{
+    size_t arena_bytes = 0, in_len = 0, out_len = 0, i;
+    unsigned char *arena;
+    float *in, *out, scale = 0.0f;
+    int32_t zp = 0;
+    TU_CHECK_STATUS(lr_arena_size(m, &arena_bytes), LR_OK);
+    TU_CHECK_STATUS(lr_input_size(m, &in_len), LR_OK);
+    TU_CHECK_STATUS(lr_output_size(m, &out_len), LR_OK);
+    TU_CHECK_STATUS(lr_output_quant_at(m, 0u, &scale, &zp), LR_OK);
+    TU_CHECK(scale > 0.0f && zp >= -128 && zp <= 127);
+    arena = (unsigned char *)tu_xmalloc(arena_bytes);
+    in = (float *)tu_xmalloc(in_len * sizeof(float));
+    out = (float *)tu_xmalloc(out_len * sizeof(float));
+    for (i = 0; i < in_len; i++) {
+        in[i] = (float)((int)(i % 17u) - 8) * 0.37f;
+    }
+    TU_CHECK_STATUS(lr_run(m, arena, arena_bytes, in, in_len, out, out_len), LR_OK);
+    {   /* the first output: scale * (q - zp) with q an int8 */
+        size_t first = 0;
+        TU_CHECK_STATUS(lr_output_size_at(m, 0u, &first), LR_OK);
+        for (i = 0; i < first; i++) {
+            int q;
+            int ok = 0;
+            for (q = -128; q <= 127 && !ok; q++) {
+                ok = out[i] == scale * (float)(q - zp);
+            }
+            TU_CHECK(ok);
+        }
+    }
+    free(arena);
+    free(in);
+    free(out);
+}
+
+static void run_case(const char *dir, const char *name, size_t n)
+{
+    char path[512];
+    size_t size, in_bytes, ref_bytes, in_len = 0, out_len = 0;
+    unsigned char *blob;
+    int8_t *in, *ref;
+    float scale = 0.0f;
+    int32_t zp = 0;
+    lr_model m;
+    snprintf(path, sizeof path, "%s/%s.lre", dir, name);
+    blob = tu_read_file(path, &size);
+    snprintf(path, sizeof path, "%s/%s.in8", dir, name);
+    in = (int8_t *)(void *)tu_read_file(path, &in_bytes);
+    snprintf(path, sizeof path, "%s/%s.ref8", dir, name);
+    ref = (int8_t *)(void *)tu_read_file(path, &ref_bytes);
+    TU_CHECK_STATUS(lr_init(&m, blob, size), LR_OK);
+    TU_CHECK_STATUS(lr_input_size(&m, &in_len), LR_OK);
+    TU_CHECK_STATUS(lr_output_size(&m, &out_len), LR_OK);
+    TU_CHECK(in_bytes == n * in_len && ref_bytes == n * out_len);
+    TU_CHECK_STATUS(lr_input_quant(&m, &scale, &zp), LR_OK);
+    TU_CHECK(scale > 0.0f);
+    if (in_bytes == n * in_len && ref_bytes == n * out_len) {
+        run_path(name, &m, n, in, ref, LR_PATH_AUTO);
+        run_path(name, &m, n, in, ref, LR_PATH_DIRECT);
+        run_path(name, &m, n, in, ref, LR_PATH_REUSE);
+        run_float(&m);
+    }
+    free(blob);
+    free(in);
+    free(ref);
+}
+
+int main(int argc, char **argv)
+{
+    char path[512], name[256];
+    unsigned long n;
+    int cases = 0;
+    FILE *f;
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s BLOB_DIR\n", argv[0]);
+        return 2;
+    }
+    snprintf(path, sizeof path, "%s/int8.txt", argv[1]);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "cannot open %s\n", path);
+        return 2;
+    }
+    while (fscanf(f, "%255s %lu", name, &n) == 2) {
+        run_case(argv[1], name, (size_t)n);
+        cases++;
+    }
+    fclose(f);
+    TU_CHECK(cases > 0);
+    {   /* an fp32 blob: no int8 path, and zero quant */
+        size_t size;
+        lr_model m;
+        int8_t in8[1], out8[1];
+        unsigned char arena[64];
+        float scale = 1.0f;
+        int32_t zp = 1;
+        unsigned char *blob;
+        snprintf(path, sizeof path, "%s/tiny_dense.lre", argv[1]);
+        blob = tu_read_file(path, &size);
+        TU_CHECK_STATUS(lr_init(&m, blob, size), LR_OK);
+        TU_CHECK_STATUS(lr_run_i8(&m, arena, sizeof arena, in8, 1u, out8, 1u), LR_ERR_UNSUPPORTED_OP);
+        TU_CHECK_STATUS(lr_input_quant(&m, &scale, &zp), LR_OK);
+        TU_CHECK(scale == 0.0f && zp == 0);
+        TU_CHECK_STATUS(lr_output_quant_at(&m, 1u, &scale, &zp), LR_ERR_RANGE);
+        TU_CHECK_STATUS(lr_input_quant(&m, NULL, &zp), LR_ERR_NULL_ARG);
+        free(blob);
+    }
+    printf("%d int8 models\n", cases);
+    return tu_report("test_int8");
+}

@@ -1,0 +1,269 @@
+"""Small random int8 graphs (format version 4), one per op kind, for the C-vs-Python integer tests and
+the hostile blobs: random shapes, strides, pads, dilations, groups, zero points and clamps, every integer
+fixed as docs/INTEGER.md says (multipliers from `arith`). Needs numpy only.
+
+`build(kind, seed)` returns a Graph whose every tensor is int8 and every op has its IntParams.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from linrep_edge.format.ir import Codebook, Constant, Graph, IntParams, LinRepWeights, Op, Tensor
+from linrep_edge.integer import arith
+
+KINDS = ("conv", "depthwise", "grouped", "linear", "add", "max_pool", "avg_pool", "adaptive_avg_pool",
+         "softmax", "softmax_channels", "reshape", "transpose_hwc", "slice", "concat", "pad", "linrep",
+         "linrep_masked", "chain")
+EMPTY = np.zeros(0, dtype=np.int32)
+
+
+def _tensor(rng: np.random.Generator, shape: tuple[int, ...], like: Tensor | None = None) -> Tensor:
+    if like is not None:
+        return Tensor(tuple(shape), dtype="int8", scale=like.scale, zero_point=like.zero_point)
+    return Tensor(tuple(shape), dtype="int8", scale=float(np.float32(rng.uniform(0.005, 0.1))),
+                  zero_point=int(rng.integers(-40, 40)))
+
+
+def _clamp(rng: np.random.Generator, zp: int) -> tuple[int, int]:
+    r = rng.integers(0, 3)
+    if r == 0:
+        return -128, 127
+    if r == 1:
+        return max(zp, -128), 127  # fused ReLU
+    return int(rng.integers(-128, 0)), int(rng.integers(0, 128))
+
+
+def _mults(reals: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    pairs = [arith.quantize_multiplier(r) for r in reals]
+    return np.array([m for m, _ in pairs], np.int32), np.array([s for _, s in pairs], np.int32)
+
+
+def _fit_out_scale(g: Graph, op: Op, w_int: np.ndarray, s_w: np.ndarray) -> None:
+    """Output scale such that typical accumulators land well inside int8 (few saturated outputs)."""
+    w = np.asarray(w_int, dtype=np.float64).reshape(w_int.shape[0], -1)
+    typical = float(np.sqrt((w ** 2).sum(1)).mean()) * 75.0 * float(np.mean(s_w)) * g.tensors[op.inputs[0]].scale
+    g.tensors[op.output].scale = float(np.float32(max(typical, 1e-6) / 40.0))
+
+
+def _weighted(rng: np.random.Generator, g: Graph, op: Op, w_q: np.ndarray) -> None:
+    """int8 weights w_q [cout, ...] as op.weight with per-channel scales, an int32 bias, multipliers."""
+    cout = w_q.shape[0]
+    s_w = rng.uniform(0.002, 0.02, cout).astype(np.float32)
+    g.constants.append(Constant((w_q.astype(np.float32) * s_w.reshape(-1, *[1] * (w_q.ndim - 1))).astype(np.float32),
+                                "int8", w_q.astype(np.int8), s_w))
+    op.weight = len(g.constants) - 1
+    _fit_out_scale(g, op, w_q, s_w)
+    s_in, out = g.tensors[op.inputs[0]].scale, g.tensors[op.output]
+    per_channel = rng.integers(0, 4) > 0
+    reals = [arith.requant_scale(s_in, float(s), divide_by=out.scale) for s in (s_w if per_channel else s_w[:1])]
+    mult, shift = _mults(reals)
+    lo, hi = _clamp(rng, out.zero_point)
+    op.iparams = IntParams(mult, shift, lo, hi, bias=rng.integers(-3000, 3000, cout).astype(np.int32))
+
+
+def _conv(rng: np.random.Generator, groups_kind: str) -> Graph:
+    cin = int(rng.integers(1, 5)) * (2 if groups_kind == "grouped" else 1)
+    if groups_kind == "depthwise":
+        groups, cout = cin, cin * int(rng.integers(1, 3))
+    elif groups_kind == "grouped":
+        groups, cout = 2, 2 * int(rng.integers(1, 4))
+    else:
+        groups, cout = 1, int(rng.integers(1, 6))
+    kh, kw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    stride = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+    dilation = (int(rng.integers(1, 3)), 1)
+    pads = tuple(int(v) for v in rng.integers(0, 2, 4))
+    h, w = int(rng.integers(5, 10)), int(rng.integers(5, 10))
+    oh = (h + pads[0] + pads[2] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    ow = (w + pads[1] + pads[3] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    x = _tensor(rng, (cin, h, w))
+    g = Graph([x, _tensor(rng, (cout, oh, ow))], 0, 1, [])
+    op = Op("CONV2D", "conv", [0], 1, kernel=(kh, kw), stride=stride, pads=pads, dilation=dilation,  # type: ignore[arg-type]
+            groups=groups, out_channels=cout)
+    g.ops.append(op)
+    _weighted(rng, g, op, rng.integers(-127, 128, (cout, cin // groups, kh, kw)))
+    return g
+
+
+def _linrep(rng: np.random.Generator, masked: bool) -> Graph:
+    cin, cout, k = int(rng.integers(1, 5)), int(rng.integers(1, 7)), int(rng.integers(2, 6))
+    groups = 1
+    kh = kw = 3
+    stride = (int(rng.integers(1, 3)),) * 2
+    pads = (1, 1, 1, 1) if rng.integers(0, 2) else (0, 1, 0, 0)
+    h, w = int(rng.integers(5, 10)), int(rng.integers(5, 10))
+    oh = (h + pads[0] + pads[2] - kh) // stride[0] + 1
+    ow = (w + pads[1] + pads[3] - kw) // stride[1] + 1
+    x, y = _tensor(rng, (cin, h, w)), _tensor(rng, (cout, oh, ow))
+    t_q = rng.integers(-127, 128, (k, kh, kw)).astype(np.int8)
+    s_t = float(np.float32(rng.uniform(0.005, 0.02)))
+    cb = Codebook((t_q.astype(np.float32) * np.float32(s_t)).astype(np.float32), "int8", q=t_q, scale=s_t)
+    bits = int(rng.integers(2, 9))
+    lim = 1 << (bits - 1)
+    idx = rng.integers(0, k, (cout, cin))
+    a_q, b_q = rng.integers(-lim, lim, (cout, cin)), rng.integers(-lim, lim, (cout, cin))
+    mask = rng.random((cout, cin)) > 0.3 if masked else None
+    if mask is not None:
+        idx, a_q, b_q = np.where(mask, idx, 0), np.where(mask, a_q, 0), np.where(mask, b_q, 0)
+    e = rng.integers(-3, 4, cout)
+    s_a = rng.uniform(0.01, 0.1, cout).astype(np.float32)
+    lr = LinRepWeights(0, idx.astype(np.int64), a_q.astype(np.float32), b_q.astype(np.float32), 0, bits, mask=mask)
+    lr.set_quantized(a_q, s_a, b_q, (s_a * s_t * np.exp2(e)).astype(np.float32))
+    lr.b_exponent = e.astype(np.int64)
+    op = Op("LINREP_CONV2D", "lr", [0], 1, kernel=(kh, kw), stride=stride, pads=pads, out_channels=cout, linrep=lr)  # type: ignore[arg-type]
+    s_w = s_a.astype(np.float64) * s_t * np.exp2(-np.maximum(0, -e))
+    w_int = a_q[..., None, None] * t_q.astype(np.int64)[idx] * np.exp2(np.maximum(0, -e))[:, None, None, None] + \
+        (b_q * np.exp2(np.maximum(0, e))[:, None])[..., None, None]
+    _fit_out_scale(Graph([x, y], 0, 1, []), op, w_int, s_w)
+    mult, shift = _mults([arith.requant_scale(x.scale, float(s), divide_by=y.scale) for s in s_w])
+    lo, hi = _clamp(rng, y.zero_point)
+    op.iparams = IntParams(mult, shift, lo, hi, bias=rng.integers(-3000, 3000, cout).astype(np.int32))
+    return Graph([x, y], 0, 1, [op], [], [cb])
+
+
+def _linear(rng: np.random.Generator) -> Graph:
+    f, out = int(rng.integers(1, 40)), int(rng.integers(1, 12))
+    g = Graph([_tensor(rng, (f,)), _tensor(rng, (out,))], 0, 1, [])
+    op = Op("LINEAR", "fc", [0], 1, out_channels=out)
+    g.ops.append(op)
+    _weighted(rng, g, op, rng.integers(-127, 128, (out, f)))
+    return g
+
+
+def _add(rng: np.random.Generator) -> Graph:
+    c, h, w = int(rng.integers(1, 4)), int(rng.integers(2, 6)), int(rng.integers(2, 6))
+    g = _conv1x1(rng, c, h, w)
+    out = _tensor(rng, (c, h, w))
+    g.tensors.append(out)
+    s0, s1 = (float(np.float32(g.tensors[t].scale)) for t in (0, 1))
+    twice = 2.0 * max(s0, s1)
+    pairs = [arith.quantize_multiplier_smaller_than_one(r)
+             for r in (s0 / twice, s1 / twice, twice / ((1 << 20) * float(np.float32(out.scale))))]
+    lo, hi = _clamp(rng, out.zero_point)
+    g.ops.append(Op("ADD", "add", [0, 1], 2, iparams=IntParams(np.array([m for m, _ in pairs], np.int32),
+                                                               np.array([s for _, s in pairs], np.int32), lo, hi)))
+    g.output = 2
+    return g
+
+
+def _conv1x1(rng: np.random.Generator, c: int, h: int, w: int) -> Graph:
+    """input [c, h, w] -> 1x1 conv to tensor 1 [c, h, w] (another quantisation)."""
+    g = Graph([_tensor(rng, (c, h, w)), _tensor(rng, (c, h, w))], 0, 1, [])
+    op = Op("CONV2D", "pw", [0], 1, out_channels=c)
+    g.ops.append(op)
+    _weighted(rng, g, op, rng.integers(-127, 128, (c, c, 1, 1)))
+    return g
+
+
+def _same(rng: np.random.Generator, kind: str) -> Graph:
+    """Ops whose output is quantised as their input: pools and byte moves."""
+    c, h, w = int(rng.integers(1, 5)), int(rng.integers(3, 9)), int(rng.integers(3, 9))
+    x = _tensor(rng, (c, h, w))
+    lo, hi = _clamp(rng, x.zero_point) if kind.endswith("pool") else (-128, 127)
+    ip = IntParams(EMPTY.copy(), EMPTY.copy(), lo, hi)
+    if kind in ("max_pool", "avg_pool"):
+        k = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+        s = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+        pads = (int(rng.integers(0, k[0] // 2 + 1)), int(rng.integers(0, k[1] // 2 + 1)),
+                int(rng.integers(0, k[0] // 2 + 1)), int(rng.integers(0, k[1] // 2 + 1)))
+        oh, ow = (h + pads[0] + pads[2] - k[0]) // s[0] + 1, (w + pads[1] + pads[3] - k[1]) // s[1] + 1
+        op = Op("MAX_POOL2D" if kind == "max_pool" else "AVG_POOL2D", "", [0], 1, kernel=k, stride=s, pads=pads,
+                count_include_pad=False, iparams=ip)
+        return Graph([x, _tensor(rng, (c, oh, ow), x)], 0, 1, [op])
+    if kind == "adaptive_avg_pool":
+        o = (int(rng.integers(1, h + 1)), int(rng.integers(1, w + 1)))
+        return Graph([x, _tensor(rng, (c, *o), x)], 0, 1, [Op("ADAPTIVE_AVG_POOL2D", "", [0], 1, kernel=o, iparams=ip)])
+    if kind == "reshape":
+        return Graph([x, _tensor(rng, (c * h * w,), x)], 0, 1, [Op("RESHAPE", "", [0], 1, iparams=ip)])
+    if kind == "transpose_hwc":
+        return Graph([x, _tensor(rng, (c * h * w,), x)], 0, 1, [Op("TRANSPOSE_HWC", "", [0], 1, iparams=ip)])
+    if kind == "slice":
+        start = int(rng.integers(0, c))
+        size = int(rng.integers(1, c - start + 1))
+        return Graph([x, _tensor(rng, (size, h, w), x)], 0, 1, [Op("SLICE", "", [0], 1, start=start, iparams=ip)])
+    if kind == "pad":
+        pads = tuple(int(v) for v in rng.integers(0, 3, 4))
+        y = _tensor(rng, (c, h + pads[0] + pads[2], w + pads[1] + pads[3]), x)
+        return Graph([x, y], 0, 1, [Op("PAD", "", [0], 1, pads=pads, iparams=ip)])  # type: ignore[arg-type]
+    assert kind == "concat"
+    g = Graph([x, _tensor(rng, (c, h, w), x), _tensor(rng, (2 * c, h, w), x)], 0, 2, [
+        Op("MAX_POOL2D", "", [0], 1, kernel=(3, 3), pads=(1, 1, 1, 1), iparams=IntParams(EMPTY.copy(), EMPTY.copy())),
+        Op("CONCAT", "", [1, 0], 2, iparams=IntParams(EMPTY.copy(), EMPTY.copy()))])
+    return g
+
+
+def softmax_params(s_in: float) -> IntParams:
+    """TFLite's PreprocessSoftmaxScaling (beta 1) and CalculateInputRadius for input scale s_in."""
+    real = min(float(np.float32(s_in)) * float(1 << 26), float((1 << 31) - 1))
+    mult, shift = arith.quantize_multiplier(real)
+    radius = 31 * float(1 << 26) / float(1 << shift)
+    return IntParams(np.array([mult], np.int32), np.array([shift], np.int32), extra=np.array([-int(np.floor(radius))],
+                                                                                           np.int32))
+
+
+def _softmax(rng: np.random.Generator, channels: bool) -> Graph:
+    shape = (int(rng.integers(2, 12)), int(rng.integers(1, 4)), int(rng.integers(1, 4))) if channels \
+        else (int(rng.integers(2, 40)),)
+    x = Tensor(shape, dtype="int8", scale=float(np.float32(rng.uniform(0.02, 0.5))), zero_point=int(rng.integers(-40, 40)))
+    y = Tensor(shape, dtype="int8", scale=1.0 / 256, zero_point=-128)
+    return Graph([x, y], 0, 1, [Op("SOFTMAX", "", [0], 1, iparams=softmax_params(x.scale))])
+
+
+def _chain(rng: np.random.Generator) -> Graph:
+    """conv -> max pool -> ADD with a 1x1 conv of itself -> adaptive pool -> reshape -> linear -> softmax."""
+    g = _conv(rng, "plain")
+    c, h, w = g.tensors[1].shape
+    x = g.tensors[1]
+    pooled = Tensor((c, max(1, h // 2), max(1, w // 2)), "", "int8", x.scale, x.zero_point)
+    g.tensors.append(pooled)
+    g.ops.append(Op("MAX_POOL2D", "", [1], 2, kernel=(2, 2), stride=(2, 2), iparams=IntParams(EMPTY.copy(), EMPTY.copy()))
+                 if h >= 2 and w >= 2 else Op("MAX_POOL2D", "", [1], 2, iparams=IntParams(EMPTY.copy(), EMPTY.copy())))
+    if not (h >= 2 and w >= 2):
+        pooled.shape = (c, h, w)
+    c2 = pooled.shape  # ADD of tensor 2 and a 1x1 conv of it
+    g.tensors.append(_tensor(rng, c2))
+    pw_op = Op("CONV2D", "pw", [2], 3, out_channels=c2[0])
+    g.ops.append(pw_op)
+    _weighted(rng, g, pw_op, rng.integers(-127, 128, (c2[0], c2[0], 1, 1)))
+    out = _tensor(rng, c2)
+    g.tensors.append(out)
+    s0, s1 = (float(np.float32(g.tensors[t].scale)) for t in (2, 3))
+    twice = 2.0 * max(s0, s1)
+    pairs = [arith.quantize_multiplier_smaller_than_one(r)
+             for r in (s0 / twice, s1 / twice, twice / ((1 << 20) * float(np.float32(out.scale))))]
+    g.ops.append(Op("ADD", "add", [2, 3], 4, iparams=IntParams(np.array([m for m, _ in pairs], np.int32),
+                                                               np.array([s for _, s in pairs], np.int32),
+                                                               max(out.zero_point, -128), 127)))
+    g.tensors.append(Tensor((c2[0], 1, 1), "", "int8", out.scale, out.zero_point))
+    g.ops.append(Op("ADAPTIVE_AVG_POOL2D", "", [4], 5, kernel=(1, 1), iparams=IntParams(EMPTY.copy(), EMPTY.copy())))
+    g.tensors.append(Tensor((c2[0],), "", "int8", out.scale, out.zero_point))
+    g.ops.append(Op("RESHAPE", "", [5], 6, iparams=IntParams(EMPTY.copy(), EMPTY.copy())))
+    n_cls = int(rng.integers(2, 11))
+    g.tensors.append(_tensor(rng, (n_cls,)))
+    fc = Op("LINEAR", "fc", [6], 7, out_channels=n_cls)
+    g.ops.append(fc)
+    _weighted(rng, g, fc, rng.integers(-127, 128, (n_cls, c2[0])))
+    g.tensors.append(Tensor((n_cls,), "", "int8", 1.0 / 256, -128))
+    g.ops.append(Op("SOFTMAX", "", [7], 8, iparams=softmax_params(g.tensors[7].scale)))
+    g.output = 8
+    g.outputs = [8, 7]  # two results: the probabilities and the logits
+    return g
+
+
+def build(kind: str, seed: int) -> Graph:
+    """A random int8 graph exercising `kind` (one of KINDS)."""
+    rng = np.random.default_rng(seed)
+    if kind in ("conv", "depthwise", "grouped"):
+        return _conv(rng, kind)
+    if kind == "linear":
+        return _linear(rng)
+    if kind == "add":
+        return _add(rng)
+    if kind in ("softmax", "softmax_channels"):
+        return _softmax(rng, kind == "softmax_channels")
+    if kind in ("linrep", "linrep_masked"):
+        return _linrep(rng, kind == "linrep_masked")
+    if kind == "chain":
+        return _chain(rng)
+    return _same(rng, kind)

@@ -1,0 +1,207 @@
+"""Int8 models (format version 4) in the C runtime: lr_run_i8 equals the Python integer reference
+(`linrep_edge.integer.executor.run_int8`, itself checked against TFLite Micro) bit for bit on random
+graphs of every op with an int8 form, on both LinRep paths; the format layer round-trips every version-4
+field; lr_run on an int8 model quantises and dequantises; the arena holds 1-byte tensors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from needs import need
+
+from linrep_edge.errors import LinRepError
+from linrep_edge.format.ir import Graph
+from linrep_edge.format.reader import parse
+from linrep_edge.format.writer import pack_graph
+from linrep_edge.integer.executor import run_int8
+from linrep_edge.models.tflite_import import import_tflite
+from linrep_edge.runtime.binding import CRuntime
+from int8_graphs import KINDS, build
+
+SEEDS = range(6)
+
+
+def _inputs(g: Graph, seed: int, n: int = 3) -> np.ndarray:
+    rng = np.random.default_rng(1000 + seed)
+    return rng.integers(-128, 128, (n, *g.tensors[0].shape)).astype(np.int8)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_c_equals_python_reference(kind: str) -> None:
+    """Every op kind, 6 random graphs, 3 inputs each, both conv paths: C == Python bit for bit."""
+    for seed in SEEDS:
+        g = build(kind, seed)
+        rt = CRuntime(pack_graph(g), f"{kind}/{seed}")
+        assert rt.is_int8
+        for path in ("direct", "reuse"):
+            rt.set_conv_path(path)
+            xs = _inputs(g, seed)
+            got = rt.run_int8(xs)
+            for n, x in enumerate(xs):
+                want = run_int8(g, x, conv_path=path)
+                for k, (w, c) in enumerate(zip(want, got)):
+                    assert c[n].dtype == np.int8
+                    np.testing.assert_array_equal(c[n], w, err_msg=f"{kind} seed {seed} {path} output {k}")
+
+
+def test_outputs_are_not_saturated_constants() -> None:
+    """The random graphs exercise the arithmetic: conv outputs spread over many values."""
+    g = build("conv", 1)
+    y = CRuntime(pack_graph(g)).run_int8(_inputs(g, 1, 1))[0]
+    assert len(np.unique(y)) > 10
+
+
+def test_reuse_path_runs_for_linrep() -> None:
+    g = build("linrep", 2)
+    rt = CRuntime(pack_graph(g))
+    rt.set_conv_path("reuse")
+    assert rt.op_conv_info(0)["path"] == "reuse"
+    rt.set_conv_path("direct")
+    assert rt.op_conv_info(0)["path"] == "direct"
+
+
+def _normalised(g: Graph) -> Graph:
+    """What an int8 blob holds: float op.bias constants are not stored (the bias is iparams.bias)."""
+    for op in g.ops:
+        op.bias = -1
+    return g
+
+
+def _assert_graphs_equal(a: Graph, b: Graph) -> None:
+    assert [(t.shape, t.dtype, np.float32(t.scale), t.zero_point) for t in a.tensors] == \
+        [(t.shape, t.dtype, np.float32(t.scale), t.zero_point) for t in b.tensors]
+    assert a.results == b.results
+    for cx, cy in zip(a.codebooks, b.codebooks):
+        assert cx.dtype == cy.dtype == "int8" and np.float32(cx.scale) == np.float32(cy.scale)
+        np.testing.assert_array_equal(cx.q, cy.q)
+    for ox, oy in zip(a.ops, b.ops, strict=True):
+        assert (ox.type, ox.inputs, ox.kernel, ox.stride, ox.pads, ox.groups, ox.start) == \
+            (oy.type, oy.inputs, oy.kernel, oy.stride, oy.pads, oy.groups, oy.start)
+        px, py = ox.iparams, oy.iparams
+        assert px is not None and py is not None
+        np.testing.assert_array_equal(px.multiplier, py.multiplier)
+        np.testing.assert_array_equal(px.shift, py.shift)
+        assert (px.act_min, px.act_max) == (py.act_min, py.act_max)
+        for u, v in ((px.bias, py.bias), (px.extra, py.extra)):
+            assert (u is None) == (v is None)
+            if u is not None:
+                np.testing.assert_array_equal(u, v)
+        if ox.weight >= 0:
+            wx, wy = a.constants[ox.weight], b.constants[oy.weight]
+            np.testing.assert_array_equal(wx.q, wy.q)
+            np.testing.assert_array_equal(wx.scale, wy.scale)
+        if ox.linrep is not None:
+            lx, ly = ox.linrep, oy.linrep
+            assert ly is not None
+            for f in ("idx", "a_q", "b_q", "a_scale", "b_scale", "b_exponent"):
+                np.testing.assert_array_equal(getattr(lx, f), getattr(ly, f), err_msg=f)
+            assert (lx.mask is None) == (ly.mask is None)
+
+
+@pytest.mark.parametrize("kind", ["chain", "linrep", "linrep_masked", "depthwise", "softmax", "concat", "pad"])
+def test_format_round_trip(kind: str) -> None:
+    """IR -> bytes -> IR equal; bytes -> IR -> bytes equal; format version 4."""
+    g = _normalised(build(kind, 4))
+    blob = pack_graph(g)
+    read = parse(blob)
+    assert read.format_version == 4 and read.graph.is_int8
+    _assert_graphs_equal(g, read.graph)
+    assert pack_graph(read.graph, read.graph.metadata) == blob
+
+
+def test_writer_refuses_mixed_graphs() -> None:
+    g = build("conv", 0)
+    g.tensors[1].dtype = "fp32"
+    with pytest.raises(LinRepError, match="only int8 tensors"):
+        pack_graph(g)
+
+
+def test_lr_run_float_on_int8_model() -> None:
+    """lr_run quantises the fp32 input (round half away from zero, saturate) and dequantises outputs."""
+    g = build("chain", 2)
+    rt = CRuntime(pack_graph(g))
+    s_in, zp_in = rt.input_quant
+    rng = np.random.default_rng(5)
+    x = (rng.normal(0, 60, (4, *rt.input_shape)) * s_in).astype(np.float32)
+    x[0, 0, 0, 0] = np.float32(2.5 * s_in)  # a tie, away from zero
+    q = np.clip(np.sign(x / np.float32(s_in)) * np.floor(np.abs(x / np.float32(s_in)) + 0.5) + zp_in, -128, 127)
+    assert q.min() == -128 and q.max() == 127  # saturation exercised
+    q = q.astype(np.int8)
+    outs = rt.run_all(x)
+    for n in range(len(x)):
+        want = run_int8(g, q[n])
+        for k, (o, w) in enumerate(zip(outs, want)):
+            scale, zp = rt.output_quants[k]
+            np.testing.assert_array_equal(o[n], (np.float32(scale) * (w.astype(np.float32) - zp)).astype(np.float32))
+
+
+def test_arena_holds_bytes() -> None:
+    """Activations take one byte per element: the lower bound is the byte count of the live tensors,
+    and the arena (lr_arena_size) is what lr_run_i8 needs: one byte less is refused."""
+    g = build("linear", 3)
+    rt = CRuntime(pack_graph(g))
+    f, out = g.tensors[0].numel, g.tensors[1].numel
+    assert rt.activation_lower_bound_bytes == f + out
+    x = _inputs(g, 3, 1)[0]
+    rt.run_int8(x, arena_bytes=rt.arena_bytes)
+    with pytest.raises(LinRepError, match="ARENA_TOO_SMALL"):
+        rt.run_int8(x, arena_bytes=rt.arena_bytes - 1)
+
+
+def test_run_int8_refuses_fp32_models_and_float_inputs() -> None:
+    g = build("linear", 0)
+    rt = CRuntime(pack_graph(g))
+    with pytest.raises(LinRepError, match="int8 inputs"):
+        rt.run_int8(np.zeros(rt.input_shape, np.float32))
+    for t in g.tensors:  # the same network as an fp32 model
+        t.dtype = "fp32"
+    g.constants[0].dtype, g.ops[0].iparams = "fp32", None
+    fp32 = CRuntime(pack_graph(g))
+    assert not fp32.is_int8 and fp32.input_quant is None and fp32.output_quants == [None]
+    with pytest.raises(LinRepError, match="needs an int8 model"):
+        fp32.run_int8(np.zeros(fp32.input_shape, np.int8))
+
+
+def test_quantized_linrep_network() -> None:
+    """A compressed, captured and quantised network (quantize_graph: LinRep with integer a/b, dense convs,
+    ADD, pools, linear): C == Python on both LinRep paths, and the blob round-trips."""
+    from test_int8_quantize import _fp_graph  # int8-linrep's test network (needs torch)
+
+    from linrep_edge.integer.quantize import quantize_graph
+
+    g, calib = _fp_graph(1)
+    gi = quantize_graph(g, calib, ab_bits=6)
+    blob = pack_graph(gi)
+    rt = CRuntime(blob)
+    assert {op.type for op in gi.ops} >= {"LINREP_CONV2D", "CONV2D", "ADD", "LINEAR"}
+    xs = np.random.default_rng(3).integers(-128, 128, (4, *rt.input_shape)).astype(np.int8)
+    for path in ("direct", "reuse"):
+        rt.set_conv_path(path)
+        assert any(rt.op_conv_info(k)["path"] == path for k in range(rt.num_ops))
+        got = rt.run_int8(xs)[0]
+        for n, x in enumerate(xs):
+            np.testing.assert_array_equal(got[n], run_int8(gi, x, conv_path=path)[0], err_msg=path)
+    assert pack_graph(parse(blob).graph, parse(blob).graph.metadata) == blob
+
+
+MLPERF = Path(__file__).resolve().parents[1].parent / "shared" / "mlperf-tiny"
+
+
+@pytest.mark.parametrize("name", ["pretrainedResnet_quant", "kws_ref_model", "vww_96_int8"])
+def test_mlperf_tiny_int8_every_tensor(name: str) -> None:
+    """The MLPerf Tiny int8 models imported from .tflite (import_tflite): every tensor lr_run_i8 computes
+    equals run_int8's (which equals TFLite Micro's: test_int8_oracle). Every tensor is made a model output
+    so that C returns all of them."""
+    path = MLPERF / f"{name}.tflite"
+    need(path.exists(), f"the MLPerf Tiny model {path}", "put shared/mlperf-tiny beside the clone (see its README)")
+    g = import_tflite(path)
+    g.outputs = [g.output] + [t for t in range(1, len(g.tensors)) if t != g.output]
+    rt = CRuntime(pack_graph(g), name)
+    xs = np.random.default_rng(7).integers(-128, 128, (2, *rt.input_shape)).astype(np.int8)
+    got = rt.run_int8(xs)
+    for n, x in enumerate(xs):
+        trace = run_int8(g, x, trace=True)
+        for k, t in enumerate(g.outputs):
+            np.testing.assert_array_equal(got[k][n], trace[t], err_msg=f"{name}: tensor {t} ({g.ops[t - 1].type})")

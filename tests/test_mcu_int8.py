@@ -1,0 +1,49 @@
+"""Int8 models on an FPU-less Cortex-M3 (soft-float ABI): nothing reachable from lr_run_i8 is a soft-float
+routine (`make -C runtime_c int8-check`, with lr_run as the control that has them), and the MLPerf Tiny
+KWS int8 model runs under QEMU (mps2-an385) with lr_run_i8 to the host's outputs bit for bit.
+
+Needs Debian's gcc-arm-none-eabi, libnewlib-arm-none-eabi and qemu-system-arm (as tests/test_mcu.py).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+from needs import need
+
+from linrep_edge.format.writer import pack_graph
+from linrep_edge.integer.executor import run_int8
+from linrep_edge.models.tflite_import import import_tflite
+
+ROOT = Path(__file__).resolve().parents[1]
+KWS = ROOT.parent / "shared" / "mlperf-tiny" / "kws_ref_model.tflite"
+TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-nm", "qemu-system-arm")
+need(all(shutil.which(t) for t in TOOLS), "the ARM toolchain or QEMU",
+     "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm (or: make setup, as root)")
+
+
+def test_int8_inference_reaches_no_soft_float() -> None:
+    r = subprocess.run(["make", "-s", "-C", str(ROOT / "runtime_c"), "int8-check"], capture_output=True, text=True,
+                       timeout=900)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    for opt in ("-Os", "-O2"):
+        assert f"cortex-m3 {opt}: 0 soft-float routines reachable from lr_run_i8" in r.stdout
+        n = int(r.stdout.split(f"cortex-m3 {opt}: ")[2].split()[0])  # the control: lr_run
+        assert n > 0
+
+
+def test_kws_int8_on_cortex_m3_equals_host(tmp_path: Path) -> None:
+    from linrep_edge.runtime.mcu import mcu_run_int8
+
+    need(KWS.exists(), f"the MLPerf Tiny model {KWS}", "put shared/mlperf-tiny beside the clone (see its README)")
+    g = import_tflite(KWS)
+    g.outputs = [g.output, g.ops[-1].inputs[0]]  # the probabilities and the logits before the softmax
+    x = np.random.default_rng(11).integers(-128, 128, g.tensors[0].shape).astype(np.int8)
+    r = mcu_run_int8(pack_graph(g), x, "cortex-m3", build_root=tmp_path)
+    assert r["board"] == "mps2-an385" and r["matches_host"]
+    want = np.concatenate([y.reshape(-1) for y in run_int8(g, x)])
+    np.testing.assert_array_equal(r["outputs"], want)
+    assert len(np.unique(r["outputs"][-12:])) > 3  # the logits are not saturated

@@ -1,0 +1,160 @@
+"""Small int8 `.tflite` models built op by op (TFLite Micro's own model_editor), for per-op oracle tests:
+each op's corner cases (SAME padding at stride 2, dilation, depth multiplier, rescaling ADD, softmax at
+several input scales, the NHWC flatten before a FULLY_CONNECTED) run in TFLite Micro and in our reference.
+Needs the peers extra (tflite_micro)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+class Int8Builder:
+    """One subgraph, int8 activations with random scales / zero points, random int8 weights (seeded)."""
+
+    def __init__(self, seed: int) -> None:
+        from tflite_micro.tensorflow.lite.micro.compression import model_editor as me
+        from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as tfl
+
+        self.me, self.tfl = me, tfl
+        self.rng = np.random.default_rng(seed)
+        self.sg = me.Subgraph()
+        self.model = me.Model(subgraphs=[self.sg])
+
+    def act(self, shape: tuple[int, ...], scale: float | None = None, zp: int | None = None) -> Any:
+        scale = float(self.rng.uniform(0.01, 0.1)) if scale is None else scale
+        zp = int(self.rng.integers(-20, 20)) if zp is None else zp
+        t = self.me.Tensor(shape=shape, dtype=self.tfl.TensorType.INT8,
+                           quantization=self.me.Quantization(scales=scale, zero_points=zp))
+        self.sg.tensors.append(t)
+        return t
+
+    def weights(self, shape: tuple[int, ...], axis: int, per_channel: bool = True) -> Any:
+        q = self.rng.integers(-127, 128, shape).astype(np.int8)
+        n = shape[axis] if per_channel else 1
+        scales = [float(s) for s in self.rng.uniform(0.002, 0.02, n)]
+        t = self.me.Tensor(shape=shape, dtype=self.tfl.TensorType.INT8, data=q,
+                           quantization=self.me.Quantization(scales=scales, zero_points=[0] * n, axis=axis))
+        self.sg.tensors.append(t)
+        return t
+
+    def bias(self, x: Any, w: Any, n: int) -> Any:
+        """n int32 biases with TFLite's scale s_x · s_w (TFLite Micro checks it)."""
+        ws = np.asarray(w.quantization.scales, np.float64)
+        scales = [float(np.float32(x.quantization.scales) * np.float32(s)) for s in np.broadcast_to(ws, (n,))]
+        t = self.me.Tensor(shape=(n,), dtype=self.tfl.TensorType.INT32,
+                           data=self.rng.integers(-3000, 3000, n).astype(np.int32),
+                           quantization=self.me.Quantization(scales=scales, zero_points=[0] * n, axis=0))
+        self.sg.tensors.append(t)
+        return t
+
+    def int32_const(self, values: np.ndarray) -> Any:
+        t = self.me.Tensor(shape=values.shape, dtype=self.tfl.TensorType.INT32, data=values.astype(np.int32))
+        self.sg.tensors.append(t)
+        return t
+
+    def op(self, code: str, inputs: list[Any], outputs: list[Any], options: str | None = None,
+           **fields: Any) -> None:
+        op = self.me.Operator(opcode=getattr(self.tfl.BuiltinOperator, code), inputs=inputs, outputs=outputs)
+        if options is not None:
+            opt = getattr(self.tfl, options + "T")()
+            for k, v in fields.items():
+                setattr(opt, k, v)
+            op._fb.builtinOptionsType = getattr(self.tfl.BuiltinOptions, options)
+            op._fb.builtinOptions = opt
+        self.sg.operators.append(op)
+
+    def build(self, inputs: list[Any], outputs: list[Any]) -> bytes:
+        self.sg.inputs, self.sg.outputs = inputs, outputs
+        return bytes(self.model.build())
+
+
+def conv_model(seed: int, padding: int, stride: int, dilation: int, act: int, out_scale: float | None = None) -> bytes:
+    b = Int8Builder(seed)
+    x, y = b.act((1, 11, 10, 6)), b.act((1, 1, 1, 1), out_scale)  # output shape fixed below
+    k = 3
+    eff = (k - 1) * dilation + 1
+    oh = -(-11 // stride) if padding == 0 else (11 - eff + stride) // stride
+    ow = -(-10 // stride) if padding == 0 else (10 - eff + stride) // stride
+    y.shape = (1, oh, ow, 5)
+    w = b.weights((5, k, k, 6), 0)
+    b.op("CONV_2D", [x, w, b.bias(x, w, 5)], [y], "Conv2DOptions", padding=padding,
+         strideW=stride, strideH=stride, dilationWFactor=dilation, dilationHFactor=dilation, fusedActivationFunction=act)
+    return b.build([x], [y])
+
+
+def depthwise_model(seed: int, multiplier: int, stride: int) -> bytes:
+    b = Int8Builder(seed)
+    x = b.act((1, 8, 9, 4))
+    y = b.act((1, -(-8 // stride), -(-9 // stride), 4 * multiplier))
+    w = b.weights((1, 3, 3, 4 * multiplier), 3)
+    b.op("DEPTHWISE_CONV_2D", [x, w, b.bias(x, w, 4 * multiplier)], [y],
+         "DepthwiseConv2DOptions", padding=0, strideW=stride, strideH=stride, depthMultiplier=multiplier,
+         fusedActivationFunction=1)
+    return b.build([x], [y])
+
+
+def add_model(seed: int, act: int) -> bytes:
+    """Two inputs made by two convs of one input (a model input of TFLM takes one tensor here)."""
+    b = Int8Builder(seed)
+    x = b.act((1, 5, 6, 4))
+    p, q, y = b.act((1, 5, 6, 4), 0.05, 3), b.act((1, 5, 6, 4), 0.02, -7), b.act((1, 5, 6, 4), 0.06, -2)
+    for t in (p, q):
+        w = b.weights((4, 1, 1, 4), 0)
+        b.op("CONV_2D", [x, w, b.bias(x, w, 4)], [t], "Conv2DOptions", padding=1,
+             strideW=1, strideH=1)
+    b.op("ADD", [p, q], [y], "AddOptions", fusedActivationFunction=act)
+    return b.build([x], [y])
+
+
+def pool_model(seed: int, kind: str, padding: int, k: int, stride: int) -> bytes:
+    b = Int8Builder(seed)
+    x = b.act((1, 10, 7, 3), 0.04, 5)
+    oh = -(-10 // stride) if padding == 0 else (10 - k + stride) // stride
+    ow = -(-7 // stride) if padding == 0 else (7 - k + stride) // stride
+    y = b.act((1, oh, ow, 3), 0.04, 5)
+    b.op(kind, [x], [y], "Pool2DOptions", padding=padding, strideW=stride, strideH=stride, filterWidth=k,
+         filterHeight=k)
+    return b.build([x], [y])
+
+
+def flatten_fc_softmax_model(seed: int, logit_scale: float, beta: float) -> bytes:
+    """[1, 3, 4, 5] → RESHAPE [1, 60] → FULLY_CONNECTED 7 → SOFTMAX: the NHWC flatten and softmax."""
+    b = Int8Builder(seed)
+    x = b.act((1, 3, 4, 5), 0.04, 3)
+    f = b.act((1, 60), 0.04, 3)
+    z, y = b.act((1, 7), logit_scale, 4), b.act((1, 7), 1.0 / 256.0, -128)
+    b.op("RESHAPE", [x, b.int32_const(np.array([1, 60]))], [f])
+    w = b.weights((7, 60), 0, per_channel=False)
+    b.op("FULLY_CONNECTED", [f, w, b.bias(f, w, 7)], [z], "FullyConnectedOptions")
+    b.op("SOFTMAX", [z], [y], "SoftmaxOptions", beta=beta)
+    return b.build([x], [y])
+
+
+def softmax_model(seed: int, scale: float, flatten: bool) -> bytes:
+    """SOFTMAX over the channels of each pixel of [1, 3, 2, 6], or over a NHWC flatten of it (TRANSPOSE_HWC)."""
+    b = Int8Builder(seed)
+    x = b.act((1, 3, 2, 6), scale, 0)
+    shape = (1, 36) if flatten else (1, 3, 2, 6)
+    y = b.act(shape, 1.0 / 256.0, -128)
+    if flatten:
+        f = b.act((1, 36), scale, 0)
+        b.op("RESHAPE", [x, b.int32_const(np.array([1, 36]))], [f])
+        x2 = f
+    else:
+        x2 = x
+    b.op("SOFTMAX", [x2], [y], "SoftmaxOptions", beta=1.0)
+    return b.build([x], [y])
+
+
+def concat_pad_model(seed: int) -> bytes:
+    b = Int8Builder(seed)
+    x = b.act((1, 4, 5, 3), 0.05, 2)
+    c = b.act((1, 4, 5, 6), 0.05, 2)
+    p = b.act((1, 7, 6, 6), 0.05, 2)
+    y = b.act((1, 3, 3, 6), 0.05, 2)
+    b.op("CONCATENATION", [x, x], [c], "ConcatenationOptions", axis=3)
+    b.op("PAD", [c, b.int32_const(np.array([[0, 0], [1, 2], [0, 1], [0, 0]]))], [p])
+    b.op("MAX_POOL_2D", [p], [y], "Pool2DOptions", padding=1, strideW=2, strideH=2, filterWidth=2, filterHeight=2)
+    return b.build([x], [y])
