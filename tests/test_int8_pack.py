@@ -74,7 +74,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 TINY = ["pack", "tiny_models:tiny_cnn", "--input-shape", "1,1,8,8", "--templates", "4"]
 
 
-def test_pack_activations_int8(tmp_path):
+def test_pack_activations_int8(tmp_path, crt):
     out = tmp_path / "m.lre"
     r = _cli(*TINY, "--activations", "int8", "--ab-bits", "5", "--layer-ab-bits", "2=4", "--data", "digits",
              "--finetune-epochs", "0.5", "--evaluate", "--json", "-o", str(out))
@@ -88,8 +88,14 @@ def test_pack_activations_int8(tmp_path):
     assert [(op.name, op.linrep.ab_bits) for op in lr_ops] == [("0", 5), ("2", 4)]
     assert all(op.linrep.b_exponent is not None for op in lr_ops)
     assert g.metadata.get("activations") == "int8"
-    x = np.random.default_rng(0).integers(-128, 128, g.tensors[g.input].shape).astype(np.int8)
-    np.testing.assert_array_equal(run_int8(g, x)[0], run_int8(g, x, conv_path="reuse")[0])
+    rng = np.random.default_rng(0)
+    runtimes = [crt(out.read_bytes(), conv_path=p) for p in ("direct", "reuse")]
+    for _ in range(3):  # the Python reference on both paths, and the C runtime's lr_run_i8 on both
+        x = rng.integers(-128, 128, g.tensors[g.input].shape).astype(np.int8)
+        ref = run_int8(g, x)[0]
+        np.testing.assert_array_equal(ref, run_int8(g, x, conv_path="reuse")[0])
+        for c in runtimes:
+            np.testing.assert_array_equal(c.run_int8(x)[0].reshape(ref.shape), ref)
 
 
 def test_pack_activations_int8_refusals():
