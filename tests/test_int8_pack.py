@@ -10,14 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from test_int8_quantize import _fp_graph
 
 from linrep_edge.format.reader import parse
 from linrep_edge.integer.batch import quantize_input, run_int8_batch
 from linrep_edge.integer.executor import run_int8
 from linrep_edge.integer.qat import QATGraphModel, qat_finetune
 from linrep_edge.integer.quantize import calibrate, quantize_graph
-
-from test_int8_quantize import _fp_graph
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -49,7 +48,7 @@ def test_qat_trains_only_a_and_b():
     torch.manual_seed(0)
     x = torch.from_numpy(calib[:48])
     y = torch.randint(0, 5, (48,))
-    g2, qat = qat_finetune(g, calib, torch.utils.data.TensorDataset(x, y), bits=5, epochs=2, lr=1e-2, batch=16,
+    g2, _ = qat_finetune(g, calib, torch.utils.data.TensorDataset(x, y), bits=5, epochs=2, lr=1e-2, batch=16,
                            show_progress=False)
     changed = [op.name for op, op2 in zip(g.ops, g2.ops)
                if op.linrep is not None and not np.allclose(op.linrep.a, op2.linrep.a)]
@@ -100,10 +99,10 @@ def test_pack_activations_int8(tmp_path, crt):
 
 def test_pack_activations_int8_refusals():
     import pytest
+    from tiny_models import tiny_cnn
 
     from linrep_edge.errors import LinRepError
     from linrep_edge.pipeline import PackSettings, pack_model
-    from tiny_models import tiny_cnn
 
     example = torch.zeros(1, 1, 8, 8)
     for settings, message in ((PackSettings(templates=4, activations="int8"), "calibrate the activation ranges"),

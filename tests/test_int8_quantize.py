@@ -122,7 +122,7 @@ def test_integer_parameters(graphs):
 
 
 def test_reference_paths_and_batch_agree(graphs):
-    g, calib, gi = graphs
+    _, calib, gi = graphs
     xq = quantize_input(gi, calib[:6])
     batch = run_int8_batch(gi, xq)[0]
     for n in range(6):

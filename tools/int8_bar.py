@@ -29,14 +29,14 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from linrep_edge.format.report import storage_report  # noqa: E402
-from linrep_edge.format.writer import pack_graph  # noqa: E402
-from linrep_edge.format.reader import parse  # noqa: E402
-from linrep_edge.integer.batch import int8_accuracy, quantize_input, run_int8_batch  # noqa: E402
-from linrep_edge.integer.executor import run_int8  # noqa: E402
-from linrep_edge.integer.pack import calibration_subset, int8_graph  # noqa: E402
-from linrep_edge.models.resnet8 import DEFAULT_INPUT_SHAPE, load_default_model  # noqa: E402
-from linrep_edge.pipeline import FINETUNE_BATCH, PackSettings, compress_model, finetune_split  # noqa: E402
+from linrep_edge.format.reader import parse
+from linrep_edge.format.report import storage_report
+from linrep_edge.format.writer import pack_graph
+from linrep_edge.integer.batch import int8_accuracy, quantize_input, run_int8_batch
+from linrep_edge.integer.executor import run_int8
+from linrep_edge.integer.pack import calibration_subset, int8_graph
+from linrep_edge.models.resnet8 import DEFAULT_INPUT_SHAPE, load_default_model
+from linrep_edge.pipeline import FINETUNE_BATCH, PackSettings, compress_model, finetune_split
 
 TFLITE_INT8_ACCURACY = 0.9194
 TFLITE_INT8_BYTES = 101_008
@@ -78,8 +78,9 @@ def main() -> int:
         blob = pack_graph(gi)
         graph = parse(blob).graph
         val_acc = int8_accuracy(graph, val.x.numpy(), val.y.numpy())
-        row = dict(name=name, ab_bits=bits, layer_bits=layer_bits, epochs=epochs, lr=lr, blob_bytes=len(blob),
-                   val_accuracy=val_acc, within_flash_bar=len(blob) <= FLASH_BAR, seconds=time.perf_counter() - t0)
+        row = {"name": name, "ab_bits": bits, "layer_bits": layer_bits, "epochs": epochs, "lr": lr,
+               "blob_bytes": len(blob), "val_accuracy": val_acc, "within_flash_bar": len(blob) <= FLASH_BAR,
+               "seconds": time.perf_counter() - t0}
         print(json.dumps(row), flush=True)
         rows.append(row)
         if row["within_flash_bar"] and (best is None or val_acc > best[0]["val_accuracy"]):

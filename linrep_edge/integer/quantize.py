@@ -188,7 +188,7 @@ def _weighted_params(graph: Graph, op: Op, ab_bits: int) -> IntParams:
     lo, hi = act_range(op, out.scale, out.zero_point)
     ip = IntParams(mult, shift, lo, hi, bias=bias)
     if op.type == "LINREP_CONV2D":
-        direct, reuse = accumulator_bounds(graph, op, bias)
+        _, reuse = accumulator_bounds(graph, op, bias)
         if (reuse >= 1 << 31).any():
             raise LinRepError(f"layer {op.name!r}: the integer LinRep accumulator can exceed int32 "
                               f"(bound {int(reuse.max())} >= 2^31); use fewer a/b bits")
