@@ -56,8 +56,14 @@ def test_qat_trains_only_a_and_b():
     for op, op2 in zip(g.ops, g2.ops):  # everything but a, b untouched
         if op.weight >= 0:
             np.testing.assert_array_equal(g.constants[op.weight].values, g2.constants[op2.weight].values)
+        if op.bias >= 0:
+            np.testing.assert_array_equal(g.constants[op.bias].values, g2.constants[op2.bias].values)
         if op.linrep is not None:
             np.testing.assert_array_equal(op.linrep.idx, op2.linrep.idx)
+    g3, _ = qat_finetune(g, calib, torch.utils.data.TensorDataset(x, y), bits=5, epochs=1, lr=1e-2, batch=16,
+                         show_progress=False, train_bias=True)
+    assert all(not np.array_equal(g.constants[op.bias].values, g3.constants[op.bias].values)
+               for op in g.ops if op.bias >= 0)
     gi = quantize_graph(g2, calib, ab_bits=5)
     xq = quantize_input(gi, calib[:2])
     np.testing.assert_array_equal(run_int8(gi, xq[1])[0], run_int8_batch(gi, xq)[0][1])

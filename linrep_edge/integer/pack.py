@@ -42,12 +42,13 @@ def calibration_subset(x: torch.Tensor | np.ndarray, n: int = CALIBRATION_IMAGES
 def int8_graph(cmodel: nn.Module, example: torch.Tensor, bits: int, calibration: np.ndarray,
                train: torch.utils.data.Dataset | None = None, epochs: float = 0.0, lr: float = 1e-3,
                batch: int = 64, seed: int = 0, percentile: float = 100.0, show_progress: bool = True,
-               layer_bits: dict[str, int] | None = None) -> Graph:
+               layer_bits: dict[str, int] | None = None, train_bias: bool = False) -> Graph:
     """The int8 graph of a compressed model: ranges from `calibration`, then (with `train` and epochs > 0)
     a, b fine-tuned with the int8 model in the loop, then every integer fixed (`quantize_graph`). `bits`: the
-    a/b width, `layer_bits` a width per LinRep layer name that differs."""
+    a/b width, `layer_bits` a width per LinRep layer name that differs; `train_bias`: the biases (int32,
+    no byte more) fine-tune with a and b."""
     g = capture_float(cmodel, example)
     if train is not None and epochs > 0:
         g, _ = qat_finetune(g, calibration, train, bits, epochs, lr, batch, seed, percentile, show_progress,
-                            layer_bits)
+                            layer_bits, train_bias)
     return quantize_graph(g, calibration, ab_bits=bits, percentile=percentile, layer_bits=layer_bits)

@@ -3,7 +3,7 @@ the integer model rounds rounded in the loop (straight-through gradients) — in
 calibrated scales and zero points and their clamps, int8 dense weights, int8 templates and a/b integers
 of `ab_bits` bits with the power-of-two b exponent (`scheme.py`) — so the model trained is the integer
 model `quantize_graph` then makes. Templates and indices stay fixed; only a and b train
-(`method.finetune.finetune`'s loop).
+(`method.finetune`'s schedule and loss), and the biases if asked (int32 in the blob: free).
 """
 
 from __future__ import annotations
@@ -103,9 +103,14 @@ class QATGraphModel(nn.Module):
         return vals[g.output]
 
     def write_back(self) -> Graph:
-        """A copy of the fp32 graph with the trained a and b (pruned kernels 0)."""
+        """A copy of the fp32 graph with the trained a and b (pruned kernels 0) and biases."""
         out = copy.deepcopy(self.graph)
         for i, op in enumerate(out.ops):
+            layer = self.inner.layers[f"op{i}"] if f"op{i}" in self.inner.layers else None
+            bias = getattr(layer, "bias", None)
+            if op.bias >= 0 and isinstance(bias, torch.Tensor):
+                out.constants[op.bias].values = bias.detach().float().numpy().reshape(
+                    out.constants[op.bias].values.shape).copy()
             if op.type == "LINREP_CONV2D":
                 a, b = self.wrapped[f"op{i}"].m.masked_ab()
                 assert op.linrep is not None
@@ -114,17 +119,58 @@ class QATGraphModel(nn.Module):
         return out
 
 
+def _train(model: QATGraphModel, loader: torch.utils.data.DataLoader, params: list[nn.Parameter], epochs: float,
+           lr: float, show_progress: bool) -> None:
+    """`method.finetune`'s schedule (Adam, cosine decay to 0, eval mode) over `params` only."""
+    import math
+
+    from linrep_edge.method.finetune import ab_loss, cosine_schedule
+    from linrep_edge.progress import progress
+
+    chosen = {id(p) for p in params}
+    saved = {id(p): p.requires_grad for p in model.parameters()}
+    for p in model.parameters():
+        p.requires_grad_(id(p) in chosen)
+    steps = max(1, math.ceil(epochs * len(loader)))
+    opt = torch.optim.Adam(params, lr=lr)
+    sched = cosine_schedule(opt, steps)
+    model.eval()
+    done = 0
+    try:
+        with progress(total=steps, desc="int8 fine-tune a,b", enabled=show_progress) as bar:
+            while done < steps:
+                for x, y in loader:
+                    loss = ab_loss(model, x, y)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    sched.step()
+                    done += 1
+                    bar.update(1)
+                    if done >= steps:
+                        break
+    finally:
+        for p in model.parameters():
+            p.requires_grad_(saved[id(p)])
+
+
 def qat_finetune(g: Graph, calibration: np.ndarray, train: torch.utils.data.Dataset, bits: int, epochs: float,
                  lr: float = 1e-3, batch: int = 64, seed: int = 0, percentile: float = 100.0,
-                 show_progress: bool = True, layer_bits: dict[str, int] | None = None) -> tuple[Graph, QATGraphModel]:
+                 show_progress: bool = True, layer_bits: dict[str, int] | None = None,
+                 train_bias: bool = False) -> tuple[Graph, QATGraphModel]:
     """Fine-tune a, b of the fp32 graph `g` with the int8 model in the loop; returns (the fp32 graph with
-    the new a, b — quantise it with `quantize_graph` —, the QAT model)."""
-    from linrep_edge.method.finetune import finetune
+    the new a, b — quantise it with `quantize_graph` —, the QAT model). `train_bias`: the conv and linear
+    biases train too (they are int32 in the blob: no byte more)."""
+    from linrep_edge.method.finetune import trainable_parameters
 
     ranges = calibrate(g, calibration, percentile)
     model = QATGraphModel(g, ranges, bits, layer_bits)
     if epochs > 0:
         gen = torch.Generator().manual_seed(seed)
         loader = torch.utils.data.DataLoader(train, batch_size=batch, shuffle=True, generator=gen)
-        finetune(model, loader, epochs=epochs, lr=lr, show_progress=show_progress)
+        params = trainable_parameters(model)
+        if train_bias:
+            params += [m.bias for m in model.inner.layers.values()
+                       if isinstance(m, (nn.Conv2d, nn.Linear, LinRepConv2d)) and m.bias is not None]
+        _train(model, loader, params, epochs, lr, show_progress)
     return model.write_back(), model
