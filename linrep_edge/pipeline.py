@@ -58,6 +58,8 @@ class PackSettings:
     budget_templates: tuple[int, ...] = (4, 8, 16, 32, 64)  # candidate K per layer (capped by its kernels)
     budget_inputs: int = 1024  # inputs drawn from --data / the default model's training data to measure on
     budget_cache: str | None = None  # JSON file of the per-layer measurements, reused for the same model and inputs
+    activations: str = "fp32"  # "int8": an int8 graph (format version 4), a/b fine-tuned with the int8 model in the loop
+    layer_ab_bits: Sequence[str] | None = None  # int8: "LAYER=BITS" a/b widths that differ from ab_bits
 
     @property
     def budgeted(self) -> bool:
@@ -70,7 +72,8 @@ class PackSettings:
                              ("weights_dtype", "fp16"), ("include", None), ("exclude", None), ("data", None),
                              ("finetune_epochs", 0.0), ("cap_templates", False), ("ab_bits", 0),
                              ("ab_scale", "channel"), ("prune_sparsity", 0.0), ("prune_threshold", 0.0),
-                             ("templates_ratio", None)):
+                             ("templates_ratio", None), ("activations", "fp32"),
+                             ("layer_ab_bits", None)):
             value = getattr(self, key)
             if value != default:
                 meta[key] = list(value) if isinstance(value, (list, tuple)) else value
@@ -167,6 +170,19 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
         raise LinRepError("fine-tuning needs data: pass --data fashion-mnist, --data digits, your own labelled "
                           "data (--data X.npz, an image folder, package.module:function), or unlabelled inputs "
                           "with --calibration X.npy")
+    if settings.activations not in ("fp32", "int8"):
+        raise LinRepError(f"--activations must be fp32 or int8, got {settings.activations!r}")
+    int8 = settings.activations == "int8"
+    if int8 and settings.weights_dtype != "fp16":
+        raise LinRepError("--activations int8 stores every weight as int8 itself: leave --weights-dtype out")
+    layer_bits = parse_layer_bits(settings.layer_ab_bits)
+    if layer_bits and not int8:
+        raise LinRepError("--layer-ab-bits is for --activations int8")
+    if int8 and not settings.data and not settings.calibration:
+        raise LinRepError("--activations int8 needs inputs to calibrate the activation ranges: --data (its "
+                          "training images) or --calibration X.npy")
+    if int8 and settings.ab_scale != "channel":
+        raise LinRepError("--activations int8 has one a/b scale per output channel: leave --ab-scale out")
     if settings.calibration and settings.finetune_epochs > 0:
         raise LinRepError("--calibration and --finetune-epochs: choose one (distillation on unlabelled inputs, or "
                           "the labelled fine-tune on --data)")
@@ -203,10 +219,13 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
     else:
         cmodel = compress_model(model, settings, show_progress)
         timings["compress_s"] = time.perf_counter() - t0
+    train_ds: torch.utils.data.Dataset | None = None
+    eval_loader: torch.utils.data.DataLoader | None = None
+    prefix = ""
     if settings.data:
         if user is None:
             split, _, test = finetune_split(settings.data, settings.seed)
-            train_ds: torch.utils.data.Dataset = torch.utils.data.TensorDataset(split.x, split.y)
+            train_ds = torch.utils.data.TensorDataset(split.x, split.y)
             eval_loader = test.loader(1000)
             prefix = ""
         else:
@@ -216,8 +235,10 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
         if evaluate_on_test:
             acc[f"original_{prefix}accuracy"] = evaluate(model, eval_loader)
             acc[f"{prefix}accuracy_before_finetune"] = evaluate(cmodel, eval_loader)
-        if settings.finetune_epochs > 0:
+        if settings.finetune_epochs > 0 and not int8:  # int8: fine-tuned with the int8 model in the loop, below
             from linrep_edge.method.distributed import TrainConfig, run_finetune
+
+            assert train_ds is not None
 
             t1 = time.perf_counter()
             # the loop `linrep-edge finetune` runs (world size 1 here): the same a, b as compress → finetune → pack
@@ -237,6 +258,25 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
         timings["calibration_s"] = time.perf_counter() - t1
         if evaluate_on_test and settings.data:
             acc["accuracy_after_calibration"] = evaluate(cmodel, eval_loader)
+    if int8:
+        from linrep_edge.integer.pack import DEFAULT_AB_BITS, calibration_subset, int8_graph
+
+        t2 = time.perf_counter()
+        calib_in = calibration_subset(calib_x if calib_x is not None else _inputs(train_ds), seed=settings.seed)
+        bits = settings.ab_bits or DEFAULT_AB_BITS
+        qat_data = train_ds if settings.finetune_epochs > 0 else None
+        gi = int8_graph(cmodel, example, bits, calib_in, qat_data, settings.finetune_epochs, settings.finetune_lr,
+                        FINETUNE_BATCH, settings.seed, show_progress=show_progress, layer_bits=layer_bits)
+        gi.metadata = {**settings.metadata(), "ab_bits": bits, "source": source}
+        timings["int8_s"] = time.perf_counter() - t2
+        blob = pack_graph(gi)
+        graph = parse(blob).graph
+        if evaluate_on_test and eval_loader is not None:
+            from linrep_edge.integer.batch import int8_accuracy
+
+            xs, ys = zip(*eval_loader)
+            acc[f"int8_{prefix}accuracy"] = int8_accuracy(graph, torch.cat(xs).numpy(), torch.cat(ys).numpy())
+        return PackResult(blob, graph, cmodel, timings, acc, [], calib)
     t2 = time.perf_counter()
     budget: dict[str, Any] = {}
     table = ""
@@ -297,6 +337,9 @@ def check_budget_settings(settings: PackSettings) -> None:
         raise LinRepError(f"--budget-inputs must be at least 10, got {settings.budget_inputs}")
     if not settings.budget_templates or not all(1 <= k <= 65536 for k in settings.budget_templates):
         raise LinRepError("--budget-templates: give candidate K values between 1 and 65536")
+    if settings.activations == "int8":
+        raise LinRepError("--activations int8 with --max-bytes / --min-agreement: the per-layer choice is made "
+                          "for fp32 activations only so far; pack int8 with one --templates K (and --layer-ab-bits)")
     for opt, bad in (("--templates-ratio", settings.templates_ratio is not None),
                      ("--prune-sparsity", bool(settings.prune_sparsity)),
                      ("--prune-threshold", bool(settings.prune_threshold)),
@@ -304,6 +347,26 @@ def check_budget_settings(settings: PackSettings) -> None:
         if bad:
             raise LinRepError(f"{opt} with --max-bytes / --min-agreement: K is chosen per layer (from "
                               "--budget-templates, capped by each layer's kernels); leave the option out")
+
+
+def parse_layer_bits(items: Sequence[str] | None) -> dict[str, int]:
+    """{"layer3.conv2": 4} from ["layer3.conv2=4"]."""
+    out: dict[str, int] = {}
+    for item in items or ():
+        name, sep, bits = item.rpartition("=")
+        if not sep or not name or not bits.isdigit():
+            raise LinRepError(f"--layer-ab-bits wants LAYER=BITS, got {item!r}")
+        check_bits(int(bits))
+        out[name] = int(bits)
+    return out
+
+
+def _inputs(ds: torch.utils.data.Dataset | None) -> torch.Tensor:
+    """The inputs of a labelled data set, stacked."""
+    if isinstance(ds, torch.utils.data.TensorDataset):
+        return ds.tensors[0]
+    assert ds is not None
+    return torch.stack([ds[i][0] for i in range(len(ds))])  # type: ignore[arg-type]
 
 
 def storage_notes(blob: bytes, cmodel: nn.Module, example: torch.Tensor, settings: PackSettings,

@@ -11,8 +11,13 @@ import torch.nn.functional as F
 
 from linrep_edge.format.ir import Codebook, Graph, IntParams, LinRepWeights, Op, Tensor
 from linrep_edge.integer import arith
-from linrep_edge.integer.linrep import (accumulator_bound_ok, accumulator_bounds, kernel_integers,
-                                        linrep_conv2d_s8, weight_scale)
+from linrep_edge.integer.linrep import (
+    accumulator_bound_ok,
+    accumulator_bounds,
+    kernel_integers,
+    linrep_conv2d_s8,
+    weight_scale,
+)
 from linrep_edge.integer.scheme import linrep_ab_quant, template_quant
 
 

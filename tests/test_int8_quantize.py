@@ -122,7 +122,7 @@ def test_integer_parameters(graphs):
 
 
 def test_reference_paths_and_batch_agree(graphs):
-    g, calib, gi = graphs
+    _, calib, gi = graphs
     xq = quantize_input(gi, calib[:6])
     batch = run_int8_batch(gi, xq)[0]
     for n in range(6):
@@ -138,6 +138,23 @@ def test_reference_paths_and_batch_agree(graphs):
                               p.act_max, op.stride, op.pads, op.dilation, op.groups)
             np.testing.assert_array_equal(dense, trace[op.output])
             np.testing.assert_array_equal(linrep_conv2d_s8(gi, op, trace[op.inputs[0]], "reuse"), trace[op.output])
+
+
+def test_c_runtime_equals_reference(graphs, crt):
+    """The packed int8 graph (format version 4) in the C runtime: lr_run_i8 on both conv paths equals the
+    Python reference on every op type here (LinRep, conv, ReLU6 clamp, max/avg/global pools, add, linear)."""
+    from linrep_edge.format.reader import parse
+    from linrep_edge.format.writer import pack_graph
+
+    _, calib, gi = graphs
+    blob = pack_graph(gi)
+    back = parse(blob).graph
+    xq = quantize_input(gi, calib[:8])
+    ref = run_int8_batch(back, xq)[0]
+    np.testing.assert_array_equal(ref, run_int8_batch(gi, xq)[0])  # the blob holds the same integers
+    for path in ("direct", "reuse"):
+        out = crt(blob, conv_path=path).run_int8(xq)[0]
+        np.testing.assert_array_equal(out.reshape(ref.shape), ref)
 
 
 def test_close_to_fp32(graphs):
@@ -160,5 +177,7 @@ def test_refuses_ops_without_int8_form():
     with pytest.raises(LinRepError, match="head_sigmoid \\(SIGMOID\\)"):
         quantize_graph(g, calib, ab_bits=6)
     g2, _ = _fp_graph()
+    with pytest.raises(LinRepError, match="no LinRep layer named nope"):
+        quantize_graph(g2, calib, ab_bits=6, layer_bits={"nope": 4})
     with pytest.raises(LinRepError, match="ab_bits"):
         quantize_graph(g2, calib)  # fp16 a/b and no ab_bits: no integer LinRep

@@ -158,6 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="storage of tensors LinRep does not cover: 1x1 convs, linear layers, biases "
                         "(default fp16; int8: conv/linear weights per output channel, fp32 biases)")
     _add_representation_options(p)
+    p.add_argument("--activations", choices=("fp32", "int8"), default="fp32",
+                   help="fp32 (default) or int8: a full-integer model (format version 4, docs/INTEGER.md): int8 "
+                        "activations calibrated on 2000 training images of --data (or on --calibration X.npy), "
+                        "int8 weights and templates, integer a/b (--ab-bits, default 6), fine-tuned with the int8 "
+                        "model in the loop when --finetune-epochs is given")
+    p.add_argument("--layer-ab-bits", action="append", metavar="LAYER=BITS",
+                   help="--activations int8: a/b width of one LinRep layer (by name, as `report` lists it) when it "
+                        "differs from --ab-bits; repeatable (e.g. layer3.conv2=4)")
     p.add_argument("--finetune-epochs", type=float, default=0.0, help="epochs of a/b fine-tuning (needs --data)")
     p.add_argument("--lr", type=float, default=1e-3, help="fine-tuning learning rate (Adam, cosine decay; default 1e-3)")
     p.add_argument("--data", metavar="DATA", help="labelled data for fine-tuning / evaluation: fashion-mnist, digits, "

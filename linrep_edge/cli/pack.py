@@ -75,6 +75,9 @@ def _settings_for_checkpoint(args: argparse.Namespace, saved: "PackSettings") ->
     if given.calibration:
         raise LinRepError("--calibration with a checkpoint: distil it with `linrep-edge finetune CKPT --data X.npy "
                           "--distill 1`, then pack (or pack the original model with --calibration)")
+    if given.activations != "fp32":
+        raise LinRepError("--activations int8 with a checkpoint is not supported yet: pack the model itself "
+                          "(--activations int8 fine-tunes a and b with the int8 model in the loop)")
     flags = {"finetune_lr": "--lr", "ab_bits": "--ab-bits"}
     for f in fields(PackSettings):
         if f.name in ("weights_dtype", "finetune_epochs", "calibration", "calibration_epochs", "calibration_lr",

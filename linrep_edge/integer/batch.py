@@ -17,6 +17,17 @@ from linrep_edge.integer import arith
 from linrep_edge.integer.linrep import kernel_integers
 
 
+def _mbqm(x: np.ndarray, m: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """arith.multiply_by_quantized_multiplier for multipliers in [0, 2^31) (never INT32_MIN, so SRDHM cannot
+    saturate), with shifts in place of the division: the same integers, several times faster on big batches."""
+    ab = (x << np.maximum(s, 0)) * m
+    num = ab + np.where(ab >= 0, np.int64(1 << 30), np.int64(1 - (1 << 30)))
+    high = np.where(num >= 0, num >> 31, -((-num) >> 31))  # C's truncating division by 2^31
+    e = np.maximum(-s, 0)
+    mask = (np.int64(1) << e) - 1
+    return (high >> e) + ((high & mask) > ((mask >> 1) + (high < 0))).astype(np.int64)
+
+
 def _requant(acc: np.ndarray, op: Op, zp_out: int) -> np.ndarray:
     ip = op.iparams
     assert ip is not None
@@ -24,7 +35,9 @@ def _requant(acc: np.ndarray, op: Op, zp_out: int) -> np.ndarray:
     shape = (1, c) + (1,) * (acc.ndim - 2)
     m = np.broadcast_to(np.asarray(ip.multiplier, np.int64), (c,)).reshape(shape)
     s = np.broadcast_to(np.asarray(ip.shift, np.int64), (c,)).reshape(shape)
-    return arith.saturate_int8(arith.multiply_by_quantized_multiplier(acc, m, s) + zp_out, ip.act_min, ip.act_max)
+    if (m < 0).any():
+        return arith.saturate_int8(arith.multiply_by_quantized_multiplier(acc, m, s) + zp_out, ip.act_min, ip.act_max)
+    return arith.saturate_int8(_mbqm(acc, m, s) + zp_out, ip.act_min, ip.act_max)
 
 
 def _conv(g: Graph, op: Op, x: np.ndarray) -> np.ndarray:
@@ -53,8 +66,8 @@ def _add(g: Graph, op: Op, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
     parts = []
     for k, x in enumerate((x0, x1)):
         v = (x.astype(np.int64) - g.tensors[op.inputs[k]].zero_point) << 20
-        parts.append(arith.multiply_by_quantized_multiplier_smaller_than_one(v, m[k], s[k]))
-    y = arith.multiply_by_quantized_multiplier_smaller_than_one(parts[0] + parts[1], m[2], s[2])
+        parts.append(_mbqm(v, m[k], np.minimum(s[k], 0)))  # shift <= 0: MBQM smaller than one
+    y = _mbqm(parts[0] + parts[1], m[2], np.minimum(s[2], 0))
     return arith.saturate_int8(y + g.tensors[op.output].zero_point, ip.act_min, ip.act_max)
 
 

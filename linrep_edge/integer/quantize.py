@@ -188,7 +188,7 @@ def _weighted_params(graph: Graph, op: Op, ab_bits: int) -> IntParams:
     lo, hi = act_range(op, out.scale, out.zero_point)
     ip = IntParams(mult, shift, lo, hi, bias=bias)
     if op.type == "LINREP_CONV2D":
-        direct, reuse = accumulator_bounds(graph, op, bias)
+        _, reuse = accumulator_bounds(graph, op, bias)
         if (reuse >= 1 << 31).any():
             raise LinRepError(f"layer {op.name!r}: the integer LinRep accumulator can exceed int32 "
                               f"(bound {int(reuse.max())} >= 2^31); use fewer a/b bits")
@@ -221,13 +221,15 @@ def _softmax_params(graph: Graph, op: Op) -> IntParams:
                      extra=np.array([diff_min], dtype=np.int32))
 
 
-def fill_int_params(graph: Graph, ab_bits: int) -> None:
-    """Every op's IntParams (in place) once the tensors carry their quantisation."""
+def fill_int_params(graph: Graph, ab_bits: int, layer_bits: dict[str, int] | None = None) -> None:
+    """Every op's IntParams (in place) once the tensors carry their quantisation; LinRep layers named in
+    `layer_bits` get their own a/b width."""
+    layer_bits = layer_bits or {}
     _quantize_codebooks(graph, {op.linrep.codebook for op in graph.ops if op.linrep is not None})
     empty = np.zeros(0, dtype=np.int32)
     for op in graph.ops:
         if op.type in WEIGHTED:
-            op.iparams = _weighted_params(graph, op, ab_bits)
+            op.iparams = _weighted_params(graph, op, layer_bits.get(op.name, ab_bits))
         elif op.type == "ADD":
             op.iparams = _add_params(graph, op)
         elif op.type == "SOFTMAX":
@@ -237,32 +239,36 @@ def fill_int_params(graph: Graph, ab_bits: int) -> None:
 
 
 def quantize_graph(graph: Graph, calibration: np.ndarray, ab_bits: int = 0, percentile: float = 100.0,
-                   ranges: Ranges | None = None) -> Graph:
+                   ranges: Ranges | None = None, layer_bits: dict[str, int] | None = None) -> Graph:
     """An int8 copy of the fp32 graph: `calibration` (N, *input_shape) float32 inputs fix the activation
     ranges (or pass `ranges`); `ab_bits` (2..8) the width of integer a/b (0: each layer's own `ab_bits`,
-    which must then be set)."""
+    which must then be set), `layer_bits` a width per LinRep layer name that differs."""
     check_supported(graph)
     if graph.is_int8:
         raise LinRepError("the graph is already int8")
     g = copy.deepcopy(graph)
+    names = [op.name for op in g.ops if op.linrep is not None]
+    unknown = sorted(set(layer_bits or {}) - set(names))
+    if unknown:
+        raise LinRepError(f"no LinRep layer named {', '.join(unknown)} (LinRep layers: {', '.join(names)})")
     for op in g.ops:
         if op.linrep is not None:
-            bits = ab_bits or op.linrep.ab_bits
+            bits = (layer_bits or {}).get(op.name, ab_bits or op.linrep.ab_bits)
             if bits not in range(2, 9):
                 raise LinRepError(f"layer {op.name!r}: int8 LinRep needs integer a/b (ab_bits 2..8), got {bits}")
     if ranges is None:
         ranges = calibrate(graph, calibration, percentile)
     assign_tensor_quant(g, ranges)
-    _fill_with_bits(g, ab_bits)
+    _fill_with_bits(g, ab_bits, layer_bits)
     g.metadata = {**g.metadata, "activations": "int8"}
     return g
 
 
-def _fill_with_bits(g: Graph, ab_bits: int) -> None:
+def _fill_with_bits(g: Graph, ab_bits: int, layer_bits: dict[str, int] | None) -> None:
     if ab_bits:
-        fill_int_params(g, ab_bits)
+        fill_int_params(g, ab_bits, layer_bits)
         return
     bits = {op.linrep.ab_bits for op in g.ops if op.linrep is not None}
     if len(bits) > 1:
         raise LinRepError(f"LinRep layers have different a/b widths {sorted(bits)}: pass ab_bits")
-    fill_int_params(g, bits.pop() if bits else 0)
+    fill_int_params(g, bits.pop() if bits else 0, layer_bits)

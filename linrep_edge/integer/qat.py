@@ -1,0 +1,176 @@
+"""Quantisation-aware fine-tuning of a and b for an int8 graph: the fp32 graph run in torch with everything
+the integer model rounds rounded in the loop (straight-through gradients) — int8 activations with the
+calibrated scales and zero points and their clamps, int8 dense weights, int8 templates and a/b integers
+of `ab_bits` bits with the power-of-two b exponent (`scheme.py`) — so the model trained is the integer
+model `quantize_graph` then makes. Templates and indices stay fixed; only a and b train
+(`method.finetune`'s schedule and loss), and the biases if asked (int32 in the blob: free).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from linrep_edge.errors import LinRepError
+from linrep_edge.format.ir import Graph
+from linrep_edge.graph.executor import GraphModel, _pool
+from linrep_edge.integer.quantize import Ranges, act_range, assign_tensor_quant, calibrate, check_supported
+from linrep_edge.integer.scheme import fake_activation, fake_linrep_ab, template_quant
+from linrep_edge.method.linrep_conv import LinRepConv2d
+from linrep_edge.method.quantize import quantize_int8_weights
+
+
+class FakeQuantLinRep(nn.Module):
+    """A LinRepConv2d whose kernels are the integer layer's: (a_q·s_a)·(t_q·s_T)[idx] + b_q·s_b."""
+
+    def __init__(self, m: LinRepConv2d, bits: int) -> None:
+        super().__init__()
+        self.m = m
+        self.bits = bits
+        m.set_ab_bits(bits)  # a, b are integers in the end (finetune's fp16 rounding does not apply)
+        t_q, self.s_t = template_quant(m.templates)
+        self.register_buffer("t_deq", t_q.float() * self.s_t)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m = self.m
+        a, b = m.masked_ab()
+        a_f, b_f = fake_linrep_ab(a, b, self.s_t, self.bits)
+        w = a_f[..., None, None] * self.t_deq[m.idx] + b_f[..., None, None]
+        return F.conv2d(x, w, m.bias, m.stride, m.padding, m.dilation, m.groups)
+
+
+class QATGraphModel(nn.Module):
+    """The fp32 graph `g` (N, *input) → (N, *output) with int8 rounding in the loop (see module doc)."""
+
+    def __init__(self, g: Graph, ranges: Ranges, bits: int, layer_bits: dict[str, int] | None = None) -> None:
+        super().__init__()
+        check_supported(g)
+        self.graph = g
+        self.inner = GraphModel(g)
+        q = copy.deepcopy(g)
+        assign_tensor_quant(q, ranges)
+        self.quant = [(t.scale, t.zero_point) for t in q.tensors]
+        self.clamps = {op.output: act_range(op, *self.quant[op.output]) for op in g.ops}
+        self.wrapped = nn.ModuleDict()
+        for i, op in enumerate(g.ops):
+            layer = self.inner.layers[f"op{i}"] if f"op{i}" in self.inner.layers else None
+            if op.type == "LINREP_CONV2D":
+                assert isinstance(layer, LinRepConv2d)
+                self.wrapped[f"op{i}"] = FakeQuantLinRep(layer, (layer_bits or {}).get(op.name, bits))
+            elif op.type in ("CONV2D", "LINEAR"):
+                assert layer is not None
+                with torch.no_grad():  # int8 per output channel, fixed
+                    _, _, deq = quantize_int8_weights(layer.weight.detach().numpy())
+                    layer.weight.copy_(torch.from_numpy(deq))
+                layer.weight.requires_grad_(False)
+
+    def _fq(self, t: int, y: torch.Tensor) -> torch.Tensor:
+        scale, zp = self.quant[t]
+        lo, hi = self.clamps.get(t, (-128, 127))
+        return fake_activation(y, scale, zp, lo, hi)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        g = self.graph
+        vals = {g.input: self._fq(g.input, x.float().reshape(x.shape[0], *g.tensors[g.input].shape))}
+        for i, op in enumerate(g.ops):
+            ins = [vals[t] for t in op.inputs]
+            key = f"op{i}"
+            if op.type == "LINREP_CONV2D":
+                y = self.wrapped[key](ins[0])
+            elif op.type in ("CONV2D", "LINEAR"):
+                y = self.inner.layers[key](ins[0])
+            elif op.type == "ADD":
+                y = ins[0] + ins[1]
+            elif op.type in ("MAX_POOL2D", "AVG_POOL2D"):
+                y = _pool(op, ins[0])
+            elif op.type == "ADAPTIVE_AVG_POOL2D":
+                y = F.adaptive_avg_pool2d(ins[0], op.kernel)
+            elif op.type == "RESHAPE":
+                y = ins[0].reshape(ins[0].shape[0], *g.tensors[op.output].shape)
+            elif op.type == "SOFTMAX":
+                y = torch.softmax(ins[0], 1)
+            else:
+                raise LinRepError(f"op {op.name!r}: {op.type} is not supported by int8 fine-tuning")
+            if op.activation == "RELU":
+                y = F.relu(y)
+            elif op.activation == "RELU6":
+                y = F.relu6(y)
+            vals[op.output] = self._fq(op.output, y)
+        return vals[g.output]
+
+    def write_back(self) -> Graph:
+        """A copy of the fp32 graph with the trained a and b (pruned kernels 0) and biases."""
+        out = copy.deepcopy(self.graph)
+        for i, op in enumerate(out.ops):
+            layer = self.inner.layers[f"op{i}"] if f"op{i}" in self.inner.layers else None
+            bias = getattr(layer, "bias", None)
+            if op.bias >= 0 and isinstance(bias, torch.Tensor):
+                out.constants[op.bias].values = bias.detach().float().numpy().reshape(
+                    out.constants[op.bias].values.shape).copy()
+            if op.type == "LINREP_CONV2D":
+                a, b = self.wrapped[f"op{i}"].m.masked_ab()
+                assert op.linrep is not None
+                op.linrep.a = a.detach().double().numpy()
+                op.linrep.b = b.detach().double().numpy()
+        return out
+
+
+def _train(model: QATGraphModel, loader: torch.utils.data.DataLoader, params: list[nn.Parameter], epochs: float,
+           lr: float, show_progress: bool) -> None:
+    """`method.finetune`'s schedule (Adam, cosine decay to 0, eval mode) over `params` only."""
+    import math
+
+    from linrep_edge.method.finetune import ab_loss, cosine_schedule
+    from linrep_edge.progress import progress
+
+    chosen = {id(p) for p in params}
+    saved = {id(p): p.requires_grad for p in model.parameters()}
+    for p in model.parameters():
+        p.requires_grad_(id(p) in chosen)
+    steps = max(1, math.ceil(epochs * len(loader)))
+    opt = torch.optim.Adam(params, lr=lr)
+    sched = cosine_schedule(opt, steps)
+    model.eval()
+    done = 0
+    try:
+        with progress(total=steps, desc="int8 fine-tune a,b", enabled=show_progress) as bar:
+            while done < steps:
+                for x, y in loader:
+                    loss = ab_loss(model, x, y)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    sched.step()
+                    done += 1
+                    bar.update(1)
+                    if done >= steps:
+                        break
+    finally:
+        for p in model.parameters():
+            p.requires_grad_(saved[id(p)])
+
+
+def qat_finetune(g: Graph, calibration: np.ndarray, train: torch.utils.data.Dataset, bits: int, epochs: float,
+                 lr: float = 1e-3, batch: int = 64, seed: int = 0, percentile: float = 100.0,
+                 show_progress: bool = True, layer_bits: dict[str, int] | None = None,
+                 train_bias: bool = False) -> tuple[Graph, QATGraphModel]:
+    """Fine-tune a, b of the fp32 graph `g` with the int8 model in the loop; returns (the fp32 graph with
+    the new a, b — quantise it with `quantize_graph` —, the QAT model). `train_bias`: the conv and linear
+    biases train too (they are int32 in the blob: no byte more)."""
+    from linrep_edge.method.finetune import trainable_parameters
+
+    ranges = calibrate(g, calibration, percentile)
+    model = QATGraphModel(g, ranges, bits, layer_bits)
+    if epochs > 0:
+        gen = torch.Generator().manual_seed(seed)
+        loader = torch.utils.data.DataLoader(train, batch_size=batch, shuffle=True, generator=gen)
+        params = trainable_parameters(model)
+        if train_bias:
+            params += [m.bias for m in model.inner.layers.values()
+                       if isinstance(m, (nn.Conv2d, nn.Linear, LinRepConv2d)) and m.bias is not None]
+        _train(model, loader, params, epochs, lr, show_progress)
+    return model.write_back(), model

@@ -1,0 +1,122 @@
+"""Quantisation-aware fine-tuning (the torch model is the integer model) and `pack --activations int8`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from test_int8_quantize import _fp_graph
+
+from linrep_edge.format.reader import parse
+from linrep_edge.integer.batch import quantize_input, run_int8_batch
+from linrep_edge.integer.executor import run_int8
+from linrep_edge.integer.qat import QATGraphModel, qat_finetune
+from linrep_edge.integer.quantize import calibrate, quantize_graph
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+
+
+def test_qat_model_is_the_integer_model():
+    """The QAT forward pass, dequantised, equals the int8 graph's integer result up to the requantisation
+    roundings (a few output steps), and far closer than the fp32 graph is."""
+    g, calib = _fp_graph(1)
+    ranges = calibrate(g, calib)
+    qat = QATGraphModel(g, ranges, 5).eval()
+    gi = quantize_graph(g, calib, ab_bits=5, ranges=ranges)
+    x = calib[:32]
+    out = gi.tensors[gi.output]
+    y_int = (run_int8_batch(gi, quantize_input(gi, x))[0].astype(np.float64) - out.zero_point) * out.scale
+    with torch.no_grad():
+        y_qat = qat(torch.from_numpy(x)).double().numpy()
+        from linrep_edge.graph.executor import GraphModel
+
+        y_fp = GraphModel(g).eval()(torch.from_numpy(x)).double().numpy()
+    err_qat = np.abs(y_qat - y_int).max()
+    err_fp = np.abs(y_fp - y_int).max()
+    assert err_qat <= 4 * out.scale, (err_qat, out.scale)
+    assert err_qat < 0.5 * err_fp
+
+
+def test_qat_trains_only_a_and_b():
+    g, calib = _fp_graph(2)
+    torch.manual_seed(0)
+    x = torch.from_numpy(calib[:48])
+    y = torch.randint(0, 5, (48,))
+    g2, _ = qat_finetune(g, calib, torch.utils.data.TensorDataset(x, y), bits=5, epochs=2, lr=1e-2, batch=16,
+                           show_progress=False)
+    changed = [op.name for op, op2 in zip(g.ops, g2.ops)
+               if op.linrep is not None and not np.allclose(op.linrep.a, op2.linrep.a)]
+    assert changed and len(changed) == sum(op.linrep is not None for op in g.ops)
+    for op, op2 in zip(g.ops, g2.ops):  # everything but a, b untouched
+        if op.weight >= 0:
+            np.testing.assert_array_equal(g.constants[op.weight].values, g2.constants[op2.weight].values)
+        if op.bias >= 0:
+            np.testing.assert_array_equal(g.constants[op.bias].values, g2.constants[op2.bias].values)
+        if op.linrep is not None:
+            np.testing.assert_array_equal(op.linrep.idx, op2.linrep.idx)
+    g3, _ = qat_finetune(g, calib, torch.utils.data.TensorDataset(x, y), bits=5, epochs=1, lr=1e-2, batch=16,
+                         show_progress=False, train_bias=True)
+    assert all(not np.array_equal(g.constants[op.bias].values, g3.constants[op.bias].values)
+               for op in g.ops if op.bias >= 0)
+    gi = quantize_graph(g2, calib, ab_bits=5)
+    xq = quantize_input(gi, calib[:2])
+    np.testing.assert_array_equal(run_int8(gi, xq[1])[0], run_int8_batch(gi, xq)[0][1])
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(TESTS), os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "linrep_edge.cli", "-q", *args], capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+TINY = ["pack", "tiny_models:tiny_cnn", "--input-shape", "1,1,8,8", "--templates", "4"]
+
+
+def test_pack_activations_int8(tmp_path, crt):
+    out = tmp_path / "m.lre"
+    r = _cli(*TINY, "--activations", "int8", "--ab-bits", "5", "--layer-ab-bits", "2=4", "--data", "digits",
+             "--finetune-epochs", "0.5", "--evaluate", "--json", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["blob_bytes"] == out.stat().st_size
+    assert 0.0 <= summary["int8_accuracy"] <= 1.0
+    g = parse(out.read_bytes()).graph
+    assert g.is_int8
+    lr_ops = [op for op in g.ops if op.type == "LINREP_CONV2D"]
+    assert [(op.name, op.linrep.ab_bits) for op in lr_ops] == [("0", 5), ("2", 4)]
+    assert all(op.linrep.b_exponent is not None for op in lr_ops)
+    assert g.metadata.get("activations") == "int8"
+    rng = np.random.default_rng(0)
+    runtimes = [crt(out.read_bytes(), conv_path=p) for p in ("direct", "reuse")]
+    for _ in range(3):  # the Python reference on both paths, and the C runtime's lr_run_i8 on both
+        x = rng.integers(-128, 128, g.tensors[g.input].shape).astype(np.int8)
+        ref = run_int8(g, x)[0]
+        np.testing.assert_array_equal(ref, run_int8(g, x, conv_path="reuse")[0])
+        for c in runtimes:
+            np.testing.assert_array_equal(c.run_int8(x)[0].reshape(ref.shape), ref)
+
+
+def test_pack_activations_int8_refusals():
+    import pytest
+    from tiny_models import tiny_cnn
+
+    from linrep_edge.errors import LinRepError
+    from linrep_edge.pipeline import PackSettings, pack_model
+
+    example = torch.zeros(1, 1, 8, 8)
+    for settings, message in ((PackSettings(templates=4, activations="int8"), "calibrate the activation ranges"),
+                              (PackSettings(templates=4, activations="int8", data="digits", weights_dtype="int8"),
+                               "--weights-dtype"),
+                              (PackSettings(templates=4, activations="int4", data="digits"), "fp32 or int8"),
+                              (PackSettings(templates=4, layer_ab_bits=["2=4"], data="digits"), "for --activations int8"),
+                              (PackSettings(templates=4, activations="int8", layer_ab_bits=["2:4"], data="digits"),
+                               "LAYER=BITS")):
+        with pytest.raises(LinRepError, match=message):
+            pack_model(tiny_cnn(), example, settings, show_progress=False)
