@@ -50,9 +50,20 @@ def library_path() -> Path:
     return Path(env) if env else DEFAULT_LIB
 
 
+def _stale(path: Path) -> bool:
+    """Whether the library is missing or older than a source it is built from (a checkout after a pull)."""
+    if not path.is_file():
+        return True
+    built = path.stat().st_mtime
+    sources = [RUNTIME_DIR / "Makefile", RUNTIME_DIR / "runtime.mk"]
+    for sub in ("src", "include"):
+        sources += [p for p in (RUNTIME_DIR / sub).rglob("*") if p.suffix in (".c", ".h")]
+    return any(p.stat().st_mtime > built for p in sources if p.is_file())
+
+
 def _build_in_checkout(path: Path) -> None:
-    """Build the host library of a checkout (`make -C runtime_c all`) when it is missing."""
-    if path != DEFAULT_LIB or path.is_file() or not (RUNTIME_DIR / "Makefile").is_file():
+    """Build the host library of a checkout (`make -C runtime_c all`) when it is missing or stale."""
+    if path != DEFAULT_LIB or not (RUNTIME_DIR / "Makefile").is_file() or not _stale(path):
         return
     if shutil.which("make") is None or shutil.which(os.environ.get("CC", "cc")) is None:
         raise LinRepError(f"the C runtime library {path} is not built and there is no C compiler to build it: "
