@@ -15,27 +15,53 @@
  */
 #include "kernels/lr_opt_s8.h"
 
-/* Column of output pixel (oy, ox) of the group's input channels at x: col[pos(k)] = x + in_offset at tap
- * k = (i * kh + ky) * kw + kx, 0 outside the input; pos permutes each full group of four to (0, 2, 1, 3)
- * on the DSP path (see dot products), the identity elsewhere. */
+/* Column of output pixel (oy, ox) of the group's input channels at x, in tap order k = (i * kh + ky) * kw
+ * + kx: col[k] = x + in_offset, 0 outside the input. Interior pixels (every tap inside) skip the tests.
+ * On the DSP path each full group of four is then permuted to (0, 2, 1, 3), the order SXTB16 gives the
+ * weights' bytes in (PKHBT / PKHTB on the two words of the group). */
 static void im2col(const lr_geom *g, const int8_t *x, int32_t oy, int32_t ox, int32_t in_offset, int32_t per,
                    int16_t *col)
 {
     const int32_t iy0 = oy * g->sh - g->pt, ix0 = ox * g->sw - g->pl, hw = g->h * g->w;
-    const int32_t per4 = LR_DSP ? (per & ~3) : 0;
-    int32_t i, ky, kx, k = 0;
-    for (i = 0; i < g->cin_g; i++) {
-        const int8_t *xc = x + (size_t)i * (size_t)hw;
-        for (ky = 0; ky < g->kh; ky++) {
-            const int32_t iy = iy0 + ky * g->dh;
-            const int row_in = iy >= 0 && iy < g->h;
-            for (kx = 0; kx < g->kw; kx++, k++) {
-                const int32_t ix = ix0 + kx * g->dw;
-                const int32_t pos = k < per4 ? (k & ~3) | ((k & 1) << 1) | ((k & 2) >> 1) : k;
-                col[pos] = (int16_t)(row_in && ix >= 0 && ix < g->w ? (int32_t)xc[iy * g->w + ix] + in_offset : 0);
+    int16_t *p = col;
+    int32_t i, ky, kx;
+    if (iy0 >= 0 && iy0 + (g->kh - 1) * g->dh < g->h && ix0 >= 0 && ix0 + (g->kw - 1) * g->dw < g->w) {
+        const int8_t *xr0 = x + iy0 * g->w + ix0;
+        for (i = 0; i < g->cin_g; i++) {
+            const int8_t *xr = xr0 + (size_t)i * (size_t)hw;
+            for (ky = 0; ky < g->kh; ky++) {
+                for (kx = 0; kx < g->kw; kx++) {
+                    *p++ = (int16_t)((int32_t)xr[kx * g->dw] + in_offset);
+                }
+                xr += g->dh * g->w;
+            }
+        }
+    } else {
+        for (i = 0; i < g->cin_g; i++) {
+            const int8_t *xc = x + (size_t)i * (size_t)hw;
+            for (ky = 0; ky < g->kh; ky++) {
+                const int32_t iy = iy0 + ky * g->dh;
+                const int row_in = iy >= 0 && iy < g->h;
+                for (kx = 0; kx < g->kw; kx++) {
+                    const int32_t ix = ix0 + kx * g->dw;
+                    *p++ = (int16_t)(row_in && ix >= 0 && ix < g->w ? (int32_t)xc[iy * g->w + ix] + in_offset : 0);
+                }
             }
         }
     }
+#if LR_DSP
+    {
+        int32_t k;
+        for (k = 0; k + 4 <= per; k += 4) {
+            const uint32_t lo = lr_ld32(col + k), hi = lr_ld32(col + k + 2); /* (x0, x1), (x2, x3) */
+            const uint32_t a = (lo & 0xffffu) | (hi << 16), b = (lo >> 16) | (hi & 0xffff0000u);
+            memcpy(col + k, &a, sizeof a);     /* (x0, x2) */
+            memcpy(col + k + 2, &b, sizeof b); /* (x1, x3) */
+        }
+    }
+#else
+    (void)per;
+#endif
 }
 
 /* acc[c][q] += dot(weights of channel c, column q) for nc <= 2 channels at w (per bytes each) and nq <= 2
