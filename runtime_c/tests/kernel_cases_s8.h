@@ -121,10 +121,6 @@ static void kc_geom(kc_rng *r, lr_geom *g, int depthwise)
         g->w = kc_int(r, 1, 12);
         g->kh = kc_int(r, 1, 4);
         g->kw = kc_int(r, 1, 4);
-        if (kc_int(r, 0, 3) == 0) {
-            g->kh = 1;
-            g->kw = 1;
-        }
         g->sh = kc_int(r, 1, 3);
         g->sw = kc_int(r, 1, 3);
         g->dh = kc_int(r, 0, 3) == 0 ? 2 : 1;
@@ -133,6 +129,18 @@ static void kc_geom(kc_rng *r, lr_geom *g, int depthwise)
         g->pb = kc_int(r, 0, 2);
         g->pl = kc_int(r, 0, 2);
         g->pr = kc_int(r, 0, 2);
+        if (kc_int(r, 0, 3) == 0) {
+            g->kh = 1;
+            g->kw = 1;
+        } else if (kc_int(r, 0, 2) == 0) { /* the common 3 x 3, stride 1, padding 1 (the fast paths) */
+            g->kh = 3;
+            g->kw = 3;
+            g->sh = 1;
+            g->sw = 1;
+            g->dh = 1;
+            g->dw = 1;
+            g->pt = g->pb = g->pl = g->pr = 1;
+        }
         span = g->h + g->pt + g->pb - g->dh * (g->kh - 1) - 1;
         if (span < 0) {
             continue;

@@ -19,6 +19,47 @@
  */
 #include "kernels/lr_opt_s8.h"
 
+/* Template value k (t == NULL: the all-ones template of S). */
+static int32_t tval(const unsigned char *t, int32_t k)
+{
+    return t ? lr_s8(t[k]) : 1;
+}
+
+/* Interior pixels [xlo, xhi) of a 3 x 3 template, dilation 1, stride 1 in x, all three rows in bounds
+ * (rows at x0, x1, x2, already at pixel xlo): r[ox] = tsum + sum t * x, the sums in registers. With the
+ * DSP extension two pixels per step: per row one word x[0..3], SXTB16 into (x0, x2) and (x1, x3), then
+ * SMLAD (t0, t2) and SMLABB / SMLATB t1: six multiply-adds in five instructions. */
+static void rows3x3(const int8_t *x0, const int8_t *x1, const int8_t *x2, const unsigned char *t, int32_t tsum,
+                    int32_t xlo, int32_t xhi, int32_t *r)
+{
+    const int32_t a0 = tval(t, 0), a1 = tval(t, 1), a2 = tval(t, 2), b0 = tval(t, 3), b1 = tval(t, 4);
+    const int32_t b2 = tval(t, 5), c0 = tval(t, 6), c1 = tval(t, 7), c2 = tval(t, 8);
+    int32_t ox = xlo;
+#if LR_DSP
+    const int16x2_t a02 = (int16x2_t)(((uint32_t)a0 & 0xffffu) | ((uint32_t)a2 << 16));
+    const int16x2_t b02 = (int16x2_t)(((uint32_t)b0 & 0xffffu) | ((uint32_t)b2 << 16));
+    const int16x2_t c02 = (int16x2_t)(((uint32_t)c0 & 0xffffu) | ((uint32_t)c2 << 16));
+    for (; ox + 2 <= xhi; ox += 2, x0 += 2, x1 += 2, x2 += 2) {
+        const uint32_t va = lr_ld32(x0), vb = lr_ld32(x1), vc = lr_ld32(x2); /* in bounds: ox + 1 is interior */
+        int16x2_t e02 = lr_sx02(va), e13 = lr_sx13(va);
+        int32_t s0 = __smlabb(e13, a1, __smlad(a02, e02, tsum));
+        int32_t s1 = __smlatb(e02, a1, __smlad(a02, e13, tsum));
+        e02 = lr_sx02(vb);
+        e13 = lr_sx13(vb);
+        s0 = __smlabb(e13, b1, __smlad(b02, e02, s0));
+        s1 = __smlatb(e02, b1, __smlad(b02, e13, s1));
+        e02 = lr_sx02(vc);
+        e13 = lr_sx13(vc);
+        r[ox] = __smlabb(e13, c1, __smlad(c02, e02, s0));
+        r[ox + 1] = __smlatb(e02, c1, __smlad(c02, e13, s1));
+    }
+#endif
+    for (; ox < xhi; ox++, x0++, x1++, x2++) {
+        r[ox] = tsum + a0 * x0[0] + a1 * x0[1] + a2 * x0[2] + b0 * x1[0] + b1 * x1[1] + b2 * x1[2] + c0 * x2[0] +
+                c1 * x2[1] + c2 * x2[2];
+    }
+}
+
 /* Row oy of R (t != NULL: the template's kh * kw int8 values) or S (t == NULL) of input plane xc. */
 static void row_response(const lr_geom *g, const int8_t *xc, int32_t oy, const unsigned char *t, int32_t in_offset,
                          int32_t xlo, int32_t xhi, int32_t *r)
@@ -33,37 +74,39 @@ static void row_response(const lr_geom *g, const int8_t *xc, int32_t oy, const u
     }
     for (ky = kylo; ky < kyhi; ky++) {
         for (kx = 0; kx < g->kw; kx++) {
-            tsum += t ? lr_s8(t[ky * g->kw + kx]) : 1;
+            tsum += tval(t, ky * g->kw + kx);
         }
     }
     tsum *= in_offset;
-    for (ox = 0; ox < g->ow; ox++) {
-        const int32_t ix0 = ox * g->sw - g->pl;
-        int32_t acc = 0;
-        if (ox >= xlo && ox < xhi) {
-            acc = tsum;
+    if (g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1 && g->sw == 1 && kylo == 0 && kyhi == 3 && xlo < xhi) {
+        const int8_t *x0 = xc + iy0 * g->w + (xlo - g->pl);
+        rows3x3(x0, x0 + g->w, x0 + 2 * g->w, t, tsum, xlo, xhi, r);
+    } else {
+        for (ox = xlo; ox < xhi; ox++) {
+            const int32_t ix0 = ox * g->sw - g->pl;
+            int32_t acc = tsum;
             for (ky = kylo; ky < kyhi; ky++) {
                 const int8_t *xr = xc + (iy0 + ky * g->dh) * g->w + ix0;
-                if (t) {
-                    const unsigned char *tr = t + ky * g->kw;
-                    for (kx = 0; kx < g->kw; kx++) {
-                        acc += lr_s8(tr[kx]) * (int32_t)xr[kx * g->dw];
-                    }
-                } else {
-                    for (kx = 0; kx < g->kw; kx++) {
-                        acc += (int32_t)xr[kx * g->dw];
-                    }
+                for (kx = 0; kx < g->kw; kx++) {
+                    acc += tval(t, ky * g->kw + kx) * (int32_t)xr[kx * g->dw];
                 }
             }
-        } else {
-            for (ky = kylo; ky < kyhi; ky++) {
-                const int32_t iy = iy0 + ky * g->dh;
-                for (kx = 0; kx < g->kw; kx++) {
-                    const int32_t ix = ix0 + kx * g->dw;
-                    if (ix >= 0 && ix < g->w) {
-                        const int32_t v = (int32_t)xc[iy * g->w + ix] + in_offset;
-                        acc += t ? lr_s8(t[ky * g->kw + kx]) * v : v;
-                    }
+            r[ox] = acc;
+        }
+    }
+    for (ox = 0; ox < g->ow; ox++) { /* border pixels: the taps in bounds */
+        const int32_t ix0 = ox * g->sw - g->pl;
+        int32_t acc = 0;
+        if (ox == xlo && xlo < xhi) {
+            ox = xhi - 1;
+            continue;
+        }
+        for (ky = kylo; ky < kyhi; ky++) {
+            const int32_t iy = iy0 + ky * g->dh;
+            for (kx = 0; kx < g->kw; kx++) {
+                const int32_t ix = ix0 + kx * g->dw;
+                if (ix >= 0 && ix < g->w) {
+                    acc += tval(t, ky * g->kw + kx) * ((int32_t)xc[iy * g->w + ix] + in_offset);
                 }
             }
         }
