@@ -72,6 +72,43 @@ def run(blob: bytes, x: np.ndarray, target: str, kernels: str, build: Path, path
             os.environ["LR_KERNELS"] = old
 
 
+def code_sizes(blob: bytes, x: np.ndarray, target: str, build: Path) -> dict[str, int]:
+    """Runtime code (text + rodata of the liblinrep members a firmware links, after --gc-sections) at -Os and
+    -O2 for an int8 model: the default library (lr_run_hooked, fp32 and int8 compiled in), the reference
+    kernels only, the integer-only library (-DLR_FP32=0), and a firmware calling only lr_run_i8."""
+    from linrep_edge.runtime.mcu import MCU_DIR, RUNTIME_OBJECTS, _driver, model_header_i8
+    from linrep_edge.runtime.binding import CRuntime
+
+    drv = _driver()
+    out: dict[str, int] = {}
+    for opt in ("-Os", "-O2"):
+        for label, kernels, defines in (("all_in", "opt", ""), ("all_in_ref_kernels", "ref", ""),
+                                        ("int8_only_lib", "opt", "-DLR_FP32=0")):
+            env = {"LR_KERNELS": kernels, "LR_DEFINES": defines}
+            old = {k: os.environ.get(k) for k in env}
+            os.environ.update(env)
+            try:
+                fw = _firmware(blob, x, target, opt, build / f"size-{label}{opt}", 600.0, run=False)
+            finally:
+                for k, v in old.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+            out[f"{label}{opt}"] = fw["runtime_code_bytes"]
+        rt = CRuntime(blob)
+        bdir = build / f"size-run_i8{opt}"
+        bdir.mkdir(parents=True, exist_ok=True)
+        header = bdir / "lr_bench_model.h"
+        q = np.clip(np.round(x), -128, 127).astype(np.int8)
+        header.write_text(model_header_i8(blob, q, rt.arena_bytes, rt.output_size))
+        drv.build(target, opt, [MCU_DIR / "model_workload_i8.c", header], "", bdir / "fw")
+        objs = drv.select_objects(bdir / "fw", RUNTIME_OBJECTS)
+        linked = drv.objects_linked_sizes(bdir / "fw" / "fw.map", objs)
+        out[f"run_i8_only{opt}"] = linked["text"] + linked["rodata"]
+    return out
+
+
 def layers(fw: dict[str, Any], macs: dict[int, int]) -> list[dict[str, Any]]:
     rows = []
     for k, name in enumerate(fw["op_names"]):
@@ -91,6 +128,7 @@ def main() -> None:
     ap.add_argument("--calib", type=int, default=256)
     ap.add_argument("--kernels", default="ref,opt", help="kernel builds to run (LR_KERNELS values)")
     ap.add_argument("--cache", default="", help="directory keeping the two int8 graphs between runs")
+    ap.add_argument("--no-size", action="store_true", help="skip the code size builds")
     ap.add_argument("--out", default=str(ROOT / "docs" / "bench" / "int8_kernels.json"))
     args = ap.parse_args()
     cache = Path(args.cache) / f"int8_k{args.templates}_c{args.calib}.pkl" if args.cache else None
@@ -135,6 +173,9 @@ def main() -> None:
         for r in best["layers"]:
             extra = f"  {r['instr_per_mac']:.2f}/MAC ({r['macs']:,} MACs)" if "macs" in r else ""
             print(f"  {r['op']:>2} {r['name']:<20} {r['path']:<7} {r['instructions']:>10,}{extra}")
+    if not args.no_size:
+        report["runtime_code_bytes"] = code_sizes(blobs[f"linrep_k{args.templates}"], x, args.target, build)
+        print("\nruntime code bytes (text + rodata linked):", report["runtime_code_bytes"])
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
     print(f"\nwrote {args.out}")
