@@ -132,11 +132,11 @@ static void kc_geom(kc_rng *r, lr_geom *g, int depthwise)
         if (kc_int(r, 0, 3) == 0) {
             g->kh = 1;
             g->kw = 1;
-        } else if (kc_int(r, 0, 2) == 0) { /* the common 3 x 3, stride 1, padding 1 (the fast paths) */
+        } else if (kc_int(r, 0, 2) == 0) { /* the common 3 x 3, stride 1 or 2, padding 1 (the fast paths) */
             g->kh = 3;
             g->kw = 3;
-            g->sh = 1;
-            g->sw = 1;
+            g->sh = kc_int(r, 1, 2);
+            g->sw = g->sh;
             g->dh = 1;
             g->dw = 1;
             g->pt = g->pb = g->pl = g->pr = 1;

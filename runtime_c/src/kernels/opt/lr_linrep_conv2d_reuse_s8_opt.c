@@ -25,12 +25,12 @@ static int32_t tval(const unsigned char *t, int32_t k)
     return t ? lr_s8(t[k]) : 1;
 }
 
-/* Interior pixels [xlo, xhi) of a 3 x 3 template, dilation 1, stride 1 in x, all three rows in bounds
+/* Interior pixels [xlo, xhi) of a 3 x 3 template, dilation 1, stride sw in x, all three rows in bounds
  * (rows at x0, x1, x2, already at pixel xlo): r[ox] = tsum + sum t * x, the sums in registers. With the
- * DSP extension two pixels per step: per row one word x[0..3], SXTB16 into (x0, x2) and (x1, x3), then
+ * DSP extension and stride 1, two pixels per step: per row one word x[0..3], SXTB16 into (x0, x2) and (x1, x3), then
  * SMLAD (t0, t2) and SMLABB / SMLATB t1: six multiply-adds in five instructions. */
-static void rows3x3(const int8_t *x0, const int8_t *x1, const int8_t *x2, const unsigned char *t, int32_t tsum,
-                    int32_t xlo, int32_t xhi, int32_t *r)
+static void rows3x3(const int8_t *x0, const int8_t *x1, const int8_t *x2, int32_t sw, const unsigned char *t,
+                    int32_t tsum, int32_t xlo, int32_t xhi, int32_t *r)
 {
     const int32_t a0 = tval(t, 0), a1 = tval(t, 1), a2 = tval(t, 2), b0 = tval(t, 3), b1 = tval(t, 4);
     const int32_t b2 = tval(t, 5), c0 = tval(t, 6), c1 = tval(t, 7), c2 = tval(t, 8);
@@ -39,7 +39,7 @@ static void rows3x3(const int8_t *x0, const int8_t *x1, const int8_t *x2, const 
     const int16x2_t a02 = (int16x2_t)(((uint32_t)a0 & 0xffffu) | ((uint32_t)a2 << 16));
     const int16x2_t b02 = (int16x2_t)(((uint32_t)b0 & 0xffffu) | ((uint32_t)b2 << 16));
     const int16x2_t c02 = (int16x2_t)(((uint32_t)c0 & 0xffffu) | ((uint32_t)c2 << 16));
-    for (; ox + 2 <= xhi; ox += 2, x0 += 2, x1 += 2, x2 += 2) {
+    for (; sw == 1 && ox + 2 <= xhi; ox += 2, x0 += 2, x1 += 2, x2 += 2) {
         const uint32_t va = lr_ld32(x0), vb = lr_ld32(x1), vc = lr_ld32(x2); /* in bounds: ox + 1 is interior */
         int16x2_t e02 = lr_sx02(va), e13 = lr_sx13(va);
         int32_t s0 = __smlabb(e13, a1, __smlad(a02, e02, tsum));
@@ -54,7 +54,7 @@ static void rows3x3(const int8_t *x0, const int8_t *x1, const int8_t *x2, const 
         r[ox + 1] = __smlatb(e02, c1, __smlad(c02, e13, s1));
     }
 #endif
-    for (; ox < xhi; ox++, x0++, x1++, x2++) {
+    for (; ox < xhi; ox++, x0 += sw, x1 += sw, x2 += sw) {
         r[ox] = tsum + a0 * x0[0] + a1 * x0[1] + a2 * x0[2] + b0 * x1[0] + b1 * x1[1] + b2 * x1[2] + c0 * x2[0] +
                 c1 * x2[1] + c2 * x2[2];
     }
@@ -78,9 +78,9 @@ static void row_response(const lr_geom *g, const int8_t *xc, int32_t oy, const u
         }
     }
     tsum *= in_offset;
-    if (g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1 && g->sw == 1 && kylo == 0 && kyhi == 3 && xlo < xhi) {
-        const int8_t *x0 = xc + iy0 * g->w + (xlo - g->pl);
-        rows3x3(x0, x0 + g->w, x0 + 2 * g->w, t, tsum, xlo, xhi, r);
+    if (g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1 && kylo == 0 && kyhi == 3 && xlo < xhi) {
+        const int8_t *x0 = xc + iy0 * g->w + (xlo * g->sw - g->pl);
+        rows3x3(x0, x0 + g->w, x0 + 2 * g->w, g->sw, t, tsum, xlo, xhi, r);
     } else {
         for (ox = xlo; ox < xhi; ox++) {
             const int32_t ix0 = ox * g->sw - g->pl;
