@@ -29,6 +29,17 @@ static inline uint32_t lr_ld32(const void *p)
     return v;
 }
 
+/* The int32 little-endian at p (bias, multiplier vectors read in place): one unaligned LDR on
+ * little-endian targets, the reader's byte assembly elsewhere. */
+static inline int32_t lr_opt_lei32(const unsigned char *p)
+{
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return lr_as_i32(lr_ld32(p));
+#else
+    return lr_lei32(p);
+#endif
+}
+
 #if LR_DSP
 /* Sign-extended bytes (0, 2) and (1, 3) of a word as int16 pairs (SXTB16, SXTB16 with ROR #8). */
 static inline int16x2_t lr_sx02(uint32_t v)

@@ -148,7 +148,7 @@ void lr_conv2d_s8_opt(const lr_geom *g, const int8_t *x, const lr_dense_s8_param
                 const int32_t nc = o + 1 < (grp + 1) * g->cout_g ? 2 : 1;
                 int32_t acc[2][2], c, j;
                 for (c = 0; c < nc; c++) {
-                    const int32_t b = p->bias ? lr_lei32(p->bias + 4u * (uint32_t)(o + c)) : 0;
+                    const int32_t b = p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)(o + c)) : 0;
                     acc[c][0] = b;
                     acc[c][1] = b;
                 }
@@ -158,7 +158,7 @@ void lr_conv2d_s8_opt(const lr_geom *g, const int8_t *x, const lr_dense_s8_param
                 }
                 dot(p->w + (size_t)o * (size_t)per, per, nc, c0, c1, nq, acc);
                 for (c = 0; c < nc; c++) {
-                    const int32_t mult = lr_rq_mult(&p->rq, (uint32_t)(o + c));
+                    const int32_t mult = lr_opt_lei32(p->rq.mult + 4u * (p->rq.n == 1u ? 0u : (uint32_t)(o + c)));
                     const int32_t shift = lr_rq_shift(&p->rq, (uint32_t)(o + c));
                     for (j = 0; j < nq; j++) {
                         y[(size_t)(o + c) * (size_t)npx + (size_t)(q + j)] =
