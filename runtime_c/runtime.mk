@@ -25,14 +25,15 @@ LR_DIR := $(patsubst %/,%,$(dir $(LR_MK)))
 # -- sources ---------------------------------------------------------------------------------------
 # LR_KERNELS=opt (default): the int8 conv / linear / LinRep kernels of src/kernels/opt/ (ACLE SIMD under
 # __ARM_FEATURE_DSP, portable C elsewhere) run, beside the references (kept: the oracle of the tests);
-# LR_KERNELS=ref: the reference kernels only.
+# LR_KERNELS=ref: the reference kernels only (-DLR_OPT_KERNELS=0). The default needs no define, so a
+# project built from `make print-sources` (export-project) runs the optimised kernels.
 LR_KERNELS ?= opt
 ifeq ($(LR_KERNELS),opt)
   LR_SRC_DIRS := $(LR_DIR)/src $(LR_DIR)/src/kernels/ref $(LR_DIR)/src/kernels/opt
-  LR_KERNEL_DEFINES := -DLR_OPT_KERNELS=1
+  LR_KERNEL_DEFINES :=
 else ifeq ($(LR_KERNELS),ref)
   LR_SRC_DIRS := $(LR_DIR)/src $(LR_DIR)/src/kernels/ref
-  LR_KERNEL_DEFINES :=
+  LR_KERNEL_DEFINES := -DLR_OPT_KERNELS=0
 else
   $(error runtime.mk: LR_KERNELS=$(LR_KERNELS): use opt or ref)
 endif

@@ -216,8 +216,8 @@ static int8_t *tensor_s8(const run_ctx *r, int32_t id)
 }
 
 /* The int8 conv and linear kernels of this build: the optimised ones (kernels/opt/) unless the
- * library is built with LR_KERNELS=ref (runtime.mk), which leaves LR_OPT_KERNELS undefined. */
-#if defined(LR_OPT_KERNELS) && LR_OPT_KERNELS
+ * library is built with LR_KERNELS=ref (runtime.mk), which defines LR_OPT_KERNELS=0 and leaves them out. */
+#if !defined(LR_OPT_KERNELS) || LR_OPT_KERNELS
 #define LR_S8_KERNEL(name) name##_opt
 #else
 #define LR_S8_KERNEL(name) name##_ref

@@ -238,7 +238,7 @@ void lr_linrep_conv2d_reuse_s8_ref(const lr_geom *g, const int8_t *x, const lr_l
  * bookkeeping (k: the codebook's templates; the optimised kernel uses them all, the reference part). */
 uint64_t lr_linrep_conv2d_reuse_s8_scratch(const lr_geom *g, uint32_t k);
 
-/* Optimised int8 kernels (kernels/opt/, built with LR_KERNELS=opt: LR_OPT_KERNELS): the same arguments,
+/* Optimised int8 kernels (kernels/opt/, built unless LR_KERNELS=ref: -DLR_OPT_KERNELS=0): the same arguments,
  * scratch and results (bit for bit) as the _ref kernel of the same name. */
 void lr_conv2d_s8_opt(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch, int8_t *y);
 void lr_linear_s8_opt(const int8_t *x, uint32_t in, uint32_t out, const lr_dense_s8_params *p, int8_t *y);
