@@ -23,8 +23,20 @@ LR_MK := $(abspath $(lastword $(MAKEFILE_LIST)))
 LR_DIR := $(patsubst %/,%,$(dir $(LR_MK)))
 
 # -- sources ---------------------------------------------------------------------------------------
-# Optimised kernels (src/kernels/dsp/, ...) will add their directory here, behind a switch.
-LR_SRC_DIRS := $(LR_DIR)/src $(LR_DIR)/src/kernels/ref
+# LR_KERNELS=opt (default): the int8 conv / linear / LinRep kernels of src/kernels/opt/ (ACLE SIMD under
+# __ARM_FEATURE_DSP, portable C elsewhere) run, beside the references (kept: the oracle of the tests);
+# LR_KERNELS=ref: the reference kernels only (-DLR_OPT_KERNELS=0). The default needs no define, so a
+# project built from `make print-sources` (export-project) runs the optimised kernels.
+LR_KERNELS ?= opt
+ifeq ($(LR_KERNELS),opt)
+  LR_SRC_DIRS := $(LR_DIR)/src $(LR_DIR)/src/kernels/ref $(LR_DIR)/src/kernels/opt
+  LR_KERNEL_DEFINES :=
+else ifeq ($(LR_KERNELS),ref)
+  LR_SRC_DIRS := $(LR_DIR)/src $(LR_DIR)/src/kernels/ref
+  LR_KERNEL_DEFINES := -DLR_OPT_KERNELS=0
+else
+  $(error runtime.mk: LR_KERNELS=$(LR_KERNELS): use opt or ref)
+endif
 LR_SRCS := $(foreach d,$(LR_SRC_DIRS),$(sort $(wildcard $(d)/*.c)))
 LR_HDRS := $(LR_DIR)/include/linrep.h $(foreach d,$(LR_DIR)/src $(LR_DIR)/src/kernels,$(wildcard $(d)/*.h))
 # Objects are named by the source's base name (archive members have no directory): keep them unique.
@@ -45,7 +57,7 @@ LR_WARN := -Wall -Wextra -Werror -Wpedantic -Wshadow -Wconversion -Wstrict-proto
 LR_STD := -std=c99
 # Build options of the library (linrep.h), e.g. LR_DEFINES=-DLR_INT8=0 (no int8 models: no integer kernels).
 LR_DEFINES ?=
-LR_CFLAGS := $(LR_STD) $(LR_WARN) $(LR_EXACT) $(LR_INC) $(LR_DEFINES)
+LR_CFLAGS := $(LR_STD) $(LR_WARN) $(LR_EXACT) $(LR_INC) $(LR_DEFINES) $(LR_KERNEL_DEFINES)
 
 # Cortex-M CPUs: the one place their flags are written (the bench firmware uses these too).
 LR_ARM_CPUS := cortex-m3 cortex-m4 cortex-m7 cortex-m33

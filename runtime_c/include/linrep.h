@@ -90,6 +90,12 @@ extern "C" {
  * with LR_ERR_UNSUPPORTED_OP, lr_run_i8 returns it), so a firmware that only runs fp32 models links none
  * of the integer kernels (about 7.5 KB at -Os on Cortex-M4). A firmware that calls only lr_run_i8 never
  * links the fp32 kernels, whatever the option. Default: 1 (both).
+ *
+ * Build option: -DLR_FP32=0, the converse: an integer-only library. lr_init refuses fp32 models (format
+ * versions 1-3, and version 4 without tensor quantisation) with LR_ERR_UNSUPPORTED_OP; int8 models run with
+ * lr_run_i8 (and lr_run / lr_run_hooked, which quantise the float input and dequantise the outputs), and
+ * none of the fp32 kernels, the fp32 run path or the fp32 template-reuse planning is linked.
+ * Default: 1. LR_FP32=0 with LR_INT8=0 is an error.
  */
 
 /*

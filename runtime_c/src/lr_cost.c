@@ -42,21 +42,37 @@ static uint64_t valid_taps(const lr_geom *c)
     return madd_sat(0u, ry, rx);
 }
 
-/* U: sum over the groups' input channels of the number of distinct templates their kernels use. */
-static uint64_t templates_used(const lr_geom *c, const lr_linrep_params *p)
+/* U: sum over the groups' input channels of the number of distinct templates their kept kernels use
+ * (every kernel without a kernel mask); *kept: the kept kernels. With a mask, a kept kernel's index is
+ * at its rank among the kept kernels: the rank of kernel (o, i) is walked from (o - 1, i) over cin_g bits. */
+static uint64_t templates_used(const lr_geom *c, const lr_linrep_params *p, uint64_t *kept)
 {
     const unsigned char *idx = p->blob + p->lr.idx;
+    const unsigned char *mask = p->lr.mask ? p->blob + p->lr.mask : NULL;
     uint32_t bitmap[BITMAP_BITS / 32u];
     uint64_t used = 0u;
     int32_t g, i, o;
-    uint32_t base;
+    uint32_t base, n, q;
+    *kept = 0u;
+    for (n = 0u; n < (uint32_t)(c->oc * c->cin_g); n++) {
+        *kept += (uint64_t)lr_kept(mask, n);
+    }
     for (g = 0; g < c->groups; g++) {
         for (i = 0; i < c->cin_g; i++) {
             for (base = 0u; base < p->k; base += BITMAP_BITS) { /* ceil(K / 512) passes */
+                uint32_t rank = 0u, at = 0u;
                 memset(bitmap, 0, sizeof bitmap);
                 for (o = 0; o < c->cout_g; o++) {
-                    const uint32_t n = (uint32_t)(g * c->cout_g + o) * (uint32_t)c->cin_g + (uint32_t)i;
-                    const uint32_t t = lr_unpack_index(idx, n, p->lr.bits) - base;
+                    uint32_t t;
+                    n = (uint32_t)(g * c->cout_g + o) * (uint32_t)c->cin_g + (uint32_t)i;
+                    for (q = at; mask != NULL && q < n; q++) {
+                        rank += (uint32_t)lr_kept(mask, q);
+                    }
+                    at = n;
+                    if (!lr_kept(mask, n)) {
+                        continue;
+                    }
+                    t = lr_unpack_index(idx, mask != NULL ? rank : n, p->lr.bits) - base;
                     if (t < BITMAP_BITS && (bitmap[t >> 5] & (1u << (t & 31u))) == 0u) {
                         bitmap[t >> 5] |= 1u << (t & 31u);
                         used++;
@@ -72,7 +88,7 @@ void lr_conv_cost_of(const lr_model *m, const lr_op *op, lr_conv_cost *cost)
 {
     lr_geom c;
     lr_linrep_params p;
-    uint64_t n, taps, px, kk, u, box, common;
+    uint64_t n, taps, px, kk, u, box, common, kept;
     int32_t th;
     memset(cost, 0, sizeof *cost);
     if (op->type != LR_OP_TYPE_CONV2D && op->type != LR_OP_TYPE_LINREP_CONV2D) {
@@ -96,17 +112,17 @@ void lr_conv_cost_of(const lr_model *m, const lr_op *op, lr_conv_cost *cost)
     cost->direct_macs = madd_sat(n * kk, n, taps);
     cost->direct_words = madd_sat(common + 2u * n * kk, 3u * n, taps);
     cost->direct_cost = madd_sat(cost->direct_macs, 1u, cost->direct_words);
-    if (p.lr.mask != 0u) {
-        return; /* pruned layers: direct path only */
+    if (p.lr.mask != 0u && !LR_IS_INT8(m)) {
+        return; /* fp32 pruned layers: direct path only (int8 reuse skips pruned kernels) */
     }
-    u = templates_used(&c, &p);
+    u = templates_used(&c, &p, &kept);
     cost->templates_used = (uint32_t)u; /* u <= n */
     box = madd_sat(0u, (uint64_t)c.c, (uint64_t)c.h * (uint64_t)c.w + 2u * (uint64_t)c.h * (uint64_t)c.ow + px);
-    cost->reuse_macs = madd_sat(madd_sat(box, u, taps), 2u * n, px);
-    cost->reuse_words = madd_sat(madd_sat(madd_sat(common + p.k, 3u * u, taps), 4u * n, px), 2u, box);
+    cost->reuse_macs = madd_sat(madd_sat(box, u, taps), 2u * kept, px);
+    cost->reuse_words = madd_sat(madd_sat(madd_sat(common + p.k, 3u * u, taps), 4u * kept, px), 2u, box);
     cost->reuse_cost = madd_sat(cost->reuse_macs, 1u, cost->reuse_words);
     if (LR_IS_INT8(m)) { /* int8: one output row at a time, int32 words */
-        cost->reuse_scratch_bytes = madd_sat(0u, lr_linrep_conv2d_reuse_s8_scratch(&c), 4u);
+        cost->reuse_scratch_bytes = madd_sat(0u, lr_linrep_conv2d_reuse_s8_scratch(&c, p.k), 4u);
         cost->tile_rows = 1u;
     } else {
         cost->reuse_scratch_bytes = madd_sat(0u, lr_linrep_conv2d_reuse_scratch(&c, p.k, &th), 4u);
@@ -127,11 +143,11 @@ static int runs_reuse(const lr_model *m, const lr_op *op, uint32_t path, uint64_
         return 0;
     }
     lr_op_linrep_params(m, op, &p);
-    if (p.lr.mask != 0u) {
-        return 0; /* pruned kernels: the direct path, which skips them, even when reuse is forced */
+    if (p.lr.mask != 0u && !LR_IS_INT8(m)) {
+        return 0; /* fp32 pruned kernels: the direct path, which skips them, even when reuse is forced */
     }
     lr_op_geom(m, op, &c);
-    *floats = LR_IS_INT8(m) ? lr_linrep_conv2d_reuse_s8_scratch(&c)
+    *floats = LR_IS_INT8(m) ? lr_linrep_conv2d_reuse_s8_scratch(&c, p.k)
                                     : lr_linrep_conv2d_reuse_scratch(&c, p.k, NULL);
     if (path == LR_PATH_REUSE) {
         return 1;

@@ -28,7 +28,15 @@
 #ifndef LR_INT8
 #define LR_INT8 1
 #endif
-#define LR_IS_INT8(m) (LR_INT8 && (m)->tensor_quant != 0u)
+/* The converse (linrep.h): -DLR_FP32=0 leaves fp32 models out; LR_IS_INT8 is then constant 1, so no fp32
+ * run path, fp32 kernel or fp32 cost-model code is linked. */
+#ifndef LR_FP32
+#define LR_FP32 1
+#endif
+#if !LR_FP32 && !LR_INT8
+#error "LR_FP32=0 and LR_INT8=0 leave no model the library can run"
+#endif
+#define LR_IS_INT8(m) (LR_INT8 && (!LR_FP32 || (m)->tensor_quant != 0u))
 
 /* Largest blob size accepted (FlatBuffers offsets are 32-bit; keep all sums below 2^31). */
 #define LR_MAX_BLOB_BYTES 0x7FFFFFF0u

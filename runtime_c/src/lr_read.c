@@ -213,6 +213,7 @@ void lr_op_linrep_s8_params(const lr_model *m, const lr_op *op, lr_linrep_s8_par
     lr_read_linrep(m, op->linrep, &p->lr);
     lr_read_codebook(m, (uint32_t)p->lr.codebook, &cb);
     p->tmpl = m->blob + cb.i8;
+    p->k = (uint32_t)cb.k;
     p->bexp = m->blob + op->bexp;
     p->bias = op->bi32 ? m->blob + op->bi32 : NULL;
     p->in_offset = -lr_quant_zp(m, (uint32_t)lr_op_input(m, op, 0u));

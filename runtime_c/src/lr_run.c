@@ -215,6 +215,14 @@ static int8_t *tensor_s8(const run_ctx *r, int32_t id)
     return (int8_t *)(void *)(r->act + r->offsets[id]);
 }
 
+/* The int8 conv and linear kernels of this build: the optimised ones (kernels/opt/) unless the
+ * library is built with LR_KERNELS=ref (runtime.mk), which defines LR_OPT_KERNELS=0 and leaves them out. */
+#if !defined(LR_OPT_KERNELS) || LR_OPT_KERNELS
+#define LR_S8_KERNEL(name) name##_opt
+#else
+#define LR_S8_KERNEL(name) name##_ref
+#endif
+
 static void run_op_s8(const run_ctx *r, const lr_op *op)
 {
     const lr_model *m = r->m;
@@ -233,7 +241,7 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
         lr_dense_s8_params p;
         lr_op_geom(m, op, &g);
         lr_op_dense_s8_params(m, op, &p);
-        lr_conv2d_s8_ref(&g, x, &p, scratch, y);
+        LR_S8_KERNEL(lr_conv2d_s8)(&g, x, &p, scratch, y);
         break;
     }
     case LR_OP_TYPE_LINREP_CONV2D: {
@@ -241,16 +249,16 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
         lr_op_geom(m, op, &g);
         lr_op_linrep_s8_params(m, op, &p);
         if ((r->reuse[op->index >> 5] >> (op->index & 31u)) & 1u) {
-            lr_linrep_conv2d_reuse_s8_ref(&g, x, &p, scratch, y);
+            LR_S8_KERNEL(lr_linrep_conv2d_reuse_s8)(&g, x, &p, scratch, y);
         } else {
-            lr_linrep_conv2d_direct_s8_ref(&g, x, &p, scratch, y);
+            LR_S8_KERNEL(lr_linrep_conv2d_direct_s8)(&g, x, &p, scratch, y);
         }
         break;
     }
     case LR_OP_TYPE_LINEAR: {
         lr_dense_s8_params p;
         lr_op_dense_s8_params(m, op, &p);
-        lr_linear_s8_ref(x, (uint32_t)in[0], (uint32_t)op->out_ch, &p, y);
+        LR_S8_KERNEL(lr_linear_s8)(x, (uint32_t)in[0], (uint32_t)op->out_ch, &p, y);
         break;
     }
     case LR_OP_TYPE_ADD: {

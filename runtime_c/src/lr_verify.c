@@ -950,6 +950,9 @@ lr_status lr_verify_semantics(const lr_model *m, uint32_t *scratch_floats, lr_wh
     if (m->tensor_quant != 0u && !LR_INT8) {
         return LR_ERR_UNSUPPORTED_OP; /* a build without int8 models (-DLR_INT8=0) */
     }
+    if (m->tensor_quant == 0u && !LR_FP32) {
+        return LR_ERR_UNSUPPORTED_OP; /* an integer-only build (-DLR_FP32=0) */
+    }
     s = verify_tensors(m, where);
     if (s == LR_OK && LR_IS_INT8(m)) {
         s = lr_verify_quant_i8(m, where);

@@ -208,6 +208,7 @@ typedef struct lr_linrep_s8_params {
     const unsigned char *blob;
     lr_linrep lr;
     const unsigned char *tmpl; /* int8 codebook: k templates of kh * kw values */
+    uint32_t k;
     const unsigned char *bexp; /* int8 [oc] */
     const unsigned char *bias; /* int32 [oc] or NULL */
     int32_t in_offset;
@@ -229,11 +230,22 @@ void lr_linear_s8_ref(const int8_t *x, uint32_t in, uint32_t out, const lr_dense
 /* Direct path: W of one output channel rebuilt as int32 in scratch (cin_g * kh * kw words). */
 void lr_linrep_conv2d_direct_s8_ref(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
                                     int32_t *scratch, int8_t *y);
-/* Template reuse, one output row at a time (no kernel mask): int32 template responses R and box sums S
+/* Template reuse, one output row at a time (pruned kernels of a kernel mask add nothing): int32 template responses R and box sums S
  * of each input channel, shared by the output channels; scratch lr_linrep_conv2d_reuse_s8_scratch words. */
 void lr_linrep_conv2d_reuse_s8_ref(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
                                    int32_t *scratch, int8_t *y);
-uint64_t lr_linrep_conv2d_reuse_s8_scratch(const lr_geom *g);
+/* Its scratch in int32 words: acc [cout_g][ow], R [ow], S [ow], then 4 * cout_g + k words of template
+ * bookkeeping (k: the codebook's templates; the optimised kernel uses them all, the reference part). */
+uint64_t lr_linrep_conv2d_reuse_s8_scratch(const lr_geom *g, uint32_t k);
+
+/* Optimised int8 kernels (kernels/opt/, built unless LR_KERNELS=ref: -DLR_OPT_KERNELS=0): the same arguments,
+ * scratch and results (bit for bit) as the _ref kernel of the same name. */
+void lr_conv2d_s8_opt(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch, int8_t *y);
+void lr_linear_s8_opt(const int8_t *x, uint32_t in, uint32_t out, const lr_dense_s8_params *p, int8_t *y);
+void lr_linrep_conv2d_direct_s8_opt(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
+                                    int32_t *scratch, int8_t *y);
+void lr_linrep_conv2d_reuse_s8_opt(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
+                                   int32_t *scratch, int8_t *y);
 void lr_add_s8_ref(const int8_t *a, const int8_t *b, uint32_t n, const lr_add_s8_params *p, int8_t *y);
 /* Pools: in and out quantised alike; max over / average of the in-bounds taps, clamped. */
 void lr_max_pool2d_s8_ref(const lr_geom *g, int32_t act_min, int32_t act_max, const int8_t *x, int8_t *y);

@@ -1,0 +1,328 @@
+/*
+ * kernel_cases_s8.h -- optimised int8 kernels against their references on random shapes (header-only,
+ * no malloc: the host test test_kernels_s8.c and the Cortex-M firmware mcu/kernels_check_workload.c
+ * both run it). Every case draws a geometry (1 x 1 to 4 x 4 kernels, strides 1-3, dilation 1-2,
+ * padding 0-2 per side, odd sizes, dense / grouped / depthwise), int8 inputs, weights, int32 bias,
+ * per-channel or per-tensor requantisation within the verifier's accumulator bound, and runs:
+ *   CONV2D:         lr_conv2d_s8_opt == lr_conv2d_s8_ref
+ *   LINEAR:         lr_linear_s8_opt == lr_linear_s8_ref
+ *   LINREP_CONV2D:  lr_linrep_conv2d_direct_s8_ref (oracle) == direct_opt == reuse_ref == reuse_opt,
+ *                   with K = 1..24 templates (some all zero), and a random kernel mask in half the cases.
+ * Outputs and scratch are filled with junk first; canary words after each kernel's scratch (exactly
+ * its documented size) must survive. kc_run returns the number of mismatches (0: all equal).
+ */
+#ifndef LR_KERNEL_CASES_S8_H
+#define LR_KERNEL_CASES_S8_H
+
+#include "kernels/lr_kernels.h"
+
+#define KC_MAX_X 1200
+#define KC_MAX_W 1200
+#define KC_MAX_Y 2400
+#define KC_MAX_OC 16
+#define KC_SCRATCH 4096
+#define KC_CANARY 0x5a5a5a5a
+
+typedef struct kc_rng {
+    uint32_t s;
+} kc_rng;
+
+static uint32_t kc_next(kc_rng *r)
+{
+    uint32_t x = r->s;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    r->s = x;
+    return x;
+}
+
+/* Uniform in [lo, hi]. */
+static int32_t kc_int(kc_rng *r, int32_t lo, int32_t hi)
+{
+    return lo + (int32_t)(kc_next(r) % (uint32_t)(hi - lo + 1));
+}
+
+static int8_t kc_x[KC_MAX_X];
+static unsigned char kc_w[KC_MAX_W];
+static unsigned char kc_bias[4 * KC_MAX_OC], kc_mult[4 * KC_MAX_OC], kc_shift[KC_MAX_OC], kc_bexp[KC_MAX_OC];
+static unsigned char kc_tmpl[24 * 16];
+/* One LinRep "blob": packed indices, then packed a/b pairs, then the kernel mask. */
+static unsigned char kc_lr[KC_MAX_W + 2 * KC_MAX_W + KC_MAX_W / 8 + 1];
+#define kc_idx (kc_lr)
+#define kc_abq (kc_lr + KC_MAX_W)
+#define kc_mask (kc_lr + 3 * KC_MAX_W)
+static int8_t kc_y0[KC_MAX_Y], kc_y1[KC_MAX_Y];
+static int32_t kc_scratch[KC_SCRATCH + 4];
+
+static void kc_put32(unsigned char *p, int32_t v)
+{
+    const uint32_t u = (uint32_t)v;
+    p[0] = (unsigned char)u;
+    p[1] = (unsigned char)(u >> 8);
+    p[2] = (unsigned char)(u >> 16);
+    p[3] = (unsigned char)(u >> 24);
+}
+
+/* Write value v (width bits) as element n of a little-endian bit stream (the blob's packing). */
+static void kc_pack(unsigned char *bytes, uint32_t n, uint32_t width, uint32_t v)
+{
+    uint32_t b;
+    for (b = 0u; b < width; b++) {
+        const uint32_t bit = n * width + b;
+        if ((v >> b) & 1u) {
+            bytes[bit >> 3] = (unsigned char)(bytes[bit >> 3] | (1u << (bit & 7u)));
+        } else {
+            bytes[bit >> 3] = (unsigned char)(bytes[bit >> 3] & ~(1u << (bit & 7u)));
+        }
+    }
+}
+
+/* Junk in y and scratch; canaries after `words` scratch words. */
+static void kc_prepare(uint32_t words, int8_t *y, uint32_t ny)
+{
+    uint32_t k;
+    for (k = 0u; k < words; k++) {
+        kc_scratch[k] = (int32_t)0xa5a5a5a5u;
+    }
+    for (k = words; k < words + 4u; k++) {
+        kc_scratch[k] = KC_CANARY;
+    }
+    memset(y, 0x77, ny);
+}
+
+static int kc_canaries_ok(uint32_t words)
+{
+    uint32_t k;
+    for (k = words; k < words + 4u; k++) {
+        if (kc_scratch[k] != KC_CANARY) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* A random conv geometry with c * h * w <= KC_MAX_X, oc <= KC_MAX_OC, output <= KC_MAX_Y. */
+static void kc_geom(kc_rng *r, lr_geom *g, int depthwise)
+{
+    for (;;) {
+        int32_t span;
+        g->groups = 1;
+        g->c = kc_int(r, 1, 8);
+        if (depthwise) {
+            g->groups = g->c;
+        } else if (g->c % 2 == 0 && kc_int(r, 0, 3) == 0) {
+            g->groups = 2;
+        }
+        g->cin_g = g->c / g->groups;
+        g->cout_g = depthwise ? kc_int(r, 1, 2) : kc_int(r, 1, 6);
+        g->oc = g->groups * g->cout_g;
+        g->h = kc_int(r, 1, 12);
+        g->w = kc_int(r, 1, 12);
+        g->kh = kc_int(r, 1, 4);
+        g->kw = kc_int(r, 1, 4);
+        g->sh = kc_int(r, 1, 3);
+        g->sw = kc_int(r, 1, 3);
+        g->dh = kc_int(r, 0, 3) == 0 ? 2 : 1;
+        g->dw = kc_int(r, 0, 3) == 0 ? 2 : 1;
+        g->pt = kc_int(r, 0, 2);
+        g->pb = kc_int(r, 0, 2);
+        g->pl = kc_int(r, 0, 2);
+        g->pr = kc_int(r, 0, 2);
+        if (kc_int(r, 0, 3) == 0) {
+            g->kh = 1;
+            g->kw = 1;
+        } else if (kc_int(r, 0, 2) == 0) { /* the common 3 x 3, stride 1 or 2, padding 1 (the fast paths) */
+            g->kh = 3;
+            g->kw = 3;
+            g->sh = kc_int(r, 1, 2);
+            g->sw = g->sh;
+            g->dh = 1;
+            g->dw = 1;
+            g->pt = g->pb = g->pl = g->pr = 1;
+        }
+        span = g->h + g->pt + g->pb - g->dh * (g->kh - 1) - 1;
+        if (span < 0) {
+            continue;
+        }
+        g->oh = span / g->sh + 1;
+        span = g->w + g->pl + g->pr - g->dw * (g->kw - 1) - 1;
+        if (span < 0) {
+            continue;
+        }
+        g->ow = span / g->sw + 1;
+        if (g->c * g->h * g->w <= KC_MAX_X && g->oc <= KC_MAX_OC && g->oc * g->oh * g->ow <= KC_MAX_Y &&
+            g->oc * g->cin_g * g->kh * g->kw <= KC_MAX_W) {
+            return;
+        }
+    }
+}
+
+/* Requantisation (n = 1 or per channel) and input offset. */
+static void kc_requant(kc_rng *r, uint32_t oc, lr_requant_s8 *q, int32_t *in_offset)
+{
+    uint32_t o;
+    q->n = kc_int(r, 0, 1) ? oc : 1u;
+    for (o = 0u; o < q->n; o++) {
+        kc_put32(kc_mult + 4u * o, kc_int(r, 1 << 30, 0x7fffffff));
+        kc_shift[o] = (unsigned char)(int8_t)kc_int(r, -14, 1);
+    }
+    q->mult = kc_mult;
+    q->shift = kc_shift;
+    q->zp_out = kc_int(r, -128, 127);
+    q->act_min = kc_int(r, -128, 0);
+    q->act_max = kc_int(r, q->act_min, 127);
+    if (kc_int(r, 0, 2) == 0) {
+        q->act_min = -128;
+        q->act_max = 127;
+    }
+    *in_offset = kc_int(r, -127, 128);
+}
+
+static void kc_fill_x(kc_rng *r, uint32_t n)
+{
+    uint32_t k;
+    for (k = 0u; k < n; k++) {
+        kc_x[k] = (int8_t)kc_int(r, -128, 127);
+    }
+}
+
+static const unsigned char *kc_fill_bias(kc_rng *r, uint32_t oc)
+{
+    uint32_t o;
+    for (o = 0u; o < oc; o++) {
+        kc_put32(kc_bias + 4u * o, kc_int(r, -(1 << 16), 1 << 16));
+    }
+    return kc_int(r, 0, 4) == 0 ? NULL : kc_bias;
+}
+
+static int kc_case_conv(kc_rng *r)
+{
+    lr_geom g;
+    lr_dense_s8_params p;
+    uint32_t k, nw, ny, per;
+    int depthwise = kc_int(r, 0, 3) == 0;
+    kc_geom(r, &g, depthwise);
+    per = (uint32_t)(g.cin_g * g.kh * g.kw);
+    nw = (uint32_t)g.oc * per;
+    ny = (uint32_t)(g.oc * g.oh * g.ow);
+    for (k = 0u; k < nw; k++) {
+        kc_w[k] = (unsigned char)(int8_t)kc_int(r, -128, 127);
+    }
+    kc_fill_x(r, (uint32_t)(g.c * g.h * g.w));
+    p.w = kc_w;
+    p.bias = kc_fill_bias(r, (uint32_t)g.oc);
+    kc_requant(r, (uint32_t)g.oc, &p.rq, &p.in_offset);
+    kc_prepare(per, kc_y0, ny);
+    lr_conv2d_s8_ref(&g, kc_x, &p, kc_scratch, kc_y0);
+    kc_prepare(per, kc_y1, ny);
+    lr_conv2d_s8_opt(&g, kc_x, &p, kc_scratch, kc_y1);
+    return memcmp(kc_y0, kc_y1, ny) != 0 || !kc_canaries_ok(per);
+}
+
+static int kc_case_linear(kc_rng *r)
+{
+    lr_dense_s8_params p;
+    const uint32_t in = (uint32_t)kc_int(r, 1, 70), out = (uint32_t)kc_int(r, 1, KC_MAX_OC);
+    uint32_t k;
+    for (k = 0u; k < in * out; k++) {
+        kc_w[k] = (unsigned char)(int8_t)kc_int(r, -128, 127);
+    }
+    kc_fill_x(r, in);
+    p.w = kc_w;
+    p.bias = kc_fill_bias(r, out);
+    kc_requant(r, out, &p.rq, &p.in_offset);
+    memset(kc_y0, 0x77, out);
+    memset(kc_y1, 0x11, out);
+    lr_linear_s8_ref(kc_x, in, out, &p, kc_y0);
+    lr_linear_s8_opt(kc_x, in, out, &p, kc_y1);
+    return memcmp(kc_y0, kc_y1, out) != 0;
+}
+
+static int kc_case_linrep(kc_rng *r)
+{
+    lr_geom g;
+    lr_linrep_s8_params p;
+    const uint32_t k_t = (uint32_t)kc_int(r, 1, 24);
+    uint32_t bits = 1u, ab_bits = (uint32_t)kc_int(r, 2, 6), n, kept = 0u, ny, kk, j, words, bad = 0u;
+    const int masked = kc_int(r, 0, 1);
+    kc_geom(r, &g, kc_int(r, 0, 5) == 0);
+    kk = (uint32_t)(g.kh * g.kw);
+    ny = (uint32_t)(g.oc * g.oh * g.ow);
+    while ((1u << bits) < k_t) {
+        bits++;
+    }
+    for (j = 0u; j < k_t * kk; j++) {
+        kc_tmpl[j] = (unsigned char)(int8_t)kc_int(r, -32, 32);
+    }
+    if (k_t > 1u && kc_int(r, 0, 1)) { /* an all-zero template */
+        memset(kc_tmpl + kk * (uint32_t)kc_int(r, 0, (int32_t)k_t - 1), 0, kk);
+    }
+    memset(kc_lr, 0, sizeof kc_lr);
+    for (n = 0u; n < (uint32_t)(g.oc * g.cin_g); n++) {
+        const int keep = !masked || kc_int(r, 0, 9) < 7;
+        if (keep) {
+            const int32_t lim = (1 << (ab_bits - 1u)) - 1;
+            kc_mask[n >> 3] = (unsigned char)(kc_mask[n >> 3] | (1u << (n & 7u)));
+            /* few templates per input channel: reuse has something to share */
+            kc_pack(kc_idx, kept, bits, (uint32_t)kc_int(r, 0, (int32_t)(k_t < 4u ? k_t : 4u) - 1) * (k_t / 4u + 1u) % k_t);
+            kc_pack(kc_abq, 2u * kept, ab_bits, (uint32_t)kc_int(r, -lim - 1, lim) & ((1u << ab_bits) - 1u));
+            kc_pack(kc_abq, 2u * kept + 1u, ab_bits, (uint32_t)kc_int(r, -lim - 1, lim) & ((1u << ab_bits) - 1u));
+            kept++;
+        }
+    }
+    for (n = 0u; n < (uint32_t)g.oc; n++) {
+        kc_bexp[n] = (unsigned char)(int8_t)kc_int(r, -2, 2);
+    }
+    memset(&p, 0, sizeof p);
+    p.blob = kc_lr;
+    p.lr.bits = bits;
+    p.lr.ab_bits = ab_bits;
+    p.lr.idx = 0u;
+    p.lr.abq = KC_MAX_W;
+    p.lr.mask = masked ? 3u * KC_MAX_W : 0u;
+    p.tmpl = kc_tmpl;
+    p.k = k_t;
+    p.bexp = kc_bexp;
+    p.bias = kc_fill_bias(r, (uint32_t)g.oc);
+    kc_fill_x(r, (uint32_t)(g.c * g.h * g.w));
+    kc_requant(r, (uint32_t)g.oc, &p.rq, &p.in_offset);
+    words = (uint32_t)(g.cin_g * g.kh * g.kw);
+    kc_prepare(words, kc_y0, ny);
+    lr_linrep_conv2d_direct_s8_ref(&g, kc_x, &p, kc_scratch, kc_y0);
+    kc_prepare(words, kc_y1, ny);
+    lr_linrep_conv2d_direct_s8_opt(&g, kc_x, &p, kc_scratch, kc_y1);
+    bad |= (uint32_t)(memcmp(kc_y0, kc_y1, ny) != 0 || !kc_canaries_ok(words));
+    words = (uint32_t)lr_linrep_conv2d_reuse_s8_scratch(&g, k_t);
+    if (words <= KC_SCRATCH) {
+        kc_prepare(words, kc_y1, ny);
+        lr_linrep_conv2d_reuse_s8_ref(&g, kc_x, &p, kc_scratch, kc_y1);
+        bad |= (uint32_t)(memcmp(kc_y0, kc_y1, ny) != 0 || !kc_canaries_ok(words)) << 1;
+        kc_prepare(words, kc_y1, ny);
+        lr_linrep_conv2d_reuse_s8_opt(&g, kc_x, &p, kc_scratch, kc_y1);
+        bad |= (uint32_t)(memcmp(kc_y0, kc_y1, ny) != 0 || !kc_canaries_ok(words)) << 2;
+    }
+    return (int)bad;
+}
+
+/* `cases` cases of each kind from `seed`; mismatches counted (per kind in fails[3], if not NULL). */
+static int kc_run(uint32_t seed, int cases, int fails[3])
+{
+    kc_rng r;
+    int c, total = 0, f[3] = {0, 0, 0};
+    r.s = seed ? seed : 1u;
+    for (c = 0; c < cases; c++) {
+        f[0] += kc_case_conv(&r) != 0;
+        f[1] += kc_case_linear(&r) != 0;
+        f[2] += kc_case_linrep(&r) != 0;
+    }
+    total = f[0] + f[1] + f[2];
+    if (fails) {
+        fails[0] = f[0];
+        fails[1] = f[1];
+        fails[2] = f[2];
+    }
+    return total;
+}
+
+#endif /* LR_KERNEL_CASES_S8_H */

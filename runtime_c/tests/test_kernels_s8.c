@@ -1,0 +1,21 @@
+/*
+ * test_kernels_s8.c -- the optimised int8 kernels (kernels/opt/) equal their references bit for bit on
+ * random shapes (kernel_cases_s8.h): conv (dense, grouped, depthwise, 1x1, strides, dilation,
+ * padding), linear, LinRep direct and reuse (with and without a kernel mask). Host: the portable
+ * build; `make sanitize` runs it under ASan + UBSan; mcu/kernels_check_workload.c runs the same cases
+ * on Cortex-M under QEMU (the DSP path on M4/M7/M33). Argument (ignored): the blobs directory.
+ */
+#include "test_util.h"
+#include "kernel_cases_s8.h"
+
+int main(int argc, char **argv)
+{
+    int fails[3];
+    int bad;
+    (void)argc;
+    (void)argv;
+    bad = kc_run(12345u, 1500, fails);
+    printf("test_kernels_s8: 3 x 1500 cases, mismatches conv %d linear %d linrep %d\n", fails[0], fails[1], fails[2]);
+    TU_CHECK(bad == 0);
+    return tu_failures ? 1 : 0;
+}

@@ -1,0 +1,39 @@
+"""The optimised int8 kernels (runtime_c/src/kernels/opt/) equal their references bit for bit on Cortex-M
+under QEMU: the random cases of runtime_c/tests/kernel_cases_s8.h (the host's test_kernels_s8) run in
+firmware (runtime_c/mcu/kernels_check_workload.c) on the M4 (the ACLE DSP path: SXTB16/SMLAD, checked
+in the image) and the M3 (portable path).
+
+Needs Debian's gcc-arm-none-eabi, libnewlib-arm-none-eabi and qemu-system-arm (as tests/test_mcu.py).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from needs import need
+
+ROOT = Path(__file__).resolve().parents[1]
+RT = ROOT / "runtime_c"
+TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-objdump", "qemu-system-arm")
+need(all(shutil.which(t) for t in TOOLS), "the ARM toolchain or QEMU",
+     "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm (or: make setup, as root)")
+
+
+@pytest.mark.parametrize("target,dsp", [("cortex-m4", True), ("cortex-m3", False)])
+def test_opt_kernels_equal_ref_on_cortex_m(target: str, dsp: bool, tmp_path: Path) -> None:
+    sys.path.insert(0, str(RT / "mcu"))
+    import run_qemu as drv  # noqa: PLC0415 (the driver lives beside the firmware)
+
+    rep = drv.measure(target, "-O2", [RT / "mcu" / "kernels_check_workload.c"],
+                      f"-I{RT / 'src'} -I{RT / 'tests'} -DKC_MCU_CASES=150", tmp_path / "fw", timeout=300)
+    assert rep["exit_code"] == 0
+    fw = rep["firmware"]
+    assert int(fw["kc_cases"]) == 150
+    assert (int(fw["kc_conv"]), int(fw["kc_linear"]), int(fw["kc_linrep"])) == (0, 0, 0)
+    dis = subprocess.run(["arm-none-eabi-objdump", "-d", str(tmp_path / "fw" / "fw.elf")], capture_output=True,
+                         text=True, check=True).stdout
+    assert ("\tsmlad\t" in dis) == dsp  # the M4 image runs the SIMD path, the M3 one the portable C

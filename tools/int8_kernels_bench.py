@@ -1,0 +1,185 @@
+"""Figures of the int8 kernels on Cortex-M4F under QEMU (issue 17): the default ResNet-8 as an int8 model,
+dense (no LinRep) and LinRep at K = 16 global, each with the reference kernels (runtime built with
+LR_KERNELS=ref) and the optimised ones (LR_KERNELS=opt, the default) -- whole-network instructions,
+per layer (instructions, path, dense-equivalent MACs, instructions per MAC) -- beside CMSIS-NN's counts
+(../shared/DESIGN.md section 7). Prints a table and writes docs/bench/int8_kernels.json.
+
+    python tools/int8_kernels_bench.py [--target cortex-m4] [--out docs/bench/int8_kernels.json]
+
+Slow-ish (compression of the default model, eight firmware builds and QEMU runs): a tools/ script, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from linrep_edge.datasets import load_fashion_mnist
+from linrep_edge.format.ir import Graph
+from linrep_edge.format.writer import pack_graph
+from linrep_edge.graph.capture import capture
+from linrep_edge.integer.quantize import quantize_graph
+from linrep_edge.method.compress import compress
+from linrep_edge.models.resnet8 import load_default_model
+from linrep_edge.runtime.mcu import RUNTIME_DIR, _firmware
+
+ROOT = Path(__file__).resolve().parents[1]
+# CMSIS-NN (arm_convolve_wrapper_s8, Cortex-M4F -O2, QEMU), DESIGN.md section 7 / issue 17.
+CMSIS_CONV_INSTRUCTIONS = 20_694_863
+CMSIS_CONV_MACS = 9_345_280
+CMSIS_PER_LAYER_RANGE = "1.79 (64->64 3x3) .. 10.4 (1-channel stem); 3.4-4.4 on the stride-2 1x1 shortcuts"
+
+
+def conv_macs(g: Graph) -> dict[int, int]:
+    """Dense-equivalent multiply-accumulates per conv op (padding taps included, as CMSIS-NN counts)."""
+    out = {}
+    for k, op in enumerate(g.ops):
+        if op.type in ("CONV2D", "LINREP_CONV2D"):
+            cin = g.tensors[op.inputs[0]].shape[0]
+            co, oh, ow = g.tensors[op.output].shape
+            kh, kw = op.kernel
+            out[k] = int(co * (cin // op.groups) * kh * kw * oh * ow)
+    return out
+
+
+def int8_graphs(k: int, n_calib: int) -> tuple[Graph, Graph, np.ndarray]:
+    torch.manual_seed(0)
+    model = load_default_model().eval()
+    data = load_fashion_mnist()
+    calib = data.train.x[:n_calib].numpy()
+    dense = quantize_graph(capture(model, torch.zeros(1, 1, 28, 28)), calib)
+    cm, _ = compress(model, templates=k, seed=0, show_progress=False)
+    lr = quantize_graph(capture(cm, torch.zeros(1, 1, 28, 28)), calib, ab_bits=8)
+    return dense, lr, data.test.x[0].numpy()
+
+
+def run(blob: bytes, x: np.ndarray, target: str, kernels: str, build: Path, path: str = "auto") -> dict[str, Any]:
+    old = os.environ.get("LR_KERNELS")
+    os.environ["LR_KERNELS"] = kernels  # runtime.mk: LR_KERNELS ?= opt
+    try:
+        return _firmware(blob, x, target, "-O2", build / f"{kernels}-{path}", 600.0, conv_path=path)
+    finally:
+        if old is None:
+            os.environ.pop("LR_KERNELS", None)
+        else:
+            os.environ["LR_KERNELS"] = old
+
+
+def code_sizes(blob: bytes, x: np.ndarray, target: str, build: Path) -> dict[str, int]:
+    """Runtime code (text + rodata of the liblinrep members a firmware links, after --gc-sections) at -Os and
+    -O2 for an int8 model: the default library (lr_run_hooked, fp32 and int8 compiled in), the reference
+    kernels only, the integer-only library (-DLR_FP32=0), and a firmware calling only lr_run_i8."""
+    from linrep_edge.runtime.mcu import MCU_DIR, RUNTIME_OBJECTS, _driver, model_header_i8
+    from linrep_edge.runtime.binding import CRuntime
+
+    drv = _driver()
+    out: dict[str, int] = {}
+    for opt in ("-Os", "-O2"):
+        for label, kernels, defines in (("all_in", "opt", ""), ("all_in_ref_kernels", "ref", ""),
+                                        ("int8_only_lib", "opt", "-DLR_FP32=0")):
+            env = {"LR_KERNELS": kernels, "LR_DEFINES": defines}
+            old = {k: os.environ.get(k) for k in env}
+            os.environ.update(env)
+            try:
+                fw = _firmware(blob, x, target, opt, build / f"size-{label}{opt}", 600.0, run=False)
+            finally:
+                for k, v in old.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+            out[f"{label}{opt}"] = fw["runtime_code_bytes"]
+        rt = CRuntime(blob)
+        bdir = build / f"size-run_i8{opt}"
+        bdir.mkdir(parents=True, exist_ok=True)
+        header = bdir / "lr_bench_model.h"
+        q = np.clip(np.round(x), -128, 127).astype(np.int8)
+        header.write_text(model_header_i8(blob, q, rt.arena_bytes, rt.output_size))
+        drv.build(target, opt, [MCU_DIR / "model_workload_i8.c", header], "", bdir / "fw")
+        objs = drv.select_objects(bdir / "fw", RUNTIME_OBJECTS)
+        linked = drv.objects_linked_sizes(bdir / "fw" / "fw.map", objs)
+        out[f"run_i8_only{opt}"] = linked["text"] + linked["rodata"]
+    return out
+
+
+def layers(fw: dict[str, Any], macs: dict[int, int]) -> list[dict[str, Any]]:
+    rows = []
+    for k, name in enumerate(fw["op_names"]):
+        ins = fw["segments"][k]["instructions"]
+        row: dict[str, Any] = {"op": k, "name": name, "path": fw["op_conv"][k]["path"], "instructions": ins}
+        if k in macs:
+            row["macs"] = macs[k]
+            row["instr_per_mac"] = round(ins / macs[k], 3)
+        rows.append(row)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--target", default="cortex-m4")
+    ap.add_argument("--templates", type=int, default=16)
+    ap.add_argument("--calib", type=int, default=256)
+    ap.add_argument("--kernels", default="ref,opt", help="kernel builds to run (LR_KERNELS values)")
+    ap.add_argument("--cache", default="", help="directory keeping the two int8 graphs between runs")
+    ap.add_argument("--no-size", action="store_true", help="skip the code size builds")
+    ap.add_argument("--out", default=str(ROOT / "docs" / "bench" / "int8_kernels.json"))
+    args = ap.parse_args()
+    cache = Path(args.cache) / f"int8_k{args.templates}_c{args.calib}.pkl" if args.cache else None
+    if cache is not None and cache.exists():
+        dense_g, lr_g, x = pickle.loads(cache.read_bytes())
+    else:
+        dense_g, lr_g, x = int8_graphs(args.templates, args.calib)
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_bytes(pickle.dumps((dense_g, lr_g, x)))
+    blobs = {"dense": pack_graph(dense_g), f"linrep_k{args.templates}": pack_graph(lr_g)}
+    macs = conv_macs(dense_g)
+    total_macs = sum(macs.values())
+    build = RUNTIME_DIR / "build" / "mcu" / f"{args.target}-int8-kernels"
+    report: dict[str, Any] = {"target": args.target, "opt": "-O2", "templates": args.templates,
+                              "conv_macs": total_macs, "cmsis_nn": {"conv_instructions": CMSIS_CONV_INSTRUCTIONS,
+                                                                     "conv_macs": CMSIS_CONV_MACS,
+                                                                     "per_layer_instr_per_mac": CMSIS_PER_LAYER_RANGE},
+                              "models": {}}
+    for name, blob in blobs.items():
+        runs: dict[str, Any] = {}
+        paths = ["auto"] if name == "dense" else ["auto", "direct", "reuse"]
+        for kernels in args.kernels.split(","):
+            for path in paths:
+                fw = run(blob, x, args.target, kernels, build / name, path)
+                rows = layers(fw, macs)
+                conv_ins = sum(r["instructions"] for r in rows if "macs" in r)
+                runs[f"{kernels}-{path}"] = {
+                    "instructions": fw["instructions"], "conv_instructions": conv_ins,
+                    "instr_per_dense_mac": round(fw["instructions"] / total_macs, 3),
+                    "conv_instr_per_dense_mac": round(conv_ins / total_macs, 3),
+                    "matches_host": fw["matches_host"], "arena_bytes": fw["arena_bytes"],
+                    "runtime_code_bytes_o2": fw["runtime_code_bytes"], "layers": rows}
+                print(f"{name:>12} {kernels}-{path:<6} whole network {fw['instructions']:>11,} instr "
+                      f"({fw['instructions'] / total_macs:.2f}/dense MAC); convs {conv_ins:>11,} "
+                      f"(CMSIS-NN {CMSIS_CONV_INSTRUCTIONS:,}: {conv_ins / CMSIS_CONV_INSTRUCTIONS:.2f}x); "
+                      f"matches host {fw['matches_host']}")
+        report["models"][name] = {"blob_bytes": len(blob), "runs": runs}
+    for name in blobs:
+        best = report["models"][name]["runs"][f"{args.kernels.split(',')[-1]}-auto"]
+        print(f"\n{name}, optimised kernels, per layer (path, instructions, instr per dense MAC):")
+        for r in best["layers"]:
+            extra = f"  {r['instr_per_mac']:.2f}/MAC ({r['macs']:,} MACs)" if "macs" in r else ""
+            print(f"  {r['op']:>2} {r['name']:<20} {r['path']:<7} {r['instructions']:>10,}{extra}")
+    if not args.no_size:
+        report["runtime_code_bytes"] = code_sizes(blobs[f"linrep_k{args.templates}"], x, args.target, build)
+        print("\nruntime code bytes (text + rodata linked):", report["runtime_code_bytes"])
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
