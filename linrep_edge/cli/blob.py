@@ -133,7 +133,14 @@ def cmd_mcu_bench(args: argparse.Namespace) -> int:
     from linrep_edge.format.reader import load_bytes, parse
 
     blob = load_bytes(args.file, _max(args))
-    parse(blob, shown(args.file), max_bytes=_max(args))
+    if parse(blob, shown(args.file), max_bytes=_max(args)).graph.is_int8:  # the int8 rows: lr_run_i8
+        from linrep_edge.runtime.mcu_int8 import format_result_int8, mcu_bench_int8
+
+        res8 = mcu_bench_int8(blob, args.target, timeout=max(args.timeout, 300.0))
+        emit(args, res8, lambda: format_result_int8(res8))
+        return 0
+    if args.target == "cortex-m3":
+        raise LinRepError("--target cortex-m3 (no FPU) runs int8 models only")
     res = mcu_bench(blob, args.target, timeout=args.timeout)
     emit(args, res, lambda: format_result(res))
     return 0

@@ -394,8 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="examples:\n  linrep-edge mcu-bench m.lre\n  linrep-edge mcu-bench m.lre --target cortex-m7 --json",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file")
-    p.add_argument("--target", choices=("cortex-m4", "cortex-m7", "cortex-m33"), default="cortex-m4")
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds per QEMU run")
+    p.add_argument("--target", choices=("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m3"), default="cortex-m4",
+                   help="cortex-m3 (no FPU): int8 blobs only")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per QEMU run (int8 blobs: at least 300)")
     p.add_argument("--json", action="store_true")
     _add_read_options(p)
     p.set_defaults(func=blob_cmds.cmd_mcu_bench)
