@@ -286,9 +286,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", help="run a .lre through the C runtime and torch; compare answers",
                        epilog="examples:\n  linrep-edge verify m.lre --data fashion-mnist\n"
                               "  linrep-edge verify m.lre --inputs x.npy --labels y.npy --json\n"
-                              "  linrep-edge verify net.lre --inputs x.npy --model mypkg.nets:make --weights net.pt",
+                              "  linrep-edge verify net.lre --inputs x.npy --model mypkg.nets:make --weights net.pt\n"
+                              "  linrep-edge verify model.tflite --n 1000   # int8 .tflite: our C runtime vs TFLite Micro",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("file")
+    p.add_argument("file", help="a .lre blob, or a full-integer .tflite (imported, packed and run by our C runtime "
+                   "beside TFLite Micro and LiteRT-reference on the same inputs: differing output bytes)")
+    p.add_argument("--n", type=int, default=200, help=".tflite: random int8 inputs (default 200; --data / --inputs "
+                   "add real ones)")
+    p.add_argument("--seed", type=int, default=0, help=".tflite: seed of the random inputs")
     p.add_argument("--data", choices=("fashion-mnist", "digits"), help="test split to run (default fashion-mnist)")
     p.add_argument("--inputs", metavar="X.npy", help="your own inputs, float32 (N, *input_shape)")
     p.add_argument("--labels", metavar="Y.npy", help="integer labels for --inputs")
