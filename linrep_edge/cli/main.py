@@ -381,6 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "  linrep-edge compare --templates 16 --test-images 1000 --markdown ''",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--templates", type=int, nargs="+", default=[4, 16, 64], help="linrep-edge K values (default 4 16 64)")
+    p.add_argument("--int8", type=int, nargs="*", default=[], metavar="K", help="also linrep-edge int8 rows "
+                   "(pack --activations int8, 5-bit a/b, 4-bit layer3.conv2) at these K, e.g. --int8 16")
     p.add_argument("--epochs", type=float, default=1.0, help="a/b fine-tuning epochs per linrep-edge row")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
