@@ -186,7 +186,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
         return _pack_checkpoint(args, out)
     if args.default == bool(args.model):
         raise LinRepError("give either --default or a MODEL (file.pt2 or package.module:factory), not both or neither")
-    if args.model.lower().endswith(".tflite"):
+    if args.model and args.model.lower().endswith(".tflite"):
         return _pack_tflite(args)
     if args.check:
         return _check(args)
