@@ -47,3 +47,28 @@ def test_kws_int8_on_cortex_m3_equals_host(tmp_path: Path) -> None:
     want = np.concatenate([y.reshape(-1) for y in run_int8(g, x)])
     np.testing.assert_array_equal(r["outputs"], want)
     assert len(np.unique(r["outputs"][-12:])) > 3  # the logits are not saturated
+
+
+def test_mcu_bench_int8_rows(tmp_path: Path) -> None:
+    """`mcu-bench` on an int8 LinRep blob (the FPU-less Cortex-M3; the default path choice only, to stay
+    fast): the firmware equals the host's lr_run_i8 bit for bit, one instruction count per op that adds up to no more than the whole inference, the
+    arena is the host's lr_arena_size and RAM is arena + painted stack, at or above the lower bound."""
+    from int8_graphs import build
+
+    from linrep_edge.runtime.binding import CRuntime
+    from linrep_edge.runtime.mcu_int8 import format_result_int8, mcu_bench_int8
+
+    g = build("linrep", 1)
+    blob = pack_graph(g)
+    rt = CRuntime(blob)
+    r = mcu_bench_int8(blob, "cortex-m3", build_root=tmp_path, compare_paths=False)
+    assert r["matches_host"] and r["deterministic"]
+    assert len(r["layers"]) == rt.num_ops
+    per_op = sum(L["instructions"] for L in r["layers"])
+    assert 0 < per_op <= r["instructions"]
+    assert [L["path"] for L in r["layers"]] == [rt.op_conv_info(k)["path"] for k in range(rt.num_ops)]
+    assert r["arena_bytes"] == rt.arena_bytes and r["activation_lower_bound_bytes"] == rt.activation_lower_bound_bytes
+    assert r["ram_bytes"] == r["arena_bytes"] + r["stack_bytes"] >= r["activation_lower_bound_bytes"]
+    assert r["stack_bytes"] >= max(r["init_stack_bytes"], r["run_stack_bytes"]) > 0
+    assert r["runtime_code_bytes"] > 0 and "lr_linrep_conv2d" in " ".join(r["runtime_objects"])
+    assert "int8 model" in format_result_int8(r)

@@ -99,9 +99,13 @@ def test_compare_rows_are_computed_in_the_run(tmp_path, crt):
     from linrep_edge.pipeline import PackSettings, pack_model
 
     res = compare.run([4], epochs=0, test_limit=200, latency_images=3, latency_rounds=1, calibration_images=20,
-                      show_progress=False)
+                      show_progress=False, int8_templates=[4])
     rows = {r["name"]: r for r in res["rows"]}
-    assert set(rows) == {"torch fp32", "TFLite fp32", "TFLite int8", "TFLite int8 + TFLM LUT 4-bit", "linrep-edge K=4"}
+    assert set(rows) == {"torch fp32", "TFLite fp32", "TFLite int8", "TFLite int8 + TFLM LUT 4-bit", "linrep-edge K=4",
+                         "linrep-edge int8 K=4"}
+    i8 = rows["linrep-edge int8 K=4"]  # an int8 blob: 1-byte activations, integer accuracy on the same images
+    assert i8["activations"] == "int8" and i8["ram_bytes"] < rows["linrep-edge K=4"]["ram_bytes"] / 3
+    assert i8["bytes"] < rows["linrep-edge K=4"]["bytes"] and i8["accuracy"] > 0.5
     for r in res["rows"]:
         assert {"name", "engine", "bytes", "accuracy", "ram_bytes", "latency_ms", "accuracy_delta_pt"} <= set(r)
         assert r["latency_ms"] and all(v > 0 for v in r["latency_ms"].values())

@@ -62,19 +62,22 @@ def _latencies(engines: dict[str, Engine], x: np.ndarray, rounds: int) -> dict[s
 
 def run(templates: list[int], epochs: float = 1.0, lr: float = 1e-3, seed: int = 0, lut_bits: int = 4,
         calibration_images: int = 500, test_limit: int | None = None, latency_images: int = 100,
-        latency_rounds: int = 3, show_progress: bool = True) -> dict[str, Any]:
+        latency_rounds: int = 3, show_progress: bool = True, int8_templates: list[int] | None = None) -> dict[str, Any]:
+    """The comparison table; `int8_templates` adds linrep-edge int8 rows (`pack --activations int8`, 5-bit
+    a/b, 4-bit layer3.conv2, the C runtime in integer arithmetic) beside TFLite int8 / TFLite Micro."""
     peers.require()
     torch_threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         return _run(templates, epochs, lr, seed, lut_bits, calibration_images, test_limit, latency_images,
-                    latency_rounds, show_progress)
+                    latency_rounds, show_progress, int8_templates or [])
     finally:
         torch.set_num_threads(torch_threads)
 
 
 def _run(templates: list[int], epochs: float, lr: float, seed: int, lut_bits: int, calibration_images: int,
-         test_limit: int | None, latency_images: int, latency_rounds: int, show: bool) -> dict[str, Any]:
+         test_limit: int | None, latency_images: int, latency_rounds: int, show: bool,
+         int8_templates: list[int]) -> dict[str, Any]:
     model = load_default_model().eval()
     train, _, test = finetune_split("fashion-mnist", seed)
     test = test.take(test_limit)
@@ -132,6 +135,19 @@ def _run(templates: list[int], epochs: float, lr: float, seed: int, lut_bits: in
              "scope": "global", "finetune_epochs": epochs, "pack_seconds": round(time.perf_counter() - t0, 1),
              "notes": f"sign-free global codebook K={k}, fp16 a/b fine-tuned for {epochs:g} epoch, fp16 other "
                       "weights; C runtime, fp32 arithmetic"}, {"linrep-c": rt.run})
+
+    for k in int8_templates:
+        settings = PackSettings(templates=k, seed=seed, finetune_epochs=epochs, finetune_lr=lr, data="fashion-mnist",
+                                activations="int8", ab_bits=5, layer_ab_bits=["layer3.conv2=4"])
+        t0 = time.perf_counter()
+        res = pack_model(model, example, settings, source="default", show_progress=show)
+        rt = CRuntime(res.blob)
+        acc = float((rt.run(x).argmax(1) == y).mean())  # lr_run on an int8 model: integer ops inside
+        add({"name": f"linrep-edge int8 K={k}", "engine": "linrep-c", "bytes": len(res.blob), "accuracy": acc,
+             "ram_bytes": rt.arena_bytes, "ram_engine": "linrep-c", "templates": k, "activations": "int8",
+             "finetune_epochs": epochs, "pack_seconds": round(time.perf_counter() - t0, 1),
+             "notes": f"int8 activations, 5-bit a/b (4-bit layer3.conv2), int8-aware fine-tuning for {epochs:g} "
+                      "epoch; C runtime, integer arithmetic (lr_run_i8's ops)"}, {"linrep-c": rt.run})
 
     all_engines = {f"{i}:{e}": fn for i, (_, engines) in enumerate(timed) for e, fn in engines.items()}
     lat = _latencies(all_engines, lat_x, latency_rounds)

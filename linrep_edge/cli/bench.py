@@ -66,7 +66,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if out:
             check_output(out)  # before the long run
     res = compare.run(args.templates, args.epochs, args.lr, args.seed, args.lut_bits, args.calibration_images,
-                      args.test_images, args.latency_images, args.latency_rounds, show_progress=not args.quiet)
+                      args.test_images, args.latency_images, args.latency_rounds, show_progress=not args.quiet,
+                      int8_templates=args.int8)
     command = " ".join(["linrep-edge", *(shlex.quote(a) for a in args.command_line)])
     if args.markdown:
         write_atomic(args.markdown, compare.markdown(res, command).encode())

@@ -87,9 +87,31 @@ def cmd_export_project(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify_tflite(args: argparse.Namespace) -> int:
+    """`verify model.tflite`: our C runtime vs TFLite Micro (and LiteRT-reference) byte for byte."""
+    from linrep_edge.runtime.verify_tflite import format_result, verify_tflite
+
+    real = None
+    if args.inputs:
+        from linrep_edge.runtime.verify import load_inputs
+
+        real, _ = load_inputs(args.inputs, None)
+    elif args.data:
+        from linrep_edge.datasets import load_dataset
+
+        real = load_dataset(args.data).test.x.numpy()
+    if real is not None and args.limit is not None:
+        real = real[: args.limit]
+    res = verify_tflite(args.file, n=args.n, seed=args.seed, real=real, shown=shown(args.file))
+    emit(args, res, lambda: format_result(res))
+    return 0 if res["verdict"] == "pass" else 1
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from linrep_edge.format.reader import load_bytes, parse
 
+    if args.file.lower().endswith(".tflite"):
+        return cmd_verify_tflite(args)
     blob = load_bytes(args.file, _max(args))
     parsed = parse(blob, shown(args.file), max_bytes=_max(args))  # refuse a bad blob before loading torch or data
     from linrep_edge.datasets import load_dataset
@@ -133,7 +155,14 @@ def cmd_mcu_bench(args: argparse.Namespace) -> int:
     from linrep_edge.format.reader import load_bytes, parse
 
     blob = load_bytes(args.file, _max(args))
-    parse(blob, shown(args.file), max_bytes=_max(args))
+    if parse(blob, shown(args.file), max_bytes=_max(args)).graph.is_int8:  # the int8 rows: lr_run_i8
+        from linrep_edge.runtime.mcu_int8 import format_result_int8, mcu_bench_int8
+
+        res8 = mcu_bench_int8(blob, args.target, timeout=max(args.timeout, 300.0))
+        emit(args, res8, lambda: format_result_int8(res8))
+        return 0
+    if args.target == "cortex-m3":
+        raise LinRepError("--target cortex-m3 (no FPU) runs int8 models only")
     res = mcu_bench(blob, args.target, timeout=args.timeout)
     emit(args, res, lambda: format_result(res))
     return 0

@@ -286,9 +286,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", help="run a .lre through the C runtime and torch; compare answers",
                        epilog="examples:\n  linrep-edge verify m.lre --data fashion-mnist\n"
                               "  linrep-edge verify m.lre --inputs x.npy --labels y.npy --json\n"
-                              "  linrep-edge verify net.lre --inputs x.npy --model mypkg.nets:make --weights net.pt",
+                              "  linrep-edge verify net.lre --inputs x.npy --model mypkg.nets:make --weights net.pt\n"
+                              "  linrep-edge verify model.tflite --n 1000   # int8 .tflite: our C runtime vs TFLite Micro",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("file")
+    p.add_argument("file", help="a .lre blob, or a full-integer .tflite (imported, packed and run by our C runtime "
+                   "beside TFLite Micro and LiteRT-reference on the same inputs: differing output bytes)")
+    p.add_argument("--n", type=int, default=200, help=".tflite: random int8 inputs (default 200; --data / --inputs "
+                   "add real ones)")
+    p.add_argument("--seed", type=int, default=0, help=".tflite: seed of the random inputs")
     p.add_argument("--data", choices=("fashion-mnist", "digits"), help="test split to run (default fashion-mnist)")
     p.add_argument("--inputs", metavar="X.npy", help="your own inputs, float32 (N, *input_shape)")
     p.add_argument("--labels", metavar="Y.npy", help="integer labels for --inputs")
@@ -376,6 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "  linrep-edge compare --templates 16 --test-images 1000 --markdown ''",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--templates", type=int, nargs="+", default=[4, 16, 64], help="linrep-edge K values (default 4 16 64)")
+    p.add_argument("--int8", type=int, nargs="*", default=[], metavar="K", help="also linrep-edge int8 rows "
+                   "(pack --activations int8, 5-bit a/b, 4-bit layer3.conv2) at these K, e.g. --int8 16")
     p.add_argument("--epochs", type=float, default=1.0, help="a/b fine-tuning epochs per linrep-edge row")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
@@ -394,8 +401,9 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="examples:\n  linrep-edge mcu-bench m.lre\n  linrep-edge mcu-bench m.lre --target cortex-m7 --json",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file")
-    p.add_argument("--target", choices=("cortex-m4", "cortex-m7", "cortex-m33"), default="cortex-m4")
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds per QEMU run")
+    p.add_argument("--target", choices=("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m3"), default="cortex-m4",
+                   help="cortex-m3 (no FPU): int8 blobs only")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per QEMU run (int8 blobs: at least 300)")
     p.add_argument("--json", action="store_true")
     _add_read_options(p)
     p.set_defaults(func=blob_cmds.cmd_mcu_bench)

@@ -42,6 +42,36 @@ def _load_model(args: argparse.Namespace) -> tuple[Any, Any, str]:
     return *load_factory(args.model, args.weights, args.input_shape), args.model
 
 
+def _pack_tflite(args: argparse.Namespace) -> int:
+    """`pack model.tflite`: the TFLite model imported (`import_tflite`) and packed as it is: an int8 model
+    stays int8 (format version 4, TFLite Micro's integers), an fp32 one is packed with fp32 weights (no
+    LinRep compression of a .tflite yet)."""
+    from linrep_edge.atomic import check_output, write_atomic
+    from linrep_edge.format.report import storage_report
+    from linrep_edge.format.transport import zstd
+    from linrep_edge.format.writer import pack_graph
+    from linrep_edge.models.tflite_import import import_tflite
+
+    if args.activations == "int8" or args.check or args.evaluate:
+        raise LinRepError("a .tflite is packed as it is (an int8 model stays int8): drop --activations/--check/--evaluate")
+    if not args.output:
+        raise LinRepError("-o/--output is required")
+    out = Path(args.output)
+    check_output(out)
+    g = import_tflite(args.model)
+    blob = pack_graph(g, {"source": Path(args.model).name})
+    data = zstd(blob) if out.name.endswith(".zst") else blob
+    write_atomic(out, data)
+    rep = storage_report(blob, str(out))
+    summary = {"output": str(out), "bytes_written": len(data), "blob_bytes": len(blob),
+               "tflite_bytes": Path(args.model).stat().st_size, "activations": "int8" if g.is_int8 else "fp32",
+               "ops": len(g.ops), "arena_bytes": rep.arena_bytes,
+               "notes": ["packed as imported: no LinRep compression of .tflite models"]}
+    emit(args, summary, lambda: f"wrote {out}: {len(blob)} B ({summary['activations']}, {len(g.ops)} ops, from a "
+                                f"{summary['tflite_bytes']} B .tflite), arena {rep.arena_bytes} B")
+    return 0
+
+
 def _check(args: argparse.Namespace) -> int:
     """`pack --check`: capture the model as it is and list every operation the runtime cannot run."""
     from collections import Counter
@@ -156,6 +186,8 @@ def cmd_pack(args: argparse.Namespace) -> int:
         return _pack_checkpoint(args, out)
     if args.default == bool(args.model):
         raise LinRepError("give either --default or a MODEL (file.pt2 or package.module:factory), not both or neither")
+    if args.model and args.model.lower().endswith(".tflite"):
+        return _pack_tflite(args)
     if args.check:
         return _check(args)
     if not args.output:

@@ -160,6 +160,10 @@ def verify(blob: bytes, x: np.ndarray, labels: np.ndarray | None, where: str = "
         raise LinRepError("inputs hold NaN or infinite values; a comparison on them means nothing")
     if parsed is None or not parsed.weights:
         parsed = parse(blob, where, max_bytes=max_bytes)
+    if parsed.graph.is_int8:  # C vs the Python integer reference, bit for bit
+        from linrep_edge.runtime.verify_int8 import verify_int8
+
+        return verify_int8(blob, parsed, x, labels, where, conv_path, original)
     rt = CRuntime(blob, where, conv_path=conv_path)
     if x.shape[1:] != rt.input_shape and fits_input(x.shape[1:], rt.input_shape):
         x = x.reshape(len(x), *rt.input_shape)  # a 1-D model's [C, L] inputs are [C, 1, L] in the blob
@@ -205,6 +209,10 @@ def verify(blob: bytes, x: np.ndarray, labels: np.ndarray | None, where: str = "
 
 
 def format_result(r: dict[str, Any]) -> str:
+    if r.get("activations") == "int8":
+        from linrep_edge.runtime.verify_int8 import format_result_int8
+
+        return format_result_int8(r)
     def pct(v: float | None) -> str:
         return "n/a (no labels or no original)" if v is None else f"{100 * v:.2f}%"
 

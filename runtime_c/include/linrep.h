@@ -465,6 +465,14 @@ lr_status lr_run_i8(const lr_model *m, void *arena, size_t arena_bytes, const in
                     int8_t *output, size_t output_len);
 
 /*
+ * lr_run_i8_hooked: lr_run_i8, calling hook(ctx, k) after op k has run (hook may be NULL), as
+ * lr_run_hooked does; not called when lr_run_i8 fails its argument checks. Same contract and error
+ * codes as lr_run_i8 otherwise (the Cortex-M bench counts instructions per op with it).
+ */
+lr_status lr_run_i8_hooked(const lr_model *m, void *arena, size_t arena_bytes, const int8_t *input,
+                           size_t input_len, int8_t *output, size_t output_len, lr_op_hook hook, void *ctx);
+
+/*
  * lr_input_quant / lr_output_quant_at: the quantisation of the model input / of output `index`
  * (0 .. lr_output_count - 1) of an int8 model: real = scale * (q - zero_point). For an fp32 model both
  * are 0 (a zero scale says the model is fp32). Reads the blob's float bit pattern: no float arithmetic.

@@ -8,7 +8,8 @@
  *   lr_bench_input_i8[LR_BENCH_INPUT_LEN] one int8 input
  *   LR_BENCH_OUTPUT_LEN, LR_BENCH_ARENA_BYTES, LR_BENCH_CONV_PATH
  * bench_setup verifies the blob and plans the arena (once, outside the measured window), bench_workload
- * runs lr_run_i8, bench_report prints the int8 outputs so the host can compare them.
+ * runs lr_run_i8_hooked (marking every op for the instruction-count plugin), bench_report prints the
+ * int8 outputs so the host can compare them.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +23,12 @@ static lr_model model;
 static unsigned char arena[LR_BENCH_ARENA_BYTES] __attribute__((aligned(16)));
 static int8_t output[LR_BENCH_OUTPUT_LEN];
 static unsigned init_stack_bytes;
+
+static void mark_op(void *ctx, unsigned op_index)
+{
+    (void)ctx;
+    lr_bench_mark(op_index);
+}
 
 int bench_setup(void)
 {
@@ -55,17 +62,19 @@ int bench_setup(void)
 
 int bench_workload(void)
 {
-    lr_status st = lr_run_i8(&model, arena, sizeof arena, lr_bench_input_i8, LR_BENCH_INPUT_LEN, output,
-                             LR_BENCH_OUTPUT_LEN);
+    lr_status st = lr_run_i8_hooked(&model, arena, sizeof arena, lr_bench_input_i8, LR_BENCH_INPUT_LEN,
+                                    output, LR_BENCH_OUTPUT_LEN, mark_op, NULL);
     return st == LR_OK ? 0 : 1;
 }
 
 int bench_report(void)
 {
-    size_t arena_bytes = 0;
+    size_t arena_bytes = 0, lower = 0;
     unsigned i;
     lr_arena_size(&model, &arena_bytes);
+    lr_activation_lower_bound(&model, &lower);
     printf("arena_bytes=%u\n", (unsigned)arena_bytes);
+    printf("activation_lower_bound_bytes=%u\n", (unsigned)lower);
     printf("init_stack_bytes=%u\n", init_stack_bytes);
     printf("outputs=%u\n", (unsigned)LR_BENCH_OUTPUT_LEN);
     for (i = 0; i < LR_BENCH_OUTPUT_LEN; ++i) {

@@ -483,6 +483,12 @@ typedef struct lr_plan_entry {
 lr_status lr_plan(const lr_model *m, lr_plan_entry *e, uint32_t *act_bytes, uint32_t *lower_bound,
                   lr_where *where);
 
+/*
+ * lr_plan into records of its own (LR_MAX_TENSORS on the stack, 2 KB): what lr_init calls once the blob is
+ * verified, so that the verifier's deepest call never has those records below it on the stack.
+ */
+lr_status lr_plan_sizes(const lr_model *m, uint32_t *act_bytes, uint32_t *lower_bound, lr_where *where);
+
 /* Output index range of one kernel tap along an axis (shared by the conv paths): the first output
  * index o >= 0 with o*s + off >= 0, and one past the last o < out with o*s + off <= in - 1. */
 static inline int32_t lr_range_lo(int32_t off, int32_t s)

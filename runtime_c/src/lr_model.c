@@ -56,7 +56,6 @@ static lr_status set_paths(lr_model *m, uint32_t path)
 static lr_status init(lr_model *m, const unsigned char *b, size_t size, lr_where *where)
 {
     uint32_t root, version, crc_pos, scratch_floats, act_bytes, lower, k;
-    lr_plan_entry plan[LR_MAX_TENSORS];
     lr_status s;
 
     if (size < 8u) {
@@ -104,7 +103,7 @@ static lr_status init(lr_model *m, const unsigned char *b, size_t size, lr_where
     if (s != LR_OK) {
         return s;
     }
-    s = lr_plan(m, plan, &act_bytes, &lower, where);
+    s = lr_plan_sizes(m, &act_bytes, &lower, where); /* its records on the stack after verification only */
     if (s != LR_OK) {
         return s;
     }

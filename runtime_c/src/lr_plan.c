@@ -173,6 +173,12 @@ lr_status lr_plan(const lr_model *m, lr_plan_entry *e, uint32_t *act_bytes, uint
     return s;
 }
 
+lr_status lr_plan_sizes(const lr_model *m, uint32_t *act_bytes, uint32_t *lower_bound, lr_where *where)
+{
+    lr_plan_entry e[LR_MAX_TENSORS];
+    return lr_plan(m, e, act_bytes, lower_bound, where);
+}
+
 #define LR_RUN_PLAN_STAMP 0x4E4C5052u /* "RPLN" */
 
 static uint32_t fnv1a(uint32_t h, uint32_t word)

@@ -489,6 +489,12 @@ lr_status lr_run(const lr_model *m, void *arena, size_t arena_bytes, const float
 lr_status lr_run_i8(const lr_model *m, void *arena, size_t arena_bytes, const int8_t *input, size_t input_len,
                     int8_t *output, size_t output_len)
 {
+    return lr_run_i8_hooked(m, arena, arena_bytes, input, input_len, output, output_len, NULL, NULL);
+}
+
+lr_status lr_run_i8_hooked(const lr_model *m, void *arena, size_t arena_bytes, const int8_t *input,
+                           size_t input_len, int8_t *output, size_t output_len, lr_op_hook hook, void *ctx)
+{
     run_ctx r;
     uint32_t k;
     lr_status s;
@@ -500,7 +506,7 @@ lr_status lr_run_i8(const lr_model *m, void *arena, size_t arena_bytes, const in
         return s;
     }
     memcpy(tensor_s8(&r, m->input), input, (size_t)m->input_len);
-    run_ops_s8(&r, NULL, NULL);
+    run_ops_s8(&r, hook, ctx);
     for (k = 0; k < lr_output_count_of(m); k++) {
         const int32_t id = lr_output_id(m, k);
         const uint32_t len = tensor_numel(m, id);

@@ -16,6 +16,21 @@
 #include "linrep.h"
 #include "test_util.h"
 
+/* lr_run_i8_hooked's hook: ops must arrive in order 0, 1, ... */
+typedef struct hook_log {
+    unsigned calls;
+    unsigned out_of_order;
+} hook_log;
+
+static void count_op(void *ctx, unsigned op_index)
+{
+    hook_log *log = (hook_log *)ctx;
+    if (op_index != log->calls) {
+        log->out_of_order++;
+    }
+    log->calls++;
+}
+
 static void run_path(const char *name, lr_model *m, size_t n, const int8_t *in, const int8_t *ref, lr_conv_path cp)
 {
     size_t arena_bytes = 0, in_len = 0, out_len = 0, i;
@@ -37,6 +52,17 @@ static void run_path(const char *name, lr_model *m, size_t n, const int8_t *in, 
     }
     TU_CHECK_STATUS(lr_run_i8(m, arena, arena_bytes - 1u, in, in_len, out, out_len), LR_ERR_ARENA_TOO_SMALL);
     TU_CHECK_STATUS(lr_run_i8(m, arena, arena_bytes, in, in_len + 1u, out, out_len), LR_ERR_IO_SIZE);
+    if (n > 0u) { /* the hooked run: the same output, the hook once per op in order, none on a refused call */
+        hook_log log = {0u, 0u};
+        unsigned ops = 0u;
+        TU_CHECK_STATUS(lr_op_count(m, &ops), LR_OK);
+        TU_CHECK_STATUS(lr_run_i8_hooked(m, arena, arena_bytes, in, in_len, out, out_len, count_op, &log), LR_OK);
+        TU_CHECK(log.calls == ops && log.out_of_order == 0u && memcmp(out, ref, out_len) == 0);
+        TU_CHECK_STATUS(lr_run_i8_hooked(m, arena, arena_bytes - 1u, in, in_len, out, out_len, count_op, &log),
+                        LR_ERR_ARENA_TOO_SMALL);
+        TU_CHECK(log.calls == ops);
+        TU_CHECK_STATUS(lr_run_i8_hooked(m, arena, arena_bytes, in, in_len, out, out_len, NULL, NULL), LR_OK);
+    }
     free(arena);
     free(out);
 }

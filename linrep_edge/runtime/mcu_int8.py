@@ -1,0 +1,146 @@
+"""`linrep-edge mcu-bench` on an int8 blob (format version 4): the int8 rows.
+
+The same harness as the fp32 rows (runtime_c/mcu, QEMU + the instruction-count plugin), with the
+integer workload (model_workload_i8.c: `lr_run_i8_hooked`, every op marked): executed instructions in
+total and per op (LinRep convs also forced to each path), the runtime's code as linked at -Os and -O2,
+the blob's bytes, RAM as arena (`lr_arena_size`) + painted stack (the larger of lr_init's and the
+inference's, as for fp32), the int8 activation lower bound, and whether the firmware's int8 outputs
+equal the host C runtime's. cortex-m3 is the FPU-less core.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from linrep_edge.errors import LinRepError
+from linrep_edge.format.reader import parse
+from linrep_edge.runtime.mcu import MCU_DIR, RUNTIME_DIR, RUNTIME_OBJECTS, _driver, check_toolchain, model_header_i8
+
+TARGETS_INT8 = ("cortex-m4", "cortex-m3", "cortex-m7", "cortex-m33")
+
+
+def default_input_i8(blob: bytes) -> np.ndarray:
+    """The default model's first test image quantised with the blob's input scale/zero point (as
+    lr_run does), else seeded uniform int8 of the input shape."""
+    g = parse(blob).graph
+    t = g.tensors[g.input]
+    if g.metadata.get("source") == "default":
+        from linrep_edge.datasets import load_fashion_mnist
+        from linrep_edge.integer.batch import quantize_input
+
+        x = load_fashion_mnist().test.x[0].numpy()[None]
+        return np.asarray(quantize_input(g, x)[0], dtype=np.int8).reshape(t.shape)
+    return np.random.default_rng(0).integers(-128, 128, size=t.shape).astype(np.int8)
+
+
+def _firmware_i8(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path, timeout: float,
+                 run: bool = True, conv_path: str = "auto") -> dict[str, Any]:
+    from linrep_edge.runtime.binding import CRuntime
+
+    drv = _driver()
+    rt = CRuntime(blob, conv_path=conv_path)
+    build.mkdir(parents=True, exist_ok=True)
+    header = build / "lr_bench_model.h"
+    text = model_header_i8(blob, x, rt.arena_bytes, rt.output_size, conv_path)
+    if not header.exists() or header.read_text() != text:
+        header.write_text(text)
+    srcs = [MCU_DIR / "model_workload_i8.c", header]
+    try:
+        if not run:
+            drv.build(target, opt, srcs, "", build / "fw")
+            rep: dict[str, Any] = {}
+        else:
+            rep = drv.measure(target, opt, srcs, "", build / "fw", code_objects=RUNTIME_OBJECTS,
+                              timeout=timeout, repeat=2)
+    except drv.McuError as exc:
+        raise LinRepError(f"int8 firmware for {target}: {exc}") from None
+    objs = drv.select_objects(build / "fw", RUNTIME_OBJECTS)
+    linked = drv.objects_linked_sizes(build / "fw" / "fw.map", objs)
+    rep["runtime_code_bytes"] = linked["text"] + linked["rodata"]
+    rep["runtime_objects"] = drv.archive_member_sizes(build / "fw" / "fw.map", f"liblinrep_{target}.a")
+    if not run:
+        return rep
+    if rep.get("exit_code") != 0 or rep.get("instructions") is None:
+        raise LinRepError(f"int8 firmware for {target} failed (exit {rep.get('exit_code')}): "
+                          f"{rep.get('fault') or ' '.join(rep.get('stdout', [])[-3:])}")
+    fw = rep["firmware"]
+    dev = np.array([int(fw[f"out{i}"]) for i in range(rt.output_size)], dtype=np.int8)
+    host = np.concatenate([o.reshape(-1) for o in rt.run_int8(np.asarray(x, dtype=np.int8))])
+    rep["matches_host"] = bool(np.array_equal(dev, host))
+    rep["arena_bytes"] = int(fw["arena_bytes"])
+    rep["init_stack_bytes"] = int(fw["init_stack_bytes"])
+    rep["activation_lower_bound_bytes"] = int(fw["activation_lower_bound_bytes"])
+    rep["op_names"] = [rt.op_info(k)[1] for k in range(rt.num_ops)]
+    rep["op_types"] = [rt.op_info(k)[0] for k in range(rt.num_ops)]
+    rep["op_conv"] = [rt.op_conv_info(k) for k in range(rt.num_ops)]
+    return rep
+
+
+def mcu_bench_int8(blob: bytes, target: str = "cortex-m4", x: np.ndarray | None = None, timeout: float = 300.0,
+                   build_root: Path | None = None, compare_paths: bool = True) -> dict[str, Any]:
+    """Cortex-M figures of an int8 blob: the default path choice (`instructions`) and, with
+    compare_paths, every LinRep conv forced to the direct path and to template reuse."""
+    if target not in TARGETS_INT8:
+        raise LinRepError(f"unknown target {target!r}; choose one of {', '.join(TARGETS_INT8)}")
+    check_toolchain()
+    if not parse(blob).graph.is_int8:
+        raise LinRepError("mcu_bench_int8 needs an int8 model (format version 4)")
+    x = default_input_i8(blob) if x is None else np.asarray(x, dtype=np.int8)
+    root = build_root or RUNTIME_DIR / "build" / "mcu" / f"{target}-int8-bench"
+    lr = _firmware_i8(blob, x, target, "-O2", root / "auto", timeout)
+    forced = {}
+    if compare_paths:
+        for path in ("direct", "reuse"):
+            forced[path] = _firmware_i8(blob, x, target, "-O2", root / path, timeout, conv_path=path)
+    size_os = _firmware_i8(blob, x, target, "-Os", root / "auto-Os", timeout, run=False)
+    run_stack = lr["stack_painted_bytes"] or 0
+    stack = max(run_stack, lr["init_stack_bytes"])  # lr_init runs once at boot, on the same stack
+    layers = []
+    for k, name in enumerate(lr["op_names"]):
+        conv = lr["op_conv"][k]
+        row = {"op": k, "name": name, "type": lr["op_types"][k], "path": conv["path"],
+               "instructions": lr["segments"][k]["instructions"]}
+        for path, fw in forced.items():
+            row[f"{path}_instructions"] = fw["segments"][k]["instructions"]
+        layers.append(row)
+    lower = lr["activation_lower_bound_bytes"]
+    return {
+        "target": target, "board": lr["board"], "opt": "-O2", "dtype": "int8",
+        "runtime_code_bytes": size_os["runtime_code_bytes"], "runtime_code_bytes_o2": lr["runtime_code_bytes"],
+        "runtime_objects": size_os["runtime_objects"], "runtime_objects_o2": lr["runtime_objects"],
+        "weights_flash_bytes": len(blob),
+        "arena_bytes": lr["arena_bytes"], "stack_bytes": stack, "run_stack_bytes": run_stack,
+        "init_stack_bytes": lr["init_stack_bytes"], "ram_bytes": lr["arena_bytes"] + stack,
+        "activation_lower_bound_bytes": lower, "ram_over_lower_bound_bytes": lr["arena_bytes"] + stack - lower,
+        "static_data_bytes": lr["code_objects"]["linked"]["data"] + lr["code_objects"]["linked"]["bss"],
+        "instructions": lr["instructions"],
+        **{f"{path}_instructions": fw["instructions"] for path, fw in forced.items()},
+        **{f"{path}_matches_host": fw["matches_host"] for path, fw in forced.items()},
+        **{f"{path}_arena_bytes": fw["arena_bytes"] for path, fw in forced.items()},
+        "deterministic": bool(lr["deterministic"] and all(fw["deterministic"] for fw in forced.values())),
+        "matches_host": lr["matches_host"],
+        "layers": layers,
+    }
+
+
+def format_result_int8(r: dict[str, Any]) -> str:
+    out = [f"{r['target']} ({r['board']}), int8 model (lr_run_i8, reference kernels), runtime built {r['opt']}; "
+           "counts are executed instructions (QEMU TCG plugin), not cycles",
+           f"weights in flash: {r['weights_flash_bytes']} B; instructions / inference: {r['instructions']}",
+           f"RAM: arena {r['arena_bytes']} B + stack {r['stack_bytes']} B = {r['ram_bytes']} B (painted: lr_init "
+           f"{r['init_stack_bytes']} B, inference {r['run_stack_bytes']} B); int8 activation lower bound "
+           f"{r['activation_lower_bound_bytes']} B (+{r['ram_over_lower_bound_bytes']} B)",
+           f"runtime code: {r['runtime_code_bytes']} B at -Os, {r['runtime_code_bytes_o2']} B at -O2; outputs equal "
+           f"the host C runtime bit for bit: {r['matches_host']}; repeat runs identical: {r['deterministic']}"]
+    paths = [p for p in ("direct", "reuse") if f"{p}_instructions" in r]
+    if paths:
+        out.append("LinRep convs forced to one path: " + ", ".join(
+            f"{p} {r[f'{p}_instructions']} (equals host: {r[f'{p}_matches_host']})" for p in paths))
+    out += ["", f"{'op':>3} {'name':<22} {'path':<7} {'instructions':>13}" + "".join(f" {p:>13}" for p in paths)]
+    for L in r["layers"]:
+        out.append(f"{L['op']:>3} {L['name'][:22]:<22} {L['path']:<7} {L['instructions']:>13}"
+                   + "".join(f" {L[f'{p}_instructions']:>13}" for p in paths))
+    return "\n".join(out)

@@ -1,0 +1,93 @@
+"""`linrep-edge verify` on an int8 blob (format version 4): the C runtime against the Python integer
+reference, bit for bit, and against the original model.
+
+Float inputs are quantised with the blob's input scale and zero point (as lr_run does); the C runtime
+runs them with lr_run_i8 and the Python reference (`integer/batch.run_int8_batch`, equal to
+`executor.run_int8`, itself equal to TFLite Micro's arithmetic) on the same int8 inputs: every output
+byte must agree (`differing_output_bytes` 0: the verdict). Accuracy of both when labels exist; against
+the original model (given, or the embedded default the metadata names): top-1 agreement and relative
+error of the dequantised outputs.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from linrep_edge.errors import LinRepError
+from linrep_edge.format.ir import Graph
+from linrep_edge.format.reader import Blob
+
+
+def _reference(g: Graph, xq: np.ndarray) -> list[np.ndarray]:
+    """The Python integer reference on int8 inputs [N, ...]: the batched evaluator where it covers every
+    op, else `executor.run_int8` one input at a time (the same integers)."""
+    from linrep_edge.integer.batch import run_int8_batch
+    from linrep_edge.integer.executor import run_int8
+
+    try:
+        return run_int8_batch(g, xq)
+    except LinRepError:
+        per = [run_int8(g, x) for x in xq]
+        return [np.stack([p[k] for p in per]) for k in range(len(g.results))]
+
+
+def verify_int8(blob: bytes, parsed: Blob, x: np.ndarray, labels: np.ndarray | None, where: str,
+                conv_path: str = "auto", original: torch.nn.Module | None = None) -> dict[str, Any]:
+    from linrep_edge.integer.batch import quantize_input
+    from linrep_edge.runtime.binding import CRuntime
+    from linrep_edge.runtime.verify import _accuracy, _relative_error, _torch_outputs, original_model
+
+    g = parsed.graph
+    rt = CRuntime(blob, where, conv_path=conv_path)
+    xq = quantize_input(g, np.asarray(x, np.float32).reshape(len(x), *rt.input_shape))
+    t0 = time.perf_counter()
+    c_out = rt.run_int8(xq)
+    c_seconds = time.perf_counter() - t0
+    py_out = _reference(g, xq)
+    diff = sum(int((c.reshape(-1) != p.reshape(-1)).sum()) for c, p in zip(c_out, py_out))
+    n = len(x)
+
+    def deq(k: int, q: np.ndarray) -> np.ndarray:
+        t = g.tensors[g.results[k]]
+        return (float(np.float32(t.scale)) * (q.astype(np.float64) - t.zero_point)).astype(np.float32)
+
+    c_f = [deq(k, c) for k, c in enumerate(c_out)]
+    c_top = c_out[0].reshape(n, -1).argmax(1)
+    orig = original if original is not None else original_model(g.metadata)
+    o_out = _torch_outputs(orig, np.asarray(x, np.float32).reshape(len(x), *rt.input_shape)) if orig is not None else None
+    res: dict[str, Any] = {
+        "verdict": "pass" if diff == 0 else "fail", "activations": "int8", "images": int(n), "outputs": len(c_out),
+        "differing_output_bytes": diff, "output_bytes": int(sum(c.size for c in c_out)),
+        "c_accuracy": _accuracy(c_out[0], labels), "python_int8_accuracy": _accuracy(py_out[0], labels),
+        "original_accuracy": _accuracy(o_out[0], labels) if o_out is not None else None,
+        "original_top1_agreement": None, "original_relative_error": None,
+        "conv_path": conv_path, "arena_bytes": rt.arena_bytes,
+        "activation_lower_bound_bytes": rt.activation_lower_bound_bytes, "c_seconds_per_image": c_seconds / max(n, 1),
+    }
+    if o_out is not None:
+        res["original_top1_agreement"] = float((c_top == o_out[0].reshape(n, -1).argmax(1)).mean())
+        res["original_relative_error"] = _relative_error(c_f, o_out)
+    return res
+
+
+def format_result_int8(r: dict[str, Any]) -> str:
+    def pct(v: float | None) -> str:
+        return "n/a (no labels or no original)" if v is None else f"{100 * v:.2f}%"
+
+    lines = [f"{r['images']} inputs, int8 model (lr_run_i8); verdict {r['verdict']}: "
+             f"{r['differing_output_bytes']} of {r['output_bytes']} output bytes differ between the C runtime and the "
+             "Python integer reference",
+             f"accuracy: C runtime {pct(r['c_accuracy'])}, Python integer reference {pct(r['python_int8_accuracy'])}, "
+             f"original model {pct(r['original_accuracy'])}"]
+    if r["original_top1_agreement"] is None:
+        lines.append("C vs original model: n/a (give the original with --model to measure fidelity)")
+    else:
+        lines.append(f"C vs original model: top-1 agreement {100 * r['original_top1_agreement']:.2f}%, relative output "
+                     f"error {r['original_relative_error']:.4f}")
+    lines.append(f"C runtime: arena {r['arena_bytes']} B (activation lower bound {r['activation_lower_bound_bytes']} B), "
+                 f"{1000 * r['c_seconds_per_image']:.2f} ms per image on this host")
+    return "\n".join(lines)

@@ -1,0 +1,92 @@
+"""Issue 16 item 6: the int8 rows of the commands. `verify` on an int8 blob compares the C runtime with
+the Python integer reference byte for byte (and fails when they differ); `verify model.tflite` runs our C
+runtime beside TFLite Micro and LiteRT-reference on the same inputs; `pack model.tflite` packs a TFLite
+file as it is (int8 stays int8)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from needs import need
+
+from linrep_edge.cli.main import main
+from linrep_edge.errors import LinRepError
+from linrep_edge.format.reader import parse
+from linrep_edge.format.writer import pack_graph
+from linrep_edge.integer.executor import run_int8
+from linrep_edge.runtime.binding import CRuntime
+from linrep_edge.runtime.verify import format_result, verify
+from int8_graphs import build
+
+MLPERF = Path(__file__).resolve().parents[1].parent / "shared" / "mlperf-tiny"
+KWS = MLPERF / "kws_ref_model.tflite"
+
+
+def _float_inputs(g, n: int, seed: int) -> np.ndarray:  # type: ignore[no-untyped-def]
+    t = g.tensors[g.input]
+    q = np.random.default_rng(seed).integers(-128, 128, (n, *t.shape))
+    return (np.float32(t.scale) * (q - t.zero_point)).astype(np.float32)
+
+
+def test_verify_int8_blob_is_bit_for_bit_against_the_integer_reference() -> None:
+    g = build("linrep", 2)
+    blob = pack_graph(g)
+    x = _float_inputs(g, 6, 1)
+    y = np.arange(6) % 3
+    res = verify(blob, x, y, "t.lre")
+    assert res["activations"] == "int8" and res["verdict"] == "pass" and res["differing_output_bytes"] == 0
+    assert res["output_bytes"] == 6 * int(np.prod(g.tensors[g.results[0]].shape))
+    # the C accuracy is computed from the same int8 outputs run_int8 gives for these inputs
+    from linrep_edge.integer.batch import quantize_input
+
+    want = np.stack([run_int8(g, xq)[0] for xq in quantize_input(g, x)])
+    acc = float((want.reshape(6, -1).argmax(1) == y).mean())
+    assert res["c_accuracy"] == res["python_int8_accuracy"] == acc
+    assert "0 of" in format_result(res) and res["arena_bytes"] == CRuntime(blob).arena_bytes
+
+
+def test_verify_int8_blob_fails_when_c_and_reference_differ(monkeypatch: pytest.MonkeyPatch) -> None:
+    g = build("chain", 3)
+    blob = pack_graph(g)
+    real = CRuntime.run_int8
+
+    def off_by_one(self, x):  # type: ignore[no-untyped-def]
+        out = real(self, x)
+        out[0].reshape(-1)[0] ^= 1
+        return out
+
+    monkeypatch.setattr(CRuntime, "run_int8", off_by_one)
+    res = verify(blob, _float_inputs(g, 3, 2), None, "t.lre")
+    assert res["verdict"] == "fail" and res["differing_output_bytes"] == 1
+
+
+def test_verify_and_pack_tflite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    need(KWS.exists(), f"the MLPerf Tiny model {KWS}", "put shared/mlperf-tiny beside the clone (see its README)")
+    from linrep_edge.bench import peers
+
+    have = all(importlib.util.find_spec(m) is not None for m in ("tflite_micro", "ai_edge_litert"))
+    need(have, "the peers extra (tflite_micro, ai_edge_litert)", peers.INSTALL_HINT)
+    rc = main(["verify", str(KWS), "--n", "4", "--seed", "3", "--json"])
+    r = json.loads(capsys.readouterr().out)
+    assert rc == 0 and r["verdict"] == "pass" and r["ours_vs_tflm"] == 0 and r["random_inputs"] == 4
+    assert r["output_bytes"] == 4 * 12 and r["tflm_vs_litert_ref"] >= 0
+    out = tmp_path / "kws.lre"
+    assert main(["pack", str(KWS), "-o", str(out), "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    g = parse(out.read_bytes()).graph
+    assert g.is_int8 and s["activations"] == "int8" and s["blob_bytes"] == out.stat().st_size
+    x = np.random.default_rng(0).integers(-128, 128, g.tensors[g.input].shape).astype(np.int8)
+    np.testing.assert_array_equal(CRuntime(out.read_bytes()).run_int8(x[None])[0][0], run_int8(g, x)[0])
+
+
+def test_verify_tflite_refuses_fp32_models() -> None:
+    f = MLPERF / "kws_ref_model_float32.tflite"
+    need(f.exists(), f"the MLPerf Tiny model {f}", "put shared/mlperf-tiny beside the clone (see its README)")
+    from linrep_edge.runtime.verify_tflite import verify_tflite
+
+    with pytest.raises(LinRepError, match="fp32"):
+        verify_tflite(f, n=1)
