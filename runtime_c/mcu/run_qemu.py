@@ -124,12 +124,15 @@ def build(
     build_dir: str | Path | None = None,
     stack_size: int | None = None,
     timeout: float = 600.0,
+    defines: str = "",
 ) -> Path:
     """Build the firmware with runtime_c/mcu/Makefile and return the ELF path.
 
     app_srcs: the workload's .c files (one defines bench_workload) and any
     headers they depend on; empty means the placeholder workload.  Relative
-    paths are taken from the current directory.
+    paths are taken from the current directory.  defines: the runtime
+    library's build options (runtime.mk's LR_DEFINES, e.g. "-DLR_INT8=0");
+    empty: everything compiled in.
     """
     _target(target)
     out = Path(build_dir) if build_dir is not None else default_build_dir(target, opt)
@@ -137,7 +140,7 @@ def build(
     srcs = " ".join(str(Path(s).resolve()) for s in app_srcs)
     cmd = [
         "make", "-s", "-C", str(MCU_DIR), f"TARGET={target}", f"OPT={opt}",
-        f"BUILD={out}", f"APP_SRCS={srcs}", f"APP_CFLAGS={app_cflags}",
+        f"BUILD={out}", f"APP_SRCS={srcs}", f"APP_CFLAGS={app_cflags}", f"LR_DEFINES={defines}",
     ]
     if stack_size is not None:
         cmd.append(f"STACK_SIZE={stack_size}")
@@ -474,11 +477,12 @@ def measure(
     repeat: int = 1,
     do_build: bool = True,
     stack_size: int | None = None,
+    defines: str = "",
 ) -> dict[str, Any]:
-    """Build, run and size one firmware; returns the report as a dict."""
+    """Build, run and size one firmware; returns the report as a dict (defines: as in build())."""
     bdir = (Path(build_dir) if build_dir is not None else default_build_dir(target, opt)).resolve()
     if do_build:
-        elf = build(target, opt, app_srcs, app_cflags, bdir, stack_size)
+        elf = build(target, opt, app_srcs, app_cflags, bdir, stack_size, defines=defines)
     else:
         elf = bdir / "fw.elf"
         if not elf.exists():
