@@ -238,10 +238,28 @@ void lr_linrep_conv2d_reuse_s8_ref(const lr_geom *g, const int8_t *x, const lr_l
  * bookkeeping (k: the codebook's templates; the optimised kernel uses them all, the reference part). */
 uint64_t lr_linrep_conv2d_reuse_s8_scratch(const lr_geom *g, uint32_t k);
 
+/* Output channels whose int16 kernels the optimised LinRep direct path rebuilds at once. */
+#define LR_DIRECT_S8_BLOCK 4u
+
+/* Scratch words of the int8 LinRep direct path for per = cin_g * kh * kw: the reference's per (one output
+ * channel's kernels as int32); the optimised kernel's two int16 columns (per words) and the int16 kernels of
+ * LR_DIRECT_S8_BLOCK output channels. */
+static inline uint64_t lr_linrep_conv2d_direct_s8_scratch(uint32_t per)
+{
+#if !defined(LR_OPT_KERNELS) || LR_OPT_KERNELS
+    return (uint64_t)per + ((uint64_t)per * LR_DIRECT_S8_BLOCK + 1u) / 2u;
+#else
+    return per;
+#endif
+}
+
 /* Optimised int8 kernels (kernels/opt/, built unless LR_KERNELS=ref: -DLR_OPT_KERNELS=0): the same arguments,
  * scratch and results (bit for bit) as the _ref kernel of the same name. */
 void lr_conv2d_s8_opt(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch, int8_t *y);
 void lr_linear_s8_opt(const int8_t *x, uint32_t in, uint32_t out, const lr_dense_s8_params *p, int8_t *y);
+/* Direct path, optimised: the kernels W of LR_DIRECT_S8_BLOCK output channels rebuilt as int16 (when they fit)
+ * and run through the dense opt conv's im2col and SIMD / portable dot products; a block whose W exceeds int16
+ * runs per channel as the reference. Scratch: lr_linrep_conv2d_direct_s8_scratch words. */
 void lr_linrep_conv2d_direct_s8_opt(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
                                     int32_t *scratch, int8_t *y);
 void lr_linrep_conv2d_reuse_s8_opt(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
