@@ -124,7 +124,7 @@ def build(
     build_dir: str | Path | None = None,
     stack_size: int | None = None,
     timeout: float = 600.0,
-    defines: str = "",
+    defines: str | None = None,
 ) -> Path:
     """Build the firmware with runtime_c/mcu/Makefile and return the ELF path.
 
@@ -132,7 +132,7 @@ def build(
     headers they depend on; empty means the placeholder workload.  Relative
     paths are taken from the current directory.  defines: the runtime
     library's build options (runtime.mk's LR_DEFINES, e.g. "-DLR_INT8=0");
-    empty: everything compiled in.
+    "": everything compiled in; None: make's (the environment's LR_DEFINES).
     """
     _target(target)
     out = Path(build_dir) if build_dir is not None else default_build_dir(target, opt)
@@ -140,8 +140,10 @@ def build(
     srcs = " ".join(str(Path(s).resolve()) for s in app_srcs)
     cmd = [
         "make", "-s", "-C", str(MCU_DIR), f"TARGET={target}", f"OPT={opt}",
-        f"BUILD={out}", f"APP_SRCS={srcs}", f"APP_CFLAGS={app_cflags}", f"LR_DEFINES={defines}",
+        f"BUILD={out}", f"APP_SRCS={srcs}", f"APP_CFLAGS={app_cflags}",
     ]
+    if defines is not None:
+        cmd.append(f"LR_DEFINES={defines}")
     if stack_size is not None:
         cmd.append(f"STACK_SIZE={stack_size}")
     _tool(cmd, timeout=timeout)
@@ -477,7 +479,7 @@ def measure(
     repeat: int = 1,
     do_build: bool = True,
     stack_size: int | None = None,
-    defines: str = "",
+    defines: str | None = None,
 ) -> dict[str, Any]:
     """Build, run and size one firmware; returns the report as a dict (defines: as in build())."""
     bdir = (Path(build_dir) if build_dir is not None else default_build_dir(target, opt)).resolve()
