@@ -26,11 +26,30 @@ static void next_ab(const lr_linrep_s8_params *p, int32_t e, uint32_t *kept, int
     (*kept)++;
 }
 
-/* Output channel o's kernels as int16 in w (per values, tap order of lr_opt_im2col); 0 if some |W| > 32767. */
+/* The DSP path's tap order: each full group of four taps of w (per values) as (0, 2, 1, 3). */
+static void permute(int16_t *w, int32_t per)
+{
+#if LR_DSP
+    int32_t k;
+    for (k = 0; k + 4 <= per; k += 4) {
+        const int16_t w1 = w[k + 1];
+        w[k + 1] = w[k + 2];
+        w[k + 2] = w1;
+    }
+#else
+    (void)w;
+    (void)per;
+#endif
+}
+
+/* Output channel o's kernels as int16 in the tap order of lr_opt_im2col: split 0, w = W (0 if some
+ * |W| > 32767); split 1, two planes W = wh * 256 + w (w = the low byte as int8, wh at w + plane; 0 if some
+ * |W| >= 2^23 - 2^8, where wh would not fit int16). */
 static int rebuild16(const lr_geom *g, const lr_linrep_s8_params *p, const unsigned char *mask, int32_t o,
-                     uint32_t *kept, int16_t *w)
+                     uint32_t *kept, int16_t *w, int split, size_t plane)
 {
     const int32_t kk = g->kh * g->kw, e = lr_s8(p->bexp[o]);
+    const int64_t lim = split ? 8388352 : 32767;
     int32_t i, k;
     for (i = 0; i < g->cin_g; i++) {
         int16_t *wi = w + i * kk;
@@ -39,28 +58,31 @@ static int rebuild16(const lr_geom *g, const lr_linrep_s8_params *p, const unsig
         if (!lr_kept(mask, (uint32_t)(o * g->cin_g + i))) {
             for (k = 0; k < kk; k++) {
                 wi[k] = 0;
+                if (split) {
+                    wi[plane + (size_t)k] = 0;
+                }
             }
             continue;
         }
         next_ab(p, e, kept, &a, &b, &t, kk);
-        /* |W| <= |a| * 128 + |b|: one test per kernel */
-        if ((a < 0 ? -a : a) * 128 + (b < 0 ? -b : b) > 32767) {
+        if ((a < 0 ? -a : a) * 128 + (b < 0 ? -b : b) > lim) { /* |W| <= |a| * 128 + |b| */
             return 0;
         }
         for (k = 0; k < kk; k++) {
-            wi[k] = (int16_t)(a * lr_s8(t[k]) + b);
+            const int32_t v = (int32_t)(a * lr_s8(t[k]) + b);
+            if (split) {
+                const int32_t lo = lr_s8((unsigned char)((uint32_t)v & 0xffu));
+                wi[k] = (int16_t)lo;
+                wi[plane + (size_t)k] = (int16_t)((v - lo) / 256);
+            } else {
+                wi[k] = (int16_t)v;
+            }
         }
     }
-#if LR_DSP
-    {
-        const int32_t per = g->cin_g * kk;
-        for (k = 0; k + 4 <= per; k += 4) {
-            const int16_t w1 = w[k + 1];
-            w[k + 1] = w[k + 2];
-            w[k + 2] = w1;
-        }
+    permute(w, g->cin_g * kk);
+    if (split) {
+        permute(w + plane, g->cin_g * kk);
     }
-#endif
     return 1;
 }
 
@@ -134,9 +156,10 @@ static void dot16(const int16_t *w, int32_t per, int32_t nc, const int16_t *c0, 
     acc[1][1] = a11;
 }
 
-/* Channels o0 .. o0 + nb - 1 (one group, input xg) with their int16 kernels at w16. */
+/* Channels o0 .. o0 + nb - 1 (one group, input xg) with their int16 kernels at w16 (split: the low planes;
+ * the high ones at w16 + plane, weight 256). */
 static void block16(const lr_geom *g, const int8_t *xg, const lr_linrep_s8_params *p, int32_t o0, int32_t nb,
-                    const int16_t *w16, int16_t *c0, int8_t *y)
+                    const int16_t *w16, int split, size_t plane, int16_t *c0, int8_t *y)
 {
     const int32_t per = g->cin_g * g->kh * g->kw, npx = g->oh * g->ow;
     int16_t *c1 = c0 + per;
@@ -149,13 +172,22 @@ static void block16(const lr_geom *g, const int8_t *xg, const lr_linrep_s8_param
         }
         for (c = 0; c < nb; c += 2) {
             const int32_t nc = c + 1 < nb ? 2 : 1;
-            int32_t acc[2][2] = {{0, 0}, {0, 0}};
+            const int16_t *wc = w16 + (size_t)c * (size_t)per;
+            int32_t acc[2][2] = {{0, 0}, {0, 0}}, hi[2][2] = {{0, 0}, {0, 0}};
             for (n = 0; n < nc; n++) {
                 const int32_t b = p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)(o0 + c + n)) : 0;
                 acc[n][0] = b;
                 acc[n][1] = b;
             }
-            dot16(w16 + (size_t)c * (size_t)per, per, nc, c0, c1, nq, acc);
+            dot16(wc, per, nc, c0, c1, nq, acc);
+            if (split) { /* the exact sum fits int32 (the verifier's bound); its two parts too */
+                dot16(wc + plane, per, nc, c0, c1, nq, hi);
+                for (n = 0; n < nc; n++) {
+                    for (j = 0; j < nq; j++) {
+                        acc[n][j] = (int32_t)((int64_t)acc[n][j] + (int64_t)hi[n][j] * 256);
+                    }
+                }
+            }
             for (n = 0; n < nc; n++) {
                 const uint32_t o = (uint32_t)(o0 + c + n);
                 const int32_t mult = lr_rq_mult(&p->rq, o), shift = lr_rq_shift(&p->rq, o);
@@ -168,35 +200,60 @@ static void block16(const lr_geom *g, const int8_t *xg, const lr_linrep_s8_param
     }
 }
 
+/* Channels o0 .. o0 + nb - 1 of one group: int16 kernels (nb <= LR_DIRECT_S8_BLOCK), else split planes
+ * (nb <= LR_DIRECT_S8_BLOCK / 2 at a time), else per channel with int32 kernels. Returns the kept count. */
+static uint32_t run_block(const lr_geom *g, const int8_t *xg, const lr_linrep_s8_params *p, const unsigned char *mask,
+                          int32_t o0, int32_t nb, uint32_t kept, int32_t *scratch, int8_t *y)
+{
+    const int32_t per = g->cin_g * g->kh * g->kw, npx = g->oh * g->ow;
+    const int32_t half = (int32_t)LR_DIRECT_S8_BLOCK / 2;
+    int16_t *cols = (int16_t *)(void *)scratch, *w16 = (int16_t *)(void *)(scratch + per);
+    const uint32_t kept0 = kept;
+    int32_t c, s;
+    int fits = 1;
+    for (c = 0; c < nb && fits; c++) {
+        fits = rebuild16(g, p, mask, o0 + c, &kept, w16 + (size_t)c * (size_t)per, 0, 0u);
+    }
+    if (fits) {
+        block16(g, xg, p, o0, nb, w16, 0, 0u, cols, y);
+        return kept;
+    }
+    kept = kept0;
+    for (s = 0; s < nb; s += half) {
+        const int32_t ns = nb - s < half ? nb - s : half;
+        const size_t plane = (size_t)ns * (size_t)per;
+        const uint32_t kept1 = kept;
+        fits = 1;
+        for (c = 0; c < ns && fits; c++) {
+            fits = rebuild16(g, p, mask, o0 + s + c, &kept, w16 + (size_t)c * (size_t)per, 1, plane);
+        }
+        if (fits) {
+            block16(g, xg, p, o0 + s, ns, w16, 1, plane, cols, y);
+            continue;
+        }
+        kept = kept1;
+        for (c = 0; c < ns; c++) {
+            const uint32_t o = (uint32_t)(o0 + s + c);
+            rebuild32(g, p, mask, (int32_t)o, &kept, scratch);
+            lr_conv2d_channel_s8_opt(g, xg, scratch, p->bias ? lr_lei32(p->bias + 4u * o) : 0, p->in_offset,
+                                     lr_rq_mult(&p->rq, o), lr_rq_shift(&p->rq, o), &p->rq,
+                                     y + (size_t)o * (size_t)npx);
+        }
+    }
+    return kept;
+}
+
 void lr_linrep_conv2d_direct_s8_opt(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
                                     int32_t *scratch, int8_t *y)
 {
-    const int32_t per = g->cin_g * g->kh * g->kw, hw = g->h * g->w, npx = g->oh * g->ow;
+    const int32_t hw = g->h * g->w;
     const unsigned char *mask = p->lr.mask ? p->blob + p->lr.mask : NULL;
-    int16_t *cols = (int16_t *)(void *)scratch, *w16 = (int16_t *)(void *)(scratch + per);
     uint32_t kept = 0u; /* kernels kept so far: the position of the next one's index and a/b */
-    int32_t o0 = 0, c;
+    int32_t o0 = 0;
     while (o0 < g->oc) { /* blocks of LR_DIRECT_S8_BLOCK channels, cut at the groups' ends */
         const int32_t grp = o0 / g->cout_g, end = (grp + 1) * g->cout_g;
         const int32_t nb = end - o0 < (int32_t)LR_DIRECT_S8_BLOCK ? end - o0 : (int32_t)LR_DIRECT_S8_BLOCK;
-        const int8_t *xg = x + (size_t)(grp * g->cin_g) * (size_t)hw;
-        const uint32_t kept0 = kept;
-        int fits = 1;
-        for (c = 0; c < nb && fits; c++) {
-            fits = rebuild16(g, p, mask, o0 + c, &kept, w16 + (size_t)c * (size_t)per);
-        }
-        if (fits) {
-            block16(g, xg, p, o0, nb, w16, cols, y);
-        } else {
-            kept = kept0;
-            for (c = 0; c < nb; c++) {
-                const uint32_t o = (uint32_t)(o0 + c);
-                rebuild32(g, p, mask, o0 + c, &kept, scratch);
-                lr_conv2d_channel_s8_opt(g, xg, scratch, p->bias ? lr_lei32(p->bias + 4u * o) : 0, p->in_offset,
-                                         lr_rq_mult(&p->rq, o), lr_rq_shift(&p->rq, o), &p->rq,
-                                         y + (size_t)o * (size_t)npx);
-            }
-        }
+        kept = run_block(g, x + (size_t)(grp * g->cin_g) * (size_t)hw, p, mask, o0, nb, kept, scratch, y);
         o0 += nb;
     }
 }
