@@ -212,7 +212,8 @@ lr_status lr_verify_op_i8(const lr_model *m, const lr_op *op, lr_where *where, u
         }
         (void)lr_tensor_shape(m, (uint32_t)in0, dims);
         need = (uint32_t)lr_linrep_conv2d_direct_s8_scratch((uint32_t)(dims[0] / op->groups) * (uint32_t)op->kh *
-                                                             (uint32_t)op->kw); /* verified: per fits; need < 3 per */
+                                                             (uint32_t)op->kw, (uint32_t)(op->out_ch / op->groups));
+        /* verified: per fits; need <= 3 per + LR_DIRECT_S8_WORDS + 1 */
         if (need > *scratch_words) {
             *scratch_words = need; /* the direct path (lr_kernels.h) */
         }

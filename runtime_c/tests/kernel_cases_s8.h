@@ -304,7 +304,7 @@ static int kc_case_linrep(kc_rng *r)
     words = (uint32_t)(g.cin_g * g.kh * g.kw);
     kc_prepare(words, kc_y0, ny);
     lr_linrep_conv2d_direct_s8_ref(&g, kc_x, &p, kc_scratch, kc_y0);
-    words = (uint32_t)lr_linrep_conv2d_direct_s8_scratch(words);
+    words = (uint32_t)lr_linrep_conv2d_direct_s8_scratch(words, (uint32_t)g.cout_g);
     kc_prepare(words, kc_y1, ny);
     lr_linrep_conv2d_direct_s8_opt(&g, kc_x, &p, kc_scratch, kc_y1);
     bad |= (uint32_t)(memcmp(kc_y0, kc_y1, ny) != 0 || !kc_canaries_ok(words));
