@@ -122,6 +122,18 @@ def layers(fw: dict[str, Any], macs: dict[int, int]) -> list[dict[str, Any]]:
     return rows
 
 
+def device_paths(runs: dict[str, Any], kernels: str) -> None:
+    """The path the firmware ran on each LinRep layer of the auto run: the forced path whose count it equals
+    (the host's op_conv_info chooses with the portable build's constants, a DSP core with its own)."""
+    auto, direct, reuse = (runs.get(f"{kernels}-{p}") for p in ("auto", "direct", "reuse"))
+    if not (auto and direct and reuse):
+        return
+    for a, d, r in zip(auto["layers"], direct["layers"], reuse["layers"]):
+        if a["path"] in ("direct", "reuse") and d["instructions"] != r["instructions"]:
+            a["path"] = "direct" if abs(a["instructions"] - d["instructions"]) < abs(a["instructions"] - r["instructions"]) \
+                else "reuse"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--target", default="cortex-m4")
@@ -167,6 +179,8 @@ def main() -> None:
                       f"({fw['instructions'] / total_macs:.2f}/dense MAC); convs {conv_ins:>11,} "
                       f"(CMSIS-NN {CMSIS_CONV_INSTRUCTIONS:,}: {conv_ins / CMSIS_CONV_INSTRUCTIONS:.2f}x); "
                       f"matches host {fw['matches_host']}")
+        for kernels in args.kernels.split(","):
+            device_paths(runs, kernels)
         report["models"][name] = {"blob_bytes": len(blob), "runs": runs}
     for name in blobs:
         best = report["models"][name]["runs"][f"{args.kernels.split(',')[-1]}-auto"]
