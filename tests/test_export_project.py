@@ -140,6 +140,7 @@ def test_project_holds_the_runtime_as_runtime_mk_lists_it(blob_file, tmp_path):
         text = (project / build_file).read_text()
         assert "-ffp-contract=off" in text and "-mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfloat-abi=hard" in text
         assert all(f"linrep/{s}" in text for s in rb.sources)
+        assert "-DLR_INT8=0" in text  # an fp32 model: the runtime is built without the int8 path
     assert "add_library(linrep::runtime ALIAS" in (project / "CMakeLists.txt").read_text()
 
 

@@ -75,20 +75,21 @@ def run(blob: bytes, x: np.ndarray, target: str, kernels: str, build: Path, path
 def code_sizes(blob: bytes, x: np.ndarray, target: str, build: Path) -> dict[str, int]:
     """Runtime code (text + rodata of the liblinrep members a firmware links, after --gc-sections) at -Os and
     -O2 for an int8 model: the default library (lr_run_hooked, fp32 and int8 compiled in), the reference
-    kernels only, the integer-only library (-DLR_FP32=0), and a firmware calling only lr_run_i8."""
+    kernels only, the integer-only library (-DLR_FP32=0: what mcu-bench builds for an int8 blob), and a
+    firmware calling only lr_run_i8."""
     from linrep_edge.runtime.mcu import MCU_DIR, RUNTIME_OBJECTS, _driver, model_header_i8
     from linrep_edge.runtime.binding import CRuntime
 
     drv = _driver()
     out: dict[str, int] = {}
     for opt in ("-Os", "-O2"):
-        for label, kernels, defines in (("all_in", "opt", ""), ("all_in_ref_kernels", "ref", ""),
-                                        ("int8_only_lib", "opt", "-DLR_FP32=0")):
-            env = {"LR_KERNELS": kernels, "LR_DEFINES": defines}
+        for label, kernels, all_in in (("all_in", "opt", True), ("all_in_ref_kernels", "ref", True),
+                                       ("int8_only_lib", "opt", False)):
+            env = {"LR_KERNELS": kernels}
             old = {k: os.environ.get(k) for k in env}
             os.environ.update(env)
-            try:
-                fw = _firmware(blob, x, target, opt, build / f"size-{label}{opt}", 600.0, run=False)
+            try:  # _firmware builds the runtime for the blob's kind (int8: -DLR_FP32=0) unless all_in
+                fw = _firmware(blob, x, target, opt, build / f"size-{label}{opt}", 600.0, run=False, all_in=all_in)
             finally:
                 for k, v in old.items():
                     if v is None:
@@ -119,6 +120,18 @@ def layers(fw: dict[str, Any], macs: dict[int, int]) -> list[dict[str, Any]]:
             row["instr_per_mac"] = round(ins / macs[k], 3)
         rows.append(row)
     return rows
+
+
+def device_paths(runs: dict[str, Any], kernels: str) -> None:
+    """The path the firmware ran on each LinRep layer of the auto run: the forced path whose count it equals
+    (the host's op_conv_info chooses with the portable build's constants, a DSP core with its own)."""
+    auto, direct, reuse = (runs.get(f"{kernels}-{p}") for p in ("auto", "direct", "reuse"))
+    if not (auto and direct and reuse):
+        return
+    for a, d, r in zip(auto["layers"], direct["layers"], reuse["layers"]):
+        if a["path"] in ("direct", "reuse") and d["instructions"] != r["instructions"]:
+            a["path"] = "direct" if abs(a["instructions"] - d["instructions"]) < abs(a["instructions"] - r["instructions"]) \
+                else "reuse"
 
 
 def main() -> None:
@@ -166,6 +179,8 @@ def main() -> None:
                       f"({fw['instructions'] / total_macs:.2f}/dense MAC); convs {conv_ins:>11,} "
                       f"(CMSIS-NN {CMSIS_CONV_INSTRUCTIONS:,}: {conv_ins / CMSIS_CONV_INSTRUCTIONS:.2f}x); "
                       f"matches host {fw['matches_host']}")
+        for kernels in args.kernels.split(","):
+            device_paths(runs, kernels)
         report["models"][name] = {"blob_bytes": len(blob), "runs": runs}
     for name in blobs:
         best = report["models"][name]["runs"][f"{args.kernels.split(',')[-1]}-auto"]

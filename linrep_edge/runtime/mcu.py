@@ -3,7 +3,8 @@
 For one real input, builds the bench firmware (runtime_c/mcu) twice — once embedding the .lre blob,
 once the same network with dense fp32 weights (`densify`) — runs both under QEMU with the project's
 TCG plugin, and reports: executed instructions (exact and repeatable; instructions, not cycles) in
-total and per op, the runtime's own code size at -Os and -O2, flash bytes of each blob, RAM as arena +
+total and per op, the runtime's own code size at -Os and -O2 (built for the blob's kind only, as a firmware
+that runs it needs; and at -Os with everything compiled in), flash bytes of each blob, RAM as arena +
 painted stack, the activation lower bound, and whether the firmware's outputs equal the host C
 runtime's bit for bit.
 """
@@ -73,12 +74,21 @@ def model_header(blob: bytes, x: np.ndarray, arena_bytes: int, output_len: int, 
     return "\n".join(lines)
 
 
+def runtime_defines(is_int8: bool) -> str:
+    """The runtime build options (runtime.mk's LR_DEFINES) of a firmware that runs one kind of blob:
+    only that kind's run path is compiled in (fp32: -DLR_INT8=0; int8: -DLR_FP32=0)."""
+    return "-DLR_FP32=0" if is_int8 else "-DLR_INT8=0"
+
+
 def _firmware(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path, timeout: float,
-              run: bool = True, conv_path: str = "auto") -> dict[str, Any]:
+              run: bool = True, conv_path: str = "auto", all_in: bool = False) -> dict[str, Any]:
+    """Build (and run) the bench firmware of `blob`; its runtime is built for the blob's kind
+    (runtime_defines), or with everything compiled in when all_in."""
     from linrep_edge.runtime.binding import CRuntime
 
     drv = _driver()
     rt = CRuntime(blob, conv_path=conv_path)
+    defines = "" if all_in else runtime_defines(rt.is_int8)
     build.mkdir(parents=True, exist_ok=True)
     header = build / "lr_bench_model.h"
     text = model_header(blob, x, rt.arena_bytes, rt.output_size, conv_path)
@@ -89,11 +99,11 @@ def _firmware(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path, ti
     srcs = [MCU_DIR / "model_workload.c", header]
     try:
         if not run:
-            drv.build(target, opt, srcs, "", build / "fw")
+            drv.build(target, opt, srcs, "", build / "fw", defines=defines)
             rep: dict[str, Any] = {}
         else:
             rep = drv.measure(target, opt, srcs, "", build / "fw", code_objects=RUNTIME_OBJECTS,
-                              timeout=timeout, repeat=2)
+                              timeout=timeout, repeat=2, defines=defines)
     except drv.McuError as exc:
         raise LinRepError(f"firmware for {target}: {exc}") from None
     # The runtime's own code as linked: the archive members that survived --gc-sections (fw.map).
@@ -156,7 +166,8 @@ def mcu_run_int8(blob: bytes, x: np.ndarray, target: str = "cortex-m3", conv_pat
         header.write_text(text)
     try:
         rep = drv.measure(target, "-O2", [MCU_DIR / "model_workload_i8.c", header], "", build / "fw",
-                          code_objects=RUNTIME_OBJECTS, timeout=timeout, repeat=1)
+                          code_objects=RUNTIME_OBJECTS, timeout=timeout, repeat=1,
+                          defines=runtime_defines(True))
     except drv.McuError as exc:
         raise LinRepError(f"int8 firmware for {target}: {exc}") from None
     if rep.get("exit_code") != 0:
@@ -202,6 +213,7 @@ def mcu_bench(blob: bytes, target: str = "cortex-m4", x: np.ndarray | None = Non
         for path in ("direct", "reuse"):
             forced[path] = _firmware(blob, x, target, "-O2", root / f"linrep-{path}", timeout, conv_path=path)
     size_os = _firmware(blob, x, target, "-Os", root / "linrep-Os", timeout, run=False)
+    size_all = _firmware(blob, x, target, "-Os", root / "linrep-Os-all-in", timeout, run=False, all_in=True)
     run_stack = lr["stack_painted_bytes"] or 0
     stack = max(run_stack, lr["init_stack_bytes"])  # lr_init runs once at boot, on the same stack
     layers = []
@@ -216,7 +228,10 @@ def mcu_bench(blob: bytes, target: str = "cortex-m4", x: np.ndarray | None = Non
         layers.append(row)
     return {
         "target": target, "board": lr["board"], "opt": "-O2",
+        # this firmware's runtime (built for the blob's kind, runtime_defines) at -Os and -O2, and the
+        # runtime with everything compiled in (fp32 and int8) at -Os
         "runtime_code_bytes": size_os["runtime_code_bytes"], "runtime_code_bytes_o2": lr["runtime_code_bytes"],
+        "runtime_code_bytes_all_in": size_all["runtime_code_bytes"],
         # per member of liblinrep_<target>.a that the firmware links (text/rodata/data/bss after --gc-sections)
         "runtime_objects": size_os["runtime_objects"], "runtime_objects_o2": lr["runtime_objects"],
         "weights_flash_bytes": len(blob), "dense_weights_flash_bytes": len(dense),
@@ -245,7 +260,8 @@ def format_result(r: dict[str, Any]) -> str:
            f"{'weights in flash (bytes)':<28} {r['weights_flash_bytes']:>14} {r['dense_weights_flash_bytes']:>14}",
            f"{'instructions / inference':<28} {r['instructions']:>14} {r['dense_instructions']:>14}",
            f"{'RAM: arena + stack (bytes)':<28} {r['ram_bytes']:>14} {r['dense_ram_bytes']:>14}",
-           f"runtime code: {r['runtime_code_bytes']} B at -Os, {r['runtime_code_bytes_o2']} B at -O2; "
+           f"runtime code: {r['runtime_code_bytes']} B at -Os, {r['runtime_code_bytes_o2']} B at -O2 (this "
+           f"model's kind only), {r['runtime_code_bytes_all_in']} B at -Os with everything compiled in; "
            f"stack {r['stack_bytes']} B (painted: lr_init {r['init_stack_bytes']} B, "
            f"inference {r['run_stack_bytes']} B); activation lower bound {r['activation_lower_bound_bytes']} B",
            f"instructions vs dense: {r['instructions_ratio_vs_dense']:.3f}x; outputs equal the host C runtime bit for "

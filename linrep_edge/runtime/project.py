@@ -65,7 +65,7 @@ class RuntimeBuild:
     sources: tuple[str, ...]   # relative to runtime_c/
     headers: tuple[str, ...]
     includes: tuple[str, ...]
-    flags: dict[str, str]      # LR_STD, LR_WARN, LR_EXACT, LR_CPU, LR_TARGET_CFLAGS, LR_CROSS
+    flags: dict[str, str]      # LR_STD, LR_WARN, LR_EXACT, LR_CPU, LR_TARGET_CFLAGS, LR_CROSS, LR_DEFINES
 
 
 def _make(*args: str) -> list[str]:
@@ -80,15 +80,17 @@ def _make(*args: str) -> list[str]:
     return proc.stdout.splitlines()
 
 
-def runtime_build(target: str) -> RuntimeBuild:
-    """Sources, headers, include dirs and flags of the runtime for `target`, from runtime_c/Makefile."""
+def runtime_build(target: str, defines: str = "") -> RuntimeBuild:
+    """Sources, headers, include dirs and flags of the runtime for `target`, from runtime_c/Makefile;
+    `defines`: the library's build options (runtime.mk's LR_DEFINES, e.g. -DLR_INT8=0)."""
     if target not in TARGETS:
         raise LinRepError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
     kinds: dict[str, list[str]] = {"source": [], "header": [], "include": []}
     for line in _make("print-sources"):
         kind, _, rest = line.partition(" ")
         kinds[kind].extend(rest.split() if kind == "include" else [rest])
-    flags = dict(line.split("=", 1) for line in _make("print-flags", f"TARGET={target}") if "=" in line)
+    flags = dict(line.split("=", 1) for line in _make("print-flags", f"TARGET={target}", f"LR_DEFINES={defines}")
+                 if "=" in line)
     return RuntimeBuild(tuple(kinds["source"]), tuple(kinds["header"]), tuple(kinds["include"]), flags)
 
 
@@ -262,6 +264,8 @@ def cmake_lists(target: str, name: str, rb: RuntimeBuild) -> str:
         f"#   {rb.flags['LR_EXACT']}  bit-exactness (no fused multiply-add): never build the runtime without it",
         *([f"#   {' '.join(cpu)}  the core (also the ABI: anything linked with the library needs the same)"]
           if cpu else []),
+        *([f"#   {rb.flags['LR_DEFINES']}  only this model's kind of run path (fp32 or int8) is compiled in"]
+          if rb.flags.get("LR_DEFINES") else []),
         "add_library(linrep_runtime STATIC",
         _cmake_list(srcs),
         ")",
@@ -272,7 +276,7 @@ def cmake_lists(target: str, name: str, rb: RuntimeBuild) -> str:
         "  PRIVATE " + " ".join(f'"${{CMAKE_CURRENT_SOURCE_DIR}}/{i}"' for i in incs) + ")",
         "target_compile_options(linrep_runtime",
         "  PUBLIC " + " ".join(rb.flags["LR_EXACT"].split() + cpu),
-        "  PRIVATE " + " ".join(warn + tflags) + ")",
+        "  PRIVATE " + " ".join(warn + tflags + rb.flags.get("LR_DEFINES", "").split()) + ")",
     ]
     if cpu:
         lines.append("target_link_options(linrep_runtime PUBLIC " + " ".join(cpu) + ")")
@@ -339,8 +343,10 @@ def makefile(target: str, name: str, rb: RuntimeBuild) -> str:
         "# Bit-exactness (no fused multiply-add): never build the runtime without it.",
         f"LR_EXACT := {rb.flags['LR_EXACT']}",
         f"LR_CPU := {cpu}",
+        "# Only this model's kind of run path (fp32 or int8) is compiled in; empty: both.",
+        f"LR_DEFINES ?= {rb.flags.get('LR_DEFINES', '')}",
         f"LR_CFLAGS := {rb.flags['LR_STD']} $(OPT) {warn} $(LR_EXACT) $(LR_CPU) {rb.flags['LR_TARGET_CFLAGS']} "
-        + " ".join(f"-Ilinrep/{i}" for i in rb.includes),
+        "$(LR_DEFINES) " + " ".join(f"-Ilinrep/{i}" for i in rb.includes),
         f"APP_CFLAGS := {rb.flags['LR_STD']} $(OPT) -Wall -Wextra $(LR_EXACT) $(LR_CPU) "
         + ("-ffunction-sections -fdata-sections " if arm else "") + "-Ilinrep/include -Imodel",
         "",
@@ -448,12 +454,12 @@ def export_project(blob: bytes, out: Path, target: str, name: str, source: str, 
     theirs, others stay). The folder is written beside `out` first and renamed into place."""
     from linrep_edge.format.reader import parse
     from linrep_edge.runtime.binding import CRuntime
-    from linrep_edge.runtime.mcu import default_input
+    from linrep_edge.runtime.mcu import default_input, runtime_defines
 
     check_identifier(name)
-    rb = runtime_build(target)
     parsed = parse(blob, source, weights=False)
     g = parsed.graph
+    rb = runtime_build(target, runtime_defines(g.is_int8))
     ins, outs = g.tensors[g.input].shape, g.tensors[g.output].shape
     x = default_input(blob) if x is None else np.asarray(x, dtype=np.float32)
     if x.size != int(np.prod(ins)):

@@ -234,6 +234,10 @@ typedef enum lr_conv_path {
  *   reuse_words  = 3 * U * taps + 4 * n * P + 2 * box + 3 * Cout * P + K
  *   cost = macs + words (multiply-adds plus 4-byte memory accesses); AUTO takes reuse iff
  *   reuse_cost < direct_cost. Values saturate at UINT64_MAX.
+ * Int8 models (format version 4, optimised kernels): direct_cost and reuse_cost are instead the optimised
+ * int8 kernels' estimated executed instructions, calibrated per core (the DSP kernels on M4/M7/M33, the
+ * portable ones elsewhere, the host included; src/lr_cost.c), so AUTO takes the faster path on that core;
+ * the other fields keep the formulas above.
  */
 typedef struct lr_conv_cost {
     uint32_t path;           /* the path op runs: LR_PATH_DIRECT or LR_PATH_REUSE; 0: not a conv */

@@ -124,12 +124,15 @@ def build(
     build_dir: str | Path | None = None,
     stack_size: int | None = None,
     timeout: float = 600.0,
+    defines: str | None = None,
 ) -> Path:
     """Build the firmware with runtime_c/mcu/Makefile and return the ELF path.
 
     app_srcs: the workload's .c files (one defines bench_workload) and any
     headers they depend on; empty means the placeholder workload.  Relative
-    paths are taken from the current directory.
+    paths are taken from the current directory.  defines: the runtime
+    library's build options (runtime.mk's LR_DEFINES, e.g. "-DLR_INT8=0");
+    "": everything compiled in; None: make's (the environment's LR_DEFINES).
     """
     _target(target)
     out = Path(build_dir) if build_dir is not None else default_build_dir(target, opt)
@@ -139,6 +142,8 @@ def build(
         "make", "-s", "-C", str(MCU_DIR), f"TARGET={target}", f"OPT={opt}",
         f"BUILD={out}", f"APP_SRCS={srcs}", f"APP_CFLAGS={app_cflags}",
     ]
+    if defines is not None:
+        cmd.append(f"LR_DEFINES={defines}")
     if stack_size is not None:
         cmd.append(f"STACK_SIZE={stack_size}")
     _tool(cmd, timeout=timeout)
@@ -474,11 +479,12 @@ def measure(
     repeat: int = 1,
     do_build: bool = True,
     stack_size: int | None = None,
+    defines: str | None = None,
 ) -> dict[str, Any]:
-    """Build, run and size one firmware; returns the report as a dict."""
+    """Build, run and size one firmware; returns the report as a dict (defines: as in build())."""
     bdir = (Path(build_dir) if build_dir is not None else default_build_dir(target, opt)).resolve()
     if do_build:
-        elf = build(target, opt, app_srcs, app_cflags, bdir, stack_size)
+        elf = build(target, opt, app_srcs, app_cflags, bdir, stack_size, defines=defines)
     else:
         elf = bdir / "fw.elf"
         if not elf.exists():

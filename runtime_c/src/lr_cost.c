@@ -84,6 +84,85 @@ static uint64_t templates_used(const lr_geom *c, const lr_linrep_params *p, uint
     return used;
 }
 
+#if LR_INT8 && (!defined(LR_OPT_KERNELS) || LR_OPT_KERNELS)
+/* Int8 LinRep convs: the optimised kernels' executed instructions, in hundredths per unit, calibrated from
+ * QEMU counts of the default ResNet-8 (tools/int8_kernels_bench.py) on Cortex-M4F (the DSP path) and
+ * Cortex-M3 (the portable path, also the host's):
+ *   direct = MAC * (dense-equivalent MACs of int16 blocks + 2 x those of split blocks) + COL * im2col taps
+ *            + OUT * outputs
+ *   reuse  = RK * kernels * output pixels + RU * U * taps + ROUT * outputs
+ * (fields direct_cost / reuse_cost of lr_conv_cost for int8 models; direct_macs etc. keep linrep.h's formulas).
+ * The fit picks the measured faster path on all 7 LinRep layers on M4F and on 6 of 7 on M3 (layer3.conv1:
+ * direct 6.28 M vs reuse 5.66 M instructions, predicted a tie). */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP /* Cortex-M4F's fit, taken for M7 and M33 too */
+#define CI8_MAC 72u
+#define CI8_COL 2655u
+#define CI8_OUT 11929u
+#define CI8_RK 5270u
+#define CI8_RU 0u
+#define CI8_ROUT 4310u
+#else
+#define CI8_MAC 259u
+#define CI8_COL 2879u
+#define CI8_OUT 12547u
+#define CI8_RK 5478u
+#define CI8_RU 0u
+#define CI8_ROUT 6169u
+#endif
+
+/* The optimised direct path's work, walking its blocks as lr_linrep_conv2d_direct_s8_opt does: *macs (split
+ * blocks twice) and *cols (im2col taps gathered). */
+static void direct_s8_work(const lr_model *m, const lr_op *op, const lr_geom *c, uint64_t *macs, uint64_t *cols)
+{
+    lr_linrep_s8_params p;
+    const uint32_t per = (uint32_t)(c->cin_g * c->kh * c->kw), px = (uint32_t)(c->oh * c->ow);
+    const int32_t block = (int32_t)lr_direct_s8_block(per, (uint32_t)c->cout_g);
+    const unsigned char *mask;
+    uint32_t kept = 0u;
+    int32_t o0 = 0, o, i;
+    lr_op_linrep_s8_params(m, op, &p);
+    mask = p.lr.mask ? p.blob + p.lr.mask : NULL;
+    *macs = 0u;
+    *cols = 0u;
+    while (o0 < c->oc) {
+        const int32_t end = (o0 / c->cout_g + 1) * c->cout_g, nb = end - o0 < block ? end - o0 : block;
+        const int32_t half = nb > 1 ? nb / 2 : 1;
+        int fits = 1;
+        for (o = o0; o < o0 + nb; o++) {
+            const int32_t e = lr_s8(p.bexp[o]);
+            const int64_t pa = (int64_t)1 << (e < 0 ? -e : 0), pb = (int64_t)1 << (e > 0 ? e : 0);
+            for (i = 0; i < c->cin_g; i++) {
+                int64_t a, b;
+                if (!lr_kept(mask, (uint32_t)(o * c->cin_g + i))) {
+                    continue;
+                }
+                a = lr_unpack_signed(p.blob + p.lr.abq, 2u * kept, p.lr.ab_bits) * pa;
+                b = lr_unpack_signed(p.blob + p.lr.abq, 2u * kept + 1u, p.lr.ab_bits) * pb;
+                fits &= (a < 0 ? -a : a) * 128 + (b < 0 ? -b : b) <= 32767;
+                kept++;
+            }
+        }
+        *macs = madd_sat(*macs, (uint64_t)(fits ? 1u : 2u) * (uint64_t)nb * per, px);
+        *cols = madd_sat(*cols, (uint64_t)(fits ? 1 : (nb + half - 1) / half) * per, px);
+        o0 += nb;
+    }
+}
+
+/* The int8 estimates of direct_cost and reuse_cost (instructions), and the AUTO choice between them. */
+static void cost_s8(const lr_model *m, const lr_op *op, const lr_geom *c, uint64_t u, uint64_t taps,
+                    lr_conv_cost *cost)
+{
+    const uint64_t px = (uint64_t)c->oh * (uint64_t)c->ow, outs = (uint64_t)c->oc * px;
+    uint64_t macs, cols;
+    direct_s8_work(m, op, c, &macs, &cols);
+    cost->direct_cost = madd_sat(madd_sat(madd_sat(0u, CI8_MAC, macs), CI8_COL, cols), CI8_OUT, outs) / 100u;
+    cost->reuse_cost = madd_sat(madd_sat(madd_sat(0u, CI8_RK, (uint64_t)cost->kernels * px), CI8_RU,
+                                         madd_sat(0u, u, taps)), CI8_ROUT, outs) / 100u;
+    /* least squares on relative error (nonnegative): RU came out 0 at K = 16, where U is close to the kernels */
+    cost->path = cost->reuse_cost < cost->direct_cost ? LR_PATH_REUSE : LR_PATH_DIRECT;
+}
+#endif
+
 void lr_conv_cost_of(const lr_model *m, const lr_op *op, lr_conv_cost *cost)
 {
     lr_geom c;
@@ -131,6 +210,11 @@ void lr_conv_cost_of(const lr_model *m, const lr_op *op, lr_conv_cost *cost)
     if (cost->reuse_cost < cost->direct_cost) {
         cost->path = LR_PATH_REUSE; /* the AUTO choice */
     }
+#if LR_INT8 && (!defined(LR_OPT_KERNELS) || LR_OPT_KERNELS)
+    if (LR_IS_INT8(m)) {
+        cost_s8(m, op, &c, u, taps, cost); /* the optimised int8 kernels' calibrated instruction counts */
+    }
+#endif
 }
 
 /* Whether op runs the reuse kernel under `path`, and its reuse scratch floats (*floats, if so). */

@@ -5,7 +5,7 @@
  * blob whose Model.tensor_quant is present. Every check is integer-only: float fields are compared by
  * their bit patterns.
  */
-#include "lr_internal.h"
+#include "kernels/lr_kernels.h" /* lr_linrep_conv2d_direct_s8_scratch */
 
 #define BOUND ((int64_t)1 << 31) /* accumulators stay strictly below this in magnitude */
 
@@ -211,9 +211,11 @@ lr_status lr_verify_op_i8(const lr_model *m, const lr_op *op, lr_where *where, u
             return s;
         }
         (void)lr_tensor_shape(m, (uint32_t)in0, dims);
-        need = (uint32_t)(dims[0] / op->groups) * (uint32_t)op->kh * (uint32_t)op->kw; /* verified: fits */
+        need = (uint32_t)lr_linrep_conv2d_direct_s8_scratch((uint32_t)(dims[0] / op->groups) * (uint32_t)op->kh *
+                                                             (uint32_t)op->kw, (uint32_t)(op->out_ch / op->groups));
+        /* verified: per fits; need <= 3 per + LR_DIRECT_S8_WORDS + 1 */
         if (need > *scratch_words) {
-            *scratch_words = need; /* the direct path: one output channel's kernels as int32 */
+            *scratch_words = need; /* the direct path (lr_kernels.h) */
         }
         return LR_OK;
     }

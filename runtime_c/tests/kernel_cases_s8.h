@@ -246,14 +246,27 @@ static int kc_case_linrep(kc_rng *r)
     const uint32_t k_t = (uint32_t)kc_int(r, 1, 24);
     uint32_t bits = 1u, ab_bits = (uint32_t)kc_int(r, 2, 6), n, kept = 0u, ny, kk, j, words, bad = 0u;
     const int masked = kc_int(r, 0, 1);
+    const int wide = kc_int(r, 0, 3) == 0; /* large a/b and templates: some W exceed int16 */
+    int huge;
+    int32_t tlim = 32;
     kc_geom(r, &g, kc_int(r, 0, 5) == 0);
     kk = (uint32_t)(g.kh * g.kw);
+    /* one tap per kernel: W up to 2^23 within the verifier's bound (exponent -9, a = -128 often) */
+    huge = wide && g.cin_g * (int32_t)kk == 1 && kc_int(r, 0, 1);
+    if (wide) { /* |W| <= 2^(ab_bits - 1) * (4 * 128 + 4), and 255 * cin_g * kk * |W| < 2^30 (the verifier's bound) */
+        tlim = 127;
+        ab_bits = 8u; /* kc_lr holds 2 x KC_MAX_W a/b of at most 8 bits */
+        while (ab_bits > 2u && 255.0 * (double)(g.cin_g * (int32_t)kk) * (double)(1u << (ab_bits - 1u)) * 520.0 +
+                   (double)(1 << 20) >= 1073741824.0) {
+            ab_bits--;
+        }
+    }
     ny = (uint32_t)(g.oc * g.oh * g.ow);
     while ((1u << bits) < k_t) {
         bits++;
     }
     for (j = 0u; j < k_t * kk; j++) {
-        kc_tmpl[j] = (unsigned char)(int8_t)kc_int(r, -32, 32);
+        kc_tmpl[j] = (unsigned char)(int8_t)kc_int(r, -tlim, tlim);
     }
     if (k_t > 1u && kc_int(r, 0, 1)) { /* an all-zero template */
         memset(kc_tmpl + kk * (uint32_t)kc_int(r, 0, (int32_t)k_t - 1), 0, kk);
@@ -266,13 +279,14 @@ static int kc_case_linrep(kc_rng *r)
             kc_mask[n >> 3] = (unsigned char)(kc_mask[n >> 3] | (1u << (n & 7u)));
             /* few templates per input channel: reuse has something to share */
             kc_pack(kc_idx, kept, bits, (uint32_t)kc_int(r, 0, (int32_t)(k_t < 4u ? k_t : 4u) - 1) * (k_t / 4u + 1u) % k_t);
-            kc_pack(kc_abq, 2u * kept, ab_bits, (uint32_t)kc_int(r, -lim - 1, lim) & ((1u << ab_bits) - 1u));
+            kc_pack(kc_abq, 2u * kept, ab_bits,
+                    (uint32_t)(huge && kc_int(r, 0, 1) ? -lim - 1 : kc_int(r, -lim - 1, lim)) & ((1u << ab_bits) - 1u));
             kc_pack(kc_abq, 2u * kept + 1u, ab_bits, (uint32_t)kc_int(r, -lim - 1, lim) & ((1u << ab_bits) - 1u));
             kept++;
         }
     }
     for (n = 0u; n < (uint32_t)g.oc; n++) {
-        kc_bexp[n] = (unsigned char)(int8_t)kc_int(r, -2, 2);
+        kc_bexp[n] = (unsigned char)(int8_t)(huge ? -9 : kc_int(r, -2, 2));
     }
     memset(&p, 0, sizeof p);
     p.blob = kc_lr;
@@ -290,6 +304,7 @@ static int kc_case_linrep(kc_rng *r)
     words = (uint32_t)(g.cin_g * g.kh * g.kw);
     kc_prepare(words, kc_y0, ny);
     lr_linrep_conv2d_direct_s8_ref(&g, kc_x, &p, kc_scratch, kc_y0);
+    words = (uint32_t)lr_linrep_conv2d_direct_s8_scratch(words, (uint32_t)g.cout_g);
     kc_prepare(words, kc_y1, ny);
     lr_linrep_conv2d_direct_s8_opt(&g, kc_x, &p, kc_scratch, kc_y1);
     bad |= (uint32_t)(memcmp(kc_y0, kc_y1, ny) != 0 || !kc_canaries_ok(words));

@@ -82,4 +82,10 @@ static inline int16x2_t lr_sxa13(int16x2_t a, uint32_t v)
 void lr_conv2d_channel_s8_opt(const lr_geom *g, const int8_t *x, const int32_t *w, int32_t bias, int32_t in_offset,
                               int32_t mult, int32_t shift, const lr_requant_s8 *rq, int8_t *y);
 
+/* Column of output pixel (oy, ox) of the group's input channels at x (per = cin_g * kh * kw int16 values
+ * x + in_offset, 0 for padding taps; on the DSP path each full group of four in the order (0, 2, 1, 3)):
+ * the dense opt conv's im2col, shared with the LinRep direct path. */
+void lr_opt_im2col(const lr_geom *g, const int8_t *x, int32_t oy, int32_t ox, int32_t in_offset, int32_t per,
+                   int16_t *col);
+
 #endif /* LR_OPT_S8_H */

@@ -19,7 +19,7 @@
  * + kx: col[k] = x + in_offset, 0 outside the input. Interior pixels (every tap inside) skip the tests.
  * On the DSP path each full group of four is then permuted to (0, 2, 1, 3), the order SXTB16 gives the
  * weights' bytes in (PKHBT / PKHTB on the two words of the group). */
-static void im2col(const lr_geom *g, const int8_t *x, int32_t oy, int32_t ox, int32_t in_offset, int32_t per,
+void lr_opt_im2col(const lr_geom *g, const int8_t *x, int32_t oy, int32_t ox, int32_t in_offset, int32_t per,
                    int16_t *col)
 {
     const int32_t iy0 = oy * g->sh - g->pt, ix0 = ox * g->sw - g->pl, hw = g->h * g->w;
@@ -140,9 +140,9 @@ void lr_conv2d_s8_opt(const lr_geom *g, const int8_t *x, const lr_dense_s8_param
         const int8_t *xg = x + (size_t)(grp * g->cin_g) * (size_t)(g->h * g->w);
         for (q = 0; q < npx; q += 2) {
             const int32_t nq = q + 1 < npx ? 2 : 1;
-            im2col(g, xg, q / g->ow, q % g->ow, p->in_offset, per, c0);
+            lr_opt_im2col(g, xg, q / g->ow, q % g->ow, p->in_offset, per, c0);
             if (nq > 1) {
-                im2col(g, xg, (q + 1) / g->ow, (q + 1) % g->ow, p->in_offset, per, c1);
+                lr_opt_im2col(g, xg, (q + 1) / g->ow, (q + 1) % g->ow, p->in_offset, per, c1);
             }
             for (o = grp * g->cout_g; o < (grp + 1) * g->cout_g; o += 2) {
                 const int32_t nc = o + 1 < (grp + 1) * g->cout_g ? 2 : 1;

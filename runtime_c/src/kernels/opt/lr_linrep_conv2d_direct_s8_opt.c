@@ -1,42 +1,261 @@
 /*
  * lr_linrep_conv2d_direct_s8_opt.c -- LINREP_CONV2D of an int8 model, direct path, optimised (equal to
- * lr_linrep_conv2d_direct_s8_ref bit for bit): per output channel its kernels rebuilt as int32 in
- * scratch exactly as the reference does (pruned kernels 0), then lr_conv2d_channel_s8_opt (interior
- * pixels without bounds tests or per-tap offsets). Same scratch as the reference.
+ * lr_linrep_conv2d_direct_s8_ref bit for bit).
+ *
+ * The integer kernels W = a_q * t_q * 2^max(0, -e) + b_q * 2^max(0, e) (docs/INTEGER.md section 3; pruned
+ * kernels 0) exceed int8, but usually fit int16: then the kernels of a block of output channels of one group
+ * (lr_direct_s8_block: as many as LR_DIRECT_S8_WORDS words hold) are rebuilt once per layer as int16 in scratch, in the dense opt conv's tap order
+ * (on the DSP path each full group of four taps as (0, 2, 1, 3), the order of its im2col columns), and the
+ * block runs the dense opt conv's scheme: two output pixels' int16 columns (lr_opt_im2col), then 2 x 2
+ * accumulators per pair of channels, two taps per SMLAD on the DSP path (the int16 weights need no SXTB16),
+ * plain C elsewhere. The columns are gathered once per block. A block with any |W| > 32767 runs in halves as
+ * two int16 planes W = 256 * wh + wl (two dot products), and where wh would exceed int16 per channel: its
+ * int32 kernels in scratch, lr_conv2d_channel_s8_opt. Every sum is the reference's exact int32
+ * accumulator (integers, the verifier's bound), hence the same outputs. Scratch:
+ * lr_linrep_conv2d_direct_s8_scratch words (two columns, then the block's int16 kernels).
  */
 #include "kernels/lr_opt_s8.h"
+
+/* The next kernel's a and b (scaled by the channel's exponent): *kept advances. */
+static void next_ab(const lr_linrep_s8_params *p, int32_t e, uint32_t *kept, int64_t *a, int64_t *b,
+                    const unsigned char **t, int32_t kk)
+{
+    const int64_t pa = (int64_t)1 << (e < 0 ? -e : 0), pb = (int64_t)1 << (e > 0 ? e : 0);
+    *t = p->tmpl + (size_t)kk * lr_unpack_index(p->blob + p->lr.idx, *kept, p->lr.bits);
+    *a = lr_unpack_signed(p->blob + p->lr.abq, 2u * *kept, p->lr.ab_bits) * pa;
+    *b = lr_unpack_signed(p->blob + p->lr.abq, 2u * *kept + 1u, p->lr.ab_bits) * pb;
+    (*kept)++;
+}
+
+/* The DSP path's tap order: each full group of four taps of w (per values) as (0, 2, 1, 3). */
+static void permute(int16_t *w, int32_t per)
+{
+#if LR_DSP
+    int32_t k;
+    for (k = 0; k + 4 <= per; k += 4) {
+        const int16_t w1 = w[k + 1];
+        w[k + 1] = w[k + 2];
+        w[k + 2] = w1;
+    }
+#else
+    (void)w;
+    (void)per;
+#endif
+}
+
+/* Output channel o's kernels as int16 in the tap order of lr_opt_im2col: split 0, w = W (0 if some
+ * |W| > 32767); split 1, two planes W = wh * 256 + w (w = the low byte as int8, wh at w + plane; 0 if some
+ * |W| >= 2^23 - 2^8, where wh would not fit int16). */
+static int rebuild16(const lr_geom *g, const lr_linrep_s8_params *p, const unsigned char *mask, int32_t o,
+                     uint32_t *kept, int16_t *w, int split, size_t plane)
+{
+    const int32_t kk = g->kh * g->kw, e = lr_s8(p->bexp[o]);
+    const int64_t lim = split ? 8388352 : 32767;
+    int32_t i, k;
+    for (i = 0; i < g->cin_g; i++) {
+        int16_t *wi = w + i * kk;
+        const unsigned char *t;
+        int64_t a, b;
+        if (!lr_kept(mask, (uint32_t)(o * g->cin_g + i))) {
+            for (k = 0; k < kk; k++) {
+                wi[k] = 0;
+                if (split) {
+                    wi[plane + (size_t)k] = 0;
+                }
+            }
+            continue;
+        }
+        next_ab(p, e, kept, &a, &b, &t, kk);
+        if ((a < 0 ? -a : a) * 128 + (b < 0 ? -b : b) > lim) { /* |W| <= |a| * 128 + |b| */
+            return 0;
+        }
+        for (k = 0; k < kk; k++) {
+            const int32_t v = (int32_t)(a * lr_s8(t[k]) + b);
+            if (split) {
+                const int32_t lo = lr_s8((unsigned char)((uint32_t)v & 0xffu));
+                wi[k] = (int16_t)lo;
+                wi[plane + (size_t)k] = (int16_t)((v - lo) / 256);
+            } else {
+                wi[k] = (int16_t)v;
+            }
+        }
+    }
+    permute(w, g->cin_g * kk);
+    if (split) {
+        permute(w + plane, g->cin_g * kk);
+    }
+    return 1;
+}
+
+/* Output channel o's kernels as int32 in w, as the reference. */
+static void rebuild32(const lr_geom *g, const lr_linrep_s8_params *p, const unsigned char *mask, int32_t o,
+                      uint32_t *kept, int32_t *w)
+{
+    const int32_t kk = g->kh * g->kw, e = lr_s8(p->bexp[o]);
+    int32_t i, k;
+    for (i = 0; i < g->cin_g; i++) {
+        int32_t *wi = w + i * kk;
+        const unsigned char *t;
+        int64_t a, b;
+        if (!lr_kept(mask, (uint32_t)(o * g->cin_g + i))) {
+            for (k = 0; k < kk; k++) {
+                wi[k] = 0;
+            }
+            continue;
+        }
+        next_ab(p, e, kept, &a, &b, &t, kk);
+        for (k = 0; k < kk; k++) {
+            wi[k] = (int32_t)(a * lr_s8(t[k]) + b);
+        }
+    }
+}
+
+/* acc[c][q] += dot(int16 kernels of channel c, column q) for nc <= 2 channels at w (per values each) and nq <= 2
+ * columns: the dense opt conv's dot products with int16 weights. */
+static void dot16(const int16_t *w, int32_t per, int32_t nc, const int16_t *c0, const int16_t *c1, int32_t nq,
+                  int32_t acc[2][2])
+{
+    const int16_t *w1 = nc > 1 ? w + per : w;
+    const int16_t *d1 = nq > 1 ? c1 : c0;
+    int32_t a00 = acc[0][0], a01 = acc[0][1], a10 = acc[1][0], a11 = acc[1][1];
+    int32_t k = 0;
+#if LR_DSP
+    for (; k + 4 <= per; k += 4) {
+        const int16x2_t wa02 = (int16x2_t)lr_ld32(w + k), wa13 = (int16x2_t)lr_ld32(w + k + 2);
+        const int16x2_t wb02 = (int16x2_t)lr_ld32(w1 + k), wb13 = (int16x2_t)lr_ld32(w1 + k + 2);
+        const int16x2_t x0a = (int16x2_t)lr_ld32(c0 + k), x0b = (int16x2_t)lr_ld32(c0 + k + 2);
+        const int16x2_t x1a = (int16x2_t)lr_ld32(d1 + k), x1b = (int16x2_t)lr_ld32(d1 + k + 2);
+        a00 = __smlad(wa02, x0a, a00);
+        a00 = __smlad(wa13, x0b, a00);
+        a01 = __smlad(wa02, x1a, a01);
+        a01 = __smlad(wa13, x1b, a01);
+        a10 = __smlad(wb02, x0a, a10);
+        a10 = __smlad(wb13, x0b, a10);
+        a11 = __smlad(wb02, x1a, a11);
+        a11 = __smlad(wb13, x1b, a11);
+    }
+#else
+    for (; k + 2 <= per; k += 2) {
+        const int32_t wa0 = w[k], wa1 = w[k + 1], wb0 = w1[k], wb1 = w1[k + 1];
+        const int32_t x00 = c0[k], x01 = c0[k + 1], x10 = d1[k], x11 = d1[k + 1];
+        a00 += wa0 * x00 + wa1 * x01;
+        a01 += wa0 * x10 + wa1 * x11;
+        a10 += wb0 * x00 + wb1 * x01;
+        a11 += wb0 * x10 + wb1 * x11;
+    }
+#endif
+    for (; k < per; k++) {
+        const int32_t wa = w[k], wb = w1[k];
+        a00 += wa * c0[k];
+        a01 += wa * d1[k];
+        a10 += wb * c0[k];
+        a11 += wb * d1[k];
+    }
+    acc[0][0] = a00;
+    acc[0][1] = a01;
+    acc[1][0] = a10;
+    acc[1][1] = a11;
+}
+
+/* Channels o0 .. o0 + nb - 1 (one group, input xg) with their int16 kernels at w16 (split: the low planes;
+ * the high ones at w16 + plane, weight 256). */
+static void block16(const lr_geom *g, const int8_t *xg, const lr_linrep_s8_params *p, int32_t o0, int32_t nb,
+                    const int16_t *w16, int split, size_t plane, int16_t *c0, int8_t *y)
+{
+    const int32_t per = g->cin_g * g->kh * g->kw, npx = g->oh * g->ow;
+    int16_t *c1 = c0 + per;
+    int32_t q, c, j, n;
+    for (q = 0; q < npx; q += 2) {
+        const int32_t nq = q + 1 < npx ? 2 : 1;
+        lr_opt_im2col(g, xg, q / g->ow, q % g->ow, p->in_offset, per, c0);
+        if (nq > 1) {
+            lr_opt_im2col(g, xg, (q + 1) / g->ow, (q + 1) % g->ow, p->in_offset, per, c1);
+        }
+        for (c = 0; c < nb; c += 2) {
+            const int32_t nc = c + 1 < nb ? 2 : 1;
+            const int16_t *wc = w16 + (size_t)c * (size_t)per;
+            int32_t acc[2][2] = {{0, 0}, {0, 0}}, hi[2][2] = {{0, 0}, {0, 0}};
+            for (n = 0; n < nc; n++) {
+                const int32_t b = p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)(o0 + c + n)) : 0;
+                acc[n][0] = b;
+                acc[n][1] = b;
+            }
+            dot16(wc, per, nc, c0, c1, nq, acc);
+            if (split) { /* the exact sum fits int32 (the verifier's bound); its two parts too */
+                dot16(wc + plane, per, nc, c0, c1, nq, hi);
+                for (n = 0; n < nc; n++) {
+                    for (j = 0; j < nq; j++) {
+                        acc[n][j] = (int32_t)((int64_t)acc[n][j] + (int64_t)hi[n][j] * 256);
+                    }
+                }
+            }
+            for (n = 0; n < nc; n++) {
+                const uint32_t o = (uint32_t)(o0 + c + n);
+                const int32_t mult = lr_rq_mult(&p->rq, o), shift = lr_rq_shift(&p->rq, o);
+                for (j = 0; j < nq; j++) {
+                    y[(size_t)o * (size_t)npx + (size_t)(q + j)] =
+                        lr_requant(acc[n][j], mult, shift, p->rq.zp_out, p->rq.act_min, p->rq.act_max);
+                }
+            }
+        }
+    }
+}
+
+/* Channels o0 .. o0 + nb - 1 of one group: int16 kernels (nb <= the block), else split planes (half the
+ * block at a time), else per channel with int32 kernels. Returns the kept count. */
+static uint32_t run_block(const lr_geom *g, const int8_t *xg, const lr_linrep_s8_params *p, const unsigned char *mask,
+                          int32_t o0, int32_t nb, uint32_t kept, int32_t *scratch, int8_t *y)
+{
+    const int32_t per = g->cin_g * g->kh * g->kw, npx = g->oh * g->ow;
+    const int32_t half = nb > 1 ? nb / 2 : 1; /* two planes of half channels: within the block's scratch */
+    int16_t *cols = (int16_t *)(void *)scratch, *w16 = (int16_t *)(void *)(scratch + per);
+    const uint32_t kept0 = kept;
+    int32_t c, s;
+    int fits = 1;
+    for (c = 0; c < nb && fits; c++) {
+        fits = rebuild16(g, p, mask, o0 + c, &kept, w16 + (size_t)c * (size_t)per, 0, 0u);
+    }
+    if (fits) {
+        block16(g, xg, p, o0, nb, w16, 0, 0u, cols, y);
+        return kept;
+    }
+    kept = kept0;
+    for (s = 0; s < nb; s += half) {
+        const int32_t ns = nb - s < half ? nb - s : half;
+        const size_t plane = (size_t)ns * (size_t)per;
+        const uint32_t kept1 = kept;
+        fits = 1;
+        for (c = 0; c < ns && fits; c++) {
+            fits = rebuild16(g, p, mask, o0 + s + c, &kept, w16 + (size_t)c * (size_t)per, 1, plane);
+        }
+        if (fits) {
+            block16(g, xg, p, o0 + s, ns, w16, 1, plane, cols, y);
+            continue;
+        }
+        kept = kept1;
+        for (c = 0; c < ns; c++) {
+            const uint32_t o = (uint32_t)(o0 + s + c);
+            rebuild32(g, p, mask, (int32_t)o, &kept, scratch);
+            lr_conv2d_channel_s8_opt(g, xg, scratch, p->bias ? lr_lei32(p->bias + 4u * o) : 0, p->in_offset,
+                                     lr_rq_mult(&p->rq, o), lr_rq_shift(&p->rq, o), &p->rq,
+                                     y + (size_t)o * (size_t)npx);
+        }
+    }
+    return kept;
+}
 
 void lr_linrep_conv2d_direct_s8_opt(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
                                     int32_t *scratch, int8_t *y)
 {
-    const int32_t kk = g->kh * g->kw;
+    const int32_t hw = g->h * g->w;
     const unsigned char *mask = p->lr.mask ? p->blob + p->lr.mask : NULL;
-    uint32_t kept = 0u;
-    int32_t o, i, k;
-    for (o = 0; o < g->oc; o++) {
-        const int32_t e = lr_s8(p->bexp[o]);
-        const int64_t pa = (int64_t)1 << (e < 0 ? -e : 0), pb = (int64_t)1 << (e > 0 ? e : 0);
-        for (i = 0; i < g->cin_g; i++) {
-            int32_t *w = scratch + i * kk;
-            const unsigned char *t;
-            int64_t a, b;
-            if (!lr_kept(mask, (uint32_t)(o * g->cin_g + i))) {
-                for (k = 0; k < kk; k++) {
-                    w[k] = 0;
-                }
-                continue;
-            }
-            t = p->tmpl + (size_t)kk * lr_unpack_index(p->blob + p->lr.idx, kept, p->lr.bits);
-            a = lr_unpack_signed(p->blob + p->lr.abq, 2u * kept, p->lr.ab_bits) * pa;
-            b = lr_unpack_signed(p->blob + p->lr.abq, 2u * kept + 1u, p->lr.ab_bits) * pb;
-            for (k = 0; k < kk; k++) {
-                w[k] = (int32_t)(a * lr_s8(t[k]) + b);
-            }
-            kept++;
-        }
-        lr_conv2d_channel_s8_opt(g, x + (size_t)(o / g->cout_g * g->cin_g) * (size_t)(g->h * g->w), scratch,
-                                 p->bias ? lr_lei32(p->bias + 4u * (uint32_t)o) : 0, p->in_offset,
-                                 lr_rq_mult(&p->rq, (uint32_t)o), lr_rq_shift(&p->rq, (uint32_t)o), &p->rq,
-                                 y + (size_t)o * (size_t)(g->oh * g->ow));
+    const int32_t block = (int32_t)lr_direct_s8_block((uint32_t)(g->cin_g * g->kh * g->kw), (uint32_t)g->cout_g);
+    uint32_t kept = 0u; /* kernels kept so far: the position of the next one's index and a/b */
+    int32_t o0 = 0;
+    while (o0 < g->oc) { /* blocks of `block` channels, cut at the groups' ends */
+        const int32_t grp = o0 / g->cout_g, end = (grp + 1) * g->cout_g;
+        const int32_t nb = end - o0 < block ? end - o0 : block;
+        kept = run_block(g, x + (size_t)(grp * g->cin_g) * (size_t)hw, p, mask, o0, nb, kept, scratch, y);
+        o0 += nb;
     }
 }
