@@ -13,6 +13,8 @@ keep=${1:-}
 cleanup() { if [ "$keep" = "--keep" ]; then echo "kept $dir"; else rm -rf "$dir"; fi; }
 trap cleanup EXIT
 git clone -q "$top" "$dir/repo"
+# CI has shared/ (third-party model files for tests, e.g. shared/mlperf-tiny) beside the clone: so here.
+if [ -d "$top/../shared" ]; then ln -s "$(cd "$top/../shared" && pwd)" "$dir/shared"; fi
 cd "$dir/repo"
 echo "fresh clone of $(git rev-parse --short HEAD) in $dir/repo"
 
