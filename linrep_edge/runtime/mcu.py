@@ -80,6 +80,30 @@ def runtime_defines(is_int8: bool) -> str:
     return "-DLR_FP32=0" if is_int8 else "-DLR_INT8=0"
 
 
+def build_firmware(drv: Any, target: str, opt: str, srcs: list[Path], out: Path, defines: str | None, run: bool,
+                   timeout: float, what: str) -> dict[str, Any]:
+    """Build a bench firmware from its workload sources (and, when run, run it twice under QEMU); the
+    report gains the runtime's own code as linked: the archive members that survived --gc-sections
+    (fw.map). A build or run failure is one LinRepError naming `what` and the target."""
+    try:
+        if not run:
+            drv.build(target, opt, srcs, "", out, defines=defines)
+            rep: dict[str, Any] = {}
+        else:
+            rep = drv.measure(target, opt, srcs, "", out, code_objects=RUNTIME_OBJECTS,
+                              timeout=timeout, repeat=2, defines=defines)
+    except drv.McuError as exc:
+        raise LinRepError(f"{what} for {target}: {exc}") from None
+    objs = drv.select_objects(out, RUNTIME_OBJECTS)
+    linked = drv.objects_linked_sizes(out / "fw.map", objs)
+    rep["runtime_code_bytes"] = linked["text"] + linked["rodata"]
+    rep["runtime_objects"] = drv.archive_member_sizes(out / "fw.map", f"liblinrep_{target}.a")
+    if run and (rep.get("exit_code") != 0 or rep.get("instructions") is None):
+        raise LinRepError(f"{what} for {target} failed (exit {rep.get('exit_code')}): "
+                          f"{rep.get('fault') or ' '.join(rep.get('stdout', [])[-3:])}")
+    return rep
+
+
 def _firmware(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path, timeout: float,
               run: bool = True, conv_path: str = "auto", all_in: bool = False) -> dict[str, Any]:
     """Build (and run) the bench firmware of `blob`; its runtime is built for the blob's kind
@@ -96,26 +120,10 @@ def _firmware(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path, ti
         header.write_text(text)
     # The workload and its model header only: the firmware links the runtime as the static library
     # liblinrep_<target>.a that runtime_c/mcu/Makefile builds from runtime_c/runtime.mk.
-    srcs = [MCU_DIR / "model_workload.c", header]
-    try:
-        if not run:
-            drv.build(target, opt, srcs, "", build / "fw", defines=defines)
-            rep: dict[str, Any] = {}
-        else:
-            rep = drv.measure(target, opt, srcs, "", build / "fw", code_objects=RUNTIME_OBJECTS,
-                              timeout=timeout, repeat=2, defines=defines)
-    except drv.McuError as exc:
-        raise LinRepError(f"firmware for {target}: {exc}") from None
-    # The runtime's own code as linked: the archive members that survived --gc-sections (fw.map).
-    objs = drv.select_objects(build / "fw", RUNTIME_OBJECTS)
-    linked = drv.objects_linked_sizes(build / "fw" / "fw.map", objs)
-    rep["runtime_code_bytes"] = linked["text"] + linked["rodata"]
-    rep["runtime_objects"] = drv.archive_member_sizes(build / "fw" / "fw.map", f"liblinrep_{target}.a")
+    rep = build_firmware(drv, target, opt, [MCU_DIR / "model_workload.c", header], build / "fw", defines, run,
+                         timeout, "firmware")
     if not run:
         return rep
-    if rep.get("exit_code") != 0 or rep.get("instructions") is None:
-        raise LinRepError(f"firmware for {target} failed (exit {rep.get('exit_code')}): "
-                          f"{rep.get('fault') or ' '.join(rep.get('stdout', [])[-3:])}")
     fw = rep["firmware"]
     host_out = rt.run(x[None])[0].reshape(-1)
     dev = np.array([int(fw[f"out{i}"], 16) for i in range(rt.output_size)], dtype=np.uint32)

@@ -17,7 +17,8 @@ import numpy as np
 
 from linrep_edge.errors import LinRepError
 from linrep_edge.format.reader import parse
-from linrep_edge.runtime.mcu import MCU_DIR, RUNTIME_DIR, RUNTIME_OBJECTS, _driver, check_toolchain, model_header_i8
+from linrep_edge.runtime.mcu import (MCU_DIR, RUNTIME_DIR, _driver, build_firmware, check_toolchain, model_header_i8,
+                                     runtime_defines)
 
 TARGETS_INT8 = ("cortex-m4", "cortex-m3", "cortex-m7", "cortex-m33")
 
@@ -47,25 +48,11 @@ def _firmware_i8(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path,
     text = model_header_i8(blob, x, rt.arena_bytes, rt.output_size, conv_path)
     if not header.exists() or header.read_text() != text:
         header.write_text(text)
-    srcs = [MCU_DIR / "model_workload_i8.c", header]
-    try:
-        if not run:
-            drv.build(target, opt, srcs, "", build / "fw")
-            rep: dict[str, Any] = {}
-        else:
-            rep = drv.measure(target, opt, srcs, "", build / "fw", code_objects=RUNTIME_OBJECTS,
-                              timeout=timeout, repeat=2)
-    except drv.McuError as exc:
-        raise LinRepError(f"int8 firmware for {target}: {exc}") from None
-    objs = drv.select_objects(build / "fw", RUNTIME_OBJECTS)
-    linked = drv.objects_linked_sizes(build / "fw" / "fw.map", objs)
-    rep["runtime_code_bytes"] = linked["text"] + linked["rodata"]
-    rep["runtime_objects"] = drv.archive_member_sizes(build / "fw" / "fw.map", f"liblinrep_{target}.a")
+    # built for int8 blobs only (runtime_defines), as a firmware that runs this blob would be
+    rep = build_firmware(drv, target, opt, [MCU_DIR / "model_workload_i8.c", header], build / "fw",
+                         runtime_defines(True), run, timeout, "int8 firmware")
     if not run:
         return rep
-    if rep.get("exit_code") != 0 or rep.get("instructions") is None:
-        raise LinRepError(f"int8 firmware for {target} failed (exit {rep.get('exit_code')}): "
-                          f"{rep.get('fault') or ' '.join(rep.get('stdout', [])[-3:])}")
     fw = rep["firmware"]
     dev = np.array([int(fw[f"out{i}"]) for i in range(rt.output_size)], dtype=np.int8)
     host = np.concatenate([o.reshape(-1) for o in rt.run_int8(np.asarray(x, dtype=np.int8))])
@@ -127,7 +114,7 @@ def mcu_bench_int8(blob: bytes, target: str = "cortex-m4", x: np.ndarray | None 
 
 
 def format_result_int8(r: dict[str, Any]) -> str:
-    out = [f"{r['target']} ({r['board']}), int8 model (lr_run_i8, reference kernels), runtime built {r['opt']}; "
+    out = [f"{r['target']} ({r['board']}), int8 model (lr_run_i8), runtime built {r['opt']}; "
            "counts are executed instructions (QEMU TCG plugin), not cycles",
            f"weights in flash: {r['weights_flash_bytes']} B; instructions / inference: {r['instructions']}",
            f"RAM: arena {r['arena_bytes']} B + stack {r['stack_bytes']} B = {r['ram_bytes']} B (painted: lr_init "
