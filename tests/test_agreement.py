@@ -103,11 +103,14 @@ def _hostile_cases():  # type: ignore[no-untyped-def]
 
 
 GEN = _hostile_cases()
+# The generator builds every blob (capture, clustering) on each call: once per session here, not once per test.
+CASES: dict[str, bytes] = GEN.cases()
+HOSTILE = GEN.hostile()
 
 
-@pytest.mark.parametrize("name", sorted(GEN.hostile()))
+@pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_hostile_blob_refused_with_the_c_status(crt, name):
-    graph, status = GEN.hostile()[name]
+    graph, status = HOSTILE[name]
     blob = GEN.hostile_bytes(name, graph)
     with pytest.raises(InvalidBlob) as info:
         parse(blob)
@@ -115,9 +118,9 @@ def test_hostile_blob_refused_with_the_c_status(crt, name):
     assert _c_verdict(crt, blob)[0] == status
 
 
-@pytest.mark.parametrize("name", sorted(GEN.cases()))
+@pytest.mark.parametrize("name", sorted(CASES))
 def test_valid_blobs_same_arena_as_c(crt, name):
-    blob = GEN.cases()[name]
+    blob = CASES[name]
     assert parse(blob).check.arena_bytes == crt(blob).arena_bytes
 
 
