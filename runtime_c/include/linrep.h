@@ -184,14 +184,14 @@ typedef struct lr_model {
     uint32_t n_outputs;        /* its length */
     uint32_t input_len;        /* elements */
     uint32_t output_len;       /* elements of all outputs together */
-    uint32_t plan_bytes;       /* arena: planning records, activations, kernel scratch */
-    uint32_t act_bytes;
-    uint32_t scratch_bytes;
+    uint32_t plan_bytes;       /* arena: the run plan, then the activation region: tensors (act_bytes), */
+    uint32_t act_bytes;        /* then what each op's scratch (placed per op among the tensors) or the */
+    uint32_t scratch_bytes;    /* planning records add above them */
     uint32_t act_lower_bound;
     int32_t fail_op;           /* where lr_init failed (-1: not in an op / not in a tensor) */
     int32_t fail_tensor;
     uint32_t conv_path;        /* lr_conv_path in force (LR_PATH_AUTO after lr_init) */
-    uint32_t direct_scratch;   /* scratch floats of the direct path (the verifier's figure) */
+    uint32_t ram_limit;        /* lr_set_ram_limit: arena bytes the plan may use for speed (0: the least) */
     uint32_t crc32;            /* the blob's CRC-32 (identifies the model's plan in an arena) */
     uint32_t tensor_quant;     /* byte offset of Model.tensor_quant's first entry; 0: an fp32 model */
 } lr_model;
@@ -305,20 +305,23 @@ lr_status lr_init(lr_model *m, const void *blob, size_t size);
 lr_status lr_error_location(const lr_model *m, int32_t *op_index, int32_t *tensor_index);
 
 /*
- * lr_arena_size: the number of bytes of arena lr_run needs, for an arena aligned to LR_ARENA_ALIGN.
+ * lr_arena_size: the number of bytes of arena lr_run needs, for an arena aligned to LR_ARENA_ALIGN,
+ * exactly: lr_run succeeds with this many bytes and returns LR_ERR_ARENA_TOO_SMALL with one byte less.
  * (A misaligned arena is aligned up inside lr_run and needs up to LR_ARENA_ALIGN - 1 more bytes.)
- * The arena holds, in order: the plan (16 bytes per tensor while planning; kept as a tensor's
- * offset and a bit per op, see lr_arena_prepare), the activations (tensors share
- * buffers when their lifetimes do not overlap, greedy first-fit by size) and the kernel scratch,
- * the largest any op needs on the path it runs (see lr_set_conv_path). Direct path: one output
- * channel's kernels (Cin/groups * kh * kw floats, for LinRep, fp16 and int8 convs), after, for
- * LinRep convs, the layer's codebook decoded to fp32 once per op (K * kh * kw floats: the templates
- * every kernel of the layer shares, not the layer's weights). Reuse path: the decoded codebook,
- * K + 2 * Cout/groups + 2 * min(K, Cout/groups) + 2 * ow + 1 integers (one input channel's template
- * lists, column bounds), iw floats (a row's prefix sums) and one tile (at most LR_REUSE_TILE_FLOATS
- * floats unless a single output row needs more); its bytes per op are
- * lr_conv_cost.reuse_scratch_bytes. The size depends on the path in force: ask again after
- * lr_set_conv_path.
+ * The arena holds, in order: the run plan (4 bytes per tensor, 8 per op, a bit per op and 12 bytes, see
+ * lr_arena_prepare) and the activation region. In the region, tensors share buffers when their lifetimes do
+ * not overlap (greedy first-fit by size, as TFLite Micro), and each op's kernel scratch is a buffer live
+ * during that op only, placed in memory no tensor live during the op uses (a gap, or above them). The
+ * region is at least 16 bytes per tensor (the planning records while lr_run plans). What an op's scratch
+ * is depends on the path it runs: direct path, one output channel's kernels (Cin/groups * kh * kw values:
+ * fp32 for fp16 / int8 weights of fp32 models, int32 in int8 models, after, for fp32 LinRep convs, the
+ * layer's codebook decoded to fp32, K * kh * kw floats); the optimised int8 LinRep direct kernel uses more
+ * when it fits, for blocks of output channels with int16 kernels (up to 8 KB + 4 * Cin/groups * kh * kw);
+ * reuse path, lr_conv_cost.reuse_scratch_bytes. Which path and how much scratch each op gets is bounded by
+ * the RAM limit (lr_set_ram_limit): by default the least arena the model can run in, every op given the
+ * most scratch that keeps the arena there, and LinRep convs whose reuse scratch would raise it running the
+ * direct path. The size depends on the path setting and the RAM limit: ask again after lr_set_conv_path or
+ * lr_set_ram_limit.
  * Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED or LR_OK. Thread-safe.
  */
 lr_status lr_arena_size(const lr_model *m, size_t *bytes);
@@ -407,6 +410,21 @@ lr_status lr_op_info(const lr_model *m, unsigned op_index, unsigned *type, const
  * the model is unchanged) or LR_OK. Not thread-safe with lr_run on the same model (it writes *m).
  */
 lr_status lr_set_conv_path(lr_model *m, lr_conv_path path);
+
+/*
+ * lr_set_ram_limit: trade RAM for speed. The plan may use up to `arena_bytes` of arena (lr_arena_size is then
+ * at most that, or the least arena the model can run in if that is more): a LinRep conv runs the reuse
+ * path the path setting chooses when its scratch fits, and a kernel that runs faster with more scratch (the
+ * optimised int8 LinRep direct kernel: bigger blocks of output channels) gets up to its preferred size.
+ * 0 (the default after lr_init) gives the least arena; SIZE_MAX gives every op its preferred path and
+ * scratch (the fastest; lr_arena_size says how much that is). Results are the same bit for bit whatever the
+ * limit (int8 models; fp32 models: up to the path's fp32 rounding, see lr_conv_path). Kept across
+ * lr_set_conv_path. Call lr_arena_size again afterwards. Time: as lr_set_conv_path, plus the plan
+ * (O(tensors^2 + ops * tensors)). Stack: as lr_init's plan.
+ * Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED, LR_ERR_OVERFLOW (the model is unchanged) or LR_OK. Not
+ * thread-safe with lr_run on the same model (it writes *m).
+ */
+lr_status lr_set_ram_limit(lr_model *m, size_t arena_bytes);
 
 /*
  * lr_op_conv_info: the cost model of op `op_index` and the path it runs under the path in force
