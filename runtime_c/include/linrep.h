@@ -71,9 +71,11 @@ extern "C" {
 #endif
 
 /*
- * Limits. lr_init keeps one 16-byte planning record per tensor on its stack (so it needs about
- * 16 * LR_MAX_TENSORS + 512 bytes of stack); blobs with more tensors or ops are refused with
- * LR_ERR_TOO_MANY. Both can be raised when the library is built (-DLR_MAX_TENSORS=512); neither
+ * Limits. lr_init (and lr_set_conv_path, lr_set_ram_limit, lr_op_conv_info) plan with one 16-byte record per
+ * tensor on the stack, in a frame sized for the model: 16 records for models of up to 16 tensors, 64 up to 64,
+ * else LR_MAX_TENSORS (so they need at most 16 * LR_MAX_TENSORS + about 1 KB of stack, and small models much
+ * less: see lr_init); plus LR_MAX_TENSORS / 8 bytes of path bits. Blobs with more tensors or ops are refused
+ * with LR_ERR_TOO_MANY. Both can be raised when the library is built (-DLR_MAX_TENSORS=512); neither
  * changes lr_model or any other public type, so code built against this header works with a library
  * built with other limits. LR_MAX_TENSORS and LR_MAX_OPS may not exceed 65000 (planning records
  * hold 16-bit tensor and op indices).
@@ -289,8 +291,11 @@ const char *lr_status_str(lr_status status);
  * LR_ERR_IO_SIZE, LR_ERR_NOT_INITIALIZED and LR_ERR_RANGE). On error `*m` is cleared (lr_run then
  * refuses it) except for the location reported by lr_error_location.
  *
- * Memory: writes `*m` only; no allocation. Stack: about 16 * LR_MAX_TENSORS + 1.1 KB (3,120 B
- * painted with the default limit on Cortex-M4, -O2; the conv path choice takes about 600 B of it).
+ * Memory: writes `*m` only; no allocation. Stack: the verifier's or the plan's, the larger: the plan's
+ * records (16 B per tensor, in a frame of 16, 64 or LR_MAX_TENSORS records, see Limits) and about 600 B,
+ * or the conv path choice (the cost model, about 1 KB, before the records are on the stack): 1,108 B
+ * painted for the default int8 ResNet-8 (16 tensors) on Cortex-M4, -O2, lr_init and lr_arena_prepare
+ * together.
  * Time: linear in the blob size plus O(tensors^2) for the plan, plus one pass over every LinRep op's
  * packed indices for the path choice (ceil(K / 512) passes per input channel). The blob is not modified and must
  * outlive every use of `*m`. Thread-safe (touches nothing but `*m`).

@@ -219,34 +219,41 @@ void lr_conv_cost_of(const lr_model *m, const lr_op *op, lr_conv_cost *cost)
 #endif
 }
 
-/* Whether op runs the reuse kernel under `path`, and its reuse scratch floats (*floats, if so). */
-static int runs_reuse(const lr_model *m, const lr_op *op, uint32_t path, uint64_t *floats)
+/* The reuse kernel's scratch floats (int32 words for int8 models) of a LinRep op. */
+static uint64_t reuse_floats(const lr_model *m, const lr_op *op)
 {
     lr_geom c;
-    lr_linrep_params p;
+    lr_codebook cb;
+    lr_linrep lr;
+    lr_op_geom(m, op, &c);
+    lr_read_linrep(m, op->linrep, &lr);
+    lr_read_codebook(m, (uint32_t)lr.codebook, &cb);
+    return LR_IS_INT8(m) ? lr_linrep_conv2d_reuse_s8_scratch(&c, (uint32_t)cb.k)
+                         : lr_linrep_conv2d_reuse_scratch(&c, (uint32_t)cb.k, NULL);
+}
+
+int lr_op_prefers_reuse(const lr_model *m, const lr_op *op, uint32_t path)
+{
     lr_conv_cost cost;
+    lr_linrep lr;
     if (op->type != LR_OP_TYPE_LINREP_CONV2D || path == LR_PATH_DIRECT) {
         return 0;
     }
-    lr_op_linrep_params(m, op, &p);
-    if (p.lr.mask != 0u && !LR_IS_INT8(m)) {
+    lr_read_linrep(m, op->linrep, &lr);
+    if (lr.mask != 0u && !LR_IS_INT8(m)) {
         return 0; /* fp32 pruned kernels: the direct path, which skips them, even when reuse is forced */
     }
-    lr_op_geom(m, op, &c);
-    *floats = LR_IS_INT8(m) ? lr_linrep_conv2d_reuse_s8_scratch(&c, p.k)
-                                    : lr_linrep_conv2d_reuse_scratch(&c, p.k, NULL);
     if (path == LR_PATH_REUSE) {
         return 1;
     }
     lr_conv_cost_of(m, op, &cost);
-    return cost.path == LR_PATH_REUSE && *floats <= LR_MAX_NUMEL; /* AUTO: never fails */
+    return cost.path == LR_PATH_REUSE && reuse_floats(m, op) <= LR_MAX_NUMEL; /* AUTO: never fails */
 }
 
-void lr_op_scratch(const lr_model *m, const lr_op *op, uint32_t path, lr_scratch_need *need)
+void lr_op_scratch(const lr_model *m, const lr_op *op, uint32_t path, int reuse, lr_scratch_need *need)
 {
     const uint32_t per = (uint32_t)op->kh * (uint32_t)op->kw; /* times cin_g below */
     int32_t dims[LR_MAX_RANK];
-    uint64_t floats = 0u;
     memset(need, 0, sizeof *need);
     if (op->type != LR_OP_TYPE_CONV2D && op->type != LR_OP_TYPE_LINREP_CONV2D) {
         return; /* no other op takes scratch */
@@ -270,8 +277,8 @@ void lr_op_scratch(const lr_model *m, const lr_op *op, uint32_t path, lr_scratch
         }
     }
     need->hi = need->hi > need->lo ? need->hi : need->lo;
-    if (runs_reuse(m, op, path, &floats)) {
-        need->reuse = 4u * floats;
+    if (reuse) {
+        need->reuse = 4u * reuse_floats(m, op);
         need->must_reuse = path == LR_PATH_REUSE;
     }
 }

@@ -519,16 +519,19 @@ lr_status lr_run_plan_build(const lr_model *m, uint32_t *words);
 
 /*
  * Conv paths (lr_cost.c). lr_conv_cost_of: the cost model of a conv op (path: the AUTO choice for
- * LinRep convs). lr_op_scratch: the scratch bytes op needs under `path` (LR_PATH_*; see lr_scratch_need); the
- * plan may still run an AUTO reuse op on the direct path under the RAM limit (lr_plan_op says which).
+ * LinRep convs). lr_op_prefers_reuse: whether op takes the template-reuse kernel under `path` (LR_PATH_*;
+ * AUTO: the cost model; the plan may still run it on the direct path under the RAM limit: lr_plan_op says
+ * which). lr_op_scratch: the scratch bytes op needs under `path`, `reuse` what lr_op_prefers_reuse said
+ * (see lr_scratch_need); no cost model, a shallow call (the plan calls it with its records on the stack).
  */
 void lr_conv_cost_of(const lr_model *m, const lr_op *op, lr_conv_cost *cost);
+int lr_op_prefers_reuse(const lr_model *m, const lr_op *op, uint32_t path);
 typedef struct lr_scratch_need {
     uint64_t reuse;  /* the reuse kernel's bytes if the op takes that path under `path` (AUTO: the cost
                         model prefers it), else 0 */
     int must_reuse;  /* path is LR_PATH_REUSE: no fallback */
     uint64_t lo, hi; /* the direct / dense kernels' least and preferred bytes (0: no scratch) */
 } lr_scratch_need;
-void lr_op_scratch(const lr_model *m, const lr_op *op, uint32_t path, lr_scratch_need *need);
+void lr_op_scratch(const lr_model *m, const lr_op *op, uint32_t path, int reuse, lr_scratch_need *need);
 
 #endif /* LR_INTERNAL_H */

@@ -237,7 +237,9 @@ static uint64_t largest_free(const lr_plan_entry *e, uint32_t head, uint32_t k, 
 
 /* What planning reports besides the sizes: the run plan's per-op words (slots != NULL), one op's choice. */
 typedef struct plan_out {
-    uint32_t *slots;       /* per op: scratch offset, bytes; then the reuse bits (NULL: not wanted) */
+    const uint32_t *prefs; /* per op: bit set when the op takes the reuse kernel if it fits (reuse_prefs) */
+    uint32_t *slots;       /* per op: scratch offset, bytes; then the reuse bits (NULL: not wanted; the bits
+                              may be prefs: each op's bit is read before it is written) */
     uint32_t query;        /* op whose choice is reported below (LR_NO_OP: none) */
     int query_reuse;
     uint32_t query_bytes;
@@ -251,9 +253,6 @@ static lr_status place_scratch(const lr_model *m, const lr_plan_entry *e, uint32
     const uint32_t limit_in = m->ram_limit > m->plan_bytes ? m->ram_limit - m->plan_bytes : 0u;
     uint64_t top = out->act_bytes, limit;
     uint32_t k, pass, *bits = out->slots != NULL ? out->slots + 2u * m->n_ops : NULL;
-    for (k = 0; bits != NULL && k < (m->n_ops + 31u) / 32u; k++) {
-        bits[k] = 0u;
-    }
     for (pass = 0; pass < 2u; pass++) {
         limit = top > limit_in ? top : limit_in; /* pass 1: the least sizes gave top = top_min */
         top = out->act_bytes;
@@ -263,7 +262,7 @@ static lr_status place_scratch(const lr_model *m, const lr_plan_entry *e, uint32
             uint64_t size, at;
             int reuse = 0;
             lr_read_op(m, k, &op);
-            lr_op_scratch(m, &op, m->conv_path, &n);
+            lr_op_scratch(m, &op, m->conv_path, (int)((out->prefs[k >> 5] >> (k & 31u)) & 1u), &n);
             if (n.reuse > LR_MAX_BLOB_BYTES || n.hi > LR_MAX_BLOB_BYTES) {
                 return LR_ERR_OVERFLOW;
             }
@@ -300,7 +299,7 @@ static lr_status place_scratch(const lr_model *m, const lr_plan_entry *e, uint32
             if (pass == 1u && out->slots != NULL) {
                 out->slots[2u * k] = (uint32_t)at;
                 out->slots[2u * k + 1u] = (uint32_t)size;
-                bits[k >> 5] |= (uint32_t)reuse << (k & 31u);
+                bits[k >> 5] = (bits[k >> 5] & ~(1u << (k & 31u))) | ((uint32_t)reuse << (k & 31u));
             }
             if (pass == 1u && k == out->query) {
                 out->query_reuse = reuse;
@@ -361,8 +360,27 @@ static LR_PLAN_NOINLINE lr_status plan_tier3(const lr_model *m, uint32_t *lower,
     return plan_all(m, e, lower, where, out);
 }
 
+/* Each op's path preference (lr_op_prefers_reuse: the cost model, deep on the stack) as bits, before the
+ * records are on it. */
+static LR_PLAN_NOINLINE void reuse_prefs(const lr_model *m, uint32_t *bits)
+{
+    uint32_t k;
+    for (k = 0; k < (m->n_ops + 31u) / 32u; k++) {
+        bits[k] = 0u;
+    }
+    for (k = 0; k < m->n_ops; k++) {
+        lr_op op;
+        lr_read_op(m, k, &op);
+        bits[k >> 5] |= (uint32_t)lr_op_prefers_reuse(m, &op, m->conv_path) << (k & 31u);
+    }
+}
+
+/* The plan with its records on the stack: the preferences first (ops < tensors <= LR_MAX_TENSORS). */
 static lr_status plan_on_stack(const lr_model *m, uint32_t *lower, lr_where *where, plan_out *out)
 {
+    uint32_t prefs[(LR_MAX_TENSORS + 31u) / 32u];
+    reuse_prefs(m, prefs);
+    out->prefs = prefs;
     if (m->n_tensors <= LR_PLAN_TIER1) {
         return plan_tier1(m, lower, where, out);
     }
@@ -451,6 +469,8 @@ lr_status lr_run_plan_build(const lr_model *m, uint32_t *words)
     memset(&out, 0, sizeof out);
     out.query = LR_NO_OP;
     out.slots = words + LR_RUN_PLAN_HEAD + m->n_tensors;
+    reuse_prefs(m, out.slots + 2u * m->n_ops); /* into the run plan's bits, which the plan then sets */
+    out.prefs = out.slots + 2u * m->n_ops;
     if (plan_all(m, e, NULL, &where, &out) != LR_OK || out.act_bytes != m->act_bytes ||
         out.region_bytes != m->act_bytes + m->scratch_bytes) {
         return LR_ERR_NOT_INITIALIZED; /* the blob changed after lr_init */
