@@ -92,10 +92,10 @@ def test_resnet8_arena_pinned(crt) -> None:
     op, 15 ops, + one word of path bits, rounded to 16) + 150,528 B of activations (the greedy plan reaches the
     bound) + the kernel scratch of the op at the bound, layer1.conv2: each op's scratch sits in the memory
     its live tensors leave free, and only that op has none. Direct path: 720 B (the K = 4 codebook decoded,
-    4 x 3 x 3 floats, then 16 x 3 x 3 floats: one output channel). Automatic path, by default the least
-    arena (lr_set_ram_limit): the same, layer1.conv2's reuse scratch would raise it, so that op runs
-    direct; with the limit lifted every op takes the cost model's path and the arena grows by layer1.conv2's
-    tiled reuse scratch (lr_conv_cost.reuse_scratch_bytes) instead.
+    4 x 3 x 3 floats, then 16 x 3 x 3 floats: one output channel). Automatic path (fp32 models: no RAM
+    limit by default, every op its preferred path): layer1.conv2's tiled reuse scratch
+    (lr_conv_cost.reuse_scratch_bytes) instead; with the least arena asked for (lr_set_ram_limit(0)) that op
+    runs direct and the arena is the direct path's.
     """
     torch.manual_seed(0)
     model = ResNet8().eval()
@@ -108,14 +108,14 @@ def test_resnet8_arena_pinned(crt) -> None:
     assert dense.arena_bytes == 208 + 150_528  # dense fp32 weights are read in place: no scratch
     assert lin.arena_bytes == 208 + 150_528 + 4 * 9 * 4 + 16 * 9 * 4
     auto = crt(blob)
-    assert auto.arena_bytes == lin.arena_bytes
-    assert [auto.op_conv_info(k)["path"] for k in (1, 2)] == ["reuse", "direct"]  # layer1.conv1, layer1.conv2
-    auto.set_ram_limit(-1)
     infos = [auto.op_conv_info(k) for k in range(auto.num_ops)]
     assert all(i["path"] == ("reuse" if i["reuse_cost"] < i["direct_cost"] else "direct") for i in infos
                if i["reuse_cost"])
     assert auto.arena_bytes == 208 + 150_528 + (infos[2]["reuse_scratch_bytes"] + 15) // 16 * 16
     assert auto.arena_bytes - 208 - 150_528 <= 6 * 1024  # tiled: a few KB, not a feature map
+    auto.set_ram_limit(0)
+    assert auto.arena_bytes == lin.arena_bytes
+    assert [auto.op_conv_info(k)["path"] for k in (1, 2)] == ["reuse", "direct"]  # layer1.conv1, layer1.conv2
 
 
 def test_corruption_sweep_sanitized(tmp_path) -> None:

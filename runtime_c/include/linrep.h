@@ -323,9 +323,9 @@ lr_status lr_error_location(const lr_model *m, int32_t *op_index, int32_t *tenso
  * layer's codebook decoded to fp32, K * kh * kw floats); the optimised int8 LinRep direct kernel uses more
  * when it fits, for blocks of output channels with int16 kernels (up to 8 KB + 4 * Cin/groups * kh * kw);
  * reuse path, lr_conv_cost.reuse_scratch_bytes. Which path and how much scratch each op gets is bounded by
- * the RAM limit (lr_set_ram_limit): by default the least arena the model can run in, every op given the
- * most scratch that keeps the arena there, and LinRep convs whose reuse scratch would raise it running the
- * direct path. The size depends on the path setting and the RAM limit: ask again after lr_set_conv_path or
+ * the RAM limit (lr_set_ram_limit): by default, for int8 models, the least arena the model can run in, every
+ * op given the most scratch that keeps the arena there, and LinRep convs whose reuse scratch would raise it
+ * running the direct path; for fp32 models no limit (every op its preferred path and scratch). The size depends on the path setting and the RAM limit: ask again after lr_set_conv_path or
  * lr_set_ram_limit.
  * Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED or LR_OK. Thread-safe.
  */
@@ -421,8 +421,9 @@ lr_status lr_set_conv_path(lr_model *m, lr_conv_path path);
  * at most that, or the least arena the model can run in if that is more): a LinRep conv runs the reuse
  * path the path setting chooses when its scratch fits, and a kernel that runs faster with more scratch (the
  * optimised int8 LinRep direct kernel: bigger blocks of output channels) gets up to its preferred size.
- * 0 (the default after lr_init) gives the least arena; SIZE_MAX gives every op its preferred path and
- * scratch (the fastest; lr_arena_size says how much that is). Results are the same bit for bit whatever the
+ * 0 gives the least arena, the default for int8 models after lr_init (their RAM is what they are for); SIZE_MAX
+ * gives every op its preferred path and scratch (the fastest; lr_arena_size says how much that is), the
+ * default for fp32 models (whose activations take 4x an int8 model's anyway). Results are the same bit for bit whatever the
  * limit (int8 models; fp32 models: up to the path's fp32 rounding, see lr_conv_path). Kept across
  * lr_set_conv_path. Call lr_arena_size again afterwards. Time: as lr_set_conv_path, plus the plan
  * (O(tensors^2 + ops * tensors)). Stack: as lr_init's plan.

@@ -116,7 +116,8 @@ static lr_status init(lr_model *m, const unsigned char *b, size_t size, lr_where
         m->output_len += numel_of(m, lr_output_id(m, k)); /* verified: the total fits */
     }
     m->plan_bytes = align_up(4u * lr_run_plan_words(m)); /* verified: ops, tensors <= 65000 */
-    return set_plan(m, LR_PATH_AUTO, 0u, where); /* its records on the stack after verification only */
+    /* the RAM limit: int8 models the least arena, fp32 models none (lr_set_ram_limit) */
+    return set_plan(m, LR_PATH_AUTO, LR_IS_INT8(m) ? 0u : LR_MAX_BLOB_BYTES, where); /* after verification only */
 }
 
 lr_status lr_init(lr_model *m, const void *blob, size_t size)

@@ -15,7 +15,8 @@
  * scratch, or the direct / dense kernels' least and preferred sizes: the optimised int8 direct kernel uses
  * bigger blocks of output channels when given more). The region's top is capped by the RAM limit L: first
  * every op's least scratch is placed (top_min: the smallest region the model can run in); L = the larger of
- * top_min and the caller's limit (lr_set_ram_limit; default 0: the smallest). Then each op gets, in order:
+ * top_min and the caller's limit (lr_set_ram_limit; by default int8 models 0, the smallest, fp32 models none).
+ * Then each op gets, in order:
  *   - the reuse kernel's scratch if its path is reuse and it fits below L (forced reuse: always);
  *     otherwise an AUTO op falls back to the direct path;
  *   - the preferred size if it fits below L; else the largest gap below L if it holds the least size
@@ -39,6 +40,12 @@
  * T records long.)
  */
 #include "lr_internal.h"
+
+#if defined(__GNUC__)
+#define LR_PLAN_NOINLINE __attribute__((noinline))
+#else
+#define LR_PLAN_NOINLINE
+#endif
 
 #define F_WRITTEN 1u
 #define F_PLACED 2u
@@ -319,8 +326,9 @@ static lr_status place_scratch(const lr_model *m, const lr_plan_entry *e, uint32
     return LR_OK;
 }
 
-/* Lifetimes, tensors, scratch into out, on records e (room for every tensor). */
-static lr_status plan_all(const lr_model *m, lr_plan_entry *e, uint32_t *lower_bound, lr_where *where, plan_out *out)
+/* Lifetimes, tensors, scratch into out, on records e (room for every tensor). Not inlined: one copy for the
+ * three frame sizes below. */
+static LR_PLAN_NOINLINE lr_status plan_all(const lr_model *m, lr_plan_entry *e, uint32_t *lower_bound, lr_where *where, plan_out *out)
 {
     uint32_t head;
     lr_status s = lifetimes(m, e, where);
@@ -334,11 +342,6 @@ static lr_status plan_all(const lr_model *m, lr_plan_entry *e, uint32_t *lower_b
 }
 
 /* plan_all on records of its own, in a frame sized for the model: small models take little stack. */
-#if defined(__GNUC__)
-#define LR_PLAN_NOINLINE __attribute__((noinline))
-#else
-#define LR_PLAN_NOINLINE
-#endif
 #define LR_PLAN_TIER1 (LR_MAX_TENSORS < 16u ? LR_MAX_TENSORS : 16u)
 #define LR_PLAN_TIER2 (LR_MAX_TENSORS < 64u ? LR_MAX_TENSORS : 64u)
 
