@@ -436,7 +436,9 @@ lr_status lr_set_ram_limit(lr_model *m, size_t arena_bytes);
  * lr_op_conv_info: the cost model of op `op_index` and the path it runs under the path in force
  * (see lr_conv_cost). For a LINREP_CONV2D op every field is filled; for a dense CONV2D op path is
  * LR_PATH_DIRECT and the direct fields are filled (no rebuild term); for other ops every field is 0.
- * Time: one pass over the op's packed indices. Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED,
+ * Time: one pass over the op's packed indices; for a LINREP_CONV2D op, whose path is the plan's (the RAM
+ * limit may run an AUTO reuse op direct: lr_set_ram_limit), also the plan (as lr_set_ram_limit, its stack
+ * too). Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED,
  * LR_ERR_RANGE (op_index >= lr_op_count) or LR_OK. Thread-safe.
  */
 lr_status lr_op_conv_info(const lr_model *m, unsigned op_index, lr_conv_cost *info);
