@@ -87,11 +87,15 @@ def test_resnet8_arena_pinned(crt) -> None:
     """ResNet-8 (16/32/64) on 28x28: the plan's numbers depend on the architecture only.
 
     Lower bound 150,528 B = three 16x28x28 fp32 tensors live at once (at the first residual add: the
-    block input, the second conv's output and the sum). Arena = 256 B of plan (16 tensors x 16: the
-    ReLUs are fused) + 150,528 B of activations (the greedy plan reaches the bound) + 2,448 B of
-    LinRep kernel scratch (the K = 4 codebook decoded, 4 x 3 x 3 floats, then 64 x 3 x 3 floats: one
-    output channel) on the direct path. On the automatic path, the scratch is the largest of the
-    reuse path's tiled scratch over the ops that take it (lr_conv_cost.reuse_scratch_bytes).
+    block input, the second conv's output and the sum; also at layer1.conv2: its input, its output and the
+    block input). Arena = 208 B of run plan (12 B + 4 B per tensor, 16 tensors: the ReLUs are fused, + 8 B per
+    op, 15 ops, + one word of path bits, rounded to 16) + 150,528 B of activations (the greedy plan reaches the
+    bound) + the kernel scratch of the op at the bound, layer1.conv2: each op's scratch sits in the memory
+    its live tensors leave free, and only that op has none. Direct path: 720 B (the K = 4 codebook decoded,
+    4 x 3 x 3 floats, then 16 x 3 x 3 floats: one output channel). Automatic path (fp32 models: no RAM
+    limit by default, every op its preferred path): layer1.conv2's tiled reuse scratch
+    (lr_conv_cost.reuse_scratch_bytes) instead; with the least arena asked for (lr_set_ram_limit(0)) that op
+    runs direct and the arena is the direct path's.
     """
     torch.manual_seed(0)
     model = ResNet8().eval()
@@ -101,13 +105,17 @@ def test_resnet8_arena_pinned(crt) -> None:
     blob = pack_graph(capture(cm, example))
     lin = crt(blob, conv_path="direct")
     assert dense.activation_lower_bound_bytes == lin.activation_lower_bound_bytes == 150_528
-    assert dense.arena_bytes == 256 + 150_528  # dense fp32 weights are read in place: no scratch
-    assert lin.arena_bytes == 256 + 150_528 + 4 * 9 * 4 + 2_304
+    assert dense.arena_bytes == 208 + 150_528  # dense fp32 weights are read in place: no scratch
+    assert lin.arena_bytes == 208 + 150_528 + 4 * 9 * 4 + 16 * 9 * 4
     auto = crt(blob)
     infos = [auto.op_conv_info(k) for k in range(auto.num_ops)]
-    reuse_scratch = max(i["reuse_scratch_bytes"] for i in infos if i["path"] == "reuse")
-    assert auto.arena_bytes == 256 + 150_528 + max(4 * 9 * 4 + 2_304, (reuse_scratch + 15) // 16 * 16)
-    assert auto.arena_bytes - 256 - 150_528 <= 6 * 1024  # tiled: a few KB, not a feature map
+    assert all(i["path"] == ("reuse" if i["reuse_cost"] < i["direct_cost"] else "direct") for i in infos
+               if i["reuse_cost"])
+    assert auto.arena_bytes == 208 + 150_528 + (infos[2]["reuse_scratch_bytes"] + 15) // 16 * 16
+    assert auto.arena_bytes - 208 - 150_528 <= 6 * 1024  # tiled: a few KB, not a feature map
+    auto.set_ram_limit(0)
+    assert auto.arena_bytes == lin.arena_bytes
+    assert [auto.op_conv_info(k)["path"] for k in (1, 2)] == ["reuse", "direct"]  # layer1.conv1, layer1.conv2
 
 
 def test_corruption_sweep_sanitized(tmp_path) -> None:

@@ -404,6 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", choices=("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m3"), default="cortex-m4",
                    help="cortex-m3 (no FPU): int8 blobs only")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per QEMU run (int8 blobs: at least 300)")
+    p.add_argument("--ram-limit", type=int, default=0, metavar="BYTES",
+                   help="int8 blobs: lr_set_ram_limit, the arena the plan may use for speed (0: the least arena, "
+                        "the default; -1: no limit, every op its preferred path and scratch)")
     p.add_argument("--json", action="store_true")
     _add_read_options(p)
     p.set_defaults(func=blob_cmds.cmd_mcu_bench)

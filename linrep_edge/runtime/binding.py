@@ -107,6 +107,7 @@ def load_library() -> ctypes.CDLL:
         "lr_op_count": (ctypes.c_int, [p, up]),
         "lr_op_info": (ctypes.c_int, [p, ctypes.c_uint, up, ctypes.POINTER(ctypes.c_char_p)]),
         "lr_set_conv_path": (ctypes.c_int, [p, ctypes.c_int]),
+        "lr_set_ram_limit": (ctypes.c_int, [p, sz]),
         "lr_op_conv_info": (ctypes.c_int, [p, ctypes.c_uint, ctypes.POINTER(ConvCost)]),
         "lr_run": (ctypes.c_int, [p, p, sz, p, sz, p, sz]),
         "lr_run_hooked": (ctypes.c_int, [p, p, sz, p, sz, p, sz, p, p]),
@@ -200,6 +201,14 @@ class CRuntime:
         self.conv_path = path
         self.arena_bytes = self._query("lr_arena_size")
         # Arena with room to align its start to abi.ARENA_ALIGN (lr_run aligns it internally anyway).
+        self._arena = np.zeros(self.arena_bytes + abi.ARENA_ALIGN, dtype=np.uint8)
+
+    def set_ram_limit(self, arena_bytes: int) -> None:
+        """lr_set_ram_limit: let the plan use up to `arena_bytes` of arena for speed (0: the least arena, the
+        default; -1: no limit, every op its preferred path and scratch); re-sizes the arena."""
+        limit = ctypes.c_size_t(arena_bytes).value  # -1 -> SIZE_MAX
+        self._check(self._lib.lr_set_ram_limit(ctypes.byref(self._model), limit))
+        self.arena_bytes = self._query("lr_arena_size")
         self._arena = np.zeros(self.arena_bytes + abi.ARENA_ALIGN, dtype=np.uint8)
 
     def op_conv_info(self, index: int) -> dict[str, int | str]:

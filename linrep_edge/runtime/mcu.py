@@ -136,8 +136,10 @@ def _firmware(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path, ti
     return rep
 
 
-def model_header_i8(blob: bytes, x: np.ndarray, arena_bytes: int, output_len: int, conv_path: str = "auto") -> str:
-    """The generated header model_workload_i8.c includes: blob, one int8 input, arena and output sizes."""
+def model_header_i8(blob: bytes, x: np.ndarray, arena_bytes: int, output_len: int, conv_path: str = "auto",
+                    ram_limit: int = 0) -> str:
+    """The generated header model_workload_i8.c includes: blob, one int8 input, arena and output sizes, the
+    settings (ram_limit: lr_set_ram_limit's bytes, 0 the default least arena, -1 no limit)."""
     from linrep_edge.runtime.binding import CONV_PATHS
 
     flat = np.ascontiguousarray(x, dtype=np.int8).reshape(-1)
@@ -147,6 +149,7 @@ def model_header_i8(blob: bytes, x: np.ndarray, arena_bytes: int, output_len: in
              f"#define LR_BENCH_OUTPUT_LEN {output_len}u",
              f"#define LR_BENCH_ARENA_BYTES {arena_bytes}u",
              f"#define LR_BENCH_CONV_PATH {CONV_PATHS[conv_path]} /* lr_conv_path: {conv_path} */",
+             f"#define LR_BENCH_RAM_LIMIT {0xFFFFFFFF if ram_limit < 0 else ram_limit}u /* lr_set_ram_limit */",
              "static const int8_t lr_bench_input_i8[LR_BENCH_INPUT_LEN] = {"]
     for i in range(0, flat.size, 16):
         lines.append("  " + ", ".join(str(int(v)) for v in flat[i:i + 16]) + ",")

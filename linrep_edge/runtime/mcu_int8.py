@@ -38,14 +38,16 @@ def default_input_i8(blob: bytes) -> np.ndarray:
 
 
 def _firmware_i8(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path, timeout: float,
-                 run: bool = True, conv_path: str = "auto") -> dict[str, Any]:
+                 run: bool = True, conv_path: str = "auto", ram_limit: int = 0) -> dict[str, Any]:
     from linrep_edge.runtime.binding import CRuntime
 
     drv = _driver()
     rt = CRuntime(blob, conv_path=conv_path)
+    if ram_limit:
+        rt.set_ram_limit(ram_limit)
     build.mkdir(parents=True, exist_ok=True)
     header = build / "lr_bench_model.h"
-    text = model_header_i8(blob, x, rt.arena_bytes, rt.output_size, conv_path)
+    text = model_header_i8(blob, x, rt.arena_bytes, rt.output_size, conv_path, ram_limit)
     if not header.exists() or header.read_text() != text:
         header.write_text(text)
     # built for int8 blobs only (runtime_defines), as a firmware that runs this blob would be
@@ -67,9 +69,10 @@ def _firmware_i8(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path,
 
 
 def mcu_bench_int8(blob: bytes, target: str = "cortex-m4", x: np.ndarray | None = None, timeout: float = 300.0,
-                   build_root: Path | None = None, compare_paths: bool = True) -> dict[str, Any]:
+                   build_root: Path | None = None, compare_paths: bool = True, ram_limit: int = 0) -> dict[str, Any]:
     """Cortex-M figures of an int8 blob: the default path choice (`instructions`) and, with
-    compare_paths, every LinRep conv forced to the direct path and to template reuse."""
+    compare_paths, every LinRep conv forced to the direct path and to template reuse; every firmware with
+    lr_set_ram_limit(ram_limit) (0: the default, the least arena; -1: no limit)."""
     if target not in TARGETS_INT8:
         raise LinRepError(f"unknown target {target!r}; choose one of {', '.join(TARGETS_INT8)}")
     check_toolchain()
@@ -77,12 +80,13 @@ def mcu_bench_int8(blob: bytes, target: str = "cortex-m4", x: np.ndarray | None 
         raise LinRepError("mcu_bench_int8 needs an int8 model (format version 4)")
     x = default_input_i8(blob) if x is None else np.asarray(x, dtype=np.int8)
     root = build_root or RUNTIME_DIR / "build" / "mcu" / f"{target}-int8-bench"
-    lr = _firmware_i8(blob, x, target, "-O2", root / "auto", timeout)
+    lr = _firmware_i8(blob, x, target, "-O2", root / "auto", timeout, ram_limit=ram_limit)
     forced = {}
     if compare_paths:
         for path in ("direct", "reuse"):
-            forced[path] = _firmware_i8(blob, x, target, "-O2", root / path, timeout, conv_path=path)
-    size_os = _firmware_i8(blob, x, target, "-Os", root / "auto-Os", timeout, run=False)
+            forced[path] = _firmware_i8(blob, x, target, "-O2", root / path, timeout, conv_path=path,
+                                        ram_limit=ram_limit)
+    size_os = _firmware_i8(blob, x, target, "-Os", root / "auto-Os", timeout, run=False, ram_limit=ram_limit)
     run_stack = lr["stack_painted_bytes"] or 0
     stack = max(run_stack, lr["init_stack_bytes"])  # lr_init runs once at boot, on the same stack
     layers = []
@@ -95,7 +99,7 @@ def mcu_bench_int8(blob: bytes, target: str = "cortex-m4", x: np.ndarray | None 
         layers.append(row)
     lower = lr["activation_lower_bound_bytes"]
     return {
-        "target": target, "board": lr["board"], "opt": "-O2", "dtype": "int8",
+        "target": target, "board": lr["board"], "opt": "-O2", "dtype": "int8", "ram_limit": ram_limit,
         "runtime_code_bytes": size_os["runtime_code_bytes"], "runtime_code_bytes_o2": lr["runtime_code_bytes"],
         "runtime_objects": size_os["runtime_objects"], "runtime_objects_o2": lr["runtime_objects"],
         "weights_flash_bytes": len(blob),

@@ -71,9 +71,11 @@ extern "C" {
 #endif
 
 /*
- * Limits. lr_init keeps one 16-byte planning record per tensor on its stack (so it needs about
- * 16 * LR_MAX_TENSORS + 512 bytes of stack); blobs with more tensors or ops are refused with
- * LR_ERR_TOO_MANY. Both can be raised when the library is built (-DLR_MAX_TENSORS=512); neither
+ * Limits. lr_init (and lr_set_conv_path, lr_set_ram_limit, lr_op_conv_info) plan with one 16-byte record per
+ * tensor on the stack, in a frame sized for the model: 16 records for models of up to 16 tensors, 64 up to 64,
+ * else LR_MAX_TENSORS (so they need at most 16 * LR_MAX_TENSORS + about 1 KB of stack, and small models much
+ * less: see lr_init); plus LR_MAX_TENSORS / 8 bytes of path bits. Blobs with more tensors or ops are refused
+ * with LR_ERR_TOO_MANY. Both can be raised when the library is built (-DLR_MAX_TENSORS=512); neither
  * changes lr_model or any other public type, so code built against this header works with a library
  * built with other limits. LR_MAX_TENSORS and LR_MAX_OPS may not exceed 65000 (planning records
  * hold 16-bit tensor and op indices).
@@ -184,14 +186,14 @@ typedef struct lr_model {
     uint32_t n_outputs;        /* its length */
     uint32_t input_len;        /* elements */
     uint32_t output_len;       /* elements of all outputs together */
-    uint32_t plan_bytes;       /* arena: planning records, activations, kernel scratch */
-    uint32_t act_bytes;
-    uint32_t scratch_bytes;
+    uint32_t plan_bytes;       /* arena: the run plan, then the activation region: tensors (act_bytes), */
+    uint32_t act_bytes;        /* then what each op's scratch (placed per op among the tensors) or the */
+    uint32_t scratch_bytes;    /* planning records add above them */
     uint32_t act_lower_bound;
     int32_t fail_op;           /* where lr_init failed (-1: not in an op / not in a tensor) */
     int32_t fail_tensor;
     uint32_t conv_path;        /* lr_conv_path in force (LR_PATH_AUTO after lr_init) */
-    uint32_t direct_scratch;   /* scratch floats of the direct path (the verifier's figure) */
+    uint32_t ram_limit;        /* lr_set_ram_limit: arena bytes the plan may use for speed (0: the least) */
     uint32_t crc32;            /* the blob's CRC-32 (identifies the model's plan in an arena) */
     uint32_t tensor_quant;     /* byte offset of Model.tensor_quant's first entry; 0: an fp32 model */
 } lr_model;
@@ -289,8 +291,11 @@ const char *lr_status_str(lr_status status);
  * LR_ERR_IO_SIZE, LR_ERR_NOT_INITIALIZED and LR_ERR_RANGE). On error `*m` is cleared (lr_run then
  * refuses it) except for the location reported by lr_error_location.
  *
- * Memory: writes `*m` only; no allocation. Stack: about 16 * LR_MAX_TENSORS + 1.1 KB (3,120 B
- * painted with the default limit on Cortex-M4, -O2; the conv path choice takes about 600 B of it).
+ * Memory: writes `*m` only; no allocation. Stack: the verifier's or the plan's, the larger: the plan's
+ * records (16 B per tensor, in a frame of 16, 64 or LR_MAX_TENSORS records, see Limits) and about 600 B,
+ * or the conv path choice (the cost model, about 1 KB, before the records are on the stack): 1,108 B
+ * painted for the default int8 ResNet-8 (16 tensors) on Cortex-M4, -O2, lr_init and lr_arena_prepare
+ * together.
  * Time: linear in the blob size plus O(tensors^2) for the plan, plus one pass over every LinRep op's
  * packed indices for the path choice (ceil(K / 512) passes per input channel). The blob is not modified and must
  * outlive every use of `*m`. Thread-safe (touches nothing but `*m`).
@@ -305,20 +310,23 @@ lr_status lr_init(lr_model *m, const void *blob, size_t size);
 lr_status lr_error_location(const lr_model *m, int32_t *op_index, int32_t *tensor_index);
 
 /*
- * lr_arena_size: the number of bytes of arena lr_run needs, for an arena aligned to LR_ARENA_ALIGN.
+ * lr_arena_size: the number of bytes of arena lr_run needs, for an arena aligned to LR_ARENA_ALIGN,
+ * exactly: lr_run succeeds with this many bytes and returns LR_ERR_ARENA_TOO_SMALL with one byte less.
  * (A misaligned arena is aligned up inside lr_run and needs up to LR_ARENA_ALIGN - 1 more bytes.)
- * The arena holds, in order: the plan (16 bytes per tensor while planning; kept as a tensor's
- * offset and a bit per op, see lr_arena_prepare), the activations (tensors share
- * buffers when their lifetimes do not overlap, greedy first-fit by size) and the kernel scratch,
- * the largest any op needs on the path it runs (see lr_set_conv_path). Direct path: one output
- * channel's kernels (Cin/groups * kh * kw floats, for LinRep, fp16 and int8 convs), after, for
- * LinRep convs, the layer's codebook decoded to fp32 once per op (K * kh * kw floats: the templates
- * every kernel of the layer shares, not the layer's weights). Reuse path: the decoded codebook,
- * K + 2 * Cout/groups + 2 * min(K, Cout/groups) + 2 * ow + 1 integers (one input channel's template
- * lists, column bounds), iw floats (a row's prefix sums) and one tile (at most LR_REUSE_TILE_FLOATS
- * floats unless a single output row needs more); its bytes per op are
- * lr_conv_cost.reuse_scratch_bytes. The size depends on the path in force: ask again after
- * lr_set_conv_path.
+ * The arena holds, in order: the run plan (4 bytes per tensor, 8 per op, a bit per op and 12 bytes, see
+ * lr_arena_prepare) and the activation region. In the region, tensors share buffers when their lifetimes do
+ * not overlap (greedy first-fit by size, as TFLite Micro), and each op's kernel scratch is a buffer live
+ * during that op only, placed in memory no tensor live during the op uses (a gap, or above them). The
+ * region is at least 16 bytes per tensor (the planning records while lr_run plans). What an op's scratch
+ * is depends on the path it runs: direct path, one output channel's kernels (Cin/groups * kh * kw values:
+ * fp32 for fp16 / int8 weights of fp32 models, int32 in int8 models, after, for fp32 LinRep convs, the
+ * layer's codebook decoded to fp32, K * kh * kw floats); the optimised int8 LinRep direct kernel uses more
+ * when it fits, for blocks of output channels with int16 kernels (up to 8 KB + 4 * Cin/groups * kh * kw);
+ * reuse path, lr_conv_cost.reuse_scratch_bytes. Which path and how much scratch each op gets is bounded by
+ * the RAM limit (lr_set_ram_limit): by default, for int8 models, the least arena the model can run in, every
+ * op given the most scratch that keeps the arena there, and LinRep convs whose reuse scratch would raise it
+ * running the direct path; for fp32 models no limit (every op its preferred path and scratch). The size depends on the path setting and the RAM limit: ask again after lr_set_conv_path or
+ * lr_set_ram_limit.
  * Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED or LR_OK. Thread-safe.
  */
 lr_status lr_arena_size(const lr_model *m, size_t *bytes);
@@ -409,10 +417,28 @@ lr_status lr_op_info(const lr_model *m, unsigned op_index, unsigned *type, const
 lr_status lr_set_conv_path(lr_model *m, lr_conv_path path);
 
 /*
+ * lr_set_ram_limit: trade RAM for speed. The plan may use up to `arena_bytes` of arena (lr_arena_size is then
+ * at most that, or the least arena the model can run in if that is more): a LinRep conv runs the reuse
+ * path the path setting chooses when its scratch fits, and a kernel that runs faster with more scratch (the
+ * optimised int8 LinRep direct kernel: bigger blocks of output channels) gets up to its preferred size.
+ * 0 gives the least arena, the default for int8 models after lr_init (their RAM is what they are for); SIZE_MAX
+ * gives every op its preferred path and scratch (the fastest; lr_arena_size says how much that is), the
+ * default for fp32 models (whose activations take 4x an int8 model's anyway). Results are the same bit for bit whatever the
+ * limit (int8 models; fp32 models: up to the path's fp32 rounding, see lr_conv_path). Kept across
+ * lr_set_conv_path. Call lr_arena_size again afterwards. Time: as lr_set_conv_path, plus the plan
+ * (O(tensors^2 + ops * tensors)). Stack: as lr_init's plan.
+ * Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED, LR_ERR_OVERFLOW (the model is unchanged) or LR_OK. Not
+ * thread-safe with lr_run on the same model (it writes *m).
+ */
+lr_status lr_set_ram_limit(lr_model *m, size_t arena_bytes);
+
+/*
  * lr_op_conv_info: the cost model of op `op_index` and the path it runs under the path in force
  * (see lr_conv_cost). For a LINREP_CONV2D op every field is filled; for a dense CONV2D op path is
  * LR_PATH_DIRECT and the direct fields are filled (no rebuild term); for other ops every field is 0.
- * Time: one pass over the op's packed indices. Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED,
+ * Time: one pass over the op's packed indices; for a LINREP_CONV2D op, whose path is the plan's (the RAM
+ * limit may run an AUTO reuse op direct: lr_set_ram_limit), also the plan (as lr_set_ram_limit, its stack
+ * too). Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED,
  * LR_ERR_RANGE (op_index >= lr_op_count) or LR_OK. Thread-safe.
  */
 lr_status lr_op_conv_info(const lr_model *m, unsigned op_index, lr_conv_cost *info);

@@ -6,8 +6,9 @@
  * The model comes from a generated header (linrep_edge/runtime/mcu.py, model_header_i8) that defines:
  *   bench_blob[], bench_blob_len         the .lre blob, 16-byte aligned
  *   lr_bench_input_i8[LR_BENCH_INPUT_LEN] one int8 input
- *   LR_BENCH_OUTPUT_LEN, LR_BENCH_ARENA_BYTES, LR_BENCH_CONV_PATH
- * bench_setup verifies the blob and plans the arena (once, outside the measured window), bench_workload
+ *   LR_BENCH_OUTPUT_LEN, LR_BENCH_ARENA_BYTES, LR_BENCH_CONV_PATH, LR_BENCH_RAM_LIMIT (0: the default)
+ * bench_setup verifies the blob and plans the arena (once, outside the measured window; its stack, lr_init's
+ * and lr_arena_prepare's, is measured as init_stack_bytes), bench_workload
  * runs lr_run_i8_hooked (marking every op for the instruction-count plugin), bench_report prints the
  * int8 outputs so the host can compare them.
  */
@@ -30,34 +31,47 @@ static void mark_op(void *ctx, unsigned op_index)
     lr_bench_mark(op_index);
 }
 
-int bench_setup(void)
+/* lr_init, the settings and lr_arena_prepare: what a firmware does once at boot (its stack is measured). */
+static lr_status setup(void)
 {
-    uintptr_t sp = lr_bench_stack_paint();
-    lr_status st = lr_init(&model, bench_blob, bench_blob_len);
     size_t need = 0;
-    init_stack_bytes = (unsigned)lr_bench_stack_used(sp);
+    lr_status st = lr_init(&model, bench_blob, bench_blob_len);
     if (st != LR_OK) {
         printf("lr_init=%d (%s)\n", (int)st, lr_status_str(st));
-        return 1;
+        return st;
     }
 #if defined(LR_BENCH_CONV_PATH) && LR_BENCH_CONV_PATH != 0
     st = lr_set_conv_path(&model, (lr_conv_path)LR_BENCH_CONV_PATH);
     if (st != LR_OK) {
         printf("lr_set_conv_path=%d (%s)\n", (int)st, lr_status_str(st));
-        return 1;
+        return st;
+    }
+#endif
+#if defined(LR_BENCH_RAM_LIMIT) && LR_BENCH_RAM_LIMIT != 0
+    st = lr_set_ram_limit(&model, (size_t)LR_BENCH_RAM_LIMIT);
+    if (st != LR_OK) {
+        printf("lr_set_ram_limit=%d (%s)\n", (int)st, lr_status_str(st));
+        return st;
     }
 #endif
     st = lr_arena_size(&model, &need);
     if (st != LR_OK || need > sizeof arena) {
         printf("arena: need %u, have %u\n", (unsigned)need, (unsigned)sizeof arena);
-        return 1;
+        return LR_ERR_ARENA_TOO_SMALL;
     }
     st = lr_arena_prepare(&model, arena, sizeof arena);
     if (st != LR_OK) {
         printf("lr_arena_prepare=%d (%s)\n", (int)st, lr_status_str(st));
-        return 1;
     }
-    return 0;
+    return st;
+}
+
+int bench_setup(void)
+{
+    uintptr_t sp = lr_bench_stack_paint();
+    lr_status st = setup();
+    init_stack_bytes = (unsigned)lr_bench_stack_used(sp);
+    return st == LR_OK ? 0 : 1;
 }
 
 int bench_workload(void)

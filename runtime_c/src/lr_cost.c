@@ -1,7 +1,8 @@
 /*
  * lr_cost.c -- the cost model of a conv op (lr_op_conv_info, mirrored by linrep_edge/costmodel.py),
- * and the path each LinRep conv runs under a path setting (lr_set_conv_path): which ops take the
- * template-reuse kernel, and the scratch that needs. The formulas are in linrep.h (lr_conv_cost).
+ * and what each op's kernel scratch is under a path setting (lr_set_conv_path), for the plan (lr_plan.c): the
+ * template-reuse kernel's if the op takes it, and the direct / dense kernels' least and preferred sizes. The
+ * formulas are in linrep.h (lr_conv_cost).
  */
 #include "kernels/lr_kernels.h"
 
@@ -116,7 +117,8 @@ static void direct_s8_work(const lr_model *m, const lr_op *op, const lr_geom *c,
 {
     lr_linrep_s8_params p;
     const uint32_t per = (uint32_t)(c->cin_g * c->kh * c->kw), px = (uint32_t)(c->oh * c->ow);
-    const int32_t block = (int32_t)lr_direct_s8_block(per, (uint32_t)c->cout_g);
+    const int32_t block = (int32_t)lr_direct_s8_block(per, (uint32_t)c->cout_g,
+                                                      lr_linrep_conv2d_direct_s8_scratch(per, (uint32_t)c->cout_g));
     const unsigned char *mask;
     uint32_t kept = 0u;
     int32_t o0 = 0, o, i;
@@ -217,51 +219,66 @@ void lr_conv_cost_of(const lr_model *m, const lr_op *op, lr_conv_cost *cost)
 #endif
 }
 
-/* Whether op runs the reuse kernel under `path`, and its reuse scratch floats (*floats, if so). */
-static int runs_reuse(const lr_model *m, const lr_op *op, uint32_t path, uint64_t *floats)
+/* The reuse kernel's scratch floats (int32 words for int8 models) of a LinRep op. */
+static uint64_t reuse_floats(const lr_model *m, const lr_op *op)
 {
     lr_geom c;
-    lr_linrep_params p;
+    lr_codebook cb;
+    lr_linrep lr;
+    lr_op_geom(m, op, &c);
+    lr_read_linrep(m, op->linrep, &lr);
+    lr_read_codebook(m, (uint32_t)lr.codebook, &cb);
+    return LR_IS_INT8(m) ? lr_linrep_conv2d_reuse_s8_scratch(&c, (uint32_t)cb.k)
+                         : lr_linrep_conv2d_reuse_scratch(&c, (uint32_t)cb.k, NULL);
+}
+
+int lr_op_prefers_reuse(const lr_model *m, const lr_op *op, uint32_t path)
+{
     lr_conv_cost cost;
+    lr_linrep lr;
     if (op->type != LR_OP_TYPE_LINREP_CONV2D || path == LR_PATH_DIRECT) {
         return 0;
     }
-    lr_op_linrep_params(m, op, &p);
-    if (p.lr.mask != 0u && !LR_IS_INT8(m)) {
+    lr_read_linrep(m, op->linrep, &lr);
+    if (lr.mask != 0u && !LR_IS_INT8(m)) {
         return 0; /* fp32 pruned kernels: the direct path, which skips them, even when reuse is forced */
     }
-    lr_op_geom(m, op, &c);
-    *floats = LR_IS_INT8(m) ? lr_linrep_conv2d_reuse_s8_scratch(&c, p.k)
-                                    : lr_linrep_conv2d_reuse_scratch(&c, p.k, NULL);
     if (path == LR_PATH_REUSE) {
         return 1;
     }
     lr_conv_cost_of(m, op, &cost);
-    return cost.path == LR_PATH_REUSE && *floats <= LR_MAX_NUMEL; /* AUTO: never fails */
+    return cost.path == LR_PATH_REUSE && reuse_floats(m, op) <= LR_MAX_NUMEL; /* AUTO: never fails */
 }
 
-int lr_op_runs_reuse(const lr_model *m, const lr_op *op, uint32_t path)
+void lr_op_scratch(const lr_model *m, const lr_op *op, uint32_t path, int reuse, lr_scratch_need *need)
 {
-    uint64_t floats;
-    return runs_reuse(m, op, path, &floats);
-}
-
-lr_status lr_reuse_scratch(const lr_model *m, uint32_t path, uint32_t *scratch_floats)
-{
-    uint32_t k, need = m->direct_scratch;
-    for (k = 0; k < m->n_ops && path != LR_PATH_DIRECT; k++) {
-        lr_op op;
-        uint64_t floats = 0u;
-        lr_read_op(m, k, &op);
-        if (runs_reuse(m, &op, path, &floats)) {
-            if (floats > LR_MAX_NUMEL) {
-                return LR_ERR_OVERFLOW;
-            }
-            if ((uint32_t)floats > need) {
-                need = (uint32_t)floats;
-            }
+    const uint32_t per = (uint32_t)op->kh * (uint32_t)op->kw; /* times cin_g below */
+    int32_t dims[LR_MAX_RANK];
+    memset(need, 0, sizeof *need);
+    if (op->type != LR_OP_TYPE_CONV2D && op->type != LR_OP_TYPE_LINREP_CONV2D) {
+        return; /* no other op takes scratch */
+    }
+    (void)lr_tensor_shape(m, (uint32_t)lr_op_input(m, op, 0u), dims);
+    {
+        const uint64_t kk = (uint64_t)per * (uint64_t)(dims[0] / op->groups); /* cin_g * kh * kw: verified */
+        if (op->type == LR_OP_TYPE_CONV2D) {
+            /* fp32 weights: none; fp16 / int8 weights of one output channel as fp32; int8 models: one output
+             * channel's weights as int32 (reference) or two int16 columns (optimised) */
+            need->lo = LR_IS_INT8(m) || op->dtype != LR_DTYPE_F32 ? 4u * kk : 0u;
+        } else if (LR_IS_INT8(m)) {
+            need->lo = 4u * lr_linrep_conv2d_direct_s8_scratch_min((uint32_t)kk);
+            need->hi = 4u * lr_linrep_conv2d_direct_s8_scratch((uint32_t)kk, (uint32_t)(op->out_ch / op->groups));
+        } else {
+            lr_linrep lr;
+            lr_codebook cb;
+            lr_read_linrep(m, op->linrep, &lr);
+            lr_read_codebook(m, (uint32_t)lr.codebook, &cb);
+            need->lo = 4u * ((uint64_t)cb.k * per + kk); /* the decoded codebook, one output channel's kernels */
         }
     }
-    *scratch_floats = need;
-    return LR_OK;
+    need->hi = need->hi > need->lo ? need->hi : need->lo;
+    if (reuse) {
+        need->reuse = 4u * reuse_floats(m, op);
+        need->must_reuse = path == LR_PATH_REUSE;
+    }
 }

@@ -476,18 +476,16 @@ typedef struct lr_plan_entry {
 } lr_plan_entry;
 
 /*
- * Lifetimes (checking the graph: ids in range, written once and before being read, input never
- * written), then the greedy plan: *act_bytes is the activation region size. If lower_bound is not
- * NULL it receives the activation lower bound (see lr_activation_lower_bound).
+ * The plan (lr_plan.c): lifetimes (checking the graph: ids in range, written once and before being read,
+ * input never written), the greedy tensor plan, then each op's scratch under the path in force and the RAM
+ * limit. lr_plan_sizes: on records of its own (on the stack, 16 bytes per tensor in a frame of 16, 64 or
+ * LR_MAX_TENSORS records), after verification: *act_bytes the tensors' top, *region_bytes the activation
+ * region (tensors and scratch; at least the records), *lower_bound (if not NULL) the activation lower bound
+ * (see lr_activation_lower_bound). lr_plan_op: op k's path (*reuse) and scratch bytes in that plan.
  */
-lr_status lr_plan(const lr_model *m, lr_plan_entry *e, uint32_t *act_bytes, uint32_t *lower_bound,
-                  lr_where *where);
-
-/*
- * lr_plan into records of its own (LR_MAX_TENSORS on the stack, 2 KB): what lr_init calls once the blob is
- * verified, so that the verifier's deepest call never has those records below it on the stack.
- */
-lr_status lr_plan_sizes(const lr_model *m, uint32_t *act_bytes, uint32_t *lower_bound, lr_where *where);
+lr_status lr_plan_sizes(const lr_model *m, uint32_t *act_bytes, uint32_t *region_bytes, uint32_t *lower_bound,
+                        lr_where *where);
+lr_status lr_plan_op(const lr_model *m, uint32_t k, int *reuse, uint32_t *scratch_bytes);
 
 /* Output index range of one kernel tap along an axis (shared by the conv paths): the first output
  * index o >= 0 with o*s + off >= 0, and one past the last o < out with o*s + off <= in - 1. */
@@ -507,25 +505,33 @@ static inline int32_t lr_range_hi(int32_t off, int32_t s, int32_t in, int32_t ou
 }
 
 /*
- * The plan lr_run uses, kept at the arena head (the plan region, lr_model.plan_bytes, 16 bytes per
- * tensor) as 32-bit words: [stamp][key][check][offset of each tensor][per-op reuse bits], where key
- * identifies the model (blob address, size and CRC-32, path in force, plan sizes) and check is a
- * checksum of the rest. lr_run_plan_valid: the region holds a plan for `m` (O(tensors + ops)).
- * lr_run_plan_build: plan the activations (lr_plan on the region), compact it to that form and
- * choose each op's conv path; LR_ERR_NOT_INITIALIZED if the blob no longer gives the plan of lr_init.
+ * The plan lr_run uses, kept at the arena head (lr_model.plan_bytes) as 32-bit words: [stamp][key][check]
+ * [offset of each tensor][per op: scratch offset, scratch bytes][per-op reuse bits], where key identifies the
+ * model (blob address, size and CRC-32, path in force, RAM limit, plan sizes) and check is a checksum of the
+ * rest. lr_run_plan_words: that many words. lr_run_plan_valid: the head holds a plan for `m` (O(tensors +
+ * ops)). lr_run_plan_build: plan (records in the activation region, which follows the head) and write it;
+ * LR_ERR_NOT_INITIALIZED if the blob no longer gives the plan of lr_init.
  */
 #define LR_RUN_PLAN_HEAD 3u /* words before the offsets */
+uint32_t lr_run_plan_words(const lr_model *m);
 int lr_run_plan_valid(const lr_model *m, const uint32_t *words);
 lr_status lr_run_plan_build(const lr_model *m, uint32_t *words);
 
 /*
  * Conv paths (lr_cost.c). lr_conv_cost_of: the cost model of a conv op (path: the AUTO choice for
- * LinRep convs). lr_op_runs_reuse: whether op runs the template-reuse kernel under `path`
- * (LR_PATH_*). lr_reuse_scratch: the scratch floats every op needs under `path` (at least
- * m->direct_scratch); LR_ERR_OVERFLOW if a forced reuse op's scratch does not fit.
+ * LinRep convs). lr_op_prefers_reuse: whether op takes the template-reuse kernel under `path` (LR_PATH_*;
+ * AUTO: the cost model; the plan may still run it on the direct path under the RAM limit: lr_plan_op says
+ * which). lr_op_scratch: the scratch bytes op needs under `path`, `reuse` what lr_op_prefers_reuse said
+ * (see lr_scratch_need); no cost model, a shallow call (the plan calls it with its records on the stack).
  */
 void lr_conv_cost_of(const lr_model *m, const lr_op *op, lr_conv_cost *cost);
-int lr_op_runs_reuse(const lr_model *m, const lr_op *op, uint32_t path);
-lr_status lr_reuse_scratch(const lr_model *m, uint32_t path, uint32_t *scratch_floats);
+int lr_op_prefers_reuse(const lr_model *m, const lr_op *op, uint32_t path);
+typedef struct lr_scratch_need {
+    uint64_t reuse;  /* the reuse kernel's bytes if the op takes that path under `path` (AUTO: the cost
+                        model prefers it), else 0 */
+    int must_reuse;  /* path is LR_PATH_REUSE: no fallback */
+    uint64_t lo, hi; /* the direct / dense kernels' least and preferred bytes (0: no scratch) */
+} lr_scratch_need;
+void lr_op_scratch(const lr_model *m, const lr_op *op, uint32_t path, int reuse, lr_scratch_need *need);
 
 #endif /* LR_INTERNAL_H */

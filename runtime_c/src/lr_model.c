@@ -34,28 +34,34 @@ static uint32_t blob_crc(const unsigned char *b, uint32_t size, uint32_t crc_pos
     return lr_crc32_update(crc, b + crc_pos + 4u, size - crc_pos - 4u);
 }
 
-/* The scratch the per-op paths under `path` need; *m unchanged on error. (Which op runs which path
- * is decided again where it is needed: lr_op_runs_reuse, for the run plan and lr_op_conv_info.) */
-static lr_status set_paths(lr_model *m, uint32_t path)
+/* The plan's sizes under `path` and `ram_limit` (lr_plan.c: tensors, then each op's scratch); *m unchanged on
+ * error. */
+static lr_status set_plan(lr_model *m, uint32_t path, uint32_t ram_limit, lr_where *where)
 {
-    uint32_t floats;
-    uint64_t total;
-    lr_status s = lr_reuse_scratch(m, path, &floats);
+    const uint32_t old_path = m->conv_path, old_limit = m->ram_limit;
+    uint32_t act_bytes = 0u, region = 0u, lower = 0u;
+    lr_where here;
+    lr_status s;
+    m->conv_path = path;
+    m->ram_limit = ram_limit;
+    s = lr_plan_sizes(m, &act_bytes, &region, m->magic == LR_MODEL_MAGIC ? NULL : &lower,
+                      where != NULL ? where : &here);
     if (s != LR_OK) {
+        m->conv_path = old_path;
+        m->ram_limit = old_limit;
         return s;
     }
-    total = (uint64_t)m->plan_bytes + m->act_bytes + align_up(floats * 4u); /* floats <= LR_MAX_NUMEL */
-    if (total > LR_MAX_BLOB_BYTES) {
-        return LR_ERR_OVERFLOW;
+    if (m->magic != LR_MODEL_MAGIC) {
+        m->act_lower_bound = lower; /* lr_init */
     }
-    m->scratch_bytes = align_up(floats * 4u);
-    m->conv_path = path;
+    m->act_bytes = act_bytes;
+    m->scratch_bytes = region - act_bytes;
     return LR_OK;
 }
 
 static lr_status init(lr_model *m, const unsigned char *b, size_t size, lr_where *where)
 {
-    uint32_t root, version, crc_pos, scratch_floats, act_bytes, lower, k;
+    uint32_t root, version, crc_pos, scratch_floats, k;
     lr_status s;
 
     if (size < 8u) {
@@ -103,20 +109,15 @@ static lr_status init(lr_model *m, const unsigned char *b, size_t size, lr_where
     if (s != LR_OK) {
         return s;
     }
-    s = lr_plan_sizes(m, &act_bytes, &lower, where); /* its records on the stack after verification only */
-    if (s != LR_OK) {
-        return s;
-    }
+    (void)scratch_floats; /* the verifier's largest figure; the plan sizes each op's own (lr_op_scratch) */
     m->input_len = numel_of(m, m->input);
     m->output_len = 0u;
     for (k = 0; k < lr_output_count_of(m); k++) {
         m->output_len += numel_of(m, lr_output_id(m, k)); /* verified: the total fits */
     }
-    m->plan_bytes = align_up(m->n_tensors * (uint32_t)sizeof(lr_plan_entry));
-    m->act_bytes = act_bytes;
-    m->act_lower_bound = lower;
-    m->direct_scratch = scratch_floats;
-    return set_paths(m, LR_PATH_AUTO);
+    m->plan_bytes = align_up(4u * lr_run_plan_words(m)); /* verified: ops, tensors <= 65000 */
+    /* the RAM limit: int8 models the least arena, fp32 models none (lr_set_ram_limit) */
+    return set_plan(m, LR_PATH_AUTO, LR_IS_INT8(m) ? 0u : LR_MAX_BLOB_BYTES, where); /* after verification only */
 }
 
 lr_status lr_init(lr_model *m, const void *blob, size_t size)
@@ -310,7 +311,19 @@ lr_status lr_set_conv_path(lr_model *m, lr_conv_path path)
     if (path != LR_PATH_AUTO && path != LR_PATH_DIRECT && path != LR_PATH_REUSE) {
         return LR_ERR_RANGE;
     }
-    return set_paths(m, (uint32_t)path);
+    return set_plan(m, (uint32_t)path, m->ram_limit, NULL);
+}
+
+lr_status lr_set_ram_limit(lr_model *m, size_t arena_bytes)
+{
+    if (m == NULL) {
+        return LR_ERR_NULL_ARG;
+    }
+    if (!ready(m)) {
+        return LR_ERR_NOT_INITIALIZED;
+    }
+    return set_plan(m, m->conv_path, arena_bytes > LR_MAX_BLOB_BYTES ? LR_MAX_BLOB_BYTES : (uint32_t)arena_bytes,
+                    NULL);
 }
 
 lr_status lr_op_conv_info(const lr_model *m, unsigned op_index, lr_conv_cost *info)
@@ -326,9 +339,12 @@ lr_status lr_op_conv_info(const lr_model *m, unsigned op_index, lr_conv_cost *in
     lr_read_op(m, op_index, &op);
     lr_conv_cost_of(m, &op, info);
     if (op.type == LR_OP_TYPE_LINREP_CONV2D) {
-        info->path = lr_op_runs_reuse(m, &op, m->conv_path) ? LR_PATH_REUSE : LR_PATH_DIRECT;
+        int reuse = 0;
+        uint32_t bytes;
+        st = lr_plan_op(m, op_index, &reuse, &bytes); /* the path in the plan: the RAM limit may say direct */
+        info->path = reuse ? LR_PATH_REUSE : LR_PATH_DIRECT;
     }
-    return LR_OK;
+    return st;
 }
 
 static lr_status quant_of(const lr_model *m, int32_t id, float *scale, int32_t *zero_point)

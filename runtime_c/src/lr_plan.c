@@ -1,28 +1,51 @@
 /*
- * lr_plan.c -- tensor lifetimes and the activation memory plan.
+ * lr_plan.c -- tensor lifetimes, the activation memory plan and each op's kernel scratch in it.
  *
  * Lifetime of a tensor: from the op that writes it (the model input: from op 0) to the last op
  * that reads it (the model's outputs, all of them: to the last op). Two tensors whose lifetimes overlap get
  * disjoint buffers; all others may share.
  *
- * Plan: greedy first-fit by decreasing size (ties: lower tensor id first), as TFLite Micro's
+ * Tensors: greedy first-fit by decreasing size (ties: lower tensor id first), as TFLite Micro's
  * GreedyMemoryPlanner. Placed buffers are kept in a list sorted by offset; a new buffer goes into
  * the lowest gap between buffers whose lifetimes overlap its own, or after the last of them.
- * Deterministic: lr_init and lr_run compute the same plan. O(T^2) time for T tensors, no memory
- * beyond one 16-byte record per tensor.
+ *
+ * Scratch: each op's kernel scratch is a buffer whose lifetime is that op alone, placed after the tensors
+ * in the memory not live during the op (the lowest gap between the tensors live at op k that holds it, or
+ * above them). What an op needs comes from lr_op_scratch: the path it runs (the template-reuse kernel's
+ * scratch, or the direct / dense kernels' least and preferred sizes: the optimised int8 direct kernel uses
+ * bigger blocks of output channels when given more). The region's top is capped by the RAM limit L: first
+ * every op's least scratch is placed (top_min: the smallest region the model can run in); L = the larger of
+ * top_min and the caller's limit (lr_set_ram_limit; by default int8 models 0, the smallest, fp32 models none).
+ * Then each op gets, in order:
+ *   - the reuse kernel's scratch if its path is reuse and it fits below L (forced reuse: always);
+ *     otherwise an AUTO op falls back to the direct path;
+ *   - the preferred size if it fits below L; else the largest gap below L if it holds the least size
+ *     (rounded down to LR_ARENA_ALIGN); else the least size where it fits (below top_min <= L).
+ * Deterministic: lr_init and lr_run compute the same plan. O(T^2) time for T tensors plus O(ops * T) for the
+ * scratch, no memory beyond one 16-byte record per tensor: on the stack in lr_init (in a frame sized for the
+ * model's tensor count: 16, 64 or LR_MAX_TENSORS records), in the arena's activation region for lr_run.
  *
  * The run plan: lr_init keeps only the plan's sizes (the model struct has no room for per-tensor
- * data); the first lr_run on an arena (or lr_arena_prepare) plans into the arena head and compacts
- * the result to what running needs, stamped so that later runs on the same arena find it:
+ * data); the first lr_run on an arena (or lr_arena_prepare) plans with the records at the start of the
+ * activation region and writes the result to the arena head, stamped so that later runs on the same arena
+ * find it:
  *   word 0          LR_RUN_PLAN_STAMP
- *   word 1          key: FNV-1a of the blob's address, size and CRC-32, the path in force and the
- *                   plan sizes (a plan for another model, or another path setting, never matches)
+ *   word 1          key: FNV-1a of the blob's address, size and CRC-32, the path in force, the RAM limit
+ *                   and the plan sizes (a plan for another model, or another setting, never matches)
  *   word 2          FNV-1a of words 0, 1 and 3.. (a plan overwritten by the caller does not match)
  *   words 3..3+T-1  byte offset of each tensor in the activation region
+ *   then            per op: its scratch's byte offset in the activation region and its size in bytes
  *   then            ceil(ops / 32) words of per-op bits: bit k set when op k runs the reuse kernel
- * 3 + T + ceil((T - 1) / 32) words fit in the 4 * T words of the region (ops <= T - 1).
+ * (lr_model.plan_bytes: those words, rounded up to LR_ARENA_ALIGN; the activation region is at least the
+ * T records long.)
  */
 #include "lr_internal.h"
+
+#if defined(__GNUC__)
+#define LR_PLAN_NOINLINE __attribute__((noinline))
+#else
+#define LR_PLAN_NOINLINE
+#endif
 
 #define F_WRITTEN 1u
 #define F_PLACED 2u
@@ -122,15 +145,11 @@ static lr_status lower_bound_bytes(const lr_model *m, const lr_plan_entry *e, ui
     return LR_OK;
 }
 
-lr_status lr_plan(const lr_model *m, lr_plan_entry *e, uint32_t *act_bytes, uint32_t *lower_bound,
-                  lr_where *where)
+/* The greedy tensor plan on lifetimes already in e: offsets, the sorted list's head, the top. */
+static lr_status place_tensors(const lr_model *m, lr_plan_entry *e, uint32_t *head_out, uint32_t *act_bytes)
 {
     uint32_t head = LR_NO_OP, total = 0u;
-    lr_status s = lifetimes(m, e, where);
-    if (s == LR_OK && lower_bound != NULL) {
-        s = lower_bound_bytes(m, e, lower_bound);
-    }
-    while (s == LR_OK) {
+    for (;;) {
         uint32_t i = LR_NO_OP, j, prev = LR_NO_OP, t;
         uint64_t cand = 0u;
         for (t = 0; t < m->n_tensors; t++) { /* largest unplaced buffer, lowest id on ties */
@@ -169,14 +188,237 @@ lr_status lr_plan(const lr_model *m, lr_plan_entry *e, uint32_t *act_bytes, uint
             e[prev].next = (uint16_t)i;
         }
     }
+    *head_out = head;
     *act_bytes = total;
+    return LR_OK;
+}
+
+/* The free runs of the region at op k (between the tensors live at k, in offset order, then above them). */
+static int live_at(const lr_plan_entry *e, uint32_t k)
+{
+    return e->size != 0u && e->first <= k && k <= e->last;
+}
+
+/* The lowest offset where `size` bytes are free at op k. */
+static uint64_t first_fit(const lr_plan_entry *e, uint32_t head, uint32_t k, uint64_t size)
+{
+    uint64_t cur = 0u;
+    uint32_t j;
+    for (j = head; j != LR_NO_OP; j = e[j].next) {
+        if (live_at(&e[j], k)) {
+            if (cur + size <= e[j].offset) {
+                return cur;
+            }
+            if ((uint64_t)e[j].offset + e[j].size > cur) {
+                cur = (uint64_t)e[j].offset + e[j].size;
+            }
+        }
+    }
+    return cur;
+}
+
+/* The largest free run at op k below `limit` (its length; *at: its offset, the lowest on ties). */
+static uint64_t largest_free(const lr_plan_entry *e, uint32_t head, uint32_t k, uint64_t limit, uint64_t *at)
+{
+    uint64_t cur = 0u, best = 0u;
+    uint32_t j;
+    *at = 0u;
+    for (j = head; j != LR_NO_OP && cur < limit; j = e[j].next) {
+        if (live_at(&e[j], k)) {
+            const uint64_t end = e[j].offset < limit ? e[j].offset : limit;
+            if (end > cur && end - cur > best) {
+                best = end - cur;
+                *at = cur;
+            }
+            if ((uint64_t)e[j].offset + e[j].size > cur) {
+                cur = (uint64_t)e[j].offset + e[j].size;
+            }
+        }
+    }
+    if (limit > cur && limit - cur > best) {
+        best = limit - cur;
+        *at = cur;
+    }
+    return best;
+}
+
+/* What planning reports besides the sizes: the run plan's per-op words (slots != NULL), one op's choice. */
+typedef struct plan_out {
+    const uint32_t *prefs; /* per op: bit set when the op takes the reuse kernel if it fits (reuse_prefs) */
+    uint32_t *slots;       /* per op: scratch offset, bytes; then the reuse bits (NULL: not wanted; the bits
+                              may be prefs: each op's bit is read before it is written) */
+    uint32_t query;        /* op whose choice is reported below (LR_NO_OP: none) */
+    int query_reuse;
+    uint32_t query_bytes;
+    uint32_t act_bytes;    /* the tensors' top */
+    uint32_t region_bytes; /* the activation region: tensors, scratch, and room for the records */
+} plan_out;
+
+/* The scratch of every op (see the file comment); e holds the tensor plan (head: its sorted list). */
+static lr_status place_scratch(const lr_model *m, const lr_plan_entry *e, uint32_t head, plan_out *out)
+{
+    const uint32_t limit_in = m->ram_limit > m->plan_bytes ? m->ram_limit - m->plan_bytes : 0u;
+    uint64_t top = out->act_bytes, limit;
+    uint32_t k, pass, *bits = out->slots != NULL ? out->slots + 2u * m->n_ops : NULL;
+    for (pass = 0; pass < 2u; pass++) {
+        limit = top > limit_in ? top : limit_in; /* pass 1: the least sizes gave top = top_min */
+        top = out->act_bytes;
+        for (k = 0; k < m->n_ops; k++) {
+            lr_op op;
+            lr_scratch_need n;
+            uint64_t size, at;
+            int reuse = 0;
+            lr_read_op(m, k, &op);
+            lr_op_scratch(m, &op, m->conv_path, (int)((out->prefs[k >> 5] >> (k & 31u)) & 1u), &n);
+            if (n.reuse > LR_MAX_BLOB_BYTES || n.hi > LR_MAX_BLOB_BYTES) {
+                return LR_ERR_OVERFLOW;
+            }
+            n.reuse = (n.reuse + (LR_ARENA_ALIGN - 1u)) & ~(uint64_t)(LR_ARENA_ALIGN - 1u);
+            n.lo = (n.lo + (LR_ARENA_ALIGN - 1u)) & ~(uint64_t)(LR_ARENA_ALIGN - 1u);
+            n.hi = (n.hi + (LR_ARENA_ALIGN - 1u)) & ~(uint64_t)(LR_ARENA_ALIGN - 1u);
+            if (n.reuse != 0u && (n.must_reuse || (pass == 1u && first_fit(e, head, k, n.reuse) + n.reuse <= limit))) {
+                reuse = 1;
+                size = n.reuse;
+                at = first_fit(e, head, k, size);
+            } else if (pass == 0u) {
+                size = n.lo;
+                at = first_fit(e, head, k, size);
+            } else {
+                size = n.hi;
+                at = first_fit(e, head, k, size);
+                if (at + size > limit) {
+                    size = largest_free(e, head, k, limit, &at) & ~(uint64_t)(LR_ARENA_ALIGN - 1u);
+                    if (size < n.lo) {
+                        size = n.lo;
+                        at = first_fit(e, head, k, size);
+                    } else if (size > n.hi) {
+                        size = n.hi;
+                    }
+                }
+            }
+            if (size == 0u) {
+                at = 0u;
+            }
+            if (at + size > LR_MAX_BLOB_BYTES) {
+                return LR_ERR_OVERFLOW;
+            }
+            top = at + size > top ? at + size : top;
+            if (pass == 1u && out->slots != NULL) {
+                out->slots[2u * k] = (uint32_t)at;
+                out->slots[2u * k + 1u] = (uint32_t)size;
+                bits[k >> 5] = (bits[k >> 5] & ~(1u << (k & 31u))) | ((uint32_t)reuse << (k & 31u));
+            }
+            if (pass == 1u && k == out->query) {
+                out->query_reuse = reuse;
+                out->query_bytes = (uint32_t)size;
+            }
+        }
+    }
+    {
+        const uint64_t records = ((uint64_t)m->n_tensors * sizeof(lr_plan_entry) + (LR_ARENA_ALIGN - 1u)) &
+                                 ~(uint64_t)(LR_ARENA_ALIGN - 1u);
+        top = top > records ? top : records; /* lr_run plans with the records in the region */
+    }
+    if (top + m->plan_bytes > LR_MAX_BLOB_BYTES) {
+        return LR_ERR_OVERFLOW;
+    }
+    out->region_bytes = (uint32_t)top;
+    return LR_OK;
+}
+
+/* Lifetimes, tensors, scratch into out, on records e (room for every tensor). Not inlined: one copy for the
+ * three frame sizes below. */
+static LR_PLAN_NOINLINE lr_status plan_all(const lr_model *m, lr_plan_entry *e, uint32_t *lower_bound, lr_where *where, plan_out *out)
+{
+    uint32_t head;
+    lr_status s = lifetimes(m, e, where);
+    if (s == LR_OK && lower_bound != NULL) {
+        s = lower_bound_bytes(m, e, lower_bound);
+    }
+    if (s == LR_OK) {
+        s = place_tensors(m, e, &head, &out->act_bytes);
+    }
+    return s == LR_OK ? place_scratch(m, e, head, out) : s;
+}
+
+/* plan_all on records of its own, in a frame sized for the model: small models take little stack. */
+#define LR_PLAN_TIER1 (LR_MAX_TENSORS < 16u ? LR_MAX_TENSORS : 16u)
+#define LR_PLAN_TIER2 (LR_MAX_TENSORS < 64u ? LR_MAX_TENSORS : 64u)
+
+static LR_PLAN_NOINLINE lr_status plan_tier1(const lr_model *m, uint32_t *lower, lr_where *where, plan_out *out)
+{
+    lr_plan_entry e[LR_PLAN_TIER1];
+    return plan_all(m, e, lower, where, out);
+}
+
+static LR_PLAN_NOINLINE lr_status plan_tier2(const lr_model *m, uint32_t *lower, lr_where *where, plan_out *out)
+{
+    lr_plan_entry e[LR_PLAN_TIER2];
+    return plan_all(m, e, lower, where, out);
+}
+
+static LR_PLAN_NOINLINE lr_status plan_tier3(const lr_model *m, uint32_t *lower, lr_where *where, plan_out *out)
+{
+    lr_plan_entry e[LR_MAX_TENSORS];
+    return plan_all(m, e, lower, where, out);
+}
+
+/* Each op's path preference (lr_op_prefers_reuse: the cost model, deep on the stack) as bits, before the
+ * records are on it. */
+static LR_PLAN_NOINLINE void reuse_prefs(const lr_model *m, uint32_t *bits)
+{
+    uint32_t k;
+    for (k = 0; k < (m->n_ops + 31u) / 32u; k++) {
+        bits[k] = 0u;
+    }
+    for (k = 0; k < m->n_ops; k++) {
+        lr_op op;
+        lr_read_op(m, k, &op);
+        bits[k >> 5] |= (uint32_t)lr_op_prefers_reuse(m, &op, m->conv_path) << (k & 31u);
+    }
+}
+
+/* The plan with its records on the stack: the preferences first (ops < tensors <= LR_MAX_TENSORS). */
+static lr_status plan_on_stack(const lr_model *m, uint32_t *lower, lr_where *where, plan_out *out)
+{
+    uint32_t prefs[(LR_MAX_TENSORS + 31u) / 32u];
+    reuse_prefs(m, prefs);
+    out->prefs = prefs;
+    if (m->n_tensors <= LR_PLAN_TIER1) {
+        return plan_tier1(m, lower, where, out);
+    }
+    return m->n_tensors <= LR_PLAN_TIER2 ? plan_tier2(m, lower, where, out) : plan_tier3(m, lower, where, out);
+}
+
+uint32_t lr_run_plan_words(const lr_model *m)
+{
+    return LR_RUN_PLAN_HEAD + m->n_tensors + 2u * m->n_ops + (m->n_ops + 31u) / 32u;
+}
+
+lr_status lr_plan_sizes(const lr_model *m, uint32_t *act_bytes, uint32_t *region_bytes, uint32_t *lower_bound,
+                        lr_where *where)
+{
+    plan_out out;
+    lr_status s;
+    memset(&out, 0, sizeof out);
+    out.query = LR_NO_OP;
+    s = plan_on_stack(m, lower_bound, where, &out);
+    *act_bytes = out.act_bytes;
+    *region_bytes = out.region_bytes;
     return s;
 }
 
-lr_status lr_plan_sizes(const lr_model *m, uint32_t *act_bytes, uint32_t *lower_bound, lr_where *where)
+lr_status lr_plan_op(const lr_model *m, uint32_t k, int *reuse, uint32_t *scratch_bytes)
 {
-    lr_plan_entry e[LR_MAX_TENSORS];
-    return lr_plan(m, e, act_bytes, lower_bound, where);
+    plan_out out;
+    lr_where where;
+    lr_status s;
+    memset(&out, 0, sizeof out);
+    out.query = k;
+    s = plan_on_stack(m, NULL, &where, &out);
+    *reuse = out.query_reuse;
+    *scratch_bytes = out.query_bytes;
+    return s;
 }
 
 #define LR_RUN_PLAN_STAMP 0x4E4C5052u /* "RPLN" */
@@ -199,6 +441,7 @@ static uint32_t plan_key(const lr_model *m)
     h = fnv1a(h, m->size);
     h = fnv1a(h, m->crc32);
     h = fnv1a(h, m->conv_path);
+    h = fnv1a(h, m->ram_limit);
     h = fnv1a(h, m->n_tensors);
     h = fnv1a(h, m->act_bytes);
     return fnv1a(h, m->scratch_bytes);
@@ -206,7 +449,7 @@ static uint32_t plan_key(const lr_model *m)
 
 static uint32_t plan_check(const lr_model *m, const uint32_t *words)
 {
-    const uint32_t n = LR_RUN_PLAN_HEAD + m->n_tensors + (m->n_ops + 31u) / 32u;
+    const uint32_t n = lr_run_plan_words(m);
     uint32_t h = fnv1a(fnv1a(2166136261u, words[0]), words[1]), i;
     for (i = LR_RUN_PLAN_HEAD; i < n; i++) {
         h = fnv1a(h, words[i]);
@@ -221,27 +464,22 @@ int lr_run_plan_valid(const lr_model *m, const uint32_t *words)
 
 lr_status lr_run_plan_build(const lr_model *m, uint32_t *words)
 {
-    lr_plan_entry *e = (lr_plan_entry *)(void *)words;
-    uint32_t *bits = words + LR_RUN_PLAN_HEAD + m->n_tensors;
-    uint32_t act_bytes, i, k;
+    /* the records at the start of the activation region (free until the run), the result at the head */
+    lr_plan_entry *e = (lr_plan_entry *)(void *)((unsigned char *)words + m->plan_bytes);
+    plan_out out;
     lr_where where;
-    if (lr_plan(m, e, &act_bytes, NULL, &where) != LR_OK || act_bytes != m->act_bytes) {
+    uint32_t i;
+    memset(&out, 0, sizeof out);
+    out.query = LR_NO_OP;
+    out.slots = words + LR_RUN_PLAN_HEAD + m->n_tensors;
+    reuse_prefs(m, out.slots + 2u * m->n_ops); /* into the run plan's bits, which the plan then sets */
+    out.prefs = out.slots + 2u * m->n_ops;
+    if (plan_all(m, e, NULL, &where, &out) != LR_OK || out.act_bytes != m->act_bytes ||
+        out.region_bytes != m->act_bytes + m->scratch_bytes) {
         return LR_ERR_NOT_INITIALIZED; /* the blob changed after lr_init */
     }
-    /* Compact in place: word 3 + i takes e[i].offset (word 4 * i); 3 + i <= 4 * i for i >= 1, and
-     * for i = 0 word 3 is e[0]'s own; every record is read before its words are overwritten. */
     for (i = 0; i < m->n_tensors; i++) {
         words[LR_RUN_PLAN_HEAD + i] = e[i].offset;
-    }
-    for (k = 0; k < (m->n_ops + 31u) / 32u; k++) {
-        bits[k] = 0u;
-    }
-    for (k = 0; k < m->n_ops; k++) {
-        lr_op op;
-        lr_read_op(m, k, &op);
-        if (lr_op_runs_reuse(m, &op, m->conv_path)) {
-            bits[k >> 5] |= 1u << (k & 31u);
-        }
     }
     words[0] = LR_RUN_PLAN_STAMP;
     words[1] = plan_key(m);

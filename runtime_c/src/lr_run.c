@@ -3,11 +3,12 @@
  * each decoded from the verified blob into its kernel's arguments (kernels/lr_kernels.h).
  *
  * Arena layout (16-byte aligned):
- *   [plan: lr_model.plan_bytes][activations: offsets from the plan][kernel scratch]
+ *   [plan: lr_model.plan_bytes][activation region: tensors and each op's scratch, offsets from the plan]
  * The plan is made by the first run on an arena (or lr_arena_prepare) and found by later runs
  * (lr_plan.c: the run plan). The blob was verified by lr_init: nothing here checks it again.
- * LinRep convs run the template-reuse kernel when the plan's bit for the op says so (the path in
- * force, lr_set_conv_path); every other conv runs the direct kernels.
+ * Each op's kernel scratch is its own (offset and size from the plan: memory no tensor live during the op
+ * uses). LinRep convs run the template-reuse kernel when the plan's bit for the op says so (the path in
+ * force, lr_set_conv_path, and the RAM limit, lr_set_ram_limit); every other conv runs the direct kernels.
  */
 #include <math.h>
 
@@ -16,9 +17,11 @@
 typedef struct run_ctx {
     const lr_model *m;
     const uint32_t *offsets; /* per tensor, in the activation region */
+    const uint32_t *slots;   /* per op: its scratch's offset in the activation region, its bytes */
     const uint32_t *reuse;   /* per op: bit set when the op runs the reuse kernel */
     unsigned char *act;
-    float *scratch;
+    float *scratch;          /* the running op's scratch */
+    uint32_t scratch_bytes;
 } run_ctx;
 
 static float *tensor(const run_ctx *r, int32_t id)
@@ -251,7 +254,11 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
         if ((r->reuse[op->index >> 5] >> (op->index & 31u)) & 1u) {
             LR_S8_KERNEL(lr_linrep_conv2d_reuse_s8)(&g, x, &p, scratch, y);
         } else {
-            LR_S8_KERNEL(lr_linrep_conv2d_direct_s8)(&g, x, &p, scratch, y);
+#if !defined(LR_OPT_KERNELS) || LR_OPT_KERNELS
+            lr_linrep_conv2d_direct_s8_opt(&g, x, &p, scratch, r->scratch_bytes / 4u, y); /* bigger blocks if given more */
+#else
+            lr_linrep_conv2d_direct_s8_ref(&g, x, &p, scratch, y);
+#endif
         }
         break;
     }
@@ -373,19 +380,29 @@ static lr_status begin(const lr_model *m, void *arena, size_t arena_bytes, const
     }
     r->m = m;
     r->offsets = words + LR_RUN_PLAN_HEAD;
-    r->reuse = r->offsets + m->n_tensors;
+    r->slots = r->offsets + m->n_tensors;
+    r->reuse = r->slots + 2u * m->n_ops;
     r->act = (unsigned char *)words + m->plan_bytes;
-    r->scratch = (float *)(void *)(r->act + m->act_bytes);
+    r->scratch = NULL;
+    r->scratch_bytes = 0u;
     return LR_OK;
 }
 
+/* Op k's scratch, from the plan. */
+static void op_scratch(run_ctx *r, uint32_t k)
+{
+    r->scratch = (float *)(void *)(r->act + r->slots[2u * k]);
+    r->scratch_bytes = r->slots[2u * k + 1u];
+}
+
 /* The ops in order: the integer kernels of an int8 model (lr_run_i8 reaches only these), else fp32. */
-static void run_ops_s8(const run_ctx *r, lr_op_hook hook, void *ctx)
+static void run_ops_s8(run_ctx *r, lr_op_hook hook, void *ctx)
 {
     uint32_t k;
     for (k = 0; k < r->m->n_ops; k++) {
         lr_op op;
         lr_read_op(r->m, k, &op);
+        op_scratch(r, k);
         run_op_s8(r, &op);
         if (hook != NULL) {
             hook(ctx, k);
@@ -393,12 +410,13 @@ static void run_ops_s8(const run_ctx *r, lr_op_hook hook, void *ctx)
     }
 }
 
-static void run_ops_f32(const run_ctx *r, lr_op_hook hook, void *ctx)
+static void run_ops_f32(run_ctx *r, lr_op_hook hook, void *ctx)
 {
     uint32_t k;
     for (k = 0; k < r->m->n_ops; k++) {
         lr_op op;
         lr_read_op(r->m, k, &op);
+        op_scratch(r, k);
         run_op(r, &op);
         if (hook != NULL) {
             hook(ctx, k);

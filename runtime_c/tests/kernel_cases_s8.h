@@ -304,10 +304,17 @@ static int kc_case_linrep(kc_rng *r)
     words = (uint32_t)(g.cin_g * g.kh * g.kw);
     kc_prepare(words, kc_y0, ny);
     lr_linrep_conv2d_direct_s8_ref(&g, kc_x, &p, kc_scratch, kc_y0);
-    words = (uint32_t)lr_linrep_conv2d_direct_s8_scratch(words, (uint32_t)g.cout_g);
-    kc_prepare(words, kc_y1, ny);
-    lr_linrep_conv2d_direct_s8_opt(&g, kc_x, &p, kc_scratch, kc_y1);
-    bad |= (uint32_t)(memcmp(kc_y0, kc_y1, ny) != 0 || !kc_canaries_ok(words));
+    {
+        /* the preferred scratch, the least, and a size in between (the caller's RAM limit) */
+        const uint32_t per = words, pref = (uint32_t)lr_linrep_conv2d_direct_s8_scratch(per, (uint32_t)g.cout_g);
+        const uint32_t least = (uint32_t)lr_linrep_conv2d_direct_s8_scratch_min(per);
+        const uint32_t sizes[3] = {pref, least, (uint32_t)kc_int(r, (int32_t)least, (int32_t)pref)};
+        for (j = 0u; j < 3u; j++) {
+            kc_prepare(sizes[j], kc_y1, ny);
+            lr_linrep_conv2d_direct_s8_opt(&g, kc_x, &p, kc_scratch, sizes[j], kc_y1);
+            bad |= (uint32_t)(memcmp(kc_y0, kc_y1, ny) != 0 || !kc_canaries_ok(sizes[j]));
+        }
+    }
     words = (uint32_t)lr_linrep_conv2d_reuse_s8_scratch(&g, k_t);
     if (words <= KC_SCRATCH) {
         kc_prepare(words, kc_y1, ny);

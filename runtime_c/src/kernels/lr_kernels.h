@@ -239,28 +239,36 @@ void lr_linrep_conv2d_reuse_s8_ref(const lr_geom *g, const int8_t *x, const lr_l
 uint64_t lr_linrep_conv2d_reuse_s8_scratch(const lr_geom *g, uint32_t k);
 
 /* The optimised LinRep direct path rebuilds the int16 kernels of a block of output channels (of one group) at
- * once and gathers each pixel's im2col column once per block: blocks of as many channels as LR_DIRECT_S8_WORDS
- * scratch words hold (per = cin_g * kh * kw int16 values each), at least 4, at most the group's cout_g. */
-#define LR_DIRECT_S8_WORDS 2048u
-static inline uint32_t lr_direct_s8_block(uint32_t per, uint32_t cout_g)
+ * once and gathers each pixel's im2col column once per block. The caller gives it `words` of scratch (at least
+ * lr_linrep_conv2d_direct_s8_scratch_min): two int16 columns (per = cin_g * kh * kw int16 values each, per words)
+ * then the block's int16 kernels, as many channels as the rest holds, at most the group's cout_g (0: too little
+ * scratch for one channel; then every channel runs with its int32 kernels, per words). */
+static inline uint32_t lr_direct_s8_block(uint32_t per, uint32_t cout_g, uint64_t words)
 {
-    uint32_t b = per > 0u ? 2u * LR_DIRECT_S8_WORDS / per : 4u;
-    b = b < 4u ? 4u : b;
-    return b < cout_g ? b : cout_g;
+    const uint64_t b = per > 0u && words > per ? 2u * (words - per) / per : 0u;
+    return b < cout_g ? (uint32_t)b : cout_g;
 }
 
-/* Scratch words of the int8 LinRep direct path for per = cin_g * kh * kw: the reference's per (one output
- * channel's kernels as int32); the optimised kernel's two int16 columns (per words) and the int16 kernels of
- * one block (lr_direct_s8_block channels, at least 2: one channel's two planes). */
+/* The scratch words the optimised direct path prefers: blocks of as many channels as LR_DIRECT_S8_WORDS words
+ * of int16 kernels hold (at least 4, at most cout_g), after the two columns. */
+#define LR_DIRECT_S8_WORDS 2048u
 static inline uint64_t lr_linrep_conv2d_direct_s8_scratch(uint32_t per, uint32_t cout_g)
 {
 #if !defined(LR_OPT_KERNELS) || LR_OPT_KERNELS
-    const uint32_t b = lr_direct_s8_block(per, cout_g);
+    uint32_t b = per > 0u ? 2u * LR_DIRECT_S8_WORDS / per : 4u;
+    b = b < 4u ? 4u : b;
+    b = b < cout_g ? b : cout_g;
     return (uint64_t)per + ((uint64_t)per * (b < 2u ? 2u : b) + 1u) / 2u;
 #else
     (void)cout_g;
     return per;
 #endif
+}
+
+/* The least scratch words of the int8 LinRep direct path (either build): one output channel's kernels as int32. */
+static inline uint64_t lr_linrep_conv2d_direct_s8_scratch_min(uint32_t per)
+{
+    return per;
 }
 
 /* Optimised int8 kernels (kernels/opt/, built unless LR_KERNELS=ref: -DLR_OPT_KERNELS=0): the same arguments,
@@ -269,9 +277,11 @@ void lr_conv2d_s8_opt(const lr_geom *g, const int8_t *x, const lr_dense_s8_param
 void lr_linear_s8_opt(const int8_t *x, uint32_t in, uint32_t out, const lr_dense_s8_params *p, int8_t *y);
 /* Direct path, optimised: the kernels W of a block of output channels rebuilt as int16 (when they fit)
  * and run through the dense opt conv's im2col and SIMD / portable dot products; a block whose W exceeds int16
- * runs per channel as the reference. Scratch: lr_linrep_conv2d_direct_s8_scratch words. */
+ * runs per channel as the reference. Scratch: `words` int32 words, any number from
+ * lr_linrep_conv2d_direct_s8_scratch_min (per channel with int32 kernels) up; more gives bigger blocks
+ * (lr_direct_s8_block), lr_linrep_conv2d_direct_s8_scratch is the preferred size. */
 void lr_linrep_conv2d_direct_s8_opt(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
-                                    int32_t *scratch, int8_t *y);
+                                    int32_t *scratch, uint32_t words, int8_t *y);
 void lr_linrep_conv2d_reuse_s8_opt(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
                                    int32_t *scratch, int8_t *y);
 void lr_add_s8_ref(const int8_t *a, const int8_t *b, uint32_t n, const lr_add_s8_params *p, int8_t *y);

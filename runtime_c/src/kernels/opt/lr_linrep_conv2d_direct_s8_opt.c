@@ -4,7 +4,7 @@
  *
  * The integer kernels W = a_q * t_q * 2^max(0, -e) + b_q * 2^max(0, e) (docs/INTEGER.md section 3; pruned
  * kernels 0) exceed int8, but usually fit int16: then the kernels of a block of output channels of one group
- * (lr_direct_s8_block: as many as LR_DIRECT_S8_WORDS words hold) are rebuilt once per layer as int16 in scratch, in the dense opt conv's tap order
+ * (lr_direct_s8_block: as many as the caller's scratch holds) are rebuilt once per layer as int16 in scratch, in the dense opt conv's tap order
  * (on the DSP path each full group of four taps as (0, 2, 1, 3), the order of its im2col columns), and the
  * block runs the dense opt conv's scheme: two output pixels' int16 columns (lr_opt_im2col), then 2 x 2
  * accumulators per pair of channels, two taps per SMLAD on the DSP path (the int16 weights need no SXTB16),
@@ -12,7 +12,9 @@
  * two int16 planes W = 256 * wh + wl (two dot products), and where wh would exceed int16 per channel: its
  * int32 kernels in scratch, lr_conv2d_channel_s8_opt. Every sum is the reference's exact int32
  * accumulator (integers, the verifier's bound), hence the same outputs. Scratch:
- * lr_linrep_conv2d_direct_s8_scratch words (two columns, then the block's int16 kernels).
+ * `words` int32 words from the caller (two columns, then the block's int16 kernels); with less than one
+ * channel's int16 kernels beside the columns (lr_linrep_conv2d_direct_s8_scratch_min: per words), every channel
+ * runs with its int32 kernels.
  */
 #include "kernels/lr_opt_s8.h"
 
@@ -202,16 +204,18 @@ static void block16(const lr_geom *g, const int8_t *xg, const lr_linrep_s8_param
 }
 
 /* Channels o0 .. o0 + nb - 1 of one group: int16 kernels (nb <= the block), else split planes (half the
- * block at a time), else per channel with int32 kernels. Returns the kept count. */
+ * block at a time, when `words` hold them), else per channel with int32 kernels. Returns the kept count. */
 static uint32_t run_block(const lr_geom *g, const int8_t *xg, const lr_linrep_s8_params *p, const unsigned char *mask,
-                          int32_t o0, int32_t nb, uint32_t kept, int32_t *scratch, int8_t *y)
+                          int32_t o0, int32_t nb, uint32_t kept, int32_t *scratch, uint32_t words, int8_t *y)
 {
     const int32_t per = g->cin_g * g->kh * g->kw, npx = g->oh * g->ow;
     const int32_t half = nb > 1 ? nb / 2 : 1; /* two planes of half channels: within the block's scratch */
     int16_t *cols = (int16_t *)(void *)scratch, *w16 = (int16_t *)(void *)(scratch + per);
     const uint32_t kept0 = kept;
+    /* int16 values the scratch holds beside the columns */
+    const uint64_t room = words > (uint32_t)per ? 2u * ((uint64_t)words - (uint32_t)per) : 0u;
     int32_t c, s;
-    int fits = 1;
+    int fits = (uint64_t)nb * (uint64_t)per <= room;
     for (c = 0; c < nb && fits; c++) {
         fits = rebuild16(g, p, mask, o0 + c, &kept, w16 + (size_t)c * (size_t)per, 0, 0u);
     }
@@ -224,7 +228,7 @@ static uint32_t run_block(const lr_geom *g, const int8_t *xg, const lr_linrep_s8
         const int32_t ns = nb - s < half ? nb - s : half;
         const size_t plane = (size_t)ns * (size_t)per;
         const uint32_t kept1 = kept;
-        fits = 1;
+        fits = 2u * (uint64_t)plane <= room; /* else per channel */
         for (c = 0; c < ns && fits; c++) {
             fits = rebuild16(g, p, mask, o0 + s + c, &kept, w16 + (size_t)c * (size_t)per, 1, plane);
         }
@@ -245,17 +249,17 @@ static uint32_t run_block(const lr_geom *g, const int8_t *xg, const lr_linrep_s8
 }
 
 void lr_linrep_conv2d_direct_s8_opt(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
-                                    int32_t *scratch, int8_t *y)
+                                    int32_t *scratch, uint32_t words, int8_t *y)
 {
     const int32_t hw = g->h * g->w;
     const unsigned char *mask = p->lr.mask ? p->blob + p->lr.mask : NULL;
-    const int32_t block = (int32_t)lr_direct_s8_block((uint32_t)(g->cin_g * g->kh * g->kw), (uint32_t)g->cout_g);
+    const int32_t block = (int32_t)lr_direct_s8_block((uint32_t)(g->cin_g * g->kh * g->kw), (uint32_t)g->cout_g, words);
     uint32_t kept = 0u; /* kernels kept so far: the position of the next one's index and a/b */
     int32_t o0 = 0;
     while (o0 < g->oc) { /* blocks of `block` channels, cut at the groups' ends */
         const int32_t grp = o0 / g->cout_g, end = (grp + 1) * g->cout_g;
-        const int32_t nb = end - o0 < block ? end - o0 : block;
-        kept = run_block(g, x + (size_t)(grp * g->cin_g) * (size_t)hw, p, mask, o0, nb, kept, scratch, y);
+        const int32_t nb = end - o0 < block ? end - o0 : block > 0 ? block : 1; /* block 0: int32 kernels */
+        kept = run_block(g, x + (size_t)(grp * g->cin_g) * (size_t)hw, p, mask, o0, nb, kept, scratch, words, y);
         o0 += nb;
     }
 }
