@@ -13,7 +13,7 @@ from torch import nn
 from linrep_edge.errors import LinRepError
 from linrep_edge.method.data_aware import _Kernels, assign, data_aware_refit, input_moments, update_templates
 from linrep_edge.method.linrep_conv import LinRepConv2d
-from linrep_edge.pipeline import PackSettings, compress_model, pack
+from linrep_edge.pipeline import PackSettings, compress_model
 from needs import need
 
 
@@ -106,7 +106,7 @@ def test_input_moments_are_the_patch_second_moments() -> None:
     assert mom["c5"].shape == (8, 25, 25)
 
 
-def test_refit_lowers_each_conv_output_error_and_packs() -> None:
+def test_refit_lowers_the_conv_output_error() -> None:
     torch.manual_seed(0)
     teacher = _DwNet().eval()
     settings = PackSettings(templates=3, cap_templates=True)
@@ -118,19 +118,12 @@ def test_refit_lowers_each_conv_output_error_and_packs() -> None:
     assert sum(e1.values()) < sum(e0.values())
     for cb in report["codebooks"]:
         assert cb["relative_output_error_data_aware"] <= cb["relative_output_error_weight_fit"]
-    # every layer of a codebook holds the same templates; the blob packs and runs like the torch model
-    from linrep_edge.format.reader import parse
-    from linrep_edge.graph.executor import GraphModel
-
+    # every layer of a codebook holds the same templates (the blob stores a codebook once); a, b fp16
     by_cb: dict[int, torch.Tensor] = {}
     for m in after.modules():
         if isinstance(m, LinRepConv2d):
             assert torch.equal(by_cb.setdefault(m.codebook, m.templates), m.templates)
-            assert torch.equal(m.a, m.a.half().float())  # fp16 storage
-    blob = pack(after, torch.zeros(1, 3, 24, 24), settings)
-    with torch.no_grad():
-        y_t, y_g = after(held), GraphModel(parse(blob).graph)(held)
-    assert torch.allclose(y_t, y_g, rtol=1e-4, atol=1e-4)
+            assert torch.equal(m.a, m.a.half().float())
 
 
 def test_refit_refuses_a_model_without_fp16_linrep_layers() -> None:
@@ -188,3 +181,41 @@ def test_pretrained_efficientnet_lite0_sees_the_cat() -> None:
         top = m(normalise_lite(cat)).softmax(1)[0]
     assert int(top.argmax()) in (281, 282, 285)  # tabby, tiger cat, Egyptian cat
     assert float(top[[281, 282, 285]].sum()) > 0.5
+
+
+def test_pack_data_aware_with_calibration(tmp_path) -> None:
+    """`pack --calibration X.npy --data-aware 2`: the option reaches PackSettings, the refit sees the fit part of
+    the calibration inputs only, and the packed graph computes what the refitted model computes."""
+    from linrep_edge.cli.main import build_parser
+    from linrep_edge.cli.pack import settings_from_args
+    from linrep_edge.format.reader import parse
+    from linrep_edge.graph.executor import GraphModel
+    from linrep_edge.pipeline import pack_model
+
+    calib = tmp_path / "x.npy"
+    g = torch.Generator().manual_seed(0)
+    x = F.avg_pool2d(torch.rand(40, 3, 26, 26, generator=g), 3, 1)  # 40 smooth 24×24 inputs
+    import numpy as np
+
+    np.save(calib, x.numpy())
+    args = build_parser().parse_args(["pack", "m:f", "--input-shape", "1,3,24,24", "--templates", "3",
+                                      "--calibration", str(calib), "--data-aware", "2", "--calibration-epochs", "1"])
+    settings = settings_from_args(args)
+    assert settings.data_aware == 2
+    assert settings_from_args(build_parser().parse_args(["pack", "m:f", "--data-aware"])).data_aware == 4
+    torch.manual_seed(0)
+    res = pack_model(_DwNet().eval(), torch.zeros(1, 3, 24, 24), settings, show_progress=False)
+    da = res.calibration["data_aware"]
+    assert da["calibration_inputs"] == 32  # the fit part only: 8 of 40 held out
+    for cb in da["codebooks"]:
+        assert cb["relative_output_error_data_aware"] <= cb["relative_output_error_weight_fit"]
+    assert res.graph.metadata["data_aware"] == 2
+    with torch.no_grad():
+        assert torch.allclose(res.model(x[:8]), GraphModel(parse(res.blob).graph)(x[:8]), rtol=1e-4, atol=1e-4)
+
+
+def test_data_aware_needs_calibration() -> None:
+    from linrep_edge.pipeline import pack_model
+
+    with pytest.raises(LinRepError, match="--data-aware needs unlabelled inputs"):
+        pack_model(_DwNet(), torch.zeros(1, 3, 24, 24), PackSettings(templates=3, data_aware=2), show_progress=False)
