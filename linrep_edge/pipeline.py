@@ -322,6 +322,15 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
     if not any(op.linrep is not None for op in graph.ops):
         notes.append("the model has no compressible conv (a Conv2d with kernel area > 1): every layer is stored "
                      "plainly (see --weights-dtype)")
+    from linrep_edge.method.collect import conv_subclasses
+
+    skipped = conv_subclasses(model)
+    if skipped:
+        notes.append(f"{len(skipped)} k×k conv(s) stay dense because they are subclasses of nn.Conv2d with a forward of "
+                     f"their own ({', '.join(repr(n) for n in skipped[:3])}{', ...' if len(skipped) > 3 else ''}, "
+                     f"{type(model.get_submodule(skipped[0])).__name__}): rewrite them as plain nn.Conv2d (with an "
+                     "nn.ZeroPad2d before it for TF-style 'SAME' padding, as "
+                     "linrep_edge.models.pretrained.plain_same_padding does) to compress them")
     notes += storage_notes(blob, cmodel, example, settings, source)
     return PackResult(blob, graph, cmodel, timings, acc, notes, calib, budget, table)
 

