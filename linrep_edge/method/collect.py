@@ -97,3 +97,11 @@ def collect_convs(model: nn.Module, include: Sequence[str] | None = None,
     if not sites and not allow_empty:
         raise LinRepError("model has no compressible conv (a Conv2d with kernel area > 1) after include/exclude")
     return sites
+
+
+def conv_subclasses(model: nn.Module) -> list[str]:
+    """Names of the k×k convs `collect_convs` passes over because they are subclasses of `nn.Conv2d` (a subclass
+    may compute more than a conv in its own forward, e.g. efficientnet-pytorch's `Conv2dStaticSamePadding`
+    pads first), for the note that says why they stay dense."""
+    return [name for name, mod in model.named_modules()
+            if isinstance(mod, nn.Conv2d) and type(mod) is not nn.Conv2d and mod.kernel_size[0] * mod.kernel_size[1] > 1]
