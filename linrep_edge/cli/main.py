@@ -181,6 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration-lr", type=float, default=1e-3, help="--calibration: learning rate (default 1e-3)")
     p.add_argument("--feature-weight", type=float, default=3.0, metavar="W",
                    help="--calibration: weight of the feature-map term (MSE / variance over compressed convs; default 3)")
+    p.add_argument("--calibration-augment", action=argparse.BooleanOptionalAction, default=False,
+                   help="--calibration: distil on left-right flipped and shifted (by up to 2 px) copies of the "
+                        "images, drawn anew every batch (image inputs only; default off)")
+    p.add_argument("--calibration-temperature", type=float, default=1.0, metavar="T",
+                   help="--calibration: temperature of the output KL term (default 1)")
     p.add_argument("--max-bytes", type=_size, metavar="N", help="choose each compressible layer's storage (K from "
                    "--budget-templates, capped by its kernels, or left dense int8 / fp16) from its measured sensitivity: "
                    "the most faithful blob of at most N bytes, header and all (suffixes K, M); prints the choice")
