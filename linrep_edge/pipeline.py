@@ -50,7 +50,7 @@ class PackSettings:
     prune_threshold: float = 0.0  # prune kernels with ‖a·T + b‖₂ below this
     templates_ratio: float | None = None  # scope "layer": K = max(2, round(ratio * Cout)) per layer
     calibration: str | None = None  # X.npy / X.npz of unlabelled inputs: fine-tune a, b by distilling the original
-    calibration_epochs: int = 30  # cap; early stopping on the held-out 20 % of the calibration inputs
+    calibration_epochs: int = 60  # cap; early stopping on the held-out 20 % of the calibration inputs
     calibration_lr: float = 1e-3
     feature_weight: float = 3.0  # weight of the feature-map term of the calibration loss
     calibration_augment: bool = False  # flips and shifts of the calibration images while distilling

@@ -176,8 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration", metavar="X.npy", help="unlabelled inputs (N, *input shape; .npy, or .npz with "
                    "array x; a few hundred to a few thousand): fine-tune a, b by distilling the original model's "
                    "outputs and feature maps, early-stopped on a held-out 20%%; pack then reports agreement")
-    p.add_argument("--calibration-epochs", type=int, default=30, metavar="N",
-                   help="--calibration: at most N epochs (early stopping; default 30)")
+    p.add_argument("--calibration-epochs", type=int, default=60, metavar="N",
+                   help="--calibration: at most N epochs (early stopping after 8 without improvement; default 60)")
     p.add_argument("--calibration-lr", type=float, default=1e-3, help="--calibration: learning rate (default 1e-3)")
     p.add_argument("--feature-weight", type=float, default=3.0, metavar="W",
                    help="--calibration: weight of the feature-map term (MSE / variance over compressed convs; default 3)")
