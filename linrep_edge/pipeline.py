@@ -50,10 +50,12 @@ class PackSettings:
     prune_threshold: float = 0.0  # prune kernels with ‖a·T + b‖₂ below this
     templates_ratio: float | None = None  # scope "layer": K = max(2, round(ratio * Cout)) per layer
     calibration: str | None = None  # X.npy / X.npz of unlabelled inputs: fine-tune a, b by distilling the original
-    calibration_epochs: int = 30  # cap; early stopping on the held-out 20 % of the calibration inputs
+    calibration_epochs: int = 60  # cap; early stopping on the held-out 20 % of the calibration inputs
     calibration_lr: float = 1e-3
     feature_weight: float = 3.0  # weight of the feature-map term of the calibration loss
     data_aware: int = 0  # --calibration: rounds of the data-aware refit of templates, idx, a, b (0: off) before distilling
+    calibration_augment: bool = False  # flips and shifts of the calibration images while distilling
+    calibration_temperature: float = 1.0  # temperature of the distillation's output KL term
     max_bytes: int | None = None  # per-layer choice: the most faithful blob of at most this many bytes
     min_agreement: float | None = None  # per-layer choice: the smallest blob with this held-out top-1 agreement
     budget_templates: tuple[int, ...] = (4, 8, 16, 32, 64)  # candidate K per layer (capped by its kernels)
@@ -86,7 +88,9 @@ class PackSettings:
             from pathlib import Path
 
             meta.update(calibration=Path(self.calibration).name, calibration_epochs=self.calibration_epochs,
-                        calibration_lr=self.calibration_lr, feature_weight=self.feature_weight)
+                        calibration_lr=self.calibration_lr, feature_weight=self.feature_weight,
+                        calibration_augment=self.calibration_augment,
+                        calibration_temperature=self.calibration_temperature)
         return meta
 
 
@@ -270,6 +274,8 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
         t1 = time.perf_counter()
         calib = distill_calibration(cmodel, model, calib_x, epochs=settings.calibration_epochs,
                                     lr=settings.calibration_lr, feature_weight=settings.feature_weight,
+                                    augment=settings.calibration_augment,
+                                    temperature=settings.calibration_temperature,
                                     seed=settings.seed, show_progress=show_progress)
         timings["calibration_s"] = time.perf_counter() - t1
         if evaluate_on_test and settings.data:

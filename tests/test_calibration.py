@@ -62,6 +62,41 @@ def test_distillation_from_python_improves_agreement(teacher, digits):
             assert torch.equal(p0, p1)
 
 
+def test_augment_batch_flips_shifts_and_mixes():
+    from linrep_edge.method.calibrate import augment_batch
+
+    x = torch.arange(6 * 2 * 7 * 9, dtype=torch.float32).reshape(6, 2, 7, 9) + 1.0  # no two pixels alike
+
+    def variants(img: np.ndarray) -> list[np.ndarray]:  # every flip and shift by up to 2 px (zero fill)
+        out = []
+        for f in (img, img[:, :, ::-1]):
+            p = np.pad(f, ((0, 0), (2, 2), (2, 2)))
+            out += [p[:, dy:dy + 7, dx:dx + 9] for dy in range(5) for dx in range(5)]
+        return out
+
+    y = augment_batch(x, torch.Generator().manual_seed(3), shift=2)
+    assert y.shape == x.shape
+    for i in range(6):
+        assert any(np.array_equal(y[i].numpy(), v) for v in variants(x[i].numpy()))
+    assert not torch.equal(y, x)  # 6 inputs, 50 variants each: something moved
+    assert torch.equal(y, augment_batch(x, torch.Generator().manual_seed(3), shift=2))  # the generator decides
+    m = augment_batch(x, torch.Generator().manual_seed(3), shift=0, flip=False, mixup=0.4)
+    assert not torch.equal(m, x)
+    # each mixed input is (1 - mu) x_i + mu x_j with mu <= 0.4: within the segment between two inputs
+    for i in range(6):
+        ok = False
+        for j in range(6):
+            d = x[j] - x[i]
+            if torch.all(d == 0):
+                ok = ok or torch.equal(m[i], x[i])
+                continue
+            mu = float(((m[i] - x[i]) * d).sum() / (d * d).sum())
+            ok = ok or (-1e-6 <= mu <= 0.4 + 1e-6 and torch.allclose(m[i], x[i] + mu * d, atol=1e-3))
+        assert ok
+    flat = torch.zeros(4, 10)
+    assert augment_batch(flat, torch.Generator()) is flat  # not images: as given
+
+
 def test_calibration_checks(tmp_path):
     from linrep_edge.method.calibrate import load_calibration
 
@@ -81,7 +116,8 @@ def test_pack_calibration_cli(tmp_path, digits):
     np.save(good, digits.train.x[:200].numpy())
     np.save(wrong, np.zeros((50, 1, 28, 28), np.float32))
     out = tmp_path / "c.lre"
-    r = run("pack", *TINY, "--calibration", str(good), "--calibration-epochs", "3", "-o", str(out), "--json")
+    r = run("pack", *TINY, "--calibration", str(good), "--calibration-epochs", "3", "--calibration-augment",
+            "--calibration-temperature", "2", "-o", str(out), "--json")
     assert r.returncode == 0, r.stderr
     s = json.loads(r.stdout)
     c = s["calibration"]
@@ -89,6 +125,7 @@ def test_pack_calibration_cli(tmp_path, digits):
     assert 0 <= c["packed_top1_agreement"] <= 1 and c["packed_relative_output_error"] >= 0
     meta = json.loads(run("report", str(out), "--json").stdout)["metadata"]
     assert meta["calibration"] == "calib.npy" and meta["calibration_epochs"] == 3
+    assert meta["calibration_augment"] is True and meta["calibration_temperature"] == 2.0
     r = run("pack", *TINY, "--calibration", str(good), "--calibration-epochs", "1", "-o", str(tmp_path / "t.lre"))
     assert r.returncode == 0 and "held-out calibration inputs" in r.stdout and "agreement" in r.stdout
     # integer a/b (straight-through quantizer) and pruning: the packed graph gives what the trained model gave

@@ -533,7 +533,9 @@ def test_affine(crt, dtype, shape, bias) -> None:
 
 def conv_transpose_graph(cin: int, h: int, w: int, cout: int, kernel, stride=(1, 1), pad=(0, 0), dilation=(1, 1),
                          groups: int = 1, out_pad=(0, 0), dtype: str = "fp32", bias: bool = True, seed: int = 0,
-                         activation: str = "NONE") -> Graph:
+                         activation: str = "NONE", linrep: str = "") -> Graph:
+    """One CONV_TRANSPOSE2D op; linrep "fp16" / "int" gives it LinRep weights over (Cin, Cout/groups) with a
+    random codebook (fp16 a/b, or 5-bit a/b with a scale per input channel and a third of the kernels pruned)."""
     rng = np.random.default_rng(seed)
     oh, ow = ((i - 1) * s - 2 * p + d * (k - 1) + op + 1 for i, s, p, d, k, op in
               ((h, stride[0], pad[0], dilation[0], kernel[0], out_pad[0]),
@@ -541,11 +543,23 @@ def conv_transpose_graph(cin: int, h: int, w: int, cout: int, kernel, stride=(1,
     g = Graph(tensors=[], input=-1, output=-1, ops=[])
     g.input = g.add_tensor((cin, h, w))
     g.output = g.add_tensor((cout, oh, ow))
-    wc = g.add_constant(rng.standard_normal((cin, cout // groups, *kernel)), dtype)
+    lr = None
+    if linrep:
+        k = 6
+        g.codebooks.append(Codebook(rng.standard_normal((k, *kernel)).astype(np.float32), dtype))
+        grid = (cin, cout // groups)
+        lr = LinRepWeights(0, rng.integers(0, k, grid), rng.standard_normal(grid).astype(np.float32),
+                           (0.3 * rng.standard_normal(grid)).astype(np.float32))
+        if linrep == "int":
+            keep = rng.random(grid) > 1 / 3
+            lr.ab_bits, lr.mask = 5, keep
+            lr.set_quantized(rng.integers(-15, 16, grid) * keep, rng.uniform(0.01, 0.1, cin).astype(np.float32),
+                             rng.integers(-15, 16, grid) * keep, rng.uniform(0.001, 0.01, cin).astype(np.float32))
+    wc = -1 if lr else g.add_constant(rng.standard_normal((cin, cout // groups, *kernel)), dtype)
     b = g.add_constant(rng.standard_normal(cout), dtype) if bias else -1
     g.ops.append(Op("CONV_TRANSPOSE2D", "up", [g.input], g.output, kernel=kernel, stride=stride,
                     pads=(pad[0], pad[1], pad[0], pad[1]), dilation=dilation, groups=groups, out_channels=cout,
-                    weight=wc, bias=b, activation=activation))
+                    weight=wc, bias=b, activation=activation, linrep=lr))
     return g
 
 
@@ -579,6 +593,37 @@ def test_conv_transpose(crt, cfg, dtype) -> None:
         if groups > 1:
             ref = F.relu(ref)
     _close(c, ref.numpy())
+
+
+@pytest.mark.parametrize("linrep", ["fp16", "int"])
+@pytest.mark.parametrize("cfg", CONV_TRANSPOSES[:-1], ids=lambda c: f"c{c[0]}x{c[1]}x{c[2]}-k{c[4][0]}{c[4][1]}"
+                         f"-s{c[5][0]}{c[5][1]}-p{c[6][0]}{c[6][1]}-d{c[7][0]}{c[7][1]}-g{c[8]}-op{c[9][0]}{c[9][1]}")
+def test_linrep_conv_transpose(crt, cfg, linrep) -> None:
+    """CONV_TRANSPOSE2D with LinRep weights (kernels a·T[idx] + b over (Cin, Cout/groups)): C equals torch's
+    conv_transpose2d of the rebuilt weight, and the dense op holding that weight bit for bit."""
+    cin, h, w, cout, k, s, p, d, groups, op = cfg
+    g = conv_transpose_graph(cin, h, w, cout, k, s, p, d, groups, op, "fp16", bias=cin % 2 == 0, seed=cin + w,
+                             activation="RELU" if groups > 1 else "NONE", linrep=linrep)
+    c, r, blob = _run_both(crt, g)
+    _close(c, r)
+    back = parse(blob).graph
+    assert parse(blob).format_version == 3
+    lop = back.ops[0]
+    assert lop.linrep is not None and (lop.linrep.mask is not None) == (linrep == "int")
+    weight = back.dense_weight(lop)
+    assert weight.shape == (cin, cout // groups, *k)
+    x = np.random.default_rng(0).standard_normal((2, cin, h, w)).astype(np.float32)
+    bt = torch.from_numpy(back.constants[lop.bias].values) if lop.bias >= 0 else None
+    with torch.no_grad():
+        ref = F.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(weight), bt, s, p, op, groups, d)
+        ref = F.relu(ref) if groups > 1 else ref
+    _close(c, ref.numpy())
+    dense = conv_transpose_graph(cin, h, w, cout, k, s, p, d, groups, op, "fp32", bias=cin % 2 == 0,
+                                 activation="RELU" if groups > 1 else "NONE")
+    dense.constants[dense.ops[0].weight].values = weight
+    if lop.bias >= 0:
+        dense.constants[dense.ops[0].bias].values = back.constants[lop.bias].values.astype(np.float32)
+    assert np.array_equal(crt(pack_graph(dense)).run(x), c)
 
 
 @pytest.mark.parametrize("shape", [(5, 3, 4), (1, 2, 2), (3, 1, 1)])

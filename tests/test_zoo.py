@@ -1,5 +1,5 @@
 """Users' own networks: every architecture of tests/zoo.py, at its native input size, packs (LinRep on
-every k×k conv, K = 16 per kernel shape) and runs through the C runtime with the same answers as the
+every k×k conv, transposed ones too, K = 16 per kernel shape) and runs through the C runtime with the same answers as the
 compressed torch model (within 1e-4 of the output scale) on every output head; the torch rebuild of the
 blob agrees too. Models the runtime cannot run are refused with every problem at once.
 """
@@ -44,6 +44,8 @@ def test_zoo_network_packs_and_runs_in_c_like_torch(crt, name):
                                                   cap_templates=True), name, show_progress=False)
     g = parse(res.blob).graph
     assert any(op.type == "LINREP_CONV2D" for op in g.ops), "no conv was compressed"
+    # transposed convs (tiny_unet's 2x2 upsampling, odd_convs' 3x3 with output padding) are LinRep too
+    assert all(op.linrep is not None for op in g.ops if op.type == "CONV_TRANSPOSE2D")
     x = torch.from_numpy(np.random.default_rng(0).standard_normal((2, *example.shape[1:])).astype(np.float32))
     with torch.no_grad():
         want = _outputs(res.model(x))

@@ -6,10 +6,12 @@ On the default Fashion-MNIST model at K = 16, for each seed, test accuracy of
   (b) the labelled one-epoch fine-tune (`pack --default --templates 16 --finetune-epochs 1 --data fashion-mnist`),
   (c) distillation from the original on 1,024 unlabelled images drawn from the training split (never the test
       set; the 5k validation images are excluded too), its settings (lr, feature weight) chosen on the
-      held-out 20 % of those 1,024 only (top-1 agreement with the original, then relative output error).
+      held-out 20 % of those 1,024 only (top-1 agreement with the original, then relative output error); the grid
+      also spans augmentation (flips and shifts of the calibration images, drawn anew every batch) and the KL
+      temperature (--augments 0 1, --temperatures 1 4), with --epochs / --patience for all trials.
 The test set only reports. Single-threaded. Writes docs/bench/calibration.json.
 
-    PYTHONPATH=. .venv/bin/python tools/calibration_bar.py [--seeds 0 1 2] [--n 1024]
+    PYTHONPATH=. .venv/bin/python tools/calibration_bar.py [--seeds 0 1 2] [--n 1024] [--reuse OLD.json]
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from linrep_edge.method.calibrate import CALIBRATION_EPOCHS, distill_calibration
+from linrep_edge.method.calibrate import CALIBRATION_EPOCHS, CALIBRATION_PATIENCE, distill_calibration
 from linrep_edge.method.finetune import evaluate
 from linrep_edge.models.loading import load_default
 from linrep_edge.pipeline import PackSettings, compress_model, finetune_split, pack_model
@@ -37,6 +39,7 @@ def main() -> None:
     ap.add_argument("--augments", type=int, nargs="+", default=[0])
     ap.add_argument("--temperatures", type=float, nargs="+", default=[1.0])
     ap.add_argument("--epochs", type=int, default=CALIBRATION_EPOCHS)
+    ap.add_argument("--patience", type=int, default=CALIBRATION_PATIENCE)
     ap.add_argument("--reuse", help="an earlier calibration.json: take (a) and (b) of its seeds from it")
     ap.add_argument("-o", "--output", default="docs/bench/calibration.json")
     args = ap.parse_args()
@@ -67,8 +70,9 @@ def main() -> None:
             t1 = time.perf_counter()
             cmodel = compress_model(model, PackSettings(templates=16, seed=seed), show_progress=False)
             m = distill_calibration(cmodel, model, calib, epochs=args.epochs, lr=lr, feature_weight=fw, seed=seed,
-                                    augment=bool(aug), temperature=temp, show_progress=False)
-            trial = {"lr": lr, "feature_weight": fw, "augment": bool(aug), "temperature": temp, "epochs_run": m["epochs_run"], "best_epoch": m["best_epoch"],
+                                    augment=bool(aug), temperature=temp, patience=args.patience, show_progress=False)
+            trial = {"lr": lr, "feature_weight": fw, "augment": bool(aug), "temperature": temp, "epochs": args.epochs,
+                     "patience": args.patience, "epochs_run": m["epochs_run"], "best_epoch": m["best_epoch"],
                      "held_out_top1_agreement": m["top1_agreement_after"],
                      "held_out_relative_output_error": m["relative_output_error_after"],
                      "test_accuracy": evaluate(cmodel, loader),  # reported, never used to choose
@@ -90,8 +94,9 @@ def main() -> None:
         summary = {"bar": "--calibration with 1,024 unlabelled training images within 0.3 pt of the labelled "
                           "one-epoch fine-tune at K = 16 (default Fashion-MNIST model)",
                    "templates": 16, "seeds": [r["seed"] for r in rows], "threads": 1,
-                   "choice": "per seed, lr x feature weight chosen on the held-out 20% of the calibration images "
-                             "(top-1 agreement with the original, then relative output error); test set only reports",
+                   "choice": "per seed, lr x feature weight x augmentation x temperature chosen on the held-out 20% of "
+                             "the calibration images (top-1 agreement with the original, then relative output error); "
+                             "test set only reports",
                    "mean_no_finetune_accuracy": mean("no_finetune_accuracy"),
                    "mean_labelled_1epoch_accuracy": mean("labelled_1epoch_accuracy"),
                    "mean_calibration_accuracy": mean("calibration_accuracy"),

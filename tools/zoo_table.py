@@ -4,7 +4,9 @@ kernel shape, capped at what a codebook has; fp16 storage elsewhere, the default
 runtime against torch running the graph rebuilt from the blob (the reference for what it holds) on 4
 random inputs.
 
-    python tools/zoo_table.py [--json docs/bench/zoo.json]
+    python tools/zoo_table.py [--json docs/bench/zoo.json] [--only NAME ...]
+
+--only re-measures the named networks and keeps the other rows of an existing --json file.
 
 Prints a Markdown table: ops, op types, parameters, blob bytes, conv compression vs fp32, the C runtime's
 largest error relative to each output head's scale, arena bytes and host milliseconds per image. Random
@@ -58,8 +60,14 @@ def row(name: str) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
+    ap.add_argument("--only", nargs="+", choices=sorted(ZOO), help="re-measure these networks only (the other "
+                    "rows come from the --json file)")
     args = ap.parse_args()
-    rows = [row(name) for name in ZOO]
+    if args.only:
+        old = {r["model"]: r for r in json.loads(Path(args.json).read_text())} if args.json else {}
+        rows = [row(name) if name in args.only or name not in old else old[name] for name in ZOO]
+    else:
+        rows = [row(name) for name in ZOO]
     print("| network | input | ops | op types | outputs | params | blob bytes | conv × fp32 | C vs torch (rel.) "
           "| arena bytes | C ms/image |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")

@@ -176,8 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration", metavar="X.npy", help="unlabelled inputs (N, *input shape; .npy, or .npz with "
                    "array x; a few hundred to a few thousand): fine-tune a, b by distilling the original model's "
                    "outputs and feature maps, early-stopped on a held-out 20%%; pack then reports agreement")
-    p.add_argument("--calibration-epochs", type=int, default=30, metavar="N",
-                   help="--calibration: at most N epochs (early stopping; default 30)")
+    p.add_argument("--calibration-epochs", type=int, default=60, metavar="N",
+                   help="--calibration: at most N epochs (early stopping after 8 without improvement; default 60)")
     p.add_argument("--calibration-lr", type=float, default=1e-3, help="--calibration: learning rate (default 1e-3)")
     p.add_argument("--feature-weight", type=float, default=3.0, metavar="W",
                    help="--calibration: weight of the feature-map term (MSE / variance over compressed convs; default 3)")
@@ -185,6 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="--calibration: before distilling, refit templates, indices and a, b for the error of each "
                    "conv's output on the calibration inputs (one forward pass of the original; ROUNDS of weighted "
                    "k-means, default 4)")
+    p.add_argument("--calibration-augment", action=argparse.BooleanOptionalAction, default=False,
+                   help="--calibration: distil on left-right flipped and shifted (by up to 2 px) copies of the "
+                        "images, drawn anew every batch (image inputs only; default off)")
+    p.add_argument("--calibration-temperature", type=float, default=1.0, metavar="T",
+                   help="--calibration: temperature of the output KL term (default 1)")
     p.add_argument("--max-bytes", type=_size, metavar="N", help="choose each compressible layer's storage (K from "
                    "--budget-templates, capped by its kernels, or left dense int8 / fp16) from its measured sensitivity: "
                    "the most faithful blob of at most N bytes, header and all (suffixes K, M); prints the choice")

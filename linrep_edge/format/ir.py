@@ -64,6 +64,10 @@ class Codebook:
 
 @dataclass
 class LinRepWeights:
+    """The LinRep weights of a LINREP_CONV2D op, or of a CONV_TRANSPOSE2D op whose kernels are LinRep: every
+    array below is over the kernel grid, the first two dimensions of the dense weight it represents,
+    (Cout, Cin/groups) for a conv and (Cin, Cout/groups) for a transposed conv ("Cout" below: its rows)."""
+
     codebook: int
     idx: np.ndarray  # (Cout, Cin/groups) int64
     a: np.ndarray  # (Cout, Cin/groups) float32: fp16-representable once packed, or a_q * a_scale
@@ -152,15 +156,17 @@ class Graph:
         return len(self.constants) - 1
 
     def weight_shape(self, op: Op) -> tuple[int, ...]:
-        """Dense weight shape of a conv/linear op (for LinRep: the shape it represents)."""
-        if op.type == "LINREP_CONV2D":
+        """Dense weight shape of a conv/linear op (for LinRep: the shape it represents; a transposed conv's
+        is [Cin, Cout/groups, kh, kw])."""
+        if op.linrep is not None:
             assert op.linrep is not None
             return (*op.linrep.idx.shape, *self.codebooks[op.linrep.codebook].templates.shape[1:])
         return tuple(self.constants[op.weight].values.shape)
 
     def dense_weight(self, op: Op) -> np.ndarray:
-        """The (Cout, Cin/groups, kh, kw) float32 weight of a conv op, reconstructed for LinRep."""
-        if op.type == "LINREP_CONV2D":
+        """The float32 weight of a conv op ((Cout, Cin/groups, kh, kw); a transposed conv's (Cin, Cout/groups,
+        kh, kw)), reconstructed for LinRep."""
+        if op.linrep is not None:
             lr = op.linrep
             assert lr is not None
             t = self.codebooks[lr.codebook].templates.astype(np.float32)

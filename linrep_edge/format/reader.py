@@ -110,7 +110,8 @@ def expanded_bytes(blob: bytes) -> int:
         o = m.Ops(i)
         total += 5 * (o.WeightF32Length() + o.WeightF16Length() + o.WeightI8Length() + o.BiasF32Length()
                       + o.BiasF16Length())
-        if o.Type() == OpType.LINREP_CONV2D:
+        if o.Type() == OpType.LINREP_CONV2D or (o.Type() == OpType.CONV_TRANSPOSE2D and not o.IndicesIsNone()):
+            # the kernel count out.C * in.C / groups: the same for a transposed conv's (Cin, Cout/groups) grid
             t = m.Tensors(o.InputsAsNumpy()[0] if o.InputsLength() else i)
             out = m.Tensors(i + 1)
             kernels = out.C() * (t.C() // max(o.Groups(), 1))
@@ -196,14 +197,16 @@ def _parse(blob: bytes, check: BlobCheck, weights: bool = True) -> Blob:
         if bias is not None:
             constants.append(Constant(bias, bias_dtype))
             op.bias = len(constants) - 1
-        if op.type == "LINREP_CONV2D":
-            cin = x_shape[0] // op.groups
-            n = op.out_channels * cin
+        if op.type == "LINREP_CONV2D" or (op.type == "CONV_TRANSPOSE2D" and not (o.IndicesIsNone() and
+                                                                              o.KernelMaskIsNone())):
+            # the kernel grid: (Cout, Cin/groups) for a conv, (Cin, Cout/groups) for a transposed conv
+            grid = ((op.out_channels, x_shape[0] // op.groups) if op.type == "LINREP_CONV2D"
+                    else (x_shape[0], op.out_channels // op.groups))
+            n = grid[0] * grid[1]
             width = o.IndexBits()
             if not weights:
-                zeros = _placeholder((op.out_channels, cin))
-                op.linrep = LinRepWeights(o.Codebook(), _placeholder((op.out_channels, cin), np.int64), zeros, zeros,
-                                          width, o.AbBits())
+                zeros = _placeholder(grid)
+                op.linrep = LinRepWeights(o.Codebook(), _placeholder(grid, np.int64), zeros, zeros, width, o.AbBits())
                 ops.append(op)
                 continue
             keep = np.ones(n, bool)
@@ -212,13 +215,13 @@ def _parse(blob: bytes, check: BlobCheck, weights: bool = True) -> Blob:
             kept = int(keep.sum())
 
             def full(values: np.ndarray, dtype: type) -> np.ndarray:
-                """(Cout, Cin/groups) array: the kept kernels' values in order, zero for pruned ones."""
+                """The kernel grid's array: the kept kernels' values in order, zero for pruned ones."""
                 out = np.zeros(n, dtype)
                 out[keep] = values
-                return out.reshape(op.out_channels, cin)
+                return out.reshape(grid)
 
             idx = full(unpack_indices(o.IndicesAsNumpy().tobytes(), kept, width), np.int64)
-            mask = None if not o.KernelMaskLength() else keep.reshape(op.out_channels, cin)
+            mask = None if not o.KernelMaskLength() else keep.reshape(grid)
             bits = o.AbBits()
             if bits:
                 pairs = unpack_signed(o.AbQAsNumpy().tobytes(), 2 * kept, bits).reshape(kept, 2)

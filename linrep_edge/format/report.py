@@ -173,10 +173,12 @@ def storage_report(blob: bytes, where: str = "blob", parsed: Blob | None = None)
             row.codebook_share_bytes = cb_bytes[c] * op.linrep.idx.size / cb_kernels[c]
             row.index_bits = fo.IndexBits()
             row.templates = g.codebooks[c].size
-            conv = parsed.check.conv[i]
-            row.path = conv["path"]
-            row.cost = {key: conv[key] for key in ("path", "templates_used", "kernels", "direct_macs", "direct_words",
-                                                   "direct_cost", "reuse_macs", "reuse_words", "reuse_cost")}
+            if op.type == "LINREP_CONV2D":  # the conv cost model (a LinRep transposed conv has one path only)
+                conv = parsed.check.conv[i]
+                row.path = conv["path"]
+                row.cost = {key: conv[key] for key in ("path", "templates_used", "kernels", "direct_macs",
+                                                       "direct_words", "direct_cost", "reuse_macs", "reuse_words",
+                                                       "reuse_cost")}
             sec["indices"] += row.indices_bytes
             sec["a"] += row.a_bytes
             sec["b"] += row.b_bytes

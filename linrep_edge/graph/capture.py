@@ -14,7 +14,8 @@ Hardswish; max/avg pooling (ceil_mode too), global pooling and `mean` over H, W;
 broadcast (squeeze-and-excitation) and by scalars; nearest/bilinear upsampling; constant padding;
 channel `cat`, slicing and `split`; NCHW→NHWC `permute` feeding a flatten; softmax over features or
 over channels; batch norm after a conv (folded) or alone (a per-channel affine op); transposed
-convolution; 1-D convolution and pooling as 2-D ones with H = 1 ([C, L] activations are [C, 1, L]).
+convolution (LinRep weights when the module is a `LinRepConvTranspose2d`); 1-D convolution and pooling as 2-D ones
+with H = 1 ([C, L] activations are [C, 1, L]).
 """
 
 from __future__ import annotations
@@ -158,6 +159,23 @@ class _Capture:
                               "(constant or parameter operands are not supported)")
         return self.env[arg.name]
 
+    def _linrep_weights(self, m: LinRepConv2d) -> LinRepWeights:
+        """The LinRep weights of module `m` (its codebook added to the graph once)."""
+        cb = self.codebook_ids.setdefault(m.codebook, len(self.g.codebooks))
+        if cb == len(self.g.codebooks):
+            from linrep_edge.format.ir import Codebook
+
+            self.g.codebooks.append(Codebook(m.templates.detach().numpy().astype(np.float32),
+                                             self.cb_dtype or m.codebook_dtype))
+        a, b = m.masked_ab()
+        mask = None if bool(m.mask.all()) else m.mask.detach().numpy().astype(bool)
+        lr = LinRepWeights(cb, m.idx.detach().numpy().astype(np.int64), a.detach().double().numpy(),
+                           b.detach().double().numpy(), ab_bits=m.ab_bits, mask=mask)
+        if m.ab_bits:
+            a_q, a_s, b_q, b_s = (t.detach().numpy() for t in m.quantized_ab())
+            lr.set_quantized(a_q, a_s, b_q, b_s)
+        return lr
+
     # -- ops -----------------------------------------------------------------------------------------
     def conv(self, node: torch.fx.Node) -> None:
         x = self.tensor_in(node.args[0], node)
@@ -187,21 +205,7 @@ class _Capture:
         common = dict(kernel=(kh, kw), stride=stride, pads=pads, dilation=dilation, groups=groups,
                       out_channels=int(weight.shape[0]), bias=bias)
         if module in self.linrep:
-            m = self.linrep[module]
-            cb = self.codebook_ids.setdefault(m.codebook, len(self.g.codebooks))
-            if cb == len(self.g.codebooks):
-                from linrep_edge.format.ir import Codebook
-
-                self.g.codebooks.append(Codebook(m.templates.detach().numpy().astype(np.float32),
-                                                 self.cb_dtype or m.codebook_dtype))
-            a, b = m.masked_ab()
-            mask = None if bool(m.mask.all()) else m.mask.detach().numpy().astype(bool)
-            lr = LinRepWeights(cb, m.idx.detach().numpy().astype(np.int64), a.detach().double().numpy(),
-                               b.detach().double().numpy(), ab_bits=m.ab_bits, mask=mask)
-            if m.ab_bits:
-                a_q, a_s, b_q, b_s = (t.detach().numpy() for t in m.quantized_ab())
-                lr.set_quantized(a_q, a_s, b_q, b_s)
-            self.emit(node, "LINREP_CONV2D", [x], name=name, linrep=lr, **common)
+            self.emit(node, "LINREP_CONV2D", [x], name=name, linrep=self._linrep_weights(self.linrep[module]), **common)
         else:
             w = self.g.add_constant(weight.numpy())
             self.emit(node, "CONV2D", [x], name=name or _module_path(node).split(" (")[0], weight=w, **common)
@@ -535,11 +539,15 @@ class _Capture:
         ph, pw = _pair(_arg(node, 4, "padding", 0), 0)
         groups = int(_arg(node, 6, "groups", 1))
         dilation = _pair(_arg(node, 7, "dilation", 1), 1)
-        name = self._param_module(node.args[1]) or _module_path(node).split(" (")[0]
-        self.emit(node, "CONV_TRANSPOSE2D", [x], name=name, weight=self.g.add_constant(weight.numpy()),
-                  kernel=(int(weight.shape[2]), int(weight.shape[3])), stride=stride, pads=(ph, pw, ph, pw),
-                  dilation=dilation, groups=groups, out_channels=int(weight.shape[1]) * groups,
-                  bias=self.g.add_constant(self.param(bias_node).numpy()) if bias_node is not None else -1)
+        module = self.targets.get(node.args[1].name, "").rpartition(".")[0]  # type: ignore[union-attr]
+        name = self.names.get(module, module) or _module_path(node).split(" (")[0]
+        common = dict(kernel=(int(weight.shape[2]), int(weight.shape[3])), stride=stride, pads=(ph, pw, ph, pw),
+                      dilation=dilation, groups=groups, out_channels=int(weight.shape[1]) * groups,
+                      bias=self.g.add_constant(self.param(bias_node).numpy()) if bias_node is not None else -1)
+        if module in self.linrep:  # LinRep kernels over (Cin, Cout/groups): the same op with LinRep weights
+            self.emit(node, "CONV_TRANSPOSE2D", [x], name=name, linrep=self._linrep_weights(self.linrep[module]), **common)
+        else:
+            self.emit(node, "CONV_TRANSPOSE2D", [x], name=name, weight=self.g.add_constant(weight.numpy()), **common)
 
     def _resize(self, node: torch.fx.Node, mode: int) -> None:
         x = self.tensor_in(node.args[0], node)

@@ -16,25 +16,31 @@ from torch import nn
 
 from linrep_edge.errors import LinRepError
 from linrep_edge.format.ir import Graph, Op
-from linrep_edge.method.linrep_conv import LinRepConv2d
+from linrep_edge.method.linrep_conv import LinRepConv2d, LinRepConvTranspose2d
 
 
 def _conv_transpose_module(g: Graph, op: Op) -> nn.Module:
-    """torch's ConvTranspose2d with the stored weight; output_padding from the stored output shape."""
+    """torch's ConvTranspose2d with the stored weight (a `LinRepConvTranspose2d` for LinRep weights);
+    output_padding from the stored output shape."""
     top, left, bottom, right = op.pads
     if (top, left) != (bottom, right):
         raise LinRepError(f"op {op.name!r}: a transposed conv's padding must be symmetric")
-    cin, cout_g, kh, kw = g.constants[op.weight].values.shape
+    cin, cout_g, kh, kw = g.weight_shape(op)
     (_, h, w), (_, oh, ow) = g.tensors[op.inputs[0]].shape, g.tensors[op.output].shape
     out_pad = tuple(o - ((i - 1) * s - 2 * p + d * (k - 1) + 1) for o, i, s, p, d, k in
                     ((oh, h, op.stride[0], top, op.dilation[0], kh), (ow, w, op.stride[1], left, op.dilation[1], kw)))
     conv = nn.ConvTranspose2d(cin, cout_g * op.groups, (kh, kw), op.stride, (top, left), out_pad, op.groups,
                               op.bias >= 0, op.dilation)
     with torch.no_grad():
-        conv.weight.copy_(torch.from_numpy(g.constants[op.weight].values))
         if op.bias >= 0:
             conv.bias.copy_(torch.from_numpy(g.constants[op.bias].values))  # type: ignore[union-attr]
-    return conv
+        if op.linrep is None:
+            conv.weight.copy_(torch.from_numpy(g.constants[op.weight].values))
+            return conv
+    lr = op.linrep
+    t = torch.from_numpy(g.codebooks[lr.codebook].templates.copy())
+    return LinRepConvTranspose2d(conv, t, torch.from_numpy(lr.idx), torch.from_numpy(lr.a.copy()),
+                                 torch.from_numpy(lr.b.copy()), lr.codebook, g.codebooks[lr.codebook].dtype)
 
 
 def _per_channel(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

@@ -34,11 +34,14 @@ from linrep_edge.method.linrep_conv import LinRepConv2d, round_to_storage
 from linrep_edge.progress import progress
 
 CALIBRATION_VAL_FRACTION = 0.2
-CALIBRATION_EPOCHS = 30  # the cap; early stopping usually ends sooner
+CALIBRATION_EPOCHS = 60  # the cap (30 stopped short: best epochs 27-28 of 30; tools/calibration_bar.py)
 CALIBRATION_LR = 1e-3
 CALIBRATION_FEATURE_WEIGHT = 3.0  # chosen on the held-out calibration part (tools/calibration_bar.py)
-CALIBRATION_PATIENCE = 4
+CALIBRATION_PATIENCE = 8
 CALIBRATION_BATCH = 64
+CALIBRATION_AUGMENT = False  # flips, shifts (and mixup) of the unlabelled images; tools/calibration_bar.py
+CALIBRATION_TEMPERATURE = 1.0  # of the output KL term
+CALIBRATION_MIXUP = 0.0  # largest share of another image blended in (with augment)
 
 
 def load_calibration(path: str | Path, example: torch.Tensor) -> torch.Tensor:
@@ -94,19 +97,27 @@ def split_calibration(x: torch.Tensor, val_fraction: float = CALIBRATION_VAL_FRA
     return x[perm[n_val:]], x[perm[:n_val]]
 
 
-def augment_batch(x: torch.Tensor, g: torch.Generator, shift: int = 2) -> torch.Tensor:
-    """Image batches (N, C, H, W): each input flipped left-right with probability 1/2, then the batch shifted
-    by up to `shift` pixels each way (zero fill). The teacher labels whatever it is shown, so these are
-    more calibration inputs near the given ones, not noisy labels."""
+def augment_batch(x: torch.Tensor, g: torch.Generator, shift: int = 2, flip: bool = True,
+                  mixup: float = 0.0) -> torch.Tensor:
+    """Image batches (N, C, H, W): each input flipped left-right with probability 1/2 (`flip`), shifted by
+    its own random offset of up to `shift` pixels each way (zero fill), and, with `mixup` = m > 0, blended
+    with another input of the batch, x' = (1 − μ)·x + μ·x[perm] with μ ~ U(0, m) per input. The teacher
+    labels whatever it is shown, so these are more calibration inputs near the given ones, not noisy labels.
+    Other inputs (not 4-D) are returned as they are."""
     if x.dim() != 4:
         return x
-    flip = torch.rand(x.shape[0], generator=g) < 0.5
-    x = torch.where(flip[:, None, None, None], x.flip(3), x)
-    if shift and x.shape[2] > 2 * shift and x.shape[3] > 2 * shift:
-        dy, dx = (int(v) for v in torch.randint(-shift, shift + 1, (2,), generator=g))
-        x = torch.nn.functional.pad(x, (shift, shift, shift, shift))
-        h, w = x.shape[2] - 2 * shift, x.shape[3] - 2 * shift
-        x = x[:, :, shift + dy:shift + dy + h, shift + dx:shift + dx + w]
+    n = int(x.shape[0])
+    if flip:
+        f = torch.rand(n, generator=g) < 0.5
+        x = torch.where(f[:, None, None, None], x.flip(3), x)
+    h, w = int(x.shape[2]), int(x.shape[3])
+    if shift and h > 2 * shift and w > 2 * shift:
+        pad = F.pad(x, (shift, shift, shift, shift))
+        d = torch.randint(0, 2 * shift + 1, (n, 2), generator=g)
+        x = torch.stack([pad[i, :, int(d[i, 0]):int(d[i, 0]) + h, int(d[i, 1]):int(d[i, 1]) + w] for i in range(n)])
+    if mixup > 0 and n > 1:
+        mu = (mixup * torch.rand(n, generator=g))[:, None, None, None]
+        x = (1 - mu) * x + mu * x[torch.randperm(n, generator=g)]
     return x
 
 
@@ -216,15 +227,20 @@ def distill_calibration(
     batch: int = CALIBRATION_BATCH,
     seed: int = 0,
     output_loss: str = "auto",
-    augment: bool = False,
-    temperature: float = 1.0,
+    augment: bool = CALIBRATION_AUGMENT,
+    temperature: float = CALIBRATION_TEMPERATURE,
     show_progress: bool = True,
+    shift: int = 2,
+    mixup: float = CALIBRATION_MIXUP,
 ) -> dict[str, Any]:
     """Fine-tune a and b of `student` in place to match `teacher` on the unlabelled inputs `x`.
 
     The held-out `val_fraction` of `x` scores every epoch (the distillation loss); the a, b of the best
     epoch are kept (epoch 0 = as compressed: the result is never worse on the held-out part than no
     fine-tuning). Adam with a cosine decay over `epochs`; stops after `patience` epochs without improvement.
+    With `augment`, every training batch is drawn anew through `augment_batch` (left-right flips, shifts of up
+    to `shift` pixels, `mixup`): the teacher labels each augmented input, so 1,024 images become many distinct
+    training inputs (the held-out part is scored as given). `temperature` softens both sides of the KL term.
     Returns metrics: epochs run, best epoch, held-out loss before/after, agreement before/after.
     """
     if epochs < 1:
@@ -233,6 +249,10 @@ def distill_calibration(
         raise LinRepError(f"--calibration-lr must be > 0, got {lr}")
     if feature_weight < 0:
         raise LinRepError(f"--feature-weight must be >= 0, got {feature_weight}")
+    if not temperature > 0:
+        raise LinRepError(f"--calibration-temperature must be > 0, got {temperature}")
+    if not 0 <= mixup <= 1 or shift < 0:
+        raise LinRepError(f"calibration augmentation: mixup in [0, 1] and shift >= 0, got {mixup}, {shift}")
     params = trainable_parameters(student)
     if not params:
         raise LinRepError("model has no LinRep layers to fine-tune (run compress first)")
@@ -273,7 +293,7 @@ def distill_calibration(
                 perm = torch.randperm(int(train_x.shape[0]), generator=g)
                 for i in range(0, int(train_x.shape[0]), batch):
                     xb = train_x[perm[i:i + batch]]
-                    loss = loss_fn(augment_batch(xb, g) if augment else xb)
+                    loss = loss_fn(augment_batch(xb, g, shift, True, mixup) if augment else xb)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()

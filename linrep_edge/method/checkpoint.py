@@ -146,7 +146,7 @@ class Checkpoint:
 
     def build_compressed(self) -> tuple[nn.Module, torch.Tensor]:
         """The compressed model (eval mode) exactly as saved, and the example input."""
-        from linrep_edge.method.linrep_conv import LinRepConv2d, _set_submodule
+        from linrep_edge.method.linrep_conv import LinRepConv2d, LinRepConvTranspose2d, _set_submodule
 
         model, example = self.source.build()
         for lay in self.layers:
@@ -155,11 +155,12 @@ class Checkpoint:
                 conv = model.get_submodule(name)
             except AttributeError:
                 conv = None
-            if not isinstance(conv, nn.Conv2d):
+            if not isinstance(conv, (nn.Conv2d, nn.ConvTranspose2d)):
                 raise LinRepError(f"checkpoint: the model has no Conv2d {name!r} (was it changed since?)")
             p = name + "."
-            m = LinRepConv2d(conv, self.model[p + "templates"], self.model[p + "idx"], self.model[p + "a"],
-                             self.model[p + "b"], int(lay["codebook"]), str(lay["codebook_dtype"]))
+            cls = LinRepConvTranspose2d if isinstance(conv, nn.ConvTranspose2d) else LinRepConv2d
+            m = cls(conv, self.model[p + "templates"], self.model[p + "idx"], self.model[p + "a"],  # type: ignore[arg-type]
+                    self.model[p + "b"], int(lay["codebook"]), str(lay["codebook_dtype"]))
             m.set_ab_bits(int(lay["ab_bits"]), bool(lay["ab_per_channel"]))
             _set_submodule(model, name, m)
         try:

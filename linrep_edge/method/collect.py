@@ -1,10 +1,12 @@
 """Kernel collection: find the k×k convolutions of a model and flatten their spatial kernels.
 
-Every `nn.Conv2d` whose kernel area is > 1 is a candidate (standard, grouped, depthwise; square or not);
+Every `nn.Conv2d` whose kernel area is > 1 is a candidate (standard, grouped, depthwise; square or not), and
+so is every `nn.ConvTranspose2d` (its weight is [Cin, Cout/groups, kh, kw]: Cin·Cout/groups kernels);
 1×1 convs and linear layers are left alone. `include`/`exclude` are fnmatch patterns on module names.
 A 1-D conv (audio) is a 2-D one with H = 1: `convs_1d_as_2d` swaps each `nn.Conv1d` of a model for a
 `Conv1dAs2d` holding the equivalent `nn.Conv2d` (kernel 1×k), whose kernels are then candidates too.
-A conv of shape (Cout, Cin/groups, kh, kw) gives Cout·Cin/groups kernels of kh·kw values each.
+A conv of shape (Cout, Cin/groups, kh, kw) gives Cout·Cin/groups kernels of kh·kw values each, row-major over
+the weight's first two dimensions (for a transposed conv, (Cin, Cout/groups)).
 """
 
 from __future__ import annotations
@@ -24,7 +26,11 @@ class ConvSite:
     """One compressible conv: its module path, the module and its kernel shape (kh, kw)."""
 
     name: str
-    conv: nn.Conv2d
+    conv: nn.Conv2d | nn.ConvTranspose2d
+
+    @property
+    def transposed(self) -> bool:
+        return isinstance(self.conv, nn.ConvTranspose2d)
 
     @property
     def kernel_shape(self) -> tuple[int, int]:
@@ -37,7 +43,7 @@ class ConvSite:
         return int(w.shape[0] * w.shape[1])
 
     def kernels(self) -> torch.Tensor:
-        """(Cout·Cin/groups, kh·kw) float64 copy of the kernels, row-major over (Cout, Cin/groups)."""
+        """(N, kh·kw) float64 copy of the kernels, row-major over the weight's first two dimensions."""
         w = self.conv.weight.detach().to(torch.float64)
         return w.reshape(w.shape[0] * w.shape[1], -1).clone()
 
@@ -80,7 +86,7 @@ def collect_convs(model: nn.Module, include: Sequence[str] | None = None,
     """
     sites = []
     for name, mod in model.named_modules():
-        if type(mod) is not nn.Conv2d:
+        if type(mod) not in (nn.Conv2d, nn.ConvTranspose2d):
             continue
         kh, kw = mod.kernel_size
         if kh * kw <= 1:

@@ -3,7 +3,7 @@
 Steps (DESIGN.md section 1): collect the k×k kernels of the selected convs; cluster them into codebooks
 of K templates (one per kernel shape for scope="global", one per layer for scope="layer"); store the
 templates zero-mean, unit-norm and rounded to the codebook's storage precision; fit every kernel as
-a·T[idx] + b; swap each conv for a `LinRepConv2d`. a and b are rounded to fp16, what the blob stores.
+a·T[idx] + b; swap each conv for a `LinRepConv2d` (a transposed one for a `LinRepConvTranspose2d`). a and b are rounded to fp16, what the blob stores.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from linrep_edge.method.cluster import DISTANCES, cluster_kernels, normalize_ker
 from linrep_edge.errors import LinRepError
 from linrep_edge.method.fit import fit_kernels
 from linrep_edge.method.collect import collect_convs, convs_1d_as_2d
-from linrep_edge.method.linrep_conv import LinRepConv2d, _set_submodule, round_to_storage
+from linrep_edge.method.linrep_conv import LinRepConv2d, LinRepConvTranspose2d, _set_submodule, round_to_storage
 
 SCOPES = ("global", "layer")
 CODEBOOK_DTYPES = {"fp16": torch.float16, "fp32": torch.float32}
@@ -110,7 +110,7 @@ def compress(model: nn.Module, templates: int = 16, distance: str = "signfree", 
                  else f"codebook for {kh}x{kw} kernels ({', '.join(repr(s.name) for s in members)})")
         k = templates
         if templates_ratio is not None:
-            k = min(65536, max(2, round(templates_ratio * int(members[0].conv.weight.shape[0]))))
+            k = min(65536, max(2, round(templates_ratio * int(members[0].conv.out_channels))))
         if cap_templates or templates_ratio is not None or scope == "layer":
             k = max(1, min(k, int(normalize_kernels(w).active.sum())))  # the kernels clustering can use
         t = cluster_kernels(w, k, distance, seed, max_iter=max_iter, where=where, show_progress=show_progress)
@@ -126,8 +126,8 @@ def compress(model: nn.Module, templates: int = 16, distance: str = "signfree", 
             shape = s.conv.weight.shape[:2]
             rep = LayerRep(s.name, cb_id, f.idx.reshape(shape), f.a.float().reshape(shape), f.b.float().reshape(shape))
             layers.append(rep)
-            _set_submodule(out, s.name, LinRepConv2d(s.conv, stored, rep.idx, rep.a, rep.b, cb_id,
-                                                            codebook_dtype))
+            cls = LinRepConvTranspose2d if s.transposed else LinRepConv2d
+            _set_submodule(out, s.name, cls(s.conv, stored, rep.idx, rep.a, rep.b, cb_id, codebook_dtype))  # type: ignore[arg-type]
     round_to_storage(out)
     rep = Representation(codebooks, layers, distance, scope, seed, codebook_dtype)
     return out, refresh_representation(out, rep)

@@ -89,7 +89,7 @@ def finetune(
     `epochs` may be fractional (0.5 = half an epoch).
     `loader` may also be a tensor of unlabelled inputs (N, C, H, W) with `teacher` the original model: then
     a and b are fitted by `calibrate.distill_calibration` (outputs + feature maps, held-out 20 %, early
-    stopping; `epochs` > 1 caps the epochs, else the default cap of 30). Every other parameter and buffer is left bit for
+    stopping; `epochs` > 1 caps the epochs, else the default cap of 60). Every other parameter and buffer is left bit for
     bit as it was: requires_grad is switched off for them during training and restored afterwards.
     """
     if isinstance(loader, torch.Tensor):  # unlabelled inputs: calibration by distillation (method/calibrate.py)

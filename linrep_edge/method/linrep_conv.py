@@ -1,4 +1,5 @@
-"""`LinRepConv2d`: a convolution whose kernels are a·T[idx] + b with T and idx frozen.
+"""`LinRepConv2d`: a convolution whose kernels are a·T[idx] + b with T and idx frozen
+(`LinRepConvTranspose2d`: the same for a transposed convolution).
 
 The weight of output channel o, input channel i is `a[o, i] * templates[idx[o, i]] + b[o, i]` (b added to
 every tap). Templates and indices are buffers; a and b are the only trainable tensors (plus the conv's
@@ -96,6 +97,34 @@ class LinRepConv2d(nn.Module):
         bits = f", ab_bits={self.ab_bits}" if self.ab_bits else ""
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
                 f"templates={self.templates.shape[0]}, codebook={self.codebook}{bits}")
+
+
+class LinRepConvTranspose2d(LinRepConv2d):
+    """A transposed convolution whose kernels are a·T[idx] + b. Its weight is laid out as torch's
+    ConvTranspose2d weight, [Cin, Cout/groups, kh, kw]: idx, a, b (and the mask) are [Cin, Cout/groups],
+    kernel n row-major over (Cin, Cout/groups), and integer a/b have one scale per input channel (a row of
+    that grid). Everything else (fine-tuning, pruning, fake quantisation) is LinRepConv2d's."""
+
+    def __init__(self, conv: nn.ConvTranspose2d, templates: torch.Tensor, idx: torch.Tensor, a: torch.Tensor,
+                 b: torch.Tensor, codebook: int, codebook_dtype: str = "fp16") -> None:
+        super().__init__(conv, templates, idx, a, b, codebook, codebook_dtype)  # type: ignore[arg-type]
+        self.output_padding = tuple(conv.output_padding)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv_transpose2d(x, self.weight(), self.bias, self.stride, self.padding,  # type: ignore[arg-type]
+                                  self.output_padding, self.groups, self.dilation)
+
+    def to_conv2d(self) -> nn.ConvTranspose2d:  # type: ignore[override]
+        """A plain nn.ConvTranspose2d holding the reconstructed weight (the name is the base class's: what
+        `materialize` calls)."""
+        conv = nn.ConvTranspose2d(self.in_channels, self.out_channels, self.kernel_size, self.stride,  # type: ignore[arg-type]
+                                  self.padding, self.output_padding, self.groups, self.bias is not None,  # type: ignore[arg-type]
+                                  self.dilation)  # type: ignore[arg-type]
+        with torch.no_grad():
+            conv.weight.copy_(self.weight())
+            if self.bias is not None:
+                conv.bias.copy_(self.bias)  # type: ignore[union-attr]
+        return conv
 
 
 @torch.no_grad()

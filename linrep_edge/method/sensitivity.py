@@ -233,14 +233,15 @@ def layer_bytes(g: Graph, positions: dict[str, int], settings: Any,
 # ---- the measurement ----------------------------------------------------------------------------------
 
 def compressible_layers(model: nn.Module, settings: Any) -> tuple[nn.Module, list[str]]:
-    """(the model with 1-D convs as 2-D ones, in eval mode; names of its compressible convs)."""
+    """(the model with 1-D convs as 2-D ones, in eval mode; names of its compressible convs). Transposed convs
+    are left out: they keep their dense storage under a budget (the candidates here are Conv2d storages)."""
     base = copy.deepcopy(model).eval()
     convs_1d_as_2d(base)
     sites = collect_convs(base, settings.include, settings.exclude, allow_empty=True)
-    if not sites:
+    if not any(not s.transposed for s in sites):
         raise LinRepError("--max-bytes / --min-agreement: the model has no compressible conv (a Conv2d with kernel "
                           "area > 1) to choose a storage for")
-    return base, [s.name for s in sites]
+    return base, [s.name for s in sites if not s.transposed]
 
 
 CACHE_VERSION = 1

@@ -49,7 +49,8 @@ extern "C" {
 #endif
 
 /* Format versions this runtime reads: 1 .. LR_FORMAT_VERSION (2 adds integer a/b and int8 weights; 3 adds
- * TANH, HARDSIGMOID, SILU, CLAMP, MUL, RESIZE, PAD, SLICE, TRANSPOSE_HWC, AFFINE, CONV_TRANSPOSE2D, ADD
+ * TANH, HARDSIGMOID, SILU, CLAMP, MUL, RESIZE, PAD, SLICE, TRANSPOSE_HWC, AFFINE, CONV_TRANSPOSE2D (dense,
+ * or LinRep weights over its (Cin, Cout/groups) kernel grid), ADD
  * and MUL broadcast over channels, SOFTMAX over channels, and several model outputs; 4 adds int8 models:
  * int8 activations with a scale and zero point per tensor and integer-only ops, docs/INTEGER.md). */
 #define LR_FORMAT_VERSION 4u
@@ -273,7 +274,9 @@ const char *lr_status_str(lr_status status);
  * field read as zero); every vtable, table, vector and string offset and length; every tensor shape;
  * every constant and codebook size and dtype; every packed index (< K); the graph (tensor ids in
  * range, each tensor written at most once and before it is read, the input never written); every
- * op's parameters and its output shape recomputed from its inputs; the arena plan (sizes fit 32 bits).
+ * op's parameters and its output shape recomputed from its inputs (LinRep fields only on LINREP_CONV2D and
+ * CONV_TRANSPOSE2D, never beside a dense weight: LR_ERR_BAD_PARAMS / LR_ERR_BAD_CONSTANT); the arena plan
+ * (sizes fit 32 bits).
  *
  * An int8 model (format version 4, Model.tensor_quant present; docs/INTEGER.md) is checked further:
  * every tensor's scale positive and finite and zero point in -128 .. 127; every op one with an int8 form

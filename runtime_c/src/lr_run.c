@@ -189,12 +189,16 @@ static void run_op(const run_ctx *r, const lr_op *op)
         lr_affine_f32_ref(x, (uint32_t)in[0], n / (uint32_t)in[0], lr_op_weight(m, op), lr_op_bias(m, op), y);
         break;
     case LR_OP_TYPE_CONV_TRANSPOSE2D:
-    {
-        lr_dense_params p;
         lr_op_geom(m, op, &g);
-        lr_op_dense_params(m, op, &p);
-        lr_conv_transpose2d_f32_ref(&g, x, &p, y);
-    }
+        if (op->linrep != 0u) { /* LinRep kernels, rebuilt one input channel at a time */
+            lr_linrep_params p;
+            lr_op_linrep_params(m, op, &p);
+            lr_linrep_conv_transpose2d_f32_ref(&g, x, &p, r->scratch, y);
+        } else {
+            lr_dense_params p;
+            lr_op_dense_params(m, op, &p);
+            lr_conv_transpose2d_f32_ref(&g, x, &p, y);
+        }
         break;
     default: /* unreachable: lr_init refused unknown types */
         break;

@@ -537,12 +537,14 @@ static lr_status mask_count(const unsigned char *mask, uint32_t n_bytes, uint32_
     return LR_OK;
 }
 
-/* LinRep weights of a conv op: codebook, index width, mask, byte counts and every index < K. */
-static lr_status check_linrep(const lr_model *m, const lr_op *op, int32_t cin_g)
+/* LinRep weights of a conv op over a kernel grid of rows x cols kernels ((Cout, Cin/groups) for
+ * LINREP_CONV2D, (Cin, Cout/groups) for a LinRep CONV_TRANSPOSE2D): codebook, index width, mask, byte
+ * counts (integer a/b: one a and one b scale per row) and every index < K. */
+static lr_status check_linrep(const lr_model *m, const lr_op *op, int32_t rows, int32_t cols)
 {
     lr_linrep lr;
     lr_codebook cb;
-    uint64_t n64 = (uint64_t)op->out_ch * (uint64_t)cin_g;
+    uint64_t n64 = (uint64_t)rows * (uint64_t)cols;
     uint32_t n, i;
     const unsigned char *bytes;
     if (op->linrep == 0u) {
@@ -578,8 +580,8 @@ static lr_status check_linrep(const lr_model *m, const lr_op *op, int32_t cin_g)
         }
     } else if (lr.ab_bits < 2u || lr.ab_bits > 8u || lr.ab != 0u ||
                (uint64_t)lr.n_abq != (2u * (uint64_t)n * lr.ab_bits + 7u) / 8u ||
-               lr.n_as != (uint32_t)op->out_ch || lr.n_bs != (uint32_t)op->out_ch) {
-        return LR_ERR_BAD_CONSTANT; /* integer pairs with one a and one b scale per output channel */
+               lr.n_as != (uint32_t)rows || lr.n_bs != (uint32_t)rows) {
+        return LR_ERR_BAD_CONSTANT; /* integer pairs with one a and one b scale per row */
     }
     bytes = m->blob + lr.idx;
     for (i = 0; i < n; i++) {
@@ -610,7 +612,7 @@ static lr_status check_conv(const lr_model *m, const lr_op *op, const shape *in,
     }
     set3(out, op->out_ch, oh, ow);
     if (op->type == LR_OP_TYPE_LINREP_CONV2D) {
-        s = check_linrep(m, op, cin_g);
+        s = check_linrep(m, op, op->out_ch, cin_g);
         if (s == LR_OK) {
             s = check_tensors_of(op, 0, 0u, op->out_ch); /* bias only */
         }
@@ -717,15 +719,20 @@ static lr_status check_layout(const lr_op *op, const shape *in, const shape *sto
 
 /*
  * CONV_TRANSPOSE2D (format version 3): torch's conv_transpose2d. Weight [C, Cout/groups, kh, kw] (fp32
- * or fp16), optional bias [Cout]; kernel, stride, dilation >= 1; padding symmetric and >= 0; groups
- * divide C and Cout. Along each axis the stored output size must be (in - 1) * s - 2p + d * (k - 1) + 1
- * + output_padding with 0 <= output_padding < max(s, d); computed in 64 bits (every later index
- * then stays below the 16-bit output sizes plus twice the padding).
+ * or fp16), or LinRep weights over the kernel grid (C, Cout/groups) (check_linrep; the kernels are
+ * rebuilt one input channel at a time: scratch K * kh * kw + Cout/groups * kh * kw floats); optional bias
+ * [Cout]; kernel, stride, dilation >= 1; padding symmetric and >= 0; groups divide C and Cout. Along each
+ * axis the stored output size must be (in - 1) * s - 2p + d * (k - 1) + 1 + output_padding with
+ * 0 <= output_padding < max(s, d); computed in 64 bits (every later index then stays below the 16-bit
+ * output sizes plus twice the padding).
  */
-static lr_status check_conv_transpose(const lr_op *op, const shape *in, const shape *stored, shape *out)
+static lr_status check_conv_transpose(const lr_model *m, const lr_op *op, const shape *in, const shape *stored,
+                                      shape *out, uint32_t *scratch)
 {
-    int64_t base_h, base_w, ph, pw;
-    if (op->n_inputs != 1u || in->rank != 3u || stored->rank != 3u || op->linrep != 0u ||
+    int64_t base_h, base_w, ph, pw, kk;
+    int32_t cout_g;
+    lr_status s;
+    if (op->n_inputs != 1u || in->rank != 3u || stored->rank != 3u ||
         !(op->kh >= 1 && op->kw >= 1 && op->sh >= 1 && op->sw >= 1 && op->dh >= 1 && op->dw >= 1 &&
           op->pt >= 0 && op->pl >= 0 && op->pt == op->pb && op->pl == op->pr) ||
         op->groups < 1 || op->out_ch < 1 || in->d[0] % op->groups != 0 || op->out_ch % op->groups != 0) {
@@ -740,11 +747,33 @@ static lr_status check_conv_transpose(const lr_op *op, const shape *in, const sh
         return LR_ERR_SHAPE_MISMATCH;
     }
     set3(out, op->out_ch, stored->d[1], stored->d[2]);
-    if (op->dtype == LR_DTYPE_I8 || (int64_t)in->d[0] * (op->out_ch / op->groups) > LR_MAX_NUMEL) {
-        return LR_ERR_BAD_CONSTANT; /* dense fp32 / fp16 weights only, of at most LR_MAX_NUMEL values */
+    cout_g = op->out_ch / op->groups;
+    kk = (int64_t)op->kh * op->kw;
+    if (op->dtype == LR_DTYPE_I8 || (int64_t)in->d[0] * cout_g > LR_MAX_NUMEL) {
+        return LR_ERR_BAD_CONSTANT; /* dense fp32 / fp16 weights (or LinRep), of at most LR_MAX_NUMEL kernels */
     }
-    return check_tensors_of(op, (int64_t)in->d[0] * (op->out_ch / op->groups) * ((int64_t)op->kh * op->kw), 0u,
-                            op->out_ch);
+    if (op->linrep == 0u) {
+        return check_tensors_of(op, (int64_t)in->d[0] * cout_g * kk, 0u, op->out_ch);
+    }
+    s = check_linrep(m, op, in->d[0], cout_g);
+    if (s == LR_OK) {
+        s = check_tensors_of(op, 0, 0u, op->out_ch); /* bias only */
+    }
+    if (s == LR_OK) {
+        lr_linrep lr;
+        lr_codebook cb;
+        uint64_t need;
+        lr_read_linrep(m, op->linrep, &lr);
+        lr_read_codebook(m, (uint32_t)lr.codebook, &cb);
+        need = ((uint64_t)cb.k + (uint64_t)cout_g) * (uint64_t)kk; /* codebook, then one row's kernels */
+        if (need > LR_MAX_NUMEL) {
+            return LR_ERR_OVERFLOW;
+        }
+        if ((uint32_t)need > *scratch) {
+            *scratch = (uint32_t)need;
+        }
+    }
+    return s;
 }
 
 static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, uint32_t *scratch)
@@ -774,7 +803,7 @@ static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, u
          op->type != LR_OP_TYPE_CONV_TRANSPOSE2D && op->type != LR_OP_TYPE_MUL && op->type != LR_OP_TYPE_AFFINE)) {
         return LR_ERR_BAD_PARAMS;
     }
-    if (op->linrep != 0u && op->type != LR_OP_TYPE_LINREP_CONV2D) {
+    if (op->linrep != 0u && op->type != LR_OP_TYPE_LINREP_CONV2D && op->type != LR_OP_TYPE_CONV_TRANSPOSE2D) {
         return LR_ERR_BAD_PARAMS;
     }
     if (op->type != LR_OP_TYPE_CONV2D && op->type != LR_OP_TYPE_LINREP_CONV2D && op->type != LR_OP_TYPE_LINEAR &&
@@ -890,7 +919,7 @@ static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, u
         s = check_tensors_of(op, in.d[0], 0u, in.d[0]);
         break;
     case LR_OP_TYPE_CONV_TRANSPOSE2D:
-        s = check_conv_transpose(op, &in, &stored, &out);
+        s = check_conv_transpose(m, op, &in, &stored, &out, scratch);
         break;
     default:
         return LR_ERR_UNSUPPORTED_OP;

@@ -114,6 +114,19 @@ def cases() -> dict[str, bytes]:
     out["v3_ops_fp32"] = pack_graph(v3_graph("fp32"))
     out["v3_ops_fp16"] = pack_graph(v3_graph("fp16"))
     out["v3_heads"] = pack_graph(v3_heads())
+    # a transposed conv with LinRep kernels over (Cin, Cout/groups): fp16 a/b; 5-bit a/b (a scale per input
+    # channel) with pruned kernels
+    torch.manual_seed(4)
+    up = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.ReLU(),
+                       nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2)).eval()
+    for bits in (0, 5):
+        lu, _ = compress(up, templates=4, seed=4, show_progress=False, cap_templates=True)
+        for m in lu.modules():
+            if isinstance(m, LinRepConv2d):
+                m.set_ab_bits(bits)
+        if bits:
+            prune(lu, sparsity=0.3)
+        out[f"v3_linrep_transpose_ab{bits}"] = pack_graph(capture(lu, torch.zeros(1, 2, 5, 4)))
     return out
 
 
@@ -429,6 +442,24 @@ def _ct(pads=(1, 1, 1, 1), stride=(2, 2), dilation=(1, 1), kernel=(3, 3), out_sh
     return g
 
 
+def _ct_linrep(scales: int = 0, wshape=None, kernel=(3, 3), index: int = 1) -> Graph:
+    """_ct's transposed conv with LinRep weights over (Cin, Cout) = (3, 2) instead of a weight: fp16 a/b, or
+    with `scales` > 0 4-bit a/b with that many scales; a dense weight of `wshape` as well; the codebook's
+    kernels `kernel`; every index `index` (K = 4)."""
+    g = _ct()
+    g.ops[0].weight = -1
+    g.constants.clear()
+    g.codebooks.append(Codebook(np.ones((4, *kernel), np.float32)))
+    lr = LinRepWeights(0, np.full((3, 2), index), np.ones((3, 2), np.float32), np.zeros((3, 2), np.float32), 3)
+    if scales:
+        lr.ab_bits, lr.a_q, lr.b_q = 4, np.ones((3, 2), np.int64), np.zeros((3, 2), np.int64)
+        lr.a_scale = lr.b_scale = np.ones(scales, np.float32)
+    g.ops[0].linrep = lr
+    if wshape is not None:
+        g.ops[0].weight = g.add_constant(np.ones(wshape))
+    return g
+
+
 def hostile_v3() -> dict[str, tuple[Graph, str]]:
     """At least one class per format-version-3 op and for Model.outputs."""
     big = 2**15 - 1
@@ -483,6 +514,16 @@ def hostile_v3() -> dict[str, tuple[Graph, str]]:
     h["conv_transpose_stride_zero"] = (_ct(stride=(0, 2)), "LR_ERR_BAD_PARAMS")
     h["conv_transpose_huge"] = (_ct(stride=(big, big), dilation=(big, big), kernel=(big, 3), pads=(big, 1, big, 1),
                                     wshape=(3, 2, big, 3)), "LR_ERR_SHAPE_MISMATCH")
+    # LinRep CONV_TRANSPOSE2D: the LinRep rules over the grid (Cin, Cout/groups), and no dense weight beside them
+    h["conv_transpose_linrep_and_weight"] = (_ct_linrep(wshape=(3, 2, 3, 3)), "LR_ERR_BAD_CONSTANT")
+    h["conv_transpose_linrep_scales_per_cout"] = (_ct_linrep(scales=2), "LR_ERR_BAD_CONSTANT")  # rows are Cin = 3
+    h["conv_transpose_linrep_codebook_shape"] = (_ct_linrep(kernel=(3, 2)), "LR_ERR_BAD_CODEBOOK")
+    h["conv_transpose_linrep_index_range"] = (_ct_linrep(index=5), "LR_ERR_INDEX_RANGE")
+    g = _single("RELU", (2, 3, 3), (2, 3, 3))
+    g.codebooks.append(Codebook(np.ones((4, 3, 3), np.float32)))
+    g.ops[0].linrep = LinRepWeights(0, np.zeros((2, 2), np.int64), np.ones((2, 2), np.float32),
+                                    np.zeros((2, 2), np.float32), 2)
+    h["linrep_on_relu"] = (g, "LR_ERR_BAD_PARAMS")
     h["softmax_two_inputs"] = (_single("SOFTMAX", (2, 3, 3), (2, 3, 3)), "LR_ERR_BAD_PARAMS")
     h["softmax_two_inputs"][0].ops[0].inputs = [0, 0]
     for name, outputs, status in (("outputs_input", [1, 0], "LR_ERR_BAD_GRAPH"),

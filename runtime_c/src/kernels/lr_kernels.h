@@ -131,6 +131,12 @@ uint64_t lr_linrep_conv2d_reuse_scratch(const lr_geom *g, uint32_t k, int32_t *t
  * [oc, oh, ow], pads symmetric; see the file). No scratch. */
 void lr_conv_transpose2d_f32_ref(const lr_geom *g, const float *x, const lr_dense_params *p, float *y);
 
+/* CONV_TRANSPOSE2D with LinRep weights over the kernel grid (c, cout_g): per input channel, its kernels
+ * rebuilt a * T[idx] + b, then scattered as the dense kernel does (see the file). a/b scales (integer a/b)
+ * are per input channel. Scratch: (k + cout_g) * kh * kw floats. */
+void lr_linrep_conv_transpose2d_f32_ref(const lr_geom *g, const float *x, const lr_linrep_params *p,
+                                        float *scratch, float *y);
+
 /* ---- other ops ----------------------------------------------------------------------------------- */
 
 void lr_linear_f32_ref(const float *x, uint32_t in, uint32_t out, const lr_dense_params *p, float *y);
