@@ -21,6 +21,17 @@
 #define LR_DSP 0
 #endif
 
+/* LR_OPT_FAST: the shape-specific fast paths (constant-position 3 x 3 and 1 x 1 gathers, the one-channel 3 x 3
+ * path): on by default, off in size-optimised builds (-Os), where the generic loops do the same work in a
+ * fraction of the code. Results are the same either way. */
+#ifndef LR_OPT_FAST
+#if defined(__OPTIMIZE_SIZE__)
+#define LR_OPT_FAST 0
+#else
+#define LR_OPT_FAST 1
+#endif
+#endif
+
 /* Four bytes at p (any alignment) as a little-endian word: one LDR on Cortex-M3 and up. */
 static inline uint32_t lr_ld32(const void *p)
 {

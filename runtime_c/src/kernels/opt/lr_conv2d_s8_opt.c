@@ -18,6 +18,7 @@
  */
 #include "kernels/lr_opt_s8.h"
 
+#if LR_OPT_FAST
 /* Position of tap k (a constant) of pixel 0 within whole groups of four. */
 #define LR_P(k) ((((k) >> 2) << 3) + (((k) & 1) << 2) + (((k) >> 1) & 1))
 /* Taps k .. k + 2 of one kernel row at r (dilation 1). */
@@ -72,14 +73,17 @@ static void border3(const lr_geom *g, const int8_t *x, int32_t iy0, int32_t ix0,
     }
 }
 
+#endif
+
 void lr_opt_im2col(const lr_geom *g, const int8_t *x, int32_t oy, int32_t ox, int32_t in_offset, int32_t j,
                    int16_t *col)
 {
     const int32_t iy0 = oy * g->sh - g->pt, ix0 = ox * g->sw - g->pl, hw = g->h * g->w, w = g->w;
     const int32_t per = g->cin_g * g->kh * g->kw, nfull = per & ~3;
     const int32_t off = in_offset;
-    const int k3 = g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1;
     int32_t i = 0, k = 0, ky, kx;
+#if LR_OPT_FAST
+    const int k3 = g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1;
     if (iy0 >= 0 && iy0 + (g->kh - 1) * g->dh < g->h && ix0 >= 0 && ix0 + (g->kw - 1) * g->dw < g->w) {
         const int8_t *xp = x + iy0 * w + ix0;
         col += 2 * j;
@@ -119,6 +123,9 @@ void lr_opt_im2col(const lr_geom *g, const int8_t *x, int32_t oy, int32_t ox, in
         border3(g, x, iy0, ix0, off, i, col + 2 * j);
         k = 9 * i;
     }
+#else
+    (void)w;
+#endif
     for (; i < g->cin_g; i++) {
         const int8_t *xc = x + (size_t)i * (size_t)hw;
         for (ky = 0; ky < g->kh; ky++) {
@@ -192,6 +199,7 @@ static void dot(const unsigned char *w0, const unsigned char *w1, int32_t per, c
     acc[3] = a11;
 }
 
+#if LR_OPT_FAST
 /* One output pixel of a one-input-channel kernel w (kh * kw int8) at any position, as the reference. */
 static int32_t pixel1(const lr_geom *g, const int8_t *x, const int8_t *w, int32_t acc, int32_t in_offset, int32_t oy,
                       int32_t ox)
@@ -305,6 +313,8 @@ static int one_channel(const lr_geom *g, const int8_t *x, const lr_dense_s8_para
     return 1;
 }
 
+#endif
+
 static void depthwise(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *w, int8_t *y)
 {
     const int32_t kk = g->kh * g->kw;
@@ -342,9 +352,11 @@ void lr_conv2d_s8_opt(const lr_geom *g, const int8_t *x, const lr_dense_s8_param
 {
     const int32_t per = g->cin_g * g->kh * g->kw, npx = g->oh * g->ow;
     int32_t grp, q, o;
+#if LR_OPT_FAST
     if (one_channel(g, x, p, y)) {
         return;
     }
+#endif
     if (g->cin_g == 1 && g->cout_g == 1) {
         depthwise(g, x, p, scratch, y);
         return;
