@@ -145,20 +145,21 @@ def test_kernel_integers_closed_form():
 
 
 def test_ab_quant_fits_int16():
-    """With at most 8 bits every kernel weight fits the C direct kernel's int16 bound: channels with b far above
-    a·T (e > 7) widen s_a, channels with b far below it (e < −1) raise e; channels already within keep the
+    """With fit_int16 and at most 8 bits every kernel weight fits the C direct kernel's int16 bound: channels
+    with b far above a·T (e > 7) widen s_a, channels with b far below it (e < −1) raise e; channels already within keep the
     unconstrained integers; the real weights stay within a few quantisation steps of a·T + b."""
     from linrep_edge.integer.scheme import W_LIMIT, w_bound
 
     rng = np.random.default_rng(5)
     t = rng.standard_normal((16, 3, 3)).astype(np.float32)
-    t_q, s_t = template_quant(torch.from_numpy(t))
+    _, s_t = template_quant(torch.from_numpy(t))
     cout, cin = 12, 10
     a = rng.standard_normal((cout, cin)).astype(np.float32)
     b = (rng.standard_normal((cout, cin)) * np.array([300.0] * 4 + [1e-3] * 4 + [0.3] * 4)[:, None]).astype(np.float32)
     at, bt = torch.from_numpy(a), torch.from_numpy(b)
     free = linrep_ab_quant(at, bt, s_t, 8, fit_int16=False)
-    fit = linrep_ab_quant(at, bt, s_t, 8)
+    free9 = linrep_ab_quant(at, bt, s_t, 9, fit_int16=False)
+    fit = linrep_ab_quant(at, bt, s_t, 8, fit_int16=True)
     over = (w_bound(free[0], free[2], free[3]) > W_LIMIT).numpy()
     assert over[:8].all() and not over[8:].any()  # both kinds of channel exceed int16 unconstrained
     assert (w_bound(fit[0], fit[2], fit[3]) <= W_LIMIT).all()
@@ -171,7 +172,8 @@ def test_ab_quant_fits_int16():
         real = (a_q.double() * s_a.double()[:, None])[..., None] + (b_q.double() * s_b[:, None])[..., None]
         target = at.double()[..., None] + bt.double()[..., None]
         assert ((real - target).abs().amax((1, 2)) <= 0.02 * target.abs().amax((1, 2))).all()
-    assert linrep_ab_quant(at, bt, s_t, 9)[3].tolist() == linrep_ab_quant(at, bt, s_t, 9, fit_int16=False)[3].tolist()
+    assert linrep_ab_quant(at, bt, s_t, 9, fit_int16=True)[3].tolist() == free9[3].tolist()  # only up to 8 bits
+    assert linrep_ab_quant(at, bt, s_t, 8)[3].tolist() == fit[3].tolist()  # on by default
 
 
 def test_accumulator_bound_is_attained_and_refused():

@@ -1,5 +1,6 @@
 """Figures of the int8 kernels on Cortex-M4F under QEMU (issue 17): the default ResNet-8 as an int8 model,
-dense (no LinRep) and LinRep at K = 16 global, each with the reference kernels (runtime built with
+dense (no LinRep) and LinRep at K = 16 global (8-bit a/b, every W within int16: quantize_graph's
+fit_int16, the default), each with the reference kernels (runtime built with
 LR_KERNELS=ref) and the optimised ones (LR_KERNELS=opt, the default) -- whole-network instructions,
 per layer (instructions, path, dense-equivalent MACs, instructions per MAC) -- beside CMSIS-NN's counts
 (../shared/DESIGN.md section 7). Prints a table and writes docs/bench/int8_kernels.json.
@@ -60,7 +61,7 @@ def int8_graphs(k: int, n_calib: int) -> tuple[Graph, Graph, np.ndarray]:
     calib = data.train.x[:n_calib].numpy()
     dense = quantize_graph(capture(model, torch.zeros(1, 1, 28, 28)), calib)
     cm, _ = compress(model, templates=k, seed=0, show_progress=False)
-    lr = quantize_graph(capture(cm, torch.zeros(1, 1, 28, 28)), calib, ab_bits=8)
+    lr = quantize_graph(capture(cm, torch.zeros(1, 1, 28, 28)), calib, ab_bits=8)  # fit_int16: one plane
     return dense, lr, data.test.x[0].numpy()
 
 

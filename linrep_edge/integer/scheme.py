@@ -7,10 +7,11 @@ integer model the blob holds.
 - LinRep templates: int8, one scale per codebook s_T = max|T| / 127.
 - LinRep a, b (docs/INTEGER.md §3): a_q of `bits` bits with s_a[o] = max_i |a[o, i]| / qmax (1 if all zero);
   b_q with s_b[o] = s_a[o]·s_T·2^e[o], e[o] the smallest integer with max_i |b[o, i]| / s_b[o] <= qmax.
-  With at most 8 bits, every integer kernel weight W is then made to fit int16 (`W_LIMIT`, the bound the C
-  direct kernel checks, |a_q|·128·2^max(0,−e) + |b_q|·2^max(0,e)), so that the optimised direct path runs
-  one int16 plane instead of two: a channel over it first raises a negative e towards 0 (coarser b, whose
-  step stays below a·T's), then widens s_a by 2^(1/4) steps (e follows) until it fits.
+  With at most 8 bits (`fit_int16`, the default), every integer kernel weight W is then made to fit int16
+  (`W_LIMIT`, the bound the C direct kernel checks, |a_q|·128·2^max(0,−e) + |b_q|·2^max(0,e)), so that the
+  optimised direct path runs one int16 plane instead of two: a channel over it first raises a negative e
+  towards 0 (coarser b, whose step stays below a·T's), then widens s_a by 2^(1/4) steps (e follows) until it
+  fits. QAT trains with it (fake_linrep_ab). Its accuracy cost: docs/RESULTS.md, issue 17.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ import torch
 
 from linrep_edge.method.quantize import qmax
 
-E_RANGE = (-24, 24)
+E_RANGE = (-24, 24)  # b_exponent limits (an int8 in the blob; far outside what real layers need)
 W_LIMIT = 32767  # int16: the C direct kernel's one-plane bound on |a_q|·128·2^max(0,−e) + |b_q|·2^max(0,e)
-W_LIMIT_MAX_BITS = 8  # a/b widths for which the limit costs at most a fraction of a bit of a (qmax·129 < 2^15)  # b_exponent limits (an int8 in the blob; far outside what real layers need)
+W_LIMIT_MAX_BITS = 8  # a/b widths for which the limit costs at most a fraction of a bit of a (qmax·129 < 2^15)
 
 
 def activation_qparams(lo: float, hi: float) -> tuple[float, int]:
