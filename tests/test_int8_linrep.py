@@ -121,7 +121,8 @@ def test_kernel_integers_closed_form():
     idx = rng.integers(0, 16, (cout, cin))
     for bits in (4, 5, 6):
         t_q, s_t = template_quant(torch.from_numpy(t))
-        a_q, s_a, b_q, e, s_b = linrep_ab_quant(torch.from_numpy(a), torch.from_numpy(b), s_t, bits)
+        a_q, s_a, b_q, e, s_b = linrep_ab_quant(torch.from_numpy(a), torch.from_numpy(b), s_t, bits,
+                                                fit_int16=False)
         assert int(a_q.abs().max()) <= (1 << (bits - 1)) - 1 and int(b_q.abs().max()) <= (1 << (bits - 1)) - 1
         assert (b_q.abs().amax(1) > ((1 << (bits - 1)) - 1) // 2).all()  # e is the smallest that fits
         lr = LinRepWeights(0, idx, a, b, ab_bits=bits)
@@ -141,6 +142,38 @@ def test_kernel_integers_closed_form():
                 + s_b.numpy()[:, None, None, None] / 2)
         assert (np.abs(real - target) <= step + 1e-7).all()
         assert np.abs(real - target).max() > 0  # quantisation did happen
+
+
+def test_ab_quant_fits_int16():
+    """With fit_int16 and at most 8 bits every kernel weight fits the C direct kernel's int16 bound: channels
+    with b far above a·T (e > 7) widen s_a, channels with b far below it (e < −1) raise e; channels already within keep the
+    unconstrained integers; the real weights stay within a few quantisation steps of a·T + b."""
+    from linrep_edge.integer.scheme import W_LIMIT, w_bound
+
+    rng = np.random.default_rng(5)
+    t = rng.standard_normal((16, 3, 3)).astype(np.float32)
+    _, s_t = template_quant(torch.from_numpy(t))
+    cout, cin = 12, 10
+    a = rng.standard_normal((cout, cin)).astype(np.float32)
+    b = (rng.standard_normal((cout, cin)) * np.array([300.0] * 4 + [1e-3] * 4 + [0.3] * 4)[:, None]).astype(np.float32)
+    at, bt = torch.from_numpy(a), torch.from_numpy(b)
+    free = linrep_ab_quant(at, bt, s_t, 8, fit_int16=False)
+    free9 = linrep_ab_quant(at, bt, s_t, 9, fit_int16=False)
+    fit = linrep_ab_quant(at, bt, s_t, 8, fit_int16=True)
+    over = (w_bound(free[0], free[2], free[3]) > W_LIMIT).numpy()
+    assert over[:8].all() and not over[8:].any()  # both kinds of channel exceed int16 unconstrained
+    assert (w_bound(fit[0], fit[2], fit[3]) <= W_LIMIT).all()
+    assert (fit[3][:4] < free[3][:4]).all() and (fit[1][:4] > free[1][:4]).all()  # e > 7: s_a wider, e lower
+    assert (fit[3][4:8] == -1).all() and (fit[1][4:8] == free[1][4:8]).all()  # e < −1: raised, s_a kept
+    for k in (0, 1, 2, 3):
+        assert torch.equal(fit[k][8:], free[k][8:])
+    for q in (free, fit):  # a_q·s_a·T + b_q·s_b against a·T + b, per channel, relative to the channel's peak
+        a_q, s_a, b_q, _, s_b = q
+        real = (a_q.double() * s_a.double()[:, None])[..., None] + (b_q.double() * s_b[:, None])[..., None]
+        target = at.double()[..., None] + bt.double()[..., None]
+        assert ((real - target).abs().amax((1, 2)) <= 0.02 * target.abs().amax((1, 2))).all()
+    assert linrep_ab_quant(at, bt, s_t, 9, fit_int16=True)[3].tolist() == free9[3].tolist()  # only up to 8 bits
+    assert linrep_ab_quant(at, bt, s_t, 8)[3].tolist() == fit[3].tolist()  # on by default
 
 
 def test_accumulator_bound_is_attained_and_refused():

@@ -1,5 +1,6 @@
 """Figures of the int8 kernels on Cortex-M4F under QEMU (issue 17): the default ResNet-8 as an int8 model,
-dense (no LinRep) and LinRep at K = 16 global, each with the reference kernels (runtime built with
+dense (no LinRep) and LinRep at K = 16 global (8-bit a/b, every W within int16: quantize_graph's
+fit_int16, the default), each with the reference kernels (runtime built with
 LR_KERNELS=ref) and the optimised ones (LR_KERNELS=opt, the default) -- whole-network instructions,
 per layer (instructions, path, dense-equivalent MACs, instructions per MAC) -- beside CMSIS-NN's counts
 (../shared/DESIGN.md section 7). Prints a table and writes docs/bench/int8_kernels.json.
@@ -35,6 +36,10 @@ ROOT = Path(__file__).resolve().parents[1]
 CMSIS_CONV_INSTRUCTIONS = 20_694_863
 CMSIS_CONV_MACS = 9_345_280
 CMSIS_PER_LAYER_RANGE = "1.79 (64->64 3x3) .. 10.4 (1-channel stem); 3.4-4.4 on the stride-2 1x1 shortcuts"
+# The per-layer CMSIS-NN figures DESIGN.md section 7 gives (instructions per MAC); the two shortcuts as the
+# ends of its 3.4-4.4 range (the one with fewer input channels at the high end); the other five 3x3 layers
+# share the rest of the 20,694,863.
+CMSIS_LAYER_PER_MAC = {"stem.0": 10.4, "layer3.conv2": 1.79, "layer2.shortcut.0": 4.4, "layer3.shortcut.0": 3.4}
 
 
 def conv_macs(g: Graph) -> dict[int, int]:
@@ -56,7 +61,7 @@ def int8_graphs(k: int, n_calib: int) -> tuple[Graph, Graph, np.ndarray]:
     calib = data.train.x[:n_calib].numpy()
     dense = quantize_graph(capture(model, torch.zeros(1, 1, 28, 28)), calib)
     cm, _ = compress(model, templates=k, seed=0, show_progress=False)
-    lr = quantize_graph(capture(cm, torch.zeros(1, 1, 28, 28)), calib, ab_bits=8)
+    lr = quantize_graph(capture(cm, torch.zeros(1, 1, 28, 28)), calib, ab_bits=8)  # fit_int16: one plane
     return dense, lr, data.test.x[0].numpy()
 
 
@@ -134,6 +139,40 @@ def device_paths(runs: dict[str, Any], kernels: str) -> None:
                 else "reuse"
 
 
+def dense_vs_cmsis(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Dense int8 convs per layer against CMSIS-NN's (CMSIS_LAYER_PER_MAC), and the five other 3x3 layers
+    together against the rest of CMSIS-NN's total (its per-layer split of them is not published)."""
+    convs = [r for r in rows if "macs" in r]
+    known = [r for r in convs if r["name"] in CMSIS_LAYER_PER_MAC]
+    rest = [r for r in convs if r["name"] not in CMSIS_LAYER_PER_MAC]
+    out: dict[str, Any] = {"layers": []}
+    for r in known:
+        cm = CMSIS_LAYER_PER_MAC[r["name"]]
+        out["layers"].append({"name": r["name"], "ours_per_mac": r["instr_per_mac"], "cmsis_per_mac": cm,
+                              "ratio": round(r["instructions"] / (cm * r["macs"]), 3)})
+    rest_macs = sum(r["macs"] for r in rest)
+    cmsis_rest = CMSIS_CONV_INSTRUCTIONS - sum(CMSIS_LAYER_PER_MAC[r["name"]] * r["macs"] for r in known)
+    ours_rest = sum(r["instructions"] for r in rest)
+    out["other_3x3_layers"] = {"names": [r["name"] for r in rest], "macs": rest_macs,
+                               "ours_instructions": ours_rest, "ours_per_mac": round(ours_rest / rest_macs, 3),
+                               "ours_per_layer_per_mac": {r["name"]: r["instr_per_mac"] for r in rest},
+                               "cmsis_instructions": round(cmsis_rest),
+                               "cmsis_per_mac": round(cmsis_rest / rest_macs, 3),
+                               "ratio": round(ours_rest / cmsis_rest, 3)}
+    out["all_convs_ratio"] = round(sum(r["instructions"] for r in convs) / CMSIS_CONV_INSTRUCTIONS, 3)
+    return out
+
+
+def print_dense_vs_cmsis(d: dict[str, Any]) -> None:
+    print("\ndense int8 convs vs CMSIS-NN (instructions per MAC):")
+    for r in d["layers"]:
+        print(f"  {r['name']:<20} {r['ours_per_mac']:6.2f} vs {r['cmsis_per_mac']:5.2f}  ({r['ratio']:.2f}x)")
+    o = d["other_3x3_layers"]
+    print(f"  {'five other 3x3':<20} {o['ours_per_mac']:6.2f} vs {o['cmsis_per_mac']:5.2f}  ({o['ratio']:.2f}x) "
+          f"per layer {o['ours_per_layer_per_mac']}")
+    print(f"  all convs {d['all_convs_ratio']:.2f}x CMSIS-NN")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--target", default="cortex-m4")
@@ -182,6 +221,10 @@ def main() -> None:
         for kernels in args.kernels.split(","):
             device_paths(runs, kernels)
         report["models"][name] = {"blob_bytes": len(blob), "runs": runs}
+    dense_opt = report["models"]["dense"]["runs"].get("opt-auto")
+    if dense_opt is not None:
+        report["dense_vs_cmsis"] = dense_vs_cmsis(dense_opt["layers"])
+        print_dense_vs_cmsis(report["dense_vs_cmsis"])
     for name in blobs:
         best = report["models"][name]["runs"][f"{args.kernels.split(',')[-1]}-auto"]
         print(f"\n{name}, optimised kernels, per layer (path, instructions, instr per dense MAC):")

@@ -147,26 +147,27 @@ def _quantize_codebooks(graph: Graph, used: set[int]) -> None:
         cb.templates = (cb.q.astype(np.float32) * np.float32(s_t)).astype(np.float32)
 
 
-def _quantize_linrep(graph: Graph, op: Op, ab_bits: int) -> np.ndarray:
-    """Integer a/b of a LinRep op (in place); returns s_w[o] (float64)."""
+def _quantize_linrep(graph: Graph, op: Op, ab_bits: int, fit_int16: bool = True) -> np.ndarray:
+    """Integer a/b of a LinRep op (in place; fit_int16: every W within int16, scheme.py); returns s_w[o]
+    (float64)."""
     lr = op.linrep
     assert lr is not None
     cb = graph.codebooks[lr.codebook]
     mask = np.ones(lr.idx.shape, dtype=bool) if lr.mask is None else lr.mask
     a = torch.from_numpy(np.where(mask, lr.a, 0.0).astype(np.float32))
     b = torch.from_numpy(np.where(mask, lr.b, 0.0).astype(np.float32))
-    a_q, s_a, b_q, e, s_b = linrep_ab_quant(a, b, cb.scale, ab_bits)
+    a_q, s_a, b_q, e, s_b = linrep_ab_quant(a, b, cb.scale, ab_bits, fit_int16=fit_int16)
     lr.set_quantized(a_q.numpy(), s_a.numpy(), b_q.numpy(), s_b.numpy().astype(np.float32))
     lr.ab_bits = ab_bits
     lr.b_exponent = e.numpy().astype(np.int64)
     return weight_scale(graph, op)
 
 
-def _weighted_params(graph: Graph, op: Op, ab_bits: int) -> IntParams:
+def _weighted_params(graph: Graph, op: Op, ab_bits: int, fit_int16: bool = True) -> IntParams:
     s_in = graph.tensors[op.inputs[0]].scale
     out = graph.tensors[op.output]
     if op.type == "LINREP_CONV2D":
-        s_w = _quantize_linrep(graph, op, ab_bits)
+        s_w = _quantize_linrep(graph, op, ab_bits, fit_int16)
         # real = s_in·s_a·s_T·2^−max(0,−e) / s_out, in double from the float32 scales (TFLite's way)
         lr = op.linrep
         assert lr is not None and lr.a_scale is not None and lr.b_exponent is not None
@@ -221,15 +222,16 @@ def _softmax_params(graph: Graph, op: Op) -> IntParams:
                      extra=np.array([diff_min], dtype=np.int32))
 
 
-def fill_int_params(graph: Graph, ab_bits: int, layer_bits: dict[str, int] | None = None) -> None:
+def fill_int_params(graph: Graph, ab_bits: int, layer_bits: dict[str, int] | None = None,
+                    fit_int16: bool = True) -> None:
     """Every op's IntParams (in place) once the tensors carry their quantisation; LinRep layers named in
-    `layer_bits` get their own a/b width."""
+    `layer_bits` get their own a/b width; fit_int16: every LinRep kernel weight within int16 (scheme.py)."""
     layer_bits = layer_bits or {}
     _quantize_codebooks(graph, {op.linrep.codebook for op in graph.ops if op.linrep is not None})
     empty = np.zeros(0, dtype=np.int32)
     for op in graph.ops:
         if op.type in WEIGHTED:
-            op.iparams = _weighted_params(graph, op, layer_bits.get(op.name, ab_bits))
+            op.iparams = _weighted_params(graph, op, layer_bits.get(op.name, ab_bits), fit_int16)
         elif op.type == "ADD":
             op.iparams = _add_params(graph, op)
         elif op.type == "SOFTMAX":
@@ -239,10 +241,12 @@ def fill_int_params(graph: Graph, ab_bits: int, layer_bits: dict[str, int] | Non
 
 
 def quantize_graph(graph: Graph, calibration: np.ndarray, ab_bits: int = 0, percentile: float = 100.0,
-                   ranges: Ranges | None = None, layer_bits: dict[str, int] | None = None) -> Graph:
+                   ranges: Ranges | None = None, layer_bits: dict[str, int] | None = None,
+                   fit_int16: bool = True) -> Graph:
     """An int8 copy of the fp32 graph: `calibration` (N, *input_shape) float32 inputs fix the activation
     ranges (or pass `ranges`); `ab_bits` (2..8) the width of integer a/b (0: each layer's own `ab_bits`,
-    which must then be set), `layer_bits` a width per LinRep layer name that differs."""
+    which must then be set), `layer_bits` a width per LinRep layer name that differs; `fit_int16` (the
+    default) keeps every LinRep kernel weight within int16 (one plane on the C direct path, scheme.py)."""
     check_supported(graph)
     if graph.is_int8:
         raise LinRepError("the graph is already int8")
@@ -259,16 +263,16 @@ def quantize_graph(graph: Graph, calibration: np.ndarray, ab_bits: int = 0, perc
     if ranges is None:
         ranges = calibrate(graph, calibration, percentile)
     assign_tensor_quant(g, ranges)
-    _fill_with_bits(g, ab_bits, layer_bits)
+    _fill_with_bits(g, ab_bits, layer_bits, fit_int16)
     g.metadata = {**g.metadata, "activations": "int8"}
     return g
 
 
-def _fill_with_bits(g: Graph, ab_bits: int, layer_bits: dict[str, int] | None) -> None:
+def _fill_with_bits(g: Graph, ab_bits: int, layer_bits: dict[str, int] | None, fit_int16: bool = True) -> None:
     if ab_bits:
-        fill_int_params(g, ab_bits, layer_bits)
+        fill_int_params(g, ab_bits, layer_bits, fit_int16)
         return
     bits = {op.linrep.ab_bits for op in g.ops if op.linrep is not None}
     if len(bits) > 1:
         raise LinRepError(f"LinRep layers have different a/b widths {sorted(bits)}: pass ab_bits")
-    fill_int_params(g, bits.pop() if bits else 0, layer_bits)
+    fill_int_params(g, bits.pop() if bits else 0, layer_bits, fit_int16)

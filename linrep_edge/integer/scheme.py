@@ -7,6 +7,11 @@ integer model the blob holds.
 - LinRep templates: int8, one scale per codebook s_T = max|T| / 127.
 - LinRep a, b (docs/INTEGER.md §3): a_q of `bits` bits with s_a[o] = max_i |a[o, i]| / qmax (1 if all zero);
   b_q with s_b[o] = s_a[o]·s_T·2^e[o], e[o] the smallest integer with max_i |b[o, i]| / s_b[o] <= qmax.
+  With at most 8 bits (`fit_int16`, the default), every integer kernel weight W is then made to fit int16
+  (`W_LIMIT`, the bound the C direct kernel checks, |a_q|·128·2^max(0,−e) + |b_q|·2^max(0,e)), so that the
+  optimised direct path runs one int16 plane instead of two: a channel over it first raises a negative e
+  towards 0 (coarser b, whose step stays below a·T's), then widens s_a by 2^(1/4) steps (e follows) until it
+  fits. QAT trains with it (fake_linrep_ab). Its accuracy cost: docs/RESULTS.md, issue 17.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import torch
 from linrep_edge.method.quantize import qmax
 
 E_RANGE = (-24, 24)  # b_exponent limits (an int8 in the blob; far outside what real layers need)
+W_LIMIT = 32767  # int16: the C direct kernel's one-plane bound on |a_q|·128·2^max(0,−e) + |b_q|·2^max(0,e)
+W_LIMIT_MAX_BITS = 8  # a/b widths for which the limit costs at most a fraction of a bit of a (qmax·129 < 2^15)
 
 
 def activation_qparams(lo: float, hi: float) -> tuple[float, int]:
@@ -57,16 +64,51 @@ def b_exponents(b: torch.Tensor, s_a: torch.Tensor, s_t: float, bits: int) -> to
     return torch.tensor(out, dtype=torch.int64)
 
 
-def linrep_ab_quant(a: torch.Tensor, b: torch.Tensor, s_t: float, bits: int
+def w_bound(a_q: torch.Tensor, b_q: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+    """Per output channel, max_i |a_q|·128·2^max(0,−e) + |b_q|·2^max(0,e): the bound on |W| (|t_q| <= 127) that
+    the C direct kernel checks against int16."""
+    pa = torch.pow(2.0, torch.clamp(-e, min=0).double())
+    pb = torch.pow(2.0, torch.clamp(e, min=0).double())
+    return (a_q.abs().double() * 128.0 * pa[:, None] + b_q.abs().double() * pb[:, None]).amax(1)
+
+
+def _fit_int16(a_d: torch.Tensor, b: torch.Tensor, s_a: torch.Tensor, e: torch.Tensor, s_t: float, bits: int
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(s_a, e) with every channel's w_bound <= W_LIMIT (channels already within keep theirs)."""
+    qm = qmax(bits)
+    s_a, e = s_a.clone(), e.clone()
+    for o in range(a_d.shape[0]):
+        for _ in range(400):
+            s_b = float(s_a[o]) * s_t * 2.0 ** int(e[o])
+            a_q = torch.clamp(torch.round(a_d[o] / s_a[o]), -qm, qm)
+            b_q = torch.clamp(torch.round(b[o].double() / s_b), -qm, qm)
+            if float(w_bound(a_q[None], b_q[None], e[o:o + 1])[0]) <= W_LIMIT:
+                break
+            if int(e[o]) < 0:  # a·T carries 2^−e: halve it (b's step doubles, still below a·T's)
+                e[o] += 1
+                continue
+            s_a[o] = s_a[o] * float(2.0 ** 0.25)
+            e[o] = b_exponents(b[o:o + 1], s_a[o:o + 1], s_t, bits)[0]
+    return s_a, e
+
+
+def linrep_ab_quant(a: torch.Tensor, b: torch.Tensor, s_t: float, bits: int, fit_int16: bool = True
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """(a_q, s_a float32 [Cout], b_q, e [Cout], s_b float64 [Cout]) of one LinRep layer's a, b [Cout, Cin/g]
-    (pruned kernels must already be 0 in a and b)."""
+    (pruned kernels must already be 0 in a and b). fit_int16 (bits <= 8): every W within int16 (module doc)."""
     qm = qmax(bits)
     a_d = a.detach().float()
     peak = a_d.abs().amax(1)
     s_a = torch.where(peak > 0, peak / qm, torch.ones_like(peak)).float()
-    a_q = torch.clamp(torch.round(a_d / s_a[:, None]), -qm, qm).to(torch.int64)
     e = b_exponents(b, s_a, s_t, bits)
+    if fit_int16 and bits <= W_LIMIT_MAX_BITS:
+        a_q = torch.clamp(torch.round(a_d / s_a[:, None]), -qm, qm)
+        s_b = s_a.double() * s_t * torch.pow(2.0, e.double())
+        b_q = torch.clamp(torch.round(b.detach().double() / s_b[:, None]), -qm, qm)
+        if bool((w_bound(a_q, b_q, e) > W_LIMIT).any()):
+            s_a, e = _fit_int16(a_d, b.detach(), s_a, e, s_t, bits)
+            s_a = s_a.float()
+    a_q = torch.clamp(torch.round(a_d / s_a[:, None]), -qm, qm).to(torch.int64)
     s_b = s_a.double() * s_t * torch.pow(2.0, e.double())
     b_q = torch.clamp(torch.round(b.detach().double() / s_b[:, None]), -qm, qm).to(torch.int64)
     return a_q, s_a, b_q, e, s_b

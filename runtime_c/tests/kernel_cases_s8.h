@@ -3,7 +3,9 @@
  * no malloc: the host test test_kernels_s8.c and the Cortex-M firmware mcu/kernels_check_workload.c
  * both run it). Every case draws a geometry (1 x 1 to 4 x 4 kernels, strides 1-3, dilation 1-2,
  * padding 0-2 per side, odd sizes, dense / grouped / depthwise), int8 inputs, weights, int32 bias,
- * per-channel or per-tensor requantisation within the verifier's accumulator bound, and runs:
+ * per-channel or per-tensor requantisation within the verifier's accumulator bound (half the conv cases
+ * take the shapes of the conv's fast paths: one input channel 3 x 3, 1 x 1 with stride, 3 x 3 over 4-8
+ * channels with borders; kc_geom_fast), and runs:
  *   CONV2D:         lr_conv2d_s8_opt == lr_conv2d_s8_ref
  *   LINEAR:         lr_linear_s8_opt == lr_linear_s8_ref
  *   LINREP_CONV2D:  lr_linrep_conv2d_direct_s8_ref (oracle) == direct_opt == reuse_ref == reuse_opt,
@@ -158,6 +160,41 @@ static void kc_geom(kc_rng *r, lr_geom *g, int depthwise)
     }
 }
 
+/* The shapes the optimised conv has fast paths for, with random sizes: kind 0, one input channel, 3 x 3,
+ * stride 1, padding 0-1 (the stem; depthwise too when groups = c); kind 1, 1 x 1 stride 1-2 over 4-8 input
+ * channels; kind 2, 3 x 3 stride 1-2, padding 1, 4-8 input channels (four-channel gathers, borders). */
+static void kc_geom_fast(kc_rng *r, lr_geom *g, int kind)
+{
+    for (;;) {
+        int32_t span;
+        g->c = kind == 0 ? kc_int(r, 1, 3) : kc_int(r, 4, 8);
+        g->groups = kind == 0 ? g->c : 1;
+        g->cin_g = g->c / g->groups;
+        g->cout_g = kc_int(r, 1, kind == 0 ? 5 : 6);
+        g->oc = g->groups * g->cout_g;
+        g->h = kc_int(r, 1, 12);
+        g->w = kc_int(r, 1, 12);
+        g->kh = g->kw = kind == 1 ? 1 : 3;
+        g->sh = g->sw = kind == 0 ? 1 : kc_int(r, 1, 2);
+        g->dh = g->dw = 1;
+        g->pt = g->pb = g->pl = g->pr = kind == 1 ? 0 : kind == 2 ? 1 : kc_int(r, 0, 1);
+        span = g->h + g->pt + g->pb - (g->kh - 1) - 1;
+        if (span < 0) {
+            continue;
+        }
+        g->oh = span / g->sh + 1;
+        span = g->w + g->pl + g->pr - (g->kw - 1) - 1;
+        if (span < 0) {
+            continue;
+        }
+        g->ow = span / g->sw + 1;
+        if (g->c * g->h * g->w <= KC_MAX_X && g->oc <= KC_MAX_OC && g->oc * g->oh * g->ow <= KC_MAX_Y &&
+            g->oc * g->cin_g * g->kh * g->kw <= KC_MAX_W) {
+            return;
+        }
+    }
+}
+
 /* Requantisation (n = 1 or per channel) and input offset. */
 static void kc_requant(kc_rng *r, uint32_t oc, lr_requant_s8 *q, int32_t *in_offset)
 {
@@ -201,8 +238,13 @@ static int kc_case_conv(kc_rng *r)
     lr_geom g;
     lr_dense_s8_params p;
     uint32_t k, nw, ny, per;
+    const int32_t fast = kc_int(r, -3, 2); /* half the cases: a fast-path shape (kc_geom_fast) */
     int depthwise = kc_int(r, 0, 3) == 0;
-    kc_geom(r, &g, depthwise);
+    if (fast >= 0) {
+        kc_geom_fast(r, &g, (int)fast);
+    } else {
+        kc_geom(r, &g, depthwise);
+    }
     per = (uint32_t)(g.cin_g * g.kh * g.kw);
     nw = (uint32_t)g.oc * per;
     ny = (uint32_t)(g.oc * g.oh * g.ow);

@@ -21,6 +21,17 @@
 #define LR_DSP 0
 #endif
 
+/* LR_OPT_FAST: the shape-specific fast paths (constant-position 3 x 3 and 1 x 1 gathers, the one-channel 3 x 3
+ * path): on by default, off in size-optimised builds (-Os), where the generic loops do the same work in a
+ * fraction of the code. Results are the same either way. */
+#ifndef LR_OPT_FAST
+#if defined(__OPTIMIZE_SIZE__)
+#define LR_OPT_FAST 0
+#else
+#define LR_OPT_FAST 1
+#endif
+#endif
+
 /* Four bytes at p (any alignment) as a little-endian word: one LDR on Cortex-M3 and up. */
 static inline uint32_t lr_ld32(const void *p)
 {
@@ -82,10 +93,80 @@ static inline int16x2_t lr_sxa13(int16x2_t a, uint32_t v)
 void lr_conv2d_channel_s8_opt(const lr_geom *g, const int8_t *x, const int32_t *w, int32_t bias, int32_t in_offset,
                               int32_t mult, int32_t shift, const lr_requant_s8 *rq, int8_t *y);
 
-/* Column of output pixel (oy, ox) of the group's input channels at x (per = cin_g * kh * kw int16 values
- * x + in_offset, 0 for padding taps; on the DSP path each full group of four in the order (0, 2, 1, 3)):
- * the dense opt conv's im2col, shared with the LinRep direct path. */
-void lr_opt_im2col(const lr_geom *g, const int8_t *x, int32_t oy, int32_t ox, int32_t in_offset, int32_t per,
+/* Two output pixels' im2col columns, interleaved in one buffer of 2 * per int16 values (per = cin_g * kh * kw,
+ * tap k = (i * kh + ky) * kw + kx, value x + in_offset, 0 for padding taps): for k below nfull = per & ~3, each
+ * group of four taps (k0 .. k0 + 3) takes 8 values as four words (pixel 0: taps k0, k0 + 2; pixel 1: the
+ * same; pixel 0: taps k0 + 1, k0 + 3; pixel 1: the same), the order in which SXTB16 splits a word of four
+ * int8 weights (bytes 0, 2 and 1, 3), so that one weight word and two column words feed two SMLADs per
+ * pixel; the last per - nfull taps follow as (pixel 0, pixel 1) pairs. lr_opt_col_pos gives the position. */
+static inline int32_t lr_opt_col_pos(int32_t k, int32_t nfull, int32_t j)
+{
+    return k < nfull ? ((k >> 2) << 3) + ((k & 1) << 2) + (j << 1) + ((k >> 1) & 1) : 2 * k + j;
+}
+
+/* Pixel j (0 or 1) of the interleaved columns at col: output pixel (oy, ox) of the group's input channels
+ * at x. */
+void lr_opt_im2col(const lr_geom *g, const int8_t *x, int32_t oy, int32_t ox, int32_t in_offset, int32_t j,
                    int16_t *col);
+
+/* Both columns for output pixels q and q + 1 (row-major; q + 1 == npx: pixel q twice). */
+void lr_opt_im2col2(const lr_geom *g, const int8_t *x, int32_t q, int32_t in_offset, int16_t *col);
+
+/* TFLite's requantisation (lr_requant) of one channel, its constants taken apart once: the same int8 for
+ * every accumulator. The doubling high multiply with rounding, (2 * v * mult + 2^31) / 2^32 rounded by
+ * adding 2^30 to v * mult and flooring at 2^31 (TFLite's nudge 1 - 2^30 for negative products, then
+ * truncation, is the same floor), needs the saturating case v = mult = INT32_MIN apart: mult == INT32_MIN
+ * takes lr_requant. */
+typedef struct lr_opt_rq {
+    int32_t mult, left, right, mask, thr, zp, lo, hi;
+} lr_opt_rq;
+
+static inline void lr_opt_rq_init(lr_opt_rq *r, const lr_requant_s8 *q, uint32_t o)
+{
+    const int32_t shift = lr_rq_shift(q, o);
+    r->mult = lr_opt_lei32(q->mult + 4u * (q->n == 1u ? 0u : o));
+    r->left = shift > 0 ? shift : 0;
+    r->right = shift > 0 ? 0 : -shift;
+    r->mask = (int32_t)(((uint32_t)1 << r->right) - 1u);
+    r->thr = r->mask >> 1;
+    r->zp = q->zp_out;
+    r->lo = q->act_min;
+    r->hi = q->act_max;
+}
+
+static inline int8_t lr_opt_requant(int32_t acc, const lr_opt_rq *r)
+{
+    int32_t v, h, fl;
+    int64_t n;
+    if (r->mult == INT32_MIN) {
+        return lr_requant(acc, r->mult, r->left - r->right, r->zp, r->lo, r->hi);
+    }
+    v = acc * ((int32_t)1 << r->left); /* fits int32: the verifier's bound */
+    n = (int64_t)v * r->mult + ((int64_t)1 << 30);
+    h = lr_as_i32((uint32_t)((uint64_t)n >> 31)); /* floor(n / 2^31): fits int32 */
+    fl = h >= 0 ? h >> r->right : ~(~h >> r->right);
+    v = fl + ((h & r->mask) > r->thr + (h < 0 ? 1 : 0) ? 1 : 0) + r->zp;
+    v = v < r->lo ? r->lo : v;
+    return (int8_t)(v > r->hi ? r->hi : v);
+}
+
+/* Two accumulators of one channel (multiplier mult, shift) requantised into y[0] and, if n == 2, y[1]. */
+static inline void lr_opt_out2(int32_t a0, int32_t a1, int32_t mult, int32_t shift, const lr_requant_s8 *q, int8_t *y,
+                               int32_t n)
+{
+    lr_opt_rq r;
+    r.mult = mult;
+    r.left = shift > 0 ? shift : 0;
+    r.right = shift > 0 ? 0 : -shift;
+    r.mask = (int32_t)(((uint32_t)1 << r.right) - 1u);
+    r.thr = r.mask >> 1;
+    r.zp = q->zp_out;
+    r.lo = q->act_min;
+    r.hi = q->act_max;
+    y[0] = lr_opt_requant(a0, &r);
+    if (n > 1) {
+        y[1] = lr_opt_requant(a1, &r);
+    }
+}
 
 #endif /* LR_OPT_S8_H */

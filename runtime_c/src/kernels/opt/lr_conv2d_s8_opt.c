@@ -2,12 +2,15 @@
  * lr_conv2d_s8_opt.c -- CONV2D of an int8 model, optimised (equal to lr_conv2d_s8_ref bit for bit).
  *
  * Dense and grouped convs (CMSIS-NN's scheme, in our [C, H, W] layout): two output pixels at a time are
- * gathered (im2col) into int16 columns of cin_g * kh * kw values x + in_offset (0 for padding taps),
- * then each pair of output channels of the group takes its dot products with both columns: 2 x 2
- * accumulators, so every weight and every column value loaded serves two multiply-adds. With the DSP
- * extension the dot products run four taps per step: the weights' bytes (0, 2) and (1, 3) sign-extended
- * by SXTB16 into int16 pairs, the column stored in the same (0, 2, 1, 3) order, two SMLADs per channel
- * and pixel. Elsewhere the same blocking in plain C. The columns take the reference's scratch
+ * gathered (im2col) into one buffer of interleaved int16 columns of cin_g * kh * kw values x + in_offset (0 for
+ * padding taps; lr_opt_col_pos gives the layout), then each pair of output channels of the group takes its
+ * dot products with both: 2 x 2 accumulators, so every weight and every column value loaded serves two
+ * multiply-adds. With the DSP extension the dot products run four taps per step: the weights' bytes (0, 2)
+ * and (1, 3) sign-extended by SXTB16 into int16 pairs, the columns stored in that order, so that one weight
+ * word and four column words (one pointer, constant offsets) feed eight SMLADs. Elsewhere the same blocking
+ * in plain C. The gather has fast paths for interior pixels of 3 x 3 (dilation 1) and 1 x 1 kernels, four
+ * input channels (36 or 4 taps: whole groups of four) at a time with constant positions; the requantisation
+ * takes each channel's constants apart once (lr_opt_requant). The columns take the reference's scratch
  * (cin_g * kh * kw int32 words = two columns of int16).
  *
  * Depthwise convs (one input and one output channel per group) take lr_conv2d_channel_s8_opt per
@@ -15,102 +18,302 @@
  */
 #include "kernels/lr_opt_s8.h"
 
-/* Column of output pixel (oy, ox) of the group's input channels at x, in tap order k = (i * kh + ky) * kw
- * + kx: col[k] = x + in_offset, 0 outside the input. Interior pixels (every tap inside) skip the tests.
- * On the DSP path each full group of four is then permuted to (0, 2, 1, 3), the order SXTB16 gives the
- * weights' bytes in (PKHBT / PKHTB on the two words of the group). */
-void lr_opt_im2col(const lr_geom *g, const int8_t *x, int32_t oy, int32_t ox, int32_t in_offset, int32_t per,
-                   int16_t *col)
+#if LR_OPT_FAST
+/* Position of tap k (a constant) of pixel 0 within whole groups of four. */
+#define LR_P(k) ((((k) >> 2) << 3) + (((k) & 1) << 2) + (((k) >> 1) & 1))
+/* Taps k .. k + 2 of one kernel row at r (dilation 1). */
+#define LR_ROW3(k, r) \
+    col[LR_P(k)] = (int16_t)((r)[0] + off); \
+    col[LR_P((k) + 1)] = (int16_t)((r)[1] + off); \
+    col[LR_P((k) + 2)] = (int16_t)((r)[2] + off)
+/* Input channel c (0 .. 3) of a group of four, 3 x 3: taps 9c .. 9c + 8. */
+#define LR_CH3(c) \
+    do { \
+        const int8_t *r = xp + (c) * hw; \
+        LR_ROW3(9 * (c), r); \
+        LR_ROW3(9 * (c) + 3, r + w); \
+        LR_ROW3(9 * (c) + 6, r + 2 * w); \
+    } while (0)
+/* The same at a border: row r NULL outside the input, column kx inside iff v<kx>. */
+#define LR_ROW3B(k, r) \
+    col[LR_P(k)] = (int16_t)((r) != NULL && v0 ? (r)[0] + off : 0); \
+    col[LR_P((k) + 1)] = (int16_t)((r) != NULL && v1 ? (r)[1] + off : 0); \
+    col[LR_P((k) + 2)] = (int16_t)((r) != NULL && v2 ? (r)[2] + off : 0)
+#define LR_CH3B(c) \
+    do { \
+        LR_ROW3B(9 * (c), r0); \
+        LR_ROW3B(9 * (c) + 3, r1); \
+        LR_ROW3B(9 * (c) + 6, r2); \
+        r0 = r0 != NULL ? r0 + hw : NULL; \
+        r1 = r1 != NULL ? r1 + hw : NULL; \
+        r2 = r2 != NULL ? r2 + hw : NULL; \
+    } while (0)
+
+/* Border pixel of a 3 x 3, dilation 1 kernel: the first i4 input channels (a multiple of 4), four at a time
+ * with constant positions; padding taps 0 (no load). */
+static void border3(const lr_geom *g, const int8_t *x, int32_t iy0, int32_t ix0, int32_t off, int32_t i4,
+                    int16_t *col)
 {
-    const int32_t iy0 = oy * g->sh - g->pt, ix0 = ox * g->sw - g->pl, hw = g->h * g->w;
-    int16_t *p = col;
-    int32_t i, ky, kx;
-    if (iy0 >= 0 && iy0 + (g->kh - 1) * g->dh < g->h && ix0 >= 0 && ix0 + (g->kw - 1) * g->dw < g->w) {
-        const int8_t *xr0 = x + iy0 * g->w + ix0;
-        for (i = 0; i < g->cin_g; i++) {
-            const int8_t *xr = xr0 + (size_t)i * (size_t)hw;
-            for (ky = 0; ky < g->kh; ky++) {
-                for (kx = 0; kx < g->kw; kx++) {
-                    *p++ = (int16_t)((int32_t)xr[kx * g->dw] + in_offset);
-                }
-                xr += g->dh * g->w;
-            }
-        }
-    } else {
-        for (i = 0; i < g->cin_g; i++) {
-            const int8_t *xc = x + (size_t)i * (size_t)hw;
-            for (ky = 0; ky < g->kh; ky++) {
-                const int32_t iy = iy0 + ky * g->dh;
-                const int row_in = iy >= 0 && iy < g->h;
-                for (kx = 0; kx < g->kw; kx++) {
-                    const int32_t ix = ix0 + kx * g->dw;
-                    *p++ = (int16_t)(row_in && ix >= 0 && ix < g->w ? (int32_t)xc[iy * g->w + ix] + in_offset : 0);
-                }
-            }
-        }
+    const int32_t hw = g->h * g->w, w = g->w;
+    const int v0 = ix0 >= 0 && ix0 < w, v1 = ix0 + 1 >= 0 && ix0 + 1 < w, v2 = ix0 + 2 >= 0 && ix0 + 2 < w;
+    /* row pointers at column ix0 (only dereferenced at valid columns) */
+    const int8_t *r0 = iy0 >= 0 && iy0 < g->h ? x + iy0 * w : NULL;
+    const int8_t *r1 = iy0 + 1 >= 0 && iy0 + 1 < g->h ? x + (iy0 + 1) * w : NULL;
+    const int8_t *r2 = iy0 + 2 >= 0 && iy0 + 2 < g->h ? x + (iy0 + 2) * w : NULL;
+    int32_t i;
+    r0 = r0 != NULL ? r0 + ix0 : NULL;
+    r1 = r1 != NULL ? r1 + ix0 : NULL;
+    r2 = r2 != NULL ? r2 + ix0 : NULL;
+    for (i = 0; i < i4; i += 4) {
+        LR_CH3B(0);
+        LR_CH3B(1);
+        LR_CH3B(2);
+        LR_CH3B(3);
+        col += 72;
     }
-#if LR_DSP
-    {
-        int32_t k;
-        for (k = 0; k + 4 <= per; k += 4) {
-            const uint32_t lo = lr_ld32(col + k), hi = lr_ld32(col + k + 2); /* (x0, x1), (x2, x3) */
-            const uint32_t a = (lo & 0xffffu) | (hi << 16), b = (lo >> 16) | (hi & 0xffff0000u);
-            memcpy(col + k, &a, sizeof a);     /* (x0, x2) */
-            memcpy(col + k + 2, &b, sizeof b); /* (x1, x3) */
-        }
-    }
-#else
-    (void)per;
-#endif
 }
 
-/* acc[c][q] += dot(weights of channel c, column q) for nc <= 2 channels at w (per bytes each) and nq <= 2
- * columns. */
-static void dot(const unsigned char *w, int32_t per, int32_t nc, const int16_t *c0, const int16_t *c1, int32_t nq,
-                int32_t acc[2][2])
+#endif
+
+void lr_opt_im2col(const lr_geom *g, const int8_t *x, int32_t oy, int32_t ox, int32_t in_offset, int32_t j,
+                   int16_t *col)
 {
-    const unsigned char *w1 = nc > 1 ? w + per : w;
-    const int16_t *d1 = nq > 1 ? c1 : c0;
-    int32_t a00 = acc[0][0], a01 = acc[0][1], a10 = acc[1][0], a11 = acc[1][1];
-    int32_t k = 0;
-#if LR_DSP
-    for (; k + 4 <= per; k += 4) {
-        const uint32_t wa = lr_ld32(w + k), wb = lr_ld32(w1 + k);
-        const int16x2_t wa02 = lr_sx02(wa), wa13 = lr_sx13(wa);
-        const int16x2_t wb02 = lr_sx02(wb), wb13 = lr_sx13(wb);
-        const int16x2_t x0a = (int16x2_t)lr_ld32(c0 + k), x0b = (int16x2_t)lr_ld32(c0 + k + 2);
-        const int16x2_t x1a = (int16x2_t)lr_ld32(d1 + k), x1b = (int16x2_t)lr_ld32(d1 + k + 2);
-        a00 = __smlad(wa02, x0a, a00);
-        a00 = __smlad(wa13, x0b, a00);
-        a01 = __smlad(wa02, x1a, a01);
-        a01 = __smlad(wa13, x1b, a01);
-        a10 = __smlad(wb02, x0a, a10);
-        a10 = __smlad(wb13, x0b, a10);
-        a11 = __smlad(wb02, x1a, a11);
-        a11 = __smlad(wb13, x1b, a11);
+    const int32_t iy0 = oy * g->sh - g->pt, ix0 = ox * g->sw - g->pl, hw = g->h * g->w, w = g->w;
+    const int32_t per = g->cin_g * g->kh * g->kw, nfull = per & ~3;
+    const int32_t off = in_offset;
+    int32_t i = 0, k = 0, ky, kx;
+#if LR_OPT_FAST
+    const int k3 = g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1;
+    if (iy0 >= 0 && iy0 + (g->kh - 1) * g->dh < g->h && ix0 >= 0 && ix0 + (g->kw - 1) * g->dw < g->w) {
+        const int8_t *xp = x + iy0 * w + ix0;
+        col += 2 * j;
+        if (k3) {
+            for (; i + 4 <= g->cin_g; i += 4) { /* 36 taps: nine whole groups */
+                LR_CH3(0);
+                LR_CH3(1);
+                LR_CH3(2);
+                LR_CH3(3);
+                xp += 4 * hw;
+                col += 72;
+            }
+        } else if (g->kh == 1 && g->kw == 1) {
+            for (; i + 4 <= g->cin_g; i += 4) { /* taps i .. i + 3: one group */
+                col[0] = (int16_t)(xp[0] + off);
+                col[4] = (int16_t)(xp[hw] + off);
+                col[1] = (int16_t)(xp[2 * hw] + off);
+                col[5] = (int16_t)(xp[3 * hw] + off);
+                xp += 4 * hw;
+                col += 8;
+            }
+        }
+        col -= 2 * j + 2 * i * g->kh * g->kw;
+        k = i * g->kh * g->kw;
+        for (; i < g->cin_g; i++, xp += hw) {
+            const int8_t *xr = xp;
+            for (ky = 0; ky < g->kh; ky++, xr += g->dh * w) {
+                for (kx = 0; kx < g->kw; kx++, k++) {
+                    col[lr_opt_col_pos(k, nfull, j)] = (int16_t)(xr[kx * g->dw] + off);
+                }
+            }
+        }
+        return;
+    }
+    if (k3) {
+        i = g->cin_g & ~3;
+        border3(g, x, iy0, ix0, off, i, col + 2 * j);
+        k = 9 * i;
     }
 #else
-    for (; k + 2 <= per; k += 2) {
-        const int32_t wa0 = lr_s8(w[k]), wa1 = lr_s8(w[k + 1]), wb0 = lr_s8(w1[k]), wb1 = lr_s8(w1[k + 1]);
-        const int32_t x00 = c0[k], x01 = c0[k + 1], x10 = d1[k], x11 = d1[k + 1];
-        a00 += wa0 * x00 + wa1 * x01;
-        a01 += wa0 * x10 + wa1 * x11;
-        a10 += wb0 * x00 + wb1 * x01;
-        a11 += wb0 * x10 + wb1 * x11;
+    (void)w;
+#endif
+    for (; i < g->cin_g; i++) {
+        const int8_t *xc = x + (size_t)i * (size_t)hw;
+        for (ky = 0; ky < g->kh; ky++) {
+            const int32_t iy = iy0 + ky * g->dh;
+            const int row_in = iy >= 0 && iy < g->h;
+            for (kx = 0; kx < g->kw; kx++, k++) {
+                const int32_t ix = ix0 + kx * g->dw;
+                col[lr_opt_col_pos(k, nfull, j)] =
+                    (int16_t)(row_in && ix >= 0 && ix < g->w ? (int32_t)xc[iy * g->w + ix] + off : 0);
+            }
+        }
+    }
+}
+
+void lr_opt_im2col2(const lr_geom *g, const int8_t *x, int32_t q, int32_t in_offset, int16_t *col)
+{
+    const int32_t q1 = q + 1 < g->oh * g->ow ? q + 1 : q;
+    lr_opt_im2col(g, x, q / g->ow, q % g->ow, in_offset, 0, col);
+    lr_opt_im2col(g, x, q1 / g->ow, q1 % g->ow, in_offset, 1, col);
+}
+
+/* acc[c][q] += dot(weights of channel c, column q) for the two channels at w0, w1 (per bytes each) and the
+ * interleaved columns at col. */
+static void dot(const unsigned char *w0, const unsigned char *w1, int32_t per, const int32_t *col, int32_t acc[4])
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    const int32_t nfull = per & ~3;
+    const int16_t *tail = (const int16_t *)(const void *)(col + nfull);
+    const int8_t *v0 = (const int8_t *)(const void *)w0, *v1 = (const int8_t *)(const void *)w1;
+    int32_t k = 0;
+#if LR_DSP
+    for (; k < nfull; k += 4) {
+        const uint32_t wa = lr_ld32(w0 + k), wb = lr_ld32(w1 + k);
+        const int16x2_t p0a = col[0], p1a = col[1], p0b = col[2], p1b = col[3];
+        int16x2_t t = lr_sx02(wa);
+        a00 = __smlad(t, p0a, a00);
+        a01 = __smlad(t, p1a, a01);
+        t = lr_sx13(wa);
+        a00 = __smlad(t, p0b, a00);
+        a01 = __smlad(t, p1b, a01);
+        t = lr_sx02(wb);
+        a10 = __smlad(t, p0a, a10);
+        a11 = __smlad(t, p1a, a11);
+        t = lr_sx13(wb);
+        a10 = __smlad(t, p0b, a10);
+        a11 = __smlad(t, p1b, a11);
+        col += 4;
+    }
+#else
+    for (; k < nfull; k += 4) {
+        const int16_t *c = (const int16_t *)(const void *)col;
+        const int32_t wa0 = lr_s8(w0[k]), wa1 = lr_s8(w0[k + 1]), wa2 = lr_s8(w0[k + 2]), wa3 = lr_s8(w0[k + 3]);
+        const int32_t wb0 = lr_s8(w1[k]), wb1 = lr_s8(w1[k + 1]), wb2 = lr_s8(w1[k + 2]), wb3 = lr_s8(w1[k + 3]);
+        a00 += wa0 * c[0] + wa2 * c[1] + wa1 * c[4] + wa3 * c[5];
+        a01 += wa0 * c[2] + wa2 * c[3] + wa1 * c[6] + wa3 * c[7];
+        a10 += wb0 * c[0] + wb2 * c[1] + wb1 * c[4] + wb3 * c[5];
+        a11 += wb0 * c[2] + wb2 * c[3] + wb1 * c[6] + wb3 * c[7];
+        col += 4;
     }
 #endif
-    for (; k < per; k++) {
-        const int32_t wa = lr_s8(w[k]), wb = lr_s8(w1[k]);
-        a00 += wa * c0[k];
-        a01 += wa * d1[k];
-        a10 += wb * c0[k];
-        a11 += wb * d1[k];
+    for (; k < per; k++, tail += 2) {
+        const int32_t wa = v0[k], wb = v1[k];
+        a00 += wa * tail[0];
+        a01 += wa * tail[1];
+        a10 += wb * tail[0];
+        a11 += wb * tail[1];
     }
-    acc[0][0] = a00;
-    acc[0][1] = a01;
-    acc[1][0] = a10;
-    acc[1][1] = a11;
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
 }
+
+#if LR_OPT_FAST
+/* One output pixel of a one-input-channel kernel w (kh * kw int8) at any position, as the reference. */
+static int32_t pixel1(const lr_geom *g, const int8_t *x, const int8_t *w, int32_t acc, int32_t in_offset, int32_t oy,
+                      int32_t ox)
+{
+    int32_t ky, kx;
+    for (ky = 0; ky < g->kh; ky++) {
+        const int32_t iy = oy * g->sh - g->pt + ky * g->dh;
+        if (iy < 0 || iy >= g->h) {
+            continue;
+        }
+        for (kx = 0; kx < g->kw; kx++) {
+            const int32_t ix = ox * g->sw - g->pl + kx * g->dw;
+            if (ix >= 0 && ix < g->w) {
+                acc += w[ky * g->kw + kx] * ((int32_t)x[iy * g->w + ix] + in_offset);
+            }
+        }
+    }
+    return acc;
+}
+
+/* Output channel y of a 3 x 3, stride 1, dilation 1 conv of the one input channel x (the 1-channel stem, and
+ * depthwise): taps of a kernel row are contiguous bytes, so interior pixels go in pairs from one word per row,
+ * acc = bias + in_offset * sum(w) + sum w * x (as lr_conv2d_channel_s8_opt). With the DSP extension the word's
+ * bytes (x0, x2) and (x1, x3) (SXTB16) meet the row's weights (w0, w2) and (w1, 0): pixel 0 = (w0, w2).(x0, x2)
+ * + (w1, 0).(x1, x3), pixel 1 = (w0, w2).(x1, x3) + (w1, 0) x (x0, x2) crossed (SMLADX): four SMLADs for six
+ * multiply-adds. Border pixels take the reference's loop. */
+static void chan3x3(const lr_geom *g, const int8_t *x, const int8_t *w, int32_t bias, int32_t in_offset,
+                    const lr_opt_rq *rq, int8_t *y)
+{
+    const int32_t ylo = lr_range_lo(-g->pt, 1), yhi = lr_range_hi(2 - g->pt, 1, g->h, g->oh);
+    const int32_t xlo = lr_range_lo(-g->pl, 1), xhi = lr_range_hi(2 - g->pl, 1, g->w, g->ow);
+    const int32_t ww = g->w;
+    int32_t sumw = 0, k, oy, ox;
+#if LR_DSP
+    const int16x2_t a0 = (int16x2_t)(((uint32_t)(uint16_t)w[0]) | ((uint32_t)(uint16_t)w[2] << 16));
+    const int16x2_t a1 = (int16x2_t)(((uint32_t)(uint16_t)w[3]) | ((uint32_t)(uint16_t)w[5] << 16));
+    const int16x2_t a2 = (int16x2_t)(((uint32_t)(uint16_t)w[6]) | ((uint32_t)(uint16_t)w[8] << 16));
+    const int16x2_t b0 = (int16x2_t)(uint16_t)w[1], b1 = (int16x2_t)(uint16_t)w[4], b2 = (int16x2_t)(uint16_t)w[7];
+#endif
+    for (k = 0; k < 9; k++) {
+        sumw += w[k];
+    }
+    sumw = bias + sumw * in_offset;
+    for (oy = 0; oy < g->oh; oy++) {
+        int8_t *yr = y + oy * g->ow;
+        const int inner = oy >= ylo && oy < yhi;
+        const int8_t *xr = x + (oy - g->pt) * ww - g->pl;
+        ox = 0;
+        if (inner) {
+            for (; ox < xlo; ox++) {
+                yr[ox] = lr_opt_requant(pixel1(g, x, w, bias, in_offset, oy, ox), rq);
+            }
+            for (; ox + 2 <= xhi; ox += 2) {
+                const int8_t *p = xr + ox;
+                int32_t s0 = sumw, s1 = sumw;
+#if LR_DSP
+                uint32_t v = lr_ld32(p);
+                int16x2_t e = lr_sx02(v), o = lr_sx13(v);
+                s0 = __smlad(a0, e, s0);
+                s0 = __smlad(b0, o, s0);
+                s1 = __smlad(a0, o, s1);
+                s1 = __smladx(b0, e, s1);
+                v = lr_ld32(p + ww);
+                e = lr_sx02(v);
+                o = lr_sx13(v);
+                s0 = __smlad(a1, e, s0);
+                s0 = __smlad(b1, o, s0);
+                s1 = __smlad(a1, o, s1);
+                s1 = __smladx(b1, e, s1);
+                v = lr_ld32(p + 2 * ww);
+                e = lr_sx02(v);
+                o = lr_sx13(v);
+                s0 = __smlad(a2, e, s0);
+                s0 = __smlad(b2, o, s0);
+                s1 = __smlad(a2, o, s1);
+                s1 = __smladx(b2, e, s1);
+#else
+                int32_t ky;
+                for (ky = 0; ky < 3; ky++, p += ww) {
+                    const int32_t x0 = p[0], x1 = p[1], x2 = p[2], x3 = p[3];
+                    const int32_t w0 = w[3 * ky], w1 = w[3 * ky + 1], w2 = w[3 * ky + 2];
+                    s0 += w0 * x0 + w1 * x1 + w2 * x2;
+                    s1 += w0 * x1 + w1 * x2 + w2 * x3;
+                }
+#endif
+                yr[ox] = lr_opt_requant(s0, rq);
+                yr[ox + 1] = lr_opt_requant(s1, rq);
+            }
+        }
+        for (; ox < g->ow; ox++) {
+            yr[ox] = lr_opt_requant(pixel1(g, x, w, bias, in_offset, oy, ox), rq);
+        }
+    }
+}
+
+/* Convs with one input channel per group, 3 x 3, stride 1, dilation 1 (the stem; depthwise): chan3x3 per
+ * output channel. */
+static int one_channel(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int8_t *y)
+{
+    int32_t o;
+    if (g->cin_g != 1 || g->kh != 3 || g->kw != 3 || g->sh != 1 || g->sw != 1 || g->dh != 1 || g->dw != 1) {
+        return 0;
+    }
+    for (o = 0; o < g->oc; o++) {
+        lr_opt_rq rq;
+        lr_opt_rq_init(&rq, &p->rq, (uint32_t)o);
+        chan3x3(g, x + (size_t)(o / g->cout_g) * (size_t)(g->h * g->w), (const int8_t *)(const void *)(p->w + 9 * o),
+                p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)o) : 0, p->in_offset, &rq,
+                y + (size_t)o * (size_t)(g->oh * g->ow));
+    }
+    return 1;
+}
+
+#endif
 
 static void depthwise(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *w, int8_t *y)
 {
@@ -127,44 +330,49 @@ static void depthwise(const lr_geom *g, const int8_t *x, const lr_dense_s8_param
     }
 }
 
+/* Output channels o and o + 1 (o alone if !two) of pixels q, q + 1 (nq of them) from the columns at col. */
+static void block(const lr_dense_s8_params *p, int32_t per, const int32_t *col, int32_t o, int two, int8_t *yp,
+                  int32_t npx, int32_t nq)
+{
+    const unsigned char *w0 = p->w + (size_t)o * (size_t)per;
+    const uint32_t o1 = (uint32_t)o + (two ? 1u : 0u);
+    int32_t acc[4];
+    acc[0] = p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)o) : 0;
+    acc[1] = acc[0];
+    acc[2] = p->bias ? lr_opt_lei32(p->bias + 4u * o1) : 0;
+    acc[3] = acc[2];
+    dot(w0, two ? w0 + per : w0, per, col, acc);
+    lr_opt_out2(acc[0], acc[1], lr_rq_mult(&p->rq, (uint32_t)o), lr_rq_shift(&p->rq, (uint32_t)o), &p->rq, yp, nq);
+    if (two) {
+        lr_opt_out2(acc[2], acc[3], lr_rq_mult(&p->rq, o1), lr_rq_shift(&p->rq, o1), &p->rq, yp + npx, nq);
+    }
+}
+
 void lr_conv2d_s8_opt(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch, int8_t *y)
 {
     const int32_t per = g->cin_g * g->kh * g->kw, npx = g->oh * g->ow;
-    int16_t *c0 = (int16_t *)(void *)scratch, *c1 = c0 + per;
     int32_t grp, q, o;
+#if LR_OPT_FAST
+    if (one_channel(g, x, p, y)) {
+        return;
+    }
+#endif
     if (g->cin_g == 1 && g->cout_g == 1) {
         depthwise(g, x, p, scratch, y);
         return;
     }
     for (grp = 0; grp < g->groups; grp++) {
         const int8_t *xg = x + (size_t)(grp * g->cin_g) * (size_t)(g->h * g->w);
+        const int32_t o0 = grp * g->cout_g, oend = o0 + g->cout_g;
         for (q = 0; q < npx; q += 2) {
             const int32_t nq = q + 1 < npx ? 2 : 1;
-            lr_opt_im2col(g, xg, q / g->ow, q % g->ow, p->in_offset, per, c0);
-            if (nq > 1) {
-                lr_opt_im2col(g, xg, (q + 1) / g->ow, (q + 1) % g->ow, p->in_offset, per, c1);
+            int8_t *yp = y + (size_t)o0 * (size_t)npx + (size_t)q;
+            lr_opt_im2col2(g, xg, q, p->in_offset, (int16_t *)(void *)scratch);
+            for (o = o0; o + 1 < oend; o += 2, yp += 2 * npx) {
+                block(p, per, scratch, o, 1, yp, npx, nq);
             }
-            for (o = grp * g->cout_g; o < (grp + 1) * g->cout_g; o += 2) {
-                const int32_t nc = o + 1 < (grp + 1) * g->cout_g ? 2 : 1;
-                int32_t acc[2][2], c, j;
-                for (c = 0; c < nc; c++) {
-                    const int32_t b = p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)(o + c)) : 0;
-                    acc[c][0] = b;
-                    acc[c][1] = b;
-                }
-                if (nc == 1) {
-                    acc[1][0] = 0;
-                    acc[1][1] = 0;
-                }
-                dot(p->w + (size_t)o * (size_t)per, per, nc, c0, c1, nq, acc);
-                for (c = 0; c < nc; c++) {
-                    const int32_t mult = lr_opt_lei32(p->rq.mult + 4u * (p->rq.n == 1u ? 0u : (uint32_t)(o + c)));
-                    const int32_t shift = lr_rq_shift(&p->rq, (uint32_t)(o + c));
-                    for (j = 0; j < nq; j++) {
-                        y[(size_t)(o + c) * (size_t)npx + (size_t)(q + j)] =
-                            lr_requant(acc[c][j], mult, shift, p->rq.zp_out, p->rq.act_min, p->rq.act_max);
-                    }
-                }
+            if (o < oend) {
+                block(p, per, scratch, o, 0, yp, npx, nq);
             }
         }
     }

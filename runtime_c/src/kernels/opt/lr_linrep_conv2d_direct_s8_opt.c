@@ -29,20 +29,16 @@ static void next_ab(const lr_linrep_s8_params *p, int32_t e, uint32_t *kept, int
     (*kept)++;
 }
 
-/* The DSP path's tap order: each full group of four taps of w (per values) as (0, 2, 1, 3). */
+/* The interleaved columns' tap order (lr_opt_col_pos): each whole group of four taps of w (per values) as
+ * (0, 2, 1, 3). */
 static void permute(int16_t *w, int32_t per)
 {
-#if LR_DSP
     int32_t k;
     for (k = 0; k + 4 <= per; k += 4) {
         const int16_t w1 = w[k + 1];
         w[k + 1] = w[k + 2];
         w[k + 2] = w1;
     }
-#else
-    (void)w;
-    (void)per;
-#endif
 }
 
 /* Output channel o's kernels as int16 in the tap order of lr_opt_im2col: split 0, w = W (0 if some
@@ -112,91 +108,81 @@ static void rebuild32(const lr_geom *g, const lr_linrep_s8_params *p, const unsi
     }
 }
 
-/* acc[c][q] += dot(int16 kernels of channel c, column q) for nc <= 2 channels at w (per values each) and nq <= 2
- * columns: the dense opt conv's dot products with int16 weights. */
-static void dot16(const int16_t *w, int32_t per, int32_t nc, const int16_t *c0, const int16_t *c1, int32_t nq,
-                  int32_t acc[2][2])
+/* acc[c][q] += dot(int16 kernels of channel c, column q) for the two channels at w0, w1 (per values each, in
+ * permute's order) and the interleaved columns at col: the dense opt conv's dot products with int16 weights. */
+static void dot16(const int16_t *w0, const int16_t *w1, int32_t per, const int32_t *col, int32_t acc[4])
 {
-    const int16_t *w1 = nc > 1 ? w + per : w;
-    const int16_t *d1 = nq > 1 ? c1 : c0;
-    int32_t a00 = acc[0][0], a01 = acc[0][1], a10 = acc[1][0], a11 = acc[1][1];
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    const int32_t nfull = per & ~3;
+    const int16_t *tail = (const int16_t *)(const void *)(col + nfull);
     int32_t k = 0;
+    for (; k < nfull; k += 4) {
 #if LR_DSP
-    for (; k + 4 <= per; k += 4) {
-        const int16x2_t wa02 = (int16x2_t)lr_ld32(w + k), wa13 = (int16x2_t)lr_ld32(w + k + 2);
+        const int16x2_t wa02 = (int16x2_t)lr_ld32(w0 + k), wa13 = (int16x2_t)lr_ld32(w0 + k + 2);
         const int16x2_t wb02 = (int16x2_t)lr_ld32(w1 + k), wb13 = (int16x2_t)lr_ld32(w1 + k + 2);
-        const int16x2_t x0a = (int16x2_t)lr_ld32(c0 + k), x0b = (int16x2_t)lr_ld32(c0 + k + 2);
-        const int16x2_t x1a = (int16x2_t)lr_ld32(d1 + k), x1b = (int16x2_t)lr_ld32(d1 + k + 2);
-        a00 = __smlad(wa02, x0a, a00);
-        a00 = __smlad(wa13, x0b, a00);
-        a01 = __smlad(wa02, x1a, a01);
-        a01 = __smlad(wa13, x1b, a01);
-        a10 = __smlad(wb02, x0a, a10);
-        a10 = __smlad(wb13, x0b, a10);
-        a11 = __smlad(wb02, x1a, a11);
-        a11 = __smlad(wb13, x1b, a11);
-    }
+        const int16x2_t p0a = col[0], p1a = col[1], p0b = col[2], p1b = col[3];
+        a00 = __smlad(wa02, p0a, a00);
+        a01 = __smlad(wa02, p1a, a01);
+        a00 = __smlad(wa13, p0b, a00);
+        a01 = __smlad(wa13, p1b, a01);
+        a10 = __smlad(wb02, p0a, a10);
+        a11 = __smlad(wb02, p1a, a11);
+        a10 = __smlad(wb13, p0b, a10);
+        a11 = __smlad(wb13, p1b, a11);
 #else
-    for (; k + 2 <= per; k += 2) {
-        const int32_t wa0 = w[k], wa1 = w[k + 1], wb0 = w1[k], wb1 = w1[k + 1];
-        const int32_t x00 = c0[k], x01 = c0[k + 1], x10 = d1[k], x11 = d1[k + 1];
-        a00 += wa0 * x00 + wa1 * x01;
-        a01 += wa0 * x10 + wa1 * x11;
-        a10 += wb0 * x00 + wb1 * x01;
-        a11 += wb0 * x10 + wb1 * x11;
-    }
+        const int16_t *c = (const int16_t *)(const void *)col;
+        const int16_t *wa = w0 + k, *wb = w1 + k;
+        a00 += wa[0] * c[0] + wa[1] * c[1] + wa[2] * c[4] + wa[3] * c[5];
+        a01 += wa[0] * c[2] + wa[1] * c[3] + wa[2] * c[6] + wa[3] * c[7];
+        a10 += wb[0] * c[0] + wb[1] * c[1] + wb[2] * c[4] + wb[3] * c[5];
+        a11 += wb[0] * c[2] + wb[1] * c[3] + wb[2] * c[6] + wb[3] * c[7];
 #endif
-    for (; k < per; k++) {
-        const int32_t wa = w[k], wb = w1[k];
-        a00 += wa * c0[k];
-        a01 += wa * d1[k];
-        a10 += wb * c0[k];
-        a11 += wb * d1[k];
+        col += 4;
     }
-    acc[0][0] = a00;
-    acc[0][1] = a01;
-    acc[1][0] = a10;
-    acc[1][1] = a11;
+    for (; k < per; k++, tail += 2) {
+        const int32_t wa = w0[k], wb = w1[k];
+        a00 += wa * tail[0];
+        a01 += wa * tail[1];
+        a10 += wb * tail[0];
+        a11 += wb * tail[1];
+    }
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
 }
 
 /* Channels o0 .. o0 + nb - 1 (one group, input xg) with their int16 kernels at w16 (split: the low planes;
  * the high ones at w16 + plane, weight 256). */
 static void block16(const lr_geom *g, const int8_t *xg, const lr_linrep_s8_params *p, int32_t o0, int32_t nb,
-                    const int16_t *w16, int split, size_t plane, int16_t *c0, int8_t *y)
+                    const int16_t *w16, int split, size_t plane, int32_t *cols, int8_t *y)
 {
     const int32_t per = g->cin_g * g->kh * g->kw, npx = g->oh * g->ow;
-    int16_t *c1 = c0 + per;
     int32_t q, c, j, n;
     for (q = 0; q < npx; q += 2) {
         const int32_t nq = q + 1 < npx ? 2 : 1;
-        lr_opt_im2col(g, xg, q / g->ow, q % g->ow, p->in_offset, per, c0);
-        if (nq > 1) {
-            lr_opt_im2col(g, xg, (q + 1) / g->ow, (q + 1) % g->ow, p->in_offset, per, c1);
-        }
+        lr_opt_im2col2(g, xg, q, p->in_offset, (int16_t *)(void *)cols);
         for (c = 0; c < nb; c += 2) {
             const int32_t nc = c + 1 < nb ? 2 : 1;
-            const int16_t *wc = w16 + (size_t)c * (size_t)per;
-            int32_t acc[2][2] = {{0, 0}, {0, 0}}, hi[2][2] = {{0, 0}, {0, 0}};
-            for (n = 0; n < nc; n++) {
-                const int32_t b = p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)(o0 + c + n)) : 0;
-                acc[n][0] = b;
-                acc[n][1] = b;
-            }
-            dot16(wc, per, nc, c0, c1, nq, acc);
+            const int16_t *wc = w16 + (size_t)c * (size_t)per, *wd = wc + (size_t)(nc - 1) * (size_t)per;
+            int32_t acc[4], hi[4] = {0, 0, 0, 0};
+            lr_opt_rq rq;
+            acc[0] = p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)(o0 + c)) : 0;
+            acc[1] = acc[0];
+            acc[2] = p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)(o0 + c + nc - 1)) : 0;
+            acc[3] = acc[2];
+            dot16(wc, wd, per, cols, acc);
             if (split) { /* the exact sum fits int32 (the verifier's bound); its two parts too */
-                dot16(wc + plane, per, nc, c0, c1, nq, hi);
-                for (n = 0; n < nc; n++) {
-                    for (j = 0; j < nq; j++) {
-                        acc[n][j] = (int32_t)((int64_t)acc[n][j] + (int64_t)hi[n][j] * 256);
-                    }
+                dot16(wc + plane, wd + plane, per, cols, hi);
+                for (n = 0; n < 4; n++) {
+                    acc[n] = (int32_t)((int64_t)acc[n] + (int64_t)hi[n] * 256);
                 }
             }
             for (n = 0; n < nc; n++) {
-                const uint32_t o = (uint32_t)(o0 + c + n);
-                const int32_t mult = lr_rq_mult(&p->rq, o), shift = lr_rq_shift(&p->rq, o);
+                int8_t *yo = y + (size_t)(o0 + c + n) * (size_t)npx + (size_t)q;
+                lr_opt_rq_init(&rq, &p->rq, (uint32_t)(o0 + c + n));
                 for (j = 0; j < nq; j++) {
-                    y[(size_t)o * (size_t)npx + (size_t)(q + j)] =
-                        lr_requant(acc[n][j], mult, shift, p->rq.zp_out, p->rq.act_min, p->rq.act_max);
+                    yo[j] = lr_opt_requant(acc[2 * n + j], &rq);
                 }
             }
         }
@@ -210,7 +196,8 @@ static uint32_t run_block(const lr_geom *g, const int8_t *xg, const lr_linrep_s8
 {
     const int32_t per = g->cin_g * g->kh * g->kw, npx = g->oh * g->ow;
     const int32_t half = nb > 1 ? nb / 2 : 1; /* two planes of half channels: within the block's scratch */
-    int16_t *cols = (int16_t *)(void *)scratch, *w16 = (int16_t *)(void *)(scratch + per);
+    int32_t *cols = scratch;
+    int16_t *w16 = (int16_t *)(void *)(scratch + per);
     const uint32_t kept0 = kept;
     /* int16 values the scratch holds beside the columns */
     const uint64_t room = words > (uint32_t)per ? 2u * ((uint64_t)words - (uint32_t)per) : 0u;
