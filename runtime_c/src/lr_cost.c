@@ -255,6 +255,15 @@ void lr_op_scratch(const lr_model *m, const lr_op *op, uint32_t path, int reuse,
     const uint32_t per = (uint32_t)op->kh * (uint32_t)op->kw; /* times cin_g below */
     int32_t dims[LR_MAX_RANK];
     memset(need, 0, sizeof *need);
+    if (op->type == LR_OP_TYPE_CONV_TRANSPOSE2D && op->linrep != 0u) {
+        lr_linrep lr; /* LinRep transposed conv (fp32 only): the decoded codebook, then one input channel's kernels */
+        lr_codebook cb;
+        lr_read_linrep(m, op->linrep, &lr);
+        lr_read_codebook(m, (uint32_t)lr.codebook, &cb);
+        need->lo = 4u * ((uint64_t)cb.k + (uint64_t)(op->out_ch / op->groups)) * per; /* as check_conv_transpose */
+        need->hi = need->lo;
+        return;
+    }
     if (op->type != LR_OP_TYPE_CONV2D && op->type != LR_OP_TYPE_LINREP_CONV2D) {
         return; /* no other op takes scratch */
     }
