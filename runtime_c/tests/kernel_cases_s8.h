@@ -308,11 +308,14 @@ static int kc_case_linrep(kc_rng *r)
     kc_prepare(words, kc_y1, ny);
     lr_linrep_conv2d_direct_s8_opt(&g, kc_x, &p, kc_scratch, kc_y1);
     bad |= (uint32_t)(memcmp(kc_y0, kc_y1, ny) != 0 || !kc_canaries_ok(words));
-    words = (uint32_t)lr_linrep_conv2d_reuse_s8_scratch(&g, k_t);
+    words = (uint32_t)lr_linrep_conv2d_reuse_s8_ref_scratch(&g, k_t);
     if (words <= KC_SCRATCH) {
         kc_prepare(words, kc_y1, ny);
         lr_linrep_conv2d_reuse_s8_ref(&g, kc_x, &p, kc_scratch, kc_y1);
         bad |= (uint32_t)(memcmp(kc_y0, kc_y1, ny) != 0 || !kc_canaries_ok(words)) << 1;
+    }
+    words = (uint32_t)lr_linrep_conv2d_reuse_s8_opt_scratch(&g, k_t);
+    if (words <= KC_SCRATCH) {
         kc_prepare(words, kc_y1, ny);
         lr_linrep_conv2d_reuse_s8_opt(&g, kc_x, &p, kc_scratch, kc_y1);
         bad |= (uint32_t)(memcmp(kc_y0, kc_y1, ny) != 0 || !kc_canaries_ok(words)) << 2;
