@@ -97,24 +97,24 @@ static uint64_t templates_used(const lr_geom *c, const lr_linrep_params *p, uint
  * The reuse fit (non-negative least squares on relative error over the 7 LinRep layers at K = 16, 8-bit a/b;
  * tools/int8_kernels_bench.py --fit prints it) is within 5 % of every layer's count on M4F and 3 % on M3. The
  * AUTO choice then picks the measured faster path on all 7 layers on both cores: reuse on every layer on M4F
- * (layer1.conv1 the closest: reuse 5.23 M vs direct 5.28 M), direct on layer1.conv1 on M3. The direct constants
+ * (layer1.conv1 the closest: reuse 4.73 M vs direct 5.28 M), direct on layer1.conv1 on M3. The direct constants
  * are the earlier fit (within 14 %; refit them when the direct kernel changes). */
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP /* Cortex-M4F's fit, taken for M7 and M33 too */
 #define CI8_MAC 72u
 #define CI8_COL 2655u
 #define CI8_OUT 11929u
-#define CI8_RK 1041u
-#define CI8_RU 1082u
-#define CI8_RC 10309u
-#define CI8_ROUT 4014u
+#define CI8_RK 1075u
+#define CI8_RU 769u
+#define CI8_RC 8825u
+#define CI8_ROUT 4000u
 #else
 #define CI8_MAC 259u
 #define CI8_COL 2879u
 #define CI8_OUT 12547u
-#define CI8_RK 1279u
-#define CI8_RU 5897u
-#define CI8_RC 18119u
-#define CI8_ROUT 5017u
+#define CI8_RK 1278u
+#define CI8_RU 6088u
+#define CI8_RC 16074u
+#define CI8_ROUT 5019u
 #endif
 
 /* The optimised direct path's work, walking its blocks as lr_linrep_conv2d_direct_s8_opt does: *macs (split

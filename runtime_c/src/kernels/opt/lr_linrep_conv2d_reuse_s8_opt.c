@@ -19,7 +19,7 @@
  *
  * Scratch (int32 words), with kk = kh * kw, per = kk rounded up to even, ns = min(K, cout_g):
  *  fixed:    T16 [(K + 1) * per / 2] (int16 templates and the ones template), slot [K], used [ns],
- *            aw, bw, sl, pos, base [cout_g each], col [per / 2];
+ *            aw, bw, sl, pos, base [cout_g each], tptr [ns], col [per / 2];
  *  per pixel of the tile: acc [cout_g], S [1], R [ns].
  * lr_linrep_conv2d_reuse_s8_opt_scratch_min: the fixed part and one output row; the kernel takes as many
  * rows per tile as the words it is given hold (lr_linrep_conv2d_reuse_s8_opt_scratch: a tile of at least
@@ -38,7 +38,7 @@ static uint64_t fixed_words(const lr_geom *g, uint32_t k, uint64_t *px_words)
     const uint64_t per = ((uint64_t)g->kh * (uint64_t)g->kw + 1u) & ~(uint64_t)1u;
     const uint64_t ns = k < (uint32_t)g->cout_g ? k : (uint64_t)g->cout_g;
     *px_words = (uint64_t)g->cout_g + 1u + ns;
-    return (k + 1u) * per / 2u + k + ns + 5u * (uint64_t)g->cout_g + per / 2u;
+    return (k + 1u) * per / 2u + k + 2u * ns + 5u * (uint64_t)g->cout_g + per / 2u;
 }
 
 uint64_t lr_linrep_conv2d_reuse_s8_opt_scratch_min(const lr_geom *g, uint32_t k)
@@ -257,17 +257,77 @@ static LR_NOINLINE int32_t decode(const lr_linrep_s8_params *p, const unsigned c
     return nu;
 }
 
+/* S and the responses of n interior pixels of one output row (col9_in's conditions), the first one's rows at x0,
+ * x0 + dhw, x0 + 2 dhw, stride sw: s[q], r[u * tile + q]. Out of line: the column words stay in registers. With
+ * the DSP extension the templates' loop is written out (tptr: the used templates' addresses, word-aligned):
+ * fourteen instructions per template and pixel. */
+static LR_NOINLINE void row9_in(const int8_t *x0, int32_t dhw, int32_t sw, int32_t n, int32_t in_offset,
+                                const int16_t *t16, const int16_t *ones, const int32_t *used, const uint32_t *tptr,
+                                int32_t nu, int32_t *s, int32_t *r, int32_t tile)
+{
+    int32_t q;
+    for (q = 0; q < n; q++, x0 += sw) {
+        uint32_t cw[5];
+        col9_in(x0, x0 + dhw, x0 + 2 * dhw, in_offset, cw);
+        s[q] = dot5(ones, cw);
+#if LR_DSP && defined(__GNUC__)
+        (void)t16;
+        (void)used;
+        if (nu > 0) {
+            const uint32_t *lst = tptr, *const end = tptr + nu;
+            const uint32_t c0 = cw[0], c1 = cw[1], c2 = cw[2], c3 = cw[3], c4 = cw[4];
+            const int32_t stride = 4 * tile;
+            int32_t *rq = r + q;
+            uint32_t tp, t0, t1;
+            int32_t acc;
+            __asm__ volatile("1:\n\t"
+                             "ldr %[tp], [%[lst]], #4\n\t"
+                             "ldrd %[t0], %[t1], [%[tp]]\n\t"
+                             "smuad %[acc], %[t0], %[c0]\n\t"
+                             "smlad %[acc], %[t1], %[c1], %[acc]\n\t"
+                             "ldrd %[t0], %[t1], [%[tp], #8]\n\t"
+                             "smlad %[acc], %[t0], %[c2], %[acc]\n\t"
+                             "smlad %[acc], %[t1], %[c3], %[acc]\n\t"
+                             "ldr %[t0], [%[tp], #16]\n\t"
+                             "smlad %[acc], %[t0], %[c4], %[acc]\n\t"
+                             "str %[acc], [%[rq]]\n\t"
+                             "add %[rq], %[rq], %[stride]\n\t"
+                             "cmp %[lst], %[end]\n\t"
+                             "bne 1b"
+                             : [lst] "+r"(lst), [rq] "+r"(rq), [tp] "=&r"(tp), [t0] "=&r"(t0), [t1] "=&r"(t1),
+                               [acc] "=&r"(acc)
+                             : [end] "r"(end), [stride] "r"(stride), [c0] "r"(c0), [c1] "r"(c1), [c2] "r"(c2),
+                               [c3] "r"(c3), [c4] "r"(c4)
+                             : "cc", "memory");
+        }
+#else
+        {
+            int32_t u, *rq = r + q;
+            (void)tptr;
+            for (u = 0; u < nu; u++, rq += tile) {
+                *rq = dot5(t16 + 10 * used[u], cw);
+            }
+        }
+#endif
+    }
+}
+
 /* 3 x 3 kernels: S and the responses of the used templates for the rows oy0 .. oy0 + nr - 1 of one input plane xc
  * (s [nr * ow], r [u * tile + pixel]). Interior pixels (all taps inside, and the word read at the third row's x
  * inside the plane) take col9_in, the others col9_any. */
 static void tile9(const lr_geom *g, const int8_t *xc, int32_t oy0, int32_t nr, int32_t in_offset, const int16_t *t16,
-                  const int16_t *ones, const int32_t *used, int32_t nu, int32_t *s, int32_t *r, int32_t tile,
-                  int16_t *tmp)
+                  const int16_t *ones, const int32_t *used, uint32_t *tptr, int32_t nu, int32_t *s, int32_t *r,
+                  int32_t tile, int16_t *tmp)
 {
     const int32_t w = g->w, h = g->h, ow = g->ow, sw = g->sw, dh = g->dh;
     const int32_t xlo = lr_range_lo(-g->pl, sw), xhi = lr_range_hi(2 - g->pl, sw, w, ow);
     const int32_t xhi_last = lr_range_hi(3 - g->pl, sw, w, ow); /* the fourth byte still in the row */
     int32_t row, ox, q = 0;
+#if LR_DSP && defined(__GNUC__)
+    for (ox = 0; ox < nu; ox++) { /* 32-bit addresses (Cortex-M) */
+        tptr[ox] = (uint32_t)(uintptr_t)(t16 + 10 * used[ox]);
+    }
+#endif
     for (row = 0; row < nr; row++) {
         const int32_t oy = oy0 + row, iy0 = oy * g->sh - g->pt, iy2 = iy0 + 2 * dh;
         const int yin = g->dw == 1 && iy0 >= 0 && iy2 < h;
@@ -279,12 +339,10 @@ static void tile9(const lr_geom *g, const int8_t *xc, int32_t oy0, int32_t nr, i
             resp9(t16, used, nu, cw, r + q, tile);
         }
         if (lo < hi) {
-            const int8_t *x0 = xc + iy0 * w + (lo * sw - g->pl), *x1 = x0 + dh * w, *x2 = x1 + dh * w;
-            for (; ox < hi; ox++, q++, x0 += sw, x1 += sw, x2 += sw) {
-                col9_in(x0, x1, x2, in_offset, cw);
-                s[q] = dot5(ones, cw);
-                resp9(t16, used, nu, cw, r + q, tile);
-            }
+            row9_in(xc + iy0 * w + (lo * sw - g->pl), dh * w, sw, hi - lo, in_offset, t16, ones, used, tptr, nu, s + q,
+                    r + q, tile);
+            q += hi - lo;
+            ox = hi;
         }
         for (; ox < ow; ox++, q++) {
             col9_any(g, xc, oy, ox, in_offset, tmp, cw);
@@ -357,7 +415,8 @@ void lr_linrep_conv2d_reuse_s8_opt_n(const lr_geom *g, const int8_t *x, const lr
     int16_t *t16 = (int16_t *)(void *)scratch, *ones;
     int32_t *slot = scratch + (int32_t)((p->k + 1u) * (uint32_t)per / 2u), *used = slot + p->k, *aw = used + ns;
     int32_t *bw = aw + cg, *sl = bw + cg, *pos = sl + cg, *base = pos + cg;
-    int16_t *col = (int16_t *)(void *)(base + cg);
+    uint32_t *tptr = (uint32_t *)(void *)(base + cg);
+    int16_t *col = (int16_t *)(void *)(tptr + ns);
     int32_t *acc, *s, *r;
     int32_t grp, oy0, i, o, u, k;
     uint32_t j, rank = 0u;
@@ -398,7 +457,7 @@ void lr_linrep_conv2d_reuse_s8_opt_n(const lr_geom *g, const int8_t *x, const lr
                 int32_t nu = 0, q;
                 nu = decode(p, mask, grp * cg, cg, g->cin_g, i, pos, slot, used, sl, aw, bw); /* 1. */
                 if (kk == 9) { /* 2. S and the responses, one pixel's column at a time */
-                    tile9(g, xc, oy0, nr, p->in_offset, t16, ones, used, nu, s, r, tile, col);
+                    tile9(g, xc, oy0, nr, p->in_offset, t16, ones, used, tptr, nu, s, r, tile, col);
                 } else {
                     for (q = 0; q < np; q++) {
                         im2col1(g, xc, oy0 + q / ow, q % ow, p->in_offset, per, col);
