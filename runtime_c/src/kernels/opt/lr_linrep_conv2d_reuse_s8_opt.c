@@ -19,7 +19,7 @@
  *
  * Scratch (int32 words), with kk = kh * kw, per = kk rounded up to even, ns = min(K, cout_g):
  *  fixed:    T16 [(K + 1) * per / 2] (int16 templates and the ones template), slot [K], used [ns],
- *            aw, bw, sl, pos, base [cout_g each], tptr [ns], col [per / 2];
+ *            aw, bw, sl, pos, base [cout_g each], tptr [ns + 1], col [per / 2];
  *  per pixel of the tile: acc [cout_g], S [1], R [ns].
  * lr_linrep_conv2d_reuse_s8_opt_scratch_min: the fixed part and one output row; the kernel takes as many
  * rows per tile as the words it is given hold (lr_linrep_conv2d_reuse_s8_opt_scratch: a tile of at least
@@ -38,7 +38,7 @@ static uint64_t fixed_words(const lr_geom *g, uint32_t k, uint64_t *px_words)
     const uint64_t per = ((uint64_t)g->kh * (uint64_t)g->kw + 1u) & ~(uint64_t)1u;
     const uint64_t ns = k < (uint32_t)g->cout_g ? k : (uint64_t)g->cout_g;
     *px_words = (uint64_t)g->cout_g + 1u + ns;
-    return (k + 1u) * per / 2u + k + 2u * ns + 5u * (uint64_t)g->cout_g + per / 2u;
+    return (k + 1u) * per / 2u + k + 2u * ns + 1u + 5u * (uint64_t)g->cout_g + per / 2u;
 }
 
 uint64_t lr_linrep_conv2d_reuse_s8_opt_scratch_min(const lr_geom *g, uint32_t k)
@@ -259,8 +259,8 @@ static LR_NOINLINE int32_t decode(const lr_linrep_s8_params *p, const unsigned c
 
 /* S and the responses of n interior pixels of one output row (col9_in's conditions), the first one's rows at x0,
  * x0 + dhw, x0 + 2 dhw, stride sw: s[q], r[u * tile + q]. Out of line: the column words stay in registers. With
- * the DSP extension the templates' loop is written out (tptr: the used templates' addresses, word-aligned):
- * fourteen instructions per template and pixel. */
+ * the DSP extension the templates' loop is written out (tptr: the used templates' addresses, word-aligned, then
+ * a 0): fourteen instructions per template and pixel. */
 static LR_NOINLINE void row9_in(const int8_t *x0, int32_t dhw, int32_t sw, int32_t n, int32_t in_offset,
                                 const int16_t *t16, const int16_t *ones, const int32_t *used, const uint32_t *tptr,
                                 int32_t nu, int32_t *s, int32_t *r, int32_t tile)
@@ -273,8 +273,8 @@ static LR_NOINLINE void row9_in(const int8_t *x0, int32_t dhw, int32_t sw, int32
 #if LR_DSP && defined(__GNUC__)
         (void)t16;
         (void)used;
-        if (nu > 0) {
-            const uint32_t *lst = tptr, *const end = tptr + nu;
+        if (nu > 0) { /* tptr ends with a 0 */
+            const uint32_t *lst = tptr;
             const uint32_t c0 = cw[0], c1 = cw[1], c2 = cw[2], c3 = cw[3], c4 = cw[4];
             const int32_t stride = 4 * tile;
             int32_t *rq = r + q;
@@ -282,6 +282,8 @@ static LR_NOINLINE void row9_in(const int8_t *x0, int32_t dhw, int32_t sw, int32
             int32_t acc;
             __asm__ volatile("1:\n\t"
                              "ldr %[tp], [%[lst]], #4\n\t"
+                             "cmp %[tp], #0\n\t"
+                             "beq 2f\n\t"
                              "ldrd %[t0], %[t1], [%[tp]]\n\t"
                              "smuad %[acc], %[t0], %[c0]\n\t"
                              "smlad %[acc], %[t1], %[c1], %[acc]\n\t"
@@ -292,12 +294,12 @@ static LR_NOINLINE void row9_in(const int8_t *x0, int32_t dhw, int32_t sw, int32
                              "smlad %[acc], %[t0], %[c4], %[acc]\n\t"
                              "str %[acc], [%[rq]]\n\t"
                              "add %[rq], %[rq], %[stride]\n\t"
-                             "cmp %[lst], %[end]\n\t"
-                             "bne 1b"
+                             "b 1b\n"
+                             "2:"
                              : [lst] "+r"(lst), [rq] "+r"(rq), [tp] "=&r"(tp), [t0] "=&r"(t0), [t1] "=&r"(t1),
                                [acc] "=&r"(acc)
-                             : [end] "r"(end), [stride] "r"(stride), [c0] "r"(c0), [c1] "r"(c1), [c2] "r"(c2),
-                               [c3] "r"(c3), [c4] "r"(c4)
+                             : [stride] "r"(stride), [c0] "r"(c0), [c1] "r"(c1), [c2] "r"(c2), [c3] "r"(c3),
+                               [c4] "r"(c4)
                              : "cc", "memory");
         }
 #else
@@ -324,9 +326,10 @@ static void tile9(const lr_geom *g, const int8_t *xc, int32_t oy0, int32_t nr, i
     const int32_t xhi_last = lr_range_hi(3 - g->pl, sw, w, ow); /* the fourth byte still in the row */
     int32_t row, ox, q = 0;
 #if LR_DSP && defined(__GNUC__)
-    for (ox = 0; ox < nu; ox++) { /* 32-bit addresses (Cortex-M) */
+    for (ox = 0; ox < nu; ox++) { /* 32-bit addresses (Cortex-M), then a 0 */
         tptr[ox] = (uint32_t)(uintptr_t)(t16 + 10 * used[ox]);
     }
+    tptr[nu] = 0u;
 #endif
     for (row = 0; row < nr; row++) {
         const int32_t oy = oy0 + row, iy0 = oy * g->sh - g->pt, iy2 = iy0 + 2 * dh;
@@ -416,7 +419,7 @@ void lr_linrep_conv2d_reuse_s8_opt_n(const lr_geom *g, const int8_t *x, const lr
     int32_t *slot = scratch + (int32_t)((p->k + 1u) * (uint32_t)per / 2u), *used = slot + p->k, *aw = used + ns;
     int32_t *bw = aw + cg, *sl = bw + cg, *pos = sl + cg, *base = pos + cg;
     uint32_t *tptr = (uint32_t *)(void *)(base + cg);
-    int16_t *col = (int16_t *)(void *)(tptr + ns);
+    int16_t *col = (int16_t *)(void *)(tptr + ns + 1);
     int32_t *acc, *s, *r;
     int32_t grp, oy0, i, o, u, k;
     uint32_t j, rank = 0u;
