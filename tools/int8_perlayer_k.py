@@ -12,7 +12,7 @@ instructions of the whole network, per LinRep layer with its path). The fastest 
 accuracy is within the bar is chosen; the test split is evaluated for K = 16 global and the chosen one only.
 Writes docs/bench/int8_perlayer_k.json. One thread; a few minutes per candidate.
 
-    PYTHONPATH=. python tools/int8_perlayer_k.py [--epochs 1] [--bits 8]
+    PYTHONPATH=. python tools/int8_perlayer_k.py [--epochs 1] [--bits 8] [--candidates 0,2]
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ def main() -> int:
     ap.add_argument("--bits", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--candidates", default="", help="comma-separated indices into CANDIDATES (default: all)")
     ap.add_argument("-o", "--output", default=str(ROOT / "docs" / "bench" / "int8_perlayer_k.json"))
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -76,7 +77,8 @@ def main() -> int:
     x0 = test.x[0].numpy()
     build = RUNTIME_DIR / "build" / "mcu" / "cortex-m4-perlayer-k"
     rows, graphs = [], {}
-    for name, kw in CANDIDATES:
+    picked = [CANDIDATES[int(i)] for i in args.candidates.split(",")] if args.candidates else CANDIDATES
+    for name, kw in picked:
         t0 = time.perf_counter()
         torch.manual_seed(args.seed)
         settings = PackSettings(seed=args.seed, **kw)
