@@ -360,7 +360,29 @@ static LR_NOINLINE void combine(int32_t *ac, const int32_t *r, const int32_t *s,
 {
     int32_t *const end = ac + n;
 #if LR_DSP && defined(__GNUC__)
-    int32_t pairs = n / 2;
+    int32_t trips = n / 3, pairs;
+    if (trips > 0) { /* three values a step in twelve instructions (LDM / STM of word-aligned int32 arrays) */
+        register int32_t t0 __asm__("r4"), t1 __asm__("r5"), t2 __asm__("r6");
+        register int32_t v0 __asm__("r8"), v1 __asm__("r9"), v2 __asm__("r10");
+        __asm__ volatile("1:\n\t"
+                         "ldm %[r]!, {%[t0], %[t1], %[t2]}\n\t"
+                         "ldm %[ac], {%[v0], %[v1], %[v2]}\n\t"
+                         "mla %[v0], %[t0], %[a], %[v0]\n\t"
+                         "mla %[v1], %[t1], %[a], %[v1]\n\t"
+                         "mla %[v2], %[t2], %[a], %[v2]\n\t"
+                         "ldm %[s]!, {%[t0], %[t1], %[t2]}\n\t"
+                         "mla %[v0], %[t0], %[b], %[v0]\n\t"
+                         "mla %[v1], %[t1], %[b], %[v1]\n\t"
+                         "mla %[v2], %[t2], %[b], %[v2]\n\t"
+                         "stm %[ac]!, {%[v0], %[v1], %[v2]}\n\t"
+                         "subs %[n], %[n], #1\n\t"
+                         "bne 1b"
+                         : [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [v0] "=&r"(v0), [v1] "=&r"(v1),
+                           [v2] "=&r"(v2), [r] "+r"(r), [s] "+r"(s), [ac] "+r"(ac), [n] "+r"(trips)
+                         : [a] "r"(a), [b] "r"(b)
+                         : "cc", "memory");
+    }
+    pairs = (int32_t)(end - ac) / 2;
     if (pairs > 0) { /* two values a step in ten instructions (word-aligned int32 arrays: LDRD / STRD) */
         int32_t t0, t1, v0, v1;
         __asm__ volatile("1:\n\t"
