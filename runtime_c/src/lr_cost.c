@@ -98,16 +98,16 @@ static uint64_t templates_used(const lr_geom *c, const lr_linrep_params *p, uint
  * forced-reuse run; tools/int8_kernels_bench.py prints it for its target: reuse_fit) is within 7 % of every
  * layer's count on M4F and 3 % on M3 (fitted on one model: U, kernels and channels move together). The
  * AUTO choice then picks the measured faster path on all 7 layers on both cores: reuse on every layer on M4F
- * (layer1.conv1 the closest: reuse 4.83 M vs direct 5.28 M), direct on layer1.conv1 on M3. The direct constants
+ * (layer1.conv1 the closest: reuse 4.63 M vs direct 5.28 M), direct on layer1.conv1 on M3. The direct constants
  * are the earlier fit (within 14 %; refit them when the direct kernel changes). */
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP /* Cortex-M4F's fit, taken for M7 and M33 too */
 #define CI8_MAC 72u
 #define CI8_COL 2655u
 #define CI8_OUT 11929u
-#define CI8_RK 1069u
-#define CI8_RU 850u
-#define CI8_RC 8882u
-#define CI8_ROUT 4004u
+#define CI8_RK 962u
+#define CI8_RU 971u
+#define CI8_RC 7886u
+#define CI8_ROUT 3999u
 #else
 #define CI8_MAC 259u
 #define CI8_COL 2879u
