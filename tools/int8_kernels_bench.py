@@ -174,8 +174,9 @@ def reuse_fit(rows: list[dict[str, Any]], g: Graph) -> dict[str, int]:
     a, b = np.array(feats, float), np.array(y, float)
     coef, _ = nnls(a / b[:, None], np.ones_like(b))
     pred = a @ coef
-    return {"RK": int(round(100 * coef[0])), "RU": int(round(100 * coef[1])), "RC": int(round(100 * coef[2])),
-            "ROUT": int(round(100 * coef[3])), "max_rel_error": round(float(np.max(np.abs(pred / b - 1))), 3)}
+    k = [round(100 * float(c)) for c in coef]
+    return {"RK": k[0], "RU": k[1], "RC": k[2], "ROUT": k[3],
+            "max_rel_error": round(float(np.max(np.abs(pred / b - 1))), 3)}
 
 
 def reuse_report(g: Graph, runs: dict[str, Any], conv_info: dict[str, Any], macs: dict[int, int],

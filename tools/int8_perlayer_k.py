@@ -30,13 +30,18 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from linrep_edge.format.reader import parse  # noqa: E402
-from linrep_edge.format.writer import pack_graph  # noqa: E402
-from linrep_edge.integer.batch import int8_accuracy  # noqa: E402
-from linrep_edge.integer.pack import calibration_subset, int8_graph  # noqa: E402
-from linrep_edge.models.resnet8 import DEFAULT_INPUT_SHAPE, load_default_model  # noqa: E402
-from linrep_edge.pipeline import FINETUNE_BATCH, PackSettings, compress_model, finetune_split  # noqa: E402
-from linrep_edge.runtime.mcu import RUNTIME_DIR, _firmware  # noqa: E402
+from linrep_edge.format.reader import parse
+from linrep_edge.format.writer import pack_graph
+from linrep_edge.integer.batch import int8_accuracy
+from linrep_edge.integer.pack import calibration_subset, int8_graph
+from linrep_edge.models.resnet8 import DEFAULT_INPUT_SHAPE, load_default_model
+from linrep_edge.pipeline import (
+    FINETUNE_BATCH,
+    PackSettings,
+    compress_model,
+    finetune_split,
+)
+from linrep_edge.runtime.mcu import RUNTIME_DIR, _firmware
 
 TFLITE_INT8_ACCURACY = 0.9194
 ACCURACY_BAR = TFLITE_INT8_ACCURACY - 0.005
