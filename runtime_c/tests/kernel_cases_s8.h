@@ -327,7 +327,8 @@ static int kc_case_linrep(kc_rng *r)
  * a kernel mask in half the cases, b exponents -3..3) run by the optimised kernel with exactly its documented
  * minimum (lr_linrep_conv2d_reuse_s8_opt_scratch_min: one output row per tile), a random size between that and
  * the whole output, and the default (lr_linrep_conv2d_reuse_s8_opt_scratch), each against
- * lr_linrep_conv2d_reuse_s8_ref; canaries after the words given. Returns the mismatches (0..3). */
+ * lr_linrep_conv2d_reuse_s8_ref; canaries after the words given; one word short of the minimum it must write
+ * nothing. Returns the mismatches (0: all as expected). */
 static int kc_case_reuse_sizes(kc_rng *r)
 {
     lr_geom g;
@@ -388,6 +389,12 @@ static int kc_case_reuse_sizes(kc_rng *r)
         lr_linrep_conv2d_reuse_s8_opt_n(&g, kc_x, &p, kc_scratch, sizes[t], kc_y1);
         bad += memcmp(kc_y0, kc_y1, ny) != 0 || !kc_canaries_ok(sizes[t]);
     }
+    kc_prepare(lo - 1u, kc_y1, ny); /* one word short of the minimum: nothing written */
+    lr_linrep_conv2d_reuse_s8_opt_n(&g, kc_x, &p, kc_scratch, lo - 1u, kc_y1);
+    for (n = 0u; n < ny; n++) {
+        bad += kc_y1[n] != 0x77;
+    }
+    bad += !kc_canaries_ok(lo - 1u);
     return bad;
 }
 

@@ -23,7 +23,11 @@
  *  per pixel of the tile: acc [cout_g], S [1], R [ns].
  * lr_linrep_conv2d_reuse_s8_opt_scratch_min: the fixed part and one output row; the kernel takes as many
  * rows per tile as the words it is given hold (lr_linrep_conv2d_reuse_s8_opt_scratch: a tile of at least
- * LR_REUSE_S8_TILE_PX pixels, the default the run path gives).
+ * LR_REUSE_S8_TILE_PX pixels, the default the run path gives). Given fewer words than the minimum it
+ * writes nothing (neither y nor past the scratch).
+ * 3 x 3 kernels take a specialised path: taps in the order SXTAB16 produces them (P9), interior pixels'
+ * columns from three word loads, the templates' and the a' R + b' S loops in assembly on DSP cores
+ * (14 instructions per template and pixel; 12 per three pixels of a kernel).
  */
 #include "kernels/lr_opt_s8.h"
 
@@ -436,7 +440,8 @@ void lr_linrep_conv2d_reuse_s8_opt_n(const lr_geom *g, const int8_t *x, const lr
     const unsigned char *mask = p->lr.mask ? p->blob + p->lr.mask : NULL;
     uint64_t pxw;
     const uint64_t fixed = fixed_words(g, p->k, &pxw);
-    int32_t rows = (int32_t)(((uint64_t)words - fixed) / (pxw * (uint64_t)ow)), tile;
+    const uint64_t fit = (uint64_t)words > fixed ? ((uint64_t)words - fixed) / (pxw * (uint64_t)ow) : 0u;
+    int32_t rows = fit > (uint64_t)g->oh ? g->oh : (int32_t)fit, tile;
     int16_t *t16 = (int16_t *)(void *)scratch, *ones;
     int32_t *slot = scratch + (int32_t)((p->k + 1u) * (uint32_t)per / 2u), *used = slot + p->k, *aw = used + ns;
     int32_t *bw = aw + cg, *sl = bw + cg, *pos = sl + cg, *base = pos + cg;
@@ -445,7 +450,9 @@ void lr_linrep_conv2d_reuse_s8_opt_n(const lr_geom *g, const int8_t *x, const lr
     int32_t *acc, *s, *r;
     int32_t grp, oy0, i, o, u, k;
     uint32_t j, rank = 0u;
-    rows = rows < 1 ? 1 : rows > g->oh ? g->oh : rows;
+    if (rows < 1) {
+        return; /* fewer words than lr_linrep_conv2d_reuse_s8_opt_scratch_min (a caller's error): y left as is */
+    }
     tile = rows * ow;
     acc = (int32_t *)(void *)(col + per);
     s = acc + cg * tile;
