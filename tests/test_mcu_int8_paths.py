@@ -1,7 +1,8 @@
 """Issue 17: the cost model's automatic path choice for int8 LinRep convs on Cortex-M4F (the DSP kernels) is the
-measured faster path on every LinRep layer of the default ResNet-8 (K = 16, int8), and every path's outputs equal
-the host C runtime's bit for bit. The automatic run's per-layer count is compared with both forced paths' counts
-(QEMU, executed instructions), so the test sees the path the firmware itself chose.
+measured faster path on every LinRep layer of the default ResNet-8 (K = 16, int8; the optimised template-reuse
+kernel wins on nearly all of them, and the whole network runs in under 0.6x the direct path's count), and every
+path's outputs equal the host C runtime's bit for bit. The automatic run's per-layer count is compared with
+both forced paths' counts (QEMU, executed instructions), so the test sees the path the firmware itself chose.
 
 Needs Debian's gcc-arm-none-eabi, libnewlib-arm-none-eabi and qemu-system-arm (see tests/test_mcu.py)."""
 
@@ -51,5 +52,6 @@ def test_m4_int8_auto_path_is_the_measured_faster(int8_blob, tmp_path):
         # up to the arena's placement)
         assert a <= 1.002 * min(d, r) and abs(d - r) > 0.002 * min(d, r), (k, a, d, r)
         chosen.append("direct" if abs(a - d) < abs(a - r) else "reuse")
-    assert set(chosen) == {"direct", "reuse"}  # the choice matters here: each path wins somewhere
-    assert fw["auto"]["instructions"] < min(fw["direct"]["instructions"], fw["reuse"]["instructions"])
+    assert chosen.count("reuse") >= 6  # the optimised reuse kernel wins on (nearly) every layer on M4F
+    assert fw["auto"]["instructions"] <= 1.002 * min(fw["direct"]["instructions"], fw["reuse"]["instructions"])
+    assert fw["auto"]["instructions"] < 0.6 * fw["direct"]["instructions"]

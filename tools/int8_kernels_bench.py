@@ -173,6 +173,71 @@ def print_dense_vs_cmsis(d: dict[str, Any]) -> None:
     print(f"  all convs {d['all_convs_ratio']:.2f}x CMSIS-NN")
 
 
+def reuse_rows(g: Graph, runs: dict[str, Any], kernels: str, macs: dict[int, int]) -> list[dict[str, Any]]:
+    """Template reuse per LinRep layer (engineer "reuse", issue 17): both forced paths' instructions, the path the
+    automatic run took on the device, and the reuse path's own work: U * kh * kw responses plus a' R + b' S per
+    kernel per output pixel (reuse MACs), with its instructions per reuse MAC and per dense-equivalent MAC."""
+    auto, direct, reuse = (runs.get(f"{kernels}-{p}") for p in ("auto", "direct", "reuse"))
+    if not (auto and direct and reuse):
+        return []
+    rows = []
+    for a, d, r in zip(auto["layers"], direct["layers"], reuse["layers"]):
+        op = g.ops[a["op"]]
+        if op.type != "LINREP_CONV2D":
+            continue
+        info = r["op_conv"]
+        _, oh, ow = g.tensors[op.output].shape
+        kh, kw = op.kernel
+        rmacs = (info["templates_used"] * kh * kw + 2 * info["kernels"]) * oh * ow
+        rows.append({"op": a["op"], "name": a["name"], "auto_path": a["path"], "auto": a["instructions"],
+                     "direct": d["instructions"], "reuse": r["instructions"], "templates_used": info["templates_used"],
+                     "kernels": info["kernels"], "dense_macs": macs[a["op"]], "reuse_macs": rmacs,
+                     "reuse_instr_per_reuse_mac": round(r["instructions"] / rmacs, 3),
+                     "reuse_instr_per_dense_mac": round(r["instructions"] / macs[a["op"]], 3)})
+    return rows
+
+
+def reuse_fit(rows: list[dict[str, Any]], g: Graph) -> dict[str, int]:
+    """The reuse cost model's constants (hundredths, src/lr_cost.c CI8_RK, RU, RC, ROUT) fitted to the forced reuse
+    counts: non-negative least squares on relative error over kernels * P, U * P, Cin * P and Cout * P."""
+    from scipy.optimize import nnls
+
+    feats, y = [], []
+    for r in rows:
+        op = g.ops[r["op"]]
+        cin = g.tensors[op.inputs[0]].shape[0]
+        co, oh, ow = g.tensors[op.output].shape
+        px = oh * ow
+        feats.append([r["kernels"] * px, r["templates_used"] * px, cin * px, co * px])
+        y.append(r["reuse"])
+    a, b = np.array(feats, float), np.array(y, float)
+    coef, _ = nnls(a / b[:, None], np.ones_like(b))
+    pred = a @ coef
+    k = [round(100 * float(c)) for c in coef]
+    return {"RK": k[0], "RU": k[1], "RC": k[2], "ROUT": k[3],
+            "max_rel_error": round(float(np.max(np.abs(pred / b - 1))), 3)}
+
+
+def reuse_report(g: Graph, runs: dict[str, Any], conv_info: dict[str, Any], macs: dict[int, int],
+                 kernels: str) -> dict[str, Any]:
+    """reuse_rows and reuse_fit for one LinRep model, printed as a table."""
+    if f"{kernels}-reuse" not in runs:
+        return {}
+    for r in runs[f"{kernels}-reuse"]["layers"]:
+        r["op_conv"] = conv_info[f"{kernels}-reuse"][r["op"]]
+    rows = reuse_rows(g, runs, kernels, macs)
+    for r in runs[f"{kernels}-reuse"]["layers"]:
+        del r["op_conv"]
+    fit = reuse_fit(rows, g) if rows else {}
+    print(f"\ntemplate reuse, {kernels} kernels, per LinRep layer (direct, reuse, auto path; reuse per reuse MAC):")
+    for r in rows:
+        print(f"  {r['name']:<14} direct {r['direct']:>10,}  reuse {r['reuse']:>10,}  auto {r['auto_path']:<6} "
+              f"U {r['templates_used']:>4}  {r['reuse_instr_per_reuse_mac']:.2f}/reuse MAC  "
+              f"{r['reuse_instr_per_dense_mac']:.2f}/dense MAC")
+    print("  reuse cost model fit (hundredths, lr_cost.c):", fit)
+    return {"layers": rows, "fit": fit}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--target", default="cortex-m4")
@@ -202,12 +267,14 @@ def main() -> None:
                               "models": {}}
     for name, blob in blobs.items():
         runs: dict[str, Any] = {}
+        conv_info: dict[str, Any] = {}
         paths = ["auto"] if name == "dense" else ["auto", "direct", "reuse"]
         for kernels in args.kernels.split(","):
             for path in paths:
                 fw = run(blob, x, args.target, kernels, build / name, path)
                 rows = layers(fw, macs)
                 conv_ins = sum(r["instructions"] for r in rows if "macs" in r)
+                conv_info[f"{kernels}-{path}"] = fw["op_conv"]
                 runs[f"{kernels}-{path}"] = {
                     "instructions": fw["instructions"], "conv_instructions": conv_ins,
                     "instr_per_dense_mac": round(fw["instructions"] / total_macs, 3),
@@ -221,6 +288,8 @@ def main() -> None:
         for kernels in args.kernels.split(","):
             device_paths(runs, kernels)
         report["models"][name] = {"blob_bytes": len(blob), "runs": runs}
+        if name != "dense":
+            report["reuse"] = reuse_report(lr_g, runs, conv_info, macs, args.kernels.split(",")[-1])
     dense_opt = report["models"]["dense"]["runs"].get("opt-auto")
     if dense_opt is not None:
         report["dense_vs_cmsis"] = dense_vs_cmsis(dense_opt["layers"])

@@ -68,6 +68,13 @@ def _firmware_i8(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path,
     return rep
 
 
+def device_path(row: dict[str, Any]) -> str:
+    """The path the device ran on a LinRep conv in the automatic run: the forced path whose count it equals (the
+    host's op_conv_info chooses with the portable build's cost constants, a DSP core with its own)."""
+    d, r, a = row["direct_instructions"], row["reuse_instructions"], row["instructions"]
+    return "direct" if abs(a - d) <= abs(a - r) else "reuse"
+
+
 def mcu_bench_int8(blob: bytes, target: str = "cortex-m4", x: np.ndarray | None = None, timeout: float = 300.0,
                    build_root: Path | None = None, compare_paths: bool = True, ram_limit: int = 0) -> dict[str, Any]:
     """Cortex-M figures of an int8 blob: the default path choice (`instructions`) and, with
@@ -96,6 +103,8 @@ def mcu_bench_int8(blob: bytes, target: str = "cortex-m4", x: np.ndarray | None 
                "instructions": lr["segments"][k]["instructions"]}
         for path, fw in forced.items():
             row[f"{path}_instructions"] = fw["segments"][k]["instructions"]
+        if row["path"] in ("direct", "reuse") and len(forced) == 2:
+            row["path"] = device_path(row)
         layers.append(row)
     lower = lr["activation_lower_bound_bytes"]
     return {

@@ -3,7 +3,7 @@
  * (the DSP/SIMD path on M4, M7, M33; the portable path on M3): the random cases of
  * tests/kernel_cases_s8.h, as the host test test_kernels_s8 runs them. Build with
  * APP_CFLAGS="-I<runtime_c>/src -I<runtime_c>/tests" (tests/test_mcu_kernels.py does).
- * bench_report prints kc_cases=N and the mismatches per kind (kc_conv, kc_linear, kc_linrep).
+ * bench_report prints kc_cases=N and the mismatches per kind (kc_conv, kc_linear, kc_linrep, kc_reuse_sizes).
  */
 #include <stdio.h>
 
@@ -15,6 +15,7 @@
 #endif
 
 static int fails[3];
+static int reuse_fails; /* kc_run_reuse: the reuse kernel at several scratch sizes */
 
 int bench_setup(void)
 {
@@ -24,6 +25,7 @@ int bench_setup(void)
 int bench_workload(void)
 {
     (void)kc_run(12345u, KC_MCU_CASES, fails);
+    reuse_fails = kc_run_reuse(777u, KC_MCU_CASES);
     return 0;
 }
 
@@ -33,5 +35,6 @@ int bench_report(void)
     printf("kc_conv=%d\n", fails[0]);
     printf("kc_linear=%d\n", fails[1]);
     printf("kc_linrep=%d\n", fails[2]);
+    printf("kc_reuse_sizes=%d\n", reuse_fails);
     return 0;
 }

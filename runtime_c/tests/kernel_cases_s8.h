@@ -357,16 +357,106 @@ static int kc_case_linrep(kc_rng *r)
             bad |= (uint32_t)(memcmp(kc_y0, kc_y1, ny) != 0 || !kc_canaries_ok(sizes[j]));
         }
     }
-    words = (uint32_t)lr_linrep_conv2d_reuse_s8_scratch(&g, k_t);
+    words = (uint32_t)lr_linrep_conv2d_reuse_s8_ref_scratch(&g, k_t);
     if (words <= KC_SCRATCH) {
         kc_prepare(words, kc_y1, ny);
         lr_linrep_conv2d_reuse_s8_ref(&g, kc_x, &p, kc_scratch, kc_y1);
         bad |= (uint32_t)(memcmp(kc_y0, kc_y1, ny) != 0 || !kc_canaries_ok(words)) << 1;
+    }
+    words = (uint32_t)lr_linrep_conv2d_reuse_s8_opt_scratch(&g, k_t);
+    if (words <= KC_SCRATCH) {
         kc_prepare(words, kc_y1, ny);
         lr_linrep_conv2d_reuse_s8_opt(&g, kc_x, &p, kc_scratch, kc_y1);
         bad |= (uint32_t)(memcmp(kc_y0, kc_y1, ny) != 0 || !kc_canaries_ok(words)) << 2;
     }
     return (int)bad;
+}
+
+/* Template reuse with the scratch size given (lr_linrep_conv2d_reuse_s8_opt_n): a random LinRep case (K = 1..24,
+ * a kernel mask in half the cases, b exponents -3..3) run by the optimised kernel with exactly its documented
+ * minimum (lr_linrep_conv2d_reuse_s8_opt_scratch_min: one output row per tile), a random size between that and
+ * the whole output, and the default (lr_linrep_conv2d_reuse_s8_opt_scratch), each against
+ * lr_linrep_conv2d_reuse_s8_ref; canaries after the words given; one word short of the minimum it must write
+ * nothing. Returns the mismatches (0: all as expected). */
+static int kc_case_reuse_sizes(kc_rng *r)
+{
+    lr_geom g;
+    lr_linrep_s8_params p;
+    const uint32_t k_t = (uint32_t)kc_int(r, 1, 24), ab_bits = (uint32_t)kc_int(r, 2, 6);
+    const int masked = kc_int(r, 0, 1);
+    uint32_t bits = 1u, n, kept = 0u, ny, kk, j, words, lo, full, sizes[3];
+    int bad = 0, t;
+    kc_geom(r, &g, 0);
+    kk = (uint32_t)(g.kh * g.kw);
+    ny = (uint32_t)(g.oc * g.oh * g.ow);
+    while ((1u << bits) < k_t) {
+        bits++;
+    }
+    for (j = 0u; j < k_t * kk; j++) {
+        kc_tmpl[j] = (unsigned char)(int8_t)kc_int(r, -127, 127);
+    }
+    memset(kc_lr, 0, sizeof kc_lr);
+    for (n = 0u; n < (uint32_t)(g.oc * g.cin_g); n++) {
+        if (!masked || kc_int(r, 0, 9) < 7) {
+            const int32_t lim = (1 << (ab_bits - 1u)) - 1;
+            kc_mask[n >> 3] = (unsigned char)(kc_mask[n >> 3] | (1u << (n & 7u)));
+            kc_pack(kc_idx, kept, bits, (uint32_t)kc_int(r, 0, (int32_t)k_t - 1));
+            kc_pack(kc_abq, 2u * kept, ab_bits, (uint32_t)kc_int(r, -lim - 1, lim) & ((1u << ab_bits) - 1u));
+            kc_pack(kc_abq, 2u * kept + 1u, ab_bits, (uint32_t)kc_int(r, -lim - 1, lim) & ((1u << ab_bits) - 1u));
+            kept++;
+        }
+    }
+    for (n = 0u; n < (uint32_t)g.oc; n++) {
+        kc_bexp[n] = (unsigned char)(int8_t)kc_int(r, -3, 3);
+    }
+    memset(&p, 0, sizeof p);
+    p.blob = kc_lr;
+    p.lr.bits = bits;
+    p.lr.ab_bits = ab_bits;
+    p.lr.idx = 0u;
+    p.lr.abq = KC_MAX_W;
+    p.lr.mask = masked ? 3u * KC_MAX_W : 0u;
+    p.tmpl = kc_tmpl;
+    p.k = k_t;
+    p.bexp = kc_bexp;
+    p.bias = kc_fill_bias(r, (uint32_t)g.oc);
+    kc_fill_x(r, (uint32_t)(g.c * g.h * g.w));
+    kc_requant(r, (uint32_t)g.oc, &p.rq, &p.in_offset);
+    words = (uint32_t)lr_linrep_conv2d_reuse_s8_ref_scratch(&g, k_t);
+    lo = (uint32_t)lr_linrep_conv2d_reuse_s8_opt_scratch_min(&g, k_t);
+    full = lo + (uint32_t)((g.oh - 1) * g.ow * (g.cout_g + 1 + (k_t < (uint32_t)g.cout_g ? (int32_t)k_t : g.cout_g)));
+    if (words > KC_SCRATCH || full > KC_SCRATCH) {
+        return 0;
+    }
+    kc_prepare(words, kc_y0, ny);
+    lr_linrep_conv2d_reuse_s8_ref(&g, kc_x, &p, kc_scratch, kc_y0);
+    sizes[0] = lo;
+    sizes[1] = lo + (uint32_t)kc_int(r, 0, (int32_t)(full - lo));
+    sizes[2] = (uint32_t)lr_linrep_conv2d_reuse_s8_opt_scratch(&g, k_t);
+    for (t = 0; t < 3; t++) {
+        kc_prepare(sizes[t], kc_y1, ny);
+        lr_linrep_conv2d_reuse_s8_opt_n(&g, kc_x, &p, kc_scratch, sizes[t], kc_y1);
+        bad += memcmp(kc_y0, kc_y1, ny) != 0 || !kc_canaries_ok(sizes[t]);
+    }
+    kc_prepare(lo - 1u, kc_y1, ny); /* one word short of the minimum: nothing written */
+    lr_linrep_conv2d_reuse_s8_opt_n(&g, kc_x, &p, kc_scratch, lo - 1u, kc_y1);
+    for (n = 0u; n < ny; n++) {
+        bad += kc_y1[n] != 0x77;
+    }
+    bad += !kc_canaries_ok(lo - 1u);
+    return bad;
+}
+
+/* `cases` template-reuse cases from `seed` (kc_case_reuse_sizes); the mismatches. */
+static int kc_run_reuse(uint32_t seed, int cases)
+{
+    kc_rng r;
+    int c, bad = 0;
+    r.s = seed ? seed : 1u;
+    for (c = 0; c < cases; c++) {
+        bad += kc_case_reuse_sizes(&r);
+    }
+    return bad;
 }
 
 /* `cases` cases of each kind from `seed`; mismatches counted (per kind in fails[3], if not NULL). */

@@ -237,12 +237,12 @@ void lr_linear_s8_ref(const int8_t *x, uint32_t in, uint32_t out, const lr_dense
 void lr_linrep_conv2d_direct_s8_ref(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
                                     int32_t *scratch, int8_t *y);
 /* Template reuse, one output row at a time (pruned kernels of a kernel mask add nothing): int32 template responses R and box sums S
- * of each input channel, shared by the output channels; scratch lr_linrep_conv2d_reuse_s8_scratch words. */
+ * of each input channel, shared by the output channels; scratch lr_linrep_conv2d_reuse_s8_ref_scratch words. */
 void lr_linrep_conv2d_reuse_s8_ref(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
                                    int32_t *scratch, int8_t *y);
 /* Its scratch in int32 words: acc [cout_g][ow], R [ow], S [ow], then 4 * cout_g + k words of template
- * bookkeeping (k: the codebook's templates; the optimised kernel uses them all, the reference part). */
-uint64_t lr_linrep_conv2d_reuse_s8_scratch(const lr_geom *g, uint32_t k);
+ * bookkeeping (k: the codebook's templates). */
+uint64_t lr_linrep_conv2d_reuse_s8_ref_scratch(const lr_geom *g, uint32_t k);
 
 /* The optimised LinRep direct path rebuilds the int16 kernels of a block of output channels (of one group) at
  * once and gathers each pixel's im2col column once per block. The caller gives it `words` of scratch (at least
@@ -288,8 +288,30 @@ void lr_linear_s8_opt(const int8_t *x, uint32_t in, uint32_t out, const lr_dense
  * (lr_direct_s8_block), lr_linrep_conv2d_direct_s8_scratch is the preferred size. */
 void lr_linrep_conv2d_direct_s8_opt(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
                                     int32_t *scratch, uint32_t words, int8_t *y);
+/* Template reuse, optimised (kernels/opt/lr_linrep_conv2d_reuse_s8_opt.c): tiles of whole output rows, the
+ * responses of each input channel's used templates and its box sums as a one-channel dense conv (int16
+ * columns and templates, SMLAD), then a' R + b' S per kept kernel. _n takes the scratch size in int32
+ * words: any words >= lr_linrep_conv2d_reuse_s8_opt_scratch_min(g, k) (the fixed part and one output row;
+ * more words: more rows per tile, fewer passes over the kernels' indices and a/b). The five-argument form
+ * takes lr_linrep_conv2d_reuse_s8_opt_scratch(g, k) words: tiles of at least LR_REUSE_S8_TILE_PX pixels
+ * (whole rows, at most the output's). */
+#define LR_REUSE_S8_TILE_PX 64u
+uint64_t lr_linrep_conv2d_reuse_s8_opt_scratch_min(const lr_geom *g, uint32_t k);
+uint64_t lr_linrep_conv2d_reuse_s8_opt_scratch(const lr_geom *g, uint32_t k);
+void lr_linrep_conv2d_reuse_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
+                                     int32_t *scratch, uint32_t words, int8_t *y);
 void lr_linrep_conv2d_reuse_s8_opt(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
                                    int32_t *scratch, int8_t *y);
+/* The scratch words the run path gives the int8 reuse kernel of this build (the optimised one's default
+ * unless LR_KERNELS=ref). */
+static inline uint64_t lr_linrep_conv2d_reuse_s8_scratch(const lr_geom *g, uint32_t k)
+{
+#if !defined(LR_OPT_KERNELS) || LR_OPT_KERNELS
+    return lr_linrep_conv2d_reuse_s8_opt_scratch(g, k);
+#else
+    return lr_linrep_conv2d_reuse_s8_ref_scratch(g, k);
+#endif
+}
 void lr_add_s8_ref(const int8_t *a, const int8_t *b, uint32_t n, const lr_add_s8_params *p, int8_t *y);
 /* Pools: in and out quantised alike; max over / average of the in-bounds taps, clamped. */
 void lr_max_pool2d_s8_ref(const lr_geom *g, int32_t act_min, int32_t act_max, const int8_t *x, int8_t *y);

@@ -2,197 +2,523 @@
  * lr_linrep_conv2d_reuse_s8_opt.c -- LINREP_CONV2D of an int8 model, template reuse, optimised (equal to
  * lr_linrep_conv2d_reuse_s8_ref bit for bit; the same exact integer acc as the direct path).
  *
- * Per output row and input channel i: the box sum S and, once per template j used by the kernels
- * (o, i), the response R_j; every output channel o using j adds a'_o * R_j + b'_o * S. Differences
- * from the reference:
- *  - the output channels using each template are chained in one pass (next[], with last[] indexed by
- *    template, k words restored to -1 after use) instead of a quadratic scan;
- *  - interior output pixels of R and S skip the bounds tests and add in_offset once:
- *    R = in_offset * sum_{rows in bounds} t + sum t * x;
- *  - a' and b' are int32: the verifier's bound |a'| * sum |t| * 255 + |b'| * kh * kw * 255 < 2^31 makes
- *    b' fit, and a' fit unless the template is all zeros (then R = 0 and a' is not needed); each product
- *    and the sum a' * R + b' * S fit int32 (they are sums of W * (x + in_offset) terms).
- * Pruned kernels (kernel mask) add nothing, as in the reference.
+ * The output is computed a tile of whole output rows at a time (as many rows as the scratch holds, at
+ * least one). Per tile and input channel i:
+ *  1. the kernels (o, i) of the group's output channels are decoded once: template j, a' = a_q 2^max(0, -e),
+ *     b' = b_q 2^max(0, e); each distinct template gets a response slot (at most min(K, cout_g));
+ *  2. responses as a dense conv of one input channel with the used templates as its output channels: each
+ *     output pixel's im2col column (kh * kw values x + in_offset, 0 outside the input, padded with a 0 to
+ *     an even length) is dotted with the templates widened once per call to int16 (with the DSP extension
+ *     two multiply-adds per SMLAD), and with an all-ones template: the box sum S;
+ *  3. every kept kernel (o, i) adds a' * R[slot] + b' * S to its output channel's tile of accumulators.
+ * Integer sums are exact in any order: the verifier's bound |a'| * sum |t| * 255 + |b'| * kh * kw * 255
+ * < 2^31 makes b' fit int32, and a' too unless the template is all zeros (then R = 0 and a' is not
+ * needed); a' R + b' S is a sum of W * (x + in_offset) terms and every partial sum of acc is bounded by
+ * the verifier's |bias| + 255 * sum |W| < 2^31. Pruned kernels (kernel mask) add nothing, as in the
+ * reference: a kept kernel's index and a/b are at its rank among the kept kernels.
  *
- * Scratch (int32 words, lr_linrep_conv2d_reuse_s8_scratch): acc [cout_g][ow], R [ow], S [ow],
- * next [cout_g], tj [cout_g], pos [cout_g], base [cout_g], last [k].
+ * Scratch (int32 words), with kk = kh * kw, per = kk rounded up to even, ns = min(K, cout_g):
+ *  fixed:    T16 [(K + 1) * per / 2] (int16 templates and the ones template), slot [K], used [ns],
+ *            aw, bw, sl, pos, base [cout_g each], tptr [ns + 1], col [per / 2];
+ *  per pixel of the tile: acc [cout_g], S [1], R [ns].
+ * lr_linrep_conv2d_reuse_s8_opt_scratch_min: the fixed part and one output row; the kernel takes as many
+ * rows per tile as the words it is given hold (lr_linrep_conv2d_reuse_s8_opt_scratch: a tile of at least
+ * LR_REUSE_S8_TILE_PX pixels, the default the run path gives). Given fewer words than the minimum it
+ * writes nothing (neither y nor past the scratch).
+ * 3 x 3 kernels take a specialised path: taps in the order SXTAB16 produces them (P9), interior pixels'
+ * columns from three word loads, the templates' and the a' R + b' S loops in assembly on DSP cores
+ * (14 instructions per template and pixel; 12 per three pixels of a kernel).
  */
 #include "kernels/lr_opt_s8.h"
 
-/* Template value k (t == NULL: the all-ones template of S). */
-static int32_t tval(const unsigned char *t, int32_t k)
-{
-    return t ? lr_s8(t[k]) : 1;
-}
-
-/* Interior pixels [xlo, xhi) of a 3 x 3 template, dilation 1, stride sw in x, all three rows in bounds
- * (rows at x0, x1, x2, already at pixel xlo): r[ox] = tsum + sum t * x, the sums in registers. With the
- * DSP extension and stride 1, two pixels per step: per row one word x[0..3], SXTB16 into (x0, x2) and (x1, x3), then
- * SMLAD (t0, t2) and SMLABB / SMLATB t1: six multiply-adds in five instructions. */
-static void rows3x3(const int8_t *x0, const int8_t *x1, const int8_t *x2, int32_t sw, const unsigned char *t,
-                    int32_t tsum, int32_t xlo, int32_t xhi, int32_t *r)
-{
-    const int32_t a0 = tval(t, 0), a1 = tval(t, 1), a2 = tval(t, 2), b0 = tval(t, 3), b1 = tval(t, 4);
-    const int32_t b2 = tval(t, 5), c0 = tval(t, 6), c1 = tval(t, 7), c2 = tval(t, 8);
-    int32_t ox = xlo;
-#if LR_DSP
-    const int16x2_t a02 = (int16x2_t)(((uint32_t)a0 & 0xffffu) | ((uint32_t)a2 << 16));
-    const int16x2_t b02 = (int16x2_t)(((uint32_t)b0 & 0xffffu) | ((uint32_t)b2 << 16));
-    const int16x2_t c02 = (int16x2_t)(((uint32_t)c0 & 0xffffu) | ((uint32_t)c2 << 16));
-    for (; sw == 1 && ox + 2 <= xhi; ox += 2, x0 += 2, x1 += 2, x2 += 2) {
-        const uint32_t va = lr_ld32(x0), vb = lr_ld32(x1), vc = lr_ld32(x2); /* in bounds: ox + 1 is interior */
-        int16x2_t e02 = lr_sx02(va), e13 = lr_sx13(va);
-        int32_t s0 = __smlabb(e13, a1, __smlad(a02, e02, tsum));
-        int32_t s1 = __smlatb(e02, a1, __smlad(a02, e13, tsum));
-        e02 = lr_sx02(vb);
-        e13 = lr_sx13(vb);
-        s0 = __smlabb(e13, b1, __smlad(b02, e02, s0));
-        s1 = __smlatb(e02, b1, __smlad(b02, e13, s1));
-        e02 = lr_sx02(vc);
-        e13 = lr_sx13(vc);
-        r[ox] = __smlabb(e13, c1, __smlad(c02, e02, s0));
-        r[ox + 1] = __smlatb(e02, c1, __smlad(c02, e13, s1));
-    }
+#if defined(__GNUC__)
+#define LR_NOINLINE __attribute__((noinline)) /* the hot loops get the registers to themselves */
+#else
+#define LR_NOINLINE
 #endif
-    for (; ox < xhi; ox++, x0 += sw, x1 += sw, x2 += sw) {
-        r[ox] = tsum + a0 * x0[0] + a1 * x0[1] + a2 * x0[2] + b0 * x1[0] + b1 * x1[1] + b2 * x1[2] + c0 * x2[0] +
-                c1 * x2[1] + c2 * x2[2];
-    }
+
+static uint64_t fixed_words(const lr_geom *g, uint32_t k, uint64_t *px_words)
+{
+    const uint64_t per = ((uint64_t)g->kh * (uint64_t)g->kw + 1u) & ~(uint64_t)1u;
+    const uint64_t ns = k < (uint32_t)g->cout_g ? k : (uint64_t)g->cout_g;
+    *px_words = (uint64_t)g->cout_g + 1u + ns;
+    return (k + 1u) * per / 2u + k + 2u * ns + 1u + 5u * (uint64_t)g->cout_g + per / 2u;
 }
 
-/* Row oy of R (t != NULL: the template's kh * kw int8 values) or S (t == NULL) of input plane xc. */
-static void row_response(const lr_geom *g, const int8_t *xc, int32_t oy, const unsigned char *t, int32_t in_offset,
-                         int32_t xlo, int32_t xhi, int32_t *r)
+uint64_t lr_linrep_conv2d_reuse_s8_opt_scratch_min(const lr_geom *g, uint32_t k)
 {
-    const int32_t iy0 = oy * g->sh - g->pt;
-    int32_t kylo = 0, kyhi = g->kh, tsum = 0, ky, kx, ox;
-    while (kylo < g->kh && iy0 + kylo * g->dh < 0) {
-        kylo++;
-    }
-    while (kyhi > kylo && iy0 + (kyhi - 1) * g->dh >= g->h) {
-        kyhi--;
-    }
-    for (ky = kylo; ky < kyhi; ky++) {
-        for (kx = 0; kx < g->kw; kx++) {
-            tsum += tval(t, ky * g->kw + kx);
-        }
-    }
-    tsum *= in_offset;
-    if (g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1 && kylo == 0 && kyhi == 3 && xlo < xhi) {
-        const int8_t *x0 = xc + iy0 * g->w + (xlo * g->sw - g->pl);
-        rows3x3(x0, x0 + g->w, x0 + 2 * g->w, g->sw, t, tsum, xlo, xhi, r);
-    } else {
-        for (ox = xlo; ox < xhi; ox++) {
-            const int32_t ix0 = ox * g->sw - g->pl;
-            int32_t acc = tsum;
-            for (ky = kylo; ky < kyhi; ky++) {
-                const int8_t *xr = xc + (iy0 + ky * g->dh) * g->w + ix0;
+    uint64_t pxw;
+    const uint64_t f = fixed_words(g, k, &pxw);
+    return f + pxw * (uint64_t)g->ow;
+}
+
+uint64_t lr_linrep_conv2d_reuse_s8_opt_scratch(const lr_geom *g, uint32_t k)
+{
+    uint64_t pxw;
+    const uint64_t f = fixed_words(g, k, &pxw);
+    uint64_t rows = g->ow > 0 ? ((uint64_t)LR_REUSE_S8_TILE_PX + (uint64_t)g->ow - 1u) / (uint64_t)g->ow : 1u;
+    rows = rows > (uint64_t)g->oh ? (uint64_t)g->oh : rows;
+    return f + pxw * (uint64_t)g->ow * (rows < 1u ? 1u : rows);
+}
+
+/* Column of output pixel (oy, ox) of one input plane xc: col[k] = x + in_offset (0 outside), k = ky * kw + kx,
+ * then zeros up to per. Interior pixels (every tap inside) skip the tests. */
+static void im2col1(const lr_geom *g, const int8_t *xc, int32_t oy, int32_t ox, int32_t in_offset, int32_t per,
+                    int16_t *col)
+{
+    const int32_t iy0 = oy * g->sh - g->pt, ix0 = ox * g->sw - g->pl;
+    int16_t *p = col;
+    int32_t ky, kx;
+    if (iy0 >= 0 && iy0 + (g->kh - 1) * g->dh < g->h && ix0 >= 0 && ix0 + (g->kw - 1) * g->dw < g->w) {
+        const int8_t *xr = xc + iy0 * g->w + ix0;
+        if (g->kw == 3 && g->dw == 1) {
+            for (ky = 0; ky < g->kh; ky++, xr += g->dh * g->w) {
+                p[0] = (int16_t)(xr[0] + in_offset);
+                p[1] = (int16_t)(xr[1] + in_offset);
+                p[2] = (int16_t)(xr[2] + in_offset);
+                p += 3;
+            }
+        } else {
+            for (ky = 0; ky < g->kh; ky++, xr += g->dh * g->w) {
                 for (kx = 0; kx < g->kw; kx++) {
-                    acc += tval(t, ky * g->kw + kx) * (int32_t)xr[kx * g->dw];
+                    *p++ = (int16_t)(xr[kx * g->dw] + in_offset);
                 }
             }
-            r[ox] = acc;
         }
-    }
-    for (ox = 0; ox < g->ow; ox++) { /* border pixels: the taps in bounds */
-        const int32_t ix0 = ox * g->sw - g->pl;
-        int32_t acc = 0;
-        if (ox == xlo && xlo < xhi) {
-            ox = xhi - 1;
-            continue;
-        }
-        for (ky = kylo; ky < kyhi; ky++) {
+    } else {
+        for (ky = 0; ky < g->kh; ky++) {
             const int32_t iy = iy0 + ky * g->dh;
+            const int row_in = iy >= 0 && iy < g->h;
             for (kx = 0; kx < g->kw; kx++) {
                 const int32_t ix = ix0 + kx * g->dw;
-                if (ix >= 0 && ix < g->w) {
-                    acc += tval(t, ky * g->kw + kx) * ((int32_t)xc[iy * g->w + ix] + in_offset);
+                *p++ = (int16_t)(row_in && ix >= 0 && ix < g->w ? (int32_t)xc[iy * g->w + ix] + in_offset : 0);
+            }
+        }
+    }
+    for (ky = g->kh * g->kw; ky < per; ky++) {
+        col[ky] = 0;
+    }
+}
+
+/* sum over nw words of t and c, each word two int16 values: t[2w] c[2w] + t[2w + 1] c[2w + 1]. */
+static int32_t dot16(const int16_t *t, const int16_t *c, int32_t nw)
+{
+    int32_t acc = 0, w = 0;
+#if LR_DSP
+    for (; w + 5 <= nw; w += 5) { /* 3 x 3 kernels: five words */
+        acc = __smlad((int16x2_t)lr_ld32(t + 2 * w), (int16x2_t)lr_ld32(c + 2 * w), acc);
+        acc = __smlad((int16x2_t)lr_ld32(t + 2 * w + 2), (int16x2_t)lr_ld32(c + 2 * w + 2), acc);
+        acc = __smlad((int16x2_t)lr_ld32(t + 2 * w + 4), (int16x2_t)lr_ld32(c + 2 * w + 4), acc);
+        acc = __smlad((int16x2_t)lr_ld32(t + 2 * w + 6), (int16x2_t)lr_ld32(c + 2 * w + 6), acc);
+        acc = __smlad((int16x2_t)lr_ld32(t + 2 * w + 8), (int16x2_t)lr_ld32(c + 2 * w + 8), acc);
+    }
+    for (; w < nw; w++) {
+        acc = __smlad((int16x2_t)lr_ld32(t + 2 * w), (int16x2_t)lr_ld32(c + 2 * w), acc);
+    }
+#else
+    for (; w < nw; w++) {
+        acc += (int32_t)t[2 * w] * c[2 * w] + (int32_t)t[2 * w + 1] * c[2 * w + 1];
+    }
+#endif
+    return acc;
+}
+
+/* 3 x 3 kernels: taps in the order P9 (pairs (0, 2), (3, 5), (6, 8), (1, 4), (7, pad)), the order in which SXTAB16
+ * gives a row's bytes; templates and columns use the same order, so five SMLADs take the dot product. */
+static const unsigned char P9[10] = {0u, 2u, 3u, 5u, 6u, 8u, 1u, 4u, 7u, 9u};
+
+/* The five column words of output pixel (oy, ox), 3 x 3 kernel, order P9 (pairs packed low | high << 16): any
+ * pixel (taps outside the input are 0), through the generic im2col1 into tmp. */
+static LR_NOINLINE void col9_any(const lr_geom *g, const int8_t *xc, int32_t oy, int32_t ox, int32_t in_offset,
+                                 int16_t *tmp, uint32_t cw[5])
+{
+    int32_t k;
+    im2col1(g, xc, oy, ox, in_offset, 10, tmp);
+    for (k = 0; k < 5; k++) {
+        cw[k] = ((uint32_t)(uint16_t)tmp[P9[2 * k]]) | ((uint32_t)(uint16_t)tmp[P9[2 * k + 1]] << 16);
+    }
+}
+
+/* The same for a pixel whose taps are all inside, kw = 3 and dilation 1 in x: rows at x0, x1, x2, each read as
+ * one word (4 bytes: the caller makes sure the fourth is inside the plane). With the DSP extension 3 loads and 6
+ * SXTAB16 (bytes (0, 2) and (1, 3) of each word plus in_offset); elsewhere the same packing in C. */
+static inline void col9_in(const int8_t *x0, const int8_t *x1, const int8_t *x2, int32_t in_offset, uint32_t cw[5])
+{
+    const uint32_t v0 = lr_ld32(x0), v1 = lr_ld32(x1), v2 = lr_ld32(x2);
+#if LR_DSP
+    const int16x2_t off = (int16x2_t)(((uint32_t)in_offset & 0xffffu) | ((uint32_t)in_offset << 16));
+    const uint32_t e13a = (uint32_t)lr_sxa13(off, v0), e13b = (uint32_t)lr_sxa13(off, v1);
+    cw[0] = (uint32_t)lr_sxa02(off, v0);
+    cw[1] = (uint32_t)lr_sxa02(off, v1);
+    cw[2] = (uint32_t)lr_sxa02(off, v2);
+    cw[3] = (e13a & 0xffffu) | (e13b << 16);
+    cw[4] = (uint32_t)lr_sxa13(off, v2) & 0xffffu;
+#else
+#define LR_B(v, k) ((uint32_t)(uint16_t)(int16_t)((int32_t)(int8_t)(uint8_t)((v) >> (8 * (k))) + in_offset))
+    cw[0] = LR_B(v0, 0) | (LR_B(v0, 2) << 16);
+    cw[1] = LR_B(v1, 0) | (LR_B(v1, 2) << 16);
+    cw[2] = LR_B(v2, 0) | (LR_B(v2, 2) << 16);
+    cw[3] = LR_B(v0, 1) | (LR_B(v1, 1) << 16);
+    cw[4] = LR_B(v2, 1);
+#undef LR_B
+#endif
+}
+
+/* Dot product of the ten int16 values at t (five pairs) with the column words c. */
+static int32_t dot5(const int16_t *t, const uint32_t c[5])
+{
+#if LR_DSP
+    int32_t acc = __smlad((int16x2_t)lr_ld32(t), (int16x2_t)c[0], 0);
+    acc = __smlad((int16x2_t)lr_ld32(t + 2), (int16x2_t)c[1], acc);
+    acc = __smlad((int16x2_t)lr_ld32(t + 4), (int16x2_t)c[2], acc);
+    acc = __smlad((int16x2_t)lr_ld32(t + 6), (int16x2_t)c[3], acc);
+    return __smlad((int16x2_t)lr_ld32(t + 8), (int16x2_t)c[4], acc);
+#else
+    int32_t acc = 0, k;
+    for (k = 0; k < 5; k++) {
+        acc += t[2 * k] * (int32_t)(int16_t)(c[k] & 0xffffu) + t[2 * k + 1] * (int32_t)(int16_t)(c[k] >> 16);
+    }
+    return acc;
+#endif
+}
+
+/* r[u * stride] = the response of template used[u] (int16 at t16 + 10 * used[u], order P9) to the column cw, u < nu:
+ * out of line, so that the five column words stay in registers. */
+static LR_NOINLINE void resp9(const int16_t *t16, const int32_t *used, int32_t nu, const uint32_t cw[5], int32_t *r,
+                              int32_t stride)
+{
+    const uint32_t c[5] = {cw[0], cw[1], cw[2], cw[3], cw[4]};
+    const int32_t *const end = used + nu;
+    for (; used < end; used++, r += stride) {
+        *r = dot5(t16 + 10 * *used, c);
+    }
+}
+
+/* Field n (width bits) of a little-endian bit stream, as lr_unpack_index (at most three bytes read). */
+static inline uint32_t field(const unsigned char *bytes, uint32_t n, uint32_t width)
+{
+    const uint32_t bit = n * width, q = bit >> 3, sh = bit & 7u, nbytes = (sh + width + 7u) >> 3;
+    uint32_t v = bytes[q];
+    if (nbytes > 1u) {
+        v |= (uint32_t)bytes[q + 1u] << 8;
+    }
+    if (nbytes > 2u) {
+        v |= (uint32_t)bytes[q + 2u] << 16;
+    }
+    return (v >> sh) & ((1u << width) - 1u);
+}
+
+/* The same, sign-extended. */
+static inline int32_t sfield(const unsigned char *bytes, uint32_t n, uint32_t width)
+{
+    const uint32_t u = field(bytes, n, width);
+    return (u >> (width - 1u)) != 0u ? (int32_t)u - (int32_t)(1u << width) : (int32_t)u;
+}
+
+/* Step 1 for input channel i of the group's cg output channels from channel oc0: per output channel o, sl[o] the
+ * response slot of its kernel's template (-1: pruned), aw[o] = a' and bw[o] = b' (pos[o]: the kernel's rank among
+ * the kept ones, advanced); used[slot] the template of each slot; returns the slots used. slot[] (per template,
+ * -1 when unused) is left all -1. */
+static LR_NOINLINE int32_t decode(const lr_linrep_s8_params *p, const unsigned char *mask, int32_t oc0, int32_t cg,
+                                  int32_t cin_g, int32_t i, int32_t *pos, int32_t *slot, int32_t *used, int32_t *sl,
+                                  int32_t *aw, int32_t *bw)
+{
+    const unsigned char *idx = p->blob + p->lr.idx, *abq = p->blob + p->lr.abq, *bexp = p->bexp + oc0;
+    const uint32_t bits = p->lr.bits, ab_bits = p->lr.ab_bits;
+    int32_t o, u, nu = 0;
+    for (o = 0; o < cg; o++) {
+        const int32_t e = lr_s8(bexp[o]);
+        uint32_t n, j;
+        int32_t aq, bq, sj;
+        if (mask != NULL && !lr_kept(mask, (uint32_t)((oc0 + o) * cin_g + i))) {
+            sl[o] = -1;
+            continue;
+        }
+        n = (uint32_t)pos[o];
+        pos[o] = (int32_t)n + 1;
+        j = field(idx, n, bits);
+        aq = sfield(abq, 2u * n, ab_bits);
+        bq = sfield(abq, 2u * n + 1u, ab_bits);
+        sj = slot[j];
+        if (sj < 0) {
+            sj = nu;
+            slot[j] = nu;
+            used[nu++] = (int32_t)j;
+        }
+        sl[o] = sj;
+        if (e >= 0) { /* |a_q| < 2^7; b' fits int32 (the verifier's bound), so e < 31 unless b_q = 0 */
+            aw[o] = aq;
+            bw[o] = bq == 0 || e > 30 ? 0 : bq * (int32_t)(1u << (uint32_t)e);
+        } else { /* a' = a_q 2^-e: fits int32 unless the template is all zeros (then R = 0 and a' is not needed) */
+            const int64_t a = (int64_t)aq * (-e < 40 ? ((int64_t)1 << -e) : 0);
+            aw[o] = a >= INT32_MIN && a <= INT32_MAX ? (int32_t)a : 0;
+            bw[o] = bq;
+        }
+    }
+    for (u = 0; u < nu; u++) {
+        slot[used[u]] = -1;
+    }
+    return nu;
+}
+
+/* S and the responses of n interior pixels of one output row (col9_in's conditions), the first one's rows at x0,
+ * x0 + dhw, x0 + 2 dhw, stride sw: s[q], r[u * tile + q]. Out of line: the column words stay in registers. With
+ * the DSP extension the templates' loop is written out (tptr: the used templates' addresses, word-aligned, then
+ * a 0): fourteen instructions per template and pixel. */
+static LR_NOINLINE void row9_in(const int8_t *x0, int32_t dhw, int32_t sw, int32_t n, int32_t in_offset,
+                                const int16_t *t16, const int16_t *ones, const int32_t *used, const uint32_t *tptr,
+                                int32_t nu, int32_t *s, int32_t *r, int32_t tile)
+{
+    int32_t q;
+    for (q = 0; q < n; q++, x0 += sw) {
+        uint32_t cw[5];
+        col9_in(x0, x0 + dhw, x0 + 2 * dhw, in_offset, cw);
+        s[q] = dot5(ones, cw);
+#if LR_DSP && defined(__GNUC__)
+        (void)t16;
+        (void)used;
+        if (nu > 0) { /* tptr ends with a 0 */
+            const uint32_t *lst = tptr;
+            const uint32_t c0 = cw[0], c1 = cw[1], c2 = cw[2], c3 = cw[3], c4 = cw[4];
+            const int32_t stride = 4 * tile;
+            int32_t *rq = r + q;
+            uint32_t tp, t0, t1;
+            int32_t acc;
+            __asm__ volatile("1:\n\t"
+                             "ldr %[tp], [%[lst]], #4\n\t"
+                             "cmp %[tp], #0\n\t"
+                             "beq 2f\n\t"
+                             "ldrd %[t0], %[t1], [%[tp]]\n\t"
+                             "smuad %[acc], %[t0], %[c0]\n\t"
+                             "smlad %[acc], %[t1], %[c1], %[acc]\n\t"
+                             "ldrd %[t0], %[t1], [%[tp], #8]\n\t"
+                             "smlad %[acc], %[t0], %[c2], %[acc]\n\t"
+                             "smlad %[acc], %[t1], %[c3], %[acc]\n\t"
+                             "ldr %[t0], [%[tp], #16]\n\t"
+                             "smlad %[acc], %[t0], %[c4], %[acc]\n\t"
+                             "str %[acc], [%[rq]]\n\t"
+                             "add %[rq], %[rq], %[stride]\n\t"
+                             "b 1b\n"
+                             "2:"
+                             : [lst] "+r"(lst), [rq] "+r"(rq), [tp] "=&r"(tp), [t0] "=&r"(t0), [t1] "=&r"(t1),
+                               [acc] "=&r"(acc)
+                             : [stride] "r"(stride), [c0] "r"(c0), [c1] "r"(c1), [c2] "r"(c2), [c3] "r"(c3),
+                               [c4] "r"(c4)
+                             : "cc", "memory");
+        }
+#else
+        {
+            int32_t u, *rq = r + q;
+            (void)tptr;
+            for (u = 0; u < nu; u++, rq += tile) {
+                *rq = dot5(t16 + 10 * used[u], cw);
+            }
+        }
+#endif
+    }
+}
+
+/* 3 x 3 kernels: S and the responses of the used templates for the rows oy0 .. oy0 + nr - 1 of one input plane xc
+ * (s [nr * ow], r [u * tile + pixel]). Interior pixels (all taps inside, and the word read at the third row's x
+ * inside the plane) take col9_in, the others col9_any. */
+static void tile9(const lr_geom *g, const int8_t *xc, int32_t oy0, int32_t nr, int32_t in_offset, const int16_t *t16,
+                  const int16_t *ones, const int32_t *used, uint32_t *tptr, int32_t nu, int32_t *s, int32_t *r,
+                  int32_t tile, int16_t *tmp)
+{
+    const int32_t w = g->w, h = g->h, ow = g->ow, sw = g->sw, dh = g->dh;
+    const int32_t xlo = lr_range_lo(-g->pl, sw), xhi = lr_range_hi(2 - g->pl, sw, w, ow);
+    const int32_t xhi_last = lr_range_hi(3 - g->pl, sw, w, ow); /* the fourth byte still in the row */
+    int32_t row, ox, q = 0;
+#if LR_DSP && defined(__GNUC__)
+    for (ox = 0; ox < nu; ox++) { /* 32-bit addresses (Cortex-M), then a 0 */
+        tptr[ox] = (uint32_t)(uintptr_t)(t16 + 10 * used[ox]);
+    }
+    tptr[nu] = 0u;
+#endif
+    for (row = 0; row < nr; row++) {
+        const int32_t oy = oy0 + row, iy0 = oy * g->sh - g->pt, iy2 = iy0 + 2 * dh;
+        const int yin = g->dw == 1 && iy0 >= 0 && iy2 < h;
+        const int32_t hi = !yin ? 0 : iy2 < h - 1 ? xhi : xhi_last, lo = hi > xlo ? xlo : hi;
+        uint32_t cw[5];
+        for (ox = 0; ox < lo; ox++, q++) {
+            col9_any(g, xc, oy, ox, in_offset, tmp, cw);
+            s[q] = dot5(ones, cw);
+            resp9(t16, used, nu, cw, r + q, tile);
+        }
+        if (lo < hi) {
+            row9_in(xc + iy0 * w + (lo * sw - g->pl), dh * w, sw, hi - lo, in_offset, t16, ones, used, tptr, nu, s + q,
+                    r + q, tile);
+            q += hi - lo;
+            ox = hi;
+        }
+        for (; ox < ow; ox++, q++) {
+            col9_any(g, xc, oy, ox, in_offset, tmp, cw);
+            s[q] = dot5(ones, cw);
+            resp9(t16, used, nu, cw, r + q, tile);
+        }
+    }
+}
+
+/* ac[k] += a * r[k] + b * s[k], k < n: pointers walked, four values a step, two MLAs each. */
+static LR_NOINLINE void combine(int32_t *ac, const int32_t *r, const int32_t *s, int32_t a, int32_t b, int32_t n)
+{
+    int32_t *const end = ac + n;
+#if LR_DSP && defined(__GNUC__)
+    int32_t trips = n / 3, pairs;
+    if (trips > 0) { /* three values a step in twelve instructions (LDM / STM of word-aligned int32 arrays) */
+        register int32_t t0 __asm__("r4"), t1 __asm__("r5"), t2 __asm__("r6");
+        register int32_t v0 __asm__("r8"), v1 __asm__("r9"), v2 __asm__("r10");
+        __asm__ volatile("1:\n\t"
+                         "ldm %[r]!, {%[t0], %[t1], %[t2]}\n\t"
+                         "ldm %[ac], {%[v0], %[v1], %[v2]}\n\t"
+                         "mla %[v0], %[t0], %[a], %[v0]\n\t"
+                         "mla %[v1], %[t1], %[a], %[v1]\n\t"
+                         "mla %[v2], %[t2], %[a], %[v2]\n\t"
+                         "ldm %[s]!, {%[t0], %[t1], %[t2]}\n\t"
+                         "mla %[v0], %[t0], %[b], %[v0]\n\t"
+                         "mla %[v1], %[t1], %[b], %[v1]\n\t"
+                         "mla %[v2], %[t2], %[b], %[v2]\n\t"
+                         "stm %[ac]!, {%[v0], %[v1], %[v2]}\n\t"
+                         "subs %[n], %[n], #1\n\t"
+                         "bne 1b"
+                         : [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [v0] "=&r"(v0), [v1] "=&r"(v1),
+                           [v2] "=&r"(v2), [r] "+r"(r), [s] "+r"(s), [ac] "+r"(ac), [n] "+r"(trips)
+                         : [a] "r"(a), [b] "r"(b)
+                         : "cc", "memory");
+    }
+    pairs = (int32_t)(end - ac) / 2;
+    if (pairs > 0) { /* two values a step in ten instructions (word-aligned int32 arrays: LDRD / STRD) */
+        int32_t t0, t1, v0, v1;
+        __asm__ volatile("1:\n\t"
+                         "ldrd %[t0], %[t1], [%[r]], #8\n\t"
+                         "ldrd %[v0], %[v1], [%[ac]]\n\t"
+                         "mla %[v0], %[t0], %[a], %[v0]\n\t"
+                         "mla %[v1], %[t1], %[a], %[v1]\n\t"
+                         "ldrd %[t0], %[t1], [%[s]], #8\n\t"
+                         "mla %[v0], %[t0], %[b], %[v0]\n\t"
+                         "mla %[v1], %[t1], %[b], %[v1]\n\t"
+                         "strd %[v0], %[v1], [%[ac]], #8\n\t"
+                         "subs %[n], %[n], #1\n\t"
+                         "bne 1b"
+                         : [t0] "=&r"(t0), [t1] "=&r"(t1), [v0] "=&r"(v0), [v1] "=&r"(v1), [r] "+r"(r), [s] "+r"(s),
+                           [ac] "+r"(ac), [n] "+r"(pairs)
+                         : [a] "r"(a), [b] "r"(b)
+                         : "cc", "memory");
+    }
+#endif
+    while (end - ac >= 4) {
+        int32_t v0 = ac[0], v1 = ac[1], v2 = ac[2], v3 = ac[3];
+        v0 += a * r[0];
+        v1 += a * r[1];
+        v2 += a * r[2];
+        v3 += a * r[3];
+        v0 += b * s[0];
+        v1 += b * s[1];
+        v2 += b * s[2];
+        v3 += b * s[3];
+        ac[0] = v0;
+        ac[1] = v1;
+        ac[2] = v2;
+        ac[3] = v3;
+        ac += 4;
+        r += 4;
+        s += 4;
+    }
+    for (; ac < end; ac++, r++, s++) {
+        int32_t v0 = *ac;
+        v0 += a * *r;
+        v0 += b * *s;
+        *ac = v0;
+    }
+}
+
+void lr_linrep_conv2d_reuse_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
+                                     int32_t *scratch, uint32_t words, int8_t *y)
+{
+    const int32_t kk = g->kh * g->kw, per = (kk + 1) & ~1, ow = g->ow, cg = g->cout_g;
+    const int32_t ns = p->k < (uint32_t)cg ? (int32_t)p->k : cg;
+    const unsigned char *mask = p->lr.mask ? p->blob + p->lr.mask : NULL;
+    uint64_t pxw;
+    const uint64_t fixed = fixed_words(g, p->k, &pxw);
+    const uint64_t fit = (uint64_t)words > fixed ? ((uint64_t)words - fixed) / (pxw * (uint64_t)ow) : 0u;
+    int32_t rows = fit > (uint64_t)g->oh ? g->oh : (int32_t)fit, tile;
+    int16_t *t16 = (int16_t *)(void *)scratch, *ones;
+    int32_t *slot = scratch + (int32_t)((p->k + 1u) * (uint32_t)per / 2u), *used = slot + p->k, *aw = used + ns;
+    int32_t *bw = aw + cg, *sl = bw + cg, *pos = sl + cg, *base = pos + cg;
+    uint32_t *tptr = (uint32_t *)(void *)(base + cg);
+    int16_t *col = (int16_t *)(void *)(tptr + ns + 1);
+    int32_t *acc, *s, *r;
+    int32_t grp, oy0, i, o, u, k;
+    uint32_t j, rank = 0u;
+    if (rows < 1) {
+        return; /* fewer words than lr_linrep_conv2d_reuse_s8_opt_scratch_min (a caller's error): y left as is */
+    }
+    tile = rows * ow;
+    acc = (int32_t *)(void *)(col + per);
+    s = acc + cg * tile;
+    r = s + tile;
+    for (j = 0u; j < p->k; j++) { /* int16 templates, zero padded to per; then the ones template */
+        for (k = 0; k < per; k++) {
+            const int32_t tap = kk == 9 ? P9[k] : k;
+            t16[j * (uint32_t)per + (uint32_t)k] = (int16_t)(tap < kk ? lr_s8(p->tmpl[j * (uint32_t)kk + (uint32_t)tap]) : 0);
+        }
+        slot[j] = -1;
+    }
+    ones = t16 + p->k * (uint32_t)per;
+    for (k = 0; k < per; k++) {
+        ones[k] = (int16_t)(k < kk);
+    }
+    for (grp = 0; grp < g->groups; grp++) {
+        for (o = 0; o < cg; o++) { /* rank of kernel (o, 0) among the kept ones */
+            base[o] = (int32_t)rank;
+            for (i = 0; i < g->cin_g; i++) {
+                rank += (uint32_t)lr_kept(mask, (uint32_t)((grp * cg + o) * g->cin_g + i));
+            }
+        }
+        for (oy0 = 0; oy0 < g->oh; oy0 += rows) {
+            const int32_t nr = g->oh - oy0 < rows ? g->oh - oy0 : rows, np = nr * ow;
+            for (o = 0; o < cg; o++) {
+                const int32_t bias = p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)(grp * cg + o)) : 0;
+                for (k = 0; k < np; k++) {
+                    acc[o * tile + k] = bias;
+                }
+                pos[o] = base[o];
+            }
+            for (i = 0; i < g->cin_g; i++) {
+                const int8_t *xc = x + (size_t)(grp * g->cin_g + i) * (size_t)(g->h * g->w);
+                int32_t nu = 0, q;
+                nu = decode(p, mask, grp * cg, cg, g->cin_g, i, pos, slot, used, sl, aw, bw); /* 1. */
+                if (kk == 9) { /* 2. S and the responses, one pixel's column at a time */
+                    tile9(g, xc, oy0, nr, p->in_offset, t16, ones, used, tptr, nu, s, r, tile, col);
+                } else {
+                    for (q = 0; q < np; q++) {
+                        im2col1(g, xc, oy0 + q / ow, q % ow, p->in_offset, per, col);
+                        s[q] = dot16(ones, col, per / 2);
+                        for (u = 0; u < nu; u++) {
+                            r[u * tile + q] = dot16(t16 + (uint32_t)used[u] * (uint32_t)per, col, per / 2);
+                        }
+                    }
+                }
+                for (o = 0; o < cg; o++) { /* 3. the kept kernels' a' R + b' S */
+                    if (sl[o] >= 0) {
+                        combine(acc + o * tile, r + sl[o] * tile, s, aw[o], bw[o], np);
+                    }
+                }
+            }
+            for (o = 0; o < cg; o++) {
+                const int32_t oc = grp * cg + o;
+                const int32_t mult = lr_rq_mult(&p->rq, (uint32_t)oc), shift = lr_rq_shift(&p->rq, (uint32_t)oc);
+                int8_t *yo = y + ((size_t)oc * (size_t)g->oh + (size_t)oy0) * (size_t)ow;
+                for (k = 0; k < np; k++) {
+                    yo[k] = lr_requant(acc[o * tile + k], mult, shift, p->rq.zp_out, p->rq.act_min, p->rq.act_max);
                 }
             }
         }
-        r[ox] = acc;
     }
 }
 
 void lr_linrep_conv2d_reuse_s8_opt(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
                                    int32_t *scratch, int8_t *y)
 {
-    const int32_t kk = g->kh * g->kw, ow = g->ow;
-    const unsigned char *mask = p->lr.mask ? p->blob + p->lr.mask : NULL;
-    const unsigned char *idx = p->blob + p->lr.idx, *abq = p->blob + p->lr.abq;
-    const int32_t xlo = lr_range_lo(-g->pl, g->sw), xhi = lr_range_hi((g->kw - 1) * g->dw - g->pl, g->sw, g->w, g->ow);
-    int32_t *acc = scratch, *r = acc + g->cout_g * ow, *s = r + ow, *next = s + ow, *tj = next + g->cout_g;
-    int32_t *pos = tj + g->cout_g, *base = pos + g->cout_g, *last = base + g->cout_g;
-    int32_t grp, oy, ox, i, o;
-    uint32_t j, n, rank = 0u;
-    for (j = 0u; j < p->k; j++) {
-        last[j] = -1;
-    }
-    for (grp = 0; grp < g->groups; grp++) {
-        for (o = 0; o < g->cout_g; o++) { /* rank of kernel (o, 0) among the kept ones */
-            base[o] = (int32_t)rank;
-            for (i = 0; i < g->cin_g; i++) {
-                rank += (uint32_t)lr_kept(mask, (uint32_t)((grp * g->cout_g + o) * g->cin_g + i));
-            }
-        }
-        for (oy = 0; oy < g->oh; oy++) {
-            for (o = 0; o < g->cout_g; o++) {
-                const int32_t bias = p->bias ? lr_lei32(p->bias + 4u * (uint32_t)(grp * g->cout_g + o)) : 0;
-                for (ox = 0; ox < ow; ox++) {
-                    acc[o * ow + ox] = bias;
-                }
-                pos[o] = base[o];
-            }
-            for (i = 0; i < g->cin_g; i++) {
-                const int8_t *xc = x + (size_t)(grp * g->cin_g + i) * (size_t)(g->h * g->w);
-                row_response(g, xc, oy, NULL, p->in_offset, xlo, xhi, s);
-                for (o = g->cout_g - 1; o >= 0; o--) { /* chain the channels of each template, ascending */
-                    n = (uint32_t)((grp * g->cout_g + o) * g->cin_g + i);
-                    if (!lr_kept(mask, n)) {
-                        tj[o] = -1;
-                        continue;
-                    }
-                    j = lr_unpack_index(idx, (uint32_t)pos[o], p->lr.bits);
-                    tj[o] = (int32_t)j;
-                    next[o] = last[j];
-                    last[j] = o;
-                    pos[o]++;
-                }
-                for (o = 0; o < g->cout_g; o++) {
-                    int32_t c;
-                    if (tj[o] < 0 || last[tj[o]] != o) {
-                        continue; /* pruned, or not the first channel of its template */
-                    }
-                    last[tj[o]] = -1;
-                    row_response(g, xc, oy, p->tmpl + (size_t)kk * (uint32_t)tj[o], p->in_offset, xlo, xhi, r);
-                    for (c = o; c >= 0; c = next[c]) {
-                        const int32_t oc = grp * g->cout_g + c, e = lr_s8(p->bexp[oc]);
-                        const uint32_t q = (uint32_t)pos[c] - 1u;
-                        const int64_t a = lr_unpack_signed(abq, 2u * q, p->lr.ab_bits) * ((int64_t)1 << (e < 0 ? -e : 0));
-                        const int32_t b = (int32_t)(lr_unpack_signed(abq, 2u * q + 1u, p->lr.ab_bits) *
-                                                    ((int64_t)1 << (e > 0 ? e : 0)));
-                        const int32_t a32 = a >= INT32_MIN && a <= INT32_MAX ? (int32_t)a : 0;
-                        int32_t *ac = acc + c * ow;
-                        if (b == 0) {
-                            for (ox = 0; ox < ow; ox++) {
-                                ac[ox] += a32 * r[ox];
-                            }
-                        } else {
-                            for (ox = 0; ox < ow; ox++) {
-                                ac[ox] += a32 * r[ox] + b * s[ox];
-                            }
-                        }
-                    }
-                }
-            }
-            for (o = 0; o < g->cout_g; o++) {
-                const int32_t oc = grp * g->cout_g + o;
-                const int32_t mult = lr_rq_mult(&p->rq, (uint32_t)oc), shift = lr_rq_shift(&p->rq, (uint32_t)oc);
-                for (ox = 0; ox < ow; ox++) {
-                    y[(oc * g->oh + oy) * ow + ox] = lr_requant(acc[o * ow + ox], mult, shift, p->rq.zp_out,
-                                                                p->rq.act_min, p->rq.act_max);
-                }
-            }
-        }
-    }
+    lr_linrep_conv2d_reuse_s8_opt_n(g, x, p, scratch, (uint32_t)lr_linrep_conv2d_reuse_s8_opt_scratch(g, p->k), y);
 }

@@ -13,7 +13,7 @@
  */
 #include "kernels/lr_kernels.h"
 
-uint64_t lr_linrep_conv2d_reuse_s8_scratch(const lr_geom *g, uint32_t k)
+uint64_t lr_linrep_conv2d_reuse_s8_ref_scratch(const lr_geom *g, uint32_t k)
 {
     return (uint64_t)g->cout_g * (uint64_t)g->ow + 2u * (uint64_t)g->ow + 4u * (uint64_t)g->cout_g + k;
 }
