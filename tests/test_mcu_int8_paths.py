@@ -36,10 +36,12 @@ def int8_blob():
 
 
 def test_m4_int8_auto_path_is_the_measured_faster(int8_blob, tmp_path):
-    from linrep_edge.runtime.mcu import _firmware
+    from linrep_edge.runtime.mcu_int8 import _firmware_i8
 
     blob, x = int8_blob
-    fw = {path: _firmware(blob, x, "cortex-m4", "-O2", tmp_path / path, 300.0, conv_path=path)
+    # no RAM limit (lr_set_ram_limit(SIZE_MAX)): every op gets its path's preferred scratch, so the automatic
+    # choice is the cost model's alone (the default least arena may run an op on less: test_ram_plan.py)
+    fw = {path: _firmware_i8(blob, x, "cortex-m4", "-O2", tmp_path / path, 300.0, conv_path=path, ram_limit=-1)
           for path in ("auto", "direct", "reuse")}
     assert all(f["matches_host"] for f in fw.values())
     linrep = [k for k, c in enumerate(fw["auto"]["op_conv"]) if c["reuse_cost"]]
@@ -52,6 +54,9 @@ def test_m4_int8_auto_path_is_the_measured_faster(int8_blob, tmp_path):
         # up to the arena's placement)
         assert a <= 1.002 * min(d, r) and abs(d - r) > 0.002 * min(d, r), (k, a, d, r)
         chosen.append("direct" if abs(a - d) < abs(a - r) else "reuse")
-    assert chosen.count("reuse") >= 6  # the optimised reuse kernel wins on (nearly) every layer on M4F
+    # the optimised reuse kernel wins where a layer has more output channels than templates used per input
+    # channel (the stem, layer2, layer3); on layer1 (16 -> 16, K = 16) the int16 direct path wins
+    assert chosen.count("reuse") >= 5
     assert fw["auto"]["instructions"] <= 1.002 * min(fw["direct"]["instructions"], fw["reuse"]["instructions"])
-    assert fw["auto"]["instructions"] < 0.6 * fw["direct"]["instructions"]
+    # per layer the faster path: well below every layer direct (20.97 M vs 25.83 M when written)
+    assert fw["auto"]["instructions"] < 0.85 * fw["direct"]["instructions"]

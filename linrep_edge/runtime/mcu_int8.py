@@ -47,7 +47,17 @@ def _firmware_i8(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path,
         rt.set_ram_limit(ram_limit)
     build.mkdir(parents=True, exist_ok=True)
     header = build / "lr_bench_model.h"
-    text = model_header_i8(blob, x, rt.arena_bytes, rt.output_size, conv_path, ram_limit)
+    # The device's cost model (constants per core) may choose other paths than the host's, hence another arena;
+    # each op's scratch is placed on its own, so no choice of paths needs more than the larger forced one. The
+    # firmware reports its own lr_arena_size; this is only its static buffer.
+    arena = rt.arena_bytes
+    if conv_path == "auto":
+        for forced in ("direct", "reuse"):
+            other = CRuntime(blob, conv_path=forced)
+            if ram_limit:
+                other.set_ram_limit(ram_limit)
+            arena = max(arena, other.arena_bytes)
+    text = model_header_i8(blob, x, arena, rt.output_size, conv_path, ram_limit)
     if not header.exists() or header.read_text() != text:
         header.write_text(text)
     # built for int8 blobs only (runtime_defines), as a firmware that runs this blob would be

@@ -102,9 +102,9 @@ static uint64_t templates_used(const lr_geom *c, const lr_linrep_params *p, uint
  * (layer1.conv1 the closest: reuse 4.63 M vs direct 5.28 M), direct on layer1.conv1 on M3. The direct constants
  * are the earlier fit (within 14 %; refit them when the direct kernel changes). */
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP /* Cortex-M4F's fit, taken for M7 and M33 too */
-#define CI8_MAC 72u
-#define CI8_COL 2655u
-#define CI8_OUT 11929u
+#define CI8_MAC 73u
+#define CI8_COL 1376u
+#define CI8_OUT 9773u
 #define CI8_RK 962u
 #define CI8_RU 971u
 #define CI8_RC 7886u
@@ -226,17 +226,47 @@ void lr_conv_cost_of(const lr_model *m, const lr_op *op, lr_conv_cost *cost)
 #endif
 }
 
-/* The reuse kernel's scratch floats (int32 words for int8 models) of a LinRep op. */
-static uint64_t reuse_floats(const lr_model *m, const lr_op *op)
+#if defined(__GNUC__)
+#define LR_COST_NOINLINE __attribute__((noinline))
+#else
+#define LR_COST_NOINLINE
+#endif
+
+/* The number of templates in a LinRep op's codebook (out of line: the planner's scratch sizing calls it with
+ * the plan records on the stack, and its readers' records then stay off the deeper calls' frames). */
+static LR_COST_NOINLINE uint32_t codebook_k(const lr_model *m, const lr_op *op)
 {
-    lr_geom c;
-    lr_codebook cb;
     lr_linrep lr;
-    lr_op_geom(m, op, &c);
+    lr_codebook cb;
     lr_read_linrep(m, op->linrep, &lr);
     lr_read_codebook(m, (uint32_t)lr.codebook, &cb);
-    return LR_IS_INT8(m) ? lr_linrep_conv2d_reuse_s8_scratch(&c, (uint32_t)cb.k)
-                         : lr_linrep_conv2d_reuse_scratch(&c, (uint32_t)cb.k, NULL);
+    return (uint32_t)cb.k;
+}
+
+/* The reuse kernel's scratch floats (int32 words for int8 models) of a LinRep op with k templates, preferred
+ * (returned) and least (*least: the optimised int8 kernel runs on any scratch from one output row's up; the
+ * other kernels need the preferred size). */
+static LR_COST_NOINLINE uint64_t reuse_floats_least(const lr_model *m, const lr_op *op, uint32_t k, uint64_t *least)
+{
+    lr_geom c;
+    uint64_t pref;
+    lr_op_geom(m, op, &c);
+    pref = LR_IS_INT8(m) ? lr_linrep_conv2d_reuse_s8_scratch(&c, k) : lr_linrep_conv2d_reuse_scratch(&c, k, NULL);
+    *least = pref;
+#if !defined(LR_OPT_KERNELS) || LR_OPT_KERNELS
+    if (LR_IS_INT8(m)) {
+        const uint64_t lo = lr_linrep_conv2d_reuse_s8_opt_scratch_min(&c, k);
+        *least = lo < pref ? lo : pref;
+    }
+#endif
+    return pref;
+}
+
+/* The reuse kernel's preferred scratch words (floats) of op. */
+static uint64_t reuse_floats(const lr_model *m, const lr_op *op)
+{
+    uint64_t least;
+    return reuse_floats_least(m, op, codebook_k(m, op), &least);
 }
 
 int lr_op_prefers_reuse(const lr_model *m, const lr_op *op, uint32_t path)
@@ -263,11 +293,8 @@ void lr_op_scratch(const lr_model *m, const lr_op *op, uint32_t path, int reuse,
     int32_t dims[LR_MAX_RANK];
     memset(need, 0, sizeof *need);
     if (op->type == LR_OP_TYPE_CONV_TRANSPOSE2D && op->linrep != 0u) {
-        lr_linrep lr; /* LinRep transposed conv (fp32 only): the decoded codebook, then one input channel's kernels */
-        lr_codebook cb;
-        lr_read_linrep(m, op->linrep, &lr);
-        lr_read_codebook(m, (uint32_t)lr.codebook, &cb);
-        need->lo = 4u * ((uint64_t)cb.k + (uint64_t)(op->out_ch / op->groups)) * per; /* as check_conv_transpose */
+        /* LinRep transposed conv (fp32 only): the decoded codebook, then one input channel's kernels */
+        need->lo = 4u * ((uint64_t)codebook_k(m, op) + (uint64_t)(op->out_ch / op->groups)) * per;
         need->hi = need->lo;
         return;
     }
@@ -285,16 +312,13 @@ void lr_op_scratch(const lr_model *m, const lr_op *op, uint32_t path, int reuse,
             need->lo = 4u * lr_linrep_conv2d_direct_s8_scratch_min((uint32_t)kk);
             need->hi = 4u * lr_linrep_conv2d_direct_s8_scratch((uint32_t)kk, (uint32_t)(op->out_ch / op->groups));
         } else {
-            lr_linrep lr;
-            lr_codebook cb;
-            lr_read_linrep(m, op->linrep, &lr);
-            lr_read_codebook(m, (uint32_t)lr.codebook, &cb);
-            need->lo = 4u * ((uint64_t)cb.k * per + kk); /* the decoded codebook, one output channel's kernels */
+            need->lo = 4u * ((uint64_t)codebook_k(m, op) * per + kk); /* the decoded codebook, one channel's kernels */
         }
     }
     need->hi = need->hi > need->lo ? need->hi : need->lo;
     if (reuse) {
-        need->reuse = 4u * reuse_floats(m, op);
+        need->reuse = 4u * reuse_floats_least(m, op, codebook_k(m, op), &need->reuse_lo);
+        need->reuse_lo *= 4u;
         need->must_reuse = path == LR_PATH_REUSE;
     }
 }

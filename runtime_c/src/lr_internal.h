@@ -527,8 +527,9 @@ lr_status lr_run_plan_build(const lr_model *m, uint32_t *words);
 void lr_conv_cost_of(const lr_model *m, const lr_op *op, lr_conv_cost *cost);
 int lr_op_prefers_reuse(const lr_model *m, const lr_op *op, uint32_t path);
 typedef struct lr_scratch_need {
-    uint64_t reuse;  /* the reuse kernel's bytes if the op takes that path under `path` (AUTO: the cost
-                        model prefers it), else 0 */
+    uint64_t reuse;  /* the reuse kernel's preferred bytes if the op takes that path under `path` (AUTO: the
+                        cost model prefers it), else 0 */
+    uint64_t reuse_lo; /* its least bytes (the optimised int8 kernel: one output row per tile; else = reuse) */
     int must_reuse;  /* path is LR_PATH_REUSE: no fallback */
     uint64_t lo, hi; /* the direct / dense kernels' least and preferred bytes (0: no scratch) */
 } lr_scratch_need;

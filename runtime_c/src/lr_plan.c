@@ -17,8 +17,9 @@
  * every op's least scratch is placed (top_min: the smallest region the model can run in); L = the larger of
  * top_min and the caller's limit (lr_set_ram_limit; by default int8 models 0, the smallest, fp32 models none).
  * Then each op gets, in order:
- *   - the reuse kernel's scratch if its path is reuse and it fits below L (forced reuse: always);
- *     otherwise an AUTO op falls back to the direct path;
+ *   - the reuse kernel's scratch if its path is reuse and it fits below L (forced reuse: always); else,
+ *     for a kernel that runs on less (the optimised int8 one: smaller tiles, from one output row), the
+ *     largest gap below L if it holds that least size; otherwise an AUTO op falls back to the direct path;
  *   - the preferred size if it fits below L; else the largest gap below L if it holds the least size
  *     (rounded down to LR_ARENA_ALIGN); else the least size where it fits (below top_min <= L).
  * Deterministic: lr_init and lr_run compute the same plan. O(T^2) time for T tensors plus O(ops * T) for the
@@ -274,12 +275,23 @@ static lr_status place_scratch(const lr_model *m, const lr_plan_entry *e, uint32
                 return LR_ERR_OVERFLOW;
             }
             n.reuse = (n.reuse + (LR_ARENA_ALIGN - 1u)) & ~(uint64_t)(LR_ARENA_ALIGN - 1u);
+            n.reuse_lo = (n.reuse_lo + (LR_ARENA_ALIGN - 1u)) & ~(uint64_t)(LR_ARENA_ALIGN - 1u);
             n.lo = (n.lo + (LR_ARENA_ALIGN - 1u)) & ~(uint64_t)(LR_ARENA_ALIGN - 1u);
             n.hi = (n.hi + (LR_ARENA_ALIGN - 1u)) & ~(uint64_t)(LR_ARENA_ALIGN - 1u);
+            size = 0u;
+            at = 0u;
             if (n.reuse != 0u && (n.must_reuse || (pass == 1u && first_fit(e, head, k, n.reuse) + n.reuse <= limit))) {
                 reuse = 1;
                 size = n.reuse;
                 at = first_fit(e, head, k, size);
+            } else if (n.reuse_lo != 0u && n.reuse_lo < n.reuse && pass == 1u) {
+                /* the reuse kernel on less scratch (smaller tiles): the largest gap below L, if it holds the least */
+                size = largest_free(e, head, k, limit, &at) & ~(uint64_t)(LR_ARENA_ALIGN - 1u);
+                reuse = size >= n.reuse_lo;
+                size = reuse ? (size < n.reuse ? size : n.reuse) : 0u;
+            }
+            if (reuse) {
+                /* placed above */
             } else if (pass == 0u) {
                 size = n.lo;
                 at = first_fit(e, head, k, size);

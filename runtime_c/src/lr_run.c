@@ -256,7 +256,11 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
         lr_op_geom(m, op, &g);
         lr_op_linrep_s8_params(m, op, &p);
         if ((r->reuse[op->index >> 5] >> (op->index & 31u)) & 1u) {
-            LR_S8_KERNEL(lr_linrep_conv2d_reuse_s8)(&g, x, &p, scratch, y);
+#if !defined(LR_OPT_KERNELS) || LR_OPT_KERNELS
+            lr_linrep_conv2d_reuse_s8_opt_n(&g, x, &p, scratch, r->scratch_bytes / 4u, y); /* tiles as given */
+#else
+            lr_linrep_conv2d_reuse_s8_ref(&g, x, &p, scratch, y);
+#endif
         } else {
 #if !defined(LR_OPT_KERNELS) || LR_OPT_KERNELS
             lr_linrep_conv2d_direct_s8_opt(&g, x, &p, scratch, r->scratch_bytes / 4u, y); /* bigger blocks if given more */
