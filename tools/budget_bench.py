@@ -87,16 +87,23 @@ def main() -> int:
             print(f"{r['setting']:<22} {r['bytes']:>7} B  accuracy {100 * r['test_accuracy']:.2f}%  agreement "
                   f"{100 * r['test_top1_agreement']:.2f}%  rel. error {r['test_relative_output_error']:.4f}"
                   + (f"  {r['choice']}" if "choice" in r else ""), flush=True)
+        write(args.json, orig_acc, len(test), args, rows)  # after each K: a long run leaves what it measured
+    print(f"original model: test accuracy {100 * orig_acc:.2f}%")
+    write(args.json, orig_acc, len(test), args, rows)
+    return 0
+
+
+def write(path: str | None, orig_acc: float, test_images: int, args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
+    """The raw result so far as JSON (nothing without --json)."""
+    if not path:
+        return
     result = {"model": "default (ResNet-8, Fashion-MNIST)", "original_test_accuracy": orig_acc,
-              "finetune_epochs": args.finetune_epochs, "test_images": len(test), "activations": args.activations,
+              "finetune_epochs": args.finetune_epochs, "test_images": test_images, "activations": args.activations,
               "ab_bits": args.ab_bits, "rows": rows,
               "command": "python tools/budget_bench.py " + " ".join(sys.argv[1:])}
-    print(f"original model: test accuracy {100 * orig_acc:.2f}%")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
-            f.write("\n")
-    return 0
+    with open(path, "w") as f:
+        json.dump(result, f, indent=1)
+        f.write("\n")
 
 
 if __name__ == "__main__":
