@@ -183,7 +183,7 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
     layer_bits = parse_layer_bits(settings.layer_ab_bits)
     if layer_bits and not int8:
         raise LinRepError("--layer-ab-bits is for --activations int8")
-    if int8 and not settings.data and not settings.calibration:
+    if int8 and not settings.data and not settings.calibration and measure_on is None:
         raise LinRepError("--activations int8 needs inputs to calibrate the activation ranges: --data (its "
                           "training images) or --calibration X.npy")
     if int8 and settings.ab_scale != "channel":
@@ -286,21 +286,34 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
         from linrep_edge.integer.pack import DEFAULT_AB_BITS, calibration_subset, int8_graph
 
         t2 = time.perf_counter()
-        calib_in = calibration_subset(calib_x if calib_x is not None else _inputs(train_ds), seed=settings.seed)
+        ranges_from = calib_x if calib_x is not None else measure_on if train_ds is None else _inputs(train_ds)
+        calib_in = calibration_subset(ranges_from, seed=settings.seed)
         bits = settings.ab_bits or DEFAULT_AB_BITS
         qat_data = train_ds if settings.finetune_epochs > 0 else None
         gi = int8_graph(cmodel, example, bits, calib_in, qat_data, settings.finetune_epochs, settings.finetune_lr,
                         FINETUNE_BATCH, settings.seed, show_progress=show_progress, layer_bits=layer_bits)
         gi.metadata = {**settings.metadata(), "ab_bits": bits, "source": source}
+        budget_int8: dict[str, Any] = {}
+        table_int8 = ""
+        if choice is not None:
+            from linrep_edge.method.budget import budget_summary, format_choice, int8_metadata
+
+            gi.metadata = int8_metadata(settings, sens, choice.plan, choice.target, source)
         timings["int8_s"] = time.perf_counter() - t2
         blob = pack_graph(gi)
+        if choice is not None:
+            if settings.max_bytes is not None and len(blob) > settings.max_bytes:  # fine-tuning changes values only
+                raise LinRepError(f"--max-bytes {settings.max_bytes}: the int8 blob is {len(blob)} bytes "
+                                  f"(as assembled {len(choice.blob)})")
+            budget_int8 = budget_summary(choice, sens, blob, held, ref, True)
+            table_int8 = format_choice(sens, choice.plan, len(blob))
         graph = parse(blob).graph
         if evaluate_on_test and eval_loader is not None:
             from linrep_edge.integer.batch import int8_accuracy
 
             xs, ys = zip(*eval_loader)
             acc[f"int8_{prefix}accuracy"] = int8_accuracy(graph, torch.cat(xs).numpy(), torch.cat(ys).numpy())
-        return PackResult(blob, graph, cmodel, timings, acc, [], calib)
+        return PackResult(blob, graph, cmodel, timings, acc, [], calib, budget_int8, table_int8)
     t2 = time.perf_counter()
     budget: dict[str, Any] = {}
     table = ""
@@ -370,9 +383,9 @@ def check_budget_settings(settings: PackSettings) -> None:
         raise LinRepError(f"--budget-inputs must be at least 10, got {settings.budget_inputs}")
     if not settings.budget_templates or not all(1 <= k <= 65536 for k in settings.budget_templates):
         raise LinRepError("--budget-templates: give candidate K values between 1 and 65536")
-    if settings.activations == "int8":
-        raise LinRepError("--activations int8 with --max-bytes / --min-agreement: the per-layer choice is made "
-                          "for fp32 activations only so far; pack int8 with one --templates K (and --layer-ab-bits)")
+    if settings.activations == "int8" and settings.layer_ab_bits:
+        raise LinRepError("--layer-ab-bits with --max-bytes / --min-agreement: the per-layer choice picks K per "
+                          "layer at one a/b width (--ab-bits); leave --layer-ab-bits out")
     for opt, bad in (("--templates-ratio", settings.templates_ratio is not None),
                      ("--prune-sparsity", bool(settings.prune_sparsity)),
                      ("--prune-threshold", bool(settings.prune_threshold)),

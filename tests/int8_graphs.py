@@ -14,7 +14,7 @@ from linrep_edge.integer import arith
 
 KINDS = ("conv", "depthwise", "grouped", "linear", "add", "max_pool", "avg_pool", "adaptive_avg_pool",
          "softmax", "softmax_channels", "reshape", "transpose_hwc", "slice", "concat", "pad", "linrep",
-         "linrep_masked", "chain")
+         "linrep_masked", "chain", "mean")
 EMPTY = np.zeros(0, dtype=np.int32)
 
 
@@ -174,6 +174,13 @@ def _same(rng: np.random.Generator, kind: str) -> Graph:
     if kind == "adaptive_avg_pool":
         o = (int(rng.integers(1, h + 1)), int(rng.integers(1, w + 1)))
         return Graph([x, _tensor(rng, (c, *o), x)], 0, 1, [Op("ADAPTIVE_AVG_POOL2D", "", [0], 1, kernel=o, iparams=ip)])
+    if kind == "mean":  # TFLite's MEAN over H, W (an imported .tflite): one multiplier holding 1/(H·W)
+        from linrep_edge.models.tflite_import import mean_params
+
+        y = _tensor(rng, (c, 1, 1))
+        mp = mean_params(x.scale, x.zero_point, y.scale, y.zero_point, h * w)
+        mp.act_min, mp.act_max = _clamp(rng, y.zero_point)
+        return Graph([x, y], 0, 1, [Op("ADAPTIVE_AVG_POOL2D", "", [0], 1, kernel=(1, 1), iparams=mp)])
     if kind == "reshape":
         return Graph([x, _tensor(rng, (c * h * w,), x)], 0, 1, [Op("RESHAPE", "", [0], 1, iparams=ip)])
     if kind == "transpose_hwc":

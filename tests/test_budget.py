@@ -252,3 +252,30 @@ def test_default_model_at_a_budget(crt):
     x = load_fashion_mnist().test.x[:32]
     want = GraphModel(res.graph)(x).detach().numpy()
     np.testing.assert_allclose(crt(res.blob).run(x.numpy()), want, rtol=1e-4, atol=1e-4)
+
+
+def test_int8_budget_packs_an_int8_blob_under_n(planted, calib, crt):
+    """`pack --activations int8 --max-bytes N` / `--min-agreement P`: candidates LinRep at K and dense int8
+    (no fp16: every weight is int8), bytes of int8 blobs, the packed int8 blob ≤ N and measured through the
+    integer reference; the sensitive layer gets the bytes; C runs it as the integer reference does."""
+    from linrep_edge.integer.batch import quantize_input, run_int8_batch
+
+    s = PackSettings(activations="int8", ab_bits=6, budget_templates=(4, 64))
+    n = 7_300  # room for the diverse layer dense int8 (640 B), not for K64 as well as int8 elsewhere
+    res = pack_model(planted, EXAMPLE, PackSettings(**{**s.__dict__, "max_bytes": n}), "planted", show_progress=False,
+                     measure_on=calib)
+    b = res.budget
+    assert res.graph.is_int8 and len(res.blob) <= n and b["blob_bytes"] == len(res.blob)
+    assert {o["choice"] for c in b["candidates"] for o in c["options"]} == {"K4", "K64", "int8"}
+    plan = {r["layer"]: r["choice"] for r in b["layers"]}
+    assert plan == {"diverse": "int8", "planted": "K4"} and res.graph.metadata["budget"]["layers"] == plan
+    assert res.graph.metadata["ab_bits"] == 6 and b["held_out_top1_agreement"] > 0.9
+    xq = quantize_input(res.graph, calib[:12].numpy())
+    np.testing.assert_array_equal(crt(res.blob).run_int8(xq)[0].reshape(12, -1),
+                                  run_int8_batch(res.graph, xq)[0].reshape(12, -1))
+    agree = pack_model(planted, EXAMPLE, PackSettings(**{**s.__dict__, "min_agreement": 0.9}), "planted",
+                       show_progress=False, measure_on=calib)
+    b = agree.budget  # the packed int8 blob reaches 0.9; the cheapest assignment (K4 everywhere) falls short
+    assert agree.graph.is_int8 and b["held_out_top1_agreement"] >= 0.9
+    assert any(t["held_out_agreement"] < 0.9 for t in b["searched"])
+    assert {r["layer"]: r["choice"] for r in b["layers"]}["planted"] == "K4"

@@ -88,6 +88,12 @@ def _tflm_cases() -> list[tuple[str, Callable[[], bytes]]]:
         ("concat pad max pool", lambda: tb.concat_pad_model(17)),
         ("fc per-channel relu", lambda: tb.fc_per_channel_model(18)),
         ("grouped conv", lambda: tb.grouped_conv_model(19)),
+        ("mean requantising", lambda: tb.mean_model(20, keep_dims=False, same_quant=False)),
+        ("mean requantising keep_dims", lambda: tb.mean_model(21, keep_dims=True, same_quant=False)),
+        ("mean input and output quantised alike", lambda: tb.mean_model(22, keep_dims=False, same_quant=True)),
+        ("mean alike keep_dims negative axes", lambda: tb.mean_model(23, True, True, axes=(-3, -2))),
+        ("nchw input transpose conv mean fc", lambda: tb.nchw_input_model(24, transpose=True)),
+        ("nchw input reshape conv mean fc", lambda: tb.nchw_input_model(25, transpose=False)),
     ]
 
 
@@ -186,3 +192,72 @@ def test_float_ends_are_dropped():
         y = run_int8(g, x)[0]
         expected = ((y.astype(np.float32) - tout.zero_point) * np.float32(tout.scale)).transpose(1, 2, 0)[None]
         assert np.array_equal(ip.get_output(0), expected)
+
+
+def test_mean_and_nchw_input_in_c_equal_tflite_micro():
+    """The C runtime (lr_run_i8) on the imported MEAN (quantised apart and alike) and NCHW-input models equals
+    TFLite Micro on every output byte; the NCHW input is the file's input as declared ([C, H, W])."""
+    _need_peers()
+    import tflite_build as tb
+
+    from linrep_edge.format.writer import pack_graph
+    from linrep_edge.integer.oracle import TflmRunner
+    from linrep_edge.runtime.binding import CRuntime
+
+    for model in (tb.mean_model(20, False, False), tb.mean_model(22, True, True), tb.nchw_input_model(24, True),
+                  tb.nchw_input_model(25, False)):
+        imp = import_tflite_mapped(model)
+        g = imp.graph
+        if imp.input_layout == "NCHW":
+            assert g.tensors[g.input].shape[1:] == (6, 7) and g.ops[0].type == "CONV2D"
+        assert any(op.type == "ADAPTIVE_AVG_POOL2D" for op in g.ops)
+        xs = _random_inputs(g.tensors[g.input].shape, 40, 5)
+        got = CRuntime(pack_graph(g)).run_int8(xs)[0].reshape(len(xs), -1)
+        tflm = TflmRunner(model, imp)
+        want = np.stack([tflm(x)[0].reshape(-1) for x in xs])
+        assert np.array_equal(got, want) and len(np.unique(want)) > 10
+
+
+def test_layout_and_mean_refusals():
+    """A TRANSPOSE that is not the input's layout change, and a MEAN over the channels, are refused by name."""
+    _need_peers()
+    import tflite_build as tb
+
+    b = tb.Int8Builder(0)
+    x, t = b.act((1, 4, 5, 3), 0.05, 0), b.act((1, 4, 3, 5), 0.05, 0)
+    p = b.act((1, 4, 3, 5), 0.05, 0)
+    b.op("AVERAGE_POOL_2D", [x], [p], "Pool2DOptions", padding=0, strideW=1, strideH=1, filterWidth=1, filterHeight=1)
+    b.op("TRANSPOSE", [p, b.int32_const(np.array([0, 1, 3, 2]))], [t])
+    with pytest.raises(LinRepError, match="op 1 TRANSPOSE: a TRANSPOSE other than the model input"):
+        import_tflite(b.build([x], [t]))
+    with pytest.raises(LinRepError, match=r"op 0 MEAN: MEAN over axes \[3\]"):
+        import_tflite(tb.mean_model(1, keep_dims=True, same_quant=False, axes=(3,)))
+
+
+def test_default_model_tflite_equals_tflite_micro():
+    """The default model's int8 .tflite as `compare` makes it (litert-torch + ai-edge-quantizer; NCHW input
+    behind a RESHAPE, MEAN as the global pool; cached under build/tflite): C runtime = TFLite Micro on every
+    output byte of a few random and real inputs (tools/int8_oracle.py --models default: 1,000 of each)."""
+    _need_peers()
+    need(importlib.util.find_spec("litert_torch") is not None and importlib.util.find_spec("ai_edge_quantizer")
+         is not None, "litert-torch and ai-edge-quantizer (the peers extra)", peers.INSTALL_HINT)
+    import sys
+
+    from linrep_edge.bench.default_tflite import default_int8_tflite
+    from linrep_edge.format.writer import pack_graph
+    from linrep_edge.integer.oracle import TflmRunner
+    from linrep_edge.runtime.binding import CRuntime
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    from int8_oracle import real_inputs
+
+    path = default_int8_tflite()
+    imp = import_tflite_mapped(path)
+    g = imp.graph
+    assert imp.input_layout == "NCHW" and g.tensors[g.input].shape == (1, 28, 28)
+    assert [op.type for op in g.ops][-3:] == ["ADAPTIVE_AVG_POOL2D", "RESHAPE", "LINEAR"]
+    xs = np.concatenate([_random_inputs((1, 28, 28), 8, 3), real_inputs(g, 8)])
+    got = CRuntime(pack_graph(g)).run_int8(xs)[0].reshape(len(xs), -1)
+    tflm = TflmRunner(path, imp)
+    assert np.array_equal(got, np.stack([tflm(x)[0].reshape(-1) for x in xs]))
+

@@ -90,3 +90,20 @@ def test_verify_tflite_refuses_fp32_models() -> None:
 
     with pytest.raises(LinRepError, match="fp32"):
         verify_tflite(f, n=1)
+
+
+def test_bench_pareto_int8_rows_settings() -> None:
+    """`bench pareto --activations int8`: each integer a/b point is packed as `pack --activations int8` would
+    (labelled data for calibration and int8-aware fine-tuning, every weight int8 by the scheme); fp16 a/b has
+    no int8 twin; anything but fp32 / int8 is refused. (The points themselves: docs/bench/pareto_int8.json.)"""
+    from linrep_edge.bench import pareto
+
+    s = pareto._settings(16, 5, 0.3, "int8", 0.0, 1e-3, 2)
+    assert (s.activations, s.ab_bits, s.data, s.weights_dtype, s.prune_sparsity, s.seed) == \
+        ("int8", 5, "fashion-mnist", "fp16", 0.3, 2)  # fp16 = not overridden: the int8 packer refuses otherwise
+    f = pareto._settings(16, 16, 0.0, "fp32", 0.0, 1e-3, 0)
+    assert (f.activations, f.ab_bits, f.weights_dtype, f.data) == ("fp32", 0, "fp16", None)
+    res = pareto.run([4], [16], [0.0], epochs=0.0, test_limit=10, show_progress=False, activations=["int8"])
+    assert res["points"] == [] and res["activations"] == ["int8"]
+    with pytest.raises(LinRepError, match="--activations takes fp32 and/or int8"):
+        pareto.run([4], [4], activations=["int4"])

@@ -189,3 +189,35 @@ def grouped_conv_model(seed: int) -> bytes:
     w = b.weights((6, 3, 3, 4), 0)
     b.op("CONV_2D", [x, w, b.bias(x, w, 6)], [y], "Conv2DOptions", padding=0, strideW=1, strideH=1)
     return b.build([x], [y])
+
+
+def mean_model(seed: int, keep_dims: bool, same_quant: bool, axes: tuple[int, ...] = (1, 2)) -> bytes:
+    """MEAN over H and W of [1, 7, 5, 6] (global pooling): output quantised apart or
+    quantised alike (the same integers in TFLite Micro); keep_dims [1, 1, 1, 6] or [1, 6]."""
+    b = Int8Builder(seed)
+    x = b.act((1, 7, 5, 6), 0.05, -9)
+    shape = (1, 1, 1, 6) if keep_dims else (1, 6)
+    y = b.act(shape, 0.05, -9) if same_quant else b.act(shape, 0.017, -100)
+    b.op("MEAN", [x, b.int32_const(np.array(axes))], [y], "ReducerOptions", keepDims=keep_dims)
+    return b.build([x], [y])
+
+
+def nchw_input_model(seed: int, transpose: bool) -> bytes:
+    """An NCHW input as litert-torch converts one: [1, C, 6, 7] → TRANSPOSE [0, 2, 3, 1] (C = 3) or, for
+    C = 1, RESHAPE to [1, 6, 7, 1] → CONV_2D (SAME, ReLU) → MEAN over H, W → FULLY_CONNECTED."""
+    b = Int8Builder(seed)
+    c = 3 if transpose else 1
+    x = b.act((1, c, 6, 7), 0.04, -128)
+    t = b.act((1, 6, 7, c), 0.04, -128)
+    if transpose:
+        b.op("TRANSPOSE", [x, b.int32_const(np.array([0, 2, 3, 1]))], [t])
+    else:
+        b.op("RESHAPE", [x, b.int32_const(np.array([1, 6, 7, 1]))], [t])
+    h, m, z = b.act((1, 6, 7, 8), 0.03, -128), b.act((1, 8), 0.01, -128), b.act((1, 4), 0.1, 3)
+    w = b.weights((8, 3, 3, c), 0)
+    b.op("CONV_2D", [t, w, b.bias(t, w, 8)], [h], "Conv2DOptions", padding=0, strideW=1, strideH=1,
+         fusedActivationFunction=1)
+    b.op("MEAN", [h, b.int32_const(np.array([2, 1]))], [m], "ReducerOptions", keepDims=False)
+    v = b.weights((4, 8), 0)
+    b.op("FULLY_CONNECTED", [m, v, b.bias(m, v, 4)], [z], "FullyConnectedOptions")
+    return b.build([x], [z])

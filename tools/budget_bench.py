@@ -8,6 +8,12 @@ answers as the C runtime) on the 10,000 test images: accuracy, top-1 agreement w
 relative error of the logits; plus bytes.
 
     PYTHONPATH=. .venv/bin/python tools/budget_bench.py [--templates 16 64] [--finetune-epochs 0] [--json OUT]
+
+With `--activations int8` both blobs are full-integer (`pack --activations int8 --ab-bits B`, format
+version 4; per-layer candidates LinRep at K and dense int8) and are run by the integer reference (the exact
+int8 graph over a batch, bit-exact with the C runtime), their outputs dequantised:
+
+    PYTHONPATH=. .venv/bin/python tools/budget_bench.py --activations int8 --ab-bits 6 --json docs/bench/budget_int8.json
 """
 
 from __future__ import annotations
@@ -24,9 +30,11 @@ import torch
 def evaluate_blob(blob: bytes, original: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
     from linrep_edge.format.reader import parse
     from linrep_edge.graph.executor import GraphModel
+    from linrep_edge.method.budget import int8_outputs
     from linrep_edge.method.sensitivity import fidelity, outputs_of
 
-    out = outputs_of(GraphModel(parse(blob).graph), x, batch=500)
+    graph = parse(blob).graph
+    out = int8_outputs(graph, x, batch=500) if graph.is_int8 else outputs_of(GraphModel(graph), x, batch=500)
     ref = outputs_of(original, x, batch=500)
     agree, err = fidelity(out, ref)
     return {"bytes": len(blob), "test_accuracy": float((out[0].argmax(1) == y).double().mean()),
@@ -38,6 +46,8 @@ def main() -> int:
     ap.add_argument("--templates", type=int, nargs="+", default=[16, 64])
     ap.add_argument("--finetune-epochs", type=float, default=0.0)
     ap.add_argument("--json", metavar="OUT")
+    ap.add_argument("--activations", choices=("fp32", "int8"), default="fp32")
+    ap.add_argument("--ab-bits", type=int, default=0, help="integer a/b width (int8 activations: default 6)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     from linrep_edge.datasets import load_fashion_mnist
@@ -48,6 +58,10 @@ def main() -> int:
     model, example = load_default()
     test = load_fashion_mnist().test
     ft: dict[str, Any] = {"finetune_epochs": args.finetune_epochs, "data": "fashion-mnist"} if args.finetune_epochs else {}
+    if args.activations == "int8":  # int8 calibrates its activation ranges on --data's training images
+        ft.update(activations="int8", data="fashion-mnist", ab_bits=args.ab_bits)
+    elif args.ab_bits:
+        ft.update(ab_bits=args.ab_bits)
     with torch.no_grad():
         orig_acc = float((torch.cat([model(test.x[i:i + 500]) for i in range(0, len(test), 500)]).argmax(1)
                           == test.y).double().mean())
@@ -73,15 +87,23 @@ def main() -> int:
             print(f"{r['setting']:<22} {r['bytes']:>7} B  accuracy {100 * r['test_accuracy']:.2f}%  agreement "
                   f"{100 * r['test_top1_agreement']:.2f}%  rel. error {r['test_relative_output_error']:.4f}"
                   + (f"  {r['choice']}" if "choice" in r else ""), flush=True)
-    result = {"model": "default (ResNet-8, Fashion-MNIST)", "original_test_accuracy": orig_acc,
-              "finetune_epochs": args.finetune_epochs, "test_images": len(test), "rows": rows,
-              "command": "python tools/budget_bench.py " + " ".join(sys.argv[1:])}
+        write(args.json, orig_acc, len(test), args, rows)  # after each K: a long run leaves what it measured
     print(f"original model: test accuracy {100 * orig_acc:.2f}%")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
-            f.write("\n")
+    write(args.json, orig_acc, len(test), args, rows)
     return 0
+
+
+def write(path: str | None, orig_acc: float, test_images: int, args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
+    """The raw result so far as JSON (nothing without --json)."""
+    if not path:
+        return
+    result = {"model": "default (ResNet-8, Fashion-MNIST)", "original_test_accuracy": orig_acc,
+              "finetune_epochs": args.finetune_epochs, "test_images": test_images, "activations": args.activations,
+              "ab_bits": args.ab_bits, "rows": rows,
+              "command": "python tools/budget_bench.py " + " ".join(sys.argv[1:])}
+    with open(path, "w") as f:
+        json.dump(result, f, indent=1)
+        f.write("\n")
 
 
 if __name__ == "__main__":

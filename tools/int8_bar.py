@@ -12,6 +12,14 @@ few test images) and in the C runtime (`lr_run_i8` through `CRuntime.run_int8`, 
 Writes docs/bench/int8_bar.json. One thread (the machine is shared): about 2 minutes per epoch.
 
     PYTHONPATH=. python tools/int8_bar.py [--quick]
+
+Spread over seeds (the choice stays the one made on validation with seed 0): re-run the chosen candidate
+with other seeds (another compression, validation split, calibration subset and fine-tuning order), then
+summarise the test accuracies:
+
+    PYTHONPATH=. python tools/int8_bar.py --seed 1 --candidate "5bit+4bit-layer3.conv2, 2 epochs" \
+        -o docs/bench/int8_bar_seed1.json
+    PYTHONPATH=. python tools/int8_bar.py --summary docs/bench/int8_bar.json docs/bench/int8_bar_seed1.json ...
 """
 
 from __future__ import annotations
@@ -52,13 +60,39 @@ CANDIDATES = [  # (name, bits, per-layer widths, epochs, lr); a 1-epoch 5/4-bit 
 ]
 
 
+def summary(runs: list[dict]) -> dict:
+    """Test accuracy of the same chosen candidate over seeds: mean, min, max, spread (max - min)."""
+    chosen = {r["chosen"] for r in runs}
+    if len(chosen) != 1:
+        raise SystemExit(f"runs of different candidates: {sorted(chosen)}")
+    acc = {r["settings"]["seed"]: r["test_accuracy"] for r in runs}
+    c_acc = {r["settings"]["seed"]: r["c_runtime_test_accuracy"] for r in runs}
+    values = list(acc.values())
+    return {"chosen": chosen.pop(), "test_accuracy_by_seed": acc, "c_runtime_test_accuracy_by_seed": c_acc,
+            "mean": float(np.mean(values)), "min": min(values), "max": max(values),
+            "spread": max(values) - min(values), "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+            "blob_bytes_by_seed": {r["settings"]["seed"]: r["blob_bytes"] for r in runs},
+            "accuracy_bar": ACCURACY_BAR, "mean_meets_accuracy_bar": float(np.mean(values)) >= ACCURACY_BAR}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="the first candidate only")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("-o", "--output", default=str(ROOT / "docs" / "bench" / "int8_bar.json"))
     ap.add_argument("--blob", help="also write the chosen .lre here")
+    ap.add_argument("--candidate", help="run this candidate only (by name; the choice made on validation)")
+    ap.add_argument("--summary", nargs="+", metavar="JSON", help="summarise runs (test accuracy over seeds)")
     args = ap.parse_args()
+    if args.summary:
+        print(json.dumps(summary([json.loads(Path(f).read_text()) for f in args.summary]), indent=2))
+        return 0
+    candidates = CANDIDATES[:1] if args.quick else CANDIDATES
+    if args.candidate:
+        candidates = [c for c in CANDIDATES if c[0] == args.candidate]
+        if not candidates:
+            print(f"no candidate named {args.candidate!r}", file=sys.stderr)
+            return 2
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
     t_start = time.perf_counter()
@@ -70,7 +104,7 @@ def main() -> int:
     calib = calibration_subset(train.x, seed=args.seed)
     rows = []
     best = None
-    for name, bits, layer_bits, epochs, lr in (CANDIDATES[:1] if args.quick else CANDIDATES):
+    for name, bits, layer_bits, epochs, lr in candidates:
         t0 = time.perf_counter()
         torch.manual_seed(args.seed)
         gi = int8_graph(copy.deepcopy(base), example, bits, calib, train_ds, epochs, lr, FINETUNE_BATCH, args.seed,

@@ -25,7 +25,7 @@ def cmd_bench_pareto(args: argparse.Namespace) -> int:
     if args.plot:
         check_output(args.plot)  # before the long run
     res = pareto.run(args.templates, args.ab_bits, args.sparsity, args.epochs, args.lr, args.seed, args.test_images,
-                     show_progress=not args.quiet)
+                     show_progress=not args.quiet, activations=args.activations)
     if args.plot:
         write_atomic(args.plot, pareto.plot(res))
     emit(args, res["points"] if not args.full_json else res, lambda: pareto.format_result(res))

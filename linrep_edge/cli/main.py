@@ -334,13 +334,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=bench_cmds.cmd_bench_accuracy)
     p = bench.add_parser("pareto", help="bytes vs accuracy over K x a/b bits x pruning, C runtime accuracy, Pareto front",
                          epilog="examples:\n  linrep-edge bench pareto --plot pareto.png\n"
-                                "  linrep-edge bench pareto --templates 16 --ab-bits 16 6 --json",
+                                "  linrep-edge bench pareto --templates 16 --ab-bits 16 6 --json\n"
+                                "  linrep-edge bench pareto --templates 16 --ab-bits 5 --sparsity 0 --activations fp32 int8",
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--templates", type=int, nargs="+", default=[8, 16])
     p.add_argument("--ab-bits", type=int, nargs="+", choices=(16, 8, 7, 6, 5, 4, 3, 2), default=[16, 8, 6, 4],
                    help="16 = fp16 a/b (other weights fp16); 2..8 = integer a/b (other weights int8)")
     p.add_argument("--sparsity", type=float, nargs="+", default=[0.0, 0.3],
                    help="fractions of each LinRep layer's kernels pruned (default 0 0.3)")
+    p.add_argument("--activations", nargs="+", choices=("fp32", "int8"), default=["fp32"],
+                   help="fp32 and/or int8 rows (int8: pack --activations int8 for each integer a/b point, "
+                        "accuracy in integer arithmetic; slower: int8-aware fine-tuning); default fp32")
     p.add_argument("--epochs", type=float, default=1.0)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)

@@ -95,6 +95,15 @@ def requant_scale(*factors: float, divide_by: float) -> float:
     return r / float(np.float32(divide_by))
 
 
+def mean_multiplier(multiplier: int, shift: int, n: int) -> tuple[int, int]:
+    """TFLite's QuantizedMeanOrSum folds 1/n into the output multiplier: with s = min(floor(log2 n), 32,
+    31 + shift), multiplier' = (multiplier · 2^s) / n (int64, truncated), shift' = shift − s."""
+    if n < 1:
+        raise ValueError(f"mean of {n} values")
+    s = min(n.bit_length() - 1, 32, 31 + shift)
+    return int((multiplier << s) // n), shift - s
+
+
 def saturate_int8(x: np.ndarray, lo: int = -128, hi: int = 127) -> np.ndarray:
     """Clamp to [lo, hi] and return int8."""
     return np.clip(_i64(x), lo, hi).astype(np.int8)

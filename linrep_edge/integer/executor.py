@@ -55,6 +55,9 @@ def _run_op(graph: Graph, op: Op, ins: list[np.ndarray], conv_path: str) -> np.n
         if t == "MAX_POOL2D":
             return ops.max_pool2d_s8(x, op.kernel, op.stride, op.pads, lo, hi, op.dilation)
         if t == "ADAPTIVE_AVG_POOL2D":
+            p = op.iparams
+            if p is not None and len(p.multiplier) == 1:  # TFLite's MEAN over H, W (an imported .tflite)
+                return ops.mean_hw_s8(x, zp[0], out.zero_point, int(p.multiplier[0]), int(p.shift[0]), lo, hi)
             return ops.adaptive_avg_pool2d_s8(x, op.kernel, lo, hi)
         if op.count_include_pad and any(op.pads):
             raise LinRepError(f"op {op.name!r}: an int8 average pool excludes padding (count_include_pad "

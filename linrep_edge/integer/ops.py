@@ -149,7 +149,7 @@ def avg_pool2d_s8(x: np.ndarray, kernel: Pair, stride: Pair, pads: Pads, act_min
 
 def adaptive_avg_pool2d_s8(x: np.ndarray, out_size: Pair, act_min: int = -128, act_max: int = 127) -> np.ndarray:
     """Adaptive average pooling (torch's windows: [⌊i·H/oh⌋, ⌈(i+1)·H/oh⌉)) with TFLite's average; 1×1 is
-    the global average pool (TFLite's MEAN over H, W with equal quant computes the same)."""
+    the global average pool. (TFLite's MEAN rounds differently: `mean_hw_s8`.)"""
     c, h, w = x.shape
     oh, ow = out_size
     out = np.empty((c, oh, ow), dtype=np.int64)
@@ -161,6 +161,17 @@ def adaptive_avg_pool2d_s8(x: np.ndarray, out_size: Pair, act_min: int = -128, a
             total = xi[:, h0:h1, w0:w1].sum(axis=(1, 2))
             out[:, i, j] = _rounded_average(total, np.int64((h1 - h0) * (w1 - w0)))
     return arith.saturate_int8(out, act_min, act_max)
+
+
+def mean_hw_s8(x: np.ndarray, zp_in: int, zp_out: int, multiplier: int, shift: int, act_min: int = -128,
+               act_max: int = 127) -> np.ndarray:
+    """TFLite Micro's int8 MEAN over H, W (QuantizedMeanOrSum; TFLite Micro takes it whether or not input and
+    output are quantised alike): per channel, the int32 sum of the H·W values minus zp_in·H·W, times the
+    multiplier that already holds 1/(H·W) (`arith.mean_multiplier`), plus zp_out, clamped. Output [C, 1, 1]."""
+    c, h, w = x.shape
+    total = x.astype(np.int64).reshape(c, -1).sum(axis=1) - np.int64(zp_in) * (h * w)
+    y = arith.multiply_by_quantized_multiplier(total, multiplier, shift) + zp_out
+    return arith.saturate_int8(y, act_min, act_max).reshape(c, 1, 1)
 
 
 # -- softmax (docs/INTEGER.md §4) -------------------------------------------------------------------------

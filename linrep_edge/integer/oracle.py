@@ -16,9 +16,12 @@ from linrep_edge.bench.peers import quiet_fds
 from linrep_edge.models.tflite_import import Imported
 
 
-def to_tflite_layout(x: np.ndarray) -> np.ndarray:
-    """Ours ([C, H, W] or [F]) → TFLite's batch of one ([1, H, W, C] or [1, F])."""
-    return x.transpose(1, 2, 0)[None] if x.ndim == 3 else x[None]
+def to_tflite_layout(x: np.ndarray, layout: str = "NHWC") -> np.ndarray:
+    """Ours ([C, H, W] or [F]) → TFLite's batch of one ([1, H, W, C] or [1, F]; a model input the file
+    declares NCHW: [1, C, H, W], as ours)."""
+    if x.ndim != 3 or layout == "NCHW":
+        return x[None]
+    return x.transpose(1, 2, 0)[None]
 
 
 def to_ours(value: np.ndarray, shape: tuple[int, ...], flattened: tuple[int, int, int] | None = None) -> np.ndarray:
@@ -52,7 +55,7 @@ class TflmRunner:
 
     def __call__(self, x: np.ndarray) -> list[np.ndarray]:
         g = self.imp.graph
-        self._ip.set_input(to_tflite_layout(x), 0)
+        self._ip.set_input(to_tflite_layout(x, self.imp.input_layout), 0)
         self._ip.invoke()
         return [to_ours(self._ip.get_output(k), g.tensors[t].shape, self.imp.flattened.get(t))
                 for k, t in enumerate(g.results)]
@@ -83,7 +86,7 @@ class LiteRTRefRunner:
 
     def __call__(self, x: np.ndarray) -> list[np.ndarray]:
         g = self.imp.graph
-        self._it.set_tensor(self._in, to_tflite_layout(x))
+        self._it.set_tensor(self._in, to_tflite_layout(x, self.imp.input_layout))
         self._it.invoke()
         return [to_ours(self._it.get_tensor(i), g.tensors[t].shape, self.imp.flattened.get(t))
                 for i, t in zip(self._outs, g.results)]

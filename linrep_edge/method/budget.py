@@ -16,11 +16,14 @@ outputs), choose one candidate per layer:
   measured again and the budget raised while it falls short.
 
 A target that cannot be met is one error naming the closest achievable blob.
+
+With int8 activations (`pack --activations int8`) the candidates are LinRep at each K and dense int8, the
+blobs are int8 (format version 4, packed through `integer.pack.int8_graph`), and the packed blob's fidelity
+is measured through the integer reference (`integer.batch`: the exact int8 graph over a batch).
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 from dataclasses import dataclass, field
@@ -31,8 +34,7 @@ import torch
 from torch import nn
 
 from linrep_edge.errors import LinRepError
-from linrep_edge.method.linrep_conv import LinRepConv2d, _set_submodule
-from linrep_edge.method.sensitivity import Sensitivity, fidelity, outputs_of
+from linrep_edge.method.sensitivity import Sensitivity, assemble_modules, fidelity, int8_blob, outputs_of
 
 DP_STEPS = 4096  # byte buckets of the knapsack
 PACK_ATTEMPTS = 6  # packs to bring the real blob under --max-bytes
@@ -89,13 +91,7 @@ def plan_within(sens: Sensitivity, max_bytes: int) -> dict[str, str] | None:
 def assemble(sens: Sensitivity, plan: dict[str, str]) -> nn.Module:
     """The model with each compressible layer replaced by its chosen candidate (copies; LinRep layers get
     codebook ids of their own)."""
-    model = copy.deepcopy(sens.base)
-    for i, s in enumerate(sens.layers):
-        m = copy.deepcopy(sens.modules[(s.name, plan[s.name])])
-        if isinstance(m, LinRepConv2d):
-            m.codebook = i
-        _set_submodule(model, s.name, m)
-    return model.eval()
+    return assemble_modules(sens.base, sens.modules, {s.name: plan[s.name] for s in sens.layers})
 
 
 def plan_metadata(sens: Sensitivity, plan: dict[str, str], target: dict[str, Any]) -> dict[str, Any]:
@@ -112,6 +108,10 @@ def pack_plan(cmodel: nn.Module, example: torch.Tensor, settings: Any, sens: Sen
     from linrep_edge.method.quantize import quantize_int8_weights
     from linrep_edge.pipeline import set_storage
 
+    if sens.int8_bits:  # int8 activations: every weight int8, the int8 graph of the assembled model
+        assert sens.calibration is not None
+        return int8_blob(cmodel, example, sens.calibration, sens.int8_bits,
+                         int8_metadata(settings, sens, plan, target, source))
     g = capture(cmodel, example)
     dense = {s.op_name: plan[s.name] for s in sens.layers if plan[s.name] in ("int8", "fp16")}
     values = {op.name: (g.constants[op.weight].values.copy(), op) for op in g.ops
@@ -134,6 +134,15 @@ def pack_plan(cmodel: nn.Module, example: torch.Tensor, settings: Any, sens: Sen
     return pack_graph(g)
 
 
+def int8_metadata(settings: Any, sens: Sensitivity, plan: dict[str, str], target: dict[str, Any],
+                  source: str) -> dict[str, Any]:
+    """An int8 budget blob's metadata: the settings, the a/b width, the choice."""
+    meta = {**settings.metadata(), "ab_bits": sens.int8_bits, "source": source, "scope": "layer",
+            "budget": plan_metadata(sens, plan, target)}
+    meta.pop("templates", None)
+    return meta
+
+
 @dataclass
 class BudgetChoice:
     plan: dict[str, str]
@@ -149,7 +158,27 @@ def packed_fidelity(blob: bytes, held: torch.Tensor, ref: list[torch.Tensor]) ->
     from linrep_edge.format.reader import parse
     from linrep_edge.graph.executor import GraphModel
 
-    return fidelity(outputs_of(GraphModel(parse(blob).graph), held), ref)
+    graph = parse(blob).graph
+    if graph.is_int8:
+        return fidelity(int8_outputs(graph, held), ref)
+    return fidelity(outputs_of(GraphModel(graph), held), ref)
+
+
+def int8_outputs(graph: Any, x: torch.Tensor, batch: int = 256) -> list[torch.Tensor]:
+    """Every result of an int8 graph on float inputs x, through the integer reference (`integer.batch`,
+    bit-exact with the C runtime), dequantised with each output's scale and zero point."""
+    from linrep_edge.integer.batch import quantize_input, run_int8_batch
+
+    parts: list[list[np.ndarray]] = []
+    xs = x.detach().cpu().numpy()
+    for i in range(0, len(xs), batch):
+        parts.append(run_int8_batch(graph, quantize_input(graph, xs[i:i + batch])))
+    outs = []
+    for j, t in enumerate(graph.results):
+        q = np.concatenate([p[j] for p in parts]).reshape(len(xs), *graph.tensors[t].shape)
+        tq = graph.tensors[t]
+        outs.append(torch.from_numpy((q.astype(np.float64) - tq.zero_point) * float(np.float32(tq.scale))))
+    return outs
 
 
 def _fit_bytes(sens: Sensitivity, example: torch.Tensor, settings: Any, max_bytes: int, target: dict[str, Any],
@@ -182,7 +211,7 @@ def _fit_bytes(sens: Sensitivity, example: torch.Tensor, settings: Any, max_byte
     choices = ", ".join(sorted(set(low.values())))
     raise LinRepError(f"--max-bytes {max_bytes}: the smallest blob this model packs to is {smallest} bytes (every "
                       f"compressible layer at its cheapest candidate: {choices}); raise --max-bytes to at least "
-                      f"{smallest}" + ("" if settings.weights_dtype == "int8" else
+                      f"{smallest}" + ("" if settings.weights_dtype == "int8" or sens.int8_bits else
                                        ", or add --weights-dtype int8 for the layers LinRep does not cover"))
 
 

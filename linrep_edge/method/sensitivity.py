@@ -16,12 +16,21 @@ channel) or fp16 — this module
 Each candidate's replacement module is kept (`Sensitivity.modules`) so that an assignment is assembled
 without compressing again (`budget.assemble`). Sum of per-layer bytes + `fixed_bytes` estimates the blob
 of any assignment to within alignment padding; the budget step verifies it by packing.
+
+With int8 activations (`pack --activations int8`, format version 4) every weight is int8: the candidates
+are LinRep at each K (int8 codebook, integer a/b of the int8 width, `--ab-bits` or 6) and dense int8. The
+bytes come from int8 blobs (one per candidate column: every layer at its j-th candidate, quantised on a
+few calibration inputs, each layer's bytes read from the storage report); a candidate's effect on the
+outputs is measured by a fast proxy, the fp32 model with that layer's int8 weights or integer a/b (the
+activation quantisation is common to all candidates); the budget step measures the packed int8 blob itself
+through the integer reference.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import hashlib
 import json
 import math
@@ -86,6 +95,8 @@ class Sensitivity:
     base: nn.Module  # the original with 1-D convs as 2-D: what the replacements are swapped into
     modules: dict[tuple[str, str], nn.Module]  # (layer, choice) -> its replacement module
     inputs: int  # calibration inputs measured on
+    int8_bits: int = 0  # int8 activations: the a/b width of every LinRep layer (0: fp32 activations)
+    calibration: np.ndarray | None = None  # int8 activations: the inputs the activation ranges come from
 
     def estimate_bytes(self, plan: dict[str, str]) -> int:
         return self.fixed_bytes + sum(layer.option(plan[layer.name]).bytes for layer in self.layers)
@@ -93,6 +104,66 @@ class Sensitivity:
     def to_json(self) -> list[dict[str, Any]]:
         return [{"layer": s.op_name, "kernels": s.kernels, "options": [o.to_json() for o in s.options]}
                 for s in self.layers]
+
+
+def is_int8(settings: Any) -> bool:
+    return getattr(settings, "activations", "fp32") == "int8"
+
+
+def dense_choices(settings: Any) -> tuple[str, ...]:
+    """Dense storages a layer may keep: int8 or fp16; with int8 activations every weight is int8."""
+    return ("int8",) if is_int8(settings) else DENSE_CHOICES
+
+
+def int8_ab_bits(settings: Any) -> int:
+    """The integer a/b width of an int8-activation model: --ab-bits, else the int8 packer's default."""
+    from linrep_edge.integer.pack import DEFAULT_AB_BITS
+
+    return int(settings.ab_bits or DEFAULT_AB_BITS)
+
+
+def assemble_modules(base: nn.Module, modules: dict[tuple[str, str], nn.Module], plan: dict[str, str]) -> nn.Module:
+    """`base` with each layer of `plan` replaced by (a copy of) its chosen module, in plan order; LinRep
+    layers get codebook ids of their own."""
+    model = copy.deepcopy(base)
+    for i, (name, choice) in enumerate(plan.items()):
+        m = copy.deepcopy(modules[(name, choice)])
+        if isinstance(m, LinRepConv2d):
+            m.codebook = i
+        _set_submodule(model, name, m)
+    return model.eval()
+
+
+def int8_blob(model: nn.Module, example: torch.Tensor, calibration: np.ndarray, bits: int,
+              metadata: dict[str, Any] | None = None) -> bytes:
+    """An assembled model as an int8 blob (format version 4), ranges from `calibration`, no fine-tuning."""
+    from linrep_edge.integer.pack import int8_graph
+
+    g = int8_graph(model, example, bits, calibration, show_progress=False)
+    if metadata is not None:
+        g.metadata = metadata
+    return pack_graph(g)
+
+
+def layer_bytes_int8(base: nn.Module, modules: dict[tuple[str, str], nn.Module], op_names: dict[str, str],
+                     choices: dict[str, list[tuple[str, int]]], example: torch.Tensor, calibration: np.ndarray,
+                     bits: int) -> tuple[int, dict[tuple[str, str], int]]:
+    """(fixed bytes, bytes of each (layer, choice)) of int8 blobs: column j packs every layer at its j-th
+    candidate (its last when it has fewer) and reads each layer's bytes (indices, a/b and their scales, the
+    codebook, int8 weights, int32 bias, multipliers) from the storage report; fixed bytes from column 0."""
+    from linrep_edge.format.report import storage_report
+
+    out: dict[tuple[str, str], int] = {}
+    fixed = 0
+    for j in range(max(len(c) for c in choices.values())):
+        plan = {n: c[min(j, len(c) - 1)][0] for n, c in choices.items()}
+        blob = int8_blob(assemble_modules(base, modules, plan), example, calibration, bits)
+        rows = {r.name: r for r in storage_report(blob).layers}
+        for n, choice in plan.items():
+            out[(n, choice)] = int(round(rows[op_names[n]].packed_bytes))
+        if j == 0:
+            fixed = len(blob) - sum(out[(n, choice)] for n, choice in plan.items())
+    return fixed, out
 
 
 def heads(y: Any) -> list[torch.Tensor]:
@@ -269,6 +340,7 @@ def cache_key(model: nn.Module, example: torch.Tensor, x: torch.Tensor, settings
         h.update(t.detach().cpu().contiguous().numpy().tobytes())
     h.update(x.detach().cpu().contiguous().numpy().tobytes())
     what = {k: getattr(settings, k) for k in ("distance", "seed", "codebook_dtype", "ab_bits", "ab_scale", "weights_dtype")}
+    what["activations"] = getattr(settings, "activations", "fp32")
     what.update(include=list(settings.include or []), exclude=list(settings.exclude or []), templates=sorted(set(templates)),
                 example=list(example.shape), inputs=list(x.shape))
     h.update(json.dumps(what, sort_keys=True).encode())
@@ -303,16 +375,23 @@ def _measure(model: nn.Module, example: torch.Tensor, x: torch.Tensor, settings:
         raise LinRepError("--budget-templates: give candidate K values between 1 and 65536")
     base, names = compressible_layers(model, settings)
     mods = dict(base.named_modules())
-    lin = _linrep_candidates(model, settings, templates, names)
+    int8 = is_int8(settings)
+    bits = int8_ab_bits(settings) if int8 else 0
+    lin = _linrep_candidates(model, dataclasses.replace(settings, ab_bits=bits) if int8 else settings, templates, names)
     choices: dict[str, list[tuple[str, int]]] = {}
     modules: dict[tuple[str, str], nn.Module] = {}
     for n in names:
         ks = sorted(k for (m, k) in lin if m == n)
-        choices[n] = [(choice_name(k), k) for k in ks] + [(d, 0) for d in DENSE_CHOICES]
+        choices[n] = [(choice_name(k), k) for k in ks] + [(d, 0) for d in dense_choices(settings)]
         for k in ks:
             modules[(n, choice_name(k))] = lin[(n, k)]
-        for d in DENSE_CHOICES:
+        for d in dense_choices(settings):
             modules[(n, d)] = dense_module(mods[n], d)  # type: ignore[arg-type]
+    calibration = None
+    if int8:
+        from linrep_edge.integer.pack import calibration_subset
+
+        calibration = calibration_subset(x, seed=settings.seed)
 
     key = cache_key(model, example, x, settings, templates) if cache is not None else ""
     hit = _load_cache(Path(cache), key) if cache is not None else None
@@ -321,7 +400,7 @@ def _measure(model: nn.Module, example: torch.Tensor, x: torch.Tensor, settings:
                                    [Option(**o) for o in d["options"]]) for d in hit["layers"]]
         if [s.name for s in layers] == names and all(
                 [o.choice for o in s.options] == [c for c, _ in choices[s.name]] for s in layers):
-            return Sensitivity(layers, int(hit["fixed_bytes"]), base, modules, int(x.shape[0]))
+            return Sensitivity(layers, int(hit["fixed_bytes"]), base, modules, int(x.shape[0]), bits, calibration)
     g = capture(base, example)
     set_storage(g, settings.weights_dtype)
     layer_names = dict(getattr(base, "layer_names", {}) or {})
@@ -331,7 +410,11 @@ def _measure(model: nn.Module, example: torch.Tensor, x: torch.Tensor, settings:
     if missing:
         raise LinRepError(f"--max-bytes / --min-agreement: conv {missing[0]!r} is not an op of the captured graph")
     positions = {n: where[op_names[n]] for n in names}
-    fixed, nbytes = layer_bytes(g, positions, settings, choices)
+    if int8:
+        assert calibration is not None
+        fixed, nbytes = layer_bytes_int8(base, modules, op_names, choices, example, calibration[:64], bits)
+    else:
+        fixed, nbytes = layer_bytes(g, positions, settings, choices)
 
     ref = outputs_of(base, x)
     layers = []
@@ -357,4 +440,4 @@ def _measure(model: nn.Module, example: torch.Tensor, x: torch.Tensor, settings:
 
         data = {"key": key, "fixed_bytes": fixed, "layers": [asdict(s) for s in layers]}
         write_atomic(Path(cache), (json.dumps(data) + "\n").encode())
-    return Sensitivity(layers, fixed, base, modules, int(x.shape[0]))
+    return Sensitivity(layers, fixed, base, modules, int(x.shape[0]), bits, calibration)

@@ -13,6 +13,13 @@ feeds anything else becomes TRANSPOSE_HWC. In fp32 graphs an asymmetric conv pad
 before the conv (the torch executor builds symmetric `Conv2d`s); int8 convs keep asymmetric pads.
 A QUANTIZE right after the model input and a DEQUANTIZE right before a model output are dropped: the
 int8 graph takes and gives int8 (the tensors' scales say how to convert).
+
+Files converted from an NCHW framework (litert-torch) start with a layout op on the model input: a
+TRANSPOSE by [0, 2, 3, 1] of [1, C, H, W], or (C = 1) a RESHAPE of [1, 1, H, W] to [1, H, W, 1]. It becomes
+the identity: the graph's input is the file's input as declared, [C, H, W] (`Imported.input_layout` says
+"NCHW"). MEAN over H and W (global pooling, keep_dims either way) becomes ADAPTIVE_AVG_POOL2D to 1×1 with
+TFLite Micro's integers (docs/INTEGER.md §5: one multiplier that holds 1/(H·W)), followed by a RESHAPE to
+[C] when the file drops the dimensions.
 """
 
 from __future__ import annotations
@@ -31,7 +38,8 @@ from linrep_edge.models.tflite_file import TflModel, TflOp, TflTensor, read_tfli
 # inputs each supported operator needs at least (weights, bias, shape and padding tensors included)
 MIN_INPUTS = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2, "ADD": 2, "AVERAGE_POOL_2D": 1,
               "MAX_POOL_2D": 1, "SOFTMAX": 1, "RESHAPE": 1, "CONCATENATION": 1, "PAD": 2, "QUANTIZE": 1,
-              "DEQUANTIZE": 1}
+              "DEQUANTIZE": 1, "TRANSPOSE": 2, "MEAN": 2}
+NCHW_TO_NHWC = (0, 2, 3, 1)
 ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
 SOFTMAX_DIFF_INTEGER_BITS = 5
 
@@ -97,6 +105,39 @@ class _Importer:
         self.skipped_outputs: dict[int, int] = {}  # DEQUANTIZE output → its int8 input
         self.g = Graph([], 0, 0, [])
         self.int8 = self._is_int8()
+        self.layout_op = self._input_layout_op()  # index of the op turning an NCHW input into NHWC, or -1
+
+    def _input_tensor(self) -> int:
+        """The TFLite tensor the graph's input stands for (a float input's QUANTIZE output in int8 files)."""
+        ti = self.m.inputs[0]
+        first = [op for op in self.m.ops if ti in op.inputs]
+        if self.int8 and self.m.tensors[ti].type == "FLOAT32" and len(first) == 1 and first[0].type == "QUANTIZE":
+            return first[0].outputs[0]
+        return ti
+
+    def _input_layout_op(self) -> int:
+        """The index of the model input's only consumer if it is a layout change from NCHW to NHWC: a
+        TRANSPOSE by [0, 2, 3, 1], or a RESHAPE of [1, 1, H, W] to [1, H, W, 1] (the same bytes); else -1."""
+        ti = self._input_tensor()
+        users = [op for op in self.m.ops if ti in op.inputs]
+        shape = self.m.tensors[ti].shape
+        if len(users) != 1 or len(shape) != 4 or shape[0] != 1 or len(users[0].outputs) != 1 or \
+                users[0].inputs[0] != ti:
+            return -1
+        op = users[0]
+        n, c, h, w = shape
+        out = self.m.tensors[op.outputs[0]].shape
+        if op.type == "TRANSPOSE" and len(op.inputs) >= 2 and op.inputs[1] >= 0:
+            perm = self.m.tensors[op.inputs[1]].data
+            if perm is not None and tuple(int(v) for v in perm.reshape(-1)) == NCHW_TO_NHWC and out == (n, h, w, c):
+                return op.index
+        if op.type == "RESHAPE" and c == 1 and out == (n, h, w, c):
+            return op.index
+        return -1
+
+    def _input_shape(self, t: TflTensor) -> tuple[int, ...]:
+        """Our shape of the model input: [C, H, W] of an NCHW input (see `_input_layout_op`), else `_nchw`."""
+        return tuple(t.shape[1:]) if self.layout_op >= 0 else _nchw(t.shape)
 
     # -- tensors ----------------------------------------------------------------------------------------
     def _is_int8(self) -> bool:
@@ -107,8 +148,8 @@ class _Importer:
         return t.type == "FLOAT32" and first is not None and first.type == "QUANTIZE" and \
             self.m.tensors[first.outputs[0]].type == "INT8"
 
-    def _tensor(self, t: TflTensor) -> Tensor:
-        shape = _nchw(t.shape)
+    def _tensor(self, t: TflTensor, shape: tuple[int, ...] | None = None) -> Tensor:
+        shape = _nchw(t.shape) if shape is None else shape
         if not self.int8:
             if t.type != "FLOAT32":
                 raise LinRepError(f"tensor {t.name!r} is {t.type} in a float model")
@@ -396,6 +437,9 @@ class _Importer:
         new.iparams = IntParams(np.array([m], np.int32), np.array([shift], np.int32), extra=np.array([-radius], np.int32))
 
     def reshape(self, op: TflOp) -> None:
+        if op.index == self.layout_op:
+            self._layout(op)
+            return
         x = self._input(op)
         src = self.g.tensors[x].shape
         dst = _nchw(self.m.tensors[op.outputs[0]].shape)
@@ -418,6 +462,48 @@ class _Importer:
         else:
             raise LinRepError(f"reshape of NHWC {list(self.m.tensors[op.inputs[0]].shape)} to "
                               f"{list(self.m.tensors[op.outputs[0]].shape)} has no NCHW equivalent")
+
+    def _layout(self, op: TflOp) -> None:
+        """The model input's NCHW → NHWC layout op: the identity on our [C, H, W] input."""
+        x = self._input(op)
+        self._same_quant(op, [x])
+        self.env[op.outputs[0]] = x
+
+    def transpose(self, op: TflOp) -> None:
+        if op.index != self.layout_op:
+            raise LinRepError("a TRANSPOSE other than the model input's NCHW → NHWC layout change ([0, 2, 3, 1] of "
+                              "the input)")
+        self._layout(op)
+
+    def mean(self, op: TflOp) -> None:
+        """MEAN over H and W of [1, H, W, C]: ADAPTIVE_AVG_POOL2D to 1×1 with TFLite Micro's integers."""
+        x = self._input(op)
+        if len(self.g.tensors[x].shape) != 3:
+            raise LinRepError("MEAN of a tensor that is not [1, H, W, C]")
+        c, h, w = self.g.tensors[x].shape
+        axis = self.m.tensors[op.inputs[1]].data
+        if axis is None or axis.size == 0:
+            raise LinRepError("MEAN with an axis that is not a constant")
+        if {int(a) % 4 for a in axis.reshape(-1)} != {1, 2} or any(not -4 <= int(a) < 4 for a in axis.reshape(-1)):
+            raise LinRepError(f"MEAN over axes {axis.reshape(-1).tolist()} (only over H and W: [1, 2])")
+        keep = bool(op.options.get("KeepDims", False))
+        out_t = self.m.tensors[op.outputs[0]]
+        want = (1, 1, 1, c) if keep else (1, c)
+        if tuple(out_t.shape) != want:
+            raise LinRepError(f"MEAN output shape {list(out_t.shape)} is not {list(want)}")
+        name = _short_name(out_t.name)
+        params = None
+        if self.int8:
+            out = self._tensor(out_t)
+            params = mean_params(*self._quant(x), out.scale, out.zero_point, h * w)
+        if keep:
+            self._emit(op, "ADAPTIVE_AVG_POOL2D", [x], kernel=(1, 1), iparams=params)
+            return
+        self.g.tensors.append(self._tensor(out_t, (c, 1, 1)))
+        self.g.tensors[-1].name = f"{name}/pool"
+        pooled = len(self.g.tensors) - 1
+        self.g.ops.append(Op("ADAPTIVE_AVG_POOL2D", f"{name}/pool", [x], pooled, kernel=(1, 1), iparams=params))
+        self._emit(op, "RESHAPE", [pooled])
 
     def concat(self, op: TflOp) -> None:
         xs = [self._input(op, k) for k in range(len(op.inputs))]
@@ -445,7 +531,8 @@ class _Importer:
         """QUANTIZE of the model input / DEQUANTIZE to a model output: dropped (int8 graph I/O)."""
         if op.type == "QUANTIZE" and op.inputs[0] in self.m.inputs and self.int8:
             self.env[op.outputs[0]] = self.g.input
-            self.g.tensors[self.g.input] = self._tensor(self.m.tensors[op.outputs[0]])
+            t = self.m.tensors[op.outputs[0]]
+            self.g.tensors[self.g.input] = self._tensor(t, self._input_shape(t))
             return
         if op.type == "DEQUANTIZE" and op.outputs[0] in self.m.outputs and self.int8:
             self.env[op.outputs[0]] = self._input(op)
@@ -460,13 +547,14 @@ class _Importer:
         handlers = {"CONV_2D": self.conv, "DEPTHWISE_CONV_2D": self.conv, "FULLY_CONNECTED": self.fully_connected,
                     "ADD": self.add, "AVERAGE_POOL_2D": self.pool, "MAX_POOL_2D": self.pool, "SOFTMAX": self.softmax,
                     "RESHAPE": self.reshape, "CONCATENATION": self.concat, "PAD": self.pad,
-                    "QUANTIZE": self.quantize_ends, "DEQUANTIZE": self.quantize_ends}
+                    "QUANTIZE": self.quantize_ends, "DEQUANTIZE": self.quantize_ends, "TRANSPOSE": self.transpose,
+                    "MEAN": self.mean}
         tin = m.tensors[m.inputs[0]]
         try:
             if self.int8 and tin.type == "FLOAT32":  # replaced by the QUANTIZE's output
-                self.g.tensors.append(Tensor(_nchw(tin.shape), "input", "int8", 1.0, 0))
+                self.g.tensors.append(Tensor(self._input_shape(tin), "input", "int8", 1.0, 0))
             else:
-                self.g.tensors.append(self._tensor(tin))
+                self.g.tensors.append(self._tensor(tin, self._input_shape(tin)))
         except LinRepError as exc:
             raise LinRepError(f"{self.path}: model input: {exc}") from None
         self.env[m.inputs[0]] = 0
@@ -495,6 +583,19 @@ class _Importer:
         return self.g
 
 
+def mean_params(s_in: float, zp_in: int, s_out: float, zp_out: int, n: int) -> IntParams:
+    """TFLite Micro's int8 MEAN of n values as ADAPTIVE_AVG_POOL2D's integers (docs/INTEGER.md §5): one
+    multiplier, s_in / s_out with 1/n folded in (QuantizedMeanOrSum, which TFLite Micro runs whether or not
+    input and output are quantised alike; zp_in and zp_out are the tensors')."""
+    del zp_in, zp_out
+    m, shift = arith.quantize_multiplier(float(np.float32(s_in)) / float(np.float32(s_out)))
+    m, shift = arith.mean_multiplier(m, shift, n)
+    if shift > 0 and (255 * n) << shift >= 1 << 31:
+        raise LinRepError(f"MEAN of {n} values with input/output scales {s_in}/{s_out}: the rescaled sum "
+                          "overflows int32 in TFLite's arithmetic")
+    return IntParams(np.array([m], np.int32), np.array([shift], np.int32))
+
+
 def _no_params(act_min: int = -128, act_max: int = 127) -> IntParams:
     return IntParams(np.zeros(0, np.int32), np.zeros(0, np.int32), act_min, act_max)
 
@@ -507,13 +608,18 @@ class Imported:
     tensor_map: dict[int, int]  # TFLite tensor index → IR tensor id (activations only)
     flattened: dict[int, tuple[int, int, int]]  # IR tensors holding an NCHW flatten of (C, H, W) where
     # TFLite holds the NHWC flatten (the FC weights after them are permuted)
+    input_layout: str = "NHWC"  # the file's input: "NHWC" ([1, H, W, C]) or "NCHW" ([1, C, H, W], as ours)
 
 
 def import_tflite_mapped(path: str | Path | bytes) -> Imported:
     """`import_tflite` with the TFLite tensor → IR tensor map."""
     imp = _Importer(read_tflite(path), "<.tflite bytes>" if isinstance(path, bytes) else str(path))
     g = imp.run()
-    return Imported(g, dict(imp.env), dict(imp.flattened))
+    mapped = dict(imp.env)
+    if imp.layout_op >= 0:  # the NCHW input tensor: its NHWC twin (the layout op's output) is mapped instead
+        mapped.pop(imp._input_tensor(), None)
+        mapped.pop(imp.m.inputs[0], None)
+    return Imported(g, mapped, dict(imp.flattened), "NCHW" if imp.layout_op >= 0 else "NHWC")
 
 
 def import_tflite(path: str | Path | bytes) -> Graph:

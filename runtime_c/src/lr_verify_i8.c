@@ -249,6 +249,25 @@ lr_status lr_verify_op_i8(const lr_model *m, const lr_op *op, lr_where *where, u
         }
         return LR_OK;
     }
+    case LR_OP_TYPE_ADAPTIVE_AVG_POOL2D: {
+        /* with one multiplier: TFLite's MEAN over H, W (an imported .tflite), a 1x1 output, input and output
+         * quantised apart; the sum of n values minus zp_in * n, shifted left, fits int32:
+         * 255 * n * 2^max(shift, 0) < 2^31. Without: torch's adaptive average pool (quantised alike). */
+        int32_t dims[LR_MAX_RANK];
+        int64_t n;
+        int32_t s;
+        if (op->n_mult == 0u) {
+            break;
+        }
+        (void)lr_tensor_shape(m, (uint32_t)in0, dims);
+        n = (int64_t)dims[1] * (int64_t)dims[2];
+        s = shift_at(m, op, 0u);
+        if (op->n_mult != 1u || op->kh != 1 || op->kw != 1 || n > ((int64_t)1 << 23) ||
+            255 * n >= (BOUND >> (s > 0 ? s : 0))) {
+            return LR_ERR_BAD_PARAMS;
+        }
+        return LR_OK;
+    }
     case LR_OP_TYPE_AVG_POOL2D:
         if ((op->pt | op->pl | op->pb | op->pr) != 0 && op->count_include_pad) {
             return LR_ERR_BAD_PARAMS; /* TFLite's average excludes padding */

@@ -404,6 +404,17 @@ def hostile_v4() -> dict[str, tuple[Graph, str]]:
     g.tensors[1].shape = (g.tensors[1].shape[0], *(((d + 2 - k) // s + 1) for d, k, s in
                                                     zip(g.tensors[0].shape[1:], g.ops[0].kernel, g.ops[0].stride)))
     h["i8_avg_pool_counts_padding"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("mean", 7)  # TFLite's MEAN (ADAPTIVE_AVG_POOL2D with a multiplier): a 1x1 output only
+    g.ops[0].kernel = (2, 1)
+    g.tensors[1].shape = (g.tensors[1].shape[0], 2, 1)
+    h["i8_mean_not_global"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("mean", 7)
+    ip = g.ops[0].iparams
+    ip.multiplier, ip.shift = np.repeat(ip.multiplier, 2), np.repeat(ip.shift, 2)
+    h["i8_mean_two_multipliers"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("mean", 7)
+    g.ops[0].iparams.shift[0] = 24  # 255 * H * W * 2^24 >= 2^31: the rescaled sum would overflow int32
+    h["i8_mean_sum_bound"] = (g, "LR_ERR_BAD_PARAMS")
     g = build("reshape", 7)
     g.ops[0].type = "RELU"
     g.tensors[1].shape = g.tensors[0].shape
