@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -97,9 +98,21 @@ def test_entry_points_work_twice_in_any_import_order(order):
 def test_python_api_end_to_end_equals_the_cli(tmp_path):
     """compress → finetune → pack from Python = `linrep-edge pack` with the same settings, byte for byte."""
     out = tmp_path / "cli.lre"
+    # one thread on both sides: float sums in fine-tuning depend on torch's thread count, which an earlier test in
+    # this process may have changed
     r = subprocess.run([*CLI, "pack", "--default", "--templates", "8", "--seed", "3", "--finetune-epochs", "0.02",
-                        "--data", "fashion-mnist", "-o", str(out)], capture_output=True, text=True)
+                        "--data", "fashion-mnist", "-o", str(out)], capture_output=True, text=True,
+                       env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert r.returncode == 0, r.stderr
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _same_as_cli(out)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _same_as_cli(out: Path) -> None:
     from linrep_edge.models.loading import load_default
     from linrep_edge.pipeline import FINETUNE_BATCH, finetune_split
 
