@@ -72,6 +72,10 @@ def test_wrong_input_shape(blob, tmp_path):
     assert not (tmp_path / "o.lre").exists()
 
 
+def test_ram_limit_out_of_range(blob):
+    assert_user_error(run("mcu-bench", str(blob), "--ram-limit", "-5"), "--ram-limit", "'-5'", "-1 (no limit)")
+
+
 def test_k_out_of_range(tmp_path):
     assert_user_error(run("pack", "--default", "--templates", "0", "-o", str(tmp_path / "o.lre")), "templates must be")
     assert_user_error(run("pack", "--default", "--templates", "9000", "-o", str(tmp_path / "o.lre")),

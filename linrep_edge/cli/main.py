@@ -74,6 +74,17 @@ def _positive(text: str) -> int:
     return n
 
 
+def _ram_limit(text: str) -> int:
+    """--ram-limit: bytes (0 the least arena, -1 no limit); other negative values are refused."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a byte count, 0 or -1") from None
+    if n < -1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a byte count, 0 (the least arena) or -1 (no limit)")
+    return n
+
+
 def _templates_list(text: str) -> tuple[int, ...]:
     try:
         ks = tuple(sorted({int(t) for t in text.split(",") if t.strip()}))
@@ -417,7 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", choices=("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m3"), default="cortex-m4",
                    help="cortex-m3 (no FPU): int8 blobs only")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per QEMU run (int8 blobs: at least 300)")
-    p.add_argument("--ram-limit", type=int, default=0, metavar="BYTES",
+    p.add_argument("--ram-limit", type=_ram_limit, default=0, metavar="BYTES",
                    help="int8 blobs: lr_set_ram_limit, the arena the plan may use for speed (0: the least arena, "
                         "the default; -1: no limit, every op its preferred path and scratch)")
     p.add_argument("--json", action="store_true")
