@@ -4,28 +4,61 @@
  * w [cin_g][kh][kw] as int32, acc = bias + sum w * (x + in_offset) over the in-bounds taps of the cin_g
  * input channels at x (padding is the zero point: it adds nothing), requantised with (mult, shift) into
  * y [oh][ow]. The verifier bounded |bias| + 255 * sum |w| below 2^31: every partial sum fits int32.
+ *
+ * Each output pixel runs over its in-bounds taps only: the rows [ky0, ky1) and columns [kx0, kx1) of the
+ * kernel that fall inside the input (tap_range), no per-tap checks; per tap, the loop runs over the input
+ * channels (long loops for 1 x 1 and 3 x 3 kernels alike). An interior pixel (every tap in bounds)
+ * takes the offset out of the sum: acc = bias + sum w * x, then + in_offset * sum w (sum w: once per call).
+ * That is the same integer; its partial sums stay within |bias| + 128 * sum |w| and the last term within
+ * 128 * sum |w| (|x| <= 128, |in_offset| <= 128), so none overflows. Border pixels add w * (x + in_offset)
+ * tap by tap.
  */
 #include "kernels/lr_kernels.h"
+
+/* The kernel taps t in [*lo, *hi) whose input position base + t * d lies in [0, n) (k taps). */
+static void tap_range(int32_t base, int32_t d, int32_t k, int32_t n, int32_t *lo, int32_t *hi)
+{
+    const int32_t l = base >= 0 ? 0 : (-base + d - 1) / d;
+    const int32_t h = base > n - 1 ? 0 : (n - 1 - base) / d + 1;
+    *lo = l < k ? l : k;
+    *hi = h < k ? h : k;
+    *hi = *hi > *lo ? *hi : *lo;
+}
 
 void lr_conv2d_channel_s8_ref(const lr_geom *g, const int8_t *x, const int32_t *w, int32_t bias, int32_t in_offset,
                               int32_t mult, int32_t shift, const lr_requant_s8 *rq, int8_t *y)
 {
-    int32_t oy, ox, i, ky, kx;
+    const int32_t kk = g->kh * g->kw, hw = g->h * g->w;
+    int32_t wsum = 0, oy, ox, i, ky, kx, k;
+    for (k = 0; k < g->cin_g * kk; k++) {
+        wsum += w[k]; /* |sum w| <= sum |w| < 2^31 / 255 */
+    }
     for (oy = 0; oy < g->oh; oy++) {
+        const int32_t iy0 = oy * g->sh - g->pt;
+        int32_t ky0, ky1;
+        tap_range(iy0, g->dh, g->kh, g->h, &ky0, &ky1);
         for (ox = 0; ox < g->ow; ox++) {
-            int32_t acc = bias;
-            for (i = 0; i < g->cin_g; i++) {
-                const int8_t *xc = x + (size_t)i * (size_t)(g->h * g->w);
-                const int32_t *wi = w + i * g->kh * g->kw;
+            const int32_t ix0 = ox * g->sw - g->pl;
+            int32_t kx0, kx1, acc = bias;
+            tap_range(ix0, g->dw, g->kw, g->w, &kx0, &kx1);
+            if (ky0 == 0 && ky1 == g->kh && kx0 == 0 && kx1 == g->kw) { /* interior */
                 for (ky = 0; ky < g->kh; ky++) {
-                    const int32_t iy = oy * g->sh - g->pt + ky * g->dh;
-                    if (iy < 0 || iy >= g->h) {
-                        continue;
+                    for (kx = 0; kx < g->kw; kx++) { /* one tap of every input channel */
+                        const int8_t *xt = x + (iy0 + ky * g->dh) * g->w + ix0 + kx * g->dw;
+                        const int32_t *wt = w + ky * g->kw + kx;
+                        for (i = 0; i < g->cin_g; i++) {
+                            acc += wt[i * kk] * (int32_t)xt[i * hw];
+                        }
                     }
-                    for (kx = 0; kx < g->kw; kx++) {
-                        const int32_t ix = ox * g->sw - g->pl + kx * g->dw;
-                        if (ix >= 0 && ix < g->w) {
-                            acc += wi[ky * g->kw + kx] * ((int32_t)xc[iy * g->w + ix] + in_offset);
+                }
+                acc += in_offset * wsum;
+            } else {
+                for (ky = ky0; ky < ky1; ky++) {
+                    for (kx = kx0; kx < kx1; kx++) {
+                        const int8_t *xt = x + (iy0 + ky * g->dh) * g->w + ix0 + kx * g->dw; /* in bounds */
+                        const int32_t *wt = w + ky * g->kw + kx;
+                        for (i = 0; i < g->cin_g; i++) {
+                            acc += wt[i * kk] * ((int32_t)xt[i * hw] + in_offset);
                         }
                     }
                 }
