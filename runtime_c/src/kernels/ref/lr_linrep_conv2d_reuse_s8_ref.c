@@ -4,7 +4,8 @@
  * band of int16 values x + in_offset with the padding as 0 (a padding tap then adds nothing: the direct path's
  * "in-bounds taps only"); the box sum S(p) = sum_k band[p + k] is computed once, and for each template j its
  * output channels use, the response R(p) = sum_k t_q[j][k] * band[p + k] once (both as row multiply-adds
- * over the output columns, a kernel row's taps three at a time, no per-tap bounds checks). Every output channel o using j then adds
+ * over the output columns: a 3 x 3 kernel's nine taps per pixel in one pass, other kernels a row's taps three
+ * at a time; no per-tap bounds checks). Every output channel o using j then adds
  * a_q * 2^max(0, -e) * R + b_q * 2^max(0, e) * S: each such term is sum_k W[o, i, k] * (x + in_offset), so it
  * and every partial sum fit int32 (the verifier's bound); the two products, which alone may not, are formed
  * modulo 2^32 (uint32), which gives the term's exact low 32 bits, i.e. the term. The same exact integer acc as the direct path, hence the same int8 output. The output
@@ -86,11 +87,27 @@ static void fill_band(const lr_geom *g, const int8_t *xc, int32_t oy0, int32_t r
 }
 
 /* out[r][ox] = sum over taps (ky, kx) of t[ky][kx] * band[(r * sh + ky * dh) * wp + ox * sw + kx * dw] for the
- * tile's rows: the template t (int8), or every tap 1 (t NULL: the box sum). */
+ * tile's rows: the template t (int8), or every tap 1 (t NULL: the box sum). 3 x 3 kernels take all nine taps
+ * of a pixel in one pass; other shapes go by kernel rows, three taps per pass over the row, then one. */
 static void tile_response(const lr_geom *g, const int16_t *band, int32_t rows, const unsigned char *t, int32_t *out)
 {
-    const int32_t wp = (int32_t)band_width(g), ow = g->ow;
-    int32_t r, ky, kx, j;
+    const int32_t wp = (int32_t)band_width(g), ow = g->ow, sw = g->sw, dw = g->dw, dhw = g->dh * wp;
+    int32_t r, ky, kx, j, w[9];
+    if (g->kh == 3 && g->kw == 3) {
+        for (j = 0; j < 9; j++) {
+            w[j] = t != NULL ? lr_s8(t[j]) : 1;
+        }
+        for (r = 0; r < rows; r++) {
+            const int16_t *b = band + r * g->sh * wp;
+            int32_t *o = out + r * ow;
+            for (j = 0; j < ow; j++) {
+                const int16_t *p0 = b + j * sw, *p1 = p0 + dhw, *p2 = p1 + dhw;
+                o[j] = w[0] * p0[0] + w[1] * p0[dw] + w[2] * p0[2 * dw] + w[3] * p1[0] + w[4] * p1[dw] +
+                       w[5] * p1[2 * dw] + w[6] * p2[0] + w[7] * p2[dw] + w[8] * p2[2 * dw];
+            }
+        }
+        return;
+    }
     for (j = 0; j < rows * ow; j++) {
         out[j] = 0;
     }
@@ -99,12 +116,12 @@ static void tile_response(const lr_geom *g, const int16_t *band, int32_t rows, c
         for (ky = 0; ky < g->kh; ky++) {
             const int16_t *b = band + (r * g->sh + ky * g->dh) * wp;
             const unsigned char *tr = t != NULL ? t + ky * g->kw : NULL;
-            for (kx = 0; kx + 3 <= g->kw; kx += 3) { /* three taps per pass, then one */
-                lr_row_madd3_s16(o, b + kx * g->dw, ow, g->sw, g->dw, tr != NULL ? lr_s8(tr[kx]) : 1,
+            for (kx = 0; kx + 3 <= g->kw; kx += 3) {
+                lr_row_madd3_s16(o, b + kx * dw, ow, sw, dw, tr != NULL ? lr_s8(tr[kx]) : 1,
                                  tr != NULL ? lr_s8(tr[kx + 1]) : 1, tr != NULL ? lr_s8(tr[kx + 2]) : 1);
             }
             for (; kx < g->kw; kx++) {
-                lr_row_madd_s16(o, b + kx * g->dw, ow, g->sw, tr != NULL ? lr_s8(tr[kx]) : 1);
+                lr_row_madd_s16(o, b + kx * dw, ow, sw, tr != NULL ? lr_s8(tr[kx]) : 1);
             }
         }
     }
