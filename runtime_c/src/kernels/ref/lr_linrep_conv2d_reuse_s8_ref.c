@@ -52,8 +52,8 @@ uint64_t lr_linrep_conv2d_reuse_s8_ref_scratch_min(const lr_geom *g, uint32_t k)
 
 uint64_t lr_linrep_conv2d_reuse_s8_ref_scratch(const lr_geom *g, uint32_t k)
 {
-    uint64_t th = (LR_REUSE_S8_TILE_PX + (uint64_t)g->ow - 1u) / (uint64_t)g->ow;
-    th = th < (uint64_t)g->oh ? th : (uint64_t)g->oh;
+    uint32_t th = (LR_REUSE_S8_TILE_PX + (uint32_t)g->ow - 1u) / (uint32_t)g->ow; /* ow <= LR_MAX_NUMEL */
+    th = th < (uint32_t)g->oh ? th : (uint32_t)g->oh;
     return fixed_words(g, k) + tile_words(g, th);
 }
 
