@@ -27,13 +27,17 @@ LR_DIR := $(patsubst %/,%,$(dir $(LR_MK)))
 # __ARM_FEATURE_DSP, portable C elsewhere) run, beside the references (kept: the oracle of the tests);
 # LR_KERNELS=ref: the reference kernels only (-DLR_OPT_KERNELS=0). The default needs no define, so a
 # project built from `make print-sources` (export-project) runs the optimised kernels.
+# Each build keeps its objects apart: LR_BUILD_TAG ends the names of the build folders (empty for opt, -ref for
+# ref), so that the two builds never mix objects compiled with and without the optimised kernels.
 LR_KERNELS ?= opt
 ifeq ($(LR_KERNELS),opt)
   LR_SRC_DIRS := $(LR_DIR)/src $(LR_DIR)/src/kernels/ref $(LR_DIR)/src/kernels/opt
   LR_KERNEL_DEFINES :=
+  LR_BUILD_TAG :=
 else ifeq ($(LR_KERNELS),ref)
   LR_SRC_DIRS := $(LR_DIR)/src $(LR_DIR)/src/kernels/ref
   LR_KERNEL_DEFINES := -DLR_OPT_KERNELS=0
+  LR_BUILD_TAG := -ref
 else
   $(error runtime.mk: LR_KERNELS=$(LR_KERNELS): use opt or ref)
 endif

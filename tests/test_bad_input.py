@@ -76,6 +76,12 @@ def test_ram_limit_out_of_range(blob):
     assert_user_error(run("mcu-bench", str(blob), "--ram-limit", "-5"), "--ram-limit", "'-5'", "-1 (no limit)")
 
 
+def test_kernels_ref_on_fp32_blob(blob):
+    # --kernels picks the int8 kernel build (LR_KERNELS); an fp32 model runs the reference kernels anyway
+    assert_user_error(run("mcu-bench", str(blob), "--kernels", "ref"), "--kernels ref", "int8 models only")
+    assert_user_error(run("mcu-bench", str(blob), "--kernels", "fast"), "--kernels", "'fast'")
+
+
 def test_k_out_of_range(tmp_path):
     assert_user_error(run("pack", "--default", "--templates", "0", "-o", str(tmp_path / "o.lre")), "templates must be")
     assert_user_error(run("pack", "--default", "--templates", "9000", "-o", str(tmp_path / "o.lre")),

@@ -41,3 +41,30 @@ def test_pruned_linrep_runs_reuse_bit_exact() -> None:
         assert info["templates_used"] == u
         assert int(info["reuse_macs"]) > 0 and kept < op.linrep.mask.size
     assert pruned >= 4
+
+
+def test_reference_kernel_build_equals_python_reference() -> None:
+    """The runtime built with the reference int8 kernels only (LR_KERNELS=ref: its own host library,
+    build/host-ref) runs every conv kind on both paths to the Python integer reference's outputs bit for bit,
+    template reuse also at the least arena (lr_set_ram_limit 0: the reuse kernel gets what the plan has, from one
+    output row up) and with no limit."""
+    from linrep_edge.runtime.binding import REF_LIB, library_path
+    from linrep_edge.runtime.mcu_int8 import kernel_build
+
+    with kernel_build("ref"):
+        assert library_path() == REF_LIB
+        for kind in ("conv", "depthwise", "grouped", "linrep", "linrep_masked"):
+            for seed in range(4):
+                g = build(kind, seed)
+                rng = np.random.default_rng(seed)
+                xs = rng.integers(-128, 128, size=(2, *g.tensors[g.input].shape), dtype=np.int8)
+                for path in ("direct", "reuse"):
+                    for limit in (0, -1):
+                        rt = CRuntime(pack_graph(g), conv_path=path)
+                        rt.set_ram_limit(limit)
+                        got = rt.run_int8(xs)
+                        for n, x in enumerate(xs):
+                            for c, w in zip(got, run_int8(g, x, conv_path=path)):
+                                np.testing.assert_array_equal(c[n].reshape(w.shape), w,
+                                                              err_msg=f"{kind} seed {seed} {path} limit {limit}")
+    assert library_path() != REF_LIB

@@ -66,15 +66,10 @@ def int8_graphs(k: int, n_calib: int) -> tuple[Graph, Graph, np.ndarray]:
 
 
 def run(blob: bytes, x: np.ndarray, target: str, kernels: str, build: Path, path: str = "auto") -> dict[str, Any]:
-    old = os.environ.get("LR_KERNELS")
-    os.environ["LR_KERNELS"] = kernels  # runtime.mk: LR_KERNELS ?= opt
-    try:
+    from linrep_edge.runtime.mcu_int8 import kernel_build
+
+    with kernel_build(kernels):  # runtime.mk: LR_KERNELS (each build in its own folders: host-ref, ...)
         return _firmware(blob, x, target, "-O2", build / f"{kernels}-{path}", 600.0, conv_path=path)
-    finally:
-        if old is None:
-            os.environ.pop("LR_KERNELS", None)
-        else:
-            os.environ["LR_KERNELS"] = old
 
 
 def code_sizes(blob: bytes, x: np.ndarray, target: str, build: Path) -> dict[str, int]:

@@ -158,11 +158,14 @@ def cmd_mcu_bench(args: argparse.Namespace) -> int:
     if parse(blob, shown(args.file), max_bytes=_max(args)).graph.is_int8:  # the int8 rows: lr_run_i8
         from linrep_edge.runtime.mcu_int8 import format_result_int8, mcu_bench_int8
 
-        res8 = mcu_bench_int8(blob, args.target, timeout=max(args.timeout, 300.0), ram_limit=args.ram_limit)
+        res8 = mcu_bench_int8(blob, args.target, timeout=max(args.timeout, 300.0), ram_limit=args.ram_limit,
+                              kernels=args.kernels)
         emit(args, res8, lambda: format_result_int8(res8))
         return 0
     if args.target == "cortex-m3":
         raise LinRepError("--target cortex-m3 (no FPU) runs int8 models only")
+    if args.kernels != "opt":
+        raise LinRepError(f"--kernels {args.kernels}: int8 models only (fp32 models run the reference kernels)")
     res = mcu_bench(blob, args.target, timeout=args.timeout)
     emit(args, res, lambda: format_result(res))
     return 0

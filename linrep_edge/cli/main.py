@@ -431,6 +431,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ram-limit", type=_ram_limit, default=0, metavar="BYTES",
                    help="int8 blobs: lr_set_ram_limit, the arena the plan may use for speed (0: the least arena, "
                         "the default; -1: no limit, every op its preferred path and scratch)")
+    p.add_argument("--kernels", choices=("opt", "ref"), default="opt",
+                   help="int8 blobs: the runtime's int8 kernels, opt (optimised, the default) or ref (the reference "
+                        "kernels only: a runtime built with LR_KERNELS=ref)")
     p.add_argument("--json", action="store_true")
     _add_read_options(p)
     p.set_defaults(func=blob_cmds.cmd_mcu_bench)

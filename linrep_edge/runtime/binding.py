@@ -6,7 +6,8 @@ would. Errors from the C side become `LinRepError` carrying the C status name, c
 
 The shared library is the file named by the environment variable LINREP_RUNTIME_LIB, else the
 checkout's `runtime_c/build/host/liblinrep.so`, which is built with `make -C runtime_c` the first time
-it is needed (set-up builds it too). What the binding knows of linrep.h (constants, status codes,
+it is needed (set-up builds it too); with LR_KERNELS=ref in the environment (runtime.mk: the reference
+kernels only) the checkout's `runtime_c/build/host-ref/liblinrep.so`, built the same way. What the binding knows of linrep.h (constants, status codes,
 lr_conv_cost) comes from `abi.py`, generated from the header by tools/gen_schema.py. This module
 needs numpy and ctypes only: the format layer asks it for the verifier's verdict.
 """
@@ -28,6 +29,7 @@ from linrep_edge.runtime import abi
 
 RUNTIME_DIR = Path(__file__).resolve().parent.parent.parent / "runtime_c"
 DEFAULT_LIB = RUNTIME_DIR / "build" / "host" / "liblinrep.so"
+REF_LIB = RUNTIME_DIR / "build" / "host-ref" / "liblinrep.so"  # LR_KERNELS=ref (runtime.mk's LR_BUILD_TAG)
 CONV_PATHS = abi.CONV_PATHS
 PATH_NAMES = {0: "-", **{v: k for k, v in CONV_PATHS.items() if v}}
 _CTYPES = {"uint32_t": ctypes.c_uint32, "uint64_t": ctypes.c_uint64}
@@ -45,9 +47,15 @@ _build_lock = threading.Lock()
 
 
 def library_path() -> Path:
-    """Where the shared library is looked for: $LINREP_RUNTIME_LIB, else the in-repo build."""
+    """Where the shared library is looked for: $LINREP_RUNTIME_LIB, else the in-repo build of the kernels
+    $LR_KERNELS asks for (runtime.mk: opt, the default, or ref)."""
     env = os.environ.get("LINREP_RUNTIME_LIB")
-    return Path(env) if env else DEFAULT_LIB
+    return Path(env) if env else _checkout_lib()
+
+
+def _checkout_lib() -> Path:
+    """The checkout's host library of the kernel build in $LR_KERNELS."""
+    return REF_LIB if os.environ.get("LR_KERNELS") == "ref" else DEFAULT_LIB
 
 
 def _stale(path: Path) -> bool:
@@ -63,7 +71,7 @@ def _stale(path: Path) -> bool:
 
 def _build_in_checkout(path: Path) -> None:
     """Build the host library of a checkout (`make -C runtime_c all`) when it is missing or stale."""
-    if path != DEFAULT_LIB or not (RUNTIME_DIR / "Makefile").is_file() or not _stale(path):
+    if path != _checkout_lib() or not (RUNTIME_DIR / "Makefile").is_file() or not _stale(path):
         return
     if shutil.which("make") is None or shutil.which(os.environ.get("CC", "cc")) is None:
         raise LinRepError(f"the C runtime library {path} is not built and there is no C compiler to build it: "

@@ -10,6 +10,9 @@ equal the host C runtime's. cortex-m3 is the FPU-less core.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,24 @@ from linrep_edge.runtime.mcu import (MCU_DIR, RUNTIME_DIR, _driver, build_firmwa
                                      runtime_defines)
 
 TARGETS_INT8 = ("cortex-m4", "cortex-m3", "cortex-m7", "cortex-m33")
+KERNEL_BUILDS = ("opt", "ref")  # runtime.mk's LR_KERNELS: the optimised int8 kernels (default) or the references
+
+
+@contextmanager
+def kernel_build(kernels: str) -> Iterator[None]:
+    """Build and load the runtime with LR_KERNELS=kernels while inside (runtime.mk; the host library and the
+    firmware libraries of each build have their own folders), then restore the environment."""
+    if kernels not in KERNEL_BUILDS:
+        raise LinRepError(f"unknown kernel build {kernels!r}; choose one of {', '.join(KERNEL_BUILDS)}")
+    old = os.environ.get("LR_KERNELS")
+    os.environ["LR_KERNELS"] = kernels
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("LR_KERNELS", None)
+        else:
+            os.environ["LR_KERNELS"] = old
 
 
 def default_input_i8(blob: bytes) -> np.ndarray:
@@ -86,17 +107,27 @@ def device_path(row: dict[str, Any]) -> str:
 
 
 def mcu_bench_int8(blob: bytes, target: str = "cortex-m4", x: np.ndarray | None = None, timeout: float = 300.0,
-                   build_root: Path | None = None, compare_paths: bool = True, ram_limit: int = 0) -> dict[str, Any]:
+                   build_root: Path | None = None, compare_paths: bool = True, ram_limit: int = 0,
+                   kernels: str = "opt") -> dict[str, Any]:
     """Cortex-M figures of an int8 blob: the default path choice (`instructions`) and, with
     compare_paths, every LinRep conv forced to the direct path and to template reuse; every firmware with
-    lr_set_ram_limit(ram_limit) (0: the default, the least arena; -1: no limit)."""
+    lr_set_ram_limit(ram_limit) (0: the default, the least arena; -1: no limit). kernels: the runtime's int8
+    kernels, "opt" (the default build) or "ref" (LR_KERNELS=ref: the reference kernels only; the host library
+    the outputs are compared with is that build's too)."""
+    with kernel_build(kernels):
+        res = _mcu_bench_int8(blob, target, x, timeout, build_root, compare_paths, ram_limit, kernels)
+    return res
+
+
+def _mcu_bench_int8(blob: bytes, target: str, x: np.ndarray | None, timeout: float, build_root: Path | None,
+                    compare_paths: bool, ram_limit: int, kernels: str) -> dict[str, Any]:
     if target not in TARGETS_INT8:
         raise LinRepError(f"unknown target {target!r}; choose one of {', '.join(TARGETS_INT8)}")
     check_toolchain()
     if not parse(blob).graph.is_int8:
         raise LinRepError("mcu_bench_int8 needs an int8 model (format version 4)")
     x = default_input_i8(blob) if x is None else np.asarray(x, dtype=np.int8)
-    root = build_root or RUNTIME_DIR / "build" / "mcu" / f"{target}-int8-bench"
+    root = build_root or RUNTIME_DIR / "build" / "mcu" / f"{target}-int8-bench{'-ref' if kernels == 'ref' else ''}"
     lr = _firmware_i8(blob, x, target, "-O2", root / "auto", timeout, ram_limit=ram_limit)
     forced = {}
     if compare_paths:
@@ -118,7 +149,8 @@ def mcu_bench_int8(blob: bytes, target: str = "cortex-m4", x: np.ndarray | None 
         layers.append(row)
     lower = lr["activation_lower_bound_bytes"]
     return {
-        "target": target, "board": lr["board"], "opt": "-O2", "dtype": "int8", "ram_limit": ram_limit,
+        "target": target, "board": lr["board"], "opt": "-O2", "dtype": "int8", "kernels": kernels,
+        "ram_limit": ram_limit,
         "runtime_code_bytes": size_os["runtime_code_bytes"], "runtime_code_bytes_o2": lr["runtime_code_bytes"],
         "runtime_objects": size_os["runtime_objects"], "runtime_objects_o2": lr["runtime_objects"],
         "weights_flash_bytes": len(blob),
@@ -137,7 +169,8 @@ def mcu_bench_int8(blob: bytes, target: str = "cortex-m4", x: np.ndarray | None 
 
 
 def format_result_int8(r: dict[str, Any]) -> str:
-    out = [f"{r['target']} ({r['board']}), int8 model (lr_run_i8), runtime built {r['opt']}; "
+    out = [f"{r['target']} ({r['board']}), int8 model (lr_run_i8), {r.get('kernels', 'opt')} kernels, "
+           f"runtime built {r['opt']}; "
            "counts are executed instructions (QEMU TCG plugin), not cycles",
            f"weights in flash: {r['weights_flash_bytes']} B; instructions / inference: {r['instructions']}",
            f"RAM: arena {r['arena_bytes']} B + stack {r['stack_bytes']} B = {r['ram_bytes']} B (painted: lr_init "

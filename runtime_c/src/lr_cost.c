@@ -244,8 +244,8 @@ static LR_COST_NOINLINE uint32_t codebook_k(const lr_model *m, const lr_op *op)
 }
 
 /* The reuse kernel's scratch floats (int32 words for int8 models) of a LinRep op with k templates, preferred
- * (returned) and least (*least: the optimised int8 kernel runs on any scratch from one output row's up; the
- * other kernels need the preferred size). */
+ * (returned) and least (*least: the int8 kernels, optimised and reference, run on any scratch from one output
+ * row's up; the fp32 kernel needs the preferred size). */
 static LR_COST_NOINLINE uint64_t reuse_floats_least(const lr_model *m, const lr_op *op, uint32_t k, uint64_t *least)
 {
     lr_geom c;
@@ -253,12 +253,10 @@ static LR_COST_NOINLINE uint64_t reuse_floats_least(const lr_model *m, const lr_
     lr_op_geom(m, op, &c);
     pref = LR_IS_INT8(m) ? lr_linrep_conv2d_reuse_s8_scratch(&c, k) : lr_linrep_conv2d_reuse_scratch(&c, k, NULL);
     *least = pref;
-#if !defined(LR_OPT_KERNELS) || LR_OPT_KERNELS
     if (LR_IS_INT8(m)) {
-        const uint64_t lo = lr_linrep_conv2d_reuse_s8_opt_scratch_min(&c, k);
+        const uint64_t lo = lr_linrep_conv2d_reuse_s8_scratch_least(&c, k);
         *least = lo < pref ? lo : pref;
     }
-#endif
     return pref;
 }
 

@@ -259,7 +259,7 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
 #if !defined(LR_OPT_KERNELS) || LR_OPT_KERNELS
             lr_linrep_conv2d_reuse_s8_opt_n(&g, x, &p, scratch, r->scratch_bytes / 4u, y); /* tiles as given */
 #else
-            lr_linrep_conv2d_reuse_s8_ref(&g, x, &p, scratch, y);
+            lr_linrep_conv2d_reuse_s8_ref_n(&g, x, &p, scratch, r->scratch_bytes / 4u, y); /* tiles as given */
 #endif
         } else {
 #if !defined(LR_OPT_KERNELS) || LR_OPT_KERNELS

@@ -372,7 +372,8 @@ static int kc_case_linrep(kc_rng *r)
     return (int)bad;
 }
 
-/* Template reuse with the scratch size given (lr_linrep_conv2d_reuse_s8_opt_n): a random LinRep case (K = 1..24,
+/* Template reuse with the scratch size given (lr_linrep_conv2d_reuse_s8_opt_n, and _ref_n at its own minimum and a
+ * random size up to its default): a random LinRep case (K = 1..24,
  * a kernel mask in half the cases, b exponents -3..3) run by the optimised kernel with exactly its documented
  * minimum (lr_linrep_conv2d_reuse_s8_opt_scratch_min: one output row per tile), a random size between that and
  * the whole output, and the default (lr_linrep_conv2d_reuse_s8_opt_scratch), each against
@@ -440,6 +441,22 @@ static int kc_case_reuse_sizes(kc_rng *r)
     }
     kc_prepare(lo - 1u, kc_y1, ny); /* one word short of the minimum: nothing written */
     lr_linrep_conv2d_reuse_s8_opt_n(&g, kc_x, &p, kc_scratch, lo - 1u, kc_y1);
+    for (n = 0u; n < ny; n++) {
+        bad += kc_y1[n] != 0x77;
+    }
+    bad += !kc_canaries_ok(lo - 1u);
+    /* the reference kernel the same way: its minimum (one output row per tile), a size between that and its
+     * default, and one word short of the minimum (nothing written) */
+    lo = (uint32_t)lr_linrep_conv2d_reuse_s8_ref_scratch_min(&g, k_t);
+    sizes[0] = lo;
+    sizes[1] = lo + (uint32_t)kc_int(r, 0, (int32_t)(words - lo));
+    for (t = 0; t < 2; t++) {
+        kc_prepare(sizes[t], kc_y1, ny);
+        lr_linrep_conv2d_reuse_s8_ref_n(&g, kc_x, &p, kc_scratch, sizes[t], kc_y1);
+        bad += memcmp(kc_y0, kc_y1, ny) != 0 || !kc_canaries_ok(sizes[t]);
+    }
+    kc_prepare(lo - 1u, kc_y1, ny);
+    lr_linrep_conv2d_reuse_s8_ref_n(&g, kc_x, &p, kc_scratch, lo - 1u, kc_y1);
     for (n = 0u; n < ny; n++) {
         bad += kc_y1[n] != 0x77;
     }

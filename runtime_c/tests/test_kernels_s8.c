@@ -18,7 +18,7 @@ int main(int argc, char **argv)
     printf("test_kernels_s8: 3 x 1500 cases, mismatches conv %d linear %d linrep %d\n", fails[0], fails[1], fails[2]);
     TU_CHECK(bad == 0);
     bad = kc_run_reuse(777u, 1500);
-    printf("test_kernels_s8: 1500 reuse cases at the minimum, a random and the default scratch size, mismatches %d\n",
+    printf("test_kernels_s8: 1500 reuse cases at the minimum, a random and the default scratch size (opt), the minimum and a random size (ref), mismatches %d\n",
            bad);
     TU_CHECK(bad == 0);
     return tu_failures ? 1 : 0;

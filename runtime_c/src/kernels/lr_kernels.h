@@ -101,6 +101,40 @@ static inline void lr_row_madd_x4_f32(float *restrict y, const float *restrict x
     }
 }
 
+/* y[j] += w * x[j * s] for j < n over int16 inputs into int32 sums (the int8 reference kernels' row of one
+ * tap; stride 1 unrolled by four, as lr_row_madd_x4_f32). Integer sums: exact in any order. */
+static inline void lr_row_madd_s16(int32_t *restrict y, const int16_t *restrict x, int32_t n, int32_t s, int32_t w)
+{
+    int32_t j;
+    if (s == 1) {
+        for (j = 0; j + 4 <= n; j += 4) {
+            y[j] += w * x[j];
+            y[j + 1] += w * x[j + 1];
+            y[j + 2] += w * x[j + 2];
+            y[j + 3] += w * x[j + 3];
+        }
+        for (; j < n; j++) {
+            y[j] += w * x[j];
+        }
+    } else {
+        for (j = 0; j < n; j++) {
+            y[j] += w * x[j * s];
+        }
+    }
+}
+
+/* y[j] += w0 * x[j * s] + w1 * x[j * s + d] + w2 * x[j * s + 2 * d] for j < n: three taps of a kernel row in
+ * one pass (the int8 reference reuse kernel's template responses and box sums). */
+static inline void lr_row_madd3_s16(int32_t *restrict y, const int16_t *restrict x, int32_t n, int32_t s, int32_t d,
+                                    int32_t w0, int32_t w1, int32_t w2)
+{
+    int32_t j;
+    for (j = 0; j < n; j++) {
+        const int16_t *xj = x + j * s;
+        y[j] += w0 * xj[0] + w1 * xj[d] + w2 * xj[2 * d];
+    }
+}
+
 /* ---- convolutions ------------------------------------------------------------------------------ */
 
 /*
@@ -236,12 +270,20 @@ void lr_linear_s8_ref(const int8_t *x, uint32_t in, uint32_t out, const lr_dense
 /* Direct path: W of one output channel rebuilt as int32 in scratch (cin_g * kh * kw words). */
 void lr_linrep_conv2d_direct_s8_ref(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
                                     int32_t *scratch, int8_t *y);
-/* Template reuse, one output row at a time (pruned kernels of a kernel mask add nothing): int32 template responses R and box sums S
- * of each input channel, shared by the output channels; scratch lr_linrep_conv2d_reuse_s8_ref_scratch words. */
+/* Template reuse in tiles of whole output rows (pruned kernels of a kernel mask add nothing): per input channel
+ * a zero-padded int16 band of x + in_offset, its box sums S and the responses R of the templates its kernels use,
+ * shared by the output channels (see the file). _n takes the scratch size in int32 words: any words >=
+ * lr_linrep_conv2d_reuse_s8_ref_scratch_min(g, k) (the fixed part and one output row; more words: taller tiles).
+ * The five-argument form takes lr_linrep_conv2d_reuse_s8_ref_scratch(g, k) words: tiles of at least
+ * LR_REUSE_S8_TILE_PX pixels (whole rows, at most the output's). */
+void lr_linrep_conv2d_reuse_s8_ref_n(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
+                                     int32_t *scratch, uint32_t words, int8_t *y);
 void lr_linrep_conv2d_reuse_s8_ref(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
                                    int32_t *scratch, int8_t *y);
-/* Its scratch in int32 words: acc [cout_g][ow], R [ow], S [ow], then 4 * cout_g + k words of template
- * bookkeeping (k: the codebook's templates). */
+/* Its scratch in int32 words, least and preferred: k + 4 * cout_g words of template bookkeeping (k: the
+ * codebook's templates), then per tile of th output rows acc [cout_g][th * ow], R and S [th * ow] and the int16
+ * band ((th - 1) * sh + (kh - 1) * dh + 1 input rows of (ow - 1) * sw + (kw - 1) * dw + 1 values). */
+uint64_t lr_linrep_conv2d_reuse_s8_ref_scratch_min(const lr_geom *g, uint32_t k);
 uint64_t lr_linrep_conv2d_reuse_s8_ref_scratch(const lr_geom *g, uint32_t k);
 
 /* The optimised LinRep direct path rebuilds the int16 kernels of a block of output channels (of one group) at
@@ -310,6 +352,15 @@ static inline uint64_t lr_linrep_conv2d_reuse_s8_scratch(const lr_geom *g, uint3
     return lr_linrep_conv2d_reuse_s8_opt_scratch(g, k);
 #else
     return lr_linrep_conv2d_reuse_s8_ref_scratch(g, k);
+#endif
+}
+/* The least scratch words the int8 reuse kernel of this build runs on (one output row per tile). */
+static inline uint64_t lr_linrep_conv2d_reuse_s8_scratch_least(const lr_geom *g, uint32_t k)
+{
+#if !defined(LR_OPT_KERNELS) || LR_OPT_KERNELS
+    return lr_linrep_conv2d_reuse_s8_opt_scratch_min(g, k);
+#else
+    return lr_linrep_conv2d_reuse_s8_ref_scratch_min(g, k);
 #endif
 }
 void lr_add_s8_ref(const int8_t *a, const int8_t *b, uint32_t n, const lr_add_s8_params *p, int8_t *y);
