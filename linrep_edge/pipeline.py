@@ -402,7 +402,8 @@ def choose_activations(settings: PackSettings, graph: Graph, source: str,
         return "fp32", ("activations fp32: int8 activations (a quarter of the RAM, faster on a Cortex-M) need "
                         "inputs to calibrate their ranges: give --calibration X.npy (a few hundred unlabelled "
                         "inputs) or --data for an int8 model, or pass --activations fp32 to keep fp32 without this note")
-    fp32_only = [flag for flag, given in ((f"--weights-dtype {settings.weights_dtype}", settings.weights_dtype != "fp16"),
+    fp32_only = [flag for flag, given in ((f"--weights-dtype {settings.weights_dtype}",
+                                           settings.weights_dtype != "fp16"),
                                           ("--ab-scale layer", settings.ab_scale != "channel")) if given]
     if fp32_only:
         return "fp32", (f"activations fp32: {' and '.join(fp32_only)} only applies to fp32 activations (an int8 "

@@ -143,7 +143,8 @@ def test_max_bytes_packs_at_most_n_and_close_to_it(planted, calib, crt):
     from linrep_edge.graph.executor import GraphModel
 
     for n in (11_700, 12_900):
-        res = pack_model(planted, EXAMPLE, PackSettings(max_bytes=n, activations="fp32"), "planted", show_progress=False, measure_on=calib)
+        res = pack_model(planted, EXAMPLE, PackSettings(max_bytes=n, activations="fp32"), "planted", show_progress=False,
+                         measure_on=calib)
         b = res.budget
         assert len(res.blob) <= n and b["blob_bytes"] == len(res.blob) and b["max_bytes"] == n
         plan = {r["layer"]: r["choice"] for r in b["layers"]}
@@ -162,8 +163,8 @@ def test_max_bytes_packs_at_most_n_and_close_to_it(planted, calib, crt):
 
 
 def test_min_agreement_is_met_on_held_out_inputs(planted, calib):
-    res = pack_model(planted, EXAMPLE, PackSettings(min_agreement=0.9, activations="fp32"), "planted", show_progress=False,
-                     measure_on=calib)
+    res = pack_model(planted, EXAMPLE, PackSettings(min_agreement=0.9, activations="fp32"), "planted",
+                     show_progress=False, measure_on=calib)
     b = res.budget
     assert b["held_out_top1_agreement"] >= 0.9 and b["min_agreement"] == 0.9
     assert res.graph.metadata["budget"]["min_agreement"] == 0.9

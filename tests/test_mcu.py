@@ -35,7 +35,8 @@ need(all(shutil.which(t) for t in TOOLS), "the ARM toolchain or QEMU",
 @pytest.fixture(scope="module")
 def blob() -> bytes:
     model, example = load_default()
-    return pack_model(model, example, PackSettings(templates=16, seed=0, activations="fp32"), "default", show_progress=False).blob
+    return pack_model(model, example, PackSettings(templates=16, seed=0, activations="fp32"), "default",
+                      show_progress=False).blob
 
 
 @pytest.fixture(scope="module")

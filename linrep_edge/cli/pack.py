@@ -253,6 +253,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from linrep_edge.atomic import check_output, write_atomic
     from linrep_edge.datasets import load_fashion_mnist
     from linrep_edge.format.report import format_report, storage_report
+    from linrep_edge.graph.capture import capture
     from linrep_edge.models.loading import load_default
     from linrep_edge.pipeline import PackSettings, choose_activations, pack_model
     from linrep_edge.runtime.verify import format_result, verify
@@ -261,10 +262,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     check_output(out)
     say = (lambda *a, **k: None) if args.json else print
     model, example = load_default()
-    settings = PackSettings(templates=16, finetune_epochs=1.0, data="fashion-mnist", seed=0, activations=args.activations)
-    from linrep_edge.graph.capture import capture
-
-    activations = choose_activations(settings, capture(model, example), "default")[0]
+    asked = PackSettings(templates=16, finetune_epochs=1.0, data="fashion-mnist", seed=0, activations=args.activations)
+    activations = choose_activations(asked, capture(model, example), "default")[0]
     if activations == "int8":
         settings = PackSettings(templates=16, finetune_epochs=1.0, data="fashion-mnist", seed=0, activations="int8",
                                 **DEMO_INT8)  # type: ignore[arg-type]
