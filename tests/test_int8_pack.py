@@ -149,3 +149,26 @@ def test_auto_activations_fall_back_to_fp32_where_an_op_has_no_int8_form():
     with pytest.raises(LinRepError, match=r"no int8 form for: .*\(AVG_POOL2D counting padding\)"):
         pack_model(pool, example, PackSettings(templates=2, activations="int8"), "pool", show_progress=False,
                    measure_on=x)
+
+
+def test_choose_activations_resolves_auto_once():
+    """The one rule: explicit fp32 / int8 as given, no note; auto: fp32 with a note without inputs or with an
+    fp32-only option, int8 with inputs (the default model: its own training images)."""
+    from tiny_models import tiny_cnn
+
+    from linrep_edge.graph.capture import capture
+    from linrep_edge.pipeline import PackSettings, choose_activations
+
+    g = capture(tiny_cnn(), torch.zeros(1, 1, 8, 8))
+    assert choose_activations(PackSettings(activations="fp32", data="digits"), g, "tiny") == ("fp32", None)
+    assert choose_activations(PackSettings(activations="int8"), g, "tiny") == ("int8", None)
+    assert choose_activations(PackSettings(data="digits"), g, "tiny") == ("int8", None)
+    assert choose_activations(PackSettings(calibration="x.npy"), g, "tiny") == ("int8", None)
+    assert choose_activations(PackSettings(), g, "tiny", measure_on=torch.zeros(4, 1, 8, 8)) == ("int8", None)
+    assert choose_activations(PackSettings(), g, "default") == ("int8", None)  # Fashion-MNIST's training images
+    choice, note = choose_activations(PackSettings(), g, "tiny")
+    assert choice == "fp32" and note is not None and "--calibration X.npy" in note and "--data" in note
+    for settings, flag in ((PackSettings(data="digits", weights_dtype="int8"), "--weights-dtype int8"),
+                           (PackSettings(data="digits", ab_scale="layer"), "--ab-scale layer")):
+        choice, note = choose_activations(settings, g, "tiny")
+        assert choice == "fp32" and note is not None and flag in note
