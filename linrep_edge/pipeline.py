@@ -174,6 +174,9 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
                measure_on: torch.Tensor | None = None) -> PackResult:
     """Compress `model`, optionally fine-tune a and b, and pack it. `model` itself is not modified.
 
+    settings.activations "auto" (the default) is resolved first, by `choose_activations`: int8 where there
+    are inputs to calibrate on, else fp32 with a note (PackResult.activations, PackResult.notes).
+
     With settings.max_bytes or settings.min_agreement, each compressible layer's storage is chosen from its
     measured sensitivity (method/budget.py) on `measure_on` (inputs (N, *input shape)) if given, else on
     the --calibration inputs, else on --data's training inputs."""
