@@ -337,8 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="int8 (auto, the default: pack's choice for the default model): K = 16, 5-bit a/b (4-bit "
                         "layer3.conv2), one epoch of int8-aware fine-tuning, verified in C against the Python integer "
                         "reference; fp32: K = 16, fp16 a/b, one epoch of fine-tuning, verified in C against torch")
-    p.add_argument("--json", action="store_true", help="the figures as JSON after the text (activations, bytes, "
-                   "accuracy, verification)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the text: activations, "
+                   "bytes, arena, accuracy, the verification and the Cortex-M figures")
     p.set_defaults(func=pack_cmds.cmd_demo)
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", metavar="BENCH", required=True)

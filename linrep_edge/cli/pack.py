@@ -292,7 +292,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     test = load_fashion_mnist().test
     ver = verify(res.blob, test.x.numpy(), test.y.numpy(), str(out))
     say(format_result(ver))
-    summary: dict = {"output": str(out), "activations": res.activations, "blob_bytes": len(res.blob),
+    summary: dict[str, Any] = {"output": str(out), "activations": res.activations, "blob_bytes": len(res.blob),
                      "arena_bytes": rep.arena_bytes, **a, "verify": ver}
     if shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm"):
         if activations == "int8":
