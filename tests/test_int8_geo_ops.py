@@ -1,0 +1,97 @@
+"""int8 MUL (equal shapes and broadcast over channels), RESIZE (nearest; bilinear half pixel and align corners) and
+TRANSPOSE_CONV from small `.tflite` files: the Python integer reference (`run_int8`) and the C runtime (`lr_run_i8`)
+equal TFLite Micro byte for byte on random int8 inputs over the whole range, several scales and zero points.
+Needs the peers extra (tflite_micro)."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from needs import need
+
+from linrep_edge.bench import peers
+from linrep_edge.errors import LinRepError
+from linrep_edge.format.writer import pack_graph
+from linrep_edge.integer.executor import run_int8
+from linrep_edge.models.tflite_import import import_tflite, import_tflite_mapped
+from linrep_edge.runtime.binding import CRuntime
+
+HAVE_TFLM = importlib.util.find_spec("tflite_micro") is not None
+N_INPUTS = 40
+
+
+def _cases() -> list[tuple[str, str, Callable[[], bytes]]]:
+    import tflite_build as tb  # numpy only at import; the builder needs tflite_micro when called
+
+    return [
+        ("mul", "MUL", lambda: tb.mul_model(1, broadcast=False, act=0)),
+        ("mul relu", "MUL", lambda: tb.mul_model(2, broadcast=False, act=1, out_scale=0.004)),
+        ("mul relu6 coarse", "MUL", lambda: tb.mul_model(3, broadcast=False, act=3, out_scale=0.05)),
+        ("mul by channel (SE gate)", "MUL", lambda: tb.mul_model(4, broadcast=True, act=0)),
+        ("mul by channel relu", "MUL", lambda: tb.mul_model(5, broadcast=True, act=1, out_scale=0.01)),
+        ("nearest x2 x3", "RESIZE", lambda: tb.resize_model(6, "RESIZE_NEAREST_NEIGHBOR", (8, 15))),
+        ("nearest x1 x2", "RESIZE", lambda: tb.resize_model(7, "RESIZE_NEAREST_NEIGHBOR", (4, 10))),
+        ("bilinear half pixel x2", "RESIZE", lambda: tb.resize_model(8, "RESIZE_BILINEAR", (8, 10), half_pixel=True)),
+        ("bilinear half pixel 9x7", "RESIZE", lambda: tb.resize_model(9, "RESIZE_BILINEAR", (9, 7), half_pixel=True)),
+        ("bilinear half pixel down 3x2", "RESIZE",
+         lambda: tb.resize_model(10, "RESIZE_BILINEAR", (3, 2), half_pixel=True)),
+        ("bilinear align corners 7x13", "RESIZE",
+         lambda: tb.resize_model(11, "RESIZE_BILINEAR", (7, 13), align_corners=True)),
+        ("bilinear align corners 1x1", "RESIZE",
+         lambda: tb.resize_model(12, "RESIZE_BILINEAR", (1, 1), align_corners=True)),
+        ("transpose conv same k4 s2", "CONV_TRANSPOSE2D", lambda: tb.transpose_conv_model(13, 0, 2, 4, act=0)),
+        ("transpose conv same k3 s1 relu", "CONV_TRANSPOSE2D",
+         lambda: tb.transpose_conv_model(14, 0, 1, 3, act=1)),
+        ("transpose conv valid k3 s2 no bias", "CONV_TRANSPOSE2D",
+         lambda: tb.transpose_conv_model(15, 1, 2, 3, act=0, bias=False)),
+        ("transpose conv valid k2 s2 per-tensor relu6", "CONV_TRANSPOSE2D",
+         lambda: tb.transpose_conv_model(16, 1, 2, 2, act=3, per_channel=False)),
+    ]
+
+
+CASES = _cases()
+
+
+@pytest.mark.parametrize("case", range(len(CASES)), ids=[name.replace(" ", "-") for name, _, _ in CASES])
+def test_geo_op_equals_tflite_micro(case: int) -> None:
+    """Python reference and C runtime equal TFLite Micro on every output byte (and every tensor) of N_INPUTS
+    random int8 inputs; the outputs spread over many values (not a saturated constant)."""
+    need(HAVE_TFLM, "the peers extra (tflite_micro)", peers.INSTALL_HINT)
+    from linrep_edge.integer.oracle import TflmRunner
+
+    name, op_type, build = CASES[case]
+    model = build()
+    imp = import_tflite_mapped(model)
+    g = imp.graph
+    assert g.is_int8 and op_type in [op.type for op in g.ops], name
+    xs = np.random.default_rng(100 + case).integers(-128, 128, (N_INPUTS, *g.tensors[g.input].shape)).astype(np.int8)
+    xs[0], xs[1] = -128, 127  # the ends of the range
+    tflm = TflmRunner(model, imp, all_tensors=True)
+    got_c = CRuntime(pack_graph(g)).run_int8(xs)[0].reshape(N_INPUTS, -1)
+    outs = []
+    for k, x in enumerate(xs):
+        theirs = tflm(x)[0]
+        ours = run_int8(g, x, trace=True)
+        assert np.array_equal(ours[g.output], theirs), f"{name}: input {k}: Python differs from TFLite Micro"
+        for t, v in tflm.tensors().items():
+            assert np.array_equal(ours[t], v), f"{name}: input {k}: tensor {t} differs"
+        assert np.array_equal(got_c[k], theirs.reshape(-1)), f"{name}: input {k}: C differs from TFLite Micro"
+        outs.append(theirs)
+    assert len(np.unique(np.stack(outs))) > 20, f"{name}: outputs barely vary"
+
+
+def test_unrepresentable_geometry_is_refused() -> None:
+    """Nearest with half pixel centers, bilinear with neither flag, and a transposed conv whose TFLite padding has
+    no torch equivalent (SAME, kernel 3, stride 2: TFLite crops the last row) are refused by name."""
+    need(HAVE_TFLM, "the peers extra (tflite_micro)", peers.INSTALL_HINT)
+    import tflite_build as tb
+
+    with pytest.raises(LinRepError, match="op 0 RESIZE_NEAREST_NEIGHBOR: nearest resize"):
+        import_tflite(tb.resize_model(1, "RESIZE_NEAREST_NEIGHBOR", (8, 10), half_pixel=True))
+    with pytest.raises(LinRepError, match="op 0 RESIZE_BILINEAR: bilinear resize with align_corners=False"):
+        import_tflite(tb.resize_model(1, "RESIZE_BILINEAR", (8, 10)))
+    with pytest.raises(LinRepError, match="op 0 TRANSPOSE_CONV: transposed conv of 5 to 10"):
+        import_tflite(tb.transpose_conv_model(1, 0, 2, 3, act=0))
