@@ -95,3 +95,38 @@ def test_unrepresentable_geometry_is_refused() -> None:
         import_tflite(tb.resize_model(1, "RESIZE_BILINEAR", (8, 10)))
     with pytest.raises(LinRepError, match="op 0 TRANSPOSE_CONV: transposed conv of 5 to 10"):
         import_tflite(tb.transpose_conv_model(1, 0, 2, 3, act=0))
+
+
+def _as_affine(g):  # type: ignore[no-untyped-def]
+    """The imported depthwise 1×1 CONV2D as an AFFINE op: the same integers, the weight as one value per channel."""
+    import copy
+
+    from linrep_edge.format.ir import Constant
+
+    a = copy.deepcopy(g)
+    (op,) = a.ops
+    c = a.constants[op.weight]
+    assert op.type == "CONV2D" and op.groups == c.q.shape[0] and c.q.shape[1:] == (1, 1, 1)
+    a.constants[op.weight] = Constant(c.values.reshape(-1), "int8", c.q.reshape(-1), c.scale)
+    op.type, op.groups, op.kernel, op.out_channels = "AFFINE", 1, (1, 1), 0
+    return a
+
+
+@pytest.mark.parametrize("seed,act,bias", [(21, 0, True), (22, 1, True), (23, 3, False)])
+def test_affine_equals_tflite_micro_depthwise_1x1(seed: int, act: int, bias: bool) -> None:
+    """AFFINE's arithmetic is TFLite's depthwise 1×1 conv (docs/INTEGER.md §2): an AFFINE op holding the
+    integers of an imported DEPTHWISE_CONV_2D 1×1 gives TFLite Micro's bytes in Python and in C."""
+    need(HAVE_TFLM, "the peers extra (tflite_micro)", peers.INSTALL_HINT)
+    import tflite_build as tb
+    from linrep_edge.integer.oracle import TflmRunner
+
+    model = tb.depthwise_1x1_model(seed, act, bias)
+    imp = import_tflite_mapped(model)
+    g = _as_affine(imp.graph)
+    xs = np.random.default_rng(seed).integers(-128, 128, (N_INPUTS, *g.tensors[g.input].shape)).astype(np.int8)
+    tflm = TflmRunner(model, imp)
+    want = np.stack([tflm(x)[0] for x in xs])
+    ours = np.stack([run_int8(g, x)[0] for x in xs])
+    got_c = CRuntime(pack_graph(g)).run_int8(xs)[0].reshape(want.shape)
+    assert np.array_equal(ours, want) and np.array_equal(got_c, want)
+    assert len(np.unique(want)) > 20

@@ -268,3 +268,15 @@ def transpose_conv_model(seed: int, padding: int, stride: int, k: int, act: int,
     b.op("TRANSPOSE_CONV", ins, [y], "TransposeConvOptions", padding=padding, strideW=stride, strideH=stride,
          fusedActivationFunction=act)
     return b.build([x], [y])
+
+
+def depthwise_1x1_model(seed: int, act: int, bias: bool = True) -> bytes:
+    """DEPTHWISE_CONV_2D 1×1 of [1, 5, 6, 4] (multiplier 1): how TFLite runs a per-channel scale and shift
+    (our int8 AFFINE)."""
+    b = Int8Builder(seed)
+    x, y = b.act((1, 5, 6, 4), 0.05, int(b.rng.integers(-30, 30))), b.act((1, 5, 6, 4), 0.004, int(b.rng.integers(-9, 9)))
+    w = b.weights((1, 1, 1, 4), 3)
+    ins = [x, w] + ([b.bias(x, w, 4)] if bias else [])
+    b.op("DEPTHWISE_CONV_2D", ins, [y], "DepthwiseConv2DOptions", padding=1, strideW=1, strideH=1, depthMultiplier=1,
+         fusedActivationFunction=act)
+    return b.build([x], [y])
