@@ -5,7 +5,8 @@
  *   scale = (1024 * in + out / 2) / out, or with align_corners and out > 1 (1024 * (in - 1) + (out - 1) / 2) / (out - 1)
  *   p = d * scale + scale / 2 - 512 (half pixel) or d * scale; i0 = max(p / 1024, 0), i1 = min((p + 1023) / 1024, in - 1)
  * (C division), and the output is (sum of x[i][j] * wy * wx + 2^19 * sign) / 2^20 with wy = 1024 - (py - 1024 * i0)
- * at i0 and py - 1024 * i0 at i1 (x likewise), in int64. In and out quantised alike (verified).
+ * at i0 and py - 1024 * i0 at i1 (x likewise); the sum fits int32 (see below). In and out quantised alike
+ * (verified).
  */
 #include "kernels/lr_kernels.h"
 
@@ -40,16 +41,18 @@ void lr_resize_bilinear_s8_ref(const lr_geom *g, int align_corners, const int8_t
         const int8_t *xc = x + (size_t)ch * (size_t)(g->h * g->w);
         for (r = 0; r < g->oh; r++) {
             const axis_s8 ty = axis_at(r, g->h, sh, align_corners);
-            const int64_t fy = (int64_t)ty.pos - 1024 * (int64_t)ty.i0;
+            const int32_t fy = ty.pos - 1024 * ty.i0; /* in [-512, 1024) */
             const int8_t *x0 = xc + ty.i0 * g->w, *x1 = xc + ty.i1 * g->w;
             int8_t *yr = y + ((size_t)ch * (size_t)g->oh + (size_t)r) * (size_t)g->ow;
             for (j = 0; j < g->ow; j++) {
                 const axis_s8 tx = axis_at(j, g->w, sw, align_corners);
-                const int64_t fx = (int64_t)tx.pos - 1024 * (int64_t)tx.i0;
-                const int64_t total = (int64_t)x0[tx.i0] * (1024 - fy) * (1024 - fx) + (int64_t)x1[tx.i0] * fy * (1024 - fx) +
-                                      (int64_t)x0[tx.i1] * (1024 - fy) * fx + (int64_t)x1[tx.i1] * fy * fx;
-                const int64_t round = total > 0 ? ((int64_t)1 << 19) : -((int64_t)1 << 19);
-                yr[j] = (int8_t)((total + round) / ((int64_t)1 << 20));
+                const int32_t fx = tx.pos - 1024 * tx.i0;
+                /* TFLite sums in int64; here |sum| <= 128 * (|1024 - fy| + |fy|) * (|1024 - fx| + |fx|)
+                 * <= 128 * 1536^2 < 2^31, so int32 gives the same integers (no 64-bit arithmetic on M0/M3) */
+                const int32_t total = x0[tx.i0] * (1024 - fy) * (1024 - fx) + x1[tx.i0] * fy * (1024 - fx) +
+                                      x0[tx.i1] * (1024 - fy) * fx + x1[tx.i1] * fy * fx;
+                const int32_t num = total > 0 ? total + (1 << 19) : total - (1 << 19);
+                yr[j] = (int8_t)(num >= 0 ? num >> 20 : -((-num) >> 20)); /* C's truncating division by 2^20 */
             }
         }
     }
