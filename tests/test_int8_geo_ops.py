@@ -130,3 +130,62 @@ def test_affine_equals_tflite_micro_depthwise_1x1(seed: int, act: int, bias: boo
     got_c = CRuntime(pack_graph(g)).run_int8(xs)[0].reshape(want.shape)
     assert np.array_equal(ours, want) and np.array_equal(got_c, want)
     assert len(np.unique(want)) > 20
+
+
+def _float_model(kind: str) -> bytes:
+    """A float32 .tflite of one op (built with TFLite Micro's model_editor): MUL by a per-channel gate (MEAN),
+    RESIZE_BILINEAR half pixel, RESIZE_NEAREST_NEIGHBOR, TRANSPOSE_CONV SAME k4 s2 with bias."""
+    import tflite_build as tb
+
+    b = tb.Int8Builder(5)
+    f32 = b.tfl.TensorType.FLOAT32
+
+    def t(shape: tuple[int, ...], data: np.ndarray | None = None):  # type: ignore[no-untyped-def]
+        x = b.me.Tensor(shape=shape, dtype=f32, data=data)
+        b.sg.tensors.append(x)
+        return x
+
+    x = t((1, 4, 5, 3))
+    if kind == "mul":
+        g, y = t((1, 1, 1, 3)), t((1, 4, 5, 3))
+        b.op("MEAN", [x, b.int32_const(np.array([1, 2]))], [g], "ReducerOptions", keepDims=True)
+        b.op("MUL", [x, g], [y], "MulOptions", fusedActivationFunction=1)
+    elif kind == "bilinear":
+        y = t((1, 7, 9, 3))
+        b.op("RESIZE_BILINEAR", [x, b.int32_const(np.array([7, 9]))], [y], "ResizeBilinearOptions",
+             alignCorners=False, halfPixelCenters=True)
+    elif kind == "nearest":
+        y = t((1, 8, 15, 3))
+        b.op("RESIZE_NEAREST_NEIGHBOR", [x, b.int32_const(np.array([8, 15]))], [y], "ResizeNearestNeighborOptions",
+             alignCorners=False, halfPixelCenters=False)
+    else:
+        y = t((1, 8, 10, 2))
+        w = t((2, 4, 4, 3), b.rng.standard_normal((2, 4, 4, 3)).astype(np.float32))
+        bias = t((2,), b.rng.standard_normal(2).astype(np.float32))
+        b.op("TRANSPOSE_CONV", [b.int32_const(np.array([1, 8, 10, 2])), w, x, bias], [y], "TransposeConvOptions",
+             padding=0, strideW=2, strideH=2)
+    return b.build([x], [y])
+
+
+@pytest.mark.parametrize("kind", ["mul", "bilinear", "nearest", "transpose_conv"])
+def test_float_geo_ops_import_as_tflite_micro_runs_them(kind: str) -> None:
+    """The same importer on float32 files: the fp32 graph (GraphModel, torch) matches TFLite Micro within 1e-5."""
+    need(HAVE_TFLM, "the peers extra (tflite_micro)", peers.INSTALL_HINT)
+    import torch
+    from tflite_micro.python.tflite_micro import runtime
+
+    from linrep_edge.graph.executor import GraphModel
+
+    model = _float_model(kind)
+    g = import_tflite(model)
+    assert not g.is_int8
+    xs = np.random.default_rng(0).standard_normal((5, *g.tensors[g.input].shape)).astype(np.float32)
+    with peers.quiet_fds():
+        ip = runtime.Interpreter.from_bytes(model, arena_size=1 << 20)
+    with torch.no_grad():
+        ours = GraphModel(g).eval()(torch.from_numpy(xs)).numpy()
+    for x, y in zip(xs, ours):
+        ip.set_input(x.transpose(1, 2, 0)[None], 0)
+        ip.invoke()
+        want = ip.get_output(0)[0].transpose(2, 0, 1)
+        np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)
