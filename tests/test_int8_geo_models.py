@@ -146,3 +146,25 @@ def test_qat_model_is_the_int8_model(name: str) -> None:
         yq = QATGraphModel(g, ranges, 6).eval()(torch.from_numpy(xs)).numpy().reshape(deq.shape)
     steps = np.abs(yq - deq) / np.float32(out.scale)
     assert steps.max() <= 2.01 and steps.mean() < 0.5, (name, float(steps.mean()), float(steps.max()))
+
+
+@pytest.mark.parametrize("kind", ["mul_channel", "affine", "affine_features", "resize_bilinear", "conv_transpose",
+                                  "conv_transpose_grouped"])
+def test_geo_blobs_round_trip_report_and_arena(kind: str) -> None:
+    """IR -> bytes -> IR equal (int8 AFFINE and transposed-conv weights with their per-output-channel scales),
+    bytes -> IR -> bytes equal; the storage report's sections add up to the blob and its arena is the C
+    runtime's (lr_arena_size: the transposed conv's accumulator plane included)."""
+    from int8_graphs import build
+    from test_int8_runtime import _assert_graphs_equal, _normalised
+
+    from linrep_edge.format.reader import parse
+    from linrep_edge.format.report import storage_report
+
+    g = _normalised(build(kind, 4))
+    blob = pack_graph(g)
+    read = parse(blob)
+    assert read.format_version == 4 and read.graph.is_int8
+    _assert_graphs_equal(g, read.graph)
+    assert pack_graph(read.graph, read.graph.metadata) == blob
+    rep = storage_report(blob)
+    assert sum(rep.sections.values()) == len(blob) and rep.arena_bytes == CRuntime(blob).arena_bytes
