@@ -85,6 +85,8 @@ def resize_bilinear_s8(x: np.ndarray, out_hw: Pair, align_corners: bool) -> np.n
     one = 1 << RESIZE_FRAC_BITS
     py, y0, y1 = _axis(oh, h, align_corners)
     px, x0, x1 = _axis(ow, w, align_corners)
+    if y0[-1] > h - 1 or x0[-1] > w - 1:  # TFLite does not clamp the lower index above (the verifier refuses it)
+        raise ValueError(f"resize_bilinear_s8: {h}x{w} to {oh}x{ow} reads past the input in TFLite's arithmetic")
     fy = (py - one * y0)[:, None]
     fx = (px - one * x0)[None, :]
     xi = x.astype(np.int64)

@@ -186,8 +186,8 @@ static lr_status check_conv_transpose_s8(const lr_model *m, const lr_op *op, uin
     if (op->linrep != 0u) {
         return LR_ERR_UNSUPPORTED_OP;
     }
-    if (op->dtype != LR_DTYPE_I8) {
-        return LR_ERR_BAD_CONSTANT;
+    if (op->dtype != LR_DTYPE_I8 || op->b32 != 0u || op->n_b32 != 0u) {
+        return LR_ERR_BAD_CONSTANT; /* int8 weights; the bias is bias_i32 */
     }
     if (op->n_mult != 1u && op->n_mult != (uint32_t)op->out_ch) {
         return LR_ERR_BAD_PARAMS;
