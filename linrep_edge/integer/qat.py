@@ -75,10 +75,10 @@ class QATGraphModel(nn.Module):
         from linrep_edge.integer.quantize import _transpose_rows
 
         with torch.no_grad():
-            if op.type == "AFFINE":
+            if op.type == "AFFINE":  # a new buffer: the old one shares memory with the caller's graph
                 buf = getattr(self.inner, f"op{i}_weight")
                 _, _, deq = quantize_int8_weights(buf.numpy().reshape(-1, 1))
-                buf.copy_(torch.from_numpy(deq.reshape(-1)))
+                self.inner.register_buffer(f"op{i}_weight", torch.from_numpy(deq.reshape(-1).copy()))
                 return
             layer = self.inner.layers[f"op{i}"]
             w = layer.weight.detach().numpy()
