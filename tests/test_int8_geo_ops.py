@@ -32,6 +32,7 @@ def _cases() -> list[tuple[str, str, Callable[[], bytes]]]:
         ("mul relu6 coarse", "MUL", lambda: tb.mul_model(3, broadcast=False, act=3, out_scale=0.05)),
         ("mul by channel (SE gate)", "MUL", lambda: tb.mul_model(4, broadcast=True, act=0)),
         ("mul by channel relu", "MUL", lambda: tb.mul_model(5, broadcast=True, act=1, out_scale=0.01)),
+        ("mul gate first", "MUL", lambda: tb.mul_model(17, broadcast=True, act=0, gate_first=True)),
         ("nearest x2 x3", "RESIZE", lambda: tb.resize_model(6, "RESIZE_NEAREST_NEIGHBOR", (8, 15))),
         ("nearest x1 x2", "RESIZE", lambda: tb.resize_model(7, "RESIZE_NEAREST_NEIGHBOR", (4, 10))),
         ("bilinear half pixel x2", "RESIZE", lambda: tb.resize_model(8, "RESIZE_BILINEAR", (8, 10), half_pixel=True)),

@@ -225,16 +225,16 @@ def nchw_input_model(seed: int, transpose: bool) -> bytes:
 
 # -- MUL, RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR, TRANSPOSE_CONV (tests/test_int8_geo_ops.py) ---------------
 
-def mul_model(seed: int, broadcast: bool, act: int, out_scale: float = 0.002) -> bytes:
+def mul_model(seed: int, broadcast: bool, act: int, out_scale: float = 0.002, gate_first: bool = False) -> bytes:
     """MUL of two 1×1 convs of the input, or (broadcast) of the input by its MEAN over H, W ([1, 1, 1, C]:
-    the squeeze-and-excitation gate)."""
+    the squeeze-and-excitation gate; `gate_first`: MUL(gate, x))."""
     b = Int8Builder(seed)
     x = b.act((1, 5, 6, 4), 0.05, int(b.rng.integers(-30, 30)))
     y = b.act((1, 5, 6, 4), out_scale, int(b.rng.integers(-20, 20)))
     if broadcast:
         g = b.act((1, 1, 1, 4), 0.03, int(b.rng.integers(-60, 60)))
         b.op("MEAN", [x, b.int32_const(np.array([1, 2]))], [g], "ReducerOptions", keepDims=True)
-        b.op("MUL", [x, g], [y], "MulOptions", fusedActivationFunction=act)
+        b.op("MUL", [g, x] if gate_first else [x, g], [y], "MulOptions", fusedActivationFunction=act)
         return b.build([x], [y])
     p, q = b.act((1, 5, 6, 4), 0.05, 3), b.act((1, 5, 6, 4), 0.04, -7)
     for t in (p, q):

@@ -549,6 +549,8 @@ class _Importer:
         """MUL of equal shapes or by one value per channel; int8: TFLite Micro's multiplier s0·s1 / s_out."""
         a, b = self._input(op, 0), self._input(op, 1)
         sa, sb = self.g.tensors[a].shape, self.g.tensors[b].shape
+        if len(sb) == 3 and sa in ((sb[0],), (sb[0], 1, 1)) and sa != sb:
+            a, b, sa, sb = b, a, sb, sa  # the gate first: MUL commutes, ours takes it second
         if sa != sb and not (sb in ((sa[0],), (sa[0], 1, 1)) and len(sa) == 3):
             raise LinRepError(f"inputs of shapes {sa} and {sb} (equal shapes or one value per channel)")
         act = self._activation(op)
