@@ -16,7 +16,8 @@ KINDS = ("conv", "depthwise", "grouped", "linear", "add", "max_pool", "avg_pool"
          "softmax", "softmax_channels", "reshape", "transpose_hwc", "slice", "concat", "pad", "linrep",
          "linrep_masked", "chain", "mean")
 GEO_KINDS = ("mul", "mul_channel", "mul_features", "affine", "affine_features", "resize_nearest", "resize_bilinear",
-             "resize_align", "conv_transpose", "conv_transpose_grouped")  # _geo below
+             "resize_align", "conv_transpose", "conv_transpose_grouped", "linrep_conv_transpose",
+             "linrep_conv_transpose_masked")  # _geo below
 KINDS = KINDS + GEO_KINDS
 EMPTY = np.zeros(0, dtype=np.int32)
 
@@ -317,6 +318,8 @@ def _geo(rng: np.random.Generator, kind: str) -> Graph:
             out, mode = (c, int(rng.integers(1, 3 * h)), int(rng.integers(1, 3 * w))), 1 if kind == "resize_bilinear" else 2
         return Graph([x, _tensor(rng, out, x)], 0, 1, [Op("RESIZE", "up", [0], 1, mode=mode,
                                                            iparams=IntParams(EMPTY.copy(), EMPTY.copy()))])
+    if kind.startswith("linrep_conv_transpose"):
+        return _linrep_transpose(rng, kind.endswith("masked"))
     groups = 2 if kind == "conv_transpose_grouped" else 1
     cin, cout = c * groups, int(rng.integers(1, 4)) * groups
     kh, kw = int(rng.integers(1, 5)), int(rng.integers(1, 4))
@@ -341,6 +344,47 @@ def _geo(rng: np.random.Generator, kind: str) -> Graph:
     reals = [arith.requant_scale(x.scale, float(v), divide_by=out.scale) for v in s_w]
     mult, shift = _mults(reals if rng.integers(0, 4) else reals[:1])
     lo, hi = _clamp(rng, out.zero_point)
+    op.iparams = IntParams(mult, shift, lo, hi, bias=rng.integers(-3000, 3000, cout).astype(np.int32))
+    return g
+
+
+def _linrep_transpose(rng: np.random.Generator, masked: bool) -> Graph:
+    """A LinRep CONV_TRANSPOSE2D (grid (Cin, Cout/g), groups 1 or 2), integer a/b, an exponent per output channel
+    (the packer makes them equal; the arithmetic allows any), scales per grid row as the format stores them."""
+    groups = int(rng.integers(1, 3))
+    cin, cout = int(rng.integers(1, 4)) * groups, int(rng.integers(1, 4)) * groups
+    cout_g, k, kh, kw = cout // groups, int(rng.integers(2, 6)), 3, 3
+    h, w = int(rng.integers(2, 6)), int(rng.integers(2, 6))
+    stride = (int(rng.integers(1, 3)),) * 2
+    p = int(rng.integers(0, 2))
+    op_h, op_w = int(rng.integers(0, stride[0])), int(rng.integers(0, stride[1]))
+    oh, ow = (h - 1) * stride[0] - 2 * p + kh + op_h, (w - 1) * stride[1] - 2 * p + kw + op_w
+    x, y = _tensor(rng, (cin, h, w)), _tensor(rng, (cout, oh, ow))
+    t_q = rng.integers(-127, 128, (k, kh, kw)).astype(np.int8)
+    s_t = float(np.float32(rng.uniform(0.005, 0.02)))
+    cb = Codebook((t_q.astype(np.float32) * np.float32(s_t)).astype(np.float32), "int8", q=t_q, scale=s_t)
+    bits = int(rng.integers(2, 9))
+    lim = 1 << (bits - 1)
+    idx = rng.integers(0, k, (cin, cout_g))
+    a_q, b_q = rng.integers(-lim, lim, (cin, cout_g)), rng.integers(-lim, lim, (cin, cout_g))
+    mask = rng.random((cin, cout_g)) > 0.3 if masked else None
+    if mask is not None:
+        idx, a_q, b_q = np.where(mask, idx, 0), np.where(mask, a_q, 0), np.where(mask, b_q, 0)
+    e = rng.integers(-3, 4, cout)
+    s_a = np.full(cin, np.float32(rng.uniform(0.01, 0.1)), np.float32)
+    lr = LinRepWeights(0, idx.astype(np.int64), a_q.astype(np.float32), b_q.astype(np.float32), 0, bits, mask=mask)
+    lr.set_quantized(a_q, s_a, b_q, (s_a * s_t).astype(np.float32))
+    lr.b_exponent = e.astype(np.int64)
+    op = Op("CONV_TRANSPOSE2D", "up", [0], 1, kernel=(kh, kw), stride=stride, pads=(p, p, p, p), groups=groups,  # type: ignore[arg-type]
+            out_channels=cout, linrep=lr)
+    g = Graph([x, y], 0, 1, [op], [], [cb])
+    from linrep_edge.integer.linrep import conv_transpose_kernel_integers
+
+    rows = conv_transpose_kernel_integers(g, op).reshape(groups, cin // groups, cout_g, kh, kw).swapaxes(1, 2)
+    s_w = float(s_a[0]) * s_t * np.exp2(-np.maximum(0, -e))
+    _fit_out_scale(g, op, rows.reshape(cout, -1), s_w)
+    mult, shift = _mults([arith.requant_scale(x.scale, float(v), divide_by=y.scale) for v in s_w])
+    lo, hi = _clamp(rng, y.zero_point)
     op.iparams = IntParams(mult, shift, lo, hi, bias=rng.integers(-3000, 3000, cout).astype(np.int32))
     return g
 

@@ -2,8 +2,8 @@
 (AFFINE), nearest and bilinear upsampling (RESIZE) and a ConvTranspose2d, compressed and packed with int8
 activations through the Python API (`integer.pack.int8_graph`, what `pack --activations int8` runs): the C runtime
 equals the Python integer reference byte for byte on both LinRep conv paths, and the dequantised int8 outputs
-stay close to the fp32 model's. (The transposed conv stays dense: an int8 LinRep CONV_TRANSPOSE2D is not
-supported yet, and `quantize_graph` refuses it by name.)"""
+stay close to the fp32 model's; the transposed convs dense, or compressed (LinRep, direct path).
+"""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ class DecoderNet(nn.Module):
 
 
 MODELS = {"se": (SENet, ["MUL", "AFFINE"]), "upsample": (UpNet, ["RESIZE"]),
-          "decoder": (DecoderNet, ["CONV_TRANSPOSE2D"])}
+          "decoder": (DecoderNet, ["CONV_TRANSPOSE2D"]), "decoder_linrep": (DecoderNet, ["CONV_TRANSPOSE2D"])}
 
 
 def _setup(name: str):  # type: ignore[no-untyped-def]
@@ -84,7 +84,8 @@ def _setup(name: str):  # type: ignore[no-untyped-def]
             m.running_var.uniform_(0.5, 2.0)
             m.weight.data.uniform_(0.5, 1.5)
             m.bias.data.uniform_(-0.3, 0.3)
-    exclude = [n for n, m in net.named_modules() if isinstance(m, nn.ConvTranspose2d)]
+    # "decoder": the transposed convs stay dense; "decoder_linrep": they are compressed too (LinRep, integer W)
+    exclude = [n for n, m in net.named_modules() if isinstance(m, nn.ConvTranspose2d)] if name == "decoder" else []
     cm, _ = compress(net, templates=4, seed=0, exclude=exclude or None, show_progress=False)
     example = torch.zeros(1, 3, 16, 16)
     rng = np.random.default_rng(0)
@@ -117,13 +118,18 @@ def test_int8_model_c_equals_python_and_close_to_fp32(name: str) -> None:
     assert len(np.unique(want)) > 30
 
 
-def test_linrep_transposed_conv_is_refused_by_name() -> None:
-    """A compressed ConvTranspose2d (LinRep weights) has no int8 form yet: the quantiser names it."""
-    torch.manual_seed(0)
-    cm, _ = compress(DecoderNet().eval(), templates=4, seed=0, show_progress=False)
-    g = capture_float(cm, torch.zeros(1, 3, 16, 16))
-    with pytest.raises(LinRepError, match=r"up1 \(LinRep CONV_TRANSPOSE2D\)"):
-        quantize_graph(g, np.zeros((2, 3, 16, 16), np.float32), ab_bits=6)
+def test_linrep_transposed_conv_integers() -> None:
+    """A compressed ConvTranspose2d in an int8 graph: integer a/b with one a scale and one b exponent for the layer
+    (its grid is (Cin, Cout/g), the requantisation per output channel), one multiplier, LinRep weights kept."""
+    cm, example, calibration, _ = _setup("decoder_linrep")
+    g = int8_graph(cm, example, 5, calibration, show_progress=False)
+    ops = [op for op in g.ops if op.type == "CONV_TRANSPOSE2D"]
+    assert len(ops) == 2
+    for op in ops:
+        lr = op.linrep
+        assert lr is not None and lr.ab_bits == 5 and op.weight < 0
+        assert len(set(lr.a_scale.tolist())) == 1 and len(set(lr.b_exponent.tolist())) == 1
+        assert len(op.iparams.multiplier) == 1 and np.abs(lr.a_q).max() <= 15
 
 
 @pytest.mark.parametrize("name", list(MODELS))

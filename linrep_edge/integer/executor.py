@@ -100,9 +100,12 @@ def run_geo(graph: Graph, op: Op, ins: list[np.ndarray]) -> np.ndarray:
     if t == "MUL":
         return ops_geo.mul_s8(x, ins[1], zp[0], zp[1], out.zero_point, int(p.multiplier[0]), int(p.shift[0]),
                               p.act_min, p.act_max)
-    if op.linrep is not None:
-        raise LinRepError(f"op {op.name!r}: an int8 LinRep CONV_TRANSPOSE2D is not supported yet")
-    w = _weight_q(graph, op)
+    if op.linrep is not None:  # LinRep transposed conv: its integer kernels (direct path)
+        from linrep_edge.integer.linrep import conv_transpose_kernel_integers
+
+        w = conv_transpose_kernel_integers(graph, op)
+    else:
+        w = _weight_q(graph, op)
     if t == "AFFINE":
         return ops_geo.affine_s8(x, w, p.bias, p.multiplier, p.shift, zp[0], out.zero_point, p.act_min, p.act_max)
     return ops_geo.conv_transpose2d_s8(x, w, p.bias, p.multiplier, p.shift, zp[0], out.zero_point, p.act_min,

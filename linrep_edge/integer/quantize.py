@@ -52,8 +52,6 @@ def check_supported(graph: Graph) -> None:
     for op in graph.ops:
         if op.type == "ADD" and graph.tensors[op.inputs[0]].shape != graph.tensors[op.inputs[1]].shape:
             bad.append(f"{op.name or '?'} (ADD with a broadcast input)")
-        if op.type == "CONV_TRANSPOSE2D" and op.linrep is not None:
-            bad.append(f"{op.name or '?'} (LinRep CONV_TRANSPOSE2D)")
         if op.type == "AVG_POOL2D" and any(op.pads) and op.count_include_pad:
             bad.append(f"{op.name or '?'} (AVG_POOL2D counting padding)")
     if bad:
@@ -249,11 +247,50 @@ def _transpose_rows(w: np.ndarray, groups: int) -> np.ndarray:
     return np.ascontiguousarray(rows.reshape(b * groups, a // groups, *w.shape[2:]))
 
 
-def _geo_params(graph: Graph, op: Op) -> IntParams:
+def _linrep_transpose_params(graph: Graph, op: Op, ab_bits: int, fit_int16: bool) -> IntParams:
+    """A LinRep CONV_TRANSPOSE2D: integer a/b with ONE a scale and ONE exponent for the whole layer (its grid is
+    (Cin, Cout/g) while the requantisation is per output channel: a per-row scale could not be folded in), stored
+    per row as the format has it; b_exponent [Cout] all equal; one multiplier; the accumulator bound per output
+    channel (docs/INTEGER.md §3)."""
+    from linrep_edge.integer.linrep import conv_transpose_kernel_integers
+
+    lr = op.linrep
+    assert lr is not None
+    s_in, out = graph.tensors[op.inputs[0]].scale, graph.tensors[op.output]
+    s_t = graph.codebooks[lr.codebook].scale
+    mask = np.ones(lr.idx.shape, dtype=bool) if lr.mask is None else lr.mask
+    a = torch.from_numpy(np.where(mask, lr.a, 0.0).astype(np.float32)).reshape(1, -1)
+    b = torch.from_numpy(np.where(mask, lr.b, 0.0).astype(np.float32)).reshape(1, -1)
+    a_q, s_a, b_q, e, s_b = linrep_ab_quant(a, b, s_t, ab_bits, fit_int16=fit_int16)
+    rows = lr.idx.shape[0]
+    lr.set_quantized(a_q.numpy().reshape(lr.idx.shape), np.repeat(s_a.numpy(), rows),
+                     b_q.numpy().reshape(lr.idx.shape), np.repeat(s_b.numpy().astype(np.float32), rows))
+    lr.ab_bits = ab_bits
+    lr.b_exponent = np.full(op.out_channels, int(e[0]), dtype=np.int64)
+    e0 = int(e[0])
+    s_w = float(np.float32(s_a[0])) * float(np.float32(s_t)) * 2.0 ** -max(0, -e0)
+    bias = _bias_i32(graph, op, np.full(op.out_channels, float(np.float32(s_in)) * float(np.float32(s_w))))
+    if op.bias >= 0:
+        graph.constants[op.bias].values = (bias.astype(np.float64) * float(np.float32(s_in)) * float(np.float32(s_w))
+                                           ).astype(np.float32)
+        graph.constants[op.bias].dtype = "fp32"
+    mult, shift = _multipliers(np.array([arith.requant_scale(s_in, float(s_a[0]), s_t, divide_by=out.scale)
+                                         * 2.0 ** -max(0, -e0)]))
+    w = conv_transpose_kernel_integers(graph, op)  # [Cin, cout_g, kh, kw]
+    per = np.abs(_transpose_rows(w, op.groups)).reshape(op.out_channels, -1).sum(1)
+    if (np.abs(bias.astype(np.int64)) + 255 * per >= 1 << 31).any():
+        raise LinRepError(f"layer {op.name!r}: the integer LinRep accumulator can exceed int32; use fewer a/b bits")
+    lo, hi = act_range(op, out.scale, out.zero_point)
+    return IntParams(mult, shift, lo, hi, bias=bias)
+
+
+def _geo_params(graph: Graph, op: Op, ab_bits: int = 0, fit_int16: bool = True) -> IntParams:
     """MUL's multiplier; AFFINE (a depthwise 1×1 conv) and dense CONV_TRANSPOSE2D: int8 weights per output
     channel, int32 bias at s_in·s_w[o], one multiplier per output channel, the accumulator bound."""
     if op.type == "MUL":
         return _mul_params(graph, op)
+    if op.linrep is not None:
+        return _linrep_transpose_params(graph, op, ab_bits, fit_int16)
     s_in = graph.tensors[op.inputs[0]].scale
     out = graph.tensors[op.output]
     c = graph.constants[op.weight]
@@ -295,7 +332,7 @@ def fill_int_params(graph: Graph, ab_bits: int, layer_bits: dict[str, int] | Non
         elif op.type == "SOFTMAX":
             op.iparams = _softmax_params(graph, op)
         elif op.type in GEO:
-            op.iparams = _geo_params(graph, op)
+            op.iparams = _geo_params(graph, op, layer_bits.get(op.name, ab_bits), fit_int16)
         else:
             op.iparams = IntParams(empty.copy(), empty.copy())
 

@@ -270,13 +270,18 @@ static void run_geo_s8(const run_ctx *r, const lr_op *op)
             lr_resize_bilinear_s8_ref(&g, op->mode == 2u, x, y);
         }
         break;
-    case LR_OP_TYPE_CONV_TRANSPOSE2D: {
-        lr_dense_s8_params p;
+    case LR_OP_TYPE_CONV_TRANSPOSE2D:
         lr_op_geom(m, op, &g);
-        lr_op_dense_s8_params(m, op, &p);
-        lr_conv_transpose2d_s8_ref(&g, x, &p, (int32_t *)(void *)r->scratch, y);
+        if (op->linrep != 0u) {
+            lr_linrep_s8_params p;
+            lr_op_linrep_s8_params(m, op, &p);
+            lr_linrep_conv_transpose2d_s8_ref(&g, x, &p, (int32_t *)(void *)r->scratch, y);
+        } else {
+            lr_dense_s8_params p;
+            lr_op_dense_s8_params(m, op, &p);
+            lr_conv_transpose2d_s8_ref(&g, x, &p, (int32_t *)(void *)r->scratch, y);
+        }
         break;
-    }
     default: /* unreachable: run_op_s8 passes only these */
         break;
     }

@@ -508,6 +508,24 @@ def hostile_v4_geo() -> dict[str, tuple[Graph, str]]:
         c = g.constants[op.weight]
         c.dtype, c.q, c.scale = "fp32", None, None
     h["i8_conv_transpose_fp32_weight"] = (edit("conv_transpose", 0, ct_fp32), "LR_ERR_BAD_CONSTANT")
+
+    # a LinRep CONV_TRANSPOSE2D (grid (Cin, Cout/g)): check_linrep_transpose_s8
+    def lct_bound(g: Graph, op: Op) -> None:  # every kernel's b shifted 2^24: the column bound exceeded
+        op.linrep.b_exponent = np.full(op.out_channels, 24)
+        op.linrep.b_q = np.where(op.linrep.b_q == 0, 1, op.linrep.b_q)
+    h["i8_linrep_transpose_accumulator_bound"] = (edit("linrep_conv_transpose", 0, lct_bound), "LR_ERR_BAD_PARAMS")
+    h["i8_linrep_transpose_exponent_range"] = (edit("linrep_conv_transpose", 0, lambda g, op: setattr(
+        op.linrep, "b_exponent", np.full(op.out_channels, 32))), "LR_ERR_BAD_PARAMS")
+    h["i8_linrep_transpose_exponent_count"] = (edit("linrep_conv_transpose", 0, lambda g, op: setattr(
+        op.linrep, "b_exponent", np.zeros(op.out_channels + 1, np.int64))), "LR_ERR_BAD_CONSTANT")
+
+    def lct_fp16_codebook(g: Graph, op: Op) -> None:
+        g.codebooks[0].dtype, g.codebooks[0].q = "fp16", None
+    h["i8_linrep_transpose_fp16_codebook"] = (edit("linrep_conv_transpose", 0, lct_fp16_codebook),
+                                              "LR_ERR_BAD_CODEBOOK")
+    h["i8_linrep_transpose_multiplier_count"] = (edit("linrep_conv_transpose", 0, lambda g, op: setattr(
+        op.iparams, "multiplier", np.repeat(op.iparams.multiplier[:1], op.out_channels + 1)) or setattr(
+        op.iparams, "shift", np.repeat(op.iparams.shift[:1], op.out_channels + 1))), "LR_ERR_BAD_PARAMS")
     return h
 
 

@@ -397,6 +397,10 @@ int lr_resize_bilinear_s8_axis_ok(int32_t in, int32_t out, int align_corners);
  * Scratch: oh * ow int32 words (one output channel's accumulators). */
 void lr_conv_transpose2d_s8_ref(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch,
                                 int8_t *y);
+/* A LinRep CONV_TRANSPOSE2D (grid (c, cout_g)), direct path: each kernel's integers rebuilt, then the dense scatter.
+ * Scratch: oh * ow + kh * kw int32 words. */
+void lr_linrep_conv_transpose2d_s8_ref(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
+                                       int32_t *scratch, int8_t *y);
 
 /* Byte moves (every tensor quantised alike). */
 void lr_reshape_s8_ref(const int8_t *x, uint32_t n, int8_t *y);
