@@ -155,7 +155,7 @@ def test_qat_model_is_the_int8_model(name: str) -> None:
 
 
 @pytest.mark.parametrize("kind", ["mul_channel", "affine", "affine_features", "resize_bilinear", "conv_transpose",
-                                  "conv_transpose_grouped"])
+                                  "conv_transpose_grouped", "linrep_conv_transpose_masked"])
 def test_geo_blobs_round_trip_report_and_arena(kind: str) -> None:
     """IR -> bytes -> IR equal (int8 AFFINE and transposed-conv weights with their per-output-channel scales),
     bytes -> IR -> bytes equal; the storage report's sections add up to the blob and its arena is the C

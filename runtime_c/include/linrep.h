@@ -280,7 +280,7 @@ const char *lr_status_str(lr_status status);
  *
  * An int8 model (format version 4, Model.tensor_quant present; docs/INTEGER.md) is checked further:
  * every tensor's scale positive and finite and zero point in -128 .. 127; every op one with an int8 form
- * (CONV2D incl. depthwise / groups, LINREP_CONV2D, LINEAR, ADD, MUL, AFFINE, RESIZE, dense CONV_TRANSPOSE2D,
+ * (CONV2D incl. depthwise / groups, LINREP_CONV2D, LINEAR, ADD, MUL, AFFINE, RESIZE, CONV_TRANSPOSE2D,
  * MAX_POOL2D, AVG_POOL2D, ADAPTIVE_AVG_POOL2D, SOFTMAX, RESHAPE, TRANSPOSE_HWC, SLICE, CONCAT, PAD; others
  * LR_ERR_UNSUPPORTED_OP);
  * multipliers >= 0 and shifts in -31 .. 30 of the length the op needs, act_min <= act_max, int8

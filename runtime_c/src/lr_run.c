@@ -230,7 +230,7 @@ static int8_t *tensor_s8(const run_ctx *r, int32_t id)
 #define LR_S8_KERNEL(name) name##_ref
 #endif
 
-/* MUL, AFFINE, RESIZE and dense CONV_TRANSPOSE2D of an int8 model (docs/INTEGER.md section 2). */
+/* MUL, AFFINE, RESIZE and CONV_TRANSPOSE2D (dense or LinRep) of an int8 model (docs/INTEGER.md section 2, 3). */
 static void run_geo_s8(const run_ctx *r, const lr_op *op)
 {
     const lr_model *m = r->m;
