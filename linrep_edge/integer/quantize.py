@@ -8,6 +8,9 @@ quantisation with calibration inputs.
   bias at scale s_in·s_w[o].
 - LINREP_CONV2D: int8 templates with one scale per codebook, a/b integers of `ab_bits` bits with
   per-output-channel scales and the power-of-two exponent (`scheme.py`); the accumulator bound is checked.
+- MUL: one multiplier s0·s1 / s_out; AFFINE: a depthwise 1×1 conv (int8 weight per channel, int32 bias);
+  CONV_TRANSPOSE2D: dense int8 per output channel, or LinRep with one a scale and one exponent for the layer;
+  RESIZE shares its input's quantisation.
 - Every multiplier, shift and clamp with `linrep_edge.integer.arith` as docs/INTEGER.md says.
 Ops without an int8 form are refused, naming them.
 """
