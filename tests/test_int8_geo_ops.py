@@ -96,6 +96,9 @@ def test_unrepresentable_geometry_is_refused() -> None:
         import_tflite(tb.resize_model(1, "RESIZE_BILINEAR", (8, 10)))
     with pytest.raises(LinRepError, match="op 0 TRANSPOSE_CONV: transposed conv of 5 to 10"):
         import_tflite(tb.transpose_conv_model(1, 0, 2, 3, act=0))
+    # 255 * 255 * 2^16 >= 2^31: a MUL whose output scale asks for a left shift over 15 would overflow int32
+    with pytest.raises(LinRepError, match=r"op 1 MUL: output scale .* \(left shift 1[6-9] > 15"):
+        import_tflite(tb.mul_model(1, broadcast=True, act=0, out_scale=2e-8))
 
 
 def _as_affine(g):  # type: ignore[no-untyped-def]
