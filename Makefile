@@ -79,10 +79,13 @@ define fuzz_step
 	else echo "SKIPPED the fuzz step: clang missing (apt-get install clang, or make setup as root)" >&2; fi
 endef
 
+# The Python tests on every core (pytest-xdist): a test file stays in one worker (--dist loadfile), so its
+# module fixtures are made once; builds in shared folders take a lock (linrep_edge/runtime/build_lock.py).
+PYTEST_WORKERS ?= 2
 test: setup $(PEERS) $(ONNX) $(IMAGENET)
 	$(MAKE) -C runtime_c test sanitize
 	$(call fuzz_step,$(FUZZ_SECONDS))
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 test-deep: setup $(PEERS)
 	LINREP_DEEP=$${LINREP_DEEP:-20} $(PY) -m pytest -q tests/test_properties.py tests/test_agreement.py

@@ -19,7 +19,10 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def crt():
     """The CRuntime class, after `make -C runtime_c` (a no-op when the library is up to date)."""
-    proc = subprocess.run(["make", "-C", str(ROOT / "runtime_c"), "-j2", "all"], capture_output=True, text=True)
+    from linrep_edge.runtime.build_lock import build_lock
+
+    with build_lock(ROOT / "runtime_c" / "build"):  # test workers (pytest -n) build one at a time
+        proc = subprocess.run(["make", "-C", str(ROOT / "runtime_c"), "-j2", "all"], capture_output=True, text=True)
     if proc.returncode != 0:
         pytest.fail(f"building the C runtime failed:\n{proc.stdout}\n{proc.stderr}")
     from linrep_edge.runtime.binding import CRuntime

@@ -15,6 +15,10 @@ from linrep_edge.integer import arith
 KINDS = ("conv", "depthwise", "grouped", "linear", "add", "max_pool", "avg_pool", "adaptive_avg_pool",
          "softmax", "softmax_channels", "reshape", "transpose_hwc", "slice", "concat", "pad", "linrep",
          "linrep_masked", "chain", "mean")
+GEO_KINDS = ("mul", "mul_channel", "mul_features", "affine", "affine_features", "resize_nearest", "resize_bilinear",
+             "resize_align", "conv_transpose", "conv_transpose_grouped", "linrep_conv_transpose",
+             "linrep_conv_transpose_masked")  # _geo below
+KINDS = KINDS + GEO_KINDS
 EMPTY = np.zeros(0, dtype=np.int32)
 
 
@@ -258,9 +262,138 @@ def _chain(rng: np.random.Generator) -> Graph:
     return g
 
 
+# -- MUL, AFFINE, RESIZE, CONV_TRANSPOSE2D ----------------------------------------------------------------------
+
+def _geo(rng: np.random.Generator, kind: str) -> Graph:
+    """MUL (equal shapes; one value per channel, the SE gate: [C, 1, 1] from a global pool; [F]), AFFINE
+    ([C, H, W] or [F]), RESIZE (nearest; bilinear half pixel / align corners), CONV_TRANSPOSE2D (groups 1 or 2)."""
+    c, h, w = int(rng.integers(1, 5)), int(rng.integers(2, 7)), int(rng.integers(2, 7))
+    if kind.startswith("mul"):
+        if kind == "mul_features":
+            g = Graph([_tensor(rng, (c * h,)), _tensor(rng, (c * h,))], 0, 1, [])
+            op = Op("LINEAR", "fc", [0], 1, out_channels=c * h)
+            g.ops.append(op)
+            _weighted(rng, g, op, rng.integers(-127, 128, (c * h, c * h)))
+            other = 1
+        elif kind == "mul_channel":  # x * pool(x): the gate broadcast over the pixels
+            g = Graph([_tensor(rng, (c, h, w)), _tensor(rng, (c, 1, 1))], 0, 1, [])
+            from linrep_edge.models.tflite_import import mean_params
+
+            g.ops.append(Op("ADAPTIVE_AVG_POOL2D", "gate", [0], 1, kernel=(1, 1),
+                            iparams=mean_params(g.tensors[0].scale, g.tensors[0].zero_point, g.tensors[1].scale,
+                                                g.tensors[1].zero_point, h * w)))
+            other = 1
+        else:
+            g = _conv1x1(rng, c, h, w)
+            other = 1
+        x0, x1 = g.tensors[0], g.tensors[other]
+        out = _tensor(rng, x0.shape)
+        out.scale = float(np.float32(x0.scale * x1.scale * rng.uniform(40.0, 200.0)))
+        g.tensors.append(out)
+        m, s = arith.quantize_multiplier(arith.requant_scale(x0.scale, x1.scale, divide_by=out.scale))
+        lo, hi = _clamp(rng, out.zero_point)
+        g.ops.append(Op("MUL", "mul", [0, other], 2, iparams=IntParams(np.array([m], np.int32), np.array([s], np.int32),
+                                                                         lo, hi)))
+        g.output = 2
+        return g
+    if kind.startswith("affine"):
+        shape = (c * h,) if kind == "affine_features" else (c, h, w)
+        x, y = _tensor(rng, shape), _tensor(rng, shape)
+        n = shape[0]
+        w_q = rng.integers(-127, 128, n).astype(np.int8)
+        s_w = rng.uniform(0.002, 0.02, n).astype(np.float32)
+        y.scale = float(np.float32(x.scale * float(s_w.mean()) * 127 * 255 / 200))
+        g = Graph([x, y], 0, 1, [], [Constant((w_q * s_w).astype(np.float32), "int8", w_q, s_w)])
+        reals = [arith.requant_scale(x.scale, float(v), divide_by=y.scale) for v in s_w]
+        mult, shift = _mults(reals if rng.integers(0, 4) else reals[:1])
+        lo, hi = _clamp(rng, y.zero_point)
+        bias = rng.integers(-3000, 3000, n).astype(np.int32) if rng.integers(0, 3) else None
+        g.ops.append(Op("AFFINE", "bn", [0], 1, weight=0, iparams=IntParams(mult, shift, lo, hi, bias=bias)))
+        return g
+    if kind.startswith("resize"):
+        x = _tensor(rng, (c, h, w))
+        if kind == "resize_nearest":
+            out, mode = (c, h * int(rng.integers(1, 4)), w * int(rng.integers(1, 4))), 0
+        else:
+            out, mode = (c, int(rng.integers(1, 3 * h)), int(rng.integers(1, 3 * w))), 1 if kind == "resize_bilinear" else 2
+        return Graph([x, _tensor(rng, out, x)], 0, 1, [Op("RESIZE", "up", [0], 1, mode=mode,
+                                                           iparams=IntParams(EMPTY.copy(), EMPTY.copy()))])
+    if kind.startswith("linrep_conv_transpose"):
+        return _linrep_transpose(rng, kind.endswith("masked"))
+    groups = 2 if kind == "conv_transpose_grouped" else 1
+    cin, cout = c * groups, int(rng.integers(1, 4)) * groups
+    kh, kw = int(rng.integers(1, 5)), int(rng.integers(1, 4))
+    stride, dilation = (int(rng.integers(1, 4)), int(rng.integers(1, 3))), (int(rng.integers(1, 3)), 1)
+    ph, pw = int(rng.integers(0, (dilation[0] * (kh - 1)) // 2 + 1)), int(rng.integers(0, (kw - 1) // 2 + 1))
+    oph, opw = int(rng.integers(0, max(stride[0], dilation[0]))), int(rng.integers(0, max(stride[1], dilation[1])))
+    oh = (h - 1) * stride[0] - 2 * ph + dilation[0] * (kh - 1) + 1 + oph
+    ow = (w - 1) * stride[1] - 2 * pw + dilation[1] * (kw - 1) + 1 + opw
+    x = _tensor(rng, (cin, h, w))
+    g = Graph([x, _tensor(rng, (cout, oh, ow))], 0, 1, [])
+    op = Op("CONV_TRANSPOSE2D", "up", [0], 1, kernel=(kh, kw), stride=stride, pads=(ph, pw, ph, pw),  # type: ignore[arg-type]
+            dilation=dilation, groups=groups, out_channels=cout)
+    g.ops.append(op)
+    w_q = rng.integers(-127, 128, (cin, cout // groups, kh, kw))
+    s_w = rng.uniform(0.002, 0.02, cout).astype(np.float32)
+    per = s_w.reshape(groups, 1, cout // groups)[np.arange(cin) // (cin // groups), 0][:, :, None, None]
+    g.constants.append(Constant((w_q * per).astype(np.float32), "int8", w_q.astype(np.int8), s_w))
+    op.weight = 0
+    rows = w_q.reshape(groups, cin // groups, cout // groups, kh, kw).swapaxes(1, 2).reshape(cout, -1)
+    _fit_out_scale(g, op, rows, s_w)
+    out = g.tensors[1]
+    reals = [arith.requant_scale(x.scale, float(v), divide_by=out.scale) for v in s_w]
+    mult, shift = _mults(reals if rng.integers(0, 4) else reals[:1])
+    lo, hi = _clamp(rng, out.zero_point)
+    op.iparams = IntParams(mult, shift, lo, hi, bias=rng.integers(-3000, 3000, cout).astype(np.int32))
+    return g
+
+
+def _linrep_transpose(rng: np.random.Generator, masked: bool) -> Graph:
+    """A LinRep CONV_TRANSPOSE2D (grid (Cin, Cout/g), groups 1 or 2), integer a/b, an exponent per output channel
+    (the packer makes them equal; the arithmetic allows any), scales per grid row as the format stores them."""
+    groups = int(rng.integers(1, 3))
+    cin, cout = int(rng.integers(1, 4)) * groups, int(rng.integers(1, 4)) * groups
+    cout_g, k, kh, kw = cout // groups, int(rng.integers(2, 6)), 3, 3
+    h, w = int(rng.integers(2, 6)), int(rng.integers(2, 6))
+    stride = (int(rng.integers(1, 3)),) * 2
+    p = int(rng.integers(0, 2))
+    op_h, op_w = int(rng.integers(0, stride[0])), int(rng.integers(0, stride[1]))
+    oh, ow = (h - 1) * stride[0] - 2 * p + kh + op_h, (w - 1) * stride[1] - 2 * p + kw + op_w
+    x, y = _tensor(rng, (cin, h, w)), _tensor(rng, (cout, oh, ow))
+    t_q = rng.integers(-127, 128, (k, kh, kw)).astype(np.int8)
+    s_t = float(np.float32(rng.uniform(0.005, 0.02)))
+    cb = Codebook((t_q.astype(np.float32) * np.float32(s_t)).astype(np.float32), "int8", q=t_q, scale=s_t)
+    bits = int(rng.integers(2, 9))
+    lim = 1 << (bits - 1)
+    idx = rng.integers(0, k, (cin, cout_g))
+    a_q, b_q = rng.integers(-lim, lim, (cin, cout_g)), rng.integers(-lim, lim, (cin, cout_g))
+    mask = rng.random((cin, cout_g)) > 0.3 if masked else None
+    if mask is not None:
+        idx, a_q, b_q = np.where(mask, idx, 0), np.where(mask, a_q, 0), np.where(mask, b_q, 0)
+    e = rng.integers(-3, 4, cout)
+    s_a = np.full(cin, np.float32(rng.uniform(0.01, 0.1)), np.float32)
+    lr = LinRepWeights(0, idx.astype(np.int64), a_q.astype(np.float32), b_q.astype(np.float32), 0, bits, mask=mask)
+    lr.set_quantized(a_q, s_a, b_q, (s_a * s_t).astype(np.float32))
+    lr.b_exponent = e.astype(np.int64)
+    op = Op("CONV_TRANSPOSE2D", "up", [0], 1, kernel=(kh, kw), stride=stride, pads=(p, p, p, p), groups=groups,  # type: ignore[arg-type]
+            out_channels=cout, linrep=lr)
+    g = Graph([x, y], 0, 1, [op], [], [cb])
+    from linrep_edge.integer.linrep import conv_transpose_kernel_integers
+
+    rows = conv_transpose_kernel_integers(g, op).reshape(groups, cin // groups, cout_g, kh, kw).swapaxes(1, 2)
+    s_w = float(s_a[0]) * s_t * np.exp2(-np.maximum(0, -e))
+    _fit_out_scale(g, op, rows.reshape(cout, -1), s_w)
+    mult, shift = _mults([arith.requant_scale(x.scale, float(v), divide_by=y.scale) for v in s_w])
+    lo, hi = _clamp(rng, y.zero_point)
+    op.iparams = IntParams(mult, shift, lo, hi, bias=rng.integers(-3000, 3000, cout).astype(np.int32))
+    return g
+
+
 def build(kind: str, seed: int) -> Graph:
     """A random int8 graph exercising `kind` (one of KINDS)."""
     rng = np.random.default_rng(seed)
+    if kind in GEO_KINDS:
+        return _geo(rng, kind)
     if kind in ("conv", "depthwise", "grouped"):
         return _conv(rng, kind)
     if kind == "linear":

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 import hostile
+from linrep_edge.runtime.build_lock import build_lock
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "linrep_edge.cli", "-q"]
@@ -434,7 +435,8 @@ def test_issue18_exported_header_compiles_with_linrep_h_and_runs(tmp_path):
     with -Wall -Wextra -Werror -pedantic -std=c99 and run on the host; the same for Cortex-M4 (object)."""
     import shutil
 
-    subprocess.run(["make", "-s", "-C", str(ROOT / "runtime_c"), "all"], check=True, timeout=600)
+    with build_lock(ROOT / "runtime_c" / "build"):
+        subprocess.run(["make", "-s", "-C", str(ROOT / "runtime_c"), "all"], check=True, timeout=600)
     f = tmp_path / "model.lre"
     torch.manual_seed(0)
     f.write_bytes(blob_with(nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))))

@@ -17,6 +17,7 @@ from needs import need
 from linrep_edge.format.writer import pack_graph
 from linrep_edge.integer.executor import run_int8
 from linrep_edge.models.tflite_import import import_tflite
+from linrep_edge.runtime.build_lock import build_lock
 
 ROOT = Path(__file__).resolve().parents[1]
 KWS = ROOT.parent / "shared" / "mlperf-tiny" / "kws_ref_model.tflite"
@@ -26,8 +27,9 @@ need(all(shutil.which(t) for t in TOOLS), "the ARM toolchain or QEMU",
 
 
 def test_int8_inference_reaches_no_soft_float() -> None:
-    r = subprocess.run(["make", "-s", "-C", str(ROOT / "runtime_c"), "int8-check"], capture_output=True, text=True,
-                       timeout=900)
+    with build_lock(ROOT / "runtime_c" / "build"):
+        r = subprocess.run(["make", "-s", "-C", str(ROOT / "runtime_c"), "int8-check"], capture_output=True,
+                           text=True, timeout=900)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     for opt in ("-Os", "-O2"):
         assert f"cortex-m3 {opt}: 0 soft-float routines reachable from lr_run_i8" in r.stdout

@@ -23,6 +23,7 @@ from linrep_edge.graph.executor import GraphModel
 from linrep_edge.models.resnet8 import ResNet8
 from linrep_edge.format.writer import pack_graph
 from linrep_edge.format.reader import parse
+from linrep_edge.runtime.build_lock import build_lock
 
 ROOT = Path(__file__).resolve().parent.parent
 N_IMAGES = 300
@@ -122,7 +123,8 @@ def test_corruption_sweep_sanitized(tmp_path) -> None:
     """test_corrupt (ASan + UBSan) on the default-model blob, or a small model if it is absent:
     truncations and seeded bit flips / byte overwrites, each lr_init then lr_run; bounded in time."""
     target = "build/sanitize/tests/test_corrupt"
-    proc = subprocess.run(["make", "-C", str(ROOT / "runtime_c"), "-j2", target], capture_output=True, text=True)
+    with build_lock(ROOT / "runtime_c" / "build"):
+        proc = subprocess.run(["make", "-C", str(ROOT / "runtime_c"), "-j2", target], capture_output=True, text=True)
     if proc.returncode != 0:
         pytest.fail(f"building the sanitizer sweep failed:\n{proc.stdout}\n{proc.stderr}")
     model = _default_model()

@@ -221,3 +221,62 @@ def nchw_input_model(seed: int, transpose: bool) -> bytes:
     v = b.weights((4, 8), 0)
     b.op("FULLY_CONNECTED", [m, v, b.bias(m, v, 4)], [z], "FullyConnectedOptions")
     return b.build([x], [z])
+
+
+# -- MUL, RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR, TRANSPOSE_CONV (tests/test_int8_geo_ops.py) ---------------
+
+def mul_model(seed: int, broadcast: bool, act: int, out_scale: float = 0.002, gate_first: bool = False) -> bytes:
+    """MUL of two 1×1 convs of the input, or (broadcast) of the input by its MEAN over H, W ([1, 1, 1, C]:
+    the squeeze-and-excitation gate; `gate_first`: MUL(gate, x))."""
+    b = Int8Builder(seed)
+    x = b.act((1, 5, 6, 4), 0.05, int(b.rng.integers(-30, 30)))
+    y = b.act((1, 5, 6, 4), out_scale, int(b.rng.integers(-20, 20)))
+    if broadcast:
+        g = b.act((1, 1, 1, 4), 0.03, int(b.rng.integers(-60, 60)))
+        b.op("MEAN", [x, b.int32_const(np.array([1, 2]))], [g], "ReducerOptions", keepDims=True)
+        b.op("MUL", [g, x] if gate_first else [x, g], [y], "MulOptions", fusedActivationFunction=act)
+        return b.build([x], [y])
+    p, q = b.act((1, 5, 6, 4), 0.05, 3), b.act((1, 5, 6, 4), 0.04, -7)
+    for t in (p, q):
+        w = b.weights((4, 1, 1, 4), 0)
+        b.op("CONV_2D", [x, w, b.bias(x, w, 4)], [t], "Conv2DOptions", padding=1, strideW=1, strideH=1)
+    b.op("MUL", [p, q], [y], "MulOptions", fusedActivationFunction=act)
+    return b.build([x], [y])
+
+
+def resize_model(seed: int, kind: str, size: tuple[int, int], align_corners: bool = False,
+                 half_pixel: bool = False) -> bytes:
+    """RESIZE_NEAREST_NEIGHBOR or RESIZE_BILINEAR of [1, 4, 5, 3] to `size` (input and output quantised alike)."""
+    b = Int8Builder(seed)
+    scale, zp = float(b.rng.uniform(0.01, 0.1)), int(b.rng.integers(-40, 40))
+    x, y = b.act((1, 4, 5, 3), scale, zp), b.act((1, *size, 3), scale, zp)
+    options = "ResizeNearestNeighborOptions" if kind == "RESIZE_NEAREST_NEIGHBOR" else "ResizeBilinearOptions"
+    b.op(kind, [x, b.int32_const(np.array(size))], [y], options, alignCorners=align_corners,
+         halfPixelCenters=half_pixel)
+    return b.build([x], [y])
+
+
+def transpose_conv_model(seed: int, padding: int, stride: int, k: int, act: int, bias: bool = True,
+                         per_channel: bool = True) -> bytes:
+    """TRANSPOSE_CONV of [1, 5, 4, 6] to 3 channels: output H = in·s (SAME) or (in − 1)·s + k (VALID)."""
+    b = Int8Builder(seed)
+    x = b.act((1, 5, 4, 6))
+    oh, ow = (5 * stride, 4 * stride) if padding == 0 else ((5 - 1) * stride + k, (4 - 1) * stride + k)
+    y = b.act((1, oh, ow, 3), float(b.rng.uniform(0.05, 0.2)))
+    w = b.weights((3, k, k, 6), 0, per_channel)
+    ins = [b.int32_const(np.array([1, oh, ow, 3])), w, x] + ([b.bias(x, w, 3)] if bias else [])
+    b.op("TRANSPOSE_CONV", ins, [y], "TransposeConvOptions", padding=padding, strideW=stride, strideH=stride,
+         fusedActivationFunction=act)
+    return b.build([x], [y])
+
+
+def depthwise_1x1_model(seed: int, act: int, bias: bool = True) -> bytes:
+    """DEPTHWISE_CONV_2D 1×1 of [1, 5, 6, 4] (multiplier 1): how TFLite runs a per-channel scale and shift
+    (our int8 AFFINE)."""
+    b = Int8Builder(seed)
+    x, y = b.act((1, 5, 6, 4), 0.05, int(b.rng.integers(-30, 30))), b.act((1, 5, 6, 4), 0.004, int(b.rng.integers(-9, 9)))
+    w = b.weights((1, 1, 1, 4), 3)
+    ins = [x, w] + ([b.bias(x, w, 4)] if bias else [])
+    b.op("DEPTHWISE_CONV_2D", ins, [y], "DepthwiseConv2DOptions", padding=1, strideW=1, strideH=1, depthMultiplier=1,
+         fusedActivationFunction=act)
+    return b.build([x], [y])

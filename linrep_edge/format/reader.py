@@ -181,8 +181,14 @@ def _parse(blob: bytes, check: BlobCheck, weights: bool = True) -> Blob:
                 op.weight = len(constants) - 1
         elif dtype == "int8":
             q = o.WeightI8AsNumpy().astype(np.int8).reshape(wshape)
-            scale = np.broadcast_to(o.WeightScaleAsNumpy().astype(np.float32), (wshape[0],)).copy()
-            deq = (q.astype(np.float32) * scale.reshape((-1,) + (1,) * (q.ndim - 1))).astype(np.float32)
+            n_scales = op.out_channels if op.type == "CONV_TRANSPOSE2D" else q.shape[0]
+            scale = np.broadcast_to(o.WeightScaleAsNumpy().astype(np.float32), (n_scales,)).copy()
+            if op.type == "CONV_TRANSPOSE2D":  # [Cin, Cout/g, kh, kw], one scale per output channel
+                cin_g, cout_g = q.shape[0] // op.groups, q.shape[1]
+                per = scale.reshape(op.groups, 1, cout_g)[np.arange(q.shape[0]) // cin_g, 0][:, :, None, None]
+            else:
+                per = scale.reshape((-1,) + (1,) * (q.ndim - 1))
+            deq = (q.astype(np.float32) * per).astype(np.float32)
             constants.append(Constant(deq, "int8", q, scale))
             op.weight = len(constants) - 1
         else:

@@ -12,7 +12,7 @@ import numpy as np
 
 from linrep_edge.errors import LinRepError
 from linrep_edge.format.ir import Graph, IntParams, Op
-from linrep_edge.integer import ops
+from linrep_edge.integer import ops, ops_geo
 
 WEIGHTED = ("CONV2D", "LINEAR")
 MOVES = ("RESHAPE", "TRANSPOSE_HWC", "CONCAT", "PAD", "SLICE")
@@ -78,7 +78,38 @@ def _run_op(graph: Graph, op: Op, ins: list[np.ndarray], conv_path: str) -> np.n
         return ops.pad_s8(x, op.pads, zp[0])
     if t == "SLICE":
         return ops.slice_s8(x, op.start, out.shape[0])
+    if t in GEO_OPS:
+        return run_geo(graph, op, ins)
     raise LinRepError(f"op {op.name!r}: type {t} has no integer form (docs/INTEGER.md)")
+
+
+GEO_OPS = ("MUL", "AFFINE", "RESIZE", "CONV_TRANSPOSE2D")
+
+
+def run_geo(graph: Graph, op: Op, ins: list[np.ndarray]) -> np.ndarray:
+    """MUL, AFFINE, RESIZE, CONV_TRANSPOSE2D of an int8 graph (`ops_geo`)."""
+    t = op.type
+    zp = [graph.tensors[i].zero_point for i in op.inputs]
+    out = graph.tensors[op.output]
+    x = ins[0]
+    if t == "RESIZE":
+        if op.mode == 0:
+            return ops_geo.resize_nearest_s8(x, out.shape[1:])
+        return ops_geo.resize_bilinear_s8(x, out.shape[1:], op.mode == 2)
+    p = _iparams(op)
+    if t == "MUL":
+        return ops_geo.mul_s8(x, ins[1], zp[0], zp[1], out.zero_point, int(p.multiplier[0]), int(p.shift[0]),
+                              p.act_min, p.act_max)
+    if op.linrep is not None:  # LinRep transposed conv: its integer kernels (direct path)
+        from linrep_edge.integer.linrep import conv_transpose_kernel_integers
+
+        w = conv_transpose_kernel_integers(graph, op)
+    else:
+        w = _weight_q(graph, op)
+    if t == "AFFINE":
+        return ops_geo.affine_s8(x, w, p.bias, p.multiplier, p.shift, zp[0], out.zero_point, p.act_min, p.act_max)
+    return ops_geo.conv_transpose2d_s8(x, w, p.bias, p.multiplier, p.shift, zp[0], out.zero_point, p.act_min,
+                                       p.act_max, op.stride, op.pads, op.dilation, op.groups, out.shape[1:])
 
 
 def run_int8(graph: Graph, x: np.ndarray, *, conv_path: str = "direct",

@@ -168,3 +168,24 @@ def linrep_conv2d_s8(graph: Graph, op: Op, x: np.ndarray, path: str = "direct") 
     else:
         raise ValueError(f"conv path must be 'direct' or 'reuse', got {path!r}")
     return requantize(acc, op, zp_out)
+
+
+# -- a LinRep CONV_TRANSPOSE2D of an int8 graph (docs/INTEGER.md §3: one a scale and one exponent per layer) --
+
+def conv_transpose_kernel_integers(graph: Graph, op: Op) -> np.ndarray:
+    """int64 W[i, j, kh, kw] of a LinRep CONV_TRANSPOSE2D over its grid (Cin, Cout/groups): a_q·t_q[idx]·2^max(0,−e)
+    + b_q·2^max(0,e) with e = b_exponent of the kernel's output channel o = (i // cin_g)·cout_g + j (pruned
+    kernels 0)."""
+    lr = op.linrep
+    if op.type != "CONV_TRANSPOSE2D" or lr is None:
+        raise ValueError(f"op {op.name!r} is not a LinRep CONV_TRANSPOSE2D")
+    cb = graph.codebooks[lr.codebook]
+    if cb.q is None or lr.a_q is None or lr.b_q is None or lr.b_exponent is None:
+        raise ValueError(f"op {op.name!r}: not an integer LinRep layer (needs t_q, a_q, b_q, b_exponent)")
+    cin, cout_g = lr.idx.shape
+    cin_g = cin // op.groups
+    e = np.asarray(lr.b_exponent, dtype=np.int64).reshape(op.groups, cout_g)[np.arange(cin) // cin_g]  # [Cin, cout_g]
+    mask = np.ones(lr.idx.shape, dtype=bool) if lr.mask is None else np.asarray(lr.mask, dtype=bool)
+    a = np.where(mask, np.asarray(lr.a_q, dtype=np.int64) << np.maximum(0, -e), 0)
+    b = np.where(mask, np.asarray(lr.b_q, dtype=np.int64) << np.maximum(0, e), 0)
+    return a[..., None, None] * np.asarray(cb.q, dtype=np.int64)[np.asarray(lr.idx, dtype=np.int64)] + b[..., None, None]

@@ -16,11 +16,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from linrep_edge.errors import LinRepError
-from linrep_edge.format.ir import Graph
+from linrep_edge.format.ir import Graph, Op
 from linrep_edge.graph.executor import GraphModel, _pool
 from linrep_edge.integer.quantize import Ranges, act_range, assign_tensor_quant, calibrate, check_supported
 from linrep_edge.integer.scheme import fake_activation, fake_linrep_ab, template_quant
-from linrep_edge.method.linrep_conv import LinRepConv2d
+from linrep_edge.method.linrep_conv import LinRepConv2d, LinRepConvTranspose2d
 from linrep_edge.method.quantize import quantize_int8_weights
 
 
@@ -41,6 +41,19 @@ class FakeQuantLinRep(nn.Module):
         a_f, b_f = fake_linrep_ab(a, b, self.s_t, self.bits)
         w = a_f[..., None, None] * self.t_deq[m.idx] + b_f[..., None, None]
         return F.conv2d(x, w, m.bias, m.stride, m.padding, m.dilation, m.groups)
+
+
+class FakeQuantLinRepTranspose(FakeQuantLinRep):
+    """A LinRepConvTranspose2d whose kernels are the integer layer's: one a scale and one exponent for the whole
+    layer (quantize._linrep_transpose_params)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m = self.m
+        a, b = m.masked_ab()
+        a_f, b_f = fake_linrep_ab(a.reshape(1, -1), b.reshape(1, -1), self.s_t, self.bits)
+        w = a_f.reshape(a.shape)[..., None, None] * self.t_deq[m.idx] + b_f.reshape(b.shape)[..., None, None]
+        return F.conv_transpose2d(x, w, m.bias, m.stride, m.padding, m.output_padding,  # type: ignore[attr-defined]
+                                  m.groups, m.dilation)
 
 
 class QATGraphModel(nn.Module):
@@ -67,6 +80,27 @@ class QATGraphModel(nn.Module):
                     _, _, deq = quantize_int8_weights(layer.weight.detach().numpy())
                     layer.weight.copy_(torch.from_numpy(deq))
                 layer.weight.requires_grad_(False)
+            elif op.type == "CONV_TRANSPOSE2D" and op.linrep is not None:
+                assert isinstance(layer, LinRepConvTranspose2d)
+                self.wrapped[f"op{i}"] = FakeQuantLinRepTranspose(layer, (layer_bits or {}).get(op.name, bits))
+            elif op.type in ("AFFINE", "CONV_TRANSPOSE2D"):
+                self._fix_geo_weights(i, op)
+
+    def _fix_geo_weights(self, i: int, op: Op) -> None:
+        """AFFINE and dense CONV_TRANSPOSE2D weights: int8 per output channel (quantize._geo_params), fixed."""
+        from linrep_edge.integer.quantize import _transpose_rows
+
+        with torch.no_grad():
+            if op.type == "AFFINE":  # a new buffer: the old one shares memory with the caller's graph
+                buf = getattr(self.inner, f"op{i}_weight")
+                _, _, deq = quantize_int8_weights(buf.numpy().reshape(-1, 1))
+                self.inner.register_buffer(f"op{i}_weight", torch.from_numpy(deq.reshape(-1).copy()))
+                return
+            layer = self.inner.layers[f"op{i}"]
+            w = layer.weight.detach().numpy()
+            _, _, deq = quantize_int8_weights(_transpose_rows(w, op.groups))
+            layer.weight.copy_(torch.from_numpy(_transpose_rows(deq, op.groups)))
+            layer.weight.requires_grad_(False)
 
     def _fq(self, t: int, y: torch.Tensor) -> torch.Tensor:
         scale, zp = self.quant[t]
@@ -93,6 +127,8 @@ class QATGraphModel(nn.Module):
                 y = ins[0].reshape(ins[0].shape[0], *g.tensors[op.output].shape)
             elif op.type == "SOFTMAX":
                 y = torch.softmax(ins[0], 1)
+            elif op.type in ("MUL", "AFFINE", "RESIZE", "CONV_TRANSPOSE2D"):
+                y = self._geo(i, op, ins)
             else:
                 raise LinRepError(f"op {op.name!r}: {op.type} is not supported by int8 fine-tuning")
             if op.activation == "RELU":
@@ -101,6 +137,25 @@ class QATGraphModel(nn.Module):
                 y = F.relu6(y)
             vals[op.output] = self._fq(op.output, y)
         return vals[g.output]
+
+    def _geo(self, i: int, op: Op, ins: list[torch.Tensor]) -> torch.Tensor:
+        """MUL, AFFINE, RESIZE, CONV_TRANSPOSE2D as the fp32 graph computes them (weights fixed above)."""
+        x0 = ins[0]
+        if op.type == "CONV_TRANSPOSE2D":
+            return (self.wrapped[f"op{i}"] if f"op{i}" in self.wrapped else self.inner.layers[f"op{i}"])(x0)
+        if op.type == "MUL":
+            b = ins[1] if ins[1].shape == x0.shape else ins[1].reshape(x0.shape[0], -1, *([1] * (x0.ndim - 2)))
+            return x0 * b
+        if op.type == "RESIZE":
+            size = self.graph.tensors[op.output].shape[1:]
+            if op.mode == 0:
+                return F.interpolate(x0, size=size, mode="nearest")
+            return F.interpolate(x0, size=size, mode="bilinear", align_corners=op.mode == 2)
+        shape = (1, -1) + (1,) * (x0.ndim - 2)
+        y = x0 * getattr(self.inner, f"op{i}_weight").reshape(shape)
+        if op.bias >= 0:
+            y = y + getattr(self.inner, f"op{i}_bias").reshape(shape)
+        return y
 
     def write_back(self) -> Graph:
         """A copy of the fp32 graph with the trained a and b (pruned kernels 0) and biases."""
@@ -111,7 +166,7 @@ class QATGraphModel(nn.Module):
             if op.bias >= 0 and isinstance(bias, torch.Tensor):
                 out.constants[op.bias].values = bias.detach().float().numpy().reshape(
                     out.constants[op.bias].values.shape).copy()
-            if op.type == "LINREP_CONV2D":
+            if op.type == "LINREP_CONV2D" or (op.type == "CONV_TRANSPOSE2D" and op.linrep is not None):
                 a, b = self.wrapped[f"op{i}"].m.masked_ab()
                 assert op.linrep is not None
                 op.linrep.a = a.detach().double().numpy()

@@ -8,6 +8,9 @@ quantisation with calibration inputs.
   bias at scale s_in·s_w[o].
 - LINREP_CONV2D: int8 templates with one scale per codebook, a/b integers of `ab_bits` bits with
   per-output-channel scales and the power-of-two exponent (`scheme.py`); the accumulator bound is checked.
+- MUL: one multiplier s0·s1 / s_out; AFFINE: a depthwise 1×1 conv (int8 weight per channel, int32 bias);
+  CONV_TRANSPOSE2D: dense int8 per output channel, or LinRep with one a scale and one exponent for the layer;
+  RESIZE shares its input's quantisation.
 - Every multiplier, shift and clamp with `linrep_edge.integer.arith` as docs/INTEGER.md says.
 Ops without an int8 form are refused, naming them.
 """
@@ -29,10 +32,13 @@ from linrep_edge.integer.scheme import activation_qparams, linrep_ab_quant, temp
 from linrep_edge.method.quantize import quantize_int8_weights
 
 WEIGHTED = ("CONV2D", "LINREP_CONV2D", "LINEAR")
-SAME_QUANT = ("MAX_POOL2D", "AVG_POOL2D", "ADAPTIVE_AVG_POOL2D", "RESHAPE", "TRANSPOSE_HWC", "SLICE", "CONCAT", "PAD")
-SUPPORTED = (*WEIGHTED, "ADD", "SOFTMAX", *SAME_QUANT)
+GEO = ("MUL", "AFFINE", "CONV_TRANSPOSE2D")  # their integers: _geo_params
+SAME_QUANT = ("MAX_POOL2D", "AVG_POOL2D", "ADAPTIVE_AVG_POOL2D", "RESHAPE", "TRANSPOSE_HWC", "SLICE", "CONCAT", "PAD",
+              "RESIZE")
+SUPPORTED = (*WEIGHTED, "ADD", "SOFTMAX", *GEO, *SAME_QUANT)
 ADD_LEFT_SHIFT = 20
 SOFTMAX_INT_BITS = 5  # TFLite's kScaledDiffIntegerBits
+MUL_MAX_SHIFT = 15  # |(x0 − zp0)·(x1 − zp1)| ≤ 255² = 65,025 stays below 2^31 shifted left by at most 15
 
 
 @dataclass
@@ -222,6 +228,98 @@ def _softmax_params(graph: Graph, op: Op) -> IntParams:
                      extra=np.array([diff_min], dtype=np.int32))
 
 
+# -- MUL, AFFINE, CONV_TRANSPOSE2D (docs/INTEGER.md §2) --------------------------------------------------------
+
+def _mul_params(graph: Graph, op: Op) -> IntParams:
+    """TFLite's int8 MUL: one multiplier from s0·s1 / s_out (double from the float32 scales)."""
+    s0, s1 = (graph.tensors[t].scale for t in op.inputs)
+    out = graph.tensors[op.output]
+    m, shift = arith.quantize_multiplier(arith.requant_scale(s0, s1, divide_by=out.scale))
+    if shift > MUL_MAX_SHIFT:
+        raise LinRepError(f"op {op.name!r}: MUL output scale {out.scale} too small for its inputs' scales "
+                          f"(left shift {shift} > {MUL_MAX_SHIFT}: the product would overflow int32)")
+    lo, hi = act_range(op, out.scale, out.zero_point)
+    return IntParams(np.array([m], np.int32), np.array([shift], np.int32), lo, hi)
+
+
+def _transpose_rows(w: np.ndarray, groups: int) -> np.ndarray:
+    """A transposed conv's weight [Cin, Cout/g, kh, kw] as [Cout, Cin/g, kh, kw] (output channel first), and
+    back (the same permutation applied to a [Cout, Cin/g, ...] array gives [Cin, Cout/g, ...])."""
+    a, b = w.shape[:2]
+    rows = w.reshape(groups, a // groups, b, *w.shape[2:]).swapaxes(1, 2)
+    return np.ascontiguousarray(rows.reshape(b * groups, a // groups, *w.shape[2:]))
+
+
+def _linrep_transpose_params(graph: Graph, op: Op, ab_bits: int, fit_int16: bool) -> IntParams:
+    """A LinRep CONV_TRANSPOSE2D: integer a/b with ONE a scale and ONE exponent for the whole layer (its grid is
+    (Cin, Cout/g) while the requantisation is per output channel: a per-row scale could not be folded in), stored
+    per row as the format has it; b_exponent [Cout] all equal; one multiplier; the accumulator bound per output
+    channel (docs/INTEGER.md §3)."""
+    from linrep_edge.integer.linrep import conv_transpose_kernel_integers
+
+    lr = op.linrep
+    assert lr is not None
+    s_in, out = graph.tensors[op.inputs[0]].scale, graph.tensors[op.output]
+    s_t = graph.codebooks[lr.codebook].scale
+    mask = np.ones(lr.idx.shape, dtype=bool) if lr.mask is None else lr.mask
+    a = torch.from_numpy(np.where(mask, lr.a, 0.0).astype(np.float32)).reshape(1, -1)
+    b = torch.from_numpy(np.where(mask, lr.b, 0.0).astype(np.float32)).reshape(1, -1)
+    a_q, s_a, b_q, e, s_b = linrep_ab_quant(a, b, s_t, ab_bits, fit_int16=fit_int16)
+    rows = lr.idx.shape[0]
+    lr.set_quantized(a_q.numpy().reshape(lr.idx.shape), np.repeat(s_a.numpy(), rows),
+                     b_q.numpy().reshape(lr.idx.shape), np.repeat(s_b.numpy().astype(np.float32), rows))
+    lr.ab_bits = ab_bits
+    lr.b_exponent = np.full(op.out_channels, int(e[0]), dtype=np.int64)
+    e0 = int(e[0])
+    s_w = float(np.float32(s_a[0])) * float(np.float32(s_t)) * 2.0 ** -max(0, -e0)
+    bias = _bias_i32(graph, op, np.full(op.out_channels, float(np.float32(s_in)) * float(np.float32(s_w))))
+    if op.bias >= 0:
+        graph.constants[op.bias].values = (bias.astype(np.float64) * float(np.float32(s_in)) * float(np.float32(s_w))
+                                           ).astype(np.float32)
+        graph.constants[op.bias].dtype = "fp32"
+    mult, shift = _multipliers(np.array([arith.requant_scale(s_in, float(s_a[0]), s_t, divide_by=out.scale)
+                                         * 2.0 ** -max(0, -e0)]))
+    w = conv_transpose_kernel_integers(graph, op)  # [Cin, cout_g, kh, kw]
+    per = np.abs(_transpose_rows(w, op.groups)).reshape(op.out_channels, -1).sum(1)
+    if (np.abs(bias.astype(np.int64)) + 255 * per >= 1 << 31).any():
+        raise LinRepError(f"layer {op.name!r}: the integer LinRep accumulator can exceed int32; use fewer a/b bits")
+    lo, hi = act_range(op, out.scale, out.zero_point)
+    return IntParams(mult, shift, lo, hi, bias=bias)
+
+
+def _geo_params(graph: Graph, op: Op, ab_bits: int = 0, fit_int16: bool = True) -> IntParams:
+    """MUL's multiplier; AFFINE (a depthwise 1×1 conv) and dense CONV_TRANSPOSE2D: int8 weights per output
+    channel, int32 bias at s_in·s_w[o], one multiplier per output channel, the accumulator bound."""
+    if op.type == "MUL":
+        return _mul_params(graph, op)
+    if op.linrep is not None:
+        return _linrep_transpose_params(graph, op, ab_bits, fit_int16)
+    s_in = graph.tensors[op.inputs[0]].scale
+    out = graph.tensors[op.output]
+    c = graph.constants[op.weight]
+    if op.type == "AFFINE":
+        q, scale, deq = quantize_int8_weights(c.values.reshape(-1, 1))
+        c.q, c.scale, c.values = q.reshape(c.values.shape), scale, deq.reshape(c.values.shape)
+        per = np.abs(c.q.astype(np.int64)).reshape(-1)
+    else:
+        rows = _transpose_rows(c.values, op.groups)
+        q, scale, deq = quantize_int8_weights(rows)
+        c.q, c.scale, c.values = _transpose_rows(q, op.groups), scale, _transpose_rows(deq, op.groups)
+        per = np.abs(q.astype(np.int64)).reshape(q.shape[0], -1).sum(1)
+    c.dtype = "int8"
+    bias_scale = np.array([float(np.float32(s_in)) * float(np.float32(sw)) for sw in c.scale])
+    bias = _bias_i32(graph, op, bias_scale)
+    if op.bias >= 0:
+        graph.constants[op.bias].values = (bias.astype(np.float64) * bias_scale).astype(np.float32).reshape(
+            graph.constants[op.bias].values.shape)
+        graph.constants[op.bias].dtype = "fp32"
+    mult, shift = _multipliers(np.array([arith.requant_scale(s_in, float(sw), divide_by=out.scale) for sw in c.scale]))
+    if (np.abs(bias.astype(np.int64)) + 255 * per >= 1 << 31).any():
+        raise LinRepError(f"layer {op.name!r}: the int8 accumulator can exceed int32")
+    lo, hi = act_range(op, out.scale, out.zero_point)
+    return IntParams(mult, shift, lo, hi, bias=bias)
+
+
 def fill_int_params(graph: Graph, ab_bits: int, layer_bits: dict[str, int] | None = None,
                     fit_int16: bool = True) -> None:
     """Every op's IntParams (in place) once the tensors carry their quantisation; LinRep layers named in
@@ -236,6 +334,8 @@ def fill_int_params(graph: Graph, ab_bits: int, layer_bits: dict[str, int] | Non
             op.iparams = _add_params(graph, op)
         elif op.type == "SOFTMAX":
             op.iparams = _softmax_params(graph, op)
+        elif op.type in GEO:
+            op.iparams = _geo_params(graph, op, layer_bits.get(op.name, ab_bits), fit_int16)
         else:
             op.iparams = IntParams(empty.copy(), empty.copy())
 

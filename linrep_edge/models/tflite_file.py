@@ -61,6 +61,10 @@ _OPTION_FIELDS = {
     "SoftmaxOptions": ("Beta",),
     "ConcatenationOptions": ("Axis", "FusedActivationFunction"),
     "ReducerOptions": ("KeepDims",),
+    "MulOptions": ("FusedActivationFunction",),
+    "ResizeBilinearOptions": ("AlignCorners", "HalfPixelCenters"),
+    "ResizeNearestNeighborOptions": ("AlignCorners", "HalfPixelCenters"),
+    "TransposeConvOptions": ("Padding", "StrideW", "StrideH", "FusedActivationFunction"),
 }
 
 

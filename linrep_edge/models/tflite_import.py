@@ -38,7 +38,8 @@ from linrep_edge.models.tflite_file import TflModel, TflOp, TflTensor, read_tfli
 # inputs each supported operator needs at least (weights, bias, shape and padding tensors included)
 MIN_INPUTS = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2, "ADD": 2, "AVERAGE_POOL_2D": 1,
               "MAX_POOL_2D": 1, "SOFTMAX": 1, "RESHAPE": 1, "CONCATENATION": 1, "PAD": 2, "QUANTIZE": 1,
-              "DEQUANTIZE": 1, "TRANSPOSE": 2, "MEAN": 2}
+              "DEQUANTIZE": 1, "TRANSPOSE": 2, "MEAN": 2,
+              "MUL": 2, "RESIZE_NEAREST_NEIGHBOR": 2, "RESIZE_BILINEAR": 2, "TRANSPOSE_CONV": 3}
 NCHW_TO_NHWC = (0, 2, 3, 1)
 ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
 SOFTMAX_DIFF_INTEGER_BITS = 5
@@ -264,10 +265,10 @@ class _Importer:
         self.g.constants.append(Constant(values, "int8", np.ascontiguousarray(w.astype(np.int8)), scale.copy()))
         return len(self.g.constants) - 1
 
-    def _bias(self, op: TflOp, cout: int) -> np.ndarray | None:
-        if len(op.inputs) < 3 or op.inputs[2] < 0:
+    def _bias(self, op: TflOp, cout: int, k: int = 2) -> np.ndarray | None:
+        if len(op.inputs) < k + 1 or op.inputs[k] < 0:
             return None
-        t = self.m.tensors[op.inputs[2]]
+        t = self.m.tensors[op.inputs[k]]
         if t.data is None or t.data.size != cout:
             raise LinRepError(f"bias {t.name!r} is not a constant of {cout} values")
         want = "INT32" if self.int8 else "FLOAT32"
@@ -284,11 +285,11 @@ class _Importer:
         s_out, zp_out = out.scale, out.zero_point
         scales = self.g.constants[weight].scale
         assert scales is not None
+        cout = scales.shape[0]  # one scale per output channel (broadcast from one)
         if not per_channel:
             scales = scales[:1]
         mq = [arith.quantize_multiplier(arith.requant_scale(s_in, float(s), divide_by=s_out)) for s in scales]
         lo, hi = activation_range(act, s_out, zp_out)
-        cout = self.g.constants[weight].values.shape[0]
         b = np.zeros(cout, np.int32) if bias is None else bias.astype(np.int32)
         return IntParams(np.array([m for m, _ in mq], np.int32), np.array([s for _, s in mq], np.int32), lo, hi, b)
 
@@ -539,6 +540,108 @@ class _Importer:
             return
         raise LinRepError("only a QUANTIZE of the model input or a DEQUANTIZE to a model output is supported")
 
+    # -- MUL, RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR, TRANSPOSE_CONV (docs/INTEGER.md §2) ---------------------
+    def geo_handlers(self) -> dict[str, object]:
+        return {"MUL": self.mul, "RESIZE_NEAREST_NEIGHBOR": self.resize, "RESIZE_BILINEAR": self.resize,
+                "TRANSPOSE_CONV": self.transpose_conv}
+
+    def mul(self, op: TflOp) -> None:
+        """MUL of equal shapes or by one value per channel; int8: TFLite Micro's multiplier s0·s1 / s_out."""
+        a, b = self._input(op, 0), self._input(op, 1)
+        sa, sb = self.g.tensors[a].shape, self.g.tensors[b].shape
+        if len(sb) == 3 and sa in ((sb[0],), (sb[0], 1, 1)) and sa != sb:
+            a, b, sa, sb = b, a, sb, sa  # the gate first: MUL commutes, ours takes it second
+        if sa != sb and not (sb in ((sa[0],), (sa[0], 1, 1)) and len(sa) == 3):
+            raise LinRepError(f"inputs of shapes {sa} and {sb} (equal shapes or one value per channel)")
+        act = self._activation(op)
+        if not self.int8:
+            self._fp32_activation(self._emit(op, "MUL", [a, b]), act, True)
+            return
+        (s0, _), (s1, _) = self._quant(a), self._quant(b)
+        out = self._tensor(self.m.tensors[op.outputs[0]])
+        m, shift = arith.quantize_multiplier(arith.requant_scale(s0, s1, divide_by=out.scale))
+        if shift > 15:
+            raise LinRepError(f"output scale {out.scale} too small for the inputs' scales {s0}, {s1} (left shift "
+                              f"{shift} > 15: the product would overflow int32)")
+        lo, hi = activation_range(act, out.scale, out.zero_point)
+        self._emit(op, "MUL", [a, b], iparams=IntParams(np.array([m], np.int32), np.array([shift], np.int32), lo, hi))
+
+    def resize(self, op: TflOp) -> None:
+        """RESIZE_NEAREST_NEIGHBOR (neither align_corners nor half_pixel_centers: torch's nearest; integer
+        factors) and RESIZE_BILINEAR with half_pixel_centers (torch's align_corners=False) or align_corners."""
+        x = self._input(op)
+        if len(self.g.tensors[x].shape) != 3:
+            raise LinRepError("resize of a tensor that is not [1, H, W, C]")
+        c, h, w = self.g.tensors[x].shape
+        size = self.m.tensors[op.inputs[1]].data
+        out_shape = _nchw(self.m.tensors[op.outputs[0]].shape)
+        if size is None or size.size != 2 or out_shape != (c, int(size.reshape(-1)[0]), int(size.reshape(-1)[1])):
+            raise LinRepError(f"resize size {None if size is None else size.reshape(-1).tolist()} is not a constant "
+                              f"matching the output {list(self.m.tensors[op.outputs[0]].shape)}")
+        align, half = bool(op.options.get("AlignCorners", False)), bool(op.options.get("HalfPixelCenters", False))
+        _, oh, ow = out_shape
+        if op.type == "RESIZE_NEAREST_NEIGHBOR":
+            if align or half or oh % h or ow % w:
+                raise LinRepError(f"nearest resize of {h}x{w} to {oh}x{ow} with align_corners={align}, "
+                                  f"half_pixel_centers={half} (only integer factors, both false: torch's nearest)")
+            mode = 0
+        elif align == half:
+            raise LinRepError(f"bilinear resize with align_corners={align}, half_pixel_centers={half} (one of them "
+                              "must be set: torch's align_corners True or False)")
+        else:
+            mode = 2 if align else 1
+        self._same_quant(op, [x])
+        self._emit(op, "RESIZE", [x], mode=mode)
+
+    def transpose_conv(self, op: TflOp) -> None:
+        """TRANSPOSE_CONV (inputs: output shape, OHWI weights, input, optional bias) → CONV_TRANSPOSE2D, weights
+        [Cin, Cout, kh, kw], TFLite Micro's padding (ComputePaddingHeightWidth on the output size) as torch's
+        padding p with the output size (in − 1)·s − 2p + k + output_padding, 0 <= output_padding < s."""
+        x = self._input(op, 2)
+        wt = self.m.tensors[op.inputs[1]]
+        if wt.data is None or len(wt.shape) != 4 or len(self.g.tensors[x].shape) != 3:
+            raise LinRepError("weights are not a 4-D constant, or the input is not [1, H, W, C]")
+        cin, h, w = self.g.tensors[x].shape
+        cout, kh, kw, wc = wt.shape
+        if wc != cin:
+            raise LinRepError(f"weights {list(wt.shape)} for {cin} input channels")
+        o = self._geometry(op, "TransposeConvOptions", ("StrideH", "StrideW"))
+        stride = (o["StrideH"], o["StrideW"])
+        out_shape = _nchw(self.m.tensors[op.outputs[0]].shape)
+        if len(out_shape) != 3 or out_shape[0] != cout:
+            raise LinRepError(f"output shape {list(self.m.tensors[op.outputs[0]].shape)} for {cout} output channels")
+        pads = []
+        for size_in, size_out, k, s in ((h, out_shape[1], kh, stride[0]), (w, out_shape[2], kw, stride[1])):
+            n = _out_size(int(o["Padding"]), size_out, k, s, 1)  # TFLite: the conv this op transposes
+            p = max((n - 1) * s + k - size_out, 0) // 2
+            extra = size_out - ((size_in - 1) * s - 2 * p + k)
+            if n != size_in or not 0 <= extra < s:
+                raise LinRepError(f"transposed conv of {size_in} to {size_out} (kernel {k}, stride {s}, padding "
+                                  f"{'SAME' if o['Padding'] == 0 else 'VALID'}) has no torch equivalent (output "
+                                  f"padding {extra}, input size {n} expected)")
+            pads.append(p)
+        act = self._activation(op)
+        wq = np.ascontiguousarray(wt.data.transpose(3, 0, 1, 2))  # [Cin, Cout, kh, kw]
+        bias = self._bias(op, cout, 3)
+        common = dict(kernel=(kh, kw), stride=stride, pads=(pads[0], pads[1], pads[0], pads[1]), out_channels=cout)
+        if not self.int8:
+            if wt.type != "FLOAT32":
+                raise LinRepError(f"weights of type {wt.type} in a float model")
+            weight = self.g.add_constant(wq.astype(np.float32))
+            b = self.g.add_constant(bias) if bias is not None else -1
+            self._fp32_activation(self._emit(op, "CONV_TRANSPOSE2D", [x], weight=weight, bias=b, **common), act, True)
+            return
+        if wt.type != "INT8" or wt.scale.size not in (1, cout) or (wt.zero_point != 0).any():
+            raise LinRepError(f"weights must be int8, symmetric, per tensor or per output channel (got {wt.type}, "
+                              f"{wt.scale.size} scales)")
+        scale = np.broadcast_to(wt.scale, (cout,)).astype(np.float32)
+        if not ((scale > 0) & (scale < np.inf)).all():
+            raise LinRepError("weight scales must be positive and finite")
+        self.g.constants.append(Constant((wq.astype(np.float32) * scale[None, :, None, None]).astype(np.float32),
+                                         "int8", wq.astype(np.int8), scale.copy()))
+        params = self._weighted_params(x, len(self.g.constants) - 1, op.outputs[0], bias, act, True)
+        self._emit(op, "CONV_TRANSPOSE2D", [x], weight=len(self.g.constants) - 1, iparams=params, **common)
+
     # -- driver -----------------------------------------------------------------------------------------
     def run(self) -> Graph:
         m = self.m
@@ -548,7 +651,7 @@ class _Importer:
                     "ADD": self.add, "AVERAGE_POOL_2D": self.pool, "MAX_POOL_2D": self.pool, "SOFTMAX": self.softmax,
                     "RESHAPE": self.reshape, "CONCATENATION": self.concat, "PAD": self.pad,
                     "QUANTIZE": self.quantize_ends, "DEQUANTIZE": self.quantize_ends, "TRANSPOSE": self.transpose,
-                    "MEAN": self.mean}
+                    "MEAN": self.mean, **self.geo_handlers()}
         tin = m.tensors[m.inputs[0]]
         try:
             if self.int8 and tin.type == "FLOAT32":  # replaced by the QUANTIZE's output

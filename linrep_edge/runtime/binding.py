@@ -76,7 +76,9 @@ def _build_in_checkout(path: Path) -> None:
     if shutil.which("make") is None or shutil.which(os.environ.get("CC", "cc")) is None:
         raise LinRepError(f"the C runtime library {path} is not built and there is no C compiler to build it: "
                           "install make and a C compiler (apt-get install build-essential), then `make -C runtime_c`")
-    with _build_lock:
+    from linrep_edge.runtime.build_lock import build_lock
+
+    with _build_lock, build_lock(RUNTIME_DIR / "build"):
         proc = subprocess.run(["make", "-s", "-C", str(RUNTIME_DIR), "all"], capture_output=True, text=True)
     if proc.returncode != 0 or not path.is_file():
         raise LinRepError(f"building the C runtime library failed (make -C {RUNTIME_DIR} all):\n"

@@ -280,14 +280,16 @@ const char *lr_status_str(lr_status status);
  *
  * An int8 model (format version 4, Model.tensor_quant present; docs/INTEGER.md) is checked further:
  * every tensor's scale positive and finite and zero point in -128 .. 127; every op one with an int8 form
- * (CONV2D incl. depthwise / groups, LINREP_CONV2D, LINEAR, ADD, MAX_POOL2D, AVG_POOL2D,
- * ADAPTIVE_AVG_POOL2D, SOFTMAX, RESHAPE, TRANSPOSE_HWC, SLICE, CONCAT, PAD; others LR_ERR_UNSUPPORTED_OP);
+ * (CONV2D incl. depthwise / groups, LINREP_CONV2D, LINEAR, ADD, MUL, AFFINE, RESIZE, CONV_TRANSPOSE2D,
+ * MAX_POOL2D, AVG_POOL2D, ADAPTIVE_AVG_POOL2D, SOFTMAX, RESHAPE, TRANSPOSE_HWC, SLICE, CONCAT, PAD; others
+ * LR_ERR_UNSUPPORTED_OP);
  * multipliers >= 0 and shifts in -31 .. 30 of the length the op needs, act_min <= act_max, int8
  * weights, int32 biases, int8 codebooks, LinRep integer a/b with a b_exponent per output channel
  * (LR_ERR_BAD_PARAMS or LR_ERR_BAD_CONSTANT / LR_ERR_BAD_CODEBOOK otherwise); quantisation equal where
  * docs/INTEGER.md requires it (pools, byte moves; LR_ERR_BAD_PARAMS); the int32 accumulator bound of
- * CONV2D, LINEAR and LINREP_CONV2D, |bias| + 255 * sum |W| < 2^31 per output channel, also after the
- * requantisation's left shift (LR_ERR_BAD_PARAMS). Version-4 fields in a blob that says an older
+ * CONV2D, LINEAR, LINREP_CONV2D, AFFINE and CONV_TRANSPOSE2D, |bias| + 255 * sum |W| < 2^31 per output
+ * channel, also after the requantisation's left shift, MUL's 255 * 255 * 2^shift < 2^31, and a bilinear
+ * RESIZE's integer positions inside its input (LR_ERR_BAD_PARAMS). Version-4 fields in a blob that says an older
  * version: LR_ERR_VERSION; in an fp32 model: LR_ERR_BAD_PARAMS.
  *
  * Returns LR_OK, or the first error found (any error code except LR_ERR_ARENA_TOO_SMALL,

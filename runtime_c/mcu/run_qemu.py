@@ -111,8 +111,18 @@ def plugin_path() -> Path:
 
 
 def build_plugin(timeout: float = 300.0) -> Path:
-    """Build (if stale) the host QEMU plugin and return its path."""
-    _tool(["make", "-s", "-C", str(MCU_DIR), "plugin"], timeout=timeout)
+    """Build (if stale) the host QEMU plugin and return its path. Two processes asking at once (two test
+    workers) build it one after the other: an exclusive flock on build/.build.lock (POSIX hosts)."""
+    lock_dir = plugin_path().parent
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / ".build.lock", "a") as lock:
+        try:
+            import fcntl
+
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        except ImportError:  # not POSIX: no lock
+            pass
+        _tool(["make", "-s", "-C", str(MCU_DIR), "plugin"], timeout=timeout)
     return plugin_path()
 
 

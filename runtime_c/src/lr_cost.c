@@ -290,6 +290,14 @@ void lr_op_scratch(const lr_model *m, const lr_op *op, uint32_t path, int reuse,
     const uint32_t per = (uint32_t)op->kh * (uint32_t)op->kw; /* times cin_g below */
     int32_t dims[LR_MAX_RANK];
     memset(need, 0, sizeof *need);
+    if (op->type == LR_OP_TYPE_CONV_TRANSPOSE2D && LR_IS_INT8(m)) {
+        /* int8 transposed conv: one output channel's int32 accumulators (lr_conv_transpose2d_s8_ref), and for
+         * LinRep one kernel's integers after them (lr_linrep_conv_transpose2d_s8_ref) */
+        (void)lr_tensor_shape(m, (uint32_t)op->output, dims);
+        need->lo = 4u * ((uint64_t)dims[1] * (uint64_t)dims[2] + (op->linrep != 0u ? per : 0u));
+        need->hi = need->lo;
+        return;
+    }
     if (op->type == LR_OP_TYPE_CONV_TRANSPOSE2D && op->linrep != 0u) {
         /* LinRep transposed conv (fp32 only): the decoded codebook, then one input channel's kernels */
         need->lo = 4u * ((uint64_t)codebook_k(m, op) + (uint64_t)(op->out_ch / op->groups)) * per;

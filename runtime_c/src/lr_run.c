@@ -230,6 +230,63 @@ static int8_t *tensor_s8(const run_ctx *r, int32_t id)
 #define LR_S8_KERNEL(name) name##_ref
 #endif
 
+/* MUL, AFFINE, RESIZE and CONV_TRANSPOSE2D (dense or LinRep) of an int8 model (docs/INTEGER.md section 2, 3). */
+static void run_geo_s8(const run_ctx *r, const lr_op *op)
+{
+    const lr_model *m = r->m;
+    int32_t in[LR_MAX_RANK];
+    const int32_t in0 = lr_op_input(m, op, 0u);
+    const uint32_t n = numel(in, lr_tensor_shape(m, (uint32_t)in0, in));
+    const int8_t *x = tensor_s8(r, in0);
+    int8_t *y = tensor_s8(r, op->output);
+    lr_geom g;
+    switch (op->type) {
+    case LR_OP_TYPE_MUL: {
+        int32_t d[LR_MAX_RANK];
+        const int32_t in1 = lr_op_input(m, op, 1u);
+        lr_mul_s8_params p;
+        p.zp0 = lr_quant_zp(m, (uint32_t)in0);
+        p.zp1 = lr_quant_zp(m, (uint32_t)in1);
+        p.zp_out = lr_quant_zp(m, (uint32_t)op->output);
+        p.mult = lr_lei32(m->blob + op->mult);
+        p.shift = lr_s8(m->blob[op->shift]);
+        p.act_min = op->act_min;
+        p.act_max = op->act_max;
+        lr_mul_s8_ref(x, tensor_s8(r, in1), (uint32_t)in[0], n / (uint32_t)in[0],
+                      numel(d, lr_tensor_shape(m, (uint32_t)in1, d)) != n, &p, y);
+        break;
+    }
+    case LR_OP_TYPE_AFFINE: {
+        lr_dense_s8_params p;
+        lr_op_dense_s8_params(m, op, &p);
+        lr_affine_s8_ref(x, (uint32_t)in[0], n / (uint32_t)in[0], &p, y);
+        break;
+    }
+    case LR_OP_TYPE_RESIZE:
+        lr_op_geom(m, op, &g);
+        if (op->mode == 0u) {
+            lr_resize_nearest_s8_ref(&g, x, y);
+        } else {
+            lr_resize_bilinear_s8_ref(&g, op->mode == 2u, x, y);
+        }
+        break;
+    case LR_OP_TYPE_CONV_TRANSPOSE2D:
+        lr_op_geom(m, op, &g);
+        if (op->linrep != 0u) {
+            lr_linrep_s8_params p;
+            lr_op_linrep_s8_params(m, op, &p);
+            lr_linrep_conv_transpose2d_s8_ref(&g, x, &p, (int32_t *)(void *)r->scratch, y);
+        } else {
+            lr_dense_s8_params p;
+            lr_op_dense_s8_params(m, op, &p);
+            lr_conv_transpose2d_s8_ref(&g, x, &p, (int32_t *)(void *)r->scratch, y);
+        }
+        break;
+    default: /* unreachable: run_op_s8 passes only these */
+        break;
+    }
+}
+
 static void run_op_s8(const run_ctx *r, const lr_op *op)
 {
     const lr_model *m = r->m;
@@ -337,6 +394,12 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
     }
     case LR_OP_TYPE_TRANSPOSE_HWC:
         lr_transpose_hwc_s8_ref(x, (uint32_t)in[0], n / (uint32_t)in[0], y);
+        break;
+    case LR_OP_TYPE_MUL:
+    case LR_OP_TYPE_AFFINE:
+    case LR_OP_TYPE_RESIZE:
+    case LR_OP_TYPE_CONV_TRANSPOSE2D:
+        run_geo_s8(r, op);
         break;
     default: /* unreachable: lr_init refused ops without an int8 form */
         break;

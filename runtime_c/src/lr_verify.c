@@ -749,8 +749,8 @@ static lr_status check_conv_transpose(const lr_model *m, const lr_op *op, const 
     set3(out, op->out_ch, stored->d[1], stored->d[2]);
     cout_g = op->out_ch / op->groups;
     kk = (int64_t)op->kh * op->kw;
-    if (op->dtype == LR_DTYPE_I8 || (int64_t)in->d[0] * cout_g > LR_MAX_NUMEL) {
-        return LR_ERR_BAD_CONSTANT; /* dense fp32 / fp16 weights (or LinRep), of at most LR_MAX_NUMEL kernels */
+    if ((op->dtype == LR_DTYPE_I8 && (!LR_IS_INT8(m) || op->linrep != 0u)) || (int64_t)in->d[0] * cout_g > LR_MAX_NUMEL) {
+        return LR_ERR_BAD_CONSTANT; /* dense weights (int8 in int8 models only) or LinRep, of at most LR_MAX_NUMEL kernels */
     }
     if (op->linrep == 0u) {
         return check_tensors_of(op, (int64_t)in->d[0] * cout_g * kk, 0u, op->out_ch);
@@ -774,6 +774,17 @@ static lr_status check_conv_transpose(const lr_model *m, const lr_op *op, const 
         }
     }
     return s;
+}
+
+/* An int8 AFFINE (int8 models): c int8 weights, one scale per channel or one, no float weight or bias (the
+ * bias is bias_i32, checked by lr_verify_i8.c). */
+static lr_status check_affine_i8(const lr_op *op, int32_t c)
+{
+    if (op->n_w8 != (uint32_t)c || (op->n_ws != 1u && op->n_ws != (uint32_t)c) ||
+        (op->n_w32 | op->n_w16 | op->n_b32 | op->n_b16 | op->w32 | op->w16 | op->b32 | op->b16) != 0u) {
+        return LR_ERR_BAD_CONSTANT;
+    }
+    return LR_OK;
 }
 
 static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, uint32_t *scratch)
@@ -913,8 +924,12 @@ static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, u
         s = check_layout(op, &in, &stored, &out);
         break;
     case LR_OP_TYPE_AFFINE: /* one weight per channel (or feature), optional bias of the same length */
-        if (op->n_inputs != 1u || op->dtype == LR_DTYPE_I8) {
-            return op->n_inputs != 1u ? LR_ERR_BAD_PARAMS : LR_ERR_BAD_CONSTANT;
+        if (op->n_inputs != 1u) {
+            return LR_ERR_BAD_PARAMS;
+        }
+        if (op->dtype == LR_DTYPE_I8) { /* int8 models only: a depthwise 1x1 conv, bias int32 (lr_verify_i8.c) */
+            s = LR_IS_INT8(m) ? check_affine_i8(op, in.d[0]) : LR_ERR_BAD_CONSTANT;
+            break;
         }
         s = check_tensors_of(op, in.d[0], 0u, in.d[0]);
         break;

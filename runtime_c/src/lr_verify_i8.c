@@ -146,9 +146,165 @@ static lr_status check_linrep_i8(const lr_model *m, const lr_op *op)
     return LR_OK;
 }
 
+/* ---- MUL, AFFINE, RESIZE, CONV_TRANSPOSE2D (docs/INTEGER.md section 2) ---- */
+
+/* MUL: one multiplier; (x0 - zp0) * (x1 - zp1), at most 255 * 255 in magnitude, shifted left, fits int32. */
+static lr_status check_mul_i8(const lr_model *m, const lr_op *op)
+{
+    const int32_t s = op->n_mult == 1u ? shift_at(m, op, 0u) : 0;
+    if (op->n_mult != 1u || 255 * 255 >= (BOUND >> (s > 0 ? s : 0))) {
+        return LR_ERR_BAD_PARAMS;
+    }
+    return LR_OK;
+}
+
+/* AFFINE: int8 weights (a depthwise 1x1 conv), int32 bias [c] or none, multipliers [c] or [1], the bound. */
+static lr_status check_affine_s8(const lr_model *m, const lr_op *op, uint32_t c)
+{
+    uint32_t o;
+    if (op->dtype != LR_DTYPE_I8 || (op->bi32 != 0u && op->n_bi32 != c)) {
+        return LR_ERR_BAD_CONSTANT;
+    }
+    if (op->n_mult != 1u && op->n_mult != c) {
+        return LR_ERR_BAD_PARAMS;
+    }
+    for (o = 0; o < c; o++) {
+        if (!bound_ok(m, op, o, abs64(lr_s8(m->blob[op->w8 + o])))) {
+            return LR_ERR_BAD_PARAMS;
+        }
+    }
+    return LR_OK;
+}
+
+/* A LinRep CONV_TRANSPOSE2D: int8 codebook, integer a/b, b exponents [oc] in -31 .. 31, and per output channel o
+ * |bias| + 255 * sum over its column's kept kernels of (|a'| * sum_k |t_q| + |b'| * kh * kw) < 2^31 (a' = a_q *
+ * 2^max(0, -e), b' = b_q * 2^max(0, e)), which bounds sum |W| of lr_linrep_conv_transpose2d_s8_ref. */
+static lr_status check_linrep_transpose_s8(const lr_model *m, const lr_op *op, uint32_t cin_g, uint32_t cout_g)
+{
+    lr_linrep lr;
+    lr_codebook cb;
+    uint32_t kk, o, i, j;
+    lr_read_linrep(m, op->linrep, &lr);
+    lr_read_codebook(m, (uint32_t)lr.codebook, &cb);
+    if (cb.dtype != LR_DTYPE_I8) {
+        return LR_ERR_BAD_CODEBOOK;
+    }
+    if (lr.ab_bits == 0u || op->n_bexp != (uint32_t)op->out_ch) {
+        return LR_ERR_BAD_CONSTANT;
+    }
+    kk = (uint32_t)cb.kh * (uint32_t)cb.kw;
+    for (o = 0; o < (uint32_t)op->out_ch; o++) {
+        const uint32_t grp = o / cout_g, oo = o % cout_g;
+        const unsigned char *mask = lr.mask ? m->blob + lr.mask : NULL;
+        const int32_t e = lr_s8(m->blob[op->bexp + o]);
+        uint32_t n = 0u, kept = 0u;
+        int64_t wsum = 0;
+        if (e < -31 || e > 31) {
+            return LR_ERR_BAD_PARAMS;
+        }
+        for (i = grp * cin_g; i < (grp + 1u) * cin_g && wsum < BOUND; i++) {
+            const uint32_t target = i * cout_g + oo;
+            const unsigned char *t;
+            int64_t a, b, tsum = 0;
+            for (; n < target; n++) {
+                kept += (uint32_t)lr_kept(mask, n);
+            }
+            if (!lr_kept(mask, target)) {
+                continue;
+            }
+            t = m->blob + cb.i8 + kk * lr_unpack_index(m->blob + lr.idx, kept, lr.bits);
+            a = abs64((int64_t)lr_unpack_signed(m->blob + lr.abq, 2u * kept, lr.ab_bits) * ((int64_t)1 << (e < 0 ? -e : 0)));
+            b = abs64((int64_t)lr_unpack_signed(m->blob + lr.abq, 2u * kept + 1u, lr.ab_bits) * ((int64_t)1 << (e > 0 ? e : 0)));
+            for (j = 0; j < kk; j++) {
+                tsum += abs64(lr_s8(t[j]));
+            }
+            wsum += a * tsum + b * (int64_t)kk; /* each product below 2^61, as in check_linrep_i8 */
+        }
+        if (!bound_ok(m, op, o, wsum)) {
+            return LR_ERR_BAD_PARAMS;
+        }
+    }
+    return LR_OK;
+}
+
+/* CONV_TRANSPOSE2D: dense int8 weights [c][cout_g][kh][kw] or LinRep kernels over that grid, int32 bias,
+ * multipliers [oc] or [1], per output channel |bias| + 255 * sum |w| over its column < 2^31; scratch: one
+ * output plane of int32 accumulators (and for LinRep one kernel's integers). */
+static lr_status check_conv_transpose_s8(const lr_model *m, const lr_op *op, uint32_t *scratch_words)
+{
+    int32_t in[LR_MAX_RANK], out[LR_MAX_RANK];
+    uint32_t cout_g, cin_g, kk, o, i, k, need;
+    if (op->linrep != 0u) {
+        lr_status s;
+        if (op->b32 != 0u || op->n_b32 != 0u) {
+            return LR_ERR_BAD_CONSTANT;
+        }
+        if (op->n_mult != 1u && op->n_mult != (uint32_t)op->out_ch) {
+            return LR_ERR_BAD_PARAMS;
+        }
+        (void)lr_tensor_shape(m, (uint32_t)lr_op_input(m, op, 0u), in);
+        (void)lr_tensor_shape(m, (uint32_t)op->output, out);
+        s = check_linrep_transpose_s8(m, op, (uint32_t)(in[0] / op->groups), (uint32_t)(op->out_ch / op->groups));
+        need = (uint32_t)(out[1] * out[2]) + (uint32_t)op->kh * (uint32_t)op->kw; /* verified: fits */
+        if (s == LR_OK && need > *scratch_words) {
+            *scratch_words = need;
+        }
+        return s;
+    }
+    if (op->dtype != LR_DTYPE_I8 || op->b32 != 0u || op->n_b32 != 0u) {
+        return LR_ERR_BAD_CONSTANT; /* int8 weights; the bias is bias_i32 */
+    }
+    if (op->n_mult != 1u && op->n_mult != (uint32_t)op->out_ch) {
+        return LR_ERR_BAD_PARAMS;
+    }
+    (void)lr_tensor_shape(m, (uint32_t)lr_op_input(m, op, 0u), in);
+    (void)lr_tensor_shape(m, (uint32_t)op->output, out);
+    cout_g = (uint32_t)(op->out_ch / op->groups);
+    cin_g = (uint32_t)(in[0] / op->groups);
+    kk = (uint32_t)op->kh * (uint32_t)op->kw; /* verified: c * cout_g * kk = n_w8 */
+    for (o = 0; o < (uint32_t)op->out_ch; o++) {
+        const uint32_t grp = o / cout_g, oo = o % cout_g;
+        int64_t wsum = 0;
+        for (i = grp * cin_g; i < (grp + 1u) * cin_g; i++) {
+            const unsigned char *w = m->blob + op->w8 + ((size_t)i * cout_g + oo) * kk;
+            for (k = 0; k < kk; k++) {
+                wsum += abs64(lr_s8(w[k]));
+            }
+        }
+        if (!bound_ok(m, op, o, wsum)) {
+            return LR_ERR_BAD_PARAMS;
+        }
+    }
+    need = (uint32_t)(out[1] * out[2]); /* verified: below LR_MAX_NUMEL */
+    if (need > *scratch_words) {
+        *scratch_words = need;
+    }
+    return LR_OK;
+}
+
+/* RESIZE bilinear: TFLite's integer positions stay inside the input along both axes. */
+static lr_status check_resize_s8(const lr_model *m, const lr_op *op)
+{
+    int32_t in[LR_MAX_RANK], out[LR_MAX_RANK];
+    if (op->mode == 0u) {
+        return LR_OK;
+    }
+    (void)lr_tensor_shape(m, (uint32_t)lr_op_input(m, op, 0u), in);
+    (void)lr_tensor_shape(m, (uint32_t)op->output, out);
+    if (!lr_resize_bilinear_s8_axis_ok(in[1], out[1], op->mode == 2u) ||
+        !lr_resize_bilinear_s8_axis_ok(in[2], out[2], op->mode == 2u)) {
+        return LR_ERR_BAD_PARAMS;
+    }
+    return LR_OK;
+}
+
 static int op_has_int8_form(uint32_t type)
 {
     switch (type) {
+    case LR_OP_TYPE_MUL:
+    case LR_OP_TYPE_AFFINE:
+    case LR_OP_TYPE_RESIZE:
+    case LR_OP_TYPE_CONV_TRANSPOSE2D:
     case LR_OP_TYPE_CONV2D:
     case LR_OP_TYPE_LINREP_CONV2D:
     case LR_OP_TYPE_LINEAR:
@@ -171,7 +327,7 @@ static int op_has_int8_form(uint32_t type)
 lr_status lr_verify_op_i8(const lr_model *m, const lr_op *op, lr_where *where, uint32_t *scratch_words)
 {
     const int conv = op->type == LR_OP_TYPE_CONV2D || op->type == LR_OP_TYPE_LINREP_CONV2D ||
-                     op->type == LR_OP_TYPE_LINEAR;
+                     op->type == LR_OP_TYPE_LINEAR || op->type == LR_OP_TYPE_CONV_TRANSPOSE2D;
     const int32_t in0 = lr_op_input(m, op, 0u);
     uint32_t i, n_mult_needed = 0u;
     if (!op_has_int8_form(op->type)) {
@@ -186,10 +342,12 @@ lr_status lr_verify_op_i8(const lr_model *m, const lr_op *op, lr_where *where, u
             return LR_ERR_BAD_PARAMS;
         }
     }
-    if ((op->bi32 != 0u && !conv) || (op->bi32 != 0u && op->n_bi32 != (uint32_t)op->out_ch)) {
+    if (op->type == LR_OP_TYPE_AFFINE) { /* its bias has one value per input channel (check_affine_s8) */
+    } else if ((op->bi32 != 0u && !conv) || (op->bi32 != 0u && op->n_bi32 != (uint32_t)op->out_ch)) {
         return LR_ERR_BAD_CONSTANT;
     }
-    if ((op->bexp != 0u && op->type != LR_OP_TYPE_LINREP_CONV2D) ||
+    if ((op->bexp != 0u && op->type != LR_OP_TYPE_LINREP_CONV2D &&
+         !(op->type == LR_OP_TYPE_CONV_TRANSPOSE2D && op->linrep != 0u)) ||
         (op->qp != 0u && op->type != LR_OP_TYPE_SOFTMAX)) {
         return LR_ERR_BAD_PARAMS;
     }
@@ -267,6 +425,22 @@ lr_status lr_verify_op_i8(const lr_model *m, const lr_op *op, lr_where *where, u
             return LR_ERR_BAD_PARAMS;
         }
         return LR_OK;
+    }
+    case LR_OP_TYPE_MUL:
+        return check_mul_i8(m, op);
+    case LR_OP_TYPE_AFFINE: {
+        int32_t dims[LR_MAX_RANK];
+        (void)lr_tensor_shape(m, (uint32_t)in0, dims);
+        return check_affine_s8(m, op, (uint32_t)dims[0]);
+    }
+    case LR_OP_TYPE_CONV_TRANSPOSE2D:
+        return check_conv_transpose_s8(m, op, scratch_words);
+    case LR_OP_TYPE_RESIZE: {
+        const lr_status s = check_resize_s8(m, op);
+        if (s != LR_OK) {
+            return s;
+        }
+        break; /* and quantised as its input, below */
     }
     case LR_OP_TYPE_AVG_POOL2D:
         if ((op->pt | op->pl | op->pb | op->pr) != 0 && op->count_include_pad) {

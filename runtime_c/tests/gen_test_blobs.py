@@ -24,7 +24,7 @@ from torch import nn
 from linrep_edge.graph.capture import capture
 from linrep_edge.method.compress import compress
 from linrep_edge.graph.executor import GraphModel
-from linrep_edge.format.ir import Codebook, Graph, LinRepWeights, Op
+from linrep_edge.format.ir import Codebook, Graph, IntParams, LinRepWeights, Op
 from linrep_edge.method.linrep_conv import LinRepConv2d, prune
 from linrep_edge.format.writer import pack_graph
 from linrep_edge.pipeline import set_storage
@@ -431,6 +431,101 @@ def hostile_v4() -> dict[str, tuple[Graph, str]]:
     g.ops[0].iparams, g.ops[0].linrep.b_exponent = None, None
     h["i8_codebook_in_fp32_model"] = (g, "LR_ERR_BAD_CODEBOOK")
     assert EMPTY.size == 0
+    h.update(hostile_v4_geo())
+    return h
+
+
+def hostile_v4_geo() -> dict[str, tuple[Graph, str]]:
+    """Int8 MUL, AFFINE, RESIZE, CONV_TRANSPOSE2D: one class per verifier rule (lr_verify_i8.c)."""
+    from int8_graphs import build
+
+    h: dict[str, tuple[Graph, str]] = {}
+
+    def edit(kind: str, op: int, fn) -> Graph:  # type: ignore[no-untyped-def]
+        g = build(kind, 3)
+        fn(g, g.ops[op])
+        return g
+
+    def two(ip):  # type: ignore[no-untyped-def]
+        ip.multiplier, ip.shift = np.repeat(ip.multiplier[:1], 2), np.repeat(ip.shift[:1], 2)
+
+    h["i8_mul_two_multipliers"] = (edit("mul", 1, lambda g, op: two(op.iparams)), "LR_ERR_BAD_PARAMS")
+    # 255 * 255 * 2^16 >= 2^31: the shifted product would overflow
+    h["i8_mul_shift_16"] = (edit("mul_channel", 1, lambda g, op: op.iparams.shift.__setitem__(0, 16)), "LR_ERR_BAD_PARAMS")
+    h["i8_mul_bias"] = (edit("mul", 1, lambda g, op: setattr(op.iparams, "bias", np.zeros(1, np.int32))),
+                        "LR_ERR_BAD_CONSTANT")
+
+    def affine_fp32(g: Graph, op: Op) -> None:
+        c = g.constants[op.weight]
+        c.dtype, c.q, c.scale = "fp32", None, None
+
+    h["i8_affine_fp32_weight"] = (edit("affine", 0, affine_fp32), "LR_ERR_BAD_CONSTANT")
+    h["i8_affine_bias_count"] = (edit("affine", 0, lambda g, op: setattr(op.iparams, "bias", np.zeros(1, np.int32)
+                                                                         if g.tensors[0].shape[0] > 1 else
+                                                                         np.zeros(2, np.int32))), "LR_ERR_BAD_CONSTANT")
+
+    def affine_weights(g: Graph, op: Op) -> None:
+        c = g.constants[op.weight]
+        c.q, c.values = np.append(c.q, np.int8(1)), np.append(c.values, np.float32(1))
+    h["i8_affine_weight_count"] = (edit("affine", 0, affine_weights), "LR_ERR_BAD_CONSTANT")
+    h["i8_affine_multiplier_count"] = (edit("affine", 0, lambda g, op: setattr(op.iparams, "multiplier", np.repeat(
+        op.iparams.multiplier[:1], g.tensors[0].shape[0] + 1)) or setattr(op.iparams, "shift", np.repeat(
+            op.iparams.shift[:1], g.tensors[0].shape[0] + 1))), "LR_ERR_BAD_PARAMS")
+
+    def affine_bound(g: Graph, op: Op) -> None:
+        op.iparams.bias = np.full(g.tensors[0].shape[0], 2**31 - 100, np.int32)
+    h["i8_affine_accumulator_bound"] = (edit("affine", 0, affine_bound), "LR_ERR_BAD_PARAMS")
+    g = build("affine", 3)  # int8 AFFINE weights in an fp32 model: no kernel reads them
+    for t in g.tensors:
+        t.dtype = "fp32"
+    g.ops[0].iparams = None
+    h["i8_affine_in_fp32_model"] = (g, "LR_ERR_BAD_CONSTANT")
+    h["i8_resize_quant_differs"] = (edit("resize_bilinear", 0, lambda g, op: setattr(g.tensors[1], "zero_point",
+                                                                                     (g.tensors[0].zero_point + 1) % 100)),
+                                    "LR_ERR_BAD_PARAMS")
+    h["i8_resize_multiplier"] = (edit("resize_nearest", 0, lambda g, op: setattr(op, "iparams", IntParams(
+        np.array([1 << 30], np.int32), np.zeros(1, np.int32)))), "LR_ERR_BAD_PARAMS")
+
+    def past_input(g: Graph, op: Op) -> None:  # 1 row -> 2048: TFLite's integer position passes the last row
+        g.tensors[0].shape = (g.tensors[0].shape[0], 1, 1)
+        g.tensors[1].shape = (g.tensors[0].shape[0], 2048, 1)
+    h["i8_resize_bilinear_past_input"] = (edit("resize_bilinear", 0, past_input), "LR_ERR_BAD_PARAMS")
+    h["i8_conv_transpose_bias_count"] = (edit("conv_transpose", 0, lambda g, op: setattr(
+        op.iparams, "bias", np.zeros(op.out_channels + 1, np.int32))), "LR_ERR_BAD_CONSTANT")
+    h["i8_conv_transpose_multiplier_count"] = (edit("conv_transpose", 0, lambda g, op: setattr(
+        op.iparams, "multiplier", np.repeat(op.iparams.multiplier[:1], op.out_channels + 1)) or setattr(
+        op.iparams, "shift", np.repeat(op.iparams.shift[:1], op.out_channels + 1))), "LR_ERR_BAD_PARAMS")
+
+    def ct_bound(g: Graph, op: Op) -> None:
+        op.iparams.bias = np.full(op.out_channels, 2**31 - 100, np.int32)
+    h["i8_conv_transpose_accumulator_bound"] = (edit("conv_transpose", 0, ct_bound), "LR_ERR_BAD_PARAMS")
+
+    def ct_scales(g: Graph, op: Op) -> None:
+        g.constants[op.weight].scale = np.ones(op.out_channels + 1, np.float32)
+    h["i8_conv_transpose_scale_count"] = (edit("conv_transpose", 0, ct_scales), "LR_ERR_BAD_CONSTANT")
+
+    def ct_fp32(g: Graph, op: Op) -> None:
+        c = g.constants[op.weight]
+        c.dtype, c.q, c.scale = "fp32", None, None
+    h["i8_conv_transpose_fp32_weight"] = (edit("conv_transpose", 0, ct_fp32), "LR_ERR_BAD_CONSTANT")
+
+    # a LinRep CONV_TRANSPOSE2D (grid (Cin, Cout/g)): check_linrep_transpose_s8
+    def lct_bound(g: Graph, op: Op) -> None:  # every kernel's b shifted 2^24: the column bound exceeded
+        op.linrep.b_exponent = np.full(op.out_channels, 24)
+        op.linrep.b_q = np.where(op.linrep.b_q == 0, 1, op.linrep.b_q)
+    h["i8_linrep_transpose_accumulator_bound"] = (edit("linrep_conv_transpose", 0, lct_bound), "LR_ERR_BAD_PARAMS")
+    h["i8_linrep_transpose_exponent_range"] = (edit("linrep_conv_transpose", 0, lambda g, op: setattr(
+        op.linrep, "b_exponent", np.full(op.out_channels, 32))), "LR_ERR_BAD_PARAMS")
+    h["i8_linrep_transpose_exponent_count"] = (edit("linrep_conv_transpose", 0, lambda g, op: setattr(
+        op.linrep, "b_exponent", np.zeros(op.out_channels + 1, np.int64))), "LR_ERR_BAD_CONSTANT")
+
+    def lct_fp16_codebook(g: Graph, op: Op) -> None:
+        g.codebooks[0].dtype, g.codebooks[0].q = "fp16", None
+    h["i8_linrep_transpose_fp16_codebook"] = (edit("linrep_conv_transpose", 0, lct_fp16_codebook),
+                                              "LR_ERR_BAD_CODEBOOK")
+    h["i8_linrep_transpose_multiplier_count"] = (edit("linrep_conv_transpose", 0, lambda g, op: setattr(
+        op.iparams, "multiplier", np.repeat(op.iparams.multiplier[:1], op.out_channels + 1)) or setattr(
+        op.iparams, "shift", np.repeat(op.iparams.shift[:1], op.out_channels + 1))), "LR_ERR_BAD_PARAMS")
     return h
 
 

@@ -376,6 +376,32 @@ void lr_mean_s8_ref(const int8_t *x, uint32_t c, uint32_t n, int32_t zp_in, int3
  * (inner = 1 for a [F] tensor): beta multiplier / shift, diff_min; output scale 1/256, zero point -128. */
 void lr_softmax_s8_ref(const int8_t *x, uint32_t c, uint32_t inner, int32_t mult, int32_t shift, int32_t diff_min,
                        int8_t *y);
+/* ---- int8 MUL, AFFINE, RESIZE, CONV_TRANSPOSE2D (docs/INTEGER.md section 2) ---- */
+/* MUL of an int8 model: TFLite's int8 MUL, one multiplier from s0 * s1 / s_out. */
+typedef struct lr_mul_s8_params {
+    int32_t zp0, zp1, zp_out, mult, shift, act_min, act_max;
+} lr_mul_s8_params;
+/* a [c][inner] times b of the same shape, or (b_per_channel) one b value per channel; shift <= 15. */
+void lr_mul_s8_ref(const int8_t *a, const int8_t *b, uint32_t c, uint32_t inner, int b_per_channel,
+                   const lr_mul_s8_params *p, int8_t *y);
+/* AFFINE as a depthwise 1x1 conv over [c][inner]: int8 weight and int32 bias per channel, multipliers [c] or [1]. */
+void lr_affine_s8_ref(const int8_t *x, uint32_t c, uint32_t inner, const lr_dense_s8_params *p, int8_t *y);
+/* RESIZE mode 0 (nearest, integer factors): bytes moved (in and out quantised alike). */
+void lr_resize_nearest_s8_ref(const lr_geom *g, const int8_t *x, int8_t *y);
+/* RESIZE modes 1 (half pixel centers) and 2 (align corners): TFLite's integer bilinear, 10 fractional bits. */
+void lr_resize_bilinear_s8_ref(const lr_geom *g, int align_corners, const int8_t *x, int8_t *y);
+/* Whether TFLite's integer bilinear stays inside an axis of `in` values resized to `out` (1 <= in, out <= 32767):
+ * its lower index (not clamped above, as in TFLite) must not pass in - 1; the verifier refuses the others. */
+int lr_resize_bilinear_s8_axis_ok(int32_t in, int32_t out, int align_corners);
+/* CONV_TRANSPOSE2D with dense int8 weights [c][cout_g][kh][kw], per-output-channel requantisation.
+ * Scratch: oh * ow int32 words (one output channel's accumulators). */
+void lr_conv_transpose2d_s8_ref(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch,
+                                int8_t *y);
+/* A LinRep CONV_TRANSPOSE2D (grid (c, cout_g)), direct path: each kernel's integers rebuilt, then the dense scatter.
+ * Scratch: oh * ow + kh * kw int32 words. */
+void lr_linrep_conv_transpose2d_s8_ref(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
+                                       int32_t *scratch, int8_t *y);
+
 /* Byte moves (every tensor quantised alike). */
 void lr_reshape_s8_ref(const int8_t *x, uint32_t n, int8_t *y);
 void lr_slice_s8_ref(const int8_t *x, uint32_t n, int8_t *y);

@@ -1,0 +1,195 @@
+"""int8 MUL (equal shapes and broadcast over channels), RESIZE (nearest; bilinear half pixel and align corners) and
+TRANSPOSE_CONV from small `.tflite` files: the Python integer reference (`run_int8`) and the C runtime (`lr_run_i8`)
+equal TFLite Micro byte for byte on random int8 inputs over the whole range, several scales and zero points.
+Needs the peers extra (tflite_micro)."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from needs import need
+
+from linrep_edge.bench import peers
+from linrep_edge.errors import LinRepError
+from linrep_edge.format.writer import pack_graph
+from linrep_edge.integer.executor import run_int8
+from linrep_edge.models.tflite_import import import_tflite, import_tflite_mapped
+from linrep_edge.runtime.binding import CRuntime
+
+HAVE_TFLM = importlib.util.find_spec("tflite_micro") is not None
+N_INPUTS = 40
+
+
+def _cases() -> list[tuple[str, str, Callable[[], bytes]]]:
+    import tflite_build as tb  # numpy only at import; the builder needs tflite_micro when called
+
+    return [
+        ("mul", "MUL", lambda: tb.mul_model(1, broadcast=False, act=0)),
+        ("mul relu", "MUL", lambda: tb.mul_model(2, broadcast=False, act=1, out_scale=0.004)),
+        ("mul relu6 coarse", "MUL", lambda: tb.mul_model(3, broadcast=False, act=3, out_scale=0.05)),
+        ("mul by channel (SE gate)", "MUL", lambda: tb.mul_model(4, broadcast=True, act=0)),
+        ("mul by channel relu", "MUL", lambda: tb.mul_model(5, broadcast=True, act=1, out_scale=0.01)),
+        ("mul gate first", "MUL", lambda: tb.mul_model(17, broadcast=True, act=0, gate_first=True)),
+        ("nearest x2 x3", "RESIZE", lambda: tb.resize_model(6, "RESIZE_NEAREST_NEIGHBOR", (8, 15))),
+        ("nearest x1 x2", "RESIZE", lambda: tb.resize_model(7, "RESIZE_NEAREST_NEIGHBOR", (4, 10))),
+        ("bilinear half pixel x2", "RESIZE", lambda: tb.resize_model(8, "RESIZE_BILINEAR", (8, 10), half_pixel=True)),
+        ("bilinear half pixel 9x7", "RESIZE", lambda: tb.resize_model(9, "RESIZE_BILINEAR", (9, 7), half_pixel=True)),
+        ("bilinear half pixel down 3x2", "RESIZE",
+         lambda: tb.resize_model(10, "RESIZE_BILINEAR", (3, 2), half_pixel=True)),
+        ("bilinear align corners 7x13", "RESIZE",
+         lambda: tb.resize_model(11, "RESIZE_BILINEAR", (7, 13), align_corners=True)),
+        ("bilinear align corners 1x1", "RESIZE",
+         lambda: tb.resize_model(12, "RESIZE_BILINEAR", (1, 1), align_corners=True)),
+        ("transpose conv same k4 s2", "CONV_TRANSPOSE2D", lambda: tb.transpose_conv_model(13, 0, 2, 4, act=0)),
+        ("transpose conv same k3 s1 relu", "CONV_TRANSPOSE2D",
+         lambda: tb.transpose_conv_model(14, 0, 1, 3, act=1)),
+        ("transpose conv valid k3 s2 no bias", "CONV_TRANSPOSE2D",
+         lambda: tb.transpose_conv_model(15, 1, 2, 3, act=0, bias=False)),
+        ("transpose conv valid k2 s2 per-tensor relu6", "CONV_TRANSPOSE2D",
+         lambda: tb.transpose_conv_model(16, 1, 2, 2, act=3, per_channel=False)),
+    ]
+
+
+CASES = _cases()
+
+
+@pytest.mark.parametrize("case", range(len(CASES)), ids=[name.replace(" ", "-") for name, _, _ in CASES])
+def test_geo_op_equals_tflite_micro(case: int) -> None:
+    """Python reference and C runtime equal TFLite Micro on every output byte (and every tensor) of N_INPUTS
+    random int8 inputs; the outputs spread over many values (not a saturated constant)."""
+    need(HAVE_TFLM, "the peers extra (tflite_micro)", peers.INSTALL_HINT)
+    from linrep_edge.integer.oracle import TflmRunner
+
+    name, op_type, build = CASES[case]
+    model = build()
+    imp = import_tflite_mapped(model)
+    g = imp.graph
+    assert g.is_int8 and op_type in [op.type for op in g.ops], name
+    xs = np.random.default_rng(100 + case).integers(-128, 128, (N_INPUTS, *g.tensors[g.input].shape)).astype(np.int8)
+    xs[0], xs[1] = -128, 127  # the ends of the range
+    tflm = TflmRunner(model, imp, all_tensors=True)
+    got_c = CRuntime(pack_graph(g)).run_int8(xs)[0].reshape(N_INPUTS, -1)
+    outs = []
+    for k, x in enumerate(xs):
+        theirs = tflm(x)[0]
+        ours = run_int8(g, x, trace=True)
+        assert np.array_equal(ours[g.output], theirs), f"{name}: input {k}: Python differs from TFLite Micro"
+        for t, v in tflm.tensors().items():
+            assert np.array_equal(ours[t], v), f"{name}: input {k}: tensor {t} differs"
+        assert np.array_equal(got_c[k], theirs.reshape(-1)), f"{name}: input {k}: C differs from TFLite Micro"
+        outs.append(theirs)
+    assert len(np.unique(np.stack(outs))) > 20, f"{name}: outputs barely vary"
+
+
+def test_unrepresentable_geometry_is_refused() -> None:
+    """Nearest with half pixel centers, bilinear with neither flag, and a transposed conv whose TFLite padding has
+    no torch equivalent (SAME, kernel 3, stride 2: TFLite crops the last row) are refused by name."""
+    need(HAVE_TFLM, "the peers extra (tflite_micro)", peers.INSTALL_HINT)
+    import tflite_build as tb
+
+    with pytest.raises(LinRepError, match="op 0 RESIZE_NEAREST_NEIGHBOR: nearest resize"):
+        import_tflite(tb.resize_model(1, "RESIZE_NEAREST_NEIGHBOR", (8, 10), half_pixel=True))
+    with pytest.raises(LinRepError, match="op 0 RESIZE_BILINEAR: bilinear resize with align_corners=False"):
+        import_tflite(tb.resize_model(1, "RESIZE_BILINEAR", (8, 10)))
+    with pytest.raises(LinRepError, match="op 0 TRANSPOSE_CONV: transposed conv of 5 to 10"):
+        import_tflite(tb.transpose_conv_model(1, 0, 2, 3, act=0))
+    # 255 * 255 * 2^16 >= 2^31: a MUL whose output scale asks for a left shift over 15 would overflow int32
+    with pytest.raises(LinRepError, match=r"op 1 MUL: output scale .* \(left shift 1[6-9] > 15"):
+        import_tflite(tb.mul_model(1, broadcast=True, act=0, out_scale=2e-8))
+
+
+def _as_affine(g):  # type: ignore[no-untyped-def]
+    """The imported depthwise 1×1 CONV2D as an AFFINE op: the same integers, the weight as one value per channel."""
+    import copy
+
+    from linrep_edge.format.ir import Constant
+
+    a = copy.deepcopy(g)
+    (op,) = a.ops
+    c = a.constants[op.weight]
+    assert op.type == "CONV2D" and op.groups == c.q.shape[0] and c.q.shape[1:] == (1, 1, 1)
+    a.constants[op.weight] = Constant(c.values.reshape(-1), "int8", c.q.reshape(-1), c.scale)
+    op.type, op.groups, op.kernel, op.out_channels = "AFFINE", 1, (1, 1), 0
+    return a
+
+
+@pytest.mark.parametrize("seed,act,bias", [(21, 0, True), (22, 1, True), (23, 3, False)])
+def test_affine_equals_tflite_micro_depthwise_1x1(seed: int, act: int, bias: bool) -> None:
+    """AFFINE's arithmetic is TFLite's depthwise 1×1 conv (docs/INTEGER.md §2): an AFFINE op holding the
+    integers of an imported DEPTHWISE_CONV_2D 1×1 gives TFLite Micro's bytes in Python and in C."""
+    need(HAVE_TFLM, "the peers extra (tflite_micro)", peers.INSTALL_HINT)
+    import tflite_build as tb
+    from linrep_edge.integer.oracle import TflmRunner
+
+    model = tb.depthwise_1x1_model(seed, act, bias)
+    imp = import_tflite_mapped(model)
+    g = _as_affine(imp.graph)
+    xs = np.random.default_rng(seed).integers(-128, 128, (N_INPUTS, *g.tensors[g.input].shape)).astype(np.int8)
+    tflm = TflmRunner(model, imp)
+    want = np.stack([tflm(x)[0] for x in xs])
+    ours = np.stack([run_int8(g, x)[0] for x in xs])
+    got_c = CRuntime(pack_graph(g)).run_int8(xs)[0].reshape(want.shape)
+    assert np.array_equal(ours, want) and np.array_equal(got_c, want)
+    assert len(np.unique(want)) > 20
+
+
+def _float_model(kind: str) -> bytes:
+    """A float32 .tflite of one op (built with TFLite Micro's model_editor): MUL by a per-channel gate (MEAN),
+    RESIZE_BILINEAR half pixel, RESIZE_NEAREST_NEIGHBOR, TRANSPOSE_CONV SAME k4 s2 with bias."""
+    import tflite_build as tb
+
+    b = tb.Int8Builder(5)
+    f32 = b.tfl.TensorType.FLOAT32
+
+    def t(shape: tuple[int, ...], data: np.ndarray | None = None):  # type: ignore[no-untyped-def]
+        x = b.me.Tensor(shape=shape, dtype=f32, data=data)
+        b.sg.tensors.append(x)
+        return x
+
+    x = t((1, 4, 5, 3))
+    if kind == "mul":
+        g, y = t((1, 1, 1, 3)), t((1, 4, 5, 3))
+        b.op("MEAN", [x, b.int32_const(np.array([1, 2]))], [g], "ReducerOptions", keepDims=True)
+        b.op("MUL", [x, g], [y], "MulOptions", fusedActivationFunction=1)
+    elif kind == "bilinear":
+        y = t((1, 7, 9, 3))
+        b.op("RESIZE_BILINEAR", [x, b.int32_const(np.array([7, 9]))], [y], "ResizeBilinearOptions",
+             alignCorners=False, halfPixelCenters=True)
+    elif kind == "nearest":
+        y = t((1, 8, 15, 3))
+        b.op("RESIZE_NEAREST_NEIGHBOR", [x, b.int32_const(np.array([8, 15]))], [y], "ResizeNearestNeighborOptions",
+             alignCorners=False, halfPixelCenters=False)
+    else:
+        y = t((1, 8, 10, 2))
+        w = t((2, 4, 4, 3), b.rng.standard_normal((2, 4, 4, 3)).astype(np.float32))
+        bias = t((2,), b.rng.standard_normal(2).astype(np.float32))
+        b.op("TRANSPOSE_CONV", [b.int32_const(np.array([1, 8, 10, 2])), w, x, bias], [y], "TransposeConvOptions",
+             padding=0, strideW=2, strideH=2)
+    return b.build([x], [y])
+
+
+@pytest.mark.parametrize("kind", ["mul", "bilinear", "nearest", "transpose_conv"])
+def test_float_geo_ops_import_as_tflite_micro_runs_them(kind: str) -> None:
+    """The same importer on float32 files: the fp32 graph (GraphModel, torch) matches TFLite Micro within 1e-5."""
+    need(HAVE_TFLM, "the peers extra (tflite_micro)", peers.INSTALL_HINT)
+    import torch
+    from tflite_micro.python.tflite_micro import runtime
+
+    from linrep_edge.graph.executor import GraphModel
+
+    model = _float_model(kind)
+    g = import_tflite(model)
+    assert not g.is_int8
+    xs = np.random.default_rng(0).standard_normal((5, *g.tensors[g.input].shape)).astype(np.float32)
+    with peers.quiet_fds():
+        ip = runtime.Interpreter.from_bytes(model, arena_size=1 << 20)
+    with torch.no_grad():
+        ours = GraphModel(g).eval()(torch.from_numpy(xs)).numpy()
+    for x, y in zip(xs, ours):
+        ip.set_input(x.transpose(1, 2, 0)[None], 0)
+        ip.invoke()
+        want = ip.get_output(0)[0].transpose(2, 0, 1)
+        np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)
