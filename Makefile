@@ -100,7 +100,7 @@ bench: setup
 	$(CLI) bench cluster
 	$(CLI) bench runtime
 	mkdir -p build
-	$(CLI) pack --default --templates 16 --seed 0 -o build/default_k16.lre
+	$(CLI) pack --default --templates 16 --seed 0 --activations fp32 -o build/default_k16.lre
 	$(CLI) mcu-bench build/default_k16.lre --target cortex-m4
 	$(CLI) bench speed --plot build/speed.png
 	$(CLI) bench pareto --plot build/pareto.png

@@ -93,6 +93,12 @@ def load_fashion_mnist(root: str | Path | None = None) -> Dataset:
     return Dataset("fashion-mnist", split("train"), split("t10k"))
 
 
+def fashion_mnist_present(root: str | Path | None = None) -> bool:
+    """Whether Fashion-MNIST's training files are installed (where `load_fashion_mnist` reads them)."""
+    base = Path(root or os.environ.get(FASHION_MNIST_ENV) or FASHION_MNIST_DIR)
+    return all((base / f"train-{kind}-idx{n}-ubyte.gz").is_file() for kind, n in (("images", 3), ("labels", 1)))
+
+
 def load_digits(n_test: int = 400, seed: int = 0) -> Dataset:
     """scikit-learn's 1,797 real 8x8 digits, scaled to [0, 1], split with a fixed permutation."""
     from sklearn.datasets import load_digits as _sk_digits

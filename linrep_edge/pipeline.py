@@ -9,9 +9,10 @@ between them). Each step is its own module. Same inputs and seed give byte-ident
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -26,6 +27,7 @@ from linrep_edge.format.reader import parse
 from linrep_edge.format.writer import pack_graph
 from linrep_edge.method.quantize import check_bits, quantize_int8_weights
 
+ACTIVATIONS = ("auto", "fp32", "int8")  # auto: `choose_activations`
 FINETUNE_BATCH = 64  # chosen with lr 1e-3 on the validation split (3 seeds): tools/choose_finetune.py
 VALIDATION_IMAGES = {"fashion-mnist": 5000, "digits": 200}
 
@@ -61,7 +63,8 @@ class PackSettings:
     budget_templates: tuple[int, ...] = (4, 8, 16, 32, 64)  # candidate K per layer (capped by its kernels)
     budget_inputs: int = 1024  # inputs drawn from --data / the default model's training data to measure on
     budget_cache: str | None = None  # JSON file of the per-layer measurements, reused for the same model and inputs
-    activations: str = "fp32"  # "int8": an int8 graph (format version 4), a/b fine-tuned with the int8 model in the loop
+    activations: str = "auto"  # "int8": an int8 graph (format version 4), a/b fine-tuned with the int8 model in the
+    # loop; "fp32"; "auto": int8 when there are inputs to calibrate on, else fp32 (`choose_activations`)
     layer_ab_bits: Sequence[str] | None = None  # int8: "LAYER=BITS" a/b widths that differ from ab_bits
 
     @property
@@ -78,7 +81,7 @@ class PackSettings:
                              ("templates_ratio", None), ("activations", "fp32"),
                              ("layer_ab_bits", None), ("data_aware", 0)):
             value = getattr(self, key)
-            if value != default:
+            if value != default and not (key == "activations" and value == "auto"):  # fp32 blobs: as before auto
                 meta[key] = list(value) if isinstance(value, (list, tuple)) else value
         if self.finetune_epochs:
             meta["finetune_lr"] = self.finetune_lr
@@ -105,6 +108,7 @@ class PackResult:
     calibration: dict[str, Any] = field(default_factory=dict)  # --calibration: distillation metrics, agreement
     budget: dict[str, Any] = field(default_factory=dict)  # --max-bytes / --min-agreement: the per-layer choice
     budget_table: str = ""  # the same, as the table pack prints
+    activations: str = "fp32"  # what the blob holds: settings.activations resolved (`choose_activations`)
 
 
 def set_storage(g: Graph, dtype: str) -> None:
@@ -152,9 +156,13 @@ def compress_model(model: nn.Module, settings: PackSettings, show_progress: bool
 
 
 def pack(cmodel: nn.Module, example: torch.Tensor, settings: PackSettings | None = None, source: str = "") -> bytes:
-    """The .lre bytes of a compressed (and perhaps fine-tuned) model: capture at `example`'s shape, the
-    settings' storage for what LinRep does not cover, the settings as metadata."""
+    """The fp32-activation .lre bytes of a compressed (and perhaps fine-tuned) model: capture at `example`'s
+    shape, the settings' storage for what LinRep does not cover, the settings as metadata. (int8 activations
+    need calibration and quantisation: `pack_model`.)"""
     settings = settings or PackSettings()
+    if settings.activations == "int8":
+        raise LinRepError("pack() writes fp32-activation blobs; an int8 model comes from pack_model (calibration, "
+                          "quantisation-aware fine-tuning)")
     g = capture(cmodel, example)
     set_storage(g, settings.weights_dtype)
     g.metadata = {**settings.metadata(), "source": source}
@@ -166,6 +174,9 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
                measure_on: torch.Tensor | None = None) -> PackResult:
     """Compress `model`, optionally fine-tune a and b, and pack it. `model` itself is not modified.
 
+    settings.activations "auto" (the default) is resolved first, by `choose_activations`: int8 where there
+    are inputs to calibrate on, else fp32 with a note (PackResult.activations, PackResult.notes).
+
     With settings.max_bytes or settings.min_agreement, each compressible layer's storage is chosen from its
     measured sensitivity (method/budget.py) on `measure_on` (inputs (N, *input shape)) if given, else on
     the --calibration inputs, else on --data's training inputs."""
@@ -175,15 +186,18 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
         raise LinRepError("fine-tuning needs data: pass --data fashion-mnist, --data digits, your own labelled "
                           "data (--data X.npz, an image folder, package.module:function), or unlabelled inputs "
                           "with --calibration X.npy")
-    if settings.activations not in ("fp32", "int8"):
-        raise LinRepError(f"--activations must be fp32 or int8, got {settings.activations!r}")
+    if settings.activations not in ACTIVATIONS:
+        raise LinRepError(f"--activations must be auto, fp32 or int8, got {settings.activations!r}")
+    captured = capture(model, example)  # every unsupported operation, at once, before any long work
+    activations, activations_note = choose_activations(settings, captured, source, measure_on)
+    settings = replace(settings, activations=activations)
     int8 = settings.activations == "int8"
     if int8 and settings.weights_dtype != "fp16":
         raise LinRepError("--activations int8 stores every weight as int8 itself: leave --weights-dtype out")
     layer_bits = parse_layer_bits(settings.layer_ab_bits)
     if layer_bits and not int8:
         raise LinRepError("--layer-ab-bits is for --activations int8")
-    if int8 and not settings.data and not settings.calibration and measure_on is None:
+    if int8 and calibration_inputs(settings, source, measure_on) is None:
         raise LinRepError("--activations int8 needs inputs to calibrate the activation ranges: --data (its "
                           "training images) or --calibration X.npy")
     if int8 and settings.ab_scale != "channel":
@@ -202,7 +216,6 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
     timings: dict[str, float] = {}
     acc: dict[str, float] = {}
     t0 = time.perf_counter()
-    capture(model, example)  # every unsupported operation, at once, before any long work
     calib_x = None
     if settings.calibration:
         from linrep_edge.method.calibrate import load_calibration
@@ -283,10 +296,13 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
     if data_aware_report:
         calib["data_aware"] = data_aware_report
     if int8:
-        from linrep_edge.integer.pack import DEFAULT_AB_BITS, calibration_subset, int8_graph
+        from linrep_edge.integer.pack import CALIBRATION_IMAGES, DEFAULT_AB_BITS, calibration_subset, int8_graph
 
         t2 = time.perf_counter()
-        ranges_from = calib_x if calib_x is not None else measure_on if train_ds is None else _inputs(train_ds)
+        ranges_from = (calib_x if calib_x is not None else measure_on if train_ds is None
+                       else _inputs(train_ds, CALIBRATION_IMAGES, settings.seed))
+        if ranges_from is None:  # the default model without --data: its own training images
+            ranges_from = finetune_split("fashion-mnist", settings.seed)[0].x
         calib_in = calibration_subset(ranges_from, seed=settings.seed)
         bits = settings.ab_bits or DEFAULT_AB_BITS
         qat_data = train_ds if settings.finetune_epochs > 0 else None
@@ -313,7 +329,10 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
 
             xs, ys = zip(*eval_loader)
             acc[f"int8_{prefix}accuracy"] = int8_accuracy(graph, torch.cat(xs).numpy(), torch.cat(ys).numpy())
-        return PackResult(blob, graph, cmodel, timings, acc, [], calib, budget_int8, table_int8)
+        if calib_x is not None:  # the int8 model as packed, on the held-out calibration inputs
+            calib.update(_int8_agreement(graph, model, calib_x, settings.seed))
+        notes = [activations_note] if activations_note else []
+        return PackResult(blob, graph, cmodel, timings, acc, notes, calib, budget_int8, table_int8, "int8")
     t2 = time.perf_counter()
     budget: dict[str, Any] = {}
     table = ""
@@ -337,7 +356,7 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
 
         held = split_calibration(calib_x, seed=settings.seed)[1]
         calib.update({f"packed_{k}": v for k, v in agreement(GraphModel(graph), model, held).items()})
-    notes = []
+    notes = [activations_note] if activations_note else []
     if not any(op.linrep is not None for op in graph.ops):
         notes.append("the model has no compressible conv (a Conv2d with kernel area > 1): every layer is stored "
                      "plainly (see --weights-dtype)")
@@ -351,7 +370,73 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
                      "nn.ZeroPad2d before it for TF-style 'SAME' padding, as "
                      "linrep_edge.models.pretrained.plain_same_padding does) to compress them")
     notes += storage_notes(blob, cmodel, example, settings, source)
-    return PackResult(blob, graph, cmodel, timings, acc, notes, calib, budget, table)
+    return PackResult(blob, graph, cmodel, timings, acc, notes, calib, budget, table, "fp32")
+
+
+def calibration_inputs(settings: PackSettings, source: str, measure_on: torch.Tensor | None = None) -> str | None:
+    """Where int8 activation ranges would come from: --calibration's inputs, --data's training inputs, the
+    inputs the caller measures on, or the default model's own training images (Fashion-MNIST, when its
+    files are installed); None when there are none."""
+    if settings.calibration:
+        return f"--calibration {settings.calibration}"
+    if settings.data:
+        return f"--data {settings.data}"
+    if measure_on is not None:
+        return "the inputs measured on"
+    if source == "default":
+        from linrep_edge.datasets import fashion_mnist_present
+
+        return "the default model's training images (Fashion-MNIST)" if fashion_mnist_present() else None
+    return None
+
+
+def choose_activations(settings: PackSettings, graph: Graph, source: str,
+                       measure_on: torch.Tensor | None = None) -> tuple[str, str | None]:
+    """`--activations auto` (the default) resolved, once, for the model captured as `graph`: int8 where
+    there are inputs to calibrate its ranges on (`calibration_inputs`), since int8 wins on the default model
+    on flash, RAM and Cortex-M speed at the accuracy of TFLite int8 (README, "fp32 or int8 activations");
+    fp32 otherwise, and for models with an op that has no int8 form or with an option only fp32 blobs
+    have (--weights-dtype, --ab-scale layer). Returns ("fp32" | "int8", the note saying why fp32 was chosen
+    and how to get int8, or None). An explicit "fp32" or "int8" is returned as it is (int8's own checks
+    refuse what it cannot do)."""
+    if settings.activations != "auto":
+        return settings.activations, None
+    if calibration_inputs(settings, source, measure_on) is None:
+        return "fp32", ("activations fp32: int8 activations (a quarter of the RAM, faster on a Cortex-M) need "
+                        "inputs to calibrate their ranges: give --calibration X.npy (a few hundred unlabelled "
+                        "inputs) or --data for an int8 model, or pass --activations fp32 to keep fp32 without this note")
+    fp32_only = [flag for flag, given in ((f"--weights-dtype {settings.weights_dtype}",
+                                           settings.weights_dtype != "fp16"),
+                                          ("--ab-scale layer", settings.ab_scale != "channel")) if given]
+    if fp32_only:
+        return "fp32", (f"activations fp32: {' and '.join(fp32_only)} only applies to fp32 activations (an int8 "
+                        "model stores every weight as int8, with one a/b scale per output channel); leave it out "
+                        "for an int8 model, or pass --activations fp32 to keep fp32 without this note")
+    from linrep_edge.integer.quantize import check_supported
+
+    try:
+        check_supported(graph)
+    except LinRepError as exc:  # "no int8 form for: OP (TYPE), ..."
+        return "fp32", (f"activations fp32: {exc} (an int8 model needs every op in int8); pass --activations "
+                        "fp32 to keep fp32 without this note")
+    return "int8", None
+
+
+def _int8_agreement(graph: Graph, model: nn.Module, calib_x: torch.Tensor, seed: int) -> dict[str, float]:
+    """`packed_*` of pack's calibration summary for an int8 blob: its top-1 agreement and relative output
+    error against the original on the held-out calibration inputs, through the integer reference."""
+    from linrep_edge.method.budget import int8_outputs
+    from linrep_edge.method.calibrate import split_calibration
+    from linrep_edge.method.sensitivity import fidelity, outputs_of
+
+    held = split_calibration(calib_x, seed=seed)[1]
+    with torch.no_grad():
+        ref = outputs_of(model, held)
+    agree, err = fidelity(int8_outputs(graph, held), ref)
+    out = {"packed_relative_output_error": err}
+    if agree is not None:
+        out["packed_top1_agreement"] = agree
+    return out
 
 
 def _choose_budget(model: nn.Module, example: torch.Tensor, settings: PackSettings, source: str,
@@ -407,12 +492,16 @@ def parse_layer_bits(items: Sequence[str] | None) -> dict[str, int]:
     return out
 
 
-def _inputs(ds: torch.utils.data.Dataset | None) -> torch.Tensor:
-    """The inputs of a labelled data set, stacked."""
+def _inputs(ds: torch.utils.data.Dataset | None, limit: int, seed: int) -> torch.Tensor:
+    """The inputs of a data set (items (x, y), or x alone when unlabelled), stacked: `limit` of them drawn as
+    `calibration_subset` draws them (all when fewer), so that only those are read."""
     if isinstance(ds, torch.utils.data.TensorDataset):
         return ds.tensors[0]
     assert ds is not None
-    return torch.stack([ds[i][0] for i in range(len(ds))])  # type: ignore[arg-type]
+    n = len(ds)  # type: ignore[arg-type]
+    idx = range(n) if n <= limit else np.sort(np.random.default_rng(seed).choice(n, limit, replace=False)).tolist()
+    items = [ds[i] for i in idx]
+    return torch.stack([it[0] if isinstance(it, (tuple, list)) else it for it in items]).float()
 
 
 def storage_notes(blob: bytes, cmodel: nn.Module, example: torch.Tensor, settings: PackSettings,

@@ -33,7 +33,15 @@ def assert_user_error(r: subprocess.CompletedProcess, *needles: str) -> None:
 
 @pytest.fixture(scope="module")
 def blob(tmp_path_factory) -> Path:
+    """An fp32-activation blob (test_kernels_ref_on_fp32_blob); `int8_blob`: the default's int8 one."""
     out = tmp_path_factory.mktemp("b") / "m.lre"
+    assert run("pack", "--default", "--templates", "4", "--activations", "fp32", "-o", str(out)).returncode == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def int8_blob(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("b8") / "m8.lre"
     assert run("pack", "--default", "--templates", "4", "-o", str(out)).returncode == 0
     return out
 
@@ -62,13 +70,14 @@ def test_unsupported_op(tmp_path):
     assert not (tmp_path / "o.lre").exists()
 
 
-def test_wrong_input_shape(blob, tmp_path):
+def test_wrong_input_shape(blob, int8_blob, tmp_path):
     import numpy as np
 
     r = run("pack", "linrep_edge.models.resnet8:ResNet8", "--input-shape", "1,3,28,28", "-o", str(tmp_path / "o.lre"))
     assert_user_error(r, "input shape (1, 3, 28, 28)")
     np.save(tmp_path / "x.npy", np.zeros((2, 3, 28, 28), np.float32))
-    assert_user_error(run("verify", str(blob), "--inputs", str(tmp_path / "x.npy")), "expects (N, 1, 28, 28)")
+    for b in (blob, int8_blob):  # fp32 and int8 (C vs the integer reference) alike
+        assert_user_error(run("verify", str(b), "--inputs", str(tmp_path / "x.npy")), "expects (N, 1, 28, 28)")
     assert not (tmp_path / "o.lre").exists()
 
 

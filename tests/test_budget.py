@@ -143,7 +143,8 @@ def test_max_bytes_packs_at_most_n_and_close_to_it(planted, calib, crt):
     from linrep_edge.graph.executor import GraphModel
 
     for n in (11_700, 12_900):
-        res = pack_model(planted, EXAMPLE, PackSettings(max_bytes=n), "planted", show_progress=False, measure_on=calib)
+        res = pack_model(planted, EXAMPLE, PackSettings(max_bytes=n, activations="fp32"), "planted", show_progress=False,
+                         measure_on=calib)
         b = res.budget
         assert len(res.blob) <= n and b["blob_bytes"] == len(res.blob) and b["max_bytes"] == n
         plan = {r["layer"]: r["choice"] for r in b["layers"]}
@@ -162,8 +163,8 @@ def test_max_bytes_packs_at_most_n_and_close_to_it(planted, calib, crt):
 
 
 def test_min_agreement_is_met_on_held_out_inputs(planted, calib):
-    res = pack_model(planted, EXAMPLE, PackSettings(min_agreement=0.9), "planted", show_progress=False,
-                     measure_on=calib)
+    res = pack_model(planted, EXAMPLE, PackSettings(min_agreement=0.9, activations="fp32"), "planted",
+                     show_progress=False, measure_on=calib)
     b = res.budget
     assert b["held_out_top1_agreement"] >= 0.9 and b["min_agreement"] == 0.9
     assert res.graph.metadata["budget"]["min_agreement"] == 0.9
@@ -194,7 +195,7 @@ def _cli(capsys, *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-PLANTED = ["pack", "tiny_models:planted_cnn", "--input-shape", "1,8,8,8"]
+PLANTED = ["pack", "tiny_models:planted_cnn", "--input-shape", "1,8,8,8", "--activations", "fp32"]  # fp32 budget
 
 
 def test_cli_prints_the_choice_and_refuses_clearly(calib, tmp_path, capsys):
@@ -241,7 +242,7 @@ def test_default_model_at_a_budget(crt):
     from linrep_edge.models.loading import load_default
 
     model, example = load_default()
-    res = pack_model(model, example, PackSettings(max_bytes=50_000, budget_inputs=128), "default",
+    res = pack_model(model, example, PackSettings(max_bytes=50_000, budget_inputs=128, activations="fp32"), "default",
                      show_progress=False)
     b = res.budget
     assert 49_000 < len(res.blob) <= 50_000  # K = 4 everywhere is 44,300 bytes: the rest was spent

@@ -120,6 +120,7 @@ def test_pack_calibration_cli(tmp_path, digits):
             "--calibration-temperature", "2", "-o", str(out), "--json")
     assert r.returncode == 0, r.stderr
     s = json.loads(r.stdout)
+    assert s["activations"] == "int8"  # calibration inputs: int8 by default, its agreement through the integer reference
     c = s["calibration"]
     assert c["calibration_held_out"] == 40 and 1 <= c["epochs_run"] <= 3
     assert 0 <= c["packed_top1_agreement"] <= 1 and c["packed_relative_output_error"] >= 0
@@ -130,7 +131,7 @@ def test_pack_calibration_cli(tmp_path, digits):
     assert r.returncode == 0 and "held-out calibration inputs" in r.stdout and "agreement" in r.stdout
     # integer a/b (straight-through quantizer) and pruning: the packed graph gives what the trained model gave
     r = run("pack", *TINY, "--calibration", str(good), "--calibration-epochs", "2", "--ab-bits", "6",
-            "--prune-sparsity", "0.3", "-o", str(tmp_path / "q.lre"), "--json")
+            "--prune-sparsity", "0.3", "--activations", "fp32", "-o", str(tmp_path / "q.lre"), "--json")
     assert r.returncode == 0, r.stderr
     c = json.loads(r.stdout)["calibration"]
     assert c["packed_relative_output_error"] == pytest.approx(c["relative_output_error_after"], rel=1e-3, abs=1e-4)
@@ -147,10 +148,15 @@ def test_pack_user_data(tmp_path, digits):
     np.savez(tmp_path / "lab.npz", x=x, y=y)
     out = tmp_path / "l.lre"
     r = run("pack", *TINY, "--data", str(tmp_path / "lab.npz"), "--finetune-epochs", "1", "--evaluate",
-            "-o", str(out), "--json")
+            "--activations", "fp32", "-o", str(out), "--json")
     assert r.returncode == 0, r.stderr
     s = json.loads(r.stdout)
     assert "val_accuracy_after_finetune" in s and "finetune_s" in s
+    r = run("pack", *TINY, "--data", str(tmp_path / "lab.npz"), "--finetune-epochs", "1", "--evaluate",
+            "-o", str(out), "--json")  # labelled inputs: int8 by default, fine-tuned with the int8 model in the loop
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)
+    assert s["activations"] == "int8" and 0 <= s["int8_val_accuracy"] <= 1 and "val_accuracy_before_finetune" in s
     y12 = y.copy()
     y12[0] = 11
     np.savez(tmp_path / "bad.npz", x=x, y=y12)
@@ -171,6 +177,7 @@ def test_size_notes_and_report(tmp_path):
     out = tmp_path / "n.lre"
     r = run("pack", *TINY, "-o", str(out), "--json")
     assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["activations"] == "fp32"  # no inputs to calibrate int8 on
     notes = json.loads(r.stdout)["notes"]
     assert any("--weights-dtype int8 would save" in n for n in notes) and "note: LinRep covers" in r.stderr
     saving = storage_report(out.read_bytes()).int8_other_tensors_saving_bytes

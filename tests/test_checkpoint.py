@@ -52,7 +52,8 @@ def ok(*args: str) -> subprocess.CompletedProcess:
 
 def test_compress_finetune_pack_equals_one_shot_pack(tmp_path):
     # the one-shot pack as a user runs it: its own process
-    r = subprocess.run([*CLI, "pack", *TINY, "--templates", "4", "--seed", "2", "--finetune-epochs", "1", "--data",
+    r = subprocess.run([*CLI, "pack", *TINY, "--templates", "4", "--seed", "2", "--activations", "fp32",
+                        "--finetune-epochs", "1", "--data",
                         "digits", "-o", str(tmp_path / "one_shot.lre")], capture_output=True, text=True, env=ENV)
     assert r.returncode == 0, r.stderr
     ok("compress", *TINY, "--templates", "4", "--seed", "2", "-o", str(tmp_path / "c.lrc"))

@@ -16,17 +16,52 @@ def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
 
 
+# sha256 of `pack --default --templates 16 --seed 0` as main wrote it while fp32 was the default (e5a364a):
+# `--activations fp32` must keep writing exactly these bytes now that int8 is.
+FP32_DEFAULT_SHA256 = "b2ef2b2fb9f02a22da169b3ee8728812f45076e09d10bff6ac8dde309f964073"
+
+
 @pytest.fixture(scope="module")
 def packed(tmp_path_factory) -> Path:
+    """An fp32-activation blob of the default model (the fp32 report, inspect, export and verify paths)."""
     out = tmp_path_factory.mktemp("pack") / "m.lre"
-    r = run("pack", "--default", "--templates", "16", "--seed", "0", "-o", str(out))
+    r = run("pack", "--default", "--templates", "16", "--seed", "0", "--activations", "fp32", "-o", str(out))
     assert r.returncode == 0, r.stderr
+    assert "note:" not in r.stderr  # fp32 asked for: nothing to explain
     return out
+
+
+def test_pack_fp32_is_the_former_default_byte_for_byte(packed):
+    import hashlib
+
+    assert hashlib.sha256(packed.read_bytes()).hexdigest() == FP32_DEFAULT_SHA256
+
+
+def test_pack_activations_default_is_int8_where_inputs_exist(packed, tmp_path):
+    """The default model brings its training images: int8 without a word; a model without inputs to
+    calibrate on: fp32, with one note saying why and how to get int8."""
+    from linrep_edge.format.reader import parse
+
+    out = tmp_path / "d.lre"
+    r = run("pack", "--default", "--templates", "16", "--seed", "0", "-o", str(out), "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["activations"] == "int8" and "note:" not in r.stderr
+    g = parse(out.read_bytes()).graph
+    assert g.is_int8 and g.metadata["activations"] == "int8"
+    assert out.stat().st_size < 0.65 * packed.stat().st_size
+    r = run("pack", "linrep_edge.models.resnet8:ResNet8", "--input-shape", "1,1,28,28", "--templates", "4",
+            "-o", str(tmp_path / "f.lre"), "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["activations"] == "fp32"
+    notes = [line for line in r.stderr.splitlines() if "note:" in line]
+    assert len(notes) == 1 and "activations fp32" in notes[0] and "--calibration" in notes[0], r.stderr
+    assert not parse((tmp_path / "f.lre").read_bytes()).graph.is_int8
 
 
 def test_pack_is_deterministic_and_report_contract(packed, tmp_path, crt):
     again = tmp_path / "again.lre"
-    assert run("pack", "--default", "--templates", "16", "--seed", "0", "-o", str(again)).returncode == 0
+    assert run("pack", "--default", "--templates", "16", "--seed", "0", "--activations", "fp32",
+               "-o", str(again)).returncode == 0
     assert again.read_bytes() == packed.read_bytes()
     r = run("report", str(packed), "--json")
     assert r.returncode == 0, r.stderr
@@ -123,7 +158,7 @@ def test_pack_factory_with_weights_and_pt2(tmp_path):
     r = run("pack", "linrep_edge.models.resnet8:ResNet8", "--weights", str(weights), "--input-shape", "1,1,28,28", "-o", str(out))
     assert r.returncode == 0, r.stderr
     default = tmp_path / "d.lre"
-    assert run("pack", "--default", "-o", str(default)).returncode == 0
+    assert run("pack", "--default", "--activations", "fp32", "-o", str(default)).returncode == 0
     assert json.loads(run("report", str(out), "--json").stdout)["layers"] == \
         json.loads(run("report", str(default), "--json").stdout)["layers"]
     pt2 = tmp_path / "m.pt2"

@@ -214,7 +214,8 @@ def test_pack_data_aware_with_calibration(tmp_path) -> None:
 
     np.save(calib, x.numpy())
     args = build_parser().parse_args(["pack", "m:f", "--input-shape", "1,3,24,24", "--templates", "3",
-                                      "--calibration", str(calib), "--data-aware", "2", "--calibration-epochs", "1"])
+                                      "--calibration", str(calib), "--data-aware", "2", "--calibration-epochs", "1",
+                                      "--activations", "fp32"])
     settings = settings_from_args(args)
     assert settings.data_aware == 2
     assert settings_from_args(build_parser().parse_args(["pack", "m:f", "--data-aware"])).data_aware == 4
@@ -227,6 +228,15 @@ def test_pack_data_aware_with_calibration(tmp_path) -> None:
     assert res.graph.metadata["data_aware"] == 2
     with torch.no_grad():
         assert torch.allclose(res.model(x[:8]), GraphModel(parse(res.blob).graph)(x[:8]), rtol=1e-4, atol=1e-4)
+    # by default (calibration inputs given) the same refit and distillation end in an int8 model
+    from dataclasses import replace
+
+    torch.manual_seed(0)
+    auto = pack_model(_DwNet().eval(), torch.zeros(1, 3, 24, 24), replace(settings, activations="auto"),
+                      show_progress=False)
+    assert auto.activations == "int8" and auto.graph.is_int8 and auto.graph.metadata["data_aware"] == 2
+    assert auto.calibration["data_aware"]["calibration_inputs"] == 32
+    assert 0 <= auto.calibration["packed_relative_output_error"] < 1
 
 
 def test_data_aware_needs_calibration() -> None:

@@ -114,9 +114,61 @@ def test_pack_activations_int8_refusals():
     for settings, message in ((PackSettings(templates=4, activations="int8"), "calibrate the activation ranges"),
                               (PackSettings(templates=4, activations="int8", data="digits", weights_dtype="int8"),
                                "--weights-dtype"),
-                              (PackSettings(templates=4, activations="int4", data="digits"), "fp32 or int8"),
-                              (PackSettings(templates=4, layer_ab_bits=["2=4"], data="digits"), "for --activations int8"),
+                              (PackSettings(templates=4, activations="int4", data="digits"), "auto, fp32 or int8"),
+                              (PackSettings(templates=4, activations="fp32", layer_ab_bits=["2=4"], data="digits"),
+                               "for --activations int8"),
                               (PackSettings(templates=4, activations="int8", layer_ab_bits=["2:4"], data="digits"),
                                "LAYER=BITS")):
         with pytest.raises(LinRepError, match=message):
             pack_model(tiny_cnn(), example, settings, show_progress=False)
+
+
+def test_auto_activations_fall_back_to_fp32_where_an_op_has_no_int8_form():
+    """`--activations auto` with inputs to calibrate on: int8, unless an op has no int8 form; then fp32 and one
+    note naming the ops. An explicit `--activations int8` keeps refusing with the same list."""
+    import pytest
+    from torch import nn
+
+    from linrep_edge.errors import LinRepError
+    from linrep_edge.pipeline import PackSettings, pack_model
+
+    torch.manual_seed(0)
+    example, x = torch.zeros(1, 1, 8, 8), torch.rand(40, 1, 8, 8)
+    plain = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(256, 3)).eval()
+    res = pack_model(plain, example, PackSettings(templates=2), "plain", show_progress=False, measure_on=x)
+    assert res.activations == "int8" and res.graph.is_int8 and res.notes == []
+    # an average pool counting its zero padding (torch's default) has no int8 form (TFLite's divides by the
+    # taps inside the image)
+    pool = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.AvgPool2d(3, 1, padding=1), nn.Flatten(),
+                         nn.Linear(256, 3)).eval()
+    res = pack_model(pool, example, PackSettings(templates=2), "pool", show_progress=False, measure_on=x)
+    assert res.activations == "fp32" and not res.graph.is_int8
+    notes = [n for n in res.notes if n.startswith("activations fp32")]
+    assert len(notes) == 1 and "no int8 form for: " in notes[0] and "(AVG_POOL2D counting padding)" in notes[0], \
+        res.notes
+    with pytest.raises(LinRepError, match=r"no int8 form for: .*\(AVG_POOL2D counting padding\)"):
+        pack_model(pool, example, PackSettings(templates=2, activations="int8"), "pool", show_progress=False,
+                   measure_on=x)
+
+
+def test_choose_activations_resolves_auto_once():
+    """The one rule: explicit fp32 / int8 as given, no note; auto: fp32 with a note without inputs or with an
+    fp32-only option, int8 with inputs (the default model: its own training images)."""
+    from tiny_models import tiny_cnn
+
+    from linrep_edge.graph.capture import capture
+    from linrep_edge.pipeline import PackSettings, choose_activations
+
+    g = capture(tiny_cnn(), torch.zeros(1, 1, 8, 8))
+    assert choose_activations(PackSettings(activations="fp32", data="digits"), g, "tiny") == ("fp32", None)
+    assert choose_activations(PackSettings(activations="int8"), g, "tiny") == ("int8", None)
+    assert choose_activations(PackSettings(data="digits"), g, "tiny") == ("int8", None)
+    assert choose_activations(PackSettings(calibration="x.npy"), g, "tiny") == ("int8", None)
+    assert choose_activations(PackSettings(), g, "tiny", measure_on=torch.zeros(4, 1, 8, 8)) == ("int8", None)
+    assert choose_activations(PackSettings(), g, "default") == ("int8", None)  # Fashion-MNIST's training images
+    choice, note = choose_activations(PackSettings(), g, "tiny")
+    assert choice == "fp32" and note is not None and "--calibration X.npy" in note and "--data" in note
+    for settings, flag in ((PackSettings(data="digits", weights_dtype="int8"), "--weights-dtype int8"),
+                           (PackSettings(data="digits", ab_scale="layer"), "--ab-scale layer")):
+        choice, note = choose_activations(settings, g, "tiny")
+        assert choice == "fp32" and note is not None and flag in note

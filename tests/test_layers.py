@@ -96,12 +96,13 @@ def test_entry_points_work_twice_in_any_import_order(order):
 
 
 def test_python_api_end_to_end_equals_the_cli(tmp_path):
-    """compress → finetune → pack from Python = `linrep-edge pack` with the same settings, byte for byte."""
+    """compress → finetune → pack from Python = `linrep-edge pack --activations fp32` with the same settings, byte
+    for byte (`pack` is the fp32 packer; int8 models come from `pack_model`)."""
     out = tmp_path / "cli.lre"
     # one thread on both sides: float sums in fine-tuning depend on torch's thread count, which an earlier test in
     # this process may have changed
     r = subprocess.run([*CLI, "pack", "--default", "--templates", "8", "--seed", "3", "--finetune-epochs", "0.02",
-                        "--data", "fashion-mnist", "-o", str(out)], capture_output=True, text=True,
+                        "--data", "fashion-mnist", "--activations", "fp32", "-o", str(out)], capture_output=True, text=True,
                        env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert r.returncode == 0, r.stderr
     threads = torch.get_num_threads()

@@ -35,7 +35,8 @@ need(all(shutil.which(t) for t in TOOLS), "the ARM toolchain or QEMU",
 @pytest.fixture(scope="module")
 def blob() -> bytes:
     model, example = load_default()
-    return pack_model(model, example, PackSettings(templates=16, seed=0), "default", show_progress=False).blob
+    return pack_model(model, example, PackSettings(templates=16, seed=0, activations="fp32"), "default",
+                      show_progress=False).blob
 
 
 @pytest.fixture(scope="module")
@@ -92,13 +93,15 @@ def test_m4_runs_version_2_blobs_as_the_host(m4, tmp_path):
     from linrep_edge.runtime.mcu import mcu_bench
 
     model, example = load_default()
-    q8 = pack_model(model, example, PackSettings(templates=16, seed=0, ab_bits=8, weights_dtype="int8"), "default",
+    q8 = pack_model(model, example, PackSettings(templates=16, seed=0, ab_bits=8, weights_dtype="int8",
+                                                 activations="fp32"), "default",
                     show_progress=False).blob
     r = mcu_bench(q8, "cortex-m4", build_root=tmp_path / "q8", compare_paths=False)
     assert r["matches_host"] and r["deterministic"]
     assert r["instructions"] <= 1.05 * m4["instructions"]
     pruned = pack_model(model, example, PackSettings(templates=16, seed=0, ab_bits=6, weights_dtype="int8",
-                                                     prune_sparsity=0.3), "default", show_progress=False).blob
+                                                     prune_sparsity=0.3, activations="fp32"), "default",
+                    show_progress=False).blob
     r = mcu_bench(pruned, "cortex-m4", build_root=tmp_path / "pruned", compare_paths=False)
     assert r["matches_host"]
     assert r["instructions"] < m4["direct_instructions"]  # pruned layers run direct, skipping the kernels

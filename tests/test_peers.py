@@ -110,7 +110,8 @@ def test_compare_rows_are_computed_in_the_run(tmp_path, crt):
         assert {"name", "engine", "bytes", "accuracy", "ram_bytes", "latency_ms", "accuracy_delta_pt"} <= set(r)
         assert r["latency_ms"] and all(v > 0 for v in r["latency_ms"].values())
     # the linrep-edge row is the blob `pack` writes, and its accuracy is the C runtime's on those images
-    blob = pack_model(load_default_model(), torch.zeros(1, 1, 28, 28), PackSettings(templates=4), source="default",
+    blob = pack_model(load_default_model(), torch.zeros(1, 1, 28, 28), PackSettings(templates=4, activations="fp32"),
+                      source="default",
                       show_progress=False).blob
     lr = rows["linrep-edge K=4"]
     assert lr["bytes"] == len(blob)

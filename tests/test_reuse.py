@@ -178,7 +178,8 @@ def test_cli_templates_ratio_report_and_verify(tmp_path) -> None:
 
     cli = [sys.executable, "-m", "linrep_edge.cli.main", "-q"]
     out = tmp_path / "r.lre"
-    r = subprocess.run([*cli, "pack", "--default", "--scope", "layer", "--templates-ratio", "0.25", "-o", str(out)],
+    r = subprocess.run([*cli, "pack", "--default", "--scope", "layer", "--templates-ratio", "0.25",
+                        "--activations", "fp32", "-o", str(out)],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     rep = json.loads(subprocess.run([*cli, "report", str(out), "--json"], capture_output=True, text=True,

@@ -60,8 +60,8 @@ def main() -> int:
     ft: dict[str, Any] = {"finetune_epochs": args.finetune_epochs, "data": "fashion-mnist"} if args.finetune_epochs else {}
     if args.activations == "int8":  # int8 calibrates its activation ranges on --data's training images
         ft.update(activations="int8", data="fashion-mnist", ab_bits=args.ab_bits)
-    elif args.ab_bits:
-        ft.update(ab_bits=args.ab_bits)
+    else:  # fp32 rows (int8 is pack's default for the default model)
+        ft.update(activations="fp32", **({"ab_bits": args.ab_bits} if args.ab_bits else {}))
     with torch.no_grad():
         orig_acc = float((torch.cat([model(test.x[i:i + 500]) for i in range(0, len(test), 500)]).argmax(1)
                           == test.y).double().mean())

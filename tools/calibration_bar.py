@@ -65,7 +65,8 @@ def main() -> None:
             row = {k: old[seed][k] for k in keys}
         else:
             res = pack_model(model, example, PackSettings(templates=16, finetune_epochs=1.0, data="fashion-mnist",
-                                                          seed=seed), "default", evaluate_on_test=True, show_progress=False)
+                                                          seed=seed, activations="fp32"), "default",
+                             evaluate_on_test=True, show_progress=False)
             row = {"seed": seed, "original_accuracy": res.accuracy["original_accuracy"],
                    "no_finetune_accuracy": res.accuracy["accuracy_before_finetune"],
                    "labelled_1epoch_accuracy": res.accuracy["accuracy_after_finetune"],

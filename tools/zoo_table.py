@@ -37,7 +37,8 @@ from linrep_edge.runtime.binding import CRuntime  # noqa: E402
 
 def row(name: str) -> dict:
     model, example = build(name)
-    res = pack_model(model, example, PackSettings(templates=16, cap_templates=True), name, show_progress=False)
+    res = pack_model(model, example, PackSettings(templates=16, cap_templates=True, activations="fp32"), name,
+                     show_progress=False)
     rep = storage_report(res.blob)
     x = np.random.default_rng(0).standard_normal((4, *example.shape[1:])).astype(np.float32)
     rt = CRuntime(res.blob)

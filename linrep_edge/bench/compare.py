@@ -125,7 +125,7 @@ def _run(templates: list[int], epochs: float, lr: float, seed: int, lut_bits: in
 
     for k in templates:
         settings = PackSettings(templates=k, seed=seed, finetune_epochs=epochs, finetune_lr=lr,
-                                data="fashion-mnist" if epochs > 0 else None)
+                                data="fashion-mnist" if epochs > 0 else None, activations="fp32")
         t0 = time.perf_counter()
         res = pack_model(model, example, settings, source="default", show_progress=show)
         rt = CRuntime(res.blob)

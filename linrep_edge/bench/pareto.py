@@ -48,7 +48,7 @@ def _settings(k: int, bits: int, sparsity: float, activations: str, epochs: floa
                             ab_bits=bits, prune_sparsity=sparsity, activations="int8")
     return PackSettings(templates=k, seed=seed, finetune_epochs=epochs, finetune_lr=lr,
                         data="fashion-mnist" if epochs > 0 else None, ab_bits=0 if bits == 16 else bits,
-                        weights_dtype="fp16" if bits == 16 else "int8", prune_sparsity=sparsity)
+                        weights_dtype="fp16" if bits == 16 else "int8", prune_sparsity=sparsity, activations="fp32")
 
 
 def run(templates: list[int], ab_bits: list[int], sparsities: list[float] = [0.0], epochs: float = 1.0,  # noqa: B006

@@ -59,7 +59,7 @@ def run(procs: list[int], samples: int = 4096, batch: int = 64, data: str = "fas
 
     if any(p < 1 for p in procs):
         raise LinRepError("--procs must be >= 1")
-    settings = PackSettings(templates=16)
+    settings = PackSettings(templates=16, activations="fp32")
     model, _, source = source_from_cli(None, True, None, None)
     rows = []
     load_before = os.getloadavg()[0]

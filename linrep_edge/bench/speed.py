@@ -106,7 +106,8 @@ def run_setting(name: str, kwargs: dict[str, Any], epochs: float, lr: float, see
                 latency_images: int, rounds: int, show_progress: bool) -> dict[str, Any]:
     from linrep_edge.runtime.mcu import mcu_bench
 
-    settings = PackSettings(seed=seed, finetune_epochs=epochs, finetune_lr=lr, data="fashion-mnist", **kwargs)
+    settings = PackSettings(seed=seed, finetune_epochs=epochs, finetune_lr=lr, data="fashion-mnist",
+                            **{"activations": "fp32", **kwargs})  # the fp32 runtime's rows
     t0 = time.perf_counter()
     res = pack_model(*load_default(), settings, "default", show_progress=show_progress)
     _, val, _ = finetune_split("fashion-mnist", seed)

@@ -51,7 +51,8 @@ def cmd_bench_runtime(args: argparse.Namespace) -> int:
         from linrep_edge.models.loading import load_default
         from linrep_edge.pipeline import PackSettings, pack_model
 
-        blob = pack_model(*load_default(), PackSettings(templates=16), "default", show_progress=not args.quiet).blob
+        blob = pack_model(*load_default(), PackSettings(templates=16, activations="fp32"), "default",
+                          show_progress=not args.quiet).blob
     x = load_fashion_mnist().test.x[: args.images].numpy()
     res = runtime.run(blob, x, args.rounds)
     emit(args, res, lambda: runtime.format_result(res))

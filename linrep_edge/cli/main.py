@@ -169,11 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="storage of tensors LinRep does not cover: 1x1 convs, linear layers, biases "
                         "(default fp16; int8: conv/linear weights per output channel, fp32 biases)")
     _add_representation_options(p)
-    p.add_argument("--activations", choices=("fp32", "int8"), default="fp32",
-                   help="fp32 (default) or int8: a full-integer model (format version 4, docs/INTEGER.md): int8 "
-                        "activations calibrated on 2000 training images of --data (or on --calibration X.npy), "
-                        "int8 weights and templates, integer a/b (--ab-bits, default 6), fine-tuned with the int8 "
-                        "model in the loop when --finetune-epochs is given")
+    p.add_argument("--activations", choices=("auto", "fp32", "int8"), default="auto",
+                   help="int8: a full-integer model (format version 4, docs/INTEGER.md): int8 activations calibrated "
+                        "on 2000 training images of --data (or on --calibration X.npy; the default model: its own "
+                        "training images), int8 weights and templates, integer a/b (--ab-bits, default 6), fine-tuned "
+                        "with the int8 model in the loop when --finetune-epochs is given; fp32: fp32 activations; "
+                        "auto (default): int8 when there are inputs to calibrate on and every op has an int8 form, "
+                        "else fp32 with a note saying why")
     p.add_argument("--layer-ab-bits", action="append", metavar="LAYER=BITS",
                    help="--activations int8: a/b width of one LinRep layer (by name, as `report` lists it) when it "
                         "differs from --ab-bits; repeatable (e.g. layer3.conv2=4)")
@@ -331,6 +333,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="the main job on the embedded default model")
     p.add_argument("-o", "--output", default="default_k16.lre")
+    p.add_argument("--activations", choices=("auto", "fp32", "int8"), default="auto",
+                   help="int8 (auto, the default: pack's choice for the default model): K = 16, 5-bit a/b (4-bit "
+                        "layer3.conv2), one epoch of int8-aware fine-tuning, verified in C against the Python integer "
+                        "reference; fp32: K = 16, fp16 a/b, one epoch of fine-tuning, verified in C against torch")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the text: activations, "
+                   "bytes, arena, accuracy, the verification and the Cortex-M figures")
     p.set_defaults(func=pack_cmds.cmd_demo)
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", metavar="BENCH", required=True)

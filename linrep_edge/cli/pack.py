@@ -105,13 +105,13 @@ def _settings_for_checkpoint(args: argparse.Namespace, saved: "PackSettings") ->
     if given.calibration:
         raise LinRepError("--calibration with a checkpoint: distil it with `linrep-edge finetune CKPT --data X.npy "
                           "--distill 1`, then pack (or pack the original model with --calibration)")
-    if given.activations != "fp32":
+    if given.activations == "int8":
         raise LinRepError("--activations int8 with a checkpoint is not supported yet: pack the model itself "
                           "(--activations int8 fine-tunes a and b with the int8 model in the loop)")
     flags = {"finetune_lr": "--lr", "ab_bits": "--ab-bits"}
     for f in fields(PackSettings):
         if f.name in ("weights_dtype", "finetune_epochs", "calibration", "calibration_epochs", "calibration_lr",
-                      "feature_weight", "calibration_augment", "calibration_temperature"):
+                      "feature_weight", "calibration_augment", "calibration_temperature", "activations"):
             continue
         value, default, have = getattr(given, f.name), getattr(defaults, f.name), getattr(saved, f.name)
         if f.name == "data" and have is None:
@@ -120,7 +120,13 @@ def _settings_for_checkpoint(args: argparse.Namespace, saved: "PackSettings") ->
             flag = flags.get(f.name, "--" + f.name.replace("_", "-"))
             raise LinRepError(f"{flag} {value}: the checkpoint was made with {have}; its compression and "
                               "fine-tuning settings are fixed (leave the option out)")
-    return replace(saved, weights_dtype=given.weights_dtype, data=saved.data or given.data)
+    # a checkpoint packs with fp32 activations (its a, b were fine-tuned for them), whatever it recorded
+    return replace(saved, weights_dtype=given.weights_dtype, data=saved.data or given.data, activations="fp32")
+
+
+CHECKPOINT_FP32_NOTE = ("activations fp32: a checkpoint packs with fp32 activations (int8 from a checkpoint is not "
+                        "supported yet); for an int8 model pack the model itself with --data or --calibration X.npy, "
+                        "or pass --activations fp32 to keep fp32 without this note")
 
 
 def _pack_checkpoint(args: argparse.Namespace, out: Path) -> int:
@@ -158,10 +164,13 @@ def _pack_checkpoint(args: argparse.Namespace, out: Path) -> int:
     data = zstd(blob) if out.name.endswith(".zst") else blob
     write_atomic(out, data)
     rep = storage_report(blob, str(out))
-    summary = {"output": str(out), "bytes_written": len(data), "blob_bytes": len(blob),
+    notes = [CHECKPOINT_FP32_NOTE] if args.activations == "auto" else []
+    summary = {"output": str(out), "bytes_written": len(data), "blob_bytes": len(blob), "activations": "fp32",
                "conv_compression_vs_fp32": rep.conv_compression_vs_fp32,
                "model_compression_vs_fp32": rep.model_compression_vs_fp32, **acc, **timings,
-               "from_checkpoint": str(args.model)}
+               "from_checkpoint": str(args.model), "notes": notes}
+    for note in notes:
+        print(f"linrep-edge: note: {note}", file=sys.stderr)
     text = "".join(f", {k.replace('_', ' ')} {100 * v:.2f}%" for k, v in acc.items())
     emit(args, summary, lambda: f"wrote {out}: {len(data)} bytes (conv {rep.conv_compression_vs_fp32:.2f}x, "
                                 f"model {rep.model_compression_vs_fp32:.2f}x vs fp32{text}) from {args.model}")
@@ -201,7 +210,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
     write_atomic(out, data)
     rep = storage_report(res.blob, str(out))
     summary = {"output": str(out), "bytes_written": len(data), "blob_bytes": len(res.blob),
-               "conv_compression_vs_fp32": rep.conv_compression_vs_fp32,
+               "activations": res.activations, "conv_compression_vs_fp32": rep.conv_compression_vs_fp32,
                "model_compression_vs_fp32": rep.model_compression_vs_fp32, **res.accuracy, **res.timings,
                "notes": res.notes}
     if res.calibration:
@@ -226,46 +235,83 @@ def cmd_pack(args: argparse.Namespace) -> int:
                 f"relative output error {c['packed_relative_output_error']:.4f} (before "
                 f"{c['relative_output_error_before']:.4f}) vs the original, after {c['epochs_run']} "
                 f"calibration epoch(s), best {c['best_epoch']}")
-    emit(args, summary, lambda: f"wrote {out}: {len(data)} bytes (conv {rep.conv_compression_vs_fp32:.2f}x, "
-                                f"model {rep.model_compression_vs_fp32:.2f}x vs fp32{acc})")
+    emit(args, summary, lambda: f"wrote {out}: {len(data)} bytes ({res.activations} activations, conv "
+                                f"{rep.conv_compression_vs_fp32:.2f}x, model {rep.model_compression_vs_fp32:.2f}x vs "
+                                f"fp32{acc})")
     return 0
 
 
+DEMO_INT8 = {"ab_bits": 5, "layer_ab_bits": ["layer3.conv2=4"]}  # issue 16's bar blob, one epoch instead of two
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    """The main job on the embedded default model: compress + fine-tune, pack, report, verify in C."""
+    """The main job on the embedded default model: compress + fine-tune, pack, report, verify in C (and on a
+    Cortex-M4F under QEMU when the toolchain is there). Activations as `pack` chooses them for this model (int8:
+    its training images calibrate the ranges), or --activations fp32."""
     import shutil
 
-    from linrep_edge.atomic import write_atomic
+    from linrep_edge.atomic import check_output, write_atomic
     from linrep_edge.datasets import load_fashion_mnist
-    from linrep_edge.models.loading import load_default
-    from linrep_edge.pipeline import PackSettings, pack_model
     from linrep_edge.format.report import format_report, storage_report
+    from linrep_edge.graph.capture import capture
+    from linrep_edge.models.loading import load_default
+    from linrep_edge.pipeline import PackSettings, choose_activations, pack_model
     from linrep_edge.runtime.verify import format_result, verify
-
-    from linrep_edge.atomic import check_output
 
     out = Path(args.output)
     check_output(out)
+    say = (lambda *a, **k: None) if args.json else print
     model, example = load_default()
-    settings = PackSettings(templates=16, finetune_epochs=1.0, data="fashion-mnist", seed=0)
-    print("1. compress the embedded default model (ResNet-8, Fashion-MNIST) at K = 16 templates and "
-          "fine-tune a, b for one epoch", flush=True)
-    res = pack_model(model, example, settings, "default", evaluate_on_test=True, show_progress=not args.quiet)
-    a = res.accuracy
-    print(f"   test accuracy: default model {100 * a['original_accuracy']:.2f}%, compressed before fine-tuning "
-          f"{100 * a['accuracy_before_finetune']:.2f}%, after {100 * a['accuracy_after_finetune']:.2f}%")
-    write_atomic(out, res.blob)
-    print(f"\n2. storage report of {out}\n")
-    print(format_report(storage_report(res.blob, str(out))))
-    print("\n3. verify through the C runtime on the 10,000 test images\n", flush=True)
-    test = load_fashion_mnist().test
-    print(format_result(verify(res.blob, test.x.numpy(), test.y.numpy(), str(out))))
-    if shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm"):
-        from linrep_edge.runtime.mcu import format_result as mcu_format
-        from linrep_edge.runtime.mcu import mcu_bench
-
-        print("\n4. on a Cortex-M4F (QEMU mps2-an386), beside the same network with dense fp32 weights\n", flush=True)
-        print(mcu_format(mcu_bench(res.blob, "cortex-m4")).split("\n\n")[0])
+    asked = PackSettings(templates=16, finetune_epochs=1.0, data="fashion-mnist", seed=0, activations=args.activations)
+    activations = choose_activations(asked, capture(model, example), "default")[0]
+    if activations == "int8":
+        settings = PackSettings(templates=16, finetune_epochs=1.0, data="fashion-mnist", seed=0, activations="int8",
+                                **DEMO_INT8)  # type: ignore[arg-type]
+        say("1. compress the embedded default model (ResNet-8, Fashion-MNIST) at K = 16 templates, 5-bit a/b "
+            "(4-bit layer3.conv2), int8 activations calibrated on its training images, and fine-tune a, b for one "
+            "epoch with the int8 model in the loop (demo --activations fp32: the fp32 model)", flush=True)
     else:
-        print("\n4. skipped the Cortex-M run: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm")
+        settings = PackSettings(templates=16, finetune_epochs=1.0, data="fashion-mnist", seed=0, activations="fp32")
+        say("1. compress the embedded default model (ResNet-8, Fashion-MNIST) at K = 16 templates and "
+            "fine-tune a, b for one epoch (fp32 activations)", flush=True)
+    res = pack_model(model, example, settings, "default", evaluate_on_test=True,
+                     show_progress=not (args.quiet or args.json))
+    a = res.accuracy
+    if activations == "int8":
+        say(f"   test accuracy: default model {100 * a['original_accuracy']:.2f}%, compressed before fine-tuning "
+            f"{100 * a['accuracy_before_finetune']:.2f}%, after, in integer arithmetic {100 * a['int8_accuracy']:.2f}%")
+    else:
+        say(f"   test accuracy: default model {100 * a['original_accuracy']:.2f}%, compressed before fine-tuning "
+            f"{100 * a['accuracy_before_finetune']:.2f}%, after {100 * a['accuracy_after_finetune']:.2f}%")
+    write_atomic(out, res.blob)
+    rep = storage_report(res.blob, str(out))
+    say(f"\n2. storage report of {out}\n")
+    say(format_report(rep))
+    what = "the Python integer reference, byte for byte," if activations == "int8" else "torch"
+    say(f"\n3. verify through the C runtime against {what} on the 10,000 test images\n", flush=True)
+    test = load_fashion_mnist().test
+    ver = verify(res.blob, test.x.numpy(), test.y.numpy(), str(out))
+    say(format_result(ver))
+    summary: dict[str, Any] = {"output": str(out), "activations": res.activations, "blob_bytes": len(res.blob),
+                     "arena_bytes": rep.arena_bytes, **a, "verify": ver}
+    if shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm"):
+        if activations == "int8":
+            from linrep_edge.runtime.mcu_int8 import format_result_int8, mcu_bench_int8
+
+            say("\n4. on a Cortex-M4F (QEMU mps2-an386), lr_run_i8 at the default (least) arena\n", flush=True)
+            mcu = mcu_bench_int8(res.blob, "cortex-m4", compare_paths=False)
+            say(format_result_int8(mcu).split("\n\n")[0])
+        else:
+            from linrep_edge.runtime.mcu import format_result as mcu_format
+            from linrep_edge.runtime.mcu import mcu_bench
+
+            say("\n4. on a Cortex-M4F (QEMU mps2-an386), beside the same network with dense fp32 weights\n",
+                flush=True)
+            mcu = mcu_bench(res.blob, "cortex-m4")
+            say(mcu_format(mcu).split("\n\n")[0])
+        summary["mcu"] = {k: v for k, v in mcu.items() if k not in ("layers", "runtime_objects", "runtime_objects_o2")}
+    else:
+        say("\n4. skipped the Cortex-M run: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm")
+    if args.json:
+        emit(args, summary, lambda: "")
     return 0

@@ -160,15 +160,15 @@ def verify(blob: bytes, x: np.ndarray, labels: np.ndarray | None, where: str = "
         raise LinRepError("inputs hold NaN or infinite values; a comparison on them means nothing")
     if parsed is None or not parsed.weights:
         parsed = parse(blob, where, max_bytes=max_bytes)
-    if parsed.graph.is_int8:  # C vs the Python integer reference, bit for bit
-        from linrep_edge.runtime.verify_int8 import verify_int8
-
-        return verify_int8(blob, parsed, x, labels, where, conv_path, original)
     rt = CRuntime(blob, where, conv_path=conv_path)
     if x.shape[1:] != rt.input_shape and fits_input(x.shape[1:], rt.input_shape):
         x = x.reshape(len(x), *rt.input_shape)  # a 1-D model's [C, L] inputs are [C, 1, L] in the blob
     if x.shape[1:] != rt.input_shape:
         raise LinRepError(f"inputs have shape {x.shape}, the model expects (N, {', '.join(map(str, rt.input_shape))})")
+    if parsed.graph.is_int8:  # C vs the Python integer reference, bit for bit
+        from linrep_edge.runtime.verify_int8 import verify_int8
+
+        return verify_int8(blob, parsed, x, labels, where, conv_path, original)
     t0 = time.perf_counter()
     c_out = rt.run_all(x)
     c_seconds = time.perf_counter() - t0

@@ -22,17 +22,25 @@ from linrep_edge.format.ir import Graph
 from linrep_edge.format.reader import Blob
 
 
+REFERENCE_CHUNK = 500  # inputs per batched run: the batched evaluator's float64 intermediates of 10,000
+# Fashion-MNIST images at once took 11.9 GB (peak RSS of `linrep-edge demo`); 500 at a time keep it small
+
+
 def _reference(g: Graph, xq: np.ndarray) -> list[np.ndarray]:
-    """The Python integer reference on int8 inputs [N, ...]: the batched evaluator where it covers every
-    op, else `executor.run_int8` one input at a time (the same integers)."""
+    """The Python integer reference on int8 inputs [N, ...], REFERENCE_CHUNK inputs at a time: the batched
+    evaluator where it covers every op, else `executor.run_int8` one input at a time (the same integers)."""
     from linrep_edge.integer.batch import run_int8_batch
     from linrep_edge.integer.executor import run_int8
 
-    try:
-        return run_int8_batch(g, xq)
-    except LinRepError:
-        per = [run_int8(g, x) for x in xq]
-        return [np.stack([p[k] for p in per]) for k in range(len(g.results))]
+    parts: list[list[np.ndarray]] = []
+    for start in range(0, max(len(xq), 1), REFERENCE_CHUNK):
+        chunk = xq[start:start + REFERENCE_CHUNK]
+        try:
+            parts.append(run_int8_batch(g, chunk))
+        except LinRepError:
+            per = [run_int8(g, x) for x in chunk]
+            parts.append([np.stack([p[k] for p in per]) for k in range(len(g.results))])
+    return [np.concatenate([p[k] for p in parts]) for k in range(len(g.results))]
 
 
 def verify_int8(blob: bytes, parsed: Blob, x: np.ndarray, labels: np.ndarray | None, where: str,
