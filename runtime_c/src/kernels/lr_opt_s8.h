@@ -186,15 +186,48 @@ static inline int8_t lr_opt_requant(int32_t acc, const lr_opt_rq *r)
     return (int8_t)(v > r->hi ? r->hi : v);
 }
 
-/* Two accumulators of one channel (multiplier mult, shift) requantised into y[0] and, if n == 2, y[1]. */
+/* n accumulators of one channel requantised into y (the shift tested once). */
+static inline void lr_opt_requant_n(const int32_t *acc, int32_t n, const lr_opt_rq *r, int8_t *y)
+{
+    int32_t k;
+    if (r->sh < 0) {
+        for (k = 0; k < n; k++) {
+            y[k] = lr_opt_requant_any(acc[k], r);
+        }
+        return;
+    }
+    for (k = 0; k < n; k++) {
+        int32_t v = lr_opt_mbqm_zp(acc[k], r);
+        v = v < r->lo ? r->lo : v;
+        y[k] = (int8_t)(v > r->hi ? r->hi : v);
+    }
+}
+
+/* Two accumulators of one channel (multiplier mult, shift) requantised into y[0] and, if n == 2, y[1]: the
+ * constants of lr_opt_rq_set in registers (no struct: the dense conv calls it per pair of outputs). */
 static inline void lr_opt_out2(int32_t a0, int32_t a1, int32_t mult, int32_t shift, const lr_requant_s8 *q, int8_t *y,
                                int32_t n)
 {
-    lr_opt_rq r;
-    lr_opt_rq_set(&r, mult, shift, q->zp_out, q->act_min, q->act_max);
-    y[0] = lr_opt_requant(a0, &r);
+    if (shift < 0 && shift >= -31 && mult > 0) {
+        const int32_t e = -shift, lo = q->act_min, hi = q->act_max;
+        const uint64_t k = ((uint64_t)(0x40000000u + (e >= 2 ? (uint32_t)1 << (e - 2) : 0u)) << 32) |
+                           (0x40000000u + (e == 1 ? 0x80000000u : 0u));
+        const uint32_t zc = (uint32_t)q->zp_out - ((uint32_t)1 << (31 - e));
+        int32_t v = lr_as_i32(((uint32_t)(((uint64_t)((int64_t)a0 * mult) + k - (a0 < 0 ? 0x80000000u : 0u)) >> 32) >>
+                               (e - 1)) + zc);
+        v = v < lo ? lo : v;
+        y[0] = (int8_t)(v > hi ? hi : v);
+        if (n > 1) {
+            v = lr_as_i32(((uint32_t)(((uint64_t)((int64_t)a1 * mult) + k - (a1 < 0 ? 0x80000000u : 0u)) >> 32) >>
+                           (e - 1)) + zc);
+            v = v < lo ? lo : v;
+            y[1] = (int8_t)(v > hi ? hi : v);
+        }
+        return;
+    }
+    y[0] = lr_requant(a0, mult, shift, q->zp_out, q->act_min, q->act_max);
     if (n > 1) {
-        y[1] = lr_opt_requant(a1, &r);
+        y[1] = lr_requant(a1, mult, shift, q->zp_out, q->act_min, q->act_max);
     }
 }
 

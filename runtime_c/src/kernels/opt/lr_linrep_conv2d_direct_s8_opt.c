@@ -158,13 +158,87 @@ static void dot16(const int16_t *w0, const int16_t *w1, int32_t per, const int32
     acc[3] = a11;
 }
 
+#if LR_DSP && defined(__GNUC__) && !defined(__OPTIMIZE_SIZE__)
+#define LR_ILV 1 /* DSP builds: each pair of a block's channels interleaved, dot16x in assembly */
+#else
+#define LR_ILV 0
+#endif
+
+#if LR_ILV
+/* The pair of channels at w (2 * per int16, each in permute's order) interleaved in place, through tmp (per words,
+ * the columns' room, free while the kernels are rebuilt): per whole group of four taps, channel 0's four values
+ * then channel 1's -- the words (w0, w2), (w1, w3) of each -- then the last per % 4 taps as (channel 0, channel 1)
+ * pairs. */
+static void interleave(int16_t *w, int32_t per, int16_t *tmp)
+{
+    const int32_t nfull = per & ~3;
+    int32_t k;
+    for (k = 0; k < nfull; k += 4) {
+        memcpy(tmp + 2 * k, w + k, 4 * sizeof *w);
+        memcpy(tmp + 2 * k + 4, w + per + k, 4 * sizeof *w);
+    }
+    for (k = nfull; k < per; k++) {
+        tmp[2 * k] = w[k];
+        tmp[2 * k + 1] = w[per + k];
+    }
+    memcpy(w, tmp, 2u * (size_t)per * sizeof *w);
+}
+
+/* dot16 for an interleaved pair at w: per group of four taps one LDM of the two channels' four weight words, two
+ * LDRDs of the columns, eight SMLADs (13 instructions per 16 multiply-adds with the loop). */
+static void dot16x(const int16_t *w, int32_t per, const int32_t *col, int32_t acc[4])
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    const int32_t nfull = per & ~3;
+    const int16_t *tw = w + 2 * nfull, *tail = (const int16_t *)(const void *)(col + nfull);
+    int32_t k;
+    if (nfull > 0) {
+        const int32_t *cend = col + nfull;
+        const int16_t *wp = w;
+        const int32_t *cp = col;
+        register int32_t w0 __asm__("r8"), w1 __asm__("r9"), w2 __asm__("r10"), w3 __asm__("r11");
+        int32_t c0, c1;
+        __asm__ volatile("1:\n\t"
+                         "ldm %[wp]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"
+                         "ldrd %[c0], %[c1], [%[cp]], #8\n\t"
+                         "smlad %[a00], %[w0], %[c0], %[a00]\n\t"
+                         "smlad %[a01], %[w0], %[c1], %[a01]\n\t"
+                         "smlad %[a10], %[w2], %[c0], %[a10]\n\t"
+                         "smlad %[a11], %[w2], %[c1], %[a11]\n\t"
+                         "ldrd %[c0], %[c1], [%[cp]], #8\n\t"
+                         "smlad %[a00], %[w1], %[c0], %[a00]\n\t"
+                         "smlad %[a01], %[w1], %[c1], %[a01]\n\t"
+                         "smlad %[a10], %[w3], %[c0], %[a10]\n\t"
+                         "smlad %[a11], %[w3], %[c1], %[a11]\n\t"
+                         "cmp %[cp], %[cend]\n\t"
+                         "bne 1b"
+                         : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [wp] "+r"(wp),
+                           [cp] "+r"(cp), [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3),
+                           [c0] "=&r"(c0), [c1] "=&r"(c1)
+                         : [cend] "r"(cend)
+                         : "cc", "memory");
+    }
+    for (k = nfull; k < per; k++, tw += 2, tail += 2) {
+        a00 += tw[0] * tail[0];
+        a01 += tw[0] * tail[1];
+        a10 += tw[1] * tail[0];
+        a11 += tw[1] * tail[1];
+    }
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+#endif
+
 /* Channels o0 .. o0 + nb - 1 (one group, input xg) with their int16 kernels at w16 (split: the low planes;
  * the high ones at w16 + plane, weight 256). */
 static void block16(const lr_geom *g, const int8_t *xg, const lr_linrep_s8_params *p, int32_t o0, int32_t nb,
-                    const int16_t *w16, int split, size_t plane, int32_t *cols, int8_t *y)
+                    const int16_t *w16, int split, size_t plane, int32_t *cols, int8_t *y, int ilv)
 {
     const int32_t per = g->cin_g * g->kh * g->kw, npx = g->oh * g->ow;
-    int32_t q, c, j, n;
+    int32_t q, c, n;
+    (void)ilv; /* interleaved pairs: DSP builds only (LR_ILV) */
     for (q = 0; q < npx; q += 2) {
         const int32_t nq = q + 1 < npx ? 2 : 1;
         lr_opt_im2col2(g, xg, q, p->in_offset, (int16_t *)(void *)cols);
@@ -172,12 +246,16 @@ static void block16(const lr_geom *g, const int8_t *xg, const lr_linrep_s8_param
             const int32_t nc = c + 1 < nb ? 2 : 1;
             const int16_t *wc = w16 + (size_t)c * (size_t)per, *wd = wc + (size_t)(nc - 1) * (size_t)per;
             int32_t acc[4], hi[4] = {0, 0, 0, 0};
-            lr_opt_rq rq;
             acc[0] = p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)(o0 + c)) : 0;
             acc[1] = acc[0];
             acc[2] = p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)(o0 + c + nc - 1)) : 0;
             acc[3] = acc[2];
-            dot16(wc, wd, per, cols, acc);
+#if LR_ILV
+            if (ilv && nc == 2) {
+                dot16x(wc, per, cols, acc);
+            } else
+#endif
+                dot16(wc, wd, per, cols, acc);
             if (split) { /* the exact sum fits int32 (the verifier's bound); its two parts too */
                 dot16(wc + plane, wd + plane, per, cols, hi);
                 for (n = 0; n < 4; n++) {
@@ -185,11 +263,9 @@ static void block16(const lr_geom *g, const int8_t *xg, const lr_linrep_s8_param
                 }
             }
             for (n = 0; n < nc; n++) {
-                int8_t *yo = y + (size_t)(o0 + c + n) * (size_t)npx + (size_t)q;
-                lr_opt_rq_init(&rq, &p->rq, (uint32_t)(o0 + c + n));
-                for (j = 0; j < nq; j++) {
-                    yo[j] = lr_opt_requant(acc[2 * n + j], &rq);
-                }
+                const uint32_t o = (uint32_t)(o0 + c + n);
+                lr_opt_out2(acc[2 * n], acc[2 * n + 1], lr_rq_mult(&p->rq, o), lr_rq_shift(&p->rq, o), &p->rq,
+                            y + (size_t)o * (size_t)npx + (size_t)q, nq);
             }
         }
     }
@@ -423,7 +499,12 @@ static uint32_t run_block(const lr_geom *g, const int8_t *xg, const lr_linrep_s8
         fits = rebuild16(g, p, mask, o0 + c, &kept, w16 + (size_t)c * (size_t)per, 0, 0u);
     }
     if (fits) {
-        block16(g, xg, p, o0, nb, w16, 0, 0u, cols, y);
+#if LR_ILV
+        for (c = 0; c + 1 < nb; c += 2) {
+            interleave(w16 + (size_t)c * (size_t)per, per, (int16_t *)(void *)cols);
+        }
+#endif
+        block16(g, xg, p, o0, nb, w16, 0, 0u, cols, y, LR_ILV);
         return kept;
     }
     kept = kept0;
@@ -436,7 +517,7 @@ static uint32_t run_block(const lr_geom *g, const int8_t *xg, const lr_linrep_s8
             fits = rebuild16(g, p, mask, o0 + s + c, &kept, w16 + (size_t)c * (size_t)per, 1, plane);
         }
         if (fits) {
-            block16(g, xg, p, o0 + s, ns, w16, 1, plane, cols, y);
+            block16(g, xg, p, o0 + s, ns, w16, 1, plane, cols, y, 0);
             continue;
         }
         kept = kept1;

@@ -510,9 +510,7 @@ void lr_linrep_conv2d_reuse_s8_opt_n(const lr_geom *g, const int8_t *x, const lr
                 int8_t *yo = y + ((size_t)oc * (size_t)g->oh + (size_t)oy0) * (size_t)ow;
                 lr_opt_rq rq;
                 lr_opt_rq_init(&rq, &p->rq, (uint32_t)oc);
-                for (k = 0; k < np; k++) {
-                    yo[k] = lr_opt_requant(acc[o * tile + k], &rq);
-                }
+                lr_opt_requant_n(acc + o * tile, np, &rq, yo);
             }
         }
     }
