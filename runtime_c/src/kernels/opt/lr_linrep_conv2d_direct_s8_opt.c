@@ -400,6 +400,51 @@ static LR_NOINLINE void pair3(const int8_t *xc, const int16_t *wc, int32_t hw, i
     acc[1] = a1;
 }
 
+/* pair3 for the two pixels at a row's left or right end (stride 1, one padding column): their four taps are three
+ * input values and one padding tap, which takes the value -in_offset (= the input zero point, an int8: x +
+ * in_offset = 0, as padding adds nothing to the reference's sum, while base counts in_offset * W for every tap).
+ * xc: the row's first four values (right 0: the word (pad, x0, x1, x2)) or its last four (right 1: (x[w-3], x[w-2],
+ * x[w-1], pad)); pad: that byte. */
+static LR_NOINLINE void pair3e(const int8_t *xc, const int16_t *wc, int32_t hw, int32_t w, int32_t cin_g, int32_t nr,
+                               int32_t kh, uint32_t base, int right, uint32_t pad, int32_t acc[2])
+{
+    int32_t i, ky;
+#if LR_DSP
+    int32_t a0 = lr_as_i32(base), a1 = a0;
+    for (i = 0; i < cin_g; i++, xc += hw, wc += 4 * kh) {
+        const int8_t *xp = xc;
+        const int16_t *wp = wc;
+        for (ky = 0; ky < nr; ky++, xp += w, wp += 4) {
+            const uint32_t xv = right ? (lr_ld32(xp) >> 8) | (pad << 24) : (lr_ld32(xp) << 8) | pad;
+            const int16x2_t ev = lr_sx02(xv), od = lr_sx13(xv);
+            const int16x2_t wa = (int16x2_t)lr_ld32(wp), wb = (int16x2_t)lr_ld32(wp + 2);
+            a0 = __smlad(wa, ev, a0);
+            a0 = __smlabb(wb, od, a0);
+            a1 = __smlad(wa, od, a1);
+            a1 = __smlabt(wb, ev, a1);
+        }
+    }
+#else
+    const int32_t pv = lr_s8((unsigned char)pad);
+    uint32_t u0 = base, u1 = base;
+    int32_t a0, a1;
+    for (i = 0; i < cin_g; i++, xc += hw, wc += 4 * kh) {
+        const int8_t *xp = xc;
+        const int16_t *wp = wc;
+        for (ky = 0; ky < nr; ky++, xp += w, wp += 4) {
+            const int32_t x0 = right ? xp[1] : pv, x1 = right ? xp[2] : xp[0];
+            const int32_t x2 = right ? xp[3] : xp[1], x3 = right ? pv : xp[2];
+            u0 += (uint32_t)(wp[0] * x0 + wp[2] * x1 + wp[1] * x2);
+            u1 += (uint32_t)(wp[0] * x1 + wp[2] * x2 + wp[1] * x3);
+        }
+    }
+    a0 = lr_as_i32(u0);
+    a1 = lr_as_i32(u1);
+#endif
+    acc[0] = a0;
+    acc[1] = a1;
+}
+
 /* One output channel of a conv with 3-wide kernels (kw = 3, dilation 1), the kernels packed by rebuild_pk3,
  * straight from the int8 input (no columns): per output row the kernel rows inside the input (ky0 .. ky1 - 1),
  * acc = bias + in_offset * (their sums of W) + sum W x over them for the pixels whose three columns are inside,
@@ -429,6 +474,17 @@ static LR_NOINLINE void chan3(const lr_geom *g, const int8_t *x, const int16_t *
         }
         for (ox = 0; ox < g->ow; ox++) {
             const int32_t ix0 = ox * g->sw - g->pl;
+            if (g->sw == 1 && ox + 1 < g->ow && g->w >= 4 && in_offset >= -127 && in_offset <= 128 &&
+                (ix0 == -1 || (ix0 >= 1 && ix0 + 3 == g->w))) { /* the row's ends: one padding tap in the pair */
+                int32_t acc[2];
+                const int right = ix0 >= 1;
+                pair3e(xrow + (right ? ix0 - 1 : 0), pk + 4 * ky0, hw, g->w, g->cin_g, nr, kh, base, right,
+                       (uint32_t)(-in_offset) & 0xffu, acc);
+                yr[ox] = lr_opt_requant(acc[0], rq);
+                yr[ox + 1] = lr_opt_requant(acc[1], rq);
+                ox++;
+                continue;
+            }
             if (ox < xlo || ox >= xhi) {
                 yr[ox] = lr_opt_requant(pk3_pixel(g, x, pk, bias, in_offset, iy0, ky0, ky1, ix0), rq);
                 continue;
