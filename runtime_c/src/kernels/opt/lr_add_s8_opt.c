@@ -7,14 +7,18 @@
  *                        = d Mh + floor((d Ml + 2^10) / 2^11)
  * (|d Mh| < 2^28, |d Ml| < 2^19: no 64-bit product; SRDHM's saturating case needs d * 2^20 = INT32_MIN,
  * impossible), then RDBPOT(h, e) = floor((h + 2^(e-1) - [h < 0]) / 2^e) for e >= 1 (h itself for e = 0).
+ * Multipliers below 2^11 (never TFLite's: they are normalised to [2^30, 2^31)) take the reference.
  * The output's rescaling of the sum is lr_opt_requant (one 64-bit multiply-add). The verifier keeps every
  * multiplier >= 0 and every ADD shift in [-31, 0].
  */
 #include "kernels/lr_opt_s8.h"
 
-/* One input's constants: M = mh * 2^11 + ml, e = -shift, half = 2^(e-1) (0 for e = 0), sm = -1 if e >= 1. */
+/* One input's constants: M = mh * 2^11 + ml, e = -shift, written for x itself (d = x - zp):
+ *     h + 2^(e-1) = x mh + c1 + floor((x ml + c2) / 2^11),  c1 = 2^(e-1) - zp mh, c2 = 2^10 - zp ml,
+ * and h < 0 iff d < 0 (M >= 2^11: d M + 2^10 >= 2^10 for d >= 0, <= -2^10 for d <= -1), so the rounding's
+ * -[h < 0] is the sign word of x - zps, zps = zp for e >= 1 and -128 for e = 0 (no rounding: x + 128 >= 0). */
 typedef struct in_rq {
-    int32_t mh, ml, e, half, sm, zp;
+    int32_t mh, ml, c1, c2, zps, e;
 } in_rq;
 
 static void in_set(in_rq *r, int32_t mult, int32_t shift, int32_t zp)
@@ -22,16 +26,14 @@ static void in_set(in_rq *r, int32_t mult, int32_t shift, int32_t zp)
     r->mh = lr_opt_asr(mult, 11);
     r->ml = mult & 2047;
     r->e = -shift;
-    r->half = r->e > 0 ? (int32_t)1 << (r->e - 1) : 0;
-    r->sm = r->e > 0 ? -1 : 0;
-    r->zp = zp;
+    r->c1 = (r->e > 0 ? (int32_t)1 << (r->e - 1) : 0) - zp * r->mh;
+    r->c2 = 1024 - zp * r->ml;
+    r->zps = r->e > 0 ? zp : -128;
 }
 
 static inline int32_t in_scale(int32_t x, const in_rq *r)
 {
-    const int32_t d = x - r->zp;
-    const int32_t h = d * r->mh + lr_opt_asr(d * r->ml + 1024, 11);
-    return lr_opt_asr(h + r->half + (lr_opt_asr(h, 31) & r->sm), r->e);
+    return lr_opt_asr(x * r->mh + r->c1 + lr_opt_asr(x * r->ml + r->c2, 11) + lr_opt_asr(x - r->zps, 31), r->e);
 }
 
 void lr_add_s8_opt(const int8_t *a, const int8_t *b, uint32_t n, const lr_add_s8_params *p, int8_t *y)
@@ -40,8 +42,9 @@ void lr_add_s8_opt(const int8_t *a, const int8_t *b, uint32_t n, const lr_add_s8
     lr_opt_rq ro;
     uint32_t i;
     lr_opt_rq_set(&ro, p->mult[2], p->shift[2], p->zp_out, p->act_min, p->act_max);
-    if (p->shift[0] > 0 || p->shift[0] < -31 || p->shift[1] > 0 || p->shift[1] < -31 || ro.sh < 0) {
-        lr_add_s8_ref(a, b, n, p, y); /* an output shift >= 0 (or not a verified ADD): the reference */
+    if (p->shift[0] > 0 || p->shift[0] < -31 || p->shift[1] > 0 || p->shift[1] < -31 || p->mult[0] < 2048 ||
+        p->mult[1] < 2048 || ro.sh < 0) {
+        lr_add_s8_ref(a, b, n, p, y); /* a multiplier below 2^11, an output shift >= 0 (or not a verified ADD) */
         return;
     }
     in_set(&ra, p->mult[0], p->shift[0], p->zp0);
