@@ -519,8 +519,8 @@ static int kc_case_requant(kc_rng *r)
         } else {
             acc = kc_int(r, -(1 << 22), 1 << 22);
         }
-        if (shift > 0) {
-            acc /= 4; /* acc * 2^shift fits int32 (the verifier's bound) */
+        if (shift >= 0) {
+            acc /= 4; /* acc * 2^shift fits int32 (the verifier's bound), and so does MBQM(acc) + zp */
         }
         bad += lr_opt_requant(acc, &q) != lr_requant(acc, mult, shift, zp, lo, hi);
     }
