@@ -205,7 +205,12 @@ static inline void lr_opt_requant_n(const int32_t *acc, int32_t n, const lr_opt_
 
 /* Two accumulators of one channel (multiplier mult, shift) requantised into y[0] and, if n == 2, y[1]: the
  * constants of lr_opt_rq_set in registers (no struct: the dense conv calls it per pair of outputs). */
-static inline void lr_opt_out2(int32_t a0, int32_t a1, int32_t mult, int32_t shift, const lr_requant_s8 *q, int8_t *y,
+#if defined(__GNUC__) && !defined(__OPTIMIZE_SIZE__)
+#define LR_OPT_INLINE inline __attribute__((always_inline)) /* no call per pair of outputs */
+#else
+#define LR_OPT_INLINE inline
+#endif
+static LR_OPT_INLINE void lr_opt_out2(int32_t a0, int32_t a1, int32_t mult, int32_t shift, const lr_requant_s8 *q, int8_t *y,
                                int32_t n)
 {
     if (shift < 0 && shift >= -31 && mult > 0) {
