@@ -7,14 +7,16 @@
  * (lr_direct_s8_block: as many as the caller's scratch holds) are rebuilt once per layer as int16 in scratch, in the dense opt conv's tap order
  * (on the DSP path each full group of four taps as (0, 2, 1, 3), the order of its im2col columns), and the
  * block runs the dense opt conv's scheme: two output pixels' int16 columns (lr_opt_im2col), then 2 x 2
- * accumulators per pair of channels, two taps per SMLAD on the DSP path (the int16 weights need no SXTB16),
- * plain C elsewhere. The columns are gathered once per block. A block with any |W| > 32767 runs in halves as
+ * accumulators per pair of channels, two taps per SMLAD on the DSP path (the int16 weights need no SXTB16;
+ * at -O2 each pair of channels interleaved after the rebuild and dot16x's loop in assembly, 13 instructions per
+ * 16 multiply-adds), plain C elsewhere. The columns are gathered once per block. A block with any |W| > 32767 runs in halves as
  * two int16 planes W = 256 * wh + wl (two dot products), and where wh would exceed int16 per channel: its
  * int32 kernels in scratch, lr_conv2d_channel_s8_opt. Every sum is the reference's exact int32
  * accumulator (integers, the verifier's bound), hence the same outputs. Scratch:
  * `words` int32 words from the caller (two columns, then the block's int16 kernels); with less than one
  * channel's int16 kernels beside the columns (lr_linrep_conv2d_direct_s8_scratch_min: per words), every channel
- * runs with its int32 kernels.
+ * runs alone: 3-wide kernels (kw = 3, dilation 1) whose W fit int16 packed per kernel row, straight from the int8
+ * input (chan3: no columns), other kernels with their int32 kernels (lr_conv2d_channel_s8_opt).
  */
 #include "kernels/lr_opt_s8.h"
 
