@@ -1,6 +1,7 @@
 """Issue 17: the cost model's automatic path choice for int8 LinRep convs on Cortex-M4F (the DSP kernels) is the
 measured faster path on every LinRep layer of the default ResNet-8 (K = 16, int8; the optimised template-reuse
-kernel wins on nearly all of them, and the whole network runs in under 0.6x the direct path's count), and every
+kernel wins on the stem and layer3, the direct path on layer1 and layer2, and the whole network runs in under
+0.9x either forced path's count), and every
 path's outputs equal the host C runtime's bit for bit. The automatic run's per-layer count is compared with
 both forced paths' counts (QEMU, executed instructions), so the test sees the path the firmware itself chose.
 
@@ -54,9 +55,9 @@ def test_m4_int8_auto_path_is_the_measured_faster(int8_blob, tmp_path):
         # up to the arena's placement)
         assert a <= 1.002 * min(d, r) and abs(d - r) > 0.002 * min(d, r), (k, a, d, r)
         chosen.append("direct" if abs(a - d) < abs(a - r) else "reuse")
-    # the optimised reuse kernel wins where a layer has more output channels than templates used per input
-    # channel (the stem, layer2, layer3); on layer1 (16 -> 16, K = 16) the int16 direct path wins
-    assert chosen.count("reuse") >= 5
+    # the optimised reuse kernel wins where a layer has many more kernels than templates used (the stem, layer3);
+    # on layer1 and layer2 the direct path's interleaved-pair SMLAD loop (13 instructions per 16 MACs) wins
+    assert chosen == ["reuse", "direct", "direct", "direct", "direct", "reuse", "reuse"], chosen
     assert fw["auto"]["instructions"] <= 1.002 * min(fw["direct"]["instructions"], fw["reuse"]["instructions"])
-    # per layer the faster path: well below every layer direct (20.97 M vs 25.83 M when written)
-    assert fw["auto"]["instructions"] < 0.85 * fw["direct"]["instructions"]
+    # per layer the faster path: well below every layer direct and every layer reuse
+    assert fw["auto"]["instructions"] < 0.9 * min(fw["direct"]["instructions"], fw["reuse"]["instructions"])

@@ -35,6 +35,7 @@ def test_opt_kernels_equal_ref_on_cortex_m(target: str, dsp: bool, tmp_path: Pat
     assert int(fw["kc_cases"]) == 150
     assert (int(fw["kc_conv"]), int(fw["kc_linear"]), int(fw["kc_linrep"])) == (0, 0, 0)
     assert int(fw["kc_reuse_sizes"]) == 0  # the reuse kernel at its minimum, a random and its default scratch
+    assert (int(fw["kc_add"]), int(fw["kc_requant"])) == (0, 0)  # lr_add_s8_opt, lr_opt_requant
     dis = subprocess.run(["arm-none-eabi-objdump", "-d", str(tmp_path / "fw" / "fw.elf")], capture_output=True,
                          text=True, check=True).stdout
     assert ("\tsmlad\t" in dis) == dsp  # the M4 image runs the SIMD path, the M3 one the portable C

@@ -3,7 +3,7 @@
  * (the DSP/SIMD path on M4, M7, M33; the portable path on M3): the random cases of
  * tests/kernel_cases_s8.h, as the host test test_kernels_s8 runs them. Build with
  * APP_CFLAGS="-I<runtime_c>/src -I<runtime_c>/tests" (tests/test_mcu_kernels.py does).
- * bench_report prints kc_cases=N and the mismatches per kind (kc_conv, kc_linear, kc_linrep, kc_reuse_sizes).
+ * bench_report prints kc_cases=N and the mismatches per kind (kc_conv, kc_linear, kc_linrep, kc_reuse_sizes, kc_add, kc_requant).
  */
 #include <stdio.h>
 
@@ -16,6 +16,7 @@
 
 static int fails[3];
 static int reuse_fails; /* kc_run_reuse: the reuse kernel at several scratch sizes */
+static int small_fails[2]; /* kc_run_small: ADD, the requantisation helper */
 
 int bench_setup(void)
 {
@@ -26,6 +27,7 @@ int bench_workload(void)
 {
     (void)kc_run(12345u, KC_MCU_CASES, fails);
     reuse_fails = kc_run_reuse(777u, KC_MCU_CASES);
+    (void)kc_run_small(4242u, KC_MCU_CASES, small_fails);
     return 0;
 }
 
@@ -36,5 +38,7 @@ int bench_report(void)
     printf("kc_linear=%d\n", fails[1]);
     printf("kc_linrep=%d\n", fails[2]);
     printf("kc_reuse_sizes=%d\n", reuse_fails);
+    printf("kc_add=%d\n", small_fails[0]);
+    printf("kc_requant=%d\n", small_fails[1]);
     return 0;
 }

@@ -345,7 +345,7 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
         p.zp_out = lr_quant_zp(m, (uint32_t)op->output);
         p.act_min = op->act_min;
         p.act_max = op->act_max;
-        lr_add_s8_ref(x, tensor_s8(r, in1), n, &p, y);
+        LR_S8_KERNEL(lr_add_s8)(x, tensor_s8(r, in1), n, &p, y);
         break;
     }
     case LR_OP_TYPE_MAX_POOL2D:

@@ -16,7 +16,7 @@
 #ifndef LR_KERNEL_CASES_S8_H
 #define LR_KERNEL_CASES_S8_H
 
-#include "kernels/lr_kernels.h"
+#include "kernels/lr_opt_s8.h" /* lr_kernels.h and the requantisation helper lr_opt_requant */
 
 #define KC_MAX_X 1200
 #define KC_MAX_W 1200
@@ -462,6 +462,83 @@ static int kc_case_reuse_sizes(kc_rng *r)
     }
     bad += !kc_canaries_ok(lo - 1u);
     return bad;
+}
+
+/* ADD: lr_add_s8_opt against lr_add_s8_ref on n random bytes (odd lengths too), TFLite-like constants (input
+ * multipliers in [2^30, 2^31) with shifts -31..0, 0 and 2^30 included; output shift -31..0) and random zero
+ * points and clamps. */
+static int kc_case_add(kc_rng *r)
+{
+    lr_add_s8_params p;
+    const uint32_t n = (uint32_t)kc_int(r, 1, KC_MAX_X / 2);
+    uint32_t k;
+    for (k = 0u; k < 3u; k++) {
+        const int32_t pick = kc_int(r, 0, 7);
+        p.mult[k] = pick == 0 ? 1 << 30 : pick == 1 ? 0x7fffffff : pick == 2 ? kc_int(r, 0, 1 << 20)
+                                                                              : kc_int(r, 1 << 30, 0x7fffffff);
+        p.shift[k] = kc_int(r, 0, 3) == 0 ? kc_int(r, -31, 0) : kc_int(r, k == 2u ? -24 : -3, k == 2u ? -14 : 0);
+    }
+    p.zp0 = kc_int(r, -128, 127);
+    p.zp1 = kc_int(r, -128, 127);
+    p.zp_out = kc_int(r, -128, 127);
+    p.act_min = kc_int(r, -128, 0);
+    p.act_max = kc_int(r, p.act_min, 127);
+    if (kc_int(r, 0, 1) == 0) {
+        p.act_min = -128;
+        p.act_max = 127;
+    }
+    kc_fill_x(r, 2u * n);
+    memset(kc_y0, 0x77, n);
+    memset(kc_y1, 0x11, n);
+    lr_add_s8_ref(kc_x, kc_x + n, n, &p, kc_y0);
+    lr_add_s8_opt(kc_x, kc_x + n, n, &p, kc_y1);
+    return memcmp(kc_y0, kc_y1, n) != 0;
+}
+
+/* lr_opt_requant against lr_requant: 64 accumulators (random, small, and the int32 extremes a right shift
+ * allows) for a random multiplier (2^30, INT32_MAX, small, 0 or in [2^30, 2^31)) and shift (-31..1). */
+static int kc_case_requant(kc_rng *r)
+{
+    const int32_t pick = kc_int(r, 0, 7);
+    const int32_t mult = pick == 0 ? 1 << 30 : pick == 1 ? 0x7fffffff : pick == 2 ? kc_int(r, 0, 1 << 16)
+                                                                        : kc_int(r, 1 << 30, 0x7fffffff);
+    const int32_t shift = kc_int(r, 0, 3) == 0 ? kc_int(r, -31, 1) : kc_int(r, -14, -1);
+    const int32_t zp = kc_int(r, -128, 127), lo = kc_int(r, -128, 0), hi = kc_int(r, lo, 127);
+    lr_opt_rq q;
+    int32_t k, bad = 0;
+    lr_opt_rq_set(&q, mult, shift, zp, lo, hi);
+    for (k = 0; k < 64; k++) {
+        int32_t acc;
+        const int32_t kind = kc_int(r, 0, 5);
+        if (kind == 0) {
+            acc = (int32_t)kc_next(r);
+        } else if (kind == 1) {
+            acc = kc_int(r, -4096, 4096);
+        } else if (kind == 2) {
+            acc = k & 1 ? 0x7fffffff - kc_int(r, 0, 3) : (-0x7fffffff - 1) + kc_int(r, 0, 3);
+        } else {
+            acc = kc_int(r, -(1 << 22), 1 << 22);
+        }
+        if (shift >= 0) {
+            acc /= 4; /* acc * 2^shift fits int32 (the verifier's bound), and so does MBQM(acc) + zp */
+        }
+        bad += lr_opt_requant(acc, &q) != lr_requant(acc, mult, shift, zp, lo, hi);
+    }
+    return bad != 0;
+}
+
+/* `cases` ADD and requantisation cases from `seed`; mismatches per kind in fails[2]. */
+static int kc_run_small(uint32_t seed, int cases, int fails[2])
+{
+    kc_rng r;
+    int c;
+    r.s = seed ? seed : 1u;
+    fails[0] = fails[1] = 0;
+    for (c = 0; c < cases; c++) {
+        fails[0] += kc_case_add(&r);
+        fails[1] += kc_case_requant(&r);
+    }
+    return fails[0] + fails[1];
 }
 
 /* `cases` template-reuse cases from `seed` (kc_case_reuse_sizes); the mismatches. */

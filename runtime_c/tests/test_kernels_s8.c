@@ -21,5 +21,8 @@ int main(int argc, char **argv)
     printf("test_kernels_s8: 1500 reuse cases at the minimum, a random and the default scratch size (opt), the minimum and a random size (ref), mismatches %d\n",
            bad);
     TU_CHECK(bad == 0);
+    bad = kc_run_small(4242u, 3000, fails);
+    printf("test_kernels_s8: 3000 add and requantisation cases, mismatches add %d requant %d\n", fails[0], fails[1]);
+    TU_CHECK(bad == 0);
     return tu_failures ? 1 : 0;
 }

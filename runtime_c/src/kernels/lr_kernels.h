@@ -364,6 +364,8 @@ static inline uint64_t lr_linrep_conv2d_reuse_s8_scratch_least(const lr_geom *g,
 #endif
 }
 void lr_add_s8_ref(const int8_t *a, const int8_t *b, uint32_t n, const lr_add_s8_params *p, int8_t *y);
+/* The same, optimised (kernels/opt/lr_add_s8_opt.c): 32-bit input rescaling, one 64-bit multiply-add out. */
+void lr_add_s8_opt(const int8_t *a, const int8_t *b, uint32_t n, const lr_add_s8_params *p, int8_t *y);
 /* Pools: in and out quantised alike; max over / average of the in-bounds taps, clamped. */
 void lr_max_pool2d_s8_ref(const lr_geom *g, int32_t act_min, int32_t act_max, const int8_t *x, int8_t *y);
 void lr_avg_pool2d_s8_ref(const lr_geom *g, int32_t act_min, int32_t act_max, const int8_t *x, int8_t *y);

@@ -112,60 +112,127 @@ void lr_opt_im2col(const lr_geom *g, const int8_t *x, int32_t oy, int32_t ox, in
 /* Both columns for output pixels q and q + 1 (row-major; q + 1 == npx: pixel q twice). */
 void lr_opt_im2col2(const lr_geom *g, const int8_t *x, int32_t q, int32_t in_offset, int16_t *col);
 
+/* Arithmetic shift right (floor(x / 2^e), 0 <= e <= 31): one ASR where the compiler's >> on a negative int32 is
+ * arithmetic (GCC, Clang: the condition folds to a constant), the portable floor otherwise. */
+static inline int32_t lr_opt_asr(int32_t x, int32_t e)
+{
+    return ((int32_t)-1 >> 1) == -1 ? x >> e : (x >= 0 ? x >> e : ~(~x >> e));
+}
+
 /* TFLite's requantisation (lr_requant) of one channel, its constants taken apart once: the same int8 for
- * every accumulator. The doubling high multiply with rounding, (2 * v * mult + 2^31) / 2^32 rounded by
- * adding 2^30 to v * mult and flooring at 2^31 (TFLite's nudge 1 - 2^30 for negative products, then
- * truncation, is the same floor), needs the saturating case v = mult = INT32_MIN apart: mult == INT32_MIN
- * takes lr_requant. */
+ * every accumulator. With a right shift e = -shift >= 1 and mult > 0 (every conv of a TFLite model) the
+ * doubling high multiply and the rounding shift are one 64-bit multiply-add and one shift:
+ *     SRDHM(v, M) = floor((v M + 2^30) / 2^31)            (TFLite's nudge 1 - 2^30 for negative products, then
+ *                                                         truncation, is the same floor; v = M = INT32_MIN
+ *                                                         cannot occur with M > 0)
+ *     RDBPOT(h, e) = floor((h + 2^(e-1) - [h < 0]) / 2^e) (half away from zero)
+ *     so MBQM(v) = floor((v M + 2^30 + 2^(30+e) - [v M + 2^30 < 0] 2^31) / 2^(31+e))
+ * (floor(floor(a / p) + c) / q) = floor((a + c p) / (p q)) for integer c). The sign test may take v < 0 instead
+ * of v M + 2^30 < 0: they differ only for -2^30 <= v M < 0, where either numerator lies in [0, 2^(31+e)) and
+ * both give 0. The sum is taken unsigned with 2^62 added (|v M| < 2^62: non-negative), so its high word
+ * shifted right by e - 1 is the result + 2^(31-e), taken off with the zero point (zc, modulo 2^32: the result
+ * fits int32). Other shifts (left shifts, e = 0, M = 0) take lr_requant. */
 typedef struct lr_opt_rq {
-    int32_t mult, left, right, mask, thr, zp, lo, hi;
+    uint64_t kpos; /* 2^62 + 2^30 + 2^(30+e); 2^31 less for v < 0 */
+    int32_t mult, shift, sh, lo, hi;
+    uint32_t zc; /* zp - 2^(31-e), modulo 2^32; zp itself for lr_requant (sh < 0) */
 } lr_opt_rq;
+
+static inline void lr_opt_rq_set(lr_opt_rq *r, int32_t mult, int32_t shift, int32_t zp, int32_t lo, int32_t hi)
+{
+    r->mult = mult;
+    r->shift = shift;
+    r->lo = lo;
+    r->hi = hi;
+    r->sh = -1; /* lr_requant */
+    r->kpos = 0u;
+    r->zc = (uint32_t)zp;
+    if (shift < 0 && shift >= -31 && mult > 0) {
+        const int32_t e = -shift;
+        /* 2^62 + 2^30 + 2^(30+e) as two words (no 64-bit shifts) */
+        const uint32_t khi = 0x40000000u + (e >= 2 ? (uint32_t)1 << (e - 2) : 0u);
+        const uint32_t klo = 0x40000000u + (e == 1 ? 0x80000000u : 0u);
+        r->sh = e - 1;
+        r->kpos = ((uint64_t)khi << 32) | klo;
+        r->zc = (uint32_t)zp - ((uint32_t)1 << (31 - e));
+    }
+}
 
 static inline void lr_opt_rq_init(lr_opt_rq *r, const lr_requant_s8 *q, uint32_t o)
 {
-    const int32_t shift = lr_rq_shift(q, o);
-    r->mult = lr_opt_lei32(q->mult + 4u * (q->n == 1u ? 0u : o));
-    r->left = shift > 0 ? shift : 0;
-    r->right = shift > 0 ? 0 : -shift;
-    r->mask = (int32_t)(((uint32_t)1 << r->right) - 1u);
-    r->thr = r->mask >> 1;
-    r->zp = q->zp_out;
-    r->lo = q->act_min;
-    r->hi = q->act_max;
+    lr_opt_rq_set(r, lr_opt_lei32(q->mult + 4u * (q->n == 1u ? 0u : o)), lr_rq_shift(q, o), q->zp_out, q->act_min,
+                  q->act_max);
 }
+
+/* MBQM(acc) + zp, unclamped (r->sh >= 0 only). */
+static inline int32_t lr_opt_mbqm_zp(int32_t acc, const lr_opt_rq *r)
+{
+    const uint64_t n = (uint64_t)((int64_t)acc * r->mult) + r->kpos - (acc < 0 ? 0x80000000u : 0u);
+    return lr_as_i32(((uint32_t)(n >> 32) >> r->sh) + r->zc);
+}
+
+/* lr_requant with r's constants (the shifts lr_opt_rq_set leaves to it), out of line: the callers' hot loops keep
+ * their registers (lr_conv2d_channel_s8_opt.c). */
+int8_t lr_opt_requant_any(int32_t acc, const lr_opt_rq *r);
 
 static inline int8_t lr_opt_requant(int32_t acc, const lr_opt_rq *r)
 {
-    int32_t v, h, fl;
-    int64_t n;
-    if (r->mult == INT32_MIN) {
-        return lr_requant(acc, r->mult, r->left - r->right, r->zp, r->lo, r->hi);
+    int32_t v;
+    if (r->sh < 0) {
+        return lr_opt_requant_any(acc, r);
     }
-    v = acc * ((int32_t)1 << r->left); /* fits int32: the verifier's bound */
-    n = (int64_t)v * r->mult + ((int64_t)1 << 30);
-    h = lr_as_i32((uint32_t)((uint64_t)n >> 31)); /* floor(n / 2^31): fits int32 */
-    fl = h >= 0 ? h >> r->right : ~(~h >> r->right);
-    v = fl + ((h & r->mask) > r->thr + (h < 0 ? 1 : 0) ? 1 : 0) + r->zp;
+    v = lr_opt_mbqm_zp(acc, r);
     v = v < r->lo ? r->lo : v;
     return (int8_t)(v > r->hi ? r->hi : v);
 }
 
-/* Two accumulators of one channel (multiplier mult, shift) requantised into y[0] and, if n == 2, y[1]. */
-static inline void lr_opt_out2(int32_t a0, int32_t a1, int32_t mult, int32_t shift, const lr_requant_s8 *q, int8_t *y,
+/* n accumulators of one channel requantised into y (the shift tested once). */
+static inline void lr_opt_requant_n(const int32_t *acc, int32_t n, const lr_opt_rq *r, int8_t *y)
+{
+    int32_t k;
+    if (r->sh < 0) {
+        for (k = 0; k < n; k++) {
+            y[k] = lr_opt_requant_any(acc[k], r);
+        }
+        return;
+    }
+    for (k = 0; k < n; k++) {
+        int32_t v = lr_opt_mbqm_zp(acc[k], r);
+        v = v < r->lo ? r->lo : v;
+        y[k] = (int8_t)(v > r->hi ? r->hi : v);
+    }
+}
+
+/* Two accumulators of one channel (multiplier mult, shift) requantised into y[0] and, if n == 2, y[1]: the
+ * constants of lr_opt_rq_set in registers (no struct: the dense conv calls it per pair of outputs). */
+#if defined(__GNUC__) && !defined(__OPTIMIZE_SIZE__)
+#define LR_OPT_INLINE inline __attribute__((always_inline)) /* no call per pair of outputs */
+#else
+#define LR_OPT_INLINE inline
+#endif
+static LR_OPT_INLINE void lr_opt_out2(int32_t a0, int32_t a1, int32_t mult, int32_t shift, const lr_requant_s8 *q, int8_t *y,
                                int32_t n)
 {
-    lr_opt_rq r;
-    r.mult = mult;
-    r.left = shift > 0 ? shift : 0;
-    r.right = shift > 0 ? 0 : -shift;
-    r.mask = (int32_t)(((uint32_t)1 << r.right) - 1u);
-    r.thr = r.mask >> 1;
-    r.zp = q->zp_out;
-    r.lo = q->act_min;
-    r.hi = q->act_max;
-    y[0] = lr_opt_requant(a0, &r);
+    if (shift < 0 && shift >= -31 && mult > 0) {
+        const int32_t e = -shift, lo = q->act_min, hi = q->act_max;
+        const uint64_t k = ((uint64_t)(0x40000000u + (e >= 2 ? (uint32_t)1 << (e - 2) : 0u)) << 32) |
+                           (0x40000000u + (e == 1 ? 0x80000000u : 0u));
+        const uint32_t zc = (uint32_t)q->zp_out - ((uint32_t)1 << (31 - e));
+        int32_t v = lr_as_i32(((uint32_t)(((uint64_t)((int64_t)a0 * mult) + k - (a0 < 0 ? 0x80000000u : 0u)) >> 32) >>
+                               (e - 1)) + zc);
+        v = v < lo ? lo : v;
+        y[0] = (int8_t)(v > hi ? hi : v);
+        if (n > 1) {
+            v = lr_as_i32(((uint32_t)(((uint64_t)((int64_t)a1 * mult) + k - (a1 < 0 ? 0x80000000u : 0u)) >> 32) >>
+                           (e - 1)) + zc);
+            v = v < lo ? lo : v;
+            y[1] = (int8_t)(v > hi ? hi : v);
+        }
+        return;
+    }
+    y[0] = lr_requant(a0, mult, shift, q->zp_out, q->act_min, q->act_max);
     if (n > 1) {
-        y[1] = lr_opt_requant(a1, &r);
+        y[1] = lr_requant(a1, mult, shift, q->zp_out, q->act_min, q->act_max);
     }
 }
 

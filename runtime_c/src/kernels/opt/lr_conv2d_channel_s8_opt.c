@@ -8,6 +8,11 @@
  */
 #include "kernels/lr_opt_s8.h"
 
+int8_t lr_opt_requant_any(int32_t acc, const lr_opt_rq *r)
+{
+    return lr_requant(acc, r->mult, r->shift, lr_as_i32(r->zc), r->lo, r->hi);
+}
+
 /* One border pixel, as the reference. */
 static int32_t border(const lr_geom *g, const int8_t *x, const int32_t *w, int32_t acc, int32_t in_offset,
                       int32_t oy, int32_t ox)

@@ -7,16 +7,24 @@
  * (lr_direct_s8_block: as many as the caller's scratch holds) are rebuilt once per layer as int16 in scratch, in the dense opt conv's tap order
  * (on the DSP path each full group of four taps as (0, 2, 1, 3), the order of its im2col columns), and the
  * block runs the dense opt conv's scheme: two output pixels' int16 columns (lr_opt_im2col), then 2 x 2
- * accumulators per pair of channels, two taps per SMLAD on the DSP path (the int16 weights need no SXTB16),
- * plain C elsewhere. The columns are gathered once per block. A block with any |W| > 32767 runs in halves as
+ * accumulators per pair of channels, two taps per SMLAD on the DSP path (the int16 weights need no SXTB16;
+ * at -O2 each pair of channels interleaved after the rebuild and dot16x's loop in assembly, 13 instructions per
+ * 16 multiply-adds), plain C elsewhere. The columns are gathered once per block. A block with any |W| > 32767 runs in halves as
  * two int16 planes W = 256 * wh + wl (two dot products), and where wh would exceed int16 per channel: its
  * int32 kernels in scratch, lr_conv2d_channel_s8_opt. Every sum is the reference's exact int32
  * accumulator (integers, the verifier's bound), hence the same outputs. Scratch:
  * `words` int32 words from the caller (two columns, then the block's int16 kernels); with less than one
  * channel's int16 kernels beside the columns (lr_linrep_conv2d_direct_s8_scratch_min: per words), every channel
- * runs with its int32 kernels.
+ * runs alone: 3-wide kernels (kw = 3, dilation 1) whose W fit int16 packed per kernel row, straight from the int8
+ * input (chan3: no columns), other kernels with their int32 kernels (lr_conv2d_channel_s8_opt).
  */
 #include "kernels/lr_opt_s8.h"
+
+#if defined(__GNUC__)
+#define LR_NOINLINE __attribute__((noinline)) /* out of the main loop's frame: the stack stays where it was */
+#else
+#define LR_NOINLINE
+#endif
 
 /* The next kernel's a and b (scaled by the channel's exponent): *kept advances. */
 static void next_ab(const lr_linrep_s8_params *p, int32_t e, uint32_t *kept, int64_t *a, int64_t *b,
@@ -152,13 +160,87 @@ static void dot16(const int16_t *w0, const int16_t *w1, int32_t per, const int32
     acc[3] = a11;
 }
 
+#if LR_DSP && defined(__GNUC__) && !defined(__OPTIMIZE_SIZE__)
+#define LR_ILV 1 /* DSP builds: each pair of a block's channels interleaved, dot16x in assembly */
+#else
+#define LR_ILV 0
+#endif
+
+#if LR_ILV
+/* The pair of channels at w (2 * per int16, each in permute's order) interleaved in place, through tmp (per words,
+ * the columns' room, free while the kernels are rebuilt): per whole group of four taps, channel 0's four values
+ * then channel 1's -- the words (w0, w2), (w1, w3) of each -- then the last per % 4 taps as (channel 0, channel 1)
+ * pairs. */
+static void interleave(int16_t *w, int32_t per, int16_t *tmp)
+{
+    const int32_t nfull = per & ~3;
+    int32_t k;
+    for (k = 0; k < nfull; k += 4) {
+        memcpy(tmp + 2 * k, w + k, 4 * sizeof *w);
+        memcpy(tmp + 2 * k + 4, w + per + k, 4 * sizeof *w);
+    }
+    for (k = nfull; k < per; k++) {
+        tmp[2 * k] = w[k];
+        tmp[2 * k + 1] = w[per + k];
+    }
+    memcpy(w, tmp, 2u * (size_t)per * sizeof *w);
+}
+
+/* dot16 for an interleaved pair at w: per group of four taps one LDM of the two channels' four weight words, two
+ * LDRDs of the columns, eight SMLADs (13 instructions per 16 multiply-adds with the loop). */
+static void dot16x(const int16_t *w, int32_t per, const int32_t *col, int32_t acc[4])
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    const int32_t nfull = per & ~3;
+    const int16_t *tw = w + 2 * nfull, *tail = (const int16_t *)(const void *)(col + nfull);
+    int32_t k;
+    if (nfull > 0) {
+        const int32_t *cend = col + nfull;
+        const int16_t *wp = w;
+        const int32_t *cp = col;
+        register int32_t w0 __asm__("r8"), w1 __asm__("r9"), w2 __asm__("r10"), w3 __asm__("r11");
+        int32_t c0, c1;
+        __asm__ volatile("1:\n\t"
+                         "ldm %[wp]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"
+                         "ldrd %[c0], %[c1], [%[cp]], #8\n\t"
+                         "smlad %[a00], %[w0], %[c0], %[a00]\n\t"
+                         "smlad %[a01], %[w0], %[c1], %[a01]\n\t"
+                         "smlad %[a10], %[w2], %[c0], %[a10]\n\t"
+                         "smlad %[a11], %[w2], %[c1], %[a11]\n\t"
+                         "ldrd %[c0], %[c1], [%[cp]], #8\n\t"
+                         "smlad %[a00], %[w1], %[c0], %[a00]\n\t"
+                         "smlad %[a01], %[w1], %[c1], %[a01]\n\t"
+                         "smlad %[a10], %[w3], %[c0], %[a10]\n\t"
+                         "smlad %[a11], %[w3], %[c1], %[a11]\n\t"
+                         "cmp %[cp], %[cend]\n\t"
+                         "bne 1b"
+                         : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [wp] "+r"(wp),
+                           [cp] "+r"(cp), [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3),
+                           [c0] "=&r"(c0), [c1] "=&r"(c1)
+                         : [cend] "r"(cend)
+                         : "cc", "memory");
+    }
+    for (k = nfull; k < per; k++, tw += 2, tail += 2) {
+        a00 += tw[0] * tail[0];
+        a01 += tw[0] * tail[1];
+        a10 += tw[1] * tail[0];
+        a11 += tw[1] * tail[1];
+    }
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+#endif
+
 /* Channels o0 .. o0 + nb - 1 (one group, input xg) with their int16 kernels at w16 (split: the low planes;
  * the high ones at w16 + plane, weight 256). */
 static void block16(const lr_geom *g, const int8_t *xg, const lr_linrep_s8_params *p, int32_t o0, int32_t nb,
-                    const int16_t *w16, int split, size_t plane, int32_t *cols, int8_t *y)
+                    const int16_t *w16, int split, size_t plane, int32_t *cols, int8_t *y, int ilv)
 {
     const int32_t per = g->cin_g * g->kh * g->kw, npx = g->oh * g->ow;
-    int32_t q, c, j, n;
+    int32_t q, c, n;
+    (void)ilv; /* interleaved pairs: DSP builds only (LR_ILV) */
     for (q = 0; q < npx; q += 2) {
         const int32_t nq = q + 1 < npx ? 2 : 1;
         lr_opt_im2col2(g, xg, q, p->in_offset, (int16_t *)(void *)cols);
@@ -166,12 +248,16 @@ static void block16(const lr_geom *g, const int8_t *xg, const lr_linrep_s8_param
             const int32_t nc = c + 1 < nb ? 2 : 1;
             const int16_t *wc = w16 + (size_t)c * (size_t)per, *wd = wc + (size_t)(nc - 1) * (size_t)per;
             int32_t acc[4], hi[4] = {0, 0, 0, 0};
-            lr_opt_rq rq;
             acc[0] = p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)(o0 + c)) : 0;
             acc[1] = acc[0];
             acc[2] = p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)(o0 + c + nc - 1)) : 0;
             acc[3] = acc[2];
-            dot16(wc, wd, per, cols, acc);
+#if LR_ILV
+            if (ilv && nc == 2) {
+                dot16x(wc, per, cols, acc);
+            } else
+#endif
+                dot16(wc, wd, per, cols, acc);
             if (split) { /* the exact sum fits int32 (the verifier's bound); its two parts too */
                 dot16(wc + plane, wd + plane, per, cols, hi);
                 for (n = 0; n < 4; n++) {
@@ -179,14 +265,278 @@ static void block16(const lr_geom *g, const int8_t *xg, const lr_linrep_s8_param
                 }
             }
             for (n = 0; n < nc; n++) {
-                int8_t *yo = y + (size_t)(o0 + c + n) * (size_t)npx + (size_t)q;
-                lr_opt_rq_init(&rq, &p->rq, (uint32_t)(o0 + c + n));
-                for (j = 0; j < nq; j++) {
-                    yo[j] = lr_opt_requant(acc[2 * n + j], &rq);
-                }
+                const uint32_t o = (uint32_t)(o0 + c + n);
+                lr_opt_out2(acc[2 * n], acc[2 * n + 1], lr_rq_mult(&p->rq, o), lr_rq_shift(&p->rq, o), &p->rq,
+                            y + (size_t)o * (size_t)npx + (size_t)q, nq);
             }
         }
     }
+}
+
+/* Three-wide kernels (kw = 3, dilation 1) of one output channel on little scratch: its kernels packed per kernel
+ * row as four int16 (w0, w2, w1, 0) -- two words, (w0, w2) and (w1, 0) -- then the per-row sums of W
+ * (sum over input channels and kx, kh int32), 2 * cin_g * kh + kh <= cin_g * kh * 3 words (the direct path's
+ * least scratch, per words). Returns 0 (nothing written that matters) if some |W| > 32767. */
+static LR_NOINLINE int rebuild_pk3(const lr_geom *g, const lr_linrep_s8_params *p, const unsigned char *mask, int32_t o,
+                       uint32_t *kept, int16_t *pk, int32_t *rows)
+{
+    const int32_t kk = g->kh * 3, e = lr_s8(p->bexp[o]);
+    int32_t i, ky, kx;
+    for (ky = 0; ky < g->kh; ky++) {
+        rows[ky] = 0;
+    }
+    for (i = 0; i < g->cin_g; i++) {
+        int16_t *wi = pk + 4 * i * g->kh;
+        const unsigned char *t;
+        int64_t a, b;
+        if (!lr_kept(mask, (uint32_t)(o * g->cin_g + i))) {
+            for (kx = 0; kx < 4 * g->kh; kx++) {
+                wi[kx] = 0;
+            }
+            continue;
+        }
+        next_ab(p, e, kept, &a, &b, &t, kk);
+        if ((a < 0 ? -a : a) * 128 + (b < 0 ? -b : b) > 32767) { /* |W| <= |a| * 128 + |b| */
+            return 0;
+        }
+        for (ky = 0; ky < g->kh; ky++) {
+            const int32_t w0 = (int32_t)(a * lr_s8(t[3 * ky]) + b), w1 = (int32_t)(a * lr_s8(t[3 * ky + 1]) + b);
+            const int32_t w2 = (int32_t)(a * lr_s8(t[3 * ky + 2]) + b);
+            wi[4 * ky] = (int16_t)w0;
+            wi[4 * ky + 1] = (int16_t)w2;
+            wi[4 * ky + 2] = (int16_t)w1;
+            wi[4 * ky + 3] = 0;
+            rows[ky] += w0 + w1 + w2;
+        }
+    }
+    return 1;
+}
+
+/* One pixel of chan3 whose three columns are not all inside (borders): its kernel rows ky0 .. ky1 - 1 and
+ * columns kx0 .. kx1 - 1 inside, acc = bias + in_offset * (their sum of W) + sum W x. */
+static LR_NOINLINE int32_t pk3_pixel(const lr_geom *g, const int8_t *x, const int16_t *pk, int32_t bias, int32_t in_offset,
+                         int32_t iy0, int32_t ky0, int32_t ky1, int32_t ix0)
+{
+    static const unsigned char slot[3] = {0u, 2u, 1u};
+    const int32_t kx0 = ix0 < 0 ? (-ix0 < 3 ? -ix0 : 3) : 0;
+    const int32_t kx1 = g->w - ix0 < 3 ? (g->w - ix0 > kx0 ? g->w - ix0 : kx0) : 3;
+    uint32_t u = 0u, sw = 0u; /* modulo 2^32: the exact sum fits int32 (the verifier's bound) */
+    int32_t i, ky, kx;
+    for (i = 0; i < g->cin_g; i++) {
+        const int8_t *xr = x + (size_t)i * (size_t)(g->h * g->w) + (ptrdiff_t)(iy0 + ky0) * g->w + ix0;
+        const int16_t *wr = pk + 4 * (i * g->kh + ky0);
+        for (ky = ky0; ky < ky1; ky++, xr += g->w, wr += 4) {
+            for (kx = kx0; kx < kx1; kx++) {
+                const int32_t wv = wr[slot[kx]];
+                u += (uint32_t)(wv * xr[kx]);
+                sw += (uint32_t)wv;
+            }
+        }
+    }
+    return lr_as_i32((uint32_t)bias + (uint32_t)in_offset * sw + u);
+}
+
+/* Two adjacent output pixels of chan3 (stride 1) whose columns are inside: acc[j] = base + sum W x over the nr
+ * kernel rows from xc (pixel 0's first tap; x[0 .. 3] of each row inside) and wc (packed rows). A leaf of its
+ * own: the hot loop gets the registers, chan3's frame stays small. */
+static LR_NOINLINE void pair3(const int8_t *xc, const int16_t *wc, int32_t hw, int32_t w, int32_t cin_g, int32_t nr,
+                              int32_t kh, uint32_t base, int32_t acc[2])
+{
+    int32_t i, ky;
+#if LR_DSP
+    int32_t a0 = lr_as_i32(base), a1 = a0;
+#if LR_OPT_FAST
+    if (nr == 3 && kh == 3) { /* every row inside (the common case): the three rows unrolled */
+        const int32_t w1 = w, w2 = 2 * w;
+        for (i = 0; i < cin_g; i++, xc += hw, wc += 12) {
+            const uint32_t x0 = lr_ld32(xc), x1 = lr_ld32(xc + w1), x2 = lr_ld32(xc + w2);
+            const int16x2_t e0 = lr_sx02(x0), d0 = lr_sx13(x0), e1 = lr_sx02(x1), d1 = lr_sx13(x1);
+            const int16x2_t e2 = lr_sx02(x2), d2 = lr_sx13(x2);
+            const int16x2_t wa0 = (int16x2_t)lr_ld32(wc), wb0 = (int16x2_t)lr_ld32(wc + 2);
+            const int16x2_t wa1 = (int16x2_t)lr_ld32(wc + 4), wb1 = (int16x2_t)lr_ld32(wc + 6);
+            const int16x2_t wa2 = (int16x2_t)lr_ld32(wc + 8), wb2 = (int16x2_t)lr_ld32(wc + 10);
+            a0 = __smlad(wa0, e0, a0);
+            a0 = __smlabb(wb0, d0, a0);
+            a1 = __smlad(wa0, d0, a1);
+            a1 = __smlabt(wb0, e0, a1);
+            a0 = __smlad(wa1, e1, a0);
+            a0 = __smlabb(wb1, d1, a0);
+            a1 = __smlad(wa1, d1, a1);
+            a1 = __smlabt(wb1, e1, a1);
+            a0 = __smlad(wa2, e2, a0);
+            a0 = __smlabb(wb2, d2, a0);
+            a1 = __smlad(wa2, d2, a1);
+            a1 = __smlabt(wb2, e2, a1);
+        }
+    } else
+#endif
+    for (i = 0; i < cin_g; i++, xc += hw, wc += 4 * kh) {
+        const int8_t *xp = xc;
+        const int16_t *wp = wc;
+        for (ky = 0; ky < nr; ky++, xp += w, wp += 4) {
+            const uint32_t xv = lr_ld32(xp);
+            const int16x2_t ev = lr_sx02(xv), od = lr_sx13(xv);
+            const int16x2_t wa = (int16x2_t)lr_ld32(wp), wb = (int16x2_t)lr_ld32(wp + 2);
+            a0 = __smlad(wa, ev, a0);
+            a0 = __smlabb(wb, od, a0);
+            a1 = __smlad(wa, od, a1);
+            a1 = __smlabt(wb, ev, a1);
+        }
+    }
+#else
+    uint32_t u0 = base, u1 = base;
+    int32_t a0, a1;
+    for (i = 0; i < cin_g; i++, xc += hw, wc += 4 * kh) {
+        const int8_t *xp = xc;
+        const int16_t *wp = wc;
+        for (ky = 0; ky < nr; ky++, xp += w, wp += 4) {
+            const int32_t x0 = xp[0], x1 = xp[1], x2 = xp[2], x3 = xp[3];
+            u0 += (uint32_t)(wp[0] * x0 + wp[2] * x1 + wp[1] * x2);
+            u1 += (uint32_t)(wp[0] * x1 + wp[2] * x2 + wp[1] * x3);
+        }
+    }
+    a0 = lr_as_i32(u0);
+    a1 = lr_as_i32(u1);
+#endif
+    acc[0] = a0;
+    acc[1] = a1;
+}
+
+/* pair3 for the two pixels at a row's left or right end (stride 1, one padding column): their four taps are three
+ * input values and one padding tap, which takes the value -in_offset (= the input zero point, an int8: x +
+ * in_offset = 0, as padding adds nothing to the reference's sum, while base counts in_offset * W for every tap).
+ * xc: the row's first four values (right 0: the word (pad, x0, x1, x2)) or its last four (right 1: (x[w-3], x[w-2],
+ * x[w-1], pad)); pad: that byte. */
+static LR_NOINLINE void pair3e(const int8_t *xc, const int16_t *wc, int32_t hw, int32_t w, int32_t cin_g, int32_t nr,
+                               int32_t kh, uint32_t base, int right, uint32_t pad, int32_t acc[2])
+{
+    int32_t i, ky;
+#if LR_DSP
+    int32_t a0 = lr_as_i32(base), a1 = a0;
+    for (i = 0; i < cin_g; i++, xc += hw, wc += 4 * kh) {
+        const int8_t *xp = xc;
+        const int16_t *wp = wc;
+        for (ky = 0; ky < nr; ky++, xp += w, wp += 4) {
+            const uint32_t xv = right ? (lr_ld32(xp) >> 8) | (pad << 24) : (lr_ld32(xp) << 8) | pad;
+            const int16x2_t ev = lr_sx02(xv), od = lr_sx13(xv);
+            const int16x2_t wa = (int16x2_t)lr_ld32(wp), wb = (int16x2_t)lr_ld32(wp + 2);
+            a0 = __smlad(wa, ev, a0);
+            a0 = __smlabb(wb, od, a0);
+            a1 = __smlad(wa, od, a1);
+            a1 = __smlabt(wb, ev, a1);
+        }
+    }
+#else
+    const int32_t pv = lr_s8((unsigned char)pad);
+    uint32_t u0 = base, u1 = base;
+    int32_t a0, a1;
+    for (i = 0; i < cin_g; i++, xc += hw, wc += 4 * kh) {
+        const int8_t *xp = xc;
+        const int16_t *wp = wc;
+        for (ky = 0; ky < nr; ky++, xp += w, wp += 4) {
+            const int32_t x0 = right ? xp[1] : pv, x1 = right ? xp[2] : xp[0];
+            const int32_t x2 = right ? xp[3] : xp[1], x3 = right ? pv : xp[2];
+            u0 += (uint32_t)(wp[0] * x0 + wp[2] * x1 + wp[1] * x2);
+            u1 += (uint32_t)(wp[0] * x1 + wp[2] * x2 + wp[1] * x3);
+        }
+    }
+    a0 = lr_as_i32(u0);
+    a1 = lr_as_i32(u1);
+#endif
+    acc[0] = a0;
+    acc[1] = a1;
+}
+
+/* One output channel of a conv with 3-wide kernels (kw = 3, dilation 1), the kernels packed by rebuild_pk3,
+ * straight from the int8 input (no columns): per output row the kernel rows inside the input (ky0 .. ky1 - 1),
+ * acc = bias + in_offset * (their sums of W) + sum W x over them for the pixels whose three columns are inside,
+ * pk3_pixel for the others. Stride 1 takes two pixels per step: one word x[ix .. ix + 3] holds both pixels'
+ * taps, split by SXTB16 into (x0, x2) and (x1, x3): SMLAD (w0, w2) . (x0, x2) + SMLABB w1 x1 for the first,
+ * SMLAD (w0, w2) . (x1, x3) + SMLABT w1 x2 for the second (six multiply-adds, four instructions). */
+static LR_NOINLINE void chan3(const lr_geom *g, const int8_t *x, const int16_t *pk, const int32_t *rows,
+                              const lr_linrep_s8_params *p, int32_t o, int8_t *y)
+{
+    const int32_t bias = p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)o) : 0, in_offset = p->in_offset;
+    lr_opt_rq rqo;
+    const lr_opt_rq *rq = &rqo;
+    const int32_t hw = g->h * g->w, kh = g->kh;
+    const int32_t xlo = lr_range_lo(-g->pl, g->sw), xhi = lr_range_hi(2 - g->pl, g->sw, g->w, g->ow);
+    int32_t oy, ox, i, ky;
+    lr_opt_rq_init(&rqo, &p->rq, (uint32_t)o);
+    for (oy = 0; oy < g->oh; oy++) {
+        const int32_t iy0 = oy * g->sh - g->pt;
+        const int32_t ky0 = iy0 < 0 ? (-iy0 < kh ? -iy0 : kh) : 0;
+        const int32_t ky1 = g->h - iy0 < kh ? (g->h - iy0 > ky0 ? g->h - iy0 : ky0) : kh;
+        const int32_t nr = ky1 - ky0;
+        int8_t *yr = y + (size_t)oy * (size_t)g->ow;
+        const int8_t *xrow = x + (ptrdiff_t)(iy0 + ky0) * g->w;
+        uint32_t base = (uint32_t)bias;
+        for (ky = ky0; ky < ky1; ky++) {
+            base += (uint32_t)in_offset * (uint32_t)rows[ky];
+        }
+        for (ox = 0; ox < g->ow; ox++) {
+            const int32_t ix0 = ox * g->sw - g->pl;
+            if (g->sw == 1 && ox + 1 < g->ow && g->w >= 4 && in_offset >= -127 && in_offset <= 128 &&
+                (ix0 == -1 || (ix0 >= 1 && ix0 + 3 == g->w))) { /* the row's ends: one padding tap in the pair */
+                int32_t acc[2];
+                const int right = ix0 >= 1;
+                pair3e(xrow + (right ? ix0 - 1 : 0), pk + 4 * ky0, hw, g->w, g->cin_g, nr, kh, base, right,
+                       (uint32_t)(-in_offset) & 0xffu, acc);
+                yr[ox] = lr_opt_requant(acc[0], rq);
+                yr[ox + 1] = lr_opt_requant(acc[1], rq);
+                ox++;
+                continue;
+            }
+            if (ox < xlo || ox >= xhi) {
+                yr[ox] = lr_opt_requant(pk3_pixel(g, x, pk, bias, in_offset, iy0, ky0, ky1, ix0), rq);
+                continue;
+            }
+            if (g->sw == 1 && ox + 1 < xhi) { /* two pixels: x[ix0 .. ix0 + 3] inside the row */
+                int32_t acc[2];
+                pair3(xrow + ix0, pk + 4 * ky0, hw, g->w, g->cin_g, nr, kh, base, acc);
+                yr[ox] = lr_opt_requant(acc[0], rq);
+                yr[ox + 1] = lr_opt_requant(acc[1], rq);
+                ox++;
+                continue;
+            }
+            {
+                const int8_t *xc = xrow + ix0;
+                const int16_t *wc = pk + 4 * ky0;
+                uint32_t u = base;
+                for (i = 0; i < g->cin_g; i++, xc += hw, wc += 4 * kh) {
+                    const int8_t *xp = xc;
+                    const int16_t *wp = wc;
+                    for (ky = 0; ky < nr; ky++, xp += g->w, wp += 4) {
+                        u += (uint32_t)(wp[0] * xp[0] + wp[2] * xp[1] + wp[1] * xp[2]);
+                    }
+                }
+                yr[ox] = lr_opt_requant(lr_as_i32(u), rq);
+            }
+        }
+    }
+}
+
+/* Output channel o on `words` (>= per) of scratch with little room: packed 3-wide kernels if they apply and fit
+ * int16, else its int32 kernels (lr_conv2d_channel_s8_opt). Returns the kept count. */
+static uint32_t run_channel(const lr_geom *g, const int8_t *xg, const lr_linrep_s8_params *p, const unsigned char *mask,
+                            int32_t o, uint32_t kept, int32_t *scratch, int8_t *y)
+{
+    const int32_t npx = g->oh * g->ow;
+    const uint32_t kept0 = kept;
+    if (g->kw == 3 && g->dw == 1 && g->dh == 1) {
+        int32_t *rows = scratch;
+        int16_t *pk = (int16_t *)(void *)(scratch + g->kh); /* 2 * cin_g * kh words */
+        if (rebuild_pk3(g, p, mask, o, &kept, pk, rows)) {
+            chan3(g, xg, pk, rows, p, o, y + (size_t)o * (size_t)npx);
+            return kept;
+        }
+        kept = kept0;
+    }
+    rebuild32(g, p, mask, o, &kept, scratch);
+    lr_conv2d_channel_s8_opt(g, xg, scratch, p->bias ? lr_lei32(p->bias + 4u * (uint32_t)o) : 0, p->in_offset,
+                             lr_rq_mult(&p->rq, (uint32_t)o), lr_rq_shift(&p->rq, (uint32_t)o), &p->rq,
+                             y + (size_t)o * (size_t)npx);
+    return kept;
 }
 
 /* Channels o0 .. o0 + nb - 1 of one group: int16 kernels (nb <= the block), else split planes (half the
@@ -194,7 +544,7 @@ static void block16(const lr_geom *g, const int8_t *xg, const lr_linrep_s8_param
 static uint32_t run_block(const lr_geom *g, const int8_t *xg, const lr_linrep_s8_params *p, const unsigned char *mask,
                           int32_t o0, int32_t nb, uint32_t kept, int32_t *scratch, uint32_t words, int8_t *y)
 {
-    const int32_t per = g->cin_g * g->kh * g->kw, npx = g->oh * g->ow;
+    const int32_t per = g->cin_g * g->kh * g->kw;
     const int32_t half = nb > 1 ? nb / 2 : 1; /* two planes of half channels: within the block's scratch */
     int32_t *cols = scratch;
     int16_t *w16 = (int16_t *)(void *)(scratch + per);
@@ -207,7 +557,12 @@ static uint32_t run_block(const lr_geom *g, const int8_t *xg, const lr_linrep_s8
         fits = rebuild16(g, p, mask, o0 + c, &kept, w16 + (size_t)c * (size_t)per, 0, 0u);
     }
     if (fits) {
-        block16(g, xg, p, o0, nb, w16, 0, 0u, cols, y);
+#if LR_ILV
+        for (c = 0; c + 1 < nb; c += 2) {
+            interleave(w16 + (size_t)c * (size_t)per, per, (int16_t *)(void *)cols);
+        }
+#endif
+        block16(g, xg, p, o0, nb, w16, 0, 0u, cols, y, LR_ILV);
         return kept;
     }
     kept = kept0;
@@ -220,16 +575,12 @@ static uint32_t run_block(const lr_geom *g, const int8_t *xg, const lr_linrep_s8
             fits = rebuild16(g, p, mask, o0 + s + c, &kept, w16 + (size_t)c * (size_t)per, 1, plane);
         }
         if (fits) {
-            block16(g, xg, p, o0 + s, ns, w16, 1, plane, cols, y);
+            block16(g, xg, p, o0 + s, ns, w16, 1, plane, cols, y, 0);
             continue;
         }
         kept = kept1;
         for (c = 0; c < ns; c++) {
-            const uint32_t o = (uint32_t)(o0 + s + c);
-            rebuild32(g, p, mask, (int32_t)o, &kept, scratch);
-            lr_conv2d_channel_s8_opt(g, xg, scratch, p->bias ? lr_lei32(p->bias + 4u * o) : 0, p->in_offset,
-                                     lr_rq_mult(&p->rq, o), lr_rq_shift(&p->rq, o), &p->rq,
-                                     y + (size_t)o * (size_t)npx);
+            kept = run_channel(g, xg, p, mask, o0 + s + c, kept, scratch, y);
         }
     }
     return kept;

@@ -507,11 +507,10 @@ void lr_linrep_conv2d_reuse_s8_opt_n(const lr_geom *g, const int8_t *x, const lr
             }
             for (o = 0; o < cg; o++) {
                 const int32_t oc = grp * cg + o;
-                const int32_t mult = lr_rq_mult(&p->rq, (uint32_t)oc), shift = lr_rq_shift(&p->rq, (uint32_t)oc);
                 int8_t *yo = y + ((size_t)oc * (size_t)g->oh + (size_t)oy0) * (size_t)ow;
-                for (k = 0; k < np; k++) {
-                    yo[k] = lr_requant(acc[o * tile + k], mult, shift, p->rq.zp_out, p->rq.act_min, p->rq.act_max);
-                }
+                lr_opt_rq rq;
+                lr_opt_rq_init(&rq, &p->rq, (uint32_t)oc);
+                lr_opt_requant_n(acc + o * tile, np, &rq, yo);
             }
         }
     }
