@@ -14,7 +14,11 @@ from linrep_edge.integer import arith
 
 KINDS = ("conv", "depthwise", "grouped", "linear", "add", "max_pool", "avg_pool", "adaptive_avg_pool",
          "softmax", "softmax_channels", "reshape", "transpose_hwc", "slice", "concat", "pad", "linrep",
-         "linrep_masked", "chain", "mean")
+         "linrep_masked", "chain", "mean", "sigmoid", "hardswish", "tanh", "relu", "relu6", "clamp", "relu6_alike",
+         "leaky_relu", "prelu", "prelu_one", "silu", "hardsigmoid")
+ACTIVATION_KINDS = {"sigmoid": "SIGMOID", "hardswish": "HARDSWISH", "tanh": "TANH", "relu": "RELU", "relu6": "RELU6",
+                    "clamp": "CLAMP", "relu6_alike": "RELU6", "leaky_relu": "LEAKY_RELU", "prelu": "PRELU",
+                    "prelu_one": "PRELU", "silu": "SILU", "hardsigmoid": "HARDSIGMOID"}  # elementwise activations (docs/INTEGER.md §6)
 GEO_KINDS = ("mul", "mul_channel", "mul_features", "affine", "affine_features", "resize_nearest", "resize_bilinear",
              "resize_align", "conv_transpose", "conv_transpose_grouped", "linrep_conv_transpose",
              "linrep_conv_transpose_masked")  # _geo below
@@ -221,6 +225,73 @@ def _softmax(rng: np.random.Generator, channels: bool) -> Graph:
     return Graph([x, y], 0, 1, [Op("SOFTMAX", "", [0], 1, iparams=softmax_params(x.scale))])
 
 
+FIXED_OUT = {"SIGMOID": (1.0 / 256, -128), "TANH": (1.0 / 128, 0)}  # output quantisations TFLite fixes
+
+
+CLAMP_BOUNDS = (-0.5, 0.7)  # the CLAMP kind's bounds
+LEAKY_ALPHA = 0.1
+
+
+def activation_params(op_type: str, x: Tensor, y: Tensor) -> IntParams:
+    """The integers of an elementwise activation from x to y (TFLite's Prepare); RELU6 between tensors
+    quantised alike: TFLite Micro's clamp of the input, no multiplier."""
+    if op_type in ("RELU", "RELU6", "CLAMP"):
+        lo, hi = {"RELU": (0.0, float("inf")), "RELU6": (0.0, 6.0)}.get(op_type, CLAMP_BOUNDS)
+        act_min, act_max = arith.clamp_range(lo, hi, y.scale, y.zero_point)
+        if (x.scale, x.zero_point) == (y.scale, y.zero_point):
+            return IntParams(EMPTY.copy(), EMPTY.copy(), act_min, act_max)
+        mult, shift = arith.quantize_multiplier(arith.requant_scale(x.scale, divide_by=y.scale))
+        return IntParams(np.array([mult], np.int32), np.array([shift], np.int32), act_min, act_max)
+    if op_type in ("SIGMOID", "TANH"):
+        mult, shift, radius = arith.input_rescale_params(x.scale, 4)
+        return IntParams(np.array([mult], np.int32), np.array([shift], np.int32), extra=np.array([radius], np.int32))
+    if op_type == "HARDSIGMOID":
+        om, os_, rm, re_ = arith.hardsigmoid_params(x.scale, y.scale)
+        return IntParams(np.array([om, rm], np.int32), np.array([os_, re_], np.int32))
+    if op_type == "SILU":
+        ml, sl, radius, mm, sm = arith.silu_params(x.scale, y.scale)
+        return IntParams(np.array([ml, mm], np.int32), np.array([sl, sm], np.int32), extra=np.array([radius], np.int32))
+    if op_type == "LEAKY_RELU":
+        mi, si, ma, sa = arith.leaky_relu_params(x.scale, LEAKY_ALPHA, y.scale)
+        return IntParams(np.array([mi, ma], np.int32), np.array([si, sa], np.int32))
+    if op_type == "HARDSWISH":
+        om, oe, rm, re_ = arith.hardswish_params(x.scale, y.scale)
+        return IntParams(np.array([om, rm], np.int32), np.array([oe, re_], np.int32))
+    raise ValueError(op_type)
+
+
+def _activation(rng: np.random.Generator, op_type: str, alike: bool = False) -> Graph:
+    """One activation over a random [C, H, W] or [F] tensor; input scales from fine to coarse."""
+    shape = (int(rng.integers(1, 6)), int(rng.integers(1, 6)), int(rng.integers(1, 6))) if rng.integers(0, 2) \
+        else (int(rng.integers(1, 60)),)
+    x = Tensor(shape, dtype="int8", scale=float(np.float32(np.exp(rng.uniform(np.log(0.003), np.log(0.3))))),
+               zero_point=int(rng.integers(-128, 128)))
+    fixed = FIXED_OUT.get(op_type)
+    y = Tensor(shape, dtype="int8", scale=fixed[0], zero_point=fixed[1]) if fixed else _tensor(rng, shape, x if alike else None)
+    if op_type == "PRELU":  # int8 slopes a (one, or one per channel), zero point zp_a, scale s_a
+        return _prelu(rng, x, y, shape[0])
+    op = Op(op_type, "", [0], 1, iparams=activation_params(op_type, x, y))
+    if op_type == "CLAMP":
+        op.alpha, op.beta = CLAMP_BOUNDS
+    if op_type == "LEAKY_RELU":
+        op.alpha = LEAKY_ALPHA
+    return Graph([x, y], 0, 1, [op])
+
+
+def _prelu(rng: np.random.Generator, x: Tensor, y: Tensor, n: int) -> Graph:
+    """PRELU from x to y with n int8 slopes (asymmetric: a zero point, as an imported TFLite file may have)."""
+    a_q = rng.integers(-128, 128, n)
+    zp_a = int(rng.integers(-20, 20))
+    s_a = float(np.float32(rng.uniform(0.002, 0.01)))
+    m1, s1, m2, s2 = arith.prelu_params(x.scale, s_a, y.scale)
+    g = Graph([x, y], 0, 1, [])
+    g.constants.append(Constant(((a_q - zp_a) * s_a).astype(np.float32)))
+    g.ops.append(Op("PRELU", "prelu", [0], 1, weight=0,
+                    iparams=IntParams(np.array([m1, m2], np.int32), np.array([s1, s2], np.int32),
+                                      extra=np.concatenate([[zp_a], a_q]).astype(np.int32))))
+    return g
+
+
 def _chain(rng: np.random.Generator) -> Graph:
     """conv -> max pool -> ADD with a 1x1 conv of itself -> adaptive pool -> reshape -> linear -> softmax."""
     g = _conv(rng, "plain")
@@ -406,4 +477,9 @@ def build(kind: str, seed: int) -> Graph:
         return _linrep(rng, kind == "linrep_masked")
     if kind == "chain":
         return _chain(rng)
+    if kind in ACTIVATION_KINDS:
+        if kind == "prelu_one":
+            g = _activation(rng, "RELU", False)
+            return _prelu(rng, g.tensors[0], g.tensors[1], 1)
+        return _activation(rng, ACTIVATION_KINDS[kind], kind.endswith("_alike"))
     return _same(rng, kind)

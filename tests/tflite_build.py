@@ -280,3 +280,38 @@ def depthwise_1x1_model(seed: int, act: int, bias: bool = True) -> bytes:
     b.op("DEPTHWISE_CONV_2D", ins, [y], "DepthwiseConv2DOptions", padding=1, strideW=1, strideH=1, depthMultiplier=1,
          fusedActivationFunction=act)
     return b.build([x], [y])
+
+
+# -- elementwise activations (tests/test_int8_activations.py) ----------------------------------------------
+
+def activation_model(seed: int, code: str, in_q: tuple[float, int], out_q: tuple[float, int],
+                     options: str | None = None, **fields: Any) -> bytes:
+    """One elementwise activation (LOGISTIC, HARD_SWISH, TANH, ...) of a [1, 4, 8, 8] input: 256 values, so
+    a permutation of -128..127 covers the whole int8 range."""
+    b = Int8Builder(seed)
+    x, y = b.act((1, 4, 8, 8), *in_q), b.act((1, 4, 8, 8), *out_q)
+    b.op(code, [x], [y], options, **fields)
+    return b.build([x], [y])
+
+
+def prelu_model(seed: int, in_q: tuple[float, int], out_q: tuple[float, int], alpha_q: tuple[float, int],
+                per_channel: bool) -> bytes:
+    """PRELU of a [1, 4, 8, 8] input by a constant int8 slope tensor [1, 1, 8] (or [1]: one slope) with one
+    scale and zero point, random slopes over the whole int8 range."""
+    b = Int8Builder(seed)
+    x, y = b.act((1, 4, 8, 8), *in_q), b.act((1, 4, 8, 8), *out_q)
+    shape = (1, 1, 8) if per_channel else (1,)
+    a = b.me.Tensor(shape=shape, dtype=b.tfl.TensorType.INT8, data=b.rng.integers(-128, 128, shape).astype(np.int8),
+                    quantization=b.me.Quantization(scales=alpha_q[0], zero_points=alpha_q[1]))
+    b.sg.tensors.append(a)
+    b.op("PRELU", [x, a], [y])
+    return b.build([x], [y])
+
+
+def silu_model(seed: int, in_q: tuple[float, int], out_q: tuple[float, int]) -> bytes:
+    """SILU as TFLite converters emit it: LOGISTIC (output 1/256, -128) then MUL of the input by it, [1, 4, 8, 8]."""
+    b = Int8Builder(seed)
+    x, g, y = b.act((1, 4, 8, 8), *in_q), b.act((1, 4, 8, 8), 1.0 / 256.0, -128), b.act((1, 4, 8, 8), *out_q)
+    b.op("LOGISTIC", [x], [g])
+    b.op("MUL", [x, g], [y], "MulOptions", fusedActivationFunction=0)
+    return b.build([x], [y])

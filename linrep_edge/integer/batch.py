@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from linrep_edge.errors import LinRepError
 from linrep_edge.format.ir import Graph, Op
 from linrep_edge.integer import arith
-from linrep_edge.integer.executor import GEO_OPS, run_geo
+from linrep_edge.integer.executor import ACTIVATIONS, activation_s8, run_op
 from linrep_edge.integer.linrep import kernel_integers
 
 
@@ -135,10 +135,10 @@ def run_int8_batch(graph: Graph, x: np.ndarray) -> list[np.ndarray]:
             y = _max(op, ins[0])
         elif op.type == "RESHAPE":
             y = ins[0].reshape(ins[0].shape[0], *out_shape)
-        elif op.type in GEO_OPS:  # MUL, AFFINE, RESIZE, CONV_TRANSPOSE2D: the per-image reference, image by image
-            y = np.stack([run_geo(graph, op, [v[n] for v in ins]) for n in range(ins[0].shape[0])])
-        else:
-            raise LinRepError(f"op {op.name!r}: {op.type} is not in the batched int8 evaluator")
+        elif op.type in ACTIVATIONS:  # elementwise: the per-image arithmetic on the whole batch
+            y = activation_s8(graph, op, ins[0], batched=True)
+        else:  # MUL, AFFINE, RESIZE, CONV_TRANSPOSE2D, SOFTMAX, moves: the per-image reference, image by image
+            y = np.stack([run_op(graph, op, [v[n] for v in ins]) for n in range(ins[0].shape[0])])
         vals[op.output] = y
     return [vals[t] for t in graph.results]
 

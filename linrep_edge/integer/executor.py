@@ -16,6 +16,8 @@ from linrep_edge.integer import ops, ops_geo
 
 WEIGHTED = ("CONV2D", "LINEAR")
 MOVES = ("RESHAPE", "TRANSPOSE_HWC", "CONCAT", "PAD", "SLICE")
+ACTIVATIONS = ("SIGMOID", "HARDSWISH", "TANH", "RELU", "RELU6", "CLAMP", "LEAKY_RELU", "PRELU", "SILU",
+               "HARDSIGMOID")  # elementwise activations with an int8 form (docs/INTEGER.md §6)
 
 
 def _iparams(op: Op) -> IntParams:
@@ -31,7 +33,55 @@ def _weight_q(graph: Graph, op: Op) -> np.ndarray:
     return c.q
 
 
-def _run_op(graph: Graph, op: Op, ins: list[np.ndarray], conv_path: str) -> np.ndarray:
+def _extra(op: Op, n: int, what: str) -> list[int]:
+    p = _iparams(op)
+    if p.extra is None or len(p.extra) < n:
+        raise LinRepError(f"op {op.name!r}: an int8 {op.type} needs {what} in its integer parameters")
+    return [int(v) for v in p.extra[:n]]
+
+
+def activation_s8(graph: Graph, op: Op, x: np.ndarray, batched: bool = False) -> np.ndarray:
+    """An elementwise activation (ACTIVATIONS) of an int8 graph on x (one image, or a batch: `batched`)."""
+    p = _iparams(op)
+    zp_in = graph.tensors[op.inputs[0]].zero_point
+    if op.type in ("SIGMOID", "TANH"):
+        (radius,) = _extra(op, 1, "the input radius")
+        fn = ops.sigmoid_s8 if op.type == "SIGMOID" else ops.tanh_s8
+        return fn(x, zp_in, int(p.multiplier[0]), int(p.shift[0]), radius)
+    if op.type in ("RELU", "RELU6", "CLAMP"):  # one multiplier (requantising) or none (quantised alike)
+        if len(p.multiplier) > 1:
+            raise LinRepError(f"op {op.name!r}: an int8 {op.type} has one multiplier or none")
+        m = int(p.multiplier[0]) if len(p.multiplier) else None
+        s = int(p.shift[0]) if len(p.shift) else 0
+        return ops.clamp_s8(x, zp_in, graph.tensors[op.output].zero_point, m, s, p.act_min, p.act_max)
+    if op.type == "SILU":  # LOGISTIC then MUL: [logistic, mul] multipliers, qparams [radius]
+        (radius,) = _extra(op, 1, "the logistic input radius")
+        if len(p.multiplier) != 2:
+            raise LinRepError(f"op {op.name!r}: an int8 SILU needs two multipliers (logistic, mul)")
+        m, s = [int(v) for v in p.multiplier], [int(v) for v in p.shift]
+        return ops.silu_s8(x, zp_in, graph.tensors[op.output].zero_point, m[0], s[0], radius, m[1], s[1])
+    if op.type == "PRELU":  # [identity, alpha]; qparams [slope zero point, int8 slopes (1 or C)]
+        if len(p.multiplier) != 2 or p.extra is None or len(p.extra) < 2:
+            raise LinRepError(f"op {op.name!r}: an int8 PRELU needs two multipliers and its int8 slopes")
+        m, s = [int(v) for v in p.multiplier], [int(v) for v in p.shift]
+        return ops.prelu_s8(x, zp_in, graph.tensors[op.output].zero_point, m[0], s[0], m[1], s[1], int(p.extra[0]),
+                            p.extra[1:], 1 if batched else 0)
+    if op.type == "LEAKY_RELU":  # [identity, alpha]
+        if len(p.multiplier) != 2:
+            raise LinRepError(f"op {op.name!r}: an int8 LEAKY_RELU needs two multipliers (identity, alpha)")
+        m, s = [int(v) for v in p.multiplier], [int(v) for v in p.shift]
+        return ops.leaky_relu_s8(x, zp_in, graph.tensors[op.output].zero_point, m[0], s[0], m[1], s[1])
+    if op.type in ("HARDSWISH", "HARDSIGMOID"):  # [output, reluish]
+        if len(p.multiplier) != 2:
+            raise LinRepError(f"op {op.name!r}: an int8 {op.type} needs two multipliers (output, reluish)")
+        m, s = [int(v) for v in p.multiplier], [int(v) for v in p.shift]
+        fn = ops.hardswish_s8 if op.type == "HARDSWISH" else ops.hardsigmoid_s8
+        return fn(x, zp_in, graph.tensors[op.output].zero_point, m[0], s[0], m[1], s[1])
+    raise LinRepError(f"op {op.name!r}: type {op.type} has no integer form (docs/INTEGER.md)")
+
+
+def run_op(graph: Graph, op: Op, ins: list[np.ndarray], conv_path: str = "direct") -> np.ndarray:
+    """One op of an int8 graph on one image: its inputs (without the batch axis) to its output."""
     t = op.type
     zp = [graph.tensors[i].zero_point for i in op.inputs]
     out = graph.tensors[op.output]
@@ -68,6 +118,8 @@ def _run_op(graph: Graph, op: Op, ins: list[np.ndarray], conv_path: str) -> np.n
         if p.extra is None or len(p.extra) < 1:
             raise LinRepError(f"op {op.name!r}: an int8 SOFTMAX needs diff_min in its integer parameters")
         return ops.softmax_s8(x, int(p.multiplier[0]), int(p.shift[0]), int(p.extra[0]))
+    if t in ACTIVATIONS:
+        return activation_s8(graph, op, x)
     if t == "RESHAPE":
         return ops.reshape_s8(x, out.shape)
     if t == "TRANSPOSE_HWC":
@@ -128,7 +180,7 @@ def run_int8(graph: Graph, x: np.ndarray, *, conv_path: str = "direct",
         raise LinRepError(f"run_int8 input must be int8 of shape {shape}, got {x.dtype} {x.shape}")
     vals: dict[int, np.ndarray] = {graph.input: x}
     for op in graph.ops:
-        y = _run_op(graph, op, [vals[i] for i in op.inputs], conv_path)
+        y = run_op(graph, op, [vals[i] for i in op.inputs], conv_path)
         expected = graph.tensors[op.output].shape
         if y.dtype != np.int8 or y.shape != expected:
             raise LinRepError(f"op {op.name!r} ({op.type}) produced {y.dtype} {y.shape}, the graph says "

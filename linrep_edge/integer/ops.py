@@ -180,58 +180,17 @@ SOFTMAX_DIFF_INTEGER_BITS = 5  # the scaled input difference is a Q5.26 fixed-po
 SOFTMAX_ACCUM_INTEGER_BITS = 12  # the sum of exponentials is Q12.19
 
 
-def _sat_shl(x: np.ndarray, e: int) -> np.ndarray:
-    """gemmlowp's SaturatingRoundingMultiplyByPOT<e> for e > 0: x · 2^e saturated to int32."""
-    threshold = (1 << (31 - e)) - 1
-    return np.where(x > threshold, INT32_MAX, np.where(x < -threshold, INT32_MIN, x << e))
-
-
 def _srdhm(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
     return arith.saturating_rounding_doubling_high_mul(a, b)
 
 
-def _exp_on_interval(a: np.ndarray) -> np.ndarray:
-    """gemmlowp's exp_on_interval_between_negative_one_quarter_and_0_excl (Q0.31 in and out): a Taylor
-    series around −1/8."""
-    constant_term = 1895147668  # exp(−1/8)
-    one_third = 715827883
-    x = a + (1 << 28)  # a + 1/8
-    x2 = _srdhm(x, x)
-    x3 = _srdhm(x2, x)
-    x4 = _srdhm(x2, x2)
-    x4_over_4 = arith.rounding_divide_by_pot(x4, 2)
-    poly = arith.rounding_divide_by_pot(_srdhm(x4_over_4 + x3, one_third) + x2, 1)
-    return constant_term + _srdhm(constant_term, x + poly)  # exp(−1/8)·(1 + x + x²/2 + x³/6 + x⁴/24)
-
-
-# exp(−2^k) in Q0.31 for k = −2 .. 4: gemmlowp's barrel shifter constants
-_EXP_BARREL = ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308), (2, 39332535),
-               (3, 720401), (4, 242))
-
-
 def exp_on_negative_values(a: np.ndarray) -> np.ndarray:
-    """gemmlowp's exp_on_negative_values for a Q5.26 input a <= 0, result Q0.31."""
-    frac_bits = 31 - SOFTMAX_DIFF_INTEGER_BITS
-    quarter = 1 << (frac_bits - 2)
-    a_mod_quarter_minus_quarter = (a & (quarter - 1)) - quarter
-    result = _exp_on_interval(_sat_shl(a_mod_quarter_minus_quarter, SOFTMAX_DIFF_INTEGER_BITS))
-    remainder = a_mod_quarter_minus_quarter - a
-    for exponent, multiplier in _EXP_BARREL:
-        bit = (remainder & (1 << (frac_bits + exponent))) != 0
-        result = np.where(bit, _srdhm(result, multiplier), result)
-    return np.where(a == 0, INT32_MAX, result)
+    """gemmlowp's exp_on_negative_values for a Q5.26 input a <= 0, result Q0.31 (arith's, shared with
+    SIGMOID and TANH)."""
+    return arith.exp_on_negative_values(a, SOFTMAX_DIFF_INTEGER_BITS)
 
 
-def one_over_one_plus_x(a: np.ndarray) -> np.ndarray:
-    """gemmlowp's one_over_one_plus_x_for_x_in_0_1: Q0.31 in, Q0.31 out; Newton–Raphson division with
-    three iterations in Q2.29."""
-    total = a + INT32_MAX  # RoundingHalfSum(a, One): (sum + sign) / 2, C division
-    half_denominator = np.where(total >= 0, (total + 1) // 2, -((-total + 1) // 2))
-    x = 1515870810 + _srdhm(half_denominator, -1010580540)  # 48/17 − 32/17 · d in Q2.29
-    for _ in range(3):
-        one_minus = (1 << 29) - _srdhm(half_denominator, x)
-        x = x + _sat_shl(_srdhm(x, one_minus), 2)
-    return _sat_shl(x, 1)
+one_over_one_plus_x = arith.one_over_one_plus_x
 
 
 def _bit_length(x: np.ndarray) -> np.ndarray:
@@ -257,6 +216,113 @@ def softmax_s8(x: np.ndarray, multiplier: int, shift: int, diff_min: int) -> np.
     out = arith.rounding_divide_by_pot(_srdhm(scale, exps), bits_over_unit + 31 - 8) - 128
     out = np.where(keep, np.clip(out, -128, 127), -128).astype(np.int8)
     return out.reshape(x.shape) if x.ndim == 1 else out.T.reshape(x.shape)
+
+
+# -- activations (docs/INTEGER.md §6) ---------------------------------------------------------------------
+
+LOGISTIC_INPUT_INTEGER_BITS = 4  # TFLite's int8 LOGISTIC / TANH rescale the input into Q4.27
+
+
+def sigmoid_s8(x: np.ndarray, zp_in: int, multiplier: int, shift: int, radius: int) -> np.ndarray:
+    """TFLite's int8 LOGISTIC (reference_integer_ops::Logistic; output scale 1/256, zero point −128):
+    v = x − zp_in; v <= −radius → −128, v >= radius → 127, else the Q4.27 input MBQM(v, M, s) through
+    gemmlowp's logistic, RDBPOT(·, 23) − 128 clamped."""
+    v = x.astype(np.int64) - zp_in
+    low, high = v <= -radius, v >= radius
+    inside = ~(low | high)
+    q4 = arith.multiply_by_quantized_multiplier(np.where(inside, v, 0), multiplier, shift)
+    y = arith.rounding_divide_by_pot(arith.logistic_q31(q4, LOGISTIC_INPUT_INTEGER_BITS), 23) - 128
+    y = np.where(low, -128, np.where(high, 127, np.clip(y, -128, 127)))
+    return y.astype(np.int8)
+
+
+def tanh_s8(x: np.ndarray, zp_in: int, multiplier: int, shift: int, radius: int) -> np.ndarray:
+    """TFLite's int8 TANH (reference_integer_ops::Tanh; output scale 1/128, zero point 0): as `sigmoid_s8`
+    with gemmlowp's tanh, RDBPOT(·, 24) clamped (no zero point added)."""
+    v = x.astype(np.int64) - zp_in
+    low, high = v <= -radius, v >= radius
+    inside = ~(low | high)
+    q4 = arith.multiply_by_quantized_multiplier(np.where(inside, v, 0), multiplier, shift)
+    y = arith.rounding_divide_by_pot(arith.tanh_q31(q4, LOGISTIC_INPUT_INTEGER_BITS), 24)
+    y = np.where(low, -128, np.where(high, 127, np.clip(y, -128, 127)))
+    return y.astype(np.int8)
+
+
+def clamp_s8(x: np.ndarray, zp_in: int, zp_out: int, multiplier: int | None, shift: int, act_min: int,
+             act_max: int) -> np.ndarray:
+    """Standalone RELU / RELU6 / CLAMP: with a multiplier TFLite's int8 RELU (ReluQuantized): zp_out +
+    MBQM(x − zp_in, M, s) clamped to [act_min, act_max]; without one (input and output quantised alike, TFLite's
+    RELU6) the input clamped."""
+    v = x.astype(np.int64)
+    if multiplier is not None:
+        v = zp_out + arith.multiply_by_quantized_multiplier(v - zp_in, multiplier, shift)
+    return np.clip(v, act_min, act_max).astype(np.int8)
+
+
+def leaky_relu_s8(x: np.ndarray, zp_in: int, zp_out: int, mult_identity: int, shift_identity: int,
+                  mult_alpha: int, shift_alpha: int) -> np.ndarray:
+    """TFLite's int8 LEAKY_RELU (QuantizeLeakyRelu): v = x − zp_in; zp_out + MBQM(v, identity) for v >= 0, else
+    zp_out + MBQM(v, alpha); clamped to int8."""
+    v = x.astype(np.int64) - zp_in
+    pos = arith.multiply_by_quantized_multiplier(v, mult_identity, shift_identity)
+    neg = arith.multiply_by_quantized_multiplier(v, mult_alpha, shift_alpha)
+    return np.clip(zp_out + np.where(v >= 0, pos, neg), -128, 127).astype(np.int8)
+
+
+def prelu_s8(x: np.ndarray, zp_in: int, zp_out: int, m_identity: int, s_identity: int, m_alpha: int,
+             s_alpha: int, alpha_zp: int, alpha_q: np.ndarray, channel_axis: int = 0) -> np.ndarray:
+    """TFLite's int8 PRELU (BroadcastPrelu4DSlow): v = x − zp_in; zp_out + MBQM(v, identity) for v >= 0, else
+    zp_out + MBQM(v · (a_c − alpha_zp), alpha) with a_c the int8 slope of x's channel (one slope for all, or
+    one per index of `channel_axis`); clamped to int8."""
+    v = x.astype(np.int64) - zp_in
+    a = np.asarray(alpha_q, np.int64) - alpha_zp
+    if a.size > 1:
+        a = a.reshape((-1,) + (1,) * (x.ndim - channel_axis - 1))
+    pos = arith.multiply_by_quantized_multiplier(v, m_identity, s_identity)
+    neg = arith.multiply_by_quantized_multiplier(v * a, m_alpha, s_alpha)
+    return np.clip(zp_out + np.where(v >= 0, pos, neg), -128, 127).astype(np.int8)
+
+
+def silu_s8(x: np.ndarray, zp_in: int, zp_out: int, m_logistic: int, s_logistic: int, radius: int, m_mul: int,
+            s_mul: int) -> np.ndarray:
+    """SILU as TFLite's LOGISTIC then MUL: g = sigmoid_s8(x) (scale 1/256, zero point −128, not stored), then
+    TFLite's int8 MUL of x by g: zp_out + MBQM((x − zp_in)·(g + 128), M, s), clamped to int8."""
+    g = sigmoid_s8(x, zp_in, m_logistic, s_logistic, radius).astype(np.int64)
+    prod = (x.astype(np.int64) - zp_in) * (g + 128)
+    return np.clip(zp_out + arith.multiply_by_quantized_multiplier(prod, m_mul, s_mul), -128, 127).astype(np.int8)
+
+
+def reluish_q15(hires: np.ndarray, rel_mult: int, rel_exp: int) -> np.ndarray:
+    """HARD_SWISH's "reluish" value (x + 3) / 6 in [0, 1] as int16 Q15 (0 … 32767), from the hires input
+    h = (x − zp_in)·2^7: rescaled so that 3 is 2^15 (saturated to [−1, 1]), then (r + 2^15) >> 1."""
+    r = hires
+    if rel_exp > 0:
+        r = arith.saturating_shift_left16(r, rel_exp - 1)
+    r = arith.srdhm16(r, rel_mult)
+    if rel_exp > 0:
+        r = arith.saturating_shift_left16(r, 1)
+    elif rel_exp < 0:
+        r = arith.rounding_divide_by_pot(r, -rel_exp)
+    return (r + (1 << 15)) >> 1
+
+
+def hardsigmoid_s8(x: np.ndarray, zp_in: int, zp_out: int, out_mult: int, out_shift: int, rel_mult: int,
+                   rel_exp: int) -> np.ndarray:
+    """Our int8 HARDSIGMOID (docs/INTEGER.md §6.8): HARD_SWISH's reluish value r = (x + 3)/6 in Q15, then
+    zp_out + MBQM(r, M, s) clamped to int8."""
+    r = reluish_q15((x.astype(np.int64) - zp_in) * 128, rel_mult, rel_exp)
+    return np.clip(zp_out + arith.multiply_by_quantized_multiplier(r, out_mult, out_shift), -128, 127).astype(np.int8)
+
+
+def hardswish_s8(x: np.ndarray, zp_in: int, zp_out: int, out_mult: int, out_exp: int, rel_mult: int,
+                 rel_exp: int) -> np.ndarray:
+    """TFLite's int8 HARD_SWISH (reference_ops::HardSwish, int16 fixed point): the input on a "hires" scale
+    (v·2^7), once rescaled to the output scale, once to the "reluish" value in [−1, 1] (3 = 2^15) then
+    [0, 1]; their SaturatingDoublingHighMul, RDBPOT by the output exponent, plus zp_out, clamped."""
+    hires = (x.astype(np.int64) - zp_in) * 128
+    pre_out = arith.srdhm16(hires, out_mult)
+    y = arith.rounding_divide_by_pot(arith.sdhm16(reluish_q15(hires, rel_mult, rel_exp), pre_out), -out_exp) + zp_out
+    return np.clip(y, -128, 127).astype(np.int8)
 
 
 # -- data movement (all quantisations equal) --------------------------------------------------------------

@@ -18,10 +18,38 @@ from torch import nn
 from linrep_edge.errors import LinRepError
 from linrep_edge.format.ir import Graph, Op
 from linrep_edge.graph.executor import GraphModel, _pool
-from linrep_edge.integer.quantize import Ranges, act_range, assign_tensor_quant, calibrate, check_supported
+from linrep_edge.integer.quantize import (Ranges, act_range, assign_tensor_quant, calibrate, check_supported,
+                                          prelu_slopes)
 from linrep_edge.integer.scheme import fake_activation, fake_linrep_ab, template_quant
 from linrep_edge.method.linrep_conv import LinRepConv2d, LinRepConvTranspose2d
 from linrep_edge.method.quantize import quantize_int8_weights
+
+
+ACTIVATIONS = ("SIGMOID", "HARDSWISH", "TANH", "RELU", "RELU6", "CLAMP", "LEAKY_RELU", "SILU",
+               "HARDSIGMOID")  # and PRELU (a layer)
+
+
+def _activation(op: Op, x: torch.Tensor) -> torch.Tensor:
+    """An elementwise activation in fp32; the output's fake quantisation (TFLite's fixed output scale) follows."""
+    if op.type == "SIGMOID":
+        return torch.sigmoid(x)
+    if op.type == "HARDSWISH":
+        return F.hardswish(x)
+    if op.type == "TANH":
+        return torch.tanh(x)
+    if op.type == "RELU":
+        return F.relu(x)
+    if op.type == "RELU6":
+        return F.relu6(x)
+    if op.type == "CLAMP":
+        return torch.clamp(x, op.alpha, op.beta)
+    if op.type == "LEAKY_RELU":
+        return F.leaky_relu(x, op.alpha)
+    if op.type == "HARDSIGMOID":
+        return F.hardsigmoid(x)
+    if op.type == "SILU":  # x times its sigmoid quantised 1/256, -128 (the integer op's LOGISTIC then MUL)
+        return x * fake_activation(torch.sigmoid(x), 1.0 / 256.0, -128, -128, 127)
+    raise LinRepError(f"op {op.name!r}: {op.type} is not supported by int8 fine-tuning")
 
 
 class FakeQuantLinRep(nn.Module):
@@ -74,6 +102,12 @@ class QATGraphModel(nn.Module):
             if op.type == "LINREP_CONV2D":
                 assert isinstance(layer, LinRepConv2d)
                 self.wrapped[f"op{i}"] = FakeQuantLinRep(layer, (layer_bits or {}).get(op.name, bits))
+            elif op.type == "PRELU":  # the int8 slopes, fixed
+                assert isinstance(layer, nn.PReLU)
+                with torch.no_grad():
+                    a_q, s_a = prelu_slopes(layer.weight.detach().numpy())
+                    layer.weight.copy_(torch.from_numpy((a_q.astype(np.float32) * np.float32(s_a)).astype(np.float32)))
+                layer.weight.requires_grad_(False)
             elif op.type in ("CONV2D", "LINEAR"):
                 assert layer is not None
                 with torch.no_grad():  # int8 per output channel, fixed
@@ -115,7 +149,7 @@ class QATGraphModel(nn.Module):
             key = f"op{i}"
             if op.type == "LINREP_CONV2D":
                 y = self.wrapped[key](ins[0])
-            elif op.type in ("CONV2D", "LINEAR"):
+            elif op.type in ("CONV2D", "LINEAR", "PRELU"):
                 y = self.inner.layers[key](ins[0])
             elif op.type == "ADD":
                 y = ins[0] + ins[1]
@@ -129,6 +163,8 @@ class QATGraphModel(nn.Module):
                 y = torch.softmax(ins[0], 1)
             elif op.type in ("MUL", "AFFINE", "RESIZE", "CONV_TRANSPOSE2D"):
                 y = self._geo(i, op, ins)
+            elif op.type in ACTIVATIONS:
+                y = _activation(op, ins[0])
             else:
                 raise LinRepError(f"op {op.name!r}: {op.type} is not supported by int8 fine-tuning")
             if op.activation == "RELU":

@@ -3,7 +3,8 @@ quantisation with calibration inputs.
 
 - Activation ranges: min/max of every tensor over the calibration inputs (the fp32 graph run by
   `GraphModel.trace`), or a percentile; tensors that must share one quantisation (the ops that only move
-  bytes, pools) share the union of their ranges; SOFTMAX outputs are 1/256, −128.
+  bytes, pools) share the union of their ranges; SOFTMAX and SIGMOID outputs are 1/256, −128, TANH's
+  1/128, 0 (TFLite's).
 - Dense CONV2D / LINEAR: int8 weights per output channel (`method.quantize.quantize_int8_weights`), int32
   bias at scale s_in·s_w[o].
 - LINREP_CONV2D: int8 templates with one scale per codebook, a/b integers of `ab_bits` bits with
@@ -35,7 +36,11 @@ WEIGHTED = ("CONV2D", "LINREP_CONV2D", "LINEAR")
 GEO = ("MUL", "AFFINE", "CONV_TRANSPOSE2D")  # their integers: _geo_params
 SAME_QUANT = ("MAX_POOL2D", "AVG_POOL2D", "ADAPTIVE_AVG_POOL2D", "RESHAPE", "TRANSPOSE_HWC", "SLICE", "CONCAT", "PAD",
               "RESIZE")
-SUPPORTED = (*WEIGHTED, "ADD", "SOFTMAX", *GEO, *SAME_QUANT)
+ACTIVATIONS = ("SIGMOID", "HARDSWISH", "TANH", "RELU", "RELU6", "CLAMP", "LEAKY_RELU", "PRELU", "SILU",
+               "HARDSIGMOID")  # elementwise, with TFLite's int8 arithmetic (docs/INTEGER.md §6)
+SUPPORTED = (*WEIGHTED, "ADD", "SOFTMAX", *GEO, *ACTIVATIONS, *SAME_QUANT)
+# outputs whose quantisation TFLite fixes, whatever the calibration says: (scale, zero point)
+FIXED_OUTPUT = {"SOFTMAX": (1.0 / 256.0, -128), "SIGMOID": (1.0 / 256.0, -128), "TANH": (1.0 / 128.0, 0)}
 ADD_LEFT_SHIFT = 20
 SOFTMAX_INT_BITS = 5  # TFLite's kScaledDiffIntegerBits
 MUL_MAX_SHIFT = 15  # |(x0 − zp0)·(x1 − zp1)| ≤ 255² = 65,025 stays below 2^31 shifted left by at most 15
@@ -111,11 +116,20 @@ def assign_tensor_quant(graph: Graph, ranges: Ranges) -> None:
         if np.isfinite(ranges.lo[t]):
             lo[r] = min(lo.get(r, 0.0), float(ranges.lo[t]))
             hi[r] = max(hi.get(r, 0.0), float(ranges.hi[t]))
-    softmax_out = {op.output for op in graph.ops if op.type == "SOFTMAX"}
+    fixed: dict[int, tuple[float, int]] = {}
+    fixer: dict[int, Op] = {}
+    for op in graph.ops:
+        if op.type in FIXED_OUTPUT:
+            r = roots[op.output]
+            if r in fixed and fixed[r] != FIXED_OUTPUT[op.type]:
+                raise LinRepError(f"{fixer[r].name or '?'} ({fixer[r].type}) and {op.name or '?'} ({op.type}) outputs "
+                                  "are joined (concat, pool, reshape ...) but TFLite fixes them to different "
+                                  "quantisations: no int8 form")
+            fixed[r], fixer[r] = FIXED_OUTPUT[op.type], op
     for t, tensor in enumerate(graph.tensors):
         tensor.dtype = "int8"
-        if t in softmax_out:
-            tensor.scale, tensor.zero_point = 1.0 / 256.0, -128
+        if roots[t] in fixed:  # the tensors joined to a fixed output share its quantisation
+            tensor.scale, tensor.zero_point = fixed[roots[t]]
         else:
             tensor.scale, tensor.zero_point = activation_qparams(lo.get(roots[t], 0.0), hi.get(roots[t], 0.0))
 
@@ -320,6 +334,74 @@ def _geo_params(graph: Graph, op: Op, ab_bits: int = 0, fit_int16: bool = True) 
     return IntParams(mult, shift, lo, hi, bias=bias)
 
 
+# -- elementwise activations (docs/INTEGER.md §6) ---------------------------------------------------------------
+
+def prelu_slopes(alpha: np.ndarray) -> tuple[np.ndarray, float]:
+    """PReLU slopes as int8 with one symmetric scale (zero point 0): (a_q, scale), scale = max|α| / 127 (float32;
+    1/127 when every slope is 0)."""
+    a = np.asarray(alpha, np.float32).reshape(-1)
+    s = float(np.float32(np.abs(a).max() / np.float32(127.0))) if np.abs(a).max() > 0 else float(np.float32(1 / 127))
+    return np.clip(np.round(a / np.float32(s)), -127, 127).astype(np.int64), s
+
+
+def _activation_params(graph: Graph, op: Op) -> IntParams:
+    """The integers of an elementwise activation (docs/INTEGER.md §6), as TFLite's Prepare fixes them."""
+    s_in = graph.tensors[op.inputs[0]].scale
+    empty = np.zeros(0, dtype=np.int32)
+    if op.type in ("SIGMOID", "TANH"):  # TFLite's LOGISTIC / TANH: the input rescaled into Q4.27, its radius
+        try:
+            mult, shift, radius = arith.input_rescale_params(s_in, 4)
+        except ValueError as exc:
+            raise LinRepError(f"op {op.name!r} ({op.type}): {exc}") from None
+        return IntParams(np.array([mult], dtype=np.int32), np.array([shift], dtype=np.int32),
+                         extra=np.array([radius], dtype=np.int32))
+    if op.type in ("RELU", "RELU6", "CLAMP"):  # TFLite's int8 RELU: requantise, then clamp to the bounds
+        out = graph.tensors[op.output]
+        mult, shift = arith.quantize_multiplier(arith.requant_scale(s_in, divide_by=out.scale))
+        lo, hi = {"RELU": (0.0, math.inf), "RELU6": (0.0, 6.0)}.get(op.type, (op.alpha, op.beta))
+        act_min, act_max = arith.clamp_range(lo, hi, out.scale, out.zero_point)
+        if shift > 23:
+            raise LinRepError(f"op {op.name!r} ({op.type}): input/output scales {s_in}/{out.scale} need a left "
+                              f"shift of {shift} (at most 23: 255 · 2^shift must fit int32)")
+        return IntParams(np.array([mult], dtype=np.int32), np.array([shift], dtype=np.int32), act_min, act_max)
+    if op.type == "HARDSIGMOID":  # ours: HARD_SWISH's reluish value, requantised (docs/INTEGER.md §6.8)
+        try:
+            om, os_, rm, re_ = arith.hardsigmoid_params(s_in, graph.tensors[op.output].scale)
+        except ValueError as exc:
+            raise LinRepError(f"op {op.name!r} (HARDSIGMOID): {exc}") from None
+        return IntParams(np.array([om, rm], dtype=np.int32), np.array([os_, re_], dtype=np.int32))
+    if op.type == "SILU":  # TFLite's LOGISTIC then MUL (docs/INTEGER.md §6.7)
+        try:
+            ml, sl, radius, mm, sm = arith.silu_params(s_in, graph.tensors[op.output].scale)
+        except ValueError as exc:
+            raise LinRepError(f"op {op.name!r} (SILU): {exc}") from None
+        return IntParams(np.array([ml, mm], dtype=np.int32), np.array([sl, sm], dtype=np.int32),
+                         extra=np.array([radius], dtype=np.int32))
+    if op.type == "PRELU":  # TFLite's PRELU: int8 slopes (symmetric, one scale), [identity, alpha] multipliers
+        c = graph.constants[op.weight]
+        a_q, s_a = prelu_slopes(c.values)
+        c.values = (a_q.astype(np.float32) * np.float32(s_a)).astype(np.float32)  # what the integers mean
+        try:
+            m1, s1, m2, s2 = arith.prelu_params(s_in, s_a, graph.tensors[op.output].scale)
+        except ValueError as exc:
+            raise LinRepError(f"op {op.name!r} (PRELU): {exc}") from None
+        return IntParams(np.array([m1, m2], dtype=np.int32), np.array([s1, s2], dtype=np.int32),
+                         extra=np.concatenate([[0], a_q]).astype(np.int32))
+    if op.type == "LEAKY_RELU":  # TFLite's LEAKY_RELU: [identity, alpha] multipliers
+        try:
+            mi, si, ma, sa = arith.leaky_relu_params(s_in, op.alpha, graph.tensors[op.output].scale)
+        except ValueError as exc:
+            raise LinRepError(f"op {op.name!r} (LEAKY_RELU): {exc}") from None
+        return IntParams(np.array([mi, ma], dtype=np.int32), np.array([si, sa], dtype=np.int32))
+    if op.type == "HARDSWISH":  # TFLite's HARD_SWISH: [output, reluish] int16 multipliers and exponents
+        try:
+            out_m, out_e, rel_m, rel_e = arith.hardswish_params(s_in, graph.tensors[op.output].scale)
+        except ValueError as exc:
+            raise LinRepError(f"op {op.name!r} (HARDSWISH): {exc}") from None
+        return IntParams(np.array([out_m, rel_m], dtype=np.int32), np.array([out_e, rel_e], dtype=np.int32))
+    return IntParams(empty.copy(), empty.copy())
+
+
 def fill_int_params(graph: Graph, ab_bits: int, layer_bits: dict[str, int] | None = None,
                     fit_int16: bool = True) -> None:
     """Every op's IntParams (in place) once the tensors carry their quantisation; LinRep layers named in
@@ -336,6 +418,8 @@ def fill_int_params(graph: Graph, ab_bits: int, layer_bits: dict[str, int] | Non
             op.iparams = _softmax_params(graph, op)
         elif op.type in GEO:
             op.iparams = _geo_params(graph, op, layer_bits.get(op.name, ab_bits), fit_int16)
+        elif op.type in ACTIVATIONS:
+            op.iparams = _activation_params(graph, op)
         else:
             op.iparams = IntParams(empty.copy(), empty.copy())
 

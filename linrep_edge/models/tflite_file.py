@@ -65,6 +65,7 @@ _OPTION_FIELDS = {
     "ResizeBilinearOptions": ("AlignCorners", "HalfPixelCenters"),
     "ResizeNearestNeighborOptions": ("AlignCorners", "HalfPixelCenters"),
     "TransposeConvOptions": ("Padding", "StrideW", "StrideH", "FusedActivationFunction"),
+    "LeakyReluOptions": ("Alpha",),
 }
 
 

@@ -38,7 +38,8 @@ from linrep_edge.models.tflite_file import TflModel, TflOp, TflTensor, read_tfli
 # inputs each supported operator needs at least (weights, bias, shape and padding tensors included)
 MIN_INPUTS = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2, "ADD": 2, "AVERAGE_POOL_2D": 1,
               "MAX_POOL_2D": 1, "SOFTMAX": 1, "RESHAPE": 1, "CONCATENATION": 1, "PAD": 2, "QUANTIZE": 1,
-              "DEQUANTIZE": 1, "TRANSPOSE": 2, "MEAN": 2,
+              "DEQUANTIZE": 1, "TRANSPOSE": 2, "MEAN": 2, "LOGISTIC": 1, "HARD_SWISH": 1, "TANH": 1, "RELU": 1,
+              "RELU6": 1, "LEAKY_RELU": 1, "PRELU": 2,
               "MUL": 2, "RESIZE_NEAREST_NEIGHBOR": 2, "RESIZE_BILINEAR": 2, "TRANSPOSE_CONV": 3}
 NCHW_TO_NHWC = (0, 2, 3, 1)
 ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
@@ -437,6 +438,82 @@ class _Importer:
                             / float(1 << shift))
         new.iparams = IntParams(np.array([m], np.int32), np.array([shift], np.int32), extra=np.array([-radius], np.int32))
 
+    # -- elementwise activations (docs/INTEGER.md §6) ---------------------------------------------------
+    ACTIVATION_OPS = {"LOGISTIC": "SIGMOID", "HARD_SWISH": "HARDSWISH", "TANH": "TANH", "RELU": "RELU", "RELU6": "RELU6",
+                      "LEAKY_RELU": "LEAKY_RELU"}
+
+    def activation(self, op: TflOp) -> None:
+        """An elementwise activation: in int8 files, the integers TFLite Micro's Prepare computes."""
+        x = self._input(op)
+        kw = {"alpha": float(np.float32(op.options.get("Alpha", 0.0)))} if op.type == "LEAKY_RELU" else {}
+        new = self._emit(op, self.ACTIVATION_OPS[op.type], [x], **kw)
+        if not self.int8:
+            return
+        s_in, _ = self._quant(x)
+        out = self.g.tensors[new.output]
+        if op.type in ("LOGISTIC", "TANH"):
+            want = (1.0 / 256.0, -128) if op.type == "LOGISTIC" else (1.0 / 128.0, 0)
+            if (np.float32(out.scale), out.zero_point) != (np.float32(want[0]), want[1]):
+                raise LinRepError(f"int8 {op.type.lower()} output quantisation ({out.scale}, {out.zero_point}) is not "
+                                  f"(1/{round(1 / want[0])}, {want[1]})")
+            try:
+                m, shift, radius = arith.input_rescale_params(s_in, 4)
+            except ValueError as exc:
+                raise LinRepError(str(exc)) from None
+            new.iparams = IntParams(np.array([m], np.int32), np.array([shift], np.int32),
+                                    extra=np.array([radius], np.int32))
+        elif op.type == "RELU":  # TFLite Micro's CalculateReluOpData: requantise, clamp at 0
+            m, shift = arith.quantize_multiplier(float(np.float32(s_in)) / float(np.float32(out.scale)))
+            if shift > 23:
+                raise LinRepError(f"input/output scales {s_in}/{out.scale}: a left shift of {shift} (at most 23)")
+            lo, hi = arith.clamp_range(0.0, math.inf, out.scale, out.zero_point)
+            new.iparams = IntParams(np.array([m], np.int32), np.array([shift], np.int32), lo, hi)
+        elif op.type == "RELU6":  # TFLite Micro's Relu6: the input bytes clamped to [zp_in, q(6)], no requantising
+            zp_in = self.g.tensors[x].zero_point
+            if (np.float32(s_in), zp_in) != (np.float32(out.scale), out.zero_point):
+                raise LinRepError(f"input and output quantised apart ({s_in}, {zp_in}) vs ({out.scale}, "
+                                  f"{out.zero_point}): TFLite Micro's int8 RELU6 ignores the output quantisation")
+            six = min(127, max(-128, _round_half_away(float(np.float32(6.0) / np.float32(s_in))) + zp_in))
+            new.iparams = _no_params(zp_in, six)
+        elif op.type == "LEAKY_RELU":  # TFLite Micro's CalculateOpDataLeakyRelu
+            try:
+                mi, si, ma, sa = arith.leaky_relu_params(s_in, new.alpha, out.scale)
+            except ValueError as exc:
+                raise LinRepError(str(exc)) from None
+            new.iparams = IntParams(np.array([mi, ma], np.int32), np.array([si, sa], np.int32))
+        elif op.type == "HARD_SWISH":
+            try:
+                out_m, out_e, rel_m, rel_e = arith.hardswish_params(s_in, out.scale)
+            except ValueError as exc:
+                raise LinRepError(str(exc)) from None
+            new.iparams = IntParams(np.array([out_m, rel_m], np.int32), np.array([out_e, rel_e], np.int32))
+
+    def prelu(self, op: TflOp) -> None:
+        """PRELU with a constant slope tensor: one slope, or one per channel (TFLite broadcasts [1, 1, C] or
+        [C]); int8 files: the slopes' integers and zero point in qparams, TFLite Micro's two multipliers."""
+        x = self._input(op)
+        t = self.m.tensors[op.inputs[1]]
+        c = self.g.tensors[x].shape[0]
+        if t.data is None or t.data.size not in (1, c) or (t.data.size > 1 and t.shape[-1] != c):
+            raise LinRepError(f"slope {t.name!r} is not a constant of 1 or {c} (per channel) values")
+        raw = t.data.reshape(-1)
+        if not self.int8:
+            self._emit(op, "PRELU", [x], weight=self.g.add_constant(raw.astype(np.float32)))
+            return
+        if t.type != "INT8" or t.scale.size != 1:
+            raise LinRepError(f"slope {t.name!r}: int8 with one scale expected, got {t.type} with {t.scale.size}")
+        s_a, zp_a = float(t.scale[0]), int(t.zero_point[0]) if t.zero_point.size else 0
+        values = ((raw.astype(np.float32) - np.float32(zp_a)) * np.float32(s_a)).astype(np.float32)
+        new = self._emit(op, "PRELU", [x], weight=self.g.add_constant(values))
+        s_in, _ = self._quant(x)
+        out = self.g.tensors[new.output]
+        try:
+            m1, s1, m2, s2 = arith.prelu_params(s_in, s_a, out.scale)
+        except ValueError as exc:
+            raise LinRepError(str(exc)) from None
+        new.iparams = IntParams(np.array([m1, m2], np.int32), np.array([s1, s2], np.int32),
+                                extra=np.concatenate([[zp_a], raw.astype(np.int64)]).astype(np.int32))
+
     def reshape(self, op: TflOp) -> None:
         if op.index == self.layout_op:
             self._layout(op)
@@ -651,7 +728,8 @@ class _Importer:
                     "ADD": self.add, "AVERAGE_POOL_2D": self.pool, "MAX_POOL_2D": self.pool, "SOFTMAX": self.softmax,
                     "RESHAPE": self.reshape, "CONCATENATION": self.concat, "PAD": self.pad,
                     "QUANTIZE": self.quantize_ends, "DEQUANTIZE": self.quantize_ends, "TRANSPOSE": self.transpose,
-                    "MEAN": self.mean, **self.geo_handlers()}
+                    "MEAN": self.mean, "PRELU": self.prelu, **{k: self.activation for k in self.ACTIVATION_OPS},
+                    **self.geo_handlers()}
         tin = m.tensors[m.inputs[0]]
         try:
             if self.int8 and tin.type == "FLOAT32":  # replaced by the QUANTIZE's output

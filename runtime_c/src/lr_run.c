@@ -287,6 +287,93 @@ static void run_geo_s8(const run_ctx *r, const lr_op *op)
     }
 }
 
+/* The elementwise activations of an int8 model (docs/INTEGER.md section 6), on the n values of x; the
+ * verifier (lr_verify_i8.c) admits only those with an int8 form. */
+static void run_activation_s8(const lr_model *m, const lr_op *op, const int8_t *x, uint32_t c, uint32_t n,
+                              int8_t *y)
+{
+    const int32_t zp_in = lr_quant_zp(m, (uint32_t)lr_op_input(m, op, 0u));
+    switch (op->type) {
+    case LR_OP_TYPE_SILU: { /* [logistic, mul]; qparams [radius] */
+        lr_silu_s8_params p;
+        p.zp_in = zp_in;
+        p.zp_out = lr_quant_zp(m, (uint32_t)op->output);
+        p.mult_logistic = lr_lei32(m->blob + op->mult);
+        p.shift_logistic = lr_s8(m->blob[op->shift]);
+        p.radius = lr_lei32(m->blob + op->qp);
+        p.mult_mul = lr_lei32(m->blob + op->mult + 4u);
+        p.shift_mul = lr_s8(m->blob[op->shift + 1u]);
+        lr_silu_s8_ref(x, n, &p, y);
+        break;
+    }
+    case LR_OP_TYPE_PRELU: { /* [identity, alpha]; qparams [zp_alpha, slopes] (verified: 1 or c slopes) */
+        lr_prelu_s8_params p;
+        p.zp_in = zp_in;
+        p.zp_out = lr_quant_zp(m, (uint32_t)op->output);
+        p.mult_identity = lr_lei32(m->blob + op->mult);
+        p.shift_identity = lr_s8(m->blob[op->shift]);
+        p.mult_alpha = lr_lei32(m->blob + op->mult + 4u);
+        p.shift_alpha = lr_s8(m->blob[op->shift + 1u]);
+        p.zp_alpha = lr_lei32(m->blob + op->qp);
+        p.n_alpha = op->n_qp - 1u;
+        p.alpha = m->blob + op->qp + 4u;
+        lr_prelu_s8_ref(x, c, n / c, &p, y);
+        break;
+    }
+    case LR_OP_TYPE_SIGMOID:
+        lr_sigmoid_s8_ref(x, n, zp_in, lr_lei32(m->blob + op->mult), lr_s8(m->blob[op->shift]),
+                          lr_lei32(m->blob + op->qp), y);
+        break;
+    case LR_OP_TYPE_RELU:
+    case LR_OP_TYPE_RELU6:
+    case LR_OP_TYPE_CLAMP: {
+        lr_clamp_s8_params p;
+        p.requant = op->n_mult == 1u;
+        p.zp_in = zp_in;
+        p.zp_out = lr_quant_zp(m, (uint32_t)op->output);
+        p.mult = p.requant ? lr_lei32(m->blob + op->mult) : 0;
+        p.shift = p.requant ? lr_s8(m->blob[op->shift]) : 0;
+        p.act_min = op->act_min;
+        p.act_max = op->act_max;
+        lr_clamp_s8_ref(x, n, &p, y);
+        break;
+    }
+    case LR_OP_TYPE_LEAKY_RELU: { /* [identity, alpha] */
+        lr_leaky_relu_s8_params p;
+        p.zp_in = zp_in;
+        p.zp_out = lr_quant_zp(m, (uint32_t)op->output);
+        p.mult_identity = lr_lei32(m->blob + op->mult);
+        p.shift_identity = lr_s8(m->blob[op->shift]);
+        p.mult_alpha = lr_lei32(m->blob + op->mult + 4u);
+        p.shift_alpha = lr_s8(m->blob[op->shift + 1u]);
+        lr_leaky_relu_s8_ref(x, n, &p, y);
+        break;
+    }
+    case LR_OP_TYPE_TANH:
+        lr_tanh_s8_ref(x, n, zp_in, lr_lei32(m->blob + op->mult), lr_s8(m->blob[op->shift]), lr_lei32(m->blob + op->qp),
+                       y);
+        break;
+    case LR_OP_TYPE_HARDSWISH: /* [output, reluish] */
+    case LR_OP_TYPE_HARDSIGMOID: {
+        lr_hardswish_s8_params p;
+        p.zp_in = zp_in;
+        p.zp_out = lr_quant_zp(m, (uint32_t)op->output);
+        p.out_mult = lr_lei32(m->blob + op->mult);
+        p.out_exp = lr_s8(m->blob[op->shift]);
+        p.rel_mult = lr_lei32(m->blob + op->mult + 4u);
+        p.rel_exp = lr_s8(m->blob[op->shift + 1u]);
+        if (op->type == LR_OP_TYPE_HARDSWISH) {
+            lr_hardswish_s8_ref(x, n, &p, y);
+        } else {
+            lr_hardsigmoid_s8_ref(x, n, &p, y);
+        }
+        break;
+    }
+    default: /* unreachable: lr_init refused ops without an int8 form */
+        break;
+    }
+}
+
 static void run_op_s8(const run_ctx *r, const lr_op *op)
 {
     const lr_model *m = r->m;
@@ -369,6 +456,18 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
     case LR_OP_TYPE_SOFTMAX:
         lr_softmax_s8_ref(x, (uint32_t)in[0], n / (uint32_t)in[0], lr_lei32(m->blob + op->mult),
                           lr_s8(m->blob[op->shift]), lr_lei32(m->blob + op->qp), y);
+        break;
+    case LR_OP_TYPE_SIGMOID:
+    case LR_OP_TYPE_HARDSWISH:
+    case LR_OP_TYPE_TANH:
+    case LR_OP_TYPE_RELU:
+    case LR_OP_TYPE_RELU6:
+    case LR_OP_TYPE_CLAMP:
+    case LR_OP_TYPE_LEAKY_RELU:
+    case LR_OP_TYPE_PRELU:
+    case LR_OP_TYPE_HARDSIGMOID:
+    case LR_OP_TYPE_SILU:
+        run_activation_s8(m, op, x, (uint32_t)in[0], n, y);
         break;
     case LR_OP_TYPE_CONCAT:
         for (i = 0; i < op->n_inputs; i++) {

@@ -318,9 +318,140 @@ static int op_has_int8_form(uint32_t type)
     case LR_OP_TYPE_SLICE:
     case LR_OP_TYPE_CONCAT:
     case LR_OP_TYPE_PAD:
+    case LR_OP_TYPE_SIGMOID:
+    case LR_OP_TYPE_HARDSWISH:
+    case LR_OP_TYPE_TANH:
+    case LR_OP_TYPE_RELU:
+    case LR_OP_TYPE_RELU6:
+    case LR_OP_TYPE_CLAMP:
+    case LR_OP_TYPE_LEAKY_RELU:
+    case LR_OP_TYPE_PRELU:
+    case LR_OP_TYPE_SILU:
+    case LR_OP_TYPE_HARDSIGMOID:
         return 1;
     default:
         return 0;
+    }
+}
+
+/* The ops whose integers include qparams (docs/INTEGER.md): SOFTMAX [diff_min], SIGMOID and TANH [radius]. */
+static int op_has_qparams(uint32_t type)
+{
+    return type == LR_OP_TYPE_SOFTMAX || type == LR_OP_TYPE_SIGMOID || type == LR_OP_TYPE_TANH ||
+           type == LR_OP_TYPE_PRELU || type == LR_OP_TYPE_SILU;
+}
+
+/* Output quantisation fixed by TFLite: scale given by its float32 bits, zero point zp. */
+static int fixed_out_quant(const lr_model *m, const lr_op *op, uint32_t scale_bits, int32_t zp)
+{
+    return lr_quant_scale_bits(m, (uint32_t)op->output) == scale_bits && lr_quant_zp(m, (uint32_t)op->output) == zp;
+}
+
+/* TFLite's int8 LOGISTIC constants (multiplier and shift k of the op, radius qparams[0]): 0 <= shift <= 30,
+ * radius >= 0 and min(radius - 1, 255) * 2^shift < 2^31 (every rescaled input fits int32). */
+static int logistic_ok(const lr_model *m, const lr_op *op, uint32_t k)
+{
+    int32_t s, radius;
+    int64_t top;
+    if (op->n_qp != 1u || k >= op->n_mult) {
+        return 0;
+    }
+    s = shift_at(m, op, k);
+    radius = lr_lei32(m->blob + op->qp);
+    top = radius - 1 < 255 ? (int64_t)radius - 1 : 255;
+    return s >= 0 && radius >= 0 && top * ((int64_t)1 << s) < BOUND;
+}
+
+/* The elementwise activations (docs/INTEGER.md section 6): every constant the kernel relies on. */
+static lr_status check_activation_i8(const lr_model *m, const lr_op *op)
+{
+    switch (op->type) {
+    case LR_OP_TYPE_SIGMOID:
+    case LR_OP_TYPE_TANH: {
+        /* TFLite's LOGISTIC: output 1/256 (0x3B800000), -128; TANH: 1/128 (0x3C000000), 0. One Q4.27 input
+         * multiplier and its radius (logistic_ok) */
+        const int out_ok = op->type == LR_OP_TYPE_SIGMOID ? fixed_out_quant(m, op, 0x3B800000u, -128)
+                                                          : fixed_out_quant(m, op, 0x3C000000u, 0);
+        return op->n_mult == 1u && out_ok && logistic_ok(m, op, 0u) ? LR_OK : LR_ERR_BAD_PARAMS;
+    }
+    case LR_OP_TYPE_RELU:
+    case LR_OP_TYPE_RELU6:
+    case LR_OP_TYPE_CLAMP:
+        /* with one multiplier (TFLite's RELU): |x - zp_in| <= 255 shifted left fits int32 */
+        if (op->n_mult != 1u || 255 * ((int64_t)1 << (shift_at(m, op, 0u) > 0 ? shift_at(m, op, 0u) : 0)) >= BOUND) {
+            return LR_ERR_BAD_PARAMS;
+        }
+        return LR_OK;
+    case LR_OP_TYPE_LEAKY_RELU: {
+        /* TFLite's LEAKY_RELU: [identity, alpha]; |x - zp_in| <= 255 shifted left fits int32 for both */
+        uint32_t k;
+        if (op->n_mult != 2u) {
+            return LR_ERR_BAD_PARAMS;
+        }
+        for (k = 0; k < 2u; k++) {
+            const int32_t s = shift_at(m, op, k);
+            if (255 * ((int64_t)1 << (s > 0 ? s : 0)) >= BOUND) {
+                return LR_ERR_BAD_PARAMS;
+            }
+        }
+        return LR_OK;
+    }
+    case LR_OP_TYPE_HARDSIGMOID: {
+        /* ours: [output (Q31, MBQM), reluish (HARD_SWISH's int16 pair)]; the reluish value r <= 32767 shifted left
+         * fits int32 */
+        int32_t s, re;
+        if (op->n_mult != 2u || mult_at(m, op, 1u) > INT16_MAX) {
+            return LR_ERR_BAD_PARAMS;
+        }
+        s = shift_at(m, op, 0u);
+        re = shift_at(m, op, 1u);
+        if (re < -15 || 32767 * ((int64_t)1 << (s > 0 ? s : 0)) >= BOUND) {
+            return LR_ERR_BAD_PARAMS;
+        }
+        return LR_OK;
+    }
+    case LR_OP_TYPE_SILU: {
+        /* LOGISTIC then MUL: [logistic, mul]; the logistic's constants as SIGMOID's, the MUL's product
+         * |x - zp_in| * |g + 128| <= 255 * 255 shifted left fits int32 */
+        const int32_t s = op->n_mult == 2u ? shift_at(m, op, 1u) : 0;
+        if (op->n_mult != 2u || !logistic_ok(m, op, 0u) || 255 * 255 * ((int64_t)1 << (s > 0 ? s : 0)) >= BOUND) {
+            return LR_ERR_BAD_PARAMS;
+        }
+        return LR_OK;
+    }
+    case LR_OP_TYPE_PRELU: {
+        /* TFLite's PRELU: [identity, alpha]; qparams [zp_alpha, one int8 slope per fp32 slope (1 or C, verified)];
+         * 255 * 2^s (identity) and 255 * 255 * 2^s (alpha: |v * (a - zp_alpha)| <= 255 * 255) fit int32 */
+        uint32_t k;
+        const int32_t s1 = shift_at(m, op, 0u), s2 = op->n_mult == 2u ? shift_at(m, op, 1u) : 0;
+        if (op->n_mult != 2u || op->n_qp != 1u + op->n_w32 + op->n_w16 ||
+            255 * ((int64_t)1 << (s1 > 0 ? s1 : 0)) >= BOUND || 255 * 255 * ((int64_t)1 << (s2 > 0 ? s2 : 0)) >= BOUND) {
+            return LR_ERR_BAD_PARAMS;
+        }
+        for (k = 0; k < op->n_qp; k++) {
+            const int32_t v = lr_lei32(m->blob + op->qp + 4u * k);
+            if (v < -128 || v > 127) {
+                return LR_ERR_BAD_PARAMS;
+            }
+        }
+        return LR_OK;
+    }
+    case LR_OP_TYPE_HARDSWISH: {
+        /* TFLite's HARD_SWISH: [output, reluish] int16 multipliers (0 .. 32767); output exponent -15 .. 0 (a
+         * right shift of an int16), reluish -15 .. 30 */
+        int32_t oe, re;
+        if (op->n_mult != 2u || mult_at(m, op, 0u) > INT16_MAX || mult_at(m, op, 1u) > INT16_MAX) {
+            return LR_ERR_BAD_PARAMS;
+        }
+        oe = shift_at(m, op, 0u);
+        re = shift_at(m, op, 1u);
+        if (oe < -15 || oe > 0 || re < -15) {
+            return LR_ERR_BAD_PARAMS;
+        }
+        return LR_OK;
+    }
+    default:
+        return LR_ERR_UNSUPPORTED_OP;
     }
 }
 
@@ -348,7 +479,7 @@ lr_status lr_verify_op_i8(const lr_model *m, const lr_op *op, lr_where *where, u
     }
     if ((op->bexp != 0u && op->type != LR_OP_TYPE_LINREP_CONV2D &&
          !(op->type == LR_OP_TYPE_CONV_TRANSPOSE2D && op->linrep != 0u)) ||
-        (op->qp != 0u && op->type != LR_OP_TYPE_SOFTMAX)) {
+        (op->qp != 0u && !op_has_qparams(op->type))) {
         return LR_ERR_BAD_PARAMS;
     }
     switch (op->type) {
@@ -442,6 +573,21 @@ lr_status lr_verify_op_i8(const lr_model *m, const lr_op *op, lr_where *where, u
         }
         break; /* and quantised as its input, below */
     }
+    case LR_OP_TYPE_SIGMOID:
+    case LR_OP_TYPE_HARDSWISH:
+    case LR_OP_TYPE_TANH:
+    case LR_OP_TYPE_LEAKY_RELU:
+    case LR_OP_TYPE_PRELU:
+    case LR_OP_TYPE_SILU:
+    case LR_OP_TYPE_HARDSIGMOID:
+        return check_activation_i8(m, op);
+    case LR_OP_TYPE_RELU:
+    case LR_OP_TYPE_RELU6:
+    case LR_OP_TYPE_CLAMP:
+        if (op->n_mult == 0u) {
+            break; /* TFLite's RELU6: the input clamped, quantised as the output (checked below) */
+        }
+        return check_activation_i8(m, op);
     case LR_OP_TYPE_AVG_POOL2D:
         if ((op->pt | op->pl | op->pb | op->pr) != 0 && op->count_include_pad) {
             return LR_ERR_BAD_PARAMS; /* TFLite's average excludes padding */

@@ -335,6 +335,123 @@ def hostile() -> dict[str, tuple[Graph, str]]:
 VERSION_PATCH = {"i8_in_v3_blob": 3, "i8_fields_in_fp32_model": 4, "i8_codebook_in_fp32_model": 4}
 
 
+def _hostile_activations(build) -> dict[str, tuple[Graph, str]]:  # type: ignore[no-untyped-def]
+    """The int8 elementwise activations (docs/INTEGER.md section 6): every constant the kernels rely on."""
+    h: dict[str, tuple[Graph, str]] = {}
+    g = build("sigmoid", 7)
+    g.tensors[1].zero_point = 0
+    h["i8_sigmoid_output_quant"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("sigmoid", 7)
+    g.tensors[1].scale = 1.0 / 128
+    h["i8_sigmoid_output_scale"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("sigmoid", 7)
+    g.ops[0].iparams.extra = None
+    h["i8_sigmoid_no_radius"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("sigmoid", 7)
+    g.ops[0].iparams.shift[0] = -1  # TFLite's radius needs 2^shift >= 1
+    h["i8_sigmoid_negative_shift"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("sigmoid", 7)
+    g.ops[0].iparams.shift[0], g.ops[0].iparams.extra[0] = 24, 1000  # 255 * 2^24 >= 2^31: the rescaling overflows
+    h["i8_sigmoid_rescale_overflow"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("sigmoid", 7)
+    g.ops[0].iparams.extra[0] = -1
+    h["i8_sigmoid_negative_radius"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("sigmoid", 7)
+    ip = g.ops[0].iparams
+    ip.multiplier, ip.shift = np.repeat(ip.multiplier, 2), np.repeat(ip.shift, 2)
+    h["i8_sigmoid_two_multipliers"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("tanh", 7)
+    g.tensors[1].zero_point = -128  # SIGMOID's output quantisation, not TANH's
+    g.tensors[1].scale = 1.0 / 256
+    h["i8_tanh_output_quant"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("tanh", 7)
+    g.ops[0].iparams.shift[0], g.ops[0].iparams.extra[0] = 28, 9  # 8 * 2^28 >= 2^31
+    h["i8_tanh_rescale_overflow"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("tanh", 7)
+    g.ops[0].iparams.extra = None
+    h["i8_tanh_no_radius"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("relu", 7)
+    g.ops[0].iparams.shift[0] = 24  # 255 * 2^24 >= 2^31
+    h["i8_relu_rescale_overflow"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("clamp", 7)
+    ip = g.ops[0].iparams
+    ip.multiplier, ip.shift = np.repeat(ip.multiplier, 2), np.repeat(ip.shift, 2)
+    h["i8_clamp_two_multipliers"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("relu6", 7)
+    g.ops[0].iparams.extra = np.array([1], np.int32)
+    h["i8_relu6_qparams"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("relu6_alike", 7)  # no multiplier: input and output must be quantised alike
+    g.tensors[1].zero_point = (g.tensors[0].zero_point + 1) % 100
+    h["i8_relu6_alike_quant_differs"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("relu", 7)
+    g.ops[0].iparams.act_min, g.ops[0].iparams.act_max = 5, -5
+    h["i8_relu_empty_clamp"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("leaky_relu", 7)
+    g.ops[0].iparams.multiplier, g.ops[0].iparams.shift = g.ops[0].iparams.multiplier[:1], g.ops[0].iparams.shift[:1]
+    h["i8_leaky_relu_one_multiplier"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("leaky_relu", 7)
+    g.ops[0].iparams.shift[1] = 24  # the alpha side: 255 * 2^24 >= 2^31
+    h["i8_leaky_relu_alpha_overflow"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("leaky_relu", 7)
+    g.ops[0].iparams.multiplier[1] = -5  # a negative slope's multiplier (TFLite's MBQM takes none)
+    h["i8_leaky_relu_negative_multiplier"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("prelu", 7)
+    g.ops[0].iparams.extra = g.ops[0].iparams.extra[:-1]  # a slope short of the fp32 slopes
+    h["i8_prelu_slope_count"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("prelu", 7)
+    g.ops[0].iparams.extra[1] = 128  # not an int8
+    h["i8_prelu_slope_range"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("prelu", 7)
+    g.ops[0].iparams.extra[0] = -129  # the slopes' zero point
+    h["i8_prelu_slope_zero_point"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("prelu", 7)
+    g.ops[0].iparams.shift[1] = 16  # 255 * 255 * 2^16 >= 2^31
+    h["i8_prelu_alpha_overflow"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("prelu", 7)
+    g.ops[0].iparams.extra = None
+    h["i8_prelu_no_slopes"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("silu", 7)
+    g.ops[0].iparams.shift[1] = 16  # the MUL: 255 * 255 * 2^16 >= 2^31
+    h["i8_silu_mul_overflow"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("silu", 7)
+    g.ops[0].iparams.shift[0], g.ops[0].iparams.extra[0] = 24, 1000  # the logistic's rescaling overflows
+    h["i8_silu_logistic_overflow"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("silu", 7)
+    g.ops[0].iparams.extra = None
+    h["i8_silu_no_radius"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("hardsigmoid", 7)
+    g.ops[0].iparams.shift[0] = 17  # 32767 * 2^17 >= 2^31
+    h["i8_hardsigmoid_output_overflow"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("hardsigmoid", 7)
+    g.ops[0].iparams.multiplier[1] = 1 << 15  # the reluish multiplier is an int16
+    h["i8_hardsigmoid_reluish_not_int16"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("hardsigmoid", 7)
+    g.ops[0].iparams.shift[1] = -16
+    h["i8_hardsigmoid_reluish_shift_range"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("hardswish", 7)
+    g.ops[0].iparams.multiplier, g.ops[0].iparams.shift = g.ops[0].iparams.multiplier[:1], g.ops[0].iparams.shift[:1]
+    h["i8_hardswish_one_multiplier"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("hardswish", 7)
+    g.ops[0].iparams.multiplier[1] = 1 << 15  # not an int16
+    h["i8_hardswish_reluish_not_int16"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("hardswish", 7)
+    g.ops[0].iparams.multiplier[0] = 1 << 20
+    h["i8_hardswish_output_not_int16"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("hardswish", 7)
+    g.ops[0].iparams.shift[0] = 1  # TFLite's output exponent is <= 0
+    h["i8_hardswish_output_left_shift"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("hardswish", 7)
+    g.ops[0].iparams.shift[0] = -16  # an int16 shifted right by 16 or more
+    h["i8_hardswish_output_shift_range"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("hardswish", 7)
+    g.ops[0].iparams.shift[1] = -16
+    h["i8_hardswish_reluish_shift_range"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("hardswish", 7)
+    g.ops[0].iparams.extra = np.array([1], np.int32)
+    h["i8_hardswish_qparams"] = (g, "LR_ERR_BAD_PARAMS")
+    return h
+
+
 def hostile_v4() -> dict[str, tuple[Graph, str]]:
     """Int8 models (format version 4): one class per verifier rule of docs/INTEGER.md."""
     from int8_graphs import EMPTY, build  # tests/int8_graphs.py: random valid int8 graphs
@@ -396,6 +513,7 @@ def hostile_v4() -> dict[str, tuple[Graph, str]]:
     g = build("softmax", 7)
     g.ops[0].iparams.extra = None
     h["i8_softmax_no_diff_min"] = (g, "LR_ERR_BAD_PARAMS")
+    h.update(_hostile_activations(build))
     g = build("add", 7)
     g.ops[1].iparams.multiplier, g.ops[1].iparams.shift = g.ops[1].iparams.multiplier[:2], g.ops[1].iparams.shift[:2]
     h["i8_add_two_multipliers"] = (g, "LR_ERR_BAD_PARAMS")
@@ -415,10 +533,12 @@ def hostile_v4() -> dict[str, tuple[Graph, str]]:
     g = build("mean", 7)
     g.ops[0].iparams.shift[0] = 24  # 255 * H * W * 2^24 >= 2^31: the rescaled sum would overflow int32
     h["i8_mean_sum_bound"] = (g, "LR_ERR_BAD_PARAMS")
-    g = build("reshape", 7)
-    g.ops[0].type = "RELU"
-    g.tensors[1].shape = g.tensors[0].shape
-    h["i8_op_without_int8_form"] = (g, "LR_ERR_UNSUPPORTED_OP")
+    g = build("add", 7)  # an ADD broadcasting a [c, 1, 1] gate (valid fp32): int8 ADD takes equal shapes only
+    x1 = g.tensors[1]
+    g.tensors.insert(2, type(x1)((x1.shape[0], 1, 1), dtype="int8", scale=x1.scale, zero_point=x1.zero_point))
+    g.ops.insert(1, Op("ADAPTIVE_AVG_POOL2D", "gate", [1], 2, kernel=(1, 1), iparams=IntParams(EMPTY.copy(), EMPTY.copy())))
+    g.ops[2].inputs, g.ops[2].output, g.output = [0, 2], 3, 3
+    h["i8_add_broadcast"] = (g, "LR_ERR_BAD_PARAMS")
     h["i8_in_v3_blob"] = (conv(), "LR_ERR_VERSION")
     g = conv()
     for t in g.tensors:

@@ -404,6 +404,63 @@ void lr_conv_transpose2d_s8_ref(const lr_geom *g, const int8_t *x, const lr_dens
 void lr_linrep_conv_transpose2d_s8_ref(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
                                        int32_t *scratch, int8_t *y);
 
+/* ---- int8 elementwise activations (docs/INTEGER.md section 6) ---- */
+/* gemmlowp's fixed-point functions (kernels/ref/lr_fixedpoint_ref.c; docs/INTEGER.md sections 4, 6), shared by
+ * the int8 SOFTMAX, SIGMOID and TANH. Qm = a Qm.(31 - m) int32. lr_sat_shl: x * 2^e saturated, 1 <= e <= 30.
+ * lr_exp_on_negative_values: exp(a) of a Q(integer_bits) a <= 0 (integer_bits 1..5), Q0.31.
+ * lr_one_over_one_plus_x, lr_one_minus_x_over_one_plus_x: x in [0, 1) Q0.31, Q0.31 results.
+ * lr_logistic_q31 / lr_tanh_q31: of a Q(integer_bits) a != INT32_MIN (tanh: integer_bits <= 4), Q0.31. */
+int32_t lr_sat_shl(int32_t x, int32_t e);
+int32_t lr_exp_on_negative_values(int32_t a, int32_t integer_bits);
+int32_t lr_one_over_one_plus_x(int32_t a);
+int32_t lr_one_minus_x_over_one_plus_x(int32_t a);
+int32_t lr_logistic_q31(int32_t a, int32_t integer_bits);
+int32_t lr_tanh_q31(int32_t a, int32_t integer_bits);
+/* SIGMOID (TFLite's int8 LOGISTIC) of n values: input zero point, Q4.27 input multiplier / shift (0..30), input
+ * radius; output scale 1/256, zero point -128. */
+void lr_sigmoid_s8_ref(const int8_t *x, uint32_t n, int32_t zp_in, int32_t mult, int32_t shift, int32_t radius,
+                       int8_t *y);
+/* TANH (TFLite's int8 TANH): as SIGMOID; output scale 1/128, zero point 0. */
+void lr_tanh_s8_ref(const int8_t *x, uint32_t n, int32_t zp_in, int32_t mult, int32_t shift, int32_t radius,
+                    int8_t *y);
+/* Standalone RELU / RELU6 / CLAMP: requant = 1: zp_out + MBQM(x - zp_in, mult, shift) (255 * 2^max(shift, 0) <
+ * 2^31), else x; clamped to [act_min, act_max]. */
+typedef struct {
+    int32_t requant, zp_in, zp_out, mult, shift, act_min, act_max;
+} lr_clamp_s8_params;
+void lr_clamp_s8_ref(const int8_t *x, uint32_t n, const lr_clamp_s8_params *p, int8_t *y);
+/* LEAKY_RELU (TFLite's int8 LEAKY_RELU): identity and alpha multipliers (255 * 2^max(shift, 0) < 2^31). */
+typedef struct {
+    int32_t zp_in, zp_out, mult_identity, shift_identity, mult_alpha, shift_alpha;
+} lr_leaky_relu_s8_params;
+void lr_leaky_relu_s8_ref(const int8_t *x, uint32_t n, const lr_leaky_relu_s8_params *p, int8_t *y);
+/* PRELU (TFLite's int8 PRELU) over [c][inner]: identity and alpha multipliers, the slopes' zero point and
+ * n_alpha (1 or c) int8 slopes stored as little-endian int32 words at `alpha`. */
+typedef struct {
+    int32_t zp_in, zp_out, mult_identity, shift_identity, mult_alpha, shift_alpha, zp_alpha;
+    uint32_t n_alpha;
+    const unsigned char *alpha;
+} lr_prelu_s8_params;
+void lr_prelu_s8_ref(const int8_t *x, uint32_t c, uint32_t inner, const lr_prelu_s8_params *p, int8_t *y);
+/* SILU as TFLite's LOGISTIC then MUL: SIGMOID's constants, then the MUL multiplier (255 * 255 * 2^max(shift, 0)
+ * < 2^31). */
+typedef struct {
+    int32_t zp_in, zp_out, mult_logistic, shift_logistic, radius, mult_mul, shift_mul;
+} lr_silu_s8_params;
+void lr_silu_s8_ref(const int8_t *x, uint32_t n, const lr_silu_s8_params *p, int8_t *y);
+/* HARDSWISH (TFLite's int8 HARD_SWISH): int16 multipliers (0 .. 32767) and exponents, output -15 .. 0, reluish
+ * -15 .. 30. */
+typedef struct {
+    int32_t zp_in, zp_out;
+    int32_t out_mult, out_exp;
+    int32_t rel_mult, rel_exp;
+} lr_hardswish_s8_params;
+void lr_hardswish_s8_ref(const int8_t *x, uint32_t n, const lr_hardswish_s8_params *p, int8_t *y);
+/* HARD_SWISH's reluish value (x + 3) / 6 as int16 Q15 (0 .. 32767) of hires = (x - zp_in) * 2^7. */
+int32_t lr_reluish_q15(int32_t hires, int32_t rel_mult, int32_t rel_exp);
+/* HARDSIGMOID (ours): the reluish value, then zp_out + MBQM(r, out_mult, out_exp) (a Q31 multiplier and TFLite
+ * shift here, 32767 * 2^max(out_exp, 0) < 2^31), clamped. */
+void lr_hardsigmoid_s8_ref(const int8_t *x, uint32_t n, const lr_hardswish_s8_params *p, int8_t *y);
 /* Byte moves (every tensor quantised alike). */
 void lr_reshape_s8_ref(const int8_t *x, uint32_t n, int8_t *y);
 void lr_slice_s8_ref(const int8_t *x, uint32_t n, int8_t *y);
