@@ -315,6 +315,110 @@ static int one_channel(const lr_geom *g, const int8_t *x, const lr_dense_s8_para
 
 #endif
 
+/* 1 x 1 convs, groups 1, no padding, any stride (the ResNet shortcuts), without columns: two output channels x
+ * two output pixels per pass over the input channels, each pixel's cin values read in place at its strided
+ * position. The accumulators start at bias + in_offset * sum(w) (sum(w) once per output channel) and add
+ * w * x: equal to the reference's sum of w * (x + in_offset) modulo 2^32, hence equal (it fits int32). With
+ * the DSP extension, per group of four input channels each pixel's bytes are paired as int16 words (c0, c2)
+ * and (c1, c3), the order SXTB16 splits a weight word in: one weight word per channel, eight SMLADs for 16
+ * multiply-adds. Then each channel's requantisation with its constants taken apart once (lr_opt_rq). */
+static void pw_dot(const int8_t *xa, const int8_t *xb, int32_t hw, const unsigned char *w0, const unsigned char *w1,
+                   int32_t cin, uint32_t acc[4])
+{
+    uint32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    int32_t k = 0;
+#if LR_DSP
+    const int32_t hw2 = 2 * hw, hw3 = 3 * hw;
+    for (; k + 4 <= cin; k += 4, xa += 4 * hw, xb += 4 * hw) {
+        const uint32_t wa = lr_ld32(w0 + k), wb = lr_ld32(w1 + k);
+        const int16x2_t e0 = (int16x2_t)((uint32_t)(uint16_t)xa[0] | ((uint32_t)xa[hw2] << 16));
+        const int16x2_t o0 = (int16x2_t)((uint32_t)(uint16_t)xa[hw] | ((uint32_t)xa[hw3] << 16));
+        const int16x2_t e1 = (int16x2_t)((uint32_t)(uint16_t)xb[0] | ((uint32_t)xb[hw2] << 16));
+        const int16x2_t o1 = (int16x2_t)((uint32_t)(uint16_t)xb[hw] | ((uint32_t)xb[hw3] << 16));
+        int16x2_t t = lr_sx02(wa);
+        a00 = (uint32_t)__smlad(t, e0, (int32_t)a00);
+        a01 = (uint32_t)__smlad(t, e1, (int32_t)a01);
+        t = lr_sx13(wa);
+        a00 = (uint32_t)__smlad(t, o0, (int32_t)a00);
+        a01 = (uint32_t)__smlad(t, o1, (int32_t)a01);
+        t = lr_sx02(wb);
+        a10 = (uint32_t)__smlad(t, e0, (int32_t)a10);
+        a11 = (uint32_t)__smlad(t, e1, (int32_t)a11);
+        t = lr_sx13(wb);
+        a10 = (uint32_t)__smlad(t, o0, (int32_t)a10);
+        a11 = (uint32_t)__smlad(t, o1, (int32_t)a11);
+    }
+#endif
+    for (; k < cin; k++, xa += hw, xb += hw) {
+        const int32_t wa = lr_s8(w0[k]), wb = lr_s8(w1[k]);
+        a00 += (uint32_t)(wa * xa[0]);
+        a01 += (uint32_t)(wa * xb[0]);
+        a10 += (uint32_t)(wb * xa[0]);
+        a11 += (uint32_t)(wb * xb[0]);
+    }
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+
+/* bias + in_offset * sum(w) of output channel o (modulo 2^32). */
+static uint32_t pw_start(const lr_dense_s8_params *p, int32_t cin, uint32_t o)
+{
+    const unsigned char *w = p->w + (size_t)o * (size_t)cin;
+    uint32_t s = 0u;
+    int32_t k;
+    for (k = 0; k < cin; k++) {
+        s += (uint32_t)lr_s8(w[k]);
+    }
+    return s * (uint32_t)p->in_offset + (p->bias ? (uint32_t)lr_opt_lei32(p->bias + 4u * o) : 0u);
+}
+
+static int pointwise(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int8_t *y)
+{
+    const int32_t cin = g->c, npx = g->oh * g->ow, hw = g->h * g->w;
+    int32_t o, q;
+    if (g->kh != 1 || g->kw != 1 || g->groups != 1 || (g->pt | g->pl | g->pb | g->pr) != 0) {
+        return 0;
+    }
+    for (o = 0; o < g->oc; o += 2) {
+        const uint32_t o1 = o + 1 < g->oc ? (uint32_t)o + 1u : (uint32_t)o; /* odd Cout: channel o twice */
+        const unsigned char *w0 = p->w + (size_t)o * (size_t)cin, *w1 = p->w + (size_t)o1 * (size_t)cin;
+        const uint32_t s0 = pw_start(p, cin, (uint32_t)o), s1 = pw_start(p, cin, o1);
+        int8_t *y0 = y + (size_t)o * (size_t)npx, *y1 = y + (size_t)o1 * (size_t)npx;
+        int32_t oy = 0, ox = 0, pa = 0;
+        lr_opt_rq r0, r1;
+        lr_opt_rq_init(&r0, &p->rq, (uint32_t)o);
+        lr_opt_rq_init(&r1, &p->rq, o1);
+        for (q = 0; q < npx; q += 2) {
+            int32_t pb = pa; /* pixel q + 1's input position (npx odd: the last pixel twice) */
+            uint32_t acc[4];
+            if (q + 1 < npx) {
+                if (++ox == g->ow) {
+                    ox = 0;
+                    oy++;
+                }
+                pb = oy * g->sh * g->w + ox * g->sw;
+            }
+            acc[0] = acc[1] = s0;
+            acc[2] = acc[3] = s1;
+            pw_dot(x + pa, x + pb, hw, w0, w1, cin, acc);
+            y0[q] = lr_opt_requant(lr_as_i32(acc[0]), &r0);
+            y1[q] = lr_opt_requant(lr_as_i32(acc[2]), &r1);
+            if (q + 1 < npx) {
+                y0[q + 1] = lr_opt_requant(lr_as_i32(acc[1]), &r0);
+                y1[q + 1] = lr_opt_requant(lr_as_i32(acc[3]), &r1);
+            }
+            if (++ox == g->ow) {
+                ox = 0;
+                oy++;
+            }
+            pa = oy * g->sh * g->w + ox * g->sw;
+        }
+    }
+    return 1;
+}
+
 static void depthwise(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *w, int8_t *y)
 {
     const int32_t kk = g->kh * g->kw;
@@ -359,6 +463,9 @@ void lr_conv2d_s8_opt(const lr_geom *g, const int8_t *x, const lr_dense_s8_param
 #endif
     if (g->cin_g == 1 && g->cout_g == 1) {
         depthwise(g, x, p, scratch, y);
+        return;
+    }
+    if (pointwise(g, x, p, y)) {
         return;
     }
     for (grp = 0; grp < g->groups; grp++) {
