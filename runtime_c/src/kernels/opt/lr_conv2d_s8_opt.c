@@ -315,6 +315,7 @@ static int one_channel(const lr_geom *g, const int8_t *x, const lr_dense_s8_para
 
 #endif
 
+#if LR_OPT_FAST
 /* 1 x 1 convs, groups 1, no padding, any stride (the ResNet shortcuts), without columns: two output channels x
  * two output pixels per pass over the input channels, each pixel's cin values read in place at its strided
  * position. The accumulators start at bias + in_offset * sum(w) (sum(w) once per output channel) and add
@@ -520,6 +521,8 @@ static int pointwise(const lr_geom *g, const int8_t *x, const lr_dense_s8_params
     return 1;
 }
 
+#endif
+
 static void depthwise(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *w, int8_t *y)
 {
     const int32_t kk = g->kh * g->kw;
@@ -566,9 +569,11 @@ void lr_conv2d_s8_opt(const lr_geom *g, const int8_t *x, const lr_dense_s8_param
         depthwise(g, x, p, scratch, y);
         return;
     }
+#if LR_OPT_FAST
     if (pointwise(g, x, p, scratch, y)) {
         return;
     }
+#endif
     for (grp = 0; grp < g->groups; grp++) {
         const int8_t *xg = x + (size_t)(grp * g->cin_g) * (size_t)(g->h * g->w);
         const int32_t o0 = grp * g->cout_g, oend = o0 + g->cout_g;
