@@ -13,6 +13,11 @@
  * takes each channel's constants apart once (lr_opt_requant). The columns take the reference's scratch
  * (cin_g * kh * kw int32 words = two columns of int16).
  *
+ * 1 x 1 convs with groups 1 and no padding (any stride: the ResNet shortcuts) take a fast path without columns
+ * (pointwise below): per pair of output channels, their weights widened once into the scratch as int16 pairs,
+ * then two output pixels at a time read in place at their strided positions, the input offset folded into each
+ * channel's start as in_offset * sum(w).
+ *
  * Depthwise convs (one input and one output channel per group) take lr_conv2d_channel_s8_opt per
  * channel (interior pixels without bounds tests), the weights widened to int32 in scratch.
  */
@@ -318,12 +323,15 @@ static int one_channel(const lr_geom *g, const int8_t *x, const lr_dense_s8_para
 #if LR_OPT_FAST
 /* 1 x 1 convs, groups 1, no padding, any stride (the ResNet shortcuts), without columns: two output channels x
  * two output pixels per pass over the input channels, each pixel's cin values read in place at its strided
- * position. The accumulators start at bias + in_offset * sum(w) (sum(w) once per output channel) and add
- * w * x: equal to the reference's sum of w * (x + in_offset) modulo 2^32, hence equal (it fits int32). With
- * the DSP extension the pair's weights are first widened into scratch as int16 words (w0[c], w0[c + 1]),
- * (w1[c], w1[c + 1]) (cin words: the scratch the conv takes), and per two input channels each pixel's bytes
- * are paired (PKHBT) into the same order: four SMLADs for eight multiply-adds. Then each channel's
- * requantisation with its constants taken apart once per pair (lr_opt_rq). */
+ * position (the pair may span two output rows: pixel 1 at xa + d). The accumulators start at bias + in_offset *
+ * sum(w) (sum(w) once per output channel) and add w * x: equal to the reference's sum of w * (x + in_offset)
+ * modulo 2^32, hence equal (it fits int32). With the DSP extension the pair's weights are first widened into
+ * scratch as int16 words (w0[c], w0[c + 1]), (w1[c], w1[c + 1]) (cin words: the scratch the conv takes), and per
+ * two input channels each pixel's bytes are paired (LDRSB, PKHBT) into the same order: four SMLADs for eight
+ * multiply-adds, four input channels per step in inline assembly (28 instructions per 16 multiply-adds with the
+ * loop; GCC's own allocation of the same C spilled). Then the four outputs' requantisation with both channels'
+ * constants taken apart once per pair of channels and held in locals (pw_rq; lr_opt_requant for the shifts it
+ * leaves to lr_requant). A fast path (LR_OPT_FAST): -Os builds keep the column path. */
 #if LR_DSP
 /* (lo, hi) as an int16 pair: PKHBT. */
 static inline int16x2_t lr_pk(int32_t lo, int32_t hi)
