@@ -5,7 +5,7 @@
  * padding 0-2 per side, odd sizes, dense / grouped / depthwise), int8 inputs, weights, int32 bias,
  * per-channel or per-tensor requantisation within the verifier's accumulator bound (half the conv cases
  * take the shapes of the conv's fast paths: one input channel 3 x 3, 1 x 1 with stride, 3 x 3 over 4-8
- * channels with borders; kc_geom_fast), and runs:
+ * channels with borders, 1 x 1 with odd channel counts, sizes and strides 1-3; kc_geom_fast), and runs:
  *   CONV2D:         lr_conv2d_s8_opt == lr_conv2d_s8_ref
  *   LINEAR:         lr_linear_s8_opt == lr_linear_s8_ref
  *   LINREP_CONV2D:  lr_linrep_conv2d_direct_s8_ref (oracle) == direct_opt == reuse_ref == reuse_opt,
@@ -162,22 +162,26 @@ static void kc_geom(kc_rng *r, lr_geom *g, int depthwise)
 
 /* The shapes the optimised conv has fast paths for, with random sizes: kind 0, one input channel, 3 x 3,
  * stride 1, padding 0-1 (the stem; depthwise too when groups = c); kind 1, 1 x 1 stride 1-2 over 4-8 input
- * channels; kind 2, 3 x 3 stride 1-2, padding 1, 4-8 input channels (four-channel gathers, borders). */
+ * channels; kind 2, 3 x 3 stride 1-2, padding 1, 4-8 input channels (four-channel gathers, borders); kind 3,
+ * 1 x 1 stride 1-3, no padding, 1-11 input channels and 1-7 output channels (odd counts and sizes favoured: the
+ * column-free 1 x 1 path's channel and pixel tails). */
 static void kc_geom_fast(kc_rng *r, lr_geom *g, int kind)
 {
     for (;;) {
         int32_t span;
-        g->c = kind == 0 ? kc_int(r, 1, 3) : kc_int(r, 4, 8);
+        g->c = kind == 0 ? kc_int(r, 1, 3) : kind == 3 ? 2 * kc_int(r, 0, 5) + (kc_int(r, 0, 3) != 0) : kc_int(r, 4, 8);
+        g->c = g->c == 0 ? 1 : g->c;
         g->groups = kind == 0 ? g->c : 1;
         g->cin_g = g->c / g->groups;
-        g->cout_g = kc_int(r, 1, kind == 0 ? 5 : 6);
+        g->cout_g = kind == 3 ? 2 * kc_int(r, 0, 3) + 1 : kc_int(r, 1, kind == 0 ? 5 : 6);
         g->oc = g->groups * g->cout_g;
-        g->h = kc_int(r, 1, 12);
-        g->w = kc_int(r, 1, 12);
-        g->kh = g->kw = kind == 1 ? 1 : 3;
-        g->sh = g->sw = kind == 0 ? 1 : kc_int(r, 1, 2);
+        g->h = kind == 3 ? 2 * kc_int(r, 0, 6) + 1 : kc_int(r, 1, 12);
+        g->w = kind == 3 ? 2 * kc_int(r, 0, 6) + 1 : kc_int(r, 1, 12);
+        g->kh = g->kw = kind == 1 || kind == 3 ? 1 : 3;
+        g->sh = kind == 0 ? 1 : kc_int(r, 1, kind == 3 ? 3 : 2);
+        g->sw = kind == 3 ? kc_int(r, 1, 3) : g->sh;
         g->dh = g->dw = 1;
-        g->pt = g->pb = g->pl = g->pr = kind == 1 ? 0 : kind == 2 ? 1 : kc_int(r, 0, 1);
+        g->pt = g->pb = g->pl = g->pr = kind == 1 || kind == 3 ? 0 : kind == 2 ? 1 : kc_int(r, 0, 1);
         span = g->h + g->pt + g->pb - (g->kh - 1) - 1;
         if (span < 0) {
             continue;
@@ -238,7 +242,7 @@ static int kc_case_conv(kc_rng *r)
     lr_geom g;
     lr_dense_s8_params p;
     uint32_t k, nw, ny, per;
-    const int32_t fast = kc_int(r, -3, 2); /* half the cases: a fast-path shape (kc_geom_fast) */
+    const int32_t fast = kc_int(r, -4, 3); /* half the cases: a fast-path shape (kc_geom_fast) */
     int depthwise = kc_int(r, 0, 3) == 0;
     if (fast >= 0) {
         kc_geom_fast(r, &g, (int)fast);

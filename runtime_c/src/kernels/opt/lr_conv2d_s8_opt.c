@@ -13,6 +13,11 @@
  * takes each channel's constants apart once (lr_opt_requant). The columns take the reference's scratch
  * (cin_g * kh * kw int32 words = two columns of int16).
  *
+ * 1 x 1 convs with groups 1 and no padding (any stride: the ResNet shortcuts) take a fast path without columns
+ * (pointwise below): per pair of output channels, their weights widened once into the scratch as int16 pairs,
+ * then two output pixels at a time read in place at their strided positions, the input offset folded into each
+ * channel's start as in_offset * sum(w).
+ *
  * Depthwise convs (one input and one output channel per group) take lr_conv2d_channel_s8_opt per
  * channel (interior pixels without bounds tests), the weights widened to int32 in scratch.
  */
@@ -315,6 +320,217 @@ static int one_channel(const lr_geom *g, const int8_t *x, const lr_dense_s8_para
 
 #endif
 
+#if LR_OPT_FAST
+/* 1 x 1 convs, groups 1, no padding, any stride (the ResNet shortcuts), without columns: two output channels x
+ * two output pixels per pass over the input channels, each pixel's cin values read in place at its strided
+ * position (the pair may span two output rows: pixel 1 at xa + d). The accumulators start at bias + in_offset *
+ * sum(w) (sum(w) once per output channel) and add w * x: equal to the reference's sum of w * (x + in_offset)
+ * modulo 2^32, hence equal (it fits int32). With the DSP extension the pair's weights are first widened into
+ * scratch as int16 words (w0[c], w0[c + 1]), (w1[c], w1[c + 1]) (cin words: the scratch the conv takes), and per
+ * two input channels each pixel's bytes are paired (LDRSB, PKHBT) into the same order: four SMLADs for eight
+ * multiply-adds, four input channels per step in inline assembly (28 instructions per 16 multiply-adds with the
+ * loop; GCC's own allocation of the same C spilled). Then the four outputs' requantisation with both channels'
+ * constants taken apart once per pair of channels and held in locals (pw_rq; lr_opt_requant for the shifts it
+ * leaves to lr_requant). A fast path (LR_OPT_FAST): -Os builds keep the column path. */
+#if LR_DSP
+/* (lo, hi) as an int16 pair: PKHBT. */
+static inline int16x2_t lr_pk(int32_t lo, int32_t hi)
+{
+    int16x2_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
+}
+#endif
+
+/* acc (pixels at xa and xa + d, channels w0, w1) += w * x over the cin input channels; wp: the DSP path's
+ * widened weights. */
+static void pw_dot(const int8_t *xa, int32_t d, int32_t hw, const int32_t *wp, const unsigned char *w0,
+                   const unsigned char *w1, int32_t cin, uint32_t acc[4])
+{
+    uint32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    int32_t k = 0;
+#if LR_DSP
+    const int32_t *wend = wp + 2 * (cin >> 1);
+#if defined(__GNUC__) && !defined(__OPTIMIZE_SIZE__)
+    if (cin >= 4) { /* four input channels per step: 28 instructions per 16 multiply-adds with the loop */
+        const int32_t *w4 = wp + 4 * (cin >> 2);
+        int32_t t0, t1, t2, t3;
+        __asm__ volatile("1:\n\t"
+                         "ldrsb %[t0], [%[xa]]\n\t"
+                         "ldrsb %[t1], [%[xa], %[d]]\n\t"
+                         "add %[xa], %[xa], %[hw]\n\t"
+                         "ldrsb %[t2], [%[xa]]\n\t"
+                         "pkhbt %[t0], %[t0], %[t2], lsl #16\n\t"
+                         "ldrsb %[t2], [%[xa], %[d]]\n\t"
+                         "pkhbt %[t1], %[t1], %[t2], lsl #16\n\t"
+                         "add %[xa], %[xa], %[hw]\n\t"
+                         "ldrd %[t2], %[t3], [%[wp]], #8\n\t"
+                         "smlad %[a00], %[t2], %[t0], %[a00]\n\t"
+                         "smlad %[a01], %[t2], %[t1], %[a01]\n\t"
+                         "smlad %[a10], %[t3], %[t0], %[a10]\n\t"
+                         "smlad %[a11], %[t3], %[t1], %[a11]\n\t"
+                         "ldrsb %[t0], [%[xa]]\n\t"
+                         "ldrsb %[t1], [%[xa], %[d]]\n\t"
+                         "add %[xa], %[xa], %[hw]\n\t"
+                         "ldrsb %[t2], [%[xa]]\n\t"
+                         "pkhbt %[t0], %[t0], %[t2], lsl #16\n\t"
+                         "ldrsb %[t2], [%[xa], %[d]]\n\t"
+                         "pkhbt %[t1], %[t1], %[t2], lsl #16\n\t"
+                         "add %[xa], %[xa], %[hw]\n\t"
+                         "ldrd %[t2], %[t3], [%[wp]], #8\n\t"
+                         "smlad %[a00], %[t2], %[t0], %[a00]\n\t"
+                         "smlad %[a01], %[t2], %[t1], %[a01]\n\t"
+                         "smlad %[a10], %[t3], %[t0], %[a10]\n\t"
+                         "smlad %[a11], %[t3], %[t1], %[a11]\n\t"
+                         "cmp %[wp], %[w4]\n\t"
+                         "bne 1b"
+                         : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [xa] "+r"(xa),
+                           [wp] "+r"(wp), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3)
+                         : [d] "r"(d), [hw] "r"(hw), [w4] "r"(w4)
+                         : "cc", "memory");
+    }
+#endif
+    if ((cin & 3) == 0) {
+        acc[0] = a00;
+        acc[1] = a01;
+        acc[2] = a10;
+        acc[3] = a11;
+        return;
+    }
+    for (; wp < wend; wp += 2) { /* input channels c, c + 1 of both pixels (xa moves two rows) */
+        const int32_t lo = xa[0], hi = xa[d];
+        int16x2_t e, f;
+        xa += hw;
+        e = lr_pk(lo, xa[0]);
+        f = lr_pk(hi, xa[d]);
+        xa += hw;
+        a00 = (uint32_t)__smlad(wp[0], e, (int32_t)a00);
+        a01 = (uint32_t)__smlad(wp[0], f, (int32_t)a01);
+        a10 = (uint32_t)__smlad(wp[1], e, (int32_t)a10);
+        a11 = (uint32_t)__smlad(wp[1], f, (int32_t)a11);
+    }
+    k = cin & ~1;
+#else
+    (void)wp;
+#endif
+    for (; k < cin; k++, xa += hw) {
+        const int32_t wa = lr_s8(w0[k]), wb = lr_s8(w1[k]);
+        a00 += (uint32_t)(wa * xa[0]);
+        a01 += (uint32_t)(wa * xa[d]);
+        a10 += (uint32_t)(wb * xa[0]);
+        a11 += (uint32_t)(wb * xa[d]);
+    }
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+
+/* The starts bias + in_offset * sum(w) of channels o and o1 (modulo 2^32) into s; with the DSP extension their
+ * weights widened into scratch, (w0[c], w0[c + 1]), (w1[c], w1[c + 1]) per pair of input channels. */
+static void pw_prep(const lr_dense_s8_params *p, int32_t cin, uint32_t o, uint32_t o1, int32_t *scratch, uint32_t s[2])
+{
+    const int8_t *v0 = (const int8_t *)(const void *)(p->w + (size_t)o * (size_t)cin);
+    const int8_t *v1 = (const int8_t *)(const void *)(p->w + (size_t)o1 * (size_t)cin);
+    int32_t s0 = 0, s1 = 0, k = 0;
+#if LR_DSP
+    for (; k + 2 <= cin; k += 2) {
+        const int32_t a = v0[k], b = v0[k + 1], c = v1[k], d = v1[k + 1];
+        scratch[k] = lr_pk(a, b);
+        scratch[k + 1] = lr_pk(c, d);
+        s0 += a + b;
+        s1 += c + d;
+    }
+#else
+    (void)scratch;
+#endif
+    for (; k < cin; k++) {
+        s0 += v0[k];
+        s1 += v1[k];
+    }
+    s[0] = (uint32_t)s0 * (uint32_t)p->in_offset + (p->bias ? (uint32_t)lr_opt_lei32(p->bias + 4u * o) : 0u);
+    s[1] = (uint32_t)s1 * (uint32_t)p->in_offset + (p->bias ? (uint32_t)lr_opt_lei32(p->bias + 4u * o1) : 0u);
+}
+
+/* lr_opt_requant for r->sh >= 0 with the constants in locals (no reload after each output's store). */
+static inline int32_t pw_rq(int32_t acc, uint64_t k, int32_t m, int32_t sh, uint32_t zc, int32_t lo, int32_t hi)
+{
+    int32_t v = lr_as_i32(((uint32_t)(((uint64_t)((int64_t)acc * m) + k - (acc < 0 ? 0x80000000u : 0u)) >> 32) >> sh) +
+                          zc);
+    v = v < lo ? lo : v;
+    return v > hi ? hi : v;
+}
+
+static int pointwise(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch, int8_t *y)
+{
+    const int32_t cin = g->c, npx = g->oh * g->ow, hw = g->h * g->w, rs = g->sh * g->w, sw = g->sw, ow = g->ow;
+    const int32_t lo = p->rq.act_min, hi = p->rq.act_max;
+    int32_t o, q;
+    if (g->kh != 1 || g->kw != 1 || g->groups != 1 || (g->pt | g->pl | g->pb | g->pr) != 0) {
+        return 0;
+    }
+    for (o = 0; o < g->oc; o += 2) {
+        const uint32_t o1 = o + 1 < g->oc ? (uint32_t)o + 1u : (uint32_t)o; /* odd Cout: channel o twice */
+        const unsigned char *w0 = p->w + (size_t)o * (size_t)cin, *w1 = p->w + (size_t)o1 * (size_t)cin;
+        uint32_t st[2];
+        int8_t *y0 = y + (size_t)o * (size_t)npx, *y1 = y + (size_t)o1 * (size_t)npx;
+        const int8_t *xr = x; /* row of pixel q's input */
+        int32_t ox = 0;
+        lr_opt_rq r0, r1;
+        uint64_t k0, k1;
+        int32_t m0, m1, e0, e1;
+        uint32_t z0, z1;
+        int fast;
+        lr_opt_rq_init(&r0, &p->rq, (uint32_t)o);
+        lr_opt_rq_init(&r1, &p->rq, o1);
+        k0 = r0.kpos, k1 = r1.kpos, m0 = r0.mult, m1 = r1.mult, e0 = r0.sh, e1 = r1.sh, z0 = r0.zc, z1 = r1.zc;
+        fast = e0 >= 0 && e1 >= 0;
+        pw_prep(p, cin, (uint32_t)o, o1, scratch, st);
+        for (q = 0; q < npx; q += 2) {
+            const int8_t *xa = xr + ox * sw;
+            const int two = q + 1 < npx; /* npx odd: the last pixel twice (d = 0) */
+            int32_t d = 0;
+            uint32_t acc[4];
+            if (++ox == ow) {
+                ox = 0;
+                xr += rs;
+            }
+            if (two) {
+                d = (int32_t)(xr + ox * sw - xa);
+                if (++ox == ow) {
+                    ox = 0;
+                    xr += rs;
+                }
+            }
+            acc[0] = acc[1] = st[0];
+            acc[2] = acc[3] = st[1];
+            pw_dot(xa, d, hw, scratch, w0, w1, cin, acc);
+            if (fast) {
+                const int32_t v0 = pw_rq(lr_as_i32(acc[0]), k0, m0, e0, z0, lo, hi);
+                const int32_t v1 = pw_rq(lr_as_i32(acc[1]), k0, m0, e0, z0, lo, hi);
+                const int32_t v2 = pw_rq(lr_as_i32(acc[2]), k1, m1, e1, z1, lo, hi);
+                const int32_t v3 = pw_rq(lr_as_i32(acc[3]), k1, m1, e1, z1, lo, hi);
+                y0[q] = (int8_t)v0;
+                y1[q] = (int8_t)v2;
+                if (two) {
+                    y0[q + 1] = (int8_t)v1;
+                    y1[q + 1] = (int8_t)v3;
+                }
+            } else {
+                y0[q] = lr_opt_requant(lr_as_i32(acc[0]), &r0);
+                y1[q] = lr_opt_requant(lr_as_i32(acc[2]), &r1);
+                if (two) {
+                    y0[q + 1] = lr_opt_requant(lr_as_i32(acc[1]), &r0);
+                    y1[q + 1] = lr_opt_requant(lr_as_i32(acc[3]), &r1);
+                }
+            }
+        }
+    }
+    return 1;
+}
+
+#endif
+
 static void depthwise(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *w, int8_t *y)
 {
     const int32_t kk = g->kh * g->kw;
@@ -361,6 +577,11 @@ void lr_conv2d_s8_opt(const lr_geom *g, const int8_t *x, const lr_dense_s8_param
         depthwise(g, x, p, scratch, y);
         return;
     }
+#if LR_OPT_FAST
+    if (pointwise(g, x, p, scratch, y)) {
+        return;
+    }
+#endif
     for (grp = 0; grp < g->groups; grp++) {
         const int8_t *xg = x + (size_t)(grp * g->cin_g) * (size_t)(g->h * g->w);
         const int32_t o0 = grp * g->cout_g, oend = o0 + g->cout_g;
