@@ -358,8 +358,11 @@ static int logistic_ok(const lr_model *m, const lr_op *op, uint32_t k)
     }
     s = shift_at(m, op, k);
     radius = lr_lei32(m->blob + op->qp);
-    top = radius - 1 < 255 ? (int64_t)radius - 1 : 255;
-    return s >= 0 && radius >= 0 && top * ((int64_t)1 << s) < BOUND;
+    if (s < 0 || s > 30 || radius < 0) {
+        return 0;
+    }
+    top = (int64_t)radius - 1 < 255 ? (int64_t)radius - 1 : 255;
+    return top * ((int64_t)1 << s) < BOUND;
 }
 
 /* The elementwise activations (docs/INTEGER.md section 6): every constant the kernel relies on. */

@@ -357,6 +357,9 @@ def _hostile_activations(build) -> dict[str, tuple[Graph, str]]:  # type: ignore
     g.ops[0].iparams.extra[0] = -1
     h["i8_sigmoid_negative_radius"] = (g, "LR_ERR_BAD_PARAMS")
     g = build("sigmoid", 7)
+    g.ops[0].iparams.extra[0] = -2**31  # radius - 1 must not be taken in int32 (found by the fuzzer)
+    h["i8_sigmoid_radius_int32_min"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("sigmoid", 7)
     ip = g.ops[0].iparams
     ip.multiplier, ip.shift = np.repeat(ip.multiplier, 2), np.repeat(ip.shift, 2)
     h["i8_sigmoid_two_multipliers"] = (g, "LR_ERR_BAD_PARAMS")
