@@ -91,9 +91,32 @@ def test_host_project_builds_and_passes(blob_file, tmp_path, tool):
     project = tmp_path / "host"
     summary = _export(blob_file, "host", project)
     assert summary["identifier"] == "lre_net" and summary["board"] is None
+    # only this blob's op types are compiled in (LR_OPS), and the model runs in that library
+    from linrep_edge.format.ops_mask import ops_mask
+    from linrep_edge.format.reader import parse
+
+    mask = ops_mask(parse(blob_file.read_bytes()).graph)
+    written = (project / ("CMakeLists.txt" if tool == "cmake" else "Makefile")).read_text()
+    assert f"-DLR_OPS=0x{mask:X}u" in written
     demo = _build(project, tool)
     proc = _run([str(demo)])
     assert proc.returncode == 0 and "PASS" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_ops_mask_is_the_op_types_the_c_runtime_reads(blob_file):
+    """The Python side's LR_OPS mask (from the graph IR) against the op types lr_op_info reports."""
+    from linrep_edge.format.ops_mask import ops_define, ops_mask
+    from linrep_edge.format.reader import parse
+    from linrep_edge.runtime.binding import CRuntime
+
+    blob = blob_file.read_bytes()
+    rt = CRuntime(blob)
+    c_mask = 0
+    for k in range(rt.num_ops):
+        c_mask |= 1 << rt.op_info(k)[0]
+    g = parse(blob).graph
+    assert ops_mask(g) == c_mask and bin(c_mask).count("1") >= 5
+    assert ops_define(g) == f"-DLR_OPS=0x{c_mask:X}u"
 
 
 @pytest.mark.parametrize("tool", ["cmake", "make"])

@@ -73,4 +73,6 @@ def test_mcu_bench_int8_rows(tmp_path: Path) -> None:
     assert r["ram_bytes"] == r["arena_bytes"] + r["stack_bytes"] >= r["activation_lower_bound_bytes"]
     assert r["stack_bytes"] >= max(r["init_stack_bytes"], r["run_stack_bytes"]) > 0
     assert r["runtime_code_bytes"] > 0 and "lr_linrep_conv2d" in " ".join(r["runtime_objects"])
-    assert "int8 model" in format_result_int8(r)
+    # with only this blob's op types compiled in (LR_OPS): the other ops' verifier rules and kernels are gone
+    assert 0 < r["runtime_code_bytes_blob_ops"] < r["runtime_code_bytes"] - 4096
+    assert "int8 model" in format_result_int8(r) and "only this blob's op types" in format_result_int8(r)

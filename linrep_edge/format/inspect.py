@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from linrep_edge.format.ops_mask import ops_define, ops_mask
 from linrep_edge.format.reader import Blob
 from linrep_edge.format.report import storage_report
 from linrep_edge.format.text import shown
@@ -89,10 +90,11 @@ def describe_blob(parsed: Blob, blob: bytes) -> tuple[str, dict[str, Any]]:
     lines.append(f"{len(g.constants)} constants: " + ", ".join(
         f"c{i} {'x'.join(map(str, c.values.shape))} {c.dtype}" for i, c in enumerate(g.constants)))
     lines.append("sections (bytes): " + "  ".join(f"{k} {v}" for k, v in rep.sections.items()))
+    lines.append(f"C runtime op selection for this blob (linrep.h, LR_OPS): {ops_define(g)}")
     obj = {"format_version": parsed.format_version, "producer": parsed.producer, "bytes": parsed.size,
            "metadata": g.metadata, "input": g.input, "output": g.output, "outputs": g.results,
            "tensors": [list(t.shape) for t in g.tensors], "ops": ops,
            "tensor_quant": [[t.scale, t.zero_point] for t in g.tensors] if g.is_int8 else None,
            "codebooks": [{"templates": cb.size, "kernel": list(cb.templates.shape[1:]), "dtype": cb.dtype} for cb in g.codebooks],
-           "sections": rep.sections}
+           "sections": rep.sections, "lr_ops": ops_mask(g)}
     return "\n".join(lines), obj

@@ -74,10 +74,14 @@ def model_header(blob: bytes, x: np.ndarray, arena_bytes: int, output_len: int, 
     return "\n".join(lines)
 
 
-def runtime_defines(is_int8: bool) -> str:
+def runtime_defines(is_int8: bool, graph: Any = None) -> str:
     """The runtime build options (runtime.mk's LR_DEFINES) of a firmware that runs one kind of blob:
-    only that kind's run path is compiled in (fp32: -DLR_INT8=0; int8: -DLR_FP32=0)."""
-    return "-DLR_FP32=0" if is_int8 else "-DLR_INT8=0"
+    only that kind's run path is compiled in (fp32: -DLR_INT8=0; int8: -DLR_FP32=0); given the blob's
+    `graph`, only its op types too (-DLR_OPS=<mask>, linrep.h)."""
+    from linrep_edge.format.ops_mask import ops_define
+
+    kind = "-DLR_FP32=0" if is_int8 else "-DLR_INT8=0"
+    return kind if graph is None else f"{kind} {ops_define(graph)}"
 
 
 def build_firmware(drv: Any, target: str, opt: str, srcs: list[Path], out: Path, defines: str | None, run: bool,

@@ -59,7 +59,7 @@ def default_input_i8(blob: bytes) -> np.ndarray:
 
 
 def _firmware_i8(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path, timeout: float,
-                 run: bool = True, conv_path: str = "auto", ram_limit: int = 0) -> dict[str, Any]:
+                 run: bool = True, conv_path: str = "auto", ram_limit: int = 0, blob_ops: bool = False) -> dict[str, Any]:
     from linrep_edge.runtime.binding import CRuntime
 
     drv = _driver()
@@ -81,9 +81,11 @@ def _firmware_i8(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path,
     text = model_header_i8(blob, x, arena, rt.output_size, conv_path, ram_limit)
     if not header.exists() or header.read_text() != text:
         header.write_text(text)
-    # built for int8 blobs only (runtime_defines), as a firmware that runs this blob would be
+    # built for int8 blobs only (runtime_defines), as a firmware that runs this blob would be; with blob_ops,
+    # for this blob's op types only (LR_OPS, as export-project builds it)
+    defines = runtime_defines(True, parse(blob).graph if blob_ops else None)
     rep = build_firmware(drv, target, opt, [MCU_DIR / "model_workload_i8.c", header], build / "fw",
-                         runtime_defines(True), run, timeout, "int8 firmware")
+                         defines, run, timeout, "int8 firmware")
     if not run:
         return rep
     fw = rep["firmware"]
@@ -135,6 +137,8 @@ def _mcu_bench_int8(blob: bytes, target: str, x: np.ndarray | None, timeout: flo
             forced[path] = _firmware_i8(blob, x, target, "-O2", root / path, timeout, conv_path=path,
                                         ram_limit=ram_limit)
     size_os = _firmware_i8(blob, x, target, "-Os", root / "auto-Os", timeout, run=False, ram_limit=ram_limit)
+    size_ops = _firmware_i8(blob, x, target, "-Os", root / "auto-Os-ops", timeout, run=False, ram_limit=ram_limit,
+                            blob_ops=True)
     run_stack = lr["stack_painted_bytes"] or 0
     stack = max(run_stack, lr["init_stack_bytes"])  # lr_init runs once at boot, on the same stack
     layers = []
@@ -152,6 +156,7 @@ def _mcu_bench_int8(blob: bytes, target: str, x: np.ndarray | None, timeout: flo
         "target": target, "board": lr["board"], "opt": "-O2", "dtype": "int8", "kernels": kernels,
         "ram_limit": ram_limit,
         "runtime_code_bytes": size_os["runtime_code_bytes"], "runtime_code_bytes_o2": lr["runtime_code_bytes"],
+        "runtime_code_bytes_blob_ops": size_ops["runtime_code_bytes"],
         "runtime_objects": size_os["runtime_objects"], "runtime_objects_o2": lr["runtime_objects"],
         "weights_flash_bytes": len(blob),
         "arena_bytes": lr["arena_bytes"], "stack_bytes": stack, "run_stack_bytes": run_stack,
@@ -176,7 +181,9 @@ def format_result_int8(r: dict[str, Any]) -> str:
            f"RAM: arena {r['arena_bytes']} B + stack {r['stack_bytes']} B = {r['ram_bytes']} B (painted: lr_init "
            f"{r['init_stack_bytes']} B, inference {r['run_stack_bytes']} B); int8 activation lower bound "
            f"{r['activation_lower_bound_bytes']} B (+{r['ram_over_lower_bound_bytes']} B)",
-           f"runtime code: {r['runtime_code_bytes']} B at -Os, {r['runtime_code_bytes_o2']} B at -O2; outputs equal "
+           f"runtime code: {r['runtime_code_bytes']} B at -Os, {r['runtime_code_bytes_o2']} B at -O2"
+           + (f", {r['runtime_code_bytes_blob_ops']} B at -Os with only this blob's op types (LR_OPS)"
+              if "runtime_code_bytes_blob_ops" in r else "") + "; outputs equal "
            f"the host C runtime bit for bit: {r['matches_host']}; repeat runs identical: {r['deterministic']}"]
     paths = [p for p in ("direct", "reuse") if f"{p}_instructions" in r]
     if paths:

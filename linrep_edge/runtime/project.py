@@ -264,7 +264,8 @@ def cmake_lists(target: str, name: str, rb: RuntimeBuild) -> str:
         f"#   {rb.flags['LR_EXACT']}  bit-exactness (no fused multiply-add): never build the runtime without it",
         *([f"#   {' '.join(cpu)}  the core (also the ABI: anything linked with the library needs the same)"]
           if cpu else []),
-        *([f"#   {rb.flags['LR_DEFINES']}  only this model's kind of run path (fp32 or int8) is compiled in"]
+        *([f"#   {rb.flags['LR_DEFINES']}  only this model's kind of run path (fp32 or int8) and its op types"
+           " (LR_OPS, linrep.h) are compiled in; another model with other ops needs its own mask"]
           if rb.flags.get("LR_DEFINES") else []),
         "add_library(linrep_runtime STATIC",
         _cmake_list(srcs),
@@ -459,7 +460,7 @@ def export_project(blob: bytes, out: Path, target: str, name: str, source: str, 
     check_identifier(name)
     parsed = parse(blob, source, weights=False)
     g = parsed.graph
-    rb = runtime_build(target, runtime_defines(g.is_int8))
+    rb = runtime_build(target, runtime_defines(g.is_int8, g))
     ins, outs = g.tensors[g.input].shape, g.tensors[g.output].shape
     x = default_input(blob) if x is None else np.asarray(x, dtype=np.float32)
     if x.size != int(np.prod(ins)):

@@ -99,6 +99,14 @@ extern "C" {
  * lr_run_i8 (and lr_run / lr_run_hooked, which quantise the float input and dequantise the outputs), and
  * none of the fp32 kernels, the fp32 run path or the fp32 template-reuse planning is linked.
  * Default: 1. LR_FP32=0 with LR_INT8=0 is an error.
+ *
+ * Build option: -DLR_OPS=<mask>, the op types compiled in (as TFLite Micro's op resolver, decided at build
+ * time): bit t set = op type t of the format (OpType in docs/FORMAT.md; CONV2D = bit 0, LINREP_CONV2D = bit 1,
+ * ... CONV_TRANSPOSE2D = bit 26). lr_init refuses a blob holding any other op type with
+ * LR_ERR_UNSUPPORTED_OP (lr_error_location gives the op), and the verifier rules, run paths and kernels of
+ * the ops left out are not compiled. A plain integer literal (e.g. 0x1807u), so that the preprocessor can
+ * read it. `linrep-edge export-project` writes the mask of its blob's ops (`linrep-edge info --json`:
+ * "lr_ops"); `mcu-bench` measures code size with it. Default: every op type (0x7FFFFFFu).
  */
 
 /*

@@ -38,6 +38,18 @@
 #endif
 #define LR_IS_INT8(m) (LR_INT8 && (!LR_FP32 || (m)->tensor_quant != 0u))
 
+/* Op selection (linrep.h, -DLR_OPS=<mask>): LR_OP_ON(t) is 1 when op type t is compiled in, a constant.
+ * lr_init refuses the op types left out; every switch over op types leaves a case at once when none of its
+ * types is compiled in (`if (!LR_OP_ON(...)) break;`), so that the compiler drops the rest of the case and
+ * the link drops the kernels and verifier rules only it calls. */
+#ifndef LR_OPS
+#define LR_OPS 0x7FFFFFFu
+#endif
+#define LR_OP_ON(t) (((LR_OPS) >> (t)) & 1u)
+#if (LR_OPS) >> 27
+#error "LR_OPS: bits above op type 26 are set (no such op type)"
+#endif
+
 /* Largest blob size accepted (FlatBuffers offsets are 32-bit; keep all sums below 2^31). */
 #define LR_MAX_BLOB_BYTES 0x7FFFFFF0u
 /* Largest tensor or constant element count: numel * 4 bytes, aligned, stays below 2^31. */

@@ -72,9 +72,15 @@ static void run_op(const run_ctx *r, const lr_op *op)
     switch (op->type) {
     case LR_OP_TYPE_CONV2D:
     case LR_OP_TYPE_LINREP_CONV2D:
+        if (!(LR_OP_ON(LR_OP_TYPE_CONV2D) || LR_OP_ON(LR_OP_TYPE_LINREP_CONV2D))) {
+            break; /* left out of this build (LR_OPS) */
+        }
         conv(r, op, x, y);
         break;
     case LR_OP_TYPE_LINEAR:
+        if (!LR_OP_ON(LR_OP_TYPE_LINEAR)) {
+            break; /* left out of this build (LR_OPS) */
+        }
     {
         lr_dense_params p;
         lr_op_dense_params(m, op, &p);
@@ -82,38 +88,68 @@ static void run_op(const run_ctx *r, const lr_op *op)
     }
         break;
     case LR_OP_TYPE_RELU:
+        if (!LR_OP_ON(LR_OP_TYPE_RELU)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_relu_f32_ref(x, n, y);
         break;
     case LR_OP_TYPE_RELU6:
+        if (!LR_OP_ON(LR_OP_TYPE_RELU6)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_relu6_f32_ref(x, n, y);
         break;
     case LR_OP_TYPE_LEAKY_RELU:
+        if (!LR_OP_ON(LR_OP_TYPE_LEAKY_RELU)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_leaky_relu_f32_ref(x, n, op->alpha, y);
         break;
     case LR_OP_TYPE_PRELU:
+        if (!LR_OP_ON(LR_OP_TYPE_PRELU)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_prelu_f32_ref(x, (uint32_t)in[0], n / (uint32_t)in[0], lr_op_weight(m, op),
                          op->dtype == LR_DTYPE_F16 ? op->n_w16 : op->n_w32, y);
         break;
     case LR_OP_TYPE_SIGMOID:
+        if (!LR_OP_ON(LR_OP_TYPE_SIGMOID)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_sigmoid_f32_ref(x, n, y);
         break;
     case LR_OP_TYPE_HARDSWISH:
+        if (!LR_OP_ON(LR_OP_TYPE_HARDSWISH)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_hardswish_f32_ref(x, n, y);
         break;
     case LR_OP_TYPE_MAX_POOL2D:
+        if (!LR_OP_ON(LR_OP_TYPE_MAX_POOL2D)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_op_geom(m, op, &g);
         lr_max_pool2d_f32_ref(&g, x, y);
         break;
     case LR_OP_TYPE_AVG_POOL2D:
+        if (!LR_OP_ON(LR_OP_TYPE_AVG_POOL2D)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_op_geom(m, op, &g);
         lr_avg_pool2d_f32_ref(&g, op->count_include_pad != 0u, x, y);
         break;
     case LR_OP_TYPE_ADAPTIVE_AVG_POOL2D:
+        if (!LR_OP_ON(LR_OP_TYPE_ADAPTIVE_AVG_POOL2D)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_op_geom(m, op, &g);
         lr_adaptive_avg_pool2d_f32_ref(&g, x, y);
         break;
     case LR_OP_TYPE_ADD:
     case LR_OP_TYPE_MUL:
+        if (!(LR_OP_ON(LR_OP_TYPE_ADD) || LR_OP_ON(LR_OP_TYPE_MUL))) {
+            break; /* left out of this build (LR_OPS) */
+        }
     {
         int32_t d[LR_MAX_RANK];
         const int32_t id = lr_op_input(m, op, 1u);
@@ -133,6 +169,9 @@ static void run_op(const run_ctx *r, const lr_op *op)
     }
         break;
     case LR_OP_TYPE_CONCAT:
+        if (!LR_OP_ON(LR_OP_TYPE_CONCAT)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         for (i = 0; i < op->n_inputs; i++) {
             const int32_t id = lr_op_input(m, op, i);
             int32_t d[LR_MAX_RANK];
@@ -142,9 +181,15 @@ static void run_op(const run_ctx *r, const lr_op *op)
         }
         break;
     case LR_OP_TYPE_RESHAPE:
+        if (!LR_OP_ON(LR_OP_TYPE_RESHAPE)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_reshape_f32_ref(x, n, y);
         break;
     case LR_OP_TYPE_SOFTMAX:
+        if (!LR_OP_ON(LR_OP_TYPE_SOFTMAX)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         if (rank == 1u) {
             lr_softmax_f32_ref(x, n, y);
         } else {
@@ -152,18 +197,33 @@ static void run_op(const run_ctx *r, const lr_op *op)
         }
         break;
     case LR_OP_TYPE_TANH:
+        if (!LR_OP_ON(LR_OP_TYPE_TANH)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_tanh_f32_ref(x, n, y);
         break;
     case LR_OP_TYPE_HARDSIGMOID:
+        if (!LR_OP_ON(LR_OP_TYPE_HARDSIGMOID)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_hardsigmoid_f32_ref(x, n, y);
         break;
     case LR_OP_TYPE_SILU:
+        if (!LR_OP_ON(LR_OP_TYPE_SILU)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_silu_f32_ref(x, n, y);
         break;
     case LR_OP_TYPE_CLAMP:
+        if (!LR_OP_ON(LR_OP_TYPE_CLAMP)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_clamp_f32_ref(x, n, op->alpha, op->beta, y);
         break;
     case LR_OP_TYPE_RESIZE:
+        if (!LR_OP_ON(LR_OP_TYPE_RESIZE)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_op_geom(m, op, &g);
         if (op->mode == 0u) {
             lr_resize_nearest_f32_ref(&g, x, y);
@@ -172,10 +232,16 @@ static void run_op(const run_ctx *r, const lr_op *op)
         }
         break;
     case LR_OP_TYPE_PAD:
+        if (!LR_OP_ON(LR_OP_TYPE_PAD)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_op_geom(m, op, &g);
         lr_pad_f32_ref(&g, op->alpha, x, y);
         break;
     case LR_OP_TYPE_SLICE:
+        if (!LR_OP_ON(LR_OP_TYPE_SLICE)) {
+            break; /* left out of this build (LR_OPS) */
+        }
     {
         int32_t d[LR_MAX_RANK];
         const uint32_t k = numel(d, lr_tensor_shape(m, (uint32_t)op->output, d));
@@ -183,12 +249,21 @@ static void run_op(const run_ctx *r, const lr_op *op)
     }
         break;
     case LR_OP_TYPE_TRANSPOSE_HWC:
+        if (!LR_OP_ON(LR_OP_TYPE_TRANSPOSE_HWC)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_transpose_hwc_f32_ref(x, (uint32_t)in[0], n / (uint32_t)in[0], y);
         break;
     case LR_OP_TYPE_AFFINE:
+        if (!LR_OP_ON(LR_OP_TYPE_AFFINE)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_affine_f32_ref(x, (uint32_t)in[0], n / (uint32_t)in[0], lr_op_weight(m, op), lr_op_bias(m, op), y);
         break;
     case LR_OP_TYPE_CONV_TRANSPOSE2D:
+        if (!LR_OP_ON(LR_OP_TYPE_CONV_TRANSPOSE2D)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_op_geom(m, op, &g);
         if (op->linrep != 0u) { /* LinRep kernels, rebuilt one input channel at a time */
             lr_linrep_params p;
@@ -242,6 +317,9 @@ static void run_geo_s8(const run_ctx *r, const lr_op *op)
     lr_geom g;
     switch (op->type) {
     case LR_OP_TYPE_MUL: {
+        if (!LR_OP_ON(LR_OP_TYPE_MUL)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         int32_t d[LR_MAX_RANK];
         const int32_t in1 = lr_op_input(m, op, 1u);
         lr_mul_s8_params p;
@@ -257,12 +335,18 @@ static void run_geo_s8(const run_ctx *r, const lr_op *op)
         break;
     }
     case LR_OP_TYPE_AFFINE: {
+        if (!LR_OP_ON(LR_OP_TYPE_AFFINE)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_dense_s8_params p;
         lr_op_dense_s8_params(m, op, &p);
         lr_affine_s8_ref(x, (uint32_t)in[0], n / (uint32_t)in[0], &p, y);
         break;
     }
     case LR_OP_TYPE_RESIZE:
+        if (!LR_OP_ON(LR_OP_TYPE_RESIZE)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_op_geom(m, op, &g);
         if (op->mode == 0u) {
             lr_resize_nearest_s8_ref(&g, x, y);
@@ -271,6 +355,9 @@ static void run_geo_s8(const run_ctx *r, const lr_op *op)
         }
         break;
     case LR_OP_TYPE_CONV_TRANSPOSE2D:
+        if (!LR_OP_ON(LR_OP_TYPE_CONV_TRANSPOSE2D)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_op_geom(m, op, &g);
         if (op->linrep != 0u) {
             lr_linrep_s8_params p;
@@ -295,6 +382,9 @@ static void run_activation_s8(const lr_model *m, const lr_op *op, const int8_t *
     const int32_t zp_in = lr_quant_zp(m, (uint32_t)lr_op_input(m, op, 0u));
     switch (op->type) {
     case LR_OP_TYPE_SILU: { /* [logistic, mul]; qparams [radius] */
+        if (!LR_OP_ON(LR_OP_TYPE_SILU)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_silu_s8_params p;
         p.zp_in = zp_in;
         p.zp_out = lr_quant_zp(m, (uint32_t)op->output);
@@ -307,6 +397,9 @@ static void run_activation_s8(const lr_model *m, const lr_op *op, const int8_t *
         break;
     }
     case LR_OP_TYPE_PRELU: { /* [identity, alpha]; qparams [zp_alpha, slopes] (verified: 1 or c slopes) */
+        if (!LR_OP_ON(LR_OP_TYPE_PRELU)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_prelu_s8_params p;
         p.zp_in = zp_in;
         p.zp_out = lr_quant_zp(m, (uint32_t)op->output);
@@ -321,12 +414,18 @@ static void run_activation_s8(const lr_model *m, const lr_op *op, const int8_t *
         break;
     }
     case LR_OP_TYPE_SIGMOID:
+        if (!LR_OP_ON(LR_OP_TYPE_SIGMOID)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_sigmoid_s8_ref(x, n, zp_in, lr_lei32(m->blob + op->mult), lr_s8(m->blob[op->shift]),
                           lr_lei32(m->blob + op->qp), y);
         break;
     case LR_OP_TYPE_RELU:
     case LR_OP_TYPE_RELU6:
     case LR_OP_TYPE_CLAMP: {
+        if (!(LR_OP_ON(LR_OP_TYPE_RELU) || LR_OP_ON(LR_OP_TYPE_RELU6) || LR_OP_ON(LR_OP_TYPE_CLAMP))) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_clamp_s8_params p;
         p.requant = op->n_mult == 1u;
         p.zp_in = zp_in;
@@ -339,6 +438,9 @@ static void run_activation_s8(const lr_model *m, const lr_op *op, const int8_t *
         break;
     }
     case LR_OP_TYPE_LEAKY_RELU: { /* [identity, alpha] */
+        if (!LR_OP_ON(LR_OP_TYPE_LEAKY_RELU)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_leaky_relu_s8_params p;
         p.zp_in = zp_in;
         p.zp_out = lr_quant_zp(m, (uint32_t)op->output);
@@ -350,11 +452,17 @@ static void run_activation_s8(const lr_model *m, const lr_op *op, const int8_t *
         break;
     }
     case LR_OP_TYPE_TANH:
+        if (!LR_OP_ON(LR_OP_TYPE_TANH)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_tanh_s8_ref(x, n, zp_in, lr_lei32(m->blob + op->mult), lr_s8(m->blob[op->shift]), lr_lei32(m->blob + op->qp),
                        y);
         break;
     case LR_OP_TYPE_HARDSWISH: /* [output, reluish] */
     case LR_OP_TYPE_HARDSIGMOID: {
+        if (!(LR_OP_ON(LR_OP_TYPE_HARDSWISH) || LR_OP_ON(LR_OP_TYPE_HARDSIGMOID))) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_hardswish_s8_params p;
         p.zp_in = zp_in;
         p.zp_out = lr_quant_zp(m, (uint32_t)op->output);
@@ -389,6 +497,9 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
 
     switch (op->type) {
     case LR_OP_TYPE_CONV2D: {
+        if (!LR_OP_ON(LR_OP_TYPE_CONV2D)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_dense_s8_params p;
         lr_op_geom(m, op, &g);
         lr_op_dense_s8_params(m, op, &p);
@@ -396,6 +507,9 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
         break;
     }
     case LR_OP_TYPE_LINREP_CONV2D: {
+        if (!LR_OP_ON(LR_OP_TYPE_LINREP_CONV2D)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_linrep_s8_params p;
         lr_op_geom(m, op, &g);
         lr_op_linrep_s8_params(m, op, &p);
@@ -415,12 +529,18 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
         break;
     }
     case LR_OP_TYPE_LINEAR: {
+        if (!LR_OP_ON(LR_OP_TYPE_LINEAR)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_dense_s8_params p;
         lr_op_dense_s8_params(m, op, &p);
         LR_S8_KERNEL(lr_linear_s8)(x, (uint32_t)in[0], (uint32_t)op->out_ch, &p, y);
         break;
     }
     case LR_OP_TYPE_ADD: {
+        if (!LR_OP_ON(LR_OP_TYPE_ADD)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_add_s8_params p;
         const int32_t in1 = lr_op_input(m, op, 1u);
         for (i = 0; i < 3u; i++) {
@@ -436,14 +556,23 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
         break;
     }
     case LR_OP_TYPE_MAX_POOL2D:
+        if (!LR_OP_ON(LR_OP_TYPE_MAX_POOL2D)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_op_geom(m, op, &g);
         lr_max_pool2d_s8_ref(&g, op->act_min, op->act_max, x, y);
         break;
     case LR_OP_TYPE_AVG_POOL2D:
+        if (!LR_OP_ON(LR_OP_TYPE_AVG_POOL2D)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_op_geom(m, op, &g);
         lr_avg_pool2d_s8_ref(&g, op->act_min, op->act_max, x, y);
         break;
     case LR_OP_TYPE_ADAPTIVE_AVG_POOL2D:
+        if (!LR_OP_ON(LR_OP_TYPE_ADAPTIVE_AVG_POOL2D)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         if (op->n_mult == 1u) { /* TFLite's MEAN over H, W (verified: 1x1 output) */
             lr_mean_s8_ref(x, (uint32_t)in[0], n / (uint32_t)in[0], lr_quant_zp(m, (uint32_t)in0),
                            lr_lei32(m->blob + op->mult), lr_s8(m->blob[op->shift]),
@@ -454,6 +583,9 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
         }
         break;
     case LR_OP_TYPE_SOFTMAX:
+        if (!LR_OP_ON(LR_OP_TYPE_SOFTMAX)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_softmax_s8_ref(x, (uint32_t)in[0], n / (uint32_t)in[0], lr_lei32(m->blob + op->mult),
                           lr_s8(m->blob[op->shift]), lr_lei32(m->blob + op->qp), y);
         break;
@@ -470,6 +602,9 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
         run_activation_s8(m, op, x, (uint32_t)in[0], n, y);
         break;
     case LR_OP_TYPE_CONCAT:
+        if (!LR_OP_ON(LR_OP_TYPE_CONCAT)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         for (i = 0; i < op->n_inputs; i++) {
             const int32_t id = lr_op_input(m, op, i);
             int32_t d[LR_MAX_RANK];
@@ -479,19 +614,31 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
         }
         break;
     case LR_OP_TYPE_RESHAPE:
+        if (!LR_OP_ON(LR_OP_TYPE_RESHAPE)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_reshape_s8_ref(x, n, y);
         break;
     case LR_OP_TYPE_PAD:
+        if (!LR_OP_ON(LR_OP_TYPE_PAD)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_op_geom(m, op, &g);
         lr_pad_s8_ref(&g, (int8_t)lr_quant_zp(m, (uint32_t)in0), x, y);
         break;
     case LR_OP_TYPE_SLICE: {
+        if (!LR_OP_ON(LR_OP_TYPE_SLICE)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         int32_t d[LR_MAX_RANK];
         const uint32_t k = numel(d, lr_tensor_shape(m, (uint32_t)op->output, d));
         lr_slice_s8_ref(x + (uint32_t)op->start * (n / (uint32_t)in[0]), k, y);
         break;
     }
     case LR_OP_TYPE_TRANSPOSE_HWC:
+        if (!LR_OP_ON(LR_OP_TYPE_TRANSPOSE_HWC)) {
+            break; /* left out of this build (LR_OPS) */
+        }
         lr_transpose_hwc_s8_ref(x, (uint32_t)in[0], n / (uint32_t)in[0], y);
         break;
     case LR_OP_TYPE_MUL:

@@ -792,8 +792,8 @@ static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, u
     shape in, out, stored;
     uint32_t i;
     lr_status s = LR_OK;
-    if (op->type >= LR_OP_TYPE_COUNT) {
-        return LR_ERR_UNSUPPORTED_OP;
+    if (op->type >= LR_OP_TYPE_COUNT || !LR_OP_ON(op->type)) {
+        return LR_ERR_UNSUPPORTED_OP; /* unknown, or left out of this build (LR_OPS) */
     }
     if (op->v4 && m->tensor_quant == 0u) {
         return LR_ERR_BAD_PARAMS; /* integer op parameters in an fp32 model */
@@ -829,9 +829,15 @@ static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, u
     switch (op->type) {
     case LR_OP_TYPE_CONV2D:
     case LR_OP_TYPE_LINREP_CONV2D:
+        if (!(LR_OP_ON(LR_OP_TYPE_CONV2D) || LR_OP_ON(LR_OP_TYPE_LINREP_CONV2D))) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         s = check_conv(m, op, &in, &out, scratch);
         break;
     case LR_OP_TYPE_LINEAR:
+        if (!LR_OP_ON(LR_OP_TYPE_LINEAR)) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         if (op->n_inputs != 1u || in.rank != 1u || op->out_ch < 1 ||
             (int64_t)op->out_ch * in.d[0] > LR_MAX_NUMEL) {
             return LR_ERR_BAD_PARAMS;
@@ -848,12 +854,23 @@ static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, u
     case LR_OP_TYPE_TANH:
     case LR_OP_TYPE_HARDSIGMOID:
     case LR_OP_TYPE_SILU:
+        if (!(LR_OP_ON(LR_OP_TYPE_RELU) || LR_OP_ON(LR_OP_TYPE_RELU6) || LR_OP_ON(LR_OP_TYPE_LEAKY_RELU) ||
+              LR_OP_ON(LR_OP_TYPE_SIGMOID) || LR_OP_ON(LR_OP_TYPE_HARDSWISH) || LR_OP_ON(LR_OP_TYPE_TANH) ||
+              LR_OP_ON(LR_OP_TYPE_HARDSIGMOID) || LR_OP_ON(LR_OP_TYPE_SILU))) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         s = op->n_inputs == 1u ? LR_OK : LR_ERR_BAD_PARAMS;
         break;
     case LR_OP_TYPE_CLAMP: /* bounds may be infinite, not NaN */
+        if (!LR_OP_ON(LR_OP_TYPE_CLAMP)) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         s = op->n_inputs == 1u && op->alpha == op->alpha && op->beta == op->beta ? LR_OK : LR_ERR_BAD_PARAMS;
         break;
     case LR_OP_TYPE_PRELU:
+        if (!LR_OP_ON(LR_OP_TYPE_PRELU)) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         if (op->n_inputs != 1u) {
             return LR_ERR_BAD_PARAMS;
         }
@@ -861,9 +878,15 @@ static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, u
         break;
     case LR_OP_TYPE_MAX_POOL2D:
     case LR_OP_TYPE_AVG_POOL2D:
+        if (!(LR_OP_ON(LR_OP_TYPE_MAX_POOL2D) || LR_OP_ON(LR_OP_TYPE_AVG_POOL2D))) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         s = check_pool(op, &in, &out);
         break;
     case LR_OP_TYPE_ADAPTIVE_AVG_POOL2D:
+        if (!LR_OP_ON(LR_OP_TYPE_ADAPTIVE_AVG_POOL2D)) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         /* kernel_h/kernel_w hold the output size; the kernel computes (i + 1) * H in 32 bits */
         if (op->n_inputs != 1u || in.rank != 3u || op->kh < 1 || op->kw < 1 ||
             ((int64_t)op->kh + 1) * in.d[1] > 0x7FFFFFFF || ((int64_t)op->kw + 1) * in.d[2] > 0x7FFFFFFF) {
@@ -873,6 +896,9 @@ static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, u
         break;
     case LR_OP_TYPE_ADD:
     case LR_OP_TYPE_MUL: {
+        if (!(LR_OP_ON(LR_OP_TYPE_ADD) || LR_OP_ON(LR_OP_TYPE_MUL))) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         shape in2;
         if (op->n_inputs != 2u) {
             return LR_ERR_BAD_PARAMS;
@@ -885,6 +911,9 @@ static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, u
         break;
     }
     case LR_OP_TYPE_CONCAT: {
+        if (!LR_OP_ON(LR_OP_TYPE_CONCAT)) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         int64_t c = 0;
         for (i = 0; i < op->n_inputs; i++) {
             shape x;
@@ -905,6 +934,9 @@ static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, u
         break;
     }
     case LR_OP_TYPE_RESHAPE:
+        if (!LR_OP_ON(LR_OP_TYPE_RESHAPE)) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         if (op->n_inputs != 1u) {
             return LR_ERR_BAD_PARAMS;
         }
@@ -915,15 +947,25 @@ static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, u
         out = stored;
         break;
     case LR_OP_TYPE_SOFTMAX: /* over [F], or (version 3) over the channels of each pixel of [C, H, W] */
+        if (!LR_OP_ON(LR_OP_TYPE_SOFTMAX)) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         s = op->n_inputs == 1u ? LR_OK : LR_ERR_BAD_PARAMS;
         break;
     case LR_OP_TYPE_RESIZE:
     case LR_OP_TYPE_PAD:
     case LR_OP_TYPE_SLICE:
     case LR_OP_TYPE_TRANSPOSE_HWC:
+        if (!(LR_OP_ON(LR_OP_TYPE_RESIZE) || LR_OP_ON(LR_OP_TYPE_PAD) || LR_OP_ON(LR_OP_TYPE_SLICE) ||
+              LR_OP_ON(LR_OP_TYPE_TRANSPOSE_HWC))) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         s = check_layout(op, &in, &stored, &out);
         break;
     case LR_OP_TYPE_AFFINE: /* one weight per channel (or feature), optional bias of the same length */
+        if (!LR_OP_ON(LR_OP_TYPE_AFFINE)) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         if (op->n_inputs != 1u) {
             return LR_ERR_BAD_PARAMS;
         }
@@ -934,6 +976,9 @@ static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, u
         s = check_tensors_of(op, in.d[0], 0u, in.d[0]);
         break;
     case LR_OP_TYPE_CONV_TRANSPOSE2D:
+        if (!LR_OP_ON(LR_OP_TYPE_CONV_TRANSPOSE2D)) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         s = check_conv_transpose(m, op, &in, &stored, &out, scratch);
         break;
     default:

@@ -371,6 +371,9 @@ static lr_status check_activation_i8(const lr_model *m, const lr_op *op)
     switch (op->type) {
     case LR_OP_TYPE_SIGMOID:
     case LR_OP_TYPE_TANH: {
+        if (!(LR_OP_ON(LR_OP_TYPE_SIGMOID) || LR_OP_ON(LR_OP_TYPE_TANH))) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         /* TFLite's LOGISTIC: output 1/256 (0x3B800000), -128; TANH: 1/128 (0x3C000000), 0. One Q4.27 input
          * multiplier and its radius (logistic_ok) */
         const int out_ok = op->type == LR_OP_TYPE_SIGMOID ? fixed_out_quant(m, op, 0x3B800000u, -128)
@@ -380,12 +383,18 @@ static lr_status check_activation_i8(const lr_model *m, const lr_op *op)
     case LR_OP_TYPE_RELU:
     case LR_OP_TYPE_RELU6:
     case LR_OP_TYPE_CLAMP:
+        if (!(LR_OP_ON(LR_OP_TYPE_RELU) || LR_OP_ON(LR_OP_TYPE_RELU6) || LR_OP_ON(LR_OP_TYPE_CLAMP))) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         /* with one multiplier (TFLite's RELU): |x - zp_in| <= 255 shifted left fits int32 */
         if (op->n_mult != 1u || 255 * ((int64_t)1 << (shift_at(m, op, 0u) > 0 ? shift_at(m, op, 0u) : 0)) >= BOUND) {
             return LR_ERR_BAD_PARAMS;
         }
         return LR_OK;
     case LR_OP_TYPE_LEAKY_RELU: {
+        if (!LR_OP_ON(LR_OP_TYPE_LEAKY_RELU)) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         /* TFLite's LEAKY_RELU: [identity, alpha]; |x - zp_in| <= 255 shifted left fits int32 for both */
         uint32_t k;
         if (op->n_mult != 2u) {
@@ -400,6 +409,9 @@ static lr_status check_activation_i8(const lr_model *m, const lr_op *op)
         return LR_OK;
     }
     case LR_OP_TYPE_HARDSIGMOID: {
+        if (!LR_OP_ON(LR_OP_TYPE_HARDSIGMOID)) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         /* ours: [output (Q31, MBQM), reluish (HARD_SWISH's int16 pair)]; the reluish value r <= 32767 shifted left
          * fits int32 */
         int32_t s, re;
@@ -414,6 +426,9 @@ static lr_status check_activation_i8(const lr_model *m, const lr_op *op)
         return LR_OK;
     }
     case LR_OP_TYPE_SILU: {
+        if (!LR_OP_ON(LR_OP_TYPE_SILU)) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         /* LOGISTIC then MUL: [logistic, mul]; the logistic's constants as SIGMOID's, the MUL's product
          * |x - zp_in| * |g + 128| <= 255 * 255 shifted left fits int32 */
         const int32_t s = op->n_mult == 2u ? shift_at(m, op, 1u) : 0;
@@ -423,6 +438,9 @@ static lr_status check_activation_i8(const lr_model *m, const lr_op *op)
         return LR_OK;
     }
     case LR_OP_TYPE_PRELU: {
+        if (!LR_OP_ON(LR_OP_TYPE_PRELU)) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         /* TFLite's PRELU: [identity, alpha]; qparams [zp_alpha, one int8 slope per fp32 slope (1 or C, verified)];
          * 255 * 2^s (identity) and 255 * 255 * 2^s (alpha: |v * (a - zp_alpha)| <= 255 * 255) fit int32 */
         uint32_t k;
@@ -440,6 +458,9 @@ static lr_status check_activation_i8(const lr_model *m, const lr_op *op)
         return LR_OK;
     }
     case LR_OP_TYPE_HARDSWISH: {
+        if (!LR_OP_ON(LR_OP_TYPE_HARDSWISH)) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         /* TFLite's HARD_SWISH: [output, reluish] int16 multipliers (0 .. 32767); output exponent -15 .. 0 (a
          * right shift of an int16), reluish -15 .. 30 */
         int32_t oe, re;
@@ -487,6 +508,9 @@ lr_status lr_verify_op_i8(const lr_model *m, const lr_op *op, lr_where *where, u
     }
     switch (op->type) {
     case LR_OP_TYPE_CONV2D: {
+        if (!LR_OP_ON(LR_OP_TYPE_CONV2D)) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         const uint32_t per = op->n_w8 / (uint32_t)op->out_ch; /* verified: cin_g * kh * kw */
         if (per > *scratch_words) {
             *scratch_words = per; /* one output channel's weights as int32 */
@@ -494,8 +518,14 @@ lr_status lr_verify_op_i8(const lr_model *m, const lr_op *op, lr_where *where, u
         return check_dense(m, op);
     }
     case LR_OP_TYPE_LINEAR:
+        if (!LR_OP_ON(LR_OP_TYPE_LINEAR)) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         return check_dense(m, op);
     case LR_OP_TYPE_LINREP_CONV2D: {
+        if (!LR_OP_ON(LR_OP_TYPE_LINREP_CONV2D)) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         int32_t dims[LR_MAX_RANK];
         uint32_t need;
         lr_status s = check_linrep_i8(m, op);
@@ -512,6 +542,9 @@ lr_status lr_verify_op_i8(const lr_model *m, const lr_op *op, lr_where *where, u
         return LR_OK;
     }
     case LR_OP_TYPE_ADD: {
+        if (!LR_OP_ON(LR_OP_TYPE_ADD)) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         int32_t a[LR_MAX_RANK], b[LR_MAX_RANK];
         const uint32_t ra = lr_tensor_shape(m, (uint32_t)in0, a);
         const uint32_t rb = lr_tensor_shape(m, (uint32_t)lr_op_input(m, op, 1u), b);
@@ -526,6 +559,9 @@ lr_status lr_verify_op_i8(const lr_model *m, const lr_op *op, lr_where *where, u
         return LR_OK;
     }
     case LR_OP_TYPE_SOFTMAX: {
+        if (!LR_OP_ON(LR_OP_TYPE_SOFTMAX)) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         /* TFLite: output scale 1/256 (float32 bits 0x3B800000), zero point -128; diff_min <= 0 */
         int32_t dims[LR_MAX_RANK];
         int32_t s, diff_min;
@@ -542,6 +578,9 @@ lr_status lr_verify_op_i8(const lr_model *m, const lr_op *op, lr_where *where, u
         return LR_OK;
     }
     case LR_OP_TYPE_ADAPTIVE_AVG_POOL2D: {
+        if (!LR_OP_ON(LR_OP_TYPE_ADAPTIVE_AVG_POOL2D)) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         /* with one multiplier: TFLite's MEAN over H, W (an imported .tflite), a 1x1 output, input and output
          * quantised apart; the sum of n values minus zp_in * n, shifted left, fits int32:
          * 255 * n * 2^max(shift, 0) < 2^31. Without: torch's adaptive average pool (quantised alike). */
@@ -561,15 +600,27 @@ lr_status lr_verify_op_i8(const lr_model *m, const lr_op *op, lr_where *where, u
         return LR_OK;
     }
     case LR_OP_TYPE_MUL:
+        if (!LR_OP_ON(LR_OP_TYPE_MUL)) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         return check_mul_i8(m, op);
     case LR_OP_TYPE_AFFINE: {
+        if (!LR_OP_ON(LR_OP_TYPE_AFFINE)) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         int32_t dims[LR_MAX_RANK];
         (void)lr_tensor_shape(m, (uint32_t)in0, dims);
         return check_affine_s8(m, op, (uint32_t)dims[0]);
     }
     case LR_OP_TYPE_CONV_TRANSPOSE2D:
+        if (!LR_OP_ON(LR_OP_TYPE_CONV_TRANSPOSE2D)) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         return check_conv_transpose_s8(m, op, scratch_words);
     case LR_OP_TYPE_RESIZE: {
+        if (!LR_OP_ON(LR_OP_TYPE_RESIZE)) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         const lr_status s = check_resize_s8(m, op);
         if (s != LR_OK) {
             return s;
@@ -583,15 +634,26 @@ lr_status lr_verify_op_i8(const lr_model *m, const lr_op *op, lr_where *where, u
     case LR_OP_TYPE_PRELU:
     case LR_OP_TYPE_SILU:
     case LR_OP_TYPE_HARDSIGMOID:
+        if (!(LR_OP_ON(LR_OP_TYPE_SIGMOID) || LR_OP_ON(LR_OP_TYPE_HARDSWISH) || LR_OP_ON(LR_OP_TYPE_TANH) ||
+              LR_OP_ON(LR_OP_TYPE_LEAKY_RELU) || LR_OP_ON(LR_OP_TYPE_PRELU) || LR_OP_ON(LR_OP_TYPE_SILU) ||
+              LR_OP_ON(LR_OP_TYPE_HARDSIGMOID))) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         return check_activation_i8(m, op);
     case LR_OP_TYPE_RELU:
     case LR_OP_TYPE_RELU6:
     case LR_OP_TYPE_CLAMP:
+        if (!(LR_OP_ON(LR_OP_TYPE_RELU) || LR_OP_ON(LR_OP_TYPE_RELU6) || LR_OP_ON(LR_OP_TYPE_CLAMP))) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         if (op->n_mult == 0u) {
             break; /* TFLite's RELU6: the input clamped, quantised as the output (checked below) */
         }
         return check_activation_i8(m, op);
     case LR_OP_TYPE_AVG_POOL2D:
+        if (!LR_OP_ON(LR_OP_TYPE_AVG_POOL2D)) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
+        }
         if ((op->pt | op->pl | op->pb | op->pr) != 0 && op->count_include_pad) {
             return LR_ERR_BAD_PARAMS; /* TFLite's average excludes padding */
         }

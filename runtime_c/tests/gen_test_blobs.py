@@ -24,6 +24,7 @@ from torch import nn
 from linrep_edge.graph.capture import capture
 from linrep_edge.method.compress import compress
 from linrep_edge.graph.executor import GraphModel
+from linrep_edge.format.fb.OpType import OpType
 from linrep_edge.format.ir import Codebook, Graph, IntParams, LinRepWeights, Op
 from linrep_edge.method.linrep_conv import LinRepConv2d, prune
 from linrep_edge.format.writer import pack_graph
@@ -829,6 +830,7 @@ def main() -> None:
         (out_dir / f"hostile_{name}.lre").write_bytes(hostile_bytes(name, g))
         rejects.append(f"hostile_{name}.lre {status}")
     (out_dir / "reject.txt").write_text("\n".join(rejects) + "\n")
+    int8_ops: list[str] = []
     int8 = []  # NAME N: NAME.lre, NAME.in8 (N int8 inputs), NAME.ref8 (their outputs by run_int8, concatenated)
     for name, g in int8_cases().items():
         r = np.random.default_rng(len(int8))
@@ -838,7 +840,11 @@ def main() -> None:
         (out_dir / f"{name}.in8").write_bytes(xs.tobytes())
         (out_dir / f"{name}.ref8").write_bytes(np.stack(refs).astype(np.int8).tobytes())
         int8.append(f"{name} {len(xs)}")
+        types = [getattr(OpType, op.type) for op in g.ops]  # the schema's numbers, from the Python side
+        int8_ops.append(f"{name} {len(types)} " + " ".join(map(str, types)))
     (out_dir / "int8.txt").write_text("\n".join(int8) + "\n")
+    # NAME K t0 .. tK-1: the op types of each int8 blob, in op order (test_int8 in a build with -DLR_OPS)
+    (out_dir / "int8_ops.txt").write_text("\n".join(int8_ops) + "\n")
     (out_dir / "manifest.txt").write_text("\n".join(manifest) + "\n")
 
 

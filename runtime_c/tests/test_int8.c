@@ -8,7 +8,8 @@
  * refused; lr_run (fp32) on the model runs and dequantises (its outputs are scale * (q - zp) of int8
  * values); lr_run_i8 on an fp32 blob is refused with LR_ERR_UNSUPPORTED_OP. Built against an
  * integer-only library (-DLR_FP32=0, `make nofp32-check`), the same int8 checks hold and lr_init
- * refuses the fp32 blob.
+ * refuses the fp32 blob. Built with an op selection too (-DLR_OPS=<mask>, `make ops-check`): the blobs whose
+ * ops are all in the mask pass the same checks; every other one is refused at its first op left out.
  */
 #include <stdio.h>
 #include <string.h>
@@ -102,6 +103,58 @@ static void run_float(lr_model *m)
     free(out);
 }
 
+#ifdef LR_OPS
+/* A library built with -DLR_OPS=<mask> (`make ops-check`): DIR/int8_ops.txt gives each blob's op types (from
+ * the Python side). Returns 1 when all of NAME's ops are compiled in (the blob must then run as in the full
+ * library); otherwise checks that lr_init refuses NAME with LR_ERR_UNSUPPORTED_OP at its first op left out,
+ * and returns 0. */
+static int refused = 0;
+
+static int ops_compiled_in(const char *dir, const char *name)
+{
+    char path[512], got[256];
+    unsigned long k, i, t;
+    long first_off = -1;
+    int found = 0;
+    FILE *f;
+    snprintf(path, sizeof path, "%s/int8_ops.txt", dir);
+    f = fopen(path, "r");
+    TU_CHECK(f != NULL);
+    if (f == NULL) {
+        return 0;
+    }
+    while (!found && fscanf(f, "%255s %lu", got, &k) == 2) {
+        found = strcmp(got, name) == 0;
+        for (i = 0; i < k && fscanf(f, "%lu", &t) == 1; i++) {
+            if (found && first_off < 0 && (t >= 32u || !((LR_OPS >> t) & 1u))) {
+                first_off = (long)i;
+            }
+        }
+    }
+    fclose(f);
+    TU_CHECK(found);
+    if (first_off >= 0) {
+        size_t size;
+        unsigned char *blob;
+        lr_model m;
+        int32_t op = -2, tensor = -2;
+        snprintf(path, sizeof path, "%s/%s.lre", dir, name);
+        blob = tu_read_file(path, &size);
+        TU_CHECK_STATUS(lr_init(&m, blob, size), LR_ERR_UNSUPPORTED_OP);
+        TU_CHECK_STATUS(lr_error_location(&m, &op, &tensor), LR_OK);
+        if (op != (int32_t)first_off) {
+            fprintf(stderr, "%s: refused at op %d, expected op %ld (its first op left out of LR_OPS)\n", name,
+                    (int)op, first_off);
+            tu_failures++;
+        }
+        free(blob);
+        refused++;
+        return 0;
+    }
+    return 1;
+}
+#endif
+
 static void run_case(const char *dir, const char *name, size_t n)
 {
     char path[512];
@@ -151,11 +204,20 @@ int main(int argc, char **argv)
         return 2;
     }
     while (fscanf(f, "%255s %lu", name, &n) == 2) {
+#ifdef LR_OPS
+        if (!ops_compiled_in(argv[1], name)) {
+            continue; /* refused, as it must be (ops_compiled_in checked) */
+        }
+#endif
         run_case(argv[1], name, (size_t)n);
         cases++;
     }
     fclose(f);
     TU_CHECK(cases > 0);
+#ifdef LR_OPS
+    TU_CHECK(refused > 0);
+    printf("op selection LR_OPS: %d models run, %d refused at the first op left out\n", cases, refused);
+#endif
     {   /* an fp32 blob: no int8 path, and zero quant */
         size_t size;
         lr_model m;
