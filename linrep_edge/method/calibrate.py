@@ -42,6 +42,8 @@ CALIBRATION_BATCH = 64
 CALIBRATION_AUGMENT = False  # flips, shifts (and mixup) of the unlabelled images; tools/calibration_bar.py
 CALIBRATION_TEMPERATURE = 1.0  # of the output KL term
 CALIBRATION_MIXUP = 0.0  # largest share of another image blended in (with augment)
+CALIBRATION_REFIT_ALL = False  # after the held-out choice of the epoch count, train again on every input
+CALIBRATION_TRAIN_BN = False  # also the batch-norm affine (folded into the convs' a, b and bias when packed)
 
 
 def load_calibration(path: str | Path, example: torch.Tensor) -> torch.Tensor:
@@ -232,6 +234,8 @@ def distill_calibration(
     show_progress: bool = True,
     shift: int = 2,
     mixup: float = CALIBRATION_MIXUP,
+    refit_all: bool = CALIBRATION_REFIT_ALL,
+    train_bn: bool = CALIBRATION_TRAIN_BN,
 ) -> dict[str, Any]:
     """Fine-tune a and b of `student` in place to match `teacher` on the unlabelled inputs `x`.
 
@@ -241,6 +245,9 @@ def distill_calibration(
     With `augment`, every training batch is drawn anew through `augment_batch` (left-right flips, shifts of up
     to `shift` pixels, `mixup`): the teacher labels each augmented input, so 1,024 images become many distinct
     training inputs (the held-out part is scored as given). `temperature` softens both sides of the KL term.
+    With `refit_all`, the held-out part has done its job once the best epoch count is known: a and b start
+    again from the compressed values and train on every input (held-out part included) for that many epochs,
+    the same schedule shape (the held-out metrics reported are those of the chosen model before this refit).
     Returns metrics: epochs run, best epoch, held-out loss before/after, agreement before/after.
     """
     if epochs < 1:
@@ -253,7 +260,7 @@ def distill_calibration(
         raise LinRepError(f"--calibration-temperature must be > 0, got {temperature}")
     if not 0 <= mixup <= 1 or shift < 0:
         raise LinRepError(f"calibration augmentation: mixup in [0, 1] and shift >= 0, got {mixup}, {shift}")
-    params = trainable_parameters(student)
+    params = trainable_parameters(student, train_bn=train_bn)
     if not params:
         raise LinRepError("model has no LinRep layers to fine-tune (run compress first)")
     train_x, val_x = split_calibration(x, val_fraction, seed)
@@ -283,6 +290,21 @@ def distill_calibration(
     metrics: dict[str, Any] = {"calibration_inputs": int(x.shape[0]), "calibration_train": int(train_x.shape[0]),
                                "calibration_held_out": int(val_x.shape[0])}
     metrics.update({f"{k}_before": v for k, v in agreement(student, teacher, val_x).items()})
+    init_state = copy.deepcopy(student.state_dict())
+    held: dict[str, float] | None = None
+
+    def run_epoch(data: torch.Tensor, optim: torch.optim.Optimizer, schedule: Any, bar: Any, best: float) -> None:
+        perm = torch.randperm(int(data.shape[0]), generator=g)
+        for i in range(0, int(data.shape[0]), batch):
+            xb = data[perm[i:i + batch]]
+            loss = loss_fn(augment_batch(xb, g, shift, True, mixup) if augment else xb)
+            optim.zero_grad(set_to_none=True)
+            loss.backward()
+            optim.step()
+            schedule.step()
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.4f}", best=f"{best:.4f}")
+
     try:
         best = held_out()
         metrics["held_out_loss_before"] = best
@@ -290,16 +312,7 @@ def distill_calibration(
         best_epoch, since, history = 0, 0, []
         with progress(total=epochs * steps_per_epoch, desc="calibrate a,b", enabled=show_progress) as bar:
             for epoch in range(1, epochs + 1):
-                perm = torch.randperm(int(train_x.shape[0]), generator=g)
-                for i in range(0, int(train_x.shape[0]), batch):
-                    xb = train_x[perm[i:i + batch]]
-                    loss = loss_fn(augment_batch(xb, g, shift, True, mixup) if augment else xb)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    sched.step()
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{loss.item():.4f}", best=f"{best:.4f}")
+                run_epoch(train_x, opt, sched, bar, best)
                 v = held_out()
                 history.append(v)
                 if v < best:
@@ -309,6 +322,18 @@ def distill_calibration(
                     since += 1
                     if since >= patience:
                         break
+        if refit_all and best_epoch > 0:
+            student.load_state_dict(best_state)
+            held = agreement(student, teacher, val_x)  # the chosen model's, before the held-out part is trained on
+            student.load_state_dict(init_state)
+            steps_all = math.ceil(int(x.shape[0]) / batch)
+            opt = torch.optim.Adam(params, lr=lr)
+            sched = cosine_schedule(opt, best_epoch * steps_all)
+            with progress(total=best_epoch * steps_all, desc="refit a,b (all)", enabled=show_progress) as bar:
+                for _ in range(best_epoch):
+                    run_epoch(x, opt, sched, bar, best)
+            best_state = copy.deepcopy(student.state_dict())
+            metrics["refit_all_epochs"] = best_epoch
     finally:
         loss_fn.close()
         for p in student.parameters():
@@ -320,5 +345,7 @@ def distill_calibration(
     student.eval()
     metrics.update({"epochs_run": len(history), "best_epoch": best_epoch, "held_out_loss_after": best,
                     "held_out_loss_history": history})
-    metrics.update({f"{k}_after": v for k, v in agreement(student, teacher, val_x).items()})
+    if held is None:
+        held = agreement(student, teacher, val_x)
+    metrics.update({f"{k}_after": v for k, v in held.items()})
     return metrics
