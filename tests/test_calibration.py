@@ -62,6 +62,35 @@ def test_distillation_from_python_improves_agreement(teacher, digits):
             assert torch.equal(p0, p1)
 
 
+def test_refit_all_and_train_bn(teacher, digits):
+    """refit_all: after the held-out choice of the epoch count, a, b train again from the compressed values on every
+    input (the held-out metrics reported stay those of the chosen model); train_bn: batch-norm γ, β move too."""
+    from linrep_edge.method.calibrate import agreement, distill_calibration
+    from linrep_edge.pipeline import PackSettings, compress_model
+
+    calib = digits.train.x[:300]
+    plain = compress_model(teacher, PackSettings(templates=4), show_progress=False)
+    m0 = distill_calibration(plain, teacher, calib, epochs=4, lr=3e-3, seed=0, show_progress=False)
+    refit = compress_model(teacher, PackSettings(templates=4), show_progress=False)
+    m1 = distill_calibration(refit, teacher, calib, epochs=4, lr=3e-3, seed=0, show_progress=False, refit_all=True)
+    assert m1["best_epoch"] == m0["best_epoch"] > 0 and m1["refit_all_epochs"] == m1["best_epoch"]
+    assert m1["relative_output_error_after"] == m0["relative_output_error_after"]  # the chosen model's, before refit
+    assert any(not torch.equal(a, b) for a, b in zip(plain.state_dict().values(), refit.state_dict().values()))
+    assert agreement(refit, teacher, calib)["relative_output_error"] < agreement(
+        compress_model(teacher, PackSettings(templates=4), show_progress=False), teacher, calib)["relative_output_error"]
+    torch.manual_seed(1)  # a net with batch norm (eval statistics): γ, β train only with train_bn
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+                              torch.nn.Conv2d(8, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+                              torch.nn.Flatten(), torch.nn.Linear(8 * 64, 10)).eval()
+    for k, train_bn in ((0, False), (1, True)):
+        student = compress_model(net, PackSettings(templates=4), show_progress=False)
+        g0 = {n: p.detach().clone() for n, p in student.named_parameters() if n.startswith(("1.", "4."))}
+        m = distill_calibration(student, net, calib, epochs=2, lr=3e-3, seed=k, show_progress=False,
+                                train_bn=train_bn)
+        moved = any(not torch.equal(p, g0[n]) for n, p in student.named_parameters() if n in g0)
+        assert len(g0) == 4 and moved == (train_bn and m["best_epoch"] > 0)
+
+
 def test_augment_batch_flips_shifts_and_mixes():
     from linrep_edge.method.calibrate import augment_batch
 

@@ -324,6 +324,7 @@ def distill_calibration(
                         break
         if refit_all and best_epoch > 0:
             student.load_state_dict(best_state)
+            round_to_storage(student)
             held = agreement(student, teacher, val_x)  # the chosen model's, before the held-out part is trained on
             student.load_state_dict(init_state)
             steps_all = math.ceil(int(x.shape[0]) / batch)
