@@ -57,11 +57,6 @@ def check_supported(graph: Graph) -> None:
     bad = [f"{op.name or '?'} ({op.type}{', fused ' + op.activation if op.activation not in ('NONE', 'RELU', 'RELU6') else ''})"
            for op in graph.ops
            if op.type not in SUPPORTED or op.activation not in ("NONE", "RELU", "RELU6")]
-    for op in graph.ops:
-        if op.type == "ADD" and graph.tensors[op.inputs[0]].shape != graph.tensors[op.inputs[1]].shape:
-            bad.append(f"{op.name or '?'} (ADD with a broadcast input)")
-        if op.type == "AVG_POOL2D" and any(op.pads) and op.count_include_pad:
-            bad.append(f"{op.name or '?'} (AVG_POOL2D counting padding)")
     if bad:
         raise LinRepError("no int8 form for: " + ", ".join(bad))
 
