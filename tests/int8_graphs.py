@@ -15,7 +15,7 @@ from linrep_edge.integer import arith
 KINDS = ("conv", "depthwise", "grouped", "linear", "add", "max_pool", "avg_pool", "adaptive_avg_pool",
          "softmax", "softmax_channels", "reshape", "transpose_hwc", "slice", "concat", "pad", "linrep",
          "linrep_masked", "chain", "mean", "sigmoid", "hardswish", "tanh", "relu", "relu6", "clamp", "relu6_alike",
-         "leaky_relu", "prelu", "prelu_one", "silu", "hardsigmoid")
+         "leaky_relu", "prelu", "prelu_one", "silu", "hardsigmoid", "add_channel", "add_channel_flat", "avg_pool_pad")
 ACTIVATION_KINDS = {"sigmoid": "SIGMOID", "hardswish": "HARDSWISH", "tanh": "TANH", "relu": "RELU", "relu6": "RELU6",
                     "clamp": "CLAMP", "relu6_alike": "RELU6", "leaky_relu": "LEAKY_RELU", "prelu": "PRELU",
                     "prelu_one": "PRELU", "silu": "SILU", "hardsigmoid": "HARDSIGMOID"}  # elementwise activations (docs/INTEGER.md §6)
@@ -155,6 +155,35 @@ def _add(rng: np.random.Generator) -> Graph:
     return g
 
 
+def _add_params(rng: np.random.Generator, g: Graph, a: int, b: int, out: Tensor) -> IntParams:
+    """TFLite's ADD constants for inputs a, b into `out` (quantize.py's rule)."""
+    s0, s1 = (float(np.float32(g.tensors[t].scale)) for t in (a, b))
+    twice = 2.0 * max(s0, s1)
+    pairs = [arith.quantize_multiplier_smaller_than_one(r)
+             for r in (s0 / twice, s1 / twice, twice / ((1 << 20) * float(np.float32(out.scale))))]
+    lo, hi = _clamp(rng, out.zero_point)
+    return IntParams(np.array([m for m, _ in pairs], np.int32), np.array([s for _, s in pairs], np.int32), lo, hi)
+
+
+def _add_channel(rng: np.random.Generator, flat: bool) -> Graph:
+    """x + gate, the gate one value per channel (squeeze-and-excitation style): a 1x1 conv of the input, its
+    global average ([c, 1, 1], or reshaped to [c] when flat), and TFLite's broadcast ADD of the two."""
+    c, h, w = int(rng.integers(1, 6)), int(rng.integers(1, 6)), int(rng.integers(1, 6))
+    g = _conv1x1(rng, c, h, w)
+    g.tensors.append(_tensor(rng, (c, 1, 1), g.tensors[0]))
+    g.ops.append(Op("ADAPTIVE_AVG_POOL2D", "gate", [0], 2, kernel=(1, 1), iparams=IntParams(EMPTY.copy(), EMPTY.copy())))
+    gate = 2
+    if flat:
+        g.tensors.append(_tensor(rng, (c,), g.tensors[0]))
+        g.ops.append(Op("RESHAPE", "flat", [2], 3, iparams=IntParams(EMPTY.copy(), EMPTY.copy())))
+        gate = 3
+    out = _tensor(rng, (c, h, w))
+    g.tensors.append(out)
+    g.ops.append(Op("ADD", "add", [1, gate], len(g.tensors) - 1, iparams=_add_params(rng, g, 1, gate, out)))
+    g.output = len(g.tensors) - 1
+    return g
+
+
 def _conv1x1(rng: np.random.Generator, c: int, h: int, w: int) -> Graph:
     """input [c, h, w] -> 1x1 conv to tensor 1 [c, h, w] (another quantisation)."""
     g = Graph([_tensor(rng, (c, h, w)), _tensor(rng, (c, h, w))], 0, 1, [])
@@ -170,14 +199,18 @@ def _same(rng: np.random.Generator, kind: str) -> Graph:
     x = _tensor(rng, (c, h, w))
     lo, hi = _clamp(rng, x.zero_point) if kind.endswith("pool") else (-128, 127)
     ip = IntParams(EMPTY.copy(), EMPTY.copy(), lo, hi)
-    if kind in ("max_pool", "avg_pool"):
+    if kind in ("max_pool", "avg_pool", "avg_pool_pad"):
         k = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+        if kind == "avg_pool_pad":  # padding counted (torch's default): at least one pad
+            k = (int(rng.integers(2, 6)), int(rng.integers(2, 6)))
         s = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
         pads = (int(rng.integers(0, k[0] // 2 + 1)), int(rng.integers(0, k[1] // 2 + 1)),
                 int(rng.integers(0, k[0] // 2 + 1)), int(rng.integers(0, k[1] // 2 + 1)))
+        if kind == "avg_pool_pad":
+            pads = (max(1, pads[0]), pads[1], pads[2], max(1, pads[3]))
         oh, ow = (h + pads[0] + pads[2] - k[0]) // s[0] + 1, (w + pads[1] + pads[3] - k[1]) // s[1] + 1
         op = Op("MAX_POOL2D" if kind == "max_pool" else "AVG_POOL2D", "", [0], 1, kernel=k, stride=s, pads=pads,
-                count_include_pad=False, iparams=ip)
+                count_include_pad=kind == "avg_pool_pad", iparams=ip)
         return Graph([x, _tensor(rng, (c, oh, ow), x)], 0, 1, [op])
     if kind == "adaptive_avg_pool":
         o = (int(rng.integers(1, h + 1)), int(rng.integers(1, w + 1)))
@@ -471,6 +504,8 @@ def build(kind: str, seed: int) -> Graph:
         return _linear(rng)
     if kind == "add":
         return _add(rng)
+    if kind in ("add_channel", "add_channel_flat"):
+        return _add_channel(rng, kind == "add_channel_flat")
     if kind in ("softmax", "softmax_channels"):
         return _softmax(rng, kind == "softmax_channels")
     if kind in ("linrep", "linrep_masked"):

@@ -137,18 +137,32 @@ def test_auto_activations_fall_back_to_fp32_where_an_op_has_no_int8_form():
     plain = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(256, 3)).eval()
     res = pack_model(plain, example, PackSettings(templates=2), "plain", show_progress=False, measure_on=x)
     assert res.activations == "int8" and res.graph.is_int8 and res.notes == []
-    # an average pool counting its zero padding (torch's default) has no int8 form (TFLite's divides by the
-    # taps inside the image)
+    # every op has an int8 form, but TFLite fixes SIGMOID's output to (1/256, -128) and TANH's to (1/128, 0):
+    # joined by a concat they cannot share one quantisation
+    class Joined(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c = nn.Conv2d(1, 4, 3, padding=1)
+            self.fc = nn.Linear(512, 3)
+
+        def forward(self, v: torch.Tensor) -> torch.Tensor:
+            y = self.c(v)
+            return self.fc(torch.cat([torch.sigmoid(y), torch.tanh(y)], 1).flatten(1))
+
+    joined = Joined().eval()
+    res = pack_model(joined, example, PackSettings(templates=2), "joined", show_progress=False, measure_on=x)
+    assert res.activations == "fp32" and not res.graph.is_int8
+    notes = [n for n in res.notes if n.startswith("activations fp32")]
+    assert len(notes) == 1 and "no int8 form for: " in notes[0] and "(SIGMOID) and" in notes[0] \
+        and "(TANH) outputs joined" in notes[0], res.notes
+    with pytest.raises(LinRepError, match=r"no int8 form for: .*\(SIGMOID\) and .*\(TANH\) outputs joined"):
+        pack_model(joined, example, PackSettings(templates=2, activations="int8"), "joined", show_progress=False,
+                   measure_on=x)
+    # an average pool counting its zero padding (torch's default) has one: int8
     pool = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.AvgPool2d(3, 1, padding=1), nn.Flatten(),
                          nn.Linear(256, 3)).eval()
     res = pack_model(pool, example, PackSettings(templates=2), "pool", show_progress=False, measure_on=x)
-    assert res.activations == "fp32" and not res.graph.is_int8
-    notes = [n for n in res.notes if n.startswith("activations fp32")]
-    assert len(notes) == 1 and "no int8 form for: " in notes[0] and "(AVG_POOL2D counting padding)" in notes[0], \
-        res.notes
-    with pytest.raises(LinRepError, match=r"no int8 form for: .*\(AVG_POOL2D counting padding\)"):
-        pack_model(pool, example, PackSettings(templates=2, activations="int8"), "pool", show_progress=False,
-                   measure_on=x)
+    assert res.activations == "int8" and res.graph.is_int8 and res.notes == []
 
 
 def test_choose_activations_resolves_auto_once():

@@ -228,3 +228,91 @@ def test_report_and_inspect_show_int8() -> None:
     lr = build("linrep", 1)
     rep = storage_report(pack_graph(lr))
     assert rep.sections["codebooks"] == lr.codebooks[0].q.size and rep.layers[0].path in ("direct", "reuse")
+
+
+@pytest.mark.parametrize("kind", ["add", "add_channel", "add_channel_flat", "avg_pool", "avg_pool_pad"])
+def test_batched_evaluator_equals_reference(kind: str) -> None:
+    """The batched int8 evaluator (pack's accuracy, QAT's checks) equals the per-image reference bit for bit."""
+    from linrep_edge.integer.batch import run_int8_batch
+
+    for seed in SEEDS:
+        g = build(kind, seed)
+        xs = _inputs(g, seed, 5)
+        got = run_int8_batch(g, xs)
+        for n, x in enumerate(xs):
+            for w, b in zip(run_int8(g, x), got):
+                np.testing.assert_array_equal(b[n], w, err_msg=f"{kind} seed {seed} image {n}")
+
+
+def test_avg_pool_counting_padding_is_torchs_within_half_an_lsb() -> None:
+    """AVG_POOL2D counting padding (torch's default) in integers: the C runtime's dequantised output is torch's
+    average of the dequantised input, zero padding counted, within half an output step (ties either way)."""
+    import torch
+    import torch.nn.functional as F
+
+    for seed in SEEDS:
+        g = build("avg_pool_pad", seed)
+        op, x_t, y_t = g.ops[0], g.tensors[0], g.tensors[1]
+        assert op.count_include_pad and any(op.pads)
+        xs = _inputs(g, seed, 4)
+        got = CRuntime(pack_graph(g)).run_int8(xs)[0]
+        real = torch.from_numpy((xs.astype(np.float64) - x_t.zero_point) * np.float32(x_t.scale))
+        top, left, bottom, right = op.pads
+        want = F.avg_pool2d(F.pad(real, (left, right, top, bottom)), op.kernel, op.stride).numpy()
+        lo = (op.iparams.act_min - y_t.zero_point) * np.float32(y_t.scale)
+        hi = (op.iparams.act_max - y_t.zero_point) * np.float32(y_t.scale)
+        ours = (got.astype(np.float64) - y_t.zero_point) * np.float32(y_t.scale)
+        err = np.abs(ours - np.clip(want, lo, hi))
+        assert err.max() <= 0.5 * np.float32(y_t.scale) + 1e-9, f"seed {seed}: {err.max()}"
+
+
+def test_se_gate_and_padded_average_pool_quantise_end_to_end() -> None:
+    """A torch model with nn.AvgPool2d(3, 1, padding=1) (padding counted) and a squeeze-and-excitation style
+    x + gate (the gate x.mean((2, 3)) broadcast over H, W), captured and quantised to int8: no refusal; the C
+    runtime equals the batched Python reference on every output byte and stays close to the fp32 model."""
+    import torch
+    from torch import nn
+
+    from linrep_edge.graph.capture import capture
+    from linrep_edge.integer.batch import quantize_input, run_int8_batch
+    from linrep_edge.integer.quantize import quantize_graph
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c1 = nn.Conv2d(2, 6, 3, padding=1)
+            self.pool = nn.AvgPool2d(3, 1, padding=1)
+            self.fc = nn.Linear(6 * 64, 5)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = self.pool(torch.relu(self.c1(x)))
+            y = y + y.mean((2, 3), keepdim=True)
+            return self.fc(y.flatten(1))
+
+    torch.manual_seed(0)
+    model = Net().eval()
+    calib = torch.randn(64, 2, 8, 8)
+    g = quantize_graph(capture(model, calib[:1]), calib.numpy())
+    kinds = [op.type for op in g.ops]
+    assert "AVG_POOL2D" in kinds and "ADD" in kinds
+    pool = next(op for op in g.ops if op.type == "AVG_POOL2D")
+    add = next(op for op in g.ops if op.type == "ADD")
+    assert pool.count_include_pad and any(pool.pads)
+    assert g.tensors[add.inputs[1]].shape != g.tensors[add.inputs[0]].shape  # the broadcast gate
+    x = torch.randn(16, 2, 8, 8)
+    xq = quantize_input(g, x.numpy())
+    want = run_int8_batch(g, xq)[0]
+    assert np.array_equal(CRuntime(pack_graph(g)).run_int8(xq)[0], want)
+    out = g.tensors[g.output]
+    y = (want.astype(np.float64) - out.zero_point) * out.scale
+    with torch.no_grad():
+        ref = model(x).numpy()
+    assert np.linalg.norm(y - ref) / np.linalg.norm(ref) < 0.1
+    # the fake-quantised model of int8 fine-tuning takes the gate too, and is the integer model within a step
+    from linrep_edge.integer.qat import QATGraphModel
+    from linrep_edge.integer.quantize import calibrate
+
+    fp = capture(model, calib[:1])
+    with torch.no_grad():
+        fq = QATGraphModel(fp, calibrate(fp, calib.numpy()), 8)(x).numpy()
+    assert np.abs(fq - y).max() <= 2 * out.scale + 1e-6

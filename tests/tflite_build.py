@@ -108,6 +108,21 @@ def add_model(seed: int, act: int) -> bytes:
     return b.build([x], [y])
 
 
+def add_broadcast_model(seed: int, act: int, gate_first: bool = False) -> bytes:
+    """ADD of a 1×1 conv of the input and the input's MEAN over H, W ([1, 1, 1, C], one value per channel:
+    TFLite's broadcast ADD); `gate_first`: ADD(gate, x)."""
+    b = Int8Builder(seed)
+    x = b.act((1, 5, 6, 4), 0.05, int(b.rng.integers(-30, 30)))
+    p = b.act((1, 5, 6, 4), 0.04, int(b.rng.integers(-20, 20)))
+    g = b.act((1, 1, 1, 4), 0.03, int(b.rng.integers(-60, 60)))
+    y = b.act((1, 5, 6, 4), 0.06, int(b.rng.integers(-20, 20)))
+    w = b.weights((4, 1, 1, 4), 0)
+    b.op("CONV_2D", [x, w, b.bias(x, w, 4)], [p], "Conv2DOptions", padding=1, strideW=1, strideH=1)
+    b.op("MEAN", [x, b.int32_const(np.array([1, 2]))], [g], "ReducerOptions", keepDims=True)
+    b.op("ADD", [g, p] if gate_first else [p, g], [y], "AddOptions", fusedActivationFunction=act)
+    return b.build([x], [y])
+
+
 def pool_model(seed: int, kind: str, padding: int, k: int, stride: int) -> bytes:
     b = Int8Builder(seed)
     x = b.act((1, 10, 7, 3), 0.04, 5)

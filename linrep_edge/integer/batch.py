@@ -64,6 +64,8 @@ def _add(g: Graph, op: Op, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
     ip = op.iparams
     assert ip is not None
     m, s = ip.multiplier.astype(np.int64), ip.shift.astype(np.int64)
+    if x1.shape != x0.shape:  # one value per channel ([C, 1, 1] or [C]): TFLite's broadcast ADD
+        x1 = x1.reshape(x1.shape[0], -1, *([1] * (x0.ndim - 2)))
     parts = []
     for k, x in enumerate((x0, x1)):
         v = (x.astype(np.int64) - g.tensors[op.inputs[k]].zero_point) << 20
@@ -80,7 +82,7 @@ def _round_div(total: np.ndarray, n: np.ndarray) -> np.ndarray:
     return np.where(total > 0, pos, neg)
 
 
-def _avg(op: Op, x: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
+def _avg(g: Graph, op: Op, x: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
     xt = torch.from_numpy(x.astype(np.float64))
     if op.type == "ADAPTIVE_AVG_POOL2D":
         h, w = x.shape[2:]
@@ -96,11 +98,13 @@ def _avg(op: Op, x: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
     else:
         top, left, bottom, right = op.pads
         pad = (left, right, top, bottom)
-        total = F.avg_pool2d(F.pad(xt, pad), op.kernel, op.stride, 0, divisor_override=1).numpy().astype(np.int64)
-        ones = F.pad(torch.ones((1, 1, *x.shape[2:]), dtype=torch.float64), pad)
+        # padding counted: its taps are the input zero point (real zero) and count (ops.avg_pool2d_s8)
+        inc = bool(op.count_include_pad)
+        fill = float(g.tensors[op.inputs[0]].zero_point) if inc else 0.0
+        total = F.avg_pool2d(F.pad(xt, pad, value=fill), op.kernel, op.stride, 0,
+                             divisor_override=1).numpy().astype(np.int64)
+        ones = F.pad(torch.ones((1, 1, *x.shape[2:]), dtype=torch.float64), pad, value=1.0 if inc else 0.0)
         n = F.avg_pool2d(ones, op.kernel, op.stride, 0, divisor_override=1).numpy().astype(np.int64)
-        if op.count_include_pad:
-            n = np.full_like(n, op.kernel[0] * op.kernel[1])
     ip = op.iparams
     lo, hi = (ip.act_min, ip.act_max) if ip is not None else (-128, 127)
     return arith.saturate_int8(_round_div(total, n), lo, hi)
@@ -130,7 +134,7 @@ def run_int8_batch(graph: Graph, x: np.ndarray) -> list[np.ndarray]:
         elif op.type == "ADD":
             y = _add(graph, op, ins[0], ins[1])
         elif op.type in ("AVG_POOL2D", "ADAPTIVE_AVG_POOL2D"):
-            y = _avg(op, ins[0], out_shape[1:])
+            y = _avg(graph, op, ins[0], out_shape[1:])
         elif op.type == "MAX_POOL2D":
             y = _max(op, ins[0])
         elif op.type == "RESHAPE":

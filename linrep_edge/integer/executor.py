@@ -109,10 +109,7 @@ def run_op(graph: Graph, op: Op, ins: list[np.ndarray], conv_path: str = "direct
             if p is not None and len(p.multiplier) == 1:  # TFLite's MEAN over H, W (an imported .tflite)
                 return ops.mean_hw_s8(x, zp[0], out.zero_point, int(p.multiplier[0]), int(p.shift[0]), lo, hi)
             return ops.adaptive_avg_pool2d_s8(x, op.kernel, lo, hi)
-        if op.count_include_pad and any(op.pads):
-            raise LinRepError(f"op {op.name!r}: an int8 average pool excludes padding (count_include_pad "
-                              "must be false when there is padding)")
-        return ops.avg_pool2d_s8(x, op.kernel, op.stride, op.pads, lo, hi)
+        return ops.avg_pool2d_s8(x, op.kernel, op.stride, op.pads, lo, hi, bool(op.count_include_pad), zp[0])
     if t == "SOFTMAX":
         p = _iparams(op)
         if p.extra is None or len(p.extra) < 1:

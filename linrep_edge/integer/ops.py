@@ -136,12 +136,15 @@ def _rounded_average(total: np.ndarray, count: np.ndarray) -> np.ndarray:
 
 
 def avg_pool2d_s8(x: np.ndarray, kernel: Pair, stride: Pair, pads: Pads, act_min: int = -128,
-                  act_max: int = 127) -> np.ndarray:
+                  act_max: int = 127, count_include_pad: bool = False, zp: int = 0) -> np.ndarray:
     """TFLite's int8 AveragePool: the sum over the taps inside the input divided by their count (padding
-    excluded), rounded half away from zero, clamped (in and out quant equal)."""
-    total = _windows(x.astype(np.int64), kernel, stride, pads, (1, 1), 0).sum(axis=(1, 2))
+    excluded), rounded half away from zero, clamped (in and out quant equal). With `count_include_pad`
+    (torch's default): the padding taps are real zeros, i.e. the input zero point `zp`, and count; the
+    window is the part of the kernel inside the padded input (docs/INTEGER.md)."""
+    fill = int(zp) if count_include_pad else 0
+    total = _windows(x.astype(np.int64), kernel, stride, pads, (1, 1), fill).sum(axis=(1, 2))
     ones = np.ones((1, *x.shape[1:]), dtype=np.int64)
-    count = _windows(ones, kernel, stride, pads, (1, 1), 0).sum(axis=(1, 2))
+    count = _windows(ones, kernel, stride, pads, (1, 1), 1 if count_include_pad else 0).sum(axis=(1, 2))
     if (count == 0).any():
         raise ValueError("avg_pool2d_s8: a window covers no input value")
     return arith.saturate_int8(_rounded_average(total, count), act_min, act_max)

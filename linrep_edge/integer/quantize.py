@@ -53,15 +53,11 @@ class Ranges:
 
 
 def check_supported(graph: Graph) -> None:
-    """Refuse every op without an int8 form, naming each."""
+    """Refuse every op without an int8 form, and every join of outputs TFLite quantises differently, naming each."""
     bad = [f"{op.name or '?'} ({op.type}{', fused ' + op.activation if op.activation not in ('NONE', 'RELU', 'RELU6') else ''})"
            for op in graph.ops
            if op.type not in SUPPORTED or op.activation not in ("NONE", "RELU", "RELU6")]
-    for op in graph.ops:
-        if op.type == "ADD" and graph.tensors[op.inputs[0]].shape != graph.tensors[op.inputs[1]].shape:
-            bad.append(f"{op.name or '?'} (ADD with a broadcast input)")
-        if op.type == "AVG_POOL2D" and any(op.pads) and op.count_include_pad:
-            bad.append(f"{op.name or '?'} (AVG_POOL2D counting padding)")
+    bad += _fixed_quant(graph, _groups(graph))[1]
     if bad:
         raise LinRepError("no int8 form for: " + ", ".join(bad))
 
@@ -107,6 +103,24 @@ def _groups(graph: Graph) -> list[int]:
     return [find(t) for t in range(len(graph.tensors))]
 
 
+def _fixed_quant(graph: Graph, roots: list[int]) -> tuple[dict[int, tuple[float, int]], list[str]]:
+    """The quantisation TFLite fixes (SOFTMAX, SIGMOID, TANH outputs) per group root, and every pair of ops
+    whose fixed outputs are joined into one group with different ones (concat, pool, reshape ...)."""
+    fixed: dict[int, tuple[float, int]] = {}
+    fixer: dict[int, Op] = {}
+    conflicts: list[str] = []
+    for op in graph.ops:
+        if op.type in FIXED_OUTPUT:
+            r = roots[op.output]
+            if r in fixed and fixed[r] != FIXED_OUTPUT[op.type]:
+                conflicts.append(f"{fixer[r].name or '?'} ({fixer[r].type}) and {op.name or '?'} ({op.type}) outputs "
+                                 "joined (concat, pool, reshape ...) though TFLite fixes them to different "
+                                 "quantisations")
+                continue
+            fixed[r], fixer[r] = FIXED_OUTPUT[op.type], op
+    return fixed, conflicts
+
+
 def assign_tensor_quant(graph: Graph, ranges: Ranges) -> None:
     """Every tensor int8 with its scale and zero point (in place)."""
     roots = _groups(graph)
@@ -116,16 +130,9 @@ def assign_tensor_quant(graph: Graph, ranges: Ranges) -> None:
         if np.isfinite(ranges.lo[t]):
             lo[r] = min(lo.get(r, 0.0), float(ranges.lo[t]))
             hi[r] = max(hi.get(r, 0.0), float(ranges.hi[t]))
-    fixed: dict[int, tuple[float, int]] = {}
-    fixer: dict[int, Op] = {}
-    for op in graph.ops:
-        if op.type in FIXED_OUTPUT:
-            r = roots[op.output]
-            if r in fixed and fixed[r] != FIXED_OUTPUT[op.type]:
-                raise LinRepError(f"{fixer[r].name or '?'} ({fixer[r].type}) and {op.name or '?'} ({op.type}) outputs "
-                                  "are joined (concat, pool, reshape ...) but TFLite fixes them to different "
-                                  "quantisations: no int8 form")
-            fixed[r], fixer[r] = FIXED_OUTPUT[op.type], op
+    fixed, conflicts = _fixed_quant(graph, roots)
+    if conflicts:
+        raise LinRepError(conflicts[0] + ": no int8 form")
     for t, tensor in enumerate(graph.tensors):
         tensor.dtype = "int8"
         if roots[t] in fixed:  # the tensors joined to a fixed output share its quantisation

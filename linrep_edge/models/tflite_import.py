@@ -372,6 +372,8 @@ class _Importer:
     def add(self, op: TflOp) -> None:
         a, b = self._input(op, 0), self._input(op, 1)
         sa, sb = self.g.tensors[a].shape, self.g.tensors[b].shape
+        if len(sb) == 3 and sa in ((sb[0],), (sb[0], 1, 1)) and sa != sb:
+            a, b, sa, sb = b, a, sb, sa  # the gate first: TFLite's ADD commutes, ours takes it second
         if sa != sb and not (sb in ((sa[0],), (sa[0], 1, 1)) and len(sa) == 3):
             raise LinRepError(f"inputs of shapes {sa} and {sb} (equal shapes or one value per channel)")
         act = self._activation(op)

@@ -552,7 +552,15 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
         p.zp_out = lr_quant_zp(m, (uint32_t)op->output);
         p.act_min = op->act_min;
         p.act_max = op->act_max;
-        LR_S8_KERNEL(lr_add_s8)(x, tensor_s8(r, in1), n, &p, y);
+        {
+            int32_t d1[LR_MAX_RANK];
+            const uint32_t n1 = numel(d1, lr_tensor_shape(m, (uint32_t)in1, d1));
+            if (n1 != n) { /* one value per channel (verified) */
+                lr_add_channel_s8_ref(x, tensor_s8(r, in1), (uint32_t)in[0], n / (uint32_t)in[0], &p, y);
+            } else {
+                LR_S8_KERNEL(lr_add_s8)(x, tensor_s8(r, in1), n, &p, y);
+            }
+        }
         break;
     }
     case LR_OP_TYPE_MAX_POOL2D:
@@ -567,7 +575,8 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
             break; /* left out of this build (LR_OPS) */
         }
         lr_op_geom(m, op, &g);
-        lr_avg_pool2d_s8_ref(&g, op->act_min, op->act_max, x, y);
+        lr_avg_pool2d_s8_ref(&g, op->count_include_pad != 0u, lr_quant_zp(m, (uint32_t)in0), op->act_min, op->act_max,
+                             x, y);
         break;
     case LR_OP_TYPE_ADAPTIVE_AVG_POOL2D:
         if (!LR_OP_ON(LR_OP_TYPE_ADAPTIVE_AVG_POOL2D)) {

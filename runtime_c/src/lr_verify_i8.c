@@ -545,11 +545,10 @@ lr_status lr_verify_op_i8(const lr_model *m, const lr_op *op, lr_where *where, u
         if (!LR_OP_ON(LR_OP_TYPE_ADD)) {
             return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
         }
-        int32_t a[LR_MAX_RANK], b[LR_MAX_RANK];
-        const uint32_t ra = lr_tensor_shape(m, (uint32_t)in0, a);
-        const uint32_t rb = lr_tensor_shape(m, (uint32_t)lr_op_input(m, op, 1u), b);
-        if (ra != rb || a[0] != b[0] || a[1] != b[1] || a[2] != b[2] || op->n_mult != 3u) {
-            return LR_ERR_BAD_PARAMS; /* same shapes only; multipliers of both inputs and the output */
+        /* shapes: equal, or the second one value per channel of the first (check_op); multipliers of both
+         * inputs and the output */
+        if (op->n_mult != 3u) {
+            return LR_ERR_BAD_PARAMS;
         }
         for (i = 0; i < 3u; i++) {
             if (shift_at(m, op, i) > 0) {
@@ -654,8 +653,9 @@ lr_status lr_verify_op_i8(const lr_model *m, const lr_op *op, lr_where *where, u
         if (!LR_OP_ON(LR_OP_TYPE_AVG_POOL2D)) {
             return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
         }
-        if ((op->pt | op->pl | op->pb | op->pr) != 0 && op->count_include_pad) {
-            return LR_ERR_BAD_PARAMS; /* TFLite's average excludes padding */
+        /* padding counted or not (lr_avg_pool2d_s8_ref); the sum of a window, |sum| <= 128 kh kw, fits int32 */
+        if ((int64_t)op->kh * (int64_t)op->kw > ((int64_t)1 << 23)) {
+            return LR_ERR_BAD_PARAMS;
         }
         break;
     default:

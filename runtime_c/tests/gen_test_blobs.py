@@ -521,11 +521,11 @@ def hostile_v4() -> dict[str, tuple[Graph, str]]:
     g = build("add", 7)
     g.ops[1].iparams.multiplier, g.ops[1].iparams.shift = g.ops[1].iparams.multiplier[:2], g.ops[1].iparams.shift[:2]
     h["i8_add_two_multipliers"] = (g, "LR_ERR_BAD_PARAMS")
-    g = build("avg_pool", 7)
-    g.ops[0].pads, g.ops[0].count_include_pad = (1, 1, 1, 1), True
-    g.tensors[1].shape = (g.tensors[1].shape[0], *(((d + 2 - k) // s + 1) for d, k, s in
-                                                    zip(g.tensors[0].shape[1:], g.ops[0].kernel, g.ops[0].stride)))
-    h["i8_avg_pool_counts_padding"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("avg_pool", 7)  # a window of more than 2^23 taps: its int32 sum could overflow
+    x = g.tensors[0]
+    x.shape, g.tensors[1].shape = (1, 4097, 2049), (1, 1, 1)
+    g.ops[0].kernel, g.ops[0].stride, g.ops[0].pads = (4097, 2049), (1, 1), (0, 0, 0, 0)
+    h["i8_avg_pool_window_bound"] = (g, "LR_ERR_BAD_PARAMS")
     g = build("mean", 7)  # TFLite's MEAN (ADAPTIVE_AVG_POOL2D with a multiplier): a 1x1 output only
     g.ops[0].kernel = (2, 1)
     g.tensors[1].shape = (g.tensors[1].shape[0], 2, 1)
@@ -537,12 +537,26 @@ def hostile_v4() -> dict[str, tuple[Graph, str]]:
     g = build("mean", 7)
     g.ops[0].iparams.shift[0] = 24  # 255 * H * W * 2^24 >= 2^31: the rescaled sum would overflow int32
     h["i8_mean_sum_bound"] = (g, "LR_ERR_BAD_PARAMS")
-    g = build("add", 7)  # an ADD broadcasting a [c, 1, 1] gate (valid fp32): int8 ADD takes equal shapes only
-    x1 = g.tensors[1]
-    g.tensors.insert(2, type(x1)((x1.shape[0], 1, 1), dtype="int8", scale=x1.scale, zero_point=x1.zero_point))
-    g.ops.insert(1, Op("ADAPTIVE_AVG_POOL2D", "gate", [1], 2, kernel=(1, 1), iparams=IntParams(EMPTY.copy(), EMPTY.copy())))
-    g.ops[2].inputs, g.ops[2].output, g.output = [0, 2], 3, 3
-    h["i8_add_broadcast"] = (g, "LR_ERR_BAD_PARAMS")
+    for flat in (False, True):  # the gate's channel count is not the other input's: [c + 1, 1, 1] (or [c + 1])
+        g = build("add_channel_flat" if flat else "add_channel", 7)  # for its ADD's constants
+        add = g.ops[-1]
+        x = g.tensors[0]
+        c, hh, ww = x.shape
+        t = [type(x)((c + 1, hh, ww), dtype="int8", scale=x.scale, zero_point=x.zero_point)]
+        t.append(type(x)((c + 1, 1, 1), dtype="int8", scale=x.scale, zero_point=x.zero_point))
+        t.append(type(x)((c, hh, ww), dtype="int8", scale=x.scale, zero_point=x.zero_point))
+        none = IntParams(EMPTY.copy(), EMPTY.copy())
+        ops = [Op("ADAPTIVE_AVG_POOL2D", "gate", [0], 1, kernel=(1, 1), iparams=none),
+               Op("SLICE", "x", [0], 2, start=0, iparams=none)]
+        gate = 1
+        if flat:
+            t.append(type(x)((c + 1,), dtype="int8", scale=x.scale, zero_point=x.zero_point))
+            ops.append(Op("RESHAPE", "flat", [1], 3, iparams=none))
+            gate = 3
+        t.append(g.tensors[add.output])
+        ops.append(Op("ADD", "add", [2, gate], len(t) - 1, iparams=add.iparams))
+        g = Graph(t, 0, len(t) - 1, ops)
+        h[f"i8_add_gate_channels{'_flat' if flat else ''}"] = (g, "LR_ERR_SHAPE_MISMATCH")
     h["i8_in_v3_blob"] = (conv(), "LR_ERR_VERSION")
     g = conv()
     for t in g.tensors:

@@ -364,11 +364,15 @@ static inline uint64_t lr_linrep_conv2d_reuse_s8_scratch_least(const lr_geom *g,
 #endif
 }
 void lr_add_s8_ref(const int8_t *a, const int8_t *b, uint32_t n, const lr_add_s8_params *p, int8_t *y);
+/* The same with b holding one value per channel of a ([c][inner]): TFLite's broadcast ADD. */
+void lr_add_channel_s8_ref(const int8_t *a, const int8_t *b, uint32_t c, uint32_t inner, const lr_add_s8_params *p,
+                           int8_t *y);
 /* The same, optimised (kernels/opt/lr_add_s8_opt.c): 32-bit input rescaling, one 64-bit multiply-add out. */
 void lr_add_s8_opt(const int8_t *a, const int8_t *b, uint32_t n, const lr_add_s8_params *p, int8_t *y);
 /* Pools: in and out quantised alike; max over / average of the in-bounds taps, clamped. */
 void lr_max_pool2d_s8_ref(const lr_geom *g, int32_t act_min, int32_t act_max, const int8_t *x, int8_t *y);
-void lr_avg_pool2d_s8_ref(const lr_geom *g, int32_t act_min, int32_t act_max, const int8_t *x, int8_t *y);
+void lr_avg_pool2d_s8_ref(const lr_geom *g, int count_include_pad, int32_t zp, int32_t act_min, int32_t act_max,
+                          const int8_t *x, int8_t *y);
 void lr_adaptive_avg_pool2d_s8_ref(const lr_geom *g, int32_t act_min, int32_t act_max, const int8_t *x, int8_t *y);
 /* TFLite's MEAN over H, W of [c][n] (n = H * W) into y [c]: the multiplier holds 1/n;
  * |sum - zp_in * n| * 2^max(shift, 0) < 2^31. */
