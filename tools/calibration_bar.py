@@ -46,6 +46,8 @@ def main() -> None:
     ap.add_argument("--refit-all", type=int, nargs="+", default=[0], metavar="0|1",
                     help="after the held-out choice of the epoch count, train again on all calibration inputs "
                          "(distill_calibration refit_all), a grid axis")
+    ap.add_argument("--output-losses", nargs="+", default=["auto"], choices=["auto", "kl", "mse"],
+                    help="the output term (distill_calibration output_loss: auto = KL for a classifier), a grid axis")
     ap.add_argument("--train-bn", type=int, nargs="+", default=[0], metavar="0|1",
                     help="also train the batch-norm affine (distill_calibration train_bn), a grid axis")
     ap.add_argument("--epochs", type=int, default=CALIBRATION_EPOCHS)
@@ -79,25 +81,26 @@ def main() -> None:
         perm = torch.randperm(train.x.shape[0], generator=torch.Generator().manual_seed(1000 + seed))
         calib = train.x[perm[:args.n]]  # unlabelled: the labels are never read
         trials = [dict(t, data_aware=t.get("data_aware", 0), refit_all=t.get("refit_all", False),
-                       train_bn=t.get("train_bn", False), earlier_run=True)
+                       train_bn=t.get("train_bn", False),
+                       output_loss=t.get("output_loss", "auto"), earlier_run=True)
                   for t in also.get(seed, [])]
         best = None
         for t in trials:
             key = (t["held_out_top1_agreement"], -t["held_out_relative_output_error"])
             if best is None or key > best[0]:
                 best = (key, t)
-        for lr, fw, aug, temp, da, refit, bn in itertools.product(args.lrs, args.feature_weights, args.augments,
-                                                                  args.temperatures, args.data_aware, args.refit_all,
-                                                                  args.train_bn):
+        for lr, fw, aug, temp, da, refit, bn, oloss in itertools.product(
+                args.lrs, args.feature_weights, args.augments, args.temperatures, args.data_aware, args.refit_all,
+                args.train_bn, args.output_losses):
             t1 = time.perf_counter()
             cmodel = compress_model(model, PackSettings(templates=16, seed=seed), show_progress=False)
             if da:  # as pack --data-aware: on the fit part only, the held-out part stays unseen
                 data_aware_refit(cmodel, model, split_calibration(calib, seed=seed)[0], da, show_progress=False)
             m = distill_calibration(cmodel, model, calib, epochs=args.epochs, lr=lr, feature_weight=fw, seed=seed,
                                     augment=bool(aug), temperature=temp, patience=args.patience, show_progress=False,
-                                    refit_all=bool(refit), train_bn=bool(bn))
+                                    refit_all=bool(refit), train_bn=bool(bn), output_loss=oloss)
             trial = {"lr": lr, "feature_weight": fw, "augment": bool(aug), "temperature": temp, "data_aware": da,
-                     "refit_all": bool(refit), "train_bn": bool(bn),
+                     "refit_all": bool(refit), "train_bn": bool(bn), "output_loss": oloss,
                      "epochs": args.epochs,
                      "patience": args.patience, "epochs_run": m["epochs_run"], "best_epoch": m["best_epoch"],
                      "held_out_top1_agreement": m["top1_agreement_after"],
@@ -112,7 +115,7 @@ def main() -> None:
         assert best is not None
         chosen = best[1]
         row.update({"calibration_images": args.n, "calibration_chosen": {k: chosen[k] for k in ("lr", "feature_weight", "augment", "temperature", "data_aware",
-                                                                                   "refit_all", "train_bn")},
+                                                                                   "refit_all", "train_bn", "output_loss")},
                     "calibration_accuracy": chosen["test_accuracy"],
                     "calibration_minus_labelled_pt": round(100 * (chosen["test_accuracy"] - row["labelled_1epoch_accuracy"]), 2),
                     "calibration_trials": trials})
