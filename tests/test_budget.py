@@ -280,3 +280,58 @@ def test_int8_budget_packs_an_int8_blob_under_n(planted, calib, crt):
     assert agree.graph.is_int8 and b["held_out_top1_agreement"] >= 0.9
     assert any(t["held_out_agreement"] < 0.9 for t in b["searched"])
     assert {r["layer"]: r["choice"] for r in b["layers"]}["planted"] == "K4"
+
+
+def test_transposed_convs_are_candidates_too(calib, crt):
+    """A ConvTranspose2d (upsampling) is a candidate like a Conv2d: LinRep at each K (capped by its 64 kernels)
+    and dense fp16 (no int8 CONV_TRANSPOSE2D with float activations); its planted kernels are held at K = 4,
+    the writer's bytes are the estimate's, and a budget compresses it; C runs the blob as torch does."""
+    from tiny_models import planted_unet
+
+    from linrep_edge.format.reader import parse
+    from linrep_edge.graph.executor import GraphModel
+
+    model = planted_unet()
+    s = measure_sensitivity(model, EXAMPLE, calib, PackSettings(), show_progress=False)
+    up = next(x for x in s.layers if x.name == "up")
+    assert up.kernels == 64 and up.kernel_shape == (4, 4)
+    assert [o.choice for o in up.options] == ["K4", "K8", "K16", "K32", "K64", "fp16"]
+    assert max(o.rel_error for o in up.options if o.templates) < 1e-3  # the planted kernels, at any K
+    assert up.option("fp16").bytes == 2 * (8 * 8 * 16 + 8)
+    for plan in ({"diverse": "fp16", "up": "K4"}, {"diverse": "K8", "up": "fp16"}):
+        blob = pack_plan(assemble(s, plan), EXAMPLE, PackSettings(), s, plan, {})
+        meta = parse(blob).graph.metadata
+        extra = len(json.dumps(meta, sort_keys=True, separators=(",", ":"))) - len("{}")
+        assert -8 <= len(blob) - extra - s.estimate_bytes(plan) <= 8, plan
+    n = s.estimate_bytes({"diverse": "fp16", "up": "K4"}) + 200  # fits diverse dense only if up is compressed
+    res = pack_model(model, EXAMPLE, PackSettings(max_bytes=n, activations="fp32"), "unet", show_progress=False,
+                     measure_on=calib)
+    plan = {r["layer"]: r["choice"] for r in res.budget["layers"]}
+    assert len(res.blob) <= n and plan["up"].startswith("K"), plan
+    ct = next(op for op in res.graph.ops if op.type == "CONV_TRANSPOSE2D")
+    assert ct.linrep is not None and ct.weight < 0
+    want = GraphModel(res.graph)(calib[:16]).detach().numpy()
+    np.testing.assert_allclose(crt(res.blob).run(calib[:16].numpy()), want, rtol=1e-4, atol=1e-4)
+
+
+def test_transposed_convs_under_an_int8_budget(calib, crt):
+    """With int8 activations the transposed conv's candidates are LinRep at each K and dense int8; the
+    int8 blob stays under N with it compressed, and C equals the integer reference."""
+    from tiny_models import planted_unet
+
+    from linrep_edge.integer.batch import quantize_input, run_int8_batch
+
+    model = planted_unet()
+    st = PackSettings(activations="int8", ab_bits=6, budget_templates=(4, 64))
+    sens = measure_sensitivity(model, EXAMPLE, calib, st, templates=(4, 64), show_progress=False)
+    up = next(x for x in sens.layers if x.name == "up")
+    assert [o.choice for o in up.options] == ["K4", "K64", "int8"]
+    n = sens.estimate_bytes({"diverse": "int8", "up": "K4"}) + 150
+    res = pack_model(model, EXAMPLE, PackSettings(**{**st.__dict__, "max_bytes": n}), "unet", show_progress=False,
+                     measure_on=calib)
+    plan = {r["layer"]: r["choice"] for r in res.budget["layers"]}
+    assert res.graph.is_int8 and len(res.blob) <= n and plan["up"] == "K4", plan
+    assert next(op for op in res.graph.ops if op.type == "CONV_TRANSPOSE2D").linrep is not None
+    xq = quantize_input(res.graph, calib[:12].numpy())
+    np.testing.assert_array_equal(crt(res.blob).run_int8(xq)[0].reshape(12, -1),
+                                  run_int8_batch(res.graph, xq)[0].reshape(12, -1))

@@ -40,6 +40,24 @@ def digits_dataset():  # type: ignore[no-untyped-def]
     return _Slow(ds, ms) if ms else ds
 
 
+def planted_unet() -> nn.Module:
+    """`planted_cnn` with upsampling: a diverse 3x3 conv down (stride 2, 8x8 -> 4x4), a ConvTranspose2d `up`
+    (4x4 kernels, stride 2, 4x4 -> 8x8) whose 64 kernels are a*T[idx] + b over two templates (K = 4 holds it
+    exactly), and a linear head."""
+    from collections import OrderedDict
+
+    torch.manual_seed(0)
+    m = nn.Sequential(OrderedDict(diverse=nn.Conv2d(8, 8, 3, stride=2, padding=1), act1=nn.ReLU(),
+                                  up=nn.ConvTranspose2d(8, 8, 4, stride=2, padding=1), act2=nn.ReLU(),
+                                  flat=nn.Flatten(), fc=nn.Linear(8 * 8 * 8, 10)))
+    with torch.no_grad():
+        t = torch.randn(2, 4, 4)
+        idx = torch.randint(0, 2, (8, 8))
+        a, b = 0.1 * torch.randn(8, 8), 0.01 * torch.randn(8, 8)
+        m.up.weight.copy_(a[..., None, None] * t[idx] + b[..., None, None])
+    return m.eval()
+
+
 def planted_cnn() -> nn.Module:
     """Two 3x3 convs with 64 kernels each (input 8x8x8) and a linear head, seeded: `diverse` keeps its random
     kernels (sensitive to K), `planted` has kernels a*T[idx] + b over two templates only (K = 4 holds it

@@ -115,7 +115,7 @@ def pack_plan(cmodel: nn.Module, example: torch.Tensor, settings: Any, sens: Sen
     g = capture(cmodel, example)
     dense = {s.op_name: plan[s.name] for s in sens.layers if plan[s.name] in ("int8", "fp16")}
     values = {op.name: (g.constants[op.weight].values.copy(), op) for op in g.ops
-              if op.name in dense and op.type == "CONV2D"}
+              if op.name in dense and op.type in ("CONV2D", "CONV_TRANSPOSE2D")}
     set_storage(g, settings.weights_dtype)
     for name, (w, op) in values.items():
         c = g.constants[op.weight]

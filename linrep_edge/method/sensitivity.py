@@ -190,13 +190,19 @@ def fidelity(out: list[torch.Tensor], ref: list[torch.Tensor]) -> tuple[float | 
     return agree, math.sqrt(num / den) if den > 0 else math.sqrt(num)
 
 
-def dense_module(conv: nn.Conv2d, dtype: str) -> nn.Conv2d:
+def dense_module(conv: nn.Conv2d | nn.ConvTranspose2d, dtype: str) -> nn.Module:
     """A copy of `conv` whose weight (and bias) hold the values the blob would: int8 per output channel
-    (bias fp32) or fp16. BatchNorm folding scales each output channel, which per-channel int8 follows."""
+    (bias fp32) or fp16. BatchNorm folding scales each output channel, which per-channel int8 follows. A
+    transposed conv's weight is [Cin, Cout/groups, kh, kw]: its output channels are the second axis."""
     out = copy.deepcopy(conv)
     with torch.no_grad():
         if dtype == "int8":
-            out.weight.copy_(torch.from_numpy(quantize_int8_weights(conv.weight.detach().numpy())[2]))
+            w = conv.weight.detach().numpy()
+            if isinstance(conv, nn.ConvTranspose2d):
+                q = quantize_int8_weights(np.ascontiguousarray(w.swapaxes(0, 1)))[2].swapaxes(0, 1)
+            else:
+                q = quantize_int8_weights(w)[2]
+            out.weight.copy_(torch.from_numpy(np.ascontiguousarray(q)))
         else:
             out.weight.copy_(conv.weight.half().float())
             if out.bias is not None:
@@ -244,7 +250,8 @@ def _restore_dense(g: Graph, op: Op, dtype: str) -> Op:
 
 def _as_linrep(g: Graph, op: Op, k: int, settings: Any) -> Op:
     """A copy of conv op `op` as a LinRep op with its own codebook of `k` templates (values zero: the
-    bytes depend only on shapes and widths)."""
+    bytes depend only on shapes and widths). A CONV_TRANSPOSE2D stays one, its kernels LinRep over its
+    [Cin, Cout/groups] grid (rows: input channels)."""
     from linrep_edge.method.quantize import quantize
 
     kh, kw = op.kernel
@@ -257,7 +264,8 @@ def _as_linrep(g: Graph, op: Op, k: int, settings: Any) -> Op:
         q, s = quantize(torch.from_numpy(zeros), settings.ab_bits, settings.ab_scale == "channel")
         lr.set_quantized(q.numpy(), s.numpy(), q.numpy(), s.numpy())
     new = copy.copy(op)
-    new.type, new.weight, new.linrep = "LINREP_CONV2D", -1, lr
+    new.type = "CONV_TRANSPOSE2D" if op.type == "CONV_TRANSPOSE2D" else "LINREP_CONV2D"
+    new.weight, new.linrep = -1, lr
     if op.bias >= 0:  # LinRep biases are stored like the other non-weight constants (pipeline.set_storage)
         g.constants.append(Constant(g.constants[op.bias].values, "fp32" if settings.weights_dtype == "fp32" else "fp16"))
         new.bias = len(g.constants) - 1
@@ -304,18 +312,26 @@ def layer_bytes(g: Graph, positions: dict[str, int], settings: Any,
 # ---- the measurement ----------------------------------------------------------------------------------
 
 def compressible_layers(model: nn.Module, settings: Any) -> tuple[nn.Module, list[str]]:
-    """(the model with 1-D convs as 2-D ones, in eval mode; names of its compressible convs). Transposed convs
-    are left out: they keep their dense storage under a budget (the candidates here are Conv2d storages)."""
+    """(the model with 1-D convs as 2-D ones, in eval mode; names of its compressible convs: Conv2d and
+    ConvTranspose2d with kernel area > 1)."""
     base = copy.deepcopy(model).eval()
     convs_1d_as_2d(base)
     sites = collect_convs(base, settings.include, settings.exclude, allow_empty=True)
-    if not any(not s.transposed for s in sites):
-        raise LinRepError("--max-bytes / --min-agreement: the model has no compressible conv (a Conv2d with kernel "
-                          "area > 1) to choose a storage for")
-    return base, [s.name for s in sites if not s.transposed]
+    if not sites:
+        raise LinRepError("--max-bytes / --min-agreement: the model has no compressible conv (a Conv2d or "
+                          "ConvTranspose2d with kernel area > 1) to choose a storage for")
+    return base, [s.name for s in sites]
 
 
-CACHE_VERSION = 1
+def layer_dense_choices(conv: nn.Module, settings: Any) -> tuple[str, ...]:
+    """Dense storages of one layer: `dense_choices`, but an fp32-activation model stores a dense transposed
+    conv as float only (the format has no int8 CONV_TRANSPOSE2D weights with float activations)."""
+    if isinstance(conv, nn.ConvTranspose2d) and not is_int8(settings):
+        return ("fp16",)
+    return dense_choices(settings)
+
+
+CACHE_VERSION = 2  # 2: transposed convs are candidates too
 
 
 @contextlib.contextmanager
@@ -382,10 +398,11 @@ def _measure(model: nn.Module, example: torch.Tensor, x: torch.Tensor, settings:
     modules: dict[tuple[str, str], nn.Module] = {}
     for n in names:
         ks = sorted(k for (m, k) in lin if m == n)
-        choices[n] = [(choice_name(k), k) for k in ks] + [(d, 0) for d in dense_choices(settings)]
+        dense = layer_dense_choices(mods[n], settings)
+        choices[n] = [(choice_name(k), k) for k in ks] + [(d, 0) for d in dense]
         for k in ks:
             modules[(n, choice_name(k))] = lin[(n, k)]
-        for d in dense_choices(settings):
+        for d in dense:
             modules[(n, d)] = dense_module(mods[n], d)  # type: ignore[arg-type]
     calibration = None
     if int8:
@@ -405,7 +422,7 @@ def _measure(model: nn.Module, example: torch.Tensor, x: torch.Tensor, settings:
     set_storage(g, settings.weights_dtype)
     layer_names = dict(getattr(base, "layer_names", {}) or {})
     op_names = {n: layer_names.get(n, n) for n in names}
-    where = {op.name: i for i, op in enumerate(g.ops) if op.type == "CONV2D"}
+    where = {op.name: i for i, op in enumerate(g.ops) if op.type in ("CONV2D", "CONV_TRANSPOSE2D")}
     missing = [op_names[n] for n in names if op_names[n] not in where]
     if missing:
         raise LinRepError(f"--max-bytes / --min-agreement: conv {missing[0]!r} is not an op of the captured graph")
