@@ -1,7 +1,7 @@
-"""int8 MUL (equal shapes and broadcast over channels), RESIZE (nearest; bilinear half pixel and align corners) and
-TRANSPOSE_CONV from small `.tflite` files: the Python integer reference (`run_int8`) and the C runtime (`lr_run_i8`)
-equal TFLite Micro byte for byte on random int8 inputs over the whole range, several scales and zero points.
-Needs the peers extra (tflite_micro)."""
+"""int8 MUL (equal shapes and broadcast over channels), ADD by a per-channel gate, RESIZE (nearest; bilinear half pixel
+and align corners) and TRANSPOSE_CONV from small `.tflite` files: the Python integer reference (`run_int8`) and the C
+runtime (`lr_run_i8`) equal TFLite Micro byte for byte on random int8 inputs over the whole range, several scales and
+zero points. Needs the peers extra (tflite_micro)."""
 
 from __future__ import annotations
 
