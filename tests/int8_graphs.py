@@ -144,13 +144,7 @@ def _add(rng: np.random.Generator) -> Graph:
     g = _conv1x1(rng, c, h, w)
     out = _tensor(rng, (c, h, w))
     g.tensors.append(out)
-    s0, s1 = (float(np.float32(g.tensors[t].scale)) for t in (0, 1))
-    twice = 2.0 * max(s0, s1)
-    pairs = [arith.quantize_multiplier_smaller_than_one(r)
-             for r in (s0 / twice, s1 / twice, twice / ((1 << 20) * float(np.float32(out.scale))))]
-    lo, hi = _clamp(rng, out.zero_point)
-    g.ops.append(Op("ADD", "add", [0, 1], 2, iparams=IntParams(np.array([m for m, _ in pairs], np.int32),
-                                                               np.array([s for _, s in pairs], np.int32), lo, hi)))
+    g.ops.append(Op("ADD", "add", [0, 1], 2, iparams=_add_params(rng, g, 0, 1, out)))
     g.output = 2
     return g
 
