@@ -91,6 +91,43 @@ def test_refit_all_and_train_bn(teacher, digits):
         assert len(g0) == 4 and moved == (train_bn and m["best_epoch"] > 0)
 
 
+def test_ema_keeps_the_moving_average(teacher, digits):
+    """ema = d: the values scored and kept are the exponential moving average of the optimiser's values after each
+    step, recomputed here from the steps themselves (an optimiser hook); d out of [0, 1) is refused."""
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+
+    from linrep_edge.errors import LinRepError
+    from linrep_edge.method.calibrate import distill_calibration, trainable_parameters
+    from linrep_edge.pipeline import PackSettings, compress_model
+
+    calib = digits.train.x[:300]
+    student = compress_model(teacher, PackSettings(templates=4), show_progress=False)
+    params = trainable_parameters(student)
+    avg = [p.detach().clone() for p in params]
+    d = 0.8
+    steps = []
+
+    def after_step(opt, args, kwargs):
+        steps.append(1)
+        for a, p in zip(avg, params):
+            a.mul_(d).add_(p.detach(), alpha=1 - d)
+
+    handle = register_optimizer_step_post_hook(after_step)
+    try:
+        m = distill_calibration(student, teacher, calib, epochs=1, lr=3e-3, seed=0, show_progress=False, ema=d)
+    finally:
+        handle.remove()
+    assert len(steps) == 4 and m["best_epoch"] == 1  # 240 fit inputs in batches of 64; the average improved
+    for a, p in zip(avg, params):  # the kept values, rounded to their storage precision
+        assert torch.allclose(p.detach(), a, rtol=2e-3, atol=1e-6)
+    raw = compress_model(teacher, PackSettings(templates=4), show_progress=False)
+    distill_calibration(raw, teacher, calib, epochs=1, lr=3e-3, seed=0, show_progress=False)
+    assert any(not torch.allclose(p.detach(), q.detach()) for p, q in zip(params, trainable_parameters(raw)))
+    for bad in (-0.1, 1.0):
+        with pytest.raises(LinRepError, match="EMA"):
+            distill_calibration(raw, teacher, calib, epochs=1, show_progress=False, ema=bad)
+
+
 def test_augment_batch_flips_shifts_and_mixes():
     from linrep_edge.method.calibrate import augment_batch
 

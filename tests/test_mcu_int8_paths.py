@@ -55,9 +55,11 @@ def test_m4_int8_auto_path_is_the_measured_faster(int8_blob, tmp_path):
         # up to the arena's placement)
         assert a <= 1.002 * min(d, r) and abs(d - r) > 0.002 * min(d, r), (k, a, d, r)
         chosen.append("direct" if abs(a - d) < abs(a - r) else "reuse")
-    # the optimised reuse kernel wins where a layer has many more kernels than templates used (the stem, layer3);
-    # on layer1 and layer2 the direct path's interleaved-pair SMLAD loop (13 instructions per 16 MACs) wins
-    assert chosen == ["reuse", "direct", "direct", "direct", "direct", "reuse", "reuse"], chosen
+    # the optimised reuse kernel (padded plane, one LDM per template) wins where a layer has more kernels than
+    # templates used (the stem, layer2, layer3); on layer1 (16 -> 16, as many templates used as output channels)
+    # the direct path's interleaved-pair SMLAD loop (13 instructions per 16 MACs) wins
+    assert chosen == ["reuse", "direct", "direct", "reuse", "reuse", "reuse", "reuse"], chosen
     assert fw["auto"]["instructions"] <= 1.002 * min(fw["direct"]["instructions"], fw["reuse"]["instructions"])
-    # per layer the faster path: well below every layer direct and every layer reuse
-    assert fw["auto"]["instructions"] < 0.9 * min(fw["direct"]["instructions"], fw["reuse"]["instructions"])
+    # per layer the faster path: well below every layer direct and every layer reuse (0.92x the better of the
+    # two since the padded-plane reuse kernel, 0.86x before)
+    assert fw["auto"]["instructions"] < 0.95 * min(fw["direct"]["instructions"], fw["reuse"]["instructions"])

@@ -50,6 +50,12 @@ def main() -> None:
                     help="the output term (distill_calibration output_loss: auto = KL for a classifier), a grid axis")
     ap.add_argument("--train-bn", type=int, nargs="+", default=[0], metavar="0|1",
                     help="also train the batch-norm affine (distill_calibration train_bn), a grid axis")
+    ap.add_argument("--mixups", type=float, nargs="+", default=[0.0], metavar="M",
+                    help="with augmentation, blend up to this share of another calibration image into each input "
+                         "(distill_calibration mixup; the teacher labels the blend), a grid axis")
+    ap.add_argument("--emas", type=float, nargs="+", default=[0.0], metavar="D",
+                    help="moving average of a, b with decay D per step scored and kept (distill_calibration ema; "
+                         "0: off), a grid axis")
     ap.add_argument("--epochs", type=int, default=CALIBRATION_EPOCHS)
     ap.add_argument("--patience", type=int, default=CALIBRATION_PATIENCE)
     ap.add_argument("--reuse", help="an earlier calibration.json: take (a) and (b) of its seeds from it")
@@ -82,25 +88,28 @@ def main() -> None:
         calib = train.x[perm[:args.n]]  # unlabelled: the labels are never read
         trials = [dict(t, data_aware=t.get("data_aware", 0), refit_all=t.get("refit_all", False),
                        train_bn=t.get("train_bn", False),
-                       output_loss=t.get("output_loss", "auto"), earlier_run=True)
+                       output_loss=t.get("output_loss", "auto"), mixup=t.get("mixup", 0.0), ema=t.get("ema", 0.0),
+                       earlier_run=True)
                   for t in also.get(seed, [])]
         best = None
         for t in trials:
             key = (t["held_out_top1_agreement"], -t["held_out_relative_output_error"])
             if best is None or key > best[0]:
                 best = (key, t)
-        for lr, fw, aug, temp, da, refit, bn, oloss in itertools.product(
+        for lr, fw, aug, temp, da, refit, bn, oloss, mix, ema in itertools.product(
                 args.lrs, args.feature_weights, args.augments, args.temperatures, args.data_aware, args.refit_all,
-                args.train_bn, args.output_losses):
+                args.train_bn, args.output_losses, args.mixups, args.emas):
+            if mix and not aug:
+                continue  # mixup is part of the augmentation
             t1 = time.perf_counter()
             cmodel = compress_model(model, PackSettings(templates=16, seed=seed), show_progress=False)
             if da:  # as pack --data-aware: on the fit part only, the held-out part stays unseen
                 data_aware_refit(cmodel, model, split_calibration(calib, seed=seed)[0], da, show_progress=False)
             m = distill_calibration(cmodel, model, calib, epochs=args.epochs, lr=lr, feature_weight=fw, seed=seed,
                                     augment=bool(aug), temperature=temp, patience=args.patience, show_progress=False,
-                                    refit_all=bool(refit), train_bn=bool(bn), output_loss=oloss)
+                                    refit_all=bool(refit), train_bn=bool(bn), output_loss=oloss, mixup=mix, ema=ema)
             trial = {"lr": lr, "feature_weight": fw, "augment": bool(aug), "temperature": temp, "data_aware": da,
-                     "refit_all": bool(refit), "train_bn": bool(bn), "output_loss": oloss,
+                     "refit_all": bool(refit), "train_bn": bool(bn), "output_loss": oloss, "mixup": mix, "ema": ema,
                      "epochs": args.epochs,
                      "patience": args.patience, "epochs_run": m["epochs_run"], "best_epoch": m["best_epoch"],
                      "held_out_top1_agreement": m["top1_agreement_after"],
@@ -115,7 +124,7 @@ def main() -> None:
         assert best is not None
         chosen = best[1]
         row.update({"calibration_images": args.n, "calibration_chosen": {k: chosen[k] for k in ("lr", "feature_weight", "augment", "temperature", "data_aware",
-                                                                                   "refit_all", "train_bn", "output_loss")},
+                                                                                   "refit_all", "train_bn", "output_loss", "mixup", "ema")},
                     "calibration_accuracy": chosen["test_accuracy"],
                     "calibration_minus_labelled_pt": round(100 * (chosen["test_accuracy"] - row["labelled_1epoch_accuracy"]), 2),
                     "calibration_trials": trials})

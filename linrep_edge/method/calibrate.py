@@ -236,6 +236,7 @@ def distill_calibration(
     mixup: float = CALIBRATION_MIXUP,
     refit_all: bool = CALIBRATION_REFIT_ALL,
     train_bn: bool = CALIBRATION_TRAIN_BN,
+    ema: float = 0.0,
 ) -> dict[str, Any]:
     """Fine-tune a and b of `student` in place to match `teacher` on the unlabelled inputs `x`.
 
@@ -248,6 +249,9 @@ def distill_calibration(
     With `refit_all`, the held-out part has done its job once the best epoch count is known: a and b start
     again from the compressed values and train on every input (held-out part included) for that many epochs,
     the same schedule shape (the held-out metrics reported are those of the chosen model before this refit).
+    With `ema` = d in (0, 1), an exponential moving average of the trained values (shadow = d shadow + (1 - d) value
+    after every step, Polyak averaging) is what each epoch's held-out score and the kept state are taken from (the
+    optimiser goes on from the raw values; not with `refit_all`, whose refit keeps its last step).
     Returns metrics: epochs run, best epoch, held-out loss before/after, agreement before/after.
     """
     if epochs < 1:
@@ -256,6 +260,8 @@ def distill_calibration(
         raise LinRepError(f"--calibration-lr must be > 0, got {lr}")
     if feature_weight < 0:
         raise LinRepError(f"--feature-weight must be >= 0, got {feature_weight}")
+    if not 0 <= ema < 1:
+        raise LinRepError(f"calibration EMA decay must be in [0, 1), got {ema}")
     if not temperature > 0:
         raise LinRepError(f"--calibration-temperature must be > 0, got {temperature}")
     if not 0 <= mixup <= 1 or shift < 0:
@@ -292,6 +298,14 @@ def distill_calibration(
     metrics.update({f"{k}_before": v for k, v in agreement(student, teacher, val_x).items()})
     init_state = copy.deepcopy(student.state_dict())
     held: dict[str, float] | None = None
+    shadow = [p.detach().clone() for p in params] if ema > 0 else []
+
+    def swap_shadow() -> None:  # exchange the trained values with their moving average (twice: back)
+        with torch.no_grad():
+            for p, s_ in zip(params, shadow):
+                tmp = p.detach().clone()
+                p.copy_(s_)
+                s_.copy_(tmp)
 
     def run_epoch(data: torch.Tensor, optim: torch.optim.Optimizer, schedule: Any, bar: Any, best: float) -> None:
         perm = torch.randperm(int(data.shape[0]), generator=g)
@@ -302,6 +316,10 @@ def distill_calibration(
             loss.backward()
             optim.step()
             schedule.step()
+            if shadow:
+                with torch.no_grad():
+                    for p, s_ in zip(params, shadow):
+                        s_.mul_(ema).add_(p.detach(), alpha=1 - ema)
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.4f}", best=f"{best:.4f}")
 
@@ -313,16 +331,22 @@ def distill_calibration(
         with progress(total=epochs * steps_per_epoch, desc="calibrate a,b", enabled=show_progress) as bar:
             for epoch in range(1, epochs + 1):
                 run_epoch(train_x, opt, sched, bar, best)
+                if shadow:
+                    swap_shadow()
                 v = held_out()
                 history.append(v)
-                if v < best:
+                improved = v < best
+                if improved:
                     best, best_epoch, since = v, epoch, 0
                     best_state = copy.deepcopy(student.state_dict())
-                else:
+                if shadow:
+                    swap_shadow()
+                if not improved:
                     since += 1
                     if since >= patience:
                         break
         if refit_all and best_epoch > 0:
+            shadow = []  # the refit keeps its last step
             student.load_state_dict(best_state)
             round_to_storage(student)
             held = agreement(student, teacher, val_x)  # the chosen model's, before the held-out part is trained on

@@ -104,25 +104,31 @@ static uint64_t templates_used(const lr_geom *c, const lr_linrep_params *p, uint
  * one-multiply requantisation (both paths forced, no RAM limit, the 5-bit a/b K = 16 blob of docs/RESULTS.md
  * "int8 on a Cortex-M"; non-negative least squares on relative error over the 7 LinRep layers): direct within
  * 2.6 % of every layer, reuse within 6 %; the AUTO choice is the measured faster path on all 7 (direct on
- * layer1 and layer2, reuse on the stem and layer3). The portable constants are the earlier fit (RB 0). */
+ * layer1 and layer2, reuse on the stem and layer3). The portable constants are the earlier fit (RB 0).
+ * Refit after the padded-plane 3 x 3 reuse path (every pixel through the column-word loop; the templates' loop
+ * with one LDM per template): the same blob, both paths forced, no RAM limit (mcu-bench --ram-limit -1). M4F
+ * reuse: NNLS as above, within 2.3 % of every layer; AUTO picks the measured faster path on all 7 (direct on
+ * layer1, reuse elsewhere: 15.64 M). Cortex-M3 reuse: NNLS, within 0.9 %; its direct constants are the earlier
+ * fit scaled by 0.65 (the measured / estimated ratio, 0.60-0.73 over the 7 layers); AUTO then picks the measured
+ * faster path on all 7 on M3 (direct on layer1 and layer2, reuse on the stem and layer3). */
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP /* Cortex-M4F's fit, taken for M7 and M33 too */
 #define CI8_MAC 37u
 #define CI8_COL 873u
 #define CI8_OUT 8732u
 #define CI8_RB 3591u
-#define CI8_RK 967u
-#define CI8_RU 1020u
-#define CI8_RC 7653u
-#define CI8_ROUT 2360u
+#define CI8_RK 836u
+#define CI8_RU 573u
+#define CI8_RC 6777u
+#define CI8_ROUT 2491u
 #else
 #define CI8_RB 0u
-#define CI8_MAC 259u
-#define CI8_COL 2879u
-#define CI8_OUT 12547u
-#define CI8_RK 1278u
-#define CI8_RU 6088u
-#define CI8_RC 16074u
-#define CI8_ROUT 5019u
+#define CI8_MAC 168u
+#define CI8_COL 1871u
+#define CI8_OUT 8156u
+#define CI8_RK 1199u
+#define CI8_RU 6181u
+#define CI8_RC 14084u
+#define CI8_ROUT 2392u
 #endif
 
 /* The optimised direct path's work, walking its blocks as lr_linrep_conv2d_direct_s8_opt does: *macs (split
@@ -311,6 +317,24 @@ void lr_op_scratch(const lr_model *m, const lr_op *op, uint32_t path, int reuse,
         need->hi = need->lo;
         return;
     }
+#if LR_INT8 && (!defined(LR_OPT_KERNELS) || LR_OPT_KERNELS)
+    if (op->type == LR_OP_TYPE_ADD && LR_IS_INT8(m)) {
+        /* int8 elementwise ADD, optimised: both inputs' rescaled values tabulated (lr_add_s8_opt_n), where the
+         * arena has room (none least) and the tensor is big enough for the table to pay */
+        int32_t d1[LR_MAX_RANK];
+        uint64_t n0 = 1u, n1 = 1u;
+        uint32_t j, r0 = lr_tensor_shape(m, (uint32_t)op->output, dims);
+        const uint32_t r1 = lr_tensor_shape(m, (uint32_t)lr_op_input(m, op, 1u), d1);
+        for (j = 0u; j < r0; j++) {
+            n0 *= (uint64_t)dims[j];
+        }
+        for (j = 0u; j < r1; j++) {
+            n1 *= (uint64_t)d1[j];
+        }
+        need->hi = n1 == n0 && n0 >= LR_ADD_S8_TAB_MIN ? 4u * (uint64_t)LR_ADD_S8_TAB_WORDS : 0u;
+        return;
+    }
+#endif
     if (op->type != LR_OP_TYPE_CONV2D && op->type != LR_OP_TYPE_LINREP_CONV2D) {
         return; /* no other op takes scratch */
     }

@@ -558,7 +558,11 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
             if (n1 != n) { /* one value per channel (verified) */
                 lr_add_channel_s8_ref(x, tensor_s8(r, in1), (uint32_t)in[0], n / (uint32_t)in[0], &p, y);
             } else {
-                LR_S8_KERNEL(lr_add_s8)(x, tensor_s8(r, in1), n, &p, y);
+#if !defined(LR_OPT_KERNELS) || LR_OPT_KERNELS
+                lr_add_s8_opt_n(x, tensor_s8(r, in1), n, &p, (int32_t *)(void *)r->scratch, r->scratch_bytes / 4u, y);
+#else
+                lr_add_s8_ref(x, tensor_s8(r, in1), n, &p, y);
+#endif
             }
         }
         break;

@@ -476,6 +476,7 @@ static int kc_case_add(kc_rng *r)
     lr_add_s8_params p;
     const uint32_t n = (uint32_t)kc_int(r, 1, KC_MAX_X / 2);
     uint32_t k;
+    int bad;
     for (k = 0u; k < 3u; k++) {
         const int32_t pick = kc_int(r, 0, 7);
         p.mult[k] = pick == 0 ? 1 << 30 : pick == 1 ? 0x7fffffff : pick == 2 ? kc_int(r, 0, 1 << 20)
@@ -496,7 +497,18 @@ static int kc_case_add(kc_rng *r)
     memset(kc_y1, 0x11, n);
     lr_add_s8_ref(kc_x, kc_x + n, n, &p, kc_y0);
     lr_add_s8_opt(kc_x, kc_x + n, n, &p, kc_y1);
-    return memcmp(kc_y0, kc_y1, n) != 0;
+    bad = memcmp(kc_y0, kc_y1, n) != 0;
+    /* with the table (lr_add_s8_opt_n, exactly LR_ADD_S8_TAB_WORDS words: canaries after them) */
+    kc_prepare(LR_ADD_S8_TAB_WORDS, kc_y1, n);
+    lr_add_s8_opt_n(kc_x, kc_x + n, n, &p, kc_scratch, LR_ADD_S8_TAB_WORDS, kc_y1);
+    bad += memcmp(kc_y0, kc_y1, n) != 0;
+    bad += !kc_canaries_ok(LR_ADD_S8_TAB_WORDS);
+    /* one word short: no table (lr_add_s8_opt), nothing written to the scratch */
+    kc_prepare(0u, kc_y1, n); /* canaries from word 0 */
+    lr_add_s8_opt_n(kc_x, kc_x + n, n, &p, kc_scratch, LR_ADD_S8_TAB_WORDS - 1u, kc_y1);
+    bad += memcmp(kc_y0, kc_y1, n) != 0;
+    bad += !kc_canaries_ok(0u);
+    return bad;
 }
 
 /* lr_opt_requant against lr_requant: 64 accumulators (random, small, and the int32 extremes a right shift

@@ -333,8 +333,10 @@ void lr_linrep_conv2d_direct_s8_opt(const lr_geom *g, const int8_t *x, const lr_
 /* Template reuse, optimised (kernels/opt/lr_linrep_conv2d_reuse_s8_opt.c): tiles of whole output rows, the
  * responses of each input channel's used templates and its box sums as a one-channel dense conv (int16
  * columns and templates, SMLAD), then a' R + b' S per kept kernel. _n takes the scratch size in int32
- * words: any words >= lr_linrep_conv2d_reuse_s8_opt_scratch_min(g, k) (the fixed part and one output row;
- * more words: more rows per tile, fewer passes over the kernels' indices and a/b). The five-argument form
+ * words: any words >= lr_linrep_conv2d_reuse_s8_opt_scratch_min(g, k) (the fixed part and one output row, with
+ * 3 x 3 kernels of dilation 1 in x also that row's padded input rows; more words: more rows per tile, fewer passes
+ * over the kernels' indices and a/b). p->in_offset is -zp_in, in [-127, 128] (the padding value -in_offset is an
+ * int8). The five-argument form
  * takes lr_linrep_conv2d_reuse_s8_opt_scratch(g, k) words: tiles of at least LR_REUSE_S8_TILE_PX pixels
  * (whole rows, at most the output's). */
 #define LR_REUSE_S8_TILE_PX 64u
@@ -369,6 +371,13 @@ void lr_add_channel_s8_ref(const int8_t *a, const int8_t *b, uint32_t c, uint32_
                            int8_t *y);
 /* The same, optimised (kernels/opt/lr_add_s8_opt.c): 32-bit input rescaling, one 64-bit multiply-add out. */
 void lr_add_s8_opt(const int8_t *a, const int8_t *b, uint32_t n, const lr_add_s8_params *p, int8_t *y);
+/* The same with `words` int32 words of scratch at tab: from LR_ADD_S8_TAB_WORDS on, both inputs' rescaled values
+ * tabulated for every int8 first (two table loads per element); fewer words: lr_add_s8_opt. The run path asks
+ * for the table (as an op's preferred scratch, none least) from LR_ADD_S8_TAB_MIN elements on. */
+#define LR_ADD_S8_TAB_WORDS 512u
+#define LR_ADD_S8_TAB_MIN 1024u
+void lr_add_s8_opt_n(const int8_t *a, const int8_t *b, uint32_t n, const lr_add_s8_params *p, int32_t *tab,
+                     uint32_t words, int8_t *y);
 /* Pools: in and out quantised alike; max over / average of the in-bounds taps, clamped. */
 void lr_max_pool2d_s8_ref(const lr_geom *g, int32_t act_min, int32_t act_max, const int8_t *x, int8_t *y);
 void lr_avg_pool2d_s8_ref(const lr_geom *g, int count_include_pad, int32_t zp, int32_t act_min, int32_t act_max,

@@ -19,17 +19,28 @@
  *
  * Scratch (int32 words), with kk = kh * kw, per = kk rounded up to even, ns = min(K, cout_g):
  *  fixed:    T16 [(K + 1) * per / 2] (int16 templates and the ones template), slot [K], used [ns],
- *            aw, bw, sl, pos, base [cout_g each], tptr [ns + 1], col [per / 2];
- *  per pixel of the tile: acc [cout_g], S [1], R [ns].
- * lr_linrep_conv2d_reuse_s8_opt_scratch_min: the fixed part and one output row; the kernel takes as many
- * rows per tile as the words it is given hold (lr_linrep_conv2d_reuse_s8_opt_scratch: a tile of at least
- * LR_REUSE_S8_TILE_PX pixels, the default the run path gives). Given fewer words than the minimum it
+ *            aw, bw, sl, pos, base [cout_g each], tptr [ns + 2], col [per / 2];
+ *  per pixel of the tile: acc [cout_g], S [1], R [ns];
+ *  3 x 3 kernels with dilation 1 in x, per tile of nr rows: the padded plane, ((nr - 1) sh + 2 dh + 1) rows of
+ *            pw = (ow - 1) sw + 4 bytes (pad_words).
+ * lr_linrep_conv2d_reuse_s8_opt_scratch_min: the fixed part and one output row (and its plane); the kernel
+ * takes as many rows per tile as the words it is given hold (lr_linrep_conv2d_reuse_s8_opt_scratch: a tile of
+ * at least LR_REUSE_S8_TILE_PX pixels, the default the run path gives). Given fewer words than the minimum it
  * writes nothing (neither y nor past the scratch).
- * 3 x 3 kernels take a specialised path: taps in the order SXTAB16 produces them (P9), interior pixels'
- * columns from three word loads, the templates' and the a' R + b' S loops in assembly on DSP cores
- * (14 instructions per template and pixel; 12 per three pixels of a kernel).
+ * 3 x 3 kernels with dilation 1 in x take a specialised path: per tile and input channel the rows the tile reads
+ * are copied into a plane padded with -in_offset (the value x + in_offset = 0 of a tap outside the input; an
+ * int8 since in_offset = -zp_in), so that every pixel's column comes from three word loads, taps in the order
+ * SXTAB16 produces them (P9); on DSP cores the templates' loop (the ones template first: S) and the
+ * a' R + b' S loop are in assembly (11 instructions per template and pixel; 12 per three pixels of a kernel).
  */
 #include "kernels/lr_opt_s8.h"
+
+/* The written-out loop over templates (row9_in): DSP cores, GCC, with optimisation (it takes thirteen registers). */
+#if LR_DSP && defined(__GNUC__) && defined(__OPTIMIZE__)
+#define LR_REUSE_ASM 1
+#else
+#define LR_REUSE_ASM 0
+#endif
 
 #if defined(__GNUC__)
 #define LR_NOINLINE __attribute__((noinline)) /* the hot loops get the registers to themselves */
@@ -42,14 +53,27 @@ static uint64_t fixed_words(const lr_geom *g, uint32_t k, uint64_t *px_words)
     const uint64_t per = ((uint64_t)g->kh * (uint64_t)g->kw + 1u) & ~(uint64_t)1u;
     const uint64_t ns = k < (uint32_t)g->cout_g ? k : (uint64_t)g->cout_g;
     *px_words = (uint64_t)g->cout_g + 1u + ns;
-    return (k + 1u) * per / 2u + k + 2u * ns + 1u + 5u * (uint64_t)g->cout_g + per / 2u;
+    return (k + 1u) * per / 2u + k + 2u * ns + 2u + 5u * (uint64_t)g->cout_g + per / 2u;
+}
+
+/* 3 x 3 kernels with dilation 1 in x: a tile's input rows of one input channel can be copied into a plane padded with
+ * the value that contributes 0 (-in_offset, an int8 as the zero point is), pw = (ow - 1) sw + 4 bytes wide (the
+ * last pixel's three taps and the fourth byte col9_in reads), so that every pixel of the tile takes row9_in. The
+ * plane's words for a tile of nr output rows (0: the geometry does not take it). */
+static uint64_t pad_words(const lr_geom *g, uint64_t nr)
+{
+    if (g->kh != 3 || g->kw != 3 || g->dw != 1 || nr < 1u) {
+        return 0u;
+    }
+    return (((nr - 1u) * (uint64_t)g->sh + 2u * (uint64_t)g->dh + 1u) * ((uint64_t)(g->ow - 1) * (uint64_t)g->sw + 4u) +
+            3u) / 4u;
 }
 
 uint64_t lr_linrep_conv2d_reuse_s8_opt_scratch_min(const lr_geom *g, uint32_t k)
 {
     uint64_t pxw;
     const uint64_t f = fixed_words(g, k, &pxw);
-    return f + pxw * (uint64_t)g->ow;
+    return f + pxw * (uint64_t)g->ow + pad_words(g, 1u);
 }
 
 uint64_t lr_linrep_conv2d_reuse_s8_opt_scratch(const lr_geom *g, uint32_t k)
@@ -58,7 +82,8 @@ uint64_t lr_linrep_conv2d_reuse_s8_opt_scratch(const lr_geom *g, uint32_t k)
     const uint64_t f = fixed_words(g, k, &pxw);
     uint64_t rows = g->ow > 0 ? ((uint64_t)LR_REUSE_S8_TILE_PX + (uint64_t)g->ow - 1u) / (uint64_t)g->ow : 1u;
     rows = rows > (uint64_t)g->oh ? (uint64_t)g->oh : rows;
-    return f + pxw * (uint64_t)g->ow * (rows < 1u ? 1u : rows);
+    rows = rows < 1u ? 1u : rows;
+    return f + pxw * (uint64_t)g->ow * rows + pad_words(g, rows);
 }
 
 /* Column of output pixel (oy, ox) of one input plane xc: col[k] = x + in_offset (0 outside), k = ky * kw + kx,
@@ -127,18 +152,6 @@ static int32_t dot16(const int16_t *t, const int16_t *c, int32_t nw)
  * gives a row's bytes; templates and columns use the same order, so five SMLADs take the dot product. */
 static const unsigned char P9[10] = {0u, 2u, 3u, 5u, 6u, 8u, 1u, 4u, 7u, 9u};
 
-/* The five column words of output pixel (oy, ox), 3 x 3 kernel, order P9 (pairs packed low | high << 16): any
- * pixel (taps outside the input are 0), through the generic im2col1 into tmp. */
-static LR_NOINLINE void col9_any(const lr_geom *g, const int8_t *xc, int32_t oy, int32_t ox, int32_t in_offset,
-                                 int16_t *tmp, uint32_t cw[5])
-{
-    int32_t k;
-    im2col1(g, xc, oy, ox, in_offset, 10, tmp);
-    for (k = 0; k < 5; k++) {
-        cw[k] = ((uint32_t)(uint16_t)tmp[P9[2 * k]]) | ((uint32_t)(uint16_t)tmp[P9[2 * k + 1]] << 16);
-    }
-}
-
 /* The same for a pixel whose taps are all inside, kw = 3 and dilation 1 in x: rows at x0, x1, x2, each read as
  * one word (4 bytes: the caller makes sure the fourth is inside the plane). With the DSP extension 3 loads and 6
  * SXTAB16 (bytes (0, 2) and (1, 3) of each word plus in_offset); elsewhere the same packing in C. */
@@ -164,6 +177,7 @@ static inline void col9_in(const int8_t *x0, const int8_t *x1, const int8_t *x2,
 #endif
 }
 
+#if !LR_REUSE_ASM
 /* Dot product of the ten int16 values at t (five pairs) with the column words c. */
 static int32_t dot5(const int16_t *t, const uint32_t c[5])
 {
@@ -181,18 +195,7 @@ static int32_t dot5(const int16_t *t, const uint32_t c[5])
     return acc;
 #endif
 }
-
-/* r[u * stride] = the response of template used[u] (int16 at t16 + 10 * used[u], order P9) to the column cw, u < nu:
- * out of line, so that the five column words stay in registers. */
-static LR_NOINLINE void resp9(const int16_t *t16, const int32_t *used, int32_t nu, const uint32_t cw[5], int32_t *r,
-                              int32_t stride)
-{
-    const uint32_t c[5] = {cw[0], cw[1], cw[2], cw[3], cw[4]};
-    const int32_t *const end = used + nu;
-    for (; used < end; used++, r += stride) {
-        *r = dot5(t16 + 10 * *used, c);
-    }
-}
+#endif
 
 /* Field n (width bits) of a little-endian bit stream, as lr_unpack_index (at most three bytes read). */
 static inline uint32_t field(const unsigned char *bytes, uint32_t n, uint32_t width)
@@ -261,55 +264,56 @@ static LR_NOINLINE int32_t decode(const lr_linrep_s8_params *p, const unsigned c
     return nu;
 }
 
-/* S and the responses of n interior pixels of one output row (col9_in's conditions), the first one's rows at x0,
- * x0 + dhw, x0 + 2 dhw, stride sw: s[q], r[u * tile + q]. Out of line: the column words stay in registers. With
- * the DSP extension the templates' loop is written out (tptr: the used templates' addresses, word-aligned, then
- * a 0): fourteen instructions per template and pixel. */
+/* S and the responses of n pixels of one output row of the padded plane (col9_in's conditions), the first one's rows
+ * at x0, x0 + dhw, x0 + 2 dhw, stride sw: s[q], and r[u * tile + q] with r = s + tile (the kernel's layout). With
+ * the DSP extension the loop over templates is written out: tptr holds the ones template's address (S is its
+ * response, one tile before the first response), the used templates' addresses (word-aligned) and a 0; a template's
+ * five words come in one LDM (r8..r12, the last also its address), the sum into r8: eleven instructions per
+ * template and pixel. Thirteen registers: built with optimisation only (r7 free of the frame pointer). */
 static LR_NOINLINE void row9_in(const int8_t *x0, int32_t dhw, int32_t sw, int32_t n, int32_t in_offset,
                                 const int16_t *t16, const int16_t *ones, const int32_t *used, const uint32_t *tptr,
-                                int32_t nu, int32_t *s, int32_t *r, int32_t tile)
+                                int32_t nu, int32_t *s, int32_t tile)
 {
     int32_t q;
     for (q = 0; q < n; q++, x0 += sw) {
         uint32_t cw[5];
         col9_in(x0, x0 + dhw, x0 + 2 * dhw, in_offset, cw);
-        s[q] = dot5(ones, cw);
-#if LR_DSP && defined(__GNUC__)
-        (void)t16;
-        (void)used;
-        if (nu > 0) { /* tptr ends with a 0 */
+#if LR_REUSE_ASM
+        {
             const uint32_t *lst = tptr;
             const uint32_t c0 = cw[0], c1 = cw[1], c2 = cw[2], c3 = cw[3], c4 = cw[4];
             const int32_t stride = 4 * tile;
-            int32_t *rq = r + q;
-            uint32_t tp, t0, t1;
-            int32_t acc;
-            __asm__ volatile("1:\n\t"
-                             "ldr %[tp], [%[lst]], #4\n\t"
-                             "cmp %[tp], #0\n\t"
-                             "beq 2f\n\t"
-                             "ldrd %[t0], %[t1], [%[tp]]\n\t"
-                             "smuad %[acc], %[t0], %[c0]\n\t"
-                             "smlad %[acc], %[t1], %[c1], %[acc]\n\t"
-                             "ldrd %[t0], %[t1], [%[tp], #8]\n\t"
-                             "smlad %[acc], %[t0], %[c2], %[acc]\n\t"
-                             "smlad %[acc], %[t1], %[c3], %[acc]\n\t"
-                             "ldr %[t0], [%[tp], #16]\n\t"
-                             "smlad %[acc], %[t0], %[c4], %[acc]\n\t"
-                             "str %[acc], [%[rq]]\n\t"
+            int32_t *rq = s + q;
+            register uint32_t t0 __asm__("r8"), t1 __asm__("r9"), t2 __asm__("r10"), t3 __asm__("r11");
+            register uint32_t t4 __asm__("r12");
+            (void)t16;
+            (void)ones;
+            (void)used;
+            (void)nu;
+            __asm__ volatile("ldr %[t4], [%[lst]], #4\n\t"
+                             "1:\n\t"
+                             "ldm %[t4], {%[t0], %[t1], %[t2], %[t3], %[t4]}\n\t"
+                             "smuad %[t0], %[t0], %[c0]\n\t"
+                             "smlad %[t0], %[t1], %[c1], %[t0]\n\t"
+                             "smlad %[t0], %[t2], %[c2], %[t0]\n\t"
+                             "smlad %[t0], %[t3], %[c3], %[t0]\n\t"
+                             "smlad %[t0], %[t4], %[c4], %[t0]\n\t"
+                             "str %[t0], [%[rq]]\n\t"
                              "add %[rq], %[rq], %[stride]\n\t"
-                             "b 1b\n"
-                             "2:"
-                             : [lst] "+r"(lst), [rq] "+r"(rq), [tp] "=&r"(tp), [t0] "=&r"(t0), [t1] "=&r"(t1),
-                               [acc] "=&r"(acc)
+                             "ldr %[t4], [%[lst]], #4\n\t"
+                             "cmp %[t4], #0\n\t"
+                             "bne 1b"
+                             : [lst] "+r"(lst), [rq] "+r"(rq), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2),
+                               [t3] "=&r"(t3), [t4] "=&r"(t4)
                              : [stride] "r"(stride), [c0] "r"(c0), [c1] "r"(c1), [c2] "r"(c2), [c3] "r"(c3),
                                [c4] "r"(c4)
                              : "cc", "memory");
         }
 #else
         {
-            int32_t u, *rq = r + q;
+            int32_t u, *rq = s + tile + q;
             (void)tptr;
+            s[q] = dot5(ones, cw);
             for (u = 0; u < nu; u++, rq += tile) {
                 *rq = dot5(t16 + 10 * used[u], cw);
             }
@@ -318,44 +322,41 @@ static LR_NOINLINE void row9_in(const int8_t *x0, int32_t dhw, int32_t sw, int32
     }
 }
 
-/* 3 x 3 kernels: S and the responses of the used templates for the rows oy0 .. oy0 + nr - 1 of one input plane xc
- * (s [nr * ow], r [u * tile + pixel]). Interior pixels (all taps inside, and the word read at the third row's x
- * inside the plane) take col9_in, the others col9_any. */
-static void tile9(const lr_geom *g, const int8_t *xc, int32_t oy0, int32_t nr, int32_t in_offset, const int16_t *t16,
-                  const int16_t *ones, const int32_t *used, uint32_t *tptr, int32_t nu, int32_t *s, int32_t *r,
-                  int32_t tile, int16_t *tmp)
+/* The padded plane of rows iy0 .. iy0 + ph - 1 of input plane xc, columns -pl .. -pl + pw - 1: fill outside. */
+static void pad_plane(const lr_geom *g, const int8_t *xc, int32_t iy0, int32_t ph, int32_t pw, int8_t fill, int8_t *pp)
 {
-    const int32_t w = g->w, h = g->h, ow = g->ow, sw = g->sw, dh = g->dh;
-    const int32_t xlo = lr_range_lo(-g->pl, sw), xhi = lr_range_hi(2 - g->pl, sw, w, ow);
-    const int32_t xhi_last = lr_range_hi(3 - g->pl, sw, w, ow); /* the fourth byte still in the row */
-    int32_t row, ox, q = 0;
-#if LR_DSP && defined(__GNUC__)
-    for (ox = 0; ox < nu; ox++) { /* 32-bit addresses (Cortex-M), then a 0 */
-        tptr[ox] = (uint32_t)(uintptr_t)(t16 + 10 * used[ox]);
+    const int32_t lo0 = g->pl < pw ? g->pl : pw, hi0 = g->w + g->pl < pw ? g->w + g->pl : pw;
+    const int32_t lo = lo0, hi = hi0 > lo ? hi0 : lo; /* the plane's columns inside the input: [lo, hi) */
+    int32_t row;
+    for (row = 0; row < ph; row++, pp += pw) {
+        const int32_t iy = iy0 + row;
+        if (iy < 0 || iy >= g->h || hi == lo) {
+            memset(pp, fill, (size_t)pw);
+            continue;
+        }
+        memset(pp, fill, (size_t)lo);
+        memcpy(pp + lo, xc + (size_t)iy * (size_t)g->w + (size_t)(lo - g->pl), (size_t)(hi - lo));
+        memset(pp + hi, fill, (size_t)(pw - hi));
     }
-    tptr[nu] = 0u;
+}
+
+/* tile9 through the padded plane pp (pad_words of nr rows): every pixel takes row9_in. */
+static LR_NOINLINE void tile9_pad(const lr_geom *g, const int8_t *xc, int32_t oy0, int32_t nr, int32_t in_offset,
+                      const int16_t *t16, const int16_t *ones, const int32_t *used, uint32_t *tptr, int32_t nu,
+                      int32_t *s, int32_t tile, int8_t *pp)
+{
+    const int32_t ow = g->ow, pw = (ow - 1) * g->sw + 4, ph = (nr - 1) * g->sh + 2 * g->dh + 1;
+    int32_t row;
+#if LR_REUSE_ASM
+    tptr[0] = (uint32_t)(uintptr_t)ones; /* 32-bit addresses (Cortex-M): the ones template, the used ones, a 0 */
+    for (row = 0; row < nu; row++) {
+        tptr[row + 1] = (uint32_t)(uintptr_t)(t16 + 10 * used[row]);
+    }
+    tptr[nu + 1] = 0u;
 #endif
+    pad_plane(g, xc, oy0 * g->sh - g->pt, ph, pw, (int8_t)-in_offset, pp);
     for (row = 0; row < nr; row++) {
-        const int32_t oy = oy0 + row, iy0 = oy * g->sh - g->pt, iy2 = iy0 + 2 * dh;
-        const int yin = g->dw == 1 && iy0 >= 0 && iy2 < h;
-        const int32_t hi = !yin ? 0 : iy2 < h - 1 ? xhi : xhi_last, lo = hi > xlo ? xlo : hi;
-        uint32_t cw[5];
-        for (ox = 0; ox < lo; ox++, q++) {
-            col9_any(g, xc, oy, ox, in_offset, tmp, cw);
-            s[q] = dot5(ones, cw);
-            resp9(t16, used, nu, cw, r + q, tile);
-        }
-        if (lo < hi) {
-            row9_in(xc + iy0 * w + (lo * sw - g->pl), dh * w, sw, hi - lo, in_offset, t16, ones, used, tptr, nu, s + q,
-                    r + q, tile);
-            q += hi - lo;
-            ox = hi;
-        }
-        for (; ox < ow; ox++, q++) {
-            col9_any(g, xc, oy, ox, in_offset, tmp, cw);
-            s[q] = dot5(ones, cw);
-            resp9(t16, used, nu, cw, r + q, tile);
-        }
+        row9_in(pp + row * g->sh * pw, g->dh * pw, g->sw, ow, in_offset, t16, ones, used, tptr, nu, s + row * ow, tile);
     }
 }
 
@@ -446,12 +447,20 @@ void lr_linrep_conv2d_reuse_s8_opt_n(const lr_geom *g, const int8_t *x, const lr
     int32_t *slot = scratch + (int32_t)((p->k + 1u) * (uint32_t)per / 2u), *used = slot + p->k, *aw = used + ns;
     int32_t *bw = aw + cg, *sl = bw + cg, *pos = sl + cg, *base = pos + cg;
     uint32_t *tptr = (uint32_t *)(void *)(base + cg);
-    int16_t *col = (int16_t *)(void *)(tptr + ns + 1);
+    int16_t *col = (int16_t *)(void *)(tptr + ns + 2);
     int32_t *acc, *s, *r;
     int32_t grp, oy0, i, o, u, k;
     uint32_t j, rank = 0u;
+    int8_t *pp = NULL;
+    const int nine = pad_words(g, 1u) > 0u; /* 3 x 3, dilation 1 in x: the padded plane */
+    while (nine && rows >= 1 && fixed + pxw * (uint64_t)ow * (uint64_t)rows + pad_words(g, (uint64_t)rows) > words) {
+        rows--;
+    }
     if (rows < 1) {
         return; /* fewer words than lr_linrep_conv2d_reuse_s8_opt_scratch_min (a caller's error): y left as is */
+    }
+    if (nine) {
+        pp = (int8_t *)(void *)(scratch + (size_t)(fixed + pxw * (uint64_t)ow * (uint64_t)rows));
     }
     tile = rows * ow;
     acc = (int32_t *)(void *)(col + per);
@@ -459,7 +468,7 @@ void lr_linrep_conv2d_reuse_s8_opt_n(const lr_geom *g, const int8_t *x, const lr
     r = s + tile;
     for (j = 0u; j < p->k; j++) { /* int16 templates, zero padded to per; then the ones template */
         for (k = 0; k < per; k++) {
-            const int32_t tap = kk == 9 ? P9[k] : k;
+            const int32_t tap = nine ? P9[k] : k;
             t16[j * (uint32_t)per + (uint32_t)k] = (int16_t)(tap < kk ? lr_s8(p->tmpl[j * (uint32_t)kk + (uint32_t)tap]) : 0);
         }
         slot[j] = -1;
@@ -488,8 +497,8 @@ void lr_linrep_conv2d_reuse_s8_opt_n(const lr_geom *g, const int8_t *x, const lr
                 const int8_t *xc = x + (size_t)(grp * g->cin_g + i) * (size_t)(g->h * g->w);
                 int32_t nu = 0, q;
                 nu = decode(p, mask, grp * cg, cg, g->cin_g, i, pos, slot, used, sl, aw, bw); /* 1. */
-                if (kk == 9) { /* 2. S and the responses, one pixel's column at a time */
-                    tile9(g, xc, oy0, nr, p->in_offset, t16, ones, used, tptr, nu, s, r, tile, col);
+                if (pp != NULL) { /* 2. S and the responses, one pixel's column at a time */
+                    tile9_pad(g, xc, oy0, nr, p->in_offset, t16, ones, used, tptr, nu, s, tile, pp);
                 } else {
                     for (q = 0; q < np; q++) {
                         im2col1(g, xc, oy0 + q / ow, q % ow, p->in_offset, per, col);
