@@ -197,25 +197,19 @@ static int32_t dot5(const int16_t *t, const uint32_t c[5])
 }
 #endif
 
-/* Field n (width bits) of a little-endian bit stream, as lr_unpack_index (at most three bytes read). */
-static inline uint32_t field(const unsigned char *bytes, uint32_t n, uint32_t width)
+/* The field of width w (at most 16) at bit `bit` of a little-endian bit stream (the bytes it spans, at most three). */
+static inline uint32_t field_at(const unsigned char *bytes, uint32_t bit, uint32_t w)
 {
-    const uint32_t bit = n * width, q = bit >> 3, sh = bit & 7u, nbytes = (sh + width + 7u) >> 3;
-    uint32_t v = bytes[q];
-    if (nbytes > 1u) {
-        v |= (uint32_t)bytes[q + 1u] << 8;
+    const unsigned char *b = bytes + (bit >> 3);
+    const uint32_t sh = bit & 7u, end = sh + w;
+    uint32_t v = b[0];
+    if (end > 8u) {
+        v |= (uint32_t)b[1] << 8;
+        if (end > 16u) {
+            v |= (uint32_t)b[2] << 16;
+        }
     }
-    if (nbytes > 2u) {
-        v |= (uint32_t)bytes[q + 2u] << 16;
-    }
-    return (v >> sh) & ((1u << width) - 1u);
-}
-
-/* The same, sign-extended. */
-static inline int32_t sfield(const unsigned char *bytes, uint32_t n, uint32_t width)
-{
-    const uint32_t u = field(bytes, n, width);
-    return (u >> (width - 1u)) != 0u ? (int32_t)u - (int32_t)(1u << width) : (int32_t)u;
+    return (v >> sh) & ((1u << w) - 1u);
 }
 
 /* Step 1 for input channel i of the group's cg output channels from channel oc0: per output channel o, sl[o] the
@@ -227,11 +221,12 @@ static LR_NOINLINE int32_t decode(const lr_linrep_s8_params *p, const unsigned c
                                   int32_t *aw, int32_t *bw)
 {
     const unsigned char *idx = p->blob + p->lr.idx, *abq = p->blob + p->lr.abq, *bexp = p->bexp + oc0;
-    const uint32_t bits = p->lr.bits, ab_bits = p->lr.ab_bits;
+    const uint32_t bits = p->lr.bits, ab_bits = p->lr.ab_bits, ab2 = 2u * ab_bits; /* ab_bits <= 8 (verified) */
+    const uint32_t amask = (1u << ab_bits) - 1u, sbit = 1u << (ab_bits - 1u);
     int32_t o, u, nu = 0;
     for (o = 0; o < cg; o++) {
         const int32_t e = lr_s8(bexp[o]);
-        uint32_t n, j;
+        uint32_t n, j, v;
         int32_t aq, bq, sj;
         if (mask != NULL && !lr_kept(mask, (uint32_t)((oc0 + o) * cin_g + i))) {
             sl[o] = -1;
@@ -239,9 +234,10 @@ static LR_NOINLINE int32_t decode(const lr_linrep_s8_params *p, const unsigned c
         }
         n = (uint32_t)pos[o];
         pos[o] = (int32_t)n + 1;
-        j = field(idx, n, bits);
-        aq = sfield(abq, 2u * n, ab_bits);
-        bq = sfield(abq, 2u * n + 1u, ab_bits);
+        j = field_at(idx, n * bits, bits);
+        v = field_at(abq, n * ab2, ab2); /* fields 2n (a) and 2n + 1 (b) of width ab_bits: one of width 2 ab_bits */
+        aq = (int32_t)((v & amask) ^ sbit) - (int32_t)sbit; /* sign-extended */
+        bq = (int32_t)(((v >> ab_bits) & amask) ^ sbit) - (int32_t)sbit;
         sj = slot[j];
         if (sj < 0) {
             sj = nu;
