@@ -30,6 +30,7 @@ from linrep_edge.integer.quantize import quantize_graph
 from linrep_edge.method.compress import compress
 from linrep_edge.models.resnet8 import load_default_model
 from linrep_edge.runtime.mcu import RUNTIME_DIR, _firmware
+from linrep_edge.runtime.mcu_int8 import dense_macs
 
 ROOT = Path(__file__).resolve().parents[1]
 # CMSIS-NN (arm_convolve_wrapper_s8, Cortex-M4F -O2, QEMU), DESIGN.md section 7 / issue 17.
@@ -44,14 +45,7 @@ CMSIS_LAYER_PER_MAC = {"stem.0": 10.4, "layer3.conv2": 1.79, "layer2.shortcut.0"
 
 def conv_macs(g: Graph) -> dict[int, int]:
     """Dense-equivalent multiply-accumulates per conv op (padding taps included, as CMSIS-NN counts)."""
-    out = {}
-    for k, op in enumerate(g.ops):
-        if op.type in ("CONV2D", "LINREP_CONV2D"):
-            cin = g.tensors[op.inputs[0]].shape[0]
-            co, oh, ow = g.tensors[op.output].shape
-            kh, kw = op.kernel
-            out[k] = int(co * (cin // op.groups) * kh * kw * oh * ow)
-    return out
+    return {k: n for k, n in dense_macs(g).items() if g.ops[k].type in ("CONV2D", "LINREP_CONV2D")}
 
 
 def int8_graphs(k: int, n_calib: int) -> tuple[Graph, Graph, np.ndarray]:

@@ -150,22 +150,41 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if res["verdict"] == "pass" else 1
 
 
+def _targets(chosen: list[str], int8: bool) -> list[str]:
+    """--target's cores in order, once each; "all": every core the blob's kind runs on."""
+    every = ["cortex-m4", "cortex-m7", "cortex-m33"] + (["cortex-m3"] if int8 else [])
+    out: list[str] = []
+    for t in chosen:
+        for u in every if t == "all" else [t]:
+            if u not in out:
+                out.append(u)
+    return out
+
+
 def cmd_mcu_bench(args: argparse.Namespace) -> int:
     from linrep_edge.runtime.mcu import format_result, mcu_bench
     from linrep_edge.format.reader import load_bytes, parse
 
     blob = load_bytes(args.file, _max(args))
-    if parse(blob, shown(args.file), max_bytes=_max(args)).graph.is_int8:  # the int8 rows: lr_run_i8
-        from linrep_edge.runtime.mcu_int8 import format_result_int8, mcu_bench_int8
+    int8 = parse(blob, shown(args.file), max_bytes=_max(args)).graph.is_int8
+    targets = _targets(args.target, int8)
+    if int8:  # the int8 rows: lr_run_i8
+        from linrep_edge.runtime.mcu_int8 import format_result_int8, format_side_by_side, mcu_bench_int8
 
-        res8 = mcu_bench_int8(blob, args.target, timeout=max(args.timeout, 300.0), ram_limit=args.ram_limit,
-                              kernels=args.kernels)
-        emit(args, res8, lambda: format_result_int8(res8))
+        res8 = [mcu_bench_int8(blob, t, timeout=max(args.timeout, 300.0), ram_limit=args.ram_limit,
+                               kernels=args.kernels) for t in targets]
+        if len(res8) == 1:
+            emit(args, res8[0], lambda: format_result_int8(res8[0]))
+        else:
+            emit(args, {"targets": res8}, lambda: format_side_by_side(res8))
         return 0
-    if args.target == "cortex-m3":
+    if "cortex-m3" in targets:
         raise LinRepError("--target cortex-m3 (no FPU) runs int8 models only")
     if args.kernels != "opt":
         raise LinRepError(f"--kernels {args.kernels}: int8 models only (fp32 models run the reference kernels)")
-    res = mcu_bench(blob, args.target, timeout=args.timeout)
-    emit(args, res, lambda: format_result(res))
+    res = [mcu_bench(blob, t, timeout=args.timeout) for t in targets]
+    if len(res) == 1:
+        emit(args, res[0], lambda: format_result(res[0]))
+    else:
+        emit(args, {"targets": res}, lambda: "\n\n".join(format_result(r) for r in res))
     return 0

@@ -430,11 +430,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=bench_cmds.cmd_compare)
 
     p = sub.add_parser("mcu-bench", help="Cortex-M under QEMU: instructions, code size, RAM, flash vs dense fp32",
-                       epilog="examples:\n  linrep-edge mcu-bench m.lre\n  linrep-edge mcu-bench m.lre --target cortex-m7 --json",
+                       epilog="examples:\n  linrep-edge mcu-bench m.lre\n  linrep-edge mcu-bench m.lre --target cortex-m7 --json"
+                              "\n  linrep-edge mcu-bench i8.lre --target all   # M4F, M7, M33 and M3 side by side",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file")
-    p.add_argument("--target", choices=("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m3"), default="cortex-m4",
-                   help="cortex-m3 (no FPU): int8 blobs only")
+    p.add_argument("--target", nargs="+", choices=("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m3", "all"),
+                   default=["cortex-m4"],
+                   help="one or more cores, side by side (all: cortex-m4 cortex-m7 cortex-m33, and cortex-m3 for "
+                        "int8 blobs); cortex-m3 (no FPU): int8 blobs only. --json with several targets: "
+                        "{\"targets\": [one result per target]}")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per QEMU run (int8 blobs: at least 300)")
     p.add_argument("--ram-limit", type=_ram_limit, default=0, metavar="BYTES",
                    help="int8 blobs: lr_set_ram_limit, the arena the plan may use for speed (0: the least arena, "

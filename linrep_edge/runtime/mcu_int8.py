@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from linrep_edge.errors import LinRepError
+from linrep_edge.format.ir import Graph
 from linrep_edge.format.reader import parse
 from linrep_edge.runtime.mcu import (MCU_DIR, RUNTIME_DIR, _driver, build_firmware, check_toolchain, model_header_i8,
                                      runtime_defines)
@@ -101,6 +102,26 @@ def _firmware_i8(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path,
     return rep
 
 
+def dense_macs(g: Graph) -> dict[int, int]:
+    """Dense-equivalent multiply-accumulates per op index: convs (LinRep ones as the dense conv they stand for,
+    padding taps included, as CMSIS-NN counts), transposed convs (every input pixel times every kernel tap) and
+    linear layers; other ops have none."""
+    out: dict[int, int] = {}
+    for k, op in enumerate(g.ops):
+        kh, kw = op.kernel
+        if op.type in ("CONV2D", "LINREP_CONV2D"):
+            cin = g.tensors[op.inputs[0]].shape[0]
+            co, oh, ow = g.tensors[op.output].shape
+            out[k] = int(co * (cin // op.groups) * kh * kw * oh * ow)
+        elif op.type == "CONV_TRANSPOSE2D":
+            cin, ih, iw = g.tensors[op.inputs[0]].shape
+            co = g.tensors[op.output].shape[0]
+            out[k] = int(cin * (co // op.groups) * kh * kw * ih * iw)
+        elif op.type == "LINEAR":
+            out[k] = int(np.prod(g.tensors[op.inputs[0]].shape)) * int(np.prod(g.tensors[op.output].shape))
+    return out
+
+
 def device_path(row: dict[str, Any]) -> str:
     """The path the device ran on a LinRep conv in the automatic run: the forced path whose count it equals (the
     host's op_conv_info chooses with the portable build's cost constants, a DSP core with its own)."""
@@ -126,8 +147,10 @@ def _mcu_bench_int8(blob: bytes, target: str, x: np.ndarray | None, timeout: flo
     if target not in TARGETS_INT8:
         raise LinRepError(f"unknown target {target!r}; choose one of {', '.join(TARGETS_INT8)}")
     check_toolchain()
-    if not parse(blob).graph.is_int8:
+    graph = parse(blob).graph
+    if not graph.is_int8:
         raise LinRepError("mcu_bench_int8 needs an int8 model (format version 4)")
+    macs = dense_macs(graph)
     x = default_input_i8(blob) if x is None else np.asarray(x, dtype=np.int8)
     root = build_root or RUNTIME_DIR / "build" / "mcu" / f"{target}-int8-bench{'-ref' if kernels == 'ref' else ''}"
     lr = _firmware_i8(blob, x, target, "-O2", root / "auto", timeout, ram_limit=ram_limit)
@@ -144,13 +167,19 @@ def _mcu_bench_int8(blob: bytes, target: str, x: np.ndarray | None, timeout: flo
     layers = []
     for k, name in enumerate(lr["op_names"]):
         conv = lr["op_conv"][k]
-        row = {"op": k, "name": name, "type": lr["op_types"][k], "path": conv["path"],
+        row = {"op": k, "name": name, "type": lr["op_types"][k],
+               "op_type": graph.ops[k].type if k < len(graph.ops) else "", "path": conv["path"],
                "instructions": lr["segments"][k]["instructions"]}
         for path, fw in forced.items():
             row[f"{path}_instructions"] = fw["segments"][k]["instructions"]
         if row["path"] in ("direct", "reuse") and len(forced) == 2:
             row["path"] = device_path(row)
+        if k in macs:
+            row["dense_macs"] = macs[k]
+            row["instructions_per_mac"] = round(row["instructions"] / macs[k], 3) if macs[k] else None
         layers.append(row)
+    total_macs = sum(macs.values())
+    mac_instructions = sum(L["instructions"] for L in layers if "dense_macs" in L)
     lower = lr["activation_lower_bound_bytes"]
     return {
         "target": target, "board": lr["board"], "opt": "-O2", "dtype": "int8", "kernels": kernels,
@@ -164,6 +193,9 @@ def _mcu_bench_int8(blob: bytes, target: str, x: np.ndarray | None, timeout: flo
         "activation_lower_bound_bytes": lower, "ram_over_lower_bound_bytes": lr["arena_bytes"] + stack - lower,
         "static_data_bytes": lr["code_objects"]["linked"]["data"] + lr["code_objects"]["linked"]["bss"],
         "instructions": lr["instructions"],
+        "dense_macs": total_macs, "mac_op_instructions": mac_instructions,
+        "instructions_per_dense_mac": round(lr["instructions"] / total_macs, 3) if total_macs else None,
+        "mac_op_instructions_per_mac": round(mac_instructions / total_macs, 3) if total_macs else None,
         **{f"{path}_instructions": fw["instructions"] for path, fw in forced.items()},
         **{f"{path}_matches_host": fw["matches_host"] for path, fw in forced.items()},
         **{f"{path}_arena_bytes": fw["arena_bytes"] for path, fw in forced.items()},
@@ -177,7 +209,10 @@ def format_result_int8(r: dict[str, Any]) -> str:
     out = [f"{r['target']} ({r['board']}), int8 model (lr_run_i8), {r.get('kernels', 'opt')} kernels, "
            f"runtime built {r['opt']}; "
            "counts are executed instructions (QEMU TCG plugin), not cycles",
-           f"weights in flash: {r['weights_flash_bytes']} B; instructions / inference: {r['instructions']}",
+           f"weights in flash: {r['weights_flash_bytes']} B; instructions / inference: {r['instructions']}"
+           + (f" ({r['instructions_per_dense_mac']} per dense-equivalent MAC of its convs and linear layers, "
+              f"{r['dense_macs']} MACs; those ops alone {r['mac_op_instructions']}, "
+              f"{r['mac_op_instructions_per_mac']} per MAC)" if r.get("dense_macs") else ""),
            f"RAM: arena {r['arena_bytes']} B + stack {r['stack_bytes']} B = {r['ram_bytes']} B (painted: lr_init "
            f"{r['init_stack_bytes']} B, inference {r['run_stack_bytes']} B); int8 activation lower bound "
            f"{r['activation_lower_bound_bytes']} B (+{r['ram_over_lower_bound_bytes']} B)",
@@ -189,8 +224,35 @@ def format_result_int8(r: dict[str, Any]) -> str:
     if paths:
         out.append("LinRep convs forced to one path: " + ", ".join(
             f"{p} {r[f'{p}_instructions']} (equals host: {r[f'{p}_matches_host']})" for p in paths))
-    out += ["", f"{'op':>3} {'name':<22} {'path':<7} {'instructions':>13}" + "".join(f" {p:>13}" for p in paths)]
+    out += ["", f"{'op':>3} {'name':<22} {'path':<7} {'instructions':>13} {'per MAC':>8}"
+            + "".join(f" {p:>13}" for p in paths)]
     for L in r["layers"]:
-        out.append(f"{L['op']:>3} {L['name'][:22]:<22} {L['path']:<7} {L['instructions']:>13}"
-                   + "".join(f" {L[f'{p}_instructions']:>13}" for p in paths))
+        per = L.get("instructions_per_mac")
+        name = (L["name"] or L.get("op_type", ""))[:22]
+        out.append(f"{L['op']:>3} {name:<22} {L['path']:<7} {L['instructions']:>13} "
+                   f"{'' if per is None else f'{per:.2f}':>8}" + "".join(f" {L[f'{p}_instructions']:>13}" for p in paths))
+    return "\n".join(out)
+
+
+SIDE_BY_SIDE = (("instructions / inference", "instructions"), ("per dense-equivalent MAC", "instructions_per_dense_mac"),
+                ("convs + linear, instructions", "mac_op_instructions"),
+                ("convs + linear, per MAC", "mac_op_instructions_per_mac"),
+                ("runtime code -Os (B)", "runtime_code_bytes"), ("runtime code -O2 (B)", "runtime_code_bytes_o2"),
+                ("runtime code -Os, blob's ops (B)", "runtime_code_bytes_blob_ops"),
+                ("RAM: arena + stack (B)", "ram_bytes"), ("flash: the blob (B)", "weights_flash_bytes"),
+                ("equal to the host", "matches_host"))
+
+
+def format_side_by_side(results: list[dict[str, Any]]) -> str:
+    """Several targets' mcu-bench results of one blob: the figures side by side, then instructions per op."""
+    w = 16
+    out = [f"{'':<34}" + "".join(f"{r['target']:>{w}}" for r in results)]
+    for label, key in SIDE_BY_SIDE:
+        out.append(f"{label:<34}" + "".join(f"{str(r.get(key, '-')):>{w}}" for r in results))
+    out += ["", f"{'op':>3} {'name':<22} {'MACs':>10}" + "".join(f"{r['target']:>{w}}" for r in results)]
+    for k, L in enumerate(results[0]["layers"]):
+        out.append(f"{L['op']:>3} {(L['name'] or L.get('op_type', ''))[:22]:<22} {L.get('dense_macs', ''):>10}"
+                   + "".join(f"{str(r['layers'][k]['instructions']) + ' ' + r['layers'][k]['path'][:1]:>{w}}"
+                             for r in results))
+    out.append("(path: d direct, r template reuse, - not a LinRep conv)")
     return "\n".join(out)
