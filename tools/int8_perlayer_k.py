@@ -42,6 +42,7 @@ from linrep_edge.pipeline import (
     finetune_split,
 )
 from linrep_edge.runtime.mcu import RUNTIME_DIR, _firmware
+from linrep_edge.runtime.mcu_int8 import _firmware_i8
 
 TFLITE_INT8_ACCURACY = 0.9194
 ACCURACY_BAR = TFLITE_INT8_ACCURACY - 0.005
@@ -54,9 +55,13 @@ CANDIDATES: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-def m4_run(blob: bytes, x: Any, build: Path) -> dict[str, Any]:
-    """Whole-network instructions on Cortex-M4F (optimised kernels, automatic path) and the LinRep layers' rows."""
-    fw = _firmware(blob, x, "cortex-m4", "-O2", build, 600.0, conv_path="auto")
+def m4_run(blob: bytes, x: Any, build: Path, ram_limit: int = 0) -> dict[str, Any]:
+    """Whole-network instructions on Cortex-M4F (optimised kernels, automatic path) and the LinRep layers' rows;
+    ram_limit as mcu-bench's --ram-limit (0: the least arena, the default; -1: no limit)."""
+    if ram_limit:
+        fw = _firmware_i8(blob, x, "cortex-m4", "-O2", build, 600.0, conv_path="auto", ram_limit=ram_limit)
+    else:
+        fw = _firmware(blob, x, "cortex-m4", "-O2", build, 600.0, conv_path="auto")
     layers = [{"name": n, "instructions": fw["segments"][k]["instructions"],
                "templates_used": fw["op_conv"][k].get("templates_used", 0)}
               for k, n in enumerate(fw["op_names"]) if fw["op_conv"][k].get("reuse_cost")]
@@ -70,6 +75,8 @@ def main() -> int:
     ap.add_argument("--bits", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--ram-limit", type=int, default=0,
+                    help="the firmware's lr_set_ram_limit, as mcu-bench (0: the least arena; -1: no limit)")
     ap.add_argument("--candidates", default="", help="comma-separated indices into CANDIDATES (default: all)")
     ap.add_argument("-o", "--output", default=str(ROOT / "docs" / "bench" / "int8_perlayer_k.json"))
     args = ap.parse_args()
@@ -94,7 +101,7 @@ def main() -> int:
         graph = parse(blob).graph
         row = {"name": name, "settings": kw, "blob_bytes": len(blob),
                "val_accuracy": int8_accuracy(graph, val.x.numpy(), val.y.numpy()),
-               "m4": m4_run(blob, x0, build / f"c{len(rows)}")}
+               "m4": m4_run(blob, x0, build / f"c{len(rows)}", args.ram_limit)}
         row["within_bar_on_validation"] = row["val_accuracy"] >= ACCURACY_BAR
         row["seconds"] = time.perf_counter() - t0
         print(json.dumps({k: row[k] for k in ("name", "blob_bytes", "val_accuracy", "within_bar_on_validation")} |
@@ -109,7 +116,7 @@ def main() -> int:
     result = {"accuracy_bar": ACCURACY_BAR, "tflite_int8_accuracy": TFLITE_INT8_ACCURACY,
               "qat": {"ab_bits": args.bits, "epochs": args.epochs, "lr": args.lr, "batch": FINETUNE_BATCH,
                       "validation_images": len(val.x), "calibration_images": len(calib)},
-              "target": "cortex-m4", "kernels": "opt", "conv_path": "auto",
+              "target": "cortex-m4", "kernels": "opt", "conv_path": "auto", "ram_limit": args.ram_limit,
               "chosen": chosen["name"] if chosen else None, "candidates": rows,
               "seconds": time.perf_counter() - t_start}
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)

@@ -106,29 +106,31 @@ static uint64_t templates_used(const lr_geom *c, const lr_linrep_params *p, uint
  * 2.6 % of every layer, reuse within 6 %; the AUTO choice is the measured faster path on all 7 (direct on
  * layer1 and layer2, reuse on the stem and layer3). The portable constants are the earlier fit (RB 0).
  * Refit after the padded-plane 3 x 3 reuse path (every pixel through the column-word loop; the templates' loop
- * with one LDM per template): the same blob, both paths forced, no RAM limit (mcu-bench --ram-limit -1). M4F
- * reuse: NNLS as above, within 2.3 % of every layer; AUTO picks the measured faster path on all 7 (direct on
- * layer1, reuse elsewhere: 15.64 M). Cortex-M3 reuse: NNLS, within 0.9 %; its direct constants are the earlier
- * fit scaled by 0.65 (the measured / estimated ratio, 0.60-0.73 over the 7 layers); AUTO then picks the measured
- * faster path on all 7 on M3 (direct on layer1 and layer2, reuse on the stem and layer3). */
+ * with one LDM per template), on three blobs so that U varies apart from the kernels and channels: the 5-bit a/b
+ * bar blob at K = 16 global, per-layer codebooks with K = 8 and with K = Cout/8 (pack --scope layer
+ * [--templates-ratio 0.125]), both paths forced, no RAM limit (mcu-bench --ram-limit -1); NNLS on relative error
+ * over the 21 layers. M4F reuse: within 3.2 % of every layer; AUTO picks the measured faster path on all 21 (direct
+ * on layer1 at K = 16 and 8, reuse elsewhere; at K = Cout/8 reuse on layer1 too). Cortex-M3 reuse: within 1.4 %;
+ * its direct constants are the earlier fit scaled by 0.65 (then within 11.5 % of every layer); AUTO picks the
+ * measured faster path on 20 of 21 (the miss: layer2.conv2 at K = 8, the paths 0.1 % apart). */
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP /* Cortex-M4F's fit, taken for M7 and M33 too */
 #define CI8_MAC 37u
 #define CI8_COL 873u
 #define CI8_OUT 8732u
 #define CI8_RB 3591u
-#define CI8_RK 836u
-#define CI8_RU 573u
-#define CI8_RC 6777u
-#define CI8_ROUT 2491u
+#define CI8_RK 738u
+#define CI8_RU 1117u
+#define CI8_RC 2458u
+#define CI8_ROUT 2479u
 #else
 #define CI8_RB 0u
 #define CI8_MAC 168u
 #define CI8_COL 1871u
 #define CI8_OUT 8156u
-#define CI8_RK 1199u
-#define CI8_RU 6181u
-#define CI8_RC 14084u
-#define CI8_ROUT 2392u
+#define CI8_RK 1100u
+#define CI8_RU 6713u
+#define CI8_RC 9863u
+#define CI8_ROUT 2378u
 #endif
 
 /* The optimised direct path's work, walking its blocks as lr_linrep_conv2d_direct_s8_opt does: *macs (split
