@@ -323,16 +323,8 @@ void lr_op_scratch(const lr_model *m, const lr_op *op, uint32_t path, int reuse,
     if (op->type == LR_OP_TYPE_ADD && LR_IS_INT8(m)) {
         /* int8 elementwise ADD, optimised: both inputs' rescaled values tabulated (lr_add_s8_opt_n), where the
          * arena has room (none least) and the tensor is big enough for the table to pay */
-        int32_t d1[LR_MAX_RANK];
-        uint64_t n0 = 1u, n1 = 1u;
-        uint32_t j, r0 = lr_tensor_shape(m, (uint32_t)op->output, dims);
-        const uint32_t r1 = lr_tensor_shape(m, (uint32_t)lr_op_input(m, op, 1u), d1);
-        for (j = 0u; j < r0; j++) {
-            n0 *= (uint64_t)dims[j];
-        }
-        for (j = 0u; j < r1; j++) {
-            n1 *= (uint64_t)d1[j];
-        }
+        const uint32_t n0 = lr_tensor_numel(m, (uint32_t)op->output);
+        const uint32_t n1 = lr_tensor_numel(m, (uint32_t)lr_op_input(m, op, 1u));
         need->hi = n1 == n0 && n0 >= LR_ADD_S8_TAB_MIN ? 4u * (uint64_t)LR_ADD_S8_TAB_WORDS : 0u;
         return;
     }

@@ -434,6 +434,8 @@ int32_t lr_op_input(const lr_model *m, const lr_op *op, uint32_t i);
 void lr_read_op(const lr_model *m, uint32_t k, lr_op *op);
 /* Shape of tensor `id`: returns its rank (1 for [F], 3 for [C, H, W]), copies the dims. */
 uint32_t lr_tensor_shape(const lr_model *m, uint32_t id, int32_t dims[LR_MAX_RANK]);
+/* Element count of tensor `id` of a verified model. */
+uint32_t lr_tensor_numel(const lr_model *m, uint32_t id);
 void lr_read_codebook(const lr_model *m, uint32_t id, lr_codebook *cb);
 /* The LinRep fields of an op table (lr_op.linrep). */
 void lr_read_linrep(const lr_model *m, uint32_t table, lr_linrep *lr);

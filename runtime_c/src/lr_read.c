@@ -81,6 +81,17 @@ uint32_t lr_tensor_shape(const lr_model *m, uint32_t id, int32_t dims[LR_MAX_RAN
     return 3u;
 }
 
+uint32_t lr_tensor_numel(const lr_model *m, uint32_t id)
+{
+    int32_t d[LR_MAX_RANK];
+    uint32_t n = 1u, i;
+    const uint32_t rank = lr_tensor_shape(m, id, d);
+    for (i = 0; i < rank; i++) {
+        n *= (uint32_t)d[i]; /* verified: <= LR_MAX_NUMEL */
+    }
+    return n;
+}
+
 void lr_read_codebook(const lr_model *m, uint32_t id, lr_codebook *cb)
 {
     const unsigned char *b = m->blob;

@@ -760,12 +760,6 @@ static void run_ops_f32(run_ctx *r, lr_op_hook hook, void *ctx)
     }
 }
 
-static uint32_t tensor_numel(const lr_model *m, int32_t id)
-{
-    int32_t d[LR_MAX_RANK];
-    return numel(d, lr_tensor_shape(m, (uint32_t)id, d));
-}
-
 /* Scale of tensor id as a float (the stored bit pattern). */
 static float quant_scale(const lr_model *m, int32_t id)
 {
@@ -818,7 +812,7 @@ lr_status lr_run_hooked(const lr_model *m, void *arena, size_t arena_bytes, cons
     }
     for (k = 0; k < lr_output_count_of(m); k++) { /* the outputs, concatenated in order */
         const int32_t id = lr_output_id(m, k);
-        const uint32_t len = tensor_numel(m, id);
+        const uint32_t len = lr_tensor_numel(m, (uint32_t)id);
         if (LR_IS_INT8(m)) { /* dequantised: scale * (q - zp) */
             const float scale = quant_scale(m, id);
             const int32_t zp = lr_quant_zp(m, (uint32_t)id);
@@ -863,7 +857,7 @@ lr_status lr_run_i8_hooked(const lr_model *m, void *arena, size_t arena_bytes, c
     run_ops_s8(&r, hook, ctx);
     for (k = 0; k < lr_output_count_of(m); k++) {
         const int32_t id = lr_output_id(m, k);
-        const uint32_t len = tensor_numel(m, id);
+        const uint32_t len = lr_tensor_numel(m, (uint32_t)id);
         memcpy(output, tensor_s8(&r, id), (size_t)len);
         output += len;
     }

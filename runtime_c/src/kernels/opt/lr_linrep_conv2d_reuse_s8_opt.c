@@ -321,8 +321,8 @@ static LR_NOINLINE void row9_in(const int8_t *x0, int32_t dhw, int32_t sw, int32
 /* The padded plane of rows iy0 .. iy0 + ph - 1 of input plane xc, columns -pl .. -pl + pw - 1: fill outside. */
 static void pad_plane(const lr_geom *g, const int8_t *xc, int32_t iy0, int32_t ph, int32_t pw, int8_t fill, int8_t *pp)
 {
-    const int32_t lo0 = g->pl < pw ? g->pl : pw, hi0 = g->w + g->pl < pw ? g->w + g->pl : pw;
-    const int32_t lo = lo0, hi = hi0 > lo ? hi0 : lo; /* the plane's columns inside the input: [lo, hi) */
+    const int32_t lo = g->pl < pw ? g->pl : pw, end = g->w + g->pl < pw ? g->w + g->pl : pw;
+    const int32_t hi = end > lo ? end : lo; /* the plane's columns inside the input: [lo, hi) */
     int32_t row;
     for (row = 0; row < ph; row++, pp += pw) {
         const int32_t iy = iy0 + row;
@@ -336,10 +336,12 @@ static void pad_plane(const lr_geom *g, const int8_t *xc, int32_t iy0, int32_t p
     }
 }
 
-/* tile9 through the padded plane pp (pad_words of nr rows): every pixel takes row9_in. */
+/* 3 x 3 kernels: S and the responses of the used templates for the rows oy0 .. oy0 + nr - 1 of one input plane xc
+ * (s [nr * ow], r = s + tile: [u * tile + pixel]), through the padded plane pp (pad_words of nr rows): every pixel
+ * takes row9_in. */
 static LR_NOINLINE void tile9_pad(const lr_geom *g, const int8_t *xc, int32_t oy0, int32_t nr, int32_t in_offset,
-                      const int16_t *t16, const int16_t *ones, const int32_t *used, uint32_t *tptr, int32_t nu,
-                      int32_t *s, int32_t tile, int8_t *pp)
+                                  const int16_t *t16, const int16_t *ones, const int32_t *used, uint32_t *tptr,
+                                  int32_t nu, int32_t *s, int32_t tile, int8_t *pp)
 {
     const int32_t ow = g->ow, pw = (ow - 1) * g->sw + 4, ph = (nr - 1) * g->sh + 2 * g->dh + 1;
     int32_t row;
