@@ -40,6 +40,17 @@ def digits_dataset():  # type: ignore[no-untyped-def]
     return _Slow(ds, ms) if ms else ds
 
 
+def _plant(weight: torch.Tensor) -> None:
+    """Overwrite an (n, m, kh, kw) weight with kernels a*T[idx] + b over two random templates (K = 4 holds it
+    exactly), drawn from torch's global generator in a fixed order."""
+    n, m, kh, kw = weight.shape
+    with torch.no_grad():
+        t = torch.randn(2, kh, kw)
+        idx = torch.randint(0, 2, (n, m))
+        a, b = 0.1 * torch.randn(n, m), 0.01 * torch.randn(n, m)
+        weight.copy_(a[..., None, None] * t[idx] + b[..., None, None])
+
+
 def planted_unet() -> nn.Module:
     """`planted_cnn` with upsampling: a diverse 3x3 conv down (stride 2, 8x8 -> 4x4), a ConvTranspose2d `up`
     (4x4 kernels, stride 2, 4x4 -> 8x8) whose 64 kernels are a*T[idx] + b over two templates (K = 4 holds it
@@ -50,11 +61,7 @@ def planted_unet() -> nn.Module:
     m = nn.Sequential(OrderedDict(diverse=nn.Conv2d(8, 8, 3, stride=2, padding=1), act1=nn.ReLU(),
                                   up=nn.ConvTranspose2d(8, 8, 4, stride=2, padding=1), act2=nn.ReLU(),
                                   flat=nn.Flatten(), fc=nn.Linear(8 * 8 * 8, 10)))
-    with torch.no_grad():
-        t = torch.randn(2, 4, 4)
-        idx = torch.randint(0, 2, (8, 8))
-        a, b = 0.1 * torch.randn(8, 8), 0.01 * torch.randn(8, 8)
-        m.up.weight.copy_(a[..., None, None] * t[idx] + b[..., None, None])
+    _plant(m.up.weight)
     return m.eval()
 
 
@@ -68,9 +75,5 @@ def planted_cnn() -> nn.Module:
     m = nn.Sequential(OrderedDict(diverse=nn.Conv2d(8, 8, 3, padding=1), act1=nn.ReLU(),
                                   planted=nn.Conv2d(8, 8, 3, padding=1), act2=nn.ReLU(), flat=nn.Flatten(),
                                   fc=nn.Linear(8 * 8 * 8, 10)))
-    with torch.no_grad():
-        t = torch.randn(2, 3, 3)
-        idx = torch.randint(0, 2, (8, 8))
-        a, b = 0.1 * torch.randn(8, 8), 0.01 * torch.randn(8, 8)
-        m.planted.weight.copy_(a[..., None, None] * t[idx] + b[..., None, None])
+    _plant(m.planted.weight)
     return m.eval()
