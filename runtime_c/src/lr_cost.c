@@ -339,6 +339,13 @@ void lr_op_scratch(const lr_model *m, const lr_op *op, uint32_t path, int reuse,
             /* fp32 weights: none; fp16 / int8 weights of one output channel as fp32; int8 models: one output
              * channel's weights as int32 (reference) or two int16 columns (optimised) */
             need->lo = LR_IS_INT8(m) || op->dtype != LR_DTYPE_F32 ? 4u * kk : 0u;
+#if LR_INT8 && (!defined(LR_OPT_KERNELS) || LR_OPT_KERNELS)
+            if (LR_IS_INT8(m)) { /* one input channel per group, 3 x 3, stride 1: its padded plane, if room */
+                lr_geom c;
+                lr_op_geom(m, op, &c);
+                need->hi = 4u * lr_conv2d_s8_opt_plane_words(&c);
+            }
+#endif
         } else if (LR_IS_INT8(m)) {
             need->lo = 4u * lr_linrep_conv2d_direct_s8_scratch_min((uint32_t)kk);
             need->hi = 4u * lr_linrep_conv2d_direct_s8_scratch((uint32_t)kk, (uint32_t)(op->out_ch / op->groups));

@@ -503,7 +503,11 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
         lr_dense_s8_params p;
         lr_op_geom(m, op, &g);
         lr_op_dense_s8_params(m, op, &p);
-        LR_S8_KERNEL(lr_conv2d_s8)(&g, x, &p, scratch, y);
+#if !defined(LR_OPT_KERNELS) || LR_OPT_KERNELS
+        lr_conv2d_s8_opt_n(&g, x, &p, scratch, r->scratch_bytes / 4u, y); /* a padded plane if given room */
+#else
+        lr_conv2d_s8_ref(&g, x, &p, scratch, y);
+#endif
         break;
     }
     case LR_OP_TYPE_LINREP_CONV2D: {

@@ -241,7 +241,8 @@ static int kc_case_conv(kc_rng *r)
 {
     lr_geom g;
     lr_dense_s8_params p;
-    uint32_t k, nw, ny, per;
+    uint32_t k, nw, ny, per, words;
+    int bad;
     const int32_t fast = kc_int(r, -4, 3); /* half the cases: a fast-path shape (kc_geom_fast) */
     int depthwise = kc_int(r, 0, 3) == 0;
     if (fast >= 0) {
@@ -263,7 +264,15 @@ static int kc_case_conv(kc_rng *r)
     lr_conv2d_s8_ref(&g, kc_x, &p, kc_scratch, kc_y0);
     kc_prepare(per, kc_y1, ny);
     lr_conv2d_s8_opt(&g, kc_x, &p, kc_scratch, kc_y1);
-    return memcmp(kc_y0, kc_y1, ny) != 0 || !kc_canaries_ok(per);
+    bad = memcmp(kc_y0, kc_y1, ny) != 0 || !kc_canaries_ok(per);
+    /* with room for the padded plane (one input channel per group, 3 x 3, stride 1: lr_conv2d_s8_opt_plane_words;
+     * other shapes: as above), canaries after the words given */
+    words = (uint32_t)lr_conv2d_s8_opt_plane_words(&g);
+    words = words > per ? words : per;
+    kc_prepare(words, kc_y1, ny);
+    lr_conv2d_s8_opt_n(&g, kc_x, &p, kc_scratch, words, kc_y1);
+    bad |= memcmp(kc_y0, kc_y1, ny) != 0 || !kc_canaries_ok(words);
+    return bad;
 }
 
 static int kc_case_linear(kc_rng *r)

@@ -322,6 +322,13 @@ static inline uint64_t lr_linrep_conv2d_direct_s8_scratch_min(uint32_t per)
 /* Optimised int8 kernels (kernels/opt/, built unless LR_KERNELS=ref: -DLR_OPT_KERNELS=0): the same arguments,
  * scratch and results (bit for bit) as the _ref kernel of the same name. */
 void lr_conv2d_s8_opt(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch, int8_t *y);
+/* The same with `words` int32 words of scratch: convs with one input channel per group, 3 x 3, stride 1, dilation 1
+ * (depthwise, a one-channel stem) take a padded copy of each input channel when words >=
+ * lr_conv2d_s8_opt_plane_words(g) (0 for other shapes, which use the scratch as lr_conv2d_s8_opt); fewer words:
+ * as lr_conv2d_s8_opt. The run path asks for the plane as the op's preferred scratch. */
+void lr_conv2d_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch,
+                        uint32_t words, int8_t *y);
+uint64_t lr_conv2d_s8_opt_plane_words(const lr_geom *g);
 void lr_linear_s8_opt(const int8_t *x, uint32_t in, uint32_t out, const lr_dense_s8_params *p, int8_t *y);
 /* Direct path, optimised: the kernels W of a block of output channels rebuilt as int16 (when they fit)
  * and run through the dense opt conv's im2col and SIMD / portable dot products; a block whose W exceeds int16

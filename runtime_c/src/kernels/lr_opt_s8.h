@@ -236,4 +236,25 @@ static LR_OPT_INLINE void lr_opt_out2(int32_t a0, int32_t a1, int32_t mult, int3
     }
 }
 
+/* Rows iy0 .. iy0 + ph - 1 of the input plane xc (g->h x g->w), columns -g->pl .. -g->pl + pw - 1, copied into pp
+ * (ph x pw bytes) with `fill` outside the input: a padded plane in which every tap of a pixel is inside (fill =
+ * -in_offset, so that fill + in_offset contributes 0; an int8, as in_offset = -zp). */
+static inline void lr_opt_pad_plane(const lr_geom *g, const int8_t *xc, int32_t iy0, int32_t ph, int32_t pw, int8_t fill,
+                                    int8_t *pp)
+{
+    const int32_t lo = g->pl < pw ? g->pl : pw, end = g->w + g->pl < pw ? g->w + g->pl : pw;
+    const int32_t hi = end > lo ? end : lo; /* the plane's columns inside the input: [lo, hi) */
+    int32_t row;
+    for (row = 0; row < ph; row++, pp += pw) {
+        const int32_t iy = iy0 + row;
+        if (iy < 0 || iy >= g->h || hi == lo) {
+            memset(pp, fill, (size_t)pw);
+            continue;
+        }
+        memset(pp, fill, (size_t)lo);
+        memcpy(pp + lo, xc + (size_t)iy * (size_t)g->w + (size_t)(lo - g->pl), (size_t)(hi - lo));
+        memset(pp + hi, fill, (size_t)(pw - hi));
+    }
+}
+
 #endif /* LR_OPT_S8_H */

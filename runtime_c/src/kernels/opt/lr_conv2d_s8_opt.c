@@ -19,7 +19,9 @@
  * channel's start as in_offset * sum(w).
  *
  * Depthwise convs (one input and one output channel per group) take lr_conv2d_channel_s8_opt per
- * channel (interior pixels without bounds tests), the weights widened to int32 in scratch.
+ * channel (interior pixels without bounds tests), the weights widened to int32 in scratch; 3 x 3 stride-1 ones
+ * (and the one-channel stem) take chan3x3, on a padded copy of each input channel when lr_conv2d_s8_opt_n is
+ * given lr_conv2d_s8_opt_plane_words words.
  */
 #include "kernels/lr_opt_s8.h"
 
@@ -301,19 +303,39 @@ static void chan3x3(const lr_geom *g, const int8_t *x, const int8_t *w, int32_t 
 }
 
 /* Convs with one input channel per group, 3 x 3, stride 1, dilation 1 (the stem; depthwise): chan3x3 per
- * output channel. */
-static int one_channel(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int8_t *y)
+ * output channel. Given lr_conv2d_s8_opt_plane_words(g) words of scratch, each input channel is first copied
+ * into a padded plane (oh + 2 rows of ow + 2 bytes, lr_opt_pad_plane) and chan3x3 runs on it with no padding:
+ * every pixel pair takes the word loads (on narrow maps, such as a keyword-spotting net's 25 x 5, most pixels
+ * are border pixels otherwise). */
+static int one_channel(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch,
+                       uint32_t words, int8_t *y)
 {
-    int32_t o;
-    if (g->cin_g != 1 || g->kh != 3 || g->kw != 3 || g->sh != 1 || g->sw != 1 || g->dh != 1 || g->dw != 1) {
+    const uint64_t need = lr_conv2d_s8_opt_plane_words(g);
+    int8_t *plane = (int8_t *)(void *)scratch;
+    lr_geom gp = *g;
+    int32_t o, have = -1;
+    if (need == 0u) {
         return 0;
     }
+    if ((uint64_t)words >= need) { /* the plane's geometry: no padding */
+        gp.h = g->oh + 2;
+        gp.w = g->ow + 2;
+        gp.pt = gp.pl = gp.pb = gp.pr = 0;
+    }
     for (o = 0; o < g->oc; o++) {
+        const int32_t ic = o / g->cout_g;
+        const int8_t *xc = x + (size_t)ic * (size_t)(g->h * g->w);
         lr_opt_rq rq;
+        if ((uint64_t)words >= need) {
+            if (ic != have) {
+                lr_opt_pad_plane(g, xc, -g->pt, gp.h, gp.w, (int8_t)-p->in_offset, plane);
+                have = ic;
+            }
+            xc = plane;
+        }
         lr_opt_rq_init(&rq, &p->rq, (uint32_t)o);
-        chan3x3(g, x + (size_t)(o / g->cout_g) * (size_t)(g->h * g->w), (const int8_t *)(const void *)(p->w + 9 * o),
-                p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)o) : 0, p->in_offset, &rq,
-                y + (size_t)o * (size_t)(g->oh * g->ow));
+        chan3x3(&gp, xc, (const int8_t *)(const void *)(p->w + 9 * o), p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)o) : 0,
+                p->in_offset, &rq, y + (size_t)o * (size_t)(g->oh * g->ow));
     }
     return 1;
 }
@@ -564,14 +586,33 @@ static void block(const lr_dense_s8_params *p, int32_t per, const int32_t *col, 
     }
 }
 
+uint64_t lr_conv2d_s8_opt_plane_words(const lr_geom *g)
+{
+#if LR_OPT_FAST
+    if (g->cin_g == 1 && g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1) {
+        return ((uint64_t)(g->oh + 2) * (uint64_t)(g->ow + 2) + 3u) / 4u;
+    }
+#endif
+    (void)g;
+    return 0u;
+}
+
 void lr_conv2d_s8_opt(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch, int8_t *y)
+{
+    lr_conv2d_s8_opt_n(g, x, p, scratch, 0u, y);
+}
+
+void lr_conv2d_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch,
+                        uint32_t words, int8_t *y)
 {
     const int32_t per = g->cin_g * g->kh * g->kw, npx = g->oh * g->ow;
     int32_t grp, q, o;
 #if LR_OPT_FAST
-    if (one_channel(g, x, p, y)) {
+    if (one_channel(g, x, p, scratch, words, y)) {
         return;
     }
+#else
+    (void)words;
 #endif
     if (g->cin_g == 1 && g->cout_g == 1) {
         depthwise(g, x, p, scratch, y);

@@ -318,24 +318,6 @@ static LR_NOINLINE void row9_in(const int8_t *x0, int32_t dhw, int32_t sw, int32
     }
 }
 
-/* The padded plane of rows iy0 .. iy0 + ph - 1 of input plane xc, columns -pl .. -pl + pw - 1: fill outside. */
-static void pad_plane(const lr_geom *g, const int8_t *xc, int32_t iy0, int32_t ph, int32_t pw, int8_t fill, int8_t *pp)
-{
-    const int32_t lo = g->pl < pw ? g->pl : pw, end = g->w + g->pl < pw ? g->w + g->pl : pw;
-    const int32_t hi = end > lo ? end : lo; /* the plane's columns inside the input: [lo, hi) */
-    int32_t row;
-    for (row = 0; row < ph; row++, pp += pw) {
-        const int32_t iy = iy0 + row;
-        if (iy < 0 || iy >= g->h || hi == lo) {
-            memset(pp, fill, (size_t)pw);
-            continue;
-        }
-        memset(pp, fill, (size_t)lo);
-        memcpy(pp + lo, xc + (size_t)iy * (size_t)g->w + (size_t)(lo - g->pl), (size_t)(hi - lo));
-        memset(pp + hi, fill, (size_t)(pw - hi));
-    }
-}
-
 /* 3 x 3 kernels: S and the responses of the used templates for the rows oy0 .. oy0 + nr - 1 of one input plane xc
  * (s [nr * ow], r = s + tile: [u * tile + pixel]), through the padded plane pp (pad_words of nr rows): every pixel
  * takes row9_in. */
@@ -352,7 +334,7 @@ static LR_NOINLINE void tile9_pad(const lr_geom *g, const int8_t *xc, int32_t oy
     }
     tptr[nu + 1] = 0u;
 #endif
-    pad_plane(g, xc, oy0 * g->sh - g->pt, ph, pw, (int8_t)-in_offset, pp);
+    lr_opt_pad_plane(g, xc, oy0 * g->sh - g->pt, ph, pw, (int8_t)-in_offset, pp);
     for (row = 0; row < nr; row++) {
         row9_in(pp + row * g->sh * pw, g->dh * pw, g->sw, ow, in_offset, t16, ones, used, tptr, nu, s + row * ow, tile);
     }
