@@ -112,25 +112,30 @@ static uint64_t templates_used(const lr_geom *c, const lr_linrep_params *p, uint
  * over the 21 layers. M4F reuse: within 3.2 % of every layer; AUTO picks the measured faster path on all 21 (direct
  * on layer1 at K = 16 and 8, reuse elsewhere; at K = Cout/8 reuse on layer1 too). Cortex-M3 reuse: within 1.4 %;
  * its direct constants are the earlier fit scaled by 0.65 (then within 11.5 % of every layer); AUTO picks the
- * measured faster path on 20 of 21 (the miss: layer2.conv2 at K = 8, the paths 0.1 % apart). */
+ * measured faster path on 20 of 21 (the miss: layer2.conv2 at K = 8, the paths 0.1 % apart).
+ * Reuse refit after the template-stationary responses (column words in the preferred scratch), the job list of the
+ * a' R + b' S step and the two-pass decode: the same three blobs and K = Cout/4 per layer on M4F (28 layers), the
+ * three on M3 (21), no RAM limit. M4F: within 3.4 % of every layer, reuse now the faster path on all 28 and AUTO
+ * picks it; M3: within 1.2 %, AUTO picks the measured faster path on all 21 (direct on layer1 and layer2 at K = 16,
+ * on layer1 at K = 8). */
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP /* Cortex-M4F's fit, taken for M7 and M33 too */
 #define CI8_MAC 37u
 #define CI8_COL 873u
 #define CI8_OUT 8732u
 #define CI8_RB 3591u
-#define CI8_RK 738u
-#define CI8_RU 1117u
-#define CI8_RC 2458u
-#define CI8_ROUT 2479u
+#define CI8_RK 654u
+#define CI8_RU 864u
+#define CI8_RC 665u
+#define CI8_ROUT 2488u
 #else
 #define CI8_RB 0u
 #define CI8_MAC 168u
 #define CI8_COL 1871u
 #define CI8_OUT 8156u
-#define CI8_RK 1100u
-#define CI8_RU 6713u
-#define CI8_RC 9863u
-#define CI8_ROUT 2378u
+#define CI8_RK 1128u
+#define CI8_RU 6237u
+#define CI8_RC 8736u
+#define CI8_ROUT 2388u
 #endif
 
 /* The optimised direct path's work, walking its blocks as lr_linrep_conv2d_direct_s8_opt does: *macs (split

@@ -19,7 +19,7 @@
  *
  * Scratch (int32 words), with kk = kh * kw, per = kk rounded up to even, ns = min(K, cout_g):
  *  fixed:    T16 [(K + 1) * per / 2] (int16 templates and the ones template), slot [K], used [ns],
- *            aw, bw, sl, pos, base [cout_g each], tptr [ns + 2], col [per / 2];
+ *            job [4 cout_g + 1] (decode), pos, base [cout_g each], tptr [ns + 2], col [per / 2];
  *  per pixel of the tile: acc [cout_g], S [1], R [ns];
  *  3 x 3 kernels with dilation 1 in x, per tile of nr rows: the padded plane, ((nr - 1) sh + 2 dh + 1) rows of
  *            pw = (ow - 1) sw + 4 bytes (pad_words).
@@ -42,6 +42,10 @@
 #define LR_REUSE_ASM 0
 #endif
 
+/* The template-stationary path (cols9, tmpl_cols; column words in the preferred scratch): a fast path, not in
+ * size-optimised builds (LR_OPT_FAST). */
+#define LR_REUSE_COLS LR_OPT_FAST
+
 #if defined(__GNUC__)
 #define LR_NOINLINE __attribute__((noinline)) /* the hot loops get the registers to themselves */
 #else
@@ -53,7 +57,7 @@ static uint64_t fixed_words(const lr_geom *g, uint32_t k, uint64_t *px_words)
     const uint64_t per = ((uint64_t)g->kh * (uint64_t)g->kw + 1u) & ~(uint64_t)1u;
     const uint64_t ns = k < (uint32_t)g->cout_g ? k : (uint64_t)g->cout_g;
     *px_words = (uint64_t)g->cout_g + 1u + ns;
-    return (k + 1u) * per / 2u + k + 2u * ns + 2u + 5u * (uint64_t)g->cout_g + per / 2u;
+    return (k + 1u) * per / 2u + k + 2u * ns + 3u + 6u * (uint64_t)g->cout_g + per / 2u;
 }
 
 /* 3 x 3 kernels with dilation 1 in x: a tile's input rows of one input channel can be copied into a plane padded with
@@ -67,6 +71,33 @@ static uint64_t pad_words(const lr_geom *g, uint64_t nr)
     }
     return (((nr - 1u) * (uint64_t)g->sh + 2u * (uint64_t)g->dh + 1u) * ((uint64_t)(g->ow - 1) * (uint64_t)g->sw + 4u) +
             3u) / 4u;
+}
+
+/* The column words of a tile of nr rows for the template-stationary loop (tmpl_cols; 3 x 3 kernels with the padded
+ * plane only): five words per pixel. */
+static uint64_t cols_words(const lr_geom *g, uint64_t nr)
+{
+    return LR_REUSE_COLS && pad_words(g, 1u) > 0u ? 5u * nr * (uint64_t)g->ow : 0u;
+}
+
+/* The tile rows a plane-path (3 x 3) call takes from `words`: the most that fit with the column words (*cols set)
+ * when that is at least as many as without them or as the preferred tile's, else the most without. */
+static int32_t tile_rows(const lr_geom *g, uint64_t fixed, uint64_t pxw, uint64_t words, int *cols)
+{
+    const uint64_t per_row = pxw * (uint64_t)g->ow;
+    uint64_t pref = g->ow > 0 ? ((uint64_t)LR_REUSE_S8_TILE_PX + (uint64_t)g->ow - 1u) / (uint64_t)g->ow : 1u;
+    uint64_t r0 = words > fixed ? (words - fixed) / per_row : 0u, r1;
+    r0 = r0 > (uint64_t)g->oh ? (uint64_t)g->oh : r0;
+    pref = pref > (uint64_t)g->oh ? (uint64_t)g->oh : pref;
+    while (r0 >= 1u && fixed + per_row * r0 + pad_words(g, r0) > words) {
+        r0--;
+    }
+    r1 = r0;
+    while (r1 >= 1u && fixed + per_row * r1 + pad_words(g, r1) + cols_words(g, r1) > words) {
+        r1--;
+    }
+    *cols = LR_REUSE_COLS && r1 >= 1u && (r1 >= r0 || r1 >= pref);
+    return (int32_t)(*cols ? r1 : r0);
 }
 
 uint64_t lr_linrep_conv2d_reuse_s8_opt_scratch_min(const lr_geom *g, uint32_t k)
@@ -83,7 +114,7 @@ uint64_t lr_linrep_conv2d_reuse_s8_opt_scratch(const lr_geom *g, uint32_t k)
     uint64_t rows = g->ow > 0 ? ((uint64_t)LR_REUSE_S8_TILE_PX + (uint64_t)g->ow - 1u) / (uint64_t)g->ow : 1u;
     rows = rows > (uint64_t)g->oh ? (uint64_t)g->oh : rows;
     rows = rows < 1u ? 1u : rows;
-    return f + pxw * (uint64_t)g->ow * rows + pad_words(g, rows);
+    return f + pxw * (uint64_t)g->ow * rows + pad_words(g, rows) + cols_words(g, rows);
 }
 
 /* Column of output pixel (oy, ox) of one input plane xc: col[k] = x + in_offset (0 outside), k = ky * kw + kx,
@@ -212,48 +243,98 @@ static inline uint32_t field_at(const unsigned char *bytes, uint32_t bit, uint32
     return (v >> sh) & ((1u << w) - 1u);
 }
 
-/* Step 1 for input channel i of the group's cg output channels from channel oc0: per output channel o, sl[o] the
- * response slot of its kernel's template (-1: pruned), aw[o] = a' and bw[o] = b' (pos[o]: the kernel's rank among
- * the kept ones, advanced); used[slot] the template of each slot; returns the slots used. slot[] (per template,
- * -1 when unused) is left all -1. */
+/* field_at for a stream of nbytes bytes: one little-endian word load where four bytes from the field's first are
+ * inside the stream (w + 7 < 32 bits), field_at near its end. */
+static inline uint32_t field_in(const unsigned char *bytes, uint32_t nbytes, uint32_t bit, uint32_t w)
+{
+    const uint32_t at = bit >> 3;
+    if (at + 4u <= nbytes) {
+        return ((uint32_t)lr_opt_lei32(bytes + at) >> (bit & 7u)) & ((1u << w) - 1u);
+    }
+    return field_at(bytes, bit, w);
+}
+
+/* How many fields from bit `bit` on, `step` bits apart, start four bytes or more before the end of a stream of
+ * nbytes bytes (field_in's word load), at most n. */
+static uint32_t fields_safe(uint32_t nbytes, uint32_t bit, uint32_t step, uint32_t n)
+{
+    uint32_t lim, k;
+    if (nbytes < 4u || bit > 8u * (nbytes - 4u) + 7u) {
+        return 0u;
+    }
+    lim = 8u * (nbytes - 4u) + 7u;
+    k = step > 0u ? (lim - bit) / step + 1u : n;
+    return k < n ? k : n;
+}
+
+/* Step 1 for input channel i of the group's cg output channels from channel oc0: a job per kept kernel (o, i) (pos[o]:
+ * the kernel's rank among the kept ones, advanced; without a mask the rank is (oc0 + o) cin_g + i), four words:
+ * the byte offset from the scratch of its template's response row (roff + slot * tile4), a', b' and the byte offset
+ * of its output channel's accumulators (aoff + o * tile4); a 0 after the last. used[slot] the template of each slot;
+ * returns the slots used. slot[] (per template, -1 when unused) is left all -1.
+ * a' and b' are taken modulo 2^32 (a shift of 32 or more: 0): equal to a_q 2^max(0, -e), b_q 2^max(0, e) where they
+ * fit int32, which the verifier's bound makes b' always and a' unless the template is all zeros (R = 0: a' unused).
+ * Two passes, each with few live values: the raw fields (the index and the a/b pair of kernel o into words
+ * 2 cg + 2 o and 2 cg + 2 o + 1 of job; -1: pruned), then slots and the jobs (job k <= o ends before word 2 cg + 2 o). */
 static LR_NOINLINE int32_t decode(const lr_linrep_s8_params *p, const unsigned char *mask, int32_t oc0, int32_t cg,
-                                  int32_t cin_g, int32_t i, int32_t *pos, int32_t *slot, int32_t *used, int32_t *sl,
-                                  int32_t *aw, int32_t *bw)
+                                  int32_t cin_g, int32_t i, int32_t *pos, int32_t *slot, int32_t *used, uint32_t *job,
+                                  uint32_t roff, uint32_t aoff, uint32_t tile4)
 {
     const unsigned char *idx = p->blob + p->lr.idx, *abq = p->blob + p->lr.abq, *bexp = p->bexp + oc0;
     const uint32_t bits = p->lr.bits, ab_bits = p->lr.ab_bits, ab2 = 2u * ab_bits; /* ab_bits <= 8 (verified) */
     const uint32_t amask = (1u << ab_bits) - 1u, sbit = 1u << (ab_bits - 1u);
+    uint32_t *raw = job + 2 * cg, *jb = job;
     int32_t o, u, nu = 0;
+    if (mask == NULL) { /* kernel (oc0 + o, i) has rank (oc0 + o) cin_g + i */
+        const uint32_t n0 = (uint32_t)(oc0 * cin_g + i), si = (uint32_t)cin_g * bits, sa = (uint32_t)cin_g * ab2;
+        const uint32_t fi = fields_safe(p->lr.n_idx, n0 * bits, si, (uint32_t)cg);
+        const uint32_t fa = fields_safe(p->lr.n_abq, n0 * ab2, sa, (uint32_t)cg);
+        const int32_t nf = (int32_t)(fi < fa ? fi : fa);
+        const uint32_t im = (1u << bits) - 1u, am = (1u << ab2) - 1u;
+        uint32_t bi = n0 * bits, ba = n0 * ab2;
+        for (o = 0; o < nf; o++, bi += si, ba += sa) {
+            raw[2 * o] = ((uint32_t)lr_opt_lei32(idx + (bi >> 3)) >> (bi & 7u)) & im;
+            raw[2 * o + 1] = ((uint32_t)lr_opt_lei32(abq + (ba >> 3)) >> (ba & 7u)) & am;
+        }
+        for (; o < cg; o++, bi += si, ba += sa) {
+            raw[2 * o] = field_at(idx, bi, bits);
+            raw[2 * o + 1] = field_at(abq, ba, ab2);
+        }
+    } else {
+        for (o = 0; o < cg; o++) {
+            uint32_t n;
+            if (!lr_kept(mask, (uint32_t)((oc0 + o) * cin_g + i))) {
+                raw[2 * o] = 0xffffffffu;
+                continue;
+            }
+            n = (uint32_t)pos[o];
+            pos[o] = (int32_t)n + 1;
+            raw[2 * o] = field_in(idx, p->lr.n_idx, n * bits, bits);
+            raw[2 * o + 1] = field_in(abq, p->lr.n_abq, n * ab2, ab2); /* a (field 2n) and b (2n + 1) */
+        }
+    }
     for (o = 0; o < cg; o++) {
+        const uint32_t j = raw[2 * o], v = raw[2 * o + 1];
         const int32_t e = lr_s8(bexp[o]);
-        uint32_t n, j, v;
-        int32_t aq, bq, sj;
-        if (mask != NULL && !lr_kept(mask, (uint32_t)((oc0 + o) * cin_g + i))) {
-            sl[o] = -1;
+        const uint32_t ea = e < 0 ? (uint32_t)-e : 0u, eb = e > 0 ? (uint32_t)e : 0u;
+        const uint32_t aq = ((v & amask) ^ sbit) - sbit, bq = ((v >> ab_bits) ^ sbit) - sbit; /* sign-extended */
+        int32_t sj;
+        if (j == 0xffffffffu) {
             continue;
         }
-        n = (uint32_t)pos[o];
-        pos[o] = (int32_t)n + 1;
-        j = field_at(idx, n * bits, bits);
-        v = field_at(abq, n * ab2, ab2); /* fields 2n (a) and 2n + 1 (b) of width ab_bits: one of width 2 ab_bits */
-        aq = (int32_t)((v & amask) ^ sbit) - (int32_t)sbit; /* sign-extended */
-        bq = (int32_t)(((v >> ab_bits) & amask) ^ sbit) - (int32_t)sbit;
         sj = slot[j];
         if (sj < 0) {
             sj = nu;
             slot[j] = nu;
             used[nu++] = (int32_t)j;
         }
-        sl[o] = sj;
-        if (e >= 0) { /* |a_q| < 2^7; b' fits int32 (the verifier's bound), so e < 31 unless b_q = 0 */
-            aw[o] = aq;
-            bw[o] = bq == 0 || e > 30 ? 0 : bq * (int32_t)(1u << (uint32_t)e);
-        } else { /* a' = a_q 2^-e: fits int32 unless the template is all zeros (then R = 0 and a' is not needed) */
-            const int64_t a = (int64_t)aq * (-e < 40 ? ((int64_t)1 << -e) : 0);
-            aw[o] = a >= INT32_MIN && a <= INT32_MAX ? (int32_t)a : 0;
-            bw[o] = bq;
-        }
+        jb[0] = roff + (uint32_t)sj * tile4;
+        jb[1] = ea < 32u ? aq << ea : 0u;
+        jb[2] = eb < 32u ? bq << eb : 0u;
+        jb[3] = aoff + (uint32_t)o * tile4;
+        jb += 4;
     }
+    *jb = 0u;
     for (u = 0; u < nu; u++) {
         slot[used[u]] = -1;
     }
@@ -318,15 +399,131 @@ static LR_NOINLINE void row9_in(const int8_t *x0, int32_t dhw, int32_t sw, int32
     }
 }
 
+#if LR_REUSE_COLS
+/* The column words (col9_in) of n pixels of one output row of the padded plane, the first one's rows at x0, x0 + dhw,
+ * x0 + 2 dhw, stride sw, into cw[5 q .. 5 q + 4]. With the DSP extension (optimised) fifteen instructions a pixel:
+ * three word loads, six SXTAB16, a PKHBT and an STM; the fifth word's upper half is then byte 3 of the third row
+ * plus in_offset instead of 0, which every template's (and the ones template's) zero tenth value ignores. */
+static LR_NOINLINE void cols9(const int8_t *x0, int32_t dhw, int32_t sw, int32_t n, int32_t in_offset, uint32_t *cw)
+{
+#if LR_REUSE_ASM
+    const uint32_t off = ((uint32_t)in_offset & 0xffffu) | ((uint32_t)in_offset << 16);
+    uint32_t *const end = cw + 5 * n;
+    register uint32_t c0 __asm__("r8"), c1 __asm__("r9"), c2 __asm__("r10"), c3 __asm__("r11");
+    register uint32_t c4 __asm__("r12");
+    uint32_t t;
+    if (n < 1) {
+        return;
+    }
+    __asm__ volatile("1:\n\t"
+                     "ldr %[c3], [%[x]]\n\t"
+                     "add %[c4], %[x], %[dhw]\n\t"
+                     "ldr %[t], [%[c4]]\n\t"
+                     "ldr %[c4], [%[c4], %[dhw]]\n\t"
+                     "sxtab16 %[c0], %[off], %[c3]\n\t"
+                     "sxtab16 %[c3], %[off], %[c3], ror #8\n\t"
+                     "sxtab16 %[c1], %[off], %[t]\n\t"
+                     "sxtab16 %[t], %[off], %[t], ror #8\n\t"
+                     "sxtab16 %[c2], %[off], %[c4]\n\t"
+                     "sxtab16 %[c4], %[off], %[c4], ror #8\n\t"
+                     "pkhbt %[c3], %[c3], %[t], lsl #16\n\t"
+                     "stm %[cw]!, {%[c0], %[c1], %[c2], %[c3], %[c4]}\n\t"
+                     "add %[x], %[x], %[sw]\n\t"
+                     "cmp %[cw], %[end]\n\t"
+                     "bne 1b"
+                     : [x] "+r"(x0), [cw] "+r"(cw), [c0] "=&r"(c0), [c1] "=&r"(c1), [c2] "=&r"(c2), [c3] "=&r"(c3),
+                       [c4] "=&r"(c4), [t] "=&r"(t)
+                     : [dhw] "r"(dhw), [sw] "r"(sw), [off] "r"(off), [end] "r"(end)
+                     : "cc", "memory");
+#else
+    int32_t q;
+    for (q = 0; q < n; q++, x0 += sw, cw += 5) {
+        col9_in(x0, x0 + dhw, x0 + 2 * dhw, in_offset, cw);
+    }
+#endif
+}
+
+/* Template-stationary responses: out[q] = the dot product of the template's five words t with pixel q's column
+ * words cols[5 q .. 5 q + 4], q < n. With the DSP extension (and optimisation: thirteen registers) two pixels a step
+ * in sixteen instructions (an LDM of a column into r8..r12, five SMLADs, a store, per pixel): eight per template and
+ * pixel. */
+static LR_NOINLINE void tmpl_cols(const uint32_t *cols, int32_t n, const int16_t *t, int32_t *out)
+{
+    int32_t q = 0;
+#if LR_REUSE_ASM
+    if (n >= 2) {
+        const uint32_t t0 = lr_ld32(t), t1 = lr_ld32(t + 2), t2 = lr_ld32(t + 4), t3 = lr_ld32(t + 6);
+        const uint32_t t4 = lr_ld32(t + 8);
+        const uint32_t *c = cols, *const end = cols + 5 * (n & ~1);
+        int32_t *o = out;
+        register uint32_t x0 __asm__("r8"), x1 __asm__("r9"), x2 __asm__("r10"), x3 __asm__("r11");
+        register uint32_t x4 __asm__("r12");
+        __asm__ volatile("1:\n\t"
+                         "ldm %[c]!, {%[x0], %[x1], %[x2], %[x3], %[x4]}\n\t"
+                         "smuad %[x0], %[x0], %[t0]\n\t"
+                         "smlad %[x0], %[x1], %[t1], %[x0]\n\t"
+                         "smlad %[x0], %[x2], %[t2], %[x0]\n\t"
+                         "smlad %[x0], %[x3], %[t3], %[x0]\n\t"
+                         "smlad %[x0], %[x4], %[t4], %[x0]\n\t"
+                         "str %[x0], [%[o]], #4\n\t"
+                         "ldm %[c]!, {%[x0], %[x1], %[x2], %[x3], %[x4]}\n\t"
+                         "smuad %[x0], %[x0], %[t0]\n\t"
+                         "smlad %[x0], %[x1], %[t1], %[x0]\n\t"
+                         "smlad %[x0], %[x2], %[t2], %[x0]\n\t"
+                         "smlad %[x0], %[x3], %[t3], %[x0]\n\t"
+                         "smlad %[x0], %[x4], %[t4], %[x0]\n\t"
+                         "str %[x0], [%[o]], #4\n\t"
+                         "cmp %[c], %[end]\n\t"
+                         "bne 1b"
+                         : [c] "+r"(c), [o] "+r"(o), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3),
+                           [x4] "=&r"(x4)
+                         : [end] "r"(end), [t0] "r"(t0), [t1] "r"(t1), [t2] "r"(t2), [t3] "r"(t3), [t4] "r"(t4)
+                         : "cc", "memory");
+        q = n & ~1;
+    }
+    for (; q < n; q++) {
+        const uint32_t *c = cols + 5 * q;
+        int32_t acc = __smuad((int16x2_t)lr_ld32(t), (int16x2_t)c[0]);
+        acc = __smlad((int16x2_t)lr_ld32(t + 2), (int16x2_t)c[1], acc);
+        acc = __smlad((int16x2_t)lr_ld32(t + 4), (int16x2_t)c[2], acc);
+        acc = __smlad((int16x2_t)lr_ld32(t + 6), (int16x2_t)c[3], acc);
+        out[q] = __smlad((int16x2_t)lr_ld32(t + 8), (int16x2_t)c[4], acc);
+    }
+#else
+    for (; q < n; q++) {
+        out[q] = dot5(t, cols + 5 * q);
+    }
+#endif
+}
+
+#endif
+
 /* 3 x 3 kernels: S and the responses of the used templates for the rows oy0 .. oy0 + nr - 1 of one input plane xc
- * (s [nr * ow], r = s + tile: [u * tile + pixel]), through the padded plane pp (pad_words of nr rows): every pixel
- * takes row9_in. */
+ * (s [nr * ow], r = s + tile: [u * tile + pixel]), through the padded plane pp (pad_words of nr rows). With cols
+ * (5 nr ow words) every pixel's column words are written there first and each template then runs over all of them
+ * (tmpl_cols); without, row9_in (the columns in registers, the templates' loop inside). */
 static LR_NOINLINE void tile9_pad(const lr_geom *g, const int8_t *xc, int32_t oy0, int32_t nr, int32_t in_offset,
                                   const int16_t *t16, const int16_t *ones, const int32_t *used, uint32_t *tptr,
-                                  int32_t nu, int32_t *s, int32_t tile, int8_t *pp)
+                                  int32_t nu, int32_t *s, int32_t tile, int8_t *pp, uint32_t *cols)
 {
     const int32_t ow = g->ow, pw = (ow - 1) * g->sw + 4, ph = (nr - 1) * g->sh + 2 * g->dh + 1;
     int32_t row;
+    lr_opt_pad_plane(g, xc, oy0 * g->sh - g->pt, ph, pw, (int8_t)-in_offset, pp);
+#if LR_REUSE_COLS
+    if (cols != NULL) {
+        int32_t u;
+        for (row = 0; row < nr; row++) {
+            cols9(pp + row * g->sh * pw, g->dh * pw, g->sw, ow, in_offset, cols + 5 * row * ow);
+        }
+        tmpl_cols(cols, nr * ow, ones, s);
+        for (u = 0; u < nu; u++) {
+            tmpl_cols(cols, nr * ow, t16 + 10 * used[u], s + (u + 1) * tile);
+        }
+        return;
+    }
+#else
+    (void)cols;
+#endif
 #if LR_REUSE_ASM
     tptr[0] = (uint32_t)(uintptr_t)ones; /* 32-bit addresses (Cortex-M): the ones template, the used ones, a 0 */
     for (row = 0; row < nu; row++) {
@@ -334,83 +531,85 @@ static LR_NOINLINE void tile9_pad(const lr_geom *g, const int8_t *xc, int32_t oy
     }
     tptr[nu + 1] = 0u;
 #endif
-    lr_opt_pad_plane(g, xc, oy0 * g->sh - g->pt, ph, pw, (int8_t)-in_offset, pp);
     for (row = 0; row < nr; row++) {
         row9_in(pp + row * g->sh * pw, g->dh * pw, g->sw, ow, in_offset, t16, ones, used, tptr, nu, s + row * ow, tile);
     }
 }
 
-/* ac[k] += a * r[k] + b * s[k], k < n: pointers walked, four values a step, two MLAs each. */
-static LR_NOINLINE void combine(int32_t *ac, const int32_t *r, const int32_t *s, int32_t a, int32_t b, int32_t n)
+/* Step 3 for one input channel: each job (decode) adds a' R[slot] + b' S to its output channel's n accumulators,
+ * ac[k] += a' r[k] + b' s[k], k < n, with r and ac at the job's byte offsets from base (wrapping products and sums:
+ * the exact sum modulo 2^32, see decode). With the DSP extension (GCC, optimised: thirteen registers) the whole loop
+ * over jobs is in assembly: three values a step in twelve instructions (LDM / STM of word-aligned int32 arrays, two
+ * MLAs each), the last n mod 3 one at a time, fourteen instructions a job around them. */
+static LR_NOINLINE void combine(int32_t *base, const uint32_t *job, const int32_t *s, int32_t n)
 {
-    int32_t *const end = ac + n;
-#if LR_DSP && defined(__GNUC__)
-    int32_t trips = n / 3, pairs;
-    if (trips > 0) { /* three values a step in twelve instructions (LDM / STM of word-aligned int32 arrays) */
-        register int32_t t0 __asm__("r4"), t1 __asm__("r5"), t2 __asm__("r6");
-        register int32_t v0 __asm__("r8"), v1 __asm__("r9"), v2 __asm__("r10");
-        __asm__ volatile("1:\n\t"
-                         "ldm %[r]!, {%[t0], %[t1], %[t2]}\n\t"
-                         "ldm %[ac], {%[v0], %[v1], %[v2]}\n\t"
-                         "mla %[v0], %[t0], %[a], %[v0]\n\t"
-                         "mla %[v1], %[t1], %[a], %[v1]\n\t"
-                         "mla %[v2], %[t2], %[a], %[v2]\n\t"
-                         "ldm %[s]!, {%[t0], %[t1], %[t2]}\n\t"
-                         "mla %[v0], %[t0], %[b], %[v0]\n\t"
-                         "mla %[v1], %[t1], %[b], %[v1]\n\t"
-                         "mla %[v2], %[t2], %[b], %[v2]\n\t"
-                         "stm %[ac]!, {%[v0], %[v1], %[v2]}\n\t"
-                         "subs %[n], %[n], #1\n\t"
-                         "bne 1b"
-                         : [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [v0] "=&r"(v0), [v1] "=&r"(v1),
-                           [v2] "=&r"(v2), [r] "+r"(r), [s] "+r"(s), [ac] "+r"(ac), [n] "+r"(trips)
-                         : [a] "r"(a), [b] "r"(b)
-                         : "cc", "memory");
-    }
-    pairs = (int32_t)(end - ac) / 2;
-    if (pairs > 0) { /* two values a step in ten instructions (word-aligned int32 arrays: LDRD / STRD) */
-        int32_t t0, t1, v0, v1;
-        __asm__ volatile("1:\n\t"
-                         "ldrd %[t0], %[t1], [%[r]], #8\n\t"
-                         "ldrd %[v0], %[v1], [%[ac]]\n\t"
-                         "mla %[v0], %[t0], %[a], %[v0]\n\t"
-                         "mla %[v1], %[t1], %[a], %[v1]\n\t"
-                         "ldrd %[t0], %[t1], [%[s]], #8\n\t"
-                         "mla %[v0], %[t0], %[b], %[v0]\n\t"
-                         "mla %[v1], %[t1], %[b], %[v1]\n\t"
-                         "strd %[v0], %[v1], [%[ac]], #8\n\t"
-                         "subs %[n], %[n], #1\n\t"
-                         "bne 1b"
-                         : [t0] "=&r"(t0), [t1] "=&r"(t1), [v0] "=&r"(v0), [v1] "=&r"(v1), [r] "+r"(r), [s] "+r"(s),
-                           [ac] "+r"(ac), [n] "+r"(pairs)
-                         : [a] "r"(a), [b] "r"(b)
-                         : "cc", "memory");
+#if LR_REUSE_ASM
+    const int32_t *sm = s;
+    int32_t trips = n / 3, rem = n - 3 * (n / 3);
+    const uint32_t *q = job;
+    register uint32_t rp __asm__("r0"), a __asm__("r1"), b __asm__("r2"), ap __asm__("r3");
+    register int32_t t0 __asm__("r4"), t1 __asm__("r5"), t2 __asm__("r6");
+    register int32_t v0 __asm__("r8"), v1 __asm__("r9"), v2 __asm__("r10");
+    uint32_t sp, cnt;
+    __asm__ volatile("ldr %[t0], [%[q]]\n\t"
+                     "cmp %[t0], #0\n\t"
+                     "beq 9f\n\t"
+                     "2:\n\t"
+                     "ldm %[q]!, {%[rp], %[a], %[b], %[ap]}\n\t"
+                     "ldr %[t0], %[basem]\n\t"
+                     "add %[rp], %[rp], %[t0]\n\t"
+                     "add %[ap], %[ap], %[t0]\n\t"
+                     "ldr %[sp], %[sm]\n\t"
+                     "ldr %[cnt], %[tripsm]\n\t"
+                     "cmp %[cnt], #0\n\t"
+                     "beq 4f\n\t"
+                     "1:\n\t"
+                     "ldm %[rp]!, {%[t0], %[t1], %[t2]}\n\t"
+                     "ldm %[ap], {%[v0], %[v1], %[v2]}\n\t"
+                     "mla %[v0], %[t0], %[a], %[v0]\n\t"
+                     "mla %[v1], %[t1], %[a], %[v1]\n\t"
+                     "mla %[v2], %[t2], %[a], %[v2]\n\t"
+                     "ldm %[sp]!, {%[t0], %[t1], %[t2]}\n\t"
+                     "mla %[v0], %[t0], %[b], %[v0]\n\t"
+                     "mla %[v1], %[t1], %[b], %[v1]\n\t"
+                     "mla %[v2], %[t2], %[b], %[v2]\n\t"
+                     "stm %[ap]!, {%[v0], %[v1], %[v2]}\n\t"
+                     "subs %[cnt], %[cnt], #1\n\t"
+                     "bne 1b\n\t"
+                     "4:\n\t"
+                     "ldr %[cnt], %[remm]\n\t"
+                     "cmp %[cnt], #0\n\t"
+                     "beq 6f\n\t"
+                     "5:\n\t"
+                     "ldr %[t0], [%[rp]], #4\n\t"
+                     "ldr %[v0], [%[ap]]\n\t"
+                     "mla %[v0], %[t0], %[a], %[v0]\n\t"
+                     "ldr %[t0], [%[sp]], #4\n\t"
+                     "mla %[v0], %[t0], %[b], %[v0]\n\t"
+                     "str %[v0], [%[ap]], #4\n\t"
+                     "subs %[cnt], %[cnt], #1\n\t"
+                     "bne 5b\n\t"
+                     "6:\n\t"
+                     "ldr %[t0], [%[q]]\n\t"
+                     "cmp %[t0], #0\n\t"
+                     "bne 2b\n\t"
+                     "9:"
+                     : [q] "+r"(q), [rp] "=&r"(rp), [a] "=&r"(a), [b] "=&r"(b), [ap] "=&r"(ap), [t0] "=&r"(t0),
+                       [t1] "=&r"(t1), [t2] "=&r"(t2), [v0] "=&r"(v0), [v1] "=&r"(v1), [v2] "=&r"(v2), [sp] "=&r"(sp),
+                       [cnt] "=&r"(cnt)
+                     : [basem] "m"(base), [sm] "m"(sm), [tripsm] "m"(trips), [remm] "m"(rem)
+                     : "cc", "memory");
+#else
+    const uint32_t *jb;
+    for (jb = job; jb[0] != 0u; jb += 4) {
+        const int32_t *rr = (const int32_t *)(const void *)((const char *)base + jb[0]);
+        int32_t *ac = (int32_t *)(void *)((char *)base + jb[3]), k;
+        const uint32_t a = jb[1], b = jb[2];
+        for (k = 0; k < n; k++) {
+            ac[k] = lr_as_i32((uint32_t)ac[k] + a * (uint32_t)rr[k] + b * (uint32_t)s[k]);
+        }
     }
 #endif
-    while (end - ac >= 4) {
-        int32_t v0 = ac[0], v1 = ac[1], v2 = ac[2], v3 = ac[3];
-        v0 += a * r[0];
-        v1 += a * r[1];
-        v2 += a * r[2];
-        v3 += a * r[3];
-        v0 += b * s[0];
-        v1 += b * s[1];
-        v2 += b * s[2];
-        v3 += b * s[3];
-        ac[0] = v0;
-        ac[1] = v1;
-        ac[2] = v2;
-        ac[3] = v3;
-        ac += 4;
-        r += 4;
-        s += 4;
-    }
-    for (; ac < end; ac++, r++, s++) {
-        int32_t v0 = *ac;
-        v0 += a * *r;
-        v0 += b * *s;
-        *ac = v0;
-    }
 }
 
 void lr_linrep_conv2d_reuse_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
@@ -423,9 +622,11 @@ void lr_linrep_conv2d_reuse_s8_opt_n(const lr_geom *g, const int8_t *x, const lr
     const uint64_t fixed = fixed_words(g, p->k, &pxw);
     const uint64_t fit = (uint64_t)words > fixed ? ((uint64_t)words - fixed) / (pxw * (uint64_t)ow) : 0u;
     int32_t rows = fit > (uint64_t)g->oh ? g->oh : (int32_t)fit, tile;
+    int use_cols = 0;
     int16_t *t16 = (int16_t *)(void *)scratch, *ones;
-    int32_t *slot = scratch + (int32_t)((p->k + 1u) * (uint32_t)per / 2u), *used = slot + p->k, *aw = used + ns;
-    int32_t *bw = aw + cg, *sl = bw + cg, *pos = sl + cg, *base = pos + cg;
+    int32_t *slot = scratch + (int32_t)((p->k + 1u) * (uint32_t)per / 2u), *used = slot + p->k;
+    uint32_t *job = (uint32_t *)(void *)(used + ns);
+    int32_t *pos = (int32_t *)(void *)(job + 4 * cg + 1), *base = pos + cg;
     uint32_t *tptr = (uint32_t *)(void *)(base + cg);
     int16_t *col = (int16_t *)(void *)(tptr + ns + 2);
     int32_t *acc, *s, *r;
@@ -433,14 +634,19 @@ void lr_linrep_conv2d_reuse_s8_opt_n(const lr_geom *g, const int8_t *x, const lr
     uint32_t j, rank = 0u;
     int8_t *pp = NULL;
     const int nine = pad_words(g, 1u) > 0u; /* 3 x 3, dilation 1 in x: the padded plane */
-    while (nine && rows >= 1 && fixed + pxw * (uint64_t)ow * (uint64_t)rows + pad_words(g, (uint64_t)rows) > words) {
-        rows--;
+    uint32_t *cols = NULL;
+    if (nine) {
+        rows = tile_rows(g, fixed, pxw, words, &use_cols);
     }
     if (rows < 1) {
         return; /* fewer words than lr_linrep_conv2d_reuse_s8_opt_scratch_min (a caller's error): y left as is */
     }
     if (nine) {
         pp = (int8_t *)(void *)(scratch + (size_t)(fixed + pxw * (uint64_t)ow * (uint64_t)rows));
+        if (use_cols) {
+            cols = (uint32_t *)(void *)(scratch + (size_t)(fixed + pxw * (uint64_t)ow * (uint64_t)rows +
+                                                           pad_words(g, (uint64_t)rows)));
+        }
     }
     tile = rows * ow;
     acc = (int32_t *)(void *)(col + per);
@@ -476,9 +682,11 @@ void lr_linrep_conv2d_reuse_s8_opt_n(const lr_geom *g, const int8_t *x, const lr
             for (i = 0; i < g->cin_g; i++) {
                 const int8_t *xc = x + (size_t)(grp * g->cin_g + i) * (size_t)(g->h * g->w);
                 int32_t nu = 0, q;
-                nu = decode(p, mask, grp * cg, cg, g->cin_g, i, pos, slot, used, sl, aw, bw); /* 1. */
+                nu = decode(p, mask, grp * cg, cg, g->cin_g, i, pos, slot, used, job,
+                            (uint32_t)((size_t)(r - scratch) * 4u), (uint32_t)((size_t)(acc - scratch) * 4u),
+                            4u * (uint32_t)tile); /* 1. */
                 if (pp != NULL) { /* 2. S and the responses, one pixel's column at a time */
-                    tile9_pad(g, xc, oy0, nr, p->in_offset, t16, ones, used, tptr, nu, s, tile, pp);
+                    tile9_pad(g, xc, oy0, nr, p->in_offset, t16, ones, used, tptr, nu, s, tile, pp, cols);
                 } else {
                     for (q = 0; q < np; q++) {
                         im2col1(g, xc, oy0 + q / ow, q % ow, p->in_offset, per, col);
@@ -488,11 +696,7 @@ void lr_linrep_conv2d_reuse_s8_opt_n(const lr_geom *g, const int8_t *x, const lr
                         }
                     }
                 }
-                for (o = 0; o < cg; o++) { /* 3. the kept kernels' a' R + b' S */
-                    if (sl[o] >= 0) {
-                        combine(acc + o * tile, r + sl[o] * tile, s, aw[o], bw[o], np);
-                    }
-                }
+                combine(scratch, job, s, np); /* 3. the kept kernels' a' R + b' S */
             }
             for (o = 0; o < cg; o++) {
                 const int32_t oc = grp * cg + o;
