@@ -186,10 +186,50 @@ static inline int8_t lr_opt_requant(int32_t acc, const lr_opt_rq *r)
     return (int8_t)(v > r->hi ? r->hi : v);
 }
 
+#if LR_DSP && defined(__GNUC__) && defined(__OPTIMIZE__)
+/* lr_opt_requant_n's loop on DSP cores for r->sh >= 0 and r->hi == 127, n >= 1: per accumulator v the 64-bit sum
+ * kpos + v M - [v < 0] 2^31 as SMLAL (kpos) and SMLAL ([v < 0] times INT32_MIN), the high word shifted and offset
+ * (zc), SSAT to int8 (the upper bound 127) and the lower bound: 15 instructions. Thirteen registers. */
+static inline void lr_opt_requant_n_dsp(const int32_t *acc, int32_t n, const lr_opt_rq *r, int8_t *y)
+{
+    const uint32_t klo = (uint32_t)r->kpos, khi = (uint32_t)(r->kpos >> 32), minint = 0x80000000u;
+    const int32_t mult = r->mult, sh = r->sh, lo = r->lo;
+    const uint32_t zc = r->zc;
+    const int8_t *const end = y + n;
+    uint32_t a, l, h;
+    __asm__ volatile("1:\n\t"
+                     "ldr %[a], [%[acc]], #4\n\t"
+                     "mov %[l], %[klo]\n\t"
+                     "mov %[h], %[khi]\n\t"
+                     "smlal %[l], %[h], %[a], %[mult]\n\t"
+                     "lsr %[a], %[a], #31\n\t"
+                     "smlal %[l], %[h], %[a], %[minint]\n\t"
+                     "lsr %[h], %[h], %[sh]\n\t"
+                     "add %[h], %[h], %[zc]\n\t"
+                     "ssat %[h], #8, %[h]\n\t"
+                     "cmp %[h], %[lo]\n\t"
+                     "it lt\n\t"
+                     "movlt %[h], %[lo]\n\t"
+                     "strb %[h], [%[y]], #1\n\t"
+                     "cmp %[y], %[end]\n\t"
+                     "bne 1b"
+                     : [acc] "+r"(acc), [y] "+r"(y), [a] "=&r"(a), [l] "=&r"(l), [h] "=&r"(h)
+                     : [klo] "r"(klo), [khi] "r"(khi), [minint] "r"(minint), [mult] "r"(mult), [sh] "r"(sh),
+                       [zc] "r"(zc), [lo] "r"(lo), [end] "r"(end)
+                     : "cc", "memory");
+}
+#endif
+
 /* n accumulators of one channel requantised into y (the shift tested once). */
 static inline void lr_opt_requant_n(const int32_t *acc, int32_t n, const lr_opt_rq *r, int8_t *y)
 {
     int32_t k;
+#if LR_DSP && defined(__GNUC__) && defined(__OPTIMIZE__)
+    if (r->sh >= 0 && r->hi == 127 && n >= 1) {
+        lr_opt_requant_n_dsp(acc, n, r, y);
+        return;
+    }
+#endif
     if (r->sh < 0) {
         for (k = 0; k < n; k++) {
             y[k] = lr_opt_requant_any(acc[k], r);
