@@ -78,6 +78,8 @@ def main() -> int:
     ap.add_argument("--ram-limit", type=int, default=0,
                     help="the firmware's lr_set_ram_limit, as mcu-bench (0: the least arena; -1: no limit)")
     ap.add_argument("--candidates", default="", help="comma-separated indices into CANDIDATES (default: all)")
+    ap.add_argument("--save-blobs", default="", metavar="DIR",
+                    help="also write each candidate's packed blob there (c<index>.lre), for mcu-bench later")
     ap.add_argument("-o", "--output", default=str(ROOT / "docs" / "bench" / "int8_perlayer_k.json"))
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -98,6 +100,9 @@ def main() -> int:
         gi = int8_graph(copy.deepcopy(cm), example, args.bits, calib, train_ds, args.epochs, args.lr, FINETUNE_BATCH,
                         args.seed, show_progress=False)
         blob = pack_graph(gi)
+        if args.save_blobs:
+            Path(args.save_blobs).mkdir(parents=True, exist_ok=True)
+            (Path(args.save_blobs) / f"c{len(rows)}.lre").write_bytes(blob)
         graph = parse(blob).graph
         row = {"name": name, "settings": kw, "blob_bytes": len(blob),
                "val_accuracy": int8_accuracy(graph, val.x.numpy(), val.y.numpy()),

@@ -349,6 +349,9 @@ void lr_linrep_conv2d_direct_s8_opt(const lr_geom *g, const int8_t *x, const lr_
 #define LR_REUSE_S8_TILE_PX 64u
 uint64_t lr_linrep_conv2d_reuse_s8_opt_scratch_min(const lr_geom *g, uint32_t k);
 uint64_t lr_linrep_conv2d_reuse_s8_opt_scratch(const lr_geom *g, uint32_t k);
+/* The least words with which it runs its template-stationary path (3 x 3 kernels, dilation 1 in x, not in -Os
+ * builds: one output row and its column words; = _min otherwise): what the plan gives it at the least. */
+uint64_t lr_linrep_conv2d_reuse_s8_opt_scratch_fast(const lr_geom *g, uint32_t k);
 void lr_linrep_conv2d_reuse_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
                                      int32_t *scratch, uint32_t words, int8_t *y);
 void lr_linrep_conv2d_reuse_s8_opt(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
@@ -363,11 +366,12 @@ static inline uint64_t lr_linrep_conv2d_reuse_s8_scratch(const lr_geom *g, uint3
     return lr_linrep_conv2d_reuse_s8_ref_scratch(g, k);
 #endif
 }
-/* The least scratch words the int8 reuse kernel of this build runs on (one output row per tile). */
+/* The least scratch words the plan gives the int8 reuse kernel of this build (one output row per tile; the optimised
+ * kernel's template-stationary path where it has one: below that an AUTO op runs the direct path). */
 static inline uint64_t lr_linrep_conv2d_reuse_s8_scratch_least(const lr_geom *g, uint32_t k)
 {
 #if !defined(LR_OPT_KERNELS) || LR_OPT_KERNELS
-    return lr_linrep_conv2d_reuse_s8_opt_scratch_min(g, k);
+    return lr_linrep_conv2d_reuse_s8_opt_scratch_fast(g, k);
 #else
     return lr_linrep_conv2d_reuse_s8_ref_scratch_min(g, k);
 #endif

@@ -93,33 +93,37 @@ static uint64_t pair_words(const lr_geom *g, uint32_t k, uint64_t nr)
 }
 
 /* The tile rows a plane-path (3 x 3) call takes from `words`, and its mode: 2 with the column words and the paired
- * step, 1 with the column words only, 0 with neither; the richest mode whose rows are at least as many as the plain
- * path's or the preferred tile's, else the plain path's. */
+ * step, 1 with the column words only, 0 with neither; each mode with as many rows as fit, the one of least estimated
+ * instructions (M4F, per group): every kernel once per tile (about 90 each: its decode and job), per output pixel and input
+ * channel its templates and box sum (11 each in mode 0; 8 each and 15 for the column words in modes 1 and 2), per
+ * kernel and pixel a' R + b' S (4 in modes 0 and 1, 2.7 in mode 2). */
 static int32_t tile_rows(const lr_geom *g, uint32_t k, uint64_t fixed, uint64_t pxw, uint64_t words, int *mode)
 {
-    const uint64_t per_row = pxw * (uint64_t)g->ow;
-    uint64_t pref = g->ow > 0 ? ((uint64_t)LR_REUSE_S8_TILE_PX + (uint64_t)g->ow - 1u) / (uint64_t)g->ow : 1u;
-    uint64_t r[3];
+    const uint64_t per_row = pxw * (uint64_t)g->ow, ns = k < (uint32_t)g->cout_g ? k : (uint64_t)g->cout_g;
+    const uint64_t cin = (uint64_t)g->cin_g, kern = cin * (uint64_t)g->cout_g, px = (uint64_t)g->oh * (uint64_t)g->ow;
+    uint64_t best = 0u, r_best = 0u;
     int m;
-    pref = pref > (uint64_t)g->oh ? (uint64_t)g->oh : pref;
+    *mode = 0;
     for (m = 0; m < 3; m++) {
-        uint64_t n = words > fixed ? (words - fixed) / per_row : 0u;
+        const int avail = m == 0 || (m == 1 ? cols_words(g, 1u) > 0u : pair_words(g, k, 1u) > 0u);
+        uint64_t n = words > fixed ? (words - fixed) / per_row : 0u, cost;
         n = n > (uint64_t)g->oh ? (uint64_t)g->oh : n;
-        while (n >= 1u && fixed + per_row * n + pad_words(g, n) + (m >= 1 ? cols_words(g, n) : 0u) +
-                                  (m == 2 ? pair_words(g, k, n) : 0u) > words) {
+        while (avail && n >= 1u && fixed + per_row * n + pad_words(g, n) + (m >= 1 ? cols_words(g, n) : 0u) +
+                                           (m == 2 ? pair_words(g, k, n) : 0u) > words) {
             n--;
         }
-        r[m] = n;
-    }
-    for (m = 2; m >= 1; m--) {
-        const int avail = m == 1 ? cols_words(g, 1u) > 0u : pair_words(g, k, 1u) > 0u;
-        if (avail && r[m] >= 1u && (r[m] >= r[0] || r[m] >= pref)) {
+        if (!avail || n < 1u) {
+            continue;
+        }
+        cost = ((uint64_t)g->oh + n - 1u) / n * 900u * kern +
+               px * (cin * (m == 0 ? 110u * (ns + 1u) : 80u * (ns + 1u) + 150u) + kern * (m == 2 ? 27u : 40u));
+        if (r_best == 0u || cost < best) {
+            best = cost;
+            r_best = n;
             *mode = m;
-            return (int32_t)r[m];
         }
     }
-    *mode = 0;
-    return (int32_t)r[0];
+    return (int32_t)r_best;
 }
 
 uint64_t lr_linrep_conv2d_reuse_s8_opt_scratch_min(const lr_geom *g, uint32_t k)
@@ -127,6 +131,13 @@ uint64_t lr_linrep_conv2d_reuse_s8_opt_scratch_min(const lr_geom *g, uint32_t k)
     uint64_t pxw;
     const uint64_t f = fixed_words(g, k, &pxw);
     return f + pxw * (uint64_t)g->ow + pad_words(g, 1u);
+}
+
+uint64_t lr_linrep_conv2d_reuse_s8_opt_scratch_fast(const lr_geom *g, uint32_t k)
+{
+    uint64_t pxw;
+    const uint64_t f = fixed_words(g, k, &pxw);
+    return f + pxw * (uint64_t)g->ow + pad_words(g, 1u) + cols_words(g, 1u);
 }
 
 uint64_t lr_linrep_conv2d_reuse_s8_opt_scratch(const lr_geom *g, uint32_t k)
