@@ -96,7 +96,7 @@ static uint64_t pair_words(const lr_geom *g, uint32_t k, uint64_t nr)
  * step, 1 with the column words only, 0 with neither; each mode with as many rows as fit, the one of least estimated
  * instructions (M4F, per group): every kernel once per tile (about 90 each: its decode and job), per output pixel and input
  * channel its templates and box sum (11 each in mode 0; 8 each and 15 for the column words in modes 1 and 2), per
- * kernel and pixel a' R + b' S (4 in modes 0 and 1, 2.7 in mode 2). */
+ * kernel and pixel a' R + b' S (4 in modes 0 and 1, 2.5 in mode 2). */
 static int32_t tile_rows(const lr_geom *g, uint32_t k, uint64_t fixed, uint64_t pxw, uint64_t words, int *mode)
 {
     const uint64_t per_row = pxw * (uint64_t)g->ow, ns = k < (uint32_t)g->cout_g ? k : (uint64_t)g->cout_g;
@@ -116,7 +116,7 @@ static int32_t tile_rows(const lr_geom *g, uint32_t k, uint64_t fixed, uint64_t 
             continue;
         }
         cost = ((uint64_t)g->oh + n - 1u) / n * 900u * kern +
-               px * (cin * (m == 0 ? 110u * (ns + 1u) : 80u * (ns + 1u) + 150u) + kern * (m == 2 ? 27u : 40u));
+               px * (cin * (m == 0 ? 110u * (ns + 1u) : 80u * (ns + 1u) + 150u) + kern * (m == 2 ? 25u : 40u));
         if (r_best == 0u || cost < best) {
             best = cost;
             r_best = n;
@@ -308,7 +308,8 @@ static uint32_t fields_safe(uint32_t nbytes, uint32_t bit, uint32_t step, uint32
  * a' and b' are taken modulo 2^32 (a shift of 32 or more: 0): equal to a_q 2^max(0, -e), b_q 2^max(0, e) where they
  * fit int32, which the verifier's bound makes b' always and a' unless the template is all zeros (R = 0: a' unused).
  * Two passes, each with few live values: the raw fields (the index and the a/b pair of kernel o into words
- * 2 cg + 2 o and 2 cg + 2 o + 1 of job; -1: pruned), then slots and the jobs (job k <= o ends before word 2 cg + 2 o). */
+ * 2 cg + 2 o and 2 cg + 2 o + 1 of job; -1: pruned), then slots and the jobs (job k <= o ends before word 2 cg + 2 o).
+ * Without a mask pos holds the powers of two a_q and b_q are multiplied by (the caller's, once per group). */
 static LR_NOINLINE int32_t decode(const lr_linrep_s8_params *p, const unsigned char *mask, int32_t oc0, int32_t cg,
                                   int32_t cin_g, int32_t i, int32_t *pos, int32_t *slot, int32_t *used, uint32_t *job,
                                   uint32_t roff, uint32_t aoff, uint32_t tile4)
@@ -346,26 +347,45 @@ static LR_NOINLINE int32_t decode(const lr_linrep_s8_params *p, const unsigned c
             raw[2 * o + 1] = field_in(abq, p->lr.n_abq, n * ab2, ab2); /* a (field 2n) and b (2n + 1) */
         }
     }
-    for (o = 0; o < cg; o++) {
-        const uint32_t j = raw[2 * o], v = raw[2 * o + 1];
-        const int32_t e = lr_s8(bexp[o]);
-        const uint32_t ea = e < 0 ? (uint32_t)-e : 0u, eb = e > 0 ? (uint32_t)e : 0u;
-        const uint32_t aq = ((v & amask) ^ sbit) - sbit, bq = ((v >> ab_bits) ^ sbit) - sbit; /* sign-extended */
-        int32_t sj;
-        if (j == 0xffffffffu) {
-            continue;
+    if (mask == NULL) { /* every kernel kept; pos holds 2^max(0, -e), 2^max(0, e) per output channel (0: 2^32 or more) */
+        const uint32_t *mul = (const uint32_t *)(const void *)pos;
+        uint32_t ao = aoff;
+        for (o = 0; o < cg; o++, jb += 4, ao += tile4) {
+            const uint32_t j = raw[2 * o], v = raw[2 * o + 1];
+            const uint32_t aq = ((v & amask) ^ sbit) - sbit, bq = ((v >> ab_bits) ^ sbit) - sbit; /* sign-extended */
+            int32_t sj = slot[j];
+            if (sj < 0) {
+                sj = nu;
+                slot[j] = nu;
+                used[nu++] = (int32_t)j;
+            }
+            jb[0] = roff + (uint32_t)sj * tile4;
+            jb[1] = aq * mul[2 * o];
+            jb[2] = bq * mul[2 * o + 1];
+            jb[3] = ao;
         }
-        sj = slot[j];
-        if (sj < 0) {
-            sj = nu;
-            slot[j] = nu;
-            used[nu++] = (int32_t)j;
+    } else { /* masked layers: pruned kernels (-1) skipped, the multipliers from the exponents */
+        for (o = 0; o < cg; o++) {
+            const uint32_t j = raw[2 * o], v = raw[2 * o + 1];
+            const int32_t e = lr_s8(bexp[o]);
+            const uint32_t ea = e < 0 ? (uint32_t)-e : 0u, eb = e > 0 ? (uint32_t)e : 0u;
+            const uint32_t aq = ((v & amask) ^ sbit) - sbit, bq = ((v >> ab_bits) ^ sbit) - sbit; /* sign-extended */
+            int32_t sj;
+            if (j == 0xffffffffu) {
+                continue;
+            }
+            sj = slot[j];
+            if (sj < 0) {
+                sj = nu;
+                slot[j] = nu;
+                used[nu++] = (int32_t)j;
+            }
+            jb[0] = roff + (uint32_t)sj * tile4;
+            jb[1] = ea < 32u ? aq << ea : 0u;
+            jb[2] = eb < 32u ? bq << eb : 0u;
+            jb[3] = aoff + (uint32_t)o * tile4;
+            jb += 4;
         }
-        jb[0] = roff + (uint32_t)sj * tile4;
-        jb[1] = ea < 32u ? aq << ea : 0u;
-        jb[2] = eb < 32u ? bq << eb : 0u;
-        jb[3] = aoff + (uint32_t)o * tile4;
-        jb += 4;
     }
     *jb = 0u;
     for (u = 0; u < nu; u++) {
@@ -477,9 +497,9 @@ static LR_NOINLINE void cols9(const int8_t *x0, int32_t dhw, int32_t sw, int32_t
 }
 
 /* Template-stationary responses: out[q] = the dot product of the template's five words t with pixel q's column
- * words cols[5 q .. 5 q + 4], q < n. With the DSP extension (and optimisation: thirteen registers) two pixels a step
- * in sixteen instructions (an LDM of a column into r8..r12, five SMLADs, a store, per pixel): eight per template and
- * pixel. */
+ * words cols[5 q .. 5 q + 4], q < n. With the DSP extension (and optimisation: thirteen registers) four pixels a
+ * step in thirty instructions (an LDM of a column into r8..r12, five SMLADs, a store, per pixel): 7.5 per template
+ * and pixel. */
 static LR_NOINLINE void tmpl_cols(const uint32_t *cols, int32_t n, const int16_t *t, int32_t *out)
 {
     int32_t q = 0;
@@ -491,27 +511,32 @@ static LR_NOINLINE void tmpl_cols(const uint32_t *cols, int32_t n, const int16_t
         int32_t *o = out;
         register uint32_t x0 __asm__("r8"), x1 __asm__("r9"), x2 __asm__("r10"), x3 __asm__("r11");
         register uint32_t x4 __asm__("r12");
-        __asm__ volatile("1:\n\t"
-                         "ldm %[c]!, {%[x0], %[x1], %[x2], %[x3], %[x4]}\n\t"
-                         "smuad %[x0], %[x0], %[t0]\n\t"
-                         "smlad %[x0], %[x1], %[t1], %[x0]\n\t"
-                         "smlad %[x0], %[x2], %[t2], %[x0]\n\t"
-                         "smlad %[x0], %[x3], %[t3], %[x0]\n\t"
-                         "smlad %[x0], %[x4], %[t4], %[x0]\n\t"
-                         "str %[x0], [%[o]], #4\n\t"
-                         "ldm %[c]!, {%[x0], %[x1], %[x2], %[x3], %[x4]}\n\t"
-                         "smuad %[x0], %[x0], %[t0]\n\t"
-                         "smlad %[x0], %[x1], %[t1], %[x0]\n\t"
-                         "smlad %[x0], %[x2], %[t2], %[x0]\n\t"
-                         "smlad %[x0], %[x3], %[t3], %[x0]\n\t"
-                         "smlad %[x0], %[x4], %[t4], %[x0]\n\t"
-                         "str %[x0], [%[o]], #4\n\t"
-                         "cmp %[c], %[end]\n\t"
-                         "bne 1b"
-                         : [c] "+r"(c), [o] "+r"(o), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3),
-                           [x4] "=&r"(x4)
-                         : [end] "r"(end), [t0] "r"(t0), [t1] "r"(t1), [t2] "r"(t2), [t3] "r"(t3), [t4] "r"(t4)
-                         : "cc", "memory");
+/* one pixel: its column words into r8..r12, five SMLADs (the sum in r8), the response stored */
+#define LR_TC_PX                                                                                                     \
+    "ldm %[c]!, {%[x0], %[x1], %[x2], %[x3], %[x4]}\n\t"                                                             \
+    "smuad %[x0], %[x0], %[t0]\n\t"                                                                                  \
+    "smlad %[x0], %[x1], %[t1], %[x0]\n\t"                                                                           \
+    "smlad %[x0], %[x2], %[t2], %[x0]\n\t"                                                                           \
+    "smlad %[x0], %[x3], %[t3], %[x0]\n\t"                                                                           \
+    "smlad %[x0], %[x4], %[t4], %[x0]\n\t"                                                                           \
+    "str %[x0], [%[o]], #4\n\t"
+        if (n & 2) { /* an odd number of pairs: one pair first, then four pixels a step */
+            __asm__ volatile(LR_TC_PX LR_TC_PX
+                             : [c] "+r"(c), [o] "+r"(o), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2),
+                               [x3] "=&r"(x3), [x4] "=&r"(x4)
+                             : [t0] "r"(t0), [t1] "r"(t1), [t2] "r"(t2), [t3] "r"(t3), [t4] "r"(t4)
+                             : "memory");
+        }
+        if (c != end) {
+            __asm__ volatile("1:\n\t" LR_TC_PX LR_TC_PX LR_TC_PX LR_TC_PX "cmp %[c], %[end]\n\t"
+                             "bne 1b"
+                             : [c] "+r"(c), [o] "+r"(o), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2),
+                               [x3] "=&r"(x3), [x4] "=&r"(x4)
+                             : [end] "r"(end), [t0] "r"(t0), [t1] "r"(t1), [t2] "r"(t2), [t3] "r"(t3),
+                               [t4] "r"(t4)
+                             : "cc", "memory");
+        }
+#undef LR_TC_PX
         q = n & ~1;
     }
     for (; q < n; q++) {
@@ -678,15 +703,34 @@ static void pack_s(const int32_t *s1, const int32_t *s2, int32_t n, uint32_t *w)
     }
 }
 
+#if LR_REUSE_ASM
+/* combine2's three pixels: accumulators, the two response rows' values times a', the S pairs times the b' pair (lr) */
+#define LR_C2_3PX                                                                                                    \
+    "ldm %[ap], {%[v0], %[v1], %[v2]}\n\t"                                                                           \
+    "ldm %[rp1]!, {%[t0], %[t1], %[t2]}\n\t"                                                                         \
+    "mla %[v0], %[t0], %[a1], %[v0]\n\t"                                                                             \
+    "mla %[v1], %[t1], %[a1], %[v1]\n\t"                                                                             \
+    "mla %[v2], %[t2], %[a1], %[v2]\n\t"                                                                             \
+    "ldm %[rp2]!, {%[t0], %[t1], %[t2]}\n\t"                                                                         \
+    "mla %[v0], %[t0], %[a2], %[v0]\n\t"                                                                             \
+    "mla %[v1], %[t1], %[a2], %[v1]\n\t"                                                                             \
+    "mla %[v2], %[t2], %[a2], %[v2]\n\t"                                                                             \
+    "ldm %[spp]!, {%[t0], %[t1], %[t2]}\n\t"                                                                         \
+    "smlad %[v0], %[t0], lr, %[v0]\n\t"                                                                              \
+    "smlad %[v1], %[t1], lr, %[v1]\n\t"                                                                              \
+    "smlad %[v2], %[t2], lr, %[v2]\n\t"                                                                              \
+    "stm %[ap]!, {%[v0], %[v1], %[v2]}\n\t"
+#endif
+
 /* Step 3 for input channels i and i + 1 at once (paired jobs): ac[k] += a1 r1[k] + a2 r2[k] + b1 S1[k] + b2 S2[k]
  * (wrapping: the exact sum modulo 2^32), the b terms as one SMLAD of the b' pair with the S pair sp[k]. With the DSP
- * extension (optimised) in assembly: three values a step in sixteen instructions (four LDMs, six MLAs, three SMLADs,
- * an STM), 2.7 per kernel and pixel against combine's 4. Fourteen registers: lr holds the b' pair. */
+ * extension (optimised) in assembly: six values a step in thirty instructions (per three: four LDMs, six MLAs, three
+ * SMLADs, an STM), 2.5 per kernel and pixel against combine's 4. Fourteen registers: lr holds the b' pair. */
 static LR_NOINLINE void combine2(int32_t *base, const uint32_t *pjob, const uint32_t *sp, int32_t n)
 {
 #if LR_REUSE_ASM
     const uint32_t *sm = sp;
-    int32_t trips = n / 3, rem = n - 3 * (n / 3);
+    int32_t trips = n / 6, has3 = n % 6 >= 3, rem = n % 3;
     const uint32_t *q = pjob, *qm = pjob;
     register int32_t t0 __asm__("r4"), t1 __asm__("r5"), t2 __asm__("r6");
     register int32_t v0 __asm__("r8"), v1 __asm__("r9"), v2 __asm__("r10");
@@ -706,24 +750,14 @@ static LR_NOINLINE void combine2(int32_t *base, const uint32_t *pjob, const uint
                      "str %[q], %[qmm]\n\t"
                      "ldr %[q], %[tripsm]\n\t"
                      "cmp %[q], #0\n\t"
-                     "beq 4f\n\t"
-                     "1:\n\t"
-                     "ldm %[ap], {%[v0], %[v1], %[v2]}\n\t"
-                     "ldm %[rp1]!, {%[t0], %[t1], %[t2]}\n\t"
-                     "mla %[v0], %[t0], %[a1], %[v0]\n\t"
-                     "mla %[v1], %[t1], %[a1], %[v1]\n\t"
-                     "mla %[v2], %[t2], %[a1], %[v2]\n\t"
-                     "ldm %[rp2]!, {%[t0], %[t1], %[t2]}\n\t"
-                     "mla %[v0], %[t0], %[a2], %[v0]\n\t"
-                     "mla %[v1], %[t1], %[a2], %[v1]\n\t"
-                     "mla %[v2], %[t2], %[a2], %[v2]\n\t"
-                     "ldm %[spp]!, {%[t0], %[t1], %[t2]}\n\t"
-                     "smlad %[v0], %[t0], lr, %[v0]\n\t"
-                     "smlad %[v1], %[t1], lr, %[v1]\n\t"
-                     "smlad %[v2], %[t2], lr, %[v2]\n\t"
-                     "stm %[ap]!, {%[v0], %[v1], %[v2]}\n\t"
+                     "beq 3f\n\t"
+                     "1:\n\t" LR_C2_3PX LR_C2_3PX
                      "subs %[q], %[q], #1\n\t"
                      "bne 1b\n\t"
+                     "3:\n\t"
+                     "ldr %[q], %[has3m]\n\t"
+                     "cmp %[q], #0\n\t"
+                     "beq 4f\n\t" LR_C2_3PX
                      "4:\n\t"
                      "ldr %[q], %[remm]\n\t"
                      "cmp %[q], #0\n\t"
@@ -748,7 +782,7 @@ static LR_NOINLINE void combine2(int32_t *base, const uint32_t *pjob, const uint
                      : [q] "+r"(q), [rp1] "=&r"(rp1), [a1] "=&r"(a1), [rp2] "=&r"(rp2), [a2] "=&r"(a2), [ap] "=&r"(ap),
                        [spp] "=&r"(spp), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [v0] "=&r"(v0),
                        [v1] "=&r"(v1), [v2] "=&r"(v2), [qmm] "+m"(qm)
-                     : [basem] "m"(base), [smm] "m"(sm), [tripsm] "m"(trips), [remm] "m"(rem)
+                     : [basem] "m"(base), [smm] "m"(sm), [tripsm] "m"(trips), [has3m] "m"(has3), [remm] "m"(rem)
                      : "cc", "memory", "lr");
 #else
     const uint32_t *jb;
@@ -864,12 +898,15 @@ void lr_linrep_conv2d_reuse_s8_opt_n(const lr_geom *g, const int8_t *x, const lr
         ones[k] = (int16_t)(k < kk);
     }
     for (grp = 0; grp < g->groups; grp++) {
-        for (o = 0; o < cg; o++) { /* rank of kernel (o, 0) among the kept ones */
-            base[o] = (int32_t)rank;
-            if (mask == NULL) {
-                rank += (uint32_t)g->cin_g;
+        for (o = 0; o < cg; o++) {
+            if (mask == NULL) { /* pos and base: a' = a_q 2^max(0, -e), b' = b_q 2^max(0, e) as multipliers (decode) */
+                const int32_t e = lr_s8(p->bexp[grp * cg + o]);
+                const uint32_t ea = e < 0 ? (uint32_t)-e : 0u, eb = e > 0 ? (uint32_t)e : 0u;
+                ((uint32_t *)(void *)pos)[2 * o] = ea < 32u ? 1u << ea : 0u;
+                ((uint32_t *)(void *)pos)[2 * o + 1] = eb < 32u ? 1u << eb : 0u;
                 continue;
             }
+            base[o] = (int32_t)rank; /* rank of kernel (o, 0) among the kept ones */
             for (i = 0; i < g->cin_g; i++) {
                 rank += (uint32_t)lr_kept(mask, (uint32_t)((grp * cg + o) * g->cin_g + i));
             }
@@ -888,7 +925,9 @@ void lr_linrep_conv2d_reuse_s8_opt_n(const lr_geom *g, const int8_t *x, const lr
                 for (; k < np; k++) {
                     ao[k] = bias;
                 }
-                pos[o] = base[o];
+                if (mask != NULL) {
+                    pos[o] = base[o];
+                }
             }
             for (i = 0; i < g->cin_g; i++) {
                 channel(g, x, p, mask, grp, i, oy0, nr, tile, scratch, pos, slot, used, job, acc, s, t16, ones, tptr,
