@@ -12,7 +12,11 @@ instructions of the whole network, per LinRep layer with its path). The fastest 
 accuracy is within the bar is chosen; the test split is evaluated for K = 16 global and the chosen one only.
 Writes docs/bench/int8_perlayer_k.json. One thread; a few minutes per candidate.
 
-    PYTHONPATH=. python tools/int8_perlayer_k.py [--epochs 1] [--bits 8] [--candidates 0,2]
+    PYTHONPATH=. python tools/int8_perlayer_k.py [--epochs 1] [--bits 8] [--candidates 0,2] [--save-blobs DIR]
+
+--remeasure DIR takes a finished run's blobs (written with --save-blobs DIR, and its JSON as DIR/result.json, e.g.
+`-o DIR/result.json`) back through this runtime: every candidate's Cortex-M4F instructions with no RAM limit and at the
+least arena, and its test accuracy (reported for every candidate, after the choice, which stays the run's own).
 """
 
 from __future__ import annotations
@@ -69,6 +73,35 @@ def m4_run(blob: bytes, x: Any, build: Path, ram_limit: int = 0) -> dict[str, An
             "linrep_layers": layers}
 
 
+def remeasure(run_dir: Path, seed: int, output: Path) -> int:
+    """The --remeasure report (see the module's help)."""
+    run = json.loads((run_dir / "result.json").read_text())
+    _, val, test = finetune_split("fashion-mnist", seed)
+    x0 = test.x[0].numpy()
+    build = RUNTIME_DIR / "build" / "mcu" / "cortex-m4-perlayer-k"
+    rows = []
+    for k, cand in enumerate(run["candidates"]):
+        blob = (run_dir / f"c{k}.lre").read_bytes()
+        graph = parse(blob).graph
+        row = {"name": cand["name"], "settings": cand["settings"], "blob_bytes": len(blob),
+               "val_accuracy": int8_accuracy(graph, val.x.numpy(), val.y.numpy()),
+               "test_accuracy": int8_accuracy(graph, test.x.numpy(), test.y.numpy()),
+               "m4_no_limit": m4_run(blob, x0, build / f"r{k}", -1), "m4_least_arena": m4_run(blob, x0, build / f"l{k}", 0)}
+        row["within_bar_on_validation"] = row["val_accuracy"] >= ACCURACY_BAR
+        row["within_bar_on_test"] = row["test_accuracy"] >= ACCURACY_BAR
+        print(json.dumps({key: row[key] for key in ("name", "val_accuracy", "test_accuracy")} |
+                         {"no_limit": row["m4_no_limit"]["instructions"],
+                          "least_arena": row["m4_least_arena"]["instructions"]}), flush=True)
+        rows.append(row)
+    result = {"accuracy_bar": ACCURACY_BAR, "tflite_int8_accuracy": TFLITE_INT8_ACCURACY, "run": str(run_dir),
+              "qat": run["qat"], "chosen_by_the_run": run["chosen"],
+              "note": "test accuracy reported for every candidate after the run's choice (on validation)",
+              "candidates": rows}
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=1) + "\n")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--epochs", type=float, default=1.0)
@@ -80,9 +113,13 @@ def main() -> int:
     ap.add_argument("--candidates", default="", help="comma-separated indices into CANDIDATES (default: all)")
     ap.add_argument("--save-blobs", default="", metavar="DIR",
                     help="also write each candidate's packed blob there (c<index>.lre), for mcu-bench later")
+    ap.add_argument("--remeasure", default="", metavar="DIR",
+                    help="re-run a finished run's saved blobs (DIR/c<k>.lre, DIR/result.json) on this runtime")
     ap.add_argument("-o", "--output", default=str(ROOT / "docs" / "bench" / "int8_perlayer_k.json"))
     args = ap.parse_args()
     torch.set_num_threads(1)
+    if args.remeasure:
+        return remeasure(Path(args.remeasure), args.seed, Path(args.output))
     t_start = time.perf_counter()
     example = torch.zeros(DEFAULT_INPUT_SHAPE)
     train, val, test = finetune_split("fashion-mnist", args.seed)

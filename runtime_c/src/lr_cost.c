@@ -116,27 +116,27 @@ static uint64_t templates_used(const lr_geom *c, const lr_linrep_params *p, uint
  * Reuse refit after the template-stationary responses (column words in the preferred scratch), the job list of the
  * a' R + b' S step, two input channels a step (the b' pair times the S pair: one SMLAD), the two-pass decode and
  * the SMLAL / SSAT requantisation: the same three blobs and K = Cout/4 per layer on M4F (28 layers), the three on
- * M3 (21), no RAM limit. M4F: within 3.4 % of every layer, reuse now the faster path on all 28 and AUTO picks it;
- * M3: within 1.0 %, AUTO picks the measured faster path on all 21 (direct on layer1 and layer2 at K = 16, on
+ * M3 (21), no RAM limit. M4F: within 3.8 % of every layer, reuse now the faster path on all 28 and AUTO picks it;
+ * M3: within 1.5 %, AUTO picks the measured faster path on all 21 (direct on layer1 and layer2 at K = 16, on
  * layer1 at K = 8). */
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP /* Cortex-M4F's fit, taken for M7 and M33 too */
 #define CI8_MAC 37u
 #define CI8_COL 873u
 #define CI8_OUT 8732u
 #define CI8_RB 3591u
-#define CI8_RK 511u
-#define CI8_RU 865u
-#define CI8_RC 1301u
-#define CI8_ROUT 1982u
+#define CI8_RK 483u
+#define CI8_RU 812u
+#define CI8_RC 1190u
+#define CI8_ROUT 2117u
 #else
 #define CI8_RB 0u
 #define CI8_MAC 168u
 #define CI8_COL 1871u
 #define CI8_OUT 8156u
-#define CI8_RK 1032u
-#define CI8_RU 6238u
-#define CI8_RC 9290u
-#define CI8_ROUT 2334u
+#define CI8_RK 1017u
+#define CI8_RU 6189u
+#define CI8_RC 9391u
+#define CI8_ROUT 2458u
 #endif
 
 /* The optimised direct path's work, walking its blocks as lr_linrep_conv2d_direct_s8_opt does: *macs (split
