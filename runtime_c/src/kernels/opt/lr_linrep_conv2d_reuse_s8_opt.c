@@ -22,7 +22,8 @@
  *            job [4 cout_g + 1] (decode), pos, base [cout_g each], tptr [ns + 2], col [per / 2];
  *  per pixel of the tile: acc [cout_g], S [1], R [ns];
  *  3 x 3 kernels with dilation 1 in x, per tile of nr rows: the padded plane, ((nr - 1) sh + 2 dh + 1) rows of
- *            pw = (ow - 1) sw + 4 bytes (pad_words).
+ *            pw = (ow - 1) sw + 4 bytes (pad_words); where the words allow (not in -Os builds), the column words,
+ *            5 per pixel (cols_words), and the paired step's second channel, S pairs and jobs (pair_words).
  * lr_linrep_conv2d_reuse_s8_opt_scratch_min: the fixed part and one output row (and its plane); the kernel
  * takes as many rows per tile as the words it is given hold (lr_linrep_conv2d_reuse_s8_opt_scratch: a tile of
  * at least LR_REUSE_S8_TILE_PX pixels, the default the run path gives). Given fewer words than the minimum it
@@ -30,12 +31,14 @@
  * 3 x 3 kernels with dilation 1 in x take a specialised path: per tile and input channel the rows the tile reads
  * are copied into a plane padded with -in_offset (the value x + in_offset = 0 of a tap outside the input; an
  * int8 since in_offset = -zp_in), so that every pixel's column comes from three word loads, taps in the order
- * SXTAB16 produces them (P9); on DSP cores the templates' loop (the ones template first: S) and the
- * a' R + b' S loop are in assembly (11 instructions per template and pixel; 12 per three pixels of a kernel).
+ * SXTAB16 produces them (P9). Given room (tile_rows picks the mode), each pixel's column words are written once and
+ * every template runs over them (tmpl_cols: 7.5 instructions per template and pixel on DSP cores, 11 in row9_in
+ * without), and step 3 takes input channels two at a time (combine2: 2.5 per kernel and pixel, 4 in combine).
  */
 #include "kernels/lr_opt_s8.h"
 
-/* The written-out loop over templates (row9_in): DSP cores, GCC, with optimisation (it takes thirteen registers). */
+/* The loops written out in assembly (row9_in, cols9, tmpl_cols, combine, combine2): DSP cores, GCC, with optimisation
+ * (they take thirteen or fourteen registers). */
 #if LR_DSP && defined(__GNUC__) && defined(__OPTIMIZE__)
 #define LR_REUSE_ASM 1
 #else
@@ -52,10 +55,15 @@
 #define LR_NOINLINE
 #endif
 
+/* ns: the response slots, min(K, cout_g) */
+static uint64_t slots(const lr_geom *g, uint32_t k)
+{
+    return k < (uint32_t)g->cout_g ? k : (uint64_t)g->cout_g;
+}
+
 static uint64_t fixed_words(const lr_geom *g, uint32_t k, uint64_t *px_words)
 {
-    const uint64_t per = ((uint64_t)g->kh * (uint64_t)g->kw + 1u) & ~(uint64_t)1u;
-    const uint64_t ns = k < (uint32_t)g->cout_g ? k : (uint64_t)g->cout_g;
+    const uint64_t per = ((uint64_t)g->kh * (uint64_t)g->kw + 1u) & ~(uint64_t)1u, ns = slots(g, k);
     *px_words = (uint64_t)g->cout_g + 1u + ns;
     return (k + 1u) * per / 2u + k + 2u * ns + 3u + 6u * (uint64_t)g->cout_g + per / 2u;
 }
@@ -85,11 +93,17 @@ static uint64_t cols_words(const lr_geom *g, uint64_t nr)
  * (4 cout_g + 1) and the paired jobs (6 cout_g + 1); 0 for a single input channel per group. */
 static uint64_t pair_words(const lr_geom *g, uint32_t k, uint64_t nr)
 {
-    const uint64_t ns = k < (uint32_t)g->cout_g ? k : (uint64_t)g->cout_g;
     if (cols_words(g, 1u) == 0u || g->cin_g < 2) {
         return 0u;
     }
-    return (ns + 2u) * nr * (uint64_t)g->ow + 10u * (uint64_t)g->cout_g + 2u;
+    return (slots(g, k) + 2u) * nr * (uint64_t)g->ow + 10u * (uint64_t)g->cout_g + 2u;
+}
+
+/* The words a tile of nr rows takes besides the fixed part and acc, S and R in mode m (tile_rows): the padded plane,
+ * the column words (m >= 1), the paired step's (m == 2). */
+static uint64_t extra_words(const lr_geom *g, uint32_t k, uint64_t nr, int m)
+{
+    return pad_words(g, nr) + (m >= 1 ? cols_words(g, nr) : 0u) + (m == 2 ? pair_words(g, k, nr) : 0u);
 }
 
 /* The tile rows a plane-path (3 x 3) call takes from `words`, and its mode: 2 with the column words and the paired
@@ -99,7 +113,7 @@ static uint64_t pair_words(const lr_geom *g, uint32_t k, uint64_t nr)
  * kernel and pixel a' R + b' S (4 in modes 0 and 1, 2.5 in mode 2). */
 static int32_t tile_rows(const lr_geom *g, uint32_t k, uint64_t fixed, uint64_t pxw, uint64_t words, int *mode)
 {
-    const uint64_t per_row = pxw * (uint64_t)g->ow, ns = k < (uint32_t)g->cout_g ? k : (uint64_t)g->cout_g;
+    const uint64_t per_row = pxw * (uint64_t)g->ow, ns = slots(g, k);
     const uint64_t cin = (uint64_t)g->cin_g, kern = cin * (uint64_t)g->cout_g, px = (uint64_t)g->oh * (uint64_t)g->ow;
     uint64_t best = 0u, r_best = 0u;
     int m;
@@ -108,8 +122,7 @@ static int32_t tile_rows(const lr_geom *g, uint32_t k, uint64_t fixed, uint64_t 
         const int avail = m == 0 || (m == 1 ? cols_words(g, 1u) > 0u : pair_words(g, k, 1u) > 0u);
         uint64_t n = words > fixed ? (words - fixed) / per_row : 0u, cost;
         n = n > (uint64_t)g->oh ? (uint64_t)g->oh : n;
-        while (avail && n >= 1u && fixed + per_row * n + pad_words(g, n) + (m >= 1 ? cols_words(g, n) : 0u) +
-                                           (m == 2 ? pair_words(g, k, n) : 0u) > words) {
+        while (avail && n >= 1u && fixed + per_row * n + extra_words(g, k, n, m) > words) {
             n--;
         }
         if (!avail || n < 1u) {
@@ -130,14 +143,14 @@ uint64_t lr_linrep_conv2d_reuse_s8_opt_scratch_min(const lr_geom *g, uint32_t k)
 {
     uint64_t pxw;
     const uint64_t f = fixed_words(g, k, &pxw);
-    return f + pxw * (uint64_t)g->ow + pad_words(g, 1u);
+    return f + pxw * (uint64_t)g->ow + extra_words(g, k, 1u, 0);
 }
 
 uint64_t lr_linrep_conv2d_reuse_s8_opt_scratch_fast(const lr_geom *g, uint32_t k)
 {
     uint64_t pxw;
     const uint64_t f = fixed_words(g, k, &pxw);
-    return f + pxw * (uint64_t)g->ow + pad_words(g, 1u) + cols_words(g, 1u);
+    return f + pxw * (uint64_t)g->ow + extra_words(g, k, 1u, 1);
 }
 
 uint64_t lr_linrep_conv2d_reuse_s8_opt_scratch(const lr_geom *g, uint32_t k)
@@ -147,7 +160,7 @@ uint64_t lr_linrep_conv2d_reuse_s8_opt_scratch(const lr_geom *g, uint32_t k)
     uint64_t rows = g->ow > 0 ? ((uint64_t)LR_REUSE_S8_TILE_PX + (uint64_t)g->ow - 1u) / (uint64_t)g->ow : 1u;
     rows = rows > (uint64_t)g->oh ? (uint64_t)g->oh : rows;
     rows = rows < 1u ? 1u : rows;
-    return f + pxw * (uint64_t)g->ow * rows + pad_words(g, rows) + cols_words(g, rows) + pair_words(g, k, rows);
+    return f + pxw * (uint64_t)g->ow * rows + extra_words(g, k, rows, 2);
 }
 
 /* Column of output pixel (oy, ox) of one input plane xc: col[k] = x + in_offset (0 outside), k = ky * kw + kx,
