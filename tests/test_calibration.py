@@ -163,6 +163,40 @@ def test_augment_batch_flips_shifts_and_mixes():
     assert augment_batch(flat, torch.Generator()) is flat  # not images: as given
 
 
+def test_adversarial_batch_raises_the_disagreement(teacher, digits):
+    """adversarial_batch moves each input one signed-gradient step of s x std(x) per element towards more
+    student-teacher KL: the step has exactly that size, the disagreement grows, and only the input moved; a
+    distillation with it still improves the held-out agreement; a step outside [0, 1] is refused."""
+    import torch.nn.functional as F
+
+    from linrep_edge.method.calibrate import adversarial_batch, agreement, distill_calibration
+    from linrep_edge.pipeline import PackSettings, compress_model
+
+    student = compress_model(teacher, PackSettings(templates=4), show_progress=False)
+    x = digits.train.x[:64]
+    state = {k: v.clone() for k, v in student.state_dict().items()}
+
+    def kl(inp: torch.Tensor) -> float:
+        with torch.no_grad():
+            return float(F.kl_div(F.log_softmax(student(inp), 1), F.log_softmax(teacher(inp), 1), log_target=True,
+                                  reduction="sum"))
+
+    xa = adversarial_batch(student, teacher, x, 0.1)
+    assert xa.shape == x.shape and not xa.requires_grad
+    d, step = (xa - x).abs(), 0.1 * float(x.std())
+    assert torch.all((d < 1e-7) | ((d - step).abs() < 1e-6))  # ± the step, or 0 where the gradient is 0
+    assert float((d > 0).float().mean()) > 0.5
+    assert kl(xa) > kl(x)
+    assert all(torch.equal(v, state[k]) for k, v in student.state_dict().items())
+    held = digits.test.x
+    before = agreement(student, teacher, held)["relative_output_error"]
+    distill_calibration(student, teacher, digits.train.x[:300], epochs=4, lr=3e-3, adversarial=0.05,
+                        show_progress=False)
+    assert agreement(student, teacher, held)["relative_output_error"] < before
+    with pytest.raises(LinRepError, match="adversarial step"):
+        distill_calibration(student, teacher, x, adversarial=1.5, show_progress=False)
+
+
 def test_calibration_checks(tmp_path):
     from linrep_edge.method.calibrate import load_calibration
 

@@ -103,6 +103,32 @@ def test_host_project_builds_and_passes(blob_file, tmp_path, tool):
     assert proc.returncode == 0 and "PASS" in proc.stdout, proc.stdout + proc.stderr
 
 
+@pytest.mark.parametrize("path", ["direct", "reuse"])
+def test_host_project_with_one_linrep_path(blob_file, tmp_path, path):
+    """`--linrep-path`: the project compiles in that LinRep path only (LR_LINREP_PATHS), its expected output is the
+    host's on that path, and the demo passes; an fp32 model with pruned kernels cannot run reuse only."""
+    need(shutil.which("make") is not None and shutil.which("cc") is not None, "make", "apt-get install gcc make")
+    project = tmp_path / path
+    proc = _cli("export-project", str(blob_file), "--target", "host", "-o", str(project), "--linrep-path", path,
+                "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["linrep_path"] == path
+    assert f"-DLR_LINREP_PATHS={1 if path == 'direct' else 2}u" in (project / "Makefile").read_text()
+    demo = _build(project, "make")
+    proc = _run([str(demo)])
+    assert proc.returncode == 0 and "PASS" in proc.stdout, proc.stdout + proc.stderr
+    if path == "reuse":
+        torch.manual_seed(0)
+        res = pack_model(Net().eval(), torch.zeros(1, 3, 16, 16),
+                         PackSettings(templates=8, cap_templates=True, prune_sparsity=0.3), "net", show_progress=False)
+        pruned = tmp_path / "pruned.lre"
+        pruned.write_bytes(res.blob)
+        proc = _cli("export-project", str(pruned), "--target", "host", "-o", str(tmp_path / "p"), "--linrep-path",
+                    "reuse")
+        assert proc.returncode == 2 and "pruned kernels" in proc.stderr and "Traceback" not in proc.stderr
+        assert not (tmp_path / "p").exists()
+
+
 def test_ops_mask_is_the_op_types_the_c_runtime_reads(blob_file):
     """The Python side's LR_OPS mask (from the graph IR) against the op types lr_op_info reports."""
     from linrep_edge.format.ops_mask import ops_define, ops_mask

@@ -76,6 +76,12 @@ def test_mcu_bench_int8_rows(tmp_path: Path) -> None:
     # with only this blob's op types compiled in (LR_OPS): the other ops' verifier rules and kernels are gone
     assert 0 < r["runtime_code_bytes_blob_ops"] < r["runtime_code_bytes"] - 4096
     assert "int8 model" in format_result_int8(r) and "only this blob's op types" in format_result_int8(r)
+    # every LinRep conv took one path: the firmware with only that path too (LR_LINREP_PATHS) drops the other
+    # path's kernel and the cost model's choice, runs on the device and equals the host
+    assert r["blob_linrep_paths"] in ("direct", "reuse"), r["blob_linrep_paths"]
+    assert 0 < r["runtime_code_bytes_blob_paths"] < r["runtime_code_bytes_blob_ops"] - 1024
+    assert r["blob_paths_matches_host"] and 0 < r["blob_paths_instructions"] <= r["instructions"]
+    assert "only its LinRep path too" in format_result_int8(r)
 
 
 def test_mcu_bench_side_by_side_with_macs_per_instruction(tmp_path: Path) -> None:

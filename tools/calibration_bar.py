@@ -26,7 +26,9 @@ from pathlib import Path
 
 import torch
 
-from linrep_edge.method.calibrate import CALIBRATION_EPOCHS, CALIBRATION_PATIENCE, distill_calibration, split_calibration
+from linrep_edge.method.calibrate import (CALIBRATION_EPOCHS, CALIBRATION_PATIENCE, agreement, distill_calibration,
+                                         split_calibration)
+from linrep_edge.method.linrep_conv import round_to_storage
 from linrep_edge.method.data_aware import data_aware_refit
 from linrep_edge.method.finetune import evaluate
 from linrep_edge.models.loading import load_default
@@ -46,7 +48,7 @@ def main() -> None:
     ap.add_argument("--refit-all", type=int, nargs="+", default=[0], metavar="0|1",
                     help="after the held-out choice of the epoch count, train again on all calibration inputs "
                          "(distill_calibration refit_all), a grid axis")
-    ap.add_argument("--output-losses", nargs="+", default=["auto"], choices=["auto", "kl", "mse"],
+    ap.add_argument("--output-losses", nargs="+", default=["auto"], choices=["auto", "kl", "mse", "ce"],
                     help="the output term (distill_calibration output_loss: auto = KL for a classifier), a grid axis")
     ap.add_argument("--train-bn", type=int, nargs="+", default=[0], metavar="0|1",
                     help="also train the batch-norm affine (distill_calibration train_bn), a grid axis")
@@ -56,6 +58,12 @@ def main() -> None:
     ap.add_argument("--emas", type=float, nargs="+", default=[0.0], metavar="D",
                     help="moving average of a, b with decay D per step scored and kept (distill_calibration ema; "
                          "0: off), a grid axis")
+    ap.add_argument("--adversarials", type=float, nargs="+", default=[0.0], metavar="S",
+                    help="join every batch with disagreement-seeking inputs, one signed-gradient step of S x the "
+                         "input std (distill_calibration adversarial; 0: off), a grid axis")
+    ap.add_argument("--soup", action="store_true",
+                    help="one more candidate per seed: the mean of a, b over this run's trials of that seed (a uniform "
+                         "'model soup' of students from the same compressed start), scored on the held-out part")
     ap.add_argument("--epochs", type=int, default=CALIBRATION_EPOCHS)
     ap.add_argument("--patience", type=int, default=CALIBRATION_PATIENCE)
     ap.add_argument("--reuse", help="an earlier calibration.json: take (a) and (b) of its seeds from it")
@@ -89,16 +97,18 @@ def main() -> None:
         trials = [dict(t, data_aware=t.get("data_aware", 0), refit_all=t.get("refit_all", False),
                        train_bn=t.get("train_bn", False),
                        output_loss=t.get("output_loss", "auto"), mixup=t.get("mixup", 0.0), ema=t.get("ema", 0.0),
+                       adversarial=t.get("adversarial", 0.0),
                        earlier_run=True)
                   for t in also.get(seed, [])]
         best = None
+        states: list[dict[str, torch.Tensor]] = []
         for t in trials:
             key = (t["held_out_top1_agreement"], -t["held_out_relative_output_error"])
             if best is None or key > best[0]:
                 best = (key, t)
-        for lr, fw, aug, temp, da, refit, bn, oloss, mix, ema in itertools.product(
+        for lr, fw, aug, temp, da, refit, bn, oloss, mix, ema, adv in itertools.product(
                 args.lrs, args.feature_weights, args.augments, args.temperatures, args.data_aware, args.refit_all,
-                args.train_bn, args.output_losses, args.mixups, args.emas):
+                args.train_bn, args.output_losses, args.mixups, args.emas, args.adversarials):
             if mix and not aug:
                 continue  # mixup is part of the augmentation
             t1 = time.perf_counter()
@@ -107,9 +117,11 @@ def main() -> None:
                 data_aware_refit(cmodel, model, split_calibration(calib, seed=seed)[0], da, show_progress=False)
             m = distill_calibration(cmodel, model, calib, epochs=args.epochs, lr=lr, feature_weight=fw, seed=seed,
                                     augment=bool(aug), temperature=temp, patience=args.patience, show_progress=False,
-                                    refit_all=bool(refit), train_bn=bool(bn), output_loss=oloss, mixup=mix, ema=ema)
+                                    refit_all=bool(refit), train_bn=bool(bn), output_loss=oloss, mixup=mix, ema=ema,
+                                    adversarial=adv)
             trial = {"lr": lr, "feature_weight": fw, "augment": bool(aug), "temperature": temp, "data_aware": da,
                      "refit_all": bool(refit), "train_bn": bool(bn), "output_loss": oloss, "mixup": mix, "ema": ema,
+                     "adversarial": adv,
                      "epochs": args.epochs,
                      "patience": args.patience, "epochs_run": m["epochs_run"], "best_epoch": m["best_epoch"],
                      "held_out_top1_agreement": m["top1_agreement_after"],
@@ -117,14 +129,35 @@ def main() -> None:
                      "test_accuracy": evaluate(cmodel, loader),  # reported, never used to choose
                      "seconds": round(time.perf_counter() - t1, 1)}
             trials.append(trial)
+            if args.soup and not bn and not da:  # same compressed start (data-aware changes the templates)
+                states.append({n: p.detach().clone() for n, p in cmodel.named_parameters()
+                               if n.endswith(".a") or n.endswith(".b")})
+            print(json.dumps({"seed": seed, **trial}), flush=True)
+            key = (trial["held_out_top1_agreement"], -trial["held_out_relative_output_error"])
+            if best is None or key > best[0]:
+                best = (key, trial)
+        if len(states) > 1:
+            soup = compress_model(model, PackSettings(templates=16, seed=seed), show_progress=False)
+            params = dict(soup.named_parameters())
+            with torch.no_grad():
+                for n in states[0]:
+                    params[n].copy_(torch.stack([st[n] for st in states]).mean(0))
+            round_to_storage(soup)
+            held = agreement(soup, model, split_calibration(calib, seed=seed)[1])
+            trial = {"soup_of": len(states), "lr": None, "feature_weight": None, "augment": None, "temperature": None,
+                     "data_aware": None, "refit_all": None, "train_bn": False, "output_loss": None, "mixup": None,
+                     "ema": None, "adversarial": None,
+                     "held_out_top1_agreement": held["top1_agreement"],
+                     "held_out_relative_output_error": held["relative_output_error"],
+                     "test_accuracy": evaluate(soup, loader)}
+            trials.append(trial)
             print(json.dumps({"seed": seed, **trial}), flush=True)
             key = (trial["held_out_top1_agreement"], -trial["held_out_relative_output_error"])
             if best is None or key > best[0]:
                 best = (key, trial)
         assert best is not None
         chosen = best[1]
-        row.update({"calibration_images": args.n, "calibration_chosen": {k: chosen[k] for k in ("lr", "feature_weight", "augment", "temperature", "data_aware",
-                                                                                   "refit_all", "train_bn", "output_loss", "mixup", "ema")},
+        row.update({"calibration_images": args.n, "calibration_chosen": {k: chosen.get(k) for k in ("lr", "feature_weight", "augment", "temperature", "data_aware", "refit_all", "train_bn", "output_loss", "mixup", "ema", "adversarial", "soup_of")},
                     "calibration_accuracy": chosen["test_accuracy"],
                     "calibration_minus_labelled_pt": round(100 * (chosen["test_accuracy"] - row["labelled_1epoch_accuracy"]), 2),
                     "calibration_trials": trials})

@@ -75,7 +75,15 @@ def m4_run(blob: bytes, x: Any, build: Path, ram_limit: int = 0) -> dict[str, An
 
 def remeasure(run_dir: Path, seed: int, output: Path) -> int:
     """The --remeasure report (see the module's help)."""
-    run = json.loads((run_dir / "result.json").read_text())
+    res = run_dir / "result.json"
+    missing = [str(f) for f in [res] if not f.is_file()]
+    if not missing:
+        run = json.loads(res.read_text())
+        missing = [str(run_dir / f"c{k}.lre") for k in range(len(run.get("candidates", [])))
+                   if not (run_dir / f"c{k}.lre").is_file()]
+    if missing:
+        raise SystemExit(f"--remeasure {run_dir}: missing {', '.join(missing)} (a run with --save-blobs {run_dir} "
+                         f"-o {run_dir}/result.json writes them)")
     _, val, test = finetune_split("fashion-mnist", seed)
     x0 = test.x[0].numpy()
     build = RUNTIME_DIR / "build" / "mcu" / "cortex-m4-perlayer-k"

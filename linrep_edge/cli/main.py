@@ -288,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export-project", help="write a firmware project folder: runtime sources, model header, "
                        "CMakeLists.txt (linrep::runtime), Makefile, a main.c that checks one inference",
                        epilog="examples:\n  linrep-edge export-project m.lre --target cortex-m4 -o m_fw\n"
+                              "  linrep-edge export-project i8.lre -o m_fw --linrep-path reuse   # less code\n"
                               "  cmake -S m_fw -B m_fw/build && cmake --build m_fw/build --target run\n"
                               "  make -C m_fw run\n\nThe expected output in model/<name>_test.h is the host C "
                               "runtime's; main.c compares bit for bit. Cortex-M projects run under QEMU (mps2 boards) "
@@ -301,6 +302,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", metavar="X.npy", help="the test input (float32, the model's input shape; the first "
                    "of a batch); default: a seeded normal one (the first test image for default-model blobs)")
     p.add_argument("--force", action="store_true", help="write into a folder that is not empty")
+    p.add_argument("--linrep-path", choices=("auto", "direct", "reuse"), default="auto",
+                   help="compile in one LinRep conv path only (-DLR_LINREP_PATHS, linrep.h): the other path's "
+                        "kernel and the cost model's choice are not linked (about 6 KB less at -Os on the "
+                        "default model); `mcu-bench --json` says which path a core's plan takes "
+                        "(blob_linrep_paths). Default auto: both, chosen per layer on the device")
     p.add_argument("--json", action="store_true", help="print a summary as JSON")
     _add_read_options(p)
     p.set_defaults(func=blob_cmds.cmd_export_project)

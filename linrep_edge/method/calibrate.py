@@ -44,6 +44,7 @@ CALIBRATION_TEMPERATURE = 1.0  # of the output KL term
 CALIBRATION_MIXUP = 0.0  # largest share of another image blended in (with augment)
 CALIBRATION_REFIT_ALL = False  # after the held-out choice of the epoch count, train again on every input
 CALIBRATION_TRAIN_BN = False  # also the batch-norm affine (folded into the convs' a, b and bias when packed)
+CALIBRATION_ADVERSARIAL = 0.0  # step of the disagreement-seeking inputs, in units of the batch's input std (0: off)
 
 
 def load_calibration(path: str | Path, example: torch.Tensor) -> torch.Tensor:
@@ -123,6 +124,23 @@ def augment_batch(x: torch.Tensor, g: torch.Generator, shift: int = 2, flip: boo
     return x
 
 
+def adversarial_batch(student: nn.Module, teacher: nn.Module, x: torch.Tensor, step: float) -> torch.Tensor:
+    """Inputs near `x` where the student departs most from the teacher: one signed-gradient step (FGSM) of
+    size `step` × std(x) per element up the output disagreement (KL for one (N, C) logits head, else MSE of
+    every head). The teacher labels them like any other input, so they add calibration inputs at the
+    decision boundaries the student has not matched yet. Only the input gets a gradient here."""
+    xa = x.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        s, t = _heads(student(xa)), _heads(teacher(xa))
+        if len(s) == 1 and s[0].dim() == 2 and s[0].shape[1] > 1:
+            d = F.kl_div(F.log_softmax(s[0], 1), F.log_softmax(t[0].detach(), 1), log_target=True,
+                         reduction="sum")
+        else:
+            d = sum(((a - b.detach()) ** 2).sum() for a, b in zip(s, t))
+        (grad,) = torch.autograd.grad(d, xa)
+    return (x + step * x.std() * grad.sign()).detach()
+
+
 def _heads(y: Any) -> list[torch.Tensor]:
     return list(y) if isinstance(y, (tuple, list)) else [y]
 
@@ -157,14 +175,14 @@ class DistillLoss:
     student: nn.Module
     teacher: nn.Module
     feature_weight: float = CALIBRATION_FEATURE_WEIGHT
-    output_loss: str = "auto"  # auto | kl | mse
+    output_loss: str = "auto"  # auto | kl | mse | ce (cross-entropy on the teacher's top-1: hard pseudo-labels)
     temperature: float = 1.0  # KL on softmax(logits / T), scaled by T² (Hinton et al.)
     names: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.names = [n for n, m in self.student.named_modules() if isinstance(m, LinRepConv2d)]
-        if self.output_loss not in ("auto", "kl", "mse"):
-            raise LinRepError(f"output loss must be auto, kl or mse, got {self.output_loss!r}")
+        if self.output_loss not in ("auto", "kl", "mse", "ce"):
+            raise LinRepError(f"output loss must be auto, kl, mse or ce, got {self.output_loss!r}")
         self.s_tap = _FeatureTap(self.student, self.names if self.feature_weight else [])
         self.t_tap = _FeatureTap(self.teacher, self.names if self.feature_weight else [])
 
@@ -180,9 +198,12 @@ class DistillLoss:
         kind = self.output_loss
         if kind == "auto":
             kind = "kl" if len(s_out) == 1 and s_out[0].dim() == 2 and s_out[0].shape[1] > 1 else "mse"
-        if kind == "kl":
-            if len(s_out) != 1 or s_out[0].dim() != 2:
-                raise LinRepError("KL distillation needs one (N, classes) logits output; use the MSE output loss")
+        if kind in ("kl", "ce") and (len(s_out) != 1 or s_out[0].dim() != 2):
+            raise LinRepError(f"{kind.upper()} distillation needs one (N, classes) logits output; use the MSE "
+                              "output loss")
+        if kind == "ce":  # the teacher's answers as labels, as a labelled fine-tune would use the true ones
+            loss = F.cross_entropy(s_out[0], t_out[0].argmax(1))
+        elif kind == "kl":
             t = self.temperature
             loss = F.kl_div(F.log_softmax(s_out[0] / t, 1), F.log_softmax(t_out[0] / t, 1), log_target=True,
                             reduction="batchmean") * t * t
@@ -237,6 +258,7 @@ def distill_calibration(
     refit_all: bool = CALIBRATION_REFIT_ALL,
     train_bn: bool = CALIBRATION_TRAIN_BN,
     ema: float = 0.0,
+    adversarial: float = CALIBRATION_ADVERSARIAL,
 ) -> dict[str, Any]:
     """Fine-tune a and b of `student` in place to match `teacher` on the unlabelled inputs `x`.
 
@@ -252,6 +274,8 @@ def distill_calibration(
     With `ema` = d in (0, 1), an exponential moving average of the trained values (shadow = d shadow + (1 - d) value
     after every step, Polyak averaging) is what each epoch's held-out score and the kept state are taken from (the
     optimiser goes on from the raw values; not with `refit_all`, whose refit keeps its last step).
+    With `adversarial` = s > 0, every training batch is joined by its `adversarial_batch` (one signed-gradient
+    step of s × the batch's input std towards more disagreement), labelled by the teacher too.
     Returns metrics: epochs run, best epoch, held-out loss before/after, agreement before/after.
     """
     if epochs < 1:
@@ -264,6 +288,8 @@ def distill_calibration(
         raise LinRepError(f"calibration EMA decay must be in [0, 1), got {ema}")
     if not temperature > 0:
         raise LinRepError(f"--calibration-temperature must be > 0, got {temperature}")
+    if not 0 <= adversarial <= 1:
+        raise LinRepError(f"calibration adversarial step must be in [0, 1] (of the input std), got {adversarial}")
     if not 0 <= mixup <= 1 or shift < 0:
         raise LinRepError(f"calibration augmentation: mixup in [0, 1] and shift >= 0, got {mixup}, {shift}")
     params = trainable_parameters(student, train_bn=train_bn)
@@ -311,7 +337,11 @@ def distill_calibration(
         perm = torch.randperm(int(data.shape[0]), generator=g)
         for i in range(0, int(data.shape[0]), batch):
             xb = data[perm[i:i + batch]]
-            loss = loss_fn(augment_batch(xb, g, shift, True, mixup) if augment else xb)
+            if augment:
+                xb = augment_batch(xb, g, shift, True, mixup)
+            if adversarial:
+                xb = torch.cat([xb, adversarial_batch(student, teacher, xb, adversarial)])
+            loss = loss_fn(xb)
             optim.zero_grad(set_to_none=True)
             loss.backward()
             optim.step()

@@ -60,7 +60,8 @@ def default_input_i8(blob: bytes) -> np.ndarray:
 
 
 def _firmware_i8(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path, timeout: float,
-                 run: bool = True, conv_path: str = "auto", ram_limit: int = 0, blob_ops: bool = False) -> dict[str, Any]:
+                 run: bool = True, conv_path: str = "auto", ram_limit: int = 0, blob_ops: bool = False,
+                 linrep_paths: int = 3) -> dict[str, Any]:
     from linrep_edge.runtime.binding import CRuntime
 
     drv = _driver()
@@ -85,6 +86,8 @@ def _firmware_i8(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path,
     # built for int8 blobs only (runtime_defines), as a firmware that runs this blob would be; with blob_ops,
     # for this blob's op types only (LR_OPS, as export-project builds it)
     defines = runtime_defines(True, parse(blob).graph if blob_ops else None)
+    if linrep_paths != 3:  # one LinRep path compiled in (LR_LINREP_PATHS, linrep.h)
+        defines += f" -DLR_LINREP_PATHS={linrep_paths}u"
     rep = build_firmware(drv, target, opt, [MCU_DIR / "model_workload_i8.c", header], build / "fw",
                          defines, run, timeout, "int8 firmware")
     if not run:
@@ -178,6 +181,7 @@ def _mcu_bench_int8(blob: bytes, target: str, x: np.ndarray | None, timeout: flo
             row["dense_macs"] = macs[k]
             row["instructions_per_mac"] = round(row["instructions"] / macs[k], 3) if macs[k] else None
         layers.append(row)
+    one_path = _one_path_build(blob, x, target, root, timeout, ram_limit, layers, lr) if kernels == "opt" else {}
     total_macs = sum(macs.values())
     mac_instructions = sum(L["instructions"] for L in layers if "dense_macs" in L)
     lower = lr["activation_lower_bound_bytes"]
@@ -201,8 +205,31 @@ def _mcu_bench_int8(blob: bytes, target: str, x: np.ndarray | None, timeout: flo
         **{f"{path}_arena_bytes": fw["arena_bytes"] for path, fw in forced.items()},
         "deterministic": bool(lr["deterministic"] and all(fw["deterministic"] for fw in forced.values())),
         "matches_host": lr["matches_host"],
+        **one_path,
         "layers": layers,
     }
+
+
+PATH_BITS = {"direct": 1, "reuse": 2}  # LR_LINREP_PATHS (linrep.h)
+
+
+def _one_path_build(blob: bytes, x: np.ndarray, target: str, root: Path, timeout: float, ram_limit: int,
+                    layers: list[dict[str, Any]], lr: dict[str, Any]) -> dict[str, Any]:
+    """When every LinRep conv of the automatic run took the same path: the firmware a user would build for this
+    blob and setting, its op types (LR_OPS) and only that path (LR_LINREP_PATHS), its code at -Os, and the same
+    firmware run at -O2 (its instructions, RAM and outputs: equal to the host's, as the full build's)."""
+    used = sorted({L["path"] for L in layers if L["op_type"] == "LINREP_CONV2D"})
+    if len(used) != 1 or used[0] not in PATH_BITS:
+        return {"blob_linrep_paths": "+".join(used)}
+    bits = PATH_BITS[used[0]]
+    size = _firmware_i8(blob, x, target, "-Os", root / "auto-Os-ops-path", timeout, run=False, ram_limit=ram_limit,
+                        blob_ops=True, linrep_paths=bits)
+    fw = _firmware_i8(blob, x, target, "-O2", root / "auto-ops-path", timeout, ram_limit=ram_limit, blob_ops=True,
+                      linrep_paths=bits)
+    stack = max(fw["stack_painted_bytes"] or 0, fw["init_stack_bytes"])
+    return {"blob_linrep_paths": used[0], "runtime_code_bytes_blob_paths": size["runtime_code_bytes"],
+            "blob_paths_instructions": fw["instructions"], "blob_paths_ram_bytes": fw["arena_bytes"] + stack,
+            "blob_paths_matches_host": fw["matches_host"]}
 
 
 def format_result_int8(r: dict[str, Any]) -> str:
@@ -218,7 +245,11 @@ def format_result_int8(r: dict[str, Any]) -> str:
            f"{r['activation_lower_bound_bytes']} B (+{r['ram_over_lower_bound_bytes']} B)",
            f"runtime code: {r['runtime_code_bytes']} B at -Os, {r['runtime_code_bytes_o2']} B at -O2"
            + (f", {r['runtime_code_bytes_blob_ops']} B at -Os with only this blob's op types (LR_OPS)"
-              if "runtime_code_bytes_blob_ops" in r else "") + "; outputs equal "
+              if "runtime_code_bytes_blob_ops" in r else "")
+           + (f", {r['runtime_code_bytes_blob_paths']} B with only its LinRep path too (LR_LINREP_PATHS: "
+              f"{r['blob_linrep_paths']}; that firmware {r['blob_paths_instructions']} instructions, "
+              f"RAM {r['blob_paths_ram_bytes']} B, equal to the host: {r['blob_paths_matches_host']})"
+              if "runtime_code_bytes_blob_paths" in r else "") + "; outputs equal "
            f"the host C runtime bit for bit: {r['matches_host']}; repeat runs identical: {r['deterministic']}"]
     paths = [p for p in ("direct", "reuse") if f"{p}_instructions" in r]
     if paths:
@@ -239,6 +270,7 @@ SIDE_BY_SIDE = (("instructions / inference", "instructions"), ("per dense-equiva
                 ("convs + linear, per MAC", "mac_op_instructions_per_mac"),
                 ("runtime code -Os (B)", "runtime_code_bytes"), ("runtime code -O2 (B)", "runtime_code_bytes_o2"),
                 ("runtime code -Os, blob's ops (B)", "runtime_code_bytes_blob_ops"),
+                ("  and its one LinRep path (B)", "runtime_code_bytes_blob_paths"),
                 ("RAM: arena + stack (B)", "ram_bytes"), ("flash: the blob (B)", "weights_flash_bytes"),
                 ("equal to the host", "matches_host"))
 

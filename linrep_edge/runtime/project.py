@@ -265,7 +265,8 @@ def cmake_lists(target: str, name: str, rb: RuntimeBuild) -> str:
         *([f"#   {' '.join(cpu)}  the core (also the ABI: anything linked with the library needs the same)"]
           if cpu else []),
         *([f"#   {rb.flags['LR_DEFINES']}  only this model's kind of run path (fp32 or int8) and its op types"
-           " (LR_OPS, linrep.h) are compiled in; another model with other ops needs its own mask"]
+           " (LR_OPS, linrep.h) are compiled in (with LR_LINREP_PATHS, one LinRep conv path); another model with"
+           " other ops needs its own mask"]
           if rb.flags.get("LR_DEFINES") else []),
         "add_library(linrep_runtime STATIC",
         _cmake_list(srcs),
@@ -446,13 +447,18 @@ In your own CMake tree: `add_subdirectory(path/to/this/folder)` and
 """
 
 
+LINREP_PATH_BITS = {"direct": 1, "reuse": 2}  # -DLR_LINREP_PATHS (linrep.h)
+
+
 def export_project(blob: bytes, out: Path, target: str, name: str, source: str, x: np.ndarray | None = None,
-                   force: bool = False) -> dict[str, object]:
+                   force: bool = False, linrep_path: str = "auto") -> dict[str, object]:
     """Write the project folder `out` for `blob` on `target` (see the module docstring) and return a summary.
 
     `x`: the test input (default: a seeded normal input of the blob's shape); its expected output is the
     host C runtime's. `out` must not exist or be empty, unless `force` (then the files written here replace
-    theirs, others stay). The folder is written beside `out` first and renamed into place."""
+    theirs, others stay). The folder is written beside `out` first and renamed into place. `linrep_path`
+    "direct" or "reuse" compiles in only that LinRep conv path (-DLR_LINREP_PATHS): less code; the expected
+    output and the arena are then the host's on that path ("auto": both paths, the cost model chooses)."""
     from linrep_edge.format.reader import parse
     from linrep_edge.runtime.binding import CRuntime
     from linrep_edge.runtime.mcu import default_input, runtime_defines
@@ -460,13 +466,31 @@ def export_project(blob: bytes, out: Path, target: str, name: str, source: str, 
     check_identifier(name)
     parsed = parse(blob, source, weights=False)
     g = parsed.graph
-    rb = runtime_build(target, runtime_defines(g.is_int8, g))
+    defines = runtime_defines(g.is_int8, g)
+    if linrep_path != "auto":
+        if linrep_path not in LINREP_PATH_BITS:
+            raise LinRepError(f"LinRep path {linrep_path!r}: choose auto, direct or reuse")
+        full = parse(blob, source).graph if linrep_path == "reuse" and not g.is_int8 else g  # the masks too
+        pruned = [op.name for op in full.ops if op.type == "LINREP_CONV2D" and op.linrep is not None
+                  and op.linrep.mask is not None]
+        if linrep_path == "reuse" and pruned and not g.is_int8:
+            raise LinRepError(f"--linrep-path reuse: op {pruned[0]!r} has pruned kernels, which an fp32 model runs "
+                              "on the direct path only (use --linrep-path auto or direct)")
+        defines += f" -DLR_LINREP_PATHS={LINREP_PATH_BITS[linrep_path]}u"
+    rb = runtime_build(target, defines)
     ins, outs = g.tensors[g.input].shape, g.tensors[g.output].shape
     x = default_input(blob) if x is None else np.asarray(x, dtype=np.float32)
     if x.size != int(np.prod(ins)):
         raise LinRepError(f"test input has {x.size} values; the model's input {tuple(ins)} has {int(np.prod(ins))}")
-    rt = CRuntime(blob, source)
+    rt = CRuntime(blob, source, conv_path=linrep_path)
     y = rt.run(x.reshape(1, *ins))[0]
+    arena = max(parsed.check.arena_bytes, rt.arena_bytes)  # a forced path may need more scratch
+    if linrep_path == "auto" and g.is_int8:  # the device's cost model (constants per core) may choose other paths
+        for forced in LINREP_PATH_BITS:      # than the host's: room for either (each op's scratch is placed alone)
+            try:
+                arena = max(arena, CRuntime(blob, source, conv_path=forced).arena_bytes)
+            except LinRepError:
+                pass  # a path this model cannot take: the device's AUTO never takes it either
 
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -481,11 +505,11 @@ def export_project(blob: bytes, out: Path, target: str, name: str, source: str, 
     try:
         files: dict[str, str | Path] = {
             "main.c": MAIN_C.format(name=name, macro=name.upper(), target=target),
-            f"model/{name}.h": blob_to_c_header(blob, name, Path(source).name, parsed.check.arena_bytes, ins, outs),
+            f"model/{name}.h": blob_to_c_header(blob, name, Path(source).name, arena, ins, outs),
             f"model/{name}_test.h": test_header(name, x, y),
             "CMakeLists.txt": cmake_lists(target, name, rb),
             "Makefile": makefile(target, name, rb),
-            "README.md": readme(target, name, rb, len(blob), parsed.check.arena_bytes, shown(source)),
+            "README.md": readme(target, name, rb, len(blob), arena, shown(source)),
         }
         for rel in (*rb.sources, *rb.headers):
             files[f"linrep/{rel}"] = RUNTIME_DIR / rel
@@ -509,6 +533,6 @@ def export_project(blob: bytes, out: Path, target: str, name: str, source: str, 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return {"output": str(out), "target": target, "identifier": name, "blob_bytes": len(blob),
-            "arena_bytes": parsed.check.arena_bytes, "input_shape": list(ins), "output_shape": list(outs),
+            "arena_bytes": arena, "linrep_path": linrep_path, "input_shape": list(ins), "output_shape": list(outs),
             "runtime_sources": len(rb.sources), "files": sorted(files),
             "board": BOARDS[target].qemu_machine if target != "host" else None}

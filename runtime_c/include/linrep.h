@@ -107,6 +107,15 @@ extern "C" {
  * the ops left out are not compiled. A plain integer literal (e.g. 0x1807u), so that the preprocessor can
  * read it. `linrep-edge export-project` writes the mask of its blob's ops (`linrep-edge info --json`:
  * "lr_ops"); `mcu-bench` measures code size with it. Default: every op type (0x7FFFFFFu).
+ *
+ * Build option: -DLR_LINREP_PATHS=<mask>, the LINREP_CONV2D paths compiled in (lr_conv_path): 1u the direct
+ * path only, 2u template reuse only, 3u both (the default). With one left out, LR_PATH_AUTO runs the other on
+ * every LinRep conv (given its scratch whatever the RAM limit: the arena may grow, lr_arena_size says), its
+ * kernels and the cost model's choice between the two are not linked (about 6 KB at -Os on Cortex-M4 for the
+ * default model, reuse only), and lr_set_conv_path refuses the missing path with LR_ERR_UNSUPPORTED_OP. An fp32
+ * model with pruned kernels runs the direct path only: a build without it refuses such a model in lr_init
+ * (LR_ERR_UNSUPPORTED_OP, at the op). `mcu-bench --json` says which path each core's plan takes
+ * ("blob_linrep_paths") and measures the firmware built with it; `export-project --linrep-path` writes it.
  */
 
 /*
@@ -222,8 +231,9 @@ typedef struct lr_model {
  *   Tiled by output rows (LR_REUSE_TILE_FLOATS), so its scratch is small and bounded.
  * LR_PATH_AUTO (after lr_init): per op, the cost model of lr_op_conv_info picks the cheaper path.
  *
- * Dense CONV2D ops, and LinRep convs with pruned kernels (a kernel mask: the direct path skips
- * them), always run the direct path.
+ * Dense CONV2D ops, and the LinRep convs of fp32 models with pruned kernels (a kernel mask: the direct
+ * path skips them), always run the direct path (int8 template reuse takes masks). Build option
+ * LR_LINREP_PATHS (above) compiles in one path only.
  */
 typedef enum lr_conv_path {
     LR_PATH_AUTO = 0,
@@ -424,7 +434,8 @@ lr_status lr_op_info(const lr_model *m, unsigned op_index, unsigned *type, const
  * scratch size: call lr_arena_size again afterwards, the arena needed may change.
  * Time: for AUTO, one pass over every LinRep op's packed indices (ceil(K / 512) passes per
  * input channel). Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED, LR_ERR_RANGE (path is not one
- * of the three values; the model is unchanged), LR_ERR_OVERFLOW (the arena would not fit 32 bits;
+ * of the three values; the model is unchanged), LR_ERR_UNSUPPORTED_OP (a path left out of this build,
+ * LR_LINREP_PATHS; the model is unchanged), LR_ERR_OVERFLOW (the arena would not fit 32 bits;
  * the model is unchanged) or LR_OK. Not thread-safe with lr_run on the same model (it writes *m).
  */
 lr_status lr_set_conv_path(lr_model *m, lr_conv_path path);

@@ -292,15 +292,16 @@ int lr_op_prefers_reuse(const lr_model *m, const lr_op *op, uint32_t path)
 {
     lr_conv_cost cost;
     lr_linrep lr;
-    if (op->type != LR_OP_TYPE_LINREP_CONV2D || path == LR_PATH_DIRECT) {
+    if (op->type != LR_OP_TYPE_LINREP_CONV2D || path == LR_PATH_DIRECT || !LR_REUSE_ON) {
         return 0;
     }
     lr_read_linrep(m, op->linrep, &lr);
     if (lr.mask != 0u && !LR_IS_INT8(m)) {
-        return 0; /* fp32 pruned kernels: the direct path, which skips them, even when reuse is forced */
+        return 0; /* fp32 pruned kernels: the direct path, which skips them, even when reuse is forced (a build
+                   * without the direct path refuses them: lr_verify.c) */
     }
-    if (path == LR_PATH_REUSE) {
-        return 1;
+    if (path == LR_PATH_REUSE || !LR_DIRECT_ON) {
+        return 1; /* forced, or the only path compiled in (LR_LINREP_PATHS) */
     }
     lr_conv_cost_of(m, op, &cost);
     return cost.path == LR_PATH_REUSE && reuse_floats(m, op) <= LR_MAX_NUMEL; /* AUTO: never fails */
@@ -363,6 +364,6 @@ void lr_op_scratch(const lr_model *m, const lr_op *op, uint32_t path, int reuse,
     if (reuse) {
         need->reuse = 4u * reuse_floats_least(m, op, codebook_k(m, op), &need->reuse_lo);
         need->reuse_lo *= 4u;
-        need->must_reuse = path == LR_PATH_REUSE;
+        need->must_reuse = path == LR_PATH_REUSE || !LR_DIRECT_ON; /* no direct path to fall back to */
     }
 }

@@ -50,6 +50,18 @@
 #error "LR_OPS: bits above op type 26 are set (no such op type)"
 #endif
 
+/* LinRep conv paths compiled in (linrep.h, -DLR_LINREP_PATHS=<mask>): bit 0 the direct path, bit 1 template
+ * reuse. With one of them left out, AUTO runs the other on every LinRep conv (the plan gives it its scratch
+ * as if forced), lr_set_conv_path refuses the missing one, and its kernels are not linked. */
+#ifndef LR_LINREP_PATHS
+#define LR_LINREP_PATHS 3u
+#endif
+#if (LR_LINREP_PATHS) < 1 || (LR_LINREP_PATHS) > 3
+#error "LR_LINREP_PATHS: 1 (direct only), 2 (template reuse only) or 3 (both, the default)"
+#endif
+#define LR_DIRECT_ON (((LR_LINREP_PATHS) & 1u) != 0u)
+#define LR_REUSE_ON (((LR_LINREP_PATHS) & 2u) != 0u)
+
 /* Largest blob size accepted (FlatBuffers offsets are 32-bit; keep all sums below 2^31). */
 #define LR_MAX_BLOB_BYTES 0x7FFFFFF0u
 /* Largest tensor or constant element count: numel * 4 bytes, aligned, stays below 2^31. */

@@ -311,6 +311,9 @@ lr_status lr_set_conv_path(lr_model *m, lr_conv_path path)
     if (path != LR_PATH_AUTO && path != LR_PATH_DIRECT && path != LR_PATH_REUSE) {
         return LR_ERR_RANGE;
     }
+    if ((path == LR_PATH_DIRECT && !LR_DIRECT_ON) || (path == LR_PATH_REUSE && !LR_REUSE_ON)) {
+        return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_LINREP_PATHS) */
+    }
     return set_plan(m, (uint32_t)path, m->ram_limit, NULL);
 }
 

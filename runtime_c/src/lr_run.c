@@ -45,9 +45,9 @@ static void conv(const run_ctx *r, const lr_op *op, const float *x, float *y)
     if (op->type == LR_OP_TYPE_LINREP_CONV2D) {
         lr_linrep_params p;
         lr_op_linrep_params(r->m, op, &p);
-        if ((r->reuse[op->index >> 5] >> (op->index & 31u)) & 1u) {
+        if (LR_REUSE_ON && (!LR_DIRECT_ON || ((r->reuse[op->index >> 5] >> (op->index & 31u)) & 1u))) {
             lr_linrep_conv2d_reuse_f32_ref(&g, x, &p, r->scratch, y);
-        } else {
+        } else if (LR_DIRECT_ON) { /* LR_LINREP_PATHS: the paths left out are not linked */
             lr_linrep_conv2d_direct_f32_ref(&g, x, &p, r->scratch, y);
         }
     } else {
@@ -517,13 +517,13 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
         lr_linrep_s8_params p;
         lr_op_geom(m, op, &g);
         lr_op_linrep_s8_params(m, op, &p);
-        if ((r->reuse[op->index >> 5] >> (op->index & 31u)) & 1u) {
+        if (LR_REUSE_ON && (!LR_DIRECT_ON || ((r->reuse[op->index >> 5] >> (op->index & 31u)) & 1u))) {
 #if !defined(LR_OPT_KERNELS) || LR_OPT_KERNELS
             lr_linrep_conv2d_reuse_s8_opt_n(&g, x, &p, scratch, r->scratch_bytes / 4u, y); /* tiles as given */
 #else
             lr_linrep_conv2d_reuse_s8_ref_n(&g, x, &p, scratch, r->scratch_bytes / 4u, y); /* tiles as given */
 #endif
-        } else {
+        } else if (LR_DIRECT_ON) { /* LR_LINREP_PATHS: the paths left out are not linked */
 #if !defined(LR_OPT_KERNELS) || LR_OPT_KERNELS
             lr_linrep_conv2d_direct_s8_opt(&g, x, &p, scratch, r->scratch_bytes / 4u, y); /* bigger blocks if given more */
 #else

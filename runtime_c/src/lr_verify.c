@@ -589,6 +589,9 @@ static lr_status check_linrep(const lr_model *m, const lr_op *op, int32_t rows, 
             return LR_ERR_INDEX_RANGE;
         }
     }
+    if (!LR_DIRECT_ON && lr.mask != 0u && !LR_IS_INT8(m) && op->type == LR_OP_TYPE_LINREP_CONV2D) {
+        return LR_ERR_UNSUPPORTED_OP; /* fp32 pruned kernels run direct only: left out (LR_LINREP_PATHS) */
+    }
     return LR_OK;
 }
 

@@ -823,9 +823,13 @@ def main() -> None:
     out_dir = Path(sys.argv[1])
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = []
+    direct_only = []  # fp32 blobs with pruned kernels in a LINREP_CONV2D: the direct path only (LR_LINREP_PATHS)
     rng = np.random.default_rng(0)
     for name, blob in cases().items():
         ref_model = GraphModel(parse(blob).graph).eval()
+        if any(op.type == "LINREP_CONV2D" and op.linrep is not None and op.linrep.mask is not None
+               for op in ref_model.graph.ops):
+            direct_only.append(name)
         shape = ref_model.graph.tensors[ref_model.graph.input].shape
         n = 4
         x = rng.standard_normal((n, *shape)).astype("<f4")
@@ -859,6 +863,8 @@ def main() -> None:
     (out_dir / "int8.txt").write_text("\n".join(int8) + "\n")
     # NAME K t0 .. tK-1: the op types of each int8 blob, in op order (test_int8 in a build with -DLR_OPS)
     (out_dir / "int8_ops.txt").write_text("\n".join(int8_ops) + "\n")
+    # NAME per line: the fp32 blobs a build without the direct path refuses (test_blobs with -DLR_LINREP_PATHS=2)
+    (out_dir / "direct_only.txt").write_text("\n".join(direct_only) + "\n")
     (out_dir / "manifest.txt").write_text("\n".join(manifest) + "\n")
 
 

@@ -178,8 +178,13 @@ static void run_case(const char *dir, const char *name, size_t n)
     TU_CHECK(scale > 0.0f);
     if (in_bytes == n * in_len && ref_bytes == n * out_len) {
         run_path(name, &m, n, in, ref, LR_PATH_AUTO);
+#if TU_DIRECT_ON
         run_path(name, &m, n, in, ref, LR_PATH_DIRECT);
+#endif
+#if TU_REUSE_ON
         run_path(name, &m, n, in, ref, LR_PATH_REUSE);
+#endif
+        tu_check_paths_left_out(&m);
         run_float(&m);
     }
     free(blob);

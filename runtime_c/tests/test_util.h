@@ -81,4 +81,39 @@ static inline int tu_report(const char *name)
     return 0;
 }
 
+/* The LinRep conv paths of the library under test (-DLR_LINREP_PATHS=<mask>, linrep.h; the tests are built with
+ * the library's defines): bit 0 direct, bit 1 template reuse. */
+#ifdef LR_LINREP_PATHS
+#define TU_DIRECT_ON (((LR_LINREP_PATHS) & 1u) != 0u)
+#define TU_REUSE_ON (((LR_LINREP_PATHS) & 2u) != 0u)
+#else
+#define TU_DIRECT_ON 1
+#define TU_REUSE_ON 1
+#endif
+
+#ifdef LINREP_H
+/* With one LinRep path left out of the library: lr_set_conv_path refuses it (LR_ERR_UNSUPPORTED_OP, the model
+ * unchanged), and AUTO runs the other on every LINREP_CONV2D op (lr_op_conv_info). Nothing to check otherwise. */
+static inline void tu_check_paths_left_out(lr_model *m)
+{
+#if !TU_DIRECT_ON || !TU_REUSE_ON
+    unsigned ops = 0, k, type = 0;
+    const lr_conv_path only = TU_DIRECT_ON ? LR_PATH_DIRECT : LR_PATH_REUSE;
+    TU_CHECK_STATUS(lr_set_conv_path(m, TU_DIRECT_ON ? LR_PATH_REUSE : LR_PATH_DIRECT), LR_ERR_UNSUPPORTED_OP);
+    TU_CHECK_STATUS(lr_set_conv_path(m, LR_PATH_AUTO), LR_OK);
+    TU_CHECK_STATUS(lr_op_count(m, &ops), LR_OK);
+    for (k = 0; k < ops; k++) {
+        lr_conv_cost info;
+        TU_CHECK_STATUS(lr_op_info(m, k, &type, NULL), LR_OK);
+        TU_CHECK_STATUS(lr_op_conv_info(m, k, &info), LR_OK);
+        if (type == 1u) { /* LINREP_CONV2D */
+            TU_CHECK(info.path == (uint32_t)only);
+        }
+    }
+#else
+    (void)m;
+#endif
+}
+#endif
+
 #endif
