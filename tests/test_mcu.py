@@ -43,7 +43,18 @@ def blob() -> bytes:
 def m4(blob, tmp_path_factory):
     from linrep_edge.runtime.mcu import mcu_bench
 
-    return mcu_bench(blob, "cortex-m4", build_root=tmp_path_factory.mktemp("m4"))
+    return mcu_bench(blob, "cortex-m4", build_root=tmp_path_factory.mktemp("m4"), profile=True)
+
+
+def test_m4_profile_adds_up_to_the_inference(m4):
+    """mcu-bench --profile: instructions per function of the measured inference (per translated block); they add
+    up to the plugin's exact count within the marker blocks' edges, and the fp32 LinRep kernels lead."""
+    prof = m4["profile"]
+    assert abs(sum(p["instructions"] for p in prof) - m4["instructions"]) <= 64
+    assert abs(sum(p["share"] for p in prof) - 1) < 0.01
+    assert [p["instructions"] for p in prof] == sorted((p["instructions"] for p in prof), reverse=True)
+    top = [p["function"] for p in prof[:3]]
+    assert any(f.startswith("lr_linrep_conv2d") or f.startswith("lr_conv2d") for f in top), top
 
 
 def test_m4_matches_host_and_meets_the_bars(m4):

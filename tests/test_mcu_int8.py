@@ -63,9 +63,15 @@ def test_mcu_bench_int8_rows(tmp_path: Path) -> None:
     g = build("linrep", 1)
     blob = pack_graph(g)
     rt = CRuntime(blob)
-    r = mcu_bench_int8(blob, "cortex-m3", build_root=tmp_path, compare_paths=False)
+    r = mcu_bench_int8(blob, "cortex-m3", build_root=tmp_path, compare_paths=False, profile=True)
     assert r["matches_host"] and r["deterministic"]
     assert len(r["layers"]) == rt.num_ops
+    # --profile: the inference's instructions per function add up to the exact count (within the marker
+    # blocks' edges); the run loop and the kernels it calls are there
+    names = {p["function"] for p in r["profile"]}
+    assert abs(sum(p["instructions"] for p in r["profile"]) - r["instructions"]) <= 64
+    assert "run_ops_s8" in names and any(n.startswith("lr_linrep_conv2d") for n in names), sorted(names)
+    assert "instructions per function" in format_result_int8(r)
     per_op = sum(L["instructions"] for L in r["layers"])
     assert 0 < per_op <= r["instructions"]
     assert [L["path"] for L in r["layers"]] == [rt.op_conv_info(k)["path"] for k in range(rt.num_ops)]

@@ -173,7 +173,7 @@ def cmd_mcu_bench(args: argparse.Namespace) -> int:
         from linrep_edge.runtime.mcu_int8 import format_result_int8, format_side_by_side, mcu_bench_int8
 
         res8 = [mcu_bench_int8(blob, t, timeout=max(args.timeout, 300.0), ram_limit=args.ram_limit,
-                               kernels=args.kernels) for t in targets]
+                               kernels=args.kernels, profile=args.profile) for t in targets]
         if len(res8) == 1:
             emit(args, res8[0], lambda: format_result_int8(res8[0]))
         else:
@@ -183,7 +183,7 @@ def cmd_mcu_bench(args: argparse.Namespace) -> int:
         raise LinRepError("--target cortex-m3 (no FPU) runs int8 models only")
     if args.kernels != "opt":
         raise LinRepError(f"--kernels {args.kernels}: int8 models only (fp32 models run the reference kernels)")
-    res = [mcu_bench(blob, t, timeout=args.timeout) for t in targets]
+    res = [mcu_bench(blob, t, timeout=args.timeout, profile=args.profile) for t in targets]
     if len(res) == 1:
         emit(args, res[0], lambda: format_result(res[0]))
     else:

@@ -437,7 +437,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("mcu-bench", help="Cortex-M under QEMU: instructions, code size, RAM, flash vs dense fp32",
                        epilog="examples:\n  linrep-edge mcu-bench m.lre\n  linrep-edge mcu-bench m.lre --target cortex-m7 --json"
-                              "\n  linrep-edge mcu-bench i8.lre --target all   # M4F, M7, M33 and M3 side by side",
+                              "\n  linrep-edge mcu-bench i8.lre --target all   # M4F, M7, M33 and M3 side by side"
+                              "\n  linrep-edge mcu-bench i8.lre --profile      # where the instructions go, per function",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file")
     p.add_argument("--target", nargs="+", choices=("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m3", "all"),
@@ -452,6 +453,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kernels", choices=("opt", "ref"), default="opt",
                    help="int8 blobs: the runtime's int8 kernels, opt (optimised, the default) or ref (the reference "
                         "kernels only: a runtime built with LR_KERNELS=ref)")
+    p.add_argument("--profile", action="store_true",
+                   help="also count the inference's instructions per function (per translated block, charged to "
+                        "the function it starts in; the first QEMU run, a little slower): the top ones in the "
+                        "text, all in --json (\"profile\")")
     p.add_argument("--json", action="store_true")
     _add_read_options(p)
     p.set_defaults(func=blob_cmds.cmd_mcu_bench)

@@ -85,17 +85,18 @@ def runtime_defines(is_int8: bool, graph: Any = None) -> str:
 
 
 def build_firmware(drv: Any, target: str, opt: str, srcs: list[Path], out: Path, defines: str | None, run: bool,
-                   timeout: float, what: str) -> dict[str, Any]:
-    """Build a bench firmware from its workload sources (and, when run, run it twice under QEMU); the
-    report gains the runtime's own code as linked: the archive members that survived --gc-sections
-    (fw.map). A build or run failure is one LinRepError naming `what` and the target."""
+                   timeout: float, what: str, profile: bool = False) -> dict[str, Any]:
+    """Build a bench firmware from its workload sources (and, when run, run it twice under QEMU; with
+    `profile`, the first run also counts instructions per function: "profile"); the report gains the
+    runtime's own code as linked: the archive members that survived --gc-sections (fw.map). A build or
+    run failure is one LinRepError naming `what` and the target."""
     try:
         if not run:
             drv.build(target, opt, srcs, "", out, defines=defines)
             rep: dict[str, Any] = {}
         else:
             rep = drv.measure(target, opt, srcs, "", out, code_objects=RUNTIME_OBJECTS,
-                              timeout=timeout, repeat=2, defines=defines)
+                              timeout=timeout, repeat=2, defines=defines, profile=profile)
     except drv.McuError as exc:
         raise LinRepError(f"{what} for {target}: {exc}") from None
     objs = drv.select_objects(out, RUNTIME_OBJECTS)
@@ -109,7 +110,7 @@ def build_firmware(drv: Any, target: str, opt: str, srcs: list[Path], out: Path,
 
 
 def _firmware(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path, timeout: float,
-              run: bool = True, conv_path: str = "auto", all_in: bool = False) -> dict[str, Any]:
+              run: bool = True, conv_path: str = "auto", all_in: bool = False, profile: bool = False) -> dict[str, Any]:
     """Build (and run) the bench firmware of `blob`; its runtime is built for the blob's kind
     (runtime_defines), or with everything compiled in when all_in."""
     from linrep_edge.runtime.binding import CRuntime
@@ -125,7 +126,7 @@ def _firmware(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path, ti
     # The workload and its model header only: the firmware links the runtime as the static library
     # liblinrep_<target>.a that runtime_c/mcu/Makefile builds from runtime_c/runtime.mk.
     rep = build_firmware(drv, target, opt, [MCU_DIR / "model_workload.c", header], build / "fw", defines, run,
-                         timeout, "firmware")
+                         timeout, "firmware", profile)
     if not run:
         return rep
     fw = rep["firmware"]
@@ -208,11 +209,12 @@ def default_input(blob: bytes) -> np.ndarray:
 
 
 def mcu_bench(blob: bytes, target: str = "cortex-m4", x: np.ndarray | None = None, timeout: float = 120.0,
-              build_root: Path | None = None, compare_paths: bool = True) -> dict[str, Any]:
+              build_root: Path | None = None, compare_paths: bool = True, profile: bool = False) -> dict[str, Any]:
     """Cortex-M figures of `blob` beside its dense fp32 twin. The LinRep firmware runs the default
     path choice (lr_init's LR_PATH_AUTO: `instructions`); with compare_paths also every LinRep conv
     forced to the direct path (`direct_instructions`) and to template reuse (`reuse_instructions`),
-    per layer too, each with the path AUTO chose (`path`)."""
+    per layer too, each with the path AUTO chose (`path`). With `profile`, that inference's instructions
+    per function too (`profile`, run_qemu.function_profile)."""
     if target not in TARGETS:
         raise LinRepError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
     check_toolchain()
@@ -221,7 +223,7 @@ def mcu_bench(blob: bytes, target: str = "cortex-m4", x: np.ndarray | None = Non
     dense = pack_graph(densify(parse(blob).graph))
     x = default_input(blob) if x is None else x
     root = build_root or RUNTIME_DIR / "build" / "mcu" / target
-    lr = _firmware(blob, x, target, "-O2", root / "linrep", timeout)
+    lr = _firmware(blob, x, target, "-O2", root / "linrep", timeout, profile=profile)
     dn = _firmware(dense, x, target, "-O2", root / "dense", timeout)
     forced = {}
     if compare_paths:
@@ -256,6 +258,7 @@ def mcu_bench(blob: bytes, target: str = "cortex-m4", x: np.ndarray | None = Non
         "activation_lower_bound_bytes": lr["activation_lower_bound_bytes"],
         "static_data_bytes": lr["code_objects"]["linked"]["data"] + lr["code_objects"]["linked"]["bss"],
         "stack_usage_max_frame": lr["stack_usage_max_frame_code_objects"],
+        **({"profile": lr["profile"]} if profile else {}),
         "instructions": lr["instructions"], "dense_instructions": dn["instructions"],
         "instructions_ratio_vs_dense": lr["instructions"] / dn["instructions"],
         **{f"{path}_instructions": fw["instructions"] for path, fw in forced.items()},
@@ -266,6 +269,21 @@ def mcu_bench(blob: bytes, target: str = "cortex-m4", x: np.ndarray | None = Non
         "matches_host": lr["matches_host"], "dense_matches_host": dn["matches_host"],
         "layers": layers,
     }
+
+
+def format_profile(r: dict[str, Any], top: int = 15) -> list[str]:
+    """The `--profile` lines of a result: its `top` functions by instructions in the measured inference."""
+    prof = r.get("profile")
+    if not prof:
+        return []
+    out = ["", f"instructions per function in the inference ({r['target']}; per translated block, summed by the "
+               f"function it starts in; {len(prof)} functions ran):", f"{'function':<44} {'instructions':>13} {'share':>7}"]
+    for row in prof[:top]:
+        out.append(f"{row['function'][:44]:<44} {row['instructions']:>13} {100 * row['share']:>6.1f}%")
+    rest = sum(row["instructions"] for row in prof[top:])
+    if rest:
+        out.append(f"{f'({len(prof) - top} more)':<44} {rest:>13}")
+    return out
 
 
 def format_result(r: dict[str, Any]) -> str:
@@ -296,4 +314,5 @@ def format_result(r: dict[str, Any]) -> str:
     for L in r["layers"]:
         out.append(f"{L['op']:>3} {L['name'][:22]:<22} {L['path']:<7} {L['instructions']:>13} {L['dense_instructions']:>13}"
                    + "".join(f" {L[f'{p}_instructions']:>13}" for p in paths))
+    out += format_profile(r)
     return "\n".join(out)

@@ -21,7 +21,8 @@ import numpy as np
 from linrep_edge.errors import LinRepError
 from linrep_edge.format.ir import Graph
 from linrep_edge.format.reader import parse
-from linrep_edge.runtime.mcu import (MCU_DIR, RUNTIME_DIR, _driver, build_firmware, check_toolchain, model_header_i8,
+from linrep_edge.runtime.mcu import (MCU_DIR, RUNTIME_DIR, _driver, build_firmware, check_toolchain, format_profile,
+                                     model_header_i8,
                                      runtime_defines)
 
 TARGETS_INT8 = ("cortex-m4", "cortex-m3", "cortex-m7", "cortex-m33")
@@ -61,7 +62,7 @@ def default_input_i8(blob: bytes) -> np.ndarray:
 
 def _firmware_i8(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path, timeout: float,
                  run: bool = True, conv_path: str = "auto", ram_limit: int = 0, blob_ops: bool = False,
-                 linrep_paths: int = 3) -> dict[str, Any]:
+                 linrep_paths: int = 3, profile: bool = False) -> dict[str, Any]:
     from linrep_edge.runtime.binding import CRuntime
 
     drv = _driver()
@@ -89,7 +90,7 @@ def _firmware_i8(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path,
     if linrep_paths != 3:  # one LinRep path compiled in (LR_LINREP_PATHS, linrep.h)
         defines += f" -DLR_LINREP_PATHS={linrep_paths}u"
     rep = build_firmware(drv, target, opt, [MCU_DIR / "model_workload_i8.c", header], build / "fw",
-                         defines, run, timeout, "int8 firmware")
+                         defines, run, timeout, "int8 firmware", profile)
     if not run:
         return rep
     fw = rep["firmware"]
@@ -134,19 +135,20 @@ def device_path(row: dict[str, Any]) -> str:
 
 def mcu_bench_int8(blob: bytes, target: str = "cortex-m4", x: np.ndarray | None = None, timeout: float = 300.0,
                    build_root: Path | None = None, compare_paths: bool = True, ram_limit: int = 0,
-                   kernels: str = "opt") -> dict[str, Any]:
+                   kernels: str = "opt", profile: bool = False) -> dict[str, Any]:
     """Cortex-M figures of an int8 blob: the default path choice (`instructions`) and, with
     compare_paths, every LinRep conv forced to the direct path and to template reuse; every firmware with
     lr_set_ram_limit(ram_limit) (0: the default, the least arena; -1: no limit). kernels: the runtime's int8
     kernels, "opt" (the default build) or "ref" (LR_KERNELS=ref: the reference kernels only; the host library
-    the outputs are compared with is that build's too)."""
+    the outputs are compared with is that build's too). With `profile`, the default run's instructions per
+    function too (`profile`: function, instructions, share; run_qemu.function_profile)."""
     with kernel_build(kernels):
-        res = _mcu_bench_int8(blob, target, x, timeout, build_root, compare_paths, ram_limit, kernels)
+        res = _mcu_bench_int8(blob, target, x, timeout, build_root, compare_paths, ram_limit, kernels, profile)
     return res
 
 
 def _mcu_bench_int8(blob: bytes, target: str, x: np.ndarray | None, timeout: float, build_root: Path | None,
-                    compare_paths: bool, ram_limit: int, kernels: str) -> dict[str, Any]:
+                    compare_paths: bool, ram_limit: int, kernels: str, profile: bool = False) -> dict[str, Any]:
     if target not in TARGETS_INT8:
         raise LinRepError(f"unknown target {target!r}; choose one of {', '.join(TARGETS_INT8)}")
     check_toolchain()
@@ -156,7 +158,7 @@ def _mcu_bench_int8(blob: bytes, target: str, x: np.ndarray | None, timeout: flo
     macs = dense_macs(graph)
     x = default_input_i8(blob) if x is None else np.asarray(x, dtype=np.int8)
     root = build_root or RUNTIME_DIR / "build" / "mcu" / f"{target}-int8-bench{'-ref' if kernels == 'ref' else ''}"
-    lr = _firmware_i8(blob, x, target, "-O2", root / "auto", timeout, ram_limit=ram_limit)
+    lr = _firmware_i8(blob, x, target, "-O2", root / "auto", timeout, ram_limit=ram_limit, profile=profile)
     forced = {}
     if compare_paths:
         for path in ("direct", "reuse"):
@@ -206,6 +208,7 @@ def _mcu_bench_int8(blob: bytes, target: str, x: np.ndarray | None, timeout: flo
         "deterministic": bool(lr["deterministic"] and all(fw["deterministic"] for fw in forced.values())),
         "matches_host": lr["matches_host"],
         **one_path,
+        **({"profile": lr["profile"]} if profile else {}),
         "layers": layers,
     }
 
@@ -262,6 +265,7 @@ def format_result_int8(r: dict[str, Any]) -> str:
         name = (L["name"] or L.get("op_type", ""))[:22]
         out.append(f"{L['op']:>3} {name:<22} {L['path']:<7} {L['instructions']:>13} "
                    f"{'' if per is None else f'{per:.2f}':>8}" + "".join(f" {L[f'{p}_instructions']:>13}" for p in paths))
+    out += format_profile(r)
     return "\n".join(out)
 
 
@@ -287,4 +291,6 @@ def format_side_by_side(results: list[dict[str, Any]]) -> str:
                    + "".join(f"{str(r['layers'][k]['instructions']) + ' ' + r['layers'][k]['path'][:1]:>{w}}"
                              for r in results))
     out.append("(path: d direct, r template reuse, - not a LinRep conv)")
+    for r in results:
+        out += format_profile(r)
     return "\n".join(out)

@@ -2,7 +2,7 @@
  * icount_plugin.c -- QEMU TCG plugin (API v1, QEMU 7.2): exact count of guest
  * instructions executed between the entries of two marker functions.
  *
- *   qemu-system-arm ... -plugin icount_plugin.so,begin=0xADDR,end=0xADDR[,mark=0xADDR][,out=FILE]
+ *   qemu-system-arm ... -plugin icount_plugin.so,begin=0xADDR,end=0xADDR[,mark=0xADDR][,out=FILE][,profile=1]
  *
  * begin/end/mark are the entry addresses of lr_bench_begin, lr_bench_end and
  * lr_bench_mark (bit 0, the Thumb bit of ELF symbol values, is ignored).
@@ -22,6 +22,14 @@
  * file named by out=, if any), one "icount key=value..." line each:
  *   icount total=N / windows=W / segments=S / segment=i n=M / all=N
  *   icount error=...   when the window was never opened or never closed
+ *
+ * With profile=1, every translated block (TB) also gets an exec callback that counts its executions while
+ * the window is open, and the out= file gains one line per block that ran in it:
+ *   icount tb=0xADDR n=INSNS execs=E       (the block's first address, its instructions, its executions)
+ * n * execs summed over the blocks is the window's count up to the marker blocks' edges (a block's callback
+ * runs at its entry, before the markers' own: the block at lr_bench_begin is left out, the one at
+ * lr_bench_end counted whole). Blocks end at branches, so a block lies in one function: a per-function
+ * profile is the sum over the blocks that start in it (run_qemu.py maps them with the ELF's symbols).
  */
 #define _POSIX_C_SOURCE 200809L /* strdup */
 
@@ -114,12 +122,49 @@ static void on_end(unsigned int vcpu, void *udata)
 
 static const qemu_plugin_vcpu_udata_cb_t marker_cb[MARK_COUNT] = {on_begin, on_end, on_mark};
 
+/* profile=1: one record per translated block (a block translated again gets another; the exit merges
+ * nothing, the reader sums by address). */
+typedef struct tb_rec {
+    uint64_t vaddr;
+    uint64_t execs;
+    size_t n;
+    struct tb_rec *next;
+} tb_rec;
+
+static int profile;
+static tb_rec *tb_recs;
+
+static void on_tb_exec(unsigned int vcpu, void *udata)
+{
+    (void)vcpu;
+    if (active) {
+        ((tb_rec *)udata)->execs++;
+    }
+}
+
+static void profile_tb(struct qemu_plugin_tb *tb)
+{
+    tb_rec *r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        fprintf(stderr, "icount_plugin: out of memory\n");
+        abort();
+    }
+    r->vaddr = qemu_plugin_tb_vaddr(tb);
+    r->n = qemu_plugin_tb_n_insns(tb);
+    r->next = tb_recs;
+    tb_recs = r;
+    qemu_plugin_register_vcpu_tb_exec_cb(tb, on_tb_exec, QEMU_PLUGIN_CB_NO_REGS, r);
+}
+
 static void on_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
     size_t n = qemu_plugin_tb_n_insns(tb);
     size_t i;
     int m;
     (void)id;
+    if (profile) {
+        profile_tb(tb);
+    }
     for (i = 0; i < n; ++i) {
         struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
         uint64_t vaddr = qemu_plugin_insn_vaddr(insn);
@@ -183,6 +228,12 @@ static void plugin_exit(qemu_plugin_id_t id, void *udata)
     snprintf(line, sizeof line, "icount all=%" PRIu64 "\n", insn_count);
     emit(f, line);
     if (f != NULL) {
+        const tb_rec *r;
+        for (r = tb_recs; r != NULL; r = r->next) { /* the out= file only: one line per block that ran */
+            if (r->execs) {
+                fprintf(f, "icount tb=0x%" PRIx64 " n=%zu execs=%" PRIu64 "\n", r->vaddr, r->n, r->execs);
+            }
+        }
         fclose(f);
     }
 }
@@ -196,6 +247,10 @@ static int parse_arg(const char *arg)
         return -1;
     }
     key_len = (size_t)(eq - arg);
+    if (key_len == 7 && strncmp(arg, "profile", 7) == 0) {
+        profile = strcmp(eq + 1, "1") == 0;
+        return profile || strcmp(eq + 1, "0") == 0 ? 0 : -1;
+    }
     if (key_len == 3 && strncmp(arg, "out", 3) == 0) {
         free(out_path);
         out_path = strdup(eq + 1);
@@ -224,7 +279,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
     for (i = 0; i < argc; ++i) {
         if (parse_arg(argv[i]) != 0) {
             fprintf(stderr, "icount_plugin: bad argument '%s' "
-                            "(expected begin=ADDR end=ADDR [mark=ADDR] [out=FILE])\n",
+                            "(expected begin=ADDR end=ADDR [mark=ADDR] [out=FILE] [profile=0|1])\n",
                     argv[i]);
             return -1;
         }

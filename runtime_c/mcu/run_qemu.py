@@ -21,6 +21,7 @@ counts as the object of that name beside the archive.
 from __future__ import annotations
 
 import argparse
+import bisect
 import dataclasses
 import fnmatch
 import json
@@ -177,6 +178,28 @@ def marker_addresses(elf: Path) -> dict[str, int]:
     return found
 
 
+def function_profile(elf: Path, blocks: list[tuple[int, int, int]]) -> list[dict[str, Any]]:
+    """Instructions per function from the plugin's per-block counts (profile=1: first address, instructions,
+    executions of every block run in the window): each block is charged to the function symbol (nm: t/T, sized)
+    that holds its first address, or to "?" outside every symbol. Sorted by instructions, largest first; each
+    row with its share of the sum."""
+    funcs: list[tuple[int, int, str]] = []
+    for line in _tool([CROSS + "nm", "-S", "--defined-only", str(elf)]).splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[2] in "Tt":
+            funcs.append((int(parts[0], 16) & ~1, int(parts[1], 16), parts[3]))
+    funcs.sort()
+    starts = [f[0] for f in funcs]
+    per: dict[str, int] = {}
+    for addr, n, execs in blocks:
+        i = bisect.bisect_right(starts, addr) - 1
+        name = funcs[i][2] if i >= 0 and addr < funcs[i][0] + max(funcs[i][1], 1) else "?"
+        per[name] = per.get(name, 0) + n * execs
+    total = sum(per.values()) or 1
+    return [{"function": k, "instructions": v, "share": round(v / total, 4)}
+            for k, v in sorted(per.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
 # ---------------------------------------------------------------- QEMU
 
 
@@ -194,16 +217,16 @@ def qemu_command(target: str, elf: Path, plugin_arg: str | None) -> list[str]:
 
 
 def run_qemu(
-    target: str, elf: Path, timeout: float = DEFAULT_TIMEOUT_S, plugin: Path | None = None
+    target: str, elf: Path, timeout: float = DEFAULT_TIMEOUT_S, plugin: Path | None = None, profile: bool = False
 ) -> QemuResult:
-    """Run the firmware once; with a plugin, count instructions between markers."""
+    """Run the firmware once; with a plugin, count instructions between markers (with profile, per block too)."""
     with tempfile.TemporaryDirectory(prefix="lr_icount_") as tmp:
         out_file = Path(tmp) / "icount.txt"
         plugin_arg = None
         if plugin is not None:
             addrs = marker_addresses(elf)
             args = [f"{k}={v:#x}" for k, v in sorted(addrs.items())]
-            plugin_arg = ",".join([str(plugin), *args, f"out={out_file}"])
+            plugin_arg = ",".join([str(plugin), *args, f"out={out_file}", *(["profile=1"] if profile else [])])
         cmd = qemu_command(target, elf, plugin_arg)
         start = time.monotonic()
         try:
@@ -237,7 +260,9 @@ def parse_plugin_output(lines: Iterable[str]) -> dict[str, Any]:
         if not line.startswith("icount "):
             continue
         fields = dict(f.split("=", 1) for f in line.split()[1:] if "=" in f)
-        if "segment" in fields:
+        if "tb" in fields:  # profile=1: a block, its instructions, its executions in the window
+            result.setdefault("blocks", []).append((int(fields["tb"], 16), int(fields["n"]), int(fields["execs"])))
+        elif "segment" in fields:
             result["segments"].append(int(fields["n"]))
         elif "error" in fields:
             result["errors"].append(fields["error"])
@@ -281,15 +306,17 @@ def run(
     timeout: float = DEFAULT_TIMEOUT_S,
     plugin: Path | None = None,
     repeat: int = 1,
+    profile: bool = False,
 ) -> dict[str, Any]:
     """Run the firmware `repeat` times under QEMU with the icount plugin.
 
     Returns exit code, firmware key=values and stdout, instruction total and
-    segments; `deterministic` is False if repeated runs disagreed.
+    segments; `deterministic` is False if repeated runs disagreed. With
+    `profile`, the first run also counts per block: "profile" (function_profile).
     """
     elf = Path(elf)
     plugin = plugin if plugin is not None else build_plugin()
-    runs = [run_qemu(target, elf, timeout, plugin) for _ in range(max(1, repeat))]
+    runs = [run_qemu(target, elf, timeout, plugin, profile=profile and i == 0) for i in range(max(1, repeat))]
     first = runs[0]
     icount = parse_plugin_output(first.plugin_lines)
     totals = [parse_plugin_output(r.plugin_lines).get("total") for r in runs]
@@ -315,6 +342,7 @@ def run(
         "stderr": first.stderr.splitlines(),
         "fault": next((ln for ln in first.stderr.splitlines() if ln.startswith("FAULT")), None),
         "qemu_wall_s": [r.wall_s for r in runs],
+        **({"profile": function_profile(elf, icount.get("blocks", []))} if profile else {}),
     }
 
 
@@ -490,8 +518,10 @@ def measure(
     do_build: bool = True,
     stack_size: int | None = None,
     defines: str | None = None,
+    profile: bool = False,
 ) -> dict[str, Any]:
-    """Build, run and size one firmware; returns the report as a dict (defines: as in build())."""
+    """Build, run and size one firmware; returns the report as a dict (defines: as in build(); profile: as in
+    run())."""
     bdir = (Path(build_dir) if build_dir is not None else default_build_dir(target, opt)).resolve()
     if do_build:
         elf = build(target, opt, app_srcs, app_cflags, bdir, stack_size, defines=defines)
@@ -499,7 +529,7 @@ def measure(
         elf = bdir / "fw.elf"
         if not elf.exists():
             raise McuError(f"{elf} does not exist (build it first or drop --no-build)")
-    report = run(elf, target, timeout, build_plugin(), repeat)
+    report = run(elf, target, timeout, build_plugin(), repeat, profile=profile)
     report["opt"] = opt
     image = section_sizes(elf)
     report["image"] = {**image, "flash": image["text"] + image["rodata"] + image["data"],
