@@ -74,14 +74,46 @@ def model_header(blob: bytes, x: np.ndarray, arena_bytes: int, output_len: int, 
     return "\n".join(lines)
 
 
-def runtime_defines(is_int8: bool, graph: Any = None) -> str:
+LINREP_PATH_BITS = {"direct": 1, "reuse": 2}  # -DLR_LINREP_PATHS=<mask> (linrep.h); "auto": both, no define
+
+
+def runtime_defines(is_int8: bool, graph: Any = None, linrep_path: str = "auto") -> str:
     """The runtime build options (runtime.mk's LR_DEFINES) of a firmware that runs one kind of blob:
     only that kind's run path is compiled in (fp32: -DLR_INT8=0; int8: -DLR_FP32=0); given the blob's
-    `graph`, only its op types too (-DLR_OPS=<mask>, linrep.h)."""
+    `graph`, only its op types too (-DLR_OPS=<mask>, linrep.h); with `linrep_path` "direct" or "reuse", only
+    that LinRep conv path (-DLR_LINREP_PATHS)."""
     from linrep_edge.format.ops_mask import ops_define
 
-    kind = "-DLR_FP32=0" if is_int8 else "-DLR_INT8=0"
-    return kind if graph is None else f"{kind} {ops_define(graph)}"
+    if linrep_path != "auto" and linrep_path not in LINREP_PATH_BITS:
+        raise LinRepError(f"LinRep path {linrep_path!r}: choose auto, direct or reuse")
+    out = ["-DLR_FP32=0" if is_int8 else "-DLR_INT8=0"]
+    if graph is not None:
+        out.append(ops_define(graph))
+    if linrep_path != "auto":
+        out.append(f"-DLR_LINREP_PATHS={LINREP_PATH_BITS[linrep_path]}u")
+    return " ".join(out)
+
+
+def arena_for_any_plan(blob: bytes, where: str = "blob", ram_limit: int = 0) -> int:
+    """The static arena a firmware of an int8 `blob` needs whatever paths its core's cost model picks (its
+    constants differ per core, so the device's AUTO plan may differ from the host's): the largest lr_arena_size
+    of AUTO and of each forced path (each op's scratch is placed on its own, so no mix of paths needs more); a
+    path the model cannot take is skipped (the device's AUTO never takes it either). lr_set_ram_limit(ram_limit)
+    on each when non-zero."""
+    from linrep_edge.runtime.binding import CRuntime
+
+    arena = 0
+    for path in ("auto", *LINREP_PATH_BITS):
+        try:
+            rt = CRuntime(blob, where, conv_path=path)
+            if ram_limit:
+                rt.set_ram_limit(ram_limit)
+        except LinRepError:
+            if path == "auto":
+                raise
+            continue
+        arena = max(arena, rt.arena_bytes)
+    return arena
 
 
 def build_firmware(drv: Any, target: str, opt: str, srcs: list[Path], out: Path, defines: str | None, run: bool,

@@ -21,8 +21,8 @@ import numpy as np
 from linrep_edge.errors import LinRepError
 from linrep_edge.format.ir import Graph
 from linrep_edge.format.reader import parse
-from linrep_edge.runtime.mcu import (MCU_DIR, RUNTIME_DIR, _driver, build_firmware, check_toolchain, format_profile,
-                                     model_header_i8,
+from linrep_edge.runtime.mcu import (LINREP_PATH_BITS, MCU_DIR, RUNTIME_DIR, _driver, arena_for_any_plan,
+                                     build_firmware, check_toolchain, format_profile, model_header_i8,
                                      runtime_defines)
 
 TARGETS_INT8 = ("cortex-m4", "cortex-m3", "cortex-m7", "cortex-m33")
@@ -62,7 +62,7 @@ def default_input_i8(blob: bytes) -> np.ndarray:
 
 def _firmware_i8(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path, timeout: float,
                  run: bool = True, conv_path: str = "auto", ram_limit: int = 0, blob_ops: bool = False,
-                 linrep_paths: int = 3, profile: bool = False) -> dict[str, Any]:
+                 linrep_path: str = "auto", profile: bool = False) -> dict[str, Any]:
     from linrep_edge.runtime.binding import CRuntime
 
     drv = _driver()
@@ -71,24 +71,15 @@ def _firmware_i8(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path,
         rt.set_ram_limit(ram_limit)
     build.mkdir(parents=True, exist_ok=True)
     header = build / "lr_bench_model.h"
-    # The device's cost model (constants per core) may choose other paths than the host's, hence another arena;
-    # each op's scratch is placed on its own, so no choice of paths needs more than the larger forced one. The
-    # firmware reports its own lr_arena_size; this is only its static buffer.
-    arena = rt.arena_bytes
-    if conv_path == "auto":
-        for forced in ("direct", "reuse"):
-            other = CRuntime(blob, conv_path=forced)
-            if ram_limit:
-                other.set_ram_limit(ram_limit)
-            arena = max(arena, other.arena_bytes)
+    # the device's plan may differ from the host's: room for any (the firmware reports its own lr_arena_size;
+    # this is only its static buffer)
+    arena = arena_for_any_plan(blob, ram_limit=ram_limit) if conv_path == "auto" else rt.arena_bytes
     text = model_header_i8(blob, x, arena, rt.output_size, conv_path, ram_limit)
     if not header.exists() or header.read_text() != text:
         header.write_text(text)
     # built for int8 blobs only (runtime_defines), as a firmware that runs this blob would be; with blob_ops,
     # for this blob's op types only (LR_OPS, as export-project builds it)
-    defines = runtime_defines(True, parse(blob).graph if blob_ops else None)
-    if linrep_paths != 3:  # one LinRep path compiled in (LR_LINREP_PATHS, linrep.h)
-        defines += f" -DLR_LINREP_PATHS={linrep_paths}u"
+    defines = runtime_defines(True, parse(blob).graph if blob_ops else None, linrep_path)
     rep = build_firmware(drv, target, opt, [MCU_DIR / "model_workload_i8.c", header], build / "fw",
                          defines, run, timeout, "int8 firmware", profile)
     if not run:
@@ -213,22 +204,18 @@ def _mcu_bench_int8(blob: bytes, target: str, x: np.ndarray | None, timeout: flo
     }
 
 
-PATH_BITS = {"direct": 1, "reuse": 2}  # LR_LINREP_PATHS (linrep.h)
-
-
 def _one_path_build(blob: bytes, x: np.ndarray, target: str, root: Path, timeout: float, ram_limit: int,
                     layers: list[dict[str, Any]], lr: dict[str, Any]) -> dict[str, Any]:
     """When every LinRep conv of the automatic run took the same path: the firmware a user would build for this
     blob and setting, its op types (LR_OPS) and only that path (LR_LINREP_PATHS), its code at -Os, and the same
     firmware run at -O2 (its instructions, RAM and outputs: equal to the host's, as the full build's)."""
     used = sorted({L["path"] for L in layers if L["op_type"] == "LINREP_CONV2D"})
-    if len(used) != 1 or used[0] not in PATH_BITS:
+    if len(used) != 1 or used[0] not in LINREP_PATH_BITS:
         return {"blob_linrep_paths": "+".join(used)}
-    bits = PATH_BITS[used[0]]
     size = _firmware_i8(blob, x, target, "-Os", root / "auto-Os-ops-path", timeout, run=False, ram_limit=ram_limit,
-                        blob_ops=True, linrep_paths=bits)
+                        blob_ops=True, linrep_path=used[0])
     fw = _firmware_i8(blob, x, target, "-O2", root / "auto-ops-path", timeout, ram_limit=ram_limit, blob_ops=True,
-                      linrep_paths=bits)
+                      linrep_path=used[0])
     stack = max(fw["stack_painted_bytes"] or 0, fw["init_stack_bytes"])
     return {"blob_linrep_paths": used[0], "runtime_code_bytes_blob_paths": size["runtime_code_bytes"],
             "blob_paths_instructions": fw["instructions"], "blob_paths_ram_bytes": fw["arena_bytes"] + stack,

@@ -447,9 +447,6 @@ In your own CMake tree: `add_subdirectory(path/to/this/folder)` and
 """
 
 
-LINREP_PATH_BITS = {"direct": 1, "reuse": 2}  # -DLR_LINREP_PATHS (linrep.h)
-
-
 def export_project(blob: bytes, out: Path, target: str, name: str, source: str, x: np.ndarray | None = None,
                    force: bool = False, linrep_path: str = "auto") -> dict[str, object]:
     """Write the project folder `out` for `blob` on `target` (see the module docstring) and return a summary.
@@ -461,23 +458,18 @@ def export_project(blob: bytes, out: Path, target: str, name: str, source: str, 
     output and the arena are then the host's on that path ("auto": both paths, the cost model chooses)."""
     from linrep_edge.format.reader import parse
     from linrep_edge.runtime.binding import CRuntime
-    from linrep_edge.runtime.mcu import default_input, runtime_defines
+    from linrep_edge.runtime.mcu import arena_for_any_plan, default_input, runtime_defines
 
     check_identifier(name)
     parsed = parse(blob, source, weights=False)
     g = parsed.graph
-    defines = runtime_defines(g.is_int8, g)
-    if linrep_path != "auto":
-        if linrep_path not in LINREP_PATH_BITS:
-            raise LinRepError(f"LinRep path {linrep_path!r}: choose auto, direct or reuse")
-        full = parse(blob, source).graph if linrep_path == "reuse" and not g.is_int8 else g  # the masks too
-        pruned = [op.name for op in full.ops if op.type == "LINREP_CONV2D" and op.linrep is not None
-                  and op.linrep.mask is not None]
-        if linrep_path == "reuse" and pruned and not g.is_int8:
+    rb = runtime_build(target, runtime_defines(g.is_int8, g, linrep_path))
+    if linrep_path == "reuse" and not g.is_int8:
+        pruned = [op.name for op in parse(blob, source).graph.ops  # with the weights: the kernel masks
+                  if op.type == "LINREP_CONV2D" and op.linrep is not None and op.linrep.mask is not None]
+        if pruned:
             raise LinRepError(f"--linrep-path reuse: op {pruned[0]!r} has pruned kernels, which an fp32 model runs "
                               "on the direct path only (use --linrep-path auto or direct)")
-        defines += f" -DLR_LINREP_PATHS={LINREP_PATH_BITS[linrep_path]}u"
-    rb = runtime_build(target, defines)
     ins, outs = g.tensors[g.input].shape, g.tensors[g.output].shape
     x = default_input(blob) if x is None else np.asarray(x, dtype=np.float32)
     if x.size != int(np.prod(ins)):
@@ -485,12 +477,8 @@ def export_project(blob: bytes, out: Path, target: str, name: str, source: str, 
     rt = CRuntime(blob, source, conv_path=linrep_path)
     y = rt.run(x.reshape(1, *ins))[0]
     arena = max(parsed.check.arena_bytes, rt.arena_bytes)  # a forced path may need more scratch
-    if linrep_path == "auto" and g.is_int8:  # the device's cost model (constants per core) may choose other paths
-        for forced in LINREP_PATH_BITS:      # than the host's: room for either (each op's scratch is placed alone)
-            try:
-                arena = max(arena, CRuntime(blob, source, conv_path=forced).arena_bytes)
-            except LinRepError:
-                pass  # a path this model cannot take: the device's AUTO never takes it either
+    if linrep_path == "auto" and g.is_int8:  # the device's per-core cost model may plan otherwise than the host
+        arena = max(arena, arena_for_any_plan(blob, source))
 
     out = Path(out)
     if out.exists() and not out.is_dir():

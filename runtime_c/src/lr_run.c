@@ -38,6 +38,13 @@ static uint32_t numel(const int32_t *dims, uint32_t rank)
     return n;
 }
 
+/* LinRep conv op runs the template-reuse kernel: the plan's bit, or the only path compiled in (LR_LINREP_PATHS;
+ * constant then, so the path left out is not linked). */
+static int runs_reuse(const run_ctx *r, const lr_op *op)
+{
+    return LR_REUSE_ON && (!LR_DIRECT_ON || ((r->reuse[op->index >> 5] >> (op->index & 31u)) & 1u));
+}
+
 static void conv(const run_ctx *r, const lr_op *op, const float *x, float *y)
 {
     lr_geom g;
@@ -45,7 +52,7 @@ static void conv(const run_ctx *r, const lr_op *op, const float *x, float *y)
     if (op->type == LR_OP_TYPE_LINREP_CONV2D) {
         lr_linrep_params p;
         lr_op_linrep_params(r->m, op, &p);
-        if (LR_REUSE_ON && (!LR_DIRECT_ON || ((r->reuse[op->index >> 5] >> (op->index & 31u)) & 1u))) {
+        if (runs_reuse(r, op)) {
             lr_linrep_conv2d_reuse_f32_ref(&g, x, &p, r->scratch, y);
         } else if (LR_DIRECT_ON) { /* LR_LINREP_PATHS: the paths left out are not linked */
             lr_linrep_conv2d_direct_f32_ref(&g, x, &p, r->scratch, y);
@@ -517,7 +524,7 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
         lr_linrep_s8_params p;
         lr_op_geom(m, op, &g);
         lr_op_linrep_s8_params(m, op, &p);
-        if (LR_REUSE_ON && (!LR_DIRECT_ON || ((r->reuse[op->index >> 5] >> (op->index & 31u)) & 1u))) {
+        if (runs_reuse(r, op)) {
 #if !defined(LR_OPT_KERNELS) || LR_OPT_KERNELS
             lr_linrep_conv2d_reuse_s8_opt_n(&g, x, &p, scratch, r->scratch_bytes / 4u, y); /* tiles as given */
 #else
