@@ -214,3 +214,21 @@ def test_verify_user_errors(crt, packed, tmp_path):
     for args, msg in cases:
         r = run(*args)
         assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
+
+
+def test_status_names_codes_as_the_c_library_does():
+    """`linrep-edge status CODE`: for firmware built with -DLR_STATUS_TEXTS=0, which prints codes only; every code's
+    text equals the C library's own lr_status_str; a value that is no status is a one-line error, exit 2."""
+    from linrep_edge.runtime.binding import status_text
+
+    r = run("status", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert rows[0]["code"] == 0 and len(rows) >= 24 and len({x["code"] for x in rows}) == len(rows)
+    for row in rows:
+        assert row["text"] == status_text(row["code"]) and row["name"].startswith("LR_")
+    r = run("status", "-5", "-12")
+    assert r.returncode == 0 and [ln.split()[0] for ln in r.stdout.splitlines()] == ["-5", "-12"]
+    assert "LR_ERR_CRC" in r.stdout and status_text(-12) in r.stdout
+    r = run("status", "7")
+    assert r.returncode == 2 and "not an lr_status" in r.stderr and "Traceback" not in r.stderr

@@ -106,17 +106,31 @@ def test_host_project_builds_and_passes(blob_file, tmp_path, tool):
 @pytest.mark.parametrize("path", ["direct", "reuse"])
 def test_host_project_with_one_linrep_path(blob_file, tmp_path, path):
     """`--linrep-path`: the project compiles in that LinRep path only (LR_LINREP_PATHS), its expected output is the
-    host's on that path, and the demo passes; an fp32 model with pruned kernels cannot run reuse only."""
+    host's on that path, and the demo passes; an fp32 model with pruned kernels cannot run reuse only. The direct
+    project is also built without the status texts (--no-status-texts: -DLR_STATUS_TEXTS=0), as the smallest
+    firmware would be: it passes, and its lr_status_str gives "" (the demo prints codes)."""
     need(shutil.which("make") is not None and shutil.which("cc") is not None, "make", "apt-get install gcc make")
     project = tmp_path / path
+    codes_only = ["--no-status-texts"] if path == "direct" else []
     proc = _cli("export-project", str(blob_file), "--target", "host", "-o", str(project), "--linrep-path", path,
-                "--json")
+                *codes_only, "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["linrep_path"] == path
-    assert f"-DLR_LINREP_PATHS={1 if path == 'direct' else 2}u" in (project / "Makefile").read_text()
+    assert json.loads(proc.stdout)["status_texts"] is not bool(codes_only)
+    makefile = (project / "Makefile").read_text()
+    assert f"-DLR_LINREP_PATHS={1 if path == 'direct' else 2}u" in makefile
+    assert ("-DLR_STATUS_TEXTS=0" in makefile) is bool(codes_only)
     demo = _build(project, "make")
     proc = _run([str(demo)])
     assert proc.returncode == 0 and "PASS" in proc.stdout, proc.stdout + proc.stderr
+    if codes_only:  # the project's own library, its status texts left out
+        probe = project / "probe.c"
+        probe.write_text('#include <stdio.h>\n#include "linrep.h"\nint main(void) { printf("[%s][%s]\\n", '
+                         'lr_status_str(LR_OK), lr_status_str(LR_ERR_CRC)); return 0; }\n')
+        lib = next(project.rglob("liblinrep*.a"))
+        subprocess.run(["cc", "-std=c99", "-I", str(project / "linrep" / "include"), "-o", str(project / "probe"),
+                        str(probe), str(lib), "-lm"], check=True, capture_output=True, text=True)
+        assert _run([str(project / "probe")]).stdout.strip() == "[][]"
     if path == "reuse":
         torch.manual_seed(0)
         res = pack_model(Net().eval(), torch.zeros(1, 3, 16, 16),

@@ -86,6 +86,8 @@ def test_mcu_bench_int8_rows(tmp_path: Path) -> None:
     # path's kernel and the cost model's choice, runs on the device and equals the host
     assert r["blob_linrep_paths"] in ("direct", "reuse"), r["blob_linrep_paths"]
     assert 0 < r["runtime_code_bytes_blob_paths"] < r["runtime_code_bytes_blob_ops"] - 1024
+    # and without the status texts (LR_STATUS_TEXTS=0): lr_status_str's ~0.75 KB of texts are gone
+    assert 0 < r["runtime_code_bytes_blob_paths_no_texts"] < r["runtime_code_bytes_blob_paths"] - 500
     assert r["blob_paths_matches_host"] and 0 < r["blob_paths_instructions"] <= r["instructions"]
     assert "only its LinRep path too" in format_result_int8(r)
 

@@ -16,6 +16,19 @@ def _max(args: argparse.Namespace) -> int:
     return getattr(args, "max_size", None) or DEFAULT_MAX_BYTES
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """`linrep-edge status [CODE ...]`: each lr_status's name and text (linrep.h's one list, through abi.py)."""
+    from linrep_edge.runtime.abi import STATUS
+
+    codes = args.codes or sorted(STATUS, reverse=True)
+    unknown = [c for c in codes if c not in STATUS]
+    if unknown:
+        raise LinRepError(f"{unknown[0]} is not an lr_status (codes run from 0 down to {min(STATUS)})")
+    rows = [{"code": c, "name": STATUS[c][0], "text": STATUS[c][1]} for c in codes]
+    emit(args, rows, lambda: "\n".join(f"{r['code']:>4}  {r['name']:<28} {r['text']}" for r in rows))
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from linrep_edge.atomic import check_output, write_atomic
     from linrep_edge.format.reader import load_bytes
@@ -81,7 +94,7 @@ def cmd_export_project(args: argparse.Namespace) -> int:
             raise LinRepError(f"--input {shown(args.input)}: holds no input")
         x = x[0]
     res = export_project(blob, Path(args.output), args.target, name, args.file, x, force=args.force,
-                         linrep_path=args.linrep_path)
+                         linrep_path=args.linrep_path, status_texts=not args.no_status_texts)
     emit(args, res, lambda: f"wrote {shown(args.output)}: the runtime ({res['runtime_sources']} sources), "
                             f"model/{name}.h, main.c, CMakeLists.txt (linrep::runtime), Makefile for {args.target}; "
                             f"build: cmake -S {shown(args.output)} -B build && cmake --build build --target run")

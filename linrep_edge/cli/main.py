@@ -307,9 +307,20 @@ def build_parser() -> argparse.ArgumentParser:
                         "kernel and the cost model's choice are not linked (about 6 KB less at -Os on the "
                         "default model); `mcu-bench --json` says which path a core's plan takes "
                         "(blob_linrep_paths). Default auto: both, chosen per layer on the device")
+    p.add_argument("--no-status-texts", action="store_true",
+                   help="leave lr_status_str's texts out (-DLR_STATUS_TEXTS=0, about 0.75 KB less at -Os): the "
+                        "demo prints status codes; `linrep-edge status CODE` names one")
     p.add_argument("--json", action="store_true", help="print a summary as JSON")
     _add_read_options(p)
     p.set_defaults(func=blob_cmds.cmd_export_project)
+
+    p = sub.add_parser("status", help="name a C runtime status code (for firmware built with -DLR_STATUS_TEXTS=0)",
+                       epilog="examples:\n  linrep-edge status -12\n  linrep-edge status --json",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("codes", nargs="*", type=int, metavar="CODE",
+                   help="lr_status values, as a firmware prints them (default: every status)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=blob_cmds.cmd_status)
 
     p = sub.add_parser("verify", help="run a .lre through the C runtime and torch; compare answers",
                        epilog="examples:\n  linrep-edge verify m.lre --data fashion-mnist\n"

@@ -77,11 +77,12 @@ def model_header(blob: bytes, x: np.ndarray, arena_bytes: int, output_len: int, 
 LINREP_PATH_BITS = {"direct": 1, "reuse": 2}  # -DLR_LINREP_PATHS=<mask> (linrep.h); "auto": both, no define
 
 
-def runtime_defines(is_int8: bool, graph: Any = None, linrep_path: str = "auto") -> str:
+def runtime_defines(is_int8: bool, graph: Any = None, linrep_path: str = "auto", status_texts: bool = True) -> str:
     """The runtime build options (runtime.mk's LR_DEFINES) of a firmware that runs one kind of blob:
     only that kind's run path is compiled in (fp32: -DLR_INT8=0; int8: -DLR_FP32=0); given the blob's
     `graph`, only its op types too (-DLR_OPS=<mask>, linrep.h); with `linrep_path` "direct" or "reuse", only
-    that LinRep conv path (-DLR_LINREP_PATHS)."""
+    that LinRep conv path (-DLR_LINREP_PATHS); without `status_texts`, lr_status_str's texts are left out
+    (-DLR_STATUS_TEXTS=0)."""
     from linrep_edge.format.ops_mask import ops_define
 
     if linrep_path != "auto" and linrep_path not in LINREP_PATH_BITS:
@@ -91,6 +92,8 @@ def runtime_defines(is_int8: bool, graph: Any = None, linrep_path: str = "auto")
         out.append(ops_define(graph))
     if linrep_path != "auto":
         out.append(f"-DLR_LINREP_PATHS={LINREP_PATH_BITS[linrep_path]}u")
+    if not status_texts:
+        out.append("-DLR_STATUS_TEXTS=0")
     return " ".join(out)
 
 

@@ -62,7 +62,7 @@ def default_input_i8(blob: bytes) -> np.ndarray:
 
 def _firmware_i8(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path, timeout: float,
                  run: bool = True, conv_path: str = "auto", ram_limit: int = 0, blob_ops: bool = False,
-                 linrep_path: str = "auto", profile: bool = False) -> dict[str, Any]:
+                 linrep_path: str = "auto", profile: bool = False, status_texts: bool = True) -> dict[str, Any]:
     from linrep_edge.runtime.binding import CRuntime
 
     drv = _driver()
@@ -79,7 +79,7 @@ def _firmware_i8(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path,
         header.write_text(text)
     # built for int8 blobs only (runtime_defines), as a firmware that runs this blob would be; with blob_ops,
     # for this blob's op types only (LR_OPS, as export-project builds it)
-    defines = runtime_defines(True, parse(blob).graph if blob_ops else None, linrep_path)
+    defines = runtime_defines(True, parse(blob).graph if blob_ops else None, linrep_path, status_texts)
     rep = build_firmware(drv, target, opt, [MCU_DIR / "model_workload_i8.c", header], build / "fw",
                          defines, run, timeout, "int8 firmware", profile)
     if not run:
@@ -207,17 +207,21 @@ def _mcu_bench_int8(blob: bytes, target: str, x: np.ndarray | None, timeout: flo
 def _one_path_build(blob: bytes, x: np.ndarray, target: str, root: Path, timeout: float, ram_limit: int,
                     layers: list[dict[str, Any]], lr: dict[str, Any]) -> dict[str, Any]:
     """When every LinRep conv of the automatic run took the same path: the firmware a user would build for this
-    blob and setting, its op types (LR_OPS) and only that path (LR_LINREP_PATHS), its code at -Os, and the same
-    firmware run at -O2 (its instructions, RAM and outputs: equal to the host's, as the full build's)."""
+    blob and setting, its op types (LR_OPS) and only that path (LR_LINREP_PATHS), its code at -Os (and without
+    the status texts, LR_STATUS_TEXTS=0: the smallest build), and the same firmware run at -O2 (its instructions,
+    RAM and outputs: equal to the host's, as the full build's)."""
     used = sorted({L["path"] for L in layers if L["op_type"] == "LINREP_CONV2D"})
     if len(used) != 1 or used[0] not in LINREP_PATH_BITS:
         return {"blob_linrep_paths": "+".join(used)}
     size = _firmware_i8(blob, x, target, "-Os", root / "auto-Os-ops-path", timeout, run=False, ram_limit=ram_limit,
                         blob_ops=True, linrep_path=used[0])
+    bare = _firmware_i8(blob, x, target, "-Os", root / "auto-Os-ops-path-codes", timeout, run=False,
+                        ram_limit=ram_limit, blob_ops=True, linrep_path=used[0], status_texts=False)
     fw = _firmware_i8(blob, x, target, "-O2", root / "auto-ops-path", timeout, ram_limit=ram_limit, blob_ops=True,
                       linrep_path=used[0])
     stack = max(fw["stack_painted_bytes"] or 0, fw["init_stack_bytes"])
     return {"blob_linrep_paths": used[0], "runtime_code_bytes_blob_paths": size["runtime_code_bytes"],
+            "runtime_code_bytes_blob_paths_no_texts": bare["runtime_code_bytes"],
             "blob_paths_instructions": fw["instructions"], "blob_paths_ram_bytes": fw["arena_bytes"] + stack,
             "blob_paths_matches_host": fw["matches_host"]}
 
@@ -237,7 +241,8 @@ def format_result_int8(r: dict[str, Any]) -> str:
            + (f", {r['runtime_code_bytes_blob_ops']} B at -Os with only this blob's op types (LR_OPS)"
               if "runtime_code_bytes_blob_ops" in r else "")
            + (f", {r['runtime_code_bytes_blob_paths']} B with only its LinRep path too (LR_LINREP_PATHS: "
-              f"{r['blob_linrep_paths']}; that firmware {r['blob_paths_instructions']} instructions, "
+              f"{r['blob_linrep_paths']}; {r['runtime_code_bytes_blob_paths_no_texts']} B without the status texts, "
+              f"LR_STATUS_TEXTS=0; that firmware {r['blob_paths_instructions']} instructions, "
               f"RAM {r['blob_paths_ram_bytes']} B, equal to the host: {r['blob_paths_matches_host']})"
               if "runtime_code_bytes_blob_paths" in r else "") + "; outputs equal "
            f"the host C runtime bit for bit: {r['matches_host']}; repeat runs identical: {r['deterministic']}"]
@@ -262,6 +267,7 @@ SIDE_BY_SIDE = (("instructions / inference", "instructions"), ("per dense-equiva
                 ("runtime code -Os (B)", "runtime_code_bytes"), ("runtime code -O2 (B)", "runtime_code_bytes_o2"),
                 ("runtime code -Os, blob's ops (B)", "runtime_code_bytes_blob_ops"),
                 ("  and its one LinRep path (B)", "runtime_code_bytes_blob_paths"),
+                ("  and no status texts (B)", "runtime_code_bytes_blob_paths_no_texts"),
                 ("RAM: arena + stack (B)", "ram_bytes"), ("flash: the blob (B)", "weights_flash_bytes"),
                 ("equal to the host", "matches_host"))
 

@@ -126,7 +126,8 @@ MAIN_C = """\
  *   lr_arena_size     asks how much RAM the inference needs; the static arena must be at least that
  *   lr_run            one inference: input -> output, using only the arena (no malloc)
  * then compares the output with the host C runtime's, bit for bit, and prints PASS or FAIL.
- * Exit status: 0 PASS, 1 FAIL (output differs), 2 a runtime error (printed with lr_status_str).
+ * Exit status: 0 PASS, 1 FAIL (output differs), 2 a runtime error (its code, and lr_status_str's text;
+ * `linrep-edge status CODE` names it).
  * On Cortex-M, printf and exit go through semihosting (newlib's rdimon.specs).
  */
 #include <stdint.h>
@@ -149,7 +150,7 @@ static float output[{macro}_OUTPUT_SIZE];
 
 static int fail(const char *what, lr_status st)
 {{
-    printf("FAIL: %s: %s\\n", what, lr_status_str(st));
+    printf("FAIL: %s: status %d %s\\n", what, (int)st, lr_status_str(st)); /* "" with -DLR_STATUS_TEXTS=0 */
     return 2;
 }}
 
@@ -448,14 +449,15 @@ In your own CMake tree: `add_subdirectory(path/to/this/folder)` and
 
 
 def export_project(blob: bytes, out: Path, target: str, name: str, source: str, x: np.ndarray | None = None,
-                   force: bool = False, linrep_path: str = "auto") -> dict[str, object]:
+                   force: bool = False, linrep_path: str = "auto", status_texts: bool = True) -> dict[str, object]:
     """Write the project folder `out` for `blob` on `target` (see the module docstring) and return a summary.
 
     `x`: the test input (default: a seeded normal input of the blob's shape); its expected output is the
     host C runtime's. `out` must not exist or be empty, unless `force` (then the files written here replace
     theirs, others stay). The folder is written beside `out` first and renamed into place. `linrep_path`
     "direct" or "reuse" compiles in only that LinRep conv path (-DLR_LINREP_PATHS): less code; the expected
-    output and the arena are then the host's on that path ("auto": both paths, the cost model chooses)."""
+    output and the arena are then the host's on that path ("auto": both paths, the cost model chooses). Without
+    `status_texts`, lr_status_str returns "" (-DLR_STATUS_TEXTS=0; main.c prints the codes)."""
     from linrep_edge.format.reader import parse
     from linrep_edge.runtime.binding import CRuntime
     from linrep_edge.runtime.mcu import arena_for_any_plan, default_input, runtime_defines
@@ -463,7 +465,7 @@ def export_project(blob: bytes, out: Path, target: str, name: str, source: str, 
     check_identifier(name)
     parsed = parse(blob, source, weights=False)
     g = parsed.graph
-    rb = runtime_build(target, runtime_defines(g.is_int8, g, linrep_path))
+    rb = runtime_build(target, runtime_defines(g.is_int8, g, linrep_path, status_texts))
     if linrep_path == "reuse" and not g.is_int8:
         pruned = [op.name for op in parse(blob, source).graph.ops  # with the weights: the kernel masks
                   if op.type == "LINREP_CONV2D" and op.linrep is not None and op.linrep.mask is not None]
@@ -521,6 +523,6 @@ def export_project(blob: bytes, out: Path, target: str, name: str, source: str, 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return {"output": str(out), "target": target, "identifier": name, "blob_bytes": len(blob),
-            "arena_bytes": arena, "linrep_path": linrep_path, "input_shape": list(ins), "output_shape": list(outs),
+            "arena_bytes": arena, "linrep_path": linrep_path, "status_texts": status_texts, "input_shape": list(ins), "output_shape": list(outs),
             "runtime_sources": len(rb.sources), "files": sorted(files),
             "board": BOARDS[target].qemu_machine if target != "host" else None}

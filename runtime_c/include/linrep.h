@@ -116,6 +116,12 @@ extern "C" {
  * model with pruned kernels runs the direct path only: a build without it refuses such a model in lr_init
  * (LR_ERR_UNSUPPORTED_OP, at the op). `mcu-bench --json` says which path each core's plan takes
  * ("blob_linrep_paths") and measures the firmware built with it; `export-project --linrep-path` writes it.
+ *
+ * Build option: -DLR_STATUS_TEXTS=0, lr_status_str returns "" for every status: the texts (about 0.75 KB at
+ * -Os on Cortex-M) are not linked, the codes and everything else are unchanged (as TFLite Micro's
+ * TF_LITE_STRIP_ERROR_STRINGS). For firmware that logs the numeric code; the host tools name it
+ * (`linrep-edge` prints a status's text from its number). `export-project --no-status-texts` writes it;
+ * `mcu-bench` measures its smallest build with it. Default: 1.
  */
 
 /*
@@ -279,7 +285,8 @@ typedef void (*lr_op_hook)(void *ctx, unsigned op_index);
 
 /*
  * lr_status_str: a short, static, NUL-terminated English text for `status` ("ok" for LR_OK and
- * "unknown status" for a value that is not an lr_status). Never returns NULL. Thread-safe.
+ * "unknown status" for a value that is not an lr_status); "" for every status in a build with
+ * -DLR_STATUS_TEXTS=0. Never returns NULL. Thread-safe.
  */
 const char *lr_status_str(lr_status status);
 

@@ -62,6 +62,14 @@
 #define LR_DIRECT_ON (((LR_LINREP_PATHS) & 1u) != 0u)
 #define LR_REUSE_ON (((LR_LINREP_PATHS) & 2u) != 0u)
 
+/* Status texts compiled in (linrep.h, -DLR_STATUS_TEXTS=0: lr_status_str returns ""). */
+#ifndef LR_STATUS_TEXTS
+#define LR_STATUS_TEXTS 1
+#endif
+#if (LR_STATUS_TEXTS) != 0 && (LR_STATUS_TEXTS) != 1
+#error "LR_STATUS_TEXTS: 0 (codes only) or 1 (the default)"
+#endif
+
 /* Largest blob size accepted (FlatBuffers offsets are 32-bit; keep all sums below 2^31). */
 #define LR_MAX_BLOB_BYTES 0x7FFFFFF0u
 /* Largest tensor or constant element count: numel * 4 bytes, aligned, stays below 2^31. */

@@ -3,6 +3,10 @@
 
 const char *lr_status_str(lr_status status)
 {
+#if !LR_STATUS_TEXTS
+    (void)status;
+    return ""; /* -DLR_STATUS_TEXTS=0: codes only (linrep.h) */
+#else
     switch (status) {
 #define LR_STATUS_CASE_(name, value, text) \
     case name:                             \
@@ -13,4 +17,5 @@ const char *lr_status_str(lr_status status)
         break;
     }
     return "unknown status";
+#endif
 }
