@@ -53,8 +53,8 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "linrep_edge.cli", *args], capture_output=True, text=True)
 
 
-def _export(blob_file: Path, target: str, out: Path) -> dict:
-    proc = _cli("export-project", str(blob_file), "--target", target, "-o", str(out), "--json")
+def _export(blob_file: Path, target: str, out: Path, *extra: str) -> dict:
+    proc = _cli("export-project", str(blob_file), "--target", target, "-o", str(out), "--json", *extra)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
@@ -108,18 +108,24 @@ def test_host_project_with_one_linrep_path(blob_file, tmp_path, path):
     """`--linrep-path`: the project compiles in that LinRep path only (LR_LINREP_PATHS), its expected output is the
     host's on that path, and the demo passes; an fp32 model with pruned kernels cannot run reuse only. The direct
     project is also built without the status texts (--no-status-texts: -DLR_STATUS_TEXTS=0), as the smallest
-    firmware would be: it passes, and its lr_status_str gives "" (the demo prints codes)."""
+    firmware would be: it passes, and its lr_status_str gives "" (the demo prints codes); the reuse project with
+    the memory plan made on the host (--offline-plan: model/<name>_plan.h, -DLR_PLANNER=0) passes too."""
     need(shutil.which("make") is not None and shutil.which("cc") is not None, "make", "apt-get install gcc make")
     project = tmp_path / path
     codes_only = ["--no-status-texts"] if path == "direct" else []
+    offline = ["--offline-plan"] if path == "reuse" else []
     proc = _cli("export-project", str(blob_file), "--target", "host", "-o", str(project), "--linrep-path", path,
-                *codes_only, "--json")
+                *codes_only, *offline, "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["linrep_path"] == path
+    assert json.loads(proc.stdout)["offline_plan"] is bool(offline)
     assert json.loads(proc.stdout)["status_texts"] is not bool(codes_only)
     makefile = (project / "Makefile").read_text()
     assert f"-DLR_LINREP_PATHS={1 if path == 'direct' else 2}u" in makefile
     assert ("-DLR_STATUS_TEXTS=0" in makefile) is bool(codes_only)
+    assert ("-DLR_PLANNER=0" in makefile) is bool(offline)  # the reuse project: the plan made here, no planner
+    assert (project / "model" / "lre_net_plan.h").exists() is bool(offline)
+    assert ("lr_set_plan(" in (project / "main.c").read_text()) is bool(offline)
     demo = _build(project, "make")
     proc = _run([str(demo)])
     assert proc.returncode == 0 and "PASS" in proc.stdout, proc.stdout + proc.stderr
@@ -163,8 +169,9 @@ def test_ops_mask_is_the_op_types_the_c_runtime_reads(blob_file):
 def test_cortex_m4_project_builds_and_passes_under_qemu(blob_file, tmp_path, tool):
     need(all(shutil.which(t) for t in ARM_TOOLS) and shutil.which(tool) is not None, "the ARM toolchain or QEMU", APT)
     project = tmp_path / "m4"
-    summary = _export(blob_file, "cortex-m4", project)
-    assert summary["board"] == "mps2-an386"
+    # the CMake project with the memory plan made on the host (-O2 library) for a -Os runtime without a planner
+    summary = _export(blob_file, "cortex-m4", project, *(["--offline-plan"] if tool == "cmake" else []))
+    assert summary["board"] == "mps2-an386" and summary["offline_plan"] is (tool == "cmake")
     elf = _build(project, tool)
     assert elf.suffix == ".elf"
     proc = _qemu(elf)

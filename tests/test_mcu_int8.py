@@ -88,6 +88,11 @@ def test_mcu_bench_int8_rows(tmp_path: Path) -> None:
     assert 0 < r["runtime_code_bytes_blob_paths"] < r["runtime_code_bytes_blob_ops"] - 1024
     # and without the status texts (LR_STATUS_TEXTS=0): lr_status_str's ~0.75 KB of texts are gone
     assert 0 < r["runtime_code_bytes_blob_paths_no_texts"] < r["runtime_code_bytes_blob_paths"] - 500
+    # the smallest build: also without the planner (LR_PLANNER=0), on the plan made on the host (lr_set_plan checks
+    # it on the device): less code again, runs to the host's bytes
+    assert 0 < r["runtime_code_bytes_blob_minimal"] < r["runtime_code_bytes_blob_paths_no_texts"] - 1000
+    assert r["blob_minimal_matches_host"] and r["blob_minimal_linrep_path"] == r["blob_linrep_paths"]
+    assert "the plan made offline" in format_result_int8(r)
     assert r["blob_paths_matches_host"] and 0 < r["blob_paths_instructions"] <= r["instructions"]
     assert "only its LinRep path too" in format_result_int8(r)
 

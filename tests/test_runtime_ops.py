@@ -379,10 +379,9 @@ def test_library_missing(monkeypatch, tmp_path) -> None:
     import linrep_edge.runtime.binding as rtmod
 
     monkeypatch.setenv("LINREP_RUNTIME_LIB", str(tmp_path / "nope.so"))
-    monkeypatch.setattr(rtmod, "_lib", None)
+    monkeypatch.setattr(rtmod, "_libs", {})
     with pytest.raises(LinRepError, match="make -C runtime_c"):
         rtmod.CRuntime(b"")
-    monkeypatch.setattr(rtmod, "_lib", None)
 
 
 def test_input_shape_checked(crt) -> None:

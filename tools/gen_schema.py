@@ -69,7 +69,7 @@ def python_abi() -> str:
     out = [banner("#", HEADER).rstrip("\n"),
            '"""Constants, status codes and structs of runtime_c/include/linrep.h for the ctypes binding."""', "",
            "from __future__ import annotations", ""]
-    for name, value in re.findall(r"^#define (LR_[A-Z0-9_]+) (\d+)u?\b", text, re.M):
+    for name, value in re.findall(r"^#define (LR_[A-Z0-9_]+) (0x[0-9A-Fa-f]+|\d+)u?\b", text, re.M):
         out.append(f"{name.removeprefix('LR_')} = {value}")
     statuses = re.findall(r'X\((LR_\w+),\s*(-?\d+),\s*"([^"]*)"\)', text)
     assert statuses, "linrep.h: no LR_STATUS_LIST entries found"

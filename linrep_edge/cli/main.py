@@ -307,6 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "kernel and the cost model's choice are not linked (about 6 KB less at -Os on the "
                         "default model); `mcu-bench --json` says which path a core's plan takes "
                         "(blob_linrep_paths). Default auto: both, chosen per layer on the device")
+    p.add_argument("--offline-plan", action="store_true",
+                   help="make the memory plan on the host (lr_plan_export: model/NAME_plan.h, for --linrep-path) and "
+                        "build the runtime without its planner (-DLR_PLANNER=0, about 1.5 KB less at -Os; "
+                        "lr_set_plan checks the plan on the device); the arena is the plan's")
     p.add_argument("--no-status-texts", action="store_true",
                    help="leave lr_status_str's texts out (-DLR_STATUS_TEXTS=0, about 0.75 KB less at -Os): the "
                         "demo prints status codes; `linrep-edge status CODE` names one")

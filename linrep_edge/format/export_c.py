@@ -17,6 +17,7 @@ and includes nothing, so it compiles under `-std=c99 -pedantic` on any target.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from linrep_edge.errors import LinRepError
@@ -118,4 +119,22 @@ def blob_to_c_header(blob: bytes, name: str, source: str = "", arena_bytes: int 
     view = memoryview(blob)
     lines += [f"  0x{view[i:i + 16].hex(' ').replace(' ', ', 0x')}," for i in range(0, len(blob), 16)]
     lines += ["};", "", f"#endif /* {guard} */", ""]
+    return "\n".join(lines)
+
+
+def plan_to_c(plan: Sequence[int], name: str) -> str:
+    """An offline memory plan (lr_plan_export's uint32 words, linrep.h's layout) as C99 text: `NAME_WORDS` and
+    `static const uint32_t name[]`, for lr_set_plan in a build with -DLR_PLANNER=0 (`name` must pass
+    check_identifier)."""
+    ident = check_identifier(name)
+    words = [int(w) for w in plan]
+    if len(words) < 5 or words[0] != 0x4C50524C:
+        raise LinRepError(f"{ident}: not an offline plan (lr_plan_export's words)")
+    lines = [f"/* The offline memory plan (lr_set_plan, -DLR_PLANNER=0): {len(words)} words, an arena of "
+             f"{words[4]} B. */",
+             f"#define {ident.upper()}_WORDS {len(words)}u",
+             f"static const uint32_t {ident}[{len(words)}] = {{"]
+    for i in range(0, len(words), 8):
+        lines.append("  " + ", ".join(f"0x{w:08X}u" for w in words[i:i + 8]) + ",")
+    lines += ["};", ""]
     return "\n".join(lines)

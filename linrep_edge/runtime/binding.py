@@ -41,21 +41,27 @@ class ConvCost(ctypes.Structure):
     _fields_ = [(name, _CTYPES[ctype]) for name, ctype in abi.CONV_COST_FIELDS]
 
 
-_lib: ctypes.CDLL | None = None
-_lib_path: Path | None = None
+_libs: dict[Path, ctypes.CDLL] = {}
+# cost models of the host library builds: "host" the portable one (as a Cortex-M3's), "dsp" a DSP core's
+# (Cortex-M4/M7/M33: -DLR_COST_DSP=1, build/host-costdsp), whose AUTO plans are what those cores compute
+COST_MODELS = ("host", "dsp")
 _build_lock = threading.Lock()
 
 
-def library_path() -> Path:
+def library_path(cost: str = "host") -> Path:
     """Where the shared library is looked for: $LINREP_RUNTIME_LIB, else the in-repo build of the kernels
-    $LR_KERNELS asks for (runtime.mk: opt, the default, or ref)."""
+    $LR_KERNELS asks for (runtime.mk: opt, the default, or ref); with cost "dsp", the in-repo build with a DSP
+    core's cost model."""
     env = os.environ.get("LINREP_RUNTIME_LIB")
-    return Path(env) if env else _checkout_lib()
+    if cost not in COST_MODELS:
+        raise LinRepError(f"cost model must be one of {', '.join(COST_MODELS)}, not {cost!r}")
+    return Path(env) if env and cost == "host" else _checkout_lib(cost)
 
 
-def _checkout_lib() -> Path:
-    """The checkout's host library of the kernel build in $LR_KERNELS."""
-    return REF_LIB if os.environ.get("LR_KERNELS") == "ref" else DEFAULT_LIB
+def _checkout_lib(cost: str = "host") -> Path:
+    """The checkout's host library of the kernel build in $LR_KERNELS (and the cost model `cost`)."""
+    lib = REF_LIB if os.environ.get("LR_KERNELS") == "ref" else DEFAULT_LIB
+    return lib if cost == "host" else lib.parent.with_name(lib.parent.name.replace("host", "host-costdsp", 1)) / lib.name
 
 
 def _stale(path: Path) -> bool:
@@ -71,7 +77,8 @@ def _stale(path: Path) -> bool:
 
 def _build_in_checkout(path: Path) -> None:
     """Build the host library of a checkout (`make -C runtime_c all`) when it is missing or stale."""
-    if path != _checkout_lib() or not (RUNTIME_DIR / "Makefile").is_file() or not _stale(path):
+    if path not in (_checkout_lib(), _checkout_lib("dsp")) or not (RUNTIME_DIR / "Makefile").is_file() or \
+            not _stale(path):
         return
     if shutil.which("make") is None or shutil.which(os.environ.get("CC", "cc")) is None:
         raise LinRepError(f"the C runtime library {path} is not built and there is no C compiler to build it: "
@@ -85,12 +92,12 @@ def _build_in_checkout(path: Path) -> None:
                           f"{(proc.stdout + proc.stderr).strip()[-2000:]}")
 
 
-def load_library() -> ctypes.CDLL:
-    """Load (once per path) the C runtime and declare its function signatures."""
-    global _lib, _lib_path
-    path = library_path()
-    if _lib is not None and _lib_path == path:
-        return _lib
+def load_library(cost: str = "host") -> ctypes.CDLL:
+    """Load (once per path) the C runtime (the build with cost model `cost`, COST_MODELS) and declare its
+    function signatures."""
+    path = library_path(cost)
+    if path in _libs:
+        return _libs[path]
     _build_in_checkout(path)
     if not path.is_file():
         raise LinRepError(f"C runtime library not found at {path}; build it with `make -C runtime_c`")
@@ -123,13 +130,15 @@ def load_library() -> ctypes.CDLL:
         "lr_run_hooked": (ctypes.c_int, [p, p, sz, p, sz, p, sz, p, p]),
         "lr_run_i8": (ctypes.c_int, [p, p, sz, p, sz, p, sz]),
         "lr_input_quant": (ctypes.c_int, [p, ctypes.POINTER(ctypes.c_float), i32p]),
+        "lr_plan_export": (ctypes.c_int, [p, p, sz, ctypes.POINTER(ctypes.c_uint32), sz, szp]),
+        "lr_set_plan": (ctypes.c_int, [p, ctypes.POINTER(ctypes.c_uint32), sz]),
         "lr_output_quant_at": (ctypes.c_int, [p, ctypes.c_uint, ctypes.POINTER(ctypes.c_float), i32p]),
     }
     for name, (res, args) in sigs.items():
         fn = getattr(lib, name)
         fn.restype = res
         fn.argtypes = args
-    _lib, _lib_path = lib, path
+    _libs[path] = lib
     return lib
 
 
@@ -167,11 +176,12 @@ class CRuntime:
     (N, *shape) per output in order (`output_shapes`); `run` refuses such a model rather than
     silently returning one head (for a one-output model, run_all(x) == [run(x)]).
     conv_path: how LinRep convs run ("auto": per op by the cost model, "direct", "reuse"; see
-    lr_set_conv_path in linrep.h).
+    lr_set_conv_path in linrep.h). cost: the library's cost model (COST_MODELS: "host", or "dsp" for the
+    AUTO choices and plans of a Cortex-M4/M7/M33; outputs are the same bit for bit).
     """
 
-    def __init__(self, blob: bytes, where: str = "blob", conv_path: str = "auto") -> None:
-        self._lib = load_library()
+    def __init__(self, blob: bytes, where: str = "blob", conv_path: str = "auto", cost: str = "host") -> None:
+        self._lib = load_library(cost)
         self.where = where
         self._blob = (ctypes.c_ubyte * max(len(blob), 1)).from_buffer_copy(blob if blob else b"\0")
         n_words = (self._lib.lr_model_sizeof() + 7) // 8
@@ -218,6 +228,25 @@ class CRuntime:
         default; -1: no limit, every op its preferred path and scratch); re-sizes the arena."""
         limit = ctypes.c_size_t(arena_bytes).value  # -1 -> SIZE_MAX
         self._check(self._lib.lr_set_ram_limit(ctypes.byref(self._model), limit))
+        self.arena_bytes = self._query("lr_arena_size")
+        self._arena = np.zeros(self.arena_bytes + abi.ARENA_ALIGN, dtype=np.uint8)
+
+    def export_plan(self) -> np.ndarray:
+        """lr_plan_export: the memory plan this model runs on (its path and RAM limit in force), as the uint32
+        words a build without the planner (-DLR_PLANNER=0) takes with lr_set_plan (linrep.h's layout)."""
+        n = ctypes.c_size_t()
+        self._check(self._lib.lr_plan_export(ctypes.byref(self._model), None, 0, None, 0, ctypes.byref(n)))
+        words = (ctypes.c_uint32 * n.value)()
+        self._check(self._lib.lr_plan_export(ctypes.byref(self._model), self._arena.ctypes.data, self._arena.nbytes,
+                                             words, n.value, ctypes.byref(n)))
+        return np.frombuffer(bytes(words), dtype=np.uint32).copy()
+
+    def set_plan(self, plan: np.ndarray) -> None:
+        """lr_set_plan: run on the offline plan `plan` (uint32 words; checked against the model, LinRepError
+        naming LR_ERR_BAD_PLAN if it does not hold it); re-sizes the arena to the plan's region."""
+        words = np.ascontiguousarray(plan, dtype=np.uint32)
+        self._plan = (ctypes.c_uint32 * max(len(words), 1)).from_buffer_copy(words.tobytes() or b"\0\0\0\0")
+        self._check(self._lib.lr_set_plan(ctypes.byref(self._model), self._plan, len(words)))
         self.arena_bytes = self._query("lr_arena_size")
         self._arena = np.zeros(self.arena_bytes + abi.ARENA_ALIGN, dtype=np.uint8)
 

@@ -77,12 +77,13 @@ def model_header(blob: bytes, x: np.ndarray, arena_bytes: int, output_len: int, 
 LINREP_PATH_BITS = {"direct": 1, "reuse": 2}  # -DLR_LINREP_PATHS=<mask> (linrep.h); "auto": both, no define
 
 
-def runtime_defines(is_int8: bool, graph: Any = None, linrep_path: str = "auto", status_texts: bool = True) -> str:
+def runtime_defines(is_int8: bool, graph: Any = None, linrep_path: str = "auto", status_texts: bool = True,
+                    planner: bool = True) -> str:
     """The runtime build options (runtime.mk's LR_DEFINES) of a firmware that runs one kind of blob:
     only that kind's run path is compiled in (fp32: -DLR_INT8=0; int8: -DLR_FP32=0); given the blob's
     `graph`, only its op types too (-DLR_OPS=<mask>, linrep.h); with `linrep_path` "direct" or "reuse", only
     that LinRep conv path (-DLR_LINREP_PATHS); without `status_texts`, lr_status_str's texts are left out
-    (-DLR_STATUS_TEXTS=0)."""
+    (-DLR_STATUS_TEXTS=0); without `planner`, the memory planner (-DLR_PLANNER=0: an offline plan, lr_set_plan)."""
     from linrep_edge.format.ops_mask import ops_define
 
     if linrep_path != "auto" and linrep_path not in LINREP_PATH_BITS:
@@ -94,6 +95,8 @@ def runtime_defines(is_int8: bool, graph: Any = None, linrep_path: str = "auto",
         out.append(f"-DLR_LINREP_PATHS={LINREP_PATH_BITS[linrep_path]}u")
     if not status_texts:
         out.append("-DLR_STATUS_TEXTS=0")
+    if not planner:
+        out.append("-DLR_PLANNER=0")
     return " ".join(out)
 
 
@@ -177,9 +180,11 @@ def _firmware(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path, ti
 
 
 def model_header_i8(blob: bytes, x: np.ndarray, arena_bytes: int, output_len: int, conv_path: str = "auto",
-                    ram_limit: int = 0) -> str:
+                    ram_limit: int = 0, plan: np.ndarray | None = None) -> str:
     """The generated header model_workload_i8.c includes: blob, one int8 input, arena and output sizes, the
-    settings (ram_limit: lr_set_ram_limit's bytes, 0 the default least arena, -1 no limit)."""
+    settings (ram_limit: lr_set_ram_limit's bytes, 0 the default least arena, -1 no limit), and with `plan` an
+    offline memory plan (bench_plan, BENCH_PLAN_WORDS: taken instead of the settings)."""
+    from linrep_edge.format.export_c import plan_to_c
     from linrep_edge.runtime.binding import CONV_PATHS
 
     flat = np.ascontiguousarray(x, dtype=np.int8).reshape(-1)
@@ -190,6 +195,7 @@ def model_header_i8(blob: bytes, x: np.ndarray, arena_bytes: int, output_len: in
              f"#define LR_BENCH_ARENA_BYTES {arena_bytes}u",
              f"#define LR_BENCH_CONV_PATH {CONV_PATHS[conv_path]} /* lr_conv_path: {conv_path} */",
              f"#define LR_BENCH_RAM_LIMIT {0xFFFFFFFF if ram_limit < 0 else ram_limit}u /* lr_set_ram_limit */",
+             *([plan_to_c(plan, "bench_plan")] if plan is not None else []),
              "static const int8_t lr_bench_input_i8[LR_BENCH_INPUT_LEN] = {"]
     for i in range(0, flat.size, 16):
         lines.append("  " + ", ".join(str(int(v)) for v in flat[i:i + 16]) + ",")

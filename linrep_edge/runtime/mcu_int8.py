@@ -62,7 +62,8 @@ def default_input_i8(blob: bytes) -> np.ndarray:
 
 def _firmware_i8(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path, timeout: float,
                  run: bool = True, conv_path: str = "auto", ram_limit: int = 0, blob_ops: bool = False,
-                 linrep_path: str = "auto", profile: bool = False, status_texts: bool = True) -> dict[str, Any]:
+                 linrep_path: str = "auto", profile: bool = False, status_texts: bool = True,
+                 offline_plan: bool = False) -> dict[str, Any]:
     from linrep_edge.runtime.binding import CRuntime
 
     drv = _driver()
@@ -74,12 +75,22 @@ def _firmware_i8(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path,
     # the device's plan may differ from the host's: room for any (the firmware reports its own lr_arena_size;
     # this is only its static buffer)
     arena = arena_for_any_plan(blob, ram_limit=ram_limit) if conv_path == "auto" else rt.arena_bytes
-    text = model_header_i8(blob, x, arena, rt.output_size, conv_path, ram_limit)
+    # with offline_plan, the host's plan for these settings, taken by a runtime without the planner
+    if offline_plan:  # the plan the target's cost model makes (the host's portable one may choose otherwise)
+        from linrep_edge.runtime.project import cost_model
+
+        planner = CRuntime(blob, conv_path=conv_path, cost=cost_model(target))
+        if ram_limit:
+            planner.set_ram_limit(ram_limit)
+    plan = planner.export_plan() if offline_plan else None
+    text = model_header_i8(blob, x, int(plan[4]) if plan is not None else arena, rt.output_size, conv_path,
+                           ram_limit, plan)
     if not header.exists() or header.read_text() != text:
         header.write_text(text)
     # built for int8 blobs only (runtime_defines), as a firmware that runs this blob would be; with blob_ops,
     # for this blob's op types only (LR_OPS, as export-project builds it)
-    defines = runtime_defines(True, parse(blob).graph if blob_ops else None, linrep_path, status_texts)
+    defines = runtime_defines(True, parse(blob).graph if blob_ops else None, linrep_path, status_texts,
+                              planner=not offline_plan)
     rep = build_firmware(drv, target, opt, [MCU_DIR / "model_workload_i8.c", header], build / "fw",
                          defines, run, timeout, "int8 firmware", profile)
     if not run:
@@ -175,6 +186,8 @@ def _mcu_bench_int8(blob: bytes, target: str, x: np.ndarray | None, timeout: flo
             row["instructions_per_mac"] = round(row["instructions"] / macs[k], 3) if macs[k] else None
         layers.append(row)
     one_path = _one_path_build(blob, x, target, root, timeout, ram_limit, layers, lr) if kernels == "opt" else {}
+    if kernels == "opt":
+        one_path.update(_minimal_build(blob, x, target, root, timeout, ram_limit, layers))
     total_macs = sum(macs.values())
     mac_instructions = sum(L["instructions"] for L in layers if "dense_macs" in L)
     lower = lr["activation_lower_bound_bytes"]
@@ -226,6 +239,24 @@ def _one_path_build(blob: bytes, x: np.ndarray, target: str, root: Path, timeout
             "blob_paths_matches_host": fw["matches_host"]}
 
 
+def _minimal_build(blob: bytes, x: np.ndarray, target: str, root: Path, timeout: float, ram_limit: int,
+                   layers: list[dict[str, Any]]) -> dict[str, Any]:
+    """The smallest firmware for this blob and setting: its op types (LR_OPS), its one LinRep path if the
+    automatic run took one (LR_LINREP_PATHS), no status texts (LR_STATUS_TEXTS=0) and no planner
+    (LR_PLANNER=0: the host's plan for the setting, lr_plan_export, taken with lr_set_plan); its code at -Os,
+    and the same firmware run at -O2 (instructions, RAM, outputs equal to the host's)."""
+    used = sorted({L["path"] for L in layers if L["op_type"] == "LINREP_CONV2D"})
+    path = used[0] if len(used) == 1 and used[0] in LINREP_PATH_BITS else "auto"
+    opts: dict[str, Any] = {"conv_path": path, "ram_limit": ram_limit, "blob_ops": True, "linrep_path": path,
+                            "status_texts": False, "offline_plan": True}
+    size = _firmware_i8(blob, x, target, "-Os", root / "minimal-Os", timeout, run=False, **opts)
+    fw = _firmware_i8(blob, x, target, "-O2", root / "minimal", timeout, **opts)
+    stack = max(fw["stack_painted_bytes"] or 0, fw["init_stack_bytes"])
+    return {"runtime_code_bytes_blob_minimal": size["runtime_code_bytes"], "blob_minimal_linrep_path": path,
+            "blob_minimal_instructions": fw["instructions"], "blob_minimal_ram_bytes": fw["arena_bytes"] + stack,
+            "blob_minimal_matches_host": fw["matches_host"]}
+
+
 def format_result_int8(r: dict[str, Any]) -> str:
     out = [f"{r['target']} ({r['board']}), int8 model (lr_run_i8), {r.get('kernels', 'opt')} kernels, "
            f"runtime built {r['opt']}; "
@@ -244,7 +275,12 @@ def format_result_int8(r: dict[str, Any]) -> str:
               f"{r['blob_linrep_paths']}; {r['runtime_code_bytes_blob_paths_no_texts']} B without the status texts, "
               f"LR_STATUS_TEXTS=0; that firmware {r['blob_paths_instructions']} instructions, "
               f"RAM {r['blob_paths_ram_bytes']} B, equal to the host: {r['blob_paths_matches_host']})"
-              if "runtime_code_bytes_blob_paths" in r else "") + "; outputs equal "
+              if "runtime_code_bytes_blob_paths" in r else "")
+           + (f"; smallest build {r['runtime_code_bytes_blob_minimal']} B (its ops, LinRep path "
+              f"{r['blob_minimal_linrep_path']}, no status texts, the plan made offline: LR_PLANNER=0), "
+              f"{r['blob_minimal_instructions']} instructions, RAM {r['blob_minimal_ram_bytes']} B, equal to the "
+              f"host: {r['blob_minimal_matches_host']}" if "runtime_code_bytes_blob_minimal" in r else "")
+           + "; outputs equal "
            f"the host C runtime bit for bit: {r['matches_host']}; repeat runs identical: {r['deterministic']}"]
     paths = [p for p in ("direct", "reuse") if f"{p}_instructions" in r]
     if paths:
@@ -268,6 +304,7 @@ SIDE_BY_SIDE = (("instructions / inference", "instructions"), ("per dense-equiva
                 ("runtime code -Os, blob's ops (B)", "runtime_code_bytes_blob_ops"),
                 ("  and its one LinRep path (B)", "runtime_code_bytes_blob_paths"),
                 ("  and no status texts (B)", "runtime_code_bytes_blob_paths_no_texts"),
+                ("smallest: + offline plan (B)", "runtime_code_bytes_blob_minimal"),
                 ("RAM: arena + stack (B)", "ram_bytes"), ("flash: the blob (B)", "weights_flash_bytes"),
                 ("equal to the host", "matches_host"))
 

@@ -5,7 +5,9 @@
  * Random mutations almost never keep the CRC-32 right, which would stop every input at the CRC
  * check; so before lr_init the harness recomputes the CRC when it can find the crc32 field with a
  * bounds-checked walk (root offset -> vtable -> slot 0). The blob is copied into an exact-size heap
- * buffer so that a single byte of over-read is reported by ASan.
+ * buffer so that a single byte of over-read is reported by ASan. An accepted blob also runs on its exported
+ * offline plan, and on that plan with one bit flipped whenever lr_set_plan takes it (lr_plan_check.c's rules
+ * must keep every run inside its arena).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -110,6 +112,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     abort();
                 }
             }
+        }
+        free(arena);
+        arena = NULL;
+        {   /* the offline plan of the setting in force (lr_plan_export): taken as exported; then with one bit of
+             * one word flipped (chosen from the input's bytes), refused by lr_set_plan or run in its own arena */
+            size_t words = 0, need = 0;
+            uint32_t *plan = NULL;
+            lr_model p;
+            if (in != NULL && out != NULL && lr_arena_size(&m, &arena_bytes) == LR_OK && arena_bytes <= MAX_ARENA &&
+                lr_plan_export(&m, NULL, 0u, NULL, 0u, &words) == LR_OK) {
+                plan = (uint32_t *)malloc(4u * words);
+                arena = malloc(arena_bytes ? arena_bytes : 1u);
+            }
+            if (plan != NULL && arena != NULL && lr_plan_export(&m, arena, arena_bytes, plan, words, &words) == LR_OK) {
+                const uint32_t h = lr_crc32_update(0u, data, size);
+                if (lr_init(&p, blob, size) != LR_OK || lr_set_plan(&p, plan, words) != LR_OK) {
+                    abort(); /* an exported plan must be taken */
+                }
+                plan[h % words] ^= 1u << ((h >> 24) & 31u);
+                if (lr_init(&p, blob, size) == LR_OK && lr_set_plan(&p, plan, words) == LR_OK &&
+                    lr_arena_size(&p, &need) == LR_OK && need <= MAX_ARENA) {
+                    void *exact = malloc(need ? need : 1u);
+                    if (exact != NULL && lr_run(&p, exact, need, in, n_in, out, n_out) != LR_OK) {
+                        abort(); /* an accepted plan with its own arena must run */
+                    }
+                    free(exact);
+                }
+            }
+            free(plan);
         }
         free(arena);
         free(in);

@@ -117,6 +117,14 @@ extern "C" {
  * (LR_ERR_UNSUPPORTED_OP, at the op). `mcu-bench --json` says which path each core's plan takes
  * ("blob_linrep_paths") and measures the firmware built with it; `export-project --linrep-path` writes it.
  *
+ * Build option: -DLR_PLANNER=0, the memory plan computed offline (as TFLite Micro's offline planner): the
+ * planner and the cost model's choice of paths are not linked (about 2.5 KB at -Os on Cortex-M4). lr_init
+ * verifies the blob as always (the graph's lifetimes too) but plans nothing: lr_arena_size, lr_arena_prepare
+ * and lr_run return LR_ERR_BAD_PLAN until lr_set_plan gives a plan that a full build wrote with
+ * lr_plan_export (`linrep-edge export-project --offline-plan` writes one); lr_set_conv_path, lr_set_ram_limit
+ * and lr_plan_export return LR_ERR_UNSUPPORTED_OP. The plan is checked against the model in lr_set_plan, so a
+ * wrong plan is refused, never run. Default: 1 (lr_set_plan works in full builds too).
+ *
  * Build option: -DLR_STATUS_TEXTS=0, lr_status_str returns "" for every status: the texts (about 0.75 KB at
  * -Os on Cortex-M) are not linked, the codes and everything else are unchanged (as TFLite Micro's
  * TF_LITE_STRIP_ERROR_STRINGS). For firmware that logs the numeric code; the host tools name it
@@ -179,7 +187,11 @@ extern "C" {
     /* The lr_model was not set up by a successful lr_init. */                                     \
     X(LR_ERR_NOT_INITIALIZED, -22, "model not initialised (lr_init failed or not called)")        \
     /* An index argument (op index) is out of range. */                                            \
-    X(LR_ERR_RANGE, -23, "argument out of range")
+    X(LR_ERR_RANGE, -23, "argument out of range")                                                  \
+    /* lr_set_plan: the offline memory plan is malformed, for another blob, or does not hold the */\
+    /* model (overlapping live buffers, a scratch too small, a path not compiled in); or a build */ \
+    /* with -DLR_PLANNER=0 was asked for the arena or a run before lr_set_plan. */                  \
+    X(LR_ERR_BAD_PLAN, -24, "memory plan missing, malformed or not for this model")
 
 typedef enum lr_status {
 #define LR_STATUS_ENUM_(name, value, text) name = (value),
@@ -220,6 +232,7 @@ typedef struct lr_model {
     uint32_t ram_limit;        /* lr_set_ram_limit: arena bytes the plan may use for speed (0: the least) */
     uint32_t crc32;            /* the blob's CRC-32 (identifies the model's plan in an arena) */
     uint32_t tensor_quant;     /* byte offset of Model.tensor_quant's first entry; 0: an fp32 model */
+    const uint32_t *plan;      /* lr_set_plan: the caller's offline plan, read in place (NULL: the runtime's) */
 } lr_model;
 
 /*
@@ -282,6 +295,43 @@ typedef struct lr_conv_cost {
  * with the same arena.
  */
 typedef void (*lr_op_hook)(void *ctx, unsigned op_index);
+
+/*
+ * Offline memory plans. A plan is LR_PLAN_HEAD + T + 2 * ops + ceil(ops / 32) 32-bit words for a model of T
+ * tensors and `ops` ops:
+ *   word 0  LR_PLAN_MAGIC        word 1  the blob's CRC-32      word 2  T      word 3  ops
+ *   word 4  the activation region's bytes (a multiple of LR_ARENA_ALIGN): the arena lr_run needs
+ *   then    each tensor's byte offset in the region (0 for a tensor no op uses)
+ *   then    per op: its kernel scratch's byte offset in the region and its bytes
+ *   then    per-op bits: bit k set when op k (a LINREP_CONV2D) runs template reuse
+ * Host-endian words (the tools write little-endian, as every Cortex-M runs).
+ */
+#define LR_PLAN_MAGIC 0x4C50524Cu /* "LRPL" */
+#define LR_PLAN_HEAD 5u
+
+/*
+ * lr_plan_export: the memory plan lr_run uses for `m` (its path and RAM limit in force), as the words above, for
+ * a build with -DLR_PLANNER=0 to take with lr_set_plan. Call with plan = NULL to get *plan_words (the size is
+ * asked before the work); then with a buffer of at least that many words and an arena of lr_arena_size bytes
+ * (as lr_run's; planning uses it, as lr_arena_prepare would). The region in the plan is the tensors' and
+ * scratch's top: no room for planning records, so a device arena may be smaller than this build's.
+ * Errors: LR_ERR_NULL_ARG (m, plan_words, or arena with a plan buffer), LR_ERR_NOT_INITIALIZED,
+ * LR_ERR_RANGE (plan_capacity too small), LR_ERR_ARENA_TOO_SMALL, LR_ERR_UNSUPPORTED_OP (-DLR_PLANNER=0).
+ */
+lr_status lr_plan_export(const lr_model *m, void *arena, size_t arena_bytes, uint32_t *plan, size_t plan_capacity,
+                         size_t *plan_words);
+
+/*
+ * lr_set_plan: run `m` on the offline memory plan `plan` of `plan_words` words (lr_plan_export's), read in place
+ * (it must outlive m, as the blob). Checked here, O(T^2 + ops * T): the length, magic and counts, the blob's
+ * CRC-32, every used tensor's buffer inside the region and 16-byte aligned, no two tensors live at once
+ * overlapping, each op's scratch inside the region, aligned, free of the tensors live during the op, and at least
+ * the least its kernel takes on its path (more is fine: a plan made by a -O2 build runs on a -Os one, whose
+ * kernels prefer less), the reuse bit only on LinRep convs that can run it and only for paths compiled in. After it, lr_arena_size is the plan's region, and lr_set_conv_path and
+ * lr_set_ram_limit return LR_ERR_UNSUPPORTED_OP (the plan fixes both). Errors: LR_ERR_NULL_ARG,
+ * LR_ERR_NOT_INITIALIZED, LR_ERR_BAD_PLAN (m is unchanged then).
+ */
+lr_status lr_set_plan(lr_model *m, const uint32_t *plan, size_t plan_words);
 
 /*
  * lr_status_str: a short, static, NUL-terminated English text for `status` ("ok" for LR_OK and

@@ -7,6 +7,8 @@
  *   bench_blob[], bench_blob_len         the .lre blob, 16-byte aligned
  *   lr_bench_input_i8[LR_BENCH_INPUT_LEN] one int8 input
  *   LR_BENCH_OUTPUT_LEN, LR_BENCH_ARENA_BYTES, LR_BENCH_CONV_PATH, LR_BENCH_RAM_LIMIT (0: the default)
+ *   and optionally bench_plan[BENCH_PLAN_WORDS]  an offline memory plan, taken with lr_set_plan instead
+ *                                       of the settings (a runtime built with -DLR_PLANNER=0)
  * bench_setup verifies the blob and plans the arena (once, outside the measured window; its stack, lr_init's
  * and lr_arena_prepare's, is measured as init_stack_bytes), bench_workload
  * runs lr_run_i8_hooked (marking every op for the instruction-count plugin), bench_report prints the
@@ -40,6 +42,13 @@ static lr_status setup(void)
         printf("lr_init=%d (%s)\n", (int)st, lr_status_str(st));
         return st;
     }
+#if defined(BENCH_PLAN_WORDS)
+    st = lr_set_plan(&model, bench_plan, BENCH_PLAN_WORDS); /* the plan fixes the path and the arena */
+    if (st != LR_OK) {
+        printf("lr_set_plan=%d (%s)\n", (int)st, lr_status_str(st));
+        return st;
+    }
+#else
 #if defined(LR_BENCH_CONV_PATH) && LR_BENCH_CONV_PATH != 0
     st = lr_set_conv_path(&model, (lr_conv_path)LR_BENCH_CONV_PATH);
     if (st != LR_OK) {
@@ -53,6 +62,7 @@ static lr_status setup(void)
         printf("lr_set_ram_limit=%d (%s)\n", (int)st, lr_status_str(st));
         return st;
     }
+#endif
 #endif
     st = lr_arena_size(&model, &need);
     if (st != LR_OK || need > sizeof arena) {

@@ -119,7 +119,14 @@ static uint64_t templates_used(const lr_geom *c, const lr_linrep_params *p, uint
  * M3 (21), no RAM limit. M4F: within 3.8 % of every layer, reuse now the faster path on all 28 and AUTO picks it;
  * M3: within 1.5 %, AUTO picks the measured faster path on all 21 (direct on layer1 and layer2 at K = 16, on
  * layer1 at K = 8). */
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP /* Cortex-M4F's fit, taken for M7 and M33 too */
+#ifndef LR_COST_DSP /* the constants of a core with the DSP extension; -DLR_COST_DSP=1 on the host: the plan such */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP /* a core makes (the offline plans export-project writes) */
+#define LR_COST_DSP 1
+#else
+#define LR_COST_DSP 0
+#endif
+#endif
+#if LR_COST_DSP /* Cortex-M4F's fit, taken for M7 and M33 too */
 #define CI8_MAC 37u
 #define CI8_COL 873u
 #define CI8_OUT 8732u
@@ -288,17 +295,23 @@ static uint64_t reuse_floats(const lr_model *m, const lr_op *op)
     return reuse_floats_least(m, op, codebook_k(m, op), &least);
 }
 
-int lr_op_prefers_reuse(const lr_model *m, const lr_op *op, uint32_t path)
+int lr_op_can_reuse(const lr_model *m, const lr_op *op)
 {
-    lr_conv_cost cost;
     lr_linrep lr;
-    if (op->type != LR_OP_TYPE_LINREP_CONV2D || path == LR_PATH_DIRECT || !LR_REUSE_ON) {
+    if (op->type != LR_OP_TYPE_LINREP_CONV2D || !LR_REUSE_ON) {
         return 0;
     }
     lr_read_linrep(m, op->linrep, &lr);
-    if (lr.mask != 0u && !LR_IS_INT8(m)) {
-        return 0; /* fp32 pruned kernels: the direct path, which skips them, even when reuse is forced (a build
-                   * without the direct path refuses them: lr_verify.c) */
+    /* fp32 pruned kernels: the direct path, which skips them, even when reuse is forced (a build without the
+     * direct path refuses them: lr_verify.c) */
+    return lr.mask == 0u || LR_IS_INT8(m);
+}
+
+int lr_op_prefers_reuse(const lr_model *m, const lr_op *op, uint32_t path)
+{
+    lr_conv_cost cost;
+    if (path == LR_PATH_DIRECT || !lr_op_can_reuse(m, op)) {
+        return 0;
     }
     if (path == LR_PATH_REUSE || !LR_DIRECT_ON) {
         return 1; /* forced, or the only path compiled in (LR_LINREP_PATHS) */

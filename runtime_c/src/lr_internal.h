@@ -62,6 +62,14 @@
 #define LR_DIRECT_ON (((LR_LINREP_PATHS) & 1u) != 0u)
 #define LR_REUSE_ON (((LR_LINREP_PATHS) & 2u) != 0u)
 
+/* The runtime's own memory planner compiled in (linrep.h, -DLR_PLANNER=0: offline plans only, lr_set_plan). */
+#ifndef LR_PLANNER
+#define LR_PLANNER 1
+#endif
+#if (LR_PLANNER) != 0 && (LR_PLANNER) != 1
+#error "LR_PLANNER: 0 (offline plans only) or 1 (the default)"
+#endif
+
 /* Status texts compiled in (linrep.h, -DLR_STATUS_TEXTS=0: lr_status_str returns ""). */
 #ifndef LR_STATUS_TEXTS
 #define LR_STATUS_TEXTS 1
@@ -519,6 +527,24 @@ typedef struct lr_plan_entry {
  */
 lr_status lr_plan_sizes(const lr_model *m, uint32_t *act_bytes, uint32_t *region_bytes, uint32_t *lower_bound,
                         lr_where *where);
+
+/*
+ * What both the planner and the offline plan's check stand on (lr_plan_check.c). lr_plan_lifetimes: each
+ * tensor's first and last op and aligned size (0: unused) into e, checking the graph (every input written
+ * before it is read, every tensor written once, the model input never, every output written).
+ * lr_plan_lower_bound: the most bytes live at once (lr_activation_lower_bound). lr_with_records: fn on
+ * records of its own for every tensor, on the stack in a frame of 16, 64 or LR_MAX_TENSORS records.
+ * lr_plan_graph: lr_init of a build without the planner (LR_PLANNER=0): the lifetimes' checks and the
+ * lower bound. lr_plan_check: an offline plan (linrep.h's layout) against the model (lr_set_plan's rules).
+ */
+lr_status lr_plan_lifetimes(const lr_model *m, lr_plan_entry *e, lr_where *where);
+lr_status lr_plan_lower_bound(const lr_model *m, const lr_plan_entry *e, uint32_t *bytes);
+typedef lr_status (*lr_records_fn)(const lr_model *m, lr_plan_entry *e, void *ctx);
+lr_status lr_with_records(const lr_model *m, lr_records_fn fn, void *ctx);
+lr_status lr_plan_graph(const lr_model *m, uint32_t *lower_bound, lr_where *where);
+lr_status lr_plan_check(const lr_model *m, const uint32_t *plan, size_t plan_words);
+/* The offline plan's length for m (linrep.h: LR_PLAN_HEAD + tensors + 2 ops + the bit words). */
+uint32_t lr_plan_words_of(const lr_model *m);
 lr_status lr_plan_op(const lr_model *m, uint32_t k, int *reuse, uint32_t *scratch_bytes);
 
 /* Output index range of one kernel tap along an axis (shared by the conv paths): the first output
@@ -560,6 +586,9 @@ lr_status lr_run_plan_build(const lr_model *m, uint32_t *words);
  */
 void lr_conv_cost_of(const lr_model *m, const lr_op *op, lr_conv_cost *cost);
 int lr_op_prefers_reuse(const lr_model *m, const lr_op *op, uint32_t path);
+/* lr_op_can_reuse: op is a LinRep conv the template-reuse kernel can run in this build (not fp32 with pruned
+ * kernels; LR_LINREP_PATHS has it); no cost model. */
+int lr_op_can_reuse(const lr_model *m, const lr_op *op);
 typedef struct lr_scratch_need {
     uint64_t reuse;  /* the reuse kernel's preferred bytes if the op takes that path under `path` (AUTO: the
                         cost model prefers it), else 0 */

@@ -10,10 +10,12 @@
 #error "LR_MAX_OPS must be at most 65000 (planning records hold 16-bit op indices)"
 #endif
 
+#if LR_PLANNER
 static uint32_t align_up(uint32_t n)
 {
     return (n + (LR_ARENA_ALIGN - 1u)) & ~(LR_ARENA_ALIGN - 1u);
 }
+#endif
 
 static uint32_t numel_of(const lr_model *m, int32_t id)
 {
@@ -34,6 +36,7 @@ static uint32_t blob_crc(const unsigned char *b, uint32_t size, uint32_t crc_pos
     return lr_crc32_update(crc, b + crc_pos + 4u, size - crc_pos - 4u);
 }
 
+#if LR_PLANNER
 /* The plan's sizes under `path` and `ram_limit` (lr_plan.c: tensors, then each op's scratch); *m unchanged on
  * error. */
 static lr_status set_plan(lr_model *m, uint32_t path, uint32_t ram_limit, lr_where *where)
@@ -58,6 +61,7 @@ static lr_status set_plan(lr_model *m, uint32_t path, uint32_t ram_limit, lr_whe
     m->scratch_bytes = region - act_bytes;
     return LR_OK;
 }
+#endif
 
 static lr_status init(lr_model *m, const unsigned char *b, size_t size, lr_where *where)
 {
@@ -115,9 +119,13 @@ static lr_status init(lr_model *m, const unsigned char *b, size_t size, lr_where
     for (k = 0; k < lr_output_count_of(m); k++) {
         m->output_len += numel_of(m, lr_output_id(m, k)); /* verified: the total fits */
     }
+#if LR_PLANNER
     m->plan_bytes = align_up(4u * lr_run_plan_words(m)); /* verified: ops, tensors <= 65000 */
     /* the RAM limit: int8 models the least arena, fp32 models none (lr_set_ram_limit) */
     return set_plan(m, LR_PATH_AUTO, LR_IS_INT8(m) ? 0u : LR_MAX_BLOB_BYTES, where); /* after verification only */
+#else
+    return lr_plan_graph(m, &m->act_lower_bound, where); /* the graph's checks; the plan: lr_set_plan */
+#endif
 }
 
 lr_status lr_init(lr_model *m, const void *blob, size_t size)
@@ -176,6 +184,9 @@ lr_status lr_arena_size(const lr_model *m, size_t *bytes)
     lr_status st = query_ok(m, bytes);
     if (st != LR_OK) {
         return st;
+    }
+    if (!LR_PLANNER && m->plan == NULL) {
+        return LR_ERR_BAD_PLAN; /* -DLR_PLANNER=0: the arena is the offline plan's (lr_set_plan) */
     }
     *bytes = (size_t)m->plan_bytes + m->act_bytes + m->scratch_bytes;
     return LR_OK;
@@ -314,7 +325,12 @@ lr_status lr_set_conv_path(lr_model *m, lr_conv_path path)
     if ((path == LR_PATH_DIRECT && !LR_DIRECT_ON) || (path == LR_PATH_REUSE && !LR_REUSE_ON)) {
         return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_LINREP_PATHS) */
     }
-    return set_plan(m, (uint32_t)path, m->ram_limit, NULL);
+#if LR_PLANNER
+    return m->plan != NULL ? LR_ERR_UNSUPPORTED_OP /* the offline plan fixes the paths */
+                           : set_plan(m, (uint32_t)path, m->ram_limit, NULL);
+#else
+    return LR_ERR_UNSUPPORTED_OP; /* no planner: the offline plan fixes the paths */
+#endif
 }
 
 lr_status lr_set_ram_limit(lr_model *m, size_t arena_bytes)
@@ -325,8 +341,16 @@ lr_status lr_set_ram_limit(lr_model *m, size_t arena_bytes)
     if (!ready(m)) {
         return LR_ERR_NOT_INITIALIZED;
     }
+#if LR_PLANNER
+    if (m->plan != NULL) {
+        return LR_ERR_UNSUPPORTED_OP; /* the offline plan fixes the arena */
+    }
     return set_plan(m, m->conv_path, arena_bytes > LR_MAX_BLOB_BYTES ? LR_MAX_BLOB_BYTES : (uint32_t)arena_bytes,
                     NULL);
+#else
+    (void)arena_bytes;
+    return LR_ERR_UNSUPPORTED_OP; /* no planner: the offline plan fixes the arena */
+#endif
 }
 
 lr_status lr_op_conv_info(const lr_model *m, unsigned op_index, lr_conv_cost *info)
@@ -343,8 +367,17 @@ lr_status lr_op_conv_info(const lr_model *m, unsigned op_index, lr_conv_cost *in
     lr_conv_cost_of(m, &op, info);
     if (op.type == LR_OP_TYPE_LINREP_CONV2D) {
         int reuse = 0;
-        uint32_t bytes;
-        st = lr_plan_op(m, op_index, &reuse, &bytes); /* the path in the plan: the RAM limit may say direct */
+        if (m->plan != NULL) { /* the offline plan's bit */
+            const uint32_t *bits = m->plan + LR_PLAN_HEAD + m->n_tensors + 2u * m->n_ops;
+            reuse = (int)((bits[op_index >> 5] >> (op_index & 31u)) & 1u);
+        } else {
+#if LR_PLANNER
+            uint32_t bytes;
+            st = lr_plan_op(m, op_index, &reuse, &bytes); /* the path in the plan: the RAM limit may say direct */
+#else
+            st = LR_ERR_BAD_PLAN; /* no plan yet */
+#endif
+        }
         info->path = reuse ? LR_PATH_REUSE : LR_PATH_DIRECT;
     }
     return st;

@@ -39,8 +39,14 @@
  *   then            ceil(ops / 32) words of per-op bits: bit k set when op k runs the reuse kernel
  * (lr_model.plan_bytes: those words, rounded up to LR_ARENA_ALIGN; the activation region is at least the
  * T records long.)
+ *
+ * lr_plan_export writes the same plan as an offline plan (linrep.h's layout: its own head, the region's true top)
+ * for a build without this file's planner (-DLR_PLANNER=0), which checks it (lr_plan_check.c, where the
+ * lifetimes and the records both stand on live).
  */
 #include "lr_internal.h"
+
+#if LR_PLANNER /* -DLR_PLANNER=0: offline plans only (lr_plan_check.c); lr_plan_export refuses */
 
 #if defined(__GNUC__)
 #define LR_PLAN_NOINLINE __attribute__((noinline))
@@ -48,102 +54,11 @@
 #define LR_PLAN_NOINLINE
 #endif
 
-#define F_WRITTEN 1u
 #define F_PLACED 2u
-
-static uint32_t align_up(uint32_t n)
-{
-    return (n + (LR_ARENA_ALIGN - 1u)) & ~(LR_ARENA_ALIGN - 1u);
-}
-
-static uint32_t tensor_bytes(const lr_model *m, uint32_t id)
-{
-    int32_t dims[LR_MAX_RANK];
-    uint32_t rank = lr_tensor_shape(m, id, dims);
-    uint32_t n = m->tensor_quant != 0u ? 1u : 4u, i; /* int8 models: one byte per element */
-    for (i = 0; i < rank; i++) {
-        n *= (uint32_t)dims[i]; /* verified: numel <= LR_MAX_NUMEL */
-    }
-    return n;
-}
-
-/* Lifetimes; checks the op order. */
-static lr_status lifetimes(const lr_model *m, lr_plan_entry *e, lr_where *where)
-{
-    uint32_t i, k;
-    for (i = 0; i < m->n_tensors; i++) {
-        e[i].offset = 0u;
-        e[i].size = 0u;
-        e[i].first = LR_NO_OP;
-        e[i].last = LR_NO_OP;
-        e[i].next = LR_NO_OP;
-        e[i].placed = 0u;
-    }
-    e[m->input].first = 0u;
-    e[m->input].last = 0u;
-    e[m->input].placed = F_WRITTEN;
-    for (k = 0; k < m->n_ops; k++) {
-        lr_op op;
-        lr_read_op(m, k, &op);
-        for (i = 0; i < op.n_inputs; i++) {
-            int32_t id = lr_op_input(m, &op, i);
-            if ((e[id].placed & F_WRITTEN) == 0u) {
-                where->op = (int32_t)k; /* read before written (or never written) */
-                where->tensor = id;
-                return LR_ERR_BAD_GRAPH;
-            }
-            e[id].last = (uint16_t)k;
-        }
-        if ((e[op.output].placed & F_WRITTEN) != 0u) {
-            where->op = (int32_t)k; /* written twice, or the model input overwritten */
-            where->tensor = op.output;
-            return LR_ERR_BAD_GRAPH;
-        }
-        e[op.output].placed = F_WRITTEN;
-        e[op.output].first = (uint16_t)k;
-        e[op.output].last = (uint16_t)k;
-    }
-    for (i = 0; i < lr_output_count_of(m); i++) { /* every output stays live to the end */
-        const int32_t id = lr_output_id(m, i);
-        if ((e[id].placed & F_WRITTEN) == 0u) {
-            where->tensor = id; /* the output is never written */
-            return LR_ERR_BAD_GRAPH;
-        }
-        e[id].last = (uint16_t)(m->n_ops > 0u ? m->n_ops - 1u : 0u);
-    }
-    for (i = 0; i < m->n_tensors; i++) {
-        if (e[i].first != LR_NO_OP) {
-            e[i].size = align_up(tensor_bytes(m, i));
-        }
-    }
-    return LR_OK;
-}
 
 static int overlap(const lr_plan_entry *a, const lr_plan_entry *b)
 {
     return a->first <= b->last && b->first <= a->last;
-}
-
-static lr_status lower_bound_bytes(const lr_model *m, const lr_plan_entry *e, uint32_t *bytes)
-{
-    uint32_t k, i, n_steps = m->n_ops > 0u ? m->n_ops : 1u;
-    uint64_t best = 0u;
-    for (k = 0; k < n_steps; k++) {
-        uint64_t live = 0u;
-        for (i = 0; i < m->n_tensors; i++) {
-            if (e[i].first != LR_NO_OP && e[i].first <= k && k <= e[i].last) {
-                live += tensor_bytes(m, i);
-            }
-        }
-        if (live > best) {
-            best = live;
-        }
-    }
-    if (best > LR_MAX_BLOB_BYTES) {
-        return LR_ERR_OVERFLOW;
-    }
-    *bytes = (uint32_t)best;
-    return LR_OK;
 }
 
 /* The greedy tensor plan on lifetimes already in e: offsets, the sorted list's head, the top. */
@@ -338,41 +253,28 @@ static lr_status place_scratch(const lr_model *m, const lr_plan_entry *e, uint32
     return LR_OK;
 }
 
-/* Lifetimes, tensors, scratch into out, on records e (room for every tensor). Not inlined: one copy for the
- * three frame sizes below. */
-static LR_PLAN_NOINLINE lr_status plan_all(const lr_model *m, lr_plan_entry *e, uint32_t *lower_bound, lr_where *where, plan_out *out)
+/* What plan_all is asked for: the lower bound (if not NULL), where the graph fails, the plan's figures. */
+typedef struct plan_ctx {
+    uint32_t *lower;
+    lr_where *where;
+    plan_out *out;
+} plan_ctx;
+
+/* Lifetimes, tensors, scratch into c->out, on records e (room for every tensor); an lr_records_fn, so that
+ * lr_with_records calls it with no frame between (a plan_ctx rather than five arguments: fewer bytes of stack at
+ * the RAM peak of lr_init). Not inlined: one copy for the frame sizes of lr_with_records. */
+static LR_PLAN_NOINLINE lr_status plan_all(const lr_model *m, lr_plan_entry *e, void *ctx)
 {
+    const plan_ctx *c = (const plan_ctx *)ctx;
     uint32_t head;
-    lr_status s = lifetimes(m, e, where);
-    if (s == LR_OK && lower_bound != NULL) {
-        s = lower_bound_bytes(m, e, lower_bound);
+    lr_status s = lr_plan_lifetimes(m, e, c->where);
+    if (s == LR_OK && c->lower != NULL) {
+        s = lr_plan_lower_bound(m, e, c->lower);
     }
     if (s == LR_OK) {
-        s = place_tensors(m, e, &head, &out->act_bytes);
+        s = place_tensors(m, e, &head, &c->out->act_bytes);
     }
-    return s == LR_OK ? place_scratch(m, e, head, out) : s;
-}
-
-/* plan_all on records of its own, in a frame sized for the model: small models take little stack. */
-#define LR_PLAN_TIER1 (LR_MAX_TENSORS < 16u ? LR_MAX_TENSORS : 16u)
-#define LR_PLAN_TIER2 (LR_MAX_TENSORS < 64u ? LR_MAX_TENSORS : 64u)
-
-static LR_PLAN_NOINLINE lr_status plan_tier1(const lr_model *m, uint32_t *lower, lr_where *where, plan_out *out)
-{
-    lr_plan_entry e[LR_PLAN_TIER1];
-    return plan_all(m, e, lower, where, out);
-}
-
-static LR_PLAN_NOINLINE lr_status plan_tier2(const lr_model *m, uint32_t *lower, lr_where *where, plan_out *out)
-{
-    lr_plan_entry e[LR_PLAN_TIER2];
-    return plan_all(m, e, lower, where, out);
-}
-
-static LR_PLAN_NOINLINE lr_status plan_tier3(const lr_model *m, uint32_t *lower, lr_where *where, plan_out *out)
-{
-    lr_plan_entry e[LR_MAX_TENSORS];
-    return plan_all(m, e, lower, where, out);
+    return s == LR_OK ? place_scratch(m, e, head, c->out) : s;
 }
 
 /* Each op's path preference (lr_op_prefers_reuse: the cost model, deep on the stack) as bits, before the
@@ -394,17 +296,18 @@ static LR_PLAN_NOINLINE void reuse_prefs(const lr_model *m, uint32_t *bits)
 static lr_status plan_on_stack(const lr_model *m, uint32_t *lower, lr_where *where, plan_out *out)
 {
     uint32_t prefs[(LR_MAX_TENSORS + 31u) / 32u];
+    plan_ctx c;
     reuse_prefs(m, prefs);
     out->prefs = prefs;
-    if (m->n_tensors <= LR_PLAN_TIER1) {
-        return plan_tier1(m, lower, where, out);
-    }
-    return m->n_tensors <= LR_PLAN_TIER2 ? plan_tier2(m, lower, where, out) : plan_tier3(m, lower, where, out);
+    c.lower = lower;
+    c.where = where;
+    c.out = out;
+    return lr_with_records(m, plan_all, &c);
 }
 
 uint32_t lr_run_plan_words(const lr_model *m)
 {
-    return LR_RUN_PLAN_HEAD + m->n_tensors + 2u * m->n_ops + (m->n_ops + 31u) / 32u;
+    return lr_plan_words_of(m) - LR_PLAN_HEAD + LR_RUN_PLAN_HEAD; /* the same words after their own head */
 }
 
 lr_status lr_plan_sizes(const lr_model *m, uint32_t *act_bytes, uint32_t *region_bytes, uint32_t *lower_bound,
@@ -479,6 +382,7 @@ lr_status lr_run_plan_build(const lr_model *m, uint32_t *words)
     /* the records at the start of the activation region (free until the run), the result at the head */
     lr_plan_entry *e = (lr_plan_entry *)(void *)((unsigned char *)words + m->plan_bytes);
     plan_out out;
+    plan_ctx c;
     lr_where where;
     uint32_t i;
     memset(&out, 0, sizeof out);
@@ -486,7 +390,10 @@ lr_status lr_run_plan_build(const lr_model *m, uint32_t *words)
     out.slots = words + LR_RUN_PLAN_HEAD + m->n_tensors;
     reuse_prefs(m, out.slots + 2u * m->n_ops); /* into the run plan's bits, which the plan then sets */
     out.prefs = out.slots + 2u * m->n_ops;
-    if (plan_all(m, e, NULL, &where, &out) != LR_OK || out.act_bytes != m->act_bytes ||
+    c.lower = NULL;
+    c.where = &where;
+    c.out = &out;
+    if (plan_all(m, e, &c) != LR_OK || out.act_bytes != m->act_bytes ||
         out.region_bytes != m->act_bytes + m->scratch_bytes) {
         return LR_ERR_NOT_INITIALIZED; /* the blob changed after lr_init */
     }
@@ -498,3 +405,71 @@ lr_status lr_run_plan_build(const lr_model *m, uint32_t *words)
     words[2] = plan_check(m, words);
     return LR_OK;
 }
+
+lr_status lr_plan_export(const lr_model *m, void *arena, size_t arena_bytes, uint32_t *plan, size_t plan_capacity,
+                         size_t *plan_words)
+{
+    const uint32_t n = m != NULL ? lr_plan_words_of(m) : 0u;
+    uint32_t *words, i, top = 0u;
+    lr_plan_entry *e;
+    lr_where where;
+    lr_status s;
+    if (m == NULL || plan_words == NULL || (plan != NULL && arena == NULL)) {
+        return LR_ERR_NULL_ARG;
+    }
+    if (m->magic != LR_MODEL_MAGIC) {
+        return LR_ERR_NOT_INITIALIZED;
+    }
+    *plan_words = n;
+    if (plan == NULL) {
+        return LR_OK; /* the size, asked before the work */
+    }
+    if (plan_capacity < n) {
+        return LR_ERR_RANGE;
+    }
+    if (m->plan != NULL) {
+        memcpy(plan, m->plan, 4u * (size_t)n); /* running on an offline plan already */
+        return LR_OK;
+    }
+    s = lr_arena_prepare(m, arena, arena_bytes); /* the run plan at the aligned arena head */
+    if (s != LR_OK) {
+        return s;
+    }
+    words = (uint32_t *)(void *)((unsigned char *)arena +
+                                 ((LR_ARENA_ALIGN - ((uintptr_t)arena & (LR_ARENA_ALIGN - 1u))) & (LR_ARENA_ALIGN - 1u)));
+    memcpy(plan + LR_PLAN_HEAD, words + LR_RUN_PLAN_HEAD, 4u * (size_t)(n - LR_PLAN_HEAD));
+    e = (lr_plan_entry *)(void *)((unsigned char *)words + m->plan_bytes); /* the region: free before a run */
+    if (lr_plan_lifetimes(m, e, &where) != LR_OK) {
+        return LR_ERR_NOT_INITIALIZED; /* the blob changed after lr_init */
+    }
+    for (i = 0; i < m->n_tensors; i++) { /* the region's top: the used tensors', then the scratch's */
+        const uint32_t end = e[i].size != 0u ? plan[LR_PLAN_HEAD + i] + e[i].size : 0u;
+        top = end > top ? end : top;
+    }
+    for (i = 0; i < m->n_ops; i++) {
+        const uint32_t *slot = plan + LR_PLAN_HEAD + m->n_tensors + 2u * i;
+        top = slot[1] != 0u && slot[0] + slot[1] > top ? slot[0] + slot[1] : top;
+    }
+    plan[0] = LR_PLAN_MAGIC;
+    plan[1] = m->crc32;
+    plan[2] = m->n_tensors;
+    plan[3] = m->n_ops;
+    plan[4] = (top + (LR_ARENA_ALIGN - 1u)) & ~(LR_ARENA_ALIGN - 1u);
+    return LR_OK;
+}
+
+#else /* !LR_PLANNER */
+
+lr_status lr_plan_export(const lr_model *m, void *arena, size_t arena_bytes, uint32_t *plan, size_t plan_capacity,
+                         size_t *plan_words)
+{
+    (void)m;
+    (void)arena;
+    (void)arena_bytes;
+    (void)plan;
+    (void)plan_capacity;
+    (void)plan_words;
+    return LR_ERR_UNSUPPORTED_OP; /* no planner in this build */
+}
+
+#endif /* LR_PLANNER */

@@ -697,11 +697,18 @@ lr_status lr_arena_prepare(const lr_model *m, void *arena, size_t arena_bytes)
     if (m->magic != LR_MODEL_MAGIC) {
         return LR_ERR_NOT_INITIALIZED;
     }
+    if (!LR_PLANNER && m->plan == NULL) {
+        return LR_ERR_BAD_PLAN; /* -DLR_PLANNER=0: lr_set_plan first */
+    }
     words = arena_head(m, arena, arena_bytes);
     if (words == NULL) {
         return LR_ERR_ARENA_TOO_SMALL;
     }
-    return lr_run_plan_build(m, words);
+#if LR_PLANNER
+    return m->plan != NULL ? LR_OK : lr_run_plan_build(m, words); /* an offline plan: nothing to prepare */
+#else
+    return LR_OK;
+#endif
 }
 
 /* Argument checks and the plan; r set up to run. */
@@ -709,6 +716,7 @@ static lr_status begin(const lr_model *m, void *arena, size_t arena_bytes, const
                        const void *output, size_t output_len, run_ctx *r)
 {
     uint32_t *words;
+    const uint32_t *plan;
     if (m == NULL || arena == NULL || input == NULL || output == NULL) {
         return LR_ERR_NULL_ARG;
     }
@@ -718,15 +726,21 @@ static lr_status begin(const lr_model *m, void *arena, size_t arena_bytes, const
     if (input_len != m->input_len || output_len != m->output_len) {
         return LR_ERR_IO_SIZE;
     }
+    if (!LR_PLANNER && m->plan == NULL) {
+        return LR_ERR_BAD_PLAN; /* -DLR_PLANNER=0: lr_set_plan first */
+    }
     words = arena_head(m, arena, arena_bytes);
     if (words == NULL) {
         return LR_ERR_ARENA_TOO_SMALL;
     }
-    if (!lr_run_plan_valid(m, words) && lr_run_plan_build(m, words) != LR_OK) {
+    plan = m->plan != NULL ? m->plan + LR_PLAN_HEAD : words + LR_RUN_PLAN_HEAD; /* offline, or at the head */
+#if LR_PLANNER
+    if (m->plan == NULL && !lr_run_plan_valid(m, words) && lr_run_plan_build(m, words) != LR_OK) {
         return LR_ERR_NOT_INITIALIZED; /* the blob changed after lr_init */
     }
+#endif
     r->m = m;
-    r->offsets = words + LR_RUN_PLAN_HEAD;
+    r->offsets = plan;
     r->slots = r->offsets + m->n_tensors;
     r->reuse = r->slots + 2u * m->n_ops;
     r->act = (unsigned char *)words + m->plan_bytes;

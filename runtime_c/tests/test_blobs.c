@@ -175,55 +175,6 @@ static void run_path(const char *name, lr_model *mp, size_t n, const float *in, 
     free(out);
 }
 
-static const struct {
-    const char *name;
-    lr_status code;
-} status_names[] = {
-#define X_(name, value, text) {#name, name},
-    LR_STATUS_LIST(X_)
-#undef X_
-};
-
-static void run_rejects(const char *dir)
-{
-    char path[512], file[160], want_name[64];
-    FILE *f;
-    int n = 0;
-    snprintf(path, sizeof path, "%s/reject.txt", dir);
-    f = fopen(path, "r");
-    if (f == NULL) {
-        fprintf(stderr, "cannot open %s\n", path);
-        tu_failures++;
-        return;
-    }
-    while (fscanf(f, "%159s %63s", file, want_name) == 2) {
-        size_t size, i;
-        unsigned char *blob;
-        lr_model m;
-        lr_status got, want = LR_OK;
-        int32_t op, tensor;
-        for (i = 0; i < sizeof status_names / sizeof status_names[0]; i++) {
-            if (strcmp(status_names[i].name, want_name) == 0) {
-                want = status_names[i].code;
-            }
-        }
-        TU_CHECK(want != LR_OK);
-        snprintf(path, sizeof path, "%s/%s", dir, file);
-        blob = tu_read_file(path, &size);
-        got = lr_init(&m, blob, size);
-        lr_error_location(&m, &op, &tensor);
-        if (got != want) {
-            fprintf(stderr, "%s: lr_init returned %s, expected %s\n", file, lr_status_str(got), lr_status_str(want));
-            tu_failures++;
-        }
-        free(blob);
-        n++;
-    }
-    fclose(f);
-    printf("  %d hostile blobs refused with the expected status\n", n);
-    TU_CHECK(n > 0);
-}
-
 int main(int argc, char **argv)
 {
     char path[512], name[128];
@@ -246,6 +197,6 @@ int main(int argc, char **argv)
     }
     fclose(f);
     TU_CHECK(cases > 0);
-    run_rejects(argv[1]);
+    tu_run_rejects(argv[1]);
     return tu_report("test_blobs");
 }

@@ -92,6 +92,57 @@ static inline int tu_report(const char *name)
 #endif
 
 #ifdef LINREP_H
+static const struct {
+    const char *name;
+    lr_status code;
+} tu_status_names[] = {
+#define X_(name, value, text) {#name, name},
+    LR_STATUS_LIST(X_)
+#undef X_
+};
+
+/* Every hostile blob of DIR/reject.txt ("file STATUS_NAME" lines, gen_test_blobs.py) refused by lr_init with
+ * its status. */
+static inline void tu_run_rejects(const char *dir)
+{
+    char path[512], file[160], want_name[64];
+    FILE *f;
+    int n = 0;
+    snprintf(path, sizeof path, "%s/reject.txt", dir);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "cannot open %s\n", path);
+        tu_failures++;
+        return;
+    }
+    while (fscanf(f, "%159s %63s", file, want_name) == 2) {
+        size_t size, i;
+        unsigned char *blob;
+        lr_model m;
+        lr_status got, want = LR_OK;
+        int32_t op, tensor;
+        for (i = 0; i < sizeof tu_status_names / sizeof tu_status_names[0]; i++) {
+            if (strcmp(tu_status_names[i].name, want_name) == 0) {
+                want = tu_status_names[i].code;
+            }
+        }
+        TU_CHECK(want != LR_OK);
+        snprintf(path, sizeof path, "%s/%s", dir, file);
+        blob = tu_read_file(path, &size);
+        got = lr_init(&m, blob, size);
+        lr_error_location(&m, &op, &tensor);
+        if (got != want) {
+            fprintf(stderr, "%s: lr_init returned %s, expected %s\n", file, lr_status_str(got), lr_status_str(want));
+            tu_failures++;
+        }
+        free(blob);
+        n++;
+    }
+    fclose(f);
+    printf("  %d hostile blobs refused with the expected status\n", n);
+    TU_CHECK(n > 0);
+}
+
 /* With one LinRep path left out of the library: lr_set_conv_path refuses it (LR_ERR_UNSUPPORTED_OP, the model
  * unchanged), and AUTO runs the other on every LINREP_CONV2D op (lr_op_conv_info). Nothing to check otherwise. */
 static inline void tu_check_paths_left_out(lr_model *m)
