@@ -3,6 +3,7 @@ user's own data, and the size notes. Tiny models on 8x8 digits: seconds each."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -126,6 +127,102 @@ def test_ema_keeps_the_moving_average(teacher, digits):
     for bad in (-0.1, 1.0):
         with pytest.raises(LinRepError, match="EMA"):
             distill_calibration(raw, teacher, calib, epochs=1, show_progress=False, ema=bad)
+
+
+def _block_errors(student, teacher, names, x):
+    """Per block: MSE(student block output, teacher block output) / var(teacher's), each model running on its own."""
+    outs = []
+    for model in (student, teacher):
+        got = {}
+        mods = dict(model.named_modules())
+        hs = [mods[n].register_forward_hook(lambda _m, _i, o, n=n: got.__setitem__(n, o)) for n in names]
+        with torch.no_grad():
+            model(x)
+        for h in hs:
+            h.remove()
+        outs.append(got)
+    return [float(((outs[0][n] - outs[1][n]) ** 2).mean() / outs[1][n].var()) for n in names]
+
+
+def test_blockwise_reconstruction(digits, monkeypatch):
+    """blockwise: block by block in forward order (the stem and residual blocks of a ResNet-8), only that block's a, b
+    train to match the teacher block's output given the reconstructed student prefix: every block's error against
+    the teacher on the fit inputs falls (also with Fisher weights); distill_calibration runs it on the fit part only
+    (never the held-out part) and starts the end-to-end stage from it; bad arguments are refused."""
+    from linrep_edge.method import blockwise as calibrate  # the block-wise stage (distill_calibration imports it)
+    from linrep_edge.method.blockwise import blockwise_reconstruct, linrep_blocks
+    from linrep_edge.method.calibrate import DistillLoss, agreement, distill_calibration, split_calibration
+    from linrep_edge.models.resnet8 import ResNet8
+    from linrep_edge.pipeline import PackSettings, compress_model
+
+    torch.manual_seed(0)
+    teacher = ResNet8(widths=(4, 8, 8)).eval()
+    with torch.no_grad():  # batch-norm statistics of a trained net: not the identity
+        for m in teacher.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 2.0)
+    calib = digits.train.x[:200]
+    fit, held = split_calibration(calib, seed=0)
+    student = compress_model(teacher, PackSettings(templates=4), show_progress=False)
+    names = [n for n, _ in linrep_blocks(student, fit[:4])]
+    assert names == ["stem", "layer1", "layer2", "layer3"]
+    before = _block_errors(student, teacher, names, fit)
+    untouched = {n: p.detach().clone() for n, p in student.named_parameters() if not n.endswith((".a", ".b"))}
+    for fisher in (False, True):
+        s = copy.deepcopy(student)
+        rep = blockwise_reconstruct(s, teacher, fit, 3, lr=3e-3, seed=0, fisher=fisher, show_progress=False)
+        assert [r["block"] for r in rep] == names
+        assert all(r["fit_loss_after"] < r["fit_loss_before"] for r in rep)
+        after = _block_errors(s, teacher, names, fit)
+        if not fisher:  # the Fisher-weighted error falls (fit_loss_*), the plain one need not in every block
+            assert all(b1 < b0 for b0, b1 in zip(before, after)), (before, after)
+        assert after[-1] < before[-1]
+        assert agreement(s, teacher, fit)["relative_output_error"] < agreement(student, teacher, fit)[
+            "relative_output_error"]
+        assert all(torch.equal(p, untouched[n]) for n, p in s.named_parameters() if n in untouched)
+        assert all(p.requires_grad for n, p in s.named_parameters() if n.endswith((".a", ".b")))
+    seen = []
+    real = calibrate.blockwise_reconstruct
+
+    def spy(student_, teacher_, x_, *args, **kwargs):
+        seen.append(x_)
+        return real(student_, teacher_, x_, *args, **kwargs)
+
+    monkeypatch.setattr(calibrate, "blockwise_reconstruct", spy)
+    s = copy.deepcopy(student)
+    m = distill_calibration(s, teacher, calib, epochs=1, lr=3e-3, seed=0, show_progress=False, blockwise=2,
+                            blockwise_fisher=True)
+    assert len(seen) == 1 and torch.equal(seen[0], fit)  # the fit part only: the held-out part is never trained on
+    assert [r["block"] for r in m["blockwise_blocks"]] == names
+    assert m["blockwise_relative_output_error"] < m["relative_output_error_before"]
+    s2 = copy.deepcopy(student)  # the block-wise stage alone
+    real(s2, teacher, fit, 2, lr=3e-3, seed=0, fisher=True, show_progress=False)
+    loss = DistillLoss(s2, teacher)
+    with torch.no_grad():  # the end-to-end stage's epoch 0 (the score to beat) is the block-wise result
+        assert float(loss(held)) == pytest.approx(m["held_out_loss_before"], rel=1e-5)
+    loss.close()
+    assert m["held_out_loss_after"] <= m["held_out_loss_before"]
+    for kwargs in ({"blockwise": -1}, {"blockwise": 1.5}, {"blockwise": True}, {"blockwise_fisher": True}):
+        with pytest.raises(LinRepError, match="blockwise"):
+            distill_calibration(s, teacher, calib, epochs=1, show_progress=False, **kwargs)
+    with pytest.raises(LinRepError, match="epochs per block"):
+        blockwise_reconstruct(s, teacher, fit, 0, show_progress=False)
+
+    class Twice(torch.nn.Module):  # one block called twice: no forward order to reconstruct in
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem = torch.nn.Conv2d(1, 4, 3, padding=1)
+            self.conv = torch.nn.Conv2d(4, 4, 3, padding=1)
+            self.head = torch.nn.Linear(4 * 64, 10)
+
+        def forward(self, x):
+            return self.head(self.conv(self.conv(self.stem(x))).flatten(1))
+
+    tw = Twice().eval()
+    with pytest.raises(LinRepError, match="exactly once"):
+        blockwise_reconstruct(compress_model(tw, PackSettings(templates=4), show_progress=False), tw, fit, 1,
+                              show_progress=False)
 
 
 def test_augment_batch_flips_shifts_and_mixes():

@@ -9,8 +9,9 @@ On the default Fashion-MNIST model at K = 16, for each seed, test accuracy of
       held-out 20 % of those 1,024 only (top-1 agreement with the original, then relative output error); the grid
       also spans augmentation (flips and shifts of the calibration images, drawn anew every batch) and the KL
       temperature (--augments 0 1, --temperatures 1 4) and the data-aware refit of templates, indices and a, b
-      before distilling (`pack --data-aware`, --data-aware 0 4: rounds, on the fit part only), with --epochs /
-      --patience for all trials.
+      before distilling (`pack --data-aware`, --data-aware 0 4: rounds, on the fit part only), the block-wise
+      (BRECQ-style) reconstruction before distilling (--blockwise 0 10: epochs per block, --blockwise-fisher 0 1;
+      on the fit part only), with --epochs / --patience for all trials.
 The test set only reports. Single-threaded. Writes docs/bench/calibration.json.
 
     PYTHONPATH=. .venv/bin/python tools/calibration_bar.py [--seeds 0 1 2] [--n 1024] [--reuse OLD.json]
@@ -61,6 +62,13 @@ def main() -> None:
     ap.add_argument("--adversarials", type=float, nargs="+", default=[0.0], metavar="S",
                     help="join every batch with disagreement-seeking inputs, one signed-gradient step of S x the "
                          "input std (distill_calibration adversarial; 0: off), a grid axis")
+    ap.add_argument("--blockwise", type=int, nargs="+", default=[0], metavar="N",
+                    help="epochs per block of the block-wise (BRECQ-style) reconstruction on the fit part before the "
+                         "end-to-end distillation (distill_calibration blockwise; 0: off), a grid axis")
+    ap.add_argument("--blockwise-fisher", type=int, nargs="+", default=[0], metavar="0|1",
+                    help="weight the block outputs' squared error by the diagonal Fisher (distill_calibration "
+                         "blockwise_fisher; only with --blockwise > 0), a grid axis")
+    ap.add_argument("--note", help="a 'note' recorded at the top of the output file (e.g. the command)")
     ap.add_argument("--soup", action="store_true",
                     help="one more candidate per seed: the mean of a, b over this run's trials of that seed (a uniform "
                          "'model soup' of students from the same compressed start), scored on the held-out part")
@@ -97,7 +105,8 @@ def main() -> None:
         trials = [dict(t, data_aware=t.get("data_aware", 0), refit_all=t.get("refit_all", False),
                        train_bn=t.get("train_bn", False),
                        output_loss=t.get("output_loss", "auto"), mixup=t.get("mixup", 0.0), ema=t.get("ema", 0.0),
-                       adversarial=t.get("adversarial", 0.0),
+                       adversarial=t.get("adversarial", 0.0), blockwise=t.get("blockwise", 0),
+                       blockwise_fisher=t.get("blockwise_fisher", False),
                        earlier_run=True)
                   for t in also.get(seed, [])]
         best = None
@@ -106,11 +115,14 @@ def main() -> None:
             key = (t["held_out_top1_agreement"], -t["held_out_relative_output_error"])
             if best is None or key > best[0]:
                 best = (key, t)
-        for lr, fw, aug, temp, da, refit, bn, oloss, mix, ema, adv in itertools.product(
+        for lr, fw, aug, temp, da, refit, bn, oloss, mix, ema, adv, bw, bwf in itertools.product(
                 args.lrs, args.feature_weights, args.augments, args.temperatures, args.data_aware, args.refit_all,
-                args.train_bn, args.output_losses, args.mixups, args.emas, args.adversarials):
+                args.train_bn, args.output_losses, args.mixups, args.emas, args.adversarials, args.blockwise,
+                args.blockwise_fisher):
             if mix and not aug:
                 continue  # mixup is part of the augmentation
+            if bwf and not bw:
+                continue  # the Fisher weights are part of the block-wise stage
             t1 = time.perf_counter()
             cmodel = compress_model(model, PackSettings(templates=16, seed=seed), show_progress=False)
             if da:  # as pack --data-aware: on the fit part only, the held-out part stays unseen
@@ -118,16 +130,20 @@ def main() -> None:
             m = distill_calibration(cmodel, model, calib, epochs=args.epochs, lr=lr, feature_weight=fw, seed=seed,
                                     augment=bool(aug), temperature=temp, patience=args.patience, show_progress=False,
                                     refit_all=bool(refit), train_bn=bool(bn), output_loss=oloss, mixup=mix, ema=ema,
-                                    adversarial=adv)
+                                    adversarial=adv, blockwise=bw, blockwise_fisher=bool(bwf))
             trial = {"lr": lr, "feature_weight": fw, "augment": bool(aug), "temperature": temp, "data_aware": da,
                      "refit_all": bool(refit), "train_bn": bool(bn), "output_loss": oloss, "mixup": mix, "ema": ema,
-                     "adversarial": adv,
+                     "adversarial": adv, "blockwise": bw, "blockwise_fisher": bool(bwf),
                      "epochs": args.epochs,
                      "patience": args.patience, "epochs_run": m["epochs_run"], "best_epoch": m["best_epoch"],
                      "held_out_top1_agreement": m["top1_agreement_after"],
                      "held_out_relative_output_error": m["relative_output_error_after"],
                      "test_accuracy": evaluate(cmodel, loader),  # reported, never used to choose
                      "seconds": round(time.perf_counter() - t1, 1)}
+            if bw:  # the block-wise stage alone, on the held-out part (the end-to-end stage's epoch 0)
+                trial.update({"blockwise_held_out_top1_agreement": m.get("blockwise_top1_agreement"),
+                              "blockwise_held_out_relative_output_error": m["blockwise_relative_output_error"],
+                              "blockwise_blocks": m["blockwise_blocks"]})
             trials.append(trial)
             if args.soup and not bn and not da:  # same compressed start (data-aware changes the templates)
                 states.append({n: p.detach().clone() for n, p in cmodel.named_parameters()
@@ -146,7 +162,7 @@ def main() -> None:
             held = agreement(soup, model, split_calibration(calib, seed=seed)[1])
             trial = {"soup_of": len(states), "lr": None, "feature_weight": None, "augment": None, "temperature": None,
                      "data_aware": None, "refit_all": None, "train_bn": False, "output_loss": None, "mixup": None,
-                     "ema": None, "adversarial": None,
+                     "ema": None, "adversarial": None, "blockwise": None, "blockwise_fisher": None,
                      "held_out_top1_agreement": held["top1_agreement"],
                      "held_out_relative_output_error": held["relative_output_error"],
                      "test_accuracy": evaluate(soup, loader)}
@@ -157,7 +173,7 @@ def main() -> None:
                 best = (key, trial)
         assert best is not None
         chosen = best[1]
-        row.update({"calibration_images": args.n, "calibration_chosen": {k: chosen.get(k) for k in ("lr", "feature_weight", "augment", "temperature", "data_aware", "refit_all", "train_bn", "output_loss", "mixup", "ema", "adversarial", "soup_of")},
+        row.update({"calibration_images": args.n, "calibration_chosen": {k: chosen.get(k) for k in ("lr", "feature_weight", "augment", "temperature", "data_aware", "refit_all", "train_bn", "output_loss", "mixup", "ema", "adversarial", "blockwise", "blockwise_fisher", "soup_of")},
                     "calibration_accuracy": chosen["test_accuracy"],
                     "calibration_minus_labelled_pt": round(100 * (chosen["test_accuracy"] - row["labelled_1epoch_accuracy"]), 2),
                     "calibration_trials": trials})
@@ -176,6 +192,8 @@ def main() -> None:
                    "mean_calibration_minus_labelled_pt": round(100 * (mean("calibration_accuracy") - mean("labelled_1epoch_accuracy")), 2),
                    "rows": rows}
         summary["bar_met"] = summary["mean_calibration_minus_labelled_pt"] >= -0.3
+        if args.note:
+            summary = {"note": args.note, **summary}
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(summary, indent=2) + "\n")
 

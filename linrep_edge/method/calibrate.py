@@ -45,6 +45,7 @@ CALIBRATION_MIXUP = 0.0  # largest share of another image blended in (with augme
 CALIBRATION_REFIT_ALL = False  # after the held-out choice of the epoch count, train again on every input
 CALIBRATION_TRAIN_BN = False  # also the batch-norm affine (folded into the convs' a, b and bias when packed)
 CALIBRATION_ADVERSARIAL = 0.0  # step of the disagreement-seeking inputs, in units of the batch's input std (0: off)
+CALIBRATION_BLOCKWISE = 0  # epochs per block of the block-wise reconstruction before distilling (0: off)
 
 
 def load_calibration(path: str | Path, example: torch.Tensor) -> torch.Tensor:
@@ -259,6 +260,8 @@ def distill_calibration(
     train_bn: bool = CALIBRATION_TRAIN_BN,
     ema: float = 0.0,
     adversarial: float = CALIBRATION_ADVERSARIAL,
+    blockwise: int = CALIBRATION_BLOCKWISE,
+    blockwise_fisher: bool = False,
 ) -> dict[str, Any]:
     """Fine-tune a and b of `student` in place to match `teacher` on the unlabelled inputs `x`.
 
@@ -276,6 +279,11 @@ def distill_calibration(
     optimiser goes on from the raw values; not with `refit_all`, whose refit keeps its last step).
     With `adversarial` = s > 0, every training batch is joined by its `adversarial_batch` (one signed-gradient
     step of s × the batch's input std towards more disagreement), labelled by the teacher too.
+    With `blockwise` = e > 0, `blockwise_reconstruct` runs first on the fit part only (e epochs per block, the same
+    `lr` and `batch`; `blockwise_fisher`: Fisher-weighted block outputs): each block's a, b are trained to match
+    the teacher block's output given the reconstructed student prefix. The end-to-end distillation then starts
+    from there, so its epoch 0 (the held-out score it must beat) is the block-wise result; the `_before`
+    agreement metrics stay those of the model as compressed, `blockwise_*` those after the block-wise stage.
     Returns metrics: epochs run, best epoch, held-out loss before/after, agreement before/after.
     """
     if epochs < 1:
@@ -292,6 +300,10 @@ def distill_calibration(
         raise LinRepError(f"calibration adversarial step must be in [0, 1] (of the input std), got {adversarial}")
     if not 0 <= mixup <= 1 or shift < 0:
         raise LinRepError(f"calibration augmentation: mixup in [0, 1] and shift >= 0, got {mixup}, {shift}")
+    if isinstance(blockwise, bool) or not isinstance(blockwise, int) or blockwise < 0:
+        raise LinRepError(f"calibration blockwise: epochs per block must be an integer >= 0, got {blockwise!r}")
+    if blockwise_fisher and not blockwise:
+        raise LinRepError("calibration blockwise_fisher needs blockwise > 0 (epochs per block)")
     params = trainable_parameters(student, train_bn=train_bn)
     if not params:
         raise LinRepError("model has no LinRep layers to fine-tune (run compress first)")
@@ -305,6 +317,21 @@ def distill_calibration(
         p.requires_grad_(id(p) in chosen)
     for p in teacher.parameters():
         p.requires_grad_(False)
+    metrics: dict[str, Any] = {f"{k}_before": v for k, v in agreement(student, teacher, val_x).items()}
+    if blockwise:
+        from linrep_edge.method.blockwise import blockwise_reconstruct  # (it imports this module's _heads)
+
+        try:  # on the fit part only; the held-out part only scores the result
+            metrics["blockwise_blocks"] = blockwise_reconstruct(student, teacher, train_x, blockwise, lr, batch, seed,
+                                                                blockwise_fisher, params, show_progress)
+        except BaseException:
+            for p in student.parameters():
+                p.requires_grad_(saved_flags[id(p)])
+            for p in teacher.parameters():
+                p.requires_grad_(t_flags[id(p)])
+            raise
+        for p in student.parameters():  # blockwise_reconstruct restored them; the end-to-end stage needs these
+            p.requires_grad_(id(p) in chosen)
     loss_fn = DistillLoss(student, teacher, feature_weight, output_loss, temperature)
 
     @torch.no_grad()
@@ -319,9 +346,10 @@ def distill_calibration(
     opt = torch.optim.Adam(params, lr=lr)
     sched = cosine_schedule(opt, epochs * steps_per_epoch)
     g = torch.Generator().manual_seed(seed)
-    metrics: dict[str, Any] = {"calibration_inputs": int(x.shape[0]), "calibration_train": int(train_x.shape[0]),
-                               "calibration_held_out": int(val_x.shape[0])}
-    metrics.update({f"{k}_before": v for k, v in agreement(student, teacher, val_x).items()})
+    metrics.update({"calibration_inputs": int(x.shape[0]), "calibration_train": int(train_x.shape[0]),
+                    "calibration_held_out": int(val_x.shape[0])})
+    if blockwise:
+        metrics.update({f"blockwise_{k}": v for k, v in agreement(student, teacher, val_x).items()})
     init_state = copy.deepcopy(student.state_dict())
     held: dict[str, float] | None = None
     shadow = [p.detach().clone() for p in params] if ema > 0 else []
