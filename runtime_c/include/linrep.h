@@ -406,8 +406,9 @@ lr_status lr_error_location(const lr_model *m, int32_t *op_index, int32_t *tenso
  * the RAM limit (lr_set_ram_limit): by default, for int8 models, the least arena the model can run in, every
  * op given the most scratch that keeps the arena there, and LinRep convs whose reuse scratch would raise it
  * running the direct path; for fp32 models no limit (every op its preferred path and scratch). The size depends on the path setting and the RAM limit: ask again after lr_set_conv_path or
- * lr_set_ram_limit.
- * Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED or LR_OK. Thread-safe.
+ * lr_set_ram_limit. On an offline plan (lr_set_plan): the plan's region, which holds no plan words.
+ * Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED, LR_ERR_BAD_PLAN (-DLR_PLANNER=0 before lr_set_plan) or LR_OK.
+ * Thread-safe.
  */
 lr_status lr_arena_size(const lr_model *m, size_t *bytes);
 
@@ -421,9 +422,11 @@ lr_status lr_arena_size(const lr_model *m, size_t *bytes);
  * leaves the first lr_arena_size bytes' plan part alone; if it was overwritten, or the arena was
  * last used for another model or path, lr_run plans again. Optional: use it to keep the planning
  * out of the first inference (firmware calls it at boot, after lr_init).
+ * On an offline plan (lr_set_plan) there is nothing to prepare: the size is checked, LR_OK.
  * Returns LR_OK; LR_ERR_NULL_ARG (m or arena NULL); LR_ERR_NOT_INITIALIZED (m not initialised, or
- * the blob changed after lr_init); LR_ERR_ARENA_TOO_SMALL (arena_bytes below lr_arena_size plus
- * alignment slack; the arena is untouched). Thread-safe for distinct arenas.
+ * the blob changed after lr_init); LR_ERR_BAD_PLAN (-DLR_PLANNER=0 before lr_set_plan);
+ * LR_ERR_ARENA_TOO_SMALL (arena_bytes below lr_arena_size plus alignment slack; the arena is untouched).
+ * Thread-safe for distinct arenas.
  */
 lr_status lr_arena_prepare(const lr_model *m, void *arena, size_t arena_bytes);
 
@@ -492,8 +495,9 @@ lr_status lr_op_info(const lr_model *m, unsigned op_index, unsigned *type, const
  * Time: for AUTO, one pass over every LinRep op's packed indices (ceil(K / 512) passes per
  * input channel). Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED, LR_ERR_RANGE (path is not one
  * of the three values; the model is unchanged), LR_ERR_UNSUPPORTED_OP (a path left out of this build,
- * LR_LINREP_PATHS; the model is unchanged), LR_ERR_OVERFLOW (the arena would not fit 32 bits;
- * the model is unchanged) or LR_OK. Not thread-safe with lr_run on the same model (it writes *m).
+ * LR_LINREP_PATHS, or any path on an offline plan or in a build with -DLR_PLANNER=0: the plan fixes the
+ * paths; the model is unchanged), LR_ERR_OVERFLOW (the arena would not fit 32 bits; the model is unchanged) or
+ * LR_OK. Not thread-safe with lr_run on the same model (it writes *m).
  */
 lr_status lr_set_conv_path(lr_model *m, lr_conv_path path);
 
@@ -508,8 +512,9 @@ lr_status lr_set_conv_path(lr_model *m, lr_conv_path path);
  * limit (int8 models; fp32 models: up to the path's fp32 rounding, see lr_conv_path). Kept across
  * lr_set_conv_path. Call lr_arena_size again afterwards. Time: as lr_set_conv_path, plus the plan
  * (O(tensors^2 + ops * tensors)). Stack: as lr_init's plan.
- * Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED, LR_ERR_OVERFLOW (the model is unchanged) or LR_OK. Not
- * thread-safe with lr_run on the same model (it writes *m).
+ * Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED, LR_ERR_OVERFLOW (the model is unchanged),
+ * LR_ERR_UNSUPPORTED_OP (on an offline plan, or in a build with -DLR_PLANNER=0: the plan fixes the arena) or
+ * LR_OK. Not thread-safe with lr_run on the same model (it writes *m).
  */
 lr_status lr_set_ram_limit(lr_model *m, size_t arena_bytes);
 
@@ -519,8 +524,9 @@ lr_status lr_set_ram_limit(lr_model *m, size_t arena_bytes);
  * LR_PATH_DIRECT and the direct fields are filled (no rebuild term); for other ops every field is 0.
  * Time: one pass over the op's packed indices; for a LINREP_CONV2D op, whose path is the plan's (the RAM
  * limit may run an AUTO reuse op direct: lr_set_ram_limit), also the plan (as lr_set_ram_limit, its stack
- * too). Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED,
- * LR_ERR_RANGE (op_index >= lr_op_count) or LR_OK. Thread-safe.
+ * too; on an offline plan, the plan's bit). Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED,
+ * LR_ERR_RANGE (op_index >= lr_op_count), LR_ERR_BAD_PLAN (a LinRep conv, -DLR_PLANNER=0 before lr_set_plan)
+ * or LR_OK. Thread-safe.
  */
 lr_status lr_op_conv_info(const lr_model *m, unsigned op_index, lr_conv_cost *info);
 
@@ -544,7 +550,8 @@ lr_status lr_op_conv_info(const lr_model *m, unsigned op_index, lr_conv_cost *in
  *
  * Returns LR_OK; LR_ERR_NULL_ARG (m, arena, input or output NULL); LR_ERR_NOT_INITIALIZED (m not
  * initialised, or, when it plans, the blob changed after lr_init); LR_ERR_IO_SIZE (input_len or
- * output_len wrong); LR_ERR_ARENA_TOO_SMALL (nothing is run, arena and `output` are untouched).
+ * output_len wrong); LR_ERR_BAD_PLAN (-DLR_PLANNER=0 before lr_set_plan); LR_ERR_ARENA_TOO_SMALL (nothing
+ * is run, arena and `output` are untouched).
  * No other error is possible: the blob was verified by lr_init.
  *
  * Thread-safe for distinct arenas and outputs; reads the blob and `*m`, writes the arena and
