@@ -428,8 +428,13 @@ def makefile(target: str, name: str, rb: RuntimeBuild) -> str:
     return "\n".join(lines)
 
 
-def readme(target: str, name: str, rb: RuntimeBuild, blob_bytes: int, arena: int, source: str) -> str:
+def readme(target: str, name: str, rb: RuntimeBuild, blob_bytes: int, arena: int, source: str,
+           offline_plan: bool = False) -> str:
     arm = target != "host"
+    plan_row = (f"| `model/{name}_plan.h` | the memory plan made on the host with this core's cost model "
+                f"(`{name}_plan[]`): `main.c` gives it to `lr_set_plan`, which checks it against the model; the "
+                "runtime has no planner (`-DLR_PLANNER=0`): a new blob needs a new plan (export again) |\n"
+                if offline_plan else "")
     run = (f"qemu-system-arm -machine {BOARDS[target].qemu_machine} -cpu {target} -nographic -monitor none "
            "-serial none -semihosting-config enable=on,target=native -kernel build/lre_demo.elf") if arm \
         else "./build/lre_demo"
@@ -449,12 +454,13 @@ and flags come from `runtime_c/runtime.mk` of the linrep-edge checkout that wrot
 | `linrep/src/` | the runtime: {len(rb.sources)} C99 sources, private headers |
 | `model/{name}.h` | the blob: `{name}[]` (16-byte aligned, const: stays in flash), `{name.upper()}_SIZE`, `_ARENA_SIZE`, input/output shapes |
 | `model/{name}_test.h` | one test input and the host C runtime's output on it (bit patterns) |
-| `main.c` | `lr_init`, arena size check, one `lr_run`, bit-for-bit check: prints PASS (exit 0) or FAIL |
+{plan_row}| `main.c` | `lr_init`, arena size check, one `lr_run`, bit-for-bit check: prints PASS (exit 0) or FAIL |
 | `CMakeLists.txt` | library target `linrep::runtime` (+ `linrep::model`); the demo `lre_demo` when built on its own |
 | `Makefile` | the same with plain make: `build/liblinrep_{target}.a`, `build/lre_demo{'.elf' if arm else ''}` |
 {board_rows}
 Flags the runtime must be built with: `{rb.flags['LR_EXACT']}` (no fused multiply-add, so the target
-computes the same bits as the host){core}.
+computes the same bits as the host){core}; and the build options (linrep.h) this model was exported with:
+`{rb.flags.get('LR_DEFINES', '').strip() or '(none)'}`.
 
 ```sh
 cmake -S . -B build && cmake --build build && cmake --build build --target run
@@ -539,7 +545,7 @@ def export_project(blob: bytes, out: Path, target: str, name: str, source: str, 
             f"model/{name}_test.h": test_header(name, x, y),
             "CMakeLists.txt": cmake_lists(target, name, rb),
             "Makefile": makefile(target, name, rb),
-            "README.md": readme(target, name, rb, len(blob), arena, shown(source)),
+            "README.md": readme(target, name, rb, len(blob), arena, shown(source), plan is not None),
         }
         if plan is not None:
             files[f"model/{name}_plan.h"] = plan_to_c(plan, f"{name}_plan")
