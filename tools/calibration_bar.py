@@ -23,7 +23,9 @@ import argparse
 import itertools
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -36,38 +38,60 @@ from linrep_edge.models.loading import load_default
 from linrep_edge.pipeline import PackSettings, compress_model, finetune_split, pack_model
 
 
+@dataclass(frozen=True)
+class Axis:
+    """One grid axis: the trial's key (distill_calibration's argument of that name unless `distill` is False), its
+    option and values; `as_bool`: 0|1 on the command line, a bool in the trial. Trials of older runs (--also)
+    without the key take the first default (the axis off)."""
+
+    key: str
+    flag: str
+    type: type
+    default: tuple[Any, ...]
+    help: str | None = None
+    metavar: str | None = None
+    as_bool: bool = False
+    distill: bool = True
+    choices: tuple[str, ...] | None = None
+
+    def value(self, v: Any) -> Any:
+        return bool(v) if self.as_bool else v
+
+
+AXES = (
+    Axis("lr", "--lrs", float, (1e-3, 3e-3)),
+    Axis("feature_weight", "--feature-weights", float, (0.0, 1.0)),
+    Axis("augment", "--augments", int, (0,), as_bool=True),
+    Axis("temperature", "--temperatures", float, (1.0,)),
+    Axis("data_aware", "--data-aware", int, (0,), "data-aware refit rounds before distilling (0: off), a grid axis",
+         "ROUNDS", distill=False),
+    Axis("refit_all", "--refit-all", int, (0,), "after the held-out choice of the epoch count, train again on all "
+         "calibration inputs (distill_calibration refit_all), a grid axis", "0|1", as_bool=True),
+    Axis("train_bn", "--train-bn", int, (0,), "also train the batch-norm affine (distill_calibration train_bn), a grid "
+         "axis", "0|1", as_bool=True),
+    Axis("output_loss", "--output-losses", str, ("auto",), "the output term (distill_calibration output_loss: auto = "
+         "KL for a classifier), a grid axis", choices=("auto", "kl", "mse", "ce")),
+    Axis("mixup", "--mixups", float, (0.0,), "with augmentation, blend up to this share of another calibration image "
+         "into each input (distill_calibration mixup; the teacher labels the blend), a grid axis", "M"),
+    Axis("ema", "--emas", float, (0.0,), "moving average of a, b with decay D per step scored and kept "
+         "(distill_calibration ema; 0: off), a grid axis", "D"),
+    Axis("adversarial", "--adversarials", float, (0.0,), "join every batch with disagreement-seeking inputs, one "
+         "signed-gradient step of S x the input std (distill_calibration adversarial; 0: off), a grid axis", "S"),
+    Axis("blockwise", "--blockwise", int, (0,), "epochs per block of the block-wise (BRECQ-style) reconstruction on "
+         "the fit part before the end-to-end distillation (distill_calibration blockwise; 0: off), a grid axis", "N"),
+    Axis("blockwise_fisher", "--blockwise-fisher", int, (0,), "weight the block outputs' squared error by the "
+         "diagonal Fisher (distill_calibration blockwise_fisher; only with --blockwise > 0), a grid axis", "0|1",
+         as_bool=True),
+)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--n", type=int, default=1024)
-    ap.add_argument("--lrs", type=float, nargs="+", default=[1e-3, 3e-3])
-    ap.add_argument("--feature-weights", type=float, nargs="+", default=[0.0, 1.0])
-    ap.add_argument("--augments", type=int, nargs="+", default=[0])
-    ap.add_argument("--temperatures", type=float, nargs="+", default=[1.0])
-    ap.add_argument("--data-aware", type=int, nargs="+", default=[0], metavar="ROUNDS",
-                    help="data-aware refit rounds before distilling (0: off), a grid axis")
-    ap.add_argument("--refit-all", type=int, nargs="+", default=[0], metavar="0|1",
-                    help="after the held-out choice of the epoch count, train again on all calibration inputs "
-                         "(distill_calibration refit_all), a grid axis")
-    ap.add_argument("--output-losses", nargs="+", default=["auto"], choices=["auto", "kl", "mse", "ce"],
-                    help="the output term (distill_calibration output_loss: auto = KL for a classifier), a grid axis")
-    ap.add_argument("--train-bn", type=int, nargs="+", default=[0], metavar="0|1",
-                    help="also train the batch-norm affine (distill_calibration train_bn), a grid axis")
-    ap.add_argument("--mixups", type=float, nargs="+", default=[0.0], metavar="M",
-                    help="with augmentation, blend up to this share of another calibration image into each input "
-                         "(distill_calibration mixup; the teacher labels the blend), a grid axis")
-    ap.add_argument("--emas", type=float, nargs="+", default=[0.0], metavar="D",
-                    help="moving average of a, b with decay D per step scored and kept (distill_calibration ema; "
-                         "0: off), a grid axis")
-    ap.add_argument("--adversarials", type=float, nargs="+", default=[0.0], metavar="S",
-                    help="join every batch with disagreement-seeking inputs, one signed-gradient step of S x the "
-                         "input std (distill_calibration adversarial; 0: off), a grid axis")
-    ap.add_argument("--blockwise", type=int, nargs="+", default=[0], metavar="N",
-                    help="epochs per block of the block-wise (BRECQ-style) reconstruction on the fit part before the "
-                         "end-to-end distillation (distill_calibration blockwise; 0: off), a grid axis")
-    ap.add_argument("--blockwise-fisher", type=int, nargs="+", default=[0], metavar="0|1",
-                    help="weight the block outputs' squared error by the diagonal Fisher (distill_calibration "
-                         "blockwise_fisher; only with --blockwise > 0), a grid axis")
+    for ax in AXES:
+        ap.add_argument(ax.flag, dest=ax.key, type=ax.type, nargs="+", default=list(ax.default), help=ax.help,
+                        metavar=ax.metavar, choices=list(ax.choices) if ax.choices else None)
     ap.add_argument("--note", help="a 'note' recorded at the top of the output file (e.g. the command)")
     ap.add_argument("--soup", action="store_true",
                     help="one more candidate per seed: the mean of a, b over this run's trials of that seed (a uniform "
@@ -102,12 +126,7 @@ def main() -> None:
                    "labelled_seconds": round(time.perf_counter() - t0, 1)}
         perm = torch.randperm(train.x.shape[0], generator=torch.Generator().manual_seed(1000 + seed))
         calib = train.x[perm[:args.n]]  # unlabelled: the labels are never read
-        trials = [dict(t, data_aware=t.get("data_aware", 0), refit_all=t.get("refit_all", False),
-                       train_bn=t.get("train_bn", False),
-                       output_loss=t.get("output_loss", "auto"), mixup=t.get("mixup", 0.0), ema=t.get("ema", 0.0),
-                       adversarial=t.get("adversarial", 0.0), blockwise=t.get("blockwise", 0),
-                       blockwise_fisher=t.get("blockwise_fisher", False),
-                       earlier_run=True)
+        trials = [dict(t, **{ax.key: t.get(ax.key, ax.value(ax.default[0])) for ax in AXES}, earlier_run=True)
                   for t in also.get(seed, [])]
         best = None
         states: list[dict[str, torch.Tensor]] = []
@@ -115,37 +134,32 @@ def main() -> None:
             key = (t["held_out_top1_agreement"], -t["held_out_relative_output_error"])
             if best is None or key > best[0]:
                 best = (key, t)
-        for lr, fw, aug, temp, da, refit, bn, oloss, mix, ema, adv, bw, bwf in itertools.product(
-                args.lrs, args.feature_weights, args.augments, args.temperatures, args.data_aware, args.refit_all,
-                args.train_bn, args.output_losses, args.mixups, args.emas, args.adversarials, args.blockwise,
-                args.blockwise_fisher):
-            if mix and not aug:
+        for values in itertools.product(*(getattr(args, ax.key) for ax in AXES)):
+            setting = {ax.key: ax.value(v) for ax, v in zip(AXES, values)}
+            if setting["mixup"] and not setting["augment"]:
                 continue  # mixup is part of the augmentation
-            if bwf and not bw:
+            if setting["blockwise_fisher"] and not setting["blockwise"]:
                 continue  # the Fisher weights are part of the block-wise stage
             t1 = time.perf_counter()
             cmodel = compress_model(model, PackSettings(templates=16, seed=seed), show_progress=False)
-            if da:  # as pack --data-aware: on the fit part only, the held-out part stays unseen
-                data_aware_refit(cmodel, model, split_calibration(calib, seed=seed)[0], da, show_progress=False)
-            m = distill_calibration(cmodel, model, calib, epochs=args.epochs, lr=lr, feature_weight=fw, seed=seed,
-                                    augment=bool(aug), temperature=temp, patience=args.patience, show_progress=False,
-                                    refit_all=bool(refit), train_bn=bool(bn), output_loss=oloss, mixup=mix, ema=ema,
-                                    adversarial=adv, blockwise=bw, blockwise_fisher=bool(bwf))
-            trial = {"lr": lr, "feature_weight": fw, "augment": bool(aug), "temperature": temp, "data_aware": da,
-                     "refit_all": bool(refit), "train_bn": bool(bn), "output_loss": oloss, "mixup": mix, "ema": ema,
-                     "adversarial": adv, "blockwise": bw, "blockwise_fisher": bool(bwf),
+            if setting["data_aware"]:  # as pack --data-aware: on the fit part only, the held-out part stays unseen
+                data_aware_refit(cmodel, model, split_calibration(calib, seed=seed)[0], setting["data_aware"],
+                                 show_progress=False)
+            m = distill_calibration(cmodel, model, calib, epochs=args.epochs, seed=seed, patience=args.patience,
+                                    show_progress=False, **{ax.key: setting[ax.key] for ax in AXES if ax.distill})
+            trial = {**setting,
                      "epochs": args.epochs,
                      "patience": args.patience, "epochs_run": m["epochs_run"], "best_epoch": m["best_epoch"],
                      "held_out_top1_agreement": m["top1_agreement_after"],
                      "held_out_relative_output_error": m["relative_output_error_after"],
                      "test_accuracy": evaluate(cmodel, loader),  # reported, never used to choose
                      "seconds": round(time.perf_counter() - t1, 1)}
-            if bw:  # the block-wise stage alone, on the held-out part (the end-to-end stage's epoch 0)
+            if setting["blockwise"]:  # the block-wise stage alone, on the held-out part (the end-to-end stage's epoch 0)
                 trial.update({"blockwise_held_out_top1_agreement": m.get("blockwise_top1_agreement"),
                               "blockwise_held_out_relative_output_error": m["blockwise_relative_output_error"],
                               "blockwise_blocks": m["blockwise_blocks"]})
             trials.append(trial)
-            if args.soup and not bn and not da:  # same compressed start (data-aware changes the templates)
+            if args.soup and not setting["train_bn"] and not setting["data_aware"]:  # same compressed start (data-aware changes the templates)
                 states.append({n: p.detach().clone() for n, p in cmodel.named_parameters()
                                if n.endswith(".a") or n.endswith(".b")})
             print(json.dumps({"seed": seed, **trial}), flush=True)
@@ -160,9 +174,7 @@ def main() -> None:
                     params[n].copy_(torch.stack([st[n] for st in states]).mean(0))
             round_to_storage(soup)
             held = agreement(soup, model, split_calibration(calib, seed=seed)[1])
-            trial = {"soup_of": len(states), "lr": None, "feature_weight": None, "augment": None, "temperature": None,
-                     "data_aware": None, "refit_all": None, "train_bn": False, "output_loss": None, "mixup": None,
-                     "ema": None, "adversarial": None, "blockwise": None, "blockwise_fisher": None,
+            trial = {"soup_of": len(states), **{ax.key: None for ax in AXES}, "train_bn": False,
                      "held_out_top1_agreement": held["top1_agreement"],
                      "held_out_relative_output_error": held["relative_output_error"],
                      "test_accuracy": evaluate(soup, loader)}
@@ -173,7 +185,7 @@ def main() -> None:
                 best = (key, trial)
         assert best is not None
         chosen = best[1]
-        row.update({"calibration_images": args.n, "calibration_chosen": {k: chosen.get(k) for k in ("lr", "feature_weight", "augment", "temperature", "data_aware", "refit_all", "train_bn", "output_loss", "mixup", "ema", "adversarial", "blockwise", "blockwise_fisher", "soup_of")},
+        row.update({"calibration_images": args.n, "calibration_chosen": {k: chosen.get(k) for k in (*(ax.key for ax in AXES), "soup_of")},
                     "calibration_accuracy": chosen["test_accuracy"],
                     "calibration_minus_labelled_pt": round(100 * (chosen["test_accuracy"] - row["labelled_1epoch_accuracy"]), 2),
                     "calibration_trials": trials})
