@@ -6,7 +6,8 @@
  *                                 model, which runs with an arena of the plan's region (never more than the
  *                                 runtime's own) to the same bytes as the runtime's own plan, reports the same
  *                                 path per op, refuses later path and RAM-limit changes, and exports the same
- *                                 plan again; broken plans are refused and leave the model as it was. Writes
+ *                                 plan again; broken plans are refused and leave the model as it was; for int8
+ *                                 models, random one-word changes are refused or give the same bytes. Writes
  *                                 each plan and its output to OUT_DIR for the second build.
  *   test_plan BLOB_DIR OUT_DIR    built with -DLR_PLANNER=0: lr_init verifies as the full library (the hostile
  *                                 blobs' statuses), the arena, runs and exports are refused until lr_set_plan,
@@ -117,6 +118,48 @@ static void check_broken(const unsigned char *blob, size_t size, const uint32_t 
     TU_CHECK_STATUS(lr_set_plan(&m, NULL, n), LR_ERR_NULL_ARG);
     free(p);
 }
+
+/* An int8 model's kernels are exact whatever scratch and path they get (both LinRep paths give the same bytes):
+ * so every plan lr_set_plan accepts must give the runtime's own output. MUTATIONS random changes of one word after
+ * the head (a bit flipped, a small offset, or another word's value), each run when accepted in an arena of exactly
+ * its size, a canary after it: a checker that let two buffers share bytes, or a scratch land on a live tensor,
+ * shows up as a different output here (ASan, in make sanitize, catches the arena's end). */
+#define MUTATIONS 300
+static void check_mutations(const unsigned char *blob, size_t size, const uint32_t *good, size_t n, io *x,
+                            const unsigned char *want, unsigned seed)
+{
+    uint32_t *p = (uint32_t *)tu_xmalloc(4u * n);
+    unsigned state = seed * 2654435761u + 1u, i, taken = 0;
+    for (i = 0; i < MUTATIONS; i++) {
+        const unsigned r = tu_rand(&state), w = LR_PLAN_HEAD + r % (unsigned)(n - LR_PLAN_HEAD);
+        lr_model m;
+        size_t need = 0;
+        memcpy(p, good, 4u * n);
+        switch ((r >> 24) % 3u) {
+        case 0: p[w] ^= 1u << ((r >> 8) & 31u); break;
+        case 1: p[w] += 16u * (((r >> 8) & 7u) + 1u); break;
+        default: p[w] = good[LR_PLAN_HEAD + (r >> 8) % (unsigned)(n - LR_PLAN_HEAD)]; break;
+        }
+        if (lr_init(&m, blob, size) != LR_OK || lr_set_plan(&m, p, n) != LR_OK) {
+            continue;
+        }
+        taken++;
+        TU_CHECK_STATUS(lr_arena_size(&m, &need), LR_OK);
+        {
+            unsigned char *arena = (unsigned char *)tu_xmalloc(need + 16u);
+            memset(arena + need, 0xA5, 16u);
+            memset(x->out, 0, out_bytes(x));
+            TU_CHECK_STATUS(run_once(&m, arena, need, x), LR_OK);
+            if (memcmp(x->out, want, out_bytes(x)) != 0 || arena[need] != 0xA5u || arena[need + 15u] != 0xA5u) {
+                fprintf(stderr, "accepted plan (word %u changed) gives another output or writes past its arena\n", w);
+                tu_failures++;
+            }
+            free(arena);
+        }
+    }
+    TU_CHECK(taken > 0u); /* some changes keep a valid plan (unused scratch sizes, free space): they must run */
+    free(p);
+}
 #endif
 
 #if !LR_PLANNER
@@ -208,6 +251,9 @@ static void run_model(const char *dir, const char *out_dir, const char *name, in
         TU_CHECK(again_n == n && memcmp(again, plan, 4u * n) == 0);
         if (k == 0) {
             check_broken(blob, size, plan, n, own_bytes);
+        }
+        if (int8) {
+            check_mutations(blob, size, plan, n, &x, own_out, (unsigned)(size + (size_t)k));
         }
         plan_path(out_dir, name, k, path, sizeof path); /* for the -DLR_PLANNER=0 build */
         f = fopen(path, "wb");
