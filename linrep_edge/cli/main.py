@@ -289,6 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "CMakeLists.txt (linrep::runtime), Makefile, a main.c that checks one inference",
                        epilog="examples:\n  linrep-edge export-project m.lre --target cortex-m4 -o m_fw\n"
                               "  linrep-edge export-project i8.lre -o m_fw --linrep-path reuse   # less code\n"
+                              "  linrep-edge export-project i8.lre -o m_fw --offline-plan --no-status-texts   # less "
+                              "still: no planner, no texts\n"
                               "  cmake -S m_fw -B m_fw/build && cmake --build m_fw/build --target run\n"
                               "  make -C m_fw run\n\nThe expected output in model/<name>_test.h is the host C "
                               "runtime's; main.c compares bit for bit. Cortex-M projects run under QEMU (mps2 boards) "
