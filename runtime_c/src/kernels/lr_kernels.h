@@ -293,8 +293,10 @@ uint64_t lr_linrep_conv2d_reuse_s8_ref_scratch(const lr_geom *g, uint32_t k);
  * scratch for one channel; then every channel runs with its int32 kernels, per words). */
 static inline uint32_t lr_direct_s8_block(uint32_t per, uint32_t cout_g, uint64_t words)
 {
-    const uint64_t b = per > 0u && words > per ? 2u * (words - per) / per : 0u;
-    return b < cout_g ? (uint32_t)b : cout_g;
+    /* 32-bit arithmetic (no 64-bit division in the run path): words above 2^30 hold every channel anyway */
+    const uint32_t w = words < 0x40000000u ? (uint32_t)words : 0x40000000u;
+    const uint32_t b = per > 0u && w > per ? 2u * (w - per) / per : 0u;
+    return b < cout_g ? b : cout_g;
 }
 
 /* The scratch words the optimised direct path prefers: blocks of as many channels as LR_DIRECT_S8_WORDS words

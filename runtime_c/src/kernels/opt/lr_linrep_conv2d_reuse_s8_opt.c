@@ -99,6 +99,14 @@ static uint64_t pair_words(const lr_geom *g, uint32_t k, uint64_t nr)
     return (slots(g, k) + 2u) * nr * (uint64_t)g->ow + 10u * (uint64_t)g->cout_g + 2u;
 }
 
+/* a / b (b > 0) in 32 bits: no 64-bit division routine is linked or runs per call (a library call on every
+ * Cortex-M). a is at most 2^32 - 1 for any scratch a blob can ask for (LR_MAX_BLOB_BYTES); beyond, it is taken as
+ * that, which can only give fewer tile rows (less scratch used, the same results); b >= 2^32 gives 0. */
+static uint64_t div_u64(uint64_t a, uint64_t b)
+{
+    return (b >> 32) != 0u ? 0u : (uint64_t)((uint32_t)(a > 0xFFFFFFFFu ? 0xFFFFFFFFu : a) / (uint32_t)b);
+}
+
 /* The words a tile of nr rows takes besides the fixed part and acc, S and R in mode m (tile_rows): the padded plane,
  * the column words (m >= 1), the paired step's (m == 2). */
 static uint64_t extra_words(const lr_geom *g, uint32_t k, uint64_t nr, int m)
@@ -120,7 +128,7 @@ static int32_t tile_rows(const lr_geom *g, uint32_t k, uint64_t fixed, uint64_t 
     *mode = 0;
     for (m = 0; m < 3; m++) {
         const int avail = m == 0 || (m == 1 ? cols_words(g, 1u) > 0u : pair_words(g, k, 1u) > 0u);
-        uint64_t n = words > fixed ? (words - fixed) / per_row : 0u, cost;
+        uint64_t n = words > fixed ? div_u64(words - fixed, per_row) : 0u, cost;
         n = n > (uint64_t)g->oh ? (uint64_t)g->oh : n;
         while (avail && n >= 1u && fixed + per_row * n + extra_words(g, k, n, m) > words) {
             n--;
@@ -128,7 +136,7 @@ static int32_t tile_rows(const lr_geom *g, uint32_t k, uint64_t fixed, uint64_t 
         if (!avail || n < 1u) {
             continue;
         }
-        cost = ((uint64_t)g->oh + n - 1u) / n * 900u * kern +
+        cost = div_u64((uint64_t)g->oh + n - 1u, n) * 900u * kern +
                px * (cin * (m == 0 ? 110u * (ns + 1u) : 80u * (ns + 1u) + 150u) + kern * (m == 2 ? 25u : 40u));
         if (r_best == 0u || cost < best) {
             best = cost;
@@ -157,7 +165,7 @@ uint64_t lr_linrep_conv2d_reuse_s8_opt_scratch(const lr_geom *g, uint32_t k)
 {
     uint64_t pxw;
     const uint64_t f = fixed_words(g, k, &pxw);
-    uint64_t rows = g->ow > 0 ? ((uint64_t)LR_REUSE_S8_TILE_PX + (uint64_t)g->ow - 1u) / (uint64_t)g->ow : 1u;
+    uint64_t rows = g->ow > 0 ? ((uint32_t)LR_REUSE_S8_TILE_PX + (uint32_t)g->ow - 1u) / (uint32_t)g->ow : 1u; /* 32-bit */
     rows = rows > (uint64_t)g->oh ? (uint64_t)g->oh : rows;
     rows = rows < 1u ? 1u : rows;
     return f + pxw * (uint64_t)g->ow * rows + extra_words(g, k, rows, 2);
@@ -854,7 +862,7 @@ void lr_linrep_conv2d_reuse_s8_opt_n(const lr_geom *g, const int8_t *x, const lr
     const unsigned char *mask = p->lr.mask ? p->blob + p->lr.mask : NULL;
     uint64_t pxw;
     const uint64_t fixed = fixed_words(g, p->k, &pxw);
-    const uint64_t fit = (uint64_t)words > fixed ? ((uint64_t)words - fixed) / (pxw * (uint64_t)ow) : 0u;
+    const uint64_t fit = (uint64_t)words > fixed ? div_u64((uint64_t)words - fixed, pxw * (uint64_t)ow) : 0u;
     int32_t rows = fit > (uint64_t)g->oh ? g->oh : (int32_t)fit, tile;
     int mode = 0;
     int16_t *t16 = (int16_t *)(void *)scratch, *ones;
