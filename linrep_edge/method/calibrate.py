@@ -317,21 +317,23 @@ def distill_calibration(
         p.requires_grad_(id(p) in chosen)
     for p in teacher.parameters():
         p.requires_grad_(False)
+
+    def restore_flags() -> None:  # the caller's requires_grad, on every way out
+        for p in student.parameters():
+            p.requires_grad_(saved_flags[id(p)])
+        for p in teacher.parameters():
+            p.requires_grad_(t_flags[id(p)])
+
     metrics: dict[str, Any] = {f"{k}_before": v for k, v in agreement(student, teacher, val_x).items()}
     if blockwise:
         from linrep_edge.method.blockwise import blockwise_reconstruct  # (it imports this module's _heads)
 
-        try:  # on the fit part only; the held-out part only scores the result
+        try:  # on the fit part only; the held-out part only scores the result. It puts back the flags set above.
             metrics["blockwise_blocks"] = blockwise_reconstruct(student, teacher, train_x, blockwise, lr, batch, seed,
                                                                 blockwise_fisher, params, show_progress)
         except BaseException:
-            for p in student.parameters():
-                p.requires_grad_(saved_flags[id(p)])
-            for p in teacher.parameters():
-                p.requires_grad_(t_flags[id(p)])
+            restore_flags()
             raise
-        for p in student.parameters():  # blockwise_reconstruct restored them; the end-to-end stage needs these
-            p.requires_grad_(id(p) in chosen)
     loss_fn = DistillLoss(student, teacher, feature_weight, output_loss, temperature)
 
     @torch.no_grad()
@@ -419,10 +421,7 @@ def distill_calibration(
             metrics["refit_all_epochs"] = best_epoch
     finally:
         loss_fn.close()
-        for p in student.parameters():
-            p.requires_grad_(saved_flags[id(p)])
-        for p in teacher.parameters():
-            p.requires_grad_(t_flags[id(p)])
+        restore_flags()
     student.load_state_dict(best_state)
     round_to_storage(student)
     student.eval()

@@ -30,6 +30,9 @@ from linrep_edge.runtime import abi
 RUNTIME_DIR = Path(__file__).resolve().parent.parent.parent / "runtime_c"
 DEFAULT_LIB = RUNTIME_DIR / "build" / "host" / "liblinrep.so"
 REF_LIB = RUNTIME_DIR / "build" / "host-ref" / "liblinrep.so"  # LR_KERNELS=ref (runtime.mk's LR_BUILD_TAG)
+# the same two with a DSP core's cost model (runtime_c/Makefile's COSTDSP: -DLR_COST_DSP=1)
+DSP_LIB = RUNTIME_DIR / "build" / "host-costdsp" / "liblinrep.so"
+DSP_REF_LIB = RUNTIME_DIR / "build" / "host-costdsp-ref" / "liblinrep.so"
 CONV_PATHS = abi.CONV_PATHS
 PATH_NAMES = {0: "-", **{v: k for k, v in CONV_PATHS.items() if v}}
 _CTYPES = {"uint32_t": ctypes.c_uint32, "uint64_t": ctypes.c_uint64}
@@ -60,8 +63,10 @@ def library_path(cost: str = "host") -> Path:
 
 def _checkout_lib(cost: str = "host") -> Path:
     """The checkout's host library of the kernel build in $LR_KERNELS (and the cost model `cost`)."""
-    lib = REF_LIB if os.environ.get("LR_KERNELS") == "ref" else DEFAULT_LIB
-    return lib if cost == "host" else lib.parent.with_name(lib.parent.name.replace("host", "host-costdsp", 1)) / lib.name
+    ref = os.environ.get("LR_KERNELS") == "ref"
+    if cost == "host":
+        return REF_LIB if ref else DEFAULT_LIB
+    return DSP_REF_LIB if ref else DSP_LIB
 
 
 def _stale(path: Path) -> bool:

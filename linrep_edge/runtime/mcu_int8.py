@@ -75,14 +75,14 @@ def _firmware_i8(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path,
     # the device's plan may differ from the host's: room for any (the firmware reports its own lr_arena_size;
     # this is only its static buffer)
     arena = arena_for_any_plan(blob, ram_limit=ram_limit) if conv_path == "auto" else rt.arena_bytes
-    # with offline_plan, the host's plan for these settings, taken by a runtime without the planner
-    if offline_plan:  # the plan the target's cost model makes (the host's portable one may choose otherwise)
+    plan = None
+    if offline_plan:  # the plan for these settings made with the target's cost model, for a runtime without planner
         from linrep_edge.runtime.project import cost_model
 
         planner = CRuntime(blob, conv_path=conv_path, cost=cost_model(target))
         if ram_limit:
             planner.set_ram_limit(ram_limit)
-    plan = planner.export_plan() if offline_plan else None
+        plan = planner.export_plan()
     text = model_header_i8(blob, x, int(plan[4]) if plan is not None else arena, rt.output_size, conv_path,
                            ram_limit, plan)
     if not header.exists() or header.read_text() != text:
@@ -185,9 +185,8 @@ def _mcu_bench_int8(blob: bytes, target: str, x: np.ndarray | None, timeout: flo
             row["dense_macs"] = macs[k]
             row["instructions_per_mac"] = round(row["instructions"] / macs[k], 3) if macs[k] else None
         layers.append(row)
-    one_path = _one_path_build(blob, x, target, root, timeout, ram_limit, layers, lr) if kernels == "opt" else {}
-    if kernels == "opt":
-        one_path.update(_minimal_build(blob, x, target, root, timeout, ram_limit, layers))
+    one_path = {**_one_path_build(blob, x, target, root, timeout, ram_limit, layers),
+                **_minimal_build(blob, x, target, root, timeout, ram_limit, layers)} if kernels == "opt" else {}
     total_macs = sum(macs.values())
     mac_instructions = sum(L["instructions"] for L in layers if "dense_macs" in L)
     lower = lr["activation_lower_bound_bytes"]
@@ -217,13 +216,23 @@ def _mcu_bench_int8(blob: bytes, target: str, x: np.ndarray | None, timeout: flo
     }
 
 
+def _paths_used(layers: list[dict[str, Any]]) -> list[str]:
+    """The paths the automatic run took on the LinRep convs, sorted."""
+    return sorted({L["path"] for L in layers if L["op_type"] == "LINREP_CONV2D"})
+
+
+def _ram_bytes(fw: dict[str, Any]) -> int:
+    """A firmware run's RAM: its arena and the larger of its painted stacks (lr_init's and the inference's)."""
+    return fw["arena_bytes"] + max(fw["stack_painted_bytes"] or 0, fw["init_stack_bytes"])
+
+
 def _one_path_build(blob: bytes, x: np.ndarray, target: str, root: Path, timeout: float, ram_limit: int,
-                    layers: list[dict[str, Any]], lr: dict[str, Any]) -> dict[str, Any]:
+                    layers: list[dict[str, Any]]) -> dict[str, Any]:
     """When every LinRep conv of the automatic run took the same path: the firmware a user would build for this
     blob and setting, its op types (LR_OPS) and only that path (LR_LINREP_PATHS), its code at -Os (and without
     the status texts, LR_STATUS_TEXTS=0: the smallest build), and the same firmware run at -O2 (its instructions,
     RAM and outputs: equal to the host's, as the full build's)."""
-    used = sorted({L["path"] for L in layers if L["op_type"] == "LINREP_CONV2D"})
+    used = _paths_used(layers)
     if len(used) != 1 or used[0] not in LINREP_PATH_BITS:
         return {"blob_linrep_paths": "+".join(used)}
     size = _firmware_i8(blob, x, target, "-Os", root / "auto-Os-ops-path", timeout, run=False, ram_limit=ram_limit,
@@ -232,10 +241,9 @@ def _one_path_build(blob: bytes, x: np.ndarray, target: str, root: Path, timeout
                         ram_limit=ram_limit, blob_ops=True, linrep_path=used[0], status_texts=False)
     fw = _firmware_i8(blob, x, target, "-O2", root / "auto-ops-path", timeout, ram_limit=ram_limit, blob_ops=True,
                       linrep_path=used[0])
-    stack = max(fw["stack_painted_bytes"] or 0, fw["init_stack_bytes"])
     return {"blob_linrep_paths": used[0], "runtime_code_bytes_blob_paths": size["runtime_code_bytes"],
             "runtime_code_bytes_blob_paths_no_texts": bare["runtime_code_bytes"],
-            "blob_paths_instructions": fw["instructions"], "blob_paths_ram_bytes": fw["arena_bytes"] + stack,
+            "blob_paths_instructions": fw["instructions"], "blob_paths_ram_bytes": _ram_bytes(fw),
             "blob_paths_matches_host": fw["matches_host"]}
 
 
@@ -245,15 +253,14 @@ def _minimal_build(blob: bytes, x: np.ndarray, target: str, root: Path, timeout:
     automatic run took one (LR_LINREP_PATHS), no status texts (LR_STATUS_TEXTS=0) and no planner
     (LR_PLANNER=0: the host's plan for the setting, lr_plan_export, taken with lr_set_plan); its code at -Os,
     and the same firmware run at -O2 (instructions, RAM, outputs equal to the host's)."""
-    used = sorted({L["path"] for L in layers if L["op_type"] == "LINREP_CONV2D"})
+    used = _paths_used(layers)
     path = used[0] if len(used) == 1 and used[0] in LINREP_PATH_BITS else "auto"
     opts: dict[str, Any] = {"conv_path": path, "ram_limit": ram_limit, "blob_ops": True, "linrep_path": path,
                             "status_texts": False, "offline_plan": True}
     size = _firmware_i8(blob, x, target, "-Os", root / "minimal-Os", timeout, run=False, **opts)
     fw = _firmware_i8(blob, x, target, "-O2", root / "minimal", timeout, **opts)
-    stack = max(fw["stack_painted_bytes"] or 0, fw["init_stack_bytes"])
     return {"runtime_code_bytes_blob_minimal": size["runtime_code_bytes"], "blob_minimal_linrep_path": path,
-            "blob_minimal_instructions": fw["instructions"], "blob_minimal_ram_bytes": fw["arena_bytes"] + stack,
+            "blob_minimal_instructions": fw["instructions"], "blob_minimal_ram_bytes": _ram_bytes(fw),
             "blob_minimal_matches_host": fw["matches_host"]}
 
 

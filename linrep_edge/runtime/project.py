@@ -520,13 +520,14 @@ def export_project(blob: bytes, out: Path, target: str, name: str, source: str, 
         raise LinRepError(f"test input has {x.size} values; the model's input {tuple(ins)} has {int(np.prod(ins))}")
     rt = CRuntime(blob, source, conv_path=linrep_path)
     y = rt.run(x.reshape(1, *ins))[0]
-    arena = max(parsed.check.arena_bytes, rt.arena_bytes)  # a forced path may need more scratch
-    if linrep_path == "auto" and g.is_int8:  # the device's per-core cost model may plan otherwise than the host
-        arena = max(arena, arena_for_any_plan(blob, source))
-    # the plan the target's own cost model makes (for a forced path, the same as the host's)
-    plan = CRuntime(blob, source, conv_path=linrep_path, cost=cost_model(target)).export_plan() if offline_plan else None
-    if plan is not None:
-        arena = int(plan[4])  # the plan fixes every path and offset: its region is the arena
+    plan = None
+    if offline_plan:  # the plan the target's own cost model makes; it fixes every path and offset: its region is the arena
+        plan = CRuntime(blob, source, conv_path=linrep_path, cost=cost_model(target)).export_plan()
+        arena = int(plan[4])
+    else:
+        arena = max(parsed.check.arena_bytes, rt.arena_bytes)  # a forced path may need more scratch
+        if linrep_path == "auto" and g.is_int8:  # the device's per-core cost model may plan otherwise than the host
+            arena = max(arena, arena_for_any_plan(blob, source))
 
     out = Path(out)
     if out.exists() and not out.is_dir():

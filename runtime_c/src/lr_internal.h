@@ -573,6 +573,8 @@ static inline int32_t lr_range_hi(int32_t off, int32_t s, int32_t in, int32_t ou
  * LR_ERR_NOT_INITIALIZED if the blob no longer gives the plan of lr_init.
  */
 #define LR_RUN_PLAN_HEAD 3u /* words before the offsets */
+/* The 16-byte aligned start of `arena` (lr_run.c), or NULL if it cannot hold what `m` needs. */
+uint32_t *lr_arena_head(const lr_model *m, void *arena, size_t arena_bytes);
 uint32_t lr_run_plan_words(const lr_model *m);
 int lr_run_plan_valid(const lr_model *m, const uint32_t *words);
 lr_status lr_run_plan_build(const lr_model *m, uint32_t *words);

@@ -435,8 +435,7 @@ lr_status lr_plan_export(const lr_model *m, void *arena, size_t arena_bytes, uin
     if (s != LR_OK) {
         return s;
     }
-    words = (uint32_t *)(void *)((unsigned char *)arena +
-                                 ((LR_ARENA_ALIGN - ((uintptr_t)arena & (LR_ARENA_ALIGN - 1u))) & (LR_ARENA_ALIGN - 1u)));
+    words = lr_arena_head(m, arena, arena_bytes); /* not NULL: lr_arena_prepare took the arena */
     memcpy(plan + LR_PLAN_HEAD, words + LR_RUN_PLAN_HEAD, 4u * (size_t)(n - LR_PLAN_HEAD));
     e = (lr_plan_entry *)(void *)((unsigned char *)words + m->plan_bytes); /* the region: free before a run */
     if (lr_plan_lifetimes(m, e, &where) != LR_OK) {

@@ -676,8 +676,7 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
     }
 }
 
-/* The 16-byte aligned start of the arena, or NULL if it cannot hold what `m` needs. */
-static uint32_t *arena_head(const lr_model *m, void *arena, size_t arena_bytes)
+uint32_t *lr_arena_head(const lr_model *m, void *arena, size_t arena_bytes)
 {
     const uintptr_t base = (uintptr_t)arena;
     const size_t adjust = (size_t)((LR_ARENA_ALIGN - (base & (LR_ARENA_ALIGN - 1u))) & (LR_ARENA_ALIGN - 1u));
@@ -700,7 +699,7 @@ lr_status lr_arena_prepare(const lr_model *m, void *arena, size_t arena_bytes)
     if (!LR_PLANNER && m->plan == NULL) {
         return LR_ERR_BAD_PLAN; /* -DLR_PLANNER=0: lr_set_plan first */
     }
-    words = arena_head(m, arena, arena_bytes);
+    words = lr_arena_head(m, arena, arena_bytes);
     if (words == NULL) {
         return LR_ERR_ARENA_TOO_SMALL;
     }
@@ -729,7 +728,7 @@ static lr_status begin(const lr_model *m, void *arena, size_t arena_bytes, const
     if (!LR_PLANNER && m->plan == NULL) {
         return LR_ERR_BAD_PLAN; /* -DLR_PLANNER=0: lr_set_plan first */
     }
-    words = arena_head(m, arena, arena_bytes);
+    words = lr_arena_head(m, arena, arena_bytes);
     if (words == NULL) {
         return LR_ERR_ARENA_TOO_SMALL;
     }
