@@ -90,6 +90,16 @@ def test_refit_all_and_train_bn(teacher, digits):
                                 train_bn=train_bn)
         moved = any(not torch.equal(p, g0[n]) for n, p in student.named_parameters() if n in g0)
         assert len(g0) == 4 and moved == (train_bn and m["best_epoch"] > 0)
+    # train_plain: what the blob stores as it is (the classifier here) trains too; the teacher stays as it was
+    t0 = {n: p.detach().clone() for n, p in net.named_parameters()}
+    for k, train_plain in ((0, False), (1, True)):
+        student = compress_model(net, PackSettings(templates=4), show_progress=False)
+        h0 = {n: p.detach().clone() for n, p in student.named_parameters() if n.startswith("7.")}
+        m = distill_calibration(student, net, calib, epochs=2, lr=3e-3, seed=k, show_progress=False,
+                                train_plain=train_plain)
+        moved = any(not torch.equal(p, h0[n]) for n, p in student.named_parameters() if n in h0)
+        assert len(h0) == 2 and moved == (train_plain and m["best_epoch"] > 0)
+        assert all(torch.equal(p, t0[n]) for n, p in net.named_parameters())
 
 
 def test_ema_keeps_the_moving_average(teacher, digits):

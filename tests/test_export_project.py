@@ -184,6 +184,39 @@ def test_cortex_m4_project_builds_and_passes_under_qemu(blob_file, tmp_path, too
         assert all(v["text"] > 0 for v in sizes.values())
 
 
+class Smooth(nn.Module):
+    """The fp32 ops built on exp: sigmoid, tanh, SiLU, softmax over channels and over the classes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1 = nn.Conv2d(2, 8, 3, padding=1)
+        self.c2 = nn.Conv2d(8, 8, 3, padding=1)
+        self.fc = nn.Linear(8, 12)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = nn.functional.silu(self.c1(x))
+        x = torch.tanh(self.c2(x)) * torch.sigmoid(x)
+        x = torch.softmax(x, 1)
+        return torch.softmax(self.fc(nn.functional.adaptive_avg_pool2d(x, 1).flatten(1)) * 4.0, 1)
+
+
+@pytest.mark.parametrize("target", ["cortex-m4", "cortex-m3"])
+def test_fp32_exp_ops_equal_the_host_bit_for_bit_on_the_board(tmp_path, target):
+    """The runtime's own exp and tanh (kernels/ref/lr_math_f32_ref.c): with the C libraries' expf / tanhf, newlib's
+    and glibc's last bits differ and an fp32 softmax model FAILed on the board. The M4F's FPU and the M3's soft float
+    both give the host's bits."""
+    need(all(shutil.which(t) for t in ARM_TOOLS) and shutil.which("make") is not None, "the ARM toolchain or QEMU", APT)
+    torch.manual_seed(3)
+    res = pack_model(Smooth().eval(), torch.zeros(1, 2, 12, 12), PackSettings(templates=8, cap_templates=True,
+                     weights_dtype="fp32", codebook_dtype="fp32"), "smooth", show_progress=False)
+    blob = tmp_path / "smooth.lre"
+    blob.write_bytes(res.blob)
+    project = tmp_path / target
+    _export(blob, target, project)
+    proc = _run(["make", "-C", str(project), "-j2", "run"])
+    assert proc.returncode == 0 and "PASS" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
 def test_wrong_expected_output_fails(blob_file, tmp_path):
     need(shutil.which("cc") is not None and shutil.which("make") is not None, "cc or make", "apt-get install gcc make")
     project = tmp_path / "host"

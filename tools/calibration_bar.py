@@ -69,6 +69,8 @@ AXES = (
          "calibration inputs (distill_calibration refit_all), a grid axis", "0|1", as_bool=True),
     Axis("train_bn", "--train-bn", int, (0,), "also train the batch-norm affine (distill_calibration train_bn), a grid "
          "axis", "0|1", as_bool=True),
+    Axis("train_plain", "--train-plain", int, (0,), "also train what the blob stores plainly: the 1x1 convs, the "
+         "classifier, LinRep biases (distill_calibration train_plain), a grid axis", "0|1", as_bool=True),
     Axis("output_loss", "--output-losses", str, ("auto",), "the output term (distill_calibration output_loss: auto = "
          "KL for a classifier), a grid axis", choices=("auto", "kl", "mse", "ce")),
     Axis("mixup", "--mixups", float, (0.0,), "with augmentation, blend up to this share of another calibration image "
@@ -159,7 +161,7 @@ def main() -> None:
                               "blockwise_held_out_relative_output_error": m["blockwise_relative_output_error"],
                               "blockwise_blocks": m["blockwise_blocks"]})
             trials.append(trial)
-            if args.soup and not setting["train_bn"] and not setting["data_aware"]:  # same compressed start (data-aware changes the templates)
+            if args.soup and not setting["train_bn"] and not setting["train_plain"] and not setting["data_aware"]:  # same compressed start (data-aware changes the templates)
                 states.append({n: p.detach().clone() for n, p in cmodel.named_parameters()
                                if n.endswith(".a") or n.endswith(".b")})
             print(json.dumps({"seed": seed, **trial}), flush=True)

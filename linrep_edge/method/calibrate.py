@@ -262,6 +262,7 @@ def distill_calibration(
     adversarial: float = CALIBRATION_ADVERSARIAL,
     blockwise: int = CALIBRATION_BLOCKWISE,
     blockwise_fisher: bool = False,
+    train_plain: bool = False,
 ) -> dict[str, Any]:
     """Fine-tune a and b of `student` in place to match `teacher` on the unlabelled inputs `x`.
 
@@ -284,6 +285,8 @@ def distill_calibration(
     the teacher block's output given the reconstructed student prefix. The end-to-end distillation then starts
     from there, so its epoch 0 (the held-out score it must beat) is the block-wise result; the `_before`
     agreement metrics stay those of the model as compressed, `blockwise_*` those after the block-wise stage.
+    With `train_plain`, what the blob stores as it is trains beside a, b (`trainable_parameters(train_plain=True)`:
+    the convs and linears LinRep left alone, LinRep biases), at no cost in bytes.
     Returns metrics: epochs run, best epoch, held-out loss before/after, agreement before/after.
     """
     if epochs < 1:
@@ -304,7 +307,7 @@ def distill_calibration(
         raise LinRepError(f"calibration blockwise: epochs per block must be an integer >= 0, got {blockwise!r}")
     if blockwise_fisher and not blockwise:
         raise LinRepError("calibration blockwise_fisher needs blockwise > 0 (epochs per block)")
-    params = trainable_parameters(student, train_bn=train_bn)
+    params = trainable_parameters(student, train_bn=train_bn, train_plain=train_plain)
     if not params:
         raise LinRepError("model has no LinRep layers to fine-tune (run compress first)")
     train_x, val_x = split_calibration(x, val_fraction, seed)

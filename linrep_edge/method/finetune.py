@@ -31,16 +31,26 @@ def evaluate(model: nn.Module, loader: torch.utils.data.DataLoader) -> float:
     return correct / max(total, 1)
 
 
-def trainable_parameters(model: nn.Module, train_bn: bool = False, train_head: bool = False) -> list[nn.Parameter]:
-    """a and b of every LinRep layer, plus batch-norm affine and/or the last Linear if asked."""
+PLAIN_LAYERS = (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
+
+
+def trainable_parameters(model: nn.Module, train_bn: bool = False, train_head: bool = False,
+                         train_plain: bool = False) -> list[nn.Parameter]:
+    """a and b of every LinRep layer, plus if asked: batch-norm affine, the last Linear (`train_head`), or
+    every weight the blob stores as it is (`train_plain`: the convs and linears LinRep left alone, and the
+    biases of LinRep layers) — values a blob holds anyway, so training them costs no byte."""
     params: list[nn.Parameter] = []
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     for m in model.modules():
         if isinstance(m, LinRepConv2d):
             params += [m.a, m.b]
+            if train_plain and m.bias is not None:
+                params.append(m.bias)
         elif train_bn and isinstance(m, nn.modules.batchnorm._BatchNorm) and m.affine:
             params += [m.weight, m.bias]
-    if train_head and linears:
+        elif train_plain and isinstance(m, PLAIN_LAYERS):
+            params += [p for p in m.parameters(recurse=False)]
+    if train_head and linears and not train_plain:
         params += list(linears[-1].parameters())
     return params
 

@@ -181,6 +181,11 @@ void lr_relu_f32_ref(const float *x, uint32_t n, float *y);
 void lr_relu6_f32_ref(const float *x, uint32_t n, float *y);
 void lr_leaky_relu_f32_ref(const float *x, uint32_t n, float alpha, float *y);
 void lr_prelu_f32_ref(const float *x, uint32_t c, uint32_t inner, lr_values slopes, uint32_t n_slopes, float *y);
+/* exp, exp - 1 and tanh from +, -, *, / alone (kernels/ref/lr_math_f32_ref.c): the same bits on every build, unlike
+ * the C library's expf / tanhf; NaN in, NaN out. */
+float lr_expf(float x);
+float lr_expm1f(float x);
+float lr_tanhf(float x);
 void lr_sigmoid_f32_ref(const float *x, uint32_t n, float *y);
 void lr_hardswish_f32_ref(const float *x, uint32_t n, float *y);
 void lr_softmax_f32_ref(const float *x, uint32_t n, float *y);

@@ -3,8 +3,6 @@
  * softmax(dim=1) of an NCHW tensor): per pixel p, over x[ch * inner + p] for ch < c, exp(x - max) / sum
  * with the max first, as lr_softmax_f32_ref; a NaN among a pixel's channels makes them all NaN.
  */
-#include <math.h>
-
 #include "kernels/lr_kernels.h"
 
 void lr_softmax_channel_f32_ref(const float *x, uint32_t c, uint32_t inner, float *y)
@@ -19,7 +17,7 @@ void lr_softmax_channel_f32_ref(const float *x, uint32_t c, uint32_t inner, floa
             }
         }
         for (ch = 0; ch < c; ch++) {
-            const float e = expf(x[ch * inner + p] - mx);
+            const float e = lr_expf(x[ch * inner + p] - mx);
             y[ch * inner + p] = e;
             sum += e;
         }

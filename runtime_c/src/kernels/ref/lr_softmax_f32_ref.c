@@ -2,8 +2,6 @@
  * lr_softmax_f32_ref.c -- SOFTMAX over n values: exp(x - max) / sum, max first so that exp never overflows; a NaN
  * anywhere makes every output NaN, as in torch.
  */
-#include <math.h>
-
 #include "kernels/lr_kernels.h"
 
 void lr_softmax_f32_ref(const float *x, uint32_t n, float *y)
@@ -16,7 +14,7 @@ void lr_softmax_f32_ref(const float *x, uint32_t n, float *y)
         }
     }
     for (i = 0; i < n; i++) {
-        y[i] = expf(x[i] - mx);
+        y[i] = lr_expf(x[i] - mx);
         sum += y[i];
     }
     for (i = 0; i < n; i++) {
