@@ -184,6 +184,71 @@ def test_cortex_m4_project_builds_and_passes_under_qemu(blob_file, tmp_path, too
         assert all(v["text"] > 0 for v in sizes.values())
 
 
+class Heads(nn.Module):
+    """A detector's shape: one trunk, three heads of different sizes (a class map, boxes, landmarks)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trunk = nn.Conv2d(3, 8, 3, padding=1)
+        self.cls = nn.Conv2d(8, 2, 1)
+        self.box = nn.Conv2d(8, 4, 3, padding=1)
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x = torch.relu(self.trunk(x))
+        return torch.softmax(self.cls(x), 1), self.box(x), self.fc(nn.functional.adaptive_avg_pool2d(x, 1).flatten(1))
+
+
+def test_several_outputs_project_and_header(tmp_path):
+    """A model with several outputs: export-project checks every output (one after the other, as lr_run writes
+    them) and passes; the header's NAME_OUTPUT_SIZE is their total, NAME_OUTPUT_COUNT and NAME_OUTPUTk_SIZE /
+    _OFFSET / _SHAPE agree with what the C runtime says of the same blob (a probe built on the project's library);
+    export-c writes the same macros."""
+    need(shutil.which("make") is not None and shutil.which("cc") is not None, "make", "apt-get install gcc make")
+    torch.manual_seed(0)
+    res = pack_model(Heads().eval(), torch.zeros(1, 3, 8, 8), PackSettings(templates=8, cap_templates=True), "heads",
+                     show_progress=False)
+    blob = tmp_path / "heads.lre"
+    blob.write_bytes(res.blob)
+    project = tmp_path / "p"
+    summary = _export(blob, "host", project)
+    assert summary["output_shapes"] == [[2, 8, 8], [4, 8, 8], [10]] and summary["output_shape"] == [2, 8, 8]
+    proc = _run([str(_build(project, "make"))])
+    assert proc.returncode == 0 and "PASS" in proc.stdout and "(3 output tensors)" in proc.stdout, proc.stdout
+    probe = project / "probe.c"
+    probe.write_text("""#include <stdio.h>
+#include "linrep.h"
+#include "lre_heads.h"
+static const int32_t shape1[] = LRE_HEADS_OUTPUT1_SHAPE;
+int main(void) {
+    static lr_model m; size_t total = 0, sizes[3], i; unsigned count = 0, rank = 0; int32_t dims[LR_MAX_RANK];
+    static const size_t want[3] = {LRE_HEADS_OUTPUT0_SIZE, LRE_HEADS_OUTPUT1_SIZE, LRE_HEADS_OUTPUT2_SIZE};
+    static const size_t at[3] = {LRE_HEADS_OUTPUT0_OFFSET, LRE_HEADS_OUTPUT1_OFFSET, LRE_HEADS_OUTPUT2_OFFSET};
+    if (lr_init(&m, lre_heads, LRE_HEADS_SIZE) != LR_OK || lr_output_count(&m, &count) != LR_OK) return 2;
+    if (lr_output_size(&m, &total) != LR_OK || lr_output_shape_at(&m, 1, dims, &rank) != LR_OK) return 2;
+    for (i = 0; i < 3; i++) if (lr_output_size_at(&m, (unsigned)i, &sizes[i]) != LR_OK) return 2;
+    printf("%u %u %lu %lu", count, LRE_HEADS_OUTPUT_COUNT, (unsigned long)total, (unsigned long)LRE_HEADS_OUTPUT_SIZE);
+    for (i = 0; i < 3; i++) printf(" %lu/%lu@%lu", (unsigned long)sizes[i], (unsigned long)want[i], (unsigned long)at[i]);
+    printf(" %u/%u", rank, (unsigned)LRE_HEADS_OUTPUT1_RANK);
+    for (i = 0; i < rank; i++) printf(" %ld/%ld", (long)dims[i], (long)shape1[i]);
+    printf("\\n");
+    return 0;
+}
+""")
+    lib = next(project.rglob("liblinrep*.a"))
+    subprocess.run(["cc", "-std=c99", "-I", str(project / "linrep" / "include"), "-I", str(project / "model"), "-o",
+                    str(project / "probe"), str(probe), str(lib), "-lm"], check=True, capture_output=True, text=True)
+    out = _run([str(project / "probe")])
+    assert out.returncode == 0 and out.stdout.split() == [
+        "3", "3", "394", "394", "128/128@0", "256/256@128", "10/10@384", "3/3", "4/4", "8/8", "8/8"], out.stdout
+    header = tmp_path / "h.h"
+    proc = _cli("export-c", str(blob), "-o", str(header), "--name", "lre_heads", "--json")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["output_shapes"] == summary["output_shapes"]
+    text = header.read_text()
+    assert all(line in text for line in (project / "model" / "lre_heads.h").read_text().splitlines()
+               if line.startswith("#define LRE_HEADS_OUTPUT"))
+
+
 class Smooth(nn.Module):
     """The fp32 ops built on exp: sigmoid, tanh, SiLU, softmax over channels and over the classes."""
 

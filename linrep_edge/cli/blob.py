@@ -66,12 +66,12 @@ def cmd_export_c(args: argparse.Namespace) -> int:
     blob = load_bytes(args.file, _max(args))
     parsed = parse(blob, shown(args.file), weights=False)  # refuse to embed a corrupt blob
     g = parsed.graph
-    ins, outs = g.tensors[g.input].shape, g.tensors[g.output].shape
+    ins, outs = g.tensors[g.input].shape, [g.tensors[t].shape for t in g.results]
     write_atomic(args.output, blob_to_c_header(blob, name, Path(args.file).name, parsed.check.arena_bytes,
                                                ins, outs).encode())
     summary = {"output": shown(args.output), "identifier": name, "macro_prefix": name.upper(),
                "blob_bytes": len(blob), "arena_bytes": parsed.check.arena_bytes, "input_shape": list(ins),
-               "output_shape": list(outs), "align": 16}
+               "output_shape": list(outs[0]), "output_shapes": [list(s) for s in outs], "align": 16}
     emit(args, summary, lambda: f"wrote {shown(args.output)}: {name}[{len(blob)}] aligned 16, arena "
                                 f"{parsed.check.arena_bytes} bytes ({name.upper()}_ARENA_SIZE)")
     return 0

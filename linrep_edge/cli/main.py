@@ -275,8 +275,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export-c", help="write a .lre as a C header for firmware (16-byte aligned const array)",
                        epilog="The header defines <NAME>_SIZE, <NAME>_ARENA_SIZE (what lr_arena_size asks for), "
-                              "<NAME>_INPUT_SHAPE / _INPUT_SIZE and <NAME>_OUTPUT_SHAPE / _OUTPUT_SIZE (NAME is the "
-                              "identifier in capitals) and includes nothing; include linrep.h beside it.")
+                              "<NAME>_INPUT_SHAPE / _INPUT_SIZE, <NAME>_OUTPUT_SHAPE (the first output's) / _OUTPUT_SIZE (every "
+                              "output's elements: the buffer lr_run fills) / _OUTPUT_COUNT and, with several outputs, "
+                              "<NAME>_OUTPUT<k>_SHAPE / _SIZE / _OFFSET per output (NAME is the identifier in capitals) "
+                              "and includes nothing; include linrep.h beside it.")
     p.add_argument("file")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--name", help="C identifier of the array (default lre_<file name>, e.g. lre_model for "

@@ -9,7 +9,11 @@ it stays in flash) and `<name>_len`, the header defines, with NAME the identifie
     NAME_SIZE          bytes of the blob
     NAME_ARENA_SIZE    bytes lr_arena_size asks for (automatic conv path)
     NAME_INPUT_SHAPE   {C, H, W} or {F}: lr_input_shape; NAME_INPUT_SIZE its element count
-    NAME_OUTPUT_SHAPE  likewise for the output; NAME_OUTPUT_SIZE
+    NAME_OUTPUT_SHAPE  likewise for the (first) output: lr_output_shape
+    NAME_OUTPUT_SIZE   the elements of every output: the length of the buffer lr_run fills (lr_output_size)
+    NAME_OUTPUT_COUNT  how many outputs (lr_output_count); with more than one, for each output k from 0:
+    NAME_OUTPUTk_SHAPE, NAME_OUTPUTk_RANK, NAME_OUTPUTk_SIZE and NAME_OUTPUTk_OFFSET (where it starts in
+                       that buffer: lr_run writes the outputs one after the other, in order)
 
 and includes nothing, so it compiles under `-std=c99 -pedantic` on any target.
 """
@@ -79,8 +83,9 @@ def _shape_init(shape: tuple[int, ...]) -> str:
 
 
 def blob_to_c_header(blob: bytes, name: str, source: str = "", arena_bytes: int = 0,
-                     input_shape: tuple[int, ...] = (), output_shape: tuple[int, ...] = ()) -> str:
-    """C99 header text for `blob` (see the module docstring); `name` must pass check_identifier."""
+                     input_shape: tuple[int, ...] = (), output_shapes: Sequence[tuple[int, ...]] = ((),)) -> str:
+    """C99 header text for `blob` (see the module docstring); `name` must pass check_identifier; `output_shapes`
+    one shape per output, in order."""
     ident = check_identifier(name)
     macro = ident.upper()
     guard = f"{macro}_BLOB_H_"
@@ -103,9 +108,18 @@ def blob_to_c_header(blob: bytes, name: str, source: str = "", arena_bytes: int 
         f"#define {macro}_INPUT_SHAPE {_shape_init(input_shape)}",
         f"#define {macro}_INPUT_RANK {len(input_shape)}u",
         f"#define {macro}_INPUT_SIZE {numel(input_shape)}u",
-        f"#define {macro}_OUTPUT_SHAPE {_shape_init(output_shape)}",
-        f"#define {macro}_OUTPUT_RANK {len(output_shape)}u",
-        f"#define {macro}_OUTPUT_SIZE {numel(output_shape)}u",
+        f"#define {macro}_OUTPUT_SHAPE {_shape_init(output_shapes[0])}",
+        f"#define {macro}_OUTPUT_RANK {len(output_shapes[0])}u",
+        f"#define {macro}_OUTPUT_SIZE {sum(numel(s) for s in output_shapes)}u"
+        + (" /* every output, one after the other */" if len(output_shapes) > 1 else ""),
+        f"#define {macro}_OUTPUT_COUNT {len(output_shapes)}u",
+    ]
+    at = 0
+    for k, shape in enumerate(output_shapes if len(output_shapes) > 1 else ()):
+        lines += [f"#define {macro}_OUTPUT{k}_SHAPE {_shape_init(shape)}", f"#define {macro}_OUTPUT{k}_RANK {len(shape)}u",
+                  f"#define {macro}_OUTPUT{k}_SIZE {numel(shape)}u", f"#define {macro}_OUTPUT{k}_OFFSET {at}u"]
+        at += numel(shape)
+    lines += [
         "",
         "#if defined(__GNUC__) || defined(__clang__)",
         f"#define {macro}_ALIGN __attribute__((aligned(16)))",

@@ -145,7 +145,8 @@ MAIN_C = """\
  *
  *   lr_init           verifies the blob once (it stays in flash, read in place)
 {plan_doc} *   lr_arena_size     asks how much RAM the inference needs; the static arena must be at least that
- *   lr_run            one inference: input -> output, using only the arena (no malloc)
+ *   lr_run            one inference: input -> output (several outputs: one after the other), using only the
+ *                     arena (no malloc)
  * then compares the output with the host C runtime's, bit for bit, and prints PASS or FAIL.
  * Exit status: 0 PASS, 1 FAIL (output differs), 2 a runtime error (its code, and lr_status_str's text;
  * `linrep-edge status CODE` names it).
@@ -213,10 +214,11 @@ int main(void)
             ++differ;
         }}
     }}
-    printf("{name}: %lu outputs, arena %lu of %lu bytes\\n", (unsigned long){macro}_TEST_OUTPUT_LEN,
-           (unsigned long)need, (unsigned long)sizeof arena);
+    printf("{name}: %lu output values (%lu output tensors), arena %lu of %lu bytes\\n",
+           (unsigned long){macro}_TEST_OUTPUT_LEN, (unsigned long){macro}_OUTPUT_COUNT, (unsigned long)need,
+           (unsigned long)sizeof arena);
     if (differ != 0u) {{
-        printf("FAIL: %lu of %lu outputs differ from the host C runtime's\\n", (unsigned long)differ,
+        printf("FAIL: %lu of %lu output values differ from the host C runtime's\\n", (unsigned long)differ,
                (unsigned long){macro}_TEST_OUTPUT_LEN);
         return 1;
     }}
@@ -515,13 +517,14 @@ def export_project(blob: bytes, out: Path, target: str, name: str, source: str, 
         if pruned:
             raise LinRepError(f"--linrep-path reuse: op {pruned[0]!r} has pruned kernels, which an fp32 model runs "
                               "on the direct path only (use --linrep-path auto or direct)")
-    ins, outs = g.tensors[g.input].shape, g.tensors[g.output].shape
+    ins, outs = g.tensors[g.input].shape, [g.tensors[t].shape for t in g.results]
     x = default_input(blob) if x is None else np.asarray(x, dtype=np.float32)
     if x.size != int(np.prod(ins)):
         raise LinRepError(f"test input has {x.size} values; the model's input {tuple(ins)} has {int(np.prod(ins))}")
     # the target's cost model: the paths its AUTO takes, hence (fp32 models) the rounding of the expected output
     rt = CRuntime(blob, source, conv_path=linrep_path, cost=cost_model(target))
-    y = rt.run(x.reshape(1, *ins))[0]
+    # every output, one after the other: the buffer lr_run fills
+    y = np.concatenate([o.reshape(-1) for o in rt.run_all(x.reshape(1, *ins))])
     plan = None
     if offline_plan:  # that plan, which fixes every path and offset: its region is the arena
         plan = rt.export_plan()
@@ -575,6 +578,7 @@ def export_project(blob: bytes, out: Path, target: str, name: str, source: str, 
         raise
     return {"output": str(out), "target": target, "identifier": name, "blob_bytes": len(blob),
             "arena_bytes": arena, "linrep_path": linrep_path, "status_texts": status_texts,
-            "offline_plan": plan is not None, "input_shape": list(ins), "output_shape": list(outs),
+            "offline_plan": plan is not None, "input_shape": list(ins), "output_shape": list(outs[0]),
+            "output_shapes": [list(o) for o in outs],
             "runtime_sources": len(rb.sources), "files": sorted(files),
             "board": BOARDS[target].qemu_machine if target != "host" else None}
