@@ -120,7 +120,7 @@ def test_softmax_outputs_are_not_all_saturated():
 
 
 # kws_ref_model_float32 is a dynamic-range ("hybrid") file: int8 conv weights, float activations. We
-# dequantize the weights; LiteRT's hybrid kernels quantize each conv's input to int8 on the fly, which
+# keep the weights int8 and compute in float with q * scale; LiteRT's hybrid kernels quantize each conv's input to int8 on the fly, which
 # moves the outputs by about 1 % (measured: 0.0057 on outputs up to 0.42). The two true fp32 files agree
 # to ~1e-6.
 FP32_TOLERANCE = {"pretrainedResnet": 1e-4, "kws_ref_model_float32": 3e-2, "vww_96_float": 1e-4}

@@ -11,6 +11,7 @@ from needs import mlperf_model
 
 from linrep_edge.errors import LinRepError
 from linrep_edge.integer.executor import run_int8
+from linrep_edge.models.tflite_file import read_tflite
 from linrep_edge.models.tflite_import import import_tflite
 
 
@@ -60,8 +61,17 @@ def test_mlperf_fp32_import_runs_in_c():
     x = np.random.default_rng(1).standard_normal((4, *g.tensors[g.input].shape)).astype(np.float32)
     with torch.no_grad():
         ref = GraphModel(g).eval()(torch.from_numpy(x)).numpy()
-    y = CRuntime(pack_graph(g)).run(x)
+    blob = pack_graph(g)
+    y = CRuntime(blob).run(x)
     assert np.abs(y - ref).max() <= 1e-5 * np.abs(ref).max()
+    # a dynamic-range ("hybrid") file: its int8 conv weights stay int8 in the blob with their scales per output
+    # channel (what the file holds; the float weights dequantized would make the blob twice the file)
+    w8 = [c for c in g.constants if c.dtype == "int8"]
+    assert len(w8) == 5 and all(c.q is not None and c.q.dtype == np.int8 and c.scale.shape == (64,) for c in w8)
+    tfl = read_tflite(mlperf_model("kws_ref_model_float32"))
+    conv_w = [t for t in tfl.tensors if t.type == "INT8"]
+    assert sorted(c.q.size for c in w8) == sorted(int(t.data.size) for t in conv_w)
+    assert len(blob) < mlperf_model("kws_ref_model_float32").stat().st_size
 
 
 def test_corrupt_files_raise_linrep_error_only():

@@ -250,10 +250,16 @@ class _Importer:
         t = self.m.tensors[op.inputs[k]]
         if not self.int8:
             if t.type == "INT8" and t.scale.size in (1, w.shape[0]) and not (t.zero_point != 0).any():
-                # a dynamic-range ("hybrid") file: float activations, int8 weights, dequantized here
+                # a dynamic-range ("hybrid") file: float activations, int8 weights; the blob keeps the integers
+                # and scales (int8 weight storage of an fp32 model: the runtime computes the same q * scale)
                 scale = np.broadcast_to(t.scale, (w.shape[0],)).astype(np.float32)
-                w = w.astype(np.float32) * scale.reshape(-1, *([1] * (w.ndim - 1)))
-            elif t.type != "FLOAT32":
+                if not ((scale > 0) & (scale < np.inf)).all():
+                    raise LinRepError(f"weights {t.name!r}: scales must be positive and finite")
+                values = (w.astype(np.float32) * scale.reshape(-1, *([1] * (w.ndim - 1)))).astype(np.float32)
+                self.g.constants.append(Constant(values, "int8", np.ascontiguousarray(w.astype(np.int8)),
+                                                 scale.copy()))
+                return len(self.g.constants) - 1
+            if t.type != "FLOAT32":
                 raise LinRepError(f"weights of type {t.type} in a float model")
             return self.g.add_constant(w.astype(np.float32))
         if t.type != "INT8" or t.scale.size not in (1, w.shape[0]) or (t.zero_point != 0).any():
