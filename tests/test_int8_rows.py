@@ -107,3 +107,45 @@ def test_bench_pareto_int8_rows_settings() -> None:
     assert res["points"] == [] and res["activations"] == ["int8"]
     with pytest.raises(LinRepError, match="--activations takes fp32 and/or int8"):
         pareto.run([4], [4], activations=["int4"])
+
+
+def test_pack_fp32_tflite_compresses_and_verify_measures_fidelity(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """An fp32 .tflite packs like any model (its imported graph as a trainable GraphModel): LinRep on its 3x3 convs,
+    --calibration distils it, `verify --model file.tflite` measures the blob against the file's own graph;
+    --as-imported keeps the graph as it is (no LinRep, the weights as the file has them); a full-integer .tflite
+    is refused with compression options (its integers are packed as they are)."""
+    f = MLPERF / "pretrainedResnet.tflite"
+    need(f.exists(), f"the MLPerf Tiny model {f}", "put shared/mlperf-tiny beside the clone (see its README)")
+    from linrep_edge.graph.executor import GraphModel
+    from linrep_edge.models.tflite_import import import_tflite
+
+    g0 = import_tflite(f)
+    x = np.random.default_rng(0).uniform(0, 1, (96, *g0.tensors[g0.input].shape)).astype(np.float32)
+    np.save(tmp_path / "cal.npy", x[:64])
+    np.save(tmp_path / "test.npy", x[64:])
+    out = tmp_path / "ic.lre"
+    assert main(["-q", "pack", str(f), "--templates", "32", "--activations", "fp32", "--calibration",
+                 str(tmp_path / "cal.npy"), "--calibration-epochs", "3", "-o", str(out), "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    g = parse(out.read_bytes()).graph
+    assert sum(op.type == "LINREP_CONV2D" for op in g.ops) >= 6 and s["conv_compression_vs_fp32"] > 5
+    assert s["calibration"]["epochs_run"] >= 1 and out.stat().st_size < f.stat().st_size / 4
+    assert main(["verify", str(out), "--inputs", str(tmp_path / "test.npy"), "--model", str(f), "--json"]) == 0
+    v = json.loads(capsys.readouterr().out)
+    import torch
+
+    with torch.no_grad():  # the file's graph (the verify's original) against the blob, computed here
+        want = GraphModel(g0).eval()(torch.from_numpy(x[64:])).numpy()
+        got = GraphModel(g).eval()(torch.from_numpy(x[64:])).numpy()
+    rel = float(np.linalg.norm(got - want) / np.linalg.norm(want))
+    assert v["verdict"] == "pass" and abs(v["original_relative_error"] - rel) < 1e-3 * max(rel, 1e-3), v
+    plain = tmp_path / "plain.lre"
+    assert main(["-q", "pack", str(f), "--as-imported", "-o", str(plain), "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert not any(op.type == "LINREP_CONV2D" for op in parse(plain.read_bytes()).graph.ops)
+    assert plain.read_bytes() == pack_graph(g0, {"source": f.name}) and "as-imported" in s["notes"][0]
+    assert main(["-q", "pack", str(KWS), "--calibration", str(tmp_path / "cal.npy"), "-o", str(tmp_path / "k.lre")]) == 2
+    assert "full-integer" in capsys.readouterr().err and not (tmp_path / "k.lre").exists()
+    assert main(["-q", "pack", "--default", "--as-imported", "-o", str(tmp_path / "d.lre")]) == 2
+    assert "--as-imported" in capsys.readouterr().err

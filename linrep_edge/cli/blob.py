@@ -154,6 +154,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
             from linrep_edge.models.onnx_import import load_onnx
 
             original, _ = load_onnx(args.model, parse_shape(args.input_shape) if args.input_shape else None)
+        elif args.model.lower().endswith(".tflite"):
+            from linrep_edge.models.loading import load_tflite
+
+            original, _ = load_tflite(args.model)
         elif args.model.endswith(".pt2") or Path(args.model).exists():
             original, _ = load_pt2(args.model)
         else:

@@ -26,6 +26,8 @@ EPILOG = """examples:
   linrep-edge pack mypkg.models:make_net --weights net.pt --input-shape 1,3,32,32 --check
   linrep-edge pack program.pt2 --templates 64 -o net.lre.zst
   linrep-edge pack model.onnx --templates 16 -o net.lre
+  linrep-edge pack float.tflite --templates 32 --calibration x.npy -o net.lre   # an fp32 .tflite, compressed
+  linrep-edge pack int8.tflite -o net.lre                        # a full-integer .tflite: packed as it is
   linrep-edge compress --default --templates 16 -o ckpt.lrc      # the split pipeline: docs/FINETUNE.md
   torchrun --nproc-per-node 2 -m linrep_edge finetune ckpt.lrc --data fashion-mnist -o ft.lrc
   linrep-edge pack ft.lrc -o m.lre
@@ -122,7 +124,8 @@ def _add_compress_options(p: argparse.ArgumentParser) -> None:
 def _add_model_options(p: argparse.ArgumentParser, checkpoint: bool = False) -> None:
     """MODEL | --default, --weights, --input-shape: where the model comes from (pack and compress)."""
     p.add_argument("model", nargs="?", help="a torch.export program (.pt2), an ONNX model (.onnx; needs the onnx "
-                   "extra) or package.module:factory"
+                   "extra), an fp32 or dynamic-range TFLite model (.tflite; its graph is NCHW here: inputs [C, H, W]) "
+                   "or package.module:factory"
                    + (", or a compressed-model checkpoint (.lrc from `compress` / `finetune`)" if checkpoint else ""))
     p.add_argument("--default", action="store_true", help="the embedded default model (ResNet-8, Fashion-MNIST)")
     p.add_argument("--weights", help="state dict for package.module:factory")
@@ -165,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_model_options(p, checkpoint=True)
     _add_compress_options(p)
+    p.add_argument("--as-imported", action="store_true",
+                   help="a .tflite: pack the imported graph as it is, no LinRep compression (a full-integer .tflite "
+                        "always is: its integers are TFLite Micro's)")
     p.add_argument("--weights-dtype", choices=("fp16", "fp32", "int8"), default="fp16",
                    help="storage of tensors LinRep does not cover: 1x1 convs, linear layers, biases "
                         "(default fp16; int8: conv/linear weights per output channel, fp32 biases)")
@@ -347,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive, help="only the first N inputs (N >= 1)")
     p.add_argument("--conv-path", choices=("auto", "direct", "reuse"), default="auto",
                    help="how the C runtime runs LinRep convs: auto (cost model, default), direct, reuse")
-    p.add_argument("--model", metavar="MODEL", help="the original model (file.pt2, file.onnx or package.module:factory with "
+    p.add_argument("--model", metavar="MODEL", help="the original model (file.pt2, file.onnx, an fp32 file.tflite or package.module:factory with "
                    "--weights) to measure fidelity against: top-1 agreement, relative error, per-layer SQNR "
                    "(the embedded default model is known without it)")
     p.add_argument("--weights", help="state dict for --model package.module:factory")

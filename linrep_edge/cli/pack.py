@@ -37,28 +37,32 @@ def _load_model(args: argparse.Namespace) -> tuple[Any, Any, str]:
 
         shape = parse_shape(args.input_shape) if args.input_shape else None
         return *load_onnx(args.model, shape), args.model
+    if args.model.lower().endswith(".tflite"):  # an fp32 or dynamic-range file (int8 ones: _pack_tflite)
+        from linrep_edge.models.loading import load_tflite
+
+        return *load_tflite(args.model), args.model
     if args.model.endswith(".pt2") or Path(args.model).exists():
         return *load_pt2(args.model, trust=args.trust_pt2), args.model
     return *load_factory(args.model, args.weights, args.input_shape), args.model
 
 
-def _pack_tflite(args: argparse.Namespace) -> int:
-    """`pack model.tflite`: the TFLite model imported (`import_tflite`) and packed as it is: an int8 model
-    stays int8 (format version 4, TFLite Micro's integers), an fp32 one is packed with fp32 weights (no
-    LinRep compression of a .tflite yet)."""
+def _pack_tflite(args: argparse.Namespace, g: "Graph") -> int:  # noqa: F821
+    """`pack model.tflite` of a full-integer file, or with --as-imported: the imported graph `g` packed as it is:
+    an int8 model stays int8 (format version 4, TFLite Micro's integers), an fp32 one keeps its weights (fp32;
+    a dynamic-range file's int8 weights int8). An fp32 file without --as-imported is compressed as any model."""
     from linrep_edge.atomic import check_output, write_atomic
     from linrep_edge.format.report import storage_report
     from linrep_edge.format.transport import zstd
     from linrep_edge.format.writer import pack_graph
-    from linrep_edge.models.tflite_import import import_tflite
 
-    if args.activations == "int8" or args.check or args.evaluate:
-        raise LinRepError("a .tflite is packed as it is (an int8 model stays int8): drop --activations/--check/--evaluate")
+    if args.activations == "int8" or args.check or args.evaluate or args.calibration or args.finetune_epochs:
+        what = "a full-integer .tflite is" if g.is_int8 else "with --as-imported, a .tflite is"
+        raise LinRepError(f"{what} packed as it is (an int8 model stays int8): drop --activations/--check/"
+                          "--evaluate/--calibration/--finetune-epochs")
     if not args.output:
         raise LinRepError("-o/--output is required")
     out = Path(args.output)
     check_output(out)
-    g = import_tflite(args.model)
     blob = pack_graph(g, {"source": Path(args.model).name})
     data = zstd(blob) if out.name.endswith(".zst") else blob
     write_atomic(out, data)
@@ -66,7 +70,9 @@ def _pack_tflite(args: argparse.Namespace) -> int:
     summary = {"output": str(out), "bytes_written": len(data), "blob_bytes": len(blob),
                "tflite_bytes": Path(args.model).stat().st_size, "activations": "int8" if g.is_int8 else "fp32",
                "ops": len(g.ops), "arena_bytes": rep.arena_bytes,
-               "notes": ["packed as imported: no LinRep compression of .tflite models"]}
+               "notes": ["packed as imported: no LinRep compression"
+                         + (" of a full-integer .tflite (compress its float original)" if g.is_int8 else
+                            " (--as-imported)")]}
     emit(args, summary, lambda: f"wrote {out}: {len(blob)} B ({summary['activations']}, {len(g.ops)} ops, from a "
                                 f"{summary['tflite_bytes']} B .tflite), arena {rep.arena_bytes} B")
     return 0
@@ -196,7 +202,13 @@ def cmd_pack(args: argparse.Namespace) -> int:
     if args.default == bool(args.model):
         raise LinRepError("give either --default or a MODEL (file.pt2 or package.module:factory), not both or neither")
     if args.model and args.model.lower().endswith(".tflite"):
-        return _pack_tflite(args)
+        from linrep_edge.models.tflite_import import import_tflite
+
+        g = import_tflite(args.model)
+        if g.is_int8 or args.as_imported:
+            return _pack_tflite(args, g)
+    elif args.as_imported:
+        raise LinRepError("--as-imported is for a .tflite model")
     if args.check:
         return _check(args)
     if not args.output:

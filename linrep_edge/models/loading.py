@@ -31,6 +31,22 @@ def load_default() -> tuple[nn.Module, torch.Tensor]:
     return load_default_model(), torch.zeros(DEFAULT_INPUT_SHAPE)
 
 
+def load_tflite(path: str | Path) -> tuple[nn.Module, torch.Tensor]:
+    """An fp32 (or dynamic-range) `.tflite` → a trainable GraphModel of the imported graph and an example input of
+    its shape ([1, C, H, W]: the graph is NCHW, as every linrep-edge model; the file's NHWC input is transposed
+    where it is read). A full-integer file is refused: it is packed as it is (`pack model.tflite` keeps its
+    integers), not compressed again."""
+    from linrep_edge.format.text import shown
+    from linrep_edge.graph.executor import GraphModel
+    from linrep_edge.models.tflite_import import import_tflite
+
+    g = import_tflite(path)
+    if g.is_int8:
+        raise LinRepError(f"{shown(Path(path))}: a full-integer (int8) .tflite is packed as it is, not compressed "
+                          "again (drop the compression options); compress its float original instead")
+    return GraphModel(g).eval(), torch.zeros((1, *g.tensors[g.input].shape))
+
+
 def load_pt2(path: str | Path, trust: bool = False) -> tuple[nn.Module, torch.Tensor]:
     """A torch.export program file → a trainable GraphModel (BN folded) and an example input.
 
