@@ -235,6 +235,34 @@ def test_blockwise_reconstruction(digits, monkeypatch):
                               show_progress=False)
 
 
+def test_teacher_flip_targets_the_mean_of_the_mirrored_logits(teacher, digits):
+    """teacher_flip: the output term's target is the mean of the teacher's logits on x and on x mirrored left-right
+    (recomputed here from the teacher), the feature maps matched stay those of x itself; a spatial output is refused."""
+    import torch.nn.functional as F
+
+    from linrep_edge.errors import LinRepError
+    from linrep_edge.method.calibrate import DistillLoss
+    from linrep_edge.pipeline import PackSettings, compress_model
+
+    student = compress_model(teacher, PackSettings(templates=4), show_progress=False)
+    x = digits.train.x[:32]
+    with torch.no_grad():
+        want = F.kl_div(F.log_softmax(student(x), 1), F.log_softmax((teacher(x) + teacher(x.flip(-1))) / 2, 1),
+                        log_target=True, reduction="batchmean")
+        plain = F.kl_div(F.log_softmax(student(x), 1), F.log_softmax(teacher(x), 1), log_target=True,
+                         reduction="batchmean")
+        got = DistillLoss(student, teacher, feature_weight=0.0, teacher_flip=True)(x)
+        assert torch.allclose(got, want) and not torch.allclose(got, plain)
+        # with the feature term: the teacher's maps are x's own (the same loss as without the flip, less the KL)
+        flip_feat = DistillLoss(student, teacher, feature_weight=1.0, teacher_flip=True)(x) - got
+        plain_feat = DistillLoss(student, teacher, feature_weight=1.0)(x) - plain
+        assert torch.allclose(flip_feat, plain_feat, rtol=1e-5, atol=1e-7) and float(plain_feat) > 0
+    spatial = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(4, 2, 3)).eval()
+    s2 = compress_model(spatial, PackSettings(templates=4), show_progress=False)
+    with pytest.raises(LinRepError, match="mirrored back"):
+        DistillLoss(s2, spatial, teacher_flip=True)(x)
+
+
 def test_augment_batch_flips_shifts_and_mixes():
     from linrep_edge.method.calibrate import augment_batch
 

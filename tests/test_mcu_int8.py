@@ -1,5 +1,6 @@
 """Int8 models on an FPU-less Cortex-M3 (soft-float ABI): nothing reachable from lr_run_i8 is a soft-float
-routine (`make -C runtime_c int8-check`, with lr_run as the control that has them), and the MLPerf Tiny
+routine (`make -C runtime_c int8-check`, with lr_run as the control that has them), no object of the library
+calls a 64-bit division routine (so none is linked into a firmware), and the MLPerf Tiny
 KWS int8 model runs under QEMU (mps2-an385) with lr_run_i8 to the host's outputs bit for bit.
 
 Needs Debian's gcc-arm-none-eabi, libnewlib-arm-none-eabi and qemu-system-arm (as tests/test_mcu.py).
@@ -35,6 +36,9 @@ def test_int8_inference_reaches_no_soft_float() -> None:
         assert f"cortex-m3 {opt}: 0 soft-float routines reachable from lr_run_i8" in r.stdout
         n = int(r.stdout.split(f"cortex-m3 {opt}: ")[2].split()[0])  # the control: lr_run
         assert n > 0
+        # and no 64-bit division routine anywhere in the library (its control: a uint64_t a / b calls one)
+        assert f"cortex-m3 {opt}: 0 calls of a 64-bit division routine in the library" in r.stdout
+    assert "no 64-bit division anywhere in the runtime" in r.stdout
 
 
 def test_kws_int8_on_cortex_m3_equals_host(tmp_path: Path) -> None:

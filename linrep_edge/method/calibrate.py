@@ -178,6 +178,7 @@ class DistillLoss:
     feature_weight: float = CALIBRATION_FEATURE_WEIGHT
     output_loss: str = "auto"  # auto | kl | mse | ce (cross-entropy on the teacher's top-1: hard pseudo-labels)
     temperature: float = 1.0  # KL on softmax(logits / T), scaled by T² (Hinton et al.)
+    teacher_flip: bool = False  # the teacher's outputs: the mean of its logits on x and on x mirrored left-right
     names: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -193,8 +194,14 @@ class DistillLoss:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            t_out = _heads(self.teacher(x))
+            t_mirror = _heads(self.teacher(x.flip(-1))) if self.teacher_flip else []
+            t_out = _heads(self.teacher(x))  # after the mirrored pass: the feature maps taken are x's own
             t_feat = dict(self.t_tap.out)
+            if t_mirror:
+                if any(t.dim() != 2 for t in t_out):
+                    raise LinRepError("a left-right averaged teacher needs outputs of shape (N, values): a spatial "
+                                      "output would have to be mirrored back")
+                t_out = [(a + b) / 2 for a, b in zip(t_out, t_mirror)]
         s_out = _heads(self.student(x))
         kind = self.output_loss
         if kind == "auto":
@@ -263,6 +270,7 @@ def distill_calibration(
     blockwise: int = CALIBRATION_BLOCKWISE,
     blockwise_fisher: bool = False,
     train_plain: bool = False,
+    teacher_flip: bool = False,
 ) -> dict[str, Any]:
     """Fine-tune a and b of `student` in place to match `teacher` on the unlabelled inputs `x`.
 
@@ -287,6 +295,10 @@ def distill_calibration(
     agreement metrics stay those of the model as compressed, `blockwise_*` those after the block-wise stage.
     With `train_plain`, what the blob stores as it is trains beside a, b (`trainable_parameters(train_plain=True)`:
     the convs and linears LinRep left alone, LinRep biases), at no cost in bytes.
+    With `teacher_flip`, the teacher's outputs are the mean of its logits on the input and on its left-right
+    mirror image (test-time augmentation of the teacher: for a model trained with flips, a better teacher than
+    itself; every output must be (N, values)); the held-out loss follows it, the agreement metrics stay against
+    the teacher's plain outputs.
     Returns metrics: epochs run, best epoch, held-out loss before/after, agreement before/after.
     """
     if epochs < 1:
@@ -337,7 +349,7 @@ def distill_calibration(
         except BaseException:
             restore_flags()
             raise
-    loss_fn = DistillLoss(student, teacher, feature_weight, output_loss, temperature)
+    loss_fn = DistillLoss(student, teacher, feature_weight, output_loss, temperature, teacher_flip)
 
     @torch.no_grad()
     def held_out() -> float:

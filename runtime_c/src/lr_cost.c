@@ -14,14 +14,25 @@
 #define LR_NOINLINE
 #endif
 
-/* acc + a * b, saturating at UINT64_MAX (one out-of-line helper keeps the cost model small). */
+/* acc + a * b, saturating at UINT64_MAX (one out-of-line helper keeps the cost model small). The overflow test
+ * uses 32-bit halves, not UINT64_MAX / a: no 64-bit division routine is linked into a firmware. */
 static LR_NOINLINE uint64_t madd_sat(uint64_t acc, uint64_t a, uint64_t b)
 {
-    uint64_t p;
-    if (a != 0u && b > UINT64_MAX / a) {
+    const uint64_t ah = a >> 32, al = a & 0xFFFFFFFFu, bh = b >> 32, bl = b & 0xFFFFFFFFu;
+    uint64_t mid, p;
+    if (ah != 0u && bh != 0u) {
         return UINT64_MAX;
     }
-    p = a * b;
+    mid = ah * bl + al * bh; /* one of the two terms is 0: < 2^64 */
+    if ((mid >> 32) != 0u) {
+        return UINT64_MAX;
+    }
+    mid <<= 32;
+    p = al * bl;
+    if (p > UINT64_MAX - mid) {
+        return UINT64_MAX;
+    }
+    p += mid;
     return acc > UINT64_MAX - p ? UINT64_MAX : acc + p;
 }
 
@@ -185,6 +196,20 @@ static void direct_s8_work(const lr_model *m, const lr_op *op, const lr_geom *c,
     }
 }
 
+/* x / 100 by long division in base 2^16 (each step a 32-bit division): no 64-bit division routine. */
+static uint64_t div100(uint64_t x)
+{
+    uint64_t q = 0u;
+    uint32_t r = 0u;
+    int shift;
+    for (shift = 48; shift >= 0; shift -= 16) {
+        const uint32_t cur = (r << 16) | (uint32_t)((x >> shift) & 0xFFFFu); /* r < 100: no overflow */
+        q = (q << 16) | (cur / 100u);
+        r = cur % 100u;
+    }
+    return q;
+}
+
 /* The int8 estimates of direct_cost and reuse_cost (instructions), and the AUTO choice between them. */
 static void cost_s8(const lr_model *m, const lr_op *op, const lr_geom *c, uint64_t u, lr_conv_cost *cost)
 {
@@ -192,10 +217,12 @@ static void cost_s8(const lr_model *m, const lr_op *op, const lr_geom *c, uint64
     uint64_t macs, cols;
     direct_s8_work(m, op, c, &macs, &cols);
     cost->direct_cost = madd_sat(madd_sat(madd_sat(madd_sat(0u, CI8_MAC, macs), CI8_COL, cols), CI8_OUT, outs), CI8_RB,
-                                 (uint64_t)c->oc * (uint64_t)c->cin_g * (uint64_t)c->kh * (uint64_t)c->kw) / 100u;
+                                 (uint64_t)c->oc * (uint64_t)c->cin_g * (uint64_t)c->kh * (uint64_t)c->kw);
+    cost->direct_cost = div100(cost->direct_cost);
     cost->reuse_cost = madd_sat(madd_sat(madd_sat(madd_sat(0u, CI8_RK, (uint64_t)cost->kernels * px), CI8_RU,
                                                   madd_sat(0u, u, px)), CI8_RC, (uint64_t)c->c * px),
-                                CI8_ROUT, outs) / 100u;
+                                CI8_ROUT, outs);
+    cost->reuse_cost = div100(cost->reuse_cost);
     cost->path = cost->reuse_cost < cost->direct_cost ? LR_PATH_REUSE : LR_PATH_DIRECT;
 }
 #endif

@@ -488,11 +488,12 @@ static lr_status check_tensors_of(const lr_op *op, int64_t n_weight, uint32_t al
     return LR_OK;
 }
 
-/* Output extent of a window op along one axis; 0 if invalid. All inputs already >= their minimum. */
-static int64_t window_out(int32_t in, int32_t k, int32_t s, int32_t d, int32_t p0, int32_t p1)
+/* Output extent of a window op along one axis; 0 if invalid. Only after window_params_ok: every value below
+ * is then <= 2^30, so 32-bit arithmetic and division (no 64-bit division linked into the firmware). */
+static int32_t window_out(int32_t in, int32_t k, int32_t s, int32_t d, int32_t p0, int32_t p1)
 {
-    int64_t extent = (int64_t)d * (k - 1) + 1;
-    int64_t padded = (int64_t)in + p0 + p1;
+    const int32_t extent = d * (k - 1) + 1;
+    const int32_t padded = in + p0 + p1;
     if (padded < extent) {
         return 0;
     }

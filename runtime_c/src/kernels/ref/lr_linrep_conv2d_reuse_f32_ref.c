@@ -32,12 +32,13 @@
 /* Output rows per tile: the largest th (1 .. oh) with (2 * th + input rows of th) * ow <= budget. */
 static int32_t tile_rows(const lr_geom *c)
 {
-    int64_t f = (int64_t)(LR_REUSE_TILE_FLOATS / (uint32_t)c->ow);
-    int64_t th = (f - (int64_t)(c->kh - 1) * c->dh - 1 + c->sh) / (c->sh + 2);
+    /* 32-bit (no 64-bit division linked): the verifier bounds kernel extent and stride by 2^30, f is small */
+    const int32_t f = (int32_t)(LR_REUSE_TILE_FLOATS / (uint32_t)c->ow);
+    int32_t th = (f - (c->kh - 1) * c->dh - 1 + c->sh) / (c->sh + 2);
     if (th < 1) {
         th = 1;
     }
-    return th > c->oh ? c->oh : (int32_t)th;
+    return th > c->oh ? c->oh : th;
 }
 
 /* Input rows a tile of th output rows reads (at most ih). */
