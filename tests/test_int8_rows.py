@@ -149,3 +149,14 @@ def test_pack_fp32_tflite_compresses_and_verify_measures_fidelity(tmp_path: Path
     assert "full-integer" in capsys.readouterr().err and not (tmp_path / "k.lre").exists()
     assert main(["-q", "pack", "--default", "--as-imported", "-o", str(tmp_path / "d.lre")]) == 2
     assert "--as-imported" in capsys.readouterr().err
+    # the split pipeline: a checkpoint of a .tflite holds the file and rebuilds its graph as the original
+    from linrep_edge.method.checkpoint import load_checkpoint
+
+    ckpt, packed = tmp_path / "ic.lrc", tmp_path / "ck.lre"
+    assert main(["-q", "compress", str(f), "--templates", "16", "-o", str(ckpt)]) == 0
+    assert main(["-q", "pack", str(ckpt), "-o", str(packed)]) == 0
+    capsys.readouterr()
+    original, _ = load_checkpoint(ckpt).build_original()
+    with torch.no_grad():
+        assert torch.equal(original(torch.from_numpy(x[:4])), GraphModel(g0).eval()(torch.from_numpy(x[:4])))
+    assert sum(op.type == "LINREP_CONV2D" for op in parse(packed.read_bytes()).graph.ops) >= 6

@@ -51,7 +51,7 @@ SUFFIX = ".lrc"
 
 @dataclass
 class ModelSource:
-    kind: str  # "default" | "factory" | "program" (a .pt2's bytes) | "onnx" (an .onnx file's bytes)
+    kind: str  # "default" | "factory" | "program" (a .pt2's bytes) | "onnx" / "tflite" (the file's bytes)
     name: str  # the blob's "source" metadata
     example_shape: tuple[int, ...]
     factory: str | None = None
@@ -75,6 +75,10 @@ class ModelSource:
                 raise LinRepError(f"checkpoint: the weights do not match {self.factory} as it is now "
                                   f"({str(exc).splitlines()[0]})") from None
             return model.eval(), example
+        if self.kind == "tflite":
+            from linrep_edge.models.loading import load_tflite
+
+            return load_tflite(self.program or b"")
         if self.kind in ("program", "onnx"):
             import tempfile
 
@@ -108,7 +112,8 @@ class ModelSource:
 
 def source_from_cli(model: str | None, default: bool, weights: str | None,
                     input_shape: str | None) -> tuple[nn.Module, torch.Tensor, ModelSource]:
-    """Load a model the way `pack` does (--default, a .pt2 file or package.module:factory) and describe it
+    """Load a model the way `pack` does (--default, a .pt2, .onnx or fp32 .tflite file or package.module:factory) and
+    describe it
     as a ModelSource a checkpoint can rebuild it from."""
     from linrep_edge.models.loading import load_default, load_factory, load_pt2
 
@@ -124,6 +129,11 @@ def source_from_cli(model: str | None, default: bool, weights: str | None,
 
         m, ex = load_onnx(model, parse_shape(input_shape) if input_shape else None)
         return m, ex, ModelSource("onnx", model, tuple(ex.shape), program=Path(model).read_bytes())
+    if model.lower().endswith(".tflite"):
+        from linrep_edge.models.loading import load_tflite
+
+        m, ex = load_tflite(model)
+        return m, ex, ModelSource("tflite", model, tuple(ex.shape), program=Path(model).read_bytes())
     if model.endswith(".pt2") or Path(model).exists():
         m, ex = load_pt2(model)
         return m, ex, ModelSource("program", model, tuple(ex.shape), program=Path(model).read_bytes())

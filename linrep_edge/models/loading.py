@@ -31,7 +31,7 @@ def load_default() -> tuple[nn.Module, torch.Tensor]:
     return load_default_model(), torch.zeros(DEFAULT_INPUT_SHAPE)
 
 
-def load_tflite(path: str | Path) -> tuple[nn.Module, torch.Tensor]:
+def load_tflite(path: str | Path | bytes) -> tuple[nn.Module, torch.Tensor]:
     """An fp32 (or dynamic-range) `.tflite` → a trainable GraphModel of the imported graph and an example input of
     its shape ([1, C, H, W]: the graph is NCHW, as every linrep-edge model; the file's NHWC input is transposed
     where it is read). A full-integer file is refused: it is packed as it is (`pack model.tflite` keeps its
@@ -42,7 +42,8 @@ def load_tflite(path: str | Path) -> tuple[nn.Module, torch.Tensor]:
 
     g = import_tflite(path)
     if g.is_int8:
-        raise LinRepError(f"{shown(Path(path))}: a full-integer (int8) .tflite is packed as it is, not compressed "
+        where = "<.tflite bytes>" if isinstance(path, bytes) else shown(Path(path))
+        raise LinRepError(f"{where}: a full-integer (int8) .tflite is packed as it is, not compressed "
                           "again (drop the compression options); compress its float original instead")
     return GraphModel(g).eval(), torch.zeros((1, *g.tensors[g.input].shape))
 
