@@ -176,6 +176,15 @@ def test_cortex_m4_project_builds_and_passes_under_qemu(blob_file, tmp_path, too
     assert elf.suffix == ".elf"
     proc = _qemu(elf)
     assert proc.returncode == 0 and "PASS" in proc.stdout, proc.stdout + proc.stderr
+    # .bss has a program header of its own (load address in RAM): a segment loaded at a FLASH address never has
+    # more memory than file bytes, or QEMU's loader zero-fills FLASH after the image -- up into the FLASH mirror
+    # at 0x00400000, over the code, once image + arena pass 4 MB (a 224 x 224 MobileNetV2 locked up)
+    heads = _run([shutil.which("arm-none-eabi-readelf") or "arm-none-eabi-readelf", "-lW", str(elf)]).stdout
+    loads = [line.split() for line in heads.splitlines() if line.strip().startswith("LOAD")]
+    assert len(loads) >= 2 and any(int(f[3], 16) >= 0x20000000 and int(f[4], 16) == 0 for f in loads), heads
+    for f in loads:  # LOAD offset vaddr paddr filesz memsz ...
+        if int(f[3], 16) < 0x20000000:
+            assert int(f[5], 16) == int(f[4], 16), heads
     if tool == "make":  # issue 18 item 3: the runtime's code size per archive member, as linked (mcu-bench's figures)
         from linrep_edge.runtime.mcu import _driver
 
