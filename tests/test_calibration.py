@@ -263,6 +263,40 @@ def test_teacher_flip_targets_the_mean_of_the_mirrored_logits(teacher, digits):
         DistillLoss(s2, spatial, teacher_flip=True)(x)
 
 
+def test_conv1d_models_distil_their_feature_maps():
+    """A 1-D conv (audio) is compressed as a 2-D one inside `Conv1dAs2d` ("c1.conv"); the feature term matches it with
+    the teacher's nn.Conv1d "c1" ([N, C, L] against [N, C, 1, L]): the term equals that MSE computed here, and
+    distillation lowers the held-out error (it stopped with "the teacher has no module 'c1.conv'" before)."""
+    import torch.nn.functional as F
+
+    from linrep_edge.method.calibrate import DistillLoss, distill_calibration
+    from linrep_edge.pipeline import PackSettings, compress_model
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential()
+    net.add_module("c1", torch.nn.Conv1d(8, 16, 5, padding=2))
+    net.add_module("r", torch.nn.ReLU())
+    net.add_module("c2", torch.nn.Conv1d(16, 16, 3))
+    net.add_module("f", torch.nn.Flatten())
+    net.add_module("fc", torch.nn.Linear(16 * 30, 6))
+    net.eval()
+    student = compress_model(net, PackSettings(templates=4), show_progress=False)
+    assert type(student.c1).__name__ == "Conv1dAs2d"
+    x = torch.randn(64, 8, 32)
+    loss = DistillLoss(student, net, feature_weight=1.0)
+    with torch.no_grad():
+        total, kl = loss(x), DistillLoss(student, net, feature_weight=0.0)(x)
+        want = 0.0
+        for name in ("c1", "c2"):
+            t = getattr(net, name)(x if name == "c1" else net.r(net.c1(x)))
+            s_ = loss.s_tap.out[f"{name}.conv"]
+            want += float(F.mse_loss(s_, t.reshape(s_.shape)) / t.var())
+        assert abs(float(total - kl) - want / 2) < 1e-5 * max(want, 1.0)
+    loss.close()
+    m = distill_calibration(student, net, x, epochs=3, lr=3e-3, seed=0, show_progress=False)
+    assert m["relative_output_error_after"] < m["relative_output_error_before"]
+
+
 def test_augment_batch_flips_shifts_and_mixes():
     from linrep_edge.method.calibrate import augment_batch
 

@@ -147,16 +147,25 @@ def _heads(y: Any) -> list[torch.Tensor]:
 
 
 class _FeatureTap:
-    """Forward hooks that record the outputs of the named modules."""
+    """Forward hooks that record the outputs of the named modules. A name "X.conv" the model does not have, where
+    its "X" is an `nn.Conv1d`, is that Conv1d: the compressed model computes it as `Conv1dAs2d` (collect.py), whose
+    inner 2-D conv is "X.conv"; its output is the same values as [N, C, 1, L] (DistillLoss reshapes)."""
 
     def __init__(self, model: nn.Module, names: list[str]) -> None:
         self.out: dict[str, torch.Tensor] = {}
         mods = dict(model.named_modules())
-        missing = [n for n in names if n not in mods]
+
+        def find(n: str) -> nn.Module | None:
+            if n in mods:
+                return mods[n]
+            outer = mods.get(n[:-len(".conv")]) if n.endswith(".conv") else None
+            return outer if type(outer) is nn.Conv1d else None
+
+        missing = [n for n in names if find(n) is None]
         if missing:
             raise LinRepError(f"feature distillation: the teacher has no module {missing[0]!r} (the compressed "
                               "model must come from `compress` on this teacher)")
-        self.handles = [mods[n].register_forward_hook(self._hook(n)) for n in names]
+        self.handles = [find(n).register_forward_hook(self._hook(n)) for n in names]  # type: ignore[union-attr]
 
     def _hook(self, name: str) -> Any:
         def hook(_m: nn.Module, _i: Any, o: Any) -> None:
@@ -218,7 +227,8 @@ class DistillLoss:
         else:
             loss = sum(F.mse_loss(s, t) / t.var().clamp_min(1e-8) for s, t in zip(s_out, t_out))
         if self.feature_weight and self.names:
-            feat = sum(F.mse_loss(self.s_tap.out[n], t_feat[n]) / t_feat[n].var().clamp_min(1e-8) for n in self.names)
+            feat = sum(F.mse_loss(self.s_tap.out[n], t_feat[n].reshape(self.s_tap.out[n].shape))  # a Conv1d's [N, C, L]
+                       / t_feat[n].var().clamp_min(1e-8) for n in self.names)
             loss = loss + self.feature_weight * feat / len(self.names)
         return loss  # type: ignore[return-value]
 
