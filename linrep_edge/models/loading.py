@@ -43,8 +43,9 @@ def load_tflite(path: str | Path | bytes) -> tuple[nn.Module, torch.Tensor]:
     g = import_tflite(path)
     if g.is_int8:
         where = "<.tflite bytes>" if isinstance(path, bytes) else shown(Path(path))
-        raise LinRepError(f"{where}: a full-integer (int8) .tflite is packed as it is, not compressed "
-                          "again (drop the compression options); compress its float original instead")
+        raise LinRepError(f"{where}: a full-integer (int8) .tflite is not a float model to compress or to compare "
+                          "with: `pack file.tflite` packs it as it is, `verify file.tflite` checks it against TFLite "
+                          "Micro; give its float original instead")
     return GraphModel(g).eval(), torch.zeros((1, *g.tensors[g.input].shape))
 
 
