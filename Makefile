@@ -11,7 +11,7 @@ PEERS  := $(VENV)/.peers
 ONNX   := $(VENV)/.onnx
 IMAGENET := $(VENV)/.imagenet
 
-.PHONY: help setup apt runtime demo test test-deep fresh-check bench peers compare imagenet-bar schema clean
+.PHONY: help setup apt runtime demo test test-deep fresh-check bench peers compare imagenet-bar zoo-mcu schema clean
 
 help:
 	@echo "make demo    - set up, compress + fine-tune the default model, pack, report, verify through C"
@@ -21,6 +21,7 @@ help:
 	@echo "make bench   - benchmarks: accuracy table, clustering speed, host runtime, Cortex-M, reuse speed, Pareto"
 	@echo "make compare - linrep-edge vs TFLite fp32/int8 and TFLM LUT (installs the peers extra); writes BENCHMARKS.md"
 	@echo "make imagenet-bar - issue 15: pretrained EfficientNet-Lite0 packed vs ai-edge-quantizer int8 (~40 min, 1 thread)"
+	@echo "make zoo-mcu - every tests/zoo.py network, fp32 and int8, exported and run on Cortex-M4F / M3 under QEMU (~3 min)"
 	@echo "make peers   - install the optional peers extra (LiteRT, AI Edge Quantizer, TFLite Micro; ~1.2 GB)"
 	@echo "make schema  - regenerate code from linrep_edge/format/schema/lre.fbs"
 	@echo "make setup   - Debian packages (as root), $(VENV) with torch==2.13.0 (CPU) and the package"
@@ -104,6 +105,9 @@ bench: setup
 	$(CLI) mcu-bench build/default_k16.lre --target cortex-m4
 	$(CLI) bench speed --plot build/speed.png
 	$(CLI) bench pareto --plot build/pareto.png
+
+zoo-mcu: setup
+	$(PY) tools/zoo_mcu.py --json docs/bench/zoo_mcu.json
 
 imagenet-bar: peers $(IMAGENET)
 	$(PY) tools/imagenet_bar.py
