@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from linrep_edge.cli.output import emit
 from linrep_edge.errors import LinRepError
+
+if TYPE_CHECKING:
+    from linrep_edge.format.ir import Graph
 
 
 def settings_from_args(args: argparse.Namespace) -> "PackSettings":  # noqa: F821
@@ -46,7 +49,7 @@ def _load_model(args: argparse.Namespace) -> tuple[Any, Any, str]:
     return *load_factory(args.model, args.weights, args.input_shape), args.model
 
 
-def _pack_tflite(args: argparse.Namespace, g: "Graph") -> int:  # noqa: F821
+def _pack_tflite(args: argparse.Namespace, g: Graph) -> int:
     """`pack model.tflite` of a full-integer file, or with --as-imported: the imported graph `g` packed as it is:
     an int8 model stays int8 (format version 4, TFLite Micro's integers), an fp32 one keeps its weights (fp32;
     a dynamic-range file's int8 weights int8). An fp32 file without --as-imported is compressed as any model."""
