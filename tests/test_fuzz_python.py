@@ -92,7 +92,7 @@ def _drive(blob: bytes) -> None:
     json.loads(to_json(obj), parse_constant=lambda c: pytest.fail(f"non-strict JSON {c}"))
     header = blob_to_c_header(blob, "lre_fuzz", "fuzz.lre", parsed.check.arena_bytes,
                               parsed.graph.tensors[parsed.graph.input].shape,
-                              parsed.graph.tensors[parsed.graph.output].shape)
+                              [parsed.graph.tensors[t].shape for t in parsed.graph.results])
     header.encode("ascii")
     try:
         full = parse(blob, "fuzz")

@@ -85,7 +85,11 @@ def _shape_init(shape: tuple[int, ...]) -> str:
 def blob_to_c_header(blob: bytes, name: str, source: str = "", arena_bytes: int = 0,
                      input_shape: tuple[int, ...] = (), output_shapes: Sequence[tuple[int, ...]] = ((),)) -> str:
     """C99 header text for `blob` (see the module docstring); `name` must pass check_identifier; `output_shapes`
-    one shape per output, in order."""
+    one shape per output, in order (one shape of ints alone is taken as the only output's)."""
+    if not output_shapes:
+        output_shapes = ((),)
+    elif all(isinstance(d, int) for d in output_shapes):
+        output_shapes = (tuple(output_shapes),)  # type: ignore[arg-type]
     ident = check_identifier(name)
     macro = ident.upper()
     guard = f"{macro}_BLOB_H_"
