@@ -8,8 +8,10 @@ Needs Debian's gcc-arm-none-eabi, libnewlib-arm-none-eabi and qemu-system-arm (a
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +57,39 @@ def test_kws_int8_on_cortex_m3_equals_host(tmp_path: Path) -> None:
     assert len(np.unique(r["outputs"][-12:])) > 3  # the logits are not saturated
 
 
+def test_support_members_follow_the_runtimes_references(tmp_path: Path) -> None:
+    """run_qemu.support_member_sizes on a map written here: the members the runtime's objects pulled in, and what
+    those pulled in, counted with their linked sizes; what the application pulled in first is not."""
+    sys.path.insert(0, str(ROOT / "runtime_c" / "mcu"))
+    import run_qemu as drv  # noqa: PLC0415 (the driver lives beside the firmware)
+
+    lib, gcc, libc = "/b/liblinrep_cortex-m3.a", "/t/libgcc.a", "/t/libc.a"
+    (tmp_path / "fw.map").write_text(f"""Archive member included to satisfy reference by file (symbol)
+
+{lib}(lr_model.o)
+                              app/main.o (lr_init)
+{gcc}(_aeabi_uldivmod.o)
+                              {lib}(lr_model.o) (__aeabi_uldivmod)
+{gcc}(_udivmoddi4.o)          {gcc}(_aeabi_uldivmod.o) (__udivmoddi4)
+{libc}(lib_a-memcpy.o)
+                              app/main.o (memcpy)
+
+Discarded input sections
+
+Memory Configuration
+
+Linker script and memory map
+
+ .text.lr_init  0x00000100       0x40 {lib}(lr_model.o)
+ .text          0x00000140       0x30 {gcc}(_aeabi_uldivmod.o)
+ .text          0x00000170      0x2bc {gcc}(_udivmoddi4.o)
+ .text          0x0000042c       0x10 {libc}(lib_a-memcpy.o)
+""")
+    got = drv.support_member_sizes(tmp_path / "fw.map", "liblinrep_cortex-m3.a")
+    assert {k: v["text"] for k, v in got.items()} == {"libgcc.a(_aeabi_uldivmod.o)": 0x30,
+                                                        "libgcc.a(_udivmoddi4.o)": 0x2BC}
+
+
 def test_mcu_bench_int8_rows(tmp_path: Path) -> None:
     """`mcu-bench` on an int8 LinRep blob (the FPU-less Cortex-M3; the default path choice only, to stay
     fast): the firmware equals the host's lr_run_i8 bit for bit, one instruction count per op that adds up to no more than the whole inference, the
@@ -96,6 +131,12 @@ def test_mcu_bench_int8_rows(tmp_path: Path) -> None:
     # it on the device): less code again, runs to the host's bytes
     assert 0 < r["runtime_code_bytes_blob_minimal"] < r["runtime_code_bytes_blob_paths_no_texts"] - 1000
     assert r["blob_minimal_matches_host"] and r["blob_minimal_linrep_path"] == r["blob_linrep_paths"]
+    # the C library / libgcc code the runtime makes that firmware link (not in its runtime code): on the FPU-less
+    # M3, int8 inference needs no soft-float and no 64-bit division routine there either
+    sup = r["runtime_support_objects_blob_minimal"]
+    assert r["runtime_support_code_bytes_blob_minimal"] == sum(sup.values()) and sup, sup
+    assert not any(re.search(r"divmoddi|divdi3|moddi3|ldivmod|_arm_.*[sd]f|addsub|muldiv|fixdf|float", k) for k in sup), sup
+    assert r["runtime_support_code_bytes"] >= r["runtime_support_code_bytes_blob_minimal"]
     assert "the plan made offline" in format_result_int8(r)
     assert r["blob_paths_matches_host"] and 0 < r["blob_paths_instructions"] <= r["instructions"]
     assert "only its LinRep path too" in format_result_int8(r)

@@ -141,6 +141,10 @@ def build_firmware(drv: Any, target: str, opt: str, srcs: list[Path], out: Path,
     linked = drv.objects_linked_sizes(out / "fw.map", objs)
     rep["runtime_code_bytes"] = linked["text"] + linked["rodata"]
     rep["runtime_objects"] = drv.archive_member_sizes(out / "fw.map", f"liblinrep_{target}.a")
+    # the C library / libgcc code linked because the runtime calls it (not in runtime_code_bytes)
+    support = drv.support_member_sizes(out / "fw.map", f"liblinrep_{target}.a")
+    rep["runtime_support_objects"] = {k: v["text"] + v["rodata"] for k, v in support.items()}
+    rep["runtime_support_code_bytes"] = sum(rep["runtime_support_objects"].values())
     if run and (rep.get("exit_code") != 0 or rep.get("instructions") is None):
         raise LinRepError(f"{what} for {target} failed (exit {rep.get('exit_code')}): "
                           f"{rep.get('fault') or ' '.join(rep.get('stdout', [])[-3:])}")
@@ -290,6 +294,9 @@ def mcu_bench(blob: bytes, target: str = "cortex-m4", x: np.ndarray | None = Non
         # runtime with everything compiled in (fp32 and int8) at -Os
         "runtime_code_bytes": size_os["runtime_code_bytes"], "runtime_code_bytes_o2": lr["runtime_code_bytes"],
         "runtime_code_bytes_all_in": size_all["runtime_code_bytes"],
+        # C library / libgcc code the -Os firmware links on the runtime's behalf (runtime_support_objects)
+        "runtime_support_code_bytes": size_os["runtime_support_code_bytes"],
+        "runtime_support_objects": size_os["runtime_support_objects"],
         # per member of liblinrep_<target>.a that the firmware links (text/rodata/data/bss after --gc-sections)
         "runtime_objects": size_os["runtime_objects"], "runtime_objects_o2": lr["runtime_objects"],
         "weights_flash_bytes": len(blob), "dense_weights_flash_bytes": len(dense),

@@ -195,6 +195,8 @@ def _mcu_bench_int8(blob: bytes, target: str, x: np.ndarray | None, timeout: flo
         "ram_limit": ram_limit,
         "runtime_code_bytes": size_os["runtime_code_bytes"], "runtime_code_bytes_o2": lr["runtime_code_bytes"],
         "runtime_code_bytes_blob_ops": size_ops["runtime_code_bytes"],
+        "runtime_support_code_bytes": size_os["runtime_support_code_bytes"],
+        "runtime_support_objects": size_os["runtime_support_objects"],
         "runtime_objects": size_os["runtime_objects"], "runtime_objects_o2": lr["runtime_objects"],
         "weights_flash_bytes": len(blob),
         "arena_bytes": lr["arena_bytes"], "stack_bytes": stack, "run_stack_bytes": run_stack,
@@ -260,6 +262,8 @@ def _minimal_build(blob: bytes, x: np.ndarray, target: str, root: Path, timeout:
     size = _firmware_i8(blob, x, target, "-Os", root / "minimal-Os", timeout, run=False, **opts)
     fw = _firmware_i8(blob, x, target, "-O2", root / "minimal", timeout, **opts)
     return {"runtime_code_bytes_blob_minimal": size["runtime_code_bytes"], "blob_minimal_linrep_path": path,
+            "runtime_support_code_bytes_blob_minimal": size["runtime_support_code_bytes"],
+            "runtime_support_objects_blob_minimal": size["runtime_support_objects"],
             "blob_minimal_instructions": fw["instructions"], "blob_minimal_ram_bytes": _ram_bytes(fw),
             "blob_minimal_matches_host": fw["matches_host"]}
 

@@ -463,6 +463,47 @@ def archive_member_sizes(map_file: Path, archive_glob: str = "liblinrep_*.a") ->
     return dict(sorted(out.items()))
 
 
+def support_member_sizes(map_file: Path, archive_glob: str = "liblinrep_*.a") -> dict[str, dict[str, int]]:
+    """The C library and libgcc members (memcpy, soft-float, division, libm routines) the linker took in on a
+    reference from a member of the archives matching `archive_glob`, or from a member so taken in; per member
+    (``libgcc.a(_udivmoddi4.o)``), its linked sizes. The map names only the reference that first pulled a member
+    in, so a routine the application had pulled in already counts as the application's."""
+    pulled: list[tuple[str, str]] = []  # (member, the file whose reference pulled it in)
+    member: str | None = None
+    lines = map_file.read_text(errors="replace").splitlines()
+    start = next((i + 1 for i, line in enumerate(lines) if line.startswith("Archive member included")), len(lines))
+    for line in lines[start:]:
+        if line.startswith(("Discarded input sections", "Memory Configuration", "Allocating common symbols")):
+            break
+        if not line.strip():
+            continue
+        parts = line.split()
+        if not line[0].isspace():
+            member, parts = parts[0], parts[1:]
+        if member is not None and parts:  # "file (symbol)"
+            pulled.append((member, line.split("(", 1)[0].strip() if len(parts) == 1 else " ".join(parts[:-1])))
+            member = None
+
+    def runtime(owner: str) -> bool:
+        m = _ARCHIVE_MEMBER.match(owner)
+        return bool(m) and fnmatch.fnmatch(Path(m.group(1)).name, archive_glob)
+
+    taken: set[str] = set()
+    grew = True
+    while grew:
+        grew = False
+        for mem, by in pulled:
+            if mem not in taken and not runtime(mem) and (runtime(by) or by in taken):
+                taken.add(mem)
+                grew = True
+    sizes = linked_sizes_from_map(map_file)
+    out: dict[str, dict[str, int]] = {}
+    for mem in taken:
+        m = _ARCHIVE_MEMBER.match(mem)
+        out[f"{Path(m.group(1)).name}({m.group(2)})" if m else mem] = sizes.get(mem, _empty_sizes())
+    return dict(sorted(out.items()))
+
+
 def top_symbols(objs: Sequence[Path], count: int = 15) -> list[dict[str, Any]]:
     """Largest symbols of the objects, from `nm -S --size-sort`."""
     if not objs:
