@@ -467,7 +467,8 @@ def support_member_sizes(map_file: Path, archive_glob: str = "liblinrep_*.a") ->
     """The C library and libgcc members (memcpy, soft-float, division, libm routines) the linker took in on a
     reference from a member of the archives matching `archive_glob`, or from a member so taken in; per member
     (``libgcc.a(_udivmoddi4.o)``), its linked sizes. The map names only the reference that first pulled a member
-    in, so a routine the application had pulled in already counts as the application's."""
+    in, so a routine the application had pulled in already counts as the application's. Members whose every
+    section --gc-sections dropped (referenced only from unreachable code) are left out."""
     pulled: list[tuple[str, str]] = []  # (member, the file whose reference pulled it in)
     member: str | None = None
     lines = map_file.read_text(errors="replace").splitlines()
@@ -500,7 +501,8 @@ def support_member_sizes(map_file: Path, archive_glob: str = "liblinrep_*.a") ->
     out: dict[str, dict[str, int]] = {}
     for mem in taken:
         m = _ARCHIVE_MEMBER.match(mem)
-        out[f"{Path(m.group(1)).name}({m.group(2)})" if m else mem] = sizes.get(mem, _empty_sizes())
+        if any(sizes.get(mem, _empty_sizes()).values()):  # members whose every section --gc-sections dropped: none
+            out[f"{Path(m.group(1)).name}({m.group(2)})" if m else mem] = sizes[mem]
     return dict(sorted(out.items()))
 
 
