@@ -147,22 +147,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise LinRepError("no inputs to verify (an empty input set proves nothing)")
     original = None
     if args.model:
-        from linrep_edge.models.loading import load_factory, load_pt2
+        from linrep_edge.models.loading import load_model, model_kind
 
-        if args.model.lower().endswith(".onnx"):
-            from linrep_edge.models.loading import parse_shape
-            from linrep_edge.models.onnx_import import load_onnx
-
-            original, _ = load_onnx(args.model, parse_shape(args.input_shape) if args.input_shape else None)
-        elif args.model.lower().endswith(".tflite"):
-            from linrep_edge.models.loading import load_tflite
-
-            original, _ = load_tflite(args.model)
-        elif args.model.endswith(".pt2") or Path(args.model).exists():
-            original, _ = load_pt2(args.model)
-        else:
-            shape = args.input_shape or ",".join(["1", *(str(d) for d in x.shape[1:])])
-            original, _ = load_factory(args.model, args.weights, shape)
+        shape = args.input_shape  # a factory's default: the blob's input shape
+        if shape is None and model_kind(args.model) == "factory":
+            shape = ",".join(["1", *(str(d) for d in x.shape[1:])])
+        original, _, _ = load_model(args.model, args.weights, shape)
     res = verify(blob, x, y, shown(args.file), conv_path=args.conv_path, max_bytes=_max(args), parsed=parsed,
                  original=original)
     emit(args, res, lambda: format_result(res))

@@ -30,23 +30,12 @@ def settings_from_args(args: argparse.Namespace) -> "PackSettings":  # noqa: F82
 
 def _load_model(args: argparse.Namespace) -> tuple[Any, Any, str]:
     """(model, example input, source) of `pack`'s MODEL argument or --default."""
-    from linrep_edge.models.loading import load_default, load_factory, load_pt2
+    from linrep_edge.models.loading import load_default, load_model
 
     if args.default:
         return *load_default(), "default"
-    if args.model.lower().endswith(".onnx"):
-        from linrep_edge.models.loading import parse_shape
-        from linrep_edge.models.onnx_import import load_onnx
-
-        shape = parse_shape(args.input_shape) if args.input_shape else None
-        return *load_onnx(args.model, shape), args.model
-    if args.model.lower().endswith(".tflite"):  # an fp32 or dynamic-range file (int8 ones: _pack_tflite)
-        from linrep_edge.models.loading import load_tflite
-
-        return *load_tflite(args.model), args.model
-    if args.model.endswith(".pt2") or Path(args.model).exists():
-        return *load_pt2(args.model, trust=args.trust_pt2), args.model
-    return *load_factory(args.model, args.weights, args.input_shape), args.model
+    model, example, _ = load_model(args.model, args.weights, args.input_shape, trust=args.trust_pt2)
+    return model, example, args.model
 
 
 def _pack_tflite(args: argparse.Namespace, g: Graph) -> int:

@@ -112,10 +112,9 @@ class ModelSource:
 
 def source_from_cli(model: str | None, default: bool, weights: str | None,
                     input_shape: str | None) -> tuple[nn.Module, torch.Tensor, ModelSource]:
-    """Load a model the way `pack` does (--default, a .pt2, .onnx or fp32 .tflite file or package.module:factory) and
-    describe it
-    as a ModelSource a checkpoint can rebuild it from."""
-    from linrep_edge.models.loading import load_default, load_factory, load_pt2
+    """Load a model the way `pack` does (--default, or a MODEL: `loading.load_model`) and describe it as a
+    ModelSource a checkpoint can rebuild it from (a file's bytes, or a factory's name and weights)."""
+    from linrep_edge.models.loading import load_default, load_model
 
     if default == bool(model):
         raise LinRepError("give either --default or a MODEL (file.pt2 or package.module:factory), not both or neither")
@@ -123,23 +122,11 @@ def source_from_cli(model: str | None, default: bool, weights: str | None,
         m, ex = load_default()
         return m, ex, ModelSource("default", "default", tuple(ex.shape))
     assert model is not None
-    if model.lower().endswith(".onnx"):
-        from linrep_edge.models.loading import parse_shape
-        from linrep_edge.models.onnx_import import load_onnx
-
-        m, ex = load_onnx(model, parse_shape(input_shape) if input_shape else None)
-        return m, ex, ModelSource("onnx", model, tuple(ex.shape), program=Path(model).read_bytes())
-    if model.lower().endswith(".tflite"):
-        from linrep_edge.models.loading import load_tflite
-
-        m, ex = load_tflite(model)
-        return m, ex, ModelSource("tflite", model, tuple(ex.shape), program=Path(model).read_bytes())
-    if model.endswith(".pt2") or Path(model).exists():
-        m, ex = load_pt2(model)
-        return m, ex, ModelSource("program", model, tuple(ex.shape), program=Path(model).read_bytes())
-    m, ex = load_factory(model, weights, input_shape)
-    state = {k: v.detach().clone() for k, v in m.state_dict().items()}
-    return m, ex, ModelSource("factory", model, tuple(ex.shape), factory=model, weights=state)
+    m, ex, kind = load_model(model, weights, input_shape)
+    if kind == "factory":
+        state = {k: v.detach().clone() for k, v in m.state_dict().items()}
+        return m, ex, ModelSource("factory", model, tuple(ex.shape), factory=model, weights=state)
+    return m, ex, ModelSource(kind, model, tuple(ex.shape), program=Path(model).read_bytes())
 
 
 @dataclass

@@ -31,6 +31,35 @@ def load_default() -> tuple[nn.Module, torch.Tensor]:
     return load_default_model(), torch.zeros(DEFAULT_INPUT_SHAPE)
 
 
+def model_kind(spec: str) -> str:
+    """How a MODEL argument (pack, compress, verify --model) is read, by its name: "onnx" (.onnx), "tflite"
+    (.tflite), "program" (a .pt2, or any other existing file: a torch.export archive) or "factory"
+    (package.module:factory)."""
+    low = spec.lower()
+    if low.endswith(".onnx"):
+        return "onnx"
+    if low.endswith(".tflite"):
+        return "tflite"
+    return "program" if spec.endswith(".pt2") or Path(spec).exists() else "factory"
+
+
+def load_model(spec: str, weights: str | None = None, input_shape: str | None = None,
+               trust: bool = False) -> tuple[nn.Module, torch.Tensor, str]:
+    """A MODEL argument → (the model in eval mode, an example input, its `model_kind`). `input_shape` ("1,3,32,32")
+    is the factory's input and an ONNX model's when its own is not static; `weights` a factory's state dict;
+    `trust` lets a .pt2 hold pickles (`load_pt2`)."""
+    kind = model_kind(spec)
+    if kind == "onnx":
+        from linrep_edge.models.onnx_import import load_onnx
+
+        return *load_onnx(spec, parse_shape(input_shape) if input_shape else None), kind
+    if kind == "tflite":
+        return *load_tflite(spec), kind
+    if kind == "program":
+        return *load_pt2(spec, trust=trust), kind
+    return *load_factory(spec, weights, input_shape), kind
+
+
 def load_tflite(path: str | Path | bytes) -> tuple[nn.Module, torch.Tensor]:
     """An fp32 (or dynamic-range) `.tflite` → a trainable GraphModel of the imported graph and an example input of
     its shape ([1, C, H, W]: the graph is NCHW, as every linrep-edge model; the file's NHWC input is transposed

@@ -482,7 +482,7 @@ def support_member_sizes(map_file: Path, archive_glob: str = "liblinrep_*.a") ->
         if not line[0].isspace():
             member, parts = parts[0], parts[1:]
         if member is not None and parts:  # "file (symbol)"
-            pulled.append((member, line.split("(", 1)[0].strip() if len(parts) == 1 else " ".join(parts[:-1])))
+            pulled.append((member, " ".join(parts[:-1]) if len(parts) > 1 else parts[0]))
             member = None
 
     def runtime(owner: str) -> bool:
