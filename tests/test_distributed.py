@@ -72,6 +72,31 @@ def test_two_processes_equal_one_process_with_the_same_global_batch(work):
         assert h1["loss"] == pytest.approx(h2["loss"], rel=1e-5)
 
 
+_THREADS_AFTER = """
+import os, sys
+from linrep_edge.cli.main import main
+code = main(sys.argv[1:])
+names = sorted(open(f"/proc/self/task/{t}/comm").read().strip() for t in os.listdir("/proc/self/task"))
+os.write(2, f"threads after finetune: {','.join(names)}\\n".encode())  # one write: the ranks' lines do not mix
+sys.exit(code)
+"""
+
+
+def test_the_process_group_is_freed_before_the_interpreter_exits(work, tmp_path):
+    """finetune's shutdown joins gloo's worker threads. When torch._dynamo (imported lazily by DDP and Adam)
+    was first imported with the group in place, its modules kept references to it, the threads outlived
+    destroy_process_group, and ~1 exit in 30 aborted (SIGABRT: a thread dropping the last all-reduce's
+    tensors during interpreter finalisation); the resume run of the SIGTERM test failed CI that way."""
+    script = tmp_path / "threads_after.py"
+    script.write_text(_THREADS_AFTER)
+    cmd = [*torchrun(2)[:-3], str(script), "-q", "finetune", str(work / "c.lrc"), *FT, "-o", str(tmp_path / "t.lrc")]
+    r = run(cmd)
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("threads after finetune:")]
+    assert len(lines) == 2, r.stderr[-2000:]  # one per rank
+    for ln in lines:
+        assert "python" in ln and "gloo" not in ln, ln
+
+
 def test_the_global_order_is_the_single_process_loaders_and_the_shards_tile_it(digits, small_resnet):
     """W = 1: run_finetune is finetune() over Split.loader(shuffle=True, seed) for any number of epochs
     (what one-shot pack ran before this loop existed); W = 2: the ranks' j-th batches make up global batch j."""

@@ -31,6 +31,7 @@ and exits with 128 + signal). A kill without a handler (SIGKILL) leaves the last
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 import random
@@ -88,6 +89,13 @@ def init_from_env(backend: str = "auto") -> DistContext:
         device = torch.device("cuda", local)
     else:
         device = torch.device("cpu")
+    # torch._dynamo (imported lazily by DDP and by the optimizer's first step) pulls in modules that keep
+    # references to the default process group when it exists at their import: destroy_process_group then
+    # cannot free it, and its gloo worker threads, still running at interpreter exit, abort it now and then
+    # (SIGABRT, "terminate called without an active exception"). Imported before the group exists, they hold
+    # none, and `shutdown` joins the threads (tests/test_distributed.py).
+    importlib.import_module("torch._dynamo")
+
     if not dist.is_initialized():
         dist.init_process_group(backend, init_method="env://", rank=rank, world_size=world)
     return DistContext(rank, world, local, device, backend)
