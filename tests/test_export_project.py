@@ -291,6 +291,34 @@ def test_fp32_exp_ops_equal_the_host_bit_for_bit_on_the_board(tmp_path, target):
     assert proc.returncode == 0 and "PASS" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
 
 
+def test_reference_kernel_project_is_smaller_and_equal_on_the_board(tmp_path):
+    """`--kernels ref` (runtime.mk's LR_KERNELS=ref): the int8 project holds no optimised kernel, builds with
+    -DLR_OPT_KERNELS=0, and its Cortex-M4F firmware passes under QEMU (plan and arena from the host library of
+    the same kernels) with less runtime code, as linked, than the same project with the optimised kernels."""
+    need(all(shutil.which(t) for t in ARM_TOOLS) and shutil.which("make") is not None, "the ARM toolchain or QEMU", APT)
+    from int8_graphs import build
+
+    from linrep_edge.format.writer import pack_graph
+    from linrep_edge.runtime.mcu import _driver
+
+    blob = tmp_path / "i8.lre"
+    blob.write_bytes(pack_graph(build("linrep", 1)))
+    code = {}
+    for kernels in ("ref", "opt"):
+        project = tmp_path / kernels
+        summary = _export(blob, "cortex-m4", project, "--kernels", kernels, "--offline-plan", "--no-status-texts")
+        assert summary["kernels"] == kernels
+        opt_sources = [f for f in (project / "linrep").rglob("*.c") if "/kernels/opt/" in f.as_posix()]
+        assert bool(opt_sources) is (kernels == "opt")
+        assert ("-DLR_OPT_KERNELS=0" in (project / "Makefile").read_text()) is (kernels == "ref")
+        proc = _run(["make", "-C", str(project), "-j2", "run"])
+        assert proc.returncode == 0 and "PASS" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
+        sizes = _driver().archive_member_sizes(project / "build" / "lre_demo.map", "liblinrep_cortex-m4.a")
+        assert any("_s8_opt" in m for m in sizes) is (kernels == "opt"), sorted(sizes)
+        code[kernels] = sum(v["text"] + v["rodata"] for v in sizes.values())
+    assert code["ref"] < code["opt"], code
+
+
 def test_wrong_expected_output_fails(blob_file, tmp_path):
     need(shutil.which("cc") is not None and shutil.which("make") is not None, "cc or make", "apt-get install gcc make")
     project = tmp_path / "host"

@@ -145,6 +145,26 @@ def test_mcu_bench_int8_rows(tmp_path: Path) -> None:
     assert "only its LinRep path too" in format_result_int8(r)
 
 
+def test_mcu_bench_reference_kernels_smallest_build(tmp_path: Path) -> None:
+    """`mcu-bench --kernels ref` makes the same series of builds as the optimised kernels (this blob's ops, one
+    path, no texts, no planner), all with the reference kernels only: no optimised kernel is linked, each
+    build is smaller than the one before, and the smallest firmware equals the host."""
+    from int8_graphs import build
+
+    from linrep_edge.runtime.mcu_int8 import format_result_int8, mcu_bench_int8
+
+    blob = pack_graph(build("linrep", 1))
+    r = mcu_bench_int8(blob, "cortex-m4", build_root=tmp_path, compare_paths=False, ram_limit=-1, kernels="ref")
+    assert r["kernels"] == "ref" and r["matches_host"]
+    assert not any("_s8_opt" in k for k in r["runtime_objects"]), sorted(r["runtime_objects"])
+    assert r["blob_linrep_paths"] in ("direct", "reuse"), r["blob_linrep_paths"]
+    sizes = [r[k] for k in ("runtime_code_bytes", "runtime_code_bytes_blob_ops", "runtime_code_bytes_blob_paths",
+                            "runtime_code_bytes_blob_paths_no_texts", "runtime_code_bytes_blob_minimal")]
+    assert all(a > b > 0 for a, b in zip(sizes, sizes[1:])), sizes
+    assert r["blob_minimal_matches_host"] and r["blob_paths_matches_host"]
+    assert "smallest build" in format_result_int8(r)
+
+
 def test_mcu_bench_side_by_side_with_macs_per_instruction(tmp_path: Path) -> None:
     """Issue 17 item 4: `mcu-bench --target A B --json` runs one blob on several cores in one command; every result
     gives per conv and linear op its dense-equivalent MACs (checked against torch's own FLOP counter on a conv /

@@ -299,6 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "  linrep-edge export-project i8.lre -o m_fw --linrep-path reuse   # less code\n"
                               "  linrep-edge export-project i8.lre -o m_fw --offline-plan --no-status-texts   # less "
                               "still: no planner, no texts\n"
+                              "  linrep-edge export-project i8.lre -o m_fw --linrep-path reuse --offline-plan "
+                              "--no-status-texts --kernels ref   # the least code\n"
                               "  cmake -S m_fw -B m_fw/build && cmake --build m_fw/build --target run\n"
                               "  make -C m_fw run\n\nThe expected output in model/<name>_test.h is the host C "
                               "runtime's; main.c compares bit for bit. Cortex-M projects run under QEMU (mps2 boards) "
@@ -324,6 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-status-texts", action="store_true",
                    help="leave lr_status_str's texts out (-DLR_STATUS_TEXTS=0, about 0.75 KB less at -Os): the "
                         "demo prints status codes; `linrep-edge status CODE` names one")
+    p.add_argument("--kernels", choices=("opt", "ref"), default="opt",
+                   help="the int8 kernels the project holds: opt (the optimised ones, the default) or ref (the "
+                        "reference kernels only: LR_KERNELS=ref, -DLR_OPT_KERNELS=0; about 4 KB less at -Os on the "
+                        "default model, about 3x its instructions; `mcu-bench --kernels ref` measures both)")
     p.add_argument("--json", action="store_true", help="print a summary as JSON")
     _add_read_options(p)
     p.set_defaults(func=blob_cmds.cmd_export_project)

@@ -185,8 +185,9 @@ def _mcu_bench_int8(blob: bytes, target: str, x: np.ndarray | None, timeout: flo
             row["dense_macs"] = macs[k]
             row["instructions_per_mac"] = round(row["instructions"] / macs[k], 3) if macs[k] else None
         layers.append(row)
+    # with either kernel set (inside kernel_build): with LR_KERNELS=ref the smallest builds there are
     one_path = {**_one_path_build(blob, x, target, root, timeout, ram_limit, layers),
-                **_minimal_build(blob, x, target, root, timeout, ram_limit, layers)} if kernels == "opt" else {}
+                **_minimal_build(blob, x, target, root, timeout, ram_limit, layers)}
     total_macs = sum(macs.values())
     mac_instructions = sum(L["instructions"] for L in layers if "dense_macs" in L)
     lower = lr["activation_lower_bound_bytes"]

@@ -492,7 +492,7 @@ def _plan_parts(name: str, plan: np.ndarray | None) -> dict[str, str]:
 
 def export_project(blob: bytes, out: Path, target: str, name: str, source: str, x: np.ndarray | None = None,
                    force: bool = False, linrep_path: str = "auto", status_texts: bool = True,
-                   offline_plan: bool = False) -> dict[str, object]:
+                   offline_plan: bool = False, kernels: str = "opt") -> dict[str, object]:
     """Write the project folder `out` for `blob` on `target` (see the module docstring) and return a summary.
 
     `x`: the test input (default: a seeded normal input of the blob's shape); its expected output is the
@@ -502,7 +502,20 @@ def export_project(blob: bytes, out: Path, target: str, name: str, source: str, 
     output and the arena are then the host's on that path ("auto": both paths, the cost model chooses). Without
     `status_texts`, lr_status_str returns "" (-DLR_STATUS_TEXTS=0; main.c prints the codes). With `offline_plan`,
     the host's memory plan for that path (lr_plan_export) goes into model/<name>_plan.h, main.c gives it to
-    lr_set_plan, and the runtime is built without its planner (-DLR_PLANNER=0); the arena is the plan's."""
+    lr_set_plan, and the runtime is built without its planner (-DLR_PLANNER=0); the arena is the plan's.
+    `kernels` "ref": the project holds the reference int8 kernels only (runtime.mk's LR_KERNELS=ref,
+    -DLR_OPT_KERNELS=0: the least code, the most instructions); its plan, arena and cost model are that build's,
+    from the host library of the same kernels (the outputs are the same bytes: every int8 kernel is exact)."""
+    from linrep_edge.runtime.mcu_int8 import kernel_build
+
+    with kernel_build(kernels):
+        summary = _export_project(blob, Path(out), target, name, source, x, force, linrep_path, status_texts,
+                                  offline_plan)
+    return {**summary, "kernels": kernels}
+
+
+def _export_project(blob: bytes, out: Path, target: str, name: str, source: str, x: np.ndarray | None,
+                    force: bool, linrep_path: str, status_texts: bool, offline_plan: bool) -> dict[str, object]:
     from linrep_edge.format.reader import parse
     from linrep_edge.runtime.binding import CRuntime
     from linrep_edge.runtime.mcu import arena_for_any_plan, default_input, runtime_defines
