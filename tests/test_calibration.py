@@ -463,9 +463,9 @@ def test_size_notes_and_report(tmp_path):
 
 
 def test_verify_measures_fidelity_against_a_factory_model(tmp_path):
-    """`verify --model package.module:factory` (the input shape from the blob, as `loading.load_model` reads a
-    MODEL argument everywhere): top-1 agreement and relative error of the C runtime against that model, equal to
-    what the packed model's torch rebuild gives against it here."""
+    """`verify --model` with each kind of MODEL argument `loading.load_model` reads (package.module:factory, the
+    input shape from the blob; a torch.export .pt2; an .onnx file): top-1 agreement and relative error of the C
+    runtime against that model, equal to what the packed model's torch rebuild gives against it here."""
     from tiny_models import tiny_cnn
 
     from linrep_edge.format.reader import parse
@@ -475,11 +475,15 @@ def test_verify_measures_fidelity_against_a_factory_model(tmp_path):
     assert run("pack", *TINY, "--activations", "fp32", "-o", str(blob)).returncode == 0
     x = np.random.default_rng(0).random((40, 1, 8, 8)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
-    r = run("verify", str(blob), "--inputs", str(tmp_path / "x.npy"), "--model", "tiny_models:tiny_cnn", "--json")
-    assert r.returncode == 0, r.stderr
-    v = json.loads(r.stdout)
     with torch.no_grad():
         want = tiny_cnn()(torch.from_numpy(x)).numpy()
         got = GraphModel(parse(blob.read_bytes()).graph).eval()(torch.from_numpy(x)).numpy()
-    assert v["original_top1_agreement"] == float((got.argmax(1) == want.argmax(1)).mean())
-    assert abs(v["original_relative_error"] - np.linalg.norm(got - want) / np.linalg.norm(want)) < 1e-4
+    pt2, onnx_file = tmp_path / "tiny.pt2", tmp_path / "tiny.onnx"
+    torch.export.save(torch.export.export(tiny_cnn(), (torch.zeros(1, 1, 8, 8),)), str(pt2))
+    torch.onnx.export(tiny_cnn(), (torch.zeros(1, 1, 8, 8),), str(onnx_file), dynamo=False, opset_version=17)
+    for model in ("tiny_models:tiny_cnn", str(pt2), str(onnx_file)):
+        r = run("verify", str(blob), "--inputs", str(tmp_path / "x.npy"), "--model", model, "--json")
+        assert r.returncode == 0, r.stderr
+        v = json.loads(r.stdout)
+        assert v["original_top1_agreement"] == float((got.argmax(1) == want.argmax(1)).mean()), model
+        assert abs(v["original_relative_error"] - np.linalg.norm(got - want) / np.linalg.norm(want)) < 1e-4, model
