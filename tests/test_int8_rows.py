@@ -109,8 +109,8 @@ def test_bench_pareto_int8_rows_settings() -> None:
         pareto.run([4], [4], activations=["int4"])
 
 
-def test_pack_fp32_tflite_compresses_and_verify_measures_fidelity(tmp_path: Path,
-                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_pack_fp32_tflite_compresses_and_verify_measures_fidelity(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """An fp32 .tflite packs like any model (its imported graph as a trainable GraphModel): LinRep on its 3x3 convs,
     --calibration distils it, `verify --model file.tflite` measures the blob against the file's own graph;
     --as-imported keeps the graph as it is (no LinRep, the weights as the file has them); a full-integer .tflite
@@ -125,8 +125,15 @@ def test_pack_fp32_tflite_compresses_and_verify_measures_fidelity(tmp_path: Path
     np.save(tmp_path / "cal.npy", x[:64])
     np.save(tmp_path / "test.npy", x[64:])
     out = tmp_path / "ic.lre"
+    import linrep_edge.models.tflite_import as tflite_import
+
+    imports: list[object] = []
+    real_import = tflite_import.import_tflite
+    monkeypatch.setattr(tflite_import, "import_tflite", lambda *a, **k: imports.append(a) or real_import(*a, **k))
     assert main(["-q", "pack", str(f), "--templates", "32", "--activations", "fp32", "--calibration",
                  str(tmp_path / "cal.npy"), "--calibration-epochs", "3", "-o", str(out), "--json"]) == 0
+    assert len(imports) == 1  # the file is imported once (it was twice: to see its kind, then as the model)
+    monkeypatch.undo()
     s = json.loads(capsys.readouterr().out)
     g = parse(out.read_bytes()).graph
     assert sum(op.type == "LINREP_CONV2D" for op in g.ops) >= 6 and s["conv_compression_vs_fp32"] > 5

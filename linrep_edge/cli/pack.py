@@ -193,12 +193,15 @@ def cmd_pack(args: argparse.Namespace) -> int:
         return _pack_checkpoint(args, out)
     if args.default == bool(args.model):
         raise LinRepError("give either --default or a MODEL (file.pt2 or package.module:factory), not both or neither")
+    imported = None  # a float .tflite's model, imported once
     if args.model and args.model.lower().endswith(".tflite"):
+        from linrep_edge.models.loading import tflite_model
         from linrep_edge.models.tflite_import import import_tflite
 
         g = import_tflite(args.model)
         if g.is_int8 or args.as_imported:
             return _pack_tflite(args, g)
+        imported = (*tflite_model(g), args.model)
     elif args.as_imported:
         raise LinRepError("--as-imported is for a .tflite model")
     if args.check:
@@ -207,7 +210,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
         raise LinRepError("-o/--output is required (or --check to only list what the runtime cannot run)")
     out = Path(args.output)
     check_output(out)  # before any work: a bad -o fails now, not after the compression
-    model, example, source = _load_model(args)
+    model, example, source = imported or _load_model(args)
     settings = settings_from_args(args)
     res = pack_model(model, example, settings, source, evaluate_on_test=args.evaluate, show_progress=not args.quiet)
     data = zstd(res.blob) if out.name.endswith(".zst") else res.blob

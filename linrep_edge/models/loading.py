@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from linrep_edge.errors import LinRepError
 from linrep_edge.models.resnet8 import DEFAULT_INPUT_SHAPE, load_default_model
+
+if TYPE_CHECKING:
+    from linrep_edge.format.ir import Graph
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
@@ -66,7 +70,6 @@ def load_tflite(path: str | Path | bytes) -> tuple[nn.Module, torch.Tensor]:
     where it is read). A full-integer file is refused: it is packed as it is (`pack model.tflite` keeps its
     integers), not compressed again."""
     from linrep_edge.format.text import shown
-    from linrep_edge.graph.executor import GraphModel
     from linrep_edge.models.tflite_import import import_tflite
 
     g = import_tflite(path)
@@ -75,6 +78,13 @@ def load_tflite(path: str | Path | bytes) -> tuple[nn.Module, torch.Tensor]:
         raise LinRepError(f"{where}: a full-integer (int8) .tflite is not a float model to compress or to compare "
                           "with: `pack file.tflite` packs it as it is, `verify file.tflite` checks it against TFLite "
                           "Micro; give its float original instead")
+    return tflite_model(g)
+
+
+def tflite_model(g: Graph) -> tuple[nn.Module, torch.Tensor]:
+    """An imported float .tflite graph (`import_tflite`) → (the trainable GraphModel, an example input)."""
+    from linrep_edge.graph.executor import GraphModel
+
     return GraphModel(g).eval(), torch.zeros((1, *g.tensors[g.input].shape))
 
 
