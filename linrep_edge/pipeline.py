@@ -217,10 +217,12 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
     acc: dict[str, float] = {}
     t0 = time.perf_counter()
     calib_x = None
+    calib_note = None  # inputs that look like noise: said, not refused
     if settings.calibration:
-        from linrep_edge.method.calibrate import load_calibration
+        from linrep_edge.method.calibrate import calibration_note, load_calibration
 
         calib_x = load_calibration(settings.calibration, example)  # shape checked before any work
+        calib_note = calibration_note(calib_x, f"--calibration {settings.calibration}")
     user = None
     if settings.data and settings.data not in VALIDATION_IMAGES:
         from linrep_edge.user_data import check_data, resolve_data
@@ -331,7 +333,7 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
             acc[f"int8_{prefix}accuracy"] = int8_accuracy(graph, torch.cat(xs).numpy(), torch.cat(ys).numpy())
         if calib_x is not None:  # the int8 model as packed, on the held-out calibration inputs
             calib.update(_int8_agreement(graph, model, calib_x, settings.seed))
-        notes = [activations_note] if activations_note else []
+        notes = [n for n in (activations_note, calib_note) if n]
         return PackResult(blob, graph, cmodel, timings, acc, notes, calib, budget_int8, table_int8, "int8")
     t2 = time.perf_counter()
     budget: dict[str, Any] = {}
@@ -356,7 +358,7 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
 
         held = split_calibration(calib_x, seed=settings.seed)[1]
         calib.update({f"packed_{k}": v for k, v in agreement(GraphModel(graph), model, held).items()})
-    notes = [activations_note] if activations_note else []
+    notes = [n for n in (activations_note, calib_note) if n]
     if not any(op.linrep is not None for op in graph.ops):
         notes.append("the model has no compressible conv (a Conv2d with kernel area > 1): every layer is stored "
                      "plainly (see --weights-dtype)")

@@ -380,6 +380,25 @@ def test_calibration_checks(tmp_path):
         load_calibration(tmp_path / "few.npy", ex)
 
 
+def test_calibration_note_tells_noise_from_real_inputs(digits):
+    """Inputs with no correlation between neighbouring values (noise) or no variation get a warning; images do
+    not (the digits' neighbours correlate at ~0.7, Fashion-MNIST's more), nor images read NHWC or transposed."""
+    from linrep_edge.method.calibrate import calibration_note, neighbour_correlation
+
+    real = digits.train.x[:200]
+    assert neighbour_correlation(real) > 0.5 and calibration_note(real, "here") is None
+    assert calibration_note(real.transpose(2, 3), "here") is None
+    gen = torch.Generator().manual_seed(0)
+    for noise in (torch.rand(200, 1, 8, 8, generator=gen), torch.randn(20, 3, 32, 32, generator=gen)):
+        assert abs(neighbour_correlation(noise)) < 0.05
+        note = calibration_note(noise, "--calibration x.npy")
+        assert note is not None and "--calibration x.npy" in note and "look like noise" in note
+    assert "same" in calibration_note(torch.full((20, 1, 8, 8), 0.5), "here")
+    smooth = torch.rand(20, 1, 8, 1, generator=gen).expand(20, 1, 8, 8)  # rows constant: neighbours along W equal
+    assert calibration_note(smooth, "here") is None
+    assert neighbour_correlation(torch.rand(20, 16, generator=gen)) is None  # feature vectors: no neighbours
+
+
 def test_pack_calibration_cli(tmp_path, digits):
     good, wrong = tmp_path / "calib.npy", tmp_path / "wrong.npy"
     np.save(good, digits.train.x[:200].numpy())
@@ -393,6 +412,7 @@ def test_pack_calibration_cli(tmp_path, digits):
     c = s["calibration"]
     assert c["calibration_held_out"] == 40 and 1 <= c["epochs_run"] <= 3
     assert 0 <= c["packed_top1_agreement"] <= 1 and c["packed_relative_output_error"] >= 0
+    assert not any("look like noise" in n for n in s["notes"]), s["notes"]
     meta = json.loads(run("report", str(out), "--json").stdout)["metadata"]
     assert meta["calibration"] == "calib.npy" and meta["calibration_epochs"] == 3
     assert meta["calibration_augment"] is True and meta["calibration_temperature"] == 2.0
@@ -405,6 +425,13 @@ def test_pack_calibration_cli(tmp_path, digits):
     c = json.loads(r.stdout)["calibration"]
     assert c["packed_relative_output_error"] == pytest.approx(c["relative_output_error_after"], rel=1e-3, abs=1e-4)
     assert c["held_out_loss_after"] <= c["held_out_loss_before"]
+    noise = tmp_path / "noise.npy"  # packs, with a warning that the agreement measured on it means little
+    np.save(noise, np.random.default_rng(0).random((200, 1, 8, 8)).astype(np.float32))
+    r = run("pack", *TINY, "--calibration", str(noise), "--calibration-epochs", "1", "-o", str(tmp_path / "n.lre"),
+            "--json")
+    assert r.returncode == 0, r.stderr
+    assert any("look like noise" in n for n in json.loads(r.stdout)["notes"])
+    assert f"note: warning: --calibration {noise}" in r.stderr
     bad = tmp_path / "w.lre"
     r = run("pack", *TINY, "--calibration", str(wrong), "-o", str(bad))
     assert r.returncode == 2 and "Traceback" not in r.stderr

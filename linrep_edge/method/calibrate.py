@@ -92,6 +92,43 @@ def load_calibration(path: str | Path, example: torch.Tensor) -> torch.Tensor:
     return xt
 
 
+NOISE_CORRELATION = 0.2  # below this, neighbouring input values are as unrelated as noise's
+
+
+def neighbour_correlation(x: torch.Tensor) -> float | None:
+    """Pearson correlation of neighbouring input values (along W, or along H where it is larger), over every
+    item and channel of `x` (N, C, H, W): ~0.9 for photos, spectrograms and MFCCs, ~0 for noise. None when the
+    items have no neighbours (feature vectors) or do not vary."""
+    if x.dim() < 3:
+        return None
+    xs = x.reshape(x.shape[0], -1, *x.shape[-2:]).double() if x.dim() >= 4 else x.unsqueeze(1).double()
+    best: float | None = None
+    for a, b in ((xs[..., :, :-1], xs[..., :, 1:]), (xs[..., :-1, :], xs[..., 1:, :])):
+        if a.numel() < 2:
+            continue
+        a, b = a.reshape(-1) - a.mean(), b.reshape(-1) - b.mean()
+        den = float(torch.sqrt((a * a).sum() * (b * b).sum()))
+        if den > 0:
+            r = float((a * b).sum()) / den
+            best = r if best is None else max(best, r)
+    return best
+
+
+def calibration_note(x: torch.Tensor, where: str) -> str | None:
+    """A note when the calibration inputs do not look like real inputs: no correlation between neighbouring
+    values (random noise), or every value the same. Distillation on them fits the original on inputs it never
+    sees, and the agreement measured on their held-out part says nothing about real data."""
+    if x.numel() and float(x.max() - x.min()) == 0.0:
+        return f"warning: {where}: every input value is the same; calibrate on real inputs"
+    r = neighbour_correlation(x)
+    if r is not None and r < NOISE_CORRELATION:
+        return (f"warning: {where}: neighbouring input values correlate at r = {r:.2f} (real images and audio "
+                f"features: about 0.5 to 0.95): the inputs look like noise, so the fine-tuning fits the original "
+                "where it is never used and the agreement measured on them says little about real inputs; "
+                "calibrate on a few hundred real inputs")
+    return None
+
+
 def split_calibration(x: torch.Tensor, val_fraction: float = CALIBRATION_VAL_FRACTION,
                       seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """(train, held-out) parts of the calibration inputs, by a fixed permutation of the seed."""
