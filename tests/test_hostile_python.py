@@ -280,10 +280,27 @@ def test_row6_escape_sequences_in_names_are_escaped(tmp_path):
         r = run(cmd, str(f))
         assert r.returncode == 0, r.stderr
         assert "\x1b" not in r.stdout and "\x07" not in r.stdout and "\u202e" not in r.stdout
-        assert "\\x1b[2J" in r.stdout
+        assert "\\x07\\u202e" in r.stdout  # shown escaped (report's column keeps a long name's end)
     ops = json.loads(run("inspect", str(f), "--json").stdout)["ops"]
     assert any(o["name"] == evil for o in ops)  # JSON carries the name exactly, escaped by the encoder
     assert "\x1b" not in run("inspect", str(f), "--json").stdout
+
+
+def test_table_columns_keep_the_part_of_a_name_that_differs():
+    """Long op names from imported files ("functional_1/activation_3/Relu") are told apart in report, verify and
+    mcu-bench tables: the segments every name shares are dropped, a name still too long keeps its end; each is
+    escaped as `shown` escapes, and fits the column."""
+    from linrep_edge.format.text import column_names
+
+    tfl = ["", "functional_1/activation/Relu", "functional_1/activation_3/Relu", "functional_1/dense/BiasAdd"]
+    assert column_names(tfl, 22) == ["", "activation/Relu", "activation_3/Relu", "dense/BiasAdd"]
+    assert column_names(["/model/conv1/Conv", "/model/conv2/Conv"], 22) == ["conv1/Conv", "conv2/Conv"]
+    assert column_names(["layer1.conv1", "stem.0"], 22) == ["layer1.conv1", "stem.0"]  # torch names as they are
+    assert column_names(["a/b", "a/b"], 22) == ["b", "b"]  # never emptied
+    long = column_names(["p/" + "x" * 40 + "_conv7", "q/y"], 22)
+    assert long[0] == ".." + ("x" * 40 + "_conv7")[-20:] and all(len(n) <= 22 for n in long)
+    evil = column_names(["\x1b[31m" + "n" * 30 + "\u202e"], 22)[0]
+    assert "\x1b" not in evil and "\u202e" not in evil and evil.endswith("\\u202e") and len(evil) <= 22
 
 
 @pytest.mark.parametrize("raw", [b"[" * 200_000, b"1" * 5000, b'{"a": ' + b"9" * 5000 + b"}"])

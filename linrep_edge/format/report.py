@@ -27,7 +27,7 @@ import numpy as np
 from linrep_edge.format.fb.Model import Model as FbModel
 from linrep_edge.plotting import figure, png_bytes
 from linrep_edge.format.reader import Blob, kept_kernels, parse
-from linrep_edge.format.text import plot_label, shown
+from linrep_edge.format.text import column_names, plot_label, shown
 from linrep_edge.format.transport import zstd
 
 WEIGHTED = ("CONV2D", "LINREP_CONV2D", "LINEAR", "PRELU", "CONV_TRANSPOSE2D", "AFFINE")  # ops with a layer row
@@ -207,12 +207,12 @@ def format_report(rep: Report, title: str = "") -> str:
            f"{'packed':>9} {'ratio':>6}  {'path':<6} {'cost Mops':>9}")
     out.append(hdr)
     out.append("-" * len(hdr))
-    for r in rep.layers:
+    for r, name in zip(rep.layers, column_names([r.name for r in rep.layers], 22)):
         shape = "x".join(str(s) for s in r.shape)
         ratio = r.fp32_bytes / r.packed_bytes if r.packed_bytes else 0.0
         ab = r.ab_bits if r.templates else ""
         cost = f"{r.cost[f'{r.path}_cost'] / 1e6:>9.3f}" if r.path else ""
-        out.append(f"{shown(r.name, 22)[:22]:<22} {r.kind:<{kw}} {shape:<16} {r.templates or '':>4} {r.index_bits or '':>4} "
+        out.append(f"{name:<22} {r.kind:<{kw}} {shape:<16} {r.templates or '':>4} {r.index_bits or '':>4} "
                    f"{ab:>4} {r.fp32_bytes:>9} {r.int8_bytes:>8} {r.packed_bytes:>9.0f} {ratio:>5.1f}x  {r.path:<6} "
                    f"{cost}".rstrip())
     out.append("")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import unicodedata
-from typing import Any
+from typing import Any, Sequence
 
 UNSAFE_CATEGORIES = frozenset(("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"))
 
@@ -38,6 +38,20 @@ def shown(text: Any, limit: int = 200) -> str:
     if not (s.isprintable() and s.isascii()):
         s = "".join(_escape(ch) if unicodedata.category(ch) in UNSAFE_CATEGORIES else ch for ch in s)
     return s + (f"...(+{more} chars)" if more > 0 else "")
+
+
+def column_names(names: Sequence[str], width: int) -> list[str]:
+    """`names` for a table column `width` characters wide, each `shown`: the "/"-separated leading segments every
+    non-empty name shares are dropped (a TFLite or ONNX file's "functional_1/", "/model/"), and a name still too
+    long keeps its end, after "..", where layer names differ ("..tion_3/Relu", not "functional_1/activatio")."""
+    safe = [shown(n, 4 * width + 256) for n in names]
+    parts = [n.split("/") for n in safe if n]
+    common = 0
+    if len(parts) >= 2:
+        while all(len(p) > common + 1 and p[common] == parts[0][common] for p in parts):
+            common += 1
+    cut = [("/".join(n.split("/")[common:]) if n else n) for n in safe]
+    return [n if len(n) <= width else ".." + n[len(n) - width + 2:] for n in cut]
 
 
 def plot_label(text: Any, limit: int = 24) -> str:

@@ -25,6 +25,7 @@ from linrep_edge.errors import LinRepError
 from linrep_edge.format.export_c import blob_to_c_header
 from linrep_edge.format.writer import pack_graph
 from linrep_edge.format.reader import parse
+from linrep_edge.format.text import column_names
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 RUNTIME_DIR = ROOT / "runtime_c"
@@ -359,8 +360,8 @@ def format_result(r: dict[str, Any]) -> str:
             f"equals host: {r[f'{p}_matches_host']})" for p in paths))
     out += ["", f"{'op':>3} {'name':<22} {'path':<7} {'instructions':>13} {'dense':>13}"
             + "".join(f" {p:>13}" for p in paths)]
-    for L in r["layers"]:
-        out.append(f"{L['op']:>3} {L['name'][:22]:<22} {L['path']:<7} {L['instructions']:>13} {L['dense_instructions']:>13}"
+    for L, name in zip(r["layers"], column_names([L["name"] for L in r["layers"]], 22)):
+        out.append(f"{L['op']:>3} {name:<22} {L['path']:<7} {L['instructions']:>13} {L['dense_instructions']:>13}"
                    + "".join(f" {L[f'{p}_instructions']:>13}" for p in paths))
     out += format_profile(r)
     return "\n".join(out)

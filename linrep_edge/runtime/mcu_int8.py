@@ -21,6 +21,7 @@ import numpy as np
 from linrep_edge.errors import LinRepError
 from linrep_edge.format.ir import Graph
 from linrep_edge.format.reader import parse
+from linrep_edge.format.text import column_names
 from linrep_edge.runtime.mcu import (LINREP_PATH_BITS, MCU_DIR, RUNTIME_DIR, _driver, arena_for_any_plan,
                                      build_firmware, check_toolchain, format_profile, model_header_i8,
                                      runtime_defines)
@@ -300,9 +301,9 @@ def format_result_int8(r: dict[str, Any]) -> str:
             f"{p} {r[f'{p}_instructions']} (equals host: {r[f'{p}_matches_host']})" for p in paths))
     out += ["", f"{'op':>3} {'name':<22} {'path':<7} {'instructions':>13} {'per MAC':>8}"
             + "".join(f" {p:>13}" for p in paths)]
-    for L in r["layers"]:
+    names = column_names([L["name"] or L.get("op_type", "") for L in r["layers"]], 22)
+    for L, name in zip(r["layers"], names):
         per = L.get("instructions_per_mac")
-        name = (L["name"] or L.get("op_type", ""))[:22]
         out.append(f"{L['op']:>3} {name:<22} {L['path']:<7} {L['instructions']:>13} "
                    f"{'' if per is None else f'{per:.2f}':>8}" + "".join(f" {L[f'{p}_instructions']:>13}" for p in paths))
     out += format_profile(r)
@@ -328,8 +329,9 @@ def format_side_by_side(results: list[dict[str, Any]]) -> str:
     for label, key in SIDE_BY_SIDE:
         out.append(f"{label:<34}" + "".join(f"{str(r.get(key, '-')):>{w}}" for r in results))
     out += ["", f"{'op':>3} {'name':<22} {'MACs':>10}" + "".join(f"{r['target']:>{w}}" for r in results)]
-    for k, L in enumerate(results[0]["layers"]):
-        out.append(f"{L['op']:>3} {(L['name'] or L.get('op_type', ''))[:22]:<22} {L.get('dense_macs', ''):>10}"
+    names = column_names([L["name"] or L.get("op_type", "") for L in results[0]["layers"]], 22)
+    for k, (L, name) in enumerate(zip(results[0]["layers"], names)):
+        out.append(f"{L['op']:>3} {name:<22} {L.get('dense_macs', ''):>10}"
                    + "".join(f"{str(r['layers'][k]['instructions']) + ' ' + r['layers'][k]['path'][:1]:>{w}}"
                              for r in results))
     out.append("(path: d direct, r template reuse, - not a LinRep conv)")

@@ -22,7 +22,7 @@ import torch
 from linrep_edge.errors import LinRepError
 from linrep_edge.graph.executor import GraphModel
 from linrep_edge.format.reader import Blob, parse
-from linrep_edge.format.text import shown
+from linrep_edge.format.text import column_names, shown
 from linrep_edge.format.transport import DEFAULT_MAX_BYTES
 
 
@@ -241,7 +241,7 @@ def format_result(r: dict[str, Any]) -> str:
     elif layers:
         lines += ["", "per layer, output vs the original's on the same inputs (SQNR; higher is closer):",
                   f"{'op':>4} {'type':<20} {'name':<28} {'SQNR dB':>8}"]
-        for row in layers:
+        for row, name in zip(layers, column_names([row["name"] for row in layers], 28)):
             db = "exact" if row["sqnr_db"] is None else f"{row['sqnr_db']:.1f}"
-            lines.append(f"{row['op']:>4} {row['type'][:20]:<20} {shown(row['name'])[:28]:<28} {db:>8}")
+            lines.append(f"{row['op']:>4} {row['type'][:20]:<20} {name:<28} {db:>8}")
     return "\n".join(lines)
