@@ -333,7 +333,8 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
             acc[f"int8_{prefix}accuracy"] = int8_accuracy(graph, torch.cat(xs).numpy(), torch.cat(ys).numpy())
         if calib_x is not None:  # the int8 model as packed, on the held-out calibration inputs
             calib.update(_int8_agreement(graph, model, calib_x, settings.seed))
-        notes = [n for n in (activations_note, calib_note) if n]
+        size_note = _int8_size_note(blob, cmodel, example, settings, source) if choice is None else None
+        notes = [n for n in (activations_note, calib_note, size_note) if n]
         return PackResult(blob, graph, cmodel, timings, acc, notes, calib, budget_int8, table_int8, "int8")
     t2 = time.perf_counter()
     budget: dict[str, Any] = {}
@@ -390,6 +391,23 @@ def calibration_inputs(settings: PackSettings, source: str, measure_on: torch.Te
 
         return "the default model's training images (Fashion-MNIST)" if fashion_mnist_present() else None
     return None
+
+
+SMALL_INT8_BLOB = 64 * 1024  # below this, `pack_model` also sizes the fp32-activation blob (a capture: cheap)
+
+
+def _int8_size_note(blob: bytes, cmodel: nn.Module, example: torch.Tensor, settings: PackSettings,
+                    source: str) -> str | None:
+    """A note when a small model's int8 blob is larger than its fp32-activation blob (what `--activations fp32`
+    packs): per-channel quantisation parameters can outweigh what int8 weights save on a model of a few KB."""
+    if len(blob) >= SMALL_INT8_BLOB:
+        return None
+    fp32_bytes = len(pack(cmodel, example, replace(settings, activations="fp32"), source))
+    if fp32_bytes >= len(blob):
+        return None
+    return (f"the int8 blob ({len(blob)} B) is larger than this model with fp32 activations would be "
+            f"({fp32_bytes} B, --activations fp32): on a model this small the per-channel quantisation parameters "
+            "outweigh what int8 weights save (int8 still needs less RAM and no floating point on the device)")
 
 
 def choose_activations(settings: PackSettings, graph: Graph, source: str,

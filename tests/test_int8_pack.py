@@ -165,6 +165,29 @@ def test_auto_activations_fall_back_to_fp32_where_an_op_has_no_int8_form():
     assert res.activations == "int8" and res.graph.is_int8 and res.notes == []
 
 
+def test_small_int8_blob_larger_than_fp32_gets_a_note():
+    """A model of a few KB whose int8 blob is larger than its fp32-activation one (per-channel quantisation
+    parameters outweigh the int8 weights: the zoo's odd_convs) is told so, with both sizes, the fp32 one what
+    `--activations fp32` packs; a model where int8 is smaller gets no such note."""
+    from zoo import build
+
+    from linrep_edge.pipeline import PackSettings, pack_model
+
+    model, example = build("odd_convs")
+    x = torch.randn(40, *example.shape[1:], generator=torch.Generator().manual_seed(0))
+    res = pack_model(model, example, PackSettings(templates=8, cap_templates=True), "odd", show_progress=False,
+                     measure_on=x)
+    fp32 = pack_model(model, example, PackSettings(templates=8, cap_templates=True, activations="fp32"), "odd",
+                      show_progress=False)
+    assert res.activations == "int8" and len(res.blob) > len(fp32.blob)
+    notes = [n for n in res.notes if "larger than this model with fp32 activations" in n]
+    assert len(notes) == 1 and f"({len(res.blob)} B)" in notes[0] and f"({len(fp32.blob)} B," in notes[0], res.notes
+    model, example = build("audio_conv1d")
+    res = pack_model(model, example, PackSettings(templates=8, cap_templates=True), "audio", show_progress=False,
+                     measure_on=torch.randn(40, *example.shape[1:]))
+    assert res.activations == "int8" and not any("fp32 activations would be" in n for n in res.notes), res.notes
+
+
 def test_choose_activations_resolves_auto_once():
     """The one rule: explicit fp32 / int8 as given, no note; auto: fp32 with a note without inputs or with an
     fp32-only option, int8 with inputs (the default model: its own training images)."""
