@@ -188,6 +188,37 @@ def test_small_int8_blob_larger_than_fp32_gets_a_note():
     assert res.activations == "int8" and not any("fp32 activations would be" in n for n in res.notes), res.notes
 
 
+def test_dead_channel_with_bias_gets_a_wider_weight_scale():
+    """A conv channel with weights ~0 and a bias (MLPerf Tiny's VWW model has one: max |w| 9e-31, bias -0.26)
+    made the int32 bias overflow and int8 packing stop; its weight scale is now widened as TFLite does, so that
+    the bias fits, the channel's weights quantise to 0, and the C runtime equals the integer reference."""
+    import numpy as np
+    from torch import nn
+
+    from linrep_edge.integer.executor import run_int8
+    from linrep_edge.pipeline import PackSettings, pack_model
+    from linrep_edge.runtime.binding import CRuntime
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 6, 1), nn.ReLU(), nn.Flatten(),
+                          nn.Linear(6 * 8 * 8, 3)).eval()
+    with torch.no_grad():
+        model[2].weight[5] = 1e-30
+        model[2].bias[5] = -0.25
+    example, x = torch.zeros(1, 1, 8, 8), torch.rand(40, 1, 8, 8)
+    res = pack_model(model, example, PackSettings(templates=2), "dead", show_progress=False, measure_on=x)
+    assert res.activations == "int8"
+    pw = next(op for op in res.graph.ops if op.type == "CONV2D" and op.name.startswith("2"))
+    c = res.graph.constants[pw.weight]
+    assert not c.q[5].any() and float(c.scale[5]) > 1e-20  # ~1e-32 from max |w| / 127
+    bias = pw.iparams.bias.astype(np.int64)
+    assert abs(int(bias[5])) <= 2 ** 30 * (1 + 1e-6) and (np.abs(bias) < 2 ** 31 - 1).all()  # fits, not clipped
+    xs = np.random.default_rng(0).integers(-128, 128, size=(3, 1, 8, 8), dtype=np.int8)
+    got = CRuntime(res.blob).run_int8(xs)[0]
+    for n in range(3):
+        np.testing.assert_array_equal(got[n].reshape(-1), run_int8(res.graph, xs[n])[0].reshape(-1))
+
+
 def test_choose_activations_resolves_auto_once():
     """The one rule: explicit fp32 / int8 as given, no note; auto: fp32 with a note without inputs or with an
     fp32-only option, int8 with inputs (the default model: its own training images)."""

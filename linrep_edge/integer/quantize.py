@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from linrep_edge.errors import LinRepError
-from linrep_edge.format.ir import Graph, IntParams, Op
+from linrep_edge.format.ir import Constant, Graph, IntParams, Op
 from linrep_edge.integer import arith
 from linrep_edge.integer.linrep import accumulator_bounds, weight_scale
 from linrep_edge.integer.scheme import activation_qparams, linrep_ab_quant, template_quant
@@ -190,6 +190,25 @@ def _quantize_linrep(graph: Graph, op: Op, ab_bits: int, fit_int16: bool = True)
     return weight_scale(graph, op)
 
 
+def _widen_scales_for_bias(graph: Graph, op: Op, c: Constant, real_w: np.ndarray, s_in: float) -> None:
+    """TFLite's rule for a channel whose bias over s_in·s_w would not fit in int32 (weights near zero: a dead
+    channel, e.g. MLPerf Tiny's VWW model has one with max |w| 9e-31 and bias -0.26): its weight scale becomes
+    |bias| / (s_in·2^30), and its weights are quantised again with it (to 0 on a dead channel)."""
+    if op.bias < 0:
+        return
+    b = np.abs(graph.constants[op.bias].values.astype(np.float64).reshape(-1))
+    need = (b / (float(np.float32(s_in)) * 2.0 ** 30)).astype(np.float32)
+    wide = need > c.scale
+    if not wide.any():
+        return
+    scale = np.where(wide, need, c.scale).astype(np.float32)
+    shape = (-1,) + (1,) * (real_w.ndim - 1)
+    q = np.clip(np.round(real_w.astype(np.float64) / scale.reshape(shape)), -127, 127).astype(np.int8)
+    c.q = np.where(wide.reshape(shape), q, c.q)
+    c.scale = scale
+    c.values = (c.q.astype(np.float32) * scale.reshape(shape)).astype(np.float32)
+
+
 def _weighted_params(graph: Graph, op: Op, ab_bits: int, fit_int16: bool = True) -> IntParams:
     s_in = graph.tensors[op.inputs[0]].scale
     out = graph.tensors[op.output]
@@ -203,7 +222,9 @@ def _weighted_params(graph: Graph, op: Op, ab_bits: int, fit_int16: bool = True)
                           for sa, e in zip(lr.a_scale, lr.b_exponent)])
     else:
         c = graph.constants[op.weight]
-        c.q, c.scale, c.values = quantize_int8_weights(c.values)
+        real_w = c.values
+        c.q, c.scale, c.values = quantize_int8_weights(real_w)
+        _widen_scales_for_bias(graph, op, c, real_w, s_in)
         c.dtype = "int8"
         s_w = c.scale.astype(np.float64)
         reals = np.array([arith.requant_scale(s_in, float(sw), divide_by=out.scale) for sw in c.scale])
