@@ -125,16 +125,23 @@ class Transformed(Dataset):
         return self.fn(item)
 
 
+def channels_first(a: np.ndarray, channels: int) -> np.ndarray:
+    """Image inputs as (N, C, H, W): (N, H, W) of a one-channel model gains its channel axis, NHWC arrays (the
+    channel count last, not first) are transposed; anything else is returned as it is. The one rule for
+    `--data` arrays, `pack --calibration` and `verify --inputs`."""
+    if a.ndim == 3 and channels == 1:
+        return a[:, None]
+    if a.ndim == 4 and a.shape[1] != channels and a.shape[3] == channels:
+        return a.transpose(0, 3, 1, 2)  # NHWC
+    return a
+
+
 def _as_inputs(a: np.ndarray, channels: int, where: str) -> torch.Tensor:
     if a.dtype == np.uint8:
         a = a.astype(np.float32) / 255.0
     if not np.issubdtype(a.dtype, np.number):
         raise LinRepError(f"{where}: inputs must be numbers, got dtype {a.dtype}")
-    a = a.astype(np.float32, copy=False)
-    if a.ndim == 3 and channels == 1:
-        a = a[:, None]
-    elif a.ndim == 4 and a.shape[1] != channels and a.shape[3] == channels:
-        a = a.transpose(0, 3, 1, 2)  # NHWC
+    a = channels_first(a.astype(np.float32, copy=False), channels)
     return torch.from_numpy(np.ascontiguousarray(a))
 
 

@@ -196,6 +196,20 @@ def test_verify_contract_and_own_inputs(crt, packed, tmp_path):
     res = json.loads(run("verify", str(packed), "--inputs", str(tmp_path / "x.npy"), "--labels",
                          str(tmp_path / "y.npy"), "--json").stdout)
     assert res["c_accuracy"] is not None and res["original_accuracy"] is not None
+    # the same images as pack --calibration takes them: NHWC, (N, H, W), uint8 (scaled by 1/255) give what the
+    # (N, C, H, W) float32 array of the same values gives
+    q = (np.random.default_rng(1).random((5, 1, 28, 28)) * 255).astype(np.uint8)
+    np.save(tmp_path / "f.npy", q.astype(np.float32) / np.float32(255.0))
+    np.save(tmp_path / "nhwc.npy", q.transpose(0, 2, 3, 1).astype(np.float32) / np.float32(255.0))
+    np.save(tmp_path / "nhw.npy", q[:, 0].astype(np.float32) / np.float32(255.0))
+    np.save(tmp_path / "u8.npy", q)
+    want = json.loads(run("verify", str(packed), "--inputs", str(tmp_path / "f.npy"), "--json").stdout)
+    for name in ("nhwc", "nhw", "u8"):
+        r = run("verify", str(packed), "--inputs", str(tmp_path / f"{name}.npy"), "--json")
+        assert r.returncode == 0, (name, r.stderr)
+        got = json.loads(r.stdout)
+        assert got["images"] == 5 and got["max_abs_diff"] == want["max_abs_diff"], name
+        assert got["original_relative_error"] == want["original_relative_error"] is not None, name
 
 
 def test_verify_user_errors(crt, packed, tmp_path):

@@ -135,7 +135,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.inputs:
         if args.data:
             raise LinRepError("give either --data or --inputs, not both")
-        x, y = load_inputs(args.inputs, args.labels)
+        g = parsed.graph  # images as pack --calibration takes them (uint8, NHWC, (N, H, W))
+        x, y = load_inputs(args.inputs, args.labels, input_shape=tuple(g.tensors[g.input].shape))
     else:
         if args.labels:
             raise LinRepError("--labels goes with --inputs")

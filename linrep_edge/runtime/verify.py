@@ -54,11 +54,20 @@ def _npy(path: str, what: str, max_bytes: int) -> np.ndarray:
         raise LinRepError(f"--{what} {shown(p)}: not a usable .npy array ({shown(exc, 200)})") from None
 
 
-def load_inputs(inputs: str, labels: str | None, max_bytes: int = 1 << 30) -> tuple[np.ndarray, np.ndarray | None]:
+def load_inputs(inputs: str, labels: str | None, max_bytes: int = 1 << 30,
+                input_shape: tuple[int, ...] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """float32 inputs (N, *input_shape) and optional int labels (N,) from .npy files. Inputs that are
     not finite as float32 (NaN, ±inf, or beyond float32's range such as 1e300) are refused: a
-    comparison on them passes without meaning anything."""
+    comparison on them passes without meaning anything. Given the model's `input_shape` (C, H, W), images are
+    taken as `pack --calibration` and `--data` take them: uint8 scaled by 1/255, (N, H, W) for one channel and
+    NHWC made (N, C, H, W) (`user_data.channels_first`)."""
     x = _npy(inputs, "inputs", max_bytes)
+    if input_shape is not None and len(input_shape) == 3:
+        from linrep_edge.user_data import channels_first
+
+        if x.dtype == np.uint8:
+            x = x.astype(np.float32) / np.float32(255.0)
+        x = channels_first(x, int(input_shape[0]))
     if x.dtype.kind not in "fiu":
         raise LinRepError(f"--inputs {shown(inputs)}: expected numbers, got dtype {x.dtype}")
     if x.ndim < 2:
