@@ -294,7 +294,9 @@ def test_fp32_exp_ops_equal_the_host_bit_for_bit_on_the_board(tmp_path, target):
 def test_reference_kernel_project_is_smaller_and_equal_on_the_board(tmp_path):
     """`--kernels ref` (runtime.mk's LR_KERNELS=ref): the int8 project holds no optimised kernel, builds with
     -DLR_OPT_KERNELS=0, and its Cortex-M4F firmware passes under QEMU (plan and arena from the host library of
-    the same kernels) with less runtime code, as linked, than the same project with the optimised kernels."""
+    the same kernels) with less runtime code, as linked, than the same project with the optimised kernels.
+    `--kernels linrep` (-DLR_OPT_KERNELS=8u): the optimised LinRep kernels only, the blob's conv, linear and ADD
+    on their references; its code lies between the two, and it passes on the board too."""
     need(all(shutil.which(t) for t in ARM_TOOLS) and shutil.which("make") is not None, "the ARM toolchain or QEMU", APT)
     from int8_graphs import build
 
@@ -302,21 +304,32 @@ def test_reference_kernel_project_is_smaller_and_equal_on_the_board(tmp_path):
     from linrep_edge.runtime.mcu import _driver
 
     blob = tmp_path / "i8.lre"
-    blob.write_bytes(pack_graph(build("linrep", 1)))
+    blob.write_bytes(pack_graph(build("linrep_chain", 1)))
     code = {}
-    for kernels in ("ref", "opt"):
+    defines = {"ref": "-DLR_OPT_KERNELS=0", "linrep": "-DLR_OPT_KERNELS=8u", "opt": "-DLR_OPT_KERNELS"}
+    for kernels in ("ref", "linrep", "opt"):
         project = tmp_path / kernels
         summary = _export(blob, "cortex-m4", project, "--kernels", kernels, "--offline-plan", "--no-status-texts")
         assert summary["kernels"] == kernels
         opt_sources = [f for f in (project / "linrep").rglob("*.c") if "/kernels/opt/" in f.as_posix()]
-        assert bool(opt_sources) is (kernels == "opt")
-        assert ("-DLR_OPT_KERNELS=0" in (project / "Makefile").read_text()) is (kernels == "ref")
+        assert bool(opt_sources) is (kernels != "ref")
+        assert (defines[kernels] in (project / "Makefile").read_text()) is (kernels != "opt")
         proc = _run(["make", "-C", str(project), "-j2", "run"])
         assert proc.returncode == 0 and "PASS" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
         sizes = _driver().archive_member_sizes(project / "build" / "lre_demo.map", "liblinrep_cortex-m4.a")
-        assert any("_s8_opt" in m for m in sizes) is (kernels == "opt"), sorted(sizes)
+        opt_linked = {m for m in sizes if "_s8_opt" in m}
+        if kernels == "ref":
+            assert not opt_linked, sorted(sizes)
+        elif kernels == "linrep":
+            assert "lr_linrep_conv2d_reuse_s8_opt.o" in opt_linked or "lr_linrep_conv2d_direct_s8_opt.o" in opt_linked
+            assert not opt_linked & {"lr_add_s8_opt.o", "lr_linear_s8_opt.o"}, sorted(opt_linked)
+        else:
+            assert {"lr_add_s8_opt.o", "lr_linear_s8_opt.o"} <= opt_linked, sorted(opt_linked)
         code[kernels] = sum(v["text"] + v["rodata"] for v in sizes.values())
-    assert code["ref"] < code["opt"], code
+    assert code["ref"] < code["linrep"] < code["opt"], code
+    proc = _cli("export-project", str(blob), "-o", str(tmp_path / "bad"), "--kernels", "linrep+dsp")
+    assert proc.returncode == 2 and "use opt, ref or a '+'-separated list" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "bad").exists()
 
 
 def test_wrong_expected_output_fails(blob_file, tmp_path):

@@ -6,6 +6,7 @@ tests/test_mcu_kernels.py.)"""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from int8_graphs import build
 
 from linrep_edge.format.writer import pack_graph
@@ -43,18 +44,23 @@ def test_pruned_linrep_runs_reuse_bit_exact() -> None:
     assert pruned >= 4
 
 
-def test_reference_kernel_build_equals_python_reference() -> None:
+@pytest.mark.parametrize("kernels", ["ref", "linrep", "conv+linear+add"])
+def test_reference_kernel_build_equals_python_reference(kernels: str) -> None:
     """The runtime built with the reference int8 kernels only (LR_KERNELS=ref: its own host library,
-    build/host-ref) runs every conv kind on both paths to the Python integer reference's outputs bit for bit,
-    template reuse also at the least arena (lr_set_ram_limit 0: the reuse kernel gets what the plan has, from one
-    output row up) and with no limit."""
-    from linrep_edge.runtime.binding import REF_LIB, library_path
+    build/host-ref), or with the optimised kernels of some kinds only (LR_KERNELS=linrep: the LinRep paths
+    optimised, conv, linear and ADD the references; conv+linear+add: the other way round), runs every conv kind,
+    linear and ADD on both paths to the Python integer reference's outputs bit for bit, template reuse also at the
+    least arena (lr_set_ram_limit 0: the reuse kernel gets what the plan has, from one output row up) and with no
+    limit."""
+    from linrep_edge.runtime.binding import DEFAULT_LIB, REF_LIB, RUNTIME_DIR, library_path
     from linrep_edge.runtime.mcu_int8 import kernel_build
 
-    with kernel_build("ref"):
-        assert library_path() == REF_LIB
-        for kind in ("conv", "depthwise", "grouped", "linrep", "linrep_masked"):
-            for seed in range(4):
+    seeds = 4 if kernels == "ref" else 2
+    with kernel_build(kernels):
+        lib = library_path()
+        assert lib == REF_LIB if kernels == "ref" else lib.parent.name == f"host-k{8 if kernels == 'linrep' else 7}"
+        for kind in ("conv", "depthwise", "grouped", "linrep", "linrep_masked", "linear", "add", "linrep_chain"):
+            for seed in range(seeds):
                 g = build(kind, seed)
                 rng = np.random.default_rng(seed)
                 xs = rng.integers(-128, 128, size=(2, *g.tensors[g.input].shape), dtype=np.int8)
@@ -67,4 +73,15 @@ def test_reference_kernel_build_equals_python_reference() -> None:
                             for c, w in zip(got, run_int8(g, x, conv_path=path)):
                                 np.testing.assert_array_equal(c[n].reshape(w.shape), w,
                                                               err_msg=f"{kind} seed {seed} {path} limit {limit}")
-    assert library_path() != REF_LIB
+    assert library_path() == DEFAULT_LIB and lib.is_relative_to(RUNTIME_DIR / "build")
+
+
+def test_unknown_kernel_build_is_one_clear_error() -> None:
+    """LR_KERNELS names that runtime.mk does not know are refused before anything is built, with its reason."""
+    from linrep_edge.errors import LinRepError
+    from linrep_edge.runtime.mcu_int8 import kernel_build
+
+    for bad in ("fast", "linrep+dsp", "linrep,add"):
+        with pytest.raises(LinRepError, match="use opt, ref or a '\\+'-separated list of conv linear add linrep"):
+            with kernel_build(bad):
+                pass

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from needs import need
 
 from linrep_edge.format.writer import pack_graph
@@ -134,6 +135,11 @@ def test_mcu_bench_int8_rows(tmp_path: Path) -> None:
     # it on the device): less code again, runs to the host's bytes
     assert 0 < r["runtime_code_bytes_blob_minimal"] < r["runtime_code_bytes_blob_paths_no_texts"] - 1000
     assert r["blob_minimal_matches_host"] and r["blob_minimal_linrep_path"] == r["blob_linrep_paths"]
+    # the size-optimised firmware runs too (its own instructions beside its code; the fast paths are -O2 only):
+    # equal to the host, slower than the same build at -O2, whose code is larger
+    assert r["blob_minimal_matches_host_os"] and r["blob_minimal_instructions_os"] > r["blob_minimal_instructions"] > 0
+    assert r["runtime_code_bytes_blob_minimal_o2"] > r["runtime_code_bytes_blob_minimal"]
+    assert f"run at -Os {r['blob_minimal_instructions_os']} instructions" in format_result_int8(r)
     # the C library / libgcc code the runtime makes that firmware link (not in its runtime code): on the FPU-less
     # M3, int8 inference needs no soft-float and no 64-bit division routine there either
     sup = r["runtime_support_objects_blob_minimal"]
@@ -145,24 +151,33 @@ def test_mcu_bench_int8_rows(tmp_path: Path) -> None:
     assert "only its LinRep path too" in format_result_int8(r)
 
 
-def test_mcu_bench_reference_kernels_smallest_build(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kernels", ["ref", "linrep"])
+def test_mcu_bench_reference_kernels_smallest_build(kernels: str, tmp_path: Path) -> None:
     """`mcu-bench --kernels ref` makes the same series of builds as the optimised kernels (this blob's ops, one
     path, no texts, no planner), all with the reference kernels only: no optimised kernel is linked, each
-    build is smaller than the one before, and the smallest firmware equals the host."""
+    build is smaller than the one before, and the smallest firmware equals the host, built at -Os and at -O2.
+    `--kernels linrep` (LR_KERNELS=linrep): the optimised LinRep kernels only; the conv, linear and ADD of the
+    blob run their references (their optimised kernels are not linked), equal to the host all the same."""
     from int8_graphs import build
 
     from linrep_edge.runtime.mcu_int8 import format_result_int8, mcu_bench_int8
 
-    blob = pack_graph(build("linrep", 1))
-    r = mcu_bench_int8(blob, "cortex-m4", build_root=tmp_path, compare_paths=False, ram_limit=-1, kernels="ref")
-    assert r["kernels"] == "ref" and r["matches_host"]
-    assert not any("_s8_opt" in k for k in r["runtime_objects"]), sorted(r["runtime_objects"])
+    blob = pack_graph(build("linrep_chain", 1))  # LinRep conv, CONV2D 1 x 1, ADD, LINEAR, ...
+    r = mcu_bench_int8(blob, "cortex-m4", build_root=tmp_path, compare_paths=False, ram_limit=-1, kernels=kernels)
+    assert r["kernels"] == kernels and r["matches_host"]
+    linked = " ".join(r["runtime_objects"])
+    if kernels == "ref":
+        assert "_s8_opt" not in linked, sorted(r["runtime_objects"])
+    else:
+        assert "lr_linrep_conv2d_reuse_s8_opt.o" in linked and "lr_linrep_conv2d_direct_s8_opt.o" in linked, linked
+        assert "lr_add_s8_opt.o" not in linked and "lr_linear_s8_opt.o" not in linked, linked
+        assert "lr_add_s8_ref.o" in linked and "lr_linear_s8_ref.o" in linked and "lr_conv2d_s8_ref.o" in linked
     assert r["blob_linrep_paths"] in ("direct", "reuse"), r["blob_linrep_paths"]
     sizes = [r[k] for k in ("runtime_code_bytes", "runtime_code_bytes_blob_ops", "runtime_code_bytes_blob_paths",
                             "runtime_code_bytes_blob_paths_no_texts", "runtime_code_bytes_blob_minimal")]
     assert all(a > b > 0 for a, b in zip(sizes, sizes[1:])), sizes
-    assert r["blob_minimal_matches_host"] and r["blob_paths_matches_host"]
-    assert "smallest build" in format_result_int8(r)
+    assert r["blob_minimal_matches_host"] and r["blob_paths_matches_host"] and r["blob_minimal_matches_host_os"]
+    assert r["blob_minimal_instructions_os"] > 0 and "smallest build" in format_result_int8(r)
 
 
 def test_mcu_bench_side_by_side_with_macs_per_instruction(tmp_path: Path) -> None:

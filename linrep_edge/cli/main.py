@@ -301,6 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "still: no planner, no texts\n"
                               "  linrep-edge export-project i8.lre -o m_fw --linrep-path reuse --offline-plan "
                               "--no-status-texts --kernels ref   # the least code\n"
+                              "  linrep-edge export-project i8.lre -o m_fw --linrep-path reuse --offline-plan "
+                              "--no-status-texts --kernels linrep   # little code, fast LinRep convs\n"
                               "  cmake -S m_fw -B m_fw/build && cmake --build m_fw/build --target run\n"
                               "  make -C m_fw run\n\nThe expected output in model/<name>_test.h is the host C "
                               "runtime's; main.c compares bit for bit. Cortex-M projects run under QEMU (mps2 boards) "
@@ -326,10 +328,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-status-texts", action="store_true",
                    help="leave lr_status_str's texts out (-DLR_STATUS_TEXTS=0, about 0.75 KB less at -Os): the "
                         "demo prints status codes; `linrep-edge status CODE` names one")
-    p.add_argument("--kernels", choices=("opt", "ref"), default="opt",
-                   help="the int8 kernels the project holds: opt (the optimised ones, the default) or ref (the "
+    p.add_argument("--kernels", default="opt", metavar="opt|ref|KINDS",
+                   help="the int8 kernels the project holds: opt (the optimised ones, the default), ref (the "
                         "reference kernels only: LR_KERNELS=ref, -DLR_OPT_KERNELS=0; about 4 KB less at -Os on the "
-                        "default model, about 3x its instructions; `mcu-bench --kernels ref` measures both)")
+                        "default model, about 3x its instructions), or the kinds whose optimised kernels run, "
+                        "'+'-separated among conv, linear, add, linrep (e.g. linrep: the LinRep convs fast, the "
+                        "rest in the least code); `mcu-bench --kernels` measures each")
     p.add_argument("--json", action="store_true", help="print a summary as JSON")
     _add_read_options(p)
     p.set_defaults(func=blob_cmds.cmd_export_project)
@@ -469,7 +473,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("mcu-bench", help="Cortex-M under QEMU: instructions, code size, RAM, flash vs dense fp32",
                        epilog="examples:\n  linrep-edge mcu-bench m.lre\n  linrep-edge mcu-bench m.lre --target cortex-m7 --json"
                               "\n  linrep-edge mcu-bench i8.lre --target all   # M4F, M7, M33 and M3 side by side"
-                              "\n  linrep-edge mcu-bench i8.lre --profile      # where the instructions go, per function",
+                              "\n  linrep-edge mcu-bench i8.lre --profile      # where the instructions go, per function"
+                              "\n  linrep-edge mcu-bench i8.lre --kernels linrep --ram-limit -1  # optimised LinRep kernels only",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file")
     p.add_argument("--target", nargs="+", choices=("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m3", "all"),
@@ -481,9 +486,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ram-limit", type=_ram_limit, default=0, metavar="BYTES",
                    help="int8 blobs: lr_set_ram_limit, the arena the plan may use for speed (0: the least arena, "
                         "the default; -1: no limit, every op its preferred path and scratch)")
-    p.add_argument("--kernels", choices=("opt", "ref"), default="opt",
-                   help="int8 blobs: the runtime's int8 kernels, opt (optimised, the default) or ref (the reference "
-                        "kernels only: a runtime built with LR_KERNELS=ref)")
+    p.add_argument("--kernels", default="opt", metavar="opt|ref|KINDS",
+                   help="int8 blobs: the runtime's int8 kernels, opt (optimised, the default), ref (the reference "
+                        "kernels only: a runtime built with LR_KERNELS=ref) or the kinds whose optimised kernels "
+                        "run, '+'-separated among conv, linear, add, linrep (LR_KERNELS=linrep+add, ...)")
     p.add_argument("--profile", action="store_true",
                    help="also count the inference's instructions per function (per translated block, charged to "
                         "the function it starts in; the first QEMU run, a little slower): the top ones in the "

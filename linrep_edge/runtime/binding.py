@@ -61,12 +61,29 @@ def library_path(cost: str = "host") -> Path:
     return Path(env) if env and cost == "host" else _checkout_lib(cost)
 
 
+_tags: dict[str, str] = {"opt": ""}  # runtime.mk's default build has no folder suffix
+
+
+def build_tag(kernels: str) -> str:
+    """The build folders' suffix of the kernel build `kernels` (runtime.mk's LR_KERNELS: opt, ref or a '+'-list
+    of conv, linear, add, linrep), asked of runtime_c's Makefile (`make print-build-tag`, the one place the rule
+    is written) once per value; an unknown value is one LinRepError with make's reason."""
+    if kernels not in _tags:
+        if shutil.which("make") is None or not (RUNTIME_DIR / "Makefile").is_file():
+            raise LinRepError(f"kernel build {kernels!r}: needs the checkout's runtime_c/Makefile and make")
+        proc = subprocess.run(["make", "-s", "-C", str(RUNTIME_DIR), "print-build-tag", f"LR_KERNELS={kernels}"],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            why = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "refused"
+            raise LinRepError(f"kernel build {kernels!r}: {why.split('*** ')[-1].removesuffix('.  Stop.')}")
+        _tags[kernels] = proc.stdout.strip()
+    return _tags[kernels]
+
+
 def _checkout_lib(cost: str = "host") -> Path:
     """The checkout's host library of the kernel build in $LR_KERNELS (and the cost model `cost`)."""
-    ref = os.environ.get("LR_KERNELS") == "ref"
-    if cost == "host":
-        return REF_LIB if ref else DEFAULT_LIB
-    return DSP_REF_LIB if ref else DSP_LIB
+    tag = build_tag(os.environ.get("LR_KERNELS") or "opt")
+    return RUNTIME_DIR / "build" / f"{'host' if cost == 'host' else 'host-costdsp'}{tag}" / "liblinrep.so"
 
 
 def _stale(path: Path) -> bool:

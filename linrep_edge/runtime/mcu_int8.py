@@ -27,15 +27,17 @@ from linrep_edge.runtime.mcu import (LINREP_PATH_BITS, MCU_DIR, RUNTIME_DIR, _dr
                                      runtime_defines)
 
 TARGETS_INT8 = ("cortex-m4", "cortex-m3", "cortex-m7", "cortex-m33")
-KERNEL_BUILDS = ("opt", "ref")  # runtime.mk's LR_KERNELS: the optimised int8 kernels (default) or the references
+KERNEL_BUILDS = ("opt", "ref")  # runtime.mk's LR_KERNELS: the optimised int8 kernels (default) or the references;
+# also a '+'-list of the kinds whose optimised kernels run (conv, linear, add, linrep), the references for the rest
 
 
 @contextmanager
 def kernel_build(kernels: str) -> Iterator[None]:
     """Build and load the runtime with LR_KERNELS=kernels while inside (runtime.mk; the host library and the
     firmware libraries of each build have their own folders), then restore the environment."""
-    if kernels not in KERNEL_BUILDS:
-        raise LinRepError(f"unknown kernel build {kernels!r}; choose one of {', '.join(KERNEL_BUILDS)}")
+    from linrep_edge.runtime.binding import build_tag
+
+    build_tag(kernels)  # runtime.mk refuses an unknown build, before anything is built
     old = os.environ.get("LR_KERNELS")
     os.environ["LR_KERNELS"] = kernels
     try:
@@ -160,7 +162,9 @@ def _mcu_bench_int8(blob: bytes, target: str, x: np.ndarray | None, timeout: flo
         raise LinRepError("mcu_bench_int8 needs an int8 model (format version 4)")
     macs = dense_macs(graph)
     x = default_input_i8(blob) if x is None else np.asarray(x, dtype=np.int8)
-    root = build_root or RUNTIME_DIR / "build" / "mcu" / f"{target}-int8-bench{'-ref' if kernels == 'ref' else ''}"
+    from linrep_edge.runtime.binding import build_tag
+
+    root = build_root or RUNTIME_DIR / "build" / "mcu" / f"{target}-int8-bench{build_tag(kernels)}"
     lr = _firmware_i8(blob, x, target, "-O2", root / "auto", timeout, ram_limit=ram_limit, profile=profile)
     forced = {}
     if compare_paths:
@@ -256,18 +260,24 @@ def _minimal_build(blob: bytes, x: np.ndarray, target: str, root: Path, timeout:
     """The smallest firmware for this blob and setting: its op types (LR_OPS), its one LinRep path if the
     automatic run took one (LR_LINREP_PATHS), no status texts (LR_STATUS_TEXTS=0) and no planner
     (LR_PLANNER=0: the host's plan for the setting, lr_plan_export, taken with lr_set_plan); its code at -Os,
-    and the same firmware run at -O2 (instructions, RAM, outputs equal to the host's)."""
+    and the same firmware run at -O2 (instructions, RAM, outputs equal to the host's, its code at -O2). The -Os
+    firmware runs too: a size-optimised build leaves the optimised kernels' fast paths out (LR_OPT_FAST), so the
+    code size at -Os comes with its own instruction count (`blob_minimal_instructions_os`), not only the -O2
+    build's."""
     used = _paths_used(layers)
     path = used[0] if len(used) == 1 and used[0] in LINREP_PATH_BITS else "auto"
     opts: dict[str, Any] = {"conv_path": path, "ram_limit": ram_limit, "blob_ops": True, "linrep_path": path,
                             "status_texts": False, "offline_plan": True}
-    size = _firmware_i8(blob, x, target, "-Os", root / "minimal-Os", timeout, run=False, **opts)
+    size = _firmware_i8(blob, x, target, "-Os", root / "minimal-Os", timeout, **opts)
     fw = _firmware_i8(blob, x, target, "-O2", root / "minimal", timeout, **opts)
     return {"runtime_code_bytes_blob_minimal": size["runtime_code_bytes"], "blob_minimal_linrep_path": path,
+            "runtime_code_bytes_blob_minimal_o2": fw["runtime_code_bytes"],
             "runtime_support_code_bytes_blob_minimal": size["runtime_support_code_bytes"],
             "runtime_support_objects_blob_minimal": size["runtime_support_objects"],
             "blob_minimal_instructions": fw["instructions"], "blob_minimal_ram_bytes": _ram_bytes(fw),
-            "blob_minimal_matches_host": fw["matches_host"]}
+            "blob_minimal_matches_host": fw["matches_host"],
+            "blob_minimal_instructions_os": size["instructions"], "blob_minimal_ram_bytes_os": _ram_bytes(size),
+            "blob_minimal_matches_host_os": size["matches_host"]}
 
 
 def format_result_int8(r: dict[str, Any]) -> str:
@@ -289,9 +299,12 @@ def format_result_int8(r: dict[str, Any]) -> str:
               f"LR_STATUS_TEXTS=0; that firmware {r['blob_paths_instructions']} instructions, "
               f"RAM {r['blob_paths_ram_bytes']} B, equal to the host: {r['blob_paths_matches_host']})"
               if "runtime_code_bytes_blob_paths" in r else "")
-           + (f"; smallest build {r['runtime_code_bytes_blob_minimal']} B (its ops, LinRep path "
+           + (f"; smallest build {r['runtime_code_bytes_blob_minimal']} B at -Os (its ops, LinRep path "
               f"{r['blob_minimal_linrep_path']}, no status texts, the plan made offline: LR_PLANNER=0), "
-              f"{r['blob_minimal_instructions']} instructions, RAM {r['blob_minimal_ram_bytes']} B, equal to the "
+              + (f"run at -Os {r['blob_minimal_instructions_os']} instructions, RAM {r['blob_minimal_ram_bytes_os']} B, "
+                 f"equal to the host: {r['blob_minimal_matches_host_os']}; at -O2 "
+                 f"{r['runtime_code_bytes_blob_minimal_o2']} B, " if "blob_minimal_instructions_os" in r else "")
+              + f"{r['blob_minimal_instructions']} instructions, RAM {r['blob_minimal_ram_bytes']} B, equal to the "
               f"host: {r['blob_minimal_matches_host']}" if "runtime_code_bytes_blob_minimal" in r else "")
            + "; outputs equal "
            f"the host C runtime bit for bit: {r['matches_host']}; repeat runs identical: {r['deterministic']}"]
@@ -318,6 +331,9 @@ SIDE_BY_SIDE = (("instructions / inference", "instructions"), ("per dense-equiva
                 ("  and its one LinRep path (B)", "runtime_code_bytes_blob_paths"),
                 ("  and no status texts (B)", "runtime_code_bytes_blob_paths_no_texts"),
                 ("smallest: + offline plan (B)", "runtime_code_bytes_blob_minimal"),
+                ("  its instructions at -Os", "blob_minimal_instructions_os"),
+                ("  at -O2: code (B)", "runtime_code_bytes_blob_minimal_o2"),
+                ("  at -O2: instructions", "blob_minimal_instructions"),
                 ("RAM: arena + stack (B)", "ram_bytes"), ("flash: the blob (B)", "weights_flash_bytes"),
                 ("equal to the host", "matches_host"))
 

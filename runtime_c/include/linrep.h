@@ -117,6 +117,14 @@ extern "C" {
  * (LR_ERR_UNSUPPORTED_OP, at the op). `mcu-bench --json` says which path each core's plan takes
  * ("blob_linrep_paths") and measures the firmware built with it; `export-project --linrep-path` writes it.
  *
+ * Build option: -DLR_OPT_KERNELS=<mask>, the int8 op kinds that run their optimised kernels (src/kernels/opt/):
+ * bit 0 CONV2D (dense, grouped, depthwise), bit 1 LINEAR, bit 2 elementwise ADD, bit 3 both LINREP_CONV2D paths
+ * (and the cost model calibrated on them); the other kinds run their reference kernels, and the optimised kernels
+ * they leave out are not linked. Outputs are the same bytes either way (every int8 kernel is exact); code size
+ * and instructions differ, and so may the plan's scratch. A plain integer literal; runtime_c/runtime.mk writes it
+ * from LR_KERNELS (opt: every kind, the default, no define; ref: 0; a '+'-list such as linrep+add), as do
+ * `linrep-edge export-project --kernels` and `mcu-bench --kernels`. Default: 0xFu.
+ *
  * Build option: -DLR_PLANNER=0, the memory plan computed offline (as TFLite Micro's offline planner): the
  * planner and the cost model's choice of paths are not linked (about 2.5 KB at -Os on Cortex-M4). lr_init
  * verifies the blob as always (the graph's lifetimes too) but plans nothing: lr_arena_size, lr_arena_prepare

@@ -96,7 +96,7 @@ static uint64_t templates_used(const lr_geom *c, const lr_linrep_params *p, uint
     return used;
 }
 
-#if LR_INT8 && (!defined(LR_OPT_KERNELS) || LR_OPT_KERNELS)
+#if LR_INT8 && LR_OPT_ON(LR_OPT_LINREP)
 /* Int8 LinRep convs: the optimised kernels' executed instructions, in hundredths per unit, calibrated from
  * QEMU counts of the default ResNet-8 (tools/int8_kernels_bench.py) on Cortex-M4F (the DSP path) and
  * Cortex-M3 (the portable path, also the host's):
@@ -274,7 +274,7 @@ void lr_conv_cost_of(const lr_model *m, const lr_op *op, lr_conv_cost *cost)
     if (cost->reuse_cost < cost->direct_cost) {
         cost->path = LR_PATH_REUSE; /* the AUTO choice */
     }
-#if LR_INT8 && (!defined(LR_OPT_KERNELS) || LR_OPT_KERNELS)
+#if LR_INT8 && LR_OPT_ON(LR_OPT_LINREP)
     if (LR_IS_INT8(m)) {
         cost_s8(m, op, &c, u, cost); /* the optimised int8 kernels' calibrated instruction counts */
     }
@@ -366,7 +366,7 @@ void lr_op_scratch(const lr_model *m, const lr_op *op, uint32_t path, int reuse,
         need->hi = need->lo;
         return;
     }
-#if LR_INT8 && (!defined(LR_OPT_KERNELS) || LR_OPT_KERNELS)
+#if LR_INT8 && LR_OPT_ON(LR_OPT_ADD)
     if (op->type == LR_OP_TYPE_ADD && LR_IS_INT8(m)) {
         /* int8 elementwise ADD, optimised: both inputs' rescaled values tabulated (lr_add_s8_opt_n), where the
          * arena has room (none least) and the tensor is big enough for the table to pay */
@@ -386,7 +386,7 @@ void lr_op_scratch(const lr_model *m, const lr_op *op, uint32_t path, int reuse,
             /* fp32 weights: none; fp16 / int8 weights of one output channel as fp32; int8 models: one output
              * channel's weights as int32 (reference) or two int16 columns (optimised) */
             need->lo = LR_IS_INT8(m) || op->dtype != LR_DTYPE_F32 ? 4u * kk : 0u;
-#if LR_INT8 && (!defined(LR_OPT_KERNELS) || LR_OPT_KERNELS)
+#if LR_INT8 && LR_OPT_ON(LR_OPT_CONV)
             if (LR_IS_INT8(m)) { /* one input channel per group, 3 x 3, stride 1: its padded plane, if room */
                 lr_geom c;
                 lr_op_geom(m, op, &c);

@@ -62,6 +62,22 @@
 #define LR_DIRECT_ON (((LR_LINREP_PATHS) & 1u) != 0u)
 #define LR_REUSE_ON (((LR_LINREP_PATHS) & 2u) != 0u)
 
+/* The optimised int8 kernels the run path calls (linrep.h, -DLR_OPT_KERNELS=<mask>; runtime.mk's LR_KERNELS writes
+ * it): bit LR_OPT_CONV dense and depthwise CONV2D, LR_OPT_LINEAR, LR_OPT_ADD (elementwise, by tables), LR_OPT_LINREP
+ * both LinRep paths (and the cost model calibrated on them). A kind whose bit is clear runs its reference kernel
+ * (kernels/ref/), and its optimised kernel is not linked. Default: every kind (0xFu); 0: the references only. */
+#define LR_OPT_CONV 0u
+#define LR_OPT_LINEAR 1u
+#define LR_OPT_ADD 2u
+#define LR_OPT_LINREP 3u
+#ifndef LR_OPT_KERNELS
+#define LR_OPT_KERNELS 0xFu
+#endif
+#if (LR_OPT_KERNELS) >> 4
+#error "LR_OPT_KERNELS: bits above 3 are set (bit 0 conv, 1 linear, 2 add, 3 linrep)"
+#endif
+#define LR_OPT_ON(k) ((((LR_OPT_KERNELS) >> (k)) & 1u) != 0u)
+
 /* The runtime's own memory planner compiled in (linrep.h, -DLR_PLANNER=0: offline plans only, lr_set_plan). */
 #ifndef LR_PLANNER
 #define LR_PLANNER 1

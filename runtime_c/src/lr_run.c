@@ -304,14 +304,6 @@ static int8_t *tensor_s8(const run_ctx *r, int32_t id)
     return (int8_t *)(void *)(r->act + r->offsets[id]);
 }
 
-/* The int8 conv and linear kernels of this build: the optimised ones (kernels/opt/) unless the
- * library is built with LR_KERNELS=ref (runtime.mk), which defines LR_OPT_KERNELS=0 and leaves them out. */
-#if !defined(LR_OPT_KERNELS) || LR_OPT_KERNELS
-#define LR_S8_KERNEL(name) name##_opt
-#else
-#define LR_S8_KERNEL(name) name##_ref
-#endif
-
 /* MUL, AFFINE, RESIZE and CONV_TRANSPOSE2D (dense or LinRep) of an int8 model (docs/INTEGER.md section 2, 3). */
 static void run_geo_s8(const run_ctx *r, const lr_op *op)
 {
@@ -510,7 +502,7 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
         lr_dense_s8_params p;
         lr_op_geom(m, op, &g);
         lr_op_dense_s8_params(m, op, &p);
-#if !defined(LR_OPT_KERNELS) || LR_OPT_KERNELS
+#if LR_OPT_ON(LR_OPT_CONV) /* the optimised int8 kernels of this build (LR_OPT_KERNELS), else the references */
         lr_conv2d_s8_opt_n(&g, x, &p, scratch, r->scratch_bytes / 4u, y); /* a padded plane if given room */
 #else
         lr_conv2d_s8_ref(&g, x, &p, scratch, y);
@@ -525,13 +517,13 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
         lr_op_geom(m, op, &g);
         lr_op_linrep_s8_params(m, op, &p);
         if (runs_reuse(r, op)) {
-#if !defined(LR_OPT_KERNELS) || LR_OPT_KERNELS
+#if LR_OPT_ON(LR_OPT_LINREP)
             lr_linrep_conv2d_reuse_s8_opt_n(&g, x, &p, scratch, r->scratch_bytes / 4u, y); /* tiles as given */
 #else
             lr_linrep_conv2d_reuse_s8_ref_n(&g, x, &p, scratch, r->scratch_bytes / 4u, y); /* tiles as given */
 #endif
         } else if (LR_DIRECT_ON) { /* LR_LINREP_PATHS: the paths left out are not linked */
-#if !defined(LR_OPT_KERNELS) || LR_OPT_KERNELS
+#if LR_OPT_ON(LR_OPT_LINREP)
             lr_linrep_conv2d_direct_s8_opt(&g, x, &p, scratch, r->scratch_bytes / 4u, y); /* bigger blocks if given more */
 #else
             lr_linrep_conv2d_direct_s8_ref(&g, x, &p, scratch, y);
@@ -545,7 +537,11 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
         }
         lr_dense_s8_params p;
         lr_op_dense_s8_params(m, op, &p);
-        LR_S8_KERNEL(lr_linear_s8)(x, (uint32_t)in[0], (uint32_t)op->out_ch, &p, y);
+#if LR_OPT_ON(LR_OPT_LINEAR)
+        lr_linear_s8_opt(x, (uint32_t)in[0], (uint32_t)op->out_ch, &p, y);
+#else
+        lr_linear_s8_ref(x, (uint32_t)in[0], (uint32_t)op->out_ch, &p, y);
+#endif
         break;
     }
     case LR_OP_TYPE_ADD: {
@@ -569,7 +565,7 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
             if (n1 != n) { /* one value per channel (verified) */
                 lr_add_channel_s8_ref(x, tensor_s8(r, in1), (uint32_t)in[0], n / (uint32_t)in[0], &p, y);
             } else {
-#if !defined(LR_OPT_KERNELS) || LR_OPT_KERNELS
+#if LR_OPT_ON(LR_OPT_ADD)
                 lr_add_s8_opt_n(x, tensor_s8(r, in1), n, &p, (int32_t *)(void *)r->scratch, r->scratch_bytes / 4u, y);
 #else
                 lr_add_s8_ref(x, tensor_s8(r, in1), n, &p, y);

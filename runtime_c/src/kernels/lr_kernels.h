@@ -309,7 +309,7 @@ static inline uint32_t lr_direct_s8_block(uint32_t per, uint32_t cout_g, uint64_
 #define LR_DIRECT_S8_WORDS 2048u
 static inline uint64_t lr_linrep_conv2d_direct_s8_scratch(uint32_t per, uint32_t cout_g)
 {
-#if !defined(LR_OPT_KERNELS) || LR_OPT_KERNELS
+#if LR_OPT_ON(LR_OPT_LINREP)
     uint32_t b = per > 0u ? 2u * LR_DIRECT_S8_WORDS / per : 4u;
     b = b < 4u ? 4u : b;
     b = b < cout_g ? b : cout_g;
@@ -326,7 +326,8 @@ static inline uint64_t lr_linrep_conv2d_direct_s8_scratch_min(uint32_t per)
     return per;
 }
 
-/* Optimised int8 kernels (kernels/opt/, built unless LR_KERNELS=ref: -DLR_OPT_KERNELS=0): the same arguments,
+/* Optimised int8 kernels (kernels/opt/; the run path calls those of the kinds -DLR_OPT_KERNELS selects, from
+ * runtime.mk's LR_KERNELS: every kind by default, none with LR_KERNELS=ref): the same arguments,
  * scratch and results (bit for bit) as the _ref kernel of the same name. */
 void lr_conv2d_s8_opt(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch, int8_t *y);
 /* The same with `words` int32 words of scratch: convs with one input channel per group, 3 x 3, stride 1, dilation 1
@@ -367,7 +368,7 @@ void lr_linrep_conv2d_reuse_s8_opt(const lr_geom *g, const int8_t *x, const lr_l
  * unless LR_KERNELS=ref). */
 static inline uint64_t lr_linrep_conv2d_reuse_s8_scratch(const lr_geom *g, uint32_t k)
 {
-#if !defined(LR_OPT_KERNELS) || LR_OPT_KERNELS
+#if LR_OPT_ON(LR_OPT_LINREP)
     return lr_linrep_conv2d_reuse_s8_opt_scratch(g, k);
 #else
     return lr_linrep_conv2d_reuse_s8_ref_scratch(g, k);
@@ -377,7 +378,7 @@ static inline uint64_t lr_linrep_conv2d_reuse_s8_scratch(const lr_geom *g, uint3
  * kernel's template-stationary path where it has one: below that an AUTO op runs the direct path). */
 static inline uint64_t lr_linrep_conv2d_reuse_s8_scratch_least(const lr_geom *g, uint32_t k)
 {
-#if !defined(LR_OPT_KERNELS) || LR_OPT_KERNELS
+#if LR_OPT_ON(LR_OPT_LINREP)
     return lr_linrep_conv2d_reuse_s8_opt_scratch_fast(g, k);
 #else
     return lr_linrep_conv2d_reuse_s8_ref_scratch_min(g, k);

@@ -6,8 +6,9 @@
  * every partial sum they form), hence the same int8 outputs bit for bit. On cores with the DSP
  * extension (__ARM_FEATURE_DSP: Cortex-M4, M7, M33 with DSP) they use the ACLE SIMD intrinsics
  * (SXTB16, SXTAB16, SMLAD: two 16-bit multiply-adds per instruction); elsewhere (hosts, M0, M3) a
- * portable C fallback with the same blocking. lr_run.c calls them unless LR_OPT_KERNELS is 0 (runtime.mk:
- * LR_KERNELS=opt, the default, builds them; LR_KERNELS=ref only the reference kernels, -DLR_OPT_KERNELS=0).
+ * portable C fallback with the same blocking. lr_run.c calls those of the kinds LR_OPT_KERNELS selects
+ * (lr_internal.h; runtime.mk's LR_KERNELS: opt, the default, every kind; ref none, -DLR_OPT_KERNELS=0; or a
+ * list such as linrep+add).
  */
 #ifndef LR_OPT_S8_H
 #define LR_OPT_S8_H

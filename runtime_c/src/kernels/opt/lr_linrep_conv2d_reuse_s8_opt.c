@@ -121,6 +121,17 @@ static uint64_t extra_words(const lr_geom *g, uint32_t k, uint64_t nr, int m)
  * kernel and pixel a' R + b' S (4 in modes 0 and 1, 2.5 in mode 2). */
 static int32_t tile_rows(const lr_geom *g, uint32_t k, uint64_t fixed, uint64_t pxw, uint64_t words, int *mode)
 {
+#if !LR_REUSE_COLS /* mode 0 only: as many rows as fit */
+    const uint64_t per_row = pxw * (uint64_t)g->ow;
+    uint64_t n = words > fixed ? div_u64(words - fixed, per_row) : 0u;
+    (void)k;
+    *mode = 0;
+    n = n > (uint64_t)g->oh ? (uint64_t)g->oh : n;
+    while (n >= 1u && fixed + per_row * n + pad_words(g, n) > words) {
+        n--;
+    }
+    return (int32_t)n;
+#else
     const uint64_t per_row = pxw * (uint64_t)g->ow, ns = slots(g, k);
     const uint64_t cin = (uint64_t)g->cin_g, kern = cin * (uint64_t)g->cout_g, px = (uint64_t)g->oh * (uint64_t)g->ow;
     uint64_t best = 0u, r_best = 0u;
@@ -145,6 +156,7 @@ static int32_t tile_rows(const lr_geom *g, uint32_t k, uint64_t fixed, uint64_t 
         }
     }
     return (int32_t)r_best;
+#endif
 }
 
 uint64_t lr_linrep_conv2d_reuse_s8_opt_scratch_min(const lr_geom *g, uint32_t k)
@@ -179,6 +191,7 @@ static void im2col1(const lr_geom *g, const int8_t *xc, int32_t oy, int32_t ox, 
     const int32_t iy0 = oy * g->sh - g->pt, ix0 = ox * g->sw - g->pl;
     int16_t *p = col;
     int32_t ky, kx;
+#if LR_OPT_FAST /* interior pixels without the tests; size-optimised builds take the tests everywhere */
     if (iy0 >= 0 && iy0 + (g->kh - 1) * g->dh < g->h && ix0 >= 0 && ix0 + (g->kw - 1) * g->dw < g->w) {
         const int8_t *xr = xc + iy0 * g->w + ix0;
         if (g->kw == 3 && g->dw == 1) {
@@ -195,7 +208,9 @@ static void im2col1(const lr_geom *g, const int8_t *xc, int32_t oy, int32_t ox, 
                 }
             }
         }
-    } else {
+    } else
+#endif
+    {
         for (ky = 0; ky < g->kh; ky++) {
             const int32_t iy = iy0 + ky * g->dh;
             const int row_in = iy >= 0 && iy < g->h;
@@ -308,6 +323,7 @@ static inline uint32_t field_in(const unsigned char *bytes, uint32_t nbytes, uin
     return field_at(bytes, bit, w);
 }
 
+#if LR_OPT_FAST
 /* How many fields from bit `bit` on, `step` bits apart, start four bytes or more before the end of a stream of
  * nbytes bytes (field_in's word load), at most n. */
 static uint32_t fields_safe(uint32_t nbytes, uint32_t bit, uint32_t step, uint32_t n)
@@ -320,6 +336,7 @@ static uint32_t fields_safe(uint32_t nbytes, uint32_t bit, uint32_t step, uint32
     k = step > 0u ? (lim - bit) / step + 1u : n;
     return k < n ? k : n;
 }
+#endif
 
 /* Step 1 for input channel i of the group's cg output channels from channel oc0: a job per kept kernel (o, i) (pos[o]:
  * the kernel's rank among the kept ones, advanced; without a mask the rank is (oc0 + o) cin_g + i), four words:
@@ -340,6 +357,7 @@ static LR_NOINLINE int32_t decode(const lr_linrep_s8_params *p, const unsigned c
     const uint32_t amask = (1u << ab_bits) - 1u, sbit = 1u << (ab_bits - 1u);
     uint32_t *raw = job + 2 * cg, *jb = job;
     int32_t o, u, nu = 0;
+#if LR_OPT_FAST
     if (mask == NULL) { /* kernel (oc0 + o, i) has rank (oc0 + o) cin_g + i */
         const uint32_t n0 = (uint32_t)(oc0 * cin_g + i), si = (uint32_t)cin_g * bits, sa = (uint32_t)cin_g * ab2;
         const uint32_t fi = fields_safe(p->lr.n_idx, n0 * bits, si, (uint32_t)cg);
@@ -355,10 +373,12 @@ static LR_NOINLINE int32_t decode(const lr_linrep_s8_params *p, const unsigned c
             raw[2 * o] = field_at(idx, bi, bits);
             raw[2 * o + 1] = field_at(abq, ba, ab2);
         }
-    } else {
+    } else
+#endif
+    {
         for (o = 0; o < cg; o++) {
             uint32_t n;
-            if (!lr_kept(mask, (uint32_t)((oc0 + o) * cin_g + i))) {
+            if (mask != NULL && !lr_kept(mask, (uint32_t)((oc0 + o) * cin_g + i))) {
                 raw[2 * o] = 0xffffffffu;
                 continue;
             }
@@ -368,6 +388,7 @@ static LR_NOINLINE int32_t decode(const lr_linrep_s8_params *p, const unsigned c
             raw[2 * o + 1] = field_in(abq, p->lr.n_abq, n * ab2, ab2); /* a (field 2n) and b (2n + 1) */
         }
     }
+#if LR_OPT_FAST
     if (mask == NULL) { /* every kernel kept; pos holds 2^max(0, -e), 2^max(0, e) per output channel (0: 2^32 or more) */
         const uint32_t *mul = (const uint32_t *)(const void *)pos;
         uint32_t ao = aoff;
@@ -385,7 +406,10 @@ static LR_NOINLINE int32_t decode(const lr_linrep_s8_params *p, const unsigned c
             jb[2] = bq * mul[2 * o + 1];
             jb[3] = ao;
         }
-    } else { /* masked layers: pruned kernels (-1) skipped, the multipliers from the exponents */
+    } else
+#endif
+    { /* masked layers (and every layer in size-optimised builds): pruned kernels (-1) skipped, the multipliers
+       * from the exponents */
         for (o = 0; o < cg; o++) {
             const uint32_t j = raw[2 * o], v = raw[2 * o + 1];
             const int32_t e = lr_s8(bexp[o]);
@@ -920,6 +944,7 @@ void lr_linrep_conv2d_reuse_s8_opt_n(const lr_geom *g, const int8_t *x, const lr
     }
     for (grp = 0; grp < g->groups; grp++) {
         for (o = 0; o < cg; o++) {
+#if LR_OPT_FAST
             if (mask == NULL) { /* pos and base: a' = a_q 2^max(0, -e), b' = b_q 2^max(0, e) as multipliers (decode) */
                 const int32_t e = lr_s8(p->bexp[grp * cg + o]);
                 const uint32_t ea = e < 0 ? (uint32_t)-e : 0u, eb = e > 0 ? (uint32_t)e : 0u;
@@ -927,9 +952,10 @@ void lr_linrep_conv2d_reuse_s8_opt_n(const lr_geom *g, const int8_t *x, const lr
                 ((uint32_t *)(void *)pos)[2 * o + 1] = eb < 32u ? 1u << eb : 0u;
                 continue;
             }
+#endif
             base[o] = (int32_t)rank; /* rank of kernel (o, 0) among the kept ones */
             for (i = 0; i < g->cin_g; i++) {
-                rank += (uint32_t)lr_kept(mask, (uint32_t)((grp * cg + o) * g->cin_g + i));
+                rank += mask == NULL ? 1u : (uint32_t)lr_kept(mask, (uint32_t)((grp * cg + o) * g->cin_g + i));
             }
         }
         for (oy0 = 0; oy0 < g->oh; oy0 += rows) {
@@ -937,16 +963,19 @@ void lr_linrep_conv2d_reuse_s8_opt_n(const lr_geom *g, const int8_t *x, const lr
             for (o = 0; o < cg; o++) {
                 const int32_t bias = p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)(grp * cg + o)) : 0;
                 int32_t *ao = acc + o * tile;
-                for (k = 0; k + 4 <= np; k += 4) { /* four stores a step */
+                k = 0;
+#if LR_OPT_FAST
+                for (; k + 4 <= np; k += 4) { /* four stores a step */
                     ao[k] = bias;
                     ao[k + 1] = bias;
                     ao[k + 2] = bias;
                     ao[k + 3] = bias;
                 }
+#endif
                 for (; k < np; k++) {
                     ao[k] = bias;
                 }
-                if (mask != NULL) {
+                if (mask != NULL || !LR_OPT_FAST) {
                     pos[o] = base[o];
                 }
             }
