@@ -77,11 +77,23 @@ def cmd_export_c(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_kernels(kernels: str) -> None:
+    """--kernels: a kernel build runtime.mk knows (opt, ref, or a '+'-list of conv, linear, add, linrep), before
+    any work; runtime.mk's reason otherwise."""
+    from linrep_edge.runtime.binding import build_tag
+
+    try:
+        build_tag(kernels)
+    except LinRepError as exc:
+        raise LinRepError(f"--kernels: {exc}") from None
+
+
 def cmd_export_project(args: argparse.Namespace) -> int:
     from linrep_edge.format.export_c import check_identifier, default_identifier
     from linrep_edge.format.reader import load_bytes, parse
     from linrep_edge.runtime.project import export_project
 
+    _check_kernels(args.kernels)
     name = check_identifier(args.name) if args.name is not None else default_identifier(Path(args.file).name)
     blob = load_bytes(args.file, _max(args))
     parse(blob, shown(args.file), weights=False)  # refuse to embed a corrupt blob
@@ -175,6 +187,7 @@ def cmd_mcu_bench(args: argparse.Namespace) -> int:
     from linrep_edge.runtime.mcu import format_result, mcu_bench
     from linrep_edge.format.reader import load_bytes, parse
 
+    _check_kernels(args.kernels)
     blob = load_bytes(args.file, _max(args))
     int8 = parse(blob, shown(args.file), max_bytes=_max(args)).graph.is_int8
     targets = _targets(args.target, int8)

@@ -27,13 +27,12 @@ from linrep_edge.runtime.mcu import (LINREP_PATH_BITS, MCU_DIR, RUNTIME_DIR, _dr
                                      runtime_defines)
 
 TARGETS_INT8 = ("cortex-m4", "cortex-m3", "cortex-m7", "cortex-m33")
-KERNEL_BUILDS = ("opt", "ref")  # runtime.mk's LR_KERNELS: the optimised int8 kernels (default) or the references;
-# also a '+'-list of the kinds whose optimised kernels run (conv, linear, add, linrep), the references for the rest
 
 
 @contextmanager
 def kernel_build(kernels: str) -> Iterator[None]:
-    """Build and load the runtime with LR_KERNELS=kernels while inside (runtime.mk; the host library and the
+    """Build and load the runtime with LR_KERNELS=kernels while inside (runtime.mk: "opt", the default, "ref", or a
+    '+'-list of the kinds whose optimised kernels run, among conv, linear, add, linrep; the host library and the
     firmware libraries of each build have their own folders), then restore the environment."""
     from linrep_edge.runtime.binding import build_tag
 
