@@ -86,7 +86,7 @@ PYTEST_WORKERS ?= 2
 test: setup $(PEERS) $(ONNX) $(IMAGENET)
 	$(MAKE) -C runtime_c test sanitize
 	$(call fuzz_step,fuzz-check)
-	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --durations=25
 
 test-deep: setup $(PEERS)
 	LINREP_DEEP=$${LINREP_DEEP:-20} $(PY) -m pytest -q tests/test_properties.py tests/test_agreement.py

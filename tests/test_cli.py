@@ -246,3 +246,17 @@ def test_status_names_codes_as_the_c_library_does():
     assert "LR_ERR_CRC" in r.stdout and status_text(-12) in r.stdout
     r = run("status", "7")
     assert r.returncode == 2 and "not an lr_status" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_quiet_before_or_after_the_command():
+    """-q / --quiet is taken before the command (as the tests call it) and after it (`linrep-edge pack ... -q`, which
+    failed with 'unrecognized arguments: -q'); left out, progress bars stay on."""
+    from linrep_edge.cli.main import build_parser
+
+    ap = build_parser()
+    for argv, quiet in ((["report", "m.lre"], False), (["-q", "report", "m.lre"], True),
+                        (["report", "m.lre", "-q"], True), (["pack", "--default", "-o", "m.lre", "--quiet"], True),
+                        (["verify", "m.lre", "-q"], True), (["mcu-bench", "m.lre"], False)):
+        assert ap.parse_args(argv).quiet is quiet, argv
+    r = run("status", "-12")  # status's negative codes still read as codes
+    assert r.returncode == 0 and r.stdout.split()[0] == "-12"

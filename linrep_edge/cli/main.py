@@ -497,6 +497,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     _add_read_options(p)
     p.set_defaults(func=blob_cmds.cmd_mcu_bench)
+    for name, cmd in sub.choices.items():  # -q after the command too (linrep-edge pack ... -q), as before it
+        if name != "status":
+            cmd.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS,
+                             help="no progress bars (also before the command)")
     return ap
 
 

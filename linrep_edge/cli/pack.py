@@ -175,6 +175,20 @@ def _pack_checkpoint(args: argparse.Namespace, out: Path) -> int:
     return 0
 
 
+def _calibration_summary(c: dict[str, Any], activations: str) -> str:
+    """pack's line on --calibration: the packed model against the original on the held-out calibration inputs,
+    beside the float model before packing, as compressed and after the distillation (int8's own rounding shows
+    as the step from the last to the packed figure, not as a fine-tuning that made things worse)."""
+    def pair(which: str) -> str:
+        packed = which == "packed"
+        agree = c.get("packed_top1_agreement" if packed else f"top1_agreement_{which}")
+        err = c["packed_relative_output_error" if packed else f"relative_output_error_{which}"]
+        return (f"top-1 agreement {100 * agree:.2f}%, " if agree is not None else "") + f"relative output error {err:.4f}"
+    return (f"on the {c['calibration_held_out']} held-out calibration inputs, against the original: as packed "
+            f"({activations} activations) {pair('packed')}; before packing, as compressed {pair('before')}, after "
+            f"{c['epochs_run']} calibration epoch(s) (best {c['best_epoch']}) {pair('after')}")
+
+
 def cmd_pack(args: argparse.Namespace) -> int:
     from linrep_edge.atomic import write_atomic
     from linrep_edge.pipeline import pack_model
@@ -234,14 +248,8 @@ def cmd_pack(args: argparse.Namespace) -> int:
     for note in res.notes:
         print(f"linrep-edge: note: {note}", file=sys.stderr)
     acc = "".join(f", {k.replace('_', ' ')} {100 * v:.2f}%" for k, v in res.accuracy.items())
-    c = res.calibration
-    if c:
-        agree = (f"top-1 agreement {100 * c['packed_top1_agreement']:.2f}% (before fine-tuning "
-                 f"{100 * c['top1_agreement_before']:.2f}%), " if "packed_top1_agreement" in c else "")
-        acc += (f"; on the {c['calibration_held_out']} held-out calibration inputs the packed model gives {agree}"
-                f"relative output error {c['packed_relative_output_error']:.4f} (before "
-                f"{c['relative_output_error_before']:.4f}) vs the original, after {c['epochs_run']} "
-                f"calibration epoch(s), best {c['best_epoch']}")
+    if res.calibration:
+        acc += "; " + _calibration_summary(res.calibration, res.activations)
     emit(args, summary, lambda: f"wrote {out}: {len(data)} bytes ({res.activations} activations, conv "
                                 f"{rep.conv_compression_vs_fp32:.2f}x, model {rep.model_compression_vs_fp32:.2f}x vs "
                                 f"fp32{acc})")

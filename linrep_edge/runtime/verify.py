@@ -145,13 +145,27 @@ def layer_fidelity(blob_graph: Any, original: torch.nn.Module, x: np.ndarray) ->
             same.get(a.type, a.type) != same.get(b.type, b.type) for a, b in zip(orig_graph.ops, blob_graph.ops)):
         return "the blob's graph does not line up op for op with the original's (different ops)"
     xt = torch.from_numpy(x)
-    ours = GraphModel(blob_graph).eval().trace(xt)
+    ours = _int8_trace(blob_graph, x) if blob_graph.is_int8 else {
+        k: v.numpy() for k, v in GraphModel(blob_graph).eval().trace(xt).items()}
     theirs = GraphModel(orig_graph).eval().trace(xt)
     rows = []
     for i, (a, b) in enumerate(zip(blob_graph.ops, orig_graph.ops)):
         rows.append({"op": i, "name": a.name, "type": a.type,
-                     "sqnr_db": _sqnr_db(theirs[b.output].numpy(), ours[a.output].numpy())})
+                     "sqnr_db": _sqnr_db(theirs[b.output].numpy(), ours[a.output])})
     return rows
+
+
+def _int8_trace(g: Any, x: np.ndarray) -> dict[int, np.ndarray]:
+    """Every tensor of an int8 graph for float inputs x [N, ...], as the Python integer reference computes it
+    (equal to the C runtime byte for byte), dequantised with each tensor's scale and zero point."""
+    from linrep_edge.integer.batch import quantize_input
+    from linrep_edge.integer.executor import run_int8
+
+    xq = quantize_input(g, np.asarray(x, np.float32))
+    per = [run_int8(g, xi, trace=True) for xi in xq]
+    return {k: np.float32(g.tensors[k].scale) * (np.stack([p[k] for p in per]).astype(np.float32)
+                                                  - np.float32(g.tensors[k].zero_point))
+            for k in range(len(g.tensors))}
 
 
 def verify(blob: bytes, x: np.ndarray, labels: np.ndarray | None, where: str = "blob",
@@ -177,7 +191,7 @@ def verify(blob: bytes, x: np.ndarray, labels: np.ndarray | None, where: str = "
     if parsed.graph.is_int8:  # C vs the Python integer reference, bit for bit
         from linrep_edge.runtime.verify_int8 import verify_int8
 
-        return verify_int8(blob, parsed, x, labels, where, conv_path, original)
+        return verify_int8(blob, parsed, x, labels, where, conv_path, original, layer_images)
     t0 = time.perf_counter()
     c_out = rt.run_all(x)
     c_seconds = time.perf_counter() - t0
@@ -244,13 +258,18 @@ def format_result(r: dict[str, Any]) -> str:
                      f"{100 * r['original_top1_agreement']:.2f}%, relative output error {r['original_relative_error']:.4f}")
     lines.append(f"C runtime: arena {r['arena_bytes']} B (activation lower bound {r['activation_lower_bound_bytes']} B), "
                  f"{1000 * r['c_seconds_per_image']:.2f} ms per image on this host")
-    layers = r.get("layers")
+    return "\n".join(lines + layer_table(r.get("layers")))
+
+
+def layer_table(layers: list[dict[str, Any]] | str | None) -> list[str]:
+    """verify's per-layer SQNR lines (none without an original; one line saying why where the graphs differ)."""
     if isinstance(layers, str):
-        lines.append(f"per-layer fidelity: n/a ({layers})")
-    elif layers:
-        lines += ["", "per layer, output vs the original's on the same inputs (SQNR; higher is closer):",
-                  f"{'op':>4} {'type':<20} {'name':<28} {'SQNR dB':>8}"]
-        for row, name in zip(layers, column_names([row["name"] for row in layers], 28)):
-            db = "exact" if row["sqnr_db"] is None else f"{row['sqnr_db']:.1f}"
-            lines.append(f"{row['op']:>4} {row['type'][:20]:<20} {name:<28} {db:>8}")
-    return "\n".join(lines)
+        return [f"per-layer fidelity: n/a ({layers})"]
+    if not layers:
+        return []
+    lines = ["", "per layer, output vs the original's on the same inputs (SQNR; higher is closer):",
+             f"{'op':>4} {'type':<20} {'name':<28} {'SQNR dB':>8}"]
+    for row, name in zip(layers, column_names([row["name"] for row in layers], 28)):
+        db = "exact" if row["sqnr_db"] is None else f"{row['sqnr_db']:.1f}"
+        lines.append(f"{row['op']:>4} {row['type'][:20]:<20} {name:<28} {db:>8}")
+    return lines

@@ -44,10 +44,14 @@ def _reference(g: Graph, xq: np.ndarray) -> list[np.ndarray]:
 
 
 def verify_int8(blob: bytes, parsed: Blob, x: np.ndarray, labels: np.ndarray | None, where: str,
-                conv_path: str = "auto", original: torch.nn.Module | None = None) -> dict[str, Any]:
+                conv_path: str = "auto", original: torch.nn.Module | None = None,
+                layer_images: int = 64) -> dict[str, Any]:
+    """verify's result for an int8 blob; against the original (given, or the embedded default): top-1 agreement,
+    relative output error and the per-layer SQNR table (`layers`) on the first `layer_images` inputs."""
     from linrep_edge.integer.batch import quantize_input
     from linrep_edge.runtime.binding import CRuntime
-    from linrep_edge.runtime.verify import _accuracy, _relative_error, _torch_outputs, original_model
+    from linrep_edge.runtime.verify import (_accuracy, _relative_error, _torch_outputs, layer_fidelity,
+                                            original_model)
 
     g = parsed.graph
     rt = CRuntime(blob, where, conv_path=conv_path)
@@ -72,13 +76,18 @@ def verify_int8(blob: bytes, parsed: Blob, x: np.ndarray, labels: np.ndarray | N
         "differing_output_bytes": diff, "output_bytes": int(sum(c.size for c in c_out)),
         "c_accuracy": _accuracy(c_out[0], labels), "python_int8_accuracy": _accuracy(py_out[0], labels),
         "original_accuracy": _accuracy(o_out[0], labels) if o_out is not None else None,
-        "original_top1_agreement": None, "original_relative_error": None,
+        "original_top1_agreement": None, "original_relative_error": None, "layers": None,
         "conv_path": conv_path, "arena_bytes": rt.arena_bytes,
         "activation_lower_bound_bytes": rt.activation_lower_bound_bytes, "c_seconds_per_image": c_seconds / max(n, 1),
     }
     if o_out is not None:
+        if [o.size // max(n, 1) for o in o_out] != [c.size // max(n, 1) for c in c_f]:
+            raise LinRepError(f"the original model's outputs {[o.shape for o in o_out]} do not match the blob's "
+                              f"{[c.shape for c in c_f]}: is --model the model this blob was packed from?")
         res["original_top1_agreement"] = float((c_top == o_out[0].reshape(n, -1).argmax(1)).mean())
         res["original_relative_error"] = _relative_error(c_f, o_out)
+        xs = np.asarray(x[:layer_images], np.float32).reshape(-1, *rt.input_shape)
+        res["layers"] = layer_fidelity(g, orig, xs)
     return res
 
 
@@ -98,4 +107,6 @@ def format_result_int8(r: dict[str, Any]) -> str:
                      f"error {r['original_relative_error']:.4f}")
     lines.append(f"C runtime: arena {r['arena_bytes']} B (activation lower bound {r['activation_lower_bound_bytes']} B), "
                  f"{1000 * r['c_seconds_per_image']:.2f} ms per image on this host")
-    return "\n".join(lines)
+    from linrep_edge.runtime.verify import layer_table
+
+    return "\n".join(lines + layer_table(r.get("layers")))
