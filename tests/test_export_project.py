@@ -332,6 +332,46 @@ def test_reference_kernel_project_is_smaller_and_equal_on_the_board(tmp_path):
     assert "Traceback" not in proc.stderr and not (tmp_path / "bad").exists()
 
 
+def test_int8_project_arena_is_what_its_ram_limit_allows(tmp_path):
+    """An int8 project's static arena is the arena its plan can use on any core, not more: by default (the least
+    arena, lr_init's default) exactly the host's lr_arena_size -- it was the forced reuse path's, 4x that here, 3.3x
+    on a user's SE net -- and the firmware uses all of it; `--ram-limit -1` (main.c calls lr_set_ram_limit(&model,
+    SIZE_MAX)) the fastest plan's, which the board then runs; `--ram-limit N` at most N; with `--offline-plan` the
+    host's plan under that limit (no lr_set_ram_limit call: the plan fixes it). Each passes on the Cortex-M4F (-Os)."""
+    need(all(shutil.which(t) for t in ARM_TOOLS) and shutil.which("make") is not None, "the ARM toolchain or QEMU", APT)
+    from int8_graphs import build
+
+    from linrep_edge.format.writer import pack_graph
+    from linrep_edge.runtime.binding import CRuntime
+
+    blob = tmp_path / "i8.lre"
+    blob.write_bytes(pack_graph(build("linrep_chain", 1)))
+    least = CRuntime(blob.read_bytes()).arena_bytes
+    fast = CRuntime(blob.read_bytes())
+    fast.set_ram_limit(-1)
+    assert fast.arena_bytes > 2 * least  # the reuse path's scratch: a real trade
+    for extra, arena in (((), least), (("--ram-limit", "-1"), fast.arena_bytes), (("--ram-limit", "600"), 600)):
+        project = tmp_path / ("p" + "".join(extra))
+        summary = _export(blob, "cortex-m4", project, *extra)
+        assert summary["arena_bytes"] == arena and summary["ram_limit"] == (int(extra[1]) if extra else None)
+        main_c = (project / "main.c").read_text()
+        assert ("lr_set_ram_limit(&model, SIZE_MAX)" in main_c) is (extra[1:] == ("-1",))
+        assert ("lr_set_ram_limit(&model, 600u)" in main_c) is (extra[1:] == ("600",))
+        proc = _run(["make", "-C", str(project), "-j2", "run"])
+        assert proc.returncode == 0 and "PASS" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
+        used = int(proc.stdout.split(" arena ")[1].split()[0])
+        if not extra:  # the least arena: no build or core changes it (every kernel's least scratch is LR_OPT_FAST's)
+            assert used == arena, proc.stdout
+        else:  # faster plans: room for any core's and build's (the -Os reuse kernel prefers smaller tiles)
+            assert least < used <= arena, proc.stdout
+    summary = _export(blob, "cortex-m4", tmp_path / "offline", "--ram-limit", "-1", "--offline-plan")
+    assert summary["arena_bytes"] > least and "lr_set_ram_limit" not in (tmp_path / "offline" / "main.c").read_text()
+    proc = _run(["make", "-C", str(tmp_path / "offline"), "-j2", "run"])
+    assert proc.returncode == 0 and "PASS" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
+    proc = _cli("export-project", str(blob), "-o", str(tmp_path / "bad"), "--ram-limit", "-5")
+    assert proc.returncode == 2 and "--ram-limit" in proc.stderr and not (tmp_path / "bad").exists()
+
+
 def test_wrong_expected_output_fails(blob_file, tmp_path):
     need(shutil.which("cc") is not None and shutil.which("make") is not None, "cc or make", "apt-get install gcc make")
     project = tmp_path / "host"

@@ -194,6 +194,9 @@ def test_mcu_bench_side_by_side_with_macs_per_instruction(tmp_path: Path) -> Non
     from int8_graphs import build
     from torch.utils.flop_counter import FlopCounterMode
 
+    from linrep_edge.runtime.binding import CRuntime
+    from linrep_edge.runtime.project import cost_model
+
     g = build("linrep", 1)
     path = tmp_path / "m.lre"
     path.write_bytes(pack_graph(g))
@@ -228,7 +231,18 @@ def test_mcu_bench_side_by_side_with_macs_per_instruction(tmp_path: Path) -> Non
         assert r["dense_macs"] == sum(want.values())
         assert r["instructions_per_dense_mac"] == round(r["instructions"] / r["dense_macs"], 3)
         assert r["mac_op_instructions"] == sum(L["instructions"] for L in r["layers"] if L["op"] in want)
+        # what RAM buys: the fastest plan (lr_set_ram_limit(SIZE_MAX)) beside the default least arena, its arena the
+        # host library's under the same limit and the core's cost model (-O2 kernels, as the bench builds them)
+        fast = CRuntime(path.read_bytes(), cost=cost_model(r["target"]))
+        fast.set_ram_limit(-1)
+        assert r["unlimited_matches_host"] and r["unlimited_arena_bytes"] == fast.arena_bytes > r["arena_bytes"]
+        assert r["unlimited_ram_bytes"] > r["ram_bytes"]  # (not always faster: the cost model's choice, here slower)
     text = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1200)
     assert text.returncode == 0, text.stderr
     head = text.stdout.splitlines()[0]
     assert "cortex-m4" in head and "cortex-m3" in head and "per dense-equivalent MAC" in text.stdout
+    assert "no RAM limit: instructions" in text.stdout and "no RAM limit: RAM (B)" in text.stdout
+    from linrep_edge.runtime.mcu_int8 import format_result_int8
+
+    one = format_result_int8(d["targets"][0])  # one target's text: the trade in a line (here none to gain)
+    assert "RAM for speed: none to gain" in one or "RAM for speed: with no RAM limit" in one

@@ -303,6 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "--no-status-texts --kernels ref   # the least code\n"
                               "  linrep-edge export-project i8.lre -o m_fw --linrep-path reuse --offline-plan "
                               "--no-status-texts --kernels linrep   # little code, fast LinRep convs\n"
+                              "  linrep-edge export-project i8.lre -o m_fw --ram-limit -1   # the fastest plan: more RAM "
+                              "(mcu-bench prints both)\n"
                               "  cmake -S m_fw -B m_fw/build && cmake --build m_fw/build --target run\n"
                               "  make -C m_fw run\n\nThe expected output in model/<name>_test.h is the host C "
                               "runtime's; main.c compares bit for bit. Cortex-M projects run under QEMU (mps2 boards) "
@@ -334,6 +336,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "default model, about 3x its instructions), or the kinds whose optimised kernels run, "
                         "'+'-separated among conv, linear, add, linrep (e.g. linrep: the LinRep convs fast, the "
                         "rest in the least code); `mcu-bench --kernels` measures each")
+    p.add_argument("--ram-limit", type=_ram_limit, default=None, metavar="BYTES",
+                   help="main.c calls lr_set_ram_limit(BYTES) before sizing the arena: RAM traded for speed (0: the "
+                        "least arena; -1: no limit, every LinRep conv its fastest path; `mcu-bench` prints what "
+                        "either costs). Default: the runtime's, the least arena for int8 blobs, none for fp32")
     p.add_argument("--json", action="store_true", help="print a summary as JSON")
     _add_read_options(p)
     p.set_defaults(func=blob_cmds.cmd_export_project)

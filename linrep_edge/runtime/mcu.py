@@ -106,9 +106,15 @@ def arena_for_any_plan(blob: bytes, where: str = "blob", ram_limit: int = 0) -> 
     constants differ per core, so the device's AUTO plan may differ from the host's): the largest lr_arena_size
     of AUTO and of each forced path (each op's scratch is placed on its own, so no mix of paths needs more); a
     path the model cannot take is skipped (the device's AUTO never takes it either). lr_set_ram_limit(ram_limit)
-    on each when non-zero."""
+    on each when non-zero. With a limit (ram_limit >= 0; 0: the least arena) no more than lr_set_ram_limit's own
+    bound, whatever the core: max(ram_limit, the least arena the model runs in), which no cost model changes
+    (the planner's first pass places every op's least scratch, lr_plan.c) -- a forced reuse path's scratch (the
+    maximum above) would make a least-arena firmware's static arena several times what it uses."""
     from linrep_edge.runtime.binding import CRuntime
 
+    if ram_limit >= 0:
+        least = CRuntime(blob, where, conv_path="auto").arena_bytes  # lr_init's default for an int8 model: limit 0
+        return min(arena_for_any_plan(blob, where, -1), max(ram_limit, least))
     arena = 0
     for path in ("auto", *LINREP_PATH_BITS):
         try:

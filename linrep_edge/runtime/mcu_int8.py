@@ -170,6 +170,11 @@ def _mcu_bench_int8(blob: bytes, target: str, x: np.ndarray | None, timeout: flo
         for path in ("direct", "reuse"):
             forced[path] = _firmware_i8(blob, x, target, "-O2", root / path, timeout, conv_path=path,
                                         ram_limit=ram_limit)
+    unlimited = {}
+    if ram_limit == 0 and compare_paths:  # what RAM buys: the fastest plan beside the least arena's (lr_init's default)
+        fw = _firmware_i8(blob, x, target, "-O2", root / "unlimited", timeout, ram_limit=-1)
+        unlimited = {"unlimited_instructions": fw["instructions"], "unlimited_ram_bytes": _ram_bytes(fw),
+                     "unlimited_arena_bytes": fw["arena_bytes"], "unlimited_matches_host": fw["matches_host"]}
     size_os = _firmware_i8(blob, x, target, "-Os", root / "auto-Os", timeout, run=False, ram_limit=ram_limit)
     size_ops = _firmware_i8(blob, x, target, "-Os", root / "auto-Os-ops", timeout, run=False, ram_limit=ram_limit,
                             blob_ops=True)
@@ -215,6 +220,7 @@ def _mcu_bench_int8(blob: bytes, target: str, x: np.ndarray | None, timeout: flo
         **{f"{path}_instructions": fw["instructions"] for path, fw in forced.items()},
         **{f"{path}_matches_host": fw["matches_host"] for path, fw in forced.items()},
         **{f"{path}_arena_bytes": fw["arena_bytes"] for path, fw in forced.items()},
+        **unlimited,
         "deterministic": bool(lr["deterministic"] and all(fw["deterministic"] for fw in forced.values())),
         "matches_host": lr["matches_host"],
         **one_path,
@@ -279,6 +285,19 @@ def _minimal_build(blob: bytes, x: np.ndarray, target: str, root: Path, timeout:
             "blob_minimal_matches_host_os": size["matches_host"]}
 
 
+def ram_for_speed(r: dict[str, Any]) -> str:
+    """mcu-bench's line on the trade lr_set_ram_limit makes: the least arena's run (the default) beside the fastest
+    plan's, with the options that choose either."""
+    n, fast = r["instructions"], r["unlimited_instructions"]
+    if fast >= n:
+        return (f"RAM for speed: none to gain, no RAM limit runs in {fast} instructions too (RAM "
+                f"{r['unlimited_ram_bytes']} B)")
+    return (f"RAM for speed: with no RAM limit {fast} instructions ({n / fast:.2f}x fewer; equal to the host: "
+            f"{r['unlimited_matches_host']}) in RAM {r['unlimited_ram_bytes']} B ({r['unlimited_ram_bytes'] - r['ram_bytes']:+d}"
+            " B): `export-project --ram-limit -1` (or lr_set_ram_limit(&model, SIZE_MAX) in your firmware), "
+            "`mcu-bench --ram-limit BYTES` for a limit in between")
+
+
 def format_result_int8(r: dict[str, Any]) -> str:
     out = [f"{r['target']} ({r['board']}), int8 model (lr_run_i8), {r.get('kernels', 'opt')} kernels, "
            f"runtime built {r['opt']}; "
@@ -307,6 +326,8 @@ def format_result_int8(r: dict[str, Any]) -> str:
               f"host: {r['blob_minimal_matches_host']}" if "runtime_code_bytes_blob_minimal" in r else "")
            + "; outputs equal "
            f"the host C runtime bit for bit: {r['matches_host']}; repeat runs identical: {r['deterministic']}"]
+    if "unlimited_instructions" in r:
+        out.append(ram_for_speed(r))
     paths = [p for p in ("direct", "reuse") if f"{p}_instructions" in r]
     if paths:
         out.append("LinRep convs forced to one path: " + ", ".join(
@@ -333,7 +354,9 @@ SIDE_BY_SIDE = (("instructions / inference", "instructions"), ("per dense-equiva
                 ("  its instructions at -Os", "blob_minimal_instructions_os"),
                 ("  at -O2: code (B)", "runtime_code_bytes_blob_minimal_o2"),
                 ("  at -O2: instructions", "blob_minimal_instructions"),
-                ("RAM: arena + stack (B)", "ram_bytes"), ("flash: the blob (B)", "weights_flash_bytes"),
+                ("RAM: arena + stack (B)", "ram_bytes"),
+                ("no RAM limit: instructions", "unlimited_instructions"),
+                ("no RAM limit: RAM (B)", "unlimited_ram_bytes"), ("flash: the blob (B)", "weights_flash_bytes"),
                 ("equal to the host", "matches_host"))
 
 
