@@ -355,6 +355,7 @@ def test_int8_project_arena_is_what_its_ram_limit_allows(tmp_path):
         summary = _export(blob, "cortex-m4", project, *extra)
         assert summary["arena_bytes"] == arena and summary["ram_limit"] == (int(extra[1]) if extra else None)
         main_c = (project / "main.c").read_text()
+        assert "make OPT=-O2" in (project / "README.md").read_text()  # the speed build, beside the -Os default
         assert ("lr_set_ram_limit(&model, SIZE_MAX)" in main_c) is (extra[1:] == ("-1",))
         assert ("lr_set_ram_limit(&model, 600u)" in main_c) is (extra[1:] == ("600",))
         proc = _run(["make", "-C", str(project), "-j2", "run"])
