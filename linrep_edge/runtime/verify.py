@@ -236,9 +236,6 @@ def format_result(r: dict[str, Any]) -> str:
         from linrep_edge.runtime.verify_int8 import format_result_int8
 
         return format_result_int8(r)
-    def pct(v: float | None) -> str:
-        return "n/a (no labels or no original)" if v is None else f"{100 * v:.2f}%"
-
     diff = "n/a" if r["max_abs_diff"] is None else f"{r['max_abs_diff']:.3g}"
     bad = r.get("non_finite_outputs", {})
     verdict = ("FAIL: non-finite outputs (C runtime {c}, torch {torch}); the comparison does not hold"
@@ -246,8 +243,8 @@ def format_result(r: dict[str, Any]) -> str:
     lines = [
         f"{r['images']} inputs" + (f", {r['outputs']} outputs" if r.get("outputs", 1) > 1 else "")
         + f"; verdict {verdict}",
-        f"accuracy: C runtime {pct(r['c_accuracy'])}, torch (rebuilt from blob) {pct(r['torch_accuracy'])}, "
-        f"original model {pct(r['original_accuracy'])}",
+        accuracy_line((("C runtime", r["c_accuracy"]), ("torch (rebuilt from blob)", r["torch_accuracy"]),
+                       ("original model", r["original_accuracy"]))),
         f"C vs rebuilt torch (is the runtime right?): top-1 agreement {100 * r['top1_agreement']:.2f}%, "
         f"max |output diff| {diff}",
     ]
@@ -259,6 +256,14 @@ def format_result(r: dict[str, Any]) -> str:
     lines.append(f"C runtime: arena {r['arena_bytes']} B (activation lower bound {r['activation_lower_bound_bytes']} B), "
                  f"{1000 * r['c_seconds_per_image']:.2f} ms per image on this host")
     return "\n".join(lines + layer_table(r.get("layers")))
+
+
+def accuracy_line(rows: tuple[tuple[str, float | None], ...]) -> str:
+    """verify's accuracy line: each figure, or one reason for all (no labels) or for the original's (no --model)."""
+    if all(v is None for _, v in rows):
+        return "accuracy: n/a (no labels: give --labels Y.npy with --inputs, or --data)"
+    return "accuracy: " + ", ".join(f"{name} " + (f"{100 * v:.2f}%" if v is not None else "n/a (no original: --model)")
+                                    for name, v in rows)
 
 
 def layer_table(layers: list[dict[str, Any]] | str | None) -> list[str]:

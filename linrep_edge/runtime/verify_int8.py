@@ -92,14 +92,13 @@ def verify_int8(blob: bytes, parsed: Blob, x: np.ndarray, labels: np.ndarray | N
 
 
 def format_result_int8(r: dict[str, Any]) -> str:
-    def pct(v: float | None) -> str:
-        return "n/a (no labels or no original)" if v is None else f"{100 * v:.2f}%"
+    from linrep_edge.runtime.verify import accuracy_line, layer_table
 
     lines = [f"{r['images']} inputs, int8 model (lr_run_i8); verdict {r['verdict']}: "
              f"{r['differing_output_bytes']} of {r['output_bytes']} output bytes differ between the C runtime and the "
              "Python integer reference",
-             f"accuracy: C runtime {pct(r['c_accuracy'])}, Python integer reference {pct(r['python_int8_accuracy'])}, "
-             f"original model {pct(r['original_accuracy'])}"]
+             accuracy_line((("C runtime", r["c_accuracy"]), ("Python integer reference", r["python_int8_accuracy"]),
+                            ("original model", r["original_accuracy"])))]
     if r["original_top1_agreement"] is None:
         lines.append("C vs original model: n/a (give the original with --model to measure fidelity)")
     else:
@@ -107,6 +106,4 @@ def format_result_int8(r: dict[str, Any]) -> str:
                      f"error {r['original_relative_error']:.4f}")
     lines.append(f"C runtime: arena {r['arena_bytes']} B (activation lower bound {r['activation_lower_bound_bytes']} B), "
                  f"{1000 * r['c_seconds_per_image']:.2f} ms per image on this host")
-    from linrep_edge.runtime.verify import layer_table
-
     return "\n".join(lines + layer_table(r.get("layers")))
