@@ -172,7 +172,8 @@ def _mcu_bench_int8(blob: bytes, target: str, x: np.ndarray | None, timeout: flo
                                         ram_limit=ram_limit)
     unlimited = {}
     if ram_limit == 0 and compare_paths:  # what RAM buys: the fastest plan beside the least arena's (lr_init's default)
-        fw = _firmware_i8(blob, x, target, "-O2", root / "unlimited", timeout, ram_limit=-1)
+        # in the default run's folder: the same runtime build (only the workload's header differs), no second one
+        fw = _firmware_i8(blob, x, target, "-O2", root / "auto", timeout, ram_limit=-1)
         unlimited = {"unlimited_instructions": fw["instructions"], "unlimited_ram_bytes": _ram_bytes(fw),
                      "unlimited_arena_bytes": fw["arena_bytes"], "unlimited_matches_host": fw["matches_host"]}
     size_os = _firmware_i8(blob, x, target, "-Os", root / "auto-Os", timeout, run=False, ram_limit=ram_limit)
