@@ -276,11 +276,13 @@ def mcu_bench(blob: bytes, target: str = "cortex-m4", x: np.ndarray | None = Non
     x = default_input(blob) if x is None else x
     root = build_root or RUNTIME_DIR / "build" / "mcu" / target
     lr = _firmware(blob, x, target, "-O2", root / "linrep", timeout, profile=profile)
-    dn = _firmware(dense, x, target, "-O2", root / "dense", timeout)
+    # the dense twin and the forced paths in the same folder: one runtime build (what differs is the workload's
+    # header), their code sizes unused
+    dn = _firmware(dense, x, target, "-O2", root / "linrep", timeout)
     forced = {}
     if compare_paths:
         for path in ("direct", "reuse"):
-            forced[path] = _firmware(blob, x, target, "-O2", root / f"linrep-{path}", timeout, conv_path=path)
+            forced[path] = _firmware(blob, x, target, "-O2", root / "linrep", timeout, conv_path=path)
     size_os = _firmware(blob, x, target, "-Os", root / "linrep-Os", timeout, run=False)
     size_all = _firmware(blob, x, target, "-Os", root / "linrep-Os-all-in", timeout, run=False, all_in=True)
     run_stack = lr["stack_painted_bytes"] or 0

@@ -166,13 +166,12 @@ def _mcu_bench_int8(blob: bytes, target: str, x: np.ndarray | None, timeout: flo
     root = build_root or RUNTIME_DIR / "build" / "mcu" / f"{target}-int8-bench{build_tag(kernels)}"
     lr = _firmware_i8(blob, x, target, "-O2", root / "auto", timeout, ram_limit=ram_limit, profile=profile)
     forced = {}
-    if compare_paths:
+    if compare_paths:  # in the default run's folder: one runtime build (the path and RAM limit: the workload header's)
         for path in ("direct", "reuse"):
-            forced[path] = _firmware_i8(blob, x, target, "-O2", root / path, timeout, conv_path=path,
+            forced[path] = _firmware_i8(blob, x, target, "-O2", root / "auto", timeout, conv_path=path,
                                         ram_limit=ram_limit)
     unlimited = {}
     if ram_limit == 0 and compare_paths:  # what RAM buys: the fastest plan beside the least arena's (lr_init's default)
-        # in the default run's folder: the same runtime build (only the workload's header differs), no second one
         fw = _firmware_i8(blob, x, target, "-O2", root / "auto", timeout, ram_limit=-1)
         unlimited = {"unlimited_instructions": fw["instructions"], "unlimited_ram_bytes": _ram_bytes(fw),
                      "unlimited_arena_bytes": fw["arena_bytes"], "unlimited_matches_host": fw["matches_host"]}
