@@ -74,18 +74,21 @@ demo: setup
 
 # The fuzz step follows the tests' rule for a missing part: fail under CI, skip (saying so) elsewhere.
 # make test runs the reproducible campaign (fixed seed and count, fuzz-check); test-deep a random one.
+# $(1): the fuzz goal; $(2): runtime_c goals run beside it (make -j: the C checks are independent goals, each
+# single-threaded, so they share the cores; -Otarget keeps each goal's output together).
 define fuzz_step
-	@if command -v clang >/dev/null; then $(MAKE) -C runtime_c $(1); \
+	@if command -v clang >/dev/null; then $(MAKE) $(if $(2),-j$(C_JOBS) -Otarget) -C runtime_c $(2) $(1); \
 	elif [ -n "$$CI" ]; then echo "error: CI must install clang (apt-get install clang) for the fuzz step" >&2; exit 1; \
-	else echo "SKIPPED the fuzz step: clang missing (apt-get install clang, or make setup as root)" >&2; fi
+	else echo "SKIPPED the fuzz step: clang missing (apt-get install clang, or make setup as root)" >&2; \
+	  $(if $(2),$(MAKE) -j$(C_JOBS) -Otarget -C runtime_c $(2),true); fi
 endef
 
 # The Python tests on every core (pytest-xdist): a test file stays in one worker (--dist loadfile), so its
 # module fixtures are made once; builds in shared folders take a lock (linrep_edge/runtime/build_lock.py).
 PYTEST_WORKERS ?= 2
+C_JOBS ?= $(PYTEST_WORKERS)
 test: setup $(PEERS) $(ONNX) $(IMAGENET)
-	$(MAKE) -C runtime_c test sanitize
-	$(call fuzz_step,fuzz-check)
+	$(call fuzz_step,fuzz-check,test sanitize)
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --durations=25
 
 test-deep: setup $(PEERS)
