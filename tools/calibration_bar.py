@@ -83,6 +83,9 @@ AXES = (
          "signed-gradient step of S x the input std (distill_calibration adversarial; 0: off), a grid axis", "S"),
     Axis("blockwise", "--blockwise", int, (0,), "epochs per block of the block-wise (BRECQ-style) reconstruction on "
          "the fit part before the end-to-end distillation (distill_calibration blockwise; 0: off), a grid axis", "N"),
+    Axis("match_bn", "--match-bn", int, (0,), "match the batch-norm statistics to the original's on the fit part "
+         "first, kept if the held-out loss falls (distill_calibration match_bn; pack's default), a grid axis", "0|1",
+         as_bool=True),
     Axis("blockwise_fisher", "--blockwise-fisher", int, (0,), "weight the block outputs' squared error by the "
          "diagonal Fisher (distill_calibration blockwise_fisher; only with --blockwise > 0), a grid axis", "0|1",
          as_bool=True),

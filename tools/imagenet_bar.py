@@ -24,6 +24,8 @@ relative logit error); the test crops only report. The chosen blob runs through 
 crops: C = Python there. One thread. Writes docs/bench/imagenet.json.
 
     PYTHONPATH=. .venv/bin/python tools/imagenet_bar.py [--calibration 256] [--test 256]
+    PYTHONPATH=. .venv/bin/python tools/imagenet_bar.py --bn-only -o docs/bench/imagenet_bn.json  # the seconds-long
+        recovery (`--calibration-epochs 0`: batch-norm statistics matched) beside each K without recovery
 """
 
 from __future__ import annotations
@@ -135,6 +137,13 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=DATA_AWARE_ROUNDS)
     ap.add_argument("--distill-epochs", type=int, default=2)
     ap.add_argument("--distill-lr", type=float, default=1e-3)
+    ap.add_argument("--match-bn", action=argparse.BooleanOptionalAction, default=False,
+                    help="match the batch-norm statistics to the original's before distilling (pack's default; off "
+                         "here: docs/bench/imagenet.json was made without it)")
+    ap.add_argument("--bn-only", action="store_true",
+                    help="only the rows without recovery and, beside each, the same K after `pack --calibration "
+                         "--calibration-epochs 0` (batch-norm statistics matched to the original's on the fit part, kept if the "
+                         "held-out part agrees; seconds); no peer row (compare with imagenet.json's, same seed)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--c-inputs", type=int, default=4)
     ap.add_argument("--no-int8-weights-row", dest="int8_weights_row", action="store_false",
@@ -173,14 +182,28 @@ def main() -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(out, indent=2) + "\n")
 
-    out["rows"].append(peer_row(model, calib, sets, refs))
-    save()
+    if not args.bn_only:
+        out["rows"].append(peer_row(model, calib, sets, refs))
+        save()
     for k in args.templates:
         settings = PackSettings(templates=k, cap_templates=True, seed=args.seed)
         cmodel = compress_model(model, settings, show_progress=False)
         out["rows"].append(score_blob(f"linrep K={k}, no recovery", pack(cmodel, example, settings, "efficientnet-lite0"),
                                       sets, refs, {"templates": k, "recovery": "none"}))
         save()
+        if args.bn_only:  # what pack --calibration X --calibration-epochs 0 does
+            t1 = time.perf_counter()
+            bm = distill_calibration(cmodel, model, calib, epochs=0, seed=args.seed, show_progress=False,
+                                     match_bn=True)
+            bm = {key: v for key, v in bm.items() if key.startswith("bn_")}
+            out["rows"].append(score_blob(f"linrep K={k}, batch-norm statistics matched",
+                                          pack(cmodel, example, settings, "efficientnet-lite0"), sets, refs,
+                                          {"templates": k, "recovery": "batch-norm statistics", "batch_norm": bm,
+                                           "recovery_seconds": round(time.perf_counter() - t1, 1)}))
+            save()
+    if args.bn_only:
+        log(f"wrote {path}")
+        return
     k = args.recover_templates
     settings = PackSettings(templates=k, cap_templates=True, seed=args.seed)
     cmodel = compress_model(model, settings, show_progress=False)
@@ -195,7 +218,8 @@ def main() -> None:
     if args.distill_epochs:
         t1 = time.perf_counter()
         dm = distill_calibration(cmodel, model, calib, epochs=args.distill_epochs, lr=args.distill_lr,
-                                 feature_weight=CALIBRATION_FEATURE_WEIGHT, seed=args.seed, show_progress=False)
+                                 feature_weight=CALIBRATION_FEATURE_WEIGHT, seed=args.seed, show_progress=False,
+                                 match_bn=args.match_bn)
         dm = {key: v for key, v in dm.items() if key != "held_out_loss_history"}
         blobs["da+distill"] = pack(cmodel, example, settings, "efficientnet-lite0")
         candidates.append(score_blob(f"linrep K={k}, data-aware refit + distillation", blobs["da+distill"], sets, refs,

@@ -27,6 +27,8 @@ EPILOG = """examples:
   linrep-edge pack program.pt2 --templates 64 -o net.lre.zst
   linrep-edge pack model.onnx --templates 16 -o net.lre
   linrep-edge pack float.tflite --templates 32 --calibration x.npy -o net.lre   # an fp32 .tflite, compressed
+  linrep-edge pack mypkg.models:make_net --weights net.pt --input-shape 1,3,32,32 --calibration x.npy \
+      --calibration-epochs 0 -o quick.lre      # seconds: only the batch-norm statistics matched on x.npy
   linrep-edge pack int8.tflite -o net.lre                        # a full-integer .tflite: packed as it is
   linrep-edge compress --default --templates 16 -o ckpt.lrc      # the split pipeline: docs/FINETUNE.md
   torchrun --nproc-per-node 2 -m linrep_edge finetune ckpt.lrc --data fashion-mnist -o ft.lrc
@@ -194,9 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "set of fashion-mnist/digits, else the validation part carved from --data)")
     p.add_argument("--calibration", metavar="X.npy", help="unlabelled inputs (N, *input shape; .npy, or .npz with "
                    "array x; a few hundred to a few thousand): fine-tune a, b by distilling the original model's "
-                   "outputs and feature maps, early-stopped on a held-out 20%%; pack then reports agreement")
+                   "outputs and feature maps, early-stopped on a held-out 20%%, after matching the batch-norm "
+                   "statistics to the original's on them (kept if the held-out part agrees); pack then reports agreement")
     p.add_argument("--calibration-epochs", type=int, default=60, metavar="N",
-                   help="--calibration: at most N epochs (early stopping after 8 without improvement; default 60)")
+                   help="--calibration: at most N epochs (early stopping after 8 without improvement; default 60); "
+                        "0: only match the batch-norm statistics to the original's on the inputs (seconds; done first anyway)")
     p.add_argument("--calibration-lr", type=float, default=1e-3, help="--calibration: learning rate (default 1e-3)")
     p.add_argument("--feature-weight", type=float, default=3.0, metavar="W",
                    help="--calibration: weight of the feature-map term (MSE / variance over compressed convs; default 3)")

@@ -12,7 +12,9 @@ taken by forward hooks on the student's `LinRepConv2d` modules and the teacher's
 (`val_fraction`) is scored every epoch; the best a, b are kept and training stops after `patience` epochs
 without improvement (at most `epochs`). Integer a/b (`ab_bits`) train through the straight-through
 quantizer like the labelled fine-tune; their scales follow a and b (max-abs), so they need no training of
-their own. Pruned kernels stay pruned (their mask zeroes a, b and the gradients).
+their own. Pruned kernels stay pruned (their mask zeroes a, b and the gradients). Before the first epoch the
+student's batch-norm statistics are matched to the teacher's on the fit part (`bn_stats.match_batchnorm`), kept
+only if the held-out loss falls; with `epochs` = 0 that is all it does.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from linrep_edge.errors import LinRepError
+from linrep_edge.method.bn_stats import batch_norms, match_batchnorm
 from linrep_edge.method.finetune import cosine_schedule, trainable_parameters
 from linrep_edge.method.linrep_conv import LinRepConv2d, round_to_storage
 from linrep_edge.progress import progress
@@ -46,6 +49,7 @@ CALIBRATION_REFIT_ALL = False  # after the held-out choice of the epoch count, t
 CALIBRATION_TRAIN_BN = False  # also the batch-norm affine (folded into the convs' a, b and bias when packed)
 CALIBRATION_ADVERSARIAL = 0.0  # step of the disagreement-seeking inputs, in units of the batch's input std (0: off)
 CALIBRATION_BLOCKWISE = 0  # epochs per block of the block-wise reconstruction before distilling (0: off)
+CALIBRATION_MATCH_BN = True  # batch-norm statistics matched to the original's on the fit part first (if held-out loss falls)
 
 
 def load_calibration(path: str | Path, example: torch.Tensor) -> torch.Tensor:
@@ -272,6 +276,39 @@ class DistillLoss:
 
 
 @torch.no_grad()
+def _held_out_loss(loss_fn: DistillLoss, val_x: torch.Tensor) -> float:
+    """The distillation loss over the held-out inputs (mean per input)."""
+    tot = 0.0
+    for i in range(0, int(val_x.shape[0]), 256):
+        xb = val_x[i:i + 256]
+        tot += float(loss_fn(xb)) * int(xb.shape[0])
+    return tot / int(val_x.shape[0])
+
+
+def _match_bn_if_better(student: nn.Module, teacher: nn.Module, train_x: torch.Tensor, val_x: torch.Tensor,
+                        batch: int, loss_fn: DistillLoss) -> dict[str, Any]:
+    """`match_batchnorm` on the fit part, kept only if the held-out distillation loss falls (the held-out part
+    chooses, as it chooses the epoch); `loss_fn` is closed here."""
+    try:
+        if not batch_norms(student):
+            return {"bn_matched": 0}
+        before = _held_out_loss(loss_fn, val_x)
+        saved = copy.deepcopy(student.state_dict())
+        n = match_batchnorm(student, teacher, train_x, batch=batch)
+        after = _held_out_loss(loss_fn, val_x) if n else before
+        kept = after < before
+        if not kept:
+            student.load_state_dict(saved)
+    finally:
+        loss_fn.close()
+    out: dict[str, Any] = {"bn_matched": n, "bn_kept": kept, "bn_held_out_loss_before": before,
+                           "bn_held_out_loss_after": after}
+    if kept:
+        out.update({f"{k}_bn": v for k, v in agreement(student, teacher, val_x).items()})
+    return out
+
+
+@torch.no_grad()
 def agreement(student: nn.Module, teacher: nn.Module, x: torch.Tensor, batch: int = 256) -> dict[str, float]:
     """Top-1 agreement (first head, when it is (N, C) with C > 1) and relative output error ‖s − t‖/‖t‖ over
     every head, of `student` against `teacher` on inputs `x`."""
@@ -319,6 +356,7 @@ def distill_calibration(
     blockwise_fisher: bool = False,
     train_plain: bool = False,
     teacher_flip: bool = False,
+    match_bn: bool = CALIBRATION_MATCH_BN,
 ) -> dict[str, Any]:
     """Fine-tune a and b of `student` in place to match `teacher` on the unlabelled inputs `x`.
 
@@ -347,10 +385,13 @@ def distill_calibration(
     mirror image (test-time augmentation of the teacher: for a model trained with flips, a better teacher than
     itself; every output must be (N, values)); the held-out loss follows it, the agreement metrics stay against
     the teacher's plain outputs.
+    With `match_bn`, the student's batch-norm statistics are first matched to the teacher's on the fit part
+    (`bn_stats.match_batchnorm`) and kept if the held-out loss falls (metrics `bn_*`: how many, kept or not, the
+    held-out agreement after); the distillation then starts from there. `epochs` = 0: only that step.
     Returns metrics: epochs run, best epoch, held-out loss before/after, agreement before/after.
     """
-    if epochs < 1:
-        raise LinRepError(f"--calibration-epochs must be >= 1, got {epochs}")
+    if epochs < 0:
+        raise LinRepError(f"--calibration-epochs must be >= 0 (0: batch-norm statistics only), got {epochs}")
     if lr <= 0:
         raise LinRepError(f"--calibration-lr must be > 0, got {lr}")
     if feature_weight < 0:
@@ -368,7 +409,7 @@ def distill_calibration(
     if blockwise_fisher and not blockwise:
         raise LinRepError("calibration blockwise_fisher needs blockwise > 0 (epochs per block)")
     params = trainable_parameters(student, train_bn=train_bn, train_plain=train_plain)
-    if not params:
+    if not params and epochs:
         raise LinRepError("model has no LinRep layers to fine-tune (run compress first)")
     train_x, val_x = split_calibration(x, val_fraction, seed)
     teacher.eval()
@@ -388,6 +429,14 @@ def distill_calibration(
             p.requires_grad_(t_flags[id(p)])
 
     metrics: dict[str, Any] = {f"{k}_before": v for k, v in agreement(student, teacher, val_x).items()}
+    if match_bn:
+        try:
+            metrics.update(_match_bn_if_better(student, teacher, train_x, val_x, batch,
+                                               DistillLoss(student, teacher, feature_weight, output_loss, temperature,
+                                                           teacher_flip)))
+        except BaseException:
+            restore_flags()
+            raise
     if blockwise:
         from linrep_edge.method.blockwise import blockwise_reconstruct  # (it imports this module's _heads)
 
@@ -399,17 +448,12 @@ def distill_calibration(
             raise
     loss_fn = DistillLoss(student, teacher, feature_weight, output_loss, temperature, teacher_flip)
 
-    @torch.no_grad()
     def held_out() -> float:
-        tot = 0.0
-        for i in range(0, int(val_x.shape[0]), 256):
-            xb = val_x[i:i + 256]
-            tot += float(loss_fn(xb)) * int(xb.shape[0])
-        return tot / int(val_x.shape[0])
+        return _held_out_loss(loss_fn, val_x)
 
     steps_per_epoch = math.ceil(int(train_x.shape[0]) / batch)
-    opt = torch.optim.Adam(params, lr=lr)
-    sched = cosine_schedule(opt, epochs * steps_per_epoch)
+    opt = torch.optim.Adam(params, lr=lr) if epochs else None  # epochs = 0: batch-norm statistics only
+    sched = cosine_schedule(opt, epochs * steps_per_epoch) if opt else None
     g = torch.Generator().manual_seed(seed)
     metrics.update({"calibration_inputs": int(x.shape[0]), "calibration_train": int(train_x.shape[0]),
                     "calibration_held_out": int(val_x.shape[0])})
