@@ -23,11 +23,8 @@ from linrep_edge.errors import LinRepError
 from linrep_edge.method.calibrate import CALIBRATION_BATCH, CALIBRATION_LR, _heads
 from linrep_edge.method.finetune import cosine_schedule, trainable_parameters
 from linrep_edge.method.linrep_conv import LinRepConv2d
+from linrep_edge.method.truncated import StopForward, run_batches
 from linrep_edge.progress import progress
-
-
-class _StopForward(Exception):
-    """Raised by a capture hook: the rest of the forward pass is not needed."""
 
 
 def linrep_blocks(model: nn.Module, x: torch.Tensor) -> list[tuple[str, nn.Module]]:
@@ -80,21 +77,17 @@ def _capture(model: nn.Module, module: nn.Module, x: torch.Tensor, what: str, ba
 
     def pre(_m: nn.Module, args: Any) -> None:
         got.append(args[0].detach())
-        raise _StopForward
+        raise StopForward
 
     def post(_m: nn.Module, _i: Any, o: Any) -> None:
         if not isinstance(o, torch.Tensor):
             raise LinRepError("block-wise reconstruction: a block returns more than one tensor")
         got.append(o.detach())
-        raise _StopForward
+        raise StopForward
 
     h = module.register_forward_pre_hook(pre) if what == "in" else module.register_forward_hook(post)
     try:
-        for i in range(0, int(x.shape[0]), batch):
-            try:
-                model(x[i:i + batch])
-            except _StopForward:
-                pass
+        run_batches(model, x, batch)
     finally:
         h.remove()
     return torch.cat(got)

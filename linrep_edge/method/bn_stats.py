@@ -30,6 +30,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from linrep_edge.method.truncated import StopForward, run_batches
+
 BN_BATCH = 64
 
 _BN = nn.modules.batchnorm._BatchNorm
@@ -38,10 +40,6 @@ _BN = nn.modules.batchnorm._BatchNorm
 def batch_norms(model: nn.Module) -> dict[str, _BN]:
     """The batch norms of `model` that keep running statistics (the ones an eval-mode model uses), by name."""
     return {n: m for n, m in model.named_modules() if isinstance(m, _BN) and m.track_running_stats}
-
-
-class _Stop(Exception):
-    """Raised by the hook of the last batch norm a pass needs: the rest of the network is not run."""
 
 
 class _InputStats:
@@ -67,7 +65,7 @@ class _InputStats:
             s[1] += x.sum(1)
             s[2] += (x * x).sum(1)
             if name == self.stop_after:
-                raise _Stop
+                raise StopForward
         return hook
 
     def mean_std(self, name: str) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -88,11 +86,7 @@ def _measure(model: nn.Module, bns: dict[str, _BN], x: torch.Tensor, batch: int,
     stats = _InputStats(bns, stop_after)
     try:
         model.eval()
-        for i in range(0, int(x.shape[0]), batch):
-            try:
-                model(x[i:i + batch])
-            except _Stop:
-                pass
+        run_batches(model, x, batch)
     finally:
         stats.close()
     return stats
