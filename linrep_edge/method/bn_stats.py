@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from linrep_edge.method.truncated import StopForward, run_batches
+from linrep_edge.progress import progress
 
 BN_BATCH = 64
 
@@ -93,7 +94,8 @@ def _measure(model: nn.Module, bns: dict[str, _BN], x: torch.Tensor, batch: int,
 
 
 @torch.no_grad()
-def match_batchnorm(student: nn.Module, teacher: nn.Module, x: torch.Tensor, batch: int = BN_BATCH) -> int:
+def match_batchnorm(student: nn.Module, teacher: nn.Module, x: torch.Tensor, batch: int = BN_BATCH,
+                    show_progress: bool = False) -> int:
     """Set the running statistics of every batch norm of `student` that `teacher` has under the same name and
     shape so that, on the inputs `x`, its output has the per-channel mean and spread of the teacher's (see the
     module docstring); returns how many batch norms were matched (0: the student is untouched). Both models are
@@ -107,8 +109,10 @@ def match_batchnorm(student: nn.Module, teacher: nn.Module, x: torch.Tensor, bat
     t_stats = _measure(teacher, {n: t_bns[n] for n in bns}, x, batch)
     saved = {n: (m.running_mean.clone(), m.running_var.clone()) for n, m in bns.items()}  # type: ignore[union-attr]
     done = 0
+    bar = progress(total=len(t_stats.order), desc="match batch norms", enabled=show_progress)
     try:
         for n in t_stats.order:  # the order the original runs them in; ones it never reaches stay as they are
+            bar.update(1)
             m, tb = bns[n], t_bns[n]
             st = _measure(student, {n: m}, x, batch, stop_after=n).mean_std(n)
             t = t_stats.mean_std(n)
@@ -127,6 +131,7 @@ def match_batchnorm(student: nn.Module, teacher: nn.Module, x: torch.Tensor, bat
             m.running_var.copy_(saved[n][1])  # type: ignore[union-attr]
         raise
     finally:
+        bar.close()
         student.eval()
         teacher.eval()
     return done

@@ -286,7 +286,7 @@ def _held_out_loss(loss_fn: DistillLoss, val_x: torch.Tensor) -> float:
 
 
 def _match_bn_if_better(student: nn.Module, teacher: nn.Module, train_x: torch.Tensor, val_x: torch.Tensor,
-                        batch: int, loss_fn: DistillLoss) -> dict[str, Any]:
+                        batch: int, loss_fn: DistillLoss, show_progress: bool) -> dict[str, Any]:
     """`match_batchnorm` on the fit part, kept only if the held-out distillation loss falls (the held-out part
     chooses, as it chooses the epoch); `loss_fn` is closed here."""
     try:
@@ -294,7 +294,7 @@ def _match_bn_if_better(student: nn.Module, teacher: nn.Module, train_x: torch.T
             return {"bn_matched": 0}
         before = _held_out_loss(loss_fn, val_x)
         saved = copy.deepcopy(student.state_dict())
-        n = match_batchnorm(student, teacher, train_x, batch=batch)
+        n = match_batchnorm(student, teacher, train_x, batch=batch, show_progress=show_progress)
         after = _held_out_loss(loss_fn, val_x) if n else before
         kept = after < before
         if not kept:
@@ -433,7 +433,7 @@ def distill_calibration(
         try:
             metrics.update(_match_bn_if_better(student, teacher, train_x, val_x, batch,
                                                DistillLoss(student, teacher, feature_weight, output_loss, temperature,
-                                                           teacher_flip)))
+                                                           teacher_flip), show_progress))
         except BaseException:
             restore_flags()
             raise
