@@ -10,8 +10,8 @@ positions of a feature map), m, v its running mean and variance, σ = √(v + ep
     σ_student = σ_teacher · s_student / s_teacher
     m_student = μ_student − σ_student · (μ_teacher − m_teacher) / σ_teacher
 
-so that (μ_s − m_s) / σ_s = (μ_t − m_t) / σ_t and s_s / σ_s = s_t / σ_t; γ and β are shared. Where the inputs are
-the data the original was trained on, μ_t ≈ m_t and s_t ≈ σ_t, and this is the usual re-estimation of the
+so that (μ_s − m_s) / σ_s = (μ_t − m_t) / σ_t and s_s / σ_s = s_t / σ_t; γ and β are shared. Where the inputs
+are the data the original was trained on, μ_t ≈ m_t and s_t ≈ σ_t, and this is the usual re-estimation of the
 statistics on the compressed model's own activations; where they are not (a few hundred photos for an ImageNet
 network), re-estimating would normalise to the calibration inputs and move the model away from the original,
 matching does not. A channel that does not vary on the inputs (s_t = 0) only has its mean matched.
@@ -19,8 +19,9 @@ matching does not. A channel that does not vary on the inputs (s_t = 0) only has
 The batch norms are matched one at a time in the order the original runs them, each measured with the ones
 before it already matched (a pass of the student that stops at that batch norm): all at once from one pass,
 each correction would be computed for inputs that the earlier corrections then change (tried on the default
-model: far worse than no correction, where matching in order recovers most of the compression's loss). Batch norm folds into the
-packed convs, so the blob's size does not change. Dropout and everything else stay in eval mode throughout.
+model: far worse than no correction, where matching in order recovers most of the compression's loss).
+Batch norm folds into the packed convs, so the blob's size does not change. Dropout and everything else stay
+in eval mode throughout.
 """
 
 from __future__ import annotations

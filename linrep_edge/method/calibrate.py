@@ -49,7 +49,7 @@ CALIBRATION_REFIT_ALL = False  # after the held-out choice of the epoch count, t
 CALIBRATION_TRAIN_BN = False  # also the batch-norm affine (folded into the convs' a, b and bias when packed)
 CALIBRATION_ADVERSARIAL = 0.0  # step of the disagreement-seeking inputs, in units of the batch's input std (0: off)
 CALIBRATION_BLOCKWISE = 0  # epochs per block of the block-wise reconstruction before distilling (0: off)
-CALIBRATION_MATCH_BN = True  # batch-norm statistics matched to the original's on the fit part first (if held-out loss falls)
+CALIBRATION_MATCH_BN = True  # batch-norm statistics matched to the original's first (kept if the held-out loss falls)
 
 
 def load_calibration(path: str | Path, example: torch.Tensor) -> torch.Tensor:
