@@ -58,6 +58,7 @@ class PackSettings:
     data_aware: int = 0  # --calibration: rounds of the data-aware refit of templates, idx, a, b (0: off) before distilling
     calibration_augment: bool = False  # flips and shifts of the calibration images while distilling
     calibration_temperature: float = 1.0  # temperature of the distillation's output KL term
+    calibration_match_bn: bool = True  # batch-norm statistics matched to the original's first (bn_stats.py)
     max_bytes: int | None = None  # per-layer choice: the most faithful blob of at most this many bytes
     min_agreement: float | None = None  # per-layer choice: the smallest blob with this held-out top-1 agreement
     budget_templates: tuple[int, ...] = (4, 8, 16, 32, 64)  # candidate K per layer (capped by its kernels)
@@ -93,7 +94,8 @@ class PackSettings:
             meta.update(calibration=Path(self.calibration).name, calibration_epochs=self.calibration_epochs,
                         calibration_lr=self.calibration_lr, feature_weight=self.feature_weight,
                         calibration_augment=self.calibration_augment,
-                        calibration_temperature=self.calibration_temperature)
+                        calibration_temperature=self.calibration_temperature,
+                        calibration_match_bn=self.calibration_match_bn)
         return meta
 
 
@@ -291,6 +293,7 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
                                     lr=settings.calibration_lr, feature_weight=settings.feature_weight,
                                     augment=settings.calibration_augment,
                                     temperature=settings.calibration_temperature,
+                                    match_bn=settings.calibration_match_bn,
                                     seed=settings.seed, show_progress=show_progress)
         timings["calibration_s"] = time.perf_counter() - t1
         if evaluate_on_test and settings.data:

@@ -162,6 +162,13 @@ def test_pack_calibration_epochs_0_packs_the_matched_statistics(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "with its 2 batch norms' statistics matched to the original's" in r.stdout
     assert "after 0 calibration epoch(s)" in r.stdout
+    r = pack("--no-calibration-match-bn", "--activations", "fp32", "-o", str(tmp_path / "n.lre"), "--json")
+    assert r.returncode == 0, r.stderr
+    c0 = json.loads(r.stdout)["calibration"]  # the step skipped: the blob is the compressed model's
+    assert "bn_matched" not in c0 and c0["relative_output_error_after"] == c["relative_output_error_before"]
+    meta = json.loads(subprocess.run([sys.executable, "-m", "linrep_edge.cli", "report", str(tmp_path / "n.lre"),
+                                      "--json"], capture_output=True, text=True, env=env).stdout)["metadata"]
+    assert meta["calibration_match_bn"] is False
     r = pack("--calibration-epochs", "-1", "-o", str(tmp_path / "bad.lre"))
     assert r.returncode == 2 and "--calibration-epochs must be >= 0" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "bad.lre").exists()

@@ -109,7 +109,8 @@ def _settings_for_checkpoint(args: argparse.Namespace, saved: "PackSettings") ->
     flags = {"finetune_lr": "--lr", "ab_bits": "--ab-bits"}
     for f in fields(PackSettings):
         if f.name in ("weights_dtype", "finetune_epochs", "calibration", "calibration_epochs", "calibration_lr",
-                      "feature_weight", "calibration_augment", "calibration_temperature", "activations"):
+                      "feature_weight", "calibration_augment", "calibration_temperature", "calibration_match_bn",
+                      "activations"):
             continue
         value, default, have = getattr(given, f.name), getattr(defaults, f.name), getattr(saved, f.name)
         if f.name == "data" and have is None:
