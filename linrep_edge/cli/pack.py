@@ -186,8 +186,8 @@ def _calibration_summary(c: dict[str, Any], activations: str) -> str:
         err = c["packed_relative_output_error" if packed else f"relative_output_error_{which}"]
         return (f"top-1 agreement {100 * agree:.2f}%, " if agree is not None else "") + f"relative output error {err:.4f}"
     bn = (f", with its {c['bn_matched']} batch norms' statistics matched to the original's {pair('bn')}"
-          if c.get("bn_kept") else f" (matched batch-norm statistics not kept: held-out loss "
-          f"{c['bn_held_out_loss_after']:.4g} vs {c['bn_held_out_loss_before']:.4g})" if c.get("bn_matched") else "")
+          if c.get("bn_kept") else f" (batch-norm statistics matched to the original's not kept: {pair('bn')})"
+          if c.get("bn_matched") else "")
     return (f"on the {c['calibration_held_out']} held-out calibration inputs, against the original: as packed "
             f"({activations} activations) {pair('packed')}; before packing, as compressed {pair('before')}{bn}, after "
             f"{c['epochs_run']} calibration epoch(s) (best {c['best_epoch']}) {pair('after')}")
