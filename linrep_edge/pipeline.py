@@ -20,7 +20,7 @@ from linrep_edge.graph.capture import capture
 from linrep_edge.method.compress import compress
 from linrep_edge.datasets import load_dataset
 from linrep_edge.errors import LinRepError
-from linrep_edge.method.finetune import evaluate
+from linrep_edge.method.finetune import evaluate, trainable_parameters
 from linrep_edge.format.ir import Graph
 from linrep_edge.method.linrep_conv import LinRepConv2d, prune
 from linrep_edge.format.reader import parse
@@ -277,6 +277,7 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
                 acc[f"{prefix}accuracy_after_finetune"] = evaluate(cmodel, eval_loader)
     calib: dict[str, Any] = {}
     data_aware_report: dict[str, Any] = {}
+    distil_note = None
     if calib_x is not None and settings.data_aware:
         from linrep_edge.method.calibrate import split_calibration
         from linrep_edge.method.data_aware import data_aware_refit
@@ -285,7 +286,10 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
         fit_part = split_calibration(calib_x, seed=settings.seed)[0]  # the held-out part stays unseen
         data_aware_report = data_aware_refit(cmodel, model, fit_part, settings.data_aware, show_progress=show_progress)
         timings["data_aware_s"] = time.perf_counter() - t1
-    if calib_x is not None:
+    if calib_x is not None and not trainable_parameters(cmodel):
+        distil_note = ("nothing to distil on the calibration inputs: no conv is LinRep (--include/--exclude or "
+                       "the model left none); they still set the int8 ranges and measure the fidelity")
+    elif calib_x is not None:
         from linrep_edge.method.calibrate import distill_calibration
 
         t1 = time.perf_counter()
@@ -337,7 +341,7 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
         if calib_x is not None:  # the int8 model as packed, on the held-out calibration inputs
             calib.update(_int8_agreement(graph, model, calib_x, settings.seed))
         size_note = _int8_size_note(blob, cmodel, example, settings, source) if choice is None else None
-        notes = [n for n in (activations_note, calib_note, size_note) if n]
+        notes = [n for n in (activations_note, calib_note, distil_note, size_note) if n]
         return PackResult(blob, graph, cmodel, timings, acc, notes, calib, budget_int8, table_int8, "int8")
     t2 = time.perf_counter()
     budget: dict[str, Any] = {}
@@ -362,7 +366,8 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
 
         held = split_calibration(calib_x, seed=settings.seed)[1]
         calib.update({f"packed_{k}": v for k, v in agreement(GraphModel(graph), model, held).items()})
-    notes = [n for n in (activations_note, calib_note) if n]
+        calib["calibration_held_out"] = len(held)
+    notes = [n for n in (activations_note, calib_note, distil_note) if n]
     if not any(op.linrep is not None for op in graph.ops):
         notes.append("the model has no compressible conv (a Conv2d with kernel area > 1): every layer is stored "
                      "plainly (see --weights-dtype)")
@@ -456,7 +461,7 @@ def _int8_agreement(graph: Graph, model: nn.Module, calib_x: torch.Tensor, seed:
     with torch.no_grad():
         ref = outputs_of(model, held)
     agree, err = fidelity(int8_outputs(graph, held), ref)
-    out = {"packed_relative_output_error": err}
+    out: dict[str, float] = {"packed_relative_output_error": err, "calibration_held_out": len(held)}
     if agree is not None:
         out["packed_top1_agreement"] = agree
     return out

@@ -117,14 +117,16 @@ def _linrep(rng: np.random.Generator, masked: bool) -> Graph:
     e = rng.integers(-3, 4, cout)
     s_a = rng.uniform(0.01, 0.1, cout).astype(np.float32)
     lr = LinRepWeights(0, idx.astype(np.int64), a_q.astype(np.float32), b_q.astype(np.float32), 0, bits, mask=mask)
-    lr.set_quantized(a_q, s_a, b_q, (s_a * s_t * np.exp2(e)).astype(np.float32))
+    lr.set_quantized(a_q, s_a, b_q, (s_a.astype(np.float64) * s_t * np.exp2(e)).astype(np.float32))
     lr.b_exponent = e.astype(np.int64)
     op = Op("LINREP_CONV2D", "lr", [0], 1, kernel=(kh, kw), stride=stride, pads=pads, out_channels=cout, linrep=lr)  # type: ignore[arg-type]
     s_w = s_a.astype(np.float64) * s_t * np.exp2(-np.maximum(0, -e))
     w_int = a_q[..., None, None] * t_q.astype(np.int64)[idx] * np.exp2(np.maximum(0, -e))[:, None, None, None] + \
         (b_q * np.exp2(np.maximum(0, e))[:, None])[..., None, None]
     _fit_out_scale(Graph([x, y], 0, 1, []), op, w_int, s_w)
-    mult, shift = _mults([arith.requant_scale(x.scale, float(s), divide_by=y.scale) for s in s_w])
+    # the packer's rule (quantize._weighted_params): float32 factors, the exponent's power of two after
+    mult, shift = _mults([arith.requant_scale(x.scale, float(sa), s_t, divide_by=y.scale) * 2.0 ** -max(0, -int(eo))
+                          for sa, eo in zip(s_a, e)])
     lo, hi = _clamp(rng, y.zero_point)
     op.iparams = IntParams(mult, shift, lo, hi, bias=rng.integers(-3000, 3000, cout).astype(np.int32))
     return Graph([x, y], 0, 1, [op], [], [cb])
@@ -472,7 +474,7 @@ def _linrep_transpose(rng: np.random.Generator, masked: bool) -> Graph:
     e = rng.integers(-3, 4, cout)
     s_a = np.full(cin, np.float32(rng.uniform(0.01, 0.1)), np.float32)
     lr = LinRepWeights(0, idx.astype(np.int64), a_q.astype(np.float32), b_q.astype(np.float32), 0, bits, mask=mask)
-    lr.set_quantized(a_q, s_a, b_q, (s_a * s_t).astype(np.float32))
+    lr.set_quantized(a_q, s_a, b_q, (s_a.astype(np.float64) * s_t * 2.0 ** int(e[0])).astype(np.float32))
     lr.b_exponent = e.astype(np.int64)
     op = Op("CONV_TRANSPOSE2D", "up", [0], 1, kernel=(kh, kw), stride=stride, pads=(p, p, p, p), groups=groups,  # type: ignore[arg-type]
             out_channels=cout, linrep=lr)
@@ -482,7 +484,9 @@ def _linrep_transpose(rng: np.random.Generator, masked: bool) -> Graph:
     rows = conv_transpose_kernel_integers(g, op).reshape(groups, cin // groups, cout_g, kh, kw).swapaxes(1, 2)
     s_w = float(s_a[0]) * s_t * np.exp2(-np.maximum(0, -e))
     _fit_out_scale(g, op, rows.reshape(cout, -1), s_w)
-    mult, shift = _mults([arith.requant_scale(x.scale, float(v), divide_by=y.scale) for v in s_w])
+    # the packer's rule with one s_a (a format-version-5 reader recovers s_a from the first multiplier)
+    mult, shift = _mults([arith.requant_scale(x.scale, float(s_a[0]), s_t, divide_by=y.scale) * 2.0 ** -max(0, -int(eo))
+                          for eo in e])
     lo, hi = _clamp(rng, y.zero_point)
     op.iparams = IntParams(mult, shift, lo, hi, bias=rng.integers(-3000, 3000, cout).astype(np.int32))
     return g

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -158,3 +162,40 @@ def test_finetune_improves_a_badly_compressed_model(digits, small_resnet):
     after = evaluate(cm, digits.test.loader(400))
     assert base > 0.85
     assert after > before
+
+
+@pytest.mark.parametrize("activations", ["int8", "fp32"])
+def test_calibration_without_any_linrep_conv_packs_with_a_note(tmp_path, activations):
+    """--calibration on a model whose convs all stay plain (--exclude '*', as a user tried on MLPerf Tiny's VWW
+    model, or no k×k conv at all) packs with a note instead of failing with "no LinRep layers to fine-tune";
+    an int8 blob still gets its fidelity on the held-out calibration inputs, and the summary says "no LinRep
+    conv" rather than "conv 0.00x"."""
+    import subprocess
+    import sys
+
+    m = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3)).eval()
+    torch.manual_seed(0)
+    x = torch.rand(64, 3, 6, 6)
+    np.save(tmp_path / "x.npy", x.numpy())
+    from linrep_edge.format.reader import parse
+    from linrep_edge.pipeline import PackSettings, pack_model
+
+    res = pack_model(m, torch.zeros(1, 3, 6, 6), PackSettings(templates=4, exclude=["*"], activations=activations,
+                                                              calibration=str(tmp_path / "x.npy")),
+                     show_progress=False)
+    assert [op.type for op in parse(res.blob).graph.ops][0] == "CONV2D"
+    assert any("nothing to distil" in n for n in res.notes)
+    if activations == "int8":
+        assert res.calibration["calibration_held_out"] > 0 and "epochs_run" not in res.calibration
+        assert 0 <= res.calibration["packed_relative_output_error"] < 0.2
+    torch.save(m.state_dict(), tmp_path / "m.pt")
+    (tmp_path / "plainnet.py").write_text(
+        "from torch import nn\n\ndef make():\n    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), "
+        "nn.Flatten(), nn.Linear(4 * 6 * 6, 3))\n")
+    r = subprocess.run([sys.executable, "-m", "linrep_edge.cli", "-q", "pack", "plainnet:make", "--weights",
+                        str(tmp_path / "m.pt"), "--input-shape", "1,3,6,6", "--exclude", "*", "--calibration",
+                        str(tmp_path / "x.npy"), "--activations", activations, "-o", str(tmp_path / "m.lre")],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=600,
+                       env={**os.environ, "PYTHONPATH": f"{tmp_path}:{Path(__file__).resolve().parents[1]}"})
+    assert r.returncode == 0, r.stderr
+    assert "no LinRep conv" in r.stdout and "conv 0.00x" not in r.stdout and "nothing to distil" in r.stderr

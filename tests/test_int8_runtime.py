@@ -1,4 +1,4 @@
-"""Int8 models (format version 4) in the C runtime: lr_run_i8 equals the Python integer reference
+"""Int8 models (format versions 4 and 5) in the C runtime: lr_run_i8 equals the Python integer reference
 (`linrep_edge.integer.executor.run_int8`, itself checked against TFLite Micro) bit for bit on random
 graphs of every op with an int8 form, on both LinRep paths; the format layer round-trips every version-4
 field; lr_run on an int8 model quantises and dequantises; the arena holds 1-byte tensors."""
@@ -102,13 +102,41 @@ def _assert_graphs_equal(a: Graph, b: Graph) -> None:
 
 @pytest.mark.parametrize("kind", ["chain", "linrep", "linrep_masked", "depthwise", "softmax", "concat", "pad"])
 def test_format_round_trip(kind: str) -> None:
-    """IR -> bytes -> IR equal; bytes -> IR -> bytes equal; format version 4."""
+    """IR -> bytes -> IR equal (the a/b scales of version 5 recovered exactly from the multipliers); bytes -> IR
+    -> bytes equal; format version 5 with integer LinRep layers, else 4."""
     g = _normalised(build(kind, 4))
     blob = pack_graph(g)
     read = parse(blob)
-    assert read.format_version == 4 and read.graph.is_int8
+    assert read.format_version == (5 if kind.startswith("linrep") else 4) and read.graph.is_int8
     _assert_graphs_equal(g, read.graph)
     assert pack_graph(read.graph, read.graph.metadata) == blob
+
+
+def test_version_4_int8_blobs_still_read_and_run_alike(monkeypatch) -> None:
+    """Version 5 drops the fp32 a/b scales of integer LinRep layers (8 bytes per row): a version-4 blob of
+    the same graph, scales stored, still parses to the same graph and runs to the same bytes in C."""
+    from linrep_edge.format import writer
+    from linrep_edge.format.report import storage_report
+
+    g = _normalised(build("linrep", 5))
+    v5 = pack_graph(g)
+    monkeypatch.setattr(writer, "format_version_needed", lambda _: 4)
+    v4 = pack_graph(g)
+    monkeypatch.undo()
+    rows = sum(op.linrep.idx.shape[0] for op in g.ops if op.linrep is not None and op.linrep.ab_bits)
+    assert rows > 0
+    assert storage_report(v4).sections["ab_scales"] == 8 * rows and storage_report(v5).sections["ab_scales"] == 0
+    assert len(v4) - len(v5) >= 8 * rows
+    r4, r5 = parse(v4), parse(v5)
+    assert (r4.format_version, r5.format_version) == (4, 5)
+    _assert_graphs_equal(r4.graph, r5.graph)
+    xs = _inputs(g, 5)
+    for path in ("direct", "reuse"):
+        c4, c5 = CRuntime(v4), CRuntime(v5)
+        c4.set_conv_path(path)
+        c5.set_conv_path(path)
+        for y4, y5 in zip(c4.run_int8(xs), c5.run_int8(xs), strict=True):
+            np.testing.assert_array_equal(y4, y5)
 
 
 def test_writer_refuses_mixed_graphs() -> None:

@@ -171,9 +171,14 @@ def _pack_checkpoint(args: argparse.Namespace, out: Path) -> int:
     for note in notes:
         print(f"linrep-edge: note: {note}", file=sys.stderr)
     text = "".join(f", {k.replace('_', ' ')} {100 * v:.2f}%" for k, v in acc.items())
-    emit(args, summary, lambda: f"wrote {out}: {len(data)} bytes (conv {rep.conv_compression_vs_fp32:.2f}x, "
+    emit(args, summary, lambda: f"wrote {out}: {len(data)} bytes ({_conv_ratio(rep)}, "
                                 f"model {rep.model_compression_vs_fp32:.2f}x vs fp32{text}) from {args.model}")
     return 0
+
+
+def _conv_ratio(rep: Any) -> str:
+    """pack's line: the LinRep convs' compression, or that there is none."""
+    return f"conv {rep.conv_compression_vs_fp32:.2f}x" if rep.conv_packed_bytes else "no LinRep conv"
 
 
 def _calibration_summary(c: dict[str, Any], activations: str) -> str:
@@ -188,8 +193,11 @@ def _calibration_summary(c: dict[str, Any], activations: str) -> str:
     bn = (f", with its {c['bn_matched']} batch norms' statistics matched to the original's {pair('bn')}"
           if c.get("bn_kept") else f" (batch-norm statistics matched to the original's not kept: {pair('bn')})"
           if c.get("bn_matched") else "")
-    return (f"on the {c['calibration_held_out']} held-out calibration inputs, against the original: as packed "
-            f"({activations} activations) {pair('packed')}; before packing, as compressed {pair('before')}{bn}, after "
+    head = (f"on the {c['calibration_held_out']} held-out calibration inputs, against the original: as packed "
+            f"({activations} activations) {pair('packed')}")
+    if "epochs_run" not in c:  # no LinRep layer: nothing was distilled
+        return head
+    return (f"{head}; before packing, as compressed {pair('before')}{bn}, after "
             f"{c['epochs_run']} calibration epoch(s) (best {c['best_epoch']}) {pair('after')}")
 
 
@@ -254,8 +262,8 @@ def cmd_pack(args: argparse.Namespace) -> int:
     acc = "".join(f", {k.replace('_', ' ')} {100 * v:.2f}%" for k, v in res.accuracy.items())
     if res.calibration:
         acc += "; " + _calibration_summary(res.calibration, res.activations)
-    emit(args, summary, lambda: f"wrote {out}: {len(data)} bytes ({res.activations} activations, conv "
-                                f"{rep.conv_compression_vs_fp32:.2f}x, model {rep.model_compression_vs_fp32:.2f}x vs "
+    emit(args, summary, lambda: f"wrote {out}: {len(data)} bytes ({res.activations} activations, "
+                                f"{_conv_ratio(rep)}, model {rep.model_compression_vs_fp32:.2f}x vs "
                                 f"fp32{acc})")
     return 0
 

@@ -4,7 +4,8 @@ Checks come first, and they are the C runtime's own: `verifier.check_blob` asks 
 identifier, format version — a newer blob is refused with an upgrade hint —, CRC-32, structure,
 shapes, op parameters and indices). A blob the reader accepts is one a board accepts, and vice versa;
 only a verified blob is read. Values come back exactly as
-stored: fp16 bit patterns decode to the same float32 the C runtime computes.
+stored: fp16 bit patterns decode to the same float32 the C runtime computes; the a/b scales a version-5
+int8 blob leaves out come back from its multipliers, bit for bit those the packer had.
 
 Every read is bounded before it allocates, since files are untrusted: `load_bytes` reads at most
 `max_bytes` (default 64 MiB, `--max-size`) from the file and from its zstd frame; `parse(weights=False)`
@@ -234,9 +235,12 @@ def _parse(blob: bytes, check: BlobCheck, weights: bool = True) -> Blob:
                 a_q, b_q = full(pairs[:, 0], np.int64), full(pairs[:, 1], np.int64)
                 op.linrep = LinRepWeights(o.Codebook(), idx, a_q.astype(np.float32), b_q.astype(np.float32), width,
                                           bits, mask=mask)
-                op.linrep.set_quantized(a_q, o.AScaleAsNumpy(), b_q, o.BScaleAsNumpy())
                 if o.BExponentLength():
                     op.linrep.b_exponent = o.BExponentAsNumpy().astype(np.int64)
+                if o.AScaleLength():
+                    op.linrep.set_quantized(a_q, o.AScaleAsNumpy(), b_q, o.BScaleAsNumpy())
+                else:  # version 5, an int8 model: the scales are in the multipliers (below, once the graph is whole)
+                    op.linrep.a_q, op.linrep.b_q = a_q, b_q
             else:
                 ab = fp16_values(o.AbAsNumpy()).reshape(kept, 2)
                 op.linrep = LinRepWeights(o.Codebook(), idx, full(ab[:, 0], np.float32), full(ab[:, 1], np.float32),
@@ -246,10 +250,24 @@ def _parse(blob: bytes, check: BlobCheck, weights: bool = True) -> Blob:
     metadata = _metadata(meta_raw) if meta_raw else {}
     outputs = [int(v) for v in m.OutputsAsNumpy()] if m.OutputsLength() else []
     g = Graph(tensors, 0, m.Output(), ops, constants, codebooks, metadata, outputs)
+    if weights and int8:
+        _restore_ab_scales(g)
     return Blob(g, version, (m.Producer() or b"").decode("utf-8", "replace"), len(blob), check, weights)
 
 
 MAX_METADATA_BYTES = 1 << 20
+
+
+def _restore_ab_scales(g: Graph) -> None:
+    """Integer LinRep layers of a version-5 int8 model store no a/b scales: a and b (the float values the
+    integers stand for) are set from the scales the multipliers hold."""
+    from linrep_edge.integer.linrep import ab_scales_from_multipliers
+
+    for op in g.ops:
+        lr = op.linrep
+        if lr is not None and lr.ab_bits and lr.a_scale is None and lr.a_q is not None and lr.b_q is not None:
+            s_a, s_b = ab_scales_from_multipliers(g, op)
+            lr.set_quantized(lr.a_q, s_a, lr.b_q, s_b)
 
 
 def _int_params(o) -> IntParams:  # type: ignore[no-untyped-def]

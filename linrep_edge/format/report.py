@@ -220,7 +220,7 @@ def format_report(rep: Report, title: str = "") -> str:
     out.append(f"blob {rep.total_bytes} bytes on flash (overhead {100 * rep.overhead_bytes / rep.total_bytes:.2f}%), "
                f"zstd transport {rep.zstd_bytes} bytes")
     out.append(f"conv layers: {rep.conv_fp32_bytes} B fp32 -> {rep.conv_packed_bytes} B packed = "
-               f"{rep.conv_compression_vs_fp32:.2f}x")
+               f"{rep.conv_compression_vs_fp32:.2f}x" if rep.conv_packed_bytes else "conv layers: none is LinRep")
     out.append(f"whole model: {rep.fp32_bytes} B fp32, {rep.int8_bytes} B int8 -> {rep.total_bytes} B = "
                f"{rep.model_compression_vs_fp32:.2f}x vs fp32, {rep.int8_bytes / rep.total_bytes:.2f}x vs int8")
     if rep.int8_other_tensors_saving_bytes:

@@ -9,7 +9,9 @@ int8 weights or pruned kernels, else 1; version-1 and -2 blobs are byte for byte
 wrote. An int8 graph (`Graph.is_int8`, docs/INTEGER.md) is version 4: every tensor's scale and zero point
 (`Model.tensor_quant`), every op's integers (`IntParams`: bias_i32, multiplier, shift, act_min, act_max,
 qparams), int8 codebooks (`i8`, `scale`) and LinRep `b_exponent`; its float `op.bias` constants are not
-stored (the bias is `iparams.bias`). Output is deterministic: the same graph gives the same bytes (no timestamps,
+stored (the bias is `iparams.bias`). Version 5 = version 4 without the fp32 `a_scale`, `b_scale` of integer
+LinRep layers (8 bytes per row): the runtime never reads them, and the reader recovers them exactly from the
+multipliers (`integer.linrep.ab_scales_from_multipliers`); an int8 graph with integer LinRep a/b is version 5. Output is deterministic: the same graph gives the same bytes (no timestamps,
 fixed build order, metadata JSON with sorted keys). The CRC-32 of the whole blob, computed with the
 crc32 field's own 4 bytes as zero, is patched into that field last.
 """
@@ -36,7 +38,7 @@ from linrep_edge.format.fb.Shape import CreateShape
 from linrep_edge.format.fb.TensorQuant import CreateTensorQuant
 from linrep_edge.format.ir import Graph, IntParams
 
-FORMAT_VERSION = 4  # the newest version written (and read)
+FORMAT_VERSION = 5  # the newest version written (and read)
 V3_OPS = frozenset(("TANH", "HARDSIGMOID", "SILU", "CLAMP", "MUL", "RESIZE", "PAD", "SLICE", "TRANSPOSE_HWC", "AFFINE",
                     "CONV_TRANSPOSE2D"))
 FILE_IDENTIFIER = b"LRE1"
@@ -84,10 +86,11 @@ def _uses_v3(g: Graph) -> bool:
 
 
 def format_version_needed(g: Graph) -> int:
-    """The oldest version that holds `g`: 4 for an int8 graph; 3 with a version-3 op, field or several outputs;
-    2 with integer a/b, int8 weights or pruned kernels; else 1."""
+    """The oldest version that holds `g`: 5 for an int8 graph with integer LinRep a/b (their scales are not
+    stored), 4 for other int8 graphs; 3 with a version-3 op, field or several outputs; 2 with integer a/b,
+    int8 weights or pruned kernels; else 1."""
     if g.is_int8:
-        return 4
+        return 5 if any(op.linrep is not None and op.linrep.ab_bits for op in g.ops) else 4
     if _uses_v3(g):
         return 3
     v2 = any((op.linrep is not None and (op.linrep.ab_bits or op.linrep.mask is not None)) or
@@ -164,6 +167,8 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = 
         raise LinRepError(f"graph output {g.output} must be the first of its outputs {list(g.outputs)}")
     ops = []
     int8 = g.is_int8
+    version = format_version_needed(g)
+    ab_scales = not int8 or version < 5  # version 5: an int8 graph's s_a, s_b live in its multipliers
     for i, op in enumerate(g.ops):
         iv = _int_vectors(b, op, int8, strict)
         name = b.CreateString(op.name) if op.weight >= 0 or op.linrep is not None else 0
@@ -201,8 +206,9 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = 
                     raise LinRepError(f"op {op.name!r}: integer a/b without their integers and scales")
                 pairs = np.stack([lr.a_q.reshape(-1)[keep], lr.b_q.reshape(-1)[keep]], 1).reshape(-1)
                 abq = b.CreateByteVector(pack_signed(pairs, lr.ab_bits))
-                a_s = _vec(b, lr.a_scale.astype("<f4"))
-                b_s = _vec(b, lr.b_scale.astype("<f4"))
+                if ab_scales:
+                    a_s = _vec(b, lr.a_scale.astype("<f4"))
+                    b_s = _vec(b, lr.b_scale.astype("<f4"))
             else:
                 check_fp16_range(lr.a, f"op {op.name!r} a")
                 check_fp16_range(lr.b, f"op {op.name!r} b")
@@ -258,7 +264,7 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = 
     quant_v = _tensor_quant(b, g) if int8 else 0
     FbModel.Start(b)
     FbModel.AddCrc32(b, 0xFFFFFFFF)  # placeholder, patched below
-    FbModel.AddFormatVersion(b, format_version_needed(g))
+    FbModel.AddFormatVersion(b, version)
     FbModel.AddProducer(b, producer)
     FbModel.AddTensors(b, tensors_v)
     FbModel.AddOutput(b, g.output)

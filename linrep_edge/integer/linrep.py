@@ -62,6 +62,35 @@ def weight_scale(graph: Graph, op: Op) -> np.ndarray:
     return lr.a_scale.astype(np.float64) * s_t * np.exp2(-np.maximum(0, -e)).astype(np.float64)
 
 
+def ab_scales_from_multipliers(graph: Graph, op: Op) -> tuple[np.ndarray, np.ndarray]:
+    """(s_a, s_b) float32 [rows] of an integer LinRep op of an int8 graph, recovered from its requantisation
+    multipliers: the packer folds s_a into M·2^(shift−31) = s_in·s_a·s_T·2^−max(0,−e)/s_out (`quantize.
+    _weighted_params`; a LinRep CONV_TRANSPOSE2D has one s_a and one multiplier for the layer), so format
+    version 5 does not store them. M carries 31 bits, s_a 24: the float32 rounding of the double recovered
+    here is the packer's s_a exactly (a multiplier of 0 gives 0). s_b = s_a·s_T·2^e as the packer computes it
+    (`scheme.linrep_ab_quant`, then float32)."""
+    lr, ip = op.linrep, op.iparams
+    if lr is None or ip is None or lr.b_exponent is None or len(ip.multiplier) == 0:
+        raise ValueError(f"op {op.name!r}: not an integer LinRep layer with multipliers")
+    s_in = float(np.float32(graph.tensors[op.inputs[0]].scale))
+    s_out = float(np.float32(graph.tensors[op.output].scale))
+    s_t = float(np.float32(graph.codebooks[lr.codebook].scale))
+    rows = lr.idx.shape[0]
+    e = np.asarray(lr.b_exponent, dtype=np.int64)
+    mult = np.asarray(ip.multiplier, dtype=np.float64)
+    shift = np.asarray(ip.shift, dtype=np.float64)
+    if op.type == "CONV_TRANSPOSE2D":  # one scale, exponent and multiplier for the layer, stored per row
+        mult, shift, e = mult[:1], shift[:1], e[:1]
+    real = mult * np.exp2(shift - 31.0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        s_a = real * s_out / (s_in * s_t) * np.exp2(np.maximum(0, -e)).astype(np.float64)
+    s_a = np.where(np.isfinite(s_a), s_a, 0.0).astype(np.float32)
+    s_b = (s_a.astype(np.float64) * s_t * np.exp2(e.astype(np.float64))).astype(np.float32)
+    if op.type == "CONV_TRANSPOSE2D":
+        s_a, s_b = np.repeat(s_a, rows), np.repeat(s_b, rows)
+    return s_a, s_b
+
+
 def accumulator_bounds(graph: Graph, op: Op, bias: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per output channel, the largest |partial sum| either path can reach (int64), with |x − zp_in| <= 255:
     direct |bias| + 255·Σ|W|; reuse |bias| + 255·Σ_i (|a'|·Σ_k|t_q[idx]| + |b'|·kh·kw) (a' = a_q·2^max(0,−e),

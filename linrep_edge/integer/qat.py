@@ -20,7 +20,7 @@ from linrep_edge.format.ir import Graph, Op
 from linrep_edge.graph.executor import GraphModel, _pool
 from linrep_edge.integer.quantize import (Ranges, act_range, assign_tensor_quant, calibrate, check_supported,
                                           prelu_slopes)
-from linrep_edge.integer.scheme import fake_activation, fake_linrep_ab, template_quant
+from linrep_edge.integer.scheme import bias_floor, fake_activation, fake_linrep_ab, template_quant
 from linrep_edge.method.linrep_conv import LinRepConv2d, LinRepConvTranspose2d
 from linrep_edge.method.quantize import quantize_int8_weights
 
@@ -55,18 +55,22 @@ def _activation(op: Op, x: torch.Tensor) -> torch.Tensor:
 class FakeQuantLinRep(nn.Module):
     """A LinRepConv2d whose kernels are the integer layer's: (a_q·s_a)·(t_q·s_T)[idx] + b_q·s_b."""
 
-    def __init__(self, m: LinRepConv2d, bits: int) -> None:
+    def __init__(self, m: LinRepConv2d, bits: int, s_in: float) -> None:
         super().__init__()
         self.m = m
         self.bits = bits
         m.set_ab_bits(bits)  # a, b are integers in the end (finetune's fp16 rounding does not apply)
         t_q, self.s_t = template_quant(m.templates)
         self.register_buffer("t_deq", t_q.float() * self.s_t)
+        # the packer's least s_a per channel for the bias (scheme.bias_floor; the bias is not trained)
+        floor = bias_floor(m.bias.detach().numpy() if m.bias is not None else None, s_in, self.s_t)
+        self.floor = floor if floor is None or not isinstance(self, FakeQuantLinRepTranspose) else \
+            floor.max().reshape(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         m = self.m
         a, b = m.masked_ab()
-        a_f, b_f = fake_linrep_ab(a, b, self.s_t, self.bits)
+        a_f, b_f = fake_linrep_ab(a, b, self.s_t, self.bits, self.floor)
         w = a_f[..., None, None] * self.t_deq[m.idx] + b_f[..., None, None]
         return F.conv2d(x, w, m.bias, m.stride, m.padding, m.dilation, m.groups)
 
@@ -78,7 +82,7 @@ class FakeQuantLinRepTranspose(FakeQuantLinRep):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         m = self.m
         a, b = m.masked_ab()
-        a_f, b_f = fake_linrep_ab(a.reshape(1, -1), b.reshape(1, -1), self.s_t, self.bits)
+        a_f, b_f = fake_linrep_ab(a.reshape(1, -1), b.reshape(1, -1), self.s_t, self.bits, self.floor)
         w = a_f.reshape(a.shape)[..., None, None] * self.t_deq[m.idx] + b_f.reshape(b.shape)[..., None, None]
         return F.conv_transpose2d(x, w, m.bias, m.stride, m.padding, m.output_padding,  # type: ignore[attr-defined]
                                   m.groups, m.dilation)
@@ -101,7 +105,8 @@ class QATGraphModel(nn.Module):
             layer = self.inner.layers[f"op{i}"] if f"op{i}" in self.inner.layers else None
             if op.type == "LINREP_CONV2D":
                 assert isinstance(layer, LinRepConv2d)
-                self.wrapped[f"op{i}"] = FakeQuantLinRep(layer, (layer_bits or {}).get(op.name, bits))
+                self.wrapped[f"op{i}"] = FakeQuantLinRep(layer, (layer_bits or {}).get(op.name, bits),
+                                                         self.quant[op.inputs[0]][0])
             elif op.type == "PRELU":  # the int8 slopes, fixed
                 assert isinstance(layer, nn.PReLU)
                 with torch.no_grad():
@@ -116,7 +121,8 @@ class QATGraphModel(nn.Module):
                 layer.weight.requires_grad_(False)
             elif op.type == "CONV_TRANSPOSE2D" and op.linrep is not None:
                 assert isinstance(layer, LinRepConvTranspose2d)
-                self.wrapped[f"op{i}"] = FakeQuantLinRepTranspose(layer, (layer_bits or {}).get(op.name, bits))
+                self.wrapped[f"op{i}"] = FakeQuantLinRepTranspose(layer, (layer_bits or {}).get(op.name, bits),
+                                                                  self.quant[op.inputs[0]][0])
             elif op.type in ("AFFINE", "CONV_TRANSPOSE2D"):
                 self._fix_geo_weights(i, op)
 

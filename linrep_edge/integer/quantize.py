@@ -29,7 +29,7 @@ from linrep_edge.errors import LinRepError
 from linrep_edge.format.ir import Constant, Graph, IntParams, Op
 from linrep_edge.integer import arith
 from linrep_edge.integer.linrep import accumulator_bounds, weight_scale
-from linrep_edge.integer.scheme import activation_qparams, linrep_ab_quant, template_quant
+from linrep_edge.integer.scheme import activation_qparams, bias_floor, linrep_ab_quant, template_quant
 from linrep_edge.method.quantize import quantize_int8_weights
 
 WEIGHTED = ("CONV2D", "LINREP_CONV2D", "LINEAR")
@@ -183,7 +183,9 @@ def _quantize_linrep(graph: Graph, op: Op, ab_bits: int, fit_int16: bool = True)
     mask = np.ones(lr.idx.shape, dtype=bool) if lr.mask is None else lr.mask
     a = torch.from_numpy(np.where(mask, lr.a, 0.0).astype(np.float32))
     b = torch.from_numpy(np.where(mask, lr.b, 0.0).astype(np.float32))
-    a_q, s_a, b_q, e, s_b = linrep_ab_quant(a, b, cb.scale, ab_bits, fit_int16=fit_int16)
+    floor = bias_floor(graph.constants[op.bias].values if op.bias >= 0 else None,
+                       graph.tensors[op.inputs[0]].scale, cb.scale)
+    a_q, s_a, b_q, e, s_b = linrep_ab_quant(a, b, cb.scale, ab_bits, fit_int16=fit_int16, floor=floor)
     lr.set_quantized(a_q.numpy(), s_a.numpy(), b_q.numpy(), s_b.numpy().astype(np.float32))
     lr.ab_bits = ab_bits
     lr.b_exponent = e.numpy().astype(np.int64)
@@ -306,7 +308,9 @@ def _linrep_transpose_params(graph: Graph, op: Op, ab_bits: int, fit_int16: bool
     mask = np.ones(lr.idx.shape, dtype=bool) if lr.mask is None else lr.mask
     a = torch.from_numpy(np.where(mask, lr.a, 0.0).astype(np.float32)).reshape(1, -1)
     b = torch.from_numpy(np.where(mask, lr.b, 0.0).astype(np.float32)).reshape(1, -1)
-    a_q, s_a, b_q, e, s_b = linrep_ab_quant(a, b, s_t, ab_bits, fit_int16=fit_int16)
+    floor = bias_floor(graph.constants[op.bias].values if op.bias >= 0 else None, s_in, s_t)
+    floor = floor.max().reshape(1) if floor is not None and floor.numel() else None  # one s_a for the layer
+    a_q, s_a, b_q, e, s_b = linrep_ab_quant(a, b, s_t, ab_bits, fit_int16=fit_int16, floor=floor)
     rows = lr.idx.shape[0]
     lr.set_quantized(a_q.numpy().reshape(lr.idx.shape), np.repeat(s_a.numpy(), rows),
                      b_q.numpy().reshape(lr.idx.shape), np.repeat(s_b.numpy().astype(np.float32), rows))

@@ -92,15 +92,34 @@ def _fit_int16(a_d: torch.Tensor, b: torch.Tensor, s_a: torch.Tensor, e: torch.T
     return s_a, e
 
 
-def linrep_ab_quant(a: torch.Tensor, b: torch.Tensor, s_t: float, bits: int, fit_int16: bool = True
+def bias_floor(bias: np.ndarray | torch.Tensor | None, s_in: float, s_t: float) -> torch.Tensor | None:
+    """Per output channel, the least s_a of a LinRep layer whose int32 bias leaves half of int32 to the kernels'
+    sum: |bias| / (s_in·s_a·s_T) <= 2^30. TFLite's rule for a dense channel (`quantize._widen_scales_for_bias`),
+    here for a nearly dead kernel (a ~ 0, e.g. a depthwise channel of MLPerf Tiny's VWW model) beside a normal
+    bias, which would otherwise overflow the accumulator. None without a bias."""
+    if bias is None:
+        return None
+    b = torch.as_tensor(np.asarray(bias, dtype=np.float64).reshape(-1))
+    return (b.abs() / (float(np.float32(s_in)) * 2.0 ** 30 * float(np.float32(s_t)))).float()
+
+
+def linrep_ab_quant(a: torch.Tensor, b: torch.Tensor, s_t: float, bits: int, fit_int16: bool = True,
+                    floor: torch.Tensor | None = None
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """(a_q, s_a float32 [Cout], b_q, e [Cout], s_b float64 [Cout]) of one LinRep layer's a, b [Cout, Cin/g]
-    (pruned kernels must already be 0 in a and b). fit_int16 (bits <= 8): every W within int16 (module doc)."""
+    (pruned kernels must already be 0 in a and b). fit_int16 (bits <= 8): every W within int16 (module doc).
+    floor ([Cout], `bias_floor`): s_a is at least this, and a channel it widens keeps e >= 0 so that its weight
+    scale s_a·s_T·2^−max(0,−e) stays at least floor·s_T."""
     qm = qmax(bits)
     a_d = a.detach().float()
     peak = a_d.abs().amax(1)
     s_a = torch.where(peak > 0, peak / qm, torch.ones_like(peak)).float()
+    widen = torch.zeros_like(peak, dtype=torch.bool)
+    if floor is not None:
+        widen = floor > s_a
+        s_a = torch.where(widen, floor, s_a).float()
     e = b_exponents(b, s_a, s_t, bits)
+    e = torch.where(widen, e.clamp(min=0), e)
     if fit_int16 and bits <= W_LIMIT_MAX_BITS:
         a_q = torch.clamp(torch.round(a_d / s_a[:, None]), -qm, qm)
         s_b = s_a.double() * s_t * torch.pow(2.0, e.double())
@@ -108,15 +127,17 @@ def linrep_ab_quant(a: torch.Tensor, b: torch.Tensor, s_t: float, bits: int, fit
         if bool((w_bound(a_q, b_q, e) > W_LIMIT).any()):
             s_a, e = _fit_int16(a_d, b.detach(), s_a, e, s_t, bits)
             s_a = s_a.float()
+            e = torch.where(widen, e.clamp(min=0), e)  # raising a negative e only lowers the bound
     a_q = torch.clamp(torch.round(a_d / s_a[:, None]), -qm, qm).to(torch.int64)
     s_b = s_a.double() * s_t * torch.pow(2.0, e.double())
     b_q = torch.clamp(torch.round(b.detach().double() / s_b[:, None]), -qm, qm).to(torch.int64)
     return a_q, s_a, b_q, e, s_b
 
 
-def fake_linrep_ab(a: torch.Tensor, b: torch.Tensor, s_t: float, bits: int) -> tuple[torch.Tensor, torch.Tensor]:
+def fake_linrep_ab(a: torch.Tensor, b: torch.Tensor, s_t: float, bits: int, floor: torch.Tensor | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
     """a, b as the integer layer computes them (a_q·s_a, b_q·s_b) with straight-through gradients."""
-    a_q, s_a, b_q, _, s_b = linrep_ab_quant(a, b, s_t, bits)
+    a_q, s_a, b_q, _, s_b = linrep_ab_quant(a, b, s_t, bits, floor=floor)
     a_deq = a_q.to(a.dtype) * s_a[:, None].to(a.dtype)
     b_deq = (b_q.double() * s_b[:, None]).to(b.dtype)
     return a + (a_deq - a).detach(), b + (b_deq - b).detach()

@@ -52,8 +52,9 @@ extern "C" {
  * TANH, HARDSIGMOID, SILU, CLAMP, MUL, RESIZE, PAD, SLICE, TRANSPOSE_HWC, AFFINE, CONV_TRANSPOSE2D (dense,
  * or LinRep weights over its (Cin, Cout/groups) kernel grid), ADD
  * and MUL broadcast over channels, SOFTMAX over channels, and several model outputs; 4 adds int8 models:
- * int8 activations with a scale and zero point per tensor and integer-only ops, docs/INTEGER.md). */
-#define LR_FORMAT_VERSION 4u
+ * int8 activations with a scale and zero point per tensor and integer-only ops, docs/INTEGER.md; 5: int8
+ * models whose integer LinRep layers store no fp32 a/b scales, as their multipliers hold them). */
+#define LR_FORMAT_VERSION 5u
 
 /* Largest tensor rank (activations are [C, H, W] or [F]; constants up to [Cout, Cin/g, kh, kw]). */
 #define LR_MAX_RANK 4

@@ -579,10 +579,16 @@ static lr_status check_linrep(const lr_model *m, const lr_op *op, int32_t rows, 
         if ((uint64_t)lr.n_ab != 2u * (uint64_t)n || lr.abq != 0u || lr.as != 0u || lr.bs != 0u) {
             return LR_ERR_BAD_CONSTANT;
         }
-    } else if (lr.ab_bits < 2u || lr.ab_bits > 8u || lr.ab != 0u ||
-               (uint64_t)lr.n_abq != (2u * (uint64_t)n * lr.ab_bits + 7u) / 8u ||
-               lr.n_as != (uint32_t)rows || lr.n_bs != (uint32_t)rows) {
-        return LR_ERR_BAD_CONSTANT; /* integer pairs with one a and one b scale per row */
+    } else {
+        /* integer pairs with one a and one b scale per row; an int8 model of version 5 stores no scales (they
+         * are folded into its multipliers, which is all lr_run_i8 reads) */
+        const uint32_t n_scales = LR_IS_INT8(m) && lr_get_u32(m->blob, m->root, LR_MODEL_FORMAT_VERSION, 0u) >= 5u
+                                      ? 0u : (uint32_t)rows;
+        if (lr.ab_bits < 2u || lr.ab_bits > 8u || lr.ab != 0u ||
+            (uint64_t)lr.n_abq != (2u * (uint64_t)n * lr.ab_bits + 7u) / 8u || lr.n_as != n_scales ||
+            lr.n_bs != n_scales || (n_scales == 0u && (lr.as != 0u || lr.bs != 0u))) {
+            return LR_ERR_BAD_CONSTANT;
+        }
     }
     bytes = m->blob + lr.idx;
     for (i = 0; i < n; i++) {

@@ -333,7 +333,10 @@ def hostile() -> dict[str, tuple[Graph, str]]:
 
 
 # hostile_v4 cases whose packed blob says another format version (patched after packing)
-VERSION_PATCH = {"i8_in_v3_blob": 3, "i8_fields_in_fp32_model": 4, "i8_codebook_in_fp32_model": 4}
+VERSION_PATCH = {"i8_in_v3_blob": 3, "i8_fields_in_fp32_model": 4, "i8_codebook_in_fp32_model": 4,
+                 "i8_linrep_no_scales_in_v4_blob": 4, "i8_linrep_scales_in_v5_blob": 5}
+# ... and those written as an older version first (the layout of that version), then patched
+VERSION_WRITE = {"i8_linrep_scales_in_v5_blob": 4}
 
 
 def _hostile_activations(build) -> dict[str, tuple[Graph, str]]:  # type: ignore[no-untyped-def]
@@ -568,6 +571,9 @@ def hostile_v4() -> dict[str, tuple[Graph, str]]:
         t.dtype = "fp32"
     g.ops[0].iparams, g.ops[0].linrep.b_exponent = None, None
     h["i8_codebook_in_fp32_model"] = (g, "LR_ERR_BAD_CODEBOOK")
+    # version 5: an int8 model's integer LinRep layers store no a/b scales; version 4 stores one per row
+    h["i8_linrep_no_scales_in_v4_blob"] = (build("linrep", 7), "LR_ERR_BAD_CONSTANT")
+    h["i8_linrep_scales_in_v5_blob"] = (build("linrep", 7), "LR_ERR_BAD_CONSTANT")
     assert EMPTY.size == 0
     h.update(hostile_v4_geo())
     return h
@@ -786,7 +792,15 @@ def hostile_v3() -> dict[str, tuple[Graph, str]]:
 def hostile_bytes(name: str, g: Graph) -> bytes:
     """The blob of a hostile case; the kernel-mask cases are edited after packing (the packer cannot write
     them): a mask one byte short, a padding bit set, one more kernel kept than indices stored."""
-    blob = bytearray(pack_graph(g, strict=False))
+    if name in VERSION_WRITE:
+        from unittest import mock
+
+        from linrep_edge.format import writer
+
+        with mock.patch.object(writer, "format_version_needed", lambda _: VERSION_WRITE[name]):
+            blob = bytearray(pack_graph(g, strict=False))
+    else:
+        blob = bytearray(pack_graph(g, strict=False))
     if name in VERSION_PATCH:
         from linrep_edge.format.fb.Model import Model as FbModel
 
