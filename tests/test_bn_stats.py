@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from linrep_edge.method.bn_stats import match_batchnorm
+from linrep_edge.method.bn_stats import ONE_PASS_BYTES, activation_bytes, match_batchnorm
 
 
 def _pair() -> tuple[nn.Sequential, nn.Sequential]:
@@ -36,15 +36,44 @@ def _bn_out_stats(model: nn.Sequential, x: torch.Tensor, upto: int) -> tuple[tor
     return y.mean(dims), y.std(dims, unbiased=False)
 
 
-def test_each_batch_norm_output_matches_the_teachers_in_closed_form():
+@pytest.mark.parametrize("one_pass_bytes", [ONE_PASS_BYTES, 0])
+def test_each_batch_norm_output_matches_the_teachers_in_closed_form(one_pass_bytes):
+    """In one pass over all the inputs, or a pass per batch norm (one_pass_bytes=0)."""
     teacher, student = _pair()
     x = torch.randn(60, 2, 5, 5) * 2 + 0.5
-    assert match_batchnorm(student, teacher, x, batch=16) == 2
+    assert match_batchnorm(student, teacher, x, batch=16, one_pass_bytes=one_pass_bytes) == 2
     for upto in (1, 6):  # each in the order they run, the second measured with the first matched: both exact
         mt, st = _bn_out_stats(teacher, x, upto)
         ms, ss = _bn_out_stats(student, x, upto)
         assert torch.allclose(ms, mt, atol=1e-5) and torch.allclose(ss, st, rtol=1e-4)
     assert not any(m.training for m in student.modules()) and student[1].momentum == 0.3
+
+
+def test_one_pass_equals_a_pass_per_batch_norm_on_a_compressed_network(monkeypatch):
+    """The one-pass matching gives the statistics the pass per batch norm gives (float64 sums in another order),
+    on a compressed two-conv net; activation_bytes decides which runs."""
+    from tiny_models import tiny_bn_cnn
+
+    from linrep_edge.method import bn_stats
+    from linrep_edge.method.compress import compress
+
+    calls: list[int] = []
+    one_pass = bn_stats._match_in_one_pass
+    monkeypatch.setattr(bn_stats, "_match_in_one_pass", lambda *a: calls.append(1) or one_pass(*a))
+
+    teacher = tiny_bn_cnn()
+    student, _ = compress(teacher, templates=3, seed=0, show_progress=False)
+    x = torch.rand(100, 1, 8, 8)
+    per_bn, one = copy.deepcopy(student), copy.deepcopy(student)
+    assert activation_bytes(one, x) == 3 * 4 * (8 * 8 * 8) * 100  # the largest output: 8 channels of 8x8
+    assert match_batchnorm(per_bn, teacher, x, batch=7, one_pass_bytes=activation_bytes(one, x) - 1) == 2
+    assert calls == []
+    assert match_batchnorm(one, teacher, x, batch=7, one_pass_bytes=activation_bytes(one, x)) == 2
+    assert calls == [1]
+    for (k, a), b in zip(per_bn.state_dict().items(), one.state_dict().values()):
+        if k.endswith(("running_mean", "running_var")):
+            assert torch.allclose(a, b, rtol=1e-5, atol=1e-6), k
+    assert not torch.allclose(one[1].running_mean, teacher[1].running_mean)  # something was matched
 
 
 def test_a_student_equal_to_its_teacher_is_left_alone_and_inputs_from_the_training_data_re_estimate():

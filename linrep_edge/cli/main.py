@@ -215,8 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="--calibration: temperature of the output KL term (default 1)")
     p.add_argument("--calibration-match-bn", action=argparse.BooleanOptionalAction, default=True,
                    help="--calibration: first match the batch-norm statistics to the original's on the inputs, kept "
-                        "if the held-out part agrees (default on; one forward pass per batch norm: minutes on a "
-                        "large network, where --no-calibration-match-bn skips it)")
+                        "if the held-out part agrees (default on; about three forward passes over the inputs: "
+                        "--no-calibration-match-bn skips it)")
     p.add_argument("--max-bytes", type=_size, metavar="N", help="choose each compressible layer's storage (K from "
                    "--budget-templates, capped by its kernels, or left dense int8 / fp16) from its measured sensitivity: "
                    "the most faithful blob of at most N bytes, header and all (suffixes K, M); prints the choice")
