@@ -341,7 +341,8 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
         if calib_x is not None:  # the int8 model as packed, on the held-out calibration inputs
             calib.update(_int8_agreement(graph, model, calib_x, settings.seed))
         size_note = _int8_size_note(blob, cmodel, example, settings, source) if choice is None else None
-        notes = [n for n in (activations_note, calib_note, distil_note, size_note) if n]
+        linrep_note = _int8_linrep_note(blob, calib) if choice is None else None
+        notes = [n for n in (activations_note, calib_note, distil_note, size_note, linrep_note) if n]
         return PackResult(blob, graph, cmodel, timings, acc, notes, calib, budget_int8, table_int8, "int8")
     t2 = time.perf_counter()
     budget: dict[str, Any] = {}
@@ -448,6 +449,36 @@ def choose_activations(settings: PackSettings, graph: Graph, source: str,
         return "fp32", (f"activations fp32: {exc} (an int8 model needs every op in int8); pass --activations "
                         "fp32 to keep fp32 without this note")
     return "int8", None
+
+
+LINREP_NOTE_SHARE = 0.10  # an int8 blob of at least LINREP_NOTE_MIN bytes in which LinRep saves less than this
+LINREP_NOTE_MIN = 16 << 10  # share gets a note (a toy's blob is its fixed overhead)
+
+
+def _int8_linrep_note(blob: bytes, calib: dict[str, Any]) -> str | None:
+    """Issue 15 item 7: where LinRep saves little of an int8 blob (pointwise-heavy nets, e.g. MobileNetV1 on
+    MLPerf Tiny VWW: its 3x3 depthwise kernels are 2 % of the weights), say how little, beside the fidelity it
+    costs, and how to trade bytes for fidelity."""
+    from linrep_edge.format.report import storage_report
+
+    rows = [r for r in storage_report(blob).layers if r.kind == "LINREP_CONV2D"] if len(blob) >= LINREP_NOTE_MIN else []
+    if not rows:
+        return None
+    packed, int8 = sum(r.packed_bytes for r in rows), sum(r.int8_bytes for r in rows)
+    saved = int8 - packed
+    if saved >= LINREP_NOTE_SHARE * len(blob):
+        return None
+    fid = ""
+    if "packed_relative_output_error" in calib:
+        agree = calib.get("packed_top1_agreement")
+        fid = (" (on the held-out calibration inputs the packed model has "
+               + (f"top-1 agreement {100 * agree:.2f}% and " if agree is not None else "")
+               + f"relative output error {calib['packed_relative_output_error']:.4f} against the original)")
+    return (f"LinRep's {len(rows)} layer(s) take {packed:.0f} bytes where int8 kernels would take {int8} "
+            f"(linrep-edge report): {saved:.0f} bytes saved, {100 * saved / len(blob):.1f}% of this blob{fid}; where "
+            "fidelity matters more than "
+            "these bytes, --min-agreement P chooses each layer's K or int8 from its measured sensitivity, and "
+            "--exclude '*' keeps every conv int8")
 
 
 def _int8_agreement(graph: Graph, model: nn.Module, calib_x: torch.Tensor, seed: int) -> dict[str, float]:
