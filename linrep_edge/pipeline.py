@@ -219,12 +219,13 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
     acc: dict[str, float] = {}
     t0 = time.perf_counter()
     calib_x = None
-    calib_note = None  # inputs that look like noise: said, not refused
+    calib_note = answer_note = None  # inputs that look like noise, or that the original answers alike: said
     if settings.calibration:
         from linrep_edge.method.calibrate import calibration_note, load_calibration
 
         calib_x = load_calibration(settings.calibration, example)  # shape checked before any work
         calib_note = calibration_note(calib_x, f"--calibration {settings.calibration}")
+        answer_note = _one_answer_note(model, calib_x, f"--calibration {settings.calibration}")
     user = None
     if settings.data and settings.data not in VALIDATION_IMAGES:
         from linrep_edge.user_data import check_data, resolve_data
@@ -341,8 +342,13 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
         if calib_x is not None:  # the int8 model as packed, on the held-out calibration inputs
             calib.update(_int8_agreement(graph, model, calib_x, settings.seed))
         size_note = _int8_size_note(blob, cmodel, example, settings, source) if choice is None else None
-        linrep_note = _int8_linrep_note(blob, calib) if choice is None else None
-        notes = [n for n in (activations_note, calib_note, distil_note, size_note, linrep_note) if n]
+        fidelity_note = None
+        if choice is None and calib_x is not None and _fidelity_in_doubt(calib):
+            calib["without_linrep"] = _plain_fidelity(model, example, calib_x, settings, calib_in, source)
+            fidelity_note = _fidelity_note(blob, calib, calib["without_linrep"])
+        linrep_note = _int8_linrep_note(blob, calib) if choice is None and fidelity_note is None else None
+        notes = [n for n in (activations_note, calib_note, answer_note, distil_note, size_note, fidelity_note,
+                              linrep_note) if n]
         return PackResult(blob, graph, cmodel, timings, acc, notes, calib, budget_int8, table_int8, "int8")
     t2 = time.perf_counter()
     budget: dict[str, Any] = {}
@@ -368,7 +374,11 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
         held = split_calibration(calib_x, seed=settings.seed)[1]
         calib.update({f"packed_{k}": v for k, v in agreement(GraphModel(graph), model, held).items()})
         calib["calibration_held_out"] = len(held)
-    notes = [n for n in (activations_note, calib_note, distil_note) if n]
+    notes = [n for n in (activations_note, calib_note, answer_note, distil_note) if n]
+    if choice is None and calib_x is not None and _fidelity_in_doubt(calib):
+        calib["without_linrep"] = _plain_fidelity(model, example, calib_x, settings, None, source)
+        fidelity_note = _fidelity_note(blob, calib, calib["without_linrep"])
+        notes += [fidelity_note] if fidelity_note else []
     if not any(op.linrep is not None for op in graph.ops):
         notes.append("the model has no compressible conv (a Conv2d with kernel area > 1): every layer is stored "
                      "plainly (see --weights-dtype)")
@@ -400,6 +410,18 @@ def calibration_inputs(settings: PackSettings, source: str, measure_on: torch.Te
 
         return "the default model's training images (Fashion-MNIST)" if fashion_mnist_present() else None
     return None
+
+
+ONE_ANSWER_SAMPLE = 256  # calibration inputs the original runs on to see whether it answers one class to all
+
+
+def _one_answer_note(model: nn.Module, x: torch.Tensor, where: str) -> str | None:
+    """`user_data.one_answer_note` on the original's outputs for up to ONE_ANSWER_SAMPLE inputs spread over x."""
+    from linrep_edge.method.sensitivity import outputs_of
+    from linrep_edge.user_data import one_answer_note
+
+    sample = x[:: max(1, int(x.shape[0]) // ONE_ANSWER_SAMPLE)][:ONE_ANSWER_SAMPLE]
+    return one_answer_note(outputs_of(model, sample)[0], where)
 
 
 SMALL_INT8_BLOB = 64 * 1024  # below this, `pack_model` also sizes the fp32-activation blob (a capture: cheap)
@@ -479,6 +501,69 @@ def _int8_linrep_note(blob: bytes, calib: dict[str, Any]) -> str | None:
             "fidelity matters more than "
             "these bytes, --min-agreement P chooses each layer's K or int8 from its measured sensitivity, and "
             "--exclude '*' keeps every conv int8")
+
+
+FIDELITY_DOUBT_AGREEMENT = 0.95  # a packed model below this top-1 agreement on the held-out calibration inputs,
+FIDELITY_DOUBT_ERROR = 0.1  # or above this relative output error, is compared with the model packed without LinRep
+FIDELITY_NOTE_DROP = 0.05  # a note when LinRep loses this much more top-1 agreement than plain storage does
+
+
+def _fidelity_in_doubt(calib: dict[str, Any]) -> bool:
+    agree = calib.get("packed_top1_agreement")
+    return ((agree is not None and agree < FIDELITY_DOUBT_AGREEMENT)
+            or calib.get("packed_relative_output_error", 0.0) > FIDELITY_DOUBT_ERROR)
+
+
+def _plain_fidelity(model: nn.Module, example: torch.Tensor, calib_x: torch.Tensor, settings: PackSettings,
+                    calib_in: np.ndarray | None, source: str) -> dict[str, Any]:
+    """The original packed with no LinRep conv (what --exclude '*' packs: every conv int8 with int8
+    activations (ranges from `calib_in`), else the settings' storage), measured as pack measures its blob:
+    {"bytes", "packed_top1_agreement", "packed_relative_output_error"} on the held-out calibration inputs."""
+    from linrep_edge.graph.executor import GraphModel
+    from linrep_edge.method.calibrate import agreement, split_calibration
+
+    if calib_in is not None:
+        from linrep_edge.integer.pack import DEFAULT_AB_BITS, int8_graph
+
+        g = int8_graph(model, example, settings.ab_bits or DEFAULT_AB_BITS, calib_in, show_progress=False)
+        g.metadata = {**settings.metadata(), "ab_bits": settings.ab_bits or DEFAULT_AB_BITS, "source": source}
+        blob = pack_graph(g)
+        out: dict[str, Any] = _int8_agreement(parse(blob).graph, model, calib_x, settings.seed)
+    else:
+        blob = pack(model, example, settings, source)
+        held = split_calibration(calib_x, seed=settings.seed)[1]
+        out = {f"packed_{k}": v for k, v in agreement(GraphModel(parse(blob).graph), model, held).items()}
+    return {**out, "bytes": len(blob)}
+
+
+def _fidelity_note(blob: bytes, calib: dict[str, Any], plain: dict[str, Any]) -> str | None:
+    """Issue 15 item 7: where LinRep changes many more of the original's answers than plain storage would
+    (at its default K, on a model whose kernels do not share templates well: MLPerf Tiny's CIFAR-10 ResNet at
+    K = 16 agrees on 72 % of held-out inputs, plain int8 on 94 %), say so with both figures and the bytes, and
+    how to trade."""
+    agree, base = calib.get("packed_top1_agreement"), plain.get("packed_top1_agreement")
+    err, base_err = calib["packed_relative_output_error"], plain["packed_relative_output_error"]
+    if agree is not None and base is not None:
+        if base - agree < FIDELITY_NOTE_DROP:
+            return None
+        fig, base_fig = f"top-1 agreement {100 * agree:.2f}%, error {err:.4f}", f"{100 * base:.2f}%, {base_err:.4f}"
+    else:
+        if err < 2 * base_err + FIDELITY_NOTE_DROP:
+            return None
+        fig, base_fig = f"relative output error {err:.4f}", f"{base_err:.4f}"
+    saved = plain["bytes"] - len(blob)
+    return (f"LinRep costs this model much of its fidelity: on the {calib['calibration_held_out']} held-out "
+            f"calibration inputs the packed model has {fig} against the original, where the model packed "
+            f"without LinRep (--exclude '*': {plain['bytes']} B) has {base_fig}; LinRep saves {saved} B "
+            f"({100 * saved / max(plain['bytes'], 1):.1f}%). To keep more of the original: --min-agreement P "
+            "chooses each layer's K or plain storage from its measured sensitivity; --templates (more than "
+            f"{_templates(blob)}) or --scope layer gives the kernels more templates")
+
+
+def _templates(blob: bytes) -> str:
+    """The blob's codebook sizes, as the fidelity note names them."""
+    ks = sorted({int(c.size) for c in parse(blob).graph.codebooks}) if blob else []
+    return "K = " + "/".join(str(k) for k in ks) if ks else "the current K"
 
 
 def _int8_agreement(graph: Graph, model: nn.Module, calib_x: torch.Tensor, seed: int) -> dict[str, float]:

@@ -145,6 +145,29 @@ def _as_inputs(a: np.ndarray, channels: int, where: str) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(a))
 
 
+ONE_ANSWER_SHARE = 0.9  # a classifier giving one class to at least this share of the inputs gets a note
+ONE_ANSWER_MIN_INPUTS = 20
+ONE_ANSWER_MIN_CLASSES = 3
+
+
+def one_answer_note(logits: np.ndarray | torch.Tensor, where: str) -> str | None:
+    """A note when the original classifier gives one class to nearly every input (at least ONE_ANSWER_SHARE of
+    ONE_ANSWER_MIN_INPUTS or more, ONE_ANSWER_MIN_CLASSES classes or more): what a model does on inputs scaled
+    otherwise than it was trained on (uint8 images are scaled by 1/255 here; MLPerf Tiny's CIFAR-10 ResNet,
+    for one, takes 0..255), and fidelity measured on them says little about its real inputs."""
+    out = np.asarray(logits.detach().cpu() if isinstance(logits, torch.Tensor) else logits)
+    if out.ndim != 2 or out.shape[0] < ONE_ANSWER_MIN_INPUTS or out.shape[1] < ONE_ANSWER_MIN_CLASSES:
+        return None
+    counts = np.bincount(out.argmax(1), minlength=out.shape[1])
+    top = int(counts.argmax())
+    if counts[top] < ONE_ANSWER_SHARE * out.shape[0]:
+        return None
+    return (f"warning: {where}: the original model gives class {top} to {int(counts[top])} of the {out.shape[0]} "
+            "inputs: are they scaled as the model expects? uint8 arrays are scaled by 1/255 to [0, 1]; for a model "
+            "that takes another range (0..255, mean/std-normalised, int8-centred) give float32 arrays in that "
+            "range. Fidelity measured on such inputs says little about the model's real ones")
+
+
 def _as_labels(a: np.ndarray, n: int, where: str) -> torch.Tensor:
     if a.ndim != 1 or a.shape[0] != n:
         raise LinRepError(f"{where}: labels must be one integer per input ({n}), got shape {a.shape}")

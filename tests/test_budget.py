@@ -184,6 +184,37 @@ def test_min_agreement_out_of_reach_names_the_closest(sens, calib):
         choose(sens, EXAMPLE, PackSettings(min_agreement=0.9), held, upside_down, show_progress=False)
 
 
+def test_min_agreement_takes_no_linrep_when_the_predicted_errors_mislead(sens, calib):
+    """Found on MLPerf Tiny's CIFAR-10 ResNet: the plan of each layer's least predicted error (its stem at
+    LinRep K = kernels, 6-bit a/b) agreed 91 % with the original, the model with no LinRep layer 98 %, and
+    --min-agreement 0.92 was refused as out of reach. Planted: each layer's K4 claims no error at all, so the
+    most faithful plan by prediction is every layer at K4 while the dense plan is the closer one; a target
+    between the two is met with the dense plan (packed and measured), one above both names the dense plan's
+    figure as the closest."""
+    import dataclasses
+
+    from linrep_edge.errors import LinRepError
+    from linrep_edge.method.budget import choose, dense_plan, faithful_plan
+    from linrep_edge.method.sensitivity import fidelity, outputs_of
+
+    lied = Sensitivity([LayerSensitivity(s.name, s.op_name, s.kernels, s.kernel_shape,
+                                         [dataclasses.replace(o, rel_error=0.0, top1_drop=0.0) if o.choice == "K4"
+                                          else o for o in s.options]) for s in sens.layers],
+                       sens.fixed_bytes, sens.base, sens.modules, sens.inputs)
+    assert set(faithful_plan(lied).values()) == {"K4"} and set(dense_plan(lied).values()) == {"fp16"}
+    held = calib[:60]
+    ref = outputs_of(sens.base, held)
+    ref[0][:10] = -ref[0][:10]  # ten answers no plan gives: every plan's agreement is under 100 %
+    k4, dense = (fidelity(outputs_of(assemble(lied, plan), held), ref)[0] for plan in (faithful_plan(lied),
+                                                                                         dense_plan(lied)))
+    assert k4 is not None and dense is not None and k4 < dense - 0.05 and dense <= 50 / 60
+    p = round((k4 + dense) / 2, 3)
+    got = choose(lied, EXAMPLE, PackSettings(min_agreement=p, activations="fp32"), held, ref, show_progress=False)
+    assert got.plan == dense_plan(lied) and got.held_out_agreement is not None and got.held_out_agreement >= p
+    with pytest.raises(LinRepError, match=rf"the closest is {100 * dense:.2f}% .* no layer LinRep"):
+        choose(lied, EXAMPLE, PackSettings(min_agreement=dense + 0.01), held, ref, show_progress=False)
+
+
 def _cli(capsys, *args: str) -> tuple[int, str, str]:
     from linrep_edge.cli.main import main
 

@@ -558,3 +558,53 @@ def test_verify_per_layer_sqnr_against_the_original(tmp_path, activations):
     assert all(row["sqnr_db"] is not None and 0 < row["sqnr_db"] < 80 for row in layers)
     text = run("verify", str(blob), "--inputs", str(tmp_path / "x.npy"), "--model", "tiny_models:tiny_cnn").stdout
     assert "per layer, output vs the original's" in text and text.count("LINREP_CONV2D") == 2
+
+
+def test_inputs_the_original_answers_with_one_class_get_a_note(tmp_path):
+    """Found with MLPerf Tiny's CIFAR-10 ResNet, which takes 0..255: its photo crops given as uint8 were scaled
+    by 1/255 and the original answered class 0 to all of them; pack and verify said nothing. The rule: a
+    classifier giving one class to at least 90 % of 20 or more inputs gets a note naming the input scaling,
+    in pack's notes and in verify's (text and --json); a model answering several classes gets none."""
+    from torch import nn
+
+    from linrep_edge.pipeline import PackSettings, pack_model
+    from linrep_edge.runtime.verify import format_result, verify
+    from linrep_edge.user_data import one_answer_note
+
+    planted = np.zeros((40, 5))
+    planted[:36, 3] = 1.0
+    planted[36:, 1] = 1.0
+    note = one_answer_note(planted, "--calibration x.npy")
+    assert note is not None and "class 3 to 36 of the 40" in note and "1/255" in note
+    planted[4:, 3] = 0.0
+    planted[4:, 2] = 1.0
+    assert one_answer_note(planted, "x") is None  # 4 of 40 on class 3, 32 on 2: 80 %
+    assert one_answer_note(np.eye(2)[np.zeros(40, int)], "x") is None  # two classes: no rule
+    assert one_answer_note(np.eye(5)[np.zeros(10, int)], "x") is None  # too few inputs
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),
+                        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 5)).eval()
+    x = torch.rand(64, 3, 8, 8)
+    np.save(tmp_path / "x.npy", x.numpy())
+    with torch.no_grad():
+        net[-1].bias.copy_(torch.tensor([0.0, 0.0, 50.0, 0.0, 0.0]))  # a model on inputs it never saw: class 2
+    res = pack_model(net, torch.zeros(1, 3, 8, 8), PackSettings(templates=4, activations="fp32",
+                                                                calibration=str(tmp_path / "x.npy"),
+                                                                calibration_epochs=0), show_progress=False)
+    assert any("gives class 2 to 64 of the 64 inputs" in n for n in res.notes), res.notes
+    r = verify(res.blob, x.numpy(), None, original=net, inputs_name="--inputs x.npy")
+    assert len(r["notes"]) == 1 and r["notes"][0].startswith("warning: --inputs x.npy: the original model gives "
+                                                             "class 2 to 64 of the 64")
+    assert r["notes"][0] in format_result(r)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.Flatten(),
+                        nn.Linear(8 * 64, 5)).eval()
+    x = torch.randn(64, 3, 8, 8)
+    np.save(tmp_path / "x.npy", x.numpy())
+    assert np.bincount(net(x).argmax(1).numpy()).max() < 0.9 * 64  # several classes
+    res = pack_model(net, torch.zeros(1, 3, 8, 8), PackSettings(templates=4, activations="int8",
+                                                                calibration=str(tmp_path / "x.npy"),
+                                                                calibration_epochs=0), show_progress=False)
+    assert not any("gives class" in n for n in res.notes), res.notes
+    r = verify(res.blob, x.numpy(), None, original=net)
+    assert r["notes"] == [] and "gives class" not in format_result(r)

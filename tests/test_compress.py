@@ -220,3 +220,61 @@ def test_int8_blob_where_linrep_saves_little_gets_a_note(tmp_path):
                           nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 4)).eval()
     res = pack_model(convs, torch.zeros(1, 3, 8, 8), settings, show_progress=False)
     assert not any(n.startswith("LinRep's") for n in res.notes), res.notes
+
+
+@pytest.mark.parametrize("activations", ["int8", "fp32"])
+def test_linrep_that_costs_much_fidelity_gets_a_note_with_the_plain_figures(tmp_path, activations):
+    """Issue 15 item 7, found on MLPerf Tiny's CIFAR-10 ResNet (K = 16: 72 % top-1 agreement on held-out
+    inputs where plain int8 keeps 94 %): a pack whose LinRep layers change many more of the original's answers
+    than plain storage would gets a note with both figures, and `calibration.without_linrep` holds exactly
+    what `--exclude '*'` packs (its agreement and error; its bytes but for the exclude pattern in the
+    metadata). Kernels planted as a·T + b over 4 templates, packed at K = 4, get neither."""
+    from linrep_edge.format.reader import parse
+    from linrep_edge.pipeline import PackSettings, pack_model
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(),
+                        nn.Conv2d(16, 16, 3, padding=1), nn.Flatten(), nn.Linear(16 * 64, 10)).eval()
+    x = torch.randn(200, 3, 8, 8)
+    assert np.bincount(net(x).argmax(1).numpy()).max() < 0.8 * len(x)  # its answers vary with the input
+    np.save(tmp_path / "x.npy", x.numpy())
+    base = dict(activations=activations, calibration=str(tmp_path / "x.npy"), calibration_epochs=0)
+    example = torch.zeros(1, 3, 8, 8)
+    res = pack_model(net, example, PackSettings(templates=2, **base), show_progress=False)
+    plain = pack_model(net, example, PackSettings(templates=2, exclude=["*"], **base), show_progress=False)
+    assert not any(op.linrep is not None for op in parse(plain.blob).graph.ops)
+    got = res.calibration["without_linrep"]
+    for key in ("packed_top1_agreement", "packed_relative_output_error"):
+        assert got[key] == plain.calibration[key]
+    assert abs(got["bytes"] - len(plain.blob)) <= 32  # the metadata's exclude pattern
+    assert got["packed_top1_agreement"] - res.calibration["packed_top1_agreement"] >= 0.05
+    note = [n for n in res.notes if n.startswith("LinRep costs this model much of its fidelity")]
+    assert len(note) == 1 and "--min-agreement" in note[0] and "K = 2" in note[0], res.notes
+    assert f"{100 * res.calibration['packed_top1_agreement']:.2f}%" in note[0]
+    templates = torch.randn(4, 3, 3)
+    with torch.no_grad():
+        for conv in (m for m in net if isinstance(m, nn.Conv2d)):
+            o, i = conv.weight.shape[:2]
+            idx = torch.randint(0, 4, (o, i))
+            conv.weight.copy_(templates[idx] * torch.randn(o, i, 1, 1) + 0.1 * torch.randn(o, i, 1, 1))
+    faithful = pack_model(net, example, PackSettings(templates=4, **base), show_progress=False)
+    assert not any(n.startswith("LinRep costs") for n in faithful.notes), faithful.notes
+    assert faithful.calibration["packed_top1_agreement"] >= 0.9
+
+
+def test_fidelity_note_rule():
+    """The note's rule on its own: a drop of at least FIDELITY_NOTE_DROP in top-1 agreement against plain
+    storage, or for a model without classes an error at least twice plain storage's plus that margin."""
+    from linrep_edge.pipeline import FIDELITY_NOTE_DROP, _fidelity_note
+
+    calib = {"packed_top1_agreement": 0.80, "packed_relative_output_error": 0.3, "calibration_held_out": 50}
+    plain = {"packed_top1_agreement": 0.80 + FIDELITY_NOTE_DROP - 0.01, "packed_relative_output_error": 0.1,
+             "bytes": 0}
+    assert _fidelity_note(b"", calib, plain) is None
+    plain["packed_top1_agreement"] = 0.80 + FIDELITY_NOTE_DROP
+    assert "top-1 agreement 80.00%" in str(_fidelity_note(b"", calib, plain))
+    reg = {"packed_relative_output_error": 0.24, "calibration_held_out": 50}
+    assert _fidelity_note(b"", reg, {"packed_relative_output_error": 0.1, "bytes": 0}) is None
+    reg["packed_relative_output_error"] = 0.26
+    assert "relative output error 0.2600" in str(_fidelity_note(b"", reg, {"packed_relative_output_error": 0.1,
+                                                                             "bytes": 0}))

@@ -83,6 +83,55 @@ def test_verify_and_pack_tflite(tmp_path: Path, capsys: pytest.CaptureFixture[st
     np.testing.assert_array_equal(CRuntime(out.read_bytes()).run_int8(x[None])[0][0], run_int8(g, x)[0])
 
 
+def test_verify_tflite_measures_the_int8_file_against_its_float_model(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """`verify model_int8.tflite --model model_float.tflite --inputs X.npy` (it ignored --model, and reshaped
+    NHWC inputs to NCHW without transposing them): the int8 file's top-1 agreement and relative output error
+    against the float model on photo crops, as LiteRT computes them on the NHWC arrays the files take — the
+    int8 file through TFLite Micro (bit for bit ours), the float one through LiteRT's own kernels."""
+    ic_q, ic_f = MLPERF / "pretrainedResnet_quant.tflite", MLPERF / "pretrainedResnet.tflite"
+    need(ic_q.exists() and ic_f.exists(), f"the MLPerf Tiny models {ic_q}, {ic_f}",
+         "put shared/mlperf-tiny beside the clone (see its README)")
+    from linrep_edge.bench import peers
+
+    have = all(importlib.util.find_spec(m) is not None for m in ("tflite_micro", "ai_edge_litert"))
+    need(have, "the peers extra (tflite_micro, ai_edge_litert)", peers.INSTALL_HINT)
+    from ai_edge_litert.interpreter import Interpreter
+    from tflite_micro.python.tflite_micro import runtime as tflm
+
+    from linrep_edge.bench.photos import TEST_PHOTOS, random_crops
+
+    x = ((random_crops(TEST_PHOTOS, 40, 32, 1) * 255).round().permute(0, 2, 3, 1).numpy()).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)  # NHWC in 0..255, as the model takes
+    rc = main(["verify", str(ic_q), "--model", str(ic_f), "--inputs", str(tmp_path / "x.npy"), "--n", "0", "--json"])
+    r = json.loads(capsys.readouterr().out)
+    assert rc == 0 and r["verdict"] == "pass" and r["real_inputs"] == 40 and r["notes"] == []
+
+    lit = Interpreter(model_path=str(ic_f))
+    lit.allocate_tensors()
+    quant = Interpreter(model_path=str(ic_q))  # the int8 file's own quantisation parameters
+    (s_in, z_in), (s_out, z_out) = (quant.get_input_details()[0]["quantization"],
+                                    quant.get_output_details()[0]["quantization"])
+    micro = tflm.Interpreter.from_bytes(ic_q.read_bytes(), arena_size=1 << 22)
+    f_out, q_out = [], []
+    for xi in x:
+        lit.set_tensor(lit.get_input_details()[0]["index"], xi[None])
+        lit.invoke()
+        f_out.append(lit.get_tensor(lit.get_output_details()[0]["index"])[0].astype(np.float64))
+        micro.set_input(np.clip(np.round(xi[None] / s_in) + z_in, -128, 127).astype(np.int8), 0)
+        micro.invoke()
+        q_out.append(s_out * (micro.get_output(0)[0].astype(np.float64) - z_out))
+    f, q = np.array(f_out), np.array(q_out)
+    assert r["original_top1_agreement"] == pytest.approx(float((f.argmax(1) == q.argmax(1)).mean()))
+    assert r["original_relative_error"] == pytest.approx(float(np.linalg.norm(q - f) / np.linalg.norm(f)), rel=1e-3)
+    from linrep_edge.runtime.verify_tflite import format_result as format_tflite
+
+    assert f"int8 file vs original model, on the 40 real inputs: top-1 agreement " \
+           f"{100 * r['original_top1_agreement']:.2f}%" in format_tflite(r)
+    assert main(["verify", str(ic_q), "--model", str(ic_f), "--n", "2"]) == 2  # no real inputs to measure on
+    assert "give real inputs" in capsys.readouterr().err
+
+
 def test_verify_tflite_refuses_fp32_models() -> None:
     f = MLPERF / "kws_ref_model_float32.tflite"
     need(f.exists(), f"the MLPerf Tiny model {f}", "put shared/mlperf-tiny beside the clone (see its README)")

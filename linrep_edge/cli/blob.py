@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from linrep_edge.cli.output import emit
 from linrep_edge.errors import LinRepError
@@ -114,22 +115,41 @@ def cmd_export_project(args: argparse.Namespace) -> int:
     return 0
 
 
+def _original_model(args: argparse.Namespace, item_shape: tuple[int, ...] | None) -> Any:
+    """verify's --model (None without it): a factory's input shape defaults to the inputs' item shape."""
+    if not args.model:
+        return None
+    from linrep_edge.models.loading import load_model, model_kind
+
+    shape = args.input_shape
+    if shape is None and model_kind(args.model) == "factory" and item_shape is not None:
+        shape = ",".join(["1", *(str(d) for d in item_shape)])
+    return load_model(args.model, args.weights, shape)[0]
+
+
+def _inputs_name(args: argparse.Namespace) -> str:
+    return f"--inputs {shown(args.inputs)}" if args.inputs else f"--data {args.data or 'fashion-mnist'}"
+
+
 def cmd_verify_tflite(args: argparse.Namespace) -> int:
     """`verify model.tflite`: our C runtime vs TFLite Micro (and LiteRT-reference) byte for byte."""
-    from linrep_edge.runtime.verify_tflite import format_result, verify_tflite
+    from linrep_edge.runtime.verify_tflite import format_result, tflite_input_shape, verify_tflite
 
     real = None
     if args.inputs:
         from linrep_edge.runtime.verify import load_inputs
 
-        real, _ = load_inputs(args.inputs, None)
+        # images as pack --calibration takes them (uint8 scaled, NHWC made NCHW): the imported model is NCHW
+        real, _ = load_inputs(args.inputs, None, input_shape=tflite_input_shape(args.file))
     elif args.data:
         from linrep_edge.datasets import load_dataset
 
         real = load_dataset(args.data).test.x.numpy()
     if real is not None and args.limit is not None:
         real = real[: args.limit]
-    res = verify_tflite(args.file, n=args.n, seed=args.seed, real=real, shown=shown(args.file))
+    original = _original_model(args, real.shape[1:] if real is not None else None)
+    res = verify_tflite(args.file, n=args.n, seed=args.seed, real=real, shown=shown(args.file), original=original,
+                        inputs_name=_inputs_name(args))
     emit(args, res, lambda: format_result(res))
     return 0 if res["verdict"] == "pass" else 1
 
@@ -158,16 +178,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         x, y = x[: args.limit], (y[: args.limit] if y is not None else None)
     if len(x) == 0:
         raise LinRepError("no inputs to verify (an empty input set proves nothing)")
-    original = None
-    if args.model:
-        from linrep_edge.models.loading import load_model, model_kind
-
-        shape = args.input_shape  # a factory's default: the blob's input shape
-        if shape is None and model_kind(args.model) == "factory":
-            shape = ",".join(["1", *(str(d) for d in x.shape[1:])])
-        original, _, _ = load_model(args.model, args.weights, shape)
     res = verify(blob, x, y, shown(args.file), conv_path=args.conv_path, max_bytes=_max(args), parsed=parsed,
-                 original=original)
+                 original=_original_model(args, x.shape[1:]), inputs_name=_inputs_name(args))
     emit(args, res, lambda: format_result(res))
     return 0 if res["verdict"] == "pass" else 1
 

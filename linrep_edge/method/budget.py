@@ -52,6 +52,15 @@ def faithful_plan(sens: Sensitivity) -> dict[str, str]:
     return {s.name: min(s.options, key=lambda o: (predicted_error(o), o.bytes)).choice for s in sens.layers}
 
 
+def dense_plan(sens: Sensitivity) -> dict[str, str]:
+    """Every layer at its most faithful dense storage (fp16 over int8; int8 with int8 activations): the
+    original's weights, no LinRep. The per-layer errors do not always add up: where LinRep at K = kernels is
+    predicted a little closer than int8 for one layer, the assembled model can still be further away."""
+    return {s.name: min((o for o in s.options if o.templates == 0), key=lambda o: (predicted_error(o), o.bytes),
+                        default=min(s.options, key=lambda o: (predicted_error(o), o.bytes))).choice
+            for s in sens.layers}
+
+
 def plan_within(sens: Sensitivity, max_bytes: int) -> dict[str, str] | None:
     """The choice per layer with the least predicted error whose estimated blob is ≤ max_bytes (None:
     even the cheapest choice is larger)."""
@@ -230,22 +239,39 @@ def choose(sens: Sensitivity, example: torch.Tensor, settings: Any, held: torch.
                           "agreement on; use --max-bytes")
     searched: list[dict[str, Any]] = []
 
-    def agreement_at(budget: int) -> tuple[float, dict[str, str]]:
-        plan = plan_within(sens, budget)
-        assert plan is not None
+    def measured(plan: dict[str, str], budget: int) -> float:
         agree, err = fidelity(outputs_of(assemble(sens, plan), held), ref)
         assert agree is not None
         searched.append({"budget_bytes": budget, "estimated_bytes": sens.estimate_bytes(plan),
                          "held_out_agreement": agree, "relative_output_error": err})
-        return agree, plan
+        return agree
+
+    def agreement_at(budget: int) -> tuple[float, dict[str, str]]:
+        plan = plan_within(sens, budget)
+        assert plan is not None
+        return measured(plan, budget), plan
 
     lo = sens.estimate_bytes(cheapest_plan(sens))
     hi = top_bytes = sens.estimate_bytes(faithful_plan(sens))
     top, _ = agreement_at(hi)
-    if top < p:
-        raise LinRepError(f"--min-agreement {p:g}: not reachable; the closest is {100 * top:.2f}% top-1 agreement on "
-                          f"the {held.shape[0]} held-out inputs, every compressible layer at its most faithful "
-                          f"candidate ({hi} bytes estimated); lower --min-agreement")
+    if top < p:  # the predicted errors misled: is the model without LinRep closer?
+        dense = dense_plan(sens)
+        dense_top = measured(dense, sens.estimate_bytes(dense)) if dense != faithful_plan(sens) else 0.0
+        if dense_top >= p:
+            model = assemble(sens, dense)
+            blob = pack_plan(model, example, settings, sens, dense, target, source)
+            agree, err = packed_fidelity(blob, held, ref)
+            assert agree is not None
+            if agree >= p:
+                return BudgetChoice(dense, model, blob, target, agree, err, searched)
+            raise LinRepError(f"--min-agreement {p:g}: not reachable once packed; the closest is "
+                              f"{100 * agree:.2f}% at {len(blob)} bytes, no layer LinRep; lower --min-agreement")
+        what = ("every compressible layer at its most faithful candidate" if top >= dense_top
+                else "no layer LinRep")
+        raise LinRepError(f"--min-agreement {p:g}: not reachable; the closest is {100 * max(top, dense_top):.2f}% top-1 "
+                          f"agreement on the {held.shape[0]} held-out inputs, {what} "
+                          f"({hi if top >= dense_top else sens.estimate_bytes(dense)} bytes estimated); lower "
+                          "--min-agreement")
     from linrep_edge.progress import progress
 
     with progress(total=None, desc="agreement search", enabled=show_progress) as bar:

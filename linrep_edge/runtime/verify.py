@@ -170,10 +170,11 @@ def _int8_trace(g: Any, x: np.ndarray) -> dict[int, np.ndarray]:
 
 def verify(blob: bytes, x: np.ndarray, labels: np.ndarray | None, where: str = "blob",
            conv_path: str = "auto", max_bytes: int = DEFAULT_MAX_BYTES, parsed: Blob | None = None,
-           original: torch.nn.Module | None = None, layer_images: int = 64) -> dict[str, Any]:
+           original: torch.nn.Module | None = None, layer_images: int = 64,
+           inputs_name: str = "the inputs") -> dict[str, Any]:
     """C runtime vs the rebuilt torch model vs the original model (given, or the embedded default the
-    blob's metadata names) on inputs `x`; per-layer SQNR against the original on the first
-    `layer_images` inputs. `verdict` is "pass" only for a non-empty input set whose outputs (C and
+    blob's metadata names) on inputs `x` (`inputs_name`: how notes name them); per-layer SQNR against the
+    original on the first `layer_images` inputs. `verdict` is "pass" only for a non-empty input set whose outputs (C and
     torch) are all finite. Non-finite inputs are the caller's to refuse (load_inputs does)."""
     from linrep_edge.runtime.binding import CRuntime, fits_input
 
@@ -191,7 +192,7 @@ def verify(blob: bytes, x: np.ndarray, labels: np.ndarray | None, where: str = "
     if parsed.graph.is_int8:  # C vs the Python integer reference, bit for bit
         from linrep_edge.runtime.verify_int8 import verify_int8
 
-        return verify_int8(blob, parsed, x, labels, where, conv_path, original, layer_images)
+        return verify_int8(blob, parsed, x, labels, where, conv_path, original, layer_images, inputs_name)
     t0 = time.perf_counter()
     c_out = rt.run_all(x)
     c_seconds = time.perf_counter() - t0
@@ -228,7 +229,18 @@ def verify(blob: bytes, x: np.ndarray, labels: np.ndarray | None, where: str = "
         res["original_top1_agreement"] = float((c_top == o_out[0].reshape(n, -1).argmax(1)).mean())
         res["original_relative_error"] = _relative_error(c_out, o_out)
         res["layers"] = layer_fidelity(parsed.graph, orig, x[:layer_images])
+    res["notes"] = input_notes(o_out, inputs_name)
     return res
+
+
+def input_notes(o_out: list[np.ndarray] | None, inputs_name: str) -> list[str]:
+    """verify's notes on the inputs: the original answering one class to nearly all of them."""
+    from linrep_edge.user_data import one_answer_note
+
+    if o_out is None:
+        return []
+    note = one_answer_note(o_out[0].reshape(len(o_out[0]), -1), inputs_name)
+    return [note] if note else []
 
 
 def format_result(r: dict[str, Any]) -> str:
@@ -255,7 +267,11 @@ def format_result(r: dict[str, Any]) -> str:
                      f"{100 * r['original_top1_agreement']:.2f}%, relative output error {r['original_relative_error']:.4f}")
     lines.append(f"C runtime: arena {r['arena_bytes']} B (activation lower bound {r['activation_lower_bound_bytes']} B), "
                  f"{1000 * r['c_seconds_per_image']:.2f} ms per image on this host")
-    return "\n".join(lines + layer_table(r.get("layers")))
+    return "\n".join(lines + layer_table(r.get("layers")) + note_lines(r))
+
+
+def note_lines(r: dict[str, Any]) -> list[str]:
+    return [f"\n{n}" for n in r.get("notes") or []]
 
 
 def accuracy_line(rows: tuple[tuple[str, float | None], ...]) -> str:

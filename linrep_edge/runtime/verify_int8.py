@@ -45,13 +45,13 @@ def _reference(g: Graph, xq: np.ndarray) -> list[np.ndarray]:
 
 def verify_int8(blob: bytes, parsed: Blob, x: np.ndarray, labels: np.ndarray | None, where: str,
                 conv_path: str = "auto", original: torch.nn.Module | None = None,
-                layer_images: int = 64) -> dict[str, Any]:
+                layer_images: int = 64, inputs_name: str = "the inputs") -> dict[str, Any]:
     """verify's result for an int8 blob; against the original (given, or the embedded default): top-1 agreement,
     relative output error and the per-layer SQNR table (`layers`) on the first `layer_images` inputs."""
     from linrep_edge.integer.batch import quantize_input
     from linrep_edge.runtime.binding import CRuntime
-    from linrep_edge.runtime.verify import (_accuracy, _relative_error, _torch_outputs, layer_fidelity,
-                                            original_model)
+    from linrep_edge.runtime.verify import (_accuracy, _relative_error, _torch_outputs, input_notes,
+                                            layer_fidelity, original_model)
 
     g = parsed.graph
     rt = CRuntime(blob, where, conv_path=conv_path)
@@ -88,11 +88,12 @@ def verify_int8(blob: bytes, parsed: Blob, x: np.ndarray, labels: np.ndarray | N
         res["original_relative_error"] = _relative_error(c_f, o_out)
         xs = np.asarray(x[:layer_images], np.float32).reshape(-1, *rt.input_shape)
         res["layers"] = layer_fidelity(g, orig, xs)
+    res["notes"] = input_notes(o_out, inputs_name)
     return res
 
 
 def format_result_int8(r: dict[str, Any]) -> str:
-    from linrep_edge.runtime.verify import accuracy_line, layer_table
+    from linrep_edge.runtime.verify import accuracy_line, layer_table, note_lines
 
     lines = [f"{r['images']} inputs, int8 model (lr_run_i8); verdict {r['verdict']}: "
              f"{r['differing_output_bytes']} of {r['output_bytes']} output bytes differ between the C runtime and the "
@@ -106,4 +107,4 @@ def format_result_int8(r: dict[str, Any]) -> str:
                      f"error {r['original_relative_error']:.4f}")
     lines.append(f"C runtime: arena {r['arena_bytes']} B (activation lower bound {r['activation_lower_bound_bytes']} B), "
                  f"{1000 * r['c_seconds_per_image']:.2f} ms per image on this host")
-    return "\n".join(lines + layer_table(r.get("layers")))
+    return "\n".join(lines + layer_table(r.get("layers")) + note_lines(r))

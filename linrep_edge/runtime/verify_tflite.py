@@ -5,6 +5,11 @@ runtime's lr_run_i8; TFLite Micro (reference kernels, the microcontroller refere
 LiteRT with its reference kernels (BUILTIN_REF) run the original file. Inputs: `n` seeded random int8
 inputs, plus real ones when given (float inputs quantised with the model's input scale and zero
 point). The verdict is "pass" when no output byte differs from TFLite Micro's.
+
+With the float model the int8 file was made from (`--model`), the int8 file's fidelity to it on the real
+inputs: top-1 agreement and relative output error of its dequantised outputs (ours, equal to TFLite Micro's
+byte for byte when the verdict passes), the figures `verify` gives for a .lre, so that a packed model and the
+TFLite int8 model are measured against the same original on the same inputs.
 """
 
 from __future__ import annotations
@@ -21,10 +26,19 @@ def _diff(a: list[np.ndarray], b: list[np.ndarray]) -> int:
     return sum(int((x.reshape(-1) != y.reshape(-1)).sum()) for x, y in zip(a, b))
 
 
+def tflite_input_shape(path: str | Path) -> tuple[int, ...]:
+    """The imported model's input shape without the batch (C, H, W for images: NCHW, as `verify` takes)."""
+    from linrep_edge.models.tflite_import import import_tflite_mapped
+
+    g = import_tflite_mapped(path).graph
+    return tuple(g.tensors[g.input].shape)
+
+
 def verify_tflite(path: str | Path, n: int = 200, seed: int = 0, real: np.ndarray | None = None,
-                  shown: str | None = None) -> dict[str, Any]:
+                  shown: str | None = None, original: Any = None, inputs_name: str = "the inputs") -> dict[str, Any]:
     """Differing output bytes of our C runtime vs TFLite Micro (and vs LiteRT-reference, and the two
-    TFLite engines with each other) over n random int8 inputs and the `real` float inputs, if any."""
+    TFLite engines with each other) over n random int8 inputs and the `real` float inputs (N, *input shape),
+    if any; with `original` (the float model, a torch module) the int8 file's fidelity to it on `real`."""
     from linrep_edge.format.writer import pack_graph
     from linrep_edge.integer.batch import quantize_input
     from linrep_edge.integer.oracle import LiteRTRefRunner, TflmRunner
@@ -65,10 +79,36 @@ def verify_tflite(path: str | Path, n: int = 200, seed: int = 0, real: np.ndarra
         counts["ours_vs_litert_ref"] += _diff(ours, lit)
         counts["tflm_vs_litert_ref"] += _diff(ref, lit)
         total += sum(y.size for y in ref)
-    return {"model": name, "random_inputs": n, "real_inputs": n_real, "seed": seed, "output_bytes": total,
-            **counts, "inputs_with_a_difference_vs_tflm": int(inputs_differing), "blob_bytes": len(blob),
-            "arena_bytes": rt.arena_bytes, "ops": len(g.ops),
-            "verdict": "pass" if counts["ours_vs_tflm"] == 0 else "fail"}
+    res = {"model": name, "random_inputs": n, "real_inputs": n_real, "seed": seed, "output_bytes": total,
+           **counts, "inputs_with_a_difference_vs_tflm": int(inputs_differing), "blob_bytes": len(blob),
+           "arena_bytes": rt.arena_bytes, "ops": len(g.ops),
+           "verdict": "pass" if counts["ours_vs_tflm"] == 0 else "fail"}
+    if original is not None:
+        if not n_real:
+            raise LinRepError("--model: give real inputs (--inputs X.npy or --data) to measure the int8 file's "
+                              "fidelity to the original on")
+        res.update(_fidelity(g, [o[n:] for o in ours_all], original, np.asarray(real, np.float32).reshape(
+            n_real, *shape), inputs_name))
+    return res
+
+
+def _fidelity(g: Any, out_q: list[np.ndarray], original: Any, x: np.ndarray, inputs_name: str) -> dict[str, Any]:
+    """Top-1 agreement and relative output error of the int8 outputs `out_q` (dequantised) against the
+    original's on `x`, and verify's notes on the inputs."""
+    from linrep_edge.runtime.verify import _relative_error, _torch_outputs, input_notes
+
+    o_out = _torch_outputs(original, x)
+    deq = [(float(np.float32(g.tensors[g.results[k]].scale)) * (q.astype(np.float64)
+                                                                 - g.tensors[g.results[k]].zero_point))
+           .astype(np.float32) for k, q in enumerate(out_q)]
+    if [o.size for o in o_out] != [d.size for d in deq]:
+        raise LinRepError(f"the original model's outputs {[o.shape for o in o_out]} do not match the .tflite's "
+                          f"{[d.shape for d in deq]}: is --model the float model this file was made from?")
+    n = len(x)
+    agree = float((deq[0].reshape(n, -1).argmax(1) == o_out[0].reshape(n, -1).argmax(1)).mean())
+    return {"original_top1_agreement": agree,
+            "original_relative_error": _relative_error([d.reshape(o.shape) for d, o in zip(deq, o_out)], o_out),
+            "notes": input_notes(o_out, inputs_name)}
 
 
 def format_result(r: dict[str, Any]) -> str:
@@ -78,4 +118,7 @@ def format_result(r: dict[str, Any]) -> str:
         f"  differing output bytes vs TFLite Micro: {r['ours_vs_tflm']} (inputs with a difference: "
         f"{r['inputs_with_a_difference_vs_tflm']})",
         f"  vs LiteRT reference kernels: {r['ours_vs_litert_ref']}; TFLite Micro vs LiteRT-ref: {r['tflm_vs_litert_ref']}",
-        f"verdict: {r['verdict']}"])
+        *([f"int8 file vs original model, on the {r['real_inputs']} real inputs: top-1 agreement "
+           f"{100 * r['original_top1_agreement']:.2f}%, relative output error {r['original_relative_error']:.4f}"]
+          if r.get("original_top1_agreement") is not None else []),
+        f"verdict: {r['verdict']}", *(f"\n{note}" for note in r.get("notes") or [])])
