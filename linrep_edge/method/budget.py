@@ -246,6 +246,12 @@ def choose(sens: Sensitivity, example: torch.Tensor, settings: Any, held: torch.
                          "held_out_agreement": agree, "relative_output_error": err})
         return agree
 
+    def packed_choice(plan: dict[str, str]) -> BudgetChoice:  # assembled, packed, measured as packed
+        model = assemble(sens, plan)
+        blob = pack_plan(model, example, settings, sens, plan, target, source)
+        agree, err = packed_fidelity(blob, held, ref)
+        return BudgetChoice(plan, model, blob, target, agree, err, searched)
+
     def agreement_at(budget: int) -> tuple[float, dict[str, str]]:
         plan = plan_within(sens, budget)
         assert plan is not None
@@ -258,12 +264,10 @@ def choose(sens: Sensitivity, example: torch.Tensor, settings: Any, held: torch.
         dense = dense_plan(sens)
         dense_top = measured(dense, sens.estimate_bytes(dense)) if dense != faithful_plan(sens) else 0.0
         if dense_top >= p:
-            model = assemble(sens, dense)
-            blob = pack_plan(model, example, settings, sens, dense, target, source)
-            agree, err = packed_fidelity(blob, held, ref)
-            assert agree is not None
-            if agree >= p:
-                return BudgetChoice(dense, model, blob, target, agree, err, searched)
+            packed = packed_choice(dense)
+            if packed.held_out_agreement is not None and packed.held_out_agreement >= p:
+                return packed
+            agree, blob = packed.held_out_agreement or 0.0, packed.blob
             raise LinRepError(f"--min-agreement {p:g}: not reachable once packed; the closest is "
                               f"{100 * agree:.2f}% at {len(blob)} bytes, no layer LinRep; lower --min-agreement")
         what = ("every compressible layer at its most faithful candidate" if top >= dense_top
@@ -288,15 +292,14 @@ def choose(sens: Sensitivity, example: torch.Tensor, settings: Any, held: torch.
         while True:  # the packed graph (storage of every other weight too) must reach P as well
             plan = plan_within(sens, hi)
             assert plan is not None
-            model = assemble(sens, plan)
-            blob = pack_plan(model, example, settings, sens, plan, target, source)
-            agree, err = packed_fidelity(blob, held, ref)
+            packed = packed_choice(plan)
+            agree = packed.held_out_agreement
             assert agree is not None
             if agree >= p:
-                return BudgetChoice(plan, model, blob, target, agree, err, searched)
+                return packed
             if plan == faithful_plan(sens) or hi > top_bytes:
                 raise LinRepError(f"--min-agreement {p:g}: not reachable once packed; the closest is "
-                                  f"{100 * agree:.2f}% at {len(blob)} bytes; lower --min-agreement")
+                                  f"{100 * agree:.2f}% at {len(packed.blob)} bytes; lower --min-agreement")
             hi += step
             bar.update(1)
 
