@@ -342,10 +342,8 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
         if calib_x is not None:  # the int8 model as packed, on the held-out calibration inputs
             calib.update(_int8_agreement(graph, model, calib_x, settings.seed))
         size_note = _int8_size_note(blob, cmodel, example, settings, source) if choice is None else None
-        fidelity_note = None
-        if choice is None and calib_x is not None and _fidelity_in_doubt(calib):
-            calib["without_linrep"] = _plain_fidelity(model, example, calib_x, settings, calib_in, source)
-            fidelity_note = _fidelity_note(blob, calib, calib["without_linrep"])
+        fidelity_note = (_compare_without_linrep(graph, len(blob), calib, model, example, calib_x, settings, calib_in,
+                                                 source) if choice is None and calib_x is not None else None)
         linrep_note = _int8_linrep_note(blob, calib) if choice is None and fidelity_note is None else None
         notes = [n for n in (activations_note, calib_note, answer_note, distil_note, size_note, fidelity_note,
                               linrep_note) if n]
@@ -375,9 +373,9 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
         calib.update({f"packed_{k}": v for k, v in agreement(GraphModel(graph), model, held).items()})
         calib["calibration_held_out"] = len(held)
     notes = [n for n in (activations_note, calib_note, answer_note, distil_note) if n]
-    if choice is None and calib_x is not None and _fidelity_in_doubt(calib):
-        calib["without_linrep"] = _plain_fidelity(model, example, calib_x, settings, None, source)
-        fidelity_note = _fidelity_note(blob, calib, calib["without_linrep"])
+    if choice is None and calib_x is not None:
+        fidelity_note = _compare_without_linrep(graph, len(blob), calib, model, example, calib_x, settings, None,
+                                                source)
         notes += [fidelity_note] if fidelity_note else []
     if not any(op.linrep is not None for op in graph.ops):
         notes.append("the model has no compressible conv (a Conv2d with kernel area > 1): every layer is stored "
@@ -508,10 +506,18 @@ FIDELITY_DOUBT_ERROR = 0.1  # or above this relative output error, is compared w
 FIDELITY_NOTE_DROP = 0.05  # a note when LinRep loses this much more top-1 agreement than plain storage does
 
 
-def _fidelity_in_doubt(calib: dict[str, Any]) -> bool:
+def _compare_without_linrep(graph: Graph, blob_bytes: int, calib: dict[str, Any], model: nn.Module,
+                            example: torch.Tensor, calib_x: torch.Tensor, settings: PackSettings,
+                            calib_in: np.ndarray | None, source: str) -> str | None:
+    """When the packed model's held-out fidelity is in doubt (agreement under FIDELITY_DOUBT_AGREEMENT or error
+    over FIDELITY_DOUBT_ERROR), the original packed without LinRep is measured alike (`calib["without_linrep"]`)
+    and the fidelity note made; None otherwise."""
     agree = calib.get("packed_top1_agreement")
-    return ((agree is not None and agree < FIDELITY_DOUBT_AGREEMENT)
-            or calib.get("packed_relative_output_error", 0.0) > FIDELITY_DOUBT_ERROR)
+    if not ((agree is not None and agree < FIDELITY_DOUBT_AGREEMENT)
+            or calib.get("packed_relative_output_error", 0.0) > FIDELITY_DOUBT_ERROR):
+        return None
+    calib["without_linrep"] = _plain_fidelity(model, example, calib_x, settings, calib_in, source)
+    return _fidelity_note(graph, blob_bytes, calib, calib["without_linrep"])
 
 
 def _plain_fidelity(model: nn.Module, example: torch.Tensor, calib_x: torch.Tensor, settings: PackSettings,
@@ -536,7 +542,7 @@ def _plain_fidelity(model: nn.Module, example: torch.Tensor, calib_x: torch.Tens
     return {**out, "bytes": len(blob)}
 
 
-def _fidelity_note(blob: bytes, calib: dict[str, Any], plain: dict[str, Any]) -> str | None:
+def _fidelity_note(graph: Graph | None, blob_bytes: int, calib: dict[str, Any], plain: dict[str, Any]) -> str | None:
     """Issue 15 item 7: where LinRep changes many more of the original's answers than plain storage would
     (at its default K, on a model whose kernels do not share templates well: MLPerf Tiny's CIFAR-10 ResNet at
     K = 16 agrees on 72 % of held-out inputs, plain int8 on 94 %), say so with both figures and the bytes, and
@@ -551,18 +557,18 @@ def _fidelity_note(blob: bytes, calib: dict[str, Any], plain: dict[str, Any]) ->
         if err < 2 * base_err + FIDELITY_NOTE_DROP:
             return None
         fig, base_fig = f"relative output error {err:.4f}", f"{base_err:.4f}"
-    saved = plain["bytes"] - len(blob)
+    saved = plain["bytes"] - blob_bytes
     return (f"LinRep costs this model much of its fidelity: on the {calib['calibration_held_out']} held-out "
             f"calibration inputs the packed model has {fig} against the original, where the model packed "
             f"without LinRep (--exclude '*': {plain['bytes']} B) has {base_fig}; LinRep saves {saved} B "
             f"({100 * saved / max(plain['bytes'], 1):.1f}%). To keep more of the original: --min-agreement P "
             "chooses each layer's K or plain storage from its measured sensitivity; --templates (more than "
-            f"{_templates(blob)}) or --scope layer gives the kernels more templates")
+            f"{_templates(graph)}) or --scope layer gives the kernels more templates")
 
 
-def _templates(blob: bytes) -> str:
-    """The blob's codebook sizes, as the fidelity note names them."""
-    ks = sorted({int(c.size) for c in parse(blob).graph.codebooks}) if blob else []
+def _templates(graph: Graph | None) -> str:
+    """The graph's codebook sizes, as the fidelity note names them."""
+    ks = sorted({int(c.size) for c in graph.codebooks}) if graph is not None else []
     return "K = " + "/".join(str(k) for k in ks) if ks else "the current K"
 
 

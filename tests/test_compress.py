@@ -270,11 +270,11 @@ def test_fidelity_note_rule():
     calib = {"packed_top1_agreement": 0.80, "packed_relative_output_error": 0.3, "calibration_held_out": 50}
     plain = {"packed_top1_agreement": 0.80 + FIDELITY_NOTE_DROP - 0.01, "packed_relative_output_error": 0.1,
              "bytes": 0}
-    assert _fidelity_note(b"", calib, plain) is None
+    assert _fidelity_note(None, 0, calib, plain) is None
     plain["packed_top1_agreement"] = 0.80 + FIDELITY_NOTE_DROP
-    assert "top-1 agreement 80.00%" in str(_fidelity_note(b"", calib, plain))
+    assert "top-1 agreement 80.00%" in str(_fidelity_note(None, 0, calib, plain))
     reg = {"packed_relative_output_error": 0.24, "calibration_held_out": 50}
-    assert _fidelity_note(b"", reg, {"packed_relative_output_error": 0.1, "bytes": 0}) is None
+    assert _fidelity_note(None, 0, reg, {"packed_relative_output_error": 0.1, "bytes": 0}) is None
     reg["packed_relative_output_error"] = 0.26
-    assert "relative output error 0.2600" in str(_fidelity_note(b"", reg, {"packed_relative_output_error": 0.1,
+    assert "relative output error 0.2600" in str(_fidelity_note(None, 0, reg, {"packed_relative_output_error": 0.1,
                                                                              "bytes": 0}))

@@ -130,6 +130,13 @@ def test_verify_tflite_measures_the_int8_file_against_its_float_model(tmp_path: 
            f"{100 * r['original_top1_agreement']:.2f}%" in format_tflite(r)
     assert main(["verify", str(ic_q), "--model", str(ic_f), "--n", "2"]) == 2  # no real inputs to measure on
     assert "give real inputs" in capsys.readouterr().err
+    # bad input: the wrong float model, inputs of the wrong shape: one clear error each, no traceback
+    vww = MLPERF / "vww_96_float.tflite"
+    assert main(["verify", str(ic_q), "--model", str(vww), "--inputs", str(tmp_path / "x.npy")]) == 2
+    assert "takes inputs (3, 96, 96)" in capsys.readouterr().err
+    np.save(tmp_path / "bad.npy", np.zeros((4, 28, 28), np.float32))
+    assert main(["verify", str(ic_q), "--model", str(ic_f), "--inputs", str(tmp_path / "bad.npy")]) == 2
+    assert "inputs have shape (4, 28, 28), the model takes (N, 3, 32, 32)" in capsys.readouterr().err
 
 
 def test_verify_tflite_refuses_fp32_models() -> None:

@@ -115,16 +115,23 @@ def cmd_export_project(args: argparse.Namespace) -> int:
     return 0
 
 
-def _original_model(args: argparse.Namespace, item_shape: tuple[int, ...] | None) -> Any:
-    """verify's --model (None without it): a factory's input shape defaults to the inputs' item shape."""
+def _original_model(args: argparse.Namespace, item_shape: tuple[int, ...]) -> Any:
+    """verify's --model (None without it), for a file whose model takes inputs of `item_shape`: a factory's input
+    shape defaults to it; a model that takes another is refused here, naming both."""
     if not args.model:
         return None
     from linrep_edge.models.loading import load_model, model_kind
+    from linrep_edge.runtime.binding import fits_input
 
     shape = args.input_shape
-    if shape is None and model_kind(args.model) == "factory" and item_shape is not None:
+    if shape is None and model_kind(args.model) == "factory":
         shape = ",".join(["1", *(str(d) for d in item_shape)])
-    return load_model(args.model, args.weights, shape)[0]
+    model, example, _ = load_model(args.model, args.weights, shape)
+    takes = tuple(int(d) for d in example.shape[1:])
+    if not fits_input(tuple(item_shape), takes):
+        raise LinRepError(f"--model {shown(args.model)} takes inputs {takes}, {shown(args.file)} takes "
+                          f"{tuple(item_shape)}: is it the model this file was made from?")
+    return model
 
 
 def _inputs_name(args: argparse.Namespace) -> str:
@@ -136,18 +143,19 @@ def cmd_verify_tflite(args: argparse.Namespace) -> int:
     from linrep_edge.runtime.verify_tflite import format_result, tflite_input_shape, verify_tflite
 
     real = None
+    takes = tflite_input_shape(args.file)
     if args.inputs:
         from linrep_edge.runtime.verify import load_inputs
 
         # images as pack --calibration takes them (uint8 scaled, NHWC made NCHW): the imported model is NCHW
-        real, _ = load_inputs(args.inputs, None, input_shape=tflite_input_shape(args.file))
+        real, _ = load_inputs(args.inputs, None, input_shape=takes)
     elif args.data:
         from linrep_edge.datasets import load_dataset
 
         real = load_dataset(args.data).test.x.numpy()
     if real is not None and args.limit is not None:
         real = real[: args.limit]
-    original = _original_model(args, real.shape[1:] if real is not None else None)
+    original = _original_model(args, takes)
     res = verify_tflite(args.file, n=args.n, seed=args.seed, real=real, shown=shown(args.file), original=original,
                         inputs_name=_inputs_name(args))
     emit(args, res, lambda: format_result(res))
@@ -179,7 +187,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if len(x) == 0:
         raise LinRepError("no inputs to verify (an empty input set proves nothing)")
     res = verify(blob, x, y, shown(args.file), conv_path=args.conv_path, max_bytes=_max(args), parsed=parsed,
-                 original=_original_model(args, x.shape[1:]), inputs_name=_inputs_name(args))
+                 original=_original_model(args, tuple(parsed.graph.tensors[parsed.graph.input].shape)),
+                 inputs_name=_inputs_name(args))
     emit(args, res, lambda: format_result(res))
     return 0 if res["verdict"] == "pass" else 1
 

@@ -154,6 +154,12 @@ def quantize_input(graph: Graph, x: np.ndarray) -> np.ndarray:
     return np.clip(q, -128, 127).astype(np.int8)
 
 
+def dequantize_outputs(graph: Graph, outs: list[np.ndarray]) -> list[np.ndarray]:
+    """int8 results (in `graph.results` order) → float64 with each output tensor's scale and zero point."""
+    return [(q.astype(np.float64) - graph.tensors[t].zero_point) * float(np.float32(graph.tensors[t].scale))
+            for q, t in zip(outs, graph.results)]
+
+
 def int8_accuracy(graph: Graph, x: np.ndarray, y: np.ndarray, batch: int = 1000) -> float:
     """Top-1 accuracy of an int8 graph on float inputs x [N, ...] with labels y, in integer arithmetic."""
     correct = 0

@@ -55,6 +55,8 @@ def _activation(op: Op, x: torch.Tensor) -> torch.Tensor:
 class FakeQuantLinRep(nn.Module):
     """A LinRepConv2d whose kernels are the integer layer's: (a_q·s_a)·(t_q·s_T)[idx] + b_q·s_b."""
 
+    ONE_SCALE = False  # one s_a per output channel (a transposed conv: one for the layer)
+
     def __init__(self, m: LinRepConv2d, bits: int, s_in: float) -> None:
         super().__init__()
         self.m = m
@@ -63,9 +65,8 @@ class FakeQuantLinRep(nn.Module):
         t_q, self.s_t = template_quant(m.templates)
         self.register_buffer("t_deq", t_q.float() * self.s_t)
         # the packer's least s_a per channel for the bias (scheme.bias_floor; the bias is not trained)
-        floor = bias_floor(m.bias.detach().numpy() if m.bias is not None else None, s_in, self.s_t)
-        self.floor = floor if floor is None or not isinstance(self, FakeQuantLinRepTranspose) else \
-            floor.max().reshape(1)
+        self.floor = bias_floor(m.bias.detach().numpy() if m.bias is not None else None, s_in, self.s_t,
+                                one_scale=self.ONE_SCALE)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         m = self.m
@@ -78,6 +79,8 @@ class FakeQuantLinRep(nn.Module):
 class FakeQuantLinRepTranspose(FakeQuantLinRep):
     """A LinRepConvTranspose2d whose kernels are the integer layer's: one a scale and one exponent for the whole
     layer (quantize._linrep_transpose_params)."""
+
+    ONE_SCALE = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         m = self.m

@@ -308,8 +308,7 @@ def _linrep_transpose_params(graph: Graph, op: Op, ab_bits: int, fit_int16: bool
     mask = np.ones(lr.idx.shape, dtype=bool) if lr.mask is None else lr.mask
     a = torch.from_numpy(np.where(mask, lr.a, 0.0).astype(np.float32)).reshape(1, -1)
     b = torch.from_numpy(np.where(mask, lr.b, 0.0).astype(np.float32)).reshape(1, -1)
-    floor = bias_floor(graph.constants[op.bias].values if op.bias >= 0 else None, s_in, s_t)
-    floor = floor.max().reshape(1) if floor is not None and floor.numel() else None  # one s_a for the layer
+    floor = bias_floor(graph.constants[op.bias].values if op.bias >= 0 else None, s_in, s_t, one_scale=True)
     a_q, s_a, b_q, e, s_b = linrep_ab_quant(a, b, s_t, ab_bits, fit_int16=fit_int16, floor=floor)
     rows = lr.idx.shape[0]
     lr.set_quantized(a_q.numpy().reshape(lr.idx.shape), np.repeat(s_a.numpy(), rows),

@@ -92,15 +92,20 @@ def _fit_int16(a_d: torch.Tensor, b: torch.Tensor, s_a: torch.Tensor, e: torch.T
     return s_a, e
 
 
-def bias_floor(bias: np.ndarray | torch.Tensor | None, s_in: float, s_t: float) -> torch.Tensor | None:
+def bias_floor(bias: np.ndarray | torch.Tensor | None, s_in: float, s_t: float,
+               one_scale: bool = False) -> torch.Tensor | None:
     """Per output channel, the least s_a of a LinRep layer whose int32 bias leaves half of int32 to the kernels'
     sum: |bias| / (s_in·s_a·s_T) <= 2^30. TFLite's rule for a dense channel (`quantize._widen_scales_for_bias`),
     here for a nearly dead kernel (a ~ 0, e.g. a depthwise channel of MLPerf Tiny's VWW model) beside a normal
-    bias, which would otherwise overflow the accumulator. None without a bias."""
+    bias, which would otherwise overflow the accumulator. `one_scale` (a LinRep transposed conv: one s_a for the
+    layer): the largest, [1]. None without a bias."""
     if bias is None:
         return None
     b = torch.as_tensor(np.asarray(bias, dtype=np.float64).reshape(-1))
-    return (b.abs() / (float(np.float32(s_in)) * 2.0 ** 30 * float(np.float32(s_t)))).float()
+    floor = (b.abs() / (float(np.float32(s_in)) * 2.0 ** 30 * float(np.float32(s_t)))).float()
+    if one_scale:
+        return floor.max().reshape(1) if floor.numel() else None
+    return floor
 
 
 def linrep_ab_quant(a: torch.Tensor, b: torch.Tensor, s_t: float, bits: int, fit_int16: bool = True,

@@ -56,8 +56,7 @@ def dense_plan(sens: Sensitivity) -> dict[str, str]:
     """Every layer at its most faithful dense storage (fp16 over int8; int8 with int8 activations): the
     original's weights, no LinRep. The per-layer errors do not always add up: where LinRep at K = kernels is
     predicted a little closer than int8 for one layer, the assembled model can still be further away."""
-    return {s.name: min((o for o in s.options if o.templates == 0), key=lambda o: (predicted_error(o), o.bytes),
-                        default=min(s.options, key=lambda o: (predicted_error(o), o.bytes))).choice
+    return {s.name: min((o for o in s.options if o.templates == 0), key=lambda o: (predicted_error(o), o.bytes)).choice
             for s in sens.layers}
 
 
@@ -176,18 +175,15 @@ def packed_fidelity(blob: bytes, held: torch.Tensor, ref: list[torch.Tensor]) ->
 def int8_outputs(graph: Any, x: torch.Tensor, batch: int = 256) -> list[torch.Tensor]:
     """Every result of an int8 graph on float inputs x, through the integer reference (`integer.batch`,
     bit-exact with the C runtime), dequantised with each output's scale and zero point."""
-    from linrep_edge.integer.batch import quantize_input, run_int8_batch
+    from linrep_edge.integer.batch import dequantize_outputs, quantize_input, run_int8_batch
 
     parts: list[list[np.ndarray]] = []
     xs = x.detach().cpu().numpy()
     for i in range(0, len(xs), batch):
         parts.append(run_int8_batch(graph, quantize_input(graph, xs[i:i + batch])))
-    outs = []
-    for j, t in enumerate(graph.results):
-        q = np.concatenate([p[j] for p in parts]).reshape(len(xs), *graph.tensors[t].shape)
-        tq = graph.tensors[t]
-        outs.append(torch.from_numpy((q.astype(np.float64) - tq.zero_point) * float(np.float32(tq.scale))))
-    return outs
+    q = [np.concatenate([p[j] for p in parts]).reshape(len(xs), *graph.tensors[t].shape)
+         for j, t in enumerate(graph.results)]
+    return [torch.from_numpy(d) for d in dequantize_outputs(graph, q)]
 
 
 def _fit_bytes(sens: Sensitivity, example: torch.Tensor, settings: Any, max_bytes: int, target: dict[str, Any],

@@ -48,7 +48,7 @@ def verify_int8(blob: bytes, parsed: Blob, x: np.ndarray, labels: np.ndarray | N
                 layer_images: int = 64, inputs_name: str = "the inputs") -> dict[str, Any]:
     """verify's result for an int8 blob; against the original (given, or the embedded default): top-1 agreement,
     relative output error and the per-layer SQNR table (`layers`) on the first `layer_images` inputs."""
-    from linrep_edge.integer.batch import quantize_input
+    from linrep_edge.integer.batch import dequantize_outputs, quantize_input
     from linrep_edge.runtime.binding import CRuntime
     from linrep_edge.runtime.verify import (_accuracy, _relative_error, _torch_outputs, input_notes,
                                             layer_fidelity, original_model)
@@ -63,11 +63,7 @@ def verify_int8(blob: bytes, parsed: Blob, x: np.ndarray, labels: np.ndarray | N
     diff = sum(int((c.reshape(-1) != p.reshape(-1)).sum()) for c, p in zip(c_out, py_out))
     n = len(x)
 
-    def deq(k: int, q: np.ndarray) -> np.ndarray:
-        t = g.tensors[g.results[k]]
-        return (float(np.float32(t.scale)) * (q.astype(np.float64) - t.zero_point)).astype(np.float32)
-
-    c_f = [deq(k, c) for k, c in enumerate(c_out)]
+    c_f = [d.astype(np.float32) for d in dequantize_outputs(g, c_out)]
     c_top = c_out[0].reshape(n, -1).argmax(1)
     orig = original if original is not None else original_model(g.metadata)
     o_out = _torch_outputs(orig, np.asarray(x, np.float32).reshape(len(x), *rt.input_shape)) if orig is not None else None

@@ -43,7 +43,7 @@ def verify_tflite(path: str | Path, n: int = 200, seed: int = 0, real: np.ndarra
     from linrep_edge.integer.batch import quantize_input
     from linrep_edge.integer.oracle import LiteRTRefRunner, TflmRunner
     from linrep_edge.models.tflite_import import import_tflite_mapped
-    from linrep_edge.runtime.binding import CRuntime
+    from linrep_edge.runtime.binding import CRuntime, fits_input
 
     name = shown or Path(path).name
     imp = import_tflite_mapped(path)
@@ -56,6 +56,8 @@ def verify_tflite(path: str | Path, n: int = 200, seed: int = 0, real: np.ndarra
     shape = g.tensors[g.input].shape
     xs = [np.random.default_rng(seed).integers(-128, 128, (n, *shape)).astype(np.int8)]
     n_real = 0
+    if real is not None and len(real) and not fits_input(tuple(real.shape[1:]), tuple(shape)):
+        raise LinRepError(f"inputs have shape {tuple(real.shape)}, the model takes (N, {', '.join(map(str, shape))})")
     if real is not None and len(real):
         q = quantize_input(g, np.asarray(real, np.float32).reshape(len(real), *shape))
         xs.append(q.astype(np.int8))
@@ -95,12 +97,11 @@ def verify_tflite(path: str | Path, n: int = 200, seed: int = 0, real: np.ndarra
 def _fidelity(g: Any, out_q: list[np.ndarray], original: Any, x: np.ndarray, inputs_name: str) -> dict[str, Any]:
     """Top-1 agreement and relative output error of the int8 outputs `out_q` (dequantised) against the
     original's on `x`, and verify's notes on the inputs."""
+    from linrep_edge.integer.batch import dequantize_outputs
     from linrep_edge.runtime.verify import _relative_error, _torch_outputs, input_notes
 
     o_out = _torch_outputs(original, x)
-    deq = [(float(np.float32(g.tensors[g.results[k]].scale)) * (q.astype(np.float64)
-                                                                 - g.tensors[g.results[k]].zero_point))
-           .astype(np.float32) for k, q in enumerate(out_q)]
+    deq = [d.astype(np.float32) for d in dequantize_outputs(g, out_q)]
     if [o.size for o in o_out] != [d.size for d in deq]:
         raise LinRepError(f"the original model's outputs {[o.shape for o in o_out]} do not match the .tflite's "
                           f"{[d.shape for d in deq]}: is --model the float model this file was made from?")
