@@ -11,7 +11,7 @@ PEERS  := $(VENV)/.peers
 ONNX   := $(VENV)/.onnx
 IMAGENET := $(VENV)/.imagenet
 
-.PHONY: help setup apt runtime demo test test-deep fresh-check bench peers compare imagenet-bar zoo-mcu schema clean
+.PHONY: help setup apt runtime demo test test-deep fresh-check bench peers compare imagenet-bar zoo-mcu build-levels schema clean
 
 help:
 	@echo "make demo    - set up, compress + fine-tune the default model, pack, report, verify through C"
@@ -22,6 +22,7 @@ help:
 	@echo "make compare - linrep-edge vs TFLite fp32/int8 and TFLM LUT (installs the peers extra); writes BENCHMARKS.md"
 	@echo "make imagenet-bar - issue 15: pretrained EfficientNet-Lite0 packed vs ai-edge-quantizer int8 (~40 min, 1 thread)"
 	@echo "make zoo-mcu - every tests/zoo.py network, fp32 and int8, exported and run on Cortex-M4F / M3 under QEMU (~3 min)"
+	@echo "make build-levels - int8 zoo networks' smallest firmware at -Os, -Os + fast paths, -O2: code and instructions (~10 min)"
 	@echo "make peers   - install the optional peers extra (LiteRT, AI Edge Quantizer, TFLite Micro; ~1.2 GB)"
 	@echo "make schema  - regenerate code from linrep_edge/format/schema/lre.fbs"
 	@echo "make setup   - Debian packages (as root), $(VENV) with torch==2.13.0 (CPU) and the package"
@@ -111,6 +112,9 @@ bench: setup
 
 zoo-mcu: setup
 	$(PY) tools/zoo_mcu.py --json docs/bench/zoo_mcu.json
+
+build-levels: setup
+	$(PY) tools/build_levels.py --json docs/bench/build_levels.json
 
 imagenet-bar: peers $(IMAGENET)
 	$(PY) tools/imagenet_bar.py

@@ -324,7 +324,7 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
         if choice is not None:
             from linrep_edge.method.budget import budget_summary, format_choice, int8_metadata
 
-            gi.metadata = int8_metadata(settings, sens, choice.plan, choice.target, source)
+            gi.metadata = int8_metadata(settings, sens, choice.target, source)
         timings["int8_s"] = time.perf_counter() - t2
         blob = pack_graph(gi)
         if choice is not None:

@@ -332,6 +332,37 @@ def test_reference_kernel_project_is_smaller_and_equal_on_the_board(tmp_path):
     assert "Traceback" not in proc.stderr and not (tmp_path / "bad").exists()
 
 
+def test_fast_paths_project_keeps_the_fast_kernels_at_os(blob_file, tmp_path):
+    """`--fast-paths` (-DLR_OPT_FAST=1): the int8 project still builds -Os, with the optimised kernels' shape-specific
+    fast paths kept: more runtime code as linked than the same project without the option, and it passes on the
+    Cortex-M4F under QEMU (the same bytes as the host). An fp32 blob is refused (it runs none of those kernels)."""
+    need(all(shutil.which(t) for t in ARM_TOOLS) and shutil.which("make") is not None, "the ARM toolchain or QEMU", APT)
+    from int8_graphs import build
+
+    from linrep_edge.format.writer import pack_graph
+    from linrep_edge.runtime.mcu import _driver
+
+    blob = tmp_path / "i8.lre"
+    blob.write_bytes(pack_graph(build("linrep_chain", 1)))
+    code = {}
+    for fast in (False, True):
+        project = tmp_path / f"fast{int(fast)}"
+        summary = _export(blob, "cortex-m4", project, *(("--fast-paths",) if fast else ()))
+        assert summary["fast_paths"] is fast
+        makefile = (project / "Makefile").read_text()
+        assert ("-DLR_OPT_FAST=1" in makefile) is fast and "OPT ?= -Os" in makefile
+        assert ("-DLR_OPT_FAST=1" in (project / "CMakeLists.txt").read_text()) is fast
+        assert ("exported with `--fast-paths`" in (project / "README.md").read_text()) is fast
+        proc = _run(["make", "-C", str(project), "-j2", "run"])
+        assert proc.returncode == 0 and "PASS" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
+        sizes = _driver().archive_member_sizes(project / "build" / "lre_demo.map", "liblinrep_cortex-m4.a")
+        code[fast] = sum(v["text"] + v["rodata"] for v in sizes.values())
+    assert code[True] > code[False] + 500, code
+    proc = _cli("export-project", str(blob_file), "-o", str(tmp_path / "bad"), "--fast-paths")
+    assert proc.returncode == 2 and "--fast-paths" in proc.stderr and "fp32" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "bad").exists()
+
+
 def test_int8_project_arena_is_what_its_ram_limit_allows(tmp_path):
     """An int8 project's static arena is the arena its plan can use on any core, not more: by default (the least
     arena, lr_init's default) exactly the host's lr_arena_size -- it was the forced reuse path's, 4x that here, 3.3x

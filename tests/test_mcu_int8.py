@@ -140,6 +140,13 @@ def test_mcu_bench_int8_rows(tmp_path: Path) -> None:
     assert r["blob_minimal_matches_host_os"] and r["blob_minimal_instructions_os"] > r["blob_minimal_instructions"] > 0
     assert r["runtime_code_bytes_blob_minimal_o2"] > r["runtime_code_bytes_blob_minimal"]
     assert f"run at -Os {r['blob_minimal_instructions_os']} instructions" in format_result_int8(r)
+    # the middle ground, -Os with the optimised kernels' fast paths (-DLR_OPT_FAST=1, export-project --fast-paths):
+    # equal to the host, its code between the two, its instructions no more than -Os's
+    assert r["blob_minimal_matches_host_os_fast"]
+    assert r["runtime_code_bytes_blob_minimal"] < r["runtime_code_bytes_blob_minimal_os_fast"] < \
+        r["runtime_code_bytes_blob_minimal_o2"]
+    assert r["blob_minimal_instructions"] <= r["blob_minimal_instructions_os_fast"] <= r["blob_minimal_instructions_os"]
+    assert "Code for speed" in format_result_int8(r) and "--fast-paths" in format_result_int8(r)
     # the C library / libgcc code the runtime makes that firmware link (not in its runtime code): on the FPU-less
     # M3, int8 inference needs no soft-float and no 64-bit division routine there either
     sup = r["runtime_support_objects_blob_minimal"]
@@ -178,3 +185,10 @@ def test_mcu_bench_reference_kernels_smallest_build(kernels: str, tmp_path: Path
     assert all(a > b > 0 for a, b in zip(sizes, sizes[1:])), sizes
     assert r["blob_minimal_matches_host"] and r["blob_paths_matches_host"] and r["blob_minimal_matches_host_os"]
     assert r["blob_minimal_instructions_os"] > 0 and "smallest build" in format_result_int8(r)
+    if kernels == "ref":  # the fast paths belong to the optimised kernels: with none linked, -Os is -Os
+        assert r["runtime_code_bytes_blob_minimal_os_fast"] == r["runtime_code_bytes_blob_minimal"]
+        assert r["blob_minimal_instructions_os_fast"] == r["blob_minimal_instructions_os"]
+    else:  # the LinRep kernels' fast paths at -Os: more code, the same bytes out (on a graph this small their
+        # set-up can cost more instructions than they save: the speed is measured on real models, RESULTS)
+        assert r["runtime_code_bytes_blob_minimal_os_fast"] > r["runtime_code_bytes_blob_minimal"]
+    assert r["blob_minimal_matches_host_os_fast"]

@@ -23,16 +23,20 @@ need(all(shutil.which(t) for t in TOOLS), "the ARM toolchain or QEMU",
      "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm (or: make setup, as root)")
 
 
-@pytest.mark.parametrize("target,dsp,opt", [("cortex-m4", True, "-O2"), ("cortex-m3", False, "-O2"),
-                                            ("cortex-m4", True, "-Os")])
-def test_opt_kernels_equal_ref_on_cortex_m(target: str, dsp: bool, opt: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("target,dsp,opt,fast", [("cortex-m4", True, "-O2", ""), ("cortex-m3", False, "-O2", ""),
+                                                 ("cortex-m4", True, "-Os", ""), ("cortex-m4", True, "-Os", "1")])
+def test_opt_kernels_equal_ref_on_cortex_m(target: str, dsp: bool, opt: str, fast: str, tmp_path: Path) -> None:
     """-O2 and -Os: a size-optimised build leaves the fast paths out (LR_OPT_FAST=0: the template-stationary and
-    paired-channel reuse steps, the unmasked decode, the interior im2col), so its kernels are other code."""
+    paired-channel reuse steps, the unmasked decode, the interior im2col), so its kernels are other code; and -Os
+    with the fast paths (-DLR_OPT_FAST=1, `export-project --fast-paths`): the fast paths without the inline-assembly
+    loops that only -O2 compiles (the column-free 1 x 1 conv once dropped every input channel there)."""
     sys.path.insert(0, str(RT / "mcu"))
     import run_qemu as drv  # noqa: PLC0415 (the driver lives beside the firmware)
 
+    defines = f"-DLR_OPT_FAST={fast}" if fast else ""
     rep = drv.measure(target, opt, [RT / "mcu" / "kernels_check_workload.c"],
-                      f"-I{RT / 'src'} -I{RT / 'tests'} -DKC_MCU_CASES=150", tmp_path / "fw", timeout=300)
+                      f"-I{RT / 'src'} -I{RT / 'tests'} -DKC_MCU_CASES=150 {defines}", tmp_path / "fw", timeout=300,
+                      defines=defines)
     assert rep["exit_code"] == 0
     fw = rep["firmware"]
     assert int(fw["kc_cases"]) == 150

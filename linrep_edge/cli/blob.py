@@ -108,7 +108,8 @@ def cmd_export_project(args: argparse.Namespace) -> int:
         x = x[0]
     res = export_project(blob, Path(args.output), args.target, name, args.file, x, force=args.force,
                          linrep_path=args.linrep_path, status_texts=not args.no_status_texts,
-                         offline_plan=args.offline_plan, kernels=args.kernels, ram_limit=args.ram_limit)
+                         offline_plan=args.offline_plan, kernels=args.kernels, ram_limit=args.ram_limit,
+                         fast_paths=args.fast_paths)
     emit(args, res, lambda: f"wrote {shown(args.output)}: the runtime ({res['runtime_sources']} sources), "
                             f"model/{name}.h, main.c, CMakeLists.txt (linrep::runtime), Makefile for {args.target}; "
                             f"build: cmake -S {shown(args.output)} -B build && cmake --build build --target run")

@@ -313,6 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "--no-status-texts --kernels linrep   # little code, fast LinRep convs\n"
                               "  linrep-edge export-project i8.lre -o m_fw --ram-limit -1   # the fastest plan: more RAM "
                               "(mcu-bench prints both)\n"
+                              "  linrep-edge export-project i8.lre -o m_fw --fast-paths   # -Os with the kernels' fast "
+                              "paths: more code, fewer instructions (mcu-bench prints the three builds)\n"
                               "  cmake -S m_fw -B m_fw/build && cmake --build m_fw/build --target run\n"
                               "  make -C m_fw run\n\nThe expected output in model/<name>_test.h is the host C "
                               "runtime's; main.c compares bit for bit. Cortex-M projects run under QEMU (mps2 boards) "
@@ -348,6 +350,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="main.c calls lr_set_ram_limit(BYTES) before sizing the arena: RAM traded for speed (0: the "
                         "least arena; -1: no limit, every LinRep conv its fastest path; `mcu-bench` prints what "
                         "either costs). Default: the runtime's, the least arena for int8 blobs, none for fp32")
+    p.add_argument("--fast-paths", action="store_true",
+                   help="int8 blobs: keep the optimised kernels' shape-specific fast paths in the -Os build "
+                        "(-DLR_OPT_FAST=1, linrep.h): several KB more code than plain -Os, on some models several "
+                        "times fewer instructions, less code than -O2; `mcu-bench` prints the three builds "
+                        "(\"Code for speed\")")
     p.add_argument("--json", action="store_true", help="print a summary as JSON")
     _add_read_options(p)
     p.set_defaults(func=blob_cmds.cmd_export_project)

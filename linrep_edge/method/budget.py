@@ -34,7 +34,9 @@ import torch
 from torch import nn
 
 from linrep_edge.errors import LinRepError
-from linrep_edge.method.sensitivity import Sensitivity, assemble_modules, fidelity, int8_blob, outputs_of
+from linrep_edge.format.ir import Graph
+from linrep_edge.method.sensitivity import (Sensitivity, assemble_modules, choice_name, fidelity, int8_blob,
+                                            outputs_of)
 
 DP_STEPS = 4096  # byte buckets of the knapsack
 PACK_ATTEMPTS = 6  # packs to bring the real blob under --max-bytes
@@ -102,9 +104,23 @@ def assemble(sens: Sensitivity, plan: dict[str, str]) -> nn.Module:
     return assemble_modules(sens.base, sens.modules, {s.name: plan[s.name] for s in sens.layers})
 
 
-def plan_metadata(sens: Sensitivity, plan: dict[str, str], target: dict[str, Any]) -> dict[str, Any]:
-    """What the blob records of the choice: the target and each layer's storage, by op name."""
-    return {**target, "layers": {s.op_name: plan[s.name] for s in sens.layers}}
+def plan_metadata(target: dict[str, Any]) -> dict[str, Any]:
+    """What the blob's metadata records of the choice: the target only. Each layer's storage is in its op (a
+    LinRep op's codebook size, a dense conv's weight dtype: blob_plan reads it back); naming it again by op name
+    cost flash (about 500 B on a network with long layer names)."""
+    return dict(target)
+
+
+def blob_plan(graph: Graph) -> dict[str, str]:
+    """The storage each conv of a packed graph has, by op name, in the choice names of a budget plan: "K<n>"
+    for a LinRep conv (n: its codebook's templates), else its weights' dtype ("int8", "fp16", "fp32")."""
+    out = {}
+    for op in graph.ops:
+        if op.linrep is not None:
+            out[op.name] = choice_name(int(graph.codebooks[op.linrep.codebook].templates.shape[0]))
+        elif op.type in ("CONV2D", "CONV_TRANSPOSE2D") and op.weight >= 0:
+            out[op.name] = "int8" if graph.is_int8 else graph.constants[op.weight].dtype
+    return out
 
 
 def pack_plan(cmodel: nn.Module, example: torch.Tensor, settings: Any, sens: Sensitivity, plan: dict[str, str],
@@ -119,7 +135,7 @@ def pack_plan(cmodel: nn.Module, example: torch.Tensor, settings: Any, sens: Sen
     if sens.int8_bits:  # int8 activations: every weight int8, the int8 graph of the assembled model
         assert sens.calibration is not None
         return int8_blob(cmodel, example, sens.calibration, sens.int8_bits,
-                         int8_metadata(settings, sens, plan, target, source))
+                         int8_metadata(settings, sens, target, source))
     g = capture(cmodel, example)
     dense = {s.op_name: plan[s.name] for s in sens.layers if plan[s.name] in ("int8", "fp16")}
     values = {op.name: (g.constants[op.weight].values.copy(), op) for op in g.ops
@@ -135,18 +151,17 @@ def pack_plan(cmodel: nn.Module, example: torch.Tensor, settings: Any, sens: Sen
             c.values, c.dtype = w, "fp16"
         if op.bias >= 0:
             g.constants[op.bias].dtype = "fp32" if dense[name] == "int8" else "fp16"
-    meta = {**settings.metadata(), "source": source, "scope": "layer",
-            "budget": plan_metadata(sens, plan, target)}
-    meta.pop("templates", None)  # K is per layer: budget.layers
+    meta = {**settings.metadata(), "source": source, "scope": "layer", "budget": plan_metadata(target)}
+    meta.pop("templates", None)  # K is per layer: each LinRep op's codebook (blob_plan)
     g.metadata = meta
     return pack_graph(g)
 
 
-def int8_metadata(settings: Any, sens: Sensitivity, plan: dict[str, str], target: dict[str, Any],
+def int8_metadata(settings: Any, sens: Sensitivity, target: dict[str, Any],
                   source: str) -> dict[str, Any]:
     """An int8 budget blob's metadata: the settings, the a/b width, the choice."""
     meta = {**settings.metadata(), "ab_bits": sens.int8_bits, "source": source, "scope": "layer",
-            "budget": plan_metadata(sens, plan, target)}
+            "budget": plan_metadata(target)}
     meta.pop("templates", None)
     return meta
 
@@ -189,7 +204,7 @@ def int8_outputs(graph: Any, x: torch.Tensor, batch: int = 256) -> list[torch.Te
 def _fit_bytes(sens: Sensitivity, example: torch.Tensor, settings: Any, max_bytes: int, target: dict[str, Any],
                source: str) -> tuple[dict[str, str], nn.Module, bytes]:
     """The best plan whose packed blob is ≤ max_bytes, verified by packing."""
-    aim = max_bytes - len(json.dumps(plan_metadata(sens, cheapest_plan(sens), target), separators=(",", ":")))
+    aim = max_bytes - len(json.dumps(plan_metadata(target), separators=(",", ":")))
     aim -= len(json.dumps(settings.metadata(), separators=(",", ":")))  # the settings, source, scope
     best: tuple[tuple[float, int], dict[str, str], nn.Module, bytes] | None = None
     seen: set[tuple[tuple[str, str], ...]] = set()

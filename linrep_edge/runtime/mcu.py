@@ -79,12 +79,13 @@ LINREP_PATH_BITS = {"direct": 1, "reuse": 2}  # -DLR_LINREP_PATHS=<mask> (linrep
 
 
 def runtime_defines(is_int8: bool, graph: Any = None, linrep_path: str = "auto", status_texts: bool = True,
-                    planner: bool = True) -> str:
+                    planner: bool = True, fast_paths: bool = False) -> str:
     """The runtime build options (runtime.mk's LR_DEFINES) of a firmware that runs one kind of blob:
     only that kind's run path is compiled in (fp32: -DLR_INT8=0; int8: -DLR_FP32=0); given the blob's
     `graph`, only its op types too (-DLR_OPS=<mask>, linrep.h); with `linrep_path` "direct" or "reuse", only
     that LinRep conv path (-DLR_LINREP_PATHS); without `status_texts`, lr_status_str's texts are left out
-    (-DLR_STATUS_TEXTS=0); without `planner`, the memory planner (-DLR_PLANNER=0: an offline plan, lr_set_plan)."""
+    (-DLR_STATUS_TEXTS=0); without `planner`, the memory planner (-DLR_PLANNER=0: an offline plan, lr_set_plan);
+    with `fast_paths`, the optimised kernels' shape-specific fast paths even at -Os (-DLR_OPT_FAST=1)."""
     from linrep_edge.format.ops_mask import ops_define
 
     if linrep_path != "auto" and linrep_path not in LINREP_PATH_BITS:
@@ -98,6 +99,8 @@ def runtime_defines(is_int8: bool, graph: Any = None, linrep_path: str = "auto",
         out.append("-DLR_STATUS_TEXTS=0")
     if not planner:
         out.append("-DLR_PLANNER=0")
+    if fast_paths:
+        out.append("-DLR_OPT_FAST=1")
     return " ".join(out)
 
 

@@ -65,7 +65,7 @@ def default_input_i8(blob: bytes) -> np.ndarray:
 def _firmware_i8(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path, timeout: float,
                  run: bool = True, conv_path: str = "auto", ram_limit: int = 0, blob_ops: bool = False,
                  linrep_path: str = "auto", profile: bool = False, status_texts: bool = True,
-                 offline_plan: bool = False) -> dict[str, Any]:
+                 offline_plan: bool = False, fast_paths: bool = False) -> dict[str, Any]:
     from linrep_edge.runtime.binding import CRuntime
 
     drv = _driver()
@@ -92,7 +92,7 @@ def _firmware_i8(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path,
     # built for int8 blobs only (runtime_defines), as a firmware that runs this blob would be; with blob_ops,
     # for this blob's op types only (LR_OPS, as export-project builds it)
     defines = runtime_defines(True, parse(blob).graph if blob_ops else None, linrep_path, status_texts,
-                              planner=not offline_plan)
+                              planner=not offline_plan, fast_paths=fast_paths)
     rep = build_firmware(drv, target, opt, [MCU_DIR / "model_workload_i8.c", header], build / "fw",
                          defines, run, timeout, "int8 firmware", profile)
     if not run:
@@ -268,12 +268,14 @@ def _minimal_build(blob: bytes, x: np.ndarray, target: str, root: Path, timeout:
     and the same firmware run at -O2 (instructions, RAM, outputs equal to the host's, its code at -O2). The -Os
     firmware runs too: a size-optimised build leaves the optimised kernels' fast paths out (LR_OPT_FAST), so the
     code size at -Os comes with its own instruction count (`blob_minimal_instructions_os`), not only the -O2
-    build's."""
+    build's; and the middle ground, -Os with the fast paths (-DLR_OPT_FAST=1, `export-project --fast-paths`): its
+    code, instructions and RAM (`..._os_fast`)."""
     used = _paths_used(layers)
     path = used[0] if len(used) == 1 and used[0] in LINREP_PATH_BITS else "auto"
     opts: dict[str, Any] = {"conv_path": path, "ram_limit": ram_limit, "blob_ops": True, "linrep_path": path,
                             "status_texts": False, "offline_plan": True}
     size = _firmware_i8(blob, x, target, "-Os", root / "minimal-Os", timeout, **opts)
+    mid = _firmware_i8(blob, x, target, "-Os", root / "minimal-Os-fast", timeout, fast_paths=True, **opts)
     fw = _firmware_i8(blob, x, target, "-O2", root / "minimal", timeout, **opts)
     return {"runtime_code_bytes_blob_minimal": size["runtime_code_bytes"], "blob_minimal_linrep_path": path,
             "runtime_code_bytes_blob_minimal_o2": fw["runtime_code_bytes"],
@@ -282,7 +284,10 @@ def _minimal_build(blob: bytes, x: np.ndarray, target: str, root: Path, timeout:
             "blob_minimal_instructions": fw["instructions"], "blob_minimal_ram_bytes": _ram_bytes(fw),
             "blob_minimal_matches_host": fw["matches_host"],
             "blob_minimal_instructions_os": size["instructions"], "blob_minimal_ram_bytes_os": _ram_bytes(size),
-            "blob_minimal_matches_host_os": size["matches_host"]}
+            "blob_minimal_matches_host_os": size["matches_host"],
+            "runtime_code_bytes_blob_minimal_os_fast": mid["runtime_code_bytes"],
+            "blob_minimal_instructions_os_fast": mid["instructions"], "blob_minimal_ram_bytes_os_fast": _ram_bytes(mid),
+            "blob_minimal_matches_host_os_fast": mid["matches_host"]}
 
 
 def ram_for_speed(r: dict[str, Any]) -> str:
@@ -296,6 +301,21 @@ def ram_for_speed(r: dict[str, Any]) -> str:
             f"{r['unlimited_matches_host']}) in RAM {r['unlimited_ram_bytes']} B ({r['unlimited_ram_bytes'] - r['ram_bytes']:+d}"
             " B): `export-project --ram-limit -1` (or lr_set_ram_limit(&model, SIZE_MAX) in your firmware), "
             "`mcu-bench --ram-limit BYTES` for a limit in between")
+
+
+def code_for_speed(r: dict[str, Any]) -> str:
+    """mcu-bench's line on the trade the build makes: the smallest firmware at -Os, at -Os with the kernels' fast
+    paths (-DLR_OPT_FAST=1) and at -O2, each with its code and instructions, and the options that choose them."""
+    base = r["blob_minimal_instructions_os"]
+    rows = [("-Os", r["runtime_code_bytes_blob_minimal"], base, r["blob_minimal_matches_host_os"]),
+            ("-Os with the fast paths", r["runtime_code_bytes_blob_minimal_os_fast"],
+             r["blob_minimal_instructions_os_fast"], r["blob_minimal_matches_host_os_fast"]),
+            ("-O2", r["runtime_code_bytes_blob_minimal_o2"], r["blob_minimal_instructions"],
+             r["blob_minimal_matches_host"])]
+    return ("Code for speed (the smallest build): " + "; ".join(
+        f"{name} {code} B, {n} instructions" + (f" ({base / n:.2f}x fewer)" if n != base else "")
+        + ("" if ok else " [NOT equal to the host]") for name, code, n, ok in rows)
+        + ": `export-project` builds -Os, `--fast-paths` the middle one (-DLR_OPT_FAST=1), `make OPT=-O2` the last")
 
 
 def format_result_int8(r: dict[str, Any]) -> str:
@@ -326,6 +346,8 @@ def format_result_int8(r: dict[str, Any]) -> str:
               f"host: {r['blob_minimal_matches_host']}" if "runtime_code_bytes_blob_minimal" in r else "")
            + "; outputs equal "
            f"the host C runtime bit for bit: {r['matches_host']}; repeat runs identical: {r['deterministic']}"]
+    if "blob_minimal_instructions_os_fast" in r:
+        out.append(code_for_speed(r))
     if "unlimited_instructions" in r:
         out.append(ram_for_speed(r))
     paths = [p for p in ("direct", "reuse") if f"{p}_instructions" in r]
@@ -352,6 +374,8 @@ SIDE_BY_SIDE = (("instructions / inference", "instructions"), ("per dense-equiva
                 ("  and no status texts (B)", "runtime_code_bytes_blob_paths_no_texts"),
                 ("smallest: + offline plan (B)", "runtime_code_bytes_blob_minimal"),
                 ("  its instructions at -Os", "blob_minimal_instructions_os"),
+                ("  -Os + fast paths: code (B)", "runtime_code_bytes_blob_minimal_os_fast"),
+                ("  -Os + fast paths: instructions", "blob_minimal_instructions_os_fast"),
                 ("  at -O2: code (B)", "runtime_code_bytes_blob_minimal_o2"),
                 ("  at -O2: instructions", "blob_minimal_instructions"),
                 ("RAM: arena + stack (B)", "ram_bytes"),

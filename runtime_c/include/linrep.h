@@ -126,6 +126,14 @@ extern "C" {
  * from LR_KERNELS (opt: every kind, the default, no define; ref: 0; a '+'-list such as linrep+add), as do
  * `linrep-edge export-project --kernels` and `mcu-bench --kernels`. Default: 0xFu.
  *
+ * Build option: -DLR_OPT_FAST=0 or 1, the optimised int8 kernels' shape-specific fast paths (constant-position
+ * 3 x 3 and 1 x 1 gathers, the column-free 1 x 1 conv, the one-channel 3 x 3 path, the template-stationary and
+ * paired-channel reuse steps). Default: 1, and 0 in size-optimised builds (-Os defines __OPTIMIZE_SIZE__), where
+ * the generic loops do the same work in less code (about 8 KB less at -Os on Cortex-M4 with every optimised
+ * kernel linked) and up to several times the instructions on some models. -Os with -DLR_OPT_FAST=1 is the middle
+ * ground: `linrep-edge mcu-bench` measures the three builds of a blob (its smallest build at -Os, at -Os with the
+ * fast paths, at -O2), `export-project --fast-paths` writes it. Outputs are the same bytes either way.
+ *
  * Build option: -DLR_PLANNER=0, the memory plan computed offline (as TFLite Micro's offline planner): the
  * planner and the cost model's choice of paths are not linked (about 2.5 KB at -Os on Cortex-M4). lr_init
  * verifies the blob as always (the graph's lifetimes too) but plans nothing: lr_arena_size, lr_arena_prepare

@@ -24,7 +24,8 @@
 
 /* LR_OPT_FAST: the shape-specific fast paths (constant-position 3 x 3 and 1 x 1 gathers, the one-channel 3 x 3
  * path): on by default, off in size-optimised builds (-Os), where the generic loops do the same work in a
- * fraction of the code. Results are the same either way. */
+ * fraction of the code; a build option (linrep.h), so -Os with -DLR_OPT_FAST=1 is a build too (the inline-assembly
+ * loops stay out of -Os builds either way). Results are the same in every build. */
 #ifndef LR_OPT_FAST
 #if defined(__OPTIMIZE_SIZE__)
 #define LR_OPT_FAST 0

@@ -410,15 +410,15 @@ static void pw_dot(const int8_t *xa, int32_t d, int32_t hw, const int32_t *wp, c
                            [wp] "+r"(wp), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3)
                          : [d] "r"(d), [hw] "r"(hw), [w4] "r"(w4)
                          : "cc", "memory");
+        if ((cin & 3) == 0) { /* every input channel taken by the loop (only when it was compiled in) */
+            acc[0] = a00;
+            acc[1] = a01;
+            acc[2] = a10;
+            acc[3] = a11;
+            return;
+        }
     }
 #endif
-    if ((cin & 3) == 0) {
-        acc[0] = a00;
-        acc[1] = a01;
-        acc[2] = a10;
-        acc[3] = a11;
-        return;
-    }
     for (; wp < wend; wp += 2) { /* input channels c, c + 1 of both pixels (xa moves two rows) */
         const int32_t lo = xa[0], hi = xa[d];
         int16x2_t e, f;

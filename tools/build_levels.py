@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""What the firmware build costs in speed: each int8 blob's smallest firmware (its op types, no status texts, the
+plan made offline; `linrep-edge export-project --offline-plan --no-status-texts`) built three ways for one core and
+run under QEMU: -Os (what export-project builds), -Os with the optimised kernels' fast paths (`--fast-paths`,
+-DLR_OPT_FAST=1) and -O2 (`make OPT=-O2`). Per build: runtime code as linked, executed instructions, RAM, and
+whether the outputs equal the host C runtime's bit for bit (mcu-bench's `..._blob_minimal...` figures).
+
+    python tools/build_levels.py [--zoo NAME ...] [--blob FILE.lre ...] [--target cortex-m4] [--json OUT]
+
+Default: the int8 zoo networks of tests/zoo.py that run on a microcontroller-sized input (packed as `make zoo-mcu`
+packs them: random weights, K = 16) and the default model packed int8 at K = 16 (`linrep-edge pack --activations
+int8`). Needs the ARM toolchain and QEMU; about a minute per network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from zoo_mcu import packed  # noqa: E402
+
+from linrep_edge.runtime.mcu_int8 import _minimal_build, default_input_i8  # noqa: E402
+
+# the zoo networks whose input a microcontroller takes (the 224 x 224 ones run for minutes under QEMU: --zoo NAME)
+MCU_ZOO = ("mobilenet_v1_vww", "ds_cnn_kws", "resnet8_cifar", "mtcnn_pnet", "mtcnn_onet", "tiny_unet", "odd_convs",
+           "audio_conv1d")
+LEVELS = (("-Os", "runtime_code_bytes_blob_minimal", "blob_minimal_instructions_os", "blob_minimal_ram_bytes_os",
+           "blob_minimal_matches_host_os"),
+          ("-Os + fast paths", "runtime_code_bytes_blob_minimal_os_fast", "blob_minimal_instructions_os_fast",
+           "blob_minimal_ram_bytes_os_fast", "blob_minimal_matches_host_os_fast"),
+          ("-O2", "runtime_code_bytes_blob_minimal_o2", "blob_minimal_instructions", "blob_minimal_ram_bytes",
+           "blob_minimal_matches_host"))
+
+
+def default_blob() -> bytes:
+    """The default model packed int8 at K = 16, as `linrep-edge pack --activations int8` does."""
+    from linrep_edge.models.loading import load_default
+    from linrep_edge.pipeline import PackSettings, pack_model
+
+    model, example = load_default()
+    return pack_model(model, example, PackSettings(templates=16, activations="int8"), "default",
+                      show_progress=False).blob
+
+
+def levels(name: str, blob: bytes, target: str, work: Path) -> dict:
+    folder = work / "".join(c if c.isalnum() else "_" for c in name)  # make takes no spaces or parentheses
+    r = _minimal_build(blob, default_input_i8(blob), target, folder, 900.0, 0, [])
+    row: dict = {"network": name, "blob_bytes": len(blob)}
+    for level, code, instr, ram, ok in LEVELS:
+        row[level] = {"code_bytes": r[code], "instructions": r[instr], "ram_bytes": r[ram], "matches_host": r[ok]}
+    print(json.dumps(row), file=sys.stderr, flush=True)
+    return row
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--zoo", nargs="*", default=None, help=f"zoo networks (default: {' '.join(MCU_ZOO)})")
+    ap.add_argument("--blob", nargs="*", default=[], help="int8 .lre files to add")
+    ap.add_argument("--no-default", action="store_true", help="leave the default model out")
+    ap.add_argument("--target", default="cortex-m4", help="the core (default cortex-m4)")
+    ap.add_argument("--json", help="write the rows here")
+    args = ap.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="build_levels_") as d:
+        work = Path(d)
+        if not args.no_default:
+            rows.append(levels("default model (K = 16)", default_blob(), args.target, work))
+        for name in MCU_ZOO if args.zoo is None else args.zoo:
+            rows.append(levels(name, packed(name, "int8", work), args.target, work))
+        for f in args.blob:
+            rows.append(levels(Path(f).name, Path(f).read_bytes(), args.target, work))
+    print(f"| int8 network ({args.target}) | " + " | ".join(f"{lv[0]}: code, instructions" for lv in LEVELS)
+          + " | -Os + fast paths vs -Os | -O2 vs -Os + fast paths |")
+    print("|---|" + "---:|" * (len(LEVELS) + 2))
+    for r in rows:
+        a, b, c = (r[lv[0]] for lv in LEVELS)
+        print(f"| {r['network']} | " + " | ".join(f"{v['code_bytes']:,} B, {v['instructions'] / 1e6:.2f} M"
+                                                 + ("" if v["matches_host"] else " (NOT equal)") for v in (a, b, c))
+              + f" | {b['code_bytes'] - a['code_bytes']:+,} B, {a['instructions'] / b['instructions']:.2f}x fewer"
+              f" | {c['code_bytes'] - b['code_bytes']:+,} B, {b['instructions'] / c['instructions']:.2f}x fewer |")
+    bad = [r["network"] for r in rows if not all(r[lv[0]]["matches_host"] for lv in LEVELS)]
+    print(f"{len(rows) - len(bad)} of {len(rows)} networks equal the host at every level" + (f"; not: {bad}" if bad else ""))
+    if args.json:
+        cmd = "python tools/build_levels.py " + " ".join(sys.argv[1:])
+        Path(args.json).write_text(json.dumps({"command": cmd.strip(), "target": args.target, "rows": rows},
+                                              indent=1) + "\n")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
