@@ -633,7 +633,8 @@ def _export_project(blob: bytes, out: Path, target: str, name: str, source: str,
         raise
     return {"output": str(out), "target": target, "identifier": name, "blob_bytes": len(blob),
             "arena_bytes": arena, "linrep_path": linrep_path, "status_texts": status_texts,
-            "offline_plan": plan is not None, "ram_limit": ram_limit, "fast_paths": fast_paths, "input_shape": list(ins), "output_shape": list(outs[0]),
+            "offline_plan": plan is not None, "ram_limit": ram_limit, "fast_paths": fast_paths,
+            "input_shape": list(ins), "output_shape": list(outs[0]),
             "output_shapes": [list(o) for o in outs],
             "runtime_sources": len(rb.sources), "files": sorted(files),
             "board": BOARDS[target].qemu_machine if target != "host" else None}
