@@ -8,8 +8,8 @@ whether the outputs equal the host C runtime's bit for bit (mcu-bench's `..._blo
     python tools/build_levels.py [--zoo NAME ...] [--blob FILE.lre ...] [--target cortex-m4] [--json OUT]
 
 Default: the int8 zoo networks of tests/zoo.py that run on a microcontroller-sized input (packed as `make zoo-mcu`
-packs them: random weights, K = 16) and the default model packed int8 at K = 16 (`linrep-edge pack --activations
-int8`). Needs the ARM toolchain and QEMU; about a minute per network.
+packs them: random weights, K = 16), a small squeeze-and-excitation net written as users write one (SENet, packed
+alike), and the default model packed int8 at K = 16 (`linrep-edge pack --activations int8`). Needs the ARM toolchain and QEMU; about a minute per network.
 """
 
 from __future__ import annotations
@@ -24,7 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from zoo_mcu import packed  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.nn import functional as F  # noqa: E402
+from zoo_mcu import pack_as_zoo, packed  # noqa: E402
 
 from linrep_edge.runtime.mcu_int8 import _minimal_build, default_input_i8  # noqa: E402
 
@@ -49,6 +52,35 @@ def default_blob() -> bytes:
                       show_progress=False).blob
 
 
+class SENet(nn.Module):
+    """A small net as a user writes one for a 32 x 32 camera crop: hardswish stem, depthwise conv with
+    squeeze-and-excitation, a 1 x 1 conv, two 3 x 3 convs (LinRep candidates), 5 classes. Its -Os build is far
+    slower than its -O2 one (RESULTS): its 3 x 3 convs run the direct path at the least arena."""
+
+    def __init__(self, classes: int = 5) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1, bias=False), nn.BatchNorm2d(16), nn.Hardswish(inplace=True))
+        self.dw = nn.Sequential(nn.Conv2d(16, 16, 3, 1, 1, groups=16, bias=False), nn.BatchNorm2d(16),
+                                nn.ReLU6(inplace=True))
+        self.fc1, self.fc2 = nn.Conv2d(16, 4, 1), nn.Conv2d(4, 16, 1)
+        self.pw = nn.Sequential(nn.Conv2d(16, 32, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU(inplace=True))
+        self.c2 = nn.Sequential(nn.Conv2d(32, 32, 3, 2, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU(inplace=True))
+        self.c3 = nn.Sequential(nn.Conv2d(32, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True))
+        self.fc = nn.Linear(64, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.dw(self.stem(x))
+        x = x * torch.sigmoid(self.fc2(F.relu(self.fc1(x.mean((2, 3), keepdim=True)))))
+        x = self.c3(self.c2(self.pw(x)))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+def se_net_blob(work: Path) -> bytes:
+    """SENet with seeded random weights, packed as the zoo rows are."""
+    torch.manual_seed(0)
+    return pack_as_zoo(SENet().eval(), torch.zeros(1, 3, 32, 32), "se_net", "int8", work)
+
+
 def levels(name: str, blob: bytes, target: str, work: Path) -> dict:
     folder = work / "".join(c if c.isalnum() else "_" for c in name)  # make takes no spaces or parentheses
     r = _minimal_build(blob, default_input_i8(blob), target, folder, 900.0, 0, [])
@@ -64,6 +96,7 @@ def main() -> int:
     ap.add_argument("--zoo", nargs="*", default=None, help=f"zoo networks (default: {' '.join(MCU_ZOO)})")
     ap.add_argument("--blob", nargs="*", default=[], help="int8 .lre files to add")
     ap.add_argument("--no-default", action="store_true", help="leave the default model out")
+    ap.add_argument("--no-se-net", action="store_true", help="leave the small SE net (SENet, above) out")
     ap.add_argument("--target", default="cortex-m4", help="the core (default cortex-m4)")
     ap.add_argument("--json", help="write the rows here")
     args = ap.parse_args()
@@ -74,6 +107,8 @@ def main() -> int:
             rows.append(levels("default model (K = 16)", default_blob(), args.target, work))
         for name in MCU_ZOO if args.zoo is None else args.zoo:
             rows.append(levels(name, packed(name, "int8", work), args.target, work))
+        if not args.no_se_net:
+            rows.append(levels("se_net (32 x 32, this file)", se_net_blob(work), args.target, work))
         for f in args.blob:
             rows.append(levels(Path(f).name, Path(f).read_bytes(), args.target, work))
     print(f"| int8 network ({args.target}) | " + " | ".join(f"{lv[0]}: code, instructions" for lv in LEVELS)

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -48,9 +49,13 @@ def firmware(blob: bytes, name: str, target: str, work: Path) -> dict:
 
 
 def packed(name: str, kind: str, work: Path) -> bytes:
-    """Zoo network `name` packed as every row of this table is: K = 16 per kernel shape (capped), `kind` activations;
-    int8 calibrated and distilled (2 epochs) on 32 seeded uniform inputs saved in `work`."""
-    model, example = build(name)
+    """Zoo network `name` packed as every row of this table is (pack_as_zoo)."""
+    return pack_as_zoo(*build(name), name, kind, work)
+
+
+def pack_as_zoo(model: torch.nn.Module, example: torch.Tensor, name: str, kind: str, work: Path) -> bytes:
+    """`model` packed as every row of this table is: K = 16 per kernel shape (capped), `kind` activations; int8
+    calibrated and distilled (2 epochs) on 32 seeded uniform inputs saved in `work`."""
     extra: dict = {}
     if kind == "int8":
         calib = work / f"{name}_calib.npy"
