@@ -115,6 +115,11 @@ def test_mcu_bench_int8_rows(tmp_path: Path) -> None:
     assert abs(sum(p["instructions"] for p in r["profile"]) - r["instructions"]) <= 64
     assert "run_ops_s8" in names and any(n.startswith("lr_linrep_conv2d") for n in names), sorted(names)
     assert "instructions per function" in format_result_int8(r)
+    # and the -Os firmware export-project builds (other kernels: no fast paths), no planner: its own profile
+    names_os = {p["function"] for p in r["profile_os"]}
+    assert abs(sum(p["instructions"] for p in r["profile_os"]) - r["blob_minimal_instructions_os"]) <= 64
+    assert any(n.startswith("lr_linrep_conv2d") for n in names_os), sorted(names_os)
+    assert "as export-project builds it" in format_result_int8(r)
     per_op = sum(L["instructions"] for L in r["layers"])
     assert 0 < per_op <= r["instructions"]
     assert [L["path"] for L in r["layers"]] == [rt.op_conv_info(k)["path"] for k in range(rt.num_ops)]

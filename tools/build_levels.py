@@ -54,8 +54,9 @@ def default_blob() -> bytes:
 
 class SENet(nn.Module):
     """A small net as a user writes one for a 32 x 32 camera crop: hardswish stem, depthwise conv with
-    squeeze-and-excitation, a 1 x 1 conv, two 3 x 3 convs (LinRep candidates), 5 classes. Its -Os build is far
-    slower than its -O2 one (RESULTS): its 3 x 3 convs run the direct path at the least arena."""
+    squeeze-and-excitation, a 1 x 1 conv, two 3 x 3 convs (LinRep candidates), 5 classes. Its 3 x 3 convs run the
+    direct path at the least arena in blocks of one or a few channels: the case that made its -Os build 4.3x slower
+    than -O2 until small blocks ran per channel (RESULTS)."""
 
     def __init__(self, classes: int = 5) -> None:
         super().__init__()

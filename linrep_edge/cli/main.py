@@ -514,7 +514,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", action="store_true",
                    help="also count the inference's instructions per function (per translated block, charged to "
                         "the function it starts in; the first QEMU run, a little slower): the top ones in the "
-                        "text, all in --json (\"profile\")")
+                        "text, all in --json (\"profile\"); int8 blobs: the smallest -Os firmware's too, the build "
+                        "export-project makes (\"profile_os\")")
     p.add_argument("--json", action="store_true")
     _add_read_options(p)
     p.set_defaults(func=blob_cmds.cmd_mcu_bench)

@@ -331,12 +331,14 @@ def mcu_bench(blob: bytes, target: str = "cortex-m4", x: np.ndarray | None = Non
     }
 
 
-def format_profile(r: dict[str, Any], top: int = 15) -> list[str]:
-    """The `--profile` lines of a result: its `top` functions by instructions in the measured inference."""
-    prof = r.get("profile")
+def format_profile(r: dict[str, Any], top: int = 15, key: str = "profile", build: str = "") -> list[str]:
+    """The `--profile` lines of a result: its `top` functions by instructions in the measured inference (the
+    list under `key`; `build` names the firmware when it is not the headline one)."""
+    prof = r.get(key)
     if not prof:
         return []
-    out = ["", f"instructions per function in the inference ({r['target']}; per translated block, summed by the "
+    where = f"{r['target']}, {build}" if build else r["target"]
+    out = ["", f"instructions per function in the inference ({where}; per translated block, summed by the "
                f"function it starts in; {len(prof)} functions ran):", f"{'function':<44} {'instructions':>13} {'share':>7}"]
     for row in prof[:top]:
         out.append(f"{row['function'][:44]:<44} {row['instructions']:>13} {100 * row['share']:>6.1f}%")

@@ -196,7 +196,7 @@ def _mcu_bench_int8(blob: bytes, target: str, x: np.ndarray | None, timeout: flo
         layers.append(row)
     # with either kernel set (inside kernel_build): with LR_KERNELS=ref the smallest builds there are
     one_path = {**_one_path_build(blob, x, target, root, timeout, ram_limit, layers),
-                **_minimal_build(blob, x, target, root, timeout, ram_limit, layers)}
+                **_minimal_build(blob, x, target, root, timeout, ram_limit, layers, profile)}
     total_macs = sum(macs.values())
     mac_instructions = sum(L["instructions"] for L in layers if "dense_macs" in L)
     lower = lr["activation_lower_bound_bytes"]
@@ -261,7 +261,7 @@ def _one_path_build(blob: bytes, x: np.ndarray, target: str, root: Path, timeout
 
 
 def _minimal_build(blob: bytes, x: np.ndarray, target: str, root: Path, timeout: float, ram_limit: int,
-                   layers: list[dict[str, Any]]) -> dict[str, Any]:
+                   layers: list[dict[str, Any]], profile: bool = False) -> dict[str, Any]:
     """The smallest firmware for this blob and setting: its op types (LR_OPS), its one LinRep path if the
     automatic run took one (LR_LINREP_PATHS), no status texts (LR_STATUS_TEXTS=0) and no planner
     (LR_PLANNER=0: the host's plan for the setting, lr_plan_export, taken with lr_set_plan); its code at -Os,
@@ -269,12 +269,13 @@ def _minimal_build(blob: bytes, x: np.ndarray, target: str, root: Path, timeout:
     firmware runs too: a size-optimised build leaves the optimised kernels' fast paths out (LR_OPT_FAST), so the
     code size at -Os comes with its own instruction count (`blob_minimal_instructions_os`), not only the -O2
     build's; and the middle ground, -Os with the fast paths (-DLR_OPT_FAST=1, `export-project --fast-paths`): its
-    code, instructions and RAM (`..._os_fast`)."""
+    code, instructions and RAM (`..._os_fast`). With `profile`, the -Os run's instructions per function too
+    (`profile_os`: the firmware export-project builds, whose kernels are other code than the -O2 build's)."""
     used = _paths_used(layers)
     path = used[0] if len(used) == 1 and used[0] in LINREP_PATH_BITS else "auto"
     opts: dict[str, Any] = {"conv_path": path, "ram_limit": ram_limit, "blob_ops": True, "linrep_path": path,
                             "status_texts": False, "offline_plan": True}
-    size = _firmware_i8(blob, x, target, "-Os", root / "minimal-Os", timeout, **opts)
+    size = _firmware_i8(blob, x, target, "-Os", root / "minimal-Os", timeout, profile=profile, **opts)
     mid = _firmware_i8(blob, x, target, "-Os", root / "minimal-Os-fast", timeout, fast_paths=True, **opts)
     fw = _firmware_i8(blob, x, target, "-O2", root / "minimal", timeout, **opts)
     return {"runtime_code_bytes_blob_minimal": size["runtime_code_bytes"], "blob_minimal_linrep_path": path,
@@ -287,7 +288,8 @@ def _minimal_build(blob: bytes, x: np.ndarray, target: str, root: Path, timeout:
             "blob_minimal_matches_host_os": size["matches_host"],
             "runtime_code_bytes_blob_minimal_os_fast": mid["runtime_code_bytes"],
             "blob_minimal_instructions_os_fast": mid["instructions"], "blob_minimal_ram_bytes_os_fast": _ram_bytes(mid),
-            "blob_minimal_matches_host_os_fast": mid["matches_host"]}
+            "blob_minimal_matches_host_os_fast": mid["matches_host"],
+            **({"profile_os": size["profile"]} if profile else {})}
 
 
 def ram_for_speed(r: dict[str, Any]) -> str:
@@ -362,6 +364,7 @@ def format_result_int8(r: dict[str, Any]) -> str:
         out.append(f"{L['op']:>3} {name:<22} {L['path']:<7} {L['instructions']:>13} "
                    f"{'' if per is None else f'{per:.2f}':>8}" + "".join(f" {L[f'{p}_instructions']:>13}" for p in paths))
     out += format_profile(r)
+    out += format_profile(r, key="profile_os", build="the smallest firmware at -Os, as export-project builds it")
     return "\n".join(out)
 
 
@@ -399,4 +402,5 @@ def format_side_by_side(results: list[dict[str, Any]]) -> str:
     out.append("(path: d direct, r template reuse, - not a LinRep conv)")
     for r in results:
         out += format_profile(r)
+        out += format_profile(r, key="profile_os", build="the smallest firmware at -Os, as export-project builds it")
     return "\n".join(out)

@@ -340,7 +340,8 @@ uint64_t lr_conv2d_s8_opt_plane_words(const lr_geom *g);
 void lr_linear_s8_opt(const int8_t *x, uint32_t in, uint32_t out, const lr_dense_s8_params *p, int8_t *y);
 /* Direct path, optimised: the kernels W of a block of output channels rebuilt as int16 (when they fit)
  * and run through the dense opt conv's im2col and SIMD / portable dot products; a block whose W exceeds int16
- * runs per channel as the reference. Scratch: `words` int32 words, any number from
+ * runs per channel as the reference; small blocks of 3-wide kernels (depthwise convs: blocks of one) run per
+ * channel straight from the int8 input (no columns). Scratch: `words` int32 words, any number from
  * lr_linrep_conv2d_direct_s8_scratch_min (per channel with int32 kernels) up; more gives bigger blocks
  * (lr_direct_s8_block), lr_linrep_conv2d_direct_s8_scratch is the preferred size. */
 void lr_linrep_conv2d_direct_s8_opt(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,

@@ -11,7 +11,8 @@
  * at -O2 each pair of channels interleaved after the rebuild and dot16x's loop in assembly, 13 instructions per
  * 16 multiply-adds), plain C elsewhere. The columns are gathered once per block. A block with any |W| > 32767 runs in halves as
  * two int16 planes W = 256 * wh + wl (two dot products), and where wh would exceed int16 per channel: its
- * int32 kernels in scratch, lr_conv2d_channel_s8_opt. Every sum is the reference's exact int32
+ * int32 kernels in scratch, lr_conv2d_channel_s8_opt. Builds without the fast paths run small blocks of 3-wide
+ * kernels per channel instead (per_channel: their gather is dear). Every sum is the reference's exact int32
  * accumulator (integers, the verifier's bound), hence the same outputs. Scratch:
  * `words` int32 words from the caller (two columns, then the block's int16 kernels); with less than one
  * channel's int16 kernels beside the columns (lr_linrep_conv2d_direct_s8_scratch_min: per words), every channel
@@ -165,6 +166,11 @@ static void dot16(const int16_t *w0, const int16_t *w1, int32_t per, const int32
 #else
 #define LR_ILV 0
 #endif
+
+#ifndef LR_CHAN3_NB1 /* per_channel below */
+#define LR_CHAN3_NB1 (LR_ILV ? 2 : 24)
+#endif
+#define LR_CHAN3_NB2 4
 
 #if LR_ILV
 /* The pair of channels at w (2 * per int16, each in permute's order) interleaved in place, through tmp (per words,
@@ -447,12 +453,41 @@ static LR_NOINLINE void pair3e(const int8_t *xc, const int16_t *wc, int32_t hw, 
     acc[1] = a1;
 }
 
+#if LR_DSP
+/* Two output pixels of chan3 at stride 2 whose columns are inside: pixel 0 reads x[0 .. 2] of each row, pixel 1
+ * x[2 .. 4]; one word x[0 .. 3] split by SXTB16 into (x0, x2) and (x1, x3), and the byte x4: SMLAD (w0, w2) . (x0, x2)
+ * + SMLABB w1 x1 for the first, SMLABT w0 x2 + SMLABT w1 x3 + SMLATB w2 x4 for the second (six multiply-adds, five
+ * instructions). Otherwise as pair3. */
+static LR_NOINLINE void pair3s2(const int8_t *xc, const int16_t *wc, int32_t hw, int32_t w, int32_t cin_g, int32_t nr,
+                                int32_t kh, uint32_t base, int32_t acc[2])
+{
+    int32_t i, ky, a0 = lr_as_i32(base), a1 = a0;
+    for (i = 0; i < cin_g; i++, xc += hw, wc += 4 * kh) {
+        const int8_t *xp = xc;
+        const int16_t *wp = wc;
+        for (ky = 0; ky < nr; ky++, xp += w, wp += 4) {
+            const uint32_t xv = lr_ld32(xp);
+            const int16x2_t ev = lr_sx02(xv), od = lr_sx13(xv);
+            const int16x2_t wa = (int16x2_t)lr_ld32(wp), wb = (int16x2_t)lr_ld32(wp + 2);
+            a0 = __smlad(wa, ev, a0);
+            a0 = __smlabb(wb, od, a0);
+            a1 = __smlabt(wa, ev, a1);
+            a1 = __smlabt(wb, od, a1);
+            a1 = __smlatb(wa, (int32_t)xp[4], a1);
+        }
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+}
+#endif
+
 /* One output channel of a conv with 3-wide kernels (kw = 3, dilation 1), the kernels packed by rebuild_pk3,
  * straight from the int8 input (no columns): per output row the kernel rows inside the input (ky0 .. ky1 - 1),
  * acc = bias + in_offset * (their sums of W) + sum W x over them for the pixels whose three columns are inside,
  * pk3_pixel for the others. Stride 1 takes two pixels per step: one word x[ix .. ix + 3] holds both pixels'
  * taps, split by SXTB16 into (x0, x2) and (x1, x3): SMLAD (w0, w2) . (x0, x2) + SMLABB w1 x1 for the first,
- * SMLAD (w0, w2) . (x1, x3) + SMLABT w1 x2 for the second (six multiply-adds, four instructions). */
+ * SMLAD (w0, w2) . (x1, x3) + SMLABT w1 x2 for the second (six multiply-adds, four instructions); stride 2 too
+ * on the DSP path (pair3s2). */
 static LR_NOINLINE void chan3(const lr_geom *g, const int8_t *x, const int16_t *pk, const int32_t *rows,
                               const lr_linrep_s8_params *p, int32_t o, int8_t *y)
 {
@@ -491,9 +526,14 @@ static LR_NOINLINE void chan3(const lr_geom *g, const int8_t *x, const int16_t *
                 yr[ox] = lr_opt_requant(pk3_pixel(g, x, pk, bias, in_offset, iy0, ky0, ky1, ix0), rq);
                 continue;
             }
-            if (g->sw == 1 && ox + 1 < xhi) { /* two pixels: x[ix0 .. ix0 + 3] inside the row */
+            if ((g->sw == 1 || (LR_DSP && g->sw == 2)) && ox + 1 < xhi) { /* two pixels, their columns inside */
                 int32_t acc[2];
-                pair3(xrow + ix0, pk + 4 * ky0, hw, g->w, g->cin_g, nr, kh, base, acc);
+#if LR_DSP
+                if (g->sw == 2) {
+                    pair3s2(xrow + ix0, pk + 4 * ky0, hw, g->w, g->cin_g, nr, kh, base, acc);
+                } else
+#endif
+                    pair3(xrow + ix0, pk + 4 * ky0, hw, g->w, g->cin_g, nr, kh, base, acc);
                 yr[ox] = lr_opt_requant(acc[0], rq);
                 yr[ox + 1] = lr_opt_requant(acc[1], rq);
                 ox++;
@@ -539,8 +579,23 @@ static uint32_t run_channel(const lr_geom *g, const int8_t *xg, const lr_linrep_
     return kept;
 }
 
-/* Channels o0 .. o0 + nb - 1 of one group: int16 kernels (nb <= the block), else split planes (half the
- * block at a time, when `words` hold them), else per channel with int32 kernels. Returns the kept count. */
+/* Whether a block of nb channels runs per channel (run_channel: chan3) instead of block16, which gathers the
+ * block's im2col columns once per block and so pays ~G / nb instructions per multiply-add for them, beside ~1 - 2.3
+ * for its dot products (two channels at a time: a block of one computes a second copy). chan3 (3-wide kernels,
+ * dilation 1) reads the int8 input without columns: ~1.5 - 4 per multiply-add at stride 1 (pair3), ~2 - 6 at
+ * stride 2 (pair3s2, DSP cores), more at other strides. G is ~2 with the fast paths (the constant-position gathers)
+ * and 30 - 50 without (-Os builds: lr_opt_im2col's generic loop). So blocks of up to LR_CHAN3_NB1 channels (stride 1)
+ * or LR_CHAN3_NB2 (other strides) run per channel: the small blocks of a least-arena plan and every depthwise conv
+ * (one channel per group). Measured on the int8 zoo networks (make build-levels): ds_cnn_kws's depthwise layers
+ * take 4.3x fewer instructions at -O2; at -Os the SE net 3.8x, ds_cnn_kws 2.1x fewer; none 0.1 % more. */
+static int per_channel(const lr_geom *g, int32_t nb)
+{
+    return nb <= (g->sw == 1 ? LR_CHAN3_NB1 : LR_CHAN3_NB2) && g->kw == 3 && g->dw == 1 && g->dh == 1;
+}
+
+/* Channels o0 .. o0 + nb - 1 of one group: small blocks per channel (per_channel), else int16 kernels (nb <= the
+ * block), else split planes (half the block at a time, when `words` hold them), else per channel with int32
+ * kernels. Returns the kept count. */
 static uint32_t run_block(const lr_geom *g, const int8_t *xg, const lr_linrep_s8_params *p, const unsigned char *mask,
                           int32_t o0, int32_t nb, uint32_t kept, int32_t *scratch, uint32_t words, int8_t *y)
 {
@@ -553,6 +608,12 @@ static uint32_t run_block(const lr_geom *g, const int8_t *xg, const lr_linrep_s8
     const uint64_t room = words > (uint32_t)per ? 2u * ((uint64_t)words - (uint32_t)per) : 0u;
     int32_t c, s;
     int fits = (uint64_t)nb * (uint64_t)per <= room;
+    if (per_channel(g, nb)) {
+        for (c = 0; c < nb; c++) {
+            kept = run_channel(g, xg, p, mask, o0 + c, kept, scratch, y);
+        }
+        return kept;
+    }
     for (c = 0; c < nb && fits; c++) {
         fits = rebuild16(g, p, mask, o0 + c, &kept, w16 + (size_t)c * (size_t)per, 0, 0u);
     }
