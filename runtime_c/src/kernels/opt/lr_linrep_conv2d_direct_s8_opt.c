@@ -167,10 +167,18 @@ static void dot16(const int16_t *w0, const int16_t *w1, int32_t per, const int32
 #define LR_ILV 0
 #endif
 
-#ifndef LR_CHAN3_NB1 /* per_channel below */
-#define LR_CHAN3_NB1 (LR_ILV ? 2 : 24)
-#endif
+/* per_channel below: the -O2 DSP build (dot16x), DSP builds at -Os and every build without the fast paths; the
+ * portable path with the fast paths (the M3 at -O2) keeps every block (its chan3 has no SIMD pairs: slower there) */
+#if LR_ILV
+#define LR_CHAN3_NB1 2
 #define LR_CHAN3_NB2 4
+#elif LR_DSP || !LR_OPT_FAST
+#define LR_CHAN3_NB1 24
+#define LR_CHAN3_NB2 4
+#else
+#define LR_CHAN3_NB1 0
+#define LR_CHAN3_NB2 0
+#endif
 
 #if LR_ILV
 /* The pair of channels at w (2 * per int16, each in permute's order) interleaved in place, through tmp (per words,
@@ -584,7 +592,7 @@ static uint32_t run_channel(const lr_geom *g, const int8_t *xg, const lr_linrep_
  * for its dot products (two channels at a time: a block of one computes a second copy). chan3 (3-wide kernels,
  * dilation 1) reads the int8 input without columns: ~1.5 - 4 per multiply-add at stride 1 (pair3), ~2 - 6 at
  * stride 2 (pair3s2, DSP cores), more at other strides. G is ~2 with the fast paths (the constant-position gathers)
- * and 30 - 50 without (-Os builds: lr_opt_im2col's generic loop). So blocks of up to LR_CHAN3_NB1 channels (stride 1)
+ * and 30 - 50 without (lr_opt_im2col's generic loop). So blocks of up to LR_CHAN3_NB1 channels (stride 1)
  * or LR_CHAN3_NB2 (other strides) run per channel: the small blocks of a least-arena plan and every depthwise conv
  * (one channel per group). Measured on the int8 zoo networks (make build-levels): ds_cnn_kws's depthwise layers
  * take 4.3x fewer instructions at -O2; at -Os the SE net 3.8x, ds_cnn_kws 2.1x fewer; none 0.1 % more. */
