@@ -167,12 +167,12 @@ static void dot16(const int16_t *w0, const int16_t *w1, int32_t per, const int32
 #define LR_ILV 0
 #endif
 
-/* per_channel below: the -O2 DSP build (dot16x), DSP builds at -Os and every build without the fast paths; the
- * portable path with the fast paths (the M3 at -O2) keeps every block (its chan3 has no SIMD pairs: slower there) */
+/* per_channel below: the -O2 DSP build (dot16x), and every -Os build or build without the fast paths; the portable
+ * path at -O2 with the fast paths (the M3, the host) keeps every block (its chan3 has no SIMD pairs: slower there) */
 #if LR_ILV
 #define LR_CHAN3_NB1 2
 #define LR_CHAN3_NB2 4
-#elif LR_DSP || !LR_OPT_FAST
+#elif LR_DSP || !LR_OPT_FAST || defined(__OPTIMIZE_SIZE__)
 #define LR_CHAN3_NB1 24
 #define LR_CHAN3_NB2 4
 #else
