@@ -280,7 +280,7 @@ typedef enum lr_conv_path {
 /*
  * The cost model of one conv op (lr_op_conv_info). A pure function of the op's shape and of the
  * number of distinct templates each input channel's kernels use (U = the sum of those counts over
- * the groups' input channels), mirrored by linrep_edge/costmodel.py. With P = oh * ow output
+ * the groups' input channels; Python reads it through the binding). With P = oh * ow output
  * pixels, n = Cout * Cin/groups kernels, kk = kh * kw, and taps = the number of (tap, output pixel)
  * pairs of one kernel that fall inside the input (padding taps are skipped):
  *

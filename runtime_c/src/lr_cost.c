@@ -1,5 +1,5 @@
 /*
- * lr_cost.c -- the cost model of a conv op (lr_op_conv_info, mirrored by linrep_edge/costmodel.py),
+ * lr_cost.c -- the cost model of a conv op (lr_op_conv_info; Python asks it through the binding, no mirror),
  * and what each op's kernel scratch is under a path setting (lr_set_conv_path), for the plan (lr_plan.c): the
  * template-reuse kernel's if the op takes it, and the direct / dense kernels' least and preferred sizes. The
  * formulas are in linrep.h (lr_conv_cost).
