@@ -363,9 +363,14 @@ def format_result_int8(r: dict[str, Any]) -> str:
         per = L.get("instructions_per_mac")
         out.append(f"{L['op']:>3} {name:<22} {L['path']:<7} {L['instructions']:>13} "
                    f"{'' if per is None else f'{per:.2f}':>8}" + "".join(f" {L[f'{p}_instructions']:>13}" for p in paths))
-    out += format_profile(r)
-    out += format_profile(r, key="profile_os", build="the smallest firmware at -Os, as export-project builds it")
+    out += _profiles(r)
     return "\n".join(out)
+
+
+def _profiles(r: dict[str, Any]) -> list[str]:
+    """The --profile tables of a result: the -O2 run's, then the -Os firmware's (profile_os), if measured."""
+    return format_profile(r) + format_profile(r, key="profile_os",
+                                              build="the smallest firmware at -Os, as export-project builds it")
 
 
 SIDE_BY_SIDE = (("instructions / inference", "instructions"), ("per dense-equivalent MAC", "instructions_per_dense_mac"),
@@ -401,6 +406,5 @@ def format_side_by_side(results: list[dict[str, Any]]) -> str:
                              for r in results))
     out.append("(path: d direct, r template reuse, - not a LinRep conv)")
     for r in results:
-        out += format_profile(r)
-        out += format_profile(r, key="profile_os", build="the smallest firmware at -Os, as export-project builds it")
+        out += _profiles(r)
     return "\n".join(out)

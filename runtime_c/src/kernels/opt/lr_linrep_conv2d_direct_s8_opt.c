@@ -11,9 +11,9 @@
  * at -O2 each pair of channels interleaved after the rebuild and dot16x's loop in assembly, 13 instructions per
  * 16 multiply-adds), plain C elsewhere. The columns are gathered once per block. A block with any |W| > 32767 runs in halves as
  * two int16 planes W = 256 * wh + wl (two dot products), and where wh would exceed int16 per channel: its
- * int32 kernels in scratch, lr_conv2d_channel_s8_opt. Builds without the fast paths run small blocks of 3-wide
- * kernels per channel instead (per_channel: their gather is dear). Every sum is the reference's exact int32
- * accumulator (integers, the verifier's bound), hence the same outputs. Scratch:
+ * int32 kernels in scratch, lr_conv2d_channel_s8_opt. Small blocks of 3-wide kernels (every block of a depthwise
+ * conv) run per channel instead, without columns (per_channel: the gather per block is dear). Every sum is the
+ * reference's exact int32 accumulator (integers, the verifier's bound), hence the same outputs. Scratch:
  * `words` int32 words from the caller (two columns, then the block's int16 kernels); with less than one
  * channel's int16 kernels beside the columns (lr_linrep_conv2d_direct_s8_scratch_min: per words), every channel
  * runs alone: 3-wide kernels (kw = 3, dilation 1) whose W fit int16 packed per kernel row, straight from the int8
@@ -564,6 +564,12 @@ static LR_NOINLINE void chan3(const lr_geom *g, const int8_t *x, const int16_t *
     }
 }
 
+/* Whether chan3 applies: 3-wide kernels, dilation 1. */
+static int three_wide(const lr_geom *g)
+{
+    return g->kw == 3 && g->dw == 1 && g->dh == 1;
+}
+
 /* Output channel o on `words` (>= per) of scratch with little room: packed 3-wide kernels if they apply and fit
  * int16, else its int32 kernels (lr_conv2d_channel_s8_opt). Returns the kept count. */
 static uint32_t run_channel(const lr_geom *g, const int8_t *xg, const lr_linrep_s8_params *p, const unsigned char *mask,
@@ -571,7 +577,7 @@ static uint32_t run_channel(const lr_geom *g, const int8_t *xg, const lr_linrep_
 {
     const int32_t npx = g->oh * g->ow;
     const uint32_t kept0 = kept;
-    if (g->kw == 3 && g->dw == 1 && g->dh == 1) {
+    if (three_wide(g)) {
         int32_t *rows = scratch;
         int16_t *pk = (int16_t *)(void *)(scratch + g->kh); /* 2 * cin_g * kh words */
         if (rebuild_pk3(g, p, mask, o, &kept, pk, rows)) {
@@ -598,7 +604,7 @@ static uint32_t run_channel(const lr_geom *g, const int8_t *xg, const lr_linrep_
  * take 4.3x fewer instructions at -O2; at -Os the SE net 3.8x, ds_cnn_kws 2.1x fewer; none 0.1 % more. */
 static int per_channel(const lr_geom *g, int32_t nb)
 {
-    return nb <= (g->sw == 1 ? LR_CHAN3_NB1 : LR_CHAN3_NB2) && g->kw == 3 && g->dw == 1 && g->dh == 1;
+    return nb <= (g->sw == 1 ? LR_CHAN3_NB1 : LR_CHAN3_NB2) && three_wide(g);
 }
 
 /* Channels o0 .. o0 + nb - 1 of one group: small blocks per channel (per_channel), else int16 kernels (nb <= the
