@@ -69,3 +69,60 @@ def test_int8_auto_path_is_the_measured_faster(int8_blob, tmp_path, target):
     assert fw["auto"]["instructions"] <= 1.002 * best
     if len(set(chosen)) > 1:  # per layer the faster path: well below every layer direct and every layer reuse
         assert fw["auto"]["instructions"] < 0.95 * best
+
+
+class DepthwiseNet(torch.nn.Module):
+    """A MobileNet-style net as users write one: depthwise 3 x 3 convs at stride 1 and 2 (LinRep layers of one
+    input and one output channel per group), each followed by a pointwise conv."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        nn = torch.nn
+
+        def dw(c: int, stride: int) -> nn.Sequential:
+            return nn.Sequential(nn.Conv2d(c, c, 3, stride, 1, groups=c, bias=False), nn.BatchNorm2d(c), nn.ReLU())
+
+        self.body = nn.Sequential(nn.Conv2d(1, 8, 3, 1, 1), nn.ReLU(), dw(8, 1), nn.Conv2d(8, 16, 1), nn.ReLU(),
+                                  dw(16, 2), nn.Conv2d(16, 16, 1), nn.ReLU(), dw(16, 1), nn.AdaptiveAvgPool2d(1),
+                                  nn.Flatten(), nn.Linear(16, 4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+@pytest.fixture(scope="module")
+def depthwise_blob(tmp_path_factory):
+    import numpy as np
+
+    from linrep_edge.pipeline import PackSettings, pack_model
+
+    torch.manual_seed(0)
+    calib = tmp_path_factory.mktemp("dw") / "calib.npy"
+    np.save(calib, np.random.default_rng(0).uniform(-1, 1, (32, 1, 24, 24)).astype(np.float32))
+    blob = pack_model(DepthwiseNet().eval(), torch.zeros(1, 1, 24, 24),
+                      PackSettings(templates=16, cap_templates=True, activations="int8", calibration=str(calib),
+                                   calibration_epochs=2), "dw", show_progress=False).blob
+    return blob
+
+
+@pytest.mark.parametrize("target", sorted(EXPECTED))
+def test_int8_auto_path_depthwise(depthwise_blob, tmp_path, target):
+    """Depthwise LinRep convs have their own cost terms (lr_cost.c, DW8_*): per channel both paths pay what the
+    general terms spread over many channels, and before them the model put these layers on template reuse, measured
+    2x dearer than the direct path's padded-plane kernel at stride 1 (mobilenet_v1_vww). The automatic run takes the
+    measured faster path on each depthwise layer (or one within 3 % of it)."""
+    from linrep_edge.format.reader import parse
+    from linrep_edge.runtime.mcu_int8 import _firmware_i8, default_input_i8
+
+    blob = depthwise_blob
+    graph = parse(blob).graph
+    fw = {path: _firmware_i8(blob, default_input_i8(blob), target, "-O2", tmp_path / "fw", 300.0, conv_path=path, ram_limit=-1)
+          for path in ("auto", "direct", "reuse")}
+    assert all(f["matches_host"] for f in fw.values())
+    dw = [k for k, op in enumerate(graph.ops) if op.type == "LINREP_CONV2D" and op.groups > 1
+          and op.groups == graph.tensors[op.inputs[0]].shape[0]]
+    assert len(dw) == 3
+    seg = {path: [s["instructions"] for s in f["segments"]] for path, f in fw.items()}
+    for k in dw:
+        d, r, a = seg["direct"][k], seg["reuse"][k], seg["auto"][k]
+        assert a <= 1.03 * min(d, r), (k, a, d, r)

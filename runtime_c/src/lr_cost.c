@@ -129,7 +129,17 @@ static uint64_t templates_used(const lr_geom *c, const lr_linrep_params *p, uint
  * the SMLAL / SSAT requantisation: the same three blobs and K = Cout/4 per layer on M4F (28 layers), the three on
  * M3 (21), no RAM limit. M4F: within 3.8 % of every layer, reuse now the faster path on all 28 and AUTO picks it;
  * M3: within 1.5 %, AUTO picks the measured faster path on all 21 (direct on layer1 and layer2 at K = 16, on
- * layer1 at K = 8). */
+ * layer1 at K = 8).
+ * Depthwise convs (one input and one output channel per group: DW8_*, in hundredths per output, output row and
+ * channel) have terms of their own: the general ones, fitted on full convs, put mobilenet_v1_vww's depthwise LinRep
+ * layers on template reuse where the direct path is up to 2.3x cheaper (the model 4.6x over the direct count and
+ * 0.5x under reuse's). Fitted (non-negative least squares on relative error) on the 13 depthwise LinRep layers of
+ * ds_cnn_kws, mobilenet_v1_vww and the SE net of tools/build_levels.py (zoo packing, K = 16), both paths forced, no
+ * RAM limit, -O2: the direct path at stride 1 (3 x 3: the padded-plane kernel) within 5 % of every layer, at other
+ * strides (3-wide kernels: chan3) within 0.4 %, reuse within 5 % (M4F); M3 within 2.2 %, 0.5 % and 2.2 %. AUTO
+ * then picks the measured faster path on all 13 on both cores (direct at stride 1, reuse on M3's stride-2 layers
+ * and on three of M4F's four, where the paths are 1-8 % apart). Other depthwise kernels (5 x 5, dilated) keep the
+ * general direct terms. */
 #ifndef LR_COST_DSP /* the constants of a core with the DSP extension; -DLR_COST_DSP=1 on the host: the plan such */
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP /* a core makes (the offline plans export-project writes) */
 #define LR_COST_DSP 1
@@ -146,6 +156,16 @@ static uint64_t templates_used(const lr_geom *c, const lr_linrep_params *p, uint
 #define CI8_RU 812u
 #define CI8_RC 1190u
 #define CI8_ROUT 2117u
+/* depthwise convs (one input and one output channel per group): per output, output row and channel */
+#define DW8_P_OUT 3129u  /* direct, 3 x 3 stride 1: the padded-plane kernel */
+#define DW8_P_ROW 19119u
+#define DW8_P_CH 49564u
+#define DW8_C_OUT 8292u  /* direct, other 3-wide kernels: per channel from the input (chan3) */
+#define DW8_C_ROW 25747u
+#define DW8_C_CH 32258u
+#define DW8_R_OUT 8548u  /* template reuse */
+#define DW8_R_ROW 5300u
+#define DW8_R_CH 92227u
 #else
 #define CI8_RB 0u
 #define CI8_MAC 168u
@@ -155,6 +175,15 @@ static uint64_t templates_used(const lr_geom *c, const lr_linrep_params *p, uint
 #define CI8_RU 6189u
 #define CI8_RC 9391u
 #define CI8_ROUT 2458u
+#define DW8_P_OUT 5889u
+#define DW8_P_ROW 14389u
+#define DW8_P_CH 65094u
+#define DW8_C_OUT 48427u /* the portable build runs these blocks of one channel through columns (block16) */
+#define DW8_C_ROW 4581u
+#define DW8_C_CH 133783u
+#define DW8_R_OUT 22373u
+#define DW8_R_ROW 6035u
+#define DW8_R_CH 88765u
 #endif
 
 /* The optimised direct path's work, walking its blocks as lr_linrep_conv2d_direct_s8_opt does: *macs (split
@@ -210,18 +239,36 @@ static uint64_t div100(uint64_t x)
     return q;
 }
 
-/* The int8 estimates of direct_cost and reuse_cost (instructions), and the AUTO choice between them. */
+/* out * outputs + row * output rows + ch * channels (hundredths): a depthwise estimate. */
+static uint64_t dw_cost(const lr_geom *c, uint32_t out, uint32_t row, uint32_t ch)
+{
+    const uint64_t rows = (uint64_t)c->oc * (uint64_t)c->oh;
+    return madd_sat(madd_sat(madd_sat(0u, out, rows * (uint64_t)c->ow), row, rows), ch, (uint64_t)c->oc);
+}
+
+/* The int8 estimates of direct_cost and reuse_cost (instructions), and the AUTO choice between them. Depthwise
+ * convs (one input and one output channel per group) have their own terms (above): per channel, both paths pay
+ * for what the general terms spread over many channels. */
 static void cost_s8(const lr_model *m, const lr_op *op, const lr_geom *c, uint64_t u, lr_conv_cost *cost)
 {
     const uint64_t px = (uint64_t)c->oh * (uint64_t)c->ow, outs = (uint64_t)c->oc * px;
+    const int dw = c->cin_g == 1 && c->cout_g == 1, three = c->kw == 3 && c->dw == 1 && c->dh == 1;
     uint64_t macs, cols;
     direct_s8_work(m, op, c, &macs, &cols);
     cost->direct_cost = madd_sat(madd_sat(madd_sat(madd_sat(0u, CI8_MAC, macs), CI8_COL, cols), CI8_OUT, outs), CI8_RB,
                                  (uint64_t)c->oc * (uint64_t)c->cin_g * (uint64_t)c->kh * (uint64_t)c->kw);
+    if (dw && three && c->kh == 3 && c->sh == 1 && c->sw == 1) {
+        cost->direct_cost = dw_cost(c, DW8_P_OUT, DW8_P_ROW, DW8_P_CH);
+    } else if (dw && three) {
+        cost->direct_cost = dw_cost(c, DW8_C_OUT, DW8_C_ROW, DW8_C_CH);
+    }
     cost->direct_cost = div100(cost->direct_cost);
     cost->reuse_cost = madd_sat(madd_sat(madd_sat(madd_sat(0u, CI8_RK, (uint64_t)cost->kernels * px), CI8_RU,
                                                   madd_sat(0u, u, px)), CI8_RC, (uint64_t)c->c * px),
                                 CI8_ROUT, outs);
+    if (dw) {
+        cost->reuse_cost = dw_cost(c, DW8_R_OUT, DW8_R_ROW, DW8_R_CH);
+    }
     cost->reuse_cost = div100(cost->reuse_cost);
     cost->path = cost->reuse_cost < cost->direct_cost ? LR_PATH_REUSE : LR_PATH_DIRECT;
 }
@@ -396,6 +443,15 @@ void lr_op_scratch(const lr_model *m, const lr_op *op, uint32_t path, int reuse,
         } else if (LR_IS_INT8(m)) {
             need->lo = 4u * lr_linrep_conv2d_direct_s8_scratch_min((uint32_t)kk);
             need->hi = 4u * lr_linrep_conv2d_direct_s8_scratch((uint32_t)kk, (uint32_t)(op->out_ch / op->groups));
+#if LR_OPT_ON(LR_OPT_LINREP)
+            { /* depthwise 3 x 3 stride 1 (and few channels of one input channel): the padded plane, if room */
+                lr_geom c;
+                uint64_t plane;
+                lr_op_geom(m, op, &c);
+                plane = 4u * lr_linrep_conv2d_direct_s8_plane_words(&c);
+                need->hi = plane > need->hi ? plane : need->hi;
+            }
+#endif
         } else {
             need->lo = 4u * ((uint64_t)codebook_k(m, op) * per + kk); /* the decoded codebook, one channel's kernels */
         }

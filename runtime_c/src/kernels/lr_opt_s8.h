@@ -280,23 +280,33 @@ static LR_OPT_INLINE void lr_opt_out2(int32_t a0, int32_t a1, int32_t mult, int3
 
 /* Rows iy0 .. iy0 + ph - 1 of the input plane xc (g->h x g->w), columns -g->pl .. -g->pl + pw - 1, copied into pp
  * (ph x pw bytes) with `fill` outside the input: a padded plane in which every tap of a pixel is inside (fill =
- * -in_offset, so that fill + in_offset contributes 0; an int8, as in_offset = -zp). */
+ * -in_offset, so that fill + in_offset contributes 0; an int8, as in_offset = -zp). With `border` 0 only the part
+ * inside the input is written: pp already holds a plane of the same geometry and fill (the next channel's). */
 static inline void lr_opt_pad_plane(const lr_geom *g, const int8_t *xc, int32_t iy0, int32_t ph, int32_t pw, int8_t fill,
-                                    int8_t *pp)
+                                    int8_t *pp, int border)
 {
     const int32_t lo = g->pl < pw ? g->pl : pw, end = g->w + g->pl < pw ? g->w + g->pl : pw;
     const int32_t hi = end > lo ? end : lo; /* the plane's columns inside the input: [lo, hi) */
     int32_t row;
+    if (border) {
+        memset(pp, fill, (size_t)ph * (size_t)pw);
+    }
     for (row = 0; row < ph; row++, pp += pw) {
         const int32_t iy = iy0 + row;
-        if (iy < 0 || iy >= g->h || hi == lo) {
-            memset(pp, fill, (size_t)pw);
-            continue;
+        if (iy >= 0 && iy < g->h && hi > lo) {
+            memcpy(pp + lo, xc + (size_t)iy * (size_t)g->w + (size_t)(lo - g->pl), (size_t)(hi - lo));
         }
-        memset(pp, fill, (size_t)lo);
-        memcpy(pp + lo, xc + (size_t)iy * (size_t)g->w + (size_t)(lo - g->pl), (size_t)(hi - lo));
-        memset(pp + hi, fill, (size_t)(pw - hi));
     }
 }
+
+#if LR_OPT_FAST
+/* Output channel y (oh x ow) of a 3 x 3, stride 1, dilation 1 conv of one input channel x with the nine kernel
+ * values w (int16, within the verifier's bound; dense convs widen their int8 weights, the LinRep direct path
+ * rebuilds W = a t + b), bias and requantisation rq, as lr_conv2d_channel_s8_ref: interior pixels in pairs from
+ * one word per kernel row (lr_conv2d_s8_opt.c), border pixels as the reference. Given a padded plane (g with no
+ * padding: lr_opt_pad_plane) every pixel is interior. */
+void lr_opt_chan3x3(const lr_geom *g, const int8_t *x, const int16_t *w, int32_t bias, int32_t in_offset,
+                    const lr_opt_rq *rq, int8_t *y);
+#endif
 
 #endif /* LR_OPT_S8_H */

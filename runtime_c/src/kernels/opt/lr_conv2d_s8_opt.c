@@ -20,7 +20,7 @@
  *
  * Depthwise convs (one input and one output channel per group) take lr_conv2d_channel_s8_opt per
  * channel (interior pixels without bounds tests), the weights widened to int32 in scratch; 3 x 3 stride-1 ones
- * (and the one-channel stem) take chan3x3, on a padded copy of each input channel when lr_conv2d_s8_opt_n is
+ * (and the one-channel stem) take lr_opt_chan3x3, on a padded copy of each input channel when lr_conv2d_s8_opt_n is
  * given lr_conv2d_s8_opt_plane_words words.
  */
 #include "kernels/lr_opt_s8.h"
@@ -207,8 +207,8 @@ static void dot(const unsigned char *w0, const unsigned char *w1, int32_t per, c
 }
 
 #if LR_OPT_FAST
-/* One output pixel of a one-input-channel kernel w (kh * kw int8) at any position, as the reference. */
-static int32_t pixel1(const lr_geom *g, const int8_t *x, const int8_t *w, int32_t acc, int32_t in_offset, int32_t oy,
+/* One output pixel of a one-input-channel kernel w (kh * kw values) at any position, as the reference. */
+static int32_t pixel1(const lr_geom *g, const int8_t *x, const int16_t *w, int32_t acc, int32_t in_offset, int32_t oy,
                       int32_t ox)
 {
     int32_t ky, kx;
@@ -227,73 +227,113 @@ static int32_t pixel1(const lr_geom *g, const int8_t *x, const int8_t *w, int32_
     return acc;
 }
 
+/* lr_opt_requant_n out of line: its loop's thirteen registers, apart from the sums' loop. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void requant_run(const int32_t *acc, int32_t n, const lr_opt_rq *rq, int8_t *y)
+{
+    lr_opt_requant_n(acc, n, rq, y);
+}
+
+/* The sums acc[0 .. n - 1] of n interior pixels of one output row (n >= 1), pixel j's taps at p + j + ky * ww + kx:
+ * start + sum w x. pk: the weights as chan3x3 packs them (DSP: the rows' (w0, w2) pairs, then their w1), w: the
+ * nine values. A leaf of its own: the loop gets the registers. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void run3(const int8_t *p, int32_t ww, int32_t n, const int32_t *pk, const int16_t *w, int32_t start,
+                 int32_t *acc)
+{
+    int32_t *const end = acc + (n & ~1);
+#if LR_DSP
+    const int16x2_t a0 = pk[0], a1 = pk[1], a2 = pk[2], b0 = pk[3], b1 = pk[4], b2 = pk[5];
+#endif
+    for (; acc < end; acc += 2, p += 2) {
+        int32_t s0 = start, s1 = start;
+#if LR_DSP
+        uint32_t v = lr_ld32(p);
+        int16x2_t e = lr_sx02(v), o = lr_sx13(v);
+        s0 = __smlad(a0, e, s0);
+        s0 = __smlad(b0, o, s0);
+        s1 = __smlad(a0, o, s1);
+        s1 = __smladx(b0, e, s1);
+        v = lr_ld32(p + ww);
+        e = lr_sx02(v);
+        o = lr_sx13(v);
+        s0 = __smlad(a1, e, s0);
+        s0 = __smlad(b1, o, s0);
+        s1 = __smlad(a1, o, s1);
+        s1 = __smladx(b1, e, s1);
+        v = lr_ld32(p + 2 * ww);
+        e = lr_sx02(v);
+        o = lr_sx13(v);
+        s0 = __smlad(a2, e, s0);
+        s0 = __smlad(b2, o, s0);
+        s1 = __smlad(a2, o, s1);
+        s1 = __smladx(b2, e, s1);
+#else
+        const int8_t *q = p;
+        int32_t ky;
+        (void)pk;
+        for (ky = 0; ky < 3; ky++, q += ww) {
+            const int32_t x0 = q[0], x1 = q[1], x2 = q[2], x3 = q[3];
+            const int32_t w0 = w[3 * ky], w1 = w[3 * ky + 1], w2 = w[3 * ky + 2];
+            s0 += w0 * x0 + w1 * x1 + w2 * x2;
+            s1 += w0 * x1 + w1 * x2 + w2 * x3;
+        }
+#endif
+        acc[0] = s0;
+        acc[1] = s1;
+    }
+    if (n & 1) { /* the last pixel alone (no fourth byte read: it may lie past the row) */
+        int32_t ky;
+        for (ky = 0; ky < 3; ky++, p += ww) {
+            start += w[3 * ky] * p[0] + w[3 * ky + 1] * p[1] + w[3 * ky + 2] * p[2];
+        }
+        acc[0] = start;
+    }
+}
+
 /* Output channel y of a 3 x 3, stride 1, dilation 1 conv of the one input channel x (the 1-channel stem, and
- * depthwise): taps of a kernel row are contiguous bytes, so interior pixels go in pairs from one word per row,
- * acc = bias + in_offset * sum(w) + sum w * x (as lr_conv2d_channel_s8_opt). With the DSP extension the word's
- * bytes (x0, x2) and (x1, x3) (SXTB16) meet the row's weights (w0, w2) and (w1, 0): pixel 0 = (w0, w2).(x0, x2)
- * + (w1, 0).(x1, x3), pixel 1 = (w0, w2).(x1, x3) + (w1, 0) x (x0, x2) crossed (SMLADX): four SMLADs for six
- * multiply-adds. Border pixels take the reference's loop. */
-static void chan3x3(const lr_geom *g, const int8_t *x, const int8_t *w, int32_t bias, int32_t in_offset,
+ * depthwise; the LinRep direct path's too, its kernels rebuilt as int16): taps of a kernel row are contiguous
+ * bytes, so interior pixels go in pairs from one word per row, acc = bias + in_offset * sum(w) + sum w * x (as
+ * lr_conv2d_channel_s8_opt). With the DSP extension the word's bytes (x0, x2) and (x1, x3) (SXTB16) meet the row's
+ * weights (w0, w2) and (w1, 0): pixel 0 = (w0, w2).(x0, x2) + (w1, 0).(x1, x3), pixel 1 = (w0, w2).(x1, x3) +
+ * (w1, 0) x (x0, x2) crossed (SMLADX): four SMLADs for six multiply-adds (run3). A row's interior pixels are summed
+ * LR_C3_RUN at a time, then requantised together (lr_opt_requant_n: its constants in registers; per pixel, each
+ * store to y would reload them). Border pixels take the reference's loop. */
+#define LR_C3_RUN 16 /* interior pixels summed before their requantisation: 64 bytes of stack */
+
+void lr_opt_chan3x3(const lr_geom *g, const int8_t *x, const int16_t *w, int32_t bias, int32_t in_offset,
                     const lr_opt_rq *rq, int8_t *y)
 {
     const int32_t ylo = lr_range_lo(-g->pt, 1), yhi = lr_range_hi(2 - g->pt, 1, g->h, g->oh);
     const int32_t xlo = lr_range_lo(-g->pl, 1), xhi = lr_range_hi(2 - g->pl, 1, g->w, g->ow);
     const int32_t ww = g->w;
+    int32_t acc[LR_C3_RUN], pk[6];
     int32_t sumw = 0, k, oy, ox;
-#if LR_DSP
-    const int16x2_t a0 = (int16x2_t)(((uint32_t)(uint16_t)w[0]) | ((uint32_t)(uint16_t)w[2] << 16));
-    const int16x2_t a1 = (int16x2_t)(((uint32_t)(uint16_t)w[3]) | ((uint32_t)(uint16_t)w[5] << 16));
-    const int16x2_t a2 = (int16x2_t)(((uint32_t)(uint16_t)w[6]) | ((uint32_t)(uint16_t)w[8] << 16));
-    const int16x2_t b0 = (int16x2_t)(uint16_t)w[1], b1 = (int16x2_t)(uint16_t)w[4], b2 = (int16x2_t)(uint16_t)w[7];
-#endif
+    for (k = 0; k < 3; k++) {
+        pk[k] = lr_as_i32((uint32_t)(uint16_t)w[3 * k] | ((uint32_t)(uint16_t)w[3 * k + 2] << 16));
+        pk[3 + k] = (int32_t)(uint16_t)w[3 * k + 1];
+    }
     for (k = 0; k < 9; k++) {
         sumw += w[k];
     }
     sumw = bias + sumw * in_offset;
     for (oy = 0; oy < g->oh; oy++) {
         int8_t *yr = y + oy * g->ow;
-        const int inner = oy >= ylo && oy < yhi;
-        const int8_t *xr = x + (oy - g->pt) * ww - g->pl;
         ox = 0;
-        if (inner) {
+        if (oy >= ylo && oy < yhi) {
+            const int8_t *xr = x + (oy - g->pt) * ww - g->pl;
             for (; ox < xlo; ox++) {
                 yr[ox] = lr_opt_requant(pixel1(g, x, w, bias, in_offset, oy, ox), rq);
             }
-            for (; ox + 2 <= xhi; ox += 2) {
-                const int8_t *p = xr + ox;
-                int32_t s0 = sumw, s1 = sumw;
-#if LR_DSP
-                uint32_t v = lr_ld32(p);
-                int16x2_t e = lr_sx02(v), o = lr_sx13(v);
-                s0 = __smlad(a0, e, s0);
-                s0 = __smlad(b0, o, s0);
-                s1 = __smlad(a0, o, s1);
-                s1 = __smladx(b0, e, s1);
-                v = lr_ld32(p + ww);
-                e = lr_sx02(v);
-                o = lr_sx13(v);
-                s0 = __smlad(a1, e, s0);
-                s0 = __smlad(b1, o, s0);
-                s1 = __smlad(a1, o, s1);
-                s1 = __smladx(b1, e, s1);
-                v = lr_ld32(p + 2 * ww);
-                e = lr_sx02(v);
-                o = lr_sx13(v);
-                s0 = __smlad(a2, e, s0);
-                s0 = __smlad(b2, o, s0);
-                s1 = __smlad(a2, o, s1);
-                s1 = __smladx(b2, e, s1);
-#else
-                int32_t ky;
-                for (ky = 0; ky < 3; ky++, p += ww) {
-                    const int32_t x0 = p[0], x1 = p[1], x2 = p[2], x3 = p[3];
-                    const int32_t w0 = w[3 * ky], w1 = w[3 * ky + 1], w2 = w[3 * ky + 2];
-                    s0 += w0 * x0 + w1 * x1 + w2 * x2;
-                    s1 += w0 * x1 + w1 * x2 + w2 * x3;
-                }
-#endif
-                yr[ox] = lr_opt_requant(s0, rq);
-                yr[ox + 1] = lr_opt_requant(s1, rq);
+            while (ox < xhi) {
+                const int32_t n = xhi - ox < LR_C3_RUN ? xhi - ox : LR_C3_RUN;
+                run3(xr + ox, ww, n, pk, w, sumw, acc);
+                requant_run(acc, n, rq, yr + ox);
+                ox += n;
             }
         }
         for (; ox < g->ow; ox++) {
@@ -302,9 +342,9 @@ static void chan3x3(const lr_geom *g, const int8_t *x, const int8_t *w, int32_t 
     }
 }
 
-/* Convs with one input channel per group, 3 x 3, stride 1, dilation 1 (the stem; depthwise): chan3x3 per
+/* Convs with one input channel per group, 3 x 3, stride 1, dilation 1 (the stem; depthwise): lr_opt_chan3x3 per
  * output channel. Given lr_conv2d_s8_opt_plane_words(g) words of scratch, each input channel is first copied
- * into a padded plane (oh + 2 rows of ow + 2 bytes, lr_opt_pad_plane) and chan3x3 runs on it with no padding:
+ * into a padded plane (oh + 2 rows of ow + 2 bytes, lr_opt_pad_plane) and lr_opt_chan3x3 runs on it with no padding:
  * every pixel pair takes the word loads (on narrow maps, such as a keyword-spotting net's 25 x 5, most pixels
  * are border pixels otherwise). */
 static int one_channel(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch,
@@ -313,7 +353,8 @@ static int one_channel(const lr_geom *g, const int8_t *x, const lr_dense_s8_para
     const uint64_t need = lr_conv2d_s8_opt_plane_words(g);
     int8_t *plane = (int8_t *)(void *)scratch;
     lr_geom gp = *g;
-    int32_t o, have = -1;
+    int16_t w[9];
+    int32_t o, k, have = -1;
     if (need == 0u) {
         return 0;
     }
@@ -328,14 +369,17 @@ static int one_channel(const lr_geom *g, const int8_t *x, const lr_dense_s8_para
         lr_opt_rq rq;
         if ((uint64_t)words >= need) {
             if (ic != have) {
-                lr_opt_pad_plane(g, xc, -g->pt, gp.h, gp.w, (int8_t)-p->in_offset, plane);
+                lr_opt_pad_plane(g, xc, -g->pt, gp.h, gp.w, (int8_t)-p->in_offset, plane, have < 0);
                 have = ic;
             }
             xc = plane;
         }
         lr_opt_rq_init(&rq, &p->rq, (uint32_t)o);
-        chan3x3(&gp, xc, (const int8_t *)(const void *)(p->w + 9 * o), p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)o) : 0,
-                p->in_offset, &rq, y + (size_t)o * (size_t)(g->oh * g->ow));
+        for (k = 0; k < 9; k++) {
+            w[k] = (int16_t)lr_s8(p->w[9 * o + k]);
+        }
+        lr_opt_chan3x3(&gp, xc, w, p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)o) : 0, p->in_offset, &rq,
+                       y + (size_t)o * (size_t)(g->oh * g->ow));
     }
     return 1;
 }

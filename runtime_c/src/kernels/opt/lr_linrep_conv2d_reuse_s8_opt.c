@@ -611,7 +611,7 @@ static LR_NOINLINE void tile9_pad(const lr_geom *g, const int8_t *xc, int32_t oy
 {
     const int32_t ow = g->ow, pw = (ow - 1) * g->sw + 4, ph = (nr - 1) * g->sh + 2 * g->dh + 1;
     int32_t row;
-    lr_opt_pad_plane(g, xc, oy0 * g->sh - g->pt, ph, pw, (int8_t)-in_offset, pp);
+    lr_opt_pad_plane(g, xc, oy0 * g->sh - g->pt, ph, pw, (int8_t)-in_offset, pp, 1);
 #if LR_REUSE_COLS
     if (cols != NULL) {
         int32_t u;
