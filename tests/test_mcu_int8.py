@@ -146,11 +146,15 @@ def test_mcu_bench_int8_rows(tmp_path: Path) -> None:
     assert r["runtime_code_bytes_blob_minimal_o2"] > r["runtime_code_bytes_blob_minimal"]
     assert f"run at -Os {r['blob_minimal_instructions_os']} instructions" in format_result_int8(r)
     # the middle ground, -Os with the optimised kernels' fast paths (-DLR_OPT_FAST=1, export-project --fast-paths):
-    # equal to the host, its code between the two, its instructions no more than -Os's
+    # equal to the host, its code between the two, its instructions no more than -Os's up to the fast build's
+    # per-layer test for its shape-specific kernels (this graph's one LinRep conv, two input channels at stride 2,
+    # takes none: the same kernels run, ~20 instructions more for the direct path's test of the padded plane)
     assert r["blob_minimal_matches_host_os_fast"]
     assert r["runtime_code_bytes_blob_minimal"] < r["runtime_code_bytes_blob_minimal_os_fast"] < \
         r["runtime_code_bytes_blob_minimal_o2"]
-    assert r["blob_minimal_instructions"] <= r["blob_minimal_instructions_os_fast"] <= r["blob_minimal_instructions_os"]
+    n_linrep = sum(op.type == "LINREP_CONV2D" for op in g.ops)
+    assert r["blob_minimal_instructions"] <= r["blob_minimal_instructions_os_fast"] <= \
+        r["blob_minimal_instructions_os"] + 32 * n_linrep
     assert "Code for speed" in format_result_int8(r) and "--fast-paths" in format_result_int8(r)
     # the C library / libgcc code the runtime makes that firmware link (not in its runtime code): on the FPU-less
     # M3, int8 inference needs no soft-float and no 64-bit division routine there either

@@ -306,13 +306,16 @@ static void run3(const int8_t *p, int32_t ww, int32_t n, const int32_t *pk, cons
 #define LR_C3_RUN 16 /* interior pixels summed before their requantisation: 64 bytes of stack */
 
 void lr_opt_chan3x3(const lr_geom *g, const int8_t *x, const int16_t *w, int32_t bias, int32_t in_offset,
-                    const lr_opt_rq *rq, int8_t *y)
+                    const lr_requant_s8 *q, uint32_t o, int8_t *y)
 {
+    lr_opt_rq rqo;
+    const lr_opt_rq *rq = &rqo;
     const int32_t ylo = lr_range_lo(-g->pt, 1), yhi = lr_range_hi(2 - g->pt, 1, g->h, g->oh);
     const int32_t xlo = lr_range_lo(-g->pl, 1), xhi = lr_range_hi(2 - g->pl, 1, g->w, g->ow);
     const int32_t ww = g->w;
     int32_t acc[LR_C3_RUN], pk[6];
     int32_t sumw = 0, k, oy, ox;
+    lr_opt_rq_init(&rqo, q, o);
     for (k = 0; k < 3; k++) {
         pk[k] = lr_as_i32((uint32_t)(uint16_t)w[3 * k] | ((uint32_t)(uint16_t)w[3 * k + 2] << 16));
         pk[3 + k] = (int32_t)(uint16_t)w[3 * k + 1];
@@ -366,7 +369,6 @@ static int one_channel(const lr_geom *g, const int8_t *x, const lr_dense_s8_para
     for (o = 0; o < g->oc; o++) {
         const int32_t ic = o / g->cout_g;
         const int8_t *xc = x + (size_t)ic * (size_t)(g->h * g->w);
-        lr_opt_rq rq;
         if ((uint64_t)words >= need) {
             if (ic != have) {
                 lr_opt_pad_plane(g, xc, -g->pt, gp.h, gp.w, (int8_t)-p->in_offset, plane, have < 0);
@@ -374,12 +376,11 @@ static int one_channel(const lr_geom *g, const int8_t *x, const lr_dense_s8_para
             }
             xc = plane;
         }
-        lr_opt_rq_init(&rq, &p->rq, (uint32_t)o);
         for (k = 0; k < 9; k++) {
             w[k] = (int16_t)lr_s8(p->w[9 * o + k]);
         }
-        lr_opt_chan3x3(&gp, xc, w, p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)o) : 0, p->in_offset, &rq,
-                       y + (size_t)o * (size_t)(g->oh * g->ow));
+        lr_opt_chan3x3(&gp, xc, w, p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)o) : 0, p->in_offset, &p->rq,
+                       (uint32_t)o, y + (size_t)o * (size_t)(g->oh * g->ow));
     }
     return 1;
 }

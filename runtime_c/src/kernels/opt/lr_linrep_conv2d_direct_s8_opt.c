@@ -601,10 +601,13 @@ static uint32_t run_channel(const lr_geom *g, const int8_t *xg, const lr_linrep_
  * and 30 - 50 without (lr_opt_im2col's generic loop). So blocks of up to LR_CHAN3_NB1 channels (stride 1)
  * or LR_CHAN3_NB2 (other strides) run per channel: the small blocks of a least-arena plan and every depthwise conv
  * (one channel per group). Measured on the int8 zoo networks (make build-levels): ds_cnn_kws's depthwise layers
- * take 4.3x fewer instructions at -O2; at -Os the SE net 3.8x, ds_cnn_kws 2.1x fewer; none 0.1 % more. */
+ * take 4.3x fewer instructions at -O2; at -Os the SE net 3.8x, ds_cnn_kws 2.1x fewer; none 0.1 % more. Blocks of one
+ * or two one-input-channel kernels (depthwise convs) run per channel in every build: their columns take the generic
+ * gather whatever the build (the constant-position ones need four input channels), ~490 instructions per output
+ * on the Cortex-M3 at stride 2. */
 static int per_channel(const lr_geom *g, int32_t nb)
 {
-    return nb <= (g->sw == 1 ? LR_CHAN3_NB1 : LR_CHAN3_NB2) && three_wide(g);
+    return (nb <= (g->sw == 1 ? LR_CHAN3_NB1 : LR_CHAN3_NB2) || (g->cin_g == 1 && nb <= 2)) && three_wide(g);
 }
 
 #if LR_OPT_FAST
@@ -612,7 +615,9 @@ static int per_channel(const lr_geom *g, int32_t nb)
  * conv, a one-channel stem's small blocks) take the dense conv's one-channel kernel (lr_opt_chan3x3) on a padded
  * copy of the input channel, when the scratch holds it and one channel's kernels: no border pixels, every pixel
  * pair from one word per kernel row, the nine W in registers. chan3 (above) pays a call, the row bounds and the
- * border pairs per pixel pair: ~127 instructions per output on a keyword-spotting net's 25 x 5 maps. */
+ * border pairs per pixel pair: ~127 instructions per output on a keyword-spotting net's 25 x 5 maps. The blocks:
+ * as per_channel's at stride 1, at least 2 (a one-channel stem's large blocks keep block16; the cost model prices
+ * them so). */
 #define LR_PLANE_NB (LR_CHAN3_NB1 > 2 ? LR_CHAN3_NB1 : 2)
 
 uint64_t lr_linrep_conv2d_direct_s8_plane_words(const lr_geom *g)
@@ -621,43 +626,42 @@ uint64_t lr_linrep_conv2d_direct_s8_plane_words(const lr_geom *g)
     return plane != 0u && g->cout_g <= LR_PLANE_NB ? plane + 9u : 0u;
 }
 
-/* Channels o0 .. o0 + nb - 1 on the padded plane (plane words at scratch, then 9 for a channel's kernels; *ready:
- * the scratch holds the previous block's plane, whose border this one keeps): W rebuilt as int32, run as int16 where
- * they fit (lr_opt_chan3x3), else lr_conv2d_channel_s8_opt on the input. */
-static void plane_block(const lr_geom *g, const int8_t *xg, const lr_linrep_s8_params *p, const unsigned char *mask,
-                        int32_t o0, int32_t nb, uint32_t *kept, int32_t *scratch, uint64_t plane, int *ready,
-                        int8_t *y)
+/* Channels o0 .. o0 + nb - 1 of one group on the padded plane (plane words at scratch, then 9 for a channel's
+ * kernels; border 0: the scratch holds the previous group's plane, whose border this one keeps): W rebuilt as int32
+ * and run as int16 (lr_opt_chan3x3) where they fit, else run_channel on the 9 words after the plane. Returns the
+ * kept count. */
+static LR_NOINLINE uint32_t plane_block(const lr_geom *g, const int8_t *xg, const lr_linrep_s8_params *p,
+                                        const unsigned char *mask, int32_t o0, int32_t nb, uint32_t kept,
+                                        int32_t *scratch, uint64_t plane, int border, int8_t *y)
 {
-    const int32_t npx = g->oh * g->ow;
     int32_t *w32 = scratch + plane;
     lr_geom gp = *g;
     int32_t c, k;
     gp.h = g->oh + 2;
     gp.w = g->ow + 2;
     gp.pt = gp.pl = gp.pb = gp.pr = 0;
-    lr_opt_pad_plane(g, xg, -g->pt, gp.h, gp.w, (int8_t)-p->in_offset, (int8_t *)(void *)scratch, !*ready);
-    *ready = 1;
+    lr_opt_pad_plane(g, xg, -g->pt, gp.h, gp.w, (int8_t)-p->in_offset, (int8_t *)(void *)scratch, border);
     for (c = 0; c < nb; c++) {
-        const int32_t o = o0 + c, bias = p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)o) : 0;
-        int8_t *yo = y + (size_t)o * (size_t)npx;
+        const int32_t o = o0 + c;
+        const uint32_t kept0 = kept;
         int16_t w16[9];
         int fits = 1;
-        rebuild32(g, p, mask, o, kept, w32);
+        rebuild32(g, p, mask, o, &kept, w32);
         for (k = 0; k < 9; k++) {
             fits &= w32[k] >= -32768 && w32[k] <= 32767;
         }
-        if (fits) {
-            lr_opt_rq rq;
-            for (k = 0; k < 9; k++) {
-                w16[k] = (int16_t)w32[k];
-            }
-            lr_opt_rq_init(&rq, &p->rq, (uint32_t)o);
-            lr_opt_chan3x3(&gp, (const int8_t *)(const void *)scratch, w16, bias, p->in_offset, &rq, yo);
-        } else {
-            lr_conv2d_channel_s8_opt(g, xg, w32, bias, p->in_offset, lr_rq_mult(&p->rq, (uint32_t)o),
-                                     lr_rq_shift(&p->rq, (uint32_t)o), &p->rq, yo);
+        if (!fits) {
+            kept = run_channel(g, xg, p, mask, o, kept0, w32, y);
+            continue;
         }
+        for (k = 0; k < 9; k++) {
+            w16[k] = (int16_t)w32[k];
+        }
+        lr_opt_chan3x3(&gp, (const int8_t *)(const void *)scratch, w16,
+                       p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)o) : 0, p->in_offset, &p->rq, (uint32_t)o,
+                       y + (size_t)o * (size_t)(g->oh * g->ow));
     }
+    return kept;
 }
 #else
 uint64_t lr_linrep_conv2d_direct_s8_plane_words(const lr_geom *g)
@@ -667,13 +671,11 @@ uint64_t lr_linrep_conv2d_direct_s8_plane_words(const lr_geom *g)
 }
 #endif
 
-/* Channels o0 .. o0 + nb - 1 of one group: small one-channel 3 x 3 stride-1 blocks on a padded plane (plane_block)
- * if it fits, small blocks per channel (per_channel), else int16 kernels (nb <= the block), else split planes
- * (half the block at a time, when `words` hold them), else per channel with int32 kernels. Returns the kept
- * count. *ready: the scratch holds a padded plane (plane_block), cleared by the other paths. */
+/* Channels o0 .. o0 + nb - 1 of one group: small blocks per channel (per_channel), else int16 kernels (nb <= the
+ * block), else split planes (half the block at a time, when `words` hold them), else per channel with int32
+ * kernels. Returns the kept count. */
 static uint32_t run_block(const lr_geom *g, const int8_t *xg, const lr_linrep_s8_params *p, const unsigned char *mask,
-                          int32_t o0, int32_t nb, uint32_t kept, int32_t *scratch, uint32_t words, int *ready,
-                          int8_t *y)
+                          int32_t o0, int32_t nb, uint32_t kept, int32_t *scratch, uint32_t words, int8_t *y)
 {
     const int32_t per = g->cin_g * g->kh * g->kw;
     const int32_t half = nb > 1 ? nb / 2 : 1; /* two planes of half channels: within the block's scratch */
@@ -684,14 +686,6 @@ static uint32_t run_block(const lr_geom *g, const int8_t *xg, const lr_linrep_s8
     const uint64_t room = words > (uint32_t)per ? 2u * ((uint64_t)words - (uint32_t)per) : 0u;
     int32_t c, s;
     int fits = (uint64_t)nb * (uint64_t)per <= room;
-#if LR_OPT_FAST
-    const uint64_t pw = nb <= LR_PLANE_NB ? lr_conv2d_s8_opt_plane_words(g) : 0u;
-    if (pw != 0u && words >= pw + 9u) {
-        plane_block(g, xg, p, mask, o0, nb, &kept, scratch, pw, ready, y);
-        return kept;
-    }
-#endif
-    *ready = 0;
     if (per_channel(g, nb)) {
         for (c = 0; c < nb; c++) {
             kept = run_channel(g, xg, p, mask, o0 + c, kept, scratch, y);
@@ -739,11 +733,25 @@ void lr_linrep_conv2d_direct_s8_opt(const lr_geom *g, const int8_t *x, const lr_
     const int32_t block = (int32_t)lr_direct_s8_block((uint32_t)(g->cin_g * g->kh * g->kw), (uint32_t)g->cout_g, words);
     uint32_t kept = 0u; /* kernels kept so far: the position of the next one's index and a/b */
     int32_t o0 = 0;
-    int ready = 0;
+#if LR_OPT_FAST
+    /* one input channel, 3 x 3, stride 1 in blocks of up to LR_PLANE_NB channels: the padded plane, if it fits */
+    const uint64_t pw = g->cin_g == 1 && (block < g->cout_g ? block : g->cout_g) <= LR_PLANE_NB
+                            ? lr_conv2d_s8_opt_plane_words(g)
+                            : 0u;
+    if (pw != 0u && words >= pw + 9u) {
+        while (o0 < g->oc) {
+            const int32_t grp = o0 / g->cout_g, end = (grp + 1) * g->cout_g;
+            const int32_t nb = end - o0 < block ? end - o0 : block > 0 ? block : 1;
+            kept = plane_block(g, x + (size_t)grp * (size_t)hw, p, mask, o0, nb, kept, scratch, pw, o0 == 0, y);
+            o0 += nb;
+        }
+        return;
+    }
+#endif
     while (o0 < g->oc) { /* blocks of `block` channels, cut at the groups' ends */
         const int32_t grp = o0 / g->cout_g, end = (grp + 1) * g->cout_g;
         const int32_t nb = end - o0 < block ? end - o0 : block > 0 ? block : 1; /* block 0: int32 kernels */
-        kept = run_block(g, x + (size_t)(grp * g->cin_g) * (size_t)hw, p, mask, o0, nb, kept, scratch, words, &ready, y);
+        kept = run_block(g, x + (size_t)(grp * g->cin_g) * (size_t)hw, p, mask, o0, nb, kept, scratch, words, y);
         o0 += nb;
     }
 }
