@@ -303,7 +303,7 @@ static void run3(const int8_t *p, int32_t ww, int32_t n, const int32_t *pk, cons
  * (w1, 0) x (x0, x2) crossed (SMLADX): four SMLADs for six multiply-adds (run3). A row's interior pixels are summed
  * LR_C3_RUN at a time, then requantised together (lr_opt_requant_n: its constants in registers; per pixel, each
  * store to y would reload them). Border pixels take the reference's loop. */
-#define LR_C3_RUN 16 /* interior pixels summed before their requantisation: 64 bytes of stack */
+#define LR_C3_RUN 8 /* interior pixels summed before their requantisation: 32 bytes of stack */
 
 void lr_opt_chan3x3(const lr_geom *g, const int8_t *x, const int16_t *w, int32_t bias, int32_t in_offset,
                     const lr_requant_s8 *q, uint32_t o, int8_t *y)
