@@ -12,7 +12,9 @@
  * 16 multiply-adds), plain C elsewhere. The columns are gathered once per block. A block with any |W| > 32767 runs in halves as
  * two int16 planes W = 256 * wh + wl (two dot products), and where wh would exceed int16 per channel: its
  * int32 kernels in scratch, lr_conv2d_channel_s8_opt. Small blocks of 3-wide kernels (every block of a depthwise
- * conv) run per channel instead, without columns (per_channel: the gather per block is dear). Every sum is the
+ * conv) run per channel instead, without columns (per_channel: the gather per block is dear); in fast-path builds a
+ * layer of one-input-channel 3 x 3 stride-1 kernels in small blocks (every depthwise 3 x 3 one) takes the dense
+ * conv's kernel on a padded plane instead (plane_block, lr_opt_chan3x3), when the scratch holds the plane. Every sum is the
  * reference's exact int32 accumulator (integers, the verifier's bound), hence the same outputs. Scratch:
  * `words` int32 words from the caller (two columns, then the block's int16 kernels); with less than one
  * channel's int16 kernels beside the columns (lr_linrep_conv2d_direct_s8_scratch_min: per words), every channel
