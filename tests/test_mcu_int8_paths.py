@@ -99,10 +99,9 @@ def depthwise_blob(tmp_path_factory):
     torch.manual_seed(0)
     calib = tmp_path_factory.mktemp("dw") / "calib.npy"
     np.save(calib, np.random.default_rng(0).uniform(-1, 1, (32, 1, 24, 24)).astype(np.float32))
-    blob = pack_model(DepthwiseNet().eval(), torch.zeros(1, 1, 24, 24),
+    return pack_model(DepthwiseNet().eval(), torch.zeros(1, 1, 24, 24),
                       PackSettings(templates=16, cap_templates=True, activations="int8", calibration=str(calib),
                                    calibration_epochs=2), "dw", show_progress=False).blob
-    return blob
 
 
 @pytest.mark.parametrize("target", sorted(EXPECTED))
@@ -116,7 +115,8 @@ def test_int8_auto_path_depthwise(depthwise_blob, tmp_path, target):
 
     blob = depthwise_blob
     graph = parse(blob).graph
-    fw = {path: _firmware_i8(blob, default_input_i8(blob), target, "-O2", tmp_path / "fw", 300.0, conv_path=path, ram_limit=-1)
+    x = default_input_i8(blob)
+    fw = {path: _firmware_i8(blob, x, target, "-O2", tmp_path / "fw", 300.0, conv_path=path, ram_limit=-1)
           for path in ("auto", "direct", "reuse")}
     assert all(f["matches_host"] for f in fw.values())
     dw = [k for k, op in enumerate(graph.ops) if op.type == "LINREP_CONV2D" and op.groups > 1

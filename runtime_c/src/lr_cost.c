@@ -254,21 +254,20 @@ static void cost_s8(const lr_model *m, const lr_op *op, const lr_geom *c, uint64
     const uint64_t px = (uint64_t)c->oh * (uint64_t)c->ow, outs = (uint64_t)c->oc * px;
     const int dw = c->cin_g == 1 && c->cout_g == 1, three = c->kw == 3 && c->dw == 1 && c->dh == 1;
     uint64_t macs, cols;
-    direct_s8_work(m, op, c, &macs, &cols);
-    cost->direct_cost = madd_sat(madd_sat(madd_sat(madd_sat(0u, CI8_MAC, macs), CI8_COL, cols), CI8_OUT, outs), CI8_RB,
-                                 (uint64_t)c->oc * (uint64_t)c->cin_g * (uint64_t)c->kh * (uint64_t)c->kw);
     if (dw && three && c->kh == 3 && c->sh == 1 && c->sw == 1) {
         cost->direct_cost = dw_cost(c, DW8_P_OUT, DW8_P_ROW, DW8_P_CH);
     } else if (dw && three) {
         cost->direct_cost = dw_cost(c, DW8_C_OUT, DW8_C_ROW, DW8_C_CH);
+    } else {
+        direct_s8_work(m, op, c, &macs, &cols);
+        cost->direct_cost = madd_sat(madd_sat(madd_sat(madd_sat(0u, CI8_MAC, macs), CI8_COL, cols), CI8_OUT, outs),
+                                     CI8_RB, (uint64_t)c->oc * (uint64_t)c->cin_g * (uint64_t)c->kh * (uint64_t)c->kw);
     }
     cost->direct_cost = div100(cost->direct_cost);
-    cost->reuse_cost = madd_sat(madd_sat(madd_sat(madd_sat(0u, CI8_RK, (uint64_t)cost->kernels * px), CI8_RU,
-                                                  madd_sat(0u, u, px)), CI8_RC, (uint64_t)c->c * px),
-                                CI8_ROUT, outs);
-    if (dw) {
-        cost->reuse_cost = dw_cost(c, DW8_R_OUT, DW8_R_ROW, DW8_R_CH);
-    }
+    cost->reuse_cost = dw ? dw_cost(c, DW8_R_OUT, DW8_R_ROW, DW8_R_CH)
+                          : madd_sat(madd_sat(madd_sat(madd_sat(0u, CI8_RK, (uint64_t)cost->kernels * px), CI8_RU,
+                                                       madd_sat(0u, u, px)), CI8_RC, (uint64_t)c->c * px),
+                                     CI8_ROUT, outs);
     cost->reuse_cost = div100(cost->reuse_cost);
     cost->path = cost->reuse_cost < cost->direct_cost ? LR_PATH_REUSE : LR_PATH_DIRECT;
 }
@@ -442,15 +441,14 @@ void lr_op_scratch(const lr_model *m, const lr_op *op, uint32_t path, int reuse,
 #endif
         } else if (LR_IS_INT8(m)) {
             need->lo = 4u * lr_linrep_conv2d_direct_s8_scratch_min((uint32_t)kk);
-            need->hi = 4u * lr_linrep_conv2d_direct_s8_scratch((uint32_t)kk, (uint32_t)(op->out_ch / op->groups));
 #if LR_OPT_ON(LR_OPT_LINREP)
-            { /* depthwise 3 x 3 stride 1 (and few channels of one input channel): the padded plane, if room */
+            { /* the optimised kernel's preference (a padded plane for depthwise 3 x 3 stride-1 convs) */
                 lr_geom c;
-                uint64_t plane;
                 lr_op_geom(m, op, &c);
-                plane = 4u * lr_linrep_conv2d_direct_s8_plane_words(&c);
-                need->hi = plane > need->hi ? plane : need->hi;
+                need->hi = 4u * lr_linrep_conv2d_direct_s8_scratch_pref(&c);
             }
+#else
+            need->hi = 4u * lr_linrep_conv2d_direct_s8_scratch((uint32_t)kk, (uint32_t)(op->out_ch / op->groups));
 #endif
         } else {
             need->lo = 4u * ((uint64_t)codebook_k(m, op) * per + kk); /* the decoded codebook, one channel's kernels */

@@ -361,9 +361,7 @@ static int kc_case_linrep(kc_rng *r)
     lr_linrep_conv2d_direct_s8_ref(&g, kc_x, &p, kc_scratch, kc_y0);
     {
         /* the preferred scratch, the least, and a size in between (the caller's RAM limit) */
-        const uint32_t per = words, plane = (uint32_t)lr_linrep_conv2d_direct_s8_plane_words(&g);
-        const uint32_t pref0 = (uint32_t)lr_linrep_conv2d_direct_s8_scratch(per, (uint32_t)g.cout_g);
-        const uint32_t pref = plane > pref0 ? plane : pref0; /* the padded plane's (one-channel 3 x 3 stride 1) */
+        const uint32_t per = words, pref = (uint32_t)lr_linrep_conv2d_direct_s8_scratch_pref(&g);
         const uint32_t least = (uint32_t)lr_linrep_conv2d_direct_s8_scratch_min(per);
         const uint32_t sizes[3] = {pref, least, (uint32_t)kc_int(r, (int32_t)least, (int32_t)pref)};
         for (j = 0u; j < 3u; j++) {

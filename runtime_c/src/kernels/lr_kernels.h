@@ -346,11 +346,11 @@ void lr_linear_s8_opt(const int8_t *x, uint32_t in, uint32_t out, const lr_dense
  * (lr_direct_s8_block), lr_linrep_conv2d_direct_s8_scratch is the preferred size. */
 void lr_linrep_conv2d_direct_s8_opt(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
                                     int32_t *scratch, uint32_t words, int8_t *y);
-/* The direct path's preferred scratch words for its padded-plane kernel (builds with the fast paths; depthwise
- * 3 x 3 stride-1 LinRep convs, and any with one input channel and at most a few output channels per group): the
- * padded input channel (lr_conv2d_s8_opt_plane_words) and one channel's int32 kernels; 0 for other shapes and
- * builds. Given at least that many words the kernel takes the plane; fewer: as above. */
-uint64_t lr_linrep_conv2d_direct_s8_plane_words(const lr_geom *g);
+/* The optimised direct path's preferred scratch words for the conv g: lr_linrep_conv2d_direct_s8_scratch, or, in
+ * builds with the fast paths, for one input channel, 3 x 3, stride 1 and at most a few output channels per group
+ * (every depthwise 3 x 3 conv), the padded input channel (lr_conv2d_s8_opt_plane_words) and one channel's int32
+ * kernels if more: given that many words the kernel takes the plane; fewer: as above. */
+uint64_t lr_linrep_conv2d_direct_s8_scratch_pref(const lr_geom *g);
 /* Template reuse, optimised (kernels/opt/lr_linrep_conv2d_reuse_s8_opt.c): tiles of whole output rows, the
  * responses of each input channel's used templates and its box sums as a one-channel dense conv (int16
  * columns and templates, SMLAD), then a' R + b' S per kept kernel. _n takes the scratch size in int32

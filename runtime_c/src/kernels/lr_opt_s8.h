@@ -302,9 +302,9 @@ static inline void lr_opt_pad_plane(const lr_geom *g, const int8_t *xc, int32_t 
 #if LR_OPT_FAST
 /* Output channel y (oh x ow) of a 3 x 3, stride 1, dilation 1 conv of one input channel x with the nine kernel
  * values w (int16, within the verifier's bound; dense convs widen their int8 weights, the LinRep direct path
- * rebuilds W = a t + b), bias and channel o's requantisation in q, as lr_conv2d_channel_s8_ref: interior pixels in pairs from
- * one word per kernel row (lr_conv2d_s8_opt.c), border pixels as the reference. Given a padded plane (g with no
- * padding: lr_opt_pad_plane) every pixel is interior. */
+ * rebuilds W = a t + b), bias and channel o's requantisation in q, as lr_conv2d_channel_s8_ref: interior pixels
+ * in pairs from one word per kernel row (lr_conv2d_s8_opt.c), border pixels as the reference. Given a padded plane
+ * (g with no padding: lr_opt_pad_plane) every pixel is interior. */
 void lr_opt_chan3x3(const lr_geom *g, const int8_t *x, const int16_t *w, int32_t bias, int32_t in_offset,
                     const lr_requant_s8 *q, uint32_t o, int8_t *y);
 #endif

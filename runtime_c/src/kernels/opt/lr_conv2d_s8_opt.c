@@ -248,6 +248,8 @@ static void run3(const int8_t *p, int32_t ww, int32_t n, const int32_t *pk, cons
     int32_t *const end = acc + (n & ~1);
 #if LR_DSP
     const int16x2_t a0 = pk[0], a1 = pk[1], a2 = pk[2], b0 = pk[3], b1 = pk[4], b2 = pk[5];
+#else
+    (void)pk; /* the portable loop reads w */
 #endif
     for (; acc < end; acc += 2, p += 2) {
         int32_t s0 = start, s1 = start;
@@ -275,7 +277,6 @@ static void run3(const int8_t *p, int32_t ww, int32_t n, const int32_t *pk, cons
 #else
         const int8_t *q = p;
         int32_t ky;
-        (void)pk;
         for (ky = 0; ky < 3; ky++, q += ww) {
             const int32_t x0 = q[0], x1 = q[1], x2 = q[2], x3 = q[3];
             const int32_t w0 = w[3 * ky], w1 = w[3 * ky + 1], w2 = w[3 * ky + 2];

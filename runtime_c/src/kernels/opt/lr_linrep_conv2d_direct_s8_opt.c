@@ -14,8 +14,9 @@
  * int32 kernels in scratch, lr_conv2d_channel_s8_opt. Small blocks of 3-wide kernels (every block of a depthwise
  * conv) run per channel instead, without columns (per_channel: the gather per block is dear); in fast-path builds a
  * layer of one-input-channel 3 x 3 stride-1 kernels in small blocks (every depthwise 3 x 3 one) takes the dense
- * conv's kernel on a padded plane instead (plane_block, lr_opt_chan3x3), when the scratch holds the plane. Every sum is the
- * reference's exact int32 accumulator (integers, the verifier's bound), hence the same outputs. Scratch:
+ * conv's kernel on a padded plane instead (plane_block, lr_opt_chan3x3), when the scratch holds the plane.
+ * Every sum is the reference's exact int32 accumulator (integers, the verifier's bound), hence the same outputs.
+ * Scratch:
  * `words` int32 words from the caller (two columns, then the block's int16 kernels); with less than one
  * channel's int16 kernels beside the columns (lr_linrep_conv2d_direct_s8_scratch_min: per words), every channel
  * runs alone: 3-wide kernels (kw = 3, dilation 1) whose W fit int16 packed per kernel row, straight from the int8
@@ -622,11 +623,6 @@ static int per_channel(const lr_geom *g, int32_t nb)
  * them so). */
 #define LR_PLANE_NB (LR_CHAN3_NB1 > 2 ? LR_CHAN3_NB1 : 2)
 
-uint64_t lr_linrep_conv2d_direct_s8_plane_words(const lr_geom *g)
-{
-    const uint64_t plane = lr_conv2d_s8_opt_plane_words(g);
-    return plane != 0u && g->cout_g <= LR_PLANE_NB ? plane + 9u : 0u;
-}
 
 /* Channels o0 .. o0 + nb - 1 of one group on the padded plane (plane words at scratch, then 9 for a channel's
  * kernels; border 0: the scratch holds the previous group's plane, whose border this one keeps): W rebuilt as int32
@@ -665,13 +661,18 @@ static LR_NOINLINE uint32_t plane_block(const lr_geom *g, const int8_t *xg, cons
     }
     return kept;
 }
-#else
-uint64_t lr_linrep_conv2d_direct_s8_plane_words(const lr_geom *g)
-{
-    (void)g;
-    return 0u;
-}
 #endif
+
+uint64_t lr_linrep_conv2d_direct_s8_scratch_pref(const lr_geom *g)
+{
+    const uint64_t cols = lr_linrep_conv2d_direct_s8_scratch((uint32_t)(g->cin_g * g->kh * g->kw), (uint32_t)g->cout_g);
+#if LR_OPT_FAST
+    const uint64_t plane = g->cout_g <= LR_PLANE_NB ? lr_conv2d_s8_opt_plane_words(g) : 0u;
+    return plane != 0u && plane + 9u > cols ? plane + 9u : cols; /* the plane and one channel's int32 kernels */
+#else
+    return cols;
+#endif
+}
 
 /* Channels o0 .. o0 + nb - 1 of one group: small blocks per channel (per_channel), else int16 kernels (nb <= the
  * block), else split planes (half the block at a time, when `words` hold them), else per channel with int32
@@ -727,6 +728,13 @@ static uint32_t run_block(const lr_geom *g, const int8_t *xg, const lr_linrep_s8
     return kept;
 }
 
+/* The block of output channels from o0: `block` channels, cut at the group's end (block 0: one, int32 kernels). */
+static int32_t block_at(const lr_geom *g, int32_t o0, int32_t block)
+{
+    const int32_t end = (o0 / g->cout_g + 1) * g->cout_g;
+    return end - o0 < block ? end - o0 : block > 0 ? block : 1;
+}
+
 void lr_linrep_conv2d_direct_s8_opt(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
                                     int32_t *scratch, uint32_t words, int8_t *y)
 {
@@ -734,26 +742,23 @@ void lr_linrep_conv2d_direct_s8_opt(const lr_geom *g, const int8_t *x, const lr_
     const unsigned char *mask = p->lr.mask ? p->blob + p->lr.mask : NULL;
     const int32_t block = (int32_t)lr_direct_s8_block((uint32_t)(g->cin_g * g->kh * g->kw), (uint32_t)g->cout_g, words);
     uint32_t kept = 0u; /* kernels kept so far: the position of the next one's index and a/b */
-    int32_t o0 = 0;
+    int32_t o0 = 0, nb;
 #if LR_OPT_FAST
-    /* one input channel, 3 x 3, stride 1 in blocks of up to LR_PLANE_NB channels: the padded plane, if it fits */
-    const uint64_t pw = g->cin_g == 1 && (block < g->cout_g ? block : g->cout_g) <= LR_PLANE_NB
-                            ? lr_conv2d_s8_opt_plane_words(g)
-                            : 0u;
+    /* one input channel, 3 x 3, stride 1 in blocks (block <= cout_g) of up to LR_PLANE_NB channels: the padded
+     * plane for the whole layer, if it fits (tested once per layer: a test per block costs ~11 instructions each) */
+    const uint64_t pw = g->cin_g == 1 && block <= LR_PLANE_NB ? lr_conv2d_s8_opt_plane_words(g) : 0u;
     if (pw != 0u && words >= pw + 9u) {
-        while (o0 < g->oc) {
-            const int32_t grp = o0 / g->cout_g, end = (grp + 1) * g->cout_g;
-            const int32_t nb = end - o0 < block ? end - o0 : block > 0 ? block : 1;
-            kept = plane_block(g, x + (size_t)grp * (size_t)hw, p, mask, o0, nb, kept, scratch, pw, o0 == 0, y);
-            o0 += nb;
+        for (; o0 < g->oc; o0 += nb) {
+            nb = block_at(g, o0, block);
+            kept = plane_block(g, x + (size_t)(o0 / g->cout_g) * (size_t)hw, p, mask, o0, nb, kept, scratch, pw, o0 == 0,
+                               y);
         }
         return;
     }
 #endif
-    while (o0 < g->oc) { /* blocks of `block` channels, cut at the groups' ends */
-        const int32_t grp = o0 / g->cout_g, end = (grp + 1) * g->cout_g;
-        const int32_t nb = end - o0 < block ? end - o0 : block > 0 ? block : 1; /* block 0: int32 kernels */
-        kept = run_block(g, x + (size_t)(grp * g->cin_g) * (size_t)hw, p, mask, o0, nb, kept, scratch, words, y);
-        o0 += nb;
+    for (; o0 < g->oc; o0 += nb) { /* blocks of `block` channels, cut at the groups' ends */
+        nb = block_at(g, o0, block);
+        kept = run_block(g, x + (size_t)(o0 / g->cout_g * g->cin_g) * (size_t)hw, p, mask, o0, nb, kept, scratch, words,
+                         y);
     }
 }
