@@ -163,13 +163,16 @@ static void kc_geom(kc_rng *r, lr_geom *g, int depthwise)
 /* The shapes the optimised conv has fast paths for, with random sizes: kind 0, one input channel, 3 x 3,
  * stride 1, padding 0-1 (the stem; depthwise too when groups = c); kind 1, 1 x 1 stride 1-2 over 4-8 input
  * channels; kind 2, 3 x 3 stride 1-2, padding 1, 4-8 input channels (four-channel gathers, borders); kind 3,
- * 1 x 1 stride 1-3, no padding, 1-11 input channels and 1-7 output channels (odd counts and sizes favoured: the
- * column-free 1 x 1 path's channel and pixel tails). */
+ * 1 x 1 stride 1-3, no padding, 1-11 input channels (a quarter of the cases 32-47: the columns' path that DSP
+ * builds take from 32) and 1-7 output channels (odd counts and sizes favoured: the column-free 1 x 1 path's
+ * channel and pixel tails). */
 static void kc_geom_fast(kc_rng *r, lr_geom *g, int kind)
 {
     for (;;) {
         int32_t span;
-        g->c = kind == 0 ? kc_int(r, 1, 3) : kind == 3 ? 2 * kc_int(r, 0, 5) + (kc_int(r, 0, 3) != 0) : kc_int(r, 4, 8);
+        g->c = kind == 0   ? kc_int(r, 1, 3)
+               : kind == 3 ? (kc_int(r, 0, 3) == 0 ? kc_int(r, 32, 47) : 2 * kc_int(r, 0, 5) + (kc_int(r, 0, 3) != 0))
+                           : kc_int(r, 4, 8);
         g->c = g->c == 0 ? 1 : g->c;
         g->groups = kind == 0 ? g->c : 1;
         g->cin_g = g->c / g->groups;

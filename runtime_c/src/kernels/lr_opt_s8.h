@@ -22,6 +22,13 @@
 #define LR_DSP 0
 #endif
 
+/* A function kept out of line: its caller's hot loop keeps the registers (and its frame stays small). */
+#if defined(__GNUC__)
+#define LR_NOINLINE __attribute__((noinline))
+#else
+#define LR_NOINLINE
+#endif
+
 /* LR_OPT_FAST: the shape-specific fast paths (constant-position 3 x 3 and 1 x 1 gathers, the one-channel 3 x 3
  * path): on by default, off in size-optimised builds (-Os), where the generic loops do the same work in a
  * fraction of the code; a build option (linrep.h), so -Os with -DLR_OPT_FAST=1 is a build too (the inline-assembly
@@ -255,18 +262,18 @@ static inline void lr_opt_requant_n(const int32_t *acc, int32_t n, const lr_opt_
 static LR_OPT_INLINE void lr_opt_out2(int32_t a0, int32_t a1, int32_t mult, int32_t shift, const lr_requant_s8 *q, int8_t *y,
                                int32_t n)
 {
-    if (shift < 0 && shift >= -31 && mult > 0) {
-        const int32_t e = -shift, lo = q->act_min, hi = q->act_max;
-        const uint64_t k = ((uint64_t)(0x40000000u + (e >= 2 ? (uint32_t)1 << (e - 2) : 0u)) << 32) |
-                           (0x40000000u + (e == 1 ? 0x80000000u : 0u));
-        const uint32_t zc = (uint32_t)q->zp_out - ((uint32_t)1 << (31 - e));
+    if (shift < 0 && shift >= -31 && mult > 0) { /* lr_opt_rq_set's constants without branches (sh = e - 1) */
+        const uint32_t sh = (uint32_t)(-shift - 1);
+        const int32_t lo = q->act_min, hi = q->act_max;
+        const uint64_t k = ((uint64_t)(0x40000000u + ((1u << sh) >> 1)) << 32) | (0x40000000u + ((1u << sh) << 31));
+        const uint32_t zc = (uint32_t)q->zp_out - (0x40000000u >> sh);
         int32_t v = lr_as_i32(((uint32_t)(((uint64_t)((int64_t)a0 * mult) + k - (a0 < 0 ? 0x80000000u : 0u)) >> 32) >>
-                               (e - 1)) + zc);
+                               sh) + zc);
         v = v < lo ? lo : v;
         y[0] = (int8_t)(v > hi ? hi : v);
         if (n > 1) {
             v = lr_as_i32(((uint32_t)(((uint64_t)((int64_t)a1 * mult) + k - (a1 < 0 ? 0x80000000u : 0u)) >> 32) >>
-                           (e - 1)) + zc);
+                           sh) + zc);
             v = v < lo ? lo : v;
             y[1] = (int8_t)(v > hi ? hi : v);
         }

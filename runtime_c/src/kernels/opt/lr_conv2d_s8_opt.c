@@ -7,14 +7,17 @@
  * dot products with both: 2 x 2 accumulators, so every weight and every column value loaded serves two
  * multiply-adds. With the DSP extension the dot products run four taps per step: the weights' bytes (0, 2)
  * and (1, 3) sign-extended by SXTB16 into int16 pairs, the columns stored in that order, so that one weight
- * word and four column words (one pointer, constant offsets) feed eight SMLADs. Elsewhere the same blocking
- * in plain C. The gather has fast paths for interior pixels of 3 x 3 (dilation 1) and 1 x 1 kernels, four
+ * word and four column words (one pointer, constant offsets) feed eight SMLADs; in inline assembly, eight taps
+ * per step (34 instructions per 32 multiply-adds with the loop: LR_DOT_ASM, not in -Os builds). Elsewhere the
+ * same blocking in plain C. One call (pairs) takes every channel pair of a pixel pair. The gather has fast paths for interior pixels of 3 x 3 (dilation 1) and 1 x 1 kernels, four
  * input channels (36 or 4 taps: whole groups of four) at a time with constant positions; the requantisation
  * takes each channel's constants apart once (lr_opt_requant). The columns take the reference's scratch
  * (cin_g * kh * kw int32 words = two columns of int16).
  *
  * 1 x 1 convs with groups 1 and no padding (any stride: the ResNet shortcuts) take a fast path without columns
- * (pointwise below): per pair of output channels, their weights widened once into the scratch as int16 pairs,
+ * (pointwise below) -- in builds with LR_DOT_ASM only below 32 input channels, where the columns' gather and
+ * per-pair work are not yet paid back (keyword spotting's 64 -> 64 pointwise convs: 1,216,258 instructions this
+ * way, 1,022,321 through the columns; the ResNet's 16-channel shortcut 401,108 this way, 479,635 through them): per pair of output channels, their weights widened once into the scratch as int16 pairs,
  * then two output pixels at a time read in place at their strided positions, the input offset folded into each
  * channel's start as in_offset * sum(w).
  *
@@ -24,6 +27,13 @@
  * given lr_conv2d_s8_opt_plane_words words.
  */
 #include "kernels/lr_opt_s8.h"
+
+/* dot's DSP loop in inline assembly (GCC's allocation of the same C spilled its end pointer); not in -Os builds. */
+#if LR_DSP && defined(__GNUC__) && !defined(__OPTIMIZE_SIZE__)
+#define LR_DOT_ASM 1
+#else
+#define LR_DOT_ASM 0
+#endif
 
 #if LR_OPT_FAST
 /* Position of tap k (a constant) of pixel 0 within whole groups of four. */
@@ -164,6 +174,46 @@ static void dot(const unsigned char *w0, const unsigned char *w1, int32_t per, c
     const int8_t *v0 = (const int8_t *)(const void *)w0, *v1 = (const int8_t *)(const void *)w1;
     int32_t k = 0;
 #if LR_DSP
+#if LR_DOT_ASM
+    { /* in inline assembly: one group of four taps if their number is odd, then eight per step */
+        const int32_t *const cend = col + nfull;
+        const int32_t d = (int32_t)(w1 - w0) - 4; /* channel 1's word from the post-incremented pointer */
+        const unsigned char *wp = w0;
+        uint32_t ta, tb, c0, c1, t;
+#define LR_DOT4 \
+    "ldr %[ta], [%[wp]], #4\n\t" \
+    "ldr %[tb], [%[wp], %[d]]\n\t" \
+    "ldrd %[c0], %[c1], [%[col]], #16\n\t" \
+    "sxtb16 %[t], %[ta]\n\t" \
+    "smlad %[a00], %[t], %[c0], %[a00]\n\t" \
+    "smlad %[a01], %[t], %[c1], %[a01]\n\t" \
+    "sxtb16 %[t], %[tb]\n\t" \
+    "smlad %[a10], %[t], %[c0], %[a10]\n\t" \
+    "smlad %[a11], %[t], %[c1], %[a11]\n\t" \
+    "ldrd %[c0], %[c1], [%[col], #-8]\n\t" \
+    "sxtb16 %[ta], %[ta], ror #8\n\t" \
+    "smlad %[a00], %[ta], %[c0], %[a00]\n\t" \
+    "smlad %[a01], %[ta], %[c1], %[a01]\n\t" \
+    "sxtb16 %[tb], %[tb], ror #8\n\t" \
+    "smlad %[a10], %[tb], %[c0], %[a10]\n\t" \
+    "smlad %[a11], %[tb], %[c1], %[a11]\n\t"
+#define LR_DOT_OPERANDS \
+    : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [wp] "+r"(wp), [col] "+r"(col), \
+      [ta] "=&r"(ta), [tb] "=&r"(tb), [c0] "=&r"(c0), [c1] "=&r"(c1), [t] "=&r"(t) \
+    : [d] "r"(d), [cend] "r"(cend) \
+    : "cc", "memory"
+        if (nfull & 4) {
+            __asm__ volatile(LR_DOT4 LR_DOT_OPERANDS);
+        }
+        if (col != cend) { /* 34 instructions per 32 multiply-adds */
+            __asm__ volatile("1:\n\t" LR_DOT4 LR_DOT4 "cmp %[col], %[cend]\n\t"
+                             "bne 1b" LR_DOT_OPERANDS);
+        }
+#undef LR_DOT4
+#undef LR_DOT_OPERANDS
+        k = nfull;
+    }
+#else
     for (; k < nfull; k += 4) {
         const uint32_t wa = lr_ld32(w0 + k), wb = lr_ld32(w1 + k);
         const int16x2_t p0a = col[0], p1a = col[1], p0b = col[2], p1b = col[3];
@@ -181,6 +231,7 @@ static void dot(const unsigned char *w0, const unsigned char *w1, int32_t per, c
         a11 = __smlad(t, p1b, a11);
         col += 4;
     }
+#endif
 #else
     for (; k < nfull; k += 4) {
         const int16_t *c = (const int16_t *)(const void *)col;
@@ -228,10 +279,7 @@ static int32_t pixel1(const lr_geom *g, const int8_t *x, const int16_t *w, int32
 }
 
 /* lr_opt_requant_n out of line: its loop's thirteen registers, apart from the sums' loop. */
-#if defined(__GNUC__)
-__attribute__((noinline))
-#endif
-static void requant_run(const int32_t *acc, int32_t n, const lr_opt_rq *rq, int8_t *y)
+static LR_NOINLINE void requant_run(const int32_t *acc, int32_t n, const lr_opt_rq *rq, int8_t *y)
 {
     lr_opt_requant_n(acc, n, rq, y);
 }
@@ -239,10 +287,7 @@ static void requant_run(const int32_t *acc, int32_t n, const lr_opt_rq *rq, int8
 /* The sums acc[0 .. n - 1] of n interior pixels of one output row (n >= 1), pixel j's taps at p + j + ky * ww + kx:
  * start + sum w x. pk: the weights as chan3x3 packs them (DSP: the rows' (w0, w2) pairs, then their w1), w: the
  * nine values. A leaf of its own: the loop gets the registers. */
-#if defined(__GNUC__)
-__attribute__((noinline))
-#endif
-static void run3(const int8_t *p, int32_t ww, int32_t n, const int32_t *pk, const int16_t *w, int32_t start,
+static LR_NOINLINE void run3(const int8_t *p, int32_t ww, int32_t n, const int32_t *pk, const int16_t *w, int32_t start,
                  int32_t *acc)
 {
     int32_t *const end = acc + (n & ~1);
@@ -534,7 +579,8 @@ static int pointwise(const lr_geom *g, const int8_t *x, const lr_dense_s8_params
     const int32_t cin = g->c, npx = g->oh * g->ow, hw = g->h * g->w, rs = g->sh * g->w, sw = g->sw, ow = g->ow;
     const int32_t lo = p->rq.act_min, hi = p->rq.act_max;
     int32_t o, q;
-    if (g->kh != 1 || g->kw != 1 || g->groups != 1 || (g->pt | g->pl | g->pb | g->pr) != 0) {
+    if (g->kh != 1 || g->kw != 1 || g->groups != 1 || (g->pt | g->pl | g->pb | g->pr) != 0 ||
+        (LR_DOT_ASM && cin >= 32)) { /* from 32 input channels the columns' assembly loop is faster */
         return 0;
     }
     for (o = 0; o < g->oc; o += 2) {
@@ -614,21 +660,26 @@ static void depthwise(const lr_geom *g, const int8_t *x, const lr_dense_s8_param
     }
 }
 
-/* Output channels o and o + 1 (o alone if !two) of pixels q, q + 1 (nq of them) from the columns at col. */
-static void block(const lr_dense_s8_params *p, int32_t per, const int32_t *col, int32_t o, int two, int8_t *yp,
-                  int32_t npx, int32_t nq)
+/* Output channels o0 .. oend - 1 of pixels q, q + 1 (nq of them) from the columns at col, two at a time (the last
+ * alone if their number is odd). */
+static LR_NOINLINE void pairs(const lr_dense_s8_params *p, int32_t per, const int32_t *col, int32_t o0, int32_t oend,
+                              int8_t *yp, int32_t npx, int32_t nq)
 {
-    const unsigned char *w0 = p->w + (size_t)o * (size_t)per;
-    const uint32_t o1 = (uint32_t)o + (two ? 1u : 0u);
-    int32_t acc[4];
-    acc[0] = p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)o) : 0;
-    acc[1] = acc[0];
-    acc[2] = p->bias ? lr_opt_lei32(p->bias + 4u * o1) : 0;
-    acc[3] = acc[2];
-    dot(w0, two ? w0 + per : w0, per, col, acc);
-    lr_opt_out2(acc[0], acc[1], lr_rq_mult(&p->rq, (uint32_t)o), lr_rq_shift(&p->rq, (uint32_t)o), &p->rq, yp, nq);
-    if (two) {
-        lr_opt_out2(acc[2], acc[3], lr_rq_mult(&p->rq, o1), lr_rq_shift(&p->rq, o1), &p->rq, yp + npx, nq);
+    int32_t o;
+    for (o = o0; o < oend; o += 2, yp += 2 * npx) {
+        const unsigned char *w0 = p->w + (size_t)o * (size_t)per;
+        const int two = o + 1 < oend;
+        const uint32_t o1 = (uint32_t)o + (two ? 1u : 0u);
+        int32_t acc[4];
+        acc[0] = p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)o) : 0;
+        acc[1] = acc[0];
+        acc[2] = p->bias ? lr_opt_lei32(p->bias + 4u * o1) : 0;
+        acc[3] = acc[2];
+        dot(w0, two ? w0 + per : w0, per, col, acc);
+        lr_opt_out2(acc[0], acc[1], lr_rq_mult(&p->rq, (uint32_t)o), lr_rq_shift(&p->rq, (uint32_t)o), &p->rq, yp, nq);
+        if (two) {
+            lr_opt_out2(acc[2], acc[3], lr_rq_mult(&p->rq, o1), lr_rq_shift(&p->rq, o1), &p->rq, yp + npx, nq);
+        }
     }
 }
 
@@ -652,7 +703,7 @@ void lr_conv2d_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_dense_s8_par
                         uint32_t words, int8_t *y)
 {
     const int32_t per = g->cin_g * g->kh * g->kw, npx = g->oh * g->ow;
-    int32_t grp, q, o;
+    int32_t grp, q;
 #if LR_OPT_FAST
     if (one_channel(g, x, p, scratch, words, y)) {
         return;
@@ -676,12 +727,7 @@ void lr_conv2d_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_dense_s8_par
             const int32_t nq = q + 1 < npx ? 2 : 1;
             int8_t *yp = y + (size_t)o0 * (size_t)npx + (size_t)q;
             lr_opt_im2col2(g, xg, q, p->in_offset, (int16_t *)(void *)scratch);
-            for (o = o0; o + 1 < oend; o += 2, yp += 2 * npx) {
-                block(p, per, scratch, o, 1, yp, npx, nq);
-            }
-            if (o < oend) {
-                block(p, per, scratch, o, 0, yp, npx, nq);
-            }
+            pairs(p, per, scratch, o0, oend, yp, npx, nq);
         }
     }
 }

@@ -24,11 +24,6 @@
  */
 #include "kernels/lr_opt_s8.h"
 
-#if defined(__GNUC__)
-#define LR_NOINLINE __attribute__((noinline)) /* out of the main loop's frame: the stack stays where it was */
-#else
-#define LR_NOINLINE
-#endif
 
 /* The next kernel's a and b (scaled by the channel's exponent): *kept advances. */
 static void next_ab(const lr_linrep_s8_params *p, int32_t e, uint32_t *kept, int64_t *a, int64_t *b,

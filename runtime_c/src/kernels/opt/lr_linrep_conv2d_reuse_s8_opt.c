@@ -49,11 +49,6 @@
  * size-optimised builds (LR_OPT_FAST). */
 #define LR_REUSE_COLS LR_OPT_FAST
 
-#if defined(__GNUC__)
-#define LR_NOINLINE __attribute__((noinline)) /* the hot loops get the registers to themselves */
-#else
-#define LR_NOINLINE
-#endif
 
 /* ns: the response slots, min(K, cout_g) */
 static uint64_t slots(const lr_geom *g, uint32_t k)
