@@ -306,6 +306,19 @@ static inline void lr_opt_pad_plane(const lr_geom *g, const int8_t *xc, int32_t 
     }
 }
 
+/* Output channel o (y: oh x ow) of a conv with 3-wide kernels (kw = 3, dh = dw = 1, any kh, stride and padding)
+ * straight from the int8 input x (the group's cin_g channels), as lr_conv2d_s8_ref / the LinRep direct reference:
+ * the kernels packed per input channel and kernel row as four int16 (w0, w2, w1, 0) at pk (4 * cin_g * kh), rows[ky]
+ * the sum of W over the input channels and kx of kernel row ky (kh values), bias and channel o's requantisation in
+ * q. Every |W| within int16 and the verifier's bound. Stride 1 (and stride 2 on DSP cores) takes two pixels per
+ * step from one word per kernel row (lr_chan3_s8_opt.c); border pixels as the reference. No scratch. */
+void lr_opt_chan3(const lr_geom *g, const int8_t *x, const int16_t *pk, const int32_t *rows, int32_t bias,
+                  int32_t in_offset, const lr_requant_s8 *q, uint32_t o, int8_t *y);
+
+/* One output channel's int8 kernels w ([cin_g][kh][3]) packed for lr_opt_chan3 into pk (4 * cin_g * kh int16)
+ * and rows (kh int32). */
+void lr_opt_pack3_s8(const unsigned char *w, int32_t cin_g, int32_t kh, int16_t *pk, int32_t *rows);
+
 #if LR_OPT_FAST
 /* Output channel y (oh x ow) of a 3 x 3, stride 1, dilation 1 conv of one input channel x with the nine kernel
  * values w (int16, within the verifier's bound; dense convs widen their int8 weights, the LinRep direct path

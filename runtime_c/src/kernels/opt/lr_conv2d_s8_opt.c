@@ -21,8 +21,9 @@
  * then two output pixels at a time read in place at their strided positions, the input offset folded into each
  * channel's start as in_offset * sum(w).
  *
- * Depthwise convs (one input and one output channel per group) take lr_conv2d_channel_s8_opt per
- * channel (interior pixels without bounds tests), the weights widened to int32 in scratch; 3 x 3 stride-1 ones
+ * Depthwise convs (one input and one output channel per group) with 3-wide kernels take lr_opt_chan3 per channel
+ * (the LinRep direct path's kernel, lr_chan3_s8_opt.c: two pixels per step at strides 1 and 2 on DSP cores), others
+ * lr_conv2d_channel_s8_opt (interior pixels without bounds tests, the weights widened to int32); 3 x 3 stride-1 ones
  * (and the one-channel stem) take lr_opt_chan3x3, on a padded copy of each input channel when lr_conv2d_s8_opt_n is
  * given lr_conv2d_s8_opt_plane_words words.
  */
@@ -645,18 +646,29 @@ static int pointwise(const lr_geom *g, const int8_t *x, const lr_dense_s8_params
 
 #endif
 
+/* Depthwise convs the one-channel kernel does not take: 3-wide kernels (kw = 3, dilation 1; stride 2 among them)
+ * per channel through lr_opt_chan3 (the kernel packed into scratch: kh + 2 kh words), others through
+ * lr_conv2d_channel_s8_opt (the kernel widened to int32 in scratch). */
 static void depthwise(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *w, int8_t *y)
 {
-    const int32_t kk = g->kh * g->kw;
+    const int32_t kk = g->kh * g->kw, hw = g->h * g->w, npx = g->oh * g->ow;
+    const int three = g->kw == 3 && g->dw == 1 && g->dh == 1;
     int32_t o, k;
     for (o = 0; o < g->oc; o++) {
+        const int32_t bias = p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)o) : 0;
+        const int8_t *xo = x + (size_t)o * (size_t)hw;
+        int8_t *yo = y + (size_t)o * (size_t)npx;
+        if (three) {
+            lr_opt_pack3_s8(p->w + (size_t)o * (size_t)kk, 1, g->kh, (int16_t *)(void *)(w + g->kh), w);
+            lr_opt_chan3(g, xo, (const int16_t *)(const void *)(w + g->kh), w, bias, p->in_offset, &p->rq, (uint32_t)o,
+                         yo);
+            continue;
+        }
         for (k = 0; k < kk; k++) {
             w[k] = lr_s8(p->w[(size_t)o * (size_t)kk + (size_t)k]);
         }
-        lr_conv2d_channel_s8_opt(g, x + (size_t)o * (size_t)(g->h * g->w), w,
-                                 p->bias ? lr_lei32(p->bias + 4u * (uint32_t)o) : 0, p->in_offset,
-                                 lr_rq_mult(&p->rq, (uint32_t)o), lr_rq_shift(&p->rq, (uint32_t)o), &p->rq,
-                                 y + (size_t)o * (size_t)(g->oh * g->ow));
+        lr_conv2d_channel_s8_opt(g, xo, w, bias, p->in_offset, lr_rq_mult(&p->rq, (uint32_t)o),
+                                 lr_rq_shift(&p->rq, (uint32_t)o), &p->rq, yo);
     }
 }
 

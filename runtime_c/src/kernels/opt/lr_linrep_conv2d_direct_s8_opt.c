@@ -20,7 +20,7 @@
  * `words` int32 words from the caller (two columns, then the block's int16 kernels); with less than one
  * channel's int16 kernels beside the columns (lr_linrep_conv2d_direct_s8_scratch_min: per words), every channel
  * runs alone: 3-wide kernels (kw = 3, dilation 1) whose W fit int16 packed per kernel row, straight from the int8
- * input (chan3: no columns), other kernels with their int32 kernels (lr_conv2d_channel_s8_opt).
+ * input (lr_opt_chan3: no columns), other kernels with their int32 kernels (lr_conv2d_channel_s8_opt).
  */
 #include "kernels/lr_opt_s8.h"
 
@@ -166,7 +166,7 @@ static void dot16(const int16_t *w0, const int16_t *w1, int32_t per, const int32
 #endif
 
 /* per_channel below: the -O2 DSP build (dot16x), and every -Os build or build without the fast paths; the portable
- * path at -O2 with the fast paths (the M3, the host) keeps every block (its chan3 has no SIMD pairs: slower there) */
+ * path at -O2 with the fast paths (the M3, the host) keeps every block (its lr_opt_chan3 has no SIMD pairs: slower there) */
 #if LR_ILV
 #define LR_CHAN3_NB1 2
 #define LR_CHAN3_NB2 4
@@ -324,245 +324,7 @@ static LR_NOINLINE int rebuild_pk3(const lr_geom *g, const lr_linrep_s8_params *
     return 1;
 }
 
-/* One pixel of chan3 whose three columns are not all inside (borders): its kernel rows ky0 .. ky1 - 1 and
- * columns kx0 .. kx1 - 1 inside, acc = bias + in_offset * (their sum of W) + sum W x. */
-static LR_NOINLINE int32_t pk3_pixel(const lr_geom *g, const int8_t *x, const int16_t *pk, int32_t bias, int32_t in_offset,
-                         int32_t iy0, int32_t ky0, int32_t ky1, int32_t ix0)
-{
-    static const unsigned char slot[3] = {0u, 2u, 1u};
-    const int32_t kx0 = ix0 < 0 ? (-ix0 < 3 ? -ix0 : 3) : 0;
-    const int32_t kx1 = g->w - ix0 < 3 ? (g->w - ix0 > kx0 ? g->w - ix0 : kx0) : 3;
-    uint32_t u = 0u, sw = 0u; /* modulo 2^32: the exact sum fits int32 (the verifier's bound) */
-    int32_t i, ky, kx;
-    for (i = 0; i < g->cin_g; i++) {
-        const int8_t *xr = x + (size_t)i * (size_t)(g->h * g->w) + (ptrdiff_t)(iy0 + ky0) * g->w + ix0;
-        const int16_t *wr = pk + 4 * (i * g->kh + ky0);
-        for (ky = ky0; ky < ky1; ky++, xr += g->w, wr += 4) {
-            for (kx = kx0; kx < kx1; kx++) {
-                const int32_t wv = wr[slot[kx]];
-                u += (uint32_t)(wv * xr[kx]);
-                sw += (uint32_t)wv;
-            }
-        }
-    }
-    return lr_as_i32((uint32_t)bias + (uint32_t)in_offset * sw + u);
-}
-
-/* Two adjacent output pixels of chan3 (stride 1) whose columns are inside: acc[j] = base + sum W x over the nr
- * kernel rows from xc (pixel 0's first tap; x[0 .. 3] of each row inside) and wc (packed rows). A leaf of its
- * own: the hot loop gets the registers, chan3's frame stays small. */
-static LR_NOINLINE void pair3(const int8_t *xc, const int16_t *wc, int32_t hw, int32_t w, int32_t cin_g, int32_t nr,
-                              int32_t kh, uint32_t base, int32_t acc[2])
-{
-    int32_t i, ky;
-#if LR_DSP
-    int32_t a0 = lr_as_i32(base), a1 = a0;
-#if LR_OPT_FAST
-    if (nr == 3 && kh == 3) { /* every row inside (the common case): the three rows unrolled */
-        const int32_t w1 = w, w2 = 2 * w;
-        for (i = 0; i < cin_g; i++, xc += hw, wc += 12) {
-            const uint32_t x0 = lr_ld32(xc), x1 = lr_ld32(xc + w1), x2 = lr_ld32(xc + w2);
-            const int16x2_t e0 = lr_sx02(x0), d0 = lr_sx13(x0), e1 = lr_sx02(x1), d1 = lr_sx13(x1);
-            const int16x2_t e2 = lr_sx02(x2), d2 = lr_sx13(x2);
-            const int16x2_t wa0 = (int16x2_t)lr_ld32(wc), wb0 = (int16x2_t)lr_ld32(wc + 2);
-            const int16x2_t wa1 = (int16x2_t)lr_ld32(wc + 4), wb1 = (int16x2_t)lr_ld32(wc + 6);
-            const int16x2_t wa2 = (int16x2_t)lr_ld32(wc + 8), wb2 = (int16x2_t)lr_ld32(wc + 10);
-            a0 = __smlad(wa0, e0, a0);
-            a0 = __smlabb(wb0, d0, a0);
-            a1 = __smlad(wa0, d0, a1);
-            a1 = __smlabt(wb0, e0, a1);
-            a0 = __smlad(wa1, e1, a0);
-            a0 = __smlabb(wb1, d1, a0);
-            a1 = __smlad(wa1, d1, a1);
-            a1 = __smlabt(wb1, e1, a1);
-            a0 = __smlad(wa2, e2, a0);
-            a0 = __smlabb(wb2, d2, a0);
-            a1 = __smlad(wa2, d2, a1);
-            a1 = __smlabt(wb2, e2, a1);
-        }
-    } else
-#endif
-    for (i = 0; i < cin_g; i++, xc += hw, wc += 4 * kh) {
-        const int8_t *xp = xc;
-        const int16_t *wp = wc;
-        for (ky = 0; ky < nr; ky++, xp += w, wp += 4) {
-            const uint32_t xv = lr_ld32(xp);
-            const int16x2_t ev = lr_sx02(xv), od = lr_sx13(xv);
-            const int16x2_t wa = (int16x2_t)lr_ld32(wp), wb = (int16x2_t)lr_ld32(wp + 2);
-            a0 = __smlad(wa, ev, a0);
-            a0 = __smlabb(wb, od, a0);
-            a1 = __smlad(wa, od, a1);
-            a1 = __smlabt(wb, ev, a1);
-        }
-    }
-#else
-    uint32_t u0 = base, u1 = base;
-    int32_t a0, a1;
-    for (i = 0; i < cin_g; i++, xc += hw, wc += 4 * kh) {
-        const int8_t *xp = xc;
-        const int16_t *wp = wc;
-        for (ky = 0; ky < nr; ky++, xp += w, wp += 4) {
-            const int32_t x0 = xp[0], x1 = xp[1], x2 = xp[2], x3 = xp[3];
-            u0 += (uint32_t)(wp[0] * x0 + wp[2] * x1 + wp[1] * x2);
-            u1 += (uint32_t)(wp[0] * x1 + wp[2] * x2 + wp[1] * x3);
-        }
-    }
-    a0 = lr_as_i32(u0);
-    a1 = lr_as_i32(u1);
-#endif
-    acc[0] = a0;
-    acc[1] = a1;
-}
-
-/* pair3 for the two pixels at a row's left or right end (stride 1, one padding column): their four taps are three
- * input values and one padding tap, which takes the value -in_offset (= the input zero point, an int8: x +
- * in_offset = 0, as padding adds nothing to the reference's sum, while base counts in_offset * W for every tap).
- * xc: the row's first four values (right 0: the word (pad, x0, x1, x2)) or its last four (right 1: (x[w-3], x[w-2],
- * x[w-1], pad)); pad: that byte. */
-static LR_NOINLINE void pair3e(const int8_t *xc, const int16_t *wc, int32_t hw, int32_t w, int32_t cin_g, int32_t nr,
-                               int32_t kh, uint32_t base, int right, uint32_t pad, int32_t acc[2])
-{
-    int32_t i, ky;
-#if LR_DSP
-    int32_t a0 = lr_as_i32(base), a1 = a0;
-    for (i = 0; i < cin_g; i++, xc += hw, wc += 4 * kh) {
-        const int8_t *xp = xc;
-        const int16_t *wp = wc;
-        for (ky = 0; ky < nr; ky++, xp += w, wp += 4) {
-            const uint32_t xv = right ? (lr_ld32(xp) >> 8) | (pad << 24) : (lr_ld32(xp) << 8) | pad;
-            const int16x2_t ev = lr_sx02(xv), od = lr_sx13(xv);
-            const int16x2_t wa = (int16x2_t)lr_ld32(wp), wb = (int16x2_t)lr_ld32(wp + 2);
-            a0 = __smlad(wa, ev, a0);
-            a0 = __smlabb(wb, od, a0);
-            a1 = __smlad(wa, od, a1);
-            a1 = __smlabt(wb, ev, a1);
-        }
-    }
-#else
-    const int32_t pv = lr_s8((unsigned char)pad);
-    uint32_t u0 = base, u1 = base;
-    int32_t a0, a1;
-    for (i = 0; i < cin_g; i++, xc += hw, wc += 4 * kh) {
-        const int8_t *xp = xc;
-        const int16_t *wp = wc;
-        for (ky = 0; ky < nr; ky++, xp += w, wp += 4) {
-            const int32_t x0 = right ? xp[1] : pv, x1 = right ? xp[2] : xp[0];
-            const int32_t x2 = right ? xp[3] : xp[1], x3 = right ? pv : xp[2];
-            u0 += (uint32_t)(wp[0] * x0 + wp[2] * x1 + wp[1] * x2);
-            u1 += (uint32_t)(wp[0] * x1 + wp[2] * x2 + wp[1] * x3);
-        }
-    }
-    a0 = lr_as_i32(u0);
-    a1 = lr_as_i32(u1);
-#endif
-    acc[0] = a0;
-    acc[1] = a1;
-}
-
-#if LR_DSP
-/* Two output pixels of chan3 at stride 2 whose columns are inside: pixel 0 reads x[0 .. 2] of each row, pixel 1
- * x[2 .. 4]; one word x[0 .. 3] split by SXTB16 into (x0, x2) and (x1, x3), and the byte x4: SMLAD (w0, w2) . (x0, x2)
- * + SMLABB w1 x1 for the first, SMLABT w0 x2 + SMLABT w1 x3 + SMLATB w2 x4 for the second (six multiply-adds, five
- * instructions). Otherwise as pair3. */
-static LR_NOINLINE void pair3s2(const int8_t *xc, const int16_t *wc, int32_t hw, int32_t w, int32_t cin_g, int32_t nr,
-                                int32_t kh, uint32_t base, int32_t acc[2])
-{
-    int32_t i, ky, a0 = lr_as_i32(base), a1 = a0;
-    for (i = 0; i < cin_g; i++, xc += hw, wc += 4 * kh) {
-        const int8_t *xp = xc;
-        const int16_t *wp = wc;
-        for (ky = 0; ky < nr; ky++, xp += w, wp += 4) {
-            const uint32_t xv = lr_ld32(xp);
-            const int16x2_t ev = lr_sx02(xv), od = lr_sx13(xv);
-            const int16x2_t wa = (int16x2_t)lr_ld32(wp), wb = (int16x2_t)lr_ld32(wp + 2);
-            a0 = __smlad(wa, ev, a0);
-            a0 = __smlabb(wb, od, a0);
-            a1 = __smlabt(wa, ev, a1);
-            a1 = __smlabt(wb, od, a1);
-            a1 = __smlatb(wa, (int32_t)xp[4], a1);
-        }
-    }
-    acc[0] = a0;
-    acc[1] = a1;
-}
-#endif
-
-/* One output channel of a conv with 3-wide kernels (kw = 3, dilation 1), the kernels packed by rebuild_pk3,
- * straight from the int8 input (no columns): per output row the kernel rows inside the input (ky0 .. ky1 - 1),
- * acc = bias + in_offset * (their sums of W) + sum W x over them for the pixels whose three columns are inside,
- * pk3_pixel for the others. Stride 1 takes two pixels per step: one word x[ix .. ix + 3] holds both pixels'
- * taps, split by SXTB16 into (x0, x2) and (x1, x3): SMLAD (w0, w2) . (x0, x2) + SMLABB w1 x1 for the first,
- * SMLAD (w0, w2) . (x1, x3) + SMLABT w1 x2 for the second (six multiply-adds, four instructions); stride 2 too
- * on the DSP path (pair3s2). */
-static LR_NOINLINE void chan3(const lr_geom *g, const int8_t *x, const int16_t *pk, const int32_t *rows,
-                              const lr_linrep_s8_params *p, int32_t o, int8_t *y)
-{
-    const int32_t bias = p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)o) : 0, in_offset = p->in_offset;
-    lr_opt_rq rqo;
-    const lr_opt_rq *rq = &rqo;
-    const int32_t hw = g->h * g->w, kh = g->kh;
-    const int32_t xlo = lr_range_lo(-g->pl, g->sw), xhi = lr_range_hi(2 - g->pl, g->sw, g->w, g->ow);
-    int32_t oy, ox, i, ky;
-    lr_opt_rq_init(&rqo, &p->rq, (uint32_t)o);
-    for (oy = 0; oy < g->oh; oy++) {
-        const int32_t iy0 = oy * g->sh - g->pt;
-        const int32_t ky0 = iy0 < 0 ? (-iy0 < kh ? -iy0 : kh) : 0;
-        const int32_t ky1 = g->h - iy0 < kh ? (g->h - iy0 > ky0 ? g->h - iy0 : ky0) : kh;
-        const int32_t nr = ky1 - ky0;
-        int8_t *yr = y + (size_t)oy * (size_t)g->ow;
-        const int8_t *xrow = x + (ptrdiff_t)(iy0 + ky0) * g->w;
-        uint32_t base = (uint32_t)bias;
-        for (ky = ky0; ky < ky1; ky++) {
-            base += (uint32_t)in_offset * (uint32_t)rows[ky];
-        }
-        for (ox = 0; ox < g->ow; ox++) {
-            const int32_t ix0 = ox * g->sw - g->pl;
-            if (g->sw == 1 && ox + 1 < g->ow && g->w >= 4 && in_offset >= -127 && in_offset <= 128 &&
-                (ix0 == -1 || (ix0 >= 1 && ix0 + 3 == g->w))) { /* the row's ends: one padding tap in the pair */
-                int32_t acc[2];
-                const int right = ix0 >= 1;
-                pair3e(xrow + (right ? ix0 - 1 : 0), pk + 4 * ky0, hw, g->w, g->cin_g, nr, kh, base, right,
-                       (uint32_t)(-in_offset) & 0xffu, acc);
-                yr[ox] = lr_opt_requant(acc[0], rq);
-                yr[ox + 1] = lr_opt_requant(acc[1], rq);
-                ox++;
-                continue;
-            }
-            if (ox < xlo || ox >= xhi) {
-                yr[ox] = lr_opt_requant(pk3_pixel(g, x, pk, bias, in_offset, iy0, ky0, ky1, ix0), rq);
-                continue;
-            }
-            if ((g->sw == 1 || (LR_DSP && g->sw == 2)) && ox + 1 < xhi) { /* two pixels, their columns inside */
-                int32_t acc[2];
-#if LR_DSP
-                if (g->sw == 2) {
-                    pair3s2(xrow + ix0, pk + 4 * ky0, hw, g->w, g->cin_g, nr, kh, base, acc);
-                } else
-#endif
-                    pair3(xrow + ix0, pk + 4 * ky0, hw, g->w, g->cin_g, nr, kh, base, acc);
-                yr[ox] = lr_opt_requant(acc[0], rq);
-                yr[ox + 1] = lr_opt_requant(acc[1], rq);
-                ox++;
-                continue;
-            }
-            {
-                const int8_t *xc = xrow + ix0;
-                const int16_t *wc = pk + 4 * ky0;
-                uint32_t u = base;
-                for (i = 0; i < g->cin_g; i++, xc += hw, wc += 4 * kh) {
-                    const int8_t *xp = xc;
-                    const int16_t *wp = wc;
-                    for (ky = 0; ky < nr; ky++, xp += g->w, wp += 4) {
-                        u += (uint32_t)(wp[0] * xp[0] + wp[2] * xp[1] + wp[1] * xp[2]);
-                    }
-                }
-                yr[ox] = lr_opt_requant(lr_as_i32(u), rq);
-            }
-        }
-    }
-}
-
-/* Whether chan3 applies: 3-wide kernels, dilation 1. */
+/* Whether lr_opt_chan3 applies: 3-wide kernels, dilation 1. */
 static int three_wide(const lr_geom *g)
 {
     return g->kw == 3 && g->dw == 1 && g->dh == 1;
@@ -579,7 +341,8 @@ static uint32_t run_channel(const lr_geom *g, const int8_t *xg, const lr_linrep_
         int32_t *rows = scratch;
         int16_t *pk = (int16_t *)(void *)(scratch + g->kh); /* 2 * cin_g * kh words */
         if (rebuild_pk3(g, p, mask, o, &kept, pk, rows)) {
-            chan3(g, xg, pk, rows, p, o, y + (size_t)o * (size_t)npx);
+            lr_opt_chan3(g, xg, pk, rows, p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)o) : 0, p->in_offset, &p->rq,
+                         (uint32_t)o, y + (size_t)o * (size_t)npx);
             return kept;
         }
         kept = kept0;
@@ -591,9 +354,9 @@ static uint32_t run_channel(const lr_geom *g, const int8_t *xg, const lr_linrep_
     return kept;
 }
 
-/* Whether a block of nb channels runs per channel (run_channel: chan3) instead of block16, which gathers the
+/* Whether a block of nb channels runs per channel (run_channel: lr_opt_chan3) instead of block16, which gathers the
  * block's im2col columns once per block and so pays ~G / nb instructions per multiply-add for them, beside ~1 - 2.3
- * for its dot products (two channels at a time: a block of one computes a second copy). chan3 (3-wide kernels,
+ * for its dot products (two channels at a time: a block of one computes a second copy). lr_opt_chan3 (3-wide kernels,
  * dilation 1) reads the int8 input without columns: ~1.5 - 4 per multiply-add at stride 1 (pair3), ~2 - 6 at
  * stride 2 (pair3s2, DSP cores), more at other strides. G is ~2 with the fast paths (the constant-position gathers)
  * and 30 - 50 without (lr_opt_im2col's generic loop). So blocks of up to LR_CHAN3_NB1 channels (stride 1)
@@ -612,7 +375,7 @@ static int per_channel(const lr_geom *g, int32_t nb)
 /* Blocks of up to LR_PLANE_NB channels of one input channel, 3 x 3, stride 1, dilation 1 (every depthwise LinRep
  * conv, a one-channel stem's small blocks) take the dense conv's one-channel kernel (lr_opt_chan3x3) on a padded
  * copy of the input channel, when the scratch holds it and one channel's kernels: no border pixels, every pixel
- * pair from one word per kernel row, the nine W in registers. chan3 (above) pays a call, the row bounds and the
+ * pair from one word per kernel row, the nine W in registers. lr_opt_chan3 pays a call, the row bounds and the
  * border pairs per pixel pair: ~127 instructions per output on a keyword-spotting net's 25 x 5 maps. The blocks:
  * as per_channel's at stride 1, at least 2 (a one-channel stem's large blocks keep block16; the cost model prices
  * them so). */
