@@ -67,6 +67,42 @@
         r2 = r2 != NULL ? r2 + hw : NULL; \
     } while (0)
 
+/* The last rem (1 .. 3) input channels of an interior pixel of a 3 x 3, dilation 1 kernel (an RGB stem's three):
+ * their 9 rem taps k (0 ..) start a group of four (9 times the channels before them, a multiple of four, is), the
+ * first nf = 9 rem & ~3 in whole groups at LR_P(k), the others in the tail at 2 k - j from col (col: the first
+ * group's position plus 2 j). Constant positions for each rem. */
+#define LR_RT(k, r, kx, nf) col[(k) < (nf) ? LR_P(k) : 2 * (k) - j] = (int16_t)((r)[kx] + off)
+#define LR_RCH(c, nf) \
+    do { \
+        const int8_t *r = xp + (c) * hw; \
+        LR_RT(9 * (c), r, 0, nf); \
+        LR_RT(9 * (c) + 1, r, 1, nf); \
+        LR_RT(9 * (c) + 2, r, 2, nf); \
+        r += w; \
+        LR_RT(9 * (c) + 3, r, 0, nf); \
+        LR_RT(9 * (c) + 4, r, 1, nf); \
+        LR_RT(9 * (c) + 5, r, 2, nf); \
+        r += w; \
+        LR_RT(9 * (c) + 6, r, 0, nf); \
+        LR_RT(9 * (c) + 7, r, 1, nf); \
+        LR_RT(9 * (c) + 8, r, 2, nf); \
+    } while (0)
+static void rem3(const int8_t *xp, int32_t hw, int32_t w, int32_t off, int32_t rem, int32_t j, int16_t *col)
+{
+    if (rem == 1) {
+        LR_RCH(0, 8);
+    } else if (rem == 2) {
+        LR_RCH(0, 16);
+        LR_RCH(1, 16);
+    } else {
+        LR_RCH(0, 24);
+        LR_RCH(1, 24);
+        LR_RCH(2, 24);
+    }
+}
+#undef LR_RCH
+#undef LR_RT
+
 /* Border pixel of a 3 x 3, dilation 1 kernel: the first i4 input channels (a multiple of 4), four at a time
  * with constant positions; padding taps 0 (no load). */
 static void border3(const lr_geom *g, const int8_t *x, int32_t iy0, int32_t ix0, int32_t off, int32_t i4,
@@ -113,6 +149,10 @@ void lr_opt_im2col(const lr_geom *g, const int8_t *x, int32_t oy, int32_t ox, in
                 LR_CH3(3);
                 xp += 4 * hw;
                 col += 72;
+            }
+            if (i < g->cin_g) {
+                rem3(xp, hw, w, off, g->cin_g - i, j, col);
+                return;
             }
         } else if (g->kh == 1 && g->kw == 1) {
             for (; i + 4 <= g->cin_g; i += 4) { /* taps i .. i + 3: one group */
