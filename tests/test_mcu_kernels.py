@@ -28,8 +28,9 @@ need(all(shutil.which(t) for t in TOOLS), "the ARM toolchain or QEMU",
 def test_opt_kernels_equal_ref_on_cortex_m(target: str, dsp: bool, opt: str, fast: str, tmp_path: Path) -> None:
     """-O2 and -Os: a size-optimised build leaves the fast paths out (LR_OPT_FAST=0: the template-stationary and
     paired-channel reuse steps, the unmasked decode, the interior im2col), so its kernels are other code; and -Os
-    with the fast paths (-DLR_OPT_FAST=1, `export-project --fast-paths`): the fast paths without the inline-assembly
-    loops that only -O2 compiles (the column-free 1 x 1 conv once dropped every input channel there)."""
+    with the fast paths (-DLR_OPT_FAST=1, `export-project --fast-paths`): the fast paths with the dense conv's
+    dot-product and requantisation assembly but without the inline-assembly loops that only -O2 compiles (the
+    column-free 1 x 1 conv once dropped every input channel there)."""
     sys.path.insert(0, str(RT / "mcu"))
     import run_qemu as drv  # noqa: PLC0415 (the driver lives beside the firmware)
 

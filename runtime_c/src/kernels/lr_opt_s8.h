@@ -31,8 +31,9 @@
 
 /* LR_OPT_FAST: the shape-specific fast paths (constant-position 3 x 3 and 1 x 1 gathers, the one-channel 3 x 3
  * path): on by default, off in size-optimised builds (-Os), where the generic loops do the same work in a
- * fraction of the code; a build option (linrep.h), so -Os with -DLR_OPT_FAST=1 is a build too (the inline-assembly
- * loops stay out of -Os builds either way). Results are the same in every build. */
+ * fraction of the code; a build option (linrep.h), so -Os with -DLR_OPT_FAST=1 is a build too (it takes the dense
+ * conv's dot-product and the requantisation's inline assembly, lr_opt_out2, and inlines the latter; the other
+ * inline-assembly loops stay out of -Os builds). Results are the same in every build. */
 #ifndef LR_OPT_FAST
 #if defined(__OPTIMIZE_SIZE__)
 #define LR_OPT_FAST 0
@@ -254,7 +255,7 @@ static inline void lr_opt_requant_n(const int32_t *acc, int32_t n, const lr_opt_
 
 /* Two accumulators of one channel (multiplier mult, shift) requantised into y[0] and, if n == 2, y[1]: the
  * constants of lr_opt_rq_set in registers (no struct: the dense conv calls it per pair of outputs). */
-#if defined(__GNUC__) && !defined(__OPTIMIZE_SIZE__)
+#if defined(__GNUC__) && LR_OPT_FAST
 #define LR_OPT_INLINE inline __attribute__((always_inline)) /* no call per pair of outputs */
 #else
 #define LR_OPT_INLINE inline
@@ -267,7 +268,7 @@ static LR_OPT_INLINE void lr_opt_out2(int32_t a0, int32_t a1, int32_t mult, int3
         const int32_t lo = q->act_min, hi = q->act_max;
         const uint32_t khi = 0x40000000u + ((1u << sh) >> 1), klo = 0x40000000u + ((1u << sh) << 31);
         const uint32_t zc = (uint32_t)q->zp_out - (0x40000000u >> sh);
-#if LR_DSP && defined(__GNUC__) && !defined(__OPTIMIZE_SIZE__)
+#if LR_DSP && defined(__GNUC__) && LR_OPT_FAST
         /* per accumulator v: (h, l) = (khi, klo) + v M (SMLAL) - [v < 0] 2^31, then h >> sh + zc, clamped: 14
          * instructions (GCC's code for the C below: about 20, plus the constants' reloads) */
         uint32_t l, h, t;

@@ -8,7 +8,7 @@
  * multiply-adds. With the DSP extension the dot products run four taps per step: the weights' bytes (0, 2)
  * and (1, 3) sign-extended by SXTB16 into int16 pairs, the columns stored in that order, so that one weight
  * word and four column words (one pointer, constant offsets) feed eight SMLADs; in inline assembly, eight taps
- * per step (34 instructions per 32 multiply-adds with the loop: LR_DOT_ASM, not in -Os builds). Elsewhere the
+ * per step (34 instructions per 32 multiply-adds with the loop: LR_DOT_ASM, with the fast paths). Elsewhere the
  * same blocking in plain C. One call (pairs) takes every channel pair of a pixel pair. The gather has fast paths for interior pixels of 3 x 3 (dilation 1) and 1 x 1 kernels, four
  * input channels (36 or 4 taps: whole groups of four) at a time with constant positions; the requantisation
  * takes each channel's constants apart once (lr_opt_requant). The columns take the reference's scratch
@@ -29,8 +29,9 @@
  */
 #include "kernels/lr_opt_s8.h"
 
-/* dot's DSP loop in inline assembly (GCC's allocation of the same C spilled its end pointer); not in -Os builds. */
-#if LR_DSP && defined(__GNUC__) && !defined(__OPTIMIZE_SIZE__)
+/* dot's DSP loop in inline assembly (GCC's allocation of the same C spilled its end pointer): with the fast paths
+ * (-O2, or -Os with LR_OPT_FAST), not in the smallest -Os builds. */
+#if LR_DSP && defined(__GNUC__) && LR_OPT_FAST
 #define LR_DOT_ASM 1
 #else
 #define LR_DOT_ASM 0
