@@ -346,9 +346,9 @@ static inline void lr_opt_pad_plane(const lr_geom *g, const int8_t *xc, int32_t 
 void lr_opt_chan3(const lr_geom *g, const int8_t *x, const int16_t *pk, const int32_t *rows, int32_t bias,
                   int32_t in_offset, const lr_requant_s8 *q, uint32_t o, int8_t *y);
 
-/* One output channel's int8 kernels w ([cin_g][kh][3]) packed for lr_opt_chan3 into pk (4 * cin_g * kh int16)
- * and rows (kh int32). */
-void lr_opt_pack3_s8(const unsigned char *w, int32_t cin_g, int32_t kh, int16_t *pk, int32_t *rows);
+/* The int8 kernel w (kh x 3) of an output channel with one input channel (depthwise) packed for lr_opt_chan3 into
+ * pk (4 * kh int16) and rows (kh int32). */
+void lr_opt_pack3_s8(const unsigned char *w, int32_t kh, int16_t *pk, int32_t *rows);
 
 #if LR_OPT_FAST
 /* Output channel y (oh x ow) of a 3 x 3, stride 1, dilation 1 conv of one input channel x with the nine kernel

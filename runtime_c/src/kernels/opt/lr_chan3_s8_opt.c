@@ -8,21 +8,16 @@
  */
 #include "kernels/lr_opt_s8.h"
 
-void lr_opt_pack3_s8(const unsigned char *w, int32_t cin_g, int32_t kh, int16_t *pk, int32_t *rows)
+void lr_opt_pack3_s8(const unsigned char *w, int32_t kh, int16_t *pk, int32_t *rows)
 {
-    int32_t i, ky;
-    for (ky = 0; ky < kh; ky++) {
-        rows[ky] = 0;
-    }
-    for (i = 0; i < cin_g; i++) {
-        for (ky = 0; ky < kh; ky++, w += 3, pk += 4) {
-            const int32_t w0 = lr_s8(w[0]), w1 = lr_s8(w[1]), w2 = lr_s8(w[2]);
-            pk[0] = (int16_t)w0;
-            pk[1] = (int16_t)w2;
-            pk[2] = (int16_t)w1;
-            pk[3] = 0;
-            rows[ky] += w0 + w1 + w2;
-        }
+    int32_t ky;
+    for (ky = 0; ky < kh; ky++, w += 3, pk += 4) {
+        const int32_t w0 = lr_s8(w[0]), w1 = lr_s8(w[1]), w2 = lr_s8(w[2]);
+        pk[0] = (int16_t)w0;
+        pk[1] = (int16_t)w2;
+        pk[2] = (int16_t)w1;
+        pk[3] = 0;
+        rows[ky] = w0 + w1 + w2;
     }
 }
 

@@ -700,7 +700,7 @@ static void depthwise(const lr_geom *g, const int8_t *x, const lr_dense_s8_param
         const int8_t *xo = x + (size_t)o * (size_t)hw;
         int8_t *yo = y + (size_t)o * (size_t)npx;
         if (three) {
-            lr_opt_pack3_s8(p->w + (size_t)o * (size_t)kk, 1, g->kh, (int16_t *)(void *)(w + g->kh), w);
+            lr_opt_pack3_s8(p->w + (size_t)o * (size_t)kk, g->kh, (int16_t *)(void *)(w + g->kh), w);
             lr_opt_chan3(g, xo, (const int16_t *)(const void *)(w + g->kh), w, bias, p->in_offset, &p->rq, (uint32_t)o,
                          yo);
             continue;
