@@ -148,8 +148,28 @@ typedef struct lr_opt_rq {
     uint32_t zc; /* zp - 2^(31-e), modulo 2^32; zp itself for lr_requant (sh < 0) */
 } lr_opt_rq;
 
+/* MBQM(acc) + zp, unclamped, for a right shift e = sh + 1 (sh 0 .. 30) as one 64-bit sum: acc M + kpos - [acc < 0]
+ * 2^31, its high word >> sh, + zc; kpos = 2^62 + 2^30 + 2^(30+e) and zc = zp - 2^(31-e), computed without branches
+ * (the high and low words without 64-bit variable shifts). */
+static inline uint64_t lr_opt_kpos(uint32_t sh)
+{
+    return ((uint64_t)(0x40000000u + ((1u << sh) >> 1)) << 32) | (0x40000000u + ((1u << sh) << 31));
+}
+
+static inline uint32_t lr_opt_zc(int32_t zp, uint32_t sh)
+{
+    return (uint32_t)zp - (0x40000000u >> sh);
+}
+
+static inline int32_t lr_opt_mbqm_k(int32_t acc, int32_t mult, uint64_t kpos, uint32_t sh, uint32_t zc)
+{
+    const uint64_t n = (uint64_t)((int64_t)acc * mult) + kpos - (acc < 0 ? 0x80000000u : 0u);
+    return lr_as_i32(((uint32_t)(n >> 32) >> sh) + zc);
+}
+
 static inline void lr_opt_rq_set(lr_opt_rq *r, int32_t mult, int32_t shift, int32_t zp, int32_t lo, int32_t hi)
 {
+    const uint32_t sh = (uint32_t)(-shift - 1); /* e - 1: 0 .. 30 for a right shift e = 1 .. 31 */
     r->mult = mult;
     r->shift = shift;
     r->lo = lo;
@@ -157,14 +177,10 @@ static inline void lr_opt_rq_set(lr_opt_rq *r, int32_t mult, int32_t shift, int3
     r->sh = -1; /* lr_requant */
     r->kpos = 0u;
     r->zc = (uint32_t)zp;
-    if (shift < 0 && shift >= -31 && mult > 0) {
-        const int32_t e = -shift;
-        /* 2^62 + 2^30 + 2^(30+e) as two words (no 64-bit shifts) */
-        const uint32_t khi = 0x40000000u + (e >= 2 ? (uint32_t)1 << (e - 2) : 0u);
-        const uint32_t klo = 0x40000000u + (e == 1 ? 0x80000000u : 0u);
-        r->sh = e - 1;
-        r->kpos = ((uint64_t)khi << 32) | klo;
-        r->zc = (uint32_t)zp - ((uint32_t)1 << (31 - e));
+    if (sh <= 30u && mult > 0) {
+        r->sh = (int32_t)sh;
+        r->kpos = lr_opt_kpos(sh);
+        r->zc = lr_opt_zc(zp, sh);
     }
 }
 
@@ -177,8 +193,7 @@ static inline void lr_opt_rq_init(lr_opt_rq *r, const lr_requant_s8 *q, uint32_t
 /* MBQM(acc) + zp, unclamped (r->sh >= 0 only). */
 static inline int32_t lr_opt_mbqm_zp(int32_t acc, const lr_opt_rq *r)
 {
-    const uint64_t n = (uint64_t)((int64_t)acc * r->mult) + r->kpos - (acc < 0 ? 0x80000000u : 0u);
-    return lr_as_i32(((uint32_t)(n >> 32) >> r->sh) + r->zc);
+    return lr_opt_mbqm_k(acc, r->mult, r->kpos, (uint32_t)r->sh, r->zc);
 }
 
 /* lr_requant with r's constants (the shifts lr_opt_rq_set leaves to it), out of line: the callers' hot loops keep
@@ -264,13 +279,14 @@ static LR_OPT_INLINE void lr_opt_out2(int32_t a0, int32_t a1, int32_t mult, int3
                                       int8_t *y, int32_t n)
 {
     const uint32_t sh = (uint32_t)(-shift - 1); /* e - 1: 0 .. 30 for a right shift e = 1 .. 31 */
-    if (sh <= 30u && mult > 0) { /* lr_opt_rq_set's constants, without branches */
+    if (sh <= 30u && mult > 0) { /* lr_opt_rq_set's constants */
         const int32_t lo = q->act_min, hi = q->act_max;
-        const uint32_t khi = 0x40000000u + ((1u << sh) >> 1), klo = 0x40000000u + ((1u << sh) << 31);
-        const uint32_t zc = (uint32_t)q->zp_out - (0x40000000u >> sh);
+        const uint64_t kpos = lr_opt_kpos(sh);
+        const uint32_t zc = lr_opt_zc(q->zp_out, sh);
 #if LR_DSP && defined(__GNUC__) && LR_OPT_FAST
         /* per accumulator v: (h, l) = (khi, klo) + v M (SMLAL) - [v < 0] 2^31, then h >> sh + zc, clamped: 14
          * instructions (GCC's code for the C below: about 20, plus the constants' reloads) */
+        const uint32_t khi = (uint32_t)(kpos >> 32), klo = (uint32_t)kpos;
         uint32_t l, h, t;
 #define LR_RQ1(v) \
     "mov %[l], %[klo]\n\t" \
@@ -297,13 +313,11 @@ static LR_OPT_INLINE void lr_opt_out2(int32_t a0, int32_t a1, int32_t mult, int3
             y[1] = (int8_t)a1;
         }
 #else
-        int32_t v = lr_as_i32(((uint32_t)(((uint64_t)((int64_t)a0 * mult) + (((uint64_t)khi << 32) | klo) -
-                                           (a0 < 0 ? 0x80000000u : 0u)) >> 32) >> sh) + zc);
+        int32_t v = lr_opt_mbqm_k(a0, mult, kpos, sh, zc);
         v = v < lo ? lo : v;
         y[0] = (int8_t)(v > hi ? hi : v);
         if (n > 1) {
-            v = lr_as_i32(((uint32_t)(((uint64_t)((int64_t)a1 * mult) + (((uint64_t)khi << 32) | klo) -
-                                       (a1 < 0 ? 0x80000000u : 0u)) >> 32) >> sh) + zc);
+            v = lr_opt_mbqm_k(a1, mult, kpos, sh, zc);
             v = v < lo ? lo : v;
             y[1] = (int8_t)(v > hi ? hi : v);
         }

@@ -9,17 +9,19 @@
  * and (1, 3) sign-extended by SXTB16 into int16 pairs, the columns stored in that order, so that one weight
  * word and four column words (one pointer, constant offsets) feed eight SMLADs; in inline assembly, eight taps
  * per step (34 instructions per 32 multiply-adds with the loop: LR_DOT_ASM, with the fast paths). Elsewhere the
- * same blocking in plain C. One call (pairs) takes every channel pair of a pixel pair. The gather has fast paths for interior pixels of 3 x 3 (dilation 1) and 1 x 1 kernels, four
- * input channels (36 or 4 taps: whole groups of four) at a time with constant positions; the requantisation
- * takes each channel's constants apart once (lr_opt_requant). The columns take the reference's scratch
- * (cin_g * kh * kw int32 words = two columns of int16).
+ * same blocking in plain C. One call (pairs) takes every channel pair of a pixel pair, each channel's two outputs
+ * requantised by lr_opt_out2. The gather has fast paths for interior pixels of 3 x 3 (dilation 1) and 1 x 1
+ * kernels, four input channels (36 or 4 taps: whole groups of four) at a time with constant positions, and the
+ * last 1 - 3 input channels of a 3 x 3 one (rem3). The columns take the reference's scratch (cin_g * kh * kw
+ * int32 words = two columns of int16).
  *
  * 1 x 1 convs with groups 1 and no padding (any stride: the ResNet shortcuts) take a fast path without columns
  * (pointwise below) -- in builds with LR_DOT_ASM only below 32 input channels, where the columns' gather and
  * per-pair work are not yet paid back (keyword spotting's 64 -> 64 pointwise convs: 1,216,258 instructions this
- * way, 1,022,321 through the columns; the ResNet's 16-channel shortcut 401,108 this way, 479,635 through them): per pair of output channels, their weights widened once into the scratch as int16 pairs,
- * then two output pixels at a time read in place at their strided positions, the input offset folded into each
- * channel's start as in_offset * sum(w).
+ * way, 1,008,666 through the columns; the ResNet's 16-channel shortcut 401,092 this way, 479,635 through them):
+ * per pair of output channels, their weights widened once into the scratch as int16 pairs, then two output pixels
+ * at a time read in place at their strided positions, the input offset folded into each channel's start as
+ * in_offset * sum(w).
  *
  * Depthwise convs (one input and one output channel per group) with 3-wide kernels take lr_opt_chan3 per channel
  * (the LinRep direct path's kernel, lr_chan3_s8_opt.c: two pixels per step at strides 1 and 2 on DSP cores), others
@@ -610,8 +612,7 @@ static void pw_prep(const lr_dense_s8_params *p, int32_t cin, uint32_t o, uint32
 /* lr_opt_requant for r->sh >= 0 with the constants in locals (no reload after each output's store). */
 static inline int32_t pw_rq(int32_t acc, uint64_t k, int32_t m, int32_t sh, uint32_t zc, int32_t lo, int32_t hi)
 {
-    int32_t v = lr_as_i32(((uint32_t)(((uint64_t)((int64_t)acc * m) + k - (acc < 0 ? 0x80000000u : 0u)) >> 32) >> sh) +
-                          zc);
+    int32_t v = lr_opt_mbqm_k(acc, m, k, (uint32_t)sh, zc);
     v = v < lo ? lo : v;
     return v > hi ? hi : v;
 }
@@ -699,10 +700,10 @@ static void depthwise(const lr_geom *g, const int8_t *x, const lr_dense_s8_param
         const int32_t bias = p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)o) : 0;
         const int8_t *xo = x + (size_t)o * (size_t)hw;
         int8_t *yo = y + (size_t)o * (size_t)npx;
-        if (three) {
-            lr_opt_pack3_s8(p->w + (size_t)o * (size_t)kk, g->kh, (int16_t *)(void *)(w + g->kh), w);
-            lr_opt_chan3(g, xo, (const int16_t *)(const void *)(w + g->kh), w, bias, p->in_offset, &p->rq, (uint32_t)o,
-                         yo);
+        if (three) { /* rows (kh words), then the packed kernel */
+            int16_t *pk = (int16_t *)(void *)(w + g->kh);
+            lr_opt_pack3_s8(p->w + (size_t)o * (size_t)kk, g->kh, pk, w);
+            lr_opt_chan3(g, xo, pk, w, bias, p->in_offset, &p->rq, (uint32_t)o, yo);
             continue;
         }
         for (k = 0; k < kk; k++) {
