@@ -161,7 +161,8 @@ static void kc_geom(kc_rng *r, lr_geom *g, int depthwise)
 }
 
 /* The shapes the optimised conv has fast paths for, with random sizes: kind 0, one input channel, 3 x 3,
- * stride 1, padding 0-1 (the stem; depthwise too when groups = c); kind 1, 1 x 1 stride 1-2 over 4-8 input
+ * stride 1-2, padding 0-1 (the stem; depthwise too when groups = c, half the cases one output channel per group: the
+ * padded plane at stride 2), a quarter of the cases on wide rows (24-40 output pixels: lr_opt_plane3x3's pieces); kind 1, 1 x 1 stride 1-2 over 4-8 input
  * channels; kind 2, 3 x 3 stride 1-2, padding 1, 4-8 input channels (four-channel gathers, borders); kind 3,
  * 1 x 1 stride 1-3, no padding, 1-11 input channels (a quarter of the cases 32-47: the columns' path that DSP
  * builds take from 32) and 1-7 output channels (odd counts and sizes favoured: the column-free 1 x 1 path's
@@ -176,12 +177,16 @@ static void kc_geom_fast(kc_rng *r, lr_geom *g, int kind)
         g->c = g->c == 0 ? 1 : g->c;
         g->groups = kind == 0 ? g->c : 1;
         g->cin_g = g->c / g->groups;
-        g->cout_g = kind == 3 ? 2 * kc_int(r, 0, 3) + 1 : kc_int(r, 1, kind == 0 ? 5 : 6);
+        g->cout_g = kind == 3                      ? 2 * kc_int(r, 0, 3) + 1
+                    : kind == 0 && kc_int(r, 0, 1) ? 1 /* depthwise: the padded plane at stride 2 too */
+                                                   : kc_int(r, 1, kind == 0 ? 5 : 6);
         g->oc = g->groups * g->cout_g;
+        g->sh = kc_int(r, 1, kind == 3 ? 3 : 2);
         g->h = kind == 3 ? 2 * kc_int(r, 0, 6) + 1 : kc_int(r, 1, 12);
-        g->w = kind == 3 ? 2 * kc_int(r, 0, 6) + 1 : kc_int(r, 1, 12);
+        g->w = kind == 3                          ? 2 * kc_int(r, 0, 6) + 1
+               : kind == 0 && kc_int(r, 0, 3) == 0 ? kc_int(r, 24, 40) * g->sh /* wide rows */
+                                                   : kc_int(r, 1, 12);
         g->kh = g->kw = kind == 1 || kind == 3 ? 1 : 3;
-        g->sh = kind == 0 ? 1 : kc_int(r, 1, kind == 3 ? 3 : 2);
         g->sw = kind == 3 ? kc_int(r, 1, 3) : g->sh;
         g->dh = g->dw = 1;
         g->pt = g->pb = g->pl = g->pr = kind == 1 || kind == 3 ? 0 : kind == 2 ? 1 : kc_int(r, 0, 1);
@@ -307,7 +312,11 @@ static int kc_case_linrep(kc_rng *r)
     const int wide = kc_int(r, 0, 3) == 0; /* large a/b and templates: some W exceed int16 */
     int huge;
     int32_t tlim = 32;
-    kc_geom(r, &g, kc_int(r, 0, 5) == 0);
+    if (kc_int(r, 0, 7) == 0) { /* an eighth: one input channel 3 x 3 (the padded plane at strides 1 and 2) */
+        kc_geom_fast(r, &g, 0);
+    } else {
+        kc_geom(r, &g, kc_int(r, 0, 5) == 0);
+    }
     kk = (uint32_t)(g.kh * g.kw);
     /* one tap per kernel: W up to 2^23 within the verifier's bound (exponent -9, a = -128 often) */
     huge = wide && g.cin_g * (int32_t)kk == 1 && kc_int(r, 0, 1);

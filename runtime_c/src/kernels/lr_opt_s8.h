@@ -339,14 +339,28 @@ static inline void lr_opt_pad_plane(const lr_geom *g, const int8_t *xc, int32_t 
 {
     const int32_t lo = g->pl < pw ? g->pl : pw, end = g->w + g->pl < pw ? g->w + g->pl : pw;
     const int32_t hi = end > lo ? end : lo; /* the plane's columns inside the input: [lo, hi) */
+    const int32_t r0 = iy0 < 0 ? -iy0 : 0, r1 = g->h - iy0 < ph ? g->h - iy0 : ph; /* rows inside: [r0, r1) */
+    const int32_t nw = (hi - lo) >> 2, nb = (hi - lo) & 3;
+    const int8_t *s;
     int32_t row;
     if (border) {
         memset(pp, fill, (size_t)ph * (size_t)pw);
     }
-    for (row = 0; row < ph; row++, pp += pw) {
-        const int32_t iy = iy0 + row;
-        if (iy >= 0 && iy < g->h && hi > lo) {
-            memcpy(pp + lo, xc + (size_t)iy * (size_t)g->w + (size_t)(lo - g->pl), (size_t)(hi - lo));
+    if (r1 <= r0 || hi <= lo) {
+        return;
+    }
+    s = xc + (size_t)(iy0 + r0) * (size_t)g->w + (size_t)(lo - g->pl);
+    pp += (size_t)r0 * (size_t)pw + (size_t)lo;
+    for (row = r0; row < r1; row++, pp += pw, s += g->w) { /* a word at a time: no call per row (short rows) */
+        int8_t *d = pp;
+        const int8_t *t = s;
+        int32_t k;
+        for (k = 0; k < nw; k++, t += 4, d += 4) {
+            const uint32_t v = lr_ld32(t);
+            memcpy(d, &v, sizeof v);
+        }
+        for (k = 0; k < nb; k++) {
+            d[k] = t[k];
         }
     }
 }
@@ -372,6 +386,17 @@ void lr_opt_pack3_s8(const unsigned char *w, int32_t kh, int16_t *pk, int32_t *r
  * (g with no padding: lr_opt_pad_plane) every pixel is interior. */
 void lr_opt_chan3x3(const lr_geom *g, const int8_t *x, const int16_t *w, int32_t bias, int32_t in_offset,
                     const lr_requant_s8 *q, uint32_t o, int8_t *y);
+
+/* The geometry gp of the padded plane of a conv g with 3 x 3 kernels (dilation 1): every tap of every output pixel
+ * inside, no padding (g->sh (oh - 1) + 3 rows of g->sw (ow - 1) + 3 bytes; lr_opt_pad_plane copies it). */
+void lr_opt_plane_geom(const lr_geom *g, lr_geom *gp);
+
+/* Output channel y of a 3 x 3 conv of one input channel at stride 1 or 2 (dilation 1), as lr_opt_chan3x3, on the
+ * padded plane x of geometry g (lr_opt_plane_geom) in lr_conv2d_s8_opt_plane_words words, whose 3 spare bytes past
+ * the plane it may read: whole output rows (or pieces of wide ones) at a time, each row's pixel pairs without a
+ * single last pixel (on narrow maps, a keyword-spotting net's 25 x 5, the per-row work dominates lr_opt_chan3x3). */
+void lr_opt_plane3x3(const lr_geom *g, const int8_t *x, const int16_t *w, int32_t bias, int32_t in_offset,
+                     const lr_requant_s8 *q, uint32_t o, int8_t *y);
 #endif
 
 #endif /* LR_OPT_S8_H */

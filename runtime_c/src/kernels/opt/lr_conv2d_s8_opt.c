@@ -435,26 +435,223 @@ void lr_opt_chan3x3(const lr_geom *g, const int8_t *x, const int16_t *w, int32_t
     }
 }
 
-/* Convs with one input channel per group, 3 x 3, stride 1, dilation 1 (the stem; depthwise): lr_opt_chan3x3 per
- * output channel. Given lr_conv2d_s8_opt_plane_words(g) words of scratch, each input channel is first copied
- * into a padded plane (oh + 2 rows of ow + 2 bytes, lr_opt_pad_plane) and lr_opt_chan3x3 runs on it with no padding:
- * every pixel pair takes the word loads (on narrow maps, such as a keyword-spotting net's 25 x 5, most pixels
- * are border pixels otherwise). */
+/* lr_opt_plane3x3's sums per call: whole output rows while rows * ow + 1 fit (the spare slot: below), else pieces of
+ * rows. 128 bytes of stack. */
+#define LR_P3_ACC 32
+
+/* The sums start + sum w x of `rows` output rows of n pixels (n >= 1) at stride s (1 or 2) on a padded plane of row
+ * stride ww (every tap inside; output row r on plane rows s r .. s r + 2) into acc[r * n + j]: ceil(n / 2) pixel
+ * pairs per row, each from one word per kernel row (and at stride 2 the byte after it). With an odd n a row's last
+ * pair also sums pixel n (its reads go up to 2 s - 1 bytes past the row's n pixels: the plane's next row, or at its
+ * end the spare bytes lr_conv2d_s8_opt_plane_words counts), whose slot is the next row's first, written again by
+ * that row (the last row's: acc[rows * n], the caller's spare slot). pk: (w0, w2) of each kernel row, then (w1 of
+ * row 0, w1 of row 1) and w1 of row 2 (DSP); w: the nine values (portable). A leaf: the loops keep thirteen
+ * registers. */
+static LR_NOINLINE void rows3(const int8_t *p, int32_t ww, int32_t s, int32_t n, int32_t rows, const int32_t *pk,
+                              const int16_t *w, int32_t start, int32_t *acc)
+{
+    const int32_t span = (n + 1) & ~1; /* the sums a row writes */
+#if LR_DSP && defined(__GNUC__)
+    const int32_t a0 = pk[0], a1 = pk[1], a2 = pk[2], b01 = pk[3], b2 = pk[4];
+    const int32_t askip = 4 * (n - span), estep = 4 * n; /* from a row's last pair to the next row */
+    int32_t left = rows;
+    int32_t *a = acc, *end = acc + span;
+    int32_t s0, s1;
+    uint32_t v, e;
+    (void)w;
+    if (s == 1) { /* pixel 0 = (w0, w2).(x0, x2) + w1 x1, pixel 1 = (w0, w2).(x1, x3) + w1 x2 per kernel row: 26
+                   * instructions per pair, the start and the rows' steps from memory (the registers are taken) */
+        const int32_t qskip = ww - span;
+        const int8_t *q = p;
+        __asm__ volatile("1:\n\t"
+                         "ldr %[s0], %[start]\n\t"
+                         "ldr %[v], [%[q]]\n\t"
+                         "mov %[s1], %[s0]\n\t"
+                         "sxtb16 %[e], %[v]\n\t"
+                         "sxtb16 %[v], %[v], ror #8\n\t"
+                         "smlad %[s0], %[a0], %[e], %[s0]\n\t"
+                         "smlabb %[s0], %[v], %[b01], %[s0]\n\t"
+                         "smlad %[s1], %[a0], %[v], %[s1]\n\t"
+                         "smlatb %[s1], %[e], %[b01], %[s1]\n\t"
+                         "ldr %[v], [%[q], %[ww]]\n\t"
+                         "sxtb16 %[e], %[v]\n\t"
+                         "sxtb16 %[v], %[v], ror #8\n\t"
+                         "smlad %[s0], %[a1], %[e], %[s0]\n\t"
+                         "smlabt %[s0], %[v], %[b01], %[s0]\n\t"
+                         "smlad %[s1], %[a1], %[v], %[s1]\n\t"
+                         "smlatt %[s1], %[e], %[b01], %[s1]\n\t"
+                         "ldr %[v], [%[q], %[ww], lsl #1]\n\t"
+                         "sxtb16 %[e], %[v]\n\t"
+                         "sxtb16 %[v], %[v], ror #8\n\t"
+                         "smlad %[s0], %[a2], %[e], %[s0]\n\t"
+                         "smlabb %[s0], %[v], %[b2], %[s0]\n\t"
+                         "smlad %[s1], %[a2], %[v], %[s1]\n\t"
+                         "smlatb %[s1], %[e], %[b2], %[s1]\n\t"
+                         "adds %[q], %[q], #2\n\t"
+                         "strd %[s0], %[s1], [%[a]], #8\n\t"
+                         "cmp %[a], %[end]\n\t"
+                         "bne 1b\n\t"
+                         "ldr %[v], %[left]\n\t"
+                         "subs %[v], %[v], #1\n\t"
+                         "beq 2f\n\t"
+                         "str %[v], %[left]\n\t"
+                         "ldr %[v], %[qskip]\n\t"
+                         "add %[q], %[q], %[v]\n\t"
+                         "ldr %[v], %[askip]\n\t"
+                         "add %[a], %[a], %[v]\n\t"
+                         "ldr %[v], %[estep]\n\t"
+                         "add %[end], %[end], %[v]\n\t"
+                         "b 1b\n"
+                         "2:"
+                         : [q] "+r"(q), [a] "+r"(a), [end] "+r"(end), [s0] "=&r"(s0), [s1] "=&r"(s1), [v] "=&r"(v),
+                           [e] "=&r"(e), [left] "+m"(left)
+                         : [a0] "r"(a0), [a1] "r"(a1), [a2] "r"(a2), [b01] "r"(b01), [b2] "r"(b2), [ww] "r"(ww),
+                           [start] "m"(start), [qskip] "m"(qskip), [askip] "m"(askip), [estep] "m"(estep)
+                         : "cc", "memory");
+    } else { /* stride 2, per kernel row: pixel 0 = (w0, w2).(x0, x2) + w1 x1, pixel 1 = w0 x2 + w1 x3 + w2 x4, the
+              * word x0 .. x3 and the byte x4 from one pointer per row: 33 instructions per pair, the loop's end in
+              * memory too */
+        const int32_t pskip = 2 * ww - 2 * span;
+        const int8_t *p0 = p, *p1 = p + ww, *p2 = p + 2 * ww;
+        __asm__ volatile("1:\n\t"
+                         "ldr %[s0], %[start]\n\t"
+                         "ldr %[v], [%[p0]], #4\n\t"
+                         "mov %[s1], %[s0]\n\t"
+                         "sxtb16 %[e], %[v]\n\t"
+                         "sxtb16 %[v], %[v], ror #8\n\t"
+                         "smlad %[s0], %[a0], %[e], %[s0]\n\t"
+                         "smlabb %[s0], %[v], %[b01], %[s0]\n\t"
+                         "smlatb %[s1], %[e], %[a0], %[s1]\n\t"
+                         "smlatb %[s1], %[v], %[b01], %[s1]\n\t"
+                         "ldrsb %[e], [%[p0]]\n\t"
+                         "smlabt %[s1], %[e], %[a0], %[s1]\n\t"
+                         "ldr %[v], [%[p1]], #4\n\t"
+                         "sxtb16 %[e], %[v]\n\t"
+                         "sxtb16 %[v], %[v], ror #8\n\t"
+                         "smlad %[s0], %[a1], %[e], %[s0]\n\t"
+                         "smlabt %[s0], %[v], %[b01], %[s0]\n\t"
+                         "smlatb %[s1], %[e], %[a1], %[s1]\n\t"
+                         "smlatt %[s1], %[v], %[b01], %[s1]\n\t"
+                         "ldrsb %[e], [%[p1]]\n\t"
+                         "smlabt %[s1], %[e], %[a1], %[s1]\n\t"
+                         "ldr %[v], [%[p2]], #4\n\t"
+                         "sxtb16 %[e], %[v]\n\t"
+                         "sxtb16 %[v], %[v], ror #8\n\t"
+                         "smlad %[s0], %[a2], %[e], %[s0]\n\t"
+                         "smlabb %[s0], %[v], %[b2], %[s0]\n\t"
+                         "smlatb %[s1], %[e], %[a2], %[s1]\n\t"
+                         "smlatb %[s1], %[v], %[b2], %[s1]\n\t"
+                         "ldrsb %[e], [%[p2]]\n\t"
+                         "smlabt %[s1], %[e], %[a2], %[s1]\n\t"
+                         "strd %[s0], %[s1], [%[a]], #8\n\t"
+                         "ldr %[v], %[end]\n\t"
+                         "cmp %[a], %[v]\n\t"
+                         "bne 1b\n\t"
+                         "ldr %[v], %[left]\n\t"
+                         "subs %[v], %[v], #1\n\t"
+                         "beq 2f\n\t"
+                         "str %[v], %[left]\n\t"
+                         "ldr %[v], %[pskip]\n\t"
+                         "add %[p0], %[p0], %[v]\n\t"
+                         "add %[p1], %[p1], %[v]\n\t"
+                         "add %[p2], %[p2], %[v]\n\t"
+                         "ldr %[v], %[askip]\n\t"
+                         "add %[a], %[a], %[v]\n\t"
+                         "ldr %[v], %[estep]\n\t"
+                         "ldr %[e], %[end]\n\t"
+                         "add %[e], %[e], %[v]\n\t"
+                         "str %[e], %[end]\n\t"
+                         "b 1b\n"
+                         "2:"
+                         : [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2), [a] "+r"(a), [s0] "=&r"(s0), [s1] "=&r"(s1),
+                           [v] "=&r"(v), [e] "=&r"(e), [left] "+m"(left), [end] "+m"(end)
+                         : [a0] "r"(a0), [a1] "r"(a1), [a2] "r"(a2), [b01] "r"(b01), [b2] "r"(b2),
+                           [start] "m"(start), [pskip] "m"(pskip), [askip] "m"(askip), [estep] "m"(estep)
+                         : "cc", "memory");
+    }
+#else
+    int32_t r;
+    (void)pk;
+    for (r = 0; r < rows; r++, p += s * ww, acc += n) {
+        const int8_t *q = p;
+        int32_t j;
+        for (j = 0; j < span; j += 2, q += 2 * s) {
+            int32_t s0 = start, s1 = start, ky;
+            for (ky = 0; ky < 3; ky++) {
+                const int8_t *t = q + ky * ww;
+                const int32_t w0 = w[3 * ky], w1 = w[3 * ky + 1], w2 = w[3 * ky + 2];
+                s0 += w0 * t[0] + w1 * t[1] + w2 * t[2];
+                s1 += w0 * t[s] + w1 * t[s + 1] + w2 * t[s + 2];
+            }
+            acc[j] = s0;
+            acc[j + 1] = s1;
+        }
+    }
+#endif
+}
+
+void lr_opt_plane_geom(const lr_geom *g, lr_geom *gp)
+{
+    *gp = *g;
+    gp->h = g->sh * (g->oh - 1) + 3;
+    gp->w = g->sw * (g->ow - 1) + 3;
+    gp->pt = gp->pl = gp->pb = gp->pr = 0;
+}
+
+void lr_opt_plane3x3(const lr_geom *g, const int8_t *plane, const int16_t *w, int32_t bias, int32_t in_offset,
+                     const lr_requant_s8 *q, uint32_t o, int8_t *y)
+{
+    const int32_t ow = g->ow, oh = g->oh, ww = g->w, s = g->sw;
+    const int32_t per = (LR_P3_ACC - 1) / ow; /* whole rows per call (0: pieces of rows), and the spare slot */
+    lr_opt_rq rq;
+    int32_t acc[LR_P3_ACC], pk[5];
+    int32_t sumw = 0, k, oy, ox;
+    lr_opt_rq_init(&rq, q, o);
+    for (k = 0; k < 3; k++) {
+        pk[k] = lr_as_i32((uint32_t)(uint16_t)w[3 * k] | ((uint32_t)(uint16_t)w[3 * k + 2] << 16));
+    }
+    pk[3] = lr_as_i32((uint32_t)(uint16_t)w[1] | ((uint32_t)(uint16_t)w[4] << 16));
+    pk[4] = (int32_t)w[7];
+    for (k = 0; k < 9; k++) {
+        sumw += w[k];
+    }
+    sumw = bias + sumw * in_offset;
+    if (per > 0) {
+        for (oy = 0; oy < oh; oy += per) {
+            const int32_t n = oh - oy < per ? oh - oy : per;
+            rows3(plane + oy * s * ww, ww, s, ow, n, pk, w, sumw, acc);
+            requant_run(acc, n * ow, &rq, y + oy * ow);
+        }
+        return;
+    }
+    for (oy = 0; oy < oh; oy++) { /* wide rows: pieces of an even LR_P3_ACC - 2 pixels, the last one any */
+        for (ox = 0; ox < ow; ox += LR_P3_ACC - 2) {
+            const int32_t n = ow - ox < LR_P3_ACC - 2 ? ow - ox : LR_P3_ACC - 2;
+            rows3(plane + oy * s * ww + ox * s, ww, s, n, 1, pk, w, sumw, acc);
+            requant_run(acc, n, &rq, y + oy * ow + ox);
+        }
+    }
+}
+
+/* Convs with one input channel per group, 3 x 3, dilation 1, stride 1 (the stem; depthwise) or 2 (depthwise): given
+ * lr_conv2d_s8_opt_plane_words(g) words of scratch, each input channel is first copied into a padded plane
+ * (lr_opt_plane_geom, lr_opt_pad_plane) and lr_opt_plane3x3 runs on it: every pixel pair takes the word loads, whole
+ * rows at a time (on narrow maps, such as a keyword-spotting net's 25 x 5, most pixels are border pixels
+ * otherwise). With fewer words stride 1 takes lr_opt_chan3x3 on the input, stride 2 depthwise (below). */
 static int one_channel(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch,
                        uint32_t words, int8_t *y)
 {
     const uint64_t need = lr_conv2d_s8_opt_plane_words(g);
+    const int8_t *const w8 = (const int8_t *)(const void *)p->w;
     int8_t *plane = (int8_t *)(void *)scratch;
     lr_geom gp = *g;
     int16_t w[9];
     int32_t o, k, have = -1;
-    if (need == 0u) {
+    if (need == 0u || ((uint64_t)words < need && g->sh != 1)) {
         return 0;
     }
-    if ((uint64_t)words >= need) { /* the plane's geometry: no padding */
-        gp.h = g->oh + 2;
-        gp.w = g->ow + 2;
-        gp.pt = gp.pl = gp.pb = gp.pr = 0;
+    if ((uint64_t)words >= need) {
+        lr_opt_plane_geom(g, &gp);
     }
     for (o = 0; o < g->oc; o++) {
         const int32_t ic = o / g->cout_g;
@@ -467,10 +664,11 @@ static int one_channel(const lr_geom *g, const int8_t *x, const lr_dense_s8_para
             xc = plane;
         }
         for (k = 0; k < 9; k++) {
-            w[k] = (int16_t)lr_s8(p->w[9 * o + k]);
+            w[k] = w8[9 * o + k];
         }
-        lr_opt_chan3x3(&gp, xc, w, p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)o) : 0, p->in_offset, &p->rq,
-                       (uint32_t)o, y + (size_t)o * (size_t)(g->oh * g->ow));
+        (have >= 0 ? lr_opt_plane3x3 : lr_opt_chan3x3)(&gp, xc, w, p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)o) : 0,
+                                                        p->in_offset, &p->rq, (uint32_t)o,
+                                                        y + (size_t)o * (size_t)(g->oh * g->ow));
     }
     return 1;
 }
@@ -740,8 +938,11 @@ static LR_NOINLINE void pairs(const lr_dense_s8_params *p, int32_t per, const in
 uint64_t lr_conv2d_s8_opt_plane_words(const lr_geom *g)
 {
 #if LR_OPT_FAST
-    if (g->cin_g == 1 && g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1) {
-        return ((uint64_t)(g->oh + 2) * (uint64_t)(g->ow + 2) + 3u) / 4u;
+    if (g->cin_g == 1 && g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1 &&
+        ((g->sh == 1 && g->sw == 1) || (g->sh == 2 && g->sw == 2 && g->cout_g == 1))) {
+        lr_geom gp;
+        lr_opt_plane_geom(g, &gp);
+        return ((uint64_t)gp.h * (uint64_t)gp.w + 6u) / 4u; /* and 3 spare bytes (lr_opt_plane3x3) */
     }
 #endif
     (void)g;

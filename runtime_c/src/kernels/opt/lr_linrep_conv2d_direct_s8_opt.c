@@ -391,11 +391,9 @@ static LR_NOINLINE uint32_t plane_block(const lr_geom *g, const int8_t *xg, cons
                                         int32_t *scratch, uint64_t plane, int border, int8_t *y)
 {
     int32_t *w32 = scratch + plane;
-    lr_geom gp = *g;
+    lr_geom gp;
     int32_t c, k;
-    gp.h = g->oh + 2;
-    gp.w = g->ow + 2;
-    gp.pt = gp.pl = gp.pb = gp.pr = 0;
+    lr_opt_plane_geom(g, &gp);
     lr_opt_pad_plane(g, xg, -g->pt, gp.h, gp.w, (int8_t)-p->in_offset, (int8_t *)(void *)scratch, border);
     for (c = 0; c < nb; c++) {
         const int32_t o = o0 + c;
@@ -413,9 +411,9 @@ static LR_NOINLINE uint32_t plane_block(const lr_geom *g, const int8_t *xg, cons
         for (k = 0; k < 9; k++) {
             w16[k] = (int16_t)w32[k];
         }
-        lr_opt_chan3x3(&gp, (const int8_t *)(const void *)scratch, w16,
-                       p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)o) : 0, p->in_offset, &p->rq, (uint32_t)o,
-                       y + (size_t)o * (size_t)(g->oh * g->ow));
+        lr_opt_plane3x3(&gp, (const int8_t *)(const void *)scratch, w16,
+                        p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)o) : 0, p->in_offset, &p->rq, (uint32_t)o,
+                        y + (size_t)o * (size_t)(g->oh * g->ow));
     }
     return kept;
 }
