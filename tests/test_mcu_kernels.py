@@ -36,11 +36,11 @@ def test_opt_kernels_equal_ref_on_cortex_m(target: str, dsp: bool, opt: str, fas
 
     defines = f"-DLR_OPT_FAST={fast}" if fast else ""
     rep = drv.measure(target, opt, [RT / "mcu" / "kernels_check_workload.c"],
-                      f"-I{RT / 'src'} -I{RT / 'tests'} -DKC_MCU_CASES=150 {defines}", tmp_path / "fw", timeout=300,
+                      f"-I{RT / 'src'} -I{RT / 'tests'} -DKC_MCU_CASES=1500 {defines}", tmp_path / "fw", timeout=300,
                       defines=defines)
     assert rep["exit_code"] == 0
     fw = rep["firmware"]
-    assert int(fw["kc_cases"]) == 150
+    assert int(fw["kc_cases"]) == 1500
     assert (int(fw["kc_conv"]), int(fw["kc_linear"]), int(fw["kc_linrep"])) == (0, 0, 0)
     assert int(fw["kc_reuse_sizes"]) == 0  # the reuse kernel at its minimum, a random and its default scratch
     assert (int(fw["kc_add"]), int(fw["kc_requant"])) == (0, 0)  # lr_add_s8_opt, lr_opt_requant

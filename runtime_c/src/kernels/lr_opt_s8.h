@@ -351,7 +351,8 @@ static inline void lr_opt_pad_plane(const lr_geom *g, const int8_t *xc, int32_t 
     }
     s = xc + (size_t)(iy0 + r0) * (size_t)g->w + (size_t)(lo - g->pl);
     pp += (size_t)r0 * (size_t)pw + (size_t)lo;
-    for (row = r0; row < r1; row++, pp += pw, s += g->w) { /* a word at a time: no call per row (short rows) */
+    for (row = r0; row < r1; row++, pp += pw, s += g->w) {
+#if LR_OPT_FAST /* a word at a time: no call per row (narrow maps' rows are short) */
         int8_t *d = pp;
         const int8_t *t = s;
         int32_t k;
@@ -362,6 +363,9 @@ static inline void lr_opt_pad_plane(const lr_geom *g, const int8_t *xc, int32_t 
         for (k = 0; k < nb; k++) {
             d[k] = t[k];
         }
+#else /* the smallest code */
+        memcpy(pp, s, (size_t)(4 * nw + nb));
+#endif
     }
 }
 

@@ -698,6 +698,8 @@ static inline int16x2_t lr_pk(int32_t lo, int32_t hi)
 }
 #endif
 
+#define LR_PW_RUN 16 /* stride 1: pixels summed before their requantisation (two channels: 128 bytes of stack) */
+
 /* acc (pixels at xa and xa + d, channels w0, w1) += w * x over the cin input channels; wp: the DSP path's
  * widened weights. */
 static void pw_dot(const int8_t *xa, int32_t d, int32_t hw, const int32_t *wp, const unsigned char *w0,
@@ -782,6 +784,77 @@ static void pw_dot(const int8_t *xa, int32_t d, int32_t hw, const int32_t *wp, c
     acc[3] = a11;
 }
 
+#if LR_DSP && defined(__GNUC__) && !defined(__OPTIMIZE_SIZE__)
+#define LR_PW_ASM 1
+/* The sums of n contiguous pixels (n even, >= 2) from xa for the channel pair of pw_dot (cin a multiple of 4, the
+ * widened weights at wp), each pixel pair's loop as pw_dot's, the pairs' loop in assembly too (pw_dot's call and
+ * set-up per pair cost ~45 instructions beside its 56 for eight input channels): channel o's sums into out[0 ..
+ * n - 1], o1's into out[LR_PW_RUN ..]. */
+static LR_NOINLINE void pw_run(const int8_t *xa, int32_t hw, const int32_t *wp, int32_t cin, const uint32_t st[2],
+                               int32_t n, int32_t *out)
+{
+    const int32_t *const w4 = wp + 4 * (cin >> 2);
+    const int32_t *const oend = out + n;
+    const uint32_t s0 = st[0], s1 = st[1];
+    uint32_t a00, a01, a10, a11;
+    const int32_t *w;
+    const int8_t *x;
+    int32_t t0, t1, t2, t3;
+    __asm__ volatile("2:\n\t"
+                     "ldr %[x], %[xa]\n\t"
+                     "ldr %[w], %[wp]\n\t"
+                     "ldr %[a00], %[s0]\n\t"
+                     "mov %[a01], %[a00]\n\t"
+                     "ldr %[a10], %[s1]\n\t"
+                     "mov %[a11], %[a10]\n"
+                     "1:\n\t"
+                     "ldrsb %[t0], [%[x]]\n\t"
+                     "ldrsb %[t1], [%[x], #1]\n\t"
+                     "add %[x], %[x], %[hw]\n\t"
+                     "ldrsb %[t2], [%[x]]\n\t"
+                     "pkhbt %[t0], %[t0], %[t2], lsl #16\n\t"
+                     "ldrsb %[t2], [%[x], #1]\n\t"
+                     "pkhbt %[t1], %[t1], %[t2], lsl #16\n\t"
+                     "add %[x], %[x], %[hw]\n\t"
+                     "ldrd %[t2], %[t3], [%[w]], #8\n\t"
+                     "smlad %[a00], %[t2], %[t0], %[a00]\n\t"
+                     "smlad %[a01], %[t2], %[t1], %[a01]\n\t"
+                     "smlad %[a10], %[t3], %[t0], %[a10]\n\t"
+                     "smlad %[a11], %[t3], %[t1], %[a11]\n\t"
+                     "ldrsb %[t0], [%[x]]\n\t"
+                     "ldrsb %[t1], [%[x], #1]\n\t"
+                     "add %[x], %[x], %[hw]\n\t"
+                     "ldrsb %[t2], [%[x]]\n\t"
+                     "pkhbt %[t0], %[t0], %[t2], lsl #16\n\t"
+                     "ldrsb %[t2], [%[x], #1]\n\t"
+                     "pkhbt %[t1], %[t1], %[t2], lsl #16\n\t"
+                     "add %[x], %[x], %[hw]\n\t"
+                     "ldrd %[t2], %[t3], [%[w]], #8\n\t"
+                     "smlad %[a00], %[t2], %[t0], %[a00]\n\t"
+                     "smlad %[a01], %[t2], %[t1], %[a01]\n\t"
+                     "smlad %[a10], %[t3], %[t0], %[a10]\n\t"
+                     "smlad %[a11], %[t3], %[t1], %[a11]\n\t"
+                     "cmp %[w], %[w4]\n\t"
+                     "bne 1b\n\t"
+                     "strd %[a10], %[a11], [%[out], #%c[o1]]\n\t"
+                     "strd %[a00], %[a01], [%[out]], #8\n\t"
+                     "ldr %[t0], %[xa]\n\t"
+                     "adds %[t0], %[t0], #2\n\t"
+                     "str %[t0], %[xa]\n\t"
+                     "ldr %[t0], %[oend]\n\t"
+                     "cmp %[out], %[t0]\n\t"
+                     "bne 2b"
+                     : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11), [x] "=&r"(x),
+                       [w] "=&r"(w), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [out] "+r"(out),
+                       [xa] "+m"(xa)
+                     : [hw] "r"(hw), [w4] "r"(w4), [wp] "m"(wp), [s0] "m"(s0), [s1] "m"(s1), [oend] "m"(oend),
+                       [o1] "i"(4 * LR_PW_RUN)
+                     : "cc", "memory");
+}
+#else
+#define LR_PW_ASM 0
+#endif
+
 /* The starts bias + in_offset * sum(w) of channels o and o1 (modulo 2^32) into s; with the DSP extension their
  * weights widened into scratch, (w0[c], w0[c + 1]), (w1[c], w1[c + 1]) per pair of input channels. */
 static void pw_prep(const lr_dense_s8_params *p, int32_t cin, uint32_t o, uint32_t o1, int32_t *scratch, uint32_t s[2])
@@ -842,6 +915,34 @@ static int pointwise(const lr_geom *g, const int8_t *x, const lr_dense_s8_params
         k0 = r0.kpos, k1 = r1.kpos, m0 = r0.mult, m1 = r1.mult, e0 = r0.sh, e1 = r1.sh, z0 = r0.zc, z1 = r1.zc;
         fast = e0 >= 0 && e1 >= 0;
         pw_prep(p, cin, (uint32_t)o, o1, scratch, st);
+        if (g->sh == 1 && g->sw == 1) { /* pixels contiguous: runs of sums, then each channel's requantisation */
+            int32_t acc[2 * LR_PW_RUN];
+            for (q = 0; q < npx; q += LR_PW_RUN) {
+                const int32_t n = npx - q < LR_PW_RUN ? npx - q : LR_PW_RUN;
+                int32_t j = 0;
+#if LR_PW_ASM
+                if ((cin & 3) == 0 && n >= 2) {
+                    j = n & ~1;
+                    pw_run(x + q, hw, scratch, cin, st, j, acc);
+                }
+#endif
+                for (; j < n; j += 2) { /* n odd: the last pixel twice (d = 0) */
+                    uint32_t a[4];
+                    a[0] = a[1] = st[0];
+                    a[2] = a[3] = st[1];
+                    pw_dot(x + q + j, j + 1 < n ? 1 : 0, hw, scratch, w0, w1, cin, a);
+                    acc[j] = lr_as_i32(a[0]);
+                    acc[j + 1] = lr_as_i32(a[1]);
+                    acc[LR_PW_RUN + j] = lr_as_i32(a[2]);
+                    acc[LR_PW_RUN + j + 1] = lr_as_i32(a[3]);
+                }
+                requant_run(acc, n, &r0, y0 + q);
+                if (o1 != (uint32_t)o) {
+                    requant_run(acc + LR_PW_RUN, n, &r1, y1 + q);
+                }
+            }
+            continue;
+        }
         for (q = 0; q < npx; q += 2) {
             const int8_t *xa = xr + ox * sw;
             const int two = q + 1 < npx; /* npx odd: the last pixel twice (d = 0) */
