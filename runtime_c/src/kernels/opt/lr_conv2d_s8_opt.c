@@ -889,6 +889,40 @@ static inline int32_t pw_rq(int32_t acc, uint64_t k, int32_t m, int32_t sh, uint
     return v > hi ? hi : v;
 }
 
+/* Channels o, o1 (y1 NULL: o alone) of a stride-1 1 x 1 conv, its pixels contiguous: runs of LR_PW_RUN pixels summed
+ * (pw_run, pw_dot; st, wp: pw_prep's), then each channel requantised over the run. Out of line: its sums take stack
+ * only while it runs. */
+static LR_NOINLINE void pw_runs(const int8_t *x, int32_t npx, int32_t hw, const int32_t *wp, const unsigned char *w0,
+                                const unsigned char *w1, int32_t cin, const uint32_t st[2], const lr_opt_rq *r0,
+                                const lr_opt_rq *r1, int8_t *y0, int8_t *y1)
+{
+    int32_t acc[2 * LR_PW_RUN], q;
+    for (q = 0; q < npx; q += LR_PW_RUN) {
+        const int32_t n = npx - q < LR_PW_RUN ? npx - q : LR_PW_RUN;
+        int32_t j = 0;
+#if LR_PW_ASM
+        if ((cin & 3) == 0 && n >= 2) {
+            j = n & ~1;
+            pw_run(x + q, hw, wp, cin, st, j, acc);
+        }
+#endif
+        for (; j < n; j += 2) { /* n odd: the last pixel twice (d = 0) */
+            uint32_t a[4];
+            a[0] = a[1] = st[0];
+            a[2] = a[3] = st[1];
+            pw_dot(x + q + j, j + 1 < n ? 1 : 0, hw, wp, w0, w1, cin, a);
+            acc[j] = lr_as_i32(a[0]);
+            acc[j + 1] = lr_as_i32(a[1]);
+            acc[LR_PW_RUN + j] = lr_as_i32(a[2]);
+            acc[LR_PW_RUN + j + 1] = lr_as_i32(a[3]);
+        }
+        requant_run(acc, n, r0, y0 + q);
+        if (y1 != NULL) {
+            requant_run(acc + LR_PW_RUN, n, r1, y1 + q);
+        }
+    }
+}
+
 static int pointwise(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch, int8_t *y)
 {
     const int32_t cin = g->c, npx = g->oh * g->ow, hw = g->h * g->w, rs = g->sh * g->w, sw = g->sw, ow = g->ow;
@@ -916,31 +950,7 @@ static int pointwise(const lr_geom *g, const int8_t *x, const lr_dense_s8_params
         fast = e0 >= 0 && e1 >= 0;
         pw_prep(p, cin, (uint32_t)o, o1, scratch, st);
         if (g->sh == 1 && g->sw == 1) { /* pixels contiguous: runs of sums, then each channel's requantisation */
-            int32_t acc[2 * LR_PW_RUN];
-            for (q = 0; q < npx; q += LR_PW_RUN) {
-                const int32_t n = npx - q < LR_PW_RUN ? npx - q : LR_PW_RUN;
-                int32_t j = 0;
-#if LR_PW_ASM
-                if ((cin & 3) == 0 && n >= 2) {
-                    j = n & ~1;
-                    pw_run(x + q, hw, scratch, cin, st, j, acc);
-                }
-#endif
-                for (; j < n; j += 2) { /* n odd: the last pixel twice (d = 0) */
-                    uint32_t a[4];
-                    a[0] = a[1] = st[0];
-                    a[2] = a[3] = st[1];
-                    pw_dot(x + q + j, j + 1 < n ? 1 : 0, hw, scratch, w0, w1, cin, a);
-                    acc[j] = lr_as_i32(a[0]);
-                    acc[j + 1] = lr_as_i32(a[1]);
-                    acc[LR_PW_RUN + j] = lr_as_i32(a[2]);
-                    acc[LR_PW_RUN + j + 1] = lr_as_i32(a[3]);
-                }
-                requant_run(acc, n, &r0, y0 + q);
-                if (o1 != (uint32_t)o) {
-                    requant_run(acc + LR_PW_RUN, n, &r1, y1 + q);
-                }
-            }
+            pw_runs(x, npx, hw, scratch, w0, w1, cin, st, &r0, &r1, y0, o1 != (uint32_t)o ? y1 : NULL);
             continue;
         }
         for (q = 0; q < npx; q += 2) {
