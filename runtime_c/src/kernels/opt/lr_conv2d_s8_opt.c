@@ -700,6 +700,25 @@ static inline int16x2_t lr_pk(int32_t lo, int32_t hi)
 
 #define LR_PW_RUN 16 /* stride 1: pixels summed before their requantisation (two channels: 128 bytes of stack) */
 
+#if LR_DSP && defined(__GNUC__) && !defined(__OPTIMIZE_SIZE__)
+/* Two input channels of two pixels (at [xa] and [xa, off]) into the 2 x 2 sums a00 .. a11: the pixels' bytes paired
+ * by LDRSB and PKHBT, the two output channels' widened weight pairs by one LDRD (13 instructions; pw_dot, pw_run). */
+#define LR_PW_STEP(off) \
+    "ldrsb %[t0], [%[xa]]\n\t" \
+    "ldrsb %[t1], [%[xa], " off "]\n\t" \
+    "add %[xa], %[xa], %[hw]\n\t" \
+    "ldrsb %[t2], [%[xa]]\n\t" \
+    "pkhbt %[t0], %[t0], %[t2], lsl #16\n\t" \
+    "ldrsb %[t2], [%[xa], " off "]\n\t" \
+    "pkhbt %[t1], %[t1], %[t2], lsl #16\n\t" \
+    "add %[xa], %[xa], %[hw]\n\t" \
+    "ldrd %[t2], %[t3], [%[wp]], #8\n\t" \
+    "smlad %[a00], %[t2], %[t0], %[a00]\n\t" \
+    "smlad %[a01], %[t2], %[t1], %[a01]\n\t" \
+    "smlad %[a10], %[t3], %[t0], %[a10]\n\t" \
+    "smlad %[a11], %[t3], %[t1], %[a11]\n\t"
+#endif
+
 /* acc (pixels at xa and xa + d, channels w0, w1) += w * x over the cin input channels; wp: the DSP path's
  * widened weights. Inlined in both callers (a call per pixel pair costs the strided path ~30 instructions). */
 static LR_OPT_INLINE void pw_dot(const int8_t *xa, int32_t d, int32_t hw, const int32_t *wp, const unsigned char *w0,
@@ -714,32 +733,7 @@ static LR_OPT_INLINE void pw_dot(const int8_t *xa, int32_t d, int32_t hw, const 
         const int32_t *w4 = wp + 4 * (cin >> 2);
         int32_t t0, t1, t2, t3;
         __asm__ volatile("1:\n\t"
-                         "ldrsb %[t0], [%[xa]]\n\t"
-                         "ldrsb %[t1], [%[xa], %[d]]\n\t"
-                         "add %[xa], %[xa], %[hw]\n\t"
-                         "ldrsb %[t2], [%[xa]]\n\t"
-                         "pkhbt %[t0], %[t0], %[t2], lsl #16\n\t"
-                         "ldrsb %[t2], [%[xa], %[d]]\n\t"
-                         "pkhbt %[t1], %[t1], %[t2], lsl #16\n\t"
-                         "add %[xa], %[xa], %[hw]\n\t"
-                         "ldrd %[t2], %[t3], [%[wp]], #8\n\t"
-                         "smlad %[a00], %[t2], %[t0], %[a00]\n\t"
-                         "smlad %[a01], %[t2], %[t1], %[a01]\n\t"
-                         "smlad %[a10], %[t3], %[t0], %[a10]\n\t"
-                         "smlad %[a11], %[t3], %[t1], %[a11]\n\t"
-                         "ldrsb %[t0], [%[xa]]\n\t"
-                         "ldrsb %[t1], [%[xa], %[d]]\n\t"
-                         "add %[xa], %[xa], %[hw]\n\t"
-                         "ldrsb %[t2], [%[xa]]\n\t"
-                         "pkhbt %[t0], %[t0], %[t2], lsl #16\n\t"
-                         "ldrsb %[t2], [%[xa], %[d]]\n\t"
-                         "pkhbt %[t1], %[t1], %[t2], lsl #16\n\t"
-                         "add %[xa], %[xa], %[hw]\n\t"
-                         "ldrd %[t2], %[t3], [%[wp]], #8\n\t"
-                         "smlad %[a00], %[t2], %[t0], %[a00]\n\t"
-                         "smlad %[a01], %[t2], %[t1], %[a01]\n\t"
-                         "smlad %[a10], %[t3], %[t0], %[a10]\n\t"
-                         "smlad %[a11], %[t3], %[t1], %[a11]\n\t"
+                         LR_PW_STEP("%[d]") LR_PW_STEP("%[d]")
                          "cmp %[wp], %[w4]\n\t"
                          "bne 1b"
                          : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [xa] "+r"(xa),
@@ -801,53 +795,28 @@ static LR_NOINLINE void pw_run(const int8_t *xa, int32_t hw, const int32_t *wp, 
     const int8_t *x;
     int32_t t0, t1, t2, t3;
     __asm__ volatile("2:\n\t"
-                     "ldr %[x], %[xa]\n\t"
-                     "ldr %[w], %[wp]\n\t"
+                     "ldr %[xa], %[xq]\n\t"
+                     "ldr %[wp], %[wbase]\n\t"
                      "ldr %[a00], %[s0]\n\t"
                      "mov %[a01], %[a00]\n\t"
                      "ldr %[a10], %[s1]\n\t"
                      "mov %[a11], %[a10]\n"
                      "1:\n\t"
-                     "ldrsb %[t0], [%[x]]\n\t"
-                     "ldrsb %[t1], [%[x], #1]\n\t"
-                     "add %[x], %[x], %[hw]\n\t"
-                     "ldrsb %[t2], [%[x]]\n\t"
-                     "pkhbt %[t0], %[t0], %[t2], lsl #16\n\t"
-                     "ldrsb %[t2], [%[x], #1]\n\t"
-                     "pkhbt %[t1], %[t1], %[t2], lsl #16\n\t"
-                     "add %[x], %[x], %[hw]\n\t"
-                     "ldrd %[t2], %[t3], [%[w]], #8\n\t"
-                     "smlad %[a00], %[t2], %[t0], %[a00]\n\t"
-                     "smlad %[a01], %[t2], %[t1], %[a01]\n\t"
-                     "smlad %[a10], %[t3], %[t0], %[a10]\n\t"
-                     "smlad %[a11], %[t3], %[t1], %[a11]\n\t"
-                     "ldrsb %[t0], [%[x]]\n\t"
-                     "ldrsb %[t1], [%[x], #1]\n\t"
-                     "add %[x], %[x], %[hw]\n\t"
-                     "ldrsb %[t2], [%[x]]\n\t"
-                     "pkhbt %[t0], %[t0], %[t2], lsl #16\n\t"
-                     "ldrsb %[t2], [%[x], #1]\n\t"
-                     "pkhbt %[t1], %[t1], %[t2], lsl #16\n\t"
-                     "add %[x], %[x], %[hw]\n\t"
-                     "ldrd %[t2], %[t3], [%[w]], #8\n\t"
-                     "smlad %[a00], %[t2], %[t0], %[a00]\n\t"
-                     "smlad %[a01], %[t2], %[t1], %[a01]\n\t"
-                     "smlad %[a10], %[t3], %[t0], %[a10]\n\t"
-                     "smlad %[a11], %[t3], %[t1], %[a11]\n\t"
-                     "cmp %[w], %[w4]\n\t"
+                     LR_PW_STEP("#1") LR_PW_STEP("#1")
+                     "cmp %[wp], %[w4]\n\t"
                      "bne 1b\n\t"
                      "strd %[a10], %[a11], [%[out], #%c[o1]]\n\t"
                      "strd %[a00], %[a01], [%[out]], #8\n\t"
-                     "ldr %[t0], %[xa]\n\t"
+                     "ldr %[t0], %[xq]\n\t"
                      "adds %[t0], %[t0], #2\n\t"
-                     "str %[t0], %[xa]\n\t"
+                     "str %[t0], %[xq]\n\t"
                      "ldr %[t0], %[oend]\n\t"
                      "cmp %[out], %[t0]\n\t"
                      "bne 2b"
-                     : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11), [x] "=&r"(x),
-                       [w] "=&r"(w), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [out] "+r"(out),
-                       [xa] "+m"(xa)
-                     : [hw] "r"(hw), [w4] "r"(w4), [wp] "m"(wp), [s0] "m"(s0), [s1] "m"(s1), [oend] "m"(oend),
+                     : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11), [xa] "=&r"(x),
+                       [wp] "=&r"(w), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [out] "+r"(out),
+                       [xq] "+m"(xa)
+                     : [hw] "r"(hw), [w4] "r"(w4), [wbase] "m"(wp), [s0] "m"(s0), [s1] "m"(s1), [oend] "m"(oend),
                        [o1] "i"(4 * LR_PW_RUN)
                      : "cc", "memory");
 }
