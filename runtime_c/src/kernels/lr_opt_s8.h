@@ -340,7 +340,9 @@ static inline void lr_opt_pad_plane(const lr_geom *g, const int8_t *xc, int32_t 
     const int32_t lo = g->pl < pw ? g->pl : pw, end = g->w + g->pl < pw ? g->w + g->pl : pw;
     const int32_t hi = end > lo ? end : lo; /* the plane's columns inside the input: [lo, hi) */
     const int32_t r0 = iy0 < 0 ? -iy0 : 0, r1 = g->h - iy0 < ph ? g->h - iy0 : ph; /* rows inside: [r0, r1) */
-    const int32_t nw = (hi - lo) >> 2, nb = (hi - lo) & 3;
+#if LR_OPT_FAST
+    const int32_t nw = (hi - lo) >> 2, nb = (hi - lo) & 3; /* whole words and bytes of a row */
+#endif
     const int8_t *s;
     int32_t row;
     if (border) {
@@ -356,7 +358,7 @@ static inline void lr_opt_pad_plane(const lr_geom *g, const int8_t *xc, int32_t 
         int8_t *d = pp;
         const int8_t *t = s;
         int32_t k;
-        for (k = 0; k < nw; k++, t += 4, d += 4) {
+        for (k = 0; k < nw; k++, t += 4, d += 4) { /* nw, nb: counted once per plane */
             const uint32_t v = lr_ld32(t);
             memcpy(d, &v, sizeof v);
         }
@@ -364,7 +366,7 @@ static inline void lr_opt_pad_plane(const lr_geom *g, const int8_t *xc, int32_t 
             d[k] = t[k];
         }
 #else /* the smallest code */
-        memcpy(pp, s, (size_t)(4 * nw + nb));
+        memcpy(pp, s, (size_t)(hi - lo));
 #endif
     }
 }

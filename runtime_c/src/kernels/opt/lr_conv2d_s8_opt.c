@@ -396,6 +396,20 @@ static LR_NOINLINE void run3(const int8_t *p, int32_t ww, int32_t n, const int32
  * store to y would reload them). Border pixels take the reference's loop. */
 #define LR_C3_RUN 8 /* interior pixels summed before their requantisation: 32 bytes of stack */
 
+/* The nine kernel values w: each kernel row's (w0, w2) as an int16 pair into pk[0 .. 2] (lr_opt_chan3x3,
+ * lr_opt_plane3x3); returns the sums' start, bias + in_offset * sum(w). */
+static LR_OPT_INLINE int32_t pack_rows02(const int16_t *w, int32_t bias, int32_t in_offset, int32_t *pk)
+{
+    int32_t sumw = 0, k;
+    for (k = 0; k < 3; k++) {
+        pk[k] = lr_as_i32((uint32_t)(uint16_t)w[3 * k] | ((uint32_t)(uint16_t)w[3 * k + 2] << 16));
+    }
+    for (k = 0; k < 9; k++) {
+        sumw += w[k];
+    }
+    return bias + sumw * in_offset;
+}
+
 void lr_opt_chan3x3(const lr_geom *g, const int8_t *x, const int16_t *w, int32_t bias, int32_t in_offset,
                     const lr_requant_s8 *q, uint32_t o, int8_t *y)
 {
@@ -405,16 +419,12 @@ void lr_opt_chan3x3(const lr_geom *g, const int8_t *x, const int16_t *w, int32_t
     const int32_t xlo = lr_range_lo(-g->pl, 1), xhi = lr_range_hi(2 - g->pl, 1, g->w, g->ow);
     const int32_t ww = g->w;
     int32_t acc[LR_C3_RUN], pk[6];
-    int32_t sumw = 0, k, oy, ox;
+    const int32_t sumw = pack_rows02(w, bias, in_offset, pk);
+    int32_t k, oy, ox;
     lr_opt_rq_init(&rqo, q, o);
     for (k = 0; k < 3; k++) {
-        pk[k] = lr_as_i32((uint32_t)(uint16_t)w[3 * k] | ((uint32_t)(uint16_t)w[3 * k + 2] << 16));
         pk[3 + k] = (int32_t)(uint16_t)w[3 * k + 1];
     }
-    for (k = 0; k < 9; k++) {
-        sumw += w[k];
-    }
-    sumw = bias + sumw * in_offset;
     for (oy = 0; oy < g->oh; oy++) {
         int8_t *yr = y + oy * g->ow;
         ox = 0;
@@ -606,17 +616,11 @@ void lr_opt_plane3x3(const lr_geom *g, const int8_t *plane, const int16_t *w, in
     const int32_t per = (LR_P3_ACC - 1) / ow; /* whole rows per call (0: pieces of rows), and the spare slot */
     lr_opt_rq rq;
     int32_t acc[LR_P3_ACC], pk[5];
-    int32_t sumw = 0, k, oy, ox;
+    const int32_t sumw = pack_rows02(w, bias, in_offset, pk);
+    int32_t oy, ox;
     lr_opt_rq_init(&rq, q, o);
-    for (k = 0; k < 3; k++) {
-        pk[k] = lr_as_i32((uint32_t)(uint16_t)w[3 * k] | ((uint32_t)(uint16_t)w[3 * k + 2] << 16));
-    }
     pk[3] = lr_as_i32((uint32_t)(uint16_t)w[1] | ((uint32_t)(uint16_t)w[4] << 16));
     pk[4] = (int32_t)w[7];
-    for (k = 0; k < 9; k++) {
-        sumw += w[k];
-    }
-    sumw = bias + sumw * in_offset;
     if (per > 0) {
         for (oy = 0; oy < oh; oy += per) {
             const int32_t n = oh - oy < per ? oh - oy : per;
