@@ -207,14 +207,21 @@ static void kc_geom_fast(kc_rng *r, lr_geom *g, int kind)
     }
 }
 
-/* Requantisation (n = 1 or per channel) and input offset. */
+/* Requantisation (n = 1 or per channel) and input offset. Half the cases right shifts only (the fast paths' case
+ * for every channel), half of those with dead channels (multiplier 0, any shift: a pruned TFLite model's). */
 static void kc_requant(kc_rng *r, uint32_t oc, lr_requant_s8 *q, int32_t *in_offset)
 {
     uint32_t o;
+    const int right = kc_int(r, 0, 1), dead = right && kc_int(r, 0, 1);
     q->n = kc_int(r, 0, 1) ? oc : 1u;
     for (o = 0u; o < q->n; o++) {
         kc_put32(kc_mult + 4u * o, kc_int(r, 1 << 30, 0x7fffffff));
-        kc_shift[o] = (unsigned char)(int8_t)kc_int(r, -14, 1);
+        kc_shift[o] = (unsigned char)(int8_t)(!right ? kc_int(r, -14, 1)
+                                              : kc_int(r, 0, 7) == 0 ? kc_int(r, -31, -15) : kc_int(r, -14, -1));
+        if (dead && kc_int(r, 0, 3) == 0) {
+            kc_put32(kc_mult + 4u * o, 0);
+            kc_shift[o] = (unsigned char)(int8_t)(kc_int(r, 0, 1) ? 0 : kc_int(r, -31, 1)); /* TFLite writes 0 */
+        }
     }
     q->mult = kc_mult;
     q->shift = kc_shift;

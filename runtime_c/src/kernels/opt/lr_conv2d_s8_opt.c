@@ -10,15 +10,18 @@
  * word and four column words (one pointer, constant offsets) feed eight SMLADs; in inline assembly, eight taps
  * per step (34 instructions per 32 multiply-adds with the loop: LR_DOT_ASM, with the fast paths). Elsewhere the
  * same blocking in plain C. One call (pairs) takes every channel pair of a pixel pair, each channel's two outputs
- * requantised by lr_opt_out2. The gather has fast paths for interior pixels of 3 x 3 (dilation 1) and 1 x 1
+ * requantised by lr_opt_out2; with LR_DOT_ASM, the common case (per-channel requantisation of right shifts, a bias)
+ * in assembly from the bias to the output bytes (pairs_sat / pairs_clamp: about 90 instructions per channel pair
+ * besides the dot products, pairs' C about 200; keyword spotting's 64 -> 64 pointwise convs 1,008,668 -> 760,039
+ * instructions with col_pw2 below). The gather has fast paths for interior pixels of 3 x 3 (dilation 1) and 1 x 1
  * kernels, four input channels (36 or 4 taps: whole groups of four) at a time with constant positions, and the
- * last 1 - 3 input channels of a 3 x 3 one (rem3). The columns take the reference's scratch (cin_g * kh * kw
- * int32 words = two columns of int16).
+ * last 1 - 3 input channels of a 3 x 3 one (rem3); with LR_DOT_ASM, 1 x 1 stride-1 ones by halfwords (col_pw2: the
+ * two pixels adjacent in every channel). The columns take the reference's scratch (cin_g * kh * kw int32 words =
+ * two columns of int16).
  *
  * 1 x 1 convs with groups 1 and no padding (any stride: the ResNet shortcuts) take a fast path without columns
- * (pointwise below) -- in builds with LR_DOT_ASM only below 32 input channels, where the columns' gather and
- * per-pair work are not yet paid back (keyword spotting's 64 -> 64 pointwise convs: 1,216,258 instructions this
- * way, 1,008,666 through the columns; the ResNet's 16-channel shortcut 401,092 this way, 479,635 through them):
+ * (pointwise below) -- in builds with LR_DOT_ASM only below 32 input channels (below 8 where pairs_sat /
+ * pairs_clamp take the op), where the columns' gather and per-pair work are not yet paid back:
  * per pair of output channels, their weights widened once into the scratch as int16 pairs, then two output pixels
  * at a time read in place at their strided positions, the input offset folded into each channel's start as
  * in_offset * sum(w).
@@ -32,12 +35,36 @@
  */
 #include "kernels/lr_opt_s8.h"
 
+#include <stddef.h>
+
 /* dot's DSP loop in inline assembly (GCC's allocation of the same C spilled its end pointer): with the fast paths
  * (-O2, or -Os with LR_OPT_FAST), not in the smallest -Os builds. */
 #if LR_DSP && defined(__GNUC__) && LR_OPT_FAST
 #define LR_DOT_ASM 1
 #else
 #define LR_DOT_ASM 0
+#endif
+#if LR_DOT_ASM
+/* Four taps of two channels' dot products with two columns (dot, pairs_sat / pairs_clamp): the weight words of
+ * channel 0 (post-incremented) and 1 (d bytes on), the columns' four words (taps (0, 2) of pixels 0 and 1, then
+ * taps (1, 3)), 8 SMLADs into a00 (channel 0, pixel 0), a01, a10, a11; 16 instructions. */
+#define LR_DOT4_TEXT(TA, TB, C0, C1, T, WP, COL, D, A00, A01, A10, A11) \
+    "ldr " TA ", [" WP "], #4\n\t" \
+    "ldr " TB ", [" WP ", " D "]\n\t" \
+    "ldrd " C0 ", " C1 ", [" COL "], #16\n\t" \
+    "sxtb16 " T ", " TA "\n\t" \
+    "smlad " A00 ", " T ", " C0 ", " A00 "\n\t" \
+    "smlad " A01 ", " T ", " C1 ", " A01 "\n\t" \
+    "sxtb16 " T ", " TB "\n\t" \
+    "smlad " A10 ", " T ", " C0 ", " A10 "\n\t" \
+    "smlad " A11 ", " T ", " C1 ", " A11 "\n\t" \
+    "ldrd " C0 ", " C1 ", [" COL ", #-8]\n\t" \
+    "sxtb16 " TA ", " TA ", ror #8\n\t" \
+    "smlad " A00 ", " TA ", " C0 ", " A00 "\n\t" \
+    "smlad " A01 ", " TA ", " C1 ", " A01 "\n\t" \
+    "sxtb16 " TB ", " TB ", ror #8\n\t" \
+    "smlad " A10 ", " TB ", " C0 ", " A10 "\n\t" \
+    "smlad " A11 ", " TB ", " C1 ", " A11 "\n\t"
 #endif
 
 #if LR_OPT_FAST
@@ -226,22 +253,8 @@ static void dot(const unsigned char *w0, const unsigned char *w1, int32_t per, c
         const unsigned char *wp = w0;
         uint32_t ta, tb, c0, c1, t;
 #define LR_DOT4 \
-    "ldr %[ta], [%[wp]], #4\n\t" \
-    "ldr %[tb], [%[wp], %[d]]\n\t" \
-    "ldrd %[c0], %[c1], [%[col]], #16\n\t" \
-    "sxtb16 %[t], %[ta]\n\t" \
-    "smlad %[a00], %[t], %[c0], %[a00]\n\t" \
-    "smlad %[a01], %[t], %[c1], %[a01]\n\t" \
-    "sxtb16 %[t], %[tb]\n\t" \
-    "smlad %[a10], %[t], %[c0], %[a10]\n\t" \
-    "smlad %[a11], %[t], %[c1], %[a11]\n\t" \
-    "ldrd %[c0], %[c1], [%[col], #-8]\n\t" \
-    "sxtb16 %[ta], %[ta], ror #8\n\t" \
-    "smlad %[a00], %[ta], %[c0], %[a00]\n\t" \
-    "smlad %[a01], %[ta], %[c1], %[a01]\n\t" \
-    "sxtb16 %[tb], %[tb], ror #8\n\t" \
-    "smlad %[a10], %[tb], %[c0], %[a10]\n\t" \
-    "smlad %[a11], %[tb], %[c1], %[a11]\n\t"
+    LR_DOT4_TEXT("%[ta]", "%[tb]", "%[c0]", "%[c1]", "%[t]", "%[wp]", "%[col]", "%[d]", "%[a00]", "%[a01]", "%[a10]", \
+                 "%[a11]")
 #define LR_DOT_OPERANDS \
     : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [wp] "+r"(wp), [col] "+r"(col), \
       [ta] "=&r"(ta), [tb] "=&r"(tb), [c0] "=&r"(c0), [c1] "=&r"(c1), [t] "=&r"(t) \
@@ -301,6 +314,181 @@ static void dot(const unsigned char *w0, const unsigned char *w1, int32_t per, c
     acc[2] = a10;
     acc[3] = a11;
 }
+
+#if LR_DOT_ASM
+/* Both columns of pixels q and q + 1 (q + 1 < npx) of a 1 x 1, stride-1, unpadded conv, where the two pixels are
+ * adjacent bytes of every input channel: one halfword load per channel, two channels' halfwords in one word,
+ * widened with the input offset added by SXTAB16 (13 instructions per four channels, eight values; the general
+ * gather takes about 11 per value). */
+static void col_pw2(const int8_t *x, int32_t hw, int32_t cin, int32_t off, int32_t *col)
+{
+    const int16x2_t off2 = lr_as_i32(((uint32_t)off & 0xffffu) | ((uint32_t)off << 16));
+    int16_t *tail;
+    int32_t i;
+    for (i = 0; i + 4 <= cin; i += 4, x += 4 * hw, col += 4) {
+        uint16_t h0, h1, h2, h3;
+        uint32_t u02, u13;
+        memcpy(&h0, x, 2);
+        memcpy(&h1, x + hw, 2);
+        memcpy(&h2, x + 2 * hw, 2);
+        memcpy(&h3, x + 3 * hw, 2);
+        u02 = (uint32_t)h0 | ((uint32_t)h2 << 16);
+        u13 = (uint32_t)h1 | ((uint32_t)h3 << 16);
+        col[0] = lr_sxa02(off2, u02);
+        col[1] = lr_sxa13(off2, u02);
+        col[2] = lr_sxa02(off2, u13);
+        col[3] = lr_sxa13(off2, u13);
+    }
+    tail = (int16_t *)(void *)col; /* the last cin % 4 taps as (pixel q, pixel q + 1) pairs */
+    for (; i < cin; i++, x += hw, tail += 2) {
+        tail[0] = (int16_t)(x[0] + off);
+        tail[1] = (int16_t)(x[1] + off);
+    }
+}
+
+/* pairs_sat / pairs_clamp: pairs' loop for the common case in assembly, the accumulators in registers from the
+ * bias to the output bytes. Every channel pair of a pixel pair (two pixels, an even number of channels), with
+ * per-channel requantisation whose every channel has a right shift e = 1 .. 31 and a multiplier > 0 (lr_opt_out2's
+ * fast case) or a multiplier of 0, a bias, and per a multiple of 4 (pairs_asm_ok). Per pair: both biases, the dot
+ * products as dot's assembly (LR_DOT4_TEXT; four taps first if per / 4 is odd), then each channel's constants
+ * (lr_opt_kpos, lr_opt_zc from its multiplier and shift) and its two outputs (SMLAL by the multiplier and by
+ * [v < 0] INT32_MIN onto kpos, the high word shifted, zc added): SSAT to int8 (pairs_sat, for act_min -128 and
+ * act_max 127) or clamped to [act_min, act_max] (pairs_clamp). About 90 instructions per pair besides the dot
+ * products (pairs' C: about 200). The context's pointers advance pair by pair; its layout is the assembly's (the
+ * offsets below). */
+typedef struct lr_pairs_ctx {
+    const unsigned char *w; /*  0: the pair's channel-0 weights (channel 1's at w + per) */
+    const int32_t *col;     /*  4: the columns */
+    const int32_t *cend;    /*  8: col + per (words: one per tap)  */
+    int32_t d;              /* 12: per - 4: channel 1's weight word from channel 0's post-incremented pointer */
+    int32_t odd4;           /* 16: per & 4: one group of four taps before the pairs of groups */
+    const unsigned char *bias;  /* 20: the pair's channel-0 bias (int32, little-endian) */
+    const unsigned char *mult;  /* 24: its multiplier */
+    const unsigned char *shift; /* 28: its shift (int8) */
+    int8_t *y;                  /* 32: its output at pixel q (channel 1's at y + npx) */
+    int32_t npx;                /* 36 */
+    int32_t zp, lo, hi;         /* 40, 44, 48 */
+    int32_t n;                  /* 52: channel pairs */
+} lr_pairs_ctx;
+typedef char lr_pairs_ctx_layout[offsetof(lr_pairs_ctx, n) == 52 && sizeof(void *) == 4 ? 1 : -1];
+
+/* Registers in the dot: r0 .. r3 the accumulators (channel 0 pixel 0, channel 0 pixel 1, channel 1 ...), r4 the
+ * weights, r5 the columns, r6 their end, r7 d, r8 - r12 temporaries; then m r2, sh r3, INT32_MIN r4, kpos r5 (high)
+ * and r7 (low), zc r6, the 64-bit sum r10, r11, lo / hi r8 / r9 (pairs_clamp); lr the context. */
+#define LR_PDOT4 LR_DOT4_TEXT("r8", "r9", "r10", "r11", "r12", "r4", "r5", "r7", "r0", "r1", "r2", "r3")
+/* A channel's constants from its multiplier r2 and shift r3: sh = -shift - 1 (r3), kpos (r5 high, r7 low), zc. A
+ * channel of multiplier 0 gives zp for every v and every shift the verifier allows (-31 .. 30; -32 would not): with
+ * sh 0 .. 30 the high word of kpos - [v < 0] 2^31 shifted by sh is 2^(30 - sh), which zc takes away; any other sh
+ * is 32 or more in the low byte a register shift takes, and both shifts give 0. */
+#define LR_PCONST \
+    "mvn r3, r3\n\t" \
+    "mov r12, #1\n\t" \
+    "lsl r12, r12, r3\n\t" \
+    "lsr r5, r12, #1\n\t" \
+    "add r5, r5, #0x40000000\n\t" \
+    "lsl r7, r12, #31\n\t" \
+    "add r7, r7, #0x40000000\n\t" \
+    "mov r12, #0x40000000\n\t" \
+    "lsr r12, r12, r3\n\t" \
+    "ldr r6, [lr, #40]\n\t" \
+    "sub r6, r6, r12\n\t"
+/* MBQM(v) + zp of accumulator v, unclamped. */
+#define LR_PRQ(v) \
+    "mov r10, r7\n\t" \
+    "mov r11, r5\n\t" \
+    "smlal r10, r11, " v ", r2\n\t" \
+    "lsr r12, " v ", #31\n\t" \
+    "smlal r10, r11, r12, r4\n\t" \
+    "lsr r11, r11, r3\n\t" \
+    "add " v ", r11, r6\n\t"
+#define LR_PSAT(v) "ssat " v ", #8, " v "\n\t"
+#define LR_PCLAMP(v) \
+    "cmp " v ", r8\n\t" \
+    "it lt\n\t" \
+    "movlt " v ", r8\n\t" \
+    "cmp " v ", r9\n\t" \
+    "it gt\n\t" \
+    "movgt " v ", r9\n\t"
+#define LR_PAIRS_ASM(LOHI, CLAMP) \
+    __asm__ volatile("push {r4-r11, lr}\n\t" \
+                     "sub sp, sp, #20\n\t" \
+                     "mov lr, r0\n" \
+                     "1:\n\t" \
+                     "ldm lr, {r4-r8}\n\t" \
+                     "ldr r9, [lr, #20]\n\t" \
+                     "ldr r0, [r9], #4\n\t" \
+                     "ldr r2, [r9], #4\n\t" \
+                     "str r9, [lr, #20]\n\t" \
+                     "mov r1, r0\n\t" \
+                     "mov r3, r2\n\t" \
+                     "cmp r8, #0\n\t" \
+                     "bne 3f\n" \
+                     "2:\n\t" LR_PDOT4 "3:\n\t" LR_PDOT4 \
+                     "cmp r5, r6\n\t" \
+                     "bne 2b\n\t" \
+                     "add r4, r4, r7\n\t" \
+                     "add r4, r4, #4\n\t" \
+                     "str r4, [lr]\n\t" \
+                     "strd r2, r3, [sp]\n\t" \
+                     "ldrd r8, r9, [lr, #24]\n\t" \
+                     "ldr r2, [r8, #4]\n\t" \
+                     "ldrsb r3, [r9, #1]\n\t" \
+                     "strd r2, r3, [sp, #8]\n\t" \
+                     "ldr r2, [r8], #8\n\t" \
+                     "ldrsb r3, [r9], #2\n\t" \
+                     "strd r8, r9, [lr, #24]\n\t" LOHI \
+                     "mov r4, #0x80000000\n\t" LR_PCONST LR_PRQ("r0") CLAMP("r0") LR_PRQ("r1") CLAMP("r1") \
+                     "ldr r12, [lr, #32]\n\t" \
+                     "strb r0, [r12]\n\t" \
+                     "strb r1, [r12, #1]\n\t" \
+                     "ldrd r0, r1, [sp]\n\t" \
+                     "ldrd r2, r3, [sp, #8]\n\t" LR_PCONST LR_PRQ("r0") CLAMP("r0") LR_PRQ("r1") CLAMP("r1") \
+                     "ldrd r12, r11, [lr, #32]\n\t" \
+                     "add r12, r12, r11\n\t" \
+                     "strb r0, [r12]\n\t" \
+                     "strb r1, [r12, #1]\n\t" \
+                     "add r12, r12, r11\n\t" \
+                     "str r12, [lr, #32]\n\t" \
+                     "ldr r0, [lr, #52]\n\t" \
+                     "subs r0, r0, #1\n\t" \
+                     "str r0, [lr, #52]\n\t" \
+                     "bne 1b\n\t" \
+                     "add sp, sp, #20\n\t" \
+                     "pop {r4-r11, pc}\n\t")
+static LR_NOINLINE __attribute__((naked)) void pairs_sat(lr_pairs_ctx *c __attribute__((unused)))
+{
+    LR_PAIRS_ASM("", LR_PSAT);
+}
+
+static LR_NOINLINE __attribute__((naked)) void pairs_clamp(lr_pairs_ctx *c __attribute__((unused)))
+{
+    LR_PAIRS_ASM("ldrd r8, r9, [lr, #44]\n\t", LR_PCLAMP);
+}
+#undef LR_PAIRS_ASM
+#undef LR_PCLAMP
+#undef LR_PSAT
+#undef LR_PRQ
+#undef LR_PCONST
+#undef LR_PDOT4
+
+/* 1 if pairs_sat / pairs_clamp take the op: per-channel requantisation whose every channel has lr_opt_out2's fast
+ * case (a right shift and a multiplier > 0) or a multiplier of 0 (a dead channel: zp), a bias, and per a multiple
+ * of 4. */
+static int pairs_asm_ok(const lr_geom *g, const lr_dense_s8_params *p, int32_t per)
+{
+    uint32_t o;
+    if (p->bias == NULL || p->rq.n != (uint32_t)g->oc || (per & 3) != 0 || per < 4) {
+        return 0;
+    }
+    for (o = 0u; o < (uint32_t)g->oc; o++) {
+        const int32_t m = lr_opt_lei32(p->rq.mult + 4u * o), s = lr_s8(p->rq.shift[o]);
+        if (m < 0 || (m > 0 && (uint32_t)(-s - 1) > 30u)) { /* dead channels (multiplier 0): any verified shift */
+            return 0;
+        }
+    }
+    return 1;
+}
+#endif
 
 #if LR_OPT_FAST
 /* One output pixel of a one-input-channel kernel w (kh * kw values) at any position, as the reference. */
@@ -901,10 +1089,18 @@ static int pointwise(const lr_geom *g, const int8_t *x, const lr_dense_s8_params
     const int32_t cin = g->c, npx = g->oh * g->ow, hw = g->h * g->w, rs = g->sh * g->w, sw = g->sw, ow = g->ow;
     const int32_t lo = p->rq.act_min, hi = p->rq.act_max;
     int32_t o, q;
-    if (g->kh != 1 || g->kw != 1 || g->groups != 1 || (g->pt | g->pl | g->pb | g->pr) != 0 ||
-        (LR_DOT_ASM && cin >= 32)) { /* from 32 input channels the columns' assembly loop is faster */
+    if (g->kh != 1 || g->kw != 1 || g->groups != 1 || (g->pt | g->pl | g->pb | g->pr) != 0) {
         return 0;
     }
+#if LR_DOT_ASM
+    /* the columns with dot's assembly are faster from 32 input channels, with the pairs' assembly (pairs_sat /
+     * pairs_clamp; col_pw2 at stride 1) from 8: MLPerf VWW's 8 -> 16 and 16 -> 32 convs 1,286,825 and 776,121
+     * instructions that way, 1,313,057 and 919,545 here; the ResNet's 16-channel stride-2 shortcut 292,209, here
+     * 398,927 */
+    if (cin >= 32 || (cin >= 8 && pairs_asm_ok(g, p, cin))) {
+        return 0;
+    }
+#endif
     for (o = 0; o < g->oc; o += 2) {
         const uint32_t o1 = o + 1 < g->oc ? (uint32_t)o + 1u : (uint32_t)o; /* odd Cout: channel o twice */
         const unsigned char *w0 = p->w + (size_t)o * (size_t)cin, *w1 = p->w + (size_t)o1 * (size_t)cin;
@@ -1044,6 +1240,10 @@ void lr_conv2d_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_dense_s8_par
 {
     const int32_t per = g->cin_g * g->kh * g->kw, npx = g->oh * g->ow;
     int32_t grp, q;
+#if LR_DOT_ASM
+    lr_pairs_ctx ctx;
+    int asm_ok, pw1, sat;
+#endif
 #if LR_OPT_FAST
     if (one_channel(g, x, p, scratch, words, y)) {
         return;
@@ -1060,13 +1260,52 @@ void lr_conv2d_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_dense_s8_par
         return;
     }
 #endif
+#if LR_DOT_ASM
+    asm_ok = pairs_asm_ok(g, p, per);
+    pw1 = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && (g->pt | g->pl | g->pb | g->pr) == 0;
+    ctx.col = scratch;
+    ctx.cend = scratch + per;
+    ctx.d = per - 4;
+    ctx.odd4 = per & 4;
+    ctx.npx = npx;
+    ctx.zp = p->rq.zp_out;
+    ctx.lo = p->rq.act_min;
+    ctx.hi = p->rq.act_max;
+    sat = ctx.lo == -128 && ctx.hi == 127;
+#endif
     for (grp = 0; grp < g->groups; grp++) {
         const int8_t *xg = x + (size_t)(grp * g->cin_g) * (size_t)(g->h * g->w);
         const int32_t o0 = grp * g->cout_g, oend = o0 + g->cout_g;
         for (q = 0; q < npx; q += 2) {
             const int32_t nq = q + 1 < npx ? 2 : 1;
             int8_t *yp = y + (size_t)o0 * (size_t)npx + (size_t)q;
+#if LR_DOT_ASM
+            if (nq == 2 && pw1) {
+                col_pw2(xg + q, g->h * g->w, g->cin_g, p->in_offset, scratch);
+            } else {
+                lr_opt_im2col2(g, xg, q, p->in_offset, (int16_t *)(void *)scratch);
+            }
+            if (asm_ok && nq == 2 && g->cout_g >= 2) { /* the channel pairs in assembly, an odd last one in C */
+                const int32_t np = g->cout_g / 2;
+                ctx.w = p->w + (size_t)o0 * (size_t)per;
+                ctx.bias = p->bias + 4u * (uint32_t)o0;
+                ctx.mult = p->rq.mult + 4u * (uint32_t)o0;
+                ctx.shift = p->rq.shift + (uint32_t)o0;
+                ctx.y = yp;
+                ctx.n = np;
+                if (sat) {
+                    pairs_sat(&ctx);
+                } else {
+                    pairs_clamp(&ctx);
+                }
+                if (o0 + 2 * np < oend) {
+                    pairs(p, per, scratch, o0 + 2 * np, oend, yp + (size_t)(2 * np) * (size_t)npx, npx, nq);
+                }
+                continue;
+            }
+#else
             lr_opt_im2col2(g, xg, q, p->in_offset, (int16_t *)(void *)scratch);
+#endif
             pairs(p, per, scratch, o0, oend, yp, npx, nq);
         }
     }
