@@ -12,7 +12,7 @@
  * same blocking in plain C. One call (pairs) takes every channel pair of a pixel pair, each channel's two outputs
  * requantised by lr_opt_out2; with LR_DOT_ASM, the common case (per-channel requantisation of right shifts, a bias)
  * in assembly from the bias to the output bytes (pairs_sat / pairs_clamp: about 90 instructions per channel pair
- * besides the dot products, pairs' C about 200; keyword spotting's 64 -> 64 pointwise convs 1,008,668 -> 760,039
+ * besides the dot products, pairs' C about 200; keyword spotting's 64 -> 64 pointwise convs 1,008,668 -> 760,161
  * instructions with col_pw2 below). The gather has fast paths for interior pixels of 3 x 3 (dilation 1) and 1 x 1
  * kernels, four input channels (36 or 4 taps: whole groups of four) at a time with constant positions, and the
  * last 1 - 3 input channels of a 3 x 3 one (rem3); with LR_DOT_ASM, 1 x 1 stride-1 ones by halfwords (col_pw2: the
@@ -1094,10 +1094,10 @@ static int pointwise(const lr_geom *g, const int8_t *x, const lr_dense_s8_params
     }
 #if LR_DOT_ASM
     /* the columns with dot's assembly are faster from 32 input channels, with the pairs' assembly (pairs_sat /
-     * pairs_clamp; col_pw2 at stride 1) from 8: MLPerf VWW's 8 -> 16 and 16 -> 32 convs 1,286,825 and 776,121
-     * instructions that way, 1,313,057 and 919,545 here; the ResNet's 16-channel stride-2 shortcut 292,209, here
-     * 398,927 */
-    if (cin >= 32 || (cin >= 8 && pairs_asm_ok(g, p, cin))) {
+     * pairs_clamp; col_pw2 at stride 1) from 8 where 8 or more output channels share each pixel pair's gather:
+     * MLPerf VWW's 8 -> 16 and 16 -> 32 convs 1,289,355 and 777,131 instructions that way, 1,313,057 and 919,545
+     * here; the ResNet's 16-channel stride-2 shortcut 292,213, here 398,927; a U-Net's 8 -> 3 head slower there */
+    if (cin >= 32 || (cin >= 8 && g->oc >= 8 && pairs_asm_ok(g, p, cin))) {
         return 0;
     }
 #endif
