@@ -211,6 +211,20 @@ static inline int8_t lr_opt_requant(int32_t acc, const lr_opt_rq *r)
     return (int8_t)(v > r->hi ? r->hi : v);
 }
 
+#if LR_DSP && defined(__GNUC__)
+/* MBQM(v) + zp of accumulator v into OUT, unclamped, for r->sh >= 0 (lr_opt_mbqm_k): the 64-bit sum (H, L) = kpos
+ * (KHI, KLO) + v M (SMLAL) + [v < 0] INT32_MIN (T = v >> 31, SMLAL by MININT), H >> SH + ZC; 7 instructions. The
+ * requantisation runs below and the dense conv's pairs_sat / pairs_clamp. */
+#define LR_RQ_TEXT(V, T, OUT, L, H, KLO, KHI, M, MININT, SH, ZC) \
+    "mov " L ", " KLO "\n\t" \
+    "mov " H ", " KHI "\n\t" \
+    "smlal " L ", " H ", " V ", " M "\n\t" \
+    "lsr " T ", " V ", #31\n\t" \
+    "smlal " L ", " H ", " T ", " MININT "\n\t" \
+    "lsr " H ", " H ", " SH "\n\t" \
+    "add " OUT ", " H ", " ZC "\n\t"
+#endif
+
 #if LR_DSP && defined(__GNUC__) && defined(__OPTIMIZE__)
 /* lr_opt_requant_n's loop on DSP cores for r->sh >= 0 and r->hi == 127, n >= 1: per accumulator v the 64-bit sum
  * kpos + v M - [v < 0] 2^31 as SMLAL (kpos) and SMLAL ([v < 0] times INT32_MIN), the high word shifted and offset
@@ -223,14 +237,8 @@ static inline void lr_opt_requant_n_dsp(const int32_t *acc, int32_t n, const lr_
     const int8_t *const end = y + n;
     uint32_t a, l, h;
     __asm__ volatile("1:\n\t"
-                     "ldr %[a], [%[acc]], #4\n\t"
-                     "mov %[l], %[klo]\n\t"
-                     "mov %[h], %[khi]\n\t"
-                     "smlal %[l], %[h], %[a], %[mult]\n\t"
-                     "lsr %[a], %[a], #31\n\t"
-                     "smlal %[l], %[h], %[a], %[minint]\n\t"
-                     "lsr %[h], %[h], %[sh]\n\t"
-                     "add %[h], %[h], %[zc]\n\t"
+                     "ldr %[a], [%[acc]], #4\n\t" LR_RQ_TEXT("%[a]", "%[a]", "%[h]", "%[l]", "%[h]", "%[klo]", "%[khi]",
+                                                                "%[mult]", "%[minint]", "%[sh]", "%[zc]")
                      "ssat %[h], #8, %[h]\n\t"
                      "cmp %[h], %[lo]\n\t"
                      "it lt\n\t"
@@ -256,13 +264,8 @@ static inline void lr_opt_requant_n2_sat(const int32_t *acc, int32_t n, const lr
     const int8_t *const end = y + n;
     uint32_t a, b, l, h;
 #define LR_RQS(v) \
-    "mov %[l], %[klo]\n\t" \
-    "mov %[h], %[khi]\n\t" \
-    "smlal %[l], %[h], %[" v "], %[mult]\n\t" \
-    "lsr %[" v "], %[" v "], #31\n\t" \
-    "smlal %[l], %[h], %[" v "], %[minint]\n\t" \
-    "lsr %[h], %[h], %[sh]\n\t" \
-    "add %[h], %[h], %[zc]\n\t" \
+    LR_RQ_TEXT("%[" v "]", "%[" v "]", "%[h]", "%[l]", "%[h]", "%[klo]", "%[khi]", "%[mult]", "%[minint]", "%[sh]", \
+               "%[zc]") \
     "ssat %[h], #8, %[h]\n\t" \
     "strb %[h], [%[y]], #1\n\t"
     __asm__ volatile("1:\n\t"

@@ -392,15 +392,8 @@ typedef char lr_pairs_ctx_layout[offsetof(lr_pairs_ctx, n) == 52 && sizeof(void 
     "lsr r12, r12, r3\n\t" \
     "ldr r6, [lr, #40]\n\t" \
     "sub r6, r6, r12\n\t"
-/* MBQM(v) + zp of accumulator v, unclamped. */
-#define LR_PRQ(v) \
-    "mov r10, r7\n\t" \
-    "mov r11, r5\n\t" \
-    "smlal r10, r11, " v ", r2\n\t" \
-    "lsr r12, " v ", #31\n\t" \
-    "smlal r10, r11, r12, r4\n\t" \
-    "lsr r11, r11, r3\n\t" \
-    "add " v ", r11, r6\n\t"
+/* MBQM(v) + zp of accumulator v, unclamped, into v. */
+#define LR_PRQ(v) LR_RQ_TEXT(v, "r12", v, "r10", "r11", "r7", "r5", "r2", "r4", "r3", "r6")
 #define LR_PSAT(v) "ssat " v ", #8, " v "\n\t"
 #define LR_PCLAMP(v) \
     "cmp " v ", r8\n\t" \
@@ -1084,7 +1077,9 @@ static LR_NOINLINE void pw_runs(const int8_t *x, int32_t npx, int32_t hw, const 
     }
 }
 
-static int pointwise(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch, int8_t *y)
+/* asm_ok: pairs_asm_ok of the op (0 without LR_DOT_ASM). */
+static int pointwise(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch, int asm_ok,
+                     int8_t *y)
 {
     const int32_t cin = g->c, npx = g->oh * g->ow, hw = g->h * g->w, rs = g->sh * g->w, sw = g->sw, ow = g->ow;
     const int32_t lo = p->rq.act_min, hi = p->rq.act_max;
@@ -1097,9 +1092,11 @@ static int pointwise(const lr_geom *g, const int8_t *x, const lr_dense_s8_params
      * pairs_clamp; col_pw2 at stride 1) from 8 where 8 or more output channels share each pixel pair's gather:
      * MLPerf VWW's 8 -> 16 and 16 -> 32 convs 1,289,355 and 777,131 instructions that way, 1,313,057 and 919,545
      * here; the ResNet's 16-channel stride-2 shortcut 292,213, here 398,927; a U-Net's 8 -> 3 head slower there */
-    if (cin >= 32 || (cin >= 8 && g->oc >= 8 && pairs_asm_ok(g, p, cin))) {
+    if (cin >= 32 || (cin >= 8 && g->oc >= 8 && asm_ok)) {
         return 0;
     }
+#else
+    (void)asm_ok;
 #endif
     for (o = 0; o < g->oc; o += 2) {
         const uint32_t o1 = o + 1 < g->oc ? (uint32_t)o + 1u : (uint32_t)o; /* odd Cout: channel o twice */
@@ -1240,9 +1237,12 @@ void lr_conv2d_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_dense_s8_par
 {
     const int32_t per = g->cin_g * g->kh * g->kw, npx = g->oh * g->ow;
     int32_t grp, q;
+#if LR_OPT_FAST
+    int asm_ok = 0;
+#endif
 #if LR_DOT_ASM
     lr_pairs_ctx ctx;
-    int asm_ok, pw1, sat;
+    int pw1, sat;
 #endif
 #if LR_OPT_FAST
     if (one_channel(g, x, p, scratch, words, y)) {
@@ -1255,13 +1255,15 @@ void lr_conv2d_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_dense_s8_par
         depthwise(g, x, p, scratch, y);
         return;
     }
+#if LR_DOT_ASM
+    asm_ok = pairs_asm_ok(g, p, per); /* once per op: pointwise's choice too */
+#endif
 #if LR_OPT_FAST
-    if (pointwise(g, x, p, scratch, y)) {
+    if (pointwise(g, x, p, scratch, asm_ok, y)) {
         return;
     }
 #endif
 #if LR_DOT_ASM
-    asm_ok = pairs_asm_ok(g, p, per);
     pw1 = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && (g->pt | g->pl | g->pb | g->pr) == 0;
     ctx.col = scratch;
     ctx.cend = scratch + per;
