@@ -258,3 +258,22 @@ def test_nearly_dead_linrep_channel_gets_a_wider_a_scale():
     with torch.no_grad():
         y_qat = qat(torch.from_numpy(x)).double().numpy()
     assert np.abs(y_qat - y_int).max() <= 4 * out.scale
+
+
+def test_report_reference_columns_count_the_folded_biases(graphs):
+    """The report's fp32 / int8 reference columns of an int8 blob are those of the same model packed with fp32
+    activations, and count every weight and bias of the BN-folded network (counted here from the torch module:
+    each conv is followed by a batch norm, so each has a bias once folded)."""
+    from linrep_edge.format.report import storage_report
+    from linrep_edge.format.writer import pack_graph
+    g, _, gi = graphs
+    rf, ri = storage_report(pack_graph(g)), storage_report(pack_graph(gi))
+    net = _Net()
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
+    params = sum(c.weight.numel() + c.out_channels for c in convs) + net.fc.weight.numel() + net.fc.bias.numel()
+    assert rf.fp32_bytes == ri.fp32_bytes == 4 * params
+    scales = sum(c.out_channels for c in convs) + net.fc.out_features  # TFLite's scheme: one per output channel
+    assert rf.int8_bytes == ri.int8_bytes == params + 3 * (params - sum(c.weight.numel() for c in convs)
+                                                           - net.fc.weight.numel()) + 4 * scales
+    assert [(r.name, r.fp32_bytes, r.int8_bytes) for r in rf.layers] == [
+        (r.name, r.fp32_bytes, r.int8_bytes) for r in ri.layers]

@@ -149,10 +149,12 @@ def storage_report(blob: bytes, where: str = "blob", parsed: Blob | None = None)
         shape = list(g.weight_shape(op)) if op.type not in ("PRELU", "AFFINE") else \
             list(g.constants[op.weight].values.shape)
         n = int(np.prod(shape))
-        nb = g.constants[op.bias].values.size if op.bias >= 0 else 0
+        fo = m.Ops(i)
+        # the bias as stored: a constant (fp32 / fp16 models) or the op's int32 vector (int8 models, whose fp32
+        # and int8 reference columns then count it too, as those of the same model packed with fp32 activations)
+        nb = g.constants[op.bias].values.size if op.bias >= 0 else fo.BiasI32Length()
         # int8 reference: a scale per output channel (a transposed conv's weight is [Cin, Cout/groups, kh, kw])
         cout = {"PRELU": 0, "AFFINE": 0, "CONV_TRANSPOSE2D": op.out_channels}.get(op.type, shape[0])
-        fo = m.Ops(i)
         row = LayerRow(op.name, op.type, shape, int(np.prod(shape[:2])) if len(shape) == 4 else 0,
                        4 * (n + nb), 2 * (n + nb), n + 4 * nb + 4 * cout)
         row.other_bytes = _op_tensor_bytes(fo)
