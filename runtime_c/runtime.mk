@@ -27,14 +27,15 @@ LR_DIR := $(patsubst %/,%,$(dir $(LR_MK)))
 # __ARM_FEATURE_DSP, portable C elsewhere) run, beside the references (kept: the oracle of the tests);
 # LR_KERNELS=ref: the reference kernels only (-DLR_OPT_KERNELS=0). The default needs no define, so a
 # project built from `make print-sources` (export-project) runs the optimised kernels.
-# LR_KERNELS=<kinds>, '+'-separated among conv (dense and depthwise CONV2D), linear, add (elementwise ADD) and
-# linrep (both LinRep paths): the optimised kernels of those kinds only, the references for the rest
-# (-DLR_OPT_KERNELS=<mask>, bit 0 conv, 1 linear, 2 add, 3 linrep; lr_internal.h), e.g. LR_KERNELS=linrep: the
+# LR_KERNELS=<kinds>, '+'-separated among conv (dense and depthwise CONV2D), linear, add (elementwise ADD),
+# linrep (both LinRep paths) and act (the elementwise activations by table): the optimised kernels of those kinds
+# only, the references for the rest (-DLR_OPT_KERNELS=<mask>, bit 0 conv, 1 linear, 2 add, 3 linrep, 4 act;
+# lr_internal.h), e.g. LR_KERNELS=linrep: the
 # LinRep convs fast, every other op in the least code.
 # Each build keeps its objects apart: LR_BUILD_TAG ends the names of the build folders (empty for opt, -ref for
 # ref, -k<mask> for a list), so that two builds never mix objects compiled with different kernels.
 LR_KERNELS ?= opt
-LR_OPT_KINDS := conv linear add linrep
+LR_OPT_KINDS := conv linear add linrep act
 ifeq ($(LR_KERNELS),opt)
   LR_SRC_DIRS := $(LR_DIR)/src $(LR_DIR)/src/kernels/ref $(LR_DIR)/src/kernels/opt
   LR_KERNEL_DEFINES :=
@@ -52,7 +53,8 @@ else
     $(error runtime.mk: LR_KERNELS is empty: use opt, ref or a '+'-separated list of $(LR_OPT_KINDS))
   endif
   LR_OPT_MASK := $(words $(if $(filter conv,$(LR_KERNEL_LIST)),x) $(if $(filter linear,$(LR_KERNEL_LIST)),x x) \
-                   $(if $(filter add,$(LR_KERNEL_LIST)),x x x x) $(if $(filter linrep,$(LR_KERNEL_LIST)),x x x x x x x x))
+                   $(if $(filter add,$(LR_KERNEL_LIST)),x x x x) $(if $(filter linrep,$(LR_KERNEL_LIST)),x x x x x x x x) \
+                   $(if $(filter act,$(LR_KERNEL_LIST)),x x x x x x x x x x x x x x x x))
   LR_SRC_DIRS := $(LR_DIR)/src $(LR_DIR)/src/kernels/ref $(LR_DIR)/src/kernels/opt
   LR_KERNEL_DEFINES := -DLR_OPT_KERNELS=$(LR_OPT_MASK)u
   LR_BUILD_TAG := -k$(LR_OPT_MASK)

@@ -61,6 +61,28 @@ def _all_values(shape: tuple[int, ...], n: int, seed: int) -> np.ndarray:
     return np.stack([rng.permutation(np.arange(-128, 128)).reshape(shape) for _ in range(n)]).astype(np.int8)
 
 
+def _check_table(g, xs: np.ndarray, table: bool = True) -> None:  # type: ignore[no-untyped-def]
+    """The op of g on twice the values (every tensor two times taller: 512 and more), where the C runtime given
+    room for its scratch (no RAM limit) maps them through a table of the reference's outputs
+    (lr_table_s8_opt, `table`; per-channel PReLU slopes: no table): equal to the Python reference byte for
+    byte, as is the least arena's run (no room for the table: the reference kernel)."""
+    import copy
+
+    from linrep_edge.format.writer import pack_graph
+    big = copy.deepcopy(g)
+    for t in big.tensors:
+        t.shape = (t.shape[0], 2 * t.shape[1], *t.shape[2:])
+    xb = np.concatenate([xs, xs[::-1]], axis=2)
+    assert xb.shape[1:] == big.tensors[big.input].shape and xb[0].size >= 512
+    want = np.stack([run_int8(big, x)[0] for x in xb])
+    rt = CRuntime(pack_graph(big))
+    least = rt.arena_bytes
+    assert np.array_equal(rt.run_int8(xb)[0].reshape(want.shape), want)
+    rt.set_ram_limit(-1)
+    assert (rt.arena_bytes >= least + 256) == table  # the plan gave the table its scratch
+    assert np.array_equal(rt.run_int8(xb)[0].reshape(want.shape), want)
+
+
 @pytest.mark.parametrize("case", range(len(TFLM_CASES)),
                          ids=[f"{c[0]}-{c[2][0]}-{c[2][1]}" for c in TFLM_CASES])
 def test_activation_equals_tflite_micro(case: int) -> None:
@@ -86,6 +108,7 @@ def test_activation_equals_tflite_micro(case: int) -> None:
     assert np.array_equal(got_c, want)
     assert np.array_equal(run_int8_batch(g, xs)[0], want)
     assert len(np.unique(want)) > 10  # the curve, not only its saturated ends
+    _check_table(g, xs)
 
 
 PRELU_CASES = [  # input, output, slope (scale, zero point), one slope per channel
@@ -118,6 +141,7 @@ def test_prelu_equals_tflite_micro(case: int) -> None:
     assert np.array_equal(CRuntime(pack_graph(g)).run_int8(xs)[0].reshape(want.shape), want)
     assert np.array_equal(run_int8_batch(g, xs)[0], want)
     assert len(np.unique(want)) > 10
+    _check_table(g, xs, table=not per_channel)
 
 
 SILU_CASES = [((0.05, 3), (0.03, -100)), ((0.02, -20), (0.02, -20)), ((0.1, 100), (0.08, -120)),
@@ -156,6 +180,7 @@ def test_silu_equals_tflite_logistic_then_mul(case: int) -> None:
     assert np.array_equal(np.stack([run_int8(g, x)[0] for x in xs]), want_a)
     assert np.array_equal(CRuntime(pack_graph(g)).run_int8(xs)[0].reshape(want_a.shape), want_a)
     assert len(np.unique(want_a)) > 10
+    _check_table(g, xs)
 
 
 @pytest.mark.parametrize("in_q,out_q", [((0.05, 3), (1.0 / 255.0, -128)), ((0.02, -100), (0.004, -128)),
@@ -184,6 +209,8 @@ def test_hardsigmoid_is_within_half_a_step(in_q: tuple[float, int], out_q: tuple
     assert np.abs(got - ref)[inside].max() <= 0.5 * y_t.scale + 2.0 ** -14
     assert np.abs(y.astype(np.int64) - ref_q).max() <= 1
     assert len(np.unique(y)) > 10
+    g.tensors = [Tensor((2, 8, 16), t.name, t.dtype, t.scale, t.zero_point) for t in g.tensors]
+    _check_table(g, np.stack([np.random.default_rng(k).permutation(x).reshape(2, 8, 16) for k in range(3)]))
 
 
 def test_fixed_output_quantisation_is_checked() -> None:

@@ -82,6 +82,6 @@ def test_unknown_kernel_build_is_one_clear_error() -> None:
     from linrep_edge.runtime.mcu_int8 import kernel_build
 
     for bad in ("fast", "linrep+dsp", "linrep,add"):
-        with pytest.raises(LinRepError, match="use opt, ref or a '\\+'-separated list of conv linear add linrep"):
+        with pytest.raises(LinRepError, match="use opt, ref or a '\\+'-separated list of conv linear add linrep act"):
             with kernel_build(bad):
                 pass

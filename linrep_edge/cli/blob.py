@@ -79,7 +79,7 @@ def cmd_export_c(args: argparse.Namespace) -> int:
 
 
 def _check_kernels(kernels: str) -> None:
-    """--kernels: a kernel build runtime.mk knows (opt, ref, or a '+'-list of conv, linear, add, linrep), before
+    """--kernels: a kernel build runtime.mk knows (opt, ref, or a '+'-list of conv, linear, add, linrep, act), before
     any work; runtime.mk's reason otherwise."""
     from linrep_edge.runtime.binding import build_tag
 

@@ -344,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the int8 kernels the project holds: opt (the optimised ones, the default), ref (the "
                         "reference kernels only: LR_KERNELS=ref, -DLR_OPT_KERNELS=0; about 4 KB less at -Os on the "
                         "default model, about 3x its instructions), or the kinds whose optimised kernels run, "
-                        "'+'-separated among conv, linear, add, linrep (e.g. linrep: the LinRep convs fast, the "
+                        "'+'-separated among conv, linear, add, linrep, act (e.g. linrep: the LinRep convs fast, the "
                         "rest in the least code); `mcu-bench --kernels` measures each")
     p.add_argument("--ram-limit", type=_ram_limit, default=None, metavar="BYTES",
                    help="main.c calls lr_set_ram_limit(BYTES) before sizing the arena: RAM traded for speed (0: the "
@@ -510,7 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kernels", default="opt", metavar="opt|ref|KINDS",
                    help="int8 blobs: the runtime's int8 kernels, opt (optimised, the default), ref (the reference "
                         "kernels only: a runtime built with LR_KERNELS=ref) or the kinds whose optimised kernels "
-                        "run, '+'-separated among conv, linear, add, linrep (LR_KERNELS=linrep+add, ...)")
+                        "run, '+'-separated among conv, linear, add, linrep, act (LR_KERNELS=linrep+add, ...)")
     p.add_argument("--profile", action="store_true",
                    help="also count the inference's instructions per function (per translated block, charged to "
                         "the function it starts in; the first QEMU run, a little slower): the top ones in the "

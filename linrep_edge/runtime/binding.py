@@ -66,7 +66,7 @@ _tags: dict[str, str] = {"opt": ""}  # runtime.mk's default build has no folder 
 
 def build_tag(kernels: str) -> str:
     """The build folders' suffix of the kernel build `kernels` (runtime.mk's LR_KERNELS: opt, ref or a '+'-list
-    of conv, linear, add, linrep), asked of runtime_c's Makefile (`make print-build-tag`, the one place the rule
+    of conv, linear, add, linrep, act), asked of runtime_c's Makefile (`make print-build-tag`, the one place the rule
     is written) once per value; an unknown value is one LinRepError with make's reason."""
     if kernels not in _tags:
         if shutil.which("make") is None or not (RUNTIME_DIR / "Makefile").is_file():

@@ -32,7 +32,7 @@ TARGETS_INT8 = ("cortex-m4", "cortex-m3", "cortex-m7", "cortex-m33")
 @contextmanager
 def kernel_build(kernels: str) -> Iterator[None]:
     """Build and load the runtime with LR_KERNELS=kernels while inside (runtime.mk: "opt", the default, "ref", or a
-    '+'-list of the kinds whose optimised kernels run, among conv, linear, add, linrep; the host library and the
+    '+'-list of the kinds whose optimised kernels run, among conv, linear, add, linrep, act; the host library and the
     firmware libraries of each build have their own folders), then restore the environment."""
     from linrep_edge.runtime.binding import build_tag
 

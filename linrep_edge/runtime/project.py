@@ -529,7 +529,7 @@ def export_project(blob: bytes, out: Path, target: str, name: str, source: str, 
     the host's memory plan for that path (lr_plan_export) goes into model/<name>_plan.h, main.c gives it to
     lr_set_plan, and the runtime is built without its planner (-DLR_PLANNER=0); the arena is the plan's.
     `kernels` "ref": the project holds the reference int8 kernels only (runtime.mk's LR_KERNELS=ref,
-    -DLR_OPT_KERNELS=0: the least code, the most instructions); a '+'-list of conv, linear, add, linrep: the
+    -DLR_OPT_KERNELS=0: the least code, the most instructions); a '+'-list of conv, linear, add, linrep, act: the
     optimised kernels of those kinds only (-DLR_OPT_KERNELS=<mask>). Its plan, arena and cost model are that
     build's, from the host library of the same kernels (the outputs are the same bytes: every int8 kernel is
     exact). `ram_limit` (None: the runtime's default for the blob's kind, the least arena for int8, no limit for

@@ -3,7 +3,8 @@
  * (the DSP/SIMD path on M4, M7, M33; the portable path on M3): the random cases of
  * tests/kernel_cases_s8.h, as the host test test_kernels_s8 runs them. Build with
  * APP_CFLAGS="-I<runtime_c>/src -I<runtime_c>/tests" (tests/test_mcu_kernels.py does).
- * bench_report prints kc_cases=N and the mismatches per kind (kc_conv, kc_linear, kc_linrep, kc_reuse_sizes, kc_add, kc_requant).
+ * bench_report prints kc_cases=N and the mismatches per kind (kc_conv, kc_linear, kc_linrep, kc_reuse_sizes,
+ * kc_add, kc_requant, kc_table).
  */
 #include <stdio.h>
 
@@ -16,7 +17,7 @@
 
 static int fails[3];
 static int reuse_fails; /* kc_run_reuse: the reuse kernel at several scratch sizes */
-static int small_fails[2]; /* kc_run_small: ADD, the requantisation helper */
+static int small_fails[3]; /* kc_run_small: ADD, the requantisation helper, the activations by table */
 
 int bench_setup(void)
 {
@@ -40,5 +41,6 @@ int bench_report(void)
     printf("kc_reuse_sizes=%d\n", reuse_fails);
     printf("kc_add=%d\n", small_fails[0]);
     printf("kc_requant=%d\n", small_fails[1]);
+    printf("kc_table=%d\n", small_fails[2]);
     return 0;
 }

@@ -404,6 +404,39 @@ int lr_op_prefers_reuse(const lr_model *m, const lr_op *op, uint32_t path)
     return cost.path == LR_PATH_REUSE && reuse_floats(m, op) <= LR_MAX_NUMEL; /* AUTO: never fails */
 }
 
+int lr_op_act_table(const lr_model *m, const lr_op *op)
+{
+#if LR_ACT_TABLE_ON
+    if (!LR_IS_INT8(m) || !LR_OP_ON(op->type)) {
+        return 0;
+    }
+    switch (op->type) {
+    case LR_OP_TYPE_PRELU: /* [zp_alpha, slopes]: one slope only (a table per tensor) */
+        if (op->n_qp != 2u) {
+            return 0;
+        }
+        break;
+    case LR_OP_TYPE_SIGMOID:
+    case LR_OP_TYPE_TANH:
+    case LR_OP_TYPE_HARDSWISH:
+    case LR_OP_TYPE_HARDSIGMOID:
+    case LR_OP_TYPE_SILU:
+    case LR_OP_TYPE_LEAKY_RELU:
+    case LR_OP_TYPE_RELU:
+    case LR_OP_TYPE_RELU6:
+    case LR_OP_TYPE_CLAMP:
+        break;
+    default:
+        return 0;
+    }
+    return lr_tensor_numel(m, (uint32_t)op->output) >= LR_ACT_S8_TAB_MIN;
+#else
+    (void)m;
+    (void)op;
+    return 0;
+#endif
+}
+
 void lr_op_scratch(const lr_model *m, const lr_op *op, uint32_t path, int reuse, lr_scratch_need *need)
 {
     const uint32_t per = (uint32_t)op->kh * (uint32_t)op->kw; /* times cin_g below */
@@ -433,6 +466,10 @@ void lr_op_scratch(const lr_model *m, const lr_op *op, uint32_t path, int reuse,
         return;
     }
 #endif
+    if (lr_op_act_table(m, op)) { /* an elementwise activation by table, where the arena has room (none least) */
+        need->hi = LR_ACT_S8_TAB_BYTES;
+        return;
+    }
     if (op->type != LR_OP_TYPE_CONV2D && op->type != LR_OP_TYPE_LINREP_CONV2D) {
         return; /* no other op takes scratch */
     }

@@ -64,17 +64,19 @@
 
 /* The optimised int8 kernels the run path calls (linrep.h, -DLR_OPT_KERNELS=<mask>; runtime.mk's LR_KERNELS writes
  * it): bit LR_OPT_CONV dense and depthwise CONV2D, LR_OPT_LINEAR, LR_OPT_ADD (elementwise, by tables), LR_OPT_LINREP
- * both LinRep paths (and the cost model calibrated on them). A kind whose bit is clear runs its reference kernel
- * (kernels/ref/), and its optimised kernel is not linked. Default: every kind (0xFu); 0: the references only. */
+ * both LinRep paths (and the cost model calibrated on them), LR_OPT_ACT the elementwise activations by table
+ * (lr_table_s8_opt). A kind whose bit is clear runs its reference kernel (kernels/ref/), and its optimised kernel
+ * is not linked. Default: every kind (0x1Fu); 0: the references only. */
 #define LR_OPT_CONV 0u
 #define LR_OPT_LINEAR 1u
 #define LR_OPT_ADD 2u
 #define LR_OPT_LINREP 3u
+#define LR_OPT_ACT 4u
 #ifndef LR_OPT_KERNELS
-#define LR_OPT_KERNELS 0xFu
+#define LR_OPT_KERNELS 0x1Fu
 #endif
-#if (LR_OPT_KERNELS) >> 4
-#error "LR_OPT_KERNELS: bits above 3 are set (bit 0 conv, 1 linear, 2 add, 3 linrep)"
+#if (LR_OPT_KERNELS) >> 5
+#error "LR_OPT_KERNELS: bits above 4 are set (bit 0 conv, 1 linear, 2 add, 3 linrep, 4 act)"
 #endif
 #define LR_OPT_ON(k) ((((LR_OPT_KERNELS) >> (k)) & 1u) != 0u)
 
@@ -615,5 +617,17 @@ typedef struct lr_scratch_need {
     uint64_t lo, hi; /* the direct / dense kernels' least and preferred bytes (0: no scratch) */
 } lr_scratch_need;
 void lr_op_scratch(const lr_model *m, const lr_op *op, uint32_t path, int reuse, lr_scratch_need *need);
+/* Whether op of an int8 model is an elementwise activation whose output is a function of the input byte alone
+ * (SIGMOID, TANH, HARDSWISH, HARDSIGMOID, SILU, LEAKY_RELU, RELU, RELU6, CLAMP; PRELU with one slope), compiled
+ * in (LR_OPS), with LR_OPT_ACT, on at least LR_ACT_S8_TAB_MIN values: it takes LR_ACT_S8_TAB_BYTES of scratch for
+ * a table where the plan gives them (lr_table_s8_opt). */
+int lr_op_act_table(const lr_model *m, const lr_op *op);
+/* The same as a constant: some activation of this build (LR_OPS, LR_OPT_KERNELS) can take the table. */
+#define LR_ACT_TABLE_ON \
+    (LR_INT8 && LR_OPT_ON(LR_OPT_ACT) && \
+     (LR_OP_ON(LR_OP_TYPE_SIGMOID) || LR_OP_ON(LR_OP_TYPE_TANH) || LR_OP_ON(LR_OP_TYPE_HARDSWISH) || \
+      LR_OP_ON(LR_OP_TYPE_HARDSIGMOID) || LR_OP_ON(LR_OP_TYPE_SILU) || LR_OP_ON(LR_OP_TYPE_LEAKY_RELU) || \
+      LR_OP_ON(LR_OP_TYPE_RELU) || LR_OP_ON(LR_OP_TYPE_RELU6) || LR_OP_ON(LR_OP_TYPE_CLAMP) || \
+      LR_OP_ON(LR_OP_TYPE_PRELU)))
 
 #endif /* LR_INTERNAL_H */

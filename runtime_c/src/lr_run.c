@@ -619,6 +619,18 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
     case LR_OP_TYPE_PRELU:
     case LR_OP_TYPE_HARDSIGMOID:
     case LR_OP_TYPE_SILU:
+#if LR_ACT_TABLE_ON
+        if (r->scratch_bytes >= LR_ACT_S8_TAB_BYTES && lr_op_act_table(m, op)) {
+            /* by table (lr_table_s8_opt): byte v of it the reference's output for the input byte v */
+            int8_t *const table = (int8_t *)(void *)r->scratch;
+            for (i = 0u; i < LR_ACT_S8_TAB_BYTES; i++) {
+                table[i] = (int8_t)(uint8_t)i;
+            }
+            run_activation_s8(m, op, table, 1u, LR_ACT_S8_TAB_BYTES, table);
+            lr_table_s8_opt(x, n, table, y);
+            break;
+        }
+#endif
         run_activation_s8(m, op, x, (uint32_t)in[0], n, y);
         break;
     case LR_OP_TYPE_CONCAT:

@@ -571,18 +571,65 @@ static int kc_case_requant(kc_rng *r)
     return bad != 0;
 }
 
-/* `cases` ADD and requantisation cases from `seed`; mismatches per kind in fails[2]. */
-static int kc_run_small(uint32_t seed, int cases, int fails[2])
+/* An activation by table (lr_table_s8_opt) against its reference on n random bytes (odd lengths too; in place in
+ * half the cases): the table built as the run path builds it, the 256 int8s through the reference in place;
+ * LEAKY_RELU (multipliers in [2^30, 2^31), shifts -10..3, random zero points) or HARDSWISH (int16 multipliers, the
+ * verifier's exponent ranges). The bytes after the n outputs stay untouched. */
+static int kc_case_table(kc_rng *r)
+{
+    int8_t table[LR_ACT_S8_TAB_BYTES];
+    const uint32_t n = (uint32_t)kc_int(r, 1, KC_MAX_X);
+    const int leaky = kc_int(r, 0, 1) == 0, in_place = kc_int(r, 0, 1) == 0;
+    lr_leaky_relu_s8_params pl;
+    lr_hardswish_s8_params ph;
+    uint32_t i;
+    int bad;
+    for (i = 0u; i < LR_ACT_S8_TAB_BYTES; i++) {
+        table[i] = (int8_t)(uint8_t)i;
+    }
+    pl.zp_in = ph.zp_in = kc_int(r, -128, 127);
+    pl.zp_out = ph.zp_out = kc_int(r, -128, 127);
+    pl.mult_identity = kc_int(r, 1 << 30, 0x7fffffff);
+    pl.shift_identity = kc_int(r, -10, 3);
+    pl.mult_alpha = kc_int(r, 1 << 30, 0x7fffffff);
+    pl.shift_alpha = kc_int(r, -10, 0);
+    ph.out_mult = kc_int(r, 0, 32767);
+    ph.out_exp = kc_int(r, -15, 0);
+    ph.rel_mult = kc_int(r, 0, 32767);
+    ph.rel_exp = kc_int(r, -15, 30);
+    kc_fill_x(r, n);
+    memset(kc_y0, 0x77, sizeof kc_y0);
+    memset(kc_y1, 0x77, sizeof kc_y1);
+    if (leaky) {
+        lr_leaky_relu_s8_ref(table, LR_ACT_S8_TAB_BYTES, &pl, table);
+        lr_leaky_relu_s8_ref(kc_x, n, &pl, kc_y0);
+    } else {
+        lr_hardswish_s8_ref(table, LR_ACT_S8_TAB_BYTES, &ph, table);
+        lr_hardswish_s8_ref(kc_x, n, &ph, kc_y0);
+    }
+    if (in_place) {
+        memcpy(kc_y1, kc_x, n);
+        lr_table_s8_opt(kc_y1, n, table, kc_y1);
+    } else {
+        lr_table_s8_opt(kc_x, n, table, kc_y1);
+    }
+    bad = memcmp(kc_y0, kc_y1, sizeof kc_y0) != 0; /* the n outputs, and 0x77 after them */
+    return bad;
+}
+
+/* `cases` ADD, requantisation and activation-table cases from `seed`; mismatches per kind in fails[3]. */
+static int kc_run_small(uint32_t seed, int cases, int fails[3])
 {
     kc_rng r;
     int c;
     r.s = seed ? seed : 1u;
-    fails[0] = fails[1] = 0;
+    fails[0] = fails[1] = fails[2] = 0;
     for (c = 0; c < cases; c++) {
         fails[0] += kc_case_add(&r);
         fails[1] += kc_case_requant(&r);
+        fails[2] += kc_case_table(&r);
     }
-    return fails[0] + fails[1];
+    return fails[0] + fails[1] + fails[2];
 }
 
 /* `cases` template-reuse cases from `seed` (kc_case_reuse_sizes); the mismatches. */
