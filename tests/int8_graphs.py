@@ -517,3 +517,15 @@ def build(kind: str, seed: int) -> Graph:
             return _prelu(rng, g.tensors[0], g.tensors[1], 1)
         return _activation(rng, ACTIVATION_KINDS[kind], kind.endswith("_alike"))
     return _same(rng, kind)
+
+
+def taller(g: Graph, k: int) -> Graph:
+    """g with every [C, H, W] tensor but a gate [C, 1, 1] made k times taller: the same ops, the same
+    integers, on k times the values (a MEAN keeps its multiplier: the Python reference and C read the same one)."""
+    import copy
+
+    big = copy.deepcopy(g)
+    for t in big.tensors:
+        if len(t.shape) == 3 and t.shape[1] * t.shape[2] > 1:
+            t.shape = (t.shape[0], k * t.shape[1], t.shape[2])
+    return big

@@ -22,6 +22,7 @@ from linrep_edge.integer.batch import quantize_input, run_int8_batch
 from linrep_edge.integer.executor import run_int8
 from linrep_edge.models.tflite_import import import_tflite, import_tflite_mapped
 from linrep_edge.runtime.binding import CRuntime
+from int8_graphs import ACTIVATION_KINDS, build, taller
 
 HAVE_TFLM = importlib.util.find_spec("tflite_micro") is not None
 
@@ -81,6 +82,44 @@ def _check_table(g, xs: np.ndarray, table: bool = True) -> None:  # type: ignore
     rt.set_ram_limit(-1)
     assert (rt.arena_bytes >= least + 256) == table  # the plan gave the table its scratch
     assert np.array_equal(rt.run_int8(xb)[0].reshape(want.shape), want)
+
+
+@pytest.mark.parametrize("kind", sorted(ACTIVATION_KINDS) + ["mul_channel", "affine"])
+def test_tables_equal_the_reference_on_random_graphs(kind: str) -> None:
+    """Every op the run path may map through tables (lr_op_act_table: the elementwise activations, and a table per
+    channel for PRELU's slopes, MUL by a per-channel gate and AFFINE), on random graphs (tests/int8_graphs.py: random
+    quantisation, slopes, clamps) made tall enough for the tables (512 values per channel): the C runtime given room
+    for the table (no RAM limit: the arena grows by its 256 bytes) equals the Python integer reference byte for byte
+    on every int8 input value and on inputs whose channels have ranges of their own (so that the gates differ), as
+    does its least arena's run (no room: the reference kernels)."""
+    from linrep_edge.format.writer import pack_graph
+
+    done = 0
+    for seed in range(60):
+        g = build(kind, seed)
+        if len(g.tensors[g.input].shape) != 3:
+            continue
+        c, h, w = g.tensors[g.input].shape
+        big = taller(g, -(-512 // (h * w)))
+        shape = big.tensors[big.input].shape
+        rng = np.random.default_rng(seed)
+        spread = rng.integers(-128, 128, (2, *shape)) // rng.integers(1, 5, (2, shape[0], 1, 1)) \
+            + rng.integers(-100, 100, (2, shape[0], 1, 1))  # each channel its own range: the gates differ
+        xs = np.concatenate([np.resize(rng.permutation(np.arange(-128, 128)), (1, *shape)),
+                             np.clip(spread, -128, 127)]).astype(np.int8)
+        want = [run_int8(big, x)[0] for x in xs]
+        rt = CRuntime(pack_graph(big))
+        least = rt.arena_bytes
+        for limit in (0, -1):
+            rt.set_ram_limit(limit)
+            got = rt.run_int8(xs)[0]
+            for k, x in enumerate(xs):
+                assert np.array_equal(got[k].reshape(want[k].shape), want[k]), f"{kind} seed {seed} limit {limit}"
+        assert rt.arena_bytes >= least + 256, f"{kind} seed {seed}: no room given for the table"
+        done += 1
+        if done == 3:
+            break
+    assert done == 3
 
 
 @pytest.mark.parametrize("case", range(len(TFLM_CASES)),

@@ -407,15 +407,24 @@ int lr_op_prefers_reuse(const lr_model *m, const lr_op *op, uint32_t path)
 int lr_op_act_table(const lr_model *m, const lr_op *op)
 {
 #if LR_ACT_TABLE_ON
+    int32_t dims[LR_MAX_RANK];
+    uint32_t inner;
     if (!LR_IS_INT8(m) || !LR_OP_ON(op->type)) {
         return 0;
     }
+    (void)lr_tensor_shape(m, (uint32_t)lr_op_input(m, op, 0u), dims);
+    inner = lr_tensor_numel(m, (uint32_t)op->output) / (uint32_t)dims[0]; /* verified: dims[0] >= 1 */
     switch (op->type) {
-    case LR_OP_TYPE_PRELU: /* [zp_alpha, slopes]: one slope only (a table per tensor) */
+    case LR_OP_TYPE_PRELU: /* [zp_alpha, slopes]: a slope per channel takes a table per channel */
         if (op->n_qp != 2u) {
-            return 0;
+            return inner >= LR_ACT_S8_TAB_MIN;
         }
         break;
+    case LR_OP_TYPE_MUL: /* by a gate of one value per channel ([c], [c][1][1]): a table per channel */
+        return lr_tensor_numel(m, (uint32_t)lr_op_input(m, op, 1u)) != lr_tensor_numel(m, (uint32_t)op->output) &&
+               inner >= LR_ACT_S8_TAB_MIN;
+    case LR_OP_TYPE_AFFINE: /* a weight, bias and multiplier per channel: a table per channel */
+        return inner >= LR_ACT_S8_TAB_MIN;
     case LR_OP_TYPE_SIGMOID:
     case LR_OP_TYPE_TANH:
     case LR_OP_TYPE_HARDSWISH:

@@ -617,10 +617,12 @@ typedef struct lr_scratch_need {
     uint64_t lo, hi; /* the direct / dense kernels' least and preferred bytes (0: no scratch) */
 } lr_scratch_need;
 void lr_op_scratch(const lr_model *m, const lr_op *op, uint32_t path, int reuse, lr_scratch_need *need);
-/* Whether op of an int8 model is an elementwise activation whose output is a function of the input byte alone
- * (SIGMOID, TANH, HARDSWISH, HARDSIGMOID, SILU, LEAKY_RELU, RELU, RELU6, CLAMP; PRELU with one slope), compiled
- * in (LR_OPS), with LR_OPT_ACT, on at least LR_ACT_S8_TAB_MIN values: it takes LR_ACT_S8_TAB_BYTES of scratch for
- * a table where the plan gives them (lr_table_s8_opt). */
+/* Whether op of an int8 model maps each value by a function of its byte alone, compiled in (LR_OPS), with
+ * LR_OPT_ACT: an elementwise activation (SIGMOID, TANH, HARDSWISH, HARDSIGMOID, SILU, LEAKY_RELU, RELU, RELU6,
+ * CLAMP; PRELU with one slope) on at least LR_ACT_S8_TAB_MIN values, or one function per channel (PRELU with a
+ * slope per channel, MUL by a gate of one value per channel, AFFINE) on at least LR_ACT_S8_TAB_MIN values per
+ * channel: it takes LR_ACT_S8_TAB_BYTES of scratch for a table (a table per channel in turn) where the plan gives
+ * them (lr_table_s8_opt). */
 int lr_op_act_table(const lr_model *m, const lr_op *op);
 /* The same as a constant: some activation of this build (LR_OPS, LR_OPT_KERNELS) can take the table. */
 #define LR_ACT_TABLE_ON \
@@ -628,6 +630,6 @@ int lr_op_act_table(const lr_model *m, const lr_op *op);
      (LR_OP_ON(LR_OP_TYPE_SIGMOID) || LR_OP_ON(LR_OP_TYPE_TANH) || LR_OP_ON(LR_OP_TYPE_HARDSWISH) || \
       LR_OP_ON(LR_OP_TYPE_HARDSIGMOID) || LR_OP_ON(LR_OP_TYPE_SILU) || LR_OP_ON(LR_OP_TYPE_LEAKY_RELU) || \
       LR_OP_ON(LR_OP_TYPE_RELU) || LR_OP_ON(LR_OP_TYPE_RELU6) || LR_OP_ON(LR_OP_TYPE_CLAMP) || \
-      LR_OP_ON(LR_OP_TYPE_PRELU)))
+      LR_OP_ON(LR_OP_TYPE_PRELU) || LR_OP_ON(LR_OP_TYPE_MUL) || LR_OP_ON(LR_OP_TYPE_AFFINE)))
 
 #endif /* LR_INTERNAL_H */

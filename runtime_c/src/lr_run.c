@@ -304,6 +304,39 @@ static int8_t *tensor_s8(const run_ctx *r, int32_t id)
     return (int8_t *)(void *)(r->act + r->offsets[id]);
 }
 
+#if LR_ACT_TABLE_ON
+/* Whether op runs by table (lr_table_s8_opt): lr_op_act_table, and the plan gave it the table's scratch. */
+static int by_table(const run_ctx *r, const lr_op *op)
+{
+    return r->scratch_bytes >= LR_ACT_S8_TAB_BYTES && lr_op_act_table(r->m, op);
+}
+
+/* The 256 int8s in byte order in the op's scratch: the reference run on them in place makes the table. */
+static int8_t *ramp(const run_ctx *r)
+{
+    int8_t *const t = (int8_t *)(void *)r->scratch;
+    uint32_t i;
+    for (i = 0u; i < LR_ACT_S8_TAB_BYTES; i++) {
+        t[i] = (int8_t)(uint8_t)i;
+    }
+    return t;
+}
+#endif
+
+/* PRELU's constants ([identity, alpha]; qparams [zp_alpha, slopes], verified: 1 or c slopes). */
+static void prelu_params(const lr_model *m, const lr_op *op, lr_prelu_s8_params *p)
+{
+    p->zp_in = lr_quant_zp(m, (uint32_t)lr_op_input(m, op, 0u));
+    p->zp_out = lr_quant_zp(m, (uint32_t)op->output);
+    p->mult_identity = lr_lei32(m->blob + op->mult);
+    p->shift_identity = lr_s8(m->blob[op->shift]);
+    p->mult_alpha = lr_lei32(m->blob + op->mult + 4u);
+    p->shift_alpha = lr_s8(m->blob[op->shift + 1u]);
+    p->zp_alpha = lr_lei32(m->blob + op->qp);
+    p->n_alpha = op->n_qp - 1u;
+    p->alpha = m->blob + op->qp + 4u;
+}
+
 /* MUL, AFFINE, RESIZE and CONV_TRANSPOSE2D (dense or LinRep) of an int8 model (docs/INTEGER.md section 2, 3). */
 static void run_geo_s8(const run_ctx *r, const lr_op *op)
 {
@@ -329,6 +362,19 @@ static void run_geo_s8(const run_ctx *r, const lr_op *op)
         p.shift = lr_s8(m->blob[op->shift]);
         p.act_min = op->act_min;
         p.act_max = op->act_max;
+#if LR_ACT_TABLE_ON
+        if (by_table(r, op)) { /* a gate per channel (lr_op_act_table): a table per channel, its gate fixed */
+            const uint32_t inner = n / (uint32_t)in[0];
+            const int8_t *const gate = tensor_s8(r, in1);
+            uint32_t ch;
+            for (ch = 0u; ch < (uint32_t)in[0]; ch++) {
+                int8_t *const t = ramp(r);
+                lr_mul_s8_ref(t, gate + ch, 1u, LR_ACT_S8_TAB_BYTES, 1, &p, t);
+                lr_table_s8_opt(x + (size_t)ch * inner, inner, t, y + (size_t)ch * inner);
+            }
+            break;
+        }
+#endif
         lr_mul_s8_ref(x, tensor_s8(r, in1), (uint32_t)in[0], n / (uint32_t)in[0],
                       numel(d, lr_tensor_shape(m, (uint32_t)in1, d)) != n, &p, y);
         break;
@@ -339,6 +385,26 @@ static void run_geo_s8(const run_ctx *r, const lr_op *op)
         }
         lr_dense_s8_params p;
         lr_op_dense_s8_params(m, op, &p);
+#if LR_ACT_TABLE_ON
+        if (by_table(r, op)) { /* a table per channel, made with that channel's weight, bias and multiplier */
+            const uint32_t inner = n / (uint32_t)in[0];
+            uint32_t ch;
+            for (ch = 0u; ch < (uint32_t)in[0]; ch++) {
+                int8_t *const t = ramp(r);
+                lr_dense_s8_params q = p;
+                q.w = p.w + ch;
+                q.bias = p.bias != NULL ? p.bias + 4u * ch : NULL;
+                if (p.rq.n != 1u) {
+                    q.rq.mult = p.rq.mult + 4u * ch;
+                    q.rq.shift = p.rq.shift + ch;
+                    q.rq.n = 1u;
+                }
+                lr_affine_s8_ref(t, 1u, LR_ACT_S8_TAB_BYTES, &q, t);
+                lr_table_s8_opt(x + (size_t)ch * inner, inner, t, y + (size_t)ch * inner);
+            }
+            break;
+        }
+#endif
         lr_affine_s8_ref(x, (uint32_t)in[0], n / (uint32_t)in[0], &p, y);
         break;
     }
@@ -400,15 +466,7 @@ static void run_activation_s8(const lr_model *m, const lr_op *op, const int8_t *
             break; /* left out of this build (LR_OPS) */
         }
         lr_prelu_s8_params p;
-        p.zp_in = zp_in;
-        p.zp_out = lr_quant_zp(m, (uint32_t)op->output);
-        p.mult_identity = lr_lei32(m->blob + op->mult);
-        p.shift_identity = lr_s8(m->blob[op->shift]);
-        p.mult_alpha = lr_lei32(m->blob + op->mult + 4u);
-        p.shift_alpha = lr_s8(m->blob[op->shift + 1u]);
-        p.zp_alpha = lr_lei32(m->blob + op->qp);
-        p.n_alpha = op->n_qp - 1u;
-        p.alpha = m->blob + op->qp + 4u;
+        prelu_params(m, op, &p);
         lr_prelu_s8_ref(x, c, n / c, &p, y);
         break;
     }
@@ -620,14 +678,22 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
     case LR_OP_TYPE_HARDSIGMOID:
     case LR_OP_TYPE_SILU:
 #if LR_ACT_TABLE_ON
-        if (r->scratch_bytes >= LR_ACT_S8_TAB_BYTES && lr_op_act_table(m, op)) {
-            /* by table (lr_table_s8_opt): byte v of it the reference's output for the input byte v */
-            int8_t *const table = (int8_t *)(void *)r->scratch;
-            for (i = 0u; i < LR_ACT_S8_TAB_BYTES; i++) {
-                table[i] = (int8_t)(uint8_t)i;
+        if (by_table(r, op)) { /* byte v of the table the reference's output for the input byte v */
+            if (op->type == LR_OP_TYPE_PRELU && op->n_qp != 2u) { /* a slope per channel: a table per channel */
+                const uint32_t inner = n / (uint32_t)in[0];
+                lr_prelu_s8_params p;
+                prelu_params(m, op, &p);
+                p.n_alpha = 1u;
+                for (i = 0u; i < (uint32_t)in[0]; i++, p.alpha += 4) {
+                    int8_t *const t = ramp(r);
+                    lr_prelu_s8_ref(t, 1u, LR_ACT_S8_TAB_BYTES, &p, t);
+                    lr_table_s8_opt(x + (size_t)i * inner, inner, t, y + (size_t)i * inner);
+                }
+            } else {
+                int8_t *const t = ramp(r);
+                run_activation_s8(m, op, t, 1u, LR_ACT_S8_TAB_BYTES, t);
+                lr_table_s8_opt(x, n, t, y);
             }
-            run_activation_s8(m, op, table, 1u, LR_ACT_S8_TAB_BYTES, table);
-            lr_table_s8_opt(x, n, table, y);
             break;
         }
 #endif

@@ -499,10 +499,11 @@ int32_t lr_reluish_q15(int32_t hires, int32_t rel_mult, int32_t rel_exp);
 /* HARDSIGMOID (ours): the reluish value, then zp_out + MBQM(r, out_mult, out_exp) (a Q31 multiplier and TFLite
  * shift here, 32767 * 2^max(out_exp, 0) < 2^31), clamped. */
 void lr_hardsigmoid_s8_ref(const int8_t *x, uint32_t n, const lr_hardswish_s8_params *p, int8_t *y);
-/* An elementwise activation above through a table (kernels/opt/lr_table_s8_opt.c, kind LR_OPT_ACT): y[i] =
- * table[(uint8_t)x[i]] for the n values (x may be y), where table (LR_ACT_S8_TAB_BYTES bytes) holds at byte v the
- * op's reference output for the input byte v. The run path builds the table in the op's preferred scratch (none
- * least) by running the reference on the 256 int8s, from LR_ACT_S8_TAB_MIN values on (lr_op_act_table). */
+/* An elementwise activation above (or one channel of PRELU, MUL by a per-channel gate, AFFINE) through a table
+ * (kernels/opt/lr_table_s8_opt.c, kind LR_OPT_ACT): y[i] = table[(uint8_t)x[i]] for the n values (x may be y),
+ * where table (LR_ACT_S8_TAB_BYTES bytes) holds at byte v the op's reference output for the input byte v. The run
+ * path builds the table in the op's preferred scratch (none least) by running the reference on the 256 int8s, from
+ * LR_ACT_S8_TAB_MIN values (per channel where the function is per channel) on (lr_op_act_table). */
 #define LR_ACT_S8_TAB_BYTES 256u
 #define LR_ACT_S8_TAB_MIN 512u
 void lr_table_s8_opt(const int8_t *x, uint32_t n, const int8_t *table, int8_t *y);

@@ -2,12 +2,14 @@
  * lr_table_s8_opt.c -- the int8 elementwise activations by table (equal to their references bit for bit).
  *
  * SIGMOID, TANH, HARDSWISH, HARDSIGMOID, SILU, LEAKY_RELU, a standalone RELU / RELU6 / CLAMP and a PRELU with one
- * slope are each a function of the input byte alone (one scale and zero point per tensor): the run path (lr_run.c,
- * kind LR_OPT_ACT) writes the 256 int8s into 256 bytes of the op's scratch, runs the op's reference kernel on them
- * in place, so that byte v of the table is the reference's output for the input byte v, and then maps the tensor
- * through the table here: one byte load, one table load and one store per value (HARDSWISH's reference takes about
- * 20 instructions per value on Cortex-M4, SIGMOID's more). Equal to the reference by construction; the table costs
- * the reference on 256 values, so the run path takes it from LR_ACT_S8_TAB_MIN values on.
+ * slope are each a function of the input byte alone (one scale and zero point per tensor); PRELU with a slope per
+ * channel, MUL by a gate of one value per channel and AFFINE are one such function per channel. The run path
+ * (lr_run.c, kind LR_OPT_ACT) writes the 256 int8s into 256 bytes of the op's scratch, runs the op's reference
+ * kernel on them in place (with one channel's constants for a per-channel op), so that byte v of the table is the
+ * reference's output for the input byte v, and then maps the tensor (the channel) through the table here: one byte
+ * load, one table load and one store per value (HARDSWISH's reference takes about 20 instructions per value on
+ * Cortex-M4, MUL's 13, SIGMOID's more). Equal to the reference by construction; the table costs the reference on
+ * 256 values, so the run path takes it from LR_ACT_S8_TAB_MIN values (per channel) on.
  */
 #include "kernels/lr_opt_s8.h"
 
