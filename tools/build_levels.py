@@ -5,7 +5,7 @@ run under QEMU: -Os (what export-project builds), -Os with the optimised kernels
 -DLR_OPT_FAST=1) and -O2 (`make OPT=-O2`). Per build: runtime code as linked, executed instructions, RAM, and
 whether the outputs equal the host C runtime's bit for bit (mcu-bench's `..._blob_minimal...` figures).
 
-    python tools/build_levels.py [--zoo NAME ...] [--blob FILE.lre ...] [--target cortex-m4] [--json OUT]
+    python tools/build_levels.py [--zoo NAME ...] [--blob FILE.lre ...] [--target cortex-m4] [--kernels K] [--json OUT]
 
 Default: the int8 zoo networks of tests/zoo.py that run on a microcontroller-sized input (packed as `make zoo-mcu`
 packs them: random weights, K = 16), a small squeeze-and-excitation net written as users write one (SENet, packed
@@ -29,7 +29,7 @@ from torch import nn  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 from zoo_mcu import pack_as_zoo, packed  # noqa: E402
 
-from linrep_edge.runtime.mcu_int8 import _minimal_build, default_input_i8  # noqa: E402
+from linrep_edge.runtime.mcu_int8 import _minimal_build, default_input_i8, kernel_build  # noqa: E402
 
 # the zoo networks whose input a microcontroller takes (the 224 x 224 ones run for minutes under QEMU: --zoo NAME)
 MCU_ZOO = ("mobilenet_v1_vww", "ds_cnn_kws", "resnet8_cifar", "mtcnn_pnet", "mtcnn_onet", "tiny_unet", "odd_convs",
@@ -99,10 +99,13 @@ def main() -> int:
     ap.add_argument("--no-default", action="store_true", help="leave the default model out")
     ap.add_argument("--no-se-net", action="store_true", help="leave the small SE net (SENet, above) out")
     ap.add_argument("--target", default="cortex-m4", help="the core (default cortex-m4)")
+    ap.add_argument("--kernels", default="opt",
+                    help="the kernel build (runtime.mk's LR_KERNELS: opt, the default; ref; or a '+'-list such as "
+                         "conv+linear+add+linrep, every kind but the activation tables)")
     ap.add_argument("--json", help="write the rows here")
     args = ap.parse_args()
     rows = []
-    with tempfile.TemporaryDirectory(prefix="build_levels_") as d:
+    with tempfile.TemporaryDirectory(prefix="build_levels_") as d, kernel_build(args.kernels):
         work = Path(d)
         if not args.no_default:
             rows.append(levels("default model (K = 16)", default_blob(), args.target, work))

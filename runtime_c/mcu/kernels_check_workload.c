@@ -4,7 +4,7 @@
  * tests/kernel_cases_s8.h, as the host test test_kernels_s8 runs them. Build with
  * APP_CFLAGS="-I<runtime_c>/src -I<runtime_c>/tests" (tests/test_mcu_kernels.py does).
  * bench_report prints kc_cases=N and the mismatches per kind (kc_conv, kc_linear, kc_linrep, kc_reuse_sizes,
- * kc_add, kc_requant, kc_table).
+ * kc_add, kc_requant, kc_table, kc_mul).
  */
 #include <stdio.h>
 
@@ -17,7 +17,7 @@
 
 static int fails[3];
 static int reuse_fails; /* kc_run_reuse: the reuse kernel at several scratch sizes */
-static int small_fails[3]; /* kc_run_small: ADD, the requantisation helper, the activations by table */
+static int small_fails[4]; /* kc_run_small: ADD, the requantisation helper, the activations by table, MUL */
 
 int bench_setup(void)
 {
@@ -42,5 +42,6 @@ int bench_report(void)
     printf("kc_add=%d\n", small_fails[0]);
     printf("kc_requant=%d\n", small_fails[1]);
     printf("kc_table=%d\n", small_fails[2]);
+    printf("kc_mul=%d\n", small_fails[3]);
     return 0;
 }

@@ -337,6 +337,13 @@ static void prelu_params(const lr_model *m, const lr_op *op, lr_prelu_s8_params 
     p->alpha = m->blob + op->qp + 4u;
 }
 
+/* MUL's kernel in this build: the optimised one with the elementwise kind (LR_OPT_ADD), else the reference. */
+#if LR_OPT_ON(LR_OPT_ADD)
+#define LR_MUL_S8 lr_mul_s8_opt
+#else
+#define LR_MUL_S8 lr_mul_s8_ref
+#endif
+
 /* MUL, AFFINE, RESIZE and CONV_TRANSPOSE2D (dense or LinRep) of an int8 model (docs/INTEGER.md section 2, 3). */
 static void run_geo_s8(const run_ctx *r, const lr_op *op)
 {
@@ -369,14 +376,14 @@ static void run_geo_s8(const run_ctx *r, const lr_op *op)
             uint32_t ch;
             for (ch = 0u; ch < (uint32_t)in[0]; ch++) {
                 int8_t *const t = ramp(r);
-                lr_mul_s8_ref(t, gate + ch, 1u, LR_ACT_S8_TAB_BYTES, 1, &p, t);
+                LR_MUL_S8(t, gate + ch, 1u, LR_ACT_S8_TAB_BYTES, 1, &p, t);
                 lr_table_s8_opt(x + (size_t)ch * inner, inner, t, y + (size_t)ch * inner);
             }
             break;
         }
 #endif
-        lr_mul_s8_ref(x, tensor_s8(r, in1), (uint32_t)in[0], n / (uint32_t)in[0],
-                      numel(d, lr_tensor_shape(m, (uint32_t)in1, d)) != n, &p, y);
+        LR_MUL_S8(x, tensor_s8(r, in1), (uint32_t)in[0], n / (uint32_t)in[0],
+                  numel(d, lr_tensor_shape(m, (uint32_t)in1, d)) != n, &p, y);
         break;
     }
     case LR_OP_TYPE_AFFINE: {

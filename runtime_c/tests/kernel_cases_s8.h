@@ -617,19 +617,55 @@ static int kc_case_table(kc_rng *r)
     return bad;
 }
 
-/* `cases` ADD, requantisation and activation-table cases from `seed`; mismatches per kind in fails[3]. */
-static int kc_run_small(uint32_t seed, int cases, int fails[3])
+/* MUL: lr_mul_s8_opt against lr_mul_s8_ref on c x inner random bytes (a gate of one value per channel in half the
+ * cases; in place in half), TFLite-like constants: multipliers in [2^30, 2^31) with right shifts -15..-1 mostly,
+ * else shifts -31..1 with any multiplier (the reference's arithmetic), random zero points and clamps. The bytes after
+ * the outputs stay untouched. */
+static int kc_case_mul(kc_rng *r)
+{
+    lr_mul_s8_params p;
+    const uint32_t c = (uint32_t)kc_int(r, 1, 8), inner = (uint32_t)kc_int(r, 1, (KC_MAX_X / 2) / 8);
+    const int per_channel = kc_int(r, 0, 1) == 0, in_place = kc_int(r, 0, 1) == 0;
+    const uint32_t n = c * inner, nb = per_channel ? c : n;
+    const int32_t pick = kc_int(r, 0, 7);
+    p.mult = pick < 6 ? kc_int(r, 1 << 30, 0x7fffffff) : pick == 6 ? kc_int(r, 0, 1 << 20) : 1 << 30;
+    p.shift = kc_int(r, 0, 5) == 0 ? kc_int(r, -31, 1) : kc_int(r, -15, -1);
+    p.zp0 = kc_int(r, -128, 127);
+    p.zp1 = kc_int(r, -128, 127);
+    p.zp_out = kc_int(r, -128, 127);
+    p.act_min = kc_int(r, -128, 0);
+    p.act_max = kc_int(r, p.act_min, 127);
+    if (kc_int(r, 0, 1) == 0) {
+        p.act_min = -128;
+        p.act_max = 127;
+    }
+    kc_fill_x(r, n + nb);
+    memset(kc_y0, 0x77, sizeof kc_y0);
+    memset(kc_y1, 0x77, sizeof kc_y1);
+    lr_mul_s8_ref(kc_x, kc_x + n, c, inner, per_channel, &p, kc_y0);
+    if (in_place) {
+        memcpy(kc_y1, kc_x, n);
+        lr_mul_s8_opt(kc_y1, kc_x + n, c, inner, per_channel, &p, kc_y1);
+    } else {
+        lr_mul_s8_opt(kc_x, kc_x + n, c, inner, per_channel, &p, kc_y1);
+    }
+    return memcmp(kc_y0, kc_y1, sizeof kc_y0) != 0;
+}
+
+/* `cases` ADD, requantisation, activation-table and MUL cases from `seed`; mismatches per kind in fails[4]. */
+static int kc_run_small(uint32_t seed, int cases, int fails[4])
 {
     kc_rng r;
     int c;
     r.s = seed ? seed : 1u;
-    fails[0] = fails[1] = fails[2] = 0;
+    fails[0] = fails[1] = fails[2] = fails[3] = 0;
     for (c = 0; c < cases; c++) {
         fails[0] += kc_case_add(&r);
         fails[1] += kc_case_requant(&r);
         fails[2] += kc_case_table(&r);
+        fails[3] += kc_case_mul(&r);
     }
-    return fails[0] + fails[1] + fails[2];
+    return fails[0] + fails[1] + fails[2] + fails[3];
 }
 
 /* `cases` template-reuse cases from `seed` (kc_case_reuse_sizes); the mismatches. */

@@ -424,6 +424,10 @@ typedef struct lr_mul_s8_params {
 /* a [c][inner] times b of the same shape, or (b_per_channel) one b value per channel; shift <= 15. */
 void lr_mul_s8_ref(const int8_t *a, const int8_t *b, uint32_t c, uint32_t inner, int b_per_channel,
                    const lr_mul_s8_params *p, int8_t *y);
+/* The same, optimised (kernels/opt/lr_mul_s8_opt.c, kind LR_OPT_ADD): the requantisation by lr_opt_requant. a may
+ * be y. */
+void lr_mul_s8_opt(const int8_t *a, const int8_t *b, uint32_t c, uint32_t inner, int b_per_channel,
+                   const lr_mul_s8_params *p, int8_t *y);
 /* AFFINE as a depthwise 1x1 conv over [c][inner]: int8 weight and int32 bias per channel, multipliers [c] or [1]. */
 void lr_affine_s8_ref(const int8_t *x, uint32_t c, uint32_t inner, const lr_dense_s8_params *p, int8_t *y);
 /* RESIZE mode 0 (nearest, integer factors): bytes moved (in and out quantised alike). */
