@@ -496,6 +496,20 @@ static int kc_case_reuse_sizes(kc_rng *r)
     return bad;
 }
 
+/* Two input zero points, the output's and its clamp (the whole of int8 in half the cases): ADD's and MUL's. */
+static void kc_zps_clamp(kc_rng *r, int32_t *zp0, int32_t *zp1, int32_t *zp_out, int32_t *lo, int32_t *hi)
+{
+    *zp0 = kc_int(r, -128, 127);
+    *zp1 = kc_int(r, -128, 127);
+    *zp_out = kc_int(r, -128, 127);
+    *lo = kc_int(r, -128, 0);
+    *hi = kc_int(r, *lo, 127);
+    if (kc_int(r, 0, 1) == 0) {
+        *lo = -128;
+        *hi = 127;
+    }
+}
+
 /* ADD: lr_add_s8_opt against lr_add_s8_ref on n random bytes (odd lengths too), TFLite-like constants (input
  * multipliers in [2^30, 2^31) with shifts -31..0, 0 and 2^30 included; output shift -31..0) and random zero
  * points and clamps. */
@@ -511,15 +525,7 @@ static int kc_case_add(kc_rng *r)
                                                                               : kc_int(r, 1 << 30, 0x7fffffff);
         p.shift[k] = kc_int(r, 0, 3) == 0 ? kc_int(r, -31, 0) : kc_int(r, k == 2u ? -24 : -3, k == 2u ? -14 : 0);
     }
-    p.zp0 = kc_int(r, -128, 127);
-    p.zp1 = kc_int(r, -128, 127);
-    p.zp_out = kc_int(r, -128, 127);
-    p.act_min = kc_int(r, -128, 0);
-    p.act_max = kc_int(r, p.act_min, 127);
-    if (kc_int(r, 0, 1) == 0) {
-        p.act_min = -128;
-        p.act_max = 127;
-    }
+    kc_zps_clamp(r, &p.zp0, &p.zp1, &p.zp_out, &p.act_min, &p.act_max);
     kc_fill_x(r, 2u * n);
     memset(kc_y0, 0x77, n);
     memset(kc_y1, 0x11, n);
@@ -630,15 +636,7 @@ static int kc_case_mul(kc_rng *r)
     const int32_t pick = kc_int(r, 0, 7);
     p.mult = pick < 6 ? kc_int(r, 1 << 30, 0x7fffffff) : pick == 6 ? kc_int(r, 0, 1 << 20) : 1 << 30;
     p.shift = kc_int(r, 0, 5) == 0 ? kc_int(r, -31, 1) : kc_int(r, -15, -1);
-    p.zp0 = kc_int(r, -128, 127);
-    p.zp1 = kc_int(r, -128, 127);
-    p.zp_out = kc_int(r, -128, 127);
-    p.act_min = kc_int(r, -128, 0);
-    p.act_max = kc_int(r, p.act_min, 127);
-    if (kc_int(r, 0, 1) == 0) {
-        p.act_min = -128;
-        p.act_max = 127;
-    }
+    kc_zps_clamp(r, &p.zp0, &p.zp1, &p.zp_out, &p.act_min, &p.act_max);
     kc_fill_x(r, n + nb);
     memset(kc_y0, 0x77, sizeof kc_y0);
     memset(kc_y1, 0x77, sizeof kc_y1);
