@@ -475,7 +475,7 @@ void lr_op_scratch(const lr_model *m, const lr_op *op, uint32_t path, int reuse,
         return;
     }
 #endif
-    if (lr_op_act_table(m, op)) { /* an elementwise activation by table, where the arena has room (none least) */
+    if (lr_op_act_table(m, op)) { /* an op by table (lr_table_s8_opt), where the arena has room (none least) */
         need->hi = LR_ACT_S8_TAB_BYTES;
         return;
     }
