@@ -36,7 +36,8 @@ def test_verify_int8_blob_is_bit_for_bit_against_the_integer_reference() -> None
     g = build("linrep", 2)
     blob = pack_graph(g)
     x = _float_inputs(g, 6, 1)
-    y = np.arange(6) % 3
+    shape = g.tensors[g.results[0]].shape  # a dense head (C, H, W): labels per position
+    y = np.arange(6 * int(np.prod(shape[1:]))).reshape(6, *shape[1:]) % shape[0]
     res = verify(blob, x, y, "t.lre")
     assert res["activations"] == "int8" and res["verdict"] == "pass" and res["differing_output_bytes"] == 0
     assert res["output_bytes"] == 6 * int(np.prod(g.tensors[g.results[0]].shape))
@@ -44,7 +45,7 @@ def test_verify_int8_blob_is_bit_for_bit_against_the_integer_reference() -> None
     from linrep_edge.integer.batch import quantize_input
 
     want = np.stack([run_int8(g, xq)[0] for xq in quantize_input(g, x)])
-    acc = float((want.reshape(6, -1).argmax(1) == y).mean())
+    acc = float((want.reshape(6, *shape).argmax(1) == y).mean())
     assert res["c_accuracy"] == res["python_int8_accuracy"] == acc
     assert "0 of" in format_result(res) and res["arena_bytes"] == CRuntime(blob).arena_bytes
 

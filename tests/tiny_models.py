@@ -93,3 +93,22 @@ def planted_cnn() -> nn.Module:
                                   fc=nn.Linear(8 * 8 * 8, 10)))
     _plant(m.planted.weight)
     return m.eval()
+
+
+class _TinySeg(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU())
+        self.mask = nn.Conv2d(8, 3, 1)
+        self.score = nn.Linear(8, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        f = self.body(x)
+        return self.mask(f), self.score(f.mean((2, 3)))
+
+
+def tiny_seg() -> nn.Module:
+    """A dense-output net (two heads: class scores per pixel (N, 3, 8, 8) and one score per input (N, 1)) for
+    8x8 one-channel inputs; fixed weights (seeded)."""
+    torch.manual_seed(0)
+    return _TinySeg().eval()

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from linrep_edge.agreement import agreement_counts
 from linrep_edge.errors import LinRepError
 from linrep_edge.method.bn_stats import batch_norms, match_batchnorm
 from linrep_edge.method.finetune import cosine_schedule, trainable_parameters
@@ -311,8 +312,8 @@ def _match_bn_if_better(student: nn.Module, teacher: nn.Module, train_x: torch.T
 
 @torch.no_grad()
 def agreement(student: nn.Module, teacher: nn.Module, x: torch.Tensor, batch: int = 256) -> dict[str, float]:
-    """Top-1 agreement (first head, when it is (N, C) with C > 1) and relative output error ‖s − t‖/‖t‖ over
-    every head, of `student` against `teacher` on inputs `x`."""
+    """Top-1 agreement (first head, per input or per position: `linrep_edge.agreement`; none for one score per
+    input) and relative output error ‖s − t‖/‖t‖ over every head, of `student` against `teacher` on inputs `x`."""
     student.eval()
     teacher.eval()
     same = total = 0
@@ -320,9 +321,8 @@ def agreement(student: nn.Module, teacher: nn.Module, x: torch.Tensor, batch: in
     for i in range(0, int(x.shape[0]), batch):
         xb = x[i:i + batch]
         s, t = _heads(student(xb)), _heads(teacher(xb))
-        if t[0].dim() == 2 and t[0].shape[1] > 1:
-            same += int((s[0].argmax(1) == t[0].argmax(1)).sum())
-            total += int(xb.shape[0])
+        same_b, total_b = agreement_counts(s[0], t[0])
+        same, total = same + same_b, total + total_b
         for a, b in zip(s, t):
             num += float(((a.double() - b.double()) ** 2).sum())
             den += float((b.double() ** 2).sum())

@@ -42,6 +42,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from linrep_edge.agreement import top1_agreement
 from linrep_edge.errors import LinRepError
 from linrep_edge.format.ir import Codebook, Constant, Graph, LinRepWeights, Op
 from linrep_edge.format.writer import pack_graph
@@ -65,7 +66,7 @@ class Option:
     choice: str  # "K16" (LinRep, K templates), "int8" or "fp16" (dense)
     templates: int  # K; 0 for dense
     bytes: int  # the layer's bytes in the blob with this storage
-    top1_drop: float | None  # 1 − top-1 agreement with the original (None: the model has no (N, C) head)
+    top1_drop: float | None  # 1 − top-1 agreement with the original (None: its first head has no classes)
     rel_error: float  # ‖y − y₀‖ / ‖y₀‖ over the calibration inputs, every head
 
     def to_json(self) -> dict[str, Any]:
@@ -181,10 +182,9 @@ def outputs_of(model: nn.Module, x: torch.Tensor, batch: int = 256) -> list[torc
 
 
 def fidelity(out: list[torch.Tensor], ref: list[torch.Tensor]) -> tuple[float | None, float]:
-    """(top-1 agreement of the first head when it is (N, C) with C > 1, else None; relative output error)."""
-    agree = None
-    if ref[0].dim() == 2 and ref[0].shape[1] > 1:
-        agree = float((out[0].argmax(1) == ref[0].argmax(1)).double().mean())
+    """(top-1 agreement of the first head, per input or per position (`linrep_edge.agreement`), None for one
+    score per input; relative output error over every head)."""
+    agree = top1_agreement(out[0], ref[0])
     num = sum(float(((a.double() - b.double()) ** 2).sum()) for a, b in zip(out, ref))
     den = sum(float((b.double() ** 2).sum()) for b in ref)
     return agree, math.sqrt(num / den) if den > 0 else math.sqrt(num)

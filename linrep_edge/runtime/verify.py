@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from linrep_edge.agreement import accuracy, answer_kind, top1_agreement
 from linrep_edge.errors import LinRepError
 from linrep_edge.graph.executor import GraphModel
 from linrep_edge.format.reader import Blob, parse
@@ -56,7 +57,8 @@ def _npy(path: str, what: str, max_bytes: int) -> np.ndarray:
 
 def load_inputs(inputs: str, labels: str | None, max_bytes: int = 1 << 30,
                 input_shape: tuple[int, ...] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """float32 inputs (N, *input_shape) and optional int labels (N,) from .npy files. Inputs that are
+    """float32 inputs (N, *input_shape) and optional int labels (N,), or (N, H, W) for a dense output, from
+    .npy files. Inputs that are
     not finite as float32 (NaN, ±inf, or beyond float32's range such as 1e300) are refused: a
     comparison on them passes without meaning anything. Given the model's `input_shape` (C, H, W), images are
     taken as `pack --calibration` and `--data` take them: uint8 scaled by 1/255, (N, H, W) for one channel and
@@ -75,9 +77,10 @@ def load_inputs(inputs: str, labels: str | None, max_bytes: int = 1 << 30,
     y = None
     if labels is not None:
         y = _npy(labels, "labels", max_bytes)
-        if y.ndim != 1 or y.shape[0] != x.shape[0] or y.dtype.kind not in "iu":
-            raise LinRepError(f"--labels {shown(labels)}: expected {x.shape[0]} integer labels, got shape {y.shape} "
-                              f"{y.dtype}")
+        if y.ndim < 1 or y.shape[0] != x.shape[0] or y.dtype.kind not in "iu":
+            raise LinRepError(f"--labels {shown(labels)}: expected {x.shape[0]} integer labels, one per input "
+                              f"({x.shape[0]},), or one per position ({x.shape[0]}, H, W) for a dense output; got shape "
+                              f"{y.shape} {y.dtype}")
     with np.errstate(over="ignore", invalid="ignore"):
         x32 = x.astype(np.float32)
     bad = ~np.isfinite(x32)
@@ -97,9 +100,7 @@ def original_model(metadata: dict[str, Any]) -> torch.nn.Module | None:
 
 
 def _accuracy(logits: np.ndarray, labels: np.ndarray | None) -> float | None:
-    if labels is None:
-        return None
-    return float((logits.reshape(len(logits), -1).argmax(1) == labels).mean())
+    return accuracy(logits, labels, "--labels")
 
 
 @torch.no_grad()
@@ -200,7 +201,6 @@ def verify(blob: bytes, x: np.ndarray, labels: np.ndarray | None, where: str = "
     orig = original if original is not None else original_model(parsed.graph.metadata)
     o_out = _torch_outputs(orig, x) if orig is not None else None
     n = len(x)
-    c_top = c_out[0].reshape(n, -1).argmax(1)
     c_bad = sum(int((~np.isfinite(c)).sum()) for c in c_out)
     r_bad = sum(int((~np.isfinite(r)).sum()) for r in ref)
     finite = c_bad == 0 and r_bad == 0
@@ -212,7 +212,7 @@ def verify(blob: bytes, x: np.ndarray, labels: np.ndarray | None, where: str = "
         "c_accuracy": _accuracy(c_out[0], labels),
         "torch_accuracy": _accuracy(ref[0], labels),
         "original_accuracy": _accuracy(o_out[0], labels) if o_out is not None else None,
-        "top1_agreement": float((c_top == ref[0].reshape(n, -1).argmax(1)).mean()),
+        "top1_agreement": top1_agreement(c_out[0], ref[0]),
         "max_abs_diff": max(float(np.abs(c.reshape(r.shape) - r).max()) for c, r in zip(c_out, ref)) if finite else None,
         "original_top1_agreement": None,
         "original_relative_error": None,
@@ -226,20 +226,56 @@ def verify(blob: bytes, x: np.ndarray, labels: np.ndarray | None, where: str = "
         if [o.shape for o in o_out] != [r.shape for r in ref]:
             raise LinRepError(f"the original model's outputs {[o.shape for o in o_out]} do not match the blob's "
                               f"{[r.shape for r in ref]}: is --model the model this blob was packed from?")
-        res["original_top1_agreement"] = float((c_top == o_out[0].reshape(n, -1).argmax(1)).mean())
-        res["original_relative_error"] = _relative_error(c_out, o_out)
+        res.update(original_fidelity(c_out, o_out))
         res["layers"] = layer_fidelity(parsed.graph, orig, x[:layer_images])
     res["notes"] = input_notes(o_out, inputs_name)
     return res
 
 
+def original_fidelity(got: list[np.ndarray], want: list[np.ndarray]) -> dict[str, Any]:
+    """The C runtime's outputs `got` (dequantised for int8) against the original's `want`: the first head's
+    top-1 agreement (per input, or per position for a dense head; None for one score per input), the relative
+    error over every head, and each head's own two figures (`original_outputs`)."""
+    got = [g.reshape(w.shape) for g, w in zip(got, want)]
+    return {
+        "original_top1_agreement": top1_agreement(got[0], want[0]),
+        "original_relative_error": _relative_error(got, want),
+        "original_answers": answer_kind(want[0]),
+        "original_outputs": [{"shape": [int(d) for d in w.shape[1:]], "answers": answer_kind(w),
+                              "top1_agreement": top1_agreement(g, w), "relative_error": _relative_error([g], [w])}
+                             for g, w in zip(got, want)],
+    }
+
+
+def fidelity_lines(r: dict[str, Any], what: str) -> list[str]:
+    """verify's lines on fidelity to the original (`what`: who is compared), one per head when there are several."""
+    if r.get("original_relative_error") is None:
+        return [f"{what}: n/a (give the original with --model to measure fidelity)"]
+    lines = [f"{what}: {_agreement_text(r['original_top1_agreement'], r.get('original_answers'))}, relative output "
+             f"error {r['original_relative_error']:.4f}"]
+    heads = r.get("original_outputs") or []
+    if len(heads) > 1:
+        lines += [f"  output {i} ({' x '.join(map(str, h['shape'])) or 'scalar'}): "
+                  f"{_agreement_text(h['top1_agreement'], h['answers'])}, relative error {h['relative_error']:.4f}"
+                  for i, h in enumerate(heads)]
+    return lines
+
+
+def _agreement_text(agree: float | None, answers: str | None) -> str:
+    if agree is None:
+        return "top-1 agreement n/a (one value per input, no classes)"
+    return f"top-1 agreement {100 * agree:.2f}%" + ("" if answers in (None, "per input") else f" {answers}")
+
+
 def input_notes(o_out: list[np.ndarray] | None, inputs_name: str) -> list[str]:
     """verify's notes on the inputs: the original answering one class to nearly all of them."""
+    from linrep_edge.agreement import class_view
     from linrep_edge.user_data import one_answer_note
 
     if o_out is None:
         return []
-    note = one_answer_note(o_out[0].reshape(len(o_out[0]), -1), inputs_name)
+    view = class_view(o_out[0])  # classifiers only: a dense head's background class is most positions' answer
+    note = one_answer_note(view[:, :, 0], inputs_name) if view is not None and view.shape[2] == 1 else None
     return [note] if note else []
 
 
@@ -257,14 +293,10 @@ def format_result(r: dict[str, Any]) -> str:
         + f"; verdict {verdict}",
         accuracy_line((("C runtime", r["c_accuracy"]), ("torch (rebuilt from blob)", r["torch_accuracy"]),
                        ("original model", r["original_accuracy"]))),
-        f"C vs rebuilt torch (is the runtime right?): top-1 agreement {100 * r['top1_agreement']:.2f}%, "
+        f"C vs rebuilt torch (is the runtime right?): {_agreement_text(r['top1_agreement'], None)}, "
         f"max |output diff| {diff}",
     ]
-    if r.get("original_top1_agreement") is None:
-        lines.append("C vs original model: n/a (give the original with --model to measure fidelity)")
-    else:
-        lines.append(f"C vs original model (is it still your model?): top-1 agreement "
-                     f"{100 * r['original_top1_agreement']:.2f}%, relative output error {r['original_relative_error']:.4f}")
+    lines += fidelity_lines(r, "C vs original model (is it still your model?)")
     lines.append(f"C runtime: arena {r['arena_bytes']} B (activation lower bound {r['activation_lower_bound_bytes']} B), "
                  f"{1000 * r['c_seconds_per_image']:.2f} ms per image on this host")
     return "\n".join(lines + layer_table(r.get("layers")) + note_lines(r))

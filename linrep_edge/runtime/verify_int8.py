@@ -50,8 +50,8 @@ def verify_int8(blob: bytes, parsed: Blob, x: np.ndarray, labels: np.ndarray | N
     relative output error and the per-layer SQNR table (`layers`) on the first `layer_images` inputs."""
     from linrep_edge.integer.batch import dequantize_outputs, quantize_input
     from linrep_edge.runtime.binding import CRuntime
-    from linrep_edge.runtime.verify import (_accuracy, _relative_error, _torch_outputs, input_notes,
-                                            layer_fidelity, original_model)
+    from linrep_edge.runtime.verify import (_accuracy, _torch_outputs, input_notes, layer_fidelity,
+                                            original_fidelity, original_model)
 
     g = parsed.graph
     rt = CRuntime(blob, where, conv_path=conv_path)
@@ -64,7 +64,6 @@ def verify_int8(blob: bytes, parsed: Blob, x: np.ndarray, labels: np.ndarray | N
     n = len(x)
 
     c_f = [d.astype(np.float32) for d in dequantize_outputs(g, c_out)]
-    c_top = c_out[0].reshape(n, -1).argmax(1)
     orig = original if original is not None else original_model(g.metadata)
     o_out = _torch_outputs(orig, np.asarray(x, np.float32).reshape(len(x), *rt.input_shape)) if orig is not None else None
     res: dict[str, Any] = {
@@ -80,8 +79,7 @@ def verify_int8(blob: bytes, parsed: Blob, x: np.ndarray, labels: np.ndarray | N
         if [o.size // max(n, 1) for o in o_out] != [c.size // max(n, 1) for c in c_f]:
             raise LinRepError(f"the original model's outputs {[o.shape for o in o_out]} do not match the blob's "
                               f"{[c.shape for c in c_f]}: is --model the model this blob was packed from?")
-        res["original_top1_agreement"] = float((c_top == o_out[0].reshape(n, -1).argmax(1)).mean())
-        res["original_relative_error"] = _relative_error(c_f, o_out)
+        res.update(original_fidelity(c_f, o_out))
         xs = np.asarray(x[:layer_images], np.float32).reshape(-1, *rt.input_shape)
         res["layers"] = layer_fidelity(g, orig, xs)
     res["notes"] = input_notes(o_out, inputs_name)
@@ -89,18 +87,14 @@ def verify_int8(blob: bytes, parsed: Blob, x: np.ndarray, labels: np.ndarray | N
 
 
 def format_result_int8(r: dict[str, Any]) -> str:
-    from linrep_edge.runtime.verify import accuracy_line, layer_table, note_lines
+    from linrep_edge.runtime.verify import accuracy_line, fidelity_lines, layer_table, note_lines
 
     lines = [f"{r['images']} inputs, int8 model (lr_run_i8); verdict {r['verdict']}: "
              f"{r['differing_output_bytes']} of {r['output_bytes']} output bytes differ between the C runtime and the "
              "Python integer reference",
              accuracy_line((("C runtime", r["c_accuracy"]), ("Python integer reference", r["python_int8_accuracy"]),
                             ("original model", r["original_accuracy"])))]
-    if r["original_top1_agreement"] is None:
-        lines.append("C vs original model: n/a (give the original with --model to measure fidelity)")
-    else:
-        lines.append(f"C vs original model: top-1 agreement {100 * r['original_top1_agreement']:.2f}%, relative output "
-                     f"error {r['original_relative_error']:.4f}")
+    lines += fidelity_lines(r, "C vs original model")
     lines.append(f"C runtime: arena {r['arena_bytes']} B (activation lower bound {r['activation_lower_bound_bytes']} B), "
                  f"{1000 * r['c_seconds_per_image']:.2f} ms per image on this host")
     return "\n".join(lines + layer_table(r.get("layers")) + note_lines(r))

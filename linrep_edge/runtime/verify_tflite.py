@@ -98,28 +98,25 @@ def _fidelity(g: Any, out_q: list[np.ndarray], original: Any, x: np.ndarray, inp
     """Top-1 agreement and relative output error of the int8 outputs `out_q` (dequantised) against the
     original's on `x`, and verify's notes on the inputs."""
     from linrep_edge.integer.batch import dequantize_outputs
-    from linrep_edge.runtime.verify import _relative_error, _torch_outputs, input_notes
+    from linrep_edge.runtime.verify import _torch_outputs, input_notes, original_fidelity
 
     o_out = _torch_outputs(original, x)
     deq = [d.astype(np.float32) for d in dequantize_outputs(g, out_q)]
     if [o.size for o in o_out] != [d.size for d in deq]:
         raise LinRepError(f"the original model's outputs {[o.shape for o in o_out]} do not match the .tflite's "
                           f"{[d.shape for d in deq]}: is --model the float model this file was made from?")
-    n = len(x)
-    agree = float((deq[0].reshape(n, -1).argmax(1) == o_out[0].reshape(n, -1).argmax(1)).mean())
-    return {"original_top1_agreement": agree,
-            "original_relative_error": _relative_error([d.reshape(o.shape) for d, o in zip(deq, o_out)], o_out),
-            "notes": input_notes(o_out, inputs_name)}
+    return {**original_fidelity(deq, o_out), "notes": input_notes(o_out, inputs_name)}
 
 
 def format_result(r: dict[str, Any]) -> str:
+    from linrep_edge.runtime.verify import fidelity_lines
+
     return "\n".join([
         f"{r['model']}: {r['random_inputs']} random + {r['real_inputs']} real int8 inputs, {r['output_bytes']} output "
         f"bytes; our C runtime (lr_run_i8, {r['ops']} ops, blob {r['blob_bytes']} B, arena {r['arena_bytes']} B)",
         f"  differing output bytes vs TFLite Micro: {r['ours_vs_tflm']} (inputs with a difference: "
         f"{r['inputs_with_a_difference_vs_tflm']})",
         f"  vs LiteRT reference kernels: {r['ours_vs_litert_ref']}; TFLite Micro vs LiteRT-ref: {r['tflm_vs_litert_ref']}",
-        *([f"int8 file vs original model, on the {r['real_inputs']} real inputs: top-1 agreement "
-           f"{100 * r['original_top1_agreement']:.2f}%, relative output error {r['original_relative_error']:.4f}"]
-          if r.get("original_top1_agreement") is not None else []),
+        *(fidelity_lines(r, f"int8 file vs original model, on the {r['real_inputs']} real inputs")
+          if r.get("original_relative_error") is not None else []),
         f"verdict: {r['verdict']}", *(f"\n{note}" for note in r.get("notes") or [])])
