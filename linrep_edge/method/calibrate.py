@@ -287,9 +287,11 @@ def _held_out_loss(loss_fn: DistillLoss, val_x: torch.Tensor) -> float:
 
 
 def _fidelity_key(m: dict[str, Any]) -> tuple[float, float]:
-    """The held-out choice's order: top-1 agreement with the original (where there is one), then lower error."""
+    """The held-out choice's order: top-1 agreement with the original (a classifier's), then lower error. A dense
+    head's agreement (per position: hundreds of thousands of answers, a few pixels' flips its differences) is
+    reported but does not order: its error alone does."""
     agree = m.get("top1_agreement")
-    return (agree if agree is not None else 0.0, -m["relative_output_error"])
+    return (agree if agree is not None and not m.get("answers_per_position") else 0.0, -m["relative_output_error"])
 
 
 def _match_bn_if_better(student: nn.Module, teacher: nn.Module, train_x: torch.Tensor, val_x: torch.Tensor,
@@ -318,7 +320,8 @@ def agreement(student: nn.Module, teacher: nn.Module, x: torch.Tensor, batch: in
     teacher.eval()
     same = total = 0
     num = den = 0.0
-    for i in range(0, int(x.shape[0]), batch):
+    n = int(x.shape[0])
+    for i in range(0, n, batch):
         xb = x[i:i + batch]
         s, t = _heads(student(xb)), _heads(teacher(xb))
         same_b, total_b = agreement_counts(s[0], t[0])
@@ -329,6 +332,8 @@ def agreement(student: nn.Module, teacher: nn.Module, x: torch.Tensor, batch: in
     out = {"relative_output_error": math.sqrt(num / den) if den > 0 else math.sqrt(num)}
     if total:
         out["top1_agreement"] = same / total
+        if total > n:
+            out["answers_per_position"] = True
     return out
 
 

@@ -17,7 +17,8 @@
 
 static int fails[3];
 static int reuse_fails; /* kc_run_reuse: the reuse kernel at several scratch sizes */
-static int small_fails[4]; /* kc_run_small: ADD, the requantisation helper, the activations by table, MUL */
+static int small_fails[5]; /* kc_run_small: ADD, the requantisation helper, the activations by table, MUL,
+                           * the transposed convs */
 
 int bench_setup(void)
 {
@@ -43,5 +44,6 @@ int bench_report(void)
     printf("kc_requant=%d\n", small_fails[1]);
     printf("kc_table=%d\n", small_fails[2]);
     printf("kc_mul=%d\n", small_fails[3]);
+    printf("kc_tconv=%d\n", small_fails[4]);
     return 0;
 }

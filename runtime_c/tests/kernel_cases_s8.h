@@ -10,6 +10,7 @@
  *   LINEAR:         lr_linear_s8_opt == lr_linear_s8_ref
  *   LINREP_CONV2D:  lr_linrep_conv2d_direct_s8_ref (oracle) == direct_opt == reuse_ref == reuse_opt,
  *                   with K = 1..24 templates (some all zero), and a random kernel mask in half the cases.
+ *   CONV_TRANSPOSE2D (kc_run_small): dense and LinRep, optimised == reference.
  * Outputs and scratch are filled with junk first; canary words after each kernel's scratch (exactly
  * its documented size) must survive. kc_run returns the number of mismatches (0: all equal).
  */
@@ -309,21 +310,20 @@ static int kc_case_linear(kc_rng *r)
     return memcmp(kc_y0, kc_y1, out) != 0;
 }
 
-static int kc_case_linrep(kc_rng *r)
+/* LinRep weights for the oc * cin_g kernels of geometry g (K = 1..24 templates, some all zero; a kernel mask in half
+ * the cases; a quarter with large a/b and templates, some W beyond int16, within the verifier's bound), then the
+ * bias, the input (c * h * w values) and the requantisation; returns K. Kernel n's output channel: n / cin_g for a
+ * conv, n % cout_g + cout_g * (n / (cin_g * cout_g)) for a transposed conv, the same bound either way. */
+static uint32_t kc_linrep_draw(kc_rng *r, const lr_geom *gp, lr_linrep_s8_params *pp)
 {
-    lr_geom g;
+    const lr_geom g = *gp;
     lr_linrep_s8_params p;
     const uint32_t k_t = (uint32_t)kc_int(r, 1, 24);
-    uint32_t bits = 1u, ab_bits = (uint32_t)kc_int(r, 2, 6), n, kept = 0u, ny, kk, j, words, bad = 0u;
+    uint32_t bits = 1u, ab_bits = (uint32_t)kc_int(r, 2, 6), n, kept = 0u, kk, j;
     const int masked = kc_int(r, 0, 1);
     const int wide = kc_int(r, 0, 3) == 0; /* large a/b and templates: some W exceed int16 */
     int huge;
     int32_t tlim = 32;
-    if (kc_int(r, 0, 7) == 0) { /* an eighth: one input channel 3 x 3 (the padded plane at strides 1 and 2) */
-        kc_geom_fast(r, &g, 0);
-    } else {
-        kc_geom(r, &g, kc_int(r, 0, 5) == 0);
-    }
     kk = (uint32_t)(g.kh * g.kw);
     /* one tap per kernel: W up to 2^23 within the verifier's bound (exponent -9, a = -128 often) */
     huge = wide && g.cin_g * (int32_t)kk == 1 && kc_int(r, 0, 1);
@@ -335,7 +335,6 @@ static int kc_case_linrep(kc_rng *r)
             ab_bits--;
         }
     }
-    ny = (uint32_t)(g.oc * g.oh * g.ow);
     while ((1u << bits) < k_t) {
         bits++;
     }
@@ -375,6 +374,22 @@ static int kc_case_linrep(kc_rng *r)
     p.bias = kc_fill_bias(r, (uint32_t)g.oc);
     kc_fill_x(r, (uint32_t)(g.c * g.h * g.w));
     kc_requant(r, (uint32_t)g.oc, &p.rq, &p.in_offset);
+    *pp = p;
+    return k_t;
+}
+
+static int kc_case_linrep(kc_rng *r)
+{
+    lr_geom g;
+    lr_linrep_s8_params p;
+    uint32_t k_t, ny, j, words, bad = 0u;
+    if (kc_int(r, 0, 7) == 0) { /* an eighth: one input channel 3 x 3 (the padded plane at strides 1 and 2) */
+        kc_geom_fast(r, &g, 0);
+    } else {
+        kc_geom(r, &g, kc_int(r, 0, 5) == 0);
+    }
+    k_t = kc_linrep_draw(r, &g, &p);
+    ny = (uint32_t)(g.oc * g.oh * g.ow);
     words = (uint32_t)(g.cin_g * g.kh * g.kw);
     kc_prepare(words, kc_y0, ny);
     lr_linrep_conv2d_direct_s8_ref(&g, kc_x, &p, kc_scratch, kc_y0);
@@ -650,20 +665,91 @@ static int kc_case_mul(kc_rng *r)
     return memcmp(kc_y0, kc_y1, sizeof kc_y0) != 0;
 }
 
-/* `cases` ADD, requantisation, activation-table and MUL cases from `seed`; mismatches per kind in fails[4]. */
-static int kc_run_small(uint32_t seed, int cases, int fails[4])
+/* A random CONV_TRANSPOSE2D geometry (torch's: output (h - 1) * s - pt - pb + d * (k - 1) + 1 + output padding;
+ * groups, strides 1-3, dilation 1-2, 1 x 1 to 4 x 4 kernels) within the buffers and KC_SCRATCH. */
+static void kc_geom_tconv(kc_rng *r, lr_geom *g)
+{
+    for (;;) {
+        g->groups = kc_int(r, 1, 3);
+        g->cin_g = kc_int(r, 1, 6);
+        g->cout_g = kc_int(r, 1, 4);
+        g->c = g->groups * g->cin_g;
+        g->oc = g->groups * g->cout_g;
+        g->h = kc_int(r, 1, 7);
+        g->w = kc_int(r, 1, 9);
+        g->kh = kc_int(r, 1, 4);
+        g->kw = kc_int(r, 1, 4);
+        g->sh = kc_int(r, 1, 3);
+        g->sw = kc_int(r, 1, 3);
+        g->dh = kc_int(r, 1, 2);
+        g->dw = kc_int(r, 1, 2);
+        g->pt = kc_int(r, 0, g->dh * (g->kh - 1));
+        g->pb = kc_int(r, 0, g->dh * (g->kh - 1));
+        g->pl = kc_int(r, 0, g->dw * (g->kw - 1));
+        g->pr = kc_int(r, 0, g->dw * (g->kw - 1));
+        g->oh = (g->h - 1) * g->sh - g->pt - g->pb + g->dh * (g->kh - 1) + 1 + kc_int(r, 0, g->sh - 1);
+        g->ow = (g->w - 1) * g->sw - g->pl - g->pr + g->dw * (g->kw - 1) + 1 + kc_int(r, 0, g->sw - 1);
+        if (g->oh >= 1 && g->ow >= 1 && g->c * g->h * g->w <= KC_MAX_X && g->oc * g->oh * g->ow <= KC_MAX_Y &&
+            g->oc <= KC_MAX_OC && g->oc * g->cin_g * g->kh * g->kw <= KC_MAX_W &&
+            (uint64_t)g->oh * (uint64_t)g->ow + (uint64_t)(g->cin_g * g->kh * g->kw) <= KC_SCRATCH) {
+            return;
+        }
+    }
+}
+
+/* CONV_TRANSPOSE2D, dense int8 weights and LinRep on one geometry: lr_conv_transpose2d_s8_opt ==
+ * lr_conv_transpose2d_s8_ref and lr_linrep_conv_transpose2d_s8_opt == lr_linrep_conv_transpose2d_s8_ref, each with
+ * exactly its documented scratch (canaries after it). Returns the mismatches (bit 0 dense, bit 1 LinRep). */
+static int kc_case_tconv(kc_rng *r)
+{
+    lr_geom g;
+    lr_dense_s8_params d;
+    lr_linrep_s8_params p;
+    uint32_t ny, j, words, bad = 0u;
+    kc_geom_tconv(r, &g);
+    ny = (uint32_t)(g.oc * g.oh * g.ow);
+    for (j = 0u; j < (uint32_t)(g.oc * g.cin_g * g.kh * g.kw); j++) {
+        kc_w[j] = (unsigned char)(int8_t)(kc_int(r, 0, 9) == 0 ? 0 : kc_int(r, -128, 127));
+    }
+    memset(&d, 0, sizeof d);
+    d.w = kc_w;
+    d.bias = kc_fill_bias(r, (uint32_t)g.oc);
+    kc_fill_x(r, (uint32_t)(g.c * g.h * g.w));
+    kc_requant(r, (uint32_t)g.oc, &d.rq, &d.in_offset);
+    words = (uint32_t)(g.oh * g.ow);
+    kc_prepare(words, kc_y0, ny);
+    lr_conv_transpose2d_s8_ref(&g, kc_x, &d, kc_scratch, kc_y0);
+    words = (uint32_t)lr_conv_transpose2d_s8_opt_scratch(&g, 0);
+    kc_prepare(words, kc_y1, ny);
+    lr_conv_transpose2d_s8_opt(&g, kc_x, &d, kc_scratch, kc_y1);
+    bad |= (uint32_t)(memcmp(kc_y0, kc_y1, ny) != 0 || !kc_canaries_ok(words));
+    (void)kc_linrep_draw(r, &g, &p);
+    words = (uint32_t)(g.oh * g.ow + g.kh * g.kw);
+    kc_prepare(words, kc_y0, ny);
+    lr_linrep_conv_transpose2d_s8_ref(&g, kc_x, &p, kc_scratch, kc_y0);
+    words = (uint32_t)lr_conv_transpose2d_s8_opt_scratch(&g, 1);
+    kc_prepare(words, kc_y1, ny);
+    lr_linrep_conv_transpose2d_s8_opt(&g, kc_x, &p, kc_scratch, kc_y1);
+    bad |= (uint32_t)(memcmp(kc_y0, kc_y1, ny) != 0 || !kc_canaries_ok(words)) << 1;
+    return (int)bad;
+}
+
+/* `cases` ADD, requantisation, activation-table, MUL and transposed-conv cases from `seed`; mismatches per kind in
+ * fails[5]. */
+static int kc_run_small(uint32_t seed, int cases, int fails[5])
 {
     kc_rng r;
     int c;
     r.s = seed ? seed : 1u;
-    fails[0] = fails[1] = fails[2] = fails[3] = 0;
+    fails[0] = fails[1] = fails[2] = fails[3] = fails[4] = 0;
     for (c = 0; c < cases; c++) {
         fails[0] += kc_case_add(&r);
         fails[1] += kc_case_requant(&r);
         fails[2] += kc_case_table(&r);
         fails[3] += kc_case_mul(&r);
+        fails[4] += kc_case_tconv(&r) != 0;
     }
-    return fails[0] + fails[1] + fails[2] + fails[3];
+    return fails[0] + fails[1] + fails[2] + fails[3] + fails[4];
 }
 
 /* `cases` template-reuse cases from `seed` (kc_case_reuse_sizes); the mismatches. */

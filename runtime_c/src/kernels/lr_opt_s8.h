@@ -313,6 +313,10 @@ static inline void lr_opt_requant_n(const int32_t *acc, int32_t n, const lr_opt_
     }
 }
 
+/* lr_opt_requant_n out of line (lr_conv2d_channel_s8_opt.c): one copy of its loop for every kernel that requantises
+ * runs of accumulators, and their hot loops keep their registers (its loop takes thirteen). */
+void lr_opt_requant_run(const int32_t *acc, int32_t n, const lr_opt_rq *r, int8_t *y);
+
 /* Two accumulators of one channel (multiplier mult, shift) requantised into y[0] and, if n == 2, y[1]: the
  * constants of lr_opt_rq_set in registers (no struct: the dense conv calls it per pair of outputs). */
 #if defined(__GNUC__) && LR_OPT_FAST

@@ -13,6 +13,11 @@ int8_t lr_opt_requant_any(int32_t acc, const lr_opt_rq *r)
     return lr_requant(acc, r->mult, r->shift, lr_as_i32(r->zc), r->lo, r->hi);
 }
 
+void lr_opt_requant_run(const int32_t *acc, int32_t n, const lr_opt_rq *r, int8_t *y)
+{
+    lr_opt_requant_n(acc, n, r, y);
+}
+
 /* One border pixel, as the reference. */
 static int32_t border(const lr_geom *g, const int8_t *x, const int32_t *w, int32_t acc, int32_t in_offset,
                       int32_t oy, int32_t ox)

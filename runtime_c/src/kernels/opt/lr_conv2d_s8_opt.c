@@ -504,12 +504,6 @@ static int32_t pixel1(const lr_geom *g, const int8_t *x, const int16_t *w, int32
     return acc;
 }
 
-/* lr_opt_requant_n out of line: its loop's thirteen registers, apart from the sums' loop. */
-static LR_NOINLINE void requant_run(const int32_t *acc, int32_t n, const lr_opt_rq *rq, int8_t *y)
-{
-    lr_opt_requant_n(acc, n, rq, y);
-}
-
 /* The sums acc[0 .. n - 1] of n interior pixels of one output row (n >= 1), pixel j's taps at p + j + ky * ww + kx:
  * start + sum w x. pk: the weights as chan3x3 packs them (DSP: the rows' (w0, w2) pairs, then their w1), w: the
  * nine values. A leaf of its own: the loop gets the registers. */
@@ -617,7 +611,7 @@ void lr_opt_chan3x3(const lr_geom *g, const int8_t *x, const int16_t *w, int32_t
             while (ox < xhi) {
                 const int32_t n = xhi - ox < LR_C3_RUN ? xhi - ox : LR_C3_RUN;
                 run3(xr + ox, ww, n, pk, w, sumw, acc);
-                requant_run(acc, n, rq, yr + ox);
+                lr_opt_requant_run(acc, n, rq, yr + ox);
                 ox += n;
             }
         }
@@ -806,7 +800,7 @@ void lr_opt_plane3x3(const lr_geom *g, const int8_t *plane, const int16_t *w, in
         for (oy = 0; oy < oh; oy += per) {
             const int32_t n = oh - oy < per ? oh - oy : per;
             rows3(plane + oy * s * ww, ww, s, ow, n, pk, w, sumw, acc);
-            requant_run(acc, n * ow, &rq, y + oy * ow);
+            lr_opt_requant_run(acc, n * ow, &rq, y + oy * ow);
         }
         return;
     }
@@ -814,7 +808,7 @@ void lr_opt_plane3x3(const lr_geom *g, const int8_t *plane, const int16_t *w, in
         for (ox = 0; ox < ow; ox += LR_P3_ACC - 2) {
             const int32_t n = ow - ox < LR_P3_ACC - 2 ? ow - ox : LR_P3_ACC - 2;
             rows3(plane + oy * s * ww + ox * s, ww, s, n, 1, pk, w, sumw, acc);
-            requant_run(acc, n, &rq, y + oy * ow + ox);
+            lr_opt_requant_run(acc, n, &rq, y + oy * ow + ox);
         }
     }
 }
@@ -1070,9 +1064,9 @@ static LR_NOINLINE void pw_runs(const int8_t *x, int32_t npx, int32_t hw, const 
             acc[LR_PW_RUN + j] = lr_as_i32(a[2]);
             acc[LR_PW_RUN + j + 1] = lr_as_i32(a[3]);
         }
-        requant_run(acc, n, r0, y0 + q);
+        lr_opt_requant_run(acc, n, r0, y0 + q);
         if (y1 != NULL) {
-            requant_run(acc + LR_PW_RUN, n, r1, y1 + q);
+            lr_opt_requant_run(acc + LR_PW_RUN, n, r1, y1 + q);
         }
     }
 }

@@ -13,12 +13,6 @@
 
 #define LR_MUL_RUN 32 /* products formed before their requantisation together: 128 bytes of stack */
 
-/* lr_opt_requant_n out of line: its loop's thirteen registers, apart from the products' loop. */
-static LR_NOINLINE void requant_run(const int32_t *acc, int32_t n, const lr_opt_rq *rq, int8_t *y)
-{
-    lr_opt_requant_n(acc, n, rq, y);
-}
-
 void lr_mul_s8_opt(const int8_t *a, const int8_t *b, uint32_t c, uint32_t inner, int b_per_channel,
                    const lr_mul_s8_params *p, int8_t *y)
 {
@@ -42,7 +36,7 @@ void lr_mul_s8_opt(const int8_t *a, const int8_t *b, uint32_t c, uint32_t inner,
                     acc[j] = ((int32_t)ac[i + j] - zp0) * ((int32_t)bc[i + j] - zp1);
                 }
             }
-            requant_run(acc, (int32_t)n, &q, yc + i);
+            lr_opt_requant_run(acc, (int32_t)n, &q, yc + i);
         }
     }
 }
