@@ -229,11 +229,67 @@ def _first_n(ds: Dataset, limit: int | None) -> Dataset:
     return Subset(ds, list(range(limit)))
 
 
+def open_data(spec: str, example_shape: tuple[int, ...], fn: Callable | None = None,
+              labels: str | None = None) -> tuple[Dataset, int | None]:
+    """The whole data set named by `spec` (an image folder, FILE.npz / FILE.npy, package.module:function; not a
+    built-in name) for a model whose input is `example_shape`, `fn` applied to every input, and the class count
+    the data declares (folders) or None."""
+    channels = int(example_shape[1]) if len(example_shape) >= 2 else 1
+    classes = None
+    p = Path(spec)
+    if p.is_dir():
+        full: Dataset = ImageFolder(p, channels, tuple(example_shape[2:4]) if len(example_shape) == 4 else (0, 0), fn)
+        classes = len(full.classes)  # type: ignore[attr-defined]
+        fn = None  # applied by the folder to the PIL image
+    elif p.suffix in (".npy", ".npz"):
+        if not p.is_file():
+            raise LinRepError(f"--data {p}: no such file")
+        full = _load_arrays(p, labels, channels)
+    elif ":" in spec and not p.exists():
+        factory = load_callable(spec, "--data")
+        try:
+            full = factory()
+        except LinRepError:
+            raise
+        except Exception as exc:
+            raise LinRepError(f"--data {spec}: the factory failed ({type(exc).__name__}: {exc})") from None
+        if not hasattr(full, "__getitem__") or not hasattr(full, "__len__"):
+            raise LinRepError(f"--data {spec}: the factory returned {type(full).__name__}, "
+                              "not a map-style torch.utils.data.Dataset")
+    else:
+        raise LinRepError(f"--data {spec!r}: not {', '.join(DATASETS)}, an image folder, a .npy/.npz file "
+                          "or package.module:function")
+    if labels is not None and p.suffix not in (".npy", ".npz"):
+        raise LinRepError("--labels goes with --data FILE.npy")
+    if fn is not None:
+        full = Transformed(full, fn)
+    return full, classes
+
+
+def eval_arrays(spec: str, example_shape: tuple[int, ...], labels: str | None = None, limit: int | None = None,
+                transform: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Every item (the first `limit`) of the data set `spec` (as `open_data` takes it) as float32 inputs and int
+    labels (None when unlabelled), for `verify --data`: the whole set, no validation carved."""
+    fn = load_callable(transform, "--transform") if transform else None
+    full, _ = open_data(spec, example_shape, fn, labels)
+    n = len(full)  # type: ignore[arg-type]
+    n = n if limit is None else min(n, limit)
+    if n < 1:
+        raise LinRepError(f"--data {spec}: no items")
+    if isinstance(full, ArrayDataset):
+        x, y = full.x[:n], (None if full.y is None else full.y[:n])
+    else:
+        items = [full[i] for i in range(n)]
+        pairs = isinstance(items[0], (tuple, list))
+        x = torch.stack([torch.as_tensor(it[0] if pairs else it) for it in items])
+        y = torch.tensor([int(it[1]) for it in items]) if pairs else None
+    return x.float().numpy(), None if y is None else y.numpy().astype(np.int64)
+
+
 def resolve_data(spec: str, example_shape: tuple[int, ...], seed: int = 0, val_size: int | None = None,
                  limit: int | None = None, transform: str | None = None, labels: str | None = None) -> TrainData:
     """The (train, validation) data sets named by `spec` for a model whose input is `example_shape`."""
     fn = load_callable(transform, "--transform") if transform else None
-    channels = int(example_shape[1]) if len(example_shape) >= 2 else 1
     name = spec
     classes = None
     if spec in DATASETS:
@@ -249,33 +305,7 @@ def resolve_data(spec: str, example_shape: tuple[int, ...], seed: int = 0, val_s
             train, val = Transformed(train, fn), Transformed(val, fn)
         labelled = True
     else:
-        p = Path(spec)
-        if p.is_dir():
-            full: Dataset = ImageFolder(p, channels, tuple(example_shape[2:4]) if len(example_shape) == 4 else (0, 0), fn)
-            classes = len(full.classes)  # type: ignore[attr-defined]
-            fn = None  # applied by the folder to the PIL image
-        elif p.suffix in (".npy", ".npz"):
-            if not p.is_file():
-                raise LinRepError(f"--data {p}: no such file")
-            full = _load_arrays(p, labels, channels)
-        elif ":" in spec and not p.exists():
-            factory = load_callable(spec, "--data")
-            try:
-                full = factory()
-            except LinRepError:
-                raise
-            except Exception as exc:
-                raise LinRepError(f"--data {spec}: the factory failed ({type(exc).__name__}: {exc})") from None
-            if not hasattr(full, "__getitem__") or not hasattr(full, "__len__"):
-                raise LinRepError(f"--data {spec}: the factory returned {type(full).__name__}, "
-                                  "not a map-style torch.utils.data.Dataset")
-        else:
-            raise LinRepError(f"--data {spec!r}: not {', '.join(DATASETS)}, an image folder, a .npy/.npz file "
-                              "or package.module:function")
-        if labels is not None and p.suffix not in (".npy", ".npz"):
-            raise LinRepError("--labels goes with --data FILE.npy")
-        if fn is not None:
-            full = Transformed(full, fn)
+        full, classes = open_data(spec, example_shape, fn, labels)
         n = len(full)  # type: ignore[arg-type]
         if n < 2:
             raise LinRepError(f"--data {spec}: {n} item(s); need at least 2 (training and validation)")

@@ -106,4 +106,32 @@ def test_verify_a_dense_two_headed_model(tmp_path) -> None:
     np.save(tmp_path / "bad.npy", labels[:, :, 0])
     r = run("verify", str(blob), "--inputs", str(tmp_path / "x.npy"), "--labels", str(tmp_path / "bad.npy"))
     assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert "480 labels (shape (60, 8)) for outputs of shape (60, 3, 8, 8)" in r.stderr, r.stderr
+    assert "labels: 480 labels (shape (60, 8)) for outputs of shape (60, 3, 8, 8)" in r.stderr, r.stderr
+
+
+def test_verify_data_takes_the_users_data_as_pack_does(tmp_path) -> None:
+    """verify --data takes what pack --data takes (FILE.npz with x, y; FILE.npy with --labels; a module:function
+    Dataset), every item of it, and gives what --inputs / --labels give on the same arrays; a missing file is one
+    clear error."""
+    x = np.random.default_rng(4).random((30, 1, 8, 8)).astype(np.float32)
+    y = np.random.default_rng(5).integers(0, 10, 30)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    blob = tmp_path / "t.lre"
+    assert run("pack", "tiny_models:tiny_cnn", "--input-shape", "1,1,8,8", "--templates", "4", "--activations",
+               "fp32", "-o", str(blob)).returncode == 0
+    want = json.loads(run("verify", str(blob), "--inputs", str(tmp_path / "x.npy"), "--labels",
+                          str(tmp_path / "y.npy"), "--json").stdout)
+    for data in (["--data", str(tmp_path / "d.npz")], ["--data", str(tmp_path / "x.npy"), "--labels",
+                                                        str(tmp_path / "y.npy")], ["--data", "tiny_models:digits_dataset",
+                                                                                   "--limit", "30"]):
+        r = run("verify", str(blob), *data, "--json")
+        assert r.returncode == 0, r.stderr
+        got = json.loads(r.stdout)
+        if "tiny_models" in data[1]:
+            assert got["images"] == 30 and got["c_accuracy"] is not None
+            continue
+        assert got["images"] == 30 and got["c_accuracy"] == want["c_accuracy"] and want["c_accuracy"] is not None
+    r = run("verify", str(blob), "--data", str(tmp_path / "none.npz"))
+    assert r.returncode == 2 and "--data" in r.stderr and "no such file" in r.stderr and "Traceback" not in r.stderr

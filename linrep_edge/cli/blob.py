@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from linrep_edge.cli.output import emit
 from linrep_edge.errors import LinRepError
 from linrep_edge.format.text import shown
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def _max(args: argparse.Namespace) -> int:
@@ -139,6 +142,21 @@ def _inputs_name(args: argparse.Namespace) -> str:
     return f"--inputs {shown(args.inputs)}" if args.inputs else f"--data {args.data or 'fashion-mnist'}"
 
 
+def _data_arrays(args: argparse.Namespace, input_shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray | None]:
+    """verify --data's inputs and labels: a built-in test split, or every item of the user's data set."""
+    from linrep_edge.datasets import DATASETS, load_dataset
+
+    spec = args.data or "fashion-mnist"
+    if spec in DATASETS:
+        if args.labels:
+            raise LinRepError("--labels goes with --inputs or --data FILE.npy")
+        test = load_dataset(spec).test.take(args.limit)
+        return test.x.numpy(), test.y.numpy()
+    from linrep_edge.user_data import eval_arrays
+
+    return eval_arrays(spec, (1, *input_shape), labels=args.labels, limit=args.limit)
+
+
 def cmd_verify_tflite(args: argparse.Namespace) -> int:
     """`verify model.tflite`: our C runtime vs TFLite Micro (and LiteRT-reference) byte for byte."""
     from linrep_edge.runtime.verify_tflite import format_result, tflite_input_shape, verify_tflite
@@ -151,9 +169,7 @@ def cmd_verify_tflite(args: argparse.Namespace) -> int:
         # images as pack --calibration takes them (uint8 scaled, NHWC made NCHW): the imported model is NCHW
         real, _ = load_inputs(args.inputs, None, input_shape=takes)
     elif args.data:
-        from linrep_edge.datasets import load_dataset
-
-        real = load_dataset(args.data).test.x.numpy()
+        real, _ = _data_arrays(args, takes)
     if real is not None and args.limit is not None:
         real = real[: args.limit]
     original = _original_model(args, takes)
@@ -170,7 +186,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return cmd_verify_tflite(args)
     blob = load_bytes(args.file, _max(args))
     parsed = parse(blob, shown(args.file), max_bytes=_max(args))  # refuse a bad blob before loading torch or data
-    from linrep_edge.datasets import load_dataset
     from linrep_edge.runtime.verify import format_result, load_inputs, verify
 
     if args.inputs:
@@ -179,10 +194,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         g = parsed.graph  # images as pack --calibration takes them (uint8, NHWC, (N, H, W))
         x, y = load_inputs(args.inputs, args.labels, input_shape=tuple(g.tensors[g.input].shape))
     else:
-        if args.labels:
-            raise LinRepError("--labels goes with --inputs")
-        test = load_dataset(args.data or "fashion-mnist").test.take(args.limit)
-        x, y = test.x.numpy(), test.y.numpy()
+        g = parsed.graph
+        x, y = _data_arrays(args, tuple(g.tensors[g.input].shape))
     if args.limit is not None:
         x, y = x[: args.limit], (y[: args.limit] if y is not None else None)
     if len(x) == 0:

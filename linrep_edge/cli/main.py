@@ -371,6 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="examples:\n  linrep-edge verify m.lre --data fashion-mnist\n"
                               "  linrep-edge verify m.lre --inputs x.npy --labels y.npy --json\n"
                               "  linrep-edge verify net.lre --inputs x.npy --model mypkg.nets:make --weights net.pt\n"
+                              "  linrep-edge verify net.lre --data test.npz   # your labelled arrays x, y (or a folder)\n"
                               "  linrep-edge verify model.tflite --n 1000   # int8 .tflite: our C runtime vs TFLite Micro",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file", help="a .lre blob, or a full-integer .tflite (imported, packed and run by our C runtime "
@@ -378,9 +379,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=200, help=".tflite: random int8 inputs (default 200; --data / --inputs "
                    "add real ones)")
     p.add_argument("--seed", type=int, default=0, help=".tflite: seed of the random inputs")
-    p.add_argument("--data", choices=("fashion-mnist", "digits"), help="test split to run (default fashion-mnist)")
+    p.add_argument("--data", metavar="DATA", help="data to run: the test split of fashion-mnist (default) or digits, "
+                   "or all of your own, as pack --data takes it: an image folder (class per sub-folder), FILE.npz "
+                   "(arrays x, y), FILE.npy (labels from --labels) or package.module:function returning a Dataset")
     p.add_argument("--inputs", metavar="X.npy", help="your own inputs, float32 (N, *input_shape)")
-    p.add_argument("--labels", metavar="Y.npy", help="integer labels for --inputs")
+    p.add_argument("--labels", metavar="Y.npy", help="integer labels for --inputs (N,), or (N, H, W) for a dense "
+                   "output; or for --data FILE.npy")
     p.add_argument("--limit", type=_positive, help="only the first N inputs (N >= 1)")
     p.add_argument("--conv-path", choices=("auto", "direct", "reuse"), default="auto",
                    help="how the C runtime runs LinRep convs: auto (cost model, default), direct, reuse")

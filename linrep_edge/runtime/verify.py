@@ -100,7 +100,7 @@ def original_model(metadata: dict[str, Any]) -> torch.nn.Module | None:
 
 
 def _accuracy(logits: np.ndarray, labels: np.ndarray | None) -> float | None:
-    return accuracy(logits, labels, "--labels")
+    return accuracy(logits, labels, "labels")
 
 
 @torch.no_grad()

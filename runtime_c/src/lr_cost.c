@@ -458,7 +458,8 @@ void lr_op_scratch(const lr_model *m, const lr_op *op, uint32_t path, int reuse,
         need->lo = 4u * ((uint64_t)dims[1] * (uint64_t)dims[2] + (op->linrep != 0u ? per : 0u));
         need->hi = need->lo;
 #if LR_INT8 && (LR_OPT_ON(LR_OPT_CONV) || LR_OPT_ON(LR_OPT_LINREP))
-        if (op->linrep != 0u ? LR_OPT_ON(LR_OPT_LINREP) : LR_OPT_ON(LR_OPT_CONV)) {
+        if (LR_OP_ON(LR_OP_TYPE_CONV_TRANSPOSE2D) &&
+            (op->linrep != 0u ? LR_OPT_ON(LR_OPT_LINREP) : LR_OPT_ON(LR_OPT_CONV))) {
             /* optimised (lr_conv_transpose2d_s8_opt.c), where the arena has room: one output channel's weights
              * laid out after the plane */
             lr_geom c;
