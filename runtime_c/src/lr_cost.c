@@ -457,14 +457,13 @@ void lr_op_scratch(const lr_model *m, const lr_op *op, uint32_t path, int reuse,
         (void)lr_tensor_shape(m, (uint32_t)op->output, dims);
         need->lo = 4u * ((uint64_t)dims[1] * (uint64_t)dims[2] + (op->linrep != 0u ? per : 0u));
         need->hi = need->lo;
-#if LR_INT8 && (LR_OPT_ON(LR_OPT_CONV) || LR_OPT_ON(LR_OPT_LINREP))
-        if (LR_OP_ON(LR_OP_TYPE_CONV_TRANSPOSE2D) &&
-            (op->linrep != 0u ? LR_OPT_ON(LR_OPT_LINREP) : LR_OPT_ON(LR_OPT_CONV))) {
-            /* optimised (lr_conv_transpose2d_s8_opt.c), where the arena has room: one output channel's weights
-             * laid out after the plane */
+#if LR_INT8 && LR_OPT_ON(LR_OPT_LINREP)
+        if (LR_OP_ON(LR_OP_TYPE_CONV_TRANSPOSE2D) && op->linrep != 0u) {
+            /* optimised (lr_conv_transpose2d_s8_opt.c), where the arena has room: an output channel's kernels
+             * rebuilt once, after the plane (else once per tap) */
             lr_geom c;
             lr_op_geom(m, op, &c);
-            need->hi = 4u * lr_conv_transpose2d_s8_opt_scratch(&c, op->linrep != 0u);
+            need->hi = 4u * lr_conv_transpose2d_s8_opt_scratch(&c, 1);
             need->hi = need->hi > need->lo ? need->hi : need->lo;
         }
 #endif

@@ -434,23 +434,19 @@ static void run_geo_s8(const run_ctx *r, const lr_op *op)
         if (op->linrep != 0u) {
             lr_linrep_s8_params p;
             lr_op_linrep_s8_params(m, op, &p);
-#if LR_OPT_ON(LR_OPT_LINREP)
-            if (r->scratch_bytes / 4u >= lr_conv_transpose2d_s8_opt_scratch(&g, 1)) { /* given the room */
-                lr_linrep_conv_transpose2d_s8_opt(&g, x, &p, (int32_t *)(void *)r->scratch, y);
-                break;
-            }
-#endif
+#if LR_OPT_ON(LR_OPT_LINREP) /* kernels rebuilt once per output channel if given the room, else per tap */
+            lr_linrep_conv_transpose2d_s8_opt(&g, x, &p, (int32_t *)(void *)r->scratch, r->scratch_bytes / 4u, y);
+#else
             lr_linrep_conv_transpose2d_s8_ref(&g, x, &p, (int32_t *)(void *)r->scratch, y);
+#endif
         } else {
             lr_dense_s8_params p;
             lr_op_dense_s8_params(m, op, &p);
 #if LR_OPT_ON(LR_OPT_CONV)
-            if (r->scratch_bytes / 4u >= lr_conv_transpose2d_s8_opt_scratch(&g, 0)) { /* given the room */
-                lr_conv_transpose2d_s8_opt(&g, x, &p, (int32_t *)(void *)r->scratch, y);
-                break;
-            }
-#endif
+            lr_conv_transpose2d_s8_opt(&g, x, &p, (int32_t *)(void *)r->scratch, y);
+#else
             lr_conv_transpose2d_s8_ref(&g, x, &p, (int32_t *)(void *)r->scratch, y);
+#endif
         }
         break;
     default: /* unreachable: run_op_s8 passes only these */

@@ -666,12 +666,14 @@ static int kc_case_mul(kc_rng *r)
 }
 
 /* A random CONV_TRANSPOSE2D geometry (torch's: output (h - 1) * s - pt - pb + d * (k - 1) + 1 + output padding;
- * groups, strides 1-3, dilation 1-2, 1 x 1 to 4 x 4 kernels) within the buffers and KC_SCRATCH. */
+ * groups, strides 1-3, dilation 1-2, 1 x 1 to 4 x 4 kernels; an eighth with 30-40 input channels) within the buffers
+ * and KC_SCRATCH. */
 static void kc_geom_tconv(kc_rng *r, lr_geom *g)
 {
     for (;;) {
-        g->groups = kc_int(r, 1, 3);
-        g->cin_g = kc_int(r, 1, 6);
+        const int wide = kc_int(r, 0, 7) == 0; /* an eighth: more input channels than a chunk (32) */
+        g->groups = wide ? 1 : kc_int(r, 1, 3);
+        g->cin_g = wide ? kc_int(r, 30, 40) : kc_int(r, 1, 6);
         g->cout_g = kc_int(r, 1, 4);
         g->c = g->groups * g->cin_g;
         g->oc = g->groups * g->cout_g;
@@ -698,8 +700,9 @@ static void kc_geom_tconv(kc_rng *r, lr_geom *g)
 }
 
 /* CONV_TRANSPOSE2D, dense int8 weights and LinRep on one geometry: lr_conv_transpose2d_s8_opt ==
- * lr_conv_transpose2d_s8_ref and lr_linrep_conv_transpose2d_s8_opt == lr_linrep_conv_transpose2d_s8_ref, each with
- * exactly its documented scratch (canaries after it). Returns the mismatches (bit 0 dense, bit 1 LinRep). */
+ * lr_conv_transpose2d_s8_ref and lr_linrep_conv_transpose2d_s8_opt == lr_linrep_conv_transpose2d_s8_ref, given the
+ * reference's scratch and (LinRep) the preferred size (canaries after it). Returns the mismatches (bit 0 dense,
+ * bits 1, 2 LinRep). */
 static int kc_case_tconv(kc_rng *r)
 {
     lr_geom g;
@@ -719,18 +722,21 @@ static int kc_case_tconv(kc_rng *r)
     words = (uint32_t)(g.oh * g.ow);
     kc_prepare(words, kc_y0, ny);
     lr_conv_transpose2d_s8_ref(&g, kc_x, &d, kc_scratch, kc_y0);
-    words = (uint32_t)lr_conv_transpose2d_s8_opt_scratch(&g, 0);
-    kc_prepare(words, kc_y1, ny);
+    kc_prepare(words, kc_y1, ny); /* the reference's scratch: the plane */
     lr_conv_transpose2d_s8_opt(&g, kc_x, &d, kc_scratch, kc_y1);
     bad |= (uint32_t)(memcmp(kc_y0, kc_y1, ny) != 0 || !kc_canaries_ok(words));
     (void)kc_linrep_draw(r, &g, &p);
     words = (uint32_t)(g.oh * g.ow + g.kh * g.kw);
     kc_prepare(words, kc_y0, ny);
     lr_linrep_conv_transpose2d_s8_ref(&g, kc_x, &p, kc_scratch, kc_y0);
-    words = (uint32_t)lr_conv_transpose2d_s8_opt_scratch(&g, 1);
-    kc_prepare(words, kc_y1, ny);
-    lr_linrep_conv_transpose2d_s8_opt(&g, kc_x, &p, kc_scratch, kc_y1);
-    bad |= (uint32_t)(memcmp(kc_y0, kc_y1, ny) != 0 || !kc_canaries_ok(words)) << 1;
+    { /* the reference's scratch (kernels rebuilt per tap), and the preferred (once per output channel) */
+        const uint32_t sizes[2] = {words, (uint32_t)lr_conv_transpose2d_s8_opt_scratch(&g, 1)};
+        for (j = 0u; j < 2u; j++) {
+            kc_prepare(sizes[j], kc_y1, ny);
+            lr_linrep_conv_transpose2d_s8_opt(&g, kc_x, &p, kc_scratch, sizes[j], kc_y1);
+            bad |= (uint32_t)(memcmp(kc_y0, kc_y1, ny) != 0 || !kc_canaries_ok(sizes[j])) << (1u + j);
+        }
+    }
     return (int)bad;
 }
 

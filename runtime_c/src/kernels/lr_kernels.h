@@ -446,13 +446,14 @@ void lr_conv_transpose2d_s8_ref(const lr_geom *g, const int8_t *x, const lr_dens
 void lr_linrep_conv_transpose2d_s8_ref(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
                                        int32_t *scratch, int8_t *y);
 /* The two, optimised (kernels/opt/lr_conv_transpose2d_s8_opt.c; kinds LR_OPT_CONV and LR_OPT_LINREP): blocks of four
- * input pixels take every input channel in registers. Scratch: lr_conv_transpose2d_s8_opt_scratch(g, linrep) int32
- * words, oh * ow and one output channel's weights (cin_g * kh * kw int16 values; LinRep: as many int32 words). */
+ * input pixels take up to 32 input channels in registers. Scratch: the references' at least (the LinRep kernel takes
+ * `words`, the scratch given); lr_conv_transpose2d_s8_opt_scratch(g, 1) words let a LinRep output channel's kernels
+ * be rebuilt once instead of once per tap. */
 uint64_t lr_conv_transpose2d_s8_opt_scratch(const lr_geom *g, int linrep);
 void lr_conv_transpose2d_s8_opt(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch,
                                 int8_t *y);
 void lr_linrep_conv_transpose2d_s8_opt(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
-                                       int32_t *scratch, int8_t *y);
+                                       int32_t *scratch, uint64_t words, int8_t *y);
 
 /* ---- int8 elementwise activations (docs/INTEGER.md section 6) ---- */
 /* gemmlowp's fixed-point functions (kernels/ref/lr_fixedpoint_ref.c; docs/INTEGER.md sections 4, 6), shared by

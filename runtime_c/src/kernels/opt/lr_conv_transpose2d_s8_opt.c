@@ -4,62 +4,34 @@
  *
  * The references scatter one input channel's tap at a time into the output channel's accumulator plane: a load,
  * a multiply-add and a store of the plane for every multiply-add (about 16 instructions each on the Cortex-M4).
- * Here, per output channel and tap, a block of four input pixels of one row takes every input channel of the
- * group in four registers (on DSP cores x + in_offset of the four pixels as two int16 pairs by SXTAB16, the weight
- * in a register, one SMLABB / SMLATB per multiply-add: about 2 instructions per multiply-add with the loads), and
- * the plane is read and written once per block and tap. The output channel's weights are laid out first as
- * int16 [tap][input channel] after the plane (dense: the int8 weights widened; LinRep: each kernel rebuilt once,
- * as the reference does per kernel); a LinRep channel with a W beyond int16 keeps them int32 and runs the same
- * blocks in plain C. Sums are of the reference's terms in another order: the verifier's bound |bias| + 255 *
- * sum |W| < 2^31 bounds every partial sum. Scratch: lr_conv_transpose2d_s8_opt_scratch.
+ * Here, per output channel and tap, a block of four input pixels of one row takes up to LR_TC_CHUNK input channels
+ * in four registers (on DSP cores x + in_offset of the four pixels as two int16 pairs by SXTAB16, the weight in a
+ * register, one SMLABB / SMLATB per multiply-add: about 2 instructions per multiply-add with the loads), and the
+ * plane is read and written once per block, tap and chunk. The chunk's weights of the tap are int32 on the stack
+ * (dense: the int8 weights; LinRep: each kernel's value at the tap rebuilt as the reference rebuilds it), or, for
+ * LinRep given the room (lr_conv_transpose2d_s8_opt_scratch), every kernel of the output channel rebuilt once into
+ * the scratch after the plane. Weights beyond int16 run the same blocks in plain C. Sums are of the reference's
+ * terms in another order: the verifier's bound |bias| + 255 * sum |W| < 2^31 bounds every partial sum. Scratch:
+ * the plane (oh * ow words) at least, as the references.
  */
 #include "kernels/lr_opt_s8.h"
 
+#define LR_TC_CHUNK 32 /* input channels per pass over a tap's blocks: their weights take 128 bytes of stack */
+
 uint64_t lr_conv_transpose2d_s8_opt_scratch(const lr_geom *g, int linrep)
 {
-    const uint64_t taps = (uint64_t)g->cin_g * (uint64_t)(g->kh * g->kw);
-    return (uint64_t)g->oh * (uint64_t)g->ow + (linrep ? taps : (taps + 1u) / 2u);
+    return (uint64_t)g->oh * (uint64_t)g->ow + (linrep ? (uint64_t)g->cin_g * (uint64_t)(g->kh * g->kw) : 0u);
 }
 
-/* Block of four input pixels (row iy, columns ix .. ix + 3) of every input channel of the group, weights wt
- * [cin_g] of one tap (int16 or int32 by W16): the four sums of w * (x + in_offset), added to ar at columns
- * (ix + j) * sw. */
-#define TC_BLOCK4(WT)                                                                                                  \
-    do {                                                                                                               \
-        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, c;                                                                     \
-        const int8_t *xc = xr + ix;                                                                                    \
-        for (c = 0; c < g->cin_g; c++, xc += hw) {                                                                     \
-            const int32_t wv = (WT)[c];                                                                                \
-            a0 += wv * ((int32_t)xc[0] + in_offset);                                                                   \
-            a1 += wv * ((int32_t)xc[1] + in_offset);                                                                   \
-            a2 += wv * ((int32_t)xc[2] + in_offset);                                                                   \
-            a3 += wv * ((int32_t)xc[3] + in_offset);                                                                   \
-        }                                                                                                              \
-        ao[0] += a0;                                                                                                   \
-        ao[sw] += a1;                                                                                                  \
-        ao[2 * sw] += a2;                                                                                              \
-        ao[3 * sw] += a3;                                                                                              \
-    } while (0)
-
-/* The rest of the row one pixel at a time. */
-#define TC_TAIL(WT)                                                                                                    \
-    for (; ix < x1; ix++, ao += sw) {                                                                                  \
-        int32_t a = 0, c;                                                                                              \
-        const int8_t *xc = xr + ix;                                                                                    \
-        for (c = 0; c < g->cin_g; c++, xc += hw) {                                                                     \
-            a += (WT)[c] * ((int32_t)xc[0] + in_offset);                                                               \
-        }                                                                                                              \
-        ao[0] += a;                                                                                                    \
-    }
-
 #if LR_DSP
-/* TC_BLOCK4 for int16 weights on DSP cores: pixels (0, 2) and (1, 3) as int16 pairs with in_offset added
- * (SXTAB16), each multiplied by the weight's low half (SMLABB, SMLATB). */
-static inline void block4_dsp(const int8_t *xc, const int16_t *wt, int32_t cin_g, int32_t hw, int16x2_t off2,
-                              int32_t *ao, int32_t sw)
+/* Four input pixels (xc: the first, channel 0 of n, planes hw apart) with int16-range weights wt: pixels (0, 2) and
+ * (1, 3) as int16 pairs with in_offset added (SXTAB16), each multiplied by the weight's low half (SMLABB, SMLATB);
+ * the sums added to ao at 0, sw, 2 sw, 3 sw. */
+static inline void block4_dsp(const int8_t *xc, const int32_t *wt, int32_t n, int32_t hw, int16x2_t off2, int32_t *ao,
+                              int32_t sw)
 {
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, c;
-    for (c = 0; c < cin_g; c++, xc += hw) {
+    for (c = 0; c < n; c++, xc += hw) {
         const uint32_t v = lr_ld32(xc);
         const int32_t wv = wt[c];
         const int16x2_t e = lr_sxa02(off2, v), d = lr_sxa13(off2, v);
@@ -75,58 +47,76 @@ static inline void block4_dsp(const int8_t *xc, const int16_t *wt, int32_t cin_g
 }
 #endif
 
-/* Output channel's accumulators acc (oh * ow, starting at its bias) += the scatter of the group's input channels
- * xg with weights w [tap][cin_g], int16 (w16) or int32 (w32, the other NULL). */
-static LR_NOINLINE void scatter(const lr_geom *g, const int8_t *xg, const int16_t *w16, const int32_t *w32,
-                                int32_t in_offset, int32_t *acc)
+/* The same in plain C, any int32 weights. */
+static inline void block4(const int8_t *xc, const int32_t *wt, int32_t n, int32_t hw, int32_t in_offset, int32_t *ao,
+                          int32_t sw)
+{
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, c;
+    for (c = 0; c < n; c++, xc += hw) {
+        const int32_t wv = wt[c];
+        a0 += wv * ((int32_t)xc[0] + in_offset);
+        a1 += wv * ((int32_t)xc[1] + in_offset);
+        a2 += wv * ((int32_t)xc[2] + in_offset);
+        a3 += wv * ((int32_t)xc[3] + in_offset);
+    }
+    ao[0] += a0;
+    ao[sw] += a1;
+    ao[2 * sw] += a2;
+    ao[3 * sw] += a3;
+}
+
+/* acc (the output channel's plane) += tap (ky, kx) of n input channels (xg: the first one's plane) with weights wt[n];
+ * fits: every weight within int16. */
+static LR_NOINLINE void scatter_tap(const lr_geom *g, const int8_t *xg, int32_t n, const int32_t *wt, int fits,
+                                    int32_t in_offset, int32_t ky, int32_t kx, int32_t *acc)
 {
     const int32_t hw = g->h * g->w, sw = g->sw;
+    const int32_t offy = ky * g->dh - g->pt, offx = kx * g->dw - g->pl;
+    const int32_t y0 = lr_range_lo(offy, g->sh), y1 = lr_range_hi(offy, g->sh, g->oh, g->h);
+    const int32_t x0 = lr_range_lo(offx, sw), x1 = lr_range_hi(offx, sw, g->ow, g->w);
 #if LR_DSP
     const int16x2_t off2 = (int16x2_t)(((uint32_t)(uint16_t)in_offset << 16) | (uint16_t)in_offset);
-#endif
-    int32_t ky, kx, iy, ix;
-    for (ky = 0; ky < g->kh; ky++) {
-        const int32_t offy = ky * g->dh - g->pt;
-        const int32_t y0 = lr_range_lo(offy, g->sh), y1 = lr_range_hi(offy, g->sh, g->oh, g->h);
-        for (kx = 0; kx < g->kw; kx++) {
-            const int32_t offx = kx * g->dw - g->pl, t = (ky * g->kw + kx) * g->cin_g;
-            const int32_t x0 = lr_range_lo(offx, sw), x1 = lr_range_hi(offx, sw, g->ow, g->w);
-            for (iy = y0; iy < y1; iy++) {
-                const int8_t *xr = xg + iy * g->w;
-                int32_t *ao = acc + (iy * g->sh + offy) * g->ow + x0 * sw + offx;
-                ix = x0;
-                if (w16 != NULL) {
-                    const int16_t *wt = w16 + t;
-                    for (; ix + 4 <= x1; ix += 4, ao += 4 * sw) {
-#if LR_DSP
-                        block4_dsp(xr + ix, wt, g->cin_g, hw, off2, ao, sw);
 #else
-                        TC_BLOCK4(wt);
+    (void)fits;
 #endif
-                    }
-                    TC_TAIL(wt)
-                } else {
-                    const int32_t *wt = w32 + t; /* rare (a W beyond int16): one pixel at a time */
-                    TC_TAIL(wt)
-                }
+    int32_t iy, ix, c;
+    for (iy = y0; iy < y1; iy++) {
+        const int8_t *xr = xg + iy * g->w;
+        int32_t *ao = acc + (iy * g->sh + offy) * g->ow + x0 * sw + offx;
+        for (ix = x0; ix + 4 <= x1; ix += 4, ao += 4 * sw) {
+#if LR_DSP
+            if (fits) {
+                block4_dsp(xr + ix, wt, n, hw, off2, ao, sw);
+                continue;
             }
+#endif
+            block4(xr + ix, wt, n, hw, in_offset, ao, sw);
+        }
+        for (; ix < x1; ix++, ao += sw) { /* the rest of the row one pixel at a time */
+            const int8_t *xc = xr + ix;
+            int32_t a = 0;
+            for (c = 0; c < n; c++, xc += hw) {
+                a += wt[c] * ((int32_t)xc[0] + in_offset);
+            }
+            ao[0] += a;
         }
     }
 }
 
-/* Output channel o from its weights: the plane starts at the bias, takes the scatter, and is requantised. */
-static void channel(const lr_geom *g, const int8_t *x, const int16_t *w16, const int32_t *w32,
-                    const unsigned char *bias, int32_t in_offset, const lr_requant_s8 *rq, int32_t o, int32_t *acc,
-                    int8_t *y)
+/* Output channel o's plane: its bias, then (caller) the scatter; requantised into y. */
+static void plane_init(const lr_geom *g, const unsigned char *bias, int32_t o, int32_t *acc)
 {
-    const int32_t plane = g->oh * g->ow, grp = o / g->cout_g;
     const int32_t b = bias != NULL ? lr_opt_lei32(bias + 4u * (uint32_t)o) : 0;
-    lr_opt_rq q;
     int32_t j;
-    for (j = 0; j < plane; j++) {
+    for (j = 0; j < g->oh * g->ow; j++) {
         acc[j] = b;
     }
-    scatter(g, x + (size_t)(grp * g->cin_g) * (size_t)(g->h * g->w), w16, w32, in_offset, acc);
+}
+
+static void plane_out(const lr_geom *g, const lr_requant_s8 *rq, int32_t o, const int32_t *acc, int8_t *y)
+{
+    const int32_t plane = g->oh * g->ow;
+    lr_opt_rq q;
     lr_opt_rq_init(&q, rq, (uint32_t)o);
     lr_opt_requant_run(acc, plane, &q, y + (size_t)o * (size_t)plane);
 }
@@ -134,68 +124,115 @@ static void channel(const lr_geom *g, const int8_t *x, const int16_t *w16, const
 void lr_conv_transpose2d_s8_opt(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch,
                                 int8_t *y)
 {
-    const int32_t kk = g->kh * g->kw;
-    int16_t *w16 = (int16_t *)(void *)(scratch + g->oh * g->ow);
-    int32_t o, i, k;
+    const int32_t kk = g->kh * g->kw, hw = g->h * g->w;
+    int32_t wt[LR_TC_CHUNK];
+    int32_t o, c0, c, ky, kx;
     for (o = 0; o < g->oc; o++) {
         const int32_t oo = o % g->cout_g, i0 = (o / g->cout_g) * g->cin_g;
-        for (i = 0; i < g->cin_g; i++) { /* w[i0 + i][oo][k] -> w16[k][i] */
-            const unsigned char *wi = p->w + (size_t)((i0 + i) * g->cout_g + oo) * (size_t)kk;
-            for (k = 0; k < kk; k++) {
-                w16[k * g->cin_g + i] = (int16_t)lr_s8(wi[k]);
+        plane_init(g, p->bias, o, scratch);
+        for (ky = 0; ky < g->kh; ky++) {
+            for (kx = 0; kx < g->kw; kx++) {
+                for (c0 = 0; c0 < g->cin_g; c0 += LR_TC_CHUNK) {
+                    const int32_t n = g->cin_g - c0 < LR_TC_CHUNK ? g->cin_g - c0 : LR_TC_CHUNK;
+                    const unsigned char *w = p->w + ((size_t)((i0 + c0) * g->cout_g + oo) * (size_t)kk +
+                                                     (size_t)(ky * g->kw + kx));
+                    for (c = 0; c < n; c++, w += (size_t)g->cout_g * (size_t)kk) { /* w[i0 + c0 + c][oo][ky][kx] */
+                        wt[c] = lr_s8(*w);
+                    }
+                    scatter_tap(g, x + (size_t)(i0 + c0) * (size_t)hw, n, wt, 1, p->in_offset, ky, kx, scratch);
+                }
             }
         }
-        channel(g, x, w16, NULL, p->bias, p->in_offset, &p->rq, o, scratch, y);
+        plane_out(g, &p->rq, o, scratch, y);
     }
 }
 
-void lr_linrep_conv_transpose2d_s8_opt(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
-                                       int32_t *scratch, int8_t *y)
+/* The walk along the LinRep grid (position n = i * cout_g + oo) counting the kept kernels (the mask's bits). */
+typedef struct rank_walk {
+    uint32_t n, kept; /* kept: kernels kept before position n */
+} rank_walk;
+
+/* The rank among the kept kernels of kernel (input channel i, output channel oo of its group), or -1 if pruned;
+ * the walk advanced to it (targets must not decrease). */
+static int32_t rank_at(const lr_geom *g, const unsigned char *mask, rank_walk *r, int32_t i, int32_t oo)
 {
-    const int32_t kk = g->kh * g->kw, taps = g->cin_g * kk;
+    const uint32_t target = (uint32_t)(i * g->cout_g + oo);
+    if (mask == NULL) {
+        return (int32_t)target;
+    }
+    for (; r->n < target; r->n++) {
+        r->kept += (uint32_t)lr_kept(mask, r->n);
+    }
+    return lr_kept(mask, target) ? (int32_t)r->kept : -1;
+}
+
+/* Taps k0 .. k1 - 1 of the kernel of rank `kept` (b exponent e) rebuilt as the reference rebuilds them, into w at
+ * stride `step`; whether all are within int16. */
+static int rebuild(const lr_linrep_s8_params *p, int32_t kept, int32_t e, int32_t kk, int32_t k0, int32_t k1,
+                   int32_t *w, int32_t step)
+{
+    const int64_t pa = (int64_t)1 << (e < 0 ? -e : 0), pb = (int64_t)1 << (e > 0 ? e : 0);
+    const unsigned char *t = p->tmpl + (size_t)kk * lr_unpack_index(p->blob + p->lr.idx, (uint32_t)kept, p->lr.bits);
+    const int64_t a = lr_unpack_signed(p->blob + p->lr.abq, 2u * (uint32_t)kept, p->lr.ab_bits) * pa;
+    const int64_t b = lr_unpack_signed(p->blob + p->lr.abq, 2u * (uint32_t)kept + 1u, p->lr.ab_bits) * pb;
+    int fits = 1;
+    int32_t k;
+    for (k = k0; k < k1; k++, w += step) {
+        const int32_t v = (int32_t)(a * lr_s8(t[k]) + b);
+        *w = v;
+        fits &= v >= -32768 && v <= 32767;
+    }
+    return fits;
+}
+
+void lr_linrep_conv_transpose2d_s8_opt(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
+                                       int32_t *scratch, uint64_t words, int8_t *y)
+{
+    const int32_t kk = g->kh * g->kw, hw = g->h * g->w;
     const unsigned char *mask = p->lr.mask ? p->blob + p->lr.mask : NULL;
-    int32_t *w32 = scratch + g->oh * g->ow;
-    int32_t o, i, k;
+    const int whole = words >= lr_conv_transpose2d_s8_opt_scratch(g, 1); /* every kernel rebuilt once */
+    int32_t *table = scratch + g->oh * g->ow; /* whole: [tap][cin_g] int32 */
+    int32_t wt[LR_TC_CHUNK];
+    int32_t o, i, c0, c, t;
     for (o = 0; o < g->oc; o++) {
-        const int32_t grp = o / g->cout_g, oo = o % g->cout_g, e = lr_s8(p->bexp[o]);
-        const int64_t pa = (int64_t)1 << (e < 0 ? -e : 0), pb = (int64_t)1 << (e > 0 ? e : 0);
-        uint32_t n = 0u, kept = 0u; /* kept: kernels kept before grid position n */
+        const int32_t oo = o % g->cout_g, i0 = (o / g->cout_g) * g->cin_g, e = lr_s8(p->bexp[o]);
+        rank_walk walk = {0u, 0u};
         int fits = 1;
-        for (i = 0; i < g->cin_g; i++) { /* kernel (grp * cin_g + i, oo) -> w32[k][i] */
-            const uint32_t target = (uint32_t)((grp * g->cin_g + i) * g->cout_g + oo);
-            const unsigned char *t;
-            int64_t a, b;
-            if (mask == NULL) {
-                kept = target;
-            } else {
-                for (; n < target; n++) {
-                    kept += (uint32_t)lr_kept(mask, n);
+        plane_init(g, p->bias, o, scratch);
+        if (whole) {
+            for (i = 0; i < g->cin_g; i++) {
+                const int32_t kept = rank_at(g, mask, &walk, i0 + i, oo);
+                if (kept < 0) {
+                    for (t = 0; t < kk; t++) {
+                        table[t * g->cin_g + i] = 0;
+                    }
+                } else {
+                    fits &= rebuild(p, kept, e, kk, 0, kk, table + i, g->cin_g);
                 }
             }
-            if (!lr_kept(mask, target)) {
-                for (k = 0; k < kk; k++) {
-                    w32[k * g->cin_g + i] = 0;
-                }
-                continue;
+            for (t = 0; t < kk; t++) {
+                scatter_tap(g, x + (size_t)i0 * (size_t)hw, g->cin_g, table + t * g->cin_g, fits, p->in_offset,
+                            t / g->kw, t % g->kw, scratch);
             }
-            t = p->tmpl + (size_t)kk * lr_unpack_index(p->blob + p->lr.idx, kept, p->lr.bits);
-            a = lr_unpack_signed(p->blob + p->lr.abq, 2u * kept, p->lr.ab_bits) * pa;
-            b = lr_unpack_signed(p->blob + p->lr.abq, 2u * kept + 1u, p->lr.ab_bits) * pb;
-            for (k = 0; k < kk; k++) {
-                const int32_t wv = (int32_t)(a * lr_s8(t[k]) + b);
-                w32[k * g->cin_g + i] = wv;
-                fits &= wv >= -32768 && wv <= 32767;
-            }
-        }
-        if (fits) { /* narrowed in place: int16 k lands below int32 word k + 1, read next (memcpy: any type) */
-            unsigned char *w16 = (unsigned char *)(void *)w32;
-            for (k = 0; k < taps; k++) {
-                const int16_t h = (int16_t)w32[k];
-                memcpy(w16 + 2 * k, &h, sizeof h);
-            }
-            channel(g, x, (const int16_t *)(const void *)w16, NULL, p->bias, p->in_offset, &p->rq, o, scratch, y);
         } else {
-            channel(g, x, NULL, w32, p->bias, p->in_offset, &p->rq, o, scratch, y);
+            for (c0 = 0; c0 < g->cin_g; c0 += LR_TC_CHUNK) { /* a chunk's kernels rebuilt one tap at a time */
+                const int32_t n = g->cin_g - c0 < LR_TC_CHUNK ? g->cin_g - c0 : LR_TC_CHUNK;
+                const rank_walk start = walk;
+                for (t = 0; t < kk; t++) {
+                    walk = start;
+                    fits = 1;
+                    for (c = 0; c < n; c++) {
+                        const int32_t kept = rank_at(g, mask, &walk, i0 + c0 + c, oo);
+                        wt[c] = 0;
+                        if (kept >= 0) {
+                            fits &= rebuild(p, kept, e, kk, t, t + 1, wt + c, 1);
+                        }
+                    }
+                    scatter_tap(g, x + (size_t)(i0 + c0) * (size_t)hw, n, wt, fits, p->in_offset, t / g->kw,
+                                t % g->kw, scratch);
+                }
+            }
         }
+        plane_out(g, &p->rq, o, scratch, y);
     }
 }
