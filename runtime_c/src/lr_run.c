@@ -344,6 +344,40 @@ static void prelu_params(const lr_model *m, const lr_op *op, lr_prelu_s8_params 
 #define LR_MUL_S8 lr_mul_s8_ref
 #endif
 
+#if LR_ACT_TABLE_ON
+/* The ops with a table per channel (lr_op_act_table): MUL by a gate of one value per channel (params: its
+ * lr_mul_s8_params, gate: the gate tensor), AFFINE (lr_dense_s8_params) and PRELU with a slope per channel
+ * (lr_prelu_s8_params). Channel ch's table is the op's own kernel run on the ramp with that channel's constants
+ * alone; the channel's `inner` values are then mapped through it. */
+static void channel_tables(const run_ctx *r, const lr_op *op, const void *params, const int8_t *gate, const int8_t *x,
+                           uint32_t c, uint32_t inner, int8_t *y)
+{
+    uint32_t ch;
+    for (ch = 0u; ch < c; ch++) {
+        int8_t *const t = ramp(r);
+        if (LR_OP_ON(LR_OP_TYPE_MUL) && op->type == LR_OP_TYPE_MUL) {
+            LR_MUL_S8(t, gate + ch, 1u, LR_ACT_S8_TAB_BYTES, 1, (const lr_mul_s8_params *)params, t);
+        } else if (LR_OP_ON(LR_OP_TYPE_AFFINE) && op->type == LR_OP_TYPE_AFFINE) {
+            lr_dense_s8_params q = *(const lr_dense_s8_params *)params;
+            q.w += ch;
+            q.bias = q.bias != NULL ? q.bias + 4u * ch : NULL;
+            if (q.rq.n != 1u) {
+                q.rq.mult += 4u * ch;
+                q.rq.shift += ch;
+                q.rq.n = 1u;
+            }
+            lr_affine_s8_ref(t, 1u, LR_ACT_S8_TAB_BYTES, &q, t);
+        } else if (LR_OP_ON(LR_OP_TYPE_PRELU)) {
+            lr_prelu_s8_params q = *(const lr_prelu_s8_params *)params;
+            q.n_alpha = 1u;
+            q.alpha += 4u * ch;
+            lr_prelu_s8_ref(t, 1u, LR_ACT_S8_TAB_BYTES, &q, t);
+        }
+        lr_table_s8_opt(x + (size_t)ch * inner, inner, t, y + (size_t)ch * inner);
+    }
+}
+#endif
+
 /* MUL, AFFINE, RESIZE and CONV_TRANSPOSE2D (dense or LinRep) of an int8 model (docs/INTEGER.md section 2, 3). */
 static void run_geo_s8(const run_ctx *r, const lr_op *op)
 {
@@ -371,14 +405,7 @@ static void run_geo_s8(const run_ctx *r, const lr_op *op)
         p.act_max = op->act_max;
 #if LR_ACT_TABLE_ON
         if (by_table(r, op)) { /* a gate per channel (lr_op_act_table): a table per channel, its gate fixed */
-            const uint32_t inner = n / (uint32_t)in[0];
-            const int8_t *const gate = tensor_s8(r, in1);
-            uint32_t ch;
-            for (ch = 0u; ch < (uint32_t)in[0]; ch++) {
-                int8_t *const t = ramp(r);
-                LR_MUL_S8(t, gate + ch, 1u, LR_ACT_S8_TAB_BYTES, 1, &p, t);
-                lr_table_s8_opt(x + (size_t)ch * inner, inner, t, y + (size_t)ch * inner);
-            }
+            channel_tables(r, op, &p, tensor_s8(r, in1), x, (uint32_t)in[0], n / (uint32_t)in[0], y);
             break;
         }
 #endif
@@ -394,21 +421,7 @@ static void run_geo_s8(const run_ctx *r, const lr_op *op)
         lr_op_dense_s8_params(m, op, &p);
 #if LR_ACT_TABLE_ON
         if (by_table(r, op)) { /* a table per channel, made with that channel's weight, bias and multiplier */
-            const uint32_t inner = n / (uint32_t)in[0];
-            uint32_t ch;
-            for (ch = 0u; ch < (uint32_t)in[0]; ch++) {
-                int8_t *const t = ramp(r);
-                lr_dense_s8_params q = p;
-                q.w = p.w + ch;
-                q.bias = p.bias != NULL ? p.bias + 4u * ch : NULL;
-                if (p.rq.n != 1u) {
-                    q.rq.mult = p.rq.mult + 4u * ch;
-                    q.rq.shift = p.rq.shift + ch;
-                    q.rq.n = 1u;
-                }
-                lr_affine_s8_ref(t, 1u, LR_ACT_S8_TAB_BYTES, &q, t);
-                lr_table_s8_opt(x + (size_t)ch * inner, inner, t, y + (size_t)ch * inner);
-            }
+            channel_tables(r, op, &p, NULL, x, (uint32_t)in[0], n / (uint32_t)in[0], y);
             break;
         }
 #endif
@@ -695,15 +708,9 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
 #if LR_ACT_TABLE_ON
         if (by_table(r, op)) { /* byte v of the table the reference's output for the input byte v */
             if (op->type == LR_OP_TYPE_PRELU && op->n_qp != 2u) { /* a slope per channel: a table per channel */
-                const uint32_t inner = n / (uint32_t)in[0];
                 lr_prelu_s8_params p;
                 prelu_params(m, op, &p);
-                p.n_alpha = 1u;
-                for (i = 0u; i < (uint32_t)in[0]; i++, p.alpha += 4) {
-                    int8_t *const t = ramp(r);
-                    lr_prelu_s8_ref(t, 1u, LR_ACT_S8_TAB_BYTES, &p, t);
-                    lr_table_s8_opt(x + (size_t)i * inner, inner, t, y + (size_t)i * inner);
-                }
+                channel_tables(r, op, &p, NULL, x, (uint32_t)in[0], n / (uint32_t)in[0], y);
             } else {
                 int8_t *const t = ramp(r);
                 run_activation_s8(m, op, t, 1u, LR_ACT_S8_TAB_BYTES, t);
