@@ -27,8 +27,8 @@ LR_DIR := $(patsubst %/,%,$(dir $(LR_MK)))
 # __ARM_FEATURE_DSP, portable C elsewhere) run, beside the references (kept: the oracle of the tests);
 # LR_KERNELS=ref: the reference kernels only (-DLR_OPT_KERNELS=0). The default needs no define, so a
 # project built from `make print-sources` (export-project) runs the optimised kernels.
-# LR_KERNELS=<kinds>, '+'-separated among conv (dense and depthwise CONV2D), linear, add (elementwise ADD and MUL),
-# linrep (both LinRep paths) and act (the elementwise activations by table): the optimised kernels of those kinds
+# LR_KERNELS=<kinds>, '+'-separated among conv (dense and depthwise CONV2D, dense CONV_TRANSPOSE2D, bilinear
+# RESIZE), linear, add (elementwise ADD and MUL), linrep (both LinRep paths, LinRep CONV_TRANSPOSE2D) and act (the elementwise activations by table): the optimised kernels of those kinds
 # only, the references for the rest (-DLR_OPT_KERNELS=<mask>, bit 0 conv, 1 linear, 2 add, 3 linrep, 4 act;
 # lr_internal.h), e.g. LR_KERNELS=linrep: the
 # LinRep convs fast, every other op in the least code.

@@ -47,6 +47,7 @@ def test_opt_kernels_equal_ref_on_cortex_m(target: str, dsp: bool, opt: str, fas
     assert int(fw["kc_table"]) == 0  # lr_table_s8_opt with tables the references make
     assert int(fw["kc_mul"]) == 0  # lr_mul_s8_opt
     assert int(fw["kc_tconv"]) == 0  # lr_conv_transpose2d_s8_opt, lr_linrep_conv_transpose2d_s8_opt
+    assert int(fw["kc_resize"]) == 0  # lr_resize_bilinear_s8_opt
     dis = subprocess.run(["arm-none-eabi-objdump", "-d", str(tmp_path / "fw" / "fw.elf")], capture_output=True,
                          text=True, check=True).stdout
     assert ("\tsmlad\t" in dis) == dsp  # the M4 image runs the SIMD path, the M3 one the portable C

@@ -119,8 +119,9 @@ extern "C" {
  * ("blob_linrep_paths") and measures the firmware built with it; `export-project --linrep-path` writes it.
  *
  * Build option: -DLR_OPT_KERNELS=<mask>, the int8 op kinds that run their optimised kernels (src/kernels/opt/):
- * bit 0 CONV2D (dense, grouped, depthwise), bit 1 LINEAR, bit 2 elementwise ADD and MUL, bit 3 both
- * LINREP_CONV2D paths (and the cost model calibrated on them), bit 4 the elementwise activations (SIGMOID, TANH,
+ * bit 0 CONV2D (dense, grouped, depthwise), a dense CONV_TRANSPOSE2D and bilinear RESIZE, bit 1 LINEAR, bit 2
+ * elementwise ADD and MUL, bit 3 both LINREP_CONV2D paths (and the cost model calibrated on them) and a LinRep
+ * CONV_TRANSPOSE2D, bit 4 the elementwise activations (SIGMOID, TANH,
  * HARDSWISH, HARDSIGMOID, SILU, LEAKY_RELU, a standalone RELU / RELU6 / CLAMP, PRELU) and the per-channel maps (MUL
  * by a gate of one value per channel, AFFINE) by a 256-byte table of the reference's outputs in the op's scratch
  * (one per channel in turn where the function differs per channel); the other kinds run their reference kernels,

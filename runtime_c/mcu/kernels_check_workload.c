@@ -4,7 +4,7 @@
  * tests/kernel_cases_s8.h, as the host test test_kernels_s8 runs them. Build with
  * APP_CFLAGS="-I<runtime_c>/src -I<runtime_c>/tests" (tests/test_mcu_kernels.py does).
  * bench_report prints kc_cases=N and the mismatches per kind (kc_conv, kc_linear, kc_linrep, kc_reuse_sizes,
- * kc_add, kc_requant, kc_table, kc_mul).
+ * kc_add, kc_requant, kc_table, kc_mul, kc_tconv, kc_resize).
  */
 #include <stdio.h>
 
@@ -17,8 +17,8 @@
 
 static int fails[3];
 static int reuse_fails; /* kc_run_reuse: the reuse kernel at several scratch sizes */
-static int small_fails[5]; /* kc_run_small: ADD, the requantisation helper, the activations by table, MUL,
-                           * the transposed convs */
+static int small_fails[6]; /* kc_run_small: ADD, the requantisation helper, the activations by table, MUL,
+                           * the transposed convs, bilinear RESIZE */
 
 int bench_setup(void)
 {
@@ -45,5 +45,6 @@ int bench_report(void)
     printf("kc_table=%d\n", small_fails[2]);
     printf("kc_mul=%d\n", small_fails[3]);
     printf("kc_tconv=%d\n", small_fails[4]);
+    printf("kc_resize=%d\n", small_fails[5]);
     return 0;
 }

@@ -63,8 +63,9 @@
 #define LR_REUSE_ON (((LR_LINREP_PATHS) & 2u) != 0u)
 
 /* The optimised int8 kernels the run path calls (linrep.h, -DLR_OPT_KERNELS=<mask>; runtime.mk's LR_KERNELS writes
- * it): bit LR_OPT_CONV dense and depthwise CONV2D, LR_OPT_LINEAR, LR_OPT_ADD (elementwise ADD, by tables, and MUL),
- * LR_OPT_LINREP both LinRep paths (and the cost model calibrated on them), LR_OPT_ACT the activations, gates and
+ * it): bit LR_OPT_CONV dense and depthwise CONV2D, dense CONV_TRANSPOSE2D and bilinear RESIZE, LR_OPT_LINEAR,
+ * LR_OPT_ADD (elementwise ADD, by tables, and MUL), LR_OPT_LINREP both LinRep paths (and the cost model calibrated on
+ * them) and LinRep CONV_TRANSPOSE2D, LR_OPT_ACT the activations, gates and
  * standalone batch norms by table (lr_table_s8_opt). A kind whose bit is clear runs its reference kernel
  * (kernels/ref/), and its optimised kernel is not linked. Default: every kind (0x1Fu); 0: the references only. */
 #define LR_OPT_CONV 0u

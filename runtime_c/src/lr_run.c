@@ -436,7 +436,11 @@ static void run_geo_s8(const run_ctx *r, const lr_op *op)
         if (op->mode == 0u) {
             lr_resize_nearest_s8_ref(&g, x, y);
         } else {
+#if LR_OPT_ON(LR_OPT_CONV)
+            lr_resize_bilinear_s8_opt(&g, op->mode == 2u, x, y);
+#else
             lr_resize_bilinear_s8_ref(&g, op->mode == 2u, x, y);
+#endif
         }
         break;
     case LR_OP_TYPE_CONV_TRANSPOSE2D:

@@ -10,7 +10,7 @@
  *   LINEAR:         lr_linear_s8_opt == lr_linear_s8_ref
  *   LINREP_CONV2D:  lr_linrep_conv2d_direct_s8_ref (oracle) == direct_opt == reuse_ref == reuse_opt,
  *                   with K = 1..24 templates (some all zero), and a random kernel mask in half the cases.
- *   CONV_TRANSPOSE2D (kc_run_small): dense and LinRep, optimised == reference.
+ *   CONV_TRANSPOSE2D (kc_run_small): dense and LinRep, optimised == reference; so is bilinear RESIZE.
  * Outputs and scratch are filled with junk first; canary words after each kernel's scratch (exactly
  * its documented size) must survive. kc_run returns the number of mismatches (0: all equal).
  */
@@ -740,22 +740,50 @@ static int kc_case_tconv(kc_rng *r)
     return (int)bad;
 }
 
-/* `cases` ADD, requantisation, activation-table, MUL and transposed-conv cases from `seed`; mismatches per kind in
- * fails[5]. */
-static int kc_run_small(uint32_t seed, int cases, int fails[5])
+/* Bilinear RESIZE (half-pixel centres or align corners, up and down, any sizes the verifier admits):
+ * lr_resize_bilinear_s8_opt == lr_resize_bilinear_s8_ref. Returns 1 on a mismatch. */
+static int kc_case_resize(kc_rng *r)
+{
+    lr_geom g;
+    int align;
+    uint32_t ny;
+    memset(&g, 0, sizeof g);
+    do {
+        align = kc_int(r, 0, 1);
+        g.c = kc_int(r, 1, 4);
+        g.h = kc_int(r, 1, 12);
+        g.w = kc_int(r, 1, 12);
+        g.oh = kc_int(r, 0, 3) == 0 ? kc_int(r, 1, 12) : 2 * g.h; /* a quarter any size, else twice (a decoder's) */
+        g.ow = kc_int(r, 0, 3) == 0 ? kc_int(r, 1, 40) : 2 * g.w;
+    } while (g.c * g.h * g.w > KC_MAX_X || g.c * g.oh * g.ow > KC_MAX_Y ||
+             !lr_resize_bilinear_s8_axis_ok(g.h, g.oh, align) || !lr_resize_bilinear_s8_axis_ok(g.w, g.ow, align));
+    g.oc = g.c;
+    ny = (uint32_t)(g.c * g.oh * g.ow);
+    kc_fill_x(r, (uint32_t)(g.c * g.h * g.w));
+    memset(kc_y0, 0x77, ny);
+    memset(kc_y1, 0x11, ny);
+    lr_resize_bilinear_s8_ref(&g, align, kc_x, kc_y0);
+    lr_resize_bilinear_s8_opt(&g, align, kc_x, kc_y1);
+    return memcmp(kc_y0, kc_y1, ny) != 0;
+}
+
+/* `cases` ADD, requantisation, activation-table, MUL, transposed-conv and bilinear-resize cases from `seed`;
+ * mismatches per kind in fails[6]. */
+static int kc_run_small(uint32_t seed, int cases, int fails[6])
 {
     kc_rng r;
     int c;
     r.s = seed ? seed : 1u;
-    fails[0] = fails[1] = fails[2] = fails[3] = fails[4] = 0;
+    fails[0] = fails[1] = fails[2] = fails[3] = fails[4] = fails[5] = 0;
     for (c = 0; c < cases; c++) {
         fails[0] += kc_case_add(&r);
         fails[1] += kc_case_requant(&r);
         fails[2] += kc_case_table(&r);
         fails[3] += kc_case_mul(&r);
         fails[4] += kc_case_tconv(&r) != 0;
+        fails[5] += kc_case_resize(&r);
     }
-    return fails[0] + fails[1] + fails[2] + fails[3] + fails[4];
+    return fails[0] + fails[1] + fails[2] + fails[3] + fails[4] + fails[5];
 }
 
 /* `cases` template-reuse cases from `seed` (kc_case_reuse_sizes); the mismatches. */

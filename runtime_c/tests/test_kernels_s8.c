@@ -2,7 +2,7 @@
  * test_kernels_s8.c -- the optimised int8 kernels (kernels/opt/) equal their references bit for bit on
  * random shapes (kernel_cases_s8.h): conv (dense, grouped, depthwise, 1x1, strides, dilation,
  * padding), linear, LinRep direct and reuse (with and without a kernel mask), ADD, the requantisation helper,
- * the activations by table, MUL and the transposed convs (dense and LinRep). Host: the portable
+ * the activations by table, MUL, the transposed convs (dense and LinRep) and bilinear RESIZE. Host: the portable
  * build; `make sanitize` runs it under ASan + UBSan; mcu/kernels_check_workload.c runs the same cases
  * on Cortex-M under QEMU (the DSP path on M4/M7/M33). Argument (ignored): the blobs directory.
  */
@@ -11,7 +11,7 @@
 
 int main(int argc, char **argv)
 {
-    int fails[5];
+    int fails[6];
     int bad;
     (void)argc;
     (void)argv;
@@ -23,8 +23,9 @@ int main(int argc, char **argv)
            bad);
     TU_CHECK(bad == 0);
     bad = kc_run_small(4242u, 3000, fails);
-    printf("test_kernels_s8: 3000 add, requantisation, activation-table, mul and transposed-conv cases, "
-           "mismatches add %d requant %d table %d mul %d tconv %d\n", fails[0], fails[1], fails[2], fails[3], fails[4]);
+    printf("test_kernels_s8: 3000 add, requantisation, activation-table, mul, transposed-conv and resize cases, "
+           "mismatches add %d requant %d table %d mul %d tconv %d resize %d\n", fails[0], fails[1], fails[2], fails[3],
+           fails[4], fails[5]);
     TU_CHECK(bad == 0);
     return tu_failures ? 1 : 0;
 }

@@ -434,6 +434,11 @@ void lr_affine_s8_ref(const int8_t *x, uint32_t c, uint32_t inner, const lr_dens
 void lr_resize_nearest_s8_ref(const lr_geom *g, const int8_t *x, int8_t *y);
 /* RESIZE modes 1 (half pixel centers) and 2 (align corners): TFLite's integer bilinear, 10 fractional bits. */
 void lr_resize_bilinear_s8_ref(const lr_geom *g, int align_corners, const int8_t *x, int8_t *y);
+/* The same, optimised (kernels/opt/lr_resize_bilinear_s8_opt.c, kind LR_OPT_CONV): each row's vertical sums first. */
+void lr_resize_bilinear_s8_opt(const lr_geom *g, int align_corners, const int8_t *x, int8_t *y);
+/* TFLite's integer bilinear step along an axis of `in` values resized to `out`, 10 fractional bits (the one rule of
+ * both kernels). */
+int32_t lr_resize_bilinear_s8_scale(int32_t in, int32_t out, int align_corners);
 /* Whether TFLite's integer bilinear stays inside an axis of `in` values resized to `out` (1 <= in, out <= 32767):
  * its lower index (not clamped above, as in TFLite) must not pass in - 1; the verifier refuses the others. */
 int lr_resize_bilinear_s8_axis_ok(int32_t in, int32_t out, int align_corners);

@@ -14,7 +14,7 @@ typedef struct axis_s8 {
     int32_t pos, i0, i1;
 } axis_s8;
 
-static int32_t axis_scale(int32_t in, int32_t out, int align_corners)
+int32_t lr_resize_bilinear_s8_scale(int32_t in, int32_t out, int align_corners)
 {
     if (align_corners && out > 1) {
         return (1024 * (in - 1) + (out - 1) / 2) / (out - 1);
@@ -35,7 +35,7 @@ static axis_s8 axis_at(int32_t d, int32_t in, int32_t scale, int align_corners)
 
 void lr_resize_bilinear_s8_ref(const lr_geom *g, int align_corners, const int8_t *x, int8_t *y)
 {
-    const int32_t sh = axis_scale(g->h, g->oh, align_corners), sw = axis_scale(g->w, g->ow, align_corners);
+    const int32_t sh = lr_resize_bilinear_s8_scale(g->h, g->oh, align_corners), sw = lr_resize_bilinear_s8_scale(g->w, g->ow, align_corners);
     int32_t ch, r, j;
     for (ch = 0; ch < g->c; ch++) {
         const int8_t *xc = x + (size_t)ch * (size_t)(g->h * g->w);
@@ -60,6 +60,6 @@ void lr_resize_bilinear_s8_ref(const lr_geom *g, int align_corners, const int8_t
 
 int lr_resize_bilinear_s8_axis_ok(int32_t in, int32_t out, int align_corners)
 {
-    const int32_t scale = axis_scale(in, out, align_corners);
+    const int32_t scale = lr_resize_bilinear_s8_scale(in, out, align_corners);
     return axis_at(out - 1, in, scale, align_corners).i0 <= in - 1; /* the position grows with d */
 }
