@@ -82,6 +82,9 @@ def test_verify_a_dense_two_headed_model(tmp_path) -> None:
             str(tmp_path / "x.npy"), "--calibration-epochs", "0", "-o", str(blob), "--json")
     assert r.returncode == 0, r.stderr
     assert 0.5 < json.loads(r.stdout)["calibration"]["packed_top1_agreement"] <= 1.0  # pack counts per pixel too
+    r = run("pack", "tiny_models:tiny_seg", "--input-shape", "1,1,8,8", "--templates", "4", "--calibration",
+            str(tmp_path / "x.npy"), "--calibration-epochs", "0", "-o", str(tmp_path / "s2.lre"))
+    assert r.returncode == 0 and "top-1 agreement per position" in r.stdout + r.stderr, r.stdout + r.stderr
     g = parse(blob.read_bytes()).graph
     with torch.no_grad():
         want = [t.numpy() for t in tiny_seg()(torch.from_numpy(x))]

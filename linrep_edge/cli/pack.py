@@ -185,11 +185,14 @@ def _calibration_summary(c: dict[str, Any], activations: str) -> str:
     """pack's line on --calibration: the packed model against the original on the held-out calibration inputs,
     beside the float model before packing, as compressed and after the distillation (int8's own rounding shows
     as the step from the last to the packed figure, not as a fine-tuning that made things worse)."""
+    per = " per position" if any(k.startswith("answers_per_position") for k in c) else ""  # a dense head's
+
     def pair(which: str) -> str:
         packed = which == "packed"
         agree = c.get("packed_top1_agreement" if packed else f"top1_agreement_{which}")
         err = c["packed_relative_output_error" if packed else f"relative_output_error_{which}"]
-        return (f"top-1 agreement {100 * agree:.2f}%, " if agree is not None else "") + f"relative output error {err:.4f}"
+        return (f"top-1 agreement{per} {100 * agree:.2f}%, " if agree is not None else "") + \
+            f"relative output error {err:.4f}"
     bn = (f", with its {c['bn_matched']} batch norms' statistics matched to the original's {pair('bn')}"
           if c.get("bn_kept") else f" (batch-norm statistics matched to the original's not kept: {pair('bn')})"
           if c.get("bn_matched") else "")
