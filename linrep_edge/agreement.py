@@ -26,13 +26,17 @@ def as_array(a: Any) -> np.ndarray:
     return np.asarray(a)
 
 
+def _class_dims(arr: np.ndarray) -> list[int] | None:
+    """The non-batch axes of `arr` longer than one, the classes first; None when there are no classes."""
+    dims = [int(d) for d in arr.shape[1:] if d != 1]
+    return dims if arr.ndim >= 2 and dims and dims[0] >= 2 else None
+
+
 def class_view(a: Any) -> np.ndarray | None:
     """Head `a` (N, ...) as (N, C, P): its C classes at P positions; None when it has no classes."""
     arr = as_array(a)
-    dims = [int(d) for d in arr.shape[1:] if d != 1]
-    if arr.ndim < 2 or not dims or dims[0] < 2:
-        return None
-    return arr.reshape(arr.shape[0], dims[0], -1)
+    dims = _class_dims(arr)
+    return None if dims is None else arr.reshape(arr.shape[0], dims[0], -1)
 
 
 def answers(a: Any) -> np.ndarray | None:
@@ -80,10 +84,7 @@ def accuracy(logits: Any, labels: Any, where: str = "labels") -> float | None:
 
 def answer_kind(a: Any) -> str | None:
     """How head `a` answers, for reports: "per input", "per position (H x W)", or None without classes."""
-    view = class_view(a)
-    if view is None:
+    dims = _class_dims(as_array(a))
+    if dims is None:
         return None
-    if view.shape[2] == 1:
-        return "per input"
-    dims = [int(d) for d in as_array(a).shape[1:] if d != 1][1:]
-    return "per position (" + " x ".join(map(str, dims)) + ")"
+    return "per input" if len(dims) == 1 else "per position (" + " x ".join(map(str, dims[1:])) + ")"

@@ -266,12 +266,11 @@ def open_data(spec: str, example_shape: tuple[int, ...], fn: Callable | None = N
     return full, classes
 
 
-def eval_arrays(spec: str, example_shape: tuple[int, ...], labels: str | None = None, limit: int | None = None,
-                transform: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def eval_arrays(spec: str, example_shape: tuple[int, ...], labels: str | None = None,
+                limit: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Every item (the first `limit`) of the data set `spec` (as `open_data` takes it) as float32 inputs and int
     labels (None when unlabelled), for `verify --data`: the whole set, no validation carved."""
-    fn = load_callable(transform, "--transform") if transform else None
-    full, _ = open_data(spec, example_shape, fn, labels)
+    full, _ = open_data(spec, example_shape, labels=labels)
     n = len(full)  # type: ignore[arg-type]
     n = n if limit is None else min(n, limit)
     if n < 1:

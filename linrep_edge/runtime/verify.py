@@ -58,8 +58,7 @@ def _npy(path: str, what: str, max_bytes: int) -> np.ndarray:
 def load_inputs(inputs: str, labels: str | None, max_bytes: int = 1 << 30,
                 input_shape: tuple[int, ...] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """float32 inputs (N, *input_shape) and optional int labels (N,), or (N, H, W) for a dense output, from
-    .npy files. Inputs that are
-    not finite as float32 (NaN, ±inf, or beyond float32's range such as 1e300) are refused: a
+    .npy files. Inputs that are not finite as float32 (NaN, ±inf, or beyond float32's range such as 1e300) are refused: a
     comparison on them passes without meaning anything. Given the model's `input_shape` (C, H, W), images are
     taken as `pack --calibration` and `--data` take them: uint8 scaled by 1/255, (N, H, W) for one channel and
     NHWC made (N, C, H, W) (`user_data.channels_first`)."""
@@ -97,10 +96,6 @@ def original_model(metadata: dict[str, Any]) -> torch.nn.Module | None:
 
         return load_default_model()
     return None
-
-
-def _accuracy(logits: np.ndarray, labels: np.ndarray | None) -> float | None:
-    return accuracy(logits, labels, "labels")
 
 
 @torch.no_grad()
@@ -209,9 +204,9 @@ def verify(blob: bytes, x: np.ndarray, labels: np.ndarray | None, where: str = "
         "non_finite_outputs": {"c": c_bad, "torch": r_bad},
         "images": int(n),
         "outputs": len(c_out),
-        "c_accuracy": _accuracy(c_out[0], labels),
-        "torch_accuracy": _accuracy(ref[0], labels),
-        "original_accuracy": _accuracy(o_out[0], labels) if o_out is not None else None,
+        "c_accuracy": accuracy(c_out[0], labels),
+        "torch_accuracy": accuracy(ref[0], labels),
+        "original_accuracy": accuracy(o_out[0], labels) if o_out is not None else None,
         "top1_agreement": top1_agreement(c_out[0], ref[0]),
         "max_abs_diff": max(float(np.abs(c.reshape(r.shape) - r).max()) for c, r in zip(c_out, ref)) if finite else None,
         "original_top1_agreement": None,
@@ -237,14 +232,10 @@ def original_fidelity(got: list[np.ndarray], want: list[np.ndarray]) -> dict[str
     top-1 agreement (per input, or per position for a dense head; None for one score per input), the relative
     error over every head, and each head's own two figures (`original_outputs`)."""
     got = [g.reshape(w.shape) for g, w in zip(got, want)]
-    return {
-        "original_top1_agreement": top1_agreement(got[0], want[0]),
-        "original_relative_error": _relative_error(got, want),
-        "original_answers": answer_kind(want[0]),
-        "original_outputs": [{"shape": [int(d) for d in w.shape[1:]], "answers": answer_kind(w),
-                              "top1_agreement": top1_agreement(g, w), "relative_error": _relative_error([g], [w])}
-                             for g, w in zip(got, want)],
-    }
+    heads = [{"shape": [int(d) for d in w.shape[1:]], "answers": answer_kind(w), "top1_agreement": top1_agreement(g, w),
+              "relative_error": _relative_error([g], [w])} for g, w in zip(got, want)]
+    return {"original_top1_agreement": heads[0]["top1_agreement"], "original_relative_error": _relative_error(got, want),
+            "original_answers": heads[0]["answers"], "original_outputs": heads}
 
 
 def fidelity_lines(r: dict[str, Any], what: str) -> list[str]:

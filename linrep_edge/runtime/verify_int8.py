@@ -48,9 +48,10 @@ def verify_int8(blob: bytes, parsed: Blob, x: np.ndarray, labels: np.ndarray | N
                 layer_images: int = 64, inputs_name: str = "the inputs") -> dict[str, Any]:
     """verify's result for an int8 blob; against the original (given, or the embedded default): top-1 agreement,
     relative output error and the per-layer SQNR table (`layers`) on the first `layer_images` inputs."""
+    from linrep_edge.agreement import accuracy
     from linrep_edge.integer.batch import dequantize_outputs, quantize_input
     from linrep_edge.runtime.binding import CRuntime
-    from linrep_edge.runtime.verify import (_accuracy, _torch_outputs, input_notes, layer_fidelity,
+    from linrep_edge.runtime.verify import (_torch_outputs, input_notes, layer_fidelity,
                                             original_fidelity, original_model)
 
     g = parsed.graph
@@ -69,8 +70,8 @@ def verify_int8(blob: bytes, parsed: Blob, x: np.ndarray, labels: np.ndarray | N
     res: dict[str, Any] = {
         "verdict": "pass" if diff == 0 else "fail", "activations": "int8", "images": int(n), "outputs": len(c_out),
         "differing_output_bytes": diff, "output_bytes": int(sum(c.size for c in c_out)),
-        "c_accuracy": _accuracy(c_out[0], labels), "python_int8_accuracy": _accuracy(py_out[0], labels),
-        "original_accuracy": _accuracy(o_out[0], labels) if o_out is not None else None,
+        "c_accuracy": accuracy(c_out[0], labels), "python_int8_accuracy": accuracy(py_out[0], labels),
+        "original_accuracy": accuracy(o_out[0], labels) if o_out is not None else None,
         "original_top1_agreement": None, "original_relative_error": None, "layers": None,
         "conv_path": conv_path, "arena_bytes": rt.arena_bytes,
         "activation_lower_bound_bytes": rt.activation_lower_bound_bytes, "c_seconds_per_image": c_seconds / max(n, 1),
