@@ -492,7 +492,8 @@ def _int8_linrep_note(blob: bytes, calib: dict[str, Any]) -> str | None:
     if "packed_relative_output_error" in calib:
         agree = calib.get("packed_top1_agreement")
         fid = (" (on the held-out calibration inputs the packed model has "
-               + (f"top-1 agreement {100 * agree:.2f}% and " if agree is not None else "")
+               + (f"top-1 agreement{' per position' if calib.get('packed_answers_per_position') else ''} "
+                  f"{100 * agree:.2f}% and " if agree is not None else "")
                + f"relative output error {calib['packed_relative_output_error']:.4f} against the original)")
     return (f"LinRep's {len(rows)} layer(s) take {packed:.0f} bytes where int8 kernels would take {int8} "
             f"(linrep-edge report): {saved:.0f} bytes saved, {100 * saved / len(blob):.1f}% of this blob{fid}; where "
@@ -575,6 +576,7 @@ def _templates(graph: Graph | None) -> str:
 def _int8_agreement(graph: Graph, model: nn.Module, calib_x: torch.Tensor, seed: int) -> dict[str, float]:
     """`packed_*` of pack's calibration summary for an int8 blob: its top-1 agreement and relative output
     error against the original on the held-out calibration inputs, through the integer reference."""
+    from linrep_edge.agreement import answer_kind
     from linrep_edge.method.budget import int8_outputs
     from linrep_edge.method.calibrate import split_calibration
     from linrep_edge.method.sensitivity import fidelity, outputs_of
@@ -586,6 +588,8 @@ def _int8_agreement(graph: Graph, model: nn.Module, calib_x: torch.Tensor, seed:
     out: dict[str, float] = {"packed_relative_output_error": err, "calibration_held_out": len(held)}
     if agree is not None:
         out["packed_top1_agreement"] = agree
+        if (answer_kind(ref[0]) or "").startswith("per position"):  # as calibrate.agreement flags a dense head
+            out["packed_answers_per_position"] = True
     return out
 
 

@@ -102,6 +102,37 @@ def test_refit_all_and_train_bn(teacher, digits):
         assert all(torch.equal(p, t0[n]) for n, p in net.named_parameters())
 
 
+def test_train_templates_shares_one_codebook_and_refolds(teacher, digits):
+    """trainable_templates: one parameter per codebook shared by its layers (a change reaches every layer); on the
+    way out the templates are canonical (zero mean, unit norm, fp16) and a, b refolded so that each kernel
+    a·T[idx] + b is the one trained, to fp16 rounding; distill_calibration(train_templates=True) moves them."""
+    from linrep_edge.method.calibrate import distill_calibration
+    from linrep_edge.method.linrep_conv import LinRepConv2d, trainable_templates
+    from linrep_edge.pipeline import PackSettings, compress_model
+
+    student = compress_model(teacher, PackSettings(templates=4), show_progress=False)
+    layers = [m for m in student.modules() if isinstance(m, LinRepConv2d)]
+    assert len(layers) >= 2 and len({m.codebook for m in layers}) == 1
+    t0 = layers[0].templates.clone()
+    with trainable_templates(student) as shared:
+        assert len(shared) == 1 and all(m.templates is shared[0] for m in layers)
+        with torch.no_grad():
+            shared[0].mul_(1.5).add_(torch.linspace(-0.2, 0.3, shared[0].numel()).reshape(shared[0].shape))
+        want = [m.weight().detach().double() for m in layers]
+    for m, w in zip(layers, want):
+        t = m.templates.flatten(1).double()
+        assert "templates" in m._buffers and "templates" not in m._parameters
+        assert torch.allclose(t.mean(1), torch.zeros(4, dtype=torch.float64), atol=1e-3)
+        assert torch.allclose(t.norm(dim=1), torch.ones(4, dtype=torch.float64), atol=1e-3)
+        assert torch.equal(m.templates, m.templates.half().float())
+        assert (m.weight().detach().double() - w).norm() <= 2e-3 * w.norm()
+    student = compress_model(teacher, PackSettings(templates=4), show_progress=False)
+    m = distill_calibration(student, teacher, digits.train.x[:300], epochs=3, lr=3e-3, seed=0, show_progress=False,
+                            train_templates=True)
+    moved = [mod.templates for mod in student.modules() if isinstance(mod, LinRepConv2d)]
+    assert m["best_epoch"] > 0 and not torch.allclose(moved[0], t0) and all(torch.equal(t, moved[0]) for t in moved)
+
+
 def test_ema_keeps_the_moving_average(teacher, digits):
     """ema = d: the values scored and kept are the exponential moving average of the optimiser's values after each
     step, recomputed here from the steps themselves (an optimiser hook); d out of [0, 1) is refused."""

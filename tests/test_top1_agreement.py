@@ -85,6 +85,9 @@ def test_verify_a_dense_two_headed_model(tmp_path) -> None:
     r = run("pack", "tiny_models:tiny_seg", "--input-shape", "1,1,8,8", "--templates", "4", "--calibration",
             str(tmp_path / "x.npy"), "--calibration-epochs", "0", "-o", str(tmp_path / "s2.lre"))
     assert r.returncode == 0 and "top-1 agreement per position" in r.stdout + r.stderr, r.stdout + r.stderr
+    r = run("pack", "tiny_models:tiny_seg", "--input-shape", "1,1,8,8", "--calibration", str(tmp_path / "x.npy"),
+            "--exclude", "*", "-o", str(tmp_path / "s3.lre"))  # no LinRep conv, nothing distilled: said all the same
+    assert r.returncode == 0 and "as packed (int8 activations) top-1 agreement per position" in r.stdout, r.stdout
     g = parse(blob.read_bytes()).graph
     with torch.no_grad():
         want = [t.numpy() for t in tiny_seg()(torch.from_numpy(x))]

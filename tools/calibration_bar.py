@@ -71,6 +71,8 @@ AXES = (
          "axis", "0|1", as_bool=True),
     Axis("train_plain", "--train-plain", int, (0,), "also train what the blob stores plainly: the 1x1 convs, the "
          "classifier, LinRep biases (distill_calibration train_plain), a grid axis", "0|1", as_bool=True),
+    Axis("train_templates", "--train-templates", int, (0,), "also train the templates, one shared set per codebook "
+         "(distill_calibration train_templates), a grid axis", "0|1", as_bool=True),
     Axis("teacher_flip", "--teacher-flips", int, (0,), "the teacher's logits averaged over the input and its left-right "
          "mirror (distill_calibration teacher_flip), a grid axis", "0|1", as_bool=True),
     Axis("output_loss", "--output-losses", str, ("auto",), "the output term (distill_calibration output_loss: auto = "

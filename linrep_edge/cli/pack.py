@@ -185,7 +185,7 @@ def _calibration_summary(c: dict[str, Any], activations: str) -> str:
     """pack's line on --calibration: the packed model against the original on the held-out calibration inputs,
     beside the float model before packing, as compressed and after the distillation (int8's own rounding shows
     as the step from the last to the packed figure, not as a fine-tuning that made things worse)."""
-    per = " per position" if any(k.startswith("answers_per_position") for k in c) else ""  # a dense head's
+    per = " per position" if any("answers_per_position" in k for k in c) else ""  # a dense head's (packed_... too)
 
     def pair(which: str) -> str:
         packed = which == "packed"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import math
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from linrep_edge.agreement import agreement_counts
 from linrep_edge.errors import LinRepError
 from linrep_edge.method.bn_stats import batch_norms, match_batchnorm
 from linrep_edge.method.finetune import cosine_schedule, trainable_parameters
-from linrep_edge.method.linrep_conv import LinRepConv2d, round_to_storage
+from linrep_edge.method.linrep_conv import LinRepConv2d, round_to_storage, trainable_templates
 from linrep_edge.progress import progress
 
 CALIBRATION_VAL_FRACTION = 0.2
@@ -363,6 +364,7 @@ def distill_calibration(
     train_plain: bool = False,
     teacher_flip: bool = False,
     match_bn: bool = CALIBRATION_MATCH_BN,
+    train_templates: bool = False,
 ) -> dict[str, Any]:
     """Fine-tune a and b of `student` in place to match `teacher` on the unlabelled inputs `x`.
 
@@ -415,127 +417,129 @@ def distill_calibration(
         raise LinRepError(f"calibration blockwise: epochs per block must be an integer >= 0, got {blockwise!r}")
     if blockwise_fisher and not blockwise:
         raise LinRepError("calibration blockwise_fisher needs blockwise > 0 (epochs per block)")
-    params = trainable_parameters(student, train_bn=train_bn, train_plain=train_plain)
-    if not params and epochs:
-        raise LinRepError("model has no LinRep layers to fine-tune (run compress first)")
-    train_x, val_x = split_calibration(x, val_fraction, seed)
-    teacher.eval()
-    student.eval()  # frozen batch-norm statistics; no dropout
-    chosen = {id(p) for p in params}
-    saved_flags = {id(p): p.requires_grad for p in student.parameters()}
-    t_flags = {id(p): p.requires_grad for p in teacher.parameters()}
-    for p in student.parameters():
-        p.requires_grad_(id(p) in chosen)
-    for p in teacher.parameters():
-        p.requires_grad_(False)
-
-    def restore_flags() -> None:  # the caller's requires_grad, on every way out
+    with ExitStack() as stack:  # trained templates go back into the layers (canonical, a and b refolded) on exit
+        extra = stack.enter_context(trainable_templates(student)) if train_templates else []
+        params = trainable_parameters(student, train_bn=train_bn, train_plain=train_plain) + extra
+        if not params and epochs:
+            raise LinRepError("model has no LinRep layers to fine-tune (run compress first)")
+        train_x, val_x = split_calibration(x, val_fraction, seed)
+        teacher.eval()
+        student.eval()  # frozen batch-norm statistics; no dropout
+        chosen = {id(p) for p in params}
+        saved_flags = {id(p): p.requires_grad for p in student.parameters()}
+        t_flags = {id(p): p.requires_grad for p in teacher.parameters()}
         for p in student.parameters():
-            p.requires_grad_(saved_flags[id(p)])
+            p.requires_grad_(id(p) in chosen)
         for p in teacher.parameters():
-            p.requires_grad_(t_flags[id(p)])
+            p.requires_grad_(False)
 
-    as_compressed = agreement(student, teacher, val_x)
-    metrics: dict[str, Any] = {f"{k}_before": v for k, v in as_compressed.items()}
-    if match_bn:
+        def restore_flags() -> None:  # the caller's requires_grad, on every way out
+            for p in student.parameters():
+                p.requires_grad_(saved_flags[id(p)])
+            for p in teacher.parameters():
+                p.requires_grad_(t_flags[id(p)])
+
+        as_compressed = agreement(student, teacher, val_x)
+        metrics: dict[str, Any] = {f"{k}_before": v for k, v in as_compressed.items()}
+        if match_bn:
+            try:
+                metrics.update(_match_bn_if_better(student, teacher, train_x, val_x, batch, as_compressed, show_progress))
+            except BaseException:
+                restore_flags()
+                raise
+        if blockwise:
+            from linrep_edge.method.blockwise import blockwise_reconstruct  # (it imports this module's _heads)
+
+            try:  # on the fit part only; the held-out part only scores the result. It puts back the flags set above.
+                metrics["blockwise_blocks"] = blockwise_reconstruct(student, teacher, train_x, blockwise, lr, batch, seed,
+                                                                    blockwise_fisher, params, show_progress)
+            except BaseException:
+                restore_flags()
+                raise
+        loss_fn = DistillLoss(student, teacher, feature_weight, output_loss, temperature, teacher_flip)
+
+        def held_out() -> float:
+            return _held_out_loss(loss_fn, val_x)
+
+        steps_per_epoch = math.ceil(int(train_x.shape[0]) / batch)
+        opt = torch.optim.Adam(params, lr=lr) if epochs else None  # epochs = 0: batch-norm statistics only
+        sched = cosine_schedule(opt, epochs * steps_per_epoch) if opt else None
+        g = torch.Generator().manual_seed(seed)
+        metrics.update({"calibration_inputs": int(x.shape[0]), "calibration_train": int(train_x.shape[0]),
+                        "calibration_held_out": int(val_x.shape[0])})
+        if blockwise:
+            metrics.update({f"blockwise_{k}": v for k, v in agreement(student, teacher, val_x).items()})
+        init_state = copy.deepcopy(student.state_dict())
+        held: dict[str, float] | None = None
+        shadow = [p.detach().clone() for p in params] if ema > 0 else []
+
+        def swap_shadow() -> None:  # exchange the trained values with their moving average (twice: back)
+            with torch.no_grad():
+                for p, s_ in zip(params, shadow):
+                    tmp = p.detach().clone()
+                    p.copy_(s_)
+                    s_.copy_(tmp)
+
+        def run_epoch(data: torch.Tensor, optim: torch.optim.Optimizer, schedule: Any, bar: Any, best: float) -> None:
+            perm = torch.randperm(int(data.shape[0]), generator=g)
+            for i in range(0, int(data.shape[0]), batch):
+                xb = data[perm[i:i + batch]]
+                if augment:
+                    xb = augment_batch(xb, g, shift, True, mixup)
+                if adversarial:
+                    xb = torch.cat([xb, adversarial_batch(student, teacher, xb, adversarial)])
+                loss = loss_fn(xb)
+                optim.zero_grad(set_to_none=True)
+                loss.backward()
+                optim.step()
+                schedule.step()
+                if shadow:
+                    with torch.no_grad():
+                        for p, s_ in zip(params, shadow):
+                            s_.mul_(ema).add_(p.detach(), alpha=1 - ema)
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss.item():.4f}", best=f"{best:.4f}")
+
         try:
-            metrics.update(_match_bn_if_better(student, teacher, train_x, val_x, batch, as_compressed, show_progress))
-        except BaseException:
+            best = held_out()
+            metrics["held_out_loss_before"] = best
+            best_state = copy.deepcopy({k: v for k, v in student.state_dict().items()})
+            best_epoch, since, history = 0, 0, []
+            with progress(total=epochs * steps_per_epoch, desc="calibrate a,b", enabled=show_progress) as bar:
+                for epoch in range(1, epochs + 1):
+                    run_epoch(train_x, opt, sched, bar, best)
+                    if shadow:
+                        swap_shadow()
+                    v = held_out()
+                    history.append(v)
+                    improved = v < best
+                    if improved:
+                        best, best_epoch, since = v, epoch, 0
+                        best_state = copy.deepcopy(student.state_dict())
+                    if shadow:
+                        swap_shadow()
+                    if not improved:
+                        since += 1
+                        if since >= patience:
+                            break
+            if refit_all and best_epoch > 0:
+                shadow = []  # the refit keeps its last step
+                student.load_state_dict(best_state)
+                round_to_storage(student)
+                held = agreement(student, teacher, val_x)  # the chosen model's, before the held-out part is trained on
+                student.load_state_dict(init_state)
+                steps_all = math.ceil(int(x.shape[0]) / batch)
+                opt = torch.optim.Adam(params, lr=lr)
+                sched = cosine_schedule(opt, best_epoch * steps_all)
+                with progress(total=best_epoch * steps_all, desc="refit a,b (all)", enabled=show_progress) as bar:
+                    for _ in range(best_epoch):
+                        run_epoch(x, opt, sched, bar, best)
+                best_state = copy.deepcopy(student.state_dict())
+                metrics["refit_all_epochs"] = best_epoch
+        finally:
+            loss_fn.close()
             restore_flags()
-            raise
-    if blockwise:
-        from linrep_edge.method.blockwise import blockwise_reconstruct  # (it imports this module's _heads)
-
-        try:  # on the fit part only; the held-out part only scores the result. It puts back the flags set above.
-            metrics["blockwise_blocks"] = blockwise_reconstruct(student, teacher, train_x, blockwise, lr, batch, seed,
-                                                                blockwise_fisher, params, show_progress)
-        except BaseException:
-            restore_flags()
-            raise
-    loss_fn = DistillLoss(student, teacher, feature_weight, output_loss, temperature, teacher_flip)
-
-    def held_out() -> float:
-        return _held_out_loss(loss_fn, val_x)
-
-    steps_per_epoch = math.ceil(int(train_x.shape[0]) / batch)
-    opt = torch.optim.Adam(params, lr=lr) if epochs else None  # epochs = 0: batch-norm statistics only
-    sched = cosine_schedule(opt, epochs * steps_per_epoch) if opt else None
-    g = torch.Generator().manual_seed(seed)
-    metrics.update({"calibration_inputs": int(x.shape[0]), "calibration_train": int(train_x.shape[0]),
-                    "calibration_held_out": int(val_x.shape[0])})
-    if blockwise:
-        metrics.update({f"blockwise_{k}": v for k, v in agreement(student, teacher, val_x).items()})
-    init_state = copy.deepcopy(student.state_dict())
-    held: dict[str, float] | None = None
-    shadow = [p.detach().clone() for p in params] if ema > 0 else []
-
-    def swap_shadow() -> None:  # exchange the trained values with their moving average (twice: back)
-        with torch.no_grad():
-            for p, s_ in zip(params, shadow):
-                tmp = p.detach().clone()
-                p.copy_(s_)
-                s_.copy_(tmp)
-
-    def run_epoch(data: torch.Tensor, optim: torch.optim.Optimizer, schedule: Any, bar: Any, best: float) -> None:
-        perm = torch.randperm(int(data.shape[0]), generator=g)
-        for i in range(0, int(data.shape[0]), batch):
-            xb = data[perm[i:i + batch]]
-            if augment:
-                xb = augment_batch(xb, g, shift, True, mixup)
-            if adversarial:
-                xb = torch.cat([xb, adversarial_batch(student, teacher, xb, adversarial)])
-            loss = loss_fn(xb)
-            optim.zero_grad(set_to_none=True)
-            loss.backward()
-            optim.step()
-            schedule.step()
-            if shadow:
-                with torch.no_grad():
-                    for p, s_ in zip(params, shadow):
-                        s_.mul_(ema).add_(p.detach(), alpha=1 - ema)
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.4f}", best=f"{best:.4f}")
-
-    try:
-        best = held_out()
-        metrics["held_out_loss_before"] = best
-        best_state = copy.deepcopy({k: v for k, v in student.state_dict().items()})
-        best_epoch, since, history = 0, 0, []
-        with progress(total=epochs * steps_per_epoch, desc="calibrate a,b", enabled=show_progress) as bar:
-            for epoch in range(1, epochs + 1):
-                run_epoch(train_x, opt, sched, bar, best)
-                if shadow:
-                    swap_shadow()
-                v = held_out()
-                history.append(v)
-                improved = v < best
-                if improved:
-                    best, best_epoch, since = v, epoch, 0
-                    best_state = copy.deepcopy(student.state_dict())
-                if shadow:
-                    swap_shadow()
-                if not improved:
-                    since += 1
-                    if since >= patience:
-                        break
-        if refit_all and best_epoch > 0:
-            shadow = []  # the refit keeps its last step
-            student.load_state_dict(best_state)
-            round_to_storage(student)
-            held = agreement(student, teacher, val_x)  # the chosen model's, before the held-out part is trained on
-            student.load_state_dict(init_state)
-            steps_all = math.ceil(int(x.shape[0]) / batch)
-            opt = torch.optim.Adam(params, lr=lr)
-            sched = cosine_schedule(opt, best_epoch * steps_all)
-            with progress(total=best_epoch * steps_all, desc="refit a,b (all)", enabled=show_progress) as bar:
-                for _ in range(best_epoch):
-                    run_epoch(x, opt, sched, bar, best)
-            best_state = copy.deepcopy(student.state_dict())
-            metrics["refit_all_epochs"] = best_epoch
-    finally:
-        loss_fn.close()
-        restore_flags()
-    student.load_state_dict(best_state)
+        student.load_state_dict(best_state)
     round_to_storage(student)
     student.eval()
     metrics.update({"epochs_run": len(history), "best_epoch": best_epoch, "held_out_loss_after": best,

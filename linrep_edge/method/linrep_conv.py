@@ -11,6 +11,9 @@ straight-through gradient: fine-tuning sees exactly the integers the blob will h
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -162,6 +165,42 @@ def prune(model: nn.Module, sparsity: float = 0.0, threshold: float = 0.0) -> di
         m.mask.copy_(keep)
         out[name] = 1.0 - float(keep.float().mean())
     return out
+
+
+@contextmanager
+def trainable_templates(model: nn.Module) -> Iterator[list[nn.Parameter]]:
+    """Within the block, each codebook's templates are one nn.Parameter shared by every LinRep layer that uses
+    it (a global codebook's gradient sums over its layers); yields those parameters. On the way out the trained
+    templates go back into each layer as buffers in canonical form (zero mean, unit norm, rounded to the
+    codebook's storage dtype) with a and b refolded so that every kernel a·T[idx] + b is unchanged up to that
+    rounding: T = s·T' + μ per template gives a' = a·s, b' = a·μ + b. Templates cost no more bytes trained
+    than fixed; the indices stay."""
+    layers = [m for m in model.modules() if isinstance(m, LinRepConv2d)]
+    shared: dict[int, nn.Parameter] = {}
+    for m in layers:
+        if m.codebook not in shared:
+            shared[m.codebook] = nn.Parameter(m.templates.detach().clone())
+        del m._buffers["templates"]
+        m.templates = shared[m.codebook]  # type: ignore[assignment]  # registered as a parameter of m
+    try:
+        yield list(shared.values())
+    finally:
+        with torch.no_grad():
+            for m in layers:
+                t = m._parameters.pop("templates").detach()  # type: ignore[union-attr]
+                flat = t.flatten(1).double()
+                mu = flat.mean(1)
+                c = flat - mu[:, None]
+                s = c.norm(dim=1)
+                ok = s > 1e-12
+                dtype = torch.float16 if m.codebook_dtype == "fp16" else torch.float32
+                t_new = torch.where(ok[:, None], c / s.clamp_min(1e-12)[:, None], flat).to(dtype).double()
+                s = torch.where(ok, s, torch.ones_like(s))
+                mu = torch.where(ok, mu, torch.zeros_like(mu))
+                a = m.a.detach().double()
+                m.a.copy_((a * s[m.idx]).float())
+                m.b.copy_((a * mu[m.idx] + m.b.detach().double()).float())
+                m.register_buffer("templates", t_new.float().reshape(t.shape))
 
 
 def materialize(model: nn.Module) -> nn.Module:
