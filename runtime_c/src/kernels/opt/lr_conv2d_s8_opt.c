@@ -349,17 +349,20 @@ static void col_pw2(const int8_t *x, int32_t hw, int32_t cin, int32_t off, int32
 /* pairs_sat / pairs_clamp: pairs' loop for the common case in assembly, the accumulators in registers from the
  * bias to the output bytes. Every channel pair of a pixel pair (two pixels, an even number of channels), with
  * per-channel requantisation whose every channel has a right shift e = 1 .. 31 and a multiplier > 0 (lr_opt_out2's
- * fast case) or a multiplier of 0, a bias, and per a multiple of 4 (pairs_asm_ok). Per pair: both biases, the dot
- * products as dot's assembly (LR_DOT4_TEXT; four taps first if per / 4 is odd), then each channel's constants
+ * fast case) or a multiplier of 0, a bias, and per >= 4 (pairs_asm_ok). Per pair: both biases, the dot products as
+ * dot's assembly (LR_DOT4_TEXT; four taps first if per / 4 is odd) over the whole groups of four taps, then (pairs_tail,
+ * where per is not a multiple of 4: an RGB stem's 27 = 24 + 3) the last per % 4 taps one at a time as dot's C tail
+ * (the channels' bytes by LDRSB, the two pixels' int16 pair by one LDR, SMLABB / SMLABT: 10 instructions per 4
+ * multiply-adds), then each channel's constants
  * (lr_opt_kpos, lr_opt_zc from its multiplier and shift) and its two outputs (SMLAL by the multiplier and by
  * [v < 0] INT32_MIN onto kpos, the high word shifted, zc added): SSAT to int8 (pairs_sat, for act_min -128 and
- * act_max 127) or clamped to [act_min, act_max] (pairs_clamp). About 90 instructions per pair besides the dot
+ * act_max 127) or clamped to [act_min, act_max] (pairs_clamp, pairs_tail). About 90 instructions per pair besides the dot
  * products (pairs' C: about 200). The context's pointers advance pair by pair; its layout is the assembly's (the
  * offsets below). */
 typedef struct lr_pairs_ctx {
     const unsigned char *w; /*  0: the pair's channel-0 weights (channel 1's at w + per) */
     const int32_t *col;     /*  4: the columns */
-    const int32_t *cend;    /*  8: col + per (words: one per tap)  */
+    const int32_t *cend;    /*  8: col + (per & ~3) (words: one per tap; the tail's after it) */
     int32_t d;              /* 12: per - 4: channel 1's weight word from channel 0's post-incremented pointer */
     int32_t odd4;           /* 16: per & 4: one group of four taps before the pairs of groups */
     const unsigned char *bias;  /* 20: the pair's channel-0 bias (int32, little-endian) */
@@ -374,7 +377,8 @@ typedef char lr_pairs_ctx_layout[offsetof(lr_pairs_ctx, n) == 52 && sizeof(void 
 
 /* Registers in the dot: r0 .. r3 the accumulators (channel 0 pixel 0, channel 0 pixel 1, channel 1 ...), r4 the
  * weights, r5 the columns, r6 their end, r7 d, r8 - r12 temporaries; then m r2, sh r3, INT32_MIN r4, kpos r5 (high)
- * and r7 (low), zc r6, the 64-bit sum r10, r11, lo / hi r8 / r9 (pairs_clamp); lr the context. */
+ * and r7 (low), zc r6, the 64-bit sum r10, r11, lo / hi r8 / r9 (pairs_clamp, pairs_tail); lr the context. In the
+ * tail (after the groups: r4 at channel 0's tap, r5 at its column pair) r6 counts the taps left, d & 3 = per & 3. */
 #define LR_PDOT4 LR_DOT4_TEXT("r8", "r9", "r10", "r11", "r12", "r4", "r5", "r7", "r0", "r1", "r2", "r3")
 /* A channel's constants from its multiplier r2 and shift r3: sh = -shift - 1 (r3), kpos (r5 high, r7 low), zc. A
  * channel of multiplier 0 gives zp for every v and every shift the verifier allows (-31 .. 30; -32 would not): with
@@ -402,7 +406,21 @@ typedef char lr_pairs_ctx_layout[offsetof(lr_pairs_ctx, n) == 52 && sizeof(void 
     "cmp " v ", r9\n\t" \
     "it gt\n\t" \
     "movgt " v ", r9\n\t"
-#define LR_PAIRS_ASM(LOHI, CLAMP) \
+/* pairs_tail's last per % 4 taps. */
+#define LR_PTAIL \
+    "and r6, r7, #3\n" \
+    "4:\n\t" \
+    "add r10, r4, r7\n\t" \
+    "ldrsb r10, [r10, #4]\n\t" \
+    "ldrsb r9, [r4], #1\n\t" \
+    "ldr r11, [r5], #4\n\t" \
+    "smlabb r0, r9, r11, r0\n\t" \
+    "smlabt r1, r9, r11, r1\n\t" \
+    "smlabb r2, r10, r11, r2\n\t" \
+    "smlabt r3, r10, r11, r3\n\t" \
+    "subs r6, r6, #1\n\t" \
+    "bne 4b\n\t"
+#define LR_PAIRS_ASM(LOHI, CLAMP, TAIL) \
     __asm__ volatile("push {r4-r11, lr}\n\t" \
                      "sub sp, sp, #20\n\t" \
                      "mov lr, r0\n" \
@@ -418,7 +436,7 @@ typedef char lr_pairs_ctx_layout[offsetof(lr_pairs_ctx, n) == 52 && sizeof(void 
                      "bne 3f\n" \
                      "2:\n\t" LR_PDOT4 "3:\n\t" LR_PDOT4 \
                      "cmp r5, r6\n\t" \
-                     "bne 2b\n\t" \
+                     "bne 2b\n\t" TAIL \
                      "add r4, r4, r7\n\t" \
                      "add r4, r4, #4\n\t" \
                      "str r4, [lr]\n\t" \
@@ -450,27 +468,34 @@ typedef char lr_pairs_ctx_layout[offsetof(lr_pairs_ctx, n) == 52 && sizeof(void 
                      "pop {r4-r11, pc}\n\t")
 static LR_NOINLINE __attribute__((naked)) void pairs_sat(lr_pairs_ctx *c __attribute__((unused)))
 {
-    LR_PAIRS_ASM("", LR_PSAT);
+    LR_PAIRS_ASM("", LR_PSAT, "");
 }
 
 static LR_NOINLINE __attribute__((naked)) void pairs_clamp(lr_pairs_ctx *c __attribute__((unused)))
 {
-    LR_PAIRS_ASM("ldrd r8, r9, [lr, #44]\n\t", LR_PCLAMP);
+    LR_PAIRS_ASM("ldrd r8, r9, [lr, #44]\n\t", LR_PCLAMP, "");
+}
+
+/* Either requantisation's range (SSAT to int8 is the clamp to [-128, 127]), per not a multiple of 4. */
+static LR_NOINLINE __attribute__((naked)) void pairs_tail(lr_pairs_ctx *c __attribute__((unused)))
+{
+    LR_PAIRS_ASM("ldrd r8, r9, [lr, #44]\n\t", LR_PCLAMP, LR_PTAIL);
 }
 #undef LR_PAIRS_ASM
+#undef LR_PTAIL
 #undef LR_PCLAMP
 #undef LR_PSAT
 #undef LR_PRQ
 #undef LR_PCONST
 #undef LR_PDOT4
 
-/* 1 if pairs_sat / pairs_clamp take the op: per-channel requantisation whose every channel has lr_opt_out2's fast
- * case (a right shift and a multiplier > 0) or a multiplier of 0 (a dead channel: zp), a bias, and per a multiple
- * of 4. */
+/* 1 if pairs_sat / pairs_clamp / pairs_tail take the op: per-channel requantisation whose every channel has
+ * lr_opt_out2's fast case (a right shift and a multiplier > 0) or a multiplier of 0 (a dead channel: zp), a bias,
+ * and per >= 4 (a whole group of four taps at least). */
 static int pairs_asm_ok(const lr_geom *g, const lr_dense_s8_params *p, int32_t per)
 {
     uint32_t o;
-    if (p->bias == NULL || p->rq.n != (uint32_t)g->oc || (per & 3) != 0 || per < 4) {
+    if (p->bias == NULL || p->rq.n != (uint32_t)g->oc || per < 4) {
         return 0;
     }
     for (o = 0u; o < (uint32_t)g->oc; o++) {
@@ -1236,7 +1261,8 @@ void lr_conv2d_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_dense_s8_par
 #endif
 #if LR_DOT_ASM
     lr_pairs_ctx ctx;
-    int pw1, sat;
+    void (*run)(lr_pairs_ctx *);
+    int pw1;
 #endif
 #if LR_OPT_FAST
     if (one_channel(g, x, p, scratch, words, y)) {
@@ -1260,14 +1286,14 @@ void lr_conv2d_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_dense_s8_par
 #if LR_DOT_ASM
     pw1 = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && (g->pt | g->pl | g->pb | g->pr) == 0;
     ctx.col = scratch;
-    ctx.cend = scratch + per;
+    ctx.cend = scratch + (per & ~3);
     ctx.d = per - 4;
     ctx.odd4 = per & 4;
     ctx.npx = npx;
     ctx.zp = p->rq.zp_out;
     ctx.lo = p->rq.act_min;
     ctx.hi = p->rq.act_max;
-    sat = ctx.lo == -128 && ctx.hi == 127;
+    run = (per & 3) != 0 ? pairs_tail : ctx.lo == -128 && ctx.hi == 127 ? pairs_sat : pairs_clamp;
 #endif
     for (grp = 0; grp < g->groups; grp++) {
         const int8_t *xg = x + (size_t)(grp * g->cin_g) * (size_t)(g->h * g->w);
@@ -1289,11 +1315,7 @@ void lr_conv2d_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_dense_s8_par
                 ctx.shift = p->rq.shift + (uint32_t)o0;
                 ctx.y = yp;
                 ctx.n = np;
-                if (sat) {
-                    pairs_sat(&ctx);
-                } else {
-                    pairs_clamp(&ctx);
-                }
+                run(&ctx);
                 if (o0 + 2 * np < oend) {
                     pairs(p, per, scratch, o0 + 2 * np, oend, yp + (size_t)(2 * np) * (size_t)npx, npx, nq);
                 }
