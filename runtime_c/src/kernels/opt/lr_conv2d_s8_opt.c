@@ -158,6 +158,52 @@ static void border3(const lr_geom *g, const int8_t *x, int32_t iy0, int32_t ix0,
     }
 }
 
+/* Both pixels' columns of an interior pixel pair of a three-input-channel 3 x 3 kernel (dilation 1: an RGB stem),
+ * pixel 0's taps from a (its top-left input), pixel 1's from a + dx, in one call at constant positions
+ * (lr_opt_col_pos: the first 24 taps in whole groups of four, the last three as (pixel 0, pixel 1) pairs). Two
+ * lr_opt_im2col calls (the generic prologue and position arithmetic, twice) took about 425 instructions per pair. */
+#define LR_Q(k, j) ((k) < 24 ? LR_P(k) + 2 * (j) : 2 * (k) + (j))
+#define LR_G2ROW(k, r) \
+    col[LR_Q(k, 0)] = (int16_t)((r)[0] + off); \
+    col[LR_Q((k) + 1, 0)] = (int16_t)((r)[1] + off); \
+    col[LR_Q((k) + 2, 0)] = (int16_t)((r)[2] + off); \
+    col[LR_Q(k, 1)] = (int16_t)((r)[dx] + off); \
+    col[LR_Q((k) + 1, 1)] = (int16_t)((r)[dx + 1] + off); \
+    col[LR_Q((k) + 2, 1)] = (int16_t)((r)[dx + 2] + off)
+#define LR_G2CH(c) \
+    do { \
+        const int8_t *r = a + (c) * hw; \
+        LR_G2ROW(9 * (c), r); \
+        r += w; \
+        LR_G2ROW(9 * (c) + 3, r); \
+        r += w; \
+        LR_G2ROW(9 * (c) + 6, r); \
+    } while (0)
+static void gather_rgb2(const int8_t *a, int32_t dx, int32_t hw, int32_t w, int32_t off, int16_t *col)
+{
+    LR_G2CH(0);
+    LR_G2CH(1);
+    LR_G2CH(2);
+}
+#undef LR_G2CH
+#undef LR_G2ROW
+#undef LR_Q
+
+/* The columns of pixels q, q + 1 of the group's input channels at x: gather_rgb2 where both are interior pixels of
+ * one output row under an RGB stem's kernel (rgb: cin_g 3, 3 x 3, dilation 1), else lr_opt_im2col2. */
+static LR_OPT_INLINE void gather2(const lr_geom *g, const int8_t *x, int32_t q, int32_t off, int rgb, int16_t *col)
+{
+    if (rgb) {
+        const int32_t oy = q / g->ow, ox = q - oy * g->ow;
+        const int32_t iy0 = oy * g->sh - g->pt, ix0 = ox * g->sw - g->pl;
+        if (ox + 1 < g->ow && iy0 >= 0 && iy0 + 2 < g->h && ix0 >= 0 && ix0 + g->sw + 2 < g->w) {
+            gather_rgb2(x + iy0 * g->w + ix0, g->sw, g->h * g->w, g->w, off, col);
+            return;
+        }
+    }
+    lr_opt_im2col2(g, x, q, off, col);
+}
+
 #endif
 
 void lr_opt_im2col(const lr_geom *g, const int8_t *x, int32_t oy, int32_t ox, int32_t in_offset, int32_t j,
@@ -1258,6 +1304,7 @@ void lr_conv2d_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_dense_s8_par
     int32_t grp, q;
 #if LR_OPT_FAST
     int asm_ok = 0;
+    const int rgb = g->cin_g == 3 && g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1; /* gather2 */
 #endif
 #if LR_DOT_ASM
     lr_pairs_ctx ctx;
@@ -1305,7 +1352,7 @@ void lr_conv2d_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_dense_s8_par
             if (nq == 2 && pw1) {
                 col_pw2(xg + q, g->h * g->w, g->cin_g, p->in_offset, scratch);
             } else {
-                lr_opt_im2col2(g, xg, q, p->in_offset, (int16_t *)(void *)scratch);
+                gather2(g, xg, q, p->in_offset, rgb, (int16_t *)(void *)scratch);
             }
             if (asm_ok && nq == 2 && g->cout_g >= 2) { /* the channel pairs in assembly, an odd last one in C */
                 const int32_t np = g->cout_g / 2;
@@ -1321,6 +1368,8 @@ void lr_conv2d_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_dense_s8_par
                 }
                 continue;
             }
+#elif LR_OPT_FAST
+            gather2(g, xg, q, p->in_offset, rgb, (int16_t *)(void *)scratch);
 #else
             lr_opt_im2col2(g, xg, q, p->in_offset, (int16_t *)(void *)scratch);
 #endif
