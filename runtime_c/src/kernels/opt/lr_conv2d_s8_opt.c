@@ -189,19 +189,17 @@ static void gather_rgb2(const int8_t *a, int32_t dx, int32_t hw, int32_t w, int3
 #undef LR_G2ROW
 #undef LR_Q
 
-/* The columns of pixels q, q + 1 of the group's input channels at x: gather_rgb2 where both are interior pixels of
- * one output row under an RGB stem's kernel (rgb: cin_g 3, 3 x 3, dilation 1), else lr_opt_im2col2. */
-static LR_OPT_INLINE void gather2(const lr_geom *g, const int8_t *x, int32_t q, int32_t off, int rgb, int16_t *col)
+/* The columns of pixels q, q + 1 of the group's input channels at x under an RGB stem's kernel (cin_g 3, 3 x 3,
+ * dilation 1): gather_rgb2 where both are interior pixels of one output row, else lr_opt_im2col2. */
+static void gather_rgb(const lr_geom *g, const int8_t *x, int32_t q, int32_t off, int16_t *col)
 {
-    if (rgb) {
-        const int32_t oy = q / g->ow, ox = q - oy * g->ow;
-        const int32_t iy0 = oy * g->sh - g->pt, ix0 = ox * g->sw - g->pl;
-        if (ox + 1 < g->ow && iy0 >= 0 && iy0 + 2 < g->h && ix0 >= 0 && ix0 + g->sw + 2 < g->w) {
-            gather_rgb2(x + iy0 * g->w + ix0, g->sw, g->h * g->w, g->w, off, col);
-            return;
-        }
+    const int32_t oy = q / g->ow, ox = q - oy * g->ow;
+    const int32_t iy0 = oy * g->sh - g->pt, ix0 = ox * g->sw - g->pl;
+    if (ox + 1 < g->ow && iy0 >= 0 && iy0 + 2 < g->h && ix0 >= 0 && ix0 + g->sw + 2 < g->w) {
+        gather_rgb2(x + iy0 * g->w + ix0, g->sw, g->h * g->w, g->w, off, col);
+    } else {
+        lr_opt_im2col2(g, x, q, off, col);
     }
-    lr_opt_im2col2(g, x, q, off, col);
 }
 
 #endif
@@ -1304,12 +1302,12 @@ void lr_conv2d_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_dense_s8_par
     int32_t grp, q;
 #if LR_OPT_FAST
     int asm_ok = 0;
-    const int rgb = g->cin_g == 3 && g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1; /* gather2 */
+    const int rgb = g->cin_g == 3 && g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1; /* gather_rgb */
 #endif
 #if LR_DOT_ASM
     lr_pairs_ctx ctx;
     void (*run)(lr_pairs_ctx *);
-    int pw1;
+    int gk; /* the gather: 1 col_pw2, 2 gather_rgb (pixel pairs), 0 lr_opt_im2col2 */
 #endif
 #if LR_OPT_FAST
     if (one_channel(g, x, p, scratch, words, y)) {
@@ -1331,7 +1329,7 @@ void lr_conv2d_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_dense_s8_par
     }
 #endif
 #if LR_DOT_ASM
-    pw1 = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && (g->pt | g->pl | g->pb | g->pr) == 0;
+    gk = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && (g->pt | g->pl | g->pb | g->pr) == 0 ? 1 : rgb ? 2 : 0;
     ctx.col = scratch;
     ctx.cend = scratch + (per & ~3);
     ctx.d = per - 4;
@@ -1349,10 +1347,14 @@ void lr_conv2d_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_dense_s8_par
             const int32_t nq = q + 1 < npx ? 2 : 1;
             int8_t *yp = y + (size_t)o0 * (size_t)npx + (size_t)q;
 #if LR_DOT_ASM
-            if (nq == 2 && pw1) {
-                col_pw2(xg + q, g->h * g->w, g->cin_g, p->in_offset, scratch);
+            if (nq == 2 && gk != 0) {
+                if (gk == 1) {
+                    col_pw2(xg + q, g->h * g->w, g->cin_g, p->in_offset, scratch);
+                } else {
+                    gather_rgb(g, xg, q, p->in_offset, (int16_t *)(void *)scratch);
+                }
             } else {
-                gather2(g, xg, q, p->in_offset, rgb, (int16_t *)(void *)scratch);
+                lr_opt_im2col2(g, xg, q, p->in_offset, (int16_t *)(void *)scratch);
             }
             if (asm_ok && nq == 2 && g->cout_g >= 2) { /* the channel pairs in assembly, an odd last one in C */
                 const int32_t np = g->cout_g / 2;
@@ -1369,7 +1371,11 @@ void lr_conv2d_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_dense_s8_par
                 continue;
             }
 #elif LR_OPT_FAST
-            gather2(g, xg, q, p->in_offset, rgb, (int16_t *)(void *)scratch);
+            if (rgb && nq == 2) {
+                gather_rgb(g, xg, q, p->in_offset, (int16_t *)(void *)scratch);
+            } else {
+                lr_opt_im2col2(g, xg, q, p->in_offset, (int16_t *)(void *)scratch);
+            }
 #else
             lr_opt_im2col2(g, xg, q, p->in_offset, (int16_t *)(void *)scratch);
 #endif
