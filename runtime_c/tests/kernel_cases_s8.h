@@ -143,6 +143,11 @@ static void kc_geom(kc_rng *r, lr_geom *g, int depthwise)
             g->dh = 1;
             g->dw = 1;
             g->pt = g->pb = g->pl = g->pr = 1;
+            if (!depthwise && kc_int(r, 0, 2) == 0) { /* an RGB stem: three input channels (gather_rgb) */
+                g->groups = 1;
+                g->c = g->cin_g = 3;
+                g->cout_g = g->oc = kc_int(r, 2, 6);
+            }
         }
         span = g->h + g->pt + g->pb - g->dh * (g->kh - 1) - 1;
         if (span < 0) {

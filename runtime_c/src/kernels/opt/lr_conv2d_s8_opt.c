@@ -158,50 +158,6 @@ static void border3(const lr_geom *g, const int8_t *x, int32_t iy0, int32_t ix0,
     }
 }
 
-/* Both pixels' columns of an interior pixel pair of a three-input-channel 3 x 3 kernel (dilation 1: an RGB stem),
- * pixel 0's taps from a (its top-left input), pixel 1's from a + dx, in one call at constant positions
- * (lr_opt_col_pos: the first 24 taps in whole groups of four, the last three as (pixel 0, pixel 1) pairs). Two
- * lr_opt_im2col calls (the generic prologue and position arithmetic, twice) took about 425 instructions per pair. */
-#define LR_Q(k, j) ((k) < 24 ? LR_P(k) + 2 * (j) : 2 * (k) + (j))
-#define LR_G2ROW(k, r) \
-    col[LR_Q(k, 0)] = (int16_t)((r)[0] + off); \
-    col[LR_Q((k) + 1, 0)] = (int16_t)((r)[1] + off); \
-    col[LR_Q((k) + 2, 0)] = (int16_t)((r)[2] + off); \
-    col[LR_Q(k, 1)] = (int16_t)((r)[dx] + off); \
-    col[LR_Q((k) + 1, 1)] = (int16_t)((r)[dx + 1] + off); \
-    col[LR_Q((k) + 2, 1)] = (int16_t)((r)[dx + 2] + off)
-#define LR_G2CH(c) \
-    do { \
-        const int8_t *r = a + (c) * hw; \
-        LR_G2ROW(9 * (c), r); \
-        r += w; \
-        LR_G2ROW(9 * (c) + 3, r); \
-        r += w; \
-        LR_G2ROW(9 * (c) + 6, r); \
-    } while (0)
-static void gather_rgb2(const int8_t *a, int32_t dx, int32_t hw, int32_t w, int32_t off, int16_t *col)
-{
-    LR_G2CH(0);
-    LR_G2CH(1);
-    LR_G2CH(2);
-}
-#undef LR_G2CH
-#undef LR_G2ROW
-#undef LR_Q
-
-/* The columns of pixels q, q + 1 of the group's input channels at x under an RGB stem's kernel (cin_g 3, 3 x 3,
- * dilation 1): gather_rgb2 where both are interior pixels of one output row, else lr_opt_im2col2. */
-static void gather_rgb(const lr_geom *g, const int8_t *x, int32_t q, int32_t off, int16_t *col)
-{
-    const int32_t oy = q / g->ow, ox = q - oy * g->ow;
-    const int32_t iy0 = oy * g->sh - g->pt, ix0 = ox * g->sw - g->pl;
-    if (ox + 1 < g->ow && iy0 >= 0 && iy0 + 2 < g->h && ix0 >= 0 && ix0 + g->sw + 2 < g->w) {
-        gather_rgb2(x + iy0 * g->w + ix0, g->sw, g->h * g->w, g->w, off, col);
-    } else {
-        lr_opt_im2col2(g, x, q, off, col);
-    }
-}
-
 #endif
 
 void lr_opt_im2col(const lr_geom *g, const int8_t *x, int32_t oy, int32_t ox, int32_t in_offset, int32_t j,
@@ -1276,6 +1232,85 @@ static LR_NOINLINE void pairs(const lr_dense_s8_params *p, int32_t per, const in
     }
 }
 
+#if LR_DOT_ASM
+/* Both pixels' columns of an interior pixel pair of a three-input-channel 3 x 3 kernel (dilation 1: an RGB stem),
+ * pixel 0's taps from a (its top-left input), pixel 1's from a + dx, in one call at constant positions
+ * (lr_opt_col_pos: the first 24 taps in whole groups of four, the last three as (pixel 0, pixel 1) pairs). Two
+ * lr_opt_im2col calls (the generic prologue and position arithmetic, twice) took about 425 instructions per pair. */
+#define LR_Q(k, j) ((k) < 24 ? LR_P(k) + 2 * (j) : 2 * (k) + (j))
+#define LR_G2ROW(k, r) \
+    col[LR_Q(k, 0)] = (int16_t)((r)[0] + off); \
+    col[LR_Q((k) + 1, 0)] = (int16_t)((r)[1] + off); \
+    col[LR_Q((k) + 2, 0)] = (int16_t)((r)[2] + off); \
+    col[LR_Q(k, 1)] = (int16_t)((r)[dx] + off); \
+    col[LR_Q((k) + 1, 1)] = (int16_t)((r)[dx + 1] + off); \
+    col[LR_Q((k) + 2, 1)] = (int16_t)((r)[dx + 2] + off)
+#define LR_G2CH(c) \
+    do { \
+        const int8_t *r = a + (c) * hw; \
+        LR_G2ROW(9 * (c), r); \
+        r += w; \
+        LR_G2ROW(9 * (c) + 3, r); \
+        r += w; \
+        LR_G2ROW(9 * (c) + 6, r); \
+    } while (0)
+static void gather_rgb2(const int8_t *a, int32_t dx, int32_t hw, int32_t w, int32_t off, int16_t *col)
+{
+    LR_G2CH(0);
+    LR_G2CH(1);
+    LR_G2CH(2);
+}
+#undef LR_G2CH
+#undef LR_G2ROW
+#undef LR_Q
+
+/* The columns of pixels q, q + 1 of the group's input channels at x under an RGB stem's kernel (cin_g 3, 3 x 3,
+ * dilation 1): gather_rgb2 where both are interior pixels of one output row, else lr_opt_im2col2. */
+static LR_OPT_INLINE void gather_rgb(const lr_geom *g, const int8_t *x, int32_t q, int32_t off, int16_t *col)
+{
+    const int32_t oy = q / g->ow, ox = q - oy * g->ow;
+    const int32_t iy0 = oy * g->sh - g->pt, ix0 = ox * g->sw - g->pl;
+    if (ox + 1 < g->ow && iy0 >= 0 && iy0 + 2 < g->h && ix0 >= 0 && ix0 + g->sw + 2 < g->w) {
+        gather_rgb2(x + iy0 * g->w + ix0, g->sw, g->h * g->w, g->w, off, col);
+    } else {
+        lr_opt_im2col2(g, x, q, off, col);
+    }
+}
+
+/* lr_conv2d_s8_opt_n's loop for an RGB stem (cin_g 3, 3 x 3, dilation 1; pairs_asm_ok, two or more output
+ * channels per group), the columns by gather_rgb: its own loop, so that other convs pay no test per pixel pair. ctx
+ * and run as lr_conv2d_s8_opt_n sets them. */
+static void rgb_loop(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch,
+                     lr_pairs_ctx *ctx, void (*run)(lr_pairs_ctx *), int8_t *y)
+{
+    const int32_t per = 27, npx = g->oh * g->ow, np = g->cout_g / 2;
+    int32_t grp, q;
+    for (grp = 0; grp < g->groups; grp++) {
+        const int8_t *xg = x + (size_t)(grp * 3) * (size_t)(g->h * g->w);
+        const int32_t o0 = grp * g->cout_g, oend = o0 + g->cout_g;
+        for (q = 0; q < npx; q += 2) {
+            int8_t *yp = y + (size_t)o0 * (size_t)npx + (size_t)q;
+            if (q + 1 == npx) { /* the last pixel alone */
+                lr_opt_im2col2(g, xg, q, p->in_offset, (int16_t *)(void *)scratch);
+                pairs(p, per, scratch, o0, oend, yp, npx, 1);
+                continue;
+            }
+            gather_rgb(g, xg, q, p->in_offset, (int16_t *)(void *)scratch);
+            ctx->w = p->w + (size_t)o0 * (size_t)per;
+            ctx->bias = p->bias + 4u * (uint32_t)o0;
+            ctx->mult = p->rq.mult + 4u * (uint32_t)o0;
+            ctx->shift = p->rq.shift + (uint32_t)o0;
+            ctx->y = yp;
+            ctx->n = np;
+            run(ctx);
+            if (o0 + 2 * np < oend) {
+                pairs(p, per, scratch, o0 + 2 * np, oend, yp + (size_t)(2 * np) * (size_t)npx, npx, 2);
+            }
+        }
+    }
+}
+#endif
+
 uint64_t lr_conv2d_s8_opt_plane_words(const lr_geom *g)
 {
 #if LR_OPT_FAST
@@ -1302,12 +1337,11 @@ void lr_conv2d_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_dense_s8_par
     int32_t grp, q;
 #if LR_OPT_FAST
     int asm_ok = 0;
-    const int rgb = g->cin_g == 3 && g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1; /* gather_rgb */
 #endif
 #if LR_DOT_ASM
     lr_pairs_ctx ctx;
     void (*run)(lr_pairs_ctx *);
-    int gk; /* the gather: 1 col_pw2, 2 gather_rgb (pixel pairs), 0 lr_opt_im2col2 */
+    int pw1;
 #endif
 #if LR_OPT_FAST
     if (one_channel(g, x, p, scratch, words, y)) {
@@ -1329,7 +1363,7 @@ void lr_conv2d_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_dense_s8_par
     }
 #endif
 #if LR_DOT_ASM
-    gk = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && (g->pt | g->pl | g->pb | g->pr) == 0 ? 1 : rgb ? 2 : 0;
+    pw1 = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && (g->pt | g->pl | g->pb | g->pr) == 0;
     ctx.col = scratch;
     ctx.cend = scratch + (per & ~3);
     ctx.d = per - 4;
@@ -1339,6 +1373,10 @@ void lr_conv2d_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_dense_s8_par
     ctx.lo = p->rq.act_min;
     ctx.hi = p->rq.act_max;
     run = (per & 3) != 0 ? pairs_tail : ctx.lo == -128 && ctx.hi == 127 ? pairs_sat : pairs_clamp;
+    if (g->cin_g == 3 && g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1 && asm_ok && g->cout_g >= 2) { /* RGB */
+        rgb_loop(g, x, p, scratch, &ctx, run, y);
+        return;
+    }
 #endif
     for (grp = 0; grp < g->groups; grp++) {
         const int8_t *xg = x + (size_t)(grp * g->cin_g) * (size_t)(g->h * g->w);
@@ -1347,12 +1385,8 @@ void lr_conv2d_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_dense_s8_par
             const int32_t nq = q + 1 < npx ? 2 : 1;
             int8_t *yp = y + (size_t)o0 * (size_t)npx + (size_t)q;
 #if LR_DOT_ASM
-            if (nq == 2 && gk != 0) {
-                if (gk == 1) {
-                    col_pw2(xg + q, g->h * g->w, g->cin_g, p->in_offset, scratch);
-                } else {
-                    gather_rgb(g, xg, q, p->in_offset, (int16_t *)(void *)scratch);
-                }
+            if (nq == 2 && pw1) {
+                col_pw2(xg + q, g->h * g->w, g->cin_g, p->in_offset, scratch);
             } else {
                 lr_opt_im2col2(g, xg, q, p->in_offset, (int16_t *)(void *)scratch);
             }
@@ -1369,12 +1403,6 @@ void lr_conv2d_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_dense_s8_par
                     pairs(p, per, scratch, o0 + 2 * np, oend, yp + (size_t)(2 * np) * (size_t)npx, npx, nq);
                 }
                 continue;
-            }
-#elif LR_OPT_FAST
-            if (rgb && nq == 2) {
-                gather_rgb(g, xg, q, p->in_offset, (int16_t *)(void *)scratch);
-            } else {
-                lr_opt_im2col2(g, xg, q, p->in_offset, (int16_t *)(void *)scratch);
             }
 #else
             lr_opt_im2col2(g, xg, q, p->in_offset, (int16_t *)(void *)scratch);
