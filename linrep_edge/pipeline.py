@@ -576,7 +576,7 @@ def _templates(graph: Graph | None) -> str:
 def _int8_agreement(graph: Graph, model: nn.Module, calib_x: torch.Tensor, seed: int) -> dict[str, float]:
     """`packed_*` of pack's calibration summary for an int8 blob: its top-1 agreement and relative output
     error against the original on the held-out calibration inputs, through the integer reference."""
-    from linrep_edge.agreement import answer_kind
+    from linrep_edge.agreement import class_view
     from linrep_edge.method.budget import int8_outputs
     from linrep_edge.method.calibrate import split_calibration
     from linrep_edge.method.sensitivity import fidelity, outputs_of
@@ -588,7 +588,8 @@ def _int8_agreement(graph: Graph, model: nn.Module, calib_x: torch.Tensor, seed:
     out: dict[str, float] = {"packed_relative_output_error": err, "calibration_held_out": len(held)}
     if agree is not None:
         out["packed_top1_agreement"] = agree
-        if (answer_kind(ref[0]) or "").startswith("per position"):  # as calibrate.agreement flags a dense head
+        view = class_view(ref[0])
+        if view is not None and view.shape[2] > 1:  # answers per position: as calibrate.agreement flags a dense head
             out["packed_answers_per_position"] = True
     return out
 

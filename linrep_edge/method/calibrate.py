@@ -397,6 +397,8 @@ def distill_calibration(
     (`bn_stats.match_batchnorm`) and kept if the held-out top-1 agreement, then relative output error, improves
     (metrics `bn_matched`, `bn_kept`, the matched model's held-out figures as `*_bn`); the distillation then starts
     from there. `epochs` = 0: only that step.
+    With `train_templates`, each codebook's templates train too, one parameter shared by its layers
+    (`linrep_conv.trainable_templates`; back in canonical form with a, b refolded when it returns): free in the blob.
     Returns metrics: epochs run, best epoch, held-out loss before/after, agreement before/after.
     """
     if epochs < 0:

@@ -185,22 +185,24 @@ def trainable_templates(model: nn.Module) -> Iterator[list[nn.Parameter]]:
     try:
         yield list(shared.values())
     finally:
+        from linrep_edge.method.data_aware import _EPS, canonical  # (data_aware imports this module)
+
         with torch.no_grad():
+            folds: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+            for cb, t in shared.items():  # once per codebook: T' canonical, and each template's s and μ
+                flat = t.detach().flatten(1).double()
+                mu, s = flat.mean(1), (flat - flat.mean(1, keepdim=True)).norm(dim=1)
+                ok = s > _EPS  # a zero-variance template stays as it is (canonical): s = 1, μ = 0
+                folds[cb] = (canonical(flat, next(m.codebook_dtype for m in layers if m.codebook == cb)).float()
+                             .reshape(t.shape), torch.where(ok, s, torch.ones_like(s)),
+                             torch.where(ok, mu, torch.zeros_like(mu)))
             for m in layers:
-                t = m._parameters.pop("templates").detach()  # type: ignore[union-attr]
-                flat = t.flatten(1).double()
-                mu = flat.mean(1)
-                c = flat - mu[:, None]
-                s = c.norm(dim=1)
-                ok = s > 1e-12
-                dtype = torch.float16 if m.codebook_dtype == "fp16" else torch.float32
-                t_new = torch.where(ok[:, None], c / s.clamp_min(1e-12)[:, None], flat).to(dtype).double()
-                s = torch.where(ok, s, torch.ones_like(s))
-                mu = torch.where(ok, mu, torch.zeros_like(mu))
+                t_new, s, mu = folds[m.codebook]
+                del m._parameters["templates"]
                 a = m.a.detach().double()
                 m.a.copy_((a * s[m.idx]).float())
                 m.b.copy_((a * mu[m.idx] + m.b.detach().double()).float())
-                m.register_buffer("templates", t_new.float().reshape(t.shape))
+                m.register_buffer("templates", t_new.clone())
 
 
 def materialize(model: nn.Module) -> nn.Module:
