@@ -8,8 +8,11 @@ kernel; reuse) a non-negative least-squares fit on relative error of
     instructions ~ OUT * outputs + ROW * output rows + CH * channels    (hundredths, as lr_cost.c has them)
 
 printed with each layer's error under the fit and whether AUTO (the firmware's own choice) took the faster path.
+With --kernel wide the same for the 5 x 5 and 7 x 7 depthwise LinRep convs (the padded-plane kernel
+lr_opt_plane_wide, both strides in one fit: DW8_F_*; reuse: DW8_S_*) of the int8 zoo's mobilenet_v3_small and
+mcunet_like, with outputs * kh * kw / 25 in place of outputs (a 7 x 7 output as 49/25 of a 5 x 5 one).
 
-    python tools/dw_cost_fit.py [--target cortex-m4 cortex-m3] [--json OUT]
+    python tools/dw_cost_fit.py [--target cortex-m4 cortex-m3] [--kernel 3|wide] [--json OUT]
 
 Needs the ARM toolchain and QEMU; about two minutes per core.
 """
@@ -34,11 +37,13 @@ from zoo_mcu import packed  # noqa: E402
 from linrep_edge.format.reader import parse  # noqa: E402
 from linrep_edge.runtime.mcu_int8 import _firmware_i8, default_input_i8  # noqa: E402
 
-NETWORKS = ("ds_cnn_kws", "mobilenet_v1_vww", "se_net")
+NETWORKS = {"3": ("ds_cnn_kws", "mobilenet_v1_vww", "se_net"), "wide": ("mobilenet_v3_small", "mcunet_like")}
+KERNELS = {"3": ((3, 3),), "wide": ((5, 5), (7, 7))}
 
 
-def depthwise_rows(name: str, blob: bytes, target: str, work: Path) -> list[dict[str, Any]]:
-    """Each depthwise 3 x 3 LinRep conv of `blob`: its shape and the instructions of the three runs."""
+def depthwise_rows(name: str, blob: bytes, target: str, work: Path, kernel: str = "3") -> list[dict[str, Any]]:
+    """Each depthwise LinRep conv of `blob` with kernels of KERNELS[kernel]: its shape and the instructions of the
+    three runs."""
     g = parse(blob).graph
     x = default_input_i8(blob)
     seg = {}
@@ -50,12 +55,13 @@ def depthwise_rows(name: str, blob: bytes, target: str, work: Path) -> list[dict
     rows = []
     for k, op in enumerate(g.ops):
         cin = g.tensors[op.inputs[0]].shape[0]
-        if op.type != "LINREP_CONV2D" or op.groups != cin or tuple(op.kernel) != (3, 3):
+        if op.type != "LINREP_CONV2D" or op.groups != cin or tuple(op.kernel) not in KERNELS[kernel]:
             continue
         c, oh, ow = g.tensors[op.output].shape
         if c != cin:
             continue
-        rows.append({"network": name, "op": k, "name": op.name, "stride": int(op.stride[0]), "channels": c,
+        rows.append({"network": name, "op": k, "name": op.name, "kernel": int(op.kernel[0]),
+                     "stride": int(op.stride[0]), "channels": c,
                      "oh": oh, "ow": ow, "direct": seg["direct"][k], "reuse": seg["reuse"][k], "auto": seg["auto"][k]})
     return rows
 
@@ -64,7 +70,8 @@ def fit(rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
     """OUT, ROW, CH (hundredths) for the counts rows[key]: NNLS on relative error; the largest error under it."""
     from scipy.optimize import nnls
 
-    a = np.array([[r["channels"] * r["oh"] * r["ow"], r["channels"] * r["oh"], r["channels"]] for r in rows], float)
+    a = np.array([[r["channels"] * r["oh"] * r["ow"] * r["kernel"] ** 2 / (25 if r["kernel"] != 3 else 9),
+                   r["channels"] * r["oh"], r["channels"]] for r in rows], float)
     b = np.array([r[key] for r in rows], float)
     coef, _ = nnls(a / b[:, None], np.ones_like(b))
     k = [round(100 * float(c)) for c in coef]
@@ -78,24 +85,35 @@ def fit(rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--target", nargs="+", default=["cortex-m4", "cortex-m3"])
+    ap.add_argument("--kernel", choices=("3", "wide"), default="3",
+                    help="the depthwise kernels: 3 x 3, or 5 x 5 and 7 x 7")
     ap.add_argument("--json", default="")
     args = ap.parse_args()
-    out: dict[str, Any] = {"targets": {}}
+    out: dict[str, Any] = {"kernel": args.kernel, "targets": {}}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        blobs = {name: packed(name, "int8", work) for name in NETWORKS[:2]}
-        blobs["se_net"] = se_net_blob(work)
+        blobs = {name: packed(name, "int8", work) for name in NETWORKS[args.kernel] if name != "se_net"}
+        if args.kernel == "3":
+            blobs["se_net"] = se_net_blob(work)
         for target in args.target:
-            rows = [r for name, blob in blobs.items() for r in depthwise_rows(name, blob, target, work)]
-            fits = {"P (direct, stride 1)": fit([r for r in rows if r["stride"] == 1], "direct"),
-                    "Q (direct, stride 2)": fit([r for r in rows if r["stride"] == 2], "direct"),
-                    "R (reuse)": fit(rows, "reuse")}
-            print(f"\n{target}: depthwise LinRep convs, -O2, no RAM limit (instructions; model in parentheses)")
+            rows = [r for name, blob in blobs.items()
+                    for r in depthwise_rows(name, blob, target, work, args.kernel)]
+            if args.kernel == "3":
+                fits = {"P (direct, stride 1)": fit([r for r in rows if r["stride"] == 1], "direct"),
+                        "Q (direct, stride 2)": fit([r for r in rows if r["stride"] == 2], "direct"),
+                        "R (reuse)": fit(rows, "reuse")}
+            else:
+                fits = {"F (direct, 5 x 5 and 7 x 7)": fit(rows, "direct"),
+                        "S (reuse, 5 x 5 and 7 x 7)": fit(rows, "reuse")}
+            print(f"\n{target}: depthwise LinRep convs ({args.kernel}), -O2, no RAM limit "
+                  "(instructions; model in parentheses)")
             for r in rows:
                 faster = min(r["direct"], r["reuse"])
-                print(f"  {r['network']:<17} {r['name']:<14} s{r['stride']} {r['channels']:>4} x {r['oh']:>2} x "
-                      f"{r['ow']:>2}  direct {r['direct']:>9,} ({r['direct_model']:>9,})  reuse {r['reuse']:>9,} "
-                      f"({r['reuse_model']:>9,})  auto {r['auto']:>9,}{'' if r['auto'] <= 1.03 * faster else '  SLOWER'}")
+                slower = "" if r["auto"] <= 1.03 * faster else "  SLOWER"
+                print(f"  {r['network']:<17} {r['name']:<14} {r['kernel']}x{r['kernel']} s{r['stride']} "
+                      f"{r['channels']:>4} x {r['oh']:>2} x {r['ow']:>2}  direct {r['direct']:>9,} "
+                      f"({r['direct_model']:>9,})  reuse {r['reuse']:>9,} ({r['reuse_model']:>9,})  "
+                      f"auto {r['auto']:>9,}{slower}")
             for k, v in fits.items():
                 print(f"  DW8 {k}: {v}")
             out["targets"][target] = {"layers": rows, "fit": fits}

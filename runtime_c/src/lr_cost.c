@@ -4,7 +4,7 @@
  * template-reuse kernel's if the op takes it, and the direct / dense kernels' least and preferred sizes. The
  * formulas are in linrep.h (lr_conv_cost).
  */
-#include "kernels/lr_kernels.h"
+#include "kernels/lr_opt_s8.h" /* lr_kernels.h, and LR_OPT_FAST: whether the build has the padded-plane kernels */
 
 #define BITMAP_BITS 512u
 
@@ -142,7 +142,13 @@ static uint64_t templates_used(const lr_geom *c, const lr_linrep_params *p, uint
  * where the paths are 1-8 % apart). Other depthwise kernels (5 x 5, dilated) keep the general direct terms.
  * Refitted (tools/dw_cost_fit.py, the same layers and runs) after the padded-plane kernel took whole rows and stride
  * 2 (DW8_Q_*, was chan3's C terms): M4F direct within 2.8 % (stride 1) and 0.7 % (stride 2), reuse 5 %; M3 2.4 %,
- * 1.5 %, 2.0 %; the direct path now the faster on all 13 on both cores (by 1.3-2.6x at stride 2), and AUTO takes it. */
+ * 1.5 %, 2.0 %; the direct path now the faster on all 13 on both cores (by 1.3-2.6x at stride 2), and AUTO takes it.
+ * 5 x 5 and 7 x 7 depthwise convs (DW8_F_*: the padded-plane kernel lr_opt_plane_wide where the build has it, both
+ * strides in one fit; DW8_S_*: template reuse; OUT per 5 x 5 output, a 7 x 7 one 49/25 of it), fitted the same way on
+ * the 9 such layers of the int8 zoo's mobilenet_v3_small and mcunet_like (tools/dw_cost_fit.py --kernel wide ->
+ * docs/bench/dw_cost_fit_wide.json): M4F direct within 9.0 %, reuse 10.7 %; M3 6.0 % and 7.8 % (reuse 3.3-8x the
+ * direct path on every layer). Builds without the plane kernel (-Os) price them as before it (direct by the general
+ * terms, reuse by DW8_R_*: AUTO takes reuse there, faster than their direct path's block16). */
 #ifndef LR_COST_DSP /* the constants of a core with the DSP extension; -DLR_COST_DSP=1 on the host: the plan such */
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP /* a core makes (the offline plans export-project writes) */
 #define LR_COST_DSP 1
@@ -172,6 +178,12 @@ static uint64_t templates_used(const lr_geom *c, const lr_linrep_params *p, uint
 #define DW8_R_OUT 8544u  /* template reuse */
 #define DW8_R_ROW 3235u
 #define DW8_R_CH 86315u
+#define DW8_F_OUT 5934u  /* direct, 5 x 5 and 7 x 7: the padded-plane kernel (lr_opt_plane_wide) */
+#define DW8_F_ROW 14560u
+#define DW8_F_CH 131158u
+#define DW8_S_OUT 42683u  /* template reuse, 5 x 5 and 7 x 7 */
+#define DW8_S_ROW 147890u
+#define DW8_S_CH 0u
 #else
 #define CI8_RB 0u
 #define CI8_MAC 168u
@@ -193,6 +205,12 @@ static uint64_t templates_used(const lr_geom *c, const lr_linrep_params *p, uint
 #define DW8_R_OUT 22332u
 #define DW8_R_ROW 4030u
 #define DW8_R_CH 82166u
+#define DW8_F_OUT 12462u  /* direct, 5 x 5 and 7 x 7: the padded-plane kernel (lr_opt_plane_wide) */
+#define DW8_F_ROW 61887u
+#define DW8_F_CH 0u
+#define DW8_S_OUT 57142u  /* template reuse, 5 x 5 and 7 x 7 */
+#define DW8_S_ROW 127697u
+#define DW8_S_CH 0u
 #endif
 
 /* The optimised direct path's work, walking its blocks as lr_linrep_conv2d_direct_s8_opt does: *macs (split
@@ -262,8 +280,16 @@ static void cost_s8(const lr_model *m, const lr_op *op, const lr_geom *c, uint64
 {
     const uint64_t px = (uint64_t)c->oh * (uint64_t)c->ow, outs = (uint64_t)c->oc * px;
     const int dw = c->cin_g == 1 && c->cout_g == 1, three = c->kw == 3 && c->dw == 1 && c->dh == 1;
+#if LR_OPT_FAST /* 5 x 5 and 7 x 7 depthwise convs on the build's padded-plane kernel: both paths by their own terms */
+    const int wide = dw && c->kw != 3 && c->kh == c->kw && lr_conv2d_s8_opt_plane_words(c) != 0u;
+#else /* no plane kernel: the general direct terms and the 3 x 3 reuse terms, as before it */
+    const int wide = 0;
+#endif
+    const uint32_t taps = (uint32_t)(c->kh * c->kw); /* 25 or 49 where `wide` */
     uint64_t macs, cols;
-    if (dw && three && c->kh == 3 && c->sh == 1 && c->sw == 1) {
+    if (wide) {
+        cost->direct_cost = dw_cost(c, DW8_F_OUT * taps / 25u, DW8_F_ROW, DW8_F_CH);
+    } else if (dw && three && c->kh == 3 && c->sh == 1 && c->sw == 1) {
         cost->direct_cost = dw_cost(c, DW8_P_OUT, DW8_P_ROW, DW8_P_CH);
     } else if (dw && three && c->kh == 3 && c->sh == 2 && c->sw == 2) {
         cost->direct_cost = dw_cost(c, DW8_Q_OUT, DW8_Q_ROW, DW8_Q_CH);
@@ -275,7 +301,8 @@ static void cost_s8(const lr_model *m, const lr_op *op, const lr_geom *c, uint64
                                      CI8_RB, (uint64_t)c->oc * (uint64_t)c->cin_g * (uint64_t)c->kh * (uint64_t)c->kw);
     }
     cost->direct_cost = div100(cost->direct_cost);
-    cost->reuse_cost = dw ? dw_cost(c, DW8_R_OUT, DW8_R_ROW, DW8_R_CH)
+    cost->reuse_cost = wide ? dw_cost(c, DW8_S_OUT * taps / 25u, DW8_S_ROW, DW8_S_CH)
+                       : dw ? dw_cost(c, DW8_R_OUT, DW8_R_ROW, DW8_R_CH)
                           : madd_sat(madd_sat(madd_sat(madd_sat(0u, CI8_RK, (uint64_t)cost->kernels * px), CI8_RU,
                                                        madd_sat(0u, u, px)), CI8_RC, (uint64_t)c->c * px),
                                      CI8_ROUT, outs);
@@ -500,7 +527,7 @@ void lr_op_scratch(const lr_model *m, const lr_op *op, uint32_t path, int reuse,
              * channel's weights as int32 (reference) or two int16 columns (optimised) */
             need->lo = LR_IS_INT8(m) || op->dtype != LR_DTYPE_F32 ? 4u * kk : 0u;
 #if LR_INT8 && LR_OPT_ON(LR_OPT_CONV)
-            if (LR_IS_INT8(m)) { /* one input channel per group, 3 x 3, stride 1: its padded plane, if room */
+            if (LR_IS_INT8(m)) { /* one input channel per group, 3 x 3, kh x 5 or kh x 7: its padded plane, if room */
                 lr_geom c;
                 lr_op_geom(m, op, &c);
                 need->hi = 4u * lr_conv2d_s8_opt_plane_words(&c);
@@ -509,7 +536,7 @@ void lr_op_scratch(const lr_model *m, const lr_op *op, uint32_t path, int reuse,
         } else if (LR_IS_INT8(m)) {
             need->lo = 4u * lr_linrep_conv2d_direct_s8_scratch_min((uint32_t)kk);
 #if LR_OPT_ON(LR_OPT_LINREP)
-            { /* the optimised kernel's preference (a padded plane for depthwise 3 x 3 stride-1 convs) */
+            { /* the optimised kernel's preference (a padded plane for depthwise 3 x 3, 5 x 5 and 7 x 7 convs) */
                 lr_geom c;
                 lr_op_geom(m, op, &c);
                 need->hi = 4u * lr_linrep_conv2d_direct_s8_scratch_pref(&c);

@@ -49,7 +49,7 @@ static int32_t kc_int(kc_rng *r, int32_t lo, int32_t hi)
 static int8_t kc_x[KC_MAX_X];
 static unsigned char kc_w[KC_MAX_W];
 static unsigned char kc_bias[4 * KC_MAX_OC], kc_mult[4 * KC_MAX_OC], kc_shift[KC_MAX_OC], kc_bexp[KC_MAX_OC];
-static unsigned char kc_tmpl[24 * 16];
+static unsigned char kc_tmpl[24 * 7 * LR_PLANE_WIDE_KH];
 /* One LinRep "blob": packed indices, then packed a/b pairs, then the kernel mask. */
 static unsigned char kc_lr[KC_MAX_W + 2 * KC_MAX_W + KC_MAX_W / 8 + 1];
 #define kc_idx (kc_lr)
@@ -168,8 +168,9 @@ static void kc_geom(kc_rng *r, lr_geom *g, int depthwise)
 
 /* The shapes the optimised conv has fast paths for, with random sizes: kind 0, one input channel, 3 x 3,
  * stride 1-2, padding 0-1 (the stem; depthwise too when groups = c, half the cases one output channel per group: the
- * padded plane at stride 2), a quarter of the cases on wide rows (24-40 output pixels: lr_opt_plane3x3's pieces); kind 1, 1 x 1 stride 1-2 over 4-8 input
- * channels; kind 2, 3 x 3 stride 1-2, padding 1, 4-8 input channels (four-channel gathers, borders); kind 3,
+ * padded plane at stride 2), a quarter of the cases on wide rows (24-40 output pixels: lr_opt_plane3x3's pieces), a
+ * third kh x 5 or kh x 7 instead (5 x 5 and 7 x 7 mostly; kh 1-7, padding 0-2 per side: lr_opt_plane_wide); kind 1,
+ * 1 x 1 stride 1-2 over 4-8 input channels; kind 2, 3 x 3 stride 1-2, padding 1, 4-8 input channels (four-channel gathers, borders); kind 3,
  * 1 x 1 stride 1-3, no padding, 1-11 input channels (a quarter of the cases 32-47: the columns' path that DSP
  * builds take from 32) and 1-7 output channels (odd counts and sizes favoured: the column-free 1 x 1 path's
  * channel and pixel tails). */
@@ -196,6 +197,14 @@ static void kc_geom_fast(kc_rng *r, lr_geom *g, int kind)
         g->sw = kind == 3 ? kc_int(r, 1, 3) : g->sh;
         g->dh = g->dw = 1;
         g->pt = g->pb = g->pl = g->pr = kind == 1 || kind == 3 ? 0 : kind == 2 ? 1 : kc_int(r, 0, 1);
+        if (kind == 0 && kc_int(r, 0, 2) == 0) { /* 5- or 7-wide (lr_opt_plane_wide), square mostly, padding 0-2 */
+            g->kw = kc_int(r, 0, 1) ? 5 : 7;
+            g->kh = kc_int(r, 0, 3) == 0 ? kc_int(r, 1, LR_PLANE_WIDE_KH) : g->kw;
+            g->pt = kc_int(r, 0, 2);
+            g->pb = kc_int(r, 0, 2);
+            g->pl = kc_int(r, 0, 2);
+            g->pr = kc_int(r, 0, 2);
+        }
         span = g->h + g->pt + g->pb - (g->kh - 1) - 1;
         if (span < 0) {
             continue;

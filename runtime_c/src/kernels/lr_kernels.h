@@ -330,10 +330,10 @@ static inline uint64_t lr_linrep_conv2d_direct_s8_scratch_min(uint32_t per)
  * runtime.mk's LR_KERNELS: every kind by default, none with LR_KERNELS=ref): the same arguments,
  * scratch and results (bit for bit) as the _ref kernel of the same name. */
 void lr_conv2d_s8_opt(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch, int8_t *y);
-/* The same with `words` int32 words of scratch: convs with one input channel per group, 3 x 3, dilation 1, stride 1
- * (depthwise, a one-channel stem) or 2 (depthwise) take a padded copy of each input channel when words >=
- * lr_conv2d_s8_opt_plane_words(g) (0 for other shapes, which use the scratch as lr_conv2d_s8_opt); fewer words:
- * as lr_conv2d_s8_opt. The run path asks for the plane as the op's preferred scratch. */
+/* The same with `words` int32 words of scratch: convs with one input channel per group, 3 x 3, kh x 5 or kh x 7
+ * (kh <= 7), dilation 1, stride 1 (depthwise, a one-channel stem) or 2 (depthwise) take a padded copy of each input
+ * channel when words >= lr_conv2d_s8_opt_plane_words(g) (0 for other shapes, which use the scratch as
+ * lr_conv2d_s8_opt); fewer words: as lr_conv2d_s8_opt. The run path asks for the plane as the op's preferred scratch. */
 void lr_conv2d_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch,
                         uint32_t words, int8_t *y);
 uint64_t lr_conv2d_s8_opt_plane_words(const lr_geom *g);
@@ -347,9 +347,10 @@ void lr_linear_s8_opt(const int8_t *x, uint32_t in, uint32_t out, const lr_dense
 void lr_linrep_conv2d_direct_s8_opt(const lr_geom *g, const int8_t *x, const lr_linrep_s8_params *p,
                                     int32_t *scratch, uint32_t words, int8_t *y);
 /* The optimised direct path's preferred scratch words for the conv g: lr_linrep_conv2d_direct_s8_scratch, or, in
- * builds with the fast paths, for one input channel, 3 x 3, stride 1 and at most a few output channels per group
- * (every depthwise 3 x 3 conv; stride 2: depthwise only), the padded input channel (lr_conv2d_s8_opt_plane_words) and one channel's int32
- * kernels if more: given that many words the kernel takes the plane; fewer: as above. */
+ * builds with the fast paths, for one input channel, 3 x 3, kh x 5 or kh x 7 (lr_conv2d_s8_opt_plane_words), stride 1
+ * and at most a few output channels per group (every depthwise 3 x 3, 5 x 5 and 7 x 7 conv; stride 2: depthwise
+ * only), the padded input channel (lr_conv2d_s8_opt_plane_words) and one channel's int32 kernels if more: given that
+ * many words the kernel takes the plane; fewer: as above. */
 uint64_t lr_linrep_conv2d_direct_s8_scratch_pref(const lr_geom *g);
 /* Template reuse, optimised (kernels/opt/lr_linrep_conv2d_reuse_s8_opt.c): tiles of whole output rows, the
  * responses of each input channel's used templates and its box sums as a one-channel dense conv (int16

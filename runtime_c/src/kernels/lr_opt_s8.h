@@ -433,7 +433,16 @@ void lr_opt_chan3(const lr_geom *g, const int8_t *x, const int16_t *pk, const in
  * pk (4 * kh int16) and rows (kh int32). */
 void lr_opt_pack3_s8(const unsigned char *w, int32_t kh, int16_t *pk, int32_t *rows);
 
+/* The tallest 5- or 7-wide kernel lr_opt_plane_wide takes (its packed rows are on the stack). */
+#define LR_PLANE_WIDE_KH 7
+
 #if LR_OPT_FAST
+/* lr_conv2d_s8_opt_plane_words (lr_kernels.h) of 3 x 3 kernels (lr_conv2d_s8_opt.c) and of kh x 5 and kh x 7 ones
+ * (lr_plane_wide_s8_opt.c: one input channel, kh <= LR_PLANE_WIDE_KH, dilation 1, stride 1, or 2 for depthwise
+ * convs); 0 for other convs. */
+uint64_t lr_opt_plane3_words(const lr_geom *g);
+uint64_t lr_opt_plane_wide_words(const lr_geom *g);
+
 /* Output channel y (oh x ow) of a 3 x 3, stride 1, dilation 1 conv of one input channel x with the nine kernel
  * values w (int16, within the verifier's bound; dense convs widen their int8 weights, the LinRep direct path
  * rebuilds W = a t + b), bias and channel o's requantisation in q, as lr_conv2d_channel_s8_ref: interior pixels
@@ -452,6 +461,24 @@ void lr_opt_plane_geom(const lr_geom *g, lr_geom *gp);
  * single last pixel (on narrow maps, a keyword-spotting net's 25 x 5, the per-row work dominates lr_opt_chan3x3). */
 void lr_opt_plane3x3(const lr_geom *g, const int8_t *x, const int16_t *w, int32_t bias, int32_t in_offset,
                      const lr_requant_s8 *q, uint32_t o, int8_t *y);
+
+/* Output channel y of a conv of one input channel with kh x kw kernels (kw 5 or 7, 1 <= kh <= LR_PLANE_WIDE_KH; the
+ * 5 x 5 and 7 x 7 depthwise convs) at stride 1 or 2 (the same both ways, dilation 1), as lr_opt_plane3x3, on the
+ * padded plane x of geometry g (lr_opt_plane_wide_geom) in lr_opt_plane_wide_words words, whose 3 spare bytes past
+ * the plane it may read; w: the kh x kw kernel values as int16 within the verifier's bound (lr_plane_wide_s8_opt.c). */
+void lr_opt_plane_wide(const lr_geom *g, const int8_t *x, const int16_t *w, int32_t bias, int32_t in_offset,
+                       const lr_requant_s8 *q, uint32_t o, int8_t *y);
+
+/* The geometry gp of the padded plane of a conv g with kh x kw kernels, as lr_opt_plane_geom's (g->sh (oh - 1) + kh
+ * rows of g->sw (ow - 1) + kw bytes). */
+void lr_opt_plane_wide_geom(const lr_geom *g, lr_geom *gp);
+
+/* A conv of one input channel per group with kh x 5 or kh x 7 kernels as lr_conv2d_s8_opt_n: given
+ * lr_opt_plane_wide_words(g) (> 0) words of scratch, each input channel copied into a padded plane and every output
+ * channel of it by lr_opt_plane_wide; returns 1. Otherwise returns 0 having written nothing (lr_conv2d_s8_opt_n's
+ * other paths take the conv). */
+int lr_opt_conv_plane_wide(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch,
+                           uint32_t words, int8_t *y);
 #endif
 
 #endif /* LR_OPT_S8_H */

@@ -31,7 +31,9 @@
  * lr_conv2d_channel_s8_opt (interior pixels without bounds tests, the weights widened to int32); 3 x 3 ones at
  * stride 1 (and the one-channel stem) or 2 take lr_opt_plane3x3 on a padded copy of each input channel when
  * lr_conv2d_s8_opt_n is given lr_conv2d_s8_opt_plane_words words (whole output rows per call; the pixel pairs of
- * stride 1 in 26 instructions, of stride 2 in 33, in assembly), else stride 1 lr_opt_chan3x3 on the input.
+ * stride 1 in 26 instructions, of stride 2 in 33, in assembly), else stride 1 lr_opt_chan3x3 on the input; so do
+ * kh x 5 and kh x 7 ones (the 5 x 5 and 7 x 7 depthwise convs) with lr_opt_plane_wide (lr_plane_wide_s8_opt.c,
+ * lr_conv2d_s8_opt_n's dispatch below), else lr_conv2d_channel_s8_opt.
  */
 #include "kernels/lr_opt_s8.h"
 
@@ -846,7 +848,7 @@ void lr_opt_plane3x3(const lr_geom *g, const int8_t *plane, const int16_t *w, in
 static int one_channel(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch,
                        uint32_t words, int8_t *y)
 {
-    const uint64_t need = lr_conv2d_s8_opt_plane_words(g);
+    const uint64_t need = lr_opt_plane3_words(g);
     const int8_t *const w8 = (const int8_t *)(const void *)p->w;
     int8_t *plane = (int8_t *)(void *)scratch;
     lr_geom gp = *g;
@@ -1311,27 +1313,43 @@ static void rgb_loop(const lr_geom *g, const int8_t *x, const lr_dense_s8_params
 }
 #endif
 
-uint64_t lr_conv2d_s8_opt_plane_words(const lr_geom *g)
-{
 #if LR_OPT_FAST
+uint64_t lr_opt_plane3_words(const lr_geom *g)
+{
     if (g->cin_g == 1 && g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1 &&
         ((g->sh == 1 && g->sw == 1) || (g->sh == 2 && g->sw == 2 && g->cout_g == 1))) {
         lr_geom gp;
         lr_opt_plane_geom(g, &gp);
         return ((uint64_t)gp.h * (uint64_t)gp.w + 6u) / 4u; /* and 3 spare bytes (lr_opt_plane3x3) */
     }
-#endif
+    return 0u;
+}
+
+uint64_t lr_conv2d_s8_opt_plane_words(const lr_geom *g)
+{
+    return g->kw == 3 ? lr_opt_plane3_words(g) : lr_opt_plane_wide_words(g);
+}
+#else
+uint64_t lr_conv2d_s8_opt_plane_words(const lr_geom *g)
+{
     (void)g;
     return 0u;
 }
+#endif
 
 void lr_conv2d_s8_opt(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch, int8_t *y)
 {
     lr_conv2d_s8_opt_n(g, x, p, scratch, 0u, y);
 }
 
+#if LR_OPT_FAST
+/* lr_conv2d_s8_opt_n but for the kh x 5 and kh x 7 planes (out of line: its frame and registers as before them). */
+static LR_NOINLINE void conv_n(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch,
+                               uint32_t words, int8_t *y)
+#else
 void lr_conv2d_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch,
                         uint32_t words, int8_t *y)
+#endif
 {
     const int32_t per = g->cin_g * g->kh * g->kw, npx = g->oh * g->ow;
     int32_t grp, q;
@@ -1411,3 +1429,24 @@ void lr_conv2d_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_dense_s8_par
         }
     }
 }
+
+#if LR_OPT_FAST
+/* kh x 5 and kh x 7 kernels: the padded plane's kernel if it applies and the scratch holds the plane, else conv_n. */
+static LR_NOINLINE void five_wide(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch,
+                                  uint32_t words, int8_t *y)
+{
+    if (!lr_opt_conv_plane_wide(g, x, p, scratch, words, y)) {
+        conv_n(g, x, p, scratch, words, y);
+    }
+}
+
+void lr_conv2d_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch,
+                        uint32_t words, int8_t *y)
+{
+    if (g->kw == 5 || g->kw == 7) { /* tail calls: a few instructions per conv */
+        five_wide(g, x, p, scratch, words, y);
+        return;
+    }
+    conv_n(g, x, p, scratch, words, y);
+}
+#endif

@@ -13,8 +13,9 @@
  * two int16 planes W = 256 * wh + wl (two dot products), and where wh would exceed int16 per channel: its
  * int32 kernels in scratch, lr_conv2d_channel_s8_opt. Small blocks of 3-wide kernels (every block of a depthwise
  * conv) run per channel instead, without columns (per_channel: the gather per block is dear); in fast-path builds a
- * layer of one-input-channel 3 x 3 stride-1 kernels in small blocks (every depthwise 3 x 3 one) takes the dense
- * conv's kernel on a padded plane instead (plane_block, lr_opt_chan3x3), when the scratch holds the plane.
+ * layer of one-input-channel 3 x 3, kh x 5 or kh x 7 kernels in small blocks (every depthwise 3 x 3, 5 x 5 and 7 x 7
+ * one) takes the dense conv's kernel on a padded plane instead (plane_block, lr_opt_plane3x3 / lr_opt_plane_wide),
+ * when the scratch holds the plane.
  * Every sum is the reference's exact int32 accumulator (integers, the verifier's bound), hence the same outputs.
  * Scratch:
  * `words` int32 words from the caller (two columns, then the block's int16 kernels); with less than one
@@ -372,48 +373,52 @@ static int per_channel(const lr_geom *g, int32_t nb)
 }
 
 #if LR_OPT_FAST
-/* Blocks of up to LR_PLANE_NB channels of one input channel, 3 x 3, stride 1, dilation 1 (every depthwise LinRep
- * conv, a one-channel stem's small blocks) take the dense conv's one-channel kernel (lr_opt_chan3x3) on a padded
- * copy of the input channel, when the scratch holds it and one channel's kernels: no border pixels, every pixel
- * pair from one word per kernel row, the nine W in registers. lr_opt_chan3 pays a call, the row bounds and the
- * border pairs per pixel pair: ~127 instructions per output on a keyword-spotting net's 25 x 5 maps. The blocks:
+/* Blocks of up to LR_PLANE_NB channels of one input channel, 3 x 3, kh x 5 or kh x 7 (lr_conv2d_s8_opt_plane_words),
+ * stride 1 (or 2, depthwise), dilation 1 (every depthwise LinRep conv, a one-channel stem's small blocks) take the
+ * dense conv's one-channel kernel (lr_opt_plane3x3, lr_opt_plane_wide) on a padded copy of the input channel, when the
+ * scratch holds it and one channel's kernels: no border pixels, every pixel pair from one or two words per kernel
+ * row. A 5 x 5 depthwise conv otherwise gathers generic im2col columns per block of one (block16): ~36 instructions
+ * per multiply-add.
+ * lr_opt_chan3 pays a call, the row bounds and the border pairs per pixel pair: ~127 instructions per output on a
+ * keyword-spotting net's 25 x 5 maps. The blocks:
  * as per_channel's at stride 1, at least 2 (a one-channel stem's large blocks keep block16; the cost model prices
  * them so). */
 #define LR_PLANE_NB (LR_CHAN3_NB1 > 2 ? LR_CHAN3_NB1 : 2)
 
 
-/* Channels o0 .. o0 + nb - 1 of one group on the padded plane (plane words at scratch, then 9 for a channel's
- * kernels; border 0: the scratch holds the previous group's plane, whose border this one keeps): W rebuilt as int32
- * and run as int16 (lr_opt_chan3x3) where they fit, else run_channel on the 9 words after the plane. Returns the
- * kept count. */
+/* Channels o0 .. o0 + nb - 1 of one group on the padded plane (plane words at scratch, then kk = kh * kw for a
+ * channel's kernels; border 0: the scratch holds the previous group's plane, whose border this one keeps): W rebuilt
+ * as int32 and run as int16 (lr_opt_plane3x3, lr_opt_plane_wide) where they fit, else run_channel on the kk words after
+ * the plane. Returns the kept count. */
 static LR_NOINLINE uint32_t plane_block(const lr_geom *g, const int8_t *xg, const lr_linrep_s8_params *p,
                                         const unsigned char *mask, int32_t o0, int32_t nb, uint32_t kept,
                                         int32_t *scratch, uint64_t plane, int border, int8_t *y)
 {
+    const int wide = g->kw != 3;
+    const int32_t kk = g->kh * g->kw;
     int32_t *w32 = scratch + plane;
     lr_geom gp;
     int32_t c, k;
-    lr_opt_plane_geom(g, &gp);
+    (wide ? lr_opt_plane_wide_geom : lr_opt_plane_geom)(g, &gp);
     lr_opt_pad_plane(g, xg, -g->pt, gp.h, gp.w, (int8_t)-p->in_offset, (int8_t *)(void *)scratch, border);
     for (c = 0; c < nb; c++) {
         const int32_t o = o0 + c;
         const uint32_t kept0 = kept;
-        int16_t w16[9];
+        int16_t w16[7 * LR_PLANE_WIDE_KH];
         int fits = 1;
         rebuild32(g, p, mask, o, &kept, w32);
-        for (k = 0; k < 9; k++) {
+        for (k = 0; k < kk; k++) {
             fits &= w32[k] >= -32768 && w32[k] <= 32767;
+            w16[k] = (int16_t)w32[k]; /* used only if all fit */
         }
         if (!fits) {
             kept = run_channel(g, xg, p, mask, o, kept0, w32, y);
             continue;
         }
-        for (k = 0; k < 9; k++) {
-            w16[k] = (int16_t)w32[k];
-        }
-        lr_opt_plane3x3(&gp, (const int8_t *)(const void *)scratch, w16,
-                        p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)o) : 0, p->in_offset, &p->rq, (uint32_t)o,
-                        y + (size_t)o * (size_t)(g->oh * g->ow));
+        (wide ? lr_opt_plane_wide : lr_opt_plane3x3)(&gp, (const int8_t *)(const void *)scratch, w16,
+                                                     p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)o) : 0,
+                                                     p->in_offset, &p->rq, (uint32_t)o,
+                                                     y + (size_t)o * (size_t)(g->oh * g->ow));
     }
     return kept;
 }
@@ -424,7 +429,8 @@ uint64_t lr_linrep_conv2d_direct_s8_scratch_pref(const lr_geom *g)
     const uint64_t cols = lr_linrep_conv2d_direct_s8_scratch((uint32_t)(g->cin_g * g->kh * g->kw), (uint32_t)g->cout_g);
 #if LR_OPT_FAST
     const uint64_t plane = g->cout_g <= LR_PLANE_NB ? lr_conv2d_s8_opt_plane_words(g) : 0u;
-    return plane != 0u && plane + 9u > cols ? plane + 9u : cols; /* the plane and one channel's int32 kernels */
+    const uint64_t kk = (uint64_t)g->kh * (uint64_t)g->kw;
+    return plane != 0u && plane + kk > cols ? plane + kk : cols; /* the plane and one channel's int32 kernels */
 #else
     return cols;
 #endif
@@ -500,10 +506,10 @@ void lr_linrep_conv2d_direct_s8_opt(const lr_geom *g, const int8_t *x, const lr_
     uint32_t kept = 0u; /* kernels kept so far: the position of the next one's index and a/b */
     int32_t o0 = 0, nb;
 #if LR_OPT_FAST
-    /* one input channel, 3 x 3, stride 1 in blocks (block <= cout_g) of up to LR_PLANE_NB channels: the padded
+    /* one input channel, 3 x 3, kh x 5 or kh x 7, in blocks (block <= cout_g) of up to LR_PLANE_NB channels: the padded
      * plane for the whole layer, if it fits (tested once per layer: a test per block costs ~11 instructions each) */
     const uint64_t pw = g->cin_g == 1 && block <= LR_PLANE_NB ? lr_conv2d_s8_opt_plane_words(g) : 0u;
-    if (pw != 0u && words >= pw + 9u) {
+    if (pw != 0u && words >= pw + (uint64_t)(g->kh * g->kw)) {
         for (; o0 < g->oc; o0 += nb) {
             nb = block_at(g, o0, block);
             kept = plane_block(g, x + (size_t)(o0 / g->cout_g) * (size_t)hw, p, mask, o0, nb, kept, scratch, pw, o0 == 0,
