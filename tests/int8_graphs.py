@@ -71,8 +71,10 @@ def _weighted(rng: np.random.Generator, g: Graph, op: Op, w_q: np.ndarray) -> No
 
 
 def _conv(rng: np.random.Generator, groups_kind: str) -> Graph:
+    """A conv of `groups_kind` dense, grouped, depthwise or depthwise_wide (5 x 5 or 7 x 7 kernels, stride 1 or 2 both
+    ways, dilation 1: the wide padded-plane kernel's shapes)."""
     cin = int(rng.integers(1, 5)) * (2 if groups_kind == "grouped" else 1)
-    if groups_kind == "depthwise":
+    if groups_kind in ("depthwise", "depthwise_wide"):
         groups, cout = cin, cin * int(rng.integers(1, 3))
     elif groups_kind == "grouped":
         groups, cout = 2, 2 * int(rng.integers(1, 4))
@@ -83,6 +85,11 @@ def _conv(rng: np.random.Generator, groups_kind: str) -> Graph:
     dilation = (int(rng.integers(1, 3)), 1)
     pads = tuple(int(v) for v in rng.integers(0, 2, 4))
     h, w = int(rng.integers(5, 10)), int(rng.integers(5, 10))
+    if groups_kind == "depthwise_wide":
+        kh = kw = int(rng.choice([5, 7]))
+        stride, dilation = (int(rng.integers(1, 3)),) * 2, (1, 1)
+        pads = (kh // 2,) * 4
+        h, w = int(rng.integers(8, 16)), int(rng.integers(8, 16))
     oh = (h + pads[0] + pads[2] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
     ow = (w + pads[1] + pads[3] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
     x = _tensor(rng, (cin, h, w))
@@ -497,7 +504,7 @@ def build(kind: str, seed: int) -> Graph:
     rng = np.random.default_rng(seed)
     if kind in GEO_KINDS:
         return _geo(rng, kind)
-    if kind in ("conv", "depthwise", "grouped"):
+    if kind in ("conv", "depthwise", "grouped", "depthwise_wide"):  # depthwise_wide: not in KINDS, for kernel builds
         return _conv(rng, kind)
     if kind == "linear":
         return _linear(rng)

@@ -335,7 +335,9 @@ def test_reference_kernel_project_is_smaller_and_equal_on_the_board(tmp_path):
 def test_fast_paths_project_keeps_the_fast_kernels_at_os(blob_file, tmp_path):
     """`--fast-paths` (-DLR_OPT_FAST=1): the int8 project still builds -Os, with the optimised kernels' shape-specific
     fast paths kept: more runtime code as linked than the same project without the option, and it passes on the
-    Cortex-M4F under QEMU (the same bytes as the host). An fp32 blob is refused (it runs none of those kernels)."""
+    Cortex-M4F under QEMU (the same bytes as the host). An fp32 blob is refused (it runs none of those kernels).
+    The wide padded-plane kernel (5 x 5 / 7 x 7 depthwise convs) is left out of a blob without such convs
+    (-DLR_PLANE_WIDE=0: none of its code linked) and kept for one with them, which passes on the board too."""
     need(all(shutil.which(t) for t in ARM_TOOLS) and shutil.which("make") is not None, "the ARM toolchain or QEMU", APT)
     from int8_graphs import build
 
@@ -358,6 +360,15 @@ def test_fast_paths_project_keeps_the_fast_kernels_at_os(blob_file, tmp_path):
         sizes = _driver().archive_member_sizes(project / "build" / "lre_demo.map", "liblinrep_cortex-m4.a")
         code[fast] = sum(v["text"] + v["rodata"] for v in sizes.values())
     assert code[True] > code[False] + 500, code
+    assert "-DLR_PLANE_WIDE=0" in makefile and "lr_plane_wide_s8_opt.o" not in sizes, sorted(sizes)
+    wide = tmp_path / "wide.lre"
+    wide.write_bytes(pack_graph(build("depthwise_wide", 3)))
+    _export(wide, "cortex-m4", tmp_path / "wide", "--fast-paths")
+    assert "LR_PLANE_WIDE" not in (tmp_path / "wide" / "Makefile").read_text()
+    proc = _run(["make", "-C", str(tmp_path / "wide"), "-j2", "run"])
+    assert proc.returncode == 0 and "PASS" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
+    sizes = _driver().archive_member_sizes(tmp_path / "wide" / "build" / "lre_demo.map", "liblinrep_cortex-m4.a")
+    assert sizes["lr_plane_wide_s8_opt.o"]["text"] > 1000, sorted(sizes)
     proc = _cli("export-project", str(blob_file), "-o", str(tmp_path / "bad"), "--fast-paths")
     assert proc.returncode == 2 and "--fast-paths" in proc.stderr and "fp32" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "bad").exists()

@@ -72,26 +72,28 @@ def test_int8_auto_path_is_the_measured_faster(int8_blob, tmp_path, target):
 
 
 class DepthwiseNet(torch.nn.Module):
-    """A MobileNet-style net as users write one: depthwise 3 x 3 convs at stride 1 and 2 (LinRep layers of one
-    input and one output channel per group), each followed by a pointwise conv."""
+    """A MobileNet-style net as users write one: depthwise convs at stride 1 and 2 (LinRep layers of one input and
+    one output channel per group), each followed by a pointwise conv; 3 x 3 kernels, or (`wide`) the 5 x 5 and 7 x 7
+    ones of MobileNetV3 / MCUNet-style nets."""
 
-    def __init__(self) -> None:
+    def __init__(self, wide: bool = False) -> None:
         super().__init__()
         nn = torch.nn
+        k1, k2, k3 = (5, 5, 7) if wide else (3, 3, 3)
 
-        def dw(c: int, stride: int) -> nn.Sequential:
-            return nn.Sequential(nn.Conv2d(c, c, 3, stride, 1, groups=c, bias=False), nn.BatchNorm2d(c), nn.ReLU())
+        def dw(c: int, k: int, stride: int) -> nn.Sequential:
+            return nn.Sequential(nn.Conv2d(c, c, k, stride, k // 2, groups=c, bias=False), nn.BatchNorm2d(c),
+                                 nn.ReLU())
 
-        self.body = nn.Sequential(nn.Conv2d(1, 8, 3, 1, 1), nn.ReLU(), dw(8, 1), nn.Conv2d(8, 16, 1), nn.ReLU(),
-                                  dw(16, 2), nn.Conv2d(16, 16, 1), nn.ReLU(), dw(16, 1), nn.AdaptiveAvgPool2d(1),
-                                  nn.Flatten(), nn.Linear(16, 4))
+        self.body = nn.Sequential(nn.Conv2d(1, 8, 3, 1, 1), nn.ReLU(), dw(8, k1, 1), nn.Conv2d(8, 16, 1), nn.ReLU(),
+                                  dw(16, k2, 2), nn.Conv2d(16, 16, 1), nn.ReLU(), dw(16, k3, 1),
+                                  nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 4))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
 
 
-@pytest.fixture(scope="module")
-def depthwise_blob(tmp_path_factory):
+def _depthwise_blob(tmp_path_factory, wide: bool) -> bytes:
     import numpy as np
 
     from linrep_edge.pipeline import PackSettings, pack_model
@@ -99,21 +101,34 @@ def depthwise_blob(tmp_path_factory):
     torch.manual_seed(0)
     calib = tmp_path_factory.mktemp("dw") / "calib.npy"
     np.save(calib, np.random.default_rng(0).uniform(-1, 1, (32, 1, 24, 24)).astype(np.float32))
-    return pack_model(DepthwiseNet().eval(), torch.zeros(1, 1, 24, 24),
+    return pack_model(DepthwiseNet(wide).eval(), torch.zeros(1, 1, 24, 24),
                       PackSettings(templates=16, cap_templates=True, activations="int8", calibration=str(calib),
                                    calibration_epochs=2), "dw", show_progress=False).blob
 
 
+@pytest.fixture(scope="module")
+def depthwise_blob(tmp_path_factory):
+    return _depthwise_blob(tmp_path_factory, False)
+
+
+@pytest.fixture(scope="module")
+def wide_depthwise_blob(tmp_path_factory):
+    return _depthwise_blob(tmp_path_factory, True)
+
+
 @pytest.mark.parametrize("target", sorted(EXPECTED))
-def test_int8_auto_path_depthwise(depthwise_blob, tmp_path, target):
+@pytest.mark.parametrize("wide", [False, True], ids=["3x3", "5x5-7x7"])
+def test_int8_auto_path_depthwise(depthwise_blob, wide_depthwise_blob, tmp_path, target, wide):
     """Depthwise LinRep convs have their own cost terms (lr_cost.c, DW8_*): per channel both paths pay what the
     general terms spread over many channels, and before them the model put these layers on template reuse, measured
     2x dearer than the direct path's padded-plane kernel at stride 1 (mobilenet_v1_vww). The automatic run takes the
-    measured faster path on each depthwise layer (or one within 3 % of it)."""
+    measured faster path on each depthwise layer (or one within 3 % of it). 5 x 5 and 7 x 7 ones (DW8_F / DW8_S):
+    the direct path on the wide padded-plane kernel (lr_opt_plane_wide), several times cheaper than reuse, which the
+    3 x 3 terms had AUTO take."""
     from linrep_edge.format.reader import parse
     from linrep_edge.runtime.mcu_int8 import _firmware_i8, default_input_i8
 
-    blob = depthwise_blob
+    blob = wide_depthwise_blob if wide else depthwise_blob
     graph = parse(blob).graph
     x = default_input_i8(blob)
     fw = {path: _firmware_i8(blob, x, target, "-O2", tmp_path / "fw", 300.0, conv_path=path, ram_limit=-1)
@@ -126,3 +141,5 @@ def test_int8_auto_path_depthwise(depthwise_blob, tmp_path, target):
     for k in dw:
         d, r, a = seg["direct"][k], seg["reuse"][k], seg["auto"][k]
         assert a <= 1.03 * min(d, r), (k, a, d, r)
+        if wide:  # the plane kernel: the direct path well below reuse (3-8x on the zoo's layers)
+            assert d < 0.5 * r, (k, d, r)

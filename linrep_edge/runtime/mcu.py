@@ -78,11 +78,22 @@ def model_header(blob: bytes, x: np.ndarray, arena_bytes: int, output_len: int, 
 LINREP_PATH_BITS = {"direct": 1, "reuse": 2}  # -DLR_LINREP_PATHS=<mask> (linrep.h); "auto": both, no define
 
 
+def has_wide_planes(graph: Any) -> bool:
+    """Whether the graph holds a conv the wide padded-plane kernel takes (linrep.h, LR_PLANE_WIDE): CONV2D or
+    LINREP_CONV2D with one input channel per group and 5- or 7-wide kernels (the 5 x 5 / 7 x 7 depthwise convs)."""
+    for op in graph.ops:
+        if op.type in ("CONV2D", "LINREP_CONV2D") and op.kernel[1] in (5, 7):
+            if graph.tensors[op.inputs[0]].shape[0] == op.groups:
+                return True
+    return False
+
+
 def runtime_defines(is_int8: bool, graph: Any = None, linrep_path: str = "auto", status_texts: bool = True,
                     planner: bool = True, fast_paths: bool = False) -> str:
     """The runtime build options (runtime.mk's LR_DEFINES) of a firmware that runs one kind of blob:
     only that kind's run path is compiled in (fp32: -DLR_INT8=0; int8: -DLR_FP32=0); given the blob's
-    `graph`, only its op types too (-DLR_OPS=<mask>, linrep.h); with `linrep_path` "direct" or "reuse", only
+    `graph`, only its op types too (-DLR_OPS=<mask>, linrep.h), and without the wide padded-plane kernel if it has
+    no 5- or 7-wide depthwise conv (-DLR_PLANE_WIDE=0); with `linrep_path` "direct" or "reuse", only
     that LinRep conv path (-DLR_LINREP_PATHS); without `status_texts`, lr_status_str's texts are left out
     (-DLR_STATUS_TEXTS=0); without `planner`, the memory planner (-DLR_PLANNER=0: an offline plan, lr_set_plan);
     with `fast_paths`, the optimised kernels' shape-specific fast paths even at -Os (-DLR_OPT_FAST=1)."""
@@ -93,6 +104,8 @@ def runtime_defines(is_int8: bool, graph: Any = None, linrep_path: str = "auto",
     out = ["-DLR_FP32=0" if is_int8 else "-DLR_INT8=0"]
     if graph is not None:
         out.append(ops_define(graph))
+        if is_int8 and not has_wide_planes(graph):
+            out.append("-DLR_PLANE_WIDE=0")
     if linrep_path != "auto":
         out.append(f"-DLR_LINREP_PATHS={LINREP_PATH_BITS[linrep_path]}u")
     if not status_texts:

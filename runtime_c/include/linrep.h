@@ -138,6 +138,11 @@ extern "C" {
  * ground: `linrep-edge mcu-bench` measures the three builds of a blob (its smallest build at -Os, at -Os with the
  * fast paths, at -O2), `export-project --fast-paths` writes it. Outputs are the same bytes either way.
  *
+ * Build option: -DLR_PLANE_WIDE=0, in builds with the fast paths, leaves out the padded-plane kernel of convs with
+ * one input channel per group and 5- or 7-wide kernels (the 5 x 5 and 7 x 7 depthwise convs of MobileNetV3 /
+ * MCUNet-style nets; about 3 KB at -O2 on Cortex-M4); such convs, if any, run the generic paths (several times the
+ * instructions). `linrep-edge export-project` and `mcu-bench` write it for a blob without such convs. Default: 1.
+ *
  * Build option: -DLR_PLANNER=0, the memory plan computed offline (as TFLite Micro's offline planner): the
  * planner and the cost model's choice of paths are not linked (about 2.5 KB at -Os on Cortex-M4). lr_init
  * verifies the blob as always (the graph's lifetimes too) but plans nothing: lr_arena_size, lr_arena_prepare

@@ -4,7 +4,7 @@
  * template-reuse kernel's if the op takes it, and the direct / dense kernels' least and preferred sizes. The
  * formulas are in linrep.h (lr_conv_cost).
  */
-#include "kernels/lr_opt_s8.h" /* lr_kernels.h, and LR_OPT_FAST: whether the build has the padded-plane kernels */
+#include "kernels/lr_opt_s8.h" /* lr_kernels.h, and LR_OPT_WIDE: whether the build has the wide padded-plane kernel */
 
 #define BITMAP_BITS 512u
 
@@ -147,8 +147,8 @@ static uint64_t templates_used(const lr_geom *c, const lr_linrep_params *p, uint
  * strides in one fit; DW8_S_*: template reuse; OUT per 5 x 5 output, a 7 x 7 one 49/25 of it), fitted the same way on
  * the 9 such layers of the int8 zoo's mobilenet_v3_small and mcunet_like (tools/dw_cost_fit.py --kernel wide ->
  * docs/bench/dw_cost_fit_wide.json): M4F direct within 9.0 %, reuse 10.7 %; M3 6.0 % and 7.8 % (reuse 3.3-8x the
- * direct path on every layer). Builds without the plane kernel (-Os) price them as before it (direct by the general
- * terms, reuse by DW8_R_*: AUTO takes reuse there, faster than their direct path's block16). */
+ * direct path on every layer). Builds without the plane kernel (-Os, LR_PLANE_WIDE=0) price them as before it
+ * (direct by the general terms, reuse by DW8_R_*: AUTO takes reuse there, faster than their direct path's block16). */
 #ifndef LR_COST_DSP /* the constants of a core with the DSP extension; -DLR_COST_DSP=1 on the host: the plan such */
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP /* a core makes (the offline plans export-project writes) */
 #define LR_COST_DSP 1
@@ -280,7 +280,7 @@ static void cost_s8(const lr_model *m, const lr_op *op, const lr_geom *c, uint64
 {
     const uint64_t px = (uint64_t)c->oh * (uint64_t)c->ow, outs = (uint64_t)c->oc * px;
     const int dw = c->cin_g == 1 && c->cout_g == 1, three = c->kw == 3 && c->dw == 1 && c->dh == 1;
-#if LR_OPT_FAST /* 5 x 5 and 7 x 7 depthwise convs on the build's padded-plane kernel: both paths by their own terms */
+#if LR_OPT_WIDE /* 5 x 5 and 7 x 7 depthwise convs on the build's padded-plane kernel: both paths by their own terms */
     const int wide = dw && c->kw != 3 && c->kh == c->kw && lr_conv2d_s8_opt_plane_words(c) != 0u;
 #else /* no plane kernel: the general direct terms and the 3 x 3 reuse terms, as before it */
     const int wide = 0;

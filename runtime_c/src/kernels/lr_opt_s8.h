@@ -42,6 +42,15 @@
 #endif
 #endif
 
+/* LR_OPT_WIDE: in fast-path builds, the padded-plane kernel of one-input-channel convs with 5- or 7-wide kernels
+ * (lr_plane_wide_s8_opt.c; about 3 KB at -O2 on Cortex-M4), unless the build option LR_PLANE_WIDE (linrep.h) is 0:
+ * a firmware whose blob has no such conv (export-project and mcu-bench write it from the blob), which then runs
+ * such convs, if any, by the generic paths. Results are the same in every build. */
+#ifndef LR_PLANE_WIDE
+#define LR_PLANE_WIDE 1
+#endif
+#define LR_OPT_WIDE (LR_OPT_FAST && LR_PLANE_WIDE)
+
 /* Four bytes at p (any alignment) as a little-endian word: one LDR on Cortex-M3 and up. */
 static inline uint32_t lr_ld32(const void *p)
 {

@@ -1324,25 +1324,29 @@ uint64_t lr_opt_plane3_words(const lr_geom *g)
     }
     return 0u;
 }
+#endif
 
 uint64_t lr_conv2d_s8_opt_plane_words(const lr_geom *g)
 {
-    return g->kw == 3 ? lr_opt_plane3_words(g) : lr_opt_plane_wide_words(g);
-}
+#if LR_OPT_WIDE
+    if (g->kw != 3) {
+        return lr_opt_plane_wide_words(g);
+    }
+#endif
+#if LR_OPT_FAST
+    return lr_opt_plane3_words(g);
 #else
-uint64_t lr_conv2d_s8_opt_plane_words(const lr_geom *g)
-{
     (void)g;
     return 0u;
-}
 #endif
+}
 
 void lr_conv2d_s8_opt(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch, int8_t *y)
 {
     lr_conv2d_s8_opt_n(g, x, p, scratch, 0u, y);
 }
 
-#if LR_OPT_FAST
+#if LR_OPT_WIDE
 /* lr_conv2d_s8_opt_n but for the kh x 5 and kh x 7 planes (out of line: its frame and registers as before them). */
 static LR_NOINLINE void conv_n(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch,
                                uint32_t words, int8_t *y)
@@ -1430,7 +1434,7 @@ void lr_conv2d_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_dense_s8_par
     }
 }
 
-#if LR_OPT_FAST
+#if LR_OPT_WIDE
 /* kh x 5 and kh x 7 kernels: the padded plane's kernel if it applies and the scratch holds the plane, else conv_n. */
 static LR_NOINLINE void five_wide(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch,
                                   uint32_t words, int8_t *y)

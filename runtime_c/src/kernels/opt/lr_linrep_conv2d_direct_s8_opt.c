@@ -394,12 +394,21 @@ static LR_NOINLINE uint32_t plane_block(const lr_geom *g, const int8_t *xg, cons
                                         const unsigned char *mask, int32_t o0, int32_t nb, uint32_t kept,
                                         int32_t *scratch, uint64_t plane, int border, int8_t *y)
 {
+#if LR_OPT_WIDE
     const int wide = g->kw != 3;
+#endif
     const int32_t kk = g->kh * g->kw;
     int32_t *w32 = scratch + plane;
     lr_geom gp;
     int32_t c, k;
-    (wide ? lr_opt_plane_wide_geom : lr_opt_plane_geom)(g, &gp);
+#if LR_OPT_WIDE
+    if (wide) {
+        lr_opt_plane_wide_geom(g, &gp);
+    } else
+#endif
+    {
+        lr_opt_plane_geom(g, &gp);
+    }
     lr_opt_pad_plane(g, xg, -g->pt, gp.h, gp.w, (int8_t)-p->in_offset, (int8_t *)(void *)scratch, border);
     for (c = 0; c < nb; c++) {
         const int32_t o = o0 + c;
@@ -415,10 +424,13 @@ static LR_NOINLINE uint32_t plane_block(const lr_geom *g, const int8_t *xg, cons
             kept = run_channel(g, xg, p, mask, o, kept0, w32, y);
             continue;
         }
-        (wide ? lr_opt_plane_wide : lr_opt_plane3x3)(&gp, (const int8_t *)(const void *)scratch, w16,
-                                                     p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)o) : 0,
-                                                     p->in_offset, &p->rq, (uint32_t)o,
-                                                     y + (size_t)o * (size_t)(g->oh * g->ow));
+#if LR_OPT_WIDE
+        (wide ? lr_opt_plane_wide : lr_opt_plane3x3)
+#else
+        lr_opt_plane3x3
+#endif
+            (&gp, (const int8_t *)(const void *)scratch, w16, p->bias ? lr_opt_lei32(p->bias + 4u * (uint32_t)o) : 0,
+             p->in_offset, &p->rq, (uint32_t)o, y + (size_t)o * (size_t)(g->oh * g->ow));
     }
     return kept;
 }

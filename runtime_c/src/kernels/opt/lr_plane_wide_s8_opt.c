@@ -19,11 +19,11 @@
  * 5-wide: about 16 instructions per kernel row of a pixel pair (10 multiply-adds) with the weights' loads. Elsewhere
  * (hosts, M0, M3) the same pairs in plain C. Whole output rows per call while they fit LR_PW_ACC sums (else pieces
  * of rows), then the sums requantised together (lr_opt_requant_run). A fast path (LR_OPT_FAST), as the 3 x 3 plane
- * kernel (lr_conv2d_s8_opt.c) beside which it runs.
+ * kernel (lr_conv2d_s8_opt.c) beside which it runs; left out of builds with -DLR_PLANE_WIDE=0 (LR_OPT_WIDE).
  */
 #include "kernels/lr_opt_s8.h"
 
-#if LR_OPT_FAST
+#if LR_OPT_WIDE
 
 #define LR_PW_ACC 32 /* sums per call: 128 bytes of stack */
 
@@ -83,13 +83,13 @@
         s1 = __smlatb(k[2], (int32_t)(t)[8], s1); \
         k += 4; \
     } while (0)
-/* The pixel pairs of one output row from q (2 s bytes a pair), kh kernel rows of R each: 5 rows unrolled. */
-#define LR_PW_ROW(R, s) \
+/* The pixel pairs of one output row from q (2 s bytes a pair), kh kernel rows of R each (U: 5 x 5 rows unrolled). */
+#define LR_PW_ROW(R, s, U) \
     for (j = 0; j < span; j += 2, q += 2 * (s)) { \
         const int8_t *t = q; \
         const int32_t *k = pk; \
         int32_t s0 = start, s1 = start; \
-        if (kh == 5) { \
+        if ((U) && kh == 5) { \
             R(t); \
             R(t + ww); \
             R(t + 2 * ww); \
@@ -121,13 +121,13 @@ static LR_NOINLINE void rows_wide(const int8_t *p, int32_t ww, int32_t s, int32_
 #if LR_DSP
         (void)w;
         if (kw == 5 && s == 1) {
-            LR_PW_ROW(LR_R5S1, 1)
+            LR_PW_ROW(LR_R5S1, 1, 1)
         } else if (kw == 5) {
-            LR_PW_ROW(LR_R5S2, 2)
+            LR_PW_ROW(LR_R5S2, 2, 1)
         } else if (s == 1) {
-            LR_PW_ROW(LR_R7S1, 1)
+            LR_PW_ROW(LR_R7S1, 1, 0)
         } else {
-            LR_PW_ROW(LR_R7S2, 2)
+            LR_PW_ROW(LR_R7S2, 2, 0)
         }
 #else
         (void)pk;
