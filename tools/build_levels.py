@@ -5,11 +5,15 @@ run under QEMU: -Os (what export-project builds), -Os with the optimised kernels
 -DLR_OPT_FAST=1) and -O2 (`make OPT=-O2`). Per build: runtime code as linked, executed instructions, RAM, and
 whether the outputs equal the host C runtime's bit for bit (mcu-bench's `..._blob_minimal...` figures).
 
-    python tools/build_levels.py [--zoo NAME ...] [--blob FILE.lre ...] [--target cortex-m4] [--kernels K] [--json OUT]
+    python tools/build_levels.py [--zoo NAME ...] [--blob FILE.lre ...] [--target cortex-m4] [--kernels K] [--dense]
+                                 [--save DIR] [--json OUT]
 
 Default: the int8 zoo networks of tests/zoo.py that run on a microcontroller-sized input (packed as `make zoo-mcu`
 packs them: random weights, K = 16), a small squeeze-and-excitation net written as users write one (SENet, packed
-alike), and the default model packed int8 at K = 16 (`linrep-edge pack --activations int8`). Needs the ARM toolchain and QEMU; about a minute per network.
+alike), and the default model packed int8 at K = 16 (`linrep-edge pack --activations int8`). `--dense` packs the zoo
+networks int8 with every conv dense (no LinRep, as their TFLite int8 model runs); `--save DIR` writes each packed
+zoo blob there (NAME.lre), so that another checkout measures the same blobs (`--zoo --blob DIR/*.lre`). Needs the ARM
+toolchain and QEMU; about a minute per network.
 """
 
 from __future__ import annotations
@@ -102,6 +106,8 @@ def main() -> int:
     ap.add_argument("--kernels", default="opt",
                     help="the kernel build (runtime.mk's LR_KERNELS: opt, the default; ref; or a '+'-list such as "
                          "conv+linear+add+linrep, every kind but the activation tables)")
+    ap.add_argument("--dense", action="store_true", help="zoo networks int8 with every conv dense (no LinRep)")
+    ap.add_argument("--save", help="write each packed zoo blob here as NAME.lre")
     ap.add_argument("--json", help="write the rows here")
     args = ap.parse_args()
     rows = []
@@ -110,7 +116,11 @@ def main() -> int:
         if not args.no_default:
             rows.append(levels("default model (K = 16)", default_blob(), args.target, work))
         for name in MCU_ZOO if args.zoo is None else args.zoo:
-            rows.append(levels(name, packed(name, "int8", work), args.target, work))
+            blob = packed(name, "int8-dense" if args.dense else "int8", work)
+            if args.save:
+                Path(args.save).mkdir(parents=True, exist_ok=True)
+                (Path(args.save) / f"{name}.lre").write_bytes(blob)
+            rows.append(levels(name + (" (dense int8)" if args.dense else ""), blob, args.target, work))
         if not args.no_se_net:
             rows.append(levels("se_net (32 x 32, this file)", se_net_blob(work), args.target, work))
         for f in args.blob:

@@ -146,7 +146,7 @@ static uint64_t templates_used(const lr_geom *c, const lr_linrep_params *p, uint
  * 5 x 5 and 7 x 7 depthwise convs (DW8_F_*: the padded-plane kernel lr_opt_plane_wide where the build has it, both
  * strides in one fit; DW8_S_*: template reuse; OUT per 5 x 5 output, a 7 x 7 one 49/25 of it), fitted the same way on
  * the 9 such layers of the int8 zoo's mobilenet_v3_small and mcunet_like (tools/dw_cost_fit.py --kernel wide ->
- * docs/bench/dw_cost_fit_wide.json): M4F direct within 9.0 %, reuse 10.7 %; M3 6.0 % and 7.8 % (reuse 3.3-8x the
+ * docs/bench/dw_cost_fit_wide.json): M4F direct within 7.7 %, reuse 10.7 %; M3 6.0 % and 7.8 % (reuse 3.3-8x the
  * direct path on every layer). Builds without the plane kernel (-Os, LR_PLANE_WIDE=0) price them as before it
  * (direct by the general terms, reuse by DW8_R_*: AUTO takes reuse there, faster than their direct path's block16). */
 #ifndef LR_COST_DSP /* the constants of a core with the DSP extension; -DLR_COST_DSP=1 on the host: the plan such */
@@ -178,9 +178,9 @@ static uint64_t templates_used(const lr_geom *c, const lr_linrep_params *p, uint
 #define DW8_R_OUT 8544u  /* template reuse */
 #define DW8_R_ROW 3235u
 #define DW8_R_CH 86315u
-#define DW8_F_OUT 5934u  /* direct, 5 x 5 and 7 x 7: the padded-plane kernel (lr_opt_plane_wide) */
-#define DW8_F_ROW 14560u
-#define DW8_F_CH 131158u
+#define DW8_F_OUT 5727u  /* direct, 5 x 5 and 7 x 7: the padded-plane kernel (lr_opt_plane_wide) */
+#define DW8_F_ROW 19027u
+#define DW8_F_CH 110282u
 #define DW8_S_OUT 42683u  /* template reuse, 5 x 5 and 7 x 7 */
 #define DW8_S_ROW 147890u
 #define DW8_S_CH 0u
@@ -205,8 +205,8 @@ static uint64_t templates_used(const lr_geom *c, const lr_linrep_params *p, uint
 #define DW8_R_OUT 22332u
 #define DW8_R_ROW 4030u
 #define DW8_R_CH 82166u
-#define DW8_F_OUT 12462u  /* direct, 5 x 5 and 7 x 7: the padded-plane kernel (lr_opt_plane_wide) */
-#define DW8_F_ROW 61887u
+#define DW8_F_OUT 12464u  /* direct, 5 x 5 and 7 x 7: the padded-plane kernel (lr_opt_plane_wide) */
+#define DW8_F_ROW 61826u
 #define DW8_F_CH 0u
 #define DW8_S_OUT 57142u  /* template reuse, 5 x 5 and 7 x 7 */
 #define DW8_S_ROW 127697u

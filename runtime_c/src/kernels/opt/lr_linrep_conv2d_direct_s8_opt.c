@@ -366,10 +366,13 @@ static uint32_t run_channel(const lr_geom *g, const int8_t *xg, const lr_linrep_
  * take 4.3x fewer instructions at -O2; at -Os the SE net 3.8x, ds_cnn_kws 2.1x fewer; none 0.1 % more. Blocks of one
  * or two one-input-channel kernels (depthwise convs) run per channel in every build: their columns take the generic
  * gather whatever the build (the constant-position ones need four input channels), ~490 instructions per output
- * on the Cortex-M3 at stride 2. */
+ * on the Cortex-M3 at stride 2; so do such blocks of other kernels (5 x 5 and 7 x 7 depthwise convs without the wide
+ * padded plane: -Os builds, little scratch; dilated ones), by their int32 kernels and lr_conv2d_channel_s8_opt
+ * (15-19 per multiply-add on MobileNetV3-small's 5 x 5 layers against block16's 36). */
 static int per_channel(const lr_geom *g, int32_t nb)
 {
-    return (nb <= (g->sw == 1 ? LR_CHAN3_NB1 : LR_CHAN3_NB2) || (g->cin_g == 1 && nb <= 2)) && three_wide(g);
+    return ((nb <= (g->sw == 1 ? LR_CHAN3_NB1 : LR_CHAN3_NB2) || (g->cin_g == 1 && nb <= 2)) && three_wide(g)) ||
+           (g->cin_g == 1 && nb <= 2);
 }
 
 #if LR_OPT_FAST
