@@ -1436,8 +1436,8 @@ void lr_conv2d_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_dense_s8_par
 
 #if LR_OPT_WIDE
 /* kh x 5 and kh x 7 kernels: the padded plane's kernel if it applies and the scratch holds the plane, else conv_n. */
-static LR_NOINLINE void five_wide(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch,
-                                  uint32_t words, int8_t *y)
+static LR_NOINLINE void wide_or_cols(const lr_geom *g, const int8_t *x, const lr_dense_s8_params *p, int32_t *scratch,
+                                     uint32_t words, int8_t *y)
 {
     if (!lr_opt_conv_plane_wide(g, x, p, scratch, words, y)) {
         conv_n(g, x, p, scratch, words, y);
@@ -1448,7 +1448,7 @@ void lr_conv2d_s8_opt_n(const lr_geom *g, const int8_t *x, const lr_dense_s8_par
                         uint32_t words, int8_t *y)
 {
     if (g->kw == 5 || g->kw == 7) { /* tail calls: a few instructions per conv */
-        five_wide(g, x, p, scratch, words, y);
+        wide_or_cols(g, x, p, scratch, words, y);
         return;
     }
     conv_n(g, x, p, scratch, words, y);
