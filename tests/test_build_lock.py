@@ -49,3 +49,38 @@ def test_lock_is_released_when_the_holder_dies(tmp_path: Path) -> None:
         assert done.returncode == 0 and len((tmp_path / "b").read_text().split()) == 2
     finally:
         holder.kill()
+
+
+def test_bench_firmware_waits_for_its_folder(tmp_path: Path, monkeypatch) -> None:
+    """Two `mcu-bench` runs (two terminals, two test workers) build in one folder (runtime_c/build/mcu/<target>-...):
+    build_firmware writes its model header, builds and runs only while it holds that folder's lock, so the one that
+    comes second finds the first one's header, firmware and run already done. Here another process holds the lock,
+    writes its own header and a marker, then lets go: build_firmware must build from its own header, after it."""
+    from linrep_edge.runtime import mcu
+
+    folder = tmp_path / "cortex-m4-int8-bench" / "auto"
+    marker = tmp_path / "released"
+    holder_code = CHILD.replace("time.sleep(0.3)", "(folder / 'lr_bench_model.h').write_text('other'); "
+                                "time.sleep(1.0); Path(sys.argv[2] + '.done').write_text('')")
+    holder = subprocess.Popen([sys.executable, "-c", holder_code, str(folder), str(marker)], cwd=ROOT)
+    try:
+        for _ in range(400):  # until it holds the lock
+            if marker.exists():
+                break
+            subprocess.run(["sleep", "0.05"])
+        assert marker.exists()
+        seen: dict[str, object] = {}
+
+        def fake_build(drv, target, opt, srcs, out, defines, run, timeout, what, profile, repeat):
+            seen["other_done"] = Path(str(marker) + ".done").exists()
+            seen["header"] = srcs[1].read_text()
+            return {"instructions": 1}
+
+        monkeypatch.setattr(mcu, "_build_firmware", fake_build)
+        rep = mcu.build_firmware(None, "cortex-m4", "-O2", Path("model_workload_i8.c"), "mine", folder, None, True,
+                                 60.0, "int8 firmware")
+        assert rep == {"instructions": 1}
+        assert seen == {"other_done": True, "header": "mine"}, seen
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)

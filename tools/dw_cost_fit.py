@@ -10,9 +10,11 @@ kernel; reuse) a non-negative least-squares fit on relative error of
 printed with each layer's error under the fit and whether AUTO (the firmware's own choice) took the faster path.
 With --kernel wide the same for the 5 x 5 and 7 x 7 depthwise LinRep convs (the padded-plane kernel
 lr_opt_plane_wide, both strides in one fit: DW8_F_*; reuse: DW8_S_*) of the int8 zoo's mobilenet_v3_small and
-mcunet_like, with outputs * kh * kw / 25 in place of outputs (a 7 x 7 output as 49/25 of a 5 x 5 one).
+mcunet_like, with outputs * kh * kw / 25 in place of outputs (a 7 x 7 output as 49/25 of a 5 x 5 one). With
+--kernel wide --opt=-Os, the same layers on the size-optimised build, which has no padded-plane kernel (no fast
+paths): the direct path runs them per channel (lr_conv2d_channel_s8_opt: DW8_W_*), reuse by its -Os kernel (DW8_V_*).
 
-    python tools/dw_cost_fit.py [--target cortex-m4 cortex-m3] [--kernel 3|wide] [--json OUT]
+    python tools/dw_cost_fit.py [--target cortex-m4 cortex-m3] [--kernel 3|wide] [--opt=-O2|-Os] [--json OUT]
 
 Needs the ARM toolchain and QEMU; about two minutes per core.
 """
@@ -41,14 +43,16 @@ NETWORKS = {"3": ("ds_cnn_kws", "mobilenet_v1_vww", "se_net"), "wide": ("mobilen
 KERNELS = {"3": ((3, 3),), "wide": ((5, 5), (7, 7))}
 
 
-def depthwise_rows(name: str, blob: bytes, target: str, work: Path, kernel: str = "3") -> list[dict[str, Any]]:
+def depthwise_rows(name: str, blob: bytes, target: str, work: Path, kernel: str = "3",
+                   opt: str = "-O2") -> list[dict[str, Any]]:
     """Each depthwise LinRep conv of `blob` with kernels of KERNELS[kernel]: its shape and the instructions of the
-    three runs."""
+    three runs (firmware built at `opt`)."""
     g = parse(blob).graph
     x = default_input_i8(blob)
     seg = {}
     for path in ("auto", "direct", "reuse"):
-        fw = _firmware_i8(blob, x, target, "-O2", work / f"{name}-{target}-{path}", 600.0, conv_path=path, ram_limit=-1)
+        fw = _firmware_i8(blob, x, target, opt, work / f"{name}-{target}{opt}-{path}", 1200.0, conv_path=path,
+                          ram_limit=-1)
         if not fw["matches_host"]:
             raise SystemExit(f"{name} on {target} ({path}): the firmware's outputs differ from the host's")
         seg[path] = [s["instructions"] for s in fw["segments"]]
@@ -87,9 +91,13 @@ def main() -> int:
     ap.add_argument("--target", nargs="+", default=["cortex-m4", "cortex-m3"])
     ap.add_argument("--kernel", choices=("3", "wide"), default="3",
                     help="the depthwise kernels: 3 x 3, or 5 x 5 and 7 x 7")
+    ap.add_argument("--opt", choices=("-O2", "-Os"), default="-O2",
+                    help="the firmware's build: -O2, or -Os (no fast paths; with --kernel wide: DW8_W / DW8_V)")
     ap.add_argument("--json", default="")
     args = ap.parse_args()
-    out: dict[str, Any] = {"kernel": args.kernel, "targets": {}}
+    if args.opt == "-Os" and args.kernel != "wide":
+        ap.error("--opt=-Os fits the wide kernels' terms of builds without the plane kernel: use --kernel wide")
+    out: dict[str, Any] = {"kernel": args.kernel, "opt": args.opt, "targets": {}}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         blobs = {name: packed(name, "int8", work) for name in NETWORKS[args.kernel] if name != "se_net"}
@@ -97,15 +105,18 @@ def main() -> int:
             blobs["se_net"] = se_net_blob(work)
         for target in args.target:
             rows = [r for name, blob in blobs.items()
-                    for r in depthwise_rows(name, blob, target, work, args.kernel)]
+                    for r in depthwise_rows(name, blob, target, work, args.kernel, args.opt)]
             if args.kernel == "3":
                 fits = {"P (direct, stride 1)": fit([r for r in rows if r["stride"] == 1], "direct"),
                         "Q (direct, stride 2)": fit([r for r in rows if r["stride"] == 2], "direct"),
                         "R (reuse)": fit(rows, "reuse")}
-            else:
+            elif args.opt == "-O2":
                 fits = {"F (direct, 5 x 5 and 7 x 7)": fit(rows, "direct"),
                         "S (reuse, 5 x 5 and 7 x 7)": fit(rows, "reuse")}
-            print(f"\n{target}: depthwise LinRep convs ({args.kernel}), -O2, no RAM limit "
+            else:
+                fits = {"W (direct per channel, 5 x 5 and 7 x 7, no plane kernel)": fit(rows, "direct"),
+                        "V (reuse, 5 x 5 and 7 x 7, -Os)": fit(rows, "reuse")}
+            print(f"\n{target}: depthwise LinRep convs ({args.kernel}), {args.opt}, no RAM limit "
                   "(instructions; model in parentheses)")
             for r in rows:
                 faster = min(r["direct"], r["reuse"])

@@ -145,19 +145,40 @@ def arena_for_any_plan(blob: bytes, where: str = "blob", ram_limit: int = 0) -> 
     return arena
 
 
-def build_firmware(drv: Any, target: str, opt: str, srcs: list[Path], out: Path, defines: str | None, run: bool,
-                   timeout: float, what: str, profile: bool = False) -> dict[str, Any]:
-    """Build a bench firmware from its workload sources (and, when run, run it twice under QEMU; with
-    `profile`, the first run also counts instructions per function: "profile"); the report gains the
-    runtime's own code as linked: the archive members that survived --gc-sections (fw.map). A build or
-    run failure is one LinRepError naming `what` and the target."""
+def write_if_changed(path: Path, text: str) -> None:
+    """Write `text` to `path` unless it holds it already (make then keeps what was built from it)."""
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+
+
+def build_firmware(drv: Any, target: str, opt: str, workload: Path, header_text: str, build: Path,
+                   defines: str | None, run: bool, timeout: float, what: str, profile: bool = False,
+                   repeat: int = 2) -> dict[str, Any]:
+    """Build the bench firmware of `workload` and its generated header (`header_text`, written to
+    build/lr_bench_model.h) in build/fw (and, when run, run it `repeat` times under QEMU; with `profile`, the first
+    run also counts instructions per function: "profile"); the report gains the runtime's own code as linked: the
+    archive members that survived --gc-sections (fw.map). The whole of it holds `build`'s lock (build_lock): two processes
+    benching into one folder (two `mcu-bench` runs, two test workers) take turns instead of building and running
+    each other's header. A build or run failure is one LinRepError naming `what` and the target."""
+    from linrep_edge.runtime.build_lock import build_lock
+
+    build.mkdir(parents=True, exist_ok=True)
+    with build_lock(build):
+        header = build / "lr_bench_model.h"
+        write_if_changed(header, header_text)
+        return _build_firmware(drv, target, opt, [workload, header], build / "fw", defines, run, timeout, what,
+                               profile, repeat)
+
+
+def _build_firmware(drv: Any, target: str, opt: str, srcs: list[Path], out: Path, defines: str | None, run: bool,
+                    timeout: float, what: str, profile: bool, repeat: int) -> dict[str, Any]:
     try:
         if not run:
             drv.build(target, opt, srcs, "", out, defines=defines)
             rep: dict[str, Any] = {}
         else:
             rep = drv.measure(target, opt, srcs, "", out, code_objects=RUNTIME_OBJECTS,
-                              timeout=timeout, repeat=2, defines=defines, profile=profile)
+                              timeout=timeout, repeat=repeat, defines=defines, profile=profile)
     except drv.McuError as exc:
         raise LinRepError(f"{what} for {target}: {exc}") from None
     objs = drv.select_objects(out, RUNTIME_OBJECTS)
@@ -183,15 +204,11 @@ def _firmware(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path, ti
     drv = _driver()
     rt = CRuntime(blob, conv_path=conv_path)
     defines = "" if all_in else runtime_defines(rt.is_int8)
-    build.mkdir(parents=True, exist_ok=True)
-    header = build / "lr_bench_model.h"
     text = model_header(blob, x, rt.arena_bytes, rt.output_size, conv_path)
-    if not header.exists() or header.read_text() != text:
-        header.write_text(text)
     # The workload and its model header only: the firmware links the runtime as the static library
     # liblinrep_<target>.a that runtime_c/mcu/Makefile builds from runtime_c/runtime.mk.
-    rep = build_firmware(drv, target, opt, [MCU_DIR / "model_workload.c", header], build / "fw", defines, run,
-                         timeout, "firmware", profile)
+    rep = build_firmware(drv, target, opt, MCU_DIR / "model_workload.c", text, build, defines, run, timeout,
+                         "firmware", profile)
     if not run:
         return rep
     fw = rep["firmware"]
@@ -243,20 +260,9 @@ def mcu_run_int8(blob: bytes, x: np.ndarray, target: str = "cortex-m3", conv_pat
     if not rt.is_int8:
         raise LinRepError("mcu_run_int8 needs an int8 model (format version 4)")
     build = (build_root or RUNTIME_DIR / "build" / "mcu" / f"{target}-int8") / conv_path
-    build.mkdir(parents=True, exist_ok=True)
-    header = build / "lr_bench_model.h"
     text = model_header_i8(blob, x, rt.arena_bytes, rt.output_size, conv_path)
-    if not header.exists() or header.read_text() != text:
-        header.write_text(text)
-    try:
-        rep = drv.measure(target, "-O2", [MCU_DIR / "model_workload_i8.c", header], "", build / "fw",
-                          code_objects=RUNTIME_OBJECTS, timeout=timeout, repeat=1,
-                          defines=runtime_defines(True))
-    except drv.McuError as exc:
-        raise LinRepError(f"int8 firmware for {target}: {exc}") from None
-    if rep.get("exit_code") != 0:
-        raise LinRepError(f"int8 firmware for {target} failed (exit {rep.get('exit_code')}): "
-                          f"{rep.get('fault') or ' '.join(rep.get('stdout', [])[-3:])}")
+    rep = build_firmware(drv, target, "-O2", MCU_DIR / "model_workload_i8.c", text, build, runtime_defines(True),
+                         True, timeout, "int8 firmware", repeat=1)
     fw = rep["firmware"]
     dev = np.array([int(fw[f"out{i}"]) for i in range(rt.output_size)], dtype=np.int8)
     host = np.concatenate([o.reshape(-1) for o in rt.run_int8(np.asarray(x, dtype=np.int8))])

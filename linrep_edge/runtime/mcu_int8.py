@@ -72,8 +72,6 @@ def _firmware_i8(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path,
     rt = CRuntime(blob, conv_path=conv_path)
     if ram_limit:
         rt.set_ram_limit(ram_limit)
-    build.mkdir(parents=True, exist_ok=True)
-    header = build / "lr_bench_model.h"
     # the device's plan may differ from the host's: room for any (the firmware reports its own lr_arena_size;
     # this is only its static buffer)
     arena = arena_for_any_plan(blob, ram_limit=ram_limit) if conv_path == "auto" else rt.arena_bytes
@@ -81,20 +79,18 @@ def _firmware_i8(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path,
     if offline_plan:  # the plan for these settings made with the target's cost model, for a runtime without planner
         from linrep_edge.runtime.project import cost_model
 
-        planner = CRuntime(blob, conv_path=conv_path, cost=cost_model(target))
+        planner = CRuntime(blob, conv_path=conv_path, cost=cost_model(target, fast_paths=opt != "-Os" or fast_paths))
         if ram_limit:
             planner.set_ram_limit(ram_limit)
         plan = planner.export_plan()
     text = model_header_i8(blob, x, int(plan[4]) if plan is not None else arena, rt.output_size, conv_path,
                            ram_limit, plan)
-    if not header.exists() or header.read_text() != text:
-        header.write_text(text)
     # built for int8 blobs only (runtime_defines), as a firmware that runs this blob would be; with blob_ops,
     # for this blob's op types only (LR_OPS, as export-project builds it)
     defines = runtime_defines(True, parse(blob).graph if blob_ops else None, linrep_path, status_texts,
                               planner=not offline_plan, fast_paths=fast_paths)
-    rep = build_firmware(drv, target, opt, [MCU_DIR / "model_workload_i8.c", header], build / "fw",
-                         defines, run, timeout, "int8 firmware", profile)
+    rep = build_firmware(drv, target, opt, MCU_DIR / "model_workload_i8.c", text, build, defines, run, timeout,
+                         "int8 firmware", profile)
     if not run:
         return rep
     fw = rep["firmware"]

@@ -147,8 +147,12 @@ static uint64_t templates_used(const lr_geom *c, const lr_linrep_params *p, uint
  * strides in one fit; DW8_S_*: template reuse; OUT per 5 x 5 output, a 7 x 7 one 49/25 of it), fitted the same way on
  * the 9 such layers of the int8 zoo's mobilenet_v3_small and mcunet_like (tools/dw_cost_fit.py --kernel wide ->
  * docs/bench/dw_cost_fit_wide.json): M4F direct within 7.7 %, reuse 10.7 %; M3 6.0 % and 7.8 % (reuse 3.3-8x the
- * direct path on every layer). Builds without the plane kernel (-Os, LR_PLANE_WIDE=0) price them as before it
- * (direct by the general terms, reuse by DW8_R_*: AUTO takes reuse there, faster than their direct path's block16). */
+ * direct path on every layer). Builds without the plane kernel (-Os, LR_PLANE_WIDE=0) run the direct path per channel
+ * (lr_conv2d_channel_s8_opt): DW8_W_* for it and DW8_V_* for reuse, fitted the same way on the same layers at -Os
+ * (tools/dw_cost_fit.py --kernel wide --opt=-Os -> docs/bench/dw_cost_fit_wide_os.json): M4F within 11.2 % and
+ * 8.4 %, M3 11.2 % and 6.6 %; the direct path 1.5-2.6x faster than reuse on all 9 on both cores, which the general
+ * terms and DW8_R_* (before this fit) had AUTO take. A -O2 build with LR_PLANE_WIDE=0 (written only for blobs without
+ * such convs) takes the -Os terms too: both its paths are faster there, in about the same ratio. */
 #ifndef LR_COST_DSP /* the constants of a core with the DSP extension; -DLR_COST_DSP=1 on the host: the plan such */
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP /* a core makes (the offline plans export-project writes) */
 #define LR_COST_DSP 1
@@ -184,6 +188,12 @@ static uint64_t templates_used(const lr_geom *c, const lr_linrep_params *p, uint
 #define DW8_S_OUT 42683u  /* template reuse, 5 x 5 and 7 x 7 */
 #define DW8_S_ROW 147890u
 #define DW8_S_CH 0u
+#define DW8_W_OUT 36958u  /* direct, 5 x 5 and 7 x 7 without the plane kernel: per channel (-Os fit) */
+#define DW8_W_ROW 144327u
+#define DW8_W_CH 0u
+#define DW8_V_OUT 85408u  /* template reuse, 5 x 5 and 7 x 7, beside it (-Os fit) */
+#define DW8_V_ROW 70406u
+#define DW8_V_CH 0u
 #else
 #define CI8_RB 0u
 #define CI8_MAC 168u
@@ -211,6 +221,12 @@ static uint64_t templates_used(const lr_geom *c, const lr_linrep_params *p, uint
 #define DW8_S_OUT 57142u  /* template reuse, 5 x 5 and 7 x 7 */
 #define DW8_S_ROW 127697u
 #define DW8_S_CH 0u
+#define DW8_W_OUT 37015u  /* direct, 5 x 5 and 7 x 7 without the plane kernel: per channel (-Os fit) */
+#define DW8_W_ROW 144696u
+#define DW8_W_CH 0u
+#define DW8_V_OUT 95041u  /* template reuse, 5 x 5 and 7 x 7, beside it (-Os fit) */
+#define DW8_V_ROW 67878u
+#define DW8_V_CH 0u
 #endif
 
 /* The optimised direct path's work, walking its blocks as lr_linrep_conv2d_direct_s8_opt does: *macs (split
@@ -280,15 +296,21 @@ static void cost_s8(const lr_model *m, const lr_op *op, const lr_geom *c, uint64
 {
     const uint64_t px = (uint64_t)c->oh * (uint64_t)c->ow, outs = (uint64_t)c->oc * px;
     const int dw = c->cin_g == 1 && c->cout_g == 1, three = c->kw == 3 && c->dw == 1 && c->dh == 1;
-#if LR_OPT_WIDE /* 5 x 5 and 7 x 7 depthwise convs on the build's padded-plane kernel: both paths by their own terms */
-    const int wide = dw && c->kw != 3 && c->kh == c->kw && lr_conv2d_s8_opt_plane_words(c) != 0u;
-#else /* no plane kernel: the general direct terms and the 3 x 3 reuse terms, as before it */
-    const int wide = 0;
+    /* 5 x 5 and 7 x 7 depthwise convs (dilation 1): on the build's padded-plane kernel where it has one and takes the
+     * shape (`plane`), else per channel (`chan`); both paths by their own terms */
+    const int wide = dw && (c->kw == 5 || c->kw == 7) && c->kh == c->kw && c->dw == 1 && c->dh == 1;
+#if LR_OPT_WIDE
+    const int plane = wide && lr_conv2d_s8_opt_plane_words(c) != 0u;
+#else
+    const int plane = 0;
 #endif
+    const int chan = wide && !plane;
     const uint32_t taps = (uint32_t)(c->kh * c->kw); /* 25 or 49 where `wide` */
     uint64_t macs, cols;
-    if (wide) {
+    if (plane) {
         cost->direct_cost = dw_cost(c, DW8_F_OUT * taps / 25u, DW8_F_ROW, DW8_F_CH);
+    } else if (chan) {
+        cost->direct_cost = dw_cost(c, DW8_W_OUT * taps / 25u, DW8_W_ROW, DW8_W_CH);
     } else if (dw && three && c->kh == 3 && c->sh == 1 && c->sw == 1) {
         cost->direct_cost = dw_cost(c, DW8_P_OUT, DW8_P_ROW, DW8_P_CH);
     } else if (dw && three && c->kh == 3 && c->sh == 2 && c->sw == 2) {
@@ -301,7 +323,8 @@ static void cost_s8(const lr_model *m, const lr_op *op, const lr_geom *c, uint64
                                      CI8_RB, (uint64_t)c->oc * (uint64_t)c->cin_g * (uint64_t)c->kh * (uint64_t)c->kw);
     }
     cost->direct_cost = div100(cost->direct_cost);
-    cost->reuse_cost = wide ? dw_cost(c, DW8_S_OUT * taps / 25u, DW8_S_ROW, DW8_S_CH)
+    cost->reuse_cost = plane ? dw_cost(c, DW8_S_OUT * taps / 25u, DW8_S_ROW, DW8_S_CH)
+                       : chan ? dw_cost(c, DW8_V_OUT * taps / 25u, DW8_V_ROW, DW8_V_CH)
                        : dw ? dw_cost(c, DW8_R_OUT, DW8_R_ROW, DW8_R_CH)
                           : madd_sat(madd_sat(madd_sat(madd_sat(0u, CI8_RK, (uint64_t)cost->kernels * px), CI8_RU,
                                                        madd_sat(0u, u, px)), CI8_RC, (uint64_t)c->c * px),
