@@ -58,6 +58,34 @@ def test_kws_int8_on_cortex_m3_equals_host(tmp_path: Path) -> None:
     assert len(np.unique(r["outputs"][-12:])) > 3  # the logits are not saturated
 
 
+def test_a_build_without_linrep_convs_has_no_linrep_cost_code(tmp_path: Path) -> None:
+    """A model imported from TFLite (dense int8 convs only) is built with its own op types (LR_OPS, as export-project
+    and mcu-bench's blob-ops builds write them), and lr_init refuses LinRep convs in such a build: the cost model's
+    LinRep parts (the paths' costs, the direct and reuse kernels' scratch sizes, the codebook reads) are left out of
+    it, so lr_cost.c's object calls no LinRep function and is under a third of its size with every op type in (the
+    control, which calls them). MLPerf KWS's and VWW's -Os firmware: 20,533 -> 17,589 B of runtime code."""
+    from linrep_edge.format.ops_mask import ops_define
+    from linrep_edge.runtime.project import RUNTIME_DIR, runtime_build
+
+    need(KWS.exists(), f"the MLPerf Tiny model {KWS}", "put shared/mlperf-tiny beside the clone (see its README)")
+    define = ops_define(import_tflite(KWS))
+    sizes, calls = {}, {}
+    for label, defines in (("kws", f"-DLR_FP32=0 {define}"), ("all", "-DLR_FP32=0")):
+        fl = runtime_build("cortex-m4", defines).flags
+        obj = tmp_path / f"{label}.o"
+        cmd = ["arm-none-eabi-gcc", *fl["LR_STD"].split(), "-Os", *fl["LR_CPU"].split(), *fl["LR_EXACT"].split(),
+               *fl["LR_TARGET_CFLAGS"].split(), *fl["LR_DEFINES"].split(), "-I", str(RUNTIME_DIR / "include"),
+               "-I", str(RUNTIME_DIR / "src"), "-c", str(RUNTIME_DIR / "src" / "lr_cost.c"), "-o", str(obj)]
+        r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        undefined = subprocess.run(["arm-none-eabi-nm", "-u", str(obj)], capture_output=True, text=True).stdout
+        calls[label] = sorted(w for w in undefined.split() if "linrep" in w or "codebook" in w)
+        text = subprocess.run(["arm-none-eabi-size", str(obj)], capture_output=True, text=True).stdout
+        sizes[label] = int(text.splitlines()[1].split()[0])
+    assert "LR_OPS" in define and calls["kws"] == [] and len(calls["all"]) >= 3, calls
+    assert sizes["kws"] < sizes["all"] / 3, sizes
+
+
 def test_support_members_follow_the_runtimes_references(tmp_path: Path) -> None:
     """run_qemu.support_member_sizes on a map written here: the members the runtime's objects pulled in, and what
     those pulled in, counted with their linked sizes; what the application pulled in first is not, nor a member

@@ -46,18 +46,15 @@ class ConvCost(ctypes.Structure):
 
 _libs: dict[Path, ctypes.CDLL] = {}
 # cost models of the host library builds: "host" the portable one (as a Cortex-M3's), "dsp" a DSP core's
-# (Cortex-M4/M7/M33: -DLR_COST_DSP=1, build/host-costdsp), whose AUTO plans are what those cores compute; with
-# "-small", the same as a size-optimised (-Os) firmware plans (-DLR_OPT_FAST=0: its kernels have no fast paths)
-COST_MODELS = ("host", "dsp", "host-small", "dsp-small")
-_LIB_FOLDERS = {"host": "host", "dsp": "host-costdsp", "host-small": "host-plansmall",
-                "dsp-small": "host-costdsp-plansmall"}
+# (Cortex-M4/M7/M33: -DLR_COST_DSP=1, build/host-costdsp), whose AUTO plans are what those cores compute
+COST_MODELS = ("host", "dsp")
 _build_lock = threading.Lock()
 
 
 def library_path(cost: str = "host") -> Path:
     """Where the shared library is looked for: $LINREP_RUNTIME_LIB, else the in-repo build of the kernels
-    $LR_KERNELS asks for (runtime.mk: opt, the default, or ref); with another cost model (COST_MODELS), the in-repo
-    build with that one."""
+    $LR_KERNELS asks for (runtime.mk: opt, the default, or ref); with cost "dsp", the in-repo build with a DSP
+    core's cost model."""
     env = os.environ.get("LINREP_RUNTIME_LIB")
     if cost not in COST_MODELS:
         raise LinRepError(f"cost model must be one of {', '.join(COST_MODELS)}, not {cost!r}")
@@ -86,7 +83,7 @@ def build_tag(kernels: str) -> str:
 def _checkout_lib(cost: str = "host") -> Path:
     """The checkout's host library of the kernel build in $LR_KERNELS (and the cost model `cost`)."""
     tag = build_tag(os.environ.get("LR_KERNELS") or "opt")
-    return RUNTIME_DIR / "build" / f"{_LIB_FOLDERS[cost]}{tag}" / "liblinrep.so"
+    return RUNTIME_DIR / "build" / f"{'host' if cost == 'host' else 'host-costdsp'}{tag}" / "liblinrep.so"
 
 
 def _stale(path: Path) -> bool:
@@ -101,9 +98,8 @@ def _stale(path: Path) -> bool:
 
 
 def _build_in_checkout(path: Path) -> None:
-    """Build the host library of a checkout (`make -C runtime_c all`, and the planning libraries of -Os firmware
-    when one of them is asked for) when it is missing or stale."""
-    if path not in {_checkout_lib(c) for c in COST_MODELS} or not (RUNTIME_DIR / "Makefile").is_file() or \
+    """Build the host library of a checkout (`make -C runtime_c all`) when it is missing or stale."""
+    if path not in (_checkout_lib(), _checkout_lib("dsp")) or not (RUNTIME_DIR / "Makefile").is_file() or \
             not _stale(path):
         return
     if shutil.which("make") is None or shutil.which(os.environ.get("CC", "cc")) is None:
@@ -112,10 +108,9 @@ def _build_in_checkout(path: Path) -> None:
     from linrep_edge.runtime.build_lock import build_lock
 
     with _build_lock, build_lock(RUNTIME_DIR / "build"):
-        goals = ["all", *([str(path.relative_to(RUNTIME_DIR))] if "plansmall" in path.parent.name else [])]
-        proc = subprocess.run(["make", "-s", "-C", str(RUNTIME_DIR), *goals], capture_output=True, text=True)
+        proc = subprocess.run(["make", "-s", "-C", str(RUNTIME_DIR), "all"], capture_output=True, text=True)
     if proc.returncode != 0 or not path.is_file():
-        raise LinRepError(f"building the C runtime library failed (make -C {RUNTIME_DIR} {' '.join(goals)}):\n"
+        raise LinRepError(f"building the C runtime library failed (make -C {RUNTIME_DIR} all):\n"
                           f"{(proc.stdout + proc.stderr).strip()[-2000:]}")
 
 
@@ -204,8 +199,7 @@ class CRuntime:
     silently returning one head (for a one-output model, run_all(x) == [run(x)]).
     conv_path: how LinRep convs run ("auto": per op by the cost model, "direct", "reuse"; see
     lr_set_conv_path in linrep.h). cost: the library's cost model (COST_MODELS: "host", or "dsp" for the
-    AUTO choices and plans of a Cortex-M4/M7/M33; "host-small" / "dsp-small" those of their -Os firmware, without
-    the kernels' fast paths; outputs are the same bit for bit).
+    AUTO choices and plans of a Cortex-M4/M7/M33; outputs are the same bit for bit).
     """
 
     def __init__(self, blob: bytes, where: str = "blob", conv_path: str = "auto", cost: str = "host") -> None:

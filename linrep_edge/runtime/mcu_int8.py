@@ -79,7 +79,7 @@ def _firmware_i8(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path,
     if offline_plan:  # the plan for these settings made with the target's cost model, for a runtime without planner
         from linrep_edge.runtime.project import cost_model
 
-        planner = CRuntime(blob, conv_path=conv_path, cost=cost_model(target, fast_paths=opt != "-Os" or fast_paths))
+        planner = CRuntime(blob, conv_path=conv_path, cost=cost_model(target))
         if ram_limit:
             planner.set_ram_limit(ram_limit)
         plan = planner.export_plan()

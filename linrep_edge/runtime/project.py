@@ -96,18 +96,12 @@ def runtime_build(target: str, defines: str = "") -> RuntimeBuild:
     return RuntimeBuild(tuple(kinds["source"]), tuple(kinds["header"]), tuple(kinds["include"]), flags)
 
 
-def cost_model(target: str, fast_paths: bool = True) -> str:
+@functools.lru_cache(maxsize=None)
+def cost_model(target: str) -> str:
     """The host library's cost model whose AUTO choices are `target`'s (binding.COST_MODELS): "dsp" where the
     target's compiler defines __ARM_FEATURE_DSP (asked; without the toolchain, those it defines it for: Cortex-M4,
-    M7, M33), else "host" (the portable constants, a Cortex-M3's); without `fast_paths` (a -Os firmware's runtime,
-    -DLR_OPT_FAST=0) the same with "-small", the library built so. export-project plans and computes the expected
+    M7, M33), else "host" (the portable constants, a Cortex-M3's). export-project plans and computes the expected
     output with it."""
-    core = _core_cost_model(target)
-    return core if fast_paths or target == "host" else f"{core}-small"
-
-
-@functools.lru_cache(maxsize=None)
-def _core_cost_model(target: str) -> str:
     if target == "host":
         return "host"
     rb = runtime_build(target)
@@ -440,8 +434,7 @@ def makefile(target: str, name: str, rb: RuntimeBuild) -> str:
 def readme(target: str, name: str, rb: RuntimeBuild, blob_bytes: int, arena: int, source: str,
            offline_plan: bool = False, fast_paths: bool = False) -> str:
     arm = target != "host"
-    for_build = " and the `-Os` build's kernels (`make OPT=-O2` runs it too, as planned)" if arm else ""
-    plan_row = (f"| `model/{name}_plan.h` | the memory plan made on the host with this core's cost model{for_build} "
+    plan_row = (f"| `model/{name}_plan.h` | the memory plan made on the host with this core's cost model "
                 f"(`{name}_plan[]`): `main.c` gives it to `lr_set_plan`, which checks it against the model; the "
                 "runtime has no planner (`-DLR_PLANNER=0`): a new blob needs a new plan (export again) |\n"
                 if offline_plan else "")
@@ -580,11 +573,12 @@ def _export_project(blob: bytes, out: Path, target: str, name: str, source: str,
     x = default_input(blob) if x is None else np.asarray(x, dtype=np.float32)
     if x.size != int(np.prod(ins)):
         raise LinRepError(f"test input has {x.size} values; the model's input {tuple(ins)} has {int(np.prod(ins))}")
-    # the target's cost model: the paths its AUTO takes, hence (fp32 models) the rounding of the expected output;
-    # an offline plan for an int8 blob is the one the project's build (-Os on a Cortex-M: no fast paths unless
-    # asked for) would make itself
-    small = offline_plan and g.is_int8 and target != "host" and not fast_paths
-    rt = CRuntime(blob, source, conv_path=linrep_path, cost=cost_model(target, fast_paths=not small))
+    # the target's cost model: the paths its AUTO takes, hence (fp32 models) the rounding of the expected output.
+    # Its library is built with the fast paths, also for the plan of an -Os firmware: those kernels' larger scratch
+    # preferences fill memory the least arena leaves free anyway, and the -Os kernels run faster on it (more rows
+    # per tile; a library built -DLR_OPT_FAST=0 plans as the -Os firmware's own planner would: up to 1.4 % more
+    # instructions on the zoo nets at the same RAM, docs/RESULTS.md)
+    rt = CRuntime(blob, source, conv_path=linrep_path, cost=cost_model(target))
     if ram_limit is not None:  # before the run: an fp32 model's paths (hence its rounding) follow the limit
         rt.set_ram_limit(ram_limit)
     # every output, one after the other: the buffer lr_run fills

@@ -150,7 +150,7 @@ static uint64_t templates_used(const lr_geom *c, const lr_linrep_params *p, uint
  * direct path on every layer). Builds without the plane kernel (-Os, LR_PLANE_WIDE=0) run the direct path per channel
  * (lr_conv2d_channel_s8_opt): DW8_W_* for it and DW8_V_* for reuse, fitted the same way on the same layers at -Os
  * (tools/dw_cost_fit.py --kernel wide --opt=-Os -> docs/bench/dw_cost_fit_wide_os.json): M4F within 11.2 % and
- * 8.4 %, M3 11.2 % and 6.6 %; the direct path 1.5-2.6x faster than reuse on all 9 on both cores, which the general
+ * 8.4 %, M3 11.2 % and 6.6 %; the direct path 1.5-2.7x faster than reuse on all 9 on both cores, which the general
  * terms and DW8_R_* (before this fit) had AUTO take. A -O2 build with LR_PLANE_WIDE=0 (written only for blobs without
  * such convs) takes the -Os terms too: both its paths are faster there, in about the same ratio. */
 #ifndef LR_COST_DSP /* the constants of a core with the DSP extension; -DLR_COST_DSP=1 on the host: the plan such */
@@ -344,6 +344,7 @@ void lr_conv_cost_of(const lr_model *m, const lr_op *op, lr_conv_cost *cost)
     if (op->type != LR_OP_TYPE_CONV2D && op->type != LR_OP_TYPE_LINREP_CONV2D) {
         return;
     }
+    /* a build without LinRep convs (LR_OPS; lr_init refuses them) keeps only the dense conv's part below */
     lr_op_geom(m, op, &c);
     n = (uint64_t)c.oc * (uint64_t)c.cin_g; /* verified: <= LR_MAX_NUMEL, as are px and Cout * px */
     px = (uint64_t)c.oh * (uint64_t)c.ow;
@@ -352,7 +353,7 @@ void lr_conv_cost_of(const lr_model *m, const lr_op *op, lr_conv_cost *cost)
     common = 3u * (uint64_t)c.oc * px; /* zero the output, add the bias */
     cost->kernels = (uint32_t)n;
     cost->path = LR_PATH_DIRECT;
-    if (op->type != LR_OP_TYPE_LINREP_CONV2D) {
+    if (op->type != LR_OP_TYPE_LINREP_CONV2D || !LR_OP_ON(LR_OP_TYPE_LINREP_CONV2D)) {
         cost->direct_macs = madd_sat(0u, n, taps);
         cost->direct_words = madd_sat(common, 3u * n, taps);
         cost->direct_cost = madd_sat(cost->direct_macs, 1u, cost->direct_words);
@@ -432,7 +433,7 @@ static uint64_t reuse_floats(const lr_model *m, const lr_op *op)
 int lr_op_can_reuse(const lr_model *m, const lr_op *op)
 {
     lr_linrep lr;
-    if (op->type != LR_OP_TYPE_LINREP_CONV2D || !LR_REUSE_ON) {
+    if (op->type != LR_OP_TYPE_LINREP_CONV2D || !LR_REUSE_ON || !LR_OP_ON(LR_OP_TYPE_LINREP_CONV2D)) {
         return 0;
     }
     lr_read_linrep(m, op->linrep, &lr);
@@ -539,13 +540,13 @@ void lr_op_scratch(const lr_model *m, const lr_op *op, uint32_t path, int reuse,
         need->hi = LR_ACT_S8_TAB_BYTES;
         return;
     }
-    if (op->type != LR_OP_TYPE_CONV2D && op->type != LR_OP_TYPE_LINREP_CONV2D) {
-        return; /* no other op takes scratch */
+    if (op->type != LR_OP_TYPE_CONV2D && !(op->type == LR_OP_TYPE_LINREP_CONV2D && LR_OP_ON(LR_OP_TYPE_LINREP_CONV2D))) {
+        return; /* no other op takes scratch (nor LinRep convs in a build without them: lr_init refuses them) */
     }
     (void)lr_tensor_shape(m, (uint32_t)lr_op_input(m, op, 0u), dims);
     {
         const uint64_t kk = (uint64_t)per * (uint64_t)(dims[0] / op->groups); /* cin_g * kh * kw: verified */
-        if (op->type == LR_OP_TYPE_CONV2D) {
+        if (op->type == LR_OP_TYPE_CONV2D || !LR_OP_ON(LR_OP_TYPE_LINREP_CONV2D)) {
             /* fp32 weights: none; fp16 / int8 weights of one output channel as fp32; int8 models: one output
              * channel's weights as int32 (reference) or two int16 columns (optimised) */
             need->lo = LR_IS_INT8(m) || op->dtype != LR_DTYPE_F32 ? 4u * kk : 0u;
@@ -572,7 +573,7 @@ void lr_op_scratch(const lr_model *m, const lr_op *op, uint32_t path, int reuse,
         }
     }
     need->hi = need->hi > need->lo ? need->hi : need->lo;
-    if (reuse) {
+    if (reuse && LR_OP_ON(LR_OP_TYPE_LINREP_CONV2D)) {
         need->reuse = 4u * reuse_floats_least(m, op, codebook_k(m, op), &need->reuse_lo);
         need->reuse_lo *= 4u;
         need->must_reuse = path == LR_PATH_REUSE || !LR_DIRECT_ON; /* no direct path to fall back to */
