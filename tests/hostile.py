@@ -55,10 +55,11 @@ def _finish(b: flatbuffers.Builder, tensors: list[tuple[int, int, int]], ops: li
     return bytes(blob)
 
 
-def pruned_linrep(channels: int, name: str = "conv") -> bytes:
+def pruned_linrep(channels: int, name: str = "conv", bias: int | None = None) -> bytes:
     """One LINREP_CONV2D, `channels` x `channels` kernels of 3x3 on a 1x1 map (pad 1), every kernel
     pruned: a mask of channels² zero bits, no indices, no a/b. lr_init checks it in place; its arena
-    is two activations of `channels` floats. At 8192 it is 8 MB raw and ~440 bytes as .zst."""
+    is two activations of `channels` floats. At 8192 it is 8 MB raw and ~440 bytes as .zst. `bias`: an fp16
+    bias vector of that many values (ones), 0 an empty one; None, none."""
     n = channels * channels
     b = flatbuffers.Builder(n // 8 + 4096)
     templates = np.zeros((2, 3, 3), np.float16)
@@ -75,7 +76,10 @@ def pruned_linrep(channels: int, name: str = "conv") -> bytes:
     idx = b.CreateByteVector(b"")
     ab = b.CreateNumpyVector(np.zeros(0, np.uint16))
     nm = b.CreateString(name)
+    bias_v = None if bias is None else b.CreateNumpyVector(np.ones(bias, np.float16).view(np.uint16))
     FbOp.Start(b)
+    if bias_v is not None:
+        FbOp.AddBiasF16(b, bias_v)
     FbOp.AddIndices(b, idx)
     FbOp.AddAb(b, ab)
     FbOp.AddName(b, nm)

@@ -539,3 +539,19 @@ def test_row16_zst_without_content_size_is_accepted(tmp_path, small_blob):
     a, b = run("report", str(f), "--json"), run("report", str(plain), "--json")
     assert a.returncode == 0, a.stderr
     assert json.loads(a.stdout) == json.loads(b.stdout)
+
+
+def test_empty_bias_vector_is_refused_not_read() -> None:
+    """Found by `make -C runtime_c fuzz-check`: a bias vector present but empty passed the verifier (its length was
+    checked only when non-zero), and the kernels read a present bias as out_ch values, past the end of the blob
+    (ASan: heap-buffer-overflow in the fp32 reuse kernel). Now lr_init refuses it, naming the op; the same op with
+    its full bias, or none, runs (the crashing input is a fuzz regression seed: runtime_c/fuzz/regressions)."""
+    from linrep_edge.errors import LinRepError
+    from linrep_edge.runtime.binding import CRuntime
+
+    for bias in (None, 8):
+        rt = CRuntime(hostile.pruned_linrep(8, bias=bias))
+        y = rt.run(np.ones((1, 8, 1, 1), np.float32))
+        assert np.array_equal(y.reshape(-1), np.full(8, 0.0 if bias is None else 1.0, np.float32))
+    with pytest.raises(LinRepError, match=r"bad constant.*op 0"):
+        CRuntime(hostile.pruned_linrep(8, bias=0))

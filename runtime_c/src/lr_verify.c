@@ -450,7 +450,7 @@ static void set3(shape *s, int64_t c, int64_t h, int64_t w)
  * The op's dense weight / bias storage: `dtype` is F32, F16 or I8 and only that dtype's vectors are
  * present (I8: int8 weights with 1 or out_ch fp32 scales, fp32 bias); the weight holds exactly
  * n_weight values (0: none allowed, -1: 1 or `alt` values, never int8) and the bias is absent or
- * holds n_bias values.
+ * holds n_bias values (present and empty is refused: the kernels read a present bias in full).
  */
 static lr_status check_tensors_of(const lr_op *op, int64_t n_weight, uint32_t alt, int32_t n_bias)
 {
@@ -484,6 +484,9 @@ static lr_status check_tensors_of(const lr_op *op, int64_t n_weight, uint32_t al
     }
     if (nb != 0u && (n_bias < 1 || nb != (uint32_t)n_bias)) {
         return LR_ERR_BAD_CONSTANT;
+    }
+    if (nb == 0u && (op->dtype == LR_DTYPE_F16 ? op->b16 : op->b32) != 0u) {
+        return LR_ERR_BAD_CONSTANT; /* an empty bias vector: the kernels read a present bias as out_ch values */
     }
     return LR_OK;
 }
