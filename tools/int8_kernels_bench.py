@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -71,36 +70,25 @@ def code_sizes(blob: bytes, x: np.ndarray, target: str, build: Path) -> dict[str
     -O2 for an int8 model: the default library (lr_run_hooked, fp32 and int8 compiled in), the reference
     kernels only, the integer-only library (-DLR_FP32=0: what mcu-bench builds for an int8 blob), and a
     firmware calling only lr_run_i8."""
-    from linrep_edge.runtime.mcu import MCU_DIR, RUNTIME_OBJECTS, _driver, model_header_i8
+    from linrep_edge.runtime.mcu import MCU_DIR, _driver, build_firmware, model_header_i8
     from linrep_edge.runtime.binding import CRuntime
+    from linrep_edge.runtime.mcu_int8 import kernel_build
 
     drv = _driver()
     out: dict[str, int] = {}
     for opt in ("-Os", "-O2"):
         for label, kernels, all_in in (("all_in", "opt", True), ("all_in_ref_kernels", "ref", True),
                                        ("int8_only_lib", "opt", False)):
-            env = {"LR_KERNELS": kernels}
-            old = {k: os.environ.get(k) for k in env}
-            os.environ.update(env)
-            try:  # _firmware builds the runtime for the blob's kind (int8: -DLR_FP32=0) unless all_in
+            with kernel_build(kernels):  # _firmware builds the runtime for the blob's kind (int8: -DLR_FP32=0)
                 fw = _firmware(blob, x, target, opt, build / f"size-{label}{opt}", 600.0, run=False, all_in=all_in)
-            finally:
-                for k, v in old.items():
-                    if v is None:
-                        os.environ.pop(k, None)
-                    else:
-                        os.environ[k] = v
             out[f"{label}{opt}"] = fw["runtime_code_bytes"]
         rt = CRuntime(blob)
-        bdir = build / f"size-run_i8{opt}"
-        bdir.mkdir(parents=True, exist_ok=True)
-        header = bdir / "lr_bench_model.h"
         q = np.clip(np.round(x), -128, 127).astype(np.int8)
-        header.write_text(model_header_i8(blob, q, rt.arena_bytes, rt.output_size))
-        drv.build(target, opt, [MCU_DIR / "model_workload_i8.c", header], "", bdir / "fw")
-        objs = drv.select_objects(bdir / "fw", RUNTIME_OBJECTS)
-        linked = drv.objects_linked_sizes(bdir / "fw" / "fw.map", objs)
-        out[f"run_i8_only{opt}"] = linked["text"] + linked["rodata"]
+        # the make defaults' library (defines None: the environment's LR_DEFINES), a firmware calling lr_run_i8 only
+        fw = build_firmware(drv, target, opt, MCU_DIR / "model_workload_i8.c",
+                            model_header_i8(blob, q, rt.arena_bytes, rt.output_size), build / f"size-run_i8{opt}",
+                            None, False, 600.0, "int8 firmware")
+        out[f"run_i8_only{opt}"] = fw["runtime_code_bytes"]
     return out
 
 

@@ -157,9 +157,9 @@ def build_firmware(drv: Any, target: str, opt: str, workload: Path, header_text:
     """Build the bench firmware of `workload` and its generated header (`header_text`, written to
     build/lr_bench_model.h) in build/fw (and, when run, run it `repeat` times under QEMU; with `profile`, the first
     run also counts instructions per function: "profile"); the report gains the runtime's own code as linked: the
-    archive members that survived --gc-sections (fw.map). The whole of it holds `build`'s lock (build_lock): two processes
-    benching into one folder (two `mcu-bench` runs, two test workers) take turns instead of building and running
-    each other's header. A build or run failure is one LinRepError naming `what` and the target."""
+    archive members that survived --gc-sections (fw.map). The whole of it holds `build`'s lock (build_lock): two
+    processes benching into one folder (two `mcu-bench` runs, two test workers) take turns instead of building and
+    running each other's header. A build or run failure is one LinRepError naming `what` and the target."""
     from linrep_edge.runtime.build_lock import build_lock
 
     build.mkdir(parents=True, exist_ok=True)
