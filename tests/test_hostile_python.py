@@ -555,3 +555,20 @@ def test_empty_bias_vector_is_refused_not_read() -> None:
         assert np.array_equal(y.reshape(-1), np.full(8, 0.0 if bias is None else 1.0, np.float32))
     with pytest.raises(LinRepError, match=r"bad constant.*op 0"):
         CRuntime(hostile.pruned_linrep(8, bias=0))
+    # the format layer's check (what inspect / report / verify go through) names the op's type and name too
+    from linrep_edge.format.verifier import check_blob
+
+    with pytest.raises(LinRepError, match=r"bad constant \(LR_ERR_BAD_CONSTANT = -16\), op 0 \(LINREP_CONV2D 'l1\.c'\)$"):
+        check_blob(hostile.pruned_linrep(8, name="l1.c", bias=0))
+
+
+def test_refusal_label_reads_a_broken_op_table_safely() -> None:
+    """The op label of a refusal is read from a blob lr_init refused: a hostile name is escaped and capped, and
+    an op table that cannot be read leaves the bare index (no exception from the label itself)."""
+    from linrep_edge.format.verifier import op_label
+
+    assert op_label(hostile.pruned_linrep(4, name="a\x1b[2Jb" + "x" * 500, bias=0), 0).startswith(
+        " (LINREP_CONV2D 'a\\x1b[2Jb")
+    assert "(+" in op_label(hostile.pruned_linrep(4, name="x" * 500), 0)
+    assert op_label(hostile.pruned_linrep(4), 1) == "" and op_label(hostile.pruned_linrep(4), -1) == ""
+    assert op_label(b"\x10\x00\x00\x00LRE1" + b"\xff" * 8, 0) == ""

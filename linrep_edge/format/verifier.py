@@ -51,6 +51,28 @@ def _hint(blob: bytes, status: str) -> str:
     return ""
 
 
+def op_label(blob: bytes, index: int) -> str:
+    """" (TYPE 'name')" of op `index` of a blob lr_init refused, read as far as its bytes allow: the op's table
+    may be what is broken, so any failure to read gives "" (the message keeps the bare index)."""
+    if index < 0:
+        return ""
+    from linrep_edge.format.fb.Model import Model
+    from linrep_edge.format.fb.OpType import OpType
+    from linrep_edge.format.text import shown
+
+    names = {v: k for k, v in vars(OpType).items() if not k.startswith("_")}
+    try:
+        model = Model.GetRootAs(blob, 0)
+        if index >= model.OpsLength():
+            return ""
+        op = model.Ops(index)
+        kind = names.get(op.Type(), f"type {op.Type()}")
+        name = op.Name()
+    except Exception:  # noqa: BLE001 -- a hostile table: any read may fail, and the label is only a courtesy
+        return ""
+    return f" ({kind} '{shown(name, 60)}')" if name else f" ({kind})"
+
+
 def check_blob(blob: bytes, where: str = "blob") -> BlobCheck:
     """Verify `blob` with lr_init; InvalidBlob (a LinRepError) says what is wrong and where."""
     lib = load_library()
@@ -63,9 +85,10 @@ def check_blob(blob: bytes, where: str = "blob") -> BlobCheck:
         op, tensor = ctypes.c_int32(), ctypes.c_int32()
         lib.lr_error_location(ctypes.byref(model), ctypes.byref(op), ctypes.byref(tensor))
         exc = InvalidBlob(where, code, op.value, tensor.value)
+        label = op_label(blob, op.value)
         hint = _hint(blob, exc.status)
-        if hint:
-            exc.args = (f"{exc.args[0]}: {hint}",)
+        if label or hint:
+            exc.args = (f"{exc.args[0]}{label}{': ' + hint if hint else ''}",)
         raise exc
     arena, lower, count = ctypes.c_size_t(), ctypes.c_size_t(), ctypes.c_uint()
     for rc in (lib.lr_arena_size(ctypes.byref(model), ctypes.byref(arena)),

@@ -824,6 +824,48 @@ def hostile_bytes(name: str, g: Graph) -> bytes:
     return bytes(blob)
 
 
+SCHEMA = Path(__file__).resolve().parents[2] / "linrep_edge" / "format" / "schema" / "lre.fbs"
+
+
+ELEMENT_BYTES = {"float": 4, "int32": 4, "uint32": 4, "ushort": 2, "short": 2, "ubyte": 1, "byte": 1, "bool": 1,
+                 "Shape": 8, "TensorQuant": 8, "Op": 4, "Codebook": 4}  # tables: a vector of 4-byte offsets
+
+
+def vector_slots() -> dict[str, dict[int, int]]:
+    """Table name -> {slot (field number): element bytes} of its vector and string fields, read from the schema."""
+    import re
+
+    slots: dict[str, dict[int, int]] = {}
+    for table, body in re.findall(r"^table (\w+) \{(.*?)^\}", SCHEMA.read_text(), re.S | re.M):
+        fields = [line.split("//")[0].strip() for line in body.splitlines()]
+        fields = [f for f in fields if f]
+        slots[table] = {}
+        for i, f in enumerate(fields):
+            m = re.match(r"\w+:\s*(?:\[(\w+)\]|(string)\b)", f)
+            if m:
+                slots[table][i] = 1 if m.group(2) else ELEMENT_BYTES[m.group(1)]
+    return slots
+
+
+def vector_positions(blob: bytes) -> list[tuple[int, int]]:
+    """(byte position of the length word, element bytes) of every vector and string the blob holds (the
+    model's, each op's and each codebook's), for test_corrupt --vectors: each is made shorter in place, one at
+    a time, and the bytes it no longer holds are poisoned."""
+    from linrep_edge.format.fb.Model import Model as FbModel
+
+    slots = vector_slots()
+    model = FbModel.GetRootAs(blob, 0)
+    tables = [("Model", model._tab)] + [("Op", model.Ops(i)._tab) for i in range(model.OpsLength())]
+    tables += [("Codebook", model.Codebooks(i)._tab) for i in range(model.CodebooksLength())]
+    positions = []
+    for name, tab in tables:
+        for slot, size in slots[name].items():
+            o = tab.Offset(4 + 2 * slot)
+            if o:
+                positions.append((tab.Vector(o) - 4, size))
+    return sorted(positions)
+
+
 def fix_crc(blob: bytes) -> bytes:
     from linrep_edge.format.writer import blob_crc, crc_field_offset
 
@@ -877,6 +919,13 @@ def main() -> None:
     (out_dir / "int8.txt").write_text("\n".join(int8) + "\n")
     # NAME K t0 .. tK-1: the op types of each int8 blob, in op order (test_int8 in a build with -DLR_OPS)
     (out_dir / "int8_ops.txt").write_text("\n".join(int8_ops) + "\n")
+    # NAME.vec: the length words of every vector and string of each valid blob (test_corrupt --vectors under make
+    # sanitize shortens each in place: to 0, 1 and one short); vectors.txt names the blobs
+    valid = [line.split()[0] for line in manifest + int8]
+    for name in valid:
+        (out_dir / f"{name}.vec").write_text(
+            "\n".join(f"{p} {size}" for p, size in vector_positions((out_dir / f"{name}.lre").read_bytes())) + "\n")
+    (out_dir / "vectors.txt").write_text("\n".join(f"{name}.lre" for name in valid) + "\n")
     # NAME per line: the fp32 blobs a build without the direct path refuses (test_blobs with -DLR_LINREP_PATHS=2)
     (out_dir / "direct_only.txt").write_text("\n".join(direct_only) + "\n")
     (out_dir / "manifest.txt").write_text("\n".join(manifest) + "\n")

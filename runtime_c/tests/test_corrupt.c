@@ -4,6 +4,7 @@
  * heap copy, so one byte of over-read is caught).
  *
  *   test_corrupt BLOB [--flips N] [--seed S] [--max-seconds T]
+ *   test_corrupt BLOB --vectors POSITIONS
  *
  * Phases, on BLOB (a valid .lre):
  *   1. every truncation length 0 .. size-1: lr_init;
@@ -11,6 +12,11 @@
  *   3. N random flips of 1-3 bits, CRC recomputed: exercises the structural and semantic verifier;
  *   4. N random overwrites of 1-4 bytes (random or 0x00/0xFF/0x7F/0x80), CRC recomputed.
  * (2, 3 and 4 take turns, one of each per round, so that a time bound shortens all three.)
+ * With --vectors, instead: POSITIONS (gen_test_blobs.py's NAME.vec) gives the byte position of the length word
+ * of every vector and string in BLOB; each is shortened in place, one at a time, to 0, 1 and one less than it
+ * holds (CRC recomputed): a field present but empty, a single value where a list is due, a list one short (the
+ * class of the empty bias vector the fuzzer found). Under ASan the elements cut off are poisoned once lr_init has
+ * accepted the blob, so that a kernel reading a vector past its stored length is caught wherever the vector lies.
  * Whenever lr_init accepts a blob, lr_run runs it on a random input in an arena of exactly
  * lr_arena_size bytes. --max-seconds stops the sweep early (CPU time) and says so; the exit
  * status is 0 unless a check failed. Prints how often each status came back.
@@ -39,8 +45,22 @@ static int out_of_time(void)
     return stopped_early;
 }
 
-/* lr_init on an exact-size copy; lr_run if accepted. Returns the lr_init status. */
-static lr_status try_blob(const unsigned char *data, size_t size, unsigned *rng)
+/* Under ASan, bytes of the blob copy that no field holds any more (a shortened vector's tail) are poisoned once
+ * lr_init has accepted the blob (its CRC-32 reads every byte): a read of them by lr_run or the planner is reported
+ * as if it were past the end of the blob. ASan poisons whole 8-byte granules and the tails
+ * of granules, so a range's last partial granule stays readable. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+/* lr_init on an exact-size copy; if accepted, bytes [hole, hole + hole_len) of it poisoned and lr_run. Returns
+ * the lr_init status. */
+static lr_status try_blob_holed(const unsigned char *data, size_t size, size_t hole, size_t hole_len, unsigned *rng)
 {
     unsigned char *copy = (unsigned char *)tu_xmalloc(size);
     lr_model m;
@@ -49,6 +69,9 @@ static lr_status try_blob(const unsigned char *data, size_t size, unsigned *rng)
         memcpy(copy, data, size);
     }
     s = lr_init(&m, copy, size);
+    if (hole_len) {
+        POISON(copy + hole, hole_len); /* after lr_init: its CRC-32 reads every byte */
+    }
     counts[(unsigned)(-(int)s) % N_STATUS]++;
     if (s == LR_OK) {
         size_t arena_bytes = 0, in_len = 0, out_len = 0, i;
@@ -75,8 +98,70 @@ static lr_status try_blob(const unsigned char *data, size_t size, unsigned *rng)
         free(in);
         free(out);
     }
+    if (hole_len) {
+        UNPOISON(copy + hole, hole_len);
+    }
     free(copy);
     return s;
+}
+
+/* lr_init on an exact-size copy; lr_run if accepted. Returns the lr_init status. */
+static lr_status try_blob(const unsigned char *data, size_t size, unsigned *rng)
+{
+    return try_blob_holed(data, size, 0, 0, rng);
+}
+
+static void put_crc(unsigned char *b, size_t size, uint32_t crc_pos);
+
+/* --vectors: every vector of `blob` shortened in place, one at a time (to 0, 1 and n - 1 elements), the elements it
+ * no longer holds poisoned; the file `path` gives "POSITION ELEMENT_BYTES" per vector (decimal). Returns the
+ * mutants tried. */
+static unsigned long shorten_vectors(const unsigned char *blob, size_t size, uint32_t crc_pos, const char *path,
+                                     unsigned *rng)
+{
+    unsigned char *work = (unsigned char *)tu_xmalloc(size);
+    unsigned long tried = 0, pos, es;
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "cannot read %s\n", path);
+        tu_failures++;
+        free(work);
+        return 0;
+    }
+    while (fscanf(f, "%lu %lu", &pos, &es) == 2) {
+        uint32_t n, want[3], k;
+        if (pos + 4u > size || es == 0u || es > 8u) {
+            fprintf(stderr, "%s: position %lu is past the blob\n", path, pos);
+            tu_failures++;
+            break;
+        }
+        n = (uint32_t)blob[pos] | (uint32_t)blob[pos + 1] << 8 | (uint32_t)blob[pos + 2] << 16 |
+            (uint32_t)blob[pos + 3] << 24;
+        if ((uint64_t)n * es > size - pos - 4u) {
+            fprintf(stderr, "%s: the vector at %lu runs past the blob\n", path, pos);
+            tu_failures++;
+            break;
+        }
+        want[0] = 0u;
+        want[1] = 1u;
+        want[2] = n - 1u;
+        for (k = 0; k < 3u; k++) {
+            if (n == 0u || want[k] >= n || (k == 2u && want[k] <= 1u)) {
+                continue; /* only shorter, each length once */
+            }
+            memcpy(work, blob, size);
+            work[pos] = (unsigned char)want[k];
+            work[pos + 1] = (unsigned char)(want[k] >> 8);
+            work[pos + 2] = (unsigned char)(want[k] >> 16);
+            work[pos + 3] = (unsigned char)(want[k] >> 24);
+            put_crc(work, size, crc_pos);
+            (void)try_blob_holed(work, size, pos + 4u + want[k] * es, (size_t)(n - want[k]) * es, rng);
+            tried++;
+        }
+    }
+    fclose(f);
+    free(work);
+    return tried;
 }
 
 static void put_crc(unsigned char *b, size_t size, uint32_t crc_pos)
@@ -94,6 +179,7 @@ int main(int argc, char **argv)
 {
     static const unsigned char special[4] = {0x00, 0xFF, 0x7F, 0x80};
     unsigned long flips = 10000, k;
+    const char *vectors = NULL;
     unsigned seed = 1, rng;
     size_t size, len;
     unsigned char *blob, *work;
@@ -105,6 +191,8 @@ int main(int argc, char **argv)
             flips = strtoul(argv[i + 1], NULL, 10);
         } else if (strcmp(argv[i], "--seed") == 0) {
             seed = (unsigned)strtoul(argv[i + 1], NULL, 10);
+        } else if (strcmp(argv[i], "--vectors") == 0) {
+            vectors = argv[i + 1];
         } else if (strcmp(argv[i], "--max-seconds") == 0) {
             max_seconds = atof(argv[i + 1]);
         } else {
@@ -112,7 +200,7 @@ int main(int argc, char **argv)
         }
     }
     if (argc < 2 || i < argc) {
-        fprintf(stderr, "usage: test_corrupt BLOB [--flips N] [--seed S] [--max-seconds T]\n");
+        fprintf(stderr, "usage: test_corrupt BLOB [--flips N] [--seed S] [--max-seconds T] | BLOB --vectors FILE\n");
         return 2;
     }
     t_start = clock();
@@ -123,6 +211,17 @@ int main(int argc, char **argv)
         return 2;
     }
     crc_pos = lr_field(blob, m.root, LR_MODEL_CRC32);
+    if (vectors != NULL) {
+        k = shorten_vectors(blob, size, crc_pos, vectors, &rng);
+        printf("%s: %lu vectors shortened, %lu accepted and run\n", argv[1], k, runs_ok);
+        for (k = 0; k < N_STATUS; k++) {
+            if (counts[k]) {
+                printf("  %8lu x %s\n", counts[k], lr_status_str((lr_status)(-(int)k)));
+            }
+        }
+        free(blob);
+        return tu_report("test_corrupt");
+    }
     work = (unsigned char *)tu_xmalloc(size);
 
     for (len = 0; len < size && !out_of_time(); len++) { /* 1 */
