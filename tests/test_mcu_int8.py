@@ -58,32 +58,100 @@ def test_kws_int8_on_cortex_m3_equals_host(tmp_path: Path) -> None:
     assert len(np.unique(r["outputs"][-12:])) > 3  # the logits are not saturated
 
 
-def test_a_build_without_linrep_convs_has_no_linrep_cost_code(tmp_path: Path) -> None:
+def test_a_build_without_linrep_convs_has_no_linrep_code(tmp_path: Path) -> None:
     """A model imported from TFLite (dense int8 convs only) is built with its own op types (LR_OPS, as export-project
     and mcu-bench's blob-ops builds write them), and lr_init refuses LinRep convs in such a build: the cost model's
-    LinRep parts (the paths' costs, the direct and reuse kernels' scratch sizes, the codebook reads) are left out of
-    it, so lr_cost.c's object calls no LinRep function and is under a third of its size with every op type in (the
-    control, which calls them). MLPerf KWS's and VWW's -Os firmware: 20,533 -> 16,883 B of runtime code."""
+    LinRep parts (the paths' costs, the direct and reuse kernels' scratch sizes, the codebook reads), the verifier's
+    codebook and LinRep checks and the planner's reuse preferences are left out of it, so neither lr_cost.c's,
+    lr_verify.c's nor lr_plan.c's object calls a LinRep function (the control, every op type in, calls them), and
+    lr_cost.c's is under a third of its size. MLPerf KWS's and VWW's -Os firmware: 20,533 -> 16,883 B of runtime
+    code (the cost model), -> 15,703 B (the verifier and planner)."""
     from linrep_edge.format.ops_mask import ops_define
     from linrep_edge.runtime.project import RUNTIME_DIR, runtime_build
 
     need(KWS.exists(), f"the MLPerf Tiny model {KWS}", "put shared/mlperf-tiny beside the clone (see its README)")
     define = ops_define(import_tflite(KWS))
+    linrep_fn = re.compile(r"linrep|codebook|unpack_index|prefers_reuse")
     sizes, calls = {}, {}
-    for label, defines in (("kws", f"-DLR_FP32=0 {define}"), ("all", "-DLR_FP32=0")):
-        fl = runtime_build("cortex-m4", defines).flags
-        obj = tmp_path / f"{label}.o"
-        cmd = ["arm-none-eabi-gcc", *fl["LR_STD"].split(), "-Os", *fl["LR_CPU"].split(), *fl["LR_EXACT"].split(),
-               *fl["LR_TARGET_CFLAGS"].split(), *fl["LR_DEFINES"].split(), "-I", str(RUNTIME_DIR / "include"),
-               "-I", str(RUNTIME_DIR / "src"), "-c", str(RUNTIME_DIR / "src" / "lr_cost.c"), "-o", str(obj)]
-        r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
-        assert r.returncode == 0, r.stderr
-        undefined = subprocess.run(["arm-none-eabi-nm", "-u", str(obj)], capture_output=True, text=True).stdout
-        calls[label] = sorted(w for w in undefined.split() if "linrep" in w or "codebook" in w)
-        text = subprocess.run(["arm-none-eabi-size", str(obj)], capture_output=True, text=True).stdout
-        sizes[label] = int(text.splitlines()[1].split()[0])
-    assert "LR_OPS" in define and calls["kws"] == [] and len(calls["all"]) >= 3, calls
-    assert sizes["kws"] < sizes["all"] / 3, sizes
+    for src in ("lr_cost.c", "lr_verify.c", "lr_plan.c"):
+        for label, defines in (("kws", f"-DLR_FP32=0 {define}"), ("all", "-DLR_FP32=0")):
+            fl = runtime_build("cortex-m4", defines).flags
+            obj = tmp_path / f"{label}-{src}.o"
+            cmd = ["arm-none-eabi-gcc", *fl["LR_STD"].split(), "-Os", *fl["LR_CPU"].split(), *fl["LR_EXACT"].split(),
+                   *fl["LR_TARGET_CFLAGS"].split(), *fl["LR_DEFINES"].split(), "-I", str(RUNTIME_DIR / "include"),
+                   "-I", str(RUNTIME_DIR / "src"), "-c", str(RUNTIME_DIR / "src" / src), "-o", str(obj)]
+            r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+            assert r.returncode == 0, r.stderr
+            undefined = subprocess.run(["arm-none-eabi-nm", "-u", str(obj)], capture_output=True, text=True).stdout
+            calls[label, src] = sorted(w for w in undefined.split() if linrep_fn.search(w))
+            text = subprocess.run(["arm-none-eabi-size", str(obj)], capture_output=True, text=True).stdout
+            sizes[label, src] = int(text.splitlines()[1].split()[0])
+    assert "LR_OPS" in define
+    for src in ("lr_cost.c", "lr_verify.c", "lr_plan.c"):
+        assert calls["kws", src] == [] and len(calls["all", src]) >= 1, (src, calls)
+    assert len(calls["all", "lr_cost.c"]) >= 3 and len(calls["all", "lr_verify.c"]) >= 3, calls
+    assert sizes["kws", "lr_cost.c"] < sizes["all", "lr_cost.c"] / 3, sizes
+
+
+def test_a_host_build_without_linrep_convs_runs_dense_models_and_refuses_templates(tmp_path: Path) -> None:
+    """The same op selection as a host library: KWS verifies and runs to the full library's outputs bit for bit; a
+    LinRep model is refused at its first LinRep conv (LR_ERR_UNSUPPORTED_OP, that op named); KWS with a codebook
+    no op uses (a valid blob, the full library runs it) is refused after its ops passed (op -1), since such a
+    build neither verifies nor reads codebooks."""
+    import ctypes
+
+    from linrep_edge.format.ir import Codebook
+    from linrep_edge.format.ops_mask import ops_define
+    from linrep_edge.runtime import abi
+    from linrep_edge.runtime.binding import CRuntime
+    from linrep_edge.runtime.project import RUNTIME_DIR, runtime_build
+    from int8_graphs import build
+
+    need(KWS.exists(), f"the MLPerf Tiny model {KWS}", "put shared/mlperf-tiny beside the clone (see its README)")
+    g = import_tflite(KWS)
+    define = ops_define(g)
+    rb = runtime_build("host", f"-DLR_FP32=0 {define}")
+    lib_path = tmp_path / "libnolinrep.so"
+    cmd = ["gcc", *rb.flags["LR_STD"].split(), "-O1", "-shared", "-fPIC", *rb.flags["LR_EXACT"].split(),
+           *rb.flags["LR_DEFINES"].split(), *[f"-I{d}" for d in rb.includes], "-o", str(lib_path),
+           *[str(RUNTIME_DIR / src) for src in rb.sources], "-lm"]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=RUNTIME_DIR)
+    assert r.returncode == 0, r.stderr[-3000:]
+    lib = ctypes.CDLL(str(lib_path))
+
+    def init(blob: bytes) -> tuple[int, int, object]:
+        model = (ctypes.c_uint64 * ((lib.lr_model_sizeof() + 7) // 8))()
+        buf = (ctypes.c_ubyte * len(blob)).from_buffer_copy(blob)
+        code = lib.lr_init(ctypes.byref(model), ctypes.byref(buf), len(blob))
+        op, tensor = ctypes.c_int32(), ctypes.c_int32()
+        lib.lr_error_location(ctypes.byref(model), ctypes.byref(op), ctypes.byref(tensor))
+        return code, op.value, (model, buf)
+
+    kws = pack_graph(g)
+    code, _, (model, _buf) = init(kws)
+    assert code == 0
+    x = np.random.default_rng(3).integers(-128, 128, g.tensors[0].shape).astype(np.int8)
+    arena_n = ctypes.c_size_t()
+    assert lib.lr_arena_size(ctypes.byref(model), ctypes.byref(arena_n)) == 0
+    arena = (ctypes.c_ubyte * (arena_n.value + 64))()
+    n_out = int(np.prod(g.tensors[g.output].shape))
+    y = np.zeros(n_out, np.int8)
+    xs = np.ascontiguousarray(x.reshape(-1))
+    assert lib.lr_run_i8(ctypes.byref(model), ctypes.byref(arena), ctypes.c_size_t(arena_n.value + 64),
+                         xs.ctypes.data_as(ctypes.c_void_p), ctypes.c_size_t(xs.size),
+                         y.ctypes.data_as(ctypes.c_void_p), ctypes.c_size_t(n_out)) == 0
+    np.testing.assert_array_equal(y, CRuntime(kws).run_int8(x[None])[0].reshape(-1))
+
+    unsupported = next(code for code, (name, _) in abi.STATUS.items() if name == "LR_ERR_UNSUPPORTED_OP")
+    lin = build("linrep_chain", 0)
+    first = next(k for k, op in enumerate(lin.ops) if op.type == "LINREP_CONV2D")
+    assert init(pack_graph(lin))[:2] == (unsupported, first)
+
+    t = np.random.default_rng(0).integers(-127, 128, (4, 3, 3)).astype(np.int8)
+    g.codebooks.append(Codebook(t.astype(np.float32) * 0.01, dtype="int8", q=t, scale=0.01))
+    with_cb = pack_graph(g)
+    CRuntime(with_cb)  # the full library: valid
+    assert init(with_cb)[:2] == (unsupported, -1)
 
 
 def test_support_members_follow_the_runtimes_references(tmp_path: Path) -> None:

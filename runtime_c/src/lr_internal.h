@@ -46,6 +46,9 @@
 #define LR_OPS 0x7FFFFFFu
 #endif
 #define LR_OP_ON(t) (((LR_OPS) >> (t)) & 1u)
+/* 1 when an op type that may carry LinRep fields (LINREP_CONV2D, CONV_TRANSPOSE2D) is compiled in: only then are
+ * codebooks verified and read; a build without either refuses a blob that holds codebooks (usable in #if). */
+#define LR_LINREP_ON (LR_OP_ON(LR_OP_TYPE_LINREP_CONV2D) || LR_OP_ON(LR_OP_TYPE_CONV_TRANSPOSE2D))
 #if (LR_OPS) >> 27
 #error "LR_OPS: bits above op type 26 are set (no such op type)"
 #endif

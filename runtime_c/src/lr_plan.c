@@ -285,7 +285,7 @@ static LR_PLAN_NOINLINE void reuse_prefs(const lr_model *m, uint32_t *bits)
     for (k = 0; k < (m->n_ops + 31u) / 32u; k++) {
         bits[k] = 0u;
     }
-    for (k = 0; k < m->n_ops; k++) {
+    for (k = 0; LR_OP_ON(LR_OP_TYPE_LINREP_CONV2D) && k < m->n_ops; k++) { /* only LinRep convs take reuse */
         lr_op op;
         lr_read_op(m, k, &op);
         bits[k >> 5] |= (uint32_t)lr_op_prefers_reuse(m, &op, m->conv_path) << (k & 31u);

@@ -60,6 +60,8 @@ static const field_desc codebook_fields[] = {
     {LR_CODEBOOK_SCALE, K_4, NULL},
 };
 static const table_desc codebook_desc = {codebook_fields, N_FIELDS(codebook_fields)};
+/* a build without LinRep ops (LR_LINREP_ON 0) checks codebook tables' headers only, and then refuses them */
+static const table_desc no_fields_desc = {NULL, 0u};
 
 static const field_desc op_fields[] = {
     {LR_OP_TYPE, K_U8, NULL},
@@ -115,7 +117,7 @@ static const field_desc model_fields[] = {
     {LR_MODEL_TENSORS, K_VEC_SHAPE, NULL},
     {LR_MODEL_OUTPUT, K_4, NULL},
     {LR_MODEL_OPS, K_VEC_TABLE, &op_desc},
-    {LR_MODEL_CODEBOOKS, K_VEC_TABLE, &codebook_desc},
+    {LR_MODEL_CODEBOOKS, K_VEC_TABLE, LR_LINREP_ON ? &codebook_desc : &no_fields_desc},
     {LR_MODEL_METADATA, K_STRING, NULL},
     {LR_MODEL_OUTPUTS, K_VEC4, NULL},
     {LR_MODEL_TENSOR_QUANT, K_VEC_QUANT, NULL},
@@ -551,8 +553,8 @@ static lr_status check_linrep(const lr_model *m, const lr_op *op, int32_t rows, 
     uint64_t n64 = (uint64_t)rows * (uint64_t)cols;
     uint32_t n, i;
     const unsigned char *bytes;
-    if (op->linrep == 0u) {
-        return LR_ERR_BAD_PARAMS;
+    if (op->linrep == 0u || !LR_LINREP_ON) {
+        return LR_ERR_BAD_PARAMS; /* !LR_LINREP_ON: never called (its ops refused), the rest compiled out */
     }
     lr_read_linrep(m, op->linrep, &lr);
     if (lr.codebook < 0 || (uint32_t)lr.codebook >= m->n_codebooks) {
@@ -624,7 +626,7 @@ static lr_status check_conv(const lr_model *m, const lr_op *op, const shape *in,
         return LR_ERR_BAD_PARAMS;
     }
     set3(out, op->out_ch, oh, ow);
-    if (op->type == LR_OP_TYPE_LINREP_CONV2D) {
+    if (op->type == LR_OP_TYPE_LINREP_CONV2D && LR_LINREP_ON) {
         s = check_linrep(m, op, op->out_ch, cin_g);
         if (s == LR_OK) {
             s = check_tensors_of(op, 0, 0u, op->out_ch); /* bias only */
@@ -772,7 +774,7 @@ static lr_status check_conv_transpose(const lr_model *m, const lr_op *op, const 
     if (s == LR_OK) {
         s = check_tensors_of(op, 0, 0u, op->out_ch); /* bias only */
     }
-    if (s == LR_OK) {
+    if (s == LR_OK && LR_LINREP_ON) {
         lr_linrep lr;
         lr_codebook cb;
         uint64_t need;
@@ -1024,7 +1026,7 @@ static int uses_v4(const lr_model *m)
             return 1;
         }
     }
-    for (k = 0; k < m->n_codebooks; k++) {
+    for (k = 0; LR_LINREP_ON && k < m->n_codebooks; k++) {
         lr_codebook cb;
         lr_read_codebook(m, k, &cb);
         if (cb.v4) {
@@ -1062,7 +1064,7 @@ lr_status lr_verify_semantics(const lr_model *m, uint32_t *scratch_floats, lr_wh
     if (s == LR_OK) {
         s = verify_outputs(m, where);
     }
-    if (s == LR_OK) {
+    if (s == LR_OK && LR_LINREP_ON) {
         s = verify_codebooks(m);
     }
     for (k = 0; s == LR_OK && k < m->n_ops; k++) {
@@ -1073,6 +1075,10 @@ lr_status lr_verify_semantics(const lr_model *m, uint32_t *scratch_floats, lr_wh
         if (s == LR_OK && LR_IS_INT8(m)) {
             s = lr_verify_op_i8(m, &op, where, &scratch_i8);
         }
+    }
+    if (s == LR_OK && !LR_LINREP_ON && m->n_codebooks != 0u) {
+        where->op = -1; /* after the ops: a LinRep op left out of the build is the one named */
+        s = LR_ERR_UNSUPPORTED_OP; /* templates, and no op in this build (LR_OPS) that reads them */
     }
     if (s == LR_OK) {
         where->op = -1;
