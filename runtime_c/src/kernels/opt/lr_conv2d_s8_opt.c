@@ -46,7 +46,15 @@
 #else
 #define LR_DOT_ASM 0
 #endif
-#if LR_DOT_ASM
+/* dot's loop alone in assembly in every optimised DSP build, -Os too: smaller than the C loop, which GCC's -Os
+ * allocation spills (its counter and weight pointers reloaded every four taps: about 32 instructions per 16
+ * multiply-adds against 17) */
+#if LR_DSP && defined(__GNUC__) && defined(__OPTIMIZE__)
+#define LR_DOT_LOOP_ASM 1
+#else
+#define LR_DOT_LOOP_ASM 0
+#endif
+#if LR_DOT_LOOP_ASM
 /* Four taps of two channels' dot products with two columns (dot, pairs_sat / pairs_clamp): the weight words of
  * channel 0 (post-incremented) and 1 (d bytes on), the columns' four words (taps (0, 2) of pixels 0 and 1, then
  * taps (1, 3)), 8 SMLADs into a00 (channel 0, pixel 0), a01, a10, a11; 16 instructions. */
@@ -215,7 +223,21 @@ void lr_opt_im2col(const lr_geom *g, const int8_t *x, int32_t oy, int32_t ox, in
         k = 9 * i;
     }
 #else
-    (void)w;
+    if (g->kh == 1 && g->kw == 1 && iy0 >= 0 && iy0 < g->h && ix0 >= 0 && ix0 < g->w) {
+        /* a 1 x 1 tap inside (pointwise convs: most of a depthwise-separable net's multiply-adds), four input
+         * channels a step at their constant positions (the fast build's interior 1 x 1 loop); the rest below */
+        const int8_t *xp = x + iy0 * w + ix0;
+        int16_t *cp = col + 2 * j;
+        for (; i + 4 <= g->cin_g; i += 4) {
+            cp[0] = (int16_t)(xp[0] + off);
+            cp[4] = (int16_t)(xp[hw] + off);
+            cp[1] = (int16_t)(xp[2 * hw] + off);
+            cp[5] = (int16_t)(xp[3 * hw] + off);
+            xp += 4 * hw;
+            cp += 8;
+        }
+        k = i;
+    }
 #endif
     for (; i < g->cin_g; i++) {
         const int8_t *xc = x + (size_t)i * (size_t)hw;
@@ -248,8 +270,8 @@ static void dot(const unsigned char *w0, const unsigned char *w1, int32_t per, c
     const int8_t *v0 = (const int8_t *)(const void *)w0, *v1 = (const int8_t *)(const void *)w1;
     int32_t k = 0;
 #if LR_DSP
-#if LR_DOT_ASM
-    { /* in inline assembly: one group of four taps if their number is odd, then eight per step */
+#if LR_DOT_LOOP_ASM
+    { /* in inline assembly: one group of four taps if their number is odd, then eight per step (-Os: four) */
         const int32_t *const cend = col + nfull;
         const int32_t d = (int32_t)(w1 - w0) - 4; /* channel 1's word from the post-incremented pointer */
         const unsigned char *wp = w0;
@@ -262,6 +284,7 @@ static void dot(const unsigned char *w0, const unsigned char *w1, int32_t per, c
       [ta] "=&r"(ta), [tb] "=&r"(tb), [c0] "=&r"(c0), [c1] "=&r"(c1), [t] "=&r"(t) \
     : [d] "r"(d), [cend] "r"(cend) \
     : "cc", "memory"
+#if LR_DOT_ASM
         if (nfull & 4) {
             __asm__ volatile(LR_DOT4 LR_DOT_OPERANDS);
         }
@@ -269,6 +292,12 @@ static void dot(const unsigned char *w0, const unsigned char *w1, int32_t per, c
             __asm__ volatile("1:\n\t" LR_DOT4 LR_DOT4 "cmp %[col], %[cend]\n\t"
                              "bne 1b" LR_DOT_OPERANDS);
         }
+#else
+        if (col != cend) { /* size-optimised: four taps per step, 18 instructions per 16 multiply-adds */
+            __asm__ volatile("1:\n\t" LR_DOT4 "cmp %[col], %[cend]\n\t"
+                             "bne 1b" LR_DOT_OPERANDS);
+        }
+#endif
 #undef LR_DOT4
 #undef LR_DOT_OPERANDS
         k = nfull;
