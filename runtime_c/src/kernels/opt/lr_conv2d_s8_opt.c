@@ -170,6 +170,23 @@ static void border3(const lr_geom *g, const int8_t *x, int32_t iy0, int32_t ix0,
 
 #endif
 
+/* An inside 1 x 1 tap's input channels four a step (one group each), x + off at their constant positions of the
+ * pixel's column cp (col + 2 j), from xp (channel 0's value; channels hw apart): the groups of n channels; returns
+ * the channels taken (n rounded down to four). */
+static inline int32_t pw_groups(const int8_t *xp, int32_t hw, int32_t off, int32_t n, int16_t *cp)
+{
+    int32_t i;
+    for (i = 0; i + 4 <= n; i += 4) {
+        cp[0] = (int16_t)(xp[0] + off);
+        cp[4] = (int16_t)(xp[hw] + off);
+        cp[1] = (int16_t)(xp[2 * hw] + off);
+        cp[5] = (int16_t)(xp[3 * hw] + off);
+        xp += 4 * hw;
+        cp += 8;
+    }
+    return i;
+}
+
 void lr_opt_im2col(const lr_geom *g, const int8_t *x, int32_t oy, int32_t ox, int32_t in_offset, int32_t j,
                    int16_t *col)
 {
@@ -196,14 +213,9 @@ void lr_opt_im2col(const lr_geom *g, const int8_t *x, int32_t oy, int32_t ox, in
                 return;
             }
         } else if (g->kh == 1 && g->kw == 1) {
-            for (; i + 4 <= g->cin_g; i += 4) { /* taps i .. i + 3: one group */
-                col[0] = (int16_t)(xp[0] + off);
-                col[4] = (int16_t)(xp[hw] + off);
-                col[1] = (int16_t)(xp[2 * hw] + off);
-                col[5] = (int16_t)(xp[3 * hw] + off);
-                xp += 4 * hw;
-                col += 8;
-            }
+            i = pw_groups(xp, hw, off, g->cin_g, col);
+            xp += (ptrdiff_t)i * hw;
+            col += 2 * i;
         }
         col -= 2 * j + 2 * i * g->kh * g->kw;
         k = i * g->kh * g->kw;
@@ -224,19 +236,9 @@ void lr_opt_im2col(const lr_geom *g, const int8_t *x, int32_t oy, int32_t ox, in
     }
 #else
     if (g->kh == 1 && g->kw == 1 && iy0 >= 0 && iy0 < g->h && ix0 >= 0 && ix0 < g->w) {
-        /* a 1 x 1 tap inside (pointwise convs: most of a depthwise-separable net's multiply-adds), four input
-         * channels a step at their constant positions (the fast build's interior 1 x 1 loop); the rest below */
-        const int8_t *xp = x + iy0 * w + ix0;
-        int16_t *cp = col + 2 * j;
-        for (; i + 4 <= g->cin_g; i += 4) {
-            cp[0] = (int16_t)(xp[0] + off);
-            cp[4] = (int16_t)(xp[hw] + off);
-            cp[1] = (int16_t)(xp[2 * hw] + off);
-            cp[5] = (int16_t)(xp[3 * hw] + off);
-            xp += 4 * hw;
-            cp += 8;
-        }
-        k = i;
+        /* a 1 x 1 tap inside (pointwise convs: most of a depthwise-separable net's multiply-adds): the fast build's
+         * interior 1 x 1 loop; the rest below */
+        i = k = pw_groups(x + iy0 * w + ix0, hw, off, g->cin_g, col + 2 * j);
     }
 #endif
     for (; i < g->cin_g; i++) {
