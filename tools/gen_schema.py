@@ -92,6 +92,20 @@ def python_abi() -> str:
     return "\n".join(out)
 
 
+def schema_tables() -> dict[str, list[tuple[str, str, str]]]:
+    """The schema's tables in order: name -> its fields (name, type, default or "") in slot order (field i sits at
+    vtable entry 4 + 2 i); a vector's type keeps its brackets ("[float]"). runtime_c/tests/gen_test_blobs.py reads
+    them too."""
+    tables: dict[str, list[tuple[str, str, str]]] = {}
+    for name, body in re.findall(r"table\s+(\w+)\s*\{([^}]*)\}", _strip_comments(SCHEMA.read_text())):
+        tables[name] = []
+        for field in [f.strip() for f in body.split(";") if f.strip()]:
+            fname, _, rest = field.partition(":")
+            ftype, _, default = (x.strip() for x in rest.partition("="))
+            tables[name].append((fname.strip(), ftype, default))
+    return tables
+
+
 def _constant_lines() -> list[str]:
     text = _strip_comments(SCHEMA.read_text())
     lines: list[str] = []
@@ -118,18 +132,16 @@ def _constant_lines() -> list[str]:
             off += sizes[ftype]
         lines.append(f"#define LR_{_snake(name).upper()}_SIZE {off}")
         lines.append("")
-    for name, body in re.findall(r"table\s+(\w+)\s*\{([^}]*)\}", text):
+    for name, fields in schema_tables().items():
         lines.append(f"/* table {name}: field slots (vtable entry i sits at byte 4 + 2*i) */")
         slot = 0
-        for field in [f.strip() for f in body.split(";") if f.strip()]:
-            fname, _, rest = field.partition(":")
-            ftype, _, default = (x.strip() for x in rest.partition("="))
-            lines.append(f"#define LR_{_snake(name).upper()}_{fname.strip().upper()} {slot}")
+        for fname, ftype, default in fields:
+            lines.append(f"#define LR_{_snake(name).upper()}_{fname.upper()} {slot}")
             if default:
                 default = {"true": "1", "false": "0"}.get(default, default)
                 if re.fullmatch(r"[A-Za-z_]\w*", default) and default not in ("1", "0"):
                     default = f"LR_{_snake(ftype).upper()}_{default}"  # an enum value
-                lines.append(f"#define LR_{_snake(name).upper()}_{fname.strip().upper()}_DEFAULT {default}")
+                lines.append(f"#define LR_{_snake(name).upper()}_{fname.upper()}_DEFAULT {default}")
             slot += 1
         lines.append(f"#define LR_{_snake(name).upper()}_NUM_FIELDS {slot}")
         lines.append("")

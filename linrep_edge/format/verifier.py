@@ -57,16 +57,15 @@ def op_label(blob: bytes, index: int) -> str:
     if index < 0:
         return ""
     from linrep_edge.format.fb.Model import Model
-    from linrep_edge.format.fb.OpType import OpType
+    from linrep_edge.format.reader import OP_NAMES  # the reader imports this module: here, not at the top
     from linrep_edge.format.text import shown
 
-    names = {v: k for k, v in vars(OpType).items() if not k.startswith("_")}
     try:
         model = Model.GetRootAs(blob, 0)
         if index >= model.OpsLength():
             return ""
         op = model.Ops(index)
-        kind = names.get(op.Type(), f"type {op.Type()}")
+        kind = OP_NAMES.get(op.Type(), f"type {op.Type()}")
         name = op.Name()
     except Exception:  # noqa: BLE001 -- a hostile table: any read may fail, and the label is only a courtesy
         return ""

@@ -553,8 +553,8 @@ static lr_status check_linrep(const lr_model *m, const lr_op *op, int32_t rows, 
     uint64_t n64 = (uint64_t)rows * (uint64_t)cols;
     uint32_t n, i;
     const unsigned char *bytes;
-    if (op->linrep == 0u || !LR_LINREP_ON) {
-        return LR_ERR_BAD_PARAMS; /* !LR_LINREP_ON: never called (its ops refused), the rest compiled out */
+    if (op->linrep == 0u) {
+        return LR_ERR_BAD_PARAMS;
     }
     lr_read_linrep(m, op->linrep, &lr);
     if (lr.codebook < 0 || (uint32_t)lr.codebook >= m->n_codebooks) {
@@ -626,7 +626,7 @@ static lr_status check_conv(const lr_model *m, const lr_op *op, const shape *in,
         return LR_ERR_BAD_PARAMS;
     }
     set3(out, op->out_ch, oh, ow);
-    if (op->type == LR_OP_TYPE_LINREP_CONV2D && LR_LINREP_ON) {
+    if (op->type == LR_OP_TYPE_LINREP_CONV2D && LR_OP_ON(LR_OP_TYPE_LINREP_CONV2D)) { /* else refused by check_op */
         s = check_linrep(m, op, op->out_ch, cin_g);
         if (s == LR_OK) {
             s = check_tensors_of(op, 0, 0u, op->out_ch); /* bias only */
@@ -774,7 +774,7 @@ static lr_status check_conv_transpose(const lr_model *m, const lr_op *op, const 
     if (s == LR_OK) {
         s = check_tensors_of(op, 0, 0u, op->out_ch); /* bias only */
     }
-    if (s == LR_OK && LR_LINREP_ON) {
+    if (s == LR_OK) {
         lr_linrep lr;
         lr_codebook cb;
         uint64_t need;

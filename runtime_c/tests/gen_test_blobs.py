@@ -824,27 +824,19 @@ def hostile_bytes(name: str, g: Graph) -> bytes:
     return bytes(blob)
 
 
-SCHEMA = Path(__file__).resolve().parents[2] / "linrep_edge" / "format" / "schema" / "lre.fbs"
-
-
 ELEMENT_BYTES = {"float": 4, "int32": 4, "uint32": 4, "ushort": 2, "short": 2, "ubyte": 1, "byte": 1, "bool": 1,
                  "Shape": 8, "TensorQuant": 8, "Op": 4, "Codebook": 4}  # tables: a vector of 4-byte offsets
 
 
 def vector_slots() -> dict[str, dict[int, int]]:
-    """Table name -> {slot (field number): element bytes} of its vector and string fields, read from the schema."""
-    import re
+    """Table name -> {slot (field number): element bytes} of its vector and string fields (tools/gen_schema.py's
+    reading of the schema, the one lr_schema.h is generated from)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+    from gen_schema import schema_tables
 
-    slots: dict[str, dict[int, int]] = {}
-    for table, body in re.findall(r"^table (\w+) \{(.*?)^\}", SCHEMA.read_text(), re.S | re.M):
-        fields = [line.split("//")[0].strip() for line in body.splitlines()]
-        fields = [f for f in fields if f]
-        slots[table] = {}
-        for i, f in enumerate(fields):
-            m = re.match(r"\w+:\s*(?:\[(\w+)\]|(string)\b)", f)
-            if m:
-                slots[table][i] = 1 if m.group(2) else ELEMENT_BYTES[m.group(1)]
-    return slots
+    return {table: {slot: 1 if ftype == "string" else ELEMENT_BYTES[ftype.strip("[]")]
+                    for slot, (_, ftype, _) in enumerate(fields) if ftype == "string" or ftype.startswith("[")}
+            for table, fields in schema_tables().items()}
 
 
 def vector_positions(blob: bytes) -> list[tuple[int, int]]:

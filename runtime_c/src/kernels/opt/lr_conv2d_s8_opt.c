@@ -39,13 +39,6 @@
 
 #include <stddef.h>
 
-/* dot's DSP loop in inline assembly (GCC's allocation of the same C spilled its end pointer): with the fast paths
- * (-O2, or -Os with LR_OPT_FAST), not in the smallest -Os builds. */
-#if LR_DSP && defined(__GNUC__) && LR_OPT_FAST
-#define LR_DOT_ASM 1
-#else
-#define LR_DOT_ASM 0
-#endif
 /* dot's loop alone in assembly in every optimised DSP build, -Os too: smaller than the C loop, which GCC's -Os
  * allocation spills (its counter and weight pointers reloaded every four taps: about 32 instructions per 16
  * multiply-adds against 17) */
@@ -53,6 +46,13 @@
 #define LR_DOT_LOOP_ASM 1
 #else
 #define LR_DOT_LOOP_ASM 0
+#endif
+/* and with the fast paths (-O2, or -Os with LR_OPT_FAST), not in the smallest -Os builds: eight taps per step, the
+ * channel pairs from the bias to the output bytes (pairs_sat / pairs_clamp), col_pw2, the RGB loop */
+#if LR_DOT_LOOP_ASM && LR_OPT_FAST
+#define LR_DOT_ASM 1
+#else
+#define LR_DOT_ASM 0
 #endif
 #if LR_DOT_LOOP_ASM
 /* Four taps of two channels' dot products with two columns (dot, pairs_sat / pairs_clamp): the weight words of
