@@ -32,8 +32,8 @@
 /* LR_OPT_FAST: the shape-specific fast paths (constant-position 3 x 3 and 1 x 1 gathers, the one-channel 3 x 3
  * path): on by default, off in size-optimised builds (-Os), where the generic loops do the same work in a
  * fraction of the code; a build option (linrep.h), so -Os with -DLR_OPT_FAST=1 is a build too (it takes the dense
- * conv's dot-product and the requantisation's inline assembly, lr_opt_out2, and inlines the latter; the other
- * inline-assembly loops stay out of -Os builds). Results are the same in every build. */
+ * conv's eight-tap dot-product step and inlines lr_opt_out2, whose requantisation assembly every DSP build has;
+ * the other inline-assembly loops stay out of -Os builds). Results are the same in every build. */
 #ifndef LR_OPT_FAST
 #if defined(__OPTIMIZE_SIZE__)
 #define LR_OPT_FAST 0
@@ -341,7 +341,7 @@ static LR_OPT_INLINE void lr_opt_out2(int32_t a0, int32_t a1, int32_t mult, int3
         const int32_t lo = q->act_min, hi = q->act_max;
         const uint64_t kpos = lr_opt_kpos(sh);
         const uint32_t zc = lr_opt_zc(q->zp_out, sh);
-#if LR_DSP && defined(__GNUC__) && LR_OPT_FAST
+#if LR_DSP && defined(__GNUC__)
         /* per accumulator v: (h, l) = (khi, klo) + v M (SMLAL) - [v < 0] 2^31, then h >> sh + zc, clamped: 14
          * instructions (GCC's code for the C below: about 20, plus the constants' reloads) */
         const uint32_t khi = (uint32_t)(kpos >> 32), klo = (uint32_t)kpos;

@@ -197,6 +197,18 @@ void lr_opt_chan3(const lr_geom *g, const int8_t *x, const int16_t *pk, const in
     const lr_opt_rq *rq = &rqo;
     const int32_t hw = g->h * g->w, kh = g->kh;
     const int32_t xlo = lr_range_lo(-g->pl, g->sw), xhi = lr_range_hi(2 - g->pl, g->sw, g->w, g->ow);
+    /* pair3e's end pairs (stride 1, one padding column each side, a padding byte that is an int8): the left one at
+     * lstart (ix0 = -1), the right one at rstart (ix0 = w - 3). With an odd number of inside pixels between them,
+     * one input channel on DSP cores (depthwise: the calls cost more than the taps) has the last inside pair keep
+     * its first pixel only (at split) and the end pair take the row's last two (a keyword-spotting net's 25 x 5
+     * maps); more channels, or the portable path, keep the whole inside pair and the last pixel goes to pk3_pixel
+     * (two of three columns, where a second pair3e computes eight taps per row for its six). All decided once per
+     * call; the inside pairs of a row run as one loop. */
+    const int ends = g->sw == 1 && g->w >= 4 && in_offset >= -127 && in_offset <= 128;
+    const int32_t lstart = ends && g->pl >= 1 && g->pl < g->ow ? g->pl - 1 : -1;
+    const int32_t rstart = ends && g->w - 2 + g->pl < g->ow ? g->w - 3 + g->pl : -1;
+    const int32_t split = LR_DSP && g->cin_g == 1 && rstart > 0 ? rstart - 1 : -1;
+    const int pairs = g->sw == 1 || (LR_DSP && g->sw == 2);
     int32_t oy, ox, i, ky;
     lr_opt_rq_init(&rqo, q, o);
     for (oy = 0; oy < g->oh; oy++) {
@@ -211,11 +223,31 @@ void lr_opt_chan3(const lr_geom *g, const int8_t *x, const int16_t *pk, const in
             base += (uint32_t)in_offset * (uint32_t)rows[ky];
         }
         for (ox = 0; ox < g->ow; ox++) {
-            const int32_t ix0 = ox * g->sw - g->pl;
-            if (g->sw == 1 && ox + 1 < g->ow && g->w >= 4 && in_offset >= -127 && in_offset <= 128 &&
-                (ix0 == -1 || (ix0 >= 1 && ix0 + 3 == g->w))) { /* the row's ends: one padding tap in the pair */
+            int32_t ix0 = ox * g->sw - g->pl;
+            if (pairs && ox >= xlo && ox + 1 < xhi) { /* a run of pairs, their columns inside (never an end pair's) */
+                const int16_t *wc = pk + 4 * ky0;
                 int32_t acc[2];
-                const int right = ix0 >= 1;
+                do {
+#if LR_DSP
+                    if (g->sw == 2) {
+                        pair3s2(xrow + ix0, wc, hw, g->w, g->cin_g, nr, kh, base, acc);
+                    } else
+#endif
+                        pair3(xrow + ix0, wc, hw, g->w, g->cin_g, nr, kh, base, acc);
+                    yr[ox] = lr_opt_requant(acc[0], rq);
+                    if (ox == split) { /* pixel ox + 1 is the right end pair's first */
+                        break;
+                    }
+                    yr[ox + 1] = lr_opt_requant(acc[1], rq);
+                    ox += 2;
+                    ix0 += 2 * g->sw;
+                } while (ox + 1 < xhi);
+                ox -= ox == split ? 0 : 1; /* the loop's step: to the pixel after the last written */
+                continue;
+            }
+            if (ox == lstart || ox == rstart) { /* the row's ends: one padding tap in the pair */
+                int32_t acc[2];
+                const int right = ox == rstart;
                 pair3e(xrow + (right ? ix0 - 1 : 0), pk + 4 * ky0, hw, g->w, g->cin_g, nr, kh, base, right,
                        (uint32_t)(-in_offset) & 0xffu, acc);
                 yr[ox] = lr_opt_requant(acc[0], rq);
@@ -225,19 +257,6 @@ void lr_opt_chan3(const lr_geom *g, const int8_t *x, const int16_t *pk, const in
             }
             if (ox < xlo || ox >= xhi) {
                 yr[ox] = lr_opt_requant(pk3_pixel(g, x, pk, bias, in_offset, iy0, ky0, ky1, ix0), rq);
-                continue;
-            }
-            if ((g->sw == 1 || (LR_DSP && g->sw == 2)) && ox + 1 < xhi) { /* two pixels, their columns inside */
-                int32_t acc[2];
-#if LR_DSP
-                if (g->sw == 2) {
-                    pair3s2(xrow + ix0, pk + 4 * ky0, hw, g->w, g->cin_g, nr, kh, base, acc);
-                } else
-#endif
-                    pair3(xrow + ix0, pk + 4 * ky0, hw, g->w, g->cin_g, nr, kh, base, acc);
-                yr[ox] = lr_opt_requant(acc[0], rq);
-                yr[ox + 1] = lr_opt_requant(acc[1], rq);
-                ox++;
                 continue;
             }
             {
