@@ -1248,6 +1248,9 @@ static LR_NOINLINE void pairs(const lr_dense_s8_params *p, int32_t per, const in
                               int8_t *yp, int32_t npx, int32_t nq)
 {
     int32_t o;
+#if !LR_OPT_FAST
+    int32_t k;
+#endif
     for (o = o0; o < oend; o += 2, yp += 2 * npx) {
         const unsigned char *w0 = p->w + (size_t)o * (size_t)per;
         const int two = o + 1 < oend;
@@ -1258,10 +1261,18 @@ static LR_NOINLINE void pairs(const lr_dense_s8_params *p, int32_t per, const in
         acc[2] = p->bias ? lr_opt_lei32(p->bias + 4u * o1) : 0;
         acc[3] = acc[2];
         dot(w0, two ? w0 + per : w0, per, col, acc);
+#if LR_OPT_FAST /* lr_opt_out2 always inlined: each call with its own registers */
         lr_opt_out2(acc[0], acc[1], lr_rq_mult(&p->rq, (uint32_t)o), lr_rq_shift(&p->rq, (uint32_t)o), &p->rq, yp, nq);
         if (two) {
             lr_opt_out2(acc[2], acc[3], lr_rq_mult(&p->rq, o1), lr_rq_shift(&p->rq, o1), &p->rq, yp + npx, nq);
         }
+#else /* one call site, which -Os inlines: no call per pair of outputs */
+        for (k = 0; k <= two; k++) {
+            const uint32_t ok = (uint32_t)o + (uint32_t)k;
+            lr_opt_out2(acc[2 * k], acc[2 * k + 1], lr_rq_mult(&p->rq, ok), lr_rq_shift(&p->rq, ok), &p->rq,
+                        yp + k * npx, nq);
+        }
+#endif
     }
 }
 
