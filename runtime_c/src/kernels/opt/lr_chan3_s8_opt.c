@@ -165,6 +165,34 @@ static LR_NOINLINE void pair3s2(const int8_t *xc, const int16_t *wc, int32_t hw,
                                 int32_t kh, uint32_t base, int32_t acc[2])
 {
     int32_t i, ky, a0 = lr_as_i32(base), a1 = a0;
+#if LR_OPT_FAST && !defined(__OPTIMIZE_SIZE__) /* -Os spills the unrolled loop's values (fast paths too) */
+    if (nr == 3 && kh == 3) { /* every row inside (the common case): the three rows unrolled */
+        const int8_t *x1 = xc + w, *x2 = xc + 2 * w;
+        for (i = 0; i < cin_g; i++, xc += hw, x1 += hw, x2 += hw, wc += 12) {
+            const uint32_t v0 = lr_ld32(xc), v1 = lr_ld32(x1), v2 = lr_ld32(x2);
+            const int16x2_t e0 = lr_sx02(v0), d0 = lr_sx13(v0), e1 = lr_sx02(v1), d1 = lr_sx13(v1);
+            const int16x2_t e2 = lr_sx02(v2), d2 = lr_sx13(v2);
+            const int16x2_t wa0 = (int16x2_t)lr_ld32(wc), wb0 = (int16x2_t)lr_ld32(wc + 2);
+            const int16x2_t wa1 = (int16x2_t)lr_ld32(wc + 4), wb1 = (int16x2_t)lr_ld32(wc + 6);
+            const int16x2_t wa2 = (int16x2_t)lr_ld32(wc + 8), wb2 = (int16x2_t)lr_ld32(wc + 10);
+            a0 = __smlad(wa0, e0, a0);
+            a0 = __smlabb(wb0, d0, a0);
+            a1 = __smlabt(wa0, e0, a1);
+            a1 = __smlabt(wb0, d0, a1);
+            a1 = __smlatb(wa0, (int32_t)xc[4], a1);
+            a0 = __smlad(wa1, e1, a0);
+            a0 = __smlabb(wb1, d1, a0);
+            a1 = __smlabt(wa1, e1, a1);
+            a1 = __smlabt(wb1, d1, a1);
+            a1 = __smlatb(wa1, (int32_t)x1[4], a1);
+            a0 = __smlad(wa2, e2, a0);
+            a0 = __smlabb(wb2, d2, a0);
+            a1 = __smlabt(wa2, e2, a1);
+            a1 = __smlabt(wb2, d2, a1);
+            a1 = __smlatb(wa2, (int32_t)x2[4], a1);
+        }
+    } else
+#endif
     for (i = 0; i < cin_g; i++, xc += hw, wc += 4 * kh) {
         const int8_t *xp = xc;
         const int16_t *wp = wc;
