@@ -29,6 +29,13 @@
 #define LR_NOINLINE
 #endif
 
+/* A step inlined into its loops in every build (-Os would call it per step). */
+#if defined(__GNUC__)
+#define LR_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define LR_ALWAYS_INLINE inline
+#endif
+
 /* LR_OPT_FAST: the shape-specific fast paths (constant-position 3 x 3 and 1 x 1 gathers, the one-channel 3 x 3
  * path): on by default, off in size-optimised builds (-Os), where the generic loops do the same work in a
  * fraction of the code; a build option (linrep.h), so -Os with -DLR_OPT_FAST=1 is a build too (it takes the dense

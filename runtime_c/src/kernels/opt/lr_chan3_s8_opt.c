@@ -45,6 +45,36 @@ static LR_NOINLINE int32_t pk3_pixel(const lr_geom *g, const int8_t *x, const in
     return lr_as_i32((uint32_t)bias + (uint32_t)in_offset * sw + u);
 }
 
+#if LR_DSP
+/* One kernel row of a stride-1 pixel pair: xv = that row's x[0 .. 3] (SXTB16 into (x0, x2) and (x1, x3)), wp its
+ * packed weights ((w0, w2), (w1, 0)): SMLAD (w0, w2) . (x0, x2) + SMLABB w1 x1 into *a0, SMLAD (w0, w2) . (x1, x3) +
+ * SMLABT w1 x2 into *a1 (six multiply-adds, four instructions). */
+static LR_ALWAYS_INLINE void row_s1(uint32_t xv, const int16_t *wp, int32_t *a0, int32_t *a1)
+{
+    const int16x2_t ev = lr_sx02(xv), od = lr_sx13(xv);
+    const int16x2_t wa = (int16x2_t)lr_ld32(wp), wb = (int16x2_t)lr_ld32(wp + 2);
+    *a0 = __smlad(wa, ev, *a0);
+    *a0 = __smlabb(wb, od, *a0);
+    *a1 = __smlad(wa, od, *a1);
+    *a1 = __smlabt(wb, ev, *a1);
+}
+
+/* One kernel row of a stride-2 pixel pair from xp: pixel 0 reads x[0 .. 2], pixel 1 x[2 .. 4]; the word x[0 .. 3]
+ * split by SXTB16 into (x0, x2) and (x1, x3), and the byte x4: SMLAD (w0, w2) . (x0, x2) + SMLABB w1 x1 for the
+ * first, SMLABT w0 x2 + SMLABT w1 x3 + SMLATB w2 x4 for the second (six multiply-adds, five instructions). */
+static LR_ALWAYS_INLINE void row_s2(const int8_t *xp, const int16_t *wp, int32_t *a0, int32_t *a1)
+{
+    const uint32_t xv = lr_ld32(xp);
+    const int16x2_t ev = lr_sx02(xv), od = lr_sx13(xv);
+    const int16x2_t wa = (int16x2_t)lr_ld32(wp), wb = (int16x2_t)lr_ld32(wp + 2);
+    *a0 = __smlad(wa, ev, *a0);
+    *a0 = __smlabb(wb, od, *a0);
+    *a1 = __smlabt(wa, ev, *a1);
+    *a1 = __smlabt(wb, od, *a1);
+    *a1 = __smlatb(wa, (int32_t)xp[4], *a1);
+}
+#endif
+
 /* Two adjacent output pixels of lr_opt_chan3 (stride 1) whose columns are inside: acc[j] = base + sum W x over the nr
  * kernel rows from xc (pixel 0's first tap; x[0 .. 3] of each row inside) and wc (packed rows). A leaf of its
  * own: the hot loop gets the registers, lr_opt_chan3's frame stays small. */
@@ -58,24 +88,9 @@ static LR_NOINLINE void pair3(const int8_t *xc, const int16_t *wc, int32_t hw, i
     if (nr == 3 && kh == 3) { /* every row inside (the common case): the three rows unrolled */
         const int32_t w1 = w, w2 = 2 * w;
         for (i = 0; i < cin_g; i++, xc += hw, wc += 12) {
-            const uint32_t x0 = lr_ld32(xc), x1 = lr_ld32(xc + w1), x2 = lr_ld32(xc + w2);
-            const int16x2_t e0 = lr_sx02(x0), d0 = lr_sx13(x0), e1 = lr_sx02(x1), d1 = lr_sx13(x1);
-            const int16x2_t e2 = lr_sx02(x2), d2 = lr_sx13(x2);
-            const int16x2_t wa0 = (int16x2_t)lr_ld32(wc), wb0 = (int16x2_t)lr_ld32(wc + 2);
-            const int16x2_t wa1 = (int16x2_t)lr_ld32(wc + 4), wb1 = (int16x2_t)lr_ld32(wc + 6);
-            const int16x2_t wa2 = (int16x2_t)lr_ld32(wc + 8), wb2 = (int16x2_t)lr_ld32(wc + 10);
-            a0 = __smlad(wa0, e0, a0);
-            a0 = __smlabb(wb0, d0, a0);
-            a1 = __smlad(wa0, d0, a1);
-            a1 = __smlabt(wb0, e0, a1);
-            a0 = __smlad(wa1, e1, a0);
-            a0 = __smlabb(wb1, d1, a0);
-            a1 = __smlad(wa1, d1, a1);
-            a1 = __smlabt(wb1, e1, a1);
-            a0 = __smlad(wa2, e2, a0);
-            a0 = __smlabb(wb2, d2, a0);
-            a1 = __smlad(wa2, d2, a1);
-            a1 = __smlabt(wb2, e2, a1);
+            row_s1(lr_ld32(xc), wc, &a0, &a1);
+            row_s1(lr_ld32(xc + w1), wc + 4, &a0, &a1);
+            row_s1(lr_ld32(xc + w2), wc + 8, &a0, &a1);
         }
     } else
 #endif
@@ -83,13 +98,7 @@ static LR_NOINLINE void pair3(const int8_t *xc, const int16_t *wc, int32_t hw, i
         const int8_t *xp = xc;
         const int16_t *wp = wc;
         for (ky = 0; ky < nr; ky++, xp += w, wp += 4) {
-            const uint32_t xv = lr_ld32(xp);
-            const int16x2_t ev = lr_sx02(xv), od = lr_sx13(xv);
-            const int16x2_t wa = (int16x2_t)lr_ld32(wp), wb = (int16x2_t)lr_ld32(wp + 2);
-            a0 = __smlad(wa, ev, a0);
-            a0 = __smlabb(wb, od, a0);
-            a1 = __smlad(wa, od, a1);
-            a1 = __smlabt(wb, ev, a1);
+            row_s1(lr_ld32(xp), wp, &a0, &a1);
         }
     }
 #else
@@ -126,13 +135,7 @@ static LR_NOINLINE void pair3e(const int8_t *xc, const int16_t *wc, int32_t hw, 
         const int8_t *xp = xc;
         const int16_t *wp = wc;
         for (ky = 0; ky < nr; ky++, xp += w, wp += 4) {
-            const uint32_t xv = right ? (lr_ld32(xp) >> 8) | (pad << 24) : (lr_ld32(xp) << 8) | pad;
-            const int16x2_t ev = lr_sx02(xv), od = lr_sx13(xv);
-            const int16x2_t wa = (int16x2_t)lr_ld32(wp), wb = (int16x2_t)lr_ld32(wp + 2);
-            a0 = __smlad(wa, ev, a0);
-            a0 = __smlabb(wb, od, a0);
-            a1 = __smlad(wa, od, a1);
-            a1 = __smlabt(wb, ev, a1);
+            row_s1(right ? (lr_ld32(xp) >> 8) | (pad << 24) : (lr_ld32(xp) << 8) | pad, wp, &a0, &a1);
         }
     }
 #else
@@ -157,10 +160,8 @@ static LR_NOINLINE void pair3e(const int8_t *xc, const int16_t *wc, int32_t hw, 
 }
 
 #if LR_DSP
-/* Two output pixels of lr_opt_chan3 at stride 2 whose columns are inside: pixel 0 reads x[0 .. 2] of each row, pixel 1
- * x[2 .. 4]; one word x[0 .. 3] split by SXTB16 into (x0, x2) and (x1, x3), and the byte x4: SMLAD (w0, w2) . (x0, x2)
- * + SMLABB w1 x1 for the first, SMLABT w0 x2 + SMLABT w1 x3 + SMLATB w2 x4 for the second (six multiply-adds, five
- * instructions). Otherwise as pair3. */
+/* Two output pixels of lr_opt_chan3 at stride 2 whose columns are inside (row_s2 per kernel row). Otherwise as
+ * pair3. */
 static LR_NOINLINE void pair3s2(const int8_t *xc, const int16_t *wc, int32_t hw, int32_t w, int32_t cin_g, int32_t nr,
                                 int32_t kh, uint32_t base, int32_t acc[2])
 {
@@ -169,27 +170,9 @@ static LR_NOINLINE void pair3s2(const int8_t *xc, const int16_t *wc, int32_t hw,
     if (nr == 3 && kh == 3) { /* every row inside (the common case): the three rows unrolled */
         const int8_t *x1 = xc + w, *x2 = xc + 2 * w;
         for (i = 0; i < cin_g; i++, xc += hw, x1 += hw, x2 += hw, wc += 12) {
-            const uint32_t v0 = lr_ld32(xc), v1 = lr_ld32(x1), v2 = lr_ld32(x2);
-            const int16x2_t e0 = lr_sx02(v0), d0 = lr_sx13(v0), e1 = lr_sx02(v1), d1 = lr_sx13(v1);
-            const int16x2_t e2 = lr_sx02(v2), d2 = lr_sx13(v2);
-            const int16x2_t wa0 = (int16x2_t)lr_ld32(wc), wb0 = (int16x2_t)lr_ld32(wc + 2);
-            const int16x2_t wa1 = (int16x2_t)lr_ld32(wc + 4), wb1 = (int16x2_t)lr_ld32(wc + 6);
-            const int16x2_t wa2 = (int16x2_t)lr_ld32(wc + 8), wb2 = (int16x2_t)lr_ld32(wc + 10);
-            a0 = __smlad(wa0, e0, a0);
-            a0 = __smlabb(wb0, d0, a0);
-            a1 = __smlabt(wa0, e0, a1);
-            a1 = __smlabt(wb0, d0, a1);
-            a1 = __smlatb(wa0, (int32_t)xc[4], a1);
-            a0 = __smlad(wa1, e1, a0);
-            a0 = __smlabb(wb1, d1, a0);
-            a1 = __smlabt(wa1, e1, a1);
-            a1 = __smlabt(wb1, d1, a1);
-            a1 = __smlatb(wa1, (int32_t)x1[4], a1);
-            a0 = __smlad(wa2, e2, a0);
-            a0 = __smlabb(wb2, d2, a0);
-            a1 = __smlabt(wa2, e2, a1);
-            a1 = __smlabt(wb2, d2, a1);
-            a1 = __smlatb(wa2, (int32_t)x2[4], a1);
+            row_s2(xc, wc, &a0, &a1);
+            row_s2(x1, wc + 4, &a0, &a1);
+            row_s2(x2, wc + 8, &a0, &a1);
         }
     } else
 #endif
@@ -197,14 +180,7 @@ static LR_NOINLINE void pair3s2(const int8_t *xc, const int16_t *wc, int32_t hw,
         const int8_t *xp = xc;
         const int16_t *wp = wc;
         for (ky = 0; ky < nr; ky++, xp += w, wp += 4) {
-            const uint32_t xv = lr_ld32(xp);
-            const int16x2_t ev = lr_sx02(xv), od = lr_sx13(xv);
-            const int16x2_t wa = (int16x2_t)lr_ld32(wp), wb = (int16x2_t)lr_ld32(wp + 2);
-            a0 = __smlad(wa, ev, a0);
-            a0 = __smlabb(wb, od, a0);
-            a1 = __smlabt(wa, ev, a1);
-            a1 = __smlabt(wb, od, a1);
-            a1 = __smlatb(wa, (int32_t)xp[4], a1);
+            row_s2(xp, wp, &a0, &a1);
         }
     }
     acc[0] = a0;
