@@ -78,9 +78,10 @@ static LR_ALWAYS_INLINE void row_s2(const int8_t *xp, const int16_t *wp, int32_t
 /* Two adjacent output pixels of lr_opt_chan3 (stride 1) whose columns are inside: acc[j] = base + sum W x over the nr
  * kernel rows from xc (pixel 0's first tap; x[0 .. 3] of each row inside) and wc (packed rows). A leaf of its
  * own: the hot loop gets the registers, lr_opt_chan3's frame stays small. */
-static LR_NOINLINE void pair3(const int8_t *xc, const int16_t *wc, int32_t hw, int32_t w, int32_t cin_g, int32_t nr,
-                              int32_t kh, uint32_t base, int32_t acc[2])
+static LR_NOINLINE void pair3(const lr_geom *g, const int8_t *xc, const int16_t *wc, int32_t nr, uint32_t base,
+                              int32_t acc[2])
 {
+    const int32_t hw = g->h * g->w, w = g->w, cin_g = g->cin_g, kh = g->kh;
     int32_t i, ky;
 #if LR_DSP
     int32_t a0 = lr_as_i32(base), a1 = a0;
@@ -125,9 +126,10 @@ static LR_NOINLINE void pair3(const int8_t *xc, const int16_t *wc, int32_t hw, i
  * in_offset = 0, as padding adds nothing to the reference's sum, while base counts in_offset * W for every tap).
  * xc: the row's first four values (right 0: the word (pad, x0, x1, x2)) or its last four (right 1: (x[w-3], x[w-2],
  * x[w-1], pad)); pad: that byte. */
-static LR_NOINLINE void pair3e(const int8_t *xc, const int16_t *wc, int32_t hw, int32_t w, int32_t cin_g, int32_t nr,
-                               int32_t kh, uint32_t base, int right, uint32_t pad, int32_t acc[2])
+static LR_NOINLINE void pair3e(const lr_geom *g, const int8_t *xc, const int16_t *wc, int32_t nr, uint32_t base,
+                               int right, uint32_t pad, int32_t acc[2])
 {
+    const int32_t hw = g->h * g->w, w = g->w, cin_g = g->cin_g, kh = g->kh;
     int32_t i, ky;
 #if LR_DSP
     int32_t a0 = lr_as_i32(base), a1 = a0;
@@ -162,9 +164,10 @@ static LR_NOINLINE void pair3e(const int8_t *xc, const int16_t *wc, int32_t hw, 
 #if LR_DSP
 /* Two output pixels of lr_opt_chan3 at stride 2 whose columns are inside (row_s2 per kernel row). Otherwise as
  * pair3. */
-static LR_NOINLINE void pair3s2(const int8_t *xc, const int16_t *wc, int32_t hw, int32_t w, int32_t cin_g, int32_t nr,
-                                int32_t kh, uint32_t base, int32_t acc[2])
+static LR_NOINLINE void pair3s2(const lr_geom *g, const int8_t *xc, const int16_t *wc, int32_t nr, uint32_t base,
+                                int32_t acc[2])
 {
+    const int32_t hw = g->h * g->w, w = g->w, cin_g = g->cin_g, kh = g->kh;
     int32_t i, ky, a0 = lr_as_i32(base), a1 = a0;
 #if LR_OPT_FAST && !defined(__OPTIMIZE_SIZE__) /* -Os spills the unrolled loop's values (fast paths too) */
     if (nr == 3 && kh == 3) { /* every row inside (the common case): the three rows unrolled */
@@ -234,10 +237,10 @@ void lr_opt_chan3(const lr_geom *g, const int8_t *x, const int16_t *pk, const in
                 do {
 #if LR_DSP
                     if (g->sw == 2) {
-                        pair3s2(xrow + ix0, wc, hw, g->w, g->cin_g, nr, kh, base, acc);
+                        pair3s2(g, xrow + ix0, wc, nr, base, acc);
                     } else
 #endif
-                        pair3(xrow + ix0, wc, hw, g->w, g->cin_g, nr, kh, base, acc);
+                        pair3(g, xrow + ix0, wc, nr, base, acc);
                     yr[ox] = lr_opt_requant(acc[0], rq);
                     if (ox == split) { /* pixel ox + 1 is the right end pair's first */
                         break;
@@ -252,7 +255,7 @@ void lr_opt_chan3(const lr_geom *g, const int8_t *x, const int16_t *pk, const in
             if (ox == lstart || ox == rstart) { /* the row's ends: one padding tap in the pair */
                 int32_t acc[2];
                 const int right = ox == rstart;
-                pair3e(xrow + (right ? ix0 - 1 : 0), pk + 4 * ky0, hw, g->w, g->cin_g, nr, kh, base, right,
+                pair3e(g, xrow + (right ? ix0 - 1 : 0), pk + 4 * ky0, nr, base, right,
                        (uint32_t)(-in_offset) & 0xffu, acc);
                 yr[ox] = lr_opt_requant(acc[0], rq);
                 yr[ox + 1] = lr_opt_requant(acc[1], rq);
