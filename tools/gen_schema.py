@@ -134,16 +134,14 @@ def _constant_lines() -> list[str]:
         lines.append("")
     for name, fields in schema_tables().items():
         lines.append(f"/* table {name}: field slots (vtable entry i sits at byte 4 + 2*i) */")
-        slot = 0
-        for fname, ftype, default in fields:
+        for slot, (fname, ftype, default) in enumerate(fields):
             lines.append(f"#define LR_{_snake(name).upper()}_{fname.upper()} {slot}")
             if default:
                 default = {"true": "1", "false": "0"}.get(default, default)
                 if re.fullmatch(r"[A-Za-z_]\w*", default) and default not in ("1", "0"):
                     default = f"LR_{_snake(ftype).upper()}_{default}"  # an enum value
                 lines.append(f"#define LR_{_snake(name).upper()}_{fname.upper()}_DEFAULT {default}")
-            slot += 1
-        lines.append(f"#define LR_{_snake(name).upper()}_NUM_FIELDS {slot}")
+        lines.append(f"#define LR_{_snake(name).upper()}_NUM_FIELDS {len(fields)}")
         lines.append("")
     return lines
 
