@@ -261,3 +261,16 @@ def test_default_model_tflite_equals_tflite_micro():
     tflm = TflmRunner(path, imp)
     assert np.array_equal(got, np.stack([tflm(x)[0].reshape(-1) for x in xs]))
 
+
+
+@pytest.mark.parametrize("module", ["tflite_micro", "ai_edge_litert"])
+def test_verify_tflite_without_a_peer_package_is_one_error(module: str, monkeypatch, capsys) -> None:
+    """`linrep-edge verify X.tflite` on a machine without one of the two engines it compares with: exit 2 and
+    one line naming the missing package and the install command (an ImportError traceback before)."""
+    from linrep_edge.cli.main import main
+
+    find = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == module else find(name, *a))
+    code = main(["-q", "verify", str(_mlperf("kws_ref_model")), "--n", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and module in err and peers.INSTALL_HINT in err and "Traceback" not in err

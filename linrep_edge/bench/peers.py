@@ -39,17 +39,17 @@ def missing_message(missing: list[str]) -> str:
     return f"the peers comparison needs the optional packages {', '.join(missing)}: {INSTALL_HINT}"
 
 
-def require() -> None:
-    """LinRepError naming the install command if an optional peer package is missing; imports them
-    once with their start-up logging silenced."""
+def require(modules: tuple[str, ...] = PEER_MODULES) -> None:
+    """LinRepError naming the install command if an optional peer package of `modules` (default: all of
+    them) is missing; imports them once with their start-up logging silenced."""
     import importlib
     import importlib.util
 
-    missing = [m for m in PEER_MODULES if importlib.util.find_spec(m) is None]
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
         raise LinRepError(missing_message(missing))
     with quiet_fds():
-        for m in PEER_MODULES:
+        for m in modules:
             importlib.import_module(m)
 
 

@@ -43,8 +43,10 @@ def verify_tflite(path: str | Path, n: int = 200, seed: int = 0, real: np.ndarra
     from linrep_edge.integer.batch import quantize_input
     from linrep_edge.integer.oracle import LiteRTRefRunner, TflmRunner
     from linrep_edge.models.tflite_import import import_tflite_mapped
+    from linrep_edge.bench.peers import require
     from linrep_edge.runtime.binding import CRuntime, fits_input
 
+    require(("tflite_micro", "ai_edge_litert"))  # both engines, named at once, before any work
     name = shown or Path(path).name
     imp = import_tflite_mapped(path)
     g = imp.graph
