@@ -274,3 +274,4 @@ def test_verify_tflite_without_a_peer_package_is_one_error(module: str, monkeypa
     code = main(["-q", "verify", str(_mlperf("kws_ref_model")), "--n", "1"])
     err = capsys.readouterr().err
     assert code == 2 and module in err and peers.INSTALL_HINT in err and "Traceback" not in err
+    assert "verify on a .tflite" in err and "peers comparison" not in err  # what needs them, not another command

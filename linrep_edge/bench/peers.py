@@ -34,20 +34,20 @@ INSTALL_HINT = "pip install 'linrep-edge[peers]'  (or: make peers)"
 PEER_MODULES = ("litert_torch", "ai_edge_quantizer", "ai_edge_litert", "tflite_micro")
 
 
-def missing_message(missing: list[str]) -> str:
-    """What `require()` says when the optional packages `missing` are not installed."""
-    return f"the peers comparison needs the optional packages {', '.join(missing)}: {INSTALL_HINT}"
+def missing_message(missing: list[str], what: str = "the peers comparison") -> str:
+    """What `require()` says when the optional packages `missing`, which `what` needs, are not installed."""
+    return f"{what} needs the optional packages {', '.join(missing)}: {INSTALL_HINT}"
 
 
-def require(modules: tuple[str, ...] = PEER_MODULES) -> None:
-    """LinRepError naming the install command if an optional peer package of `modules` (default: all of
-    them) is missing; imports them once with their start-up logging silenced."""
+def require(modules: tuple[str, ...] = PEER_MODULES, what: str = "the peers comparison") -> None:
+    """LinRepError naming what needs them and the install command if an optional peer package of `modules`
+    (default: all of them) is missing; imports them once with their start-up logging silenced."""
     import importlib
     import importlib.util
 
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
-        raise LinRepError(missing_message(missing))
+        raise LinRepError(missing_message(missing, what))
     with quiet_fds():
         for m in modules:
             importlib.import_module(m)

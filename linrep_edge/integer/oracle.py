@@ -44,7 +44,7 @@ class TflmRunner:
 
     def __init__(self, model: str | Path | bytes, imported: Imported, arena_bytes: int = 1 << 23,
                  all_tensors: bool = False) -> None:
-        require(("tflite_micro",))  # one error naming the install, not an ImportError
+        require(("tflite_micro",), "TFLite Micro's interpreter")  # one error naming the install, not an ImportError
         from tflite_micro.python.tflite_micro import runtime
 
         cfg = runtime.InterpreterConfig.kPreserveAllTensors if all_tensors else runtime.InterpreterConfig.kAllocationRecording
@@ -75,7 +75,7 @@ class LiteRTRefRunner:
     """LiteRT's interpreter with its reference kernels (OpResolverType.BUILTIN_REF)."""
 
     def __init__(self, model: str | Path | bytes, imported: Imported) -> None:
-        require(("ai_edge_litert",))
+        require(("ai_edge_litert",), "LiteRT's reference interpreter")
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
         with quiet_fds():

@@ -46,7 +46,8 @@ def verify_tflite(path: str | Path, n: int = 200, seed: int = 0, real: np.ndarra
     from linrep_edge.bench.peers import require
     from linrep_edge.runtime.binding import CRuntime, fits_input
 
-    require(("tflite_micro", "ai_edge_litert"))  # both engines, named at once, before any work
+    # both engines, named at once, before any work
+    require(("tflite_micro", "ai_edge_litert"), "verify on a .tflite (TFLite Micro and LiteRT as the references)")
     name = shown or Path(path).name
     imp = import_tflite_mapped(path)
     g = imp.graph
