@@ -1310,8 +1310,8 @@ static void depthwise(const lr_geom *g, const int8_t *x, const lr_dense_s8_param
     }
 }
 
-#if !LR_OPT_FAST
-/* Channel o's two accumulators requantised into y[0] and, if n == 2, y[1] (pairs in the smallest builds). */
+#if !LR_OPT_FAST && LR_DSP
+/* Channel o's two accumulators requantised into y[0] and, if n == 2, y[1] (pairs in the smallest DSP builds). */
 static LR_NOINLINE void out_chan(const lr_requant_s8 *q, uint32_t o, int32_t a0, int32_t a1, int8_t *y, int32_t n)
 {
     lr_opt_out2(a0, a1, lr_rq_mult(q, o), lr_rq_shift(q, o), q, y, n);
@@ -1342,9 +1342,16 @@ static LR_NOINLINE void pairs(const lr_dense_s8_params *p, int32_t per, const in
         if (two) {
             lr_opt_out2(acc[2], acc[3], lr_rq_mult(&p->rq, o1), lr_rq_shift(&p->rq, o1), &p->rq, yp + npx, nq);
         }
-#else /* one call site, out of line: its registers its own, the channel loop's spill less */
+#elif LR_DSP /* one call site, out of line: its registers its own, the channel loop's spill less */
         for (k = 0; k <= two; k++) {
             out_chan(&p->rq, (uint32_t)o + (uint32_t)k, acc[2 * k], acc[2 * k + 1], yp + k * npx, nq);
+        }
+#else /* one call site, which -Os inlines (the portable dot's loop leaves the registers for it: out of line costs
+       * the Cortex-M3 4 % on keyword spotting) */
+        for (k = 0; k <= two; k++) {
+            const uint32_t ok = (uint32_t)o + (uint32_t)k;
+            lr_opt_out2(acc[2 * k], acc[2 * k + 1], lr_rq_mult(&p->rq, ok), lr_rq_shift(&p->rq, ok), &p->rq,
+                        yp + k * npx, nq);
         }
 #endif
     }
