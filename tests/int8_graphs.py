@@ -328,6 +328,56 @@ def _prelu(rng: np.random.Generator, x: Tensor, y: Tensor, n: int) -> Graph:
     return g
 
 
+def _act_on(rng: np.random.Generator, g: Graph, kind: str, src: int) -> int:
+    """Append the activation `kind` (an ACTIVATION_KINDS key) of tensor src to g; returns its output's id."""
+    op_type, x = ACTIVATION_KINDS[kind], g.tensors[src]
+    fixed = FIXED_OUT.get(op_type)
+    y = Tensor(x.shape, dtype="int8", scale=fixed[0], zero_point=fixed[1]) if fixed else \
+        _tensor(rng, x.shape, x if kind.endswith("_alike") else None)
+    g.tensors.append(y)
+    out = len(g.tensors) - 1
+    if op_type == "PRELU":
+        p = _prelu(rng, x, y, 1 if kind == "prelu_one" else x.shape[0])
+        g.constants.append(p.constants[0])
+        g.ops.append(Op("PRELU", "prelu", [src], out, weight=len(g.constants) - 1, iparams=p.ops[0].iparams))
+        return out
+    op = Op(op_type, "", [src], out, iparams=activation_params(op_type, x, y))
+    if op_type == "CLAMP":
+        op.alpha, op.beta = CLAMP_BOUNDS
+    if op_type == "LEAKY_RELU":
+        op.alpha = LEAKY_ALPHA
+    g.ops.append(op)
+    return out
+
+
+def in_place(kind: str, seed: int, mode: str = "alias") -> Graph:
+    """x [1, H, W] -> 1x1 conv -> a [C, H, W] -> the activation `kind` -> b -> 1x1 conv -> y [1, H, W]: the
+    activation's input and output the largest tensors, a dying at it (the runtime writes b over a). Mode "chain": a
+    RELU of b between (c over b over a); "kept": ADD(a, b) -> y [C, H, W] instead of the last conv (a read after the
+    activation: b gets a buffer of its own)."""
+    rng = np.random.default_rng(seed)
+    c, h, w = int(rng.integers(4, 9)), int(rng.integers(3, 8)), int(rng.integers(3, 8))
+    g = Graph([_tensor(rng, (1, h, w)), _tensor(rng, (c, h, w))], 0, 1, [])
+    up = Op("CONV2D", "up", [0], 1, out_channels=c)
+    g.ops.append(up)
+    _weighted(rng, g, up, rng.integers(-127, 128, (c, 1, 1, 1)))
+    last = _act_on(rng, g, kind, 1)
+    if mode == "chain":
+        last = _act_on(rng, g, "relu", last)
+    if mode == "kept":
+        out = _tensor(rng, (c, h, w))
+        g.tensors.append(out)
+        g.ops.append(Op("ADD", "add", [1, last], len(g.tensors) - 1, iparams=_add_params(rng, g, 1, last, out)))
+    else:
+        g.tensors.append(_tensor(rng, (1, h, w)))
+        down = Op("CONV2D", "down", [last], len(g.tensors) - 1, out_channels=1)
+        g.ops.append(down)
+        _weighted(rng, g, down, rng.integers(-127, 128, (1, c, 1, 1)))
+    g.output = len(g.tensors) - 1
+    g.outputs = [g.output]
+    return g
+
+
 def _chain(rng: np.random.Generator, linrep: bool = False) -> Graph:
     """conv (a LinRep conv with `linrep`) -> max pool -> ADD with a 1x1 conv of itself -> adaptive pool -> reshape ->
     linear -> softmax."""

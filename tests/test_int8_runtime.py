@@ -18,7 +18,7 @@ from linrep_edge.format.writer import pack_graph
 from linrep_edge.integer.executor import run_int8
 from linrep_edge.models.tflite_import import import_tflite
 from linrep_edge.runtime.binding import CRuntime
-from int8_graphs import KINDS, build
+from int8_graphs import ACTIVATION_KINDS, KINDS, build, in_place
 
 SEEDS = range(6)
 
@@ -44,6 +44,28 @@ def test_c_equals_python_reference(kind: str) -> None:
                 for k, (w, c) in enumerate(zip(want, got)):
                     assert c[n].dtype == np.int8
                     np.testing.assert_array_equal(c[n], w, err_msg=f"{kind} seed {seed} {path} output {k}")
+
+
+@pytest.mark.parametrize("kind", sorted(ACTIVATION_KINDS))
+def test_activations_run_in_place(kind: str) -> None:
+    """An int8 activation whose input dies at it writes its output over the input (lr_plan_lifetimes): the
+    results stay the Python reference's (least arena, where the table may not fit, and no RAM limit, where it
+    does), and the activation lower bound counts one buffer for both; a chain of them shares one buffer too;
+    with the input read after the activation (an ADD of both), two buffers."""
+    for seed in range(3):
+        for mode in ("alias", "chain", "kept"):
+            g = in_place(kind, seed, mode)
+            xs = _inputs(g, seed, 4)
+            want = [run_int8(g, x)[0] for x in xs]
+            rt = CRuntime(pack_graph(g), f"{kind}/{seed}/{mode}")
+            for limit in (0, -1):
+                rt.set_ram_limit(limit)
+                got = rt.run_int8(xs)[0]
+                for n in range(len(xs)):
+                    np.testing.assert_array_equal(got[n], want[n], err_msg=f"{kind} {seed} {mode} limit {limit}")
+            x, a, y = g.tensors[0].numel, g.tensors[1].numel, g.tensors[g.output].numel
+            lower = max(x + a, a + y) if mode != "kept" else 3 * a  # kept: a, b and ADD's output at once
+            assert rt.activation_lower_bound_bytes == lower, (kind, seed, mode)
 
 
 def test_outputs_are_not_saturated_constants() -> None:

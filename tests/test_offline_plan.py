@@ -15,8 +15,10 @@ import torch
 from linrep_edge.errors import LinRepError
 from linrep_edge.format.export_c import plan_to_c
 from linrep_edge.format.reader import parse
+from linrep_edge.format.writer import pack_graph
 from linrep_edge.pipeline import PackSettings, pack_model
 from linrep_edge.runtime import abi
+from int8_graphs import in_place
 
 HEAD = abi.PLAN_HEAD
 
@@ -135,4 +137,27 @@ def test_fp32_pruned_layer_cannot_take_the_reuse_bit(crt, blobs):
     bb[k // 32] |= 1 << (k % 32)
     bad[4] = good[4] + (1 << 20)
     sl[k] = (good[4], 1 << 20)  # room enough for any reuse scratch
+    assert _refused(crt, blob, bad)
+
+
+def test_in_place_activation_must_write_over_its_input(crt):
+    """An int8 activation run in place (its input dying there): the exported plan puts its output on its input's
+    offset and runs to the same bytes; a plan that gives the output a place of its own, even free bytes above
+    everything, is refused (lr_run writes the output where the plan says and the table kernel reads the input
+    there), and so is one that puts it on another tensor."""
+    g = in_place("hardswish", 1, "chain")
+    blob = pack_graph(g)
+    plan = crt(blob).export_plan()
+    _, off, _, _ = _layout(blob, plan)
+    assert off[2] == off[1] and off[3] == off[1]  # hardswish's output and the RELU's over the conv's output
+    x = np.random.default_rng(2).integers(-128, 128, (3, *g.tensors[0].shape)).astype(np.int8)
+    other = crt(blob)
+    other.set_plan(plan)
+    assert np.array_equal(other.run_int8(x)[0], crt(blob).run_int8(x)[0])
+    bad = plan.copy()
+    bad[4] = plan[4] + ((g.tensors[3].numel + 15) // 16) * 16
+    _layout(blob, bad)[1][3] = plan[4]  # the RELU's output above every tensor: its own bytes, but not in place
+    assert _refused(crt, blob, bad)
+    bad = plan.copy()
+    _layout(blob, bad)[1][3] = off[0]  # on the model input's bytes
     assert _refused(crt, blob, bad)

@@ -424,7 +424,9 @@ lr_status lr_error_location(const lr_model *m, int32_t *op_index, int32_t *tenso
  * (A misaligned arena is aligned up inside lr_run and needs up to LR_ARENA_ALIGN - 1 more bytes.)
  * The arena holds, in order: the run plan (4 bytes per tensor, 8 per op, a bit per op and 12 bytes, see
  * lr_arena_prepare) and the activation region. In the region, tensors share buffers when their lifetimes do
- * not overlap (greedy first-fit by size, as TFLite Micro), and each op's kernel scratch is a buffer live
+ * not overlap (greedy first-fit by size, as TFLite Micro), an int8 activation (RELU, RELU6, CLAMP, LEAKY_RELU,
+ * PRELU, SIGMOID, TANH, HARDSWISH, HARDSIGMOID, SILU) whose input is read by no later op and is not the model
+ * input writes its output over that input (one buffer for both), and each op's kernel scratch is a buffer live
  * during that op only, placed in memory no tensor live during the op uses (a gap, or above them). The
  * region is at least 16 bytes per tensor (the planning records while lr_run plans). What an op's scratch
  * is depends on the path it runs: direct path, one output channel's kernels (Cin/groups * kh * kw values:
@@ -461,9 +463,10 @@ lr_status lr_arena_prepare(const lr_model *m, void *arena, size_t arena_bytes);
 
 /*
  * lr_activation_lower_bound: bytes of activations that must coexist at the busiest op: the maximum
- * over ops of the sum of numel * 4 over the tensors live at that op (the model input from the start,
- * the op's inputs and output, every tensor still to be read later, and the model output to the end).
- * No plan that keeps whole tensors and gives an op's output its own buffer can use less; compare
+ * over ops of the sum of numel * 4 (int8 models: numel) over the tensors live at that op (the model input from
+ * the start, the op's inputs and output, every tensor still to be read later, and the model output to the end;
+ * an int8 activation written over its input, see lr_arena_size, counted once with it).
+ * No plan that keeps whole tensors and gives an op's output its own buffer (but for those) can use less; compare
  * with lr_arena_size (which adds the plan records, alignment and kernel scratch) to judge the planner.
  * (With several outputs, every output stays live to the end.)
  * Returns LR_ERR_NULL_ARG, LR_ERR_NOT_INITIALIZED or LR_OK. Thread-safe.

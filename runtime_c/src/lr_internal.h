@@ -535,9 +535,22 @@ typedef struct lr_plan_entry {
     uint32_t size;   /* bytes, multiple of LR_ARENA_ALIGN; 0: tensor never used */
     uint16_t first;  /* op that writes it (0 for the model input), LR_NO_OP if unused */
     uint16_t last;   /* last op that reads it (the model's outputs: the last op) */
-    uint16_t next;   /* planner's list of placed buffers, sorted by offset */
+    uint16_t next;   /* planner's list of placed buffers, sorted by offset; LR_PLAN_ALIAS: the buffer's tensor */
     uint16_t placed;
 } lr_plan_entry;
+
+/* The op types whose int8 kernels write their output in place over their input, those of this build (LR_OPS), as
+ * bits by type: every activation (an output byte a function of the input byte at its position, and its channel's,
+ * read before it is written; their references run in place on the table's ramp, lr_run.c). */
+#define LR_IN_PLACE_OPS \
+    ((LR_OPS) & ((1u << LR_OP_TYPE_RELU) | (1u << LR_OP_TYPE_RELU6) | (1u << LR_OP_TYPE_LEAKY_RELU) | \
+                 (1u << LR_OP_TYPE_PRELU) | (1u << LR_OP_TYPE_SIGMOID) | (1u << LR_OP_TYPE_HARDSWISH) | \
+                 (1u << LR_OP_TYPE_TANH) | (1u << LR_OP_TYPE_HARDSIGMOID) | (1u << LR_OP_TYPE_SILU) | \
+                 (1u << LR_OP_TYPE_CLAMP)))
+/* lr_plan_entry.placed: the tensor is written in place over another's buffer (lr_plan_lifetimes: an int8
+ * activation whose input dies there), size 0, next the tensor whose buffer it shares (itself no alias), which
+ * lives on to this one's last reader. */
+#define LR_PLAN_ALIAS 4u
 
 /*
  * The plan (lr_plan.c): lifetimes (checking the graph: ids in range, written once and before being read,
@@ -553,7 +566,8 @@ lr_status lr_plan_sizes(const lr_model *m, uint32_t *act_bytes, uint32_t *region
 /*
  * What both the planner and the offline plan's check stand on (lr_plan_check.c). lr_plan_lifetimes: each
  * tensor's first and last op and aligned size (0: unused) into e, checking the graph (every input written
- * before it is read, every tensor written once, the model input never, every output written).
+ * before it is read, every tensor written once, the model input never, every output written); in int8 models
+ * an activation's output whose input dies at it shares the input's buffer (LR_PLAN_ALIAS).
  * lr_plan_lower_bound: the most bytes live at once (lr_activation_lower_bound). lr_with_records: fn on
  * records of its own for every tensor, on the stack in a frame of 16, 64 or LR_MAX_TENSORS records.
  * lr_plan_graph: lr_init of a build without the planner (LR_PLANNER=0): the lifetimes' checks and the

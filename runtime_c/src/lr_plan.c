@@ -3,7 +3,9 @@
  *
  * Lifetime of a tensor: from the op that writes it (the model input: from op 0) to the last op
  * that reads it (the model's outputs, all of them: to the last op). Two tensors whose lifetimes overlap get
- * disjoint buffers; all others may share.
+ * disjoint buffers; all others may share. In int8 models an activation whose input dies at it writes its output
+ * over the input (lr_plan_lifetimes marks the output LR_PLAN_ALIAS, the input's lifetime runs on to the output's
+ * last reader): the output takes no buffer of its own, and its offset is the input's.
  *
  * Tensors: greedy first-fit by decreasing size (ties: lower tensor id first), as TFLite Micro's
  * GreedyMemoryPlanner. Placed buffers are kept in a list sorted by offset; a new buffer goes into
@@ -64,7 +66,7 @@ static int overlap(const lr_plan_entry *a, const lr_plan_entry *b)
 /* The greedy tensor plan on lifetimes already in e: offsets, the sorted list's head, the top. */
 static lr_status place_tensors(const lr_model *m, lr_plan_entry *e, uint32_t *head_out, uint32_t *act_bytes)
 {
-    uint32_t head = LR_NO_OP, total = 0u;
+    uint32_t head = LR_NO_OP, total = 0u, a;
     for (;;) {
         uint32_t i = LR_NO_OP, j, prev = LR_NO_OP, t;
         uint64_t cand = 0u;
@@ -102,6 +104,11 @@ static lr_status place_tensors(const lr_model *m, lr_plan_entry *e, uint32_t *he
             head = i;
         } else {
             e[prev].next = (uint16_t)i;
+        }
+    }
+    for (a = 0; LR_IN_PLACE_OPS != 0u && a < m->n_tensors; a++) { /* in-place outputs: their input's buffer */
+        if ((e[a].placed & LR_PLAN_ALIAS) != 0u) {
+            e[a].offset = e[e[a].next].offset;
         }
     }
     *head_out = head;

@@ -45,6 +45,36 @@ static uint32_t tensor_bytes(const lr_model *m, uint32_t id)
     return n;
 }
 
+/* In-place activations: op k's output shares its input's buffer when the input dies at k (not the model input,
+ * no model output; of the same shape, verified). The buffer's tensor (an alias's own, for a chain of them) lives on to the
+ * output's last reader; the output is marked LR_PLAN_ALIAS, size 0, next that tensor. */
+static void alias_in_place(const lr_model *m, lr_plan_entry *e)
+{
+    uint32_t k, i;
+    for (k = 0; k < m->n_ops; k++) {
+        lr_op op;
+        uint32_t id, root;
+        lr_read_op(m, k, &op);
+        if (op.type >= 32u || ((LR_IN_PLACE_OPS >> op.type) & 1u) == 0u || op.n_inputs != 1u) { /* in this build */
+            continue;
+        }
+        id = (uint32_t)lr_op_input(m, &op, 0u);
+        root = (e[id].placed & LR_PLAN_ALIAS) != 0u ? e[id].next : id;
+        if (e[id].last != k || id == (uint32_t)m->input || e[op.output].size > e[root].size) { /* (verified: equal) */
+            continue;
+        }
+        for (i = 0; i < lr_output_count_of(m) && lr_output_id(m, i) != (int32_t)id; i++) {
+        }
+        if (i < lr_output_count_of(m)) {
+            continue; /* a model output: read after the last op */
+        }
+        e[root].last = e[op.output].last;
+        e[op.output].placed = LR_PLAN_ALIAS;
+        e[op.output].next = (uint16_t)root;
+        e[op.output].size = 0u;
+    }
+}
+
 lr_status lr_plan_lifetimes(const lr_model *m, lr_plan_entry *e, lr_where *where)
 {
     uint32_t i, k;
@@ -94,6 +124,9 @@ lr_status lr_plan_lifetimes(const lr_model *m, lr_plan_entry *e, lr_where *where
             e[i].size = align_up(tensor_bytes(m, i));
         }
     }
+    if (LR_IN_PLACE_OPS != 0u && LR_IS_INT8(m)) {
+        alias_in_place(m, e);
+    }
     return LR_OK;
 }
 
@@ -104,7 +137,7 @@ lr_status lr_plan_lower_bound(const lr_model *m, const lr_plan_entry *e, uint32_
     for (k = 0; k < n_steps; k++) {
         uint64_t live = 0u;
         for (i = 0; i < m->n_tensors; i++) {
-            if (e[i].first != LR_NO_OP && e[i].first <= k && k <= e[i].last) {
+            if (e[i].size != 0u && e[i].first <= k && k <= e[i].last) { /* an alias: in its tensor's bytes */
                 live += tensor_bytes(m, i);
             }
         }
@@ -195,8 +228,11 @@ static lr_status check_on(const lr_model *m, lr_plan_entry *e, void *ctx)
         return LR_ERR_BAD_PLAN; /* not after a successful lr_init */
     }
     for (i = 0; i < m->n_tensors; i++) {
+        if (LR_IN_PLACE_OPS != 0u && (e[i].placed & LR_PLAN_ALIAS) != 0u && off[i] != off[e[i].next]) {
+            return LR_ERR_BAD_PLAN; /* an activation run in place must write over its input */
+        }
         if (e[i].size == 0u) {
-            continue; /* no op uses it */
+            continue; /* no op uses it, or an alias */
         }
         if ((off[i] & (LR_ARENA_ALIGN - 1u)) != 0u || (uint64_t)off[i] + e[i].size > region) {
             return LR_ERR_BAD_PLAN;
