@@ -297,3 +297,24 @@ def test_mcu_bench_reference_kernels_smallest_build(kernels: str, tmp_path: Path
         # set-up can cost more instructions than they save: the speed is measured on real models, RESULTS)
         assert r["runtime_code_bytes_blob_minimal_os_fast"] > r["runtime_code_bytes_blob_minimal"]
     assert r["blob_minimal_matches_host_os_fast"]
+
+
+def test_one_path_firmware_gets_the_arena_its_path_needs(tmp_path: Path) -> None:
+    """A firmware built with one LinRep path (mcu-bench's one-path build, LR_LINREP_PATHS) runs every LinRep conv on
+    that path as a forced one, whose scratch the plan gives whatever the RAM limit: its static arena is that plan's,
+    not the automatic plan's. The zoo MTCNN O-net at a limit between its least arena and its forced-reuse arena
+    (`mcu-bench --ram-limit`) stopped with 'arena: need 124640, have 92000' before."""
+    from linrep_edge.runtime.binding import CRuntime
+    from linrep_edge.runtime.mcu_int8 import _firmware_i8, default_input_i8
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    from zoo_mcu import packed
+
+    blob = packed("mtcnn_onet", "int8", tmp_path)
+    limit = CRuntime(blob).arena_bytes + 8192
+    forced = CRuntime(blob, conv_path="reuse")
+    forced.set_ram_limit(limit)
+    assert forced.arena_bytes > limit  # the case: the one path's plan needs more than the limit
+    r = _firmware_i8(blob, default_input_i8(blob), "cortex-m4", "-O2", tmp_path / "fw", 600.0, ram_limit=limit,
+                     blob_ops=True, linrep_path="reuse")
+    assert r["matches_host"] and r["arena_bytes"] == forced.arena_bytes, r

@@ -62,6 +62,18 @@ def default_input_i8(blob: bytes) -> np.ndarray:
     return np.random.default_rng(0).integers(-128, 128, size=t.shape).astype(np.int8)
 
 
+def _one_path_arena(blob: bytes, linrep_path: str, ram_limit: int) -> int:
+    """The arena of a firmware built with one LinRep path (LR_LINREP_PATHS): its every LinRep conv runs that path,
+    as a forced one, whose scratch the plan gives whatever the RAM limit (lr_plan.c), so the automatic plan's arena
+    may be too small for it (`export-project --linrep-path` sizes it so)."""
+    from linrep_edge.runtime.binding import CRuntime
+
+    rt = CRuntime(blob, conv_path=linrep_path)
+    if ram_limit:
+        rt.set_ram_limit(ram_limit)
+    return rt.arena_bytes
+
+
 def _firmware_i8(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path, timeout: float,
                  run: bool = True, conv_path: str = "auto", ram_limit: int = 0, blob_ops: bool = False,
                  linrep_path: str = "auto", profile: bool = False, status_texts: bool = True,
@@ -75,6 +87,8 @@ def _firmware_i8(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path,
     # the device's plan may differ from the host's: room for any (the firmware reports its own lr_arena_size;
     # this is only its static buffer)
     arena = arena_for_any_plan(blob, ram_limit=ram_limit) if conv_path == "auto" else rt.arena_bytes
+    if conv_path == "auto" and linrep_path != "auto":
+        arena = max(arena, _one_path_arena(blob, linrep_path, ram_limit))
     plan = None
     if offline_plan:  # the plan for these settings made with the target's cost model, for a runtime without planner
         from linrep_edge.runtime.project import cost_model
