@@ -20,8 +20,8 @@
  * columns in one pass over the taps (gather_inside2: 3 x 3 kernels there in the smallest builds, any other
  * kernel size in all), other pixels one tap at a time with bounds (gather_taps); both step the column position
  * (col_step) instead of computing it per tap (the smallest -Os build's gather took about 44 instructions per tap:
- * MLPerf Tiny's image-classification ResNet at -Os 42.7 -> 28.1 M instructions). The columns take the reference's scratch (cin_g * kh * kw int32 words =
- * two columns of int16).
+ * MLPerf Tiny's image-classification ResNet at -Os 42.7 -> 28.1 M instructions). The columns take the reference's
+ * scratch (cin_g * kh * kw int32 words = two columns of int16).
  *
  * 1 x 1 convs with groups 1 and no padding (any stride: the ResNet shortcuts) take a fast path without columns
  * (pointwise below) -- in builds with LR_DOT_ASM only below 32 input channels (below 8 where pairs_sat /
@@ -326,7 +326,7 @@ void lr_opt_im2col2(const lr_geom *g, const int8_t *x, int32_t q, int32_t in_off
         gather_inside2(g, x + iy0 * g->w + ix0, in_offset, col);
         return;
     }
-    lr_opt_im2col(g, x, q / g->ow, q % g->ow, in_offset, 0, col);
+    lr_opt_im2col(g, x, oy, ox, in_offset, 0, col);
     lr_opt_im2col(g, x, q1 / g->ow, q1 % g->ow, in_offset, 1, col);
 }
 
@@ -1310,12 +1310,21 @@ static void depthwise(const lr_geom *g, const int8_t *x, const lr_dense_s8_param
     }
 }
 
-#if !LR_OPT_FAST && LR_DSP
-/* Channel o's two accumulators requantised into y[0] and, if n == 2, y[1] (pairs in the smallest DSP builds). */
-static LR_NOINLINE void out_chan(const lr_requant_s8 *q, uint32_t o, int32_t a0, int32_t a1, int8_t *y, int32_t n)
+#if !LR_OPT_FAST
+/* Channel o's two accumulators requantised into y[0] and, if n == 2, y[1] (pairs in the smallest builds): out of
+ * line on DSP cores, so that the channel loop keeps its registers (it spilled around the inlined requantisation);
+ * inlined on the others, whose portable dot-product loop leaves room for it (out of line cost the Cortex-M3 4 % on
+ * keyword spotting). */
+#if LR_DSP
+#define LR_OUT_CHAN LR_NOINLINE
+#else
+#define LR_OUT_CHAN LR_ALWAYS_INLINE
+#endif
+static LR_OUT_CHAN void out_chan(const lr_requant_s8 *q, uint32_t o, int32_t a0, int32_t a1, int8_t *y, int32_t n)
 {
     lr_opt_out2(a0, a1, lr_rq_mult(q, o), lr_rq_shift(q, o), q, y, n);
 }
+#undef LR_OUT_CHAN
 #endif
 
 /* Output channels o0 .. oend - 1 of pixels q, q + 1 (nq of them) from the columns at col, two at a time (the last
@@ -1342,16 +1351,9 @@ static LR_NOINLINE void pairs(const lr_dense_s8_params *p, int32_t per, const in
         if (two) {
             lr_opt_out2(acc[2], acc[3], lr_rq_mult(&p->rq, o1), lr_rq_shift(&p->rq, o1), &p->rq, yp + npx, nq);
         }
-#elif LR_DSP /* one call site, out of line: its registers its own, the channel loop's spill less */
+#else /* one call site */
         for (k = 0; k <= two; k++) {
             out_chan(&p->rq, (uint32_t)o + (uint32_t)k, acc[2 * k], acc[2 * k + 1], yp + k * npx, nq);
-        }
-#else /* one call site, which -Os inlines (the portable dot's loop leaves the registers for it: out of line costs
-       * the Cortex-M3 4 % on keyword spotting) */
-        for (k = 0; k <= two; k++) {
-            const uint32_t ok = (uint32_t)o + (uint32_t)k;
-            lr_opt_out2(acc[2 * k], acc[2 * k + 1], lr_rq_mult(&p->rq, ok), lr_rq_shift(&p->rq, ok), &p->rq,
-                        yp + k * npx, nq);
         }
 #endif
     }
