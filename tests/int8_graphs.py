@@ -296,22 +296,16 @@ def activation_params(op_type: str, x: Tensor, y: Tensor) -> IntParams:
     raise ValueError(op_type)
 
 
-def _activation(rng: np.random.Generator, op_type: str, alike: bool = False) -> Graph:
-    """One activation over a random [C, H, W] or [F] tensor; input scales from fine to coarse."""
+def _activation(rng: np.random.Generator, kind: str) -> Graph:
+    """The activation `kind` (an ACTIVATION_KINDS key) over a random [C, H, W] or [F] tensor; input scales from fine
+    to coarse."""
     shape = (int(rng.integers(1, 6)), int(rng.integers(1, 6)), int(rng.integers(1, 6))) if rng.integers(0, 2) \
         else (int(rng.integers(1, 60)),)
     x = Tensor(shape, dtype="int8", scale=float(np.float32(np.exp(rng.uniform(np.log(0.003), np.log(0.3))))),
                zero_point=int(rng.integers(-128, 128)))
-    fixed = FIXED_OUT.get(op_type)
-    y = Tensor(shape, dtype="int8", scale=fixed[0], zero_point=fixed[1]) if fixed else _tensor(rng, shape, x if alike else None)
-    if op_type == "PRELU":  # int8 slopes a (one, or one per channel), zero point zp_a, scale s_a
-        return _prelu(rng, x, y, shape[0])
-    op = Op(op_type, "", [0], 1, iparams=activation_params(op_type, x, y))
-    if op_type == "CLAMP":
-        op.alpha, op.beta = CLAMP_BOUNDS
-    if op_type == "LEAKY_RELU":
-        op.alpha = LEAKY_ALPHA
-    return Graph([x, y], 0, 1, [op])
+    g = Graph([x], 0, 1, [])
+    _act_on(rng, g, kind, 0)
+    return g
 
 
 def _prelu(rng: np.random.Generator, x: Tensor, y: Tensor, n: int) -> Graph:
@@ -329,7 +323,8 @@ def _prelu(rng: np.random.Generator, x: Tensor, y: Tensor, n: int) -> Graph:
 
 
 def _act_on(rng: np.random.Generator, g: Graph, kind: str, src: int) -> int:
-    """Append the activation `kind` (an ACTIVATION_KINDS key) of tensor src to g; returns its output's id."""
+    """Append the activation `kind` (an ACTIVATION_KINDS key: `_alike` its output quantised as its input,
+    prelu_one one slope, prelu one per channel) of tensor src to g; returns its output's id."""
     op_type, x = ACTIVATION_KINDS[kind], g.tensors[src]
     fixed = FIXED_OUT.get(op_type)
     y = Tensor(x.shape, dtype="int8", scale=fixed[0], zero_point=fixed[1]) if fixed else \
@@ -569,10 +564,7 @@ def build(kind: str, seed: int) -> Graph:
     if kind in ("chain", "linrep_chain"):  # linrep_chain: not in KINDS (the C tests' blob set), for kernel builds
         return _chain(rng, kind == "linrep_chain")
     if kind in ACTIVATION_KINDS:
-        if kind == "prelu_one":
-            g = _activation(rng, "RELU", False)
-            return _prelu(rng, g.tensors[0], g.tensors[1], 1)
-        return _activation(rng, ACTIVATION_KINDS[kind], kind.endswith("_alike"))
+        return _activation(rng, kind)
     return _same(rng, kind)
 
 
