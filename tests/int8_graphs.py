@@ -15,7 +15,8 @@ from linrep_edge.integer import arith
 KINDS = ("conv", "depthwise", "grouped", "linear", "add", "max_pool", "avg_pool", "adaptive_avg_pool",
          "softmax", "softmax_channels", "reshape", "transpose_hwc", "slice", "concat", "pad", "linrep",
          "linrep_masked", "chain", "mean", "sigmoid", "hardswish", "tanh", "relu", "relu6", "clamp", "relu6_alike",
-         "leaky_relu", "prelu", "prelu_one", "silu", "hardsigmoid", "add_channel", "add_channel_flat", "avg_pool_pad")
+         "leaky_relu", "prelu", "prelu_one", "silu", "hardsigmoid", "add_channel", "add_channel_flat", "avg_pool_pad",
+         "channel_shuffle")
 ACTIVATION_KINDS = {"sigmoid": "SIGMOID", "hardswish": "HARDSWISH", "tanh": "TANH", "relu": "RELU", "relu6": "RELU6",
                     "clamp": "CLAMP", "relu6_alike": "RELU6", "leaky_relu": "LEAKY_RELU", "prelu": "PRELU",
                     "prelu_one": "PRELU", "silu": "SILU", "hardsigmoid": "HARDSIGMOID"}  # elementwise activations (docs/INTEGER.md §6)
@@ -233,6 +234,10 @@ def _same(rng: np.random.Generator, kind: str) -> Graph:
         start = int(rng.integers(0, c))
         size = int(rng.integers(1, c - start + 1))
         return Graph([x, _tensor(rng, (size, h, w), x)], 0, 1, [Op("SLICE", "", [0], 1, start=start, iparams=ip)])
+    if kind == "channel_shuffle":  # groups g dividing C = g * per
+        groups, per = int(rng.integers(1, 5)), int(rng.integers(1, 4))
+        x = _tensor(rng, (groups * per, h, w))
+        return Graph([x, _tensor(rng, x.shape, x)], 0, 1, [Op("CHANNEL_SHUFFLE", "", [0], 1, groups=groups, iparams=ip)])
     if kind == "pad":
         pads = tuple(int(v) for v in rng.integers(0, 3, 4))
         y = _tensor(rng, (c, h + pads[0] + pads[2], w + pads[1] + pads[3]), x)

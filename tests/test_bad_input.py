@@ -81,6 +81,19 @@ def test_wrong_input_shape(blob, int8_blob, tmp_path):
     assert not (tmp_path / "o.lre").exists()
 
 
+def test_verify_without_inputs_on_a_model_of_another_shape(tmp_path):
+    """No --inputs / --data for a model that does not take the default data set's images: one error naming both
+    shapes and the options that give the user's own inputs (not the data set's shape against the model's)."""
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 14 * 14, 5)).eval()
+    pt2 = tmp_path / "rgb.pt2"
+    torch.export.save(torch.export.export(model, (torch.zeros(1, 3, 16, 16),)), str(pt2))
+    out = tmp_path / "rgb.lre"
+    assert run("pack", str(pt2), "--activations", "fp32", "-o", str(out)).returncode == 0
+    assert_user_error(run("verify", str(out)), "no inputs given", "--data fashion-mnist, gives inputs (1, 28, 28)",
+                      "rgb.lre takes (3, 16, 16)", "--inputs X.npy (float32, (N, 3, 16, 16))")
+    assert_user_error(run("verify", str(out), "--data", "digits"), "--data digits gives inputs (1, 8, 8)")
+
+
 def test_ram_limit_out_of_range(blob):
     assert_user_error(run("mcu-bench", str(blob), "--ram-limit", "-5"), "--ram-limit", "'-5'", "-1 (no limit)")
 

@@ -512,6 +512,31 @@ def test_slice(crt, shape, start, count) -> None:
     assert parse(blob).graph.ops[0].start == start
 
 
+@pytest.mark.parametrize("shape,groups", [((6, 3, 4), 2), ((6, 3, 4), 3), ((6, 3, 4), 6), ((6, 3, 4), 1),
+                                          ((12, 1, 5), 4), ((5, 2, 2), 5)])
+def test_channel_shuffle(crt, shape, groups) -> None:
+    """CHANNEL_SHUFFLE in C (fp32 and int8) equals torch's own nn.ChannelShuffle; the blob says format version 6 and
+    keeps `groups`; the int8 reference's byte moves equal torch's too."""
+    from linrep_edge.integer.ops import channel_shuffle_s8
+
+    g = _single(shape, shape, Op("CHANNEL_SHUFFLE", "shuffle", [], 0, groups=groups))
+    blob = pack_graph(g)
+    x = np.random.default_rng(groups).standard_normal((3, *shape)).astype(np.float32)
+    want = torch.nn.ChannelShuffle(groups)(torch.from_numpy(x)).numpy()
+    np.testing.assert_array_equal(crt(blob).run(x), want)
+    back = parse(blob)
+    assert back.format_version == 6 and back.graph.ops[0].groups == groups
+    q = np.random.default_rng(1).integers(-128, 128, shape).astype(np.int8)
+    np.testing.assert_array_equal(channel_shuffle_s8(q, groups),
+                                  torch.nn.ChannelShuffle(groups)(torch.from_numpy(q[None].astype(np.float32)))[0]
+                                  .numpy().astype(np.int8))
+
+
+def test_channel_shuffle_does_not_change_older_blobs() -> None:
+    """Format version 6 only where a blob holds CHANNEL_SHUFFLE: the version-3 graph still says 3."""
+    assert parse(pack_graph(v3_graph())).format_version == 3
+
+
 @pytest.mark.parametrize("shape", [(3, 4, 5), (1, 2, 2), (7, 1, 3)])
 def test_transpose_hwc(crt, shape) -> None:
     g = _single(shape, (int(np.prod(shape)),), Op("TRANSPOSE_HWC", "nhwc", [], 0))

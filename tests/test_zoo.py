@@ -86,3 +86,55 @@ def test_pack_check_lists_problems_and_passes_a_supported_model(tmp_path):
     import json
 
     assert json.loads(good.stdout)["op_types"] == {"CONV2D": 1}
+
+
+class _Shuffles(nn.Module):
+    """Channel splits and shuffles spelled the ways people write them (ShuffleNet, torchvision and others)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 12, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        x = self.conv(x)
+        n, c, h, w = x.shape
+        a = x.view(n, 3, c // 3, h, w).transpose(1, 2).contiguous().view(n, c, h, w)  # torchvision
+        b = x.reshape(n, 4, c // 4, h, w).permute(0, 2, 1, 3, 4).flatten(1, 2)
+        d = torch.flatten(torch.transpose(x.unflatten(1, (2, -1)), 1, 2), 1, 2)
+        e = x.view(n, 2, c // 2, h, w).view(n, c, h, w)  # grouped and back: no channel moves
+        p, q, r = x.chunk(3, dim=1)  # 4 + 4 + 4
+        s, t = torch.tensor_split(x, [5], dim=1)  # 5 + 7
+        u, v, z = torch.tensor_split(x, 3, dim=1)
+        return a, b, d, e, torch.cat([r, p], 1) * torch.sigmoid(torch.cat([q, q], 1)), torch.cat([t, s], 1), v + z
+
+
+def test_channel_shuffles_and_splits_run_in_c_like_torch(crt):
+    model = _Shuffles().eval()
+    x = torch.randn(2, 3, 6, 5)
+    g = capture(model, x[:1])
+    kinds = [op.type for op in g.ops]
+    assert kinds.count("CHANNEL_SHUFFLE") == 3, kinds  # `e` moves no channel: no op
+    assert [op.groups for op in g.ops if op.type == "CHANNEL_SHUFFLE"] == [3, 4, 2]
+    from linrep_edge.format.writer import pack_graph
+
+    blob = pack_graph(g)
+    with torch.no_grad():
+        want = _outputs(model(x))
+    _close(crt(blob).run_all(x.numpy()), want, rtol=1e-5)
+
+
+@pytest.mark.parametrize("body,message", [
+    ("x.transpose(2, 3)", "transpose(2, 3)"),  # a transpose that is not part of a channel shuffle
+    ("x.view(1, 2, 2, 4, 4).permute(0, 1, 2, 4, 3).reshape(1, 4, 4, 4)", "permute [0, 1, 2, 4, 3]"),
+    ("x.view(1, 2, 2, 4, 4).transpose(1, 2).reshape(1, 2, 8, 4)", "reshape of a 5-D view"),
+    ("torch.relu(x.view(1, 2, 2, 4, 4))", "5-D view"),
+])
+def test_refusals_of_5d_views_say_what_is_supported(body, message):
+    class M(nn.Module):
+        def forward(self, x):  # noqa: ANN001
+            return eval(body)  # noqa: S307 -- the test's own literal
+
+    with pytest.raises(CaptureError) as info:
+        capture(M().eval(), torch.zeros(1, 4, 4, 4))
+    text = str(info.value)
+    assert message in text and "channel shuffle" in text, text

@@ -221,6 +221,63 @@ class SqueezeNet(nn.Module):
         return torch.flatten(self.classifier(self.features(x)), 1)
 
 
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """torchvision's ShuffleNetV2 channel shuffle: view to 5-D, transpose, contiguous, view back."""
+    n, c, h, w = x.size()
+    x = x.view(n, groups, c // groups, h, w)
+    x = torch.transpose(x, 1, 2).contiguous()
+    return x.view(n, -1, h, w)
+
+
+class ShuffleUnit(nn.Module):
+    """A ShuffleNetV2 unit as torchvision writes it: stride 1 splits the channels with `chunk` and passes one
+    half through; stride 2 runs both branches on the whole input; the halves concatenated, then shuffled."""
+
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.stride = stride
+        half = cout // 2
+        if stride > 1:
+            self.branch1 = nn.Sequential(nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False),
+                                         nn.BatchNorm2d(cin), nn.Conv2d(cin, half, 1, bias=False),
+                                         nn.BatchNorm2d(half), nn.ReLU(inplace=True))
+        b_in = cin if stride > 1 else half
+        self.branch2 = nn.Sequential(nn.Conv2d(b_in, half, 1, bias=False), nn.BatchNorm2d(half),
+                                     nn.ReLU(inplace=True),
+                                     nn.Conv2d(half, half, 3, stride, 1, groups=half, bias=False),
+                                     nn.BatchNorm2d(half), nn.Conv2d(half, half, 1, bias=False),
+                                     nn.BatchNorm2d(half), nn.ReLU(inplace=True))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride == 1:
+            x1, x2 = x.chunk(2, dim=1)
+            out = torch.cat((x1, self.branch2(x2)), dim=1)
+        else:
+            out = torch.cat((self.branch1(x), self.branch2(x)), dim=1)
+        return channel_shuffle(out, 2)
+
+
+class ShuffleNetV2(nn.Module):
+    """ShuffleNetV2 0.5x as torchvision writes it (chunk, channel shuffle by view / transpose / view, max-pooled
+    stem, `x.mean([2, 3])`), 224×224, 1000 classes; two units per stage instead of 4 / 8 / 4, head 512 wide."""
+
+    def __init__(self, classes: int = 1000) -> None:
+        super().__init__()
+        self.conv1 = nn.Sequential(nn.Conv2d(3, 24, 3, 2, 1, bias=False), nn.BatchNorm2d(24), nn.ReLU(inplace=True))
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        stages, cin = [], 24
+        for cout in (48, 96, 192):
+            stages.append(nn.Sequential(ShuffleUnit(cin, cout, 2), ShuffleUnit(cout, cout, 1)))
+            cin = cout
+        self.stages = nn.Sequential(*stages)
+        self.conv5 = nn.Sequential(nn.Conv2d(cin, 512, 1, bias=False), nn.BatchNorm2d(512), nn.ReLU(inplace=True))
+        self.fc = nn.Linear(512, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv5(self.stages(self.maxpool(self.conv1(x))))
+        return self.fc(x.mean([2, 3]))
+
+
 class PNet(nn.Module):
     """MTCNN's proposal net: PReLU, ceil-mode max pool, two heads (per-pixel face softmax, box offsets), 12×12."""
 
@@ -333,6 +390,7 @@ ZOO: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
     "resnet8_cifar": (lambda: ResNet((1, 1, 1), (16, 32, 64), False, 10), (1, 3, 32, 32)),
     "resnet18_imagenet": (lambda: ResNet((2, 2, 2, 2), (16, 32, 64, 128), True, 1000), (1, 3, 224, 224)),
     "squeezenet": (SqueezeNet, (1, 3, 224, 224)),
+    "shufflenet_v2": (ShuffleNetV2, (1, 3, 224, 224)),
     "mtcnn_pnet": (PNet, (1, 3, 12, 12)),
     "mtcnn_onet": (ONet, (1, 3, 48, 48)),
     "tiny_unet": (TinyUNet, (1, 1, 64, 64)),

@@ -115,9 +115,12 @@ def _constant_lines() -> list[str]:
     lines.append("")
     for name, body in re.findall(r"enum\s+(\w+)\s*:\s*\w+\s*\{([^}]*)\}", text):
         lines.append(f"/* enum {name} */")
+        values = []
         for entry in [e.strip() for e in body.split(",") if e.strip()]:
             ident, _, value = entry.partition("=")
             lines.append(f"#define LR_{_snake(name).upper()}_{ident.strip()} {value.strip()}")
+            values.append(int(value))
+        lines.append(f"#define LR_{_snake(name).upper()}_COUNT {max(values) + 1}u /* values 0 .. {max(values)} */")
         lines.append("")
     for name, body in re.findall(r"struct\s+(\w+)\s*\{([^}]*)\}", text):
         fields = [f.strip() for f in body.split(";") if f.strip()]

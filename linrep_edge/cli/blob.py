@@ -142,6 +142,20 @@ def _inputs_name(args: argparse.Namespace) -> str:
     return f"--inputs {shown(args.inputs)}" if args.inputs else f"--data {args.data or 'fashion-mnist'}"
 
 
+def _check_builtin_fits(args: argparse.Namespace, spec: str, has: tuple[int, ...], takes: tuple[int, ...]) -> None:
+    """A built-in test split (the default fashion-mnist when no inputs are given) must fit the file's input:
+    else one error naming both shapes and the options that give the user's own inputs."""
+    from linrep_edge.runtime.binding import fits_input
+
+    if fits_input(has, takes):
+        return
+    given = f"--data {spec} gives" if args.data else f"no inputs given: the default, --data {spec}, gives"
+    shape = ", ".join(str(d) for d in takes)
+    raise LinRepError(f"{given} inputs {has}, {shown(args.file)} takes {takes}: give your own inputs with "
+                      f"--inputs X.npy (float32, (N, {shape})) or --data (an image folder, FILE.npz with arrays "
+                      "x, y, or package.module:function)")
+
+
 def _data_arrays(args: argparse.Namespace, input_shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray | None]:
     """verify --data's inputs and labels: a built-in test split, or every item of the user's data set."""
     from linrep_edge.datasets import DATASETS, load_dataset
@@ -151,6 +165,7 @@ def _data_arrays(args: argparse.Namespace, input_shape: tuple[int, ...]) -> tupl
         if args.labels:
             raise LinRepError("--labels goes with --inputs or --data FILE.npy")
         test = load_dataset(spec).test.take(args.limit)
+        _check_builtin_fits(args, spec, tuple(test.x.shape[1:]), input_shape)
         return test.x.numpy(), test.y.numpy()
     from linrep_edge.user_data import eval_arrays
 

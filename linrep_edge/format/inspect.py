@@ -39,6 +39,8 @@ def _op_params(op) -> str:  # type: ignore[no-untyped-def]
         parts.append(f"pad={','.join(map(str, op.pads))} value={op.alpha:g}")
     if op.type == "SLICE":
         parts.append(f"start={op.start}")
+    if op.type == "CHANNEL_SHUFFLE":
+        parts.append(f"groups={op.groups}")
     if op.activation != "NONE":
         parts.append(f"+{op.activation.lower()}")
     if op.linrep is not None:

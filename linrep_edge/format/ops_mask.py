@@ -11,7 +11,8 @@ from linrep_edge.errors import LinRepError
 from linrep_edge.format.fb.OpType import OpType
 from linrep_edge.format.ir import Graph
 
-OP_TYPE_COUNT = 27  # OpType values 0 .. 26 (runtime_c/src/lr_internal.h: LR_OP_TYPE_COUNT)
+# OpType values 0 .. OP_TYPE_COUNT - 1, from the schema's generated enum (runtime_c/src/lr_schema.h: LR_OP_TYPE_COUNT)
+OP_TYPE_COUNT = 1 + max(v for k, v in vars(OpType).items() if not k.startswith("_") and isinstance(v, int))
 
 
 def ops_mask(graph: Graph) -> int:

@@ -11,7 +11,8 @@ wrote. An int8 graph (`Graph.is_int8`, docs/INTEGER.md) is version 4: every tens
 qparams), int8 codebooks (`i8`, `scale`) and LinRep `b_exponent`; its float `op.bias` constants are not
 stored (the bias is `iparams.bias`). Version 5 = version 4 without the fp32 `a_scale`, `b_scale` of integer
 LinRep layers (8 bytes per row): the runtime never reads them, and the reader recovers them exactly from the
-multipliers (`integer.linrep.ab_scales_from_multipliers`); an int8 graph with integer LinRep a/b is version 5. Output is deterministic: the same graph gives the same bytes (no timestamps,
+multipliers (`integer.linrep.ab_scales_from_multipliers`); an int8 graph with integer LinRep a/b is version 5.
+Version 6 adds CHANNEL_SHUFFLE (fp32 or int8 graphs; blobs without it say the version they said before). Output is deterministic: the same graph gives the same bytes (no timestamps,
 fixed build order, metadata JSON with sorted keys). The CRC-32 of the whole blob, computed with the
 crc32 field's own 4 bytes as zero, is patched into that field last.
 """
@@ -38,10 +39,11 @@ from linrep_edge.format.fb.Shape import CreateShape
 from linrep_edge.format.fb.TensorQuant import CreateTensorQuant
 from linrep_edge.format.ir import Graph, IntParams
 
-FORMAT_VERSION = 5  # the newest version written (and read)
+FORMAT_VERSION = 6  # the newest version written (and read)
 V3_OPS = frozenset(("TANH", "HARDSIGMOID", "SILU", "CLAMP", "MUL", "RESIZE", "PAD", "SLICE", "TRANSPOSE_HWC", "AFFINE",
                     "CONV_TRANSPOSE2D"))
 FILE_IDENTIFIER = b"LRE1"
+V6_OPS = frozenset(("CHANNEL_SHUFFLE",))
 PRODUCER = f"linrep-edge {__version__}"
 
 
@@ -86,9 +88,11 @@ def _uses_v3(g: Graph) -> bool:
 
 
 def format_version_needed(g: Graph) -> int:
-    """The oldest version that holds `g`: 5 for an int8 graph with integer LinRep a/b (their scales are not
-    stored), 4 for other int8 graphs; 3 with a version-3 op, field or several outputs; 2 with integer a/b,
-    int8 weights or pruned kernels; else 1."""
+    """The oldest version that holds `g`: 6 with a version-6 op (CHANNEL_SHUFFLE); 5 for an int8 graph with
+    integer LinRep a/b (their scales are not stored), 4 for other int8 graphs; 3 with a version-3 op, field or
+    several outputs; 2 with integer a/b, int8 weights or pruned kernels; else 1."""
+    if any(op.type in V6_OPS for op in g.ops):
+        return 6
     if g.is_int8:
         return 5 if any(op.linrep is not None and op.linrep.ab_bits for op in g.ops) else 4
     if _uses_v3(g):

@@ -12,7 +12,8 @@ Beyond convs, the op set is what networks deployed on microcontrollers use, writ
 (in-place or not): ReLU/ReLU6/hardtanh/clamp, LeakyReLU, PReLU, Sigmoid, Tanh, SiLU, Hardsigmoid,
 Hardswish; max/avg pooling (ceil_mode too), global pooling and `mean` over H, W; add/mul with channel
 broadcast (squeeze-and-excitation) and by scalars; nearest/bilinear upsampling; constant padding;
-channel `cat`, slicing and `split`; NCHW→NHWC `permute` feeding a flatten; softmax over features or
+channel `cat`, slicing, `split`, `chunk` and `tensor_split`; the channel shuffle (a view to [N, g, C/g, H, W],
+its two group axes swapped, a reshape back: CHANNEL_SHUFFLE); NCHW→NHWC `permute` feeding a flatten; softmax over features or
 over channels; batch norm after a conv (folded) or alone (a per-channel affine op); transposed
 convolution (LinRep weights when the module is a `LinRepConvTranspose2d`); 1-D convolution and pooling as 2-D ones
 with H = 1 ([C, L] activations are [C, 1, L]).
@@ -46,11 +47,15 @@ ELEMENTWISE = {aten.relu.default: "RELU", aten.relu_.default: "RELU", aten.relu6
                aten.silu.default: "SILU", aten.silu_.default: "SILU",
                aten.hardsigmoid.default: "HARDSIGMOID", aten.hardsigmoid_.default: "HARDSIGMOID"}
 INF = float("inf")
+SHUFFLE_PATTERN = ("5-D activations are supported only as a channel shuffle: view / unflatten to (N, g, C/g, H, W), "
+                   "transpose(1, 2) or permute(0, 2, 1, 3, 4), then reshape / flatten back to (N, C, H, W)")
 
 
 class _Pending:
     """A value that is not an activation tensor of its own: an NCHW→NHWC permute waiting for the flatten
-    it must feed, or the pieces of a channel split waiting for their getitem."""
+    it must feed, the pieces of a channel split waiting for their getitem, or a channel shuffle on its way
+    (`groups`: [C, H, W] viewed as [g, C/g, H, W], pieces [(g, C/g)]; `shuffle`: its two group axes
+    swapped, waiting for the reshape back to [C, H, W])."""
 
     def __init__(self, kind: str, src: int, node: torch.fx.Node, pieces: list[tuple[int, int]] | None = None):
         self.kind, self.src, self.node, self.pieces = kind, src, node, pieces or []
@@ -153,6 +158,9 @@ class _Capture:
                 raise LinRepError(f"unsupported operation: permute at {_module_path(p.node)} feeds "
                                   f"{getattr(node.target, '__name__', node.target)}; a permute is supported where "
                                   "it turns NCHW into NHWC right before a flatten")
+            if p.kind in ("groups", "shuffle"):
+                raise LinRepError(f"unsupported operation: 5-D view at {_module_path(p.node)} feeds "
+                                  f"{getattr(node.target, '__name__', node.target)}; {SHUFFLE_PATTERN}")
             raise LinRepError(f"unsupported use of split at {_module_path(p.node)}")
         if not isinstance(arg, torch.fx.Node) or arg.name not in self.env:
             raise LinRepError(f"{node.target} at {_module_path(node)}: input {arg} is not an activation "
@@ -360,6 +368,11 @@ class _Capture:
         h[aten.narrow.default] = self._narrow
         for t in (aten.split.Tensor, aten.split_with_sizes.default):
             h[t] = self._split
+        h[aten.chunk.default] = lambda n: self._split(n, "chunk")
+        h[aten.transpose.int] = self._transpose
+        h[aten.unflatten.int] = self._reshape
+        for t in (aten.tensor_split.sections, aten.tensor_split.indices):
+            h[t] = lambda n: self._split(n, "tensor_split")
         return h
 
     def _getitem(self, node: torch.fx.Node) -> None:
@@ -379,6 +392,13 @@ class _Capture:
 
     def _reshape(self, node: torch.fx.Node) -> None:
         arg = node.args[0]
+        if isinstance(arg, torch.fx.Node) and arg.name in self.pending and \
+                self.pending[arg.name].kind in ("groups", "shuffle"):
+            self._shuffle_back(node, self.pending[arg.name])
+            return
+        if _rank(node) == 5:
+            self._group_channels(node, self.tensor_in(arg, node))
+            return
         if isinstance(arg, torch.fx.Node) and arg.name in self.pending and self.pending[arg.name].kind == "permute":
             p = self.pending[arg.name]
             if len(_shape(node)) != 1:
@@ -569,7 +589,49 @@ class _Capture:
         left, right, top, bottom = pads
         self.emit(node, "PAD", [x], pads=(top, left, bottom, right), alpha=value)
 
+    def _group_channels(self, node: torch.fx.Node, x: int) -> None:
+        """A view of [C, H, W] as [g, C/g, H, W]: the first step of a channel shuffle."""
+        val = node.meta.get("val")
+        shape = tuple(int(d) for d in val.shape) if isinstance(val, torch.Tensor) else ()
+        c, *hw = self.g.tensors[x].shape
+        if len(shape) != 5 or shape[0] != 1 or len(hw) != 2 or list(shape[3:]) != hw or shape[1] * shape[2] != c:
+            raise LinRepError(f"unsupported operation: view to {list(shape)} at {_module_path(node)}: {SHUFFLE_PATTERN}")
+        self.pending[node.name] = _Pending("groups", x, node, [(shape[1], shape[2])])
+
+    def _swap_groups(self, node: torch.fx.Node, dims: list[int]) -> bool:
+        """transpose(1, 2) / permute(0, 2, 1, 3, 4) of grouped channels: the shuffle's second step."""
+        src = node.args[0]
+        if not (isinstance(src, torch.fx.Node) and src.name in self.pending and self.pending[src.name].kind == "groups"):
+            return False
+        if dims != [0, 2, 1, 3, 4]:
+            raise LinRepError(f"unsupported operation: permute {dims} of a 5-D view at {_module_path(node)}: "
+                              f"{SHUFFLE_PATTERN}")
+        p = self.pending[src.name]
+        self.pending[node.name] = _Pending("shuffle", p.src, node, p.pieces)
+        return True
+
+    def _transpose(self, node: torch.fx.Node) -> None:
+        a, b = (int(d) for d in node.args[1:3])
+        dims = list(range(max(_rank(node), 1)))
+        dims[a], dims[b] = dims[b], dims[a]
+        if not self._swap_groups(node, dims):
+            raise LinRepError(f"unsupported operation: transpose({a}, {b}) at {_module_path(node)} (a transpose is "
+                              f"supported only inside a channel shuffle: {SHUFFLE_PATTERN})")
+
+    def _shuffle_back(self, node: torch.fx.Node, p: _Pending) -> None:
+        """The reshape that ends a channel shuffle (or undoes a grouping view without a transpose)."""
+        if _rank(node) != 4 or _shape(node) != self.g.tensors[p.src].shape:
+            raise LinRepError(f"unsupported operation: reshape of a 5-D view to {list(_shape(node))} at "
+                              f"{_module_path(node)}: {SHUFFLE_PATTERN}")
+        groups = p.pieces[0][0]
+        if p.kind == "groups" or groups == 1 or p.pieces[0][1] == 1:  # no channel moves
+            self.env[node.name] = p.src
+            return
+        self.emit(node, "CHANNEL_SHUFFLE", [p.src], groups=groups)
+
     def _permute(self, node: torch.fx.Node) -> None:
+        if _rank(node) == 5 and self._swap_groups(node, [int(d) % 5 for d in node.args[1]]):
+            return
         dims = [int(d) % 4 for d in node.args[1]]
         if dims != [0, 2, 3, 1] or _rank(node) != 4:
             raise LinRepError(f"unsupported operation: permute {list(node.args[1])} at {_module_path(node)} (only "
@@ -606,17 +668,29 @@ class _Capture:
             raise LinRepError(f"unsupported operation: narrow of dim {node.args[1]} at {_module_path(node)}")
         self._emit_slice(node, x, int(node.args[2]), int(node.args[3]))
 
-    def _split(self, node: torch.fx.Node) -> None:
+    def _split(self, node: torch.fx.Node, how: str = "split") -> None:
+        """A channel split (`split`, `split_with_sizes`, `chunk`, `tensor_split` into sections): its pieces wait
+        for the getitems that take them, each a channel slice."""
         x = self.tensor_in(node.args[0], node)
         dim = int(_arg(node, 2, "dim", 0))
         rank = len(self.g.tensors[x].shape) + 1
         if dim % rank != 1:
-            raise LinRepError(f"unsupported operation: split along dim {dim} at {_module_path(node)} (only channels)")
+            raise LinRepError(f"unsupported operation: {how} along dim {dim} at {_module_path(node)} (only channels)")
         n = self.g.tensors[x].shape[0]
         size = node.args[1]
-        sizes = [int(s) for s in size] if isinstance(size, (list, tuple)) else [int(size)] * -(-n // int(size))
-        if not isinstance(size, (list, tuple)):
-            sizes[-1] = n - int(size) * (len(sizes) - 1)
+        if isinstance(size, (list, tuple)):
+            if how == "tensor_split":  # split points, not sizes
+                cuts = [min(max(int(c), 0), n) for c in size]
+                sizes = [b - a for a, b in zip([0] + cuts, cuts + [n])]
+            else:
+                sizes = [int(s) for s in size]
+        elif how == "tensor_split":  # k sections, the first n % k one channel larger (numpy's array_split)
+            k = int(size)
+            sizes = [n // k + (1 if i < n % k else 0) for i in range(k)]
+        else:
+            step = -(-n // int(size)) if how == "chunk" else int(size)  # chunk: k pieces of ceil(n / k)
+            sizes = [step] * -(-n // step)
+            sizes[-1] = n - step * (len(sizes) - 1)
         starts = np.cumsum([0] + sizes[:-1]).tolist()
         self.pending[node.name] = _Pending("split", x, node, list(zip(starts, sizes)))
 

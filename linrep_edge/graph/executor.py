@@ -181,6 +181,9 @@ class GraphModel(nn.Module):
                 y = x0[:, op.start:op.start + g.tensors[op.output].shape[0]]
             elif t == "TRANSPOSE_HWC":
                 y = x0.permute(0, 2, 3, 1).flatten(1)
+            elif t == "CHANNEL_SHUFFLE":
+                n, c, h, w = x0.shape
+                y = x0.reshape(n, op.groups, c // op.groups, h, w).transpose(1, 2).reshape(n, c, h, w)
             elif t == "AFFINE":
                 y = x0 * _per_channel(getattr(self, f"op{i}_weight"), x0)
                 if op.bias >= 0:

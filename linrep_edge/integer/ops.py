@@ -354,3 +354,9 @@ def pad_s8(x: np.ndarray, pads: Pads, zp: int) -> np.ndarray:
 def slice_s8(x: np.ndarray, start: int, size: int) -> np.ndarray:
     """SLICE: channels (or features) [start, start + size)."""
     return np.ascontiguousarray(x[start:start + size])
+
+
+def channel_shuffle_s8(x: np.ndarray, groups: int) -> np.ndarray:
+    """CHANNEL_SHUFFLE of [C, H, W]: output channel j·g + i = input channel i·(C/g) + j."""
+    c = x.shape[0]
+    return np.ascontiguousarray(x.reshape(groups, c // groups, *x.shape[1:]).swapaxes(0, 1)).reshape(x.shape)

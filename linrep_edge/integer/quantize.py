@@ -35,7 +35,7 @@ from linrep_edge.method.quantize import quantize_int8_weights
 WEIGHTED = ("CONV2D", "LINREP_CONV2D", "LINEAR")
 GEO = ("MUL", "AFFINE", "CONV_TRANSPOSE2D")  # their integers: _geo_params
 SAME_QUANT = ("MAX_POOL2D", "AVG_POOL2D", "ADAPTIVE_AVG_POOL2D", "RESHAPE", "TRANSPOSE_HWC", "SLICE", "CONCAT", "PAD",
-              "RESIZE")
+              "RESIZE", "CHANNEL_SHUFFLE")
 ACTIVATIONS = ("SIGMOID", "HARDSWISH", "TANH", "RELU", "RELU6", "CLAMP", "LEAKY_RELU", "PRELU", "SILU",
                "HARDSIGMOID")  # elementwise, with TFLite's int8 arithmetic (docs/INTEGER.md §6)
 SUPPORTED = (*WEIGHTED, "ADD", "SOFTMAX", *GEO, *ACTIVATIONS, *SAME_QUANT)

@@ -53,8 +53,9 @@ extern "C" {
  * or LinRep weights over its (Cin, Cout/groups) kernel grid), ADD
  * and MUL broadcast over channels, SOFTMAX over channels, and several model outputs; 4 adds int8 models:
  * int8 activations with a scale and zero point per tensor and integer-only ops, docs/INTEGER.md; 5: int8
- * models whose integer LinRep layers store no fp32 a/b scales, as their multipliers hold them). */
-#define LR_FORMAT_VERSION 5u
+ * models whose integer LinRep layers store no fp32 a/b scales, as their multipliers hold them; 6 adds
+ * CHANNEL_SHUFFLE). */
+#define LR_FORMAT_VERSION 6u
 
 /* Largest tensor rank (activations are [C, H, W] or [F]; constants up to [Cout, Cin/g, kh, kw]). */
 #define LR_MAX_RANK 4
@@ -103,14 +104,14 @@ extern "C" {
  *
  * Build option: -DLR_OPS=<mask>, the op types compiled in (as TFLite Micro's op resolver, decided at build
  * time): bit t set = op type t of the format (OpType in docs/FORMAT.md; CONV2D = bit 0, LINREP_CONV2D = bit 1,
- * ... CONV_TRANSPOSE2D = bit 26). lr_init refuses a blob holding any other op type with
+ * ... CONV_TRANSPOSE2D = bit 26, CHANNEL_SHUFFLE = bit 27). lr_init refuses a blob holding any other op type with
  * LR_ERR_UNSUPPORTED_OP (lr_error_location gives the op), and the verifier rules, run paths and kernels of
  * the ops left out are not compiled. With neither LINREP_CONV2D nor CONV_TRANSPOSE2D (the op types that may
  * carry LinRep fields) compiled in, codebooks are neither verified nor read: a blob holding any is refused with
  * LR_ERR_UNSUPPORTED_OP after its ops passed (lr_error_location: op -1), about 1.1 KB less code at -Os on
  * Cortex-M4 for an imported TFLite model. A plain integer literal (e.g. 0x1807u), so that the preprocessor can
  * read it. `linrep-edge export-project` writes the mask of its blob's ops (`linrep-edge info --json`:
- * "lr_ops"); `mcu-bench` measures code size with it. Default: every op type (0x7FFFFFFu).
+ * "lr_ops"); `mcu-bench` measures code size with it. Default: every op type (0xFFFFFFFu).
  *
  * Build option: -DLR_LINREP_PATHS=<mask>, the LINREP_CONV2D paths compiled in (lr_conv_path): 1u the direct
  * path only, 2u template reuse only, 3u both (the default). With one left out, LR_PATH_AUTO runs the other on
@@ -384,8 +385,7 @@ const char *lr_status_str(lr_status status);
  *
  * An int8 model (format version 4, Model.tensor_quant present; docs/INTEGER.md) is checked further:
  * every tensor's scale positive and finite and zero point in -128 .. 127; every op one with an int8 form
- * (CONV2D incl. depthwise / groups, LINREP_CONV2D, LINEAR, ADD, MUL, AFFINE, RESIZE, CONV_TRANSPOSE2D,
- * MAX_POOL2D, AVG_POOL2D, ADAPTIVE_AVG_POOL2D, SOFTMAX, RESHAPE, TRANSPOSE_HWC, SLICE, CONCAT, PAD; others
+ * (every op type of this format version has one, docs/INTEGER.md gives its arithmetic; a type without one:
  * LR_ERR_UNSUPPORTED_OP);
  * multipliers >= 0 and shifts in -31 .. 30 of the length the op needs, act_min <= act_max, int8
  * weights, int32 biases, int8 codebooks, LinRep integer a/b with a b_exponent per output channel

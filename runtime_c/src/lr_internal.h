@@ -21,7 +21,6 @@
 
 #define LR_MODEL_MAGIC 0x314C524Cu /* set in lr_model.magic by a successful lr_init */
 #define LR_NO_OP 0xFFFFu           /* lr_plan_entry.first/last: no op */
-#define LR_OP_TYPE_COUNT 27u       /* OpType values 0 .. 26 are known (16 .. 26: format version 3) */
 
 /* Int8 models (format version 4) are supported unless the library is built with -DLR_INT8=0 (linrep.h).
  * LR_IS_INT8(m): m is an int8 model, constant 0 in such a build so that no int8 code is linked. */
@@ -43,14 +42,14 @@
  * types is compiled in (`if (!LR_OP_ON(...)) break;`), so that the compiler drops the rest of the case and
  * the link drops the kernels and verifier rules only it calls. */
 #ifndef LR_OPS
-#define LR_OPS 0x7FFFFFFu
+#define LR_OPS ((1u << LR_OP_TYPE_COUNT) - 1u) /* every op type of the schema */
 #endif
 #define LR_OP_ON(t) (((LR_OPS) >> (t)) & 1u)
 /* 1 when an op type that may carry LinRep fields (LINREP_CONV2D, CONV_TRANSPOSE2D) is compiled in: only then are
  * codebooks verified and read; a build without either refuses a blob that holds codebooks (usable in #if). */
 #define LR_LINREP_ON (LR_OP_ON(LR_OP_TYPE_LINREP_CONV2D) || LR_OP_ON(LR_OP_TYPE_CONV_TRANSPOSE2D))
-#if (LR_OPS) >> 27
-#error "LR_OPS: bits above op type 26 are set (no such op type)"
+#if (LR_OPS) >> LR_OP_TYPE_COUNT
+#error "LR_OPS: bits above the last op type are set (no such op type)"
 #endif
 
 /* LinRep conv paths compiled in (linrep.h, -DLR_LINREP_PATHS=<mask>): bit 0 the direct path, bit 1 template

@@ -261,6 +261,13 @@ static void run_op(const run_ctx *r, const lr_op *op)
         }
         lr_transpose_hwc_f32_ref(x, (uint32_t)in[0], n / (uint32_t)in[0], y);
         break;
+    case LR_OP_TYPE_CHANNEL_SHUFFLE:
+        if (!LR_OP_ON(LR_OP_TYPE_CHANNEL_SHUFFLE)) {
+            break; /* left out of this build (LR_OPS) */
+        }
+        lr_channel_shuffle_ref(x, (uint32_t)in[0], (uint32_t)op->groups,
+                               (size_t)(n / (uint32_t)in[0]) * sizeof(float), y);
+        break;
     case LR_OP_TYPE_AFFINE:
         if (!LR_OP_ON(LR_OP_TYPE_AFFINE)) {
             break; /* left out of this build (LR_OPS) */
@@ -764,6 +771,12 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
             break; /* left out of this build (LR_OPS) */
         }
         lr_transpose_hwc_s8_ref(x, (uint32_t)in[0], n / (uint32_t)in[0], y);
+        break;
+    case LR_OP_TYPE_CHANNEL_SHUFFLE:
+        if (!LR_OP_ON(LR_OP_TYPE_CHANNEL_SHUFFLE)) {
+            break; /* left out of this build (LR_OPS) */
+        }
+        lr_channel_shuffle_ref(x, (uint32_t)in[0], (uint32_t)op->groups, n / (uint32_t)in[0], y);
         break;
     case LR_OP_TYPE_MUL:
     case LR_OP_TYPE_AFFINE:

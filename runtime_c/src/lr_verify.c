@@ -693,8 +693,9 @@ static int channel_broadcast(const shape *a, const shape *b)
 }
 
 /*
- * Ops that move data without weights (format version 3): RESIZE, PAD, SLICE, TRANSPOSE_HWC. The
- * output shape into *out (computed, or for RESIZE the stored one, whose channels must match).
+ * Ops that move data without weights (format version 3): RESIZE, PAD, SLICE, TRANSPOSE_HWC; (version 6)
+ * CHANNEL_SHUFFLE, `groups` >= 1 dividing the channels. The output shape into *out (computed, or for RESIZE
+ * the stored one, whose channels must match).
  */
 static lr_status check_layout(const lr_op *op, const shape *in, const shape *stored, shape *out)
 {
@@ -715,6 +716,12 @@ static lr_status check_layout(const lr_op *op, const shape *in, const shape *sto
             return LR_ERR_BAD_PARAMS;
         }
         set3(out, in->d[0], (int64_t)in->d[1] + op->pt + op->pb, (int64_t)in->d[2] + op->pl + op->pr);
+        break;
+    case LR_OP_TYPE_CHANNEL_SHUFFLE: /* [C, H, W] -> [C, H, W], channels regrouped */
+        if (op->groups < 1 || in->d[0] % op->groups != 0) {
+            return LR_ERR_BAD_PARAMS;
+        }
+        *out = *in;
         break;
     case LR_OP_TYPE_SLICE: /* channels [start, start + C_out) of [C, H, W], or features of [F] */
         if (op->start < 0 || stored->d[0] > in->d[0] - op->start) {
@@ -971,8 +978,9 @@ static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, u
     case LR_OP_TYPE_PAD:
     case LR_OP_TYPE_SLICE:
     case LR_OP_TYPE_TRANSPOSE_HWC:
+    case LR_OP_TYPE_CHANNEL_SHUFFLE:
         if (!(LR_OP_ON(LR_OP_TYPE_RESIZE) || LR_OP_ON(LR_OP_TYPE_PAD) || LR_OP_ON(LR_OP_TYPE_SLICE) ||
-              LR_OP_ON(LR_OP_TYPE_TRANSPOSE_HWC))) {
+              LR_OP_ON(LR_OP_TYPE_TRANSPOSE_HWC) || LR_OP_ON(LR_OP_TYPE_CHANNEL_SHUFFLE))) {
             return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
         }
         s = check_layout(op, &in, &stored, &out);

@@ -115,6 +115,7 @@ def cases() -> dict[str, bytes]:
     out["v3_ops_fp32"] = pack_graph(v3_graph("fp32"))
     out["v3_ops_fp16"] = pack_graph(v3_graph("fp16"))
     out["v3_heads"] = pack_graph(v3_heads())
+    out["v6_shuffle"] = pack_graph(v6_shuffle())  # format version 6: CHANNEL_SHUFFLE
     # a transposed conv with LinRep kernels over (Cin, Cout/groups): fp16 a/b; 5-bit a/b (a scale per input
     # channel) with pruned kernels
     torch.manual_seed(4)
@@ -171,6 +172,21 @@ def v3_graph(dtype: str) -> Graph:
             bias=g.add_constant(rng.standard_normal(3) * 0.1, dtype), activation="RELU6", name="ct")
     sm = op("SOFTMAX", [op("RESIZE", [ct], (3, 32, 28), mode=0)], (3, 32, 28))
     g.output = op("TRANSPOSE_HWC", [sm], (3 * 32 * 28,))
+    return g
+
+
+def v6_shuffle() -> Graph:
+    """A ShuffleNetV2 unit: the channels split in two (SLICE), one half through a conv, CONCAT, CHANNEL_SHUFFLE by
+    2; then shuffled again by 4."""
+    rng = np.random.default_rng(23)
+    g, op = _builder((3, 5, 6))
+    c1 = op("CONV2D", [g.input], (8, 5, 6), kernel=(3, 3), pads=(1, 1, 1, 1), out_channels=8, name="c1",
+            weight=g.add_constant(rng.standard_normal((8, 3, 3, 3))), activation="RELU")
+    keep = op("SLICE", [c1], (4, 5, 6), start=0)
+    branch = op("CONV2D", [op("SLICE", [c1], (4, 5, 6), start=4)], (4, 5, 6), out_channels=4, name="c2",
+                weight=g.add_constant(rng.standard_normal((4, 4, 1, 1))))
+    mixed = op("CHANNEL_SHUFFLE", [op("CONCAT", [keep, branch], (8, 5, 6))], (8, 5, 6), groups=2)
+    g.output = op("CHANNEL_SHUFFLE", [mixed], (8, 5, 6), groups=4)
     return g
 
 
@@ -749,6 +765,12 @@ def hostile_v3() -> dict[str, tuple[Graph, str]]:
     h["slice_rows"] = (_single("SLICE", (6, 2, 2), (3, 2, 1), start=1), "LR_ERR_SHAPE_MISMATCH")
     h["transpose_hwc_flat_input"] = (_single("TRANSPOSE_HWC", (6,), (6,)), "LR_ERR_BAD_PARAMS")
     h["transpose_hwc_rank3_output"] = (_single("TRANSPOSE_HWC", (2, 3, 3), (3, 3, 2)), "LR_ERR_SHAPE_MISMATCH")
+    h["shuffle_groups_zero"] = (_single("CHANNEL_SHUFFLE", (6, 2, 2), (6, 2, 2), groups=0), "LR_ERR_BAD_PARAMS")
+    h["shuffle_groups_negative"] = (_single("CHANNEL_SHUFFLE", (6, 2, 2), (6, 2, 2), groups=-2), "LR_ERR_BAD_PARAMS")
+    h["shuffle_groups_not_dividing"] = (_single("CHANNEL_SHUFFLE", (6, 2, 2), (6, 2, 2), groups=4), "LR_ERR_BAD_PARAMS")
+    h["shuffle_groups_huge"] = (_single("CHANNEL_SHUFFLE", (6, 2, 2), (6, 2, 2), groups=2**31 - 1), "LR_ERR_BAD_PARAMS")
+    h["shuffle_flat_input"] = (_single("CHANNEL_SHUFFLE", (6,), (6,), groups=2), "LR_ERR_BAD_PARAMS")
+    h["shuffle_output_shape"] = (_single("CHANNEL_SHUFFLE", (6, 2, 2), (3, 2, 4), groups=2), "LR_ERR_SHAPE_MISMATCH")
     g = _single("AFFINE", (3, 2, 2), (3, 2, 2))
     g.ops[0].weight = g.add_constant(np.ones(2))
     h["affine_weight_count"] = (g, "LR_ERR_BAD_CONSTANT")
@@ -889,7 +911,7 @@ def main() -> None:
         (out_dir / f"{name}.in").write_bytes(x.tobytes())
         (out_dir / f"{name}.ref").write_bytes(y.tobytes())
         manifest.append(f"{name} {n}")
-    (out_dir / "corrupt.txt").write_text("tiny_linrep.lre\ntiny_dense_fp16.lre\nv3_ops_fp16.lre\nv3_heads.lre\n"
+    (out_dir / "corrupt.txt").write_text("tiny_linrep.lre\ntiny_dense_fp16.lre\nv3_ops_fp16.lre\nv3_heads.lre\nv6_shuffle.lre\n"
                                         "i8_chain_0.lre\ni8_linrep_masked_1.lre\ni8_linrep_0.lre\n")
     rejects = []
     for name, (g, status) in hostile().items():

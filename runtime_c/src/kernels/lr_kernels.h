@@ -208,6 +208,9 @@ void lr_resize_bilinear_f32_ref(const lr_geom *g, int align_corners, const float
 void lr_pad_f32_ref(const lr_geom *g, float value, const float *x, float *y);
 /* SLICE: n contiguous values from x (the run path passes x + start * inner). */
 void lr_slice_f32_ref(const float *x, uint32_t n, float *y);
+/* CHANNEL_SHUFFLE (fp32 and int8): output plane j * groups + i = input plane i * (c / groups) + j, planes of
+ * `plane` bytes (groups divides c). */
+void lr_channel_shuffle_ref(const void *x, uint32_t c, uint32_t groups, size_t plane, void *y);
 /* TRANSPOSE_HWC: [c][hw] -> [hw][c]. */
 void lr_transpose_hwc_f32_ref(const float *x, uint32_t c, uint32_t hw, float *y);
 /* AFFINE: x [c][inner] * weight[ch] + bias[ch] (bias.p NULL: none), fp32 or fp16 read in place. */
