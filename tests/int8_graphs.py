@@ -16,7 +16,7 @@ KINDS = ("conv", "depthwise", "grouped", "linear", "add", "max_pool", "avg_pool"
          "softmax", "softmax_channels", "reshape", "transpose_hwc", "slice", "concat", "pad", "linrep",
          "linrep_masked", "chain", "mean", "sigmoid", "hardswish", "tanh", "relu", "relu6", "clamp", "relu6_alike",
          "leaky_relu", "prelu", "prelu_one", "silu", "hardsigmoid", "add_channel", "add_channel_flat", "avg_pool_pad",
-         "channel_shuffle")
+         "channel_shuffle", "pad_border")
 ACTIVATION_KINDS = {"sigmoid": "SIGMOID", "hardswish": "HARDSWISH", "tanh": "TANH", "relu": "RELU", "relu6": "RELU6",
                     "clamp": "CLAMP", "relu6_alike": "RELU6", "leaky_relu": "LEAKY_RELU", "prelu": "PRELU",
                     "prelu_one": "PRELU", "silu": "SILU", "hardsigmoid": "HARDSIGMOID"}  # elementwise activations (docs/INTEGER.md §6)
@@ -238,6 +238,12 @@ def _same(rng: np.random.Generator, kind: str) -> Graph:
         groups, per = int(rng.integers(1, 5)), int(rng.integers(1, 4))
         x = _tensor(rng, (groups * per, h, w))
         return Graph([x, _tensor(rng, x.shape, x)], 0, 1, [Op("CHANNEL_SHUFFLE", "", [0], 1, groups=groups, iparams=ip)])
+    if kind == "pad_border":  # reflect (every pad below its axis' size) or replicate: format version 6
+        mode = int(rng.integers(1, 3))
+        hi = (h, w, h, w) if mode == 1 else (4, 4, 4, 4)
+        pads = tuple(int(rng.integers(0, min(3, m))) if m > 1 else 0 for m in hi)
+        y = _tensor(rng, (c, h + pads[0] + pads[2], w + pads[1] + pads[3]), x)
+        return Graph([x, y], 0, 1, [Op("PAD", "", [0], 1, pads=pads, mode=mode, iparams=ip)])  # type: ignore[arg-type]
     if kind == "pad":
         pads = tuple(int(v) for v in rng.integers(0, 3, 4))
         y = _tensor(rng, (c, h + pads[0] + pads[2], w + pads[1] + pads[3]), x)

@@ -123,14 +123,14 @@ def _assert_graphs_equal(a: Graph, b: Graph) -> None:
 
 
 @pytest.mark.parametrize("kind", ["chain", "linrep", "linrep_masked", "depthwise", "softmax", "concat", "pad",
-                                  "channel_shuffle"])
+                                  "channel_shuffle", "pad_border"])
 def test_format_round_trip(kind: str) -> None:
     """IR -> bytes -> IR equal (the a/b scales of version 5 recovered exactly from the multipliers); bytes -> IR
     -> bytes equal; format version 5 with integer LinRep layers, else 4."""
     g = _normalised(build(kind, 4))
     blob = pack_graph(g)
     read = parse(blob)
-    version = 6 if kind == "channel_shuffle" else 5 if kind.startswith("linrep") else 4
+    version = 6 if kind in ("channel_shuffle", "pad_border") else 5 if kind.startswith("linrep") else 4
     assert read.format_version == version and read.graph.is_int8
     _assert_graphs_equal(g, read.graph)
     assert pack_graph(read.graph, read.graph.metadata) == blob

@@ -504,6 +504,27 @@ def test_pad(crt, pads, value) -> None:
     np.testing.assert_array_equal(c, r)  # data movement: exact
 
 
+@pytest.mark.parametrize("pads,mode", [((1, 2, 2, 0), "reflect"), ((2, 3, 2, 3), "reflect"), ((0, 0, 0, 0), "reflect"),
+                                       ((1, 2, 3, 0), "replicate"), ((5, 0, 0, 6), "replicate")])
+def test_pad_border(crt, pads, mode) -> None:
+    """PAD's reflect / replicate borders (format version 6) in C equal torch's F.pad, fp32 and (the Python integer
+    reference's byte moves) int8."""
+    from linrep_edge.integer.ops import pad_s8
+
+    t, l, b, r_ = pads
+    shape = (2, 4, 5)
+    g = _single(shape, (2, 4 + t + b, 5 + l + r_), Op("PAD", "pad", [], 0, pads=pads, mode={"reflect": 1,
+                                                                                          "replicate": 2}[mode]))
+    blob = pack_graph(g)
+    x = np.random.default_rng(3).standard_normal((2, *shape)).astype(np.float32)
+    want = F.pad(torch.from_numpy(x), (l, r_, t, b), mode=mode).numpy()
+    np.testing.assert_array_equal(crt(blob).run(x), want)
+    assert parse(blob).format_version == 6 and parse(blob).graph.ops[0].mode == g.ops[0].mode
+    q = np.random.default_rng(4).integers(-128, 128, shape).astype(np.int8)
+    ref = F.pad(torch.from_numpy(q[None].astype(np.float32)), (l, r_, t, b), mode=mode)[0].numpy().astype(np.int8)
+    np.testing.assert_array_equal(pad_s8(q, pads, 0, g.ops[0].mode), ref)
+
+
 @pytest.mark.parametrize("shape,start,count", [((6, 3, 4), 0, 2), ((6, 3, 4), 2, 4), ((6, 3, 4), 5, 1), ((10,), 3, 5)])
 def test_slice(crt, shape, start, count) -> None:
     g = _single(shape, (count, *shape[1:]), Op("SLICE", "slice", [], 0, start=start))

@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 from zoo import ZOO, build
 
@@ -138,3 +139,70 @@ def test_refusals_of_5d_views_say_what_is_supported(body, message):
         capture(M().eval(), torch.zeros(1, 4, 4, 4))
     text = str(info.value)
     assert message in text and "channel shuffle" in text, text
+
+
+class _WrittenForms(nn.Module):
+    """Activations and reductions as older code writes them, and one chain whose middle is read elsewhere."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.act = nn.ReLU6(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        x = self.conv((x - 0.5) / 0.25) * 2  # normalisation inside the model: two affine steps, one op
+        hswish = x * self.act(x + 3.) / 6.  # mobilenetv3.pytorch's h_swish
+        hsig = F.relu6(x + 3) / 6
+        hswish2 = x * (torch.clamp(x + 3, 0, 6) * (1 / 6))
+        silu = torch.sigmoid(x) * x
+        kept = F.relu6(x + 3)  # read twice: no fusion
+        partial = x * kept / 6 + kept
+        gmax = F.adaptive_max_pool2d(hswish, 1).flatten(1)
+        amax = hsig.amax((2, 3), keepdim=True)
+        pool2 = F.adaptive_max_pool2d(silu, (3, 2))
+        pool_idx = F.max_pool2d(hsig, 2, return_indices=True)[0]
+        return gmax, amax, pool2, hswish2, -silu, 1 - hsig, partial, pool_idx, silu ** 2
+
+
+def test_written_activations_and_max_reductions_run_in_c_like_torch(crt):
+    model = _WrittenForms().eval()
+    x = torch.randn(2, 3, 6, 4) * 2
+    g = capture(model, x[:1])
+    kinds = [op.type for op in g.ops]
+    assert kinds.count("HARDSWISH") == 2 and kinds.count("HARDSIGMOID") == 1 and kinds.count("SILU") == 1, kinds
+    assert kinds.count("MAX_POOL2D") == 4 and "SIGMOID" not in kinds, kinds
+    assert kinds.count("MUL") == 2, kinds  # silu ** 2, and the chain whose relu6(x + 3) is read twice as written
+    assert kinds[:2] == ["AFFINE", "CONV2D"] and g.ops[0].inputs == [g.input], kinds
+    from linrep_edge.format.writer import pack_graph
+
+    with torch.no_grad():
+        want = _outputs(model(x))
+    _close(crt(pack_graph(g)).run_all(x.numpy()), want, rtol=1e-5)
+
+
+class _BorderPads(nn.Module):
+    """Reflect and replicate padding as users write it: a conv's padding_mode, the pad modules, F.pad."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(2, 4, 3, padding=1, padding_mode="reflect")
+        self.rep = nn.ReplicationPad2d((1, 0, 2, 1))
+        self.conv2 = nn.Conv2d(4, 3, (1, 3), padding=(0, 2), padding_mode="replicate")
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        y = self.conv2(self.rep(torch.relu(self.conv(x))))
+        return y, F.pad(y, (2, 1, 0, 3), mode="reflect")
+
+
+def test_reflect_and_replicate_padding_run_in_c_like_torch(crt):
+    model = _BorderPads().eval()
+    x = torch.randn(2, 2, 5, 6)
+    g = capture(model, x[:1])
+    assert [op.mode for op in g.ops if op.type == "PAD"] == [1, 2, 2, 1], [(op.type, op.mode) for op in g.ops]
+    from linrep_edge.format.writer import pack_graph
+
+    blob = pack_graph(g)
+    assert parse(blob).format_version == 6
+    with torch.no_grad():
+        want = _outputs(model(x))
+    _close(crt(blob).run_all(x.numpy()), want, rtol=1e-5)

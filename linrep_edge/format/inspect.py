@@ -36,7 +36,8 @@ def _op_params(op) -> str:  # type: ignore[no-untyped-def]
     if op.type == "RESIZE":
         parts.append("mode=" + {0: "nearest", 1: "bilinear", 2: "bilinear-align-corners"}.get(op.mode, str(op.mode)))
     if op.type == "PAD":
-        parts.append(f"pad={','.join(map(str, op.pads))} value={op.alpha:g}")
+        border = {1: "reflect", 2: "replicate"}.get(op.mode, f"value={op.alpha:g}")
+        parts.append(f"pad={','.join(map(str, op.pads))} {border}")
     if op.type == "SLICE":
         parts.append(f"start={op.start}")
     if op.type == "CHANNEL_SHUFFLE":

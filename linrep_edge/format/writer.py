@@ -12,7 +12,8 @@ qparams), int8 codebooks (`i8`, `scale`) and LinRep `b_exponent`; its float `op.
 stored (the bias is `iparams.bias`). Version 5 = version 4 without the fp32 `a_scale`, `b_scale` of integer
 LinRep layers (8 bytes per row): the runtime never reads them, and the reader recovers them exactly from the
 multipliers (`integer.linrep.ab_scales_from_multipliers`); an int8 graph with integer LinRep a/b is version 5.
-Version 6 adds CHANNEL_SHUFFLE (fp32 or int8 graphs; blobs without it say the version they said before). Output is deterministic: the same graph gives the same bytes (no timestamps,
+Version 6 adds CHANNEL_SHUFFLE and PAD's reflect / replicate borders (`Op.mode` 1 / 2; fp32 or int8 graphs;
+blobs without them say the version they said before). Output is deterministic: the same graph gives the same bytes (no timestamps,
 fixed build order, metadata JSON with sorted keys). The CRC-32 of the whole blob, computed with the
 crc32 field's own 4 bytes as zero, is patched into that field last.
 """
@@ -88,10 +89,11 @@ def _uses_v3(g: Graph) -> bool:
 
 
 def format_version_needed(g: Graph) -> int:
-    """The oldest version that holds `g`: 6 with a version-6 op (CHANNEL_SHUFFLE); 5 for an int8 graph with
+    """The oldest version that holds `g`: 6 with a version-6 op (CHANNEL_SHUFFLE) or a PAD of another border than
+    a constant; 5 for an int8 graph with
     integer LinRep a/b (their scales are not stored), 4 for other int8 graphs; 3 with a version-3 op, field or
     several outputs; 2 with integer a/b, int8 weights or pruned kernels; else 1."""
-    if any(op.type in V6_OPS for op in g.ops):
+    if any(op.type in V6_OPS or (op.type == "PAD" and op.mode) for op in g.ops):
         return 6
     if g.is_int8:
         return 5 if any(op.linrep is not None and op.linrep.ab_bits for op in g.ops) else 4
@@ -245,7 +247,7 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = 
         FbOp.AddActivation(b, getattr(Activation, op.activation))
         FbOp.AddDtype(b, _dtype(dtype))
         FbOp.AddCountIncludePad(b, op.count_include_pad)
-        if op.type == "RESIZE":
+        if op.type == "RESIZE" or (op.type == "PAD" and op.mode):  # PAD's border modes: version 6
             FbOp.AddMode(b, op.mode)
         if op.linrep is not None:
             FbOp.AddIndexBits(b, width)

@@ -10,8 +10,9 @@ one error (`check` lists them without raising), not only the first.
 
 Beyond convs, the op set is what networks deployed on microcontrollers use, written the usual ways
 (in-place or not): ReLU/ReLU6/hardtanh/clamp, LeakyReLU, PReLU, Sigmoid, Tanh, SiLU, Hardsigmoid,
-Hardswish; max/avg pooling (ceil_mode too), global pooling and `mean` over H, W; add/mul with channel
-broadcast (squeeze-and-excitation) and by scalars; nearest/bilinear upsampling; constant padding;
+Hardswish (also written by hand: `x * sigmoid(x)`, `relu6(x + 3) / 6`, `x * relu6(x + 3) / 6`, graph/fuse.py);
+max/avg pooling (ceil_mode too), global and adaptive pooling, `mean` and `amax` over H, W; add/mul with channel
+broadcast (squeeze-and-excitation) and by scalars, `neg`, `number - x`; nearest/bilinear upsampling; constant padding;
 channel `cat`, slicing, `split`, `chunk` and `tensor_split`; the channel shuffle (a view to [N, g, C/g, H, W],
 its two group axes swapped, a reshape back: CHANNEL_SHUFFLE); NCHW→NHWC `permute` feeding a flatten; softmax over features or
 over channels; batch norm after a conv (folded) or alone (a per-channel affine op); transposed
@@ -29,7 +30,7 @@ import torch
 from torch import nn
 
 from linrep_edge.errors import LinRepError
-from linrep_edge.graph.fuse import fuse_activations
+from linrep_edge.graph.fuse import fuse_activations, fuse_written_activations
 from linrep_edge.format.ir import Graph, LinRepWeights, Op
 from linrep_edge.method.linrep_conv import LinRepConv2d, materialize
 
@@ -47,6 +48,8 @@ ELEMENTWISE = {aten.relu.default: "RELU", aten.relu_.default: "RELU", aten.relu6
                aten.silu.default: "SILU", aten.silu_.default: "SILU",
                aten.hardsigmoid.default: "HARDSIGMOID", aten.hardsigmoid_.default: "HARDSIGMOID"}
 INF = float("inf")
+BORDER_PADS = {aten.reflection_pad2d.default: "reflect", aten.reflection_pad1d.default: "reflect",
+               aten.replication_pad2d.default: "replicate", aten.replication_pad1d.default: "replicate"}
 SHUFFLE_PATTERN = ("5-D activations are supported only as a channel shuffle: view / unflatten to (N, g, C/g, H, W), "
                    "transpose(1, 2) or permute(0, 2, 1, 3, 4), then reshape / flatten back to (N, C, H, W)")
 
@@ -73,6 +76,8 @@ def _module_path(node: torch.fx.Node) -> str:
 def _shape(node: torch.fx.Node) -> tuple[int, ...]:
     """The activation's shape without the batch: [F], [C, H, W], or [C, L] of 1-D models as [C, 1, L]."""
     val = node.meta.get("val")
+    if isinstance(val, (tuple, list)) and val and isinstance(val[0], torch.Tensor):
+        val = val[0]  # (values, indices) of a *_with_indices op: the values are the activation
     if not isinstance(val, torch.Tensor):
         raise LinRepError(f"cannot infer the shape of {node.target} at {_module_path(node)}")
     if val.dim() < 1 or val.shape[0] != 1:
@@ -343,6 +348,13 @@ class _Capture:
         h[aten._adaptive_avg_pool2d.default] = self._adaptive
         h[aten.adaptive_avg_pool1d.default] = self._adaptive
         h[aten.mean.dim] = self._mean
+        h[aten.amax.default] = lambda n: self._reduce_hw(n, "amax")
+        for t in (aten.adaptive_max_pool2d.default, aten.adaptive_max_pool1d.default):
+            h[t] = self._adaptive_max
+        h[aten.pow.Tensor_Scalar] = self._pow
+        h[aten.neg.default] = lambda n: self._scalar_affine(n, self.tensor_in(n.args[0], n), -1.0, 0.0)
+        h[aten.rsub.Scalar] = lambda n: self._scalar_affine(n, self.tensor_in(n.args[0], n),
+                                                            -float(_arg(n, 2, "alpha", 1)), float(n.args[1]))
         for t in (aten.add.Tensor, aten.add_.Tensor):
             h[t] = self._add
         for t in (aten.mul.Tensor, aten.mul_.Tensor):
@@ -363,6 +375,8 @@ class _Capture:
             h[t] = lambda n: self._resize(n, 2 if bool(_arg(n, 2, "align_corners", False)) else 1)
         h[aten.constant_pad_nd.default] = self._pad
         h[aten.pad.default] = self._pad
+        for t in BORDER_PADS:
+            h[t] = self._pad
         h[aten.permute.default] = self._permute
         h[aten.slice.Tensor] = self._slice
         h[aten.narrow.default] = self._narrow
@@ -474,21 +488,47 @@ class _Capture:
         self.emit(node, "ADAPTIVE_AVG_POOL2D", [self.tensor_in(node.args[0], node)], kernel=(oh, ow))
 
     def _mean(self, node: torch.fx.Node) -> None:
+        self._reduce_hw(node, "mean")
+
+    def _reduce_hw(self, node: torch.fx.Node, how: str) -> None:
+        """`mean` / `amax` over H, W of [N, C, H, W] (over L of a 1-D model's [N, C, L]): a global average or max
+        pool, then [C, 1, 1] -> [C] unless keepdim."""
         x = self.tensor_in(node.args[0], node)
-        dims = sorted(d % 4 for d in node.args[1])
-        if len(self.g.tensors[x].shape) != 3 or dims != [2, 3]:
-            raise LinRepError(f"unsupported operation: mean over dims {list(node.args[1])} at {_module_path(node)} "
-                              "(only a spatial mean of an NCHW tensor)")
-        c = self.g.tensors[x].shape[0]
+        rank = _rank(node.args[0]) if isinstance(node.args[0], torch.fx.Node) else 0
+        dims = sorted(int(d) % max(rank, 1) for d in _arg(node, 1, "dim", []) or [])
+        c, h, w = (self.g.tensors[x].shape + (0, 0))[:3]
+        if len(self.g.tensors[x].shape) != 3 or dims != ([2, 3] if rank == 4 else [2]):
+            raise LinRepError(f"unsupported operation: {how} over dims {list(_arg(node, 1, 'dim', []) or [])} at "
+                              f"{_module_path(node)} (only over H, W of an NCHW tensor, or L of an NCL one)")
         keep = bool(_arg(node, 2, "keepdim", False))
         out = self.g.add_tensor((c, 1, 1), node.name + "_pool")
-        self.g.ops.append(Op("ADAPTIVE_AVG_POOL2D", _module_path(node).split(" (")[0], [x], out, kernel=(1, 1)))
+        if how == "mean":
+            self.g.ops.append(Op("ADAPTIVE_AVG_POOL2D", _module_path(node).split(" (")[0], [x], out, kernel=(1, 1)))
+        else:
+            self.g.ops.append(Op("MAX_POOL2D", _module_path(node).split(" (")[0], [x], out, kernel=(h, w),
+                                 stride=(h, w)))
         self.producer[out] = self.g.ops[-1]
         if not keep:  # [C, 1, 1] -> [C]
             op = Op("RESHAPE", self.g.ops[-1].name, [out], self.g.add_tensor((c,), node.name))
             self.g.ops.append(op)
             out = op.output
         self.env[node.name] = out
+
+    def _adaptive_max(self, node: torch.fx.Node) -> None:
+        """adaptive_max_pool2d / 1d to an output size that divides the input: MAX_POOL2D with window = stride
+        (global max pooling at output 1). Its indices are not an activation (nothing may read them)."""
+        x = self.tensor_in(node.args[0], node)
+        c, h, w = self.g.tensors[x].shape
+        out = node.args[1]
+        oh, ow = (1, int(out[0])) if len(_arg(node, 1, "output_size", out)) == 1 else _pair(out, 1)
+        if oh < 1 or ow < 1 or h % oh or w % ow:
+            raise LinRepError(f"unsupported operation: adaptive max pool from {h}x{w} to {oh}x{ow} at "
+                              f"{_module_path(node)} (only output sizes that divide the input)")
+        k = (h // oh, w // ow)
+        t = self.g.add_tensor((c, oh, ow), node.name)
+        self.g.ops.append(Op("MAX_POOL2D", _module_path(node).split(" (")[0], [x], t, kernel=k, stride=k))
+        self.producer[t] = self.g.ops[-1]
+        self.env[node.name] = t
 
     def _channel_broadcast(self, node: torch.fx.Node, a: int, b: int) -> tuple[int, int]:
         """(full, other) for two activations of the same shape, or one [C, H, W] and one [C, 1, 1] / [C]."""
@@ -535,6 +575,16 @@ class _Capture:
     def _mul(self, node: torch.fx.Node) -> None:
         self._binary(node, "MUL")
 
+    def _pow(self, node: torch.fx.Node) -> None:
+        """x ** 2 as x * x (x ** 1: x itself); other exponents are refused."""
+        x, e = self.tensor_in(node.args[0], node), node.args[1]
+        if e == 1:
+            self.env[node.name] = x
+        elif e == 2:
+            self.emit(node, "MUL", [x, x])
+        else:
+            raise LinRepError(f"unsupported operation: pow with exponent {e} at {_module_path(node)} (only 1 and 2)")
+
     def _div(self, node: torch.fx.Node) -> None:
         if not isinstance(node.args[1], (int, float)) or node.args[1] == 0:
             raise LinRepError(f"unsupported operation: division by a tensor at {_module_path(node)} (only by a "
@@ -580,14 +630,19 @@ class _Capture:
     def _pad(self, node: torch.fx.Node) -> None:
         x = self.tensor_in(node.args[0], node)
         pads = [int(p) for p in node.args[1]]
-        mode = _arg(node, 2, "mode", "constant") if node.target == aten.pad.default else "constant"
+        mode = _arg(node, 2, "mode", "constant") if node.target == aten.pad.default else \
+            BORDER_PADS.get(node.target, "constant")
         value = float(_arg(node, 3 if node.target == aten.pad.default else 2, "value", 0.0) or 0.0)
         pads += [0] * (4 - len(pads))
-        if mode != "constant" or len(pads) > 4 or min(pads) < 0 or len(self.g.tensors[x].shape) != 3:
-            raise LinRepError(f"unsupported operation: pad {pads} ({mode}) at {_module_path(node)} (only constant, "
-                              "non-negative padding of H and W)")
-        left, right, top, bottom = pads
-        self.emit(node, "PAD", [x], pads=(top, left, bottom, right), alpha=value)
+        _, h, w = (self.g.tensors[x].shape + (0, 0))[:3]
+        left, right, top, bottom = pads[:4]
+        if mode not in ("constant", "reflect", "replicate") or len(pads) > 4 or min(pads) < 0 or \
+                len(self.g.tensors[x].shape) != 3 or (mode == "reflect" and max(top, bottom) >= h) or \
+                (mode == "reflect" and max(left, right) >= w):
+            raise LinRepError(f"unsupported operation: pad {pads} ({mode}) at {_module_path(node)} (only padding of H "
+                              "and W, non-negative; constant, reflect (each pad below its axis' size) or replicate)")
+        self.emit(node, "PAD", [x], pads=(top, left, bottom, right), alpha=value,
+                  mode={"constant": 0, "reflect": 1, "replicate": 2}[mode])
 
     def _group_channels(self, node: torch.fx.Node, x: int) -> None:
         """A view of [C, H, W] as [g, C/g, H, W]: the first step of a channel shuffle."""
@@ -805,4 +860,4 @@ def _finish(g: Graph) -> Graph:
         raise LinRepError("model has no tensor input or no output")
     if g.output == g.input:
         raise LinRepError("model output is its input: nothing to run")
-    return fuse_activations(g)
+    return fuse_activations(fuse_written_activations(g))

@@ -176,7 +176,10 @@ class GraphModel(nn.Module):
                     y = F.interpolate(x0, size=size, mode="bilinear", align_corners=op.mode == 2)
             elif t == "PAD":
                 top, left, bottom, right = op.pads
-                y = F.pad(x0, (left, right, top, bottom), value=op.alpha)
+                if op.mode:  # format version 6: the border from the input
+                    y = F.pad(x0, (left, right, top, bottom), mode="reflect" if op.mode == 1 else "replicate")
+                else:
+                    y = F.pad(x0, (left, right, top, bottom), value=op.alpha)
             elif t == "SLICE":
                 y = x0[:, op.start:op.start + g.tensors[op.output].shape[0]]
             elif t == "TRANSPOSE_HWC":

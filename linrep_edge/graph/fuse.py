@@ -1,7 +1,15 @@
-"""Graph clean-up after capture: fuse ReLU/ReLU6 into the op that produces their input.
+"""Graph clean-up after capture: activations written by hand become the op, and ReLU/ReLU6 fuse into the op that
+produces their input.
 
-A RELU or RELU6 whose input comes from a conv, linear or add that nothing else reads becomes that
-op's `activation`: one op and one tensor fewer in the blob, one pass fewer over memory at run time
+`fuse_written_activations`: the forms older code writes instead of the modules — `x * torch.sigmoid(x)` (SiLU),
+`F.relu6(x + 3) / 6` (hardsigmoid, also with hardtanh(0, 6) / clamp(0, 6) and `* (1/6)`), `x * hardsigmoid(x)` and
+`x * F.relu6(x + 3) / 6` (hardswish) — become one SILU / HARDSIGMOID / HARDSWISH op where every intermediate
+tensor is read by the chain only: fewer ops and buffers, and in an int8 model one table instead of three
+requantised steps. Two scalar or per-channel affine steps in a row (`(x - 0.5) / 0.25`, `-x + 1`) become one
+AFFINE (x·w1·w2 + b1·w2 + b2, in float64 then float32).
+
+`fuse_activations`: a RELU or RELU6 whose input comes from a conv, linear or add that nothing else reads becomes
+that op's `activation`: one op and one tensor fewer in the blob, one pass fewer over memory at run time
 (TFLite's fused activations). Tensors are then renumbered densely in order of first definition.
 """
 
@@ -9,9 +17,103 @@ from __future__ import annotations
 
 from collections import Counter
 
-from linrep_edge.format.ir import FUSABLE, Graph
+import numpy as np
+
+from linrep_edge.format.ir import FUSABLE, Graph, Op
 
 _FUSED = {"RELU": "RELU", "RELU6": "RELU6"}
+
+
+def _const_is(g: Graph, idx: int, value: float) -> bool:
+    """Constant `idx` holds `value` everywhere (float32 rounding allowed); idx < 0 (absent) counts as 0."""
+    if idx < 0:
+        return value == 0.0
+    v = np.asarray(g.constants[idx].values, np.float64)
+    return v.size > 0 and bool(np.all(np.abs(v - value) <= 1e-6 * max(1.0, abs(value))))
+
+
+def _is_shift3(g: Graph, op: Op | None) -> bool:
+    return (op is not None and op.type == "AFFINE" and op.activation == "NONE" and _const_is(g, op.weight, 1.0)
+            and _const_is(g, op.bias, 3.0))
+
+
+def _is_sixth(g: Graph, op: Op) -> bool:
+    return op.type == "AFFINE" and op.activation == "NONE" and _const_is(g, op.weight, 1.0 / 6.0) and \
+        _const_is(g, op.bias, 0.0)
+
+
+def _is_relu6(op: Op | None) -> bool:
+    return op is not None and (op.type == "RELU6" or (op.type == "CLAMP" and (op.alpha, op.beta) == (0.0, 6.0)))
+
+
+def _fold_affine(g: Graph, first: Op, op: Op) -> None:
+    """op(first(x)) as one affine op in place of `op`: weight w1·w2, bias b1·w2 + b2 (absent biases are 0)."""
+    w1 = np.asarray(g.constants[first.weight].values, np.float64)
+    w2 = np.asarray(g.constants[op.weight].values, np.float64)
+    b1 = np.asarray(g.constants[first.bias].values, np.float64) if first.bias >= 0 else np.zeros_like(w1)
+    b2 = np.asarray(g.constants[op.bias].values, np.float64) if op.bias >= 0 else np.zeros_like(w2)
+    dtype = g.constants[op.weight].dtype
+    op.weight = g.add_constant(w1 * w2, dtype)
+    op.bias = g.add_constant(b1 * w2 + b2, dtype)
+    op.inputs = list(first.inputs)
+
+
+def fuse_written_activations(g: Graph) -> Graph:
+    """SiLU, hardsigmoid and hardswish written with arithmetic become their op (see the module's text)."""
+    uses = Counter(t for op in g.ops for t in op.inputs)
+    for t in g.results:
+        uses[t] += 1
+    producer = {op.output: op for op in g.ops}
+    dropped: set[int] = set()
+
+    def only_here(op: Op | None) -> bool:  # an op of the chain: its result read once, by the chain
+        return op is not None and id(op) not in dropped and uses[op.output] == 1
+
+    def relu6_of_x_plus_3(t: int) -> int | None:
+        """The x of t = relu6(x + 3), both steps read by the chain only; else None."""
+        r = producer.get(t)
+        a = producer.get(r.inputs[0]) if _is_relu6(r) and only_here(r) and r is not None else None
+        return a.inputs[0] if _is_shift3(g, a) and only_here(a) and a is not None else None
+
+    def become(op: Op, kind: str, x: int, *chain: Op | None) -> None:
+        for c in chain:
+            dropped.add(id(c))
+        op.type, op.inputs, op.weight, op.bias = kind, [x], -1, -1
+
+    for op in g.ops:
+        if id(op) in dropped:
+            continue
+        prev = producer.get(op.inputs[0]) if op.type == "AFFINE" and op.inputs else None
+        if prev is not None and prev.type == "AFFINE" and prev.activation == "NONE" and only_here(prev) and \
+                op.activation == "NONE" and prev.weight >= 0 and op.weight >= 0 and \
+                g.constants[prev.weight].values.shape == g.constants[op.weight].values.shape and \
+                not _is_sixth(g, op):  # (x + 3) / 6 stays for the hardsigmoid below
+            _fold_affine(g, prev, op)
+            dropped.add(id(prev))
+            continue
+        if _is_sixth(g, op):
+            x = relu6_of_x_plus_3(op.inputs[0])
+            if x is not None:  # relu6(x + 3) / 6
+                r = producer[op.inputs[0]]
+                become(op, "HARDSIGMOID", x, r, producer[r.inputs[0]])
+                continue
+            m = producer.get(op.inputs[0])  # (x * relu6(x + 3)) / 6
+            if m is not None and m.type == "MUL" and m.activation == "NONE" and only_here(m) and len(m.inputs) == 2:
+                for xi, ri in ((0, 1), (1, 0)):
+                    if relu6_of_x_plus_3(m.inputs[ri]) == m.inputs[xi]:
+                        r = producer[m.inputs[ri]]
+                        become(op, "HARDSWISH", m.inputs[xi], m, r, producer[r.inputs[0]])
+                        break
+            continue
+        if op.type == "MUL" and op.activation == "NONE" and len(op.inputs) == 2:
+            for xi, fi in ((0, 1), (1, 0)):  # x * sigmoid(x), x * hardsigmoid(x)
+                f = producer.get(op.inputs[fi])
+                if f is not None and f.type in ("SIGMOID", "HARDSIGMOID") and only_here(f) and \
+                        f.inputs == [op.inputs[xi]]:
+                    become(op, "SILU" if f.type == "SIGMOID" else "HARDSWISH", op.inputs[xi], f)
+                    break
+    g.ops = [op for op in g.ops if id(op) not in dropped]
+    return g
 
 
 def fuse_activations(g: Graph) -> Graph:

@@ -124,7 +124,7 @@ def run_op(graph: Graph, op: Op, ins: list[np.ndarray], conv_path: str = "direct
     if t == "CONCAT":
         return ops.concat_s8(ins)
     if t == "PAD":
-        return ops.pad_s8(x, op.pads, zp[0])
+        return ops.pad_s8(x, op.pads, zp[0], op.mode)
     if t == "SLICE":
         return ops.slice_s8(x, op.start, out.shape[0])
     if t == "CHANNEL_SHUFFLE":

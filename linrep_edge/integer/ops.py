@@ -345,10 +345,17 @@ def concat_s8(xs: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(xs, axis=0)
 
 
-def pad_s8(x: np.ndarray, pads: Pads, zp: int) -> np.ndarray:
-    """PAD of [C, H, W] by (top, left, bottom, right) with the zero point (the real value 0)."""
+PAD_MODES = {1: "reflect", 2: "edge"}  # Op.mode of a PAD (format version 6) as numpy names torch's reflect, replicate
+
+
+def pad_s8(x: np.ndarray, pads: Pads, zp: int, mode: int = 0) -> np.ndarray:
+    """PAD of [C, H, W] by (top, left, bottom, right): mode 0 with the zero point (the real value 0), 1 reflected
+    about the edge, 2 the edge repeated."""
     top, left, bottom, right = pads
-    return np.pad(x, ((0, 0), (top, bottom), (left, right)), constant_values=np.int8(zp))
+    widths = ((0, 0), (top, bottom), (left, right))
+    if mode:
+        return np.pad(x, widths, mode=PAD_MODES[mode])  # type: ignore[call-overload]
+    return np.pad(x, widths, constant_values=np.int8(zp))
 
 
 def slice_s8(x: np.ndarray, start: int, size: int) -> np.ndarray:

@@ -243,7 +243,11 @@ static void run_op(const run_ctx *r, const lr_op *op)
             break; /* left out of this build (LR_OPS) */
         }
         lr_op_geom(m, op, &g);
-        lr_pad_f32_ref(&g, op->alpha, x, y);
+        if (op->mode != 0u) {
+            lr_pad_edge_ref(&g, op->mode, x, sizeof(float), y);
+        } else {
+            lr_pad_f32_ref(&g, op->alpha, x, y);
+        }
         break;
     case LR_OP_TYPE_SLICE:
         if (!LR_OP_ON(LR_OP_TYPE_SLICE)) {
@@ -755,7 +759,11 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
             break; /* left out of this build (LR_OPS) */
         }
         lr_op_geom(m, op, &g);
-        lr_pad_s8_ref(&g, (int8_t)lr_quant_zp(m, (uint32_t)in0), x, y);
+        if (op->mode != 0u) {
+            lr_pad_edge_ref(&g, op->mode, x, 1u, y);
+        } else {
+            lr_pad_s8_ref(&g, (int8_t)lr_quant_zp(m, (uint32_t)in0), x, y);
+        }
         break;
     case LR_OP_TYPE_SLICE: {
         if (!LR_OP_ON(LR_OP_TYPE_SLICE)) {

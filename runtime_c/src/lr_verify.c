@@ -694,8 +694,8 @@ static int channel_broadcast(const shape *a, const shape *b)
 
 /*
  * Ops that move data without weights (format version 3): RESIZE, PAD, SLICE, TRANSPOSE_HWC; (version 6)
- * CHANNEL_SHUFFLE, `groups` >= 1 dividing the channels. The output shape into *out (computed, or for RESIZE
- * the stored one, whose channels must match).
+ * CHANNEL_SHUFFLE, `groups` >= 1 dividing the channels, and PAD's border modes. The output shape into *out
+ * (computed, or for RESIZE the stored one, whose channels must match).
  */
 static lr_status check_layout(const lr_op *op, const shape *in, const shape *stored, shape *out)
 {
@@ -711,8 +711,10 @@ static lr_status check_layout(const lr_op *op, const shape *in, const shape *sto
         }
         set3(out, in->d[0], stored->d[1], stored->d[2]);
         break;
-    case LR_OP_TYPE_PAD:
-        if (op->pt < 0 || op->pl < 0 || op->pb < 0 || op->pr < 0) {
+    case LR_OP_TYPE_PAD: /* mode 0 constant (alpha), (version 6) 1 reflect: every pad < its axis' size, 2 replicate */
+        if (op->pt < 0 || op->pl < 0 || op->pb < 0 || op->pr < 0 || op->mode > 2u ||
+            (op->mode == 1u &&
+             (op->pt >= in->d[1] || op->pb >= in->d[1] || op->pl >= in->d[2] || op->pr >= in->d[2]))) {
             return LR_ERR_BAD_PARAMS;
         }
         set3(out, in->d[0], (int64_t)in->d[1] + op->pt + op->pb, (int64_t)in->d[2] + op->pl + op->pr);

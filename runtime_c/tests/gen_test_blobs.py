@@ -177,7 +177,7 @@ def v3_graph(dtype: str) -> Graph:
 
 def v6_shuffle() -> Graph:
     """A ShuffleNetV2 unit: the channels split in two (SLICE), one half through a conv, CONCAT, CHANNEL_SHUFFLE by
-    2; then shuffled again by 4."""
+    2; then shuffled again by 4 and padded with reflected and replicated borders (format version 6)."""
     rng = np.random.default_rng(23)
     g, op = _builder((3, 5, 6))
     c1 = op("CONV2D", [g.input], (8, 5, 6), kernel=(3, 3), pads=(1, 1, 1, 1), out_channels=8, name="c1",
@@ -186,7 +186,9 @@ def v6_shuffle() -> Graph:
     branch = op("CONV2D", [op("SLICE", [c1], (4, 5, 6), start=4)], (4, 5, 6), out_channels=4, name="c2",
                 weight=g.add_constant(rng.standard_normal((4, 4, 1, 1))))
     mixed = op("CHANNEL_SHUFFLE", [op("CONCAT", [keep, branch], (8, 5, 6))], (8, 5, 6), groups=2)
-    g.output = op("CHANNEL_SHUFFLE", [mixed], (8, 5, 6), groups=4)
+    shuffled = op("CHANNEL_SHUFFLE", [mixed], (8, 5, 6), groups=4)
+    g.output = op("PAD", [op("PAD", [shuffled], (8, 8, 7), pads=(2, 1, 1, 0), mode=1)], (8, 9, 11), pads=(0, 2, 1, 2),
+                  mode=2)  # PAD's reflect and replicate borders
     return g
 
 
@@ -765,6 +767,9 @@ def hostile_v3() -> dict[str, tuple[Graph, str]]:
     h["slice_rows"] = (_single("SLICE", (6, 2, 2), (3, 2, 1), start=1), "LR_ERR_SHAPE_MISMATCH")
     h["transpose_hwc_flat_input"] = (_single("TRANSPOSE_HWC", (6,), (6,)), "LR_ERR_BAD_PARAMS")
     h["transpose_hwc_rank3_output"] = (_single("TRANSPOSE_HWC", (2, 3, 3), (3, 3, 2)), "LR_ERR_SHAPE_MISMATCH")
+    h["pad_mode_three"] = (_single("PAD", (2, 3, 3), (2, 4, 3), pads=(1, 0, 0, 0), mode=3), "LR_ERR_BAD_PARAMS")
+    h["pad_reflect_too_wide"] = (_single("PAD", (2, 3, 3), (2, 3, 6), pads=(0, 3, 0, 0), mode=1), "LR_ERR_BAD_PARAMS")
+    h["pad_reflect_rows"] = (_single("PAD", (2, 3, 3), (2, 6, 3), pads=(0, 0, 3, 0), mode=1), "LR_ERR_BAD_PARAMS")
     h["shuffle_groups_zero"] = (_single("CHANNEL_SHUFFLE", (6, 2, 2), (6, 2, 2), groups=0), "LR_ERR_BAD_PARAMS")
     h["shuffle_groups_negative"] = (_single("CHANNEL_SHUFFLE", (6, 2, 2), (6, 2, 2), groups=-2), "LR_ERR_BAD_PARAMS")
     h["shuffle_groups_not_dividing"] = (_single("CHANNEL_SHUFFLE", (6, 2, 2), (6, 2, 2), groups=4), "LR_ERR_BAD_PARAMS")

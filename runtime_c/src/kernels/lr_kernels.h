@@ -206,6 +206,9 @@ void lr_resize_nearest_f32_ref(const lr_geom *g, const float *x, float *y);
 void lr_resize_bilinear_f32_ref(const lr_geom *g, int align_corners, const float *x, float *y);
 /* PAD by g->pt, pl, pb, pr with `value` (g: input c, h, w; output oh, ow). */
 void lr_pad_f32_ref(const lr_geom *g, float value, const float *x, float *y);
+/* PAD (fp32 and int8, format version 6) with the border from the input: mode 1 reflect, 2 replicate (torch's
+ * names); elements of `elem` bytes; mode 1 needs every pad < the size along its axis. */
+void lr_pad_edge_ref(const lr_geom *g, uint32_t mode, const void *x, size_t elem, void *y);
 /* SLICE: n contiguous values from x (the run path passes x + start * inner). */
 void lr_slice_f32_ref(const float *x, uint32_t n, float *y);
 /* CHANNEL_SHUFFLE (fp32 and int8): output plane j * groups + i = input plane i * (c / groups) + j, planes of
