@@ -218,6 +218,8 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
     timings: dict[str, float] = {}
     acc: dict[str, float] = {}
     t0 = time.perf_counter()
+    if settings.calibration or settings.data:
+        _check_batched(model, example)
     calib_x = None
     calib_note = answer_note = None  # inputs that look like noise, or that the original answers alike: said
     if settings.calibration:
@@ -408,6 +410,25 @@ def calibration_inputs(settings: PackSettings, source: str, measure_on: torch.Te
 
         return "the default model's training images (Fashion-MNIST)" if fashion_mnist_present() else None
     return None
+
+
+def _check_batched(model: nn.Module, example: torch.Tensor) -> None:
+    """Calibration, fine-tuning and evaluation run the model on batches: a forward written for batch size 1
+    (`x.view(1, ...)`) is one clear error here, naming the shape, before any work."""
+    batch = example.expand(2, *example.shape[1:]).contiguous()
+    hint = ("calibration and fine-tuning run batches: is its forward written for batch size 1 (a view or reshape "
+            "with a literal 1)?")
+    try:
+        with torch.no_grad():
+            y = model.eval()(batch)
+    except Exception as exc:  # the user's own forward: its first line says what failed
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise LinRepError(f"the model fails on a batch of 2 inputs {tuple(batch.shape)} ({type(exc).__name__}: "
+                          f"{msg}); {hint}") from None
+    for t in y if isinstance(y, (tuple, list)) else (y,):
+        if isinstance(t, torch.Tensor) and (t.dim() == 0 or t.shape[0] != 2):
+            raise LinRepError(f"the model's output for a batch of 2 inputs {tuple(batch.shape)} has shape "
+                              f"{tuple(t.shape)}, not 2 along its first dimension; {hint}")
 
 
 ONE_ANSWER_SAMPLE = 256  # calibration inputs the original runs on to see whether it answers one class to all

@@ -94,6 +94,34 @@ def test_verify_without_inputs_on_a_model_of_another_shape(tmp_path):
     assert_user_error(run("verify", str(out), "--data", "digits"), "--data digits gives inputs (1, 8, 8)")
 
 
+def test_a_forward_written_for_batch_size_1_is_one_clear_error(tmp_path):
+    """Calibration runs batches: a model whose forward views with a literal 1 fails there. Said before any work,
+    with the shape, and no traceback."""
+    import numpy as np
+
+    mod = tmp_path / "batch_one.py"
+    mod.write_text("import torch\nfrom torch import nn\n"
+                   "class Net(nn.Module):\n"
+                   "    def __init__(self):\n        super().__init__(); self.c = nn.Conv2d(1, 8, 3)\n"
+                   "    def forward(self, x):\n        return self.c(x).view(1, -1)\n"
+                   "    def forward_fails(self, x):\n        return self.c(x).view(1, 8, 36).mean(2)\n"
+                   "def net():\n    return Net()\n"
+                   "def net_fails():\n    n = Net(); n.forward = n.forward_fails; return n\n")
+    np.save(tmp_path / "cal.npy", np.random.default_rng(0).standard_normal((16, 1, 8, 8)).astype(np.float32))
+    r = subprocess.run([*CLI, "pack", "batch_one:net", "--input-shape", "1,1,8,8", "--calibration",
+                        str(tmp_path / "cal.npy"), "--cap-templates", "-o", str(tmp_path / "o.lre")],
+                       capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "PYTHONPATH": str(tmp_path) + ":" + ":".join(sys.path)})
+    assert_user_error(r, "output for a batch of 2 inputs (2, 1, 8, 8) has shape (1, 576)", "batch size 1")
+    r = subprocess.run([*CLI, "pack", "batch_one:net_fails", "--input-shape", "1,1,8,8", "--calibration",
+                        str(tmp_path / "cal.npy"), "--cap-templates", "-o", str(tmp_path / "o.lre")],
+                       capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "PYTHONPATH": str(tmp_path) + ":" + ":".join(sys.path)})
+    assert_user_error(r, "fails on a batch of 2 inputs (2, 1, 8, 8) (RuntimeError: shape '[1, 8, 36]'",
+                      "batch size 1")
+    assert not (tmp_path / "o.lre").exists()
+
+
 def test_ram_limit_out_of_range(blob):
     assert_user_error(run("mcu-bench", str(blob), "--ram-limit", "-5"), "--ram-limit", "'-5'", "-1 (no limit)")
 

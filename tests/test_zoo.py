@@ -206,3 +206,26 @@ def test_reflect_and_replicate_padding_run_in_c_like_torch(crt):
     with torch.no_grad():
         want = _outputs(model(x))
     _close(crt(blob).run_all(x.numpy()), want, rtol=1e-5)
+
+
+def test_padding_mode_convs_compress_to_linrep_and_run_in_c_like_torch(crt):
+    """A conv with padding_mode reflect / replicate is a LinRep candidate like any other: the compressed layer pads
+    as nn.Conv2d does, the blob holds a PAD and the LinRep conv, and C equals the compressed torch model."""
+    model = _BorderPads().eval()
+    x = torch.randn(2, 2, 5, 6)
+    res = pack_model(model, x[:1], PackSettings(templates=4, weights_dtype="fp32", codebook_dtype="fp32",
+                                                cap_templates=True), "border_pads", show_progress=False)
+    g = parse(res.blob).graph
+    assert [op.type for op in g.ops][:2] == ["PAD", "LINREP_CONV2D"] and g.ops[0].mode == 1
+    import copy
+
+    from linrep_edge.method.linrep_conv import LinRepConv2d
+
+    same = copy.deepcopy(model)  # the original with the LinRep kernels as its weights: pads as the original does
+    for name, mod in res.model.named_modules():
+        if isinstance(mod, LinRepConv2d):
+            same.get_submodule(name).weight.data = mod.weight().detach().clone()
+    with torch.no_grad():
+        want = _outputs(res.model(x))
+        _close(want, _outputs(same(x)), rtol=1e-6)
+    _close(crt(res.blob).run_all(x.numpy()), want)

@@ -81,8 +81,8 @@ def collect_convs(model: nn.Module, include: Sequence[str] | None = None,
                   exclude: Sequence[str] | None = None, allow_empty: bool = False) -> list[ConvSite]:
     """All compressible convs of `model` in module order, filtered by name patterns.
 
-    Raises LinRepError naming the layer if a selected conv holds NaN or Inf, uses a padding mode other
-    than zeros, and if nothing is left to compress.
+    Raises LinRepError naming the layer if a selected conv holds NaN or Inf, uses circular padding, and if
+    nothing is left to compress.
     """
     sites = []
     for name, mod in model.named_modules():
@@ -97,8 +97,9 @@ def collect_convs(model: nn.Module, include: Sequence[str] | None = None,
             continue
         if not torch.isfinite(mod.weight).all():
             raise LinRepError(f"layer {name!r}: weight holds NaN or Inf values")
-        if mod.padding_mode != "zeros":
-            raise LinRepError(f"layer {name!r}: padding_mode {mod.padding_mode!r} is not supported (only 'zeros')")
+        if mod.padding_mode not in ("zeros", "reflect", "replicate"):
+            raise LinRepError(f"layer {name!r}: padding_mode {mod.padding_mode!r} is not supported (zeros, reflect or "
+                              "replicate)")
         sites.append(ConvSite(name, mod))
     if not sites and not allow_empty:
         raise LinRepError("model has no compressible conv (a Conv2d with kernel area > 1) after include/exclude")

@@ -30,6 +30,9 @@ class LinRepConv2d(nn.Module):
         self.kernel_size = tuple(conv.kernel_size)
         self.stride = tuple(conv.stride)
         self.padding = conv.padding if isinstance(conv.padding, str) else tuple(conv.padding)
+        # "reflect" / "replicate": the input padded first, as nn.Conv2d does (the blob: a PAD op before the conv)
+        self.padding_mode = getattr(conv, "padding_mode", "zeros")
+        self._border = tuple(getattr(conv, "_reversed_padding_repeated_twice", ()))
         self.dilation = tuple(conv.dilation)
         self.groups = conv.groups
         self.codebook = codebook
@@ -84,12 +87,15 @@ class LinRepConv2d(nn.Module):
         return a[..., None, None] * t + b[..., None, None]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.padding_mode != "zeros":
+            return F.conv2d(F.pad(x, self._border, mode=self.padding_mode), self.weight(), self.bias, self.stride, 0,
+                            self.dilation, self.groups)
         return F.conv2d(x, self.weight(), self.bias, self.stride, self.padding, self.dilation, self.groups)
 
     def to_conv2d(self) -> nn.Conv2d:
         """A plain nn.Conv2d holding the reconstructed weight (for export and comparison)."""
         conv = nn.Conv2d(self.in_channels, self.out_channels, self.kernel_size, self.stride, self.padding,  # type: ignore[arg-type]
-                         self.dilation, self.groups, bias=self.bias is not None)
+                         self.dilation, self.groups, bias=self.bias is not None, padding_mode=self.padding_mode)
         with torch.no_grad():
             conv.weight.copy_(self.weight())
             if self.bias is not None:
