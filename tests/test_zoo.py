@@ -229,3 +229,34 @@ def test_padding_mode_convs_compress_to_linrep_and_run_in_c_like_torch(crt):
         want = _outputs(res.model(x))
         _close(want, _outputs(same(x)), rtol=1e-6)
     _close(crt(res.blob).run_all(x.numpy()), want)
+
+
+class _SamePadding(nn.Module):
+    """Zero pads written before convs without padding: symmetric ones fold into the conv; TensorFlow "same"
+    padding (one more at the bottom / right), a non-zero pad value and a pad read twice stay."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pad = nn.ZeroPad2d((0, 1, 0, 1))
+        self.c1 = nn.Conv2d(3, 8, 3, 2)
+        self.dw = nn.Conv2d(8, 8, 5, 2, groups=8)
+        self.c2 = nn.Conv2d(8, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        y = self.dw(F.pad(self.c1(self.pad(x)), (2, 2, 2, 2)))
+        kept = F.pad(y, (1, 1, 1, 1))
+        return self.c2(F.pad(y, (1, 1, 1, 1), value=0.5)), self.c2(kept), torch.sigmoid(kept)
+
+
+def test_zero_pads_fold_into_the_next_conv(crt):
+    model = _SamePadding().eval()
+    x = torch.randn(2, 3, 11, 13)
+    g = capture(model, x[:1])
+    kinds = [(op.type, op.pads) for op in g.ops]
+    assert kinds[:3] == [("PAD", (0, 0, 1, 1)), ("CONV2D", (0, 0, 0, 0)), ("CONV2D", (2, 2, 2, 2))], kinds
+    assert [op.type for op in g.ops].count("PAD") == 3, kinds  # "same", value 0.5, and the pad read twice
+    from linrep_edge.format.writer import pack_graph
+
+    with torch.no_grad():
+        want = _outputs(model(x))
+    _close(crt(pack_graph(g)).run_all(x.numpy()), want, rtol=1e-5)

@@ -8,6 +8,12 @@ tensor is read by the chain only: fewer ops and buffers, and in an int8 model on
 requantised steps. Two scalar or per-channel affine steps in a row (`(x - 0.5) / 0.25`, `-x + 1`) become one
 AFFINE (x·w1·w2 + b1·w2 + b2, in float64 then float32).
 
+`fold_zero_pads`: a PAD with zeros (`F.pad`, `nn.ZeroPad2d`) whose only reader is a conv becomes that conv's padding
+(its pads added): no padded copy, one buffer fewer (in an int8 model the PAD's value is the zero point, the real 0,
+as a conv's padding is). Only where the sum is the same on both sides of each axis (the torch modules the graph
+is rebuilt into, `graph/executor.py`, pad symmetrically) and within the kernel's reach; TensorFlow-style "same"
+padding (one more at the bottom / right) stays a PAD.
+
 `fuse_activations`: a RELU or RELU6 whose input comes from a conv, linear or add that nothing else reads becomes
 that op's `activation`: one op and one tensor fewer in the blob, one pass fewer over memory at run time
 (TFLite's fused activations). Tensors are then renumbered densely in order of first definition.
@@ -112,6 +118,29 @@ def fuse_written_activations(g: Graph) -> Graph:
                         f.inputs == [op.inputs[xi]]:
                     become(op, "SILU" if f.type == "SIGMOID" else "HARDSWISH", op.inputs[xi], f)
                     break
+    g.ops = [op for op in g.ops if id(op) not in dropped]
+    return g
+
+
+def fold_zero_pads(g: Graph) -> Graph:
+    """Zero PADs read only by a CONV2D / LINREP_CONV2D as their input: into the conv's pads (see above)."""
+    uses = Counter(t for op in g.ops for t in op.inputs)
+    for t in g.results:
+        uses[t] += 1
+    producer = {op.output: op for op in g.ops}
+    dropped: set[int] = set()
+    for op in g.ops:
+        pad = producer.get(op.inputs[0]) if op.type in ("CONV2D", "LINREP_CONV2D") and op.inputs else None
+        if pad is None or pad.type != "PAD" or pad.mode != 0 or pad.alpha != 0.0 or uses[pad.output] != 1:
+            continue
+        pads = tuple(int(a) + int(b) for a, b in zip(op.pads, pad.pads))
+        reach = ((op.kernel[0] - 1) * op.dilation[0], (op.kernel[1] - 1) * op.dilation[1])
+        if max(pads[0], pads[2]) > reach[0] or max(pads[1], pads[3]) > reach[1] or pads[0] != pads[2] or \
+                pads[1] != pads[3]:
+            continue  # a window wholly in the padding, or pads that differ between the sides: left as written
+        op.pads = pads  # type: ignore[assignment]
+        op.inputs = [pad.inputs[0]] + op.inputs[1:]
+        dropped.add(id(pad))
     g.ops = [op for op in g.ops if id(op) not in dropped]
     return g
 
