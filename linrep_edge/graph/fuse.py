@@ -30,6 +30,14 @@ from linrep_edge.format.ir import FUSABLE, Graph, Op
 _FUSED = {"RELU": "RELU", "RELU6": "RELU6"}
 
 
+def _readers(g: Graph) -> tuple[Counter[int], dict[int, Op]]:
+    """How many times each tensor is read (a model output counts once more), and the op that writes it."""
+    uses = Counter(t for op in g.ops for t in op.inputs)
+    for t in g.results:
+        uses[t] += 1
+    return uses, {op.output: op for op in g.ops}
+
+
 def _const_is(g: Graph, idx: int, value: float) -> bool:
     """Constant `idx` holds `value` everywhere (float32 rounding allowed); idx < 0 (absent) counts as 0."""
     if idx < 0:
@@ -66,10 +74,7 @@ def _fold_affine(g: Graph, first: Op, op: Op) -> None:
 
 def fuse_written_activations(g: Graph) -> Graph:
     """SiLU, hardsigmoid and hardswish written with arithmetic become their op (see the module's text)."""
-    uses = Counter(t for op in g.ops for t in op.inputs)
-    for t in g.results:
-        uses[t] += 1
-    producer = {op.output: op for op in g.ops}
+    uses, producer = _readers(g)
     dropped: set[int] = set()
 
     def only_here(op: Op | None) -> bool:  # an op of the chain: its result read once, by the chain
@@ -124,10 +129,7 @@ def fuse_written_activations(g: Graph) -> Graph:
 
 def fold_zero_pads(g: Graph) -> Graph:
     """Zero PADs read only by a CONV2D / LINREP_CONV2D as their input: into the conv's pads (see above)."""
-    uses = Counter(t for op in g.ops for t in op.inputs)
-    for t in g.results:
-        uses[t] += 1
-    producer = {op.output: op for op in g.ops}
+    uses, producer = _readers(g)
     dropped: set[int] = set()
     for op in g.ops:
         pad = producer.get(op.inputs[0]) if op.type in ("CONV2D", "LINREP_CONV2D") and op.inputs else None
@@ -146,10 +148,7 @@ def fold_zero_pads(g: Graph) -> Graph:
 
 
 def fuse_activations(g: Graph) -> Graph:
-    uses = Counter(t for op in g.ops for t in op.inputs)
-    for t in g.results:
-        uses[t] += 1
-    producer = {op.output: op for op in g.ops}
+    uses, producer = _readers(g)
     rename: dict[int, int] = {}
     kept = []
     for op in g.ops:
