@@ -8,16 +8,16 @@ b' = s·b; with integer a/b the integers stay and s multiplies the per-channel s
 naming the op and the module path it comes from; every unsupported operation of a model is reported in
 one error (`check` lists them without raising), not only the first.
 
-Beyond convs, the op set is what networks deployed on microcontrollers use, written the usual ways
-(in-place or not): ReLU/ReLU6/hardtanh/clamp, LeakyReLU, PReLU, Sigmoid, Tanh, SiLU, Hardsigmoid,
-Hardswish (also written by hand: `x * sigmoid(x)`, `relu6(x + 3) / 6`, `x * relu6(x + 3) / 6`, graph/fuse.py);
-max/avg pooling (ceil_mode too), global and adaptive pooling, `mean` and `amax` over H, W; add/mul with channel
-broadcast (squeeze-and-excitation) and by scalars, `neg`, `number - x`; nearest/bilinear upsampling; constant padding;
-channel `cat`, slicing, `split`, `chunk` and `tensor_split`; the channel shuffle (a view to [N, g, C/g, H, W],
-its two group axes swapped, a reshape back: CHANNEL_SHUFFLE); NCHW→NHWC `permute` feeding a flatten; softmax over features or
-over channels; batch norm after a conv (folded) or alone (a per-channel affine op); transposed
-convolution (LinRep weights when the module is a `LinRepConvTranspose2d`); 1-D convolution and pooling as 2-D ones
-with H = 1 ([C, L] activations are [C, 1, L]).
+Beyond convs, the op set is what networks deployed on microcontrollers use, written the usual ways (in-place or
+not): ReLU/ReLU6/hardtanh/clamp, LeakyReLU, PReLU, Sigmoid, Tanh, SiLU, Hardsigmoid, Hardswish (also written by
+hand: `x * sigmoid(x)`, `relu6(x + 3) / 6`, `x * relu6(x + 3) / 6`, graph/fuse.py); max/avg pooling (ceil_mode too),
+global and adaptive pooling, `mean` and `amax` over H, W; add/mul with channel broadcast (squeeze-and-excitation)
+and by scalars, `neg`, `number - x`; nearest/bilinear upsampling; padding (constant, reflect, replicate; zero pads
+before a conv fold into it, graph/fuse.py); channel `cat`, slicing, `split`, `chunk` and `tensor_split`; the channel
+shuffle (a view to [N, g, C/g, H, W], its two group axes swapped, a reshape back: CHANNEL_SHUFFLE); NCHW→NHWC
+`permute` feeding a flatten; softmax over features or over channels; batch norm after a conv (folded) or alone (a
+per-channel affine op); transposed convolution (LinRep weights when the module is a `LinRepConvTranspose2d`); 1-D
+convolution and pooling as 2-D ones with H = 1 ([C, L] activations are [C, 1, L]).
 """
 
 from __future__ import annotations
