@@ -265,6 +265,7 @@ static void run_op(const run_ctx *r, const lr_op *op)
         }
         lr_transpose_hwc_f32_ref(x, (uint32_t)in[0], n / (uint32_t)in[0], y);
         break;
+#if LR_OP_ON(LR_OP_TYPE_CHANNEL_SHUFFLE) /* no case label otherwise: other builds' switches unchanged */
     case LR_OP_TYPE_CHANNEL_SHUFFLE:
         if (!LR_OP_ON(LR_OP_TYPE_CHANNEL_SHUFFLE)) {
             break; /* left out of this build (LR_OPS) */
@@ -272,6 +273,7 @@ static void run_op(const run_ctx *r, const lr_op *op)
         lr_channel_shuffle_ref(x, (uint32_t)in[0], (uint32_t)op->groups,
                                (size_t)(n / (uint32_t)in[0]) * sizeof(float), y);
         break;
+#endif
     case LR_OP_TYPE_AFFINE:
         if (!LR_OP_ON(LR_OP_TYPE_AFFINE)) {
             break; /* left out of this build (LR_OPS) */
@@ -780,12 +782,14 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
         }
         lr_transpose_hwc_s8_ref(x, (uint32_t)in[0], n / (uint32_t)in[0], y);
         break;
+#if LR_OP_ON(LR_OP_TYPE_CHANNEL_SHUFFLE) /* no case label otherwise: other builds' switches unchanged */
     case LR_OP_TYPE_CHANNEL_SHUFFLE:
         if (!LR_OP_ON(LR_OP_TYPE_CHANNEL_SHUFFLE)) {
             break; /* left out of this build (LR_OPS) */
         }
         lr_channel_shuffle_ref(x, (uint32_t)in[0], (uint32_t)op->groups, n / (uint32_t)in[0], y);
         break;
+#endif
     case LR_OP_TYPE_MUL:
     case LR_OP_TYPE_AFFINE:
     case LR_OP_TYPE_RESIZE:

@@ -719,12 +719,14 @@ static lr_status check_layout(const lr_op *op, const shape *in, const shape *sto
         }
         set3(out, in->d[0], (int64_t)in->d[1] + op->pt + op->pb, (int64_t)in->d[2] + op->pl + op->pr);
         break;
+#if LR_OP_ON(LR_OP_TYPE_CHANNEL_SHUFFLE)
     case LR_OP_TYPE_CHANNEL_SHUFFLE: /* [C, H, W] -> [C, H, W], channels regrouped */
         if (op->groups < 1 || in->d[0] % op->groups != 0) {
             return LR_ERR_BAD_PARAMS;
         }
         *out = *in;
         break;
+#endif
     case LR_OP_TYPE_SLICE: /* channels [start, start + C_out) of [C, H, W], or features of [F] */
         if (op->start < 0 || stored->d[0] > in->d[0] - op->start) {
             return LR_ERR_BAD_PARAMS;
@@ -980,7 +982,9 @@ static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, u
     case LR_OP_TYPE_PAD:
     case LR_OP_TYPE_SLICE:
     case LR_OP_TYPE_TRANSPOSE_HWC:
+#if LR_OP_ON(LR_OP_TYPE_CHANNEL_SHUFFLE) /* no case label otherwise: other builds' switches unchanged */
     case LR_OP_TYPE_CHANNEL_SHUFFLE:
+#endif
         if (!(LR_OP_ON(LR_OP_TYPE_RESIZE) || LR_OP_ON(LR_OP_TYPE_PAD) || LR_OP_ON(LR_OP_TYPE_SLICE) ||
               LR_OP_ON(LR_OP_TYPE_TRANSPOSE_HWC) || LR_OP_ON(LR_OP_TYPE_CHANNEL_SHUFFLE))) {
             return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */

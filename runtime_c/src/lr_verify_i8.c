@@ -316,7 +316,9 @@ static int op_has_int8_form(uint32_t type)
     case LR_OP_TYPE_RESHAPE:
     case LR_OP_TYPE_TRANSPOSE_HWC:
     case LR_OP_TYPE_SLICE:
+#if LR_OP_ON(LR_OP_TYPE_CHANNEL_SHUFFLE)
     case LR_OP_TYPE_CHANNEL_SHUFFLE:
+#endif
     case LR_OP_TYPE_CONCAT:
     case LR_OP_TYPE_PAD:
     case LR_OP_TYPE_SIGMOID:
