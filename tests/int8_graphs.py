@@ -237,7 +237,8 @@ def _same(rng: np.random.Generator, kind: str) -> Graph:
     if kind == "channel_shuffle":  # groups g dividing C = g * per
         groups, per = int(rng.integers(1, 5)), int(rng.integers(1, 4))
         x = _tensor(rng, (groups * per, h, w))
-        return Graph([x, _tensor(rng, x.shape, x)], 0, 1, [Op("CHANNEL_SHUFFLE", "", [0], 1, groups=groups, iparams=ip)])
+        op = Op("CHANNEL_SHUFFLE", "", [0], 1, groups=groups, iparams=ip)
+        return Graph([x, _tensor(rng, x.shape, x)], 0, 1, [op])
     if kind == "pad_border":  # reflect (every pad below its axis' size) or replicate: format version 6
         mode = int(rng.integers(1, 3))
         hi = (h, w, h, w) if mode == 1 else (4, 4, 4, 4)

@@ -13,9 +13,9 @@ stored (the bias is `iparams.bias`). Version 5 = version 4 without the fp32 `a_s
 LinRep layers (8 bytes per row): the runtime never reads them, and the reader recovers them exactly from the
 multipliers (`integer.linrep.ab_scales_from_multipliers`); an int8 graph with integer LinRep a/b is version 5.
 Version 6 adds CHANNEL_SHUFFLE and PAD's reflect / replicate borders (`Op.mode` 1 / 2; fp32 or int8 graphs;
-blobs without them say the version they said before). Output is deterministic: the same graph gives the same bytes (no timestamps,
-fixed build order, metadata JSON with sorted keys). The CRC-32 of the whole blob, computed with the
-crc32 field's own 4 bytes as zero, is patched into that field last.
+blobs without them say the version they said before). Output is deterministic: the same graph gives the same
+bytes (no timestamps, fixed build order, metadata JSON with sorted keys). The CRC-32 of the whole blob,
+computed with the crc32 field's own 4 bytes as zero, is patched into that field last.
 """
 
 from __future__ import annotations

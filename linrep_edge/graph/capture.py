@@ -650,18 +650,19 @@ class _Capture:
         shape = tuple(int(d) for d in val.shape) if isinstance(val, torch.Tensor) else ()
         c, *hw = self.g.tensors[x].shape
         if len(shape) != 5 or shape[0] != 1 or len(hw) != 2 or list(shape[3:]) != hw or shape[1] * shape[2] != c:
-            raise LinRepError(f"unsupported operation: view to {list(shape)} at {_module_path(node)}: {SHUFFLE_PATTERN}")
+            raise LinRepError(f"unsupported operation: view to {list(shape)} at {_module_path(node)}: "
+                              f"{SHUFFLE_PATTERN}")
         self.pending[node.name] = _Pending("groups", x, node, [(shape[1], shape[2])])
 
     def _swap_groups(self, node: torch.fx.Node, dims: list[int]) -> bool:
         """transpose(1, 2) / permute(0, 2, 1, 3, 4) of grouped channels: the shuffle's second step."""
         src = node.args[0]
-        if not (isinstance(src, torch.fx.Node) and src.name in self.pending and self.pending[src.name].kind == "groups"):
+        p = self.pending.get(src.name) if isinstance(src, torch.fx.Node) else None
+        if p is None or p.kind != "groups":
             return False
         if dims != [0, 2, 1, 3, 4]:
             raise LinRepError(f"unsupported operation: permute {dims} of a 5-D view at {_module_path(node)}: "
                               f"{SHUFFLE_PATTERN}")
-        p = self.pending[src.name]
         self.pending[node.name] = _Pending("shuffle", p.src, node, p.pieces)
         return True
 

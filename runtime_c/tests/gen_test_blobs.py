@@ -916,7 +916,8 @@ def main() -> None:
         (out_dir / f"{name}.in").write_bytes(x.tobytes())
         (out_dir / f"{name}.ref").write_bytes(y.tobytes())
         manifest.append(f"{name} {n}")
-    (out_dir / "corrupt.txt").write_text("tiny_linrep.lre\ntiny_dense_fp16.lre\nv3_ops_fp16.lre\nv3_heads.lre\nv6_shuffle.lre\n"
+    (out_dir / "corrupt.txt").write_text("tiny_linrep.lre\ntiny_dense_fp16.lre\nv3_ops_fp16.lre\nv3_heads.lre\n"
+                                        "v6_shuffle.lre\n"
                                         "i8_chain_0.lre\ni8_linrep_masked_1.lre\ni8_linrep_0.lre\n")
     rejects = []
     for name, (g, status) in hostile().items():
