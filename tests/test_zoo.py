@@ -17,6 +17,7 @@ from torch import nn
 from zoo import ZOO, build
 
 from linrep_edge.format.reader import parse
+from linrep_edge.format.writer import pack_graph
 from linrep_edge.graph.capture import CaptureError, capture
 from linrep_edge.graph.executor import GraphModel
 from linrep_edge.pipeline import PackSettings, pack_model
@@ -116,8 +117,6 @@ def test_channel_shuffles_and_splits_run_in_c_like_torch(crt):
     kinds = [op.type for op in g.ops]
     assert kinds.count("CHANNEL_SHUFFLE") == 3, kinds  # `e` moves no channel: no op
     assert [op.groups for op in g.ops if op.type == "CHANNEL_SHUFFLE"] == [3, 4, 2]
-    from linrep_edge.format.writer import pack_graph
-
     blob = pack_graph(g)
     with torch.no_grad():
         want = _outputs(model(x))
@@ -173,8 +172,6 @@ def test_written_activations_and_max_reductions_run_in_c_like_torch(crt):
     assert kinds.count("MAX_POOL2D") == 4 and "SIGMOID" not in kinds, kinds
     assert kinds.count("MUL") == 2, kinds  # silu ** 2, and the chain whose relu6(x + 3) is read twice as written
     assert kinds[:2] == ["AFFINE", "CONV2D"] and g.ops[0].inputs == [g.input], kinds
-    from linrep_edge.format.writer import pack_graph
-
     with torch.no_grad():
         want = _outputs(model(x))
     _close(crt(pack_graph(g)).run_all(x.numpy()), want, rtol=1e-5)
@@ -199,8 +196,6 @@ def test_reflect_and_replicate_padding_run_in_c_like_torch(crt):
     x = torch.randn(2, 2, 5, 6)
     g = capture(model, x[:1])
     assert [op.mode for op in g.ops if op.type == "PAD"] == [1, 2, 2, 1], [(op.type, op.mode) for op in g.ops]
-    from linrep_edge.format.writer import pack_graph
-
     blob = pack_graph(g)
     assert parse(blob).format_version == 6
     with torch.no_grad():
@@ -255,8 +250,6 @@ def test_zero_pads_fold_into_the_next_conv(crt):
     kinds = [(op.type, op.pads) for op in g.ops]
     assert kinds[:3] == [("PAD", (0, 0, 1, 1)), ("CONV2D", (0, 0, 0, 0)), ("CONV2D", (2, 2, 2, 2))], kinds
     assert [op.type for op in g.ops].count("PAD") == 3, kinds  # "same", value 0.5, and the pad read twice
-    from linrep_edge.format.writer import pack_graph
-
     with torch.no_grad():
         want = _outputs(model(x))
     _close(crt(pack_graph(g)).run_all(x.numpy()), want, rtol=1e-5)

@@ -43,8 +43,8 @@ from linrep_edge.format.ir import Graph, IntParams
 FORMAT_VERSION = 6  # the newest version written (and read)
 V3_OPS = frozenset(("TANH", "HARDSIGMOID", "SILU", "CLAMP", "MUL", "RESIZE", "PAD", "SLICE", "TRANSPOSE_HWC", "AFFINE",
                     "CONV_TRANSPOSE2D"))
-FILE_IDENTIFIER = b"LRE1"
 V6_OPS = frozenset(("CHANNEL_SHUFFLE",))
+FILE_IDENTIFIER = b"LRE1"
 PRODUCER = f"linrep-edge {__version__}"
 
 
@@ -90,9 +90,8 @@ def _uses_v3(g: Graph) -> bool:
 
 def format_version_needed(g: Graph) -> int:
     """The oldest version that holds `g`: 6 with a version-6 op (CHANNEL_SHUFFLE) or a PAD of another border than
-    a constant; 5 for an int8 graph with
-    integer LinRep a/b (their scales are not stored), 4 for other int8 graphs; 3 with a version-3 op, field or
-    several outputs; 2 with integer a/b, int8 weights or pruned kernels; else 1."""
+    a constant; 5 for an int8 graph with integer LinRep a/b (their scales are not stored), 4 for other int8 graphs;
+    3 with a version-3 op, field or several outputs; 2 with integer a/b, int8 weights or pruned kernels; else 1."""
     if any(op.type in V6_OPS or (op.type == "PAD" and op.mode) for op in g.ops):
         return 6
     if g.is_int8:

@@ -496,10 +496,10 @@ class _Capture:
         x = self.tensor_in(node.args[0], node)
         rank = _rank(node.args[0]) if isinstance(node.args[0], torch.fx.Node) else 0
         dims = sorted(int(d) % max(rank, 1) for d in _arg(node, 1, "dim", []) or [])
-        c, h, w = (self.g.tensors[x].shape + (0, 0))[:3]
         if len(self.g.tensors[x].shape) != 3 or dims != ([2, 3] if rank == 4 else [2]):
             raise LinRepError(f"unsupported operation: {how} over dims {list(_arg(node, 1, 'dim', []) or [])} at "
                               f"{_module_path(node)} (only over H, W of an NCHW tensor, or L of an NCL one)")
+        c, h, w = self.g.tensors[x].shape
         keep = bool(_arg(node, 2, "keepdim", False))
         out = self.g.add_tensor((c, 1, 1), node.name + "_pool")
         if how == "mean":
@@ -634,11 +634,10 @@ class _Capture:
             BORDER_PADS.get(node.target, "constant")
         value = float(_arg(node, 3 if node.target == aten.pad.default else 2, "value", 0.0) or 0.0)
         pads += [0] * (4 - len(pads))
-        _, h, w = (self.g.tensors[x].shape + (0, 0))[:3]
+        shape = self.g.tensors[x].shape
         left, right, top, bottom = pads[:4]
-        if mode not in ("constant", "reflect", "replicate") or len(pads) > 4 or min(pads) < 0 or \
-                len(self.g.tensors[x].shape) != 3 or (mode == "reflect" and max(top, bottom) >= h) or \
-                (mode == "reflect" and max(left, right) >= w):
+        if mode not in ("constant", "reflect", "replicate") or len(pads) > 4 or min(pads) < 0 or len(shape) != 3 or \
+                (mode == "reflect" and (max(top, bottom) >= shape[1] or max(left, right) >= shape[2])):
             raise LinRepError(f"unsupported operation: pad {pads} ({mode}) at {_module_path(node)} (only padding of H "
                               "and W, non-negative; constant, reflect (each pad below its axis' size) or replicate)")
         self.emit(node, "PAD", [x], pads=(top, left, bottom, right), alpha=value,

@@ -80,13 +80,17 @@ def fuse_written_activations(g: Graph) -> Graph:
     def only_here(op: Op | None) -> bool:  # an op of the chain: its result read once, by the chain
         return op is not None and id(op) not in dropped and uses[op.output] == 1
 
-    def relu6_of_x_plus_3(t: int) -> int | None:
-        """The x of t = relu6(x + 3), both steps read by the chain only; else None."""
+    def relu6_of_x_plus_3(t: int) -> tuple[int, Op, Op] | None:
+        """(x, the relu6 op, the + 3 op) of t = relu6(x + 3), both steps read by the chain only; else None."""
         r = producer.get(t)
-        a = producer.get(r.inputs[0]) if _is_relu6(r) and only_here(r) and r is not None else None
-        return a.inputs[0] if _is_shift3(g, a) and only_here(a) and a is not None else None
+        if r is None or not (_is_relu6(r) and only_here(r)):
+            return None
+        a = producer.get(r.inputs[0])
+        if a is None or not (_is_shift3(g, a) and only_here(a)):
+            return None
+        return a.inputs[0], r, a
 
-    def become(op: Op, kind: str, x: int, *chain: Op | None) -> None:
+    def become(op: Op, kind: str, x: int, *chain: Op) -> None:
         for c in chain:
             dropped.add(id(c))
         op.type, op.inputs, op.weight, op.bias = kind, [x], -1, -1
@@ -103,17 +107,16 @@ def fuse_written_activations(g: Graph) -> Graph:
             dropped.add(id(prev))
             continue
         if _is_sixth(g, op):
-            x = relu6_of_x_plus_3(op.inputs[0])
-            if x is not None:  # relu6(x + 3) / 6
-                r = producer[op.inputs[0]]
-                become(op, "HARDSIGMOID", x, r, producer[r.inputs[0]])
+            hs = relu6_of_x_plus_3(op.inputs[0])
+            if hs is not None:  # relu6(x + 3) / 6
+                become(op, "HARDSIGMOID", *hs)
                 continue
             m = producer.get(op.inputs[0])  # (x * relu6(x + 3)) / 6
             if m is not None and m.type == "MUL" and m.activation == "NONE" and only_here(m) and len(m.inputs) == 2:
                 for xi, ri in ((0, 1), (1, 0)):
-                    if relu6_of_x_plus_3(m.inputs[ri]) == m.inputs[xi]:
-                        r = producer[m.inputs[ri]]
-                        become(op, "HARDSWISH", m.inputs[xi], m, r, producer[r.inputs[0]])
+                    hs = relu6_of_x_plus_3(m.inputs[ri])
+                    if hs is not None and hs[0] == m.inputs[xi]:
+                        become(op, "HARDSWISH", *hs, m)
                         break
             continue
         if op.type == "MUL" and op.activation == "NONE" and len(op.inputs) == 2:

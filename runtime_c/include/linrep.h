@@ -54,7 +54,7 @@ extern "C" {
  * and MUL broadcast over channels, SOFTMAX over channels, and several model outputs; 4 adds int8 models:
  * int8 activations with a scale and zero point per tensor and integer-only ops, docs/INTEGER.md; 5: int8
  * models whose integer LinRep layers store no fp32 a/b scales, as their multipliers hold them; 6 adds
- * CHANNEL_SHUFFLE). */
+ * CHANNEL_SHUFFLE and PAD's reflect / replicate borders). */
 #define LR_FORMAT_VERSION 6u
 
 /* Largest tensor rank (activations are [C, H, W] or [F]; constants up to [Cout, Cin/g, kh, kw]). */

@@ -267,9 +267,6 @@ static void run_op(const run_ctx *r, const lr_op *op)
         break;
 #if LR_OP_ON(LR_OP_TYPE_CHANNEL_SHUFFLE) /* no case label otherwise: other builds' switches unchanged */
     case LR_OP_TYPE_CHANNEL_SHUFFLE:
-        if (!LR_OP_ON(LR_OP_TYPE_CHANNEL_SHUFFLE)) {
-            break; /* left out of this build (LR_OPS) */
-        }
         lr_channel_shuffle_ref(x, (uint32_t)in[0], (uint32_t)op->groups,
                                (size_t)(n / (uint32_t)in[0]) * sizeof(float), y);
         break;
@@ -784,9 +781,6 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
         break;
 #if LR_OP_ON(LR_OP_TYPE_CHANNEL_SHUFFLE) /* no case label otherwise: other builds' switches unchanged */
     case LR_OP_TYPE_CHANNEL_SHUFFLE:
-        if (!LR_OP_ON(LR_OP_TYPE_CHANNEL_SHUFFLE)) {
-            break; /* left out of this build (LR_OPS) */
-        }
         lr_channel_shuffle_ref(x, (uint32_t)in[0], (uint32_t)op->groups, n / (uint32_t)in[0], y);
         break;
 #endif
