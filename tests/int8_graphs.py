@@ -16,10 +16,11 @@ KINDS = ("conv", "depthwise", "grouped", "linear", "add", "max_pool", "avg_pool"
          "softmax", "softmax_channels", "reshape", "transpose_hwc", "slice", "concat", "pad", "linrep",
          "linrep_masked", "chain", "mean", "sigmoid", "hardswish", "tanh", "relu", "relu6", "clamp", "relu6_alike",
          "leaky_relu", "prelu", "prelu_one", "silu", "hardsigmoid", "add_channel", "add_channel_flat", "avg_pool_pad",
-         "channel_shuffle", "pad_border")
+         "channel_shuffle", "pad_border", "unary")
 ACTIVATION_KINDS = {"sigmoid": "SIGMOID", "hardswish": "HARDSWISH", "tanh": "TANH", "relu": "RELU", "relu6": "RELU6",
                     "clamp": "CLAMP", "relu6_alike": "RELU6", "leaky_relu": "LEAKY_RELU", "prelu": "PRELU",
-                    "prelu_one": "PRELU", "silu": "SILU", "hardsigmoid": "HARDSIGMOID"}  # elementwise activations (docs/INTEGER.md §6)
+                    "prelu_one": "PRELU", "silu": "SILU", "hardsigmoid": "HARDSIGMOID",
+                    "unary": "UNARY"}  # elementwise activations (docs/INTEGER.md §6)
 GEO_KINDS = ("mul", "mul_channel", "mul_features", "affine", "affine_features", "resize_nearest", "resize_bilinear",
              "resize_align", "conv_transpose", "conv_transpose_grouped", "linrep_conv_transpose",
              "linrep_conv_transpose_masked")  # _geo below
@@ -283,6 +284,12 @@ LEAKY_ALPHA = 0.1
 def activation_params(op_type: str, x: Tensor, y: Tensor) -> IntParams:
     """The integers of an elementwise activation from x to y (TFLite's Prepare); RELU6 between tensors
     quantised alike: TFLite Micro's clamp of the input, no multiplier."""
+    if op_type == "UNARY":  # ELU's table (format version 7), built as the packer builds it
+        from linrep_edge.integer.ops import unary_inputs, unary_table
+
+        v = unary_inputs(x.scale, x.zero_point).astype(np.float64)
+        elu = np.where(v > 0, v, np.expm1(v)).astype(np.float32)
+        return IntParams(EMPTY.copy(), EMPTY.copy(), table=unary_table(elu, y.scale, y.zero_point))
     if op_type in ("RELU", "RELU6", "CLAMP"):
         lo, hi = {"RELU": (0.0, float("inf")), "RELU6": (0.0, 6.0)}.get(op_type, CLAMP_BOUNDS)
         act_min, act_max = arith.clamp_range(lo, hi, y.scale, y.zero_point)
@@ -353,6 +360,8 @@ def _act_on(rng: np.random.Generator, g: Graph, kind: str, src: int) -> int:
         op.alpha, op.beta = CLAMP_BOUNDS
     if op_type == "LEAKY_RELU":
         op.alpha = LEAKY_ALPHA
+    if op_type == "UNARY":
+        op.mode, op.alpha, op.beta = 2, 1.0, 1.0  # ELU
     g.ops.append(op)
     return out
 

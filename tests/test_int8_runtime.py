@@ -106,7 +106,8 @@ def _assert_graphs_equal(a: Graph, b: Graph) -> None:
         np.testing.assert_array_equal(px.multiplier, py.multiplier)
         np.testing.assert_array_equal(px.shift, py.shift)
         assert (px.act_min, px.act_max) == (py.act_min, py.act_max)
-        for u, v in ((px.bias, py.bias), (px.extra, py.extra)):
+        assert (ox.mode, np.float32(ox.alpha)) == (oy.mode, np.float32(oy.alpha))
+        for u, v in ((px.bias, py.bias), (px.extra, py.extra), (px.table, py.table)):
             assert (u is None) == (v is None)
             if u is not None:
                 np.testing.assert_array_equal(u, v)
@@ -123,14 +124,16 @@ def _assert_graphs_equal(a: Graph, b: Graph) -> None:
 
 
 @pytest.mark.parametrize("kind", ["chain", "linrep", "linrep_masked", "depthwise", "softmax", "concat", "pad",
-                                  "channel_shuffle", "pad_border"])
+                                  "channel_shuffle", "pad_border", "unary"])
 def test_format_round_trip(kind: str) -> None:
     """IR -> bytes -> IR equal (the a/b scales of version 5 recovered exactly from the multipliers); bytes -> IR
-    -> bytes equal; format version 5 with integer LinRep layers, else 4."""
+    -> bytes equal; format version 7 with UNARY (its table), 6 with CHANNEL_SHUFFLE or PAD's borders, 5 with integer
+    LinRep layers, else 4."""
     g = _normalised(build(kind, 4))
     blob = pack_graph(g)
     read = parse(blob)
-    version = 6 if kind in ("channel_shuffle", "pad_border") else 5 if kind.startswith("linrep") else 4
+    version = 7 if kind == "unary" else 6 if kind in ("channel_shuffle", "pad_border") else \
+        5 if kind.startswith("linrep") else 4
     assert read.format_version == version and read.graph.is_int8
     _assert_graphs_equal(g, read.graph)
     assert pack_graph(read.graph, read.graph.metadata) == blob

@@ -116,3 +116,33 @@ def test_m4_runs_version_2_blobs_as_the_host(m4, tmp_path):
     r = mcu_bench(pruned, "cortex-m4", build_root=tmp_path / "pruned", compare_paths=False)
     assert r["matches_host"]
     assert r["instructions"] < m4["direct_instructions"]  # pruned layers run direct, skipping the kernels
+
+
+@pytest.mark.parametrize("target", ["cortex-m4", "cortex-m33"])
+def test_unary_functions_and_two_heads_match_host(target, tmp_path):
+    """Every UNARY function (fp32: the runtime's own exp, expm1, tanh, log1p and erfc) in a model with two outputs:
+    the firmware's outputs, both heads, equal the host's bit for bit (M4F and M33, each with its FPU)."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    from linrep_edge.format.writer import pack_graph
+    from linrep_edge.graph.capture import capture
+    from linrep_edge.runtime.mcu import mcu_bench
+
+    class Heads(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c1, self.c2 = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 4, 3, padding=1)
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            x = F.mish(F.gelu(self.c1(x) * 3))
+            y = F.softplus(F.celu(F.elu(F.gelu(x, approximate="tanh"), 0.7), 0.5), 2.0, 3.0)
+            z = F.selu(self.c2(x) * 4)
+            return F.logsigmoid(y), F.threshold(z, 0.1, -2.0)
+
+    torch.manual_seed(0)
+    g = capture(Heads().eval(), torch.zeros(1, 3, 8, 8))
+    assert sum(op.type == "UNARY" for op in g.ops) == 9 and len(g.results) == 2
+    r = mcu_bench(pack_graph(g), target, build_root=tmp_path, compare_paths=False)
+    assert r["matches_host"] and r["deterministic"]

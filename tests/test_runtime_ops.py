@@ -553,6 +553,58 @@ def test_channel_shuffle(crt, shape, groups) -> None:
                                   .numpy().astype(np.int8))
 
 
+# (torch module, Unary, alpha, beta): torch's own modules are the reference for the C kernels
+UNARIES = [(torch.nn.GELU(), 0, 0.0, 0.0), (torch.nn.GELU("tanh"), 1, 0.0, 0.0), (torch.nn.ELU(), 2, 1.0, 1.0),
+           (torch.nn.ELU(0.3), 2, 0.3, 1.0), (torch.nn.SELU(), 2, 1.6732632423543772, 1.0507009873554805),
+           (torch.nn.CELU(0.5), 3, 0.5, 0.0), (torch.nn.CELU(-2.0), 3, -2.0, 0.0), (torch.nn.Softplus(), 4, 1.0, 20.0),
+           (torch.nn.Softplus(2.0, 3.0), 4, 2.0, 3.0), (torch.nn.Softplus(0.5, 1.0), 4, 0.5, 1.0),
+           (torch.nn.Mish(), 5, 0.0, 0.0), (torch.nn.LogSigmoid(), 6, 0.0, 0.0),
+           (torch.nn.Threshold(0.1, -2.0), 7, 0.1, -2.0), (torch.nn.Threshold(-1.0, 20.0), 7, -1.0, 20.0)]
+
+
+@pytest.mark.parametrize("case", range(len(UNARIES)), ids=[f"{type(u[0]).__name__}{i}" for i, u in enumerate(UNARIES)])
+def test_unary(crt, case) -> None:
+    """UNARY (format version 7) in C equals torch's own module on random inputs (spread to +-30) of a [C, H, W] and
+    a [F] tensor, and on special values (infinities, NaN, signed zeros, the edges of the kernels' ranges) where
+    torch gives a number; the blob says version 7 and keeps the function and its parameters."""
+    module, fn, alpha, beta = UNARIES[case]
+    for shape in [(3, 5, 7), (37,)]:
+        g = _single(shape, shape, Op("UNARY", "act", [], 0, mode=fn, alpha=alpha, beta=beta))
+        blob = pack_graph(g)
+        back = parse(blob)
+        assert back.format_version == 7 and (back.graph.ops[0].mode, back.graph.ops[0].alpha) == (fn, np.float32(alpha))
+        x = (np.random.default_rng(case).standard_normal((2, *shape)) * 6).astype(np.float32)
+        x.reshape(-1)[:9] = [-30.0, -20.0, -10.5, -9.0, 0.0, 9.0, 10.5, 20.0, 30.0]
+        with torch.no_grad():
+            want = module(torch.from_numpy(x).double()).float().numpy()
+        _close(crt(blob).run(x), want)
+    x = np.array([[0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, -1e-40, 1e-8, -1e-8, 3.0, -3.0, 14.0, -14.0, 1e30,
+                   -1e30, 88.8, -88.8, 104.0, -104.0]], np.float32)
+    g = _single((x.shape[1],), (x.shape[1],), Op("UNARY", "act", [], 0, mode=fn, alpha=alpha, beta=beta))
+    got = crt(pack_graph(g)).run(x)
+    with torch.no_grad():  # in float64, rounded once (torch's float32 GELU is off by 1.3e-4 relative at -3)
+        want = module(torch.from_numpy(x).double()).float().numpy()
+    assert np.isnan(got[0, 4])  # NaN in, NaN out; elsewhere torch's value wherever torch has one (its GELU of +inf
+    ok = ~np.isnan(want)        # is NaN: ours is inf)
+    np.testing.assert_allclose(got[ok], want[ok], rtol=2e-6, atol=1e-37)  # below: subnormals torch flushes
+
+
+def test_unary_refused_where_meaningless(crt) -> None:
+    """The verifier refuses a UNARY of an unknown function, with a NaN parameter, CELU's alpha 0 or Softplus's beta
+    not above 0 (LR_ERR_BAD_PARAMS), and an fp32 one carrying a table (LR_ERR_BAD_CONSTANT)."""
+    from linrep_edge.format.ir import IntParams
+
+    for mode, alpha, beta in [(8, 0.0, 0.0), (255, 0.0, 0.0), (2, float("nan"), 1.0), (7, 0.0, float("nan")),
+                              (3, 0.0, 0.0), (4, 0.0, 20.0), (4, -1.0, 20.0), (4, float("inf"), 20.0)]:
+        g = _single((4,), (4,), Op("UNARY", "act", [], 0, mode=mode, alpha=alpha, beta=beta))
+        with pytest.raises(LinRepError, match="LR_ERR_BAD_PARAMS"):
+            crt(pack_graph(g))
+    g = _single((4,), (4,), Op("UNARY", "act", [], 0, mode=0))
+    g.ops[0].iparams = IntParams(np.zeros(0, np.int32), np.zeros(0, np.int32), table=np.zeros(256, np.int8))
+    with pytest.raises(LinRepError, match="LR_ERR_BAD_CONSTANT"):
+        crt(pack_graph(g, strict=False))
+
+
 def test_channel_shuffle_does_not_change_older_blobs() -> None:
     """Format version 6 only where a blob holds CHANNEL_SHUFFLE: the version-3 graph still says 3."""
     assert parse(pack_graph(v3_graph())).format_version == 3

@@ -226,6 +226,78 @@ def test_padding_mode_convs_compress_to_linrep_and_run_in_c_like_torch(crt):
     _close(crt(res.blob).run_all(x.numpy()), want)
 
 
+class _ModernActivations(nn.Module):
+    """The activations of newer nets: a ConvNeXt-style block (7x7 depthwise, batch norm, 1x1 expand, GELU, 1x1,
+    residual), YOLOv4-tiny's conv-BN-Mish, an ELU / SELU / CELU trunk, a Softplus head (a positive scale) and a
+    LogSigmoid head (log-probabilities), threshold in place, GELU's tanh form, RReLU in eval mode."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1, bias=False), nn.BatchNorm2d(16), nn.Mish(inplace=True))
+        self.dw = nn.Conv2d(16, 16, 7, padding=3, groups=16)
+        self.norm = nn.BatchNorm2d(16)
+        self.pw1, self.pw2 = nn.Conv2d(16, 64, 1), nn.Conv2d(64, 16, 1)
+        self.trunk = nn.Sequential(nn.Conv2d(16, 16, 3, padding=1), nn.ELU(0.5), nn.Conv2d(16, 16, 3, padding=1),
+                                   nn.SELU(), nn.Conv2d(16, 8, 3, padding=1), nn.CELU(0.7), nn.RReLU())
+        self.scale, self.logp = nn.Conv2d(8, 2, 1), nn.Conv2d(8, 3, 1)
+        self.gate = nn.Threshold(0.05, 0.0, inplace=True)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.stem(x)
+        x = x + self.pw2(F.gelu(self.pw1(self.norm(self.dw(x)))))
+        x = self.gate(self.trunk(F.gelu(x, approximate="tanh")))
+        return F.softplus(self.scale(x), beta=2.0), F.logsigmoid(self.logp(x))
+
+
+def _bn_stats(model: nn.Module) -> None:
+    g = torch.Generator().manual_seed(5)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+
+
+def test_modern_activations_pack_and_run_in_c_like_torch(crt, tmp_path):
+    """GELU (both forms), Mish, ELU, SELU, CELU, RReLU, threshold, Softplus and LogSigmoid as nets write them: every
+    one captured (one UNARY op each, RReLU a LEAKY_RELU, the batch norms folded), the net packed with LinRep convs
+    (format version 7) and run in C as the compressed torch model on both heads; packed with int8 activations, C
+    equals the Python integer reference byte for byte and stays near the fp32 model."""
+    from linrep_edge.format.ir import UNARY_NAMES
+    from linrep_edge.integer.batch import dequantize_outputs, quantize_input, run_int8_batch
+
+    torch.manual_seed(0)
+    model = _ModernActivations().eval()
+    _bn_stats(model)
+    x = torch.randn(2, 3, 32, 32)
+    g = capture(model, x[:1])
+    unary = [UNARY_NAMES[op.mode] for op in g.ops if op.type == "UNARY"]
+    assert unary == ["mish", "gelu", "gelu_tanh", "elu", "elu", "celu", "threshold", "softplus", "logsigmoid"], unary
+    assert "LEAKY_RELU" in [op.type for op in g.ops] and not any("BATCH" in op.type for op in g.ops)
+    res = pack_model(model, x[:1], PackSettings(templates=8, weights_dtype="fp32", codebook_dtype="fp32",
+                                                cap_templates=True), "modern", show_progress=False)
+    blob = parse(res.blob)
+    assert blob.format_version == 7 and sum(op.type == "LINREP_CONV2D" for op in blob.graph.ops) >= 4
+    with torch.no_grad():
+        want = _outputs(res.model(x))
+    _close(crt(res.blob).run_all(x.numpy()), want)
+    calib = torch.randn(128, 3, 32, 32)
+    np.save(tmp_path / "calib.npy", calib.numpy())
+    res8 = pack_model(model, x[:1], PackSettings(templates=8, activations="int8", ab_bits=8, cap_templates=True,
+                                                 calibration=str(tmp_path / "calib.npy")), "modern8",
+                      show_progress=False)
+    g8 = parse(res8.blob).graph
+    assert g8.is_int8 and sum(op.type == "UNARY" for op in g8.ops) == 9
+    xq = quantize_input(g8, calib[:16].numpy())
+    got = crt(res8.blob).run_int8(xq)
+    ref = run_int8_batch(g8, xq)
+    for c, r in zip(got, ref):
+        np.testing.assert_array_equal(c.reshape(r.shape), r)
+    with torch.no_grad():
+        fp = _outputs(res8.model(calib[:16]))
+    for y, w in zip(dequantize_outputs(g8, ref), fp):
+        assert np.abs(y.reshape(w.shape) - w).max() / np.abs(w).max() < 0.1
+
+
 class _SamePadding(nn.Module):
     """Zero pads written before convs without padding: symmetric ones fold into the conv; TensorFlow "same"
     padding (one more at the bottom / right), a non-zero pad value and a pad read twice stay."""

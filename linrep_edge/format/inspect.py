@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
+
+from linrep_edge.format.ir import SELU_ALPHA, SELU_SCALE, UNARY_NAMES
 from linrep_edge.format.ops_mask import ops_define, ops_mask
 from linrep_edge.format.reader import Blob
 from linrep_edge.format.report import storage_report
@@ -17,6 +20,17 @@ def _metadata_text(meta: dict[str, Any]) -> str:
     except (ValueError, RecursionError):
         text = "(not printable)"
     return shown(text, 400)
+
+
+def unary_text(op) -> str:  # type: ignore[no-untyped-def]
+    """A UNARY op's function with the parameters it uses, as torch writes it (`gelu`, `elu(alpha=0.7)`, ...)."""
+    name = UNARY_NAMES.get(op.mode, f"unary{op.mode}")
+    if name == "elu" and (op.alpha, op.beta) == (float(np.float32(SELU_ALPHA)), float(np.float32(SELU_SCALE))):
+        return "selu"
+    args = {"elu": f"alpha={op.alpha:g}" + (f", scale={op.beta:g}" if op.beta != 1.0 else ""),
+            "celu": f"alpha={op.alpha:g}", "softplus": f"beta={op.alpha:g}, threshold={op.beta:g}",
+            "threshold": f"threshold={op.alpha:g}, value={op.beta:g}"}.get(name)
+    return f"{name}({args})" if args else name
 
 
 def _op_params(op) -> str:  # type: ignore[no-untyped-def]
@@ -42,6 +56,8 @@ def _op_params(op) -> str:  # type: ignore[no-untyped-def]
         parts.append(f"start={op.start}")
     if op.type == "CHANNEL_SHUFFLE":
         parts.append(f"groups={op.groups}")
+    if op.type == "UNARY":
+        parts.append(unary_text(op))
     if op.activation != "NONE":
         parts.append(f"+{op.activation.lower()}")
     if op.linrep is not None:

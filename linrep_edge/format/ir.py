@@ -16,6 +16,11 @@ from typing import Any
 
 import numpy as np
 
+# UNARY (format version 7): the schema's `Unary` values by torch's names; SELU is ELU with these alpha and scale
+UNARY_NAMES = {0: "gelu", 1: "gelu_tanh", 2: "elu", 3: "celu", 4: "softplus", 5: "mish", 6: "logsigmoid",
+               7: "threshold"}
+SELU_ALPHA, SELU_SCALE = 1.6732632423543772, 1.0507009873554805
+
 FUSABLE = ("CONV2D", "LINREP_CONV2D", "LINEAR", "ADD",  # ops that may carry a fused activation
            "CONV_TRANSPOSE2D", "MUL", "AFFINE")        # (format version 3)
 
@@ -100,6 +105,7 @@ class IntParams:
     act_max: int = 127
     bias: np.ndarray | None = None  # int32 [Cout]: CONV2D, LINREP_CONV2D, LINEAR, CONV_TRANSPOSE2D
     extra: np.ndarray | None = None  # int32, op-specific (SOFTMAX: [diff_min])
+    table: np.ndarray | None = None  # int8 [256], UNARY (format version 7): entry v the output for input byte v
 
 
 @dataclass
@@ -116,12 +122,13 @@ class Op:
     groups: int = 1
     out_channels: int = 0
     count_include_pad: bool = True
-    alpha: float = 0.0  # LEAKY_RELU slope; CLAMP lower bound; PAD value
+    alpha: float = 0.0  # LEAKY_RELU slope; CLAMP lower bound; PAD value; UNARY: its first parameter
     weight: int = -1  # index into Graph.constants
     bias: int = -1
     linrep: LinRepWeights | None = None
-    beta: float = float("inf")  # CLAMP upper bound (format version 3)
-    mode: int = 0  # RESIZE: 0 nearest, 1 bilinear, 2 bilinear with align_corners (format version 3)
+    beta: float = float("inf")  # CLAMP upper bound (format version 3); UNARY: its second parameter (version 7)
+    mode: int = 0  # RESIZE: 0 nearest, 1 bilinear, 2 bilinear with align_corners (format version 3); PAD: 0 constant,
+    # 1 reflect, 2 replicate (version 6); UNARY: its function, a `Unary` value of the schema (version 7)
     start: int = 0  # SLICE: first channel or feature taken (format version 3)
     iparams: IntParams | None = None  # int8 graphs (format version 4): the op's integer arithmetic
 

@@ -163,7 +163,7 @@ def _parse(blob: bytes, check: BlobCheck, weights: bool = True) -> Blob:
                 o.Groups(), 0, bool(o.CountIncludePad()), float(o.Alpha()))
         op.out_channels = tensors[op.output].shape[0] if op.type in ("CONV2D", "LINREP_CONV2D", "LINEAR",
                                                                      "CONV_TRANSPOSE2D") else 0
-        op.beta = float(o.Beta()) if op.type == "CLAMP" else op.beta  # version 3
+        op.beta = float(o.Beta()) if op.type in ("CLAMP", "UNARY") else op.beta  # versions 3, 7
         op.mode, op.start = int(o.Mode()), int(o.Start())
         dtype = {DType.F16: "fp16", DType.F32: "fp32", DType.I8: "int8"}.get(o.Dtype(), "fp16")  # no weights: unused
         x_shape = tensors[op.inputs[0]].shape if op.inputs else ()
@@ -175,7 +175,9 @@ def _parse(blob: bytes, check: BlobCheck, weights: bool = True) -> Blob:
             wshape = (x_shape[0], op.out_channels // op.groups, *op.kernel)
         else:
             wshape = (-1,)
-        if not weights:
+        if op.type == "UNARY":  # no weights: an int8 graph's table is its integer arithmetic (below)
+            pass
+        elif not weights:
             if o.WeightF32Length() + o.WeightF16Length() + o.WeightI8Length():
                 n_w = o.WeightF32Length() + o.WeightF16Length() + o.WeightI8Length()
                 constants.append(Constant(_placeholder(wshape if -1 not in wshape else (n_w,)), dtype))
@@ -199,6 +201,8 @@ def _parse(blob: bytes, check: BlobCheck, weights: bool = True) -> Blob:
                 op.weight = len(constants) - 1
         if int8:
             op.iparams = _int_params(o)
+            if op.type == "UNARY" and o.WeightI8Length():
+                op.iparams.table = o.WeightI8AsNumpy().astype(np.int8)
         bias_dtype = "fp32" if dtype == "int8" else dtype
         bias = _vector(o, "Bias", bias_dtype, weights)
         if bias is not None:

@@ -13,7 +13,8 @@ stored (the bias is `iparams.bias`). Version 5 = version 4 without the fp32 `a_s
 LinRep layers (8 bytes per row): the runtime never reads them, and the reader recovers them exactly from the
 multipliers (`integer.linrep.ab_scales_from_multipliers`); an int8 graph with integer LinRep a/b is version 5.
 Version 6 adds CHANNEL_SHUFFLE and PAD's reflect / replicate borders (`Op.mode` 1 / 2; fp32 or int8 graphs;
-blobs without them say the version they said before). Output is deterministic: the same graph gives the same
+blobs without them say the version they said before); version 7 adds UNARY (an int8 graph's as its 256-byte table
+in `weight_i8`). Output is deterministic: the same graph gives the same
 bytes (no timestamps, fixed build order, metadata JSON with sorted keys). The CRC-32 of the whole blob,
 computed with the crc32 field's own 4 bytes as zero, is patched into that field last.
 """
@@ -40,10 +41,11 @@ from linrep_edge.format.fb.Shape import CreateShape
 from linrep_edge.format.fb.TensorQuant import CreateTensorQuant
 from linrep_edge.format.ir import Graph, IntParams
 
-FORMAT_VERSION = 6  # the newest version written (and read)
+FORMAT_VERSION = 7  # the newest version written (and read)
 V3_OPS = frozenset(("TANH", "HARDSIGMOID", "SILU", "CLAMP", "MUL", "RESIZE", "PAD", "SLICE", "TRANSPOSE_HWC", "AFFINE",
                     "CONV_TRANSPOSE2D"))
 V6_OPS = frozenset(("CHANNEL_SHUFFLE",))
+V7_OPS = frozenset(("UNARY",))
 FILE_IDENTIFIER = b"LRE1"
 PRODUCER = f"linrep-edge {__version__}"
 
@@ -89,9 +91,12 @@ def _uses_v3(g: Graph) -> bool:
 
 
 def format_version_needed(g: Graph) -> int:
-    """The oldest version that holds `g`: 6 with a version-6 op (CHANNEL_SHUFFLE) or a PAD of another border than
-    a constant; 5 for an int8 graph with integer LinRep a/b (their scales are not stored), 4 for other int8 graphs;
+    """The oldest version that holds `g`: 7 with a version-7 op (UNARY); 6 with a version-6 op (CHANNEL_SHUFFLE) or
+    a PAD of another border than a constant; 5 for an int8 graph with integer LinRep a/b (their scales are not
+    stored), 4 for other int8 graphs;
     3 with a version-3 op, field or several outputs; 2 with integer a/b, int8 weights or pruned kernels; else 1."""
+    if any(op.type in V7_OPS for op in g.ops):
+        return 7
     if any(op.type in V6_OPS or (op.type == "PAD" and op.mode) for op in g.ops):
         return 6
     if g.is_int8:
@@ -180,6 +185,8 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = 
         inputs = 0 if op.inputs == [i] else _vec(b, np.asarray(op.inputs, dtype="<i4"))
         dtype = "fp16"  # the schema default: ops without tensors store no dtype byte
         w32 = w16 = b32 = b16 = w8 = ws = 0
+        if op.type == "UNARY" and op.iparams is not None and op.iparams.table is not None:  # an int8 graph's table
+            w8 = _vec(b, _ints(op.iparams.table, -128, 127, f"op {op.name or 'UNARY'!r} table").astype(np.int8))
         if op.weight >= 0:
             c = g.constants[op.weight]
             dtype = c.dtype
@@ -231,7 +238,7 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = 
             FbOp.AddCodebook(b, op.linrep.codebook)
         FbOp.AddGroups(b, op.groups)
         FbOp.AddAlpha(b, float(op.alpha))
-        if op.type == "CLAMP":  # version-3 fields, only on the ops that use them
+        if op.type in ("CLAMP", "UNARY"):  # version-3 fields, only on the ops that use them
             FbOp.AddBeta(b, float(op.beta))
         if op.type == "SLICE":
             FbOp.AddStart(b, op.start)
@@ -246,7 +253,7 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = 
         FbOp.AddActivation(b, getattr(Activation, op.activation))
         FbOp.AddDtype(b, _dtype(dtype))
         FbOp.AddCountIncludePad(b, op.count_include_pad)
-        if op.type == "RESIZE" or (op.type == "PAD" and op.mode):  # PAD's border modes: version 6
+        if op.type in ("RESIZE", "UNARY") or (op.type == "PAD" and op.mode):  # PAD's border modes: version 6
             FbOp.AddMode(b, op.mode)
         if op.linrep is not None:
             FbOp.AddIndexBits(b, width)

@@ -9,15 +9,16 @@ naming the op and the module path it comes from; every unsupported operation of 
 one error (`check` lists them without raising), not only the first.
 
 Beyond convs, the op set is what networks deployed on microcontrollers use, written the usual ways (in-place or
-not): ReLU/ReLU6/hardtanh/clamp, LeakyReLU, PReLU, Sigmoid, Tanh, SiLU, Hardsigmoid, Hardswish (also written by
-hand: `x * sigmoid(x)`, `relu6(x + 3) / 6`, `x * relu6(x + 3) / 6`, graph/fuse.py); max/avg pooling (ceil_mode too),
-global and adaptive pooling, `mean` and `amax` over H, W; add/mul with channel broadcast (squeeze-and-excitation)
-and by scalars, `neg`, `number - x`; nearest/bilinear upsampling; padding (constant, reflect, replicate; zero pads
-before a conv fold into it, graph/fuse.py); channel `cat`, slicing, `split`, `chunk` and `tensor_split`; the channel
-shuffle (a view to [N, g, C/g, H, W], its two group axes swapped, a reshape back: CHANNEL_SHUFFLE); NCHW→NHWC
-`permute` feeding a flatten; softmax over features or over channels; batch norm after a conv (folded) or alone (a
-per-channel affine op); transposed convolution (LinRep weights when the module is a `LinRepConvTranspose2d`); 1-D
-convolution and pooling as 2-D ones with H = 1 ([C, L] activations are [C, 1, L]).
+not): ReLU/ReLU6/hardtanh/clamp, LeakyReLU (RReLU in eval mode), PReLU, Sigmoid, Tanh, SiLU, Hardsigmoid, Hardswish
+(the last three also written by hand: `x * sigmoid(x)`, `relu6(x + 3) / 6`, `x * relu6(x + 3) / 6`, graph/fuse.py);
+GELU, ELU, SELU, CELU, Softplus, Mish, LogSigmoid and threshold (one UNARY op each, format version 7); max/avg
+pooling (ceil_mode too), global and adaptive pooling, `mean` and `amax` over H, W; add/mul with channel broadcast
+(squeeze-and-excitation) and by scalars, `neg`, `number - x`; nearest/bilinear upsampling; padding (constant,
+reflect, replicate; zero pads before a conv fold into it, graph/fuse.py); channel `cat`, slicing, `split`, `chunk`
+and `tensor_split`; the channel shuffle (a view to [N, g, C/g, H, W], its two group axes swapped, a reshape back:
+CHANNEL_SHUFFLE); NCHW→NHWC `permute` feeding a flatten; softmax over features or over channels; batch norm after a
+conv (folded) or alone (a per-channel affine op); transposed convolution (LinRep weights when the module is a
+`LinRepConvTranspose2d`); 1-D convolution and pooling as 2-D ones with H = 1 ([C, L] activations are [C, 1, L]).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from torch import nn
 
 from linrep_edge.errors import LinRepError
 from linrep_edge.graph.fuse import fold_zero_pads, fuse_activations, fuse_written_activations
-from linrep_edge.format.ir import Graph, LinRepWeights, Op
+from linrep_edge.format.fb.Unary import Unary
+from linrep_edge.format.ir import SELU_ALPHA, SELU_SCALE, Graph, LinRepWeights, Op
 from linrep_edge.method.linrep_conv import LinRepConv2d, materialize
 
 aten = torch.ops.aten
@@ -48,6 +50,11 @@ ELEMENTWISE = {aten.relu.default: "RELU", aten.relu_.default: "RELU", aten.relu6
                aten.silu.default: "SILU", aten.silu_.default: "SILU",
                aten.hardsigmoid.default: "HARDSIGMOID", aten.hardsigmoid_.default: "HARDSIGMOID"}
 INF = float("inf")
+UNARY_OPS = {aten.gelu.default: "GELU", aten.gelu_.default: "GELU", aten.elu.default: "ELU", aten.elu_.default: "ELU",
+             aten.selu.default: "SELU", aten.selu_.default: "SELU", aten.celu.default: "CELU",
+             aten.celu_.default: "CELU", aten.softplus.default: "SOFTPLUS", aten.mish.default: "MISH",
+             aten.mish_.default: "MISH", aten.log_sigmoid.default: "LOG_SIGMOID",
+             aten.threshold.default: "THRESHOLD", aten.threshold_.default: "THRESHOLD"}
 BORDER_PADS = {aten.reflection_pad2d.default: "reflect", aten.reflection_pad1d.default: "reflect",
                aten.replication_pad2d.default: "replicate", aten.replication_pad1d.default: "replicate"}
 SHUFFLE_PATTERN = ("5-D activations are supported only as a channel shuffle: view / unflatten to (N, g, C/g, H, W), "
@@ -337,6 +344,11 @@ class _Capture:
         for t in (aten.leaky_relu.default, aten.leaky_relu_.default):
             h[t] = lambda n: self.emit(n, "LEAKY_RELU", [self.tensor_in(n.args[0], n)],
                                        alpha=float(_arg(n, 1, "negative_slope", 0.01)))
+        for t, kind in UNARY_OPS.items():
+            h[t] = lambda n, kind=kind: self._unary(n, kind)
+        h[aten.rrelu.default] = lambda n: self.emit(  # eval mode: the mean slope
+            n, "LEAKY_RELU", [self.tensor_in(n.args[0], n)],
+            alpha=(float(_arg(n, 1, "lower", 1 / 8)) + float(_arg(n, 2, "upper", 1 / 3))) / 2)
         h[aten.prelu.default] = self._prelu
         h[aten._prelu_kernel.default] = self._prelu
         h[aten.max_pool2d.default] = self._max_pool
@@ -435,6 +447,37 @@ class _Capture:
             self.emit(node, "RELU", [x])
         else:
             self.emit(node, "CLAMP", [x], alpha=lo, beta=hi)
+
+    def _unary(self, node: torch.fx.Node, kind: str) -> None:
+        """GELU (exact or tanh), ELU / SELU, CELU, Softplus, Mish, LogSigmoid, threshold: one UNARY op (version 7)
+        with the function in `mode` and its parameters in alpha, beta (the schema's `Unary`)."""
+        x = self.tensor_in(node.args[0], node)
+        where = _module_path(node)
+        if kind == "GELU":
+            approx = str(_arg(node, 1, "approximate", "none"))
+            if approx not in ("none", "tanh"):
+                raise LinRepError(f"unsupported operation: gelu with approximate={approx!r} at {where}")
+            fn, alpha, beta = ("GELU_TANH" if approx == "tanh" else "GELU"), 0.0, 0.0
+        elif kind == "ELU":
+            alpha, beta = float(_arg(node, 1, "alpha", 1.0)), float(_arg(node, 2, "scale", 1.0))
+            if float(_arg(node, 3, "input_scale", 1.0)) != 1.0:
+                raise LinRepError(f"unsupported operation: elu with input_scale != 1 at {where}")
+            fn = "ELU"
+        elif kind == "SELU":
+            fn, alpha, beta = "ELU", SELU_ALPHA, SELU_SCALE
+        elif kind == "CELU":
+            fn, alpha, beta = "CELU", float(_arg(node, 1, "alpha", 1.0)), 0.0
+            if alpha == 0.0:
+                raise LinRepError(f"unsupported operation: celu with alpha 0 at {where}")
+        elif kind == "SOFTPLUS":
+            fn, alpha, beta = "SOFTPLUS", float(_arg(node, 1, "beta", 1.0)), float(_arg(node, 2, "threshold", 20.0))
+            if not 0.0 < alpha < INF:
+                raise LinRepError(f"unsupported operation: softplus with beta {alpha} at {where} (only beta > 0)")
+        elif kind == "THRESHOLD":
+            fn, alpha, beta = "THRESHOLD", float(node.args[1]), float(node.args[2])
+        else:  # MISH, LOG_SIGMOID
+            fn, alpha, beta = kind, 0.0, 0.0
+        self.emit(node, "UNARY", [x], mode=int(getattr(Unary, fn)), alpha=alpha, beta=beta)
 
     def _prelu(self, node: torch.fx.Node) -> None:
         x = self.tensor_in(node.args[0], node)

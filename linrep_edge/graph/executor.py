@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from linrep_edge.errors import LinRepError
+from linrep_edge.format.fb.Unary import Unary
 from linrep_edge.format.ir import Graph, Op
 from linrep_edge.method.linrep_conv import LinRepConv2d, LinRepConvTranspose2d
 
@@ -41,6 +42,29 @@ def _conv_transpose_module(g: Graph, op: Op) -> nn.Module:
     t = torch.from_numpy(g.codebooks[lr.codebook].templates.copy())
     return LinRepConvTranspose2d(conv, t, torch.from_numpy(lr.idx), torch.from_numpy(lr.a.copy()),
                                  torch.from_numpy(lr.b.copy()), lr.codebook, g.codebooks[lr.codebook].dtype)
+
+
+def unary_f32(op: Op, x: torch.Tensor) -> torch.Tensor:
+    """A UNARY op (format version 7) in torch: the function of the schema's `Unary` in op.mode, with op.alpha and
+    op.beta (docs/FORMAT.md)."""
+    fn, a, b = op.mode, op.alpha, op.beta
+    if fn == Unary.GELU:
+        return F.gelu(x)
+    if fn == Unary.GELU_TANH:
+        return F.gelu(x, approximate="tanh")
+    if fn == Unary.ELU:
+        return b * F.elu(x, a) if b != 1.0 else F.elu(x, a)
+    if fn == Unary.CELU:
+        return F.celu(x, a)
+    if fn == Unary.SOFTPLUS:
+        return F.softplus(x, a, b)
+    if fn == Unary.MISH:
+        return F.mish(x)
+    if fn == Unary.LOG_SIGMOID:
+        return F.logsigmoid(x)
+    if fn == Unary.THRESHOLD:
+        return F.threshold(x, a, b)
+    raise LinRepError(f"op {op.name!r}: UNARY function {fn} is not one of the format's (0 .. {Unary.THRESHOLD})")
 
 
 def _per_channel(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -187,6 +211,8 @@ class GraphModel(nn.Module):
             elif t == "CHANNEL_SHUFFLE":
                 n, c, h, w = x0.shape
                 y = x0.reshape(n, op.groups, c // op.groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+            elif t == "UNARY":
+                y = unary_f32(op, x0)
             elif t == "AFFINE":
                 y = x0 * _per_channel(getattr(self, f"op{i}_weight"), x0)
                 if op.bias >= 0:

@@ -17,7 +17,7 @@ from linrep_edge.integer import ops, ops_geo
 WEIGHTED = ("CONV2D", "LINEAR")
 MOVES = ("RESHAPE", "TRANSPOSE_HWC", "CONCAT", "PAD", "SLICE", "CHANNEL_SHUFFLE")
 ACTIVATIONS = ("SIGMOID", "HARDSWISH", "TANH", "RELU", "RELU6", "CLAMP", "LEAKY_RELU", "PRELU", "SILU",
-               "HARDSIGMOID")  # elementwise activations with an int8 form (docs/INTEGER.md §6)
+               "HARDSIGMOID", "UNARY")  # elementwise activations with an int8 form (docs/INTEGER.md §6)
 
 
 def _iparams(op: Op) -> IntParams:
@@ -44,6 +44,10 @@ def activation_s8(graph: Graph, op: Op, x: np.ndarray, batched: bool = False) ->
     """An elementwise activation (ACTIVATIONS) of an int8 graph on x (one image, or a batch: `batched`)."""
     p = _iparams(op)
     zp_in = graph.tensors[op.inputs[0]].zero_point
+    if op.type == "UNARY":  # the packer's table (format version 7)
+        if p.table is None or len(p.table) != 256:
+            raise LinRepError(f"op {op.name!r}: an int8 UNARY needs its 256-entry table")
+        return ops.unary_s8(x, p.table)
     if op.type in ("SIGMOID", "TANH"):
         (radius,) = _extra(op, 1, "the input radius")
         fn = ops.sigmoid_s8 if op.type == "SIGMOID" else ops.tanh_s8

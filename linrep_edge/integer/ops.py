@@ -367,3 +367,25 @@ def channel_shuffle_s8(x: np.ndarray, groups: int) -> np.ndarray:
     """CHANNEL_SHUFFLE of [C, H, W]: output channel j·g + i = input channel i·(C/g) + j."""
     c = x.shape[0]
     return np.ascontiguousarray(x.reshape(groups, c // groups, *x.shape[1:]).swapaxes(0, 1)).reshape(x.shape)
+
+
+def unary_table(values: np.ndarray, s_out: float, zp_out: int) -> np.ndarray:
+    """TFLite's int8 lookup table (LUTPopulate, as its int8 GELU and ELU build it in Prepare): `values` holds the
+    function at the 256 dequantised inputs s_in · (v − zp_in), v = −128 .. 127, each rounded once to float32; entry
+    (uint8) v is clamp(round(f · (1 / s_out)) + zp_out), the product in float32 and rounded half away from zero."""
+    inv = np.float32(1.0) / np.float32(s_out)
+    prod = (np.asarray(values, np.float32) * inv).astype(np.float64)
+    q = np.sign(prod) * np.floor(np.abs(prod) + 0.5) + zp_out
+    table = np.empty(256, np.int8)
+    table[np.arange(-128, 128).astype(np.int8).view(np.uint8)] = np.clip(q, -128, 127).astype(np.int8)
+    return table
+
+
+def unary_inputs(s_in: float, zp_in: int) -> np.ndarray:
+    """The float32 dequantised value of every int8 input, −128 .. 127, as TFLite forms it: s_in · (v − zp_in)."""
+    return np.float32(s_in) * (np.arange(-128, 128) - zp_in).astype(np.float32)
+
+
+def unary_s8(x: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """UNARY of an int8 graph (format version 7): each byte through the op's table, indexed by the byte as unsigned."""
+    return np.asarray(table, np.int8)[np.asarray(x, np.int8).view(np.uint8)]

@@ -17,7 +17,7 @@ from torch import nn
 
 from linrep_edge.errors import LinRepError
 from linrep_edge.format.ir import Graph, Op
-from linrep_edge.graph.executor import GraphModel, _pool
+from linrep_edge.graph.executor import GraphModel, _pool, unary_f32
 from linrep_edge.integer.quantize import (Ranges, act_range, assign_tensor_quant, calibrate, check_supported,
                                           prelu_slopes)
 from linrep_edge.integer.scheme import bias_floor, fake_activation, fake_linrep_ab, template_quant
@@ -26,7 +26,7 @@ from linrep_edge.method.quantize import quantize_int8_weights
 
 
 ACTIVATIONS = ("SIGMOID", "HARDSWISH", "TANH", "RELU", "RELU6", "CLAMP", "LEAKY_RELU", "SILU",
-               "HARDSIGMOID")  # and PRELU (a layer)
+               "HARDSIGMOID", "UNARY")  # and PRELU (a layer)
 
 
 def _activation(op: Op, x: torch.Tensor) -> torch.Tensor:
@@ -49,6 +49,8 @@ def _activation(op: Op, x: torch.Tensor) -> torch.Tensor:
         return F.hardsigmoid(x)
     if op.type == "SILU":  # x times its sigmoid quantised 1/256, -128 (the integer op's LOGISTIC then MUL)
         return x * fake_activation(torch.sigmoid(x), 1.0 / 256.0, -128, -128, 127)
+    if op.type == "UNARY":
+        return unary_f32(op, x)
     raise LinRepError(f"op {op.name!r}: {op.type} is not supported by int8 fine-tuning")
 
 

@@ -26,8 +26,9 @@ import numpy as np
 import torch
 
 from linrep_edge.errors import LinRepError
+from linrep_edge.format.fb.Unary import Unary
 from linrep_edge.format.ir import Constant, Graph, IntParams, Op
-from linrep_edge.integer import arith
+from linrep_edge.integer import arith, ops
 from linrep_edge.integer.linrep import accumulator_bounds, weight_scale
 from linrep_edge.integer.scheme import activation_qparams, bias_floor, linrep_ab_quant, template_quant
 from linrep_edge.method.quantize import quantize_int8_weights
@@ -37,7 +38,7 @@ GEO = ("MUL", "AFFINE", "CONV_TRANSPOSE2D")  # their integers: _geo_params
 SAME_QUANT = ("MAX_POOL2D", "AVG_POOL2D", "ADAPTIVE_AVG_POOL2D", "RESHAPE", "TRANSPOSE_HWC", "SLICE", "CONCAT", "PAD",
               "RESIZE", "CHANNEL_SHUFFLE")
 ACTIVATIONS = ("SIGMOID", "HARDSWISH", "TANH", "RELU", "RELU6", "CLAMP", "LEAKY_RELU", "PRELU", "SILU",
-               "HARDSIGMOID")  # elementwise, with TFLite's int8 arithmetic (docs/INTEGER.md §6)
+               "HARDSIGMOID", "UNARY")  # elementwise, with TFLite's int8 arithmetic (docs/INTEGER.md §6)
 SUPPORTED = (*WEIGHTED, "ADD", "SOFTMAX", *GEO, *ACTIVATIONS, *SAME_QUANT)
 # outputs whose quantisation TFLite fixes, whatever the calibration says: (scale, zero point)
 FIXED_OUTPUT = {"SOFTMAX": (1.0 / 256.0, -128), "SIGMOID": (1.0 / 256.0, -128), "TANH": (1.0 / 128.0, 0)}
@@ -430,7 +431,25 @@ def _activation_params(graph: Graph, op: Op) -> IntParams:
         except ValueError as exc:
             raise LinRepError(f"op {op.name!r} (HARDSWISH): {exc}") from None
         return IntParams(np.array([out_m, rel_m], dtype=np.int32), np.array([out_e, rel_e], dtype=np.int32))
+    if op.type == "UNARY":
+        out = graph.tensors[op.output]
+        return unary_params(op, s_in, graph.tensors[op.inputs[0]].zero_point, out.scale, out.zero_point)
     return IntParams(empty.copy(), empty.copy())
+
+
+def unary_params(op: Op, s_in: float, zp_in: int, s_out: float, zp_out: int) -> IntParams:
+    """A UNARY op's integers: TFLite's lookup table (as its int8 GELU and ELU build it), the function at every input
+    byte (in float64 rounded once to float32; GELU's tanh form in float32 as TFLite computes it)."""
+    from linrep_edge.graph.executor import unary_f32
+
+    x32 = ops.unary_inputs(s_in, zp_in)
+    if op.mode == Unary.GELU_TANH:  # TFLite evaluates this form in float32, step by step: the same roundings
+        c, k, half, one = np.float32(np.sqrt(2.0 / np.pi)), np.float32(0.044715), np.float32(0.5), np.float32(1.0)
+        f = half * x32 * (one + np.tanh(c * (x32 + k * x32 * x32 * x32)))
+    else:  # its exact GELU in double (erf of a double), ELU by expm1: the float64 value rounded once
+        f = unary_f32(op, torch.from_numpy(x32.astype(np.float64))).numpy().astype(np.float32)
+    empty = np.zeros(0, dtype=np.int32)
+    return IntParams(empty.copy(), empty.copy(), table=ops.unary_table(f, s_out, zp_out))
 
 
 def fill_int_params(graph: Graph, ab_bits: int, layer_bits: dict[str, int] | None = None,

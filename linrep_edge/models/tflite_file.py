@@ -66,6 +66,7 @@ _OPTION_FIELDS = {
     "ResizeNearestNeighborOptions": ("AlignCorners", "HalfPixelCenters"),
     "TransposeConvOptions": ("Padding", "StrideW", "StrideH", "FusedActivationFunction"),
     "LeakyReluOptions": ("Alpha",),
+    "GeluOptions": ("Approximate",),
 }
 
 

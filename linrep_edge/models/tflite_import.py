@@ -31,15 +31,17 @@ from pathlib import Path
 import numpy as np
 
 from linrep_edge.errors import LinRepError
+from linrep_edge.format.fb.Unary import Unary
 from linrep_edge.format.ir import Constant, Graph, IntParams, Op, Tensor
 from linrep_edge.integer import arith
+from linrep_edge.integer.quantize import unary_params
 from linrep_edge.models.tflite_file import TflModel, TflOp, TflTensor, read_tflite
 
 # inputs each supported operator needs at least (weights, bias, shape and padding tensors included)
 MIN_INPUTS = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2, "ADD": 2, "AVERAGE_POOL_2D": 1,
               "MAX_POOL_2D": 1, "SOFTMAX": 1, "RESHAPE": 1, "CONCATENATION": 1, "PAD": 2, "QUANTIZE": 1,
               "DEQUANTIZE": 1, "TRANSPOSE": 2, "MEAN": 2, "LOGISTIC": 1, "HARD_SWISH": 1, "TANH": 1, "RELU": 1,
-              "RELU6": 1, "LEAKY_RELU": 1, "PRELU": 2,
+              "RELU6": 1, "LEAKY_RELU": 1, "PRELU": 2, "ELU": 1, "GELU": 1,
               "MUL": 2, "RESIZE_NEAREST_NEIGHBOR": 2, "RESIZE_BILINEAR": 2, "TRANSPOSE_CONV": 3}
 NCHW_TO_NHWC = (0, 2, 3, 1)
 ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
@@ -496,6 +498,16 @@ class _Importer:
                 raise LinRepError(str(exc)) from None
             new.iparams = IntParams(np.array([out_m, rel_m], np.int32), np.array([out_e, rel_e], np.int32))
 
+    def unary(self, op: TflOp) -> None:
+        """ELU and GELU (exact or tanh): one UNARY op; in int8 files, the lookup table TFLite's Prepare builds."""
+        x = self._input(op)
+        fn = "ELU" if op.type == "ELU" else "GELU_TANH" if op.options.get("Approximate") else "GELU"
+        new = self._emit(op, "UNARY", [x], mode=int(getattr(Unary, fn)), alpha=1.0, beta=1.0 if fn == "ELU" else 0.0)
+        if self.int8:
+            s_in, zp_in = self._quant(x)
+            out = self.g.tensors[new.output]
+            new.iparams = unary_params(new, s_in, zp_in, out.scale, out.zero_point)
+
     def prelu(self, op: TflOp) -> None:
         """PRELU with a constant slope tensor: one slope, or one per channel (TFLite broadcasts [1, 1, C] or
         [C]); int8 files: the slopes' integers and zero point in qparams, TFLite Micro's two multipliers."""
@@ -737,6 +749,7 @@ class _Importer:
                     "RESHAPE": self.reshape, "CONCATENATION": self.concat, "PAD": self.pad,
                     "QUANTIZE": self.quantize_ends, "DEQUANTIZE": self.quantize_ends, "TRANSPOSE": self.transpose,
                     "MEAN": self.mean, "PRELU": self.prelu, **{k: self.activation for k in self.ACTIVATION_OPS},
+                    "ELU": self.unary, "GELU": self.unary,
                     **self.geo_handlers()}
         tin = m.tensors[m.inputs[0]]
         try:

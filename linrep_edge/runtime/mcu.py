@@ -212,7 +212,7 @@ def _firmware(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path, ti
     if not run:
         return rep
     fw = rep["firmware"]
-    host_out = rt.run(x[None])[0].reshape(-1)
+    host_out = np.concatenate([o.reshape(-1) for o in rt.run_all(x[None])])  # every output, in order
     dev = np.array([int(fw[f"out{i}"], 16) for i in range(rt.output_size)], dtype=np.uint32)
     rep["matches_host"] = bool(np.array_equal(dev, host_out.view(np.uint32)))
     rep["arena_bytes"] = int(fw["arena_bytes"])

@@ -54,8 +54,9 @@ extern "C" {
  * and MUL broadcast over channels, SOFTMAX over channels, and several model outputs; 4 adds int8 models:
  * int8 activations with a scale and zero point per tensor and integer-only ops, docs/INTEGER.md; 5: int8
  * models whose integer LinRep layers store no fp32 a/b scales, as their multipliers hold them; 6 adds
- * CHANNEL_SHUFFLE and PAD's reflect / replicate borders). */
-#define LR_FORMAT_VERSION 6u
+ * CHANNEL_SHUFFLE and PAD's reflect / replicate borders; 7 adds UNARY: GELU, ELU / SELU, CELU, Softplus, Mish,
+ * LogSigmoid and threshold, an int8 model's as a 256-byte table). */
+#define LR_FORMAT_VERSION 7u
 
 /* Largest tensor rank (activations are [C, H, W] or [F]; constants up to [Cout, Cin/g, kh, kw]). */
 #define LR_MAX_RANK 4
@@ -104,14 +105,15 @@ extern "C" {
  *
  * Build option: -DLR_OPS=<mask>, the op types compiled in (as TFLite Micro's op resolver, decided at build
  * time): bit t set = op type t of the format (OpType in docs/FORMAT.md; CONV2D = bit 0, LINREP_CONV2D = bit 1,
- * ... CONV_TRANSPOSE2D = bit 26, CHANNEL_SHUFFLE = bit 27). lr_init refuses a blob holding any other op type with
+ * ... CONV_TRANSPOSE2D = bit 26, CHANNEL_SHUFFLE = bit 27, UNARY = bit 28). lr_init refuses a blob holding any other
+ * op type with
  * LR_ERR_UNSUPPORTED_OP (lr_error_location gives the op), and the verifier rules, run paths and kernels of
  * the ops left out are not compiled. With neither LINREP_CONV2D nor CONV_TRANSPOSE2D (the op types that may
  * carry LinRep fields) compiled in, codebooks are neither verified nor read: a blob holding any is refused with
  * LR_ERR_UNSUPPORTED_OP after its ops passed (lr_error_location: op -1), about 1.1 KB less code at -Os on
  * Cortex-M4 for an imported TFLite model. A plain integer literal (e.g. 0x1807u), so that the preprocessor can
  * read it. `linrep-edge export-project` writes the mask of its blob's ops (`linrep-edge info --json`:
- * "lr_ops"); `mcu-bench` measures code size with it. Default: every op type (0xFFFFFFFu).
+ * "lr_ops"); `mcu-bench` measures code size with it. Default: every op type (0x1FFFFFFFu).
  *
  * Build option: -DLR_LINREP_PATHS=<mask>, the LINREP_CONV2D paths compiled in (lr_conv_path): 1u the direct
  * path only, 2u template reuse only, 3u both (the default). With one left out, LR_PATH_AUTO runs the other on
@@ -425,7 +427,7 @@ lr_status lr_error_location(const lr_model *m, int32_t *op_index, int32_t *tenso
  * The arena holds, in order: the run plan (4 bytes per tensor, 8 per op, a bit per op and 12 bytes, see
  * lr_arena_prepare) and the activation region. In the region, tensors share buffers when their lifetimes do
  * not overlap (greedy first-fit by size, as TFLite Micro), an int8 activation (RELU, RELU6, CLAMP, LEAKY_RELU,
- * PRELU, SIGMOID, TANH, HARDSWISH, HARDSIGMOID, SILU) whose input is read by no later op and is not the model
+ * PRELU, SIGMOID, TANH, HARDSWISH, HARDSIGMOID, SILU, UNARY) whose input is read by no later op and is not the model
  * input writes its output over that input (one buffer for both), and each op's kernel scratch is a buffer live
  * during that op only, placed in memory no tensor live during the op uses (a gap, or above them). The
  * region is at least 16 bytes per tensor (the planning records while lr_run plans). What an op's scratch

@@ -545,7 +545,9 @@ typedef struct lr_plan_entry {
     ((LR_OPS) & ((1u << LR_OP_TYPE_RELU) | (1u << LR_OP_TYPE_RELU6) | (1u << LR_OP_TYPE_LEAKY_RELU) | \
                  (1u << LR_OP_TYPE_PRELU) | (1u << LR_OP_TYPE_SIGMOID) | (1u << LR_OP_TYPE_HARDSWISH) | \
                  (1u << LR_OP_TYPE_TANH) | (1u << LR_OP_TYPE_HARDSIGMOID) | (1u << LR_OP_TYPE_SILU) | \
-                 (1u << LR_OP_TYPE_CLAMP)))
+                 (1u << LR_OP_TYPE_CLAMP) | (1u << LR_OP_TYPE_UNARY)))
+/* The bytes of an int8 UNARY op's table (format version 7): one output per input byte. */
+#define LR_UNARY_TABLE_BYTES 256u
 /* lr_plan_entry.placed: the tensor is written in place over another's buffer (lr_plan_lifetimes: an int8
  * activation whose input dies there), size 0, next the tensor whose buffer it shares (itself no alias), which
  * lives on to this one's last reader. */

@@ -271,6 +271,11 @@ static void run_op(const run_ctx *r, const lr_op *op)
                                (size_t)(n / (uint32_t)in[0]) * sizeof(float), y);
         break;
 #endif
+#if LR_OP_ON(LR_OP_TYPE_UNARY) /* no case label otherwise: other builds' switches unchanged */
+    case LR_OP_TYPE_UNARY:
+        lr_unary_f32_ref(x, n, op->mode, op->alpha, op->beta, y);
+        break;
+#endif
     case LR_OP_TYPE_AFFINE:
         if (!LR_OP_ON(LR_OP_TYPE_AFFINE)) {
             break; /* left out of this build (LR_OPS) */
@@ -782,6 +787,11 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
 #if LR_OP_ON(LR_OP_TYPE_CHANNEL_SHUFFLE) /* no case label otherwise: other builds' switches unchanged */
     case LR_OP_TYPE_CHANNEL_SHUFFLE:
         lr_channel_shuffle_ref(x, (uint32_t)in[0], (uint32_t)op->groups, n / (uint32_t)in[0], y);
+        break;
+#endif
+#if LR_OP_ON(LR_OP_TYPE_UNARY) /* no case label otherwise: other builds' switches unchanged */
+    case LR_OP_TYPE_UNARY: /* the packer's table (verified: 256 bytes) */
+        lr_unary_s8_ref(x, n, (const int8_t *)(const void *)(m->blob + op->w8), y);
         break;
 #endif
     case LR_OP_TYPE_MUL:

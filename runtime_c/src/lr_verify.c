@@ -813,6 +813,26 @@ static lr_status check_affine_i8(const lr_op *op, int32_t c)
     return LR_OK;
 }
 
+#if LR_OP_ON(LR_OP_TYPE_UNARY)
+/* UNARY (format version 7): a Unary function (mode) with parameters it can use (alpha, beta not NaN; CELU's
+ * alpha not 0; Softplus's alpha, torch's beta, above 0 and finite), and no constants but, in an int8 model, its
+ * table: weight_i8 of exactly LR_UNARY_TABLE_BYTES. */
+static lr_status check_unary(const lr_model *m, const lr_op *op)
+{
+    const int int8 = m->tensor_quant != 0u;
+    if ((op->n_w32 | op->n_w16 | op->n_b32 | op->n_b16 | op->w32 | op->w16 | op->b32 | op->b16 | op->ws |
+         op->n_ws) != 0u || (op->w8 != 0u) != int8 || (int8 && op->n_w8 != LR_UNARY_TABLE_BYTES)) {
+        return LR_ERR_BAD_CONSTANT;
+    }
+    if (op->mode >= LR_UNARY_COUNT || op->alpha != op->alpha || op->beta != op->beta ||
+        (op->mode == LR_UNARY_CELU && op->alpha == 0.0f) ||
+        (op->mode == LR_UNARY_SOFTPLUS && !(op->alpha > 0.0f && op->alpha <= 3.40282347e+38f))) {
+        return LR_ERR_BAD_PARAMS;
+    }
+    return LR_OK;
+}
+#endif
+
 static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, uint32_t *scratch)
 {
     shape in, out, stored;
@@ -845,7 +865,7 @@ static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, u
     }
     if (op->type != LR_OP_TYPE_CONV2D && op->type != LR_OP_TYPE_LINREP_CONV2D && op->type != LR_OP_TYPE_LINEAR &&
         op->type != LR_OP_TYPE_PRELU && op->type != LR_OP_TYPE_AFFINE && op->type != LR_OP_TYPE_CONV_TRANSPOSE2D &&
-        (op->n_w32 | op->n_w16 | op->n_b32 | op->n_b16 | op->w32 | op->w16 |
+        op->type != LR_OP_TYPE_UNARY && (op->n_w32 | op->n_w16 | op->n_b32 | op->n_b16 | op->w32 | op->w16 |
          op->b32 | op->b16 | op->w8 | op->n_w8 | op->ws | op->n_ws) != 0u) {
         return LR_ERR_BAD_CONSTANT; /* weights on an op that has none */
     }
@@ -887,6 +907,11 @@ static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, u
         }
         s = op->n_inputs == 1u ? LR_OK : LR_ERR_BAD_PARAMS;
         break;
+#if LR_OP_ON(LR_OP_TYPE_UNARY) /* no case label otherwise: other builds' switches unchanged */
+    case LR_OP_TYPE_UNARY:
+        s = op->n_inputs == 1u ? check_unary(m, op) : LR_ERR_BAD_PARAMS;
+        break;
+#endif
     case LR_OP_TYPE_CLAMP: /* bounds may be infinite, not NaN */
         if (!LR_OP_ON(LR_OP_TYPE_CLAMP)) {
             return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */

@@ -319,6 +319,9 @@ static int op_has_int8_form(uint32_t type)
 #if LR_OP_ON(LR_OP_TYPE_CHANNEL_SHUFFLE)
     case LR_OP_TYPE_CHANNEL_SHUFFLE:
 #endif
+#if LR_OP_ON(LR_OP_TYPE_UNARY)
+    case LR_OP_TYPE_UNARY:
+#endif
     case LR_OP_TYPE_CONCAT:
     case LR_OP_TYPE_PAD:
     case LR_OP_TYPE_SIGMOID:
@@ -652,6 +655,10 @@ lr_status lr_verify_op_i8(const lr_model *m, const lr_op *op, lr_where *where, u
             break; /* TFLite's RELU6: the input clamped, quantised as the output (checked below) */
         }
         return check_activation_i8(m, op);
+#if LR_OP_ON(LR_OP_TYPE_UNARY) /* no case label otherwise: other builds' switches unchanged */
+    case LR_OP_TYPE_UNARY: /* its table (check_op) is all: no multipliers, any output quantisation */
+        return op->n_mult == 0u ? LR_OK : LR_ERR_BAD_PARAMS;
+#endif
     case LR_OP_TYPE_AVG_POOL2D:
         if (!LR_OP_ON(LR_OP_TYPE_AVG_POOL2D)) {
             return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */

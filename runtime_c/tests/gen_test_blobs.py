@@ -116,6 +116,7 @@ def cases() -> dict[str, bytes]:
     out["v3_ops_fp16"] = pack_graph(v3_graph("fp16"))
     out["v3_heads"] = pack_graph(v3_heads())
     out["v6_shuffle"] = pack_graph(v6_shuffle())  # format version 6: CHANNEL_SHUFFLE
+    out["v7_unary"] = pack_graph(v7_unary())  # format version 7: UNARY, every function
     # a transposed conv with LinRep kernels over (Cin, Cout/groups): fp16 a/b; 5-bit a/b (a scale per input
     # channel) with pruned kernels
     torch.manual_seed(4)
@@ -189,6 +190,20 @@ def v6_shuffle() -> Graph:
     shuffled = op("CHANNEL_SHUFFLE", [mixed], (8, 5, 6), groups=4)
     g.output = op("PAD", [op("PAD", [shuffled], (8, 8, 7), pads=(2, 1, 1, 0), mode=1)], (8, 9, 11), pads=(0, 2, 1, 2),
                   mode=2)  # PAD's reflect and replicate borders
+    return g
+
+
+def v7_unary() -> Graph:
+    """A conv, then every UNARY function in turn (GELU both forms, ELU, SELU, CELU, Softplus, Mish, LogSigmoid,
+    threshold), each on the one before: the values stay spread (no saturating function in the chain)."""
+    rng = np.random.default_rng(24)
+    g, op = _builder((3, 5, 6))
+    x = op("CONV2D", [g.input], (4, 5, 6), kernel=(3, 3), pads=(1, 1, 1, 1), out_channels=4, name="c1",
+           weight=g.add_constant(rng.standard_normal((4, 3, 3, 3))))
+    for mode, alpha, beta in [(0, 0.0, 0.0), (1, 0.0, 0.0), (2, 0.7, 1.0), (2, 1.6732632, 1.0507010), (3, 0.5, 0.0),
+                              (4, 2.0, 3.0), (5, 0.0, 0.0), (6, 0.0, 0.0), (7, -1.0, -0.5)]:
+        x = op("UNARY", [x], (4, 5, 6), mode=mode, alpha=alpha, beta=beta)
+    g.output = x
     return g
 
 
@@ -474,6 +489,21 @@ def _hostile_activations(build) -> dict[str, tuple[Graph, str]]:  # type: ignore
     g = build("hardswish", 7)
     g.ops[0].iparams.extra = np.array([1], np.int32)
     h["i8_hardswish_qparams"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("unary", 7)
+    g.ops[0].iparams.table = g.ops[0].iparams.table[:255]
+    h["i8_unary_table_short"] = (g, "LR_ERR_BAD_CONSTANT")
+    g = build("unary", 7)
+    g.ops[0].iparams.table = np.concatenate([g.ops[0].iparams.table, [0]]).astype(np.int8)
+    h["i8_unary_table_long"] = (g, "LR_ERR_BAD_CONSTANT")
+    g = build("unary", 7)
+    g.ops[0].iparams.table = None
+    h["i8_unary_no_table"] = (g, "LR_ERR_BAD_CONSTANT")
+    g = build("unary", 7)
+    g.ops[0].iparams.multiplier, g.ops[0].iparams.shift = np.array([1 << 30], np.int32), np.array([0], np.int32)
+    h["i8_unary_multiplier"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("unary", 7)
+    g.ops[0].mode = 8
+    h["i8_unary_mode"] = (g, "LR_ERR_BAD_PARAMS")
     return h
 
 
@@ -770,6 +800,21 @@ def hostile_v3() -> dict[str, tuple[Graph, str]]:
     h["pad_mode_three"] = (_single("PAD", (2, 3, 3), (2, 4, 3), pads=(1, 0, 0, 0), mode=3), "LR_ERR_BAD_PARAMS")
     h["pad_reflect_too_wide"] = (_single("PAD", (2, 3, 3), (2, 3, 6), pads=(0, 3, 0, 0), mode=1), "LR_ERR_BAD_PARAMS")
     h["pad_reflect_rows"] = (_single("PAD", (2, 3, 3), (2, 6, 3), pads=(0, 0, 3, 0), mode=1), "LR_ERR_BAD_PARAMS")
+    nan = float("nan")
+    for name, (mode, alpha, beta) in {"unary_mode": (8, 0.0, 0.0), "unary_mode_255": (255, 0.0, 0.0),
+                                      "unary_alpha_nan": (2, nan, 1.0), "unary_beta_nan": (7, 0.0, nan),
+                                      "unary_celu_alpha_zero": (3, 0.0, 0.0),
+                                      "unary_softplus_beta_zero": (4, 0.0, 20.0),
+                                      "unary_softplus_beta_negative": (4, -1.0, 20.0),
+                                      "unary_softplus_beta_inf": (4, float("inf"), 20.0)}.items():
+        h[name] = (_single("UNARY", (4, 2, 2), (4, 2, 2), mode=mode, alpha=alpha, beta=beta), "LR_ERR_BAD_PARAMS")
+    h["unary_output_shape"] = (_single("UNARY", (4, 2, 2), (4, 4, 1), mode=0), "LR_ERR_SHAPE_MISMATCH")
+    g = _single("UNARY", (4, 2, 2), (4, 2, 2), mode=0)
+    g.ops[0].weight = g.add_constant(np.ones(4))
+    h["unary_weight"] = (g, "LR_ERR_BAD_CONSTANT")
+    g = _single("UNARY", (4, 2, 2), (4, 2, 2), mode=0)
+    g.ops[0].iparams = IntParams(np.zeros(0, np.int32), np.zeros(0, np.int32), table=np.zeros(256, np.int8))
+    h["unary_table_in_fp32_model"] = (g, "LR_ERR_BAD_CONSTANT")
     h["shuffle_groups_zero"] = (_single("CHANNEL_SHUFFLE", (6, 2, 2), (6, 2, 2), groups=0), "LR_ERR_BAD_PARAMS")
     h["shuffle_groups_negative"] = (_single("CHANNEL_SHUFFLE", (6, 2, 2), (6, 2, 2), groups=-2), "LR_ERR_BAD_PARAMS")
     h["shuffle_groups_not_dividing"] = (_single("CHANNEL_SHUFFLE", (6, 2, 2), (6, 2, 2), groups=4), "LR_ERR_BAD_PARAMS")
@@ -917,7 +962,7 @@ def main() -> None:
         (out_dir / f"{name}.ref").write_bytes(y.tobytes())
         manifest.append(f"{name} {n}")
     (out_dir / "corrupt.txt").write_text("tiny_linrep.lre\ntiny_dense_fp16.lre\nv3_ops_fp16.lre\nv3_heads.lre\n"
-                                        "v6_shuffle.lre\n"
+                                        "v6_shuffle.lre\nv7_unary.lre\n"
                                         "i8_chain_0.lre\ni8_linrep_masked_1.lre\ni8_linrep_0.lre\n")
     rejects = []
     for name, (g, status) in hostile().items():

@@ -1,9 +1,10 @@
 /*
- * test_mathf.c -- lr_expf, lr_expm1f, lr_tanhf (kernels/ref/lr_math_f32_ref.c) against the C library's exp, expm1
- * and tanh in double, rounded once: every 7th binary32 bit pattern of each sign over the range where the result is
- * neither 0, +-1 nor infinite, then the edges (zeros, subnormals, the overflow and underflow thresholds, infinities,
- * NaN). Errors in ulps of the correctly rounded result; bounds: the measured maxima (1.02, 1.73, 2.40) with about
- * one ulp to spare.
+ * test_mathf.c -- lr_expf, lr_expm1f, lr_tanhf, lr_log1pf, lr_erfcf (kernels/ref/lr_math_f32_ref.c) against the C
+ * library's exp, expm1, tanh, log1p and erfc in double, rounded once: every 7th binary32 bit pattern of each sign
+ * over the range where the result is neither 0, +-1 nor infinite (log1p and erfc: every 127th), then the edges
+ * (zeros, subnormals, the overflow and underflow thresholds, infinities, NaN). Errors in ulps of the correctly
+ * rounded result; bounds: the measured maxima (1.02, 1.73, 2.40; log1p 2.13, erfc 7.60: the fit's own error) with
+ * about one ulp to spare.
  */
 #include <float.h>
 #include <math.h>
@@ -71,6 +72,35 @@ int main(void)
     TU_CHECK(e_expm1 <= 3.0);
     TU_CHECK(e_tanh <= 3.5);
 
+    {
+        /* log1p: every 127th pattern above -1 (magnitudes to just below 1 negative, to FLT_MAX positive); erfc:
+         * both signs up to 10 (beyond, 0 or 2) */
+        double e_log1p = 0.0, e_erfc = 0.0, e;
+        uint32_t u;
+        for (u = 1u; u < 0x7F800000u; u += 127u) {
+            const float x = from_bits(u), xn = from_bits(u | 0x80000000u);
+            e = ulps(lr_log1pf(x), log1p((double)x));
+            e_log1p = e > e_log1p ? e : e_log1p;
+            if (u < 0x3F800000u) {
+                e = ulps(lr_log1pf(xn), log1p((double)xn));
+                e_log1p = e > e_log1p ? e : e_log1p;
+            }
+            if (u <= 0x41200000u) {
+                e = ulps(lr_erfcf(x), erfc((double)x));
+                e_erfc = e > e_erfc ? e : e_erfc;
+                e = ulps(lr_erfcf(xn), erfc((double)xn));
+                e_erfc = e > e_erfc ? e : e_erfc;
+            }
+        }
+        printf("max error: log1pf %.2f ulp, erfcf %.2f ulp\n", e_log1p, e_erfc);
+        TU_CHECK(e_log1p <= 3.5);
+        TU_CHECK(e_erfc <= 9.0);
+        TU_CHECK(lr_log1pf(0.0f) == 0.0f && signbit(lr_log1pf(-0.0f)) && isinf(lr_log1pf(-1.0f)) &&
+                 lr_log1pf(-1.0f) < 0.0f && isnan(lr_log1pf(-2.0f)) && isnan(lr_log1pf(nan)) &&
+                 isinf(lr_log1pf(inf)) && lr_log1pf(1e-30f) == 1e-30f);
+        TU_CHECK(lr_erfcf(0.0f) == 1.0f && lr_erfcf(inf) == 0.0f && lr_erfcf(-inf) == 2.0f && isnan(lr_erfcf(nan)) &&
+                 lr_erfcf(11.0f) == 0.0f && lr_erfcf(-11.0f) == 2.0f);
+    }
     TU_CHECK(lr_expf(0.0f) == 1.0f && lr_expf(-0.0f) == 1.0f && lr_expf(1.0f) == (float)exp(1.0));
     TU_CHECK(lr_expf(88.7228f) <= FLT_MAX && lr_expf(88.7228f) > 3.4e38f);
     TU_CHECK(isinf(lr_expf(88.7229f)) && isinf(lr_expf(inf)) && lr_expf(inf) > 0.0f);

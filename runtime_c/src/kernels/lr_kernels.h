@@ -181,11 +181,13 @@ void lr_relu_f32_ref(const float *x, uint32_t n, float *y);
 void lr_relu6_f32_ref(const float *x, uint32_t n, float *y);
 void lr_leaky_relu_f32_ref(const float *x, uint32_t n, float alpha, float *y);
 void lr_prelu_f32_ref(const float *x, uint32_t c, uint32_t inner, lr_values slopes, uint32_t n_slopes, float *y);
-/* exp, exp - 1 and tanh from +, -, *, / alone (kernels/ref/lr_math_f32_ref.c): the same bits on every build, unlike
- * the C library's expf / tanhf; NaN in, NaN out. */
+/* exp, exp - 1, tanh, log(1 + x) and erfc from +, -, *, / alone (kernels/ref/lr_math_f32_ref.c): the same bits on
+ * every build, unlike the C library's expf / tanhf; NaN in, NaN out. */
 float lr_expf(float x);
 float lr_expm1f(float x);
 float lr_tanhf(float x);
+float lr_log1pf(float x);
+float lr_erfcf(float x);
 void lr_sigmoid_f32_ref(const float *x, uint32_t n, float *y);
 void lr_hardswish_f32_ref(const float *x, uint32_t n, float *y);
 void lr_softmax_f32_ref(const float *x, uint32_t n, float *y);
@@ -214,6 +216,11 @@ void lr_slice_f32_ref(const float *x, uint32_t n, float *y);
 /* CHANNEL_SHUFFLE (fp32 and int8): output plane j * groups + i = input plane i * (c / groups) + j, planes of
  * `plane` bytes (groups divides c). */
 void lr_channel_shuffle_ref(const void *x, uint32_t c, uint32_t groups, size_t plane, void *y);
+/* UNARY (format version 7): y[i] = f(x[i]) for the Unary fn (LR_UNARY_*, below LR_UNARY_COUNT) with its alpha and
+ * beta (lr_schema.h; x may be y). */
+void lr_unary_f32_ref(const float *x, uint32_t n, uint32_t fn, float alpha, float beta, float *y);
+/* UNARY of an int8 model: y[i] = table[(uint8_t)x[i]], the 256-byte table of the op (x may be y). */
+void lr_unary_s8_ref(const int8_t *x, uint32_t n, const int8_t *table, int8_t *y);
 /* TRANSPOSE_HWC: [c][hw] -> [hw][c]. */
 void lr_transpose_hwc_f32_ref(const float *x, uint32_t c, uint32_t hw, float *y);
 /* AFFINE: x [c][inner] * weight[ch] + bias[ch] (bias.p NULL: none), fp32 or fp16 read in place. */

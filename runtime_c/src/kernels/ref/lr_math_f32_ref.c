@@ -7,7 +7,11 @@
  *
  * Method: x = k ln2 + r with |r| <= ln2/2 (ln2 in two parts, Cody and Waite, so k ln2_hi is exact for the k an
  * input can have), e^r - 1 by its Taylor series to r^7 (the next term is below 2^-28 of the result), 2^k by its bit
- * pattern. Accuracy against exp / expm1 / tanh in double: tests/test_mathf.c.
+ * pattern. log(1 + x): 1 + x = 2^k m with sqrt(1/2) <= m < sqrt(2) (k from the bit pattern), the rounding of 1 + x
+ * corrected to first order (fdlibm's log1p), log m = 2 atanh(s) with s = (m - 1) / (m + 1), |s| <= 0.172, by its
+ * series to s^11. erfc: Numerical Recipes' erfcc (a Chebyshev fit, relative error below 1.2e-7 in exact arithmetic),
+ * erfc(-z) = 2 - erfc(z), e^-z^2 split in two (fdlibm's erfc) so that no rounding of z^2 reaches the result.
+ * Accuracy against exp / expm1 / tanh / log1p / erfc in double: tests/test_mathf.c.
  */
 #include <string.h>
 
@@ -100,4 +104,59 @@ float lr_tanhf(float x)
     t = lr_expm1f(2.0f * ax);
     y = t / (t + 2.0f); /* (e^2a - 1) / (e^2a + 1) */
     return x < 0.0f ? -y : y;
+}
+
+float lr_log1pf(float x)
+{
+    float u, c, m, f, s, z, w;
+    uint32_t bits;
+    int32_t k;
+    if (x != x || x > 3.40282347e+38f) {
+        return x; /* NaN, +inf */
+    }
+    if (x <= -1.0f) {
+        return x == -1.0f ? -3.40282347e+38f * 2.0f : (x - x) / (x - x); /* -inf, NaN */
+    }
+    if (x < 5.96046448e-08f && x > -5.96046448e-08f) { /* |x| < 2^-24: x^2 / 2 is below half an ulp of x */
+        return x;
+    }
+    u = 1.0f + x;
+    memcpy(&bits, &u, sizeof bits);
+    k = (int32_t)((bits >> 23) & 0xFFu) - 127;
+    bits = (bits & 0x007FFFFFu) | 0x3F800000u; /* m in [1, 2) */
+    memcpy(&m, &bits, sizeof m);
+    if (m > 1.41421356f) {
+        m *= 0.5f; /* exact */
+        k += 1;
+    }
+    /* u = 1 + x rounded: c = (1 + x) - u, divided by u (first order of log(u + c) - log u) */
+    c = k > 0 ? 1.0f - (u - x) : x - (u - 1.0f);
+    c /= u;
+    f = m - 1.0f; /* exact: m within a factor 2 of 1 */
+    s = f / (2.0f + f);
+    z = s * s;
+    w = z * (0.666666667f + z * (0.4f + z * (0.285714298f + z * (0.222222224f + z * 0.181818187f))));
+    return ((float)k * LR_LN2_HI + (c + (float)k * LR_LN2_LO)) + (f - s * (f - w));
+}
+
+float lr_erfcf(float x)
+{
+    const float z = x < 0.0f ? -x : x;
+    const float t = 1.0f / (1.0f + 0.5f * z);
+    float r, zh;
+    uint32_t bits;
+    if (x != x) {
+        return x;
+    }
+    if (z > 10.0f) { /* erfc(10) = 2.1e-45: 0, or 2 below -10 (infinities too) */
+        return x < 0.0f ? 2.0f : 0.0f;
+    }
+    memcpy(&bits, &z, sizeof bits);
+    bits &= 0xFFFFF000u; /* zh: z to 12 significant bits, so zh * zh is exact and e^-z^2 = e^-zh^2 e^((zh-z)(zh+z)) */
+    memcpy(&zh, &bits, sizeof zh);
+    r = t * lr_expf(-zh * zh) *
+        lr_expf((zh - z) * (zh + z) - 1.26551223f +
+                t * (1.00002368f + t * (0.37409196f + t * (0.09678418f + t * (-0.18628806f + t * (0.27886807f +
+                t * (-1.13520398f + t * (1.48851587f + t * (-0.82215223f + t * 0.17087277f)))))))));
+    return x < 0.0f ? 2.0f - r : r;
 }
