@@ -16,7 +16,7 @@ KINDS = ("conv", "depthwise", "grouped", "linear", "add", "max_pool", "avg_pool"
          "softmax", "softmax_channels", "reshape", "transpose_hwc", "slice", "concat", "pad", "linrep",
          "linrep_masked", "chain", "mean", "sigmoid", "hardswish", "tanh", "relu", "relu6", "clamp", "relu6_alike",
          "leaky_relu", "prelu", "prelu_one", "silu", "hardsigmoid", "add_channel", "add_channel_flat", "avg_pool_pad",
-         "channel_shuffle", "pad_border", "unary")
+         "channel_shuffle", "pad_border", "unary", "sub", "sub_channel")
 ACTIVATION_KINDS = {"sigmoid": "SIGMOID", "hardswish": "HARDSWISH", "tanh": "TANH", "relu": "RELU", "relu6": "RELU6",
                     "clamp": "CLAMP", "relu6_alike": "RELU6", "leaky_relu": "LEAKY_RELU", "prelu": "PRELU",
                     "prelu_one": "PRELU", "silu": "SILU", "hardsigmoid": "HARDSIGMOID",
@@ -150,12 +150,13 @@ def _linear(rng: np.random.Generator) -> Graph:
     return g
 
 
-def _add(rng: np.random.Generator) -> Graph:
+def _add(rng: np.random.Generator, op_type: str = "ADD") -> Graph:
+    """x + y (or x - y: SUB, format version 7) of the input and a 1x1 conv of it."""
     c, h, w = int(rng.integers(1, 4)), int(rng.integers(2, 6)), int(rng.integers(2, 6))
     g = _conv1x1(rng, c, h, w)
     out = _tensor(rng, (c, h, w))
     g.tensors.append(out)
-    g.ops.append(Op("ADD", "add", [0, 1], 2, iparams=_add_params(rng, g, 0, 1, out)))
+    g.ops.append(Op(op_type, op_type.lower(), [0, 1], 2, iparams=_add_params(rng, g, 0, 1, out)))
     g.output = 2
     return g
 
@@ -170,9 +171,10 @@ def _add_params(rng: np.random.Generator, g: Graph, a: int, b: int, out: Tensor)
     return IntParams(np.array([m for m, _ in pairs], np.int32), np.array([s for _, s in pairs], np.int32), lo, hi)
 
 
-def _add_channel(rng: np.random.Generator, flat: bool) -> Graph:
+def _add_channel(rng: np.random.Generator, flat: bool, op_type: str = "ADD") -> Graph:
     """x + gate, the gate one value per channel (squeeze-and-excitation style): a 1x1 conv of the input, its
-    global average ([c, 1, 1], or reshaped to [c] when flat), and TFLite's broadcast ADD of the two."""
+    global average ([c, 1, 1], or reshaped to [c] when flat), and TFLite's broadcast ADD of the two (or SUB: the
+    channel means taken off)."""
     c, h, w = int(rng.integers(1, 6)), int(rng.integers(1, 6)), int(rng.integers(1, 6))
     g = _conv1x1(rng, c, h, w)
     g.tensors.append(_tensor(rng, (c, 1, 1), g.tensors[0]))
@@ -184,7 +186,8 @@ def _add_channel(rng: np.random.Generator, flat: bool) -> Graph:
         gate = 3
     out = _tensor(rng, (c, h, w))
     g.tensors.append(out)
-    g.ops.append(Op("ADD", "add", [1, gate], len(g.tensors) - 1, iparams=_add_params(rng, g, 1, gate, out)))
+    g.ops.append(Op(op_type, op_type.lower(), [1, gate], len(g.tensors) - 1,
+                    iparams=_add_params(rng, g, 1, gate, out)))
     g.output = len(g.tensors) - 1
     return g
 
@@ -574,10 +577,10 @@ def build(kind: str, seed: int) -> Graph:
         return _conv(rng, kind)
     if kind == "linear":
         return _linear(rng)
-    if kind == "add":
-        return _add(rng)
-    if kind in ("add_channel", "add_channel_flat"):
-        return _add_channel(rng, kind == "add_channel_flat")
+    if kind in ("add", "sub"):
+        return _add(rng, "SUB" if kind == "sub" else "ADD")
+    if kind in ("add_channel", "add_channel_flat", "sub_channel"):
+        return _add_channel(rng, kind == "add_channel_flat", "SUB" if kind == "sub_channel" else "ADD")
     if kind in ("softmax", "softmax_channels"):
         return _softmax(rng, kind == "softmax_channels")
     if kind in ("linrep", "linrep_masked"):

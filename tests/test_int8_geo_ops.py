@@ -1,7 +1,8 @@
-"""int8 MUL (equal shapes and broadcast over channels), ADD by a per-channel gate, RESIZE (nearest; bilinear half pixel
-and align corners) and TRANSPOSE_CONV from small `.tflite` files: the Python integer reference (`run_int8`) and the C
-runtime (`lr_run_i8`) equal TFLite Micro byte for byte on random int8 inputs over the whole range, several scales and
-zero points. Needs the peers extra (tflite_micro)."""
+"""int8 MUL (equal shapes and broadcast over channels), ADD by a per-channel gate, SUB (equal shapes and by one value
+per channel; format version 7), RESIZE (nearest; bilinear half pixel and align corners) and TRANSPOSE_CONV from small
+`.tflite` files: the Python integer reference (`run_int8`) and the C runtime (`lr_run_i8`) equal TFLite Micro byte for
+byte on random int8 inputs over the whole range, several scales and zero points. Needs the peers extra
+(tflite_micro)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,11 @@ def _cases() -> list[tuple[str, str, Callable[[], bytes]]]:
         ("add by channel relu", "ADD", lambda: tb.add_broadcast_model(19, act=1)),
         ("add gate first relu6", "ADD", lambda: tb.add_broadcast_model(20, act=3, gate_first=True)),
         ("add gate first", "ADD", lambda: tb.add_broadcast_model(21, act=0, gate_first=True)),
+        ("sub", "SUB", lambda: tb.add_model(22, act=0, code="SUB")),
+        ("sub relu", "SUB", lambda: tb.add_model(23, act=1, code="SUB")),
+        ("sub relu6", "SUB", lambda: tb.add_model(24, act=3, code="SUB")),
+        ("sub by channel (mean removed)", "SUB", lambda: tb.add_broadcast_model(25, act=0, code="SUB")),
+        ("sub by channel relu", "SUB", lambda: tb.add_broadcast_model(26, act=1, code="SUB")),
         ("nearest x2 x3", "RESIZE", lambda: tb.resize_model(6, "RESIZE_NEAREST_NEIGHBOR", (8, 15))),
         ("nearest x1 x2", "RESIZE", lambda: tb.resize_model(7, "RESIZE_NEAREST_NEIGHBOR", (4, 10))),
         ("bilinear half pixel x2", "RESIZE", lambda: tb.resize_model(8, "RESIZE_BILINEAR", (8, 10), half_pixel=True)),

@@ -124,15 +124,15 @@ def _assert_graphs_equal(a: Graph, b: Graph) -> None:
 
 
 @pytest.mark.parametrize("kind", ["chain", "linrep", "linrep_masked", "depthwise", "softmax", "concat", "pad",
-                                  "channel_shuffle", "pad_border", "unary"])
+                                  "channel_shuffle", "pad_border", "unary", "sub_channel"])
 def test_format_round_trip(kind: str) -> None:
     """IR -> bytes -> IR equal (the a/b scales of version 5 recovered exactly from the multipliers); bytes -> IR
-    -> bytes equal; format version 7 with UNARY (its table), 6 with CHANNEL_SHUFFLE or PAD's borders, 5 with integer
+    -> bytes equal; format version 7 with UNARY (its table) or SUB, 6 with CHANNEL_SHUFFLE or PAD's borders, 5 with integer
     LinRep layers, else 4."""
     g = _normalised(build(kind, 4))
     blob = pack_graph(g)
     read = parse(blob)
-    version = 7 if kind == "unary" else 6 if kind in ("channel_shuffle", "pad_border") else \
+    version = 7 if kind in ("unary", "sub_channel") else 6 if kind in ("channel_shuffle", "pad_border") else \
         5 if kind.startswith("linrep") else 4
     assert read.format_version == version and read.graph.is_int8
     _assert_graphs_equal(g, read.graph)

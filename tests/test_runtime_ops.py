@@ -454,16 +454,25 @@ def _binary(kind: str, a_shape, b_shape, activation: str = "NONE") -> Graph:
     return g
 
 
-@pytest.mark.parametrize("kind", ["MUL", "ADD"])
+@pytest.mark.parametrize("kind", ["MUL", "ADD", "SUB"])
 @pytest.mark.parametrize("a_shape,b_shape", [((3, 5, 7), (3, 5, 7)), ((4, 6, 5), (4, 1, 1)), ((4, 6, 5), (4,)),
                                              ((9,), (9,)), ((5, 1, 1), (5,))])
 @pytest.mark.parametrize("activation", ["NONE", "RELU6"])
 def test_mul_add_broadcast(crt, kind, a_shape, b_shape, activation) -> None:
+    """MUL, ADD and SUB (format version 7) of equal shapes or by one value per channel, a fused activation or none:
+    C equals torch's own a * b, a + b, a - b (broadcast over H, W) and the activation."""
     g = _binary(kind, a_shape, b_shape, activation)
     c, r, blob = _run_both(crt, g, scale=4.0)
     _close(c, r)
     v3 = kind == "MUL" or tuple(a_shape) != tuple(b_shape)
-    assert parse(blob).format_version == (3 if v3 else 1)
+    assert parse(blob).format_version == (7 if kind == "SUB" else 3 if v3 else 1)
+    if kind == "SUB":  # torch's own a - b on the two inputs (the ops before the SUB, traced)
+        x = (np.random.default_rng(0).standard_normal((2, *a_shape)) * 4.0).astype(np.float32)
+        with torch.no_grad():
+            vals = GraphModel(parse(blob).graph).eval().trace(torch.from_numpy(x))
+        a, b = vals[g.ops[-1].inputs[0]], vals[g.ops[-1].inputs[1]]
+        want = torch.sub(a, b if b.shape == a.shape else b.reshape(*b.shape[:2], *([1] * (a.dim() - 2))))
+        _close(c, (torch.nn.functional.relu6(want) if activation == "RELU6" else want).numpy())
 
 
 # (in shape, out size, mode): torch's F.interpolate with scale_factor 2 and 3 and odd / even sizes

@@ -249,6 +249,59 @@ class _ModernActivations(nn.Module):
         return F.softplus(self.scale(x), beta=2.0), F.logsigmoid(self.logp(x))
 
 
+class _Differences(nn.Module):
+    """Tensor differences as nets write them: a residual of a difference (x - y), the channel means taken off
+    (x - mean), a gate minus a map, a difference with a ReLU after it (fused into the SUB)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b = nn.Conv2d(3, 6, 3, padding=1), nn.Conv2d(3, 6, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        a, b = self.a(x), self.b(x)
+        d = torch.relu(a - b)
+        centred = d - d.mean((2, 3), keepdim=True)
+        gate = torch.sigmoid(b.mean((2, 3), keepdim=True))
+        return centred, gate - a, torch.sub(a, b)
+
+
+def test_differences_of_tensors_run_in_c_like_torch(crt, tmp_path):
+    """`x - y` of two tensors is one SUB (format version 7; a ReLU after it fused), a map minus its per-channel mean
+    a SUB by one value per channel, a gate minus a map a negation and an ADD; C equals torch in fp32, and in int8
+    C equals the Python integer reference byte for byte. `torch.sub(x, y, alpha=2)` is refused by name."""
+    from linrep_edge.integer.batch import quantize_input, run_int8_batch
+
+    torch.manual_seed(0)
+    model = _Differences().eval()
+    x = torch.randn(2, 3, 6, 5)
+    g = capture(model, x[:1])
+    subs = [op for op in g.ops if op.type == "SUB"]
+    assert len(subs) == 3 and subs[0].activation == "RELU", [(op.type, op.activation) for op in g.ops]
+    assert [op.type for op in g.ops].count("ADD") == 1
+    blob = pack_graph(g)
+    assert parse(blob).format_version == 7
+    with torch.no_grad():
+        want = _outputs(model(x))
+    _close(crt(blob).run_all(x.numpy()), want, rtol=1e-5)
+    calib = torch.randn(64, 3, 6, 5)
+    np.save(tmp_path / "calib.npy", calib.numpy())
+    res = pack_model(model, x[:1], PackSettings(templates=4, activations="int8", ab_bits=8, cap_templates=True,
+                                                calibration=str(tmp_path / "calib.npy"), calibration_epochs=0),
+                     "differences", show_progress=False)
+    g8 = parse(res.blob).graph
+    assert g8.is_int8 and sum(op.type == "SUB" for op in g8.ops) == 3
+    xq = quantize_input(g8, calib[:8].numpy())
+    for c, r in zip(crt(res.blob).run_int8(xq), run_int8_batch(g8, xq)):
+        np.testing.assert_array_equal(c.reshape(r.shape), r)
+
+    class Scaled(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.sub(x, torch.relu(x), alpha=2)
+
+    with pytest.raises(CaptureError, match=r"sub with alpha 2 of two tensors"):
+        capture(Scaled().eval(), x[:1])
+
+
 def _bn_stats(model: nn.Module) -> None:
     g = torch.Generator().manual_seed(5)
     for m in model.modules():

@@ -95,8 +95,8 @@ def depthwise_model(seed: int, multiplier: int, stride: int) -> bytes:
     return b.build([x], [y])
 
 
-def add_model(seed: int, act: int) -> bytes:
-    """Two inputs made by two convs of one input (a model input of TFLM takes one tensor here)."""
+def add_model(seed: int, act: int, code: str = "ADD") -> bytes:
+    """Two inputs made by two convs of one input (a model input of TFLM takes one tensor here); `code` ADD or SUB."""
     b = Int8Builder(seed)
     x = b.act((1, 5, 6, 4))
     p, q, y = b.act((1, 5, 6, 4), 0.05, 3), b.act((1, 5, 6, 4), 0.02, -7), b.act((1, 5, 6, 4), 0.06, -2)
@@ -104,12 +104,12 @@ def add_model(seed: int, act: int) -> bytes:
         w = b.weights((4, 1, 1, 4), 0)
         b.op("CONV_2D", [x, w, b.bias(x, w, 4)], [t], "Conv2DOptions", padding=1,
              strideW=1, strideH=1)
-    b.op("ADD", [p, q], [y], "AddOptions", fusedActivationFunction=act)
+    b.op(code, [p, q], [y], "AddOptions" if code == "ADD" else "SubOptions", fusedActivationFunction=act)
     return b.build([x], [y])
 
 
-def add_broadcast_model(seed: int, act: int, gate_first: bool = False) -> bytes:
-    """ADD of a 1×1 conv of the input and the input's MEAN over H, W ([1, 1, 1, C], one value per channel:
+def add_broadcast_model(seed: int, act: int, gate_first: bool = False, code: str = "ADD") -> bytes:
+    """ADD (or SUB) of a 1×1 conv of the input and the input's MEAN over H, W ([1, 1, 1, C], one value per channel:
     TFLite's broadcast ADD); `gate_first`: ADD(gate, x)."""
     b = Int8Builder(seed)
     x = b.act((1, 5, 6, 4), 0.05, int(b.rng.integers(-30, 30)))
@@ -119,7 +119,8 @@ def add_broadcast_model(seed: int, act: int, gate_first: bool = False) -> bytes:
     w = b.weights((4, 1, 1, 4), 0)
     b.op("CONV_2D", [x, w, b.bias(x, w, 4)], [p], "Conv2DOptions", padding=1, strideW=1, strideH=1)
     b.op("MEAN", [x, b.int32_const(np.array([1, 2]))], [g], "ReducerOptions", keepDims=True)
-    b.op("ADD", [g, p] if gate_first else [p, g], [y], "AddOptions", fusedActivationFunction=act)
+    b.op(code, [g, p] if gate_first else [p, g], [y], "AddOptions" if code == "ADD" else "SubOptions",
+         fusedActivationFunction=act)
     return b.build([x], [y])
 
 

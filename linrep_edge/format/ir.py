@@ -22,7 +22,8 @@ UNARY_NAMES = {0: "gelu", 1: "gelu_tanh", 2: "elu", 3: "celu", 4: "softplus", 5:
 SELU_ALPHA, SELU_SCALE = 1.6732632423543772, 1.0507009873554805
 
 FUSABLE = ("CONV2D", "LINREP_CONV2D", "LINEAR", "ADD",  # ops that may carry a fused activation
-           "CONV_TRANSPOSE2D", "MUL", "AFFINE")        # (format version 3)
+           "CONV_TRANSPOSE2D", "MUL", "AFFINE",        # (format version 3)
+           "SUB")                                      # (format version 7)
 
 
 @dataclass

@@ -14,7 +14,7 @@ LinRep layers (8 bytes per row): the runtime never reads them, and the reader re
 multipliers (`integer.linrep.ab_scales_from_multipliers`); an int8 graph with integer LinRep a/b is version 5.
 Version 6 adds CHANNEL_SHUFFLE and PAD's reflect / replicate borders (`Op.mode` 1 / 2; fp32 or int8 graphs;
 blobs without them say the version they said before); version 7 adds UNARY (an int8 graph's as its 256-byte table
-in `weight_i8`). Output is deterministic: the same graph gives the same
+in `weight_i8`) and SUB. Output is deterministic: the same graph gives the same
 bytes (no timestamps, fixed build order, metadata JSON with sorted keys). The CRC-32 of the whole blob,
 computed with the crc32 field's own 4 bytes as zero, is patched into that field last.
 """
@@ -45,7 +45,7 @@ FORMAT_VERSION = 7  # the newest version written (and read)
 V3_OPS = frozenset(("TANH", "HARDSIGMOID", "SILU", "CLAMP", "MUL", "RESIZE", "PAD", "SLICE", "TRANSPOSE_HWC", "AFFINE",
                     "CONV_TRANSPOSE2D"))
 V6_OPS = frozenset(("CHANNEL_SHUFFLE",))
-V7_OPS = frozenset(("UNARY",))
+V7_OPS = frozenset(("UNARY", "SUB"))
 FILE_IDENTIFIER = b"LRE1"
 PRODUCER = f"linrep-edge {__version__}"
 
@@ -91,7 +91,7 @@ def _uses_v3(g: Graph) -> bool:
 
 
 def format_version_needed(g: Graph) -> int:
-    """The oldest version that holds `g`: 7 with a version-7 op (UNARY); 6 with a version-6 op (CHANNEL_SHUFFLE) or
+    """The oldest version that holds `g`: 7 with a version-7 op (UNARY, SUB); 6 with a version-6 op (CHANNEL_SHUFFLE) or
     a PAD of another border than a constant; 5 for an int8 graph with integer LinRep a/b (their scales are not
     stored), 4 for other int8 graphs;
     3 with a version-3 op, field or several outputs; 2 with integer a/b, int8 weights or pruned kernels; else 1."""

@@ -8,17 +8,18 @@ b' = s·b; with integer a/b the integers stay and s multiplies the per-channel s
 naming the op and the module path it comes from; every unsupported operation of a model is reported in
 one error (`check` lists them without raising), not only the first.
 
-Beyond convs, the op set is what networks deployed on microcontrollers use, written the usual ways (in-place or
-not): ReLU/ReLU6/hardtanh/clamp, LeakyReLU (RReLU in eval mode), PReLU, Sigmoid, Tanh, SiLU, Hardsigmoid, Hardswish
-(the last three also written by hand: `x * sigmoid(x)`, `relu6(x + 3) / 6`, `x * relu6(x + 3) / 6`, graph/fuse.py);
-GELU, ELU, SELU, CELU, Softplus, Mish, LogSigmoid and threshold (one UNARY op each, format version 7); max/avg
-pooling (ceil_mode too), global and adaptive pooling, `mean` and `amax` over H, W; add/mul with channel broadcast
-(squeeze-and-excitation) and by scalars, `neg`, `number - x`; nearest/bilinear upsampling; padding (constant,
-reflect, replicate; zero pads before a conv fold into it, graph/fuse.py); channel `cat`, slicing, `split`, `chunk`
-and `tensor_split`; the channel shuffle (a view to [N, g, C/g, H, W], its two group axes swapped, a reshape back:
-CHANNEL_SHUFFLE); NCHW→NHWC `permute` feeding a flatten; softmax over features or over channels; batch norm after a
-conv (folded) or alone (a per-channel affine op); transposed convolution (LinRep weights when the module is a
-`LinRepConvTranspose2d`); 1-D convolution and pooling as 2-D ones with H = 1 ([C, L] activations are [C, 1, L]).
+Beyond convs, the op set is what networks deployed on microcontrollers use, written the usual ways (in-place or not):
+ReLU/ReLU6/hardtanh/clamp, LeakyReLU (RReLU in eval mode), PReLU, Sigmoid, Tanh, SiLU, Hardsigmoid, Hardswish (the
+last three also written by hand: `x * sigmoid(x)`, `relu6(x + 3) / 6`, `x * relu6(x + 3) / 6`, graph/fuse.py); GELU,
+ELU, SELU, CELU, Softplus, Mish, LogSigmoid and threshold (one UNARY op each, format version 7); max/avg pooling
+(ceil_mode too), global and adaptive pooling, `mean` and `amax` over H, W; add/mul with channel broadcast
+(squeeze-and-excitation) and by scalars, `x - y` (SUB, format version 7), `neg`, `number - x`; nearest/bilinear
+upsampling; padding (constant, reflect, replicate; zero pads before a conv fold into it, graph/fuse.py); channel
+`cat`, slicing, `split`, `chunk` and `tensor_split`; the channel shuffle (a view to [N, g, C/g, H, W], its two group
+axes swapped, a reshape back: CHANNEL_SHUFFLE); NCHW→NHWC `permute` feeding a flatten; softmax over features or over
+channels; batch norm after a conv (folded) or alone (a per-channel affine op); transposed convolution (LinRep weights
+when the module is a `LinRepConvTranspose2d`); 1-D convolution and pooling as 2-D ones with H = 1 ([C, L] activations
+are [C, 1, L]).
 """
 
 from __future__ import annotations
@@ -641,8 +642,17 @@ class _Capture:
             self._scalar_affine(node, self.tensor_in(a, node), 1.0, -alpha * float(b))
         elif isinstance(a, (int, float)) and alpha == 1:
             self._scalar_affine(node, self.tensor_in(b, node), -1.0, float(a))
-        else:
-            raise LinRepError(f"unsupported operation: subtraction of two tensors at {_module_path(node)}")
+        elif alpha != 1:
+            raise LinRepError(f"unsupported operation: sub with alpha {alpha:g} of two tensors at {_module_path(node)} "
+                              "(only x - y)")
+        else:  # x - y: SUB (format version 7); a per-channel gate minus a feature map: -(map) + gate
+            x, y = self.tensor_in(a, node), self.tensor_in(b, node)
+            full, other = self._channel_broadcast(node, x, y)
+            if full == x:
+                self.emit(node, "SUB", [x, y])
+            else:
+                self._scalar_affine(node, full, -1.0, 0.0)
+                self.emit(node, "ADD", [self.env[node.name], other])
 
     def _conv_transpose(self, node: torch.fx.Node) -> None:
         x = self.tensor_in(node.args[0], node)

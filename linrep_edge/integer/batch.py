@@ -70,7 +70,7 @@ def _add(g: Graph, op: Op, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
     for k, x in enumerate((x0, x1)):
         v = (x.astype(np.int64) - g.tensors[op.inputs[k]].zero_point) << 20
         parts.append(_mbqm(v, m[k], np.minimum(s[k], 0)))  # shift <= 0: MBQM smaller than one
-    y = _mbqm(parts[0] + parts[1], m[2], np.minimum(s[2], 0))
+    y = _mbqm(parts[0] - parts[1] if op.type == "SUB" else parts[0] + parts[1], m[2], np.minimum(s[2], 0))
     return arith.saturate_int8(y + g.tensors[op.output].zero_point, ip.act_min, ip.act_max)
 
 
@@ -131,7 +131,7 @@ def run_int8_batch(graph: Graph, x: np.ndarray) -> list[np.ndarray]:
             y = _conv(graph, op, ins[0])
         elif op.type == "LINEAR":
             y = _linear(graph, op, ins[0])
-        elif op.type == "ADD":
+        elif op.type in ("ADD", "SUB"):
             y = _add(graph, op, ins[0], ins[1])
         elif op.type in ("AVG_POOL2D", "ADAPTIVE_AVG_POOL2D"):
             y = _avg(graph, op, ins[0], out_shape[1:])

@@ -101,9 +101,10 @@ def run_op(graph: Graph, op: Op, ins: list[np.ndarray], conv_path: str = "direct
         from linrep_edge.integer.linrep import linrep_conv2d_s8  # int8-linrep's module
 
         return linrep_conv2d_s8(graph, op, x, conv_path)
-    if t == "ADD":
+    if t in ("ADD", "SUB"):  # SUB: TFLite's, ADD's integers
         p = _iparams(op)
-        return ops.add_s8(x, ins[1], zp[0], zp[1], out.zero_point, p.multiplier, p.shift, p.act_min, p.act_max)
+        return ops.add_s8(x, ins[1], zp[0], zp[1], out.zero_point, p.multiplier, p.shift, p.act_min, p.act_max,
+                          subtract=t == "SUB")
     if t in ("MAX_POOL2D", "AVG_POOL2D", "ADAPTIVE_AVG_POOL2D"):
         lo, hi = (op.iparams.act_min, op.iparams.act_max) if op.iparams is not None else (-128, 127)
         if t == "MAX_POOL2D":

@@ -105,16 +105,18 @@ ADD_LEFT_SHIFT = 20  # TFLite's int8 ADD: inputs widened by 2^20 before rescalin
 
 
 def add_s8(x0: np.ndarray, x1: np.ndarray, zp0: int, zp1: int, zp_out: int, multiplier: np.ndarray,
-           shift: np.ndarray, act_min: int, act_max: int) -> np.ndarray:
-    """TFLite's int8 ADD. multiplier/shift = [in0, in1, out] (all shifts <= 0). x1 may be one value per
-    channel of x0 ([C] or [C, 1, 1]), broadcast as TFLite broadcasts it."""
+           shift: np.ndarray, act_min: int, act_max: int, subtract: bool = False) -> np.ndarray:
+    """TFLite's int8 ADD (`subtract`: its SUB, the second input's rescaled value subtracted). multiplier/shift =
+    [in0, in1, out] (all shifts <= 0). x1 may be one value per channel of x0 ([C] or [C, 1, 1]), broadcast as
+    TFLite broadcasts it."""
     if x1.shape != x0.shape:
         x1 = np.broadcast_to(x1.reshape(-1, *([1] * (x0.ndim - 1))), x0.shape)
     m = np.asarray(multiplier, dtype=np.int64)
     s = np.asarray(shift, dtype=np.int64)
     scaled = [arith.multiply_by_quantized_multiplier_smaller_than_one(
         (v.astype(np.int64) - int(zp)) << ADD_LEFT_SHIFT, m[k], s[k]) for k, (v, zp) in enumerate(((x0, zp0), (x1, zp1)))]
-    raw = arith.multiply_by_quantized_multiplier_smaller_than_one(scaled[0] + scaled[1], m[2], s[2])
+    raw = arith.multiply_by_quantized_multiplier_smaller_than_one(scaled[0] - scaled[1] if subtract else
+                                                                  scaled[0] + scaled[1], m[2], s[2])
     return arith.saturate_int8(raw + int(zp_out), act_min, act_max)
 
 

@@ -162,9 +162,10 @@ class QATGraphModel(nn.Module):
                 y = self.wrapped[key](ins[0])
             elif op.type in ("CONV2D", "LINEAR", "PRELU"):
                 y = self.inner.layers[key](ins[0])
-            elif op.type == "ADD":  # the second input may hold one value per channel ([C, 1, 1] or [C])
+            elif op.type in ("ADD", "SUB"):  # the second input may hold one value per channel ([C, 1, 1] or [C])
                 b = ins[1]
-                y = ins[0] + (b.reshape(*b.shape[:2], *([1] * (ins[0].dim() - 2))) if b.shape != ins[0].shape else b)
+                b = b.reshape(*b.shape[:2], *([1] * (ins[0].dim() - 2))) if b.shape != ins[0].shape else b
+                y = ins[0] - b if op.type == "SUB" else ins[0] + b
             elif op.type in ("MAX_POOL2D", "AVG_POOL2D"):
                 y = _pool(op, ins[0])
             elif op.type == "ADAPTIVE_AVG_POOL2D":

@@ -39,7 +39,7 @@ SAME_QUANT = ("MAX_POOL2D", "AVG_POOL2D", "ADAPTIVE_AVG_POOL2D", "RESHAPE", "TRA
               "RESIZE", "CHANNEL_SHUFFLE")
 ACTIVATIONS = ("SIGMOID", "HARDSWISH", "TANH", "RELU", "RELU6", "CLAMP", "LEAKY_RELU", "PRELU", "SILU",
                "HARDSIGMOID", "UNARY")  # elementwise, with TFLite's int8 arithmetic (docs/INTEGER.md §6)
-SUPPORTED = (*WEIGHTED, "ADD", "SOFTMAX", *GEO, *ACTIVATIONS, *SAME_QUANT)
+SUPPORTED = (*WEIGHTED, "ADD", "SUB", "SOFTMAX", *GEO, *ACTIVATIONS, *SAME_QUANT)
 # outputs whose quantisation TFLite fixes, whatever the calibration says: (scale, zero point)
 FIXED_OUTPUT = {"SOFTMAX": (1.0 / 256.0, -128), "SIGMOID": (1.0 / 256.0, -128), "TANH": (1.0 / 128.0, 0)}
 ADD_LEFT_SHIFT = 20
@@ -462,7 +462,7 @@ def fill_int_params(graph: Graph, ab_bits: int, layer_bits: dict[str, int] | Non
     for op in graph.ops:
         if op.type in WEIGHTED:
             op.iparams = _weighted_params(graph, op, layer_bits.get(op.name, ab_bits), fit_int16)
-        elif op.type == "ADD":
+        elif op.type in ("ADD", "SUB"):  # TFLite's SUB: ADD's integers
             op.iparams = _add_params(graph, op)
         elif op.type == "SOFTMAX":
             op.iparams = _softmax_params(graph, op)

@@ -57,6 +57,7 @@ _OPTION_FIELDS = {
                                "DepthMultiplier", "FusedActivationFunction"),
     "Pool2DOptions": ("Padding", "StrideW", "StrideH", "FilterWidth", "FilterHeight", "FusedActivationFunction"),
     "AddOptions": ("FusedActivationFunction",),
+    "SubOptions": ("FusedActivationFunction",),
     "FullyConnectedOptions": ("FusedActivationFunction", "WeightsFormat", "KeepNumDims"),
     "SoftmaxOptions": ("Beta",),
     "ConcatenationOptions": ("Axis", "FusedActivationFunction"),

@@ -38,7 +38,7 @@ from linrep_edge.integer.quantize import unary_params
 from linrep_edge.models.tflite_file import TflModel, TflOp, TflTensor, read_tflite
 
 # inputs each supported operator needs at least (weights, bias, shape and padding tensors included)
-MIN_INPUTS = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2, "ADD": 2, "AVERAGE_POOL_2D": 1,
+MIN_INPUTS = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2, "ADD": 2, "SUB": 2, "AVERAGE_POOL_2D": 1,
               "MAX_POOL_2D": 1, "SOFTMAX": 1, "RESHAPE": 1, "CONCATENATION": 1, "PAD": 2, "QUANTIZE": 1,
               "DEQUANTIZE": 1, "TRANSPOSE": 2, "MEAN": 2, "LOGISTIC": 1, "HARD_SWISH": 1, "TANH": 1, "RELU": 1,
               "RELU6": 1, "LEAKY_RELU": 1, "PRELU": 2, "ELU": 1, "GELU": 1,
@@ -378,15 +378,19 @@ class _Importer:
         self._fp32_activation(self._emit(op, "LINEAR", [x], out_channels=cout, weight=weight, bias=b), act, True)
 
     def add(self, op: TflOp) -> None:
+        """ADD and SUB (format version 7; TFLite's SUB: ADD's integers, the second input subtracted)."""
+        kind = "SUB" if op.type == "SUB" else "ADD"
         a, b = self._input(op, 0), self._input(op, 1)
         sa, sb = self.g.tensors[a].shape, self.g.tensors[b].shape
         if len(sb) == 3 and sa in ((sb[0],), (sb[0], 1, 1)) and sa != sb:
+            if kind == "SUB":
+                raise LinRepError(f"a per-channel operand {sa} minus a feature map {sb} (only the feature map first)")
             a, b, sa, sb = b, a, sb, sa  # the gate first: TFLite's ADD commutes, ours takes it second
         if sa != sb and not (sb in ((sa[0],), (sa[0], 1, 1)) and len(sa) == 3):
             raise LinRepError(f"inputs of shapes {sa} and {sb} (equal shapes or one value per channel)")
         act = self._activation(op)
         if not self.int8:
-            self._fp32_activation(self._emit(op, "ADD", [a, b]), act, True)
+            self._fp32_activation(self._emit(op, kind, [a, b]), act, True)
             return
         (s0, _), (s1, _) = self._quant(a), self._quant(b)
         out = self._tensor(self.m.tensors[op.outputs[0]])
@@ -399,7 +403,7 @@ class _Importer:
             raise LinRepError(f"output scale {s_out} too small for TFLite's int8 ADD (multiplier {reals[2]} >= 1)")
         mq = [arith.quantize_multiplier_smaller_than_one(r) for r in reals]
         lo, hi = activation_range(act, s_out, zp_out)
-        self._emit(op, "ADD", [a, b], iparams=IntParams(np.array([m for m, _ in mq], np.int32),
+        self._emit(op, kind, [a, b], iparams=IntParams(np.array([m for m, _ in mq], np.int32),
                                                         np.array([s for _, s in mq], np.int32), lo, hi))
 
     def pool(self, op: TflOp) -> None:
@@ -745,7 +749,7 @@ class _Importer:
         if len(m.inputs) != 1:
             raise LinRepError(f"{self.path}: models with {len(m.inputs)} inputs are not supported")
         handlers = {"CONV_2D": self.conv, "DEPTHWISE_CONV_2D": self.conv, "FULLY_CONNECTED": self.fully_connected,
-                    "ADD": self.add, "AVERAGE_POOL_2D": self.pool, "MAX_POOL_2D": self.pool, "SOFTMAX": self.softmax,
+                    "ADD": self.add, "SUB": self.add, "AVERAGE_POOL_2D": self.pool, "MAX_POOL_2D": self.pool, "SOFTMAX": self.softmax,
                     "RESHAPE": self.reshape, "CONCATENATION": self.concat, "PAD": self.pad,
                     "QUANTIZE": self.quantize_ends, "DEQUANTIZE": self.quantize_ends, "TRANSPOSE": self.transpose,
                     "MEAN": self.mean, "PRELU": self.prelu, **{k: self.activation for k in self.ACTIVATION_OPS},

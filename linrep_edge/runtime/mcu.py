@@ -196,14 +196,16 @@ def _build_firmware(drv: Any, target: str, opt: str, srcs: list[Path], out: Path
 
 
 def _firmware(blob: bytes, x: np.ndarray, target: str, opt: str, build: Path, timeout: float,
-              run: bool = True, conv_path: str = "auto", all_in: bool = False, profile: bool = False) -> dict[str, Any]:
+              run: bool = True, conv_path: str = "auto", all_in: bool = False, profile: bool = False,
+              blob_ops: bool = False) -> dict[str, Any]:
     """Build (and run) the bench firmware of `blob`; its runtime is built for the blob's kind
-    (runtime_defines), or with everything compiled in when all_in."""
+    (runtime_defines), with blob_ops for the blob's op types only (LR_OPS, as `export-project` builds it), or with
+    everything compiled in when all_in."""
     from linrep_edge.runtime.binding import CRuntime
 
     drv = _driver()
     rt = CRuntime(blob, conv_path=conv_path)
-    defines = "" if all_in else runtime_defines(rt.is_int8)
+    defines = "" if all_in else runtime_defines(rt.is_int8, parse(blob).graph if blob_ops else None)
     text = model_header(blob, x, rt.arena_bytes, rt.output_size, conv_path)
     # The workload and its model header only: the firmware links the runtime as the static library
     # liblinrep_<target>.a that runtime_c/mcu/Makefile builds from runtime_c/runtime.mk.
@@ -306,6 +308,7 @@ def mcu_bench(blob: bytes, target: str = "cortex-m4", x: np.ndarray | None = Non
         for path in ("direct", "reuse"):
             forced[path] = _firmware(blob, x, target, "-O2", root / "linrep", timeout, conv_path=path)
     size_os = _firmware(blob, x, target, "-Os", root / "linrep-Os", timeout, run=False)
+    size_ops = _firmware(blob, x, target, "-Os", root / "linrep-Os-ops", timeout, run=False, blob_ops=True)
     size_all = _firmware(blob, x, target, "-Os", root / "linrep-Os-all-in", timeout, run=False, all_in=True)
     run_stack = lr["stack_painted_bytes"] or 0
     stack = max(run_stack, lr["init_stack_bytes"])  # lr_init runs once at boot, on the same stack
@@ -321,9 +324,11 @@ def mcu_bench(blob: bytes, target: str = "cortex-m4", x: np.ndarray | None = Non
         layers.append(row)
     return {
         "target": target, "board": lr["board"], "opt": "-O2",
-        # this firmware's runtime (built for the blob's kind, runtime_defines) at -Os and -O2, and the
-        # runtime with everything compiled in (fp32 and int8) at -Os
+        # this firmware's runtime (built for the blob's kind, runtime_defines: every op type of that kind) at -Os and
+        # -O2, the same with the blob's op types only (LR_OPS, what export-project builds) at -Os, and the runtime
+        # with everything compiled in (fp32 and int8) at -Os
         "runtime_code_bytes": size_os["runtime_code_bytes"], "runtime_code_bytes_o2": lr["runtime_code_bytes"],
+        "runtime_code_bytes_blob_ops": size_ops["runtime_code_bytes"],
         "runtime_code_bytes_all_in": size_all["runtime_code_bytes"],
         # C library / libgcc code the -Os firmware links on the runtime's behalf (runtime_support_objects)
         "runtime_support_code_bytes": size_os["runtime_support_code_bytes"],
@@ -375,7 +380,8 @@ def format_result(r: dict[str, Any]) -> str:
            f"{'instructions / inference':<28} {r['instructions']:>14} {r['dense_instructions']:>14}",
            f"{'RAM: arena + stack (bytes)':<28} {r['ram_bytes']:>14} {r['dense_ram_bytes']:>14}",
            f"runtime code: {r['runtime_code_bytes']} B at -Os, {r['runtime_code_bytes_o2']} B at -O2 (this "
-           f"model's kind only), {r['runtime_code_bytes_all_in']} B at -Os with everything compiled in; "
+           f"model's kind only), {r['runtime_code_bytes_blob_ops']} B at -Os with this model's op types only "
+           f"(LR_OPS), {r['runtime_code_bytes_all_in']} B at -Os with everything compiled in; "
            f"stack {r['stack_bytes']} B (painted: lr_init {r['init_stack_bytes']} B, "
            f"inference {r['run_stack_bytes']} B); activation lower bound {r['activation_lower_bound_bytes']} B",
            f"instructions vs dense: {r['instructions_ratio_vs_dense']:.3f}x; outputs equal the host C runtime bit for "

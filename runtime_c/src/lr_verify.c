@@ -857,7 +857,8 @@ static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, u
     if (op->activation > LR_ACTIVATION_RELU6 ||
         (op->activation != LR_ACTIVATION_NONE && op->type != LR_OP_TYPE_CONV2D &&
          op->type != LR_OP_TYPE_LINREP_CONV2D && op->type != LR_OP_TYPE_LINEAR && op->type != LR_OP_TYPE_ADD &&
-         op->type != LR_OP_TYPE_CONV_TRANSPOSE2D && op->type != LR_OP_TYPE_MUL && op->type != LR_OP_TYPE_AFFINE)) {
+         op->type != LR_OP_TYPE_CONV_TRANSPOSE2D && op->type != LR_OP_TYPE_MUL && op->type != LR_OP_TYPE_AFFINE &&
+         op->type != LR_OP_TYPE_SUB)) {
         return LR_ERR_BAD_PARAMS;
     }
     if (op->linrep != 0u && op->type != LR_OP_TYPE_LINREP_CONV2D && op->type != LR_OP_TYPE_CONV_TRANSPOSE2D) {
@@ -946,8 +947,11 @@ static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, u
         set3(&out, in.d[0], op->kh, op->kw);
         break;
     case LR_OP_TYPE_ADD:
+#if LR_OP_ON(LR_OP_TYPE_SUB) /* no case label otherwise: other builds' switches unchanged */
+    case LR_OP_TYPE_SUB:
+#endif
     case LR_OP_TYPE_MUL: {
-        if (!(LR_OP_ON(LR_OP_TYPE_ADD) || LR_OP_ON(LR_OP_TYPE_MUL))) {
+        if (!(LR_OP_ON(LR_OP_TYPE_ADD) || LR_OP_ON(LR_OP_TYPE_MUL) || LR_OP_ON(LR_OP_TYPE_SUB))) {
             return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
         }
         shape in2;

@@ -322,6 +322,9 @@ static int op_has_int8_form(uint32_t type)
 #if LR_OP_ON(LR_OP_TYPE_UNARY)
     case LR_OP_TYPE_UNARY:
 #endif
+#if LR_OP_ON(LR_OP_TYPE_SUB)
+    case LR_OP_TYPE_SUB:
+#endif
     case LR_OP_TYPE_CONCAT:
     case LR_OP_TYPE_PAD:
     case LR_OP_TYPE_SIGMOID:
@@ -547,8 +550,12 @@ lr_status lr_verify_op_i8(const lr_model *m, const lr_op *op, lr_where *where, u
         }
         return LR_OK;
     }
-    case LR_OP_TYPE_ADD: {
-        if (!LR_OP_ON(LR_OP_TYPE_ADD)) {
+    case LR_OP_TYPE_ADD:
+#if LR_OP_ON(LR_OP_TYPE_SUB) /* TFLite's SUB: ADD's integers (no case label otherwise: other builds unchanged) */
+    case LR_OP_TYPE_SUB:
+#endif
+    {
+        if (!(LR_OP_ON(LR_OP_TYPE_ADD) || LR_OP_ON(LR_OP_TYPE_SUB))) {
             return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
         }
         /* shapes: equal, or the second one value per channel of the first (check_op); multipliers of both

@@ -572,6 +572,12 @@ def hostile_v4() -> dict[str, tuple[Graph, str]]:
     g = build("add", 7)
     g.ops[1].iparams.multiplier, g.ops[1].iparams.shift = g.ops[1].iparams.multiplier[:2], g.ops[1].iparams.shift[:2]
     h["i8_add_two_multipliers"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("sub", 7)
+    g.ops[1].iparams.multiplier, g.ops[1].iparams.shift = g.ops[1].iparams.multiplier[:2], g.ops[1].iparams.shift[:2]
+    h["i8_sub_two_multipliers"] = (g, "LR_ERR_BAD_PARAMS")
+    g = build("sub_channel", 7)
+    g.ops[-1].iparams.shift[2] = 1  # TFLite's SUB multipliers are below one, as ADD's
+    h["i8_sub_left_shift"] = (g, "LR_ERR_BAD_PARAMS")
     g = build("avg_pool", 7)  # a window of more than 2^23 taps: its int32 sum could overflow
     x = g.tensors[0]
     x.shape, g.tensors[1].shape = (1, 4097, 2049), (1, 1, 1)
@@ -784,6 +790,13 @@ def hostile_v3() -> dict[str, tuple[Graph, str]]:
     h["mul_broadcast_first"] = (g, "LR_ERR_SHAPE_MISMATCH")
     g = _single("MUL", (4,), (4,))
     h["mul_one_input"] = (g, "LR_ERR_BAD_PARAMS")
+    g, op = _builder((2, 4, 4))  # SUB (format version 7): ADD's shape rules, the gate never first
+    g.output = op("SUB", [op("ADAPTIVE_AVG_POOL2D", [g.input], (2, 1, 1), kernel=(1, 1)), g.input], (2, 4, 4))
+    h["sub_broadcast_first"] = (g, "LR_ERR_SHAPE_MISMATCH")
+    g, op = _builder((2, 4, 4))
+    g.output = op("SUB", [g.input, op("ADAPTIVE_AVG_POOL2D", [g.input], (2, 4, 1), kernel=(4, 1))], (2, 4, 4))
+    h["sub_broadcast_rows"] = (g, "LR_ERR_SHAPE_MISMATCH")
+    h["sub_one_input"] = (_single("SUB", (4,), (4,)), "LR_ERR_BAD_PARAMS")
     h["resize_mode_three"] = (_single("RESIZE", (2, 3, 3), (2, 6, 6), mode=3), "LR_ERR_BAD_PARAMS")
     h["resize_nearest_fraction"] = (_single("RESIZE", (2, 4, 4), (2, 6, 8), mode=0), "LR_ERR_BAD_PARAMS")
     h["resize_channels"] = (_single("RESIZE", (2, 3, 3), (3, 6, 6), mode=1), "LR_ERR_SHAPE_MISMATCH")

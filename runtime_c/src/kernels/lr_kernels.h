@@ -216,6 +216,9 @@ void lr_slice_f32_ref(const float *x, uint32_t n, float *y);
 /* CHANNEL_SHUFFLE (fp32 and int8): output plane j * groups + i = input plane i * (c / groups) + j, planes of
  * `plane` bytes (groups divides c). */
 void lr_channel_shuffle_ref(const void *x, uint32_t c, uint32_t groups, size_t plane, void *y);
+/* SUB (format version 7): a - b, or b holding one value per channel of a ([c][inner]). */
+void lr_sub_f32_ref(const float *a, const float *b, uint32_t n, float *y);
+void lr_sub_channel_f32_ref(const float *a, const float *b, uint32_t c, uint32_t inner, float *y);
 /* UNARY (format version 7): y[i] = f(x[i]) for the Unary fn (LR_UNARY_*, below LR_UNARY_COUNT) with its alpha and
  * beta (lr_schema.h; x may be y). */
 void lr_unary_f32_ref(const float *x, uint32_t n, uint32_t fn, float alpha, float beta, float *y);
@@ -278,6 +281,10 @@ typedef struct lr_add_s8_params {
     int32_t mult[3], shift[3];
     int32_t zp0, zp1, zp_out, act_min, act_max;
 } lr_add_s8_params;
+
+/* SUB of an int8 model (format version 7): TFLite's SUB, ADD's integers and arithmetic with the second input's
+ * rescaled value subtracted; inner 0: a and b of c elements each; inner > 0: a [c][inner], b one value per channel. */
+void lr_sub_s8_ref(const int8_t *a, const int8_t *b, uint32_t c, uint32_t inner, const lr_add_s8_params *p, int8_t *y);
 
 /* One output channel: int32 kernels w [cin_g][kh][kw] over the cin_g input channels at x, into y [oh][ow]. */
 void lr_conv2d_channel_s8_ref(const lr_geom *g, const int8_t *x, const int32_t *w, int32_t bias, int32_t in_offset,
