@@ -326,6 +326,11 @@ def test_modern_activations_pack_and_run_in_c_like_torch(crt, tmp_path):
     unary = [UNARY_NAMES[op.mode] for op in g.ops if op.type == "UNARY"]
     assert unary == ["mish", "gelu", "gelu_tanh", "elu", "elu", "celu", "threshold", "softplus", "logsigmoid"], unary
     assert "LEAKY_RELU" in [op.type for op in g.ops] and not any("BATCH" in op.type for op in g.ops)
+    # the model rebuilt from the graph (what .pt2 / ONNX programs are compressed as) captures to the same ops: SELU's
+    # scale stays inside its UNARY, not a multiplication after it
+    again = capture(GraphModel(g).eval(), x[:1])
+    assert [(op.type, op.mode, op.alpha, op.beta) for op in again.ops] == \
+        [(op.type, op.mode, op.alpha, op.beta) for op in g.ops]
     res = pack_model(model, x[:1], PackSettings(templates=8, weights_dtype="fp32", codebook_dtype="fp32",
                                                 cap_templates=True), "modern", show_progress=False)
     blob = parse(res.blob)

@@ -52,8 +52,8 @@ def unary_f32(op: Op, x: torch.Tensor) -> torch.Tensor:
         return F.gelu(x)
     if fn == Unary.GELU_TANH:
         return F.gelu(x, approximate="tanh")
-    if fn == Unary.ELU:
-        return b * F.elu(x, a) if b != 1.0 else F.elu(x, a)
+    if fn == Unary.ELU:  # aten's elu carries the scale: the rebuilt model exports (and captures) as one op again
+        return torch.ops.aten.elu(x, a, b)
     if fn == Unary.CELU:
         return F.celu(x, a)
     if fn == Unary.SOFTPLUS:

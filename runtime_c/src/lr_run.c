@@ -598,21 +598,6 @@ static void run_activation_s8(const lr_model *m, const lr_op *op, const int8_t *
     }
 }
 
-/* ADD's (and SUB's) integers: multipliers / shifts [in0, in1, out], the zero points, the clamp. */
-static void add_params(const lr_model *m, const lr_op *op, lr_add_s8_params *p)
-{
-    uint32_t i;
-    for (i = 0; i < 3u; i++) {
-        p->mult[i] = lr_lei32(m->blob + op->mult + 4u * i);
-        p->shift[i] = lr_s8(m->blob[op->shift + i]);
-    }
-    p->zp0 = lr_quant_zp(m, (uint32_t)lr_op_input(m, op, 0u));
-    p->zp1 = lr_quant_zp(m, (uint32_t)lr_op_input(m, op, 1u));
-    p->zp_out = lr_quant_zp(m, (uint32_t)op->output);
-    p->act_min = op->act_min;
-    p->act_max = op->act_max;
-}
-
 static void run_op_s8(const run_ctx *r, const lr_op *op)
 {
     const lr_model *m = r->m;
@@ -676,16 +661,35 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
 #endif
         break;
     }
-    case LR_OP_TYPE_ADD: {
-        if (!LR_OP_ON(LR_OP_TYPE_ADD)) {
+    case LR_OP_TYPE_ADD:
+#if LR_OP_ON(LR_OP_TYPE_SUB) /* TFLite's SUB: ADD's integers (no case label otherwise: other builds unchanged) */
+    case LR_OP_TYPE_SUB:
+#endif
+    {
+        if (!(LR_OP_ON(LR_OP_TYPE_ADD) || LR_OP_ON(LR_OP_TYPE_SUB))) {
             break; /* left out of this build (LR_OPS) */
         }
         lr_add_s8_params p;
         const int32_t in1 = lr_op_input(m, op, 1u);
-        add_params(m, op, &p);
+        for (i = 0; i < 3u; i++) {
+            p.mult[i] = lr_lei32(m->blob + op->mult + 4u * i);
+            p.shift[i] = lr_s8(m->blob[op->shift + i]);
+        }
+        p.zp0 = lr_quant_zp(m, (uint32_t)in0);
+        p.zp1 = lr_quant_zp(m, (uint32_t)in1);
+        p.zp_out = lr_quant_zp(m, (uint32_t)op->output);
+        p.act_min = op->act_min;
+        p.act_max = op->act_max;
         {
             int32_t d1[LR_MAX_RANK];
             const uint32_t n1 = numel(d1, lr_tensor_shape(m, (uint32_t)in1, d1));
+#if LR_OP_ON(LR_OP_TYPE_SUB)
+            if (op->type == LR_OP_TYPE_SUB) { /* equal shapes, or one value per channel (verified) */
+                lr_sub_s8_ref(x, tensor_s8(r, in1), n1 != n ? (uint32_t)in[0] : n, n1 != n ? n / (uint32_t)in[0] : 0u,
+                              &p, y);
+                break;
+            }
+#endif
             if (n1 != n) { /* one value per channel (verified) */
                 lr_add_channel_s8_ref(x, tensor_s8(r, in1), (uint32_t)in[0], n / (uint32_t)in[0], &p, y);
             } else {
@@ -812,17 +816,6 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
     case LR_OP_TYPE_UNARY: /* the packer's table (verified: 256 bytes) */
         lr_unary_s8_ref(x, n, (const int8_t *)(const void *)(m->blob + op->w8), y);
         break;
-#endif
-#if LR_OP_ON(LR_OP_TYPE_SUB) /* no case label otherwise: other builds' switches unchanged */
-    case LR_OP_TYPE_SUB: { /* ADD's integers [in0, in1, out] */
-        lr_add_s8_params p;
-        int32_t d1[LR_MAX_RANK];
-        const int32_t in1 = lr_op_input(m, op, 1u);
-        const uint32_t n1 = numel(d1, lr_tensor_shape(m, (uint32_t)in1, d1));
-        add_params(m, op, &p);
-        lr_sub_s8_ref(x, tensor_s8(r, in1), n1 != n ? (uint32_t)in[0] : n, n1 != n ? n / (uint32_t)in[0] : 0u, &p, y);
-        break;
-    }
 #endif
     case LR_OP_TYPE_MUL:
     case LR_OP_TYPE_AFFINE:
