@@ -42,7 +42,8 @@ SUPPORTED = frozenset((
     "Conv", "ConvTranspose", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Clip", "LeakyRelu", "PRelu",
     "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Softmax", "MaxPool", "AveragePool", "GlobalAveragePool",
     "ReduceMean", "Flatten", "Reshape", "Transpose", "Concat", "Slice", "Split", "Pad", "Resize", "Upsample",
-    "BatchNormalization", "Identity", "Dropout", "Squeeze", "Unsqueeze", "Cast"))
+    "BatchNormalization", "Identity", "Dropout", "Squeeze", "Unsqueeze", "Cast",
+    "Elu", "Selu", "Celu", "Softplus", "Mish", "Gelu", "ThresholdedRelu"))  # format version 7's UNARY
 # Ops evaluated ahead of time when every input is a constant (the shapes and pads exporters compute).
 FOLDABLE = frozenset((
     "Constant", "ConstantOfShape", "Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Reshape", "Slice",
@@ -160,6 +161,9 @@ class OnnxModule(nn.Module):
 
     def _op_clamp(self, s: Step, x: torch.Tensor) -> torch.Tensor:
         return torch.clamp(x, s.attrs["lo"], s.attrs["hi"])
+
+    def _op_elu(self, s: Step, x: torch.Tensor) -> torch.Tensor:
+        return torch.ops.aten.elu(x, s.attrs["alpha"], s.attrs["scale"])
 
     def _op_hardsigmoid(self, s: Step, x: torch.Tensor) -> torch.Tensor:
         return torch.clamp(x * s.attrs["alpha"] + s.attrs["beta"], 0.0, 1.0)
@@ -525,6 +529,32 @@ class _Builder:
             self.add_module(node, nn.Hardsigmoid())
         else:
             self.add(node, "hardsigmoid", alpha=alpha, beta=beta)
+
+    def _Elu(self, node: Any, a: dict[str, Any]) -> None:
+        self.add_module(node, nn.ELU(float(a.get("alpha", 1.0))))
+
+    def _Selu(self, node: Any, a: dict[str, Any]) -> None:  # gamma * ELU(alpha): ELU with a scale (UNARY's beta)
+        self.add(node, "elu", alpha=float(a.get("alpha", 1.67326319217681884765625)),
+                 scale=float(a.get("gamma", 1.05070102214813232421875)))
+
+    def _Celu(self, node: Any, a: dict[str, Any]) -> None:
+        self.add_module(node, nn.CELU(float(a.get("alpha", 1.0))))
+
+    def _Softplus(self, node: Any, a: dict[str, Any]) -> None:
+        self.add_module(node, nn.Softplus())
+
+    def _Mish(self, node: Any, a: dict[str, Any]) -> None:
+        self.add_module(node, nn.Mish())
+
+    def _Gelu(self, node: Any, a: dict[str, Any]) -> None:
+        approx = a.get("approximate", "none")
+        approx = approx.decode() if isinstance(approx, bytes) else str(approx)
+        if approx not in ("none", "tanh"):
+            raise LinRepError(f"node {node.name!r} (Gelu): approximate={approx!r} (none or tanh)")
+        self.add_module(node, nn.GELU(approx))
+
+    def _ThresholdedRelu(self, node: Any, a: dict[str, Any]) -> None:  # x > alpha ? x : 0
+        self.add_module(node, nn.Threshold(float(a.get("alpha", 1.0)), 0.0))
 
     def _LeakyRelu(self, node: Any, a: dict[str, Any]) -> None:
         self.add_module(node, nn.LeakyReLU(float(a.get("alpha", 0.01))))
