@@ -178,6 +178,31 @@ def test_unsupported_op_error_names_op_and_module():
         capture(Odd().eval(), torch.zeros(1, 1, 8, 8))
 
 
+def test_refusals_say_what_to_write_instead():
+    """Operations users reach for that have no op of their own: the refusal says what is supported instead (a GELU
+    written by hand with erf or x ** 3, a LayerNorm, torch.stack)."""
+    import math
+
+    class Written(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.ln = nn.Conv2d(3, 4, 3, padding=1), nn.LayerNorm([4, 6, 6])
+
+        def forward(self, x):
+            x = self.conv(x)
+            exact = 0.5 * x * (1 + torch.erf(x / math.sqrt(2)))
+            approx = 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * torch.pow(x, 3))))
+            return torch.stack([exact, approx], 1).flatten(1, 2), self.ln(x)
+
+    with pytest.raises(LinRepError) as info:
+        capture(Written().eval(), torch.zeros(1, 3, 6, 6))
+    text = str(info.value)
+    assert "erf.default at <top level> (Written) (a GELU written by hand? F.gelu(x) or nn.GELU() is one op)" in text
+    assert "F.gelu(x, approximate='tanh') is one op" in text
+    assert "layer_norm.default at ln (LayerNorm) (normalising over each sample is not supported" in text
+    assert "stack.default at <top level> (Written) (torch.cat along the channels is supported)" in text
+
+
 def test_same_inputs_same_seed_identical_blob(small_resnet):
     blobs = []
     for _ in range(2):

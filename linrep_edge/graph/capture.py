@@ -58,6 +58,16 @@ UNARY_OPS = {aten.gelu.default: "GELU", aten.gelu_.default: "GELU", aten.elu.def
              aten.threshold.default: "THRESHOLD", aten.threshold_.default: "THRESHOLD"}
 BORDER_PADS = {aten.reflection_pad2d.default: "reflect", aten.reflection_pad1d.default: "reflect",
                aten.replication_pad2d.default: "replicate", aten.replication_pad1d.default: "replicate"}
+# What to write instead, for operations users reach for that have no op of their own (the refusal names it)
+NORM_HINT = "normalising over each sample is not supported; BatchNorm2d is, folded into the conv before it"
+UNARY_HINT = "not one of the UNARY functions: GELU, ELU, SELU, CELU, Softplus, Mish, LogSigmoid, threshold"
+HINTS = {"erf": "a GELU written by hand? F.gelu(x) or nn.GELU() is one op",
+         "layer_norm": NORM_HINT, "group_norm": NORM_HINT, "instance_norm": NORM_HINT,
+         "stack": "torch.cat along the channels is supported",
+         "pixel_shuffle": "a ConvTranspose2d, or F.interpolate followed by a conv, is supported",
+         "flip": "flip the input's channels (RGB / BGR) in the data, or permute the first conv's weights instead",
+         "abs": "F.relu(x) + F.relu(-x) is supported",
+         "hardshrink": UNARY_HINT, "softshrink": UNARY_HINT}
 SHUFFLE_PATTERN = ("5-D activations are supported only as a channel shuffle: view / unflatten to (N, g, C/g, H, W), "
                    "transpose(1, 2) or permute(0, 2, 1, 3, 4), then reshape / flatten back to (N, C, H, W)")
 
@@ -297,7 +307,9 @@ class _Capture:
                 try:
                     if fn is None:
                         name = getattr(node.target, "__name__", str(node.target))
-                        raise LinRepError(f"unsupported operation: {name} at {_module_path(node)}")
+                        hint = HINTS.get(name.split(".")[0])
+                        raise LinRepError(f"unsupported operation: {name} at {_module_path(node)}"
+                                          + (f" ({hint})" if hint else ""))
                     fn(node)
                 except _AlreadyReported:
                     self.failed.add(node.name)
@@ -627,7 +639,9 @@ class _Capture:
         elif e == 2:
             self.emit(node, "MUL", [x, x])
         else:
-            raise LinRepError(f"unsupported operation: pow with exponent {e} at {_module_path(node)} (only 1 and 2)")
+            raise LinRepError(f"unsupported operation: pow with exponent {e} at {_module_path(node)} (only 1 and 2"
+                              + ("; GELU's tanh form written by hand? F.gelu(x, approximate='tanh') is one op)"
+                                 if e == 3 else ")"))
 
     def _div(self, node: torch.fx.Node) -> None:
         if not isinstance(node.args[1], (int, float)) or node.args[1] == 0:
