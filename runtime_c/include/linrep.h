@@ -107,10 +107,10 @@ extern "C" {
  * time): bit t set = op type t of the format (OpType in docs/FORMAT.md; CONV2D = bit 0, LINREP_CONV2D = bit 1,
  * ... CONV_TRANSPOSE2D = bit 26, CHANNEL_SHUFFLE = bit 27, UNARY = bit 28, SUB = bit 29). lr_init refuses a blob
  * holding any other op type with LR_ERR_UNSUPPORTED_OP (lr_error_location gives the op), and the verifier rules,
- * run paths and kernels of the ops left out are not compiled. With neither LINREP_CONV2D nor CONV_TRANSPOSE2D (the op types that may
- * carry LinRep fields) compiled in, codebooks are neither verified nor read: a blob holding any is refused with
- * LR_ERR_UNSUPPORTED_OP after its ops passed (lr_error_location: op -1), about 1.1 KB less code at -Os on
- * Cortex-M4 for an imported TFLite model. A plain integer literal (e.g. 0x1807u), so that the preprocessor can
+ * run paths and kernels of the ops left out are not compiled. With neither LINREP_CONV2D nor CONV_TRANSPOSE2D (the
+ * op types that may carry LinRep fields) compiled in, codebooks are neither verified nor read: a blob holding any is
+ * refused with LR_ERR_UNSUPPORTED_OP after its ops passed (lr_error_location: op -1), about 1.1 KB less code at -Os
+ * on Cortex-M4 for an imported TFLite model. A plain integer literal (e.g. 0x1807u), so that the preprocessor can
  * read it. `linrep-edge export-project` writes the mask of its blob's ops (`linrep-edge info --json`:
  * "lr_ops"); `mcu-bench` measures code size with it. Default: every op type (0x3FFFFFFFu).
  *

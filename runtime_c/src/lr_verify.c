@@ -866,7 +866,8 @@ static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, u
     }
     if (op->type != LR_OP_TYPE_CONV2D && op->type != LR_OP_TYPE_LINREP_CONV2D && op->type != LR_OP_TYPE_LINEAR &&
         op->type != LR_OP_TYPE_PRELU && op->type != LR_OP_TYPE_AFFINE && op->type != LR_OP_TYPE_CONV_TRANSPOSE2D &&
-        (!LR_OP_ON(LR_OP_TYPE_UNARY) || op->type != LR_OP_TYPE_UNARY) && (op->n_w32 | op->n_w16 | op->n_b32 | op->n_b16 | op->w32 | op->w16 |
+        (!LR_OP_ON(LR_OP_TYPE_UNARY) || op->type != LR_OP_TYPE_UNARY) && /* UNARY: check_unary */
+        (op->n_w32 | op->n_w16 | op->n_b32 | op->n_b16 | op->w32 | op->w16 |
          op->b32 | op->b16 | op->w8 | op->n_w8 | op->ws | op->n_ws) != 0u) {
         return LR_ERR_BAD_CONSTANT; /* weights on an op that has none */
     }
