@@ -16,9 +16,11 @@ from typing import Any
 
 import numpy as np
 
-# UNARY (format version 7): the schema's `Unary` values by torch's names; SELU is ELU with these alpha and scale
-UNARY_NAMES = {0: "gelu", 1: "gelu_tanh", 2: "elu", 3: "celu", 4: "softplus", 5: "mish", 6: "logsigmoid",
-               7: "threshold"}
+from linrep_edge.format.fb.Unary import Unary
+
+# UNARY (format version 7): the schema's `Unary` values by name (gelu, gelu_tanh, elu, ...); SELU is ELU with these
+# alpha and scale
+UNARY_NAMES = {v: k.lower() for k, v in vars(Unary).items() if not k.startswith("_") and isinstance(v, int)}
 SELU_ALPHA, SELU_SCALE = 1.6732632423543772, 1.0507009873554805
 
 FUSABLE = ("CONV2D", "LINREP_CONV2D", "LINEAR", "ADD",  # ops that may carry a fused activation
