@@ -21,7 +21,7 @@ ACTIVATION_KINDS = {"sigmoid": "SIGMOID", "hardswish": "HARDSWISH", "tanh": "TAN
                     "clamp": "CLAMP", "relu6_alike": "RELU6", "leaky_relu": "LEAKY_RELU", "prelu": "PRELU",
                     "prelu_one": "PRELU", "silu": "SILU", "hardsigmoid": "HARDSIGMOID",
                     "unary": "UNARY"}  # elementwise activations (docs/INTEGER.md §6)
-GEO_KINDS = ("mul", "mul_channel", "mul_features", "affine", "affine_features", "resize_nearest", "resize_bilinear",
+GEO_KINDS = ("mul", "mul_channel", "mul_features", "mul_pixel", "mul_pixel_max", "affine", "affine_features", "resize_nearest", "resize_bilinear",
              "resize_align", "conv_transpose", "conv_transpose_grouped", "linrep_conv_transpose",
              "linrep_conv_transpose_masked")  # _geo below
 KINDS = KINDS + GEO_KINDS
@@ -442,7 +442,8 @@ def _chain(rng: np.random.Generator, linrep: bool = False) -> Graph:
 # -- MUL, AFFINE, RESIZE, CONV_TRANSPOSE2D ----------------------------------------------------------------------
 
 def _geo(rng: np.random.Generator, kind: str) -> Graph:
-    """MUL (equal shapes; one value per channel, the SE gate: [C, 1, 1] from a global pool; [F]), AFFINE
+    """MUL (equal shapes; one value per channel, the SE gate: [C, 1, 1] from a global pool; [F]; one value per pixel,
+    format version 8: [1, H, W] from a channel pool), AFFINE
     ([C, H, W] or [F]), RESIZE (nearest; bilinear half pixel / align corners), CONV_TRANSPOSE2D (groups 1 or 2)."""
     c, h, w = int(rng.integers(1, 5)), int(rng.integers(2, 7)), int(rng.integers(2, 7))
     if kind.startswith("mul"):
@@ -460,6 +461,16 @@ def _geo(rng: np.random.Generator, kind: str) -> Graph:
                             iparams=mean_params(g.tensors[0].scale, g.tensors[0].zero_point, g.tensors[1].scale,
                                                 g.tensors[1].zero_point, h * w)))
             other = 1
+        elif kind in ("mul_pixel", "mul_pixel_max"):  # x * its channel mean (or max), CBAM's pooled gate: [c, h, w]
+            c = max(c, 2)  # read as one [1, c, h * w] plane, pooled by a c x 1 window, read back as [1, h, w]
+            x = _tensor(rng, (c, h, w))
+            ip = IntParams(EMPTY.copy(), EMPTY.copy(), -128, 127)
+            g = Graph([x, _tensor(rng, (1, c, h * w), x), _tensor(rng, (1, 1, h * w), x), _tensor(rng, (1, h, w), x)],
+                      0, 3, [Op("RESHAPE", "plane", [0], 1, iparams=ip),
+                             Op("MAX_POOL2D" if kind == "mul_pixel_max" else "AVG_POOL2D", "pool", [1], 2,
+                                kernel=(c, 1), stride=(c, 1), iparams=ip),
+                             Op("RESHAPE", "gate", [2], 3, iparams=ip)])
+            other = 3
         else:
             g = _conv1x1(rng, c, h, w)
             other = 1
@@ -469,9 +480,9 @@ def _geo(rng: np.random.Generator, kind: str) -> Graph:
         g.tensors.append(out)
         m, s = arith.quantize_multiplier(arith.requant_scale(x0.scale, x1.scale, divide_by=out.scale))
         lo, hi = _clamp(rng, out.zero_point)
-        g.ops.append(Op("MUL", "mul", [0, other], 2, iparams=IntParams(np.array([m], np.int32), np.array([s], np.int32),
-                                                                         lo, hi)))
-        g.output = 2
+        g.output = len(g.tensors) - 1
+        g.ops.append(Op("MUL", "mul", [0, other], g.output,
+                        iparams=IntParams(np.array([m], np.int32), np.array([s], np.int32), lo, hi)))
         return g
     if kind.startswith("affine"):
         shape = (c * h,) if kind == "affine_features" else (c, h, w)

@@ -1,8 +1,8 @@
-"""int8 MUL (equal shapes and broadcast over channels), ADD by a per-channel gate, SUB (equal shapes and by one value
-per channel; format version 7), RESIZE (nearest; bilinear half pixel and align corners) and TRANSPOSE_CONV from small
-`.tflite` files: the Python integer reference (`run_int8`) and the C runtime (`lr_run_i8`) equal TFLite Micro byte for
-byte on random int8 inputs over the whole range, several scales and zero points. Needs the peers extra
-(tflite_micro)."""
+"""int8 MUL (equal shapes, broadcast over channels, and by one value per pixel: format version 8), ADD by a
+per-channel gate, SUB (equal shapes and by one value per channel; format version 7), RESIZE (nearest; bilinear half
+pixel and align corners) and TRANSPOSE_CONV from small `.tflite` files: the Python integer reference (`run_int8`) and
+the C runtime (`lr_run_i8`) equal TFLite Micro byte for byte on random int8 inputs over the whole range, several
+scales and zero points. Needs the peers extra (tflite_micro)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,9 @@ def _cases() -> list[tuple[str, str, Callable[[], bytes]]]:
         ("mul by channel (SE gate)", "MUL", lambda: tb.mul_model(4, broadcast=True, act=0)),
         ("mul by channel relu", "MUL", lambda: tb.mul_model(5, broadcast=True, act=1, out_scale=0.01)),
         ("mul gate first", "MUL", lambda: tb.mul_model(17, broadcast=True, act=0, gate_first=True)),
+        ("mul by pixel (CBAM gate)", "MUL", lambda: tb.mul_model(27, broadcast=True, act=0, pixel=True)),
+        ("mul by pixel relu, gate first", "MUL", lambda: tb.mul_model(28, broadcast=True, act=1, out_scale=0.01,
+                                                                      pixel=True, gate_first=True)),
         ("add by channel (SE gate)", "ADD", lambda: tb.add_broadcast_model(18, act=0)),
         ("add by channel relu", "ADD", lambda: tb.add_broadcast_model(19, act=1)),
         ("add gate first relu6", "ADD", lambda: tb.add_broadcast_model(20, act=3, gate_first=True)),

@@ -318,3 +318,28 @@ def test_one_path_firmware_gets_the_arena_its_path_needs(tmp_path: Path) -> None
     r = _firmware_i8(blob, default_input_i8(blob), "cortex-m4", "-O2", tmp_path / "fw", 600.0, ram_limit=limit,
                      blob_ops=True, linrep_path="reuse")
     assert r["matches_host"] and r["arena_bytes"] == forced.arena_bytes, r
+
+
+def test_cbam_attention_int8_matches_host_on_cortex_m4(tmp_path: Path) -> None:
+    """The zoo's ResNet-8 with CBAM in every block, int8 (format version 8: its channel max / mean pooled as one
+    [1, C, H * W] plane, its spatial gate a MUL by one value per pixel, on the DSP core's optimised MUL): every
+    firmware mcu-bench builds (-O2, and -Os as export-project builds it, with and without fast paths) equals the
+    host's lr_run_i8 bit for bit."""
+    import torch
+    from zoo import build
+
+    from linrep_edge.format.reader import parse
+    from linrep_edge.pipeline import PackSettings, pack_model
+    from linrep_edge.runtime.mcu_int8 import mcu_bench_int8
+
+    model, example = build("resnet8_cbam")
+    np.save(tmp_path / "calib.npy", torch.randn(64, *example.shape[1:]).numpy())
+    res = pack_model(model, example, PackSettings(templates=16, activations="int8", ab_bits=8, cap_templates=True,
+                                                  calibration=str(tmp_path / "calib.npy"), calibration_epochs=0),
+                     "resnet8_cbam", show_progress=False)
+    blob = parse(res.blob)
+    assert blob.format_version == 8 and sum(op.type == "MUL" for op in blob.graph.ops) == 6
+    r = mcu_bench_int8(res.blob, "cortex-m4", build_root=tmp_path, compare_paths=False)
+    assert r["matches_host"] and r["deterministic"]
+    assert r["blob_minimal_matches_host"] and r["blob_minimal_matches_host_os"]
+    assert r["blob_minimal_matches_host_os_fast"]

@@ -302,6 +302,91 @@ def test_differences_of_tensors_run_in_c_like_torch(crt, tmp_path):
         capture(Scaled().eval(), x[:1])
 
 
+class _Attention(nn.Module):
+    """CBAM as its reference code writes it: channel attention (average- and max-pooled maps through one shared
+    MLP, added, a sigmoid gate per channel) and spatial attention (the maps' channel max and mean, `torch.max(x, 1)[0]
+    .unsqueeze(1)` and `torch.mean(x, 1).unsqueeze(1)`, concatenated, a 7x7 conv, batch norm, a sigmoid gate per
+    pixel times every channel); a second spatial gate in the keepdim form (`x.mean(1, keepdim=True)`, `x.amax(1,
+    keepdim=True)`) on a residual block; two heads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+                                  nn.Conv2d(16, 24, 3, stride=2, padding=1), nn.BatchNorm2d(24), nn.ReLU())
+        self.mlp = nn.Sequential(nn.Flatten(), nn.Linear(24, 6), nn.ReLU(), nn.Linear(6, 24))
+        self.spatial = nn.Sequential(nn.Conv2d(2, 1, 7, padding=3, bias=False), nn.BatchNorm2d(1))
+        self.block = nn.Sequential(nn.Conv2d(24, 24, 3, padding=1), nn.BatchNorm2d(24), nn.ReLU())
+        self.spatial2 = nn.Conv2d(2, 1, 7, padding=3)
+        self.head, self.mask = nn.Linear(24, 5), nn.Conv2d(24, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.stem(x)
+        gate = self.mlp(F.adaptive_avg_pool2d(x, 1)) + self.mlp(F.adaptive_max_pool2d(x, 1))
+        x = x * torch.sigmoid(gate).unsqueeze(2).unsqueeze(3)
+        pooled = torch.cat((torch.max(x, 1)[0].unsqueeze(1), torch.mean(x, 1).unsqueeze(1)), dim=1)
+        x = x * torch.sigmoid(self.spatial(pooled))
+        y = self.block(x)
+        pooled = torch.cat([y.mean(1, keepdim=True), y.amax(1, keepdim=True)], 1)
+        x = x + torch.sigmoid(self.spatial2(pooled)) * y
+        return self.head(x.mean((2, 3))), self.mask(x)
+
+
+def test_cbam_attention_runs_in_c_like_torch(crt, tmp_path):
+    """CBAM's channel pooling (max / mean / amax over the channels) becomes the [C, H, W] map read as one
+    [1, C, H * W] plane and pooled by a C x 1 window (one plane for both pools), and its spatial gate a MUL by one value
+    per pixel (format version 8); C equals torch in fp32, with LinRep convs too, and in int8 C equals the Python
+    integer reference byte for byte and stays near the fp32 model. A channel mean without keepdim read by anything but
+    a reshape is refused, saying what to write."""
+    from linrep_edge.integer.batch import dequantize_outputs, quantize_input, run_int8_batch
+
+    torch.manual_seed(0)
+    model = _Attention().eval()
+    _bn_stats(model)
+    x = torch.randn(2, 3, 20, 18)
+    g = capture(model, x[:1])
+    pools = [(op.type, op.kernel) for op in g.ops if op.type in ("MAX_POOL2D", "AVG_POOL2D") and op.kernel[1] == 1]
+    assert sorted(pools) == [("AVG_POOL2D", (24, 1))] * 2 + [("MAX_POOL2D", (24, 1))] * 2, pools
+    planes = [op for op in g.ops if op.type == "RESHAPE" and g.tensors[op.output].shape == (1, 24, 90)]
+    assert len(planes) == 2  # one [1, C, H * W] reading per pooled map
+    muls = [[g.tensors[t].shape for t in op.inputs] for op in g.ops if op.type == "MUL"]
+    assert muls == [[(24, 10, 9), (24, 1, 1)], [(24, 10, 9), (1, 10, 9)], [(24, 10, 9), (1, 10, 9)]], muls
+    blob = pack_graph(g)
+    assert parse(blob).format_version == 8
+    with torch.no_grad():
+        want = _outputs(model(x))
+        _close(_outputs(GraphModel(g)(x)), want, rtol=1e-5)
+    _close(crt(blob).run_all(x.numpy()), want, rtol=1e-5)
+    res = pack_model(model, x[:1], PackSettings(templates=8, weights_dtype="fp32", codebook_dtype="fp32",
+                                                cap_templates=True), "cbam", show_progress=False)
+    assert sum(op.type == "LINREP_CONV2D" for op in parse(res.blob).graph.ops) >= 3
+    with torch.no_grad():  # C as the blob's torch rebuild; both as the compressed model within fp16 a / b's rounding
+        rebuilt, got = _outputs(GraphModel(parse(res.blob).graph)(x)), crt(res.blob).run_all(x.numpy())
+        _close(got, rebuilt, rtol=1e-5)
+        _close(got, _outputs(res.model(x)), rtol=1e-3)
+    calib = torch.randn(128, 3, 20, 18)
+    np.save(tmp_path / "calib.npy", calib.numpy())
+    res8 = pack_model(model, x[:1], PackSettings(templates=8, activations="int8", ab_bits=8, cap_templates=True,
+                                                 calibration=str(tmp_path / "calib.npy")), "cbam8", show_progress=False)
+    g8 = parse(res8.blob).graph
+    assert g8.is_int8 and parse(res8.blob).format_version == 8
+    xq = quantize_input(g8, calib[:16].numpy())
+    ref = run_int8_batch(g8, xq)
+    for c, r in zip(crt(res8.blob).run_int8(xq), ref):
+        np.testing.assert_array_equal(c.reshape(r.shape), r)
+    with torch.no_grad():
+        fp = _outputs(res8.model(calib[:16]))
+    for y, w in zip(dequantize_outputs(g8, ref), fp):
+        assert np.abs(y.reshape(w.shape) - w).max() / np.abs(w).max() < 0.1
+
+    class Squeezed(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.sigmoid(torch.mean(x, 1)).unsqueeze(1) * x
+
+    with pytest.raises(CaptureError, match=r"mean over the channels without keepdim .* read by .*sigmoid.* "
+                                           r"\(use keepdim=True"):
+        capture(Squeezed().eval(), x[:1])
+
+
 def _bn_stats(model: nn.Module) -> None:
     g = torch.Generator().manual_seed(5)
     for m in model.modules():

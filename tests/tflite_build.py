@@ -241,12 +241,20 @@ def nchw_input_model(seed: int, transpose: bool) -> bytes:
 
 # -- MUL, RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR, TRANSPOSE_CONV (tests/test_int8_geo_ops.py) ---------------
 
-def mul_model(seed: int, broadcast: bool, act: int, out_scale: float = 0.002, gate_first: bool = False) -> bytes:
+def mul_model(seed: int, broadcast: bool, act: int, out_scale: float = 0.002, gate_first: bool = False,
+              pixel: bool = False) -> bytes:
     """MUL of two 1×1 convs of the input, or (broadcast) of the input by its MEAN over H, W ([1, 1, 1, C]:
-    the squeeze-and-excitation gate; `gate_first`: MUL(gate, x))."""
+    the squeeze-and-excitation gate; `gate_first`: MUL(gate, x)), or (pixel) by a 1×1 conv of it to one channel
+    ([1, H, W, 1]: CBAM's spatial gate, TFLite's broadcast MUL over the channels)."""
     b = Int8Builder(seed)
     x = b.act((1, 5, 6, 4), 0.05, int(b.rng.integers(-30, 30)))
     y = b.act((1, 5, 6, 4), out_scale, int(b.rng.integers(-20, 20)))
+    if pixel:
+        g = b.act((1, 5, 6, 1), 0.04, int(b.rng.integers(-60, 60)))
+        w = b.weights((1, 1, 1, 4), 0)
+        b.op("CONV_2D", [x, w, b.bias(x, w, 1)], [g], "Conv2DOptions", padding=1, strideW=1, strideH=1)
+        b.op("MUL", [g, x] if gate_first else [x, g], [y], "MulOptions", fusedActivationFunction=act)
+        return b.build([x], [y])
     if broadcast:
         g = b.act((1, 1, 1, 4), 0.03, int(b.rng.integers(-60, 60)))
         b.op("MEAN", [x, b.int32_const(np.array([1, 2]))], [g], "ReducerOptions", keepDims=True)

@@ -168,10 +168,42 @@ class BasicBlock(nn.Module):
         return F.relu(self.bn2(self.conv2(out)) + self.down(x))
 
 
-class ResNet(nn.Module):
-    """ResNet-8 (MLPerf Tiny IC, 32×32) or ResNet-18 (ImageNet stem, 7×7/2 + max pool, 224×224, slimmed)."""
+class CBAM(nn.Module):
+    """CBAM as its reference code writes it: channel attention (average- and max-pooled maps through one shared MLP,
+    added, a sigmoid per channel), then spatial attention (the channels' max and mean, `torch.max(x, 1)[0]
+    .unsqueeze(1)`, `torch.mean(x, 1).unsqueeze(1)`, concatenated, a 7×7 conv, batch norm, a sigmoid per pixel
+    times every channel)."""
 
-    def __init__(self, blocks: tuple[int, ...], widths: tuple[int, ...], imagenet: bool, classes: int) -> None:
+    def __init__(self, c: int, reduction: int = 8) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Flatten(), nn.Linear(c, c // reduction), nn.ReLU(), nn.Linear(c // reduction, c))
+        self.spatial = nn.Sequential(nn.Conv2d(2, 1, 7, padding=3, bias=False), nn.BatchNorm2d(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate = self.mlp(F.adaptive_avg_pool2d(x, 1)) + self.mlp(F.adaptive_max_pool2d(x, 1))
+        x = x * torch.sigmoid(gate).unsqueeze(2).unsqueeze(3)
+        pooled = torch.cat((torch.max(x, 1)[0].unsqueeze(1), torch.mean(x, 1).unsqueeze(1)), dim=1)
+        return x * torch.sigmoid(self.spatial(pooled))
+
+
+class CBAMBlock(BasicBlock):
+    """ResNet's basic block with CBAM on its residual branch, before the addition (the CBAM paper's placement)."""
+
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__(cin, cout, stride)
+        self.cbam = CBAM(cout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)), inplace=True)
+        return F.relu(self.cbam(self.bn2(self.conv2(out))) + self.down(x))
+
+
+class ResNet(nn.Module):
+    """ResNet-8 (MLPerf Tiny IC, 32×32) or ResNet-18 (ImageNet stem, 7×7/2 + max pool, 224×224, slimmed); with
+    `block` CBAMBlock, CBAM attention in every block."""
+
+    def __init__(self, blocks: tuple[int, ...], widths: tuple[int, ...], imagenet: bool, classes: int,
+                 block: type[BasicBlock] = BasicBlock) -> None:
         super().__init__()
         w0 = widths[0]
         if imagenet:
@@ -183,7 +215,7 @@ class ResNet(nn.Module):
         cin = w0
         for i, (n, w) in enumerate(zip(blocks, widths)):
             for j in range(n):
-                layers.append(BasicBlock(cin, w, 2 if j == 0 and i > 0 else 1))
+                layers.append(block(cin, w, 2 if j == 0 and i > 0 else 1))
                 cin = w
         self.layers = nn.Sequential(*layers)
         self.fc = nn.Linear(cin, classes)
@@ -388,6 +420,7 @@ ZOO: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
     "mcunet_like": (MCUNetLike, (1, 3, 144, 144)),
     "ds_cnn_kws": (DSCNN, (1, 1, 49, 10)),
     "resnet8_cifar": (lambda: ResNet((1, 1, 1), (16, 32, 64), False, 10), (1, 3, 32, 32)),
+    "resnet8_cbam": (lambda: ResNet((1, 1, 1), (16, 32, 64), False, 10, CBAMBlock), (1, 3, 32, 32)),
     "resnet18_imagenet": (lambda: ResNet((2, 2, 2, 2), (16, 32, 64, 128), True, 1000), (1, 3, 224, 224)),
     "squeezenet": (SqueezeNet, (1, 3, 224, 224)),
     "shufflenet_v2": (ShuffleNetV2, (1, 3, 224, 224)),

@@ -28,6 +28,19 @@ FUSABLE = ("CONV2D", "LINREP_CONV2D", "LINEAR", "ADD",  # ops that may carry a f
            "SUB")                                      # (format version 7)
 
 
+def operand_form(first: tuple[int, ...], second: tuple[int, ...], op_type: str) -> str | None:
+    """How the second input of an ADD / SUB / MUL meets the first (the runtime's verifier holds the same rule):
+    "same" shape, "channel" (one value per channel of a [C, H, W] first: [C, 1, 1] or [C]), "pixel" (MUL only,
+    format version 8: [1, H, W], one value per pixel for every channel, C > 1), or None (not allowed)."""
+    if first == second:
+        return "same"
+    if len(first) == 3 and second in ((first[0], 1, 1), (first[0],)):
+        return "channel"
+    if op_type == "MUL" and len(first) == 3 and first[0] > 1 and second == (1,) + tuple(first[1:]):
+        return "pixel"
+    return None
+
+
 @dataclass
 class Tensor:
     shape: tuple[int, ...]

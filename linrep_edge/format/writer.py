@@ -39,9 +39,9 @@ from linrep_edge.format.fb.DType import DType
 from linrep_edge.format.fb.OpType import OpType
 from linrep_edge.format.fb.Shape import CreateShape
 from linrep_edge.format.fb.TensorQuant import CreateTensorQuant
-from linrep_edge.format.ir import Graph, IntParams
+from linrep_edge.format.ir import Graph, IntParams, operand_form
 
-FORMAT_VERSION = 7  # the newest version written (and read)
+FORMAT_VERSION = 8  # the newest version written (and read)
 V3_OPS = frozenset(("TANH", "HARDSIGMOID", "SILU", "CLAMP", "MUL", "RESIZE", "PAD", "SLICE", "TRANSPOSE_HWC", "AFFINE",
                     "CONV_TRANSPOSE2D"))
 V6_OPS = frozenset(("CHANNEL_SHUFFLE",))
@@ -90,11 +90,24 @@ def _uses_v3(g: Graph) -> bool:
     return False
 
 
+def _uses_v8(g: Graph) -> bool:
+    """A MUL by a gate of one value per pixel ([1, H, W] times [C, H, W])."""
+    for op in g.ops:
+        shapes = [_shape_of(g, t) for t in op.inputs]
+        if op.type == "MUL" and len(shapes) == 2 and shapes[0] is not None and shapes[1] is not None and \
+                operand_form(shapes[0], shapes[1], "MUL") == "pixel":
+            return True
+    return False
+
+
 def format_version_needed(g: Graph) -> int:
-    """The oldest version that holds `g`: 7 with a version-7 op (UNARY, SUB); 6 with a version-6 op (CHANNEL_SHUFFLE) or
+    """The oldest version that holds `g`: 8 with a MUL by a gate per pixel; 7 with a version-7 op (UNARY, SUB); 6 with
+    a version-6 op (CHANNEL_SHUFFLE) or
     a PAD of another border than a constant; 5 for an int8 graph with integer LinRep a/b (their scales are not
     stored), 4 for other int8 graphs;
     3 with a version-3 op, field or several outputs; 2 with integer a/b, int8 weights or pruned kernels; else 1."""
+    if _uses_v8(g):
+        return 8
     if any(op.type in V7_OPS for op in g.ops):
         return 7
     if any(op.type in V6_OPS or (op.type == "PAD" and op.mode) for op in g.ops):

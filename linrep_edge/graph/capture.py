@@ -34,7 +34,7 @@ from torch import nn
 from linrep_edge.errors import LinRepError
 from linrep_edge.graph.fuse import fold_zero_pads, fuse_activations, fuse_written_activations
 from linrep_edge.format.fb.Unary import Unary
-from linrep_edge.format.ir import SELU_ALPHA, SELU_SCALE, Graph, LinRepWeights, Op
+from linrep_edge.format.ir import SELU_ALPHA, SELU_SCALE, Graph, LinRepWeights, Op, operand_form
 from linrep_edge.method.linrep_conv import LinRepConv2d, materialize
 
 aten = torch.ops.aten
@@ -157,6 +157,7 @@ class _Capture:
         self.problems: list[str] = []
         self.producer: dict[int, Op] = {}
         self.codebook_ids: dict[int, int] = {}
+        self.plane_of: dict[int, int] = {}  # [C, H, W] tensor -> its [1, C, H * W] reading (channel pooling)
 
     # -- helpers -----------------------------------------------------------------------------------
     def param(self, node: Any) -> torch.Tensor:
@@ -374,6 +375,7 @@ class _Capture:
         h[aten.adaptive_avg_pool1d.default] = self._adaptive
         h[aten.mean.dim] = self._mean
         h[aten.amax.default] = lambda n: self._reduce_hw(n, "amax")
+        h[aten.max.dim] = lambda n: self._reduce_hw(n, "max")
         for t in (aten.adaptive_max_pool2d.default, aten.adaptive_max_pool1d.default):
             h[t] = self._adaptive_max
         h[aten.pow.Tensor_Scalar] = self._pow
@@ -551,12 +553,17 @@ class _Capture:
         pool, then [C, 1, 1] -> [C] unless keepdim."""
         x = self.tensor_in(node.args[0], node)
         rank = _rank(node.args[0]) if isinstance(node.args[0], torch.fx.Node) else 0
-        dims = sorted(int(d) % max(rank, 1) for d in _arg(node, 1, "dim", []) or [])
-        if len(self.g.tensors[x].shape) != 3 or dims != ([2, 3] if rank == 4 else [2]):
-            raise LinRepError(f"unsupported operation: {how} over dims {list(_arg(node, 1, 'dim', []) or [])} at "
-                              f"{_module_path(node)} (only over H, W of an NCHW tensor, or L of an NCL one)")
-        c, h, w = self.g.tensors[x].shape
+        asked = _arg(node, 1, "dim", []) or []
+        asked = [asked] if isinstance(asked, int) else list(asked)
+        dims = sorted(int(d) % max(rank, 1) for d in asked)
         keep = bool(_arg(node, 2, "keepdim", False))
+        if len(self.g.tensors[x].shape) == 3 and rank in (3, 4) and dims == [1]:
+            self._reduce_channels(node, x, how, keep)
+            return
+        if len(self.g.tensors[x].shape) != 3 or dims != ([2, 3] if rank == 4 else [2]):
+            raise LinRepError(f"unsupported operation: {how} over dims {asked} at {_module_path(node)} (only over "
+                              "H, W of an NCHW tensor, L of an NCL one, or the channels)")
+        c, h, w = self.g.tensors[x].shape
         out = self.g.add_tensor((c, 1, 1), node.name + "_pool")
         if how == "mean":
             self.g.ops.append(Op("ADAPTIVE_AVG_POOL2D", _module_path(node).split(" (")[0], [x], out, kernel=(1, 1)))
@@ -568,6 +575,42 @@ class _Capture:
             op = Op("RESHAPE", self.g.ops[-1].name, [out], self.g.add_tensor((c,), node.name))
             self.g.ops.append(op)
             out = op.output
+        self.env[node.name] = out
+
+    def _reduce_channels(self, node: torch.fx.Node, x: int, how: str, keep: bool) -> None:
+        """`mean` / `amax` / `max` over the channels of [C, H, W] (CBAM's channel pooling) to [1, H, W], as ops the
+        runtime has: [C, H, W] read as one [1, C, H * W] plane (the same bytes), pooled by a C x 1 window (average or
+        max, as pooling computes it in fp32 and int8), read back as [1, H, W]. Without keepdim torch's [N, H, W]
+        must only be reshaped (unsqueeze(1), view, flatten): it is held as [1, H, W]."""
+        c, h, w = self.g.tensors[x].shape
+        where = _module_path(node)
+        if not keep:
+            users = [u for n in [node] + [g for g in node.users if g.target is operator.getitem and g.args[1] == 0]
+                     for u in n.users if u.target is not operator.getitem]
+            odd = [u for u in users if u.target not in RESHAPE_OPS]
+            if odd:
+                raise LinRepError(f"unsupported operation: {how} over the channels without keepdim at {where}, read "
+                                  f"by {odd[0].target} (use keepdim=True, or unsqueeze(1) right after it)")
+        if h * w > 0xFFFF or c > 0x7FFF:
+            raise LinRepError(f"unsupported operation: {how} over the channels of a {c}x{h}x{w} tensor at {where} "
+                              "(at most 32767 channels of at most 65535 pixels)")
+        name = where.split(" (")[0]
+        if c == 1:
+            self.env[node.name] = x
+            return
+        rows = self.plane_of.get(x, -1)  # CBAM pools the same map twice (mean and max): one plane for both
+        if rows < 0:
+            rows = self.plane_of[x] = self.g.add_tensor((1, c, h * w), node.name + "_rows")
+            self.g.ops.append(Op("RESHAPE", name, [x], rows))
+        pooled = self.g.add_tensor((1, 1, h * w), node.name + "_pool")
+        kind = "AVG_POOL2D" if how == "mean" else "MAX_POOL2D"
+        self.g.ops.append(Op(kind, name, [rows], pooled, kernel=(c, 1), stride=(c, 1)))
+        out = pooled
+        if h != 1:
+            out = self.g.add_tensor((1, h, w), node.name)
+            self.g.ops.append(Op("RESHAPE", name, [pooled], out))
+        for t in (rows, pooled, out):
+            self.producer[t] = next(op for op in reversed(self.g.ops) if op.output == t)
         self.env[node.name] = out
 
     def _adaptive_max(self, node: torch.fx.Node) -> None:
@@ -586,18 +629,17 @@ class _Capture:
         self.producer[t] = self.g.ops[-1]
         self.env[node.name] = t
 
-    def _channel_broadcast(self, node: torch.fx.Node, a: int, b: int) -> tuple[int, int]:
-        """(full, other) for two activations of the same shape, or one [C, H, W] and one [C, 1, 1] / [C]."""
+    def _channel_broadcast(self, node: torch.fx.Node, a: int, b: int, kind: str = "ADD") -> tuple[int, int]:
+        """(full, other) for two activations of the same shape, one [C, H, W] and one [C, 1, 1] / [C], or (MUL)
+        one [C, H, W] and one [1, H, W] (`operand_form`)."""
         sa, sb = self.g.tensors[a].shape, self.g.tensors[b].shape
-        if sa == sb:
-            return a, b
         for full, other in ((a, b), (b, a)):
-            sf, so = self.g.tensors[full].shape, self.g.tensors[other].shape
-            if len(sf) == 3 and so in ((sf[0], 1, 1), (sf[0],)):
+            if operand_form(self.g.tensors[full].shape, self.g.tensors[other].shape, kind) is not None:
                 return full, other
         raise LinRepError(f"unsupported operation: {getattr(node.target, '__name__', node.target)} of shapes "
                           f"{list(sa)} and {list(sb)} at {_module_path(node)} (same shapes, or a per-channel "
-                          "[C, 1, 1] operand of a [C, H, W] one)")
+                          "[C, 1, 1] operand of a [C, H, W] one" + (", or a per-pixel [1, H, W] one)" if kind == "MUL"
+                                                                     else ")"))
 
     def _scalar_affine(self, node: torch.fx.Node, x: int, scale: float, shift: float) -> None:
         """x * scale + shift as a per-channel affine op."""
@@ -620,7 +662,7 @@ class _Capture:
             v = float(self.values[b.name])
             self._scalar_affine(node, x, 1.0 if kind == "ADD" else v, v if kind == "ADD" else 0.0)
             return
-        full, other = self._channel_broadcast(node, x, self.tensor_in(b, node))
+        full, other = self._channel_broadcast(node, x, self.tensor_in(b, node), kind)
         self.emit(node, kind, [full, other])
 
     def _add(self, node: torch.fx.Node) -> None:

@@ -176,7 +176,8 @@ class GraphModel(nn.Module):
             elif t == "ADAPTIVE_AVG_POOL2D":
                 y = F.adaptive_avg_pool2d(x0, op.kernel)
             elif t in ("ADD", "MUL", "SUB"):  # the second input may hold one value per channel ([C, 1, 1] or [C])
-                b = ins[1] if ins[1].shape == x0.shape else ins[1].reshape(x0.shape[0], -1, 1, 1)
+                # or (MUL) per pixel ([1, H, W]: torch broadcasts it as it is)
+                b = ins[1] if ins[1].dim() == x0.dim() else ins[1].reshape(x0.shape[0], -1, 1, 1)
                 y = x0 + b if t == "ADD" else x0 - b if t == "SUB" else x0 * b
             elif t == "CONCAT":
                 y = torch.cat(ins, 1)

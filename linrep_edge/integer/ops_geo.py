@@ -19,15 +19,18 @@ RESIZE_FRAC_BITS = 10  # TFLite's integer bilinear resize: positions in 1/1024 o
 
 
 def _channelwise(x1: np.ndarray, like: np.ndarray) -> np.ndarray:
-    """x1 broadcast to `like`: equal shapes, or one value per channel ([C] or [C, 1, 1]) of [C, H, W]."""
+    """x1 broadcast to `like`: equal shapes, one value per channel ([C] or [C, 1, 1]) of [C, H, W], or (MUL, format
+    version 8) one value per pixel ([1, H, W], the same for every channel)."""
     if x1.shape == like.shape:
         return x1
+    if x1.ndim == like.ndim == 3 and x1.shape[0] == 1 and like.shape[0] > 1:
+        return np.broadcast_to(x1, like.shape)
     return np.broadcast_to(x1.reshape(-1, *([1] * (like.ndim - 1))), like.shape)
 
 
 def mul_s8(x0: np.ndarray, x1: np.ndarray, zp0: int, zp1: int, zp_out: int, multiplier: int, shift: int,
            act_min: int, act_max: int) -> np.ndarray:
-    """TFLite's int8 MUL (reference_integer_ops::Mul, BroadcastMul for x1 one value per channel):
+    """TFLite's int8 MUL (reference_integer_ops::Mul, BroadcastMul for x1 one value per channel or per pixel):
     y = clamp(MBQM((x0 − zp0)·(x1 − zp1), M, s) + zp_out, act_min, act_max); M, s from s0·s1 / s_out."""
     prod = (x0.astype(np.int64) - int(zp0)) * (_channelwise(x1, x0).astype(np.int64) - int(zp1))
     y = arith.multiply_by_quantized_multiplier(prod, int(multiplier), int(shift)) + int(zp_out)

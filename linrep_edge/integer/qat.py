@@ -193,7 +193,7 @@ class QATGraphModel(nn.Module):
         if op.type == "CONV_TRANSPOSE2D":
             return (self.wrapped[f"op{i}"] if f"op{i}" in self.wrapped else self.inner.layers[f"op{i}"])(x0)
         if op.type == "MUL":
-            b = ins[1] if ins[1].shape == x0.shape else ins[1].reshape(x0.shape[0], -1, *([1] * (x0.ndim - 2)))
+            b = ins[1] if ins[1].dim() == x0.dim() else ins[1].reshape(x0.shape[0], -1, *([1] * (x0.ndim - 2)))
             return x0 * b
         if op.type == "RESIZE":
             size = self.graph.tensors[op.output].shape[1:]

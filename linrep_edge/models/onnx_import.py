@@ -41,7 +41,7 @@ MAX_FOLD_ELEMENTS = 1 << 22       # a constant computed while folding may hold a
 SUPPORTED = frozenset((
     "Conv", "ConvTranspose", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Clip", "LeakyRelu", "PRelu",
     "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Softmax", "MaxPool", "AveragePool", "GlobalAveragePool",
-    "ReduceMean", "Flatten", "Reshape", "Transpose", "Concat", "Slice", "Split", "Pad", "Resize", "Upsample",
+    "ReduceMean", "ReduceMax", "GlobalMaxPool", "Flatten", "Reshape", "Transpose", "Concat", "Slice", "Split", "Pad", "Resize", "Upsample",
     "BatchNormalization", "Identity", "Dropout", "Squeeze", "Unsqueeze", "Cast",
     "Elu", "Selu", "Celu", "Softplus", "Mish", "Gelu", "ThresholdedRelu"))  # format version 7's UNARY
 # Ops evaluated ahead of time when every input is a constant (the shapes and pads exporters compute).
@@ -203,8 +203,14 @@ class OnnxModule(nn.Module):
     def _op_globalavg(self, s: Step, x: torch.Tensor) -> torch.Tensor:
         return F.adaptive_avg_pool1d(x, 1) if x.dim() == 3 else F.adaptive_avg_pool2d(x, 1)
 
+    def _op_globalmax(self, s: Step, x: torch.Tensor) -> torch.Tensor:
+        return F.adaptive_max_pool1d(x, 1) if x.dim() == 3 else F.adaptive_max_pool2d(x, 1)
+
     def _op_mean(self, s: Step, x: torch.Tensor) -> torch.Tensor:
         return x.mean(s.attrs["axes"], keepdim=s.attrs["keepdim"])
+
+    def _op_amax(self, s: Step, x: torch.Tensor) -> torch.Tensor:
+        return x.amax(s.attrs["axes"], keepdim=s.attrs["keepdim"])
 
     def _op_flatten(self, s: Step, x: torch.Tensor) -> torch.Tensor:
         return torch.flatten(x, 1)
@@ -639,15 +645,27 @@ class _Builder:
     def _GlobalAveragePool(self, node: Any, a: dict[str, Any]) -> None:
         self.add(node, "globalavg")
 
+    def _GlobalMaxPool(self, node: Any, a: dict[str, Any]) -> None:
+        self.add(node, "globalmax")
+
     def _ReduceMean(self, node: Any, a: dict[str, Any]) -> None:
+        self._reduce(node, a, "mean")
+
+    def _ReduceMax(self, node: Any, a: dict[str, Any]) -> None:
+        self._reduce(node, a, "amax")
+
+    def _reduce(self, node: Any, a: dict[str, Any], how: str) -> None:
+        """ReduceMean / ReduceMax over the spatial axes (global pooling) or over the channels alone (CBAM's channel
+        pooling); axes as an attribute (opset < 18) or a constant input."""
         axes = a.get("axes")
         if axes is None and len(node.input) > 1 and node.input[1]:
             axes = self.const(node.input[1], "axes").tolist()
         r = self.rank(node.input[0])
         axes = sorted(int(x) + r if int(x) < 0 else int(x) for x in (axes or []))
-        if not axes or 0 in axes or 1 in axes:
-            raise _Unsupported(f"mean over axes {axes} (only over the spatial axes)")
-        self.add(node, "mean", axes=tuple(axes), keepdim=bool(a.get("keepdims", 1)))
+        if axes != [1] and (not axes or 0 in axes or 1 in axes):
+            raise _Unsupported(f"{'mean' if how == 'mean' else 'max'} over axes {axes} (only over the spatial axes, "
+                               "or over the channels alone)")
+        self.add(node, how, axes=tuple(axes), keepdim=bool(a.get("keepdims", 1)))
 
     def _Flatten(self, node: Any, a: dict[str, Any]) -> None:
         if int(a.get("axis", 1)) not in (0, 1):

@@ -32,7 +32,7 @@ import numpy as np
 
 from linrep_edge.errors import LinRepError
 from linrep_edge.format.fb.Unary import Unary
-from linrep_edge.format.ir import Constant, Graph, IntParams, Op, Tensor
+from linrep_edge.format.ir import Constant, Graph, IntParams, Op, Tensor, operand_form
 from linrep_edge.integer import arith
 from linrep_edge.integer.quantize import unary_params
 from linrep_edge.models.tflite_file import TflModel, TflOp, TflTensor, read_tflite
@@ -647,13 +647,14 @@ class _Importer:
                 "TRANSPOSE_CONV": self.transpose_conv}
 
     def mul(self, op: TflOp) -> None:
-        """MUL of equal shapes or by one value per channel; int8: TFLite Micro's multiplier s0·s1 / s_out."""
+        """MUL of equal shapes, by one value per channel, or (format version 8) by one value per pixel ([1, H, W, 1]
+        times [1, H, W, C]); int8: TFLite Micro's multiplier s0·s1 / s_out."""
         a, b = self._input(op, 0), self._input(op, 1)
         sa, sb = self.g.tensors[a].shape, self.g.tensors[b].shape
-        if len(sb) == 3 and sa in ((sb[0],), (sb[0], 1, 1)) and sa != sb:
+        if operand_form(sa, sb, "MUL") is None and operand_form(sb, sa, "MUL") is not None:
             a, b, sa, sb = b, a, sb, sa  # the gate first: MUL commutes, ours takes it second
-        if sa != sb and not (sb in ((sa[0],), (sa[0], 1, 1)) and len(sa) == 3):
-            raise LinRepError(f"inputs of shapes {sa} and {sb} (equal shapes or one value per channel)")
+        if operand_form(sa, sb, "MUL") is None:
+            raise LinRepError(f"inputs of shapes {sa} and {sb} (equal shapes, one value per channel or per pixel)")
         act = self._activation(op)
         if not self.int8:
             self._fp32_activation(self._emit(op, "MUL", [a, b]), act, True)

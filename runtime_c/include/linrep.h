@@ -55,8 +55,9 @@ extern "C" {
  * int8 activations with a scale and zero point per tensor and integer-only ops, docs/INTEGER.md; 5: int8
  * models whose integer LinRep layers store no fp32 a/b scales, as their multipliers hold them; 6 adds
  * CHANNEL_SHUFFLE and PAD's reflect / replicate borders; 7 adds UNARY: GELU, ELU / SELU, CELU, Softplus, Mish,
- * LogSigmoid and threshold, an int8 model's as a 256-byte table, and SUB). */
-#define LR_FORMAT_VERSION 7u
+ * LogSigmoid and threshold, an int8 model's as a 256-byte table, and SUB; 8 adds MUL by a gate of one value per
+ * pixel, [1, H, W] times [C, H, W]). */
+#define LR_FORMAT_VERSION 8u
 
 /* Largest tensor rank (activations are [C, H, W] or [F]; constants up to [Cout, Cin/g, kh, kw]). */
 #define LR_MAX_RANK 4

@@ -473,7 +473,7 @@ int lr_op_act_table(const lr_model *m, const lr_op *op)
         break;
     case LR_OP_TYPE_MUL: /* by a gate of one value per channel ([c], [c][1][1]): a table per channel */
         return lr_tensor_numel(m, (uint32_t)lr_op_input(m, op, 1u)) != lr_tensor_numel(m, (uint32_t)op->output) &&
-               inner >= LR_ACT_S8_TAB_MIN;
+               (!LR_OP_ON(LR_OP_TYPE_MUL) || !lr_mul_per_pixel(m, op)) && inner >= LR_ACT_S8_TAB_MIN;
     case LR_OP_TYPE_AFFINE: /* a weight, bias and multiplier per channel: a table per channel */
         return inner >= LR_ACT_S8_TAB_MIN;
     case LR_OP_TYPE_SIGMOID:

@@ -485,6 +485,15 @@ void lr_read_op(const lr_model *m, uint32_t k, lr_op *op);
 uint32_t lr_tensor_shape(const lr_model *m, uint32_t id, int32_t dims[LR_MAX_RANK]);
 /* Element count of tensor `id` of a verified model. */
 uint32_t lr_tensor_numel(const lr_model *m, uint32_t id);
+/* A verified MUL by a gate of one value per pixel (format version 8: CBAM's spatial attention): its second
+ * input [1, H, W] of a [C, H, W] first input with C > 1, the same gate for every channel. (The other forms, the
+ * same shape or one value per channel, have as many channels as the first input, or are flat.) */
+static inline int lr_mul_per_pixel(const lr_model *m, const lr_op *op)
+{
+    int32_t a[LR_MAX_RANK], b[LR_MAX_RANK];
+    (void)lr_tensor_shape(m, (uint32_t)lr_op_input(m, op, 0u), a);
+    return lr_tensor_shape(m, (uint32_t)lr_op_input(m, op, 1u), b) == 3u && b[0] == 1 && a[0] > 1;
+}
 void lr_read_codebook(const lr_model *m, uint32_t id, lr_codebook *cb);
 /* The LinRep fields of an op table (lr_op.linrep). */
 void lr_read_linrep(const lr_model *m, uint32_t table, lr_linrep *lr);

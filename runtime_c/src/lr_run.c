@@ -168,6 +168,11 @@ static void run_op(const run_ctx *r, const lr_op *op)
             } else {
                 lr_add_f32_ref(x, b, n, y);
             }
+        } else if (LR_OP_ON(LR_OP_TYPE_MUL) && bcast && lr_mul_per_pixel(m, op)) { /* the gate times each channel */
+            const uint32_t inner = n / (uint32_t)in[0];
+            for (i = 0u; i < (uint32_t)in[0]; i++) {
+                lr_mul_f32_ref(x + (size_t)i * inner, b, inner, y + (size_t)i * inner);
+            }
         } else if (bcast) {
             lr_mul_channel_f32_ref(x, b, (uint32_t)in[0], n / (uint32_t)in[0], y);
         } else {
@@ -436,6 +441,14 @@ static void run_geo_s8(const run_ctx *r, const lr_op *op)
             break;
         }
 #endif
+        if (lr_mul_per_pixel(m, op)) { /* one value per pixel (version 8): the same gate times each channel */
+            const uint32_t inner = n / (uint32_t)in[0];
+            uint32_t ch;
+            for (ch = 0u; ch < (uint32_t)in[0]; ch++) {
+                LR_MUL_S8(x + (size_t)ch * inner, tensor_s8(r, in1), 1u, inner, 0, &p, y + (size_t)ch * inner);
+            }
+            break;
+        }
         LR_MUL_S8(x, tensor_s8(r, in1), (uint32_t)in[0], n / (uint32_t)in[0],
                   numel(d, lr_tensor_shape(m, (uint32_t)in1, d)) != n, &p, y);
         break;

@@ -692,6 +692,12 @@ static int channel_broadcast(const shape *a, const shape *b)
            (b->rank == 1u || (b->rank == 3u && b->d[1] == 1 && b->d[2] == 1));
 }
 
+/* MUL broadcast over channels (format version 8): a [C, H, W] first input, a second of [1, H, W] (C > 1). */
+static int pixel_broadcast(const shape *a, const shape *b)
+{
+    return a->rank == 3u && b->rank == 3u && b->d[0] == 1 && a->d[0] > 1 && b->d[1] == a->d[1] && b->d[2] == a->d[2];
+}
+
 /*
  * Ops that move data without weights (format version 3): RESIZE, PAD, SLICE, TRANSPOSE_HWC; (version 6)
  * CHANNEL_SHUFFLE, `groups` >= 1 dividing the channels, and PAD's border modes. The output shape into *out
@@ -960,7 +966,8 @@ static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, u
             return LR_ERR_BAD_PARAMS;
         }
         get_shape(m, lr_op_input(m, op, 1u), &in2);
-        if (!same_shape(&in, &in2) && !channel_broadcast(&in, &in2)) {
+        if (!same_shape(&in, &in2) && !channel_broadcast(&in, &in2) &&
+            !(LR_OP_ON(LR_OP_TYPE_MUL) && op->type == LR_OP_TYPE_MUL && pixel_broadcast(&in, &in2))) {
             where->tensor = lr_op_input(m, op, 1u);
             return LR_ERR_SHAPE_MISMATCH;
         }

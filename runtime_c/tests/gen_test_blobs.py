@@ -117,6 +117,7 @@ def cases() -> dict[str, bytes]:
     out["v3_heads"] = pack_graph(v3_heads())
     out["v6_shuffle"] = pack_graph(v6_shuffle())  # format version 6: CHANNEL_SHUFFLE
     out["v7_unary"] = pack_graph(v7_unary())  # format version 7: UNARY, every function
+    out["v8_pixel"] = pack_graph(v8_pixel())  # format version 8: MUL by a gate per pixel (CBAM)
     # a transposed conv with LinRep kernels over (Cin, Cout/groups): fp16 a/b; 5-bit a/b (a scale per input
     # channel) with pruned kernels
     torch.manual_seed(4)
@@ -204,6 +205,26 @@ def v7_unary() -> Graph:
                               (4, 2.0, 3.0), (5, 0.0, 0.0), (6, 0.0, 0.0), (7, -1.0, -0.5)]:
         x = op("UNARY", [x], (4, 5, 6), mode=mode, alpha=alpha, beta=beta)
     g.output = x
+    return g
+
+
+def v8_pixel() -> Graph:
+    """CBAM's spatial attention as capture writes it: the map read as one [1, C, H * W] plane, its channel max and
+    mean (MAX_POOL2D / AVG_POOL2D by a C x 1 window), read back as [1, H, W], concatenated, a 7x7 conv, a sigmoid,
+    and the map times that gate per pixel (format version 8), then times a second gate [1, H, W] of a plain conv."""
+    rng = np.random.default_rng(25)
+    g, op = _builder((3, 5, 6))
+    x = op("CONV2D", [g.input], (4, 5, 6), kernel=(3, 3), pads=(1, 1, 1, 1), out_channels=4, name="c1",
+           weight=g.add_constant(rng.standard_normal((4, 3, 3, 3))), activation="RELU")
+    plane = op("RESHAPE", [x], (1, 4, 30))
+    hi = op("RESHAPE", [op("MAX_POOL2D", [plane], (1, 1, 30), kernel=(4, 1), stride=(4, 1))], (1, 5, 6))
+    mean = op("RESHAPE", [op("AVG_POOL2D", [plane], (1, 1, 30), kernel=(4, 1), stride=(4, 1))], (1, 5, 6))
+    gate = op("SIGMOID", [op("CONV2D", [op("CONCAT", [hi, mean], (2, 5, 6))], (1, 5, 6), kernel=(7, 7),
+                             pads=(3, 3, 3, 3), out_channels=1, name="spatial",
+                             weight=g.add_constant(rng.standard_normal((1, 2, 7, 7)) * 0.2))], (1, 5, 6))
+    y = op("MUL", [x, gate], (4, 5, 6))
+    g.output = op("MUL", [y, op("CONV2D", [g.input], (1, 5, 6), out_channels=1, name="c2",
+                                weight=g.add_constant(rng.standard_normal((1, 3, 1, 1))))], (4, 5, 6))
     return g
 
 
@@ -797,6 +818,24 @@ def hostile_v3() -> dict[str, tuple[Graph, str]]:
     g.output = op("SUB", [g.input, op("ADAPTIVE_AVG_POOL2D", [g.input], (2, 4, 1), kernel=(4, 1))], (2, 4, 4))
     h["sub_broadcast_rows"] = (g, "LR_ERR_SHAPE_MISMATCH")
     h["sub_one_input"] = (_single("SUB", (4,), (4,)), "LR_ERR_BAD_PARAMS")
+    # MUL by a gate per pixel (format version 8): [1, H, W] of the same H, W, second, and only for MUL
+    g, op = _builder((2, 4, 4))
+    narrow = op("MAX_POOL2D", [op("SLICE", [g.input], (1, 4, 4), start=0)], (1, 4, 3), kernel=(1, 2))
+    g.output = op("MUL", [g.input, narrow], (2, 4, 4))
+    h["mul_pixel_width"] = (g, "LR_ERR_SHAPE_MISMATCH")
+    for kind in ("ADD", "SUB"):
+        g, op = _builder((2, 4, 4))
+        g.output = op(kind, [g.input, op("SLICE", [g.input], (1, 4, 4), start=1)], (2, 4, 4))
+        h[f"{kind.lower()}_pixel"] = (g, "LR_ERR_SHAPE_MISMATCH")
+    g, op = _builder((2, 4, 4))
+    g.output = op("MUL", [op("SLICE", [g.input], (1, 4, 4), start=0), g.input], (2, 4, 4))
+    h["mul_pixel_first"] = (g, "LR_ERR_SHAPE_MISMATCH")
+    g, op = _builder((3, 4, 4))
+    g.output = op("MUL", [g.input, op("SLICE", [g.input], (2, 4, 4), start=0)], (3, 4, 4))
+    h["mul_pixel_two_channels"] = (g, "LR_ERR_SHAPE_MISMATCH")
+    g, op = _builder((2, 4, 4))
+    g.output = op("MUL", [g.input, op("RESHAPE", [g.input], (1, 4, 8))], (2, 4, 4))
+    h["mul_pixel_count"] = (g, "LR_ERR_SHAPE_MISMATCH")
     h["resize_mode_three"] = (_single("RESIZE", (2, 3, 3), (2, 6, 6), mode=3), "LR_ERR_BAD_PARAMS")
     h["resize_nearest_fraction"] = (_single("RESIZE", (2, 4, 4), (2, 6, 8), mode=0), "LR_ERR_BAD_PARAMS")
     h["resize_channels"] = (_single("RESIZE", (2, 3, 3), (3, 6, 6), mode=1), "LR_ERR_SHAPE_MISMATCH")
@@ -975,7 +1014,7 @@ def main() -> None:
         (out_dir / f"{name}.ref").write_bytes(y.tobytes())
         manifest.append(f"{name} {n}")
     (out_dir / "corrupt.txt").write_text("tiny_linrep.lre\ntiny_dense_fp16.lre\nv3_ops_fp16.lre\nv3_heads.lre\n"
-                                        "v6_shuffle.lre\nv7_unary.lre\n"
+                                        "v6_shuffle.lre\nv7_unary.lre\nv8_pixel.lre\n"
                                         "i8_chain_0.lre\ni8_linrep_masked_1.lre\ni8_linrep_0.lre\n")
     rejects = []
     for name, (g, status) in hostile().items():
