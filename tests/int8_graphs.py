@@ -16,12 +16,13 @@ KINDS = ("conv", "depthwise", "grouped", "linear", "add", "max_pool", "avg_pool"
          "softmax", "softmax_channels", "reshape", "transpose_hwc", "slice", "concat", "pad", "linrep",
          "linrep_masked", "chain", "mean", "sigmoid", "hardswish", "tanh", "relu", "relu6", "clamp", "relu6_alike",
          "leaky_relu", "prelu", "prelu_one", "silu", "hardsigmoid", "add_channel", "add_channel_flat", "avg_pool_pad",
-         "channel_shuffle", "pad_border", "unary", "sub", "sub_channel")
+         "channel_shuffle", "pad_border", "unary", "sub", "sub_channel", "pixel_shuffle")
 ACTIVATION_KINDS = {"sigmoid": "SIGMOID", "hardswish": "HARDSWISH", "tanh": "TANH", "relu": "RELU", "relu6": "RELU6",
                     "clamp": "CLAMP", "relu6_alike": "RELU6", "leaky_relu": "LEAKY_RELU", "prelu": "PRELU",
                     "prelu_one": "PRELU", "silu": "SILU", "hardsigmoid": "HARDSIGMOID",
                     "unary": "UNARY"}  # elementwise activations (docs/INTEGER.md §6)
-GEO_KINDS = ("mul", "mul_channel", "mul_features", "mul_pixel", "mul_pixel_max", "affine", "affine_features", "resize_nearest", "resize_bilinear",
+GEO_KINDS = ("mul", "mul_channel", "mul_features", "mul_pixel", "mul_pixel_max", "affine", "affine_features",
+             "resize_nearest", "resize_bilinear",
              "resize_align", "conv_transpose", "conv_transpose_grouped", "linrep_conv_transpose",
              "linrep_conv_transpose_masked")  # _geo below
 KINDS = KINDS + GEO_KINDS
@@ -243,6 +244,16 @@ def _same(rng: np.random.Generator, kind: str) -> Graph:
         x = _tensor(rng, (groups * per, h, w))
         op = Op("CHANNEL_SHUFFLE", "", [0], 1, groups=groups, iparams=ip)
         return Graph([x, _tensor(rng, x.shape, x)], 0, 1, [op])
+    if kind == "pixel_shuffle":  # format version 8: r = 1 .. 3, any of the four modes
+        r, mode = int(rng.integers(1, 4)), int(rng.integers(0, 4))
+        if mode % 2 == 0:  # depth to space
+            x = _tensor(rng, (c * r * r, h, w))
+            out = (c, h * r, w * r)
+        else:
+            x = _tensor(rng, (c, h * r, w * r))
+            out = (c * r * r, h, w)
+        op = Op("PIXEL_SHUFFLE", "", [0], 1, mode=mode, stride=(r, r), iparams=ip)
+        return Graph([x, _tensor(rng, out, x)], 0, 1, [op])
     if kind == "pad_border":  # reflect (every pad below its axis' size) or replicate: format version 6
         mode = int(rng.integers(1, 3))
         hi = (h, w, h, w) if mode == 1 else (4, 4, 4, 4)

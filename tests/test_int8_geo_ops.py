@@ -1,8 +1,9 @@
 """int8 MUL (equal shapes, broadcast over channels, and by one value per pixel: format version 8), ADD by a
 per-channel gate, SUB (equal shapes and by one value per channel; format version 7), RESIZE (nearest; bilinear half
-pixel and align corners) and TRANSPOSE_CONV from small `.tflite` files: the Python integer reference (`run_int8`) and
-the C runtime (`lr_run_i8`) equal TFLite Micro byte for byte on random int8 inputs over the whole range, several
-scales and zero points. Needs the peers extra (tflite_micro)."""
+pixel and align corners), TRANSPOSE_CONV and DEPTH_TO_SPACE / SPACE_TO_DEPTH (PIXEL_SHUFFLE, version 8) from small
+`.tflite` files: the Python integer reference (`run_int8`) and the C runtime (`lr_run_i8`) equal TFLite Micro byte
+for byte on random int8 inputs over the whole range, several scales and zero points. Needs the peers extra
+(tflite_micro)."""
 
 from __future__ import annotations
 
@@ -63,6 +64,8 @@ def _cases() -> list[tuple[str, str, Callable[[], bytes]]]:
          lambda: tb.transpose_conv_model(15, 1, 2, 3, act=0, bias=False)),
         ("transpose conv valid k2 s2 per-tensor relu6", "CONV_TRANSPOSE2D",
          lambda: tb.transpose_conv_model(16, 1, 2, 2, act=3, per_channel=False)),
+        ("depth to space r2", "PIXEL_SHUFFLE", lambda: tb.depth_space_model(29, "DEPTH_TO_SPACE", 2)),
+        ("space to depth r3", "PIXEL_SHUFFLE", lambda: tb.depth_space_model(30, "SPACE_TO_DEPTH", 3)),
     ]
 
 

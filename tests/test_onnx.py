@@ -212,3 +212,26 @@ def test_smooth_activations_and_differences_from_onnx(crt, tmp_path):
     g = parse(res.blob).graph
     assert [op.type for op in g.ops].count("UNARY") == 8 and [op.type for op in g.ops].count("SUB") == 1
     _close(_c(crt, res.blob, x), want)
+
+
+def test_depth_to_space_and_back_from_onnx(crt, tmp_path):
+    """DepthToSpace (DCR and CRD) and SpaceToDepth as ONNX files hold them: the import agrees with onnxruntime, and
+    the blob (PIXEL_SHUFFLE, with a CHANNEL_SHUFFLE for the DCR order) runs in C exactly as onnxruntime."""
+    c, h, w = 8, 3, 4
+    wt = helper.make_tensor("w", TensorProto.FLOAT, (c, 3, 1, 1), np.random.default_rng(2).standard_normal(c * 3))
+    nodes = [helper.make_node("Conv", ["x", "w"], ["a"]),
+             helper.make_node("DepthToSpace", ["a"], ["d"], blocksize=2, mode="DCR"),
+             helper.make_node("SpaceToDepth", ["d"], ["s"], blocksize=2),
+             helper.make_node("DepthToSpace", ["s"], ["y"], blocksize=2, mode="CRD")]
+    graph = helper.make_graph(nodes, "d2s", [helper.make_tensor_value_info("x", TensorProto.FLOAT, (1, 3, h, w))],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, (1, 2, 2 * h, 2 * w))], [wt])
+    path = tmp_path / "d2s.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8), str(path))
+    model, example = load_onnx(path)
+    x = _inputs((1, 3, h, w))[0]
+    want = _ort(path, x)
+    _close(_torch(model, x), want, rtol=1e-6)
+    res = pack_model(model, example, PackSettings(weights_dtype="fp32", exclude=["*"]), "d2s", show_progress=False)
+    kinds = [op.type for op in parse(res.blob).graph.ops]
+    assert kinds.count("PIXEL_SHUFFLE") == 3 and kinds.count("CHANNEL_SHUFFLE") == 2, kinds
+    _close(_c(crt, res.blob, x), want, rtol=1e-6)

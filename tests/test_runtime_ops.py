@@ -880,3 +880,47 @@ def test_v3_report_and_inspect() -> None:
     heads = pack_graph(_heads_graph())
     text, obj = describe_blob(parse(heads), heads)
     assert "output t4 [4], output t6 [72], output t1 [4, 6, 6]" in text and obj["outputs"] == [4, 6, 1]
+
+
+@pytest.mark.parametrize("shape,r,mode", [((8, 3, 5), 2, 0), ((18, 2, 2), 3, 0), ((3, 4, 6), 2, 1), ((2, 9, 3), 3, 1),
+                                          ((5, 3, 3), 1, 0), ((8, 3, 5), 2, 2), ((18, 2, 1), 3, 2), ((3, 4, 6), 2, 3),
+                                          ((2, 6, 9), 3, 3)])
+def test_pixel_shuffle(crt, tmp_path, shape, r, mode) -> None:
+    """PIXEL_SHUFFLE (format version 8) in C, fp32 and int8 (the Python integer reference's byte moves too), equals
+    torch's own pixel_shuffle / pixel_unshuffle (modes 0, 1) and onnxruntime's DepthToSpace (DCR) / SpaceToDepth
+    (modes 2, 3: TFLite's channel order); the blob says version 8 and keeps r and the mode."""
+    from linrep_edge.integer.ops import pixel_shuffle_s8
+
+    c, h, w = shape
+    out = (c // (r * r), h * r, w * r) if mode % 2 == 0 else (c * r * r, h // r, w // r)
+    g = _single(shape, out, Op("PIXEL_SHUFFLE", "ps", [], 0, mode=mode, stride=(r, r)))
+    blob = pack_graph(g)
+    back = parse(blob)
+    assert back.format_version == 8 and (back.graph.ops[0].mode, back.graph.ops[0].stride) == (mode, (r, r))
+    x = np.random.default_rng(r + mode).standard_normal((2, *shape)).astype(np.float32)
+    if mode < 2:
+        fn = torch.nn.functional.pixel_shuffle if mode == 0 else torch.nn.functional.pixel_unshuffle
+        want = fn(torch.from_numpy(x), r).numpy()
+    else:
+        import importlib.util
+
+        from needs import need
+
+        need(all(importlib.util.find_spec(m) for m in ("onnx", "onnxruntime")), "onnx / onnxruntime",
+             "pip install -e '.[onnx]' (make test installs it)")
+        import onnx
+        import onnxruntime as ort
+        from onnx import TensorProto, helper
+
+        node = (helper.make_node("DepthToSpace", ["x"], ["y"], blocksize=r, mode="DCR") if mode == 2 else
+                helper.make_node("SpaceToDepth", ["x"], ["y"], blocksize=r))
+        graph = helper.make_graph([node], "ps", [helper.make_tensor_value_info("x", TensorProto.FLOAT, (2, *shape))],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, (2, *out))])
+        path = tmp_path / "ps.onnx"
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8), str(path))
+        want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    assert want.shape == (2, *out)
+    np.testing.assert_array_equal(crt(blob).run(x).reshape(want.shape), want)
+    q = (x * 40).clip(-128, 127).astype(np.int8)
+    for k in range(2):
+        np.testing.assert_array_equal(pixel_shuffle_s8(q[k], r, mode), (want[k] * 40).clip(-128, 127).astype(np.int8))

@@ -387,6 +387,59 @@ def test_cbam_attention_runs_in_c_like_torch(crt, tmp_path):
         capture(Squeezed().eval(), x[:1])
 
 
+class _SuperResolution(nn.Module):
+    """ESPCN-style super-resolution as it is written: a space-to-depth stem (`F.pixel_unshuffle`), convs, a conv to
+    3 r^2 channels and `nn.PixelShuffle(r)` to twice the input's size; plus a skip upsampled the same way."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(12, 24, 5, padding=2), nn.Tanh(), nn.Conv2d(24, 16, 3, padding=1),
+                                  nn.Tanh(), nn.Conv2d(16, 3 * 16, 3, padding=1))
+        self.up = nn.PixelShuffle(4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = F.pixel_unshuffle(x, 2)
+        return self.up(self.body(s)) + F.pixel_shuffle(torch.cat([s] * 4, 1), 4)
+
+
+def test_pixel_shuffle_nets_run_in_c_like_torch(crt, tmp_path):
+    """`nn.PixelShuffle` / `F.pixel_shuffle` and `F.pixel_unshuffle` become one PIXEL_SHUFFLE op each (format version
+    8); the net packs with LinRep convs and runs in C as torch, and in int8 C equals the Python integer reference
+    byte for byte and stays near the fp32 model."""
+    from linrep_edge.integer.batch import dequantize_outputs, quantize_input, run_int8_batch
+
+    torch.manual_seed(0)
+    model = _SuperResolution().eval()
+    x = torch.randn(2, 3, 12, 10)
+    g = capture(model, x[:1])
+    assert [(op.mode, op.stride) for op in g.ops if op.type == "PIXEL_SHUFFLE"] == [(1, (2, 2)), (0, (4, 4)),
+                                                                                    (0, (4, 4))]
+    blob = pack_graph(g)
+    assert parse(blob).format_version == 8
+    with torch.no_grad():
+        want = _outputs(model(x))
+    _close(crt(blob).run_all(x.numpy()), want, rtol=1e-5)
+    res = pack_model(model, x[:1], PackSettings(templates=8, weights_dtype="fp32", codebook_dtype="fp32",
+                                                cap_templates=True), "espcn", show_progress=False)
+    assert sum(op.type == "LINREP_CONV2D" for op in parse(res.blob).graph.ops) == 3
+    with torch.no_grad():
+        _close(crt(res.blob).run_all(x.numpy()), _outputs(GraphModel(parse(res.blob).graph)(x)), rtol=1e-5)
+    calib = torch.randn(128, 3, 12, 10)
+    np.save(tmp_path / "calib.npy", calib.numpy())
+    res8 = pack_model(model, x[:1], PackSettings(templates=8, activations="int8", ab_bits=8, cap_templates=True,
+                                                 calibration=str(tmp_path / "calib.npy")), "espcn8", show_progress=False)
+    g8 = parse(res8.blob).graph
+    assert g8.is_int8 and sum(op.type == "PIXEL_SHUFFLE" for op in g8.ops) == 3
+    xq = quantize_input(g8, calib[:16].numpy())
+    ref = run_int8_batch(g8, xq)
+    for c, r in zip(crt(res8.blob).run_int8(xq), ref):
+        np.testing.assert_array_equal(c.reshape(r.shape), r)
+    with torch.no_grad():
+        fp = _outputs(res8.model(calib[:16]))
+    for y, w in zip(dequantize_outputs(g8, ref), fp):
+        assert np.abs(y.reshape(w.shape) - w).max() / np.abs(w).max() < 0.1
+
+
 def _bn_stats(model: nn.Module) -> None:
     g = torch.Generator().manual_seed(5)
     for m in model.modules():

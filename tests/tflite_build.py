@@ -268,6 +268,21 @@ def mul_model(seed: int, broadcast: bool, act: int, out_scale: float = 0.002, ga
     return b.build([x], [y])
 
 
+def depth_space_model(seed: int, kind: str, r: int) -> bytes:
+    """A 1×1 conv of [1, 6, 9, 4] to 8 channels then DEPTH_TO_SPACE by r (8 divisible by r²), or SPACE_TO_DEPTH by r
+    (6 and 9 divisible by r: r = 3) to 8 r² channels; input and output of the move quantised alike (TFLite's rule)."""
+    b = Int8Builder(seed)
+    x = b.act((1, 6, 9, 4), 0.05, int(b.rng.integers(-30, 30)))
+    zp = int(b.rng.integers(-20, 20))
+    p = b.act((1, 6, 9, 8), 0.04, zp)
+    w = b.weights((8, 1, 1, 4), 0)
+    b.op("CONV_2D", [x, w, b.bias(x, w, 8)], [p], "Conv2DOptions", padding=1, strideW=1, strideH=1)
+    shape = (1, 6 * r, 9 * r, 8 // (r * r)) if kind == "DEPTH_TO_SPACE" else (1, 6 // r, 9 // r, 8 * r * r)
+    y = b.act(shape, 0.04, zp)
+    b.op(kind, [p], [y], "DepthToSpaceOptions" if kind == "DEPTH_TO_SPACE" else "SpaceToDepthOptions", blockSize=r)
+    return b.build([x], [y])
+
+
 def resize_model(seed: int, kind: str, size: tuple[int, int], align_corners: bool = False,
                  half_pixel: bool = False) -> bytes:
     """RESIZE_NEAREST_NEIGHBOR or RESIZE_BILINEAR of [1, 4, 5, 3] to `size` (input and output quantised alike)."""

@@ -224,6 +224,19 @@ class ResNet(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(self.layers(self.stem(x)), 1), 1))
 
 
+class ESPCN(nn.Module):
+    """ESPCN super-resolution ×2 (Shi et al. 2016) on a 48×48 luminance patch: 5×5 and 3×3 convs with tanh at low
+    resolution, a conv to r² channels and `nn.PixelShuffle(r)` to 96×96 (slimmed from 64/32 channels)."""
+
+    def __init__(self, r: int = 2) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(1, 32, 5, padding=2), nn.Tanh(), nn.Conv2d(32, 16, 3, padding=1), nn.Tanh(),
+                                  nn.Conv2d(16, r * r, 3, padding=1), nn.PixelShuffle(r))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
 class Fire(nn.Module):
     def __init__(self, cin: int, squeeze: int, expand: int) -> None:
         super().__init__()
@@ -427,6 +440,7 @@ ZOO: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
     "mtcnn_pnet": (PNet, (1, 3, 12, 12)),
     "mtcnn_onet": (ONet, (1, 3, 48, 48)),
     "tiny_unet": (TinyUNet, (1, 1, 64, 64)),
+    "espcn_x2": (ESPCN, (1, 1, 48, 48)),
     "odd_convs": (OddConvs, (1, 3, 40, 40)),
     "audio_conv1d": (AudioConv1d, (1, 16, 98)),
 }

@@ -56,6 +56,9 @@ def _op_params(op) -> str:  # type: ignore[no-untyped-def]
         parts.append(f"start={op.start}")
     if op.type == "CHANNEL_SHUFFLE":
         parts.append(f"groups={op.groups}")
+    if op.type == "PIXEL_SHUFFLE":
+        parts.append(f"r={op.stride[0]} " + {0: "depth-to-space", 1: "space-to-depth", 2: "depth-to-space-dcr",
+                                             3: "space-to-depth-dcr"}.get(op.mode, f"mode={op.mode}"))
     if op.type == "UNARY":
         parts.append(unary_text(op))
     if op.activation != "NONE":

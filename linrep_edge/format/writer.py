@@ -46,6 +46,7 @@ V3_OPS = frozenset(("TANH", "HARDSIGMOID", "SILU", "CLAMP", "MUL", "RESIZE", "PA
                     "CONV_TRANSPOSE2D"))
 V6_OPS = frozenset(("CHANNEL_SHUFFLE",))
 V7_OPS = frozenset(("UNARY", "SUB"))
+V8_OPS = frozenset(("PIXEL_SHUFFLE",))
 FILE_IDENTIFIER = b"LRE1"
 PRODUCER = f"linrep-edge {__version__}"
 
@@ -91,8 +92,10 @@ def _uses_v3(g: Graph) -> bool:
 
 
 def _uses_v8(g: Graph) -> bool:
-    """A MUL by a gate of one value per pixel ([1, H, W] times [C, H, W])."""
+    """PIXEL_SHUFFLE, or a MUL by a gate of one value per pixel ([1, H, W] times [C, H, W])."""
     for op in g.ops:
+        if op.type in V8_OPS:
+            return True
         shapes = [_shape_of(g, t) for t in op.inputs]
         if op.type == "MUL" and len(shapes) == 2 and shapes[0] is not None and shapes[1] is not None and \
                 operand_form(shapes[0], shapes[1], "MUL") == "pixel":
@@ -101,11 +104,10 @@ def _uses_v8(g: Graph) -> bool:
 
 
 def format_version_needed(g: Graph) -> int:
-    """The oldest version that holds `g`: 8 with a MUL by a gate per pixel; 7 with a version-7 op (UNARY, SUB); 6 with
-    a version-6 op (CHANNEL_SHUFFLE) or
-    a PAD of another border than a constant; 5 for an int8 graph with integer LinRep a/b (their scales are not
-    stored), 4 for other int8 graphs;
-    3 with a version-3 op, field or several outputs; 2 with integer a/b, int8 weights or pruned kernels; else 1."""
+    """The oldest version that holds `g`: 8 with PIXEL_SHUFFLE or a MUL by a gate per pixel; 7 with a version-7 op
+    (UNARY, SUB); 6 with a version-6 op (CHANNEL_SHUFFLE) or a PAD of another border than a constant; 5 for an int8
+    graph with integer LinRep a/b (their scales are not stored), 4 for other int8 graphs; 3 with a version-3 op, field
+    or several outputs; 2 with integer a/b, int8 weights or pruned kernels; else 1."""
     if _uses_v8(g):
         return 8
     if any(op.type in V7_OPS for op in g.ops):
@@ -266,7 +268,7 @@ def pack_graph(g: Graph, metadata: dict[str, Any] | None = None, strict: bool = 
         FbOp.AddActivation(b, getattr(Activation, op.activation))
         FbOp.AddDtype(b, _dtype(dtype))
         FbOp.AddCountIncludePad(b, op.count_include_pad)
-        if op.type in ("RESIZE", "UNARY") or (op.type == "PAD" and op.mode):  # PAD's border modes: version 6
+        if op.type in ("RESIZE", "UNARY", "PIXEL_SHUFFLE") or (op.type == "PAD" and op.mode):  # PAD's borders: v6
             FbOp.AddMode(b, op.mode)
         if op.linrep is not None:
             FbOp.AddIndexBits(b, width)

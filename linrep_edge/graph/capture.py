@@ -64,7 +64,6 @@ UNARY_HINT = "not one of the UNARY functions: GELU, ELU, SELU, CELU, Softplus, M
 HINTS = {"erf": "a GELU written by hand? F.gelu(x) or nn.GELU() is one op",
          "layer_norm": NORM_HINT, "group_norm": NORM_HINT, "instance_norm": NORM_HINT,
          "stack": "torch.cat along the channels is supported",
-         "pixel_shuffle": "a ConvTranspose2d, or F.interpolate followed by a conv, is supported",
          "flip": "flip the input's channels (RGB / BGR) in the data, or permute the first conv's weights instead",
          "abs": "F.relu(x) + F.relu(-x) is supported",
          "hardshrink": UNARY_HINT, "softshrink": UNARY_HINT}
@@ -404,6 +403,10 @@ class _Capture:
         h[aten.pad.default] = self._pad
         for t in BORDER_PADS:
             h[t] = self._pad
+        h[aten.pixel_shuffle.default] = lambda n: self.emit(n, "PIXEL_SHUFFLE", [self.tensor_in(n.args[0], n)], mode=0,
+                                                            stride=(int(n.args[1]),) * 2)
+        h[aten.pixel_unshuffle.default] = lambda n: self.emit(n, "PIXEL_SHUFFLE", [self.tensor_in(n.args[0], n)],
+                                                              mode=1, stride=(int(n.args[1]),) * 2)
         h[aten.permute.default] = self._permute
         h[aten.slice.Tensor] = self._slice
         h[aten.narrow.default] = self._narrow

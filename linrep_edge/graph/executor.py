@@ -67,6 +67,19 @@ def unary_f32(op: Op, x: torch.Tensor) -> torch.Tensor:
     raise LinRepError(f"op {op.name!r}: UNARY function {fn} is not one of the format's (0 .. {Unary.THRESHOLD})")
 
 
+def pixel_shuffle_f32(x: torch.Tensor, r: int, mode: int) -> torch.Tensor:
+    """PIXEL_SHUFFLE (format version 8) of a batch [N, C, H, W]: mode 0 torch's pixel_shuffle, 1 pixel_unshuffle,
+    2 / 3 the same with the depth index (i r + j) C + c (TFLite's DEPTH_TO_SPACE / SPACE_TO_DEPTH)."""
+    if mode == 0:
+        return F.pixel_shuffle(x, r)
+    if mode == 1:
+        return F.pixel_unshuffle(x, r)
+    n, c, h, w = x.shape
+    if mode == 2:  # [N, (i, j, c), H, W] -> [N, c, (H, i), (W, j)]
+        return x.reshape(n, r, r, c // (r * r), h, w).permute(0, 3, 4, 1, 5, 2).reshape(n, c // (r * r), h * r, w * r)
+    return x.reshape(n, c, h // r, r, w // r, r).permute(0, 3, 5, 1, 2, 4).reshape(n, c * r * r, h // r, w // r)
+
+
 def _per_channel(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """A constant of one value per channel (of [N, C, H, W]) or per feature (of [N, F]), shaped to broadcast."""
     return v.reshape(1, -1, *([1] * (like.dim() - 2)))
@@ -212,6 +225,8 @@ class GraphModel(nn.Module):
             elif t == "CHANNEL_SHUFFLE":
                 n, c, h, w = x0.shape
                 y = x0.reshape(n, op.groups, c // op.groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+            elif t == "PIXEL_SHUFFLE":
+                y = pixel_shuffle_f32(x0, op.stride[0], op.mode)
             elif t == "UNARY":
                 y = unary_f32(op, x0)
             elif t == "AFFINE":

@@ -15,7 +15,7 @@ from linrep_edge.format.ir import Graph, IntParams, Op
 from linrep_edge.integer import ops, ops_geo
 
 WEIGHTED = ("CONV2D", "LINEAR")
-MOVES = ("RESHAPE", "TRANSPOSE_HWC", "CONCAT", "PAD", "SLICE", "CHANNEL_SHUFFLE")
+MOVES = ("RESHAPE", "TRANSPOSE_HWC", "CONCAT", "PAD", "SLICE", "CHANNEL_SHUFFLE", "PIXEL_SHUFFLE")
 ACTIVATIONS = ("SIGMOID", "HARDSWISH", "TANH", "RELU", "RELU6", "CLAMP", "LEAKY_RELU", "PRELU", "SILU",
                "HARDSIGMOID", "UNARY")  # elementwise activations with an int8 form (docs/INTEGER.md §6)
 
@@ -134,6 +134,8 @@ def run_op(graph: Graph, op: Op, ins: list[np.ndarray], conv_path: str = "direct
         return ops.slice_s8(x, op.start, out.shape[0])
     if t == "CHANNEL_SHUFFLE":
         return ops.channel_shuffle_s8(x, op.groups)
+    if t == "PIXEL_SHUFFLE":
+        return ops.pixel_shuffle_s8(x, op.stride[0], op.mode)
     if t in GEO_OPS:
         return run_geo(graph, op, ins)
     raise LinRepError(f"op {op.name!r}: type {t} has no integer form (docs/INTEGER.md)")

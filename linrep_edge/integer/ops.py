@@ -371,6 +371,21 @@ def channel_shuffle_s8(x: np.ndarray, groups: int) -> np.ndarray:
     return np.ascontiguousarray(x.reshape(groups, c // groups, *x.shape[1:]).swapaxes(0, 1)).reshape(x.shape)
 
 
+def pixel_shuffle_s8(x: np.ndarray, r: int, mode: int) -> np.ndarray:
+    """PIXEL_SHUFFLE of [C, H, W] (format version 8), bytes moved: mode 0 depth to space (output (c, h r + i, w r + j)
+    = input (c r² + i r + j, h, w), torch's pixel_shuffle), 1 its inverse, 2 / 3 the same with the depth index
+    (i r + j) C + c (TFLite's DEPTH_TO_SPACE / SPACE_TO_DEPTH)."""
+    c, h, w = x.shape
+    if mode in (0, 2):
+        co = c // (r * r)
+        d = x.reshape(co, r, r, h, w) if mode == 0 else x.reshape(r, r, co, h, w).transpose(2, 0, 1, 3, 4)
+        return np.ascontiguousarray(d.transpose(0, 3, 1, 4, 2)).reshape(co, h * r, w * r)
+    d = x.reshape(c, h // r, r, w // r, r).transpose(0, 2, 4, 1, 3)  # (c, i, j, h, w)
+    if mode == 3:
+        d = d.transpose(1, 2, 0, 3, 4)  # (i, j, c, h, w)
+    return np.ascontiguousarray(d).reshape(c * r * r, h // r, w // r)
+
+
 def unary_table(values: np.ndarray, s_out: float, zp_out: int) -> np.ndarray:
     """TFLite's int8 lookup table (LUTPopulate, as its int8 GELU and ELU build it in Prepare): `values` holds the
     function at the 256 dequantised inputs s_in · (v − zp_in), v = −128 .. 127, each rounded once to float32; entry

@@ -36,7 +36,7 @@ from linrep_edge.method.quantize import quantize_int8_weights
 WEIGHTED = ("CONV2D", "LINREP_CONV2D", "LINEAR")
 GEO = ("MUL", "AFFINE", "CONV_TRANSPOSE2D")  # their integers: _geo_params
 SAME_QUANT = ("MAX_POOL2D", "AVG_POOL2D", "ADAPTIVE_AVG_POOL2D", "RESHAPE", "TRANSPOSE_HWC", "SLICE", "CONCAT", "PAD",
-              "RESIZE", "CHANNEL_SHUFFLE")
+              "RESIZE", "CHANNEL_SHUFFLE", "PIXEL_SHUFFLE")
 ACTIVATIONS = ("SIGMOID", "HARDSWISH", "TANH", "RELU", "RELU6", "CLAMP", "LEAKY_RELU", "PRELU", "SILU",
                "HARDSIGMOID", "UNARY")  # elementwise, with TFLite's int8 arithmetic (docs/INTEGER.md §6)
 SUPPORTED = (*WEIGHTED, "ADD", "SUB", "SOFTMAX", *GEO, *ACTIVATIONS, *SAME_QUANT)

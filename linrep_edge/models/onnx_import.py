@@ -41,7 +41,7 @@ MAX_FOLD_ELEMENTS = 1 << 22       # a constant computed while folding may hold a
 SUPPORTED = frozenset((
     "Conv", "ConvTranspose", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Clip", "LeakyRelu", "PRelu",
     "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Softmax", "MaxPool", "AveragePool", "GlobalAveragePool",
-    "ReduceMean", "ReduceMax", "GlobalMaxPool", "Flatten", "Reshape", "Transpose", "Concat", "Slice", "Split", "Pad", "Resize", "Upsample",
+    "ReduceMean", "ReduceMax", "GlobalMaxPool", "DepthToSpace", "SpaceToDepth", "Flatten", "Reshape", "Transpose", "Concat", "Slice", "Split", "Pad", "Resize", "Upsample",
     "BatchNormalization", "Identity", "Dropout", "Squeeze", "Unsqueeze", "Cast",
     "Elu", "Selu", "Celu", "Softplus", "Mish", "Gelu", "ThresholdedRelu"))  # format version 7's UNARY
 # Ops evaluated ahead of time when every input is a constant (the shapes and pads exporters compute).
@@ -202,6 +202,20 @@ class OnnxModule(nn.Module):
 
     def _op_globalavg(self, s: Step, x: torch.Tensor) -> torch.Tensor:
         return F.adaptive_avg_pool1d(x, 1) if x.dim() == 3 else F.adaptive_avg_pool2d(x, 1)
+
+    def _op_depth_space(self, s: Step, x: torch.Tensor) -> torch.Tensor:
+        """DepthToSpace (CRD: torch's pixel_shuffle; DCR: the depth index (i r + j) C + c, a channel shuffle of r²
+        groups first) and SpaceToDepth (DCR: pixel_unshuffle, then a channel shuffle of C groups), written as capture
+        reads them (PIXEL_SHUFFLE and CHANNEL_SHUFFLE)."""
+        r = s.attrs["r"]
+        if s.attrs["to_space"]:
+            if s.attrs["dcr"]:
+                n, c, h, w = x.shape
+                x = x.view(n, r * r, c // (r * r), h, w).transpose(1, 2).reshape(n, c, h, w)
+            return F.pixel_shuffle(x, r)
+        y = F.pixel_unshuffle(x, r)
+        n, c, h, w = y.shape
+        return y.view(n, c // (r * r), r * r, h, w).transpose(1, 2).reshape(n, c, h, w)
 
     def _op_globalmax(self, s: Step, x: torch.Tensor) -> torch.Tensor:
         return F.adaptive_max_pool1d(x, 1) if x.dim() == 3 else F.adaptive_max_pool2d(x, 1)
@@ -644,6 +658,16 @@ class _Builder:
 
     def _GlobalAveragePool(self, node: Any, a: dict[str, Any]) -> None:
         self.add(node, "globalavg")
+
+    def _DepthToSpace(self, node: Any, a: dict[str, Any]) -> None:
+        mode = a.get("mode", "DCR")
+        mode = mode.decode() if isinstance(mode, bytes) else str(mode)
+        if mode not in ("DCR", "CRD"):
+            raise _Unsupported(f"DepthToSpace mode {mode}")
+        self.add(node, "depth_space", r=int(a["blocksize"]), dcr=mode == "DCR", to_space=True)
+
+    def _SpaceToDepth(self, node: Any, a: dict[str, Any]) -> None:
+        self.add(node, "depth_space", r=int(a["blocksize"]), dcr=True, to_space=False)
 
     def _GlobalMaxPool(self, node: Any, a: dict[str, Any]) -> None:
         self.add(node, "globalmax")

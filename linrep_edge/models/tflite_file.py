@@ -68,6 +68,8 @@ _OPTION_FIELDS = {
     "TransposeConvOptions": ("Padding", "StrideW", "StrideH", "FusedActivationFunction"),
     "LeakyReluOptions": ("Alpha",),
     "GeluOptions": ("Approximate",),
+    "DepthToSpaceOptions": ("BlockSize",),
+    "SpaceToDepthOptions": ("BlockSize",),
 }
 
 

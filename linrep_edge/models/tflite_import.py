@@ -42,7 +42,8 @@ MIN_INPUTS = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2, "ADD":
               "MAX_POOL_2D": 1, "SOFTMAX": 1, "RESHAPE": 1, "CONCATENATION": 1, "PAD": 2, "QUANTIZE": 1,
               "DEQUANTIZE": 1, "TRANSPOSE": 2, "MEAN": 2, "LOGISTIC": 1, "HARD_SWISH": 1, "TANH": 1, "RELU": 1,
               "RELU6": 1, "LEAKY_RELU": 1, "PRELU": 2, "ELU": 1, "GELU": 1,
-              "MUL": 2, "RESIZE_NEAREST_NEIGHBOR": 2, "RESIZE_BILINEAR": 2, "TRANSPOSE_CONV": 3}
+              "MUL": 2, "RESIZE_NEAREST_NEIGHBOR": 2, "RESIZE_BILINEAR": 2, "TRANSPOSE_CONV": 3,
+              "DEPTH_TO_SPACE": 1, "SPACE_TO_DEPTH": 1}
 NCHW_TO_NHWC = (0, 2, 3, 1)
 ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
 SOFTMAX_DIFF_INTEGER_BITS = 5
@@ -629,6 +630,16 @@ class _Importer:
         pads = (int(p[1, 0]), int(p[2, 0]), int(p[1, 1]), int(p[2, 1]))
         self._emit(op, "PAD", [x], pads=pads, alpha=0.0)
 
+    def depth_space(self, op: TflOp) -> None:
+        """DEPTH_TO_SPACE / SPACE_TO_DEPTH (NHWC: depth index (i r + j) C + c): PIXEL_SHUFFLE mode 2 / 3 (format
+        version 8), input and output quantised alike (TFLite's rule)."""
+        x = self._input(op)
+        r = int(op.options.get("BlockSize", 0))
+        if len(self.g.tensors[x].shape) != 3 or r < 1:
+            raise LinRepError(f"{op.type.lower()} of a tensor that is not [1, H, W, C], or block size {r}")
+        self._same_quant(op, [x])
+        self._emit(op, "PIXEL_SHUFFLE", [x], mode=2 if op.type == "DEPTH_TO_SPACE" else 3, stride=(r, r))
+
     def quantize_ends(self, op: TflOp) -> None:
         """QUANTIZE of the model input / DEQUANTIZE to a model output: dropped (int8 graph I/O)."""
         if op.type == "QUANTIZE" and op.inputs[0] in self.m.inputs and self.int8:
@@ -752,6 +763,7 @@ class _Importer:
         handlers = {"CONV_2D": self.conv, "DEPTHWISE_CONV_2D": self.conv, "FULLY_CONNECTED": self.fully_connected,
                     "ADD": self.add, "SUB": self.add, "AVERAGE_POOL_2D": self.pool, "MAX_POOL_2D": self.pool, "SOFTMAX": self.softmax,
                     "RESHAPE": self.reshape, "CONCATENATION": self.concat, "PAD": self.pad,
+                    "DEPTH_TO_SPACE": self.depth_space, "SPACE_TO_DEPTH": self.depth_space,
                     "QUANTIZE": self.quantize_ends, "DEQUANTIZE": self.quantize_ends, "TRANSPOSE": self.transpose,
                     "MEAN": self.mean, "PRELU": self.prelu, **{k: self.activation for k in self.ACTIVATION_OPS},
                     "ELU": self.unary, "GELU": self.unary,

@@ -56,7 +56,7 @@ extern "C" {
  * models whose integer LinRep layers store no fp32 a/b scales, as their multipliers hold them; 6 adds
  * CHANNEL_SHUFFLE and PAD's reflect / replicate borders; 7 adds UNARY: GELU, ELU / SELU, CELU, Softplus, Mish,
  * LogSigmoid and threshold, an int8 model's as a 256-byte table, and SUB; 8 adds MUL by a gate of one value per
- * pixel, [1, H, W] times [C, H, W]). */
+ * pixel, [1, H, W] times [C, H, W], and PIXEL_SHUFFLE: depth to space and space to depth). */
 #define LR_FORMAT_VERSION 8u
 
 /* Largest tensor rank (activations are [C, H, W] or [F]; constants up to [Cout, Cin/g, kh, kw]). */
@@ -106,14 +106,14 @@ extern "C" {
  *
  * Build option: -DLR_OPS=<mask>, the op types compiled in (as TFLite Micro's op resolver, decided at build
  * time): bit t set = op type t of the format (OpType in docs/FORMAT.md; CONV2D = bit 0, LINREP_CONV2D = bit 1,
- * ... CONV_TRANSPOSE2D = bit 26, CHANNEL_SHUFFLE = bit 27, UNARY = bit 28, SUB = bit 29). lr_init refuses a blob
- * holding any other op type with LR_ERR_UNSUPPORTED_OP (lr_error_location gives the op), and the verifier rules,
- * run paths and kernels of the ops left out are not compiled. With neither LINREP_CONV2D nor CONV_TRANSPOSE2D (the
+ * ... CONV_TRANSPOSE2D = bit 26, CHANNEL_SHUFFLE = bit 27, UNARY = bit 28, SUB = bit 29, PIXEL_SHUFFLE = bit 30).
+ * lr_init refuses a blob holding any other op type with LR_ERR_UNSUPPORTED_OP (lr_error_location gives the op),
+ * and the verifier rules, run paths and kernels of the ops left out are not compiled. With neither LINREP_CONV2D nor CONV_TRANSPOSE2D (the
  * op types that may carry LinRep fields) compiled in, codebooks are neither verified nor read: a blob holding any is
  * refused with LR_ERR_UNSUPPORTED_OP after its ops passed (lr_error_location: op -1), about 1.1 KB less code at -Os
  * on Cortex-M4 for an imported TFLite model. A plain integer literal (e.g. 0x1807u), so that the preprocessor can
  * read it. `linrep-edge export-project` writes the mask of its blob's ops (`linrep-edge info --json`:
- * "lr_ops"); `mcu-bench` measures code size with it. Default: every op type (0x3FFFFFFFu).
+ * "lr_ops"); `mcu-bench` measures code size with it. Default: every op type (0x7FFFFFFFu).
  *
  * Build option: -DLR_LINREP_PATHS=<mask>, the LINREP_CONV2D paths compiled in (lr_conv_path): 1u the direct
  * path only, 2u template reuse only, 3u both (the default). With one left out, LR_PATH_AUTO runs the other on

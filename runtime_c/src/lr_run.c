@@ -64,6 +64,18 @@ static void conv(const run_ctx *r, const lr_op *op, const float *x, float *y)
     }
 }
 
+#if LR_OP_ON(LR_OP_TYPE_PIXEL_SHUFFLE)
+/* PIXEL_SHUFFLE (fp32 and int8, format version 8): the kernel on the depth side's shape (the input for depth to
+ * space, modes 0 and 2; the output for space to depth); verified: r >= 1, r * r divides its channels. */
+static void pixel_shuffle(const lr_model *m, const lr_op *op, const void *x, size_t elem, void *y)
+{
+    int32_t d[LR_MAX_RANK];
+    const uint32_t r = (uint32_t)op->sh;
+    (void)lr_tensor_shape(m, (uint32_t)((op->mode & 1u) == 0u ? lr_op_input(m, op, 0u) : op->output), d);
+    lr_pixel_shuffle_ref(x, (uint32_t)d[0] / (r * r), (uint32_t)d[1], (uint32_t)d[2], r, op->mode, elem, y);
+}
+#endif
+
 static void run_op(const run_ctx *r, const lr_op *op)
 {
     const lr_model *m = r->m;
@@ -274,6 +286,11 @@ static void run_op(const run_ctx *r, const lr_op *op)
     case LR_OP_TYPE_CHANNEL_SHUFFLE:
         lr_channel_shuffle_ref(x, (uint32_t)in[0], (uint32_t)op->groups,
                                (size_t)(n / (uint32_t)in[0]) * sizeof(float), y);
+        break;
+#endif
+#if LR_OP_ON(LR_OP_TYPE_PIXEL_SHUFFLE) /* no case label otherwise: other builds' switches unchanged */
+    case LR_OP_TYPE_PIXEL_SHUFFLE:
+        pixel_shuffle(m, op, x, sizeof(float), y);
         break;
 #endif
 #if LR_OP_ON(LR_OP_TYPE_UNARY) /* no case label otherwise: other builds' switches unchanged */
@@ -823,6 +840,11 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
 #if LR_OP_ON(LR_OP_TYPE_CHANNEL_SHUFFLE) /* no case label otherwise: other builds' switches unchanged */
     case LR_OP_TYPE_CHANNEL_SHUFFLE:
         lr_channel_shuffle_ref(x, (uint32_t)in[0], (uint32_t)op->groups, n / (uint32_t)in[0], y);
+        break;
+#endif
+#if LR_OP_ON(LR_OP_TYPE_PIXEL_SHUFFLE) /* no case label otherwise: other builds' switches unchanged */
+    case LR_OP_TYPE_PIXEL_SHUFFLE:
+        pixel_shuffle(m, op, x, 1u, y);
         break;
 #endif
 #if LR_OP_ON(LR_OP_TYPE_UNARY) /* no case label otherwise: other builds' switches unchanged */

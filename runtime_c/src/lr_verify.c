@@ -700,8 +700,8 @@ static int pixel_broadcast(const shape *a, const shape *b)
 
 /*
  * Ops that move data without weights (format version 3): RESIZE, PAD, SLICE, TRANSPOSE_HWC; (version 6)
- * CHANNEL_SHUFFLE, `groups` >= 1 dividing the channels, and PAD's border modes. The output shape into *out
- * (computed, or for RESIZE the stored one, whose channels must match).
+ * CHANNEL_SHUFFLE, `groups` >= 1 dividing the channels, and PAD's border modes; (version 8) PIXEL_SHUFFLE. The
+ * output shape into *out (computed, or for RESIZE the stored one, whose channels must match).
  */
 static lr_status check_layout(const lr_op *op, const shape *in, const shape *stored, shape *out)
 {
@@ -732,6 +732,26 @@ static lr_status check_layout(const lr_op *op, const shape *in, const shape *sto
         }
         *out = *in;
         break;
+#endif
+#if LR_OP_ON(LR_OP_TYPE_PIXEL_SHUFFLE)
+    case LR_OP_TYPE_PIXEL_SHUFFLE: { /* (version 8) block size r in stride_h = stride_w, mode 0-3 */
+        const int64_t r = op->sh;
+        if (op->sh != op->sw || r < 1 || r > 255 || op->mode > 3u) {
+            return LR_ERR_BAD_PARAMS;
+        }
+        if ((op->mode & 1u) == 0u) { /* depth to space: [C r^2, H, W] -> [C, H r, W r] */
+            if (in->d[0] % (r * r) != 0) {
+                return LR_ERR_BAD_PARAMS;
+            }
+            set3(out, in->d[0] / (r * r), in->d[1] * r, in->d[2] * r);
+        } else { /* space to depth: [C, H r, W r] -> [C r^2, H, W] */
+            if (in->d[1] % r != 0 || in->d[2] % r != 0) {
+                return LR_ERR_BAD_PARAMS;
+            }
+            set3(out, in->d[0] * r * r, in->d[1] / r, in->d[2] / r);
+        }
+        break;
+    }
 #endif
     case LR_OP_TYPE_SLICE: /* channels [start, start + C_out) of [C, H, W], or features of [F] */
         if (op->start < 0 || stored->d[0] > in->d[0] - op->start) {
@@ -1022,8 +1042,12 @@ static lr_status check_op(const lr_model *m, const lr_op *op, lr_where *where, u
 #if LR_OP_ON(LR_OP_TYPE_CHANNEL_SHUFFLE) /* no case label otherwise: other builds' switches unchanged */
     case LR_OP_TYPE_CHANNEL_SHUFFLE:
 #endif
+#if LR_OP_ON(LR_OP_TYPE_PIXEL_SHUFFLE)
+    case LR_OP_TYPE_PIXEL_SHUFFLE:
+#endif
         if (!(LR_OP_ON(LR_OP_TYPE_RESIZE) || LR_OP_ON(LR_OP_TYPE_PAD) || LR_OP_ON(LR_OP_TYPE_SLICE) ||
-              LR_OP_ON(LR_OP_TYPE_TRANSPOSE_HWC) || LR_OP_ON(LR_OP_TYPE_CHANNEL_SHUFFLE))) {
+              LR_OP_ON(LR_OP_TYPE_TRANSPOSE_HWC) || LR_OP_ON(LR_OP_TYPE_CHANNEL_SHUFFLE) ||
+              LR_OP_ON(LR_OP_TYPE_PIXEL_SHUFFLE))) {
             return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
         }
         s = check_layout(op, &in, &stored, &out);

@@ -319,6 +319,9 @@ static int op_has_int8_form(uint32_t type)
 #if LR_OP_ON(LR_OP_TYPE_CHANNEL_SHUFFLE)
     case LR_OP_TYPE_CHANNEL_SHUFFLE:
 #endif
+#if LR_OP_ON(LR_OP_TYPE_PIXEL_SHUFFLE)
+    case LR_OP_TYPE_PIXEL_SHUFFLE:
+#endif
 #if LR_OP_ON(LR_OP_TYPE_UNARY)
     case LR_OP_TYPE_UNARY:
 #endif

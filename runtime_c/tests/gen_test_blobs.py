@@ -117,7 +117,7 @@ def cases() -> dict[str, bytes]:
     out["v3_heads"] = pack_graph(v3_heads())
     out["v6_shuffle"] = pack_graph(v6_shuffle())  # format version 6: CHANNEL_SHUFFLE
     out["v7_unary"] = pack_graph(v7_unary())  # format version 7: UNARY, every function
-    out["v8_pixel"] = pack_graph(v8_pixel())  # format version 8: MUL by a gate per pixel (CBAM)
+    out["v8_pixel"] = pack_graph(v8_pixel())  # format version 8: MUL by a gate per pixel (CBAM), PIXEL_SHUFFLE
     # a transposed conv with LinRep kernels over (Cin, Cout/groups): fp16 a/b; 5-bit a/b (a scale per input
     # channel) with pruned kernels
     torch.manual_seed(4)
@@ -211,7 +211,8 @@ def v7_unary() -> Graph:
 def v8_pixel() -> Graph:
     """CBAM's spatial attention as capture writes it: the map read as one [1, C, H * W] plane, its channel max and
     mean (MAX_POOL2D / AVG_POOL2D by a C x 1 window), read back as [1, H, W], concatenated, a 7x7 conv, a sigmoid,
-    and the map times that gate per pixel (format version 8), then times a second gate [1, H, W] of a plain conv."""
+    and the map times that gate per pixel (format version 8), then times a second gate [1, H, W] of a plain conv; then
+    PIXEL_SHUFFLE in its four modes."""
     rng = np.random.default_rng(25)
     g, op = _builder((3, 5, 6))
     x = op("CONV2D", [g.input], (4, 5, 6), kernel=(3, 3), pads=(1, 1, 1, 1), out_channels=4, name="c1",
@@ -223,8 +224,18 @@ def v8_pixel() -> Graph:
                              pads=(3, 3, 3, 3), out_channels=1, name="spatial",
                              weight=g.add_constant(rng.standard_normal((1, 2, 7, 7)) * 0.2))], (1, 5, 6))
     y = op("MUL", [x, gate], (4, 5, 6))
-    g.output = op("MUL", [y, op("CONV2D", [g.input], (1, 5, 6), out_channels=1, name="c2",
-                                weight=g.add_constant(rng.standard_normal((1, 3, 1, 1))))], (4, 5, 6))
+    y = op("MUL", [y, op("CONV2D", [g.input], (1, 5, 6), out_channels=1, name="c2",
+                         weight=g.add_constant(rng.standard_normal((1, 3, 1, 1))))], (4, 5, 6))
+    # PIXEL_SHUFFLE, every mode: space to depth by 2 after a pad to 6 x 6, depth to space back (torch's order), the
+    # same in TFLite's order, depth to space by 3 of a 9-channel conv
+    sq = op("PAD", [y], (4, 6, 6), pads=(1, 0, 0, 0), alpha=0.5)
+    back = op("PIXEL_SHUFFLE", [op("PIXEL_SHUFFLE", [sq], (16, 3, 3), mode=1, stride=(2, 2))], (4, 6, 6), mode=0,
+              stride=(2, 2))
+    dcr = op("PIXEL_SHUFFLE", [op("PIXEL_SHUFFLE", [back], (16, 3, 3), mode=3, stride=(2, 2))], (4, 6, 6), mode=2,
+             stride=(2, 2))
+    nine = op("CONV2D", [dcr], (9, 6, 6), out_channels=9, name="c3",
+              weight=g.add_constant(rng.standard_normal((9, 4, 1, 1))))
+    g.output = op("PIXEL_SHUFFLE", [nine], (1, 18, 18), mode=0, stride=(3, 3))
     return g
 
 
@@ -836,6 +847,23 @@ def hostile_v3() -> dict[str, tuple[Graph, str]]:
     g, op = _builder((2, 4, 4))
     g.output = op("MUL", [g.input, op("RESHAPE", [g.input], (1, 4, 8))], (2, 4, 4))
     h["mul_pixel_count"] = (g, "LR_ERR_SHAPE_MISMATCH")
+    # PIXEL_SHUFFLE (format version 8): r in stride_h = stride_w, 1 .. 255; modes 0-3; r^2 divides the depth side
+    h["pixel_shuffle_mode_four"] = (_single("PIXEL_SHUFFLE", (4, 2, 2), (1, 4, 4), mode=4, stride=(2, 2)),
+                                    "LR_ERR_BAD_PARAMS")
+    h["pixel_shuffle_r_zero"] = (_single("PIXEL_SHUFFLE", (4, 2, 2), (4, 2, 2), stride=(0, 0)), "LR_ERR_BAD_PARAMS")
+    h["pixel_shuffle_r_negative"] = (_single("PIXEL_SHUFFLE", (4, 2, 2), (4, 2, 2), stride=(-2, -2)),
+                                     "LR_ERR_BAD_PARAMS")
+    h["pixel_shuffle_r_huge"] = (_single("PIXEL_SHUFFLE", (4, 2, 2), (4, 2, 2), stride=(32767, 32767)),
+                                 "LR_ERR_BAD_PARAMS")
+    h["pixel_shuffle_r_unequal"] = (_single("PIXEL_SHUFFLE", (4, 2, 2), (1, 4, 4), stride=(2, 1)), "LR_ERR_BAD_PARAMS")
+    h["pixel_shuffle_depth"] = (_single("PIXEL_SHUFFLE", (6, 2, 2), (1, 4, 4), stride=(2, 2)), "LR_ERR_BAD_PARAMS")
+    h["pixel_unshuffle_odd"] = (_single("PIXEL_SHUFFLE", (1, 5, 4), (4, 2, 2), mode=1, stride=(2, 2)),
+                                "LR_ERR_BAD_PARAMS")
+    h["pixel_shuffle_output"] = (_single("PIXEL_SHUFFLE", (8, 2, 2), (2, 4, 2), mode=2, stride=(2, 2)),
+                                 "LR_ERR_SHAPE_MISMATCH")
+    h["pixel_shuffle_flat"] = (_single("PIXEL_SHUFFLE", (16,), (4,), stride=(2, 2)), "LR_ERR_BAD_PARAMS")
+    h["pixel_shuffle_wide"] = (_single("PIXEL_SHUFFLE", (4, 2, 40000), (1, 4, 80000 % 65536), stride=(2, 2)),
+                               "LR_ERR_SHAPE_MISMATCH")
     h["resize_mode_three"] = (_single("RESIZE", (2, 3, 3), (2, 6, 6), mode=3), "LR_ERR_BAD_PARAMS")
     h["resize_nearest_fraction"] = (_single("RESIZE", (2, 4, 4), (2, 6, 8), mode=0), "LR_ERR_BAD_PARAMS")
     h["resize_channels"] = (_single("RESIZE", (2, 3, 3), (3, 6, 6), mode=1), "LR_ERR_SHAPE_MISMATCH")

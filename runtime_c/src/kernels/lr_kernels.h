@@ -216,6 +216,11 @@ void lr_slice_f32_ref(const float *x, uint32_t n, float *y);
 /* CHANNEL_SHUFFLE (fp32 and int8): output plane j * groups + i = input plane i * (c / groups) + j, planes of
  * `plane` bytes (groups divides c). */
 void lr_channel_shuffle_ref(const void *x, uint32_t c, uint32_t groups, size_t plane, void *y);
+/* PIXEL_SHUFFLE (format version 8, fp32 and int8): depth [c r^2, h, w] to space [c, h r, w r] (mode 0, 2) or back
+ * (mode 1, 3); depth channel c r^2 + i r + j (modes 0, 1) or (i r + j) c + ch (2, 3) is space pixels (h r + i,
+ * w r + j) of channel c; elements of `elem` bytes; (c, h, w) are the depth side's channels / r^2 and its size. */
+void lr_pixel_shuffle_ref(const void *x, uint32_t c, uint32_t h, uint32_t w, uint32_t r, uint32_t mode, size_t elem,
+                          void *y);
 /* SUB (format version 7): a - b, or b holding one value per channel of a ([c][inner]). */
 void lr_sub_f32_ref(const float *a, const float *b, uint32_t n, float *y);
 void lr_sub_channel_f32_ref(const float *a, const float *b, uint32_t c, uint32_t inner, float *y);
