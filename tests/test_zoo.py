@@ -440,6 +440,53 @@ def test_pixel_shuffle_nets_run_in_c_like_torch(crt, tmp_path):
         assert np.abs(y.reshape(w.shape) - w).max() / np.abs(w).max() < 0.1
 
 
+class _ChannelPicks(nn.Module):
+    """Channels picked as users write it: an RGB / BGR swap at the input (`x[:, [2, 1, 0]]`, and `x.flip(1)`), a
+    reorder by a registered buffer (`index_select`), a subset with a repeat (`x[:, idx]`), the identity."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1, self.c2 = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(3, 8, 3, padding=1)
+        self.register_buffer("order", torch.tensor([4, 5, 6, 7, 0, 1, 2, 3]))
+        self.register_buffer("keep", torch.tensor([0, 1, 2, 2, 7, -1]))
+        self.register_buffer("same", torch.arange(8))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        y = torch.relu(self.c1(x[:, [2, 1, 0]]) + self.c2(x.flip(1)))
+        return torch.index_select(y, 1, self.order) * y, y[:, self.keep] + y[:, self.same][:, :6]
+
+
+def test_channel_picks_run_in_c_like_torch(crt):
+    """Channels picked by a constant list or flipped become SLICEs of their consecutive runs and a CONCAT (no new op,
+    any format version): C equals torch exactly, in fp32 and as the int8 reference; picks of other dimensions or by
+    an activation are refused by name."""
+    from linrep_edge.integer.batch import quantize_input, run_int8_batch
+    from linrep_edge.integer.quantize import quantize_graph
+
+    torch.manual_seed(0)
+    model = _ChannelPicks().eval()
+    x = torch.randn(3, 3, 5, 6)
+    g = capture(model, x[:1])
+    slices = [(op.start, g.tensors[op.output].shape[0]) for op in g.ops if op.type == "SLICE"]
+    # [2, 1, 0] and flip: three runs each; order: two runs; keep: (0, 3) (2, 1) (7, 1) (7, 1); same: nothing; [:6]
+    assert slices == [(2, 1), (1, 1), (0, 1)] * 2 + [(4, 4), (0, 4), (0, 3), (2, 1), (7, 1), (7, 1), (0, 6)], slices
+    blob = pack_graph(g)
+    with torch.no_grad():
+        want = _outputs(model(x))
+    _close(crt(blob).run_all(x.numpy()), want, rtol=1e-6)
+    g8 = quantize_graph(g, x.numpy())
+    xq = quantize_input(g8, x.numpy())
+    for c, r in zip(crt(pack_graph(g8)).run_int8(xq), run_int8_batch(g8, xq)):
+        np.testing.assert_array_equal(c.reshape(r.shape), r)
+
+    class Rows(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x.flip(2) + x[:, :, [1, 0]].sum()
+
+    with pytest.raises(CaptureError, match=r"flip.default at <top level> \(Rows\) \(only channels"):
+        capture(Rows().eval(), x[:1, :, :2, :2])
+
+
 def _bn_stats(model: nn.Module) -> None:
     g = torch.Generator().manual_seed(5)
     for m in model.modules():

@@ -64,7 +64,6 @@ UNARY_HINT = "not one of the UNARY functions: GELU, ELU, SELU, CELU, Softplus, M
 HINTS = {"erf": "a GELU written by hand? F.gelu(x) or nn.GELU() is one op",
          "layer_norm": NORM_HINT, "group_norm": NORM_HINT, "instance_norm": NORM_HINT,
          "stack": "torch.cat along the channels is supported",
-         "flip": "flip the input's channels (RGB / BGR) in the data, or permute the first conv's weights instead",
          "abs": "F.relu(x) + F.relu(-x) is supported",
          "hardshrink": UNARY_HINT, "softshrink": UNARY_HINT}
 SHUFFLE_PATTERN = ("5-D activations are supported only as a channel shuffle: view / unflatten to (N, g, C/g, H, W), "
@@ -279,6 +278,9 @@ class _Capture:
         if isinstance(src, torch.fx.Node) and src.name in self.pending:  # e.g. .contiguous() after a permute
             self.pending[node.name] = self.pending[src.name]
             return
+        if isinstance(src, torch.fx.Node) and src.name in self.values:  # a constant (lift_fresh_copy of an index)
+            self.values[node.name] = self.values[src.name]
+            return
         self.env[node.name] = self.tensor_in(src, node)
 
     def run(self) -> Graph:
@@ -407,6 +409,8 @@ class _Capture:
                                                             stride=(int(n.args[1]),) * 2)
         h[aten.pixel_unshuffle.default] = lambda n: self.emit(n, "PIXEL_SHUFFLE", [self.tensor_in(n.args[0], n)],
                                                               mode=1, stride=(int(n.args[1]),) * 2)
+        for t in (aten.flip.default, aten.index_select.default, aten.index.Tensor):
+            h[t] = self._gather
         h[aten.permute.default] = self._permute
         h[aten.slice.Tensor] = self._slice
         h[aten.narrow.default] = self._narrow
@@ -804,6 +808,51 @@ class _Capture:
             raise LinRepError(f"unsupported operation: permute {list(node.args[1])} at {_module_path(node)} (only "
                               "NCHW -> NHWC, (0, 2, 3, 1), right before a flatten)")
         self.pending[node.name] = _Pending("permute", self.tensor_in(node.args[0], node), node)
+
+    def _gather(self, node: torch.fx.Node) -> None:
+        """Channels picked by a constant list (`x[:, [2, 1, 0]]`, `index_select(x, 1, idx)`, `x.flip(1)`: an RGB / BGR
+        swap, a channel subset or reorder) as ops the runtime has: each run of consecutive channels one SLICE, the
+        runs' CONCAT (a run covering every channel in order: nothing)."""
+        x = self.tensor_in(node.args[0], node)
+        where = _module_path(node)
+        shape = self.g.tensors[x].shape
+        if node.target == aten.flip.default:
+            dims, index = [int(d) % max(_rank(node), 1) for d in node.args[1]], None
+        elif node.target == aten.index_select.default:
+            dims, index = [int(node.args[1]) % max(_rank(node), 1)], node.args[2]
+        else:  # index.Tensor: x[:, idx] (None for the batch)
+            picks = list(node.args[1])
+            dims = [i for i, p in enumerate(picks) if p is not None]
+            index = picks[dims[0]] if len(dims) == 1 else None
+        if len(shape) != 3 or dims != [1] or (node.target != aten.flip.default and
+                                              not (isinstance(index, torch.fx.Node) and index.name in self.values)):
+            raise LinRepError(f"unsupported operation: {getattr(node.target, '__name__', node.target)} at {where} "
+                              "(only channels of an NCHW tensor by a constant list, or flip(1))")
+        c = shape[0]
+        idx = list(range(c - 1, -1, -1)) if index is None else \
+            [int(i) % c for i in self.values[index.name].reshape(-1).tolist()]
+        runs: list[list[int]] = []
+        for i in idx:
+            if runs and runs[-1][0] + runs[-1][1] == i:
+                runs[-1][1] += 1
+            else:
+                runs.append([i, 1])
+        if len(runs) > 64:
+            raise LinRepError(f"unsupported operation: a gather of {len(runs)} channel runs at {where} (at most 64; "
+                              "permute the weights of the conv that reads it instead)")
+        if runs == [[0, c]]:
+            self.env[node.name] = x
+            return
+        if len(runs) == 1:
+            self._emit_slice(node, x, runs[0][0], runs[0][1])
+            return
+        pieces = []
+        for start, size in runs:
+            t = self.g.add_tensor((size, *shape[1:]), f"{node.name}_{start}")
+            self.g.ops.append(Op("SLICE", where.split(" (")[0], [x], t, start=start, out_channels=size))
+            self.producer[t] = self.g.ops[-1]
+            pieces.append(t)
+        self.emit(node, "CONCAT", pieces)
 
     def _emit_slice(self, node: torch.fx.Node, x: int, start: int, size: int) -> None:
         self.emit(node, "SLICE", [x], start=int(start), out_channels=int(size))
