@@ -188,16 +188,19 @@ def test_matmul_plus_constant_becomes_one_linear(tmp_path):
 
 
 def test_smooth_activations_and_differences_from_onnx(crt, tmp_path):
-    """Elu, Selu, Celu, Softplus, Mish, Gelu (both forms), ThresholdedRelu and Sub of two tensors (format version 7's
-    UNARY and SUB), written by hand in an ONNX graph as converters emit them: the import agrees with onnxruntime, and
-    the blob packed from the file (every function one UNARY op, the Sub one SUB) runs in C within 1e-4 of it."""
+    """Elu, Selu, Celu, Softplus, Mish, Gelu (both forms), ThresholdedRelu, Shrink (Hardshrink and Softshrink, format
+    version 8) and Sub of two tensors (format version 7's UNARY and SUB), written by hand in an ONNX graph as converters
+    emit them: the import agrees with onnxruntime, and the blob packed from the file (every function one UNARY op, the
+    Sub one SUB) runs in C within 1e-4 of it."""
     c, hw = 4, 5
     w = helper.make_tensor("w", TensorProto.FLOAT, (c, 3, 3, 3), np.random.default_rng(1).standard_normal(c * 27) * 0.4)
     nodes = [helper.make_node("Conv", ["x", "w"], ["a"], pads=[1, 1, 1, 1]),
              helper.make_node("Gelu", ["a"], ["g"]), helper.make_node("Gelu", ["g"], ["gt"], approximate="tanh"),
              helper.make_node("Elu", ["gt"], ["e"], alpha=0.5), helper.make_node("Selu", ["e"], ["s"]),
              helper.make_node("Celu", ["s"], ["ce"], alpha=0.7), helper.make_node("Mish", ["ce"], ["m"]),
-             helper.make_node("Softplus", ["m"], ["sp"]), helper.make_node("ThresholdedRelu", ["a"], ["t"], alpha=0.3),
+             helper.make_node("Softplus", ["m"], ["sp"]), helper.make_node("ThresholdedRelu", ["a"], ["t0"], alpha=0.3),
+             helper.make_node("Shrink", ["t0"], ["t1"], lambd=0.6), helper.make_node("Shrink", ["t1"], ["t"], lambd=0.2,
+                                                                                  bias=0.2),
              helper.make_node("Sub", ["sp", "t"], ["y"])]
     graph = helper.make_graph(nodes, "smooth", [helper.make_tensor_value_info("x", TensorProto.FLOAT, (1, 3, hw, hw))],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, (1, c, hw, hw))], [w])
@@ -210,7 +213,7 @@ def test_smooth_activations_and_differences_from_onnx(crt, tmp_path):
     res = pack_model(model, example, PackSettings(templates=4, weights_dtype="fp32", codebook_dtype="fp32",
                                                   exclude=["*"]), "smooth", show_progress=False)
     g = parse(res.blob).graph
-    assert [op.type for op in g.ops].count("UNARY") == 8 and [op.type for op in g.ops].count("SUB") == 1
+    assert [op.type for op in g.ops].count("UNARY") == 10 and [op.type for op in g.ops].count("SUB") == 1
     _close(_c(crt, res.blob, x), want)
 
 

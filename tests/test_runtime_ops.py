@@ -568,20 +568,24 @@ UNARIES = [(torch.nn.GELU(), 0, 0.0, 0.0), (torch.nn.GELU("tanh"), 1, 0.0, 0.0),
            (torch.nn.CELU(0.5), 3, 0.5, 0.0), (torch.nn.CELU(-2.0), 3, -2.0, 0.0), (torch.nn.Softplus(), 4, 1.0, 20.0),
            (torch.nn.Softplus(2.0, 3.0), 4, 2.0, 3.0), (torch.nn.Softplus(0.5, 1.0), 4, 0.5, 1.0),
            (torch.nn.Mish(), 5, 0.0, 0.0), (torch.nn.LogSigmoid(), 6, 0.0, 0.0),
-           (torch.nn.Threshold(0.1, -2.0), 7, 0.1, -2.0), (torch.nn.Threshold(-1.0, 20.0), 7, -1.0, 20.0)]
+           (torch.nn.Threshold(0.1, -2.0), 7, 0.1, -2.0), (torch.nn.Threshold(-1.0, 20.0), 7, -1.0, 20.0),
+           (torch.nn.Hardshrink(), 8, 0.5, 0.0), (torch.nn.Hardshrink(3.0), 8, 3.0, 0.0),  # format version 8
+           (torch.nn.Softshrink(0.3), 9, 0.3, 0.0), (torch.nn.Softshrink(0.0), 9, 0.0, 0.0)]
 
 
 @pytest.mark.parametrize("case", range(len(UNARIES)), ids=[f"{type(u[0]).__name__}{i}" for i, u in enumerate(UNARIES)])
 def test_unary(crt, case) -> None:
-    """UNARY (format version 7) in C equals torch's own module on random inputs (spread to +-30) of a [C, H, W] and
-    a [F] tensor, and on special values (infinities, NaN, signed zeros, the edges of the kernels' ranges) where
-    torch gives a number; the blob says version 7 and keeps the function and its parameters."""
+    """UNARY (format version 7; Hardshrink and Softshrink version 8) in C equals torch's own module on random inputs
+    (spread to +-30) of a [C, H, W] and a [F] tensor, and on special values (infinities, NaN, signed zeros, the edges
+    of the kernels' ranges) where torch gives a number; the blob says its version and keeps the function and its
+    parameters."""
     module, fn, alpha, beta = UNARIES[case]
     for shape in [(3, 5, 7), (37,)]:
         g = _single(shape, shape, Op("UNARY", "act", [], 0, mode=fn, alpha=alpha, beta=beta))
         blob = pack_graph(g)
         back = parse(blob)
-        assert back.format_version == 7 and (back.graph.ops[0].mode, back.graph.ops[0].alpha) == (fn, np.float32(alpha))
+        assert back.format_version == (8 if fn >= 8 else 7)
+        assert (back.graph.ops[0].mode, back.graph.ops[0].alpha) == (fn, np.float32(alpha))
         x = (np.random.default_rng(case).standard_normal((2, *shape)) * 6).astype(np.float32)
         x.reshape(-1)[:9] = [-30.0, -20.0, -10.5, -9.0, 0.0, 9.0, 10.5, 20.0, 30.0]
         with torch.no_grad():
@@ -599,12 +603,14 @@ def test_unary(crt, case) -> None:
 
 
 def test_unary_refused_where_meaningless(crt) -> None:
-    """The verifier refuses a UNARY of an unknown function, with a NaN parameter, CELU's alpha 0 or Softplus's beta
-    not above 0 (LR_ERR_BAD_PARAMS), and an fp32 one carrying a table (LR_ERR_BAD_CONSTANT)."""
+    """The verifier refuses a UNARY of an unknown function, with a NaN parameter, CELU's alpha 0, Softplus's beta not
+    above 0 or Softshrink's lambd below 0 (LR_ERR_BAD_PARAMS), and an fp32 one carrying a table
+    (LR_ERR_BAD_CONSTANT)."""
     from linrep_edge.format.ir import IntParams
 
-    for mode, alpha, beta in [(8, 0.0, 0.0), (255, 0.0, 0.0), (2, float("nan"), 1.0), (7, 0.0, float("nan")),
-                              (3, 0.0, 0.0), (4, 0.0, 20.0), (4, -1.0, 20.0), (4, float("inf"), 20.0)]:
+    for mode, alpha, beta in [(10, 0.0, 0.0), (255, 0.0, 0.0), (2, float("nan"), 1.0), (7, 0.0, float("nan")),
+                              (3, 0.0, 0.0), (4, 0.0, 20.0), (4, -1.0, 20.0), (4, float("inf"), 20.0),
+                              (9, -0.5, 0.0)]:
         g = _single((4,), (4,), Op("UNARY", "act", [], 0, mode=mode, alpha=alpha, beta=beta))
         with pytest.raises(LinRepError, match="LR_ERR_BAD_PARAMS"):
             crt(pack_graph(g))

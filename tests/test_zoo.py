@@ -487,6 +487,33 @@ def test_channel_picks_run_in_c_like_torch(crt):
         capture(Rows().eval(), x[:1, :, :2, :2])
 
 
+def test_shrink_activations_run_in_c_like_torch(crt, tmp_path):
+    """nn.Hardshrink and nn.Softshrink (in denoising and sparse-coding nets) are one UNARY op each (format version
+    8); C equals torch, and in int8 (TFLite's lookup table built by the packer) C equals the Python reference."""
+    from linrep_edge.integer.batch import quantize_input, run_int8_batch
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.Hardshrink(0.4), nn.Conv2d(6, 6, 3, padding=1),
+                          nn.Softshrink(0.2)).eval()
+    x = torch.randn(4, 3, 7, 6)
+    g = capture(model, x[:1])
+    assert [(op.mode, float(op.alpha)) for op in g.ops if op.type == "UNARY"] == [(8, 0.4), (9, 0.2)]
+    blob = pack_graph(g)
+    assert parse(blob).format_version == 8
+    with torch.no_grad():
+        want = _outputs(model(x))
+    _close(crt(blob).run_all(x.numpy()), want, rtol=1e-6)
+    np.save(tmp_path / "calib.npy", torch.randn(64, 3, 7, 6).numpy())
+    res8 = pack_model(model, x[:1], PackSettings(templates=4, activations="int8", ab_bits=8, cap_templates=True,
+                                                 calibration=str(tmp_path / "calib.npy"), calibration_epochs=0),
+                      "shrink8", show_progress=False)
+    g8 = parse(res8.blob).graph
+    assert g8.is_int8 and [op.mode for op in g8.ops if op.type == "UNARY"] == [8, 9]
+    xq = quantize_input(g8, x.numpy())
+    for c, r in zip(crt(res8.blob).run_int8(xq), run_int8_batch(g8, xq)):
+        np.testing.assert_array_equal(c.reshape(r.shape), r)
+
+
 def _bn_stats(model: nn.Module) -> None:
     g = torch.Generator().manual_seed(5)
     for m in model.modules():

@@ -29,7 +29,8 @@ def unary_text(op) -> str:  # type: ignore[no-untyped-def]
         return "selu"
     args = {"elu": f"alpha={op.alpha:g}" + (f", scale={op.beta:g}" if op.beta != 1.0 else ""),
             "celu": f"alpha={op.alpha:g}", "softplus": f"beta={op.alpha:g}, threshold={op.beta:g}",
-            "threshold": f"threshold={op.alpha:g}, value={op.beta:g}"}.get(name)
+            "threshold": f"threshold={op.alpha:g}, value={op.beta:g}", "hardshrink": f"lambd={op.alpha:g}",
+            "softshrink": f"lambd={op.alpha:g}"}.get(name)
     return f"{name}({args})" if args else name
 
 

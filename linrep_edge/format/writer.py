@@ -39,6 +39,7 @@ from linrep_edge.format.fb.DType import DType
 from linrep_edge.format.fb.OpType import OpType
 from linrep_edge.format.fb.Shape import CreateShape
 from linrep_edge.format.fb.TensorQuant import CreateTensorQuant
+from linrep_edge.format.fb.Unary import Unary
 from linrep_edge.format.ir import Graph, IntParams, operand_form
 
 FORMAT_VERSION = 8  # the newest version written (and read)
@@ -47,6 +48,7 @@ V3_OPS = frozenset(("TANH", "HARDSIGMOID", "SILU", "CLAMP", "MUL", "RESIZE", "PA
 V6_OPS = frozenset(("CHANNEL_SHUFFLE",))
 V7_OPS = frozenset(("UNARY", "SUB"))
 V8_OPS = frozenset(("PIXEL_SHUFFLE",))
+V8_UNARY = Unary.HARDSHRINK  # the Unary values of format version 8 (Hardshrink, Softshrink)
 FILE_IDENTIFIER = b"LRE1"
 PRODUCER = f"linrep-edge {__version__}"
 
@@ -92,9 +94,10 @@ def _uses_v3(g: Graph) -> bool:
 
 
 def _uses_v8(g: Graph) -> bool:
-    """PIXEL_SHUFFLE, or a MUL by a gate of one value per pixel ([1, H, W] times [C, H, W])."""
+    """PIXEL_SHUFFLE, Hardshrink / Softshrink, or a MUL by a gate of one value per pixel ([1, H, W] times
+    [C, H, W])."""
     for op in g.ops:
-        if op.type in V8_OPS:
+        if op.type in V8_OPS or (op.type == "UNARY" and op.mode >= V8_UNARY):
             return True
         shapes = [_shape_of(g, t) for t in op.inputs]
         if op.type == "MUL" and len(shapes) == 2 and shapes[0] is not None and shapes[1] is not None and \

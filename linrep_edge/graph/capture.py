@@ -55,17 +55,16 @@ UNARY_OPS = {aten.gelu.default: "GELU", aten.gelu_.default: "GELU", aten.elu.def
              aten.selu.default: "SELU", aten.selu_.default: "SELU", aten.celu.default: "CELU",
              aten.celu_.default: "CELU", aten.softplus.default: "SOFTPLUS", aten.mish.default: "MISH",
              aten.mish_.default: "MISH", aten.log_sigmoid.default: "LOG_SIGMOID",
-             aten.threshold.default: "THRESHOLD", aten.threshold_.default: "THRESHOLD"}
+             aten.threshold.default: "THRESHOLD", aten.threshold_.default: "THRESHOLD",
+             aten.hardshrink.default: "HARDSHRINK", aten.softshrink.default: "SOFTSHRINK"}
 BORDER_PADS = {aten.reflection_pad2d.default: "reflect", aten.reflection_pad1d.default: "reflect",
                aten.replication_pad2d.default: "replicate", aten.replication_pad1d.default: "replicate"}
 # What to write instead, for operations users reach for that have no op of their own (the refusal names it)
 NORM_HINT = "normalising over each sample is not supported; BatchNorm2d is, folded into the conv before it"
-UNARY_HINT = "not one of the UNARY functions: GELU, ELU, SELU, CELU, Softplus, Mish, LogSigmoid, threshold"
 HINTS = {"erf": "a GELU written by hand? F.gelu(x) or nn.GELU() is one op",
          "layer_norm": NORM_HINT, "group_norm": NORM_HINT, "instance_norm": NORM_HINT,
          "stack": "torch.cat along the channels is supported",
-         "abs": "F.relu(x) + F.relu(-x) is supported",
-         "hardshrink": UNARY_HINT, "softshrink": UNARY_HINT}
+         "abs": "F.relu(x) + F.relu(-x) is supported"}
 SHUFFLE_PATTERN = ("5-D activations are supported only as a channel shuffle: view / unflatten to (N, g, C/g, H, W), "
                    "transpose(1, 2) or permute(0, 2, 1, 3, 4), then reshape / flatten back to (N, C, H, W)")
 
@@ -497,6 +496,8 @@ class _Capture:
                 raise LinRepError(f"unsupported operation: softplus with beta {alpha} at {where} (only beta > 0)")
         elif kind == "THRESHOLD":
             fn, alpha, beta = "THRESHOLD", float(node.args[1]), float(node.args[2])
+        elif kind in ("HARDSHRINK", "SOFTSHRINK"):  # format version 8
+            fn, alpha, beta = kind, float(_arg(node, 1, "lambd", 0.5)), 0.0
         else:  # MISH, LOG_SIGMOID
             fn, alpha, beta = kind, 0.0, 0.0
         self.emit(node, "UNARY", [x], mode=int(getattr(Unary, fn)), alpha=alpha, beta=beta)

@@ -64,7 +64,11 @@ def unary_f32(op: Op, x: torch.Tensor) -> torch.Tensor:
         return F.logsigmoid(x)
     if fn == Unary.THRESHOLD:
         return F.threshold(x, a, b)
-    raise LinRepError(f"op {op.name!r}: UNARY function {fn} is not one of the format's (0 .. {Unary.THRESHOLD})")
+    if fn == Unary.HARDSHRINK:
+        return F.hardshrink(x, a)
+    if fn == Unary.SOFTSHRINK:
+        return F.softshrink(x, a)
+    raise LinRepError(f"op {op.name!r}: UNARY function {fn} is not one of the format's (0 .. {Unary.SOFTSHRINK})")
 
 
 def pixel_shuffle_f32(x: torch.Tensor, r: int, mode: int) -> torch.Tensor:

@@ -43,7 +43,7 @@ SUPPORTED = frozenset((
     "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Softmax", "MaxPool", "AveragePool", "GlobalAveragePool",
     "ReduceMean", "ReduceMax", "GlobalMaxPool", "DepthToSpace", "SpaceToDepth", "Flatten", "Reshape", "Transpose", "Concat", "Slice", "Split", "Pad", "Resize", "Upsample",
     "BatchNormalization", "Identity", "Dropout", "Squeeze", "Unsqueeze", "Cast",
-    "Elu", "Selu", "Celu", "Softplus", "Mish", "Gelu", "ThresholdedRelu"))  # format version 7's UNARY
+    "Elu", "Selu", "Celu", "Softplus", "Mish", "Gelu", "ThresholdedRelu", "Shrink"))  # format version 7 / 8's UNARY
 # Ops evaluated ahead of time when every input is a constant (the shapes and pads exporters compute).
 FOLDABLE = frozenset((
     "Constant", "ConstantOfShape", "Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Reshape", "Slice",
@@ -575,6 +575,16 @@ class _Builder:
 
     def _ThresholdedRelu(self, node: Any, a: dict[str, Any]) -> None:  # x > alpha ? x : 0
         self.add_module(node, nn.Threshold(float(a.get("alpha", 1.0)), 0.0))
+
+    def _Shrink(self, node: Any, a: dict[str, Any]) -> None:  # x < -lambd ? x + bias : x > lambd ? x - bias : 0
+        lambd, bias = float(a.get("lambd", 0.5)), float(a.get("bias", 0.0))
+        if bias == 0.0:
+            self.add_module(node, nn.Hardshrink(lambd))
+        elif bias == lambd and lambd >= 0.0:
+            self.add_module(node, nn.Softshrink(lambd))
+        else:
+            raise _Unsupported(f"Shrink with bias {bias:g} and lambd {lambd:g} (only bias 0: Hardshrink, or bias = "
+                               "lambd: Softshrink)")
 
     def _LeakyRelu(self, node: Any, a: dict[str, Any]) -> None:
         self.add_module(node, nn.LeakyReLU(float(a.get("alpha", 0.01))))

@@ -202,7 +202,7 @@ def v7_unary() -> Graph:
     x = op("CONV2D", [g.input], (4, 5, 6), kernel=(3, 3), pads=(1, 1, 1, 1), out_channels=4, name="c1",
            weight=g.add_constant(rng.standard_normal((4, 3, 3, 3))))
     for mode, alpha, beta in [(0, 0.0, 0.0), (1, 0.0, 0.0), (2, 0.7, 1.0), (2, 1.6732632, 1.0507010), (3, 0.5, 0.0),
-                              (4, 2.0, 3.0), (5, 0.0, 0.0), (6, 0.0, 0.0), (7, -1.0, -0.5)]:
+                              (4, 2.0, 3.0), (5, 0.0, 0.0), (6, 0.0, 0.0), (7, -1.0, -0.5)]:  # version 7
         x = op("UNARY", [x], (4, 5, 6), mode=mode, alpha=alpha, beta=beta)
     g.output = x
     return g
@@ -235,7 +235,8 @@ def v8_pixel() -> Graph:
              stride=(2, 2))
     nine = op("CONV2D", [dcr], (9, 6, 6), out_channels=9, name="c3",
               weight=g.add_constant(rng.standard_normal((9, 4, 1, 1))))
-    g.output = op("PIXEL_SHUFFLE", [nine], (1, 18, 18), mode=0, stride=(3, 3))
+    shrunk = op("UNARY", [op("UNARY", [nine], (9, 6, 6), mode=8, alpha=0.4)], (9, 6, 6), mode=9, alpha=0.3)
+    g.output = op("PIXEL_SHUFFLE", [shrunk], (1, 18, 18), mode=0, stride=(3, 3))  # Hardshrink, Softshrink first
     return g
 
 
@@ -534,7 +535,7 @@ def _hostile_activations(build) -> dict[str, tuple[Graph, str]]:  # type: ignore
     g.ops[0].iparams.multiplier, g.ops[0].iparams.shift = np.array([1 << 30], np.int32), np.array([0], np.int32)
     h["i8_unary_multiplier"] = (g, "LR_ERR_BAD_PARAMS")
     g = build("unary", 7)
-    g.ops[0].mode = 8
+    g.ops[0].mode = 10  # (format version 8 has 0 .. 9)
     h["i8_unary_mode"] = (g, "LR_ERR_BAD_PARAMS")
     return h
 
@@ -881,7 +882,9 @@ def hostile_v3() -> dict[str, tuple[Graph, str]]:
     h["pad_reflect_too_wide"] = (_single("PAD", (2, 3, 3), (2, 3, 6), pads=(0, 3, 0, 0), mode=1), "LR_ERR_BAD_PARAMS")
     h["pad_reflect_rows"] = (_single("PAD", (2, 3, 3), (2, 6, 3), pads=(0, 0, 3, 0), mode=1), "LR_ERR_BAD_PARAMS")
     nan = float("nan")
-    for name, (mode, alpha, beta) in {"unary_mode": (8, 0.0, 0.0), "unary_mode_255": (255, 0.0, 0.0),
+    for name, (mode, alpha, beta) in {"unary_mode": (10, 0.0, 0.0), "unary_mode_255": (255, 0.0, 0.0),
+                                      "unary_softshrink_negative": (9, -0.5, 0.0),
+                                      "unary_softshrink_nan": (9, nan, 0.0),
                                       "unary_alpha_nan": (2, nan, 1.0), "unary_beta_nan": (7, 0.0, nan),
                                       "unary_celu_alpha_zero": (3, 0.0, 0.0),
                                       "unary_softplus_beta_zero": (4, 0.0, 20.0),

@@ -1,10 +1,10 @@
 /*
  * lr_unary_f32_ref.c -- UNARY (format version 7): GELU (exact and tanh form), ELU / SELU, CELU, Softplus, Mish,
- * LogSigmoid and threshold, element by element, from the runtime's own exp, expm1, tanh, log1p and erfc
- * (lr_math_f32_ref.c: the same bits on every build). Each follows torch's definition: Softplus returns x where
- * beta * x exceeds the threshold; Mish is x tanh(softplus(x)) with softplus's threshold 20; GELU's exact form is
- * x Phi(x) = x erfc(-x / sqrt 2) / 2, its tanh form x / (1 + e^(-2u)) (the same function, without the cancellation
- * of 1 + tanh(u) for negative x).
+ * LogSigmoid and threshold, (version 8) Hardshrink and Softshrink, element by element, from the runtime's own exp,
+ * expm1, tanh, log1p and erfc (lr_math_f32_ref.c: the same bits on every build). Each follows torch's definition:
+ * Softplus returns x where beta * x exceeds the threshold; Mish is x tanh(softplus(x)) with softplus's threshold 20;
+ * GELU's exact form is x Phi(x) = x erfc(-x / sqrt 2) / 2, its tanh form x / (1 + e^(-2u)) (the same function, without
+ * the cancellation of 1 + tanh(u) for negative x).
  */
 #include "kernels/lr_kernels.h"
 #include "lr_schema.h"
@@ -36,6 +36,10 @@ static float unary1(float x, uint32_t fn, float alpha, float beta)
         return x * lr_tanhf(x > 20.0f ? x : softplus1(x));
     case LR_UNARY_LOG_SIGMOID:
         return -softplus1(-x);
+    case LR_UNARY_HARDSHRINK: /* (format version 8) */
+        return x >= -alpha && x <= alpha ? 0.0f : x;
+    case LR_UNARY_SOFTSHRINK: /* (format version 8; verified: alpha >= 0) NaN stays NaN */
+        return x > alpha ? x - alpha : x < -alpha ? x + alpha : x != x ? x : 0.0f;
     default: /* LR_UNARY_THRESHOLD (verified: fn < LR_UNARY_COUNT) */
         return x <= alpha ? beta : x; /* NaN stays NaN, as in torch */
     }
