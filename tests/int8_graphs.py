@@ -22,7 +22,7 @@ ACTIVATION_KINDS = {"sigmoid": "SIGMOID", "hardswish": "HARDSWISH", "tanh": "TAN
                     "prelu_one": "PRELU", "silu": "SILU", "hardsigmoid": "HARDSIGMOID",
                     "unary": "UNARY"}  # elementwise activations (docs/INTEGER.md §6)
 GEO_KINDS = ("mul", "mul_channel", "mul_features", "mul_pixel", "mul_pixel_max", "affine", "affine_features",
-             "resize_nearest", "resize_bilinear",
+             "resize_nearest", "resize_nearest_any", "resize_bilinear",
              "resize_align", "conv_transpose", "conv_transpose_grouped", "linrep_conv_transpose",
              "linrep_conv_transpose_masked")  # _geo below
 KINDS = KINDS + GEO_KINDS
@@ -513,6 +513,8 @@ def _geo(rng: np.random.Generator, kind: str) -> Graph:
         x = _tensor(rng, (c, h, w))
         if kind == "resize_nearest":
             out, mode = (c, h * int(rng.integers(1, 4)), w * int(rng.integers(1, 4))), 0
+        elif kind == "resize_nearest_any":  # format version 8: any size, up or down
+            out, mode = (c, int(rng.integers(1, 3 * h)), int(rng.integers(1, 3 * w))), 3
         else:
             out, mode = (c, int(rng.integers(1, 3 * h)), int(rng.integers(1, 3 * w))), 1 if kind == "resize_bilinear" else 2
         return Graph([x, _tensor(rng, out, x)], 0, 1, [Op("RESIZE", "up", [0], 1, mode=mode,

@@ -49,6 +49,8 @@ def _cases() -> list[tuple[str, str, Callable[[], bytes]]]:
         ("sub by channel relu", "SUB", lambda: tb.add_broadcast_model(26, act=1, code="SUB")),
         ("nearest x2 x3", "RESIZE", lambda: tb.resize_model(6, "RESIZE_NEAREST_NEIGHBOR", (8, 15))),
         ("nearest x1 x2", "RESIZE", lambda: tb.resize_model(7, "RESIZE_NEAREST_NEIGHBOR", (4, 10))),
+        ("nearest to 7 x 13 (any size)", "RESIZE", lambda: tb.resize_model(31, "RESIZE_NEAREST_NEIGHBOR", (7, 13))),
+        ("nearest down to 3 x 2", "RESIZE", lambda: tb.resize_model(32, "RESIZE_NEAREST_NEIGHBOR", (3, 2))),
         ("bilinear half pixel x2", "RESIZE", lambda: tb.resize_model(8, "RESIZE_BILINEAR", (8, 10), half_pixel=True)),
         ("bilinear half pixel 9x7", "RESIZE", lambda: tb.resize_model(9, "RESIZE_BILINEAR", (9, 7), half_pixel=True)),
         ("bilinear half pixel down 3x2", "RESIZE",

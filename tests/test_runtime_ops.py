@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from linrep_edge.errors import LinRepError
+from linrep_edge.graph.capture import capture
 from linrep_edge.graph.executor import GraphModel
 from linrep_edge.format.ir import Codebook, Graph, LinRepWeights, Op
 from linrep_edge.format.writer import FORMAT_VERSION, blob_crc, crc_field_offset, pack_graph
@@ -502,6 +503,57 @@ def test_resize_matches_scale_factor(crt, mode, factor, hw) -> None:
     with torch.no_grad():
         r = F.interpolate(torch.from_numpy(x), scale_factor=factor, **kw).numpy()
     _close(c, r)
+
+
+@pytest.mark.parametrize("hw,size", [((8, 8), (15, 15)), ((7, 5), (15, 11)), ((5, 9), (13, 4)), ((3, 3), (100, 7)),
+                                     ((16, 16), (23, 17)), ((1, 6), (4, 9)), ((9, 7), (9, 22))])
+def test_resize_nearest_any_size(crt, hw, size) -> None:
+    """RESIZE mode 3 (format version 8): nearest to any size in C (fp32, and the int8 reference's byte moves) equals
+    torch's F.interpolate(size=..., mode="nearest") exactly; the sizes a U-Net meets when it upsamples to its skip's
+    odd size, downsampling too. capture writes mode 3 only where torch's own indices are the formula's."""
+    from linrep_edge.integer.ops_geo import resize_nearest_s8
+
+    shape = (3, *hw)
+    g = _single(shape, (3, *size), Op("RESIZE", "up", [], 0, mode=3))
+    blob = pack_graph(g)
+    assert parse(blob).format_version == 8
+    x = np.random.default_rng(size[0]).standard_normal((2, *shape)).astype(np.float32)
+    with torch.no_grad():
+        want = F.interpolate(torch.from_numpy(x), size=size, mode="nearest").numpy()
+    np.testing.assert_array_equal(crt(blob).run(x).reshape(want.shape), want)
+    q = (x[0] * 40).clip(-128, 127).astype(np.int8)
+    np.testing.assert_array_equal(resize_nearest_s8(q, size, True), (want[0] * 40).clip(-128, 127).astype(np.int8))
+
+    class Up(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return F.interpolate(x, size=size, mode="nearest")
+
+    captured = capture(Up().eval(), torch.from_numpy(x[:1]))
+    assert [op.mode for op in captured.ops] == [0 if size[0] % hw[0] == 0 and size[1] % hw[1] == 0 else 3]
+
+
+def test_resize_nearest_by_odd_scale_factor() -> None:
+    """F.interpolate(scale_factor=1.5) makes torch pick rows by 1 / 1.5 rather than by in / out: taken where the two
+    agree (mode 3), refused with the size to pass where they do not."""
+
+    class Up(torch.nn.Module):
+        def __init__(self, factor: float) -> None:
+            super().__init__()
+            self.factor = factor
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return F.interpolate(x, scale_factor=self.factor, mode="nearest")
+
+    assert [op.mode for op in capture(Up(1.5).eval(), torch.zeros(1, 2, 4, 6)).ops] == [3]
+    verdicts = []
+    for n in range(2, 40):
+        try:
+            capture(Up(1.7).eval(), torch.zeros(1, 1, n, n))
+            verdicts.append(True)
+        except LinRepError as e:
+            assert "pass size=" in str(e)
+            verdicts.append(False)
+    assert any(verdicts) and not all(verdicts), verdicts
 
 
 @pytest.mark.parametrize("pads,value", [((1, 2, 3, 0), 0.0), ((0, 0, 0, 0), 1.0), ((2, 2, 2, 2), -np.inf),

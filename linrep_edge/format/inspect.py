@@ -49,7 +49,8 @@ def _op_params(op) -> str:  # type: ignore[no-untyped-def]
     if op.type == "CLAMP":
         parts.append(f"min={op.alpha:g} max={op.beta:g}")
     if op.type == "RESIZE":
-        parts.append("mode=" + {0: "nearest", 1: "bilinear", 2: "bilinear-align-corners"}.get(op.mode, str(op.mode)))
+        parts.append("mode=" + {0: "nearest", 1: "bilinear", 2: "bilinear-align-corners",
+                                3: "nearest-any-size"}.get(op.mode, str(op.mode)))
     if op.type == "PAD":
         border = {1: "reflect", 2: "replicate"}.get(op.mode, f"value={op.alpha:g}")
         parts.append(f"pad={','.join(map(str, op.pads))} {border}")

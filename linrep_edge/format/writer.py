@@ -94,10 +94,11 @@ def _uses_v3(g: Graph) -> bool:
 
 
 def _uses_v8(g: Graph) -> bool:
-    """PIXEL_SHUFFLE, Hardshrink / Softshrink, or a MUL by a gate of one value per pixel ([1, H, W] times
-    [C, H, W])."""
+    """PIXEL_SHUFFLE, Hardshrink / Softshrink, nearest resizing to any size (RESIZE mode 3), or a MUL by a gate of
+    one value per pixel ([1, H, W] times [C, H, W])."""
     for op in g.ops:
-        if op.type in V8_OPS or (op.type == "UNARY" and op.mode >= V8_UNARY):
+        if op.type in V8_OPS or (op.type == "UNARY" and op.mode >= V8_UNARY) or \
+                (op.type == "RESIZE" and op.mode == 3):
             return True
         shapes = [_shape_of(g, t) for t in op.inputs]
         if op.type == "MUL" and len(shapes) == 2 and shapes[0] is not None and shapes[1] is not None and \

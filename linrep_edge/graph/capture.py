@@ -737,11 +737,28 @@ class _Capture:
             self.emit(node, "CONV_TRANSPOSE2D", [x], name=name, weight=self.g.add_constant(weight.numpy()), **common)
 
     def _resize(self, node: torch.fx.Node, mode: int) -> None:
+        """Bilinear (mode 1, 2) or nearest: mode 0 for integer multiples, else mode 3 (format version 8: the source
+        index min(floor(i · in / out), in − 1) in float32, torch's formula for `size=`) when torch's own indices
+        for this call (a `scale_factor` makes it use 1 / scale_factor instead) are those."""
         x = self.tensor_in(node.args[0], node)
-        (_, ih, iw), (_, oh, ow) = self.g.tensors[x].shape, _shape(node)
+        c, ih, iw = self.g.tensors[x].shape
+        oh, ow = _shape(node)[1:]
         if mode == 0 and (oh % ih or ow % iw):
-            raise LinRepError(f"unsupported operation: nearest upsampling from {ih}x{iw} to {oh}x{ow} at "
-                              f"{_module_path(node)} (only integer scale factors)")
+            from linrep_edge.integer.ops_geo import nearest_sources
+
+            probe = torch.arange(ih * iw, dtype=torch.float64).reshape(1, 1, ih, iw)
+            scales = _arg(node, 2, "scale_factors", None) if node.target == aten.upsample_nearest2d.vec else \
+                [_arg(node, 2, "scales_h", None), _arg(node, 3, "scales_w", None)]
+            if scales is not None and all(s is not None for s in scales):
+                got = torch.ops.aten.upsample_nearest2d(probe, [oh, ow], *[float(s) for s in scales])
+            else:
+                got = torch.ops.aten.upsample_nearest2d(probe, [oh, ow])
+            want = nearest_sources(oh, ih)[:, None] * iw + nearest_sources(ow, iw)[None, :]
+            if not np.array_equal(got[0, 0].numpy().astype(np.int64), want):
+                raise LinRepError(f"unsupported operation: nearest upsampling from {ih}x{iw} to {oh}x{ow} by a scale "
+                                  f"factor at {_module_path(node)} (torch picks other rows than for the size; pass "
+                                  f"size=({oh}, {ow}) instead)")
+            mode = 3
         self.emit(node, "RESIZE", [x], mode=mode)
 
     def _pad(self, node: torch.fx.Node) -> None:

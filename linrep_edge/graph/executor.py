@@ -212,7 +212,7 @@ class GraphModel(nn.Module):
                 y = torch.clamp(x0, op.alpha, op.beta)
             elif t == "RESIZE":
                 size = g.tensors[op.output].shape[1:]
-                if op.mode == 0:
+                if op.mode in (0, 3):  # nearest (3: any size, format version 8: torch's `size=` formula)
                     y = F.interpolate(x0, size=size, mode="nearest")
                 else:
                     y = F.interpolate(x0, size=size, mode="bilinear", align_corners=op.mode == 2)

@@ -151,8 +151,8 @@ def run_geo(graph: Graph, op: Op, ins: list[np.ndarray]) -> np.ndarray:
     out = graph.tensors[op.output]
     x = ins[0]
     if t == "RESIZE":
-        if op.mode == 0:
-            return ops_geo.resize_nearest_s8(x, out.shape[1:])
+        if op.mode in (0, 3):
+            return ops_geo.resize_nearest_s8(x, out.shape[1:], op.mode == 3)
         return ops_geo.resize_bilinear_s8(x, out.shape[1:], op.mode == 2)
     p = _iparams(op)
     if t == "MUL":

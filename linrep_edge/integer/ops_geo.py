@@ -53,13 +53,24 @@ def affine_s8(x: np.ndarray, w_q: np.ndarray, bias: np.ndarray | None, multiplie
     return arith.saturate_int8(y, act_min, act_max)
 
 
-def resize_nearest_s8(x: np.ndarray, out_hw: Pair) -> np.ndarray:
-    """RESIZE mode 0 (nearest, integer factors oh = h·fh, ow = w·fw): output (r, j) takes input (r / fh, j / fw),
-    TFLite's RESIZE_NEAREST_NEIGHBOR with align_corners and half_pixel_centers false (torch's "nearest")."""
+def nearest_sources(n_out: int, n_in: int) -> np.ndarray:
+    """The input index of each output index of nearest resizing: min(floor(i · (n_in / n_out)), n_in − 1), the ratio
+    and the product in float32 (TFLite's RESIZE_NEAREST_NEIGHBOR without flags, torch's `size=`); for integer
+    multiples that is i / (n_out / n_in) (RESIZE mode 0)."""
+    ratio = np.float32(n_in) / np.float32(n_out)
+    return np.minimum(np.floor(np.arange(n_out, dtype=np.float32) * ratio).astype(np.int64), n_in - 1)
+
+
+def resize_nearest_s8(x: np.ndarray, out_hw: Pair, any_size: bool = False) -> np.ndarray:
+    """RESIZE mode 0 (nearest, integer factors oh = h·fh, ow = w·fw: output (r, j) takes input (r / fh, j / fw)) and
+    mode 3 (any size, format version 8: `nearest_sources`), TFLite's RESIZE_NEAREST_NEIGHBOR with align_corners and
+    half_pixel_centers false (torch's "nearest" to a `size`)."""
     _, h, w = x.shape
     oh, ow = out_hw
-    rows = np.arange(oh) // (oh // h)
-    cols = np.arange(ow) // (ow // w)
+    if any_size:
+        rows, cols = nearest_sources(oh, h), nearest_sources(ow, w)
+    else:
+        rows, cols = np.arange(oh) // (oh // h), np.arange(ow) // (ow // w)
     return np.ascontiguousarray(x[:, rows][:, :, cols])
 
 

@@ -197,7 +197,7 @@ class QATGraphModel(nn.Module):
             return x0 * b
         if op.type == "RESIZE":
             size = self.graph.tensors[op.output].shape[1:]
-            if op.mode == 0:
+            if op.mode in (0, 3):
                 return F.interpolate(x0, size=size, mode="nearest")
             return F.interpolate(x0, size=size, mode="bilinear", align_corners=op.mode == 2)
         shape = (1, -1) + (1,) * (x0.ndim - 2)

@@ -694,10 +694,10 @@ class _Importer:
         align, half = bool(op.options.get("AlignCorners", False)), bool(op.options.get("HalfPixelCenters", False))
         _, oh, ow = out_shape
         if op.type == "RESIZE_NEAREST_NEIGHBOR":
-            if align or half or oh % h or ow % w:
+            if align or half:
                 raise LinRepError(f"nearest resize of {h}x{w} to {oh}x{ow} with align_corners={align}, "
-                                  f"half_pixel_centers={half} (only integer factors, both false: torch's nearest)")
-            mode = 0
+                                  f"half_pixel_centers={half} (only both false: torch's nearest)")
+            mode = 0 if oh % h == 0 and ow % w == 0 else 3  # 3: any size (format version 8), TFLite's own formula
         elif align == half:
             raise LinRepError(f"bilinear resize with align_corners={align}, half_pixel_centers={half} (one of them "
                               "must be set: torch's align_corners True or False)")

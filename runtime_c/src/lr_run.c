@@ -249,8 +249,8 @@ static void run_op(const run_ctx *r, const lr_op *op)
             break; /* left out of this build (LR_OPS) */
         }
         lr_op_geom(m, op, &g);
-        if (op->mode == 0u) {
-            lr_resize_nearest_f32_ref(&g, x, y);
+        if (op->mode == 0u || op->mode == 3u) { /* nearest: integer multiples, (version 8) any size */
+            lr_resize_nearest_f32_ref(&g, op->mode == 3u, x, y);
         } else {
             lr_resize_bilinear_f32_ref(&g, op->mode == 2u, x, y);
         }
@@ -490,8 +490,8 @@ static void run_geo_s8(const run_ctx *r, const lr_op *op)
             break; /* left out of this build (LR_OPS) */
         }
         lr_op_geom(m, op, &g);
-        if (op->mode == 0u) {
-            lr_resize_nearest_s8_ref(&g, x, y);
+        if (op->mode == 0u || op->mode == 3u) { /* nearest: integer multiples, (version 8) any size */
+            lr_resize_nearest_s8_ref(&g, op->mode == 3u, x, y);
         } else {
 #if LR_OPT_ON(LR_OPT_CONV)
             lr_resize_bilinear_s8_opt(&g, op->mode == 2u, x, y);

@@ -710,8 +710,8 @@ static lr_status check_layout(const lr_op *op, const shape *in, const shape *sto
     }
     switch (op->type) {
     case LR_OP_TYPE_RESIZE:
-        /* any output size for bilinear; nearest: integer multiples of the input (torch's scale_factor) */
-        if (op->mode > 2u || stored->rank != 3u ||
+        /* any output size for bilinear and (version 8) mode 3; nearest: integer multiples of the input */
+        if (op->mode > 3u || stored->rank != 3u ||
             (op->mode == 0u && (stored->d[1] % in->d[1] != 0 || stored->d[2] % in->d[2] != 0))) {
             return LR_ERR_BAD_PARAMS;
         }

@@ -286,7 +286,7 @@ static lr_status check_conv_transpose_s8(const lr_model *m, const lr_op *op, uin
 static lr_status check_resize_s8(const lr_model *m, const lr_op *op)
 {
     int32_t in[LR_MAX_RANK], out[LR_MAX_RANK];
-    if (op->mode == 0u) {
+    if (op->mode == 0u || op->mode == 3u) { /* nearest */
         return LR_OK;
     }
     (void)lr_tensor_shape(m, (uint32_t)lr_op_input(m, op, 0u), in);

@@ -236,6 +236,7 @@ def v8_pixel() -> Graph:
     nine = op("CONV2D", [dcr], (9, 6, 6), out_channels=9, name="c3",
               weight=g.add_constant(rng.standard_normal((9, 4, 1, 1))))
     shrunk = op("UNARY", [op("UNARY", [nine], (9, 6, 6), mode=8, alpha=0.4)], (9, 6, 6), mode=9, alpha=0.3)
+    shrunk = op("RESIZE", [op("RESIZE", [shrunk], (9, 11, 4), mode=3)], (9, 6, 6), mode=3)  # nearest, any size
     g.output = op("PIXEL_SHUFFLE", [shrunk], (1, 18, 18), mode=0, stride=(3, 3))  # Hardshrink, Softshrink first
     return g
 
@@ -865,7 +866,8 @@ def hostile_v3() -> dict[str, tuple[Graph, str]]:
     h["pixel_shuffle_flat"] = (_single("PIXEL_SHUFFLE", (16,), (4,), stride=(2, 2)), "LR_ERR_BAD_PARAMS")
     h["pixel_shuffle_wide"] = (_single("PIXEL_SHUFFLE", (4, 2, 40000), (1, 4, 80000 % 65536), stride=(2, 2)),
                                "LR_ERR_SHAPE_MISMATCH")
-    h["resize_mode_three"] = (_single("RESIZE", (2, 3, 3), (2, 6, 6), mode=3), "LR_ERR_BAD_PARAMS")
+    h["resize_mode_four"] = (_single("RESIZE", (2, 3, 3), (2, 6, 6), mode=4), "LR_ERR_BAD_PARAMS")
+    h["resize_any_channels"] = (_single("RESIZE", (2, 3, 3), (3, 5, 7), mode=3), "LR_ERR_SHAPE_MISMATCH")
     h["resize_nearest_fraction"] = (_single("RESIZE", (2, 4, 4), (2, 6, 8), mode=0), "LR_ERR_BAD_PARAMS")
     h["resize_channels"] = (_single("RESIZE", (2, 3, 3), (3, 6, 6), mode=1), "LR_ERR_SHAPE_MISMATCH")
     h["resize_flat"] = (_single("RESIZE", (8,), (16,), mode=0), "LR_ERR_BAD_PARAMS")

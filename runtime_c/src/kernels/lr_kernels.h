@@ -204,7 +204,7 @@ void lr_mul_channel_f32_ref(const float *a, const float *b, uint32_t c, uint32_t
 /* SOFTMAX over the c channels of each of the inner pixels of [c][inner]. */
 void lr_softmax_channel_f32_ref(const float *x, uint32_t c, uint32_t inner, float *y);
 /* RESIZE: nearest with integer factors (g: input c, h, w; output oh, ow), bilinear (modes 1 and 2). */
-void lr_resize_nearest_f32_ref(const lr_geom *g, const float *x, float *y);
+void lr_resize_nearest_f32_ref(const lr_geom *g, int any, const float *x, float *y);
 void lr_resize_bilinear_f32_ref(const lr_geom *g, int align_corners, const float *x, float *y);
 /* PAD by g->pt, pl, pb, pr with `value` (g: input c, h, w; output oh, ow). */
 void lr_pad_f32_ref(const lr_geom *g, float value, const float *x, float *y);
@@ -216,6 +216,19 @@ void lr_slice_f32_ref(const float *x, uint32_t n, float *y);
 /* CHANNEL_SHUFFLE (fp32 and int8): output plane j * groups + i = input plane i * (c / groups) + j, planes of
  * `plane` bytes (groups divides c). */
 void lr_channel_shuffle_ref(const void *x, uint32_t c, uint32_t groups, size_t plane, void *y);
+/* RESIZE nearest's source index of output index `dst` along an axis of `in` -> `out` (> 0): integer multiples
+ * (`any` 0, mode 0) dst / (out / in); any size (mode 3, format version 8) min(floor(dst * (in / out)), in - 1), the
+ * ratio and the product in float32 as torch and TFLite compute them (dst * ratio >= 0: the cast truncates = floor). */
+static inline int32_t lr_nearest_src(int32_t dst, int32_t in, int32_t out, int any)
+{
+    int32_t k;
+    if (!any) {
+        return dst / (out / in);
+    }
+    k = (int32_t)((float)dst * ((float)in / (float)out));
+    return k < in - 1 ? k : in - 1;
+}
+
 /* PIXEL_SHUFFLE (format version 8, fp32 and int8): depth [c r^2, h, w] to space [c, h r, w r] (mode 0, 2) or back
  * (mode 1, 3); depth channel c r^2 + i r + j (modes 0, 1) or (i r + j) c + ch (2, 3) is space pixels (h r + i,
  * w r + j) of channel c; elements of `elem` bytes; (c, h, w) are the depth side's channels / r^2 and its size. */
@@ -457,7 +470,7 @@ void lr_mul_s8_opt(const int8_t *a, const int8_t *b, uint32_t c, uint32_t inner,
 /* AFFINE as a depthwise 1x1 conv over [c][inner]: int8 weight and int32 bias per channel, multipliers [c] or [1]. */
 void lr_affine_s8_ref(const int8_t *x, uint32_t c, uint32_t inner, const lr_dense_s8_params *p, int8_t *y);
 /* RESIZE mode 0 (nearest, integer factors): bytes moved (in and out quantised alike). */
-void lr_resize_nearest_s8_ref(const lr_geom *g, const int8_t *x, int8_t *y);
+void lr_resize_nearest_s8_ref(const lr_geom *g, int any, const int8_t *x, int8_t *y);
 /* RESIZE modes 1 (half pixel centers) and 2 (align corners): TFLite's integer bilinear, 10 fractional bits. */
 void lr_resize_bilinear_s8_ref(const lr_geom *g, int align_corners, const int8_t *x, int8_t *y);
 /* The same, optimised (kernels/opt/lr_resize_bilinear_s8_opt.c, kind LR_OPT_CONV): each row's vertical sums first. */

@@ -1,21 +1,21 @@
 /*
  * lr_resize_nearest_f32_ref.c -- RESIZE mode 0 (nearest, integer factors): [c][h][w] -> [c][oh][ow] with
  * oh = h * fh, ow = w * fw (verified); output (r, j) takes input (r / fh, j / fw), as torch's
- * F.interpolate(mode="nearest") with an integer scale_factor (or the output size).
+ * F.interpolate(mode="nearest") with an integer scale_factor (or the output size). With `any` (mode 3, format
+ * version 8) any output size: the source indices of lr_nearest_src, torch's formula for a `size=`.
  */
 #include "kernels/lr_kernels.h"
 
-void lr_resize_nearest_f32_ref(const lr_geom *g, const float *x, float *y)
+void lr_resize_nearest_f32_ref(const lr_geom *g, int any, const float *x, float *y)
 {
-    const int32_t fh = g->oh / g->h, fw = g->ow / g->w;
     int32_t ch, r, j;
     for (ch = 0; ch < g->c; ch++) {
         const float *xc = x + ch * g->h * g->w;
         for (r = 0; r < g->oh; r++) {
-            const float *xr = xc + (r / fh) * g->w;
+            const float *xr = xc + lr_nearest_src(r, g->h, g->oh, any) * g->w;
             float *yr = y + (ch * g->oh + r) * g->ow;
             for (j = 0; j < g->ow; j++) {
-                yr[j] = xr[j / fw];
+                yr[j] = xr[lr_nearest_src(j, g->w, g->ow, any)];
             }
         }
     }
