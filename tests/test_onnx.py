@@ -219,7 +219,8 @@ def test_smooth_activations_and_differences_from_onnx(crt, tmp_path):
 
 def test_depth_to_space_and_back_from_onnx(crt, tmp_path):
     """DepthToSpace (DCR and CRD) and SpaceToDepth as ONNX files hold them: the import agrees with onnxruntime, and
-    the blob (PIXEL_SHUFFLE, with a CHANNEL_SHUFFLE for the DCR order) runs in C exactly as onnxruntime."""
+    the blob (one PIXEL_SHUFFLE each: the DCR order's channel shuffle folded into it) runs in C exactly as
+    onnxruntime."""
     c, h, w = 8, 3, 4
     wt = helper.make_tensor("w", TensorProto.FLOAT, (c, 3, 1, 1), np.random.default_rng(2).standard_normal(c * 3))
     nodes = [helper.make_node("Conv", ["x", "w"], ["a"]),
@@ -236,5 +237,25 @@ def test_depth_to_space_and_back_from_onnx(crt, tmp_path):
     _close(_torch(model, x), want, rtol=1e-6)
     res = pack_model(model, example, PackSettings(weights_dtype="fp32", exclude=["*"]), "d2s", show_progress=False)
     kinds = [op.type for op in parse(res.blob).graph.ops]
-    assert kinds.count("PIXEL_SHUFFLE") == 3 and kinds.count("CHANNEL_SHUFFLE") == 2, kinds
+    assert kinds == ["CONV2D", "PIXEL_SHUFFLE", "PIXEL_SHUFFLE", "PIXEL_SHUFFLE"], kinds
+    assert [op.mode for op in parse(res.blob).graph.ops[1:]] == [2, 3, 0]
     _close(_c(crt, res.blob, x), want, rtol=1e-6)
+
+
+def test_nearest_resize_to_any_size_from_onnx(crt, tmp_path):
+    """Resize (nearest, asymmetric, floor: what exporters write for F.interpolate(size=...)) to an odd size that is no
+    multiple of the input: RESIZE mode 3 (format version 8), C equal to onnxruntime on every value."""
+    sizes = helper.make_tensor("sizes", TensorProto.INT64, (4,), [1, 2, 15, 11])
+    node = helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], mode="nearest",
+                            coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    graph = helper.make_graph([node], "up", [helper.make_tensor_value_info("x", TensorProto.FLOAT, (1, 2, 7, 5))],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, (1, 2, 15, 11))], [sizes])
+    path = tmp_path / "up.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8), str(path))
+    model, example = load_onnx(path)
+    x = _inputs((1, 2, 7, 5))[0]
+    want = _ort(path, x)
+    res = pack_model(model, example, PackSettings(weights_dtype="fp32", exclude=["*"]), "up", show_progress=False)
+    blob = parse(res.blob)
+    assert blob.format_version == 8 and [(op.type, op.mode) for op in blob.graph.ops] == [("RESIZE", 3)]
+    np.testing.assert_array_equal(_c(crt, res.blob, x)[0].reshape(want[0].shape), want[0])

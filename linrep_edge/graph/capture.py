@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from linrep_edge.errors import LinRepError
-from linrep_edge.graph.fuse import fold_zero_pads, fuse_activations, fuse_written_activations
+from linrep_edge.graph.fuse import fold_depth_orders, fold_zero_pads, fuse_activations, fuse_written_activations
 from linrep_edge.format.fb.Unary import Unary
 from linrep_edge.format.ir import SELU_ALPHA, SELU_SCALE, Graph, LinRepWeights, Op, operand_form
 from linrep_edge.method.linrep_conv import LinRepConv2d, materialize
@@ -1039,4 +1039,4 @@ def _finish(g: Graph) -> Graph:
         raise LinRepError("model has no tensor input or no output")
     if g.output == g.input:
         raise LinRepError("model output is its input: nothing to run")
-    return fuse_activations(fold_zero_pads(fuse_written_activations(g)))
+    return fuse_activations(fold_depth_orders(fold_zero_pads(fuse_written_activations(g))))

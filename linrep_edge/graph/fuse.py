@@ -14,6 +14,9 @@ as a conv's padding is). Only where the sum is the same on both sides of each ax
 is rebuilt into, `graph/executor.py`, pad symmetrically) and within the kernel's reach; TensorFlow-style "same"
 padding (one more at the bottom / right) stays a PAD.
 
+`fold_depth_orders`: a CHANNEL_SHUFFLE that reorders channels between TFLite's / ONNX's DCR depth order and torch's
+next to a PIXEL_SHUFFLE becomes that pixel shuffle's DCR mode (one byte move fewer).
+
 `fuse_activations`: a RELU or RELU6 whose input comes from a conv, linear or add that nothing else reads becomes
 that op's `activation`: one op and one tensor fewer in the blob, one pass fewer over memory at run time
 (TFLite's fused activations). Tensors are then renumbered densely in order of first definition.
@@ -147,6 +150,34 @@ def fold_zero_pads(g: Graph) -> Graph:
         op.inputs = [pad.inputs[0]] + op.inputs[1:]
         dropped.add(id(pad))
     g.ops = [op for op in g.ops if id(op) not in dropped]
+    return g
+
+
+def fold_depth_orders(g: Graph) -> Graph:
+    """A channel shuffle that turns TFLite's / ONNX's DCR depth order into torch's next to a pixel shuffle (how the
+    ONNX importer writes DepthToSpace DCR and SpaceToDepth): CHANNEL_SHUFFLE(groups r²) read only by PIXEL_SHUFFLE
+    mode 0 becomes mode 2 of its input, PIXEL_SHUFFLE mode 1 read only by CHANNEL_SHUFFLE(groups C) becomes mode 3:
+    one byte move and one buffer fewer (format version 8)."""
+    uses, producer = _readers(g)
+    dropped: set[int] = set()
+    rename: dict[int, int] = {}
+    for op in g.ops:
+        op.inputs = [rename.get(t, t) for t in op.inputs]
+        src = producer.get(op.inputs[0]) if op.inputs else None
+        if src is None or uses[src.output] != 1 or id(src) in dropped:
+            continue
+        if op.type == "PIXEL_SHUFFLE" and op.mode == 0 and src.type == "CHANNEL_SHUFFLE" and \
+                src.groups == op.stride[0] ** 2:
+            op.mode, op.inputs = 2, [src.inputs[0]]
+            dropped.add(id(src))
+        elif op.type == "CHANNEL_SHUFFLE" and src.type == "PIXEL_SHUFFLE" and src.mode == 1 and \
+                op.groups == g.tensors[src.inputs[0]].shape[0]:
+            src.mode = 3
+            rename[op.output] = src.output
+            dropped.add(id(op))
+    g.ops = [op for op in g.ops if id(op) not in dropped]
+    g.output = rename.get(g.output, g.output)
+    g.outputs = [rename.get(t, t) for t in g.outputs]
     return g
 
 
