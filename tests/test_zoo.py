@@ -302,6 +302,29 @@ def test_differences_of_tensors_run_in_c_like_torch(crt, tmp_path):
         capture(Scaled().eval(), x[:1])
 
 
+def _int8_packs_and_runs(crt, model: nn.Module, calib: torch.Tensor, tmp_path, name: str, **settings):  # type: ignore[no-untyped-def]
+    """`model` packed with int8 activations calibrated on `calib` (K = 8, 8-bit a/b): C equals the Python integer
+    reference byte for byte on 16 of its inputs, and the dequantised outputs stay within 10 % of the fp32 model's.
+    Returns the int8 graph."""
+    from linrep_edge.integer.batch import dequantize_outputs, quantize_input, run_int8_batch
+
+    np.save(tmp_path / f"{name}.npy", calib.numpy())
+    res8 = pack_model(model, calib[:1], PackSettings(templates=8, activations="int8", ab_bits=8, cap_templates=True,
+                                                     calibration=str(tmp_path / f"{name}.npy"), **settings), name,
+                      show_progress=False)
+    g8 = parse(res8.blob).graph
+    assert g8.is_int8
+    xq = quantize_input(g8, calib[:16].numpy())
+    ref = run_int8_batch(g8, xq)
+    for c, r in zip(crt(res8.blob).run_int8(xq), ref):
+        np.testing.assert_array_equal(c.reshape(r.shape), r)
+    with torch.no_grad():
+        fp = _outputs(res8.model(calib[:16]))
+    for y, w in zip(dequantize_outputs(g8, ref), fp):
+        assert np.abs(y.reshape(w.shape) - w).max() / np.abs(w).max() < 0.1
+    return g8
+
+
 class _Attention(nn.Module):
     """CBAM as its reference code writes it: channel attention (average- and max-pooled maps through one shared
     MLP, added, a sigmoid gate per channel) and spatial attention (the maps' channel max and mean, `torch.max(x, 1)[0]
@@ -337,8 +360,6 @@ def test_cbam_attention_runs_in_c_like_torch(crt, tmp_path):
     per pixel (format version 8); C equals torch in fp32, with LinRep convs too, and in int8 C equals the Python
     integer reference byte for byte and stays near the fp32 model. A channel mean without keepdim read by anything but
     a reshape is refused, saying what to write."""
-    from linrep_edge.integer.batch import dequantize_outputs, quantize_input, run_int8_batch
-
     torch.manual_seed(0)
     model = _Attention().eval()
     _bn_stats(model)
@@ -363,20 +384,8 @@ def test_cbam_attention_runs_in_c_like_torch(crt, tmp_path):
         rebuilt, got = _outputs(GraphModel(parse(res.blob).graph)(x)), crt(res.blob).run_all(x.numpy())
         _close(got, rebuilt, rtol=1e-5)
         _close(got, _outputs(res.model(x)), rtol=1e-3)
-    calib = torch.randn(128, 3, 20, 18)
-    np.save(tmp_path / "calib.npy", calib.numpy())
-    res8 = pack_model(model, x[:1], PackSettings(templates=8, activations="int8", ab_bits=8, cap_templates=True,
-                                                 calibration=str(tmp_path / "calib.npy")), "cbam8", show_progress=False)
-    g8 = parse(res8.blob).graph
-    assert g8.is_int8 and parse(res8.blob).format_version == 8
-    xq = quantize_input(g8, calib[:16].numpy())
-    ref = run_int8_batch(g8, xq)
-    for c, r in zip(crt(res8.blob).run_int8(xq), ref):
-        np.testing.assert_array_equal(c.reshape(r.shape), r)
-    with torch.no_grad():
-        fp = _outputs(res8.model(calib[:16]))
-    for y, w in zip(dequantize_outputs(g8, ref), fp):
-        assert np.abs(y.reshape(w.shape) - w).max() / np.abs(w).max() < 0.1
+    g8 = _int8_packs_and_runs(crt, model, torch.randn(128, 3, 20, 18), tmp_path, "cbam8")
+    assert sum(op.type == "MUL" and g8.tensors[op.inputs[1]].shape[0] == 1 for op in g8.ops) == 2
 
     class Squeezed(nn.Module):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -406,8 +415,6 @@ def test_pixel_shuffle_nets_run_in_c_like_torch(crt, tmp_path):
     """`nn.PixelShuffle` / `F.pixel_shuffle` and `F.pixel_unshuffle` become one PIXEL_SHUFFLE op each (format version
     8); the net packs with LinRep convs and runs in C as torch, and in int8 C equals the Python integer reference
     byte for byte and stays near the fp32 model."""
-    from linrep_edge.integer.batch import dequantize_outputs, quantize_input, run_int8_batch
-
     torch.manual_seed(0)
     model = _SuperResolution().eval()
     x = torch.randn(2, 3, 12, 10)
@@ -424,20 +431,8 @@ def test_pixel_shuffle_nets_run_in_c_like_torch(crt, tmp_path):
     assert sum(op.type == "LINREP_CONV2D" for op in parse(res.blob).graph.ops) == 3
     with torch.no_grad():
         _close(crt(res.blob).run_all(x.numpy()), _outputs(GraphModel(parse(res.blob).graph)(x)), rtol=1e-5)
-    calib = torch.randn(128, 3, 12, 10)
-    np.save(tmp_path / "calib.npy", calib.numpy())
-    res8 = pack_model(model, x[:1], PackSettings(templates=8, activations="int8", ab_bits=8, cap_templates=True,
-                                                 calibration=str(tmp_path / "calib.npy")), "espcn8", show_progress=False)
-    g8 = parse(res8.blob).graph
-    assert g8.is_int8 and sum(op.type == "PIXEL_SHUFFLE" for op in g8.ops) == 3
-    xq = quantize_input(g8, calib[:16].numpy())
-    ref = run_int8_batch(g8, xq)
-    for c, r in zip(crt(res8.blob).run_int8(xq), ref):
-        np.testing.assert_array_equal(c.reshape(r.shape), r)
-    with torch.no_grad():
-        fp = _outputs(res8.model(calib[:16]))
-    for y, w in zip(dequantize_outputs(g8, ref), fp):
-        assert np.abs(y.reshape(w.shape) - w).max() / np.abs(w).max() < 0.1
+    g8 = _int8_packs_and_runs(crt, model, torch.randn(128, 3, 12, 10), tmp_path, "espcn8")
+    assert sum(op.type == "PIXEL_SHUFFLE" for op in g8.ops) == 3
 
 
 class _ChannelPicks(nn.Module):
