@@ -735,7 +735,7 @@ static lr_status check_layout(const lr_op *op, const shape *in, const shape *sto
 #endif
 #if LR_OP_ON(LR_OP_TYPE_PIXEL_SHUFFLE)
     case LR_OP_TYPE_PIXEL_SHUFFLE: { /* (version 8) block size r in stride_h = stride_w, mode 0-3 */
-        const int64_t r = op->sh;
+        const int32_t r = op->sh; /* 32-bit divisions only (no 64-bit division routine on Cortex-M) */
         if (op->sh != op->sw || r < 1 || r > 255 || op->mode > 3u) {
             return LR_ERR_BAD_PARAMS;
         }
@@ -743,12 +743,12 @@ static lr_status check_layout(const lr_op *op, const shape *in, const shape *sto
             if (in->d[0] % (r * r) != 0) {
                 return LR_ERR_BAD_PARAMS;
             }
-            set3(out, in->d[0] / (r * r), in->d[1] * r, in->d[2] * r);
+            set3(out, in->d[0] / (r * r), (int64_t)in->d[1] * r, (int64_t)in->d[2] * r);
         } else { /* space to depth: [C, H r, W r] -> [C r^2, H, W] */
             if (in->d[1] % r != 0 || in->d[2] % r != 0) {
                 return LR_ERR_BAD_PARAMS;
             }
-            set3(out, in->d[0] * r * r, in->d[1] / r, in->d[2] / r);
+            set3(out, (int64_t)in->d[0] * r * r, in->d[1] / r, in->d[2] / r);
         }
         break;
     }

@@ -4,7 +4,8 @@
  * over the range where the result is neither 0, +-1 nor infinite (log1p and erfc: every 127th), then the edges
  * (zeros, subnormals, the overflow and underflow thresholds, infinities, NaN). Errors in ulps of the correctly
  * rounded result; bounds: the measured maxima (1.02, 1.73, 2.40; log1p 2.13, erfc 7.60: the fit's own error) with
- * about one ulp to spare.
+ * about one ulp to spare. And RESIZE nearest's source indices (kernels/lr_kernels.h, integer arithmetic) against
+ * the float32 formula they reproduce.
  */
 #include <float.h>
 #include <math.h>
@@ -111,5 +112,27 @@ int main(void)
     TU_CHECK(lr_expm1f(from_bits(1u)) == from_bits(1u) && lr_expm1f(-0.0f) == 0.0f && signbit(lr_expm1f(-0.0f)));
     TU_CHECK(lr_tanhf(inf) == 1.0f && lr_tanhf(-inf) == -1.0f && lr_tanhf(9.0f) == 1.0f && lr_tanhf(-8.5f) > -1.0f);
     TU_CHECK(signbit(lr_tanhf(-0.0f)) && lr_tanhf(1e-30f) == 1e-30f);
+    {
+        /* RESIZE nearest to any size (lr_nearest_src, integer arithmetic) against the float32 formula torch and TFLite
+         * evaluate, min(floor((float)dst * ((float)in / (float)out)), in - 1): every dst for in, out <= 300, then
+         * sizes up to 65535 (a stride of 9973 through the pairs; every 13th dst of a longer output) */
+        uint32_t in, out, bad = 0u, pairs = 0u;
+        for (in = 1u; in <= 65535u; in = in < 300u ? in + 1u : in + 9973u) {
+            for (out = 1u; out <= 65535u; out = out < 300u ? out + 1u : out + 9973u) {
+                lr_nearest_axis a;
+                int32_t dst;
+                volatile float ratio = (float)in / (float)out; /* volatile: each step rounded to float32 */
+                lr_nearest_axis_init(&a, (int32_t)in, (int32_t)out, 1);
+                for (dst = 0; dst < (int32_t)out; dst += out <= 300u ? 1 : 13) {
+                    volatile float prod = (float)dst * ratio;
+                    const int32_t k = (int32_t)floorf(prod), want = k < (int32_t)in - 1 ? k : (int32_t)in - 1;
+                    bad += lr_nearest_src(&a, dst) != want ? 1u : 0u;
+                }
+                pairs++;
+            }
+        }
+        printf("nearest any size: %u (in, out) pairs, %u source indices differ from float32\n", pairs, bad);
+        TU_CHECK(bad == 0u);
+    }
     return tu_report("test_mathf");
 }

@@ -216,17 +216,62 @@ void lr_slice_f32_ref(const float *x, uint32_t n, float *y);
 /* CHANNEL_SHUFFLE (fp32 and int8): output plane j * groups + i = input plane i * (c / groups) + j, planes of
  * `plane` bytes (groups divides c). */
 void lr_channel_shuffle_ref(const void *x, uint32_t c, uint32_t groups, size_t plane, void *y);
-/* RESIZE nearest's source index of output index `dst` along an axis of `in` -> `out` (> 0): integer multiples
- * (`any` 0, mode 0) dst / (out / in); any size (mode 3, format version 8) min(floor(dst * (in / out)), in - 1), the
- * ratio and the product in float32 as torch and TFLite compute them (dst * ratio >= 0: the cast truncates = floor). */
-static inline int32_t lr_nearest_src(int32_t dst, int32_t in, int32_t out, int any)
+/*
+ * RESIZE nearest along one axis of `in` -> `out` elements (both 1 .. 65535): the source index of output index dst.
+ * Integer multiples (`any` 0, mode 0): dst / (out / in). Any size (mode 3, format version 8): min(floor(dst * ratio),
+ * in - 1) with ratio = in / out and the product each rounded to float32 (nearest, ties to even) as torch and TFLite
+ * compute them in float -- here in integers, so that an int8 model on a core without an FPU links no soft-float
+ * routine: ratio = m * 2^-k with m of 24 bits from long division, the product dst * m (< 2^40) rounded to 24
+ * significant bits, then shifted right by k.
+ */
+typedef struct lr_nearest_axis {
+    int32_t in, factor; /* factor: out / in for mode 0; 0 for any size */
+    uint32_t m, k;      /* any size: the float32 ratio in / out = m * 2^-k, 2^23 <= m < 2^24 */
+} lr_nearest_axis;
+
+static inline void lr_nearest_axis_init(lr_nearest_axis *a, int32_t in, int32_t out, int any)
 {
-    int32_t k;
-    if (!any) {
-        return dst / (out / in);
+    uint32_t q = (uint32_t)(in / out), r = (uint32_t)(in % out), k = 0u;
+    a->in = in;
+    a->factor = any ? 0 : out / in;
+    while (any && q < (1u << 23)) { /* the quotient's bits, one at a time (r < out < 2^16: no overflow) */
+        r <<= 1;
+        q = (q << 1) | (r >= (uint32_t)out ? 1u : 0u);
+        r = r >= (uint32_t)out ? r - (uint32_t)out : r;
+        k++;
     }
-    k = (int32_t)((float)dst * ((float)in / (float)out));
-    return k < in - 1 ? k : in - 1;
+    if (any && (2u * r > (uint32_t)out || (2u * r == (uint32_t)out && (q & 1u) != 0u))) {
+        q++; /* to nearest, ties to even */
+        if (q == (1u << 24)) {
+            q = 1u << 23;
+            k--;
+        }
+    }
+    a->m = q;
+    a->k = k;
+}
+
+static inline int32_t lr_nearest_src(const lr_nearest_axis *a, int32_t dst)
+{
+    uint64_t p, keep, rem, half;
+    uint32_t s = 0u;
+    int32_t i;
+    if (a->factor != 0) {
+        return dst / a->factor;
+    }
+    p = (uint64_t)(uint32_t)dst * a->m;
+    while ((p >> (24u + s)) != 0u) {
+        s++;
+    }
+    if (s != 0u) { /* to 24 significant bits, nearest, ties to even */
+        keep = p >> s;
+        rem = p - (keep << s);
+        half = (uint64_t)1u << (s - 1u);
+        keep += (rem > half || (rem == half && (keep & 1u) != 0u)) ? 1u : 0u;
+        p = keep << s;
+    }
+    i = (int32_t)(p >> a->k);
+    return i < a->in - 1 ? i : a->in - 1;
 }
 
 /* PIXEL_SHUFFLE (format version 8, fp32 and int8): depth [c r^2, h, w] to space [c, h r, w r] (mode 0, 2) or back

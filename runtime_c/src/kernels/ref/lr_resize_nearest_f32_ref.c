@@ -8,14 +8,17 @@
 
 void lr_resize_nearest_f32_ref(const lr_geom *g, int any, const float *x, float *y)
 {
+    lr_nearest_axis rows, cols;
     int32_t ch, r, j;
+    lr_nearest_axis_init(&rows, g->h, g->oh, any);
+    lr_nearest_axis_init(&cols, g->w, g->ow, any);
     for (ch = 0; ch < g->c; ch++) {
         const float *xc = x + ch * g->h * g->w;
         for (r = 0; r < g->oh; r++) {
-            const float *xr = xc + lr_nearest_src(r, g->h, g->oh, any) * g->w;
+            const float *xr = xc + lr_nearest_src(&rows, r) * g->w;
             float *yr = y + (ch * g->oh + r) * g->ow;
             for (j = 0; j < g->ow; j++) {
-                yr[j] = xr[lr_nearest_src(j, g->w, g->ow, any)];
+                yr[j] = xr[lr_nearest_src(&cols, j)];
             }
         }
     }
