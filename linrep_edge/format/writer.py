@@ -100,8 +100,8 @@ def _uses_v8(g: Graph) -> bool:
         if op.type in V8_OPS or (op.type == "UNARY" and op.mode >= V8_UNARY) or \
                 (op.type == "RESIZE" and op.mode == 3):
             return True
-        shapes = [_shape_of(g, t) for t in op.inputs]
-        if op.type == "MUL" and len(shapes) == 2 and shapes[0] is not None and shapes[1] is not None and \
+        shapes = [_shape_of(g, t) for t in op.inputs] if op.type == "MUL" else []
+        if len(shapes) == 2 and shapes[0] is not None and shapes[1] is not None and \
                 operand_form(shapes[0], shapes[1], "MUL") == "pixel":
             return True
     return False

@@ -608,18 +608,18 @@ class _Capture:
             return
         rows = self.plane_of.get(x, -1)  # CBAM pools the same map twice (mean and max): one plane for both
         if rows < 0:
-            rows = self.plane_of[x] = self.g.add_tensor((1, c, h * w), node.name + "_rows")
-            self.g.ops.append(Op("RESHAPE", name, [x], rows))
-        pooled = self.g.add_tensor((1, 1, h * w), node.name + "_pool")
+            rows = self.plane_of[x] = self._append(Op("RESHAPE", name, [x], self.g.add_tensor((1, c, h * w))))
         kind = "AVG_POOL2D" if how == "mean" else "MAX_POOL2D"
-        self.g.ops.append(Op(kind, name, [rows], pooled, kernel=(c, 1), stride=(c, 1)))
-        out = pooled
+        out = self._append(Op(kind, name, [rows], self.g.add_tensor((1, 1, h * w)), kernel=(c, 1), stride=(c, 1)))
         if h != 1:
-            out = self.g.add_tensor((1, h, w), node.name)
-            self.g.ops.append(Op("RESHAPE", name, [pooled], out))
-        for t in (rows, pooled, out):
-            self.producer[t] = next(op for op in reversed(self.g.ops) if op.output == t)
+            out = self._append(Op("RESHAPE", name, [out], self.g.add_tensor((1, h, w), node.name)))
         self.env[node.name] = out
+
+    def _append(self, op: Op) -> int:
+        """Appends an op that no torch node names (a step of a lowering) and returns its output tensor."""
+        self.g.ops.append(op)
+        self.producer[op.output] = op
+        return op.output
 
     def _adaptive_max(self, node: torch.fx.Node) -> None:
         """adaptive_max_pool2d / 1d to an output size that divides the input: MAX_POOL2D with window = stride
@@ -741,7 +741,7 @@ class _Capture:
         index min(floor(i · in / out), in − 1) in float32, torch's formula for `size=`) when torch's own indices
         for this call (a `scale_factor` makes it use 1 / scale_factor instead) are those."""
         x = self.tensor_in(node.args[0], node)
-        c, ih, iw = self.g.tensors[x].shape
+        _, ih, iw = self.g.tensors[x].shape
         oh, ow = _shape(node)[1:]
         if mode == 0 and (oh % ih or ow % iw):
             from linrep_edge.integer.ops_geo import nearest_sources
@@ -864,12 +864,8 @@ class _Capture:
         if len(runs) == 1:
             self._emit_slice(node, x, runs[0][0], runs[0][1])
             return
-        pieces = []
-        for start, size in runs:
-            t = self.g.add_tensor((size, *shape[1:]), f"{node.name}_{start}")
-            self.g.ops.append(Op("SLICE", where.split(" (")[0], [x], t, start=start, out_channels=size))
-            self.producer[t] = self.g.ops[-1]
-            pieces.append(t)
+        pieces = [self._append(Op("SLICE", where.split(" (")[0], [x], self.g.add_tensor((size, *shape[1:])),
+                                  start=start, out_channels=size)) for start, size in runs]
         self.emit(node, "CONCAT", pieces)
 
     def _emit_slice(self, node: torch.fx.Node, x: int, start: int, size: int) -> None:
