@@ -67,6 +67,8 @@ class PackSettings:
     activations: str = "auto"  # "int8": an int8 graph (format version 4), a/b fine-tuned with the int8 model in the
     # loop; "fp32"; "auto": int8 when there are inputs to calibrate on, else fp32 (`choose_activations`)
     layer_ab_bits: Sequence[str] | None = None  # int8: "LAYER=BITS" a/b widths that differ from ab_bits
+    threads: int | None = None  # torch's intra-op threads while packing (None: torch's choice); what trains a, b
+    # (fine-tuning, calibration) gives the same bytes again only at the same thread count, which the blob records
 
     @property
     def budgeted(self) -> bool:
@@ -86,6 +88,8 @@ class PackSettings:
                 meta[key] = list(value) if isinstance(value, (list, tuple)) else value
         if self.finetune_epochs:
             meta["finetune_lr"] = self.finetune_lr
+        if self.threads is not None:
+            meta["threads"] = self.threads
         if self.budgeted:
             meta["budget_templates"] = list(self.budget_templates)
         if self.calibration:
@@ -181,7 +185,28 @@ def pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, 
 
     With settings.max_bytes or settings.min_agreement, each compressible layer's storage is chosen from its
     measured sensitivity (method/budget.py) on `measure_on` (inputs (N, *input shape)) if given, else on
-    the --calibration inputs, else on --data's training inputs."""
+    the --calibration inputs, else on --data's training inputs.
+
+    settings.threads: torch's intra-op threads for the whole call (restored after); when a, b are trained
+    (fine-tuning, calibration) the thread count in force is recorded in the blob's metadata ("threads"): the
+    float sums of training are split over the threads, so the same bytes come again only at the same count
+    (and the same torch build and CPU type)."""
+    if settings.threads is not None and settings.threads < 1:
+        raise LinRepError(f"--threads must be >= 1, got {settings.threads}")
+    threads = torch.get_num_threads()
+    if settings.threads is not None:
+        torch.set_num_threads(settings.threads)
+    try:
+        trained = settings.finetune_epochs > 0 or bool(settings.calibration)
+        settings = replace(settings, threads=torch.get_num_threads() if trained else None)  # metadata
+        return _pack_model(model, example, settings, source, evaluate_on_test, show_progress, measure_on)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _pack_model(model: nn.Module, example: torch.Tensor, settings: PackSettings, source: str,
+                evaluate_on_test: bool, show_progress: bool, measure_on: torch.Tensor | None) -> PackResult:
+    """pack_model's work, at the thread count in force."""
     if settings.finetune_epochs < 0:
         raise LinRepError(f"--finetune-epochs must be >= 0, got {settings.finetune_epochs}")
     if settings.finetune_epochs > 0 and not settings.data:

@@ -93,7 +93,7 @@ def test_integer_ab_and_pruning_through_a_checkpoint_equal_one_shot(digits):
     assert all(m.ab_bits == 4 for m in cm.modules() if hasattr(m, "ab_bits"))
     train = finetune_split("digits", 1)[0]
     saved: list[bytes] = []
-    tuned = replace(ck.settings, finetune_epochs=0.5, data="digits")
+    tuned = replace(ck.settings, finetune_epochs=0.5, data="digits", threads=torch.get_num_threads())  # as `finetune`
     run_finetune(cm, torch.utils.data.TensorDataset(train.x, train.y), TrainConfig("digits", 0.5, 1e-3, FINETUNE_BATCH, 1),
                  save=lambda st: saved.append(checkpoint_of(cm, src, tuned, train=st).to_bytes()), show_progress=False)
     final = checkpoint_from_bytes(saved[-1])

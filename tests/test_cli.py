@@ -80,6 +80,44 @@ def test_pack_is_deterministic_and_report_contract(packed, tmp_path, crt):
                                                                           rt.activation_lower_bound_bytes)
 
 
+def test_trained_blob_same_bytes_at_the_same_thread_count(tmp_path):
+    """What trains a, b sums floats split over torch's threads: `--threads N` gives the same bytes whatever the
+    environment asks for (OMP_NUM_THREADS 1 or 2 here), the blob records the count; a pack that trains nothing
+    records none, at any count."""
+    import os
+
+    import numpy as np
+
+    from linrep_edge.datasets import load_fashion_mnist
+    from linrep_edge.format.reader import parse
+
+    calib = tmp_path / "calib.npy"
+    np.save(calib, load_fashion_mnist().train.x[:256].numpy())
+    blobs = {}
+    for env_threads in ("1", "2"):
+        for given in ("1", None):
+            out = tmp_path / f"c{env_threads}{given}.lre"
+            args = ["pack", "--default", "--templates", "8", "--calibration", str(calib), "--calibration-epochs", "3",
+                    "-o", str(out), "--json"] + (["--threads", given] if given else [])
+            r = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=300,
+                               env={**os.environ, "OMP_NUM_THREADS": env_threads})
+            assert r.returncode == 0, r.stderr
+            assert json.loads(r.stdout)["calibration"]["best_epoch"] > 0  # a, b trained: the sums matter
+            blobs[env_threads, given] = out.read_bytes()
+            assert parse(blobs[env_threads, given]).graph.metadata["threads"] == int(given or env_threads)
+    assert blobs["1", "1"] == blobs["2", "1"] == blobs["1", None]
+    plain = {}
+    for given in ("1", "2"):
+        out = tmp_path / f"p{given}.lre"
+        assert run("pack", "--default", "--templates", "4", "--threads", given, "-o", str(out)).returncode == 0
+        plain[given] = out.read_bytes()
+        assert "threads" not in parse(plain[given]).graph.metadata
+    assert plain["1"] == plain["2"]
+    r = run("pack", "--default", "--threads", "0", "-o", str(tmp_path / "z.lre"))
+    assert r.returncode == 2 and "--threads" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "z.lre").exists()
+
+
 def test_report_plot_and_inspect(packed, tmp_path):
     png = tmp_path / "r.png"
     assert run("report", str(packed), "--plot", str(png)).returncode == 0

@@ -230,6 +230,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget-cache", metavar="FILE.json", help="--max-bytes / --min-agreement: keep the per-layer "
                    "measurements in FILE.json and reuse them when the model, inputs and settings are the same (another "
                    "budget for the same model skips the measuring)")
+    p.add_argument("--threads", type=_positive, metavar="N",
+                   help="torch threads while packing (default: torch's choice, one per core). Fine-tuning and "
+                        "--calibration give the same bytes again only at the same thread count (and torch build and "
+                        "CPU type), which the blob records as metadata 'threads'; without them any count does")
     p.add_argument("-o", "--output", help="output .lre (or .lre.zst for the transport container)")
     p.add_argument("--check", action="store_true",
                    help="only capture the model and list every operation the runtime cannot run (no -o needed)")
@@ -265,9 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-every", type=int, default=0, metavar="N",
                    help="also write the checkpoint every N steps (always at each epoch end and on SIGINT/SIGTERM)")
     p.add_argument("--resume", metavar="FT.lrc", help="continue the interrupted run saved in FT.lrc "
-                   "(same settings and number of processes: bit-identical)")
+                   "(same settings, number of processes and threads: bit-identical)")
     p.add_argument("--backend", choices=("auto", "gloo", "nccl"), default="auto",
                    help="process-group backend under torchrun (auto: nccl with CUDA, else gloo)")
+    p.add_argument("--threads", type=_positive, metavar="N", help="torch threads per process (default: torch's "
+                   "choice); the checkpoint records it: the same a, b again take the same count")
     p.add_argument("--no-validate", action="store_true", help="skip the validation accuracy at the end")
     p.add_argument("-o", "--output", required=True, help="output checkpoint (.lrc), rewritten at every checkpoint")
     p.add_argument("--json", action="store_true")

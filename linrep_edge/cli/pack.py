@@ -110,7 +110,7 @@ def _settings_for_checkpoint(args: argparse.Namespace, saved: "PackSettings") ->
     for f in fields(PackSettings):
         if f.name in ("weights_dtype", "finetune_epochs", "calibration", "calibration_epochs", "calibration_lr",
                       "feature_weight", "calibration_augment", "calibration_temperature", "calibration_match_bn",
-                      "activations"):
+                      "activations", "threads"):
             continue
         value, default, have = getattr(given, f.name), getattr(defaults, f.name), getattr(saved, f.name)
         if f.name == "data" and have is None:
@@ -248,6 +248,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
     summary = {"output": str(out), "bytes_written": len(data), "blob_bytes": len(res.blob),
                "activations": res.activations, "conv_compression_vs_fp32": rep.conv_compression_vs_fp32,
                "model_compression_vs_fp32": rep.model_compression_vs_fp32, **res.accuracy, **res.timings,
+               "threads": res.graph.metadata.get("threads"),  # None: nothing trained, any thread count gives these bytes
                "notes": res.notes}
     if res.calibration:
         summary["calibration"] = res.calibration

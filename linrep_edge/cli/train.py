@@ -62,6 +62,8 @@ def _finetune(args: argparse.Namespace, ctx) -> int:  # type: ignore[no-untyped-
     from linrep_edge.method.distributed import TrainConfig, evaluate_sharded, run_finetune
     from linrep_edge.user_data import check_data, resolve_data
 
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     out = _check_output(args.output)
     ck = load_checkpoint(args.checkpoint)
     resume = None
@@ -81,7 +83,7 @@ def _finetune(args: argparse.Namespace, ctx) -> int:  # type: ignore[no-untyped-
     cfg = TrainConfig(args.data, args.epochs, args.lr, args.batch, seed, args.distill, args.val_size, args.limit,
                       args.transform, args.labels, file_digest(args.checkpoint))
     settings = replace(ck.settings, finetune_epochs=ck.settings.finetune_epochs + args.epochs,
-                       finetune_lr=args.lr, data=data.name)
+                       finetune_lr=args.lr, data=data.name, threads=torch.get_num_threads())
 
     def save(state: dict) -> None:  # rank 0 only
         checkpoint_of(cmodel, ck.source, settings, train=state).save(out)
