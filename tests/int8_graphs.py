@@ -16,7 +16,7 @@ KINDS = ("conv", "depthwise", "grouped", "linear", "add", "max_pool", "avg_pool"
          "softmax", "softmax_channels", "reshape", "transpose_hwc", "slice", "concat", "pad", "linrep",
          "linrep_masked", "chain", "mean", "sigmoid", "hardswish", "tanh", "relu", "relu6", "clamp", "relu6_alike",
          "leaky_relu", "prelu", "prelu_one", "silu", "hardsigmoid", "add_channel", "add_channel_flat", "avg_pool_pad",
-         "channel_shuffle", "pad_border", "unary", "sub", "sub_channel", "pixel_shuffle")
+         "channel_shuffle", "pad_border", "unary", "sub", "sub_channel", "pixel_shuffle", "mean_channels")
 ACTIVATION_KINDS = {"sigmoid": "SIGMOID", "hardswish": "HARDSWISH", "tanh": "TANH", "relu": "RELU", "relu6": "RELU6",
                     "clamp": "CLAMP", "relu6_alike": "RELU6", "leaky_relu": "LEAKY_RELU", "prelu": "PRELU",
                     "prelu_one": "PRELU", "silu": "SILU", "hardsigmoid": "HARDSIGMOID",
@@ -231,6 +231,18 @@ def _same(rng: np.random.Generator, kind: str) -> Graph:
         mp = mean_params(x.scale, x.zero_point, y.scale, y.zero_point, h * w)
         mp.act_min, mp.act_max = _clamp(rng, y.zero_point)
         return Graph([x, y], 0, 1, [Op("ADAPTIVE_AVG_POOL2D", "", [0], 1, kernel=(1, 1), iparams=mp)])
+    if kind == "mean_channels":  # TFLite's MEAN over the channels: [C, H, W] read as [1, C, H·W], to 1 × H·W
+        from linrep_edge.models.tflite_import import mean_params
+
+        c = int(rng.integers(2, 9))
+        x = _tensor(rng, (c, h, w))
+        y = _tensor(rng, (1, 1, h * w))
+        mp = mean_params(x.scale, x.zero_point, y.scale, y.zero_point, c)
+        mp.act_min, mp.act_max = _clamp(rng, y.zero_point)
+        return Graph([x, _tensor(rng, (1, c, h * w), x), y, _tensor(rng, (1, h, w), y)], 0, 3,
+                     [Op("RESHAPE", "plane", [0], 1, iparams=ip),
+                      Op("ADAPTIVE_AVG_POOL2D", "mean", [1], 2, kernel=(1, h * w), iparams=mp),
+                      Op("RESHAPE", "map", [2], 3, iparams=ip)])
     if kind == "reshape":
         return Graph([x, _tensor(rng, (c * h * w,), x)], 0, 1, [Op("RESHAPE", "", [0], 1, iparams=ip)])
     if kind == "transpose_hwc":

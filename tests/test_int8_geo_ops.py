@@ -155,7 +155,8 @@ def test_affine_equals_tflite_micro_depthwise_1x1(seed: int, act: int, bias: boo
 
 
 def _float_model(kind: str) -> bytes:
-    """A float32 .tflite of one op (built with TFLite Micro's model_editor): MUL by a per-channel gate (MEAN),
+    """A float32 .tflite of one op (built with TFLite Micro's model_editor): CBAM's spatial attention (MEAN and
+    REDUCE_MAX over the channels, CONCATENATION, CONV_2D, LOGISTIC, MUL by the gate per pixel), MUL by a per-channel gate (MEAN),
     RESIZE_BILINEAR half pixel, RESIZE_NEAREST_NEIGHBOR, TRANSPOSE_CONV SAME k4 s2 with bias."""
     import tflite_build as tb
 
@@ -168,7 +169,18 @@ def _float_model(kind: str) -> bytes:
         return x
 
     x = t((1, 4, 5, 3))
-    if kind == "mul":
+    if kind == "cbam":  # CBAM's spatial attention: the channels' mean and max, a 3x3 conv, a gate per pixel
+        mean, top, both = t((1, 4, 5, 1)), t((1, 4, 5, 1)), t((1, 4, 5, 2))
+        conv, gate, y = t((1, 4, 5, 1)), t((1, 4, 5, 1)), t((1, 4, 5, 3))
+        b.op("MEAN", [x, b.int32_const(np.array([3]))], [mean], "ReducerOptions", keepDims=True)
+        b.op("REDUCE_MAX", [x, b.int32_const(np.array([-1]))], [top], "ReducerOptions", keepDims=True)
+        b.op("CONCATENATION", [mean, top], [both], "ConcatenationOptions", axis=3)
+        w = t((1, 3, 3, 2), b.rng.standard_normal((1, 3, 3, 2)).astype(np.float32))
+        b.op("CONV_2D", [both, w, t((1,), np.zeros(1, np.float32))], [conv], "Conv2DOptions", padding=0, strideW=1,
+             strideH=1)
+        b.op("LOGISTIC", [conv], [gate])
+        b.op("MUL", [x, gate], [y], "MulOptions")
+    elif kind == "mul":
         g, y = t((1, 1, 1, 3)), t((1, 4, 5, 3))
         b.op("MEAN", [x, b.int32_const(np.array([1, 2]))], [g], "ReducerOptions", keepDims=True)
         b.op("MUL", [x, g], [y], "MulOptions", fusedActivationFunction=1)
@@ -189,9 +201,10 @@ def _float_model(kind: str) -> bytes:
     return b.build([x], [y])
 
 
-@pytest.mark.parametrize("kind", ["mul", "bilinear", "nearest", "transpose_conv"])
+@pytest.mark.parametrize("kind", ["mul", "bilinear", "nearest", "transpose_conv", "cbam"])
 def test_float_geo_ops_import_as_tflite_micro_runs_them(kind: str) -> None:
-    """The same importer on float32 files: the fp32 graph (GraphModel, torch) matches TFLite Micro within 1e-5."""
+    """The same importer on float32 files: the fp32 graph (GraphModel, torch) and the C runtime match TFLite Micro
+    within 1e-5."""
     need(HAVE_TFLM, "the peers extra (tflite_micro)", peers.INSTALL_HINT)
     import torch
     from tflite_micro.python.tflite_micro import runtime
@@ -206,8 +219,10 @@ def test_float_geo_ops_import_as_tflite_micro_runs_them(kind: str) -> None:
         ip = runtime.Interpreter.from_bytes(model, arena_size=1 << 20)
     with torch.no_grad():
         ours = GraphModel(g).eval()(torch.from_numpy(xs)).numpy()
-    for x, y in zip(xs, ours):
+    got_c = CRuntime(pack_graph(g)).run(xs).reshape(ours.shape)
+    for x, y, c in zip(xs, ours, got_c):
         ip.set_input(x.transpose(1, 2, 0)[None], 0)
         ip.invoke()
         want = ip.get_output(0)[0].transpose(2, 0, 1)
         np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(c, want, rtol=1e-5, atol=1e-5)

@@ -17,6 +17,7 @@ from needs import mlperf_model, need
 
 from linrep_edge.bench import peers
 from linrep_edge.errors import LinRepError
+from linrep_edge.format.reader import parse
 from linrep_edge.integer.executor import run_int8
 from linrep_edge.models.tflite_import import import_tflite, import_tflite_mapped
 
@@ -92,6 +93,11 @@ def _tflm_cases() -> list[tuple[str, Callable[[], bytes]]]:
         ("mean requantising keep_dims", lambda: tb.mean_model(21, keep_dims=True, same_quant=False)),
         ("mean input and output quantised alike", lambda: tb.mean_model(22, keep_dims=False, same_quant=True)),
         ("mean alike keep_dims negative axes", lambda: tb.mean_model(23, True, True, axes=(-3, -2))),
+        ("mean over the channels requantising", lambda: tb.mean_model(26, True, False, axes=(3,))),
+        ("mean over the channels alike", lambda: tb.mean_model(27, True, True, axes=(-1,))),
+        ("reduce max over the channels", lambda: tb.mean_model(28, True, True, axes=(3,), code="REDUCE_MAX")),
+        ("reduce max over h w", lambda: tb.mean_model(29, False, True, code="REDUCE_MAX")),
+        ("reduce max over h w keep_dims", lambda: tb.mean_model(30, True, True, code="REDUCE_MAX")),
         ("nchw input transpose conv mean fc", lambda: tb.nchw_input_model(24, transpose=True)),
         ("nchw input reshape conv mean fc", lambda: tb.nchw_input_model(25, transpose=False)),
     ]
@@ -195,8 +201,9 @@ def test_float_ends_are_dropped():
 
 
 def test_mean_and_nchw_input_in_c_equal_tflite_micro():
-    """The C runtime (lr_run_i8) on the imported MEAN (quantised apart and alike) and NCHW-input models equals
-    TFLite Micro on every output byte; the NCHW input is the file's input as declared ([C, H, W])."""
+    """The C runtime (lr_run_i8) on the imported MEAN (quantised apart and alike; over H, W and over the channels),
+    REDUCE_MAX and NCHW-input models equals TFLite Micro on every output byte; the NCHW input is the file's input
+    as declared ([C, H, W])."""
     _need_peers()
     import tflite_build as tb
 
@@ -205,21 +212,27 @@ def test_mean_and_nchw_input_in_c_equal_tflite_micro():
     from linrep_edge.runtime.binding import CRuntime
 
     for model in (tb.mean_model(20, False, False), tb.mean_model(22, True, True), tb.nchw_input_model(24, True),
-                  tb.nchw_input_model(25, False)):
+                  tb.nchw_input_model(25, False), tb.mean_model(26, True, False, axes=(3,)),
+                  tb.mean_model(27, True, True, axes=(-1,)), tb.mean_model(28, True, True, axes=(3,), code="REDUCE_MAX"),
+                  tb.mean_model(29, False, True, code="REDUCE_MAX")):
         imp = import_tflite_mapped(model)
         g = imp.graph
         if imp.input_layout == "NCHW":
             assert g.tensors[g.input].shape[1:] == (6, 7) and g.ops[0].type == "CONV2D"
-        assert any(op.type == "ADAPTIVE_AVG_POOL2D" for op in g.ops)
+        assert any(op.type in ("ADAPTIVE_AVG_POOL2D", "MAX_POOL2D") for op in g.ops)
         xs = _random_inputs(g.tensors[g.input].shape, 40, 5)
-        got = CRuntime(pack_graph(g)).run_int8(xs)[0].reshape(len(xs), -1)
+        blob = pack_graph(g)
+        channel_mean = any(op.type == "ADAPTIVE_AVG_POOL2D" and op.kernel != (1, 1) for op in g.ops)
+        assert parse(blob).format_version == (9 if channel_mean else 4)  # only the mean over channels needs 9
+        got = CRuntime(blob).run_int8(xs)[0].reshape(len(xs), -1)
         tflm = TflmRunner(model, imp)
         want = np.stack([tflm(x)[0].reshape(-1) for x in xs])
         assert np.array_equal(got, want) and len(np.unique(want)) > 10
 
 
 def test_layout_and_mean_refusals():
-    """A TRANSPOSE that is not the input's layout change, and a MEAN over the channels, are refused by name."""
+    """A TRANSPOSE that is not the input's layout change, a MEAN over H and C, a MEAN over the channels that drops
+    the dimension and a REDUCE_MAX that rescales are refused by name."""
     _need_peers()
     import tflite_build as tb
 
@@ -230,8 +243,12 @@ def test_layout_and_mean_refusals():
     b.op("TRANSPOSE", [p, b.int32_const(np.array([0, 1, 3, 2]))], [t])
     with pytest.raises(LinRepError, match="op 1 TRANSPOSE: a TRANSPOSE other than the model input"):
         import_tflite(b.build([x], [t]))
-    with pytest.raises(LinRepError, match=r"op 0 MEAN: MEAN over axes \[3\]"):
-        import_tflite(tb.mean_model(1, keep_dims=True, same_quant=False, axes=(3,)))
+    with pytest.raises(LinRepError, match=r"op 0 MEAN: MEAN over axes \[1, 3\]"):
+        import_tflite(tb.mean_model(1, keep_dims=True, same_quant=False, axes=(1, 3)))
+    with pytest.raises(LinRepError, match=r"op 0 MEAN: MEAN over the channels to \[1, 7, 5\] \(only keep_dims"):
+        import_tflite(tb.mean_model(1, keep_dims=False, same_quant=False, axes=(3,)))
+    with pytest.raises(LinRepError, match=r"op 0 REDUCE_MAX: input scale/zero point"):
+        import_tflite(tb.mean_model(1, keep_dims=True, same_quant=False, axes=(3,), code="REDUCE_MAX"))
 
 
 def test_default_model_tflite_equals_tflite_micro():

@@ -285,9 +285,10 @@ def test_report_and_inspect_show_int8() -> None:
     assert rep.sections["codebooks"] == lr.codebooks[0].q.size and rep.layers[0].path in ("direct", "reuse")
 
 
-@pytest.mark.parametrize("kind", ["add", "add_channel", "add_channel_flat", "avg_pool", "avg_pool_pad"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_batched_evaluator_equals_reference(kind: str) -> None:
-    """The batched int8 evaluator (pack's accuracy, QAT's checks) equals the per-image reference bit for bit."""
+    """The batched int8 evaluator (pack's accuracy, `verify`, QAT's checks) equals the per-image reference bit for
+    bit, on every op kind (TFLite's MEAN, "mean" and "mean_channels", was once averaged as torch's pool)."""
     from linrep_edge.integer.batch import run_int8_batch
 
     for seed in SEEDS:

@@ -207,14 +207,18 @@ def grouped_conv_model(seed: int) -> bytes:
     return b.build([x], [y])
 
 
-def mean_model(seed: int, keep_dims: bool, same_quant: bool, axes: tuple[int, ...] = (1, 2)) -> bytes:
-    """MEAN over H and W of [1, 7, 5, 6] (global pooling): output quantised apart or
-    quantised alike (the same integers in TFLite Micro); keep_dims [1, 1, 1, 6] or [1, 6]."""
+def mean_model(seed: int, keep_dims: bool, same_quant: bool, axes: tuple[int, ...] = (1, 2), code: str = "MEAN") -> bytes:
+    """MEAN (or REDUCE_MAX, quantised alike) of [1, 7, 5, 6] over H and W (global pooling) or over the channels
+    (axes (3,): CBAM's map, keep_dims [1, 7, 5, 1]): output quantised apart or quantised alike (the same integers
+    in TFLite Micro); over H and W keep_dims [1, 1, 1, 6] or [1, 6]."""
     b = Int8Builder(seed)
     x = b.act((1, 7, 5, 6), 0.05, -9)
-    shape = (1, 1, 1, 6) if keep_dims else (1, 6)
+    if {a % 4 for a in axes} == {3}:
+        shape: tuple[int, ...] = (1, 7, 5, 1) if keep_dims else (1, 7, 5)
+    else:
+        shape = (1, 1, 1, 6) if keep_dims else (1, 6)
     y = b.act(shape, 0.05, -9) if same_quant else b.act(shape, 0.017, -100)
-    b.op("MEAN", [x, b.int32_const(np.array(axes))], [y], "ReducerOptions", keepDims=keep_dims)
+    b.op(code, [x, b.int32_const(np.array(axes))], [y], "ReducerOptions", keepDims=keep_dims)
     return b.build([x], [y])
 
 

@@ -14,7 +14,8 @@ LinRep layers (8 bytes per row): the runtime never reads them, and the reader re
 multipliers (`integer.linrep.ab_scales_from_multipliers`); an int8 graph with integer LinRep a/b is version 5.
 Version 6 adds CHANNEL_SHUFFLE and PAD's reflect / replicate borders (`Op.mode` 1 / 2; fp32 or int8 graphs;
 blobs without them say the version they said before); version 7 adds UNARY (an int8 graph's as its 256-byte table
-in `weight_i8`) and SUB. Output is deterministic: the same graph gives the same
+in `weight_i8`) and SUB; version 8 PIXEL_SHUFFLE, the shrinks, nearest to any size and the MUL by a gate per
+pixel; version 9 an int8 graph's TFLite MEAN to an output other than 1×1 (over the channels). Output is deterministic: the same graph gives the same
 bytes (no timestamps, fixed build order, metadata JSON with sorted keys). The CRC-32 of the whole blob,
 computed with the crc32 field's own 4 bytes as zero, is patched into that field last.
 """
@@ -42,7 +43,7 @@ from linrep_edge.format.fb.TensorQuant import CreateTensorQuant
 from linrep_edge.format.fb.Unary import Unary
 from linrep_edge.format.ir import Graph, IntParams, operand_form
 
-FORMAT_VERSION = 8  # the newest version written (and read)
+FORMAT_VERSION = 9  # the newest version written (and read)
 V3_OPS = frozenset(("TANH", "HARDSIGMOID", "SILU", "CLAMP", "MUL", "RESIZE", "PAD", "SLICE", "TRANSPOSE_HWC", "AFFINE",
                     "CONV_TRANSPOSE2D"))
 V6_OPS = frozenset(("CHANNEL_SHUFFLE",))
@@ -107,11 +108,21 @@ def _uses_v8(g: Graph) -> bool:
     return False
 
 
+def _uses_v9(g: Graph) -> bool:
+    """TFLite's int8 MEAN (ADAPTIVE_AVG_POOL2D with one multiplier) to an output other than 1×1: over the
+    channels."""
+    return any(op.type == "ADAPTIVE_AVG_POOL2D" and op.iparams is not None and len(op.iparams.multiplier) == 1
+               and tuple(op.kernel) != (1, 1) for op in g.ops)
+
+
 def format_version_needed(g: Graph) -> int:
-    """The oldest version that holds `g`: 8 with PIXEL_SHUFFLE or a MUL by a gate per pixel; 7 with a version-7 op
+    """The oldest version that holds `g`: 9 with TFLite's MEAN over the channels; 8 with PIXEL_SHUFFLE or a MUL by a
+    gate per pixel; 7 with a version-7 op
     (UNARY, SUB); 6 with a version-6 op (CHANNEL_SHUFFLE) or a PAD of another border than a constant; 5 for an int8
     graph with integer LinRep a/b (their scales are not stored), 4 for other int8 graphs; 3 with a version-3 op, field
     or several outputs; 2 with integer a/b, int8 weights or pruned kernels; else 1."""
+    if _uses_v9(g):
+        return 9
     if _uses_v8(g):
         return 8
     if any(op.type in V7_OPS for op in g.ops):

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from linrep_edge.errors import LinRepError
 from linrep_edge.format.ir import Graph, Op
-from linrep_edge.integer import arith
+from linrep_edge.integer import arith, ops
 from linrep_edge.integer.executor import ACTIVATIONS, activation_s8, run_op
 from linrep_edge.integer.linrep import kernel_integers
 
@@ -84,6 +84,10 @@ def _round_div(total: np.ndarray, n: np.ndarray) -> np.ndarray:
 
 def _avg(g: Graph, op: Op, x: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
     xt = torch.from_numpy(x.astype(np.float64))
+    ip = op.iparams
+    if op.type == "ADAPTIVE_AVG_POOL2D" and ip is not None and len(ip.multiplier) == 1:  # TFLite's MEAN
+        return ops.mean_s8(x, out_hw, g.tensors[op.inputs[0]].zero_point, g.tensors[op.output].zero_point,
+                           int(ip.multiplier[0]), int(ip.shift[0]), ip.act_min, ip.act_max)
     if op.type == "ADAPTIVE_AVG_POOL2D":
         h, w = x.shape[2:]
         oh, ow = out_hw

@@ -111,8 +111,8 @@ def run_op(graph: Graph, op: Op, ins: list[np.ndarray], conv_path: str = "direct
             return ops.max_pool2d_s8(x, op.kernel, op.stride, op.pads, lo, hi, op.dilation)
         if t == "ADAPTIVE_AVG_POOL2D":
             p = op.iparams
-            if p is not None and len(p.multiplier) == 1:  # TFLite's MEAN over H, W (an imported .tflite)
-                return ops.mean_hw_s8(x, zp[0], out.zero_point, int(p.multiplier[0]), int(p.shift[0]), lo, hi)
+            if p is not None and len(p.multiplier) == 1:  # TFLite's MEAN (an imported .tflite): bins all alike
+                return ops.mean_s8(x, op.kernel, zp[0], out.zero_point, int(p.multiplier[0]), int(p.shift[0]), lo, hi)
             return ops.adaptive_avg_pool2d_s8(x, op.kernel, lo, hi)
         return ops.avg_pool2d_s8(x, op.kernel, op.stride, op.pads, lo, hi, bool(op.count_include_pad), zp[0])
     if t == "SOFTMAX":

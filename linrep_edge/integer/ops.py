@@ -154,7 +154,7 @@ def avg_pool2d_s8(x: np.ndarray, kernel: Pair, stride: Pair, pads: Pads, act_min
 
 def adaptive_avg_pool2d_s8(x: np.ndarray, out_size: Pair, act_min: int = -128, act_max: int = 127) -> np.ndarray:
     """Adaptive average pooling (torch's windows: [⌊i·H/oh⌋, ⌈(i+1)·H/oh⌉)) with TFLite's average; 1×1 is
-    the global average pool. (TFLite's MEAN rounds differently: `mean_hw_s8`.)"""
+    the global average pool. (TFLite's MEAN rounds differently: `mean_s8`.)"""
     c, h, w = x.shape
     oh, ow = out_size
     out = np.empty((c, oh, ow), dtype=np.int64)
@@ -168,15 +168,21 @@ def adaptive_avg_pool2d_s8(x: np.ndarray, out_size: Pair, act_min: int = -128, a
     return arith.saturate_int8(out, act_min, act_max)
 
 
-def mean_hw_s8(x: np.ndarray, zp_in: int, zp_out: int, multiplier: int, shift: int, act_min: int = -128,
-               act_max: int = 127) -> np.ndarray:
-    """TFLite Micro's int8 MEAN over H, W (QuantizedMeanOrSum; TFLite Micro takes it whether or not input and
-    output are quantised alike): per channel, the int32 sum of the H·W values minus zp_in·H·W, times the
-    multiplier that already holds 1/(H·W) (`arith.mean_multiplier`), plus zp_out, clamped. Output [C, 1, 1]."""
-    c, h, w = x.shape
-    total = x.astype(np.int64).reshape(c, -1).sum(axis=1) - np.int64(zp_in) * (h * w)
+def mean_s8(x: np.ndarray, out_size: Pair, zp_in: int, zp_out: int, multiplier: int, shift: int,
+            act_min: int = -128, act_max: int = 127) -> np.ndarray:
+    """TFLite Micro's int8 MEAN (QuantizedMeanOrSum; TFLite Micro takes it whether or not input and output are
+    quantised alike) as an adaptive average pool of x [..., H, W] whose bins are all alike (out_size (oh, ow)
+    divides (H, W)): per bin, the int32 sum of its n = (H/oh)·(W/ow) values minus zp_in·n, times the multiplier
+    that already holds 1/n (`arith.mean_multiplier`), plus zp_out, clamped. Over H and W: out_size (1, 1);
+    over the channels: x read as [1, C, H·W], out_size (1, H·W). Leading axes (a batch) are kept."""
+    *lead, h, w = x.shape
+    oh, ow = out_size
+    if h % oh or w % ow:
+        raise ValueError(f"mean_s8: bins of {h}x{w} into {oh}x{ow} are not all alike")
+    bh, bw = h // oh, w // ow
+    total = x.astype(np.int64).reshape(*lead, oh, bh, ow, bw).sum(axis=(-3, -1)) - np.int64(zp_in) * (bh * bw)
     y = arith.multiply_by_quantized_multiplier(total, multiplier, shift) + zp_out
-    return arith.saturate_int8(y, act_min, act_max).reshape(c, 1, 1)
+    return arith.saturate_int8(y, act_min, act_max)
 
 
 # -- softmax (docs/INTEGER.md §4) -------------------------------------------------------------------------

@@ -43,7 +43,7 @@ MIN_INPUTS = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2, "ADD":
               "DEQUANTIZE": 1, "TRANSPOSE": 2, "MEAN": 2, "LOGISTIC": 1, "HARD_SWISH": 1, "TANH": 1, "RELU": 1,
               "RELU6": 1, "LEAKY_RELU": 1, "PRELU": 2, "ELU": 1, "GELU": 1,
               "MUL": 2, "RESIZE_NEAREST_NEIGHBOR": 2, "RESIZE_BILINEAR": 2, "TRANSPOSE_CONV": 3,
-              "DEPTH_TO_SPACE": 1, "SPACE_TO_DEPTH": 1}
+              "DEPTH_TO_SPACE": 1, "SPACE_TO_DEPTH": 1, "REDUCE_MAX": 2}
 NCHW_TO_NHWC = (0, 2, 3, 1)
 ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
 SOFTMAX_DIFF_INTEGER_BITS = 5
@@ -579,34 +579,75 @@ class _Importer:
         self._layout(op)
 
     def mean(self, op: TflOp) -> None:
-        """MEAN over H and W of [1, H, W, C]: ADAPTIVE_AVG_POOL2D to 1×1 with TFLite Micro's integers."""
+        """MEAN / REDUCE_MAX of [1, H, W, C] over H and W (global pooling) or over the channels (CBAM's maps).
+        Over H and W: MEAN is ADAPTIVE_AVG_POOL2D to 1×1 with TFLite Micro's integers (one multiplier holding
+        1/(H·W)), REDUCE_MAX a MAX_POOL2D of the whole map (input and output quantised alike, TFLite's rule);
+        then a RESHAPE to [C] when the file drops the dimensions. Over the channels (keep_dims: [1, H, W, 1]):
+        the map read as [1, C, H·W] (a RESHAPE), MEAN an ADAPTIVE_AVG_POOL2D to 1 × H·W (the multiplier holding
+        1/C), REDUCE_MAX a MAX_POOL2D by C × 1, read back as [1, H, W]."""
         x = self._input(op)
+        what = op.type
         if len(self.g.tensors[x].shape) != 3:
-            raise LinRepError("MEAN of a tensor that is not [1, H, W, C]")
+            raise LinRepError(f"{what} of a tensor that is not [1, H, W, C]")
         c, h, w = self.g.tensors[x].shape
         axis = self.m.tensors[op.inputs[1]].data
         if axis is None or axis.size == 0:
-            raise LinRepError("MEAN with an axis that is not a constant")
-        if {int(a) % 4 for a in axis.reshape(-1)} != {1, 2} or any(not -4 <= int(a) < 4 for a in axis.reshape(-1)):
-            raise LinRepError(f"MEAN over axes {axis.reshape(-1).tolist()} (only over H and W: [1, 2])")
+            raise LinRepError(f"{what} with an axis that is not a constant")
+        axes = {int(a) % 4 for a in axis.reshape(-1)}
+        if any(not -4 <= int(a) < 4 for a in axis.reshape(-1)) or axes not in ({1, 2}, {3}):
+            raise LinRepError(f"{what} over axes {axis.reshape(-1).tolist()} (only over H and W: [1, 2], or over "
+                              "the channels: [3])")
         keep = bool(op.options.get("KeepDims", False))
         out_t = self.m.tensors[op.outputs[0]]
+        if axes == {3}:
+            self._reduce_channels(op, x, keep)
+            return
         want = (1, 1, 1, c) if keep else (1, c)
         if tuple(out_t.shape) != want:
-            raise LinRepError(f"MEAN output shape {list(out_t.shape)} is not {list(want)}")
+            raise LinRepError(f"{what} output shape {list(out_t.shape)} is not {list(want)}")
         name = _short_name(out_t.name)
         params = None
-        if self.int8:
-            out = self._tensor(out_t)
-            params = mean_params(*self._quant(x), out.scale, out.zero_point, h * w)
+        if what == "REDUCE_MAX":
+            self._same_quant(op, [x])
+            kw: dict[str, object] = {"kernel": (h, w), "stride": (h, w), "pads": (0, 0, 0, 0)}
+            kind = "MAX_POOL2D"
+        else:
+            if self.int8:
+                out = self._tensor(out_t)
+                params = mean_params(*self._quant(x), out.scale, out.zero_point, h * w)
+            kw, kind = {"kernel": (1, 1)}, "ADAPTIVE_AVG_POOL2D"
         if keep:
-            self._emit(op, "ADAPTIVE_AVG_POOL2D", [x], kernel=(1, 1), iparams=params)
+            self._emit(op, kind, [x], iparams=params, **kw)
             return
         self.g.tensors.append(self._tensor(out_t, (c, 1, 1)))
         self.g.tensors[-1].name = f"{name}/pool"
         pooled = len(self.g.tensors) - 1
-        self.g.ops.append(Op("ADAPTIVE_AVG_POOL2D", f"{name}/pool", [x], pooled, kernel=(1, 1), iparams=params))
+        self.g.ops.append(Op(kind, f"{name}/pool", [x], pooled, iparams=params if params is not None or not self.int8
+                             else _no_params(), **kw))  # type: ignore[arg-type]
         self._emit(op, "RESHAPE", [pooled])
+
+    def _reduce_channels(self, op: TflOp, x: int, keep: bool) -> None:
+        """MEAN / REDUCE_MAX over the channels of [1, H, W, C] to [1, H, W, 1] (see `mean`)."""
+        c, h, w = self.g.tensors[x].shape
+        out_t = self.m.tensors[op.outputs[0]]
+        if not keep or tuple(out_t.shape) != (1, h, w, 1):
+            raise LinRepError(f"{op.type} over the channels to {list(out_t.shape)} (only keep_dims: [1, {h}, {w}, 1])")
+        name = _short_name(out_t.name)
+        plane = self._emit_inner("RESHAPE", [x], (1, c, h * w), f"{name}/plane")
+        if op.type == "REDUCE_MAX":
+            self._same_quant(op, [x])
+            red = self._emit_inner("MAX_POOL2D", [plane], (1, 1, h * w), f"{name}/max", kernel=(c, 1), stride=(c, 1),
+                                   pads=(0, 0, 0, 0))
+        else:
+            self.g.tensors.append(self._tensor(out_t, (1, 1, h * w)))
+            self.g.tensors[-1].name = f"{name}/mean"
+            red = len(self.g.tensors) - 1
+            params = None
+            if self.int8:
+                params = mean_params(*self._quant(x), self.g.tensors[red].scale, self.g.tensors[red].zero_point, c)
+            self.g.ops.append(Op("ADAPTIVE_AVG_POOL2D", f"{name}/mean", [plane], red, kernel=(1, h * w),
+                                 iparams=params))
+        self._emit(op, "RESHAPE", [red])
 
     def concat(self, op: TflOp) -> None:
         xs = [self._input(op, k) for k in range(len(op.inputs))]
@@ -765,7 +806,7 @@ class _Importer:
                     "RESHAPE": self.reshape, "CONCATENATION": self.concat, "PAD": self.pad,
                     "DEPTH_TO_SPACE": self.depth_space, "SPACE_TO_DEPTH": self.depth_space,
                     "QUANTIZE": self.quantize_ends, "DEQUANTIZE": self.quantize_ends, "TRANSPOSE": self.transpose,
-                    "MEAN": self.mean, "PRELU": self.prelu, **{k: self.activation for k in self.ACTIVATION_OPS},
+                    "MEAN": self.mean, "REDUCE_MAX": self.mean, "PRELU": self.prelu, **{k: self.activation for k in self.ACTIVATION_OPS},
                     "ELU": self.unary, "GELU": self.unary,
                     **self.geo_handlers()}
         tin = m.tensors[m.inputs[0]]

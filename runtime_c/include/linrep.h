@@ -56,8 +56,9 @@ extern "C" {
  * models whose integer LinRep layers store no fp32 a/b scales, as their multipliers hold them; 6 adds
  * CHANNEL_SHUFFLE and PAD's reflect / replicate borders; 7 adds UNARY: GELU, ELU / SELU, CELU, Softplus, Mish,
  * LogSigmoid and threshold, an int8 model's as a 256-byte table, and SUB; 8 adds MUL by a gate of one value per
- * pixel, [1, H, W] times [C, H, W], and PIXEL_SHUFFLE: depth to space and space to depth). */
-#define LR_FORMAT_VERSION 8u
+ * pixel, [1, H, W] times [C, H, W], and PIXEL_SHUFFLE: depth to space and space to depth; 9 adds an int8
+ * model's TFLite MEAN to an output other than 1x1: the mean over the channels of each pixel). */
+#define LR_FORMAT_VERSION 9u
 
 /* Largest tensor rank (activations are [C, H, W] or [F]; constants up to [Cout, Cin/g, kh, kw]). */
 #define LR_MAX_RANK 4

@@ -596,8 +596,9 @@ lr_status lr_verify_op_i8(const lr_model *m, const lr_op *op, lr_where *where, u
         if (!LR_OP_ON(LR_OP_TYPE_ADAPTIVE_AVG_POOL2D)) {
             return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_OPS) */
         }
-        /* with one multiplier: TFLite's MEAN over H, W (an imported .tflite), a 1x1 output, input and output
-         * quantised apart; the sum of n values minus zp_in * n, shifted left, fits int32:
+        /* with one multiplier: TFLite's MEAN (an imported .tflite; over H, W: a 1x1 output; over the channels:
+         * [1, C, H*W] to 1 x H*W), input and output quantised apart, bins all alike (the output size divides the
+         * input's), n values each; the sum of n values minus zp_in * n, shifted left, fits int32:
          * 255 * n * 2^max(shift, 0) < 2^31. Without: torch's adaptive average pool (quantised alike). */
         int32_t dims[LR_MAX_RANK];
         int64_t n;
@@ -606,10 +607,12 @@ lr_status lr_verify_op_i8(const lr_model *m, const lr_op *op, lr_where *where, u
             break;
         }
         (void)lr_tensor_shape(m, (uint32_t)in0, dims);
-        n = (int64_t)dims[1] * (int64_t)dims[2];
         s = shift_at(m, op, 0u);
-        if (op->n_mult != 1u || op->kh != 1 || op->kw != 1 || n > ((int64_t)1 << 23) ||
-            255 * n >= (BOUND >> (s > 0 ? s : 0))) {
+        if (op->n_mult != 1u || dims[1] % op->kh != 0 || dims[2] % op->kw != 0) {
+            return LR_ERR_BAD_PARAMS;
+        }
+        n = (int64_t)(dims[1] / op->kh) * (int64_t)(dims[2] / op->kw);
+        if (n > ((int64_t)1 << 23) || 255 * n >= (BOUND >> (s > 0 ? s : 0))) {
             return LR_ERR_BAD_PARAMS;
         }
         return LR_OK;

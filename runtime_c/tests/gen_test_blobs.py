@@ -617,10 +617,11 @@ def hostile_v4() -> dict[str, tuple[Graph, str]]:
     x.shape, g.tensors[1].shape = (1, 4097, 2049), (1, 1, 1)
     g.ops[0].kernel, g.ops[0].stride, g.ops[0].pads = (4097, 2049), (1, 1), (0, 0, 0, 0)
     h["i8_avg_pool_window_bound"] = (g, "LR_ERR_BAD_PARAMS")
-    g = build("mean", 7)  # TFLite's MEAN (ADAPTIVE_AVG_POOL2D with a multiplier): a 1x1 output only
-    g.ops[0].kernel = (2, 1)
+    g = build("mean", 7)  # TFLite's MEAN (ADAPTIVE_AVG_POOL2D with a multiplier): bins all alike only
+    g.tensors[0].shape = (g.tensors[0].shape[0], 5, g.tensors[0].shape[2])
+    g.ops[0].kernel = (2, 1)  # 5 rows in 2 bins
     g.tensors[1].shape = (g.tensors[1].shape[0], 2, 1)
-    h["i8_mean_not_global"] = (g, "LR_ERR_BAD_PARAMS")
+    h["i8_mean_bins_unlike"] = (g, "LR_ERR_BAD_PARAMS")
     g = build("mean", 7)
     ip = g.ops[0].iparams
     ip.multiplier, ip.shift = np.repeat(ip.multiplier, 2), np.repeat(ip.shift, 2)

@@ -492,10 +492,10 @@ void lr_max_pool2d_s8_ref(const lr_geom *g, int32_t act_min, int32_t act_max, co
 void lr_avg_pool2d_s8_ref(const lr_geom *g, int count_include_pad, int32_t zp, int32_t act_min, int32_t act_max,
                           const int8_t *x, int8_t *y);
 void lr_adaptive_avg_pool2d_s8_ref(const lr_geom *g, int32_t act_min, int32_t act_max, const int8_t *x, int8_t *y);
-/* TFLite's MEAN over H, W of [c][n] (n = H * W) into y [c]: the multiplier holds 1/n;
- * |sum - zp_in * n| * 2^max(shift, 0) < 2^31. */
-void lr_mean_s8_ref(const int8_t *x, uint32_t c, uint32_t n, int32_t zp_in, int32_t mult, int32_t shift,
-                    int32_t zp_out, int32_t act_min, int32_t act_max, int8_t *y);
+/* TFLite's MEAN as an adaptive average pool whose bins are all alike (g->h % g->oh == 0, g->w % g->ow == 0),
+ * n = (h / oh) * (w / ow) values each: the multiplier holds 1/n; |sum - zp_in * n| * 2^max(shift, 0) < 2^31. */
+void lr_mean_s8_ref(const lr_geom *g, int32_t zp_in, int32_t mult, int32_t shift, int32_t zp_out, int32_t act_min,
+                    int32_t act_max, const int8_t *x, int8_t *y);
 /* SOFTMAX (TFLite's int8 reference) over the c values of each of the inner positions of [c][inner]
  * (inner = 1 for a [F] tensor): beta multiplier / shift, diff_min; output scale 1/256, zero point -128. */
 void lr_softmax_s8_ref(const int8_t *x, uint32_t c, uint32_t inner, int32_t mult, int32_t shift, int32_t diff_min,
