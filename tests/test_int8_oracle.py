@@ -292,3 +292,105 @@ def test_verify_tflite_without_a_peer_package_is_one_error(module: str, monkeypa
     err = capsys.readouterr().err
     assert code == 2 and module in err and peers.INSTALL_HINT in err and "Traceback" not in err
     assert "verify on a .tflite" in err and "peers comparison" not in err  # what needs them, not another command
+
+
+def _spatial_attention() -> tuple[object, object]:
+    """A small net with CBAM's spatial attention as a user writes it in torch: the channels' mean and max
+    (keepdim), a 7×7 conv, a sigmoid gate per pixel, then `x.mean((2, 3))` and a classifier."""
+    import torch
+    from torch import nn
+
+    class Spatial(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c1, self.sa = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(2, 1, 7, padding=3)
+            self.c2, self.fc = nn.Conv2d(8, 8, 3, padding=1), nn.Linear(8, 10)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = torch.relu(self.c1(x))
+            x = x * torch.sigmoid(self.sa(torch.cat([x.mean(1, keepdim=True), x.amax(1, keepdim=True)], 1)))
+            return self.fc(torch.relu(self.c2(x)).mean((2, 3)))
+
+    torch.manual_seed(0)
+    return Spatial().eval(), torch.randn(1, 3, 16, 16)
+
+
+def test_spatial_attention_converted_by_the_peers_tools_imports_and_matches():
+    """litert-torch's file of a torch net with CBAM's spatial attention (MEAN and REDUCE_MAX over the channels,
+    the head's TRANSPOSE to NCHW and MEAN over [2, 3]) and ai-edge-quantizer's int8 file of it (which leaves
+    REDUCE_MAX in float: DEQUANTIZE, REDUCE_MAX, QUANTIZE): fp32 in C within 1e-5 of LiteRT; int8 every tensor of
+    the Python reference and every output byte of the C runtime equal to TFLite Micro."""
+    _need_peers()
+    import torch
+
+    from linrep_edge.format.writer import pack_graph
+    from linrep_edge.integer.oracle import TflmRunner
+    from linrep_edge.models.tflite_file import read_tflite
+    from linrep_edge.runtime.binding import CRuntime
+    from ai_edge_litert.interpreter import Interpreter
+
+    model, example = _spatial_attention()
+    fp32 = peers.to_tflite(model, example)
+    calib = np.random.default_rng(0).standard_normal((32, 3, 16, 16)).astype(np.float32)
+    int8 = peers.quantize_int8(fp32, calib)
+    types = [op.type for op in read_tflite(int8).ops]
+    assert "REDUCE_MAX" in types and types[types.index("REDUCE_MAX") - 1] == "DEQUANTIZE"  # the float island
+    assert types.count("TRANSPOSE") == 2  # the input's layout op and the head's NHWC → NCHW
+
+    g = import_tflite(fp32)
+    xs = calib[:8]
+    it = Interpreter(model_content=fp32, num_threads=1)
+    it.allocate_tensors()
+    inp, out = it.get_input_details()[0], it.get_output_details()[0]
+    want = []
+    for x in xs:
+        it.set_tensor(inp["index"], x[None])
+        it.invoke()
+        want.append(it.get_tensor(out["index"])[0])
+    got = CRuntime(pack_graph(g)).run(xs)
+    np.testing.assert_allclose(got, np.stack(want), rtol=1e-5, atol=1e-5)
+    with torch.no_grad():  # and the torch original, as converted
+        np.testing.assert_allclose(got, model(torch.from_numpy(xs)).numpy(), rtol=1e-4, atol=1e-4)
+
+    assert _check_against_tflm(int8, 20, seed=31) > 0
+    imp = import_tflite_mapped(int8)
+    q = _random_inputs(imp.graph.tensors[imp.graph.input].shape, 20, 32)
+    tflm = TflmRunner(int8, imp)
+    want8 = np.stack([tflm(x)[0] for x in q])
+    assert np.array_equal(CRuntime(pack_graph(imp.graph)).run_int8(q)[0].reshape(want8.shape), want8)
+    assert len(np.unique(want8)) > 10
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+@pytest.mark.parametrize("out_q", [(0.05, -9), (0.031, 17), (0.5, 0), (0.0123, -128)])
+def test_float_island_requantised_equals_tflite_micro(out_q, channels):
+    """DEQUANTIZE → REDUCE_MAX over the channels → QUANTIZE to the same or another quantisation: the max on the
+    int8 bytes, then (another quantisation) TFLite Micro's float round trip as a table; inputs holding every byte
+    (one channel: every byte through the table), each output equal to TFLite Micro's."""
+    _need_peers()
+    import tflite_build as tb
+
+    from linrep_edge.format.writer import pack_graph
+    from linrep_edge.integer.oracle import TflmRunner
+    from linrep_edge.runtime.binding import CRuntime
+
+    b = tb.Int8Builder(33)
+    x = b.act((1, 8, 32 // channels, channels), 0.05, -9)
+    f32 = b.tfl.TensorType.FLOAT32
+    xf, mf = (b.me.Tensor(shape=s, dtype=f32) for s in ((1, 8, 32 // channels, channels), (1, 8, 32 // channels, 1)))
+    b.sg.tensors += [xf, mf]
+    y = b.act((1, 8, 32 // channels, 1), *out_q)
+    b.op("DEQUANTIZE", [x], [xf])
+    b.op("REDUCE_MAX", [xf, b.int32_const(np.array([3]))], [mf], "ReducerOptions", keepDims=True)
+    b.op("QUANTIZE", [mf], [y])
+    model = b.build([x], [y])
+    imp = import_tflite_mapped(model)
+    kinds = [op.type for op in imp.graph.ops]
+    assert kinds == ["RESHAPE", "MAX_POOL2D", "RESHAPE"] + ([] if out_q == (0.05, -9) else ["UNARY"])
+    every = np.arange(-128, 128, dtype=np.int8).reshape(channels, 8, 32 // channels)  # [C, H, W]: all 256 bytes
+    rng = np.random.default_rng(channels)
+    xs = np.stack([every] + [rng.permutation(every.reshape(-1)).reshape(every.shape) for _ in range(7)])
+    tflm = TflmRunner(model, imp)
+    want = np.stack([tflm(v)[0] for v in xs])
+    assert np.array_equal(np.stack([run_int8(imp.graph, v)[0] for v in xs]), want)
+    assert np.array_equal(CRuntime(pack_graph(imp.graph)).run_int8(xs)[0].reshape(want.shape), want)

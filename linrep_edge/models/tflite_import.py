@@ -25,7 +25,7 @@ TFLite Micro's integers (docs/INTEGER.md §5: one multiplier that holds 1/(H·W)
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +45,9 @@ MIN_INPUTS = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2, "ADD":
               "MUL": 2, "RESIZE_NEAREST_NEIGHBOR": 2, "RESIZE_BILINEAR": 2, "TRANSPOSE_CONV": 3,
               "DEPTH_TO_SPACE": 1, "SPACE_TO_DEPTH": 1, "REDUCE_MAX": 2}
 NCHW_TO_NHWC = (0, 2, 3, 1)
+NHWC_TO_NCHW = (0, 3, 1, 2)
+NCHW_AXES = {0: 0, 1: 3, 2: 1, 3: 2}  # an axis of the NCHW view (NHWC_TO_NCHW) → the same axis of NHWC
+ISLAND_OPS = ("REDUCE_MAX", "MAX_POOL_2D")  # pick values: max of the dequantised values = dequantised max, exactly
 ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
 SOFTMAX_DIFF_INTEGER_BITS = 5
 
@@ -111,6 +114,9 @@ class _Importer:
         self.g = Graph([], 0, 0, [])
         self.int8 = self._is_int8()
         self.layout_op = self._input_layout_op()  # index of the op turning an NCHW input into NHWC, or -1
+        self.nchw_views: set[int] = set()  # TFLite tensors holding TRANSPOSE [0, 3, 1, 2] of an NHWC map (a MEAN reads)
+        self.island_ends: set[int] = set()  # QUANTIZE ops closing DEQUANTIZE → a value-picking op → QUANTIZE
+        self.not_ours: set[int] = set()  # TFLite tensors whose bytes are not our tensor's: float islands, NCHW views
 
     def _input_tensor(self) -> int:
         """The TFLite tensor the graph's input stands for (a float input's QUANTIZE output in int8 files)."""
@@ -573,10 +579,28 @@ class _Importer:
         self.env[op.outputs[0]] = x
 
     def transpose(self, op: TflOp) -> None:
-        if op.index != self.layout_op:
-            raise LinRepError("a TRANSPOSE other than the model input's NCHW → NHWC layout change ([0, 2, 3, 1] of "
-                              "the input)")
-        self._layout(op)
+        if op.index == self.layout_op:
+            self._layout(op)
+            return
+        perm = self.m.tensors[op.inputs[1]].data
+        users = [o for o in self.m.ops if op.outputs[0] in o.inputs]
+        if perm is not None and tuple(int(v) for v in perm.reshape(-1)) == NHWC_TO_NCHW and users and \
+                op.outputs[0] not in self.m.outputs and all(self._nchw_mean(o) for o in users):
+            x = self._input(op)  # NCHW for the MEAN after it: ours already is; the MEAN maps its axes
+            self._same_quant(op, [x])
+            self.env[op.outputs[0]] = x
+            self.nchw_views.add(op.outputs[0])
+            self.not_ours.add(op.outputs[0])
+            return
+        raise LinRepError("a TRANSPOSE other than the model input's NCHW → NHWC layout change ([0, 2, 3, 1] of "
+                          "the input) or an NHWC → NCHW one ([0, 3, 1, 2]) read only by a MEAN over H and W")
+
+    def _nchw_mean(self, op: TflOp) -> bool:
+        """A MEAN / REDUCE_MAX over H and W of an NCHW map ([2, 3]) that drops the dimensions (litert-torch's
+        `x.mean((2, 3))`)."""
+        axis = self.m.tensors[op.inputs[1]].data if op.type in ("MEAN", "REDUCE_MAX") and len(op.inputs) > 1 else None
+        return axis is not None and axis.size > 0 and not op.options.get("KeepDims", False) and \
+            {int(a) % 4 for a in axis.reshape(-1)} == {2, 3}
 
     def mean(self, op: TflOp) -> None:
         """MEAN / REDUCE_MAX of [1, H, W, C] over H and W (global pooling) or over the channels (CBAM's maps).
@@ -594,6 +618,8 @@ class _Importer:
         if axis is None or axis.size == 0:
             raise LinRepError(f"{what} with an axis that is not a constant")
         axes = {int(a) % 4 for a in axis.reshape(-1)}
+        if op.inputs[0] in self.nchw_views:  # the NCHW view of our map (see `transpose`): its axes in NHWC
+            axes = {NCHW_AXES[a] for a in axes}
         if any(not -4 <= int(a) < 4 for a in axis.reshape(-1)) or axes not in ({1, 2}, {3}):
             raise LinRepError(f"{what} over axes {axis.reshape(-1).tolist()} (only over H and W: [1, 2], or over "
                               "the channels: [3])")
@@ -681,8 +707,52 @@ class _Importer:
         self._same_quant(op, [x])
         self._emit(op, "PIXEL_SHUFFLE", [x], mode=2 if op.type == "DEPTH_TO_SPACE" else 3, stride=(r, r))
 
+    def _island(self, op: TflOp) -> TflOp | None:
+        """The QUANTIZE closing DEQUANTIZE `op` → one value-picking op (ISLAND_OPS) → QUANTIZE, as ai-edge-quantizer
+        leaves in float an op it does not quantise (REDUCE_MAX); None if `op` opens no such island."""
+        def users(t: int) -> list[TflOp]:
+            return [o for o in self.m.ops if t in o.inputs]
+
+        mid = users(op.outputs[0])
+        if len(mid) != 1 or mid[0].type not in ISLAND_OPS or mid[0].inputs[0] != op.outputs[0] or \
+                op.outputs[0] in self.m.outputs or mid[0].outputs[0] in self.m.outputs:
+            return None
+        end = users(mid[0].outputs[0])
+        return end[0] if len(end) == 1 and end[0].type == "QUANTIZE" else None
+
+    def _float_island(self, op: TflOp, end: TflOp) -> None:
+        """DEQUANTIZE → REDUCE_MAX / MAX_POOL_2D → QUANTIZE: the picking op runs on the int8 bytes (the dequantised
+        values' max is the max's dequantised value), its tensors take the DEQUANTIZE input's quantisation; the
+        QUANTIZE becomes a requantising table (`requantize_table`) if it changes the quantisation."""
+        src = self.m.tensors[op.inputs[0]]
+        mid = next(o for o in self.m.ops if op.outputs[0] in o.inputs)
+        for t in (op.outputs[0], mid.outputs[0]):
+            self.m.tensors[t] = replace(self.m.tensors[t], type="INT8", scale=src.scale, zero_point=src.zero_point)
+            self.not_ours.add(t)  # float in the file
+        self.env[op.outputs[0]] = self._input(op)
+        self.island_ends.add(end.index)
+
+    def _island_end(self, op: TflOp) -> None:
+        x = self._input(op)
+        s_in, zp_in = self._quant(x)
+        out = self._tensor(self.m.tensors[op.outputs[0]])
+        if (np.float32(s_in), zp_in) == (np.float32(out.scale), out.zero_point):
+            self.env[op.outputs[0]] = x  # the same quantisation: TFLite's round trip gives every byte back
+            return
+        new = self._emit(op, "UNARY", [x], mode=int(Unary.HARDSHRINK), alpha=0.0, beta=0.0)  # identity in float
+        empty = np.zeros(0, np.int32)
+        new.iparams = IntParams(empty, empty.copy(), table=requantize_table(s_in, zp_in, out.scale, out.zero_point))
+
     def quantize_ends(self, op: TflOp) -> None:
-        """QUANTIZE of the model input / DEQUANTIZE to a model output: dropped (int8 graph I/O)."""
+        """QUANTIZE of the model input / DEQUANTIZE to a model output: dropped (int8 graph I/O); DEQUANTIZE →
+        REDUCE_MAX / MAX_POOL_2D → QUANTIZE inside the graph: the picking op in int8 (`_float_island`)."""
+        if op.type == "QUANTIZE" and op.index in self.island_ends:
+            self._island_end(op)
+            return
+        end = self._island(op) if op.type == "DEQUANTIZE" and self.int8 else None
+        if end is not None:
+            self._float_island(op, end)
+            return
         if op.type == "QUANTIZE" and op.inputs[0] in self.m.inputs and self.int8:
             self.env[op.outputs[0]] = self.g.input
             t = self.m.tensors[op.outputs[0]]
@@ -856,6 +926,18 @@ def mean_params(s_in: float, zp_in: int, s_out: float, zp_out: int, n: int) -> I
     return IntParams(np.array([m], np.int32), np.array([shift], np.int32))
 
 
+def requantize_table(s_in: float, zp_in: int, s_out: float, zp_out: int) -> np.ndarray:
+    """TFLite Micro's DEQUANTIZE then QUANTIZE of every int8 byte v, as a UNARY table (entry v as unsigned):
+    x = float32(double(s_in) · (v − zp_in)), q = clamp(round_half_away(double(x) / double(s_out)) + zp_out)."""
+    v = np.arange(-128, 128)
+    x = (np.float64(np.float32(s_in)) * (v - zp_in)).astype(np.float32).astype(np.float64)
+    r = x / np.float64(np.float32(s_out))
+    q = np.sign(r) * np.floor(np.abs(r) + 0.5) + zp_out
+    table = np.empty(256, np.int8)
+    table[v.astype(np.int8).view(np.uint8)] = np.clip(q, -128, 127).astype(np.int8)
+    return table
+
+
 def _no_params(act_min: int = -128, act_max: int = 127) -> IntParams:
     return IntParams(np.zeros(0, np.int32), np.zeros(0, np.int32), act_min, act_max)
 
@@ -875,7 +957,7 @@ def import_tflite_mapped(path: str | Path | bytes) -> Imported:
     """`import_tflite` with the TFLite tensor → IR tensor map."""
     imp = _Importer(read_tflite(path), "<.tflite bytes>" if isinstance(path, bytes) else str(path))
     g = imp.run()
-    mapped = dict(imp.env)
+    mapped = {t: ir for t, ir in imp.env.items() if t not in imp.not_ours}
     if imp.layout_op >= 0:  # the NCHW input tensor: its NHWC twin (the layout op's output) is mapped instead
         mapped.pop(imp._input_tensor(), None)
         mapped.pop(imp.m.inputs[0], None)
