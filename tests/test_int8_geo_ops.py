@@ -51,6 +51,10 @@ def _cases() -> list[tuple[str, str, Callable[[], bytes]]]:
         ("nearest x1 x2", "RESIZE", lambda: tb.resize_model(7, "RESIZE_NEAREST_NEIGHBOR", (4, 10))),
         ("nearest to 7 x 13 (any size)", "RESIZE", lambda: tb.resize_model(31, "RESIZE_NEAREST_NEIGHBOR", (7, 13))),
         ("nearest down to 3 x 2", "RESIZE", lambda: tb.resize_model(32, "RESIZE_NEAREST_NEIGHBOR", (3, 2))),
+        ("nearest half pixel x2 x3 (litert-torch's)", "RESIZE",
+         lambda: tb.resize_model(34, "RESIZE_NEAREST_NEIGHBOR", (8, 15), half_pixel=True)),
+        ("nearest half pixel x4 x1", "RESIZE",
+         lambda: tb.resize_model(35, "RESIZE_NEAREST_NEIGHBOR", (16, 5), half_pixel=True)),
         ("bilinear half pixel x2", "RESIZE", lambda: tb.resize_model(8, "RESIZE_BILINEAR", (8, 10), half_pixel=True)),
         ("bilinear half pixel 9x7", "RESIZE", lambda: tb.resize_model(9, "RESIZE_BILINEAR", (9, 7), half_pixel=True)),
         ("bilinear half pixel down 3x2", "RESIZE",
@@ -103,13 +107,13 @@ def test_geo_op_equals_tflite_micro(case: int) -> None:
 
 
 def test_unrepresentable_geometry_is_refused() -> None:
-    """Nearest with half pixel centers, bilinear with neither flag, and a transposed conv whose TFLite padding has
+    """Nearest with half pixel centers to a size that is not a whole multiple, bilinear with neither flag, and a transposed conv whose TFLite padding has
     no torch equivalent (SAME, kernel 3, stride 2: TFLite crops the last row) are refused by name."""
     need(HAVE_TFLM, "the peers extra (tflite_micro)", peers.INSTALL_HINT)
     import tflite_build as tb
 
     with pytest.raises(LinRepError, match="op 0 RESIZE_NEAREST_NEIGHBOR: nearest resize"):
-        import_tflite(tb.resize_model(1, "RESIZE_NEAREST_NEIGHBOR", (8, 10), half_pixel=True))
+        import_tflite(tb.resize_model(1, "RESIZE_NEAREST_NEIGHBOR", (7, 10), half_pixel=True))
     with pytest.raises(LinRepError, match="op 0 RESIZE_BILINEAR: bilinear resize with align_corners=False"):
         import_tflite(tb.resize_model(1, "RESIZE_BILINEAR", (8, 10)))
     with pytest.raises(LinRepError, match="op 0 TRANSPOSE_CONV: transposed conv of 5 to 10"):
@@ -226,3 +230,56 @@ def test_float_geo_ops_import_as_tflite_micro_runs_them(kind: str) -> None:
         want = ip.get_output(0)[0].transpose(2, 0, 1)
         np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(c, want, rtol=1e-5, atol=1e-5)
+
+
+def _all_bytes_inputs(shape: tuple[int, ...], n: int, seed: int) -> np.ndarray:
+    """n int8 inputs of `shape` (256 values), the first holding every byte once, the others permutations."""
+    every = np.arange(-128, 128, dtype=np.int8).reshape(shape)
+    rng = np.random.default_rng(seed)
+    return np.stack([every] + [rng.permutation(every.reshape(-1)).reshape(shape) for _ in range(n - 1)])
+
+
+@pytest.mark.parametrize("per_channel,act,zp_c,first", [(False, 0, -128, False), (False, 1, 127, True),
+                                                         (False, 3, 0, False), (True, 0, 0, False),
+                                                         (True, 1, -20, True)])
+def test_mul_by_a_constant_equals_tflite_micro(per_channel: bool, act: int, zp_c: int, first: bool) -> None:
+    """MUL by an int8 constant (litert-torch's `x * 0.25`, hardsigmoid's `/ 6`, as ai-edge-quantizer quantises
+    it): one value → UNARY's scale (format version 9) whose table is TFLite's MUL on every byte; one per channel →
+    AFFINE; in Python and in C equal to TFLite Micro on every byte, every input byte through it."""
+    need(HAVE_TFLM, "the peers extra (tflite_micro)", peers.INSTALL_HINT)
+    import tflite_build as tb
+    from linrep_edge.format.reader import parse
+    from linrep_edge.integer.oracle import TflmRunner
+
+    model = tb.mul_constant_model(41, per_channel, act, zp_c, first)
+    imp = import_tflite_mapped(model)
+    g = imp.graph
+    assert [op.type for op in g.ops] == ["AFFINE" if per_channel else "UNARY"]
+    blob = pack_graph(g)
+    assert parse(blob).format_version == (4 if per_channel else 9)
+    xs = _all_bytes_inputs(g.tensors[g.input].shape, 6, 41)
+    tflm = TflmRunner(model, imp)
+    want = np.stack([tflm(x)[0] for x in xs])
+    assert np.array_equal(np.stack([run_int8(g, x)[0] for x in xs]), want)
+    assert np.array_equal(CRuntime(blob).run_int8(xs)[0].reshape(want.shape), want)
+    assert len(np.unique(want)) > 20
+
+
+@pytest.mark.parametrize("out_q", [(0.05, -9), (0.031, 17), (0.5, 0), (0.0123, -128)])
+def test_requantize_equals_tflite_micro(out_q: tuple[float, int]) -> None:
+    """QUANTIZE from int8 to int8 inside the graph: TFLite Micro's Requantize as UNARY's scale (alpha 1) table, or
+    nothing when the quantisation stays; every input byte, equal in Python and in C."""
+    need(HAVE_TFLM, "the peers extra (tflite_micro)", peers.INSTALL_HINT)
+    import tflite_build as tb
+    from linrep_edge.integer.oracle import TflmRunner
+
+    model = tb.requantize_model(42, out_q)
+    imp = import_tflite_mapped(model)
+    g = imp.graph
+    same = out_q == (0.05, -9)
+    assert [op.type for op in g.ops] == ([] if same else ["UNARY"]) + ["AVG_POOL2D"]
+    xs = _all_bytes_inputs(g.tensors[g.input].shape, 3, 42)
+    tflm = TflmRunner(model, imp)
+    want = np.stack([tflm(x)[0] for x in xs])
+    assert np.array_equal(np.stack([run_int8(g, x)[0] for x in xs]), want)
+    assert np.array_equal(CRuntime(pack_graph(g)).run_int8(xs)[0].reshape(want.shape), want)

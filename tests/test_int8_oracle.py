@@ -232,7 +232,7 @@ def test_mean_and_nchw_input_in_c_equal_tflite_micro():
 
 def test_layout_and_mean_refusals():
     """A TRANSPOSE that is not the input's layout change, a MEAN over H and C, a MEAN over the channels that drops
-    the dimension and a REDUCE_MAX that rescales are refused by name."""
+    the dimension, a REDUCE_MAX that rescales and a PADV2 by a value a max pool would see are refused by name."""
     _need_peers()
     import tflite_build as tb
 
@@ -249,6 +249,15 @@ def test_layout_and_mean_refusals():
         import_tflite(tb.mean_model(1, keep_dims=False, same_quant=False, axes=(3,)))
     with pytest.raises(LinRepError, match=r"op 0 REDUCE_MAX: input scale/zero point"):
         import_tflite(tb.mean_model(1, keep_dims=True, same_quant=False, axes=(3,), code="REDUCE_MAX"))
+    b = tb.Int8Builder(0)  # PADV2 by a value a max does not ignore
+    x, p, y = b.act((1, 6, 6, 2), 0.05, 0), b.act((1, 8, 8, 2), 0.05, 0), b.act((1, 3, 3, 2), 0.05, 0)
+    value = b.me.Tensor(shape=(), dtype=b.tfl.TensorType.INT8, data=np.array(0, np.int8),
+                        quantization=b.me.Quantization(scales=0.05, zero_points=0))
+    b.sg.tensors.append(value)
+    b.op("PADV2", [x, b.int32_const(np.array([[0, 0], [1, 1], [1, 1], [0, 0]])), value], [p])
+    b.op("MAX_POOL_2D", [p], [y], "Pool2DOptions", padding=1, strideW=2, strideH=2, filterWidth=3, filterHeight=3)
+    with pytest.raises(LinRepError, match=r"op 0 PADV2: PADV2 other than by the lowest value"):
+        import_tflite(b.build([x], [y]))
 
 
 def test_default_model_tflite_equals_tflite_micro():
@@ -394,3 +403,58 @@ def test_float_island_requantised_equals_tflite_micro(out_q, channels):
     want = np.stack([tflm(v)[0] for v in xs])
     assert np.array_equal(np.stack([run_int8(imp.graph, v)[0] for v in xs]), want)
     assert np.array_equal(CRuntime(pack_graph(imp.graph)).run_int8(xs)[0].reshape(want.shape), want)
+
+
+# zoo nets as users convert them (litert-torch, then ai-edge-quantizer with 16 random calibration inputs), and what
+# each brings to the importer: a TRANSPOSE to NCHW at the output, nearest upsampling with half pixel centres and
+# int8 → int8 QUANTIZEs before CONCATENATIONs (U-Net); PReLU as MULs by scalar constants and a SUB, constants after
+# the flatbuffer (MTCNN ONet); PADV2 by -inf before the stem's max pool (ResNet-18). (The int8 MobileNetV3 of random
+# weights gets output scales TFLite Micro refuses: fp32 only.)
+CONVERTED = [("tiny_unet", True), ("mtcnn_onet", True), ("resnet18_imagenet", True), ("mobilenet_v3_small", False)]
+
+
+@pytest.mark.parametrize("name,int8", CONVERTED, ids=[n for n, _ in CONVERTED])
+def test_zoo_nets_converted_by_the_peers_tools_import_and_match(name, int8):
+    """fp32 file: C within 1e-5 of LiteRT (relative to the largest output); int8 file: every tensor of the Python
+    reference and every output byte of the C runtime equal to TFLite Micro's (on the file with its constants
+    inside the flatbuffer)."""
+    _need_peers()
+    import tflite_build as tb
+    import torch
+    import zoo
+    from ai_edge_litert.interpreter import Interpreter
+
+    from linrep_edge.format.writer import pack_graph
+    from linrep_edge.integer.oracle import TflmRunner
+    from linrep_edge.runtime.binding import CRuntime
+
+    make, shape = zoo.ZOO[name]
+    torch.manual_seed(0)
+    fp32 = peers.to_tflite(make().eval(), torch.randn(*shape))
+    imp = import_tflite_mapped(fp32)
+    g = imp.graph
+    xs = np.random.default_rng(0).standard_normal((3, *g.tensors[g.input].shape)).astype(np.float32)
+    it = Interpreter(model_content=fp32, num_threads=1)
+    it.allocate_tensors()
+    got = CRuntime(pack_graph(g)).run_all(xs)
+    for k, x in enumerate(xs):
+        it.set_tensor(it.get_input_details()[0]["index"], x[None] if imp.input_layout == "NCHW"
+                      else x.transpose(1, 2, 0)[None])
+        it.invoke()
+        for j, (o, t) in enumerate(zip(it.get_output_details(), g.results)):
+            want = it.get_tensor(o["index"])
+            want = want.reshape(g.tensors[t].shape) if t in imp.nchw_outputs or want.ndim != 4 else \
+                want[0].transpose(2, 0, 1)
+            assert np.abs(got[j][k].reshape(want.shape) - want).max() <= 1e-5 * np.abs(want).max(), (name, k, j)
+    if not int8:
+        return
+    q = peers.quantize_int8(fp32, np.random.default_rng(1).standard_normal((16, *shape[1:])).astype(np.float32))
+    inside = tb.buffers_inside(q)
+    assert _check_against_tflm(inside, 3, seed=33) > 0
+    imp8 = import_tflite_mapped(q)  # the file as written (constants after the flatbuffer for the larger ones)
+    x8 = _random_inputs(imp8.graph.tensors[imp8.graph.input].shape, 3, 34)
+    tflm = TflmRunner(inside, imp8)
+    want8 = [np.stack(v) for v in zip(*[tflm(x) for x in x8])]
+    got8 = CRuntime(pack_graph(imp8.graph)).run_int8(x8)
+    for w, c in zip(want8, got8):
+        assert np.array_equal(c.reshape(w.shape), w)

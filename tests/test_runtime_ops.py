@@ -614,6 +614,17 @@ def test_channel_shuffle(crt, shape, groups) -> None:
                                   .numpy().astype(np.int8))
 
 
+class _Scale(torch.nn.Module):
+    """alpha · x, torch's own product (UNARY's scale, format version 9)."""
+
+    def __init__(self, alpha: float) -> None:
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.tensor(self.alpha, dtype=torch.float32).to(x.dtype)
+
+
 # (torch module, Unary, alpha, beta): torch's own modules are the reference for the C kernels
 UNARIES = [(torch.nn.GELU(), 0, 0.0, 0.0), (torch.nn.GELU("tanh"), 1, 0.0, 0.0), (torch.nn.ELU(), 2, 1.0, 1.0),
            (torch.nn.ELU(0.3), 2, 0.3, 1.0), (torch.nn.SELU(), 2, 1.6732632423543772, 1.0507009873554805),
@@ -622,12 +633,13 @@ UNARIES = [(torch.nn.GELU(), 0, 0.0, 0.0), (torch.nn.GELU("tanh"), 1, 0.0, 0.0),
            (torch.nn.Mish(), 5, 0.0, 0.0), (torch.nn.LogSigmoid(), 6, 0.0, 0.0),
            (torch.nn.Threshold(0.1, -2.0), 7, 0.1, -2.0), (torch.nn.Threshold(-1.0, 20.0), 7, -1.0, 20.0),
            (torch.nn.Hardshrink(), 8, 0.5, 0.0), (torch.nn.Hardshrink(3.0), 8, 3.0, 0.0),  # format version 8
-           (torch.nn.Softshrink(0.3), 9, 0.3, 0.0), (torch.nn.Softshrink(0.0), 9, 0.0, 0.0)]
+           (torch.nn.Softshrink(0.3), 9, 0.3, 0.0), (torch.nn.Softshrink(0.0), 9, 0.0, 0.0),
+           (_Scale(0.25), 10, 0.25, 0.0), (_Scale(-3.5), 10, -3.5, 0.0), (_Scale(1.0), 10, 1.0, 0.0)]  # version 9
 
 
 @pytest.mark.parametrize("case", range(len(UNARIES)), ids=[f"{type(u[0]).__name__}{i}" for i, u in enumerate(UNARIES)])
 def test_unary(crt, case) -> None:
-    """UNARY (format version 7; Hardshrink and Softshrink version 8) in C equals torch's own module on random inputs
+    """UNARY (format version 7; Hardshrink and Softshrink version 8, the scale 9) in C equals torch's own module on random inputs
     (spread to +-30) of a [C, H, W] and a [F] tensor, and on special values (infinities, NaN, signed zeros, the edges
     of the kernels' ranges) where torch gives a number; the blob says its version and keeps the function and its
     parameters."""
@@ -636,7 +648,7 @@ def test_unary(crt, case) -> None:
         g = _single(shape, shape, Op("UNARY", "act", [], 0, mode=fn, alpha=alpha, beta=beta))
         blob = pack_graph(g)
         back = parse(blob)
-        assert back.format_version == (8 if fn >= 8 else 7)
+        assert back.format_version == (9 if fn >= 10 else 8 if fn >= 8 else 7)
         assert (back.graph.ops[0].mode, back.graph.ops[0].alpha) == (fn, np.float32(alpha))
         x = (np.random.default_rng(case).standard_normal((2, *shape)) * 6).astype(np.float32)
         x.reshape(-1)[:9] = [-30.0, -20.0, -10.5, -9.0, 0.0, 9.0, 10.5, 20.0, 30.0]
@@ -660,7 +672,8 @@ def test_unary_refused_where_meaningless(crt) -> None:
     (LR_ERR_BAD_CONSTANT)."""
     from linrep_edge.format.ir import IntParams
 
-    for mode, alpha, beta in [(10, 0.0, 0.0), (255, 0.0, 0.0), (2, float("nan"), 1.0), (7, 0.0, float("nan")),
+    for mode, alpha, beta in [(11, 0.0, 0.0), (10, float("inf"), 0.0), (255, 0.0, 0.0), (2, float("nan"), 1.0),
+                              (7, 0.0, float("nan")),
                               (3, 0.0, 0.0), (4, 0.0, 20.0), (4, -1.0, 20.0), (4, float("inf"), 20.0),
                               (9, -0.5, 0.0)]:
         g = _single((4,), (4,), Op("UNARY", "act", [], 0, mode=mode, alpha=alpha, beta=beta))

@@ -92,3 +92,52 @@ def test_corrupt_files_raise_linrep_error_only():
         except LinRepError:
             refused += 1
     assert refused > 10
+
+
+def _weights_after_the_flatbuffer(buf: bytes) -> bytes:
+    """The same model with every constant's bytes moved out of the flatbuffer, as ai-edge-quantizer writes larger
+    files: each buffer's `offset` (from the file's start, 16-byte aligned) and `size`, the bytes appended after
+    the flatbuffer. Written with TFLite Micro's schema object API: the reader is not its own reference."""
+    import flatbuffers
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as tfl
+
+    model = tfl.ModelT.InitFromPackedBuf(buf, 0)
+    moved = [(b, bytes(np.asarray(b.data, np.uint8))) for b in model.buffers if b.data is not None and len(b.data)]
+
+    def pack() -> bytes:
+        fb = flatbuffers.Builder(1024)
+        fb.Finish(model.Pack(fb), file_identifier=b"TFL3")
+        return bytes(fb.Output())
+
+    for b, _ in moved:
+        b.data, b.offset, b.size = None, 2, 0  # placeholders of the final width: the packed size stays
+    for b, raw in moved:
+        b.size = len(raw)
+    head = pack()
+    pos, tail = (len(head) + 15) // 16 * 16, b""
+    for b, raw in moved:
+        b.offset = pos + len(tail)
+        tail += raw + b"\0" * (-len(raw) % 16)
+    out = pack()
+    assert len(out) == len(head)
+    return out + b"\0" * (pos - len(out)) + tail
+
+
+def test_constants_after_the_flatbuffer_read_as_inside():
+    """Buffers with offset / size (the layout of ai-edge-quantizer's larger files, e.g. MobileNetV2's): the same
+    graph, constants and answers as the file with the bytes inside; an offset past the end is refused."""
+    buf = mlperf_model("kws_ref_model").read_bytes()
+    moved = _weights_after_the_flatbuffer(buf)
+    import tflite
+
+    m = tflite.Model.GetRootAsModel(moved, 0)
+    assert sum(m.Buffers(i).Offset() > 1 for i in range(m.BuffersLength())) >= 5
+    a, b = import_tflite(buf), import_tflite(moved)
+    assert [op.type for op in a.ops] == [op.type for op in b.ops]
+    for ca, cb in zip(a.constants, b.constants):
+        assert np.array_equal(np.asarray(ca.q if ca.q is not None else ca.values),
+                              np.asarray(cb.q if cb.q is not None else cb.values))
+    x = np.random.default_rng(0).integers(-128, 128, a.tensors[a.input].shape).astype(np.int8)
+    assert np.array_equal(run_int8(a, x)[0], run_int8(b, x)[0])
+    with pytest.raises(LinRepError, match="run past the file's end"):
+        import_tflite(moved[:len(moved) - 100])

@@ -358,3 +358,50 @@ def silu_model(seed: int, in_q: tuple[float, int], out_q: tuple[float, int]) -> 
     b.op("LOGISTIC", [x], [g])
     b.op("MUL", [x, g], [y], "MulOptions", fusedActivationFunction=0)
     return b.build([x], [y])
+
+
+def mul_constant_model(seed: int, per_channel: bool, act: int, zp_c: int, first: bool = False) -> bytes:
+    """MUL of [1, 8, 32, C] by an int8 constant of one value (C = 1: every input byte through it) or one per
+    channel (C = 4, [1, 1, 1, 4]), quantised with zero point zp_c as ai-edge-quantizer leaves scalars (often
+    −128 or 127, so q − zp leaves int8); `first`: MUL(constant, x)."""
+    b = Int8Builder(seed)
+    c = 4 if per_channel else 1
+    x = b.act((1, 8, 32 // c, c), 0.05, int(b.rng.integers(-30, 30)))
+    y = b.act((1, 8, 32 // c, c), 0.02, int(b.rng.integers(-20, 20)))
+    shape = (1, 1, 1, c) if per_channel else ()
+    q = b.rng.integers(-128, 128, shape if shape else (1,)).astype(np.int8).reshape(shape)
+    if per_channel:  # q − zp within int8
+        q = np.clip(q.astype(np.int64), zp_c - 128, zp_c + 127).clip(-128, 127).astype(np.int8)
+    k = b.me.Tensor(shape=shape, dtype=b.tfl.TensorType.INT8, data=q,
+                    quantization=b.me.Quantization(scales=0.004, zero_points=zp_c))
+    b.sg.tensors.append(k)
+    b.op("MUL", [k, x] if first else [x, k], [y], "MulOptions", fusedActivationFunction=act)
+    return b.build([x], [y])
+
+
+def requantize_model(seed: int, out_q: tuple[float, int]) -> bytes:
+    """QUANTIZE of an int8 [1, 8, 32, 1] (every byte in one input) to another int8 quantisation (as
+    ai-edge-quantizer puts before a CONCATENATION), then an AVERAGE_POOL_2D 1×1 so the QUANTIZE is inside."""
+    b = Int8Builder(seed)
+    x = b.act((1, 8, 32, 1), 0.05, -9)
+    y = b.act((1, 8, 32, 1), *out_q)
+    z = b.act((1, 8, 32, 1), *out_q)
+    b.op("QUANTIZE", [x], [y])
+    b.op("AVERAGE_POOL_2D", [y], [z], "Pool2DOptions", padding=1, strideW=1, strideH=1, filterWidth=1, filterHeight=1)
+    return b.build([x], [z])
+
+
+def buffers_inside(buf: bytes) -> bytes:
+    """The same model with every constant inside the flatbuffer (buffers' `data`): TFLite Micro reads no
+    offset / size buffers (ai-edge-quantizer writes larger files so) and runs such a file on whatever it finds."""
+    import flatbuffers
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as tfl
+
+    model = tfl.ModelT.InitFromPackedBuf(buf, 0)
+    for b in model.buffers:
+        if b.offset > 1:
+            b.data = np.frombuffer(buf[b.offset:b.offset + b.size], np.uint8).copy()
+            b.offset = b.size = 0
+    fb = flatbuffers.Builder(1024)
+    fb.Finish(model.Pack(fb), file_identifier=b"TFL3")
+    return bytes(fb.Output())

@@ -15,7 +15,7 @@ multipliers (`integer.linrep.ab_scales_from_multipliers`); an int8 graph with in
 Version 6 adds CHANNEL_SHUFFLE and PAD's reflect / replicate borders (`Op.mode` 1 / 2; fp32 or int8 graphs;
 blobs without them say the version they said before); version 7 adds UNARY (an int8 graph's as its 256-byte table
 in `weight_i8`) and SUB; version 8 PIXEL_SHUFFLE, the shrinks, nearest to any size and the MUL by a gate per
-pixel; version 9 an int8 graph's TFLite MEAN to an output other than 1×1 (over the channels). Output is deterministic: the same graph gives the same
+pixel; version 9 an int8 graph's TFLite MEAN to an output other than 1×1 (over the channels) and UNARY's scale. Output is deterministic: the same graph gives the same
 bytes (no timestamps, fixed build order, metadata JSON with sorted keys). The CRC-32 of the whole blob,
 computed with the crc32 field's own 4 bytes as zero, is patched into that field last.
 """
@@ -109,10 +109,10 @@ def _uses_v8(g: Graph) -> bool:
 
 
 def _uses_v9(g: Graph) -> bool:
-    """TFLite's int8 MEAN (ADAPTIVE_AVG_POOL2D with one multiplier) to an output other than 1×1: over the
-    channels."""
-    return any(op.type == "ADAPTIVE_AVG_POOL2D" and op.iparams is not None and len(op.iparams.multiplier) == 1
-               and tuple(op.kernel) != (1, 1) for op in g.ops)
+    """TFLite's int8 MEAN (ADAPTIVE_AVG_POOL2D with one multiplier) to an output other than 1×1 (over the
+    channels), or the UNARY scale (an imported .tflite's requantisation or product by a constant)."""
+    return any((op.type == "ADAPTIVE_AVG_POOL2D" and op.iparams is not None and len(op.iparams.multiplier) == 1
+                and tuple(op.kernel) != (1, 1)) or (op.type == "UNARY" and op.mode >= Unary.SCALE) for op in g.ops)
 
 
 def format_version_needed(g: Graph) -> int:

@@ -68,7 +68,9 @@ def unary_f32(op: Op, x: torch.Tensor) -> torch.Tensor:
         return F.hardshrink(x, a)
     if fn == Unary.SOFTSHRINK:
         return F.softshrink(x, a)
-    raise LinRepError(f"op {op.name!r}: UNARY function {fn} is not one of the format's (0 .. {Unary.SOFTSHRINK})")
+    if fn == Unary.SCALE:
+        return x * a
+    raise LinRepError(f"op {op.name!r}: UNARY function {fn} is not one of the format's (0 .. {Unary.SCALE})")
 
 
 def pixel_shuffle_f32(x: torch.Tensor, r: int, mode: int) -> torch.Tensor:

@@ -24,9 +24,13 @@ def to_tflite_layout(x: np.ndarray, layout: str = "NHWC") -> np.ndarray:
     return x.transpose(1, 2, 0)[None]
 
 
-def to_ours(value: np.ndarray, shape: tuple[int, ...], flattened: tuple[int, int, int] | None = None) -> np.ndarray:
+def to_ours(value: np.ndarray, shape: tuple[int, ...], flattened: tuple[int, int, int] | None = None,
+            nchw: bool = False) -> np.ndarray:
     """A TFLite tensor (NHWC, batch 1) in our layout `shape`; `flattened` (C, H, W): our tensor is the NCHW
-    flatten where TFLite holds the NHWC flatten (a RESHAPE before a FULLY_CONNECTED)."""
+    flatten where TFLite holds the NHWC flatten (a RESHAPE before a FULLY_CONNECTED); nchw: the file gives it as
+    [1, C, H, W] (a model output behind a TRANSPOSE [0, 3, 1, 2]), our bytes already."""
+    if nchw:
+        return value.reshape(shape)
     if len(shape) == 3:
         return value.reshape(shape[1], shape[2], shape[0]).transpose(2, 0, 1)
     if flattened is not None:
@@ -58,7 +62,7 @@ class TflmRunner:
         g = self.imp.graph
         self._ip.set_input(to_tflite_layout(x, self.imp.input_layout), 0)
         self._ip.invoke()
-        return [to_ours(self._ip.get_output(k), g.tensors[t].shape, self.imp.flattened.get(t))
+        return [to_ours(self._ip.get_output(k), g.tensors[t].shape, self.imp.flattened.get(t), t in self.imp.nchw_outputs)
                 for k, t in enumerate(g.results)]
 
     def tensors(self) -> dict[int, np.ndarray]:
@@ -90,5 +94,5 @@ class LiteRTRefRunner:
         g = self.imp.graph
         self._it.set_tensor(self._in, to_tflite_layout(x, self.imp.input_layout))
         self._it.invoke()
-        return [to_ours(self._it.get_tensor(i), g.tensors[t].shape, self.imp.flattened.get(t))
+        return [to_ours(self._it.get_tensor(i), g.tensors[t].shape, self.imp.flattened.get(t), t in self.imp.nchw_outputs)
                 for i, t in zip(self._outs, g.results)]

@@ -46,6 +46,23 @@ class TflModel:
     outputs: list[int]
 
 
+def _buffer_bytes(buf: bytes, b: Any, tensor: int, path: str) -> bytes | None:
+    """A constant's bytes: in the buffer's `data` vector, or (offset > 1, as converters write large models and
+    ai-edge-quantizer writes its weights) `size` bytes at `offset` from the file's start, after the flatbuffer;
+    None for an activation. An offset or size past the file's end is refused."""
+    if b is None:
+        return None
+    if b.DataLength():
+        return b.DataAsNumpy().tobytes()
+    offset, size = int(b.Offset()), int(b.Size())
+    if offset <= 1 or size == 0:
+        return None
+    if offset + size > len(buf):
+        raise LinRepError(f"{path}: constant tensor {tensor}: its {size} bytes at offset {offset} run past the "
+                          f"file's end ({len(buf)} bytes)")
+    return buf[offset:offset + size]
+
+
 def _enum_names(enum: type) -> dict[int, str]:
     return {v: k for k, v in vars(enum).items() if not k.startswith("_") and isinstance(v, int)}
 
@@ -125,11 +142,11 @@ def read_tflite(source: str | Path | bytes) -> TflModel:
             scale = q.ScaleAsNumpy().astype(np.float32) if q is not None and q.ScaleLength() else np.zeros(0, np.float32)
             zp = q.ZeroPointAsNumpy().astype(np.int64) if q is not None and q.ZeroPointLength() else np.zeros(0, np.int64)
             data = None
-            b = model.Buffers(t.Buffer())
-            if b is not None and b.DataLength():
+            raw = _buffer_bytes(buf, model.Buffers(t.Buffer()), i, path)
+            if raw is not None:
                 if ttype not in _NUMPY_TYPES:
                     raise LinRepError(f"{path}: constant tensor {i} of type {ttype} is not supported")
-                data = b.DataAsNumpy().view(_NUMPY_TYPES[ttype]).reshape(shape)
+                data = np.frombuffer(raw, dtype=np.uint8).view(_NUMPY_TYPES[ttype]).reshape(shape)
             tensors.append(TflTensor((t.Name() or f"tensor {i}".encode()).decode("utf-8", "replace"), shape, ttype, scale, zp,
                                      int(q.QuantizedDimension()) if q is not None else 0, data))
         ops = []

@@ -43,7 +43,7 @@ MIN_INPUTS = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2, "ADD":
               "DEQUANTIZE": 1, "TRANSPOSE": 2, "MEAN": 2, "LOGISTIC": 1, "HARD_SWISH": 1, "TANH": 1, "RELU": 1,
               "RELU6": 1, "LEAKY_RELU": 1, "PRELU": 2, "ELU": 1, "GELU": 1,
               "MUL": 2, "RESIZE_NEAREST_NEIGHBOR": 2, "RESIZE_BILINEAR": 2, "TRANSPOSE_CONV": 3,
-              "DEPTH_TO_SPACE": 1, "SPACE_TO_DEPTH": 1, "REDUCE_MAX": 2}
+              "DEPTH_TO_SPACE": 1, "SPACE_TO_DEPTH": 1, "REDUCE_MAX": 2, "PADV2": 3}
 NCHW_TO_NHWC = (0, 2, 3, 1)
 NHWC_TO_NCHW = (0, 3, 1, 2)
 NCHW_AXES = {0: 0, 1: 3, 2: 1, 3: 2}  # an axis of the NCHW view (NHWC_TO_NCHW) → the same axis of NHWC
@@ -64,7 +64,11 @@ def activation_range(activation: str, scale: float, zero_point: int) -> tuple[in
     """TFLite's CalculateActivationRangeQuantized for int8: the fused activation as an output clamp,
     zero_point + round(f / scale) computed in float32 as TFLite does."""
     def q(f: float) -> int:
-        return zero_point + _round_half_away(float(np.float32(f) / np.float32(scale)))
+        r = float(np.float32(f) / np.float32(scale))
+        if not -2.0 ** 31 <= r <= 2.0 ** 31 - 1:  # TFLite's Quantize: no_integer_overflow_from_quantization
+            raise LinRepError(f"fused {activation} with output scale {scale}: {f} / scale = {r:.3g} overflows int32 "
+                              "(TFLite Micro refuses the file in Prepare; a calibration that saw no spread?)")
+        return zero_point + _round_half_away(r)
 
     if activation == "NONE":
         return -128, 127
@@ -117,6 +121,9 @@ class _Importer:
         self.nchw_views: set[int] = set()  # TFLite tensors holding TRANSPOSE [0, 3, 1, 2] of an NHWC map (a MEAN reads)
         self.island_ends: set[int] = set()  # QUANTIZE ops closing DEQUANTIZE → a value-picking op → QUANTIZE
         self.not_ours: set[int] = set()  # TFLite tensors whose bytes are not our tensor's: float islands, NCHW views
+        self.planes: dict[int, int] = {}  # IR map → its [1, C, H·W] plane (CBAM's mean and max share one)
+        self.max_pads: dict[int, tuple[int, int, int, int]] = {}  # PADV2 output → its pads, for the max pool after
+        self.nchw_outputs: set[int] = set()  # model outputs the file gives as NCHW (a TRANSPOSE [0, 3, 1, 2] at the end)
 
     def _input_tensor(self) -> int:
         """The TFLite tensor the graph's input stands for (a float input's QUANTIZE output in int8 files)."""
@@ -413,16 +420,37 @@ class _Importer:
         self._emit(op, kind, [a, b], iparams=IntParams(np.array([m for m, _ in mq], np.int32),
                                                         np.array([s for _, s in mq], np.int32), lo, hi))
 
+    def padv2(self, op: TflOp) -> None:
+        """PADV2 by the lowest value (−inf; int8: −128) read only by VALID MAX_POOL_2Ds (litert-torch's max pool with
+        padding): the pool's own padding, whose taps a max ignores just as it ignores the lowest value."""
+        x = self._input(op)
+        p, v = self.m.tensors[op.inputs[1]].data, self.m.tensors[op.inputs[2]].data
+        users = [o for o in self.m.ops if op.outputs[0] in o.inputs]
+        lowest = v is not None and v.size == 1 and (float(v.reshape(-1)[0]) == -np.inf if not self.int8
+                                                      else int(v.reshape(-1)[0]) == -128)
+        if p is None or p.shape != (4, 2) or p[0].any() or p[3].any() or (p < 0).any() or not lowest or not users or \
+                op.outputs[0] in self.m.outputs or \
+                any(o.type != "MAX_POOL_2D" or o.options.get("Padding") != 1 for o in users):
+            raise LinRepError("PADV2 other than by the lowest value (-inf, int8 -128) before VALID MAX_POOL_2Ds only")
+        self._same_quant(op, [x])
+        self.env[op.outputs[0]] = x
+        self.not_ours.add(op.outputs[0])
+        self.max_pads[op.outputs[0]] = (int(p[1, 0]), int(p[2, 0]), int(p[1, 1]), int(p[2, 1]))
+
     def pool(self, op: TflOp) -> None:
         x = self._input(op)
         c, h, w = self.g.tensors[x].shape
         o = self._geometry(op, "Pool2DOptions", ("FilterHeight", "FilterWidth", "StrideH", "StrideW"))
         k, stride = (o["FilterHeight"], o["FilterWidth"]), (o["StrideH"], o["StrideW"])
-        oh, ow = _out_size(int(o["Padding"]), h, k[0], stride[0], 1), _out_size(int(o["Padding"]), w, k[1], stride[1], 1)
+        pt, pl, pb, pr = self.max_pads.get(op.inputs[0], (0, 0, 0, 0))  # a PADV2 before it (`padv2`)
+        if max(pt, pb) >= k[0] or max(pl, pr) >= k[1]:
+            raise LinRepError(f"PADV2 by {(pt, pl, pb, pr)} before a {k[0]}x{k[1]} max pool: a window of padding only")
+        oh = _out_size(int(o["Padding"]), h + pt + pb, k[0], stride[0], 1)
+        ow = _out_size(int(o["Padding"]), w + pl + pr, k[1], stride[1], 1)
         if _nchw(self.m.tensors[op.outputs[0]].shape) != (c, oh, ow):
             raise LinRepError(f"output shape {list(self.m.tensors[op.outputs[0]].shape)} is not [1, {oh}, {ow}, {c}]")
-        top, bottom = same_pads(h, k[0], stride[0], 1, oh) if o["Padding"] == 0 else (0, 0)
-        left, right = same_pads(w, k[1], stride[1], 1, ow) if o["Padding"] == 0 else (0, 0)
+        top, bottom = same_pads(h, k[0], stride[0], 1, oh) if o["Padding"] == 0 else (pt, pb)
+        left, right = same_pads(w, k[1], stride[1], 1, ow) if o["Padding"] == 0 else (pl, pr)
         self._same_quant(op, [x])
         act = self._activation(op)
         kind = "MAX_POOL2D" if op.type == "MAX_POOL_2D" else "AVG_POOL2D"
@@ -584,6 +612,15 @@ class _Importer:
             return
         perm = self.m.tensors[op.inputs[1]].data
         users = [o for o in self.m.ops if op.outputs[0] in o.inputs]
+        if perm is not None and tuple(int(v) for v in perm.reshape(-1)) == NHWC_TO_NCHW and not users and \
+                op.outputs[0] in self.m.outputs:  # a map given back as NCHW (litert-torch): ours is [C, H, W]
+            x = self._input(op)
+            self._same_quant(op, [x])
+            if len(self.g.tensors[x].shape) != 3:
+                raise LinRepError("a TRANSPOSE [0, 3, 1, 2] to a model output of a tensor that is not [1, H, W, C]")
+            self.env[op.outputs[0]] = x
+            self.nchw_outputs.add(op.outputs[0])
+            return
         if perm is not None and tuple(int(v) for v in perm.reshape(-1)) == NHWC_TO_NCHW and users and \
                 op.outputs[0] not in self.m.outputs and all(self._nchw_mean(o) for o in users):
             x = self._input(op)  # NCHW for the MEAN after it: ours already is; the MEAN maps its axes
@@ -593,7 +630,8 @@ class _Importer:
             self.not_ours.add(op.outputs[0])
             return
         raise LinRepError("a TRANSPOSE other than the model input's NCHW → NHWC layout change ([0, 2, 3, 1] of "
-                          "the input) or an NHWC → NCHW one ([0, 3, 1, 2]) read only by a MEAN over H and W")
+                          "the input) or an NHWC → NCHW one ([0, 3, 1, 2]) read only by a MEAN over H and W or "
+                          "giving a model output")
 
     def _nchw_mean(self, op: TflOp) -> bool:
         """A MEAN / REDUCE_MAX over H and W of an NCHW map ([2, 3]) that drops the dimensions (litert-torch's
@@ -659,7 +697,9 @@ class _Importer:
         if not keep or tuple(out_t.shape) != (1, h, w, 1):
             raise LinRepError(f"{op.type} over the channels to {list(out_t.shape)} (only keep_dims: [1, {h}, {w}, 1])")
         name = _short_name(out_t.name)
-        plane = self._emit_inner("RESHAPE", [x], (1, c, h * w), f"{name}/plane")
+        if x not in self.planes:
+            self.planes[x] = self._emit_inner("RESHAPE", [x], (1, c, h * w), f"{name}/plane")
+        plane = self.planes[x]
         if op.type == "REDUCE_MAX":
             self._same_quant(op, [x])
             red = self._emit_inner("MAX_POOL2D", [plane], (1, 1, h * w), f"{name}/max", kernel=(c, 1), stride=(c, 1),
@@ -739,21 +779,47 @@ class _Importer:
         if (np.float32(s_in), zp_in) == (np.float32(out.scale), out.zero_point):
             self.env[op.outputs[0]] = x  # the same quantisation: TFLite's round trip gives every byte back
             return
-        new = self._emit(op, "UNARY", [x], mode=int(Unary.HARDSHRINK), alpha=0.0, beta=0.0)  # identity in float
+        self._table_op(op, x, 1.0, requantize_table(s_in, zp_in, out.scale, out.zero_point))
+
+    def _table_op(self, op: TflOp, x: int, alpha: float, table: np.ndarray) -> None:
+        """UNARY's scale, alpha · x (format version 9): in an int8 graph one byte → byte table of TFLite's own
+        arithmetic (an int8 model runs the table, alpha says what it means)."""
+        new = self._emit(op, "UNARY", [x], mode=int(Unary.SCALE), alpha=float(np.float32(alpha)), beta=0.0)
         empty = np.zeros(0, np.int32)
-        new.iparams = IntParams(empty, empty.copy(), table=requantize_table(s_in, zp_in, out.scale, out.zero_point))
+        new.iparams = IntParams(empty, empty.copy(), table=table)
+
+    def _requantize(self, op: TflOp) -> None:
+        """QUANTIZE of an int8 tensor to another int8 quantisation (ai-edge-quantizer's before a CONCATENATION): TFLite
+        Micro's Requantize, clamp(MBQM(x − zp_in, M, s) + zp_out) with M, s of s_in / s_out, as a table."""
+        x = self._input(op)
+        s_in, zp_in = self._quant(x)
+        out = self._tensor(self.m.tensors[op.outputs[0]])
+        if (np.float32(s_in), zp_in) == (np.float32(out.scale), out.zero_point):
+            self.env[op.outputs[0]] = x
+            return
+        m, shift = arith.quantize_multiplier(float(np.float32(s_in)) / float(np.float32(out.scale)))
+        v = np.arange(-128, 128, dtype=np.int64)
+        y = arith.multiply_by_quantized_multiplier(v - zp_in, m, shift) + out.zero_point
+        table = np.empty(256, np.int8)
+        table[v.astype(np.int8).view(np.uint8)] = arith.saturate_int8(y)
+        self._table_op(op, x, 1.0, table)
 
     def quantize_ends(self, op: TflOp) -> None:
-        """QUANTIZE of the model input / DEQUANTIZE to a model output: dropped (int8 graph I/O); DEQUANTIZE →
-        REDUCE_MAX / MAX_POOL_2D → QUANTIZE inside the graph: the picking op in int8 (`_float_island`)."""
+        """QUANTIZE of a float model input / DEQUANTIZE to a model output: dropped (int8 graph I/O); QUANTIZE of an
+        int8 tensor: a requantising table (`_requantize`); DEQUANTIZE → REDUCE_MAX / MAX_POOL_2D → QUANTIZE inside
+        the graph: the picking op in int8 (`_float_island`)."""
         if op.type == "QUANTIZE" and op.index in self.island_ends:
             self._island_end(op)
+            return
+        if op.type == "QUANTIZE" and self.int8 and self.m.tensors[op.inputs[0]].type == "INT8":
+            self._requantize(op)
             return
         end = self._island(op) if op.type == "DEQUANTIZE" and self.int8 else None
         if end is not None:
             self._float_island(op, end)
             return
-        if op.type == "QUANTIZE" and op.inputs[0] in self.m.inputs and self.int8:
+        if op.type == "QUANTIZE" and op.inputs[0] in self.m.inputs and self.int8 and \
+                self.m.tensors[op.inputs[0]].type == "FLOAT32":
             self.env[op.outputs[0]] = self.g.input
             t = self.m.tensors[op.outputs[0]]
             self.g.tensors[self.g.input] = self._tensor(t, self._input_shape(t))
@@ -761,7 +827,9 @@ class _Importer:
         if op.type == "DEQUANTIZE" and op.outputs[0] in self.m.outputs and self.int8:
             self.env[op.outputs[0]] = self._input(op)
             return
-        raise LinRepError("only a QUANTIZE of the model input or a DEQUANTIZE to a model output is supported")
+        raise LinRepError("only a QUANTIZE of the float model input or of an int8 tensor, a DEQUANTIZE to a model "
+                          "output, or a DEQUANTIZE → REDUCE_MAX / MAX_POOL_2D → QUANTIZE is supported (other ops "
+                          "left in float between int8 ones are not)")
 
     # -- MUL, RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR, TRANSPOSE_CONV (docs/INTEGER.md §2) ---------------------
     def geo_handlers(self) -> dict[str, object]:
@@ -770,7 +838,11 @@ class _Importer:
 
     def mul(self, op: TflOp) -> None:
         """MUL of equal shapes, by one value per channel, or (format version 8) by one value per pixel ([1, H, W, 1]
-        times [1, H, W, C]); int8: TFLite Micro's multiplier s0·s1 / s_out."""
+        times [1, H, W, C]); int8: TFLite Micro's multiplier s0·s1 / s_out. By a constant: `_mul_constant`."""
+        consts = [k for k in (0, 1) if self.m.tensors[op.inputs[k]].data is not None]
+        if len(consts) == 1:
+            self._mul_constant(op, 1 - consts[0], consts[0])
+            return
         a, b = self._input(op, 0), self._input(op, 1)
         sa, sb = self.g.tensors[a].shape, self.g.tensors[b].shape
         if operand_form(sa, sb, "MUL") is None and operand_form(sb, sa, "MUL") is not None:
@@ -790,9 +862,53 @@ class _Importer:
         lo, hi = activation_range(act, out.scale, out.zero_point)
         self._emit(op, "MUL", [a, b], iparams=IntParams(np.array([m], np.int32), np.array([shift], np.int32), lo, hi))
 
+    def _mul_constant(self, op: TflOp, k_x: int, k_c: int) -> None:
+        """MUL by a constant of one value or one per channel (litert-torch's `x * 0.25`, hardsigmoid's `/ 6`): an
+        AFFINE op (weight the constant per channel, zero bias). int8, one value: TFLite's MUL on every byte as a
+        UNARY scale's table; one per channel: TFLite's MUL, (x − zp_x)·(q_c − zp_c) through the multiplier
+        s_x·s_c / s_out, is AFFINE's (x − zp_x)·w through per-channel multipliers all equal to it, with
+        w = q_c − zp_c (it must fit int8)."""
+        x = self._input(op, k_x)
+        t = self.m.tensors[op.inputs[k_c]]
+        shape = self.g.tensors[x].shape
+        c = shape[0]
+        raw = t.data.reshape(-1)  # type: ignore[union-attr]
+        if raw.size not in (1, c) or (raw.size > 1 and (len(shape) != 3 or t.shape[-1] != c)):
+            raise LinRepError(f"MUL by the constant {t.name!r} of shape {list(t.shape)} (one value, or one per channel "
+                              f"of the {c} channels)")
+        act = self._activation(op)
+        per = np.broadcast_to(raw, (c,))
+        if not self.int8:
+            new = self._emit(op, "AFFINE", [x], weight=self.g.add_constant(per.astype(np.float32)),
+                             bias=self.g.add_constant(np.zeros(c, np.float32)))
+            self._fp32_activation(new, act, True)
+            return
+        if t.type != "INT8" or t.scale.size != 1:
+            raise LinRepError(f"MUL by the constant {t.name!r}: int8 with one scale expected, got {t.type} with "
+                              f"{t.scale.size} scales")
+        s_c, zp_c = float(t.scale[0]), int(t.zero_point[0]) if t.zero_point.size else 0
+        w = per.astype(np.int64) - zp_c
+        s_x, zp_x = self._quant(x)
+        out = self._tensor(self.m.tensors[op.outputs[0]])
+        m, shift = arith.quantize_multiplier(arith.requant_scale(s_x, s_c, divide_by=out.scale))
+        lo, hi = activation_range(act, out.scale, out.zero_point)
+        if raw.size == 1:  # a function of x alone: TFLite's MUL on every byte, as a table
+            v = np.arange(-128, 128, dtype=np.int64)
+            y = arith.multiply_by_quantized_multiplier((v - zp_x) * int(w[0]), m, shift) + out.zero_point
+            table = np.empty(256, np.int8)
+            table[v.astype(np.int8).view(np.uint8)] = arith.saturate_int8(y, lo, hi)
+            self._table_op(op, x, float(np.float32(s_c) * np.float32(w[0])), table)
+            return
+        if w.min() < -128 or w.max() > 127:
+            raise LinRepError(f"MUL by the constant {t.name!r}: its integers minus the zero point {zp_c} leave int8")
+        self.g.constants.append(Constant((w * np.float32(s_c)).astype(np.float32), "int8", w.astype(np.int8),
+                                         np.full(c, np.float32(s_c), np.float32)))
+        self._emit(op, "AFFINE", [x], weight=len(self.g.constants) - 1,
+                   iparams=IntParams(np.full(c, m, np.int32), np.full(c, shift, np.int32), lo, hi))
+
     def resize(self, op: TflOp) -> None:
-        """RESIZE_NEAREST_NEIGHBOR (neither align_corners nor half_pixel_centers: torch's nearest; integer
-        factors) and RESIZE_BILINEAR with half_pixel_centers (torch's align_corners=False) or align_corners."""
+        """RESIZE_NEAREST_NEIGHBOR (neither align_corners nor half_pixel_centers: torch's nearest, any size;
+        half_pixel_centers, as litert-torch converts torch's nearest: whole factors) and RESIZE_BILINEAR with half_pixel_centers (torch's align_corners=False) or align_corners."""
         x = self._input(op)
         if len(self.g.tensors[x].shape) != 3:
             raise LinRepError("resize of a tensor that is not [1, H, W, C]")
@@ -805,10 +921,13 @@ class _Importer:
         align, half = bool(op.options.get("AlignCorners", False)), bool(op.options.get("HalfPixelCenters", False))
         _, oh, ow = out_shape
         if op.type == "RESIZE_NEAREST_NEIGHBOR":
-            if align or half:
+            whole = oh % h == 0 and ow % w == 0
+            if align or (half and not whole):
                 raise LinRepError(f"nearest resize of {h}x{w} to {oh}x{ow} with align_corners={align}, "
-                                  f"half_pixel_centers={half} (only both false: torch's nearest)")
-            mode = 0 if oh % h == 0 and ow % w == 0 else 3  # 3: any size (format version 8), TFLite's own formula
+                                  f"half_pixel_centers={half} (only both false: torch's nearest; half_pixel_centers "
+                                  "at whole factors)")
+            # half pixel centres at a whole factor k pick floor((i + 0.5) / k) = floor(i / k): mode 0's rows
+            mode = 0 if whole else 3  # 3: any size (format version 8), TFLite's own formula
         elif align == half:
             raise LinRepError(f"bilinear resize with align_corners={align}, half_pixel_centers={half} (one of them "
                               "must be set: torch's align_corners True or False)")
@@ -873,7 +992,7 @@ class _Importer:
             raise LinRepError(f"{self.path}: models with {len(m.inputs)} inputs are not supported")
         handlers = {"CONV_2D": self.conv, "DEPTHWISE_CONV_2D": self.conv, "FULLY_CONNECTED": self.fully_connected,
                     "ADD": self.add, "SUB": self.add, "AVERAGE_POOL_2D": self.pool, "MAX_POOL_2D": self.pool, "SOFTMAX": self.softmax,
-                    "RESHAPE": self.reshape, "CONCATENATION": self.concat, "PAD": self.pad,
+                    "RESHAPE": self.reshape, "CONCATENATION": self.concat, "PAD": self.pad, "PADV2": self.padv2,
                     "DEPTH_TO_SPACE": self.depth_space, "SPACE_TO_DEPTH": self.depth_space,
                     "QUANTIZE": self.quantize_ends, "DEQUANTIZE": self.quantize_ends, "TRANSPOSE": self.transpose,
                     "MEAN": self.mean, "REDUCE_MAX": self.mean, "PRELU": self.prelu, **{k: self.activation for k in self.ACTIVATION_OPS},
@@ -951,6 +1070,7 @@ class Imported:
     flattened: dict[int, tuple[int, int, int]]  # IR tensors holding an NCHW flatten of (C, H, W) where
     # TFLite holds the NHWC flatten (the FC weights after them are permuted)
     input_layout: str = "NHWC"  # the file's input: "NHWC" ([1, H, W, C]) or "NCHW" ([1, C, H, W], as ours)
+    nchw_outputs: frozenset[int] = frozenset()  # IR tensors of model outputs the file gives as [1, C, H, W]
 
 
 def import_tflite_mapped(path: str | Path | bytes) -> Imported:
@@ -961,7 +1081,10 @@ def import_tflite_mapped(path: str | Path | bytes) -> Imported:
     if imp.layout_op >= 0:  # the NCHW input tensor: its NHWC twin (the layout op's output) is mapped instead
         mapped.pop(imp._input_tensor(), None)
         mapped.pop(imp.m.inputs[0], None)
-    return Imported(g, mapped, dict(imp.flattened), "NCHW" if imp.layout_op >= 0 else "NHWC")
+    nchw = frozenset(imp.env[t] for t in imp.nchw_outputs)
+    for t in imp.nchw_outputs:
+        mapped.pop(t, None)  # its bytes are ours as they are; the runners read it through `nchw_outputs`
+    return Imported(g, mapped, dict(imp.flattened), "NCHW" if imp.layout_op >= 0 else "NHWC", nchw)
 
 
 def import_tflite(path: str | Path | bytes) -> Graph:

@@ -841,7 +841,8 @@ static lr_status check_affine_i8(const lr_op *op, int32_t c)
 
 #if LR_OP_ON(LR_OP_TYPE_UNARY)
 /* UNARY (format version 7): a Unary function (mode) with parameters it can use (alpha, beta not NaN; CELU's alpha not
- * 0; Softplus's alpha, torch's beta, above 0 and finite; Softshrink's alpha not negative), and no constants but, in an
+ * 0; Softplus's alpha, torch's beta, above 0 and finite; Softshrink's alpha not negative; a scale's finite), and no
+ * constants but, in an
  * int8 model, its table: weight_i8 of exactly LR_UNARY_TABLE_BYTES. */
 static lr_status check_unary(const lr_model *m, const lr_op *op)
 {
@@ -853,7 +854,8 @@ static lr_status check_unary(const lr_model *m, const lr_op *op)
     if (op->mode >= LR_UNARY_COUNT || op->alpha != op->alpha || op->beta != op->beta ||
         (op->mode == LR_UNARY_CELU && op->alpha == 0.0f) ||
         (op->mode == LR_UNARY_SOFTPLUS && !(op->alpha > 0.0f && op->alpha <= 3.40282347e+38f)) ||
-        (op->mode == LR_UNARY_SOFTSHRINK && !(op->alpha >= 0.0f))) {
+        (op->mode == LR_UNARY_SOFTSHRINK && !(op->alpha >= 0.0f)) ||
+        (op->mode == LR_UNARY_SCALE && !(op->alpha >= -3.40282347e+38f && op->alpha <= 3.40282347e+38f))) {
         return LR_ERR_BAD_PARAMS;
     }
     return LR_OK;

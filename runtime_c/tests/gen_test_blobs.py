@@ -536,7 +536,7 @@ def _hostile_activations(build) -> dict[str, tuple[Graph, str]]:  # type: ignore
     g.ops[0].iparams.multiplier, g.ops[0].iparams.shift = np.array([1 << 30], np.int32), np.array([0], np.int32)
     h["i8_unary_multiplier"] = (g, "LR_ERR_BAD_PARAMS")
     g = build("unary", 7)
-    g.ops[0].mode = 10  # (format version 8 has 0 .. 9)
+    g.ops[0].mode = 11  # (format version 9 has 0 .. 10)
     h["i8_unary_mode"] = (g, "LR_ERR_BAD_PARAMS")
     return h
 
@@ -885,7 +885,8 @@ def hostile_v3() -> dict[str, tuple[Graph, str]]:
     h["pad_reflect_too_wide"] = (_single("PAD", (2, 3, 3), (2, 3, 6), pads=(0, 3, 0, 0), mode=1), "LR_ERR_BAD_PARAMS")
     h["pad_reflect_rows"] = (_single("PAD", (2, 3, 3), (2, 6, 3), pads=(0, 0, 3, 0), mode=1), "LR_ERR_BAD_PARAMS")
     nan = float("nan")
-    for name, (mode, alpha, beta) in {"unary_mode": (10, 0.0, 0.0), "unary_mode_255": (255, 0.0, 0.0),
+    for name, (mode, alpha, beta) in {"unary_mode": (11, 0.0, 0.0), "unary_mode_255": (255, 0.0, 0.0),
+                                      "unary_scale_inf": (10, float("inf"), 0.0),
                                       "unary_softshrink_negative": (9, -0.5, 0.0),
                                       "unary_softshrink_nan": (9, nan, 0.0),
                                       "unary_alpha_nan": (2, nan, 1.0), "unary_beta_nan": (7, 0.0, nan),

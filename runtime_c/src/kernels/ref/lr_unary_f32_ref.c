@@ -1,6 +1,6 @@
 /*
  * lr_unary_f32_ref.c -- UNARY (format version 7): GELU (exact and tanh form), ELU / SELU, CELU, Softplus, Mish,
- * LogSigmoid and threshold, (version 8) Hardshrink and Softshrink, element by element, from the runtime's own exp,
+ * LogSigmoid and threshold, (version 8) Hardshrink and Softshrink, (version 9) a scale, element by element, from the runtime's own exp,
  * expm1, tanh, log1p and erfc (lr_math_f32_ref.c: the same bits on every build). Each follows torch's definition:
  * Softplus returns x where beta * x exceeds the threshold; Mish is x tanh(softplus(x)) with softplus's threshold 20;
  * GELU's exact form is x Phi(x) = x erfc(-x / sqrt 2) / 2, its tanh form x / (1 + e^(-2u)) (the same function, without
@@ -40,6 +40,8 @@ static float unary1(float x, uint32_t fn, float alpha, float beta)
         return x >= -alpha && x <= alpha ? 0.0f : x;
     case LR_UNARY_SOFTSHRINK: /* (format version 8; verified: alpha >= 0) NaN stays NaN */
         return x > alpha ? x - alpha : x < -alpha ? x + alpha : x != x ? x : 0.0f;
+    case LR_UNARY_SCALE: /* (format version 9; verified: alpha finite) */
+        return alpha * x;
     default: /* LR_UNARY_THRESHOLD (verified: fn < LR_UNARY_COUNT) */
         return x <= alpha ? beta : x; /* NaN stays NaN, as in torch */
     }
