@@ -43,7 +43,7 @@ MIN_INPUTS = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2, "ADD":
               "DEQUANTIZE": 1, "TRANSPOSE": 2, "MEAN": 2, "LOGISTIC": 1, "HARD_SWISH": 1, "TANH": 1, "RELU": 1,
               "RELU6": 1, "LEAKY_RELU": 1, "PRELU": 2, "ELU": 1, "GELU": 1,
               "MUL": 2, "RESIZE_NEAREST_NEIGHBOR": 2, "RESIZE_BILINEAR": 2, "TRANSPOSE_CONV": 3,
-              "DEPTH_TO_SPACE": 1, "SPACE_TO_DEPTH": 1, "REDUCE_MAX": 2, "PADV2": 3}
+              "DEPTH_TO_SPACE": 1, "SPACE_TO_DEPTH": 1, "REDUCE_MAX": 2, "PADV2": 3, "SLICE": 3}
 NCHW_TO_NHWC = (0, 2, 3, 1)
 NHWC_TO_NCHW = (0, 3, 1, 2)
 NCHW_AXES = {0: 0, 1: 3, 2: 1, 3: 2}  # an axis of the NCHW view (NHWC_TO_NCHW) → the same axis of NHWC
@@ -124,6 +124,7 @@ class _Importer:
         self.planes: dict[int, int] = {}  # IR map → its [1, C, H·W] plane (CBAM's mean and max share one)
         self.max_pads: dict[int, tuple[int, int, int, int]] = {}  # PADV2 output → its pads, for the max pool after
         self.nchw_outputs: set[int] = set()  # model outputs the file gives as NCHW (a TRANSPOSE [0, 3, 1, 2] at the end)
+        self.absorbed: set[int] = set()  # ops of a TRANSPOSE / RESHAPE chain already imported as one op (`_move_chain`)
 
     def _input_tensor(self) -> int:
         """The TFLite tensor the graph's input stands for (a float input's QUANTIZE output in int8 files)."""
@@ -579,7 +580,12 @@ class _Importer:
             return
         x = self._input(op)
         src = self.g.tensors[x].shape
-        dst = _nchw(self.m.tensors[op.outputs[0]].shape)
+        try:
+            dst = _nchw(self.m.tensors[op.outputs[0]].shape)
+        except LinRepError:
+            if self._move_chain(op):
+                return
+            raise
         if int(np.prod(src)) != int(np.prod(dst)):
             raise LinRepError(f"reshape of {src} to {dst} changes the element count")
         self._same_quant(op, [x])
@@ -596,9 +602,84 @@ class _Importer:
                 self.flattened[new.output] = (src[0], src[1], src[2])
             else:
                 self._emit(op, "TRANSPOSE_HWC", [x])
-        else:
+        elif not self._move_chain(op):
             raise LinRepError(f"reshape of NHWC {list(self.m.tensors[op.inputs[0]].shape)} to "
                               f"{list(self.m.tensors[op.outputs[0]].shape)} has no NCHW equivalent")
+
+    def _move_chain(self, op: TflOp) -> bool:
+        """TRANSPOSEs and RESHAPEs from an NHWC map to another (or to an NCHW model output), as litert-torch writes
+        torch's channel shuffle and pixel shuffle: the chain is followed while each tensor has one reader, run on the
+        elements' indices, and imported as the one op of ours that moves every element the same way (the identity,
+        CHANNEL_SHUFFLE, PIXEL_SHUFFLE in any mode); False if none does."""
+        t_in = self.m.tensors[op.inputs[0]]
+        x = self.env.get(op.inputs[0], -1)
+        if len(t_in.shape) != 4 or t_in.shape[0] != 1 or x < 0 or len(self.g.tensors[x].shape) != 3:
+            return False
+        chain = [op]
+        while chain[-1].outputs[0] not in self.m.outputs:
+            users = [o for o in self.m.ops if chain[-1].outputs[0] in o.inputs]
+            if len(users) != 1 or users[0].type not in ("TRANSPOSE", "RESHAPE") or len(users[0].inputs) < 2 or \
+                    users[0].inputs[0] != chain[-1].outputs[0]:
+                break
+            chain.append(users[0])
+        idx = np.arange(int(np.prod(t_in.shape))).reshape(t_in.shape)
+        for o in chain:  # the chain on the elements' indices, in TFLite's layouts
+            shape = self.m.tensors[o.outputs[0]].shape
+            if o.type == "RESHAPE":
+                if int(np.prod(shape)) != idx.size:
+                    return False
+                idx = idx.reshape(shape)
+                continue
+            perm = self.m.tensors[o.inputs[1]].data
+            if perm is None or sorted(int(v) for v in perm.reshape(-1)) != list(range(idx.ndim)):
+                return False
+            idx = idx.transpose(tuple(int(v) for v in perm.reshape(-1)))
+        c, h, w = self.g.tensors[x].shape
+        hh, ww, cc = np.unravel_index(np.arange(h * w * c), (h, w, c))
+        ours = (cc * h * w + hh * w + ww)[idx.reshape(-1)]  # each output element's index in our input
+        end = chain[-1].outputs[0]
+        t_end = self.m.tensors[end]
+        if len(t_end.shape) != 4 or t_end.shape[0] != 1:
+            return False
+        for nchw in ((True, False) if end in self.m.outputs else (False,)):
+            _, a, b, d = t_end.shape
+            moved = ours.reshape(a, b, d) if nchw else ours.reshape(a, b, d).transpose(2, 0, 1)
+            found = _same_move(moved, (c, h, w))
+            if found is None:
+                continue
+            if self.int8 and any((np.float32(self.m.tensors[o.outputs[0]].scale[:1].sum()),
+                                  int(self.m.tensors[o.outputs[0]].zero_point[:1].sum())) !=
+                                 (np.float32(self.g.tensors[x].scale), self.g.tensors[x].zero_point) for o in chain):
+                raise LinRepError("a TRANSPOSE / RESHAPE chain whose tensors are quantised apart")
+            self.absorbed.update(o.index for o in chain[1:])
+            if found[0] == "identity":
+                self.env[end] = x
+            else:
+                self.g.tensors.append(self._tensor(t_end, moved.shape))
+                self.g.ops.append(Op(found[0], _short_name(t_end.name), [x], len(self.g.tensors) - 1,
+                                     **found[1]))  # type: ignore[arg-type]
+                if self.int8:
+                    self.g.ops[-1].iparams = _no_params()
+                self.env[end] = len(self.g.tensors) - 1
+            if nchw:
+                self.nchw_outputs.add(end)
+            return True
+        return False
+
+    def slice(self, op: TflOp) -> None:
+        """SLICE of [1, H, W, C] along the channels only (shufflenet's split, litert-torch's `x[:, a:b]`):
+        our SLICE of channels [begin, begin + size)."""
+        x = self._input(op)
+        t = self.m.tensors[op.inputs[0]]
+        begin, size = self.m.tensors[op.inputs[1]].data, self.m.tensors[op.inputs[2]].data
+        if begin is None or size is None or len(t.shape) != 4 or begin.size != 4 or size.size != 4:
+            raise LinRepError("SLICE of a tensor that is not [1, H, W, C], or by begin / size that are not constants")
+        b = [int(v) for v in begin.reshape(-1)]
+        n = [int(v) if int(v) >= 0 else t.shape[k] - b[k] for k, v in enumerate(size.reshape(-1))]
+        if b[:3] != [0, 0, 0] or n[:3] != list(t.shape[:3]) or not (0 <= b[3] and 0 < n[3] and b[3] + n[3] <= t.shape[3]):
+            raise LinRepError(f"SLICE from {b} of size {n} (only along the channels)")
+        self._same_quant(op, [x])
+        self._emit(op, "SLICE", [x], start=b[3], out_channels=n[3])
 
     def _layout(self, op: TflOp) -> None:
         """The model input's NCHW → NHWC layout op: the identity on our [C, H, W] input."""
@@ -629,9 +710,11 @@ class _Importer:
             self.nchw_views.add(op.outputs[0])
             self.not_ours.add(op.outputs[0])
             return
+        if self._move_chain(op):
+            return
         raise LinRepError("a TRANSPOSE other than the model input's NCHW → NHWC layout change ([0, 2, 3, 1] of "
                           "the input) or an NHWC → NCHW one ([0, 3, 1, 2]) read only by a MEAN over H and W or "
-                          "giving a model output")
+                          "giving a model output, or a TRANSPOSE / RESHAPE chain that is a channel or pixel shuffle")
 
     def _nchw_mean(self, op: TflOp) -> bool:
         """A MEAN / REDUCE_MAX over H and W of an NCHW map ([2, 3]) that drops the dimensions (litert-torch's
@@ -993,6 +1076,7 @@ class _Importer:
         handlers = {"CONV_2D": self.conv, "DEPTHWISE_CONV_2D": self.conv, "FULLY_CONNECTED": self.fully_connected,
                     "ADD": self.add, "SUB": self.add, "AVERAGE_POOL_2D": self.pool, "MAX_POOL_2D": self.pool, "SOFTMAX": self.softmax,
                     "RESHAPE": self.reshape, "CONCATENATION": self.concat, "PAD": self.pad, "PADV2": self.padv2,
+                    "SLICE": self.slice,
                     "DEPTH_TO_SPACE": self.depth_space, "SPACE_TO_DEPTH": self.depth_space,
                     "QUANTIZE": self.quantize_ends, "DEQUANTIZE": self.quantize_ends, "TRANSPOSE": self.transpose,
                     "MEAN": self.mean, "REDUCE_MAX": self.mean, "PRELU": self.prelu, **{k: self.activation for k in self.ACTIVATION_OPS},
@@ -1008,6 +1092,8 @@ class _Importer:
             raise LinRepError(f"{self.path}: model input: {exc}") from None
         self.env[m.inputs[0]] = 0
         for op in m.ops:
+            if op.index in self.absorbed:
+                continue
             fn = handlers.get(op.type)
             try:
                 if fn is None:
@@ -1043,6 +1129,29 @@ def mean_params(s_in: float, zp_in: int, s_out: float, zp_out: int, n: int) -> I
         raise LinRepError(f"MEAN of {n} values with input/output scales {s_in}/{s_out}: the rescaled sum "
                           "overflows int32 in TFLite's arithmetic")
     return IntParams(np.array([m], np.int32), np.array([shift], np.int32))
+
+
+def _same_move(moved: np.ndarray, shape: tuple[int, int, int]) -> tuple[str, dict[str, object]] | None:
+    """The op of ours that sends the elements of a [C, H, W] tensor where `moved` says (each output element's index
+    in the input): ("identity", {}), CHANNEL_SHUFFLE with its groups, PIXEL_SHUFFLE with its mode and block size;
+    None if none does."""
+    from linrep_edge.integer.ops import channel_shuffle_s8, pixel_shuffle_s8
+
+    c, h, w = shape
+    x = np.arange(c * h * w).reshape(shape)
+    if moved.shape == shape and np.array_equal(moved, x):
+        return "identity", {}
+    for g in range(2, c):
+        if c % g == 0 and moved.shape == shape and np.array_equal(moved, channel_shuffle_s8(x, g)):
+            return "CHANNEL_SHUFFLE", {"groups": g}
+    for r in range(2, 17):
+        for mode in (0, 2) if c % (r * r) == 0 else ():
+            if moved.shape == (c // (r * r), h * r, w * r) and np.array_equal(moved, pixel_shuffle_s8(x, r, mode)):
+                return "PIXEL_SHUFFLE", {"mode": mode, "stride": (r, r)}
+        for mode in (1, 3) if h % r == 0 and w % r == 0 else ():
+            if moved.shape == (c * r * r, h // r, w // r) and np.array_equal(moved, pixel_shuffle_s8(x, r, mode)):
+                return "PIXEL_SHUFFLE", {"mode": mode, "stride": (r, r)}
+    return None
 
 
 def requantize_table(s_in: float, zp_in: int, s_out: float, zp_out: int) -> np.ndarray:
