@@ -425,10 +425,9 @@ def test_zoo_nets_converted_by_the_peers_tools_import_and_match(name, int8):
     import tflite_build as tb
     import torch
     import zoo
-    from ai_edge_litert.interpreter import Interpreter
 
     from linrep_edge.format.writer import pack_graph
-    from linrep_edge.integer.oracle import TflmRunner
+    from linrep_edge.integer.oracle import LiteRTRefRunner, TflmRunner
     from linrep_edge.runtime.binding import CRuntime
 
     make, shape = zoo.ZOO[name]
@@ -437,17 +436,10 @@ def test_zoo_nets_converted_by_the_peers_tools_import_and_match(name, int8):
     imp = import_tflite_mapped(fp32)
     g = imp.graph
     xs = np.random.default_rng(0).standard_normal((3, *g.tensors[g.input].shape)).astype(np.float32)
-    it = Interpreter(model_content=fp32, num_threads=1)
-    it.allocate_tensors()
     got = CRuntime(pack_graph(g)).run_all(xs)
+    litert = LiteRTRefRunner(fp32, imp, reference=False)
     for k, x in enumerate(xs):
-        it.set_tensor(it.get_input_details()[0]["index"], x[None] if imp.input_layout == "NCHW"
-                      else x.transpose(1, 2, 0)[None])
-        it.invoke()
-        for j, (o, t) in enumerate(zip(it.get_output_details(), g.results)):
-            want = it.get_tensor(o["index"])
-            want = want.reshape(g.tensors[t].shape) if t in imp.nchw_outputs or want.ndim != 4 else \
-                want[0].transpose(2, 0, 1)
+        for j, want in enumerate(litert(x)):
             assert np.abs(got[j][k].reshape(want.shape) - want).max() <= 1e-5 * np.abs(want).max(), (name, k, j)
     if not int8:
         return

@@ -76,15 +76,17 @@ class TflmRunner:
 
 
 class LiteRTRefRunner:
-    """LiteRT's interpreter with its reference kernels (OpResolverType.BUILTIN_REF)."""
+    """LiteRT's interpreter with its reference kernels (OpResolverType.BUILTIN_REF; reference=False: its default
+    kernels). fp32 files too: float arrays in and out, in our layout."""
 
-    def __init__(self, model: str | Path | bytes, imported: Imported) -> None:
+    def __init__(self, model: str | Path | bytes, imported: Imported, reference: bool = True) -> None:
         require(("ai_edge_litert",), "LiteRT's reference interpreter")
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
         with quiet_fds():
+            kind = OpResolverType.BUILTIN_REF if reference else OpResolverType.AUTO
             self._it = Interpreter(model_content=_model_bytes(model), num_threads=1,
-                                   experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+                                   experimental_op_resolver_type=kind)
             self._it.allocate_tensors()
         self._in = self._it.get_input_details()[0]["index"]
         self._outs = [d["index"] for d in self._it.get_output_details()]
