@@ -93,6 +93,64 @@ def test_a_build_without_linrep_convs_has_no_linrep_code(tmp_path: Path) -> None
     assert sizes["kws", "lr_cost.c"] < sizes["all", "lr_cost.c"] / 3, sizes
 
 
+def test_a_build_without_tflite_mean_leaves_it_out_and_refuses_it(tmp_path: Path) -> None:
+    """-DLR_TFLITE_MEAN=0 (mcu-bench and export-project write it for a blob without TFLite's int8 MEAN): lr_run.c's
+    Cortex-M4 object no longer calls lr_mean_s8_ref (the full build's does); a host library so built refuses a MEAN
+    over the channels (LR_ERR_UNSUPPORTED_OP, at that op) and runs torch's adaptive pool as the full library does."""
+    import ctypes
+
+    from int8_graphs import build
+
+    from linrep_edge.runtime import abi
+    from linrep_edge.runtime.binding import CRuntime
+    from linrep_edge.runtime.mcu import has_tflite_mean, runtime_defines
+    from linrep_edge.runtime.project import RUNTIME_DIR, runtime_build
+
+    mean, pool = build("mean_channels", 1), build("adaptive_avg_pool", 1)
+    assert has_tflite_mean(mean) and not has_tflite_mean(pool)
+    assert "-DLR_TFLITE_MEAN=0" in runtime_defines(True, pool) and "LR_TFLITE_MEAN" not in runtime_defines(True, mean)
+    calls = {}
+    for label, defines in (("without", "-DLR_FP32=0 -DLR_TFLITE_MEAN=0"), ("with", "-DLR_FP32=0")):
+        fl = runtime_build("cortex-m4", defines).flags
+        obj = tmp_path / f"{label}.o"
+        cmd = ["arm-none-eabi-gcc", *fl["LR_STD"].split(), "-Os", *fl["LR_CPU"].split(), *fl["LR_EXACT"].split(),
+               *fl["LR_TARGET_CFLAGS"].split(), *fl["LR_DEFINES"].split(), "-I", str(RUNTIME_DIR / "include"),
+               "-I", str(RUNTIME_DIR / "src"), "-c", str(RUNTIME_DIR / "src" / "lr_run.c"), "-o", str(obj)]
+        r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        calls[label] = "lr_mean_s8_ref" in subprocess.run(["arm-none-eabi-nm", "-u", str(obj)], capture_output=True,
+                                                            text=True).stdout
+    assert calls == {"without": False, "with": True}
+    rb = runtime_build("host", "-DLR_FP32=0 -DLR_TFLITE_MEAN=0")
+    lib_path = tmp_path / "libnomean.so"
+    cmd = ["gcc", *rb.flags["LR_STD"].split(), "-O1", "-shared", "-fPIC", *rb.flags["LR_EXACT"].split(),
+           *rb.flags["LR_DEFINES"].split(), *[f"-I{d}" for d in rb.includes], "-o", str(lib_path),
+           *[str(RUNTIME_DIR / src) for src in rb.sources], "-lm"]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=RUNTIME_DIR)
+    assert r.returncode == 0, r.stderr[-3000:]
+    lib = ctypes.CDLL(str(lib_path))
+    unsupported = next(code for code, (name, _) in abi.STATUS.items() if name == "LR_ERR_UNSUPPORTED_OP")
+    for g, want in ((mean, unsupported), (pool, 0)):
+        blob = pack_graph(g)
+        model = (ctypes.c_uint64 * ((lib.lr_model_sizeof() + 7) // 8))()
+        buf = (ctypes.c_ubyte * len(blob)).from_buffer_copy(blob)
+        assert lib.lr_init(ctypes.byref(model), ctypes.byref(buf), len(blob)) == want
+        if want:
+            op, tensor = ctypes.c_int32(), ctypes.c_int32()
+            lib.lr_error_location(ctypes.byref(model), ctypes.byref(op), ctypes.byref(tensor))
+            assert g.ops[op.value].type == "ADAPTIVE_AVG_POOL2D"
+            continue
+        x = np.random.default_rng(2).integers(-128, 128, g.tensors[0].shape).astype(np.int8)
+        n = ctypes.c_size_t()
+        assert lib.lr_arena_size(ctypes.byref(model), ctypes.byref(n)) == 0
+        arena = (ctypes.c_ubyte * n.value)()
+        y = np.zeros(int(np.prod(g.tensors[g.output].shape)), np.int8)
+        xs = np.ascontiguousarray(x.reshape(-1))
+        assert lib.lr_run_i8(ctypes.byref(model), ctypes.byref(arena), n, xs.ctypes.data_as(ctypes.c_void_p),
+                             ctypes.c_size_t(xs.size), y.ctypes.data_as(ctypes.c_void_p), ctypes.c_size_t(y.size)) == 0
+        assert np.array_equal(y, CRuntime(blob).run_int8(x[None])[0].reshape(-1))
+
+
 def test_a_host_build_without_linrep_convs_runs_dense_models_and_refuses_templates(tmp_path: Path) -> None:
     """The same op selection as a host library: KWS verifies and runs to the full library's outputs bit for bit; a
     LinRep model is refused at its first LinRep conv (LR_ERR_UNSUPPORTED_OP, that op named); KWS with a codebook

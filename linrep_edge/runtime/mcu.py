@@ -88,12 +88,19 @@ def has_wide_planes(graph: Any) -> bool:
     return False
 
 
+def has_tflite_mean(graph: Any) -> bool:
+    """Whether the graph holds TFLite's int8 MEAN (an ADAPTIVE_AVG_POOL2D with one multiplier; linrep.h,
+    LR_TFLITE_MEAN): only an imported .tflite does."""
+    return any(op.type == "ADAPTIVE_AVG_POOL2D" and op.iparams is not None and len(op.iparams.multiplier) == 1
+               for op in graph.ops)
+
+
 def runtime_defines(is_int8: bool, graph: Any = None, linrep_path: str = "auto", status_texts: bool = True,
                     planner: bool = True, fast_paths: bool = False) -> str:
     """The runtime build options (runtime.mk's LR_DEFINES) of a firmware that runs one kind of blob:
     only that kind's run path is compiled in (fp32: -DLR_INT8=0; int8: -DLR_FP32=0); given the blob's
     `graph`, only its op types too (-DLR_OPS=<mask>, linrep.h), and without the wide padded-plane kernel if it has
-    no 5- or 7-wide depthwise conv (-DLR_PLANE_WIDE=0); with `linrep_path` "direct" or "reuse", only
+    no 5- or 7-wide depthwise conv (-DLR_PLANE_WIDE=0), without TFLite's int8 MEAN if it has none (-DLR_TFLITE_MEAN=0); with `linrep_path` "direct" or "reuse", only
     that LinRep conv path (-DLR_LINREP_PATHS); without `status_texts`, lr_status_str's texts are left out
     (-DLR_STATUS_TEXTS=0); without `planner`, the memory planner (-DLR_PLANNER=0: an offline plan, lr_set_plan);
     with `fast_paths`, the optimised kernels' shape-specific fast paths even at -Os (-DLR_OPT_FAST=1)."""
@@ -106,6 +113,8 @@ def runtime_defines(is_int8: bool, graph: Any = None, linrep_path: str = "auto",
         out.append(ops_define(graph))
         if is_int8 and not has_wide_planes(graph):
             out.append("-DLR_PLANE_WIDE=0")
+        if is_int8 and not has_tflite_mean(graph):
+            out.append("-DLR_TFLITE_MEAN=0")
     if linrep_path != "auto":
         out.append(f"-DLR_LINREP_PATHS={LINREP_PATH_BITS[linrep_path]}u")
     if not status_texts:

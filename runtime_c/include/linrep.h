@@ -150,6 +150,10 @@ extern "C" {
  * MCUNet-style nets; about 3 KB at -O2 on Cortex-M4); such convs, if any, run the generic paths (several times the
  * instructions). `linrep-edge export-project` and `mcu-bench` write it for a blob without such convs. Default: 1.
  *
+ * Build option: -DLR_TFLITE_MEAN=0 leaves out TFLite's int8 MEAN (an int8 ADAPTIVE_AVG_POOL2D with a multiplier,
+ * which only an imported .tflite holds: docs/INTEGER.md section 5); lr_init refuses such a blob with
+ * LR_ERR_UNSUPPORTED_OP. `linrep-edge export-project` and `mcu-bench` write it for a blob without one. Default: 1.
+ *
  * Build option: -DLR_PLANNER=0, the memory plan computed offline (as TFLite Micro's offline planner): the
  * planner and the cost model's choice of paths are not linked (about 2.5 KB at -Os on Cortex-M4). lr_init
  * verifies the blob as always (the graph's lifetimes too) but plans nothing: lr_arena_size, lr_arena_prepare

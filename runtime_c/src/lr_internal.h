@@ -45,6 +45,10 @@
 #define LR_OPS ((1u << LR_OP_TYPE_COUNT) - 1u) /* every op type of the schema */
 #endif
 #define LR_OP_ON(t) (((LR_OPS) >> (t)) & 1u)
+/* TFLite's int8 MEAN compiled in (linrep.h, -DLR_TFLITE_MEAN=0 leaves it out): a constant. */
+#ifndef LR_TFLITE_MEAN
+#define LR_TFLITE_MEAN 1
+#endif
 /* 1 when an op type that may carry LinRep fields (LINREP_CONV2D, CONV_TRANSPOSE2D) is compiled in: only then are
  * codebooks verified and read; a build without either refuses a blob that holds codebooks (usable in #if). */
 #define LR_LINREP_ON (LR_OP_ON(LR_OP_TYPE_LINREP_CONV2D) || LR_OP_ON(LR_OP_TYPE_CONV_TRANSPOSE2D))

@@ -751,7 +751,7 @@ static void run_op_s8(const run_ctx *r, const lr_op *op)
         if (!LR_OP_ON(LR_OP_TYPE_ADAPTIVE_AVG_POOL2D)) {
             break; /* left out of this build (LR_OPS) */
         }
-        if (op->n_mult == 1u) { /* TFLite's MEAN (verified: bins all alike) */
+        if (LR_TFLITE_MEAN && op->n_mult == 1u) { /* TFLite's MEAN (verified: bins all alike) */
             lr_op_geom(m, op, &g);
             lr_mean_s8_ref(&g, lr_quant_zp(m, (uint32_t)in0), lr_lei32(m->blob + op->mult), lr_s8(m->blob[op->shift]),
                            lr_quant_zp(m, (uint32_t)op->output), op->act_min, op->act_max, x, y);

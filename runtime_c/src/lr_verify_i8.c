@@ -606,6 +606,9 @@ lr_status lr_verify_op_i8(const lr_model *m, const lr_op *op, lr_where *where, u
         if (op->n_mult == 0u) {
             break;
         }
+        if (!LR_TFLITE_MEAN) {
+            return LR_ERR_UNSUPPORTED_OP; /* left out of this build (LR_TFLITE_MEAN) */
+        }
         (void)lr_tensor_shape(m, (uint32_t)in0, dims);
         s = shift_at(m, op, 0u);
         if (op->n_mult != 1u || dims[1] % op->kh != 0 || dims[2] % op->kw != 0) {
