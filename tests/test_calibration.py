@@ -409,6 +409,14 @@ def test_calibration_checks(tmp_path):
     np.save(tmp_path / "few.npy", np.zeros((3, 1, 8, 8), np.float32))
     with pytest.raises(LinRepError, match="at least 10"):
         load_calibration(tmp_path / "few.npy", ex)
+    one_d = torch.zeros(1, 16, 1, 98)  # an imported 1-D .tflite's input [C, 1, L]: [C, L] items are taken
+    rows = np.random.default_rng(0).standard_normal((20, 16, 98)).astype(np.float32)
+    np.save(tmp_path / "audio.npy", rows)
+    got = load_calibration(tmp_path / "audio.npy", one_d)
+    assert got.shape == (20, 16, 1, 98) and np.array_equal(got.numpy()[:, :, 0], rows)
+    np.save(tmp_path / "wrong.npy", np.zeros((20, 98, 16), np.float32))
+    with pytest.raises(LinRepError, match=r"the model takes \(16, 1, 98\)"):
+        load_calibration(tmp_path / "wrong.npy", one_d)
 
 
 def test_calibration_note_tells_noise_from_real_inputs(digits):

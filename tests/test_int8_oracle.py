@@ -410,10 +410,11 @@ def test_float_island_requantised_equals_tflite_micro(out_q, channels):
 # int8 → int8 QUANTIZEs before CONCATENATIONs (U-Net); PReLU as MULs by scalar constants and a SUB, constants after
 # the flatbuffer (MTCNN ONet); PADV2 by -inf before the stem's max pool (ResNet-18); channel shuffles as TRANSPOSE /
 # RESHAPE chains through 5-D tensors and channel SLICEs (ShuffleNetV2); the pixel shuffle as such a chain to an NCHW
-# output (ESPCN); a RESHAPE of a 1 × 1 map to NCHW outputs (MTCNN PNet, two outputs). (The int8 MobileNetV3 of random
+# output (ESPCN); a RESHAPE of a 1 × 1 map to NCHW outputs (MTCNN PNet, two outputs); a 1-D net's [1, C, L] input
+# behind a RESHAPE to [1, C, 1, L] and a TRANSPOSE (Conv1d, ours [C, 1, L]). (The int8 MobileNetV3 of random
 # weights gets output scales TFLite Micro refuses: fp32 only.)
 CONVERTED = [("tiny_unet", True), ("mtcnn_onet", True), ("resnet18_imagenet", True), ("mobilenet_v3_small", False),
-             ("shufflenet_v2", True), ("espcn_x2", True), ("mtcnn_pnet", True)]
+             ("shufflenet_v2", True), ("espcn_x2", True), ("mtcnn_pnet", True), ("audio_conv1d", True)]
 
 
 @pytest.mark.parametrize("name,int8", CONVERTED, ids=[n for n, _ in CONVERTED])

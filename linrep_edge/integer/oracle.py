@@ -18,7 +18,9 @@ from linrep_edge.models.tflite_import import Imported
 
 def to_tflite_layout(x: np.ndarray, layout: str = "NHWC") -> np.ndarray:
     """Ours ([C, H, W] or [F]) → TFLite's batch of one ([1, H, W, C] or [1, F]; a model input the file
-    declares NCHW: [1, C, H, W], as ours)."""
+    declares NCHW: [1, C, H, W], as ours; "NCL", a 1-D model's: [1, C, L] of our [C, 1, L])."""
+    if layout == "NCL":
+        return x.reshape(1, x.shape[0], -1)
     if x.ndim != 3 or layout == "NCHW":
         return x[None]
     return x.transpose(1, 2, 0)[None]

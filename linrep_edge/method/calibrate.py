@@ -85,7 +85,10 @@ def load_calibration(path: str | Path, example: torch.Tensor) -> torch.Tensor:
         raise LinRepError(f"{where}: cannot read the array ({exc})") from None
     shape = tuple(example.shape)
     channels = int(shape[1]) if len(shape) >= 2 else 1
-    xt = _as_inputs(np.asarray(x), channels, where)
+    arr = np.asarray(x)
+    if arr.ndim == len(shape) - 1 and len(shape) == 4 and shape[2] == 1 and tuple(arr.shape[1:]) == (shape[1], shape[3]):
+        arr = arr.reshape(len(arr), *shape[1:])  # a 1-D model's [C, L] items are [C, 1, L] (an imported .tflite's)
+    xt = _as_inputs(arr, channels, where)
     want = shape[1:]
     if tuple(xt.shape[1:]) != want:
         raise LinRepError(f"{where}: inputs have shape {tuple(np.asarray(x).shape)}, i.e. items of "

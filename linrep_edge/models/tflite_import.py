@@ -117,6 +117,7 @@ class _Importer:
         self.skipped_outputs: dict[int, int] = {}  # DEQUANTIZE output → its int8 input
         self.g = Graph([], 0, 0, [])
         self.int8 = self._is_int8()
+        self.layout_op2 = -1  # a 1-D input's second layout op (its TRANSPOSE after the RESHAPE), or -1
         self.layout_op = self._input_layout_op()  # index of the op turning an NCHW input into NHWC, or -1
         self.nchw_views: set[int] = set()  # TFLite tensors holding TRANSPOSE [0, 3, 1, 2] of an NHWC map (a MEAN reads)
         self.island_ends: set[int] = set()  # QUANTIZE ops closing DEQUANTIZE → a value-picking op → QUANTIZE
@@ -136,10 +137,21 @@ class _Importer:
 
     def _input_layout_op(self) -> int:
         """The index of the model input's only consumer if it is a layout change from NCHW to NHWC: a
-        TRANSPOSE by [0, 2, 3, 1], or a RESHAPE of [1, 1, H, W] to [1, H, W, 1] (the same bytes); else -1."""
+        TRANSPOSE by [0, 2, 3, 1], or a RESHAPE of [1, 1, H, W] to [1, H, W, 1] (the same bytes); for a 1-D
+        model's [1, C, L] input (litert-torch's Conv1d), a RESHAPE to [1, C, 1, L] then that TRANSPOSE (sets
+        layout_op2); else -1."""
         ti = self._input_tensor()
         users = [op for op in self.m.ops if ti in op.inputs]
         shape = self.m.tensors[ti].shape
+        if len(users) == 1 and len(shape) == 3 and shape[0] == 1 and users[0].type == "RESHAPE" and \
+                users[0].inputs[0] == ti and self.m.tensors[users[0].outputs[0]].shape == (1, shape[1], 1, shape[2]):
+            then = [op for op in self.m.ops if users[0].outputs[0] in op.inputs]
+            perm = self.m.tensors[then[0].inputs[1]].data if len(then) == 1 and then[0].type == "TRANSPOSE" and \
+                len(then[0].inputs) >= 2 and then[0].inputs[0] == users[0].outputs[0] else None
+            if perm is not None and tuple(int(v) for v in perm.reshape(-1)) == NCHW_TO_NHWC:
+                self.layout_op2 = then[0].index
+                return users[0].index
+            return -1
         if len(users) != 1 or len(shape) != 4 or shape[0] != 1 or len(users[0].outputs) != 1 or \
                 users[0].inputs[0] != ti:
             return -1
@@ -155,7 +167,10 @@ class _Importer:
         return -1
 
     def _input_shape(self, t: TflTensor) -> tuple[int, ...]:
-        """Our shape of the model input: [C, H, W] of an NCHW input (see `_input_layout_op`), else `_nchw`."""
+        """Our shape of the model input: [C, H, W] of an NCHW input (see `_input_layout_op`), [C, 1, L] of a 1-D
+        one (as capture takes a Conv1d model's), else `_nchw`."""
+        if self.layout_op >= 0 and len(t.shape) == 3:
+            return (t.shape[1], 1, t.shape[2])
         return tuple(t.shape[1:]) if self.layout_op >= 0 else _nchw(t.shape)
 
     # -- tensors ----------------------------------------------------------------------------------------
@@ -686,9 +701,11 @@ class _Importer:
         x = self._input(op)
         self._same_quant(op, [x])
         self.env[op.outputs[0]] = x
+        if op.index == self.layout_op and self.layout_op2 >= 0:
+            self.not_ours.add(op.outputs[0])  # a 1-D input's [1, C, 1, L]: NCHW, read by the TRANSPOSE only
 
     def transpose(self, op: TflOp) -> None:
-        if op.index == self.layout_op:
+        if op.index in (self.layout_op, self.layout_op2):
             self._layout(op)
             return
         perm = self.m.tensors[op.inputs[1]].data
@@ -1178,7 +1195,8 @@ class Imported:
     tensor_map: dict[int, int]  # TFLite tensor index → IR tensor id (activations only)
     flattened: dict[int, tuple[int, int, int]]  # IR tensors holding an NCHW flatten of (C, H, W) where
     # TFLite holds the NHWC flatten (the FC weights after them are permuted)
-    input_layout: str = "NHWC"  # the file's input: "NHWC" ([1, H, W, C]) or "NCHW" ([1, C, H, W], as ours)
+    input_layout: str = "NHWC"  # the file's input: "NHWC" ([1, H, W, C]), "NCHW" ([1, C, H, W], as ours) or "NCL"
+    # ([1, C, L], a 1-D model's: ours [C, 1, L])
     nchw_outputs: frozenset[int] = frozenset()  # IR tensors of model outputs the file gives as [1, C, H, W]
 
 
@@ -1193,7 +1211,8 @@ def import_tflite_mapped(path: str | Path | bytes) -> Imported:
     nchw = frozenset(imp.env[t] for t in imp.nchw_outputs)
     for t in imp.nchw_outputs:
         mapped.pop(t, None)  # its bytes are ours as they are; the runners read it through `nchw_outputs`
-    return Imported(g, mapped, dict(imp.flattened), "NCHW" if imp.layout_op >= 0 else "NHWC", nchw)
+    layout = "NCL" if imp.layout_op2 >= 0 else "NCHW" if imp.layout_op >= 0 else "NHWC"
+    return Imported(g, mapped, dict(imp.flattened), layout, nchw)
 
 
 def import_tflite(path: str | Path | bytes) -> Graph:
