@@ -454,3 +454,39 @@ def test_zoo_nets_converted_by_the_peers_tools_import_and_match(name, int8):
     got8 = CRuntime(pack_graph(imp8.graph)).run_int8(x8)
     for w, c in zip(want8, got8):
         assert np.array_equal(c.reshape(w.shape), w)
+
+
+@pytest.mark.parametrize("name", ["resnet8_cifar", "mtcnn_onet"])
+def test_weight_only_files_import_and_match_litert(name):
+    """ai-edge-quantizer's weight-only int8 file (DEQUANTIZE of each int8 weight before its float op) and a
+    float16-weights file (DEQUANTIZE of FLOAT16 constants, as TFLite's float16 quantisation writes them): the
+    constants themselves (int8 kept with their scales, as a dynamic-range file's; fp16 as fp32); C within 1e-5 of
+    LiteRT (relative to the largest output)."""
+    _need_peers()
+    import tflite_build as tb
+    import torch
+    import zoo
+    from ai_edge_quantizer import quantizer, recipe
+
+    from linrep_edge.format.writer import pack_graph
+    from linrep_edge.integer.oracle import LiteRTRefRunner
+    from linrep_edge.models.tflite_file import read_tflite
+    from linrep_edge.runtime.binding import CRuntime
+
+    make, shape = zoo.ZOO[name]
+    torch.manual_seed(0)
+    fp32 = peers.to_tflite(make().eval(), torch.randn(*shape))
+    with peers.quiet_fds():
+        qt = quantizer.Quantizer(fp32, recipe.weight_only_wi8_afp32())
+        files = [bytes(qt.quantize(enable_progress_report=False).quantized_model), tb.float16_weights(fp32)]
+    for f in files:
+        assert "DEQUANTIZE" in {op.type for op in read_tflite(f).ops}
+        imp = import_tflite_mapped(f)
+        g = imp.graph
+        assert not g.is_int8
+        xs = np.random.default_rng(0).standard_normal((3, *g.tensors[g.input].shape)).astype(np.float32)
+        got = CRuntime(pack_graph(g)).run_all(xs)
+        litert = LiteRTRefRunner(f, imp, reference=False)
+        for k, x in enumerate(xs):
+            for j, want in enumerate(litert(x)):
+                assert np.abs(got[j][k].reshape(want.shape) - want).max() <= 1e-5 * np.abs(want).max(), (name, k, j)

@@ -405,3 +405,45 @@ def buffers_inside(buf: bytes) -> bytes:
     fb = flatbuffers.Builder(1024)
     fb.Finish(model.Pack(fb), file_identifier=b"TFL3")
     return bytes(fb.Output())
+
+
+def float16_weights(buf: bytes) -> bytes:
+    """A float .tflite with every float constant of more than 16 values stored as FLOAT16 behind a DEQUANTIZE (the
+    layout of TFLite's float16 quantisation), written with TFLite Micro's schema object API."""
+    import flatbuffers
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as tfl
+
+    model = tfl.ModelT.InitFromPackedBuf(buf, 0)
+    sg = model.subgraphs[0]
+    codes = [c.builtinCode for c in model.operatorCodes]
+    if tfl.BuiltinOperator.DEQUANTIZE not in codes:
+        code = tfl.OperatorCodeT()
+        code.builtinCode = code.deprecatedBuiltinCode = tfl.BuiltinOperator.DEQUANTIZE
+        code.version = 1
+        model.operatorCodes.append(code)
+        codes.append(tfl.BuiltinOperator.DEQUANTIZE)
+    deq = codes.index(tfl.BuiltinOperator.DEQUANTIZE)
+    users = {i for op in sg.operators for i in op.inputs}
+    new_ops = []
+    for ti, t in enumerate(list(sg.tensors)):
+        raw = model.buffers[t.buffer].data
+        if t.type != tfl.TensorType.FLOAT32 or raw is None or len(raw) <= 64 or ti not in users:
+            continue
+        values = np.frombuffer(bytes(np.asarray(raw, np.uint8)), np.float32)
+        half = tfl.BufferT()
+        half.data = np.frombuffer(values.astype(np.float16).tobytes(), np.uint8).copy()
+        model.buffers.append(half)
+        t16 = tfl.TensorT()
+        t16.shape, t16.type, t16.buffer = list(t.shape), tfl.TensorType.FLOAT16, len(model.buffers) - 1
+        t16.name = (t.name or b"w") + b"/fp16"
+        sg.tensors.append(t16)
+        empty = tfl.BufferT()
+        model.buffers.append(empty)
+        t.buffer = len(model.buffers) - 1  # the float tensor is now the DEQUANTIZE's output
+        op = tfl.OperatorT()
+        op.opcodeIndex, op.inputs, op.outputs = deq, [len(sg.tensors) - 1], [ti]
+        new_ops.append(op)
+    sg.operators = new_ops + list(sg.operators)
+    fb = flatbuffers.Builder(1024)
+    fb.Finish(model.Pack(fb), file_identifier=b"TFL3")
+    return bytes(fb.Output())

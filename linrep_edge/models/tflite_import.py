@@ -906,10 +906,18 @@ class _Importer:
 
     def quantize_ends(self, op: TflOp) -> None:
         """QUANTIZE of a float model input / DEQUANTIZE to a model output: dropped (int8 graph I/O); QUANTIZE of an
-        int8 tensor: a requantising table (`_requantize`); DEQUANTIZE → REDUCE_MAX / MAX_POOL_2D → QUANTIZE inside
+        int8 tensor: a requantising table (`_requantize`); DEQUANTIZE of a constant: that constant (weight-only files); DEQUANTIZE → REDUCE_MAX / MAX_POOL_2D → QUANTIZE inside
         the graph: the picking op in int8 (`_float_island`)."""
         if op.type == "QUANTIZE" and op.index in self.island_ends:
             self._island_end(op)
+            return
+        src = self.m.tensors[op.inputs[0]]
+        if op.type == "DEQUANTIZE" and src.data is not None and src.type in ("INT8", "FLOAT16"):
+            # a weight-only file's weights (ai-edge-quantizer's weight_only recipes, TFLite's float16 files): the
+            # constant itself, int8 with its scales (as a dynamic-range file's, kept int8) or fp16 as fp32
+            out = self.m.tensors[op.outputs[0]]
+            self.m.tensors[op.outputs[0]] = replace(src, name=out.name) if src.type == "INT8" else \
+                replace(src, name=out.name, type="FLOAT32", data=src.data.astype(np.float32))
             return
         if op.type == "QUANTIZE" and self.int8 and self.m.tensors[op.inputs[0]].type == "INT8":
             self._requantize(op)
