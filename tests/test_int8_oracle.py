@@ -232,7 +232,8 @@ def test_mean_and_nchw_input_in_c_equal_tflite_micro():
 
 def test_layout_and_mean_refusals():
     """A TRANSPOSE that is not the input's layout change, a MEAN over H and C, a MEAN over the channels that drops
-    the dimension, a REDUCE_MAX that rescales and a PADV2 by a value a max pool would see are refused by name."""
+    the dimension, a REDUCE_MAX that rescales, a PADV2 by a value a max pool would see and int16 activations are
+    refused by name."""
     _need_peers()
     import tflite_build as tb
 
@@ -258,6 +259,14 @@ def test_layout_and_mean_refusals():
     b.op("MAX_POOL_2D", [p], [y], "Pool2DOptions", padding=1, strideW=2, strideH=2, filterWidth=3, filterHeight=3)
     with pytest.raises(LinRepError, match=r"op 0 PADV2: PADV2 other than by the lowest value"):
         import_tflite(b.build([x], [y]))
+    b = tb.Int8Builder(0)  # int16 activations (16x8): refused by name, not as "INT16 in a float model"
+    i16 = [b.me.Tensor(shape=(1, 4, 4, 2), dtype=b.tfl.TensorType.INT16,
+                       quantization=b.me.Quantization(scales=0.001, zero_points=0)) for _ in range(2)]
+    b.sg.tensors += i16
+    b.op("AVERAGE_POOL_2D", [i16[0]], [i16[1]], "Pool2DOptions", padding=1, strideW=1, strideH=1, filterWidth=1,
+         filterHeight=1)
+    with pytest.raises(LinRepError, match="int16 activations .*static_wi8_ai8"):
+        import_tflite(b.build([i16[0]], [i16[1]]))
 
 
 def test_default_model_tflite_equals_tflite_micro():

@@ -1108,6 +1108,11 @@ class _Importer:
                     "ELU": self.unary, "GELU": self.unary,
                     **self.geo_handlers()}
         tin = m.tensors[m.inputs[0]]
+        if tin.type == "INT16" or self.m.tensors[self._input_tensor()].type == "INT16" or \
+                any(op.type == "QUANTIZE" and m.tensors[op.outputs[0]].type == "INT16" for op in m.ops):
+            raise LinRepError(f"{self.path}: int16 activations (TFLite's 16x8 quantisation, ai-edge-quantizer's "
+                              "static_wi8_ai16): the runtime runs int8 or fp32 activations; quantise with int8 "
+                              "activations (static_wi8_ai8) or pack the float file")
         try:
             if self.int8 and tin.type == "FLOAT32":  # replaced by the QUANTIZE's output
                 self.g.tensors.append(Tensor(self._input_shape(tin), "input", "int8", 1.0, 0))
