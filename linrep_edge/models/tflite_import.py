@@ -770,7 +770,7 @@ class _Importer:
         if tuple(out_t.shape) != want:
             raise LinRepError(f"{what} output shape {list(out_t.shape)} is not {list(want)}")
         name = _short_name(out_t.name)
-        params = None
+        params = _no_params() if self.int8 else None
         if what == "REDUCE_MAX":
             self._same_quant(op, [x])
             kw: dict[str, object] = {"kernel": (h, w), "stride": (h, w), "pads": (0, 0, 0, 0)}
@@ -786,8 +786,7 @@ class _Importer:
         self.g.tensors.append(self._tensor(out_t, (c, 1, 1)))
         self.g.tensors[-1].name = f"{name}/pool"
         pooled = len(self.g.tensors) - 1
-        self.g.ops.append(Op(kind, f"{name}/pool", [x], pooled, iparams=params if params is not None or not self.int8
-                             else _no_params(), **kw))  # type: ignore[arg-type]
+        self.g.ops.append(Op(kind, f"{name}/pool", [x], pooled, iparams=params, **kw))  # type: ignore[arg-type]
         self._emit(op, "RESHAPE", [pooled])
 
     def _reduce_channels(self, op: TflOp, x: int, keep: bool) -> None:
