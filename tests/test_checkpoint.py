@@ -52,13 +52,18 @@ def ok(*args: str) -> subprocess.CompletedProcess:
 
 def test_compress_finetune_pack_equals_one_shot_pack(tmp_path):
     # the one-shot pack as a user runs it: its own process
+    # one thread on both sides (`--threads 1`: the blob records it): fine-tuning's float sums depend on the count
     r = subprocess.run([*CLI, "pack", *TINY, "--templates", "4", "--seed", "2", "--activations", "fp32",
-                        "--finetune-epochs", "1", "--data",
-                        "digits", "-o", str(tmp_path / "one_shot.lre")], capture_output=True, text=True, env=ENV)
+                        "--finetune-epochs", "1", "--data", "digits", "--threads", "1",
+                        "-o", str(tmp_path / "one_shot.lre")], capture_output=True, text=True, env=ENV)
     assert r.returncode == 0, r.stderr
     ok("compress", *TINY, "--templates", "4", "--seed", "2", "-o", str(tmp_path / "c.lrc"))
-    r = ok("finetune", str(tmp_path / "c.lrc"), "--data", "digits", "--epochs", "1", "--checkpoint-every", "5",
-           "-o", str(tmp_path / "ft.lrc"), "--json")
+    threads = torch.get_num_threads()
+    try:  # `finetune --threads` sets the process's count: this process is pytest's
+        r = ok("finetune", str(tmp_path / "c.lrc"), "--data", "digits", "--epochs", "1", "--checkpoint-every", "5",
+               "--threads", "1", "-o", str(tmp_path / "ft.lrc"), "--json")
+    finally:
+        torch.set_num_threads(threads)
     assert json.loads(r.stdout)["steps"] == 19  # 1,197 training digits / 64
     r = ok("pack", str(tmp_path / "ft.lrc"), "-o", str(tmp_path / "split.lre"), "--json")
     assert {"output", "bytes_written", "blob_bytes", "conv_compression_vs_fp32", "model_compression_vs_fp32"} <= set(

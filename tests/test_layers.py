@@ -118,7 +118,8 @@ def _same_as_cli(out: Path) -> None:
     from linrep_edge.pipeline import FINETUNE_BATCH, finetune_split
 
     model, example = load_default()
-    settings = linrep_edge.PackSettings(templates=8, seed=3, finetune_epochs=0.02, data="fashion-mnist")
+    settings = linrep_edge.PackSettings(templates=8, seed=3, finetune_epochs=0.02, data="fashion-mnist",
+                                        threads=torch.get_num_threads())  # the count it is fine-tuned at: recorded
     cm, rep = linrep_edge.compress(model, templates=8, seed=3, show_progress=False)
     train, _, _ = finetune_split("fashion-mnist", seed=3)
     torch.manual_seed(3)
