@@ -842,8 +842,7 @@ static lr_status check_affine_i8(const lr_op *op, int32_t c)
 #if LR_OP_ON(LR_OP_TYPE_UNARY)
 /* UNARY (format version 7): a Unary function (mode) with parameters it can use (alpha, beta not NaN; CELU's alpha not
  * 0; Softplus's alpha, torch's beta, above 0 and finite; Softshrink's alpha not negative; a scale's finite), and no
- * constants but, in an
- * int8 model, its table: weight_i8 of exactly LR_UNARY_TABLE_BYTES. */
+ * constants but, in an int8 model, its table: weight_i8 of exactly LR_UNARY_TABLE_BYTES. */
 static lr_status check_unary(const lr_model *m, const lr_op *op)
 {
     const int int8 = m->tensor_quant != 0u;
