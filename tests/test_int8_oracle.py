@@ -414,6 +414,24 @@ def test_float_island_requantised_equals_tflite_micro(out_q, channels):
     assert np.array_equal(CRuntime(pack_graph(imp.graph)).run_int8(xs)[0].reshape(want.shape), want)
 
 
+def _c_matches_litert(tflite: bytes, name: str):  # type: ignore[no-untyped-def]
+    """A float .tflite imported and run by our C runtime on 3 random inputs: every output within 1e-5 of LiteRT's
+    (relative to the largest); returns the graph."""
+    from linrep_edge.format.writer import pack_graph
+    from linrep_edge.integer.oracle import LiteRTRefRunner
+    from linrep_edge.runtime.binding import CRuntime
+
+    imp = import_tflite_mapped(tflite)
+    g = imp.graph
+    xs = np.random.default_rng(0).standard_normal((3, *g.tensors[g.input].shape)).astype(np.float32)
+    got = CRuntime(pack_graph(g)).run_all(xs)
+    litert = LiteRTRefRunner(tflite, imp, reference=False)
+    for k, x in enumerate(xs):
+        for j, want in enumerate(litert(x)):
+            assert np.abs(got[j][k].reshape(want.shape) - want).max() <= 1e-5 * np.abs(want).max(), (name, k, j)
+    return g
+
+
 # zoo nets as users convert them (litert-torch, then ai-edge-quantizer with 16 random calibration inputs), and what
 # each brings to the importer: a TRANSPOSE to NCHW at the output, nearest upsampling with half pixel centres and
 # int8 → int8 QUANTIZEs before CONCATENATIONs (U-Net); PReLU as MULs by scalar constants and a SUB, constants after
@@ -437,20 +455,13 @@ def test_zoo_nets_converted_by_the_peers_tools_import_and_match(name, int8):
     import zoo
 
     from linrep_edge.format.writer import pack_graph
-    from linrep_edge.integer.oracle import LiteRTRefRunner, TflmRunner
+    from linrep_edge.integer.oracle import TflmRunner
     from linrep_edge.runtime.binding import CRuntime
 
     make, shape = zoo.ZOO[name]
     torch.manual_seed(0)
     fp32 = peers.to_tflite(make().eval(), torch.randn(*shape))
-    imp = import_tflite_mapped(fp32)
-    g = imp.graph
-    xs = np.random.default_rng(0).standard_normal((3, *g.tensors[g.input].shape)).astype(np.float32)
-    got = CRuntime(pack_graph(g)).run_all(xs)
-    litert = LiteRTRefRunner(fp32, imp, reference=False)
-    for k, x in enumerate(xs):
-        for j, want in enumerate(litert(x)):
-            assert np.abs(got[j][k].reshape(want.shape) - want).max() <= 1e-5 * np.abs(want).max(), (name, k, j)
+    _c_matches_litert(fp32, name)
     if not int8:
         return
     q = peers.quantize_int8(fp32, np.random.default_rng(1).standard_normal((16, *shape[1:])).astype(np.float32))
@@ -477,10 +488,7 @@ def test_weight_only_files_import_and_match_litert(name):
     import zoo
     from ai_edge_quantizer import quantizer, recipe
 
-    from linrep_edge.format.writer import pack_graph
-    from linrep_edge.integer.oracle import LiteRTRefRunner
     from linrep_edge.models.tflite_file import read_tflite
-    from linrep_edge.runtime.binding import CRuntime
 
     make, shape = zoo.ZOO[name]
     torch.manual_seed(0)
@@ -490,12 +498,4 @@ def test_weight_only_files_import_and_match_litert(name):
         files = [bytes(qt.quantize(enable_progress_report=False).quantized_model), tb.float16_weights(fp32)]
     for f in files:
         assert "DEQUANTIZE" in {op.type for op in read_tflite(f).ops}
-        imp = import_tflite_mapped(f)
-        g = imp.graph
-        assert not g.is_int8
-        xs = np.random.default_rng(0).standard_normal((3, *g.tensors[g.input].shape)).astype(np.float32)
-        got = CRuntime(pack_graph(g)).run_all(xs)
-        litert = LiteRTRefRunner(f, imp, reference=False)
-        for k, x in enumerate(xs):
-            for j, want in enumerate(litert(x)):
-                assert np.abs(got[j][k].reshape(want.shape) - want).max() <= 1e-5 * np.abs(want).max(), (name, k, j)
+        assert not _c_matches_litert(f, name).is_int8
