@@ -392,6 +392,16 @@ def pixel_shuffle_s8(x: np.ndarray, r: int, mode: int) -> np.ndarray:
     return np.ascontiguousarray(d).reshape(c * r * r, h // r, w // r)
 
 
+BYTES = np.arange(-128, 128, dtype=np.int64)  # every int8 value, in order: what a UNARY table is indexed by
+
+
+def byte_table(outputs: np.ndarray) -> np.ndarray:
+    """A UNARY op's 256-byte table from the int8 outputs for BYTES (−128 .. 127, in order): entry (uint8) v."""
+    table = np.empty(256, np.int8)
+    table[BYTES.astype(np.int8).view(np.uint8)] = np.asarray(outputs, np.int8)
+    return table
+
+
 def unary_table(values: np.ndarray, s_out: float, zp_out: int) -> np.ndarray:
     """TFLite's int8 lookup table (LUTPopulate, as its int8 GELU and ELU build it in Prepare): `values` holds the
     function at the 256 dequantised inputs s_in · (v − zp_in), v = −128 .. 127, each rounded once to float32; entry
@@ -399,9 +409,7 @@ def unary_table(values: np.ndarray, s_out: float, zp_out: int) -> np.ndarray:
     inv = np.float32(1.0) / np.float32(s_out)
     prod = (np.asarray(values, np.float32) * inv).astype(np.float64)
     q = np.sign(prod) * np.floor(np.abs(prod) + 0.5) + zp_out
-    table = np.empty(256, np.int8)
-    table[np.arange(-128, 128).astype(np.int8).view(np.uint8)] = np.clip(q, -128, 127).astype(np.int8)
-    return table
+    return byte_table(np.clip(q, -128, 127))
 
 
 def unary_inputs(s_in: float, zp_in: int) -> np.ndarray:

@@ -34,6 +34,7 @@ from linrep_edge.errors import LinRepError
 from linrep_edge.format.fb.Unary import Unary
 from linrep_edge.format.ir import Constant, Graph, IntParams, Op, Tensor, operand_form
 from linrep_edge.integer import arith
+from linrep_edge.integer.ops import BYTES, byte_table
 from linrep_edge.integer.quantize import unary_params
 from linrep_edge.models.tflite_file import TflModel, TflOp, TflTensor, read_tflite
 
@@ -116,6 +117,10 @@ class _Importer:
         self.problems: list[str] = []
         self.skipped_outputs: dict[int, int] = {}  # DEQUANTIZE output → its int8 input
         self.g = Graph([], 0, 0, [])
+        self.readers: dict[int, list[TflOp]] = {}  # TFLite tensor → the ops that read it, in order (`_readers`)
+        for o in model.ops:
+            for t in dict.fromkeys(o.inputs):
+                self.readers.setdefault(t, []).append(o)
         self.int8 = self._is_int8()
         self.layout_op2 = -1  # a 1-D input's second layout op (its TRANSPOSE after the RESHAPE), or -1
         self.layout_op = self._input_layout_op()  # index of the op turning an NCHW input into NHWC, or -1
@@ -127,10 +132,14 @@ class _Importer:
         self.nchw_outputs: set[int] = set()  # model outputs the file gives as NCHW (a TRANSPOSE [0, 3, 1, 2] at the end)
         self.absorbed: set[int] = set()  # ops of a TRANSPOSE / RESHAPE chain already imported as one op (`_move_chain`)
 
+    def _readers(self, t: int) -> list[TflOp]:
+        """The ops that read TFLite tensor `t`, in execution order."""
+        return self.readers.get(t, [])
+
     def _input_tensor(self) -> int:
         """The TFLite tensor the graph's input stands for (a float input's QUANTIZE output in int8 files)."""
         ti = self.m.inputs[0]
-        first = [op for op in self.m.ops if ti in op.inputs]
+        first = self._readers(ti)
         if self.int8 and self.m.tensors[ti].type == "FLOAT32" and len(first) == 1 and first[0].type == "QUANTIZE":
             return first[0].outputs[0]
         return ti
@@ -141,11 +150,11 @@ class _Importer:
         model's [1, C, L] input (litert-torch's Conv1d), a RESHAPE to [1, C, 1, L] then that TRANSPOSE (sets
         layout_op2); else -1."""
         ti = self._input_tensor()
-        users = [op for op in self.m.ops if ti in op.inputs]
+        users = self._readers(ti)
         shape = self.m.tensors[ti].shape
         if len(users) == 1 and len(shape) == 3 and shape[0] == 1 and users[0].type == "RESHAPE" and \
                 users[0].inputs[0] == ti and self.m.tensors[users[0].outputs[0]].shape == (1, shape[1], 1, shape[2]):
-            then = [op for op in self.m.ops if users[0].outputs[0] in op.inputs]
+            then = self._readers(users[0].outputs[0])
             perm = self.m.tensors[then[0].inputs[1]].data if len(then) == 1 and then[0].type == "TRANSPOSE" and \
                 len(then[0].inputs) >= 2 and then[0].inputs[0] == users[0].outputs[0] else None
             if perm is not None and tuple(int(v) for v in perm.reshape(-1)) == NCHW_TO_NHWC:
@@ -178,7 +187,7 @@ class _Importer:
         t = self.m.tensors[self.m.inputs[0]]
         if t.type == "INT8":
             return True
-        first = next((op for op in self.m.ops if self.m.inputs[0] in op.inputs), None)
+        first = next(iter(self._readers(self.m.inputs[0])), None)
         return t.type == "FLOAT32" and first is not None and first.type == "QUANTIZE" and \
             self.m.tensors[first.outputs[0]].type == "INT8"
 
@@ -441,7 +450,7 @@ class _Importer:
         padding): the pool's own padding, whose taps a max ignores just as it ignores the lowest value."""
         x = self._input(op)
         p, v = self.m.tensors[op.inputs[1]].data, self.m.tensors[op.inputs[2]].data
-        users = [o for o in self.m.ops if op.outputs[0] in o.inputs]
+        users = self._readers(op.outputs[0])
         lowest = v is not None and v.size == 1 and (float(v.reshape(-1)[0]) == -np.inf if not self.int8
                                                       else int(v.reshape(-1)[0]) == -128)
         if p is None or p.shape != (4, 2) or p[0].any() or p[3].any() or (p < 0).any() or not lowest or not users or \
@@ -610,7 +619,7 @@ class _Importer:
         elif channel_only:
             self._emit(op, "RESHAPE", [x])
         elif len(src) == 3 and len(dst) == 1:
-            consumers = [o for o in self.m.ops if op.outputs[0] in o.inputs]
+            consumers = self._readers(op.outputs[0])
             if consumers and all(o.type == "FULLY_CONNECTED" and o.inputs[0] == op.outputs[0] for o in consumers) \
                     and op.outputs[0] not in self.m.outputs:
                 new = self._emit(op, "RESHAPE", [x])
@@ -632,7 +641,7 @@ class _Importer:
             return False
         chain = [op]
         while chain[-1].outputs[0] not in self.m.outputs:
-            users = [o for o in self.m.ops if chain[-1].outputs[0] in o.inputs]
+            users = self._readers(chain[-1].outputs[0])
             if len(users) != 1 or users[0].type not in ("TRANSPOSE", "RESHAPE") or len(users[0].inputs) < 2 or \
                     users[0].inputs[0] != chain[-1].outputs[0]:
                 break
@@ -709,7 +718,7 @@ class _Importer:
             self._layout(op)
             return
         perm = self.m.tensors[op.inputs[1]].data
-        users = [o for o in self.m.ops if op.outputs[0] in o.inputs]
+        users = self._readers(op.outputs[0])
         if perm is not None and tuple(int(v) for v in perm.reshape(-1)) == NHWC_TO_NCHW and not users and \
                 op.outputs[0] in self.m.outputs:  # a map given back as NCHW (litert-torch): ours is [C, H, W]
             x = self._input(op)
@@ -849,14 +858,11 @@ class _Importer:
     def _island(self, op: TflOp) -> TflOp | None:
         """The QUANTIZE closing DEQUANTIZE `op` → one value-picking op (ISLAND_OPS) → QUANTIZE, as ai-edge-quantizer
         leaves in float an op it does not quantise (REDUCE_MAX); None if `op` opens no such island."""
-        def users(t: int) -> list[TflOp]:
-            return [o for o in self.m.ops if t in o.inputs]
-
-        mid = users(op.outputs[0])
+        mid = self._readers(op.outputs[0])
         if len(mid) != 1 or mid[0].type not in ISLAND_OPS or mid[0].inputs[0] != op.outputs[0] or \
                 op.outputs[0] in self.m.outputs or mid[0].outputs[0] in self.m.outputs:
             return None
-        end = users(mid[0].outputs[0])
+        end = self._readers(mid[0].outputs[0])
         return end[0] if len(end) == 1 and end[0].type == "QUANTIZE" else None
 
     def _float_island(self, op: TflOp, end: TflOp) -> None:
@@ -864,7 +870,7 @@ class _Importer:
         values' max is the max's dequantised value), its tensors take the DEQUANTIZE input's quantisation; the
         QUANTIZE becomes a requantising table (`requantize_table`) if it changes the quantisation."""
         src = self.m.tensors[op.inputs[0]]
-        mid = next(o for o in self.m.ops if op.outputs[0] in o.inputs)
+        mid = self._readers(op.outputs[0])[0]
         for t in (op.outputs[0], mid.outputs[0]):
             self.m.tensors[t] = replace(self.m.tensors[t], type="INT8", scale=src.scale, zero_point=src.zero_point)
             self.not_ours.add(t)  # float in the file
@@ -897,11 +903,8 @@ class _Importer:
             self.env[op.outputs[0]] = x
             return
         m, shift = arith.quantize_multiplier(float(np.float32(s_in)) / float(np.float32(out.scale)))
-        v = np.arange(-128, 128, dtype=np.int64)
-        y = arith.multiply_by_quantized_multiplier(v - zp_in, m, shift) + out.zero_point
-        table = np.empty(256, np.int8)
-        table[v.astype(np.int8).view(np.uint8)] = arith.saturate_int8(y)
-        self._table_op(op, x, 1.0, table)
+        y = arith.multiply_by_quantized_multiplier(BYTES - zp_in, m, shift) + out.zero_point
+        self._table_op(op, x, 1.0, byte_table(arith.saturate_int8(y)))
 
     def quantize_ends(self, op: TflOp) -> None:
         """QUANTIZE of a float model input / DEQUANTIZE to a model output: dropped (int8 graph I/O); QUANTIZE of an
@@ -1000,11 +1003,8 @@ class _Importer:
         m, shift = arith.quantize_multiplier(arith.requant_scale(s_x, s_c, divide_by=out.scale))
         lo, hi = activation_range(act, out.scale, out.zero_point)
         if raw.size == 1:  # a function of x alone: TFLite's MUL on every byte, as a table
-            v = np.arange(-128, 128, dtype=np.int64)
-            y = arith.multiply_by_quantized_multiplier((v - zp_x) * int(w[0]), m, shift) + out.zero_point
-            table = np.empty(256, np.int8)
-            table[v.astype(np.int8).view(np.uint8)] = arith.saturate_int8(y, lo, hi)
-            self._table_op(op, x, float(np.float32(s_c) * np.float32(w[0])), table)
+            y = arith.multiply_by_quantized_multiplier((BYTES - zp_x) * int(w[0]), m, shift) + out.zero_point
+            self._table_op(op, x, float(np.float32(s_c) * np.float32(w[0])), byte_table(arith.saturate_int8(y, lo, hi)))
             return
         if w.min() < -128 or w.max() > 127:
             raise LinRepError(f"MUL by the constant {t.name!r}: its integers minus the zero point {zp_c} leave int8")
@@ -1186,13 +1186,9 @@ def _same_move(moved: np.ndarray, shape: tuple[int, int, int]) -> tuple[str, dic
 def requantize_table(s_in: float, zp_in: int, s_out: float, zp_out: int) -> np.ndarray:
     """TFLite Micro's DEQUANTIZE then QUANTIZE of every int8 byte v, as a UNARY table (entry v as unsigned):
     x = float32(double(s_in) · (v − zp_in)), q = clamp(round_half_away(double(x) / double(s_out)) + zp_out)."""
-    v = np.arange(-128, 128)
-    x = (np.float64(np.float32(s_in)) * (v - zp_in)).astype(np.float32).astype(np.float64)
+    x = (np.float64(np.float32(s_in)) * (BYTES - zp_in)).astype(np.float32).astype(np.float64)
     r = x / np.float64(np.float32(s_out))
-    q = np.sign(r) * np.floor(np.abs(r) + 0.5) + zp_out
-    table = np.empty(256, np.int8)
-    table[v.astype(np.int8).view(np.uint8)] = np.clip(q, -128, 127).astype(np.int8)
-    return table
+    return byte_table(arith.saturate_int8(np.sign(r) * np.floor(np.abs(r) + 0.5) + zp_out))
 
 
 def _no_params(act_min: int = -128, act_max: int = 127) -> IntParams:
